@@ -1,0 +1,25 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Two commands on a fresh Debian 12 machine: `make demo` and `make test`.
+# Both set everything up on first run (scripts/setup.sh).
+VENV := .venv/bin
+
+.PHONY: setup demo test lint bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(VENV)/python -m cti demo
+
+test: setup
+	$(VENV)/python -m pytest -q -p no:cacheprovider
+
+lint: setup
+	$(VENV)/ruff check .
+
+bench: setup
+	$(VENV)/python -m bench.ctbus
+	$(VENV)/python -m bench.dsp
+
+clean:
+	rm -rf build .venv *.egg-info drivers/_r4*.so drivers/_r4.c drivers/_r4.o

@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""dtilib.h: T1/E1 spans, timeslots, robbed-bit signalling and alarms."""
+
+INCLUDES = "#include <dtilib.h>"
+
+_CONSTANTS = """
+DTEV_T1ERRC DTEV_SIG DTEV_WINKCPLT DTG_T1ERREVT DTG_SIGEVT DTA_SETMSK DTA_ADDMSK
+DTA_SUBMSK DTB_ABIT DTB_BBIT DTB_AON DTB_AOFF DTB_BON DTB_BOFF
+DTSG_XMTA DTSG_XMTB DTSG_RCVA DTSG_RCVB DTMM_AOFF DTMM_AON DTMM_BOFF DTMM_BON
+DTMM_WINK DTT1_OOF DTT1_LOS DTT1_BPVS DTT1_ECS DTT1_RYEL DTT1_RCL DTT1_FERR
+DTT1_RBL DTT1_RLOS DTT1_RED DTT1_CLEARED DTEC_RLOS DTEC_RBL DTEC_RYEL DTEC_LOS
+DTEC_RED DTEC_OOF DTA_NONE DTA_TERM DTA_DROP EDT_SYSTEM EDT_BADDEV EDT_BUSY
+DTV_NUMTS
+"""
+
+TYPES = "".join(f"#define {name} ...\n" for name in _CONSTANTS.split())
+
+FUNCTIONS = """
+int dt_open(const char *name, int oflags);
+int dt_close(int dev);
+int dt_setevtmsk(int dev, int event, unsigned short mask, int action);
+int dt_settssig(int dev, unsigned short bits, int action);
+int dt_settssigsim(int dev, unsigned short bits);
+int dt_xmitwink(int dev, unsigned int tmo);
+int dt_setalrm(int dev, unsigned int mode);
+long ATDT_TSSGBIT(int dev);
+int dt_getxmitslot(int dev, SC_TSINFO *ts);
+int dt_listen(int dev, SC_TSINFO *ts);
+int dt_unlisten(int dev);
+int dt_getctinfo(int dev, CT_DEVINFO *info);
+long ATDT_ALARMS(int dev);
+"""
+
+CUSTOMIZATIONS = """
+#ifndef CTI_SIM_EXTENSIONS
+long ATDT_ALARMS(int dev) { (void)dev; return -1; }
+#endif
+"""

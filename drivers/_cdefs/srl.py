@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""srllib.h: devices, events and errors of the Standard Runtime Library."""
+
+INCLUDES = "#include <srllib.h>"
+
+TYPES = """
+#define EV_ANYDEV ...
+#define SRL_DEVICE ...
+#define EV_SYNC ...
+#define EV_ASYNC ...
+#define ESR_TMOUT ...
+typedef long (*EVTHDLRTYP)(unsigned long);
+static const int HAS_SIM_EXTENSIONS;
+"""
+
+FUNCTIONS = """
+long sr_waitevt(long tmout);
+long sr_waitevtEx(long *handlep, int count, long tmout, long *evthp);
+long sr_getevtdev(unsigned long evh);
+long sr_getevttype(unsigned long evh);
+long sr_getevtlen(unsigned long evh);
+void *sr_getevtdatap(unsigned long evh);
+long sr_putevt(long dev, unsigned long evt, long len, void *datap, long err);
+int sr_getboardcnt(char *devclass, int *count);
+long ATDV_LASTERR(long dev);
+char *ATDV_ERRMSGP(long dev);
+char *ATDV_NAMEP(long dev);
+long ATDV_SUBDEVS(long dev);
+int sr_getevtfd(void);
+"""
+
+CUSTOMIZATIONS = """
+#ifdef CTI_SIM_EXTENSIONS
+static const int HAS_SIM_EXTENSIONS = 1;
+#else
+static const int HAS_SIM_EXTENSIONS = 0;
+int sr_getevtfd(void) { return -1; }
+#endif
+"""

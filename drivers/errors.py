@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_binding -*-
+"""One exception hierarchy for every driver.
+
+A board call that fails becomes a `BoardError` carrying the vendor's error
+code, the C function that failed and the device it was called on, with
+the vendor's own message; the common causes have subclasses so callers
+can catch what they can handle::
+
+    try:
+        driver.listen("dxxxB1C1", 17)
+    except BusMisuse as e:          # e.code, e.function, e.device
+        log.error("{e}", e=e)
+
+`SimulatorError` is a failed far-end (simfar) call; `DriverNotSupported`
+is an operation a driver does not provide.
+"""
+
+
+class DriverError(Exception):
+    """Base of every error a driver raises."""
+
+    def __init__(self, message, *, code=None, function=None, device=None):
+        self.message = message
+        self.code = code
+        self.function = function
+        self.device = device
+        where = f"{function}({device})" if device else (function or "driver")
+        tail = f" [code {code:#x}]" if isinstance(code, int) else ""
+        super().__init__(f"{where}: {message}{tail}")
+
+
+class BoardError(DriverError):
+    """A vendor API call returned an error."""
+
+
+class NoSuchDevice(BoardError):
+    """The device name or handle is not on any board."""
+
+
+class DeviceBusy(BoardError):
+    """The device is already doing something (one operation at a time)."""
+
+
+class BadParameter(BoardError):
+    """An argument, a DV_TPT or a DX_IOTT was not acceptable."""
+
+
+class BadAudioFile(BadParameter):
+    """A file to play is not in the format it claims."""
+
+
+class BusMisuse(BoardError):
+    """CT-Bus rules broken: an undriven timeslot, listen without unlisten."""
+
+
+class CallerIdUnavailable(BoardError):
+    """No caller ID was received (yet)."""
+
+
+class ConferenceError(BoardError):
+    """A conference call failed: no room, no such party, a second coach."""
+
+
+class OperationTimeout(DriverError):
+    """An operation never completed; the watchdog recovered the device."""
+
+
+class SimulatorError(DriverError):
+    """A far-end (simulator control) call failed."""
+
+
+class DriverNotSupported(DriverError):
+    """The driver does not provide this operation."""

@@ -1,0 +1,290 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_conformance -*-
+"""The one interface every board driver provides.
+
+Everything above the drivers (the CT-Bus map, channels, calls, linediag)
+talks to boards through `IBoardDriver`, by device name ("dxxxB1C1",
+"dtiB1T3", "msiB1C2", "dcbB1D1"), and hears from them through normalized
+`Event`s.  A driver for another board family (Synway, DAHDI, ...) maps its
+own API onto the same methods and events, and must pass the conformance
+suite in tests/conformance.py.  drivers/skeleton.py is the template: a
+driver that refuses every call, with the contract of each method.
+
+Operations (play, record, collect_digits, dial, play_tone, set_hook) are
+asynchronous: the method returns once the board accepted the request and
+an event says how it ended.  Every operation ends with exactly one event,
+even if the board never answers (the watchdog then ends it with
+reason "hung" and recovers the device).
+
+Events (`Event.kind`, with the keys of `Event.data`):
+
+=====================  =====================================================
+ring                   an analog line rings: count
+ring_stopped           ringing stopped before answer (caller gave up)
+loop_current           on: bool, ms: how long the previous state lasted
+polarity_reversed      battery reversal on an analog line
+digit                  digit, type ("dtmf" / "mf") (when enabled)
+tone                   tone (dial, ringback, busy, reorder, sit, fax_cng,
+                       fax_ced), on: bool
+silence                on: bool
+hook_done              offhook: bool
+play_done              reasons: frozenset of termination reasons
+record_done            reasons
+digits_done            digits: str, reasons
+dial_done              result: None, or with call progress one of
+                       connected, busy, no_answer, no_ringback,
+                       operator_intercept, no_dial_tone, fax, stopped,
+                       error; connect_type (cadence, voice, loop) if known
+tone_done              reasons
+signalling             a, b: the far end's bits now; changed: frozenset of
+                       a_on, a_off, b_on, b_off, wink
+wink_done              our wink finished
+alarm                  alarm (los, red, yellow, blue, oof, ...), raised: bool
+station_hook           offhook: bool
+station_flash          -
+station_answered       the ringing station went off-hook
+station_ring_done      ringing ended without answer
+operation_failed       op, reason ("hung"), after the device was recovered
+=====================  =====================================================
+
+Termination reasons: digits (max digits), terminator (a terminating digit),
+max_time, inter_digit, max_silence, max_nonsilence, loop_off, tone,
+end_of_data, stopped, error, normal.
+"""
+from dataclasses import dataclass, field
+
+from zope.interface import Attribute, Interface
+
+TERMINATION_REASONS = frozenset(
+    "digits terminator max_time inter_digit max_silence max_nonsilence loop_off "
+    "tone end_of_data stopped error normal hung".split()
+)
+
+DEVICE_KINDS = ("board", "voice", "line", "span", "timeslot", "station", "conference")
+
+CONFERENCE_ROLES = ("normal", "listen_only", "coach", "pupil")
+
+TONES = ("dial", "ringback", "busy", "reorder", "sit", "fax_cng", "fax_ced")
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a board reported, in the driver-neutral vocabulary above."""
+
+    device: str
+    kind: str
+    data: dict = field(default_factory=dict)
+
+    def __getitem__(self, key):
+        return self.data[key]
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """One device of the inventory: its name, kind and bus transmit slot."""
+
+    name: str
+    kind: str
+    board: str
+    slot: int | None = None
+    channels: int = 0
+
+
+@dataclass(frozen=True)
+class Termination:
+    """When an operation ends: the first condition that holds.
+
+    Times are milliseconds (rounded to the board's 10 ms resolution).
+    terminators: digits that end it ("#" or "*#").  first_digit_ms: the
+    inter-digit timer counts from the start (False: from the first digit).
+    """
+
+    max_digits: int | None = None
+    terminators: str = ""
+    max_time_ms: int | None = None
+    inter_digit_ms: int | None = None
+    inter_digit_from_start: bool = True
+    max_silence_ms: int | None = None
+    max_nonsilence_ms: int | None = None
+    loop_off_ms: int | None = None
+    tone: str | None = None
+
+    def is_empty(self):
+        return not any(
+            (self.max_digits, self.terminators, self.max_time_ms, self.inter_digit_ms,
+             self.max_silence_ms, self.max_nonsilence_ms, self.loop_off_ms, self.tone)
+        )
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A piece of audio to play: a file path or bytes, in a format.
+
+    fmt: "wav" (PCM16, mu-law or A-law, 8 kHz mono, header read), "vox"
+    (Dialogic ADPCM), "ulaw", "alaw", "pcm16" (raw).
+    """
+
+    source: str | bytes
+    fmt: str = "wav"
+
+
+@dataclass(frozen=True)
+class CallProgress:
+    """Call-progress analysis of an outbound dial (None fields: defaults)."""
+
+    rings_before_no_answer: int | None = None
+    no_signal_ms: int | None = None
+    no_answer_ms: int | None = None
+    check_dial_tone_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class CallerId:
+    number: str
+    name: str
+    datetime: str
+    frame: str   # "S" single (SDMF) or "M" multiple (MDMF) data message
+
+
+class IBoardDriver(Interface):
+    """Boards of one family, driven through their vendor API."""
+
+    family = Attribute("Short name of the board family, e.g. 'r4'.")
+
+    def inventory():
+        """Every device on every board, in board order: list of DeviceInfo."""
+
+    def open(name):
+        """Open a device by name (idempotent).  NoSuchDevice if absent."""
+
+    def close(name):
+        """Close a device, ending whatever it was doing without an event."""
+
+    def reset(name):
+        """Recover a device: close and reopen it, restoring its listen slot
+        and event masks.  Used by the watchdog on a hung operation."""
+
+    def fileno():
+        """A descriptor readable while events are pending, or None."""
+
+    def poll():
+        """Fetch every pending event: a list of Event (also given to
+        subscribers)."""
+
+    def subscribe(callback):
+        """callback(event) for every event from now on."""
+
+    def status(name):
+        """Plain facts about a device as a dict (state, hook, alarms...)."""
+
+    # -- the bus --------------------------------------------------------
+    def transmit_slot(name):
+        """The bus timeslot the device transmits on (int)."""
+
+    def listen(name, slot):
+        """Make the device hear a timeslot.  BusMisuse if the slot is not
+        driven or the device still listens elsewhere."""
+
+    def unlisten(name):
+        """The device hears nothing."""
+
+    def line_transmit_slot(name):
+        """Analog channels: the slot of the line itself (what the caller says)."""
+
+    def line_listen(name, slot):
+        """Analog channels: what the line sends to the caller."""
+
+    def line_unlisten(name):
+        """Analog channels: send the caller nothing."""
+
+    # -- voice channels and analog lines -----------------------------------
+    def enable_events(name, kinds):
+        """Line and detector events to report: a set of ring, ring_stopped,
+        loop_current, polarity_reversed, digit, tone, silence."""
+
+    def set_hook(name, offhook):
+        """Seize or release an analog line: ends with hook_done."""
+
+    def play(name, prompts, termination=None, watchdog_ms=None):
+        """Play prompts one after the other as one operation: play_done."""
+
+    def record(name, path, fmt, termination, watchdog_ms=None):
+        """Record what the channel hears into a file: record_done."""
+
+    def collect_digits(name, termination, watchdog_ms=None):
+        """Collect digits (typed-ahead ones first): digits_done."""
+
+    def clear_digits(name):
+        """Forget digits typed so far."""
+
+    def set_digit_types(name, dtmf=True, mf=False):
+        """Which digit detectors run on the channel."""
+
+    def dial(name, digits, call_progress=None, watchdog_ms=None):
+        """Dial in-band (T: DTMF, M: MF, ',' pause): dial_done."""
+
+    def play_tone(name, freq1, freq2=0, level_db=-13, duration_ms=None,
+                  termination=None, watchdog_ms=None):
+        """Play a tone: tone_done."""
+
+    def stop(name):
+        """Stop the running operation: it ends with reason 'stopped'."""
+
+    def caller_id(name):
+        """CallerId of the current call; CallerIdUnavailable if none."""
+
+    # -- T1 trunks -------------------------------------------------------
+    def enable_signalling_events(name):
+        """Report the far end's A/B bit changes and winks on a timeslot."""
+
+    def set_bits(name, a, b):
+        """Our A and B signalling bits on a timeslot."""
+
+    def wink(name):
+        """Send a wink (150 ms off-hook pulse): wink_done."""
+
+    def bits(name):
+        """((our a, our b), (far a, far b)) of a timeslot."""
+
+    def enable_alarm_events(span):
+        """Report alarms raised and cleared on a span."""
+
+    def alarms(span):
+        """Active alarms of a span: frozenset of names."""
+
+    # -- stations --------------------------------------------------------
+    def enable_station_events(name):
+        """Report hook changes and flashes of a station."""
+
+    def ring_station(name, cycles, cadence="default"):
+        """Ring a phone until answered (station_answered) or the cycles
+        end (station_ring_done).  cadence: default, short, china."""
+
+    def stop_ring(name):
+        """Stop ringing (station_ring_done)."""
+
+    def station_tone(name, tone):
+        """Tone to the earpiece: None, dial, ringback, busy, reorder."""
+
+    def station_offhook(name):
+        """True if the phone is off-hook."""
+
+    # -- conferences -----------------------------------------------------
+    def conference_create(dsp, parties):
+        """parties: list of (transmit slot, role).  Returns (conference id,
+        {slot: listen slot}): each party must listen to its own slot."""
+
+    def conference_add(dsp, conference, slot, role):
+        """Add a party; returns the slot it must listen to."""
+
+    def conference_remove(dsp, conference, slot):
+        """Remove a party (the last one out ends the conference)."""
+
+    def conference_delete(dsp, conference):
+        """End a conference and release its parties' slots."""
+
+    def conference_set_role(dsp, conference, slot, role):
+        """Change a party's role."""
+
+    def conference_room(dsp):
+        """How many more parties the DSP can take."""

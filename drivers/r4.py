@@ -1,0 +1,912 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_conformance,tests.test_binding -*-
+"""The R4 driver: Dialogic-style boards through the vendor API (or our
+simulator of it), behind `IBoardDriver`.
+
+The raw cffi binding (`drivers._r4`) stays in this module.  Every C call
+goes through `_check`, which turns a failure into the right `BoardError`
+subclass with the vendor code, the function and the device.  Memory given
+to an asynchronous call (DX_IOTT chains, DV_TPT tables, DV_DIGIT buffers,
+open files) is held in an `_Operation` until its completion event, as the
+vendor API requires.
+
+A watchdog runs on the injected clock for every operation: if the
+completion does not come in time the driver asks the board to stop; if
+that does not end it either, the device is closed and reopened (its listen
+slot and event masks restored) and the operation ends with reason "hung".
+"""
+import os
+from dataclasses import dataclass, field
+
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from drivers import errors
+from drivers.interface import CallerId, DeviceInfo, Event, IBoardDriver
+from drivers.wavinfo import WavFormatError, wav_format
+
+try:
+    from drivers._r4 import ffi, lib
+except ImportError as e:  # pragma: no cover - only without the native build
+    raise ImportError(
+        "drivers._r4 is not built: run `make setup` (pip install -e .) first"
+    ) from e
+
+log = Logger()
+
+HAS_SIMULATOR = bool(lib.HAS_SIMULATOR)
+
+#: default watchdog when an operation has no time limit of its own
+DEFAULT_WATCHDOG_MS = 600_000
+#: time a stopped operation gets to end before the device is reset
+STOP_GRACE_MS = 2_000
+
+_TERM_BITS = [
+    (lib.TM_MAXDTMF, "digits"), (lib.TM_DIGIT, "terminator"), (lib.TM_MAXTIME, "max_time"),
+    (lib.TM_IDDTIME, "inter_digit"), (lib.TM_MAXSIL, "max_silence"),
+    (lib.TM_MAXNOSIL, "max_nonsilence"), (lib.TM_LCOFF, "loop_off"), (lib.TM_TONE, "tone"),
+    (lib.TM_EOD, "end_of_data"), (lib.TM_USRSTOP, "stopped"), (lib.TM_ERROR, "error"),
+]
+
+_CP_RESULTS = {
+    lib.CR_CNCT: "connected", lib.CR_BUSY: "busy", lib.CR_NOANS: "no_answer",
+    lib.CR_NORB: "no_ringback", lib.CR_CEPT: "operator_intercept",
+    lib.CR_NODIALTONE: "no_dial_tone", lib.CR_FAXTONE: "fax", lib.CR_STOPD: "stopped",
+    lib.CR_ERROR: "error",
+}
+_CONNTYPES = {lib.CON_CAD: "cadence", lib.CON_LPC: "loop", lib.CON_PVD: "voice"}
+
+_TONE_IDS = {
+    "dial": lib.TID_DIAL_LCL, "ringback": lib.TID_RNGBK1, "busy": lib.TID_BUSY1,
+    "reorder": lib.TID_BUSY2, "sit": lib.TID_SIT, "fax_cng": lib.TID_FAX1,
+    "fax_ced": lib.TID_FAX2,
+}
+_TONE_NAMES = {v: k for k, v in _TONE_IDS.items()}
+
+_CST_MASKS = {
+    "ring": lib.DM_RINGS, "ring_stopped": lib.DM_RNGOFF,
+    "loop_current": lib.DM_LCON | lib.DM_LCOF, "polarity_reversed": lib.DM_LCREV,
+    "digit": lib.DM_DIGITS, "tone": lib.DM_TONEON | lib.DM_TONEOFF,
+    "silence": lib.DM_SILON | lib.DM_SILOF,
+}
+
+_ALARMS = {
+    lib.DTT1_OOF: "oof", lib.DTT1_LOS: "los", lib.DTT1_BPVS: "bpv", lib.DTT1_ECS: "errored",
+    lib.DTT1_RYEL: "yellow", lib.DTT1_RCL: "carrier_loss", lib.DTT1_FERR: "frame_error",
+    lib.DTT1_RBL: "blue", lib.DTT1_RLOS: "remote_los", lib.DTT1_RED: "red",
+}
+
+_ROLES = {
+    "normal": lib.MSPA_NULL, "listen_only": lib.MSPA_RO, "coach": lib.MSPA_COACH,
+    "pupil": lib.MSPA_PUPIL,
+}
+_CADENCES = {"default": lib.MS_RNG_DEFAULT, "short": lib.MS_RNG_SHORT,
+             "china": lib.MS_RNG_CHINA}
+_STATION_TONES = {None: lib.MS_TONE_NONE, "dial": lib.MS_TONE_DIAL,
+                  "ringback": lib.MS_TONE_RINGBACK, "busy": lib.MS_TONE_BUSY,
+                  "reorder": lib.MS_TONE_REORDER}
+
+_FORMATS = {  # name: (file format, data format, bits per sample)
+    "vox": (lib.FILE_FORMAT_VOX, lib.DATA_FORMAT_DIALOGIC_ADPCM, 4),
+    "ulaw": (lib.FILE_FORMAT_VOX, lib.DATA_FORMAT_MULAW, 8),
+    "alaw": (lib.FILE_FORMAT_VOX, lib.DATA_FORMAT_ALAW, 8),
+    "pcm16": (lib.FILE_FORMAT_VOX, lib.DATA_FORMAT_PCM, 16),
+    "wav-pcm16": (lib.FILE_FORMAT_WAVE, lib.DATA_FORMAT_PCM, 16),
+    "wav-ulaw": (lib.FILE_FORMAT_WAVE, lib.DATA_FORMAT_MULAW, 8),
+    "wav-alaw": (lib.FILE_FORMAT_WAVE, lib.DATA_FORMAT_ALAW, 8),
+}
+_STATES = {lib.CS_IDLE: "idle", lib.CS_PLAY: "playing", lib.CS_RECD: "recording",
+           lib.CS_DIAL: "dialling", lib.CS_GTDIG: "collecting", lib.CS_TONE: "tone",
+           lib.CS_STOPD: "stopped", lib.CS_CALL: "call_progress"}
+
+# vendor error code -> exception class, per API family
+_ERRORS = {
+    "dx": {lib.EDX_BUSY: errors.DeviceBusy, lib.EDX_BADPARM: errors.BadParameter,
+           lib.EDX_BADTPT: errors.BadParameter, lib.EDX_BADIOTT: errors.BadParameter,
+           lib.EDX_XPBPARM: errors.BadParameter, lib.EDX_BADWAVEFILE: errors.BadAudioFile,
+           lib.EDX_SH_BADEXTTS: errors.BusMisuse, lib.EDX_SH_LISTEN: errors.BusMisuse,
+           lib.EDX_CLIDINFO: errors.CallerIdUnavailable, lib.EDX_BADDEV: errors.NoSuchDevice},
+    "ag": {lib.EDX_SH_BADEXTTS: errors.BusMisuse, lib.EDX_SH_LISTEN: errors.BusMisuse,
+           lib.EDX_BADDEV: errors.NoSuchDevice},
+    "dt": {lib.EDT_BUSY: errors.DeviceBusy, lib.EDT_BADDEV: errors.NoSuchDevice},
+    "ms": {},
+    "dcb": {},
+}
+
+
+def _error_class(function, code):
+    family = function.split("_")[0].lower() if "_" in function else "dx"
+    if family == "atdt":
+        family = "dt"
+    if family == "dcb":
+        return errors.ConferenceError
+    if function in ("dt_listen", "ms_listen") and code not in (0,):
+        return errors.BusMisuse
+    return _ERRORS.get(family, {}).get(code, errors.BoardError)
+
+
+@dataclass
+class _Operation:
+    """An asynchronous operation in flight, and what must outlive it."""
+
+    kind: str               # play, record, digits, dial, tone, hook
+    done: str               # the event kind that ends it
+    keep: list = field(default_factory=list)
+    files: list = field(default_factory=list)
+    digits: object = None
+    watchdog: object = None
+    stopping: bool = False
+
+    def release(self):
+        for fd in self.files:
+            os.close(fd)
+        self.files = []
+        self.keep = []
+        if self.watchdog is not None and self.watchdog.active():
+            self.watchdog.cancel()
+        self.watchdog = None
+
+
+@implementer(IBoardDriver)
+class R4Driver:
+    """Boards speaking the R4 vendor API (real SDK or the simulator)."""
+
+    family = "r4"
+
+    def __init__(self, clock=None):
+        if clock is None:
+            from twisted.internet import reactor as clock
+        self.clock = clock
+        self._handles = {}       # name -> handle
+        self._names = {}         # handle -> name
+        self._info = {}          # name -> DeviceInfo
+        self._ops = {}           # name -> _Operation
+        self._listen = {}        # name -> slot (to restore after a reset)
+        self._line_listen = {}
+        self._masks = {}         # name -> (function, args) to restore
+        self._subscribers = []
+        self._inventory = None
+
+    # -- errors --------------------------------------------------------
+    def _check(self, rc, function, name):
+        if rc != -1:
+            return rc
+        handle = self._handles.get(name)
+        if handle is None:
+            raise errors.NoSuchDevice(self._global_error(), function=function, device=name)
+        code = lib.ATDV_LASTERR(handle)
+        message = ffi.string(lib.ATDV_ERRMSGP(handle)).decode(errors="replace")
+        raise _error_class(function, code)(message, code=code, function=function, device=name)
+
+    @staticmethod
+    def _global_error():
+        if HAS_SIMULATOR:
+            text = ffi.string(lib.simfar_error()).decode(errors="replace")
+            if text:
+                return text
+        return os.strerror(ffi.errno) if ffi.errno else "open failed"
+
+    # -- devices -------------------------------------------------------
+    def inventory(self):
+        if self._inventory is None:
+            self._inventory = self._scan()
+        return list(self._inventory)
+
+    def _scan(self):
+        found = []
+        count = ffi.new("int *")
+
+        def boards(devclass):
+            cls = ffi.new("char[]", devclass.encode())
+            if lib.sr_getboardcnt(cls, count) == -1:
+                return 0
+            return count[0]
+
+        for b in range(1, boards("Voice") + 1):
+            board = f"dxxxB{b}"
+            n = self._subdevs(board, lib.dx_open, lib.dx_close)
+            found.append(DeviceInfo(board, "board", board, None, n))
+            for c in range(1, n + 1):
+                name = f"{board}C{c}"
+                self.open(name)
+                analog = lib.ATDX_HOOKST(self._handles[name]) != -1
+                found.append(DeviceInfo(name, "voice", board, self.transmit_slot(name)))
+                if analog:
+                    line_slot = self.line_transmit_slot(name)
+                    found.append(DeviceInfo(name + "/line", "line", board, line_slot))
+                    # analog boards power up with channel and line hearing each other
+                    self._listen.setdefault(name, line_slot)
+                    self._line_listen.setdefault(name, self.transmit_slot(name))
+        for b in range(1, boards("DTI") + 1):
+            span = f"dtiB{b}"
+            self.open(span)
+            n = lib.ATDV_SUBDEVS(self._handles[span])
+            found.append(DeviceInfo(span, "span", span, None, n))
+            for t in range(1, n + 1):
+                name = f"{span}T{t}"
+                self.open(name)
+                found.append(DeviceInfo(name, "timeslot", span, self.transmit_slot(name)))
+        for b in range(1, boards("MSI") + 1):
+            board = f"msiB{b}"
+            n = self._subdevs(board, lib.ms_open, lib.ms_close)
+            found.append(DeviceInfo(board, "board", board, None, n))
+            for c in range(1, n + 1):
+                name = f"{board}C{c}"
+                self.open(name)
+                found.append(DeviceInfo(name, "station", board, self.transmit_slot(name)))
+        for b in range(1, boards("DCB") + 1):
+            board = f"dcbB{b}"
+            n = self._subdevs(board, lib.dcb_open, lib.dcb_close)
+            found.append(DeviceInfo(board, "board", board, None, n))
+            for d in range(1, n + 1):
+                name = f"{board}D{d}"
+                self.open(name)
+                found.append(DeviceInfo(name, "conference", board, None))
+        for info in found:
+            self._info[info.name] = info
+        return found
+
+    @staticmethod
+    def _subdevs(board, opener, closer):
+        h = opener(board.encode(), 0)
+        if h == -1:
+            return 0
+        n = lib.ATDV_SUBDEVS(h)
+        closer(h)
+        return max(n, 0)
+
+    @staticmethod
+    def _family(name):
+        for prefix, family in (("dxxx", "dx"), ("dti", "dt"), ("msi", "ms"), ("dcb", "dcb")):
+            if name.startswith(prefix):
+                return family
+        raise errors.NoSuchDevice(f"'{name}' is not a device name (dxxx.., dti.., msi.., "
+                                  "dcb..)", function="open", device=name)
+
+    _OPEN = {"dx": "dx_open", "dt": "dt_open", "ms": "ms_open", "dcb": "dcb_open"}
+    _CLOSE = {"dx": "dx_close", "dt": "dt_close", "ms": "ms_close", "dcb": "dcb_close"}
+
+    def open(self, name):
+        if name in self._handles:
+            return
+        family = self._family(name)
+        function = self._OPEN[family]
+        h = getattr(lib, function)(name.encode(), 0)
+        if h == -1:
+            raise errors.NoSuchDevice(self._global_error(), function=function, device=name)
+        self._handles[name] = h
+        self._names[h] = name
+
+    def close(self, name):
+        h = self._handle(name)
+        op = self._ops.pop(name, None)
+        if op:
+            op.release()
+        getattr(lib, self._CLOSE[self._family(name)])(h)
+        del self._handles[name]
+        del self._names[h]
+        self._listen.pop(name, None)
+        self._line_listen.pop(name, None)
+        self._masks.pop(name, None)
+
+    def reset(self, name):
+        listen = self._listen.get(name)
+        line_listen = self._line_listen.get(name)
+        masks = dict(self._masks.get(name, {}))
+        op = self._ops.pop(name, None)
+        if op:
+            op.release()
+        h = self._handle(name)
+        getattr(lib, self._CLOSE[self._family(name)])(h)
+        del self._handles[name]
+        del self._names[h]
+        self.open(name)
+        if listen is not None:
+            self.listen(name, listen)
+        if line_listen is not None:
+            self.line_listen(name, line_listen)
+        for function, args in masks.values():
+            self._check(getattr(lib, function)(self._handles[name], *args), function, name)
+        self._masks[name] = masks
+        log.warn("{device} reset to recover it", device=name)
+
+    def _handle(self, name):
+        try:
+            return self._handles[name]
+        except KeyError:
+            raise errors.NoSuchDevice("device is not open", function="driver",
+                                      device=name) from None
+
+    def _remember_mask(self, name, key, function, *args):
+        self._masks.setdefault(name, {})[key] = (function, args)
+
+    def status(self, name):
+        h = self._handle(name)
+        family = self._family(name)
+        facts = {"name": name, "open": True}
+        info = self._info.get(name)
+        if info is not None:
+            facts["kind"] = info.kind
+            facts["slot"] = info.slot
+        facts["listen"] = self._listen.get(name)
+        if family == "dx":
+            facts["state"] = _STATES.get(lib.ATDX_STATE(h), "unknown")
+            facts["busy_with"] = self._ops[name].kind if name in self._ops else None
+            hook = lib.ATDX_HOOKST(h)
+            if hook != -1:
+                bits = lib.ATDX_LINEST(h)
+                facts.update(hook="off" if hook == lib.DX_OFFHOOK else "on",
+                             loop_current=bool(bits & lib.RLS_LCSENSE),
+                             ringing=bool(bits & lib.RLS_RING),
+                             polarity_reversed=bool(bits & lib.RLS_POLARITY),
+                             line_listen=self._line_listen.get(name))
+        elif family == "dt" and "T" in name[3:]:
+            (ta, tb), (ra, rb) = self.bits(name)
+            facts.update(tx_bits=f"{ta}{tb}", rx_bits=f"{ra}{rb}")
+        elif family == "dt":
+            facts["alarms"] = sorted(self.alarms(name))
+        elif family == "ms":
+            facts["hook"] = "off" if self.station_offhook(name) else "on"
+        elif family == "dcb":
+            facts["free_parties"] = self.conference_room(name)
+        return facts
+
+    # -- events --------------------------------------------------------
+    def fileno(self):
+        fd = lib.sr_getevtfd()
+        return fd if fd >= 0 else None
+
+    def subscribe(self, callback):
+        self._subscribers.append(callback)
+
+    def poll(self):
+        events = []
+        while lib.sr_waitevt(0) != -1:
+            event = self._translate(lib.sr_getevtdev(0), lib.sr_getevttype(0),
+                                    lib.sr_getevtdatap(0), lib.sr_getevtlen(0))
+            if event is not None:
+                events.append(event)
+        for event in events:
+            self._emit(event)
+        return events
+
+    def _emit(self, event):
+        for callback in list(self._subscribers):
+            callback(event)
+
+    def _finish(self, name, kind, **data):
+        op = self._ops.pop(name, None)
+        if op is not None:
+            op.release()
+        return Event(name, kind, data)
+
+    def _reasons(self, h):
+        mask = lib.ATDX_TERMMSK(h)
+        reasons = frozenset(r for bit, r in _TERM_BITS if mask & bit)
+        return reasons or frozenset({"normal"})
+
+    def _translate(self, h, evtype, datap, length):
+        name = self._names.get(h)
+        if name is None:
+            return None
+        if evtype == lib.TDX_CST:
+            cst = ffi.cast("DX_CST *", datap)
+            return self._cst_event(name, cst.cst_event, cst.cst_data)
+        if evtype in (lib.TDX_PLAY, lib.TDX_RECORD, lib.TDX_PLAYTONE):
+            kind = {lib.TDX_PLAY: "play_done", lib.TDX_RECORD: "record_done",
+                    lib.TDX_PLAYTONE: "tone_done"}[evtype]
+            return self._finish(name, kind, reasons=self._reasons(h))
+        if evtype == lib.TDX_GETDIG:
+            op = self._ops.get(name)
+            digits = ffi.string(op.digits.dg_value).decode() if op and op.digits else ""
+            return self._finish(name, "digits_done", digits=digits, reasons=self._reasons(h))
+        if evtype == lib.TDX_DIAL:
+            return self._finish(name, "dial_done", result=None, connect_type=None)
+        if evtype == lib.TDX_CALLP:
+            result = _CP_RESULTS.get(lib.ATDX_CPTERM(h), "error")
+            return self._finish(name, "dial_done", result=result,
+                                connect_type=_CONNTYPES.get(lib.ATDX_CONNTYPE(h)))
+        if evtype == lib.TDX_SETHOOK:
+            cst = ffi.cast("DX_CST *", datap)
+            return self._finish(name, "hook_done", offhook=cst.cst_event == lib.DX_OFFHOOK)
+        if evtype == lib.TDX_NOSTOP:
+            return Event(name, "nothing_to_stop")
+        if evtype == lib.DTEV_SIG:
+            mask = ffi.cast("unsigned short *", datap)[0]
+            changed = frozenset(
+                n for bit, n in ((0x0001, "a_on"), (0x0100, "a_off"), (0x0002, "b_on"),
+                                 (0x0200, "b_off"), (lib.DTMM_WINK, "wink")) if mask & bit)
+            _, (a, b) = self.bits(name)
+            return Event(name, "signalling", {"a": a, "b": b, "changed": changed})
+        if evtype == lib.DTEV_WINKCPLT:
+            return Event(name, "wink_done")
+        if evtype == lib.DTEV_T1ERRC:
+            code = ffi.cast("unsigned short *", datap)[0]
+            raised = code < lib.DTT1_CLEARED
+            alarm = _ALARMS.get(code if raised else code - lib.DTT1_CLEARED, f"code{code}")
+            return Event(name, "alarm", {"alarm": alarm, "raised": raised})
+        if evtype == lib.MSEV_SIGEVT:
+            what = ffi.cast("unsigned short *", datap)[0]
+            if what & lib.MSMM_HOOKFLASH:
+                return Event(name, "station_flash")
+            return Event(name, "station_hook", {"offhook": bool(what & lib.MSMM_OFFHOOK)})
+        if evtype == lib.MSEV_RING:
+            return Event(name, "station_answered")
+        if evtype == lib.MSEV_NORING:
+            return Event(name, "station_ring_done")
+        return Event(name, "unknown", {"type": evtype})
+
+    def _cst_event(self, name, event, data):
+        if event == lib.DE_RINGS:
+            return Event(name, "ring", {"count": data})
+        if event == lib.DE_RNGOFF:
+            return Event(name, "ring_stopped")
+        if event in (lib.DE_LCON, lib.DE_LCOF):
+            return Event(name, "loop_current", {"on": event == lib.DE_LCON, "ms": data * 10})
+        if event == lib.DE_LCREV:
+            return Event(name, "polarity_reversed")
+        if event == lib.DE_DIGITS:
+            kind = "mf" if (data >> 8) == lib.DG_MF else "dtmf"
+            return Event(name, "digit", {"digit": chr(data & 0xFF), "type": kind})
+        if event in (lib.DE_TONEON, lib.DE_TONEOFF):
+            return Event(name, "tone", {"tone": _TONE_NAMES.get(data, str(data)),
+                                        "on": event == lib.DE_TONEON})
+        if event in (lib.DE_SILON, lib.DE_SILOF):
+            return Event(name, "silence", {"on": event == lib.DE_SILON})
+        return Event(name, "unknown", {"cst_event": event, "cst_data": data})
+
+    # -- watchdog ------------------------------------------------------
+    def _start(self, name, op, watchdog_ms):
+        self._ops[name] = op
+        op.watchdog = self.clock.callLater(watchdog_ms / 1000.0, self._expired, name, op)
+
+    def _expired(self, name, op):
+        if self._ops.get(name) is not op:
+            return
+        if not op.stopping:
+            op.stopping = True
+            log.warn("{device}: {op} overran its watchdog; stopping it", device=name, op=op.kind)
+            lib.dx_stopch(self._handles[name], lib.EV_ASYNC)
+            op.watchdog = self.clock.callLater(STOP_GRACE_MS / 1000.0, self._expired, name, op)
+            return
+        log.error("{device}: {op} is hung; resetting the device", device=name, op=op.kind)
+        self.reset(name)
+        data = {"reasons": frozenset({"hung"})}
+        if op.done == "digits_done":
+            data["digits"] = ""
+        if op.done == "dial_done":
+            data.update(result="error", connect_type=None)
+        if op.done == "hook_done":
+            data = {"offhook": None, "reasons": frozenset({"hung"})}
+        self._emit(Event(name, op.done, data))
+
+    @staticmethod
+    def _watchdog(termination, watchdog_ms, extra_ms=0):
+        if watchdog_ms is not None:
+            return watchdog_ms
+        if termination is not None and termination.max_time_ms:
+            return termination.max_time_ms + 5_000 + extra_ms
+        return DEFAULT_WATCHDOG_MS + extra_ms
+
+    # -- termination tables --------------------------------------------
+    @staticmethod
+    def _time(ms):
+        """(length, flags) for a time: 10 ms units when they fit."""
+        if ms < 0:
+            raise errors.BadParameter(f"time {ms} ms is negative", function="DV_TPT")
+        if ms <= 655_350:
+            return max(1, round(ms / 10)), lib.TF_10MS
+        if ms <= 6_553_500:
+            return round(ms / 100), 0
+        raise errors.BadParameter(f"time {ms} ms is longer than the board's 6553 s",
+                                  function="DV_TPT")
+
+    def _tpt(self, termination):
+        if termination is None or termination.is_empty():
+            return None
+        t = termination
+        rows = []
+        if t.max_digits:
+            if not 1 <= t.max_digits <= lib.LEN_DIGBUF:
+                raise errors.BadParameter(
+                    f"max_digits {t.max_digits}: the board buffers 1..{lib.LEN_DIGBUF}",
+                    function="DV_TPT")
+            rows.append((lib.DX_MAXDTMF, t.max_digits, 0, 0))
+        if t.terminators:
+            mask = 0
+            for d in t.terminators:
+                bit = {"*": lib.DM_S, "#": lib.DM_P, "A": lib.DM_A, "B": lib.DM_B,
+                       "C": lib.DM_C, "D": lib.DM_D}.get(d)
+                if bit is None and d.isdigit():
+                    bit = getattr(lib, f"DM_{d}")
+                if bit is None:
+                    raise errors.BadParameter(f"terminator {d!r} is not a DTMF digit",
+                                              function="DV_TPT")
+                mask |= bit
+            rows.append((lib.DX_DIGMASK, mask, 0, 0))
+        for ms, termno, extra in ((t.max_time_ms, lib.DX_MAXTIME, 0),
+                                  (t.inter_digit_ms, lib.DX_IDDTIME,
+                                   0 if t.inter_digit_from_start else lib.TF_FIRST),
+                                  (t.max_silence_ms, lib.DX_MAXSIL, 0),
+                                  (t.max_nonsilence_ms, lib.DX_MAXNOSIL, 0),
+                                  (t.loop_off_ms, lib.DX_LCOFF, 0)):
+            if ms:
+                length, flags = self._time(ms)
+                rows.append((termno, length, flags | extra, 0))
+        if t.tone:
+            if t.tone not in _TONE_IDS:
+                raise errors.BadParameter(f"tone {t.tone!r} is not one of {sorted(_TONE_IDS)}",
+                                          function="DV_TPT")
+            rows.append((lib.DX_TONE, 0, 0, _TONE_IDS[t.tone]))
+        tpt = ffi.new("DV_TPT[]", len(rows))
+        for i, (termno, length, flags, data) in enumerate(rows):
+            tpt[i].tp_type = lib.IO_EOT if i == len(rows) - 1 else lib.IO_CONT
+            tpt[i].tp_termno = termno
+            tpt[i].tp_length = length
+            tpt[i].tp_flags = flags
+            tpt[i].tp_data = data
+        return tpt
+
+    # -- the bus -------------------------------------------------------
+    def _slot(self, function, name, h):
+        arr = ffi.new("long[1]")
+        ts = ffi.new("SC_TSINFO *", {"sc_numts": 1, "sc_tsarrayp": arr})
+        self._check(getattr(lib, function)(h, ts), function, name)
+        return int(arr[0])
+
+    def _bus_function(self, name, verb):
+        family = self._family(name)
+        if family == "dcb":
+            raise errors.BadParameter("a conference DSP has no single bus connection",
+                                      function=verb, device=name)
+        if family == "dt" and "T" not in name[3:]:
+            raise errors.BadParameter("a span has no bus connection: use its timeslots",
+                                      function=verb, device=name)
+        return f"{family}_{verb}"
+
+    def transmit_slot(self, name):
+        return self._slot(self._bus_function(name, "getxmitslot"), name, self._handle(name))
+
+    def listen(self, name, slot):
+        function = self._bus_function(name, "listen")
+        arr = ffi.new("long[1]", [slot])
+        ts = ffi.new("SC_TSINFO *", {"sc_numts": 1, "sc_tsarrayp": arr})
+        self._check(getattr(lib, function)(self._handle(name), ts), function, name)
+        self._listen[name] = slot
+
+    def unlisten(self, name):
+        function = self._bus_function(name, "unlisten")
+        self._check(getattr(lib, function)(self._handle(name)), function, name)
+        self._listen.pop(name, None)
+
+    def line_transmit_slot(self, name):
+        return self._slot("ag_getxmitslot", name, self._handle(name))
+
+    def line_listen(self, name, slot):
+        arr = ffi.new("long[1]", [slot])
+        ts = ffi.new("SC_TSINFO *", {"sc_numts": 1, "sc_tsarrayp": arr})
+        self._check(lib.ag_listen(self._handle(name), ts), "ag_listen", name)
+        self._line_listen[name] = slot
+
+    def line_unlisten(self, name):
+        self._check(lib.ag_unlisten(self._handle(name)), "ag_unlisten", name)
+        self._line_listen.pop(name, None)
+
+    # -- voice channels ------------------------------------------------
+    def enable_events(self, name, kinds):
+        mask = 0
+        for kind in kinds:
+            if kind not in _CST_MASKS:
+                raise errors.BadParameter(f"event {kind!r} is not one of {sorted(_CST_MASKS)}",
+                                          function="dx_setevtmsk", device=name)
+            mask |= _CST_MASKS[kind]
+        self._check(lib.dx_setevtmsk(self._handle(name), mask), "dx_setevtmsk", name)
+        self._remember_mask(name, "cst", "dx_setevtmsk", mask)
+
+    def _busy(self, name, function):
+        if name in self._ops:
+            raise errors.DeviceBusy(f"{self._ops[name].kind} in progress", function=function,
+                                    device=name)
+
+    def set_hook(self, name, offhook):
+        h = self._handle(name)
+        self._busy(name, "dx_sethook")
+        op = _Operation("hook", "hook_done")
+        state = lib.DX_OFFHOOK if offhook else lib.DX_ONHOOK
+        self._check(lib.dx_sethook(h, state, lib.EV_ASYNC), "dx_sethook", name)
+        self._start(name, op, 5_000)
+
+    def _iott(self, prompts, name, function):
+        """DX_IOTT chain and DX_XPB for a list of Prompt; one format for all."""
+        if not prompts:
+            raise errors.BadParameter("nothing to play", function=function, device=name)
+        iott = ffi.new("DX_IOTT[]", len(prompts))
+        op_files, keep, fmt = [], [iott], None
+        try:
+            for i, prompt in enumerate(prompts):
+                this = self._prompt_format(prompt, name, function)
+                if fmt is not None and this != fmt:
+                    raise errors.BadParameter(
+                        f"prompts of one play must share a format: {fmt} then {this}",
+                        function=function, device=name)
+                fmt = this
+                if isinstance(prompt.source, bytes):
+                    buf = ffi.from_buffer(prompt.source)
+                    keep.append(buf)
+                    iott[i].io_type = lib.IO_MEM
+                    iott[i].io_bufp = ffi.cast("char *", buf)
+                    iott[i].io_length = len(prompt.source)
+                else:
+                    try:
+                        fd = os.open(prompt.source, os.O_RDONLY)
+                    except OSError as e:
+                        raise errors.BadParameter(f"cannot open {prompt.source}: {e.strerror}",
+                                                  function=function, device=name) from None
+                    op_files.append(fd)
+                    iott[i].io_type = lib.IO_DEV
+                    iott[i].io_fhandle = fd
+                    iott[i].io_length = -1
+                iott[i].io_offset = 0
+                iott[i].io_type |= lib.IO_EOT if i == len(prompts) - 1 else lib.IO_CONT
+        except BaseException:
+            for fd in op_files:
+                os.close(fd)
+            raise
+        return iott, self._xpb(fmt), keep, op_files
+
+    @staticmethod
+    def _prompt_format(prompt, name, function):
+        if prompt.fmt != "wav":
+            if prompt.fmt not in _FORMATS:
+                raise errors.BadParameter(
+                    f"format {prompt.fmt!r} is not wav, {', '.join(_FORMATS)}",
+                    function=function, device=name)
+            return prompt.fmt
+        try:
+            if isinstance(prompt.source, bytes):
+                header, where = prompt.source[:4096], "the prompt in memory"
+            else:
+                with open(prompt.source, "rb") as f:
+                    header, where = f.read(4096), prompt.source
+            return "wav-" + wav_format(header, where)
+        except (OSError, WavFormatError) as e:
+            raise errors.BadAudioFile(str(e), function=function, device=name) from None
+
+    @staticmethod
+    def _xpb(fmt):
+        file_format, data_format, bits = _FORMATS[fmt]
+        return ffi.new("DX_XPB *", {"wFileFormat": file_format, "wDataFormat": data_format,
+                                    "nSamplesPerSec": lib.DRT_8KHZ, "wBitsPerSample": bits})
+
+    def play(self, name, prompts, termination=None, watchdog_ms=None):
+        h = self._handle(name)
+        self._busy(name, "dx_playiottdata")
+        iott, xpb, keep, files = self._iott(prompts, name, "dx_playiottdata")
+        tpt = self._tpt(termination)
+        op = _Operation("play", "play_done", keep + [xpb, tpt], files)
+        try:
+            self._check(lib.dx_playiottdata(h, iott, tpt if tpt is not None else ffi.NULL,
+                                            xpb, lib.EV_ASYNC), "dx_playiottdata", name)
+        except errors.DriverError:
+            op.release()
+            raise
+        extra = sum(os.fstat(fd).st_size for fd in files) // 4 + sum(
+            len(p.source) for p in prompts if isinstance(p.source, bytes)) // 4
+        self._start(name, op, self._watchdog(termination, watchdog_ms, extra))
+
+    def record(self, name, path, fmt, termination, watchdog_ms=None):
+        h = self._handle(name)
+        self._busy(name, "dx_reciottdata")
+        if fmt == "wav":
+            fmt = "wav-pcm16"
+        if fmt not in _FORMATS:
+            raise errors.BadParameter(f"format {fmt!r} is not one of {sorted(_FORMATS)}",
+                                      function="dx_reciottdata", device=name)
+        if termination is None or termination.is_empty():
+            raise errors.BadParameter("a recording needs a termination (it would never end)",
+                                      function="dx_reciottdata", device=name)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except OSError as e:
+            raise errors.BadParameter(f"cannot create {path}: {e.strerror}",
+                                      function="dx_reciottdata", device=name) from None
+        iott = ffi.new("DX_IOTT *", {"io_type": lib.IO_DEV | lib.IO_EOT, "io_fhandle": fd,
+                                     "io_length": -1})
+        xpb, tpt = self._xpb(fmt), self._tpt(termination)
+        op = _Operation("record", "record_done", [iott, xpb, tpt], [fd])
+        try:
+            self._check(lib.dx_reciottdata(h, iott, tpt, xpb, lib.EV_ASYNC),
+                        "dx_reciottdata", name)
+        except errors.DriverError:
+            op.release()
+            raise
+        self._start(name, op, self._watchdog(termination, watchdog_ms))
+
+    def collect_digits(self, name, termination, watchdog_ms=None):
+        h = self._handle(name)
+        self._busy(name, "dx_getdig")
+        tpt = self._tpt(termination)
+        if tpt is None:
+            raise errors.BadParameter("collecting digits needs a termination",
+                                      function="dx_getdig", device=name)
+        digits = ffi.new("DV_DIGIT *")
+        op = _Operation("digits", "digits_done", [tpt], digits=digits)
+        self._check(lib.dx_getdig(h, tpt, digits, lib.EV_ASYNC), "dx_getdig", name)
+        self._start(name, op, self._watchdog(termination, watchdog_ms))
+
+    def clear_digits(self, name):
+        self._check(lib.dx_clrdigbuf(self._handle(name)), "dx_clrdigbuf", name)
+
+    def set_digit_types(self, name, dtmf=True, mf=False):
+        mask = (lib.D_DTMF if dtmf else 0) | (lib.D_MF if mf else 0)
+        self._check(lib.dx_setdigtyp(self._handle(name), mask), "dx_setdigtyp", name)
+        self._remember_mask(name, "digtyp", "dx_setdigtyp", mask)
+
+    def dial(self, name, digits, call_progress=None, watchdog_ms=None):
+        h = self._handle(name)
+        self._busy(name, "dx_dial")
+        mode = lib.EV_ASYNC
+        cap = ffi.NULL
+        if call_progress is not None:
+            mode |= lib.DX_CALLP
+            cap = ffi.new("DX_CAP *")
+            lib.dx_clrcap(cap)
+            cp = call_progress
+            if cp.rings_before_no_answer:
+                cap.ca_nbrdna = cp.rings_before_no_answer
+            if cp.no_signal_ms:
+                cap.ca_cnosig = self._time(cp.no_signal_ms)[0]
+            if cp.no_answer_ms:
+                cap.ca_noanswer = self._time(cp.no_answer_ms)[0]
+            if cp.check_dial_tone_ms:
+                cap.ca_dtn_npres = self._time(cp.check_dial_tone_ms)[0]
+        op = _Operation("dial", "dial_done", [cap])
+        self._check(lib.dx_dial(h, digits.encode(), cap, mode), "dx_dial", name)
+        budget = watchdog_ms or (len(digits) * 2_500 + 5_000 +
+                                 (120_000 if call_progress is not None else 0))
+        self._start(name, op, budget)
+
+    def play_tone(self, name, freq1, freq2=0, level_db=-13, duration_ms=None,
+                  termination=None, watchdog_ms=None):
+        h = self._handle(name)
+        self._busy(name, "dx_playtone")
+        gen = ffi.new("TN_GEN *")
+        dur = -1 if duration_ms is None else max(1, round(duration_ms / 10))
+        lib.dx_bldtngen(gen, freq1, freq2, level_db, level_db, dur)
+        tpt = self._tpt(termination)
+        op = _Operation("tone", "tone_done", [gen, tpt])
+        self._check(lib.dx_playtone(h, gen, tpt if tpt is not None else ffi.NULL,
+                                    lib.EV_ASYNC), "dx_playtone", name)
+        budget = watchdog_ms or ((duration_ms or 0) + 5_000 if duration_ms
+                                 else self._watchdog(termination, None))
+        self._start(name, op, budget)
+
+    def stop(self, name):
+        h = self._handle(name)
+        self._check(lib.dx_stopch(h, lib.EV_ASYNC), "dx_stopch", name)
+
+    def caller_id(self, name):
+        h = self._handle(name)
+        buf = ffi.new("unsigned char[128]")
+
+        def get(info, required=True):
+            rc = lib.dx_gtextcallid(h, info, buf)
+            if rc == -1 and not required:
+                return ""
+            self._check(rc, "dx_gtextcallid", name)
+            return ffi.string(ffi.cast("char *", buf)).decode(errors="replace")
+
+        number = get(lib.CLIDINFO_CALLID)
+        return CallerId(number=number, name=get(lib.MCLASS_NAME, required=False),
+                        datetime=get(lib.MCLASS_DATETIME, required=False),
+                        frame=get(lib.CLIDINFO_FRAMETYPE, required=False))
+
+    # -- T1 trunks -----------------------------------------------------
+    def enable_signalling_events(self, name):
+        mask = lib.DTMM_AON | lib.DTMM_AOFF | lib.DTMM_BON | lib.DTMM_BOFF | lib.DTMM_WINK
+        self._check(lib.dt_setevtmsk(self._handle(name), lib.DTG_SIGEVT, mask, lib.DTA_SETMSK),
+                    "dt_setevtmsk", name)
+        self._remember_mask(name, "sig", "dt_setevtmsk", lib.DTG_SIGEVT, mask, lib.DTA_SETMSK)
+
+    def set_bits(self, name, a, b):
+        bits = (lib.DTB_AON if a else lib.DTB_AOFF) | (lib.DTB_BON if b else lib.DTB_BOFF)
+        self._check(lib.dt_settssigsim(self._handle(name), bits), "dt_settssigsim", name)
+
+    def wink(self, name):
+        self._check(lib.dt_xmitwink(self._handle(name), lib.EV_ASYNC), "dt_xmitwink", name)
+
+    def bits(self, name):
+        v = self._check(lib.ATDT_TSSGBIT(self._handle(name)), "ATDT_TSSGBIT", name)
+        return ((int(bool(v & lib.DTSG_XMTA)), int(bool(v & lib.DTSG_XMTB))),
+                (int(bool(v & lib.DTSG_RCVA)), int(bool(v & lib.DTSG_RCVB))))
+
+    def enable_alarm_events(self, span):
+        mask = (lib.DTEC_LOS | lib.DTEC_RED | lib.DTEC_RYEL | lib.DTEC_RBL | lib.DTEC_OOF |
+                lib.DTEC_RLOS)
+        self._check(lib.dt_setevtmsk(self._handle(span), lib.DTG_T1ERREVT, mask,
+                                     lib.DTA_SETMSK), "dt_setevtmsk", span)
+        self._remember_mask(span, "alarm", "dt_setevtmsk", lib.DTG_T1ERREVT, mask,
+                            lib.DTA_SETMSK)
+
+    def alarms(self, span):
+        if not lib.HAS_SIM_EXTENSIONS:
+            raise errors.DriverNotSupported("alarm state query needs the simulator extension",
+                                            function="ATDT_ALARMS", device=span)
+        bits = self._check(lib.ATDT_ALARMS(self._handle(span)), "ATDT_ALARMS", span)
+        return frozenset(n for code, n in _ALARMS.items() if bits & (1 << code))
+
+    # -- stations ------------------------------------------------------
+    def enable_station_events(self, name):
+        mask = lib.MSMM_OFFHOOK | lib.MSMM_ONHOOK | lib.MSMM_HOOKFLASH
+        self._check(lib.ms_setevtmsk(self._handle(name), lib.MSEV_SIGMSK, mask, lib.DTA_SETMSK),
+                    "ms_setevtmsk", name)
+        self._remember_mask(name, "sig", "ms_setevtmsk", lib.MSEV_SIGMSK, mask, lib.DTA_SETMSK)
+
+    def ring_station(self, name, cycles, cadence="default"):
+        if cadence not in _CADENCES:
+            raise errors.BadParameter(f"cadence {cadence!r} is not one of {sorted(_CADENCES)}",
+                                      function="ms_genringex", device=name)
+        self._check(lib.ms_genringex(self._handle(name), cycles, lib.EV_ASYNC,
+                                     _CADENCES[cadence]), "ms_genringex", name)
+
+    def stop_ring(self, name):
+        self._check(lib.ms_stopfn(self._handle(name), lib.MTF_RING), "ms_stopfn", name)
+
+    def station_tone(self, name, tone):
+        if tone not in _STATION_TONES:
+            raise errors.BadParameter(f"station tone {tone!r} is not one of "
+                                      "None, dial, ringback, busy, reorder",
+                                      function="ms_settone", device=name)
+        self._check(lib.ms_settone(self._handle(name), _STATION_TONES[tone]), "ms_settone",
+                    name)
+
+    def station_offhook(self, name):
+        return self._check(lib.ATMS_TSSGBIT(self._handle(name)), "ATMS_TSSGBIT",
+                           name) == lib.MS_OFFHOOK
+
+    # -- conferences ---------------------------------------------------
+    @staticmethod
+    def _role(role, dsp):
+        try:
+            return _ROLES[role]
+        except KeyError:
+            raise errors.ConferenceError(f"role {role!r} is not one of {sorted(_ROLES)}",
+                                         function="dcb", device=dsp) from None
+
+    def conference_create(self, dsp, parties):
+        if not parties:
+            raise errors.ConferenceError("a conference needs at least one party",
+                                         function="dcb_estconf", device=dsp)
+        cdt = ffi.new("MS_CDT[]", len(parties))
+        for i, (slot, role) in enumerate(parties):
+            cdt[i].chan_num = slot
+            cdt[i].chan_sel = lib.MSPN_TS
+            cdt[i].chan_attr = self._role(role, dsp)
+        confid = ffi.new("int *")
+        self._check(lib.dcb_estconf(self._handle(dsp), cdt, len(parties), lib.MSCA_NULL, confid),
+                    "dcb_estconf", dsp)
+        return confid[0], {slot: cdt[i].chan_attr for i, (slot, _) in enumerate(parties)}
+
+    def conference_add(self, dsp, conference, slot, role):
+        cdt = ffi.new("MS_CDT *", {"chan_num": slot, "chan_sel": lib.MSPN_TS,
+                                   "chan_attr": self._role(role, dsp)})
+        self._check(lib.dcb_addtoconf(self._handle(dsp), conference, cdt), "dcb_addtoconf", dsp)
+        return cdt.chan_attr
+
+    def conference_remove(self, dsp, conference, slot):
+        cdt = ffi.new("MS_CDT *", {"chan_num": slot, "chan_sel": lib.MSPN_TS})
+        self._check(lib.dcb_remfromconf(self._handle(dsp), conference, cdt), "dcb_remfromconf",
+                    dsp)
+
+    def conference_delete(self, dsp, conference):
+        self._check(lib.dcb_delconf(self._handle(dsp), conference), "dcb_delconf", dsp)
+
+    def conference_set_role(self, dsp, conference, slot, role):
+        cdt = ffi.new("MS_CDT *", {"chan_num": slot, "chan_sel": lib.MSPN_TS,
+                                   "chan_attr": self._role(role, dsp)})
+        self._check(lib.dcb_setcde(self._handle(dsp), conference, cdt), "dcb_setcde", dsp)
+
+    def conference_room(self, dsp):
+        n = ffi.new("int *")
+        self._check(lib.dcb_dsprescount(self._handle(dsp), n), "dcb_dsprescount", dsp)
+        return n[0]

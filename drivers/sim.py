@@ -1,0 +1,289 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_simulator -*-
+"""The board simulator's far end, from Python.
+
+`Simulator` builds the simulated chassis from a configuration and plays
+everything on the other side of the wires: the telco, callers, agents'
+phones, and faults.  It runs on virtual time (`advance`) for tests or on
+the wall clock (`run_clock`) for the demo::
+
+    sim = Simulator.from_config([{"type": "analog", "lines": 4}])
+    line = sim.endpoint("dxxxB1C1")
+    line.call(ani="5551234", name="ALICE")
+    sim.advance(6_000)                    # two rings and the caller ID
+
+The driver (drivers.r4.R4Driver) sees the same boards through the vendor
+API.  One simulation exists per process; building a Simulator replaces it.
+"""
+from array import array
+
+from drivers import errors
+from drivers.r4 import HAS_SIMULATOR, ffi, lib
+
+SIGNALLINGS = {"em_wink": "SIMFAR_SIG_EM_WINK", "fxs_loopstart": "SIMFAR_SIG_LOOPSTART",
+               "loopstart": "SIMFAR_SIG_LOOPSTART"}
+TONESETS = {"na": "SIMFAR_TONES_NA", "cn": "SIMFAR_TONES_CN"}
+DISCONNECTS = {"loop_current_drop": "SIMFAR_DISC_LCDROP", "polarity": "SIMFAR_DISC_POLARITY",
+               "busy_tone": "SIMFAR_DISC_BUSYTONE", "silence": "SIMFAR_DISC_SILENCE"}
+OUTBOUND = {"answer": "SIMFAR_OUT_ANSWER", "busy": "SIMFAR_OUT_BUSY",
+            "no_answer": "SIMFAR_OUT_NOANSWER", "sit": "SIMFAR_OUT_SIT",
+            "fax": "SIMFAR_OUT_FAX", "no_dial_tone": "SIMFAR_OUT_NODIALTONE",
+            "silence": "SIMFAR_OUT_SILENCE"}
+STATES = ["idle", "ringing", "seized", "connected", "clearing"]
+KINDS = {1: "line", 2: "timeslot", 3: "station"}
+TONES = ["none", "dial", "ringback", "busy", "reorder", "sit", "fax_cng", "fax_ced"]
+ALARMS = {"oof": "DTT1_OOF", "los": "DTT1_LOS", "yellow": "DTT1_RYEL", "blue": "DTT1_RBL",
+          "red": "DTT1_RED", "remote_los": "DTT1_RLOS"}
+BOARD_TYPES = ("analog", "t1", "voice", "stations", "conference")
+
+
+def _check(rc, function):
+    if rc < 0:
+        raise errors.SimulatorError(ffi.string(lib.simfar_error()).decode(errors="replace"),
+                                    function=function)
+    return rc
+
+
+def _choice(table, key, what, where):
+    try:
+        return getattr(lib, table[key])
+    except KeyError:
+        raise errors.SimulatorError(f"{where}: {what} {key!r} is not one of "
+                                    f"{', '.join(sorted(table))}") from None
+
+
+class FarEnd:
+    """The other end of one line, T1 timeslot or station."""
+
+    def __init__(self, device, ep):
+        self.device = device
+        self._ep = ep
+
+    @property
+    def kind(self):
+        return KINDS[_check(lib.simfar_endpoint_kind(self._ep), "simfar_endpoint_kind")]
+
+    @property
+    def state(self):
+        return STATES[_check(lib.simfar_endpoint_state(self._ep), "simfar_endpoint_state")]
+
+    def call(self, ani="", name="", dnis="", mf=False):
+        """Ring a line (caller ID from ani/name; ani "P" private, "O" out of
+        area) or seize a T1 timeslot (DNIS sent in-band after our wink)."""
+        _check(lib.simfar_call(self._ep, ani.encode(), name.encode(), dnis.encode(), int(mf)),
+               "simfar_call")
+
+    def abandon(self):
+        _check(lib.simfar_abandon(self._ep), "simfar_abandon")
+
+    def hangup(self, method="loop_current_drop"):
+        code = _choice(DISCONNECTS, method, "disconnect method", self.device)
+        _check(lib.simfar_hangup(self._ep, code), "simfar_hangup")
+
+    def set_outbound(self, behaviour, answer_rings=2):
+        code = _choice(OUTBOUND, behaviour, "outbound behaviour", self.device)
+        _check(lib.simfar_set_outbound(self._ep, code, answer_rings), "simfar_set_outbound")
+
+    def offhook(self):
+        _check(lib.simfar_offhook(self._ep), "simfar_offhook")
+
+    def onhook(self):
+        _check(lib.simfar_onhook(self._ep), "simfar_onhook")
+
+    def flash(self):
+        _check(lib.simfar_flash(self._ep), "simfar_flash")
+
+    def send_digits(self, digits, mf=False, on_ms=0, off_ms=0, level_dbm0=0.0, twist_db=0.0,
+                    freq_offset=0.0):
+        _check(lib.simfar_send_digits(self._ep, digits.encode(), int(mf), on_ms, off_ms,
+                                      level_dbm0, twist_db, freq_offset), "simfar_send_digits")
+
+    def send_tone(self, tone):
+        _check(lib.simfar_send_tone(self._ep, TONES.index(tone) if tone else 0),
+               "simfar_send_tone")
+
+    def send_tone_custom(self, f1, f2=0, level_dbm0=-13, on_ms=1000, off_ms=0):
+        _check(lib.simfar_send_tone_custom(self._ep, f1, f2, level_dbm0, on_ms, off_ms),
+               "simfar_send_tone_custom")
+
+    def send_audio(self, samples):
+        """Queue linear 16-bit samples (an array('h') or a sequence of ints)."""
+        data = samples if isinstance(samples, array) else array("h", samples)
+        buf = ffi.from_buffer("int16_t[]", data)
+        _check(lib.simfar_send_audio(self._ep, buf, len(data)), "simfar_send_audio")
+
+    def stop_sending(self):
+        _check(lib.simfar_send_stop(self._ep), "simfar_send_stop")
+
+    def heard_digits(self):
+        buf = ffi.new("char[128]")
+        _check(lib.simfar_heard_digits(self._ep, buf, 128), "simfar_heard_digits")
+        return ffi.string(buf).decode()
+
+    def heard_tone(self):
+        return TONES[_check(lib.simfar_heard_tone(self._ep), "simfar_heard_tone")]
+
+    def capture(self, on=True):
+        _check(lib.simfar_capture(self._ep, int(on)), "simfar_capture")
+
+    def read_capture(self):
+        return _drain(lambda buf, n: lib.simfar_capture_read(self._ep, buf, n),
+                      "simfar_capture_read")
+
+    def dialled(self):
+        buf = ffi.new("char[64]")
+        _check(lib.simfar_dialled(self._ep, buf, 64), "simfar_dialled")
+        return ffi.string(buf).decode()
+
+
+def _drain(read, function):
+    out = array("h")
+    buf = ffi.new("int16_t[8000]")
+    while True:
+        n = _check(read(buf, 8000), function)
+        if n == 0:
+            return out
+        out.frombytes(ffi.buffer(buf, 2 * n)[:])
+
+
+class Simulator:
+    """The process-wide board simulation and its far end."""
+
+    def __init__(self, virtual_time=True, seed=1):
+        if not HAS_SIMULATOR:
+            raise errors.SimulatorError("this build uses a vendor SDK: no simulator")
+        _check(lib.simfar_reset(int(virtual_time), seed), "simfar_reset")
+        self.virtual_time = virtual_time
+        self.boards = []
+
+    @classmethod
+    def from_config(cls, boards, virtual_time=True, seed=1, where="boards"):
+        """Build from a list of board tables, e.g. (TOML)::
+
+            [[boards]]  type = "analog"   lines = 4   tones = "na"
+            [[boards]]  type = "t1"       signalling = "em_wink"
+            [[boards]]  type = "voice"    channels = 8
+            [[boards]]  type = "stations" count = 8
+            [[boards]]  type = "conference" dsps = 1
+        """
+        sim = cls(virtual_time=virtual_time, seed=seed)
+        for i, board in enumerate(boards):
+            sim.add_board(board, where=f"{where}[{i}]")
+        return sim
+
+    def add_board(self, board, where="board"):
+        kind = board.get("type")
+        known = {"analog": {"type", "lines", "tones"}, "t1": {"type", "signalling", "tones"},
+                 "voice": {"type", "channels"}, "stations": {"type", "count"},
+                 "conference": {"type", "dsps"}}
+        if kind not in known:
+            raise errors.SimulatorError(f"{where}.type: {kind!r} is not one of "
+                                        f"{', '.join(BOARD_TYPES)}")
+        extra = set(board) - known[kind]
+        if extra:
+            raise errors.SimulatorError(f"{where}: unknown key(s) {', '.join(sorted(extra))} "
+                                        f"for a {kind} board")
+
+        def number(key, default):
+            value = board.get(key, default)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise errors.SimulatorError(f"{where}.{key}: expected a positive integer, "
+                                            f"got {value!r}")
+            return value
+
+        tones = _choice(TONESETS, board.get("tones", "na"), "tone set", f"{where}.tones")
+        if kind == "analog":
+            n = _check(lib.simfar_add_analog_board(number("lines", 4), tones), "add_analog")
+        elif kind == "t1":
+            sig = _choice(SIGNALLINGS, board.get("signalling", "em_wink"), "signalling",
+                          f"{where}.signalling")
+            n = _check(lib.simfar_add_t1_span(sig, tones), "simfar_add_t1_span")
+        elif kind == "voice":
+            n = _check(lib.simfar_add_voice_board(number("channels", 4)), "add_voice")
+        elif kind == "stations":
+            n = _check(lib.simfar_add_station_board(number("count", 8)), "add_stations")
+        else:
+            n = _check(lib.simfar_add_dcb_board(number("dsps", 1)), "add_dcb")
+        self.boards.append(dict(board, number=n))
+        return n
+
+    # -- time ----------------------------------------------------------
+    def advance(self, ms):
+        _check(lib.simfar_advance(ms), "simfar_advance")
+
+    @property
+    def now_ms(self):
+        return lib.simfar_now_ms()
+
+    @property
+    def ticks(self):
+        return lib.simfar_ticks()
+
+    def run_clock(self, on=True):
+        _check(lib.simfar_run_clock(int(on)), "simfar_run_clock")
+
+    # -- the far end ---------------------------------------------------
+    def endpoint(self, device):
+        ep = _check(lib.simfar_endpoint(device.encode()), "simfar_endpoint")
+        return FarEnd(device, ep)
+
+    def span_alarm(self, span, alarm, on=True):
+        code = _choice(ALARMS, alarm, "alarm", span)
+        _check(lib.simfar_span_alarm(span.encode(), code, int(on)), "simfar_span_alarm")
+
+    def hang_next(self, device):
+        _check(lib.simfar_hang_next(device.encode()), "simfar_hang_next")
+
+    # -- the bus -------------------------------------------------------
+    def slot_capture(self, slot, on=True):
+        _check(lib.simfar_slot_capture(slot, int(on)), "simfar_slot_capture")
+
+    def read_slot(self, slot):
+        return _drain(lambda buf, n: lib.simfar_slot_capture_read(slot, buf, n),
+                      "simfar_slot_capture_read")
+
+    def slot_driver(self, slot):
+        buf = ffi.new("char[32]")
+        _check(lib.simfar_slot_driver(slot, buf, 32), "simfar_slot_driver")
+        return ffi.string(buf).decode() or None
+
+    def slot_listeners(self, slot):
+        buf = ffi.new("char[4096]")
+        _check(lib.simfar_slot_listeners(slot, buf, 4096), "simfar_slot_listeners")
+        text = ffi.string(buf).decode()
+        return text.split(",") if text else []
+
+    def misuse(self):
+        """Bus misuse recorded since the last call, one message per item."""
+        buf = ffi.new("char[4096]")
+        _check(lib.simfar_misuse(buf, 4096), "simfar_misuse")
+        return [line for line in ffi.string(buf).decode().splitlines() if line]
+
+    def devices(self):
+        buf = ffi.new("char[32]")
+        names = []
+        for i in range(lib.simfar_device_count()):
+            _check(lib.simfar_device_name(i, buf, 32), "simfar_device_name")
+            names.append(ffi.string(buf).decode())
+        return names
+
+    def device_status(self, device):
+        buf = ffi.new("char[512]")
+        _check(lib.simfar_device_status(device.encode(), buf, 512), "simfar_device_status")
+        return dict(item.split("=", 1) for item in ffi.string(buf).decode().split())
+
+
+def linear2ulaw(sample):
+    return lib.simfar_linear2ulaw(sample)
+
+
+def ulaw2linear(code):
+    return lib.simfar_ulaw2linear(code)
+
+
+def linear2alaw(sample):
+    return lib.simfar_linear2alaw(sample)
+
+
+def alaw2linear(code):
+    return lib.simfar_alaw2linear(code)

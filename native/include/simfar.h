@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * simfar.h - the simulator's far end: boards, time, telco, callers, faults.
+ *
+ * The vendor-style API (srllib.h, dxxxlib.h, ...) is what a CTI server
+ * sees.  This header is everything on the other side of the wires:
+ *
+ *   - boards are created from a configuration (simfar_add_*), each device
+ *     getting a fixed CT-Bus transmit timeslot in creation order;
+ *   - time is virtual (simfar_advance moves it; runs are deterministic for
+ *     a seed) or the wall clock (a ticker thread, simfar_run_clock);
+ *   - every line, trunk timeslot and station has a far-end "endpoint" that
+ *     can ring or seize it, send digits, tones and audio into it, hear
+ *     what it sends back (digits detected, audio captured), answer or
+ *     refuse outbound calls, and hang up by any supervision method;
+ *   - faults: span alarms, an operation that hangs for ever.
+ *
+ * Every tick (10 ms, 80 samples) moves real G.711 samples over a 4096-slot
+ * bus.  Functions return >= 0 on success and -1 on error, with the reason
+ * in simfar_error().  Not thread-safe with respect to itself beyond the
+ * single lock every entry point takes.
+ */
+#ifndef CTI_SIMFAR_H
+#define CTI_SIMFAR_H
+
+#include <stdint.h>
+
+#define SIMFAR_SLOTS        4096
+#define SIMFAR_TICK_MS      10
+#define SIMFAR_TICK_SAMPLES 80
+
+/* line signalling of an analog board / T1 span */
+#define SIMFAR_SIG_LOOPSTART 1   /* analog FXO loop start, or FXS loop start on T1 */
+#define SIMFAR_SIG_EM_WINK   2   /* T1 E&M wink start */
+
+/* tone sets */
+#define SIMFAR_TONES_NA 1
+#define SIMFAR_TONES_CN 2
+
+/* how the far end hangs up on an analog line */
+#define SIMFAR_DISC_LCDROP   1   /* loop current drops (for disc_ms) */
+#define SIMFAR_DISC_POLARITY 2   /* battery reversal */
+#define SIMFAR_DISC_BUSYTONE 3   /* busy / disconnect tone, forever */
+#define SIMFAR_DISC_SILENCE  4   /* nothing at all: silence */
+
+/* what the far end does with an outbound call */
+#define SIMFAR_OUT_ANSWER     1  /* ringback for answer_rings, then answer and talk */
+#define SIMFAR_OUT_BUSY       2  /* busy tone */
+#define SIMFAR_OUT_NOANSWER   3  /* ringback for ever */
+#define SIMFAR_OUT_SIT        4  /* SIT then silence (number unobtainable) */
+#define SIMFAR_OUT_FAX        5  /* ringback, answer, CED 2100 Hz */
+#define SIMFAR_OUT_NODIALTONE 6  /* the line is dead: no dial tone */
+#define SIMFAR_OUT_SILENCE    7  /* no ringback, nothing */
+
+/* endpoint kinds and states (simfar_endpoint_state) */
+#define SIMFAR_EP_LINE    1
+#define SIMFAR_EP_T1      2
+#define SIMFAR_EP_STATION 3
+
+#define SIMFAR_ST_IDLE      0   /* nothing on the wire */
+#define SIMFAR_ST_RINGING   1   /* far end rings us / we ring the station */
+#define SIMFAR_ST_SEIZED    2   /* we seized (off-hook, dialling) */
+#define SIMFAR_ST_CONNECTED 3   /* talking */
+#define SIMFAR_ST_CLEARING  4   /* far end hung up, our side still off-hook */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- lifecycle and configuration ---------------------------------------*/
+/* Discard any previous simulation and start an empty one. */
+int simfar_reset(int virtual_time, unsigned int seed);
+const char *simfar_error(void);
+/* Boards; each returns the board number used in device names. */
+int simfar_add_voice_board(int channels);            /* dxxxBn.. 4 per virtual board */
+int simfar_add_analog_board(int lines, int tones);   /* dxxx channels + loop-start lines */
+int simfar_add_t1_span(int signalling, int tones);   /* dtiBn + dtiBnT1..T24 */
+int simfar_add_station_board(int stations);          /* msiBnC1.. */
+int simfar_add_dcb_board(int dsps);                  /* dcbBnD1.. */
+
+/* ---- time ---------------------------------------------------------------*/
+/* Virtual time: run ms milliseconds (whole ticks). */
+int simfar_advance(long ms);
+long long simfar_now_ms(void);
+/* Wall clock: start (1) or stop (0) the ticker thread. */
+int simfar_run_clock(int on);
+/* Ticks run so far and the time spent in them (for benchmarks). */
+long long simfar_ticks(void);
+
+/* ---- endpoints ----------------------------------------------------------*/
+/* The far end of a line (by its dx channel name), a T1 timeslot
+ * ("dtiB1T3") or a station ("msiB1C2"). */
+int simfar_endpoint(const char *devname);
+int simfar_endpoint_kind(int ep);
+int simfar_endpoint_state(int ep);
+
+/* Inbound call: ring a line (cadence of its tone set, FSK caller ID after
+ * the first ring when ani is not NULL/empty) or seize a T1 timeslot (E&M:
+ * seize, wait for our wink, then send dnis in-band as DTMF or MF (mf = 1)
+ * wrapped in KP..ST; loop start: ring with B bit).  name may be NULL. */
+int simfar_call(int ep, const char *ani, const char *name, const char *dnis,
+                int mf);
+/* The caller gives up before answer. */
+int simfar_abandon(int ep);
+/* Hang up a connected call (lines: by method; T1 and stations ignore it). */
+int simfar_hangup(int ep, int method);
+/* Outbound calls placed on this endpoint: what happens next. */
+int simfar_set_outbound(int ep, int behaviour, int answer_rings);
+/* Stations: the agent's phone. */
+int simfar_offhook(int ep);
+int simfar_onhook(int ep);
+int simfar_flash(int ep);
+
+/* Send into the endpoint (mixed into what the far end transmits). */
+int simfar_send_digits(int ep, const char *digits, int mf, int on_ms,
+                       int off_ms, float level_dbm0, float twist_db,
+                       float freq_offset);
+int simfar_send_tone(int ep, int tone_id);   /* a cti_tone_id; 0 stops */
+int simfar_send_tone_custom(int ep, int f1, int f2, int level_dbm0,
+                            int on_ms, int off_ms);
+int simfar_send_audio(int ep, const int16_t *samples, int n);
+int simfar_send_stop(int ep);
+/* What the far end heard: digits it detected (consumed), tones it
+ * recognized (the current one), and captured linear audio (consumed). */
+int simfar_heard_digits(int ep, char *buf, int max);
+int simfar_heard_tone(int ep);
+int simfar_capture(int ep, int on);
+int simfar_capture_read(int ep, int16_t *buf, int max);
+/* The number our side dialled on an outbound call so far. */
+int simfar_dialled(int ep, char *buf, int max);
+
+/* ---- faults -------------------------------------------------------------*/
+/* Raise (on = 1) or clear a T1 alarm (a DTT1_x code) on span "dtiBn". */
+int simfar_span_alarm(const char *span, int code, int on);
+/* The next operation started on the device never completes and ignores
+ * dx_stopch; closing and re-opening the device recovers it. */
+int simfar_hang_next(const char *devname);
+
+/* ---- the bus, for diagnostics and tests --------------------------------*/
+/* Capture any timeslot's samples (linear). */
+int simfar_slot_capture(int slot, int on);
+int simfar_slot_capture_read(int slot, int16_t *buf, int max);
+/* Who drives a slot: the device name, "" if no one. */
+int simfar_slot_driver(int slot, char *name, int max);
+/* Listeners of a slot (names, comma separated). */
+int simfar_slot_listeners(int slot, char *buf, int max);
+/* Bus misuse seen so far (one line each, consumed): listening to an
+ * undriven slot, closing a device others listen to, ... */
+int simfar_misuse(char *buf, int max);
+
+/* ---- inventory (for linediag) ------------------------------------------*/
+/* Number of devices and the name of the i-th (0-based), in board order. */
+int simfar_device_count(void);
+int simfar_device_name(int i, char *name, int max);
+/* One line of state for a device: "kind=voice state=idle hook=on tx=3
+ * listen=17 open=1 ..." (key=value pairs separated by spaces). */
+int simfar_device_status(const char *devname, char *buf, int max);
+
+/* ---- sample codecs, exposed for tests and tools ------------------------*/
+uint8_t simfar_linear2ulaw(int16_t sample);
+int16_t simfar_ulaw2linear(uint8_t code);
+uint8_t simfar_linear2alaw(int16_t sample);
+int16_t simfar_alaw2linear(uint8_t code);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

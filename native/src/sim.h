@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * sim.h - internals of the board simulator, shared by its C files.
+ *
+ * One process-wide simulation (struct sim) holds every device in creation
+ * order.  A device is anything with a name and a handle: voice channels,
+ * analog line front ends, T1 spans and timeslots, stations, conference
+ * DSPs.  Devices that carry audio transmit on one fixed bus timeslot and
+ * listen to at most one.
+ *
+ * A tick (10 ms) runs in three steps (sim.c):
+ *   1. every device reads what it listens to from the bus as it was at the
+ *      end of the previous tick, runs its detectors and operations and
+ *      writes what it transmits into the next bus image;
+ *   2. conference DSPs mix their parties the same way;
+ *   3. the images swap.
+ * So every hop costs one tick of latency and the order devices are visited
+ * never changes what anyone hears.
+ */
+#ifndef CTI_SIM_H
+#define CTI_SIM_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "srllib.h"
+#include "dxxxlib.h"
+#include "dtilib.h"
+#include "msilib.h"
+#include "dcblib.h"
+#include "simfar.h"
+#include "codec.h"
+#include "dsp.h"
+
+#define TICK SIMFAR_TICK_SAMPLES
+#define TICK_MS SIMFAR_TICK_MS
+#define IDLE_CODE 0xFF             /* mu-law idle */
+
+typedef enum {
+    DEV_VOICE = 1,      /* dxxxBnCm */
+    DEV_LINE,           /* the analog front end paired with a voice channel */
+    DEV_SPAN,           /* dtiBn */
+    DEV_TS,             /* dtiBnTm */
+    DEV_STATION,        /* msiBnCm */
+    DEV_DCB,            /* dcbBnDm */
+    DEV_BOARD           /* dxxxBn / msiBn / dcbBn board devices */
+} dev_kind;
+
+struct voice;
+struct line;
+struct span;
+struct tslot;
+struct station;
+struct dcb;
+
+/* ---- growable sample FIFO (far-end audio, captures) ---------------------*/
+typedef struct {
+    int16_t *buf;
+    size_t head, len, cap;
+} sample_fifo;
+
+void fifo_push(sample_fifo *f, const int16_t *s, size_t n);
+size_t fifo_pop(sample_fifo *f, int16_t *out, size_t max);
+void fifo_clear(sample_fifo *f);
+void fifo_free(sample_fifo *f);
+
+/* ---- the far end of a wire ---------------------------------------------*/
+typedef struct farend {
+    int kind;                 /* SIMFAR_EP_x */
+    int state;                /* SIMFAR_ST_x */
+    int tones;                /* SIMFAR_TONES_x */
+    struct device *dev;       /* the line / timeslot / station device */
+    /* transmit side: what the far end sends into the wire */
+    cti_digit_tx *dtmf;
+    cti_digit_tx *mf;
+    cti_tone_tx *tone;
+    cti_cid_tx *cid;
+    sample_fifo audio;
+    /* receive side: what the far end hears */
+    cti_digit_rx *drx;
+    cti_digit_rx *mfrx;
+    cti_cpt_rx *cpt;
+    int heard_tone;
+    char heard[128];
+    int nheard;
+    char dialled[64];
+    int ndialled;
+    long dial_gap_ms;         /* since the last dialled digit */
+    int capturing;
+    sample_fifo capture;
+    /* the call */
+    char ani[32], name[32], dnis[32];
+    int mf_dnis;
+    int outbound;             /* SIMFAR_OUT_x for calls we place */
+    int answer_rings;
+    long state_ms;            /* time in the current state */
+    long phase_ms;            /* a sub-timer (cadence, wink, ...) */
+    int phase;
+    int rings;
+} farend;
+
+void farend_init(farend *fe, int kind, struct device *dev, int tones);
+void farend_free(farend *fe);
+/* One tick: hear in[], produce out[] (linear).  Detectors run only while
+ * the endpoint is not idle or capturing. */
+void farend_hear(farend *fe, const int16_t *in);
+void farend_speak(farend *fe, int16_t *out);
+void farend_set_state(farend *fe, int state);
+void farend_stop_sending(farend *fe);
+
+/* ---- devices ------------------------------------------------------------*/
+typedef struct device {
+    int index;
+    dev_kind kind;
+    char name[24];
+    int board;                /* board number in the name */
+    int open;
+    int txslot;               /* -1: transmits nothing */
+    int listen;               /* -1: listens to nothing */
+    long lasterr;
+    char errmsg[160];
+    int hang_next;            /* the next operation will hang */
+    int hung;                 /* an operation is hung */
+    int subdevs;              /* board devices: how many channels */
+    struct voice *voice;
+    struct line *line;
+    struct span *span;
+    struct tslot *ts;
+    struct station *station;
+    struct dcb *dcb;
+} device;
+
+/* ---- events -------------------------------------------------------------*/
+#define EVT_DATA_MAX 64
+typedef struct {
+    long dev;
+    unsigned long type;
+    long len;
+    long err;
+    unsigned char data[EVT_DATA_MAX];
+} sim_event;
+
+typedef struct {
+    long dev;
+    unsigned long evt;
+    EVTHDLRTYP handler;
+} sim_handler;
+
+/* ---- the simulation -----------------------------------------------------*/
+typedef struct sim {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;      /* signalled when events are queued */
+    int virtual_time;
+    unsigned int seed;
+    long long now_ms;
+    long long ticks;
+    /* devices */
+    device **devs;
+    int ndevs, capdevs;
+    int boards;               /* board numbers handed out per family */
+    int voice_boards, dti_boards, msi_boards, dcb_boards;
+    /* bus */
+    uint8_t (*bus)[SIMFAR_SLOTS][TICK];   /* two images */
+    int cur;
+    int slot_driver[SIMFAR_SLOTS];        /* device index, -1 none */
+    int next_slot;
+    int slot_capture[SIMFAR_SLOTS];
+    sample_fifo *slot_fifo;               /* per captured slot */
+    /* events */
+    sim_event *q;
+    size_t qhead, qlen, qcap;
+    sim_event current;
+    int have_current;
+    int evfd;                             /* eventfd, readable while qlen > 0 */
+    sim_handler handlers[64];
+    int nhandlers;
+    long srl_lasterr;
+    char srl_errmsg[160];
+    /* diagnostics */
+    char misuse[4096];
+    char error[256];
+    /* wall clock */
+    pthread_t ticker;
+    int ticker_running;
+    int ticker_stop;
+} sim;
+
+extern sim *g_sim;
+
+/* sim.c */
+void sim_lock(void);
+void sim_unlock(void);
+int sim_ensure(void);                     /* creates a default empty sim */
+device *sim_add_device(dev_kind kind, const char *name, int board, int has_slot);
+device *sim_find(const char *name);
+device *sim_dev(long handle);             /* open device by handle, or NULL */
+device *sim_dev_any(long handle);         /* by handle, open or not */
+long sim_handle(const device *d);
+void sim_post(device *d, unsigned long type, const void *data, long len, long err);
+void sim_misuse(const char *fmt, ...);
+int sim_fail(const char *fmt, ...);       /* sets simfar_error, returns -1 */
+void sim_tick(void);
+/* Run virtual time until pred(arg) holds (sync calls), at most limit_ms. */
+int sim_run_until(int (*pred)(void *), void *arg, long limit_ms);
+const uint8_t *sim_bus_in(const device *d);   /* what d hears this tick */
+uint8_t *sim_bus_out(int slot);               /* where slot's samples go */
+
+/* Errors set on a device: return -1. */
+int dev_err(device *d, long code, const char *fmt, ...);
+void dev_ok(device *d);
+
+/* bus helpers shared by every family (bus.c) */
+int bus_getxmitslot(device *d, SC_TSINFO *ts);
+int bus_listen(device *d, SC_TSINFO *ts, long err_notdriven, long err_listening);
+int bus_unlisten(device *d);
+void bus_release_device(device *d);       /* on close: report listeners */
+void ulaw_to_linear(const uint8_t *in, int16_t *out, int n);
+void linear_to_ulaw(const int16_t *in, uint8_t *out, int n);
+
+/* per family (voice.c, line.c, t1.c, station.c, dcb.c) */
+struct voice *voice_new(device *d);
+void voice_free(struct voice *v);
+void voice_tick(device *d);
+void voice_reset(device *d);              /* on close: stop everything */
+struct line *line_new(device *d, struct device *voice_dev, int tones);
+void line_free(struct line *l);
+void line_tick(device *d);
+void line_set_hook(struct line *l, int offhook);
+int line_hook(const struct line *l);
+int line_loop_current(const struct line *l);
+farend *line_farend(struct line *l);
+struct span *span_new(device *d, int signalling, int tones);
+void span_free(struct span *s);
+struct tslot *tslot_new(device *d, device *span, int signalling, int tones);
+void tslot_free(struct tslot *t);
+void tslot_tick(device *d);
+farend *tslot_farend(struct tslot *t);
+struct station *station_new(device *d);
+void station_free(struct station *s);
+void station_tick(device *d);
+farend *station_farend(struct station *s);
+struct dcb *dcb_new(device *d);
+void dcb_free(struct dcb *c);
+void dcb_tick(device *d);
+void dcb_reset(device *d);
+int dcb_owns_slot(const device *d, int slot);
+
+/* the voice channel paired with an analog line tells it about hook changes */
+void voice_line_event(device *voice_dev, int cst_event, int cst_data);
+int voice_has_line(const device *d);
+device *voice_line_dev(const device *voice_dev);
+int line_callerid(struct line *l, cti_callerid *out);
+int line_rings(const struct line *l);
+int line_status_bits(const struct line *l);
+
+int status_line(device *d, char *buf, int max);   /* simfar_device_status */
+
+
+/* ---- per-family far-end actions (line.c, t1.c, station.c) ---------------*/
+int line_fe_call(struct line *l, const char *ani, const char *name);
+int line_fe_abandon(struct line *l);
+int line_fe_hangup(struct line *l, int method);
+int tslot_fe_call(struct tslot *t, const char *ani, const char *dnis, int mf);
+int tslot_fe_abandon(struct tslot *t);
+int tslot_fe_hangup(struct tslot *t);
+int station_fe_hook(struct station *s, int offhook);
+int station_fe_flash(struct station *s);
+int span_alarm(device *span, int code, int on);
+
+/* farend.c: outbound call progress after our side dialled.  Returns 1 on
+ * the tick the far end answers. */
+int farend_outbound_tick(farend *fe);
+/* Speech-like audio for an answering far end ("hello"). */
+void farend_say_hello(farend *fe);
+int voice_status(device *d, char *buf, int max);
+void voice_pair_line(device *d, device *line);
+
+int span_status(device *d, char *buf, int max);
+int tslot_status(device *d, char *buf, int max);
+int line_status(device *d, char *buf, int max);
+int station_status(device *d, char *buf, int max);
+int dcb_status(device *d, char *buf, int max);
+
+#endif

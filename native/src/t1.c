@@ -1,0 +1,628 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * t1.c - T1 spans, their 24 timeslots, robbed-bit signalling and alarms.
+ *
+ * Each timeslot carries audio both ways on the bus and four signalling
+ * bits each way (ABCD; only A and B matter for the signallings here):
+ *
+ *   E&M wink start      on-hook 0000, off-hook 1111, both directions.
+ *                       Inbound: the far end seizes (1111), we wink (150 ms
+ *                       of 1111), it sends the DNIS in-band, we answer by
+ *                       going off-hook.  Outbound: the mirror image.
+ *   FXS loop start      our side is the FXS: on-hook 0101, off-hook 1111;
+ *                       the exchange (FXO) sends 0101, and 0000 while ringing.
+ *
+ * Bit changes reach the application as DTEV_SIG events (DTMM_ masks) when
+ * enabled; a far-end pulse of 100-350 ms on A is also reported as a wink.
+ * Alarms are raised and cleared on the span device as DTEV_T1ERRC; during
+ * loss of signal or red alarm no audio or signalling gets through.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+
+#define WINK_MS 150
+#define WINK_MIN_MS 100
+#define WINK_MAX_MS 350
+#define WINK_WAIT_MS 5000      /* the far end gives up waiting for our wink */
+
+#define BITS_ONHOOK_EM  0x0
+#define BITS_OFFHOOK    0xF
+#define BITS_LS_IDLE    0x5    /* ABCD 0101: A is bit 3 in DAHDI order; here A = 0x1 */
+
+typedef struct span {
+    device *dev;
+    int signalling;
+    int tones;
+    unsigned alarms;           /* 1 << DTT1_x */
+    unsigned short errmask;    /* DTEC_ */
+    int alarm_mode;
+    device *ts[DTV_NUMTS];
+} span;
+
+typedef struct tslot {
+    device *dev;
+    device *spandev;
+    int signalling;
+    farend fe;
+    unsigned char tx;          /* our bits: A = 0x1, B = 0x2, C = 0x4, D = 0x8 */
+    unsigned char rx;          /* far end's bits as we receive them */
+    unsigned short sigmask;    /* DTMM_ enabled */
+    long wink_ms;              /* > 0: we are winking */
+    int wink_async;
+    long tx_a_ms;              /* how long our A bit has held its value */
+    long rx_a_ms;              /* how long the far end's A bit has held */
+} tslot;
+
+/* A and B as written in lines.md order (ABCD): 0101 means A=0 B=1 C=0 D=1. */
+#define ABCD(a, b, c, e) ((a) | (b) << 1 | (c) << 2 | (e) << 3)
+
+static unsigned char idle_bits(int signalling, int ours)
+{
+    if (signalling == SIMFAR_SIG_EM_WINK)
+        return ABCD(0, 0, 0, 0);
+    (void)ours;
+    return ABCD(0, 1, 0, 1);
+}
+
+struct span *span_new(device *d, int signalling, int tones)
+{
+    span *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->dev = d;
+    s->signalling = signalling;
+    s->tones = tones;
+    return s;
+}
+
+void span_free(struct span *s) { free(s); }
+
+struct tslot *tslot_new(device *d, device *spandev, int signalling, int tones)
+{
+    tslot *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->dev = d;
+    t->spandev = spandev;
+    t->signalling = signalling;
+    t->tx = idle_bits(signalling, 1);
+    t->rx = idle_bits(signalling, 0);
+    farend_init(&t->fe, SIMFAR_EP_T1, d, tones);
+    return t;
+}
+
+void tslot_free(struct tslot *t)
+{
+    farend_free(&t->fe);
+    free(t);
+}
+
+farend *tslot_farend(struct tslot *t) { return &t->fe; }
+
+static int span_down(const tslot *t)
+{
+    unsigned a = t->spandev->span->alarms;
+    return (a & (1u << DTT1_LOS | 1u << DTT1_RED | 1u << DTT1_RLOS | 1u << DTT1_OOF)) != 0;
+}
+
+/* ---- alarms -------------------------------------------------------------*/
+
+static unsigned short alarm_enable_bit(int code)
+{
+    switch (code) {
+    case DTT1_RLOS: return DTEC_RLOS;
+    case DTT1_RBL: return DTEC_RBL;
+    case DTT1_RYEL: return DTEC_RYEL;
+    case DTT1_LOS: return DTEC_LOS;
+    case DTT1_RED: return DTEC_RED;
+    case DTT1_OOF: return DTEC_OOF;
+    default: return 0;
+    }
+}
+
+int span_alarm(device *d, int code, int on)
+{
+    span *s = d->span;
+    unsigned bit;
+    unsigned short en;
+    if (code < 0 || code > DTT1_RED || code == 2 || code == 8)
+        return sim_fail("%d is not a DTT1_ alarm code", code);
+    bit = 1u << code;
+    if (!!(s->alarms & bit) == !!on)
+        return 0;
+    if (on)
+        s->alarms |= bit;
+    else
+        s->alarms &= ~bit;
+    en = alarm_enable_bit(code);
+    if (d->open && (en == 0 || (s->errmask & en))) {
+        unsigned short data = (unsigned short)(on ? code : code + DTT1_CLEARED);
+        sim_post(d, DTEV_T1ERRC, &data, sizeof data, 0);
+    }
+    return 0;
+}
+
+int simfar_span_alarm(const char *name, int code, int on)
+{
+    device *d;
+    int r;
+    sim_lock();
+    d = sim_find(name);
+    if (!d || d->kind != DEV_SPAN)
+        r = sim_fail("no span named '%s'", name ? name : "(null)");
+    else
+        r = span_alarm(d, code, on);
+    sim_unlock();
+    return r;
+}
+
+/* ---- signalling ---------------------------------------------------------*/
+
+static void far_bits(tslot *t, unsigned char bits)
+{
+    unsigned char old = t->rx;
+    unsigned short data = 0;
+    if (old == bits)
+        return;
+    t->rx = bits;
+    if ((old ^ bits) & 0x1) {
+        data |= (bits & 0x1) ? DTMM_AON : DTMM_AOFF;
+        if (!(bits & 0x1) && t->rx_a_ms >= WINK_MIN_MS && t->rx_a_ms <= WINK_MAX_MS)
+            data |= DTMM_WINK;
+        t->rx_a_ms = 0;
+    }
+    if ((old ^ bits) & 0x2)
+        data |= (bits & 0x2) ? DTMM_BON : DTMM_BOFF;
+    /* report only the transitions the application asked for */
+    {
+        unsigned short out = 0;
+        if ((data & 0x0001) && (t->sigmask & DTMM_AON) == DTMM_AON) out |= DTMM_AON;
+        if ((data & 0x0100) && (t->sigmask & DTMM_AOFF) == DTMM_AOFF) out |= DTMM_AOFF;
+        if ((data & 0x0002) && (t->sigmask & DTMM_BON) == DTMM_BON) out |= DTMM_BON;
+        if ((data & 0x0200) && (t->sigmask & DTMM_BOFF) == DTMM_BOFF) out |= DTMM_BOFF;
+        if ((data & DTMM_WINK) && (t->sigmask & DTMM_WINK)) out |= DTMM_WINK;
+        if (out && t->dev->open)
+            sim_post(t->dev, DTEV_SIG, &out, sizeof out, 0);
+    }
+}
+
+int tslot_fe_call(struct tslot *t, const char *ani, const char *dnis, int mf)
+{
+    farend *fe = &t->fe;
+    if (span_down(t))
+        return sim_fail("%s: span %s is in alarm", t->dev->name, t->spandev->name);
+    if (fe->state != SIMFAR_ST_IDLE || (t->tx & 0x1))
+        return sim_fail("%s is busy: cannot seize it", t->dev->name);
+    snprintf(fe->ani, sizeof fe->ani, "%s", ani ? ani : "");
+    snprintf(fe->dnis, sizeof fe->dnis, "%s", dnis ? dnis : "");
+    fe->mf_dnis = mf;
+    farend_set_state(fe, SIMFAR_ST_RINGING);
+    if (t->signalling == SIMFAR_SIG_EM_WINK)
+        far_bits(t, BITS_OFFHOOK);
+    return 0;
+}
+
+int tslot_fe_abandon(struct tslot *t)
+{
+    farend *fe = &t->fe;
+    if (fe->state != SIMFAR_ST_RINGING)
+        return sim_fail("%s has no unanswered call to abandon", t->dev->name);
+    farend_stop_sending(fe);
+    farend_set_state(fe, SIMFAR_ST_IDLE);
+    far_bits(t, idle_bits(t->signalling, 0));
+    return 0;
+}
+
+int tslot_fe_hangup(struct tslot *t)
+{
+    farend *fe = &t->fe;
+    if (fe->state != SIMFAR_ST_CONNECTED && fe->state != SIMFAR_ST_SEIZED)
+        return sim_fail("%s has no call to hang up", t->dev->name);
+    farend_stop_sending(fe);
+    farend_set_state(fe, SIMFAR_ST_CLEARING);
+    if (t->signalling == SIMFAR_SIG_EM_WINK)
+        far_bits(t, BITS_ONHOOK_EM);
+    else
+        cti_tone_tx_start(fe->tone, fe->tones, CTI_TONE_BUSY, -13);
+    return 0;
+}
+
+/* Our bits changed (application or wink): what does the far end make of it? */
+static void our_bits(tslot *t, unsigned char bits)
+{
+    farend *fe = &t->fe;
+    unsigned char old = t->tx;
+    int a_on_ms = (int)t->tx_a_ms;
+    if (old == bits)
+        return;
+    t->tx = bits;
+    if ((old ^ bits) & 0x1)
+        t->tx_a_ms = 0;
+    if (span_down(t))
+        return;
+    if (t->signalling == SIMFAR_SIG_EM_WINK) {
+        int a = bits & 0x1;
+        if (fe->state == SIMFAR_ST_RINGING && fe->phase == 0 && !a &&
+            a_on_ms >= WINK_MIN_MS && a_on_ms <= WINK_MAX_MS) {
+            fe->phase = 1;                 /* our wink: send the DNIS */
+            fe->phase_ms = 0;
+        } else if (fe->state == SIMFAR_ST_IDLE && a) {
+            farend_set_state(fe, SIMFAR_ST_SEIZED);   /* we seize: it will wink */
+            fe->phase = -1;
+        } else if (!a && fe->state != SIMFAR_ST_IDLE && fe->state != SIMFAR_ST_RINGING) {
+            farend_stop_sending(fe);
+            farend_set_state(fe, SIMFAR_ST_IDLE);
+            far_bits(t, BITS_ONHOOK_EM);
+        }
+    } else {
+        int off = (bits & 0x3) == 0x3;
+        if (off && fe->state == SIMFAR_ST_RINGING) {
+            farend_stop_sending(fe);
+            farend_set_state(fe, SIMFAR_ST_CONNECTED);
+            far_bits(t, idle_bits(t->signalling, 0));
+        } else if (off && fe->state == SIMFAR_ST_IDLE) {
+            farend_set_state(fe, SIMFAR_ST_SEIZED);
+            if (fe->outbound != SIMFAR_OUT_NODIALTONE)
+                cti_tone_tx_start(fe->tone, fe->tones, CTI_TONE_DIAL, -13);
+        } else if (!off && fe->state != SIMFAR_ST_IDLE && fe->state != SIMFAR_ST_RINGING) {
+            farend_stop_sending(fe);
+            farend_set_state(fe, SIMFAR_ST_IDLE);
+        }
+    }
+}
+
+static void em_tick(tslot *t)
+{
+    farend *fe = &t->fe;
+    if (fe->state == SIMFAR_ST_RINGING) {
+        if (fe->phase == 0 && fe->state_ms >= WINK_WAIT_MS) {
+            tslot_fe_abandon(t);           /* no wink: the far end gives up */
+        } else if (fe->phase == 1 && fe->phase_ms >= 100) {
+            char digits[40];
+            if (fe->mf_dnis)
+                snprintf(digits, sizeof digits, "*%s#", fe->dnis);   /* KP ... ST */
+            else
+                snprintf(digits, sizeof digits, "%s", fe->dnis);
+            if (digits[0])
+                cti_digit_tx_put(fe->mf_dnis ? fe->mf : fe->dtmf, digits, 70, 70, -10);
+            fe->phase = 2;
+            fe->phase_ms = 0;
+        } else if (fe->phase == 2 && (t->tx & 0x1) && t->tx_a_ms > WINK_MAX_MS) {
+            farend_set_state(fe, SIMFAR_ST_CONNECTED);    /* we answered */
+        }
+    } else if (fe->state == SIMFAR_ST_SEIZED) {
+        if (fe->phase == -1 && fe->phase_ms >= 200) {
+            far_bits(t, BITS_OFFHOOK);      /* wink back */
+            fe->phase = -2;
+            fe->phase_ms = 0;
+        } else if (fe->phase == -2 && fe->phase_ms >= WINK_MS) {
+            far_bits(t, BITS_ONHOOK_EM);
+            fe->phase = 0;
+            fe->phase_ms = 0;
+        } else if (fe->phase >= 0 && farend_outbound_tick(fe)) {
+            far_bits(t, BITS_OFFHOOK);      /* answer supervision */
+        }
+    }
+}
+
+static void ls_tick(tslot *t)
+{
+    farend *fe = &t->fe;
+    if (fe->state == SIMFAR_ST_RINGING) {
+        long cyc = fe->tones == SIMFAR_TONES_CN ? 5000 : 6000;
+        long on = fe->tones == SIMFAR_TONES_CN ? 1000 : 2000;
+        far_bits(t, fe->state_ms % cyc < on ? ABCD(0, 0, 0, 0) : ABCD(0, 1, 0, 1));
+    } else if (fe->state == SIMFAR_ST_SEIZED) {
+        if (fe->ndialled > 0 && fe->phase == 0 && cti_tone_tx_active(fe->tone))
+            cti_tone_tx_stop(fe->tone);
+        farend_outbound_tick(fe);
+    }
+}
+
+void tslot_tick(device *d)
+{
+    tslot *t = d->ts;
+    int16_t in[TICK], out[TICK];
+    int down = span_down(t);
+    t->tx_a_ms += TICK_MS;
+    t->rx_a_ms += TICK_MS;
+    if (t->wink_ms > 0 && (t->wink_ms -= TICK_MS) <= 0) {
+        our_bits(t, t->tx & ~0x3);
+        if (t->wink_async && d->open)
+            sim_post(d, DTEV_WINKCPLT, NULL, 0, 0);
+    }
+    if (d->listen >= 0 && !down)
+        ulaw_to_linear(sim_bus_in(d), in, TICK);
+    else
+        memset(in, 0, sizeof in);
+    farend_hear(&t->fe, in);
+    if (!down) {
+        if (t->signalling == SIMFAR_SIG_EM_WINK)
+            em_tick(t);
+        else
+            ls_tick(t);
+    }
+    farend_speak(&t->fe, out);
+    if (down)
+        memset(sim_bus_out(d->txslot), IDLE_CODE, TICK);
+    else
+        linear_to_ulaw(out, sim_bus_out(d->txslot), TICK);
+}
+
+/* ---- the dt_ API --------------------------------------------------------*/
+
+int dt_open(const char *name, int oflags)
+{
+    device *d;
+    int r;
+    (void)oflags;
+    sim_lock();
+    sim_ensure();
+    d = sim_find(name);
+    if (!d || (d->kind != DEV_SPAN && d->kind != DEV_TS)) {
+        errno = ENOENT;
+        r = sim_fail("no T1 span or timeslot named '%s'", name ? name : "(null)");
+    } else if (d->open) {
+        errno = EBUSY;
+        r = sim_fail("%s is already open", name);
+    } else {
+        d->open = 1;
+        dev_ok(d);
+        r = (int)sim_handle(d);
+    }
+    sim_unlock();
+    return r;
+}
+
+int dt_close(int dev)
+{
+    device *d;
+    int r = -1;
+    sim_lock();
+    d = sim_dev(dev);
+    if (d && (d->kind == DEV_SPAN || d->kind == DEV_TS)) {
+        if (d->kind == DEV_TS) {
+            d->ts->sigmask = 0;
+            bus_release_device(d);
+        } else {
+            d->span->errmask = 0;
+        }
+        d->open = 0;
+        r = 0;
+    } else {
+        sim_fail("dt_close: %d is not an open T1 device", dev);
+    }
+    sim_unlock();
+    return r;
+}
+
+static device *ts_dev(int dev)
+{
+    device *d = sim_dev(dev);
+    if (d && d->kind != DEV_TS) {
+        dev_err(d, EDT_BADDEV, "%s is not a timeslot", d->name);
+        return NULL;
+    }
+    return d;
+}
+
+static unsigned short apply(unsigned short cur, unsigned short mask, int action)
+{
+    return action == DTA_ADDMSK ? cur | mask : action == DTA_SUBMSK ? cur & ~mask : mask;
+}
+
+int dt_setevtmsk(int dev, int event, unsigned short mask, int action)
+{
+    device *d;
+    int r = -1;
+    sim_lock();
+    d = sim_dev(dev);
+    if (!d || (d->kind != DEV_SPAN && d->kind != DEV_TS))
+        goto out;
+    if (action < DTA_SETMSK || action > DTA_SUBMSK) {
+        dev_err(d, EDT_PARAMERR, "action %d: use DTA_SETMSK, DTA_ADDMSK or DTA_SUBMSK", action);
+        goto out;
+    }
+    if (event == DTG_T1ERREVT && d->kind == DEV_SPAN)
+        d->span->errmask = apply(d->span->errmask, mask, action);
+    else if (event == DTG_SIGEVT && d->kind == DEV_TS)
+        d->ts->sigmask = apply(d->ts->sigmask, mask, action);
+    else {
+        dev_err(d, EDT_PARAMERR, "event %d does not apply to %s (DTG_T1ERREVT on a span, "
+                "DTG_SIGEVT on a timeslot)", event, d->name);
+        goto out;
+    }
+    dev_ok(d);
+    r = 0;
+out:
+    sim_unlock();
+    return r;
+}
+
+int dt_settssig(int dev, unsigned short bits, int action)
+{
+    device *d;
+    int r = -1;
+    sim_lock();
+    d = ts_dev(dev);
+    if (d) {
+        if (bits & ~0xF)
+            r = dev_err(d, EDT_PARAMERR, "bits 0x%x: use DTB_ABIT..DTB_DBIT", bits);
+        else if (action < DTA_SETMSK || action > DTA_SUBMSK)
+            r = dev_err(d, EDT_PARAMERR, "action %d is not DTA_SETMSK/ADDMSK/SUBMSK", action);
+        else {
+            our_bits(d->ts, (unsigned char)apply(d->ts->tx, bits, action));
+            dev_ok(d);
+            r = 0;
+        }
+    }
+    sim_unlock();
+    return r;
+}
+
+int dt_settssigsim(int dev, unsigned short bits)
+{
+    device *d;
+    int r = -1;
+    sim_lock();
+    d = ts_dev(dev);
+    if (d) {
+        unsigned char tx = d->ts->tx;
+        if (!(bits & 0xF0) || (bits & ~0xFF))
+            r = dev_err(d, EDT_PARAMERR, "bits 0x%x: combine DTB_AON/AOFF/BON/BOFF", bits);
+        else {
+            int k;
+            for (k = 0; k < 4; k++)
+                if (bits & (0x10 << k))
+                    tx = (unsigned char)((tx & ~(1 << k)) | (bits & (1 << k)));
+            our_bits(d->ts, tx);
+            dev_ok(d);
+            r = 0;
+        }
+    }
+    sim_unlock();
+    return r;
+}
+
+int dt_xmitwink(int dev, unsigned int tmo)
+{
+    device *d;
+    int r = -1;
+    sim_lock();
+    d = ts_dev(dev);
+    if (d) {
+        if (d->ts->tx & 0x1)
+            r = dev_err(d, EDT_BUSY, "cannot wink while off-hook");
+        else if (d->ts->wink_ms > 0)
+            r = dev_err(d, EDT_BUSY, "already winking");
+        else {
+            d->ts->wink_ms = WINK_MS;
+            d->ts->wink_async = (tmo & EV_ASYNC) != 0;
+            our_bits(d->ts, d->ts->tx | 0x3);
+            dev_ok(d);
+            r = 0;
+        }
+    }
+    sim_unlock();
+    return r;
+}
+
+int dt_setalrm(int dev, unsigned int mode)
+{
+    device *d;
+    int r = -1;
+    sim_lock();
+    d = sim_dev(dev);
+    if (d && d->kind == DEV_SPAN) {
+        if (mode > DTA_DROP)
+            r = dev_err(d, EDT_PARAMERR, "alarm mode %u: DTA_NONE, DTA_TERM or DTA_DROP", mode);
+        else {
+            d->span->alarm_mode = (int)mode;
+            dev_ok(d);
+            r = 0;
+        }
+    } else if (d) {
+        dev_err(d, EDT_BADDEV, "%s is not a span", d->name);
+    }
+    sim_unlock();
+    return r;
+}
+
+long ATDT_TSSGBIT(int dev)
+{
+    device *d;
+    long r = -1;
+    sim_lock();
+    d = ts_dev(dev);
+    if (d)
+        r = d->ts->tx | (d->ts->rx << 4);
+    sim_unlock();
+    return r;
+}
+
+long ATDT_ALARMS(int dev)
+{
+    device *d;
+    long r = -1;
+    sim_lock();
+    d = sim_dev(dev);
+    if (d && d->kind == DEV_SPAN)
+        r = d->span->alarms;
+    else if (d)
+        dev_err(d, EDT_BADDEV, "%s is not a span", d->name);
+    sim_unlock();
+    return r;
+}
+
+#define TS_BUS(fn, call) \
+    int fn \
+    { \
+        device *d; \
+        int r = -1; \
+        sim_lock(); \
+        d = ts_dev(dev); \
+        if (d) \
+            r = (call); \
+        sim_unlock(); \
+        return r; \
+    }
+
+TS_BUS(dt_getxmitslot(int dev, SC_TSINFO *ts), bus_getxmitslot(d, ts))
+TS_BUS(dt_listen(int dev, SC_TSINFO *ts), bus_listen(d, ts, EDT_SH_BADEXTTS, EDT_SH_LISTEN))
+TS_BUS(dt_unlisten(int dev), bus_unlisten(d))
+
+int dt_getctinfo(int dev, CT_DEVINFO *info)
+{
+    device *d;
+    int r = -1;
+    sim_lock();
+    d = sim_dev(dev);
+    if (d && (d->kind == DEV_TS || d->kind == DEV_SPAN) && info) {
+        memset(info, 0, sizeof *info);
+        info->ct_prodid = 0x43544953;
+        info->ct_devfamily = CT_DFSPAN;
+        info->ct_devmode = CT_DMNETWORK;
+        info->ct_nettype = CT_NTT1;
+        info->ct_busmode = CT_BMH100;
+        info->ct_busencoding = CT_BEULAW;
+        dev_ok(d);
+        r = 0;
+    } else if (d) {
+        dev_err(d, EDT_PARAMERR, "no CT_DEVINFO given or not a T1 device");
+    }
+    sim_unlock();
+    return r;
+}
+
+int span_status(device *d, char *buf, int max)
+{
+    span *s = d->span;
+    static const char *names[] = {"OOF", "LOS", "?", "BPVS", "ECS", "YELLOW", "RCL",
+                                  "FERR", "?", "BLUE", "RLOS", "RED"};
+    char al[128] = "";
+    int k;
+    for (k = 0; k <= DTT1_RED; k++)
+        if (s->alarms & (1u << k)) {
+            if (al[0])
+                strcat(al, ",");
+            strcat(al, names[k]);
+        }
+    return snprintf(buf, max, "kind=span signalling=%s alarms=%s",
+                    s->signalling == SIMFAR_SIG_EM_WINK ? "em_wink" : "fxs_ls",
+                    al[0] ? al : "none");
+}
+
+int tslot_status(device *d, char *buf, int max)
+{
+    tslot *t = d->ts;
+    static const char *st[] = {"idle", "ringing", "seized", "connected", "clearing"};
+    return snprintf(buf, max, "kind=timeslot tx_abcd=%d%d%d%d rx_abcd=%d%d%d%d far=%s",
+                    t->tx & 1, (t->tx >> 1) & 1, (t->tx >> 2) & 1, (t->tx >> 3) & 1,
+                    t->rx & 1, (t->rx >> 1) & 1, (t->rx >> 2) & 1, (t->rx >> 3) & 1,
+                    st[t->fe.state]);
+}

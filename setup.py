@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Packaging of cti: the Python packages and the native binding.
+
+`pip install -e .[test]` compiles drivers._r4 through cffi_modules: the
+vendor-style API binding, built with the board simulator from native/
+unless CTI_VENDOR_SDK names a vendor SDK.
+"""
+from setuptools import find_packages, setup
+
+setup(
+    name="cti",
+    version="0.1.0",
+    description="Voice-board CTI server for call centres, with a board simulator",
+    license="GPL-2.0-or-later",
+    python_requires=">=3.11",
+    packages=find_packages(include=["cti*", "drivers*", "ctbus*", "simulators*", "bench*"]),
+    setup_requires=["cffi>=1.15"],
+    cffi_modules=["drivers/build_r4.py:ffibuilder"],
+    install_requires=[
+        "cffi>=1.15",
+        "twisted>=23.10",
+        "construct>=2.10",
+        "sqlalchemy>=2.0",
+        "pyserial>=3.5",
+        "pyusb>=1.2",
+    ],
+    extras_require={
+        "test": ["pytest>=7", "hypothesis>=6", "ruff>=0.4"],
+    },
+    entry_points={
+        "console_scripts": [
+            "cti=cti.cli:main",
+            "linediag=cti.linediag:main",
+        ],
+    },
+    zip_safe=False,
+)
