@@ -125,6 +125,7 @@ static sim *sim_create(int virtual_time, unsigned int seed)
     int i;
     if (!s)
         return NULL;
+    bus_init_tables();
     s->virtual_time = virtual_time;
     s->seed = seed;
     s->bus = malloc(2 * sizeof *s->bus);

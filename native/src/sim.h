@@ -215,6 +215,7 @@ int bus_getxmitslot(device *d, SC_TSINFO *ts);
 int bus_listen(device *d, SC_TSINFO *ts, long err_notdriven, long err_listening);
 int bus_unlisten(device *d);
 void bus_release_device(device *d);       /* on close: report listeners */
+void bus_init_tables(void);
 void ulaw_to_linear(const uint8_t *in, int16_t *out, int n);
 void linear_to_ulaw(const int16_t *in, uint8_t *out, int n);
 

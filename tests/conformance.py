@@ -1,0 +1,161 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The conformance suite every board driver must pass.
+
+A driver joins by providing a `chassis` fixture that yields a `Chassis`:
+the driver, a way to move time (`run(ms)`) and the names of a few of its
+devices.  Everything here is checked through `IBoardDriver` alone, so the
+same tests hold a Synway or DAHDI driver to the contract the R4 driver
+keeps.  tests/test_conformance.py runs it against the R4 driver over the
+simulator.
+"""
+import select
+from dataclasses import dataclass
+
+import pytest
+from zope.interface.verify import verifyObject
+
+from drivers import errors
+from drivers.interface import (
+    DEVICE_KINDS,
+    TERMINATION_REASONS,
+    DeviceInfo,
+    Event,
+    IBoardDriver,
+    Prompt,
+    Termination,
+)
+
+DOCUMENTED_EVENTS = {
+    "ring", "ring_stopped", "loop_current", "polarity_reversed", "digit", "tone", "silence",
+    "hook_done", "play_done", "record_done", "digits_done", "dial_done", "tone_done",
+    "signalling", "wink_done", "alarm", "station_hook", "station_flash", "station_answered",
+    "station_ring_done", "nothing_to_stop",
+}
+
+
+@dataclass
+class Chassis:
+    driver: object
+    run: object            # run(ms): move board time and the driver's clock
+    voice: str             # a voice channel without a line
+    voice2: str            # another one
+    station: str
+    timeslot: str
+    dsp: str
+    events: list
+    advance_board_only: object = None   # move board time without polling
+
+
+def done_events(chassis, device, kind):
+    return [e for e in chassis.events if e.device == device and e.kind == kind]
+
+
+class DriverConformance:
+    """Mix into a test class that provides the `chassis` fixture."""
+
+    def test_provides_the_interface(self, chassis):
+        assert verifyObject(IBoardDriver, chassis.driver)
+
+    def test_inventory_lists_known_kinds_with_unique_slots(self, chassis):
+        inventory = chassis.driver.inventory()
+        assert inventory and all(isinstance(i, DeviceInfo) for i in inventory)
+        assert {i.kind for i in inventory} <= set(DEVICE_KINDS)
+        slots = [i.slot for i in inventory if i.slot is not None]
+        assert len(slots) == len(set(slots)), "two devices transmit on one timeslot"
+        for info in inventory:
+            if info.kind in ("voice", "timeslot", "station"):
+                assert chassis.driver.transmit_slot(info.name) == info.slot
+
+    def test_unknown_device_is_refused_by_name(self, chassis):
+        with pytest.raises(errors.NoSuchDevice) as caught:
+            chassis.driver.open("dxxxB99C9")
+        assert "dxxxB99C9" in str(caught.value)
+
+    def test_listening_to_an_undriven_slot_is_bus_misuse(self, chassis):
+        driven = {i.slot for i in chassis.driver.inventory() if i.slot is not None}
+        undriven = next(s for s in range(4095, 0, -1) if s not in driven)
+        with pytest.raises(errors.BusMisuse):
+            chassis.driver.listen(chassis.voice, undriven)
+
+    def test_listen_twice_without_unlisten_is_bus_misuse(self, chassis):
+        d = chassis.driver
+        d.listen(chassis.voice, d.transmit_slot(chassis.station))
+        with pytest.raises(errors.BusMisuse):
+            d.listen(chassis.voice, d.transmit_slot(chassis.timeslot))
+        d.unlisten(chassis.voice)
+        d.listen(chassis.voice, d.transmit_slot(chassis.timeslot))
+        assert d.status(chassis.voice)["listen"] == d.transmit_slot(chassis.timeslot)
+
+    def test_every_operation_ends_with_exactly_one_event(self, chassis):
+        d = chassis.driver
+        d.play(chassis.voice, [Prompt(b"\xff" * 1600, "ulaw")])
+        d.collect_digits(chassis.voice2, Termination(max_time_ms=300))
+        chassis.run(1000)
+        d.play_tone(chassis.voice, 1000, 0, -13, duration_ms=200)
+        chassis.run(1000)
+        d.dial(chassis.voice2, "123")
+        chassis.run(3000)
+        assert len(done_events(chassis, chassis.voice, "play_done")) == 1
+        assert len(done_events(chassis, chassis.voice, "tone_done")) == 1
+        assert len(done_events(chassis, chassis.voice2, "digits_done")) == 1
+        assert len(done_events(chassis, chassis.voice2, "dial_done")) == 1
+        for event in chassis.events:
+            assert isinstance(event, Event) and event.kind in DOCUMENTED_EVENTS
+            if "reasons" in event.data:
+                assert event["reasons"] <= TERMINATION_REASONS
+
+    def test_one_operation_at_a_time(self, chassis):
+        d = chassis.driver
+        d.play(chassis.voice, [Prompt(b"\xff" * 8000, "ulaw")])
+        with pytest.raises(errors.DeviceBusy):
+            d.collect_digits(chassis.voice, Termination(max_digits=1))
+        d.stop(chassis.voice)
+        chassis.run(100)
+        assert done_events(chassis, chassis.voice, "play_done")[0]["reasons"] == {"stopped"}
+
+    def test_bad_requests_raise_bad_parameter_and_change_nothing(self, chassis):
+        d = chassis.driver
+        with pytest.raises(errors.BadParameter):
+            d.collect_digits(chassis.voice, Termination())
+        with pytest.raises(errors.BadParameter):
+            d.collect_digits(chassis.voice, Termination(max_digits=99))
+        with pytest.raises(errors.BadParameter):
+            d.play(chassis.voice, [Prompt(b"\xff" * 80, "mp3")])
+        with pytest.raises(errors.BadParameter):
+            d.dial(chassis.voice, "12P3")
+        assert d.status(chassis.voice)["state"] == "idle"
+        d.play(chassis.voice, [Prompt(b"\xff" * 80, "ulaw")])     # still usable
+        chassis.run(100)
+        assert done_events(chassis, chassis.voice, "play_done")
+
+    def test_events_wake_the_descriptor(self, chassis):
+        d = chassis.driver
+        fd = d.fileno()
+        if fd is None:
+            pytest.skip("this driver delivers events from a thread instead")
+        d.poll()
+        assert select.select([fd], [], [], 0)[0] == []
+        d.play(chassis.voice, [Prompt(b"\xff" * 80, "ulaw")])
+        chassis.advance_board_only(100)
+        assert select.select([fd], [], [], 0)[0] == [fd]
+        d.poll()
+        assert select.select([fd], [], [], 0)[0] == []
+
+    def test_reset_keeps_what_the_device_hears(self, chassis):
+        d = chassis.driver
+        slot = d.transmit_slot(chassis.station)
+        d.listen(chassis.voice, slot)
+        d.reset(chassis.voice)
+        assert d.status(chassis.voice)["listen"] == slot
+
+    def test_conference_gives_each_party_its_own_output(self, chassis):
+        d = chassis.driver
+        a, b = d.transmit_slot(chassis.voice), d.transmit_slot(chassis.station)
+        room = d.conference_room(chassis.dsp)
+        conf, outputs = d.conference_create(chassis.dsp, [(a, "normal"), (b, "listen_only")])
+        assert set(outputs) == {a, b} and len(set(outputs.values())) == 2
+        assert d.conference_room(chassis.dsp) == room - 2
+        d.conference_delete(chassis.dsp, conf)
+        assert d.conference_room(chassis.dsp) == room
+        with pytest.raises(errors.ConferenceError):
+            d.conference_create(chassis.dsp, [(a, "boss")])
