@@ -5,6 +5,7 @@ INCLUDES = "#include <srllib.h>"
 
 TYPES = """
 #define EV_ANYDEV ...
+#define EV_ANYEVT ...
 #define SRL_DEVICE ...
 #define EV_SYNC ...
 #define EV_ASYNC ...
@@ -21,6 +22,9 @@ long sr_getevttype(unsigned long evh);
 long sr_getevtlen(unsigned long evh);
 void *sr_getevtdatap(unsigned long evh);
 long sr_putevt(long dev, unsigned long evt, long len, void *datap, long err);
+long sr_enbhdlr(long dev, unsigned long evt, EVTHDLRTYP handler);
+long sr_dishdlr(long dev, unsigned long evt, EVTHDLRTYP handler);
+extern "Python" long cti_srl_handler(unsigned long);
 int sr_getboardcnt(char *devclass, int *count);
 long ATDV_LASTERR(long dev);
 char *ATDV_ERRMSGP(long dev);
