@@ -164,8 +164,10 @@ class SwitchingMap:
         log.debug("ctbus: {what}", what=what)
 
     def _free(self, *endpoints):
+        """Every endpoint exists (checked first) and listens to nothing."""
         for endpoint in endpoints:
             self.slot_of(endpoint)
+        for endpoint in endpoints:
             if endpoint in self._hears:
                 raise RouteConflict(f"{endpoint} already listens "
                                     f"({self._hears[endpoint][1].describe()}): release or "
@@ -176,6 +178,7 @@ class SwitchingMap:
         """Connect a and b: a hears b, and b hears a when duplex."""
         if a == b:
             raise BusError(f"cannot route {a} to itself")
+        self.slot_of(b)
         self._free(a, *([b] if duplex else []))
         route = Route(next(self._ids), a, b, duplex)
         self._listen(a, self.slot_of(b), route)
@@ -234,8 +237,11 @@ class SwitchingMap:
         return cast
 
     def add_listener(self, cast, listener, check=True):
+        if self.broadcasts.get(cast.id) is not cast:
+            raise BusError(f"broadcast {cast.id} has ended: start a new one")
         if listener == cast.source:
             raise BusError(f"{listener} cannot listen to its own broadcast")
+        self._free(listener)
         self._listen(listener, self.slot_of(cast.source), cast)
         cast.listeners.add(listener)
         if check:
@@ -276,6 +282,8 @@ class SwitchingMap:
         return conf
 
     def add_party(self, conf, endpoint, role="normal"):
+        if self.conferences.get(conf.id) is not conf:
+            raise BusError(f"conference {conf.id} has ended: start a new one")
         self._free(endpoint)
         out = self.driver.conference_add(conf.dsp, conf.board_id, self.slot_of(endpoint), role)
         conf.parties[endpoint] = role

@@ -99,10 +99,11 @@ float cti_power_dbm0(const int16_t *amp, int n)
 
 static int all_zero(const int16_t *amp, int n)
 {
-    int acc = 0, i;
+    int i;
     for (i = 0; i < n; i++)
-        acc |= amp[i];
-    return acc == 0;
+        if (amp[i])
+            return 0;
+    return 1;
 }
 
 static int16_t sat16(float v)
@@ -544,56 +545,132 @@ const char *cti_tone_name(cti_tone_id id)
  *
  * y[n] = x[n] + 2cos(w) y[n-1] - y[n-2] over a segment of M samples ends with
  * y1 - e^(-jw) y2 = e^(jw(M-1)) * sum x[m] e^(-jwm), the segment's DFT value
- * at w up to a fixed phase.  Bins are kept in arrays of a fixed size so the
- * compiler can do them four at a time. */
+ * at w up to a fixed phase.  The recursion is sequential in n, so its speed
+ * is set by the latency of one step; the bins are run four at a time in
+ * vectors (GCC/Clang vector extension) whose states stay in registers,
+ * which makes 8 or 12 bins cost about what one does. */
 
 #define BANK 12
 
+typedef float v4sf __attribute__((vector_size(16)));
+
 typedef struct {
-    float coef[BANK];           /* 2cos(w) */
-    float s1[BANK], s2[BANK];
-    float e;                    /* energy of the segment so far */
+    v4sf coef[BANK / 4];        /* 2cos(w) */
+    v4sf s1[BANK / 4], s2[BANK / 4];
+    int64_t e;                  /* energy of the segment so far */
+    int nv;                     /* vectors in use: 2 or 3 */
 } bank;
 
 static void bank_init(bank *b, const float *hz, int n)
 {
+    float c[BANK];
     int i;
     memset(b, 0, sizeof *b);
+    memset(c, 0, sizeof c);
     for (i = 0; i < n; i++)
-        b->coef[i] = (float)(2.0 * cos(2.0 * M_PI * hz[i] / RATE));
+        c[i] = (float)(2.0 * cos(2.0 * M_PI * hz[i] / RATE));
+    memcpy(b->coef, c, sizeof c);
+    b->nv = n > 8 ? 3 : 2;
+}
+
+static void bank_clear(bank *b)
+{
+    memset(b->s1, 0, sizeof b->s1);
+    memset(b->s2, 0, sizeof b->s2);
+    b->e = 0;
+}
+
+/* Two samples per step: y[n] and y[n+1] both from y[n-1] (a), y[n-2] (d):
+ *   y[n]   = x[n] - d + c a
+ *   y[n+1] = x[n+1] + c (x[n] - d) + (c^2 - 1) a
+ * which halves the chain of dependent operations. */
+#define STEP2(a, d, c, c2)                                                     \
+    do {                                                                       \
+        v4sf u_ = v0 - d;                                                      \
+        d = u_ + c * a;                                                        \
+        a = (v1 + c * u_) + c2 * a;                                            \
+    } while (0)
+#define STEP1(a, d, c)                                                         \
+    do {                                                                       \
+        v4sf y_ = (v0 - d) + c * a;                                            \
+        d = a;                                                                 \
+        a = y_;                                                                \
+    } while (0)
+
+static void bank_run2(bank *b, const int16_t *x, int n)
+{
+    v4sf c0 = b->coef[0], c1 = b->coef[1];
+    v4sf q0 = c0 * c0 - 1.0f, q1 = c1 * c1 - 1.0f;
+    v4sf a0 = b->s1[0], a1 = b->s1[1], d0 = b->s2[0], d1 = b->s2[1];
+    int i;
+    for (i = 0; i + 1 < n; i += 2) {
+        float v0 = x[i], v1 = x[i + 1];
+        STEP2(a0, d0, c0, q0);
+        STEP2(a1, d1, c1, q1);
+    }
+    if (i < n) {
+        float v0 = x[i];
+        STEP1(a0, d0, c0);
+        STEP1(a1, d1, c1);
+    }
+    b->s1[0] = a0;
+    b->s1[1] = a1;
+    b->s2[0] = d0;
+    b->s2[1] = d1;
+}
+
+static void bank_run3(bank *b, const int16_t *x, int n)
+{
+    v4sf c0 = b->coef[0], c1 = b->coef[1], c2 = b->coef[2];
+    v4sf q0 = c0 * c0 - 1.0f, q1 = c1 * c1 - 1.0f, q2 = c2 * c2 - 1.0f;
+    v4sf a0 = b->s1[0], a1 = b->s1[1], a2 = b->s1[2];
+    v4sf d0 = b->s2[0], d1 = b->s2[1], d2 = b->s2[2];
+    int i;
+    for (i = 0; i + 1 < n; i += 2) {
+        float v0 = x[i], v1 = x[i + 1];
+        STEP2(a0, d0, c0, q0);
+        STEP2(a1, d1, c1, q1);
+        STEP2(a2, d2, c2, q2);
+    }
+    if (i < n) {
+        float v0 = x[i];
+        STEP1(a0, d0, c0);
+        STEP1(a1, d1, c1);
+        STEP1(a2, d2, c2);
+    }
+    b->s1[0] = a0;
+    b->s1[1] = a1;
+    b->s1[2] = a2;
+    b->s2[0] = d0;
+    b->s2[1] = d1;
+    b->s2[2] = d2;
 }
 
 static void bank_run(bank *b, const int16_t *x, int n)
 {
-    float s1[BANK], s2[BANK], e = b->e;
-    int i, k;
-    memcpy(s1, b->s1, sizeof s1);
-    memcpy(s2, b->s2, sizeof s2);
-    for (i = 0; i < n; i++) {
-        float v = x[i];
-        e += v * v;
-        for (k = 0; k < BANK; k++) {
-            float t = v + b->coef[k] * s1[k] - s2[k];
-            s2[k] = s1[k];
-            s1[k] = t;
-        }
-    }
-    memcpy(b->s1, s1, sizeof s1);
-    memcpy(b->s2, s2, sizeof s2);
-    b->e = e;
+    int64_t e = 0;
+    int i;
+    for (i = 0; i < n; i++)
+        e += (int32_t)x[i] * x[i];
+    b->e += e;
+    if (b->nv == 2)
+        bank_run2(b, x, n);
+    else
+        bank_run3(b, x, n);
 }
 
 /* The DFT values of the finished segment for bins [0, n), then restart. */
 static void bank_take(bank *b, const float *cw, const float *sw, float *re, float *im, int n)
 {
+    float s1[BANK], s2[BANK];
     int k;
+    memcpy(s1, b->s1, sizeof s1);
+    memcpy(s2, b->s2, sizeof s2);
     for (k = 0; k < n; k++) {
-        re[k] = b->s1[k] - cw[k] * b->s2[k];
-        im[k] = sw[k] * b->s2[k];
+        re[k] = s1[k] - cw[k] * s2[k];
+        im[k] = sw[k] * s2[k];
     }
-    memset(b->s1, 0, sizeof b->s1);
-    memset(b->s2, 0, sizeof b->s2);
-    b->e = 0.0f;
+    bank_clear(b);
 }
 
 /* ---- DTMF receiver --------------------------------------------------------*/
@@ -604,6 +681,7 @@ static void bank_take(bank *b, const float *cw, const float *sw, float *re, floa
 #define DT_MIN_HITS 6                   /* windows to accept a key */
 #define DT_MAX_MISS 3                   /* missed windows bridged */
 #define DT_FRACTION 0.55f               /* of the window energy */
+#define DT_HOLD_FRACTION 0.45f          /* the same, for a key reported */
 #define DT_REL_PEAK 6.31f               /* 8 dB over the group's others */
 #define DT_MAX_OFFSET 0.025f            /* frequency tolerance */
 #define DT_HIST 256                     /* audio kept for the frequency check */
@@ -648,7 +726,7 @@ static void dt_init(dtmf_det *d)
         d->rr[k] = (float)cos(w * DT_SEG);
         d->ri[k] = (float)-sin(w * DT_SEG);
     }
-    dt_set_threshold(d, -33);
+    dt_set_threshold(d, -36);
     d->twist = powf(10.0f, 10.0f / 10.0f);
     d->rtwist = powf(10.0f, 6.0f / 10.0f);
 }
@@ -685,6 +763,26 @@ static float dt_offset(const dtmf_det *d, float hz)
     return atan2f(zi, zr) / DT_FHOP * RATE / (2.0f * PI_F) / hz;
 }
 
+/* Do row r and column c pass as a key?  hold relaxes the tests for the key
+ * already reported, so a marginal tone does not flicker into two. */
+static int dt_pair_ok(const dtmf_det *d, const float *p, float e, int r, int c, int hold)
+{
+    float th = hold ? d->thresh * 0.25f : d->thresh;            /* -6 dB */
+    float tw = hold ? d->twist * 2.5f : d->twist;               /* +4 dB */
+    float rtw = hold ? d->rtwist * 2.5f : d->rtwist;
+    float frac = hold ? DT_HOLD_FRACTION : DT_FRACTION;
+    int k;
+    if (p[r] < th || p[c] < th)
+        return 0;
+    if (p[r] > p[c] * tw || p[c] > p[r] * rtw)
+        return 0;
+    for (k = 0; k < 4; k++) {
+        if ((k != r && p[k] * DT_REL_PEAK > p[r]) || (k + 4 != c && p[k + 4] * DT_REL_PEAK > p[c]))
+            return 0;
+    }
+    return p[r] + p[c] >= frac * (DT_N / 2.0f) * e;
+}
+
 /* The key a 15 ms window holds, or 0. */
 static char dt_classify(dtmf_det *d)
 {
@@ -692,7 +790,7 @@ static char dt_classify(dtmf_det *d)
     const int m = (o + 1) % DT_NSEG, n = (o + 2) % DT_NSEG;
     float e = d->ge[0] + d->ge[1] + d->ge[2], p[8], wr, wi, t;
     int k, r = 0, c = 4;
-    if (e * DT_N < 2.0f * d->thresh)
+    if (e * DT_N < 0.5f * d->thresh)
         return 0;               /* too weak for two tones: no need to look */
     for (k = 0; k < 8; k++) {
         /* W = G_o + r (G_m + r G_n) */
@@ -702,23 +800,18 @@ static char dt_classify(dtmf_det *d)
         wi = d->gim[o][k] + d->rr[k] * wi + d->ri[k] * wr;
         p[k] = t * t + wi * wi;
     }
+    if (d->cur && d->state == 1) {
+        k = (int)(strchr(dtmf_keys, d->cur) - dtmf_keys);
+        if (dt_pair_ok(d, p, e, k / 4, k % 4 + 4, 1))
+            return d->cur;
+    }
     for (k = 1; k < 4; k++) {
         if (p[k] > p[r])
             r = k;
         if (p[k + 4] > p[c])
             c = k + 4;
     }
-    if (p[r] < d->thresh || p[c] < d->thresh)
-        return 0;
-    if (p[r] > p[c] * d->twist || p[c] > p[r] * d->rtwist)
-        return 0;
-    for (k = 0; k < 4; k++) {
-        if ((k != r && p[k] * DT_REL_PEAK > p[r]) || (k + 4 != c && p[k + 4] * DT_REL_PEAK > p[c]))
-            return 0;
-    }
-    if (p[r] + p[c] < DT_FRACTION * (DT_N / 2.0f) * e)
-        return 0;
-    return dtmf_keys[r * 4 + c - 4];
+    return dt_pair_ok(d, p, e, r, c, 0) ? dtmf_keys[r * 4 + c - 4] : 0;
 }
 
 static int dt_freq_ok(const dtmf_det *d, char key)
@@ -782,19 +875,28 @@ static int dt_track(dtmf_det *d, char key, char *out)
     return d->alt ? dt_begin(d, d->alt, d->alt_hits, out) : 0;
 }
 
+/* Keep the latest audio for the frequency check. */
+static void dt_keep(dtmf_det *d, const int16_t *x, int n)
+{
+    unsigned at = d->hpos % DT_HIST, first = DT_HIST - at;
+    if (first > (unsigned)n)
+        first = (unsigned)n;
+    memcpy(d->hist + at, x, first * sizeof *x);
+    memcpy(d->hist, x + first, (n - first) * sizeof *x);
+    d->hpos += (unsigned)n;
+}
+
 /* Run samples through the receiver; found keys go to out (at most max,
  * which must leave room for a few per segment). */
 static int dt_feed(dtmf_det *d, const int16_t *x, int n, char *out, int max)
 {
     int got = 0, zero = all_zero(x, n);
     while (n > 0) {
-        int k = DT_SEG - d->pos, i;
+        int k = DT_SEG - d->pos;
         if (k > n)
             k = n;
-        for (i = 0; i < k; i++)
-            d->hist[(d->hpos + i) % DT_HIST] = x[i];
-        d->hpos += (unsigned)k;
-        if (!(zero && d->b.e == 0.0f))
+        dt_keep(d, x, k);
+        if (!(zero && d->b.e == 0))
             bank_run(&d->b, x, k);
         x += k;
         n -= k;
@@ -803,8 +905,8 @@ static int dt_feed(dtmf_det *d, const int16_t *x, int n, char *out, int max)
         d->pos = 0;
         {
             int slot = d->nsegs % DT_NSEG;
-            d->ge[slot] = d->b.e;
-            if (d->b.e == 0.0f) {
+            d->ge[slot] = (float)d->b.e;
+            if (d->b.e == 0) {
                 memset(d->gre[slot], 0, sizeof d->gre[slot]);
                 memset(d->gim[slot], 0, sizeof d->gim[slot]);
             } else {
@@ -936,7 +1038,7 @@ int cti_digit_rx_feed(cti_digit_rx *rx, const int16_t *amp, int n, char *out, in
 #define CP_MIN_DBM0 -38                 /* per tone */
 #define CP_TWIST 10.0f                  /* dB, dual tones */
 #define CP_QUIET_DBM0 -42.0f
-#define CP_QUIET_REL 20.0f              /* dB under the last tone */
+#define CP_QUIET_REL 12.0f              /* dB under the last tone */
 #define CP_HIST 4
 #define CP_EVQ 32
 
@@ -1011,9 +1113,7 @@ static const cadence cn_cadences[] = {
 
 static void cp_clear(cti_cpt_rx *rx)
 {
-    memset(&rx->b.s1, 0, sizeof rx->b.s1);
-    memset(&rx->b.s2, 0, sizeof rx->b.s2);
-    rx->b.e = 0.0f;
+    bank_clear(&rx->b);
     rx->pos = 0;
     memset(&rx->cur, 0, sizeof rx->cur);
     memset(rx->hist, 0, sizeof rx->hist);
@@ -1088,7 +1188,7 @@ cti_tone_id cti_cpt_rx_current(const cti_cpt_rx *rx)
 /* The colour of the window just finished. */
 static int cp_colour(cti_cpt_rx *rx)
 {
-    float re[BANK], im[BANK], p[BANK], e = rx->b.e, best = 0.0f, dbm0, quiet = -99.0f;
+    float re[BANK], im[BANK], p[BANK], e = (float)rx->b.e, best = 0.0f, dbm0, quiet = -99.0f;
     int k, colour = K_OTHER, top = -1;
     dbm0 = ms_dbm0((double)e / CP_N);
     /* quiet: weak, or (in or after a tone) far below the tone */
@@ -1269,7 +1369,7 @@ int cti_cpt_rx_feed(cti_cpt_rx *rx, const int16_t *amp, int n, int *events, int 
         int k = CP_N - rx->pos;
         if (k > n)
             k = n;
-        if (!(zero && rx->b.e == 0.0f))
+        if (!(zero && rx->b.e == 0))
             bank_run(&rx->b, amp, k);
         amp += k;
         n -= k;

@@ -389,6 +389,10 @@ static void collect(voice *v)
         v->digout->dg_value[v->ncollected] = v->dig[0];
         v->digout->dg_type[v->ncollected] = v->digt[0];
         v->ncollected++;
+        if (!v->idd_armed) {            /* a typed-ahead digit is the first */
+            v->idd_armed = 1;
+            v->idd_ms = 0;
+        }
         memmove(v->dig, v->dig + 1, v->ndig);
         memmove(v->digt, v->digt + 1, v->ndig);
         v->ndig--;
