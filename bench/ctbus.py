@@ -11,6 +11,14 @@ than real time one core does that:
 
 The simulator is single-threaded, so this is a one-core figure.  Route
 set-up through the driver is not timed.
+
+What a tick costs per device: its signalling (robbed bits, timers, alarms)
+and its 80 bytes on the bus.  A far end that is idle and silent neither
+decodes what it is sent nor encodes silence (its slot carries the mu-law
+idle code), so this is the chassis at rest with every route made; one
+path (msiB1C1 -> msiB1C2) carries a tone end to end to prove the audio
+really crosses.  A far end that talks or listens pays its DSP on top:
+`python -m bench.dsp` measures that part.
 """
 import json
 import os

@@ -69,7 +69,8 @@ void farend_stop_sending(farend *fe)
 {
     cti_digit_tx_clear(fe->dtmf);
     cti_digit_tx_clear(fe->mf);
-    cti_tone_tx_stop(fe->tone);
+    fe->dtmf_busy = fe->mf_busy = 0;
+    farend_tone_stop(fe);
     if (fe->cid) {
         cti_cid_tx_free(fe->cid);
         fe->cid = NULL;
@@ -86,10 +87,48 @@ static void mix(int16_t *acc, const int16_t *add, int n)
     }
 }
 
+int farend_tone(farend *fe, int tone_id, int level_dbm0)
+{
+    if (cti_tone_tx_start(fe->tone, fe->tones, tone_id, level_dbm0) < 0)
+        return -1;
+    fe->tone_on = 1;
+    return 0;
+}
+
+void farend_tone_stop(farend *fe)
+{
+    cti_tone_tx_stop(fe->tone);
+    fe->tone_on = 0;
+}
+
+int farend_put_digits(farend *fe, int mf, const char *digits, int on_ms, int off_ms,
+                      int level_dbm0)
+{
+    if (cti_digit_tx_put(mf ? fe->mf : fe->dtmf, digits, on_ms, off_ms, level_dbm0) < 0)
+        return -1;
+    if (mf)
+        fe->mf_busy = 1;
+    else
+        fe->dtmf_busy = 1;
+    return 0;
+}
+
+int farend_quiet(const farend *fe)
+{
+    return !fe->cid && !fe->dtmf_busy && !fe->mf_busy && !fe->tone_on && !fe->audio.len;
+}
+
+int farend_listening(const farend *fe)
+{
+    return fe->capturing || fe->state != SIMFAR_ST_IDLE;
+}
+
 void farend_speak(farend *fe, int16_t *out)
 {
     int16_t tmp[TICK];
     memset(out, 0, TICK * sizeof *out);
+    if (farend_quiet(fe))
+        return;
     if (fe->cid) {
         if (!cti_cid_tx_gen(fe->cid, tmp, TICK)) {
             cti_cid_tx_free(fe->cid);
@@ -97,12 +136,16 @@ void farend_speak(farend *fe, int16_t *out)
         }
         mix(out, tmp, TICK);
     }
-    cti_digit_tx_gen(fe->dtmf, tmp, TICK);
-    mix(out, tmp, TICK);
-    cti_digit_tx_gen(fe->mf, tmp, TICK);
-    mix(out, tmp, TICK);
-    if (cti_tone_tx_active(fe->tone)) {
-        cti_tone_tx_gen(fe->tone, tmp, TICK);
+    if (fe->dtmf_busy) {
+        fe->dtmf_busy = cti_digit_tx_gen(fe->dtmf, tmp, TICK);
+        mix(out, tmp, TICK);
+    }
+    if (fe->mf_busy) {
+        fe->mf_busy = cti_digit_tx_gen(fe->mf, tmp, TICK);
+        mix(out, tmp, TICK);
+    }
+    if (fe->tone_on) {
+        fe->tone_on = cti_tone_tx_gen(fe->tone, tmp, TICK);
         mix(out, tmp, TICK);
     }
     if (fe->audio.len) {
@@ -110,6 +153,17 @@ void farend_speak(farend *fe, int16_t *out)
         memset(tmp + n, 0, (TICK - n) * sizeof *tmp);
         mix(out, tmp, TICK);
     }
+}
+
+void farend_speak_bus(farend *fe, uint8_t *out)
+{
+    int16_t lin[TICK];
+    if (farend_quiet(fe)) {
+        memset(out, IDLE_CODE, TICK);
+        return;
+    }
+    farend_speak(fe, lin);
+    linear_to_ulaw(lin, out, TICK);
 }
 
 void farend_hear(farend *fe, const int16_t *in)
@@ -140,6 +194,22 @@ void farend_hear(farend *fe, const int16_t *in)
     n = cti_cpt_rx_feed(fe->cpt, in, TICK, events, 8);
     for (i = 0; i < n; i++)
         fe->heard_tone = events[i] > 0 ? events[i] : CTI_TONE_NONE;
+}
+
+void farend_hear_bus(farend *fe, const uint8_t *in)
+{
+    int16_t lin[TICK];
+    if (!farend_listening(fe)) {
+        fe->state_ms += TICK_MS;         /* only the clocks move */
+        fe->phase_ms += TICK_MS;
+        fe->dial_gap_ms += TICK_MS;
+        return;
+    }
+    if (in)
+        ulaw_to_linear(in, lin, TICK);
+    else
+        memset(lin, 0, sizeof lin);
+    farend_hear(fe, lin);
 }
 
 /* A vowel-like sound: a 120-180 Hz glottal pulse train through two
@@ -179,13 +249,13 @@ int farend_outbound_tick(farend *fe)
         case SIMFAR_OUT_ANSWER:
         case SIMFAR_OUT_NOANSWER:
         case SIMFAR_OUT_FAX:
-            cti_tone_tx_start(fe->tone, fe->tones, CTI_TONE_RINGBACK, -16);
+            farend_tone(fe, CTI_TONE_RINGBACK, -16);
             break;
         case SIMFAR_OUT_BUSY:
-            cti_tone_tx_start(fe->tone, fe->tones, CTI_TONE_BUSY, -16);
+            farend_tone(fe, CTI_TONE_BUSY, -16);
             break;
         case SIMFAR_OUT_SIT:
-            cti_tone_tx_start(fe->tone, fe->tones, CTI_TONE_SIT, -16);
+            farend_tone(fe, CTI_TONE_SIT, -16);
             break;
         default:
             break;
@@ -197,10 +267,10 @@ int farend_outbound_tick(farend *fe)
         if (rings < 1)
             rings = 1;
         if (fe->phase_ms >= (long)(rings - 1) * cycle + on + 500) {
-            cti_tone_tx_stop(fe->tone);
+            farend_tone_stop(fe);
             farend_set_state(fe, SIMFAR_ST_CONNECTED);
             if (fe->outbound == SIMFAR_OUT_FAX)
-                cti_tone_tx_start(fe->tone, fe->tones, CTI_TONE_FAX_CED, -13);
+                farend_tone(fe, CTI_TONE_FAX_CED, -13);
             else
                 farend_say_hello(fe);
             return 1;
@@ -393,8 +463,7 @@ int simfar_send_digits(int ep, const char *digits, int mf, int on_ms, int off_ms
         else
             push_offset_digits(fe, digits, on_ms ? on_ms : 100, off_ms ? off_ms : 100,
                                level_dbm0 ? level_dbm0 : -10, twist_db, freq_offset);
-    } else if (cti_digit_tx_put(mf ? fe->mf : fe->dtmf, digits, on_ms, off_ms,
-                                (int)level_dbm0) < 0) {
+    } else if (farend_put_digits(fe, mf, digits, on_ms, off_ms, (int)level_dbm0) < 0) {
         r = sim_fail("'%s' holds characters that are not %s digits", digits,
                      mf ? "MF" : "DTMF");
     }
@@ -405,8 +474,8 @@ int simfar_send_tone(int ep, int tone_id)
 {
     FE_ENTRY(ep);
     if (tone_id == 0)
-        cti_tone_tx_stop(fe->tone);
-    else if (cti_tone_tx_start(fe->tone, fe->tones, tone_id, 0) < 0)
+        farend_tone_stop(fe);
+    else if (farend_tone(fe, tone_id, 0) < 0)
         r = sim_fail("%d is not a tone id", tone_id);
     FE_EXIT();
 }
@@ -416,6 +485,8 @@ int simfar_send_tone_custom(int ep, int f1, int f2, int level_dbm0, int on_ms, i
     FE_ENTRY(ep);
     if (cti_tone_tx_start_custom(fe->tone, f1, f2, level_dbm0, on_ms, off_ms, 0, 0, 1) < 0)
         r = sim_fail("bad custom tone %d+%d Hz", f1, f2);
+    else
+        fe->tone_on = 1;
     FE_EXIT();
 }
 

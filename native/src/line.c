@@ -119,7 +119,7 @@ void line_set_hook(struct line *l, int offhook)
         /* seized for an outbound call */
         farend_set_state(fe, SIMFAR_ST_SEIZED);
         if (fe->outbound != SIMFAR_OUT_NODIALTONE)
-            cti_tone_tx_start(fe->tone, fe->tones, CTI_TONE_DIAL, -13);
+            farend_tone(fe, CTI_TONE_DIAL, -13);
     }
 }
 
@@ -170,7 +170,7 @@ int line_fe_hangup(struct line *l, int method)
         cst(l, DE_LCREV, 0);
         break;
     case SIMFAR_DISC_BUSYTONE:
-        cti_tone_tx_start(fe->tone, fe->tones, CTI_TONE_BUSY, -13);
+        farend_tone(fe, CTI_TONE_BUSY, -13);
         break;
     default:
         break;
@@ -216,18 +216,14 @@ void line_tick(device *d)
 {
     line *l = d->line;
     farend *fe = &l->fe;
-    int16_t in[TICK], out[TICK];
-    if (l->hook && d->listen >= 0)
-        ulaw_to_linear(sim_bus_in(d), in, TICK);
-    else
-        memset(in, 0, sizeof in);
-    farend_hear(fe, in);
+    int16_t out[TICK];
+    farend_hear_bus(fe, l->hook && d->listen >= 0 ? sim_bus_in(d) : NULL);
     l->lc_ms += TICK_MS;
     if (l->rngoff_ms > 0 && (l->rngoff_ms -= TICK_MS) <= 0)
         cst(l, DE_RNGOFF, 0);
     if (fe->state == SIMFAR_ST_SEIZED) {
-        if (fe->ndialled > 0 && fe->phase == 0 && cti_tone_tx_active(fe->tone))
-            cti_tone_tx_stop(fe->tone);       /* dial tone stops at the first digit */
+        if (fe->ndialled > 0 && fe->phase == 0 && fe->tone_on)
+            farend_tone_stop(fe);       /* dial tone stops at the first digit */
         farend_outbound_tick(fe);
     }
     if (l->lcdrop_ms > 0 && (l->lcdrop_ms += TICK_MS) > LC_DROP_MS) {
@@ -235,10 +231,16 @@ void line_tick(device *d)
         if (l->hook)
             set_lc(l, 1);
     }
-    farend_speak(fe, out);
-    if (fe->state == SIMFAR_ST_RINGING)
+    if (fe->state == SIMFAR_ST_RINGING) {
+        farend_speak(fe, out);
         ring_tick(l, out);
-    if (!l->hook)
-        memset(out, 0, sizeof out);    /* on-hook: no talk path */
-    linear_to_ulaw(out, sim_bus_out(d->txslot), TICK);
+        if (!l->hook)
+            memset(out, 0, sizeof out);    /* on-hook: no talk path */
+        linear_to_ulaw(out, sim_bus_out(d->txslot), TICK);
+    } else if (l->hook) {
+        farend_speak_bus(fe, sim_bus_out(d->txslot));
+    } else {
+        farend_speak(fe, out);
+        memset(sim_bus_out(d->txslot), IDLE_CODE, TICK);
+    }
 }

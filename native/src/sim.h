@@ -67,16 +67,24 @@ void fifo_free(sample_fifo *f);
 
 /* ---- the far end of a wire ---------------------------------------------*/
 typedef struct farend {
-    int kind;                 /* SIMFAR_EP_x */
+    /* looked at every tick: kept together at the start */
     int state;                /* SIMFAR_ST_x */
+    int capturing;
+    int dtmf_busy, mf_busy;   /* digits queued or sounding */
+    int tone_on;              /* the tone generator is sounding */
+    int phase;
+    struct cti_cid_tx *cid;
+    long state_ms;            /* time in the current state */
+    long phase_ms;            /* a sub-timer (cadence, wink, ...) */
+    long dial_gap_ms;         /* since the last dialled digit */
+    sample_fifo audio;
+    /* transmit side: what the far end sends into the wire */
+    int kind;                 /* SIMFAR_EP_x */
     int tones;                /* SIMFAR_TONES_x */
     struct device *dev;       /* the line / timeslot / station device */
-    /* transmit side: what the far end sends into the wire */
     cti_digit_tx *dtmf;
     cti_digit_tx *mf;
     cti_tone_tx *tone;
-    cti_cid_tx *cid;
-    sample_fifo audio;
     /* receive side: what the far end hears */
     cti_digit_rx *drx;
     cti_digit_rx *mfrx;
@@ -86,17 +94,12 @@ typedef struct farend {
     int nheard;
     char dialled[64];
     int ndialled;
-    long dial_gap_ms;         /* since the last dialled digit */
-    int capturing;
     sample_fifo capture;
     /* the call */
     char ani[32], name[32], dnis[32];
     int mf_dnis;
     int outbound;             /* SIMFAR_OUT_x for calls we place */
     int answer_rings;
-    long state_ms;            /* time in the current state */
-    long phase_ms;            /* a sub-timer (cadence, wink, ...) */
-    int phase;
     int rings;
 } farend;
 
@@ -106,29 +109,44 @@ void farend_free(farend *fe);
  * the endpoint is not idle or capturing. */
 void farend_hear(farend *fe, const int16_t *in);
 void farend_speak(farend *fe, int16_t *out);
+/* The same in bus bytes (mu-law).  They decode and encode only when the
+ * far end listens (capturing, or not idle) or says something, so an idle
+ * wire costs almost nothing.  in == NULL: the wire carries nothing. */
+void farend_hear_bus(farend *fe, const uint8_t *in);
+void farend_speak_bus(farend *fe, uint8_t *out);
+int farend_quiet(const farend *fe);      /* no source is sending */
+int farend_listening(const farend *fe);  /* capturing or in a call */
+/* Queue digits on the DTMF (mf = 0) or MF generator; -1 if a character is
+ * not a digit of that kind. */
+/* Start or stop the far end's tone generator (a tone of its set). */
+int farend_tone(farend *fe, int tone_id, int level_dbm0);
+void farend_tone_stop(farend *fe);
+int farend_put_digits(farend *fe, int mf, const char *digits, int on_ms, int off_ms,
+                      int level_dbm0);
 void farend_set_state(farend *fe, int state);
 void farend_stop_sending(farend *fe);
 
 /* ---- devices ------------------------------------------------------------*/
 typedef struct device {
-    int index;
+    /* looked at every tick: kept together at the start */
     dev_kind kind;
-    char name[24];
-    int board;                /* board number in the name */
-    int open;
     int txslot;               /* -1: transmits nothing */
     int listen;               /* -1: listens to nothing */
-    long lasterr;
-    char errmsg[160];
-    int hang_next;            /* the next operation will hang */
-    int hung;                 /* an operation is hung */
-    int subdevs;              /* board devices: how many channels */
+    int open;
     struct voice *voice;
     struct line *line;
     struct span *span;
     struct tslot *ts;
     struct station *station;
     struct dcb *dcb;
+    int index;
+    char name[24];
+    int board;                /* board number in the name */
+    int hang_next;            /* the next operation will hang */
+    int hung;                 /* an operation is hung */
+    int subdevs;              /* board devices: how many channels */
+    long lasterr;
+    char errmsg[160];
 } device;
 
 /* ---- events -------------------------------------------------------------*/

@@ -107,22 +107,26 @@ void station_tick(device *d)
         }
         s->fe.state = s->ring_cycles ? SIMFAR_ST_RINGING : SIMFAR_ST_IDLE;
     }
-    if (s->offhook && d->listen >= 0)
-        ulaw_to_linear(sim_bus_in(d), in, TICK);
-    else
-        memset(in, 0, sizeof in);
-    if (s->offhook && s->tone_id) {
+    if (s->offhook && s->tone_id) {           /* the board's tone in the earpiece */
+        if (d->listen >= 0)
+            ulaw_to_linear(sim_bus_in(d), in, TICK);
+        else
+            memset(in, 0, sizeof in);
         cti_tone_tx_gen(s->tone, tone, TICK);
         for (i = 0; i < TICK; i++) {
             int v = in[i] + tone[i];
             in[i] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
         }
+        farend_hear(&s->fe, in);
+    } else {
+        farend_hear_bus(&s->fe, s->offhook && d->listen >= 0 ? sim_bus_in(d) : NULL);
     }
-    farend_hear(&s->fe, in);
-    farend_speak(&s->fe, out);
-    if (!s->offhook)
-        memset(out, 0, sizeof out);
-    linear_to_ulaw(out, sim_bus_out(d->txslot), TICK);
+    if (s->offhook) {
+        farend_speak_bus(&s->fe, sim_bus_out(d->txslot));
+    } else {
+        farend_speak(&s->fe, out);            /* on-hook: nothing reaches the bus */
+        memset(sim_bus_out(d->txslot), IDLE_CODE, TICK);
+    }
 }
 
 /* ---- the ms_ API --------------------------------------------------------*/

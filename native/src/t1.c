@@ -48,7 +48,6 @@ typedef struct tslot {
     device *dev;
     device *spandev;
     int signalling;
-    farend fe;
     unsigned char tx;          /* our bits: A = 0x1, B = 0x2, C = 0x4, D = 0x8 */
     unsigned char rx;          /* far end's bits as we receive them */
     unsigned short sigmask;    /* DTMM_ enabled */
@@ -56,6 +55,7 @@ typedef struct tslot {
     int wink_async;
     long tx_a_ms;              /* how long our A bit has held its value */
     long rx_a_ms;              /* how long the far end's A bit has held */
+    farend fe;
 } tslot;
 
 /* A and B as written in lines.md order (ABCD): 0101 means A=0 B=1 C=0 D=1. */
@@ -228,7 +228,7 @@ int tslot_fe_hangup(struct tslot *t)
     if (t->signalling == SIMFAR_SIG_EM_WINK)
         far_bits(t, BITS_ONHOOK_EM);
     else
-        cti_tone_tx_start(fe->tone, fe->tones, CTI_TONE_BUSY, -13);
+        farend_tone(fe, CTI_TONE_BUSY, -13);
     return 0;
 }
 
@@ -268,7 +268,7 @@ static void our_bits(tslot *t, unsigned char bits)
         } else if (off && fe->state == SIMFAR_ST_IDLE) {
             farend_set_state(fe, SIMFAR_ST_SEIZED);
             if (fe->outbound != SIMFAR_OUT_NODIALTONE)
-                cti_tone_tx_start(fe->tone, fe->tones, CTI_TONE_DIAL, -13);
+                farend_tone(fe, CTI_TONE_DIAL, -13);
         } else if (!off && fe->state != SIMFAR_ST_IDLE && fe->state != SIMFAR_ST_RINGING) {
             farend_stop_sending(fe);
             farend_set_state(fe, SIMFAR_ST_IDLE);
@@ -289,7 +289,7 @@ static void em_tick(tslot *t)
             else
                 snprintf(digits, sizeof digits, "%s", fe->dnis);
             if (digits[0])
-                cti_digit_tx_put(fe->mf_dnis ? fe->mf : fe->dtmf, digits, 70, 70, -10);
+                farend_put_digits(fe, fe->mf_dnis, digits, 70, 70, -10);
             fe->phase = 2;
             fe->phase_ms = 0;
         } else if (fe->phase == 2 && (t->tx & 0x1) && t->tx_a_ms > WINK_MAX_MS) {
@@ -318,8 +318,8 @@ static void ls_tick(tslot *t)
         long on = fe->tones == SIMFAR_TONES_CN ? 1000 : 2000;
         far_bits(t, fe->state_ms % cyc < on ? ABCD(0, 0, 0, 0) : ABCD(0, 1, 0, 1));
     } else if (fe->state == SIMFAR_ST_SEIZED) {
-        if (fe->ndialled > 0 && fe->phase == 0 && cti_tone_tx_active(fe->tone))
-            cti_tone_tx_stop(fe->tone);
+        if (fe->ndialled > 0 && fe->phase == 0 && fe->tone_on)
+            farend_tone_stop(fe);
         farend_outbound_tick(fe);
     }
 }
@@ -327,7 +327,7 @@ static void ls_tick(tslot *t)
 void tslot_tick(device *d)
 {
     tslot *t = d->ts;
-    int16_t in[TICK], out[TICK];
+    int16_t out[TICK];
     int down = span_down(t);
     t->tx_a_ms += TICK_MS;
     t->rx_a_ms += TICK_MS;
@@ -336,22 +336,19 @@ void tslot_tick(device *d)
         if (t->wink_async && d->open)
             sim_post(d, DTEV_WINKCPLT, NULL, 0, 0);
     }
-    if (d->listen >= 0 && !down)
-        ulaw_to_linear(sim_bus_in(d), in, TICK);
-    else
-        memset(in, 0, sizeof in);
-    farend_hear(&t->fe, in);
+    farend_hear_bus(&t->fe, d->listen >= 0 && !down ? sim_bus_in(d) : NULL);
     if (!down) {
         if (t->signalling == SIMFAR_SIG_EM_WINK)
             em_tick(t);
         else
             ls_tick(t);
     }
-    farend_speak(&t->fe, out);
-    if (down)
+    if (down) {
+        farend_speak(&t->fe, out);          /* the far end talks into a dead span */
         memset(sim_bus_out(d->txslot), IDLE_CODE, TICK);
-    else
-        linear_to_ulaw(out, sim_bus_out(d->txslot), TICK);
+    } else {
+        farend_speak_bus(&t->fe, sim_bus_out(d->txslot));
+    }
 }
 
 /* ---- the dt_ API --------------------------------------------------------*/
