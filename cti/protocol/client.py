@@ -1,0 +1,209 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_protocol -*-
+"""Clients of the cti protocol: one for Twisted programs, one for scripts.
+
+Twisted::
+
+    client = yield connect(reactor, "tcp:127.0.0.1:7500")
+    yield client.login("flow1", "secret", "flow")
+    client.on_event(lambda name, body, invoke_id: print(name, body))
+    result = yield client.call("MonitorStart", object="queue", id="sales")
+
+A blocking one for scripts and tests::
+
+    with BlockingClient("127.0.0.1", 7500) as c:
+        c.login("sup", "secret", "supervisor")
+        c.call("Snapshot", object="queue", id="sales")
+        name, body, invoke_id = c.next_event(timeout=5)
+
+Both raise `RemoteError` (with the protocol error `code`) when the server
+refuses a request.  After login the Twisted client sends a Heartbeat every
+interval the server asked for.
+"""
+import itertools
+import socket
+import time
+from collections import deque
+
+from twisted.internet import defer, endpoints, protocol, task
+from twisted.logger import Logger
+
+from cti.protocol.framing import FrameError, Framer, Message, encode
+
+log = Logger()
+
+
+class RemoteError(Exception):
+    """The server answered a request with an error."""
+
+    def __init__(self, body):
+        self.code = body.get("code", "internal_error")
+        self.body = body
+        super().__init__(f"{self.code}: {body.get('message', '')}")
+
+
+class ConnectionClosed(Exception):
+    """The connection ended before the server answered."""
+
+
+class ClientProtocol(protocol.Protocol):
+    def __init__(self, clock=None):
+        self.clock = clock
+        self.framer = Framer()
+        self._ids = itertools.count(1)
+        self._waiting = {}
+        self._listeners = []
+        self._heartbeat = None
+        self.closed = defer.Deferred()
+        self.session = None
+
+    # -- requests ----------------------------------------------------------
+    def call(self, service, **params):
+        """Send a request; Deferred of its result (RemoteError on refusal)."""
+        invoke_id = next(self._ids)
+        d = defer.Deferred()
+        self._waiting[invoke_id] = d
+        body = {"service": service}
+        if params:
+            body["params"] = params
+        self.transport.write(encode(Message("request", invoke_id, body)))
+        d.invoke_id = invoke_id
+        return d
+
+    @defer.inlineCallbacks
+    def login(self, user, password, role, client="cti-python"):
+        result = yield self.call("Login", user=user, password=password, role=role,
+                                 client=client)
+        self.session = result
+        if self.clock is None:
+            from twisted.internet import reactor
+            self.clock = reactor
+        self._heartbeat = task.LoopingCall(self._beat)
+        self._heartbeat.clock = self.clock
+        self._heartbeat.start(result["heartbeat_s"], now=False)
+        return result
+
+    def _beat(self):
+        self.call("Heartbeat").addErrback(lambda f: None)
+
+    def on_event(self, listener):
+        """listener(name, body, invoke_id) for every event."""
+        self._listeners.append(listener)
+
+    # -- frames in ---------------------------------------------------------
+    def dataReceived(self, data):
+        try:
+            frames = self.framer.feed(data)
+        except FrameError as e:
+            log.error("server sent a malformed frame: {e}", e=e)
+            self.transport.loseConnection()
+            return
+        for invoke_id, item in frames:
+            if isinstance(item, FrameError):
+                log.error("server sent a bad frame: {e}", e=item)
+                continue
+            if item.kind == "event":
+                name = item.body.get("event")
+                for listener in list(self._listeners):
+                    listener(name, item.body, invoke_id)
+                continue
+            d = self._waiting.pop(invoke_id, None)
+            if d is None:
+                if item.kind == "error":
+                    log.error("server error: {body}", body=item.body)
+                continue
+            if item.kind == "response":
+                d.callback(item.body.get("result", {}))
+            else:
+                d.errback(RemoteError(item.body))
+
+    def connectionLost(self, reason=protocol.connectionDone):
+        if self._heartbeat and self._heartbeat.running:
+            self._heartbeat.stop()
+        waiting, self._waiting = self._waiting, {}
+        for d in waiting.values():
+            d.errback(ConnectionClosed("connection closed before the answer"))
+        self.closed.callback(None)
+
+
+def connect(reactor, description, clock=None):
+    """Deferred of a connected ClientProtocol; description is an endpoint
+    string such as "tcp:127.0.0.1:7500" or "unix:/run/cti.sock"."""
+    endpoint = endpoints.clientFromString(reactor, description)
+    return endpoints.connectProtocol(endpoint, ClientProtocol(clock or reactor))
+
+
+class BlockingClient:
+    """A plain-socket client for scripts and tests: one request at a time,
+    events queued until read."""
+
+    def __init__(self, host, port, timeout=10.0):
+        self._adopt(socket.create_connection((host, port), timeout=timeout), timeout)
+
+    @classmethod
+    def from_socket(cls, sock, timeout=10.0):
+        """A client over a socket connected some other way."""
+        client = cls.__new__(cls)
+        client._adopt(sock, timeout)
+        return client
+
+    def _adopt(self, sock, timeout):
+        self.sock = sock
+        self.timeout = timeout
+        self.framer = Framer()
+        self._ids = itertools.count(1)
+        self.events = deque()
+        self._frames = deque()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.sock.close()
+
+    def _read_frame(self, deadline):
+        while not self._frames:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("no frame from the server in time")
+            self.sock.settimeout(remaining)
+            data = self.sock.recv(65536)
+            if not data:
+                raise ConnectionClosed("the server closed the connection")
+            self._frames.extend(self.framer.feed(data))
+        return self._frames.popleft()
+
+    def call(self, service, **params):
+        invoke_id = next(self._ids)
+        body = {"service": service}
+        if params:
+            body["params"] = params
+        self.sock.sendall(encode(Message("request", invoke_id, body)))
+        deadline = time.monotonic() + self.timeout
+        while True:
+            got_id, item = self._read_frame(deadline)
+            if isinstance(item, FrameError):
+                raise item
+            if item.kind == "event":
+                self.events.append((item.body.get("event"), item.body, got_id))
+            elif got_id == invoke_id:
+                if item.kind == "response":
+                    return item.body.get("result", {})
+                raise RemoteError(item.body)
+
+    def login(self, user, password, role, client="cti-blocking"):
+        return self.call("Login", user=user, password=password, role=role, client=client)
+
+    def next_event(self, timeout=None):
+        """(name, body, invoke_id) of the next event, waiting up to timeout."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while not self.events:
+            got_id, item = self._read_frame(deadline)
+            if isinstance(item, FrameError):
+                raise item
+            if item.kind == "event":
+                self.events.append((item.body.get("event"), item.body, got_id))
+        return self.events.popleft()

@@ -1,0 +1,378 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_protocol -*-
+"""The server side of the protocol: sessions, roles, monitors, events.
+
+Three small pieces, as Twisted's AMP splits them:
+
+- `Session` (a Protocol) cuts frames (framing.Framer), answers each
+  request with exactly one response or error carrying its invoke id, and
+  keeps the session's timers (log in within LOGIN_TIMEOUT_S; after that any
+  frame at least every 3 heartbeat intervals).
+- `Hub` knows the sessions, the services (services.Catalogue) and the
+  monitors; `Hub.publish` delivers an event to every session monitoring
+  the object, echoing the invoke id of the request that caused it to the
+  session that sent that request.
+- Handlers, registered by the components that own the objects (call
+  model, ACD, flow routing), are plain functions ``handler(request,
+  params)`` returning a result dict or a Deferred of one; they raise
+  ProtocolError to refuse.
+
+The services every server has are registered here: Login, Logout,
+Heartbeat, MonitorStart, MonitorStop, Snapshot, GetServices.
+"""
+import itertools
+from dataclasses import dataclass
+
+from twisted.internet import defer, protocol
+from twisted.logger import Logger
+
+from cti.auth import verify_password
+from cti.protocol.framing import FrameError, Framer, Message, encode
+from cti.protocol.services import Catalogue, Field, ProtocolError, Service
+
+log = Logger()
+
+LOGIN_TIMEOUT_S = 30
+HEARTBEAT_S = 10
+#: What a client may monitor and snapshot.
+OBJECTS = ("device", "call", "queue", "agent")
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    roles: frozenset
+    password_hash: str
+
+
+@dataclass
+class Request:
+    """What a handler gets besides its parameters."""
+
+    hub: "Hub"
+    session: "Session"
+    invoke_id: int
+    service: str
+
+    @property
+    def user(self):
+        return self.session.user
+
+    @property
+    def role(self):
+        return self.session.role
+
+    @property
+    def cause(self):
+        """Pass as `cause=` to Hub.publish for events this request causes."""
+        return (self.session, self.invoke_id)
+
+
+class Hub:
+    """Sessions, services and monitors of one server."""
+
+    def __init__(self, clock, users=(), heartbeat_s=HEARTBEAT_S):
+        self.clock = clock
+        self.users = {u.name: u for u in users}
+        self.heartbeat_s = heartbeat_s
+        self.catalogue = Catalogue()
+        self.sessions = set()
+        self._session_ids = itertools.count(1)
+        self._monitor_ids = itertools.count(1)
+        self.monitors = {}            # monitor id -> (session, kind, object id)
+        self._watchers = {}           # (kind, id) -> {monitor id}
+        self.snapshots = {}           # kind -> callable(id) -> dict or None
+        self.on_session_closed = []   # callables(session)
+        self._register_core()
+
+    # -- objects ---------------------------------------------------------
+    def provide_snapshots(self, kind, snapshot):
+        """The owner of a kind of object says how to describe one by id
+        (None if no such object)."""
+        if kind not in OBJECTS:
+            raise ValueError(f"unknown object kind {kind!r}")
+        self.snapshots[kind] = snapshot
+
+    def snapshot(self, kind, object_id):
+        if object_id == "*":
+            return None
+        getter = self.snapshots.get(kind)
+        snap = getter(object_id) if getter else None
+        if snap is None:
+            raise ProtocolError("no_such_object", f"no {kind} {object_id!r}",
+                                object=kind, id=object_id)
+        return snap
+
+    # -- events ----------------------------------------------------------
+    def publish(self, kind, object_id, event, body=None, cause=None):
+        """Deliver `event` about one object to every session monitoring it
+        (or monitoring every object of its kind, id "*")."""
+        body = dict(body or {})
+        delivered = set()
+        for key in ((kind, object_id), (kind, "*")):
+            for monitor_id in sorted(self._watchers.get(key, ())):
+                session = self.monitors[monitor_id][0]
+                invoke_id = cause[1] if cause and cause[0] is session else 0
+                if (session, monitor_id) in delivered:
+                    continue
+                delivered.add((session, monitor_id))
+                session.send_event(event, {**body, "monitor": monitor_id}, invoke_id)
+
+    def send_event(self, session, event, body=None, invoke_id=0):
+        """An event for one session (e.g. RouteRequest to a flow server)."""
+        session.send_event(event, dict(body or {}), invoke_id)
+
+    # -- sessions --------------------------------------------------------
+    def session_opened(self, session):
+        session.id = next(self._session_ids)
+        self.sessions.add(session)
+
+    def session_closed(self, session):
+        if session not in self.sessions:
+            return
+        self.sessions.discard(session)
+        for monitor_id in [m for m, (s, _, _) in self.monitors.items() if s is session]:
+            self._drop_monitor(monitor_id)
+        for callback in list(self.on_session_closed):
+            try:
+                callback(session)
+            except Exception:
+                log.failure("session-closed callback failed for session {id}", id=session.id)
+
+    def _drop_monitor(self, monitor_id):
+        session, kind, object_id = self.monitors.pop(monitor_id)
+        watchers = self._watchers.get((kind, object_id))
+        if watchers:
+            watchers.discard(monitor_id)
+            if not watchers:
+                del self._watchers[(kind, object_id)]
+
+    def dispatch(self, session, invoke_id, body):
+        """Run one request; returns a Deferred of the result dict."""
+        name = body.get("service")
+        if name is None:
+            raise ProtocolError("missing_field", "request has no 'service' field", field="service")
+        if not isinstance(name, str):
+            raise ProtocolError("invalid_field", "'service' must be a string", field="service")
+        service, handler = self.catalogue.get(name)
+        if session.user is None and not service.before_login:
+            raise ProtocolError("not_logged_in", f"{name}: log in first")
+        if session.user is not None and not service.before_login \
+                and session.role not in service.roles:
+            raise ProtocolError("forbidden", f"{name} is not allowed for role {session.role!r} "
+                                f"(allowed: {', '.join(sorted(service.roles))})")
+        params = body.get("params", {})
+        if not isinstance(params, dict):
+            raise ProtocolError("invalid_field", f"{name}: 'params' must be an object",
+                                field="params")
+        extra = sorted(set(body) - {"service", "params"})
+        if extra:
+            raise ProtocolError("invalid_field", f"{name}: unknown top-level field {extra[0]!r} "
+                                "(parameters go in 'params')", field=extra[0])
+        params = service.check(params)
+        return defer.maybeDeferred(handler, Request(self, session, invoke_id, name), params)
+
+    # -- the core services ---------------------------------------------
+    def _register_core(self):
+        everyone = {"flow", "agent", "supervisor", "admin"}
+        add = self.catalogue.add
+        add(Service("Login", everyone, before_login=True, fields={
+            "user": Field(str), "password": Field(str),
+            "role": Field(str, choices=("flow", "agent", "supervisor", "admin")),
+            "client": Field(str, required=False, default="")}), self._login)
+        add(Service("Logout", everyone), self._logout)
+        add(Service("Heartbeat", everyone, before_login=True), self._heartbeat)
+        add(Service("GetServices", everyone), self._services)
+        add(Service("MonitorStart", everyone, fields={
+            "object": Field(str, choices=OBJECTS), "id": Field(str)}), self._monitor_start)
+        add(Service("MonitorStop", everyone, fields={"monitor": Field(int)}),
+            self._monitor_stop)
+        add(Service("Snapshot", everyone, fields={
+            "object": Field(str, choices=OBJECTS), "id": Field(str)}), self._snapshot)
+
+    def _login(self, request, params):
+        session = request.session
+        if session.user is not None:
+            raise ProtocolError("already_logged_in",
+                                f"session is logged in as {session.user.name}")
+        user = self.users.get(params["user"])
+        if user is None or not verify_password(user.password_hash, params["password"]) \
+                or params["role"] not in user.roles:
+            log.info("login refused for {user} as {role}", user=params["user"],
+                     role=params["role"])
+            raise ProtocolError("bad_credentials",
+                                "unknown user, wrong password or role not granted")
+        session.logged_in(user, params["role"], params["client"])
+        log.info("session {id}: {user} logged in as {role}", id=session.id, user=user.name,
+                 role=params["role"])
+        return {"session": session.id, "role": session.role, "protocol": 1,
+                "heartbeat_s": self.heartbeat_s, "services": self._allowed(session.role)}
+
+    def _allowed(self, role):
+        return [s.name for s in sorted(self.catalogue.services(), key=lambda s: s.name)
+                if role in s.roles]
+
+    def _logout(self, request, params):
+        self.clock.callLater(0, request.session.close, "logged out")
+        return {}
+
+    def _heartbeat(self, request, params):
+        return {"time": self.clock.seconds()}
+
+    def _services(self, request, params):
+        return {"services": self._allowed(request.role)}
+
+    def _monitor_start(self, request, params):
+        kind, object_id = params["object"], params["id"]
+        if object_id == "*" and request.role not in ("supervisor", "admin"):
+            raise ProtocolError("forbidden", f"monitoring every {kind} needs the supervisor "
+                                "or admin role")
+        snap = self.snapshot(kind, object_id)
+        monitor_id = next(self._monitor_ids)
+        self.monitors[monitor_id] = (request.session, kind, object_id)
+        self._watchers.setdefault((kind, object_id), set()).add(monitor_id)
+        return {"monitor": monitor_id, "object": kind, "id": object_id, "snapshot": snap}
+
+    def _monitor_stop(self, request, params):
+        entry = self.monitors.get(params["monitor"])
+        if entry is None or entry[0] is not request.session:
+            raise ProtocolError("no_such_object", f"no monitor {params['monitor']} in this "
+                                "session", object="monitor", id=params["monitor"])
+        self._drop_monitor(params["monitor"])
+        return {}
+
+    def _snapshot(self, request, params):
+        return {"object": params["object"], "id": params["id"],
+                "snapshot": self.snapshot(params["object"], params["id"])}
+
+
+class Session(protocol.Protocol):
+    """One client connection."""
+
+    def __init__(self, hub):
+        self.hub = hub
+        self.framer = Framer()
+        self.user = None
+        self.role = None
+        self.client = ""
+        self.id = None
+        self.closed = False
+        self._pending = set()          # invoke ids being served
+        self._timer = None
+
+    # -- life ------------------------------------------------------------
+    def connectionMade(self):
+        self.hub.session_opened(self)
+        self._arm(LOGIN_TIMEOUT_S, f"no login within {LOGIN_TIMEOUT_S} s")
+
+    def logged_in(self, user, role, client):
+        self.user, self.role, self.client = user, role, client
+        self._arm_idle()
+
+    def _arm(self, seconds, reason):
+        if self._timer and self._timer.active():
+            self._timer.cancel()
+        self._timer = self.hub.clock.callLater(seconds, self.close, reason)
+
+    def _arm_idle(self):
+        limit = 3 * self.hub.heartbeat_s
+        self._arm(limit, f"no frame for {limit} s (heartbeat every {self.hub.heartbeat_s} s)")
+
+    def close(self, reason):
+        if self.closed:
+            return
+        self.send_event("SessionClosed", {"reason": reason})
+        log.info("session {id} closed: {reason}", id=self.id, reason=reason)
+        self.transport.loseConnection()
+        self._closed()
+
+    def connectionLost(self, reason=protocol.connectionDone):
+        self._closed()
+
+    def _closed(self):
+        if self.closed:
+            return
+        self.closed = True
+        if self._timer and self._timer.active():
+            self._timer.cancel()
+        self.hub.session_closed(self)
+
+    # -- frames in ---------------------------------------------------------
+    def dataReceived(self, data):
+        if self.closed:
+            return
+        try:
+            frames = self.framer.feed(data)
+        except FrameError as e:
+            self._send(Message("error", 0, ProtocolError(e.code, str(e)).body()))
+            self.close(f"malformed frame: {e}")
+            return
+        if self.user is not None:
+            self._arm_idle()
+        for invoke_id, item in frames:
+            if self.closed:
+                return
+            self._serve(invoke_id, item)
+
+    def _serve(self, invoke_id, item):
+        if isinstance(item, FrameError):
+            self._send_error(invoke_id, ProtocolError(item.code, str(item)))
+            return
+        if item.kind != "request":
+            self._send_error(invoke_id, ProtocolError(
+                "bad_kind", f"clients send requests (kind 1), not {item.kind}s"))
+            return
+        if invoke_id == 0:
+            self._send_error(0, ProtocolError("invalid_field", "invoke_id 0 is reserved for "
+                                              "events; number requests from 1",
+                                              field="invoke_id"))
+            return
+        if invoke_id in self._pending:
+            self._send_error(invoke_id, ProtocolError(
+                "duplicate_invoke_id", f"request {invoke_id} is still being served"))
+            return
+        service = item.body.get("service")
+        try:
+            d = self.hub.dispatch(self, invoke_id, item.body)
+        except ProtocolError as e:
+            self._send_error(invoke_id, e, service)
+            return
+        self._pending.add(invoke_id)
+        d.addCallbacks(self._answer, self._refuse, callbackArgs=(invoke_id, service),
+                       errbackArgs=(invoke_id, service))
+
+    def _answer(self, result, invoke_id, service):
+        self._pending.discard(invoke_id)
+        self._send(Message("response", invoke_id, {"service": service, "result": result or {}}))
+
+    def _refuse(self, failure, invoke_id, service):
+        self._pending.discard(invoke_id)
+        if failure.check(ProtocolError):
+            self._send_error(invoke_id, failure.value, service)
+        else:
+            log.failure("{service} failed (invoke {invoke_id})", failure, service=service,
+                        invoke_id=invoke_id)
+            self._send_error(invoke_id, ProtocolError(
+                "internal_error", f"{service} failed: {failure.getErrorMessage()}"), service)
+
+    # -- frames out --------------------------------------------------------
+    def _send_error(self, invoke_id, error, service=None):
+        self._send(Message("error", invoke_id, error.body(service)))
+
+    def send_event(self, event, body, invoke_id=0):
+        self._send(Message("event", invoke_id, {"event": event, **body}))
+
+    def _send(self, message):
+        if self.transport is not None and not self.closed:
+            self.transport.write(encode(message))
+
+
+class SessionFactory(protocol.Factory):
+    def __init__(self, hub):
+        self.hub = hub
+
+    def buildProtocol(self, addr):
+        session = Session(self.hub)
+        session.factory = self
+        session.peer = str(addr)
+        return session

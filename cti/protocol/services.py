@@ -1,0 +1,153 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_protocol -*-
+"""The catalogue of services: who may call what, with which fields.
+
+A service is declared once, with the roles allowed to call it and its
+fields, each with a type and whether it is required::
+
+    SetAgentState = Service(
+        "SetAgentState", roles={"agent", "supervisor"},
+        fields={"agent": Field(str), "state": Field(str, choices=AGENT_STATES),
+                "reason": Field(str, required=False)})
+
+`Service.check(params)` returns the parameters with defaults filled in, or
+raises `ProtocolError` naming the field that is missing or wrong, so every
+handler starts from parameters it can trust.  The same declarations are
+what docs/protocol.md documents (a test keeps the two in step).
+"""
+from dataclasses import dataclass, field
+
+ROLES = ("flow", "agent", "supervisor", "admin")
+
+#: Error codes, as the protocol documents them.
+ERRORS = {
+    "malformed_frame": "the bytes are not a frame (the connection is closed)",
+    "unsupported_version": "the frame's protocol version is not supported",
+    "bad_json": "the frame body is not a UTF-8 JSON object",
+    "bad_kind": "clients send requests only",
+    "unknown_service": "no service of that name",
+    "missing_field": "a required field is absent",
+    "invalid_field": "a field has the wrong type or value",
+    "duplicate_invoke_id": "another request with this invoke id is still outstanding",
+    "not_logged_in": "log in first",
+    "already_logged_in": "this session is logged in already",
+    "bad_credentials": "unknown user, wrong password or role not granted",
+    "forbidden": "the session's role may not call this service",
+    "no_such_object": "the device, call, queue, agent or monitor does not exist",
+    "invalid_state": "the object is not in a state that allows this",
+    "resource_busy": "no resource is free for this request",
+    "internal_error": "the server failed; the message says how",
+}
+
+
+class ProtocolError(Exception):
+    """A request refused: carries the protocol error code and a message
+    that tells the client what was wrong and where."""
+
+    def __init__(self, code, message, **detail):
+        if code not in ERRORS:
+            raise ValueError(f"unknown protocol error code {code!r}")
+        self.code = code
+        self.detail = detail
+        super().__init__(message)
+
+    def body(self, service=None):
+        body = {"code": self.code, "message": str(self)}
+        if service:
+            body["service"] = service
+        body.update(self.detail)
+        return body
+
+
+_TYPE_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean",
+               dict: "object", list: "array"}
+
+
+@dataclass(frozen=True)
+class Field:
+    type: type
+    required: bool = True
+    default: object = None
+    choices: tuple = ()
+    doc: str = ""
+
+    def check(self, service, name, value):
+        ok = isinstance(value, self.type) and not (self.type is int and isinstance(value, bool))
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            ok, value = True, float(value)
+        if not ok:
+            raise ProtocolError(
+                "invalid_field", f"{service}: field {name!r} must be a "
+                f"{_TYPE_NAMES.get(self.type, self.type.__name__)}, not {json_type(value)}",
+                field=name)
+        if self.choices and value not in self.choices:
+            raise ProtocolError(
+                "invalid_field", f"{service}: field {name!r} must be one of "
+                f"{', '.join(map(str, self.choices))}; got {value!r}", field=name)
+        return value
+
+
+def json_type(value):
+    for t, name in ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
+                    (dict, "object"), (list, "array")):
+        if isinstance(value, t):
+            return name
+    return "null" if value is None else type(value).__name__
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    roles: frozenset
+    fields: dict = field(default_factory=dict)
+    doc: str = ""
+    before_login: bool = False        # Login and Heartbeat only
+
+    def __post_init__(self):
+        bad = set(self.roles) - set(ROLES)
+        if bad:
+            raise ValueError(f"{self.name}: unknown roles {sorted(bad)}")
+        object.__setattr__(self, "roles", frozenset(self.roles))
+
+    def check(self, params):
+        """Validated parameters (defaults filled in) or ProtocolError."""
+        unknown = sorted(set(params) - set(self.fields))
+        if unknown:
+            raise ProtocolError("invalid_field",
+                                f"{self.name}: unknown field {unknown[0]!r} (known: "
+                                f"{', '.join(sorted(self.fields)) or 'none'})", field=unknown[0])
+        out = {}
+        for name, spec in self.fields.items():
+            if name not in params or params[name] is None:
+                if spec.required:
+                    raise ProtocolError("missing_field",
+                                        f"{self.name}: required field {name!r} is missing",
+                                        field=name)
+                out[name] = spec.default
+            else:
+                out[name] = spec.check(self.name, name, params[name])
+        return out
+
+
+class Catalogue:
+    """Services by name; each component registers its own."""
+
+    def __init__(self):
+        self._services = {}
+
+    def add(self, service, handler):
+        if service.name in self._services:
+            raise ValueError(f"service {service.name} is registered twice")
+        self._services[service.name] = (service, handler)
+
+    def get(self, name):
+        try:
+            return self._services[name]
+        except KeyError:
+            raise ProtocolError("unknown_service", f"no service named {name!r}") from None
+
+    def names(self):
+        return sorted(self._services)
+
+    def services(self):
+        return [s for s, _ in self._services.values()]
