@@ -453,3 +453,15 @@ def test_blocking_client_over_a_socket(hub):
     assert (name, body["call"], body["monitor"]) == ("Queued", "c9", result["monitor"])
     client.close()
     thread.join(5)
+
+
+def test_cti_passwd_prints_a_hash_that_verifies():
+    import io
+
+    from cti.cli import passwd
+
+    out = io.StringIO()
+    assert passwd(io.StringIO("correct horse\n"), out) == 0
+    stored = out.getvalue().strip()
+    assert verify_password(stored, "correct horse") and "horse" not in stored
+    assert passwd(io.StringIO("\n"), io.StringIO()) == 2
