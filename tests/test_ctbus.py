@@ -504,6 +504,48 @@ def test_broadcast_refusals_change_nothing(bus):
     assert map_state(bus) == before
 
 
+# -- conferences -------------------------------------------------------------
+def test_three_party_conference_with_monitor_and_coach(rig, bus, ends):
+    """Caller, agent and a third party each hear the other two; a
+    receive-only supervisor hears all three and is heard by no one; as a
+    coach the supervisor is heard by the agent (the pupil) alone."""
+    caller, agent, third, sup, outsider = STATIONS[:5]
+    conf = bus.conference(DSP, {caller: "normal", agent: "normal", third: "normal"})
+    heard = listen_all(rig, ends)
+    assert_hears_exactly(caller, heard[caller], {agent, third})
+    assert_hears_exactly(agent, heard[agent], {caller, third})
+    assert_hears_exactly(third, heard[third], {caller, agent})
+    assert_hears_exactly(outsider, heard[outsider], set())
+
+    bus.add_party(conf, sup, "listen_only")
+    heard = listen_all(rig, ends)
+    assert_hears_exactly(sup, heard[sup], {caller, agent, third})
+    for name in (caller, agent, third):
+        assert sup not in talkers_heard(heard[name]), f"{name} hears the silent monitor"
+
+    bus.set_role(conf, agent, "pupil")
+    bus.set_role(conf, sup, "coach")
+    heard = listen_all(rig, ends)
+    assert_hears_exactly(agent, heard[agent], {caller, third, sup})
+    assert_hears_exactly(caller, heard[caller], {agent, third})
+    assert_hears_exactly(third, heard[third], {caller, agent})
+    assert_hears_exactly(sup, heard[sup], {caller, agent, third})
+
+    bus.disconnect(conf)
+    heard = listen_all(rig, ends)
+    for name in STATIONS:
+        assert_hears_exactly(name, heard[name], set())
+    assert rig.driver.conference_room(DSP) >= 8
+
+
+def test_eight_party_conference(rig, bus, ends):
+    """A full eight-party conference: everyone hears the seven others."""
+    bus.conference(DSP, {name: "normal" for name in STATIONS})
+    heard = listen_all(rig, ends)
+    for name in STATIONS:
+        assert_hears_exactly(name, heard[name], set(STATIONS) - {name})
+
+
 # -- routes -------------------------------------------------------------------
 def test_full_and_half_duplex_routes_by_ear(rig, bus, ends):
     a, b, c, d = STATIONS[:4]
