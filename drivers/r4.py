@@ -501,6 +501,14 @@ class R4Driver:
         raise errors.BadParameter(f"time {ms} ms is longer than the board's 6553 s",
                                   function="DV_TPT")
 
+    @staticmethod
+    def _cap_time(ms, what):
+        """A DX_CAP time: always 10 ms units, at most 655.35 s."""
+        if not 0 < ms <= 655_350:
+            raise errors.BadParameter(f"call progress {what} = {ms} ms is outside "
+                                      "10..655350 ms", function="dx_dial")
+        return max(1, round(ms / 10))
+
     def _tpt(self, termination):
         if termination is None or termination.is_empty():
             return None
@@ -755,15 +763,19 @@ class R4Driver:
             if cp.rings_before_no_answer:
                 cap.ca_nbrdna = cp.rings_before_no_answer
             if cp.no_signal_ms:
-                cap.ca_cnosig = self._time(cp.no_signal_ms)[0]
+                cap.ca_cnosig = self._cap_time(cp.no_signal_ms, "no_signal_ms")
             if cp.no_answer_ms:
-                cap.ca_noanswer = self._time(cp.no_answer_ms)[0]
+                cap.ca_noanswer = self._cap_time(cp.no_answer_ms, "no_answer_ms")
             if cp.check_dial_tone_ms:
-                cap.ca_dtn_npres = self._time(cp.check_dial_tone_ms)[0]
+                cap.ca_dtn_npres = self._cap_time(cp.check_dial_tone_ms, "check_dial_tone_ms")
         op = _Operation("dial", "dial_done", [cap])
         self._check(lib.dx_dial(h, digits.encode(), cap, mode), "dx_dial", name)
-        budget = watchdog_ms or (len(digits) * 2_500 + 5_000 +
-                                 (120_000 if call_progress is not None else 0))
+        analysis = 0
+        if call_progress is not None:
+            cp = call_progress
+            analysis = max(120_000, (cp.no_signal_ms or 0) + (cp.no_answer_ms or 0)
+                           + (cp.check_dial_tone_ms or 0) + 60_000)
+        budget = watchdog_ms or (len(digits) * 2_500 + 5_000 + analysis)
         self._start(name, op, budget)
 
     def play_tone(self, name, freq1, freq2=0, level_db=-13, duration_ms=None,

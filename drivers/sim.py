@@ -69,7 +69,10 @@ class FarEnd:
 
     def call(self, ani="", name="", dnis="", mf=False):
         """Ring a line (caller ID from ani/name; ani "P" private, "O" out of
-        area) or seize a T1 timeslot (DNIS sent in-band after our wink)."""
+        area) or seize a T1 timeslot.  E&M sends the address in-band after
+        our wink, in MF (mf=True) or DTMF: with an ani "*ANI#*DNIS#" (MF, KP
+        ANI ST KP DNIS ST) or "*ANI*DNIS*" (DTMF); without, "*DNIS#" or the
+        DNIS alone."""
         _check(lib.simfar_call(self._ep, ani.encode(), name.encode(), dnis.encode(), int(mf)),
                "simfar_call")
 
@@ -83,6 +86,11 @@ class FarEnd:
     def set_outbound(self, behaviour, answer_rings=2):
         code = _choice(OUTBOUND, behaviour, "outbound behaviour", self.device)
         _check(lib.simfar_set_outbound(self._ep, code, answer_rings), "simfar_set_outbound")
+
+    def set_register(self, mf=False):
+        """T1 timeslots: the far end takes the number of our outbound calls
+        in MF (mf=True) or DTMF (the default)."""
+        _check(lib.simfar_trunk_register(self._ep, int(mf)), "simfar_trunk_register")
 
     def offhook(self):
         _check(lib.simfar_offhook(self._ep), "simfar_offhook")

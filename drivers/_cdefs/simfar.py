@@ -34,6 +34,7 @@ int simfar_call(int ep, const char *ani, const char *name, const char *dnis, int
 int simfar_abandon(int ep);
 int simfar_hangup(int ep, int method);
 int simfar_set_outbound(int ep, int behaviour, int answer_rings);
+int simfar_trunk_register(int ep, int mf);
 int simfar_offhook(int ep);
 int simfar_onhook(int ep);
 int simfar_flash(int ep);

@@ -95,9 +95,17 @@ int simfar_endpoint_kind(int ep);
 int simfar_endpoint_state(int ep);
 
 /* Inbound call: ring a line (cadence of its tone set, FSK caller ID after
- * the first ring when ani is not NULL/empty) or seize a T1 timeslot (E&M:
- * seize, wait for our wink, then send dnis in-band as DTMF or MF (mf = 1)
- * wrapped in KP..ST; loop start: ring with B bit).  name may be NULL. */
+ * the first ring when ani is not NULL/empty) or a loop-start T1 timeslot
+ * (B bit), or seize an E&M T1 timeslot: wait for our wink, then send the
+ * address in-band, in DTMF or in MF (mf = 1), where KP is '*' and ST '#':
+ *
+ *                 MF                       DTMF
+ *   ANI given     KP ANI ST KP DNIS ST     *ANI*DNIS*   (feature group D)
+ *                 "*ANI#*DNIS#"
+ *   no ANI        KP DNIS ST  "*DNIS#"     DNIS
+ *
+ * On E&M, ani and dnis are digits 0-9 only, up to 31 each.  name may be
+ * NULL. */
 int simfar_call(int ep, const char *ani, const char *name, const char *dnis,
                 int mf);
 /* The caller gives up before answer. */
@@ -106,6 +114,10 @@ int simfar_abandon(int ep);
 int simfar_hangup(int ep, int method);
 /* Outbound calls placed on this endpoint: what happens next. */
 int simfar_set_outbound(int ep, int behaviour, int answer_rings);
+/* T1 timeslots: the far end's register takes the number of a call we place
+ * in DTMF (mf = 0, the default) or MF (mf = 1); only that receiver listens
+ * while it does. */
+int simfar_trunk_register(int ep, int mf);
 /* Stations: the agent's phone. */
 int simfar_offhook(int ep);
 int simfar_onhook(int ep);

@@ -17,8 +17,6 @@
 
 #include "sim.h"
 
-#define DIAL_GAP_MS 1000     /* end of dialling: this long without a digit */
-
 void farend_init(farend *fe, int kind, device *dev, int tones)
 {
     memset(fe, 0, sizeof *fe);
@@ -235,13 +233,17 @@ void farend_say_hello(farend *fe)
 
 int farend_outbound_tick(farend *fe)
 {
+    /* The exchange takes the number as complete after an inter-digit
+     * time longer than a dial-string pause (',', 2 s), so "9,5551234" is
+     * one number, not "9" followed by digits dialled into the ringback. */
+    const long end_of_number_ms = 3000;
     int cycle = fe->tones == SIMFAR_TONES_CN ? 5000 : 6000;
     int on = fe->tones == SIMFAR_TONES_CN ? 1000 : 2000;
     if (fe->state != SIMFAR_ST_SEIZED)
         return 0;
     if (fe->phase == 0) {
         /* dialling: the progress starts once the digits stop */
-        if (fe->ndialled == 0 || fe->dial_gap_ms < DIAL_GAP_MS)
+        if (fe->ndialled == 0 || fe->dial_gap_ms < end_of_number_ms)
             return 0;
         fe->phase = 1;
         fe->phase_ms = 0;

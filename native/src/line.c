@@ -178,11 +178,21 @@ int line_fe_hangup(struct line *l, int method)
     return 0;
 }
 
+/* The exchange's clock for caller ID, MMDDhhmm: the simulation starts on
+ * 22 November at 00:00 and the month's 30 days repeat. */
+static void cid_datetime(char *out, size_t size)
+{
+    long long min = g_sim->now_ms / 60000;
+    snprintf(out, size, "11%02d%02d%02d", (int)((21 + min / 1440) % 30 + 1),
+             (int)(min / 60 % 24), (int)(min % 60));
+}
+
 static void ring_tick(line *l, const int16_t *fe_out)
 {
     farend *fe = &l->fe;
     long cycle = l->ring_on_ms + l->ring_off_ms;
-    long t = fe->state_ms % cycle;
+    /* state_ms already counts this tick: the cadence starts with it */
+    long t = (fe->state_ms >= TICK_MS ? fe->state_ms - TICK_MS : 0) % cycle;
     int on = t < l->ring_on_ms;
     cti_callerid got;
     if (on && !l->ringing) {
@@ -202,8 +212,7 @@ static void ring_tick(line *l, const int16_t *fe_out)
             cid.number[0] = 0;
             cid.number_absent = fe->ani[0];
         }
-        snprintf(cid.datetime, sizeof cid.datetime, "%08lld",
-                 11220000LL + (g_sim->now_ms / 60000) % 2400);
+        cid_datetime(cid.datetime, sizeof cid.datetime);
         fe->cid = cti_cid_tx_new(&cid);
     }
     if (!l->cid_ready && cti_cid_rx_feed(l->cidrx, fe_out, TICK, &got)) {

@@ -7,15 +7,26 @@
  *
  *   E&M wink start      on-hook 0000, off-hook 1111, both directions.
  *                       Inbound: the far end seizes (1111), we wink (150 ms
- *                       of 1111), it sends the DNIS in-band, we answer by
- *                       going off-hook.  Outbound: the mirror image.
+ *                       of 1111), it sends the address in-band (DTMF or MF,
+ *                       ANI and DNIS: see em_address_digits), we answer by
+ *                       going off-hook.  Outbound: the mirror image; the far
+ *                       end's register takes our number in DTMF or MF
+ *                       (simfar_trunk_register), then answers with 1111.
  *   FXS loop start      our side is the FXS: on-hook 0101, off-hook 1111;
- *                       the exchange (FXO) sends 0101, and 0000 while ringing.
+ *                       the exchange (FXO) sends 0101, and 0000 while ringing
+ *                       (2 s on / 4 s off; 1 s / 4 s for the cn tone set).
+ *
+ * Only A and B are carried (an SF/D4 superframe): C and D repeat them, as
+ * DAHDI sends two-state signalling on ESF, so the four bits always read as
+ * in lines.md's table whatever the application writes to C and D.
  *
  * Bit changes reach the application as DTEV_SIG events (DTMM_ masks) when
  * enabled; a far-end pulse of 100-350 ms on A is also reported as a wink.
- * Alarms are raised and cleared on the span device as DTEV_T1ERRC; during
- * loss of signal or red alarm no audio or signalling gets through.
+ * Alarms are raised and cleared on the span device as DTEV_T1ERRC.  During
+ * LOS, RED, OOF, AIS (blue) or RLOS the span is down: the timeslots carry
+ * idle code both ways and the received bits are held at their last value;
+ * bits changed meanwhile at either end are seen when the span recovers.  A
+ * yellow alarm alone leaves the span up.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,7 +43,6 @@
 
 #define BITS_ONHOOK_EM  0x0
 #define BITS_OFFHOOK    0xF
-#define BITS_LS_IDLE    0x5    /* ABCD 0101: A is bit 3 in DAHDI order; here A = 0x1 */
 
 typedef struct span {
     device *dev;
@@ -50,11 +60,16 @@ typedef struct tslot {
     int signalling;
     unsigned char tx;          /* our bits: A = 0x1, B = 0x2, C = 0x4, D = 0x8 */
     unsigned char rx;          /* far end's bits as we receive them */
+    unsigned char far_tx;      /* far end's bits as it sends them (rx lags while down) */
+    unsigned char seen;        /* our bits as the far end last received them */
     unsigned short sigmask;    /* DTMM_ enabled */
     long wink_ms;              /* > 0: we are winking */
     int wink_async;
     long tx_a_ms;              /* how long our A bit has held its value */
     long rx_a_ms;              /* how long the far end's A bit has held */
+    int register_mf;           /* the far end collects our number in MF, not DTMF */
+    cti_digit_rx *dtmf_rx;     /* the far end's receivers (see set_receivers) */
+    cti_digit_rx *mf_rx;
     farend fe;
 } tslot;
 
@@ -91,23 +106,78 @@ struct tslot *tslot_new(device *d, device *spandev, int signalling, int tones)
     t->spandev = spandev;
     t->signalling = signalling;
     t->tx = idle_bits(signalling, 1);
-    t->rx = idle_bits(signalling, 0);
+    t->rx = t->far_tx = idle_bits(signalling, 0);
+    t->seen = t->tx;
+    if (spandev && spandev->span) {
+        int k;
+        for (k = 0; k < DTV_NUMTS && spandev->span->ts[k]; k++)
+            ;
+        if (k < DTV_NUMTS)
+            spandev->span->ts[k] = d;
+    }
     farend_init(&t->fe, SIMFAR_EP_T1, d, tones);
+    t->dtmf_rx = t->fe.drx;
+    t->mf_rx = t->fe.mfrx;
     return t;
 }
 
 void tslot_free(struct tslot *t)
 {
+    t->fe.drx = t->dtmf_rx;
+    t->fe.mfrx = t->mf_rx;
     farend_free(&t->fe);
     free(t);
 }
 
 farend *tslot_farend(struct tslot *t) { return &t->fe; }
 
-static int span_down(const tslot *t)
+/* Alarms that take the whole span down: no audio and no signalling get
+ * through (the received bits are held) until they clear.  A yellow alarm
+ * (RAI) alone leaves it up: it tells us the far end does not see us. */
+static int span_is_down(const span *s)
 {
-    unsigned a = t->spandev->span->alarms;
-    return (a & (1u << DTT1_LOS | 1u << DTT1_RED | 1u << DTT1_RLOS | 1u << DTT1_OOF)) != 0;
+    unsigned a = s->alarms;
+    return (a & (1u << DTT1_LOS | 1u << DTT1_RED | 1u << DTT1_RLOS | 1u << DTT1_OOF |
+                 1u << DTT1_RBL)) != 0;
+}
+
+static int span_down(const tslot *t) { return span_is_down(t->spandev->span); }
+
+static void span_back_up(span *s);
+static void far_end_sees(tslot *t, int a_on_ms);
+
+/* The far end's digit receivers.  While it collects the number of a call
+ * we place (SEIZED) only its register's kind listens: with both, DTMF "2"
+ * (697 + 1336 Hz) also passes for MF "4" (700 + 1300 Hz).  Otherwise both
+ * listen. */
+static void set_receivers(tslot *t)
+{
+    farend *fe = &t->fe;
+    int reg = fe->state == SIMFAR_ST_SEIZED;
+    cti_digit_rx *dtmf = reg && t->register_mf ? NULL : t->dtmf_rx;
+    cti_digit_rx *mf = reg && !t->register_mf ? NULL : t->mf_rx;
+    if (dtmf && fe->drx != dtmf)
+        cti_digit_rx_reset(dtmf);
+    if (mf && fe->mfrx != mf)
+        cti_digit_rx_reset(mf);
+    fe->drx = dtmf;
+    fe->mfrx = mf;
+}
+
+int simfar_trunk_register(int ep, int mf)
+{
+    device *d;
+    int r = 0;
+    sim_lock();
+    d = g_sim ? sim_dev_any(ep) : NULL;
+    if (!d || d->kind != DEV_TS) {
+        r = sim_fail("%d is not the endpoint of a T1 timeslot", ep);
+    } else {
+        d->ts->register_mf = !!mf;
+        set_receivers(d->ts);
+    }
+    sim_unlock();
+    return r;
 }
 
 /* ---- alarms -------------------------------------------------------------*/
@@ -130,11 +200,13 @@ int span_alarm(device *d, int code, int on)
     span *s = d->span;
     unsigned bit;
     unsigned short en;
+    int was_down;
     if (code < 0 || code > DTT1_RED || code == 2 || code == 8)
         return sim_fail("%d is not a DTT1_ alarm code", code);
     bit = 1u << code;
     if (!!(s->alarms & bit) == !!on)
         return 0;
+    was_down = span_is_down(s);
     if (on)
         s->alarms |= bit;
     else
@@ -144,6 +216,8 @@ int span_alarm(device *d, int code, int on)
         unsigned short data = (unsigned short)(on ? code : code + DTT1_CLEARED);
         sim_post(d, DTEV_T1ERRC, &data, sizeof data, 0);
     }
+    if (was_down && !span_is_down(s))
+        span_back_up(s);
     return 0;
 }
 
@@ -163,9 +237,10 @@ int simfar_span_alarm(const char *name, int code, int on)
 
 /* ---- signalling ---------------------------------------------------------*/
 
-static void far_bits(tslot *t, unsigned char bits)
+/* The far end's bits reach us (unless the span is down: then later). */
+static void deliver_far_bits(tslot *t)
 {
-    unsigned char old = t->rx;
+    unsigned char old = t->rx, bits = t->far_tx;
     unsigned short data = 0;
     if (old == bits)
         return;
@@ -191,6 +266,24 @@ static void far_bits(tslot *t, unsigned char bits)
     }
 }
 
+static void far_bits(tslot *t, unsigned char bits)
+{
+    t->far_tx = bits;
+    if (!span_down(t))
+        deliver_far_bits(t);
+}
+
+/* An ANI or DNIS the far end can send in-band: digits only (KP/ST and the
+ * DTMF '*' separators are added around them), and it must fit. */
+static int address_ok(const char *s, size_t max)
+{
+    if (!s)
+        return 1;
+    if (strlen(s) >= max)
+        return 0;
+    return strspn(s, "0123456789") == strlen(s);
+}
+
 int tslot_fe_call(struct tslot *t, const char *ani, const char *dnis, int mf)
 {
     farend *fe = &t->fe;
@@ -198,6 +291,10 @@ int tslot_fe_call(struct tslot *t, const char *ani, const char *dnis, int mf)
         return sim_fail("%s: span %s is in alarm", t->dev->name, t->spandev->name);
     if (fe->state != SIMFAR_ST_IDLE || (t->tx & 0x1))
         return sim_fail("%s is busy: cannot seize it", t->dev->name);
+    if (t->signalling == SIMFAR_SIG_EM_WINK &&
+        (!address_ok(ani, sizeof fe->ani) || !address_ok(dnis, sizeof fe->dnis)))
+        return sim_fail("%s: ANI '%s' / DNIS '%s': up to %zu digits 0-9 each", t->dev->name,
+                        ani ? ani : "", dnis ? dnis : "", sizeof fe->dnis - 1);
     snprintf(fe->ani, sizeof fe->ani, "%s", ani ? ani : "");
     snprintf(fe->dnis, sizeof fe->dnis, "%s", dnis ? dnis : "");
     fe->mf_dnis = mf;
@@ -215,6 +312,11 @@ int tslot_fe_abandon(struct tslot *t)
     farend_stop_sending(fe);
     farend_set_state(fe, SIMFAR_ST_IDLE);
     far_bits(t, idle_bits(t->signalling, 0));
+    /* still off-hook after a glare the far end gave up: now it is our
+     * seizure that it sees */
+    t->seen = idle_bits(t->signalling, 1);
+    if (!span_down(t))
+        far_end_sees(t, 0);
     return 0;
 }
 
@@ -225,6 +327,7 @@ int tslot_fe_hangup(struct tslot *t)
         return sim_fail("%s has no call to hang up", t->dev->name);
     farend_stop_sending(fe);
     farend_set_state(fe, SIMFAR_ST_CLEARING);
+    set_receivers(t);
     if (t->signalling == SIMFAR_SIG_EM_WINK)
         far_bits(t, BITS_ONHOOK_EM);
     else
@@ -232,19 +335,36 @@ int tslot_fe_hangup(struct tslot *t)
     return 0;
 }
 
+/* Only A and B are carried; C and D repeat them (see the top of the file). */
+static unsigned char robbed_bits(unsigned char bits)
+{
+    return (unsigned char)((bits & 0x3) | (bits & 0x3) << 2);
+}
+
 /* Our bits changed (application or wink): what does the far end make of it? */
 static void our_bits(tslot *t, unsigned char bits)
 {
-    farend *fe = &t->fe;
     unsigned char old = t->tx;
     int a_on_ms = (int)t->tx_a_ms;
+    bits = robbed_bits(bits);
     if (old == bits)
         return;
     t->tx = bits;
     if ((old ^ bits) & 0x1)
         t->tx_a_ms = 0;
-    if (span_down(t))
+    if (!span_down(t))
+        far_end_sees(t, a_on_ms);
+}
+
+/* Our bits reach the far end: what does it make of them?  a_on_ms: how long
+ * our A bit held its previous value (a wink is 100-350 ms of off-hook). */
+static void far_end_sees(tslot *t, int a_on_ms)
+{
+    farend *fe = &t->fe;
+    unsigned char bits = t->tx;
+    if (t->seen == bits)
         return;
+    t->seen = bits;
     if (t->signalling == SIMFAR_SIG_EM_WINK) {
         int a = bits & 0x1;
         if (fe->state == SIMFAR_ST_RINGING && fe->phase == 0 && !a &&
@@ -274,6 +394,38 @@ static void our_bits(tslot *t, unsigned char bits)
             farend_set_state(fe, SIMFAR_ST_IDLE);
         }
     }
+    set_receivers(t);
+}
+
+/* The span came out of alarm: both ends see the bits held meanwhile. */
+static void span_back_up(span *s)
+{
+    int k;
+    for (k = 0; k < DTV_NUMTS && s->ts[k]; k++) {
+        tslot *t = s->ts[k]->ts;
+        deliver_far_bits(t);
+        far_end_sees(t, 0);
+    }
+}
+
+/* What the far end sends after our wink (KP is '*' and ST is '#' in the MF
+ * generator's alphabet, as in spandsp's):
+ *
+ *   with an ANI (feature group D)   MF    KP ANI ST KP DNIS ST  "*ANI#*DNIS#"
+ *                                   DTMF  "*ANI*DNIS*"
+ *   without                         MF    KP DNIS ST            "*DNIS#"
+ *                                   DTMF  "DNIS"
+ */
+static void em_address_digits(const farend *fe, char *out, size_t max)
+{
+    if (fe->ani[0] && fe->mf_dnis)
+        snprintf(out, max, "*%s#*%s#", fe->ani, fe->dnis);
+    else if (fe->ani[0])
+        snprintf(out, max, "*%s*%s*", fe->ani, fe->dnis);
+    else if (fe->mf_dnis)
+        snprintf(out, max, "*%s#", fe->dnis);
+    else
+        snprintf(out, max, "%s", fe->dnis);
 }
 
 static void em_tick(tslot *t)
@@ -283,11 +435,8 @@ static void em_tick(tslot *t)
         if (fe->phase == 0 && fe->state_ms >= WINK_WAIT_MS) {
             tslot_fe_abandon(t);           /* no wink: the far end gives up */
         } else if (fe->phase == 1 && fe->phase_ms >= 100) {
-            char digits[40];
-            if (fe->mf_dnis)
-                snprintf(digits, sizeof digits, "*%s#", fe->dnis);   /* KP ... ST */
-            else
-                snprintf(digits, sizeof digits, "%s", fe->dnis);
+            char digits[2 * sizeof fe->ani + 8];
+            em_address_digits(fe, digits, sizeof digits);
             if (digits[0])
                 farend_put_digits(fe, fe->mf_dnis, digits, 70, 70, -10);
             fe->phase = 2;
@@ -308,6 +457,7 @@ static void em_tick(tslot *t)
             far_bits(t, BITS_OFFHOOK);      /* answer supervision */
         }
     }
+    set_receivers(t);
 }
 
 static void ls_tick(tslot *t)
@@ -316,12 +466,14 @@ static void ls_tick(tslot *t)
     if (fe->state == SIMFAR_ST_RINGING) {
         long cyc = fe->tones == SIMFAR_TONES_CN ? 5000 : 6000;
         long on = fe->tones == SIMFAR_TONES_CN ? 1000 : 2000;
-        far_bits(t, fe->state_ms % cyc < on ? ABCD(0, 0, 0, 0) : ABCD(0, 1, 0, 1));
+        long ms = fe->state_ms - TICK_MS;   /* the clock already counts this tick */
+        far_bits(t, ms % cyc < on ? ABCD(0, 0, 0, 0) : ABCD(0, 1, 0, 1));
     } else if (fe->state == SIMFAR_ST_SEIZED) {
         if (fe->ndialled > 0 && fe->phase == 0 && fe->tone_on)
             farend_tone_stop(fe);
         farend_outbound_tick(fe);
     }
+    set_receivers(t);
 }
 
 void tslot_tick(device *d)
@@ -493,7 +645,10 @@ int dt_xmitwink(int dev, unsigned int tmo)
     sim_lock();
     d = ts_dev(dev);
     if (d) {
-        if (d->ts->tx & 0x1)
+        if (d->ts->signalling != SIMFAR_SIG_EM_WINK)
+            r = dev_err(d, EDT_PARAMERR, "%s is loop-start signalled: a wink is E&M "
+                        "signalling", d->name);
+        else if (d->ts->tx & 0x1)
             r = dev_err(d, EDT_BUSY, "cannot wink while off-hook");
         else if (d->ts->wink_ms > 0)
             r = dev_err(d, EDT_BUSY, "already winking");

@@ -47,6 +47,7 @@ typedef struct {
     long dialtone_ms;
     long quiet_ms;            /* below the silence threshold */
     long voice_ms;
+    long signal_ms;           /* signal without a break of 300 ms */
     int bursts;               /* ringback bursts heard */
     int in_burst;
     long first_ring_ms;       /* phase time of the first ringback, -1 none */
@@ -179,6 +180,15 @@ static void post_cst(voice *v, int event, int data)
 void voice_line_event(device *vd, int cst_event, int cst_data)
 {
     post_cst(V(vd), cst_event, cst_data);
+}
+
+/* Call-progress tones are those of the country of the channel's line (a
+ * CN exchange's busy tone is a 450 Hz cadence NA detectors take for
+ * ringback); channels without a line hear the NA set. */
+static cti_toneset voice_toneset(const voice *v)
+{
+    return v->linedev && line_farend(v->linedev->line)->tones == SIMFAR_TONES_CN
+               ? CTI_TONESET_CN : CTI_TONESET_NA;
 }
 
 static int need_cpt(const voice *v)
@@ -418,7 +428,7 @@ static void hear(voice *v, const int16_t *in, int listening)
     }
     if (need_cpt(v)) {
         if (!v->cpt)
-            v->cpt = cti_cpt_rx_new(CTI_TONESET_NA);
+            v->cpt = cti_cpt_rx_new(voice_toneset(v));
         n = cti_cpt_rx_feed(v->cpt, in, TICK, events, 8);
         for (i = 0; i < n; i++) {
             int tid = tid_of(events[i] > 0 ? events[i] : -events[i]);
@@ -848,7 +858,7 @@ void dx_clrcap(DX_CAP *cap)
 static void cap_defaults(DX_CAP *c)
 {
     if (!c->ca_nbrdna) c->ca_nbrdna = 4;
-    if (!c->ca_cnosig) c->ca_cnosig = 1000;
+    if (!c->ca_cnosig) c->ca_cnosig = 4000;
     if (!c->ca_noanswer) c->ca_noanswer = 3000;
     if (!c->ca_intflg) c->ca_intflg = DX_OPTEN;
     if (!c->ca_dtn_pres) c->ca_dtn_pres = 100;
@@ -964,6 +974,11 @@ static float tone_share(const int16_t *x, int n)
     return (float)(tone / total);
 }
 
+/* A signal that goes on this long without a break, and is neither voice nor
+ * a known tone (dial tone still there after dialling, a howler), is no
+ * ringback: the vendor's continuous non-silence limit, 6.5 s by default. */
+#define CP_CNOSIL_MS 6500
+
 static void callp_result(voice *v, int cr, int conntype)
 {
     v->cpterm = cr;
@@ -1009,6 +1024,7 @@ static void callp_tick(voice *v, const int16_t *in)
     }
     if (pw > -45.0f) {
         cp->quiet_ms = 0;
+        cp->signal_ms += TICK_MS;
         if (!cp->in_burst) {
             cp->in_burst = 1;
             cp->bursts++;
@@ -1020,8 +1036,10 @@ static void callp_tick(voice *v, const int16_t *in)
     } else {
         cp->quiet_ms += TICK_MS;
         cp->voice_ms = 0;
-        if (cp->quiet_ms >= 300)
+        if (cp->quiet_ms >= 300) {
             cp->in_burst = 0;
+            cp->signal_ms = 0;
+        }
     }
     if (cp->voice_ms >= 200) {
         callp_result(v, CR_CNCT, cp->ringback ? CON_CAD : CON_PVD);
@@ -1032,7 +1050,8 @@ static void callp_tick(voice *v, const int16_t *in)
         callp_result(v, CR_NOANS, 0);
         return;
     }
-    if (!cp->ringback && cp->bursts == 0 && cp->phase_ms >= cp->cap.ca_cnosig * 10L)
+    if ((!cp->ringback && cp->bursts == 0 && cp->phase_ms >= cp->cap.ca_cnosig * 10L) ||
+        cp->signal_ms >= CP_CNOSIL_MS)
         callp_result(v, CR_NORB, 0);
 }
 
