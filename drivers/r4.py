@@ -479,6 +479,7 @@ class R4Driver:
         if op.done == "hook_done":
             data = {"offhook": None, "reasons": frozenset({"hung"})}
         self._emit(Event(name, op.done, data))
+        self._emit(Event(name, "operation_failed", {"op": op.kind, "reason": "hung"}))
 
     @staticmethod
     def _watchdog(termination, watchdog_ms, extra_ms=0):

@@ -1,0 +1,449 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_channels -*-
+"""Trunk channels and agents' stations, each a declared state machine.
+
+A channel turns board events (drivers.interface vocabulary) into the
+few facts the call layer cares about, and the call layer's requests
+(answer, release, ring) into board operations:
+
+    board events ──> Channel.handle(event) ──> machine.fire(...)
+                                          └──> listener.trunk_offered(ch, ani, dnis)
+    listener ──> ch.answer() / ch.release(reason)  ──> board operations
+
+Inbound T1 E&M wink start (lines.md): the far end seizes (A bit on); we
+take a voice resource, route it to the timeslot, arm digit collection,
+then wink; the far end sends its address in-band (DTMF ``*ANI*DNIS*`` or
+DNIS alone, MF ``*ANI#*DNIS#`` or ``*DNIS#``); we offer the call; answer
+is our A bit on; either side clears with A off.
+
+Inbound analog loop start: the line rings; caller ID arrives between the
+first and second ring; we offer at the configured ring; answer is going
+off-hook; the far end's hang-up is seen by the supervision the line
+gives: loop-current drop, polarity reversal, or the exchange's busy tone.
+
+Every channel has a history (statemachine.Machine) and recovers from a
+board operation that never completes: the driver's watchdog reports
+`operation_failed` (reason "hung") and the channel clears down to idle.
+"""
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from cti.statemachine import Table
+
+log = Logger()
+
+#: The address after the wink: all of it within this time of the seizure,
+#: and where its format leaves the end open (DNIS alone in DTMF, a KP
+#: after the first ST in MF), this long without a digit ends it.
+ADDRESS_TIMEOUT_MS = 8_000
+ADDRESS_PAUSE_MS = 1_000
+
+EM_WINK = Table("em_wink", initial="idle", transitions=[
+    ("idle", "seizure", "winking"),            # far end A on: we wink
+    ("winking", "wink_done", "collecting"),    # its address comes in-band
+    ("collecting", "address", "offered"),
+    ("collecting", "address_failed", "clearing"),
+    ("offered", "answer", "connected"),        # our A on
+    ("offered", "release", "clearing"),
+    ("connected", "release", "clearing"),
+    ("*", "far_clear", "far_cleared"),         # far end A off
+    ("far_cleared", "release", "clearing"),
+    ("clearing", "idle", "idle"),
+    ("far_cleared", "idle", "idle"),
+    ("*", "hung", "clearing"),
+])
+
+LOOP_START = Table("loop_start", initial="idle", transitions=[
+    ("idle", "ring", "ringing"),
+    ("ringing", "ring", "="),
+    ("ringing", "offer", "offered"),
+    ("offered", "ring", "="),
+    ("ringing", "abandoned", "idle"),          # the caller gave up before answer
+    ("offered", "abandoned", "far_cleared"),
+    ("offered", "answer", "answering"),        # off-hook requested
+    ("answering", "answered", "connected"),
+    ("offered", "release", "clearing"),
+    ("answering", "release", "clearing"),
+    ("connected", "release", "clearing"),
+    ("connected", "far_clear", "far_cleared"),
+    ("answering", "far_clear", "far_cleared"),
+    ("far_cleared", "release", "clearing"),
+    ("clearing", "idle", "idle"),
+    ("far_cleared", "idle", "idle"),
+    ("*", "hung", "clearing"),
+])
+
+STATION = Table("station", initial="onhook", transitions=[
+    ("onhook", "ring", "ringing"),
+    ("ringing", "answered", "talking"),
+    ("ringing", "no_answer", "onhook"),
+    ("ringing", "stop_ring", "onhook"),
+    ("onhook", "offhook", "offhook"),          # lifted with no call: dial tone
+    ("offhook", "connect", "talking"),
+    ("talking", "onhook", "onhook"),
+    ("offhook", "onhook", "onhook"),
+    ("talking", "flash", "="),
+    ("offhook", "flash", "="),
+])
+
+
+def parse_address(digits, register):
+    """(ani, dnis) from what the far end sent after the wink."""
+    if register == "mf":
+        parts = [p for p in digits.replace("#", "").split("*") if p]
+    else:
+        parts = [p for p in digits.split("*") if p]
+    if len(parts) >= 2:
+        return parts[0], parts[1]
+    return "", (parts[0] if parts else "")
+
+
+class Channel:
+    """What trunk channels share: the machine, the listener, release."""
+
+    table = None
+
+    def __init__(self, name, driver, clock, listener, group=None):
+        self.name = name
+        self.driver = driver
+        self.clock = clock
+        self.listener = listener
+        self.group = group
+        self.machine = self.table.machine(clock, name, on_change=self._changed)
+        self.voice = None                 # the voice resource serving the call
+        self.ani = self.dnis = ""
+        self.cid_name = ""
+        self._idle_waiters = []
+        self._answer_waiter = None
+
+    @property
+    def state(self):
+        return self.machine.state
+
+    def _changed(self, machine, transition):
+        log.debug("{channel}: {t}", channel=self.name, t=transition.describe())
+        if transition.target == "idle":
+            waiters, self._idle_waiters = self._idle_waiters, []
+            for d in waiters:
+                d.callback(self)
+
+    def snapshot(self):
+        return {"device": self.name, "kind": "trunk", "group": self.group,
+                "state": self.state, "since": self.machine.since, "ani": self.ani,
+                "dnis": self.dnis, "voice": self.voice,
+                "history": self.machine.describe_history()[-10:]}
+
+    def wait_idle(self):
+        d = defer.Deferred()
+        if self.state == "idle":
+            d.callback(self)
+        else:
+            self._idle_waiters.append(d)
+        return d
+
+    def _far_cleared(self, how):
+        """The far end hung up: tell the call layer, which releases."""
+        if self.machine.fire_if("far_clear", how=how):
+            self.listener.trunk_released(self, f"far end cleared ({how})")
+
+    def _hung(self, event):
+        log.warn("{channel}: {op} never completed; the channel was reset", channel=self.name,
+                 op=event.data.get("op"))
+        was_in_call = self.state not in ("idle", "clearing")
+        self.machine.fire("hung", op=event.data.get("op"))
+        if was_in_call:
+            self.listener.trunk_released(self, "board operation hung")
+        self._clear_down()
+
+
+class EmWinkTrunk(Channel):
+    """A T1 timeslot with E&M wink-start signalling (inbound)."""
+
+    table = EM_WINK
+
+    def __init__(self, name, driver, clock, listener, voice_pool, bus, register="dtmf",
+                 group=None):
+        super().__init__(name, driver, clock, listener, group)
+        self.voice_pool = voice_pool
+        self.bus = bus
+        self.register = register
+        driver.enable_signalling_events(name)
+
+    def handle(self, event):
+        kind = event.kind
+        if kind == "signalling":
+            changed = event.data.get("changed", frozenset())
+            if "a_on" in changed and self.state == "idle":
+                self._seized()
+            elif "a_off" in changed and self.state != "idle":
+                if self.state == "clearing":
+                    self.machine.fire("idle")
+                elif self.state in ("winking", "collecting"):
+                    self.machine.fire("far_clear", how="gave up before the address")
+                    self.machine.fire("release", reason="abandoned")
+                    self._clear_down()
+                else:
+                    self._far_cleared("A bit off")
+        elif kind == "wink_done" and self.state == "winking":
+            self.machine.fire("wink_done")
+        elif kind == "digit" and event.device == self.voice and self.state in (
+                "winking", "collecting"):
+            self._digit(event.data["digit"])
+        elif kind == "operation_failed":
+            self._hung(event)
+
+    def _seized(self):
+        voice = self.voice_pool.take()
+        if voice is None:
+            log.warn("{channel}: seized with no voice resource free: not winking",
+                     channel=self.name)
+            return
+        self.machine.fire("seizure")
+        self.voice = voice
+        self.bus.route(voice, self.name)
+        self.driver.set_digit_types(voice, dtmf=self.register != "mf",
+                                    mf=self.register == "mf")
+        self.driver.clear_digits(voice)
+        self.driver.enable_events(voice, {"digit"})
+        self._addr = ""
+        self._timer = self.clock.callLater(ADDRESS_TIMEOUT_MS / 1000, self._address_done)
+        self.driver.wink(self.name)
+
+    def _digit(self, digit):
+        """Digits of the address one by one: complete at its last ST / '*',
+        or after a pause when the format leaves the end open."""
+        self._addr += digit
+        a = self._addr
+        if self.register == "mf":
+            complete = a.count("#") >= 2
+            pause = ADDRESS_PAUSE_MS if a.count("#") == 1 else None   # a second KP may follow
+        else:
+            complete = a.startswith("*") and a.count("*") >= 3
+            pause = None if a.startswith("*") else ADDRESS_PAUSE_MS   # DNIS alone
+        if complete:
+            self._address_done()
+        elif pause is not None:
+            self._timer.reset(pause / 1000)
+
+    def _address_done(self):
+        if self._timer.active():
+            self._timer.cancel()
+        if self.state not in ("winking", "collecting"):
+            return
+        self.driver.enable_events(self.voice, set())
+        self.driver.clear_digits(self.voice)
+        digits = self._addr
+        ani, dnis = parse_address(digits, self.register)
+        if not dnis:
+            self.machine.fire("address_failed", digits=digits)
+            log.warn("{channel}: no address after the wink ({digits!r})", channel=self.name,
+                     digits=digits)
+            self._clear_down()
+            return
+        self.ani, self.dnis = ani, dnis
+        self.machine.fire("address", ani=ani, dnis=dnis)
+        self.listener.trunk_offered(self, ani, dnis)
+
+    def answer(self):
+        self.machine.fire("answer")
+        self.driver.set_bits(self.name, a=1, b=1)
+
+    def release(self, reason="normal"):
+        """Clear the call: drop our A bit; idle when the far end drops its."""
+        if self.state in ("idle", "clearing"):
+            return self.wait_idle()
+        self.machine.fire("release", reason=reason)
+        self._clear_down()
+        return self.wait_idle()
+
+    def _clear_down(self):
+        timer = getattr(self, "_timer", None)
+        if timer is not None and timer.active():
+            timer.cancel()
+        if self.voice is not None:
+            voice, self.voice = self.voice, None
+            try:
+                self.driver.stop(voice)
+            except Exception:
+                pass   # nothing running
+            self.bus.release(voice)
+            self.voice_pool.give(voice)
+        self.driver.set_bits(self.name, a=0, b=0)
+        _, (far_a, _) = self.driver.bits(self.name)
+        if not far_a and self.state in ("clearing", "far_cleared"):
+            self.machine.fire("idle")
+
+
+class LoopStartLine(Channel):
+    """An analog loop-start line (FXO) with its voice channel (inbound)."""
+
+    table = LOOP_START
+
+    def __init__(self, name, driver, clock, listener, offer_on_ring=2, group=None):
+        super().__init__(name, driver, clock, listener, group)
+        self.offer_on_ring = offer_on_ring
+        self.voice = name                 # the line's own voice channel
+        driver.enable_events(name, {"ring", "ring_stopped", "loop_current",
+                                    "polarity_reversed", "tone"})
+
+    def handle(self, event):
+        kind = event.kind
+        if kind == "ring":
+            if self.state == "idle":
+                self.machine.fire("ring", count=event.data.get("count"))
+            elif self.state in ("ringing", "offered"):
+                self.machine.fire("ring", count=event.data.get("count"))
+            if self.state == "ringing" and event.data.get("count", 1) >= self.offer_on_ring:
+                self._offer()
+        elif kind == "ring_stopped":
+            if self.state == "offered":
+                self.machine.fire("abandoned")
+                self.listener.trunk_released(self, "caller abandoned while ringing")
+            else:
+                self.machine.fire_if("abandoned")
+        elif kind == "hook_done":
+            if event.data.get("offhook") and self.state == "answering":
+                self.machine.fire("answered")
+            elif not event.data.get("offhook") and self.state in ("clearing", "far_cleared"):
+                self.machine.fire("idle")
+        elif kind == "loop_current" and not event.data.get("on"):
+            self._far_cleared("loop current drop")
+        elif kind == "polarity_reversed":
+            self._far_cleared("polarity reversal")
+        elif kind == "tone" and event.data.get("on") and event.data.get("tone") in (
+                "busy", "reorder"):
+            self._far_cleared(f"{event.data['tone']} tone")
+        elif kind == "operation_failed":
+            self._hung(event)
+
+    def _far_cleared(self, how):
+        if self.state in ("connected", "answering"):
+            super()._far_cleared(how)
+
+    def _offer(self):
+        try:
+            cid = self.driver.caller_id(self.name)
+            self.ani, self.cid_name = cid.number, cid.name
+        except Exception:
+            self.ani, self.cid_name = "", ""   # no caller ID on this call
+        self.machine.fire("offer", ani=self.ani)
+        self.listener.trunk_offered(self, self.ani, "")
+
+    def answer(self):
+        self.machine.fire("answer")
+        self.driver.set_hook(self.name, True)
+
+    def release(self, reason="normal"):
+        if self.state in ("idle", "clearing"):
+            return self.wait_idle()
+        if self.state == "offered":
+            # not answered yet: stay on-hook and let the ringing run out
+            self.machine.fire("release", reason=reason)
+            self.machine.fire("idle")
+            return self.wait_idle()
+        self.machine.fire("release", reason=reason)
+        self._clear_down()
+        return self.wait_idle()
+
+    def _clear_down(self):
+        try:
+            self.driver.stop(self.name)
+        except Exception:
+            pass
+        self.driver.set_hook(self.name, False)
+
+
+class Station(Channel):
+    """An agent's phone on a station board."""
+
+    table = STATION
+
+    def __init__(self, name, driver, clock, listener, group=None):
+        super().__init__(name, driver, clock, listener, group)
+        driver.enable_station_events(name)
+
+    def snapshot(self):
+        snap = super().snapshot()
+        snap["kind"] = "station"
+        return snap
+
+    def handle(self, event):
+        kind = event.kind
+        if kind == "station_answered" and self.state == "ringing":
+            self.machine.fire("answered")
+            self.listener.station_answered(self)
+        elif kind == "station_ring_done" and self.state == "ringing":
+            self.machine.fire("no_answer")
+            self.listener.station_no_answer(self)
+        elif kind == "station_hook":
+            if event.data.get("offhook") and self.state == "onhook":
+                self.machine.fire("offhook")
+                self.driver.station_tone(self.name, "dial")
+                self.listener.station_offhook(self)
+            elif not event.data.get("offhook") and self.state in ("talking", "offhook"):
+                was = self.state
+                self.machine.fire("onhook")
+                self.driver.station_tone(self.name, None)
+                self.listener.station_onhook(self, was)
+        elif kind == "station_flash":
+            self.machine.fire_if("flash")
+
+    def ring(self, cycles=6):
+        self.machine.fire("ring", cycles=cycles)
+        self.driver.ring_station(self.name, cycles)
+
+    def stop_ring(self):
+        if self.state == "ringing":
+            self.machine.fire("stop_ring")
+            self.driver.stop_ring(self.name)
+
+    def connect(self):
+        """An off-hook phone (auto-answer headset) joins a call."""
+        self.driver.station_tone(self.name, None)
+        self.machine.fire("connect")
+
+
+class VoicePool:
+    """Voice resources handed out one per need and always given back."""
+
+    def __init__(self, names):
+        self.free = list(names)
+        self.busy = set()
+
+    def take(self):
+        if not self.free:
+            return None
+        name = self.free.pop(0)
+        self.busy.add(name)
+        return name
+
+    def give(self, name):
+        if name in self.busy:
+            self.busy.discard(name)
+            self.free.append(name)
+
+
+class Channels:
+    """Every channel and station by device name; board events go to the
+    device's channel, or to the trunk its voice resource serves."""
+
+    def __init__(self):
+        self.by_name = {}
+
+    def add(self, channel):
+        self.by_name[channel.name] = channel
+        return channel
+
+    def __getitem__(self, name):
+        return self.by_name[name]
+
+    def __iter__(self):
+        return iter(self.by_name.values())
+
+    def handle(self, event):
+        channel = self.by_name.get(event.device)
+        if channel is None:
+            channel = next((c for c in self.by_name.values()
+                            if c.voice == event.device and c.voice != c.name), None)
+        if channel is not None:
+            channel.handle(event)
