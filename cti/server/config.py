@@ -1,0 +1,882 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_server_config -*-
+"""The CT server's configuration (``cti server -c etc/cti.toml``).
+
+One TOML file describes the chassis and the call centre built on it: the
+boards, which channels form trunk groups, which phones are agents'
+stations, the voice and conference resources, how inbound calls are
+routed, the ACD queues, the agents and the users who may log in::
+
+    config = load_server_config("etc/cti.toml")
+    config.trunk_group_of("dtiB1T5").name             # 'pstn_in'
+    config.route_for(dnis="5550199").queue              # 'support'
+    config.route_for(dnis="5559999").flow               # 'main_menu' (the default)
+
+Everything is checked on load, so the server starts only from a
+configuration it can trust: every channel of a group exists on the boards
+(device names are computed from the boards exactly as the simulator and
+the vendor's drivers number them, see `board_devices`), no channel is in
+two groups, routes name declared queues and trunk groups, password hashes
+are well formed.  A problem raises `cti.config.ConfigError` naming the
+file, the key as a dotted path counting from 0 (``queues[2].service_level_s``,
+``trunk_groups[0].channels[1]``) and what was expected.  Unknown keys are
+errors too: they are nearly always typos.
+
+docs/configuration.md documents every key; etc/cti.toml is the sample.
+"""
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from cti.auth import check_hash_format
+from cti.config import ConfigError, load
+from cti.protocol.services import ROLES  # flow, agent, supervisor, admin
+
+__all__ = [
+    "Agent", "Device", "FlowSettings", "Queue", "Route", "ServerConfig", "StationGroup",
+    "TrunkGroup", "UserConfig", "board_devices", "load_server_config", "DRIVERS",
+    "STRATEGIES", "ROLES", "DIRECTIONS", "LOG_LEVELS", "DEFAULT_LISTEN",
+]
+
+DRIVERS = ("sim", "r4")
+DIRECTIONS = ("in", "out", "both")
+STRATEGIES = ("longest_idle", "fewest_calls", "least_talk_time", "round_robin", "linear",
+              "ring_all", "random", "weighted_random")
+LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
+DEFAULT_LISTEN = ("tcp:7500:interface=127.0.0.1",)
+#: Route match kinds, in the order that breaks ties (see ServerConfig.route_for).
+MATCH_KINDS = ("dnis", "ani", "trunk_group")
+
+BOARD_TYPES = ("analog", "t1", "voice", "stations", "conference")
+BOARD_KEYS = {"analog": ("type", "lines", "tones"), "t1": ("type", "signalling", "tones"),
+              "voice": ("type", "channels"), "stations": ("type", "count"),
+              "conference": ("type", "dsps")}
+#: (key, default, maximum) of each board type's size; the simulator's limits.
+BOARD_SIZE = {"analog": ("lines", 4, 1024), "voice": ("channels", 4, 1024),
+              "stations": ("count", 8, 4096), "conference": ("dsps", 1, 16)}
+TONES = ("na", "cn")
+SIGNALLINGS = {"em_wink": "em_wink", "fxs_loopstart": "fxs_loopstart",
+               "loopstart": "fxs_loopstart"}
+CHANNELS_PER_VOICE_BOARD = 4
+TIMESLOTS_PER_SPAN = 24
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
+_NAME_TEXT = "a name of letters, digits, '_', '-' and '.'"
+_NUMBER = re.compile(r"[0-9A-Za-z+#]+\*?\Z")
+_DEVICE = re.compile(r"(dxxx|dti|msi|dcb)B([1-9][0-9]*)([CTD])([1-9][0-9]*)"
+                     r"(?:-([1-9][0-9]*))?\Z")
+_DEVICE_LETTER = {"dxxx": "C", "dti": "T", "msi": "C", "dcb": "D"}
+_DEVICE_EXAMPLES = "'dtiB1T1-24', 'dxxxB1C1-4', 'msiB1C1-8', 'dcbB1D1' ..."
+_REQUIRED = object()
+
+
+# -- the dataclasses -----------------------------------------------------
+@dataclass(frozen=True)
+class Device:
+    """One channel of the boards.  `kind` is ``line`` (the voice channel of
+    an analog loop-start line), ``voice`` (a voice resource without a
+    line), ``span``, ``timeslot``, ``station`` or ``dsp``; `board` is the
+    index of its [[boards]] table; `signalling` is ``em_wink`` or
+    ``fxs_loopstart`` for spans and timeslots, ``loopstart`` for lines."""
+
+    name: str
+    kind: str
+    board: int
+    signalling: str | None = None
+    tones: str | None = None
+
+
+@dataclass(frozen=True)
+class TrunkGroup:
+    """Lines or timeslots used alike.  `signalling` maps each channel to
+    its board's signalling (``em_wink``, ``fxs_loopstart``, ``loopstart``)."""
+
+    name: str
+    direction: str                      # "in", "out" or "both"
+    channels: tuple[str, ...]
+    signalling: dict[str, str] = field(default_factory=dict, hash=False)
+
+
+@dataclass(frozen=True)
+class StationGroup:
+    name: str
+    stations: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where an inbound call goes.  `match` is ``dnis``, ``ani``,
+    ``trunk_group`` or ``default``; `pattern` is the number (a prefix when
+    it ends in ``*``), the trunk group's name, or "" for the default.
+    Exactly one of `flow` and `queue` is set.  `key` is where the route
+    was declared (``routes[3]``, ``routing.default``), for logs."""
+
+    match: str
+    pattern: str
+    flow: str | None = None
+    queue: str | None = None
+    priority: int = 0
+    key: str = ""
+
+    @property
+    def is_prefix(self):
+        return self.match in ("dnis", "ani") and self.pattern.endswith("*")
+
+    @property
+    def target(self):
+        """``("flow", name)`` or ``("queue", name)``."""
+        return ("flow", self.flow) if self.flow is not None else ("queue", self.queue)
+
+    def matches(self, dnis=None, ani=None, trunk_group=None):
+        if self.match == "default":
+            return True
+        value = {"dnis": dnis, "ani": ani, "trunk_group": trunk_group}[self.match]
+        if value is None:
+            return False
+        if self.is_prefix:
+            return value.startswith(self.pattern[:-1])
+        return value == self.pattern
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    strategy: str = "longest_idle"
+    service_level_s: int = 20
+    max_wait_s: int | None = None
+    max_length: int | None = None
+    wrap_up_s: int = 10
+    ring_timeout_s: int = 15
+    music: str | None = None
+
+
+@dataclass(frozen=True)
+class Agent:
+    id: str                              # the agent code, digits
+    name: str
+    password_hash: str
+    queues: tuple[str, ...] = ()
+    skills: dict[str, int] = field(default_factory=dict, hash=False)
+    station: str | None = None           # default station (msiBnCm)
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    """A login; the same fields as cti.protocol.server.User."""
+
+    name: str
+    roles: frozenset
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    server: str                          # client endpoint string of the CT server
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    password_file: Path | None = None
+    flows_dir: Path = Path("flows")
+    prompts_dir: Path = Path("prompts")
+    config_path: str = ""
+
+    def read_password(self):
+        """The flow tier's password: `password`, or the first line of
+        `password_file`; None when neither is set."""
+        if self.password is not None:
+            return self.password
+        if self.password_file is None:
+            return None
+        try:
+            with open(self.password_file, encoding="utf-8") as f:
+                return f.readline().rstrip("\r\n")
+        except OSError as e:
+            raise ConfigError(self.config_path, "flow.password_file",
+                              f"cannot read {str(self.password_file)!r}: "
+                              f"{e.strerror}") from None
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    path: str                            # the configuration file, as given
+    driver: str                          # "sim" or "r4"
+    boards: list = field(hash=False)     # [[boards]] tables, as Simulator.from_config takes
+    boards_path: str                     # the file the boards came from
+    devices: dict = field(hash=False, repr=False)   # name -> Device, in bus order
+    listen: tuple[str, ...] = DEFAULT_LISTEN
+    heartbeat_s: int = 10
+    var_dir: Path = Path("var")
+    database: str = ""
+    log_level: str = "info"
+    trunk_groups: tuple[TrunkGroup, ...] = ()
+    station_groups: tuple[StationGroup, ...] = ()
+    voice_pool: tuple[str, ...] = ()
+    conference_pool: tuple[str, ...] = ()
+    routes: tuple[Route, ...] = ()       # as declared
+    default_route: Route | None = None
+    flow_down_queue: str = ""
+    queues: tuple[Queue, ...] = ()
+    agents: tuple[Agent, ...] = ()
+    users: tuple[UserConfig, ...] = ()
+    flow: FlowSettings | None = None
+
+    @property
+    def boards_where(self):
+        """The `where` to give Simulator.from_config, for its messages."""
+        return f"{self.boards_path}: boards"
+
+    @cached_property
+    def route_order(self):
+        """The routes in the order route_for tries them (see there)."""
+        def rank(indexed):
+            i, route = indexed
+            if route.match == "trunk_group":
+                specific = (0, 0)
+            elif route.is_prefix:
+                specific = (1, len(route.pattern) - 1)
+            else:
+                specific = (2, 0)
+            return (-specific[0], -specific[1], -route.priority,
+                    MATCH_KINDS.index(route.match), i)
+        return tuple(route for _, route in sorted(enumerate(self.routes), key=rank))
+
+    def route_for(self, dnis=None, ani=None, trunk_group=None):
+        """The route of an inbound call, or the default route.
+
+        Routes are tried in this order, and the first that matches wins:
+        1. exact DNIS or ANI matches, before
+        2. prefix matches (``555*``), the longer prefix first, before
+        3. trunk group matches;
+        within each step the higher `priority` first, then DNIS before ANI
+        before trunk group, then the order of the file.
+        """
+        for route in self.route_order:
+            if route.matches(dnis, ani, trunk_group):
+                return route
+        return self.default_route
+
+    def trunk_group_of(self, device):
+        for group in self.trunk_groups:
+            if device in group.channels:
+                return group
+        return None
+
+    def queue(self, name):
+        return next((q for q in self.queues if q.name == name), None)
+
+    def agent(self, agent_id):
+        return next((a for a in self.agents if a.id == agent_id), None)
+
+    def user(self, name):
+        return next((u for u in self.users if u.name == name), None)
+
+
+# -- devices from boards -------------------------------------------------
+def board_devices(boards):
+    """Every channel of a (checked) list of board tables, name -> Device,
+    numbered as native/src/boards.c numbers them: per family in the order
+    given; voice boards have 4 channels each, so an analog board of 8
+    lines is dxxxB1 and dxxxB2 and the next voice board starts at dxxxB3.
+    Board devices (dxxxB1, msiB1, dcbB1) and the line halves of analog
+    channels are left out; spans are in."""
+    devices = {}
+    voice = dti = msi = dcb = 0
+    for i, board in enumerate(boards):
+        kind = board["type"]
+        if kind in ("analog", "voice"):
+            size_key, default, _ = BOARD_SIZE[kind]
+            n = board.get(size_key, default)
+            for first in range(0, n, CHANNELS_PER_VOICE_BOARD):
+                voice += 1
+                for c in range(1, min(CHANNELS_PER_VOICE_BOARD, n - first) + 1):
+                    name = f"dxxxB{voice}C{c}"
+                    devices[name] = (Device(name, "line", i, "loopstart",
+                                            board.get("tones", "na"))
+                                     if kind == "analog" else Device(name, "voice", i))
+        elif kind == "t1":
+            dti += 1
+            sig = SIGNALLINGS[board.get("signalling", "em_wink")]
+            tones = board.get("tones", "na")
+            devices[f"dtiB{dti}"] = Device(f"dtiB{dti}", "span", i, sig, tones)
+            for t in range(1, TIMESLOTS_PER_SPAN + 1):
+                devices[f"dtiB{dti}T{t}"] = Device(f"dtiB{dti}T{t}", "timeslot", i, sig, tones)
+        elif kind == "stations":
+            msi += 1
+            for c in range(1, board.get("count", 8) + 1):
+                devices[f"msiB{msi}C{c}"] = Device(f"msiB{msi}C{c}", "station", i)
+        else:
+            dcb += 1
+            for d in range(1, board.get("dsps", 1) + 1):
+                devices[f"dcbB{dcb}D{d}"] = Device(f"dcbB{dcb}D{d}", "dsp", i)
+    return devices
+
+
+# -- reading -------------------------------------------------------------
+def _join(key, name):
+    return f"{key}.{name}" if key else name
+
+
+def _typename(value):
+    for kind, name in ((bool, "boolean"), (int, "integer"), (float, "float"),
+                       (str, "string"), (list, "array"), (dict, "table")):
+        if isinstance(value, kind):
+            return name
+    return "date/time"
+
+
+def _show(value):
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    text = repr(value)
+    return f"{_typename(value)} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def _listing(names):
+    return ", ".join(names) if names else "none"
+
+
+def _absolute(base, value):
+    return Path(os.path.normpath(os.path.abspath(os.path.join(base, value))))
+
+
+class _Reader:
+    """Typed access to one file's tables; every failure is a ConfigError."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def fail(self, key, message):
+        raise ConfigError(self.path, key, message)
+
+    def table(self, value, key, known):
+        if not isinstance(value, dict):
+            self.fail(key, f"expected a table, got {_show(value)}")
+        for name in value:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                self.fail(_join(key, name), f"unknown key ({hint}known keys here: "
+                          f"{', '.join(sorted(known))})")
+        return value
+
+    def tables(self, data, name, known):
+        """An array of tables ([[name]]), each checked for unknown keys."""
+        value = data.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+            self.fail(name, f"expected an array of tables ([[{name}]]), got {_show(value)}")
+        return [(self.table(t, f"{name}[{i}]", known), f"{name}[{i}]")
+                for i, t in enumerate(value)]
+
+    def _get(self, t, key, name, default, expected):
+        if name in t:
+            return t[name], _join(key, name)
+        if default is _REQUIRED:
+            self.fail(_join(key, name), f"required key is missing (expected {expected})")
+        return default, None
+
+    def string(self, t, key, name, default=_REQUIRED, choices=None, pattern=None,
+               expected="a string"):
+        if choices:
+            expected = "one of " + ", ".join(repr(c) for c in choices)
+        value, where = self._get(t, key, name, default, expected)
+        if where is None:
+            return value
+        if not isinstance(value, str):
+            self.fail(where, f"expected {expected}, got {_show(value)}")
+        if choices and value not in choices:
+            self.fail(where, f"{value!r} is not {expected}")
+        if pattern is not None and not pattern.match(value):
+            self.fail(where, f"{value!r} is not {expected}")
+        if not value:
+            self.fail(where, f"expected {expected}, got an empty string")
+        return value
+
+    def name(self, t, key, name="name"):
+        return self.string(t, key, name, pattern=_NAME, expected=_NAME_TEXT)
+
+    def integer(self, t, key, name, default=_REQUIRED, low=None, high=None):
+        expected = ("an integer" if low is None else
+                    f"an integer >= {low}" if high is None else
+                    f"an integer from {low} to {high}")
+        value, where = self._get(t, key, name, default, expected)
+        if where is None:
+            return value
+        if not isinstance(value, int) or isinstance(value, bool) \
+                or (low is not None and value < low) or (high is not None and value > high):
+            self.fail(where, f"expected {expected}, got {_show(value)}")
+        return value
+
+    def strings(self, t, key, name, default=_REQUIRED, expected="a list of strings"):
+        """[(item, item_key)] of a list of non-empty strings."""
+        value, where = self._get(t, key, name, default, expected)
+        if where is None:
+            return value
+        if not isinstance(value, list):
+            self.fail(where, f"expected {expected}, got {_show(value)}")
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not item:
+                self.fail(f"{where}[{i}]", f"expected a non-empty string, got {_show(item)}")
+        return [(item, f"{where}[{i}]") for i, item in enumerate(value)]
+
+    def unique(self, seen, value, key, what):
+        if value in seen:
+            shown = value if what == "a route for" else repr(value)
+            self.fail(key, f"{what} {shown} is already declared at {seen[value]}")
+        seen[value] = key
+
+
+# -- boards --------------------------------------------------------------
+def _check_boards(reader, tables, key):
+    if not isinstance(tables, list) or not tables \
+            or not all(isinstance(t, dict) for t in tables):
+        reader.fail(key, "expected at least one [[boards]] table")
+    boards = []
+    for i, board in enumerate(tables):
+        where = f"{key}[{i}]"
+        kind = reader.string(board, where, "type", choices=BOARD_TYPES)
+        reader.table(board, where, BOARD_KEYS[kind])
+        if kind in BOARD_SIZE:
+            size_key, default, high = BOARD_SIZE[kind]
+            reader.integer(board, where, size_key, default, 1, high)
+        if "tones" in board:
+            reader.string(board, where, "tones", choices=TONES)
+        if "signalling" in board:
+            reader.string(board, where, "signalling", choices=tuple(SIGNALLINGS))
+        boards.append(dict(board))
+    return boards
+
+
+def _load_boards(reader, data, base):
+    value = data.get("boards", _REQUIRED)
+    if value is _REQUIRED:
+        reader.fail("boards", "required key is missing (expected a file name such as "
+                    "\"boards.toml\" or [[boards]] tables)")
+    if not isinstance(value, str):
+        return _check_boards(reader, value, "boards"), reader.path
+    if not value:
+        reader.fail("boards", "expected a file name, got an empty string")
+    boards_path = os.path.join(base, value)
+    if not os.path.isfile(boards_path):
+        reader.fail("boards", f"{value!r}: no such file (looked for {boards_path})")
+    boards_reader = _Reader(boards_path)
+    boards_data = load(boards_path)
+    boards_reader.table(boards_data, "", ("boards",))
+    if isinstance(boards_data.get("boards"), str):
+        boards_reader.fail("boards", "expected [[boards]] tables here, not another file name")
+    return _check_boards(boards_reader, boards_data.get("boards"), "boards"), boards_path
+
+
+def _expand(reader, item, key, devices, kinds, what):
+    """The device names of one channel entry ('dtiB1T1-24', 'msiB1C3')."""
+    m = _DEVICE.match(item)
+    whole = re.match(r"(dxxx|dti|msi|dcb)B([1-9][0-9]*)\Z", item)
+    if whole:
+        letter = _DEVICE_LETTER[whole.group(1)]
+        reader.fail(key, f"{item!r} is a whole board or span; name its channels, e.g. "
+                    f"'{item}{letter}1-4'")
+    if not m or _DEVICE_LETTER[m.group(1)] != m.group(3):
+        reader.fail(key, f"{item!r} is not a device name or range (expected e.g. "
+                    f"{_DEVICE_EXAMPLES})")
+    family, board, letter, first, last = m.groups()
+    first = int(first)
+    last = int(last) if last else first
+    if last < first:
+        reader.fail(key, f"{item!r}: the range runs backwards ({first} > {last})")
+    names = []
+    for n in range(first, last + 1):
+        name = f"{family}B{board}{letter}{n}"
+        device = devices.get(name)
+        if device is None:
+            on_board = [d for d in devices if d.startswith(f"{family}B{board}{letter}")]
+            have = (f"{family}B{board} has {letter}1..{letter}{len(on_board)}" if on_board
+                    else f"there is no {family}B{board}")
+            reader.fail(key, f"{item!r}: {name} is not on the boards ({have})")
+        if device.kind not in kinds:
+            reader.fail(key, f"{item!r}: {name} is a {_KIND_TEXT[device.kind]}; {what}")
+        names.append(name)
+    return names
+
+
+_KIND_TEXT = {"line": "voice channel with an analog line", "voice": "voice resource without "
+              "a line", "span": "span", "timeslot": "T1 timeslot", "station": "station",
+              "dsp": "conference DSP"}
+
+
+def _channels(reader, entries, devices, kinds, what, owners, group):
+    """Expand a list of channel entries; a channel may belong to one group."""
+    names = []
+    for item, key in entries:
+        for name in _expand(reader, item, key, devices, kinds, what):
+            if name in owners:
+                other = owners[name]
+                reader.fail(key, f"{name} is already in {other}" if other != group
+                            else f"{name} is listed twice")
+            owners[name] = group
+            names.append(name)
+    return tuple(names)
+
+
+# -- the whole file ------------------------------------------------------
+TOP_KEYS = ("driver", "boards", "server", "trunk_groups", "station_groups", "voice_pool",
+            "conference_pool", "routing", "routes", "queues", "agents", "users", "flow")
+
+
+def load_server_config(path):
+    """Read and check a server configuration; raises ConfigError."""
+    reader = _Reader(path)
+    data = load(path)
+    base = os.path.dirname(os.fspath(path))
+    reader.table(data, "", TOP_KEYS)
+    driver = reader.string(data, "", "driver", choices=DRIVERS)
+    boards, boards_path = _load_boards(reader, data, base)
+    devices = board_devices(boards)
+
+    server = reader.table(data.get("server", {}), "server",
+                          ("listen", "heartbeat_s", "var_dir", "database", "log_level"))
+    listen = _listen(reader, server)
+    heartbeat_s = reader.integer(server, "server", "heartbeat_s", 10, 1)
+    var_dir = _absolute(base, reader.string(server, "server", "var_dir", "var"))
+    database = _database(reader, server, base, var_dir)
+    log_level = reader.string(server, "server", "log_level", "info", choices=LOG_LEVELS)
+
+    trunk_groups, station_groups, voice_pool, conference_pool = _groups(reader, data, devices)
+    queues = _queues(reader, data)
+    queue_names = [q.name for q in queues]
+    routes, default_route, flow_down = _routing(reader, data, queue_names,
+                                                [g.name for g in trunk_groups])
+    agents = _agents(reader, data, queue_names, devices)
+    users = _users(reader, data, {a.id for a in agents})
+    flow = _flow(reader, data, base, listen, users)
+    return ServerConfig(
+        path=str(path), driver=driver, boards=boards, boards_path=str(boards_path),
+        devices=devices, listen=listen, heartbeat_s=heartbeat_s, var_dir=var_dir,
+        database=database, log_level=log_level, trunk_groups=trunk_groups,
+        station_groups=station_groups, voice_pool=voice_pool,
+        conference_pool=conference_pool, routes=routes, default_route=default_route,
+        flow_down_queue=flow_down, queues=queues, agents=agents, users=users, flow=flow)
+
+
+def _listen(reader, server):
+    from twisted.internet.endpoints import serverFromString
+
+    entries = reader.strings(server, "server", "listen", [(e, None) for e in DEFAULT_LISTEN],
+                             expected="a list of endpoint strings such as "
+                             "\"tcp:7500:interface=127.0.0.1\"")
+    if not entries:
+        reader.fail("server.listen", "expected at least one endpoint")
+    for item, key in entries:
+        if key is None:
+            continue
+        try:
+            serverFromString(None, item)      # parses only; nothing listens
+        except Exception as e:  # noqa: BLE001 - any parse failure is a config error
+            reader.fail(key, f"{item!r} is not a Twisted server endpoint string such as "
+                        f"\"tcp:7500:interface=127.0.0.1\" ({e})")
+        parts = _endpoint_parts(item)
+        if parts[0] in ("tcp", "tcp6"):
+            port = parts[2].get("port", parts[1][0] if parts[1] else "")
+            if not port.isdigit() or int(port) > 65535:
+                reader.fail(key, f"{item!r}: port {port!r} is not 0..65535")
+    return tuple(item for item, _ in entries)
+
+
+def _database(reader, server, base, var_dir):
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    default = f"sqlite:///{var_dir / 'cti.sqlite'}"
+    value = reader.string(server, "server", "database", default,
+                          expected="a database URL such as \"postgresql://cti@db/cti\"")
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        reader.fail("server.database", f"{value!r} is not a database URL (expected e.g. "
+                    "\"sqlite:///var/cti.sqlite\" or \"postgresql://cti@db/cti\")")
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
+            and not os.path.isabs(url.database):
+        url = url.set(database=str(_absolute(base, url.database)))
+        return url.render_as_string(hide_password=False)
+    return value
+
+
+def _endpoint_parts(text):
+    """Split an endpoint string at unescaped colons: (type, args, kwargs)."""
+    parts, current, chars = [], [], iter(text)
+    for ch in chars:
+        if ch == "\\":
+            current.append(next(chars, ""))
+        elif ch == ":":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    args, kwargs = [], {}
+    for part in parts[1:]:
+        name, eq, value = part.partition("=")
+        if eq:
+            kwargs[name] = value
+        else:
+            args.append(part)
+    return parts[0], args, kwargs
+
+
+def _client_for(listen):
+    """A client endpoint string reaching a server endpoint, or None."""
+    kind, args, kwargs = _endpoint_parts(listen)
+    if kind in ("tcp", "tcp6"):
+        port = kwargs.get("port", args[0] if args else "")
+        host = kwargs.get("interface", args[1] if len(args) > 1 else "")
+        if host in ("", "0.0.0.0", "::"):
+            host = "::1" if kind == "tcp6" else "127.0.0.1"
+        return f"tcp:host={host.replace(':', chr(92) + ':')}:port={port}"
+    if kind == "unix":
+        address = kwargs.get("address", args[0] if args else "")
+        return f"unix:path={address.replace(':', chr(92) + ':')}"
+    return None
+
+
+def _groups(reader, data, devices):
+    owners = {}
+    trunk_groups, names = [], {}
+    for t, key in reader.tables(data, "trunk_groups", ("name", "direction", "channels")):
+        name = reader.name(t, key)
+        reader.unique(names, name, f"{key}.name", "trunk group")
+        direction = reader.string(t, key, "direction", choices=DIRECTIONS)
+        entries = reader.strings(t, key, "channels",
+                                 expected="a list of channels such as [\"dtiB1T1-24\"]")
+        channels = _channels(reader, entries, devices, ("line", "timeslot"),
+                             "trunk groups take T1 timeslots (dtiBnTm) or analog lines "
+                             "(dxxxBnCm of an analog board)", owners, f"trunk group {name!r}")
+        if not channels:
+            reader.fail(f"{key}.channels", "expected at least one channel")
+        trunk_groups.append(TrunkGroup(name, direction, channels,
+                                       {c: devices[c].signalling for c in channels}))
+
+    station_groups, names = [], {}
+    for t, key in reader.tables(data, "station_groups", ("name", "stations")):
+        name = reader.name(t, key)
+        reader.unique(names, name, f"{key}.name", "station group")
+        entries = reader.strings(t, key, "stations",
+                                 expected="a list of stations such as [\"msiB1C1-8\"]")
+        stations = _channels(reader, entries, devices, ("station",),
+                             "station groups take stations (msiBnCm)", owners,
+                             f"station group {name!r}")
+        if not stations:
+            reader.fail(f"{key}.stations", "expected at least one station")
+        station_groups.append(StationGroup(name, stations))
+
+    pool = reader.table(data.get("voice_pool", {}), "voice_pool", ("channels",))
+    if "channels" in pool:
+        entries = reader.strings(pool, "voice_pool", "channels",
+                                 expected="a list of voice channels such as [\"dxxxB2C1-4\"]")
+        voice_pool = _channels(reader, entries, devices, ("voice",),
+                               "the voice pool takes voice resources without lines",
+                               owners, "the voice pool")
+    else:
+        voice_pool = tuple(d.name for d in devices.values() if d.kind == "voice")
+
+    pool = reader.table(data.get("conference_pool", {}), "conference_pool", ("dsps",))
+    if "dsps" in pool:
+        entries = reader.strings(pool, "conference_pool", "dsps",
+                                 expected="a list of DSPs such as [\"dcbB1D1-2\"]")
+        conference_pool = _channels(reader, entries, devices, ("dsp",),
+                                    "the conference pool takes conference DSPs (dcbBnDm)",
+                                    owners, "the conference pool")
+    else:
+        conference_pool = tuple(d.name for d in devices.values() if d.kind == "dsp")
+    return tuple(trunk_groups), tuple(station_groups), voice_pool, conference_pool
+
+
+def _queues(reader, data):
+    queues, names = [], {}
+    known = ("name", "strategy", "service_level_s", "max_wait_s", "max_length", "wrap_up_s",
+             "ring_timeout_s", "music")
+    for t, key in reader.tables(data, "queues", known):
+        name = reader.name(t, key)
+        reader.unique(names, name, f"{key}.name", "queue")
+        queues.append(Queue(
+            name=name,
+            strategy=reader.string(t, key, "strategy", "longest_idle", choices=STRATEGIES),
+            service_level_s=reader.integer(t, key, "service_level_s", 20, 1),
+            max_wait_s=reader.integer(t, key, "max_wait_s", None, 1),
+            max_length=reader.integer(t, key, "max_length", None, 1),
+            wrap_up_s=reader.integer(t, key, "wrap_up_s", 10, 0),
+            ring_timeout_s=reader.integer(t, key, "ring_timeout_s", 15, 1),
+            music=reader.string(t, key, "music", None, expected="a prompt name")))
+    return tuple(queues)
+
+
+def _target(reader, t, key, queue_names, kinds=("flow", "queue")):
+    given = [k for k in ("flow", "queue") if k in t]
+    if not given:
+        reader.fail(key, f"expected a target: {' or '.join(kinds)}")
+    if len(given) > 1:
+        reader.fail(_join(key, given[1]), "give only one target: flow or queue "
+                    f"(this one also has {given[0]})")
+    if given[0] not in kinds:
+        reader.fail(_join(key, given[0]), f"expected {' or '.join(kinds)} here"
+                    + (" (calls wait in a queue while the flow server is down)"
+                       if kinds == ("queue",) else ""))
+    if given[0] == "flow":
+        return reader.string(t, key, "flow", pattern=_NAME, expected="a flow name"), None
+    queue = reader.name(t, key, "queue")
+    if queue not in queue_names:
+        reader.fail(_join(key, "queue"), f"{queue!r} is not a declared queue (queues: "
+                    f"{_listing(queue_names)})")
+    return None, queue
+
+
+def _routing(reader, data, queue_names, trunk_group_names):
+    routes, seen = [], {}
+    known = ("dnis", "ani", "trunk_group", "flow", "queue", "priority")
+    for t, key in reader.tables(data, "routes", known):
+        given = [k for k in MATCH_KINDS if k in t]
+        if not given:
+            reader.fail(key, "expected one match key: dnis, ani or trunk_group")
+        if len(given) > 1:
+            reader.fail(_join(key, given[1]), "give only one match key of dnis, ani and "
+                        f"trunk_group (this route also has {given[0]})")
+        match = given[0]
+        if match == "trunk_group":
+            pattern = reader.name(t, key, "trunk_group")
+            if pattern not in trunk_group_names:
+                reader.fail(f"{key}.trunk_group", f"{pattern!r} is not a declared trunk group "
+                            f"(trunk groups: {_listing(trunk_group_names)})")
+        else:
+            pattern = reader.string(t, key, match, pattern=_NUMBER,
+                                    expected="a number, or a prefix ending in '*' "
+                                    "(\"5550100\", \"555*\")")
+        reader.unique(seen, f"{match} {pattern!r}", f"{key}.{match}", "a route for")
+        flow, queue = _target(reader, t, key, queue_names)
+        priority = reader.integer(t, key, "priority", 0)
+        routes.append(Route(match, pattern, flow, queue, priority, key))
+
+    routing = reader.table(data.get("routing", {}), "routing", ("default", "flow_down"))
+    if "default" not in routing:
+        reader.fail("routing.default", "required key is missing (expected a table such as "
+                    "{flow = \"main_menu\"} or {queue = \"sales\"})")
+    default = reader.table(routing["default"], "routing.default", ("flow", "queue"))
+    flow, queue = _target(reader, default, "routing.default", queue_names)
+    default_route = Route("default", "", flow, queue, 0, "routing.default")
+    if "flow_down" in routing:
+        down = reader.table(routing["flow_down"], "routing.flow_down", ("flow", "queue"))
+        _, flow_down = _target(reader, down, "routing.flow_down", queue_names, ("queue",))
+    elif queue is not None:
+        flow_down = queue
+    else:
+        reader.fail("routing.flow_down", "required when routing.default is a flow (expected "
+                    "{queue = \"...\"}: where calls go while the flow server is down)")
+    return tuple(routes), default_route, flow_down
+
+
+def _password_hash(reader, t, key):
+    value = reader.string(t, key, "password_hash",
+                          expected="a hash from `cti passwd` ('scrypt$N$r$p$salt$hash')")
+    problem = check_hash_format(value)
+    if problem:
+        reader.fail(f"{key}.password_hash", problem)
+    return value
+
+
+def _agents(reader, data, queue_names, devices):
+    agents, ids = [], {}
+    digits = re.compile(r"[0-9]+\Z")
+    for t, key in reader.tables(data, "agents", ("id", "name", "password_hash", "queues",
+                                                 "skills", "station")):
+        agent_id = reader.string(t, key, "id", pattern=digits,
+                                 expected="the agent code, a string of digits such as "
+                                 "\"1001\" (quoted)")
+        reader.unique(ids, agent_id, f"{key}.id", "agent id")
+        name = reader.string(t, key, "name", expected="the agent's name")
+        password_hash = _password_hash(reader, t, key)
+        queues = []
+        for queue, where in reader.strings(t, key, "queues", [],
+                                           expected="a list of queue names"):
+            if queue not in queue_names:
+                reader.fail(where, f"{queue!r} is not a declared queue (queues: "
+                            f"{_listing(queue_names)})")
+            if queue in queues:
+                reader.fail(where, f"{queue!r} is listed twice")
+            queues.append(queue)
+        skills = {}
+        table = t.get("skills", {})
+        if not isinstance(table, dict):
+            reader.fail(f"{key}.skills", "expected a table of skill = level (1..10), such as "
+                        f"{{english = 5}}, got {_show(table)}")
+        for skill in table:
+            if not _NAME.match(skill):
+                reader.fail(f"{key}.skills.{skill}", f"a skill needs {_NAME_TEXT}")
+            skills[skill] = reader.integer(table, f"{key}.skills", skill, low=1, high=10)
+        station = reader.string(t, key, "station", None, expected="a station such as "
+                                "\"msiB1C1\"")
+        if station is not None:
+            device = devices.get(station)
+            if device is None or device.kind != "station":
+                reader.fail(f"{key}.station", f"{station!r} is not a station on the boards "
+                            "(expected msiBnCm)")
+        agents.append(Agent(agent_id, name, password_hash, tuple(queues), skills, station))
+    return tuple(agents)
+
+
+def _users(reader, data, agent_ids):
+    users, names = [], {}
+    for t, key in reader.tables(data, "users", ("name", "roles", "password_hash")):
+        name = reader.name(t, key)
+        reader.unique(names, name, f"{key}.name", "user")
+        if name in agent_ids:
+            reader.fail(f"{key}.name", f"{name!r} is also an agent's id; agents log in "
+                        "with their id, so a user needs another name")
+        entries = reader.strings(t, key, "roles",
+                                 expected=f"a list of roles from {', '.join(ROLES)}")
+        if not entries:
+            reader.fail(f"{key}.roles", f"expected at least one of {', '.join(ROLES)}")
+        for role, where in entries:
+            if role not in ROLES:
+                reader.fail(where, f"{role!r} is not a role (roles: {', '.join(ROLES)})")
+        users.append(UserConfig(name, frozenset(r for r, _ in entries),
+                                _password_hash(reader, t, key)))
+    return tuple(users)
+
+
+def _flow(reader, data, base, listen, users):
+    from twisted.internet.endpoints import clientFromString
+
+    t = reader.table(data.get("flow", {}), "flow", ("server", "user", "password",
+                                                    "password_file", "flows_dir",
+                                                    "prompts_dir"))
+    if "server" in t:
+        server = reader.string(t, "flow", "server",
+                               expected="a client endpoint such as "
+                               "\"tcp:host=127.0.0.1:port=7500\"")
+        try:
+            clientFromString(None, server)
+        except Exception as e:  # noqa: BLE001 - any parse failure is a config error
+            reader.fail("flow.server", f"{server!r} is not a Twisted client endpoint string "
+                        f"such as \"tcp:host=127.0.0.1:port=7500\" ({e})")
+    else:
+        server = _client_for(listen[0])
+        if server is None:
+            reader.fail("flow.server", f"required: no client endpoint can be derived from "
+                        f"server.listen[0] {listen[0]!r}")
+    user = reader.name(t, "flow", "user") if "user" in t else None
+    if user is not None:
+        account = next((u for u in users if u.name == user), None)
+        if account is None or "flow" not in account.roles:
+            reader.fail("flow.user", f"{user!r} is not a user with the flow role (users "
+                        "with the flow role: "
+                        f"{_listing([u.name for u in users if 'flow' in u.roles])})")
+    if "password" in t and "password_file" in t:
+        reader.fail("flow.password_file", "give password or password_file, not both")
+    password = reader.string(t, "flow", "password", None, expected="a password")
+    password_file = reader.string(t, "flow", "password_file", None, expected="a file name")
+    return FlowSettings(
+        server=server, user=user, password=password,
+        password_file=_absolute(base, password_file) if password_file else None,
+        flows_dir=_absolute(base, reader.string(t, "flow", "flows_dir", "flows")),
+        prompts_dir=_absolute(base, reader.string(t, "flow", "prompts_dir", "prompts")),
+        config_path=reader.path)

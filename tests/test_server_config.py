@@ -1,0 +1,520 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The server configuration: the sample loads, every mistake is a
+ConfigError naming the file and the exact key, and routes are chosen in
+the documented order."""
+import re
+from pathlib import Path
+
+import pytest
+
+from cti.auth import hash_password, verify_password
+from cti.config import ConfigError
+from cti.server.config import (
+    Route,
+    ServerConfig,
+    _client_for,
+    board_devices,
+    load_server_config,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+HASH = hash_password("x", salt=b"0123456789abcdef")
+
+BASE = f"""
+driver = "sim"
+
+[[boards]]
+type = "analog"
+lines = 4
+
+[[boards]]
+type = "t1"
+signalling = "em_wink"
+
+[[boards]]
+type = "voice"
+channels = 8
+
+[[boards]]
+type = "stations"
+count = 4
+
+[[boards]]
+type = "conference"
+dsps = 1
+
+[server]
+listen = ["tcp:7600:interface=127.0.0.1"]
+
+[[trunk_groups]]
+name = "pstn_in"
+direction = "in"
+channels = ["dtiB1T1-24"]
+
+[[trunk_groups]]
+name = "local"
+direction = "both"
+channels = ["dxxxB1C1-4"]
+
+[[station_groups]]
+name = "floor"
+stations = ["msiB1C1-4"]
+
+[[routes]]
+dnis = "5550100"
+flow = "main_menu"
+
+[[routes]]
+dnis = "5550199"
+queue = "support"
+
+[routing]
+default = {{flow = "main_menu"}}
+flow_down = {{queue = "sales"}}
+
+[[queues]]
+name = "sales"
+
+[[queues]]
+name = "support"
+strategy = "fewest_calls"
+service_level_s = 30
+
+[[agents]]
+id = "1001"
+name = "Alice"
+password_hash = "{HASH}"
+queues = ["sales"]
+skills = {{english = 5}}
+station = "msiB1C1"
+
+[[users]]
+name = "ivr"
+roles = ["flow"]
+password_hash = "{HASH}"
+
+[flow]
+user = "ivr"
+password = "sample"
+"""
+
+
+def write(tmp_path, text, name="cti.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def error(tmp_path, text):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_server_config(path)
+    assert str(info.value).startswith(f"{path}: "), str(info.value)
+    return info.value
+
+
+def edit(old, new, count=1):
+    assert BASE.count(old) >= count, old
+    return BASE.replace(old, new, count)
+
+
+# -- the sample ------------------------------------------------------------
+def test_sample_loads():
+    config = load_server_config(ROOT / "etc" / "cti.toml")
+    assert isinstance(config, ServerConfig)
+    assert config.driver == "sim"
+    assert Path(config.boards_path) == ROOT / "etc" / "boards.toml"
+    assert [b["type"] for b in config.boards] == ["analog", "t1", "voice", "stations",
+                                                   "conference"]
+    assert config.listen == ("tcp:7500:interface=127.0.0.1",)
+    assert config.heartbeat_s == 10
+    assert config.var_dir == ROOT / "var"
+    assert config.database == f"sqlite:///{ROOT / 'var' / 'cti.sqlite'}"
+    pstn, local = config.trunk_groups
+    assert (pstn.name, pstn.direction, len(pstn.channels)) == ("pstn_in", "in", 24)
+    assert pstn.channels[0] == "dtiB1T1" and pstn.channels[-1] == "dtiB1T24"
+    assert set(pstn.signalling.values()) == {"em_wink"}
+    assert (local.name, local.direction) == ("local", "both")
+    assert local.channels == ("dxxxB1C1", "dxxxB1C2", "dxxxB1C3", "dxxxB1C4")
+    assert config.station_groups[0].stations == tuple(f"msiB1C{i}" for i in range(1, 9))
+    assert config.voice_pool == tuple(f"dxxxB{b}C{c}" for b in range(2, 8)
+                                      for c in range(1, 5))
+    assert config.conference_pool == ("dcbB1D1", "dcbB1D2")
+    assert [q.name for q in config.queues] == ["sales", "support"]
+    assert [a.id for a in config.agents] == [str(n) for n in range(1001, 1007)]
+    assert {u.name: set(u.roles) for u in config.users} == {
+        "ivr": {"flow"}, "sup": {"supervisor"}, "admin": {"admin"}}
+    assert config.route_for(dnis="5550100").flow == "main_menu"
+    assert config.route_for(dnis="5550199").queue == "support"
+    assert config.route_for(dnis="5550111") == config.default_route
+    assert config.default_route.flow == "main_menu"
+    assert config.flow_down_queue == "sales"
+    assert config.flow.server == "tcp:host=127.0.0.1:port=7500"
+    assert config.flow.user == "ivr"
+    assert config.flow.read_password() == "1234"
+
+
+def test_sample_passwords_are_1234():
+    config = load_server_config(ROOT / "etc" / "cti.toml")
+    for account in config.agents + config.users:
+        assert verify_password(account.password_hash, "1234"), account
+
+
+def test_board_devices_match_the_simulator():
+    sim = pytest.importorskip("drivers.sim")
+    if not sim.HAS_SIMULATOR:
+        pytest.skip("built against a vendor SDK")
+    boards = [{"type": "analog", "lines": 6}, {"type": "t1"}, {"type": "voice", "channels": 5},
+              {"type": "stations", "count": 2}, {"type": "conference", "dsps": 2},
+              {"type": "t1", "signalling": "loopstart"}]
+    simulator = sim.Simulator.from_config(boards)
+    built = [d for d in simulator.devices()   # less boards and the lines' halves
+             if not d.startswith("ag") and not re.fullmatch(r"(dxxx|msi|dcb)B\d+", d)]
+    devices = board_devices(boards)
+    assert list(devices) == built
+    assert devices["dxxxB2C2"].kind == "line" and devices["dxxxB3C1"].kind == "voice"
+    assert devices["dtiB2T1"].signalling == "fxs_loopstart"
+
+
+def test_defaults(tmp_path):
+    text = edit('[server]\nlisten = ["tcp:7600:interface=127.0.0.1"]\n', "")
+    config = load_server_config(write(tmp_path, text))
+    assert config.listen == ("tcp:7500:interface=127.0.0.1",)
+    assert config.var_dir == tmp_path / "var"
+    assert config.database == f"sqlite:///{tmp_path / 'var' / 'cti.sqlite'}"
+    assert config.log_level == "info"
+    sales = config.queue("sales")
+    assert (sales.strategy, sales.service_level_s, sales.max_wait_s, sales.max_length,
+            sales.wrap_up_s, sales.ring_timeout_s, sales.music) == (
+        "longest_idle", 20, None, None, 10, 15, None)
+    assert config.voice_pool == tuple(f"dxxxB{b}C{c}" for b in (2, 3) for c in range(1, 5))
+    assert config.conference_pool == ("dcbB1D1",)
+    assert config.flow.flows_dir == tmp_path / "flows"
+    assert config.flow.prompts_dir == tmp_path / "prompts"
+    assert config.agent("1001").skills == {"english": 5}
+    assert config.user("ivr").roles == frozenset({"flow"})
+    assert config.trunk_group_of("dxxxB1C3").name == "local"
+    assert config.trunk_group_of("dxxxB2C1") is None
+
+
+def test_paths_and_urls_relative_to_the_file(tmp_path):
+    text = edit('[server]\n', '[server]\nvar_dir = "state"\n'
+                'database = "sqlite:///db/cti.sqlite"\n')
+    config = load_server_config(write(tmp_path, text))
+    assert config.var_dir == tmp_path / "state"
+    assert config.database == f"sqlite:///{tmp_path / 'db' / 'cti.sqlite'}"
+    text = edit('[server]\n', '[server]\ndatabase = "postgresql://cti:pw@db/cti"\n')
+    assert load_server_config(write(tmp_path, text)).database == "postgresql://cti:pw@db/cti"
+
+
+def test_boards_from_another_file(tmp_path):
+    (tmp_path / "chassis.toml").write_text('[[boards]]\ntype = "t1"\n\n'
+                                           '[[boards]]\ntype = "stations"\ncount = 4\n')
+    head, tail = BASE.split("[server]", 1)
+    text = 'driver = "r4"\nboards = "chassis.toml"\n\n[server]' + tail
+    text = text.replace('channels = ["dxxxB1C1-4"]', 'channels = ["dtiB1T23-24"]')
+    text = text.replace('["dtiB1T1-24"]', '["dtiB1T1-22"]')
+    config = load_server_config(write(tmp_path, text))
+    assert config.driver == "r4"
+    assert config.boards == [{"type": "t1"}, {"type": "stations", "count": 4}]
+    assert config.boards_path == str(tmp_path / "chassis.toml")
+    assert config.voice_pool == () and config.conference_pool == ()
+
+    (tmp_path / "chassis.toml").write_text('[[boards]]\ntype = "e1"\n')
+    with pytest.raises(ConfigError) as info:
+        load_server_config(tmp_path / "cti.toml")
+    assert info.value.path == str(tmp_path / "chassis.toml")
+    assert info.value.key == "boards[0].type"
+    assert "'e1' is not one of 'analog', 't1'" in str(info.value)
+
+    e = error(tmp_path, text.replace("chassis.toml", "nope.toml"))
+    assert e.key == "boards" and "no such file" in str(e)
+
+
+def test_password_file(tmp_path):
+    (tmp_path / "flow.secret").write_text("s3cret\n")
+    text = edit('password = "sample"', 'password_file = "flow.secret"')
+    flow = load_server_config(write(tmp_path, text)).flow
+    assert flow.password is None and flow.read_password() == "s3cret"
+    assert "s3cret" not in repr(flow)
+    (tmp_path / "flow.secret").unlink()
+    with pytest.raises(ConfigError) as info:
+        flow.read_password()
+    assert info.value.key == "flow.password_file"
+
+
+def test_flow_server_derived_from_listen():
+    assert _client_for("tcp:7500:interface=127.0.0.1") == "tcp:host=127.0.0.1:port=7500"
+    assert _client_for("tcp:port=7501") == "tcp:host=127.0.0.1:port=7501"
+    assert _client_for("tcp:7502:interface=10.0.0.5") == "tcp:host=10.0.0.5:port=7502"
+    assert _client_for(r"tcp6:7503:interface=\:\:") == r"tcp:host=\:\:1:port=7503"
+    assert _client_for("unix:/run/cti.sock") == "unix:path=/run/cti.sock"
+    assert _client_for("ssl:7504:privateKey=k.pem") is None
+
+
+# -- every kind of error ---------------------------------------------------
+ERRORS = [
+    # missing required keys
+    ("no driver", ('driver = "sim"\n', ""), "driver", "required key is missing"),
+    ("no queue name", ('[[queues]]\nname = "sales"\n', '[[queues]]\nstrategy = "linear"\n'),
+     "queues[0].name", "required key is missing"),
+    ("no direction", ('direction = "in"\n', ""), "trunk_groups[0].direction",
+     "required key is missing (expected one of 'in', 'out', 'both')"),
+    ("no default route", ('default = {flow = "main_menu"}\n', ""), "routing.default",
+     "required key is missing"),
+    ("no agent hash", (f'password_hash = "{HASH}"\nqueues', "queues"),
+     "agents[0].password_hash", "required key is missing"),
+    # wrong types
+    ("string for int", ("service_level_s = 30", 'service_level_s = "30"'),
+     "queues[1].service_level_s", "expected an integer >= 1, got string '30'"),
+    ("bool for int", ("[server]\n", "[server]\nheartbeat_s = true\n"), "server.heartbeat_s",
+     "got boolean True"),
+    ("negative", ("service_level_s = 30", "service_level_s = 0"),
+     "queues[1].service_level_s", "expected an integer >= 1"),
+    ("listen string", ('listen = ["tcp:7600:interface=127.0.0.1"]', 'listen = "tcp:7600"'),
+     "server.listen", "expected a list of endpoint strings"),
+    ("numeric agent id", ('id = "1001"', "id = 1001"), "agents[0].id",
+     "a string of digits such as \"1001\" (quoted), got integer 1001"),
+    ("agent id letters", ('id = "1001"', 'id = "A1"'), "agents[0].id", "'A1' is not"),
+    ("table for list", ('stations = ["msiB1C1-4"]', 'stations = "msiB1C1-4"'),
+     "station_groups[0].stations", "expected a list of stations"),
+    ("skills not table", ("skills = {english = 5}", 'skills = ["english"]'),
+     "agents[0].skills", "expected a table of skill = level (1..10), such as "
+     "{english = 5}, got an array"),
+    ("skill level", ("skills = {english = 5}", "skills = {english = 11}"),
+     "agents[0].skills.english", "expected an integer from 1 to 10, got integer 11"),
+    ("bad listen", ('listen = ["tcp:7600:interface=127.0.0.1"]', 'listen = ["tpc:7600"]'),
+     "server.listen[0]", "is not a Twisted server endpoint string"),
+    ("bad port", ('listen = ["tcp:7600:interface=127.0.0.1"]', 'listen = ["tcp:99999"]'),
+     "server.listen[0]", "port '99999' is not 0..65535"),
+    ("bad database", ("[server]\n", '[server]\ndatabase = "not a url"\n'), "server.database",
+     "is not a database URL"),
+    ("bad log level", ("[server]\n", '[server]\nlog_level = "loud"\n'), "server.log_level",
+     "'loud' is not one of 'debug'"),
+    ("bad driver", ('driver = "sim"', 'driver = "dahdi"'), "driver",
+     "'dahdi' is not one of 'sim', 'r4'"),
+    ("bad name", ('name = "floor"', 'name = "first floor"'), "station_groups[0].name",
+     "'first floor' is not a name of letters"),
+    # unknown keys
+    ("unknown server key", ("[server]\n", "[server]\nheartbeat = 5\n"), "server.heartbeat",
+     "unknown key (did you mean 'heartbeat_s'? known keys here: database, heartbeat_s"),
+    ("unknown queue key", ("service_level_s = 30", "servicelevel = 30"),
+     "queues[1].servicelevel", "unknown key (did you mean 'service_level_s'?"),
+    ("unknown top key", ('driver = "sim"\n', 'driver = "sim"\nqueue = "x"\n'), "queue",
+     "did you mean 'queues'?"),
+    ("unknown board key", ("lines = 4", "line = 4"), "boards[0].line",
+     "known keys here: lines, tones, type"),
+    ("unknown route key", ('dnis = "5550199"', 'dnis = "5550199"\nweight = 2'),
+     "routes[1].weight", "unknown key"),
+    ("unknown flow key", ('user = "ivr"', 'user = "ivr"\nhost = "x"'), "flow.host",
+     "unknown key"),
+    # boards
+    ("bad board type", ('type = "t1"', 'type = "e1"'), "boards[1].type",
+     "'e1' is not one of 'analog', 't1', 'voice', 'stations', 'conference'"),
+    ("board too big", ("dsps = 1", "dsps = 17"), "boards[4].dsps",
+     "expected an integer from 1 to 16, got integer 17"),
+    ("bad signalling", ('signalling = "em_wink"', 'signalling = "r2"'), "boards[1].signalling",
+     "'r2' is not one of 'em_wink', 'fxs_loopstart', 'loopstart'"),
+    # ranges and channels
+    ("backwards range", ('["dtiB1T1-24"]', '["dtiB1T24-1"]'), "trunk_groups[0].channels[0]",
+     "'dtiB1T24-1': the range runs backwards (24 > 1)"),
+    ("wrong letter", ('["dtiB1T1-24"]', '["dtiB1C1-24"]'), "trunk_groups[0].channels[0]",
+     "'dtiB1C1-24' is not a device name or range"),
+    ("open range", ('["dtiB1T1-24"]', '["dtiB1T1-"]'), "trunk_groups[0].channels[0]",
+     "is not a device name or range"),
+    ("timeslot zero", ('["dtiB1T1-24"]', '["dtiB1T0-3"]'), "trunk_groups[0].channels[0]",
+     "is not a device name or range"),
+    ("unknown span", ('["dtiB1T1-24"]', '["dtiB1T1-12", "dtiB2T1-12"]'),
+     "trunk_groups[0].channels[1]", "'dtiB2T1-12': dtiB2T1 is not on the boards "
+     "(there is no dtiB2)"),
+    ("range too long", ('["dxxxB1C1-4"]', '["dxxxB1C1-8"]'), "trunk_groups[1].channels[0]",
+     "'dxxxB1C1-8': dxxxB1C5 is not on the boards (dxxxB1 has C1..C4)"),
+    ("voice resource as trunk", ('["dxxxB1C1-4"]', '["dxxxB2C1-4"]'),
+     "trunk_groups[1].channels[0]", "dxxxB2C1 is a voice resource without a line; trunk "
+     "groups take"),
+    ("span as trunk", ('["dxxxB1C1-4"]', '["dtiB1"]'), "trunk_groups[1].channels[0]",
+     "'dtiB1' is a whole board or span; name its channels, e.g. 'dtiB1T1-4'"),
+    ("station as trunk", ('["dxxxB1C1-4"]', '["msiB1C1"]'), "trunk_groups[1].channels[0]",
+     "msiB1C1 is a station; trunk groups take"),
+    ("line in voice pool", ("[routing]", '[voice_pool]\nchannels = ["dxxxB1C4-4"]\n\n[routing]'),
+     "voice_pool.channels[0]", "dxxxB1C4 is a voice channel with an analog line"),
+    ("two groups", ('["dxxxB1C1-4"]', '["dxxxB1C1-4", "dtiB1T24"]'),
+     "trunk_groups[1].channels[1]", "dtiB1T24 is already in trunk group 'pstn_in'"),
+    ("twice in a group", ('["dtiB1T1-24"]', '["dtiB1T1-24", "dtiB1T3"]'),
+     "trunk_groups[0].channels[1]", "dtiB1T3 is listed twice"),
+    ("station in two groups", ('[[routes]]', '[[station_groups]]\nname = "b"\n'
+                               'stations = ["msiB1C4"]\n\n[[routes]]'),
+     "station_groups[1].stations[0]", "msiB1C4 is already in station group 'floor'"),
+    ("duplicate group", ('name = "local"', 'name = "pstn_in"'), "trunk_groups[1].name",
+     "trunk group 'pstn_in' is already declared at trunk_groups[0].name"),
+    ("empty group", ('["dxxxB1C1-4"]', "[]"), "trunk_groups[1].channels",
+     "expected at least one channel"),
+    # routing
+    ("route to unknown queue", ('queue = "support"', 'queue = "billing"'), "routes[1].queue",
+     "'billing' is not a declared queue (queues: sales, support)"),
+    ("default to unknown queue", ('default = {flow = "main_menu"}', 'default = {queue = "x"}'),
+     "routing.default.queue", "'x' is not a declared queue"),
+    ("flow_down to unknown queue", ('flow_down = {queue = "sales"}',
+                                    'flow_down = {queue = "x"}'),
+     "routing.flow_down.queue", "'x' is not a declared queue"),
+    ("flow_down to a flow", ('flow_down = {queue = "sales"}', 'flow_down = {flow = "x"}'),
+     "routing.flow_down.flow", "expected queue here (calls wait in a queue"),
+    ("flow_down missing", ('flow_down = {queue = "sales"}\n', ""), "routing.flow_down",
+     "required when routing.default is a flow"),
+    ("two match keys", ('dnis = "5550199"', 'dnis = "5550199"\nani = "555*"'),
+     "routes[1].ani", "give only one match key of dnis, ani and trunk_group (this route "
+     "also has dnis)"),
+    ("no match key", ('dnis = "5550199"\n', ""), "routes[1]",
+     "expected one match key: dnis, ani or trunk_group"),
+    ("two targets", ('queue = "support"', 'queue = "support"\nflow = "x"'), "routes[1].queue",
+     "give only one target: flow or queue (this one also has flow)"),
+    ("no target", ('queue = "support"\n', ""), "routes[1]", "expected a target: flow or queue"),
+    ("bad number", ('dnis = "5550199"', 'dnis = "555*0199"'), "routes[1].dnis",
+     "'555*0199' is not a number, or a prefix ending in '*'"),
+    ("unknown trunk group", ('dnis = "5550199"', 'trunk_group = "pstn"'),
+     "routes[1].trunk_group", "'pstn' is not a declared trunk group (trunk groups: "
+     "pstn_in, local)"),
+    ("duplicate route", ('dnis = "5550199"', 'dnis = "5550100"'), "routes[1].dnis",
+     "a route for dnis '5550100' is already declared at routes[0].dnis"),
+    # queues, agents, users
+    ("bad strategy", ('strategy = "fewest_calls"', 'strategy = "fewest"'),
+     "queues[1].strategy", "'fewest' is not one of 'longest_idle', 'fewest_calls'"),
+    ("duplicate queue", ('name = "support"', 'name = "sales"'), "queues[1].name",
+     "queue 'sales' is already declared at queues[0].name"),
+    ("agent in unknown queue", ('queues = ["sales"]', 'queues = ["sales", "billing"]'),
+     "agents[0].queues[1]", "'billing' is not a declared queue"),
+    ("agent station", ('station = "msiB1C1"', 'station = "dxxxB1C1"'), "agents[0].station",
+     "'dxxxB1C1' is not a station on the boards"),
+    ("bad agent hash", (f'password_hash = "{HASH}"\nqueues', 'password_hash = "1234"\nqueues'),
+     "agents[0].password_hash", "expected 'scrypt$N$r$p$salt$hash'"),
+    ("bad user hash", (f'roles = ["flow"]\npassword_hash = "{HASH}"',
+                       'roles = ["flow"]\npassword_hash = "scrypt$3$8$1$AAAA$AAAA"'),
+     "users[0].password_hash", "the scrypt parameters are not valid"),
+    ("unknown role", ('roles = ["flow"]', 'roles = ["flow", "superviser"]'),
+     "users[0].roles[1]", "'superviser' is not a role (roles: flow, agent, supervisor, admin)"),
+    ("no roles", ('roles = ["flow"]', "roles = []"), "users[0].roles",
+     "expected at least one of flow, agent, supervisor, admin"),
+    ("user named like an agent", ('name = "ivr"', 'name = "1001"'), "users[0].name",
+     "'1001' is also an agent's id"),
+    ("flow user without role", ('roles = ["flow"]', 'roles = ["admin"]'), "flow.user",
+     "'ivr' is not a user with the flow role"),
+    ("two passwords", ('password = "sample"', 'password = "a"\npassword_file = "f"'),
+     "flow.password_file", "give password or password_file, not both"),
+    ("bad flow server", ('user = "ivr"', 'server = "tcp:host=x"\nuser = "ivr"'),
+     "flow.server", "is not a Twisted client endpoint string"),
+]
+
+
+@pytest.mark.parametrize(("change", "key", "message"), [e[1:] for e in ERRORS],
+                         ids=[e[0] for e in ERRORS])
+def test_errors_name_file_and_key(tmp_path, change, key, message):
+    e = error(tmp_path, edit(*change))
+    assert e.key == key, str(e)
+    assert f": {key}: " in str(e)
+    assert message in str(e), str(e)
+
+
+def test_no_boards(tmp_path):
+    head, tail = BASE.split("[server]", 1)
+    e = error(tmp_path, 'driver = "sim"\n[server]' + tail)
+    assert e.key == "boards" and "required key is missing" in str(e)
+    e = error(tmp_path, 'driver = "sim"\nboards = []\n[server]' + tail)
+    assert e.key == "boards" and "expected at least one [[boards]] table" in str(e)
+
+
+def test_not_toml(tmp_path):
+    e = error(tmp_path, "driver = \n")
+    assert e.key is None and "not valid TOML" in str(e)
+
+
+def test_default_queue_gives_flow_down(tmp_path):
+    text = edit('default = {flow = "main_menu"}\nflow_down = {queue = "sales"}\n',
+                'default = {queue = "support"}\n')
+    config = load_server_config(write(tmp_path, text))
+    assert config.default_route == Route("default", "", None, "support", 0, "routing.default")
+    assert config.flow_down_queue == "support"
+
+
+# -- route order -----------------------------------------------------------
+ROUTES = """
+[[routes]]
+trunk_group = "local"
+queue = "sales"
+priority = 9
+
+[[routes]]
+dnis = "555*"
+flow = "short_prefix"
+priority = 5
+
+[[routes]]
+dnis = "55501*"
+flow = "long_prefix"
+
+[[routes]]
+dnis = "5550100"
+flow = "exact_dnis"
+
+[[routes]]
+ani = "5551234"
+flow = "exact_ani"
+
+[[routes]]
+ani = "800*"
+flow = "vip_prefix"
+priority = 1
+
+[[routes]]
+ani = "9990000"
+flow = "vip_exact"
+priority = 2
+"""
+
+
+@pytest.fixture
+def routed(tmp_path):
+    head, tail = BASE.split("[[routes]]", 1)
+    text = head + ROUTES + "\n[routing]" + tail.split("[routing]", 1)[1]
+    return load_server_config(write(tmp_path, text))
+
+
+def test_exact_beats_prefix_and_trunk_group(routed):
+    assert routed.route_for(dnis="5550100", trunk_group="local").flow == "exact_dnis"
+    assert routed.route_for(dnis="5550100", ani="8001").flow == "exact_dnis"
+
+
+def test_longer_prefix_beats_shorter_and_priority(routed):
+    assert routed.route_for(dnis="5550177").flow == "long_prefix"
+    assert routed.route_for(dnis="5559999").flow == "short_prefix"
+    # ani "800*" (3 digits) is as long as dnis "555*"; priority 5 beats 1
+    assert routed.route_for(dnis="5559999", ani="8001234").flow == "short_prefix"
+
+
+def test_priority_then_dnis_before_ani(routed):
+    # both exact: the higher priority wins, else DNIS before ANI
+    assert routed.route_for(dnis="5550100", ani="9990000").flow == "vip_exact"
+    assert routed.route_for(dnis="5550100", ani="5551234").flow == "exact_dnis"
+    assert routed.route_for(ani="5551234").flow == "exact_ani"
+
+
+def test_trunk_group_last_then_default(routed):
+    assert routed.route_for(dnis="4441234", trunk_group="local").queue == "sales"
+    assert routed.route_for(dnis="5551111", trunk_group="local").flow == "short_prefix"
+    assert routed.route_for(dnis="4441234", trunk_group="pstn_in") == routed.default_route
+    assert routed.route_for() == routed.default_route
+    assert [r.key for r in routed.route_order] == [
+        "routes[6]", "routes[3]", "routes[4]", "routes[2]", "routes[1]", "routes[5]",
+        "routes[0]"]
+
+
+def test_every_key_is_documented():
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    section = text.split("## Server: `etc/cti.toml`", 1)[1]
+    keys = ["driver", "boards", "listen", "heartbeat_s", "var_dir", "database", "log_level",
+            "name", "direction", "channels", "stations", "voice_pool.channels",
+            "conference_pool.dsps", "dnis", "ani", "trunk_group", "flow", "queue", "priority",
+            "default", "flow_down", "strategy", "service_level_s", "max_wait_s", "max_length",
+            "wrap_up_s", "ring_timeout_s", "music", "id", "password_hash", "queues", "skills",
+            "station", "roles", "server", "user", "password", "password_file", "flows_dir",
+            "prompts_dir"]
+    assert [k for k in keys if f"| `{k}` |" not in section] == []
