@@ -23,7 +23,7 @@ NATIVE = os.path.join(ROOT, "native")
 
 
 def _cdef_modules(with_simulator):
-    names = ["srl", "dxxx", "dti", "msi", "dcb"] + (["simfar"] if with_simulator else [])
+    names = ["srl", "dxxx", "dti", "msi", "dcb"] + (["simfar", "dsp"] if with_simulator else [])
     return [importlib.import_module(f"drivers._cdefs.{name}") for name in names]
 
 

@@ -29,8 +29,10 @@ void cti_digit_rx_reset(cti_digit_rx *rx);
  * ST as '#' (spandsp's convention), ST' ST'' ST''' as 'A' 'B' 'C'. */
 int cti_digit_rx_feed(cti_digit_rx *rx, const int16_t *amp, int n,
                       char *out, int max);
-/* DTMF only: receiver tuning (see the Q.24 table in docs); values < 0 keep
- * the current setting.  Returns 0. */
+/* DTMF only: receiver tuning (defaults 12, 8 and -40: see the Q.24
+ * measurements in docs/dtmf-receiver.md).  Twists are limits on the bin
+ * powers in dB (a twist < 0 keeps the current one); the threshold is per
+ * tone (0 or <= -99 keeps the current one).  Returns 0. */
 int cti_digit_rx_tune(cti_digit_rx *rx, int twist_db, int reverse_twist_db,
                       int threshold_dbm0);
 
