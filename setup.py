@@ -21,6 +21,8 @@ setup(
         "twisted>=23.10",
         "construct>=2.10",
         "sqlalchemy>=2.0",
+        "alembic>=1.12",
+        "psycopg[binary]>=3.1",
         "pyserial>=3.5",
         "pyusb>=1.2",
     ],
@@ -33,5 +35,6 @@ setup(
             "linediag=cti.linediag:main",
         ],
     },
+    package_data={"cti.storage.migrations": ["script.py.mako"]},
     zip_safe=False,
 )
