@@ -68,6 +68,7 @@ typedef struct tslot {
     long tx_a_ms;              /* how long our A bit has held its value */
     long rx_a_ms;              /* how long the far end's A bit has held */
     int register_mf;           /* the far end collects our number in MF, not DTMF */
+    int receivers_for;         /* the far-end state the receivers were set for */
     cti_digit_rx *dtmf_rx;     /* the far end's receivers (see set_receivers) */
     cti_digit_rx *mf_rx;
     farend fe;
@@ -97,6 +98,8 @@ struct span *span_new(device *d, int signalling, int tones)
 
 void span_free(struct span *s) { free(s); }
 
+static void set_receivers(tslot *t);
+
 struct tslot *tslot_new(device *d, device *spandev, int signalling, int tones)
 {
     tslot *t = calloc(1, sizeof *t);
@@ -118,6 +121,7 @@ struct tslot *tslot_new(device *d, device *spandev, int signalling, int tones)
     farend_init(&t->fe, SIMFAR_EP_T1, d, tones);
     t->dtmf_rx = t->fe.drx;
     t->mf_rx = t->fe.mfrx;
+    set_receivers(t);
     return t;
 }
 
@@ -162,6 +166,15 @@ static void set_receivers(tslot *t)
         cti_digit_rx_reset(mf);
     fe->drx = dtmf;
     fe->mfrx = mf;
+    t->receivers_for = fe->state;
+}
+
+/* Once per tick: the receivers follow the far end's state (set only when
+ * the state changed, so an idle timeslot costs nothing here). */
+static void follow_receivers(tslot *t)
+{
+    if (t->fe.state != t->receivers_for)
+        set_receivers(t);
 }
 
 int simfar_trunk_register(int ep, int mf)
@@ -457,7 +470,7 @@ static void em_tick(tslot *t)
             far_bits(t, BITS_OFFHOOK);      /* answer supervision */
         }
     }
-    set_receivers(t);
+    follow_receivers(t);
 }
 
 static void ls_tick(tslot *t)
@@ -473,7 +486,7 @@ static void ls_tick(tslot *t)
             farend_tone_stop(fe);
         farend_outbound_tick(fe);
     }
-    set_receivers(t);
+    follow_receivers(t);
 }
 
 void tslot_tick(device *d)
