@@ -25,6 +25,12 @@ class Rig:
         self.events = []
         self.driver.subscribe(self.events.append)
 
+    def timed(self):
+        """A list filling with (virtual ms, event) for every event from now on."""
+        seen = []
+        self.driver.subscribe(lambda e: seen.append((self.sim.now_ms, e)))
+        return seen
+
     def run(self, ms):
         for _ in range(0, ms, STEP_MS):
             self.sim.advance(STEP_MS)

@@ -30,13 +30,6 @@ def rig():
     return make_rig()
 
 
-def timed(rig):
-    """A list filling with (virtual ms, event) for every event from now on."""
-    seen = []
-    rig.driver.subscribe(lambda e: seen.append((rig.sim.now_ms, e)))
-    return seen
-
-
 def seize(rig, behaviour="answer", answer_rings=2):
     """Tell the far end what to do with our call, then go off-hook."""
     fe = rig.sim.endpoint(CH)
@@ -95,7 +88,7 @@ def test_connected_only_once_the_far_end_answers(tones, tmp_path):
     ringback (connect type cadence), never before the answer; the voice goes
     on after the result, so the application hears the greeting."""
     rig = make_rig(tones)
-    log = timed(rig)
+    log = rig.timed()
     rig.driver.enable_events(CH, {"tone"})
     done, took, fe = call(rig, "answer", answer_rings=2)
     assert (done["result"], done["connect_type"]) == ("connected", "cadence")
@@ -214,7 +207,7 @@ def test_pause_in_the_dial_string_is_part_of_one_number(rig):
     """"9,5551234" (a 2 s pause after the 9): the exchange waits for the whole
     number, so ringback comes only after the last digit, and the call
     connects."""
-    log = timed(rig)
+    log = rig.timed()
     rig.driver.enable_events(CH, {"tone"})
     done, _, fe = call(rig, "answer", CallProgress(), number="9," + NUMBER)
     assert done["result"] == "connected"

@@ -495,15 +495,10 @@ def test_registry():
 
 # --- prompt generation -------------------------------------------------------------------
 
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None,
-                                  reason="espeak-ng is not installed")
-
-
-@needs_espeak
 @pytest.mark.parametrize("sox", ["sox", None], ids=["sox", "python-resampler"])
 def test_ensure_prompts_makes_8khz_mono_16bit_wav(tmp_path, sox):
-    if sox and shutil.which(sox) is None:
-        pytest.skip("sox is not installed")
+    assert sox is None or shutil.which(sox), "sox is missing: make test installs it"
+    assert shutil.which("espeak-ng"), "espeak-ng is missing: make test installs it"
     made = ensure_prompts(tmp_path, {"goodbye": "Thank you for calling. Goodbye."}, sox=sox)
     assert made == [tmp_path / "goodbye.wav"]
     assert wav_format(made[0]) == (8000, 1, 16)
@@ -515,7 +510,6 @@ def test_ensure_prompts_makes_8khz_mono_16bit_wav(tmp_path, sox):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["goodbye.wav"]   # no temp files
 
 
-@needs_espeak
 def test_ensure_prompts_leaves_existing_files_alone(tmp_path):
     (tmp_path / "prompts.toml").write_text(
         '[tts]\nvoice = "en-us"\nspeed = 170\n'

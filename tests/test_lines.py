@@ -33,13 +33,6 @@ def rig():
     return make_rig()
 
 
-def timed(rig):
-    """A list filling with (virtual ms, event) for every event from now on."""
-    seen = []
-    rig.driver.subscribe(lambda e: seen.append((rig.sim.now_ms, e)))
-    return seen
-
-
 def ring_in(rig, ani="", name=""):
     """The exchange rings our line; returns the far end after the first ring."""
     fe = rig.sim.endpoint(CH)
@@ -79,7 +72,7 @@ def test_rings_are_counted_with_the_country_cadence(tones):
     on part."""
     rig = make_rig(tones)
     on, off = CADENCE[tones]
-    log = timed(rig)
+    log = rig.timed()
     fe = rig.sim.endpoint(CH)
     fe.call(ani="5551234")
     for count in (1, 2, 3):
@@ -99,7 +92,7 @@ def test_caller_who_gives_up_before_answer_stops_the_ringing(rig):
     """A caller hanging up during the second ring: ringing stops at once,
     ring_stopped follows within one ring cycle, no third ring comes and the
     far end is idle."""
-    log = timed(rig)
+    log = rig.timed()
     fe = ring_in(rig, ani="5551234")
     rig.wait_for("ring", CH, where=lambda e: e["count"] == 2)
     rig.run(500)

@@ -299,32 +299,10 @@ def test_clear_digits_forgets_typed_ahead_digits(rig):
 
 # ---- play: what the caller hears ------------------------------------------
 
-def test_wav_prompt_reaches_the_caller_sample_for_sample(rig, tmp_path):
-    """A PCM16 WAV played on the analog line arrives at the far end as
-    exactly the mu-law companded samples, in order, none lost."""
-    fe = answer(rig)
-    signal = chirp(4_000)
-    path = tmp_path / "prompt.wav"
-    write_wav(path, signal)
-    fe.capture()
-    rig.driver.play(CH, [Prompt(str(path))])
-    assert rig.wait_for("play_done", CH)["reasons"] == {"end_of_data"}
-    rig.run(100)
-    captured = list(fe.read_capture())
-    expected = companded(signal)
-    lag = find_lag(captured, expected)
-    assert lag is not None
-    assert captured[lag:lag + len(expected)] == expected
-    assert not any(captured[lag + len(expected):])        # then silence
-
-
-def test_wav_prompt_reaches_a_t1_timeslot_sample_for_sample(trunk_rig, tmp_path):
-    """The same through a voice resource routed to a T1 timeslot."""
-    rig = trunk_rig
-    ts, ch = "dtiB1T2", "dxxxB1C2"
-    route_both_ways(rig, ch, ts)
-    fe = rig.sim.endpoint(ts)
-    signal = chirp(3_000)
+def play_wav_and_capture(rig, ch, fe, signal, tmp_path):
+    """Play `signal` as a PCM16 WAV on ch; return what the far end fe
+    captured from the first sample of the prompt on, and the prompt as
+    mu-law companded samples.  Asserts the prompt arrived whole, in order."""
     path = tmp_path / "prompt.wav"
     write_wav(path, signal)
     fe.capture()
@@ -336,6 +314,23 @@ def test_wav_prompt_reaches_a_t1_timeslot_sample_for_sample(trunk_rig, tmp_path)
     lag = find_lag(captured, expected)
     assert lag is not None
     assert captured[lag:lag + len(expected)] == expected
+    return captured[lag:], expected
+
+
+def test_wav_prompt_reaches_the_caller_sample_for_sample(rig, tmp_path):
+    """A PCM16 WAV played on the analog line arrives at the far end as
+    exactly the mu-law companded samples, in order, none lost."""
+    fe = answer(rig)
+    captured, expected = play_wav_and_capture(rig, CH, fe, chirp(4_000), tmp_path)
+    assert not any(captured[len(expected):])        # then silence
+
+
+def test_wav_prompt_reaches_a_t1_timeslot_sample_for_sample(trunk_rig, tmp_path):
+    """The same through a voice resource routed to a T1 timeslot."""
+    rig = trunk_rig
+    ts, ch = "dtiB1T2", "dxxxB1C2"
+    route_both_ways(rig, ch, ts)
+    play_wav_and_capture(rig, ch, rig.sim.endpoint(ts), chirp(3_000), tmp_path)
 
 
 def test_several_prompts_play_back_to_back(rig):

@@ -108,14 +108,10 @@ class Hub:
         """Deliver `event` about one object to every session monitoring it
         (or monitoring every object of its kind, id "*")."""
         body = dict(body or {})
-        delivered = set()
         for key in ((kind, object_id), (kind, "*")):
             for monitor_id in sorted(self._watchers.get(key, ())):
                 session = self.monitors[monitor_id][0]
                 invoke_id = cause[1] if cause and cause[0] is session else 0
-                if (session, monitor_id) in delivered:
-                    continue
-                delivered.add((session, monitor_id))
                 session.send_event(event, {**body, "monitor": monitor_id}, invoke_id)
 
     def send_event(self, session, event, body=None, invoke_id=0):

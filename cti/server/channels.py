@@ -29,6 +29,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from cti.statemachine import Table
+from drivers.errors import CallerIdUnavailable
 
 log = Logger()
 
@@ -167,6 +168,8 @@ class EmWinkTrunk(Channel):
         self.voice_pool = voice_pool
         self.bus = bus
         self.register = register
+        self._addr = ""                   # the address digits so far
+        self._timer = None                # address timeout / end-of-address pause
         driver.enable_signalling_events(name)
 
     def handle(self, event):
@@ -257,15 +260,11 @@ class EmWinkTrunk(Channel):
         return self.wait_idle()
 
     def _clear_down(self):
-        timer = getattr(self, "_timer", None)
-        if timer is not None and timer.active():
-            timer.cancel()
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
         if self.voice is not None:
             voice, self.voice = self.voice, None
-            try:
-                self.driver.stop(voice)
-            except Exception:
-                pass   # nothing running
+            self.driver.stop(voice)          # whatever it was doing (a no-op when idle)
             self.bus.release(voice)
             self.voice_pool.give(voice)
         self.driver.set_bits(self.name, a=0, b=0)
@@ -324,7 +323,7 @@ class LoopStartLine(Channel):
         try:
             cid = self.driver.caller_id(self.name)
             self.ani, self.cid_name = cid.number, cid.name
-        except Exception:
+        except CallerIdUnavailable:
             self.ani, self.cid_name = "", ""   # no caller ID on this call
         self.machine.fire("offer", ani=self.ani)
         self.listener.trunk_offered(self, self.ani, "")
@@ -346,10 +345,7 @@ class LoopStartLine(Channel):
         return self.wait_idle()
 
     def _clear_down(self):
-        try:
-            self.driver.stop(self.name)
-        except Exception:
-            pass
+        self.driver.stop(self.name)
         self.driver.set_hook(self.name, False)
 
 
