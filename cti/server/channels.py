@@ -82,6 +82,7 @@ STATION = Table("station", initial="onhook", transitions=[
     ("onhook", "offhook", "offhook"),          # lifted with no call: dial tone
     ("offhook", "connect", "talking"),
     ("talking", "onhook", "onhook"),
+    ("talking", "release", "offhook"),         # the other party left; the phone is still up
     ("offhook", "onhook", "onhook"),
     ("talking", "flash", "="),
     ("offhook", "flash", "="),
@@ -114,8 +115,7 @@ class Channel:
         self.voice = None                 # the voice resource serving the call
         self.ani = self.dnis = ""
         self.cid_name = ""
-        self._idle_waiters = []
-        self._answer_waiter = None
+        self._waiters = {}                # state -> [Deferred] (see `when`)
 
     @property
     def state(self):
@@ -123,10 +123,8 @@ class Channel:
 
     def _changed(self, machine, transition):
         log.debug("{channel}: {t}", channel=self.name, t=transition.describe())
-        if transition.target == "idle":
-            waiters, self._idle_waiters = self._idle_waiters, []
-            for d in waiters:
-                d.callback(self)
+        for d in self._waiters.pop(transition.target, ()):
+            d.callback(self)
 
     def snapshot(self):
         return {"device": self.name, "kind": "trunk", "group": self.group,
@@ -134,13 +132,22 @@ class Channel:
                 "dnis": self.dnis, "voice": self.voice,
                 "history": self.machine.describe_history()[-10:]}
 
-    def wait_idle(self):
+    def when(self, state):
+        """A Deferred fired (with the channel) when it is next in `state`,
+        at once if it is now."""
         d = defer.Deferred()
-        if self.state == "idle":
+        if self.state == state:
             d.callback(self)
         else:
-            self._idle_waiters.append(d)
+            self._waiters.setdefault(state, []).append(d)
         return d
+
+    def wait_idle(self):
+        return self.when("idle")
+
+    def report_digits(self, on):
+        """Digit events from the channel's voice resource (for the IVR)."""
+        self.driver.enable_events(self.voice, {"digit"} if on else set())
 
     def _far_cleared(self, how):
         """The far end hung up: tell the call layer, which releases."""
@@ -282,8 +289,13 @@ class LoopStartLine(Channel):
         super().__init__(name, driver, clock, listener, group)
         self.offer_on_ring = offer_on_ring
         self.voice = name                 # the line's own voice channel
-        driver.enable_events(name, {"ring", "ring_stopped", "loop_current",
-                                    "polarity_reversed", "tone"})
+        driver.enable_events(name, self.LINE_EVENTS)
+
+    LINE_EVENTS = frozenset({"ring", "ring_stopped", "loop_current", "polarity_reversed",
+                             "tone"})
+
+    def report_digits(self, on):
+        self.driver.enable_events(self.name, self.LINE_EVENTS | ({"digit"} if on else set()))
 
     def handle(self, event):
         kind = event.kind
@@ -392,6 +404,11 @@ class Station(Channel):
         if self.state == "ringing":
             self.machine.fire("stop_ring")
             self.driver.stop_ring(self.name)
+
+    def hang_up(self):
+        """The other party left while the phone is still off-hook."""
+        self.driver.station_tone(self.name, None)
+        self.machine.fire("release")
 
     def connect(self):
         """An off-hook phone (auto-answer headset) joins a call."""

@@ -1,0 +1,130 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_callcenter -*-
+"""`cti server`: the CT tier as a tree of Twisted services.
+
+    CTServer (MultiService)
+    ├── RecordStore          CDRs, queue log, agent states (started first, stopped last)
+    ├── EventPump            board events into the reactor (the driver's descriptor)
+    └── listeners            one per [server] listen endpoint string
+
+plus the objects they serve: the driver (the simulator's or the real
+boards'), the CT-Bus switching map, the channels and stations, the call
+model, the ACD and the call centre that joins them.  Built from a
+ServerConfig::
+
+    server = CTServer(load_server_config("etc/cti.toml"))
+    server.setServiceParent(application)     # twistd, or `cti server`
+
+Stopping (SIGTERM) drains: no new call is taken, calls in progress get
+`drain_s` seconds to end, the rest are cleared with cause "server
+shutdown", agents are logged out, and the records are flushed before the
+store stops.
+
+Tests and the demo inject their own driver, clock and record sink and
+drive time themselves (tests/rig.py).
+"""
+from pathlib import Path
+
+from twisted.application import strports
+from twisted.application.service import MultiService
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from ctbus import SwitchingMap
+from cti.protocol.server import Hub, SessionFactory, User
+from cti.server.callcenter import CallCenter
+from cti.server.calls import CallModel
+from cti.server.channels import Channels, EmWinkTrunk, LoopStartLine, Station, VoicePool
+from cti.server.voice import VoicePorts
+
+log = Logger()
+
+#: How long a stopping server lets calls finish before clearing them.
+DRAIN_S = 30.0
+
+
+def hub_users(config):
+    """Protocol logins: the [[users]], and every agent by id (role agent)."""
+    users = [User(u.name, u.roles, u.password_hash) for u in config.users]
+    users += [User(a.id, frozenset({"agent"}), a.password_hash) for a in config.agents]
+    return users
+
+
+class CTServer(MultiService):
+    def __init__(self, config, *, reactor=None, driver=None, records=None, listen=None,
+                 drain_s=DRAIN_S):
+        super().__init__()
+        if reactor is None:
+            from twisted.internet import reactor
+        self.config = config
+        self.clock = reactor
+        self.drain_s = drain_s
+        if records is None:
+            from cti.storage.store import RecordStore, default_url
+
+            records = RecordStore(config.database or default_url(config.var_dir), reactor,
+                                  var_dir=config.var_dir)
+            records.setServiceParent(self)
+        self.records = records
+        if driver is None:
+            driver = self._boards(reactor)
+            from drivers.pump import EventPump
+
+            EventPump(driver, reactor).setServiceParent(self)
+        self.driver = driver
+        self.bus = SwitchingMap(driver)
+        self.hub = Hub(reactor, hub_users(config), heartbeat_s=config.heartbeat_s)
+        self.model = CallModel(reactor, self.hub)
+        self.ports = VoicePorts(driver)
+        self.channels = Channels()
+        prompts = config.flow.prompts_dir if config.flow else None
+        self.center = CallCenter(reactor, config, driver, self.channels, self.bus, self.model,
+                                 self.hub, self.ports, records, prompts_dir=prompts,
+                                 recordings_dir=Path(config.var_dir) / "recordings")
+        self._make_channels()
+        driver.subscribe(self.channels.handle)
+        driver.subscribe(self.ports.handle)
+        for endpoint in (config.listen if listen is None else listen):
+            strports.service(endpoint, SessionFactory(self.hub)).setServiceParent(self)
+
+    def _boards(self, reactor):
+        """The driver of the configuration: the simulator on the wall clock, or R4."""
+        from drivers.r4 import R4Driver
+
+        if self.config.driver == "sim":
+            from drivers.sim import Simulator
+
+            self.sim = Simulator.from_config(self.config.boards, virtual_time=False,
+                                             where=self.config.boards_where)
+            self.sim.run_clock(True)
+        return R4Driver(clock=reactor)
+
+    def _make_channels(self):
+        c, driver, clock, listener = self.config, self.driver, self.clock, self.center
+        driver.inventory()
+        pool = self.voice_pool = VoicePool(c.voice_pool)
+        for group in c.trunk_groups:
+            for name in group.channels:
+                signalling = group.signalling.get(name)
+                if signalling == "em_wink":
+                    ch = EmWinkTrunk(name, driver, clock, listener, pool, self.bus,
+                                     group=group.name)
+                elif signalling == "loopstart":
+                    ch = LoopStartLine(name, driver, clock, listener, group=group.name)
+                else:
+                    log.warn("{channel}: {sig} trunks are not driven yet; left idle",
+                             channel=name, sig=signalling)
+                    continue
+                self.channels.add(ch)
+        for group in c.station_groups:
+            for name in group.stations:
+                self.channels.add(Station(name, driver, clock, listener, group=group.name))
+
+    @defer.inlineCallbacks
+    def stopService(self):
+        log.info("stopping: draining calls (up to {s} s)", s=self.drain_s)
+        yield self.center.drain(self.drain_s)
+        yield defer.maybeDeferred(super().stopService)
+        sim = getattr(self, "sim", None)
+        if sim is not None:
+            sim.run_clock(False)

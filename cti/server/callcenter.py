@@ -1,0 +1,746 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_callcenter -*-
+"""The call layer: an inbound call from trunk, through the IVR, to an agent.
+
+The CallCenter listens to the channels (trunk offered, far end cleared,
+station answered...), routes each new call, serves the flow tier and the
+agents through protocol services, and tells the ACD who waits and who is
+free.  One inbound call moves through phases, a declared table with a
+history like every machine here::
+
+    routing ──> ivr ──> queued ──> ringing ──> talking ──> ended
+        └────────────────┘  ^──────────┘ (rang out, next agent)
+
+- routing: the route for its DNIS / ANI / trunk group (etc/cti.toml
+  [[routes]]) sends it to a flow or a queue.
+- ivr: a flow server (a session that sent RouteRegister) gets a
+  `RouteRequest` event and drives the call with AnswerCall, PlayMessage,
+  CollectDigits, RecordMessage, SetCallData, RouteSelect, ClearConnection.
+  With no flow server, or when the flow server's session ends, or when it
+  says nothing within FLOW_RESPONSE_S, the call gets the default treatment:
+  the `[routing] flow_down` queue.  No caller is left in dead air.
+- queued: the trunk is answered, the caller hears the queue's music from
+  the voice resource serving the trunk, and the ACD offers the call.
+- ringing: the agent's phone rings (or, on a headset already off-hook,
+  the agent answers with AnswerCall); rang out, the call goes back to
+  the queue and the next agent.
+- talking: trunk and station are joined full duplex on the CT-Bus; the
+  voice resource keeps listening to the caller (digits).
+- ended: either side hung up; everything is released, the CDR written.
+
+Audio never passes through Python: the CT-Bus (ctbus.SwitchingMap) joins
+timeslots and the boards play and record.
+"""
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from cti.protocol.services import Field, ProtocolError, Service
+from cti.server.acd import ACD, ACDError
+from cti.statemachine import Table
+from cti.storage.models import AgentSession, AgentStateChange, CallRecord, QueueLogEntry
+
+log = Logger()
+
+#: A flow server must act on a RouteRequest within this time.
+FLOW_RESPONSE_S = 2.0
+
+PHASES = Table("inbound_call", initial="routing", transitions=[
+    ("routing", "to_flow", "ivr"),
+    ("routing", "to_queue", "queued"),
+    ("ivr", "to_queue", "queued"),
+    ("queued", "offer", "ringing"),
+    ("ringing", "withdrawn", "queued"),
+    ("ringing", "answered", "talking"),
+    ("*", "end", "ended"),
+])
+
+AGENT_STATES = ("loggedOn", "ready", "notReady", "loggedOff")
+
+
+def utc(seconds):
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+@dataclass(eq=False)
+class InboundCall:
+    """What the call layer tracks about one inbound call."""
+
+    call: object                     # cti.server.calls.Call
+    trunk: object                    # the trunk channel
+    phase: object = None             # a PHASES machine
+    flow: str | None = None
+    flow_session: object = None
+    flow_timer: object = None
+    op_busy: bool = False            # a flow's voice operation is running
+    queue: str | None = None
+    agent: object = None             # the ACD's AgentState once offered
+    station: object = None
+    offered_at: float = 0.0
+    queued_at: float | None = None
+    answered_at: float | None = None
+    music: bool = False
+    recordings: int = 0
+    released_by: str | None = None
+    cause: str = ""
+    history: list = field(default_factory=list)
+
+    @property
+    def id(self):
+        return self.call.id
+
+    @property
+    def state(self):
+        return self.phase.state
+
+    @property
+    def voice(self):
+        return self.trunk.voice
+
+
+class CallCenter:
+    """Routing, IVR service, ACD hand-off and records for one server."""
+
+    def __init__(self, clock, config, driver, channels, bus, model, hub, ports, records, *,
+                 prompts_dir=None, recordings_dir=None):
+        self.clock = clock
+        self.config = config
+        self.driver = driver
+        self.channels = channels
+        self.bus = bus
+        self.model = model
+        self.hub = hub
+        self.ports = ports
+        self.records = records
+        self.prompts_dir = Path(prompts_dir) if prompts_dir else None
+        self.recordings_dir = Path(recordings_dir or Path(config.var_dir) / "recordings")
+        self.acd = ACD(clock, config.queues, config.agents, self, hub.publish)
+        self.calls = {}                 # call id -> InboundCall
+        self.by_trunk = {}              # trunk channel name -> InboundCall
+        self.flow_sessions = []         # sessions that sent RouteRegister, in turn
+        self.accepting = True
+        self.totals = {"offered": 0, "ended": 0}
+        hub.on_session_closed.append(self._session_closed)
+        hub.provide_snapshots("agent", self._agent_snapshot)
+        hub.provide_snapshots("queue", self._queue_snapshot)
+        hub.provide_snapshots("device", self._device_snapshot)
+        self._register_services()
+
+    # -- channel listener --------------------------------------------------
+    def trunk_offered(self, trunk, ani, dnis):
+        if not self.accepting:
+            log.info("{trunk}: call refused, the server is stopping", trunk=trunk.name)
+            trunk.release("server stopping")
+            return
+        group = trunk.group
+        call = self.model.new_call(trunk.name, ani=ani, dnis=dnis, trunk_group=group)
+        ic = InboundCall(call, trunk, offered_at=self.clock.seconds())
+        ic.phase = PHASES.machine(self.clock, call.id)
+        self.calls[call.id] = ic
+        self.by_trunk[trunk.name] = ic
+        self.totals["offered"] += 1
+        trunk.report_digits(True)
+        self.model.connect(call, trunk.name, "alerting")
+        route = self.config.route_for(dnis=dnis or None, ani=ani or None, trunk_group=group)
+        if route is None:
+            self._finish(ic, "system", "no route for the call")
+            return
+        kind, target = route.target
+        log.info("call {call}: {ani} -> {dnis} routed to {kind} {target} ({key})",
+                 call=call.id, ani=ani or "-", dnis=dnis or "-", kind=kind, target=target,
+                 key=route.key)
+        if kind == "queue":
+            self._answer_then(ic, lambda: self._to_queue(ic, target))
+        else:
+            self._to_flow(ic, target)
+
+    def trunk_released(self, trunk, reason):
+        ic = self.by_trunk.get(trunk.name)
+        if ic is not None:
+            self._finish(ic, "caller", reason)
+
+    def station_answered(self, station):
+        agent = self.acd.agent_at(station.name)
+        ic = self.calls.get(agent.call.id) if agent and agent.call is not None else None
+        if ic is None or ic.state != "ringing":
+            log.warn("{station} answered with no call offered to it", station=station.name)
+            return
+        self._agent_answered(ic)
+
+    def station_no_answer(self, station):
+        agent = self.acd.agent_at(station.name)
+        if agent is not None:
+            self.acd.no_answer(agent)
+
+    def station_offhook(self, station):
+        """A phone lifted with no call: dial tone (internal calls come later)."""
+
+    def station_onhook(self, station, was):
+        if was != "talking":
+            return
+        ic = next((c for c in self.calls.values() if c.station is station), None)
+        if ic is not None:
+            self._finish(ic, "agent", "agent hung up")
+
+    # -- routing -----------------------------------------------------------
+    def _to_flow(self, ic, flow):
+        session = self._next_flow_session()
+        if session is None:
+            log.warn("call {call}: no flow server for flow {flow}: default treatment",
+                     call=ic.id, flow=flow)
+            self._flow_down(ic, "no flow server")
+            return
+        ic.flow, ic.flow_session = flow, session
+        ic.phase.fire("to_flow", flow=flow)
+        self.model.connect(ic.call, f"routepoint:{flow}", "alerting")
+        ic.flow_timer = self.clock.callLater(FLOW_RESPONSE_S, self._flow_silent, ic)
+        self.hub.send_event(session, "RouteRequest", self._route_request(ic))
+
+    def _route_request(self, ic):
+        c = ic.call
+        return {"call": c.id, "flow": ic.flow, "ani": c.ani, "dnis": c.dnis,
+                "trunkGroup": c.trunk_group, "device": ic.trunk.name, "data": dict(c.data)}
+
+    def _next_flow_session(self):
+        live = [s for s in self.flow_sessions if s in self.hub.sessions]
+        self.flow_sessions = live
+        if not live:
+            return None
+        self.flow_sessions = live[1:] + live[:1]
+        return live[0]
+
+    def _flow_silent(self, ic):
+        ic.flow_timer = None
+        if ic.state == "ivr":
+            log.warn("call {call}: the flow server did not act within {s} s: default treatment",
+                     call=ic.id, s=FLOW_RESPONSE_S)
+            self._flow_down(ic, "flow server silent")
+
+    def _flow_down(self, ic, why):
+        """The default treatment: the flow_down queue (or a clear-down)."""
+        if ic.flow_session is not None:
+            self.hub.send_event(ic.flow_session, "RouteEnd", {"call": ic.id, "reason": why})
+            ic.flow_session = None
+        self._cancel_flow_timer(ic)
+        if ic.voice is not None:
+            self.ports.stop(ic.voice)
+        queue = self.config.flow_down_queue
+        if not queue:
+            self._finish(ic, "system", f"{why}, and no flow_down queue")
+            return
+        ic.call.data.setdefault("treatment", why)
+        self._answer_then(ic, lambda: self._to_queue(ic, queue))
+
+    def _cancel_flow_timer(self, ic):
+        if ic.flow_timer is not None and ic.flow_timer.active():
+            ic.flow_timer.cancel()
+        ic.flow_timer = None
+
+    def _answer_then(self, ic, then):
+        """Answer the trunk (if not yet), then continue."""
+        if ic.trunk.state in ("connected",):
+            then()
+            return
+        if ic.trunk.state not in ("offered",):
+            return
+        ic.trunk.answer()
+        d = ic.trunk.when("connected")
+        d.addCallback(lambda _: None if ic.state == "ended" else self._answered_trunk(ic, then))
+
+    def _answered_trunk(self, ic, then):
+        self.model.connect(ic.call, ic.trunk.name, "connected")
+        then()
+
+    # -- queue and agents --------------------------------------------------
+    def _to_queue(self, ic, queue):
+        if ic.state == "ended":
+            return
+        if ic.flow is not None and f"routepoint:{ic.flow}" in ic.call.connections:
+            self.model.clear(ic.call, f"routepoint:{ic.flow}", "redirected")
+        ic.flow_session = None
+        self._cancel_flow_timer(ic)
+        ic.queue = queue
+        ic.queued_at = self.clock.seconds()
+        ic.phase.fire("to_queue", queue=queue)
+        self.model.connect(ic.call, f"queue:{queue}", "queued")
+        if not self.acd.enqueue(ic.call, queue):
+            self._finish(ic, "system", f"queue {queue} is full")
+            return
+        if ic.state == "queued":
+            self._start_music(ic)
+
+    def _music_file(self, ic):
+        music = self.config.queue(ic.queue).music if ic.queue else None
+        if not music or self.prompts_dir is None:
+            return None
+        path = self.prompts_dir / f"{music}.wav"
+        return str(path) if path.exists() else None
+
+    def _start_music(self, ic):
+        path = self._music_file(ic)
+        if path is None or ic.voice is None or ic.music:
+            return
+        ic.music = True
+        self._play_music(ic, path)
+
+    def _play_music(self, ic, path):
+        if not ic.music or ic.state == "ended":
+            return
+        if self.ports.busy(ic.voice):      # a flow prompt still ending: after it
+            self.ports.pending[ic.voice].addBoth(lambda r: self._play_music(ic, path) or r)
+            return
+        d = self.ports.play(ic.voice, [path], barge_in=False)
+        d.addCallback(lambda r: self._play_music(ic, path) if r["reason"] == "end" else None)
+
+    def _stop_music(self, ic):
+        if ic.music:
+            ic.music = False
+            self.ports.stop(ic.voice)
+
+    # the ACD's owner interface
+    def offer(self, entry, agent):
+        ic = self.calls[entry.call.id]
+        station = self.channels[agent.station]
+        ic.phase.fire("offer", agent=agent.id)
+        ic.agent, ic.station = agent, station
+        wait = self.clock.seconds() - entry.since
+        extra = {"agent": agent.id, "queue": entry.queue.name, "waitS": round(wait, 3)}
+        if station.state == "onhook":
+            station.ring()
+        elif station.state == "offhook":          # a headset: AnswerCall connects
+            self.driver.station_tone(station.name, "ringback")
+        else:
+            self.clock.callLater(0, self.acd.no_answer, agent)
+        self.model.connect(ic.call, station.name, "alerting", **extra)
+
+    def withdraw(self, entry, agent):
+        ic = self.calls.get(entry.call.id)
+        station = self.channels[agent.station]
+        station.stop_ring()
+        if station.state == "offhook":
+            self.driver.station_tone(station.name, None)
+        if ic is None:
+            return
+        if station.name in ic.call.connections:
+            self.model.clear(ic.call, station.name, "not answered")
+        ic.agent = ic.station = None
+        if ic.state == "ringing":
+            ic.phase.fire("withdrawn")
+
+    def queue_timeout(self, entry):
+        ic = self.calls.get(entry.call.id)
+        if ic is not None:
+            self._finish(ic, "system", f"waited the longest allowed in queue {entry.queue.name}")
+
+    def _agent_answered(self, ic):
+        entry = self.acd.answered(ic.agent.id)
+        ic.answered_at = self.clock.seconds()
+        self._stop_music(ic)
+        self._bridge(ic)
+        ic.phase.fire("answered", agent=ic.agent.id)
+        if ic.station.state == "offhook":
+            ic.station.connect()
+        self.model.clear(ic.call, f"queue:{entry.queue.name}", "answered")
+        self.model.connect(ic.call, ic.station.name, "connected", agent=ic.agent.id)
+
+    # -- the CT-Bus ----------------------------------------------------------
+    def _trunk_endpoint(self, ic):
+        """The bus endpoint of the caller: a T1 timeslot, or an analog line."""
+        return f"{ic.trunk.name}/line" if ic.trunk.voice == ic.trunk.name else ic.trunk.name
+
+    def _bridge(self, ic):
+        """Caller and agent full duplex; the voice resource keeps hearing the caller."""
+        caller = self._trunk_endpoint(ic)
+        self.driver.station_tone(ic.station.name, None)
+        self.bus.release(ic.voice)
+        self.bus.route(ic.station.name, caller)
+        self.bus.route(ic.voice, caller, duplex=False)
+
+    def _unbridge(self, ic):
+        self.bus.release(ic.station.name)
+        if ic.voice == ic.trunk.name:                 # analog: its power-on route again
+            self.bus.release(ic.voice)
+            self.bus.route(ic.voice, f"{ic.voice}/line")
+
+    # -- the end -----------------------------------------------------------
+    def _finish(self, ic, released_by, cause):
+        """Release everything the call holds, once; write its CDR."""
+        if ic.state == "ended":
+            return
+        previous = ic.state
+        ic.released_by, ic.cause = released_by, cause
+        ic.phase.fire("end", by=released_by, cause=cause)
+        self._cancel_flow_timer(ic)
+        ic.music = False
+        if ic.voice is not None:
+            self.ports.stop(ic.voice)
+        if ic.flow_session is not None:
+            self.hub.send_event(ic.flow_session, "RouteEnd", {"call": ic.id, "reason": cause})
+        if previous in ("queued", "ringing"):
+            self.acd.abandon(ic.call)
+        elif previous == "talking":
+            self.acd.call_ended(ic.agent.id, released_by)
+            self._unbridge(ic)
+            if ic.station.state == "talking":
+                ic.station.hang_up()
+        ic.trunk.release(cause)
+        self.model.clear_call(ic.call, cause)
+        self.calls.pop(ic.id, None)
+        if self.by_trunk.get(ic.trunk.name) is ic:
+            del self.by_trunk[ic.trunk.name]
+        self.totals["ended"] += 1
+        self._write_cdr(ic, previous)
+
+    def _write_cdr(self, ic, last_phase):
+        now = self.clock.seconds()
+        if ic.answered_at is not None:
+            disposition = "answered"
+        elif last_phase in ("queued", "ringing"):
+            disposition = "abandoned" if ic.released_by == "caller" else "timed_out"
+        elif ic.queued_at is not None:
+            disposition = "failed"
+        elif ic.flow is not None:
+            disposition = "ivr_only"
+        else:
+            disposition = "failed"
+        wait = None
+        if ic.queued_at is not None:
+            wait = (ic.answered_at if ic.answered_at is not None else now) - ic.queued_at
+        c = ic.call
+        self.records.add(CallRecord(
+            call_id=c.id, direction="inbound", trunk=ic.trunk.name, trunk_group=c.trunk_group,
+            ani=c.ani or None, dnis=c.dnis or None, flow=ic.flow, queue=ic.queue,
+            agent=ic.agent.id if ic.answered_at is not None else None,
+            station=ic.station.name if ic.answered_at is not None else None,
+            offered_at=utc(ic.offered_at), queued_at=utc(ic.queued_at) if ic.queued_at else None,
+            answered_at=utc(ic.answered_at) if ic.answered_at is not None else None,
+            ended_at=utc(now), wait_s=wait,
+            talk_s=now - ic.answered_at if ic.answered_at is not None else None,
+            disposition=disposition, released_by=ic.released_by, cause=ic.cause,
+            attached=dict(c.data)))
+
+    def record_queue(self, call_id, queue, agent, event, *data):
+        values = [None if d is None else str(d) for d in data] + [None] * (5 - len(data))
+        self.records.add(QueueLogEntry(at=utc(self.clock.seconds()), call_id=call_id,
+                                       queue=queue, agent=agent, event=event,
+                                       data1=values[0], data2=values[1], data3=values[2],
+                                       data4=values[3], data5=values[4]))
+
+    def record_state(self, agent, state, reason, previous, call_id):
+        self.records.add(AgentStateChange(agent=agent, at=utc(self.clock.seconds()),
+                                          state=state, reason=reason, previous=previous,
+                                          call_id=call_id))
+
+    def record_session(self, agent, station, login_at, reason):
+        self.records.add(AgentSession(agent=agent, station=station, login_at=utc(login_at),
+                                      logout_at=utc(self.clock.seconds()),
+                                      logout_reason=reason))
+
+    # -- stopping ------------------------------------------------------------
+    def drain(self, timeout_s):
+        """Take no new calls; a Deferred fired when every call has ended,
+        clearing those still up after `timeout_s` with cause 'server shutdown'."""
+        self.accepting = False
+        done = defer.Deferred()
+        deadline = self.clock.seconds() + timeout_s
+
+        def check():
+            if not self.calls:
+                self._log_out_everyone()
+                done.callback(None)
+                return
+            if self.clock.seconds() >= deadline:
+                for ic in list(self.calls.values()):
+                    self._finish(ic, "system", "server shutdown")
+            self.clock.callLater(0.1, check)
+        check()
+        return done
+
+    def _log_out_everyone(self):
+        for agent in self.acd.agents.values():
+            if agent.state in ("ready", "notReady", "workingAfterCall"):
+                self.acd.logout(agent.id, "server shutdown")
+
+    # -- snapshots -----------------------------------------------------------
+    def _agent_snapshot(self, agent_id):
+        agent = self.acd.agents.get(agent_id)
+        return self.acd.describe(agent) if agent else None
+
+    def _queue_snapshot(self, name):
+        queue = self.acd.queues.get(name)
+        return self.acd.describe_queue(queue) if queue else None
+
+    def _device_snapshot(self, name):
+        channel = self.channels.by_name.get(name)
+        if channel is None:
+            return None
+        snap = channel.snapshot()
+        snap["calls"] = [c.id for c in self.model.calls_at(name)]
+        return snap
+
+    # -- protocol services ---------------------------------------------------
+    def _register_services(self):
+        add = self.hub.catalogue.add
+        flow = {"flow"}
+        call = {"call": Field(str, doc="the call id from RouteRequest")}
+        add(Service("RouteRegister", flow), self._route_register)
+        add(Service("AnswerCall", {"flow", "agent"}, fields={
+            "call": Field(str, required=False)}), self._answer_call)
+        add(Service("PlayMessage", flow, fields={
+            **call, "prompts": Field(list), "bargeIn": Field(bool, False, True),
+            "clearDigits": Field(bool, False, False)}), self._play_message)
+        add(Service("CollectDigits", flow, fields={
+            **call, "maxDigits": Field(int), "terminators": Field(str, False, ""),
+            "firstDigitTimeoutS": Field(float, False, 5.0),
+            "interDigitTimeoutS": Field(float, False, 3.0)}), self._collect_digits)
+        add(Service("ClearDigits", flow, fields=call), self._clear_digits)
+        add(Service("RecordMessage", flow, fields={
+            **call, "maxS": Field(float, False, 60.0), "silenceS": Field(float, False, 5.0),
+            "terminators": Field(str, False, "#"), "beep": Field(bool, False, True)}),
+            self._record_message)
+        add(Service("SetCallData", {"flow", "agent"}, fields={**call, "data": Field(dict)}),
+            self._set_call_data)
+        add(Service("RouteSelect", flow, fields={
+            **call, "queue": Field(str, False), "extension": Field(str, False),
+            "number": Field(str, False), "data": Field(dict, False, {}),
+            "timeoutS": Field(float, False, 30.0)}), self._route_select)
+        add(Service("ClearConnection", {"flow", "agent"}, fields={
+            "call": Field(str, required=False)}), self._clear_connection)
+        add(Service("SetAgentState", {"agent"}, fields={
+            "state": Field(str, choices=AGENT_STATES), "station": Field(str, False),
+            "reason": Field(str, False, "")}), self._set_agent_state)
+
+    def _route_register(self, request, params):
+        if request.session not in self.flow_sessions:
+            self.flow_sessions.append(request.session)
+        log.info("session {id} serves the flows ({n} flow servers)", id=request.session.id,
+                 n=len(self.flow_sessions))
+        return {"flowServers": len(self.flow_sessions)}
+
+    def _session_closed(self, session):
+        if session in self.flow_sessions:
+            self.flow_sessions.remove(session)
+        for ic in list(self.calls.values()):
+            if ic.flow_session is session and ic.state == "ivr":
+                ic.flow_session = None        # gone: no RouteEnd to send
+                log.warn("call {call}: its flow server left: default treatment", call=ic.id)
+                self._flow_down(ic, "flow server left")
+
+    def _call(self, call_id):
+        ic = self.calls.get(call_id)
+        if ic is None:
+            raise ProtocolError("no_such_object", f"no call {call_id!r} (it may have ended)",
+                                object="call", id=call_id)
+        return ic
+
+    def _flow_call(self, request, call_id):
+        ic = self._call(call_id)
+        if ic.flow_session is not request.session or ic.state != "ivr":
+            raise ProtocolError("invalid_state", f"call {call_id} is not in this flow "
+                                f"server's hands (it is {ic.state})")
+        self._cancel_flow_timer(ic)
+        return ic
+
+    @defer.inlineCallbacks
+    def _flow_op(self, request, call_id, run):
+        ic = self._flow_call(request, call_id)
+        if ic.op_busy:
+            raise ProtocolError("invalid_state", f"call {call_id}: another operation is "
+                                "still running on it")
+        if ic.voice is None:
+            raise ProtocolError("resource_busy", f"call {call_id} has no voice resource")
+        ic.op_busy = True
+        try:
+            result = yield run(ic)
+        finally:
+            ic.op_busy = False
+        if ic.state == "ended":
+            raise ProtocolError("no_such_object", f"call {call_id} was cleared ({ic.cause})",
+                                object="call", id=call_id)
+        return result
+
+    def _answer_call(self, request, params):
+        if request.role == "agent":
+            return self._agent_answer(request, params)
+        if params["call"] is None:
+            raise ProtocolError("missing_field", "AnswerCall: a flow server names the call",
+                                field="call")
+        ic = self._flow_call(request, params["call"])
+        if ic.trunk.state == "connected":
+            return {}
+        if ic.trunk.state != "offered":
+            raise ProtocolError("invalid_state", f"call {ic.id}: the trunk is {ic.trunk.state}")
+        ic.trunk.answer()
+        self._cancel_flow_timer(ic)
+        d = ic.trunk.when("connected")
+
+        def answered(_):
+            if ic.state == "ended":
+                raise ProtocolError("no_such_object", f"call {ic.id} was cleared ({ic.cause})")
+            self.model.connect(ic.call, ic.trunk.name, "connected", cause=request.cause)
+            self.model.connect(ic.call, f"routepoint:{ic.flow}", "connected",
+                               cause=request.cause)
+            return {}
+        return d.addCallback(answered)
+
+    def _prompt_files(self, prompts):
+        files = []
+        for i, p in enumerate(prompts):
+            if not isinstance(p, str) or not os.path.isabs(p):
+                raise ProtocolError("invalid_field", f"PlayMessage: prompts[{i}] must be an "
+                                    f"absolute file path; got {p!r}", field="prompts")
+            if not os.path.isfile(p):
+                raise ProtocolError("invalid_field", f"PlayMessage: prompts[{i}] {p!r} does "
+                                    "not exist on the CT server", field="prompts")
+            files.append(p)
+        if not files:
+            raise ProtocolError("invalid_field", "PlayMessage: prompts is empty",
+                                field="prompts")
+        return files
+
+    def _play_message(self, request, params):
+        files = self._prompt_files(params["prompts"])
+        return self._flow_op(request, params["call"], lambda ic: self.ports.play(
+            ic.voice, files, params["bargeIn"], params["clearDigits"]))
+
+    def _collect_digits(self, request, params):
+        if not 1 <= params["maxDigits"] <= 31:
+            raise ProtocolError("invalid_field", "CollectDigits: maxDigits must be 1..31 (the "
+                                "board's digit buffer)", field="maxDigits")
+        bad = [t for t in params["terminators"] if t not in "0123456789*#ABCD"]
+        if bad:
+            raise ProtocolError("invalid_field", f"CollectDigits: terminator {bad[0]!r} is "
+                                "not a DTMF key", field="terminators")
+        for key in ("firstDigitTimeoutS", "interDigitTimeoutS"):
+            if not 0 < params[key] <= 600:
+                raise ProtocolError("invalid_field", f"CollectDigits: {key} must be in "
+                                    "(0, 600] seconds", field=key)
+        return self._flow_op(request, params["call"], lambda ic: self.ports.collect(
+            ic.voice, params["maxDigits"], params["terminators"],
+            params["firstDigitTimeoutS"], params["interDigitTimeoutS"]))
+
+    def _clear_digits(self, request, params):
+        ic = self._flow_call(request, params["call"])
+        if ic.voice is not None:
+            self.driver.clear_digits(ic.voice)
+        return {}
+
+    def _record_message(self, request, params):
+        if not 0 < params["maxS"] <= 3600:
+            raise ProtocolError("invalid_field", "RecordMessage: maxS must be in (0, 3600]",
+                                field="maxS")
+
+        @defer.inlineCallbacks
+        def run(ic):
+            self.recordings_dir.mkdir(parents=True, exist_ok=True)
+            ic.recordings += 1
+            path = self.recordings_dir / f"{ic.id}-{ic.recordings}.wav"
+            if params["beep"]:
+                yield self.ports.beep(ic.voice)
+                if ic.state == "ended":
+                    return {}
+            started = self.clock.seconds()
+            result = yield self.ports.record(ic.voice, path, params["maxS"], params["silenceS"],
+                                             params["terminators"])
+            result["durationS"] = round(self.clock.seconds() - started, 3)
+            return result
+        return self._flow_op(request, params["call"], run)
+
+    def _set_call_data(self, request, params):
+        ic = self._call(params["call"])
+        if request.role == "flow" and ic.flow_session is not request.session:
+            raise ProtocolError("invalid_state", f"call {ic.id} is not in this flow "
+                                "server's hands")
+        if request.role == "agent" and (ic.agent is None or ic.agent.id != request.user.name):
+            raise ProtocolError("invalid_state", f"call {ic.id} is not at your station")
+        ic.call.data.update(params["data"])
+        self.hub.publish("call", ic.id, "AttachedDataChanged",
+                         {"call": ic.id, "data": dict(ic.call.data)}, cause=request.cause)
+        return {"data": dict(ic.call.data)}
+
+    def _route_select(self, request, params):
+        ic = self._flow_call(request, params["call"])
+        given = [k for k in ("queue", "extension", "number") if params[k] is not None]
+        if len(given) != 1:
+            raise ProtocolError("invalid_field", "RouteSelect: give exactly one of queue, "
+                                f"extension, number (got {', '.join(given) or 'none'})",
+                                field="queue")
+        if ic.op_busy:
+            raise ProtocolError("invalid_state", f"call {ic.id}: an operation is still running")
+        kind = given[0]
+        if kind != "queue":
+            raise ProtocolError("invalid_field", f"RouteSelect: {kind} destinations need "
+                                "outbound trunks, which this server does not drive yet",
+                                field=kind)
+        queue = params["queue"]
+        if self.config.queue(queue) is None:
+            raise ProtocolError("no_such_object", f"RouteSelect: no queue {queue!r}",
+                                object="queue", id=queue)
+        ic.call.data.update(params["data"])
+        self._answer_then(ic, lambda: self._to_queue(ic, queue))
+        return {"result": "queued", "queue": queue}
+
+    def _clear_connection(self, request, params):
+        if request.role == "flow":
+            if params["call"] is None:
+                raise ProtocolError("missing_field", "ClearConnection: name the call",
+                                    field="call")
+            ic = self._flow_call(request, params["call"])
+            ic.flow_session = None
+            self._finish(ic, "system", "released by the flow")
+            return {}
+        agent = self._my_agent(request)
+        ic = self.calls.get(agent.call.id) if agent.call is not None else None
+        if ic is None or (params["call"] not in (None, ic.id)):
+            raise ProtocolError("invalid_state", f"agent {agent.id} has no such call")
+        if ic.state == "ringing":
+            self.acd.no_answer(agent)               # rejected: the next agent
+        else:
+            self._finish(ic, "agent", "agent hung up")
+        return {}
+
+    def _my_agent(self, request):
+        try:
+            return self.acd.agent(request.user.name)
+        except ACDError as e:
+            raise ProtocolError(e.code, str(e)) from None
+
+    def _agent_answer(self, request, params):
+        agent = self._my_agent(request)
+        ic = self.calls.get(agent.call.id) if agent.call is not None else None
+        if ic is None or ic.state != "ringing" or params["call"] not in (None, ic.id):
+            raise ProtocolError("invalid_state", f"agent {agent.id} has no call ringing")
+        if ic.station.state != "offhook":
+            raise ProtocolError("invalid_state", f"station {ic.station.name} is on-hook: "
+                                "answer by lifting the handset (AnswerCall is for headsets "
+                                "already off-hook)")
+        self._agent_answered(ic)
+        return {"call": ic.id}
+
+    def _set_agent_state(self, request, params):
+        agent = self._my_agent(request)
+        state = params["state"]
+        try:
+            if state == "loggedOn":
+                station = params["station"] or agent.config.station
+                if station is None:
+                    raise ProtocolError("missing_field", "SetAgentState: name the station to "
+                                        "log in at", field="station")
+                if station not in self.channels.by_name or \
+                        self.channels[station].snapshot()["kind"] != "station":
+                    raise ProtocolError("no_such_object", f"no station {station!r}",
+                                        object="device", id=station)
+                self.acd.login(agent.id, station)
+            elif state == "ready":
+                self.acd.set_ready(agent.id)
+            elif state == "notReady":
+                self.acd.set_not_ready(agent.id, params["reason"])
+            else:
+                self.acd.logout(agent.id, params["reason"] or "agent")
+        except ACDError as e:
+            raise ProtocolError(e.code, str(e)) from None
+        return self.acd.describe(agent)
