@@ -25,6 +25,7 @@ setup(
         "psycopg[binary]>=3.1",
         "pyserial>=3.5",
         "pyusb>=1.2",
+        "rich>=13",
     ],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6", "ruff>=0.4"],

@@ -73,3 +73,104 @@ def test_queue_route_to_agent_and_back(centre):
     centre.run(31_000)                                   # support's wrap-up is 30 s
     assert centre.center.acd.agents["1005"].state == "ready"
     assert centre.server.voice_pool.busy == set()
+
+
+def test_caller_abandons_while_the_phone_rings(centre):
+    agent, events = agent_ready(centre, "1005", "msiB1C5")
+    caller = centre.sim.endpoint("dtiB1T2")
+    phone = centre.sim.endpoint("msiB1C5")
+    caller.call(ani="2125550001", dnis="5550199")
+    centre.run_until(lambda: phone.state == "ringing" and caller.state == "connected",
+                     what="the phone rings")
+    caller.hangup()
+    centre.run_until(lambda: phone.state != "ringing", what="the ringing stops")
+    centre.run(200)
+    [cdr] = centre.records.of(CallRecord)
+    assert (cdr.disposition, cdr.released_by, cdr.agent) == ("abandoned", "caller", None)
+    assert [e.event for e in centre.records.of(QueueLogEntry, call_id=cdr.call_id)] == [
+        "ENTERQUEUE", "ABANDON"]
+    assert centre.center.acd.agents["1005"].state == "ready"
+    assert names(events)[-2:] == ["ConnectionCleared", "AgentReady"]
+
+
+def test_ring_timeout_offers_the_next_agent(centre):
+    agent_ready(centre, "1004", "msiB1C4")      # support, idle longest
+    centre.run(1000)
+    agent_ready(centre, "1005", "msiB1C5")
+    first, second = centre.sim.endpoint("msiB1C4"), centre.sim.endpoint("msiB1C5")
+    centre.sim.endpoint("dtiB1T3").call(ani="2125550002", dnis="5550199")
+    centre.run_until(lambda: first.state == "ringing", what="the longest idle agent rings")
+    assert second.state != "ringing"
+    centre.run_until(lambda: second.state == "ringing", within_ms=40_000,
+                     what="the next agent rings after the ring timeout")
+    assert first.state != "ringing"
+    second.offhook()
+    centre.run_until(lambda: centre.center.acd.agents["1005"].state == "busy",
+                     what="the second agent takes the call")
+    log = [(e.event, e.agent) for e in centre.records.of(QueueLogEntry)
+           if e.call_id != "NONE"]
+    assert log == [("ENTERQUEUE", None), ("RINGNOANSWER", "1004"), ("CONNECT", "1005")]
+
+
+def test_agent_hangs_up_and_the_trunk_is_cleared(centre):
+    agent_ready(centre, "1005", "msiB1C5")
+    caller = centre.sim.endpoint("dtiB1T4")
+    phone = centre.sim.endpoint("msiB1C5")
+    caller.call(ani="2125550003", dnis="5550199")
+    centre.run_until(lambda: phone.state == "ringing", what="the phone rings")
+    phone.offhook()
+    centre.run(1000)
+    phone.onhook()
+    centre.run_until(lambda: caller.state == "idle", what="the far end sees the clear")
+    [cdr] = centre.records.of(CallRecord)
+    assert (cdr.disposition, cdr.released_by) == ("answered", "agent")
+    assert [e.event for e in centre.records.of(QueueLogEntry, call_id=cdr.call_id)][-1] \
+        == "COMPLETEAGENT"
+
+
+def test_headset_agent_answers_with_answer_call(centre):
+    client, events = agent_ready(centre, "1005", "msiB1C5")
+    phone = centre.sim.endpoint("msiB1C5")
+    phone.offhook()                              # the headset is always off-hook
+    centre.run(300)
+    centre.sim.endpoint("dtiB1T5").call(ani="2125550004", dnis="5550199")
+    centre.run_until(lambda: "Delivered" in names(events), what="Delivered")
+    result = centre.call(client.call("AnswerCall"))
+    assert centre.center.calls[result["call"]].state == "talking"
+    assert "Established" in names(events)
+
+
+def test_without_a_flow_server_calls_get_the_default_queue(centre):
+    agent, events = agent_ready(centre, "1001", "msiB1C1")      # a sales agent
+    caller = centre.sim.endpoint("dtiB1T6")
+    caller.call(ani="2125550005", dnis="5550100")                 # the IVR's number
+    centre.run_until(lambda: "Delivered" in names(events), within_ms=3000,
+                     what="the call reaches the flow_down queue")
+    ic = centre.center.calls[dict(events)["Delivered"]["call"]]
+    assert ic.queue == "sales" and ic.call.data["treatment"] == "no flow server"
+
+
+@pytest.mark.parametrize("state, params, code", [
+    ("ready", {}, "invalid_state"),                       # not logged in yet
+    ("loggedOn", {"station": "msiB1C99"}, "no_such_object"),
+    ("loggedOn", {"station": "dtiB1T1"}, "no_such_object"),
+])
+def test_agent_state_errors(centre, state, params, code):
+    from cti.protocol.client import RemoteError
+
+    client = centre.client()
+    centre.call(client.login("1002", PASSWORD, "agent"))
+    with pytest.raises(RemoteError) as e:
+        centre.call(client.call("SetAgentState", state=state, **params))
+    assert e.value.code == code
+
+
+def test_two_agents_cannot_share_a_station(centre):
+    from cti.protocol.client import RemoteError
+
+    agent_ready(centre, "1001", "msiB1C1")
+    client = centre.client()
+    centre.call(client.login("1002", PASSWORD, "agent"))
+    with pytest.raises(RemoteError) as e:
+        centre.call(client.call("SetAgentState", state="loggedOn", station="msiB1C1"))
+    assert e.value.code == "resource_busy" and "1001" in str(e.value)

@@ -14,6 +14,13 @@ manifest: every prompt a flow may name, with the sentence it says::
     welcome = "Thank you for calling Example Company."
     goodbye = "Thank you for calling. Goodbye."
 
+    [music]                    # played to callers waiting in a queue
+    hold_music = "E4 G4 B4 E5 D5 B4 G4 A4"
+
+A ``[music]`` entry is a tune: note names (C4 .. B5, sharps as ``F#4``)
+played 400 ms each, synthesized here as soft plucked single tones (one
+note at a time: two-tone chords could look like DTMF to a digit receiver).
+
 The WAV files are not kept in the repository: `ensure_prompts` makes each
 missing one with espeak-ng (``espeak-ng -w``), resampled to 8 kHz by sox,
 or by Python (audioop, else a plain filter) when sox is missing.  A file
@@ -56,9 +63,10 @@ class Manifest:
     prompts: dict[str, str] = field(default_factory=dict)
     voice: str = "en-us"
     speed: int = 150
+    music: dict[str, str] = field(default_factory=dict)
 
     def __contains__(self, name):
-        return name in self.prompts
+        return name in self.prompts or name in self.music
 
 
 def load_manifest(path) -> Manifest:
@@ -72,8 +80,8 @@ def load_manifest(path) -> Manifest:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(path, None, f"not valid TOML: {e}") from None
     for key in data:
-        if key not in ("tts", "prompts"):
-            raise ConfigError(path, key, "unknown key (expected [tts] and [prompts])")
+        if key not in ("tts", "prompts", "music"):
+            raise ConfigError(path, key, "unknown key (expected [tts], [prompts], [music])")
     prompts = data.get("prompts")
     if not isinstance(prompts, dict) or not prompts:
         raise ConfigError(path, "prompts", "expected a [prompts] table of name = \"text\"")
@@ -95,7 +103,55 @@ def load_manifest(path) -> Manifest:
     speed = tts.get("speed", 150)
     if isinstance(speed, bool) or not isinstance(speed, int) or not 80 <= speed <= 450:
         raise ConfigError(path, "tts.speed", "expected words per minute, 80 to 450")
-    return Manifest(path, dict(prompts), voice, speed)
+    music = data.get("music", {})
+    if not isinstance(music, dict):
+        raise ConfigError(path, "music", "expected a table of name = \"notes\"")
+    for name, tune in music.items():
+        if not PROMPT_NAME.fullmatch(name):
+            raise ConfigError(path, f"music.{name}",
+                              "a prompt name is lower-case letters, digits and _")
+        if name in prompts:
+            raise ConfigError(path, f"music.{name}", "also a spoken prompt: pick another name")
+        try:
+            _notes(tune)
+        except ValueError as e:
+            raise ConfigError(path, f"music.{name}", str(e)) from None
+    return Manifest(path, dict(prompts), voice, speed, dict(music))
+
+
+_NOTE_STEPS = {"C": -9, "D": -7, "E": -5, "F": -4, "G": -2, "A": 0, "B": 2}
+NOTE_MS = 400
+
+
+def _notes(tune):
+    """Frequencies of a tune such as "E4 G4 F#4": equal temperament, A4 = 440 Hz."""
+    if not isinstance(tune, str) or not tune.split():
+        raise ValueError("expected note names such as \"E4 G4 B4\"")
+    freqs = []
+    for note in tune.split():
+        letter, sharp, octave = note[0], note[1:-1], note[-1:]
+        if letter not in _NOTE_STEPS or sharp not in ("", "#") or octave not in "2345" \
+                or not octave:
+            raise ValueError(f"{note!r} is not a note from C2 to B5 (such as E4 or F#4)")
+        steps = _NOTE_STEPS[letter] + (sharp == "#") + 12 * (int(octave) - 4)
+        freqs.append(440.0 * 2 ** (steps / 12))
+    return freqs
+
+
+def make_music(path, tune, repeats=4):
+    """Write a tune as an 8 kHz WAV: each note plucked (fast attack, decay)."""
+    n = RATE * NOTE_MS // 1000
+    samples = []
+    for _ in range(repeats):
+        for f in _notes(tune):
+            w = 2 * math.pi * f / RATE
+            samples += [int(5000 * math.exp(-4.0 * i / n) * min(1.0, i / 80)
+                            * math.sin(w * i)) for i in range(n)]
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(CHANNELS)
+        out.setsampwidth(SAMPLE_WIDTH)
+        out.setframerate(RATE)
+        out.writeframes(_pack(samples))
 
 
 def prompt_path(prompts_dir, name: str) -> Path:
@@ -126,16 +182,20 @@ def ensure_prompts(prompts_dir, texts: Mapping[str, str] | None = None, *,
     missing or fails.
     """
     prompts_dir = Path(prompts_dir)
+    made = []
     if texts is None:
         manifest = load_manifest(prompts_dir / MANIFEST)
         texts = manifest.prompts
         voice = voice or manifest.voice
         speed = speed or manifest.speed
+        for name in missing_prompts(prompts_dir, manifest.music):
+            make_music(prompt_path(prompts_dir, name), manifest.music[name])
+            made.append(prompt_path(prompts_dir, name))
     voice = voice or "en-us"
     speed = speed or 150
     todo = missing_prompts(prompts_dir, texts)
     if not todo:
-        return []
+        return made
     espeak_bin = shutil.which(espeak)
     if espeak_bin is None:
         raise PromptError(f"{espeak} not found: install it (apt-get install espeak-ng) or "
@@ -143,7 +203,6 @@ def ensure_prompts(prompts_dir, texts: Mapping[str, str] | None = None, *,
                           f"16-bit WAV files in {prompts_dir}")
     sox_bin = shutil.which(sox) if sox else None
     prompts_dir.mkdir(parents=True, exist_ok=True)
-    made = []
     for name in todo:
         made.append(_generate(prompts_dir, name, texts[name], voice, speed,
                               espeak_bin, sox_bin))
@@ -272,7 +331,7 @@ def main(argv=None) -> int:
         return 1
     manifest = load_manifest(prompts_dir / MANIFEST)
     print(f"{prompts_dir}: {len(made)} prompt(s) generated, "
-          f"{len(manifest.prompts)} in the manifest")
+          f"{len(manifest.prompts) + len(manifest.music)} in the manifest")
     return 0
 
 

@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_server_run -*-
+"""Running the CT server: `cti server -c etc/cti.toml`, or `twistd cti -c ...`.
+
+Both build the same service (`make_service`): the configuration is loaded
+and checked first (an error names the file and the key, and nothing
+starts), then the CTServer tree.  Logs are structured: every event is a
+JSON object, one per line, in var/cti-server.log (twisted.logger's JSON
+format, readable back with `twisted.logger.eventsFromJSONLogFile`), and a
+readable line per event goes to standard output at the configured level.
+
+SIGTERM or SIGINT stops the reactor; before it stops, the server drains
+(see CTServer.stopService): no new calls, calls in progress finish or are
+cleared with a cause, agents are logged out, records are flushed.
+"""
+import sys
+from pathlib import Path
+
+from twisted.logger import (
+    FilteringLogObserver,
+    Logger,
+    LogLevel,
+    LogLevelFilterPredicate,
+    globalLogBeginner,
+    jsonFileLogObserver,
+    textFileLogObserver,
+)
+
+from cti.config import ConfigError
+from cti.server.config import load_server_config
+
+log = Logger()
+
+
+def start_logging(config, stream=None):
+    """JSON events to var/cti-server.log; text at `log_level` to `stream`."""
+    var = Path(config.var_dir)
+    var.mkdir(parents=True, exist_ok=True)
+    level = LogLevel.levelWithName(config.log_level)
+    text = FilteringLogObserver(textFileLogObserver(stream or sys.stdout),
+                                [LogLevelFilterPredicate(defaultLogLevel=level)])
+    json_file = open(var / "cti-server.log", "a", encoding="utf-8")  # noqa: SIM115 - the log's life
+    globalLogBeginner.beginLoggingTo([text, jsonFileLogObserver(json_file)],
+                                     redirectStandardIO=False)
+
+
+def make_service(config_path, drain_s=None):
+    """The CTServer of a configuration file (ConfigError if it is wrong)."""
+    from cti.server.app import DRAIN_S, CTServer
+
+    config = load_server_config(config_path)
+    return CTServer(config, drain_s=DRAIN_S if drain_s is None else drain_s)
+
+
+def main(args):
+    """`cti server`: run in the foreground until SIGTERM / SIGINT."""
+    from twisted.internet import reactor
+
+    try:
+        service = make_service(args.config, args.drain)
+    except ConfigError as e:
+        print(f"cti server: {e}", file=sys.stderr)
+        return 2
+    start_logging(service.config)
+    log.info("cti server: {path}, listening on {listen}", path=args.config,
+             listen=", ".join(service.config.listen))
+    reactor.callWhenRunning(service.startService)
+    reactor.addSystemEventTrigger("before", "shutdown", service.stopService)
+    reactor.run()
+    return 0

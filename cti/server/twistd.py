@@ -1,0 +1,16 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""What twistd needs for `twistd cti`: Options and makeService."""
+from twisted.python import usage
+
+from cti.server.run import make_service
+
+
+class Options(usage.Options):
+    optParameters = [
+        ["config", "c", "etc/cti.toml", "the server configuration (TOML)"],
+        ["drain", None, None, "seconds calls may take to finish at stop", float],
+    ]
+
+
+def makeService(options):
+    return make_service(options["config"], options["drain"])
