@@ -21,7 +21,8 @@ serve the queue, the one whose last call (or login, or wrap-up) ended the
 longest ago.  Queues are served oldest caller first; when one agent
 serves several queues, the caller who has waited longest across them is
 offered first.  An agent who lets a call ring out is not offered that
-call again until every other agent has been tried.
+call again before RETRY_S seconds, nor before every other agent has been
+tried.
 
 Agent states use the CSTA names and move by a declared table: loggedOff,
 notReady (with a reason), ready, reserved (a call rings at the station),
@@ -36,6 +37,10 @@ from twisted.logger import Logger
 from cti.statemachine import Table
 
 log = Logger()
+
+#: After every agent let a caller's call ring out, they are offered it
+#: again only after this many seconds.
+RETRY_S = 5.0
 
 AGENT = Table("agent", initial="loggedOff", transitions=[
     ("loggedOff", "login", "notReady"),
@@ -77,8 +82,9 @@ class Entry:
     since: float
     tried: set = field(default_factory=set)   # agents who let it ring out this round
     agent: "AgentState | None" = None         # the agent it rings at
-    timer: object = None                      # the ring timeout or the max-wait timer
-    max_wait: object = None
+    timer: object = None                      # the ring timeout
+    max_wait: object = None                   # the max-wait timer
+    retry: object = None                      # the next round of agents who rang out
 
     @property
     def position(self):
@@ -270,9 +276,10 @@ class ACD:
     def _leave(self, entry):
         if entry in entry.queue.waiting:
             entry.queue.waiting.remove(entry)
-        if entry.max_wait is not None and entry.max_wait.active():
-            entry.max_wait.cancel()
-        entry.max_wait = None
+        for timer in (entry.max_wait, entry.retry):
+            if timer is not None and timer.active():
+                timer.cancel()
+        entry.max_wait = entry.retry = None
 
     # -- pairing -----------------------------------------------------------
     def dispatch(self):
@@ -293,14 +300,17 @@ class ACD:
         return None
 
     def _pick(self, entry):
-        free = [a for a in self.agents.values()
-                if a.state == "ready" and a.serves(entry.queue.name)]
-        if not free:
+        fresh = [a for a in self.agents.values() if a.state == "ready"
+                 and a.serves(entry.queue.name) and a.id not in entry.tried]
+        if not fresh:
             return None
-        fresh = [a for a in free if a.id not in entry.tried] or free
-        if len(fresh) == len(free):
-            entry.tried &= {a.id for a in free}      # a new round once all were tried
         return min(fresh, key=lambda a: (a.idle_since, a.id))
+
+    def _new_round(self, entry):
+        """Every agent let the call ring out: after RETRY_S they may be tried again."""
+        entry.retry = None
+        entry.tried.clear()
+        self.dispatch()
 
     def _offer(self, entry, agent):
         entry.agent = agent
@@ -336,6 +346,8 @@ class ACD:
                                 ring_ms)
         self.owner.withdraw(entry, agent)
         agent.machine.fire("no_answer", call=entry.call.id)
+        if entry.retry is None:
+            entry.retry = self.clock.callLater(RETRY_S, self._new_round, entry)
         if entry.max_wait is None and entry.queue.config.max_wait_s is not None \
                 and entry in entry.queue.waiting:
             self._timed_out(entry)          # its max wait passed while this agent rang

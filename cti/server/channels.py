@@ -368,6 +368,8 @@ class Station(Channel):
 
     def __init__(self, name, driver, clock, listener, group=None):
         super().__init__(name, driver, clock, listener, group)
+        self._stopping = False             # a stop_ring not yet confirmed by the board
+        self._ring_next = None             # cycles of a ring asked for meanwhile
         driver.enable_station_events(name)
 
     def snapshot(self):
@@ -380,6 +382,11 @@ class Station(Channel):
         if kind == "station_answered" and self.state == "ringing":
             self.machine.fire("answered")
             self.listener.station_answered(self)
+        elif kind == "station_ring_done" and self._stopping:
+            self._stopping = False
+            if self._ring_next is not None:
+                cycles, self._ring_next = self._ring_next, None
+                self.driver.ring_station(self.name, cycles)
         elif kind == "station_ring_done" and self.state == "ringing":
             self.machine.fire("no_answer")
             self.listener.station_no_answer(self)
@@ -398,12 +405,21 @@ class Station(Channel):
 
     def ring(self, cycles=6):
         self.machine.fire("ring", cycles=cycles)
-        self.driver.ring_station(self.name, cycles)
+        if self._stopping:                 # the board ends the last ring first
+            self._ring_next = cycles
+        else:
+            self.driver.ring_station(self.name, cycles)
 
     def stop_ring(self):
+        """Stop ringing; the board confirms with station_ring_done, which
+        then belongs to this ring, not to one started meanwhile."""
         if self.state == "ringing":
             self.machine.fire("stop_ring")
-            self.driver.stop_ring(self.name)
+            if self._ring_next is not None:
+                self._ring_next = None
+            else:
+                self._stopping = True
+                self.driver.stop_ring(self.name)
 
     def hang_up(self):
         """The other party left while the phone is still off-hook."""
