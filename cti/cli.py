@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The `cti` command.
 
-    cti demo        a narrated tour of the simulated boards (wall clock)
+    cti server      the CT server (-c etc/cti.toml); SIGTERM drains and stops it
+    cti flow        the flow tier (IVR flows), a client of the CT server
+    cti demo        the simulated call centre, live (--json: the summary only;
+                    --tour: the narrated tour of the boards instead)
     cti linediag    the technicians' tool (same as `linediag`)
     cti passwd      make a password hash for etc/cti.toml (reads the
                     password from standard input, or asks on a terminal)
@@ -36,7 +39,22 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="cti", description="voice-board CTI server")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="a narrated tour of the simulated boards")
+    server = sub.add_parser("server", help="run the CT server")
+    server.add_argument("-c", "--config", default="etc/cti.toml", help="configuration file")
+    server.add_argument("--drain", type=float, default=None,
+                        help="seconds calls may take to finish when stopping (default 30)")
+    flow = sub.add_parser("flow", help="run the flow tier (IVR)")
+    flow.add_argument("-c", "--config", default="etc/cti.toml", help="configuration file")
+    demo = sub.add_parser("demo", help="the simulated call centre, live")
+    demo.add_argument("-c", "--config", default="etc/cti.toml", help="configuration file")
+    demo.add_argument("--duration", type=float, default=120.0,
+                      help="seconds of traffic (default 120)")
+    demo.add_argument("--rate", type=float, default=12.0, help="calls per minute (default 12)")
+    demo.add_argument("--seed", type=int, default=1, help="random seed of the traffic")
+    demo.add_argument("--json", action="store_true",
+                      help="print only the summary, as one JSON object")
+    demo.add_argument("--tour", action="store_true",
+                      help="the narrated tour of the simulated boards instead")
     sub.add_parser("linediag", help="line diagnostics (see linediag --help)", add_help=False)
     sub.add_parser("passwd", help="print the hash of a password for the configuration")
     args, rest = parser.parse_known_args(argv)
@@ -48,6 +66,18 @@ def main(argv=None):
         parser.error(f"unexpected arguments: {' '.join(rest)}")
     if args.command == "passwd":
         return passwd()
-    from simulators.board_demo import main as demo
+    if args.command == "server":
+        from cti.server.run import main as server
 
-    return demo()
+        return server(args)
+    if args.command == "flow":
+        from cti.flow.run import main as flow
+
+        return flow(args)
+    if args.tour:
+        from simulators.board_demo import main as tour
+
+        return tour()
+    from cti.demo import main as demo
+
+    return demo(args)

@@ -92,3 +92,16 @@ class Centre:
         seen = []
         client.on_event(lambda name, body, invoke_id: seen.append((name, body)))
         return seen
+
+
+def flow_tier(centre):
+    """The flow tier of the centre's configuration, logged in and registered."""
+    from cti.flow.run import load
+    from cti.flow.tier import FlowTier
+
+    _, settings, flows = load(centre.config.path)
+    client = centre.client()
+    centre.call(client.login(settings.user, settings.read_password(), "flow"))
+    tier = FlowTier.from_settings(client, flows, settings.prompts_dir, centre.clock)
+    centre.call(tier.register())
+    return tier

@@ -174,3 +174,77 @@ def test_two_agents_cannot_share_a_station(centre):
     with pytest.raises(RemoteError) as e:
         centre.call(client.call("SetAgentState", state="loggedOn", station="msiB1C1"))
     assert e.value.code == "resource_busy" and "1001" in str(e.value)
+
+
+def speech(samples):
+    """Mean absolute amplitude: speech is loud, silence and idle code are not."""
+    return sum(abs(s) for s in samples) / max(1, len(samples))
+
+
+def test_ivr_menu_to_queue_to_agent_end_to_end(centre):
+    """DNIS 5550100: the menu plays, 2 (support menu), 1 (internet), the
+    support queue, agent 1005 answers, tones both ways, the caller hangs up."""
+    from tests.centre import flow_tier
+
+    tier = flow_tier(centre)
+    agent, events = agent_ready(centre, "1005", "msiB1C5")
+    caller = centre.sim.endpoint("dtiB1T7")
+    phone = centre.sim.endpoint("msiB1C5")
+    caller.call(ani="2125559876", dnis="5550100")
+    centre.run_until(lambda: caller.state == "connected", what="the IVR answers")
+    caller.capture(True)
+    centre.run(4000)
+    assert speech(caller.read_capture()) > 300            # the welcome and the menu
+    caller.send_digits("2")                                 # support (barge-in)
+    centre.run(3000)
+    caller.send_digits("1")                                 # internet problems
+    centre.run_until(lambda: "Delivered" in names(events), within_ms=20_000,
+                     what="the call reaches the agent")
+    delivered = dict(events)["Delivered"]
+    assert delivered["queue"] == "support"
+    assert delivered["data"]["topic"] == "internet" and delivered["data"]["reason"] == "support"
+    [(call_id, outcome)] = tier.outcomes
+    assert call_id == delivered["call"] and outcome.how == "transferred"
+    assert outcome.target == ("queue", "support")
+    assert [s for _, s in outcome.path][-3:] == ["to_support", "menu", "internet"]
+    assert ("support_menu", "menu") in outcome.path
+
+    centre.run_until(lambda: phone.state == "ringing", what="the phone rings")
+    phone.offhook()
+    centre.run_until(lambda: "Established" in names(events), what="Established")
+    caller.capture(True)
+    phone.capture(True)
+    caller.send_tone_custom(1000, 0, -10, on_ms=2000)
+    phone.send_tone_custom(1500, 0, -10, on_ms=2000)
+    centre.run(1000)
+    from_phone, from_caller = caller.read_capture(), phone.read_capture()
+    assert hears(from_caller[2000:], 1000) and not hears(from_caller[2000:], 1500)
+    assert hears(from_phone[2000:], 1500) and not hears(from_phone[2000:], 1000)
+    caller.hangup()
+    centre.run_until(lambda: call_id not in centre.center.calls, what="the call ends")
+    [cdr] = centre.records.of(CallRecord)
+    assert (cdr.disposition, cdr.released_by, cdr.flow, cdr.queue, cdr.agent) == (
+        "answered", "caller", "main_menu", "support", "1005")
+    assert cdr.attached["topic"] == "internet"
+    assert [e.event for e in centre.records.of(QueueLogEntry, call_id=call_id)] == [
+        "ENTERQUEUE", "CONNECT", "COMPLETECALLER"]
+
+
+def test_flow_server_killed_mid_menu_sends_the_caller_to_the_default_queue(centre):
+    from tests.centre import flow_tier
+
+    tier = flow_tier(centre)
+    agent, events = agent_ready(centre, "1001", "msiB1C1")          # sales: flow_down
+    caller = centre.sim.endpoint("dtiB1T8")
+    caller.call(ani="2125554321", dnis="5550100")
+    centre.run_until(lambda: caller.state == "connected", what="the IVR answers")
+    centre.run(3000)                                                 # in the menu
+    ic = next(iter(centre.center.calls.values()))
+    assert ic.state == "ivr"
+    tier.client.transport.loseConnection()                           # the flow tier dies
+    killed = centre.clock.seconds()
+    centre.run_until(lambda: ic.state in ("queued", "ringing"), within_ms=2000,
+                     what="the default treatment within 2 s")
+    assert centre.clock.seconds() - killed <= 2.0
+    assert ic.queue == "sales" and ic.call.data["treatment"] == "flow server left"
+    centre.run_until(lambda: "Delivered" in names(events), what="the sales agent is offered it")

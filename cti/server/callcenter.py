@@ -678,8 +678,8 @@ class CallCenter:
                                 field=kind)
         queue = params["queue"]
         if self.config.queue(queue) is None:
-            raise ProtocolError("no_such_object", f"RouteSelect: no queue {queue!r}",
-                                object="queue", id=queue)
+            raise ProtocolError("invalid_field", f"RouteSelect: no queue {queue!r}",
+                                field="queue")
         ic.call.data.update(params["data"])
         self._answer_then(ic, lambda: self._to_queue(ic, queue))
         return {"result": "queued", "queue": queue}

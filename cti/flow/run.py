@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""`cti flow -c etc/cti.toml`: the flow tier in its own process.
+
+It reads the [flow] section of the server configuration (where the CT
+server listens, the flow login, the flows and prompts directories),
+loads and checks every flow (an error names the file and the step, and
+nothing starts), generates missing prompts with espeak-ng, connects, logs
+in with the flow role and serves RouteRequests until stopped.  When the
+connection drops it reconnects every few seconds; meanwhile the CT server
+gives calls for flows its default treatment (the flow_down queue).
+"""
+import sys
+
+from twisted.internet import defer, task
+from twisted.logger import Logger
+
+from cti.config import ConfigError
+from cti.server.config import load_server_config
+
+log = Logger()
+
+RECONNECT_S = 3.0
+
+
+def load(config_path):
+    """(flow settings, flows, prompts_dir) or ConfigError."""
+    from cti.flow.loader import load_flows
+    from cti.flow.prompts import ensure_prompts
+
+    config = load_server_config(config_path)
+    settings = config.flow
+    if settings is None or settings.user is None:
+        raise ConfigError(config_path, "flow.user", "required to run the flow tier")
+    manifest = settings.prompts_dir / "prompts.toml"
+    flows = load_flows(settings.flows_dir, manifest if manifest.exists() else None)
+    if manifest.exists():
+        ensure_prompts(settings.prompts_dir)
+    return config, settings, flows
+
+
+@defer.inlineCallbacks
+def serve(reactor, settings, flows, password):
+    """Connect, log in, RouteRegister; again after every disconnection."""
+    from cti.flow.tier import FlowTier
+    from cti.protocol.client import connect
+
+    while True:
+        try:
+            client = yield connect(reactor, settings.server)
+            yield client.login(settings.user, password, "flow", client="cti-flow")
+            tier = FlowTier.from_settings(client, flows, settings.prompts_dir, reactor)
+            yield tier.register()
+            log.info("flow tier serving {n} flows for {server}", n=len(flows),
+                     server=settings.server)
+            yield client.closed
+            log.warn("the CT server closed the connection")
+        except Exception as e:  # noqa: BLE001 - any failure: log, wait, retry
+            log.warn("flow tier: {error}; retrying in {s} s", error=e, s=RECONNECT_S)
+        yield task.deferLater(reactor, RECONNECT_S, lambda: None)
+
+
+def main(args):
+    from twisted.internet import reactor
+    from twisted.logger import globalLogBeginner, textFileLogObserver
+
+    try:
+        config, settings, flows = load(args.config)
+        password = settings.read_password()
+    except ConfigError as e:
+        print(f"cti flow: {e}", file=sys.stderr)
+        return 2
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)],
+                                     redirectStandardIO=False)
+    reactor.callWhenRunning(serve, reactor, settings, flows, password)
+    reactor.run()
+    return 0
