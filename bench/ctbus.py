@@ -2,23 +2,28 @@
 """A full H.100 bus switched for 60 simulated seconds.
 
 4096 timeslots are driven (170 T1 spans = 4080 timeslots, plus 16
-off-hook stations), every device listens to a partner (2048 full-duplex
-routes), and the simulator moves 80 G.711 samples per slot per 10 ms
-tick through the two bus images.  The figure is how many times faster
-than real time one core does that:
+off-hook stations) and every device listens to a partner (2048
+full-duplex routes).  The figure is how many times faster than real time
+one core runs that chassis:
 
     realtime_factor = simulated seconds / wall-clock seconds
 
 The simulator is single-threaded, so this is a one-core figure.  Route
 set-up through the driver is not timed.
 
-What a tick costs per device: its signalling (robbed bits, timers, alarms)
-and its 80 bytes on the bus.  A far end that is idle and silent neither
-decodes what it is sent nor encodes silence (its slot carries the mu-law
-idle code), so this is the chassis at rest with every route made; one
-path (msiB1C1 -> msiB1C2) carries a tone end to end to prove the audio
-really crosses.  A far end that talks or listens pays its DSP on top:
-`python -m bench.dsp` measures that part.
+What a tick costs: nothing for an idle device.  A timeslot whose far end
+is idle and silent (no call, no capture, nothing to send, no wink running)
+would only move its clocks on and send the mu-law idle code, so it sleeps:
+its slot holds the idle code in both bus images and the tick does not
+visit it until something is done to it through the API, which wakes it and
+moves its clocks on by the time it slept.  This is the chassis at rest
+with every route made: the 4080 timeslots sleep, and each tick visits the
+16 off-hook stations, whose far ends are in a call and so decode what they
+hear and run their DTMF and call-progress detectors on it; one path
+(msiB1C1 -> msiB1C2) carries a tone end to end to prove the audio really
+crosses.  A busy chassis pays, for every device in a call, its signalling,
+its 80 bytes each way on the bus and that DSP: `python -m bench.dsp`
+measures the DSP part.
 """
 import json
 import os

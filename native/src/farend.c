@@ -121,6 +121,18 @@ int farend_listening(const farend *fe)
     return fe->capturing || fe->state != SIMFAR_ST_IDLE;
 }
 
+int farend_idle(const farend *fe)
+{
+    return !farend_listening(fe) && farend_quiet(fe);
+}
+
+void farend_clocks(farend *fe, long ms)
+{
+    fe->state_ms += ms;
+    fe->phase_ms += ms;
+    fe->dial_gap_ms += ms;
+}
+
 void farend_speak(farend *fe, int16_t *out)
 {
     int16_t tmp[TICK];
@@ -168,9 +180,7 @@ void farend_hear(farend *fe, const int16_t *in)
 {
     char digits[16];
     int events[8], n, i;
-    fe->state_ms += TICK_MS;
-    fe->phase_ms += TICK_MS;
-    fe->dial_gap_ms += TICK_MS;
+    farend_clocks(fe, TICK_MS);
     if (fe->capturing)
         fifo_push(&fe->capture, in, TICK);
     if (fe->state == SIMFAR_ST_IDLE)
@@ -198,9 +208,7 @@ void farend_hear_bus(farend *fe, const uint8_t *in)
 {
     int16_t lin[TICK];
     if (!farend_listening(fe)) {
-        fe->state_ms += TICK_MS;         /* only the clocks move */
-        fe->phase_ms += TICK_MS;
-        fe->dial_gap_ms += TICK_MS;
+        farend_clocks(fe, TICK_MS);      /* only the clocks move */
         return;
     }
     if (in)

@@ -221,6 +221,19 @@ static void ring_tick(line *l, const int16_t *fe_out)
     }
 }
 
+/* Idle: on-hook, the exchange neither rings nor sends, and no DE_RNGOFF or
+ * loop-current drop is pending; the clocks alone would move. */
+int line_idle(const struct line *l)
+{
+    return !l->hook && l->rngoff_ms <= 0 && l->lcdrop_ms == 0 && farend_idle(&l->fe);
+}
+
+void line_slept(struct line *l, long ms)
+{
+    l->lc_ms += ms;
+    farend_clocks(&l->fe, ms);
+}
+
 void line_tick(device *d)
 {
     line *l = d->line;

@@ -112,6 +112,7 @@ static void sim_destroy(sim *s)
         fifo_free(&s->slot_fifo[i]);
     free(s->slot_fifo);
     free(s->devs);
+    free(s->awake);
     free(s->bus);
     free(s->q);
     if (s->evfd >= 0)
@@ -179,13 +180,18 @@ device *sim_add_device(dev_kind kind, const char *name, int board, int has_slot)
         return NULL;
     }
     if (s->ndevs == s->capdevs) {
-        int cap = s->capdevs ? 2 * s->capdevs : 64;
+        int cap = s->capdevs ? 2 * s->capdevs : 64;     /* a multiple of 64 */
         device **n = realloc(s->devs, cap * sizeof *n);
-        if (!n) {
+        uint64_t *a = realloc(s->awake, cap / 64 * sizeof *a);
+        if (n)
+            s->devs = n;
+        if (a)
+            s->awake = a;
+        if (!n || !a) {
             sim_fail("out of memory");
             return NULL;
         }
-        s->devs = n;
+        memset(a + s->capdevs / 64, 0, (cap - s->capdevs) / 64 * sizeof *a);
         s->capdevs = cap;
     }
     d = calloc(1, sizeof *d);
@@ -205,6 +211,7 @@ device *sim_add_device(dev_kind kind, const char *name, int board, int has_slot)
     }
     dev_ok(d);
     s->devs[s->ndevs++] = d;
+    s->awake[d->index / 64] |= 1ull << d->index % 64;
     return d;
 }
 
@@ -214,8 +221,10 @@ device *sim_find(const char *name)
     if (!g_sim || !name)
         return NULL;
     for (i = 0; i < g_sim->ndevs; i++)
-        if (strcmp(g_sim->devs[i]->name, name) == 0)
+        if (strcmp(g_sim->devs[i]->name, name) == 0) {
+            sim_wake(g_sim->devs[i]);
             return g_sim->devs[i];
+        }
     return NULL;
 }
 
@@ -228,6 +237,7 @@ device *sim_dev_any(long handle)
 {
     if (!g_sim || handle < 1 || handle > g_sim->ndevs)
         return NULL;
+    sim_wake(g_sim->devs[handle - 1]);
     return g_sim->devs[handle - 1];
 }
 
@@ -542,6 +552,74 @@ long ATDV_SUBDEVS(long dev)
     return r;
 }
 
+/* ---- who is awake -------------------------------------------------------
+ *
+ * Most of a big chassis is idle at any moment: a timeslot or a station
+ * whose far end neither listens nor sends, an analog line on-hook that
+ * does not ring.  Such a device's tick would only move its clocks on and
+ * write idle code into its slot; once both bus images hold that idle code
+ * it is put to sleep and the tick does not visit it at all: an idle device
+ * costs one bit of a bitmap, not a cache miss.
+ *
+ * The tick visits the devices whose bit is set in the awake bitmap, in
+ * creation order.  Nothing but the API changes an idle device (a sleeping
+ * one hears nothing it would act on), and every entry point finds its
+ * device through sim_dev or sim_find, which wake it; so do the two ways one
+ * device works another: a voice channel its analog line, a span coming out
+ * of alarm its timeslots.  A device woken moves its clocks on by the time
+ * it slept, then is visited until it is idle again.  Voice channels and
+ * conference DSPs are always visited.
+ */
+
+static int device_idle(const device *d)
+{
+    switch (d->kind) {
+    case DEV_LINE: return line_idle(d->line);
+    case DEV_TS: return tslot_idle(d->ts);
+    case DEV_STATION: return station_idle(d->station);
+    case DEV_VOICE:
+    case DEV_DCB: return 0;
+    default: return 1;             /* spans and boards have no tick */
+    }
+}
+
+static void device_slept(device *d, long ms)
+{
+    switch (d->kind) {
+    case DEV_LINE: line_slept(d->line, ms); break;
+    case DEV_TS: tslot_slept(d->ts, ms); break;
+    case DEV_STATION: station_slept(d->station, ms); break;
+    default: break;
+    }
+}
+
+void sim_wake(device *d)
+{
+    sim *s = g_sim;
+    uint64_t *word = &s->awake[d->index / 64], bit = 1ull << d->index % 64;
+    if (!(*word & bit)) {
+        device_slept(d, (long)(s->ticks - d->slept_at) * TICK_MS);
+        d->idle_ticks = 0;
+        *word |= bit;
+    }
+    /* an analog line is worked through its voice channel (dx_sethook, the
+     * far-end calls on the channel's handle) */
+    if (d->kind == DEV_VOICE && voice_has_line(d))
+        sim_wake(voice_line_dev(d));
+}
+
+/* After d's tick: idle is whether it began the tick idle.  Two such ticks
+ * in a row wrote idle code into both bus images, and an idle tick leaves
+ * the device idle: it may sleep. */
+static void maybe_sleep(device *d, int idle)
+{
+    d->idle_ticks = idle ? d->idle_ticks + 1 : 0;
+    if (d->idle_ticks < 2)
+        return;
+    g_sim->awake[d->index / 64] &= ~(1ull << d->index % 64);
+    d->slept_at = g_sim->ticks + 1;
+}
+
 /* ---- the tick -----------------------------------------------------------*/
 
 const uint8_t *sim_bus_in(const device *d)
@@ -559,38 +637,25 @@ uint8_t *sim_bus_out(int slot)
     return g_sim->bus[!g_sim->cur][slot];
 }
 
-static const void *device_state(const device *d)
-{
-    switch (d->kind) {
-    case DEV_LINE: return d->line;
-    case DEV_TS: return d->ts;
-    case DEV_STATION: return d->station;
-    case DEV_VOICE: return d->voice;
-    case DEV_DCB: return d->dcb;
-    default: return d;
-    }
-}
-
 void sim_tick(void)
 {
     sim *s = g_sim;
-    int i;
-    for (i = 0; i < s->ndevs; i++) {
-        device *d = s->devs[i];
-        /* Devices are scattered through the heap and each one's state is
-         * touched once per tick: fetch a few devices ahead, so memory
-         * latency, not work, stops being what a big chassis waits on. */
-        if (i + 8 < s->ndevs)
-            __builtin_prefetch(s->devs[i + 8]);
-        if (i + 4 < s->ndevs)
-            __builtin_prefetch(device_state(s->devs[i + 4]));
-        switch (d->kind) {
-        case DEV_LINE: line_tick(d); break;
-        case DEV_TS: tslot_tick(d); break;
-        case DEV_STATION: station_tick(d); break;
-        case DEV_VOICE: voice_tick(d); break;
-        case DEV_DCB: dcb_tick(d); break;
-        default: break;
+    int w, i;
+    for (w = 0; w * 64 < s->ndevs; w++) {
+        uint64_t bits = s->awake[w];
+        while (bits) {
+            device *d = s->devs[w * 64 + __builtin_ctzll(bits)];
+            int idle = device_idle(d);
+            bits &= bits - 1;
+            switch (d->kind) {
+            case DEV_LINE: line_tick(d); break;
+            case DEV_TS: tslot_tick(d); break;
+            case DEV_STATION: station_tick(d); break;
+            case DEV_VOICE: voice_tick(d); break;
+            case DEV_DCB: dcb_tick(d); break;
+            default: break;
+            }
+            maybe_sleep(d, idle);
         }
     }
     for (i = 0; i < SIMFAR_SLOTS; i++) {

@@ -16,6 +16,10 @@
  *   3. the images swap.
  * So every hop costs one tick of latency and the order devices are visited
  * never changes what anyone hears.
+ *
+ * Idle devices sleep: a line, timeslot or station whose tick would only
+ * move its clocks on and send idle code is not visited at all (sim.c, "who
+ * is awake").  Finding a device by handle or name wakes it.
  */
 #ifndef CTI_SIM_H
 #define CTI_SIM_H
@@ -125,6 +129,9 @@ int farend_put_digits(farend *fe, int mf, const char *digits, int on_ms, int off
                       int level_dbm0);
 void farend_set_state(farend *fe, int state);
 void farend_stop_sending(farend *fe);
+/* Idle: it neither listens nor sends, so a tick only moves its clocks on. */
+int farend_idle(const farend *fe);
+void farend_clocks(farend *fe, long ms);  /* move its clocks on by ms */
 
 /* ---- devices ------------------------------------------------------------*/
 typedef struct device {
@@ -142,6 +149,8 @@ typedef struct device {
     int index;
     char name[24];
     int board;                /* board number in the name */
+    int idle_ticks;           /* ticks in a row it began idle (sim_tick) */
+    long long slept_at;       /* asleep: the first tick it was not visited */
     int hang_next;            /* the next operation will hang */
     int hung;                 /* an operation is hung */
     int subdevs;              /* board devices: how many channels */
@@ -176,6 +185,7 @@ typedef struct sim {
     /* devices */
     device **devs;
     int ndevs, capdevs;
+    uint64_t *awake;          /* one bit per device: visited by the tick */
     int boards;               /* board numbers handed out per family */
     int voice_boards, dti_boards, msi_boards, dcb_boards;
     /* bus */
@@ -212,8 +222,10 @@ void sim_unlock(void);
 int sim_ensure(void);                     /* creates a default empty sim */
 device *sim_add_device(dev_kind kind, const char *name, int board, int has_slot);
 device *sim_find(const char *name);
+/* Finding a device wakes it (sim_wake): the caller is about to use it. */
 device *sim_dev(long handle);             /* open device by handle, or NULL */
 device *sim_dev_any(long handle);         /* by handle, open or not */
+void sim_wake(device *d);                 /* visit d from the next tick on */
 long sim_handle(const device *d);
 void sim_post(device *d, unsigned long type, const void *data, long len, long err);
 void sim_misuse(const char *fmt, ...);
@@ -264,6 +276,15 @@ void dcb_free(struct dcb *c);
 void dcb_tick(device *d);
 void dcb_reset(device *d);
 int dcb_owns_slot(const device *d, int slot);
+
+/* Sleeping (sim.c): *_idle says a tick would only move the device's clocks
+ * on and send idle code; *_slept moves them on by the time it slept. */
+int line_idle(const struct line *l);
+void line_slept(struct line *l, long ms);
+int tslot_idle(const struct tslot *t);
+void tslot_slept(struct tslot *t, long ms);
+int station_idle(const struct station *s);
+void station_slept(struct station *s, long ms);
 
 /* the voice channel paired with an analog line tells it about hook changes */
 void voice_line_event(device *voice_dev, int cst_event, int cst_data);

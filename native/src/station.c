@@ -91,6 +91,18 @@ int station_fe_flash(struct station *s)
     return 0;
 }
 
+/* Idle: on-hook, not ringing, and the agent says nothing into the handset
+ * it has put down; the far end's clocks alone would move. */
+int station_idle(const struct station *s)
+{
+    return !s->offhook && !s->ring_cycles && farend_idle(&s->fe);
+}
+
+void station_slept(struct station *s, long ms)
+{
+    farend_clocks(&s->fe, ms);
+}
+
 void station_tick(device *d)
 {
     station *s = d->station;

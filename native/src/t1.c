@@ -410,12 +410,14 @@ static void far_end_sees(tslot *t, int a_on_ms)
     set_receivers(t);
 }
 
-/* The span came out of alarm: both ends see the bits held meanwhile. */
+/* The span came out of alarm: both ends see the bits held meanwhile (a
+ * sleeping timeslot wakes first, so its clocks are up to date). */
 static void span_back_up(span *s)
 {
     int k;
     for (k = 0; k < DTV_NUMTS && s->ts[k]; k++) {
         tslot *t = s->ts[k]->ts;
+        sim_wake(s->ts[k]);
         deliver_far_bits(t);
         far_end_sees(t, 0);
     }
@@ -487,6 +489,21 @@ static void ls_tick(tslot *t)
         farend_outbound_tick(fe);
     }
     follow_receivers(t);
+}
+
+/* Idle: the far end neither listens nor sends, we are not winking and its
+ * receivers are set for its state; the clocks alone would move, whether
+ * the span is up or down. */
+int tslot_idle(const struct tslot *t)
+{
+    return farend_idle(&t->fe) && t->wink_ms <= 0 && t->receivers_for == t->fe.state;
+}
+
+void tslot_slept(struct tslot *t, long ms)
+{
+    t->tx_a_ms += ms;
+    t->rx_a_ms += ms;
+    farend_clocks(&t->fe, ms);
 }
 
 void tslot_tick(device *d)
