@@ -50,7 +50,7 @@ next = "choice"
 [[steps]]
 name = "choice"
 type = "collect"
-prompt = ["beep"]
+prompt = ["hello"]
 max_digits = 1
 terminator = ""
 first_timeout_s = 5
@@ -95,8 +95,8 @@ def write_config(directory):
     (d / "flows").mkdir()
     (d / "flows" / "bench.toml").write_text(FLOW)
     (d / "prompts").mkdir()
-    from cti.flow.prompts import make_music
-    make_music(d / "prompts" / "beep.wav", "A4", repeats=1)
+    (d / "prompts" / "prompts.toml").write_text(
+        '[prompts]\nhello = "Hello."\n[music]\nbeep = "A4"\n')
     (d / "cti.toml").write_text("\n".join(lines) + "\n")
     return d / "cti.toml"
 

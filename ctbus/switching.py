@@ -100,6 +100,7 @@ class SwitchingMap:
         self.broadcasts = {}
         self.conferences = {}
         self.history = deque(maxlen=HISTORY)
+        self._touched = set()    # endpoints changed since the last check
         for info in driver.inventory():
             if info.slot is not None and info.kind in ("voice", "line", "timeslot", "station"):
                 endpoint = info.name
@@ -149,6 +150,7 @@ class SwitchingMap:
         else:
             self.driver.listen(endpoint, slot)
         self._hears[endpoint] = (slot, owner)
+        self._touched.add(endpoint)
 
     def _unlisten(self, endpoint):
         if endpoint not in self._hears:
@@ -158,6 +160,7 @@ class SwitchingMap:
         else:
             self.driver.unlisten(endpoint)
         del self._hears[endpoint]
+        self._touched.add(endpoint)
 
     def _record(self, what):
         self.history.append(what)
@@ -190,7 +193,7 @@ class SwitchingMap:
                 raise
         self.routes[route.id] = route
         self._record(route.describe())
-        self.check()
+        self._check_touched()
         return route
 
     def disconnect(self, connection):
@@ -206,7 +209,7 @@ class SwitchingMap:
             self._end_conference(connection)
         else:
             raise BusError(f"{connection!r} is not a connection of this map")
-        self.check()
+        self._check_touched()
 
     def _drop_route(self, route):
         for endpoint in (route.a, route.b):
@@ -233,7 +236,7 @@ class SwitchingMap:
             self.disconnect(cast)
             raise
         self._record(cast.describe())
-        self.check()
+        self._check_touched()
         return cast
 
     def add_listener(self, cast, listener, check=True):
@@ -246,7 +249,7 @@ class SwitchingMap:
         cast.listeners.add(listener)
         if check:
             self._record(f"{listener} joins broadcast {cast.id}")
-            self.check()
+            self._check_touched()
 
     def remove_listener(self, cast, listener):
         if listener not in cast.listeners:
@@ -254,7 +257,7 @@ class SwitchingMap:
         self._unlisten(listener)
         cast.listeners.discard(listener)
         self._record(f"{listener} leaves broadcast {cast.id}")
-        self.check()
+        self._check_touched()
 
     # -- conferences ---------------------------------------------------
     def conference(self, dsp, parties):
@@ -278,7 +281,7 @@ class SwitchingMap:
             self._end_conference(conf)
             raise
         self._record(conf.describe())
-        self.check()
+        self._check_touched()
         return conf
 
     def add_party(self, conf, endpoint, role="normal"):
@@ -290,7 +293,7 @@ class SwitchingMap:
         conf.outputs[endpoint] = out
         self._listen(endpoint, out, conf)
         self._record(f"{endpoint} joins conference {conf.id} as {role}")
-        self.check()
+        self._check_touched()
 
     def set_role(self, conf, endpoint, role):
         if endpoint not in conf.parties:
@@ -309,7 +312,7 @@ class SwitchingMap:
         if not conf.parties:
             self.conferences.pop(conf.id, None)   # the board ended it with its last party
         self._record(f"{endpoint} leaves conference {conf.id}")
-        self.check()
+        self._check_touched()
 
     def _end_conference(self, conf):
         for endpoint in list(conf.parties):
@@ -350,16 +353,26 @@ class SwitchingMap:
                     del self.conferences[conf.id]
         self._unlisten(endpoint)
         self._record(f"release {endpoint}")
-        self.check()
+        self._check_touched()
 
     # -- checking and diagnostics --------------------------------------
-    def check(self):
+    def _check_touched(self):
+        """After every change: `check` the endpoints it touched (a full
+        check visits every endpoint of the chassis, too slow per call)."""
+        touched, self._touched = self._touched, set()
+        self.check(touched)
+
+    def check(self, endpoints=None):
         """Raise AssertionError if the map is inconsistent with itself or
-        with what the driver says each device listens to."""
+        with what the driver says each device listens to; all endpoints,
+        or only `endpoints`."""
         problems = []
         conf_outputs = {out: (c, e) for c in self.conferences.values()
                         for e, out in c.outputs.items()}
-        for endpoint, (slot, owner) in self._hears.items():
+        scope = self._tx if endpoints is None else endpoints
+        hears = self._hears.items() if endpoints is None else [
+            (e, self._hears[e]) for e in endpoints if e in self._hears]
+        for endpoint, (slot, owner) in hears:
             if slot not in self._driver_of and slot not in conf_outputs:
                 problems.append(f"{endpoint} hears slot {slot}, which nothing drives")
             if isinstance(owner, Route):
@@ -375,7 +388,7 @@ class SwitchingMap:
             elif isinstance(owner, Conference):
                 if owner.outputs.get(endpoint) != slot:
                     problems.append(f"{endpoint} does not hear its conference output")
-        for endpoint in self._tx:
+        for endpoint in scope:
             device = endpoint[: -len("/line")] if endpoint.endswith("/line") else endpoint
             status = self.driver.status(device)
             actual = status.get("line_listen") if endpoint.endswith("/line") else status.get(
