@@ -248,3 +248,19 @@ def test_flow_server_killed_mid_menu_sends_the_caller_to_the_default_queue(centr
     assert centre.clock.seconds() - killed <= 2.0
     assert ic.queue == "sales" and ic.call.data["treatment"] == "flow server left"
     centre.run_until(lambda: "Delivered" in names(events), what="the sales agent is offered it")
+
+
+def test_protocol_doc_covers_every_service_and_event(centre):
+    from cti.server.acd import AGENT_EVENTS
+    from cti.server.calls import EVENT_FOR_STATE
+
+    with open("docs/protocol.md") as f:
+        doc = f.read()
+    for service in centre.hub.catalogue.services():
+        assert f"### {service.name}" in doc, f"{service.name} is not in docs/protocol.md"
+        for name in service.fields:
+            assert f"`{name}`" in doc, f"{service.name}.{name} is not in docs/protocol.md"
+    events = set(EVENT_FOR_STATE.values()) | set(AGENT_EVENTS.values()) | {
+        "CallCleared", "RouteRequest", "RouteEnd", "AttachedDataChanged", "AgentLoggedOn"}
+    for event in events:
+        assert f"`{event}`" in doc, f"event {event} is not in docs/protocol.md"
