@@ -16,9 +16,14 @@ connecting audio) to its owner, the call centre, through three calls::
 agent)` stops it (ring timeout: the next agent is tried); `owner.
 queue_timeout(entry)` is told when a caller waited `max_wait_s`.
 
-Distribution is longest idle agent first: among the ready agents who
-serve the queue, the one whose last call (or login, or wrap-up) ended the
-longest ago.  Queues are served oldest caller first; when one agent
+Each queue picks among its ready agents by its strategy: longest_idle
+(whose last call, login or wrap-up ended the longest ago), fewest_calls
+and least_talk_time (since login), linear (the order of the
+configuration), round_robin (the next after the last one offered a call),
+random, and weighted_random (weighted by seconds idle).  ring_all, which
+rings every free agent at once, is not served yet: such a queue offers
+its calls longest idle first, and the server says so in its log at start.
+Queues are served oldest caller first; when one agent
 serves several queues, the caller who has waited longest across them is
 offered first.  An agent who lets a call ring out is not offered that
 call again before RETRY_S seconds, nor before every other agent has been
@@ -30,6 +35,7 @@ busy, workingAfterCall.  Every change is published to the agent's
 monitors and recorded (AgentStateChange, and the Asterisk-style queue
 log through `owner.record`).
 """
+import random
 from dataclasses import dataclass, field
 
 from twisted.logger import Logger
@@ -101,6 +107,7 @@ class QueueState:
     timed_out: int = 0
     answered_in_sl: int = 0
     wait_total: float = 0.0
+    last_agent: object = None                 # round robin: the last agent offered a call
 
     @property
     def name(self):
@@ -118,6 +125,7 @@ class AgentState:
     entry: Entry | None = None                # the call offered or in progress
     call: object = None
     calls: int = 0
+    talk_s: float = 0.0                       # talk time since login
     wrap_timer: object = None
 
     @property
@@ -133,11 +141,16 @@ class AgentState:
 
 
 class ACD:
-    def __init__(self, clock, queues, agents, owner, publish=None):
+    def __init__(self, clock, queues, agents, owner, publish=None, seed=None):
         self.clock = clock
+        self.random = random.Random(seed)
         self.owner = owner
         self.publish = publish or (lambda *a, **k: None)
         self.queues = {q.name: QueueState(q) for q in queues}
+        for q in queues:
+            if q.strategy == "ring_all":
+                log.warn("queue {queue}: ring_all is not served yet; longest_idle is used",
+                         queue=q.name)
         self.agents = {}
         for a in agents:
             agent = AgentState(a, None)
@@ -177,6 +190,7 @@ class ACD:
         agent.station = station
         agent.login_at = agent.idle_since = self.clock.seconds()
         agent.calls = 0
+        agent.talk_s = 0.0
         agent.reason = "login"
         self.owner.record_queue("NONE", "NONE", agent.id, "AGENTLOGIN", station)
         self.publish("agent", agent.id, "AgentLoggedOn", self.describe(agent))
@@ -300,11 +314,30 @@ class ACD:
         return None
 
     def _pick(self, entry):
+        """The free agent the queue's strategy chooses for the entry."""
+        queue = entry.queue
         fresh = [a for a in self.agents.values() if a.state == "ready"
-                 and a.serves(entry.queue.name) and a.id not in entry.tried]
+                 and a.serves(queue.name) and a.id not in entry.tried]
         if not fresh:
             return None
-        return min(fresh, key=lambda a: (a.idle_since, a.id))
+        strategy = queue.config.strategy
+        if strategy == "fewest_calls":
+            return min(fresh, key=lambda a: (a.calls, a.idle_since, a.id))
+        if strategy == "least_talk_time":
+            return min(fresh, key=lambda a: (a.talk_s, a.idle_since, a.id))
+        if strategy in ("linear", "round_robin"):
+            order = [a for a in self.agents.values() if a.serves(queue.name)]
+            start = 0
+            if strategy == "round_robin" and queue.last_agent in order:
+                start = order.index(queue.last_agent) + 1
+            ring = order[start:] + order[:start]
+            return next(a for a in ring if a in fresh)
+        if strategy == "random":
+            return self.random.choice(fresh)
+        if strategy == "weighted_random":        # weight: seconds idle (+1)
+            now = self.clock.seconds()
+            return self.random.choices(fresh, [now - a.idle_since + 1 for a in fresh])[0]
+        return min(fresh, key=lambda a: (a.idle_since, a.id))   # longest_idle, ring_all
 
     def _new_round(self, entry):
         """Every agent let the call ring out: after RETRY_S they may be tried again."""
@@ -313,6 +346,7 @@ class ACD:
         self.dispatch()
 
     def _offer(self, entry, agent):
+        entry.queue.last_agent = agent
         entry.agent = agent
         agent.entry = entry
         agent.call = entry.call
@@ -390,6 +424,7 @@ class ACD:
         self.owner.record_queue(entry.call.id, entry.queue.name, agent.id, event, round(wait),
                                 round(talk), getattr(entry, "original_position", 1))
         agent.entry = None
+        agent.talk_s += talk
         call, agent.call = agent.call, None
         agent.machine.fire("call_ended", call=call.id)
         wrap = entry.queue.config.wrap_up_s
