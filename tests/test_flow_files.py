@@ -83,14 +83,20 @@ def test_every_prompt_the_samples_use_is_in_the_manifest():
         assert text.strip() and text[0].isalpha()
 
 
-def test_sample_flow_selection():
+def test_every_sample_flow_is_routed_by_the_server_configuration():
+    """Routing lives in etc/cti.toml: each sample flow is reached by a
+    route or a goto, and every route names a sample flow."""
+    from cti.server.config import load_server_config
+
     flows = load_flows(FLOWS)
-    assert flows.select(dnis="5550100").name == "main_menu"
-    assert flows.select(dnis="8005551234").name == "main_menu"        # prefix
-    assert flows.select(dnis="5550200").name == "support_menu"
-    assert flows.select(dnis="5550199").name == "after_hours"
-    assert flows.select(dnis="999", trunk_group="pstn_in").name == "main_menu"
-    assert flows.select(dnis="999").name == "main_menu"               # the default
+    config = load_server_config("etc/cti.toml")
+    routed = {r.flow for r in (*config.routes, config.default_route) if r.flow}
+    gone_to = {s.flow for f in flows.values() for s in f.steps.values()
+               if isinstance(s, GotoStep)}
+    assert routed <= set(flows)
+    assert set(flows) <= routed | gone_to
+    assert config.route_for(dnis="8005551234").flow == "main_menu"      # the prefix
+    assert config.route_for(dnis="5550200").flow == "support_menu"
 
 
 def test_sample_hooks():
@@ -117,7 +123,7 @@ def _customer(ani):
     return {"name": "x"} if ani == "1" else None
 
 
-HEAD = 'description = "test"\nagent_key = "0"\nagent_queue = "sales"\n[match]\ndefault = true\n'
+HEAD = 'description = "test"\nagent_key = "0"\nagent_queue = "sales"\n'
 
 ANSWER = 'name = "start"\ntype = "answer"\nnext = "menu"'
 MENU = ('name = "menu"\ntype = "menu"\nprompt = ["menu_options"]\n'
@@ -273,11 +279,11 @@ def test_unknown_flow_key(flows_dir):
     text = "agent_keys = \"0\"\n" + flow_text(ANSWER, MENU, BYE)
     assert only_error(flows_dir, text) == (
         f"{flows_dir / 'f.toml'}: agent_keys: unknown key (expected description, agent_key, "
-        "agent_queue, match, steps; did you mean 'agent_key'?)")
+        "agent_queue, steps; did you mean 'agent_key'?)")
 
 
 def test_agent_key_needs_a_queue(flows_dir):
-    text = flow_text(ANSWER, MENU, BYE, head='agent_key = "0"\n[match]\ndefault = true\n')
+    text = flow_text(ANSWER, MENU, BYE, head='agent_key = "0"\n')
     assert only_error(flows_dir, text) == (
         f"{flows_dir / 'f.toml'}: agent_queue: agent_key needs agent_queue, the ACD queue "
         "the key transfers to")
@@ -332,47 +338,19 @@ def test_goto_an_unknown_step_of_another_flow(flows_dir):
 def test_goto_entry_makes_steps_reachable(flows_dir):
     goto = 'name = "bye"\ntype = "goto"\nflow = "g"\nstep = "late"'
     late = 'name = "late"\ntype = "hangup"'
-    head = "[match]\ndnis = [\"1\"]\n"
     flows, errors, warnings = check(flows_dir, {
         "f": flow_text(ANSWER, MENU, goto),
-        "g": flow_text('name = "a"\ntype = "hangup"', late, head=head)})
+        "g": flow_text('name = "a"\ntype = "hangup"', late, head="")})
     assert errors == [] and warnings == []
     assert flows["f"].steps["bye"] == GotoStep(name="bye", flow="g", step="late")
 
 
-def test_match_conflicts(flows_dir):
-    head = '[match]\ndnis = ["5550100"]\ndefault = true\n'
-    _, errors, _ = check(flows_dir, {"a": flow_text(ANSWER, MENU, BYE, head=head),
-                                     "b": flow_text(ANSWER, MENU, BYE, head=head)})
-    assert [str(e) for e in errors] == [
-        f"{flows_dir / 'b.toml'}: match.dnis: '5550100' is also in flow 'a' "
-        f"({flows_dir / 'a.toml'}): a call must select one flow",
-        f"{flows_dir / 'b.toml'}: match.default: flow 'a' ({flows_dir / 'a.toml'}) is the "
-        "default already: only one flow may have default = true"]
-
-
-def test_match_patterns(flows_dir):
-    head = '[match]\nani = ["555*1"]\n'
+def test_match_table_says_where_routing_lives(flows_dir):
+    head = '[match]\ndnis = ["5550100"]\n'
     assert only_error(flows_dir, flow_text(ANSWER, MENU, BYE, head=head)) == (
-        f"{flows_dir / 'f.toml'}: match.ani: '555*1': expected digits (optionally +), or a "
-        "prefix ending in '*' such as '800555*' (for every call use default = true)")
-
-
-def test_selection_precedence(flows_dir):
-    flows, errors, _ = check(flows_dir, {
-        "vip": flow_text(ANSWER, MENU, BYE, head='[match]\nani = ["5551001"]\n'),
-        "area": flow_text(ANSWER, MENU, BYE, head='[match]\nani = ["555*"]\n'),
-        "sales": flow_text(ANSWER, MENU, BYE, head='[match]\ndnis = ["800*", "8001"]\n'),
-        "sales2": flow_text(ANSWER, MENU, BYE, head='[match]\ndnis = ["8002*"]\n'),
-        "t1": flow_text(ANSWER, MENU, BYE, head='[match]\ntrunk_groups = ["t1"]\n'),
-    })
-    assert errors == []
-    assert flows.select(ani="5551001", dnis="8001").name == "vip"        # ANI first
-    assert flows.select(ani="5559999", dnis="8001").name == "area"
-    assert flows.select(ani="4440000", dnis="80029").name == "sales2"    # longer prefix
-    assert flows.select(dnis="8001").name == "sales"
-    assert flows.select(ani="", dnis="9", trunk_group="t1").name == "t1"
-    assert flows.select(dnis="9") is None                                # no default
+        f"{flows_dir / 'f.toml'}: match: flows do not select their calls: route numbers, "
+        "callers and trunk groups to flows with [[routes]] in the server's configuration "
+        "(etc/cti.toml, docs/configuration.md)")
 
 
 def test_not_toml(flows_dir):

@@ -17,10 +17,10 @@ field values (prompts in the prompt manifest, DTMF keys, positive
 timeouts, regular expressions, hook names and their arguments, template
 variables); exactly one destination per transfer; the flow's agent_key
 against menu options and terminators; loops that never wait for the
-caller; goto targets (once every flow is loaded); and the ``[match]``
-tables (a number claimed by two flows, two defaults).  Unreachable steps,
-flows nothing selects and a missing default flow are warnings
-(``Flows.warnings``), not errors.
+caller; and goto targets (once every flow is loaded).  Unreachable steps
+are warnings (``Flows.warnings``), not errors.  Which calls run which flow
+is the CT server's routing (etc/cti.toml ``[[routes]]``), checked there:
+a ``[match]`` table in a flow file is an error that says so.
 
 From a shell, for a technician or CI::
 
@@ -48,7 +48,6 @@ from cti.flow.model import (
     Flows,
     GotoStep,
     LookupStep,
-    Match,
     MenuStep,
     Prompt,
     RecordStep,
@@ -63,9 +62,7 @@ from cti.flow.prompts import MANIFEST, Manifest, load_manifest
 STEP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 DIAL_CHARS = set("0123456789*#+,")
-NUMBER_PATTERN = re.compile(r"\+?[0-9]*\*?")
-FLOW_KEYS = ("description", "agent_key", "agent_queue", "match", "steps")
-MATCH_KEYS = ("ani", "dnis", "trunk_groups", "default")
+FLOW_KEYS = ("description", "agent_key", "agent_queue", "steps")
 #: Steps that finish at once, without the caller: a loop of these never ends.
 INSTANT_TYPES = ("answer", "set", "lookup")
 
@@ -157,7 +154,11 @@ class _FileChecker:
             self.error(f"the file name makes the flow name {self.name!r}: "
                        "use letters, digits, _ and -")
         for key in data:
-            if key not in FLOW_KEYS:
+            if key == "match":
+                self.error("flows do not select their calls: route numbers, callers and "
+                           "trunk groups to flows with [[routes]] in the server's "
+                           "configuration (etc/cti.toml, docs/configuration.md)", field=key)
+            elif key not in FLOW_KEYS:
                 self.error(f"unknown key (expected {', '.join(FLOW_KEYS)}"
                            f"{_suggest(key, FLOW_KEYS)})", field=key)
         description = data.get("description", "")
@@ -165,14 +166,13 @@ class _FileChecker:
             self.error(f"expected a string, got {_describe(description)}", field="description")
             description = ""
         agent_key, agent_queue = self.check_agent(data)
-        match = self.check_match(data.get("match", {}))
         steps = self.check_steps(data.get("steps"), agent_key)
         self.errors.sort(key=lambda e: -1 if e.index is None else e.index)
         if self.errors or not steps:
             return None
         flow = Flow(name=self.name, description=description, agent_key=agent_key,
                     agent_queue=agent_queue, steps=steps, first=next(iter(steps)),
-                    match=match, path=self.path)
+                    path=self.path)
         self.check_loops(flow)
         return None if self.errors else flow
 
@@ -196,39 +196,6 @@ class _FileChecker:
                 self.error("agent_queue without agent_key: set agent_key (e.g. \"0\") too",
                            field="agent_key")
         return agent_key, agent_queue
-
-    def check_match(self, table):
-        if not isinstance(table, dict):
-            self.error(f"expected a table [match], got {_describe(table)}", field="match")
-            return Match()
-        values = {}
-        for key, value in table.items():
-            field = f"match.{key}"
-            if key not in MATCH_KEYS:
-                self.error(f"unknown key (expected {', '.join(MATCH_KEYS)}"
-                           f"{_suggest(key, MATCH_KEYS)})", field=field)
-                continue
-            if key == "default":
-                if not isinstance(value, bool):
-                    self.error(f"expected true or false, got {_describe(value)}", field=field)
-                else:
-                    values[key] = value
-                continue
-            if isinstance(value, str):
-                value = [value]
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                self.error(f"expected a list of strings, got {_describe(value)}", field=field)
-                continue
-            for v in value:
-                if key == "trunk_groups":
-                    if not QUEUE_NAME.fullmatch(v):
-                        self.error(f"{v!r} is not a trunk group name", field=field)
-                elif v in ("", "*") or not NUMBER_PATTERN.fullmatch(v):
-                    self.error(f"{v!r}: expected digits (optionally +), or a prefix ending in "
-                               "'*' such as '800555*' (for every call use default = true)",
-                               field=field)
-            values[key] = tuple(value)
-        return Match(**values)
 
     # Steps
 
@@ -606,10 +573,7 @@ def check_flows(directory, prompts=None, *, hooks=_DEFAULT_HOOKS):
     stems = {p.stem for p in files}
     entries = {name: {flow.first} for name, flow in flows.items()}
     errors += _check_gotos(flows, stems, entries)
-    errors += _check_matches(flows)
     warnings += _unreachable(flows, entries)
-    if not errors:              # a flow that failed to load may be the one missing
-        warnings += _unused(flows, entries, directory)
     return Flows(flows, warnings), errors, warnings
 
 
@@ -637,28 +601,6 @@ def _check_gotos(flows, stems, entries):
     return errors
 
 
-def _check_matches(flows):
-    errors = []
-    claimed = {}
-    default = None
-    for flow in flows.values():
-        for key in ("ani", "dnis", "trunk_groups"):
-            for pattern in getattr(flow.match, key):
-                other = claimed.setdefault((key, pattern), flow)
-                if other is not flow:
-                    errors.append(FlowError(
-                        flow.path, f"{pattern!r} is also in flow {other.name!r} "
-                        f"({other.path}): a call must select one flow", field=f"match.{key}"))
-        if flow.match.default:
-            if default is not None:
-                errors.append(FlowError(
-                    flow.path, f"flow {default.name!r} ({default.path}) is the default "
-                    "already: only one flow may have default = true", field="match.default"))
-            else:
-                default = flow
-    return errors
-
-
 def _unreachable(flows, entries):
     warnings = []
     for flow in flows.values():
@@ -674,23 +616,6 @@ def _unreachable(flows, entries):
                 warnings.append(FlowError(
                     flow.path, f"not reachable from the first step ({flow.first})",
                     index=index, step=name))
-    return warnings
-
-
-def _unused(flows, entries, directory):
-    warnings = []
-    gone_to = {s.flow for f in flows.values() for s in f.steps.values()
-               if isinstance(s, GotoStep)}
-    for flow in flows.values():
-        m = flow.match
-        if not (m.ani or m.dnis or m.trunk_groups or m.default) and flow.name not in gone_to:
-            warnings.append(FlowError(
-                flow.path, "no call selects this flow: it has no [match] and no goto names it",
-                field="match"))
-    if flows and not any(f.match.default for f in flows.values()):
-        warnings.append(FlowError(
-            directory, "no flow has [match] default = true: calls that match no flow "
-            "get no flow"))
     return warnings
 
 

@@ -32,9 +32,11 @@ is the data model the flow runtime executes, plus the pure helpers it needs:
 - `substitute` expands ``$ani``, ``$dnis``, ``$digits``, ``$trunk_group``
   and ``$data.KEY`` in a template against a call's variables;
 - `expand_prompts` turns a prompt chain (prompt names and ``say:`` items
-  such as ``say:digits:$data.account``) into the prompt files to play;
-- `select_flow` picks the flow for an offered call by ANI, DNIS or trunk
-  group.
+  such as ``say:digits:$data.account``) into the prompt files to play.
+
+Which flow a call runs is not the flow's business: the CT server routes
+each call by DNIS, ANI or trunk group (etc/cti.toml ``[[routes]]``) and
+tells the flow tier the flow's name.
 
 Every class here is frozen: a loaded flow is shared by every call running
 it and never changes.  Its dicts (``steps``, ``options``, ``data``,
@@ -493,20 +495,7 @@ STEP_TYPES: dict[str, type[Step]] = {cls.type: cls for cls in (
     TransferStep, HangupStep, GotoStep)}
 
 
-# --- flows and selection -----------------------------------------------------------
-
-@dataclass(frozen=True)
-class Match:
-    """Which offered calls a flow takes (the file's ``[match]`` table).
-
-    Patterns are digit strings matched exactly, or prefixes ending in
-    ``*`` (``"800555*"``).  Trunk groups are names matched exactly.
-    """
-    ani: tuple[str, ...] = ()
-    dnis: tuple[str, ...] = ()
-    trunk_groups: tuple[str, ...] = ()
-    default: bool = False
-
+# --- flows -----------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
 class Flow:
@@ -517,7 +506,6 @@ class Flow:
     agent_queue: str | None = None
     steps: dict[str, Step]
     first: str
-    match: Match = Match()
     path: str = ""
 
     @property
@@ -531,51 +519,9 @@ class Flow:
         return None
 
 
-def _score(pattern, number):
-    if pattern.endswith("*"):
-        prefix = pattern[:-1]
-        return (0, len(prefix)) if number.startswith(prefix) else None
-    return (1, len(pattern)) if number == pattern else None
-
-
-def select_flow(flows: Mapping[str, Flow], *, ani: str | None = None,
-                dnis: str | None = None, trunk_group: str | None = None) -> Flow | None:
-    """The flow for an offered call.
-
-    The caller's number is tried first (a flow listing that ANI serves
-    that caller whatever they dialled), then the number dialled, then the
-    trunk group, then the flow marked ``default``.  Among several matching
-    patterns an exact number beats a prefix and a longer prefix beats a
-    shorter one.  None when nothing matches and there is no default.
-    """
-    for attr, value in (("ani", ani), ("dnis", dnis)):
-        if not value:
-            continue
-        best = None
-        for flow in flows.values():
-            for pattern in getattr(flow.match, attr):
-                score = _score(pattern, value)
-                if score is not None and (best is None or score > best[0]):
-                    best = (score, flow)
-        if best:
-            return best[1]
-    if trunk_group:
-        for flow in flows.values():
-            if trunk_group in flow.match.trunk_groups:
-                return flow
-    for flow in flows.values():
-        if flow.match.default:
-            return flow
-    return None
-
-
 class Flows(dict):
     """The loaded flows, name -> Flow, with the loader's warnings."""
 
     def __init__(self, flows=(), warnings=()):
         super().__init__(flows)
         self.warnings = list(warnings)
-
-    def select(self, *, ani=None, dnis=None, trunk_group=None) -> Flow | None:
-        """`select_flow` over these flows."""
-        return select_flow(self, ani=ani, dnis=dnis, trunk_group=trunk_group)
