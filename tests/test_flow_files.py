@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The flow language: the sample flows and prompts, every validation error
-(naming the file and the step), substitution, say: items, flow selection,
-hooks, and prompt generation with espeak-ng."""
+(naming the file and the step), substitution, say: items, hooks, and
+prompt generation with espeak-ng.  Which calls run which flow is the
+server configuration's routing (tests/test_server_config.py); here, only
+that the sample routes and the sample flows agree."""
 import dataclasses
 import shutil
 import wave
@@ -89,7 +91,8 @@ def test_every_sample_flow_is_routed_by_the_server_configuration():
     from cti.server.config import load_server_config
 
     flows = load_flows(FLOWS)
-    config = load_server_config("etc/cti.toml")
+    config = load_server_config(ROOT / "etc" / "cti.toml")
+    assert config.flow.flows_dir == FLOWS
     routed = {r.flow for r in (*config.routes, config.default_route) if r.flow}
     gone_to = {s.flow for f in flows.values() for s in f.steps.values()
                if isinstance(s, GotoStep)}
@@ -346,11 +349,21 @@ def test_goto_entry_makes_steps_reachable(flows_dir):
 
 
 def test_match_table_says_where_routing_lives(flows_dir):
-    head = '[match]\ndnis = ["5550100"]\n'
+    head = '[match]\ndnis = ["5550100"]\ndefault = true\n'
     assert only_error(flows_dir, flow_text(ANSWER, MENU, BYE, head=head)) == (
-        f"{flows_dir / 'f.toml'}: match: flows do not select their calls: route numbers, "
-        "callers and trunk groups to flows with [[routes]] in the server's configuration "
-        "(etc/cti.toml, docs/configuration.md)")
+        f"{flows_dir / 'f.toml'}: match: [match] is no longer part of a flow: routing lives "
+        "in the server configuration's [[routes]] and [routing] (etc/cti.toml, "
+        "docs/configuration.md); move each number, caller or trunk group there as a route "
+        'with flow = "f"')
+
+
+def test_every_flow_is_an_entry_point(flows_dir):
+    """The loader does not know the routes: a flow nothing goes to is not a
+    warning, its first step is where a route may start calls."""
+    flows, errors, warnings = check(flows_dir, {"f": flow_text(ANSWER, MENU, BYE),
+                                                "g": flow_text(ANSWER, MENU, BYE, head="")})
+    assert errors == [] and warnings == []
+    assert sorted(flows) == ["f", "g"]
 
 
 def test_not_toml(flows_dir):

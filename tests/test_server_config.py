@@ -99,14 +99,25 @@ password = "sample"
 """
 
 
-def write(tmp_path, text, name="cti.toml"):
+#: The flows the test configurations route to: write() gives each a file.
+FLOWS = ("main_menu", "short_prefix", "long_prefix", "exact_dnis", "exact_ani",
+         "vip_prefix", "vip_exact")
+
+
+def write(tmp_path, text, name="cti.toml", flows=FLOWS):
+    """The configuration file, and a flows directory beside it holding a
+    file for each name of `flows` (routes must name existing flows)."""
     path = tmp_path / name
     path.write_text(text)
+    if flows is not None:
+        (tmp_path / "flows").mkdir(exist_ok=True)
+        for flow in flows:
+            (tmp_path / "flows" / f"{flow}.toml").write_text("")
     return path
 
 
-def error(tmp_path, text):
-    path = write(tmp_path, text)
+def error(tmp_path, text, flows=FLOWS):
+    path = write(tmp_path, text, flows=flows)
     with pytest.raises(ConfigError) as info:
         load_server_config(path)
     assert str(info.value).startswith(f"{path}: "), str(info.value)
@@ -425,6 +436,55 @@ def test_no_boards(tmp_path):
 def test_not_toml(tmp_path):
     e = error(tmp_path, "driver = \n")
     assert e.key is None and "not valid TOML" in str(e)
+
+
+def test_routes_name_flows_that_have_a_file(tmp_path):
+    e = error(tmp_path, edit('flow = "main_menu"', 'flow = "main_mneu"'))
+    assert e.key == "routes[0].flow"
+    assert str(e) == (
+        f"{tmp_path / 'cti.toml'}: routes[0].flow: 'main_mneu' is not a flow: no "
+        f"main_mneu.toml in {tmp_path / 'flows'} (flow.flows_dir; flows: "
+        f"{', '.join(sorted(FLOWS))}; did you mean 'main_menu'?)")
+
+    (tmp_path / "b").mkdir()
+    e = error(tmp_path / "b", BASE, flows=("support_menu",))
+    assert e.key == "routes[0].flow"
+    assert str(e).endswith(f"no main_menu.toml in {tmp_path / 'b' / 'flows'} "
+                           "(flow.flows_dir; flows: support_menu)")
+
+    (tmp_path / "c").mkdir()
+    text = edit('default = {flow = "main_menu"}', 'default = {flow = "night"}')
+    e = error(tmp_path / "c", text, flows=("main_menu",))
+    assert e.key == "routing.default.flow"
+    assert "'night' is not a flow: no night.toml in" in str(e)
+    assert str(e).endswith("(flow.flows_dir; flows: main_menu)")
+
+
+def test_flows_dir_must_exist_when_a_route_names_a_flow(tmp_path):
+    text = edit('password = "sample"', 'password = "sample"\nflows_dir = "ivr"')
+    e = error(tmp_path, text)
+    assert e.key == "routes[0].flow"
+    assert str(e).endswith(f"'main_menu': the flows directory {tmp_path / 'ivr'} "
+                           "(flow.flows_dir) does not exist")
+    (tmp_path / "ivr").mkdir()
+    (tmp_path / "ivr" / "main_menu.toml").write_text("")
+    config = load_server_config(tmp_path / "cti.toml")
+    assert config.flow.flows_dir == tmp_path / "ivr"
+
+
+def test_queues_only_need_no_flows(tmp_path):
+    text = edit('flow = "main_menu"', 'queue = "sales"')
+    text = text.replace('default = {flow = "main_menu"}', 'default = {queue = "sales"}')
+    config = load_server_config(write(tmp_path, text, flows=None))
+    assert not (tmp_path / "flows").exists()
+    assert {r.target for r in (*config.routes, config.default_route)} == {
+        ("queue", "sales"), ("queue", "support")}
+
+
+def test_flow_names_are_file_stems(tmp_path):
+    e = error(tmp_path, edit('flow = "main_menu"', 'flow = "main.menu"'))
+    assert e.key == "routes[0].flow"
+    assert "'main.menu' is not a flow name (letters, digits, '_' and '-'" in str(e)
 
 
 def test_default_queue_gives_flow_down(tmp_path):

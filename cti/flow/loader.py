@@ -155,9 +155,10 @@ class _FileChecker:
                        "use letters, digits, _ and -")
         for key in data:
             if key == "match":
-                self.error("flows do not select their calls: route numbers, callers and "
-                           "trunk groups to flows with [[routes]] in the server's "
-                           "configuration (etc/cti.toml, docs/configuration.md)", field=key)
+                self.error("[match] is no longer part of a flow: routing lives in the "
+                           "server configuration's [[routes]] and [routing] (etc/cti.toml, "
+                           "docs/configuration.md); move each number, caller or trunk group "
+                           f"there as a route with flow = \"{self.name}\"", field=key)
             elif key not in FLOW_KEYS:
                 self.error(f"unknown key (expected {', '.join(FLOW_KEYS)}"
                            f"{_suggest(key, FLOW_KEYS)})", field=key)
@@ -552,6 +553,13 @@ def check_flows(directory, prompts=None, *, hooks=_DEFAULT_HOOKS):
 
     Returns (Flows, errors, warnings): the flows without errors, and
     FlowError lists.  ConfigError for a missing directory or manifest.
+
+    Reachability: which flows calls start in is the server configuration's
+    routing, which the loader does not read, so every flow counts as an
+    entry point at its first step, and a ``goto`` adds its target step.
+    A step none of those reach is a warning; a flow no route names is not
+    the loader's to know (the server's configuration checks that every
+    flow it routes to has a file here).
     """
     if hooks is _DEFAULT_HOOKS:
         hooks = _hooks.registry
@@ -602,6 +610,8 @@ def _check_gotos(flows, stems, entries):
 
 
 def _unreachable(flows, entries):
+    """Steps no entry reaches; entries: flow name -> the step names calls
+    may start at (the first step, and the targets of gotos into it)."""
     warnings = []
     for flow in flows.values():
         seen, todo = set(), list(entries[flow.name])
@@ -623,7 +633,7 @@ def load_flows(directory, prompts=None, *, hooks=_DEFAULT_HOOKS) -> Flows:
     """Every flow in a directory by name, checked; FlowErrors lists every error.
 
     Arguments as for `check_flows`.  The result is a dict (name -> Flow)
-    with ``.warnings`` and ``.select(ani=, dnis=, trunk_group=)``.
+    with ``.warnings``.
     """
     flows, errors, warnings = check_flows(directory, prompts, hooks=hooks)
     if errors:

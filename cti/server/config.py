@@ -16,9 +16,11 @@ Everything is checked on load, so the server starts only from a
 configuration it can trust: every channel of a group exists on the boards
 (device names are computed from the boards exactly as the simulator and
 the vendor's drivers number them, see `board_devices`), no channel is in
-two groups, routes name declared queues and trunk groups, password hashes
-are well formed.  A problem raises `cti.config.ConfigError` naming the
-file, the key as a dotted path counting from 0 (``queues[2].service_level_s``,
+two groups, routes name declared queues, declared trunk groups and flows
+that have a file in the flows directory (``[flow] flows_dir``), and
+password hashes are well formed.  A problem raises
+`cti.config.ConfigError` naming the file, the key as a dotted path
+counting from 0 (``queues[2].service_level_s``,
 ``trunk_groups[0].channels[1]``) and what was expected.  Unknown keys are
 errors too: they are nearly always typos.
 
@@ -66,6 +68,9 @@ TIMESLOTS_PER_SPAN = 24
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 _NAME_TEXT = "a name of letters, digits, '_', '-' and '.'"
 _NUMBER = re.compile(r"[0-9A-Za-z+#]+\*?\Z")
+_FLOW_NAME = re.compile(r"[A-Za-z0-9_-]+\Z")     # as cti.flow.model.FLOW_NAME: a file stem
+_FLOW_NAME_TEXT = ("a flow name (letters, digits, '_' and '-': the stem of a file in "
+                   "the flows directory)")
 _DEVICE = re.compile(r"(dxxx|dti|msi|dcb)B([1-9][0-9]*)([CTD])([1-9][0-9]*)"
                      r"(?:-([1-9][0-9]*))?\Z")
 _DEVICE_LETTER = {"dxxx": "C", "dti": "T", "msi": "C", "dcb": "D"}
@@ -551,6 +556,7 @@ def load_server_config(path):
     agents = _agents(reader, data, queue_names, devices)
     users = _users(reader, data, {a.id for a in agents})
     flow = _flow(reader, data, base, listen, users)
+    _check_route_flows(reader, (*routes, default_route), flow.flows_dir)
     return ServerConfig(
         path=str(path), driver=driver, boards=boards, boards_path=str(boards_path),
         devices=devices, listen=listen, heartbeat_s=heartbeat_s, var_dir=var_dir,
@@ -723,7 +729,8 @@ def _target(reader, t, key, queue_names, kinds=("flow", "queue")):
                     + (" (calls wait in a queue while the flow server is down)"
                        if kinds == ("queue",) else ""))
     if given[0] == "flow":
-        return reader.string(t, key, "flow", pattern=_NAME, expected="a flow name"), None
+        return reader.string(t, key, "flow", pattern=_FLOW_NAME,
+                             expected=_FLOW_NAME_TEXT), None
     queue = reader.name(t, key, "queue")
     if queue not in queue_names:
         reader.fail(_join(key, "queue"), f"{queue!r} is not a declared queue (queues: "
@@ -772,6 +779,27 @@ def _routing(reader, data, queue_names, trunk_group_names):
         reader.fail("routing.flow_down", "required when routing.default is a flow (expected "
                     "{queue = \"...\"}: where calls go while the flow server is down)")
     return tuple(routes), default_route, flow_down
+
+
+def _check_route_flows(reader, routes, flows_dir):
+    """Every flow a route names is a file ``NAME.toml`` in flows_dir, the
+    directory the flow tier loads.  Only that the file is there: what is in
+    it is the flow loader's to check (``python -m cti.flow.loader``)."""
+    wanted = [route for route in routes if route.flow is not None]
+    if not wanted:
+        return                  # queues only: no flow tier needed
+    if not flows_dir.is_dir():
+        route = wanted[0]
+        reader.fail(f"{route.key}.flow", f"{route.flow!r}: the flows directory {flows_dir} "
+                    "(flow.flows_dir) does not exist")
+    available = sorted(p.stem for p in flows_dir.glob("*.toml") if p.is_file())
+    for route in wanted:
+        if route.flow in available:
+            continue
+        close = difflib.get_close_matches(route.flow, available, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        reader.fail(f"{route.key}.flow", f"{route.flow!r} is not a flow: no {route.flow}.toml "
+                    f"in {flows_dir} (flow.flows_dir; flows: {_listing(available)}{hint})")
 
 
 def _password_hash(reader, t, key):
