@@ -264,3 +264,24 @@ def test_protocol_doc_covers_every_service_and_event(centre):
         "CallCleared", "RouteRequest", "RouteEnd", "AttachedDataChanged", "AgentLoggedOn"}
     for event in events:
         assert f"`{event}`" in doc, f"event {event} is not in docs/protocol.md"
+
+
+def test_analog_line_call_reaches_an_agent_and_clears_with_the_callers_reason(centre):
+    """A loop-start line answers by going off-hook (asynchronously); the
+    call still reaches the queue, and a caller who hangs up while the
+    agent's phone rings clears the station with that reason."""
+    agent, events = agent_ready(centre, "1001", "msiB1C1")
+    caller = centre.sim.endpoint("dxxxB1C2")
+    phone = centre.sim.endpoint("msiB1C1")
+    caller.call(ani="2125550042", name="J SMITH")
+    centre.run_until(lambda: phone.state == "ringing", within_ms=30_000,
+                     what="the agent's phone rings")
+    delivered = dict(events)["Delivered"]
+    assert delivered["callingDevice"] == "2125550042" and delivered["queue"] == "sales"
+    caller.hangup()
+    centre.run_until(lambda: phone.state != "ringing", what="the ringing stops")
+    centre.run(200)
+    cleared = [b for n, b in events if n == "ConnectionCleared" and b["device"] == "msiB1C1"]
+    assert cleared and cleared[-1]["reason"] != "not answered"
+    [cdr] = centre.records.of(CallRecord)
+    assert (cdr.disposition, cdr.trunk) == ("abandoned", "dxxxB1C2")

@@ -242,13 +242,14 @@ class CallCenter:
 
     def _answer_then(self, ic, then):
         """Answer the trunk (if not yet), then continue."""
-        if ic.trunk.state in ("connected",):
+        if ic.trunk.state == "connected":
             then()
             return
-        if ic.trunk.state not in ("offered",):
+        if ic.trunk.state not in ("offered", "answering"):
             return
-        ic.trunk.answer()
-        d = ic.trunk.when("connected")
+        if ic.trunk.state == "offered":
+            ic.trunk.answer()
+        d = ic.trunk.when("connected")     # an analog line: once off-hook
         d.addCallback(lambda _: None if ic.state == "ended" else self._answered_trunk(ic, then))
 
     def _answered_trunk(self, ic, then):
@@ -326,7 +327,8 @@ class CallCenter:
         if ic is None:
             return
         if station.name in ic.call.connections:
-            self.model.clear(ic.call, station.name, "not answered")
+            reason = ic.cause if ic.state == "ended" else "not answered"
+            self.model.clear(ic.call, station.name, reason)
         ic.agent = ic.station = None
         if ic.state == "ringing":
             ic.phase.fire("withdrawn")
