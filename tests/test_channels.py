@@ -54,7 +54,7 @@ class Chassis:
 @pytest.fixture
 def t1():
     c = Chassis([{"type": "t1", "signalling": "em_wink"}, {"type": "voice", "channels": 4}])
-    c.pool = VoicePool([f"dxxxB1C{i}" for i in range(1, 5)])
+    c.pool = c.channels.voice_pool = VoicePool([f"dxxxB1C{i}" for i in range(1, 5)])
     return c
 
 

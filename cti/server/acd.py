@@ -147,6 +147,7 @@ class ACD:
         self.owner = owner
         self.publish = publish or (lambda *a, **k: None)
         self.queues = {q.name: QueueState(q) for q in queues}
+        self.at_station = {}                  # station -> the agent logged in there
         for q in queues:
             if q.strategy == "ring_all":
                 log.warn("queue {queue}: ring_all is not served yet; longest_idle is used",
@@ -171,8 +172,8 @@ class ACD:
             raise ACDError("no_such_object", f"no queue {name!r}") from None
 
     def agent_at(self, station):
-        return next((a for a in self.agents.values()
-                     if a.station == station and a.state != "loggedOff"), None)
+        """The agent logged in at a station, or None."""
+        return self.at_station.get(station)
 
     def entry_of(self, call):
         return next((e for q in self.queues.values() for e in q.waiting if e.call is call),
@@ -188,6 +189,7 @@ class ACD:
         if other is not None:
             raise ACDError("resource_busy", f"station {station} is in use by agent {other.id}")
         agent.station = station
+        self.at_station[station] = agent
         agent.login_at = agent.idle_since = self.clock.seconds()
         agent.calls = 0
         agent.talk_s = 0.0
@@ -210,6 +212,7 @@ class ACD:
         self.owner.record_queue("NONE", "NONE", agent.id, "AGENTLOGOFF", station,
                                 round(self.clock.seconds() - login_at))
         self.owner.record_session(agent.id, station, login_at, reason)
+        del self.at_station[station]
         agent.station = None
 
     def set_ready(self, agent_id):

@@ -76,7 +76,8 @@ class CTServer(MultiService):
         self.hub = Hub(reactor, hub_users(config), heartbeat_s=config.heartbeat_s)
         self.model = CallModel(reactor, self.hub)
         self.ports = VoicePorts(driver)
-        self.channels = Channels()
+        self.voice_pool = VoicePool(config.voice_pool)
+        self.channels = Channels(self.voice_pool)
         prompts = config.flow.prompts_dir if config.flow else None
         self.center = CallCenter(reactor, config, driver, self.channels, self.bus, self.model,
                                  self.hub, self.ports, records, prompts_dir=prompts,
@@ -102,7 +103,7 @@ class CTServer(MultiService):
     def _make_channels(self):
         c, driver, clock, listener = self.config, self.driver, self.clock, self.center
         driver.inventory()
-        pool = self.voice_pool = VoicePool(c.voice_pool)
+        pool = self.voice_pool
         for group in c.trunk_groups:
             for name in group.channels:
                 signalling = group.signalling.get(name)

@@ -41,6 +41,7 @@ from twisted.logger import Logger
 
 from cti.protocol.services import Field, ProtocolError, Service
 from cti.server.acd import ACD, ACDError
+from cti.server.channels import Station
 from cti.statemachine import Table
 from cti.storage.models import AgentSession, AgentStateChange, CallRecord, QueueLogEntry
 
@@ -182,8 +183,9 @@ class CallCenter:
     def station_onhook(self, station, was):
         if was != "talking":
             return
-        ic = next((c for c in self.calls.values() if c.station is station), None)
-        if ic is not None:
+        agent = self.acd.agent_at(station.name)
+        ic = self.calls.get(agent.call.id) if agent and agent.call is not None else None
+        if ic is not None and ic.station is station:
             self._finish(ic, "agent", "agent hung up")
 
     # -- routing -----------------------------------------------------------
@@ -732,8 +734,7 @@ class CallCenter:
                 if station is None:
                     raise ProtocolError("missing_field", "SetAgentState: name the station to "
                                         "log in at", field="station")
-                if station not in self.channels.by_name or \
-                        self.channels[station].snapshot()["kind"] != "station":
+                if not isinstance(self.channels.by_name.get(station), Station):
                     raise ProtocolError("no_such_object", f"no station {station!r}",
                                         object="device", id=station)
                 self.acd.login(agent.id, station)

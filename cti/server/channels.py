@@ -203,7 +203,7 @@ class EmWinkTrunk(Channel):
             self._hung(event)
 
     def _seized(self):
-        voice = self.voice_pool.take()
+        voice = self.voice_pool.take(self)
         if voice is None:
             log.warn("{channel}: seized with no voice resource free: not winking",
                      channel=self.name)
@@ -437,27 +437,32 @@ class VoicePool:
 
     def __init__(self, names):
         self.free = list(names)
-        self.busy = set()
+        self.owner = {}                   # busy resource -> the channel it serves
 
-    def take(self):
+    @property
+    def busy(self):
+        return set(self.owner)
+
+    def take(self, owner=None):
         if not self.free:
             return None
         name = self.free.pop(0)
-        self.busy.add(name)
+        self.owner[name] = owner
         return name
 
     def give(self, name):
-        if name in self.busy:
-            self.busy.discard(name)
+        if self.owner.pop(name, "free") != "free":
             self.free.append(name)
 
 
 class Channels:
     """Every channel and station by device name; board events go to the
-    device's channel, or to the trunk its voice resource serves."""
+    device's channel, or to the trunk its voice resource serves (the voice
+    pool knows which)."""
 
-    def __init__(self):
+    def __init__(self, voice_pool=None):
         self.by_name = {}
+        self.voice_pool = voice_pool
 
     def add(self, channel):
         self.by_name[channel.name] = channel
@@ -471,8 +476,7 @@ class Channels:
 
     def handle(self, event):
         channel = self.by_name.get(event.device)
-        if channel is None:
-            channel = next((c for c in self.by_name.values()
-                            if c.voice == event.device and c.voice != c.name), None)
+        if channel is None and self.voice_pool is not None:
+            channel = self.voice_pool.owner.get(event.device)
         if channel is not None:
             channel.handle(event)
