@@ -10,6 +10,8 @@ from cti.server.config import Agent, Queue
 class Owner:
     def __init__(self):
         self.offers = []
+        self.exits = []
+        self.gone = set()
 
     def offer(self, entry, agent):
         self.offers.append(agent.id)
@@ -17,8 +19,11 @@ class Owner:
     def withdraw(self, entry, agent):
         pass
 
-    def queue_timeout(self, entry):
-        pass
+    def queue_exit(self, entry, reason):
+        self.exits.append((entry.call.id, reason))
+
+    def call_alive(self, call):
+        return call.id not in self.gone
 
     def record_queue(self, *args):
         pass

@@ -4,49 +4,59 @@
 
 The ACD knows callers waiting in queues and agents in states; it decides
 pairings and times them, and leaves the telephony (ringing a phone,
-connecting audio) to its owner, the call centre, through three calls::
+connecting audio, playing announcements) to its owner, the call centre::
 
-    acd = ACD(clock, config.queues, config.agents, owner)
+    acd = ACD(clock, config.queues, config.agents, owner, publish)
     acd.login("1001", "msiB1C1");  acd.set_ready("1001")
-    acd.enqueue(call, "sales")           # -> owner.offer(entry, agent) when an agent is free
+    entry = acd.enqueue(call, "sales")   # -> owner.offer(entry, agent) when an agent is free
     acd.answered("1001")                 # the agent's phone was answered: busy
-    acd.call_ended("1001")               # wrap-up, then ready for the next call
+    acd.call_ended("1001", "caller")     # wrap-up, then ready for the next call
 
-`owner.offer(entry, agent)` rings the agent's station; `owner.withdraw(entry,
-agent)` stops it (ring timeout: the next agent is tried); `owner.
-queue_timeout(entry)` is told when a caller waited `max_wait_s`.
+The owner's side: `offer(entry, agent)` rings the agent's station,
+`withdraw(entry, agent)` stops it, `queue_exit(entry, reason)` is told that
+a caller left the queue without an agent (reason "timeout", "empty" or
+"exit_key": the owner sends it on to the queue's overflow), `call_alive(call)`
+answers the sweep, and `record_queue`, `record_state`, `record_session`
+write the records.
 
-Each queue picks among its ready agents by its strategy: longest_idle
-(whose last call, login or wrap-up ended the longest ago), fewest_calls
-and least_talk_time (since login), linear (the order of the
-configuration), round_robin (the next after the last one offered a call),
-random, and weighted_random (weighted by seconds idle).  ring_all, which
-rings every free agent at once, is not served yet: such a queue offers
-its calls longest idle first, and the server says so in its log at start.
-Queues are served oldest caller first; when one agent
-serves several queues, the caller who has waited longest across them is
-offered first.  An agent who lets a call ring out is not offered that
-call again before RETRY_S seconds, nor before every other agent has been
-tried.
+Who serves whom is the router's business (cti.server.router): members or
+skills with rules that widen as the caller waits, the queue's strategy
+among free agents, and one global order for a freed agent (the highest
+priority, then the longest wait, across every queue it serves).  ring_all
+offers a caller to every free agent who may serve it at once; the first to
+answer takes it.
+
+Per agent: a phone that rings out (`ring_timeout_s`) is withdrawn and the
+next agent tried; agents who let a caller ring out are passed over for it
+until a new round starts, `retry_s` after the round's first ring-out; after `max_no_answer` offers in a row
+rung out the agent is put not ready (reason "no answer").  Wrap-up is
+"timed" (the agent may end it early), "forced" (it may not) or "agent"
+(it lasts until the agent ends it).  A not-ready or log-out asked during a
+call is *pending*: it applies when the call and its wrap-up are over.
+
+State lives here only.  A sweep every `sweep_s` reconciles it with the
+owner: an agent reserved with no ringing call, busy on a call that is
+gone, or a caller whose call ended without a word are put right, with the
+reason "reconciled" in the event and the log.
 
 Agent states use the CSTA names and move by a declared table: loggedOff,
 notReady (with a reason), ready, reserved (a call rings at the station),
-busy, workingAfterCall.  Every change is published to the agent's
-monitors and recorded (AgentStateChange, and the Asterisk-style queue
-log through `owner.record`).
+busy, workingAfterCall.  Every change is published to the agent's monitors
+with its reason, and recorded (AgentStateChange, and the Asterisk-style
+queue log through `owner.record_queue`).
 """
+import math
 import random
+from collections import deque
 from dataclasses import dataclass, field
 
+from twisted.internet import task
 from twisted.logger import Logger
 
+from cti.server.router import Router, Rule
 from cti.statemachine import Table
 
 log = Logger()
-
-#: After every agent let a caller's call ring out, they are offered it
-#: again only after this many seconds.
-RETRY_S = 5.0
 
 AGENT = Table("agent", initial="loggedOff", transitions=[
     ("loggedOff", "login", "notReady"),
@@ -56,19 +66,39 @@ AGENT = Table("agent", initial="loggedOff", transitions=[
     ("ready", "offer", "reserved"),
     ("reserved", "answer", "busy"),
     ("reserved", "no_answer", "ready"),        # rang out: back in line, the next agent tried
-    ("reserved", "withdrawn", "ready"),        # the caller hung up first
+    ("reserved", "no_answer_pause", "notReady"),   # rang out once too often
+    ("reserved", "withdrawn", "ready"),        # the caller hung up, or another agent answered
     ("busy", "call_ended", "workingAfterCall"),
     ("workingAfterCall", "ready", "ready"),    # wrap-up over (timer or the agent)
     ("workingAfterCall", "not_ready", "notReady"),
     ("notReady", "logout", "loggedOff"),
     ("ready", "logout", "loggedOff"),
     ("workingAfterCall", "logout", "loggedOff"),
+    ("busy", "reconcile", "workingAfterCall"),     # the sweep: its call is gone
+    ("reserved", "reconcile", "ready"),            # the sweep: nothing rings
 ])
 
 #: The event published when an agent enters a state.
 AGENT_EVENTS = {"loggedOff": "AgentLoggedOff", "notReady": "AgentNotReady",
                 "ready": "AgentReady", "reserved": "AgentReserved", "busy": "AgentBusy",
                 "workingAfterCall": "AgentWorkingAfterCall"}
+
+#: Conditions for `join_empty` / `leave_empty`: a queue is *empty* for a
+#: list of them when every agent who could serve it is in one of their states.
+EMPTY_CONDITIONS = {"unavailable": ("loggedOff",), "paused": ("notReady",),
+                    "wrapup": ("workingAfterCall",), "inuse": ("busy", "reserved")}
+
+#: Why a caller leaves a queue without an agent (queue log event).
+EXITS = {"timeout": "EXITWITHTIMEOUT", "empty": "EXITEMPTY", "exit_key": "EXITWITHKEY"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The ACD's own knobs ([acd] in etc/cti.toml)."""
+
+    retry_s: float = 5.0            # before agents who let a caller ring out are tried again
+    max_no_answer: int = 3          # offers rung out in a row before auto not-ready (0: never)
+    sweep_s: float = 5.0            # how often state is reconciled with the calls
 
 
 class ACDError(Exception):
@@ -85,29 +115,38 @@ class Entry:
 
     call: object
     queue: "QueueState"
-    since: float
-    tried: set = field(default_factory=set)   # agents who let it ring out this round
-    agent: "AgentState | None" = None         # the agent it rings at
-    timer: object = None                      # the ring timeout
-    max_wait: object = None                   # the max-wait timer
-    retry: object = None                      # the next round of agents who rang out
+    since: float                    # entered this queue
+    priority: int = 0
+    first_since: float = 0.0        # entered the first queue (overflow keeps it)
+    rule: int = 0                   # the queue's skill rule in force (they widen)
+    order_key: tuple = ()           # the router's sort key
+    tried: set = field(default_factory=set)    # agents who let it ring out this round
+    ringing: list = field(default_factory=list)   # agents whose phone rings with it
+    agent: "AgentState | None" = None          # the agent who answered
+    waiting: bool = True            # still in the queue
+    position: int = 0               # when it entered (the queue log's)
+    answered_position: int = 0      # when an agent answered
+    timers: dict = field(default_factory=dict)   # ring, max_wait, widen, retry
 
     @property
-    def position(self):
-        return self.queue.waiting.index(self) + 1 if self in self.queue.waiting else 0
+    def queue_name(self):
+        return self.queue.name
 
 
 @dataclass(eq=False)
 class QueueState:
     config: object
-    waiting: list = field(default_factory=list)
+    strategy: str = ""
     offered: int = 0
     answered: int = 0
-    abandoned: int = 0
-    timed_out: int = 0
     answered_in_sl: int = 0
-    wait_total: float = 0.0
-    last_agent: object = None                 # round robin: the last agent offered a call
+    abandoned: int = 0
+    abandoned_in_sl: int = 0        # hung up within the service-level time
+    exits: dict = field(default_factory=dict)   # reason -> callers who left without an agent
+    wait_total: float = 0.0         # of answered calls
+    handled: int = 0
+    handle_total: float = 0.0       # talk + wrap-up of handled calls
+    recent_handles: deque = field(default_factory=lambda: deque(maxlen=20))
 
     @property
     def name(self):
@@ -117,16 +156,29 @@ class QueueState:
 @dataclass(eq=False)
 class AgentState:
     config: object
-    machine: object
+    order: int                      # its place in the configuration (linear, round robin)
+    machine: object = None
     station: str | None = None
     reason: str = ""
     idle_since: float = 0.0
     login_at: float = 0.0
-    entry: Entry | None = None                # the call offered or in progress
+    entry: Entry | None = None      # the call offered or in progress
     call: object = None
     calls: int = 0
-    talk_s: float = 0.0                       # talk time since login
+    talk_s: float = 0.0             # talk time since login
+    no_answers: int = 0             # offers rung out in a row
+    pending: tuple | None = None    # (state, reason) to apply when the call is over
+    durations: dict = field(default_factory=dict)   # state -> seconds since login
     wrap_timer: object = None
+    wrap_ends: float | None = None  # a timed or forced wrap-up's end
+    wrap_mode: str = "timed"
+    wrap_started: float = 0.0
+    wrap_queue: "QueueState | None" = None   # whose handle time the wrap-up ends
+    wrap_talk: float = 0.0
+    answered_at: float = 0.0
+    state_started: float = 0.0
+    cause: object = None            # the request causing the transition being fired
+    why: str | None = None          # and its reason, for the event
 
     @property
     def id(self):
@@ -136,27 +188,70 @@ class AgentState:
     def state(self):
         return self.machine.state
 
-    def serves(self, queue_name):
-        return queue_name in self.config.queues
+    @property
+    def skills(self):
+        return self.config.skills
+
+    @property
+    def member_of(self):
+        return self.config.queues
+
+
+def rules_of(queue):
+    """The queue's skill rules: its `skills` from the start, then `widen`."""
+    if not queue.skills:
+        return ()
+    rules = [Rule(0, tuple(sorted(queue.skills.items())))]
+    for after_s, skills in queue.widen:
+        rules.append(Rule(after_s, tuple(sorted(skills.items()))))
+    return tuple(rules)
+
+
+@dataclass(frozen=True)
+class _Routed:
+    name: str
+    strategy: str
+    rules: tuple
 
 
 class ACD:
-    def __init__(self, clock, queues, agents, owner, publish=None, seed=None):
+    def __init__(self, clock, queues, agents, owner, publish=None, seed=None,
+                 settings=None):
         self.clock = clock
+        self.settings = settings or Settings()
         self.random = random.Random(seed)
         self.owner = owner
         self.publish = publish or (lambda *a, **k: None)
-        self.queues = {q.name: QueueState(q) for q in queues}
+        self.queues = {q.name: QueueState(q, q.strategy) for q in queues}
+        self.leave_empty = [s for s in self.queues.values() if s.config.leave_empty]
+        self.rules = {q.name: rules_of(q) for q in queues}
+        self.router = Router(clock, [_Routed(q.name, q.strategy, self.rules[q.name])
+                                     for q in queues], self.random)
         self.at_station = {}                  # station -> the agent logged in there
-        for q in queues:
-            if q.strategy == "ring_all":
-                log.warn("queue {queue}: ring_all is not served yet; longest_idle is used",
-                         queue=q.name)
+        self.entries = {}                     # call id -> its Entry while queued or ringing
         self.agents = {}
-        for a in agents:
-            agent = AgentState(a, None)
-            agent.machine = AGENT.machine(clock, f"agent {a.id}", on_change=self._changed(agent))
+        self.by_skill = {}                    # skill -> agents who have it
+        self.members = {}                     # queue -> agents who list it
+        for i, a in enumerate(agents):
+            agent = AgentState(a, i)
+            agent.machine = AGENT.machine(clock, f"agent {a.id}",
+                                          on_change=self._changed(agent))
             self.agents[a.id] = agent
+            for skill in a.skills:
+                self.by_skill.setdefault(skill, []).append(agent)
+            for queue in a.queues:
+                self.members.setdefault(queue, []).append(agent)
+        self._sweeper = task.LoopingCall(self.sweep)
+        self._sweeper.clock = clock
+
+    def start(self):
+        """Sweep and reconcile every `sweep_s` from now on."""
+        if not self._sweeper.running:
+            self._sweeper.start(self.settings.sweep_s, now=False)
+
+    def stop(self):
+        if self._sweeper.running:
+            self._sweeper.stop()
 
     # -- lookups -----------------------------------------------------------
     def agent(self, agent_id):
@@ -176,11 +271,33 @@ class ACD:
         return self.at_station.get(station)
 
     def entry_of(self, call):
-        return next((e for q in self.queues.values() for e in q.waiting if e.call is call),
-                    None)
+        return self.entries.get(call.id)
+
+    def waiting(self, queue_name):
+        """The entries waiting in a queue, the next to be served first."""
+        return self.router.callers(queue_name)
+
+    def position(self, entry):
+        return self.router.position(entry) if entry.waiting else 0
+
+    def can_serve(self, agent, queue_name, rule=-1):
+        """Whether the agent serves the queue (by membership, or by skills
+        under the rule: by default the widest)."""
+        rules = self.rules[queue_name]
+        if not rules:
+            return queue_name in agent.member_of
+        return rules[rule].accepts(agent.skills)
+
+    def serving(self, queue_name, rule=-1):
+        """Every agent (in any state) who may serve the queue."""
+        rules = self.rules[queue_name]
+        if not rules:
+            return self.members.get(queue_name, [])
+        skill = rules[rule].needs[0][0]
+        return [a for a in self.by_skill.get(skill, ()) if rules[rule].accepts(a.skills)]
 
     # -- agents ------------------------------------------------------------
-    def login(self, agent_id, station):
+    def login(self, agent_id, station, cause=None):
         agent = self.agent(agent_id)
         if agent.state != "loggedOff":
             raise ACDError("invalid_state", f"agent {agent_id} is logged in already at "
@@ -191,284 +308,552 @@ class ACD:
         agent.station = station
         self.at_station[station] = agent
         agent.login_at = agent.idle_since = self.clock.seconds()
-        agent.calls = 0
+        agent.calls = agent.no_answers = 0
         agent.talk_s = 0.0
+        agent.durations = {}
+        agent.state_started = agent.login_at
+        agent.pending = None
         agent.reason = "login"
         self.owner.record_queue("NONE", "NONE", agent.id, "AGENTLOGIN", station)
-        self.publish("agent", agent.id, "AgentLoggedOn", self.describe(agent))
-        agent.machine.fire("login", reason="login")
+        self._fire(agent, "login", cause)
 
-    def logout(self, agent_id, reason="agent"):
+    def logout(self, agent_id, reason="agent", cause=None):
+        """Log out now, or after the call (returns "pending") when on one."""
         agent = self.agent(agent_id)
-        if agent.state in ("reserved", "busy"):
-            raise ACDError("invalid_state", f"agent {agent_id} is {agent.state}: finish the "
-                           "call first")
         if agent.state == "loggedOff":
             raise ACDError("invalid_state", f"agent {agent_id} is not logged in")
+        if agent.state == "busy":
+            return self._pend(agent, "loggedOff", reason, cause)
+        entry = None
+        if agent.state == "reserved":            # ringing: the caller goes to the next agent
+            entry = self._withdraw(agent, "agent logged out")
+        self._logout(agent, reason, cause)
+        if entry is not None:
+            self._serve_entry(entry)
+        return "done"
+
+    def _logout(self, agent, reason, cause=None):
         self._cancel_wrap(agent)
         station, login_at = agent.station, agent.login_at
         agent.reason = reason
-        agent.machine.fire("logout", reason=reason)
+        agent.pending = None
+        self._fire(agent, "logout", cause)
         self.owner.record_queue("NONE", "NONE", agent.id, "AGENTLOGOFF", station,
                                 round(self.clock.seconds() - login_at))
         self.owner.record_session(agent.id, station, login_at, reason)
         del self.at_station[station]
         agent.station = None
+        self._check_leave_empty(agent)
 
-    def set_ready(self, agent_id):
+    def set_ready(self, agent_id, cause=None):
         agent = self.agent(agent_id)
         if agent.state == "ready":
-            return
+            return "done"
+        if agent.state in ("reserved", "busy"):
+            if agent.pending is not None:        # "ready after this call": the pending is off
+                agent.pending = None
+                self._publish(agent, "AgentPendingState", cause)
+            return "done"
         if agent.state not in ("notReady", "workingAfterCall"):
             raise ACDError("invalid_state", f"agent {agent_id} is {agent.state}")
+        if agent.state == "workingAfterCall" and agent.wrap_mode == "forced" \
+                and agent.wrap_timer is not None:
+            left = agent.wrap_ends - self.clock.seconds()
+            raise ACDError("invalid_state", f"agent {agent_id}: wrap-up is forced for "
+                           f"{math.ceil(left)} s more")
         was_paused = agent.state == "notReady"
         self._cancel_wrap(agent)
-        agent.reason = ""
-        agent.idle_since = self.clock.seconds()
-        agent.machine.fire("ready")
+        agent.pending = None
+        self._go_ready(agent, "agent", cause)
         if was_paused:
             self.owner.record_queue("NONE", "NONE", agent.id, "UNPAUSE")
-        self.dispatch()
+        return "done"
 
-    def set_not_ready(self, agent_id, reason=""):
+    def set_not_ready(self, agent_id, reason="", cause=None):
+        """Not ready now, or after the call (returns "pending") when on one."""
         agent = self.agent(agent_id)
+        if agent.state in ("reserved", "busy"):
+            return self._pend(agent, "notReady", reason, cause)
         if agent.state not in ("ready", "notReady", "workingAfterCall"):
             raise ACDError("invalid_state", f"agent {agent_id} is {agent.state}")
+        if agent.state == "workingAfterCall" and agent.wrap_mode == "forced" \
+                and agent.wrap_timer is not None:
+            return self._pend(agent, "notReady", reason, cause)
         self._cancel_wrap(agent)
+        self._not_ready(agent, reason, cause)
+        return "done"
+
+    def _not_ready(self, agent, reason, cause=None, event="not_ready"):
         agent.reason = reason
-        agent.machine.fire("not_ready", reason=reason)
+        agent.pending = None
+        self._fire(agent, event, cause)
         self.owner.record_queue("NONE", "NONE", agent.id, "PAUSE", reason)
+        self._check_leave_empty(agent)
+
+    def _pend(self, agent, state, reason, cause):
+        agent.pending = (state, reason)
+        self._publish(agent, "AgentPendingState", cause)
+        return "pending"
+
+    def _go_ready(self, agent, reason, cause=None):
+        agent.reason = ""
+        agent.idle_since = self.clock.seconds()
+        self._fire(agent, "ready", cause, why=reason)
+        self._serve_agent(agent)
 
     def _cancel_wrap(self, agent):
         if agent.wrap_timer is not None and agent.wrap_timer.active():
             agent.wrap_timer.cancel()
         agent.wrap_timer = None
+        agent.wrap_ends = None
 
     # -- callers -----------------------------------------------------------
-    def enqueue(self, call, queue_name):
-        """The caller waits in the queue; False when the queue is full."""
+    def enqueue(self, call, queue_name, priority=None, first_since=None, cause=None):
+        """The caller waits in the queue; returns its Entry.  Raises ACDError
+        `queue_full` (max_length) or `queue_empty` (join_empty)."""
         queue = self.queue(queue_name)
-        limit = queue.config.max_length
-        if limit is not None and len(queue.waiting) >= limit:
-            return False
-        entry = Entry(call, queue, self.clock.seconds())
-        queue.waiting.append(entry)
+        config = queue.config
+        waiting = self.router.queues[queue_name].waiting
+        if config.max_length is not None and len(waiting) >= config.max_length:
+            queue.exits["full"] = queue.exits.get("full", 0) + 1
+            raise ACDError("queue_full", f"queue {queue_name} is full ({config.max_length} "
+                           "callers waiting)")
+        if config.join_empty and self._is_empty(queue_name, config.join_empty):
+            queue.exits["join_empty"] = queue.exits.get("join_empty", 0) + 1
+            raise ACDError("queue_empty", f"queue {queue_name} has no agent who could take "
+                           f"the call ({', '.join(config.join_empty)})")
+        now = self.clock.seconds()
+        entry = Entry(call, queue, now, config.priority if priority is None else priority,
+                      now if first_since is None else first_since)
+        entry.position = self.router.add_caller(entry)
+        self.entries[call.id] = entry
         queue.offered += 1
         self.owner.record_queue(call.id, queue.name, None, "ENTERQUEUE", "", call.ani,
                                 entry.position)
-        if queue.config.max_wait_s is not None:
-            entry.max_wait = self.clock.callLater(queue.config.max_wait_s, self._timed_out,
-                                                  entry)
-        self.dispatch()
-        return True
+        if config.max_wait_s is not None:
+            entry.timers["max_wait"] = self.clock.callLater(config.max_wait_s,
+                                                            self._timed_out, entry)
+        self._schedule_widen(entry)
+        self._serve_entry(entry)
+        return entry
 
     def abandon(self, call):
         """The caller hung up while waiting (or while an agent's phone rang)."""
-        entry = self.entry_of(call)
+        entry = self.entries.get(call.id)
         if entry is None:
             return
-        position = entry.position
+        position = self.position(entry)
         self._leave(entry)
-        entry.queue.abandoned += 1
-        self.owner.record_queue(call.id, entry.queue.name, None, "ABANDON", position, 1,
-                                round(self.clock.seconds() - entry.since))
-        if entry.agent is not None:
-            agent = entry.agent
-            self._end_offer(entry)
-            self.owner.withdraw(entry, agent)
-            agent.machine.fire("withdrawn", call=call.id)
-            self.dispatch()
+        waited = self.clock.seconds() - entry.since
+        queue = entry.queue
+        queue.abandoned += 1
+        if waited <= queue.config.service_level_s:
+            queue.abandoned_in_sl += 1
+        self.owner.record_queue(call.id, queue.name, None, "ABANDON", position, entry.position,
+                                round(waited))
+        self._withdraw_all(entry, "caller hung up")
+
+    def exit_key(self, call, key):
+        """A key the caller pressed while waiting: True when it was the queue's
+        exit key and the caller left (the owner is told, reason "exit_key")."""
+        entry = self.entries.get(call.id)
+        if entry is None or entry.ringing or entry.agent is not None \
+                or key != entry.queue.config.exit_key:
+            return False
+        self._exit(entry, "exit_key", key)
+        return True
+
+    def _exit(self, entry, reason, *data):
+        position = self.position(entry)
+        self._leave(entry)
+        queue = entry.queue
+        queue.exits[reason] = queue.exits.get(reason, 0) + 1
+        waited = round(self.clock.seconds() - entry.since)
+        detail = (data[0], position) if reason == "exit_key" else (position, entry.position,
+                                                                     waited)
+        self.owner.record_queue(entry.call.id, queue.name, None, EXITS[reason], *detail)
+        self.owner.queue_exit(entry, reason)
 
     def _timed_out(self, entry):
-        entry.max_wait = None
-        if entry.agent is not None:          # ringing an agent now: let it ring
+        entry.timers.pop("max_wait", None)
+        if entry.ringing:          # ringing an agent now: let it ring (no_answer ends it)
             return
-        position = entry.position
-        self._leave(entry)
-        entry.queue.timed_out += 1
-        self.owner.record_queue(entry.call.id, entry.queue.name, None, "EXITWITHTIMEOUT",
-                                position, 1, round(self.clock.seconds() - entry.since))
-        self.owner.queue_timeout(entry)
+        self._exit(entry, "timeout")
 
     def _leave(self, entry):
-        if entry in entry.queue.waiting:
-            entry.queue.waiting.remove(entry)
-        for timer in (entry.max_wait, entry.retry):
+        if not entry.waiting:
+            return
+        entry.waiting = False
+        self.router.remove_caller(entry)
+        self.entries.pop(entry.call.id, None)
+        for name in ("max_wait", "widen", "retry"):
+            timer = entry.timers.pop(name, None)
             if timer is not None and timer.active():
                 timer.cancel()
-        entry.max_wait = entry.retry = None
+
+    def _schedule_widen(self, entry):
+        rules = self.rules[entry.queue_name]
+        if entry.rule + 1 < len(rules):
+            due = entry.since + rules[entry.rule + 1].after_s - self.clock.seconds()
+            entry.timers["widen"] = self.clock.callLater(max(0, due), self._widen, entry)
+
+    def _widen(self, entry):
+        entry.timers.pop("widen", None)
+        entry.rule += 1
+        self._schedule_widen(entry)
+        self._serve_entry(entry)
 
     # -- pairing -----------------------------------------------------------
-    def dispatch(self):
-        """Offer waiting callers to free agents until no pair is left."""
-        while True:
-            pair = self._next_pair()
-            if pair is None:
-                return
-            self._offer(*pair)
+    def _serve_entry(self, entry):
+        """Offer a waiting caller to the agents its queue's strategy picks."""
+        if not entry.waiting or entry.ringing:
+            return
+        agents = self.router.pick_agents(entry, exclude=entry.tried)
+        if agents:
+            self._offer(entry, agents)
 
-    def _next_pair(self):
-        heads = sorted((e for q in self.queues.values() for e in q.waiting
-                        if e.agent is None), key=lambda e: e.since)
-        for entry in heads:
-            agent = self._pick(entry)
-            if agent is not None:
-                return entry, agent
-        return None
+    def _serve_agent(self, agent):
+        """A free agent takes the caller the global order puts first."""
+        if agent.state != "ready":
+            return
+        entry = self.router.pick_caller(agent)
+        if entry is None:
+            return
+        if entry.queue.strategy == "ring_all":
+            self._serve_entry(entry)
+        else:
+            self._offer(entry, [agent])
 
-    def _pick(self, entry):
-        """The free agent the queue's strategy chooses for the entry."""
-        queue = entry.queue
-        fresh = [a for a in self.agents.values() if a.state == "ready"
-                 and a.serves(queue.name) and a.id not in entry.tried]
-        if not fresh:
-            return None
-        strategy = queue.config.strategy
-        if strategy == "fewest_calls":
-            return min(fresh, key=lambda a: (a.calls, a.idle_since, a.id))
-        if strategy == "least_talk_time":
-            return min(fresh, key=lambda a: (a.talk_s, a.idle_since, a.id))
-        if strategy in ("linear", "round_robin"):
-            order = [a for a in self.agents.values() if a.serves(queue.name)]
-            start = 0
-            if strategy == "round_robin" and queue.last_agent in order:
-                start = order.index(queue.last_agent) + 1
-            ring = order[start:] + order[:start]
-            return next(a for a in ring if a in fresh)
-        if strategy == "random":
-            return self.random.choice(fresh)
-        if strategy == "weighted_random":        # weight: seconds idle (+1)
-            now = self.clock.seconds()
-            return self.random.choices(fresh, [now - a.idle_since + 1 for a in fresh])[0]
-        return min(fresh, key=lambda a: (a.idle_since, a.id))   # longest_idle, ring_all
+    def _offer(self, entry, agents):
+        entry.ringing = list(agents)
+        entry.timers["ring"] = self.clock.callLater(entry.queue.config.ring_timeout_s,
+                                                    self._ring_timeout, entry)
+        for agent in agents:
+            self.router.offered(entry, agent)
+            agent.entry = entry
+            agent.call = entry.call
+            self._fire(agent, "offer", call=entry.call.id)
+        for agent in agents:
+            if agent.entry is entry and agent.state == "reserved":
+                self.owner.offer(entry, agent)
 
-    def _new_round(self, entry):
-        """Every agent let the call ring out: after RETRY_S they may be tried again."""
-        entry.retry = None
-        entry.tried.clear()
-        self.dispatch()
-
-    def _offer(self, entry, agent):
-        entry.queue.last_agent = agent
-        entry.agent = agent
-        agent.entry = entry
-        agent.call = entry.call
-        agent.machine.fire("offer", call=entry.call.id)
-        entry.timer = self.clock.callLater(entry.queue.config.ring_timeout_s,
-                                           self._ring_timeout, entry)
-        self.owner.offer(entry, agent)
-
-    def _end_offer(self, entry):
-        if entry.timer is not None and entry.timer.active():
-            entry.timer.cancel()
-        entry.timer = None
-        agent, entry.agent = entry.agent, None
-        if agent is not None:
-            agent.entry = None
-            agent.call = None
+    def _stop_ring_timer(self, entry):
+        timer = entry.timers.pop("ring", None)
+        if timer is not None and timer.active():
+            timer.cancel()
 
     def _ring_timeout(self, entry):
-        entry.timer = None
-        self.no_answer(entry.agent)
+        entry.timers.pop("ring", None)
+        for agent in list(entry.ringing):
+            self.no_answer(agent)
 
-    def no_answer(self, agent):
+    def _release_offer(self, agent):
+        """Take the offer off the agent (its phone stops ringing)."""
+        entry = agent.entry
+        entry.ringing.remove(agent)
+        if not entry.ringing:
+            self._stop_ring_timer(entry)
+        agent.entry = None
+        agent.call = None
+        self.owner.withdraw(entry, agent)
+        return entry
+
+    def _withdraw(self, agent, why, cause=None):
+        """The offer to this agent is over, not by its doing (the caller hung
+        up, another agent answered, the agent logged out)."""
+        entry = self._release_offer(agent)
+        self._fire(agent, "withdrawn", cause, call=entry.call.id, why=why)
+        return entry
+
+    def _withdraw_all(self, entry, why):
+        agents = list(entry.ringing)
+        for agent in agents:
+            self._withdraw(agent, why)
+        for agent in agents:
+            self._free(agent)
+
+    def _free(self, agent):
+        """An offer to the agent is over: its pending state, or the next call."""
+        if agent.state != "ready":
+            return
+        if agent.pending is not None:
+            self._apply_pending(agent)
+        else:
+            self._serve_agent(agent)
+
+    def no_answer(self, agent, cause=None):
         """The agent's phone rang out (or the agent rejected the call)."""
         entry = agent.entry
         if entry is None or agent.state != "reserved":
             return
         ring_ms = round((self.clock.seconds() - agent.machine.since) * 1000)
-        self._end_offer(entry)
-        entry.tried.add(agent.id)
+        self._release_offer(agent)
+        entry.tried.add(agent)
+        agent.no_answers += 1
         self.owner.record_queue(entry.call.id, entry.queue.name, agent.id, "RINGNOANSWER",
                                 ring_ms)
-        self.owner.withdraw(entry, agent)
-        agent.machine.fire("no_answer", call=entry.call.id)
-        if entry.retry is None:
-            entry.retry = self.clock.callLater(RETRY_S, self._new_round, entry)
-        if entry.max_wait is None and entry.queue.config.max_wait_s is not None \
-                and entry in entry.queue.waiting:
-            self._timed_out(entry)          # its max wait passed while this agent rang
-        self.dispatch()
+        limit = self.settings.max_no_answer
+        if limit and agent.no_answers >= limit:
+            agent.reason = "no answer"
+            agent.pending = None
+            self._fire(agent, "no_answer_pause", cause, call=entry.call.id)
+            self.owner.record_queue("NONE", "NONE", agent.id, "PAUSE", "no answer")
+        else:
+            self._fire(agent, "no_answer", cause, call=entry.call.id)
+        if entry.waiting and not entry.ringing:
+            if "retry" not in entry.timers:
+                entry.timers["retry"] = self.clock.callLater(self.settings.retry_s,
+                                                             self._new_round, entry)
+            if "max_wait" not in entry.timers and entry.queue.config.max_wait_s is not None:
+                self._exit(entry, "timeout")        # its max wait passed while it rang
+            else:
+                self._serve_entry(entry)
+        self._free(agent)
 
-    def answered(self, agent_id):
-        """The agent took the call: it leaves the queue."""
+    def _new_round(self, entry):
+        """RETRY_S after the last ring-out, the agents who let it ring may be tried again."""
+        entry.timers.pop("retry", None)
+        entry.tried.clear()
+        self._serve_entry(entry)
+
+    def answered(self, agent_id, cause=None):
+        """The agent took the call: it leaves the queue.  Returns the entry."""
         agent = self.agent(agent_id)
         entry = agent.entry
         if entry is None or agent.state != "reserved":
             raise ACDError("invalid_state", f"agent {agent_id} has no call ringing")
-        wait = self.clock.seconds() - entry.since
-        ring = self.clock.seconds() - agent.machine.since
-        position = entry.position
-        if entry.timer is not None and entry.timer.active():
-            entry.timer.cancel()
-        entry.timer = None
+        now = self.clock.seconds()
+        wait = now - entry.since
+        ring = now - agent.machine.since
+        position = self.position(entry)
+        entry.ringing.remove(agent)
+        self._stop_ring_timer(entry)
         self._leave(entry)
+        entry.agent = agent
+        self._withdraw_all(entry, f"answered by agent {agent.id}")
         queue = entry.queue
         queue.answered += 1
         queue.wait_total += wait
         if wait <= queue.config.service_level_s:
             queue.answered_in_sl += 1
         agent.calls += 1
-        agent.machine.fire("answer", call=entry.call.id)
+        agent.no_answers = 0
+        agent.answered_at = now
+        self._fire(agent, "answer", cause, call=entry.call.id)
         self.owner.record_queue(entry.call.id, queue.name, agent.id, "CONNECT", round(wait),
                                 entry.call.id, round(ring))
-        entry.original_position = position
+        entry.answered_position = position
         return entry
 
-    def call_ended(self, agent_id, released_by):
+    def call_ended(self, agent_id, released_by, cause=None):
         """The agent's call is over: wrap-up, then the next call."""
         agent = self.agent(agent_id)
         entry = agent.entry
         if agent.state != "busy" or entry is None:
             return
-        talk = self.clock.seconds() - agent.machine.since
-        wait = agent.machine.since - entry.since
-        event = "COMPLETEAGENT" if released_by == "agent" else "COMPLETECALLER"
-        self.owner.record_queue(entry.call.id, entry.queue.name, agent.id, event, round(wait),
-                                round(talk), getattr(entry, "original_position", 1))
+        self._end_call(agent, entry, released_by, "call_ended", cause)
+
+    def _end_call(self, agent, entry, released_by, event, cause=None):
+        now = self.clock.seconds()
+        talk = now - agent.answered_at
+        wait = agent.answered_at - entry.since
+        kind = "COMPLETEAGENT" if released_by == "agent" else "COMPLETECALLER"
+        self.owner.record_queue(entry.call.id, entry.queue.name, agent.id, kind, round(wait),
+                                round(talk), entry.answered_position)
         agent.entry = None
         agent.talk_s += talk
         call, agent.call = agent.call, None
-        agent.machine.fire("call_ended", call=call.id)
-        wrap = entry.queue.config.wrap_up_s
-        agent.wrap_timer = self.clock.callLater(wrap, self._wrap_done, agent)
+        config = entry.queue.config
+        agent.wrap_mode = config.wrap_up
+        agent.wrap_started = now
+        agent.wrap_queue = entry.queue
+        agent.wrap_talk = talk
+        self._fire(agent, event, cause, call=call.id if call is not None else None,
+                   why=released_by)
+        if config.wrap_up != "agent":
+            agent.wrap_ends = now + config.wrap_up_s
+            agent.wrap_timer = self.clock.callLater(config.wrap_up_s, self._wrap_done, agent)
 
     def _wrap_done(self, agent):
         agent.wrap_timer = None
-        if agent.state == "workingAfterCall":
-            agent.idle_since = self.clock.seconds()
-            agent.machine.fire("ready", reason="wrap-up over")
-            self.dispatch()
+        agent.wrap_ends = None
+        if agent.state != "workingAfterCall":
+            return
+        if agent.pending is not None:
+            self._apply_pending(agent)
+        else:
+            self._go_ready(agent, "wrap-up over")
 
-    # -- what monitors see -------------------------------------------------
+    def _apply_pending(self, agent):
+        state, reason = agent.pending
+        agent.pending = None
+        if state == "loggedOff":
+            self._logout(agent, reason)
+        elif agent.state != "notReady":
+            self._not_ready(agent, reason)
+
+    def _handled(self, agent):
+        """Leaving after-call work: the handle time (talk + wrap-up) is counted."""
+        queue = agent.wrap_queue
+        if queue is None:
+            return
+        handle = agent.wrap_talk + self.clock.seconds() - agent.wrap_started
+        queue.handled += 1
+        queue.handle_total += handle
+        queue.recent_handles.append(handle)
+        agent.wrap_queue = None
+
+    # -- empty queues --------------------------------------------------------
+    def _is_empty(self, queue_name, conditions):
+        states = {s for c in conditions for s in EMPTY_CONDITIONS[c]}
+        return all(a.state in states for a in self.serving(queue_name))
+
+    def _check_leave_empty(self, agent):
+        """After an agent stopped serving: callers leave queues now empty."""
+        for queue in self.leave_empty:
+            if not self.router.queues[queue.name].waiting or not self.can_serve(agent,
+                                                                               queue.name):
+                continue
+            if self._is_empty(queue.name, queue.config.leave_empty):
+                for entry in self.waiting(queue.name):
+                    if not entry.ringing:
+                        self._exit(entry, "empty")
+
+    # -- estimates -------------------------------------------------------------
+    def estimated_wait(self, entry):
+        """Seconds until an agent is likely to take this caller: its position
+        times the recent handle time, shared by the agents staffing the
+        queue; None before the queue has handled a call."""
+        queue = entry.queue
+        if not queue.recent_handles:
+            return None
+        staffed = sum(1 for a in self.serving(entry.queue_name)
+                      if a.state in ("ready", "reserved", "busy", "workingAfterCall"))
+        handle = sum(queue.recent_handles) / len(queue.recent_handles)
+        return self.position(entry) * handle / max(1, staffed)
+
+    def set_strategy(self, queue_name, strategy, cause=None):
+        """Change a live queue's strategy; waiting callers keep their places."""
+        queue = self.queue(queue_name)
+        old, queue.strategy = queue.strategy, strategy
+        self.router.set_strategy(queue_name, strategy)
+        log.info("queue {queue}: strategy {old} -> {new}", queue=queue_name, old=old,
+                 new=strategy)
+        self.publish("queue", queue_name, "QueueChanged", self.describe_queue(queue),
+                     cause=cause)
+
+    # -- the sweep ---------------------------------------------------------------
+    def sweep(self):
+        """Put right whatever a lost event left wrong; returns what was fixed."""
+        fixed = []
+        for agent in self.agents.values():
+            entry = agent.entry
+            if agent.state == "reserved" and (entry is None or agent not in entry.ringing
+                                              or "ring" not in entry.timers
+                                              or not self.owner.call_alive(entry.call)):
+                if entry is not None and agent in entry.ringing:
+                    self._release_offer(agent)
+                agent.entry = agent.call = None
+                self._fire(agent, "reconcile", why="reconciled")
+                fixed.append((agent.id, "reserved"))
+                self._free(agent)
+            elif agent.state == "busy" and (entry is None or agent.call is None
+                                            or not self.owner.call_alive(agent.call)):
+                if entry is not None:
+                    self._end_call(agent, entry, "reconciled", "reconcile")
+                else:                              # nothing to time: straight to wrap-up over
+                    agent.call = None
+                    self._fire(agent, "reconcile", why="reconciled")
+                fixed.append((agent.id, "busy"))
+            elif agent.state == "workingAfterCall" and agent.wrap_timer is None \
+                    and agent.wrap_mode != "agent":
+                self._wrap_done(agent)
+                fixed.append((agent.id, "workingAfterCall"))
+            elif agent.state == "ready" and not self.router.is_ready(agent):
+                self.router.agent_ready(agent)
+                fixed.append((agent.id, "ready"))
+        for entry in list(self.entries.values()):
+            if not self.owner.call_alive(entry.call):
+                self.abandon(entry.call)
+                fixed.append((entry.call.id, "gone"))
+        if self.entries:                          # a pairing a lost event left undone
+            for agent in list(self.agents.values()):
+                self._serve_agent(agent)
+        for what in fixed:
+            log.warn("ACD sweep: {what} reconciled", what=what)
+        return fixed
+
+    # -- state changes and what monitors see -----------------------------------
+    def _fire(self, agent, event, cause=None, **detail):
+        agent.cause = cause
+        agent.why = detail.pop("why", None)
+        try:
+            agent.machine.fire(event, **detail)
+        finally:
+            agent.cause = agent.why = None
+
     def _changed(self, agent):
         def changed(machine, transition):
+            source, target = transition.source, transition.target
+            now = self.clock.seconds()
+            agent.durations[source] = agent.durations.get(source, 0.0) + now \
+                - agent.state_started
+            agent.state_started = now
+            if source == "workingAfterCall" and target != source:
+                self._handled(agent)
+            if target == "ready":
+                if not self.router.is_ready(agent):
+                    self.router.agent_ready(agent)
+            else:
+                self.router.agent_unready(agent)
+            event = "AgentLoggedOn" if transition.event == "login" else AGENT_EVENTS[target]
             body = self.describe(agent)
-            body["previous"] = transition.source
-            self.publish("agent", agent.id, AGENT_EVENTS[transition.target], body)
-            self.owner.record_state(agent.id, transition.target, agent.reason or None,
-                                    transition.source,
-                                    agent.call.id if agent.call is not None else None)
+            body["previous"] = source
+            body["transition"] = transition.event
+            if agent.why:
+                body["why"] = agent.why
+            self.publish("agent", agent.id, event, body, cause=agent.cause)
+            self.owner.record_state(agent.id, target, agent.reason or agent.why or None,
+                                    source, agent.call.id if agent.call is not None else None)
         return changed
 
+    def _publish(self, agent, event, cause=None):
+        self.publish("agent", agent.id, event, self.describe(agent), cause=cause)
+
     def describe(self, agent):
+        now = self.clock.seconds()
+        durations = dict(agent.durations)
+        if agent.state != "loggedOff":
+            durations[agent.state] = durations.get(agent.state, 0.0) + now - agent.state_started
         return {"agent": agent.id, "name": agent.config.name, "state": agent.state,
                 "reason": agent.reason, "station": agent.station, "since": agent.machine.since,
-                "queues": list(agent.config.queues), "calls": agent.calls,
-                "call": agent.call.id if agent.call is not None else None}
+                "queues": list(agent.config.queues), "skills": dict(agent.skills),
+                "call": agent.call.id if agent.call is not None else None,
+                "pendingState": agent.pending[0] if agent.pending else None,
+                "pendingReason": agent.pending[1] if agent.pending else None,
+                "wrapUpEndsAt": agent.wrap_ends,
+                "statistics": {"calls": agent.calls, "talkS": round(agent.talk_s, 3),
+                               "loginAt": agent.login_at if agent.station else None,
+                               "stateS": {k: round(v, 3) for k, v in durations.items()
+                                          if k != "loggedOff"}}}
 
     def describe_queue(self, queue):
         now = self.clock.seconds()
         states = {}
-        for a in self.agents.values():
-            if a.serves(queue.name):
-                states[a.state] = states.get(a.state, 0) + 1
-        return {"queue": queue.name, "strategy": queue.config.strategy,
-                "waiting": [{"call": e.call.id, "ani": e.call.ani, "wait_s": now - e.since,
-                             "position": i + 1, "agent": e.agent.id if e.agent else None}
-                            for i, e in enumerate(queue.waiting)],
-                "agents": states, "offered": queue.offered, "answered": queue.answered,
-                "abandoned": queue.abandoned, "timed_out": queue.timed_out,
-                "service_level": (queue.answered_in_sl / queue.answered
-                                  if queue.answered else None),
-                "asa_s": queue.wait_total / queue.answered if queue.answered else None}
+        for a in self.serving(queue.name):
+            states[a.state] = states.get(a.state, 0) + 1
+        waiting = self.waiting(queue.name)
+        counted = queue.answered + queue.abandoned - queue.abandoned_in_sl
+        return {
+            "queue": queue.name, "strategy": queue.strategy,
+            "waiting": [{"call": e.call.id, "ani": e.call.ani, "waitS": round(now - e.since, 3),
+                         "position": i + 1, "priority": e.priority,
+                         "agents": [a.id for a in e.ringing]}
+                        for i, e in enumerate(waiting)],
+            "longestWaitS": round(max((now - e.since for e in waiting), default=0.0), 3),
+            "agents": states, "offered": queue.offered, "answered": queue.answered,
+            "abandoned": queue.abandoned, "exits": dict(queue.exits),
+            "serviceLevel": queue.answered_in_sl / counted if counted else None,
+            "asaS": queue.wait_total / queue.answered if queue.answered else None,
+            "ahtS": queue.handle_total / queue.handled if queue.handled else None,
+            "handled": queue.handled}

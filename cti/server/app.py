@@ -121,10 +121,15 @@ class CTServer(MultiService):
             for name in group.stations:
                 self.channels.add(Station(name, driver, clock, listener, group=group.name))
 
+    def startService(self):
+        super().startService()
+        self.center.acd.start()
+
     @defer.inlineCallbacks
     def stopService(self):
         log.info("stopping: draining calls (up to {s} s)", s=self.drain_s)
         yield self.center.drain(self.drain_s)
+        self.center.acd.stop()
         yield defer.maybeDeferred(super().stopService)
         sim = getattr(self, "sim", None)
         if sim is not None:

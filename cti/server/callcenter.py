@@ -40,7 +40,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from cti.protocol.services import Field, ProtocolError, Service
-from cti.server.acd import ACD, ACDError
+from cti.server.acd import ACD, ACDError, Settings
 from cti.server.channels import Station
 from cti.statemachine import Table
 from cti.storage.models import AgentSession, AgentStateChange, CallRecord, QueueLogEntry
@@ -55,6 +55,8 @@ PHASES = Table("inbound_call", initial="routing", transitions=[
     ("routing", "to_queue", "queued"),
     ("ivr", "to_queue", "queued"),
     ("queued", "offer", "ringing"),
+    ("queued", "to_queue", "queued"),          # overflow to another queue
+    ("queued", "to_flow_again", "routing"),    # overflow or exit key to a flow
     ("ringing", "withdrawn", "queued"),
     ("ringing", "answered", "talking"),
     ("*", "end", "ended"),
@@ -119,7 +121,8 @@ class CallCenter:
         self.records = records
         self.prompts_dir = Path(prompts_dir) if prompts_dir else None
         self.recordings_dir = Path(recordings_dir or Path(config.var_dir) / "recordings")
-        self.acd = ACD(clock, config.queues, config.agents, self, hub.publish)
+        self.acd = ACD(clock, config.queues, config.agents, self, hub.publish,
+                       settings=Settings(**vars(config.acd)))
         self.calls = {}                 # call id -> InboundCall
         self.by_trunk = {}              # trunk channel name -> InboundCall
         self.flow_sessions = []         # sessions that sent RouteRegister, in turn
@@ -259,7 +262,7 @@ class CallCenter:
         then()
 
     # -- queue and agents --------------------------------------------------
-    def _to_queue(self, ic, queue):
+    def _to_queue(self, ic, queue, priority=None, first_since=None):
         if ic.state == "ended":
             return
         if ic.flow is not None and f"routepoint:{ic.flow}" in ic.call.connections:
@@ -270,8 +273,10 @@ class CallCenter:
         ic.queued_at = self.clock.seconds()
         ic.phase.fire("to_queue", queue=queue)
         self.model.connect(ic.call, f"queue:{queue}", "queued")
-        if not self.acd.enqueue(ic.call, queue):
-            self._finish(ic, "system", f"queue {queue} is full")
+        try:
+            self.acd.enqueue(ic.call, queue, priority, first_since)
+        except ACDError as e:
+            self._finish(ic, "system", str(e))
             return
         if ic.state == "queued":
             self._start_music(ic)
@@ -335,10 +340,31 @@ class CallCenter:
         if ic.state == "ringing":
             ic.phase.fire("withdrawn")
 
-    def queue_timeout(self, entry):
+    def queue_exit(self, entry, reason):
+        """A caller left the queue without an agent: to the overflow, or released."""
         ic = self.calls.get(entry.call.id)
-        if ic is not None:
-            self._finish(ic, "system", f"waited the longest allowed in queue {entry.queue.name}")
+        if ic is None:
+            return
+        config = entry.queue.config
+        if config.overflow is None:
+            why = {"timeout": f"waited the longest allowed in queue {config.name}",
+                   "empty": f"no agent left to serve queue {config.name}"}[reason]
+            self._finish(ic, "system", why)
+            return
+        self._stop_music(ic)
+        self.model.clear(ic.call, f"queue:{config.name}", "overflow")
+        kind, target = config.overflow
+        log.info("call {call}: leaves queue {queue} ({reason}) for {kind} {target}",
+                 call=ic.id, queue=config.name, reason=reason, kind=kind, target=target)
+        if kind == "queue":
+            self._to_queue(ic, target, entry.priority, entry.first_since)
+        else:
+            ic.phase.fire("to_flow_again", flow=target)
+            self._to_flow(ic, target)
+
+    def call_alive(self, call):
+        """The ACD's sweep asks: is this call still up here?"""
+        return call.id in self.calls
 
     def _agent_answered(self, ic):
         entry = self.acd.answered(ic.agent.id)

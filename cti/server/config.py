@@ -47,6 +47,10 @@ DRIVERS = ("sim", "r4")
 DIRECTIONS = ("in", "out", "both")
 STRATEGIES = ("longest_idle", "fewest_calls", "least_talk_time", "round_robin", "linear",
               "ring_all", "random", "weighted_random")
+#: timed: the agent may end wrap-up early; forced: it may not; agent: until the agent ends it.
+WRAP_UPS = ("timed", "forced", "agent")
+#: join_empty / leave_empty conditions (cti.server.acd.EMPTY_CONDITIONS).
+EMPTY_CONDITIONS = ("unavailable", "paused", "wrapup", "inuse")
 LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
 DEFAULT_LISTEN = ("tcp:7500:interface=127.0.0.1",)
 #: Route match kinds, in the order that breaks ties (see ServerConfig.route_for).
@@ -154,8 +158,25 @@ class Queue:
     max_wait_s: int | None = None
     max_length: int | None = None
     wrap_up_s: int = 10
+    wrap_up: str = "timed"               # timed, forced, agent (see WRAP_UPS)
     ring_timeout_s: int = 15
     music: str | None = None
+    priority: int = 0                    # callers' priority unless the flow sets one
+    skills: dict = field(default_factory=dict, hash=False)    # skill -> least level
+    widen: tuple = ()                    # ((after_s, {skill: level}), ...) ascending
+    join_empty: tuple = ()               # conditions (EMPTY_CONDITIONS) refusing callers
+    leave_empty: tuple = ()              # conditions making waiting callers leave
+    overflow: tuple | None = None        # ("queue" | "flow", name): where leavers go
+    exit_key: str | None = None          # a key that takes a waiting caller to overflow
+
+
+@dataclass(frozen=True)
+class ACDSettings:
+    """[acd]: see cti.server.acd.Settings."""
+
+    retry_s: int = 5
+    max_no_answer: int = 3
+    sweep_s: int = 5
 
 
 @dataclass(frozen=True)
@@ -223,6 +244,7 @@ class ServerConfig:
     default_route: Route | None = None
     flow_down_queue: str = ""
     queues: tuple[Queue, ...] = ()
+    acd: ACDSettings = ACDSettings()
     agents: tuple[Agent, ...] = ()
     users: tuple[UserConfig, ...] = ()
     flow: FlowSettings | None = None
@@ -527,7 +549,7 @@ def _channels(reader, entries, devices, kinds, what, owners, group):
 
 # -- the whole file ------------------------------------------------------
 TOP_KEYS = ("driver", "boards", "server", "trunk_groups", "station_groups", "voice_pool",
-            "conference_pool", "routing", "routes", "queues", "agents", "users", "flow")
+            "conference_pool", "routing", "routes", "queues", "acd", "agents", "users", "flow")
 
 
 def load_server_config(path):
@@ -551,19 +573,27 @@ def load_server_config(path):
     trunk_groups, station_groups, voice_pool, conference_pool = _groups(reader, data, devices)
     queues = _queues(reader, data)
     queue_names = [q.name for q in queues]
+    acd_table = reader.table(data.get("acd", {}), "acd", ("retry_s", "max_no_answer",
+                                                          "sweep_s"))
+    acd = ACDSettings(retry_s=reader.integer(acd_table, "acd", "retry_s", 5, 0),
+                      max_no_answer=reader.integer(acd_table, "acd", "max_no_answer", 3, 0),
+                      sweep_s=reader.integer(acd_table, "acd", "sweep_s", 5, 1))
     routes, default_route, flow_down = _routing(reader, data, queue_names,
                                                 [g.name for g in trunk_groups])
-    agents = _agents(reader, data, queue_names, devices)
+    agents = _agents(reader, data, queues, devices)
     users = _users(reader, data, {a.id for a in agents})
     flow = _flow(reader, data, base, listen, users)
-    _check_route_flows(reader, (*routes, default_route), flow.flows_dir)
+    overflows = [Route("overflow", "", q.overflow[1], None, 0, f"queues[{i}].overflow")
+                 for i, q in enumerate(queues) if q.overflow and q.overflow[0] == "flow"]
+    _check_route_flows(reader, (*routes, default_route, *overflows), flow.flows_dir)
     return ServerConfig(
         path=str(path), driver=driver, boards=boards, boards_path=str(boards_path),
         devices=devices, listen=listen, heartbeat_s=heartbeat_s, var_dir=var_dir,
         database=database, log_level=log_level, trunk_groups=trunk_groups,
         station_groups=station_groups, voice_pool=voice_pool,
         conference_pool=conference_pool, routes=routes, default_route=default_route,
-        flow_down_queue=flow_down, queues=queues, agents=agents, users=users, flow=flow)
+        flow_down_queue=flow_down, queues=queues, acd=acd, agents=agents, users=users,
+        flow=flow)
 
 
 def _listen(reader, server):
@@ -698,13 +728,75 @@ def _groups(reader, data, devices):
     return tuple(trunk_groups), tuple(station_groups), voice_pool, conference_pool
 
 
+def _skill_levels(reader, table, key, what="skill = least level (1..10)", empty=False):
+    if not isinstance(table, dict) or not (table or empty):
+        reader.fail(key, f"expected a table of {what}, such as {{english = 5}}, got "
+                    f"{_show(table)}")
+    levels = {}
+    for skill in table:
+        if not _NAME.match(skill):
+            reader.fail(f"{key}.{skill}", f"a skill needs {_NAME_TEXT}")
+        levels[skill] = reader.integer(table, key, skill, low=1, high=10)
+    return levels
+
+
+def _widen(reader, t, key, skills):
+    """[{after_s = 30, skills = {english = 3}}, ...]: later rules, later waits."""
+    if "widen" not in t:
+        return ()
+    where = f"{key}.widen"
+    if not skills:
+        reader.fail(where, "widen needs the queue's skills (the rule it widens from)")
+    value = t["widen"]
+    if not isinstance(value, list) or not value:
+        reader.fail(where, "expected a list of rules such as [{after_s = 30, skills = "
+                    f"{{english = 3}}}}], got {_show(value)}")
+    rules, last = [], 0
+    for i, rule in enumerate(value):
+        rkey = f"{where}[{i}]"
+        reader.table(rule, rkey, ("after_s", "skills"))
+        after = reader.integer(rule, rkey, "after_s", low=1)
+        if after <= last:
+            reader.fail(f"{rkey}.after_s", f"expected more than {last} (rules in the order "
+                        "they apply)")
+        last = after
+        rules.append((after, _skill_levels(reader, rule.get("skills"), f"{rkey}.skills")))
+    return tuple(rules)
+
+
+def _conditions(reader, t, key, name):
+    found = []
+    for value, where in reader.strings(t, key, name, [], expected="a list of conditions"):
+        if value not in EMPTY_CONDITIONS:
+            reader.fail(where, f"{value!r} is not one of {', '.join(EMPTY_CONDITIONS)}")
+        found.append(value)
+    return tuple(found)
+
+
 def _queues(reader, data):
     queues, names = [], {}
     known = ("name", "strategy", "service_level_s", "max_wait_s", "max_length", "wrap_up_s",
-             "ring_timeout_s", "music")
-    for t, key in reader.tables(data, "queues", known):
+             "wrap_up", "ring_timeout_s", "music", "priority", "skills", "widen", "join_empty",
+             "leave_empty", "overflow", "exit_key")
+    tables = reader.tables(data, "queues", known)
+    for t, key in tables:
+        reader.unique(names, reader.name(t, key), f"{key}.name", "queue")
+    for t, key in tables:
         name = reader.name(t, key)
-        reader.unique(names, name, f"{key}.name", "queue")
+        skills = (_skill_levels(reader, t["skills"], f"{key}.skills")
+                  if "skills" in t else {})
+        overflow = None
+        if "overflow" in t:
+            target = reader.table(t["overflow"], f"{key}.overflow", ("flow", "queue"))
+            flow, queue = _target(reader, target, f"{key}.overflow", list(names))
+            if queue == name:
+                reader.fail(f"{key}.overflow.queue", "a queue cannot overflow to itself")
+            overflow = ("queue", queue) if queue else ("flow", flow)
+        exit_key = reader.string(t, key, "exit_key", None, pattern=re.compile(r"[0-9*#]\Z"),
+                                 expected="one key: 0-9, * or #")
+        if exit_key is not None and overflow is None:
+            reader.fail(f"{key}.exit_key", "an exit key needs an overflow target (where the "
+                        "caller goes)")
         queues.append(Queue(
             name=name,
             strategy=reader.string(t, key, "strategy", "longest_idle", choices=STRATEGIES),
@@ -712,8 +804,14 @@ def _queues(reader, data):
             max_wait_s=reader.integer(t, key, "max_wait_s", None, 1),
             max_length=reader.integer(t, key, "max_length", None, 1),
             wrap_up_s=reader.integer(t, key, "wrap_up_s", 10, 0),
+            wrap_up=reader.string(t, key, "wrap_up", "timed", choices=WRAP_UPS),
             ring_timeout_s=reader.integer(t, key, "ring_timeout_s", 15, 1),
-            music=reader.string(t, key, "music", None, expected="a prompt name")))
+            music=reader.string(t, key, "music", None, expected="a prompt name"),
+            priority=reader.integer(t, key, "priority", 0, 0, 100),
+            skills=skills, widen=_widen(reader, t, key, skills),
+            join_empty=_conditions(reader, t, key, "join_empty"),
+            leave_empty=_conditions(reader, t, key, "leave_empty"),
+            overflow=overflow, exit_key=exit_key))
     return tuple(queues)
 
 
@@ -811,8 +909,10 @@ def _password_hash(reader, t, key):
     return value
 
 
-def _agents(reader, data, queue_names, devices):
+def _agents(reader, data, queue_configs, devices):
     agents, ids = [], {}
+    queue_names = [q.name for q in queue_configs]
+    by_skill = {q.name for q in queue_configs if q.skills}
     digits = re.compile(r"[0-9]+\Z")
     for t, key in reader.tables(data, "agents", ("id", "name", "password_hash", "queues",
                                                  "skills", "station")):
@@ -830,16 +930,13 @@ def _agents(reader, data, queue_names, devices):
                             f"{_listing(queue_names)})")
             if queue in queues:
                 reader.fail(where, f"{queue!r} is listed twice")
+            if queue in by_skill:
+                reader.fail(where, f"queue {queue!r} chooses its agents by skills: give the "
+                            "agent the skills instead of listing the queue")
             queues.append(queue)
-        skills = {}
-        table = t.get("skills", {})
-        if not isinstance(table, dict):
-            reader.fail(f"{key}.skills", "expected a table of skill = level (1..10), such as "
-                        f"{{english = 5}}, got {_show(table)}")
-        for skill in table:
-            if not _NAME.match(skill):
-                reader.fail(f"{key}.skills.{skill}", f"a skill needs {_NAME_TEXT}")
-            skills[skill] = reader.integer(table, f"{key}.skills", skill, low=1, high=10)
+        skills = (_skill_levels(reader, t["skills"], f"{key}.skills", "skill = level (1..10)",
+                                empty=True)
+                  if "skills" in t else {})
         station = reader.string(t, key, "station", None, expected="a station such as "
                                 "\"msiB1C1\"")
         if station is not None:
