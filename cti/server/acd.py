@@ -28,8 +28,9 @@ answer takes it.
 
 Per agent: a phone that rings out (`ring_timeout_s`) is withdrawn and the
 next agent tried; agents who let a caller ring out are passed over for it
-until a new round starts, `retry_s` after the round's first ring-out; after `max_no_answer` offers in a row
-rung out the agent is put not ready (reason "no answer").  Wrap-up is
+until a new round starts, `retry_s` after the round's first ring-out;
+after `max_no_answer` offers in a row rung out the agent is put not ready
+(reason "no answer").  Wrap-up is
 "timed" (the agent may end it early), "forced" (it may not) or "agent"
 (it lasts until the agent ends it).  A not-ready or log-out asked during a
 call is *pending*: it applies when the call and its wrap-up are over.
@@ -275,7 +276,7 @@ class ACD:
 
     def waiting(self, queue_name):
         """The entries waiting in a queue, the next to be served first."""
-        return self.router.callers(queue_name)
+        return self.router.waiting(queue_name)
 
     def position(self, entry):
         return self.router.position(entry) if entry.waiting else 0
@@ -413,8 +414,8 @@ class ACD:
         `queue_full` (max_length) or `queue_empty` (join_empty)."""
         queue = self.queue(queue_name)
         config = queue.config
-        waiting = self.router.queues[queue_name].waiting
-        if config.max_length is not None and len(waiting) >= config.max_length:
+        if config.max_length is not None \
+                and len(self.router.queues[queue_name].waiting) >= config.max_length:
             queue.exits["full"] = queue.exits.get("full", 0) + 1
             raise ACDError("queue_full", f"queue {queue_name} is full ({config.max_length} "
                            "callers waiting)")
@@ -499,7 +500,7 @@ class ACD:
 
     def _widen(self, entry):
         entry.timers.pop("widen", None)
-        entry.rule += 1
+        self.router.widen(entry)
         self._schedule_widen(entry)
         self._serve_entry(entry)
 
@@ -711,8 +712,8 @@ class ACD:
     def _check_leave_empty(self, agent):
         """After an agent stopped serving: callers leave queues now empty."""
         for queue in self.leave_empty:
-            if not self.router.queues[queue.name].waiting or not self.can_serve(agent,
-                                                                               queue.name):
+            if not self.router.has_callers(queue.name) or not self.can_serve(agent,
+                                                                              queue.name):
                 continue
             if self._is_empty(queue.name, queue.config.leave_empty):
                 for entry in self.waiting(queue.name):

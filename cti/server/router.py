@@ -7,16 +7,17 @@ answers its two questions quickly, whatever the size of the centre::
 
     router = Router(clock, queue_configs, rng)
     router.agent_ready(agent)          # agent.idle_since, .calls, .talk_s are final now
-    router.add_caller(entry)           # entry.queue, .priority, .since, .rule
+    router.add_caller(entry)           # entry.queue_name, .priority, .since, .rule
     router.pick_agent(entry)           # -> the agent the queue's strategy chooses, or None
     router.pick_caller(agent)          # -> the caller this agent should take, or None
+    router.widen(entry)                # the caller's next skill rule applies
     router.agent_unready(agent);  router.remove_caller(entry)
 
 Who may serve a queue.  A queue without skills is served by its members:
 the agents who list it in `queues`.  A queue with skills is served by every
-agent who has each skill at the level its current rule asks; rules widen
-as the caller waits (`rule 0` from the start, `rule 1` after its `after_s`
-seconds...).  The ACD moves `entry.rule` on; the router reads it.
+agent who has each skill at the least level its current rule asks; rules
+widen as the caller waits (rule 0 from the start, rule 1 after its
+`after_s`...).
 
 The global order.  A freed agent takes, across every queue it can serve,
 the caller with the highest priority, and among equals the one who has
@@ -24,25 +25,29 @@ waited longest (`since`, then arrival order).  Callers ringing an agent
 already, or who let this agent's phone ring out (`entry.tried`), are passed
 over.
 
-How it stays fast.  Free agents sit in *pools*: one per queue for member
-queues, one per (skill, exact level) for skills.  Each pool keeps its
-agents sorted by the keys the queues reading it need (seconds idle, calls
-taken, talk time, configuration order), so the agent a strategy wants is
-at the front: the walk stops at the first agent that fits.  A skill rule
-reads the pools of its rarest skill at the asked level and above, merged;
-its other skills are checked agent by agent.  Sorted lists use bisect:
-inserting is a memmove, cheap in C even at 100,000 agents.  Only
-weighted_random looks at every free agent (its weights change with time).
+How it stays fast: everything is indexed by *requirement*, what a caller
+asks of an agent -- membership of a queue (`("queue", name)`), or a rule's
+skills and least levels (`(("english", 5), ("billing", 3))`).  Queues with
+the same rule share one.
+
+- Each requirement has a pool of the free agents who meet it, kept sorted by
+  the keys its queues' strategies read (idle since, calls taken, talk time,
+  configuration order).  Picking an agent for a caller reads one pool from
+  the front and stops at the first agent not excluded.
+- Each requirement has the callers who ask it, in the global order.  A freed
+  agent looks at the head of each requirement it meets: a handful, however
+  many queues there are.
+- Sorted lists use bisect; inserting is a memmove, cheap in C even at
+  100,000 agents.  An agent's state change touches the pools of the
+  requirements it meets.  Only weighted_random looks at every free agent of
+  its pool (its weights change with time).
 """
-import heapq
 import itertools
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
 
-#: The highest skill level (levels are 1..MAX_LEVEL).
-MAX_LEVEL = 10
-
-#: The sort key each strategy reads, as a function of the agent.
+#: The sort key each strategy reads, as a function of the agent.  Keys end
+#: with the agent's unique configuration order, so two never tie.
 KEYS = {
     "idle": lambda a: (a.idle_since, a.order),
     "calls": lambda a: (a.calls, a.idle_since, a.order),
@@ -51,7 +56,7 @@ KEYS = {
 }
 
 #: Strategy -> the key its pools are sorted by.  Random strategies walk the
-#: idle order (so that ties and fallbacks are deterministic).
+#: idle order for ring_all-style "every agent" questions.
 STRATEGY_KEY = {"longest_idle": "idle", "ring_all": "idle", "fewest_calls": "calls",
                 "least_talk_time": "talk", "linear": "order", "round_robin": "order",
                 "random": "idle", "weighted_random": "idle"}
@@ -62,14 +67,23 @@ class Rule:
     """From `after_s` seconds of waiting, agents need these skill levels."""
 
     after_s: int
-    needs: tuple            # ((skill, min level), ...)
+    needs: tuple            # ((skill, least level), ...)
 
     def accepts(self, skills):
         return all(skills.get(s, 0) >= level for s, level in self.needs)
 
 
+def _accepts(needs, skills):
+    return all(skills.get(s, 0) >= level for s, level in needs)
+
+
+def _run(items, first):
+    """The items of a sorted list from index `first` on, lazily."""
+    return (items[j] for j in range(first, len(items)))
+
+
 class Pool:
-    """The free agents of one source, sorted by each key some queue reads."""
+    """The free agents meeting one requirement, sorted by each key in use."""
 
     def __init__(self):
         self.agents = []            # for random choice
@@ -92,74 +106,80 @@ class Pool:
             self.agents[i] = last
             self.index[last] = i
         for name, items in self.sorted.items():
-            item = keys[name] + (agent,)
-            del items[bisect_left(items, item)]
+            del items[bisect_left(items, keys[name] + (agent,))]
 
     def sort_by(self, name):
         if name not in self.sorted:
             self.sorted[name] = sorted(KEYS[name](a) + (a,) for a in self.agents)
 
+    def walk(self, name, start=()):
+        """Agents in key order, from the key `start` on."""
+        items = self.sorted[name]
+        return (item[-1] for item in _run(items, bisect_left(items, start) if start else 0))
+
 
 @dataclass(eq=False)
 class RoutedQueue:
-    """What the router knows of a queue: its strategy, rules and callers."""
+    """What the router knows of a queue: its strategy, requirements and callers."""
 
     name: str
     strategy: str
-    rules: tuple = ()              # (Rule, ...) sorted by after_s; () for member queues
+    requirements: tuple            # the requirement of each rule (one for member queues)
     waiting: list = field(default_factory=list)     # [(-priority, since, seq, entry)]
     last_order: int = -1           # round robin: the last agent offered a call
-
-    @property
-    def by_skill(self):
-        return bool(self.rules)
 
 
 class Router:
     def __init__(self, clock, queues, rng):
-        """`queues`: configurations with name, strategy, rules (a tuple of
-        Rule, empty for member queues).  `rng`: a random.Random."""
+        """`queues`: configurations with name, strategy and rules (a tuple
+        of Rule; empty for a queue served by its members).  `rng`: a
+        random.Random for the random strategies."""
         self.clock = clock
         self.rng = rng
-        self.queues = {q.name: RoutedQueue(q.name, q.strategy, tuple(q.rules)) for q in queues}
-        self.pools = {}             # ("queue", name) | ("skill", skill, level) -> Pool
+        self.queues = {}
+        self.pools = {}             # requirement -> Pool of free agents
+        self.callers = {}           # requirement -> [(-priority, since, seq, entry)]
+        self.skill_requirements = {}   # skill -> skill requirements naming it
         self.keys = {}              # free agent -> {key name: key}
-        self.by_skill_queues = {}   # skill -> [RoutedQueue asking for it in some rule]
+        self._met = {}              # agent -> the requirements it meets (skills are fixed)
         self._seq = 0
-        for queue in self.queues.values():
-            for skill in {s for rule in queue.rules for s, _ in rule.needs}:
-                self.by_skill_queues.setdefault(skill, []).append(queue)
-            self._sort_pools(queue)
+        for q in queues:
+            if q.rules:
+                requirements = tuple(tuple(sorted(rule.needs)) for rule in q.rules)
+            else:
+                requirements = (("queue", q.name),)
+            self.queues[q.name] = RoutedQueue(q.name, q.strategy, requirements)
+            for requirement in requirements:
+                if requirement not in self.pools:
+                    self.pools[requirement] = Pool()
+                    self.callers[requirement] = []
+                    if requirement[0] != "queue":
+                        for skill, _ in requirement:
+                            self.skill_requirements.setdefault(skill, []).append(requirement)
+                self.pools[requirement].sort_by(STRATEGY_KEY[q.strategy])
 
-    # -- pools ---------------------------------------------------------------
-    def _pool(self, source):
-        pool = self.pools.get(source)
-        if pool is None:
-            pool = self.pools[source] = Pool()
-        return pool
-
-    def _sort_pools(self, queue):
-        """Make the pools this queue reads keep its strategy's order."""
-        name = STRATEGY_KEY[queue.strategy]
-        if queue.by_skill:
-            for rule in queue.rules:
-                for skill, low in rule.needs:
-                    for level in range(low, MAX_LEVEL + 1):
-                        self._pool(("skill", skill, level)).sort_by(name)
-        else:
-            self._pool(("queue", queue.name)).sort_by(name)
-
-    def _sources(self, agent):
-        for queue in agent.member_of:
-            yield ("queue", queue)
-        for skill, level in agent.skills.items():
-            yield ("skill", skill, level)
+    def met_by(self, agent):
+        """The requirements this agent meets: its member queues', and every
+        skill rule its levels satisfy."""
+        met = self._met.get(agent)
+        if met is None:
+            met = [("queue", q) for q in sorted(agent.member_of)
+                   if ("queue", q) in self.pools]
+            seen = set()
+            for skill in agent.skills:
+                for requirement in self.skill_requirements.get(skill, ()):
+                    if requirement not in seen and _accepts(requirement, agent.skills):
+                        seen.add(requirement)
+                        met.append(requirement)
+            self._met[agent] = met
+        return met
 
     def set_strategy(self, queue_name, strategy):
         """Change a live queue's strategy; waiting callers keep their places."""
         queue = self.queues[queue_name]
         queue.strategy = strategy
-        self._sort_pools(queue)
+        for requirement in queue.requirements:
+            self.pools[requirement].sort_by(STRATEGY_KEY[strategy])
 
     # -- agents --------------------------------------------------------------
     def agent_ready(self, agent):
@@ -167,85 +187,69 @@ class Router:
         talk_s must not change until agent_unready."""
         keys = {name: key(agent) for name, key in KEYS.items()}
         self.keys[agent] = keys
-        for source in self._sources(agent):
-            self._pool(source).add(agent, keys)
+        for requirement in self.met_by(agent):
+            self.pools[requirement].add(agent, keys)
 
     def agent_unready(self, agent):
         keys = self.keys.pop(agent, None)
         if keys is None:
             return
-        for source in self._sources(agent):
-            self.pools[source].remove(agent, keys)
+        for requirement in self.met_by(agent):
+            self.pools[requirement].remove(agent, keys)
 
     def is_ready(self, agent):
         return agent in self.keys
 
     def can_serve(self, agent, entry):
-        """May this agent take this caller, by membership or by skills now?"""
-        queue = self.queues[entry.queue_name]
-        if queue.by_skill:
-            return queue.rules[entry.rule].accepts(agent.skills)
-        return queue.name in agent.member_of
+        """May this agent take this caller now (membership, or skills)?"""
+        requirement = self.queues[entry.queue_name].requirements[entry.rule]
+        if requirement[0] == "queue":
+            return entry.queue_name in agent.member_of
+        return _accepts(requirement, agent.skills)
 
     # -- callers -------------------------------------------------------------
+    def _requirement(self, entry):
+        return self.queues[entry.queue_name].requirements[entry.rule]
+
     def add_caller(self, entry):
-        """The caller waits; returns its position (1 = next)."""
+        """The caller waits; returns its position in its queue (1 = next)."""
         self._seq += 1
         entry.order_key = (-entry.priority, entry.since, self._seq)
-        waiting = self.queues[entry.queue_name].waiting
         item = entry.order_key + (entry,)
+        insort(self.callers[self._requirement(entry)], item)
+        waiting = self.queues[entry.queue_name].waiting
         insort(waiting, item)
         return bisect_left(waiting, item) + 1
 
+    @staticmethod
+    def _drop(items, entry):
+        i = bisect_left(items, entry.order_key + (entry,))
+        if i < len(items) and items[i][-1] is entry:
+            del items[i]
+
     def remove_caller(self, entry):
-        waiting = self.queues[entry.queue_name].waiting
-        i = bisect_left(waiting, entry.order_key + (entry,))
-        if i < len(waiting) and waiting[i][-1] is entry:
-            del waiting[i]
+        self._drop(self.callers[self._requirement(entry)], entry)
+        self._drop(self.queues[entry.queue_name].waiting, entry)
+
+    def widen(self, entry):
+        """The caller's next rule applies (the ACD times it)."""
+        self._drop(self.callers[self._requirement(entry)], entry)
+        entry.rule += 1
+        insort(self.callers[self._requirement(entry)], entry.order_key + (entry,))
 
     def position(self, entry):
         """1 for the next caller to be served in its queue."""
         waiting = self.queues[entry.queue_name].waiting
         return bisect_left(waiting, entry.order_key + (entry,)) + 1
 
-    def callers(self, queue_name):
+    def waiting(self, queue_name):
         """The callers waiting in a queue, the next to be served first."""
         return [item[-1] for item in self.queues[queue_name].waiting]
 
+    def has_callers(self, queue_name):
+        return bool(self.queues[queue_name].waiting)
+
     # -- the two questions -----------------------------------------------------
-    def _candidates(self, queue, entry):
-        """(pools, check): the pools holding agents who may serve the entry,
-        and a test for the skills the pools do not guarantee (or None)."""
-        if not queue.by_skill:
-            pool = self.pools.get(("queue", queue.name))
-            return ([pool] if pool else []), None
-        needs = queue.rules[entry.rule].needs
-        best = None
-        for skill, low in needs:        # the rarest skill's pools are walked
-            pools = [p for level in range(low, MAX_LEVEL + 1)
-                     if (p := self.pools.get(("skill", skill, level)))]
-            size = sum(len(p) for p in pools)
-            if best is None or size < best[0]:
-                best = (size, skill, pools)
-        _, primary, pools = best
-        rest = tuple((s, level) for s, level in needs if s != primary)
-        check = (lambda a: all(a.skills.get(s, 0) >= lv for s, lv in rest)) if rest else None
-        return pools, check
-
-    @staticmethod
-    def _walk(pools, name, start=()):
-        """Free agents of the pools in key order, from the key `start` on.
-        (Keys end with the agent's unique order, so agents never compare.)"""
-        runs = []
-        for pool in pools:
-            items = pool.sorted[name]
-            first = bisect_left(items, start) if start else 0
-            if first < len(items):
-                runs.append(items[j] for j in range(first, len(items)))
-        if len(runs) == 1:
-            return (item[-1] for item in runs[0])
-        return (item[-1] for item in heapq.merge(*runs))
-
     def pick_agent(self, entry, exclude=()):
         """The free agent the queue's strategy chooses for the entry, or None."""
         found = self.pick_agents(entry, exclude, every=False)
@@ -258,50 +262,36 @@ class Router:
         strategy = queue.strategy
         if every is None:
             every = strategy == "ring_all"
-        pools, check = self._candidates(queue, entry)
-        if not pools:
+        pool = self.pools[queue.requirements[entry.rule]]
+        if not pool.agents:
             return []
-
-        def fits(agent):
-            return agent not in exclude and (check is None or check(agent))
-
         if strategy == "random" and not every:
-            agent = self._random(pools, fits)
+            agent = self._random(pool, exclude)
             return [agent] if agent else []
         if strategy == "weighted_random" and not every:
-            agent = self._weighted(pools, fits)
+            agent = self._weighted(pool, exclude)
             return [agent] if agent else []
         name = STRATEGY_KEY[strategy]
-        walk = self._walk(pools, name)
+        walk = pool.walk(name)
         if strategy == "round_robin":   # the next after the last offered, then wrap
-            walk = itertools.chain(self._walk(pools, name, (queue.last_order + 1,)), walk)
-        found = []
-        for agent in walk:
-            if fits(agent):
-                if not every:
-                    return [agent]
-                found.append(agent)
-        return found
+            walk = itertools.chain(pool.walk(name, (queue.last_order + 1,)), walk)
+        if every:
+            return [a for a in walk if a not in exclude]
+        agent = next((a for a in walk if a not in exclude), None)
+        return [] if agent is None else [agent]
 
-    def _random(self, pools, fits):
-        """Uniform among the fitting free agents: a few draws, then a count."""
-        sizes = [len(p) for p in pools]
-        total = sum(sizes)
+    def _random(self, pool, exclude):
+        """Uniform among the free agents not excluded: a few draws, then a count."""
         for _ in range(8):
-            i = self.rng.randrange(total)
-            for pool, size in zip(pools, sizes):
-                if i < size:
-                    agent = pool.agents[i]
-                    break
-                i -= size
-            if fits(agent):
+            agent = pool.agents[self.rng.randrange(len(pool.agents))]
+            if agent not in exclude:
                 return agent
-        fitting = [a for p in pools for a in p.agents if fits(a)]
+        fitting = [a for a in pool.agents if a not in exclude]
         return self.rng.choice(fitting) if fitting else None
 
-    def _weighted(self, pools, fits):
+    def _weighted(self, pool, exclude):
         """Weighted by seconds idle (+1)."""
-        fitting = [a for p in pools for a in p.agents if fits(a)]
+        fitting = [a for a in pool.agents if a not in exclude]
         if not fitting:
             return None
         now = self.clock.seconds()
@@ -311,30 +301,16 @@ class Router:
         """Round robin remembers who was offered last."""
         self.queues[entry.queue_name].last_order = agent.order
 
-    def queues_for(self, agent):
-        """The queues this agent may serve some caller of."""
-        seen = {}
-        for name in agent.member_of:
-            queue = self.queues.get(name)
-            if queue is not None and not queue.by_skill:
-                seen[name] = queue
-        for skill in agent.skills:
-            for queue in self.by_skill_queues.get(skill, ()):
-                seen[queue.name] = queue
-        return seen.values()
-
     def pick_caller(self, agent):
         """The caller this free agent should take: the highest priority,
         then the longest waiting, across every queue it serves."""
         best = None
-        for queue in self.queues_for(agent):
-            for item in queue.waiting:
+        for requirement in self.met_by(agent):
+            for item in self.callers[requirement]:
                 if best is not None and item[:-1] >= best.order_key:
                     break
                 entry = item[-1]
-                if entry.ringing or agent in entry.tried:
-                    continue
-                if not queue.by_skill or queue.rules[entry.rule].accepts(agent.skills):
+                if not entry.ringing and agent not in entry.tried:
                     best = entry
                     break
         return best
