@@ -285,3 +285,163 @@ def test_analog_line_call_reaches_an_agent_and_clears_with_the_callers_reason(ce
     assert cleared and cleared[-1]["reason"] != "not answered"
     [cdr] = centre.records.of(CallRecord)
     assert (cdr.disposition, cdr.trunk) == ("abandoned", "dxxxB1C2")
+
+
+# -- what a client sees: invoke ids, event order ----------------------------------
+def recorder(client):
+    """Every event the client gets, as (name, invoke id, body), in order;
+    `ask` adds each answer as ("response", invoke id, result)."""
+    seen = []
+    client.on_event(lambda name, body, invoke_id: seen.append((name, invoke_id, body)))
+    return seen
+
+
+def ask(centre, client, seen, service, **params):
+    """Send a request, run until it is answered; its invoke id."""
+    d = client.call(service, **params)
+    invoke_id = d.invoke_id
+    d.addCallback(lambda result: seen.append(("response", invoke_id, result)) or result)
+    centre.call(d)
+    return invoke_id
+
+
+def since(seen, invoke_id):
+    """(name, invoke id) of what arrived from the first frame echoing invoke_id on."""
+    first = next(i for i, (_, got, _) in enumerate(seen) if got == invoke_id)
+    return [(name, got) for name, got, _ in seen[first:]]
+
+
+def flow_server(centre):
+    """A bare flow server (no flow tier): logged in, registered, recording."""
+    client = centre.client()
+    centre.call(client.login("ivr", PASSWORD, "flow"))
+    seen = recorder(client)
+    centre.call(client.call("RouteRegister"))
+    return client, seen
+
+
+def route_request(centre, seen):
+    centre.run_until(lambda: any(name == "RouteRequest" for name, _, _ in seen),
+                     within_ms=20_000, what="a RouteRequest")
+    return next(body for name, _, body in seen if name == "RouteRequest")
+
+
+def test_agent_events_on_login_ready_not_ready_logout(centre):
+    """The agent's own monitor sees each state change, in order, echoing the
+    request that caused it, before the response; a supervisor sees the
+    same events with invoke id 0.  AgentLoggedOn shows the state after
+    log-in."""
+    sup = centre.client()
+    centre.call(sup.login("sup", PASSWORD, "supervisor"))
+    watched = recorder(sup)
+    centre.call(sup.call("MonitorStart", object="agent", id="1002"))
+    agent = centre.client()
+    centre.call(agent.login("1002", PASSWORD, "agent"))
+    seen = recorder(agent)
+    centre.call(agent.call("MonitorStart", object="agent", id="1002"))
+
+    login = ask(centre, agent, seen, "SetAgentState", state="loggedOn")
+    ready = ask(centre, agent, seen, "SetAgentState", state="ready")
+    pause = ask(centre, agent, seen, "SetAgentState", state="notReady", reason="lunch")
+    logout = ask(centre, agent, seen, "SetAgentState", state="loggedOff")
+    assert [(name, i) for name, i, _ in seen] == [
+        ("AgentLoggedOn", login), ("AgentNotReady", login), ("response", login),
+        ("AgentReady", ready), ("response", ready),
+        ("AgentNotReady", pause), ("response", pause),
+        ("AgentLoggedOff", logout), ("response", logout)]
+    states = [(name, body["state"], body.get("previous"), body["reason"])
+              for name, _, body in seen if name != "response"]
+    assert states == [
+        ("AgentLoggedOn", "notReady", "loggedOff", "login"),
+        ("AgentNotReady", "notReady", "loggedOff", "login"),
+        ("AgentReady", "ready", "notReady", ""),
+        ("AgentNotReady", "notReady", "ready", "lunch"),
+        ("AgentLoggedOff", "loggedOff", "notReady", "agent")]
+    assert seen[0][2]["station"] == "msiB1C2"              # the configured station
+    centre.flush()
+    assert [(name, i) for name, i, _ in watched] == [
+        (name, 0) for name, _, _, _ in states]
+
+
+def test_route_select_events_echo_its_invoke_id(centre):
+    """RouteSelect of an answered call: the route point's ConnectionCleared,
+    Queued and, an agent being free, AgentReserved and the station's
+    Delivered all reach the flow server with its invoke id, before the
+    response; the agent's own session sees them with 0."""
+    agent, _ = agent_ready(centre, "1005", "msiB1C5")
+    agent_events = recorder(agent)
+    client, seen = flow_server(centre)
+    centre.sim.endpoint("dtiB1T9").call(ani="2125550010", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    centre.call(client.call("MonitorStart", object="call", id=call))
+    centre.call(client.call("MonitorStart", object="agent", id="1005"))
+    answer = ask(centre, client, seen, "AnswerCall", call=call)
+    assert since(seen, answer) == [("Established", answer)] * 2 + [("response", answer)]
+    select = ask(centre, client, seen, "RouteSelect", call=call, queue="support")
+    assert since(seen, select) == [
+        ("ConnectionCleared", select), ("Queued", select), ("AgentReserved", select),
+        ("Delivered", select), ("response", select)]
+    centre.flush()
+    assert [(name, i) for name, i, _ in agent_events] == [("AgentReserved", 0),
+                                                          ("Delivered", 0)]
+
+
+def test_route_select_before_the_answer_echoes_its_invoke_id_afterwards(centre):
+    """RouteSelect of a call not answered yet on an analog line (which goes
+    off-hook in its own time): the response comes at once, the events
+    follow once the line is answered, still with its id."""
+    client, seen = flow_server(centre)
+    centre.sim.endpoint("dxxxB1C3").call(ani="2125550011")           # the default route
+    call = route_request(centre, seen)["call"]
+    centre.call(client.call("MonitorStart", object="call", id=call))
+    select = ask(centre, client, seen, "RouteSelect", call=call, queue="support")
+    centre.run_until(lambda: any(name == "Queued" for name, _, _ in seen),
+                     what="the call is queued")
+    assert since(seen, select) == [
+        ("response", select), ("Established", select), ("ConnectionCleared", select),
+        ("Queued", select)]
+
+
+def test_agent_answer_and_clear_connection_echo_their_invoke_ids(centre):
+    """A headset agent: AnswerCall's AgentBusy, ConnectionCleared (queue)
+    and Established; ClearConnection's AgentWorkingAfterCall, the
+    ConnectionCleared of every connection and CallCleared."""
+    client, _ = agent_ready(centre, "1005", "msiB1C5")
+    seen = recorder(client)
+    centre.sim.endpoint("msiB1C5").offhook()
+    centre.run(300)
+    centre.sim.endpoint("dtiB1T11").call(ani="2125550012", dnis="5550199")
+    centre.run_until(lambda: any(name == "Delivered" for name, _, _ in seen),
+                     what="the call is offered")
+    call = next(body["call"] for name, _, body in seen if name == "Delivered")
+    centre.call(client.call("MonitorStart", object="call", id=call))
+    answer = ask(centre, client, seen, "AnswerCall")
+    assert since(seen, answer) == [
+        ("AgentBusy", answer), ("ConnectionCleared", answer), ("Established", answer),
+        ("Established", answer), ("response", answer)]            # call and station monitors
+    clear = ask(centre, client, seen, "ClearConnection")
+    assert since(seen, clear) == [
+        ("AgentWorkingAfterCall", clear), ("ConnectionCleared", clear),
+        ("ConnectionCleared", clear), ("ConnectionCleared", clear), ("CallCleared", clear),
+        ("response", clear)]
+
+
+def test_agent_rejecting_a_call_echoes_the_invoke_id(centre):
+    client, _ = agent_ready(centre, "1005", "msiB1C5")
+    seen = recorder(client)
+    centre.sim.endpoint("dtiB1T12").call(ani="2125550013", dnis="5550199")
+    centre.run_until(lambda: any(name == "Delivered" for name, _, _ in seen),
+                     what="the call is offered")
+    reject = ask(centre, client, seen, "ClearConnection")
+    assert since(seen, reject) == [("ConnectionCleared", reject), ("AgentReady", reject),
+                                   ("response", reject)]
+
+
+def test_flow_clear_connection_echoes_its_invoke_id(centre):
+    client, seen = flow_server(centre)
+    centre.sim.endpoint("dtiB1T13").call(ani="2125550014", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    centre.call(client.call("MonitorStart", object="call", id=call))
+    clear = ask(centre, client, seen, "ClearConnection", call=call)
+    assert since(seen, clear) == [("ConnectionCleared", clear)] * 2 + [
+        ("CallCleared", clear), ("response", clear)]

@@ -16,6 +16,14 @@ connecting audio) to its owner, the call centre, through three calls::
 agent)` stops it (ring timeout: the next agent is tried); `owner.
 queue_timeout(entry)` is told when a caller waited `max_wait_s`.
 
+The public methods take `cause=(session, invoke_id)`, the protocol request
+they serve: every event published meanwhile (the agent events, and the
+owner's call events, which read `acd.cause`) echoes that request's invoke
+id to the session that sent it (cti.protocol.server.Hub.publish)::
+
+    acd.set_ready("1001", cause=request.cause)   # AgentReady, and any offer it
+                                                 # makes at once, carry the id
+
 Each queue picks among its ready agents by its strategy: longest_idle
 (whose last call, login or wrap-up ended the longest ago), fewest_calls
 and least_talk_time (since login), linear (the order of the
@@ -35,6 +43,7 @@ busy, workingAfterCall.  Every change is published to the agent's
 monitors and recorded (AgentStateChange, and the Asterisk-style queue
 log through `owner.record`).
 """
+import functools
 import random
 from dataclasses import dataclass, field
 
@@ -69,6 +78,20 @@ AGENT = Table("agent", initial="loggedOff", transitions=[
 AGENT_EVENTS = {"loggedOff": "AgentLoggedOff", "notReady": "AgentNotReady",
                 "ready": "AgentReady", "reserved": "AgentReserved", "busy": "AgentBusy",
                 "workingAfterCall": "AgentWorkingAfterCall"}
+
+
+def _serving(method):
+    """Give a public method the `cause=` keyword: the protocol request it
+    serves, kept in `ACD.cause` while it runs (an inner call without one
+    keeps the outer request's)."""
+    @functools.wraps(method)
+    def serve(self, *args, cause=None, **kwargs):
+        outer, self.cause = self.cause, cause or self.cause
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.cause = outer
+    return serve
 
 
 class ACDError(Exception):
@@ -146,6 +169,7 @@ class ACD:
         self.random = random.Random(seed)
         self.owner = owner
         self.publish = publish or (lambda *a, **k: None)
+        self.cause = None                     # the request being served (see _serving)
         self.queues = {q.name: QueueState(q) for q in queues}
         self.at_station = {}                  # station -> the agent logged in there
         for q in queues:
@@ -180,6 +204,7 @@ class ACD:
                     None)
 
     # -- agents ------------------------------------------------------------
+    @_serving
     def login(self, agent_id, station):
         agent = self.agent(agent_id)
         if agent.state != "loggedOff":
@@ -195,9 +220,9 @@ class ACD:
         agent.talk_s = 0.0
         agent.reason = "login"
         self.owner.record_queue("NONE", "NONE", agent.id, "AGENTLOGIN", station)
-        self.publish("agent", agent.id, "AgentLoggedOn", self.describe(agent))
         agent.machine.fire("login", reason="login")
 
+    @_serving
     def logout(self, agent_id, reason="agent"):
         agent = self.agent(agent_id)
         if agent.state in ("reserved", "busy"):
@@ -215,6 +240,7 @@ class ACD:
         del self.at_station[station]
         agent.station = None
 
+    @_serving
     def set_ready(self, agent_id):
         agent = self.agent(agent_id)
         if agent.state == "ready":
@@ -230,6 +256,7 @@ class ACD:
             self.owner.record_queue("NONE", "NONE", agent.id, "UNPAUSE")
         self.dispatch()
 
+    @_serving
     def set_not_ready(self, agent_id, reason=""):
         agent = self.agent(agent_id)
         if agent.state not in ("ready", "notReady", "workingAfterCall"):
@@ -245,6 +272,7 @@ class ACD:
         agent.wrap_timer = None
 
     # -- callers -----------------------------------------------------------
+    @_serving
     def enqueue(self, call, queue_name):
         """The caller waits in the queue; False when the queue is full."""
         queue = self.queue(queue_name)
@@ -371,6 +399,7 @@ class ACD:
         entry.timer = None
         self.no_answer(entry.agent)
 
+    @_serving
     def no_answer(self, agent):
         """The agent's phone rang out (or the agent rejected the call)."""
         entry = agent.entry
@@ -390,6 +419,7 @@ class ACD:
             self._timed_out(entry)          # its max wait passed while this agent rang
         self.dispatch()
 
+    @_serving
     def answered(self, agent_id):
         """The agent took the call: it leaves the queue."""
         agent = self.agent(agent_id)
@@ -415,6 +445,7 @@ class ACD:
         entry.original_position = position
         return entry
 
+    @_serving
     def call_ended(self, agent_id, released_by):
         """The agent's call is over: wrap-up, then the next call."""
         agent = self.agent(agent_id)
@@ -445,7 +476,10 @@ class ACD:
         def changed(machine, transition):
             body = self.describe(agent)
             body["previous"] = transition.source
-            self.publish("agent", agent.id, AGENT_EVENTS[transition.target], body)
+            if transition.event == "login":     # AgentLoggedOn, in the state entered
+                self.publish("agent", agent.id, "AgentLoggedOn", body, cause=self.cause)
+            self.publish("agent", agent.id, AGENT_EVENTS[transition.target], body,
+                         cause=self.cause)
             self.owner.record_state(agent.id, transition.target, agent.reason or None,
                                     transition.source,
                                     agent.call.id if agent.call is not None else None)

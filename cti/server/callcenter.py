@@ -242,8 +242,9 @@ class CallCenter:
             ic.flow_timer.cancel()
         ic.flow_timer = None
 
-    def _answer_then(self, ic, then):
-        """Answer the trunk (if not yet), then continue."""
+    def _answer_then(self, ic, then, cause=None):
+        """Answer the trunk (if not yet), then continue.  `cause`: the
+        protocol request behind it, echoed by the trunk's Established."""
         if ic.trunk.state == "connected":
             then()
             return
@@ -252,25 +253,26 @@ class CallCenter:
         if ic.trunk.state == "offered":
             ic.trunk.answer()
         d = ic.trunk.when("connected")     # an analog line: once off-hook
-        d.addCallback(lambda _: None if ic.state == "ended" else self._answered_trunk(ic, then))
+        d.addCallback(lambda _: None if ic.state == "ended"
+                      else self._answered_trunk(ic, then, cause))
 
-    def _answered_trunk(self, ic, then):
-        self.model.connect(ic.call, ic.trunk.name, "connected")
+    def _answered_trunk(self, ic, then, cause):
+        self.model.connect(ic.call, ic.trunk.name, "connected", cause=cause)
         then()
 
     # -- queue and agents --------------------------------------------------
-    def _to_queue(self, ic, queue):
+    def _to_queue(self, ic, queue, cause=None):
         if ic.state == "ended":
             return
         if ic.flow is not None and f"routepoint:{ic.flow}" in ic.call.connections:
-            self.model.clear(ic.call, f"routepoint:{ic.flow}", "redirected")
+            self.model.clear(ic.call, f"routepoint:{ic.flow}", "redirected", cause=cause)
         ic.flow_session = None
         self._cancel_flow_timer(ic)
         ic.queue = queue
         ic.queued_at = self.clock.seconds()
         ic.phase.fire("to_queue", queue=queue)
-        self.model.connect(ic.call, f"queue:{queue}", "queued")
-        if not self.acd.enqueue(ic.call, queue):
+        self.model.connect(ic.call, f"queue:{queue}", "queued", cause=cause)
+        if not self.acd.enqueue(ic.call, queue, cause=cause):
             self._finish(ic, "system", f"queue {queue} is full")
             return
         if ic.state == "queued":
@@ -304,7 +306,7 @@ class CallCenter:
             ic.music = False
             self.ports.stop(ic.voice)
 
-    # the ACD's owner interface
+    # the ACD's owner interface: acd.cause is the request being served, if any
     def offer(self, entry, agent):
         ic = self.calls[entry.call.id]
         station = self.channels[agent.station]
@@ -318,7 +320,7 @@ class CallCenter:
             self.driver.station_tone(station.name, "ringback")
         else:
             self.clock.callLater(0, self.acd.no_answer, agent)
-        self.model.connect(ic.call, station.name, "alerting", **extra)
+        self.model.connect(ic.call, station.name, "alerting", cause=self.acd.cause, **extra)
 
     def withdraw(self, entry, agent):
         ic = self.calls.get(entry.call.id)
@@ -330,7 +332,7 @@ class CallCenter:
             return
         if station.name in ic.call.connections:
             reason = ic.cause if ic.state == "ended" else "not answered"
-            self.model.clear(ic.call, station.name, reason)
+            self.model.clear(ic.call, station.name, reason, cause=self.acd.cause)
         ic.agent = ic.station = None
         if ic.state == "ringing":
             ic.phase.fire("withdrawn")
@@ -340,16 +342,17 @@ class CallCenter:
         if ic is not None:
             self._finish(ic, "system", f"waited the longest allowed in queue {entry.queue.name}")
 
-    def _agent_answered(self, ic):
-        entry = self.acd.answered(ic.agent.id)
+    def _agent_answered(self, ic, cause=None):
+        entry = self.acd.answered(ic.agent.id, cause=cause)
         ic.answered_at = self.clock.seconds()
         self._stop_music(ic)
         self._bridge(ic)
         ic.phase.fire("answered", agent=ic.agent.id)
         if ic.station.state == "offhook":
             ic.station.connect()
-        self.model.clear(ic.call, f"queue:{entry.queue.name}", "answered")
-        self.model.connect(ic.call, ic.station.name, "connected", agent=ic.agent.id)
+        self.model.clear(ic.call, f"queue:{entry.queue.name}", "answered", cause=cause)
+        self.model.connect(ic.call, ic.station.name, "connected", cause=cause,
+                           agent=ic.agent.id)
 
     # -- the CT-Bus ----------------------------------------------------------
     def _trunk_endpoint(self, ic):
@@ -371,28 +374,29 @@ class CallCenter:
             self.bus.route(ic.voice, f"{ic.voice}/line")
 
     # -- the end -----------------------------------------------------------
-    def _finish(self, ic, released_by, cause):
-        """Release everything the call holds, once; write its CDR."""
+    def _finish(self, ic, released_by, reason, cause=None):
+        """Release everything the call holds, once; write its CDR.  `cause`:
+        the protocol request that ended it (ClearConnection), if any."""
         if ic.state == "ended":
             return
         previous = ic.state
-        ic.released_by, ic.cause = released_by, cause
-        ic.phase.fire("end", by=released_by, cause=cause)
+        ic.released_by, ic.cause = released_by, reason
+        ic.phase.fire("end", by=released_by, cause=reason)
         self._cancel_flow_timer(ic)
         ic.music = False
         if ic.voice is not None:
             self.ports.stop(ic.voice)
         if ic.flow_session is not None:
-            self.hub.send_event(ic.flow_session, "RouteEnd", {"call": ic.id, "reason": cause})
+            self.hub.send_event(ic.flow_session, "RouteEnd", {"call": ic.id, "reason": reason})
         if previous in ("queued", "ringing"):
             self.acd.abandon(ic.call)
         elif previous == "talking":
-            self.acd.call_ended(ic.agent.id, released_by)
+            self.acd.call_ended(ic.agent.id, released_by, cause=cause)
             self._unbridge(ic)
             if ic.station.state == "talking":
                 ic.station.hang_up()
-        ic.trunk.release(cause)
-        self.model.clear_call(ic.call, cause)
+        ic.trunk.release(reason)
+        self.model.clear_call(ic.call, reason, cause=cause)
         self.calls.pop(ic.id, None)
         if self.by_trunk.get(ic.trunk.name) is ic:
             del self.by_trunk[ic.trunk.name]
@@ -685,7 +689,7 @@ class CallCenter:
             raise ProtocolError("invalid_field", f"RouteSelect: no queue {queue!r}",
                                 field="queue")
         ic.call.data.update(params["data"])
-        self._answer_then(ic, lambda: self._to_queue(ic, queue))
+        self._answer_then(ic, lambda: self._to_queue(ic, queue, request.cause), request.cause)
         return {"result": "queued", "queue": queue}
 
     def _clear_connection(self, request, params):
@@ -695,16 +699,16 @@ class CallCenter:
                                     field="call")
             ic = self._flow_call(request, params["call"])
             ic.flow_session = None
-            self._finish(ic, "system", "released by the flow")
+            self._finish(ic, "system", "released by the flow", request.cause)
             return {}
         agent = self._my_agent(request)
         ic = self.calls.get(agent.call.id) if agent.call is not None else None
         if ic is None or (params["call"] not in (None, ic.id)):
             raise ProtocolError("invalid_state", f"agent {agent.id} has no such call")
         if ic.state == "ringing":
-            self.acd.no_answer(agent)               # rejected: the next agent
+            self.acd.no_answer(agent, cause=request.cause)     # rejected: the next agent
         else:
-            self._finish(ic, "agent", "agent hung up")
+            self._finish(ic, "agent", "agent hung up", request.cause)
         return {}
 
     def _my_agent(self, request):
@@ -722,7 +726,7 @@ class CallCenter:
             raise ProtocolError("invalid_state", f"station {ic.station.name} is on-hook: "
                                 "answer by lifting the handset (AnswerCall is for headsets "
                                 "already off-hook)")
-        self._agent_answered(ic)
+        self._agent_answered(ic, request.cause)
         return {"call": ic.id}
 
     def _set_agent_state(self, request, params):
@@ -737,13 +741,13 @@ class CallCenter:
                 if not isinstance(self.channels.by_name.get(station), Station):
                     raise ProtocolError("no_such_object", f"no station {station!r}",
                                         object="device", id=station)
-                self.acd.login(agent.id, station)
+                self.acd.login(agent.id, station, cause=request.cause)
             elif state == "ready":
-                self.acd.set_ready(agent.id)
+                self.acd.set_ready(agent.id, cause=request.cause)
             elif state == "notReady":
-                self.acd.set_not_ready(agent.id, params["reason"])
+                self.acd.set_not_ready(agent.id, params["reason"], cause=request.cause)
             else:
-                self.acd.logout(agent.id, params["reason"] or "agent")
+                self.acd.logout(agent.id, params["reason"] or "agent", cause=request.cause)
         except ACDError as e:
             raise ProtocolError(e.code, str(e)) from None
         return self.acd.describe(agent)
