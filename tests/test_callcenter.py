@@ -2,6 +2,8 @@
 """The CT server end to end on simulated boards, in virtual time: calls
 routed, queued, offered to agents, talked over the CT-Bus, cleared, and
 recorded."""
+import re
+
 import pytest
 
 from cti.storage.models import CallRecord, QueueLogEntry
@@ -445,3 +447,55 @@ def test_flow_clear_connection_echoes_its_invoke_id(centre):
     clear = ask(centre, client, seen, "ClearConnection", call=call)
     assert since(seen, clear) == [("ConnectionCleared", clear)] * 2 + [
         ("CallCleared", clear), ("response", clear)]
+
+
+CAMEL = re.compile(r"[a-z][a-zA-Z0-9]*\Z")
+
+
+def keys_of(value, where="body"):
+    """(where, key) of every key of a JSON value; attached data (`data`) is
+    the application's, not the protocol's, and is not looked into."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield f"{where}.{key}", key
+            if key != "data":
+                yield from keys_of(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from keys_of(item, f"{where}[{i}]")
+
+
+def test_every_key_the_protocol_emits_is_camel_case(centre):
+    """Responses, events and snapshots of a call through the IVR to an
+    agent, seen by the flow server, the agent and a supervisor watching
+    everything."""
+    frames = []
+    sup = centre.client()
+    frames.append(centre.call(sup.login("sup", PASSWORD, "supervisor")))
+    sup.on_event(lambda name, body, invoke_id: frames.append(body))
+    for kind in ("device", "call", "queue", "agent"):
+        centre.call(sup.call("MonitorStart", object=kind, id="*"))
+    agent, _ = agent_ready(centre, "1005", "msiB1C5")
+    agent.on_event(lambda name, body, invoke_id: frames.append(body))
+    client, seen = flow_server(centre)
+    caller = centre.sim.endpoint("dtiB1T14")
+    caller.call(ani="2125550015", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    for service, params in [("AnswerCall", {}), ("SetCallData", {"data": {"x_y": "1"}}),
+                            ("RouteSelect", {"queue": "support"})]:
+        frames.append(centre.call(client.call(service, call=call, **params)))
+    phone = centre.sim.endpoint("msiB1C5")
+    centre.run_until(lambda: phone.state == "ringing", what="the phone rings")
+    phone.offhook()
+    centre.run_until(lambda: centre.center.calls[call].state == "talking", what="talking")
+    for kind, object_id in [("device", "msiB1C5"), ("device", "dtiB1T14"), ("call", call),
+                            ("queue", "support"), ("agent", "1005")]:
+        frames.append(centre.call(sup.call("Snapshot", object=kind, id=object_id)))
+    centre.run_until(lambda: caller.state == "connected", what="the far end sees the answer")
+    caller.hangup()
+    centre.run_until(lambda: call not in centre.center.calls, what="the call ends")
+    frames += [body for _, _, body in seen]
+    assert len(frames) > 30
+    bad = sorted({(where, key) for frame in frames for where, key in keys_of(frame)
+                  if not CAMEL.match(key)})
+    assert bad == []

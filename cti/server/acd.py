@@ -498,11 +498,11 @@ class ACD:
             if a.serves(queue.name):
                 states[a.state] = states.get(a.state, 0) + 1
         return {"queue": queue.name, "strategy": queue.config.strategy,
-                "waiting": [{"call": e.call.id, "ani": e.call.ani, "wait_s": now - e.since,
+                "waiting": [{"call": e.call.id, "ani": e.call.ani, "waitS": now - e.since,
                              "position": i + 1, "agent": e.agent.id if e.agent else None}
                             for i, e in enumerate(queue.waiting)],
                 "agents": states, "offered": queue.offered, "answered": queue.answered,
-                "abandoned": queue.abandoned, "timed_out": queue.timed_out,
-                "service_level": (queue.answered_in_sl / queue.answered
-                                  if queue.answered else None),
-                "asa_s": queue.wait_total / queue.answered if queue.answered else None}
+                "abandoned": queue.abandoned, "timedOut": queue.timed_out,
+                "serviceLevel": (queue.answered_in_sl / queue.answered
+                                 if queue.answered else None),
+                "asaS": queue.wait_total / queue.answered if queue.answered else None}
