@@ -499,3 +499,28 @@ def test_every_key_the_protocol_emits_is_camel_case(centre):
     bad = sorted({(where, key) for frame in frames for where, key in keys_of(frame)
                   if not CAMEL.match(key)})
     assert bad == []
+
+
+def test_route_select_data_is_announced_like_set_call_data(centre):
+    """RouteSelect's data: one AttachedDataChanged, before the route point
+    is left, so Queued already carries it; RouteSelect has no timeoutS."""
+    from cti.protocol.client import RemoteError
+
+    client, seen = flow_server(centre)
+    caller = centre.sim.endpoint("dtiB1T15")
+    caller.call(ani="2125550016", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    centre.call(client.call("MonitorStart", object="call", id=call))
+    centre.call(client.call("AnswerCall", call=call))
+    with pytest.raises(RemoteError) as e:
+        centre.call(client.call("RouteSelect", call=call, queue="support", timeoutS=30))
+    assert (e.value.code, e.value.body["field"]) == ("invalid_field", "timeoutS")
+    select = ask(centre, client, seen, "RouteSelect", call=call, queue="support",
+                 data={"reason": "support"})
+    assert since(seen, select)[:3] == [("AttachedDataChanged", select),
+                                       ("ConnectionCleared", select), ("Queued", select)]
+    changed, queued = (body for name, i, body in seen if i == select
+                       and name in ("AttachedDataChanged", "Queued"))
+    assert changed == {"event": "AttachedDataChanged", "call": call,
+                       "data": {"reason": "support"}, "monitor": changed["monitor"]}
+    assert queued["data"] == {"reason": "support"}

@@ -514,8 +514,7 @@ class CallCenter:
             self._set_call_data)
         add(Service("RouteSelect", flow, fields={
             **call, "queue": Field(str, False), "extension": Field(str, False),
-            "number": Field(str, False), "data": Field(dict, False, {}),
-            "timeoutS": Field(float, False, 30.0)}), self._route_select)
+            "number": Field(str, False), "data": Field(dict, False, {})}), self._route_select)
         add(Service("ClearConnection", {"flow", "agent"}, fields={
             "call": Field(str, required=False)}), self._clear_connection)
         add(Service("SetAgentState", {"agent"}, fields={
@@ -665,10 +664,17 @@ class CallCenter:
                                 "server's hands")
         if request.role == "agent" and (ic.agent is None or ic.agent.id != request.user.name):
             raise ProtocolError("invalid_state", f"call {ic.id} is not at your station")
-        ic.call.data.update(params["data"])
-        self.hub.publish("call", ic.id, "AttachedDataChanged",
-                         {"call": ic.id, "data": dict(ic.call.data)}, cause=request.cause)
+        self._merge_data(ic, params["data"], request.cause)
         return {"data": dict(ic.call.data)}
+
+    def _merge_data(self, ic, data, cause):
+        """Add `data` to the call's attached data (top-level keys replaced)
+        and tell the call's monitors (AttachedDataChanged); nothing for {}."""
+        if not data:
+            return
+        ic.call.data.update(data)
+        self.hub.publish("call", ic.id, "AttachedDataChanged",
+                         {"call": ic.id, "data": dict(ic.call.data)}, cause=cause)
 
     def _route_select(self, request, params):
         ic = self._flow_call(request, params["call"])
@@ -688,7 +694,7 @@ class CallCenter:
         if self.config.queue(queue) is None:
             raise ProtocolError("invalid_field", f"RouteSelect: no queue {queue!r}",
                                 field="queue")
-        ic.call.data.update(params["data"])
+        self._merge_data(ic, params["data"], request.cause)
         self._answer_then(ic, lambda: self._to_queue(ic, queue, request.cause), request.cause)
         return {"result": "queued", "queue": queue}
 
