@@ -524,3 +524,64 @@ def test_route_select_data_is_announced_like_set_call_data(centre):
     assert changed == {"event": "AttachedDataChanged", "call": call,
                        "data": {"reason": "support"}, "monitor": changed["monitor"]}
     assert queued["data"] == {"reason": "support"}
+
+
+def support_holds_one(config="etc/cti.toml"):
+    """The sample configuration with a support queue of max_length 1."""
+    from dataclasses import replace
+
+    from cti.server.config import load_server_config
+
+    config = load_server_config(config)
+    return replace(config, queues=tuple(replace(q, max_length=1) if q.name == "support"
+                                        else q for q in config.queues))
+
+
+def test_route_select_to_a_full_queue_fails_and_the_flow_keeps_the_call():
+    from cti.flow.tier import ProtocolCallControl
+    from cti.protocol.client import RemoteError
+
+    centre = Centre(support_holds_one())
+    centre.sim.endpoint("dtiB1T1").call(ani="2125550017", dnis="5550199")   # waits in support
+    centre.run_until(lambda: centre.center.acd.full("support"), what="support is full")
+    client, seen = flow_server(centre)
+    centre.sim.endpoint("dtiB1T2").call(ani="2125550018", dnis="5550100")
+    request = route_request(centre, seen)
+    call = request["call"]
+    centre.call(client.call("AnswerCall", call=call))
+    with pytest.raises(RemoteError) as e:
+        centre.call(client.call("RouteSelect", call=call, queue="support",
+                                data={"reason": "support"}))
+    assert (e.value.code, e.value.body["object"], e.value.body["id"]) == (
+        "queue_full", "queue", "support")
+    assert "max_length" in e.value.body["message"]
+    ic = centre.center.calls[call]
+    assert ic.state == "ivr" and "reason" not in ic.call.data    # nothing happened
+    got = centre.call(ProtocolCallControl(client, request).transfer("queue", "support", 30, {}))
+    assert got["result"] == "failed"                              # the flow's on_failure
+    centre.call(client.call("ClearConnection", call=call))        # still the flow's
+    assert call not in centre.center.calls
+
+
+def test_a_route_to_a_full_queue_gives_busy_unanswered():
+    """5550199 goes straight to support; with support full the second
+    caller is never answered, and the CDR says why."""
+    centre = Centre(support_holds_one())
+    first = centre.sim.endpoint("dtiB1T1")
+    first.call(ani="2125550019", dnis="5550199")
+    centre.run_until(lambda: centre.center.acd.full("support"), what="support is full")
+    events = centre.events(watcher := centre.client())
+    centre.call(watcher.login("sup", PASSWORD, "supervisor"))
+    centre.call(watcher.call("MonitorStart", object="queue", id="support"))
+    second = centre.sim.endpoint("dtiB1T2")
+    second.call(ani="2125550020", dnis="5550199")
+    centre.run_until(lambda: centre.records.of(CallRecord), what="the second call's CDR")
+    [cdr] = centre.records.of(CallRecord)
+    assert (cdr.ani, cdr.disposition, cdr.queue, cdr.released_by, cdr.cause) == (
+        "2125550020", "queue_full", "support", "system", "queue support is full")
+    assert cdr.queued_at is None and cdr.wait_s is None
+    trunk = centre.center.channels["dtiB1T2"]
+    assert "answer" not in [t.event for t in trunk.machine.history]
+    centre.run(1000)
+    assert second.state != "connected" and events == []     # never queued
+    assert centre.center.acd.full("support") and first.state == "connected"

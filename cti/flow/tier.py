@@ -92,7 +92,7 @@ class ProtocolCallControl:
         time (its max_wait_s bounds the wait)."""
         def refused(f):
             f.trap(RemoteError)
-            if f.value.code != "invalid_field":
+            if f.value.code not in ("invalid_field", "queue_full"):
                 return f
             log.warn("call {call}: transfer to {kind} {target} refused: {why}",
                      call=self.call_id, kind=kind, target=target, why=f.value)

@@ -36,6 +36,7 @@ ERRORS = {
     "no_such_object": "the device, call, queue, agent or monitor does not exist",
     "invalid_state": "the object is not in a state that allows this",
     "resource_busy": "no resource is free for this request",
+    "queue_full": "the queue has its max_length of callers waiting",
     "internal_error": "the server failed; the message says how",
 }
 

@@ -199,6 +199,12 @@ class ACD:
         """The agent logged in at a station, or None."""
         return self.at_station.get(station)
 
+    def full(self, queue_name):
+        """Whether the queue has its max_length of callers waiting."""
+        queue = self.queue(queue_name)
+        limit = queue.config.max_length
+        return limit is not None and len(queue.waiting) >= limit
+
     def entry_of(self, call):
         return next((e for q in self.queues.values() for e in q.waiting if e.call is call),
                     None)
@@ -275,10 +281,9 @@ class ACD:
     @_serving
     def enqueue(self, call, queue_name):
         """The caller waits in the queue; False when the queue is full."""
-        queue = self.queue(queue_name)
-        limit = queue.config.max_length
-        if limit is not None and len(queue.waiting) >= limit:
+        if self.full(queue_name):
             return False
+        queue = self.queue(queue_name)
         entry = Entry(call, queue, self.clock.seconds())
         queue.waiting.append(entry)
         queue.offered += 1

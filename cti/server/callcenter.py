@@ -20,7 +20,11 @@ history like every machine here::
   says nothing within FLOW_RESPONSE_S, the call gets the default treatment:
   the `[routing] flow_down` queue.  No caller is left in dead air.
 - queued: the trunk is answered, the caller hears the queue's music from
-  the voice resource serving the trunk, and the ACD offers the call.
+  the voice resource serving the trunk, and the ACD offers the call.  A
+  full queue (max_length) takes no call: RouteSelect is refused
+  (queue_full, the flow decides), and a call routed to it otherwise gets
+  busy: a trunk not answered yet is released unanswered, so the network
+  gives the caller its busy or reorder tone (CDR disposition queue_full).
 - ringing: the agent's phone rings (or, on a headset already off-hook,
   the agent answers with AnswerCall); rang out, the call goes back to
   the queue and the next agent.
@@ -88,6 +92,7 @@ class InboundCall:
     recordings: int = 0
     released_by: str | None = None
     cause: str = ""
+    disposition: str | None = None   # the CDR's, when the phases do not tell it
     history: list = field(default_factory=list)
 
     @property
@@ -155,7 +160,7 @@ class CallCenter:
                  call=call.id, ani=ani or "-", dnis=dnis or "-", kind=kind, target=target,
                  key=route.key)
         if kind == "queue":
-            self._answer_then(ic, lambda: self._to_queue(ic, target))
+            self._queue_call(ic, target)
         else:
             self._to_flow(ic, target)
 
@@ -235,7 +240,7 @@ class CallCenter:
             self._finish(ic, "system", f"{why}, and no flow_down queue")
             return
         ic.call.data.setdefault("treatment", why)
-        self._answer_then(ic, lambda: self._to_queue(ic, queue))
+        self._queue_call(ic, queue)
 
     def _cancel_flow_timer(self, ic):
         if ic.flow_timer is not None and ic.flow_timer.active():
@@ -261,8 +266,27 @@ class CallCenter:
         then()
 
     # -- queue and agents --------------------------------------------------
+    def _queue_call(self, ic, queue, cause=None):
+        """Answer the trunk (if not yet) and queue the call; busy when the
+        queue is full."""
+        if self.acd.full(queue):
+            self._queue_full(ic, queue)
+            return
+        self._answer_then(ic, lambda: self._to_queue(ic, queue, cause), cause)
+
+    def _queue_full(self, ic, queue):
+        """A full queue's treatment: busy.  The call is cleared; a trunk not
+        answered yet is released unanswered (the network gives the caller
+        busy or reorder, and does not charge the call)."""
+        log.warn("call {call}: queue {queue} is full: busy", call=ic.id, queue=queue)
+        ic.queue, ic.disposition = queue, "queue_full"
+        self._finish(ic, "system", f"queue {queue} is full")
+
     def _to_queue(self, ic, queue, cause=None):
         if ic.state == "ended":
+            return
+        if self.acd.full(queue):             # it filled while the trunk was answered
+            self._queue_full(ic, queue)
             return
         if ic.flow is not None and f"routepoint:{ic.flow}" in ic.call.connections:
             self.model.clear(ic.call, f"routepoint:{ic.flow}", "redirected", cause=cause)
@@ -272,9 +296,7 @@ class CallCenter:
         ic.queued_at = self.clock.seconds()
         ic.phase.fire("to_queue", queue=queue)
         self.model.connect(ic.call, f"queue:{queue}", "queued", cause=cause)
-        if not self.acd.enqueue(ic.call, queue, cause=cause):
-            self._finish(ic, "system", f"queue {queue} is full")
-            return
+        self.acd.enqueue(ic.call, queue, cause=cause)
         if ic.state == "queued":
             self._start_music(ic)
 
@@ -405,7 +427,9 @@ class CallCenter:
 
     def _write_cdr(self, ic, last_phase):
         now = self.clock.seconds()
-        if ic.answered_at is not None:
+        if ic.disposition is not None:
+            disposition = ic.disposition
+        elif ic.answered_at is not None:
             disposition = "answered"
         elif last_phase in ("queued", "ringing"):
             disposition = "abandoned" if ic.released_by == "caller" else "timed_out"
@@ -694,8 +718,13 @@ class CallCenter:
         if self.config.queue(queue) is None:
             raise ProtocolError("invalid_field", f"RouteSelect: no queue {queue!r}",
                                 field="queue")
+        if self.acd.full(queue):
+            raise ProtocolError("queue_full", f"RouteSelect: queue {queue} is full (its "
+                                f"max_length, {self.config.queue(queue).max_length} callers, "
+                                "are waiting)", object="queue", id=queue)
         self._merge_data(ic, params["data"], request.cause)
-        self._answer_then(ic, lambda: self._to_queue(ic, queue, request.cause), request.cause)
+        ic.flow_session = None           # out of the flow server's hands, from now on
+        self._queue_call(ic, queue, request.cause)
         return {"result": "queued", "queue": queue}
 
     def _clear_connection(self, request, params):
