@@ -585,3 +585,93 @@ def test_a_route_to_a_full_queue_gives_busy_unanswered():
     centre.run(1000)
     assert second.state != "connected" and events == []     # never queued
     assert centre.center.acd.full("support") and first.state == "connected"
+
+
+# -- the watchdog on a silent flow server --------------------------------------------
+def tone_wav(path, seconds):
+    """An 8 kHz PCM16 WAV of a 440 Hz tone."""
+    import math
+    import struct
+    import wave
+
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n
+                                                                         / 8000)))
+                               for n in range(int(8000 * seconds))))
+    return str(path)
+
+
+def held_call(centre, trunk):
+    """A bare flow server holding an answered call on `trunk`: (client, seen, call)."""
+    client, seen = flow_server(centre)
+    centre.sim.endpoint(trunk).call(ani="2125550030", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    ask(centre, client, seen, "AnswerCall", call=call)
+    return client, seen, call
+
+
+def taken_back(centre, seen, call):
+    """Whether the server took the call back from a silent flow server."""
+    ends = [body for name, _, body in seen if name == "RouteEnd"]
+    if not ends:
+        return False
+    assert ends == [{"event": "RouteEnd", "call": call, "reason": "flow server silent"}]
+    assert centre.center.calls[call].call.data["treatment"] == "flow server silent"
+    return True
+
+
+def test_a_flow_server_silent_after_answering_loses_the_call_in_2_s(centre):
+    client, seen, call = held_call(centre, "dtiB1T16")
+    centre.run(1900)
+    assert not taken_back(centre, seen, call)
+    centre.run(200)
+    assert taken_back(centre, seen, call)
+    assert centre.center.calls[call].state == "queued"          # sales, the flow_down queue
+
+
+def test_every_answer_gives_the_flow_server_2_s_again(centre):
+    client, seen, call = held_call(centre, "dtiB1T17")
+    for _ in range(3):
+        centre.run(1500)
+        ask(centre, client, seen, "SetCallData", call=call, data={"step": "x"})
+    centre.run(1900)
+    assert not taken_back(centre, seen, call)
+    centre.run(200)
+    assert taken_back(centre, seen, call)
+
+
+def test_a_voice_operation_running_is_not_silence(centre, tmp_path):
+    """A 4 s prompt: nothing is timed while it plays; 2 s after its answer
+    the flow server, silent, loses the call."""
+    prompt = tone_wav(tmp_path / "long.wav", 4.0)
+    client, seen, call = held_call(centre, "dtiB1T18")
+    started = centre.clock.seconds()
+    play = ask(centre, client, seen, "PlayMessage", call=call, prompts=[prompt],
+               bargeIn=False)
+    assert seen[-1] == ("response", play, {"reason": "end"})
+    assert centre.clock.seconds() - started > 3.9 and not taken_back(centre, seen, call)
+    centre.run(1900)
+    assert not taken_back(centre, seen, call)
+    centre.run(200)
+    assert taken_back(centre, seen, call)
+
+
+def test_keep_call_gives_a_hook_its_time(centre):
+    from cti.protocol.client import RemoteError
+
+    client, seen, call = held_call(centre, "dtiB1T19")
+    for bad in (0, -1, 301):
+        with pytest.raises(RemoteError) as e:
+            centre.call(client.call("KeepCall", call=call, timeoutS=bad))
+        assert (e.value.code, e.value.body["field"]) == ("invalid_field", "timeoutS")
+    ask(centre, client, seen, "KeepCall", call=call, timeoutS=10)
+    centre.run(11_900)                                    # 10 s asked for, plus the usual 2
+    assert not taken_back(centre, seen, call)
+    ask(centre, client, seen, "SetCallData", call=call, data={"found": "1"})
+    centre.run(1900)                                      # the allowance was for one wait
+    assert not taken_back(centre, seen, call)
+    centre.run(200)
+    assert taken_back(centre, seen, call)

@@ -239,6 +239,11 @@ STEP_ERRORS = [
      'name = "menu"\ntype = "lookup"\nhook = "customer_by_ani"\nargs = { phone = "$ani" }\n'
      'on_found = "bye"\non_missing = "bye"',
      "steps[1] (menu): args: hook 'customer_by_ani' takes (ani): "),
+    ("lookup_too_long",
+     'name = "menu"\ntype = "lookup"\nhook = "customer_by_ani"\nargs = { ani = "$ani" }\n'
+     'timeout_s = 301\non_found = "bye"\non_missing = "bye"',
+     "steps[1] (menu): timeout_s: at most 300 seconds (the longest the CT server keeps a "
+     "call while a hook runs), got 301"),
     ("unknown_variable",
      'name = "menu"\ntype = "set"\ndata = { caller = "$anni" }\nnext = "bye"',
      "steps[1] (menu): data: caller: '$anni': unknown variable $anni (expected $ani, $dnis, "

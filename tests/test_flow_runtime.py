@@ -161,6 +161,9 @@ class Caller:
             return defer.succeed(None)
         return self._do(("set_data", dict(data)), start)
 
+    def keep(self, seconds):
+        return self._do(("keep", seconds), lambda: defer.succeed(None))
+
     def transfer(self, kind, target, timeout_s, data):
         def start():
             result = self.transfers.get(target, "queued" if kind == "queue" else "answered")
@@ -302,7 +305,7 @@ def test_hanging_up_mid_prompt_stops_the_run_quietly(sample_runner, clock):
         outcome = walk(sample_runner, caller, "main_menu")
     assert outcome.how == "caller_gone"
     assert steps(outcome) == ["answer", "identify", "welcome"]
-    assert [op[0] for op in caller.ops] == ["answer", "play"]
+    assert caller.ops == [("answer",), ("keep", 5.0), ("play", ("welcome",), True, False)]
     assert not [e for e in events if e["log_level"] in (LogLevel.warn, LogLevel.error,
                                                          LogLevel.critical)]
     [gone] = [e for e in events if "gone" in e["log_format"]]
@@ -649,6 +652,7 @@ def test_collect_hook_found_joins_the_data(tmp_path, clock):
     caller.on("enter", "999#", "1234")
     outcome, _ = run_flow(tmp_path, clock, collect_flow('hook = "account"'), caller=caller)
     assert caller.heard == ["enter", "invalid", "enter", "bye"]         # 999: not found
+    assert caller.requests("keep") == [(runtime.HOOK_TIMEOUT_S,)] * 2   # one per hook call
     assert caller.requests("set_data") == [({"holder": "Ann Example", "entry": "1234"},)]
     assert steps(outcome) == ["entry", "bye"]
 
@@ -787,6 +791,7 @@ def test_lookup(tmp_path, clock, hook, ani, went, data):
     outcome, _ = run_flow(tmp_path, clock, LOOKUP.format(hook=hook, on_error='on_error = "error"'),
                           caller=caller)
     assert steps(outcome) == ["look", went]
+    assert caller.ops[0] == ("keep", 2.0)        # the CT server is told before the hook runs
     assert caller.requests("set_data") == ([(data,)] if data else [])
     assert clock.seconds() == (2.0 if hook == "never" else 0.0)
 

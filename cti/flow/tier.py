@@ -14,6 +14,7 @@ needs into protocol requests::
     clear_digits()      ClearDigits      {call}
     record(...)         RecordMessage    {call, maxS, silenceS, terminators, beep}
     set_data(data)      SetCallData      {call, data}
+    keep(seconds)       KeepCall         {call, timeoutS}
     transfer(...)       RouteSelect      {call, queue | extension | number, data}
     hangup()            ClearConnection  {call}
 
@@ -83,6 +84,9 @@ class ProtocolCallControl:
     def set_data(self, data):
         self.data.update(data)
         return self._call("SetCallData", data=dict(data)).addCallback(lambda _: None)
+
+    def keep(self, seconds):
+        return self._call("KeepCall", timeoutS=float(seconds)).addCallback(lambda _: None)
 
     def transfer(self, kind, target, timeout_s, data):
         """RouteSelect; a destination the server refuses is a failed transfer

@@ -18,6 +18,9 @@ what docs/protocol.md documents (a test keeps the two in step).
 from dataclasses import dataclass, field
 
 ROLES = ("flow", "agent", "supervisor", "admin")
+#: The longest a flow server may keep a call without a request (KeepCall),
+#: in seconds: a bound on the dead air a caller may hear.
+KEEP_CALL_MAX_S = 300.0
 
 #: Error codes, as the protocol documents them.
 ERRORS = {

@@ -16,9 +16,11 @@ history like every machine here::
 - ivr: a flow server (a session that sent RouteRegister) gets a
   `RouteRequest` event and drives the call with AnswerCall, PlayMessage,
   CollectDigits, RecordMessage, SetCallData, RouteSelect, ClearConnection.
-  With no flow server, or when the flow server's session ends, or when it
-  says nothing within FLOW_RESPONSE_S, the call gets the default treatment:
-  the `[routing] flow_down` queue.  No caller is left in dead air.
+  With no flow server, or when the flow server's session ends, or when
+  the call waits on it (no request of its for the call outstanding) for
+  FLOW_RESPONSE_S, the call gets the default treatment: the `[routing]
+  flow_down` queue.  No caller is left in dead air.  A flow that works on
+  a call without a request (a look-up hook) says so first with KeepCall.
 - queued: the trunk is answered, the caller hears the queue's music from
   the voice resource serving the trunk, and the ACD offers the call.  A
   full queue (max_length) takes no call: RouteSelect is refused
@@ -43,7 +45,7 @@ from pathlib import Path
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from cti.protocol.services import Field, ProtocolError, Service
+from cti.protocol.services import KEEP_CALL_MAX_S, Field, ProtocolError, Service
 from cti.server.acd import ACD, ACDError
 from cti.server.channels import Station
 from cti.statemachine import Table
@@ -51,7 +53,10 @@ from cti.storage.models import AgentSession, AgentStateChange, CallRecord, Queue
 
 log = Logger()
 
-#: A flow server must act on a RouteRequest within this time.
+#: Whenever a call in the IVR waits on its flow server (from the RouteRequest,
+#: and from the answer to each of its requests for the call), the flow server
+#: must send its next request for the call within this time (plus what a
+#: KeepCall asked for); then the server takes the call back.
 FLOW_RESPONSE_S = 2.0
 
 PHASES = Table("inbound_call", initial="routing", transitions=[
@@ -80,7 +85,9 @@ class InboundCall:
     phase: object = None             # a PHASES machine
     flow: str | None = None
     flow_session: object = None
-    flow_timer: object = None
+    flow_timer: object = None        # the watchdog on the flow server (_arm_watchdog)
+    flow_requests: int = 0           # the flow server's requests for it being served
+    flow_keep_s: float = 0.0         # KeepCall: more time for the next wait
     op_busy: bool = False            # a flow's voice operation is running
     queue: str | None = None
     agent: object = None             # the ACD's AgentState once offered
@@ -204,7 +211,7 @@ class CallCenter:
         ic.flow, ic.flow_session = flow, session
         ic.phase.fire("to_flow", flow=flow)
         self.model.connect(ic.call, f"routepoint:{flow}", "alerting")
-        ic.flow_timer = self.clock.callLater(FLOW_RESPONSE_S, self._flow_silent, ic)
+        self._arm_watchdog(ic)
         self.hub.send_event(session, "RouteRequest", self._route_request(ic))
 
     def _route_request(self, ic):
@@ -220,11 +227,20 @@ class CallCenter:
         self.flow_sessions = live[1:] + live[:1]
         return live[0]
 
-    def _flow_silent(self, ic):
+    def _arm_watchdog(self, ic):
+        """The call waits on its flow server: time it.  It has
+        FLOW_RESPONSE_S (plus what its last KeepCall asked for) to send its
+        next request for the call; a request stops the watchdog while it is
+        served (_watched)."""
+        seconds, ic.flow_keep_s = FLOW_RESPONSE_S + ic.flow_keep_s, 0.0
+        self._cancel_flow_timer(ic)
+        ic.flow_timer = self.clock.callLater(seconds, self._flow_silent, ic, seconds)
+
+    def _flow_silent(self, ic, seconds):
         ic.flow_timer = None
         if ic.state == "ivr":
-            log.warn("call {call}: the flow server did not act within {s} s: default treatment",
-                     call=ic.id, s=FLOW_RESPONSE_S)
+            log.warn("call {call}: no request from the flow server for {s} s: default "
+                     "treatment", call=ic.id, s=seconds)
             self._flow_down(ic, "flow server silent")
 
     def _flow_down(self, ic, why):
@@ -519,28 +535,32 @@ class CallCenter:
         add = self.hub.catalogue.add
         flow = {"flow"}
         call = {"call": Field(str, doc="the call id from RouteRequest")}
+        watched = self._watched
         add(Service("RouteRegister", flow), self._route_register)
         add(Service("AnswerCall", {"flow", "agent"}, fields={
-            "call": Field(str, required=False)}), self._answer_call)
+            "call": Field(str, required=False)}), watched(self._answer_call))
         add(Service("PlayMessage", flow, fields={
             **call, "prompts": Field(list), "bargeIn": Field(bool, False, True),
-            "clearDigits": Field(bool, False, False)}), self._play_message)
+            "clearDigits": Field(bool, False, False)}), watched(self._play_message))
         add(Service("CollectDigits", flow, fields={
             **call, "maxDigits": Field(int), "terminators": Field(str, False, ""),
             "firstDigitTimeoutS": Field(float, False, 5.0),
-            "interDigitTimeoutS": Field(float, False, 3.0)}), self._collect_digits)
-        add(Service("ClearDigits", flow, fields=call), self._clear_digits)
+            "interDigitTimeoutS": Field(float, False, 3.0)}), watched(self._collect_digits))
+        add(Service("ClearDigits", flow, fields=call), watched(self._clear_digits))
         add(Service("RecordMessage", flow, fields={
             **call, "maxS": Field(float, False, 60.0), "silenceS": Field(float, False, 5.0),
             "terminators": Field(str, False, "#"), "beep": Field(bool, False, True)}),
-            self._record_message)
+            watched(self._record_message))
         add(Service("SetCallData", {"flow", "agent"}, fields={**call, "data": Field(dict)}),
-            self._set_call_data)
+            watched(self._set_call_data))
         add(Service("RouteSelect", flow, fields={
             **call, "queue": Field(str, False), "extension": Field(str, False),
-            "number": Field(str, False), "data": Field(dict, False, {})}), self._route_select)
+            "number": Field(str, False), "data": Field(dict, False, {})}),
+            watched(self._route_select))
         add(Service("ClearConnection", {"flow", "agent"}, fields={
-            "call": Field(str, required=False)}), self._clear_connection)
+            "call": Field(str, required=False)}), watched(self._clear_connection))
+        add(Service("KeepCall", flow, fields={**call, "timeoutS": Field(float)}),
+            watched(self._keep_call))
         add(Service("SetAgentState", {"agent"}, fields={
             "state": Field(str, choices=AGENT_STATES), "station": Field(str, False),
             "reason": Field(str, False, "")}), self._set_agent_state)
@@ -568,13 +588,47 @@ class CallCenter:
                                 object="call", id=call_id)
         return ic
 
+    @staticmethod
+    def _holds(session, ic):
+        """Whether the call is in this flow server's hands."""
+        return ic.flow_session is session and ic.state == "ivr"
+
     def _flow_call(self, request, call_id):
         ic = self._call(call_id)
-        if ic.flow_session is not request.session or ic.state != "ivr":
+        if not self._holds(request.session, ic):
             raise ProtocolError("invalid_state", f"call {call_id} is not in this flow "
                                 f"server's hands (it is {ic.state})")
-        self._cancel_flow_timer(ic)
         return ic
+
+    def _watched(self, handler):
+        """A handler of the flow server's requests for a call: while one is
+        served the call's watchdog stops (a prompt playing is the flow at
+        work); when the last is answered, it is armed again."""
+        def serve(request, params):
+            ic = self.calls.get(params["call"])
+            if request.role != "flow" or ic is None or not self._holds(request.session, ic):
+                return handler(request, params)
+            ic.flow_requests += 1
+            ic.flow_keep_s = 0.0
+            self._cancel_flow_timer(ic)
+
+            def answered(result):
+                ic.flow_requests -= 1
+                if ic.flow_requests == 0 and self._holds(request.session, ic):
+                    self._arm_watchdog(ic)
+                return result
+            return defer.maybeDeferred(handler, request, params).addBoth(answered)
+        return serve
+
+    def _keep_call(self, request, params):
+        seconds = params["timeoutS"]
+        if not 0 < seconds <= KEEP_CALL_MAX_S:
+            raise ProtocolError("invalid_field", f"KeepCall: timeoutS must be in (0, "
+                                f"{KEEP_CALL_MAX_S:g}] seconds; got {seconds!r}",
+                                field="timeoutS")
+        ic = self._flow_call(request, params["call"])
+        ic.flow_keep_s = seconds
+        return {}
 
     @defer.inlineCallbacks
     def _flow_op(self, request, call_id, run):
@@ -606,7 +660,6 @@ class CallCenter:
         if ic.trunk.state != "offered":
             raise ProtocolError("invalid_state", f"call {ic.id}: the trunk is {ic.trunk.state}")
         ic.trunk.answer()
-        self._cancel_flow_timer(ic)
         d = ic.trunk.when("connected")
 
         def answered(_):
