@@ -675,3 +675,37 @@ def test_keep_call_gives_a_hook_its_time(centre):
     assert not taken_back(centre, seen, call)
     centre.run(200)
     assert taken_back(centre, seen, call)
+
+
+@pytest.mark.parametrize("params, field, says", [
+    ({"maxS": 0}, "maxS", "(0, 3600]"),
+    ({"maxS": 3600.5}, "maxS", "(0, 3600]"),
+    ({"maxS": "60"}, "maxS", "must be a number, not string"),
+    ({"silenceS": -1}, "silenceS", "[0, 600]"),
+    ({"silenceS": 601}, "silenceS", "[0, 600]"),
+    ({"silenceS": True}, "silenceS", "must be a number, not boolean"),
+    ({"terminators": "#x"}, "terminators", "'x' is not a DTMF key"),
+    ({"terminators": "../"}, "terminators", "'.' is not a DTMF key"),
+    ({"terminators": 5}, "terminators", "must be a string"),
+    ({"beep": "yes"}, "beep", "must be a boolean"),
+    ({"file": "x.wav"}, "file", "unknown field 'file'"),       # the server names the file
+])
+def test_record_message_refuses_bad_fields_naming_them(centre, params, field, says):
+    from cti.protocol.client import RemoteError
+
+    client, seen, call = held_call(centre, "dtiB1T20")
+    with pytest.raises(RemoteError) as e:
+        centre.call(client.call("RecordMessage", call=call, **params))
+    body = e.value.body
+    assert (body["code"], body["field"], body["service"]) == ("invalid_field", field,
+                                                               "RecordMessage")
+    assert says in body["message"] and field in body["message"]
+
+
+def test_record_message_at_the_edges_of_its_ranges(centre, tmp_path):
+    """silenceS 0 (silence does not end it), every DTMF key a terminator."""
+    centre.center.recordings_dir = tmp_path
+    client, seen, call = held_call(centre, "dtiB1T21")
+    result = centre.call(client.call("RecordMessage", call=call, maxS=1, silenceS=0,
+                                     terminators="0123456789*#ABCD", beep=False))
+    assert result["reason"] == "max_time" and result["file"] == str(tmp_path / f"{call}-1.wav")

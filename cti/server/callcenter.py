@@ -70,6 +70,11 @@ PHASES = Table("inbound_call", initial="routing", transitions=[
 ])
 
 AGENT_STATES = ("loggedOn", "ready", "notReady", "loggedOff")
+DTMF_KEYS = "0123456789*#ABCD"
+#: The longest recording (RecordMessage maxS), and the longest silence that
+#: may end one (silenceS), in seconds.
+RECORD_MAX_S = 3600.0
+SILENCE_MAX_S = 600.0
 
 
 def utc(seconds):
@@ -621,13 +626,9 @@ class CallCenter:
         return serve
 
     def _keep_call(self, request, params):
-        seconds = params["timeoutS"]
-        if not 0 < seconds <= KEEP_CALL_MAX_S:
-            raise ProtocolError("invalid_field", f"KeepCall: timeoutS must be in (0, "
-                                f"{KEEP_CALL_MAX_S:g}] seconds; got {seconds!r}",
-                                field="timeoutS")
+        self._check_range("KeepCall", params, "timeoutS", 0, KEEP_CALL_MAX_S)
         ic = self._flow_call(request, params["call"])
-        ic.flow_keep_s = seconds
+        ic.flow_keep_s = params["timeoutS"]
         return {}
 
     @defer.inlineCallbacks
@@ -691,18 +692,29 @@ class CallCenter:
         return self._flow_op(request, params["call"], lambda ic: self.ports.play(
             ic.voice, files, params["bargeIn"], params["clearDigits"]))
 
+    @staticmethod
+    def _check_keys(service, params, name="terminators"):
+        bad = [key for key in params[name] if key not in DTMF_KEYS]
+        if bad:
+            raise ProtocolError("invalid_field", f"{service}: {name}: {bad[0]!r} is not a "
+                                "DTMF key (0-9, *, #, A-D)", field=name)
+
+    @staticmethod
+    def _check_range(service, params, name, low, high, low_included=False):
+        """`name` in (low, high] (or [low, high]) seconds, or invalid_field."""
+        value = params[name]
+        if not (low <= value if low_included else low < value) or not value <= high:
+            bracket = "[" if low_included else "("
+            raise ProtocolError("invalid_field", f"{service}: {name} must be in {bracket}"
+                                f"{low:g}, {high:g}] seconds; got {value!r}", field=name)
+
     def _collect_digits(self, request, params):
         if not 1 <= params["maxDigits"] <= 31:
             raise ProtocolError("invalid_field", "CollectDigits: maxDigits must be 1..31 (the "
                                 "board's digit buffer)", field="maxDigits")
-        bad = [t for t in params["terminators"] if t not in "0123456789*#ABCD"]
-        if bad:
-            raise ProtocolError("invalid_field", f"CollectDigits: terminator {bad[0]!r} is "
-                                "not a DTMF key", field="terminators")
+        self._check_keys("CollectDigits", params)
         for key in ("firstDigitTimeoutS", "interDigitTimeoutS"):
-            if not 0 < params[key] <= 600:
-                raise ProtocolError("invalid_field", f"CollectDigits: {key} must be in "
-                                    "(0, 600] seconds", field=key)
+            self._check_range("CollectDigits", params, key, 0, 600)
         return self._flow_op(request, params["call"], lambda ic: self.ports.collect(
             ic.voice, params["maxDigits"], params["terminators"],
             params["firstDigitTimeoutS"], params["interDigitTimeoutS"]))
@@ -714,9 +726,12 @@ class CallCenter:
         return {}
 
     def _record_message(self, request, params):
-        if not 0 < params["maxS"] <= 3600:
-            raise ProtocolError("invalid_field", "RecordMessage: maxS must be in (0, 3600]",
-                                field="maxS")
+        """The file is named by the server (the call id and a count): no
+        client-given name reaches the file system."""
+        self._check_range("RecordMessage", params, "maxS", 0, RECORD_MAX_S)
+        self._check_range("RecordMessage", params, "silenceS", 0, SILENCE_MAX_S,
+                          low_included=True)
+        self._check_keys("RecordMessage", params)
 
         @defer.inlineCallbacks
         def run(ic):
