@@ -709,3 +709,109 @@ def test_record_message_at_the_edges_of_its_ranges(centre, tmp_path):
     result = centre.call(client.call("RecordMessage", call=call, maxS=1, silenceS=0,
                                      terminators="0123456789*#ABCD", beep=False))
     assert result["reason"] == "max_time" and result["file"] == str(tmp_path / f"{call}-1.wav")
+
+
+# -- route points and no_such_object ------------------------------------------------
+def test_a_route_point_can_be_monitored(centre):
+    """routepoint:FLOW for a flow the routes name: a snapshot, then the call
+    events of its connection (Delivered, Established, ConnectionCleared)."""
+    client, seen = flow_server(centre)
+    sup = centre.client()
+    centre.call(sup.login("sup", PASSWORD, "supervisor"))
+    events = recorder(sup)
+    result = centre.call(sup.call("MonitorStart", object="device", id="routepoint:main_menu"))
+    assert result["snapshot"] == {"device": "routepoint:main_menu", "kind": "routepoint",
+                                  "flow": "main_menu", "flowServers": 1, "calls": []}
+    centre.sim.endpoint("dtiB1T22").call(ani="2125550032", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    snap = centre.call(sup.call("Snapshot", object="device", id="routepoint:main_menu"))
+    assert snap["snapshot"]["calls"] == [call]
+    centre.call(client.call("AnswerCall", call=call))
+    centre.call(client.call("RouteSelect", call=call, queue="sales"))
+    centre.flush()
+    assert [(name, body["device"], body["state"], body["monitor"]) for name, _, body in events
+            if name != "response"] == [
+        ("Delivered", "routepoint:main_menu", "alerting", result["monitor"]),
+        ("Established", "routepoint:main_menu", "connected", result["monitor"]),
+        ("ConnectionCleared", "routepoint:main_menu", "null", result["monitor"])]
+    assert events[-1][2]["reason"] == "redirected"
+
+
+@pytest.mark.parametrize("device, says", [
+    ("routepoint:nowhere", "no device 'routepoint:nowhere'"),
+    ("routepoint:", "no device 'routepoint:'"),
+    ("queue:sales", "monitor object 'queue', id 'sales'"),
+    ("msiB1C99", "no device 'msiB1C99'"),
+])
+def test_devices_that_are_not(centre, device, says):
+    from cti.protocol.client import RemoteError
+
+    sup = centre.client()
+    centre.call(sup.login("sup", PASSWORD, "supervisor"))
+    for service in ("MonitorStart", "Snapshot"):
+        with pytest.raises(RemoteError) as e:
+            centre.call(sup.call(service, object="device", id=device))
+        body = e.value.body
+        assert (body["code"], body["object"], body["id"]) == ("no_such_object", "device",
+                                                               device)
+        assert says in body["message"]
+
+
+def no_such_object(centre, d):
+    """The body of the no_such_object error a request's Deferred fails with."""
+    from cti.protocol.client import RemoteError
+
+    with pytest.raises(RemoteError) as e:
+        centre.call(d)
+    assert e.value.code == "no_such_object", e.value.body
+    return e.value.body
+
+
+def test_no_such_object_always_names_the_object(tmp_path):
+    from dataclasses import replace
+
+    from cti.auth import hash_password
+    from cti.server.config import UserConfig, load_server_config
+
+    config = load_server_config("etc/cti.toml")
+    centre = Centre(replace(config, users=config.users + (
+        UserConfig("temp", frozenset({"agent"}), hash_password(PASSWORD)),)))
+    prompt = tone_wav(tmp_path / "p.wav", 3.0)
+    client, seen = flow_server(centre)
+    got = []
+    got.append(no_such_object(centre, client.call("Snapshot", object="call", id="c999")))
+    got.append(no_such_object(centre, client.call("MonitorStop", monitor=999)))
+    got.append(no_such_object(centre, client.call("AnswerCall", call="c999")))
+    got.append(no_such_object(centre, client.call("PlayMessage", call="c999",
+                                                  prompts=[prompt])))
+    temp = centre.client()
+    centre.call(temp.login("temp", PASSWORD, "agent"))
+    got.append(no_such_object(centre, temp.call("SetAgentState", state="ready")))
+    agent = centre.client()
+    centre.call(agent.login("1002", PASSWORD, "agent"))
+    got.append(no_such_object(centre, agent.call("SetAgentState", state="loggedOn",
+                                                 station="msiB1C99")))
+    # a prompt playing when the caller hangs up
+    caller = centre.sim.endpoint("dtiB1T23")
+    caller.call(ani="2125550033", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    centre.call(client.call("AnswerCall", call=call))
+    play = client.call("PlayMessage", call=call, prompts=[prompt])
+    centre.run(500)
+    caller.hangup()
+    got.append(no_such_object(centre, play))
+    # an analog line whose caller hangs up while it goes off-hook
+    line = centre.sim.endpoint("dxxxB1C3")
+    line.call(ani="2125550034")
+    centre.run_until(lambda: [b for n, _, b in seen if n == "RouteRequest"][-1]["call"] != call,
+                     within_ms=20_000, what="the analog call's RouteRequest")
+    analog = [b for n, _, b in seen if n == "RouteRequest"][-1]["call"]
+    answer = client.call("AnswerCall", call=analog)
+    centre.flush()
+    assert centre.center.calls[analog].trunk.state == "answering"
+    line.hangup()
+    got.append(no_such_object(centre, answer))
+    assert [(b["object"], b["id"]) for b in got] == [
+        ("call", "c999"), ("monitor", 999), ("call", "c999"), ("call", "c999"),
+        ("agent", "temp"), ("device", "msiB1C99"), ("call", call), ("call", analog)]
+    assert "not an agent" in got[4]["message"] and "cleared" in got[7]["message"]

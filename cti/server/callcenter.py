@@ -105,6 +105,7 @@ class InboundCall:
     released_by: str | None = None
     cause: str = ""
     disposition: str | None = None   # the CDR's, when the phases do not tell it
+    at_end: list = field(default_factory=list)   # Deferreds fired when it ends
     history: list = field(default_factory=list)
 
     @property
@@ -140,6 +141,8 @@ class CallCenter:
         self.calls = {}                 # call id -> InboundCall
         self.by_trunk = {}              # trunk channel name -> InboundCall
         self.flow_sessions = []         # sessions that sent RouteRegister, in turn
+        self.route_points = {r.flow for r in (*config.routes, config.default_route)
+                             if r is not None and r.flow is not None}
         self.accepting = True
         self.totals = {"offered": 0, "ended": 0}
         hub.on_session_closed.append(self._session_closed)
@@ -425,6 +428,8 @@ class CallCenter:
         previous = ic.state
         ic.released_by, ic.cause = released_by, reason
         ic.phase.fire("end", by=released_by, cause=reason)
+        for d in ic.at_end:
+            d.callback(ic)               # a Deferred cancelled meanwhile ignores it
         self._cancel_flow_timer(ic)
         ic.music = False
         if ic.voice is not None:
@@ -528,10 +533,21 @@ class CallCenter:
         return self.acd.describe_queue(queue) if queue else None
 
     def _device_snapshot(self, name):
-        channel = self.channels.by_name.get(name)
-        if channel is None:
-            return None
-        snap = channel.snapshot()
+        """A channel, or a route point (`routepoint:FLOW`, FLOW a flow the
+        routes name); `queue:NAME` is the queue NAME's, not a device."""
+        kind, _, target = name.partition(":")
+        if kind == "queue" and target:
+            raise ProtocolError("no_such_object", f"{name} is the connection of calls waiting "
+                                f"in queue {target!r}: monitor object 'queue', id {target!r}",
+                                object="device", id=name)
+        if kind == "routepoint" and target in self.route_points:
+            snap = {"device": name, "kind": "routepoint", "flow": target,
+                    "flowServers": sum(s in self.hub.sessions for s in self.flow_sessions)}
+        else:
+            channel = self.channels.by_name.get(name)
+            if channel is None:
+                return None
+            snap = channel.snapshot()
         snap["calls"] = [c.id for c in self.model.calls_at(name)]
         return snap
 
@@ -661,11 +677,14 @@ class CallCenter:
         if ic.trunk.state != "offered":
             raise ProtocolError("invalid_state", f"call {ic.id}: the trunk is {ic.trunk.state}")
         ic.trunk.answer()
-        d = ic.trunk.when("connected")
+        ended = defer.Deferred()
+        ic.at_end.append(ended)
+        d = defer.race([ic.trunk.when("connected"), ended])    # an analog line: once off-hook
 
         def answered(_):
             if ic.state == "ended":
-                raise ProtocolError("no_such_object", f"call {ic.id} was cleared ({ic.cause})")
+                raise ProtocolError("no_such_object", f"call {ic.id} was cleared ({ic.cause})",
+                                    object="call", id=ic.id)
             self.model.connect(ic.call, ic.trunk.name, "connected", cause=request.cause)
             self.model.connect(ic.call, f"routepoint:{ic.flow}", "connected",
                                cause=request.cause)
@@ -815,10 +834,14 @@ class CallCenter:
         return {}
 
     def _my_agent(self, request):
-        try:
-            return self.acd.agent(request.user.name)
-        except ACDError as e:
-            raise ProtocolError(e.code, str(e)) from None
+        """The agent the session's user is; a [[users]] account granted the
+        agent role is none."""
+        name = request.user.name
+        agent = self.acd.agents.get(name)
+        if agent is None:
+            raise ProtocolError("no_such_object", f"user {name!r} is not an agent of the "
+                                "configuration ([[agents]])", object="agent", id=name)
+        return agent
 
     def _agent_answer(self, request, params):
         agent = self._my_agent(request)
