@@ -807,6 +807,9 @@ def test_no_such_object_always_names_the_object(tmp_path):
                      within_ms=20_000, what="the analog call's RouteRequest")
     analog = [b for n, _, b in seen if n == "RouteRequest"][-1]["call"]
     answer = client.call("AnswerCall", call=analog)
+    ended_first = []                    # RouteEnd arrived before the error?
+    answer.addErrback(lambda f: ended_first.append(
+        ("RouteEnd", analog) in [(n, b.get("call")) for n, _, b in seen]) or f)
     centre.flush()
     assert centre.center.calls[analog].trunk.state == "answering"
     line.hangup()
@@ -815,3 +818,4 @@ def test_no_such_object_always_names_the_object(tmp_path):
         ("call", "c999"), ("monitor", 999), ("call", "c999"), ("call", "c999"),
         ("agent", "temp"), ("device", "msiB1C99"), ("call", call), ("call", analog)]
     assert "not an agent" in got[4]["message"] and "cleared" in got[7]["message"]
+    assert ended_first == [True]

@@ -428,8 +428,6 @@ class CallCenter:
         previous = ic.state
         ic.released_by, ic.cause = released_by, reason
         ic.phase.fire("end", by=released_by, cause=reason)
-        for d in ic.at_end:
-            d.callback(ic)               # a Deferred cancelled meanwhile ignores it
         self._cancel_flow_timer(ic)
         ic.music = False
         if ic.voice is not None:
@@ -450,6 +448,8 @@ class CallCenter:
             del self.by_trunk[ic.trunk.name]
         self.totals["ended"] += 1
         self._write_cdr(ic, previous)
+        for d in ic.at_end:              # after RouteEnd, as docs/protocol.md orders them
+            d.callback(ic)               # (a Deferred cancelled meanwhile ignores it)
 
     def _write_cdr(self, ic, last_phase):
         now = self.clock.seconds()
