@@ -90,9 +90,9 @@ def view(center, traffic, started, clock):
         queues.add_column(column)
     for q in center.acd.queues.values():
         d = center.acd.describe_queue(q)
-        longest = max((w["wait_s"] for w in d["waiting"]), default=0)
-        sl = "-" if d["service_level"] is None else f"{100 * d['service_level']:.0f}%"
-        asa = "-" if d["asa_s"] is None else f"{d['asa_s']:.1f} s"
+        longest = max((w["waitS"] for w in d["waiting"]), default=0)
+        sl = "-" if d["serviceLevel"] is None else f"{100 * d['serviceLevel']:.0f}%"
+        asa = "-" if d["asaS"] is None else f"{d['asaS']:.1f} s"
         queues.add_row(q.name, str(len(d["waiting"])), f"{longest:.0f} s", str(d["offered"]),
                        str(d["answered"]), str(d["abandoned"]), sl, asa)
     agents = Table(expand=True)

@@ -2,6 +2,8 @@
 """The CT server end to end on simulated boards, in virtual time: calls
 routed, queued, offered to agents, talked over the CT-Bus, cleared, and
 recorded."""
+import re
+
 import pytest
 
 from cti.storage.models import CallRecord, QueueLogEntry
@@ -285,3 +287,535 @@ def test_analog_line_call_reaches_an_agent_and_clears_with_the_callers_reason(ce
     assert cleared and cleared[-1]["reason"] != "not answered"
     [cdr] = centre.records.of(CallRecord)
     assert (cdr.disposition, cdr.trunk) == ("abandoned", "dxxxB1C2")
+
+
+# -- what a client sees: invoke ids, event order ----------------------------------
+def recorder(client):
+    """Every event the client gets, as (name, invoke id, body), in order;
+    `ask` adds each answer as ("response", invoke id, result)."""
+    seen = []
+    client.on_event(lambda name, body, invoke_id: seen.append((name, invoke_id, body)))
+    return seen
+
+
+def ask(centre, client, seen, service, **params):
+    """Send a request, run until it is answered; its invoke id."""
+    d = client.call(service, **params)
+    invoke_id = d.invoke_id
+    d.addCallback(lambda result: seen.append(("response", invoke_id, result)) or result)
+    centre.call(d)
+    return invoke_id
+
+
+def since(seen, invoke_id):
+    """(name, invoke id) of what arrived from the first frame echoing invoke_id on."""
+    first = next(i for i, (_, got, _) in enumerate(seen) if got == invoke_id)
+    return [(name, got) for name, got, _ in seen[first:]]
+
+
+def flow_server(centre):
+    """A bare flow server (no flow tier): logged in, registered, recording."""
+    client = centre.client()
+    centre.call(client.login("ivr", PASSWORD, "flow"))
+    seen = recorder(client)
+    centre.call(client.call("RouteRegister"))
+    return client, seen
+
+
+def route_request(centre, seen):
+    centre.run_until(lambda: any(name == "RouteRequest" for name, _, _ in seen),
+                     within_ms=20_000, what="a RouteRequest")
+    return next(body for name, _, body in seen if name == "RouteRequest")
+
+
+def test_agent_events_on_login_ready_not_ready_logout(centre):
+    """The agent's own monitor sees each state change, in order, echoing the
+    request that caused it, before the response; a supervisor sees the
+    same events with invoke id 0.  AgentLoggedOn shows the state after
+    log-in."""
+    sup = centre.client()
+    centre.call(sup.login("sup", PASSWORD, "supervisor"))
+    watched = recorder(sup)
+    centre.call(sup.call("MonitorStart", object="agent", id="1002"))
+    agent = centre.client()
+    centre.call(agent.login("1002", PASSWORD, "agent"))
+    seen = recorder(agent)
+    centre.call(agent.call("MonitorStart", object="agent", id="1002"))
+
+    login = ask(centre, agent, seen, "SetAgentState", state="loggedOn")
+    ready = ask(centre, agent, seen, "SetAgentState", state="ready")
+    pause = ask(centre, agent, seen, "SetAgentState", state="notReady", reason="lunch")
+    logout = ask(centre, agent, seen, "SetAgentState", state="loggedOff")
+    assert [(name, i) for name, i, _ in seen] == [
+        ("AgentLoggedOn", login), ("AgentNotReady", login), ("response", login),
+        ("AgentReady", ready), ("response", ready),
+        ("AgentNotReady", pause), ("response", pause),
+        ("AgentLoggedOff", logout), ("response", logout)]
+    states = [(name, body["state"], body.get("previous"), body["reason"])
+              for name, _, body in seen if name != "response"]
+    assert states == [
+        ("AgentLoggedOn", "notReady", "loggedOff", "login"),
+        ("AgentNotReady", "notReady", "loggedOff", "login"),
+        ("AgentReady", "ready", "notReady", ""),
+        ("AgentNotReady", "notReady", "ready", "lunch"),
+        ("AgentLoggedOff", "loggedOff", "notReady", "agent")]
+    assert seen[0][2]["station"] == "msiB1C2"              # the configured station
+    centre.flush()
+    assert [(name, i) for name, i, _ in watched] == [
+        (name, 0) for name, _, _, _ in states]
+
+
+def test_route_select_events_echo_its_invoke_id(centre):
+    """RouteSelect of an answered call: the route point's ConnectionCleared,
+    Queued and, an agent being free, AgentReserved and the station's
+    Delivered all reach the flow server with its invoke id, before the
+    response; the agent's own session sees them with 0."""
+    agent, _ = agent_ready(centre, "1005", "msiB1C5")
+    agent_events = recorder(agent)
+    client, seen = flow_server(centre)
+    centre.sim.endpoint("dtiB1T9").call(ani="2125550010", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    centre.call(client.call("MonitorStart", object="call", id=call))
+    centre.call(client.call("MonitorStart", object="agent", id="1005"))
+    answer = ask(centre, client, seen, "AnswerCall", call=call)
+    assert since(seen, answer) == [("Established", answer)] * 2 + [("response", answer)]
+    select = ask(centre, client, seen, "RouteSelect", call=call, queue="support")
+    assert since(seen, select) == [
+        ("ConnectionCleared", select), ("Queued", select), ("AgentReserved", select),
+        ("Delivered", select), ("response", select)]
+    centre.flush()
+    assert [(name, i) for name, i, _ in agent_events] == [("AgentReserved", 0),
+                                                          ("Delivered", 0)]
+
+
+def test_route_select_before_the_answer_echoes_its_invoke_id_afterwards(centre):
+    """RouteSelect of a call not answered yet on an analog line (which goes
+    off-hook in its own time): the response comes at once, the events
+    follow once the line is answered, still with its id."""
+    client, seen = flow_server(centre)
+    centre.sim.endpoint("dxxxB1C3").call(ani="2125550011")           # the default route
+    call = route_request(centre, seen)["call"]
+    centre.call(client.call("MonitorStart", object="call", id=call))
+    select = ask(centre, client, seen, "RouteSelect", call=call, queue="support")
+    centre.run_until(lambda: any(name == "Queued" for name, _, _ in seen),
+                     what="the call is queued")
+    assert since(seen, select) == [
+        ("response", select), ("Established", select), ("ConnectionCleared", select),
+        ("Queued", select)]
+
+
+def test_agent_answer_and_clear_connection_echo_their_invoke_ids(centre):
+    """A headset agent: AnswerCall's AgentBusy, ConnectionCleared (queue)
+    and Established; ClearConnection's AgentWorkingAfterCall, the
+    ConnectionCleared of every connection and CallCleared."""
+    client, _ = agent_ready(centre, "1005", "msiB1C5")
+    seen = recorder(client)
+    centre.sim.endpoint("msiB1C5").offhook()
+    centre.run(300)
+    centre.sim.endpoint("dtiB1T11").call(ani="2125550012", dnis="5550199")
+    centre.run_until(lambda: any(name == "Delivered" for name, _, _ in seen),
+                     what="the call is offered")
+    call = next(body["call"] for name, _, body in seen if name == "Delivered")
+    centre.call(client.call("MonitorStart", object="call", id=call))
+    answer = ask(centre, client, seen, "AnswerCall")
+    assert since(seen, answer) == [
+        ("AgentBusy", answer), ("ConnectionCleared", answer), ("Established", answer),
+        ("Established", answer), ("response", answer)]            # call and station monitors
+    clear = ask(centre, client, seen, "ClearConnection")
+    assert since(seen, clear) == [
+        ("AgentWorkingAfterCall", clear), ("ConnectionCleared", clear),
+        ("ConnectionCleared", clear), ("ConnectionCleared", clear), ("CallCleared", clear),
+        ("response", clear)]
+
+
+def test_agent_rejecting_a_call_echoes_the_invoke_id(centre):
+    client, _ = agent_ready(centre, "1005", "msiB1C5")
+    seen = recorder(client)
+    centre.sim.endpoint("dtiB1T12").call(ani="2125550013", dnis="5550199")
+    centre.run_until(lambda: any(name == "Delivered" for name, _, _ in seen),
+                     what="the call is offered")
+    reject = ask(centre, client, seen, "ClearConnection")
+    assert since(seen, reject) == [("ConnectionCleared", reject), ("AgentReady", reject),
+                                   ("response", reject)]
+
+
+def test_flow_clear_connection_echoes_its_invoke_id(centre):
+    client, seen = flow_server(centre)
+    centre.sim.endpoint("dtiB1T13").call(ani="2125550014", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    centre.call(client.call("MonitorStart", object="call", id=call))
+    clear = ask(centre, client, seen, "ClearConnection", call=call)
+    assert since(seen, clear) == [("ConnectionCleared", clear)] * 2 + [
+        ("CallCleared", clear), ("response", clear)]
+
+
+CAMEL = re.compile(r"[a-z][a-zA-Z0-9]*\Z")
+
+
+def keys_of(value, where="body"):
+    """(where, key) of every key of a JSON value; attached data (`data`) is
+    the application's, not the protocol's, and is not looked into."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield f"{where}.{key}", key
+            if key != "data":
+                yield from keys_of(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from keys_of(item, f"{where}[{i}]")
+
+
+def test_every_key_the_protocol_emits_is_camel_case(centre):
+    """Responses, events and snapshots of a call through the IVR to an
+    agent, seen by the flow server, the agent and a supervisor watching
+    everything."""
+    frames = []
+    sup = centre.client()
+    frames.append(centre.call(sup.login("sup", PASSWORD, "supervisor")))
+    sup.on_event(lambda name, body, invoke_id: frames.append(body))
+    for kind in ("device", "call", "queue", "agent"):
+        centre.call(sup.call("MonitorStart", object=kind, id="*"))
+    agent, _ = agent_ready(centre, "1005", "msiB1C5")
+    agent.on_event(lambda name, body, invoke_id: frames.append(body))
+    client, seen = flow_server(centre)
+    caller = centre.sim.endpoint("dtiB1T14")
+    caller.call(ani="2125550015", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    for service, params in [("AnswerCall", {}), ("SetCallData", {"data": {"x_y": "1"}}),
+                            ("RouteSelect", {"queue": "support"})]:
+        frames.append(centre.call(client.call(service, call=call, **params)))
+    phone = centre.sim.endpoint("msiB1C5")
+    centre.run_until(lambda: phone.state == "ringing", what="the phone rings")
+    phone.offhook()
+    centre.run_until(lambda: centre.center.calls[call].state == "talking", what="talking")
+    for kind, object_id in [("device", "msiB1C5"), ("device", "dtiB1T14"), ("call", call),
+                            ("queue", "support"), ("agent", "1005")]:
+        frames.append(centre.call(sup.call("Snapshot", object=kind, id=object_id)))
+    centre.run_until(lambda: caller.state == "connected", what="the far end sees the answer")
+    caller.hangup()
+    centre.run_until(lambda: call not in centre.center.calls, what="the call ends")
+    frames += [body for _, _, body in seen]
+    assert len(frames) > 30
+    bad = sorted({(where, key) for frame in frames for where, key in keys_of(frame)
+                  if not CAMEL.match(key)})
+    assert bad == []
+
+
+def test_route_select_data_is_announced_like_set_call_data(centre):
+    """RouteSelect's data: one AttachedDataChanged, before the route point
+    is left, so Queued already carries it; RouteSelect has no timeoutS."""
+    from cti.protocol.client import RemoteError
+
+    client, seen = flow_server(centre)
+    caller = centre.sim.endpoint("dtiB1T15")
+    caller.call(ani="2125550016", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    centre.call(client.call("MonitorStart", object="call", id=call))
+    centre.call(client.call("AnswerCall", call=call))
+    with pytest.raises(RemoteError) as e:
+        centre.call(client.call("RouteSelect", call=call, queue="support", timeoutS=30))
+    assert (e.value.code, e.value.body["field"]) == ("invalid_field", "timeoutS")
+    select = ask(centre, client, seen, "RouteSelect", call=call, queue="support",
+                 data={"reason": "support"})
+    assert since(seen, select)[:3] == [("AttachedDataChanged", select),
+                                       ("ConnectionCleared", select), ("Queued", select)]
+    changed, queued = (body for name, i, body in seen if i == select
+                       and name in ("AttachedDataChanged", "Queued"))
+    assert changed == {"event": "AttachedDataChanged", "call": call,
+                       "data": {"reason": "support"}, "monitor": changed["monitor"]}
+    assert queued["data"] == {"reason": "support"}
+
+
+def support_holds_one(config="etc/cti.toml"):
+    """The sample configuration with a support queue of max_length 1."""
+    from dataclasses import replace
+
+    from cti.server.config import load_server_config
+
+    config = load_server_config(config)
+    return replace(config, queues=tuple(replace(q, max_length=1) if q.name == "support"
+                                        else q for q in config.queues))
+
+
+def test_route_select_to_a_full_queue_fails_and_the_flow_keeps_the_call():
+    from cti.flow.tier import ProtocolCallControl
+    from cti.protocol.client import RemoteError
+
+    centre = Centre(support_holds_one())
+    centre.sim.endpoint("dtiB1T1").call(ani="2125550017", dnis="5550199")   # waits in support
+    centre.run_until(lambda: centre.center.acd.full("support"), what="support is full")
+    client, seen = flow_server(centre)
+    centre.sim.endpoint("dtiB1T2").call(ani="2125550018", dnis="5550100")
+    request = route_request(centre, seen)
+    call = request["call"]
+    centre.call(client.call("AnswerCall", call=call))
+    with pytest.raises(RemoteError) as e:
+        centre.call(client.call("RouteSelect", call=call, queue="support",
+                                data={"reason": "support"}))
+    assert (e.value.code, e.value.body["object"], e.value.body["id"]) == (
+        "queue_full", "queue", "support")
+    assert "max_length" in e.value.body["message"]
+    ic = centre.center.calls[call]
+    assert ic.state == "ivr" and "reason" not in ic.call.data    # nothing happened
+    got = centre.call(ProtocolCallControl(client, request).transfer("queue", "support", 30, {}))
+    assert got["result"] == "failed"                              # the flow's on_failure
+    centre.call(client.call("ClearConnection", call=call))        # still the flow's
+    assert call not in centre.center.calls
+
+
+def test_a_route_to_a_full_queue_gives_busy_unanswered():
+    """5550199 goes straight to support; with support full the second
+    caller is never answered, and the CDR says why."""
+    centre = Centre(support_holds_one())
+    first = centre.sim.endpoint("dtiB1T1")
+    first.call(ani="2125550019", dnis="5550199")
+    centre.run_until(lambda: centre.center.acd.full("support"), what="support is full")
+    events = centre.events(watcher := centre.client())
+    centre.call(watcher.login("sup", PASSWORD, "supervisor"))
+    centre.call(watcher.call("MonitorStart", object="queue", id="support"))
+    second = centre.sim.endpoint("dtiB1T2")
+    second.call(ani="2125550020", dnis="5550199")
+    centre.run_until(lambda: centre.records.of(CallRecord), what="the second call's CDR")
+    [cdr] = centre.records.of(CallRecord)
+    assert (cdr.ani, cdr.disposition, cdr.queue, cdr.released_by, cdr.cause) == (
+        "2125550020", "queue_full", "support", "system", "queue support is full")
+    assert cdr.queued_at is None and cdr.wait_s is None
+    trunk = centre.center.channels["dtiB1T2"]
+    assert "answer" not in [t.event for t in trunk.machine.history]
+    centre.run(1000)
+    assert second.state != "connected" and events == []     # never queued
+    assert centre.center.acd.full("support") and first.state == "connected"
+
+
+# -- the watchdog on a silent flow server --------------------------------------------
+def tone_wav(path, seconds):
+    """An 8 kHz PCM16 WAV of a 440 Hz tone."""
+    import math
+    import struct
+    import wave
+
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * n
+                                                                         / 8000)))
+                               for n in range(int(8000 * seconds))))
+    return str(path)
+
+
+def held_call(centre, trunk):
+    """A bare flow server holding an answered call on `trunk`: (client, seen, call)."""
+    client, seen = flow_server(centre)
+    centre.sim.endpoint(trunk).call(ani="2125550030", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    ask(centre, client, seen, "AnswerCall", call=call)
+    return client, seen, call
+
+
+def taken_back(centre, seen, call):
+    """Whether the server took the call back from a silent flow server."""
+    ends = [body for name, _, body in seen if name == "RouteEnd"]
+    if not ends:
+        return False
+    assert ends == [{"event": "RouteEnd", "call": call, "reason": "flow server silent"}]
+    assert centre.center.calls[call].call.data["treatment"] == "flow server silent"
+    return True
+
+
+def test_a_flow_server_silent_after_answering_loses_the_call_in_2_s(centre):
+    client, seen, call = held_call(centre, "dtiB1T16")
+    centre.run(1900)
+    assert not taken_back(centre, seen, call)
+    centre.run(200)
+    assert taken_back(centre, seen, call)
+    assert centre.center.calls[call].state == "queued"          # sales, the flow_down queue
+
+
+def test_every_answer_gives_the_flow_server_2_s_again(centre):
+    client, seen, call = held_call(centre, "dtiB1T17")
+    for _ in range(3):
+        centre.run(1500)
+        ask(centre, client, seen, "SetCallData", call=call, data={"step": "x"})
+    centre.run(1900)
+    assert not taken_back(centre, seen, call)
+    centre.run(200)
+    assert taken_back(centre, seen, call)
+
+
+def test_a_voice_operation_running_is_not_silence(centre, tmp_path):
+    """A 4 s prompt: nothing is timed while it plays; 2 s after its answer
+    the flow server, silent, loses the call."""
+    prompt = tone_wav(tmp_path / "long.wav", 4.0)
+    client, seen, call = held_call(centre, "dtiB1T18")
+    started = centre.clock.seconds()
+    play = ask(centre, client, seen, "PlayMessage", call=call, prompts=[prompt],
+               bargeIn=False)
+    assert seen[-1] == ("response", play, {"reason": "end"})
+    assert centre.clock.seconds() - started > 3.9 and not taken_back(centre, seen, call)
+    centre.run(1900)
+    assert not taken_back(centre, seen, call)
+    centre.run(200)
+    assert taken_back(centre, seen, call)
+
+
+def test_keep_call_gives_a_hook_its_time(centre):
+    from cti.protocol.client import RemoteError
+
+    client, seen, call = held_call(centre, "dtiB1T19")
+    for bad in (0, -1, 301):
+        with pytest.raises(RemoteError) as e:
+            centre.call(client.call("KeepCall", call=call, timeoutS=bad))
+        assert (e.value.code, e.value.body["field"]) == ("invalid_field", "timeoutS")
+    ask(centre, client, seen, "KeepCall", call=call, timeoutS=10)
+    centre.run(11_900)                                    # 10 s asked for, plus the usual 2
+    assert not taken_back(centre, seen, call)
+    ask(centre, client, seen, "SetCallData", call=call, data={"found": "1"})
+    centre.run(1900)                                      # the allowance was for one wait
+    assert not taken_back(centre, seen, call)
+    centre.run(200)
+    assert taken_back(centre, seen, call)
+
+
+@pytest.mark.parametrize("params, field, says", [
+    ({"maxS": 0}, "maxS", "(0, 3600]"),
+    ({"maxS": 3600.5}, "maxS", "(0, 3600]"),
+    ({"maxS": "60"}, "maxS", "must be a number, not string"),
+    ({"silenceS": -1}, "silenceS", "[0, 600]"),
+    ({"silenceS": 601}, "silenceS", "[0, 600]"),
+    ({"silenceS": True}, "silenceS", "must be a number, not boolean"),
+    ({"terminators": "#x"}, "terminators", "'x' is not a DTMF key"),
+    ({"terminators": "../"}, "terminators", "'.' is not a DTMF key"),
+    ({"terminators": 5}, "terminators", "must be a string"),
+    ({"beep": "yes"}, "beep", "must be a boolean"),
+    ({"file": "x.wav"}, "file", "unknown field 'file'"),       # the server names the file
+])
+def test_record_message_refuses_bad_fields_naming_them(centre, params, field, says):
+    from cti.protocol.client import RemoteError
+
+    client, seen, call = held_call(centre, "dtiB1T20")
+    with pytest.raises(RemoteError) as e:
+        centre.call(client.call("RecordMessage", call=call, **params))
+    body = e.value.body
+    assert (body["code"], body["field"], body["service"]) == ("invalid_field", field,
+                                                               "RecordMessage")
+    assert says in body["message"] and field in body["message"]
+
+
+def test_record_message_at_the_edges_of_its_ranges(centre, tmp_path):
+    """silenceS 0 (silence does not end it), every DTMF key a terminator."""
+    centre.center.recordings_dir = tmp_path
+    client, seen, call = held_call(centre, "dtiB1T21")
+    result = centre.call(client.call("RecordMessage", call=call, maxS=1, silenceS=0,
+                                     terminators="0123456789*#ABCD", beep=False))
+    assert result["reason"] == "max_time" and result["file"] == str(tmp_path / f"{call}-1.wav")
+
+
+# -- route points and no_such_object ------------------------------------------------
+def test_a_route_point_can_be_monitored(centre):
+    """routepoint:FLOW for a flow the routes name: a snapshot, then the call
+    events of its connection (Delivered, Established, ConnectionCleared)."""
+    client, seen = flow_server(centre)
+    sup = centre.client()
+    centre.call(sup.login("sup", PASSWORD, "supervisor"))
+    events = recorder(sup)
+    result = centre.call(sup.call("MonitorStart", object="device", id="routepoint:main_menu"))
+    assert result["snapshot"] == {"device": "routepoint:main_menu", "kind": "routepoint",
+                                  "flow": "main_menu", "flowServers": 1, "calls": []}
+    centre.sim.endpoint("dtiB1T22").call(ani="2125550032", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    snap = centre.call(sup.call("Snapshot", object="device", id="routepoint:main_menu"))
+    assert snap["snapshot"]["calls"] == [call]
+    centre.call(client.call("AnswerCall", call=call))
+    centre.call(client.call("RouteSelect", call=call, queue="sales"))
+    centre.flush()
+    assert [(name, body["device"], body["state"], body["monitor"]) for name, _, body in events
+            if name != "response"] == [
+        ("Delivered", "routepoint:main_menu", "alerting", result["monitor"]),
+        ("Established", "routepoint:main_menu", "connected", result["monitor"]),
+        ("ConnectionCleared", "routepoint:main_menu", "null", result["monitor"])]
+    assert events[-1][2]["reason"] == "redirected"
+
+
+@pytest.mark.parametrize("device, says", [
+    ("routepoint:nowhere", "no device 'routepoint:nowhere'"),
+    ("routepoint:", "no device 'routepoint:'"),
+    ("queue:sales", "monitor object 'queue', id 'sales'"),
+    ("msiB1C99", "no device 'msiB1C99'"),
+])
+def test_devices_that_are_not(centre, device, says):
+    from cti.protocol.client import RemoteError
+
+    sup = centre.client()
+    centre.call(sup.login("sup", PASSWORD, "supervisor"))
+    for service in ("MonitorStart", "Snapshot"):
+        with pytest.raises(RemoteError) as e:
+            centre.call(sup.call(service, object="device", id=device))
+        body = e.value.body
+        assert (body["code"], body["object"], body["id"]) == ("no_such_object", "device",
+                                                               device)
+        assert says in body["message"]
+
+
+def no_such_object(centre, d):
+    """The body of the no_such_object error a request's Deferred fails with."""
+    from cti.protocol.client import RemoteError
+
+    with pytest.raises(RemoteError) as e:
+        centre.call(d)
+    assert e.value.code == "no_such_object", e.value.body
+    return e.value.body
+
+
+def test_no_such_object_always_names_the_object(tmp_path):
+    from dataclasses import replace
+
+    from cti.auth import hash_password
+    from cti.server.config import UserConfig, load_server_config
+
+    config = load_server_config("etc/cti.toml")
+    centre = Centre(replace(config, users=config.users + (
+        UserConfig("temp", frozenset({"agent"}), hash_password(PASSWORD)),)))
+    prompt = tone_wav(tmp_path / "p.wav", 3.0)
+    client, seen = flow_server(centre)
+    got = []
+    got.append(no_such_object(centre, client.call("Snapshot", object="call", id="c999")))
+    got.append(no_such_object(centre, client.call("MonitorStop", monitor=999)))
+    got.append(no_such_object(centre, client.call("AnswerCall", call="c999")))
+    got.append(no_such_object(centre, client.call("PlayMessage", call="c999",
+                                                  prompts=[prompt])))
+    temp = centre.client()
+    centre.call(temp.login("temp", PASSWORD, "agent"))
+    got.append(no_such_object(centre, temp.call("SetAgentState", state="ready")))
+    agent = centre.client()
+    centre.call(agent.login("1002", PASSWORD, "agent"))
+    got.append(no_such_object(centre, agent.call("SetAgentState", state="loggedOn",
+                                                 station="msiB1C99")))
+    # a prompt playing when the caller hangs up
+    caller = centre.sim.endpoint("dtiB1T23")
+    caller.call(ani="2125550033", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    centre.call(client.call("AnswerCall", call=call))
+    play = client.call("PlayMessage", call=call, prompts=[prompt])
+    centre.run(500)
+    caller.hangup()
+    got.append(no_such_object(centre, play))
+    # an analog line whose caller hangs up while it goes off-hook
+    line = centre.sim.endpoint("dxxxB1C3")
+    line.call(ani="2125550034")
+    centre.run_until(lambda: [b for n, _, b in seen if n == "RouteRequest"][-1]["call"] != call,
+                     within_ms=20_000, what="the analog call's RouteRequest")
+    analog = [b for n, _, b in seen if n == "RouteRequest"][-1]["call"]
+    answer = client.call("AnswerCall", call=analog)
+    ended_first = []                    # RouteEnd arrived before the error?
+    answer.addErrback(lambda f: ended_first.append(
+        ("RouteEnd", analog) in [(n, b.get("call")) for n, _, b in seen]) or f)
+    centre.flush()
+    assert centre.center.calls[analog].trunk.state == "answering"
+    line.hangup()
+    got.append(no_such_object(centre, answer))
+    assert [(b["object"], b["id"]) for b in got] == [
+        ("call", "c999"), ("monitor", 999), ("call", "c999"), ("call", "c999"),
+        ("agent", "temp"), ("device", "msiB1C99"), ("call", call), ("call", analog)]
+    assert "not an agent" in got[4]["message"] and "cleared" in got[7]["message"]
+    assert ended_first == [True]

@@ -70,5 +70,5 @@ def test_cti_demo_json_prints_the_summary_last():
     for key in ("offered", "answered", "abandoned", "service_level", "asa_s", "aht_s",
                 "queues"):
         assert key in summary
-    assert set(summary["queues"]) == {"sales", "support"}
+    assert set(summary["queues"]) == {"sales", "support", "spanish"}
     assert summary["calls"] >= 1

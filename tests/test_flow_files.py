@@ -64,7 +64,8 @@ def test_sample_flows_load_clean():
                                           "3": "known_balance", "9": "mark_voicemail"}
     account = main.steps["account"]
     assert isinstance(account, CollectStep)
-    assert (account.min_digits, account.max_digits, account.terminator) == (6, 8, "#")
+    # accounts have 6 to 8 digits; max_digits is one more, so the # ends the entry
+    assert (account.min_digits, account.max_digits, account.terminator) == (6, 9, "#")
     assert account.store == "account" and account.validate == "[0-9]{6,8}"
     assert main.steps["to_sales"].destination == ("queue", "sales")
     assert flows["support_menu"].steps["repair_desk"].destination == ("extension", "2001")
@@ -239,6 +240,11 @@ STEP_ERRORS = [
      'name = "menu"\ntype = "lookup"\nhook = "customer_by_ani"\nargs = { phone = "$ani" }\n'
      'on_found = "bye"\non_missing = "bye"',
      "steps[1] (menu): args: hook 'customer_by_ani' takes (ani): "),
+    ("lookup_too_long",
+     'name = "menu"\ntype = "lookup"\nhook = "customer_by_ani"\nargs = { ani = "$ani" }\n'
+     'timeout_s = 301\non_found = "bye"\non_missing = "bye"',
+     "steps[1] (menu): timeout_s: at most 300 seconds (the longest the CT server keeps a "
+     "call while a hook runs), got 301"),
     ("unknown_variable",
      'name = "menu"\ntype = "set"\ndata = { caller = "$anni" }\nnext = "bye"',
      "steps[1] (menu): data: caller: '$anni': unknown variable $anni (expected $ani, $dnis, "

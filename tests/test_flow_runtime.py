@@ -161,6 +161,9 @@ class Caller:
             return defer.succeed(None)
         return self._do(("set_data", dict(data)), start)
 
+    def keep(self, seconds):
+        return self._do(("keep", seconds), lambda: defer.succeed(None))
+
     def transfer(self, kind, target, timeout_s, data):
         def start():
             result = self.transfers.get(target, "queued" if kind == "queue" else "answered")
@@ -302,7 +305,7 @@ def test_hanging_up_mid_prompt_stops_the_run_quietly(sample_runner, clock):
         outcome = walk(sample_runner, caller, "main_menu")
     assert outcome.how == "caller_gone"
     assert steps(outcome) == ["answer", "identify", "welcome"]
-    assert [op[0] for op in caller.ops] == ["answer", "play"]
+    assert caller.ops == [("answer",), ("keep", 5.0), ("play", ("welcome",), True, False)]
     assert not [e for e in events if e["log_level"] in (LogLevel.warn, LogLevel.error,
                                                          LogLevel.critical)]
     [gone] = [e for e in events if "gone" in e["log_format"]]
@@ -318,7 +321,7 @@ def test_an_account_typed_ahead_with_the_terminator(sample_runner, clock):
     assert steps(outcome) == ["answer", "identify", "welcome", "menu", "known_balance",
                               "account", "balance", "say_balance", "after_balance", "goodbye"]
     # the first key alone (0 would be the agent), then the rest of the entry
-    assert caller.requests("collect")[1:3] == [(1, "#", 8.0, 3.0), (7, "#", 3.0, 3.0)]
+    assert caller.requests("collect")[1:3] == [(1, "#", 8.0, 3.0), (8, "#", 3.0, 3.0)]
     assert caller.data["account"] == "200300" and caller.data["balance"] == "0.75"
     assert caller.heard[2:7] == ["enter_account", "balance_is", "number_70", "digit_5",
                                  "amount_cents"]
@@ -649,6 +652,7 @@ def test_collect_hook_found_joins_the_data(tmp_path, clock):
     caller.on("enter", "999#", "1234")
     outcome, _ = run_flow(tmp_path, clock, collect_flow('hook = "account"'), caller=caller)
     assert caller.heard == ["enter", "invalid", "enter", "bye"]         # 999: not found
+    assert caller.requests("keep") == [(runtime.HOOK_TIMEOUT_S,)] * 2   # one per hook call
     assert caller.requests("set_data") == [({"holder": "Ann Example", "entry": "1234"},)]
     assert steps(outcome) == ["entry", "bye"]
 
@@ -787,6 +791,7 @@ def test_lookup(tmp_path, clock, hook, ani, went, data):
     outcome, _ = run_flow(tmp_path, clock, LOOKUP.format(hook=hook, on_error='on_error = "error"'),
                           caller=caller)
     assert steps(outcome) == ["look", went]
+    assert caller.ops[0] == ("keep", 2.0)        # the CT server is told before the hook runs
     assert caller.requests("set_data") == ([(data,)] if data else [])
     assert clock.seconds() == (2.0 if hook == "never" else 0.0)
 
@@ -934,3 +939,24 @@ def test_a_say_item_that_is_no_number_says_nothing_and_the_rest_plays(tmp_path, 
     assert caller.heard == ["hello", "bye"]
     [warning] = [e for e in events if e["log_level"] == LogLevel.warn]
     assert "lots" in warning["problem"] and warning["step"] == "say"
+
+
+@pytest.mark.parametrize("keys", ["10067890#", "10067890"])
+def test_a_full_length_account_with_or_without_the_terminator(sample_runner, clock, keys):
+    """The prompt asks for the account "followed by the pound key": an
+    8-digit account and # leave nothing typed ahead to cut the balance;
+    without the #, the entry ends after the inter-digit timeout."""
+    caller = Caller(clock)
+    caller.on("menu_options", "3")
+    caller.on("enter_account", keys)
+    caller.on("after_balance_options", "*", None)
+    results = []
+    play = caller.play
+    caller.play = lambda files, *a: play(files, *a).addCallback(
+        lambda got: results.append((Path(files[0]).stem, got)) or got)
+    walk(sample_runner, caller, "main_menu", limit_s=120)
+    assert caller.data["account"] == "10067890"
+    assert ("balance_is", {"reason": "end"}) in results     # said in full, not cut by #
+    i = caller.heard.index("balance_is")
+    assert caller.heard[i - 1] == "enter_account"           # no invalid_account
+    assert "invalid_choice" not in caller.heard

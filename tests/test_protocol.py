@@ -173,7 +173,7 @@ def test_passwords_are_stored_hashed_and_checked():
 # -- sessions --------------------------------------------------------------------
 def test_login_then_heartbeat(wire):
     result = wire.login()
-    assert result["role"] == "agent" and result["heartbeat_s"] == 10
+    assert result["role"] == "agent" and result["heartbeatS"] == 10
     assert "Heartbeat" in result["services"] and "Login" in result["services"]
     [reply] = wire.request(2, "Heartbeat")
     assert reply.kind == "response" and reply.invoke_id == 2

@@ -151,7 +151,7 @@ def test_sample_loads():
     assert config.voice_pool == tuple(f"dxxxB{b}C{c}" for b in range(2, 8)
                                       for c in range(1, 5))
     assert config.conference_pool == ("dcbB1D1", "dcbB1D2")
-    assert [q.name for q in config.queues] == ["sales", "support"]
+    assert [q.name for q in config.queues] == ["sales", "support", "spanish"]
     assert [a.id for a in config.agents] == [str(n) for n in range(1001, 1007)]
     assert {u.name: set(u.roles) for u in config.users} == {
         "ivr": {"flow"}, "sup": {"supervisor"}, "admin": {"admin"}}

@@ -58,6 +58,7 @@ from cti.flow.model import (
     template_variables,
 )
 from cti.flow.prompts import MANIFEST, Manifest, load_manifest
+from cti.protocol.services import KEEP_CALL_MAX_S
 
 STEP_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
@@ -384,6 +385,13 @@ class _FileChecker:
                 or not math.isfinite(value) or value <= 0):
             raise _Bad(f"expected a positive number of seconds, got {_describe(value)}")
         return float(value)
+
+    def k_hook_seconds(self, value, required):
+        seconds = self.k_seconds(value, required)
+        if seconds > KEEP_CALL_MAX_S:
+            raise _Bad(f"at most {KEEP_CALL_MAX_S:g} seconds (the longest the CT server "
+                       f"keeps a call while a hook runs), got {seconds:g}")
+        return seconds
 
     def k_count(self, value, required):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:

@@ -448,7 +448,7 @@ class LookupStep(Step):
     type: ClassVar[str] = "lookup"
     hook: str = _f("hook")
     args: dict[str, Any] = _f("templates", {})
-    timeout_s: float = _f("seconds", 5.0)
+    timeout_s: float = _f("hook_seconds", 5.0, "at most KEEP_CALL_MAX_S (the CT server's limit)")
     on_found: str = _f("target")
     on_missing: str = _f("target")
     on_error: str | None = _f("target", None, "hook failed or timed out; default on_missing")

@@ -17,6 +17,9 @@ one, speaking the protocol to the CT server; tests use a scripted fake)::
     clear_digits()                               -> None
     record(max_s, silence_s, terminators, beep)  -> {"file": ..., "duration_s": ..., "reason": ...}
     set_data(data)                               -> None (merged into the attached data)
+    keep(seconds)                                -> None (the flow will be busy with the
+                                                    call, without a request, for up to
+                                                    `seconds`: a hook is running)
     transfer(kind, target, timeout_s, data)      -> {"result": "queued" | "answered"
                                                      | "no_answer" | "busy" | "failed"}
     hangup()                                     -> None
@@ -46,7 +49,9 @@ that hold across steps).  In short:
   the flow's `agent_queue` at once.
 - Hooks run in the reactor thread, as cti.flow.hooks requires of them (a
   hook that does I/O returns a Deferred or is ``async def``), each bounded
-  by a timeout on the runner's clock.
+  by a timeout on the runner's clock.  Before a hook runs, the call
+  control is told how long the flow may be busy without a request
+  (`keep`): the CT server takes back a call it hears nothing about.
 - A run is bounded (MAX_STEPS): a flow that goes round without end is cut
   off and the call released, with an error in the log.
 
@@ -241,6 +246,7 @@ class FlowRunner:
     async def _hook(self, call, name, args, timeout_s, **override):
         """(found data or None, failed): call a hook, bounded by timeout_s."""
         values = {key: substitute(value, call.vars(**override)) for key, value in args.items()}
+        await call.control.keep(timeout_s)
         d = self.hooks.call(name, values)
         d.addTimeout(timeout_s, self.clock)
         try:

@@ -14,7 +14,8 @@ needs into protocol requests::
     clear_digits()      ClearDigits      {call}
     record(...)         RecordMessage    {call, maxS, silenceS, terminators, beep}
     set_data(data)      SetCallData      {call, data}
-    transfer(...)       RouteSelect      {call, queue | extension | number, data, timeoutS}
+    keep(seconds)       KeepCall         {call, timeoutS}
+    transfer(...)       RouteSelect      {call, queue | extension | number, data}
     hangup()            ClearConnection  {call}
 
 A `RouteEnd` event (the caller hung up, or the server took the call back)
@@ -84,18 +85,23 @@ class ProtocolCallControl:
         self.data.update(data)
         return self._call("SetCallData", data=dict(data)).addCallback(lambda _: None)
 
+    def keep(self, seconds):
+        return self._call("KeepCall", timeoutS=float(seconds)).addCallback(lambda _: None)
+
     def transfer(self, kind, target, timeout_s, data):
         """RouteSelect; a destination the server refuses is a failed transfer
-        (the flow goes on at on_failure), not an error."""
+        (the flow goes on at on_failure), not an error.  `timeout_s`, the
+        ring time of an extension or number, is not sent: the CT server
+        places no such calls yet (it refuses them), and a queue has no ring
+        time (its max_wait_s bounds the wait)."""
         def refused(f):
             f.trap(RemoteError)
-            if f.value.code != "invalid_field":
+            if f.value.code not in ("invalid_field", "queue_full"):
                 return f
             log.warn("call {call}: transfer to {kind} {target} refused: {why}",
                      call=self.call_id, kind=kind, target=target, why=f.value)
             return {"result": "failed", "reason": str(f.value)}
-        return self._call("RouteSelect", **{kind: target}, data=dict(data),
-                          timeoutS=float(timeout_s)).addErrback(refused)
+        return self._call("RouteSelect", **{kind: target}, data=dict(data)).addErrback(refused)
 
     def hangup(self):
         return self._call("ClearConnection").addCallback(lambda _: None)

@@ -80,7 +80,7 @@ class ClientProtocol(protocol.Protocol):
             self.clock = reactor
         self._heartbeat = task.LoopingCall(self._beat)
         self._heartbeat.clock = self.clock
-        self._heartbeat.start(result["heartbeat_s"], now=False)
+        self._heartbeat.start(result["heartbeatS"], now=False)
         return result
 
     def _beat(self):

@@ -202,7 +202,7 @@ class Hub:
         log.info("session {id}: {user} logged in as {role}", id=session.id, user=user.name,
                  role=params["role"])
         return {"session": session.id, "role": session.role, "protocol": 1,
-                "heartbeat_s": self.heartbeat_s, "services": self._allowed(session.role)}
+                "heartbeatS": self.heartbeat_s, "services": self._allowed(session.role)}
 
     def _allowed(self, role):
         return [s.name for s in sorted(self.catalogue.services(), key=lambda s: s.name)

@@ -18,6 +18,9 @@ what docs/protocol.md documents (a test keeps the two in step).
 from dataclasses import dataclass, field
 
 ROLES = ("flow", "agent", "supervisor", "admin")
+#: The longest a flow server may keep a call without a request (KeepCall),
+#: in seconds: a bound on the dead air a caller may hear.
+KEEP_CALL_MAX_S = 300.0
 
 #: Error codes, as the protocol documents them.
 ERRORS = {
@@ -36,6 +39,7 @@ ERRORS = {
     "no_such_object": "the device, call, queue, agent or monitor does not exist",
     "invalid_state": "the object is not in a state that allows this",
     "resource_busy": "no resource is free for this request",
+    "queue_full": "the queue has its max_length of callers waiting",
     "internal_error": "the server failed; the message says how",
 }
 

@@ -46,6 +46,7 @@ busy, workingAfterCall.  Every change is published to the agent's monitors
 with its reason, and recorded (AgentStateChange, and the Asterisk-style
 queue log through `owner.record_queue`).
 """
+import functools
 import math
 import random
 from collections import deque
@@ -100,6 +101,21 @@ class Settings:
     retry_s: float = 5.0            # before agents who let a caller ring out are tried again
     max_no_answer: int = 3          # offers rung out in a row before auto not-ready (0: never)
     sweep_s: float = 5.0            # how often state is reconciled with the calls
+
+
+def _serving(method):
+    """Give a public method the `cause=` keyword: the protocol request it
+    serves (session, invoke id), kept in `ACD.cause` while it runs, so the
+    events it causes echo the request's invoke id (an inner call without
+    one keeps the outer request's)."""
+    @functools.wraps(method)
+    def serve(self, *args, cause=None, **kwargs):
+        outer, self.cause = self.cause, cause or self.cause
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self.cause = outer
+    return serve
 
 
 class ACDError(Exception):
@@ -178,7 +194,6 @@ class AgentState:
     wrap_talk: float = 0.0
     answered_at: float = 0.0
     state_started: float = 0.0
-    cause: object = None            # the request causing the transition being fired
     why: str | None = None          # and its reason, for the event
 
     @property
@@ -219,6 +234,7 @@ class ACD:
     def __init__(self, clock, queues, agents, owner, publish=None, seed=None,
                  settings=None):
         self.clock = clock
+        self.cause = None                     # the request being served (see _serving)
         self.settings = settings or Settings()
         self.random = random.Random(seed)
         self.owner = owner
@@ -267,6 +283,11 @@ class ACD:
         except KeyError:
             raise ACDError("no_such_object", f"no queue {name!r}") from None
 
+    def full(self, queue_name):
+        """Whether the queue has its max_length of callers waiting."""
+        limit = self.queue(queue_name).config.max_length
+        return limit is not None and len(self.router.queues[queue_name].waiting) >= limit
+
     def agent_at(self, station):
         """The agent logged in at a station, or None."""
         return self.at_station.get(station)
@@ -298,7 +319,8 @@ class ACD:
         return [a for a in self.by_skill.get(skill, ()) if rules[rule].accepts(a.skills)]
 
     # -- agents ------------------------------------------------------------
-    def login(self, agent_id, station, cause=None):
+    @_serving
+    def login(self, agent_id, station):
         agent = self.agent(agent_id)
         if agent.state != "loggedOff":
             raise ACDError("invalid_state", f"agent {agent_id} is logged in already at "
@@ -316,29 +338,30 @@ class ACD:
         agent.pending = None
         agent.reason = "login"
         self.owner.record_queue("NONE", "NONE", agent.id, "AGENTLOGIN", station)
-        self._fire(agent, "login", cause)
+        self._fire(agent, "login")
 
-    def logout(self, agent_id, reason="agent", cause=None):
+    @_serving
+    def logout(self, agent_id, reason="agent"):
         """Log out now, or after the call (returns "pending") when on one."""
         agent = self.agent(agent_id)
         if agent.state == "loggedOff":
             raise ACDError("invalid_state", f"agent {agent_id} is not logged in")
         if agent.state == "busy":
-            return self._pend(agent, "loggedOff", reason, cause)
+            return self._pend(agent, "loggedOff", reason)
         entry = None
         if agent.state == "reserved":            # ringing: the caller goes to the next agent
             entry = self._withdraw(agent, "agent logged out")
-        self._logout(agent, reason, cause)
+        self._logout(agent, reason)
         if entry is not None:
             self._serve_entry(entry)
         return "done"
 
-    def _logout(self, agent, reason, cause=None):
+    def _logout(self, agent, reason):
         self._cancel_wrap(agent)
         station, login_at = agent.station, agent.login_at
         agent.reason = reason
         agent.pending = None
-        self._fire(agent, "logout", cause)
+        self._fire(agent, "logout")
         self.owner.record_queue("NONE", "NONE", agent.id, "AGENTLOGOFF", station,
                                 round(self.clock.seconds() - login_at))
         self.owner.record_session(agent.id, station, login_at, reason)
@@ -346,14 +369,15 @@ class ACD:
         agent.station = None
         self._check_leave_empty(agent)
 
-    def set_ready(self, agent_id, cause=None):
+    @_serving
+    def set_ready(self, agent_id):
         agent = self.agent(agent_id)
         if agent.state == "ready":
             return "done"
         if agent.state in ("reserved", "busy"):
             if agent.pending is not None:        # "ready after this call": the pending is off
                 agent.pending = None
-                self._publish(agent, "AgentPendingState", cause)
+                self._publish(agent, "AgentPendingState")
             return "done"
         if agent.state not in ("notReady", "workingAfterCall"):
             raise ACDError("invalid_state", f"agent {agent_id} is {agent.state}")
@@ -365,41 +389,42 @@ class ACD:
         was_paused = agent.state == "notReady"
         self._cancel_wrap(agent)
         agent.pending = None
-        self._go_ready(agent, "agent", cause)
+        self._go_ready(agent, "agent")
         if was_paused:
             self.owner.record_queue("NONE", "NONE", agent.id, "UNPAUSE")
         return "done"
 
-    def set_not_ready(self, agent_id, reason="", cause=None):
+    @_serving
+    def set_not_ready(self, agent_id, reason=""):
         """Not ready now, or after the call (returns "pending") when on one."""
         agent = self.agent(agent_id)
         if agent.state in ("reserved", "busy"):
-            return self._pend(agent, "notReady", reason, cause)
+            return self._pend(agent, "notReady", reason)
         if agent.state not in ("ready", "notReady", "workingAfterCall"):
             raise ACDError("invalid_state", f"agent {agent_id} is {agent.state}")
         if agent.state == "workingAfterCall" and agent.wrap_mode == "forced" \
                 and agent.wrap_timer is not None:
-            return self._pend(agent, "notReady", reason, cause)
+            return self._pend(agent, "notReady", reason)
         self._cancel_wrap(agent)
-        self._not_ready(agent, reason, cause)
+        self._not_ready(agent, reason)
         return "done"
 
-    def _not_ready(self, agent, reason, cause=None, event="not_ready"):
+    def _not_ready(self, agent, reason, event="not_ready"):
         agent.reason = reason
         agent.pending = None
-        self._fire(agent, event, cause)
+        self._fire(agent, event)
         self.owner.record_queue("NONE", "NONE", agent.id, "PAUSE", reason)
         self._check_leave_empty(agent)
 
-    def _pend(self, agent, state, reason, cause):
+    def _pend(self, agent, state, reason):
         agent.pending = (state, reason)
-        self._publish(agent, "AgentPendingState", cause)
+        self._publish(agent, "AgentPendingState")
         return "pending"
 
-    def _go_ready(self, agent, reason, cause=None):
+    def _go_ready(self, agent, reason):
         agent.reason = ""
         agent.idle_since = self.clock.seconds()
-        self._fire(agent, "ready", cause, why=reason)
+        self._fire(agent, "ready", why=reason)
         self._serve_agent(agent)
 
     def _cancel_wrap(self, agent):
@@ -409,13 +434,13 @@ class ACD:
         agent.wrap_ends = None
 
     # -- callers -----------------------------------------------------------
-    def enqueue(self, call, queue_name, priority=None, first_since=None, cause=None):
+    @_serving
+    def enqueue(self, call, queue_name, priority=None, first_since=None):
         """The caller waits in the queue; returns its Entry.  Raises ACDError
         `queue_full` (max_length) or `queue_empty` (join_empty)."""
         queue = self.queue(queue_name)
         config = queue.config
-        if config.max_length is not None \
-                and len(self.router.queues[queue_name].waiting) >= config.max_length:
+        if self.full(queue_name):
             queue.exits["full"] = queue.exits.get("full", 0) + 1
             raise ACDError("queue_full", f"queue {queue_name} is full ({config.max_length} "
                            "callers waiting)")
@@ -559,11 +584,11 @@ class ACD:
         self.owner.withdraw(entry, agent)
         return entry
 
-    def _withdraw(self, agent, why, cause=None):
+    def _withdraw(self, agent, why):
         """The offer to this agent is over, not by its doing (the caller hung
         up, another agent answered, the agent logged out)."""
         entry = self._release_offer(agent)
-        self._fire(agent, "withdrawn", cause, call=entry.call.id, why=why)
+        self._fire(agent, "withdrawn", call=entry.call.id, why=why)
         return entry
 
     def _withdraw_all(self, entry, why):
@@ -582,7 +607,8 @@ class ACD:
         else:
             self._serve_agent(agent)
 
-    def no_answer(self, agent, cause=None):
+    @_serving
+    def no_answer(self, agent):
         """The agent's phone rang out (or the agent rejected the call)."""
         entry = agent.entry
         if entry is None or agent.state != "reserved":
@@ -597,10 +623,10 @@ class ACD:
         if limit and agent.no_answers >= limit:
             agent.reason = "no answer"
             agent.pending = None
-            self._fire(agent, "no_answer_pause", cause, call=entry.call.id)
+            self._fire(agent, "no_answer_pause", call=entry.call.id)
             self.owner.record_queue("NONE", "NONE", agent.id, "PAUSE", "no answer")
         else:
-            self._fire(agent, "no_answer", cause, call=entry.call.id)
+            self._fire(agent, "no_answer", call=entry.call.id)
         if entry.waiting and not entry.ringing:
             if "retry" not in entry.timers:
                 entry.timers["retry"] = self.clock.callLater(self.settings.retry_s,
@@ -617,7 +643,8 @@ class ACD:
         entry.tried.clear()
         self._serve_entry(entry)
 
-    def answered(self, agent_id, cause=None):
+    @_serving
+    def answered(self, agent_id):
         """The agent took the call: it leaves the queue.  Returns the entry."""
         agent = self.agent(agent_id)
         entry = agent.entry
@@ -640,21 +667,22 @@ class ACD:
         agent.calls += 1
         agent.no_answers = 0
         agent.answered_at = now
-        self._fire(agent, "answer", cause, call=entry.call.id)
+        self._fire(agent, "answer", call=entry.call.id)
         self.owner.record_queue(entry.call.id, queue.name, agent.id, "CONNECT", round(wait),
                                 entry.call.id, round(ring))
         entry.answered_position = position
         return entry
 
-    def call_ended(self, agent_id, released_by, cause=None):
+    @_serving
+    def call_ended(self, agent_id, released_by):
         """The agent's call is over: wrap-up, then the next call."""
         agent = self.agent(agent_id)
         entry = agent.entry
         if agent.state != "busy" or entry is None:
             return
-        self._end_call(agent, entry, released_by, "call_ended", cause)
+        self._end_call(agent, entry, released_by, "call_ended")
 
-    def _end_call(self, agent, entry, released_by, event, cause=None):
+    def _end_call(self, agent, entry, released_by, event):
         now = self.clock.seconds()
         talk = now - agent.answered_at
         wait = agent.answered_at - entry.since
@@ -669,7 +697,7 @@ class ACD:
         agent.wrap_started = now
         agent.wrap_queue = entry.queue
         agent.wrap_talk = talk
-        self._fire(agent, event, cause, call=call.id if call is not None else None,
+        self._fire(agent, event, call=call.id if call is not None else None,
                    why=released_by)
         if config.wrap_up != "agent":
             agent.wrap_ends = now + config.wrap_up_s
@@ -733,7 +761,8 @@ class ACD:
         handle = sum(queue.recent_handles) / len(queue.recent_handles)
         return self.position(entry) * handle / max(1, staffed)
 
-    def set_strategy(self, queue_name, strategy, cause=None):
+    @_serving
+    def set_strategy(self, queue_name, strategy):
         """Change a live queue's strategy; waiting callers keep their places."""
         queue = self.queue(queue_name)
         old, queue.strategy = queue.strategy, strategy
@@ -741,7 +770,7 @@ class ACD:
         log.info("queue {queue}: strategy {old} -> {new}", queue=queue_name, old=old,
                  new=strategy)
         self.publish("queue", queue_name, "QueueChanged", self.describe_queue(queue),
-                     cause=cause)
+                     cause=self.cause)
 
     # -- the sweep ---------------------------------------------------------------
     def sweep(self):
@@ -785,13 +814,12 @@ class ACD:
         return fixed
 
     # -- state changes and what monitors see -----------------------------------
-    def _fire(self, agent, event, cause=None, **detail):
-        agent.cause = cause
+    def _fire(self, agent, event, **detail):
         agent.why = detail.pop("why", None)
         try:
             agent.machine.fire(event, **detail)
         finally:
-            agent.cause = agent.why = None
+            agent.why = None
 
     def _changed(self, agent):
         def changed(machine, transition):
@@ -807,19 +835,20 @@ class ACD:
                     self.router.agent_ready(agent)
             else:
                 self.router.agent_unready(agent)
-            event = "AgentLoggedOn" if transition.event == "login" else AGENT_EVENTS[target]
             body = self.describe(agent)
             body["previous"] = source
             body["transition"] = transition.event
             if agent.why:
                 body["why"] = agent.why
-            self.publish("agent", agent.id, event, body, cause=agent.cause)
+            if transition.event == "login":     # then the state it logged in to
+                self.publish("agent", agent.id, "AgentLoggedOn", body, cause=self.cause)
+            self.publish("agent", agent.id, AGENT_EVENTS[target], body, cause=self.cause)
             self.owner.record_state(agent.id, target, agent.reason or agent.why or None,
                                     source, agent.call.id if agent.call is not None else None)
         return changed
 
-    def _publish(self, agent, event, cause=None):
-        self.publish("agent", agent.id, event, self.describe(agent), cause=cause)
+    def _publish(self, agent, event):
+        self.publish("agent", agent.id, event, self.describe(agent), cause=self.cause)
 
     def describe(self, agent):
         now = self.clock.seconds()

@@ -16,11 +16,17 @@ history like every machine here::
 - ivr: a flow server (a session that sent RouteRegister) gets a
   `RouteRequest` event and drives the call with AnswerCall, PlayMessage,
   CollectDigits, RecordMessage, SetCallData, RouteSelect, ClearConnection.
-  With no flow server, or when the flow server's session ends, or when it
-  says nothing within FLOW_RESPONSE_S, the call gets the default treatment:
-  the `[routing] flow_down` queue.  No caller is left in dead air.
+  With no flow server, or when the flow server's session ends, or when
+  the call waits on it (no request of its for the call outstanding) for
+  FLOW_RESPONSE_S, the call gets the default treatment: the `[routing]
+  flow_down` queue.  No caller is left in dead air.  A flow that works on
+  a call without a request (a look-up hook) says so first with KeepCall.
 - queued: the trunk is answered, the caller hears the queue's music from
-  the voice resource serving the trunk, and the ACD offers the call.
+  the voice resource serving the trunk, and the ACD offers the call.  A
+  full queue (max_length) takes no call: RouteSelect is refused
+  (queue_full, the flow decides), and a call routed to it otherwise gets
+  busy: a trunk not answered yet is released unanswered, so the network
+  gives the caller its busy or reorder tone (CDR disposition queue_full).
 - ringing: the agent's phone rings (or, on a headset already off-hook,
   the agent answers with AnswerCall); rang out, the call goes back to
   the queue and the next agent.
@@ -39,7 +45,7 @@ from pathlib import Path
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from cti.protocol.services import Field, ProtocolError, Service
+from cti.protocol.services import KEEP_CALL_MAX_S, Field, ProtocolError, Service
 from cti.server.acd import ACD, ACDError, Settings
 from cti.server.channels import Station
 from cti.statemachine import Table
@@ -47,7 +53,10 @@ from cti.storage.models import AgentSession, AgentStateChange, CallRecord, Queue
 
 log = Logger()
 
-#: A flow server must act on a RouteRequest within this time.
+#: Whenever a call in the IVR waits on its flow server (from the RouteRequest,
+#: and from the answer to each of its requests for the call), the flow server
+#: must send its next request for the call within this time (plus what a
+#: KeepCall asked for); then the server takes the call back.
 FLOW_RESPONSE_S = 2.0
 
 PHASES = Table("inbound_call", initial="routing", transitions=[
@@ -63,6 +72,11 @@ PHASES = Table("inbound_call", initial="routing", transitions=[
 ])
 
 AGENT_STATES = ("loggedOn", "ready", "notReady", "loggedOff")
+DTMF_KEYS = "0123456789*#ABCD"
+#: The longest recording (RecordMessage maxS), and the longest silence that
+#: may end one (silenceS), in seconds.
+RECORD_MAX_S = 3600.0
+SILENCE_MAX_S = 600.0
 
 
 def utc(seconds):
@@ -78,7 +92,9 @@ class InboundCall:
     phase: object = None             # a PHASES machine
     flow: str | None = None
     flow_session: object = None
-    flow_timer: object = None
+    flow_timer: object = None        # the watchdog on the flow server (_arm_watchdog)
+    flow_requests: int = 0           # the flow server's requests for it being served
+    flow_keep_s: float = 0.0         # KeepCall: more time for the next wait
     op_busy: bool = False            # a flow's voice operation is running
     queue: str | None = None
     agent: object = None             # the ACD's AgentState once offered
@@ -90,6 +106,9 @@ class InboundCall:
     recordings: int = 0
     released_by: str | None = None
     cause: str = ""
+    disposition: str | None = None   # the CDR's, when the phases do not tell it
+    entry: object = None             # the ACD's Entry while queued
+    at_end: list = field(default_factory=list)   # Deferreds fired when it ends
     history: list = field(default_factory=list)
 
     @property
@@ -126,8 +145,11 @@ class CallCenter:
         self.calls = {}                 # call id -> InboundCall
         self.by_trunk = {}              # trunk channel name -> InboundCall
         self.flow_sessions = []         # sessions that sent RouteRegister, in turn
+        self.route_points = {r.flow for r in (*config.routes, config.default_route)
+                             if r is not None and r.flow is not None}
         self.accepting = True
         self.totals = {"offered": 0, "ended": 0}
+        ports.on_digit = self.caller_digit
         hub.on_session_closed.append(self._session_closed)
         hub.provide_snapshots("agent", self._agent_snapshot)
         hub.provide_snapshots("queue", self._queue_snapshot)
@@ -158,7 +180,7 @@ class CallCenter:
                  call=call.id, ani=ani or "-", dnis=dnis or "-", kind=kind, target=target,
                  key=route.key)
         if kind == "queue":
-            self._answer_then(ic, lambda: self._to_queue(ic, target))
+            self._queue_call(ic, target)
         else:
             self._to_flow(ic, target)
 
@@ -202,7 +224,7 @@ class CallCenter:
         ic.flow, ic.flow_session = flow, session
         ic.phase.fire("to_flow", flow=flow)
         self.model.connect(ic.call, f"routepoint:{flow}", "alerting")
-        ic.flow_timer = self.clock.callLater(FLOW_RESPONSE_S, self._flow_silent, ic)
+        self._arm_watchdog(ic)
         self.hub.send_event(session, "RouteRequest", self._route_request(ic))
 
     def _route_request(self, ic):
@@ -218,11 +240,20 @@ class CallCenter:
         self.flow_sessions = live[1:] + live[:1]
         return live[0]
 
-    def _flow_silent(self, ic):
+    def _arm_watchdog(self, ic):
+        """The call waits on its flow server: time it.  It has
+        FLOW_RESPONSE_S (plus what its last KeepCall asked for) to send its
+        next request for the call; a request stops the watchdog while it is
+        served (_watched)."""
+        seconds, ic.flow_keep_s = FLOW_RESPONSE_S + ic.flow_keep_s, 0.0
+        self._cancel_flow_timer(ic)
+        ic.flow_timer = self.clock.callLater(seconds, self._flow_silent, ic, seconds)
+
+    def _flow_silent(self, ic, seconds):
         ic.flow_timer = None
         if ic.state == "ivr":
-            log.warn("call {call}: the flow server did not act within {s} s: default treatment",
-                     call=ic.id, s=FLOW_RESPONSE_S)
+            log.warn("call {call}: no request from the flow server for {s} s: default "
+                     "treatment", call=ic.id, s=seconds)
             self._flow_down(ic, "flow server silent")
 
     def _flow_down(self, ic, why):
@@ -238,15 +269,16 @@ class CallCenter:
             self._finish(ic, "system", f"{why}, and no flow_down queue")
             return
         ic.call.data.setdefault("treatment", why)
-        self._answer_then(ic, lambda: self._to_queue(ic, queue))
+        self._queue_call(ic, queue)
 
     def _cancel_flow_timer(self, ic):
         if ic.flow_timer is not None and ic.flow_timer.active():
             ic.flow_timer.cancel()
         ic.flow_timer = None
 
-    def _answer_then(self, ic, then):
-        """Answer the trunk (if not yet), then continue."""
+    def _answer_then(self, ic, then, cause=None):
+        """Answer the trunk (if not yet), then continue.  `cause`: the
+        protocol request behind it, echoed by the trunk's Established."""
         if ic.trunk.state == "connected":
             then()
             return
@@ -255,29 +287,51 @@ class CallCenter:
         if ic.trunk.state == "offered":
             ic.trunk.answer()
         d = ic.trunk.when("connected")     # an analog line: once off-hook
-        d.addCallback(lambda _: None if ic.state == "ended" else self._answered_trunk(ic, then))
+        d.addCallback(lambda _: None if ic.state == "ended"
+                      else self._answered_trunk(ic, then, cause))
 
-    def _answered_trunk(self, ic, then):
-        self.model.connect(ic.call, ic.trunk.name, "connected")
+    def _answered_trunk(self, ic, then, cause):
+        self.model.connect(ic.call, ic.trunk.name, "connected", cause=cause)
         then()
 
     # -- queue and agents --------------------------------------------------
-    def _to_queue(self, ic, queue, priority=None, first_since=None):
+    def _queue_call(self, ic, queue, cause=None):
+        """Answer the trunk (if not yet) and queue the call; busy when the
+        queue is full."""
+        if self.acd.full(queue):
+            self._queue_full(ic, queue)
+            return
+        self._answer_then(ic, lambda: self._to_queue(ic, queue, cause), cause)
+
+    def _queue_full(self, ic, queue):
+        """A full queue's treatment: busy.  The call is cleared; a trunk not
+        answered yet is released unanswered (the network gives the caller
+        busy or reorder, and does not charge the call)."""
+        log.warn("call {call}: queue {queue} is full: busy", call=ic.id, queue=queue)
+        ic.queue, ic.disposition = queue, "queue_full"
+        self._finish(ic, "system", f"queue {queue} is full")
+
+    def _to_queue(self, ic, queue, cause=None, priority=None, first_since=None):
         if ic.state == "ended":
             return
+        if self.acd.full(queue):             # it filled while the trunk was answered
+            self._queue_full(ic, queue)
+            return
         if ic.flow is not None and f"routepoint:{ic.flow}" in ic.call.connections:
-            self.model.clear(ic.call, f"routepoint:{ic.flow}", "redirected")
+            self.model.clear(ic.call, f"routepoint:{ic.flow}", "redirected", cause=cause)
         ic.flow_session = None
         self._cancel_flow_timer(ic)
         ic.queue = queue
         ic.queued_at = self.clock.seconds()
         ic.phase.fire("to_queue", queue=queue)
-        self.model.connect(ic.call, f"queue:{queue}", "queued")
+        self.model.connect(ic.call, f"queue:{queue}", "queued", cause=cause)
         try:
-            self.acd.enqueue(ic.call, queue, priority, first_since)
-        except ACDError as e:
-            self._finish(ic, "system", str(e))
+            entry = self.acd.enqueue(ic.call, queue, priority, first_since, cause=cause)
+        except ACDError as e:                # join_empty: nobody could take it
+            self._leave_queue(ic, self.config.queue(queue), "join_empty", priority,
+                              first_since, str(e))
             return
+        ic.entry = entry
         if ic.state == "queued":
             self._start_music(ic)
 
@@ -309,7 +363,7 @@ class CallCenter:
             ic.music = False
             self.ports.stop(ic.voice)
 
-    # the ACD's owner interface
+    # the ACD's owner interface: acd.cause is the request being served, if any
     def offer(self, entry, agent):
         ic = self.calls[entry.call.id]
         station = self.channels[agent.station]
@@ -323,7 +377,7 @@ class CallCenter:
             self.driver.station_tone(station.name, "ringback")
         else:
             self.clock.callLater(0, self.acd.no_answer, agent)
-        self.model.connect(ic.call, station.name, "alerting", **extra)
+        self.model.connect(ic.call, station.name, "alerting", cause=self.acd.cause, **extra)
 
     def withdraw(self, entry, agent):
         ic = self.calls.get(entry.call.id)
@@ -335,20 +389,28 @@ class CallCenter:
             return
         if station.name in ic.call.connections:
             reason = ic.cause if ic.state == "ended" else "not answered"
-            self.model.clear(ic.call, station.name, reason)
+            self.model.clear(ic.call, station.name, reason, cause=self.acd.cause)
         ic.agent = ic.station = None
         if ic.state == "ringing":
             ic.phase.fire("withdrawn")
 
     def queue_exit(self, entry, reason):
-        """A caller left the queue without an agent: to the overflow, or released."""
+        """A caller left the queue without an agent (the ACD says why)."""
         ic = self.calls.get(entry.call.id)
-        if ic is None:
-            return
-        config = entry.queue.config
+        if ic is not None:
+            why = {"timeout": f"waited the longest allowed in queue {entry.queue_name}",
+                   "empty": f"no agent left to serve queue {entry.queue_name}",
+                   "exit_key": f"left queue {entry.queue_name} with its exit key"}[reason]
+            self._leave_queue(ic, entry.queue.config, reason, entry.priority,
+                              entry.first_since, why)
+
+    def _leave_queue(self, ic, config, reason, priority, first_since, why):
+        """To the queue's overflow (a queue, keeping priority and first
+        arrival, or a flow), or released with `why` when it has none."""
+        ic.entry = None
         if config.overflow is None:
-            why = {"timeout": f"waited the longest allowed in queue {config.name}",
-                   "empty": f"no agent left to serve queue {config.name}"}[reason]
+            ic.disposition = {"join_empty": "queue_empty", "empty": "queue_empty",
+                              "timeout": "timed_out", "exit_key": "exited"}[reason]
             self._finish(ic, "system", why)
             return
         self._stop_music(ic)
@@ -357,25 +419,34 @@ class CallCenter:
         log.info("call {call}: leaves queue {queue} ({reason}) for {kind} {target}",
                  call=ic.id, queue=config.name, reason=reason, kind=kind, target=target)
         if kind == "queue":
-            self._to_queue(ic, target, entry.priority, entry.first_since)
+            self._to_queue(ic, target, priority=priority, first_since=first_since)
         else:
             ic.phase.fire("to_flow_again", flow=target)
             self._to_flow(ic, target)
+
+    def caller_digit(self, voice, digit):
+        """A key the caller pressed (any time): a waiting caller's exit key."""
+        pool = self.channels.voice_pool
+        trunk = pool.owner.get(voice) if pool is not None else None
+        ic = self.by_trunk.get(trunk.name if trunk is not None else voice)   # analog: itself
+        if ic is not None and ic.state == "queued":
+            self.acd.exit_key(ic.call, digit)
 
     def call_alive(self, call):
         """The ACD's sweep asks: is this call still up here?"""
         return call.id in self.calls
 
-    def _agent_answered(self, ic):
-        entry = self.acd.answered(ic.agent.id)
+    def _agent_answered(self, ic, cause=None):
+        entry = self.acd.answered(ic.agent.id, cause=cause)
         ic.answered_at = self.clock.seconds()
         self._stop_music(ic)
         self._bridge(ic)
         ic.phase.fire("answered", agent=ic.agent.id)
         if ic.station.state == "offhook":
             ic.station.connect()
-        self.model.clear(ic.call, f"queue:{entry.queue.name}", "answered")
-        self.model.connect(ic.call, ic.station.name, "connected", agent=ic.agent.id)
+        self.model.clear(ic.call, f"queue:{entry.queue.name}", "answered", cause=cause)
+        self.model.connect(ic.call, ic.station.name, "connected", cause=cause,
+                           agent=ic.agent.id)
 
     # -- the CT-Bus ----------------------------------------------------------
     def _trunk_endpoint(self, ic):
@@ -397,37 +468,42 @@ class CallCenter:
             self.bus.route(ic.voice, f"{ic.voice}/line")
 
     # -- the end -----------------------------------------------------------
-    def _finish(self, ic, released_by, cause):
-        """Release everything the call holds, once; write its CDR."""
+    def _finish(self, ic, released_by, reason, cause=None):
+        """Release everything the call holds, once; write its CDR.  `cause`:
+        the protocol request that ended it (ClearConnection), if any."""
         if ic.state == "ended":
             return
         previous = ic.state
-        ic.released_by, ic.cause = released_by, cause
-        ic.phase.fire("end", by=released_by, cause=cause)
+        ic.released_by, ic.cause = released_by, reason
+        ic.phase.fire("end", by=released_by, cause=reason)
         self._cancel_flow_timer(ic)
         ic.music = False
         if ic.voice is not None:
             self.ports.stop(ic.voice)
         if ic.flow_session is not None:
-            self.hub.send_event(ic.flow_session, "RouteEnd", {"call": ic.id, "reason": cause})
+            self.hub.send_event(ic.flow_session, "RouteEnd", {"call": ic.id, "reason": reason})
         if previous in ("queued", "ringing"):
             self.acd.abandon(ic.call)
         elif previous == "talking":
-            self.acd.call_ended(ic.agent.id, released_by)
+            self.acd.call_ended(ic.agent.id, released_by, cause=cause)
             self._unbridge(ic)
             if ic.station.state == "talking":
                 ic.station.hang_up()
-        ic.trunk.release(cause)
-        self.model.clear_call(ic.call, cause)
+        ic.trunk.release(reason)
+        self.model.clear_call(ic.call, reason, cause=cause)
         self.calls.pop(ic.id, None)
         if self.by_trunk.get(ic.trunk.name) is ic:
             del self.by_trunk[ic.trunk.name]
         self.totals["ended"] += 1
         self._write_cdr(ic, previous)
+        for d in ic.at_end:              # after RouteEnd, as docs/protocol.md orders them
+            d.callback(ic)               # (a Deferred cancelled meanwhile ignores it)
 
     def _write_cdr(self, ic, last_phase):
         now = self.clock.seconds()
-        if ic.answered_at is not None:
+        if ic.disposition is not None:
+            disposition = ic.disposition
+        elif ic.answered_at is not None:
             disposition = "answered"
         elif last_phase in ("queued", "ringing"):
             disposition = "abandoned" if ic.released_by == "caller" else "timed_out"
@@ -505,10 +581,21 @@ class CallCenter:
         return self.acd.describe_queue(queue) if queue else None
 
     def _device_snapshot(self, name):
-        channel = self.channels.by_name.get(name)
-        if channel is None:
-            return None
-        snap = channel.snapshot()
+        """A channel, or a route point (`routepoint:FLOW`, FLOW a flow the
+        routes name); `queue:NAME` is the queue NAME's, not a device."""
+        kind, _, target = name.partition(":")
+        if kind == "queue" and target:
+            raise ProtocolError("no_such_object", f"{name} is the connection of calls waiting "
+                                f"in queue {target!r}: monitor object 'queue', id {target!r}",
+                                object="device", id=name)
+        if kind == "routepoint" and target in self.route_points:
+            snap = {"device": name, "kind": "routepoint", "flow": target,
+                    "flowServers": sum(s in self.hub.sessions for s in self.flow_sessions)}
+        else:
+            channel = self.channels.by_name.get(name)
+            if channel is None:
+                return None
+            snap = channel.snapshot()
         snap["calls"] = [c.id for c in self.model.calls_at(name)]
         return snap
 
@@ -517,29 +604,32 @@ class CallCenter:
         add = self.hub.catalogue.add
         flow = {"flow"}
         call = {"call": Field(str, doc="the call id from RouteRequest")}
+        watched = self._watched
         add(Service("RouteRegister", flow), self._route_register)
         add(Service("AnswerCall", {"flow", "agent"}, fields={
-            "call": Field(str, required=False)}), self._answer_call)
+            "call": Field(str, required=False)}), watched(self._answer_call))
         add(Service("PlayMessage", flow, fields={
             **call, "prompts": Field(list), "bargeIn": Field(bool, False, True),
-            "clearDigits": Field(bool, False, False)}), self._play_message)
+            "clearDigits": Field(bool, False, False)}), watched(self._play_message))
         add(Service("CollectDigits", flow, fields={
             **call, "maxDigits": Field(int), "terminators": Field(str, False, ""),
             "firstDigitTimeoutS": Field(float, False, 5.0),
-            "interDigitTimeoutS": Field(float, False, 3.0)}), self._collect_digits)
-        add(Service("ClearDigits", flow, fields=call), self._clear_digits)
+            "interDigitTimeoutS": Field(float, False, 3.0)}), watched(self._collect_digits))
+        add(Service("ClearDigits", flow, fields=call), watched(self._clear_digits))
         add(Service("RecordMessage", flow, fields={
             **call, "maxS": Field(float, False, 60.0), "silenceS": Field(float, False, 5.0),
             "terminators": Field(str, False, "#"), "beep": Field(bool, False, True)}),
-            self._record_message)
+            watched(self._record_message))
         add(Service("SetCallData", {"flow", "agent"}, fields={**call, "data": Field(dict)}),
-            self._set_call_data)
+            watched(self._set_call_data))
         add(Service("RouteSelect", flow, fields={
             **call, "queue": Field(str, False), "extension": Field(str, False),
-            "number": Field(str, False), "data": Field(dict, False, {}),
-            "timeoutS": Field(float, False, 30.0)}), self._route_select)
+            "number": Field(str, False), "data": Field(dict, False, {})}),
+            watched(self._route_select))
         add(Service("ClearConnection", {"flow", "agent"}, fields={
-            "call": Field(str, required=False)}), self._clear_connection)
+            "call": Field(str, required=False)}), watched(self._clear_connection))
+        add(Service("KeepCall", flow, fields={**call, "timeoutS": Field(float)}),
+            watched(self._keep_call))
         add(Service("SetAgentState", {"agent"}, fields={
             "state": Field(str, choices=AGENT_STATES), "station": Field(str, False),
             "reason": Field(str, False, "")}), self._set_agent_state)
@@ -567,13 +657,43 @@ class CallCenter:
                                 object="call", id=call_id)
         return ic
 
+    @staticmethod
+    def _holds(session, ic):
+        """Whether the call is in this flow server's hands."""
+        return ic.flow_session is session and ic.state == "ivr"
+
     def _flow_call(self, request, call_id):
         ic = self._call(call_id)
-        if ic.flow_session is not request.session or ic.state != "ivr":
+        if not self._holds(request.session, ic):
             raise ProtocolError("invalid_state", f"call {call_id} is not in this flow "
                                 f"server's hands (it is {ic.state})")
-        self._cancel_flow_timer(ic)
         return ic
+
+    def _watched(self, handler):
+        """A handler of the flow server's requests for a call: while one is
+        served the call's watchdog stops (a prompt playing is the flow at
+        work); when the last is answered, it is armed again."""
+        def serve(request, params):
+            ic = self.calls.get(params["call"])
+            if request.role != "flow" or ic is None or not self._holds(request.session, ic):
+                return handler(request, params)
+            ic.flow_requests += 1
+            ic.flow_keep_s = 0.0
+            self._cancel_flow_timer(ic)
+
+            def answered(result):
+                ic.flow_requests -= 1
+                if ic.flow_requests == 0 and self._holds(request.session, ic):
+                    self._arm_watchdog(ic)
+                return result
+            return defer.maybeDeferred(handler, request, params).addBoth(answered)
+        return serve
+
+    def _keep_call(self, request, params):
+        self._check_range("KeepCall", params, "timeoutS", 0, KEEP_CALL_MAX_S)
+        ic = self._flow_call(request, params["call"])
+        ic.flow_keep_s = params["timeoutS"]
+        return {}
 
     @defer.inlineCallbacks
     def _flow_op(self, request, call_id, run):
@@ -605,12 +725,14 @@ class CallCenter:
         if ic.trunk.state != "offered":
             raise ProtocolError("invalid_state", f"call {ic.id}: the trunk is {ic.trunk.state}")
         ic.trunk.answer()
-        self._cancel_flow_timer(ic)
-        d = ic.trunk.when("connected")
+        ended = defer.Deferred()
+        ic.at_end.append(ended)
+        d = defer.race([ic.trunk.when("connected"), ended])    # an analog line: once off-hook
 
         def answered(_):
             if ic.state == "ended":
-                raise ProtocolError("no_such_object", f"call {ic.id} was cleared ({ic.cause})")
+                raise ProtocolError("no_such_object", f"call {ic.id} was cleared ({ic.cause})",
+                                    object="call", id=ic.id)
             self.model.connect(ic.call, ic.trunk.name, "connected", cause=request.cause)
             self.model.connect(ic.call, f"routepoint:{ic.flow}", "connected",
                                cause=request.cause)
@@ -637,18 +759,29 @@ class CallCenter:
         return self._flow_op(request, params["call"], lambda ic: self.ports.play(
             ic.voice, files, params["bargeIn"], params["clearDigits"]))
 
+    @staticmethod
+    def _check_keys(service, params, name="terminators"):
+        bad = [key for key in params[name] if key not in DTMF_KEYS]
+        if bad:
+            raise ProtocolError("invalid_field", f"{service}: {name}: {bad[0]!r} is not a "
+                                "DTMF key (0-9, *, #, A-D)", field=name)
+
+    @staticmethod
+    def _check_range(service, params, name, low, high, low_included=False):
+        """`name` in (low, high] (or [low, high]) seconds, or invalid_field."""
+        value = params[name]
+        if not (low <= value if low_included else low < value) or not value <= high:
+            bracket = "[" if low_included else "("
+            raise ProtocolError("invalid_field", f"{service}: {name} must be in {bracket}"
+                                f"{low:g}, {high:g}] seconds; got {value!r}", field=name)
+
     def _collect_digits(self, request, params):
         if not 1 <= params["maxDigits"] <= 31:
             raise ProtocolError("invalid_field", "CollectDigits: maxDigits must be 1..31 (the "
                                 "board's digit buffer)", field="maxDigits")
-        bad = [t for t in params["terminators"] if t not in "0123456789*#ABCD"]
-        if bad:
-            raise ProtocolError("invalid_field", f"CollectDigits: terminator {bad[0]!r} is "
-                                "not a DTMF key", field="terminators")
+        self._check_keys("CollectDigits", params)
         for key in ("firstDigitTimeoutS", "interDigitTimeoutS"):
-            if not 0 < params[key] <= 600:
-                raise ProtocolError("invalid_field", f"CollectDigits: {key} must be in "
-                                    "(0, 600] seconds", field=key)
+            self._check_range("CollectDigits", params, key, 0, 600)
         return self._flow_op(request, params["call"], lambda ic: self.ports.collect(
             ic.voice, params["maxDigits"], params["terminators"],
             params["firstDigitTimeoutS"], params["interDigitTimeoutS"]))
@@ -660,9 +793,12 @@ class CallCenter:
         return {}
 
     def _record_message(self, request, params):
-        if not 0 < params["maxS"] <= 3600:
-            raise ProtocolError("invalid_field", "RecordMessage: maxS must be in (0, 3600]",
-                                field="maxS")
+        """The file is named by the server (the call id and a count): no
+        client-given name reaches the file system."""
+        self._check_range("RecordMessage", params, "maxS", 0, RECORD_MAX_S)
+        self._check_range("RecordMessage", params, "silenceS", 0, SILENCE_MAX_S,
+                          low_included=True)
+        self._check_keys("RecordMessage", params)
 
         @defer.inlineCallbacks
         def run(ic):
@@ -687,10 +823,17 @@ class CallCenter:
                                 "server's hands")
         if request.role == "agent" and (ic.agent is None or ic.agent.id != request.user.name):
             raise ProtocolError("invalid_state", f"call {ic.id} is not at your station")
-        ic.call.data.update(params["data"])
-        self.hub.publish("call", ic.id, "AttachedDataChanged",
-                         {"call": ic.id, "data": dict(ic.call.data)}, cause=request.cause)
+        self._merge_data(ic, params["data"], request.cause)
         return {"data": dict(ic.call.data)}
+
+    def _merge_data(self, ic, data, cause):
+        """Add `data` to the call's attached data (top-level keys replaced)
+        and tell the call's monitors (AttachedDataChanged); nothing for {}."""
+        if not data:
+            return
+        ic.call.data.update(data)
+        self.hub.publish("call", ic.id, "AttachedDataChanged",
+                         {"call": ic.id, "data": dict(ic.call.data)}, cause=cause)
 
     def _route_select(self, request, params):
         ic = self._flow_call(request, params["call"])
@@ -710,8 +853,13 @@ class CallCenter:
         if self.config.queue(queue) is None:
             raise ProtocolError("invalid_field", f"RouteSelect: no queue {queue!r}",
                                 field="queue")
-        ic.call.data.update(params["data"])
-        self._answer_then(ic, lambda: self._to_queue(ic, queue))
+        if self.acd.full(queue):
+            raise ProtocolError("queue_full", f"RouteSelect: queue {queue} is full (its "
+                                f"max_length, {self.config.queue(queue).max_length} callers, "
+                                "are waiting)", object="queue", id=queue)
+        self._merge_data(ic, params["data"], request.cause)
+        ic.flow_session = None           # out of the flow server's hands, from now on
+        self._queue_call(ic, queue, request.cause)
         return {"result": "queued", "queue": queue}
 
     def _clear_connection(self, request, params):
@@ -721,23 +869,27 @@ class CallCenter:
                                     field="call")
             ic = self._flow_call(request, params["call"])
             ic.flow_session = None
-            self._finish(ic, "system", "released by the flow")
+            self._finish(ic, "system", "released by the flow", request.cause)
             return {}
         agent = self._my_agent(request)
         ic = self.calls.get(agent.call.id) if agent.call is not None else None
         if ic is None or (params["call"] not in (None, ic.id)):
             raise ProtocolError("invalid_state", f"agent {agent.id} has no such call")
         if ic.state == "ringing":
-            self.acd.no_answer(agent)               # rejected: the next agent
+            self.acd.no_answer(agent, cause=request.cause)     # rejected: the next agent
         else:
-            self._finish(ic, "agent", "agent hung up")
+            self._finish(ic, "agent", "agent hung up", request.cause)
         return {}
 
     def _my_agent(self, request):
-        try:
-            return self.acd.agent(request.user.name)
-        except ACDError as e:
-            raise ProtocolError(e.code, str(e)) from None
+        """The agent the session's user is; a [[users]] account granted the
+        agent role is none."""
+        name = request.user.name
+        agent = self.acd.agents.get(name)
+        if agent is None:
+            raise ProtocolError("no_such_object", f"user {name!r} is not an agent of the "
+                                "configuration ([[agents]])", object="agent", id=name)
+        return agent
 
     def _agent_answer(self, request, params):
         agent = self._my_agent(request)
@@ -748,7 +900,7 @@ class CallCenter:
             raise ProtocolError("invalid_state", f"station {ic.station.name} is on-hook: "
                                 "answer by lifting the handset (AnswerCall is for headsets "
                                 "already off-hook)")
-        self._agent_answered(ic)
+        self._agent_answered(ic, request.cause)
         return {"call": ic.id}
 
     def _set_agent_state(self, request, params):
@@ -763,13 +915,13 @@ class CallCenter:
                 if not isinstance(self.channels.by_name.get(station), Station):
                     raise ProtocolError("no_such_object", f"no station {station!r}",
                                         object="device", id=station)
-                self.acd.login(agent.id, station)
+                self.acd.login(agent.id, station, cause=request.cause)
             elif state == "ready":
-                self.acd.set_ready(agent.id)
+                self.acd.set_ready(agent.id, cause=request.cause)
             elif state == "notReady":
-                self.acd.set_not_ready(agent.id, params["reason"])
+                self.acd.set_not_ready(agent.id, params["reason"], cause=request.cause)
             else:
-                self.acd.logout(agent.id, params["reason"] or "agent")
+                self.acd.logout(agent.id, params["reason"] or "agent", cause=request.cause)
         except ACDError as e:
             raise ProtocolError(e.code, str(e)) from None
         return self.acd.describe(agent)

@@ -88,7 +88,7 @@ class Call:
     def snapshot(self):
         return {
             "call": self.id, "ani": self.ani, "dnis": self.dnis, "direction": self.direction,
-            "trunk_group": self.trunk_group, "origin": self.origin, "created": self.created,
+            "trunkGroup": self.trunk_group, "origin": self.origin, "created": self.created,
             "connections": [{"device": d, "state": c.state}
                             for d, c in sorted(self.connections.items())],
             "data": dict(self.data),

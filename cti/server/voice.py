@@ -43,10 +43,13 @@ class VoicePorts:
         self.driver = driver
         self.pending = {}          # device -> Deferred of the done event's data
         self.last_digit = {}       # device -> the last key heard (digit events)
+        self.on_digit = None       # on_digit(device, key) for every key heard
 
     def handle(self, event):
         if event.kind == "digit":
             self.last_digit[event.device] = event.data.get("digit")
+            if self.on_digit is not None:
+                self.on_digit(event.device, event.data.get("digit"))
         elif event.kind in DONE:
             d = self.pending.pop(event.device, None)
             if d is not None:

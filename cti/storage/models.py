@@ -116,7 +116,8 @@ class CallRecord(Base):
     last party released.  ``wait_s`` is queue wait (queued -> answered, or
     queued -> abandoned), ``talk_s`` answered -> ended (hold included).
     ``disposition`` is how it ended: "answered", "abandoned" (caller hung up
-    in queue), "ivr_only" (never asked for an agent), "failed",
+    in queue), "timed_out" (max wait), "queue_full" (routed to a full queue),
+    "ivr_only" (never asked for an agent), "failed",
     "transferred_out", ... .  ``attached`` is the call's attached data (the
     key-value "user data" collected by the IVR and passed to the agent).
     """
