@@ -48,6 +48,8 @@ from twisted.logger import Logger
 from cti.protocol.services import KEEP_CALL_MAX_S, Field, ProtocolError, Service
 from cti.server.acd import ACD, ACDError, Settings
 from cti.server.channels import Station
+from cti.server.desk import Desk
+from cti.server.talk import MusicOnHold, Talk
 from cti.statemachine import Table
 from cti.storage.models import AgentSession, AgentStateChange, CallRecord, QueueLogEntry
 
@@ -68,6 +70,7 @@ PHASES = Table("inbound_call", initial="routing", transitions=[
     ("queued", "to_flow_again", "routing"),    # overflow or exit key to a flow
     ("ringing", "withdrawn", "queued"),
     ("ringing", "answered", "talking"),
+    ("talking", "transfer", "routing"),        # to a queue or a flow (cti.server.desk)
     ("*", "end", "ended"),
 ])
 
@@ -108,6 +111,11 @@ class InboundCall:
     cause: str = ""
     disposition: str | None = None   # the CDR's, when the phases do not tell it
     entry: object = None             # the ACD's Entry while queued
+    talk: object = None              # cti.server.talk.Talk while connected
+    held: bool = False               # the caller hears music on hold
+    priority: int | None = None      # in the queue (kept when transferred back to one)
+    answered_by: tuple | None = None # (agent id, station) of the last agent who answered
+    intercepted_by: str | None = None   # the supervisor who took the call over
     at_end: list = field(default_factory=list)   # Deferreds fired when it ends
     history: list = field(default_factory=list)
 
@@ -146,15 +154,18 @@ class CallCenter:
         self.by_trunk = {}              # trunk channel name -> InboundCall
         self.flow_sessions = []         # sessions that sent RouteRegister, in turn
         self.route_points = {r.flow for r in (*config.routes, config.default_route)
-                             if r is not None and r.flow is not None}
+                             if r is not None and r.flow is not None} | {
+            q.overflow[1] for q in config.queues if q.overflow and q.overflow[0] == "flow"}
         self.accepting = True
         self.totals = {"offered": 0, "ended": 0}
+        self.moh = MusicOnHold(bus, ports, channels.voice_pool)
         ports.on_digit = self.caller_digit
         hub.on_session_closed.append(self._session_closed)
         hub.provide_snapshots("agent", self._agent_snapshot)
         hub.provide_snapshots("queue", self._queue_snapshot)
         hub.provide_snapshots("device", self._device_snapshot)
         self._register_services()
+        self.desk = Desk(self)
 
     # -- channel listener --------------------------------------------------
     def trunk_offered(self, trunk, ani, dnis):
@@ -206,12 +217,17 @@ class CallCenter:
         """A phone lifted with no call: dial tone (internal calls come later)."""
 
     def station_onhook(self, station, was):
-        if was != "talking":
+        if was != "talking" or self.desk.station_onhook(station):
             return
         agent = self.acd.agent_at(station.name)
-        ic = self.calls.get(agent.call.id) if agent and agent.call is not None else None
-        if ic is not None and ic.station is station:
-            self._finish(ic, "agent", "agent hung up")
+        if agent is not None:
+            ic = self.calls.get(agent.call.id) if agent.call is not None else None
+            if ic is not None and ic.station is station:
+                self._finish(ic, "agent", "agent hung up")
+            return
+        for ic in list(self.calls.values()):    # a supervisor who took a call over
+            if ic.station is station and ic.intercepted_by is not None:
+                self._finish(ic, "supervisor", f"supervisor {ic.intercepted_by} hung up")
 
     # -- routing -----------------------------------------------------------
     def _to_flow(self, ic, flow):
@@ -327,6 +343,7 @@ class CallCenter:
         self.model.connect(ic.call, f"queue:{queue}", "queued", cause=cause)
         try:
             entry = self.acd.enqueue(ic.call, queue, priority, first_since, cause=cause)
+            ic.priority = entry.priority
         except ACDError as e:                # join_empty: nobody could take it
             self._leave_queue(ic, self.config.queue(queue), "join_empty", priority,
                               first_since, str(e))
@@ -334,6 +351,18 @@ class CallCenter:
         ic.entry = entry
         if ic.state == "queued":
             self._start_music(ic)
+
+    def flow_names(self):
+        """The flows calls may be sent to: those the routes and overflows name."""
+        return self.route_points
+
+    def _default_music(self):
+        """Music for a held call that was never in a queue: the first queue's."""
+        for queue in self.config.queues:
+            if queue.music and self.prompts_dir is not None \
+                    and (self.prompts_dir / f"{queue.music}.wav").exists():
+                return str(self.prompts_dir / f"{queue.music}.wav")
+        return None
 
     def _music_file(self, ic):
         music = self.config.queue(ic.queue).music if ic.queue else None
@@ -343,25 +372,38 @@ class CallCenter:
         return str(path) if path.exists() else None
 
     def _start_music(self, ic):
+        """The waiting caller hears the queue's music (the broadcast of
+        cti.server.talk.MusicOnHold); its voice resource keeps hearing the
+        caller, for the exit key.  After a flow prompt still ending."""
         path = self._music_file(ic)
-        if path is None or ic.voice is None or ic.music:
+        if path is None or ic.voice is None or ic.music or ic.state == "ended":
+            return
+        if self.ports.busy(ic.voice):
+            self.ports.pending[ic.voice].addBoth(lambda r: self._start_music(ic) or r)
             return
         ic.music = True
-        self._play_music(ic, path)
-
-    def _play_music(self, ic, path):
-        if not ic.music or ic.state == "ended":
-            return
-        if self.ports.busy(ic.voice):      # a flow prompt still ending: after it
-            self.ports.pending[ic.voice].addBoth(lambda r: self._play_music(ic, path) or r)
-            return
-        d = self.ports.play(ic.voice, [path], barge_in=False)
-        d.addCallback(lambda r: self._play_music(ic, path) if r["reason"] == "end" else None)
+        self._voice_hears_caller(ic, duplex=False)
+        self.moh.join(self._trunk_endpoint(ic), path)
 
     def _stop_music(self, ic):
         if ic.music:
             ic.music = False
-            self.ports.stop(ic.voice)
+            self.moh.leave(self._trunk_endpoint(ic))
+
+    def _voice_hears_caller(self, ic, duplex):
+        """The caller's voice resource hears the caller; and, duplex, the
+        caller hears it (prompts).  Half duplex leaves the caller free to
+        hear music or an agent."""
+        caller = self._trunk_endpoint(ic)
+        connection = self.bus.connection_of(ic.voice)
+        if connection is not None and getattr(connection, "duplex", None) is duplex \
+                and {connection.a, connection.b} == {ic.voice, caller}:
+            return
+        self.moh.leave(caller)
+        self.bus.release(ic.voice)
+        if duplex and self.bus.connection_of(caller) is not None:
+            self.bus.disconnect(self.bus.connection_of(caller))
+        self.bus.route(ic.voice, caller, duplex=duplex)
 
     # the ACD's owner interface: acd.cause is the request being served, if any
     def offer(self, entry, agent):
@@ -422,6 +464,7 @@ class CallCenter:
             self._to_queue(ic, target, priority=priority, first_since=first_since)
         else:
             ic.phase.fire("to_flow_again", flow=target)
+            self._voice_hears_caller(ic, duplex=True)
             self._to_flow(ic, target)
 
     def caller_digit(self, voice, digit):
@@ -439,6 +482,7 @@ class CallCenter:
     def _agent_answered(self, ic, cause=None):
         entry = self.acd.answered(ic.agent.id, cause=cause)
         ic.answered_at = self.clock.seconds()
+        ic.answered_by = (ic.agent.id, ic.station.name)
         self._stop_music(ic)
         self._bridge(ic)
         ic.phase.fire("answered", agent=ic.agent.id)
@@ -447,6 +491,7 @@ class CallCenter:
         self.model.clear(ic.call, f"queue:{entry.queue.name}", "answered", cause=cause)
         self.model.connect(ic.call, ic.station.name, "connected", cause=cause,
                            agent=ic.agent.id)
+        self.desk.call_connected(ic)
 
     # -- the CT-Bus ----------------------------------------------------------
     def _trunk_endpoint(self, ic):
@@ -454,15 +499,17 @@ class CallCenter:
         return f"{ic.trunk.name}/line" if ic.trunk.voice == ic.trunk.name else ic.trunk.name
 
     def _bridge(self, ic):
-        """Caller and agent full duplex; the voice resource keeps hearing the caller."""
+        """Caller and agent talk (cti.server.talk.Talk: a duplex route until
+        someone else joins); the voice resource keeps hearing the caller."""
         caller = self._trunk_endpoint(ic)
         self.driver.station_tone(ic.station.name, None)
-        self.bus.release(ic.voice)
-        self.bus.route(ic.station.name, caller)
-        self.bus.route(ic.voice, caller, duplex=False)
+        self._voice_hears_caller(ic, duplex=False)
+        ic.talk = Talk(self.bus, self.config.conference_pool, caller, self.moh)
+        ic.talk.set(ic.station.name, "talk")
 
     def _unbridge(self, ic):
-        self.bus.release(ic.station.name)
+        ic.talk.end()
+        ic.talk = None
         if ic.voice == ic.trunk.name:                 # analog: its power-on route again
             self.bus.release(ic.voice)
             self.bus.route(ic.voice, f"{ic.voice}/line")
@@ -477,7 +524,7 @@ class CallCenter:
         ic.released_by, ic.cause = released_by, reason
         ic.phase.fire("end", by=released_by, cause=reason)
         self._cancel_flow_timer(ic)
-        ic.music = False
+        self._stop_music(ic)
         if ic.voice is not None:
             self.ports.stop(ic.voice)
         if ic.flow_session is not None:
@@ -485,7 +532,9 @@ class CallCenter:
         if previous in ("queued", "ringing"):
             self.acd.abandon(ic.call)
         elif previous == "talking":
-            self.acd.call_ended(ic.agent.id, released_by, cause=cause)
+            self.desk.call_ended(ic)
+            if ic.agent is not None:          # None: a supervisor took it over
+                self.acd.call_ended(ic.agent.id, released_by, cause=cause)
             self._unbridge(ic)
             if ic.station.state == "talking":
                 ic.station.hang_up()
@@ -520,8 +569,8 @@ class CallCenter:
         self.records.add(CallRecord(
             call_id=c.id, direction="inbound", trunk=ic.trunk.name, trunk_group=c.trunk_group,
             ani=c.ani or None, dnis=c.dnis or None, flow=ic.flow, queue=ic.queue,
-            agent=ic.agent.id if ic.answered_at is not None else None,
-            station=ic.station.name if ic.answered_at is not None else None,
+            agent=ic.answered_by[0] if ic.answered_by else None,
+            station=ic.answered_by[1] if ic.answered_by else None,
             offered_at=utc(ic.offered_at), queued_at=utc(ic.queued_at) if ic.queued_at else None,
             answered_at=utc(ic.answered_at) if ic.answered_at is not None else None,
             ended_at=utc(now), wait_s=wait,
@@ -642,6 +691,7 @@ class CallCenter:
         return {"flowServers": len(self.flow_sessions)}
 
     def _session_closed(self, session):
+        self.desk.session_closed(session)
         if session in self.flow_sessions:
             self.flow_sessions.remove(session)
         for ic in list(self.calls.values()):
@@ -916,12 +966,15 @@ class CallCenter:
                     raise ProtocolError("no_such_object", f"no station {station!r}",
                                         object="device", id=station)
                 self.acd.login(agent.id, station, cause=request.cause)
+                result = "done"
             elif state == "ready":
-                self.acd.set_ready(agent.id, cause=request.cause)
+                result = self.acd.set_ready(agent.id, cause=request.cause)
             elif state == "notReady":
-                self.acd.set_not_ready(agent.id, params["reason"], cause=request.cause)
+                result = self.acd.set_not_ready(agent.id, params["reason"],
+                                                cause=request.cause)
             else:
-                self.acd.logout(agent.id, params["reason"] or "agent", cause=request.cause)
+                result = self.acd.logout(agent.id, params["reason"] or "agent",
+                                         cause=request.cause)
         except ACDError as e:
             raise ProtocolError(e.code, str(e)) from None
-        return self.acd.describe(agent)
+        return {**self.acd.describe(agent), "result": result}

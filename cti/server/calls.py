@@ -131,9 +131,15 @@ class CallModel:
         connection = call.connections.get(device)
         if connection is None:
             connection = call.connections[device] = Connection(call, device, self.clock)
+        was = connection.state
         connection.machine.fire(state, **extra)
-        self._publish(call, device, EVENT_FOR_STATE[state], cause, extra)
+        event = "Retrieved" if (was, state) == ("hold", "connected") else EVENT_FOR_STATE[state]
+        self._publish(call, device, event, cause, extra)
         return connection
+
+    def event(self, call, device, name, cause=None, **extra):
+        """Publish a call event that changes no connection (Transferred...)."""
+        self._publish(call, device, name, cause, extra)
 
     def clear(self, call, device, reason="normal", cause=None):
         """The device leaves the call (ConnectionCleared); the call ends

@@ -187,6 +187,7 @@ class Agent:
     queues: tuple[str, ...] = ()
     skills: dict[str, int] = field(default_factory=dict, hash=False)
     station: str | None = None           # default station (msiBnCm)
+    team: str | None = None              # supervisors act on a team at once
 
 
 @dataclass(frozen=True)
@@ -915,7 +916,7 @@ def _agents(reader, data, queue_configs, devices):
     by_skill = {q.name for q in queue_configs if q.skills}
     digits = re.compile(r"[0-9]+\Z")
     for t, key in reader.tables(data, "agents", ("id", "name", "password_hash", "queues",
-                                                 "skills", "station")):
+                                                 "skills", "station", "team")):
         agent_id = reader.string(t, key, "id", pattern=digits,
                                  expected="the agent code, a string of digits such as "
                                  "\"1001\" (quoted)")
@@ -944,7 +945,9 @@ def _agents(reader, data, queue_configs, devices):
             if device is None or device.kind != "station":
                 reader.fail(f"{key}.station", f"{station!r} is not a station on the boards "
                             "(expected msiBnCm)")
-        agents.append(Agent(agent_id, name, password_hash, tuple(queues), skills, station))
+        team = reader.name(t, key, "team") if "team" in t else None
+        agents.append(Agent(agent_id, name, password_hash, tuple(queues), skills, station,
+                            team))
     return tuple(agents)
 
 

@@ -3,12 +3,13 @@
 """What the CT server keeps: call detail records, agent sessions and states,
 and a queue log that reads like Asterisk's.
 
-Four tables, one row per fact, written once and never updated:
+Five tables, one row per fact, written once and never updated:
 
     cdr            one row per call leg the server handled, when it ends
     agent_session  one row per login, written at logout
     agent_state    one row per agent state change (ready, notReady, ...)
     queue_log      one row per queue event, the lines report tools read
+    audit_log      one row per supervisor action (monitor, intercept, force...)
 
 Every timestamp is an aware UTC datetime (:class:`UTCDateTime` converts on
 the way in and marks UTC on the way out, so SQLite and PostgreSQL give back
@@ -104,7 +105,7 @@ def _one_of(allowed, key, value, nullable=False):
 
 
 DIRECTIONS = frozenset({"inbound", "outbound", "internal"})
-RELEASED_BY = frozenset({"caller", "agent", "system"})
+RELEASED_BY = frozenset({"caller", "agent", "supervisor", "system"})
 
 
 class CallRecord(Base):
@@ -287,5 +288,27 @@ class QueueLogEntry(Base):
         return "|".join(fields + ["" if d is None else str(d) for d in data])
 
 
+class AuditEntry(Base):
+    """A supervisor's (or administrator's) action, one row each, at ``at``.
+
+    ``action`` is the service (Supervise, Intercept, ClearCall,
+    ForceAgentState, SetQueueStrategy, StartRecording...), ``user`` who
+    did it, ``agent`` / ``call`` / ``queue`` what it was done to, and
+    ``detail`` the request's other parameters and what came of it.
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index(None, "at"), Index(None, "user", "at"))
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
+    at: Mapped[datetime]
+    user: Mapped[str]
+    action: Mapped[str]
+    agent: Mapped[str | None]
+    call_id: Mapped[str | None]
+    queue: Mapped[str | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
 #: every model, in the order the tables are created
-MODELS = (CallRecord, AgentSession, AgentStateChange, QueueLogEntry)
+MODELS = (CallRecord, AgentSession, AgentStateChange, QueueLogEntry, AuditEntry)

@@ -1,0 +1,444 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_supervision -*-
+"""What agents and supervisors do to connected calls, as protocol services.
+
+The call centre (cti.server.callcenter) brings a call to an agent; the
+desk is what happens next.  Every service names the call (`call`) or, for
+a supervisor acting on a person, the agent (`agent`).  An agent may act
+on its own call only; supervisors and administrators on any.
+
+Agent (and supervisor) services::
+
+    HoldCall / RetrieveCall        the caller hears music on hold, then back
+    SingleStepTransferCall         the call to a queue (or back to an IVR
+                                   flow); the agent goes to wrap-up
+
+Supervisor services, every one written to the audit log::
+
+    Supervise {agent, mode, station}   the supervisor's phone joins the agent's
+                                   call: monitor (silent: nobody hears it,
+                                   and no event tells the agent or the
+                                   caller), whisper (heard by the agent
+                                   only) or barge (heard by both); asking
+                                   again changes the mode
+    EndSupervision {agent}         the supervisor leaves
+    Intercept {agent}              the agent leaves, the supervisor keeps
+                                   the caller
+    MonitorNextCall {agent, ...}   supervise the agent's next call as it
+                                   connects
+    ClearCall {call}               release the call
+    ForceAgentState {agent | team, state}   ready, notReady or loggedOff;
+                                   an agent on a call gets it pending
+    SetQueueStrategy {queue, strategy}   on the live queue
+
+The supervisor's phone must be off-hook (a headset, or the handset
+lifted) when supervision starts; hanging it up ends the supervision.
+Supervision events (SupervisionStarted, SupervisionChanged,
+SupervisionEnded) go to the supervisor's session only.  Audio is arranged
+by cti.server.talk.Talk: a route while two talk, a conference on a DSP as
+soon as a third party joins.
+"""
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from twisted.logger import Logger
+
+from cti.protocol.services import Field, ProtocolError, Service
+from cti.server.acd import ACDError
+from cti.server.channels import Station
+from cti.server.config import STRATEGIES
+from cti.server.talk import TalkError
+from cti.storage.models import AuditEntry
+
+log = Logger()
+
+MODES = ("monitor", "whisper", "barge")
+#: mode -> (the agent's role, the supervisor's role) in the call's Talk
+ROLES = {"monitor": ("talk", "listen"), "whisper": ("pupil", "coach"),
+         "barge": ("talk", "talk")}
+FORCED_STATES = ("ready", "notReady", "loggedOff")
+CALLERS = {"agent", "supervisor", "admin"}
+SUPERVISORS = {"supervisor", "admin"}
+
+
+@dataclass(eq=False)
+class Supervision:
+    user: str
+    session: object
+    agent: str
+    station: str
+    mode: str
+    call: str | None = None        # None while waiting for the agent's next call
+
+
+class Desk:
+    def __init__(self, center):
+        self.center = center
+        self.by_agent = {}          # agent id -> Supervision
+        self._register()
+
+    # -- lookups -----------------------------------------------------------
+    def _connected_call(self, request, call_id):
+        """A call in the talking phase this session may act on."""
+        cc = self.center
+        ic = cc._call(call_id)
+        if request.role == "agent":
+            agent = cc._my_agent(request)
+            if ic.agent is not agent:
+                raise ProtocolError("invalid_state", f"call {call_id} is not agent "
+                                    f"{agent.id}'s call", object="call", id=call_id)
+        if ic.state != "talking" or ic.talk is None:
+            raise ProtocolError("invalid_state", f"call {call_id} is not connected to an "
+                                f"agent (it is {ic.state})", object="call", id=call_id)
+        return ic
+
+    def _agent(self, agent_id):
+        try:
+            return self.center.acd.agent(agent_id)
+        except ACDError as e:
+            raise ProtocolError(e.code, str(e), object="agent", id=agent_id) from None
+
+    def _agents_call(self, agent):
+        ic = self.center.calls.get(agent.call.id) if agent.call is not None else None
+        if ic is None or ic.state != "talking" or ic.station is None \
+                or ic.station.name != agent.station:
+            raise ProtocolError("invalid_state", f"agent {agent.id} is not on a call "
+                                f"(agent state {agent.state})", object="agent", id=agent.id)
+        return ic
+
+    def _station(self, name, supervision=None):
+        """The supervisor's phone: a station, off-hook, no agent's, not busy."""
+        cc = self.center
+        station = cc.channels.by_name.get(name)
+        if not isinstance(station, Station):
+            raise ProtocolError("no_such_object", f"no station {name!r}", object="device",
+                                id=name)
+        other = cc.acd.agent_at(name)
+        if other is not None:
+            raise ProtocolError("resource_busy", f"station {name} is agent {other.id}'s",
+                                field="station")
+        for s in self.by_agent.values():
+            if s.station == name and s is not supervision:
+                raise ProtocolError("resource_busy", f"station {name} already supervises "
+                                    f"agent {s.agent}", field="station")
+        if supervision is None and station.state != "offhook":
+            raise ProtocolError("invalid_state", f"station {name} is {station.state}: lift "
+                                "the handset (or put the headset on) first", field="station")
+        return station
+
+    def audit(self, request, action, agent=None, call=None, queue=None, **detail):
+        cc = self.center
+        cc.records.add(AuditEntry(
+            at=datetime.fromtimestamp(cc.clock.seconds(), UTC), user=request.user.name,
+            action=action, agent=agent, call_id=call, queue=queue, detail=detail))
+        log.info("audit: {user} {action} agent={agent} call={call} queue={queue} {detail}",
+                 user=request.user.name, action=action, agent=agent, call=call, queue=queue,
+                 detail=detail)
+
+    # -- hold and transfer -------------------------------------------------------
+    def _hold(self, request, params):
+        cc = self.center
+        ic = self._connected_call(request, params["call"])
+        if ic.held:
+            raise ProtocolError("invalid_state", f"call {ic.id} is on hold already",
+                                object="call", id=ic.id)
+        ic.talk.hold(cc._music_file(ic) or cc._default_music())
+        ic.held = True
+        cc.model.connect(ic.call, ic.station.name, "hold", cause=request.cause)
+        return {"call": ic.id}
+
+    def _retrieve(self, request, params):
+        cc = self.center
+        ic = self._connected_call(request, params["call"])
+        if not ic.held:
+            raise ProtocolError("invalid_state", f"call {ic.id} is not on hold",
+                                object="call", id=ic.id)
+        ic.talk.retrieve()
+        ic.held = False
+        cc.model.connect(ic.call, ic.station.name, "connected", cause=request.cause)
+        return {"call": ic.id}
+
+    def _transfer(self, request, params):
+        cc = self.center
+        given = [k for k in ("queue", "flow") if params[k] is not None]
+        if len(given) != 1:
+            raise ProtocolError("missing_field" if not given else "invalid_field",
+                                "SingleStepTransferCall: give exactly one of queue and flow",
+                                field="queue")
+        ic = self._connected_call(request, params["call"])
+        kind, target = given[0], params[given[0]]
+        if kind == "queue":
+            if cc.config.queue(target) is None:
+                raise ProtocolError("no_such_object", f"no queue {target!r}", object="queue",
+                                    id=target)
+            if cc.acd.full(target):
+                raise ProtocolError("queue_full", f"queue {target} is full", object="queue",
+                                    id=target)
+        elif target not in cc.flow_names():
+            raise ProtocolError("no_such_object", f"no flow {target!r} (flows: "
+                                f"{', '.join(sorted(cc.flow_names())) or 'none'})",
+                                object="flow", id=target)
+        to = f"queue:{target}" if kind == "queue" else f"routepoint:{target}"
+        station = ic.station.name
+        self._drop_agent(ic, "transferred", request.cause)
+        cc.model.event(ic.call, station, "Transferred", cause=request.cause, transferredTo=to)
+        ic.phase.fire("transfer", to=to)
+        if kind == "queue":
+            cc._to_queue(ic, target, cause=request.cause, priority=ic.priority)
+        else:
+            cc._voice_hears_caller(ic, duplex=True)
+            cc._to_flow(ic, target)
+        return {"call": ic.id, "transferredTo": to}
+
+    def _drop_agent(self, ic, reason, cause=None):
+        """The agent leaves a connected call that goes on without it."""
+        cc = self.center
+        self._end_supervision_of(ic.agent.id, "the agent left the call")
+        station = ic.station
+        if ic.held:
+            ic.talk.retrieve()
+            ic.held = False
+        ic.talk.end()
+        ic.talk = None
+        cc.acd.call_ended(ic.agent.id, "agent", cause=cause)
+        if station.state == "talking":
+            station.hang_up()
+        cc.model.clear(ic.call, station.name, reason, cause=cause)
+        ic.agent = ic.station = None
+
+    # -- supervision ---------------------------------------------------------------
+    def _supervise(self, request, params):
+        agent = self._agent(params["agent"])
+        current = self.by_agent.get(agent.id)
+        if current is not None and current.user != request.user.name:
+            raise ProtocolError("resource_busy", f"agent {agent.id} is supervised by "
+                                f"{current.user} already", object="agent", id=agent.id)
+        if current is not None and current.call is None:
+            del self.by_agent[agent.id]          # it was waiting for the next call
+            current = None
+        ic = self._agents_call(agent)
+        station = self._station(params["station"] if current is None else current.station,
+                                current)
+        mode = params["mode"]
+        if current is None:
+            current = Supervision(request.user.name, request.session, agent.id, station.name,
+                                  mode, ic.id)
+            event = "SupervisionStarted"
+        else:
+            current.mode, event = mode, "SupervisionChanged"
+        self._arrange(ic, current)
+        if station.state == "offhook":
+            station.connect()
+        self.by_agent[agent.id] = current
+        self.audit(request, "Supervise", agent=agent.id, call=ic.id, mode=mode,
+                   station=station.name)
+        body = self._describe(current)
+        self.center.hub.send_event(request.session, event, body, request.invoke_id)
+        return body
+
+    def _arrange(self, ic, supervision):
+        agent_role, supervisor_role = ROLES[supervision.mode]
+        try:
+            if agent_role == "talk":             # no pupil first, so a coach can go
+                ic.talk.set(ic.station.name, agent_role)
+                ic.talk.set(supervision.station, supervisor_role)
+            else:
+                ic.talk.set(supervision.station, "listen")
+                ic.talk.set(ic.station.name, agent_role)
+                ic.talk.set(supervision.station, supervisor_role)
+        except TalkError as e:
+            raise ProtocolError("resource_busy", f"cannot join the call: {e}") from None
+
+    @staticmethod
+    def _describe(s):
+        return {"agent": s.agent, "call": s.call, "mode": s.mode, "station": s.station}
+
+    def _end(self, request, params):
+        agent = self._agent(params["agent"])
+        s = self.by_agent.get(agent.id)
+        if s is None or s.user != request.user.name:
+            raise ProtocolError("invalid_state", f"you do not supervise agent {agent.id}",
+                                object="agent", id=agent.id)
+        self.audit(request, "EndSupervision", agent=agent.id, call=s.call)
+        self._end_supervision_of(agent.id, "ended by the supervisor", request.invoke_id)
+        return {"agent": agent.id}
+
+    def _end_supervision_of(self, agent_id, why, invoke_id=0):
+        s = self.by_agent.pop(agent_id, None)
+        if s is None:
+            return
+        cc = self.center
+        ic = cc.calls.get(s.call) if s.call else None
+        if ic is not None and ic.talk is not None:
+            if ic.station is not None:
+                ic.talk.set(ic.station.name, "talk")
+            ic.talk.drop(s.station)
+        station = cc.channels.by_name.get(s.station)
+        if station is not None and station.state == "talking":
+            station.hang_up()
+        cc.hub.send_event(s.session, "SupervisionEnded", {**self._describe(s), "why": why},
+                          invoke_id)
+
+    def _intercept(self, request, params):
+        cc = self.center
+        agent = self._agent(params["agent"])
+        s = self.by_agent.get(agent.id)
+        if s is None or s.user != request.user.name or s.call is None:
+            raise ProtocolError("invalid_state", f"supervise agent {agent.id}'s call first "
+                                "(Supervise), then intercept it", object="agent", id=agent.id)
+        ic = self._agents_call(agent)
+        del self.by_agent[agent.id]
+        station = ic.station
+        self.audit(request, "Intercept", agent=agent.id, call=ic.id)
+        ic.talk.set(station.name, "talk")        # no pupil left behind
+        ic.talk.set(s.station, "talk")
+        ic.talk.drop(station.name)               # caller and supervisor: a route
+        cc.acd.call_ended(agent.id, "agent", cause=request.cause)
+        ic.agent = None
+        if station.state == "talking":
+            station.hang_up()
+        cc.model.clear(ic.call, station.name, "intercepted", cause=request.cause)
+        ic.station = cc.channels.by_name[s.station]
+        ic.intercepted_by = request.user.name
+        cc.model.connect(ic.call, s.station, "connected", cause=request.cause,
+                         supervisor=request.user.name)
+        cc.hub.send_event(s.session, "SupervisionEnded",
+                          {**self._describe(s), "why": "intercepted"}, request.invoke_id)
+        return {"call": ic.id, "station": s.station}
+
+    def _next_call(self, request, params):
+        agent = self._agent(params["agent"])
+        if agent.id in self.by_agent:
+            raise ProtocolError("resource_busy", f"agent {agent.id} is supervised already",
+                                object="agent", id=agent.id)
+        self._station(params["station"], supervision=object())
+        s = Supervision(request.user.name, request.session, agent.id, params["station"],
+                        params["mode"])
+        self.by_agent[agent.id] = s
+        self.audit(request, "MonitorNextCall", agent=agent.id, mode=params["mode"],
+                   station=params["station"])
+        return self._describe(s)
+
+    def call_connected(self, ic):
+        """An agent's call connected: a supervision waiting for it starts."""
+        s = self.by_agent.get(ic.agent.id)
+        if s is None or s.call is not None:
+            return
+        station = self.center.channels.by_name.get(s.station)
+        if station is None or station.state != "offhook":
+            del self.by_agent[ic.agent.id]
+            self.center.hub.send_event(s.session, "SupervisionEnded", {
+                **self._describe(s), "why": f"station {s.station} is not off-hook"})
+            return
+        s.call = ic.id
+        self._arrange(ic, s)
+        station.connect()
+        self.center.hub.send_event(s.session, "SupervisionStarted", self._describe(s))
+
+    def call_ended(self, ic):
+        """The call is over: whoever supervised it is told."""
+        if ic.agent is not None:
+            s = self.by_agent.get(ic.agent.id)
+            if s is not None and s.call == ic.id:
+                self._end_supervision_of(ic.agent.id, "the call ended")
+
+    def station_onhook(self, station):
+        """A supervisor hung up: the supervision ends.  True if it was one."""
+        for s in list(self.by_agent.values()):
+            if s.station == station.name and s.call is not None:
+                self._end_supervision_of(s.agent, "the supervisor hung up")
+                return True
+        return False
+
+    def session_closed(self, session):
+        for s in list(self.by_agent.values()):
+            if s.session is session and s.call is None:
+                del self.by_agent[s.agent]
+
+    # -- forcing -------------------------------------------------------------------
+    def _clear_call(self, request, params):
+        cc = self.center
+        ic = cc._call(params["call"])
+        self.audit(request, "ClearCall", call=ic.id,
+                   agent=ic.agent.id if ic.agent is not None else None)
+        cc._finish(ic, "supervisor", f"released by supervisor {request.user.name}",
+                   request.cause)
+        return {"call": ic.id}
+
+    def _force_state(self, request, params):
+        cc = self.center
+        given = [k for k in ("agent", "team") if params[k] is not None]
+        if len(given) != 1:
+            raise ProtocolError("missing_field" if not given else "invalid_field",
+                                "ForceAgentState: give exactly one of agent and team",
+                                field="agent")
+        if given[0] == "agent":
+            agents = [self._agent(params["agent"])]
+        else:
+            agents = [a for a in cc.acd.agents.values() if a.config.team == params["team"]]
+            if not agents:
+                raise ProtocolError("no_such_object", f"no agent in team {params['team']!r}",
+                                    object="team", id=params["team"])
+        state, reason = params["state"], params["reason"] or f"forced by {request.user.name}"
+        results = []
+        for agent in agents:
+            try:
+                if state == "ready":
+                    done = cc.acd.set_ready(agent.id, cause=request.cause)
+                elif state == "notReady":
+                    done = cc.acd.set_not_ready(agent.id, reason, cause=request.cause)
+                elif agent.state == "loggedOff":
+                    done = "done"
+                else:
+                    done = cc.acd.logout(agent.id, reason, cause=request.cause)
+                results.append({"agent": agent.id, "result": done,
+                                "state": agent.state})
+            except ACDError as e:
+                results.append({"agent": agent.id, "result": "refused", "code": e.code,
+                                "message": str(e), "state": agent.state})
+        self.audit(request, "ForceAgentState", agent=params["agent"], state=state,
+                   reason=reason, team=params["team"], results=results)
+        return {"agents": results}
+
+    def _set_strategy(self, request, params):
+        cc = self.center
+        queue = params["queue"]
+        if cc.config.queue(queue) is None:
+            raise ProtocolError("no_such_object", f"no queue {queue!r}", object="queue",
+                                id=queue)
+        cc.acd.set_strategy(queue, params["strategy"], cause=request.cause)
+        self.audit(request, "SetQueueStrategy", queue=queue, strategy=params["strategy"])
+        return cc.acd.describe_queue(cc.acd.queue(queue))
+
+    # -- the catalogue ---------------------------------------------------------------
+    def _register(self):
+        add = self.center.hub.catalogue.add
+        call = {"call": Field(str, doc="the call id")}
+        agent = {"agent": Field(str, doc="the agent id")}
+        add(Service("HoldCall", CALLERS, fields=call), self._hold)
+        add(Service("RetrieveCall", CALLERS, fields=call), self._retrieve)
+        add(Service("SingleStepTransferCall", CALLERS, fields={
+            **call, "queue": Field(str, False), "flow": Field(str, False)}), self._transfer)
+        add(Service("Supervise", SUPERVISORS, fields={
+            **agent, "mode": Field(str, choices=MODES), "station": Field(str, False)}),
+            self._supervise_checked)
+        add(Service("EndSupervision", SUPERVISORS, fields=agent), self._end)
+        add(Service("Intercept", SUPERVISORS, fields=agent), self._intercept)
+        add(Service("MonitorNextCall", SUPERVISORS, fields={
+            **agent, "mode": Field(str, False, "monitor", choices=MODES),
+            "station": Field(str)}), self._next_call)
+        add(Service("ClearCall", SUPERVISORS, fields=call), self._clear_call)
+        add(Service("ForceAgentState", SUPERVISORS, fields={
+            "agent": Field(str, False), "team": Field(str, False),
+            "state": Field(str, choices=FORCED_STATES), "reason": Field(str, False, "")}),
+            self._force_state)
+        add(Service("SetQueueStrategy", SUPERVISORS, fields={
+            "queue": Field(str), "strategy": Field(str, choices=STRATEGIES)}),
+            self._set_strategy)
+
+    def _supervise_checked(self, request, params):
+        current = self.by_agent.get(params["agent"])
+        if params["station"] is None and (current is None or current.call is None):
+            raise ProtocolError("missing_field", "Supervise: name the supervisor's station",
+                                field="station")
+        return self._supervise(request, params)

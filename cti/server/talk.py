@@ -1,0 +1,199 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_supervision -*-
+"""Who hears whom on a call: parties with roles, and music on hold.
+
+A connected call is a set of parties on the CT-Bus, each with a role::
+
+    talk      hears every talker and is heard by all (caller, agent, barge-in)
+    listen    hears every talker, is heard by nobody (silent monitor)
+    coach     heard by the pupil only (whisper)
+    pupil     a talker who also hears the coach (the agent being coached)
+
+`Talk` keeps the arrangement the roles ask for with as little as it takes:
+two talkers and nobody else are a duplex route (no DSP is used, as for
+every ordinary call); anything more is a conference on a DSP of the
+conference pool, changed in place (parties added, removed, roles set) so a
+supervisor joining or leaving is not heard.  When the caller is held, the
+caller leaves the arrangement for the music and the others stay together
+(or hear silence, alone)::
+
+    talk = Talk(bus, dsps, caller="dtiB1T3", music=moh)
+    talk.set("msiB1C5", "talk")          # caller <-> agent: a route
+    talk.set("msiB1C8", "listen")        # a supervisor: now a conference
+    talk.hold(path);  talk.retrieve()
+    talk.end()
+
+Music on hold is one voice resource per piece of music, playing it in a
+loop and broadcast on the CT-Bus to every caller who should hear it
+(waiting in a queue or held): a thousand waiting callers take one voice
+resource, not a thousand.  The voice resource is taken from the voice
+pool when the first listener comes and given back after the last leaves.
+"""
+from twisted.logger import Logger
+
+from ctbus.switching import BusError, Conference, Route
+from drivers.errors import DriverError
+
+log = Logger()
+
+#: Our roles -> the conference roles of the driver.
+ROLES = {"talk": "normal", "listen": "listen_only", "coach": "coach", "pupil": "pupil"}
+
+
+class TalkError(Exception):
+    """The arrangement cannot be made (no conference room, a bad role)."""
+
+
+class MusicOnHold:
+    """One looping voice resource per music file, broadcast to its listeners."""
+
+    def __init__(self, bus, ports, voice_pool):
+        self.bus = bus
+        self.ports = ports
+        self.voice_pool = voice_pool
+        self.sources = {}          # path -> _Source
+        self.listening = {}        # endpoint -> path
+
+    def join(self, endpoint, path):
+        """The endpoint hears this music (silence if no voice resource is free)."""
+        self.leave(endpoint)
+        source = self.sources.get(path)
+        if source is None:
+            voice = self.voice_pool.take(_Owner(f"music {path}"))
+            if voice is None:
+                log.warn("music on hold: no voice resource free; {endpoint} hears silence",
+                         endpoint=endpoint)
+                return
+            source = self.sources[path] = _Source(voice, self.bus.broadcast(voice))
+            self._loop(path, source)
+        self.bus.add_listener(source.cast, endpoint)
+        self.listening[endpoint] = path
+
+    def leave(self, endpoint):
+        path = self.listening.pop(endpoint, None)
+        if path is None:
+            return
+        source = self.sources[path]
+        if endpoint in source.cast.listeners:
+            self.bus.remove_listener(source.cast, endpoint)
+        if not source.cast.listeners:
+            del self.sources[path]
+            source.stopped = True
+            self.ports.stop(source.voice)
+            self.bus.release(source.voice)
+            self.voice_pool.give(source.voice)
+
+    def _loop(self, path, source):
+        if source.stopped:
+            return
+        d = self.ports.play(source.voice, [path], barge_in=False)
+        d.addCallback(lambda r: self._loop(path, source) if r["reason"] == "end" else None)
+
+
+class _Source:
+    def __init__(self, voice, cast):
+        self.voice, self.cast, self.stopped = voice, cast, False
+
+
+class _Owner:
+    """What the voice pool records as the user of a music voice resource
+    (board events for it are not a channel's business)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def handle(self, event):
+        pass
+
+
+class Talk:
+    """The parties of one connected call and the bus arrangement for them."""
+
+    def __init__(self, bus, dsps, caller, music):
+        self.bus = bus
+        self.dsps = list(dsps)
+        self.caller = caller
+        self.music = music
+        self.parties = {caller: "talk"}
+        self.held = False
+        self.connection = None     # the Route or Conference in place
+
+    def role(self, endpoint):
+        return self.parties.get(endpoint)
+
+    def set(self, endpoint, role):
+        """Add a party, or change its role."""
+        if role not in ROLES:
+            raise TalkError(f"role {role!r} is not one of {', '.join(ROLES)}")
+        if role in ("coach", "pupil") and any(
+                r == role for e, r in self.parties.items() if e != endpoint):
+            raise TalkError(f"a conference has one {role} at most")
+        self.parties[endpoint] = role
+        self._apply()
+
+    def drop(self, endpoint):
+        if self.parties.pop(endpoint, None) is not None:
+            self._apply()
+
+    def hold(self, path):
+        """The caller hears the music; the others stay together."""
+        self._teardown()
+        self.held = True
+        if path is not None:                    # else silence
+            self.music.join(self.caller, path)
+        self._apply()
+
+    def retrieve(self):
+        self.held = False
+        self.music.leave(self.caller)
+        self._apply()
+
+    def end(self):
+        """Take the whole arrangement down (the call is over)."""
+        self._teardown()
+        self.music.leave(self.caller)
+        self.parties = {}
+
+    # -- the arrangement -------------------------------------------------------
+    def _apply(self):
+        """Arrange the bus for the parties now: a route for two talkers, a
+        conference (changed in place if there is one) for anything else."""
+        new = {e: r for e, r in self.parties.items() if not (self.held and e == self.caller)}
+        wants_route = len(new) == 2 and set(new.values()) == {"talk"}
+        if isinstance(self.connection, Conference) and len(new) >= 2 and not wants_route:
+            self._change_conference(new)
+            return
+        self._teardown()
+        if wants_route:
+            a, b = new
+            self.connection = self.bus.route(a, b)
+        elif len(new) >= 2:
+            self.connection = self._conference(new)
+
+    def _change_conference(self, new):
+        conf = self.connection
+        for endpoint in [e for e in conf.parties if e not in new]:
+            self.bus.remove_party(conf, endpoint)
+        for endpoint, role in new.items():
+            if endpoint not in conf.parties:
+                self.bus.add_party(conf, endpoint, ROLES[role])
+            elif conf.parties[endpoint] != ROLES[role]:
+                self.bus.set_role(conf, endpoint, ROLES[role])
+
+    def _conference(self, parties):
+        for dsp in self.dsps:
+            try:
+                if self.bus.driver.conference_room(dsp) < len(parties):
+                    continue
+                return self.bus.conference(dsp, {e: ROLES[r] for e, r in parties.items()})
+            except (DriverError, BusError) as e:
+                log.warn("conference on {dsp} failed: {error}", dsp=dsp, error=e)
+        raise TalkError(f"no conference room for {len(parties)} parties on "
+                        f"{', '.join(self.dsps) or 'no DSP'}")
+
+    def _teardown(self):
+        connection, self.connection = self.connection, None
+        if isinstance(connection, Route) and connection.id in self.bus.routes:
+            self.bus.disconnect(connection)
+        elif isinstance(connection, Conference) and connection.id in self.bus.conferences:
+            self.bus.disconnect(connection)

@@ -1,0 +1,262 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Agents' and supervisors' call control end to end, with the audio checked.
+
+A caller (T1 timeslot) talks with agent 1005 (station msiB1C5); the
+supervisor "sup" listens at station msiB1C8.  Each side sends its own
+tone -- caller 1000 Hz, agent 1500 Hz, supervisor 700 Hz -- and each phone
+records what it hears, so every claim ("the monitor hears both sides and
+neither hears the monitor") is a spectrum check, not a state check.
+"""
+import pytest
+
+from cti.protocol.client import RemoteError
+from cti.storage.models import AuditEntry, CallRecord, QueueLogEntry
+from tests.centre import Centre
+from tests.rig import hears
+from tests.test_callcenter import PASSWORD, agent_ready, names
+
+CALLER_HZ, AGENT_HZ, SUPERVISOR_HZ = 1000, 1500, 700
+SUP_STATION = "msiB1C8"
+
+
+@pytest.fixture
+def centre():
+    return Centre()
+
+
+class Scene:
+    """A call connected to agent 1005, a supervisor logged in."""
+
+    def __init__(self, centre, trunk="dtiB1T1"):
+        self.centre = centre
+        self.agent, self.agent_events = agent_ready(centre, "1005", "msiB1C5")
+        self.caller = centre.sim.endpoint(trunk)
+        self.phone = centre.sim.endpoint("msiB1C5")
+        self.sup_phone = centre.sim.endpoint(SUP_STATION)
+        self.caller.call(ani="2125551234", dnis="5550199")
+        centre.run_until(lambda: self.phone.state == "ringing", what="the agent's phone rings")
+        self.phone.offhook()
+        centre.run_until(lambda: "Established" in names(self.agent_events),
+                         what="the agent is connected")
+        self.call_id = dict(self.agent_events)["Established"]["call"]
+        self.sup = centre.client()
+        centre.call(self.sup.login("sup", PASSWORD, "supervisor"))
+        self.sup_events = centre.events(self.sup)
+
+    def lift(self):
+        """The supervisor puts the headset on."""
+        self.sup_phone.offhook()
+        station = self.centre.center.channels[SUP_STATION]
+        self.centre.run_until(lambda: station.state == "offhook", what="the station off-hook")
+
+    def ask(self, client, service, **params):
+        return self.centre.call(client.call(service, **params))
+
+    def refused(self, client, service, **params):
+        with pytest.raises(RemoteError) as e:
+            self.centre.call(client.call(service, **params))
+        return e.value
+
+    def listen(self, ms=1500):
+        """Everyone sends a tone for `ms`; what each one heard."""
+        ends = [self.caller, self.phone, self.sup_phone]
+        for end in ends:
+            end.capture(True)
+        self.caller.send_tone_custom(CALLER_HZ, 0, -10, on_ms=ms)
+        self.phone.send_tone_custom(AGENT_HZ, 0, -10, on_ms=ms)
+        self.sup_phone.send_tone_custom(SUPERVISOR_HZ, 0, -10, on_ms=ms)
+        self.centre.run(ms)
+        heard = {}
+        for name, end in zip(("caller", "agent", "supervisor"), ends, strict=True):
+            audio = end.read_capture()
+            audio = audio[len(audio) // 4:]            # past any switching moment
+            heard[name] = {hz for hz in (CALLER_HZ, AGENT_HZ, SUPERVISOR_HZ)
+                           if hears(audio, hz)}
+            end.capture(False)
+        return heard
+
+
+def test_silent_monitor_hears_both_sides_and_nobody_hears_it(centre):
+    s = Scene(centre)
+    assert s.listen() == {"caller": {AGENT_HZ}, "agent": {CALLER_HZ}, "supervisor": set()}
+    s.lift()
+    agent_seen = len(s.agent_events)
+    result = s.ask(s.sup, "Supervise", agent="1005", mode="monitor", station=SUP_STATION)
+    assert result == {"agent": "1005", "call": s.call_id, "mode": "monitor",
+                      "station": SUP_STATION}
+    assert names(s.sup_events)[-1] == "SupervisionStarted"
+    assert s.listen() == {"caller": {AGENT_HZ}, "agent": {CALLER_HZ},
+                          "supervisor": {CALLER_HZ, AGENT_HZ}}
+    assert len(s.agent_events) == agent_seen          # undetectable: no event reached it
+    [audit] = centre.records.of(AuditEntry)
+    assert (audit.user, audit.action, audit.agent, audit.call_id, audit.detail["mode"]) == (
+        "sup", "Supervise", "1005", s.call_id, "monitor")
+
+
+def test_whisper_is_heard_by_the_agent_only(centre):
+    s = Scene(centre)
+    s.lift()
+    s.ask(s.sup, "Supervise", agent="1005", mode="whisper", station=SUP_STATION)
+    assert s.listen() == {"caller": {AGENT_HZ}, "agent": {CALLER_HZ, SUPERVISOR_HZ},
+                          "supervisor": {CALLER_HZ, AGENT_HZ}}
+
+
+def test_barge_in_is_heard_by_both_and_modes_change_in_place(centre):
+    s = Scene(centre)
+    s.lift()
+    s.ask(s.sup, "Supervise", agent="1005", mode="monitor", station=SUP_STATION)
+    s.ask(s.sup, "Supervise", agent="1005", mode="barge")
+    assert names(s.sup_events)[-1] == "SupervisionChanged"
+    assert s.listen() == {"caller": {AGENT_HZ, SUPERVISOR_HZ},
+                          "agent": {CALLER_HZ, SUPERVISOR_HZ},
+                          "supervisor": {CALLER_HZ, AGENT_HZ}}
+    s.ask(s.sup, "EndSupervision", agent="1005")
+    assert names(s.sup_events)[-1] == "SupervisionEnded"
+    assert s.listen() == {"caller": {AGENT_HZ}, "agent": {CALLER_HZ}, "supervisor": set()}
+    assert [a.action for a in centre.records.of(AuditEntry)] == [
+        "Supervise", "Supervise", "EndSupervision"]
+
+
+def test_intercept_leaves_caller_and_supervisor_talking(centre):
+    s = Scene(centre)
+    s.lift()
+    s.ask(s.sup, "Supervise", agent="1005", mode="monitor", station=SUP_STATION)
+    result = s.ask(s.sup, "Intercept", agent="1005")
+    assert result == {"call": s.call_id, "station": SUP_STATION}
+    assert centre.center.acd.agents["1005"].state == "workingAfterCall"
+    heard = s.listen()
+    assert heard["caller"] == {SUPERVISOR_HZ} and heard["supervisor"] == {CALLER_HZ}
+    assert heard["agent"] == set()
+    s.sup_phone.onhook()
+    centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
+    centre.run(200)
+    [cdr] = centre.records.of(CallRecord)
+    assert (cdr.agent, cdr.released_by) == ("1005", "supervisor")
+
+
+def test_supervisor_hanging_up_ends_the_supervision(centre):
+    s = Scene(centre)
+    s.lift()
+    s.ask(s.sup, "Supervise", agent="1005", mode="barge", station=SUP_STATION)
+    s.sup_phone.onhook()
+    centre.run_until(lambda: names(s.sup_events)[-1] == "SupervisionEnded",
+                     what="the supervision ends")
+    assert s.listen()["caller"] == {AGENT_HZ}
+    assert centre.center.calls[s.call_id].state == "talking"
+
+
+def test_supervise_errors_say_what_is_wrong(centre):
+    s = Scene(centre)
+    e = s.refused(s.sup, "Supervise", agent="1005", mode="monitor", station=SUP_STATION)
+    assert e.code == "invalid_state" and "lift the handset" in str(e)
+    e = s.refused(s.sup, "Supervise", agent="1001", mode="monitor", station=SUP_STATION)
+    assert e.code == "invalid_state" and "not on a call" in str(e)
+    e = s.refused(s.sup, "Supervise", agent="1005", mode="monitor", station="msiB1C5")
+    assert e.code == "resource_busy" and "1005" in str(e)
+    e = s.refused(s.sup, "Supervise", agent="1005", mode="spy", station=SUP_STATION)
+    assert e.code == "invalid_field"
+    e = s.refused(s.agent, "Supervise", agent="1005", mode="monitor", station=SUP_STATION)
+    assert e.code == "forbidden"
+    e = s.refused(s.sup, "Intercept", agent="1005")
+    assert e.code == "invalid_state" and "Supervise" in str(e)
+
+
+def test_monitor_next_call_starts_when_the_agent_answers(centre):
+    agent, events = agent_ready(centre, "1005", "msiB1C5")
+    sup = centre.client()
+    centre.call(sup.login("sup", PASSWORD, "supervisor"))
+    sup_events = centre.events(sup)
+    sup_phone = centre.sim.endpoint(SUP_STATION)
+    sup_phone.offhook()
+    centre.run_until(lambda: centre.center.channels[SUP_STATION].state == "offhook",
+                     what="the supervisor's station off-hook")
+    centre.call(sup.call("MonitorNextCall", agent="1005", mode="monitor",
+                         station=SUP_STATION))
+    caller, phone = centre.sim.endpoint("dtiB1T2"), centre.sim.endpoint("msiB1C5")
+    caller.call(ani="2125550009", dnis="5550199")
+    centre.run_until(lambda: phone.state == "ringing", what="the agent's phone rings")
+    phone.offhook()
+    centre.run_until(lambda: "SupervisionStarted" in names(sup_events),
+                     what="supervision starts with the call")
+    for end in (caller, phone, sup_phone):
+        end.capture(True)
+    caller.send_tone_custom(CALLER_HZ, 0, -10, on_ms=1000)
+    phone.send_tone_custom(AGENT_HZ, 0, -10, on_ms=1000)
+    centre.run(1000)
+    heard = sup_phone.read_capture()[2000:]
+    assert hears(heard, CALLER_HZ) and hears(heard, AGENT_HZ)
+
+
+def test_hold_gives_the_caller_music_and_retrieve_brings_the_agent_back(centre):
+    s = Scene(centre)
+    result = s.ask(s.agent, "HoldCall", call=s.call_id)
+    assert result == {"call": s.call_id}
+    assert names(s.agent_events)[-1] == "Held"
+    assert centre.center.moh.listening                  # the caller hears the music
+    heard = s.listen()
+    assert AGENT_HZ not in heard["caller"] and CALLER_HZ not in heard["agent"]
+    e = s.refused(s.agent, "HoldCall", call=s.call_id)
+    assert e.code == "invalid_state" and "on hold already" in str(e)
+    s.ask(s.agent, "RetrieveCall", call=s.call_id)
+    assert names(s.agent_events)[-1] == "Retrieved"
+    assert not centre.center.moh.listening
+    assert centre.server.voice_pool.busy == {centre.center.calls[s.call_id].voice}
+    heard = s.listen()
+    assert heard["caller"] == {AGENT_HZ} and heard["agent"] == {CALLER_HZ}
+
+
+def test_blind_transfer_to_a_queue_rings_the_next_agent(centre):
+    s = Scene(centre)
+    other, other_events = agent_ready(centre, "1001", "msiB1C1")     # sales
+    result = s.ask(s.agent, "SingleStepTransferCall", call=s.call_id, queue="sales")
+    assert result == {"call": s.call_id, "transferredTo": "queue:sales"}
+    assert "Transferred" in names(s.agent_events)
+    assert centre.center.acd.agents["1005"].state == "workingAfterCall"
+    other_phone = centre.sim.endpoint("msiB1C1")
+    centre.run_until(lambda: other_phone.state == "ringing", what="sales agent rings")
+    other_phone.offhook()
+    centre.run_until(lambda: centre.center.acd.agents["1001"].state == "busy",
+                     what="the sales agent takes it")
+    s.caller.capture(True)
+    other_phone.capture(True)
+    s.caller.send_tone_custom(CALLER_HZ, 0, -10, on_ms=1000)
+    centre.run(1000)
+    assert hears(other_phone.read_capture()[2000:], CALLER_HZ)
+    s.caller.hangup()
+    centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
+    centre.run(200)
+    [cdr] = centre.records.of(CallRecord)
+    assert (cdr.queue, cdr.agent) == ("sales", "1001")
+    log = [(e.queue, e.event) for e in centre.records.of(QueueLogEntry, call_id=s.call_id)]
+    assert log == [("support", "ENTERQUEUE"), ("support", "CONNECT"),
+                   ("support", "COMPLETEAGENT"), ("sales", "ENTERQUEUE"),
+                   ("sales", "CONNECT"), ("sales", "COMPLETECALLER")]
+
+
+def test_an_agent_may_not_touch_another_agents_call(centre):
+    s = Scene(centre)
+    other, _ = agent_ready(centre, "1001", "msiB1C1")
+    e = s.refused(other, "HoldCall", call=s.call_id)
+    assert e.code == "invalid_state" and "not agent 1001's call" in str(e)
+    e = s.refused(s.agent, "SingleStepTransferCall", call=s.call_id, queue="nowhere")
+    assert e.code == "no_such_object" and e.body["object"] == "queue"
+    e = s.refused(s.agent, "SingleStepTransferCall", call=s.call_id)
+    assert e.code == "missing_field"
+
+
+def test_supervisor_clears_a_call_and_forces_a_team_not_ready(centre):
+    s = Scene(centre)
+    s.ask(s.sup, "ClearCall", call=s.call_id)
+    centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
+    centre.run(200)
+    [cdr] = centre.records.of(CallRecord)
+    assert cdr.released_by == "supervisor" and "sup" in cdr.cause
+    result = s.ask(s.sup, "ForceAgentState", agent="1005", state="notReady",
+                   reason="meeting")
+    assert result["agents"][0]["agent"] == "1005"
+    assert centre.center.acd.agents["1005"].state == "notReady"
+    assert centre.center.acd.agents["1005"].reason == "meeting"
+    e = s.refused(s.sup, "ForceAgentState", team="nobody", state="ready")
+    assert e.code == "no_such_object"
+    assert [a.action for a in centre.records.of(AuditEntry)] == ["ClearCall",
+                                                                  "ForceAgentState"]
