@@ -38,6 +38,8 @@ class Scene:
         self.phone.offhook()
         centre.run_until(lambda: "Established" in names(self.agent_events),
                          what="the agent is connected")
+        centre.run_until(lambda: self.caller.state == "connected",
+                         what="the caller hears the answer")
         self.call_id = dict(self.agent_events)["Established"]["call"]
         self.sup = centre.client()
         centre.call(self.sup.login("sup", PASSWORD, "supervisor"))

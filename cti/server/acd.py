@@ -71,6 +71,7 @@ AGENT = Table("agent", initial="loggedOff", transitions=[
     ("reserved", "no_answer_pause", "notReady"),   # rang out once too often
     ("reserved", "withdrawn", "ready"),        # the caller hung up, or another agent answered
     ("busy", "call_ended", "workingAfterCall"),
+    ("busy", "released", "ready"),             # a direct call (consultation) with no wrap-up
     ("workingAfterCall", "ready", "ready"),    # wrap-up over (timer or the agent)
     ("workingAfterCall", "not_ready", "notReady"),
     ("notReady", "logout", "loggedOff"),
@@ -189,6 +190,7 @@ class AgentState:
     wrap_timer: object = None
     wrap_ends: float | None = None  # a timed or forced wrap-up's end
     wrap_mode: str = "timed"
+    direct_queue: str | None = None # a direct call's queue (whose wrap-up ends it)
     wrap_started: float = 0.0
     wrap_queue: "QueueState | None" = None   # whose handle time the wrap-up ends
     wrap_talk: float = 0.0
@@ -678,9 +680,66 @@ class ACD:
         """The agent's call is over: wrap-up, then the next call."""
         agent = self.agent(agent_id)
         entry = agent.entry
-        if agent.state != "busy" or entry is None:
+        if agent.state != "busy":
+            return
+        if entry is None:
+            if agent.call is not None:
+                self._end_direct(agent, released_by)
             return
         self._end_call(agent, entry, released_by, "call_ended")
+
+    # -- direct calls (consultations, transfers to an agent) ----------------------
+    @_serving
+    def offer_direct(self, agent_id, call):
+        """Reserve a ready agent for a call that comes to it by name, not
+        through a queue (a consultation): the owner rings it and times it."""
+        agent = self.agent(agent_id)
+        if agent.state != "ready":
+            raise ACDError("invalid_state", f"agent {agent_id} is {agent.state}, not ready")
+        agent.entry, agent.call, agent.direct_queue = None, call, None
+        self._fire(agent, "offer", call=call.id, why="direct")
+
+    @_serving
+    def answered_direct(self, agent_id):
+        agent = self.agent(agent_id)
+        if agent.state != "reserved" or agent.entry is not None:
+            raise ACDError("invalid_state", f"agent {agent_id} has no direct call ringing")
+        agent.answered_at = self.clock.seconds()
+        agent.no_answers = 0
+        self._fire(agent, "answer", call=agent.call.id, why="direct")
+
+    @_serving
+    def withdraw_direct(self, agent_id, why):
+        """A direct call stopped ringing unanswered (or its caller gave up)."""
+        agent = self.agent(agent_id)
+        if agent.state == "reserved" and agent.entry is None:
+            call, agent.call = agent.call, None
+            self._fire(agent, "withdrawn", call=call.id if call else None, why=why)
+            self._free(agent)
+
+    def take_call(self, agent_id, call, queue_name=None):
+        """A busy agent's call is now `call` (a transfer it consulted on
+        completed): its end gets `queue_name`'s wrap-up, or none."""
+        agent = self.agent(agent_id)
+        agent.call, agent.direct_queue = call, queue_name
+
+    def _end_direct(self, agent, released_by):
+        call, agent.call = agent.call, None
+        agent.talk_s += self.clock.seconds() - agent.answered_at
+        queue = self.queues.get(agent.direct_queue) if agent.direct_queue else None
+        agent.direct_queue = None
+        if queue is None:
+            self._fire(agent, "released", call=call.id if call else None, why=released_by)
+            self._free(agent)
+            return
+        now = self.clock.seconds()
+        config = queue.config
+        agent.wrap_mode, agent.wrap_started, agent.wrap_queue = config.wrap_up, now, queue
+        agent.wrap_talk = now - agent.answered_at
+        self._fire(agent, "call_ended", call=call.id if call else None, why=released_by)
+        if config.wrap_up != "agent":
+            agent.wrap_ends = now + config.wrap_up_s
+            agent.wrap_timer = self.clock.callLater(config.wrap_up_s, self._wrap_done, agent)
 
     def _end_call(self, agent, entry, released_by, event):
         now = self.clock.seconds()
@@ -778,16 +837,19 @@ class ACD:
         fixed = []
         for agent in self.agents.values():
             entry = agent.entry
-            if agent.state == "reserved" and (entry is None or agent not in entry.ringing
-                                              or "ring" not in entry.timers
-                                              or not self.owner.call_alive(entry.call)):
+            direct = entry is None and agent.call is not None
+            if agent.state == "reserved" and not direct and (
+                    entry is None or agent not in entry.ringing or "ring" not in entry.timers
+                    or not self.owner.call_alive(entry.call)) \
+                    or agent.state == "reserved" and direct \
+                    and not self.owner.call_alive(agent.call):
                 if entry is not None and agent in entry.ringing:
                     self._release_offer(agent)
                 agent.entry = agent.call = None
                 self._fire(agent, "reconcile", why="reconciled")
                 fixed.append((agent.id, "reserved"))
                 self._free(agent)
-            elif agent.state == "busy" and (entry is None or agent.call is None
+            elif agent.state == "busy" and (agent.call is None
                                             or not self.owner.call_alive(agent.call)):
                 if entry is not None:
                     self._end_call(agent, entry, "reconciled", "reconcile")

@@ -116,6 +116,7 @@ class InboundCall:
     priority: int | None = None      # in the queue (kept when transferred back to one)
     answered_by: tuple | None = None # (agent id, station) of the last agent who answered
     intercepted_by: str | None = None   # the supervisor who took the call over
+    members: list = field(default_factory=list)   # (agent, station) conferenced in
     at_end: list = field(default_factory=list)   # Deferreds fired when it ends
     history: list = field(default_factory=list)
 
@@ -201,6 +202,8 @@ class CallCenter:
             self._finish(ic, "caller", reason)
 
     def station_answered(self, station):
+        if self.desk.consults.station_answered(station):
+            return
         agent = self.acd.agent_at(station.name)
         ic = self.calls.get(agent.call.id) if agent and agent.call is not None else None
         if ic is None or ic.state != "ringing":
@@ -209,6 +212,8 @@ class CallCenter:
         self._agent_answered(ic)
 
     def station_no_answer(self, station):
+        if self.desk.consults.station_no_answer(station):
+            return
         agent = self.acd.agent_at(station.name)
         if agent is not None:
             self.acd.no_answer(agent)
@@ -217,13 +222,14 @@ class CallCenter:
         """A phone lifted with no call: dial tone (internal calls come later)."""
 
     def station_onhook(self, station, was):
-        if was != "talking" or self.desk.station_onhook(station):
+        if was != "talking" or self.desk.station_onhook(station) \
+                or self.desk.consults.hang_up(station):
             return
         agent = self.acd.agent_at(station.name)
         if agent is not None:
             ic = self.calls.get(agent.call.id) if agent.call is not None else None
-            if ic is not None and ic.station is station:
-                self._finish(ic, "agent", "agent hung up")
+            if ic is not None and ic.state == "talking":
+                self.desk.hung_up(ic, agent, station)
             return
         for ic in list(self.calls.values()):    # a supervisor who took a call over
             if ic.station is station and ic.intercepted_by is not None:
@@ -533,11 +539,13 @@ class CallCenter:
             self.acd.abandon(ic.call)
         elif previous == "talking":
             self.desk.call_ended(ic)
-            if ic.agent is not None:          # None: a supervisor took it over
-                self.acd.call_ended(ic.agent.id, released_by, cause=cause)
+            for agent, station in [(ic.agent, ic.station), *ic.members]:
+                if agent is not None:         # None: a supervisor took it over
+                    self.acd.call_ended(agent.id, released_by, cause=cause)
+                if station is not None and station.state == "talking":
+                    station.hang_up()
+            ic.members.clear()
             self._unbridge(ic)
-            if ic.station.state == "talking":
-                ic.station.hang_up()
         ic.trunk.release(reason)
         self.model.clear_call(ic.call, reason, cause=cause)
         self.calls.pop(ic.id, None)
@@ -922,13 +930,16 @@ class CallCenter:
             self._finish(ic, "system", "released by the flow", request.cause)
             return {}
         agent = self._my_agent(request)
+        station = self.channels.by_name.get(agent.station) if agent.station else None
+        if station is not None and self.desk.consults.hang_up(station, request.cause):
+            return {}
         ic = self.calls.get(agent.call.id) if agent.call is not None else None
         if ic is None or (params["call"] not in (None, ic.id)):
             raise ProtocolError("invalid_state", f"agent {agent.id} has no such call")
         if ic.state == "ringing":
             self.acd.no_answer(agent, cause=request.cause)     # rejected: the next agent
         else:
-            self._finish(ic, "agent", "agent hung up", request.cause)
+            self.desk.hung_up(ic, agent, station, request.cause)
         return {}
 
     def _my_agent(self, request):
@@ -943,6 +954,8 @@ class CallCenter:
 
     def _agent_answer(self, request, params):
         agent = self._my_agent(request)
+        if self.desk.consults.answer(request, agent):
+            return {"call": agent.call.id}
         ic = self.calls.get(agent.call.id) if agent.call is not None else None
         if ic is None or ic.state != "ringing" or params["call"] not in (None, ic.id):
             raise ProtocolError("invalid_state", f"agent {agent.id} has no call ringing")

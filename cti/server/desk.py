@@ -47,6 +47,7 @@ from cti.protocol.services import Field, ProtocolError, Service
 from cti.server.acd import ACDError
 from cti.server.channels import Station
 from cti.server.config import STRATEGIES
+from cti.server.consult import Consultations
 from cti.server.talk import TalkError
 from cti.storage.models import AuditEntry
 
@@ -76,6 +77,7 @@ class Desk:
         self.center = center
         self.by_agent = {}          # agent id -> Supervision
         self._register()
+        self.consults = Consultations(self)
 
     # -- lookups -----------------------------------------------------------
     def _connected_call(self, request, call_id):
@@ -137,36 +139,76 @@ class Desk:
 
     # -- hold and transfer -------------------------------------------------------
     def _hold(self, request, params):
-        cc = self.center
         ic = self._connected_call(request, params["call"])
         if ic.held:
             raise ProtocolError("invalid_state", f"call {ic.id} is on hold already",
                                 object="call", id=ic.id)
-        ic.talk.hold(cc._music_file(ic) or cc._default_music())
-        ic.held = True
-        cc.model.connect(ic.call, ic.station.name, "hold", cause=request.cause)
+        self.hold(ic, request.cause)
         return {"call": ic.id}
 
     def _retrieve(self, request, params):
-        cc = self.center
         ic = self._connected_call(request, params["call"])
-        if not ic.held:
-            raise ProtocolError("invalid_state", f"call {ic.id} is not on hold",
-                                object="call", id=ic.id)
+        if not ic.held or ic.id in self.consults.by_call:
+            raise ProtocolError("invalid_state", f"call {ic.id} is not on hold" + (
+                " (a consultation holds it: ReconnectCall)" if ic.held else ""),
+                object="call", id=ic.id)
+        self.retrieve(ic, request.cause)
+        return {"call": ic.id}
+
+    def hold(self, ic, cause=None):
+        """The caller hears music on hold; `Held` at the agent's station."""
+        cc = self.center
+        ic.talk.hold(cc._music_file(ic) or cc._default_music())
+        ic.held = True
+        cc.model.connect(ic.call, ic.station.name, "hold", cause=cause)
+
+    def retrieve(self, ic, cause=None, announce=True):
+        """The caller is back (`Retrieved` at the agent's station, if `announce`)."""
         ic.talk.retrieve()
         ic.held = False
-        cc.model.connect(ic.call, ic.station.name, "connected", cause=request.cause)
-        return {"call": ic.id}
+        if announce:
+            self.center.model.connect(ic.call, ic.station.name, "connected", cause=cause)
+
+    def leave(self, ic, agent, station, reason, cause=None):
+        """One agent leaves a call that goes on (a transfer, a conference
+        member hanging up): wrap-up for it, the next member owns the call."""
+        cc = self.center
+        self._end_supervision_of(agent.id, "the agent left the call")
+        if ic.talk is not None:
+            ic.talk.drop(station.name)
+        cc.acd.call_ended(agent.id, "agent", cause=cause)
+        if station.state == "talking":
+            station.hang_up()
+        cc.model.clear(ic.call, station.name, reason, cause=cause)
+        if ic.agent is agent:
+            ic.agent, ic.station = ic.members.pop(0) if ic.members else (None, None)
+        else:
+            ic.members[:] = [(a, s) for a, s in ic.members if a is not agent]
+
+    def hung_up(self, ic, agent, station, cause=None):
+        """An agent on a connected call hung up (on-hook or ClearConnection)."""
+        if ic.members and (ic.agent is agent or any(a is agent for a, _ in ic.members)):
+            self.leave(ic, agent, station, "agent hung up", cause)
+        elif ic.agent is agent and ic.station is station:
+            self.center._finish(ic, "agent", "agent hung up", cause)
 
     def _transfer(self, request, params):
         cc = self.center
-        given = [k for k in ("queue", "flow") if params[k] is not None]
+        given = [k for k in ("agent", "queue", "flow") if params[k] is not None]
         if len(given) != 1:
             raise ProtocolError("missing_field" if not given else "invalid_field",
-                                "SingleStepTransferCall: give exactly one of queue and flow",
-                                field="queue")
+                                "SingleStepTransferCall: give exactly one of agent, queue and "
+                                "flow", field="queue")
         ic = self._connected_call(request, params["call"])
         kind, target = given[0], params[given[0]]
+        if ic.members or ic.id in self.consults.by_call:
+            raise ProtocolError("invalid_state", f"call {ic.id} is in a conference or a "
+                                "consultation: finish that first", object="call", id=ic.id)
+        if kind == "agent":
+            agent, station = ic.agent, ic.station
+            self.consults.start(ic, target, blind=True, cause=request.cause)
+            self.leave(ic, agent, station, "transferred", request.cause)
+            return {"call": ic.id, "transferredTo": f"agent:{target}"}
         if kind == "queue":
             if cc.config.queue(target) is None:
                 raise ProtocolError("no_such_object", f"no queue {target!r}", object="queue",
@@ -180,7 +222,7 @@ class Desk:
                                 object="flow", id=target)
         to = f"queue:{target}" if kind == "queue" else f"routepoint:{target}"
         station = ic.station.name
-        self._drop_agent(ic, "transferred", request.cause)
+        self.release_caller(ic, request.cause)
         cc.model.event(ic.call, station, "Transferred", cause=request.cause, transferredTo=to)
         ic.phase.fire("transfer", to=to)
         if kind == "queue":
@@ -190,21 +232,14 @@ class Desk:
             cc._to_flow(ic, target)
         return {"call": ic.id, "transferredTo": to}
 
-    def _drop_agent(self, ic, reason, cause=None):
-        """The agent leaves a connected call that goes on without it."""
-        cc = self.center
-        self._end_supervision_of(ic.agent.id, "the agent left the call")
-        station = ic.station
-        if ic.held:
-            ic.talk.retrieve()
-            ic.held = False
+    def release_caller(self, ic, cause=None):
+        """The agent (if one is still on it) leaves the caller, who goes on
+        elsewhere (a queue, a flow): the call's talk is over."""
+        if ic.agent is not None:
+            self.leave(ic, ic.agent, ic.station, "transferred", cause)
+        ic.held = False
         ic.talk.end()
         ic.talk = None
-        cc.acd.call_ended(ic.agent.id, "agent", cause=cause)
-        if station.state == "talking":
-            station.hang_up()
-        cc.model.clear(ic.call, station.name, reason, cause=cause)
-        ic.agent = ic.station = None
 
     # -- supervision ---------------------------------------------------------------
     def _supervise(self, request, params):
@@ -336,7 +371,9 @@ class Desk:
         self.center.hub.send_event(s.session, "SupervisionStarted", self._describe(s))
 
     def call_ended(self, ic):
-        """The call is over: whoever supervised it is told."""
+        """The call is over: whoever supervised it is told, a consultation
+        on it ends."""
+        self.consults.call_ended(ic)
         if ic.agent is not None:
             s = self.by_agent.get(ic.agent.id)
             if s is not None and s.call == ic.id:
@@ -418,7 +455,8 @@ class Desk:
         add(Service("HoldCall", CALLERS, fields=call), self._hold)
         add(Service("RetrieveCall", CALLERS, fields=call), self._retrieve)
         add(Service("SingleStepTransferCall", CALLERS, fields={
-            **call, "queue": Field(str, False), "flow": Field(str, False)}), self._transfer)
+            **call, "agent": Field(str, False), "queue": Field(str, False),
+            "flow": Field(str, False)}), self._transfer)
         add(Service("Supervise", SUPERVISORS, fields={
             **agent, "mode": Field(str, choices=MODES), "station": Field(str, False)}),
             self._supervise_checked)

@@ -1,0 +1,191 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Consultation, attended and blind transfer to an agent, three-way
+conference, end to end with the audio checked by tones.
+
+Agent 1005 (msiB1C5, support) has a caller; agent 1003 (msiB1C3, sales and
+support) is consulted.  Caller 1000 Hz, first agent 1500 Hz, second
+agent 700 Hz.
+"""
+import pytest
+
+from cti.protocol.client import RemoteError
+from cti.storage.models import CallRecord
+from tests.centre import Centre
+from tests.rig import hears
+from tests.test_callcenter import agent_ready, names
+
+CALLER_HZ, FIRST_HZ, SECOND_HZ = 1000, 1500, 700
+
+
+@pytest.fixture
+def centre():
+    return Centre()
+
+
+class Scene:
+    def __init__(self, centre):
+        self.centre = centre
+        self.first, self.first_events = agent_ready(centre, "1005", "msiB1C5")
+        self.caller = centre.sim.endpoint("dtiB1T1")
+        self.phone1 = centre.sim.endpoint("msiB1C5")
+        self.phone2 = centre.sim.endpoint("msiB1C3")
+        self.caller.call(ani="2125551234", dnis="5550199")
+        centre.run_until(lambda: self.phone1.state == "ringing", what="agent 1005 rings")
+        self.phone1.offhook()
+        centre.run_until(lambda: "Established" in names(self.first_events),
+                         what="the caller talks with agent 1005")
+        centre.run_until(lambda: self.caller.state == "connected",
+                         what="the caller hears the answer")
+        self.call_id = dict(self.first_events)["Established"]["call"]
+        self.second, self.second_events = agent_ready(centre, "1003", "msiB1C3")
+        self.acd = centre.center.acd
+
+    def ask(self, client, service, **params):
+        return self.centre.call(client.call(service, **params))
+
+    def consult(self):
+        result = self.ask(self.first, "ConsultationCall", call=self.call_id, agent="1003")
+        self.centre.run_until(lambda: self.phone2.state == "ringing", what="1003 rings")
+        return result["consultCall"]
+
+    def answer_second(self):
+        self.phone2.offhook()
+        self.centre.run_until(lambda: self.acd.agents["1003"].state == "busy",
+                              what="1003 answers")
+
+    def listen(self, ms=1500):
+        ends = {"caller": self.caller, "first": self.phone1, "second": self.phone2}
+        tones = {"caller": CALLER_HZ, "first": FIRST_HZ, "second": SECOND_HZ}
+        for end in ends.values():
+            end.capture(True)
+        for name, end in ends.items():
+            end.send_tone_custom(tones[name], 0, -10, on_ms=ms)
+        self.centre.run(ms)
+        heard = {}
+        for name, end in ends.items():
+            audio = end.read_capture()
+            audio = audio[len(audio) // 4:]
+            heard[name] = {who for who, hz in tones.items() if who != name and hears(audio, hz)}
+            end.capture(False)
+        return heard
+
+
+def test_consult_then_transfer(centre):
+    s = Scene(centre)
+    consult_call = s.consult()
+    assert s.acd.agents["1003"].state == "reserved"
+    assert names(s.first_events)[-1] in ("Delivered", "Held", "Originated")
+    assert centre.center.moh.listening                 # the caller hears music meanwhile
+    s.answer_second()
+    heard = s.listen()
+    assert heard["first"] == {"second"} and heard["second"] == {"first"}
+    assert heard["caller"] == set()                    # music, not the agents
+    result = s.ask(s.first, "TransferCall", call=s.call_id, consultCall=consult_call)
+    assert result == {"call": s.call_id, "agent": "1003"}
+    assert s.acd.agents["1005"].state == "workingAfterCall"
+    assert s.acd.agents["1003"].state == "busy"
+    assert "Transferred" in names(s.first_events)
+    heard = s.listen()
+    assert heard["caller"] == {"second"} and heard["second"] == {"caller"}
+    assert heard["first"] == set()
+    s.caller.hangup()
+    centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
+    centre.run(200)
+    [cdr] = centre.records.of(CallRecord, call_id=s.call_id)
+    assert (cdr.agent, cdr.station, cdr.disposition) == ("1003", "msiB1C3", "answered")
+    assert s.acd.agents["1003"].state == "workingAfterCall"   # the queue's wrap-up
+
+
+def test_consult_then_conference_of_three(centre):
+    s = Scene(centre)
+    consult_call = s.consult()
+    s.answer_second()
+    result = s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=consult_call)
+    assert result["parties"] == sorted(["dtiB1T1", "msiB1C5", "msiB1C3"])
+    assert "Conferenced" in names(s.first_events)
+    assert s.listen() == {"caller": {"first", "second"}, "first": {"caller", "second"},
+                          "second": {"caller", "first"}}
+    s.phone1.onhook()                                    # the owner leaves: 1003 keeps it
+    centre.run_until(lambda: s.acd.agents["1005"].state == "workingAfterCall",
+                     what="1005 leaves the conference")
+    assert centre.center.calls[s.call_id].agent.id == "1003"
+    heard = s.listen()
+    assert heard["caller"] == {"second"} and heard["second"] == {"caller"}
+
+
+def test_reconnect_and_the_consulted_hanging_up_bring_the_caller_back(centre):
+    s = Scene(centre)
+    consult_call = s.consult()
+    s.ask(s.first, "ReconnectCall", call=s.call_id, consultCall=consult_call)
+    centre.run_until(lambda: s.phone2.state != "ringing", what="1003 stops ringing")
+    assert s.acd.agents["1003"].state == "ready"
+    assert names(s.first_events)[-1] == "Retrieved"
+    heard = s.listen()
+    assert heard["caller"] == {"first"} and heard["first"] == {"caller"}
+
+    s.consult()
+    s.answer_second()
+    s.phone2.onhook()                                    # the consulted hangs up
+    centre.run_until(lambda: s.acd.agents["1003"].state == "ready",
+                     what="1003 is free again")
+    heard = s.listen()
+    assert heard["caller"] == {"first"} and heard["first"] == {"caller"}
+
+
+def test_the_consulting_agent_hanging_up_transfers(centre):
+    s = Scene(centre)
+    s.consult()
+    s.answer_second()
+    s.phone1.onhook()
+    centre.run_until(lambda: s.acd.agents["1005"].state == "workingAfterCall",
+                     what="1005 leaves")
+    heard = s.listen()
+    assert heard["caller"] == {"second"} and heard["second"] == {"caller"}
+
+
+def test_blind_transfer_to_an_agent_completes_on_answer(centre):
+    s = Scene(centre)
+    result = s.ask(s.first, "SingleStepTransferCall", call=s.call_id, agent="1003")
+    assert result == {"call": s.call_id, "transferredTo": "agent:1003"}
+    assert s.acd.agents["1005"].state == "workingAfterCall"
+    centre.run_until(lambda: s.phone2.state == "ringing", what="1003 rings")
+    s.answer_second()
+    heard = s.listen()
+    assert heard["caller"] == {"second"} and heard["second"] == {"caller"}
+
+
+def test_blind_transfer_to_an_agent_who_does_not_answer_goes_back_to_the_queue(centre):
+    s = Scene(centre)
+    s.ask(s.first, "SingleStepTransferCall", call=s.call_id, agent="1003")
+    centre.run_until(lambda: s.phone2.state == "ringing", what="1003 rings")
+    centre.run_until(lambda: centre.center.calls[s.call_id].state in ("queued", "ringing"),
+                     within_ms=40_000, what="the call back in its queue")
+    assert centre.center.calls[s.call_id].queue == "support"
+    assert s.acd.agents["1003"].state in ("ready", "reserved")
+
+
+def test_consultation_errors(centre):
+    s = Scene(centre)
+    with pytest.raises(RemoteError) as e:
+        s.ask(s.first, "ConsultationCall", call=s.call_id, agent="1005")
+    assert e.value.code == "invalid_field"
+    centre.call(s.second.call("SetAgentState", state="notReady", reason="break"))
+    with pytest.raises(RemoteError) as e:
+        s.ask(s.first, "ConsultationCall", call=s.call_id, agent="1003")
+    assert e.value.code == "invalid_state" and "not ready" in str(e.value)
+    assert not centre.center.calls[s.call_id].held      # nothing half-done
+    with pytest.raises(RemoteError) as e:
+        s.ask(s.first, "TransferCall", call=s.call_id, consultCall="c99")
+    assert e.value.code == "no_such_object"
+
+
+def test_the_caller_hanging_up_during_a_consultation_frees_both(centre):
+    s = Scene(centre)
+    s.consult()
+    s.answer_second()
+    s.caller.hangup()
+    centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
+    centre.run(200)
+    assert s.acd.agents["1003"].state == "ready"
+    assert s.acd.agents["1005"].state == "workingAfterCall"
+    assert not centre.center.desk.consults.by_call
