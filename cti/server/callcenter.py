@@ -45,6 +45,7 @@ from pathlib import Path
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from cti.flow.model import say
 from cti.protocol.services import KEEP_CALL_MAX_S, Field, ProtocolError, Service
 from cti.server.acd import ACD, ACDError, Settings
 from cti.server.channels import Station
@@ -117,6 +118,9 @@ class InboundCall:
     answered_by: tuple | None = None # (agent id, station) of the last agent who answered
     intercepted_by: str | None = None   # the supervisor who took the call over
     members: list = field(default_factory=list)   # (agent, station) conferenced in
+    announcing: bool = False         # a queue announcement is playing
+    announce_timer: object = None
+    announcements: int = 0           # played so far (the messages take turns)
     at_end: list = field(default_factory=list)   # Deferreds fired when it ends
     history: list = field(default_factory=list)
 
@@ -355,6 +359,7 @@ class CallCenter:
                               first_since, str(e))
             return
         ic.entry = entry
+        self._schedule_announcement(ic)
         if ic.state == "queued":
             self._start_music(ic)
 
@@ -395,6 +400,65 @@ class CallCenter:
         if ic.music:
             ic.music = False
             self.moh.leave(self._trunk_endpoint(ic))
+        if ic.announcing:                     # an announcement playing: cut it
+            ic.announcing = False
+            self.ports.stop(ic.voice)
+        if ic.announce_timer is not None and ic.announce_timer.active():
+            ic.announce_timer.cancel()
+        ic.announce_timer = None
+
+    # -- announcements to waiting callers --------------------------------------
+    def _schedule_announcement(self, ic):
+        config = self.config.queue(ic.queue)
+        if config.announce_every_s is not None and ic.voice is not None:
+            ic.announce_timer = self.clock.callLater(config.announce_every_s,
+                                                     self._announce, ic)
+
+    def _announce(self, ic):
+        """Every `announce_every_s` of waiting: place in line, expected wait,
+        the next message; then the music again."""
+        ic.announce_timer = None
+        entry = ic.entry
+        if ic.state != "queued" or entry is None or self.ports.busy(ic.voice):
+            if ic.state in ("queued", "ringing"):
+                self._schedule_announcement(ic)
+            return
+        config = self.config.queue(ic.queue)
+        names = []
+        if "position" in config.announce:
+            names += ["queue_position", *say("number", str(self.acd.position(entry)))]
+        if "wait" in config.announce:
+            wait = self.acd.estimated_wait(entry)
+            if wait is not None and wait < 60:
+                names.append("queue_wait_short")
+            elif wait is not None:
+                minutes = round(wait / 60)
+                names += ["queue_wait", *say("number", str(minutes)),
+                          "queue_minute" if minutes == 1 else "queue_minutes"]
+        if config.messages:
+            names.append(config.messages[ic.announcements % len(config.messages)])
+        ic.announcements += 1
+        files = [str(self.prompts_dir / f"{n}.wav") for n in names] if self.prompts_dir \
+            else []
+        missing = [f for f in files if not os.path.isfile(f)]
+        if missing or not files:
+            log.warn("queue {queue}: announcement prompts missing: {missing}",
+                     queue=ic.queue, missing=missing or names)
+            self._schedule_announcement(ic)
+            return
+        self._stop_music(ic)
+        self._voice_hears_caller(ic, duplex=True)
+        ic.announcing = True
+        d = self.ports.play(ic.voice, files, barge_in=False)
+
+        def done(result):
+            if not ic.announcing:
+                return                        # cut: answered, left or hung up
+            ic.announcing = False
+            if ic.state in ("queued", "ringing"):
+                self._start_music(ic)
+                self._schedule_announcement(ic)
+        d.addCallback(done)
 
     def _voice_hears_caller(self, ic, duplex):
         """The caller's voice resource hears the caller; and, duplex, the

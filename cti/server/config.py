@@ -51,6 +51,8 @@ STRATEGIES = ("longest_idle", "fewest_calls", "least_talk_time", "round_robin", 
 WRAP_UPS = ("timed", "forced", "agent")
 #: join_empty / leave_empty conditions (cti.server.acd.EMPTY_CONDITIONS).
 EMPTY_CONDITIONS = ("unavailable", "paused", "wrapup", "inuse")
+#: What a queue's periodic announcement may say.
+ANNOUNCEMENTS = ("position", "wait")
 LOG_LEVELS = ("debug", "info", "warn", "error", "critical")
 DEFAULT_LISTEN = ("tcp:7500:interface=127.0.0.1",)
 #: Route match kinds, in the order that breaks ties (see ServerConfig.route_for).
@@ -72,6 +74,7 @@ TIMESLOTS_PER_SPAN = 24
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 _NAME_TEXT = "a name of letters, digits, '_', '-' and '.'"
 _NUMBER = re.compile(r"[0-9A-Za-z+#]+\*?\Z")
+_PROMPT = re.compile(r"[a-z0-9_]+\Z")      # as cti.flow.model.PROMPT_NAME
 _FLOW_NAME = re.compile(r"[A-Za-z0-9_-]+\Z")     # as cti.flow.model.FLOW_NAME: a file stem
 _FLOW_NAME_TEXT = ("a flow name (letters, digits, '_' and '-': the stem of a file in "
                    "the flows directory)")
@@ -168,6 +171,9 @@ class Queue:
     leave_empty: tuple = ()              # conditions making waiting callers leave
     overflow: tuple | None = None        # ("queue" | "flow", name): where leavers go
     exit_key: str | None = None          # a key that takes a waiting caller to overflow
+    announce_every_s: int | None = None  # announcements to waiting callers, this often
+    announce: tuple = ()                 # of ANNOUNCEMENTS: place in line, expected wait
+    messages: tuple = ()                 # prompts played in turn after them
 
 
 @dataclass(frozen=True)
@@ -778,7 +784,8 @@ def _queues(reader, data):
     queues, names = [], {}
     known = ("name", "strategy", "service_level_s", "max_wait_s", "max_length", "wrap_up_s",
              "wrap_up", "ring_timeout_s", "music", "priority", "skills", "widen", "join_empty",
-             "leave_empty", "overflow", "exit_key")
+             "leave_empty", "overflow", "exit_key", "announce_every_s", "announce",
+             "messages")
     tables = reader.tables(data, "queues", known)
     for t, key in tables:
         reader.unique(names, reader.name(t, key), f"{key}.name", "queue")
@@ -798,6 +805,25 @@ def _queues(reader, data):
         if exit_key is not None and overflow is None:
             reader.fail(f"{key}.exit_key", "an exit key needs an overflow target (where the "
                         "caller goes)")
+        every = reader.integer(t, key, "announce_every_s", None, 10)
+        announce = []
+        for value, where in reader.strings(t, key, "announce", [],
+                                           expected="a list of announcements"):
+            if value not in ANNOUNCEMENTS:
+                reader.fail(where, f"{value!r} is not one of {', '.join(ANNOUNCEMENTS)}")
+            announce.append(value)
+        messages = []
+        for message, where in reader.strings(t, key, "messages", [],
+                                             expected="a list of prompt names"):
+            if not _PROMPT.match(message):
+                reader.fail(where, f"{message!r} is not a prompt name (lower-case letters, "
+                            "digits and '_', as in etc/prompts/prompts.toml)")
+            messages.append(message)
+        if every is None and (announce or messages):
+            reader.fail(f"{key}.announce_every_s", "required with announce or messages (how "
+                        "often waiting callers hear them)")
+        if every is not None and not (announce or messages):
+            announce = list(ANNOUNCEMENTS)
         queues.append(Queue(
             name=name,
             strategy=reader.string(t, key, "strategy", "longest_idle", choices=STRATEGIES),
@@ -812,7 +838,8 @@ def _queues(reader, data):
             skills=skills, widen=_widen(reader, t, key, skills),
             join_empty=_conditions(reader, t, key, "join_empty"),
             leave_empty=_conditions(reader, t, key, "leave_empty"),
-            overflow=overflow, exit_key=exit_key))
+            overflow=overflow, exit_key=exit_key, announce_every_s=every,
+            announce=tuple(announce), messages=tuple(messages)))
     return tuple(queues)
 
 

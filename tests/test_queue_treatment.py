@@ -1,0 +1,120 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""What a caller waiting in a queue hears and can do, end to end: music from
+one broadcast, periodic announcements of place and expected wait, the exit
+key, and overflow to another queue keeping the caller's place."""
+from dataclasses import replace
+
+import pytest
+
+from cti.server.config import load_server_config
+from cti.storage.models import CallRecord, QueueLogEntry
+from tests.centre import Centre
+from tests.test_callcenter import agent_ready
+
+
+def centre_with(**support):
+    """The sample configuration, its support queue changed."""
+    config = load_server_config("etc/cti.toml")
+    return Centre(replace(config, queues=tuple(
+        replace(q, **support) if q.name == "support" else q for q in config.queues)))
+
+
+def played(centre):
+    """Prompt names played on voice resources, as a list per play."""
+    plays = []
+    original = centre.center.ports.play
+
+    def play(device, files, **kwargs):
+        plays.append([f.rsplit("/", 1)[-1][:-len(".wav")] for f in files])
+        return original(device, files, **kwargs)
+    centre.center.ports.play = play
+    return plays
+
+
+def test_waiting_callers_share_one_music_source():
+    centre = Centre()
+    for n, trunk in enumerate(("dtiB1T1", "dtiB1T2", "dtiB1T3")):
+        centre.sim.endpoint(trunk).call(ani=f"212555000{n}", dnis="5550199")
+    centre.run_until(lambda: len(centre.center.acd.entries) == 3, what="three waiting")
+    centre.run_until(lambda: len(centre.center.moh.listening) == 3, what="all hear music")
+    [source] = centre.center.moh.sources.values()
+    assert source.cast.listeners == {"dtiB1T1", "dtiB1T2", "dtiB1T3"}
+    # one voice resource per caller (hearing its keys) and one for the music
+    assert len(centre.server.voice_pool.busy) == 4
+
+
+def test_announcements_say_place_and_expected_wait_then_messages_in_turn():
+    centre = centre_with(announce_every_s=30, announce=("position", "wait"),
+                         messages=("queue_web", "transferring"))
+    plays = played(centre)
+    centre.sim.endpoint("dtiB1T1").call(ani="2125550001", dnis="5550199")
+    centre.sim.endpoint("dtiB1T2").call(ani="2125550002", dnis="5550199")
+    centre.run_until(lambda: len(centre.center.acd.entries) == 2, what="two waiting")
+    centre.run(31_000)
+    announced = [p for p in plays if p[0] == "queue_position"]
+    assert sorted(announced) == [["queue_position", "digit_1", "queue_web"],
+                                 ["queue_position", "digit_2", "queue_web"]]
+    centre.run(45_000)                       # the next turn: the next message
+    announced = [p for p in plays if p[0] == "queue_position"]
+    assert {p[-1] for p in announced[2:]} == {"transferring"}
+    assert all(ic.music for ic in centre.center.calls.values())   # music again between
+
+
+def test_the_exit_key_takes_the_caller_to_the_overflow_queue_keeping_its_place():
+    centre = centre_with(overflow=("queue", "sales"), exit_key="0")
+    caller = centre.sim.endpoint("dtiB1T1")
+    caller.call(ani="2125550001", dnis="5550199")
+    centre.run_until(lambda: centre.center.acd.entries, what="waiting in support")
+    centre.run_until(lambda: caller.state == "connected", what="answered for the queue")
+    centre.run(3000)
+    caller.send_digits("0")
+    centre.run_until(lambda: [ic.queue for ic in centre.center.calls.values()] == ["sales"],
+                     what="moved to sales")
+    agent_ready(centre, "1001", "msiB1C1")
+    phone = centre.sim.endpoint("msiB1C1")
+    centre.run_until(lambda: phone.state == "ringing", what="a sales agent rings")
+    log = [(e.queue, e.event) for e in centre.records.of(QueueLogEntry) if e.call_id != "NONE"]
+    assert log == [("support", "ENTERQUEUE"), ("support", "EXITWITHKEY"),
+                   ("sales", "ENTERQUEUE")]
+    entry = next(iter(centre.center.acd.entries.values()))
+    assert entry.first_since < entry.since            # it kept its first arrival
+
+
+def test_leave_empty_releases_waiting_callers_without_an_overflow():
+    centre = centre_with(leave_empty=("unavailable", "paused"))
+    agent, _ = agent_ready(centre, "1004", "msiB1C4")
+    centre.call(agent.call("SetAgentState", state="notReady", reason="lunch"))
+    caller = centre.sim.endpoint("dtiB1T1")
+    caller.call(ani="2125550001", dnis="5550199")
+    centre.run_until(lambda: centre.center.acd.entries, what="waiting")
+    agent2, _ = agent_ready(centre, "1005", "msiB1C5")
+    centre.call(agent2.call("SetAgentState", state="notReady", reason="meeting"))
+    centre.run_until(lambda: not centre.center.calls, what="the caller is released")
+    centre.run(200)
+    [cdr] = centre.records.of(CallRecord)
+    assert cdr.disposition == "queue_empty"
+    assert "no agent left" in cdr.cause
+
+
+@pytest.mark.parametrize("change, key", [
+    ("announce_every_s = 45", "announce_every_s = 5"),
+    ('messages = ["queue_web"]', 'messages = ["Not A Prompt"]'),
+    ("announce_every_s = 45", "# none"),
+])
+def test_announcement_configuration_errors(tmp_path, change, key):
+    import shutil
+
+    from cti.config import ConfigError
+
+    shutil.copytree("etc", tmp_path / "etc")
+    path = tmp_path / "etc" / "cti.toml"
+    text = path.read_text()
+    assert change in text
+    path.write_text(text.replace(change, key, 1))
+    with pytest.raises(ConfigError) as e:
+        load_server_config(path)
+    assert "queues[1].announce_every_s" in str(e.value) or "queues[1].messages[0]" in str(
+        e.value)
+    assert {"announce_every_s = 5": "expected an integer >= 10",
+            'messages = ["Not A Prompt"]': "is not a prompt name",
+            "# none": "required with announce or messages"}[key] in str(e.value)
