@@ -40,6 +40,7 @@ ERRORS = {
     "invalid_state": "the object is not in a state that allows this",
     "resource_busy": "no resource is free for this request",
     "queue_full": "the queue has its max_length of callers waiting",
+    "call_failed": "a call out did not connect (busy, no answer...): `reason` says why",
     "internal_error": "the server failed; the message says how",
 }
 

@@ -72,6 +72,9 @@ AGENT = Table("agent", initial="loggedOff", transitions=[
     ("reserved", "withdrawn", "ready"),        # the caller hung up, or another agent answered
     ("busy", "call_ended", "workingAfterCall"),
     ("busy", "released", "ready"),             # a direct call (consultation) with no wrap-up
+    ("ready", "dial_out", "busy"),             # the agent's own call out (MakeCall)
+    ("notReady", "dial_out", "busy"),
+    ("busy", "released_paused", "notReady"),   # ...back to not ready, as it was
     ("workingAfterCall", "ready", "ready"),    # wrap-up over (timer or the agent)
     ("workingAfterCall", "not_ready", "notReady"),
     ("notReady", "logout", "loggedOff"),
@@ -191,6 +194,7 @@ class AgentState:
     wrap_ends: float | None = None  # a timed or forced wrap-up's end
     wrap_mode: str = "timed"
     direct_queue: str | None = None # a direct call's queue (whose wrap-up ends it)
+    return_to: tuple | None = None  # (state, reason) after its own call out
     wrap_started: float = 0.0
     wrap_queue: "QueueState | None" = None   # whose handle time the wrap-up ends
     wrap_talk: float = 0.0
@@ -717,6 +721,19 @@ class ACD:
             self._fire(agent, "withdrawn", call=call.id if call else None, why=why)
             self._free(agent)
 
+    @_serving
+    def dial_out(self, agent_id, call):
+        """The agent makes a call of its own (ready or not ready): busy
+        until it ends, then back to the state it was in."""
+        agent = self.agent(agent_id)
+        if agent.state not in ("ready", "notReady"):
+            raise ACDError("invalid_state", f"agent {agent_id} is {agent.state}: a call of "
+                           "its own needs ready or notReady")
+        agent.return_to = (agent.state, agent.reason)
+        agent.entry, agent.call, agent.direct_queue = None, call, None
+        agent.answered_at = self.clock.seconds()
+        self._fire(agent, "dial_out", call=call.id)
+
     def take_call(self, agent_id, call, queue_name=None):
         """A busy agent's call is now `call` (a transfer it consulted on
         completed): its end gets `queue_name`'s wrap-up, or none."""
@@ -728,6 +745,12 @@ class ACD:
         agent.talk_s += self.clock.seconds() - agent.answered_at
         queue = self.queues.get(agent.direct_queue) if agent.direct_queue else None
         agent.direct_queue = None
+        back, agent.return_to = agent.return_to, None
+        if queue is None and back is not None and back[0] == "notReady":
+            agent.reason = back[1]
+            self._fire(agent, "released_paused", call=call.id if call else None,
+                       why=released_by)
+            return
         if queue is None:
             self._fire(agent, "released", call=call.id if call else None, why=released_by)
             self._free(agent)

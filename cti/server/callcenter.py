@@ -48,8 +48,9 @@ from twisted.logger import Logger
 from cti.flow.model import say
 from cti.protocol.services import KEEP_CALL_MAX_S, Field, ProtocolError, Service
 from cti.server.acd import ACD, ACDError, Settings
-from cti.server.channels import Station
+from cti.server.channels import OutboundFailed, Station
 from cti.server.desk import Desk
+from cti.server.outbound import Dialer
 from cti.server.talk import MusicOnHold, Talk
 from cti.statemachine import Table
 from cti.storage.models import AgentSession, AgentStateChange, CallRecord, QueueLogEntry
@@ -72,6 +73,7 @@ PHASES = Table("inbound_call", initial="routing", transitions=[
     ("ringing", "withdrawn", "queued"),
     ("ringing", "answered", "talking"),
     ("talking", "transfer", "routing"),        # to a queue or a flow (cti.server.desk)
+    ("ivr", "to_number", "talking"),           # a flow sends the caller out
     ("*", "end", "ended"),
 ])
 
@@ -118,6 +120,7 @@ class InboundCall:
     answered_by: tuple | None = None # (agent id, station) of the last agent who answered
     intercepted_by: str | None = None   # the supervisor who took the call over
     members: list = field(default_factory=list)   # (agent, station) conferenced in
+    outbound_trunk: object = None    # the trunk it was transferred out on
     announcing: bool = False         # a queue announcement is playing
     announce_timer: object = None
     announcements: int = 0           # played so far (the messages take turns)
@@ -171,6 +174,7 @@ class CallCenter:
         hub.provide_snapshots("device", self._device_snapshot)
         self._register_services()
         self.desk = Desk(self)
+        self.dialer = Dialer(self)
 
     # -- channel listener --------------------------------------------------
     def trunk_offered(self, trunk, ani, dnis):
@@ -201,6 +205,8 @@ class CallCenter:
             self._to_flow(ic, target)
 
     def trunk_released(self, trunk, reason):
+        if self.dialer.trunk_released(trunk, reason):
+            return
         ic = self.by_trunk.get(trunk.name)
         if ic is not None:
             self._finish(ic, "caller", reason)
@@ -227,7 +233,7 @@ class CallCenter:
 
     def station_onhook(self, station, was):
         if was != "talking" or self.desk.station_onhook(station) \
-                or self.desk.consults.hang_up(station):
+                or self.desk.consults.hang_up(station) or self.dialer.hang_up(station):
             return
         agent = self.acd.agent_at(station.name)
         if agent is not None:
@@ -610,6 +616,8 @@ class CallCenter:
                     station.hang_up()
             ic.members.clear()
             self._unbridge(ic)
+            if ic.outbound_trunk is not None:
+                self.dialer.free(ic.outbound_trunk, reason)
         ic.trunk.release(reason)
         self.model.clear_call(ic.call, reason, cause=cause)
         self.calls.pop(ic.id, None)
@@ -844,21 +852,26 @@ class CallCenter:
         ic = self._flow_call(request, params["call"])
         if ic.trunk.state == "connected":
             return {}
+        d = self._answer_trunk(ic, request.cause)
+        d.addCallback(lambda _: self.model.connect(ic.call, f"routepoint:{ic.flow}",
+                                                   "connected", cause=request.cause))
+        return d.addCallback(lambda _: {})
+
+    def _answer_trunk(self, ic, cause):
+        """Answer a flow's call's trunk: a Deferred fired once it is
+        (an analog line: once off-hook), failing if the call ends first."""
         if ic.trunk.state != "offered":
             raise ProtocolError("invalid_state", f"call {ic.id}: the trunk is {ic.trunk.state}")
         ic.trunk.answer()
         ended = defer.Deferred()
         ic.at_end.append(ended)
-        d = defer.race([ic.trunk.when("connected"), ended])    # an analog line: once off-hook
+        d = defer.race([ic.trunk.when("connected"), ended])
 
         def answered(_):
             if ic.state == "ended":
                 raise ProtocolError("no_such_object", f"call {ic.id} was cleared ({ic.cause})",
                                     object="call", id=ic.id)
-            self.model.connect(ic.call, ic.trunk.name, "connected", cause=request.cause)
-            self.model.connect(ic.call, f"routepoint:{ic.flow}", "connected",
-                               cause=request.cause)
-            return {}
+            self.model.connect(ic.call, ic.trunk.name, "connected", cause=cause)
         return d.addCallback(answered)
 
     def _prompt_files(self, prompts):
@@ -967,10 +980,12 @@ class CallCenter:
         if ic.op_busy:
             raise ProtocolError("invalid_state", f"call {ic.id}: an operation is still running")
         kind = given[0]
-        if kind != "queue":
-            raise ProtocolError("invalid_field", f"RouteSelect: {kind} destinations need "
-                                "outbound trunks, which this server does not drive yet",
+        if kind == "extension":
+            raise ProtocolError("invalid_field", "RouteSelect: extension destinations are "
+                                "not served yet: transfer to a queue or an outside number",
                                 field=kind)
+        if kind == "number":
+            return self._route_out(ic, request, params)
         queue = params["queue"]
         if self.config.queue(queue) is None:
             raise ProtocolError("invalid_field", f"RouteSelect: no queue {queue!r}",
@@ -984,6 +999,31 @@ class CallCenter:
         self._queue_call(ic, queue, request.cause)
         return {"result": "queued", "queue": queue}
 
+    @defer.inlineCallbacks
+    def _route_out(self, ic, request, params):
+        """RouteSelect to an outside number: answered once the far end is."""
+        number = params["number"]
+        self.dialer.check_number("RouteSelect", number)
+        self._merge_data(ic, params["data"], request.cause)
+        ic.flow_session = None
+        self._cancel_flow_timer(ic)
+        if ic.trunk.state != "connected":
+            yield self._answer_trunk(ic, request.cause)
+        try:
+            yield self.dialer.send_out(ic, number, request.cause)
+        except OutboundFailed as e:
+            if ic.state != "ended":              # back to the flow, which takes on_failure
+                ic.flow_session = request.session
+                self._arm_watchdog(ic)
+            raise ProtocolError("call_failed", f"RouteSelect: the call to {number} failed: "
+                                f"{e.reason}", reason=e.reason) from None
+        if ic.flow is not None and f"routepoint:{ic.flow}" in ic.call.connections:
+            self.model.clear(ic.call, f"routepoint:{ic.flow}", "redirected",
+                             cause=request.cause)
+        ic.phase.fire("to_number", number=number)
+        ic.disposition = "transferred_out"
+        return {"result": "connected", "number": number}
+
     def _clear_connection(self, request, params):
         if request.role == "flow":
             if params["call"] is None:
@@ -995,7 +1035,8 @@ class CallCenter:
             return {}
         agent = self._my_agent(request)
         station = self.channels.by_name.get(agent.station) if agent.station else None
-        if station is not None and self.desk.consults.hang_up(station, request.cause):
+        if station is not None and (self.desk.consults.hang_up(station, request.cause)
+                                    or self.dialer.hang_up(station)):
             return {}
         ic = self.calls.get(agent.call.id) if agent.call is not None else None
         if ic is None or (params["call"] not in (None, ic.id)):

@@ -21,6 +21,19 @@ first and second ring; we offer at the configured ring; answer is going
 off-hook; the far end's hang-up is seen by the supervision the line
 gives: loop-current drop, polarity reversal, or the exchange's busy tone.
 
+Outbound (`seize(number)`, a Deferred of the connected channel or
+OutboundFailed with a reason).  T1 E&M: our A bit on, the far end winks,
+we send the number in-band from a voice resource, the far end's A bit on
+is the answer; busy, reorder and SIT tones heard in-band fail the call,
+and so does no answer within NO_ANSWER_S.  Glare on a two-way trunk (the
+far end seized too: its A bit stays on instead of winking) is settled
+for the far end: our call fails with "glare" (the caller of `seize`
+tries another channel) and the channel takes the incoming call.  Analog
+loop start: off-hook, then the voice channel dials with call-progress
+analysis (dial tone checked; busy, no answer, SIT...), whose "connected"
+is the answer; a line that rings meanwhile was seized by an incoming
+call first: the outbound call fails with "glare".
+
 Every channel has a history (statemachine.Machine) and recovers from a
 board operation that never completes: the driver's watchdog reports
 `operation_failed` (reason "hung") and the channel clears down to idle.
@@ -30,6 +43,7 @@ from twisted.logger import Logger
 
 from cti.statemachine import Table
 from drivers.errors import CallerIdUnavailable
+from drivers.interface import CallProgress
 
 log = Logger()
 
@@ -38,6 +52,24 @@ log = Logger()
 #: after the first ST in MF), this long without a digit ends it.
 ADDRESS_TIMEOUT_MS = 8_000
 ADDRESS_PAUSE_MS = 1_000
+#: Outbound: the far end's wink within this of our seizure; its A bit on
+#: longer than GLARE_S is a seizure of its own (a wink is 100-350 ms).
+WINK_WAIT_S = 5.0
+GLARE_S = 0.4
+#: Outbound: the far end answers within this of the number's end.
+NO_ANSWER_S = 45.0
+#: In-band tones that end an outbound call, and the reason given.
+FAILING_TONES = {"busy": "busy", "reorder": "reorder", "sit": "number unobtainable"}
+
+
+class OutboundFailed(Exception):
+    """An outbound call did not connect; `reason` says why (busy,
+    no_answer, glare, no wink, no_dial_tone, number unobtainable...)."""
+
+    def __init__(self, channel, reason):
+        self.channel = channel
+        self.reason = reason
+        super().__init__(f"{channel}: outbound call failed: {reason}")
 
 EM_WINK = Table("em_wink", initial="idle", transitions=[
     ("idle", "seizure", "winking"),            # far end A on: we wink
@@ -52,6 +84,16 @@ EM_WINK = Table("em_wink", initial="idle", transitions=[
     ("clearing", "idle", "idle"),
     ("far_cleared", "idle", "idle"),
     ("*", "hung", "clearing"),
+    # outbound
+    ("idle", "seize", "seizing"),              # our A on: the far end winks back
+    ("seizing", "wink", "dialing"),            # the number goes in-band
+    ("seizing", "glare", "idle"),              # it seized too: its call wins
+    ("dialing", "dialed", "alerting"),         # ringback, or busy, in-band
+    ("dialing", "answered", "connected"),      # its A on
+    ("alerting", "answered", "connected"),
+    ("seizing", "release", "clearing"),
+    ("dialing", "release", "clearing"),
+    ("alerting", "release", "clearing"),
 ])
 
 LOOP_START = Table("loop_start", initial="idle", transitions=[
@@ -72,6 +114,13 @@ LOOP_START = Table("loop_start", initial="idle", transitions=[
     ("clearing", "idle", "idle"),
     ("far_cleared", "idle", "idle"),
     ("*", "hung", "clearing"),
+    # outbound
+    ("idle", "seize", "seizing"),              # off-hook requested
+    ("seizing", "dial", "dialing"),            # dial tone checked, number, progress
+    ("dialing", "answered", "connected"),
+    ("seizing", "release", "clearing"),
+    ("dialing", "release", "clearing"),
+    ("dialing", "far_clear", "far_cleared"),
 ])
 
 STATION = Table("station", initial="onhook", transitions=[
@@ -116,6 +165,8 @@ class Channel:
         self.ani = self.dnis = ""
         self.cid_name = ""
         self._waiters = {}                # state -> [Deferred] (see `when`)
+        self.outbound = None              # the Deferred of an outbound call placed
+        self.number = ""                  # its number
 
     @property
     def state(self):
@@ -154,6 +205,31 @@ class Channel:
         if self.machine.fire_if("far_clear", how=how):
             self.listener.trunk_released(self, f"far end cleared ({how})")
 
+    def _outbound_start(self, number):
+        if self.state != "idle":
+            raise OutboundFailed(self.name, f"the channel is {self.state}")
+        self.number, self.dnis, self.ani = number, number, ""
+        self.outbound = defer.Deferred()
+        self.machine.fire("seize", number=number)
+        return self.outbound
+
+    def _outbound_connected(self):
+        self.machine.fire("answered")
+        d, self.outbound = self.outbound, None
+        if d is not None:
+            d.callback(self)
+
+    def _outbound_failed(self, reason):
+        """The outbound call did not connect: clear down, tell the caller."""
+        log.info("{channel}: outbound call to {number} failed: {reason}", channel=self.name,
+                 number=self.number, reason=reason)
+        d, self.outbound = self.outbound, None
+        if self.machine.can("release"):
+            self.machine.fire("release", reason=reason)
+        self._clear_down()
+        if d is not None:
+            d.errback(OutboundFailed(self.name, reason))
+
     def _hung(self, event):
         log.warn("{channel}: {op} never completed; the channel was reset", channel=self.name,
                  op=event.data.get("op"))
@@ -177,10 +253,13 @@ class EmWinkTrunk(Channel):
         self.register = register
         self._addr = ""                   # the address digits so far
         self._timer = None                # address timeout / end-of-address pause
+        self._glare_at = None             # outbound: the far end's A on, maybe a seizure
         driver.enable_signalling_events(name)
 
     def handle(self, event):
         kind = event.kind
+        if self.state in ("seizing", "dialing", "alerting") and self._outbound_event(event):
+            return
         if kind == "signalling":
             changed = event.data.get("changed", frozenset())
             if "a_on" in changed and self.state == "idle":
@@ -258,9 +337,81 @@ class EmWinkTrunk(Channel):
         self.machine.fire("answer")
         self.driver.set_bits(self.name, a=1, b=1)
 
+    # -- outbound ------------------------------------------------------------
+    def seize(self, number):
+        """Place an outbound call (see the module's docstring)."""
+        d = self._outbound_start(number)
+        self._glare_at = None
+        self.driver.set_bits(self.name, a=1, b=1)
+        self._timer = self.clock.callLater(WINK_WAIT_S, self._outbound_failed, "no wink")
+        return d
+
+    def _outbound_event(self, event):
+        """An event of an outbound call in progress; True when handled."""
+        kind, state = event.kind, self.state
+        if kind == "signalling":
+            changed = event.data.get("changed", frozenset())
+            if state == "seizing":
+                if "wink" in changed or ("a_off" in changed and self._glare_at is not None):
+                    self._winked()
+                elif "a_on" in changed:
+                    self._glare_at = self.clock.callLater(GLARE_S, self._glare)
+                return True
+            if "a_on" in changed:                 # answer supervision
+                self._stop_timer()
+                self.driver.enable_events(self.voice, set())
+                self._outbound_connected()
+                return True
+            return False
+        if kind == "dial_done" and event.device == self.voice and state == "dialing":
+            self.machine.fire("dialed")
+            self.driver.enable_events(self.voice, {"tone"})
+            self._timer = self.clock.callLater(NO_ANSWER_S, self._outbound_failed,
+                                               "no_answer")
+            return True
+        if kind == "tone" and event.device == self.voice and event.data.get("on") \
+                and event.data.get("tone") in FAILING_TONES:
+            self._outbound_failed(FAILING_TONES[event.data["tone"]])
+            return True
+        return False
+
+    def _winked(self):
+        self._stop_timer()
+        if self._glare_at is not None and self._glare_at.active():
+            self._glare_at.cancel()
+        voice = self.voice_pool.take(self)
+        if voice is None:
+            self._outbound_failed("no voice resource free")
+            return
+        self.voice = voice
+        self.bus.route(voice, self.name)
+        self.machine.fire("wink")
+        self.driver.dial(voice, self.number)
+
+    def _glare(self):
+        """The far end's A bit stayed on: it seized the trunk too; its call wins."""
+        if self.state != "seizing":
+            return
+        self._stop_timer()
+        d, self.outbound = self.outbound, None
+        self.machine.fire("glare")
+        self.driver.set_bits(self.name, a=0, b=0)
+        log.info("{channel}: glare: the incoming call wins over ours to {number}",
+                 channel=self.name, number=self.number)
+        self._seized()
+        d.errback(OutboundFailed(self.name, "glare"))
+
+    def _stop_timer(self):
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
     def release(self, reason="normal"):
         """Clear the call: drop our A bit; idle when the far end drops its."""
         if self.state in ("idle", "clearing"):
+            return self.wait_idle()
+        if self.outbound is not None:           # a call out not connected yet: given up
+            self._outbound_failed(reason)
             return self.wait_idle()
         self.machine.fire("release", reason=reason)
         self._clear_down()
@@ -269,6 +420,8 @@ class EmWinkTrunk(Channel):
     def _clear_down(self):
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
+        if self._glare_at is not None and self._glare_at.active():
+            self._glare_at.cancel()
         if self.voice is not None:
             voice, self.voice = self.voice, None
             self.driver.stop(voice)          # whatever it was doing (a no-op when idle)
@@ -299,6 +452,8 @@ class LoopStartLine(Channel):
 
     def handle(self, event):
         kind = event.kind
+        if self.state in ("seizing", "dialing") and self._outbound_event(event):
+            return
         if kind == "ring":
             if self.state == "idle":
                 self.machine.fire("ring", count=event.data.get("count"))
@@ -344,8 +499,39 @@ class LoopStartLine(Channel):
         self.machine.fire("answer")
         self.driver.set_hook(self.name, True)
 
+    # -- outbound ------------------------------------------------------------
+    def seize(self, number):
+        """Place an outbound call (see the module's docstring)."""
+        d = self._outbound_start(number)
+        self.driver.set_hook(self.name, True)
+        return d
+
+    def _outbound_event(self, event):
+        kind, state = event.kind, self.state
+        if kind == "hook_done" and event.data.get("offhook") and state == "seizing":
+            self.machine.fire("dial")
+            self.driver.dial(self.name, self.number, call_progress=CallProgress(
+                check_dial_tone_ms=2000, no_answer_ms=round(NO_ANSWER_S * 1000)))
+            return True
+        if kind == "dial_done" and state == "dialing":
+            result = event.data.get("result")
+            if result == "connected":
+                self._outbound_connected()
+            else:
+                self._outbound_failed(result or "no progress")
+            return True
+        if kind == "ring":                       # an incoming call had the line first
+            self.driver.stop(self.name)
+            self._outbound_failed("glare")
+            return True
+        return kind in ("loop_current", "polarity_reversed", "tone", "ring_stopped")
+
     def release(self, reason="normal"):
         if self.state in ("idle", "clearing"):
+            return self.wait_idle()
+        if self.outbound is not None:           # a call out not connected yet: given up
+            self.driver.stop(self.name)
+            self._outbound_failed(reason)
             return self.wait_idle()
         if self.state == "offered":
             # not answered yet: stay on-hook and let the ringing run out

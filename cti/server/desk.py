@@ -45,7 +45,7 @@ from twisted.logger import Logger
 
 from cti.protocol.services import Field, ProtocolError, Service
 from cti.server.acd import ACDError
-from cti.server.channels import Station
+from cti.server.channels import OutboundFailed, Station
 from cti.server.config import STRATEGIES
 from cti.server.consult import Consultations
 from cti.server.talk import TalkError
@@ -194,11 +194,11 @@ class Desk:
 
     def _transfer(self, request, params):
         cc = self.center
-        given = [k for k in ("agent", "queue", "flow") if params[k] is not None]
+        given = [k for k in ("agent", "queue", "flow", "number") if params[k] is not None]
         if len(given) != 1:
             raise ProtocolError("missing_field" if not given else "invalid_field",
-                                "SingleStepTransferCall: give exactly one of agent, queue and "
-                                "flow", field="queue")
+                                "SingleStepTransferCall: give exactly one of agent, queue, "
+                                "flow and number", field="queue")
         ic = self._connected_call(request, params["call"])
         kind, target = given[0], params[given[0]]
         if ic.members or ic.id in self.consults.by_call:
@@ -209,6 +209,15 @@ class Desk:
             self.consults.start(ic, target, blind=True, cause=request.cause)
             self.leave(ic, agent, station, "transferred", request.cause)
             return {"call": ic.id, "transferredTo": f"agent:{target}"}
+        if kind == "number":
+            cc.dialer.check_number("SingleStepTransferCall", target)
+            agent, station = ic.agent, ic.station
+            d = cc.dialer.send_out(ic, target, request.cause)
+            self.leave(ic, agent, station, "transferred", request.cause)
+            cc.model.event(ic.call, station.name, "Transferred", cause=request.cause,
+                           transferredTo=f"number:{target}")
+            d.addErrback(self._out_failed, ic, target)
+            return {"call": ic.id, "transferredTo": f"number:{target}"}
         if kind == "queue":
             if cc.config.queue(target) is None:
                 raise ProtocolError("no_such_object", f"no queue {target!r}", object="queue",
@@ -231,6 +240,19 @@ class Desk:
             cc._voice_hears_caller(ic, duplex=True)
             cc._to_flow(ic, target)
         return {"call": ic.id, "transferredTo": to}
+
+    def _out_failed(self, failure, ic, number):
+        """A transfer out did not connect: the caller goes back to its queue."""
+        failure.trap(OutboundFailed)
+        if ic.state != "talking":
+            return
+        cc = self.center
+        log.info("call {call}: the transfer to {number} failed ({reason}): back to queue "
+                 "{queue}", call=ic.id, number=number, reason=failure.value.reason,
+                 queue=ic.queue)
+        self.release_caller(ic)
+        ic.phase.fire("transfer", to=f"queue:{ic.queue}")
+        cc._to_queue(ic, ic.queue or cc.config.flow_down_queue, priority=ic.priority)
 
     def release_caller(self, ic, cause=None):
         """The agent (if one is still on it) leaves the caller, who goes on
@@ -456,7 +478,7 @@ class Desk:
         add(Service("RetrieveCall", CALLERS, fields=call), self._retrieve)
         add(Service("SingleStepTransferCall", CALLERS, fields={
             **call, "agent": Field(str, False), "queue": Field(str, False),
-            "flow": Field(str, False)}), self._transfer)
+            "flow": Field(str, False), "number": Field(str, False)}), self._transfer)
         add(Service("Supervise", SUPERVISORS, fields={
             **agent, "mode": Field(str, choices=MODES), "station": Field(str, False)}),
             self._supervise_checked)

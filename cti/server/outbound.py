@@ -1,0 +1,268 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_outbound -*-
+"""Calls out: on the trunk groups of direction "out" or "both".
+
+`Dialer.place(number)` takes the first idle trunk of those groups (in the
+order of the configuration) and seizes it (cti.server.channels: E&M wink
+start on T1, loop start on analog lines); glare or a trunk that fails to
+seize moves on to the next; busy, no answer or an unobtainable number end
+it.  Three uses:
+
+    MakeCall {number}                  an agent calls out from its phone
+                                       (off-hook: a headset, or the handset
+                                       lifted); the agent is busy until the
+                                       call ends, then back as it was
+    SingleStepTransferCall {number}    an agent sends its caller out
+    RouteSelect {number}               a flow sends its caller out
+
+While the number is dialled the agent hears the network's progress
+(ringback, busy); a caller being transferred hears music until the far
+end answers, then the two trunks are joined.  A transfer that does not
+connect sends the caller back to the queue it came from (or, from the
+IVR, fails the RouteSelect so the flow takes its `on_failure`).
+"""
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from cti.protocol.services import Field, ProtocolError, Service
+from cti.server.acd import ACDError
+from cti.server.channels import OutboundFailed, Station
+from cti.server.talk import Talk
+from cti.storage.models import CallRecord
+
+log = Logger()
+
+#: What may be dialled: digits, * and #, and ',' for a 2 s pause.
+NUMBER = re.compile(r"[0-9*#,]{1,32}\Z")
+AGENTS = {"agent"}
+
+
+@dataclass(eq=False)
+class OutboundCall:
+    """An agent's own call out."""
+
+    call: object                   # cti.server.calls.Call
+    agent: object
+    station: object
+    number: str
+    trunk: object = None
+    talk: object = None
+    started_at: float = 0.0
+    answered_at: float | None = None
+    result: str = ""
+    ended: bool = False
+    cause: object = field(default=None, repr=False)
+
+
+class Dialer:
+    def __init__(self, center):
+        self.center = center
+        self.by_trunk = {}         # trunk name -> what to do when it clears (a callable)
+        self.outs = {}             # station name -> its agent's OutboundCall
+        self._register()
+
+    @staticmethod
+    def check_number(service, number):
+        if not NUMBER.match(number):
+            raise ProtocolError("invalid_field", f"{service}: field 'number' must be 1 to 32 "
+                                f"of 0-9, *, # and ',' (a pause); got {number!r}",
+                                field="number")
+
+    def trunks(self):
+        """Trunk channels that may carry calls out, in configuration order."""
+        cc = self.center
+        for group in cc.config.trunk_groups:
+            if group.direction in ("out", "both"):
+                for name in group.channels:
+                    channel = cc.channels.by_name.get(name)
+                    if channel is not None and hasattr(channel, "seize"):
+                        yield channel
+
+    @defer.inlineCallbacks
+    def place(self, number, on_seized=None):
+        """The connected trunk, or OutboundFailed (the last reason)."""
+        reason = "no trunk free for calls out"
+        for trunk in self.trunks():
+            if trunk.state != "idle" or trunk.name in self.by_trunk:
+                continue
+            self.by_trunk[trunk.name] = None             # taken
+            if on_seized is not None:
+                on_seized(trunk)
+            try:
+                trunk = yield trunk.seize(number)
+                return trunk
+            except OutboundFailed as e:
+                self.by_trunk.pop(trunk.name, None)
+                reason = e.reason
+                if e.reason not in ("glare", "no wink", "no voice resource free",
+                                    "no_dial_tone"):
+                    raise
+                log.info("outbound {number}: {trunk} {reason}; trying the next trunk",
+                         number=number, trunk=trunk.name, reason=e.reason)
+        raise OutboundFailed("-", reason)
+
+    def trunk_released(self, trunk, reason):
+        """The far end of a call out cleared: True if the trunk was ours."""
+        if trunk.name not in self.by_trunk:
+            return False
+        on_clear = self.by_trunk.pop(trunk.name)
+        if on_clear is not None:
+            on_clear(reason)
+        return True
+
+    def free(self, trunk, reason):
+        """Release a call out's trunk (our side ends it, or after the far end)."""
+        cc = self.center
+        self.by_trunk.pop(trunk.name, None)
+        if trunk.voice == trunk.name:              # analog: its power-on route again
+            cc.bus.release(trunk.voice)
+            cc.bus.route(trunk.voice, self.endpoint(trunk))
+        trunk.release(reason)
+
+    @staticmethod
+    def endpoint(trunk):
+        return f"{trunk.name}/line" if trunk.voice == trunk.name else trunk.name
+
+    def _line_free(self, trunk):
+        """The connected trunk's own voice resource only hears it, so the
+        line can hear whoever it is joined to."""
+        cc = self.center
+        cc.bus.release(trunk.voice)
+        cc.bus.route(trunk.voice, self.endpoint(trunk), duplex=False)
+
+    @defer.inlineCallbacks
+    def send_out(self, ic, number, cause=None):
+        """The inbound caller goes out to `number` (music meanwhile): the
+        connected trunk, or OutboundFailed."""
+        cc = self.center
+        if ic.talk is None:
+            cc._voice_hears_caller(ic, duplex=False)
+            ic.talk = Talk(cc.bus, cc.config.conference_pool, cc._trunk_endpoint(ic), cc.moh)
+        if not ic.held:
+            ic.talk.hold(cc._music_file(ic) or cc._default_music())
+            ic.held = True
+        trunk = yield self.place(number)
+        if ic.state == "ended":
+            self.free(trunk, "the caller hung up")
+            raise OutboundFailed(trunk.name, "the caller hung up")
+        self.by_trunk[trunk.name] = lambda reason: cc._finish(
+            ic, "system", f"the far end of the transfer to {number} cleared ({reason})")
+        ic.outbound_trunk = trunk
+        self._line_free(trunk)
+        ic.talk.set(self.endpoint(trunk), "talk")
+        ic.talk.retrieve()
+        ic.held = False
+        cc.model.connect(ic.call, trunk.name, "connected", cause=cause, number=number)
+        return trunk
+
+    # -- MakeCall ----------------------------------------------------------------
+    def _make_call(self, request, params):
+        cc = self.center
+        number = params["number"]
+        self.check_number("MakeCall", number)
+        agent = cc._my_agent(request)
+        station = cc.channels.by_name.get(agent.station) if agent.station else None
+        if not isinstance(station, Station):
+            raise ProtocolError("invalid_state", f"agent {agent.id} is not logged in at a "
+                                "station", object="agent", id=agent.id)
+        if station.state != "offhook":
+            raise ProtocolError("invalid_state", f"station {station.name} is {station.state}: "
+                                "lift the handset (or put the headset on) first",
+                                object="device", id=station.name)
+        call = cc.model.new_call(station.name, ani=agent.id, dnis=number,
+                                 direction="outbound")
+        try:
+            cc.acd.dial_out(agent.id, call, cause=request.cause)
+        except ACDError as e:
+            cc.model.clear_call(call, "not placed")
+            raise ProtocolError(e.code, str(e), object="agent", id=agent.id) from None
+        out = OutboundCall(call, agent, station, number, started_at=cc.clock.seconds(),
+                           cause=request.cause)
+        self.outs[station.name] = out
+        station.connect()
+        cc.model.connect(call, station.name, "initiated", cause=request.cause)
+        self._dial(out)
+        return {"call": call.id}
+
+    @defer.inlineCallbacks
+    def _dial(self, out):
+        cc = self.center
+
+        def seized(trunk):
+            if out.trunk is not None:                # that one failed: the next
+                cc.bus.release(out.station.name)
+                cc.model.clear(out.call, out.trunk.name, "not connected", cause=out.cause)
+            out.trunk = trunk                        # the agent hears the progress
+            cc.bus.route(out.station.name, self.endpoint(trunk), duplex=False)
+            cc.model.connect(out.call, trunk.name, "alerting", cause=out.cause)
+        try:
+            trunk = yield self.place(out.number, seized)
+        except OutboundFailed as e:
+            if not out.ended:
+                self._end_out(out, e.reason)
+            return
+        if out.ended:                                # the agent gave up meanwhile
+            self.free(trunk, "caller gave up")
+            return
+        self.by_trunk[trunk.name] = lambda reason: self._end_out(out, reason, "far_end")
+        out.answered_at = cc.clock.seconds()
+        cc.bus.release(out.station.name)
+        self._line_free(trunk)
+        out.talk = Talk(cc.bus, cc.config.conference_pool, self.endpoint(trunk), cc.moh)
+        out.talk.set(out.station.name, "talk")
+        cc.model.connect(out.call, trunk.name, "connected", cause=out.cause)
+        cc.model.connect(out.call, out.station.name, "connected", cause=out.cause)
+
+    def hang_up(self, station):
+        """The agent hung up a call out of its own: True if it was one."""
+        out = self.outs.get(station.name)
+        if out is None:
+            return False
+        self._end_out(out, "agent hung up", "agent")
+        return True
+
+    def _end_out(self, out, reason, released_by="system"):
+        cc = self.center
+        if out.ended:
+            return
+        out.ended, out.result = True, reason
+        self.outs.pop(out.station.name, None)
+        if out.talk is not None:
+            out.talk.end()
+        elif out.trunk is not None and cc.bus.connection_of(out.station.name) is not None:
+            cc.bus.release(out.station.name)
+        if out.trunk is not None:
+            self.free(out.trunk, reason)
+        if out.station.state == "talking":
+            out.station.hang_up()
+        cc.acd.call_ended(out.agent.id, released_by)
+        cc.model.clear_call(out.call, reason)
+        now = cc.clock.seconds()
+        c = out.call
+        cc.records.add(CallRecord(
+            call_id=c.id, direction="outbound",
+            trunk=out.trunk.name if out.trunk else None,
+            trunk_group=None, ani=out.agent.id, dnis=out.number, flow=None, queue=None,
+            agent=out.agent.id, station=out.station.name,
+            offered_at=_utc(out.started_at), queued_at=None,
+            answered_at=_utc(out.answered_at) if out.answered_at else None,
+            ended_at=_utc(now), wait_s=None,
+            talk_s=now - out.answered_at if out.answered_at else None,
+            disposition="answered" if out.answered_at else _disposition(reason),
+            released_by=released_by, cause=reason, attached=dict(c.data)))
+
+    def _register(self):
+        self.center.hub.catalogue.add(
+            Service("MakeCall", AGENTS, fields={"number": Field(str)}), self._make_call)
+
+
+def _utc(seconds):
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _disposition(reason):
+    return {"busy": "busy", "no_answer": "no_answer"}.get(reason, "failed")
