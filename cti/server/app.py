@@ -34,7 +34,14 @@ from ctbus import SwitchingMap
 from cti.protocol.server import Hub, SessionFactory, User
 from cti.server.callcenter import CallCenter
 from cti.server.calls import CallModel
-from cti.server.channels import Channels, EmWinkTrunk, LoopStartLine, Station, VoicePool
+from cti.server.channels import (
+    Channels,
+    EmWinkTrunk,
+    LoopStartLine,
+    Station,
+    T1LoopStartTrunk,
+    VoicePool,
+)
 from cti.server.voice import VoicePorts
 
 log = Logger()
@@ -112,10 +119,9 @@ class CTServer(MultiService):
                                      group=group.name)
                 elif signalling == "loopstart":
                     ch = LoopStartLine(name, driver, clock, listener, group=group.name)
-                else:
-                    log.warn("{channel}: {sig} trunks are not driven yet; left idle",
-                             channel=name, sig=signalling)
-                    continue
+                else:                                  # fxs_loopstart: a T1 timeslot
+                    ch = T1LoopStartTrunk(name, driver, clock, listener, pool, self.bus,
+                                          group=group.name)
                 self.channels.add(ch)
         for group in c.station_groups:
             for name in group.stations:

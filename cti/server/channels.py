@@ -521,7 +521,7 @@ class LoopStartLine(Channel):
                 self._outbound_failed(result or "no progress")
             return True
         if kind == "ring":                       # an incoming call had the line first
-            self.driver.stop(self.name)
+            self.driver.stop(self.voice)
             self._outbound_failed("glare")
             return True
         return kind in ("loop_current", "polarity_reversed", "tone", "ring_stopped")
@@ -530,7 +530,7 @@ class LoopStartLine(Channel):
         if self.state in ("idle", "clearing"):
             return self.wait_idle()
         if self.outbound is not None:           # a call out not connected yet: given up
-            self.driver.stop(self.name)
+            self.driver.stop(self.voice)
             self._outbound_failed(reason)
             return self.wait_idle()
         if self.state == "offered":
@@ -545,6 +545,128 @@ class LoopStartLine(Channel):
     def _clear_down(self):
         self.driver.stop(self.name)
         self.driver.set_hook(self.name, False)
+
+
+class T1LoopStartTrunk(LoopStartLine):
+    """A T1 timeslot with FXS loop-start robbed-bit signalling (lines.md):
+    the far end rings with B=0 in the ring cadence, we answer and seize
+    with off-hook bits (ABCD 1111) and hang up with on-hook (0101).  Loop
+    start carries no disconnect bit: the far end's hang-up is the busy or
+    reorder tone it sends, heard by the voice resource; so is the progress
+    of a call out (call-progress analysis, as on an analog line).  The
+    voice resource comes from the pool at the first ring (or the seizure)
+    and goes back at clear-down; no caller ID comes on the timeslot."""
+
+    RING_GAP_S = 7.0       # the ring cadence is 6 s: no ring for longer, the caller gave up
+
+    def __init__(self, name, driver, clock, listener, voice_pool, bus, offer_on_ring=1,
+                 group=None):
+        Channel.__init__(self, name, driver, clock, listener, group)
+        self.offer_on_ring = offer_on_ring
+        self.voice_pool = voice_pool
+        self.bus = bus
+        self.voice = None
+        self._rings = 0
+        self._gap = None
+        driver.enable_signalling_events(name)
+
+    def report_digits(self, on):
+        self.driver.enable_events(self.voice, {"tone", "digit"} if on else {"tone"})
+
+    def handle(self, event):
+        kind = event.kind
+        if self.state in ("seizing", "dialing") and self._outbound_event(event):
+            return
+        if kind == "signalling":
+            changed = event.data.get("changed", frozenset())
+            if "b_off" in changed and self.state in ("idle", "ringing", "offered"):
+                self._ring()
+        elif kind == "tone" and event.data.get("on") and event.data.get("tone") in (
+                "busy", "reorder"):
+            self._far_cleared(f"{event.data['tone']} tone")
+        elif kind == "operation_failed":
+            self._hung(event)
+
+    def _ring(self):
+        if self.state == "idle":
+            if not self._take_voice():
+                return
+            self._rings = 0
+        self._rings += 1
+        self.machine.fire("ring", count=self._rings)
+        if self._gap is not None and self._gap.active():
+            self._gap.reset(self.RING_GAP_S)
+        else:
+            self._gap = self.clock.callLater(self.RING_GAP_S, self._rings_stopped)
+        if self.state == "ringing" and self._rings >= self.offer_on_ring:
+            self.ani = self.cid_name = ""
+            self.machine.fire("offer", ani="")
+            self.listener.trunk_offered(self, "", "")
+
+    def _rings_stopped(self):
+        self._gap = None
+        if self.state == "offered":
+            self.machine.fire("abandoned")
+            self.listener.trunk_released(self, "caller abandoned while ringing")
+        elif self.state == "ringing":
+            self.machine.fire("abandoned")
+            self._clear_down()
+
+    def _take_voice(self):
+        voice = self.voice_pool.take(self)
+        if voice is None:
+            log.warn("{channel}: no voice resource free: the call is not taken",
+                     channel=self.name)
+            return False
+        self.voice = voice
+        self.bus.route(voice, self.name)
+        self.driver.enable_events(voice, {"tone"})
+        return True
+
+    def answer(self):
+        self._stop_gap()
+        self.machine.fire("answer")
+        self.driver.set_bits(self.name, a=1, b=1)
+        self.machine.fire("answered")
+
+    def seize(self, number):
+        d = self._outbound_start(number)
+        if not self._take_voice():
+            self._outbound_failed("no voice resource free")
+            return d
+        self.driver.set_bits(self.name, a=1, b=1)
+        self.machine.fire("dial")
+        self.driver.dial(self.voice, number, call_progress=CallProgress(
+            check_dial_tone_ms=2000, no_answer_ms=round(NO_ANSWER_S * 1000)))
+        return d
+
+    def _far_cleared(self, how):
+        if self.state in ("connected", "answering"):
+            Channel._far_cleared(self, how)
+
+    def release(self, reason="normal"):
+        self._stop_gap()
+        if self.state == "offered":
+            self.machine.fire("release", reason=reason)
+            self._clear_down()
+            return self.wait_idle()
+        return super().release(reason)
+
+    def _stop_gap(self):
+        if self._gap is not None and self._gap.active():
+            self._gap.cancel()
+        self._gap = None
+
+    def _clear_down(self):
+        if self.voice is not None:
+            voice, self.voice = self.voice, None
+            self.driver.stop(voice)
+            self.driver.enable_events(voice, set())
+            self.bus.release(voice)
+            self.voice_pool.give(voice)
+        self.driver.set_bits(self.name, a=0, b=1)
+        if self.state in ("clearing", "far_cleared"):
+            self.machine.fire("idle")
 
 
 class Station(Channel):
