@@ -189,3 +189,21 @@ def test_the_caller_hanging_up_during_a_consultation_frees_both(centre):
     assert s.acd.agents["1003"].state == "ready"
     assert s.acd.agents["1005"].state == "workingAfterCall"
     assert not centre.center.desk.consults.by_call
+
+
+def test_a_conference_party_set_to_listen_is_not_heard_and_asks_to_speak(centre):
+    s = Scene(centre)
+    consult_call = s.consult()
+    s.answer_second()
+    s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=consult_call)
+    result = s.ask(s.first, "SetPartyRole", call=s.call_id, device="dtiB1T1", role="listen")
+    assert result == {"call": s.call_id, "device": "dtiB1T1", "role": "listen"}
+    heard = s.listen()
+    assert heard["caller"] == {"first", "second"}
+    assert heard["first"] == {"second"} and heard["second"] == {"first"}
+    s.caller.send_digits("5")
+    centre.run_until(lambda: "SpeakRequested" in names(s.first_events),
+                     what="the caller asks to speak")
+    assert dict(s.first_events)["SpeakRequested"]["digit"] == "5"
+    s.ask(s.first, "SetPartyRole", call=s.call_id, device="dtiB1T1", role="talk")
+    assert s.listen()["first"] == {"caller", "second"}

@@ -262,3 +262,57 @@ def test_supervisor_clears_a_call_and_forces_a_team_not_ready(centre):
     assert e.code == "no_such_object"
     assert [a.action for a in centre.records.of(AuditEntry)] == ["ClearCall",
                                                                   "ForceAgentState"]
+
+
+def wav_samples(path):
+    import array
+    import wave
+
+    with wave.open(str(path), "rb") as w:
+        assert (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (8000, 2, 1)
+        return array.array("h", w.readframes(w.getnframes())).tolist()
+
+
+def test_a_supervisor_records_the_whole_call(centre, tmp_path):
+    s = Scene(centre)
+    centre.center.recordings_dir = tmp_path
+    result = s.ask(s.sup, "StartRecording", call=s.call_id)
+    assert result["file"].startswith(str(tmp_path))
+    e = s.refused(s.sup, "StartRecording", call=s.call_id)
+    assert e.code == "invalid_state" and "recorded already" in str(e)
+    heard = s.listen()
+    assert heard["caller"] == {AGENT_HZ} and heard["agent"] == {CALLER_HZ}   # unchanged
+    stopped = s.ask(s.sup, "StopRecording", call=s.call_id)
+    assert stopped["file"] == result["file"]
+    centre.run(500)
+    samples = wav_samples(result["file"])
+    assert hears(samples, CALLER_HZ) and hears(samples, AGENT_HZ)
+    assert centre.server.voice_pool.busy == {centre.center.calls[s.call_id].voice}
+    assert [a.action for a in centre.records.of(AuditEntry)] == ["StartRecording",
+                                                                  "StopRecording"]
+
+
+def test_a_recording_ends_with_the_call(centre, tmp_path):
+    s = Scene(centre)
+    centre.center.recordings_dir = tmp_path
+    result = s.ask(s.agent, "StartRecording", call=s.call_id)
+    s.listen()
+    s.caller.hangup()
+    centre.run_until(lambda: not centre.center.calls, what="the call ends")
+    centre.run(500)
+    assert hears(wav_samples(result["file"]), CALLER_HZ)
+    assert centre.server.voice_pool.busy == set()
+    assert centre.records.of(AuditEntry) == []           # an agent's own: not audited
+
+
+def test_send_dtmf_reaches_the_far_end(centre):
+    s = Scene(centre)
+    result = s.ask(s.agent, "SendDTMF", call=s.call_id, digits="12#")
+    assert result == {"call": s.call_id, "digits": "12#"}
+    centre.run(500)
+    assert s.caller.heard_digits().endswith("12#")
+    assert centre.server.voice_pool.busy == {centre.center.calls[s.call_id].voice}
+    heard = s.listen()
+    assert heard["caller"] == {AGENT_HZ} and heard["agent"] == {CALLER_HZ}
+    e = s.refused(s.agent, "SendDTMF", call=s.call_id, digits="12x")
+    assert e.code == "invalid_field" and e.body["field"] == "digits"

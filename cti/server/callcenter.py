@@ -121,6 +121,7 @@ class InboundCall:
     intercepted_by: str | None = None   # the supervisor who took the call over
     members: list = field(default_factory=list)   # (agent, station) conferenced in
     outbound_trunk: object = None    # the trunk it was transferred out on
+    recording: tuple | None = None   # (voice resource, file) while the call is recorded
     announcing: bool = False         # a queue announcement is playing
     announce_timer: object = None
     announcements: int = 0           # played so far (the messages take turns)
@@ -550,6 +551,8 @@ class CallCenter:
         ic = self.by_trunk.get(trunk.name if trunk is not None else voice)   # analog: itself
         if ic is not None and ic.state == "queued":
             self.acd.exit_key(ic.call, digit)
+        elif ic is not None and ic.state == "talking":
+            self.desk.caller_key(ic, digit)
 
     def call_alive(self, call):
         """The ACD's sweep asks: is this call still up here?"""

@@ -10,8 +10,17 @@ on its own call only; supervisors and administrators on any.
 Agent (and supervisor) services::
 
     HoldCall / RetrieveCall        the caller hears music on hold, then back
-    SingleStepTransferCall         the call to a queue (or back to an IVR
-                                   flow); the agent goes to wrap-up
+    SingleStepTransferCall         the call to an agent, a queue, an IVR
+                                   flow or an outside number; the agent
+                                   goes to wrap-up
+    SendDTMF {call, digits}        keys sent to the caller's side (an IVR or
+                                   a voicemail it reached); meanwhile the
+                                   caller hears them alone, unmixed
+    SetPartyRole {call, device, role}   talk or listen in a conference; a
+                                   caller set to listen who presses a key
+                                   "requests to speak" (SpeakRequested)
+    StartRecording / StopRecording the whole call, every party mixed, into
+                                   var/recordings (a supervisor may too)
 
 Supervisor services, every one written to the audit log::
 
@@ -53,6 +62,9 @@ from cti.storage.models import AuditEntry
 
 log = Logger()
 
+#: The longest recording of a call, seconds: the boards' limit (6553 s)
+#: rounded down; StopRecording or the end of the call end it sooner.
+RECORD_MAX_S = 6500
 MODES = ("monitor", "whisper", "barge")
 #: mode -> (the agent's role, the supervisor's role) in the call's Talk
 ROLES = {"monitor": ("talk", "listen"), "whisper": ("pupil", "coach"),
@@ -60,6 +72,17 @@ ROLES = {"monitor": ("talk", "listen"), "whisper": ("pupil", "coach"),
 FORCED_STATES = ("ready", "notReady", "loggedOff")
 CALLERS = {"agent", "supervisor", "admin"}
 SUPERVISORS = {"supervisor", "admin"}
+
+
+class _Borrowed:
+    """The voice pool's record of a voice resource lent to a call (DTMF,
+    recording): its board events are nobody's business."""
+
+    def __init__(self, call_id):
+        self.name = f"call {call_id}"
+
+    def handle(self, event):
+        pass
 
 
 @dataclass(eq=False)
@@ -263,6 +286,126 @@ class Desk:
         ic.talk.end()
         ic.talk = None
 
+    # -- keys, roles and recordings ---------------------------------------------
+    def _borrow_voice(self, ic, role):
+        """A voice resource of the pool joined to the call's talk."""
+        cc = self.center
+        voice = cc.channels.voice_pool.take(_Borrowed(ic.id))
+        if voice is None:
+            raise ProtocolError("resource_busy", "no voice resource free")
+        try:
+            ic.talk.set(voice, role)
+        except TalkError as e:
+            cc.channels.voice_pool.give(voice)
+            raise ProtocolError("resource_busy", f"cannot join the call: {e}") from None
+        return voice
+
+    def _give_back(self, ic, voice):
+        cc = self.center
+        if ic.talk is not None:
+            ic.talk.drop(voice)
+        cc.bus.release(voice)
+        cc.channels.voice_pool.give(voice)
+
+    def _send_dtmf(self, request, params):
+        digits = params["digits"]
+        if not digits or any(c not in "0123456789*#ABCD," for c in digits) or len(digits) > 32:
+            raise ProtocolError("invalid_field", "SendDTMF: field 'digits' must be 1 to 32 of "
+                                f"0-9, *, #, A-D and ',' (a pause); got {digits!r}",
+                                field="digits")
+        cc = self.center
+        ic = self._connected_call(request, params["call"])
+        voice = cc.channels.voice_pool.take(_Borrowed(ic.id))
+        if voice is None:
+            raise ProtocolError("resource_busy", "no voice resource free")
+        ic.talk.feed(voice)
+        try:
+            d = cc.ports.dial(voice, digits)
+        except Exception:
+            self._sent(ic, voice)
+            raise
+        return d.addBoth(lambda _: self._sent(ic, voice) or {"call": ic.id, "digits": digits})
+
+    def _sent(self, ic, voice):
+        if ic.talk is not None:
+            ic.talk.unfeed()
+        self.center.bus.release(voice)
+        self.center.channels.voice_pool.give(voice)
+
+    def _set_party_role(self, request, params):
+        cc = self.center
+        ic = self._connected_call(request, params["call"])
+        device = params["device"]
+        if device not in ic.talk.parties or device in [s.station for s in
+                                                       self.by_agent.values()]:
+            raise ProtocolError("no_such_object", f"{device} is not a party of call {ic.id}",
+                                object="device", id=device)
+        talkers = [e for e, r in ic.talk.parties.items() if r == "talk" and e != device]
+        if params["role"] == "listen" and not talkers:
+            raise ProtocolError("invalid_state", f"call {ic.id}: someone must still talk",
+                                object="call", id=ic.id)
+        ic.talk.set(device, params["role"])
+        cc.model.event(ic.call, device, "PartyRoleChanged", cause=request.cause,
+                       role=params["role"])
+        return {"call": ic.id, "device": device, "role": params["role"]}
+
+    def caller_key(self, ic, digit):
+        """A key from a caller who may only listen: a request to speak."""
+        caller = self.center._trunk_endpoint(ic)
+        if ic.talk is not None and ic.talk.role(caller) == "listen" and ic.station:
+            self.center.model.event(ic.call, ic.station.name, "SpeakRequested",
+                                    party=ic.trunk.name, digit=digit)
+
+    def _start_recording(self, request, params):
+        cc = self.center
+        ic = self._connected_call(request, params["call"])
+        if ic.recording is not None:
+            raise ProtocolError("invalid_state", f"call {ic.id} is being recorded already "
+                                f"({ic.recording[1]})", object="call", id=ic.id)
+        voice = self._borrow_voice(ic, "listen")
+        cc.recordings_dir.mkdir(parents=True, exist_ok=True)
+        ic.recordings += 1
+        path = cc.recordings_dir / f"{ic.id}-call-{ic.recordings}.wav"
+        try:
+            d = cc.ports.record(voice, path, RECORD_MAX_S, 0, terminators="")
+        except Exception:
+            self._give_back(ic, voice)
+            raise
+        ic.recording = (voice, str(path))
+
+        def done(result):
+            if ic.recording is not None and ic.recording[0] == voice:
+                ic.recording = None
+            self._give_back(ic, voice)
+            log.info("call {call}: recording {file} ended ({reason})", call=ic.id,
+                     file=path, reason=result.get("reason") if isinstance(result, dict)
+                     else result)
+        d.addBoth(done)
+        if request.role != "agent":
+            self.audit(request, "StartRecording", call=ic.id,
+                       agent=ic.agent.id if ic.agent else None, file=str(path))
+        return {"call": ic.id, "file": str(path)}
+
+    def _stop_recording(self, request, params):
+        cc = self.center
+        ic = self._connected_call(request, params["call"])
+        if ic.recording is None:
+            raise ProtocolError("invalid_state", f"call {ic.id} is not being recorded",
+                                object="call", id=ic.id)
+        voice, path = ic.recording
+        ic.recording = None
+        cc.ports.stop(voice)
+        if request.role != "agent":
+            self.audit(request, "StopRecording", call=ic.id, file=path)
+        return {"call": ic.id, "file": path}
+
+    def stop_recording(self, ic):
+        """The call ends: its recording too."""
+        if ic.recording is not None:
+            voice, _ = ic.recording
+            ic.recording = None
+            self.center.ports.stop(voice)
+
     # -- supervision ---------------------------------------------------------------
     def _supervise(self, request, params):
         agent = self._agent(params["agent"])
@@ -394,8 +537,9 @@ class Desk:
 
     def call_ended(self, ic):
         """The call is over: whoever supervised it is told, a consultation
-        on it ends."""
+        and a recording on it end."""
         self.consults.call_ended(ic)
+        self.stop_recording(ic)
         if ic.agent is not None:
             s = self.by_agent.get(ic.agent.id)
             if s is not None and s.call == ic.id:
@@ -479,6 +623,13 @@ class Desk:
         add(Service("SingleStepTransferCall", CALLERS, fields={
             **call, "agent": Field(str, False), "queue": Field(str, False),
             "flow": Field(str, False), "number": Field(str, False)}), self._transfer)
+        add(Service("SendDTMF", CALLERS, fields={**call, "digits": Field(str)}),
+            self._send_dtmf)
+        add(Service("SetPartyRole", CALLERS, fields={
+            **call, "device": Field(str), "role": Field(str, choices=("talk", "listen"))}),
+            self._set_party_role)
+        add(Service("StartRecording", CALLERS, fields=call), self._start_recording)
+        add(Service("StopRecording", CALLERS, fields=call), self._stop_recording)
         add(Service("Supervise", SUPERVISORS, fields={
             **agent, "mode": Field(str, choices=MODES), "station": Field(str, False)}),
             self._supervise_checked)

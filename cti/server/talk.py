@@ -116,6 +116,8 @@ class Talk:
         self.music = music
         self.parties = {caller: "talk"}
         self.held = False
+        self.music_path = None
+        self.fed = None            # the Route feeding the caller a source (feed)
         self.connection = None     # the Route or Conference in place
 
     def role(self, endpoint):
@@ -139,6 +141,7 @@ class Talk:
         """The caller hears the music; the others stay together."""
         self._teardown()
         self.held = True
+        self.music_path = path
         if path is not None:                    # else silence
             self.music.join(self.caller, path)
         self._apply()
@@ -148,9 +151,31 @@ class Talk:
         self.music.leave(self.caller)
         self._apply()
 
+    def feed(self, source):
+        """For a moment the caller hears `source` only (keys sent to it), on
+        a route of its own: tones pass unmixed; the others stay together."""
+        self._teardown()
+        self.music.leave(self.caller)
+        self.fed = self.bus.route(self.caller, source, duplex=False)
+        self._apply()
+
+    def unfeed(self):
+        fed, self.fed = self.fed, None
+        if fed is not None and fed.id in self.bus.routes:
+            self.bus.disconnect(fed)
+        if self.held:
+            self._teardown()
+            self.held = False
+            self.hold(self.music_path)
+        else:
+            self._apply()
+
     def end(self):
         """Take the whole arrangement down (the call is over)."""
         self._teardown()
+        if self.fed is not None and self.fed.id in self.bus.routes:
+            self.bus.disconnect(self.fed)
+        self.fed = None
         self.music.leave(self.caller)
         self.parties = {}
 
@@ -158,7 +183,8 @@ class Talk:
     def _apply(self):
         """Arrange the bus for the parties now: a route for two talkers, a
         conference (changed in place if there is one) for anything else."""
-        new = {e: r for e, r in self.parties.items() if not (self.held and e == self.caller)}
+        aside = self.held or self.fed is not None       # the caller is elsewhere
+        new = {e: r for e, r in self.parties.items() if not (aside and e == self.caller)}
         wants_route = len(new) == 2 and set(new.values()) == {"talk"}
         if isinstance(self.connection, Conference) and len(new) >= 2 and not wants_route:
             self._change_conference(new)

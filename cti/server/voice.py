@@ -19,7 +19,7 @@ from twisted.internet import defer
 
 from drivers.interface import Prompt, Termination
 
-DONE = frozenset({"play_done", "record_done", "digits_done", "tone_done"})
+DONE = frozenset({"play_done", "record_done", "digits_done", "tone_done", "dial_done"})
 
 #: Driver termination reasons as the protocol reports them.
 PLAY_REASONS = {"digits": "digit", "end_of_data": "end", "normal": "end", "stopped": "stopped"}
@@ -124,6 +124,10 @@ class VoicePorts:
         d = self._run(device, lambda: self.driver.record(device, path, "wav", termination))
         return d.addCallback(lambda data: {
             "file": str(path), "reason": _reason(data.get("reasons", ()), RECORD_REASONS)})
+
+    def dial(self, device, digits):
+        """Send DTMF digits (`,` a pause); fires when they are sent."""
+        return self._run(device, lambda: self.driver.dial(device, digits))
 
     def beep(self, device):
         """A 1 kHz, 400 ms beep before a recording."""

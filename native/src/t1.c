@@ -156,10 +156,15 @@ static void far_end_sees(tslot *t, int a_on_ms);
  * listen. */
 static void set_receivers(tslot *t)
 {
+    /* While it takes the number of our call (seized), the far end listens
+     * with the register's receiver only; otherwise with DTMF, and MF too
+     * only on a trunk whose register is MF: an MF receiver always on takes
+     * DTMF for MF (DTMF 2, 697+1336 Hz, is close enough to MF 4, 700+1300,
+     * for spandsp's bell_mf_rx), and a caller would "hear" digits never sent. */
     farend *fe = &t->fe;
     int reg = fe->state == SIMFAR_ST_SEIZED;
     cti_digit_rx *dtmf = reg && t->register_mf ? NULL : t->dtmf_rx;
-    cti_digit_rx *mf = reg && !t->register_mf ? NULL : t->mf_rx;
+    cti_digit_rx *mf = t->register_mf ? t->mf_rx : NULL;
     if (dtmf && fe->drx != dtmf)
         cti_digit_rx_reset(dtmf);
     if (mf && fe->mfrx != mf)
