@@ -118,3 +118,30 @@ def test_announcement_configuration_errors(tmp_path, change, key):
     assert {"announce_every_s = 5": "expected an integer >= 10",
             'messages = ["Not A Prompt"]': "is not a prompt name",
             "# none": "required with announce or messages"}[key] in str(e.value)
+
+
+def test_ring_all_rings_every_free_agent_and_the_first_to_answer_takes_it():
+    centre = centre_with(strategy="ring_all")
+    agents = {a: agent_ready(centre, a, f"msiB1C{a[-1]}") for a in ("1004", "1005")}
+    phones = {a: centre.sim.endpoint(f"msiB1C{a[-1]}") for a in agents}
+    caller = centre.sim.endpoint("dtiB1T1")
+    caller.call(ani="2125550001", dnis="5550199")
+    centre.run_until(lambda: all(p.state == "ringing" for p in phones.values()),
+                     what="both phones ring")
+    phones["1005"].offhook()
+    centre.run_until(lambda: centre.center.acd.agents["1005"].state == "busy",
+                     what="1005 takes it")
+    centre.run(300)
+    assert phones["1004"].state != "ringing"
+    assert centre.center.acd.agents["1004"].state == "ready"
+    ic = next(iter(centre.center.calls.values()))
+    assert (ic.state, ic.agent.id, ic.station.name) == ("talking", "1005", "msiB1C5")
+    _, events_1004 = agents["1004"]
+    cleared = [b for n, b in events_1004 if n == "ConnectionCleared"]
+    assert cleared[-1]["reason"] == "answered elsewhere"
+    centre.run_until(lambda: caller.state == "connected", what="the caller is connected")
+    caller.hangup()
+    centre.run_until(lambda: not centre.center.calls, what="the call ends")
+    centre.run(200)
+    [cdr] = centre.records.of(CallRecord)
+    assert cdr.agent == "1005"

@@ -220,6 +220,7 @@ class CallCenter:
         if ic is None or ic.state != "ringing":
             log.warn("{station} answered with no call offered to it", station=station.name)
             return
+        ic.agent, ic.station = agent, station     # ring_all: the one who answered
         self._agent_answered(ic)
 
     def station_no_answer(self, station):
@@ -486,7 +487,8 @@ class CallCenter:
     def offer(self, entry, agent):
         ic = self.calls[entry.call.id]
         station = self.channels[agent.station]
-        ic.phase.fire("offer", agent=agent.id)
+        if ic.state == "queued":                  # ring_all: the first of several
+            ic.phase.fire("offer", agent=agent.id)
         ic.agent, ic.station = agent, station
         wait = self.clock.seconds() - entry.since
         extra = {"agent": agent.id, "queue": entry.queue.name, "waitS": round(wait, 3)}
@@ -507,10 +509,15 @@ class CallCenter:
         if ic is None:
             return
         if station.name in ic.call.connections:
-            reason = ic.cause if ic.state == "ended" else "not answered"
+            reason = ic.cause if ic.state == "ended" else (
+                "answered elsewhere" if entry.agent is not None else "not answered")
             self.model.clear(ic.call, station.name, reason, cause=self.acd.cause)
-        ic.agent = ic.station = None
-        if ic.state == "ringing":
+        if entry.agent is not None:               # ring_all: another agent answered
+            return
+        if ic.agent is agent:
+            ic.agent, ic.station = (entry.ringing[-1], self.channels[entry.ringing[-1].station]
+                                    ) if entry.ringing else (None, None)
+        if ic.state == "ringing" and not entry.ringing:
             ic.phase.fire("withdrawn")
 
     def queue_exit(self, entry, reason):
@@ -559,6 +566,7 @@ class CallCenter:
         return call.id in self.calls
 
     def _agent_answered(self, ic, cause=None):
+        """`ic.agent` answered (the phone lifted, or AnswerCall)."""
         entry = self.acd.answered(ic.agent.id, cause=cause)
         ic.answered_at = self.clock.seconds()
         ic.answered_by = (ic.agent.id, ic.station.name)
@@ -1065,12 +1073,15 @@ class CallCenter:
         if self.desk.consults.answer(request, agent):
             return {"call": agent.call.id}
         ic = self.calls.get(agent.call.id) if agent.call is not None else None
-        if ic is None or ic.state != "ringing" or params["call"] not in (None, ic.id):
+        if ic is None or ic.state != "ringing" or params["call"] not in (None, ic.id) \
+                or agent.state != "reserved":
             raise ProtocolError("invalid_state", f"agent {agent.id} has no call ringing")
-        if ic.station.state != "offhook":
-            raise ProtocolError("invalid_state", f"station {ic.station.name} is on-hook: "
+        station = self.channels[agent.station]
+        if station.state != "offhook":
+            raise ProtocolError("invalid_state", f"station {station.name} is on-hook: "
                                 "answer by lifting the handset (AnswerCall is for headsets "
                                 "already off-hook)")
+        ic.agent, ic.station = agent, station     # ring_all: the one who answered
         self._agent_answered(ic, request.cause)
         return {"call": ic.id}
 
