@@ -117,7 +117,7 @@ def test_announcement_configuration_errors(tmp_path, change, key):
         e.value)
     assert {"announce_every_s = 5": "expected an integer >= 10",
             'messages = ["Not A Prompt"]': "is not a prompt name",
-            "# none": "required with announce or messages"}[key] in str(e.value)
+            "# none": "required with announce, messages or callback_key"}[key] in str(e.value)
 
 
 def test_ring_all_rings_every_free_agent_and_the_first_to_answer_takes_it():

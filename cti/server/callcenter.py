@@ -48,6 +48,7 @@ from twisted.logger import Logger
 from cti.flow.model import say
 from cti.protocol.services import KEEP_CALL_MAX_S, Field, ProtocolError, Service
 from cti.server.acd import ACD, ACDError, Settings
+from cti.server.callback import Callbacks
 from cti.server.channels import OutboundFailed, Station
 from cti.server.desk import Desk
 from cti.server.outbound import Dialer
@@ -122,6 +123,12 @@ class InboundCall:
     members: list = field(default_factory=list)   # (agent, station) conferenced in
     outbound_trunk: object = None    # the trunk it was transferred out on
     recording: tuple | None = None   # (voice resource, file) while the call is recorded
+    callback: str | None = None      # the number to call back (cti.server.callback)
+    line_released: bool = False      # the caller hung up to be called back
+    trunk_out: bool = False          # `trunk` is one we seized (a callback dialled)
+    callback_attempts: int = 0
+    callback_timer: object = None
+    first_since: float | None = None # its first arrival in a queue (kept by overflows)
     announcing: bool = False         # a queue announcement is playing
     announce_timer: object = None
     announcements: int = 0           # played so far (the messages take turns)
@@ -138,7 +145,9 @@ class InboundCall:
 
     @property
     def voice(self):
-        return self.trunk.voice
+        """The voice resource hearing the caller; None while its line is
+        released (a callback waiting its turn)."""
+        return None if self.line_released else self.trunk.voice
 
 
 class CallCenter:
@@ -176,6 +185,7 @@ class CallCenter:
         self._register_services()
         self.desk = Desk(self)
         self.dialer = Dialer(self)
+        self.callbacks = Callbacks(self)
 
     # -- channel listener --------------------------------------------------
     def trunk_offered(self, trunk, ani, dnis):
@@ -367,6 +377,8 @@ class CallCenter:
                               first_since, str(e))
             return
         ic.entry = entry
+        if ic.first_since is None:
+            ic.first_since = entry.first_since
         self._schedule_announcement(ic)
         if ic.state == "queued":
             self._start_music(ic)
@@ -445,6 +457,7 @@ class CallCenter:
                           "queue_minute" if minutes == 1 else "queue_minutes"]
         if config.messages:
             names.append(config.messages[ic.announcements % len(config.messages)])
+        names += self.callbacks.offer_prompts(config)
         ic.announcements += 1
         files = [str(self.prompts_dir / f"{n}.wav") for n in names] if self.prompts_dir \
             else []
@@ -492,6 +505,8 @@ class CallCenter:
         ic.agent, ic.station = agent, station
         wait = self.clock.seconds() - entry.since
         extra = {"agent": agent.id, "queue": entry.queue.name, "waitS": round(wait, 3)}
+        if ic.callback is not None:
+            extra.update(callback=True, number=ic.callback)
         if station.state == "onhook":
             station.ring()
         elif station.state == "offhook":          # a headset: AnswerCall connects
@@ -557,7 +572,8 @@ class CallCenter:
         trunk = pool.owner.get(voice) if pool is not None else None
         ic = self.by_trunk.get(trunk.name if trunk is not None else voice)   # analog: itself
         if ic is not None and ic.state == "queued":
-            self.acd.exit_key(ic.call, digit)
+            if not self.acd.exit_key(ic.call, digit):
+                self.callbacks.key(ic, digit)
         elif ic is not None and ic.state == "talking":
             self.desk.caller_key(ic, digit)
 
@@ -571,13 +587,17 @@ class CallCenter:
         ic.answered_at = self.clock.seconds()
         ic.answered_by = (ic.agent.id, ic.station.name)
         self._stop_music(ic)
-        self._bridge(ic)
+        if not ic.line_released:
+            self._bridge(ic)
         ic.phase.fire("answered", agent=ic.agent.id)
         if ic.station.state == "offhook":
             ic.station.connect()
         self.model.clear(ic.call, f"queue:{entry.queue.name}", "answered", cause=cause)
         self.model.connect(ic.call, ic.station.name, "connected", cause=cause,
                            agent=ic.agent.id)
+        if ic.line_released:                       # a callback: now call the caller
+            self.callbacks.dial(ic)
+            return
         self.desk.call_connected(ic)
 
     # -- the CT-Bus ----------------------------------------------------------
@@ -597,7 +617,7 @@ class CallCenter:
     def _unbridge(self, ic):
         ic.talk.end()
         ic.talk = None
-        if ic.voice == ic.trunk.name:                 # analog: its power-on route again
+        if ic.voice == ic.trunk.name and not ic.trunk_out:   # analog: its power-on route
             self.bus.release(ic.voice)
             self.bus.route(ic.voice, f"{ic.voice}/line")
 
@@ -626,10 +646,16 @@ class CallCenter:
                 if station is not None and station.state == "talking":
                     station.hang_up()
             ic.members.clear()
-            self._unbridge(ic)
+            if ic.talk is not None:
+                self._unbridge(ic)
             if ic.outbound_trunk is not None:
                 self.dialer.free(ic.outbound_trunk, reason)
-        ic.trunk.release(reason)
+        if ic.callback_timer is not None and ic.callback_timer.active():
+            ic.callback_timer.cancel()
+        if ic.trunk_out:
+            self.dialer.free(ic.trunk, reason)
+        elif not ic.line_released:
+            ic.trunk.release(reason)
         self.model.clear_call(ic.call, reason, cause=cause)
         self.calls.pop(ic.id, None)
         if self.by_trunk.get(ic.trunk.name) is ic:

@@ -171,6 +171,7 @@ class Queue:
     leave_empty: tuple = ()              # conditions making waiting callers leave
     overflow: tuple | None = None        # ("queue" | "flow", name): where leavers go
     exit_key: str | None = None          # a key that takes a waiting caller to overflow
+    callback_key: str | None = None      # a digit asking to be called back, keeping the place
     announce_every_s: int | None = None  # announcements to waiting callers, this often
     announce: tuple = ()                 # of ANNOUNCEMENTS: place in line, expected wait
     messages: tuple = ()                 # prompts played in turn after them
@@ -785,7 +786,7 @@ def _queues(reader, data):
     known = ("name", "strategy", "service_level_s", "max_wait_s", "max_length", "wrap_up_s",
              "wrap_up", "ring_timeout_s", "music", "priority", "skills", "widen", "join_empty",
              "leave_empty", "overflow", "exit_key", "announce_every_s", "announce",
-             "messages")
+             "messages", "callback_key")
     tables = reader.tables(data, "queues", known)
     for t, key in tables:
         reader.unique(names, reader.name(t, key), f"{key}.name", "queue")
@@ -805,6 +806,10 @@ def _queues(reader, data):
         if exit_key is not None and overflow is None:
             reader.fail(f"{key}.exit_key", "an exit key needs an overflow target (where the "
                         "caller goes)")
+        callback_key = reader.string(t, key, "callback_key", None,
+                                     pattern=re.compile(r"[0-9]\Z"), expected="one digit, 0-9")
+        if callback_key is not None and callback_key == exit_key:
+            reader.fail(f"{key}.callback_key", f"{callback_key!r} is the exit_key already")
         every = reader.integer(t, key, "announce_every_s", None, 10)
         announce = []
         for value, where in reader.strings(t, key, "announce", [],
@@ -819,9 +824,9 @@ def _queues(reader, data):
                 reader.fail(where, f"{message!r} is not a prompt name (lower-case letters, "
                             "digits and '_', as in etc/prompts/prompts.toml)")
             messages.append(message)
-        if every is None and (announce or messages):
-            reader.fail(f"{key}.announce_every_s", "required with announce or messages (how "
-                        "often waiting callers hear them)")
+        if every is None and (announce or messages or callback_key):
+            reader.fail(f"{key}.announce_every_s", "required with announce, messages or "
+                        "callback_key (how often waiting callers hear them)")
         if every is not None and not (announce or messages):
             announce = list(ANNOUNCEMENTS)
         queues.append(Queue(
@@ -839,7 +844,7 @@ def _queues(reader, data):
             join_empty=_conditions(reader, t, key, "join_empty"),
             leave_empty=_conditions(reader, t, key, "leave_empty"),
             overflow=overflow, exit_key=exit_key, announce_every_s=every,
-            announce=tuple(announce), messages=tuple(messages)))
+            announce=tuple(announce), messages=tuple(messages), callback_key=callback_key))
     return tuple(queues)
 
 

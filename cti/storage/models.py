@@ -223,6 +223,11 @@ class QueueEvent(enum.StrEnum):
         PAUSE, UNPAUSE   reason
         AGENTLOGIN       station
         AGENTLOGOFF      station, logged-in s
+
+    And two of ours, for callbacks (cti.server.callback):
+
+        CALLBACKREQ      the number to call back
+        CALLBACKFAIL     why the attempt failed, attempts so far
     """
 
     ENTERQUEUE = "ENTERQUEUE"
@@ -239,6 +244,8 @@ class QueueEvent(enum.StrEnum):
     UNPAUSE = "UNPAUSE"
     AGENTLOGIN = "AGENTLOGIN"
     AGENTLOGOFF = "AGENTLOGOFF"
+    CALLBACKREQ = "CALLBACKREQ"
+    CALLBACKFAIL = "CALLBACKFAIL"
 
 
 class QueueLogEntry(Base):

@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_callback -*-
+"""Callback: a waiting caller keeps its place without holding the line.
+
+A queue with `callback_key` offers it in its announcements ("to be
+called back without losing your place, press 5").  A waiting caller whose
+number is known (the ANI) who presses it hears that it will be called
+back, and the line is released; its entry stays where it was in the
+queue.  When its turn comes an agent's phone rings as for any call
+(`Delivered` with `callback: true` and the `number`); when the agent
+answers, the number is dialled on a trunk for calls out (the agent hears
+the progress) and, answered, they talk as on any call.  Busy or no
+answer: the caller is called again ATTEMPTS times at most, RETRY_S apart,
+keeping its first arrival; then the CDR says `callback_failed`.
+
+The queue log says it too: CALLBACKREQ when asked, CALLBACKFAIL after a
+failed attempt.
+"""
+from twisted.internet import defer
+from twisted.logger import Logger
+
+from cti.server.channels import OutboundFailed
+from cti.server.talk import Talk
+
+log = Logger()
+
+ATTEMPTS = 3
+RETRY_S = 300.0
+CONFIRM = "queue_callback_confirm"
+
+
+class Callbacks:
+    def __init__(self, center):
+        self.center = center
+
+    def offer_prompts(self, config):
+        """What the announcements add when the queue offers callbacks."""
+        if config.callback_key is None:
+            return []
+        return ["queue_callback_offer", f"digit_{config.callback_key}"]
+
+    def key(self, ic, digit):
+        """A waiting caller's key: True when it asked for a callback."""
+        cc = self.center
+        config = cc.config.queue(ic.queue)
+        if config.callback_key != digit or ic.entry is None or ic.entry.ringing:
+            return False
+        if not ic.call.ani:
+            log.info("call {call}: callback asked, but the caller's number is unknown",
+                     call=ic.id)
+            return False
+        cc._stop_music(ic)
+        cc._voice_hears_caller(ic, duplex=True)
+        cc.record_queue(ic.id, ic.queue, None, "CALLBACKREQ", ic.call.ani)
+        ic.callback = ic.call.ani
+        prompt = cc.prompts_dir / f"{CONFIRM}.wav" if cc.prompts_dir else None
+        if prompt is not None and prompt.exists():
+            d = cc.ports.play(ic.voice, [str(prompt)], barge_in=False)
+            d.addCallback(lambda _: self._hang_up(ic))
+        else:
+            self._hang_up(ic)
+        return True
+
+    def _hang_up(self, ic):
+        """The line is released; the entry waits on."""
+        cc = self.center
+        if ic.state == "ended" or ic.line_released:
+            return
+        ic.line_released = True
+        if cc.by_trunk.get(ic.trunk.name) is ic:
+            del cc.by_trunk[ic.trunk.name]
+        cc.model.clear(ic.call, ic.trunk.name, "callback requested")
+        ic.trunk.release("callback requested")
+        log.info("call {call}: will be called back at {number}, keeping its place in {queue}",
+                 call=ic.id, number=ic.callback, queue=ic.queue)
+
+    @defer.inlineCallbacks
+    def dial(self, ic):
+        """The agent answered a callback's offer: call the caller."""
+        cc = self.center
+        station = ic.station
+        ic.callback_attempts += 1
+
+        def seized(trunk):
+            if cc.bus.connection_of(station.name) is not None:
+                cc.bus.release(station.name)
+            cc.bus.route(station.name, cc.dialer.endpoint(trunk), duplex=False)
+            cc.model.connect(ic.call, trunk.name, "alerting", number=ic.callback)
+        try:
+            trunk = yield cc.dialer.place(ic.callback, seized)
+        except OutboundFailed as e:
+            self._failed(ic, e.reason)
+            return
+        if ic.state != "talking" or ic.station is not station:
+            cc.dialer.free(trunk, "the agent left")
+            return
+        ic.trunk, ic.line_released, ic.trunk_out = trunk, False, True
+        cc.dialer.by_trunk[trunk.name] = lambda reason: cc._finish(
+            ic, "caller", f"far end cleared ({reason})")
+        cc.bus.release(station.name)
+        cc._voice_hears_caller(ic, duplex=False)
+        ic.talk = Talk(cc.bus, cc.config.conference_pool, cc._trunk_endpoint(ic), cc.moh)
+        ic.talk.set(station.name, "talk")
+        cc.model.connect(ic.call, trunk.name, "connected")
+
+    def _failed(self, ic, reason):
+        cc = self.center
+        if ic.state != "talking":
+            return
+        cc.record_queue(ic.id, ic.queue, ic.agent.id if ic.agent else None, "CALLBACKFAIL",
+                        reason, ic.callback_attempts)
+        station, agent = ic.station, ic.agent
+        if cc.bus.connection_of(station.name) is not None:
+            cc.bus.release(station.name)
+        cc.acd.call_ended(agent.id, "system")
+        if station.state == "talking":
+            station.hang_up()
+        cc.model.clear(ic.call, station.name, f"callback failed: {reason}")
+        ic.agent = ic.station = None
+        if ic.callback_attempts >= ATTEMPTS:
+            ic.disposition = "callback_failed"
+            cc._finish(ic, "system", f"callback to {ic.callback} failed {ATTEMPTS} times "
+                       f"({reason})")
+            return
+        log.info("call {call}: callback to {number} failed ({reason}); again in {s} s",
+                 call=ic.id, number=ic.callback, reason=reason, s=RETRY_S)
+        ic.phase.fire("transfer", to=f"queue:{ic.queue}")
+        ic.callback_timer = cc.clock.callLater(RETRY_S, self._again, ic)
+
+    def _again(self, ic):
+        ic.callback_timer = None
+        if ic.state == "routing":
+            self.center._to_queue(ic, ic.queue, priority=ic.priority,
+                                  first_since=ic.first_since)
