@@ -316,3 +316,16 @@ def test_send_dtmf_reaches_the_far_end(centre):
     assert heard["caller"] == {AGENT_HZ} and heard["agent"] == {CALLER_HZ}
     e = s.refused(s.agent, "SendDTMF", call=s.call_id, digits="12x")
     assert e.code == "invalid_field" and e.body["field"] == "digits"
+
+
+def test_a_supervisor_snapshots_every_agent_and_queue(centre):
+    sup = centre.client()
+    centre.call(sup.login("sup", "1234", "supervisor"))
+    agents = centre.call(sup.call("Snapshot", object="agent", id="*"))["snapshot"]
+    assert [a["agent"] for a in agents] == ["1001", "1002", "1003", "1004", "1005", "1006"]
+    queues = centre.call(sup.call("Snapshot", object="queue", id="*"))["snapshot"]
+    assert [q["queue"] for q in queues] == ["sales", "support", "spanish"]
+    agent, _ = agent_ready(centre, "1005", "msiB1C5")
+    with pytest.raises(RemoteError) as e:
+        centre.call(agent.call("Snapshot", object="agent", id="*"))
+    assert e.value.code == "forbidden"

@@ -83,19 +83,24 @@ class Hub:
         self._watchers = {}           # (kind, id) -> {monitor id}
         self.snapshots = {}           # kind -> callable(id) -> dict or None
         self.on_session_closed = []   # callables(session)
+        self.listers = {}             # kind -> ids() of every object (Snapshot id "*")
         self._register_core()
 
     # -- objects ---------------------------------------------------------
-    def provide_snapshots(self, kind, snapshot):
+    def provide_snapshots(self, kind, snapshot, ids=None):
         """The owner of a kind of object says how to describe one by id
-        (None if no such object)."""
+        (None if no such object), and `ids()` lists them (for id "*")."""
         if kind not in OBJECTS:
             raise ValueError(f"unknown object kind {kind!r}")
         self.snapshots[kind] = snapshot
+        if ids is not None:
+            self.listers[kind] = ids
 
     def snapshot(self, kind, object_id):
-        if object_id == "*":
-            return None
+        if object_id == "*":                  # every object of the kind, by id
+            lister = self.listers.get(kind)
+            return [s for i in (lister() if lister else ())
+                    if (s := self.snapshots[kind](i)) is not None]
         getter = self.snapshots.get(kind)
         snap = getter(object_id) if getter else None
         if snap is None:
@@ -238,6 +243,9 @@ class Hub:
         return {}
 
     def _snapshot(self, request, params):
+        if params["id"] == "*" and request.role not in ("supervisor", "admin"):
+            raise ProtocolError("forbidden", "Snapshot of every object (id '*') is for "
+                                "supervisors and administrators", field="id")
         return {"object": params["object"], "id": params["id"],
                 "snapshot": self.snapshot(params["object"], params["id"])}
 

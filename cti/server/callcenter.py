@@ -179,9 +179,10 @@ class CallCenter:
         self.moh = MusicOnHold(bus, ports, channels.voice_pool)
         ports.on_digit = self.caller_digit
         hub.on_session_closed.append(self._session_closed)
-        hub.provide_snapshots("agent", self._agent_snapshot)
-        hub.provide_snapshots("queue", self._queue_snapshot)
-        hub.provide_snapshots("device", self._device_snapshot)
+        hub.provide_snapshots("agent", self._agent_snapshot, lambda: list(self.acd.agents))
+        hub.provide_snapshots("queue", self._queue_snapshot, lambda: list(self.acd.queues))
+        hub.provide_snapshots("device", self._device_snapshot,
+                              lambda: list(self.channels.by_name))
         self._register_services()
         self.desk = Desk(self)
         self.dialer = Dialer(self)

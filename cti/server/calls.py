@@ -105,7 +105,7 @@ class CallModel:
         self._ids = itertools.count(1)
         self.cleared_listeners = []        # callables(call) when a call ends
         if hub is not None:
-            hub.provide_snapshots("call", self._snapshot_call)
+            hub.provide_snapshots("call", self._snapshot_call, lambda: list(self.calls))
 
     def _snapshot_call(self, call_id):
         call = self.calls.get(call_id)
