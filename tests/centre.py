@@ -37,12 +37,14 @@ class Records(list):
 
 
 class Centre:
-    def __init__(self, config="etc/cti.toml", seed=1):
+    def __init__(self, config="etc/cti.toml", seed=1, clock=None, records=None):
+        """`clock` and `records`: another clock (one that takes calls from
+        threads, for a real RecordStore) and record store than the defaults."""
         self.config = load_server_config(config) if isinstance(config, str) else config
         self.sim = Simulator.from_config(self.config.boards, seed=seed)
-        self.clock = task.Clock()
+        self.clock = clock or task.Clock()
         self.driver = R4Driver(clock=self.clock)
-        self.records = Records()
+        self.records = Records() if records is None else records
         self.server = CTServer(self.config, reactor=self.clock, driver=self.driver,
                                records=self.records, listen=[])
         self.hub = self.server.hub
