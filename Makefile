@@ -21,6 +21,7 @@ bench: setup
 	$(VENV)/python -m bench.ctbus
 	$(VENV)/python -m bench.dsp
 	$(VENV)/python -m bench.e2e
+	$(VENV)/python -m bench.acd
 
 clean:
 	rm -rf build .venv *.egg-info drivers/_r4*.so drivers/_r4.c drivers/_r4.o
