@@ -1,23 +1,36 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The ACD alone (no boards): which agent each strategy picks, in order."""
+"""The ACD alone (no boards), in virtual time: who is offered which call,
+in what order, and what the queue log, the agent events and the
+statistics say about it."""
 import pytest
 from twisted.internet import task
 
-from cti.server.acd import ACD
+from cti.server.acd import ACD, ACDError, Settings
 from cti.server.config import Agent, Queue
 
 
 class Owner:
+    """The call centre's side of the ACD, recorded."""
+
     def __init__(self):
-        self.offers = []
-        self.exits = []
-        self.gone = set()
+        self.offers = []            # agent ids, in the order their phones were rung
+        self.offered = []           # (call id, agent id)
+        self.withdrawn = []         # (call id, agent id)
+        self.exits = []             # (call id, reason)
+        self.gone = set()           # call ids the owner no longer has
+        self.log = []               # queue log rows: (call, queue, agent, event, *data)
+        self.states = []            # record_state rows
+        self.sessions = []          # record_session rows
 
     def offer(self, entry, agent):
+        # The call centre looks the call up (a KeyError there for a call gone).
+        assert entry.call.id not in self.gone, f"offered {entry.call.id}, a call gone"
+        assert agent.state == "reserved"
         self.offers.append(agent.id)
+        self.offered.append((entry.call.id, agent.id))
 
     def withdraw(self, entry, agent):
-        pass
+        self.withdrawn.append((entry.call.id, agent.id))
 
     def queue_exit(self, entry, reason):
         self.exits.append((entry.call.id, reason))
@@ -25,21 +38,97 @@ class Owner:
     def call_alive(self, call):
         return call.id not in self.gone
 
-    def record_queue(self, *args):
-        pass
+    def record_queue(self, *row):
+        self.log.append(row)
 
-    def record_state(self, *args):
-        pass
+    def record_state(self, *row):
+        self.states.append(row)
 
-    def record_session(self, *args):
-        pass
+    def record_session(self, *row):
+        self.sessions.append(row)
+
+    def rows(self, *events):
+        """The queue log rows of these events (all rows without)."""
+        return [row for row in self.log if not events or row[3] in events]
 
 
 class Call:
     def __init__(self, n):
-        self.id, self.ani = f"c{n}", ""
+        self.id, self.ani = f"c{n}", f"55500{n:02}" if isinstance(n, int) else ""
 
 
+def agent(agent_id, queues=("q",), **skills):
+    return Agent(agent_id, agent_id.upper(), "h", tuple(queues), skills)
+
+
+class Centre:
+    """An ACD on a virtual clock, with the owner and the published events."""
+
+    def __init__(self, queues, agents, seed=None, **settings):
+        self.clock = task.Clock()
+        self.owner = Owner()
+        self.events = []
+        self.acd = ACD(self.clock, queues, agents, self.owner, self.publish, seed=seed,
+                       settings=Settings(**settings))
+
+    def publish(self, kind, what, event, body, cause=None):
+        self.events.append((kind, what, event, body, cause))
+
+    def login(self, *agent_ids, ready=True, gap=0):
+        """Log agents in (at station s<id>) and make them ready, `gap`
+        seconds apart: the first listed is then the longest idle."""
+        for agent_id in agent_ids:
+            self.acd.login(agent_id, f"s{agent_id}")
+            if ready:
+                self.acd.set_ready(agent_id)
+            self.clock.advance(gap)
+
+    def call(self, n, queue="q", **kw):
+        return self.acd.enqueue(Call(n), queue, **kw)
+
+    def advance(self, seconds):
+        self.clock.advance(seconds)
+
+    def state(self, agent_id):
+        return self.acd.agent(agent_id).state
+
+    def states(self, *agent_ids):
+        return [self.state(a) for a in agent_ids]
+
+    def take(self, agent_id, talk_s=0.0, released_by="caller"):
+        """The agent answers the call ringing at its phone, talks, hangs up."""
+        entry = self.acd.answered(agent_id)
+        self.advance(talk_s)
+        self.acd.call_ended(agent_id, released_by)
+        return entry
+
+    def agent_events(self, agent_id, since=0):
+        """(event, why) published for an agent."""
+        return [(event, body.get("why")) for kind, what, event, body, _ in self.events[since:]
+                if kind == "agent" and what == agent_id]
+
+    def last_event(self, agent_id, event=None):
+        for kind, what, name, body, cause in reversed(self.events):
+            if kind == "agent" and what == agent_id and event in (None, name):
+                return body
+        return None
+
+    def queue(self, name="q"):
+        return self.acd.describe_queue(self.acd.queue(name))
+
+    def stats(self, agent_id):
+        return self.acd.describe(self.acd.agent(agent_id))["statistics"]
+
+    def waiting(self, queue="q"):
+        return [e.call.id for e in self.acd.waiting(queue)]
+
+
+def member_queue(strategy="longest_idle", **kw):
+    kw.setdefault("wrap_up_s", 0)
+    return Queue("q", strategy=strategy, **kw)
+
+
+# -- strategies ----------------------------------------------------------------
 def served(strategy, calls=6, seed=3):
     """Agents a, b, c log in and go ready at t = 0, 1, 2; then each call is
     offered, answered and ended one after the other (no wrap-up)."""
@@ -82,22 +171,206 @@ def test_random_strategies_use_every_agent_and_repeat_with_the_seed():
         offers = served(strategy, calls=30)
         assert set(offers) == set("abc")
         assert offers == served(strategy, calls=30)
+        assert offers != served(strategy, calls=30, seed=4)
 
 
-def test_an_agent_who_lets_it_ring_out_is_tried_again_only_after_the_others():
-    clock = task.Clock()
-    owner = Owner()
-    agents = [Agent(x, x, "h", queues=("q",)) for x in "ab"]
-    acd = ACD(clock, [Queue("q", ring_timeout_s=3)], agents, owner)
-    for i, a in enumerate("ab"):
-        acd.login(a, f"s{i}")
-        acd.set_ready(a)
-        clock.advance(1)
-    acd.enqueue(Call(1), "q")
-    clock.advance(3)                        # a rings out: b is offered it
-    clock.advance(3)                        # b rings out too: nobody left this round
-    assert owner.offers == ["a", "b"]
-    clock.advance(1.9)
-    assert owner.offers == ["a", "b"]
-    clock.advance(0.1)                      # RETRY_S after a rang out: a new round
-    assert owner.offers == ["a", "b", "a"]
+def test_longest_idle_the_agent_free_the_longest_and_back_of_the_line_after_a_call():
+    c = Centre([member_queue()], [agent(x) for x in "abc"])
+    c.login("c", "a", "b", gap=1)           # c idle since 0, a since 1, b since 2
+    c.call(1)
+    assert c.owner.offered == [("c1", "c")]
+    c.take("c", talk_s=5)
+    c.advance(0)                            # wrap-up of 0 s: c ready again, idle since 8
+    c.call(2)
+    c.call(3)
+    c.call(4)
+    assert c.owner.offered[1:] == [("c2", "a"), ("c3", "b"), ("c4", "c")]
+
+
+def test_fewest_calls_the_agent_with_the_fewest_calls_since_login():
+    c = Centre([member_queue("fewest_calls")], [agent(x) for x in "abc"])
+    c.login("a", "b", gap=1)
+    c.login("c", ready=False)
+    for n in range(3):                      # a takes 2 calls, b 1
+        c.call(n)
+        c.take(c.owner.offers[-1], talk_s=1)
+        c.advance(0)
+    assert c.owner.offers == ["a", "b", "a"]
+    c.acd.set_ready("c")                    # idle the shortest, but no call yet
+    c.call(3)
+    c.call(4)
+    c.call(5)
+    assert c.owner.offers[3:] == ["c", "b", "a"]
+    assert [c.stats(x)["calls"] for x in "abc"] == [2, 1, 0]
+
+
+def test_least_talk_time_the_agent_who_talked_least_since_login():
+    c = Centre([member_queue("least_talk_time")], [agent(x) for x in "abc"])
+    c.login("a", "b", "c", gap=1)
+    for talk in (30, 10, 20):               # a talks 30 s, b 10 s, c 20 s
+        c.call(talk)
+        c.take(c.owner.offers[-1], talk_s=talk)
+        c.advance(0)
+    assert c.owner.offers == list("abc")
+    for n in range(3):
+        c.call(n)
+    assert c.owner.offers[3:] == list("bca")
+    assert [c.stats(x)["talkS"] for x in "abc"] == [30, 10, 20]
+
+
+def test_linear_always_the_first_free_agent_in_configuration_order():
+    c = Centre([member_queue("linear")], [agent(x) for x in "abc"])
+    c.login("c", "b", "a", gap=1)           # a idle the shortest: linear does not care
+    c.call(1)
+    c.call(2)
+    assert c.owner.offered == [("c1", "a"), ("c2", "b")]
+    c.take("a")
+    c.advance(0)
+    c.call(3)
+    assert c.owner.offered[-1] == ("c3", "a")
+
+
+def test_round_robin_remembers_the_last_agent_offered_across_calls():
+    c = Centre([member_queue("round_robin")], [agent(x) for x in "abcd"])
+    c.login("a", "b", "c", "d")
+    c.call(1)
+    c.take("a")
+    c.advance(0)                            # a free again: the next call is still b's
+    c.call(2)
+    c.take("b")
+    c.advance(0)
+    c.call(3)                               # c rings and is kept busy
+    c.acd.answered("c")
+    c.call(4)                               # d; the next turn is a's, past the end
+    c.call(5)
+    c.call(6)                               # then b; c is busy: skipped
+    assert c.owner.offers == list("abcdab")
+    c.acd.call_ended("c", "caller")
+    c.advance(0)                            # c free: the memory says c is next
+    c.call(7)
+    assert c.owner.offers[-1] == "c"
+
+
+def test_random_picks_only_free_agents_and_repeats_with_the_seed():
+    def run(strategy, seed):
+        c = Centre([member_queue(strategy)], [agent(x) for x in "abcd"], seed=seed)
+        c.login("a", "b", "c", "d", gap=10)
+        c.acd.set_not_ready("d", "break")
+        picks = []
+        for n in range(40):
+            c.call(n)
+            picks.append(c.owner.offers[-1])
+            c.take(picks[-1], talk_s=1)
+            c.advance(0)
+        return picks
+
+    for strategy in ("random", "weighted_random"):
+        picks = run(strategy, 7)
+        assert set(picks) == set("abc")
+        assert picks == run(strategy, 7)
+        assert picks != run(strategy, 8)
+
+
+def test_weighted_random_favours_the_agent_idle_the_longest():
+    counts = {"a": 0, "b": 0}
+    for seed in range(200):
+        c = Centre([member_queue("weighted_random")], [agent(x) for x in "ab"], seed=seed)
+        c.login("a")
+        c.advance(99)                       # a idle 100 s (+1), b 1 s (+1)
+        c.login("b")
+        c.call(1)
+        counts[c.owner.offers[0]] += 1
+    assert counts["a"] > 150 and counts["b"] > 0
+
+
+def test_ring_all_rings_every_free_agent_the_first_answer_wins():
+    c = Centre([member_queue("ring_all", ring_timeout_s=20)], [agent(x) for x in "abcd"])
+    c.login("a", "b", "c", gap=1)
+    c.login("d", ready=False)
+    c.call(1)
+    c.call(2)                               # everybody rings with c1: c2 waits
+    assert c.owner.offered == [("c1", "a"), ("c1", "b"), ("c1", "c")]
+    assert c.states("a", "b", "c", "d") == ["reserved"] * 3 + ["notReady"]
+    assert c.queue()["waiting"][0]["agents"] == ["a", "b", "c"]
+    c.advance(3)
+    c.acd.answered("b")
+    assert c.owner.withdrawn == [("c1", "a"), ("c1", "c")]
+    assert c.agent_events("a")[-2:] == [("AgentReady", "answered by agent b"),
+                                         ("AgentReserved", None)]
+    # The others ring at once with the next caller.
+    assert c.owner.offered[3:] == [("c2", "a"), ("c2", "c")]
+    assert c.states("a", "b", "c") == ["reserved", "busy", "reserved"]
+    assert c.owner.rows("CONNECT") == [("c1", "q", "b", "CONNECT", 3, "c1", 3)]
+    c.acd.answered("c")
+    assert c.owner.withdrawn[-1] == ("c2", "a")
+    assert c.states("a", "b", "c") == ["ready", "busy", "busy"]
+    assert c.waiting() == []
+
+
+def test_ring_all_every_phone_rings_out_then_a_new_round():
+    c = Centre([member_queue("ring_all", ring_timeout_s=10)], [agent(x) for x in "ab"],
+               retry_s=5)
+    c.login("a", "b")
+    c.call(1)
+    c.advance(10)
+    assert [r[2:] for r in c.owner.rows("RINGNOANSWER")] == [
+        ("a", "RINGNOANSWER", 10000), ("b", "RINGNOANSWER", 10000)]
+    assert c.states("a", "b") == ["ready", "ready"]
+    assert c.owner.offers == ["a", "b"]     # both let c1 ring out: not again this round
+    c.advance(5)
+    assert c.owner.offers == ["a", "b", "a", "b"]
+
+
+def test_set_strategy_keeps_waiting_callers_and_the_next_pick_follows_it():
+    c = Centre([member_queue("linear")], [agent(x) for x in "abc"])
+    c.login("a", "b", "c", ready=False)
+    c.call(1)
+    c.call(2, priority=5)
+    c.call(3)
+    before = c.queue()["waiting"]
+    assert c.waiting() == ["c2", "c1", "c3"]
+    c.acd.set_strategy("q", "longest_idle", cause="inv-1")
+    assert c.waiting() == ["c2", "c1", "c3"]
+    assert c.queue()["waiting"] == before
+    kind, name, event, body, cause = c.events[-1]
+    assert (kind, name, event, body["strategy"], cause) == (
+        "queue", "q", "QueueChanged", "longest_idle", "inv-1")
+    c.advance(1)
+    for x in "cba":                         # the callers are served in their order
+        c.acd.set_ready(x)
+    assert c.owner.offered == [("c2", "c"), ("c1", "b"), ("c3", "a")]
+    for x in "cba":
+        c.acd.answered(x)
+    for x in "cba":                         # c free first, a last
+        c.advance(1)
+        c.acd.call_ended(x, "caller")
+    c.advance(1)
+    c.call(4)                               # linear would pick a; longest idle is c
+    assert c.owner.offered[-1] == ("c4", "c")
+    assert c.queue()["strategy"] == "longest_idle"
+
+
+def test_set_strategy_to_ring_all_and_back():
+    c = Centre([member_queue()], [agent(x) for x in "abc"])
+    c.login("a", "b", "c", gap=1)
+    c.acd.set_strategy("q", "ring_all")
+    c.call(1)
+    assert c.owner.offers == list("abc")
+    c.acd.answered("b")
+    c.acd.set_strategy("q", "linear")
+    c.call(2)
+    assert c.owner.offered[-1] == ("c2", "a")
+
+
+def test_set_strategy_refuses_an_unknown_strategy_and_changes_nothing():
+    c = Centre([member_queue("linear")], [agent(x) for x in "ab"])
+    c.login("b", "a", gap=1)
+    with pytest.raises(ACDError) as info:
+        c.acd.set_strategy("q", "fastest")
+    assert info.value.code == "invalid_field"
+    assert c.queue()["strategy"] == "linear"
+    c.call(1)
+    assert c.owner.offers == ["a"]
+    with pytest.raises(ACDError) as info:
+        c.acd.set_strategy("nope", "linear")
+    assert info.value.code == "no_such_object"

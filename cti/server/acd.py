@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from twisted.internet import task
 from twisted.logger import Logger
 
-from cti.server.router import Router, Rule
+from cti.server.router import STRATEGY_KEY, Router, Rule
 from cti.statemachine import Table
 
 log = Logger()
@@ -735,6 +735,9 @@ class ACD:
     def set_strategy(self, queue_name, strategy, cause=None):
         """Change a live queue's strategy; waiting callers keep their places."""
         queue = self.queue(queue_name)
+        if strategy not in STRATEGY_KEY:
+            raise ACDError("invalid_field", f"{strategy!r} is not a strategy (strategies: "
+                           f"{', '.join(STRATEGY_KEY)})")
         old, queue.strategy = queue.strategy, strategy
         self.router.set_strategy(queue_name, strategy)
         log.info("queue {queue}: strategy {old} -> {new}", queue=queue_name, old=old,
