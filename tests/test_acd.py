@@ -374,3 +374,202 @@ def test_set_strategy_refuses_an_unknown_strategy_and_changes_nothing():
     with pytest.raises(ACDError) as info:
         c.acd.set_strategy("nope", "linear")
     assert info.value.code == "no_such_object"
+
+
+# -- skills --------------------------------------------------------------------
+def skill_queue(name="es", skills=None, widen=(), **kw):
+    kw.setdefault("wrap_up_s", 0)
+    return Queue(name, skills=skills or {"spanish": 5}, widen=tuple(widen), **kw)
+
+
+def test_a_skill_queue_is_served_only_by_agents_with_the_level():
+    c = Centre([skill_queue()], [agent("a", (), spanish=3), agent("b", (), spanish=5),
+                                 agent("c", (), spanish=9), agent("d", (), english=9),
+                                 agent("e", ("es",))])   # (a member list is not a skill)
+    c.login("a", "d", "e", "b", gap=1)       # a, d, e idle the longest
+    for n in range(3):
+        c.call(n, "es")
+    assert c.owner.offered == [("c0", "b")]
+    c.login("c")                             # level 9 takes the next
+    assert c.owner.offered == [("c0", "b"), ("c1", "c")]
+    assert c.waiting("es") == ["c0", "c1", "c2"]     # c0, c1 ringing; c2 for nobody free
+    c.advance(10)
+    c.take("b")
+    c.take("c")
+    c.advance(0)
+    assert c.owner.offers == ["b", "c", "b"]
+    assert c.queue("es")["agents"] == {"reserved": 1, "ready": 1}
+    assert c.states("a", "d", "e") == ["ready"] * 3
+
+
+def test_widen_lets_lower_levels_take_the_caller_after_the_wait():
+    c = Centre([skill_queue(widen=[(30, {"spanish": 3}), (60, {"spanish": 1})])],
+               [agent("a", (), spanish=3), agent("b", (), spanish=1),
+                agent("c", (), spanish=3)])
+    c.login("a", "b")
+    c.call(1, "es")                          # t = 0
+    c.advance(10)
+    c.call(2, "es")                          # t = 10
+    c.advance(19.9)
+    assert c.owner.offered == []
+    c.advance(0.1)                           # c1 waited 30 s: level 3 will do
+    assert c.owner.offered == [("c1", "a")]
+    c.acd.answered("a")
+    c.login("c")                             # t = 30: c2 has waited 20 s only
+    assert c.owner.offered == [("c1", "a")]
+    c.advance(10)                            # c2 waited 30 s: c (level 3)
+    assert c.owner.offered[-1] == ("c2", "c")
+    c.acd.answered("c")
+    c.call(3, "es")                          # t = 40
+    c.advance(59.9)
+    assert c.owner.offered[-1] == ("c2", "c")
+    c.advance(0.1)                           # c3 waited 60 s: level 1 (b)
+    assert c.owner.offered[-1] == ("c3", "b")
+
+
+def test_widen_while_ringing_waits_for_the_ring_to_end():
+    c = Centre([skill_queue(widen=[(10, {"english": 1})], ring_timeout_s=15)],
+               [agent("a", (), spanish=5), agent("b", (), english=1)])
+    c.login("a", "b")
+    c.call(1, "es")
+    assert c.owner.offers == ["a"]
+    c.advance(10)                            # widened while a rings: b is not rung too
+    assert c.owner.offers == ["a"]
+    c.advance(5)                             # a rang out: b under the wider rule
+    assert c.owner.offers == ["a", "b"]
+
+
+def test_several_skills_in_one_rule_and_a_wider_rule_replaces_them():
+    c = Centre([skill_queue(skills={"spanish": 5, "billing": 3},
+                            widen=[(20, {"spanish": 3, "billing": 1}), (40, {"billing": 5})])],
+               [agent("a", (), spanish=5), agent("b", (), billing=3),
+                agent("c", (), spanish=5, billing=3), agent("d", (), spanish=3, billing=1),
+                agent("e", (), billing=5)])
+    c.login("a", "b", "d", gap=1)
+    c.login("c")
+    c.call(1, "es")
+    assert c.owner.offers == ["c"]           # the only agent with both at the levels
+    c.acd.answered("c")
+    c.acd.set_not_ready("a", "break")
+    c.acd.set_not_ready("b", "break")
+    c.call(2, "es")
+    c.advance(19)
+    assert c.owner.offers == ["c"]           # d: both skills, lower levels
+    c.advance(1)
+    assert c.owner.offers == ["c", "d"]
+    c.acd.answered("d")
+    c.login("e")
+    c.call(3, "es")
+    c.advance(39)
+    assert c.owner.offers == ["c", "d"]      # e has no spanish
+    c.advance(1)                             # 40 s: billing 5 alone
+    assert c.owner.offers == ["c", "d", "e"]
+
+
+def test_a_freed_agent_takes_a_skill_caller_only_under_the_rule_in_force():
+    c = Centre([skill_queue(widen=[(30, {"spanish": 2})])],
+               [agent("a", (), spanish=2), agent("b", (), spanish=6)])
+    c.login("a", "b", ready=False)
+    c.call(1, "es")
+    c.advance(5)
+    c.acd.set_ready("a")                     # level 2: not before 30 s
+    assert c.owner.offers == []
+    c.acd.set_ready("b")
+    assert c.owner.offered == [("c1", "b")]
+
+
+def test_skill_levels_and_widen_from_the_configuration(tmp_path):
+    from cti.server.config import load_server_config
+    from tests.test_server_config import edit, write
+
+    text = edit('service_level_s = 30\n', 'service_level_s = 30\n'
+                'skills = {english = 3}\nwiden = [{after_s = 30, skills = {english = 1}}]\n')
+    text += "\n[acd]\nretry_s = 7\nmax_no_answer = 2\nsweep_s = 9\n"
+    config = load_server_config(write(tmp_path, text))
+    support = config.queue("support")
+    assert support.skills == {"english": 3}
+    assert support.widen == ((30, {"english": 1}),)
+    assert (config.acd.retry_s, config.acd.max_no_answer, config.acd.sweep_s) == (7, 2, 9)
+    c = Centre(config.queues, config.agents, **vars(config.acd))
+    assert c.acd.settings == Settings(retry_s=7, max_no_answer=2, sweep_s=9)
+    c.acd.login("1001", "s1")                # english 5; also a member of sales
+    c.acd.set_ready("1001")
+    c.call(1, "support")
+    assert c.owner.offered == [("c1", "1001")]
+
+
+def test_an_agent_listing_a_skill_queue_is_a_configuration_error(tmp_path):
+    from tests.test_server_config import edit, error
+
+    text = edit('service_level_s = 30\n', 'service_level_s = 30\nskills = {english = 3}\n')
+    text = text.replace('queues = ["sales"]', 'queues = ["sales", "support"]')
+    e = error(tmp_path, text)
+    assert "agents[0].queues[1]" in str(e)
+    assert "queue 'support' chooses its agents by skills" in str(e)
+
+
+# -- priority and the global order ---------------------------------------------
+def two_queues(**support):
+    support.setdefault("wrap_up_s", 0)
+    return [Queue("sales", wrap_up_s=0), Queue("support", **support)]
+
+
+def test_a_freed_agent_takes_the_highest_priority_then_the_longest_wait_across_queues():
+    c = Centre(two_queues(priority=5), [agent("a", ("sales", "support"))])
+    c.login("a", ready=False)
+    for n, queue, kw in [(1, "sales", {}), (2, "support", {}), (3, "sales", {"priority": 9}),
+                         (4, "support", {}), (5, "sales", {})]:
+        c.call(n, queue, **kw)
+        c.advance(1)
+    assert [e.priority for e in c.acd.waiting("support")] == [5, 5]
+    assert c.waiting("sales") == ["c3", "c1", "c5"]
+    c.acd.set_ready("a")
+    for _ in range(5):
+        c.take(c.owner.offers[-1])
+        c.advance(0)
+    assert [call for call, _ in c.owner.offered] == ["c3", "c2", "c4", "c1", "c5"]
+
+
+def test_equal_priority_the_longest_waiting_across_queues():
+    c = Centre(two_queues(), [agent("a", ("sales", "support")), agent("b", ("sales",))])
+    c.login("a", "b", ready=False)
+    for n, queue in [(1, "support"), (2, "sales"), (3, "support"), (4, "sales")]:
+        c.call(n, queue)
+        c.advance(1)
+    c.acd.set_ready("a")
+    c.take("a")
+    c.advance(0)
+    c.take("a")
+    c.advance(0)
+    assert c.owner.offered == [("c1", "a"), ("c2", "a"), ("c3", "a")]
+    c.acd.set_ready("b")                     # b serves sales only: c4
+    assert c.owner.offered[-1] == ("c4", "b")
+
+
+def test_a_caller_ringing_someone_else_is_passed_over():
+    c = Centre(two_queues(), [agent("a", ("sales", "support")), agent("b", ("sales",))])
+    c.login("a", ready=False)
+    c.login("b")
+    c.call(1, "sales")                       # rings b
+    c.advance(1)
+    c.call(2, "support")
+    c.acd.set_ready("a")                     # c1 waited longer, but rings b
+    assert c.owner.offered == [("c1", "b"), ("c2", "a")]
+
+
+def test_a_caller_who_let_this_agent_ring_out_is_passed_over_until_a_new_round():
+    c = Centre(two_queues(ring_timeout_s=10), [agent("a", ("sales", "support"))],
+               retry_s=30, max_no_answer=0)
+    c.login("a")
+    c.call(1, "support")
+    c.advance(1)
+    c.call(2, "sales")
+    c.advance(9)                             # a lets c1 ring out: c2 is next for a
+    assert c.owner.offered == [("c1", "a"), ("c2", "a")]
+    c.take("a")
+    c.advance(0)
+    assert c.owner.offered[-1] == ("c2", "a")   # c1 is not offered again to a yet
+    c.advance(29.9)
+    assert c.owner.offered[-1] == ("c2", "a")
+    c.advance(0.1)                           # retry_s after the ring-out: a new round
+    assert c.owner.offered[-1] == ("c1", "a")
