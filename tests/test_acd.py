@@ -573,3 +573,216 @@ def test_a_caller_who_let_this_agent_ring_out_is_passed_over_until_a_new_round()
     assert c.owner.offered[-1] == ("c2", "a")
     c.advance(0.1)                           # retry_s after the ring-out: a new round
     assert c.owner.offered[-1] == ("c1", "a")
+
+
+# -- leaving the queue without an agent ------------------------------------------
+def test_max_wait_sends_the_caller_to_the_overflow():
+    c = Centre([member_queue(max_wait_s=60, overflow=("queue", "other")),
+                Queue("other")], [agent("a")])
+    c.login("a", ready=False)
+    c.call(1)
+    c.advance(5)
+    c.call(2)
+    c.advance(54.9)
+    assert c.owner.exits == []
+    c.advance(0.1)
+    assert c.owner.exits == [("c1", "timeout")]
+    assert c.owner.rows("EXITWITHTIMEOUT") == [("c1", "q", None, "EXITWITHTIMEOUT", 1, 1, 60)]
+    assert c.waiting() == ["c2"]
+    c.advance(5)
+    assert c.owner.rows("EXITWITHTIMEOUT")[-1] == ("c2", "q", None, "EXITWITHTIMEOUT",
+                                                   1, 2, 60)
+    assert c.queue()["exits"] == {"timeout": 2}
+    c.acd.set_ready("a")                     # nobody left to offer
+    assert c.owner.offers == []
+
+
+def test_max_wait_passing_while_an_agent_rings_lets_the_ring_end():
+    c = Centre([member_queue(max_wait_s=60, ring_timeout_s=15)], [agent("a"), agent("b")])
+    c.login("a", "b", ready=False)
+    c.call(1)
+    c.call(2)
+    c.advance(50)
+    c.acd.set_ready("a")                     # c1 rings a
+    c.advance(10)                            # 60 s: c2 leaves, c1 rings on
+    assert c.owner.exits == [("c2", "timeout")]
+    c.acd.set_ready("b")                     # b is not offered c1 meanwhile
+    c.advance(5)                             # a rings out: c1's wait is over, it leaves
+    assert c.owner.exits == [("c2", "timeout"), ("c1", "timeout")]
+    assert [r[3] for r in c.owner.log if r[0] == "c1"] == [
+        "ENTERQUEUE", "RINGNOANSWER", "EXITWITHTIMEOUT"]
+    assert c.owner.offers == ["a"]
+
+
+def test_max_wait_passing_while_ringing_and_answered():
+    c = Centre([member_queue(max_wait_s=60)], [agent("a")])
+    c.login("a", ready=False)
+    c.call(1)
+    c.advance(55)
+    c.acd.set_ready("a")
+    c.advance(10)
+    c.acd.answered("a")
+    assert c.owner.exits == []
+    assert c.owner.rows("CONNECT") == [("c1", "q", "a", "CONNECT", 65, "c1", 10)]
+
+
+def test_max_wait_passing_while_ringing_then_the_agent_logs_out():
+    c = Centre([member_queue(max_wait_s=60)], [agent("a"), agent("b")])
+    c.login("b")
+    c.login("a", ready=False)
+    c.acd.set_not_ready("b", "break")
+    c.call(1)
+    c.advance(55)
+    c.acd.set_ready("a")
+    c.acd.set_ready("b")
+    c.call(2)                                # c1 rings a, c2 rings b
+    c.advance(10)
+    c.acd.logout("a")                        # c1's wait is over: it leaves, nobody rings
+    assert c.owner.exits == [("c1", "timeout")]
+    assert c.owner.offered == [("c1", "a"), ("c2", "b")]
+
+
+def test_exit_key_sends_the_caller_to_the_overflow():
+    c = Centre([member_queue(exit_key="0", overflow=("flow", "menu"))], [agent("a")])
+    c.login("a", ready=False)
+    c.call(1)
+    c.call(2)
+    c.advance(12)
+    call2 = c.acd.waiting("q")[1].call
+    assert c.acd.exit_key(call2, "5") is False
+    assert c.waiting() == ["c1", "c2"]
+    assert c.acd.exit_key(call2, "0") is True
+    assert c.owner.exits == [("c2", "exit_key")]
+    assert c.owner.rows("EXITWITHKEY") == [("c2", "q", None, "EXITWITHKEY", "0", 2, 2, 12)]
+    assert c.waiting() == ["c1"]
+    assert c.queue()["exits"] == {"exit_key": 1}
+    assert c.acd.exit_key(call2, "0") is False   # gone already
+
+
+def test_exit_key_is_ignored_while_an_agent_rings_and_without_one():
+    c = Centre([member_queue(exit_key="#", overflow=("queue", "other")), Queue("other"),
+                Queue("plain")], [agent("a")])
+    c.login("a")
+    entry = c.call(1)
+    assert c.acd.exit_key(entry.call, "#") is False
+    c.acd.answered("a")
+    assert c.acd.exit_key(entry.call, "#") is False
+    other = c.call(2, "plain")
+    assert c.acd.exit_key(other.call, "#") is False
+    assert c.owner.exits == []
+
+
+def test_join_empty_refuses_callers_when_no_agent_could_take_them():
+    c = Centre([member_queue(join_empty=("unavailable", "paused"))], [agent("a"), agent("b")])
+    with pytest.raises(ACDError) as info:
+        c.call(1)
+    assert info.value.code == "queue_empty"
+    assert "unavailable, paused" in str(info.value)
+    c.login("a", ready=False)                # paused: still empty
+    with pytest.raises(ACDError):
+        c.call(2)
+    assert c.queue()["exits"] == {"join_empty": 2}
+    assert c.owner.rows() == [("NONE", "NONE", "a", "AGENTLOGIN", "sa")]
+    c.acd.set_ready("a")
+    c.call(3)
+    c.acd.answered("a")                      # busy is not a join_empty condition here
+    c.call(4)
+    assert c.waiting() == ["c4"]
+
+
+def test_join_empty_only_for_the_listed_conditions():
+    c = Centre([member_queue(join_empty=("unavailable",))], [agent("a")])
+    with pytest.raises(ACDError):
+        c.call(1)
+    c.login("a", ready=False)                # paused does not count as empty here
+    c.call(2)
+    assert c.waiting() == ["c2"]
+
+
+def test_join_empty_for_a_skill_queue_counts_every_level_the_rules_accept():
+    c = Centre([skill_queue(widen=[(30, {"spanish": 1})], join_empty=("unavailable",))],
+               [agent("a", (), spanish=1), agent("b", (), english=5)])
+    c.login("b")
+    with pytest.raises(ACDError):
+        c.call(1, "es")
+    c.login("a", ready=False)                # level 1: may serve after 30 s
+    c.call(2, "es")
+    assert c.waiting("es") == ["c2"]
+
+
+def test_leave_empty_when_the_last_serving_agent_goes_not_ready():
+    c = Centre([member_queue(leave_empty=("unavailable", "paused"), wrap_up="agent"),
+                Queue("other", leave_empty=("paused",))],
+               [agent("a", ("q", "other")), agent("b"), agent("c", ("other",))])
+    c.login("a", "b", "c")
+    c.acd.set_not_ready("c", "meeting")
+    c.call(1)
+    c.call(2)                                # a and b ring
+    c.take("a")
+    c.take("b")                              # both in wrap-up until they end it
+    c.call(3)
+    c.call(4)
+    c.call(5, "other")
+    c.acd.logout("b")                        # a (wrap-up) still serves q
+    assert c.owner.exits == []
+    c.acd.set_not_ready("a", "lunch")        # the last one: q's callers leave
+    assert c.owner.exits == [("c3", "empty"), ("c4", "empty"), ("c5", "empty")]
+    assert c.owner.rows("EXITEMPTY") == [
+        ("c3", "q", None, "EXITEMPTY", 1, 1, 0), ("c4", "q", None, "EXITEMPTY", 1, 2, 0),
+        ("c5", "other", None, "EXITEMPTY", 1, 1, 0)]
+    assert c.queue()["exits"] == {"empty": 2}
+    assert c.waiting() == []
+
+
+def test_leave_empty_when_the_last_serving_agent_logs_out():
+    c = Centre([member_queue(leave_empty=("unavailable",), wrap_up="agent")],
+               [agent("a"), agent("b")])
+    c.login("a", "b")
+    c.acd.set_not_ready("b", "break")        # paused is not a condition of this queue
+    c.call(1)
+    c.take("a")
+    c.call(2)
+    c.advance(7)
+    c.acd.logout("b")
+    assert c.owner.exits == []
+    c.acd.logout("a")
+    assert c.owner.exits == [("c2", "empty")]
+    assert c.owner.rows("EXITEMPTY") == [("c2", "q", None, "EXITEMPTY", 1, 1, 7)]
+
+
+def test_leave_empty_when_the_last_agent_is_paused_for_not_answering():
+    c = Centre([member_queue(leave_empty=("paused",), ring_timeout_s=10)], [agent("a")],
+               max_no_answer=1)
+    c.login("a")
+    c.call(1)
+    c.advance(10)                            # a rings out and is paused: nobody serves q
+    assert c.state("a") == "notReady"
+    assert c.owner.exits == [("c1", "empty")]
+    assert [r[3] for r in c.owner.log if r[0] == "c1"] == [
+        "ENTERQUEUE", "RINGNOANSWER", "EXITEMPTY"]
+
+
+def test_leave_empty_leaves_a_caller_ringing_an_agent_in_place():
+    c = Centre([member_queue(leave_empty=("paused", "unavailable", "inuse"))],
+               [agent("a"), agent("b")])
+    c.login("a", "b")
+    c.call(1)                                # rings a
+    c.acd.logout("b")                        # a rings: inuse, so q is empty
+    assert c.owner.exits == []               # but c1 rings on
+    c.acd.answered("a")
+    assert c.owner.rows("CONNECT")
+
+
+def test_max_length_refuses_callers_beyond_it():
+    c = Centre([member_queue(max_length=2)], [agent("a")])
+    c.login("a")
+    c.call(1)                                # ringing: still in the queue
+    c.call(2)
+    with pytest.raises(ACDError) as info:
+        c.call(3)
+    assert info.value.code == "queue_full"
+    assert c.queue()["exits"] == {"full": 1}
+    assert [r[0] for r in c.owner.rows("ENTERQUEUE")] == ["c1", "c2"]
+    c.acd.answered("a")                      # c1 leaves the queue: room for one
+    c.call(4)
+    assert c.waiting() == ["c2", "c4"]

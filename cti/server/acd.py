@@ -329,7 +329,7 @@ class ACD:
             entry = self._withdraw(agent, "agent logged out")
         self._logout(agent, reason, cause)
         if entry is not None:
-            self._serve_entry(entry)
+            self._ring_over(entry)
         return "done"
 
     def _logout(self, agent, reason, cause=None):
@@ -383,10 +383,10 @@ class ACD:
         self._not_ready(agent, reason, cause)
         return "done"
 
-    def _not_ready(self, agent, reason, cause=None, event="not_ready"):
+    def _not_ready(self, agent, reason, cause=None, event="not_ready", **detail):
         agent.reason = reason
         agent.pending = None
-        self._fire(agent, event, cause)
+        self._fire(agent, event, cause, **detail)
         self.owner.record_queue("NONE", "NONE", agent.id, "PAUSE", reason)
         self._check_leave_empty(agent)
 
@@ -469,8 +469,7 @@ class ACD:
         queue = entry.queue
         queue.exits[reason] = queue.exits.get(reason, 0) + 1
         waited = round(self.clock.seconds() - entry.since)
-        detail = (data[0], position) if reason == "exit_key" else (position, entry.position,
-                                                                     waited)
+        detail = (*data, position, entry.position, waited)     # exit_key: the key first
         self.owner.record_queue(entry.call.id, queue.name, None, EXITS[reason], *detail)
         self.owner.queue_exit(entry, reason)
 
@@ -594,21 +593,24 @@ class ACD:
                                 ring_ms)
         limit = self.settings.max_no_answer
         if limit and agent.no_answers >= limit:
-            agent.reason = "no answer"
-            agent.pending = None
-            self._fire(agent, "no_answer_pause", cause, call=entry.call.id)
-            self.owner.record_queue("NONE", "NONE", agent.id, "PAUSE", "no answer")
+            self._not_ready(agent, "no answer", cause, "no_answer_pause", call=entry.call.id)
         else:
             self._fire(agent, "no_answer", cause, call=entry.call.id)
-        if entry.waiting and not entry.ringing:
-            if "retry" not in entry.timers:
-                entry.timers["retry"] = self.clock.callLater(self.settings.retry_s,
-                                                             self._new_round, entry)
-            if "max_wait" not in entry.timers and entry.queue.config.max_wait_s is not None:
-                self._exit(entry, "timeout")        # its max wait passed while it rang
-            else:
-                self._serve_entry(entry)
+        if entry.waiting and not entry.ringing and "retry" not in entry.timers:
+            entry.timers["retry"] = self.clock.callLater(self.settings.retry_s,
+                                                         self._new_round, entry)
+        self._ring_over(entry)
         self._free(agent)
+
+    def _ring_over(self, entry):
+        """No phone rings with the waiting caller any more, unanswered: it
+        leaves if its max wait passed while it rang, else the next agent."""
+        if not entry.waiting or entry.ringing:
+            return
+        if "max_wait" not in entry.timers and entry.queue.config.max_wait_s is not None:
+            self._exit(entry, "timeout")
+        else:
+            self._serve_entry(entry)
 
     def _new_round(self, entry):
         """RETRY_S after the last ring-out, the agents who let it ring may be tried again."""
