@@ -81,13 +81,24 @@ class Centre:
             self.acd.login(agent_id, f"s{agent_id}")
             if ready:
                 self.acd.set_ready(agent_id)
-            self.clock.advance(gap)
+            self.advance(gap)
 
     def call(self, n, queue="q", **kw):
         return self.acd.enqueue(Call(n), queue, **kw)
 
     def advance(self, seconds):
-        self.clock.advance(seconds)
+        """Move time on, running each timer at its own time (Clock.advance
+        alone would run them all at the end)."""
+        clock = self.clock
+        end = clock.seconds() + seconds
+        while True:
+            due = min((d.getTime() for d in clock.getDelayedCalls()), default=None)
+            if due is None or due > end:
+                break
+            clock.rightNow = max(clock.rightNow, due)
+            clock.advance(0)
+        clock.rightNow = end
+        clock.advance(0)
 
     def state(self, agent_id):
         return self.acd.agent(agent_id).state
@@ -786,3 +797,326 @@ def test_max_length_refuses_callers_beyond_it():
     c.acd.answered("a")                      # c1 leaves the queue: room for one
     c.call(4)
     assert c.waiting() == ["c2", "c4"]
+
+
+# -- per agent: ringing, wrap-up, pending states ---------------------------------
+def test_the_queue_log_from_entry_to_completion():
+    c = Centre([member_queue()], [agent("a")])
+    c.login("a", ready=False)
+    first = c.call(1)
+    c.advance(1)
+    c.call(2)
+    c.advance(1)
+    c.call(3)
+    c.advance(3)
+    c.acd.abandon(first.call)                # t = 5
+    c.acd.set_ready("a")                     # c2 rings a
+    c.advance(4)
+    c.acd.answered("a")                      # t = 9
+    c.advance(30)
+    c.acd.call_ended("a", "agent")
+    c.advance(0)                             # no wrap-up: c3 rings a
+    assert c.owner.log == [
+        ("NONE", "NONE", "a", "AGENTLOGIN", "sa"),
+        ("c1", "q", None, "ENTERQUEUE", "", "5550001", 1),
+        ("c2", "q", None, "ENTERQUEUE", "", "5550002", 2),
+        ("c3", "q", None, "ENTERQUEUE", "", "5550003", 3),
+        ("c1", "q", None, "ABANDON", 1, 1, 5),
+        ("NONE", "NONE", "a", "UNPAUSE"),
+        ("c2", "q", "a", "CONNECT", 8, "c2", 4),
+        ("c2", "q", "a", "COMPLETEAGENT", 8, 30, 2),    # its original position
+    ]
+    assert c.owner.offered == [("c2", "a"), ("c3", "a")]
+
+
+def test_a_phone_that_rings_out_goes_to_the_next_agent():
+    c = Centre([member_queue(ring_timeout_s=10)], [agent(x) for x in "abc"], max_no_answer=0)
+    c.login("a", "b", "c", gap=1)
+    c.call(1)
+    c.advance(9.5)
+    c.acd.no_answer(c.acd.agent("a"))        # rejected: the same as ringing out
+    assert c.owner.offered == [("c1", "a"), ("c1", "b")]
+    assert c.owner.withdrawn == [("c1", "a")]
+    c.advance(10)
+    assert c.owner.offered[-1] == ("c1", "c")
+    assert c.owner.rows("RINGNOANSWER") == [("c1", "q", "a", "RINGNOANSWER", 9500),
+                                            ("c1", "q", "b", "RINGNOANSWER", 10000)]
+    assert c.agent_events("a") == [("AgentLoggedOn", None), ("AgentReady", "agent"),
+                                   ("AgentReserved", None), ("AgentReady", None)]
+    # Back in line where it was: a is still the longest idle for the next caller.
+    c.call(2)
+    assert c.owner.offered[-1] == ("c2", "a")
+
+
+def test_an_agent_who_lets_it_ring_out_is_tried_again_only_after_the_others():
+    clock = task.Clock()
+    owner = Owner()
+    agents = [Agent(x, x, "h", queues=("q",)) for x in "ab"]
+    acd = ACD(clock, [Queue("q", ring_timeout_s=3)], agents, owner)
+    for i, a in enumerate("ab"):
+        acd.login(a, f"s{i}")
+        acd.set_ready(a)
+        clock.advance(1)
+    acd.enqueue(Call(1), "q")
+    clock.advance(3)                        # a rings out: b is offered it
+    clock.advance(3)                        # b rings out too: nobody left this round
+    assert owner.offers == ["a", "b"]
+    clock.advance(1.9)
+    assert owner.offers == ["a", "b"]
+    clock.advance(0.1)                      # RETRY_S after a rang out: a new round
+    assert owner.offers == ["a", "b", "a"]
+
+
+def test_a_new_round_only_once_every_free_agent_had_a_ring():
+    # The default ring timeout (15 s) is longer than retry_s (5 s): a is not
+    # rung again before c, free all along, had its ring.
+    c = Centre([member_queue()], [agent(x) for x in "abc"], max_no_answer=0)
+    c.login("a", "b", "c", gap=1)
+    c.call(1)
+    c.advance(44.9)
+    assert c.owner.offers == list("abc")
+    c.advance(0.1)                           # c rang out: round over, retry_s passed
+    assert c.owner.rows("RINGNOANSWER")[-1] == ("c1", "q", "c", "RINGNOANSWER", 15000)
+    assert c.owner.offers == list("abca")
+    c.call(2)
+    assert c.owner.offered[-1] == ("c2", "b")
+
+
+def test_auto_not_ready_after_max_no_answer_ring_outs_in_a_row():
+    c = Centre([member_queue(ring_timeout_s=10)], [agent("a")], max_no_answer=2, retry_s=5)
+    c.login("a")
+    c.call(1)
+    c.advance(10)                            # one
+    assert c.state("a") == "ready"
+    c.advance(5)                             # a new round: a again
+    assert c.owner.offers == ["a", "a"]
+    c.advance(10)                            # two in a row: not ready
+    assert c.state("a") == "notReady"
+    body = c.last_event("a")
+    assert (body["state"], body["reason"], body["transition"]) == (
+        "notReady", "no answer", "no_answer_pause")
+    assert c.owner.rows("RINGNOANSWER", "PAUSE")[-2:] == [
+        ("c1", "q", "a", "RINGNOANSWER", 10000), ("NONE", "NONE", "a", "PAUSE", "no answer")]
+    c.advance(60)
+    assert c.owner.offers == ["a", "a"]      # paused: not offered again
+    assert c.waiting() == ["c1"]
+
+
+def test_an_answer_resets_the_no_answer_count():
+    c = Centre([member_queue(ring_timeout_s=10)], [agent("a"), agent("b")],
+               max_no_answer=2, retry_s=100)
+    c.login("a", "b", gap=1)
+    c.call(1)
+    c.advance(10)                            # a: one ring-out; b rings
+    c.take("b")
+    c.advance(1)
+    c.call(2)                                # a answers this one: the count is reset
+    c.take("a")
+    c.advance(0)
+    c.call(3)                                # b is longest idle now
+    c.call(4)
+    assert c.owner.offered[-2:] == [("c3", "b"), ("c4", "a")]
+    c.acd.answered("b")
+    c.advance(10)                            # a: one ring-out since the answer
+    assert c.state("a") == "ready"
+    c.call(5)
+    c.advance(10)                            # two in a row
+    assert c.state("a") == "notReady"
+
+
+def test_after_the_no_answer_pause_the_count_starts_again():
+    c = Centre([member_queue(ring_timeout_s=10)], [agent("a")], max_no_answer=2, retry_s=5)
+    c.login("a")
+    c.call(1)
+    c.advance(15)
+    c.advance(10)                            # paused after two
+    assert c.state("a") == "notReady"
+    c.acd.set_ready("a")
+    assert c.owner.rows()[-1] == ("NONE", "NONE", "a", "UNPAUSE")
+    c.advance(5)                             # a new round: c1 rings a again
+    assert c.owner.offers == ["a", "a", "a"]
+    c.advance(10)                            # one ring-out since the pause
+    assert c.state("a") == "ready"
+    c.advance(15)                            # and a second
+    assert c.state("a") == "notReady"
+
+
+def test_timed_wrap_up_ends_by_itself_or_when_the_agent_says_so():
+    c = Centre([member_queue(wrap_up_s=30)], [agent("a"), agent("b")])
+    c.login("a", "b", gap=1)
+    c.call(1)
+    c.advance(2)
+    c.take("a", talk_s=20)
+    assert c.state("a") == "workingAfterCall"
+    body = c.last_event("a")
+    assert (body["wrapUpEndsAt"], body["why"]) == (54.0, "caller")
+    assert c.owner.rows("COMPLETECALLER") == [("c1", "q", "a", "COMPLETECALLER", 2, 20, 1)]
+    c.advance(29.9)
+    assert c.state("a") == "workingAfterCall"
+    c.advance(0.1)
+    assert c.state("a") == "ready"
+    assert c.agent_events("a")[-1] == ("AgentReady", "wrap-up over")
+    c.call(2)                                # a is idle since the wrap-up ended: b first
+    assert c.owner.offered[-1] == ("c2", "b")
+    c.take("b", talk_s=5, released_by="agent")
+    assert c.owner.rows("COMPLETEAGENT") == [("c2", "q", "b", "COMPLETEAGENT", 0, 5, 1)]
+    c.advance(3)
+    assert c.acd.set_ready("b") == "done"    # early
+    assert c.agent_events("b")[-1] == ("AgentReady", "agent")
+    c.advance(60)
+    assert c.agent_events("b")[-1] == ("AgentReady", "agent")   # the timer is off
+
+
+def test_a_caller_waiting_is_offered_when_the_wrap_up_ends():
+    c = Centre([member_queue(wrap_up_s=10)], [agent("a")])
+    c.login("a")
+    c.call(1)
+    c.take("a", talk_s=5)
+    c.call(2)
+    c.advance(9)
+    assert c.owner.offers == ["a"]
+    c.advance(1)
+    assert c.owner.offered == [("c1", "a"), ("c2", "a")]
+
+
+def test_forced_wrap_up_may_not_be_ended_and_a_not_ready_waits_for_it():
+    c = Centre([member_queue(wrap_up="forced", wrap_up_s=30)], [agent("a")])
+    c.login("a")
+    c.call(1)
+    c.take("a", talk_s=10)
+    c.advance(4.5)
+    with pytest.raises(ACDError) as info:
+        c.acd.set_ready("a")
+    assert info.value.code == "invalid_state"
+    assert "26 s" in str(info.value)
+    assert c.acd.set_not_ready("a", "lunch", cause="inv-7") == "pending"
+    kind, name, event, body, cause = c.events[-1]
+    assert (event, body["pendingState"], body["pendingReason"], cause) == (
+        "AgentPendingState", "notReady", "lunch", "inv-7")
+    assert c.state("a") == "workingAfterCall"
+    c.call(2)
+    c.advance(25.5)                          # wrap-up over: not ready, c2 not offered
+    assert (c.state("a"), c.acd.agent("a").reason) == ("notReady", "lunch")
+    assert c.owner.rows("PAUSE") == [("NONE", "NONE", "a", "PAUSE", "lunch")]
+    assert c.owner.offers == ["a"]
+    assert c.last_event("a")["pendingState"] is None
+
+
+def test_forced_wrap_up_then_ready():
+    c = Centre([member_queue(wrap_up="forced", wrap_up_s=30)], [agent("a")])
+    c.login("a")
+    c.call(1)
+    c.take("a", talk_s=10)
+    c.advance(30)
+    assert c.state("a") == "ready"
+    assert c.acd.set_ready("a") == "done"
+
+
+def test_agent_wrap_up_lasts_until_the_agent_ends_it():
+    c = Centre([member_queue(wrap_up="agent", wrap_up_s=30)], [agent("a")], sweep_s=5)
+    c.acd.start()
+    c.login("a")
+    c.call(1)
+    c.take("a", talk_s=10)
+    assert c.last_event("a")["wrapUpEndsAt"] is None
+    c.call(2)
+    c.advance(3600)                          # no timer, and the sweep leaves it alone
+    assert c.state("a") == "workingAfterCall"
+    assert c.owner.offers == ["a"]
+    c.acd.set_ready("a")
+    assert c.owner.offered[-1] == ("c2", "a")
+    assert c.queue()["ahtS"] == 3610
+
+
+def test_a_not_ready_asked_while_busy_is_pending_until_the_wrap_up_ends():
+    c = Centre([member_queue(wrap_up_s=10)], [agent("a"), agent("b")])
+    c.login("a", "b", gap=1)
+    c.call(1)
+    c.acd.answered("a")
+    assert c.acd.set_not_ready("a", "lunch") == "pending"
+    assert c.last_event("a", "AgentPendingState")["pendingState"] == "notReady"
+    assert c.state("a") == "busy"
+    c.advance(5)
+    c.acd.call_ended("a", "caller")
+    assert c.state("a") == "workingAfterCall"
+    assert c.last_event("a")["pendingState"] == "notReady"
+    c.advance(10)
+    assert (c.state("a"), c.acd.agent("a").reason) == ("notReady", "lunch")
+    c.call(2)
+    assert c.owner.offered[-1] == ("c2", "b")
+
+
+def test_a_log_out_asked_while_busy_is_pending_until_the_wrap_up_ends():
+    c = Centre([member_queue(wrap_up_s=10)], [agent("a")])
+    c.login("a")
+    c.call(1)
+    c.acd.answered("a")
+    c.advance(5)
+    assert c.acd.logout("a", "end of shift") == "pending"
+    body = c.last_event("a", "AgentPendingState")
+    assert (body["pendingState"], body["pendingReason"]) == ("loggedOff", "end of shift")
+    c.acd.call_ended("a", "agent")
+    c.advance(10)
+    assert c.state("a") == "loggedOff"
+    assert c.owner.rows()[-1] == ("NONE", "NONE", "a", "AGENTLOGOFF", "sa", 15)
+    assert c.owner.sessions == [("a", "sa", 0, "end of shift")]
+    assert c.acd.agent_at("sa") is None
+    assert c.queue()["handled"] == 1
+
+
+def test_ready_while_busy_cancels_the_pending_state():
+    c = Centre([member_queue(wrap_up_s=10)], [agent("a")])
+    c.login("a")
+    c.call(1)
+    c.acd.answered("a")
+    c.acd.set_not_ready("a", "lunch")
+    n = len(c.events)
+    assert c.acd.set_ready("a", cause="inv-9") == "done"
+    assert [(e[2], e[3]["pendingState"], e[4]) for e in c.events[n:]] == [
+        ("AgentPendingState", None, "inv-9")]
+    c.acd.call_ended("a", "caller")
+    c.advance(10)
+    assert c.state("a") == "ready"
+
+
+def test_a_not_ready_asked_while_ringing_applies_when_the_ring_ends():
+    c = Centre([member_queue(ring_timeout_s=10)], [agent("a"), agent("b")])
+    c.login("a", "b", gap=1)
+    c.call(1)
+    assert c.acd.set_not_ready("a", "break") == "pending"
+    c.advance(10)                            # rang out: b rings; a goes not ready
+    assert c.owner.offered == [("c1", "a"), ("c1", "b")]
+    assert (c.state("a"), c.acd.agent("a").reason) == ("notReady", "break")
+
+
+def test_ring_all_an_agent_with_a_pending_not_ready_is_not_rung_for_the_next_caller():
+    c = Centre([member_queue("ring_all")], [agent(x) for x in "abc"])
+    c.login("a", "b", "c", gap=1)
+    c.call(1)
+    c.call(2)
+    c.acd.set_not_ready("b", "break")        # while ringing: pending
+    c.acd.answered("c")                      # a and b withdrawn; c2 rings a only
+    assert c.owner.offered[3:] == [("c2", "a")]
+    assert c.states("a", "b", "c") == ["reserved", "notReady", "busy"]
+
+
+def test_agent_requests_in_the_wrong_state_are_refused():
+    c = Centre([member_queue()], [agent("a"), agent("b")])
+    for request in (lambda: c.acd.set_ready("a"), lambda: c.acd.set_not_ready("a"),
+                    lambda: c.acd.logout("a")):
+        with pytest.raises(ACDError) as info:
+            request()
+        assert info.value.code == "invalid_state"
+    c.login("a")
+    with pytest.raises(ACDError) as info:
+        c.acd.login("a", "sx")
+    assert info.value.code == "invalid_state"
+    with pytest.raises(ACDError) as info:
+        c.acd.login("b", "sa")
+    assert info.value.code == "resource_busy"
+    with pytest.raises(ACDError) as info:
+        c.acd.set_ready("nobody")
+    assert info.value.code == "no_such_object"
+    with pytest.raises(ACDError) as info:
+        c.acd.answered("a")
+    assert info.value.code == "invalid_state"

@@ -28,8 +28,10 @@ answer takes it.
 
 Per agent: a phone that rings out (`ring_timeout_s`) is withdrawn and the
 next agent tried; agents who let a caller ring out are passed over for it
-until a new round starts, `retry_s` after the round's first ring-out; after `max_no_answer` offers in a row
-rung out the agent is put not ready (reason "no answer").  Wrap-up is
+until a new round starts: when no other agent is free for it, and no
+sooner than `retry_s` after the round's first ring-out.  After
+`max_no_answer` offers in a row rung out the agent is put not ready
+(reason "no answer"), and its count starts again.  Wrap-up is
 "timed" (the agent may end it early), "forced" (it may not) or "agent"
 (it lasts until the agent ends it).  A not-ready or log-out asked during a
 call is *pending*: it applies when the call and its wrap-up are over.
@@ -124,8 +126,7 @@ class Entry:
     ringing: list = field(default_factory=list)   # agents whose phone rings with it
     agent: "AgentState | None" = None          # the agent who answered
     waiting: bool = True            # still in the queue
-    position: int = 0               # when it entered (the queue log's)
-    answered_position: int = 0      # when an agent answered
+    position: int = 0               # when it entered (the queue log's original position)
     timers: dict = field(default_factory=dict)   # ring, max_wait, widen, retry
 
     @property
@@ -508,6 +509,9 @@ class ACD:
         if not entry.waiting or entry.ringing:
             return
         agents = self.router.pick_agents(entry, exclude=entry.tried)
+        if not agents and entry.tried and "retry" not in entry.timers:
+            entry.tried.clear()                 # everyone free had a ring: a new round
+            agents = self.router.pick_agents(entry)
         if agents:
             self._offer(entry, agents)
 
@@ -568,6 +572,9 @@ class ACD:
         agents = list(entry.ringing)
         for agent in agents:
             self._withdraw(agent, why)
+        for agent in agents:                    # pending states first: not offered again
+            if agent.pending is not None:
+                self._free(agent)
         for agent in agents:
             self._free(agent)
 
@@ -587,18 +594,19 @@ class ACD:
             return
         ring_ms = round((self.clock.seconds() - agent.machine.since) * 1000)
         self._release_offer(agent)
+        if not entry.tried and entry.waiting and "retry" not in entry.timers:
+            entry.timers["retry"] = self.clock.callLater(self.settings.retry_s,
+                                                         self._new_round, entry)
         entry.tried.add(agent)
         agent.no_answers += 1
         self.owner.record_queue(entry.call.id, entry.queue.name, agent.id, "RINGNOANSWER",
                                 ring_ms)
         limit = self.settings.max_no_answer
         if limit and agent.no_answers >= limit:
+            agent.no_answers = 0
             self._not_ready(agent, "no answer", cause, "no_answer_pause", call=entry.call.id)
         else:
             self._fire(agent, "no_answer", cause, call=entry.call.id)
-        if entry.waiting and not entry.ringing and "retry" not in entry.timers:
-            entry.timers["retry"] = self.clock.callLater(self.settings.retry_s,
-                                                         self._new_round, entry)
         self._ring_over(entry)
         self._free(agent)
 
@@ -613,9 +621,9 @@ class ACD:
             self._serve_entry(entry)
 
     def _new_round(self, entry):
-        """RETRY_S after the last ring-out, the agents who let it ring may be tried again."""
+        """retry_s after the round's first ring-out: the agents who let it
+        ring may be tried again, once no other agent is free for it."""
         entry.timers.pop("retry", None)
-        entry.tried.clear()
         self._serve_entry(entry)
 
     def answered(self, agent_id, cause=None):
@@ -627,7 +635,6 @@ class ACD:
         now = self.clock.seconds()
         wait = now - entry.since
         ring = now - agent.machine.since
-        position = self.position(entry)
         entry.ringing.remove(agent)
         self._stop_ring_timer(entry)
         self._leave(entry)
@@ -644,7 +651,6 @@ class ACD:
         self._fire(agent, "answer", cause, call=entry.call.id)
         self.owner.record_queue(entry.call.id, queue.name, agent.id, "CONNECT", round(wait),
                                 entry.call.id, round(ring))
-        entry.answered_position = position
         return entry
 
     def call_ended(self, agent_id, released_by, cause=None):
@@ -661,7 +667,7 @@ class ACD:
         wait = agent.answered_at - entry.since
         kind = "COMPLETEAGENT" if released_by == "agent" else "COMPLETECALLER"
         self.owner.record_queue(entry.call.id, entry.queue.name, agent.id, kind, round(wait),
-                                round(talk), entry.answered_position)
+                                round(talk), entry.position)
         agent.entry = None
         agent.talk_s += talk
         call, agent.call = agent.call, None
@@ -670,11 +676,11 @@ class ACD:
         agent.wrap_started = now
         agent.wrap_queue = entry.queue
         agent.wrap_talk = talk
-        self._fire(agent, event, cause, call=call.id if call is not None else None,
-                   why=released_by)
-        if config.wrap_up != "agent":
+        if config.wrap_up != "agent":           # before the event, which shows its end
             agent.wrap_ends = now + config.wrap_up_s
             agent.wrap_timer = self.clock.callLater(config.wrap_up_s, self._wrap_done, agent)
+        self._fire(agent, event, cause, call=call.id if call is not None else None,
+                   why=released_by)
 
     def _wrap_done(self, agent):
         agent.wrap_timer = None
