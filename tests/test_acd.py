@@ -1120,3 +1120,182 @@ def test_agent_requests_in_the_wrong_state_are_refused():
     with pytest.raises(ACDError) as info:
         c.acd.answered("a")
     assert info.value.code == "invalid_state"
+
+
+# -- races ---------------------------------------------------------------------
+def test_an_agent_logging_out_while_its_phone_rings():
+    c = Centre([member_queue()], [agent("a"), agent("b")])
+    c.login("a", "b", gap=1)
+    c.call(1)
+    n = len(c.events)
+    assert c.acd.logout("a") == "done"
+    assert c.owner.withdrawn == [("c1", "a")]
+    assert c.owner.offered == [("c1", "a"), ("c1", "b")]     # the next agent at once
+    assert c.state("a") == "loggedOff"
+    assert c.agent_events("a", n) == [("AgentLoggedOff", None)]
+    body = c.last_event("a")
+    assert (body["previous"], body["reason"], body["call"]) == ("reserved", "agent", None)
+    assert [row[1:] for row in c.owner.states if row[0] == "a"][-2:] == [
+        ("reserved", None, "ready", "c1"), ("loggedOff", "agent", "reserved", None)]
+    assert c.owner.rows("RINGNOANSWER") == []
+    assert c.owner.rows()[-1] == ("NONE", "NONE", "a", "AGENTLOGOFF", "sa", 2)
+
+
+def test_a_caller_hanging_up_while_ringing_leaves_the_agent_its_idle_place():
+    c = Centre([member_queue(service_level_s=20)], [agent(x) for x in "abc"])
+    c.login("a", "b", "c", gap=1)
+    c.call(1)
+    c.advance(4)
+    c.acd.abandon(c.acd.agent("a").call)
+    assert c.owner.withdrawn == [("c1", "a")]
+    assert c.agent_events("a")[-1] == ("AgentReady", "caller hung up")
+    assert c.owner.rows("ABANDON") == [("c1", "q", None, "ABANDON", 1, 1, 4)]
+    c.call(2)                                # a is still the longest idle
+    assert c.owner.offered[-1] == ("c2", "a")
+    queue = c.queue()
+    assert (queue["abandoned"], queue["answered"], queue["serviceLevel"]) == (1, 0, None)
+
+
+def test_ring_all_a_caller_hanging_up_withdraws_every_phone():
+    c = Centre([member_queue("ring_all")], [agent(x) for x in "abc"])
+    c.login("a", "b", "c", gap=1)
+    c.call(1)
+    c.acd.abandon(c.acd.agent("b").call)
+    assert c.owner.withdrawn == [("c1", "a"), ("c1", "b"), ("c1", "c")]
+    assert c.states("a", "b", "c") == ["ready"] * 3
+    assert {c.agent_events(x)[-1] for x in "abc"} == {("AgentReady", "caller hung up")}
+    c.call(2)
+    assert c.owner.offered[-3:] == [("c2", "a"), ("c2", "b"), ("c2", "c")]
+
+
+def test_the_caller_hanging_up_just_after_the_answer_is_the_end_of_a_call():
+    c = Centre([member_queue(wrap_up_s=5)], [agent("a")])
+    c.login("a")
+    entry = c.call(1)
+    c.advance(2)
+    c.acd.answered("a")
+    c.acd.abandon(entry.call)                # too late to abandon: a no-op
+    assert c.state("a") == "busy"
+    c.advance(1)
+    c.acd.call_ended("a", "caller")
+    queue = c.queue()
+    assert (queue["answered"], queue["abandoned"]) == (1, 0)
+    assert [r[3] for r in c.owner.log if r[0] == "c1"] == [
+        "ENTERQUEUE", "CONNECT", "COMPLETECALLER"]
+
+
+def test_the_answer_arriving_after_the_caller_hung_up_is_refused():
+    c = Centre([member_queue()], [agent("a")])
+    c.login("a")
+    entry = c.call(1)
+    c.acd.abandon(entry.call)
+    with pytest.raises(ACDError) as info:
+        c.acd.answered("a")
+    assert info.value.code == "invalid_state"
+    assert c.state("a") == "ready"
+    assert c.queue()["abandoned"] == 1
+    assert c.acd.agent("a").calls == 0
+
+
+# -- the sweep -------------------------------------------------------------------
+def lose_ring_timer(entry):
+    entry.timers.pop("ring").cancel()
+
+
+def test_the_sweep_frees_an_agent_reserved_with_no_ring_timer():
+    c = Centre([member_queue()], [agent("a"), agent("b")])
+    c.login("a", "b", gap=1)
+    entry = c.call(1)
+    lose_ring_timer(entry)
+    c.advance(3600)
+    assert c.state("a") == "reserved"
+    n = len(c.events)
+    assert c.acd.sweep() == [("a", "reserved")]
+    assert c.owner.withdrawn == [("c1", "a")]
+    assert c.agent_events("a", n)[0] == ("AgentReady", "reconciled")
+    assert c.last_event("a", "AgentReady")["transition"] == "reconcile"
+    # The caller rings again (a was freed first: it takes it back).
+    assert c.owner.offered == [("c1", "a"), ("c1", "a")]
+    assert c.acd.sweep() == []
+
+
+def test_the_sweep_runs_every_sweep_s_once_started():
+    c = Centre([member_queue()], [agent("a")], sweep_s=5)
+    c.acd.start()
+    c.login("a")
+    entry = c.call(1)
+    lose_ring_timer(entry)
+    c.advance(4.9)
+    assert c.state("a") == "reserved"
+    c.advance(0.1)
+    assert c.agent_events("a")[-2:] == [("AgentReady", "reconciled"), ("AgentReserved", None)]
+    c.acd.stop()
+    lose_ring_timer(entry)
+    c.advance(60)
+    assert c.state("a") == "reserved"
+
+
+def test_the_sweep_ends_the_call_of_a_busy_agent_whose_call_is_gone():
+    c = Centre([member_queue(wrap_up_s=10)], [agent("a")])
+    c.login("a")
+    c.call(1)
+    c.acd.answered("a")
+    c.advance(20)
+    c.owner.gone.add("c1")
+    assert c.acd.sweep() == [("a", "busy")]
+    assert c.state("a") == "workingAfterCall"
+    body = c.last_event("a")
+    assert (body["why"], body["transition"], body["call"]) == ("reconciled", "reconcile", None)
+    assert c.owner.rows("COMPLETECALLER") == [("c1", "q", "a", "COMPLETECALLER", 0, 20, 1)]
+    c.advance(10)
+    assert c.state("a") == "ready"
+    assert c.stats("a")["talkS"] == 20
+
+
+def test_the_sweep_removes_a_waiting_caller_whose_call_is_gone():
+    c = Centre([member_queue()], [agent("a")])
+    c.login("a", ready=False)
+    c.call(1)
+    c.call(2)
+    c.advance(30)
+    c.owner.gone.add("c1")
+    assert c.acd.sweep() == [("c1", "gone")]
+    assert c.waiting() == ["c2"]
+    assert c.owner.rows("ABANDON") == [("c1", "q", None, "ABANDON", 1, 1, 30)]
+    c.acd.set_ready("a")
+    assert c.owner.offered == [("c2", "a")]
+
+
+def test_the_sweep_does_not_offer_a_call_that_is_gone():
+    c = Centre([member_queue()], [agent("a"), agent("b")])
+    c.login("a", "b", gap=1)
+    c.call(1)                                # rings a, then its hang-up is lost
+    c.owner.gone.add("c1")
+    fixed = c.acd.sweep()
+    assert fixed == [("a", "reserved"), ("c1", "gone")]
+    assert c.owner.offered == [("c1", "a")]
+    assert c.states("a", "b") == ["ready", "ready"]
+    assert c.agent_events("a")[-1] == ("AgentReady", "reconciled")
+    assert c.waiting() == []
+
+
+def test_the_sweep_lets_a_caller_past_its_max_wait_leave():
+    c = Centre([member_queue(max_wait_s=30)], [agent("a")])
+    c.login("a")
+    entry = c.call(1)
+    lose_ring_timer(entry)
+    c.advance(40)                            # max wait passed while "ringing"
+    c.acd.sweep()
+    assert c.owner.exits == [("c1", "timeout")]
+    assert c.owner.offers == ["a"]
+    assert c.state("a") == "ready"
+
+
+def test_the_sweep_puts_a_ready_agent_back_in_the_routing_index():
+    c = Centre([member_queue()], [agent("a")])
+    c.login("a")
+    c.acd.router.agent_unready(c.acd.agent("a"))     # lost from the index
+    c.call(1)
+    assert c.owner.offers == []
+    assert c.acd.sweep() == [("a", "ready")]
+    assert c.owner.offers == ["a"]

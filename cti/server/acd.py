@@ -75,6 +75,7 @@ AGENT = Table("agent", initial="loggedOff", transitions=[
     ("workingAfterCall", "not_ready", "notReady"),
     ("notReady", "logout", "loggedOff"),
     ("ready", "logout", "loggedOff"),
+    ("reserved", "logout", "loggedOff"),       # its phone rang: the caller goes on
     ("workingAfterCall", "logout", "loggedOff"),
     ("busy", "reconcile", "workingAfterCall"),     # the sweep: its call is gone
     ("reserved", "reconcile", "ready"),            # the sweep: nothing rings
@@ -327,7 +328,7 @@ class ACD:
             return self._pend(agent, "loggedOff", reason, cause)
         entry = None
         if agent.state == "reserved":            # ringing: the caller goes to the next agent
-            entry = self._withdraw(agent, "agent logged out")
+            entry = self._release_offer(agent)
         self._logout(agent, reason, cause)
         if entry is not None:
             self._ring_over(entry)
@@ -757,6 +758,7 @@ class ACD:
     def sweep(self):
         """Put right whatever a lost event left wrong; returns what was fixed."""
         fixed = []
+        freed, released = [], []
         for agent in self.agents.values():
             entry = agent.entry
             if agent.state == "reserved" and (entry is None or agent not in entry.ringing
@@ -764,10 +766,11 @@ class ACD:
                                               or not self.owner.call_alive(entry.call)):
                 if entry is not None and agent in entry.ringing:
                     self._release_offer(agent)
+                    released.append(entry)
                 agent.entry = agent.call = None
                 self._fire(agent, "reconcile", why="reconciled")
                 fixed.append((agent.id, "reserved"))
-                self._free(agent)
+                freed.append(agent)
             elif agent.state == "busy" and (entry is None or agent.call is None
                                             or not self.owner.call_alive(agent.call)):
                 if entry is not None:
@@ -787,6 +790,10 @@ class ACD:
             if not self.owner.call_alive(entry.call):
                 self.abandon(entry.call)
                 fixed.append((entry.call.id, "gone"))
+        for entry in released:                    # only now: gone calls are not offered
+            self._ring_over(entry)
+        for agent in freed:
+            self._free(agent)
         if self.entries:                          # a pairing a lost event left undone
             for agent in list(self.agents.values()):
                 self._serve_agent(agent)
