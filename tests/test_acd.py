@@ -1299,3 +1299,99 @@ def test_the_sweep_puts_a_ready_agent_back_in_the_routing_index():
     assert c.owner.offers == []
     assert c.acd.sweep() == [("a", "ready")]
     assert c.owner.offers == ["a"]
+
+
+# -- statistics ------------------------------------------------------------------
+def scripted():
+    """One agent serving, one paused; service level 20 s, wrap-up 10 s.
+
+    c1 at 0, answered at 5 (wait 5), talks 60 s: handled in 70 s.
+    c2 at 10, hangs up at 40 (30 s: counts against the service level).
+    c3 at 45, answered at 80 (wait 35) when a is free, talks 20 s: 30 s.
+    c4 at 50, hangs up at 55 (5 s: a short abandon, not counted).
+    """
+    c = Centre([member_queue(service_level_s=20, wrap_up_s=10)], [agent("a"), agent("b")])
+    c.login("a")
+    c.login("b", ready=False)
+    calls = {}
+    script = [(0, "call", 1), (5, "answer", "a"), (10, "call", 2), (40, "abandon", 2),
+              (45, "call", 3), (50, "call", 4), (55, "abandon", 4), (65, "end", "a"),
+              (80, "answer", "a"), (100, "end", "a")]
+    for at, what, arg in script:
+        c.advance(at - c.clock.seconds())
+        if what == "call":
+            calls[arg] = c.call(arg)
+        elif what == "answer":
+            c.acd.answered(arg)
+        elif what == "abandon":
+            c.acd.abandon(calls[arg].call)
+        else:
+            c.acd.call_ended(arg, "caller")
+        if at == 55:
+            c.advance(5)                     # t = 60: a glance at the queue
+            c.at_60 = c.queue()
+    c.advance(15)                            # t = 115
+    return c
+
+
+def test_queue_statistics_on_a_scripted_day():
+    c = scripted()
+    assert c.at_60["longestWaitS"] == 15
+    assert c.at_60["waiting"] == [{"call": "c3", "ani": "5550003", "waitS": 15, "position": 1,
+                                   "priority": 0, "agents": []}]
+    queue = c.queue()
+    assert queue == {
+        "queue": "q", "strategy": "longest_idle", "waiting": [], "longestWaitS": 0,
+        "agents": {"ready": 1, "notReady": 1}, "offered": 4, "answered": 2, "abandoned": 2,
+        "exits": {},
+        "serviceLevel": 1 / 3,               # 1 in 20 s / (2 answered + 1 abandoned > 20 s)
+        "asaS": 20,                          # (5 + 35) / 2
+        "ahtS": 50,                          # (60 + 10 + 20 + 10) / 2
+        "handled": 2}
+    assert c.owner.rows("ABANDON") == [("c2", "q", None, "ABANDON", 1, 1, 30),
+                                       ("c4", "q", None, "ABANDON", 2, 2, 5)]
+
+
+def test_agent_statistics_on_a_scripted_day():
+    c = scripted()
+    assert c.stats("a") == {"calls": 2, "talkS": 80, "loginAt": 0,
+                            "stateS": {"notReady": 0, "ready": 5, "reserved": 10, "busy": 80,
+                                       "workingAfterCall": 20}}
+    assert c.stats("b") == {"calls": 0, "talkS": 0, "loginAt": 0,
+                            "stateS": {"notReady": 115}}
+    c.acd.logout("b")
+    c.advance(100)
+    assert c.stats("b") == {"calls": 0, "talkS": 0, "loginAt": None,
+                            "stateS": {"notReady": 115}}
+    c.acd.login("b", "sb")                   # a new session starts from nothing
+    assert c.stats("b") == {"calls": 0, "talkS": 0, "loginAt": 215, "stateS": {"notReady": 0}}
+
+
+def test_service_level_counts_an_answer_at_the_threshold_and_not_after():
+    c = Centre([member_queue(service_level_s=20)], [agent("a")])
+    c.login("a", ready=False)
+    c.call(1)
+    c.call(2)
+    c.advance(20)
+    c.acd.set_ready("a")
+    c.take("a")                              # c1: 20 s, within
+    c.advance(0.5)
+    c.take("a")                              # c2: 20.5 s, not
+    assert c.queue()["serviceLevel"] == 0.5
+
+
+def test_estimated_wait_is_position_times_recent_handle_time_over_staffed_agents():
+    c = scripted()                           # handle times 70 and 30: 50 on average
+    c.call(5)                                # rings a
+    c.acd.answered("a")
+    second, third = c.call(6), c.call(7)
+    assert c.acd.estimated_wait(second) == 50        # 1 x 50 / 1 (b is not ready)
+    assert c.acd.estimated_wait(third) == 100        # 2 x 50 / 1
+    c.acd.set_ready("b")                     # b rings with c6: two agents staffed
+    assert c.acd.estimated_wait(third) == 50         # 2 x 50 / 2
+
+
+def test_estimated_wait_is_unknown_before_a_call_was_handled():
+    c = Centre([member_queue()], [agent("a")])
+    c.login("a", ready=False)
+    assert c.acd.estimated_wait(c.call(1)) is None
