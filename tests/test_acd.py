@@ -119,7 +119,7 @@ class Centre:
                 if kind == "agent" and what == agent_id]
 
     def last_event(self, agent_id, event=None):
-        for kind, what, name, body, cause in reversed(self.events):
+        for kind, what, name, body, _ in reversed(self.events):
             if kind == "agent" and what == agent_id and event in (None, name):
                 return body
         return None
