@@ -28,9 +28,10 @@ answer takes it.
 
 Per agent: a phone that rings out (`ring_timeout_s`) is withdrawn and the
 next agent tried; agents who let a caller ring out are passed over for it
-until a new round starts, `retry_s` after the round's first ring-out;
-after `max_no_answer` offers in a row rung out the agent is put not ready
-(reason "no answer").  Wrap-up is
+until a new round starts: when no other agent is free for it, and no
+sooner than `retry_s` after the round's first ring-out.  After
+`max_no_answer` offers in a row rung out the agent is put not ready
+(reason "no answer"), and its count starts again.  Wrap-up is
 "timed" (the agent may end it early), "forced" (it may not) or "agent"
 (it lasts until the agent ends it).  A not-ready or log-out asked during a
 call is *pending*: it applies when the call and its wrap-up are over.
@@ -55,7 +56,7 @@ from dataclasses import dataclass, field
 from twisted.internet import task
 from twisted.logger import Logger
 
-from cti.server.router import Router, Rule
+from cti.server.router import STRATEGY_KEY, Router, Rule
 from cti.statemachine import Table
 
 log = Logger()
@@ -79,6 +80,7 @@ AGENT = Table("agent", initial="loggedOff", transitions=[
     ("workingAfterCall", "not_ready", "notReady"),
     ("notReady", "logout", "loggedOff"),
     ("ready", "logout", "loggedOff"),
+    ("reserved", "logout", "loggedOff"),       # its phone rang: the caller goes on
     ("workingAfterCall", "logout", "loggedOff"),
     ("busy", "reconcile", "workingAfterCall"),     # the sweep: its call is gone
     ("reserved", "reconcile", "ready"),            # the sweep: nothing rings
@@ -145,8 +147,7 @@ class Entry:
     ringing: list = field(default_factory=list)   # agents whose phone rings with it
     agent: "AgentState | None" = None          # the agent who answered
     waiting: bool = True            # still in the queue
-    position: int = 0               # when it entered (the queue log's)
-    answered_position: int = 0      # when an agent answered
+    position: int = 0               # when it entered (the queue log's original position)
     timers: dict = field(default_factory=dict)   # ring, max_wait, widen, retry
 
     @property
@@ -356,10 +357,10 @@ class ACD:
             return self._pend(agent, "loggedOff", reason)
         entry = None
         if agent.state == "reserved":            # ringing: the caller goes to the next agent
-            entry = self._withdraw(agent, "agent logged out")
+            entry = self._release_offer(agent)
         self._logout(agent, reason)
         if entry is not None:
-            self._serve_entry(entry)
+            self._ring_over(entry)
         return "done"
 
     def _logout(self, agent, reason):
@@ -415,10 +416,10 @@ class ACD:
         self._not_ready(agent, reason)
         return "done"
 
-    def _not_ready(self, agent, reason, event="not_ready"):
+    def _not_ready(self, agent, reason, event="not_ready", **detail):
         agent.reason = reason
         agent.pending = None
-        self._fire(agent, event)
+        self._fire(agent, event, **detail)
         self.owner.record_queue("NONE", "NONE", agent.id, "PAUSE", reason)
         self._check_leave_empty(agent)
 
@@ -501,8 +502,7 @@ class ACD:
         queue = entry.queue
         queue.exits[reason] = queue.exits.get(reason, 0) + 1
         waited = round(self.clock.seconds() - entry.since)
-        detail = (data[0], position) if reason == "exit_key" else (position, entry.position,
-                                                                     waited)
+        detail = (*data, position, entry.position, waited)     # exit_key: the key first
         self.owner.record_queue(entry.call.id, queue.name, None, EXITS[reason], *detail)
         self.owner.queue_exit(entry, reason)
 
@@ -541,6 +541,9 @@ class ACD:
         if not entry.waiting or entry.ringing:
             return
         agents = self.router.pick_agents(entry, exclude=entry.tried)
+        if not agents and entry.tried and "retry" not in entry.timers:
+            entry.tried.clear()                 # everyone free had a ring: a new round
+            agents = self.router.pick_agents(entry)
         if agents:
             self._offer(entry, agents)
 
@@ -601,6 +604,9 @@ class ACD:
         agents = list(entry.ringing)
         for agent in agents:
             self._withdraw(agent, why)
+        for agent in agents:                    # pending states first: not offered again
+            if agent.pending is not None:
+                self._free(agent)
         for agent in agents:
             self._free(agent)
 
@@ -621,32 +627,36 @@ class ACD:
             return
         ring_ms = round((self.clock.seconds() - agent.machine.since) * 1000)
         self._release_offer(agent)
+        if not entry.tried and entry.waiting and "retry" not in entry.timers:
+            entry.timers["retry"] = self.clock.callLater(self.settings.retry_s,
+                                                         self._new_round, entry)
         entry.tried.add(agent)
         agent.no_answers += 1
         self.owner.record_queue(entry.call.id, entry.queue.name, agent.id, "RINGNOANSWER",
                                 ring_ms)
         limit = self.settings.max_no_answer
         if limit and agent.no_answers >= limit:
-            agent.reason = "no answer"
-            agent.pending = None
-            self._fire(agent, "no_answer_pause", call=entry.call.id)
-            self.owner.record_queue("NONE", "NONE", agent.id, "PAUSE", "no answer")
+            agent.no_answers = 0
+            self._not_ready(agent, "no answer", "no_answer_pause", call=entry.call.id)
         else:
             self._fire(agent, "no_answer", call=entry.call.id)
-        if entry.waiting and not entry.ringing:
-            if "retry" not in entry.timers:
-                entry.timers["retry"] = self.clock.callLater(self.settings.retry_s,
-                                                             self._new_round, entry)
-            if "max_wait" not in entry.timers and entry.queue.config.max_wait_s is not None:
-                self._exit(entry, "timeout")        # its max wait passed while it rang
-            else:
-                self._serve_entry(entry)
+        self._ring_over(entry)
         self._free(agent)
 
+    def _ring_over(self, entry):
+        """No phone rings with the waiting caller any more, unanswered: it
+        leaves if its max wait passed while it rang, else the next agent."""
+        if not entry.waiting or entry.ringing:
+            return
+        if "max_wait" not in entry.timers and entry.queue.config.max_wait_s is not None:
+            self._exit(entry, "timeout")
+        else:
+            self._serve_entry(entry)
+
     def _new_round(self, entry):
-        """RETRY_S after the last ring-out, the agents who let it ring may be tried again."""
+        """retry_s after the round's first ring-out: the agents who let it
+        ring may be tried again, once no other agent is free for it."""
         entry.timers.pop("retry", None)
-        entry.tried.clear()
         self._serve_entry(entry)
 
     @_serving
@@ -659,7 +669,6 @@ class ACD:
         now = self.clock.seconds()
         wait = now - entry.since
         ring = now - agent.machine.since
-        position = self.position(entry)
         entry.ringing.remove(agent)
         self._stop_ring_timer(entry)
         self._leave(entry)
@@ -676,7 +685,6 @@ class ACD:
         self._fire(agent, "answer", call=entry.call.id)
         self.owner.record_queue(entry.call.id, queue.name, agent.id, "CONNECT", round(wait),
                                 entry.call.id, round(ring))
-        entry.answered_position = position
         return entry
 
     @_serving
@@ -770,7 +778,7 @@ class ACD:
         wait = agent.answered_at - entry.since
         kind = "COMPLETEAGENT" if released_by == "agent" else "COMPLETECALLER"
         self.owner.record_queue(entry.call.id, entry.queue.name, agent.id, kind, round(wait),
-                                round(talk), entry.answered_position)
+                                round(talk), entry.position)
         agent.entry = None
         agent.talk_s += talk
         call, agent.call = agent.call, None
@@ -779,11 +787,11 @@ class ACD:
         agent.wrap_started = now
         agent.wrap_queue = entry.queue
         agent.wrap_talk = talk
-        self._fire(agent, event, call=call.id if call is not None else None,
-                   why=released_by)
-        if config.wrap_up != "agent":
+        if config.wrap_up != "agent":           # before the event, which shows its end
             agent.wrap_ends = now + config.wrap_up_s
             agent.wrap_timer = self.clock.callLater(config.wrap_up_s, self._wrap_done, agent)
+        self._fire(agent, event, call=call.id if call is not None else None,
+                   why=released_by)
 
     def _wrap_done(self, agent):
         agent.wrap_timer = None
@@ -847,6 +855,9 @@ class ACD:
     def set_strategy(self, queue_name, strategy):
         """Change a live queue's strategy; waiting callers keep their places."""
         queue = self.queue(queue_name)
+        if strategy not in STRATEGY_KEY:
+            raise ACDError("invalid_field", f"{strategy!r} is not a strategy (strategies: "
+                           f"{', '.join(STRATEGY_KEY)})")
         old, queue.strategy = queue.strategy, strategy
         self.router.set_strategy(queue_name, strategy)
         log.info("queue {queue}: strategy {old} -> {new}", queue=queue_name, old=old,
@@ -858,6 +869,7 @@ class ACD:
     def sweep(self):
         """Put right whatever a lost event left wrong; returns what was fixed."""
         fixed = []
+        freed, released = [], []
         for agent in self.agents.values():
             entry = agent.entry
             direct = entry is None and agent.call is not None
@@ -868,10 +880,11 @@ class ACD:
                     and not self.owner.call_alive(agent.call):
                 if entry is not None and agent in entry.ringing:
                     self._release_offer(agent)
+                    released.append(entry)
                 agent.entry = agent.call = None
                 self._fire(agent, "reconcile", why="reconciled")
                 fixed.append((agent.id, "reserved"))
-                self._free(agent)
+                freed.append(agent)
             elif agent.state == "busy" and (agent.call is None
                                             or not self.owner.call_alive(agent.call)):
                 if entry is not None:
@@ -891,6 +904,10 @@ class ACD:
             if not self.owner.call_alive(entry.call):
                 self.abandon(entry.call)
                 fixed.append((entry.call.id, "gone"))
+        for entry in released:                    # only now: gone calls are not offered
+            self._ring_over(entry)
+        for agent in freed:
+            self._free(agent)
         if self.entries:                          # a pairing a lost event left undone
             for agent in list(self.agents.values()):
                 self._serve_agent(agent)
