@@ -93,3 +93,26 @@ def test_the_agents_desktop_disconnects_mid_call_and_comes_back(centre):
     centre.run_until(lambda: not centre.center.calls, what="the call ends")
     centre.run(200)
     settled(centre)
+
+
+def test_a_locked_break_ends_only_with_its_lock_or_a_supervisor(centre):
+    from cti.protocol.client import RemoteError
+
+    agent, events = agent_ready(centre, "1005", "msiB1C5")
+    result = centre.call(agent.call("SetAgentState", state="notReady", reason="lunch",
+                                    lock="s3cret"))
+    assert result["locked"] is True
+    for attempt in ({}, {"lock": "guess"}):
+        with pytest.raises(RemoteError) as e:
+            centre.call(agent.call("SetAgentState", state="ready", **attempt))
+        assert e.value.code == "invalid_state" and "locked" in str(e.value)
+    with pytest.raises(RemoteError):
+        centre.call(agent.call("SetAgentState", state="loggedOff"))
+    result = centre.call(agent.call("SetAgentState", state="ready", lock="s3cret"))
+    assert (result["state"], result["locked"]) == ("ready", False)
+    centre.call(agent.call("SetAgentState", state="notReady", reason="lunch", lock="s3cret"))
+    sup = centre.client()
+    centre.call(sup.login("sup", PASSWORD, "supervisor"))
+    centre.call(sup.call("ForceAgentState", agent="1005", state="ready"))
+    assert centre.center.acd.agents["1005"].state == "ready"
+    assert centre.center.acd.agents["1005"].lock is None

@@ -48,7 +48,9 @@ with its reason, and recorded (AgentStateChange, and the Asterisk-style
 queue log through `owner.record_queue`).
 """
 import functools
+import hmac
 import math
+import os
 import random
 from collections import deque
 from dataclasses import dataclass, field
@@ -196,6 +198,7 @@ class AgentState:
     wrap_mode: str = "timed"
     direct_queue: str | None = None # a direct call's queue (whose wrap-up ends it)
     return_to: tuple | None = None  # (state, reason) after its own call out
+    lock: tuple | None = None       # (salt, HMAC) of a locked break's password
     wrap_started: float = 0.0
     wrap_queue: "QueueState | None" = None   # whose handle time the wrap-up ends
     wrap_talk: float = 0.0
@@ -348,11 +351,12 @@ class ACD:
         self._fire(agent, "login")
 
     @_serving
-    def logout(self, agent_id, reason="agent"):
+    def logout(self, agent_id, reason="agent", lock=None, force=False):
         """Log out now, or after the call (returns "pending") when on one."""
         agent = self.agent(agent_id)
         if agent.state == "loggedOff":
             raise ACDError("invalid_state", f"agent {agent_id} is not logged in")
+        self._unlock(agent, lock, force)
         if agent.state == "busy":
             return self._pend(agent, "loggedOff", reason)
         entry = None
@@ -377,10 +381,11 @@ class ACD:
         self._check_leave_empty(agent)
 
     @_serving
-    def set_ready(self, agent_id):
+    def set_ready(self, agent_id, lock=None, force=False):
         agent = self.agent(agent_id)
         if agent.state == "ready":
             return "done"
+        self._unlock(agent, lock, force)
         if agent.state in ("reserved", "busy"):
             if agent.pending is not None:        # "ready after this call": the pending is off
                 agent.pending = None
@@ -402,9 +407,14 @@ class ACD:
         return "done"
 
     @_serving
-    def set_not_ready(self, agent_id, reason=""):
-        """Not ready now, or after the call (returns "pending") when on one."""
+    def set_not_ready(self, agent_id, reason="", lock=None, force=False):
+        """Not ready now, or after the call (returns "pending") when on one.
+        `lock`: a password the agent must give again to end the break."""
         agent = self.agent(agent_id)
+        self._unlock(agent, lock, force or agent.state != "notReady")   # a new reason
+        if lock:
+            salt = os.urandom(16)
+            agent.lock = (salt, hmac.new(salt, lock.encode(), "sha256").digest())
         if agent.state in ("reserved", "busy"):
             return self._pend(agent, "notReady", reason)
         if agent.state not in ("ready", "notReady", "workingAfterCall"):
@@ -433,6 +443,18 @@ class ACD:
         agent.idle_since = self.clock.seconds()
         self._fire(agent, "ready", why=reason)
         self._serve_agent(agent)
+
+    def _unlock(self, agent, lock, force):
+        """A locked break ends only with its lock (or by a supervisor's force)."""
+        if agent.lock is None or force:
+            agent.lock = None
+            return
+        salt, digest = agent.lock
+        if lock is None or not hmac.compare_digest(
+                hmac.new(salt, lock.encode(), "sha256").digest(), digest):
+            raise ACDError("invalid_state", f"agent {agent.id}'s break is locked: give its "
+                           "lock" + (" (that one is wrong)" if lock is not None else ""))
+        agent.lock = None
 
     def _cancel_wrap(self, agent):
         if agent.wrap_timer is not None and agent.wrap_timer.active():
@@ -961,6 +983,7 @@ class ACD:
                 "reason": agent.reason, "station": agent.station, "since": agent.machine.since,
                 "queues": list(agent.config.queues), "skills": dict(agent.skills),
                 "call": agent.call.id if agent.call is not None else None,
+                "locked": agent.lock is not None,
                 "pendingState": agent.pending[0] if agent.pending else None,
                 "pendingReason": agent.pending[1] if agent.pending else None,
                 "wrapUpEndsAt": agent.wrap_ends,

@@ -736,7 +736,7 @@ class CallCenter:
     def _log_out_everyone(self):
         for agent in self.acd.agents.values():
             if agent.state in ("ready", "notReady", "workingAfterCall"):
-                self.acd.logout(agent.id, "server shutdown")
+                self.acd.logout(agent.id, "server shutdown", force=True)
 
     # -- snapshots -----------------------------------------------------------
     def _agent_snapshot(self, agent_id):
@@ -799,7 +799,8 @@ class CallCenter:
             watched(self._keep_call))
         add(Service("SetAgentState", {"agent"}, fields={
             "state": Field(str, choices=AGENT_STATES), "station": Field(str, False),
-            "reason": Field(str, False, "")}), self._set_agent_state)
+            "reason": Field(str, False, ""), "lock": Field(str, False)}),
+            self._set_agent_state)
 
     def _route_register(self, request, params):
         if request.session not in self.flow_sessions:
@@ -1127,13 +1128,13 @@ class CallCenter:
                 self.acd.login(agent.id, station, cause=request.cause)
                 result = "done"
             elif state == "ready":
-                result = self.acd.set_ready(agent.id, cause=request.cause)
+                result = self.acd.set_ready(agent.id, params["lock"], cause=request.cause)
             elif state == "notReady":
-                result = self.acd.set_not_ready(agent.id, params["reason"],
+                result = self.acd.set_not_ready(agent.id, params["reason"], params["lock"],
                                                 cause=request.cause)
             else:
                 result = self.acd.logout(agent.id, params["reason"] or "agent",
-                                         cause=request.cause)
+                                         params["lock"], cause=request.cause)
         except ACDError as e:
             raise ProtocolError(e.code, str(e)) from None
         return {**self.acd.describe(agent), "result": result}

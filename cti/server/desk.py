@@ -587,13 +587,14 @@ class Desk:
         for agent in agents:
             try:
                 if state == "ready":
-                    done = cc.acd.set_ready(agent.id, cause=request.cause)
+                    done = cc.acd.set_ready(agent.id, force=True, cause=request.cause)
                 elif state == "notReady":
-                    done = cc.acd.set_not_ready(agent.id, reason, cause=request.cause)
+                    done = cc.acd.set_not_ready(agent.id, reason, force=True,
+                                                cause=request.cause)
                 elif agent.state == "loggedOff":
                     done = "done"
                 else:
-                    done = cc.acd.logout(agent.id, reason, cause=request.cause)
+                    done = cc.acd.logout(agent.id, reason, force=True, cause=request.cause)
                 results.append({"agent": agent.id, "result": done,
                                 "state": agent.state})
             except ACDError as e:
