@@ -170,3 +170,27 @@ def test_a_flow_sends_the_caller_out_and_a_failure_comes_back_to_it():
     centre.run(300)
     [cdr] = centre.records.of(CallRecord, call_id=call)
     assert cdr.disposition == "transferred_out"
+
+
+def test_an_internal_call_between_two_agents():
+    centre = Centre()
+    caller, caller_events, phone1 = headset_agent(centre)
+    callee, callee_events = agent_ready(centre, "1003", "msiB1C3")
+    phone3 = centre.sim.endpoint("msiB1C3")
+    result = centre.call(caller.call("MakeCall", agent="1003"))
+    centre.run_until(lambda: phone3.state == "ringing", what="1003's phone rings")
+    assert centre.center.acd.agents["1003"].state == "reserved"
+    assert centre.center.acd.agents["1005"].state == "busy"
+    phone3.offhook()
+    centre.run_until(lambda: "Established" in names(callee_events), what="1003 answers")
+    assert both_ways(centre, phone1, AGENT_HZ, phone3, FAR_HZ) == (True, True)
+    phone3.onhook()
+    centre.run_until(lambda: centre.center.acd.agents["1005"].state == "ready"
+                     and centre.center.acd.agents["1003"].state == "ready",
+                     what="both free again")
+    centre.run(200)
+    [cdr] = centre.records.of(CallRecord, call_id=result["call"])
+    assert (cdr.direction, cdr.dnis, cdr.disposition) == ("internal", "1003", "answered")
+    with pytest.raises(RemoteError) as e:
+        centre.call(caller.call("MakeCall", agent="1005"))
+    assert e.value.code == "invalid_state" and "you" in str(e.value)

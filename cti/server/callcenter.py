@@ -224,7 +224,7 @@ class CallCenter:
             self._finish(ic, "caller", reason)
 
     def station_answered(self, station):
-        if self.desk.consults.station_answered(station):
+        if self.desk.consults.station_answered(station) or self.dialer.answered(station):
             return
         agent = self.acd.agent_at(station.name)
         ic = self.calls.get(agent.call.id) if agent and agent.call is not None else None
@@ -235,14 +235,14 @@ class CallCenter:
         self._agent_answered(ic)
 
     def station_no_answer(self, station):
-        if self.desk.consults.station_no_answer(station):
+        if self.desk.consults.station_no_answer(station) or self.dialer.rang_out(station):
             return
         agent = self.acd.agent_at(station.name)
         if agent is not None:
             self.acd.no_answer(agent)
 
     def station_offhook(self, station):
-        """A phone lifted with no call: dial tone (internal calls come later)."""
+        """A phone lifted with no call: dial tone (calls are placed with MakeCall)."""
 
     def station_onhook(self, station, was):
         if was != "talking" or self.desk.station_onhook(station) \
@@ -1098,7 +1098,8 @@ class CallCenter:
 
     def _agent_answer(self, request, params):
         agent = self._my_agent(request)
-        if self.desk.consults.answer(request, agent):
+        if self.desk.consults.answer(request, agent) or agent.station and \
+                self.dialer.answered(self.channels[agent.station], request.cause):
             return {"call": agent.call.id}
         ic = self.calls.get(agent.call.id) if agent.call is not None else None
         if ic is None or ic.state != "ringing" or params["call"] not in (None, ic.id) \

@@ -12,6 +12,9 @@ it.  Three uses:
                                        (off-hook: a headset, or the handset
                                        lifted); the agent is busy until the
                                        call ends, then back as it was
+    MakeCall {agent}                   the same, to another agent's phone (an
+                                       internal call: the other agent must be
+                                       ready, and is reserved while it rings)
     SingleStepTransferCall {number}    an agent sends its caller out
     RouteSelect {number}               a flow sends its caller out
 
@@ -41,14 +44,21 @@ NUMBER = re.compile(r"[0-9*#,]{1,32}\Z")
 AGENTS = {"agent"}
 
 
+#: How long an internal call rings before it gives up.
+INTERNAL_RING_S = 20.0
+
+
 @dataclass(eq=False)
 class OutboundCall:
-    """An agent's own call out."""
+    """An agent's own call out, or to another agent (`to`)."""
 
     call: object                   # cti.server.calls.Call
     agent: object
     station: object
     number: str
+    to: object = None              # the called agent, for an internal call
+    to_station: object = None
+    timer: object = None           # an internal call's ring timeout
     trunk: object = None
     talk: object = None
     started_at: float = 0.0
@@ -162,8 +172,14 @@ class Dialer:
     # -- MakeCall ----------------------------------------------------------------
     def _make_call(self, request, params):
         cc = self.center
+        given = [k for k in ("number", "agent") if params[k] is not None]
+        if len(given) != 1:
+            raise ProtocolError("missing_field" if not given else "invalid_field",
+                                "MakeCall: give exactly one of number and agent",
+                                field="number")
         number = params["number"]
-        self.check_number("MakeCall", number)
+        if number is not None:
+            self.check_number("MakeCall", number)
         agent = cc._my_agent(request)
         station = cc.channels.by_name.get(agent.station) if agent.station else None
         if not isinstance(station, Station):
@@ -173,20 +189,75 @@ class Dialer:
             raise ProtocolError("invalid_state", f"station {station.name} is {station.state}: "
                                 "lift the handset (or put the headset on) first",
                                 object="device", id=station.name)
-        call = cc.model.new_call(station.name, ani=agent.id, dnis=number,
-                                 direction="outbound")
+        to = to_station = None
+        if params["agent"] is not None:
+            to = self._callee(agent, params["agent"])
+            to_station = cc.channels[to.station]
+        call = cc.model.new_call(station.name, ani=agent.id, dnis=number or to.id,
+                                 direction="outbound" if to is None else "internal")
         try:
             cc.acd.dial_out(agent.id, call, cause=request.cause)
         except ACDError as e:
             cc.model.clear_call(call, "not placed")
             raise ProtocolError(e.code, str(e), object="agent", id=agent.id) from None
-        out = OutboundCall(call, agent, station, number, started_at=cc.clock.seconds(),
-                           cause=request.cause)
+        out = OutboundCall(call, agent, station, number or to.id, to=to, to_station=to_station,
+                           started_at=cc.clock.seconds(), cause=request.cause)
         self.outs[station.name] = out
         station.connect()
         cc.model.connect(call, station.name, "initiated", cause=request.cause)
-        self._dial(out)
+        if to is None:
+            self._dial(out)
+        else:
+            self._ring(out)
         return {"call": call.id}
+
+    # -- internal calls ---------------------------------------------------------
+    def _callee(self, caller, agent_id):
+        cc = self.center
+        try:
+            to = cc.acd.agent(agent_id)
+        except ACDError as e:
+            raise ProtocolError(e.code, str(e), object="agent", id=agent_id) from None
+        station = cc.channels.by_name.get(to.station) if to.station else None
+        if to is caller or to.state != "ready" or station is None \
+                or station.state not in ("onhook", "offhook"):
+            raise ProtocolError("invalid_state", f"agent {agent_id} is "
+                                f"{'you' if to is caller else to.state}: not free for a call",
+                                object="agent", id=agent_id)
+        return to
+
+    def _ring(self, out):
+        cc = self.center
+        cc.acd.offer_direct(out.to.id, out.call, cause=out.cause)
+        self.outs[out.to_station.name] = out
+        cc.driver.station_tone(out.station.name, "ringback")
+        if out.to_station.state == "onhook":
+            out.to_station.ring()
+        else:                                        # a headset: AnswerCall connects
+            cc.driver.station_tone(out.to_station.name, "ringback")
+        cc.model.connect(out.call, out.to_station.name, "alerting", cause=out.cause,
+                         agent=out.to.id)
+        out.timer = cc.clock.callLater(INTERNAL_RING_S, self._end_out, out, "no_answer")
+
+    def answered(self, station, cause=None):
+        """The called agent answered an internal call: True if it was one."""
+        cc = self.center
+        out = self.outs.get(station.name)
+        if out is None or out.to_station is not station or out.answered_at is not None:
+            return False
+        if out.timer is not None and out.timer.active():
+            out.timer.cancel()
+        cc.acd.answered_direct(out.to.id, cause=cause)
+        if station.state == "offhook":
+            station.connect()
+        for s in (out.station, station):
+            cc.driver.station_tone(s.name, None)
+        out.answered_at = cc.clock.seconds()
+        out.talk = Talk(cc.bus, cc.config.conference_pool, out.station.name, cc.moh)
+        out.talk.set(station.name, "talk")
+        cc.model.connect(out.call, station.name, "connected", cause=cause, agent=out.to.id)
+        cc.model.connect(out.call, out.station.name, "connected", cause=cause)
+        return True
 
     @defer.inlineCallbacks
     def _dial(self, out):
@@ -217,8 +288,18 @@ class Dialer:
         cc.model.connect(out.call, trunk.name, "connected", cause=out.cause)
         cc.model.connect(out.call, out.station.name, "connected", cause=out.cause)
 
+    def rang_out(self, station):
+        """The called agent's phone stopped ringing unanswered: True if it
+        was an internal call's."""
+        out = self.outs.get(station.name)
+        if out is None or out.to_station is not station or out.answered_at is not None:
+            return False
+        self._end_out(out, "no_answer")
+        return True
+
     def hang_up(self, station):
-        """The agent hung up a call out of its own: True if it was one."""
+        """An agent hung up a call of its own (or an internal call it was
+        called on): True if it was one."""
         out = self.outs.get(station.name)
         if out is None:
             return False
@@ -231,6 +312,19 @@ class Dialer:
             return
         out.ended, out.result = True, reason
         self.outs.pop(out.station.name, None)
+        if out.timer is not None and out.timer.active():
+            out.timer.cancel()
+        if out.to is not None:                       # the called agent is free again
+            self.outs.pop(out.to_station.name, None)
+            cc.driver.station_tone(out.station.name, None)
+            if out.answered_at is None:
+                out.to_station.stop_ring()
+                cc.driver.station_tone(out.to_station.name, None)
+                cc.acd.withdraw_direct(out.to.id, reason)
+            else:
+                cc.acd.call_ended(out.to.id, released_by)
+                if out.to_station.state == "talking":
+                    out.to_station.hang_up()
         if out.talk is not None:
             out.talk.end()
         elif out.trunk is not None and cc.bus.connection_of(out.station.name) is not None:
@@ -244,7 +338,8 @@ class Dialer:
         now = cc.clock.seconds()
         c = out.call
         cc.records.add(CallRecord(
-            call_id=c.id, direction="outbound",
+            call_id=c.id,
+            direction="outbound" if out.to is None else "internal",
             trunk=out.trunk.name if out.trunk else None,
             trunk_group=None, ani=out.agent.id, dnis=out.number, flow=None, queue=None,
             agent=out.agent.id, station=out.station.name,
@@ -257,7 +352,9 @@ class Dialer:
 
     def _register(self):
         self.center.hub.catalogue.add(
-            Service("MakeCall", AGENTS, fields={"number": Field(str)}), self._make_call)
+            Service("MakeCall", AGENTS, fields={"number": Field(str, False),
+                                                "agent": Field(str, False)}),
+            self._make_call)
 
 
 def _utc(seconds):
