@@ -1396,3 +1396,28 @@ def test_estimated_wait_is_unknown_before_a_call_was_handled():
     c = Centre([member_queue()], [agent("a")])
     c.login("a", ready=False)
     assert c.acd.estimated_wait(c.call(1)) is None
+
+
+def test_after_call_work_asked_holds_calls_until_the_agent_ends_it():
+    """CSTA's workingAfterCall asked by the agent: no calls and no timer; asked
+    during a call, the wrap-up after it waits for the agent."""
+    clock = task.Clock()
+    owner = Owner()
+    acd = ACD(clock, [Queue("q", wrap_up_s=5)], [Agent("a", "a", "h", queues=("q",))],
+              owner)
+    acd.login("a", "s0")
+    acd.set_ready("a")
+    assert acd.set_after_call_work("a") == "done"
+    assert acd.agents["a"].state == "workingAfterCall"
+    acd.enqueue(Call(1), "q")
+    clock.advance(60)
+    assert owner.offers == []                   # nothing offered, no timer ended it
+    acd.set_ready("a")
+    assert owner.offers == ["a"]
+    acd.answered("a")
+    assert acd.set_after_call_work("a") == "pending"
+    acd.call_ended("a", "caller")
+    clock.advance(60)                           # past the queue's 5 s wrap-up
+    assert acd.agents["a"].state == "workingAfterCall"
+    acd.set_ready("a")
+    assert acd.agents["a"].state == "ready"

@@ -79,6 +79,8 @@ AGENT = Table("agent", initial="loggedOff", transitions=[
     ("notReady", "dial_out", "busy"),
     ("busy", "released_paused", "notReady"),   # ...back to not ready, as it was
     ("workingAfterCall", "ready", "ready"),    # wrap-up over (timer or the agent)
+    ("ready", "after_call_work", "workingAfterCall"),      # asked: work of its own
+    ("notReady", "after_call_work", "workingAfterCall"),
     ("workingAfterCall", "not_ready", "notReady"),
     ("notReady", "logout", "loggedOff"),
     ("ready", "logout", "loggedOff"),
@@ -444,6 +446,26 @@ class ACD:
         self._fire(agent, "ready", why=reason)
         self._serve_agent(agent)
 
+    @_serving
+    def set_after_call_work(self, agent_id):
+        """After-call work asked for (CSTA workingAfterCall): no calls, no
+        timer, until the agent goes ready or not ready; during a call or its
+        wrap-up it is the wrap-up going on until then."""
+        agent = self.agent(agent_id)
+        if agent.state == "workingAfterCall":
+            self._cancel_wrap(agent)                 # the wrap-up lasts until asked
+            agent.wrap_mode = "agent"
+            return "done"
+        if agent.state in ("reserved", "busy"):
+            return self._pend(agent, "workingAfterCall", "")
+        if agent.state not in ("ready", "notReady"):
+            raise ACDError("invalid_state", f"agent {agent_id} is {agent.state}")
+        self._unlock(agent, None, False)
+        agent.reason = ""
+        agent.wrap_mode, agent.wrap_queue = "agent", None
+        self._fire(agent, "after_call_work")
+        return "done"
+
     def _unlock(self, agent, lock, force):
         """A locked break ends only with its lock (or by a supervisor's force)."""
         if agent.lock is None or force:
@@ -787,12 +809,22 @@ class ACD:
             return
         now = self.clock.seconds()
         config = queue.config
-        agent.wrap_mode, agent.wrap_started, agent.wrap_queue = config.wrap_up, now, queue
+        agent.wrap_mode, agent.wrap_started, agent.wrap_queue = self._wrap_mode(agent, config),\
+            now, queue
         agent.wrap_talk = now - agent.answered_at
         self._fire(agent, "call_ended", call=call.id if call else None, why=released_by)
-        if config.wrap_up != "agent":
+        if agent.wrap_mode != "agent":
             agent.wrap_ends = now + config.wrap_up_s
             agent.wrap_timer = self.clock.callLater(config.wrap_up_s, self._wrap_done, agent)
+
+    @staticmethod
+    def _wrap_mode(agent, config):
+        """The queue's wrap-up, or the agent's own after-call work asked
+        during the call (no timer: until the agent ends it)."""
+        if agent.pending is not None and agent.pending[0] == "workingAfterCall":
+            agent.pending = None
+            return "agent"
+        return config.wrap_up
 
     def _end_call(self, agent, entry, released_by, event):
         now = self.clock.seconds()
@@ -805,11 +837,11 @@ class ACD:
         agent.talk_s += talk
         call, agent.call = agent.call, None
         config = entry.queue.config
-        agent.wrap_mode = config.wrap_up
+        agent.wrap_mode = self._wrap_mode(agent, config)
         agent.wrap_started = now
         agent.wrap_queue = entry.queue
         agent.wrap_talk = talk
-        if config.wrap_up != "agent":           # before the event, which shows its end
+        if agent.wrap_mode != "agent":          # before the event, which shows its end
             agent.wrap_ends = now + config.wrap_up_s
             agent.wrap_timer = self.clock.callLater(config.wrap_up_s, self._wrap_done, agent)
         self._fire(agent, event, call=call.id if call is not None else None,

@@ -78,7 +78,7 @@ PHASES = Table("inbound_call", initial="routing", transitions=[
     ("*", "end", "ended"),
 ])
 
-AGENT_STATES = ("loggedOn", "ready", "notReady", "loggedOff")
+AGENT_STATES = ("loggedOn", "ready", "notReady", "workingAfterCall", "loggedOff")
 DTMF_KEYS = "0123456789*#ABCD"
 #: The longest recording (RecordMessage maxS), and the longest silence that
 #: may end one (silenceS), in seconds.
@@ -1133,6 +1133,8 @@ class CallCenter:
             elif state == "notReady":
                 result = self.acd.set_not_ready(agent.id, params["reason"], params["lock"],
                                                 cause=request.cause)
+            elif state == "workingAfterCall":
+                result = self.acd.set_after_call_work(agent.id, cause=request.cause)
             else:
                 result = self.acd.logout(agent.id, params["reason"] or "agent",
                                          params["lock"], cause=request.cause)
