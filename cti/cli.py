@@ -5,6 +5,8 @@
     cti flow        the flow tier (IVR flows), a client of the CT server
     cti demo        the simulated call centre, live (--json: the summary only;
                     --tour: the narrated tour of the boards instead)
+    cti agent       the agent desktop (--agent ID --station msiBnCm), or the
+                    supervisor console (--supervisor --user NAME)
     cti linediag    the technicians' tool (same as `linediag`)
     cti passwd      make a password hash for etc/cti.toml (reads the
                     password from standard input, or asks on a terminal)
@@ -55,6 +57,18 @@ def main(argv=None):
                       help="print only the summary, as one JSON object")
     demo.add_argument("--tour", action="store_true",
                       help="the narrated tour of the simulated boards instead")
+    agent = sub.add_parser("agent", help="the agent desktop or the supervisor console")
+    agent.add_argument("-c", "--config", default="etc/cti.toml",
+                       help="configuration file (for the server's address)")
+    agent.add_argument("--server", help="client endpoint of the CT server "
+                       "(tcp:host=127.0.0.1:port=7500)")
+    agent.add_argument("--agent", help="the agent id to log in as (or to act as a supervisor)")
+    agent.add_argument("--user", help="the login, when not the agent id (supervisors)")
+    agent.add_argument("--station", help="the phone: the agent's, or the supervisor's")
+    agent.add_argument("--supervisor", action="store_true",
+                       help="log in with the supervisor role: the grid and its actions")
+    agent.add_argument("--password-file", help="read the password from this file's "
+                       "first line instead of asking")
     sub.add_parser("linediag", help="line diagnostics (see linediag --help)", add_help=False)
     sub.add_parser("passwd", help="print the hash of a password for the configuration")
     args, rest = parser.parse_known_args(argv)
@@ -70,6 +84,10 @@ def main(argv=None):
         from cti.server.run import main as server
 
         return server(args)
+    if args.command == "agent":
+        from cti.agent.run import main as agent
+
+        return agent(args)
     if args.command == "flow":
         from cti.flow.run import main as flow
 

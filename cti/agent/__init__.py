@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""`cti agent`: the agent desktop and the supervisor console."""
