@@ -465,3 +465,33 @@ def test_cti_passwd_prints_a_hash_that_verifies():
     stored = out.getvalue().strip()
     assert verify_password(stored, "correct horse") and "horse" not in stored
     assert passwd(io.StringIO("\n"), io.StringIO()) == 2
+
+
+def test_password_checks_run_off_the_reactor_thread(monkeypatch):
+    """scrypt is slow on purpose: with a reactor that has a thread pool, a
+    login's check runs there, not on the thread that serves the calls."""
+    import threading
+
+    from twisted.python.threadpool import ThreadPool
+
+    import cti.protocol.server as server_module
+    from cti.auth import hash_password
+    from cti.protocol.server import Hub, User
+    from tests.test_storage import ThreadedClock
+
+    seen = []
+    real = server_module.verify_password
+    monkeypatch.setattr(server_module, "verify_password",
+                        lambda *a: seen.append(threading.get_ident()) or real(*a))
+    clock = ThreadedClock()
+    pool = ThreadPool(1, 1)
+    pool.start()
+    clock.getThreadPool = lambda: pool
+    try:
+        user = User("u", frozenset({"agent"}), hash_password("pw"))
+        hub = Hub(clock, [user])
+        assert clock.wait(hub._verify(user, "pw")) is True
+        assert clock.wait(hub._verify(user, "nope")) is False
+    finally:
+        pool.stop()
+    assert seen and threading.get_ident() not in seen
