@@ -26,7 +26,7 @@ setup(
         "pyserial>=3.5",
         "pyusb>=1.2",
         "rich>=13",
-        "textual>=0.80",
+        "textual>=8",
     ],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6", "ruff>=0.4"],

@@ -3,10 +3,10 @@
 
     cti server      the CT server (-c etc/cti.toml); SIGTERM drains and stops it
     cti flow        the flow tier (IVR flows), a client of the CT server
+    cti agent       the agent desktop in a terminal (--agent ID); with
+                    --supervisor --user NAME, the supervisor console
     cti demo        the simulated call centre, live (--json: the summary only;
                     --tour: the narrated tour of the boards instead)
-    cti agent       the agent desktop (--agent ID --station msiBnCm), or the
-                    supervisor console (--supervisor --user NAME)
     cti linediag    the technicians' tool (same as `linediag`)
     cti passwd      make a password hash for etc/cti.toml (reads the
                     password from standard input, or asks on a terminal)
@@ -47,6 +47,20 @@ def main(argv=None):
                         help="seconds calls may take to finish when stopping (default 30)")
     flow = sub.add_parser("flow", help="run the flow tier (IVR)")
     flow.add_argument("-c", "--config", default="etc/cti.toml", help="configuration file")
+    agent = sub.add_parser("agent", help="the agent desktop (--supervisor: the console)")
+    agent.add_argument("-c", "--config", default="etc/cti.toml",
+                       help="configuration file: where the server listens; the supervisor's "
+                       "agents and queues")
+    agent.add_argument("--server", help="client endpoint of the CT server, such as "
+                       "tcp:host=10.0.0.5:port=7500 (default: from the configuration)")
+    agent.add_argument("--agent", help="the agent id to log in as")
+    agent.add_argument("--supervisor", action="store_true",
+                       help="log in as a supervisor (--user) and show the supervisor console")
+    agent.add_argument("--user", help="the supervisor's login")
+    agent.add_argument("--station", help="the phone: the agent's (default: its configured "
+                       "station), or the supervisor's, which joins supervised calls")
+    agent.add_argument("--password-file", help="read the password from this file's first "
+                       "line instead of asking")
     demo = sub.add_parser("demo", help="the simulated call centre, live")
     demo.add_argument("-c", "--config", default="etc/cti.toml", help="configuration file")
     demo.add_argument("--duration", type=float, default=120.0,
@@ -57,18 +71,6 @@ def main(argv=None):
                       help="print only the summary, as one JSON object")
     demo.add_argument("--tour", action="store_true",
                       help="the narrated tour of the simulated boards instead")
-    agent = sub.add_parser("agent", help="the agent desktop or the supervisor console")
-    agent.add_argument("-c", "--config", default="etc/cti.toml",
-                       help="configuration file (for the server's address)")
-    agent.add_argument("--server", help="client endpoint of the CT server "
-                       "(tcp:host=127.0.0.1:port=7500)")
-    agent.add_argument("--agent", help="the agent id to log in as (or to act as a supervisor)")
-    agent.add_argument("--user", help="the login, when not the agent id (supervisors)")
-    agent.add_argument("--station", help="the phone: the agent's, or the supervisor's")
-    agent.add_argument("--supervisor", action="store_true",
-                       help="log in with the supervisor role: the grid and its actions")
-    agent.add_argument("--password-file", help="read the password from this file's "
-                       "first line instead of asking")
     sub.add_parser("linediag", help="line diagnostics (see linediag --help)", add_help=False)
     sub.add_parser("passwd", help="print the hash of a password for the configuration")
     args, rest = parser.parse_known_args(argv)
@@ -84,14 +86,14 @@ def main(argv=None):
         from cti.server.run import main as server
 
         return server(args)
-    if args.command == "agent":
-        from cti.agent.run import main as agent
-
-        return agent(args)
     if args.command == "flow":
         from cti.flow.run import main as flow
 
         return flow(args)
+    if args.command == "agent":
+        from cti.agent.run import main as agent_desktop
+
+        return agent_desktop(args)
     if args.tour:
         from simulators.board_demo import main as tour
 

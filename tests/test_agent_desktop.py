@@ -1,194 +1,625 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The agent desktop and supervisor console (cti agent), driven by Textual's
-pilot against a fake client: what the agent sees, what each key sends."""
+"""The agent desktop and the supervisor console (cti.agent), driven by
+Textual's pilot against a fake client.
+
+`FakeClient` has the real client's methods (it is an AgentServices, so
+every method checks its arguments as the real one does), but its `call`
+records the request and answers from a table the test fills in; `emit`
+plays an event as the server would send it.  The clock is fixed: no
+assertion depends on time passing.  One test runs tests/desktop_live.py,
+the desktops against the real server over TCP, in a process of its own."""
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from twisted.internet import defer
-from twisted.internet.testing import StringTransport
 
-from cti.agent.desk import Desk, SupervisorDesk
-from cti.protocol.agent import AgentClient
-from cti.protocol.client import ClientProtocol, RemoteError
-from cti.protocol.framing import Framer
+from cti.agent.desktop import AgentDesktop
+from cti.agent.dialogs import Ask, Pick
+from cti.agent.model import Desk, Floor, duration
+from cti.agent.run import Options, options
+from cti.agent.supervisor import SupervisorConsole
+from cti.protocol.agent import SERVICES, AgentServices
+from cti.protocol.client import RemoteError
 
-AGENT = {"agent": "1005", "name": "Erin Evans", "state": "ready", "reason": "",
-         "station": "msiB1C5", "queues": ["support"], "call": None, "locked": False,
-         "pendingState": None, "statistics": {"calls": 3, "talkS": 120.0,
-                                              "stateS": {"ready": 60.0, "busy": 120.0}}}
-QUEUE = {"queue": "support", "waiting": [{"call": "c9", "waitS": 12.0}], "longestWaitS": 12.0,
-         "agents": {"ready": 1, "busy": 2}, "serviceLevel": 0.9, "asaS": 7.5, "ahtS": 180.0,
-         "abandoned": 1}
+NOW = 1_800_000_000.0
+AGENT_SERVICES = ["AnswerCall", "ClearConnection", "ConferenceCall", "ConsultationCall",
+                  "GetServices", "Heartbeat", "HoldCall", "Login", "Logout", "MonitorStart",
+                  "MonitorStop", "ReconnectCall", "RetrieveCall", "SendDTMF", "SetAgentState",
+                  "SetCallData", "SingleStepTransferCall", "Snapshot", "TransferCall"]
+SUPERVISOR_SERVICES = AGENT_SERVICES + [r.service for r in SERVICES if r.role == "supervisor"]
 
 
-class FakeAgentClient(AgentClient):
-    """An AgentClient whose requests are recorded and answered at once."""
+def agent(state="notReady", reason="login", since=NOW - 65, **more):
+    snapshot = {"agent": "1005", "name": "Erin Evans", "state": state, "reason": reason,
+                "station": None if state == "loggedOff" else "msiB1C5", "since": since,
+                "queues": ["support"],
+                "skills": {"english": 5}, "call": None, "pendingState": None,
+                "pendingReason": None, "wrapUpEndsAt": None,
+                "statistics": {"calls": 0, "talkS": 0.0, "loginAt": NOW - 65,
+                               "stateS": {"notReady": 65.0}}}
+    snapshot.update(more)
+    return snapshot
 
-    def __init__(self, refuse=()):
-        super().__init__(self, "1005")
-        self.sent, self.listeners, self.refuse = [], [], set(refuse)
+
+def queue(name="support", waiting=(), **more):
+    snapshot = {"queue": name, "strategy": "longest_idle", "waiting": list(waiting),
+                "longestWaitS": max((w["waitS"] for w in waiting), default=0.0),
+                "agents": {"ready": 1}, "offered": 4, "answered": 3, "abandoned": 1,
+                "exits": {}, "serviceLevel": 0.75, "asaS": 12.5, "ahtS": 184.0, "handled": 3}
+    snapshot.update(more)
+    return snapshot
+
+
+class FakeClient(AgentServices):
+    """A test double with the AgentClient interface and a control plane:
+    `answers` (service -> result, RemoteError, or function of the params),
+    `requests` (what was sent), `emit` (an event from the server)."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.requests = []
+        self.handlers = []
+        self.closed = defer.Deferred()
 
     def call(self, service, **params):
-        self.sent.append((service, params))
-        if service in self.refuse:
-            return defer.fail(RemoteError({"code": "invalid_state",
-                                           "message": f"{service} refused for the test"}))
-        if service == "Snapshot":
-            snap = {"agent": [AGENT] if params["id"] == "*" else AGENT,
-                    "queue": [QUEUE] if params["id"] == "*" else QUEUE}[params["object"]]
-            return defer.succeed({"snapshot": snap})
-        if service == "ConsultationCall":
-            return defer.succeed({"consultCall": "c2"})
-        return defer.succeed({**AGENT, "result": "done"})
+        self.requests.append((service, params))
+        answer = self.answers.get(service, {})
+        if callable(answer):
+            answer = answer(params)
+        if isinstance(answer, Exception):
+            return defer.fail(answer)
+        return defer.succeed(answer)
 
-    def on_event(self, listener):
-        self.listeners.append(listener)
+    def on(self, name, handler):
+        self.handlers.append((name, handler))
 
-    def event(self, event_name, /, **body):
-        for listener in self.listeners:
-            listener(event_name, body, 0)
+    def emit(self, event, **body):
+        for name, handler in self.handlers:
+            if name in ("*", event):
+                handler({"event": event, **body})
 
-    def requests(self, service):
-        return [p for s, p in self.sent if s == service]
+    def sent(self, *services):
+        """The requests of these services, in order; and forget all."""
+        out = [(s, p) for s, p in self.requests if not services or s in services]
+        self.requests = []
+        return out
 
 
-def run(app, steps):
+def agent_answers(state="notReady", queues=None):
+    queues = queues or {"support": queue()}
+
+    def monitor(params):
+        if params["object"] == "agent":
+            return {"monitor": 1, "snapshot": agent(state)}
+        if params["object"] == "queue":
+            return {"monitor": 3, "snapshot": queues[params["id"]]}
+        return {"monitor": 2, "snapshot": {"device": params["id"]}}
+
+    def set_state(params):
+        if params["state"] == "loggedOn":
+            return {**agent("notReady", "login"), "result": "done"}
+        return {**agent(params["state"], params.get("reason", "")), "result": "done"}
+
+    return {"MonitorStart": monitor, "SetAgentState": set_state}
+
+
+def run(app, scenario):
     async def go():
-        async with app.run_test() as pilot:
+        async with app.run_test(size=(150, 45)) as pilot:
             await pilot.pause()
-            await steps(pilot)
+            await scenario(pilot)
     asyncio.run(go())
 
 
-def delivered(client):
-    client.event("Delivered", call="c7", device="msiB1C5", callingDevice="2125551234",
-                 calledDevice="5550100", queue="support", waitS=12.5,
-                 data={"account": "12345678", "name": "Ada"})
+def desktop(fake, station=None):
+    return AgentDesktop(fake, {"role": "agent", "services": AGENT_SERVICES}, "1005",
+                        station, clock=lambda: NOW)
 
 
-def test_state_bar_statistics_and_queue_view_come_from_the_server():
-    client = FakeAgentClient()
-    app = Desk(client, "1005", "msiB1C5")
+def text(app, selector):
+    return str(app.query_one(selector).render())
 
-    async def steps(pilot):
-        state = str(app.query_one("#state").render())
-        assert "1005" in state and "ready" in state and "msiB1C5" in state
-        assert "Calls 3, talk 120 s" in str(app.query_one("#stats").render())
-        queues = app.query_one("#queues")
-        assert queues.get_row("support")[:3] == ["support", "1", "12"]
-        assert queues.get_row("support")[4:7] == ["90%", "8", "180"]
-        client.event("AgentNotReady", **{**AGENT, "state": "notReady", "reason": "lunch"})
+
+DELIVERED = {"call": "c1", "device": "msiB1C5", "state": "alerting",
+             "callingDevice": "2125551234", "calledDevice": "5550100",
+             "data": {"topic": "internet", "account": "00417"}, "agent": "1005",
+             "queue": "support", "waitS": 42.0, "monitor": 2}
+
+
+async def ring(app, fake, pilot):
+    fake.emit("AgentReserved", **agent("reserved", "", call="c1"), previous="ready")
+    fake.emit("Delivered", **DELIVERED)
+    await pilot.pause()
+
+
+async def talk(app, fake, pilot):
+    await ring(app, fake, pilot)
+    fake.emit("Established", **{**DELIVERED, "state": "connected"})
+    await pilot.pause()
+    fake.sent()
+
+
+# -- the agent desktop -----------------------------------------------------------
+def test_start_up_monitors_the_agent_station_and_queues():
+    fake = FakeClient(agent_answers(state="loggedOff"))
+
+    async def scenario(pilot):
+        assert fake.sent() == [
+            ("MonitorStart", {"object": "agent", "id": "1005"}),
+            ("MonitorStart", {"object": "queue", "id": "support"}),
+            ("SetAgentState", {"state": "loggedOn"}),
+            ("MonitorStart", {"object": "device", "id": "msiB1C5"})]
+        assert "Not ready (login)" in text(pilot.app, "StateBar")
+        assert "Erin Evans" in text(pilot.app, "StateBar")
+
+    run(desktop(fake), scenario)
+
+
+def test_going_ready_and_not_ready():
+    fake = FakeClient(agent_answers())
+
+    async def scenario(pilot):
+        fake.sent()
+        await pilot.press("r")
         await pilot.pause()
-        assert "notReady (lunch)" in str(app.query_one("#state").render())
-    run(app, steps)
-
-
-def test_a_call_pops_the_screen_and_the_keys_act_on_it():
-    client = FakeAgentClient()
-    app = Desk(client, "1005", "msiB1C5")
-
-    async def steps(pilot):
-        delivered(client)
+        assert fake.sent() == [("SetAgentState", {"state": "ready"})]
+        assert "Ready" in text(pilot.app, "StateBar")
+        await pilot.press("n")
         await pilot.pause()
-        pop = str(app.query_one("#pop").render())
-        assert "c7" in pop and "2125551234" in pop and "5550100" in pop and "support" in pop
-        record = app.query_one("#record")
-        assert record.get_row("account") == ["account", "12345678"]
+        assert isinstance(pilot.app.screen, Ask)
+        await pilot.press(*"lunch", "enter")
+        await pilot.pause()
+        assert fake.sent() == [("SetAgentState", {"state": "notReady", "reason": "lunch"})]
+        assert "Not ready (lunch)" in text(pilot.app, "StateBar")
+
+    run(desktop(fake), scenario)
+
+
+def test_an_incoming_call_pops_the_screen_with_ani_dnis_and_data():
+    fake = FakeClient(agent_answers(state="ready"))
+
+    async def scenario(pilot):
+        app = pilot.app
+        assert not app.check_action("answer", ())
+        await ring(app, fake, pilot)
+        info = text(app, "#call-info")
+        assert "c1" in info and "ringing" in info
+        assert "2125551234" in info and "5550100" in info
+        assert "support" in info and "waited 0:42" in info
+        fields = {f.name: f.value for f in app.query("RecordForm Input")}
+        assert fields == {"topic": "internet", "account": "00417"}
+        assert "Ringing" in text(app, "StateBar")
+        assert app.check_action("answer", ()) and not app.check_action("hold", ())
+
+    run(desktop(fake), scenario)
+
+
+def test_answer_and_reject_send_the_call_id():
+    fake = FakeClient(agent_answers(state="ready"))
+
+    async def scenario(pilot):
+        await ring(pilot.app, fake, pilot)
+        fake.sent()
         await pilot.press("a")
-        assert client.requests("AnswerCall") == [{"call": "c7"}]
-        client.event("Established", call="c7", device="msiB1C5")
-        await pilot.press("o")
-        assert client.requests("HoldCall") == [{"call": "c7"}]
-        client.event("Held", call="c7", device="msiB1C5")
         await pilot.pause()
-        await pilot.press("o")
-        assert client.requests("RetrieveCall") == [{"call": "c7"}]
-        await pilot.press("t")
-        for key in "queue sales":
-            await pilot.press("space" if key == " " else key)
-        await pilot.press("enter")
-        assert client.requests("SingleStepTransferCall") == [{"call": "c7", "queue": "sales"}]
-        await pilot.press("s")
-        for key in "name=Ada Lovelace":
-            await pilot.press({" ": "space", "=": "equals_sign"}.get(key, key))
-        await pilot.press("enter")
-        assert client.requests("SetCallData") == [{"call": "c7",
-                                                   "data": {"name": "Ada Lovelace"}}]
-        client.event("AttachedDataChanged", call="c7", data={"name": "Ada Lovelace"})
-        await pilot.pause()
-        assert app.query_one("#record").get_row("name") == ["name", "Ada Lovelace"]
-        client.event("ConnectionCleared", call="c7", device="msiB1C5")
-        await pilot.pause()
-        assert "No call" in str(app.query_one("#pop").render())
-    run(app, steps)
-
-
-def test_consult_then_complete_and_a_refusal_shown_as_the_server_said():
-    client = FakeAgentClient(refuse={"TransferCall"})
-    app = Desk(client, "1005", "msiB1C5")
-
-    async def steps(pilot):
-        delivered(client)
-        await pilot.pause()
-        await pilot.press("c")
-        for key in "1003":
-            await pilot.press(key)
-        await pilot.press("enter")
-        assert client.requests("ConsultationCall") == [{"call": "c7", "agent": "1003"}]
+        assert fake.sent() == [("AnswerCall", {"call": "c1"})]
         await pilot.press("x")
         await pilot.pause()
-        assert client.requests("TransferCall") == [{"call": "c7", "consultCall": "c2"}]
-        assert any("TransferCall refused for the test" in n.message
-                   for n in app._notifications)
-        assert "c7" in str(app.query_one("#pop").render())     # the app goes on
-    run(app, steps)
+        assert fake.sent() == [("ClearConnection", {"call": "c1"})]
+        assert "Rejected" in text(pilot.app, "#status")
+
+    run(desktop(fake), scenario)
 
 
-def test_not_ready_asks_the_reason():
-    client = FakeAgentClient()
-    app = Desk(client, "1005", "msiB1C5")
+def test_hold_and_retrieve_follow_the_call_state():
+    fake = FakeClient(agent_answers(state="ready"))
 
-    async def steps(pilot):
-        await pilot.press("n")
-        for key in "lunch":
-            await pilot.press(key)
-        await pilot.press("enter")
-        assert client.requests("SetAgentState")[-1] == {"state": "notReady",
-                                                         "reason": "lunch"}
-    run(app, steps)
+    async def scenario(pilot):
+        app = pilot.app
+        await talk(app, fake, pilot)
+        assert "connected" in text(app, "#call-info")
+        await pilot.press("h")
+        await pilot.pause()
+        assert fake.sent() == [("HoldCall", {"call": "c1"})]
+        fake.emit("Held", **{**DELIVERED, "state": "hold"})
+        await pilot.pause()
+        assert "on hold" in text(app, "#call-info")
+        await pilot.press("h")
+        await pilot.pause()
+        assert fake.sent() == [("RetrieveCall", {"call": "c1"})]
 
-
-def test_the_supervisor_grid_and_actions_on_the_selected_agent():
-    client = FakeAgentClient()
-    app = SupervisorDesk(client, None, "msiB1C8")
-
-    async def steps(pilot):
-        grid = app.query_one("#grid")
-        assert grid.get_row("1005")[:3] == ["1005", "Erin Evans", "ready"]
-        for key, service, params in [
-                ("m", "Supervise", {"agent": "1005", "mode": "monitor",
-                                    "station": "msiB1C8"}),
-                ("g", "Supervise", {"agent": "1005", "mode": "whisper",
-                                    "station": "msiB1C8"}),
-                ("i", "Intercept", {"agent": "1005"}),
-                ("p", "ForceAgentState", {"state": "notReady", "agent": "1005"})]:
-            await pilot.press(key)
-            assert client.requests(service)[-1] == params
-    run(app, steps)
+    run(desktop(fake), scenario)
 
 
-@pytest.mark.parametrize("method, args, frame", [
-    ("ready", (), {"service": "SetAgentState", "params": {"state": "ready"}}),
-    ("transfer", ("c1",), {"service": "SingleStepTransferCall", "params": {"call": "c1"}}),
-    ("consult", ("c1", "1003"), {"service": "ConsultationCall",
-                                 "params": {"call": "c1", "agent": "1003"}}),
-    ("supervise", ("1005", "barge"), {"service": "Supervise",
-                                      "params": {"agent": "1005", "mode": "barge"}}),
-])
-def test_agent_client_sends_the_documented_frames(method, args, frame):
-    protocol = ClientProtocol()
-    protocol.makeConnection(StringTransport())
-    d = getattr(AgentClient(protocol), method)(*args)
-    [(_, message)] = Framer().feed(protocol.transport.value())
-    assert message.body == frame and message.kind == "request"
-    assert not d.called
+@pytest.mark.parametrize("down,kind", [(0, "agent"), (1, "queue"), (2, "flow")])
+def test_blind_transfer_to_an_agent_a_queue_or_a_flow(down, kind):
+    fake = FakeClient(agent_answers(state="ready"))
+
+    async def scenario(pilot):
+        await talk(pilot.app, fake, pilot)
+        await pilot.press("t")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, Pick)
+        await pilot.press(*["down"] * down, "enter")
+        await pilot.pause()
+        await pilot.press(*"dest", "enter")
+        await pilot.pause()
+        assert fake.sent() == [("SingleStepTransferCall", {"call": "c1", kind: "dest"})]
+
+    run(desktop(fake), scenario)
+
+
+@pytest.mark.parametrize("key,service", [("c", "TransferCall"), ("f", "ConferenceCall"),
+                                         ("k", "ReconnectCall")])
+def test_consultation_then_complete_conference_or_reconnect(key, service):
+    fake = FakeClient({**agent_answers(state="ready"),
+                       "ConsultationCall": {"consultCall": "c2"}})
+
+    async def scenario(pilot):
+        app = pilot.app
+        await talk(app, fake, pilot)
+        assert not app.check_action("complete", ())
+        await pilot.press("u")
+        await pilot.pause()
+        await pilot.press(*"1002", "enter")
+        await pilot.pause()
+        assert fake.sent() == [("ConsultationCall", {"call": "c1", "agent": "1002"})]
+        assert "Consulting on c2" in text(app, "#call-info")
+        assert app.check_action("complete", ()) and not app.check_action("consult", ())
+        await pilot.press(key)
+        await pilot.pause()
+        assert fake.sent() == [(service, {"call": "c1", "consultCall": "c2"})]
+        assert app.desk.call.consult is None
+
+    run(desktop(fake), scenario)
+
+
+def test_dtmf():
+    fake = FakeClient(agent_answers(state="ready"))
+
+    async def scenario(pilot):
+        await talk(pilot.app, fake, pilot)
+        await pilot.press("d", *"12#", "enter")
+        await pilot.pause()
+        assert fake.sent() == [("SendDTMF", {"call": "c1", "digits": "12#"})]
+
+    run(desktop(fake), scenario)
+
+
+def test_editing_the_customer_record_sends_set_call_data():
+    fake = FakeClient({**agent_answers(state="ready"),
+                       "SetCallData": lambda p: {"data": {"topic": "internet",
+                                                          "account": "00999", **p["data"]}}})
+
+    async def scenario(pilot):
+        app = pilot.app
+        await talk(app, fake, pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.focused.name == "topic"
+        await pilot.press(*"billing")          # the field's text is selected: replaced
+        # Meanwhile the IVR's data changes elsewhere: the edit is kept.
+        fake.emit("AttachedDataChanged", call="c1",
+                  data={"topic": "internet", "account": "00999"})
+        await pilot.pause()
+        fields = {f.name: f.value for f in app.query("RecordForm Input")}
+        assert fields == {"topic": "billing", "account": "00999"}
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert fake.sent() == [("SetCallData", {"call": "c1", "data": {"topic": "billing"}})]
+        assert "Record saved" in text(app, "#status")
+        await pilot.press("escape", "ctrl+s")
+        await pilot.pause()
+        assert fake.sent() == [] and "Nothing to save" in text(app, "#status")
+
+    run(desktop(fake), scenario)
+
+
+def test_statistics_follow_the_agent_events():
+    fake = FakeClient(agent_answers(state="ready"))
+
+    async def scenario(pilot):
+        app = pilot.app
+        assert "Calls 0" in text(app, "StatsView")
+        fake.emit("AgentBusy", **agent("busy", "", call="c1", since=NOW - 30, statistics={
+            "calls": 3, "talkS": 725.0, "loginAt": NOW - 3600,
+            "stateS": {"ready": 1200.0, "busy": 690.0, "notReady": 65.0}}), previous="reserved")
+        await pilot.pause()
+        stats = text(app, "StatsView")
+        assert "Calls 3" in stats and "talk time 12:05" in stats
+        assert "On a call    11:30" in stats and "Ready        20:00" in stats
+        assert "On a call" in text(app, "StateBar") and "0:30" in text(app, "StateBar")
+
+    run(desktop(fake), scenario)
+
+
+def test_the_queue_view_follows_snapshots_and_events():
+    waiting = [{"call": "c7", "ani": "3125550000", "waitS": 75.0, "position": 1,
+                "priority": 0, "agents": []}]
+    fake = FakeClient(agent_answers(queues={"support": queue(waiting=waiting)}))
+
+    async def scenario(pilot):
+        app = pilot.app
+        table = app.query_one("#waiting")
+        assert "support: 1 waiting, longest 1:15" in text(app, "#queue-summary")
+        assert table.get_row_at(0) == ["support", "1", "3125550000", "1:15"]
+        fake.emit("Queued", call="c8", device="queue:support", state="queued",
+                  callingDevice="2125559999", calledDevice="5550100", data={})
+        await pilot.pause()
+        assert table.row_count == 2
+        assert table.get_row_at(1) == ["support", "2", "2125559999", "0:00"]
+        fake.emit("ConnectionCleared", call="c7", device="queue:support", state="null",
+                  reason="answered", data={})
+        await pilot.pause()
+        assert [table.get_row_at(0)] == [["support", "1", "2125559999", "0:00"]]
+        fake.emit("QueueChanged", **queue(waiting=[]))
+        await pilot.pause()
+        assert table.row_count == 0 and "support: 0 waiting" in text(app, "#queue-summary")
+
+    run(desktop(fake), scenario)
+
+
+def test_a_refused_request_shows_the_servers_error_and_changes_nothing():
+    refusal = RemoteError({"code": "invalid_state", "service": "HoldCall",
+                           "message": "call c1 is not connected at msiB1C5"})
+    fake = FakeClient({**agent_answers(state="ready"), "HoldCall": refusal})
+
+    async def scenario(pilot):
+        app = pilot.app
+        await talk(app, fake, pilot)
+        await pilot.press("h")
+        await pilot.pause()
+        status = app.query_one("#status")
+        assert str(status.render()) == ("HoldCall refused: invalid_state: "
+                                        "call c1 is not connected at msiB1C5")
+        assert status.has_class("error")
+        assert app.desk.call.state == "connected" and app.is_running
+        await pilot.press("a")                 # other keys still work
+        await pilot.press("x")
+        await pilot.pause()
+        assert fake.sent() == [("HoldCall", {"call": "c1"}), ("ClearConnection", {"call": "c1"})]
+        assert not status.has_class("error")
+
+    run(desktop(fake), scenario)
+
+
+def test_a_state_asked_during_a_call_is_shown_pending():
+    fake = FakeClient({**agent_answers(state="ready"),
+                       "SetAgentState": {**agent("busy", "", call="c1", pendingState="notReady",
+                                                 pendingReason="lunch"), "result": "pending"}})
+
+    async def scenario(pilot):
+        await talk(pilot.app, fake, pilot)
+        await pilot.press("n", *"lunch", "enter")
+        await pilot.pause()
+        assert "then Not ready (lunch) after the call" in text(pilot.app, "StateBar")
+
+    run(desktop(fake), scenario)
+
+
+def test_the_call_ends_and_the_lost_connection_is_said():
+    fake = FakeClient(agent_answers(state="ready"))
+
+    async def scenario(pilot):
+        app = pilot.app
+        await talk(app, fake, pilot)
+        fake.emit("ConnectionCleared", **{**DELIVERED, "state": "null",
+                                          "reason": "far end cleared (A bit off)"})
+        await pilot.pause()
+        assert "ended (far end cleared (A bit off))" in text(app, "#call-info")
+        assert not app.check_action("clear", ())
+        fake.closed.callback(None)
+        await pilot.pause()
+        assert "connection to the server is lost" in text(app, "#status")
+        assert not app.check_action("ready", ())
+
+    run(desktop(fake), scenario)
+
+
+# -- the supervisor console ---------------------------------------------------------
+def supervisor_answers():
+    agents = {"1005": agent("busy", "", call="c3", since=NOW - 90),
+              "1002": {**agent("ready", "", since=NOW - 5), "agent": "1002",
+                       "name": "Bob Baker", "station": "msiB1C2"}}
+    queues = {"support": queue(waiting=[{"call": "c9", "ani": "1", "waitS": 20.0,
+                                         "position": 1, "priority": 0, "agents": []}]),
+              "sales": queue("sales", strategy="fewest_calls", serviceLevel=None, asaS=None,
+                             ahtS=None, abandoned=0, handled=0)}
+
+    def snapshot(params):
+        return {"object": params["object"], "id": params["id"],
+                "snapshot": (agents if params["object"] == "agent" else queues)[params["id"]]}
+
+    return {"MonitorStart": lambda p: {"monitor": 1, "snapshot": None}, "Snapshot": snapshot,
+            "Supervise": lambda p: {"call": "c3", "mode": p["mode"]},
+            "StartRecording": {"file": "/srv/cti/var/recordings/c3-1.wav"},
+            "ForceAgentState": lambda p: {"agents": [
+                {**agents[p["agent"]], "state": p["state"], "reason": p.get("reason", ""),
+                 "call": None}]}}
+
+
+def console(fake):
+    return SupervisorConsole(fake, {"role": "supervisor", "services": SUPERVISOR_SERVICES},
+                             ["1002", "1005"], ["sales", "support"], station="msiB1C9",
+                             clock=lambda: NOW)
+
+
+def test_the_supervisor_grid_fills_from_snapshots():
+    fake = FakeClient(supervisor_answers())
+
+    async def scenario(pilot):
+        assert fake.sent() == [
+            ("MonitorStart", {"object": "agent", "id": "*"}),
+            ("MonitorStart", {"object": "queue", "id": "*"}),
+            ("Snapshot", {"object": "agent", "id": "1002"}),
+            ("Snapshot", {"object": "agent", "id": "1005"}),
+            ("Snapshot", {"object": "queue", "id": "sales"}),
+            ("Snapshot", {"object": "queue", "id": "support"})]
+        agents = pilot.app.query_one("#agents")
+        assert agents.get_row_at(0) == ["1002", "Bob Baker", "Ready", "", "0:05", "", ""]
+        assert agents.get_row_at(1) == ["1005", "Erin Evans", "On a call", "", "1:30", "c3", ""]
+        queues = pilot.app.query_one("#queues")
+        assert queues.get_row_at(0) == ["sales", "fewest_calls", "0", "-", "ready 1", "-", "-",
+                                        "-", "0", "0"]
+        assert queues.get_row_at(1) == ["support", "longest_idle", "1", "0:20", "ready 1",
+                                        "75%", "0:12", "3:04", "1", "3"]
+
+    run(console(fake), scenario)
+
+
+def test_the_supervisor_grid_follows_events():
+    fake = FakeClient(supervisor_answers())
+
+    async def scenario(pilot):
+        app = pilot.app
+        fake.emit("AgentNotReady", **{**agent("notReady", "break", since=NOW - 1),
+                                      "agent": "1002", "name": "Bob Baker"}, previous="ready")
+        fake.emit("AgentLoggedOn", **{**agent("notReady", "login", since=NOW),
+                                      "agent": "1009", "name": "Ivy Ito"}, previous="loggedOff")
+        fake.emit("QueueChanged", **queue(waiting=[], agents={"busy": 1, "notReady": 1},
+                                          handled=4))
+        fake.emit("SupervisionStarted", agent="1005", call="c3", mode="whisper")
+        await pilot.pause()
+        agents = app.query_one("#agents")
+        assert agents.get_row_at(0)[2:4] == ["Not ready", "break"]
+        assert agents.get_row_at(1)[6] == "whisper"
+        assert agents.get_row_at(2)[:3] == ["1009", "Ivy Ito", "Not ready"]
+        assert app.query_one("#queues").get_row_at(1)[2:5] == ["0", "-", "on call 1, not ready 1"]
+        assert "Supervising 1005 on c3 (whisper)" in text(app, "#supervision")
+        fake.emit("SupervisionEnded", agent="1005", call="c3", mode="whisper")
+        await pilot.pause()
+        assert "Not supervising" in text(app, "#supervision")
+
+    run(console(fake), scenario)
+
+
+def test_supervisor_actions_on_the_selected_agent():
+    fake = FakeClient(supervisor_answers())
+
+    async def scenario(pilot):
+        app = pilot.app
+        fake.sent()
+        assert not app.check_action("supervise", ("monitor",))       # 1002 has no call
+        assert not app.check_action("end", ())
+        await pilot.press("down")                                     # 1005, on c3
+        await pilot.press("m")
+        await pilot.pause()
+        assert "Supervising 1005 on c3 (monitor)" in text(app, "#supervision")
+        await pilot.press("w", "b")
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        assert "Recording c3 to /srv/cti/var/recordings/c3-1.wav" in text(app, "#status")
+        assert app.query_one("#agents").get_row_at(1)[6] == "barge recording"
+        await pilot.press("r", "e", "i")
+        await pilot.pause()
+        assert fake.sent() == [
+            ("Supervise", {"agent": "1005", "mode": "monitor", "station": "msiB1C9"}),
+            ("Supervise", {"agent": "1005", "mode": "whisper", "station": "msiB1C9"}),
+            ("Supervise", {"agent": "1005", "mode": "barge", "station": "msiB1C9"}),
+            ("StartRecording", {"call": "c3"}),
+            ("StopRecording", {"call": "c3"}),
+            ("EndSupervision", {"agent": "1005"}),
+            ("Intercept", {"agent": "1005"})]
+
+    run(console(fake), scenario)
+
+
+def test_supervisor_forces_states_next_call_and_strategy():
+    fake = FakeClient(supervisor_answers())
+
+    async def scenario(pilot):
+        app = pilot.app
+        fake.sent()
+        await pilot.press("v", "down", "enter")                       # 1002's next call: whisper
+        await pilot.pause()
+        await pilot.press("n", *"coaching", "enter")
+        await pilot.pause()
+        assert app.query_one("#agents").get_row_at(0)[2:4] == ["Not ready", "coaching"]
+        await pilot.press("o")
+        await pilot.pause()
+        await pilot.press("tab")                                      # the queues grid
+        await pilot.press("s")
+        await pilot.pause()
+        assert app.screen.query_one("OptionList").highlighted == 1    # fewest_calls now
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert fake.sent() == [
+            ("MonitorNextCall", {"agent": "1002", "mode": "whisper", "station": "msiB1C9"}),
+            ("ForceAgentState", {"state": "notReady", "agent": "1002", "reason": "coaching"}),
+            ("ForceAgentState", {"state": "loggedOff", "agent": "1002"}),
+            ("SetQueueStrategy", {"queue": "sales", "strategy": "least_talk_time"})]
+        assert app.query_one("#queues").get_row_at(0)[1] == "least_talk_time"
+
+    run(console(fake), scenario)
+
+
+# -- on one loop, against the real server -------------------------------------------
+def test_twisted_and_textual_on_one_loop_against_the_real_server():
+    """tests/desktop_live.py, in its own process (it installs the asyncio
+    reactor): a call from the simulated trunk to the desktop's screen pop,
+    hung up from the keyboard; the supervisor grid filled."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-m", "tests.desktop_live"], cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+# -- the command line --------------------------------------------------------------
+def arguments(**given):
+    from argparse import Namespace
+
+    defaults = {"config": "etc/cti.toml", "server": None, "agent": None, "supervisor": False,
+                "user": None, "station": None, "password_file": None}
+    return Namespace(**{**defaults, **given})
+
+
+def test_the_server_comes_from_the_configuration_unless_given():
+    assert options(arguments(agent="1005")) == Options(
+        "tcp:host=127.0.0.1:port=7500", "1005", "agent", None)
+    # Given --server, an agent needs no configuration at all.
+    assert options(arguments(agent="1005", server="tcp:host=10.0.0.5:port=7500",
+                             config="/nonexistent.toml", station="msiB1C5")) == Options(
+        "tcp:host=10.0.0.5:port=7500", "1005", "agent", "msiB1C5")
+
+
+def test_the_supervisor_console_takes_its_agents_and_queues_from_the_configuration():
+    opts = options(arguments(supervisor=True, user="sup", station="msiB1C9"))
+    assert (opts.user, opts.role, opts.station) == ("sup", "supervisor", "msiB1C9")
+    assert opts.agents[:2] == ("1001", "1002") and "support" in opts.queues
+
+
+@pytest.mark.parametrize("given,message", [({}, "--agent ID is required"),
+                                           ({"supervisor": True}, "needs --user")])
+def test_who_logs_in_must_be_said(given, message):
+    with pytest.raises(ValueError, match=message):
+        options(arguments(**given))
+
+
+# -- the model -------------------------------------------------------------------
+def test_durations_read_as_people_read_them():
+    assert [duration(s) for s in (None, -3, 0, 42.9, 65, 725, 3723)] == [
+        "", "0:00", "0:00", "0:42", "1:05", "12:05", "1:02:03"]
+
+
+def test_waits_count_on_between_updates():
+    now = [100.0]
+    desk = Desk("1005", "msiB1C5", lambda: now[0])
+    desk.queues.set(queue(waiting=[{"call": "c7", "ani": "", "waitS": 10.0, "position": 1}]))
+    now[0] += 5
+    assert desk.queues.wait("support", "c7") == 15.0
+    assert not desk.apply({"event": "Queued", "call": "c8", "device": "queue:elsewhere"})
+
+
+def test_events_of_other_stations_and_agents_are_not_ours():
+    desk = Desk("1005", "msiB1C5", lambda: NOW)
+    assert not desk.apply({**DELIVERED, "event": "Delivered", "device": "msiB1C2"})
+    assert not desk.apply({**agent("ready"), "agent": "1002", "event": "AgentReady"})
+    assert desk.apply({**DELIVERED, "event": "Delivered"}) and desk.call.call == "c1"
+    # A second offer cannot replace a live call on screen.
+    assert not desk.apply({**DELIVERED, "event": "Delivered", "call": "c2"})
+    floor = Floor(lambda: NOW)
+    assert not floor.apply({"event": "SupervisionEnded", "agent": "1005"})

@@ -521,8 +521,10 @@ def test_route_select_data_is_announced_like_set_call_data(centre):
                                        ("ConnectionCleared", select), ("Queued", select)]
     changed, queued = (body for name, i, body in seen if i == select
                        and name in ("AttachedDataChanged", "Queued"))
-    assert changed == {"event": "AttachedDataChanged", "call": call,
-                       "data": {"reason": "support"}, "monitor": changed["monitor"]}
+    assert changed == {"event": "AttachedDataChanged", "call": call, "device": "dtiB1T15",
+                       "state": "connected", "callingDevice": "2125550016",
+                       "calledDevice": "5550100", "data": {"reason": "support"},
+                       "monitor": changed["monitor"]}
     assert queued["data"] == {"reason": "support"}
 
 

@@ -12,8 +12,8 @@ from cti.config import ConfigError
 from cti.server.config import (
     Route,
     ServerConfig,
-    _client_for,
     board_devices,
+    client_endpoint,
     load_server_config,
 )
 
@@ -255,12 +255,12 @@ def test_password_file(tmp_path):
 
 
 def test_flow_server_derived_from_listen():
-    assert _client_for("tcp:7500:interface=127.0.0.1") == "tcp:host=127.0.0.1:port=7500"
-    assert _client_for("tcp:port=7501") == "tcp:host=127.0.0.1:port=7501"
-    assert _client_for("tcp:7502:interface=10.0.0.5") == "tcp:host=10.0.0.5:port=7502"
-    assert _client_for(r"tcp6:7503:interface=\:\:") == r"tcp:host=\:\:1:port=7503"
-    assert _client_for("unix:/run/cti.sock") == "unix:path=/run/cti.sock"
-    assert _client_for("ssl:7504:privateKey=k.pem") is None
+    assert client_endpoint("tcp:7500:interface=127.0.0.1") == "tcp:host=127.0.0.1:port=7500"
+    assert client_endpoint("tcp:port=7501") == "tcp:host=127.0.0.1:port=7501"
+    assert client_endpoint("tcp:7502:interface=10.0.0.5") == "tcp:host=10.0.0.5:port=7502"
+    assert client_endpoint(r"tcp6:7503:interface=\:\:") == r"tcp:host=\:\:1:port=7503"
+    assert client_endpoint("unix:/run/cti.sock") == "unix:path=/run/cti.sock"
+    assert client_endpoint("ssl:7504:privateKey=k.pem") is None
 
 
 # -- every kind of error ---------------------------------------------------

@@ -1,64 +1,165 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""`cti agent`: connect, log in, and run the desktop.
+# -*- test-case-name: tests.test_agent_desktop -*-
+"""`cti agent`: the command line, and Twisted and Textual on one loop.
 
-Twisted and Textual share one asyncio event loop: Twisted's asyncio
-reactor is installed on the loop before anything imports the default
-reactor, then the Textual app runs on that loop (`App.run_async`), and
-the protocol client's Deferreds fire on it, between the app's own
-callbacks.  The server's endpoint is `[flow] server` of the configuration
-(where the CT server listens), or --server.
+    cti agent --agent 1005 [--station msiB1C5]       the agent desktop
+    cti agent --supervisor --user sup [--station msiB1C9]
+                                                     the supervisor console
+
+Where the CT server is: `--server` (a client endpoint string), else the
+first `[server] listen` of the configuration (`-c`, default
+etc/cti.toml), as `cti flow` finds it.  The supervisor console also
+reads the configuration's agents and queues to fill its grid.  The
+password is asked on the terminal, or read from the first line of
+`--password-file`.
+
+One loop for both
+-----------------
+
+Textual is asyncio: its app is a coroutine (`App.run_async`) that needs
+a running asyncio loop.  Twisted's client needs a reactor.  Two loops in
+two threads would mean handing every event and every request across
+threads; instead there is one loop, asyncio's, and the reactor *is* that
+loop: `asyncioreactor.install(loop)` makes Twisted schedule its timers
+and read its sockets through the loop's own `call_at` and `add_reader`.
+So:
+
+1. `on_one_loop` makes an asyncio loop, installs the reactor on it
+   (before anything imports `twisted.internet.reactor`, which would
+   install the default one), and runs the reactor: `reactor.run()` runs
+   the loop (`run_forever`), with Twisted's signal handlers off so that
+   Textual keeps ctrl+c and the terminal's signals.
+2. When the reactor is running, the program (`session`) starts as an
+   asyncio task; it awaits Deferreds as asyncio futures
+   (`Deferred.asFuture(loop)`): connect, log in, then `await
+   app.run_async()`, Textual running on the same loop.
+3. When the task ends (the user quit, or connecting failed), its
+   outcome is kept and `reactor.stop()` shuts Twisted down cleanly
+   (triggers run, its thread pool stops) and stops the loop.
+
+Inside the app, Twisted's callbacks run on this thread between Textual's
+own steps; cti.agent.console says how they reach the widgets.  Quitting
+the desktop closes the connection and leaves the agent in its ACD state
+(docs/protocol.md, section 4): press `l` first to log off.
 """
 import asyncio
 import getpass
 import sys
+from dataclasses import dataclass
 
-from cti.server.config import ConfigError, load_server_config
+from cti.config import ConfigError
+
+
+@dataclass(frozen=True)
+class Options:
+    server: str
+    user: str
+    role: str
+    station: str | None
+    agents: tuple = ()                  # the supervisor's grid
+    queues: tuple = ()
+
+
+def options(args):
+    """What to connect to and as whom, from the arguments and the
+    configuration; ConfigError (or ValueError for the arguments) when
+    something is missing."""
+    if args.supervisor and not args.user:
+        raise ValueError("--supervisor needs --user, the supervisor's login")
+    if not args.supervisor and not args.agent:
+        raise ValueError("--agent ID is required (or --supervisor --user NAME)")
+    config = None
+    if args.supervisor or not args.server:
+        from cti.server.config import client_endpoint, load_server_config
+
+        config = load_server_config(args.config)
+    server = args.server
+    if server is None:
+        server = client_endpoint(config.listen[0])
+        if server is None:
+            raise ConfigError(args.config, "server.listen",
+                              f"no client endpoint reaches {config.listen[0]!r}: give --server")
+    if args.supervisor:
+        return Options(server, args.user, "supervisor", args.station,
+                       tuple(a.id for a in config.agents), tuple(q.name for q in config.queues))
+    return Options(server, args.agent, "agent", args.station)
+
+
+def read_password(args, user):
+    if args.password_file:
+        with open(args.password_file, encoding="utf-8") as f:
+            return f.readline().rstrip("\r\n")
+    return getpass.getpass(f"password for {user}: ")
+
+
+def make_app(client, login, opts):
+    if opts.role == "supervisor":
+        from cti.agent.supervisor import SupervisorConsole
+
+        return SupervisorConsole(client, login, opts.agents, opts.queues, station=opts.station)
+    from cti.agent.desktop import AgentDesktop
+
+    return AgentDesktop(client, login, opts.user, opts.station)
+
+
+async def session(reactor, opts, password, run_app):
+    """Connect, log in, run the app (`await run_app(app)`), disconnect.
+    Returns the exit status."""
+    from cti.protocol.agent import connect
+
+    loop = asyncio.get_running_loop()
+    client = await connect(reactor, opts.server).asFuture(loop)
+    try:
+        login = await client.login(opts.user, password, opts.role,
+                                   client="cti-agent").asFuture(loop)
+        await run_app(make_app(client, login, opts))
+    finally:
+        client.transport.loseConnection()
+    return 0
+
+
+def on_one_loop(main):
+    """Run `main(reactor)`, a coroutine function, on one asyncio loop that
+    is also Twisted's reactor; return what it returns (or raise what it
+    raises)."""
+    from twisted.internet import asyncioreactor
+    from twisted.internet.defer import Deferred
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    asyncioreactor.install(loop)
+    from twisted.internet import reactor
+
+    outcome = []
+
+    def start():
+        d = Deferred.fromFuture(loop.create_task(main(reactor)))
+        d.addBoth(outcome.append)
+        d.addBoth(lambda _: reactor.stop())
+
+    reactor.callWhenRunning(start)
+    reactor.run(installSignalHandlers=False)
+    loop.close()
+    result = outcome[0]
+    if hasattr(result, "raiseException"):
+        result.raiseException()
+    return result
 
 
 def main(args):
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    from twisted.internet import asyncioreactor
+    from twisted.internet.error import ConnectError, DNSLookupError
 
-    asyncioreactor.install(loop)
-    from twisted.internet import defer, reactor
+    from cti.protocol.client import ConnectionClosed, RemoteError
 
-    from cti.agent.desk import Desk, SupervisorDesk
-    from cti.protocol.agent import AgentClient
-    from cti.protocol.client import RemoteError, connect
-
-    server = args.server
-    if server is None:
-        try:
-            server = load_server_config(args.config).flow.server
-        except ConfigError as e:
-            print(f"cti agent: {e}", file=sys.stderr)
-            return 2
-    user = args.user or args.agent
-    if user is None:
-        print("cti agent: give --agent ID (or --user NAME with --supervisor)", file=sys.stderr)
-        return 2
-    password = (open(args.password_file, encoding="utf-8").readline().rstrip("\r\n")
-                if args.password_file else getpass.getpass(f"password for {user}: "))
-    role = "supervisor" if args.supervisor else "agent"
-
-    async def session():
-        client = await defer.Deferred.asFuture(connect(reactor, server), loop)
-        await defer.Deferred.asFuture(client.login(user, password, role,
-                                                   client="cti-agent"), loop)
-        agent_client = AgentClient(client, args.agent)
-        if args.agent and not args.supervisor:
-            await defer.Deferred.asFuture(agent_client.monitor("agent", args.agent), loop)
-        if args.station:
-            await defer.Deferred.asFuture(agent_client.monitor("device", args.station), loop)
-        desk = (SupervisorDesk if args.supervisor else Desk)(agent_client, args.agent,
-                                                            args.station)
-        await desk.run_async()
-
-    reactor.startRunning(installSignalHandlers=False)
     try:
-        loop.run_until_complete(session())
-    except (RemoteError, ConnectionError, OSError) as e:
+        opts = options(args)
+        password = read_password(args, opts.user)
+    except (ConfigError, ValueError, OSError) as e:
         print(f"cti agent: {e}", file=sys.stderr)
-        return 1
-    return 0
+        return 2
+    try:
+        return on_one_loop(lambda reactor: session(reactor, opts, password,
+                                                   lambda app: app.run_async()))
+    except (ConnectError, DNSLookupError, ConnectionClosed, RemoteError) as e:
+        print(f"cti agent: {opts.server}: {e}", file=sys.stderr)
+        return 2

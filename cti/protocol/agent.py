@@ -1,128 +1,210 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# -*- test-case-name: tests.test_agent_desktop -*-
-"""Every agent and supervisor service as a method, for desktops, bots and scripts.
+# -*- test-case-name: tests.test_agent_client -*-
+"""The agent and supervisor services as methods, for desktops and scripts.
 
-`AgentClient` wraps a logged-in client (cti.protocol.client.ClientProtocol,
-or anything with its `call(service, **params)` returning a Deferred) and
-names each service of docs/protocol.md sections 9 and 9b::
+Every service an agent desktop or a supervisor console calls is declared
+once, in `SERVICES`: its name, the role it is meant for, its required
+fields, its optional ones, and the fields of which exactly one must be
+given (a blind transfer goes to an agent, a queue or a flow).  From that
+table `AgentServices` gets one method per service, named in snake case::
 
-    client = yield connect(reactor, "tcp:127.0.0.1:7500")
-    yield client.login("1005", "1234", "agent")
-    agent = AgentClient(client, "1005")
-    yield agent.log_on("msiB1C5");  yield agent.ready()
-    yield agent.answer(call);  yield agent.hold(call);  yield agent.retrieve(call)
-    yield agent.transfer(call, queue="sales")
+    SetAgentState           set_agent_state(state, *, reason=None, station=None)
+    SingleStepTransferCall  single_step_transfer_call(call, *, agent=None,
+                                                      queue=None, flow=None)
 
-Parameters left as None are not sent, so the server's defaults apply.
-Errors are the client's RemoteError, with the protocol's `code`.
+A method checks its arguments against the table (a missing field or two
+destinations raise TypeError at once, nothing is sent), leaves out the
+optional fields that are None, and hands the request to the class's
+`call(service, **params)`.  So the same methods serve both clients:
+
+- `AgentClient`, a Twisted protocol: each method returns a Deferred of
+  the result (the response's `result` object) or fails with `RemoteError`
+  (its `code` and the server's message).  Events are subscribed by name::
+
+      client = yield connect(reactor, "tcp:host=127.0.0.1:port=7500")
+      yield client.login("1005", password, "agent")
+      client.on("Delivered", lambda body: print("ringing:", body["callingDevice"]))
+      yield client.monitor_start("device", "msiB1C5")
+      yield client.set_agent_state("loggedOn", station="msiB1C5")
+      result = yield client.consultation_call("c17", "1002")   # {"consultCall": "c18"}
+
+- `BlockingAgentClient`, for scripts: each method returns the result or
+  raises `RemoteError`; events queue up for `next_event()`::
+
+      with BlockingAgentClient("127.0.0.1", 7500) as sup:
+          sup.login("sup", password, "supervisor")
+          sup.force_agent_state("notReady", team="support", reason="meeting")
+
+Results, by service: `SetAgentState` the agent snapshot plus `result`
+("done", or "pending": the change applies when the call ends);
+`ConsultationCall` `consultCall`; `Supervise` `call`, `mode`;
+`ForceAgentState` `agents` (their snapshots); `StartRecording` `file`;
+`Snapshot` and `MonitorStart` as docs/protocol.md says.
 """
+import inspect
+import re
+from dataclasses import dataclass
+
+from twisted.logger import Logger
+
+from cti.protocol import client
+from cti.protocol.client import BlockingClient, ClientProtocol
+
+log = Logger()
 
 
-class AgentClient:
-    def __init__(self, client, agent_id=None):
-        self.client = client
-        self.agent_id = agent_id
+@dataclass(frozen=True)
+class Request:
+    """One service: its fields, and which of them the caller must give."""
 
-    def on_event(self, listener):
-        """listener(name, body, invoke_id) for every event the session gets."""
-        self.client.on_event(listener)
+    service: str
+    role: str                           # "agent" (a supervisor may call it too) or "supervisor"
+    doc: str
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    one_of: tuple[str, ...] = ()        # exactly one of these
 
-    def _call(self, service, **params):
-        return self.client.call(service, **{k: v for k, v in params.items() if v is not None})
+    @property
+    def method(self):
+        """The method's name: SetAgentState -> set_agent_state, SendDTMF -> send_dtmf."""
+        return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", self.service).lower()
 
-    # -- the agent's state --------------------------------------------------
-    def log_on(self, station=None):
-        return self._call("SetAgentState", state="loggedOn", station=station)
+    def signature(self):
+        """The method's signature: required fields positional, the others
+        keyword-only and None by default."""
+        P = inspect.Parameter
+        return inspect.Signature(
+            [P("self", P.POSITIONAL_OR_KEYWORD)]
+            + [P(_python_name(f), P.POSITIONAL_OR_KEYWORD) for f in self.required]
+            + [P(_python_name(f), P.KEYWORD_ONLY, default=None)
+               for f in self.one_of + self.optional])
 
-    def ready(self, lock=None):
-        return self._call("SetAgentState", state="ready", lock=lock)
+    def params(self, *args, **kwargs):
+        """The request's params from a method call's arguments; TypeError
+        when they do not fit the service."""
+        bound = self.signature().bind(None, *args, **kwargs)
+        given = {name: bound.arguments.get(_python_name(name))
+                 for name in self.required + self.one_of + self.optional}
+        if self.one_of and sum(given[name] is not None for name in self.one_of) != 1:
+            raise TypeError(f"{self.method}() takes exactly one of "
+                            f"{', '.join(map(_python_name, self.one_of))}")
+        return {name: value for name, value in given.items() if value is not None}
 
-    def not_ready(self, reason="", lock=None):
-        return self._call("SetAgentState", state="notReady", reason=reason, lock=lock)
 
-    def after_call_work(self):
-        return self._call("SetAgentState", state="workingAfterCall")
+def _python_name(field):
+    """consultCall -> consult_call: protocol fields are camelCase, arguments are not."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z])", "_", field).lower()
 
-    def log_off(self, reason=None, lock=None):
-        return self._call("SetAgentState", state="loggedOff", reason=reason, lock=lock)
 
-    # -- calls --------------------------------------------------------------
-    def answer(self, call=None):
-        return self._call("AnswerCall", call=call)
+SERVICES = (
+    # -- any session: objects and monitors --------------------------------------------
+    Request("Snapshot", "agent", "The current state of an object (agent, queue, call, "
+            "device).", required=("object", "id")),
+    Request("MonitorStart", "agent", "Events of an object from now on; the result "
+            "carries its snapshot and the monitor id.", required=("object", "id")),
+    Request("MonitorStop", "agent", "Stop a monitor.", required=("monitor",)),
+    # -- the agent ---------------------------------------------------------------------
+    Request("SetAgentState", "agent", "loggedOn, ready, notReady, workingAfterCall or "
+            "loggedOff; the result is the agent, with result 'done' or 'pending' (applies "
+            "after the call); lock: a password locking a break.",
+            required=("state",), optional=("reason", "station", "lock")),
+    Request("AnswerCall", "agent", "Answer the call offered (phone off-hook).",
+            optional=("call",)),
+    Request("ClearConnection", "agent", "Reject the call while it rings, hang up after.",
+            optional=("call",)),
+    Request("HoldCall", "agent", "Put the call on hold.", required=("call",)),
+    Request("RetrieveCall", "agent", "Take the held call back.", required=("call",)),
+    Request("SingleStepTransferCall", "agent", "Blind transfer to an agent, a queue, a "
+            "flow (back to the IVR) or an outside number.", required=("call",),
+            one_of=("agent", "queue", "flow", "number")),
+    Request("ConsultationCall", "agent", "Hold the call and call another agent; the result "
+            "names the consultation call.", required=("call", "agent")),
+    Request("TransferCall", "agent", "Complete a consultative transfer: the caller and the "
+            "consulted agent are joined, the agent leaves.", required=("call", "consultCall")),
+    Request("ConferenceCall", "agent", "Join the caller and the consulted agent, staying "
+            "on the call.", required=("call", "consultCall")),
+    Request("ReconnectCall", "agent", "Drop the consultation and go back to the caller.",
+            required=("call", "consultCall")),
+    Request("SendDTMF", "agent", "Send keys down the call.", required=("call", "digits")),
+    Request("SetCallData", "agent", "Add or replace attached data (the customer record).",
+            required=("call", "data")),
+    Request("SetPartyRole", "agent", "talk or listen for a party of a conference.",
+            required=("call", "device", "role")),
+    Request("MakeCall", "agent", "Call an outside number, or another agent, from the "
+            "agent's phone (off-hook).", one_of=("number", "agent")),
 
-    def hang_up(self, call=None):
-        """Hang up, or reject a call still ringing (it goes to the next agent)."""
-        return self._call("ClearConnection", call=call)
+    # -- the supervisor ----------------------------------------------------------------
+    Request("Supervise", "supervisor", "Join an agent's call from the supervisor's station: "
+            "monitor (silent), whisper (the agent hears) or barge (both hear); again to "
+            "change the mode.", required=("agent", "mode"), optional=("station",)),
+    Request("EndSupervision", "supervisor", "Leave the agent's call.", required=("agent",)),
+    Request("Intercept", "supervisor", "Take the agent's caller over; the agent drops.",
+            required=("agent",)),
+    Request("ClearCall", "supervisor", "Release the whole call.", required=("call",)),
+    Request("ForceAgentState", "supervisor", "ready, notReady or loggedOff for an agent or "
+            "a whole team.", required=("state",), one_of=("agent", "team"),
+            optional=("reason",)),
+    Request("StartRecording", "supervisor", "Record the call; the result names the file "
+            "(an agent may record its own call too).", required=("call",)),
+    Request("StopRecording", "supervisor", "Stop recording the call.", required=("call",)),
+    Request("MonitorNextCall", "supervisor", "Supervise the agent's next call as it is "
+            "answered.", required=("agent", "mode"), optional=("station",)),
+    Request("SetQueueStrategy", "supervisor", "Change how a queue picks its agents.",
+            required=("queue", "strategy")),
+)
 
-    def hold(self, call):
-        return self._call("HoldCall", call=call)
 
-    def retrieve(self, call):
-        return self._call("RetrieveCall", call=call)
+def _method(request):
+    def method(self, *args, **kwargs):
+        return self.call(request.service, **request.params(*args, **kwargs))
 
-    def transfer(self, call, agent=None, queue=None, flow=None, number=None):
-        """Blind: to an agent, a queue, a flow (back to the IVR) or a number."""
-        return self._call("SingleStepTransferCall", call=call, agent=agent, queue=queue,
-                          flow=flow, number=number)
+    method.__name__ = method.__qualname__ = request.method
+    method.__signature__ = request.signature()
+    method.__doc__ = f"{request.service} ({request.role}): {request.doc}"
+    return method
 
-    def consult(self, call, agent):
-        return self._call("ConsultationCall", call=call, agent=agent)
 
-    def complete_transfer(self, call, consult_call):
-        return self._call("TransferCall", call=call, consultCall=consult_call)
+class AgentServices:
+    """One method per entry of SERVICES, each sending its request through
+    `self.call(service, **params)`: what that returns, the method returns."""
 
-    def conference(self, call, consult_call):
-        return self._call("ConferenceCall", call=call, consultCall=consult_call)
 
-    def reconnect(self, call, consult_call):
-        return self._call("ReconnectCall", call=call, consultCall=consult_call)
+for _request in SERVICES:
+    setattr(AgentServices, _request.method, _method(_request))
+del _request
 
-    def party_role(self, call, device, role):
-        return self._call("SetPartyRole", call=call, device=device, role=role)
 
-    def send_dtmf(self, call, digits):
-        return self._call("SendDTMF", call=call, digits=digits)
+class AgentClient(AgentServices, ClientProtocol):
+    """The Twisted client with the agent and supervisor services, and
+    events by name: `on("Delivered", handler)` calls handler(body) for each
+    Delivered event; `on("*", handler)` for every event.  A handler that
+    raises is logged and the others still run."""
 
-    def make_call(self, number=None, agent=None):
-        return self._call("MakeCall", number=number, agent=agent)
+    def __init__(self, clock=None):
+        super().__init__(clock)
+        self._handlers = {}
+        self.on_event(self._dispatch)
 
-    def set_data(self, call, data):
-        """Save fields of the customer record: the call's attached data."""
-        return self._call("SetCallData", call=call, data=data)
+    def on(self, name, handler):
+        """Call handler(body) for each event `name`; returns a function
+        that unsubscribes it."""
+        self._handlers.setdefault(name, []).append(handler)
+        return lambda: self._handlers[name].remove(handler)
 
-    def start_recording(self, call):
-        return self._call("StartRecording", call=call)
+    def _dispatch(self, name, body, invoke_id):
+        for handler in self._handlers.get(name, []) + self._handlers.get("*", []):
+            try:
+                handler(body)
+            except Exception:
+                log.failure("handler of event {name} failed", name=name)
 
-    def stop_recording(self, call):
-        return self._call("StopRecording", call=call)
 
-    # -- views --------------------------------------------------------------
-    def snapshot(self, kind, object_id):
-        d = self._call("Snapshot", object=kind, id=object_id)
-        return d.addCallback(lambda result: result["snapshot"])
+def connect(reactor, description, clock=None):
+    """Deferred of a connected AgentClient (description: a client endpoint
+    string such as "tcp:host=127.0.0.1:port=7500")."""
+    return client.connect(reactor, description, clock, protocol_class=AgentClient)
 
-    def monitor(self, kind, object_id):
-        return self._call("MonitorStart", object=kind, id=object_id)
 
-    # -- supervisors ----------------------------------------------------------
-    def supervise(self, agent, mode, station=None):
-        return self._call("Supervise", agent=agent, mode=mode, station=station)
-
-    def end_supervision(self, agent):
-        return self._call("EndSupervision", agent=agent)
-
-    def intercept(self, agent):
-        return self._call("Intercept", agent=agent)
-
-    def monitor_next_call(self, agent, station, mode="monitor"):
-        return self._call("MonitorNextCall", agent=agent, station=station, mode=mode)
-
-    def clear_call(self, call):
-        return self._call("ClearCall", call=call)
-
-    def force_state(self, state, agent=None, team=None, reason=None):
-        return self._call("ForceAgentState", state=state, agent=agent, team=team,
-                          reason=reason)
-
-    def set_strategy(self, queue, strategy):
-        return self._call("SetQueueStrategy", queue=queue, strategy=strategy)
+class BlockingAgentClient(AgentServices, BlockingClient):
+    """The blocking client with the same methods: each returns the result
+    or raises RemoteError."""

@@ -126,11 +126,12 @@ class ClientProtocol(protocol.Protocol):
         self.closed.callback(None)
 
 
-def connect(reactor, description, clock=None):
-    """Deferred of a connected ClientProtocol; description is an endpoint
-    string such as "tcp:127.0.0.1:7500" or "unix:/run/cti.sock"."""
+def connect(reactor, description, clock=None, protocol_class=ClientProtocol):
+    """Deferred of a connected ClientProtocol (or of protocol_class, a
+    subclass); description is an endpoint string such as "tcp:127.0.0.1:7500"
+    or "unix:/run/cti.sock"."""
     endpoint = endpoints.clientFromString(reactor, description)
-    return endpoints.connectProtocol(endpoint, ClientProtocol(clock or reactor))
+    return endpoints.connectProtocol(endpoint, protocol_class(clock or reactor))
 
 
 class BlockingClient:

@@ -1006,8 +1006,8 @@ class CallCenter:
         if not data:
             return
         ic.call.data.update(data)
-        self.hub.publish("call", ic.id, "AttachedDataChanged",
-                         {"call": ic.id, "data": dict(ic.call.data)}, cause=cause)
+        self.model.event(ic.call, ic.station.name if ic.station else ic.trunk.name,
+                         "AttachedDataChanged", cause=cause)
 
     def _route_select(self, request, params):
         ic = self._flow_call(request, params["call"])

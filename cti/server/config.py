@@ -39,7 +39,8 @@ from cti.protocol.services import ROLES  # flow, agent, supervisor, admin
 
 __all__ = [
     "Agent", "Device", "FlowSettings", "Queue", "Route", "ServerConfig", "StationGroup",
-    "TrunkGroup", "UserConfig", "board_devices", "load_server_config", "DRIVERS",
+    "TrunkGroup", "UserConfig", "board_devices", "client_endpoint", "load_server_config",
+    "DRIVERS",
     "STRATEGIES", "ROLES", "DIRECTIONS", "LOG_LEVELS", "DEFAULT_LISTEN",
 ]
 
@@ -669,7 +670,7 @@ def _endpoint_parts(text):
     return parts[0], args, kwargs
 
 
-def _client_for(listen):
+def client_endpoint(listen):
     """A client endpoint string reaching a server endpoint, or None."""
     kind, args, kwargs = _endpoint_parts(listen)
     if kind in ("tcp", "tcp6"):
@@ -1019,7 +1020,7 @@ def _flow(reader, data, base, listen, users):
             reader.fail("flow.server", f"{server!r} is not a Twisted client endpoint string "
                         f"such as \"tcp:host=127.0.0.1:port=7500\" ({e})")
     else:
-        server = _client_for(listen[0])
+        server = client_endpoint(listen[0])
         if server is None:
             reader.fail("flow.server", f"required: no client endpoint can be derived from "
                         f"server.listen[0] {listen[0]!r}")

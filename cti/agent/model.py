@@ -1,0 +1,232 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_agent_desktop -*-
+"""What a desktop knows, kept apart from how it is drawn.
+
+A desktop starts from snapshots (the agent, its queues, every agent and
+queue for a supervisor) and keeps them current from events.  The three
+classes here hold that knowledge and nothing else: no Textual, no
+Twisted, so the rules can be read (and tested) on their own.
+
+- `Desk`, the agent's own: its snapshot, the call on screen (the screen
+  pop: who calls, what the IVR collected, the consultation in progress)
+  and a `QueueBoard` of its queues.
+- `QueueBoard`: queue snapshots and their waiting callers.  A caller's
+  wait is turned into a local start time when it arrives (``clock() -
+  waitS``), so waits keep counting between updates without trusting the
+  server's clock.
+- `Floor`, the supervisor's: every agent, every queue, the supervisions
+  in progress and the calls being recorded.
+
+Every `apply(event)` returns whether something changed.  Agent snapshots
+carry the server's `since`; the time in a state is ``clock() - since``,
+which assumes the desk's clock is set (NTP), as a wall clock must be.
+"""
+from dataclasses import dataclass, field
+
+AGENT_EVENTS = frozenset({"AgentLoggedOn", "AgentReady", "AgentNotReady", "AgentReserved",
+                          "AgentBusy", "AgentWorkingAfterCall", "AgentLoggedOff",
+                          "AgentPendingState"})
+#: Keys an agent event adds to the agent's snapshot.
+_EVENT_ONLY = ("event", "monitor", "previous", "transition", "why")
+
+
+def agent_of(body):
+    """The agent snapshot inside an agent event."""
+    return {k: v for k, v in body.items() if k not in _EVENT_ONLY}
+
+
+def duration(seconds):
+    """0:42, 12:05, 1:02:03: a duration as people read it."""
+    if seconds is None:
+        return ""
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+@dataclass
+class Call:
+    """The call on the agent's screen."""
+
+    call: str
+    ani: str = ""
+    dnis: str = ""
+    queue: str | None = None
+    wait_s: float | None = None
+    state: str = "alerting"             # alerting, connected, hold, ended
+    data: dict = field(default_factory=dict)
+    consult: str | None = None          # the consultation call, while one is up
+    reason: str = ""                    # why it ended
+
+    @property
+    def live(self):
+        return self.state != "ended"
+
+
+class QueueBoard:
+    """Queue snapshots, with waiting callers counted in local time."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.queues = {}
+        self._since = {}                # queue -> {call: local time it started waiting}
+
+    def set(self, snapshot):
+        name = snapshot["queue"]
+        self.queues[name] = snapshot
+        now = self.clock()
+        self._since[name] = {e["call"]: now - e.get("waitS", 0.0)
+                             for e in snapshot.get("waiting", [])}
+
+    def wait(self, queue, call):
+        return self.clock() - self._since[queue][call]
+
+    def longest(self, queue):
+        waits = [self.wait(queue, e["call"]) for e in self.queues[queue]["waiting"]]
+        return max(waits, default=None)
+
+    def apply(self, body):
+        name = body.get("event")
+        if name == "QueueChanged":
+            self.set({k: v for k, v in body.items() if k not in ("event", "monitor")})
+            return True
+        queue = _queue_of(body.get("device"))
+        if queue not in self.queues:
+            return False
+        waiting = self.queues[queue]["waiting"]
+        calls = [e["call"] for e in waiting]
+        if name == "Queued" and body["call"] not in calls:
+            waiting.append({"call": body["call"], "ani": body.get("callingDevice", ""),
+                            "waitS": 0.0, "position": len(waiting) + 1})
+            self._since[queue][body["call"]] = self.clock()
+            return True
+        if name == "ConnectionCleared" and body["call"] in calls:
+            waiting[:] = [dict(e, position=i + 1)
+                          for i, e in enumerate(e for e in waiting if e["call"] != body["call"])]
+            self._since[queue].pop(body["call"], None)
+            return True
+        return False
+
+
+def _queue_of(device):
+    return device[len("queue:"):] if device and device.startswith("queue:") else None
+
+
+class Desk:
+    """The agent's desktop: its own state, the call on screen, its queues."""
+
+    def __init__(self, agent_id, station, clock):
+        self.agent_id = agent_id
+        self.station = station
+        self.clock = clock
+        self.agent = {}
+        self.received = clock()          # when the agent snapshot arrived
+        self.call = None
+        self.queues = QueueBoard(clock)
+
+    # -- the agent ---------------------------------------------------------------
+    def set_agent(self, snapshot):
+        self.agent = snapshot
+        self.received = self.clock()
+        if snapshot.get("station"):
+            self.station = snapshot["station"]
+
+    @property
+    def state(self):
+        return self.agent.get("state", "loggedOff")
+
+    def in_state(self):
+        """Seconds in the current state."""
+        since = self.agent.get("since")
+        return None if since is None else self.clock() - since
+
+    def state_seconds(self):
+        """{state: seconds} since log-in, the current state counted to now."""
+        stats = dict(self.agent.get("statistics", {}).get("stateS", {}))
+        if self.state != "loggedOff":
+            stats[self.state] = stats.get(self.state, 0.0) + self.clock() - self.received
+        return stats
+
+    # -- the call ----------------------------------------------------------------
+    def show_call(self, snapshot):
+        """The call the agent is on when the desktop starts (a call snapshot)."""
+        here = {c["device"]: c["state"] for c in snapshot.get("connections", [])}
+        queue = next((_queue_of(d) for d in here if _queue_of(d)), None)
+        self.call = Call(snapshot["call"], snapshot.get("ani", ""), snapshot.get("dnis", ""),
+                         queue, None, here.get(self.station, "alerting"),
+                         dict(snapshot.get("data", {})))
+
+    def apply(self, body):
+        name = body.get("event")
+        if name in AGENT_EVENTS:
+            if body.get("agent") != self.agent_id:
+                return False
+            self.set_agent(agent_of(body))
+            return True
+        if name == "AttachedDataChanged":
+            return self._data(body)
+        if name == "QueueChanged" or _queue_of(body.get("device")):
+            return self.queues.apply(body)
+        if body.get("device") != self.station or "call" not in body:
+            return False
+        if name == "Delivered" and (self.call is None or not self.call.live
+                                    or self.call.call == body["call"]):
+            self.call = Call(body["call"], body.get("callingDevice", ""),
+                             body.get("calledDevice", ""), body.get("queue"),
+                             body.get("waitS"), "alerting", dict(body.get("data", {})))
+            return True
+        call = self.call
+        if call is None or body["call"] not in (call.call, call.consult):
+            return False
+        if body["call"] == call.consult:
+            if name == "ConnectionCleared":
+                call.consult = None
+                return True
+            return False
+        self._data(body)
+        if name in ("Established", "Retrieved"):
+            call.state = "connected"
+        elif name == "Held":
+            call.state = "hold"
+        elif name == "Conferenced":
+            call.state, call.consult = "connected", None
+        elif name == "ConnectionCleared":
+            call.state, call.reason, call.consult = "ended", body.get("reason", ""), None
+        return True
+
+    def _data(self, body):
+        if self.call is None or body.get("call") != self.call.call or "data" not in body:
+            return False
+        changed = body["data"] != self.call.data
+        self.call.data = dict(body["data"])
+        return changed
+
+
+class Floor:
+    """The supervisor's view of the floor."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.agents = {}
+        self.queues = QueueBoard(clock)
+        self.supervising = {}            # agent -> {"call": ..., "mode": ...}
+        self.recording = set()           # calls this console started recording
+
+    def set_agent(self, snapshot):
+        self.agents[snapshot["agent"]] = snapshot
+
+    def in_state(self, agent):
+        since = self.agents[agent].get("since")
+        return None if since is None else self.clock() - since
+
+    def apply(self, body):
+        name = body.get("event")
+        if name in AGENT_EVENTS:
+            self.set_agent(agent_of(body))
+            return True
+        if name in ("SupervisionStarted", "SupervisionChanged"):
+            self.supervising[body["agent"]] = {"call": body.get("call"), "mode": body["mode"]}
+            return True
+        if name == "SupervisionEnded":
+            return self.supervising.pop(body["agent"], None) is not None
+        return self.queues.apply(body)

@@ -1,0 +1,236 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_agent_desktop -*-
+"""The supervisor console: every agent and queue, live, and the actions.
+
+It monitors every agent and every queue (`MonitorStart` with id `*`),
+then takes a snapshot of each agent and queue it was told of (the
+configuration's lists: a `*` snapshot is null), so the grid is full
+before the first event; an agent or queue it was not told of joins the
+grid with its first event.
+
+The keys act on the agent under the cursor of the agents grid, or, for
+the strategy, on the queue under the cursor of the queues grid (tab
+moves between the grids):
+
+    m monitor (silent)   w whisper (the agent hears you)   b barge (both do)
+    e end the supervision       i intercept (take the caller; the agent drops)
+    v supervise the agent's next call
+    n force not ready (asks the reason)     o force log out
+    r record the agent's call / stop        s the queue's strategy
+
+`m`, `w` and `b` on an agent already supervised change the mode.  Your
+own phone (`--station`) is the one that joins the calls.
+"""
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Header, Static
+
+from cti.agent.console import Console
+from cti.agent.dialogs import Ask, Pick
+from cti.agent.model import Floor, duration
+from cti.agent.widgets import STATES, fill, state_label
+from cti.server.config import STRATEGIES
+
+MODES = [("monitor", "monitor: silent, undetectable"), ("whisper", "whisper: the agent hears"),
+         ("barge", "barge: the agent and the caller hear")]
+SHORT = {"loggedOff": "off", "notReady": "not ready", "ready": "ready", "reserved": "ringing",
+         "busy": "on call", "workingAfterCall": "wrap-up"}
+
+
+class SupervisorConsole(Console):
+    TITLE = "cti supervisor"
+    ENABLE_COMMAND_PALETTE = False
+    CSS = Console.CSS + """
+    #supervision { height: 1; padding: 0 1; background: $panel; }
+    #agents { height: 3fr; border: round $accent; }
+    #queues { height: 2fr; border: round $accent; }
+    """
+    BINDINGS = [
+        Binding("m", "supervise('monitor')", "Monitor"),
+        Binding("w", "supervise('whisper')", "Whisper"),
+        Binding("b", "supervise('barge')", "Barge"),
+        Binding("e", "end", "End"),
+        Binding("i", "intercept", "Intercept"),
+        Binding("v", "next_call", "Next call"),
+        Binding("n", "not_ready", "Force not ready"),
+        Binding("o", "log_out", "Force log out"),
+        Binding("r", "record", "Record/stop"),
+        Binding("s", "strategy", "Strategy"),
+    ]
+    NEEDS = {"supervise": "Supervise", "end": "EndSupervision", "intercept": "Intercept",
+             "next_call": "MonitorNextCall", "not_ready": "ForceAgentState",
+             "log_out": "ForceAgentState", "record": "StartRecording",
+             "strategy": "SetQueueStrategy"}
+
+    def __init__(self, client, session, agents, queues, station=None, **kwargs):
+        super().__init__(client, session, **kwargs)
+        self.floor = Floor(self.clock)
+        self.agent_ids = list(agents)
+        self.queue_names = list(queues)
+        self.station = station
+
+    def compose(self):
+        yield Header()
+        yield Static(id="supervision")
+        agents = DataTable(id="agents", cursor_type="row")
+        agents.border_title = "Agents"
+        agents.add_columns("Agent", "Name", "State", "Reason", "Time", "Call", "Supervision")
+        yield agents
+        queues = DataTable(id="queues", cursor_type="row")
+        queues.border_title = "Queues"
+        queues.add_columns("Queue", "Strategy", "Waiting", "Longest", "Agents", "SL", "ASA",
+                           "AHT", "Abandoned", "Handled")
+        yield queues
+        yield self.status()
+        yield Footer()
+
+    async def start(self):
+        for kind in ("agent", "queue"):
+            await self.ask(self.client.monitor_start(kind, "*"))
+        for agent in self.agent_ids:
+            got = await self.ask(self.client.snapshot("agent", agent))
+            if got is not None:
+                self.floor.set_agent(got["snapshot"])
+        for name in self.queue_names:
+            got = await self.ask(self.client.snapshot("queue", name))
+            if got is not None:
+                self.floor.queues.set(got["snapshot"])
+        self.query_one("#agents", DataTable).focus()
+
+    def apply(self, body):
+        return self.floor.apply(body)
+
+    # -- drawing --------------------------------------------------------------------
+    def redraw(self):
+        floor = self.floor
+        fill(self.query_one("#agents", DataTable),
+             {a: self._agent_row(floor.agents[a]) for a in sorted(floor.agents)})
+        fill(self.query_one("#queues", DataTable),
+             {q: self._queue_row(q) for q in sorted(floor.queues.queues)})
+        watching = [f"{agent} on {s['call']} ({s['mode']})"
+                    for agent, s in sorted(floor.supervising.items())]
+        self.query_one("#supervision", Static).update(
+            "Supervising " + ", ".join(watching) if watching else "Not supervising")
+
+    def _agent_row(self, a):
+        supervision = self.floor.supervising.get(a["agent"])
+        marks = [supervision["mode"]] if supervision else []
+        if a.get("call") in self.floor.recording:
+            marks.append("recording")
+        return (a["agent"], a.get("name", ""), STATES.get(a["state"], a["state"]),
+                a.get("reason") or "", duration(self.floor.in_state(a["agent"])),
+                a.get("call") or "", " ".join(marks))
+
+    def _queue_row(self, name):
+        q = self.floor.queues.queues[name]
+        agents = ", ".join(f"{SHORT.get(s, s)} {n}" for s, n in sorted(q.get("agents", {})
+                                                                     .items()))
+        level = q.get("serviceLevel")
+        return (name, q.get("strategy", ""), str(len(q["waiting"])),
+                duration(self.floor.queues.longest(name)) or "-", agents,
+                "-" if level is None else f"{level:.0%}",
+                duration(q.get("asaS")) or "-", duration(q.get("ahtS")) or "-",
+                str(q.get("abandoned", 0)), str(q.get("handled", 0)))
+
+    # -- what is selected -----------------------------------------------------------
+    def _selected(self, table_id, known):
+        table = self.query_one(table_id, DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return key if key in known else None
+
+    @property
+    def agent(self):
+        """The agent snapshot under the cursor, or None."""
+        agent_id = self._selected("#agents", self.floor.agents)
+        return self.floor.agents.get(agent_id)
+
+    def allowed(self, action):
+        if action == "strategy":
+            return self._selected("#queues", self.floor.queues.queues) is not None
+        agent = self.agent
+        if agent is None:
+            return False
+        if action in ("supervise", "intercept", "record"):
+            return agent.get("call") is not None
+        if action == "end":
+            return agent["agent"] in self.floor.supervising
+        return agent["state"] != "loggedOff"       # next call, not ready, log out
+
+    def on_data_table_row_highlighted(self, _event):
+        self.refresh_bindings()
+
+    # -- actions --------------------------------------------------------------------
+    def action_supervise(self, mode):
+        agent = self.agent["agent"]
+
+        def joined(result):
+            self.floor.supervising[agent] = {"call": result.get("call"), "mode": mode}
+        self.send(self.client.supervise(agent, mode, station=self.station), joined,
+                  done=f"{mode.capitalize()}: agent {agent}")
+
+    def action_end(self):
+        agent = self.agent["agent"]
+        self.send(self.client.end_supervision(agent),
+                  lambda _: self.floor.supervising.pop(agent, None),
+                  done=f"Left agent {agent}'s call")
+
+    def action_intercept(self):
+        agent = self.agent["agent"]
+        self.send(self.client.intercept(agent),
+                  lambda _: self.floor.supervising.pop(agent, None),
+                  done=f"Intercepted: agent {agent}'s caller is yours")
+
+    def action_next_call(self):
+        agent = self.agent["agent"]
+
+        def mode(chosen):
+            if chosen is not None:
+                self.send(self.client.monitor_next_call(agent, chosen, station=self.station),
+                          done=f"Agent {agent}'s next call: {chosen}")
+        self.push_screen(Pick(f"Supervise agent {agent}'s next call", MODES), mode)
+
+    def _forced(self, result):
+        for snapshot in result.get("agents", []):
+            self.floor.set_agent(snapshot)
+
+    def action_not_ready(self):
+        agent = self.agent["agent"]
+
+        def reason(text):
+            if text is not None:
+                self.send(self.client.force_agent_state("notReady", agent=agent,
+                                                        reason=text or None), self._forced,
+                          done=f"Agent {agent}: {state_label('notReady', text)}")
+        self.push_screen(Ask(f"Agent {agent} not ready: reason", "(Enter: none)"), reason)
+
+    def action_log_out(self):
+        agent = self.agent["agent"]
+        self.send(self.client.force_agent_state("loggedOff", agent=agent), self._forced,
+                  done=f"Agent {agent} logged out")
+
+    def action_record(self):
+        call = self.agent["call"]
+        if call in self.floor.recording:
+            self.send(self.client.stop_recording(call),
+                      lambda _: self.floor.recording.discard(call),
+                      done=f"Stopped recording {call}")
+            return
+
+        def started(result):
+            self.floor.recording.add(call)
+            self.say(f"Recording {call} to {result.get('file', '?')}")
+        self.send(self.client.start_recording(call), started)
+
+    def action_strategy(self):
+        name = self._selected("#queues", self.floor.queues.queues)
+        snapshot = self.floor.queues.queues[name]
+
+        def chosen(strategy):
+            def changed(_result):
+                snapshot["strategy"] = strategy
+            if strategy is not None:
+                self.send(self.client.set_queue_strategy(name, strategy), changed,
+                          done=f"Queue {name}: {strategy}")
+        self.push_screen(Pick(f"Strategy of queue {name}", [(s, s) for s in STRATEGIES],
+                              snapshot.get("strategy")), chosen)

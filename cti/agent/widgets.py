@@ -1,0 +1,189 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_agent_desktop -*-
+"""The agent desktop's panels, each drawn from the `Desk` (cti.agent.model).
+
+A panel has one `show(...)` that redraws it from the model; the app calls
+it after every change and once a second (times in a state and waits keep
+counting).  Only the customer record keeps something of its own: what
+the agent typed and has not saved yet, so an update of the call's data
+never overwrites an edit in progress.
+
+    StateBar     Ready · 0:42 · then Not ready (lunch) after the call
+    ScreenPop    who calls (ANI, DNIS), from which queue, how long they
+                 waited, the call's state, and the RecordForm: the attached
+                 data, one field a line, editable
+    QueueView    the agent's queues and who waits in them
+    StatsView    calls, talk time, time per state since log-in
+"""
+import json
+
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Input, Label, Static
+
+from cti.agent.model import duration
+
+STATES = {"loggedOff": "Logged off", "notReady": "Not ready", "ready": "Ready",
+          "reserved": "Ringing", "busy": "On a call", "workingAfterCall": "Wrap-up"}
+CALL_STATES = {"alerting": "ringing", "connected": "connected", "hold": "on hold",
+               "ended": "ended"}
+
+
+def state_label(state, reason=""):
+    label = STATES.get(state, state)
+    return f"{label} ({reason})" if reason else label
+
+
+class StateBar(Static):
+    def show(self, desk):
+        agent = desk.agent
+        parts = [f"{agent.get('name', '')} [{desk.agent_id}]",
+                 f"at {desk.station}" if desk.station else "no station",
+                 state_label(desk.state, agent.get("reason", "")),
+                 duration(desk.in_state())]
+        ends = agent.get("wrapUpEndsAt")
+        if desk.state == "workingAfterCall" and ends is not None:
+            parts.append(f"wrap-up ends in {duration(ends - desk.clock())}")
+        if agent.get("pendingState"):
+            parts.append("then " + state_label(agent["pendingState"],
+                                               agent.get("pendingReason") or "")
+                         + " after the call")
+        self.update(" · ".join(parts))
+        self.set_classes(f"state-{desk.state}")
+
+
+class RecordForm(VerticalScroll):
+    """The attached data of the call on screen, one Input per key.
+
+    Values that are not strings (numbers, lists) are edited as JSON and
+    saved back as what they parse to."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.call = None
+        self.saved = {}                  # what the server holds
+
+    def show(self, call):
+        data = call.data if call else {}
+        call_id = call.call if call else None
+        if call_id != self.call or set(data) != set(self.saved):
+            edits = self.edits() if call_id == self.call else {}
+            self.call, self.saved = call_id, dict(data)
+            self.remove_children()
+            self.mount_all(self._row(key, edits.get(key, _text(value)))
+                           for key, value in data.items())
+            return
+        for field in self.query(Input):
+            if field.value == _text(self.saved[field.name]):
+                field.value = _text(data[field.name])
+        self.saved = dict(data)
+
+    def accept(self, data):
+        """The server holds `data` now (the edits were saved)."""
+        self.saved = dict(data)
+
+    @staticmethod
+    def _row(key, text):
+        return Horizontal(Label(key, classes="key"), Input(text, name=key), classes="field")
+
+    def edits(self):
+        """{key: text} of the fields changed and not saved."""
+        return {f.name: f.value for f in self.query(Input)
+                if f.value != _text(self.saved.get(f.name))}
+
+    def changes(self):
+        """The edits as attached data: strings stay strings, the rest is JSON."""
+        out = {}
+        for key, text in self.edits().items():
+            if isinstance(self.saved.get(key), str):
+                out[key] = text
+            else:
+                try:
+                    out[key] = json.loads(text)
+                except ValueError:
+                    out[key] = text
+        return out
+
+
+def _text(value):
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+class ScreenPop(Vertical):
+    BORDER_TITLE = "Call"
+
+    def compose(self):
+        yield Static(id="call-info")
+        yield RecordForm(id="record")
+
+    def show(self, desk):
+        call = desk.call
+        info = self.query_one("#call-info", Static)
+        if call is None:
+            info.update("No call")
+        else:
+            lines = [f"Call {call.call}  {CALL_STATES.get(call.state, call.state)}"
+                     + (f" ({call.reason})" if call.reason else ""),
+                     f"Caller (ANI) {call.ani or '-'}    Dialled (DNIS) {call.dnis or '-'}",
+                     f"Queue {call.queue or '-'}    waited {duration(call.wait_s) or '-'}"]
+            if call.consult:
+                lines.append(f"Consulting on {call.consult}: c complete, f conference, "
+                             "k reconnect")
+            info.update("\n".join(lines))
+        self.query_one(RecordForm).show(call)
+
+
+class QueueView(Vertical):
+    BORDER_TITLE = "My queues"
+
+    def compose(self):
+        yield Static(id="queue-summary")
+        table = DataTable(id="waiting", cursor_type="row")
+        table.add_columns("Queue", "#", "Caller", "Waiting")
+        yield table
+
+    def show(self, board, names):
+        summary, rows = [], {}
+        for name in names:
+            snapshot = board.queues.get(name)
+            if snapshot is None:
+                continue
+            waiting = snapshot["waiting"]
+            longest = board.longest(name)
+            summary.append(f"{name}: {len(waiting)} waiting"
+                           + (f", longest {duration(longest)}" if waiting else ""))
+            rows.update(((name, e["call"]), (name, str(e["position"]), e.get("ani") or "-",
+                                             duration(board.wait(name, e["call"]))))
+                        for e in waiting)
+        self.query_one("#queue-summary", Static).update(" · ".join(summary) or "No queues")
+        fill(self.query_one("#waiting", DataTable), rows)
+
+
+class StatsView(Static):
+    BORDER_TITLE = "My statistics"
+
+    def show(self, desk):
+        stats = desk.agent.get("statistics", {})
+        lines = [f"Calls {stats.get('calls', 0)}    talk time {duration(stats.get('talkS', 0))}"]
+        lines += [f"  {STATES.get(state, state):<12} {duration(seconds)}"
+                  for state, seconds in sorted(desk.state_seconds().items())]
+        self.update("\n".join(lines))
+
+
+def fill(table, rows):
+    """Make a DataTable show `rows` ({key: cells}), in that order, keeping
+    the cursor on the row it was on."""
+    keys = [str(k) for k in rows]
+    current = [k.value for k in table.rows]
+    if current != keys:
+        cursor = current[table.cursor_row] if 0 <= table.cursor_row < len(current) else None
+        table.clear()
+        for key, cells in zip(keys, rows.values(), strict=True):
+            table.add_row(*cells, key=key)
+        if cursor in keys:
+            table.move_cursor(row=keys.index(cursor))
+        return
+    columns = list(table.columns)
+    for key, cells in zip(keys, rows.values(), strict=True):
+        for column, value in zip(columns, cells, strict=True):
+            if table.get_cell(key, column) != value:
+                table.update_cell(key, column, value)
