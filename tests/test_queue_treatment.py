@@ -145,3 +145,24 @@ def test_ring_all_rings_every_free_agent_and_the_first_to_answer_takes_it():
     centre.run(200)
     [cdr] = centre.records.of(CallRecord)
     assert cdr.agent == "1005"
+
+
+def test_a_flow_gives_its_caller_a_priority_served_first():
+    from tests.test_callcenter import flow_server, route_request
+
+    centre = Centre()
+    client, seen = flow_server(centre)
+    calls = []
+    for trunk, priority in (("dtiB1T1", None), ("dtiB1T2", 7)):
+        centre.sim.endpoint(trunk).call(ani="2125550001", dnis="5550100")
+        call = route_request(centre, seen)["call"]
+        params = {"call": call, "queue": "support"}
+        if priority is not None:
+            params["priority"] = priority
+        centre.call(client.call("RouteSelect", **params))
+        calls.append(call)
+        seen.clear()
+    centre.run_until(lambda: len(centre.center.acd.entries) == 2, what="both queued")
+    agent, events = agent_ready(centre, "1005", "msiB1C5")
+    centre.run_until(lambda: "Delivered" in [n for n, _ in events], what="an offer")
+    assert dict(events)["Delivered"]["call"] == calls[1]     # the later, with priority 7

@@ -340,13 +340,13 @@ class CallCenter:
         then()
 
     # -- queue and agents --------------------------------------------------
-    def _queue_call(self, ic, queue, cause=None):
-        """Answer the trunk (if not yet) and queue the call; busy when the
-        queue is full."""
+    def _queue_call(self, ic, queue, cause=None, priority=None):
+        """Answer the trunk (if not yet) and queue the call (with the
+        queue's priority unless given); busy when the queue is full."""
         if self.acd.full(queue):
             self._queue_full(ic, queue)
             return
-        self._answer_then(ic, lambda: self._to_queue(ic, queue, cause), cause)
+        self._answer_then(ic, lambda: self._to_queue(ic, queue, cause, priority), cause)
 
     def _queue_full(self, ic, queue):
         """A full queue's treatment: busy.  The call is cleared; a trunk not
@@ -791,7 +791,8 @@ class CallCenter:
             watched(self._set_call_data))
         add(Service("RouteSelect", flow, fields={
             **call, "queue": Field(str, False), "extension": Field(str, False),
-            "number": Field(str, False), "data": Field(dict, False, {})}),
+            "number": Field(str, False), "data": Field(dict, False, {}),
+            "priority": Field(int, False)}),
             watched(self._route_select))
         add(Service("ClearConnection", {"flow", "agent"}, fields={
             "call": Field(str, required=False)}), watched(self._clear_connection))
@@ -1035,7 +1036,10 @@ class CallCenter:
                                 "are waiting)", object="queue", id=queue)
         self._merge_data(ic, params["data"], request.cause)
         ic.flow_session = None           # out of the flow server's hands, from now on
-        self._queue_call(ic, queue, request.cause)
+        if params["priority"] is not None and not 0 <= params["priority"] <= 100:
+            raise ProtocolError("invalid_field", "RouteSelect: field 'priority' must be from "
+                                f"0 to 100; got {params['priority']}", field="priority")
+        self._queue_call(ic, queue, request.cause, params["priority"])
         return {"result": "queued", "queue": queue}
 
     @defer.inlineCallbacks
