@@ -1314,6 +1314,7 @@ def scripted():
     c = Centre([member_queue(service_level_s=20, wrap_up_s=10)], [agent("a"), agent("b")])
     c.login("a")
     c.login("b", ready=False)
+    c.acd.set_not_ready("b", "lunch")
     calls = {}
     script = [(0, "call", 1), (5, "answer", "a"), (10, "call", 2), (40, "abandon", 2),
               (45, "call", 3), (50, "call", 4), (55, "abandon", 4), (65, "end", "a"),
@@ -1343,7 +1344,8 @@ def test_queue_statistics_on_a_scripted_day():
     queue = c.queue()
     assert queue == {
         "queue": "q", "strategy": "longest_idle", "waiting": [], "longestWaitS": 0,
-        "agents": {"ready": 1, "notReady": 1}, "offered": 4, "answered": 2, "abandoned": 2,
+        "agents": {"ready": 1, "notReady": 1}, "notReadyReasons": {"lunch": 1},
+        "offered": 4, "answered": 2, "abandoned": 2,
         "exits": {},
         "serviceLevel": 1 / 3,               # 1 in 20 s / (2 answered + 1 abandoned > 20 s)
         "asaS": 20,                          # (5 + 35) / 2

@@ -1026,9 +1026,11 @@ class ACD:
 
     def describe_queue(self, queue):
         now = self.clock.seconds()
-        states = {}
+        states, reasons = {}, {}
         for a in self.serving(queue.name):
             states[a.state] = states.get(a.state, 0) + 1
+            if a.state == "notReady":
+                reasons[a.reason] = reasons.get(a.reason, 0) + 1
         waiting = self.waiting(queue.name)
         counted = queue.answered + queue.abandoned - queue.abandoned_in_sl
         return {
@@ -1038,7 +1040,7 @@ class ACD:
                          "agents": [a.id for a in e.ringing]}
                         for i, e in enumerate(waiting)],
             "longestWaitS": round(max((now - e.since for e in waiting), default=0.0), 3),
-            "agents": states, "offered": queue.offered, "answered": queue.answered,
+            "agents": states, "notReadyReasons": reasons, "offered": queue.offered, "answered": queue.answered,
             "abandoned": queue.abandoned, "exits": dict(queue.exits),
             "serviceLevel": queue.answered_in_sl / counted if counted else None,
             "asaS": queue.wait_total / queue.answered if queue.answered else None,
