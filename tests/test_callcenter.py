@@ -503,7 +503,7 @@ def test_every_key_the_protocol_emits_is_camel_case(centre):
 
 def test_route_select_data_is_announced_like_set_call_data(centre):
     """RouteSelect's data: one AttachedDataChanged, before the route point
-    is left, so Queued already carries it; RouteSelect has no timeoutS."""
+    is left, so Queued already carries it; a queue has no ring time (timeoutS)."""
     from cti.protocol.client import RemoteError
 
     client, seen = flow_server(centre)

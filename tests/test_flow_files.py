@@ -68,7 +68,7 @@ def test_sample_flows_load_clean():
     assert (account.min_digits, account.max_digits, account.terminator) == (6, 9, "#")
     assert account.store == "account" and account.validate == "[0-9]{6,8}"
     assert main.steps["to_sales"].destination == ("queue", "sales")
-    assert flows["support_menu"].steps["repair_desk"].destination == ("extension", "2001")
+    assert flows["support_menu"].steps["repair_desk"].destination == ("extension", "1006")
     assert flows["after_hours"].steps["emergency"].destination == ("number", "18005550911")
     assert isinstance(main.steps["to_support"], GotoStep)
     types = {s.type for f in flows.values() for s in f.steps.values()}

@@ -166,14 +166,14 @@ class Caller:
 
     def transfer(self, kind, target, timeout_s, data):
         def start():
-            result = self.transfers.get(target, "queued" if kind == "queue" else "answered")
-            if result in ("queued", "answered"):
+            result = self.transfers.get(target, "queued" if kind == "queue" else "connected")
+            if result in ("queued", "connected"):
                 self.data.update(data)
                 self.gone = "left the IVR"          # any later request is a bug
                 return defer.succeed({"result": result})
             if result == "no_answer":
-                return self._wait(timeout_s, lambda: {"result": result})
-            return defer.succeed({"result": result})
+                return self._wait(timeout_s, lambda: {"result": "failed", "reason": result})
+            return defer.succeed({"result": "failed", "reason": result})
         return self._do(("transfer", kind, target, timeout_s, dict(data)), start)
 
     def hangup(self):
@@ -366,7 +366,7 @@ def test_0_during_the_welcome_goes_to_an_agent_at_once(sample_runner, clock):
 
 
 def test_the_repair_desk_does_not_answer_so_back_to_the_support_menu(sample_runner, clock):
-    caller = Caller(clock, transfers={"2001": "no_answer"})
+    caller = Caller(clock, transfers={"1006": "no_answer"})
     caller.on("menu_options", "2")
     caller.on("support_options", "3", "1")
     outcome = walk(sample_runner, caller, "main_menu")
@@ -375,7 +375,7 @@ def test_the_repair_desk_does_not_answer_so_back_to_the_support_menu(sample_runn
         ("support_menu", "repair_desk"), ("support_menu", "repair_desk_busy"),
         ("support_menu", "menu"), ("support_menu", "internet")]
     assert caller.requests("transfer") == [
-        ("extension", "2001", 20.0, {}),
+        ("extension", "1006", 20.0, {}),
         ("queue", "support", 30.0, {"reason": "support", "topic": "internet"})]
     assert caller.heard[-4:] == ["transferring", "extension_busy", "support_options",
                                  "transferring"]

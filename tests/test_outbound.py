@@ -11,7 +11,7 @@ from cti.server.config import load_server_config
 from cti.storage.models import CallRecord
 from tests.centre import Centre
 from tests.rig import hears
-from tests.test_callcenter import agent_ready, flow_server, names, route_request
+from tests.test_callcenter import agent_ready, flow_server, names, route_request, tone_wav
 
 AGENT_HZ, FAR_HZ, CALLER_HZ = 1500, 700, 1000
 
@@ -148,7 +148,7 @@ def test_an_agent_transfers_the_caller_to_an_outside_number():
     assert centre.server.voice_pool.busy == set()
 
 
-def test_a_flow_sends_the_caller_out_and_a_failure_comes_back_to_it():
+def test_a_flow_sends_the_caller_out_and_a_failure_comes_back_to_it(tmp_path):
     centre = two_way_t1()
     client, seen = flow_server(centre)
     far = centre.sim.endpoint("dtiB1T1")
@@ -160,6 +160,11 @@ def test_a_flow_sends_the_caller_out_and_a_failure_comes_back_to_it():
         centre.call(client.call("RouteSelect", call=call, number="5551111"), within_ms=30_000)
     assert (e.value.code, e.value.body["reason"]) == ("call_failed", "busy")
     assert centre.center.calls[call].state == "ivr"          # the flow still has it
+    caller = centre.sim.endpoint("dtiB1T2")                  # and its prompts reach the caller
+    caller.capture(True)
+    centre.call(client.call("PlayMessage", call=call, prompts=[tone_wav(tmp_path / "t.wav", 1)]))
+    assert hears(caller.read_capture(), 440)
+    assert not centre.center.moh.listening
     far.set_outbound("answer", 1)
     result = centre.call(client.call("RouteSelect", call=call, number="5552222"),
                          within_ms=30_000)

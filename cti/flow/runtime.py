@@ -20,8 +20,9 @@ one, speaking the protocol to the CT server; tests use a scripted fake)::
     keep(seconds)                                -> None (the flow will be busy with the
                                                     call, without a request, for up to
                                                     `seconds`: a hook is running)
-    transfer(kind, target, timeout_s, data)      -> {"result": "queued" | "answered"
-                                                     | "no_answer" | "busy" | "failed"}
+    transfer(kind, target, timeout_s, data)      -> {"result": "queued" | "connected"}, or
+                                                    {"result": "failed", "reason": ...}
+                                                    (busy, no_answer, queue full...)
     hangup()                                     -> None
 
 Any of them may fail with `CallGone`: the caller hung up, or the CT server
@@ -84,7 +85,7 @@ HOOK_TIMEOUT_S = 5.0
 #: the transfer step's default).
 AGENT_TIMEOUT_S = 30.0
 #: Transfer results meaning the call has left the IVR.
-LEFT = frozenset({"queued", "answered"})
+LEFT = frozenset({"queued", "connected"})
 
 
 class CallGone(Exception):

@@ -89,19 +89,22 @@ class ProtocolCallControl:
         return self._call("KeepCall", timeoutS=float(seconds)).addCallback(lambda _: None)
 
     def transfer(self, kind, target, timeout_s, data):
-        """RouteSelect; a destination the server refuses is a failed transfer
-        (the flow goes on at on_failure), not an error.  `timeout_s`, the
-        ring time of an extension or number, is not sent: the CT server
-        places no such calls yet (it refuses them), and a queue has no ring
-        time (its max_wait_s bounds the wait)."""
+        """RouteSelect; a destination the server refuses (no such queue or
+        extension, a full queue) or a call that does not connect (busy, no
+        answer: `call_failed`) is a failed transfer (the flow goes on at
+        on_failure), not an error.  `timeout_s` is the ring time of an
+        extension or a number; a queue has none (its max_wait_s bounds the
+        wait)."""
         def refused(f):
             f.trap(RemoteError)
-            if f.value.code not in ("invalid_field", "queue_full"):
+            if f.value.code not in ("invalid_field", "queue_full", "call_failed"):
                 return f
-            log.warn("call {call}: transfer to {kind} {target} refused: {why}",
+            log.warn("call {call}: transfer to {kind} {target} failed: {why}",
                      call=self.call_id, kind=kind, target=target, why=f.value)
-            return {"result": "failed", "reason": str(f.value)}
-        return self._call("RouteSelect", **{kind: target}, data=dict(data)).addErrback(refused)
+            return {"result": "failed", "reason": f.value.body.get("reason", str(f.value))}
+        ring = {} if kind == "queue" else {"timeoutS": float(timeout_s)}
+        return self._call("RouteSelect", **{kind: target}, **ring,
+                          data=dict(data)).addErrback(refused)
 
     def hangup(self):
         return self._call("ClearConnection").addCallback(lambda _: None)

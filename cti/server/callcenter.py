@@ -10,6 +10,12 @@ history like every machine here::
 
     routing ──> ivr ──> queued ──> ringing ──> talking ──> ended
         └────────────────┘  ^──────────┘ (rang out, next agent)
+                 ivr <──> placing ──> talking
+
+- placing: a flow sent the caller to an extension (an agent, by its
+  agent code) or an outside number (RouteSelect): the caller hears music
+  while it rings; answered, they talk; not, the caller is the flow's
+  again.
 
 - routing: the route for its DNIS / ANI / trunk group (etc/cti.toml
   [[routes]]) sends it to a flow or a queue.
@@ -63,6 +69,10 @@ log = Logger()
 #: must send its next request for the call within this time (plus what a
 #: KeepCall asked for); then the server takes the call back.
 FLOW_RESPONSE_S = 2.0
+#: How long RouteSelect lets an extension or a number ring (`timeoutS`):
+#: by default, and the range allowed.
+RING_S = 30.0
+RING_S_RANGE = (5.0, 300.0)
 
 PHASES = Table("inbound_call", initial="routing", transitions=[
     ("routing", "to_flow", "ivr"),
@@ -74,7 +84,9 @@ PHASES = Table("inbound_call", initial="routing", transitions=[
     ("ringing", "withdrawn", "queued"),
     ("ringing", "answered", "talking"),
     ("talking", "transfer", "routing"),        # to a queue or a flow (cti.server.desk)
-    ("ivr", "to_number", "talking"),           # a flow sends the caller out
+    ("ivr", "place", "placing"),               # a flow sends the caller to an extension
+    ("placing", "connected", "talking"),       # or a number: it answered
+    ("placing", "failed", "ivr"),              # it did not: the flow's again
     ("*", "end", "ended"),
 ])
 
@@ -639,6 +651,10 @@ class CallCenter:
             self.hub.send_event(ic.flow_session, "RouteEnd", {"call": ic.id, "reason": reason})
         if previous in ("queued", "ringing"):
             self.acd.abandon(ic.call)
+        elif previous == "placing":
+            self.desk.consults.call_ended(ic)
+            ic.talk.end()
+            ic.talk = None
         elif previous == "talking":
             self.desk.call_ended(ic)
             for agent, station in [(ic.agent, ic.station), *ic.members]:
@@ -792,7 +808,7 @@ class CallCenter:
         add(Service("RouteSelect", flow, fields={
             **call, "queue": Field(str, False), "extension": Field(str, False),
             "number": Field(str, False), "data": Field(dict, False, {}),
-            "priority": Field(int, False)}),
+            "priority": Field(int, False), "timeoutS": Field(float, False)}),
             watched(self._route_select))
         add(Service("ClearConnection", {"flow", "agent"}, fields={
             "call": Field(str, required=False)}), watched(self._clear_connection))
@@ -1019,13 +1035,21 @@ class CallCenter:
                                 field="queue")
         if ic.op_busy:
             raise ProtocolError("invalid_state", f"call {ic.id}: an operation is still running")
-        kind = given[0]
-        if kind == "extension":
-            raise ProtocolError("invalid_field", "RouteSelect: extension destinations are "
-                                "not served yet: transfer to a queue or an outside number",
-                                field=kind)
-        if kind == "number":
-            return self._route_out(ic, request, params)
+        if params["priority"] is not None and not 0 <= params["priority"] <= 100:
+            raise ProtocolError("invalid_field", "RouteSelect: field 'priority' must be from "
+                                f"0 to 100; got {params['priority']}", field="priority")
+        kind, ring_s = given[0], params["timeoutS"]
+        if kind == "queue" and ring_s is not None:
+            raise ProtocolError("invalid_field", "RouteSelect: field 'timeoutS' is the ring "
+                                "time of an extension or a number; a queue has none (its "
+                                "max_wait_s bounds the wait)", field="timeoutS")
+        ring_s = RING_S if ring_s is None else ring_s
+        if not RING_S_RANGE[0] <= ring_s <= RING_S_RANGE[1]:
+            raise ProtocolError("invalid_field", "RouteSelect: field 'timeoutS' must be from "
+                                f"{RING_S_RANGE[0]:g} to {RING_S_RANGE[1]:g} seconds; got "
+                                f"{ring_s:g}", field="timeoutS")
+        if kind != "queue":
+            return self._route_out(ic, request, params, kind, params[kind], ring_s)
         queue = params["queue"]
         if self.config.queue(queue) is None:
             raise ProtocolError("invalid_field", f"RouteSelect: no queue {queue!r}",
@@ -1036,36 +1060,66 @@ class CallCenter:
                                 "are waiting)", object="queue", id=queue)
         self._merge_data(ic, params["data"], request.cause)
         ic.flow_session = None           # out of the flow server's hands, from now on
-        if params["priority"] is not None and not 0 <= params["priority"] <= 100:
-            raise ProtocolError("invalid_field", "RouteSelect: field 'priority' must be from "
-                                f"0 to 100; got {params['priority']}", field="priority")
         self._queue_call(ic, queue, request.cause, params["priority"])
         return {"result": "queued", "queue": queue}
 
     @defer.inlineCallbacks
-    def _route_out(self, ic, request, params):
-        """RouteSelect to an outside number: answered once the far end is."""
-        number = params["number"]
-        self.dialer.check_number("RouteSelect", number)
+    def _route_out(self, ic, request, params, kind, target, ring_s):
+        """RouteSelect to an extension (an agent's phone, wherever it is
+        logged in) or an outside number: answered once the other end is;
+        else `call_failed` and the caller is the flow's again."""
+        if kind == "number":
+            self.dialer.check_number("RouteSelect", target)
+        else:
+            self.desk.consults.check_extension(target)
         self._merge_data(ic, params["data"], request.cause)
         ic.flow_session = None
         self._cancel_flow_timer(ic)
         if ic.trunk.state != "connected":
             yield self._answer_trunk(ic, request.cause)
+        ic.phase.fire("place", to=f"{kind}:{target}")
+        self.hold_caller(ic)
         try:
-            yield self.dialer.send_out(ic, number, request.cause)
+            if kind == "number":
+                yield self.dialer.send_out(ic, target, request.cause, no_answer_s=ring_s)
+            else:
+                yield self.desk.consults.ring(ic, target, ring_s, request.cause)
         except OutboundFailed as e:
-            if ic.state != "ended":              # back to the flow, which takes on_failure
-                ic.flow_session = request.session
-                self._arm_watchdog(ic)
-            raise ProtocolError("call_failed", f"RouteSelect: the call to {number} failed: "
-                                f"{e.reason}", reason=e.reason) from None
+            if ic.state != "ended":
+                self._back_to_flow(ic, request.session)
+            raise ProtocolError("call_failed", f"RouteSelect: the call to {kind} {target} "
+                                f"failed: {e.reason}", reason=e.reason) from None
         if ic.flow is not None and f"routepoint:{ic.flow}" in ic.call.connections:
             self.model.clear(ic.call, f"routepoint:{ic.flow}", "redirected",
                              cause=request.cause)
-        ic.phase.fire("to_number", number=number)
-        ic.disposition = "transferred_out"
-        return {"result": "connected", "number": number}
+        ic.phase.fire("connected", to=f"{kind}:{target}")
+        if kind == "number":
+            ic.disposition = "transferred_out"
+        else:
+            ic.answered_at = self.clock.seconds()
+            self.desk.call_connected(ic)
+        return {"result": "connected", kind: target}
+
+    def hold_caller(self, ic):
+        """The caller hears music while a call is placed for it (to an
+        extension, to a number): its voice resource only listens."""
+        if ic.talk is None:
+            self._voice_hears_caller(ic, duplex=False)
+            ic.talk = Talk(self.bus, self.config.conference_pool, self._trunk_endpoint(ic),
+                           self.moh)
+        if not ic.held:
+            ic.talk.hold(self._music_file(ic) or self._default_music())
+            ic.held = True
+
+    def _back_to_flow(self, ic, session):
+        """A call placed for a flow's caller did not connect: the caller
+        hears the flow's voice resource again, and the flow has the call."""
+        ic.talk.end()
+        ic.talk, ic.held = None, False
+        self._voice_hears_caller(ic, duplex=True)
+        ic.phase.fire("failed")
+        ic.flow_session = session
+        self._arm_watchdog(ic)
 
     def _clear_connection(self, request, params):
         if request.role == "flow":

@@ -21,11 +21,11 @@ first and second ring; we offer at the configured ring; answer is going
 off-hook; the far end's hang-up is seen by the supervision the line
 gives: loop-current drop, polarity reversal, or the exchange's busy tone.
 
-Outbound (`seize(number)`, a Deferred of the connected channel or
+Outbound (`seize(number, no_answer_s)`, a Deferred of the connected channel or
 OutboundFailed with a reason).  T1 E&M: our A bit on, the far end winks,
 we send the number in-band from a voice resource, the far end's A bit on
 is the answer; busy, reorder and SIT tones heard in-band fail the call,
-and so does no answer within NO_ANSWER_S.  Glare on a two-way trunk (the
+and so does no answer within `no_answer_s` (NO_ANSWER_S unless told).  Glare on a two-way trunk (the
 far end seized too: its A bit stays on instead of winking) is settled
 for the far end: our call fails with "glare" (the caller of `seize`
 tries another channel) and the channel takes the incoming call.  Analog
@@ -167,6 +167,7 @@ class Channel:
         self._waiters = {}                # state -> [Deferred] (see `when`)
         self.outbound = None              # the Deferred of an outbound call placed
         self.number = ""                  # its number
+        self.no_answer_s = NO_ANSWER_S    # a call out's ring time, before it fails
 
     @property
     def state(self):
@@ -205,10 +206,11 @@ class Channel:
         if self.machine.fire_if("far_clear", how=how):
             self.listener.trunk_released(self, f"far end cleared ({how})")
 
-    def _outbound_start(self, number):
+    def _outbound_start(self, number, no_answer_s):
         if self.state != "idle":
             raise OutboundFailed(self.name, f"the channel is {self.state}")
         self.number, self.dnis, self.ani = number, number, ""
+        self.no_answer_s = no_answer_s
         self.outbound = defer.Deferred()
         self.machine.fire("seize", number=number)
         return self.outbound
@@ -338,9 +340,9 @@ class EmWinkTrunk(Channel):
         self.driver.set_bits(self.name, a=1, b=1)
 
     # -- outbound ------------------------------------------------------------
-    def seize(self, number):
+    def seize(self, number, no_answer_s=NO_ANSWER_S):
         """Place an outbound call (see the module's docstring)."""
-        d = self._outbound_start(number)
+        d = self._outbound_start(number, no_answer_s)
         self._glare_at = None
         self.driver.set_bits(self.name, a=1, b=1)
         self._timer = self.clock.callLater(WINK_WAIT_S, self._outbound_failed, "no wink")
@@ -366,7 +368,7 @@ class EmWinkTrunk(Channel):
         if kind == "dial_done" and event.device == self.voice and state == "dialing":
             self.machine.fire("dialed")
             self.driver.enable_events(self.voice, {"tone"})
-            self._timer = self.clock.callLater(NO_ANSWER_S, self._outbound_failed,
+            self._timer = self.clock.callLater(self.no_answer_s, self._outbound_failed,
                                                "no_answer")
             return True
         if kind == "tone" and event.device == self.voice and event.data.get("on") \
@@ -500,9 +502,9 @@ class LoopStartLine(Channel):
         self.driver.set_hook(self.name, True)
 
     # -- outbound ------------------------------------------------------------
-    def seize(self, number):
+    def seize(self, number, no_answer_s=NO_ANSWER_S):
         """Place an outbound call (see the module's docstring)."""
-        d = self._outbound_start(number)
+        d = self._outbound_start(number, no_answer_s)
         self.driver.set_hook(self.name, True)
         return d
 
@@ -511,7 +513,7 @@ class LoopStartLine(Channel):
         if kind == "hook_done" and event.data.get("offhook") and state == "seizing":
             self.machine.fire("dial")
             self.driver.dial(self.name, self.number, call_progress=CallProgress(
-                check_dial_tone_ms=2000, no_answer_ms=round(NO_ANSWER_S * 1000)))
+                check_dial_tone_ms=2000, no_answer_ms=round(self.no_answer_s * 1000)))
             return True
         if kind == "dial_done" and state == "dialing":
             result = event.data.get("result")
@@ -629,15 +631,15 @@ class T1LoopStartTrunk(LoopStartLine):
         self.driver.set_bits(self.name, a=1, b=1)
         self.machine.fire("answered")
 
-    def seize(self, number):
-        d = self._outbound_start(number)
+    def seize(self, number, no_answer_s=NO_ANSWER_S):
+        d = self._outbound_start(number, no_answer_s)
         if not self._take_voice():
             self._outbound_failed("no voice resource free")
             return d
         self.driver.set_bits(self.name, a=1, b=1)
         self.machine.fire("dial")
         self.driver.dial(self.voice, number, call_progress=CallProgress(
-            check_dial_tone_ms=2000, no_answer_ms=round(NO_ANSWER_S * 1000)))
+            check_dial_tone_ms=2000, no_answer_ms=round(self.no_answer_s * 1000)))
         return d
 
     def _far_cleared(self, how):

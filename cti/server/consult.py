@@ -18,7 +18,11 @@ reconnect; the consulting agent hanging up completes the transfer (on
 answer, if the other phone still rings).  A blind transfer to an agent
 (SingleStepTransferCall with `agent`) is a consultation whose first agent
 left at once: it completes when the other agent answers, and if the
-phone rings out the caller goes back to the queue it came from.
+phone rings out the caller goes back to the queue it came from.  A
+flow's RouteSelect to an `extension` (an agent's code: its phone,
+wherever the agent is logged in) rings the agent the same way, for a
+caller no agent has yet (`ring`); rung out, the flow has the caller
+again.
 
 The consulted agent is reserved through the ACD as a direct call
 (ACD.offer_direct), so it is offered nothing else while its phone rings.
@@ -28,10 +32,12 @@ first member, and the caller hanging up ends it for everyone.
 """
 from dataclasses import dataclass
 
+from twisted.internet import defer
 from twisted.logger import Logger
 
 from cti.protocol.services import Field, ProtocolError, Service
 from cti.server.acd import ACDError
+from cti.server.channels import OutboundFailed
 from cti.server.talk import Talk, TalkError
 
 log = Logger()
@@ -46,17 +52,24 @@ CALLERS = {"agent", "supervisor", "admin"}
 @dataclass(eq=False)
 class Consultation:
     ic: object                    # the caller's InboundCall
-    call: object                  # the internal call (cti.server.calls.Call)
+    call: object                  # the internal call (cti.server.calls.Call); blind:
+                                  # the caller's own call, delivered to the station
     by: object                    # the consulting agent, None for a blind transfer
     by_station: str | None
     to: object                    # the consulted agent
     station: object               # its Station
     talk: object = None           # the two agents, once answered
     timer: object = None          # the ring timeout
+    done: object = None           # blind: a Deferred, fired on answer, failed
+                                  # (OutboundFailed) when it will not be
 
     @property
     def answered(self):
         return self.talk is not None
+
+    @property
+    def blind(self):
+        return self.done is not None
 
 
 class Consultations:
@@ -73,7 +86,32 @@ class Consultations:
         consult = self.start(ic, params["agent"], blind=False, cause=request.cause)
         return {"call": ic.id, "consultCall": consult.call.id}
 
-    def start(self, ic, agent_id, blind, cause=None):
+    def check_extension(self, agent_id):
+        """RouteSelect's `extension` must be an agent's code."""
+        if agent_id not in self.center.acd.agents:
+            raise ProtocolError("invalid_field", f"RouteSelect: no extension {agent_id!r} "
+                                "(an extension is an agent's code)", field="extension")
+
+    def ring(self, ic, agent_id, ring_s, cause=None):
+        """Ring the agent for a flow's caller (who hears music meanwhile):
+        a Deferred fired when the agent has the caller, or failing with
+        OutboundFailed: the agent is not free (reason `busy`, `not_ready`,
+        `logged_off`), did not answer within `ring_s` (`no_answer`), or
+        the caller hung up."""
+        agent = self.center.acd.agent(agent_id)
+        try:
+            consult = self.start(ic, agent_id, blind=True, cause=cause, ring_s=ring_s)
+        except ProtocolError as e:
+            reason = {"loggedOff": "logged_off", "notReady": "not_ready"}.get(agent.state,
+                                                                              "busy")
+            log.info("call {call}: extension {agent} is not free: {why}", call=ic.id,
+                     agent=agent_id, why=e)
+            return defer.fail(OutboundFailed(agent_id, reason))
+        return consult.done
+
+    def start(self, ic, agent_id, blind, cause=None, ring_s=None):
+        """Ring `agent_id` about the call: a consultation, or (`blind`) a
+        transfer that completes on answer (its `done` says how it went)."""
         cc = self.center
         if ic.id in self.by_call:
             raise ProtocolError("invalid_state", f"call {ic.id} has a consultation already "
@@ -89,15 +127,20 @@ class Consultations:
         if station is None or station.state not in ("onhook", "offhook"):
             raise ProtocolError("invalid_state", f"agent {agent_id} is {target.state} and "
                                 "cannot take a call", object="agent", id=agent_id)
-        by, by_station = (None, None) if blind else (ic.agent, ic.station.name)
-        call = cc.model.new_call(by_station or ic.trunk.name, ani=by.id if by else ic.call.ani,
-                                 dnis=target.id, direction="internal")
+        if blind:                                    # the caller's call itself rings
+            by, by_station, call = None, None, ic.call
+        else:
+            by, by_station = ic.agent, ic.station.name
+            call = cc.model.new_call(by_station, ani=by.id, dnis=target.id,
+                                     direction="internal")
         try:
             cc.acd.offer_direct(target.id, call, cause=cause)
         except ACDError as e:
-            cc.model.clear_call(call, "not offered")
+            if not blind:
+                cc.model.clear_call(call, "not offered")
             raise ProtocolError(e.code, str(e), object="agent", id=agent_id) from None
-        consult = Consultation(ic, call, by, by_station, target, station)
+        consult = Consultation(ic, call, by, by_station, target, station,
+                               done=defer.Deferred() if blind else None)
         self.by_call[ic.id] = consult
         self.by_station[station.name] = consult
         if not ic.held:
@@ -111,7 +154,8 @@ class Consultations:
             station.ring()
         else:                                        # a headset: AnswerCall connects
             cc.driver.station_tone(station.name, "ringback")
-        ring_s = cc.config.queue(ic.queue).ring_timeout_s if ic.queue else RING_S
+        if ring_s is None:
+            ring_s = cc.config.queue(ic.queue).ring_timeout_s if ic.queue else RING_S
         consult.timer = cc.clock.callLater(ring_s, self._rang_out, consult)
         return consult
 
@@ -138,9 +182,13 @@ class Consultations:
         self._stop_timer(consult)
         cc.driver.station_tone(consult.station.name, None)
         cc.acd.answered_direct(consult.to.id, cause=cause)
+        if consult.blind:                            # straight to the caller
+            self._transfer(consult, cause)
+            consult.done.callback(consult)
+            return
         cc.model.connect(consult.call, consult.station.name, "connected", cause=cause,
                          agent=consult.to.id)
-        if consult.by is None:                       # blind: straight to the caller
+        if consult.by is None:                       # its agent hung up: transfer on answer
             self._transfer(consult, cause)
             return
         cc.driver.station_tone(consult.by_station, None)
@@ -157,17 +205,10 @@ class Consultations:
 
     def _rang_out(self, consult):
         consult.timer = None
-        cc = self.center
         log.info("call {call}: agent {agent} did not answer the consultation",
                  call=consult.ic.id, agent=consult.to.id)
-        self._end(consult, "not answered")
-        if consult.by is None and consult.ic.state == "talking":   # blind: back to a queue
-            ic = consult.ic
-            self.desk.release_caller(ic)
-            ic.phase.fire("transfer", to=f"queue:{ic.queue}")
-            cc._to_queue(ic, ic.queue or cc.config.flow_down_queue, priority=ic.priority)
-        else:
-            self._back_to_caller(consult)
+        self._end(consult, "not answered", reason="no_answer")
+        self._back_to_caller(consult)
 
     # -- completing ------------------------------------------------------------------
     def _consultation(self, request, params):
@@ -193,7 +234,8 @@ class Consultations:
         self._forget(consult)
         if consult.talk is not None:
             consult.talk.end()
-        cc.model.clear_call(consult.call, "transferred", cause=cause)
+        if not consult.blind:
+            cc.model.clear_call(consult.call, "transferred", cause=cause)
         by = consult.by_station
         station = consult.station
         ic.talk.set(station.name, "talk")
@@ -201,8 +243,9 @@ class Consultations:
         if consult.by is not None:
             self.desk.leave(ic, consult.by, cc.channels[by], "transferred", cause)
         cc.model.connect(ic.call, station.name, "connected", cause=cause, agent=consult.to.id)
-        cc.model.event(ic.call, by or station.name, "Transferred", cause=cause,
-                       transferredTo=station.name)
+        if ic.state != "placing":                    # a flow's caller was nobody's
+            cc.model.event(ic.call, by or station.name, "Transferred", cause=cause,
+                           transferredTo=station.name)
         cc.acd.take_call(consult.to.id, ic.call, ic.queue)
         ic.agent, ic.station = consult.to, station
         ic.answered_by = (consult.to.id, station.name)
@@ -239,8 +282,9 @@ class Consultations:
         return {"call": consult.ic.id}
 
     # -- ending -------------------------------------------------------------------
-    def _end(self, consult, why, cause=None):
-        """The consultation is over without a transfer: the consulted agent is free."""
+    def _end(self, consult, why, cause=None, reason=None):
+        """The consultation is over without a transfer: the consulted agent
+        is free (a blind one's `done` fails with `reason`, else `why`)."""
         cc = self.center
         self._forget(consult)
         self._stop_timer(consult)
@@ -256,7 +300,13 @@ class Consultations:
             cc.acd.withdraw_direct(consult.to.id, why, cause=cause)
         if consult.by_station is not None:
             cc.driver.station_tone(consult.by_station, None)
-        cc.model.clear_call(consult.call, why, cause=cause)
+        if consult.blind:                            # the caller's call leaves the phone
+            if station.name in consult.call.connections:
+                cc.model.clear(consult.call, station.name, why, cause=cause)
+        else:
+            cc.model.clear_call(consult.call, why, cause=cause)
+        if consult.done is not None and not consult.done.called:
+            consult.done.errback(OutboundFailed(station.name, reason or why))
 
     def _back_to_caller(self, consult, cause=None):
         ic = consult.ic

@@ -229,8 +229,9 @@ class Desk:
                                 "consultation: finish that first", object="call", id=ic.id)
         if kind == "agent":
             agent, station = ic.agent, ic.station
-            self.consults.start(ic, target, blind=True, cause=request.cause)
+            consult = self.consults.start(ic, target, blind=True, cause=request.cause)
             self.leave(ic, agent, station, "transferred", request.cause)
+            consult.done.addErrback(self._back_to_queue, ic, f"agent {target}")
             return {"call": ic.id, "transferredTo": f"agent:{target}"}
         if kind == "number":
             cc.dialer.check_number("SingleStepTransferCall", target)
@@ -239,7 +240,7 @@ class Desk:
             self.leave(ic, agent, station, "transferred", request.cause)
             cc.model.event(ic.call, station.name, "Transferred", cause=request.cause,
                            transferredTo=f"number:{target}")
-            d.addErrback(self._out_failed, ic, target)
+            d.addErrback(self._back_to_queue, ic, target)
             return {"call": ic.id, "transferredTo": f"number:{target}"}
         if kind == "queue":
             if cc.config.queue(target) is None:
@@ -264,14 +265,15 @@ class Desk:
             cc._to_flow(ic, target)
         return {"call": ic.id, "transferredTo": to}
 
-    def _out_failed(self, failure, ic, number):
-        """A transfer out did not connect: the caller goes back to its queue."""
+    def _back_to_queue(self, failure, ic, target):
+        """A blind transfer (to an agent, to a number) did not connect:
+        the caller goes back to its queue."""
         failure.trap(OutboundFailed)
-        if ic.state != "talking":
+        if ic.state != "talking":            # the caller hung up meanwhile
             return
         cc = self.center
-        log.info("call {call}: the transfer to {number} failed ({reason}): back to queue "
-                 "{queue}", call=ic.id, number=number, reason=failure.value.reason,
+        log.info("call {call}: the transfer to {target} failed ({reason}): back to queue "
+                 "{queue}", call=ic.id, target=target, reason=failure.value.reason,
                  queue=ic.queue)
         self.release_caller(ic)
         ic.phase.fire("transfer", to=f"queue:{ic.queue}")

@@ -33,7 +33,7 @@ from twisted.logger import Logger
 
 from cti.protocol.services import Field, ProtocolError, Service
 from cti.server.acd import ACDError
-from cti.server.channels import OutboundFailed, Station
+from cti.server.channels import NO_ANSWER_S, OutboundFailed, Station
 from cti.server.talk import Talk
 from cti.storage.models import CallRecord
 
@@ -93,8 +93,9 @@ class Dialer:
                         yield channel
 
     @defer.inlineCallbacks
-    def place(self, number, on_seized=None):
-        """The connected trunk, or OutboundFailed (the last reason)."""
+    def place(self, number, on_seized=None, no_answer_s=NO_ANSWER_S):
+        """The connected trunk, or OutboundFailed (the last reason); the
+        far end rings at most `no_answer_s`."""
         reason = "no trunk free for calls out"
         for trunk in self.trunks():
             if trunk.state != "idle" or trunk.name in self.by_trunk:
@@ -103,7 +104,7 @@ class Dialer:
             if on_seized is not None:
                 on_seized(trunk)
             try:
-                trunk = yield trunk.seize(number)
+                trunk = yield trunk.seize(number, no_answer_s)
                 return trunk
             except OutboundFailed as e:
                 self.by_trunk.pop(trunk.name, None)
@@ -145,17 +146,12 @@ class Dialer:
         cc.bus.route(trunk.voice, self.endpoint(trunk), duplex=False)
 
     @defer.inlineCallbacks
-    def send_out(self, ic, number, cause=None):
+    def send_out(self, ic, number, cause=None, no_answer_s=NO_ANSWER_S):
         """The inbound caller goes out to `number` (music meanwhile): the
         connected trunk, or OutboundFailed."""
         cc = self.center
-        if ic.talk is None:
-            cc._voice_hears_caller(ic, duplex=False)
-            ic.talk = Talk(cc.bus, cc.config.conference_pool, cc._trunk_endpoint(ic), cc.moh)
-        if not ic.held:
-            ic.talk.hold(cc._music_file(ic) or cc._default_music())
-            ic.held = True
-        trunk = yield self.place(number)
+        cc.hold_caller(ic)
+        trunk = yield self.place(number, no_answer_s=no_answer_s)
         if ic.state == "ended":
             self.free(trunk, "the caller hung up")
             raise OutboundFailed(trunk.name, "the caller hung up")
