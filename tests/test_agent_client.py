@@ -39,8 +39,12 @@ CALLS = [
      {"call": "c1", "queue": "sales"}),
     ("single_step_transfer_call", ("c1",), {"flow": "main_menu"}, "SingleStepTransferCall",
      {"call": "c1", "flow": "main_menu"}),
-    ("consultation_call", ("c1", "1002"), {}, "ConsultationCall",
+    ("consultation_call", ("c1",), {"agent": "1002"}, "ConsultationCall",
      {"call": "c1", "agent": "1002"}),
+    ("consultation_call", ("c1",), {"queue": "support"}, "ConsultationCall",
+     {"call": "c1", "queue": "support"}),
+    ("consultation_call", ("c1",), {"number": "5551234"}, "ConsultationCall",
+     {"call": "c1", "number": "5551234"}),
     ("transfer_call", ("c1", "c2"), {}, "TransferCall", {"call": "c1", "consultCall": "c2"}),
     ("conference_call", ("c1",), {"consult_call": "c2"}, "ConferenceCall",
      {"call": "c1", "consultCall": "c2"}),
@@ -130,7 +134,7 @@ def test_arguments_that_do_not_fit_send_nothing(method, args, kwargs, message):
 
 def test_results_and_refusals_come_back_to_their_requests():
     wire = Connected()
-    consult = wire.client.consultation_call("c1", "1002")
+    consult = wire.client.consultation_call("c1", agent="1002")
     state = wire.client.set_agent_state("notReady", reason="lunch")
     wire.sent()
     # Answers out of order: the second request first.

@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Consultation, attended and blind transfer to an agent, three-way
-conference, end to end with the audio checked by tones.
+"""Consultation, attended and blind transfer to an agent, a queue or an
+outside number, three-way conference, end to end with the audio checked
+by tones.
 
 Agent 1005 (msiB1C5, support) has a caller; agent 1003 (msiB1C3, sales and
-support) is consulted.  Caller 1000 Hz, first agent 1500 Hz, second
-agent 700 Hz.
+support) is consulted, by name or as the support queue's agent; or the
+outside number on the first analog line (dxxxB1C1).  Caller 1000 Hz, first
+agent 1500 Hz, second agent 700 Hz, the outside party 400 Hz.
 """
 import pytest
 
@@ -14,7 +16,7 @@ from tests.centre import Centre
 from tests.rig import hears
 from tests.test_callcenter import agent_ready, names
 
-CALLER_HZ, FIRST_HZ, SECOND_HZ = 1000, 1500, 700
+CALLER_HZ, FIRST_HZ, SECOND_HZ, OUTSIDE_HZ = 1000, 1500, 700, 400
 
 
 @pytest.fixture
@@ -53,9 +55,12 @@ class Scene:
         self.centre.run_until(lambda: self.acd.agents["1003"].state == "busy",
                               what="1003 answers")
 
-    def listen(self, ms=1500):
+    def listen(self, ms=1500, outside=None):
+        """Who hears whom: each end sends its tone at once."""
         ends = {"caller": self.caller, "first": self.phone1, "second": self.phone2}
         tones = {"caller": CALLER_HZ, "first": FIRST_HZ, "second": SECOND_HZ}
+        if outside is not None:
+            ends["outside"], tones["outside"] = outside, OUTSIDE_HZ
         for end in ends.values():
             end.capture(True)
         for name, end in ends.items():
@@ -207,3 +212,182 @@ def test_a_conference_party_set_to_listen_is_not_heard_and_asks_to_speak(centre)
     assert dict(s.first_events)["SpeakRequested"]["digit"] == "5"
     s.ask(s.first, "SetPartyRole", call=s.call_id, device="dtiB1T1", role="talk")
     assert s.listen()["first"] == {"caller", "second"}
+
+
+# -- consulting a queue ------------------------------------------------------------
+def test_consult_a_queue_then_transfer(centre):
+    """The consultation waits in the support queue (1005 hears its music),
+    the ACD offers it to 1003 with the caller's data; transferred, the
+    caller talks with 1003, who gets the queue's wrap-up after."""
+    s = Scene(centre)
+    centre.call(s.first.call("SetCallData", call=s.call_id, data={"account": "42"}))
+    result = s.ask(s.first, "ConsultationCall", call=s.call_id, queue="support")
+    consult_call = result["consultCall"]
+    centre.run_until(lambda: s.phone2.state == "ringing", what="the queue's agent rings")
+    centre.run_until(lambda: "Delivered" in names(s.second_events), what="the screen pop")
+    delivered = dict(s.second_events)["Delivered"]
+    assert (delivered["call"], delivered["queue"], delivered["data"]) == (
+        consult_call, "support", {"account": "42"})
+    assert "msiB1C5" in centre.center.moh.listening   # the first agent hears the queue's music
+    s.answer_second()
+    assert "msiB1C5" not in centre.center.moh.listening
+    heard = s.listen()
+    assert heard["first"] == {"second"} and heard["second"] == {"first"}
+    assert heard["caller"] == set()
+    result = s.ask(s.first, "TransferCall", call=s.call_id, consultCall=consult_call)
+    assert result == {"call": s.call_id, "agent": "1003"}
+    assert s.acd.agents["1005"].state == "workingAfterCall"
+    heard = s.listen()
+    assert heard["caller"] == {"second"} and heard["second"] == {"caller"}
+    s.caller.hangup()
+    centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
+    centre.run(200)
+    assert s.acd.agents["1003"].state == "workingAfterCall"
+    [cdr] = centre.records.of(CallRecord, call_id=s.call_id)
+    assert (cdr.agent, cdr.disposition) == ("1003", "answered")
+    assert not centre.center.moh.listening
+
+
+def test_a_queue_consultation_waits_for_an_agent_then_reconnects(centre):
+    s = Scene(centre)
+    centre.call(s.second.call("SetAgentState", state="notReady", reason="break"))
+    result = s.ask(s.first, "ConsultationCall", call=s.call_id, queue="support")
+    centre.run(3000)
+    waiting = centre.center.acd.describe_queue(centre.center.acd.queues["support"])["waiting"]
+    assert [w["call"] for w in waiting] == [result["consultCall"]]
+    assert s.phone2.state != "ringing"
+    centre.call(s.second.call("SetAgentState", state="ready"))
+    centre.run_until(lambda: s.phone2.state == "ringing", what="1003, free, is offered it")
+    s.answer_second()
+    s.ask(s.first, "ReconnectCall", call=s.call_id, consultCall=result["consultCall"])
+    centre.run_until(lambda: s.acd.agents["1003"].state == "workingAfterCall",
+                     what="1003 done with the consultation")
+    heard = s.listen()
+    assert heard["caller"] == {"first"} and heard["first"] == {"caller"}
+    assert heard["second"] == set()
+
+
+def test_the_consulting_agent_hanging_up_while_the_queue_consultation_waits(centre):
+    """Transfer on answer: 1005 leaves at once; the caller hears music
+    until the queue's agent answers, then talks with it."""
+    s = Scene(centre)
+    centre.call(s.second.call("SetAgentState", state="notReady", reason="break"))
+    s.ask(s.first, "ConsultationCall", call=s.call_id, queue="support")
+    s.phone1.onhook()
+    centre.run_until(lambda: s.acd.agents["1005"].state == "workingAfterCall",
+                     what="1005 leaves")
+    centre.call(s.second.call("SetAgentState", state="ready"))
+    centre.run_until(lambda: s.phone2.state == "ringing", what="1003 is offered it")
+    s.answer_second()
+    heard = s.listen()
+    assert heard["caller"] == {"second"} and heard["second"] == {"caller"}
+    assert centre.center.calls[s.call_id].agent.id == "1003"
+
+
+def test_consulting_an_unknown_or_full_queue_changes_nothing(centre):
+    s = Scene(centre)
+    with pytest.raises(RemoteError) as e:
+        s.ask(s.first, "ConsultationCall", call=s.call_id, queue="nope")
+    assert (e.value.code, e.value.body["id"]) == ("no_such_object", "nope")
+    with pytest.raises(RemoteError) as e:
+        s.ask(s.first, "ConsultationCall", call=s.call_id, queue="support", agent="1003")
+    assert (e.value.code, e.value.body["field"]) == ("invalid_field", "agent")
+    assert not centre.center.calls[s.call_id].held
+    assert s.listen()["caller"] == {"first"}
+
+
+# -- consulting an outside number --------------------------------------------------
+def test_consult_a_number_then_transfer(centre):
+    s = Scene(centre)
+    outside = centre.sim.endpoint("dxxxB1C1")
+    outside.set_outbound("answer", 1)
+    result = s.ask(s.first, "ConsultationCall", call=s.call_id, number="5551234")
+    consult_call = result["consultCall"]
+    centre.run_until(lambda: "Established" in [n for n, b in s.first_events
+                                               if b.get("call") == consult_call],
+                     within_ms=30_000, what="the outside party answers")
+    assert outside.dialled() == "5551234"
+    heard = s.listen(outside=outside)
+    assert heard["first"] == {"outside"} and heard["outside"] == {"first"}
+    assert heard["caller"] == set()
+    result = s.ask(s.first, "TransferCall", call=s.call_id, consultCall=consult_call)
+    assert result == {"call": s.call_id, "number": "5551234"}
+    assert s.acd.agents["1005"].state == "workingAfterCall"
+    heard = s.listen(outside=outside)
+    assert heard["caller"] == {"outside"} and heard["outside"] == {"caller"}
+    assert heard["first"] == set()
+    outside.hangup()
+    centre.run_until(lambda: s.call_id not in centre.center.calls,
+                     what="the outside party's hang-up ends the call")
+    centre.run(1000)
+    assert centre.center.channels["dxxxB1C1"].state == "idle"
+    assert centre.server.voice_pool.busy == set()
+
+
+def test_a_busy_number_brings_the_caller_back(centre):
+    s = Scene(centre)
+    centre.sim.endpoint("dxxxB1C1").set_outbound("busy")
+    result = s.ask(s.first, "ConsultationCall", call=s.call_id, number="5550000")
+    centre.run_until(lambda: any(n == "ConnectionCleared" and b.get("call") == result[
+        "consultCall"] for n, b in s.first_events), within_ms=30_000,
+        what="the consultation fails")
+    centre.run_until(lambda: not centre.center.calls[s.call_id].held, what="retrieved")
+    heard = s.listen()
+    assert heard["caller"] == {"first"} and heard["first"] == {"caller"}
+    assert not centre.center.desk.consults.by_call
+
+
+def test_a_conference_with_an_outside_party_outlives_the_agent(centre):
+    s = Scene(centre)
+    outside = centre.sim.endpoint("dxxxB1C1")
+    outside.set_outbound("answer", 1)
+    result = s.ask(s.first, "ConsultationCall", call=s.call_id, number="5551234")
+    centre.run_until(lambda: centre.center.desk.consults.by_call[s.call_id].answered,
+                     within_ms=30_000, what="the outside party answers")
+    parties = s.ask(s.first, "ConferenceCall", call=s.call_id,
+                    consultCall=result["consultCall"])["parties"]
+    assert sorted(parties) == sorted(["dtiB1T1", "msiB1C5", "dxxxB1C1/line"])
+    heard = s.listen(outside=outside)
+    assert heard["caller"] == {"first", "outside"} and heard["outside"] == {"caller", "first"}
+    s.phone1.onhook()                                # the agent leaves the two talking
+    centre.run_until(lambda: s.acd.agents["1005"].state == "workingAfterCall",
+                     what="1005 leaves")
+    heard = s.listen(outside=outside)
+    assert heard["caller"] == {"outside"} and heard["outside"] == {"caller"}
+    s.caller.hangup()
+    centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
+    centre.run(1000)
+    assert centre.center.channels["dxxxB1C1"].state == "idle"
+
+
+def test_the_outside_party_leaving_a_conference_leaves_the_agent_and_caller(centre):
+    s = Scene(centre)
+    outside = centre.sim.endpoint("dxxxB1C1")
+    outside.set_outbound("answer", 1)
+    result = s.ask(s.first, "ConsultationCall", call=s.call_id, number="5551234")
+    centre.run_until(lambda: centre.center.desk.consults.by_call[s.call_id].answered,
+                     within_ms=30_000, what="the outside party answers")
+    s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=result["consultCall"])
+    outside.hangup()
+    centre.run_until(lambda: centre.center.channels["dxxxB1C1"].state == "idle",
+                     within_ms=5000, what="the outside line is released")
+    heard = s.listen()
+    assert heard["caller"] == {"first"} and heard["first"] == {"caller"}
+    assert s.acd.agents["1005"].state == "busy"
+
+
+def test_the_acd_sweep_leaves_a_long_consultation_alone(centre):
+    """The sweep (every [acd] sweep_s) reconciles agents whose call is
+    gone; a consultation's call is not gone while it lasts."""
+    centre.center.acd.start()
+    s = Scene(centre)
+    consult_call = s.consult()
+    centre.run(12_000)                        # rings across two sweeps, unanswered
+    assert s.acd.agents["1003"].state == "reserved"
+    s.answer_second()
+    centre.run(12_000)
+    assert s.acd.agents["1003"].state == "busy" and s.acd.agents["1005"].state == "busy"
+    s.ask(s.first, "TransferCall", call=s.call_id, consultCall=consult_call)
+    heard = s.listen()
+    assert heard["caller"] == {"second"} and heard["second"] == {"caller"}
+    centre.center.acd.stop()

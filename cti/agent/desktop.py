@@ -221,7 +221,7 @@ class AgentDesktop(Console):
 
         def who(agent):
             if agent:
-                self.send(self.client.consultation_call(call.call, agent), consulted,
+                self.send(self.client.consultation_call(call.call, agent=agent), consulted,
                           done=f"Consulting {agent}")
         self.push_screen(Ask("Consult agent:", "agent id"), who)
 

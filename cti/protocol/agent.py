@@ -117,11 +117,12 @@ SERVICES = (
     Request("SingleStepTransferCall", "agent", "Blind transfer to an agent, a queue, a "
             "flow (back to the IVR) or an outside number.", required=("call",),
             one_of=("agent", "queue", "flow", "number")),
-    Request("ConsultationCall", "agent", "Hold the call and call another agent; the result "
-            "names the consultation call.", required=("call", "agent")),
+    Request("ConsultationCall", "agent", "Hold the call and call another agent, a queue's "
+            "agent or an outside number; the result names the consultation call.",
+            required=("call",), one_of=("agent", "queue", "number")),
     Request("TransferCall", "agent", "Complete a consultative transfer: the caller and the "
-            "consulted agent are joined, the agent leaves.", required=("call", "consultCall")),
-    Request("ConferenceCall", "agent", "Join the caller and the consulted agent, staying "
+            "consulted party are joined, the agent leaves.", required=("call", "consultCall")),
+    Request("ConferenceCall", "agent", "Join the caller and the consulted party, staying "
             "on the call.", required=("call", "consultCall")),
     Request("ReconnectCall", "agent", "Drop the consultation and go back to the caller.",
             required=("call", "consultCall")),

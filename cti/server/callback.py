@@ -82,9 +82,7 @@ class Callbacks:
         ic.callback_attempts += 1
 
         def seized(trunk):
-            if cc.bus.connection_of(station.name) is not None:
-                cc.bus.release(station.name)
-            cc.bus.route(station.name, cc.dialer.endpoint(trunk), duplex=False)
+            cc.dialer.hear_progress(station.name, trunk)
             cc.model.connect(ic.call, trunk.name, "alerting", number=ic.callback)
         try:
             trunk = yield cc.dialer.place(ic.callback, seized)

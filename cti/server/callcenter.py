@@ -400,26 +400,25 @@ class CallCenter:
         """The flows calls may be sent to: those the routes and overflows name."""
         return self.route_points
 
-    def _default_music(self):
-        """Music for a held call that was never in a queue: the first queue's."""
-        for queue in self.config.queues:
-            if queue.music and self.prompts_dir is not None \
-                    and (self.prompts_dir / f"{queue.music}.wav").exists():
-                return str(self.prompts_dir / f"{queue.music}.wav")
-        return None
-
-    def _music_file(self, ic):
-        music = self.config.queue(ic.queue).music if ic.queue else None
+    def queue_music(self, name):
+        """The path of queue `name`'s music, or None (no queue, no music)."""
+        music = self.config.queue(name).music if name else None
         if not music or self.prompts_dir is None:
             return None
         path = self.prompts_dir / f"{music}.wav"
         return str(path) if path.exists() else None
 
+    def hold_music(self, ic):
+        """What a held caller hears: its queue's music, or for a call that
+        was never in a queue the first queue's that has music."""
+        return self.queue_music(ic.queue) or next(
+            filter(None, (self.queue_music(q.name) for q in self.config.queues)), None)
+
     def _start_music(self, ic):
         """The waiting caller hears the queue's music (the broadcast of
         cti.server.talk.MusicOnHold); its voice resource keeps hearing the
         caller, for the exit key.  After a flow prompt still ending."""
-        path = self._music_file(ic)
+        path = self.queue_music(ic.queue)
         if path is None or ic.voice is None or ic.music or ic.state == "ended":
             return
         if self.ports.busy(ic.voice):
@@ -511,6 +510,8 @@ class CallCenter:
 
     # the ACD's owner interface: acd.cause is the request being served, if any
     def offer(self, entry, agent):
+        if self.desk.consults.offered(entry, agent):
+            return
         ic = self.calls[entry.call.id]
         station = self.channels[agent.station]
         if ic.state == "queued":                  # ring_all: the first of several
@@ -520,13 +521,19 @@ class CallCenter:
         extra = {"agent": agent.id, "queue": entry.queue.name, "waitS": round(wait, 3)}
         if ic.callback is not None:
             extra.update(callback=True, number=ic.callback)
+        self.ring(station, agent)
+        self.model.connect(ic.call, station.name, "alerting", cause=self.acd.cause, **extra)
+
+    def ring(self, station, agent):
+        """Ring the agent's phone for the ACD's offer: its bell, or on a
+        headset already off-hook a ringback tone (AnswerCall connects).  A
+        phone busy otherwise cannot take it: the offer rings out at once."""
         if station.state == "onhook":
             station.ring()
-        elif station.state == "offhook":          # a headset: AnswerCall connects
+        elif station.state == "offhook":
             self.driver.station_tone(station.name, "ringback")
         else:
             self.clock.callLater(0, self.acd.no_answer, agent)
-        self.model.connect(ic.call, station.name, "alerting", cause=self.acd.cause, **extra)
 
     def withdraw(self, entry, agent):
         ic = self.calls.get(entry.call.id)
@@ -535,6 +542,7 @@ class CallCenter:
         if station.state == "offhook":
             self.driver.station_tone(station.name, None)
         if ic is None:
+            self.desk.consults.withdrawn(entry, station)
             return
         if station.name in ic.call.connections:
             reason = ic.cause if ic.state == "ended" else (
@@ -549,12 +557,15 @@ class CallCenter:
             ic.phase.fire("withdrawn")
 
     def queue_exit(self, entry, reason):
-        """A caller left the queue without an agent (the ACD says why)."""
+        """A caller (or a consultation) left the queue without an agent
+        (the ACD says why)."""
+        why = {"timeout": f"waited the longest allowed in queue {entry.queue_name}",
+               "empty": f"no agent left to serve queue {entry.queue_name}",
+               "exit_key": f"left queue {entry.queue_name} with its exit key"}[reason]
         ic = self.calls.get(entry.call.id)
-        if ic is not None:
-            why = {"timeout": f"waited the longest allowed in queue {entry.queue_name}",
-                   "empty": f"no agent left to serve queue {entry.queue_name}",
-                   "exit_key": f"left queue {entry.queue_name} with its exit key"}[reason]
+        if ic is None:
+            self.desk.consults.queue_exit(entry, why)
+        else:
             self._leave_queue(ic, entry.queue.config, reason, entry.priority,
                               entry.first_since, why)
 
@@ -591,8 +602,10 @@ class CallCenter:
             self.desk.caller_key(ic, digit)
 
     def call_alive(self, call):
-        """The ACD's sweep asks: is this call still up here?"""
-        return call.id in self.calls
+        """The ACD's sweep asks: is this call still up here?  An inbound
+        call is while the call layer has it; a consultation, a call out or
+        an internal call while the call model does (until it is cleared)."""
+        return call.id in self.calls or call.id in self.model.calls
 
     def _agent_answered(self, ic, cause=None):
         """`ic.agent` answered (the phone lifted, or AnswerCall)."""
@@ -1108,7 +1121,7 @@ class CallCenter:
             ic.talk = Talk(self.bus, self.config.conference_pool, self._trunk_endpoint(ic),
                            self.moh)
         if not ic.held:
-            ic.talk.hold(self._music_file(ic) or self._default_music())
+            ic.talk.hold(self.hold_music(ic))
             ic.held = True
 
     def _back_to_flow(self, ic, session):

@@ -1,33 +1,45 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # -*- test-case-name: tests.test_consult -*-
-"""Consultations: an agent calls another agent about the caller, then
-transfers, conferences, or goes back to the caller.
+"""Consultations: an agent calls someone about the caller (another agent,
+an agent of a queue, an outside number), then transfers, conferences, or
+goes back to the caller.
 
-    ConsultationCall {call, agent}    the caller is held (music); the other
-                                      agent's phone rings (a second, internal
-                                      call: `consultCall`)
-    TransferCall {call, consultCall}  the caller goes to the other agent,
-                                      the first one to wrap-up
-    ConferenceCall {...}              caller and both agents talk (a
-                                      conference of up to MAX_PARTIES)
+    ConsultationCall {call, agent}    the caller is held (music); a second,
+                     {call, queue}    internal call (`consultCall`) rings
+                     {call, number}   the other agent's phone; or waits in
+                                      the queue like any call until the ACD
+                                      gives it one of the queue's agents (the
+                                      consulting agent hears the queue's
+                                      music); or goes out to the number (the
+                                      agent hears it ring)
+    TransferCall {call, consultCall}  the caller goes to the consulted party,
+                                      the first agent to wrap-up
+    ConferenceCall {...}              the caller and both talk (a conference
+                                      of up to MAX_PARTIES)
     ReconnectCall {...}               the consultation ends, the caller is
                                       back with the first agent
 
-What real phones do is kept: the consulted agent hanging up is a
-reconnect; the consulting agent hanging up completes the transfer (on
-answer, if the other phone still rings).  A blind transfer to an agent
-(SingleStepTransferCall with `agent`) is a consultation whose first agent
-left at once: it completes when the other agent answers, and if the
-phone rings out the caller goes back to the queue it came from.  A
-flow's RouteSelect to an `extension` (an agent's code: its phone,
-wherever the agent is logged in) rings the agent the same way, for a
-caller no agent has yet (`ring`); rung out, the flow has the caller
-again.
+What real phones do is kept: the consulted party hanging up is a
+reconnect, and so is a consultation that does not connect (rung out,
+busy, the queue's max wait); the consulting agent hanging up completes
+the transfer (on answer, if the other end still rings or waits).  In a
+conference with an outside party, the agent who hangs up leaves the
+caller and the outside party talking.
 
-The consulted agent is reserved through the ACD as a direct call
-(ACD.offer_direct), so it is offered nothing else while its phone rings.
-In a conference, every agent but the one who owns the call is a member;
-a member hanging up leaves, the owner hanging up hands the call to the
+A blind transfer to an agent (SingleStepTransferCall with `agent`) is a
+consultation whose first agent left at once, and whose ringing call is
+the caller's own: it completes when the other agent answers, and if the
+phone rings out the caller goes back to the queue it came from.  A flow's
+RouteSelect to an `extension` (an agent's code: its phone, wherever the
+agent is logged in) rings the agent the same way, for a caller no agent
+has yet (`ring`); rung out, the flow has the caller again.
+
+The consulted agent is reserved through the ACD, as a direct call
+(ACD.offer_direct) or as the queue's call, so it is offered nothing else
+while its phone rings; a queue's agent who answers a consultation gets
+the queue's wrap-up after it, as after any of the queue's calls.  In a
+conference, every agent but the one who owns the call is a member; a
+member hanging up leaves, the owner hanging up hands the call to the
 first member, and the caller hanging up ends it for everyone.
 """
 from dataclasses import dataclass
@@ -56,12 +68,16 @@ class Consultation:
                                   # the caller's own call, delivered to the station
     by: object                    # the consulting agent, None for a blind transfer
     by_station: str | None
-    to: object                    # the consulted agent
-    station: object               # its Station
-    talk: object = None           # the two agents, once answered
-    timer: object = None          # the ring timeout
+    to: object = None             # the consulted agent (a queue's: once one answers)
+    station: object = None        # its Station
+    queue: str | None = None      # consulting a queue
+    number: str | None = None     # consulting an outside number...
+    trunk: object = None          # ...on this trunk, once seized
+    talk: object = None           # the consulting agent and the consulted, once answered
+    timer: object = None          # an agent's ring timeout
     done: object = None           # blind: a Deferred, fired on answer, failed
                                   # (OutboundFailed) when it will not be
+    over: bool = False
 
     @property
     def answered(self):
@@ -71,19 +87,45 @@ class Consultation:
     def blind(self):
         return self.done is not None
 
+    @property
+    def party(self):
+        """The consulted device: the phone, or the trunk to the number."""
+        return self.station.name if self.station is not None else self.trunk.name
+
+    @property
+    def target(self):
+        """Who is consulted, as Transferred's `transferredTo` says it."""
+        if self.number is not None:
+            return f"number:{self.number}"
+        if self.to is None:
+            return f"queue:{self.queue}"
+        return self.station.name
+
 
 class Consultations:
     def __init__(self, desk):
         self.desk = desk
         self.center = desk.center
         self.by_call = {}            # caller's call id -> Consultation
-        self.by_station = {}         # consulted station -> Consultation
+        self.by_station = {}         # consulted (or ringing) station -> Consultation
+        self.queued = {}             # a queue consultation's call id -> Consultation
         self._register()
 
     # -- starting --------------------------------------------------------------
     def _consult(self, request, params):
         ic = self.desk._connected_call(request, params["call"])
-        consult = self.start(ic, params["agent"], blind=False, cause=request.cause)
+        given = [k for k in ("agent", "queue", "number") if params[k] is not None]
+        if len(given) != 1:
+            raise ProtocolError("missing_field" if not given else "invalid_field",
+                                "ConsultationCall: give exactly one of agent, queue and "
+                                "number", field="agent")
+        kind = given[0]
+        if kind == "agent":
+            consult = self.start(ic, params["agent"], blind=False, cause=request.cause)
+        elif kind == "queue":
+            consult = self._start_queue(ic, params["queue"], request.cause)
+        else:
+            consult = self._start_number(ic, params["number"], request.cause)
         return {"call": ic.id, "consultCall": consult.call.id}
 
     def check_extension(self, agent_id):
@@ -109,20 +151,41 @@ class Consultations:
             return defer.fail(OutboundFailed(agent_id, reason))
         return consult.done
 
+    def _check_room(self, ic):
+        if ic.id in self.by_call:
+            raise ProtocolError("invalid_state", f"call {ic.id} has a consultation already "
+                                f"({self.by_call[ic.id].call.id})", object="call", id=ic.id)
+        if len(ic.talk.parties) + 1 > MAX_PARTIES:
+            raise ProtocolError("resource_busy", f"call {ic.id} has {MAX_PARTIES} parties",
+                                object="call", id=ic.id)
+
+    def _new_call(self, ic, dnis):
+        """The consultation's own call, from the agent's phone; it carries
+        the caller's attached data, for the consulted party's screen."""
+        call = self.center.model.new_call(ic.station.name, ani=ic.agent.id, dnis=dnis,
+                                          direction="internal")
+        call.data.update(ic.call.data)
+        return call
+
+    def _begin(self, consult, cause):
+        """The caller is held and the agent's phone is the consultation's."""
+        cc, ic = self.center, consult.ic
+        self.by_call[ic.id] = consult
+        if not ic.held:
+            self.desk.hold(ic, cause)
+        if consult.by_station is not None:
+            ic.talk.drop(consult.by_station)
+            cc.model.connect(consult.call, consult.by_station, "initiated", cause=cause)
+
     def start(self, ic, agent_id, blind, cause=None, ring_s=None):
         """Ring `agent_id` about the call: a consultation, or (`blind`) a
         transfer that completes on answer (its `done` says how it went)."""
         cc = self.center
-        if ic.id in self.by_call:
-            raise ProtocolError("invalid_state", f"call {ic.id} has a consultation already "
-                                f"({self.by_call[ic.id].call.id})", object="call", id=ic.id)
+        self._check_room(ic)
         target = self.desk._agent(agent_id)
         if target is ic.agent or any(m is target for m, _ in ic.members):
             raise ProtocolError("invalid_field", f"agent {agent_id} is on this call already",
                                 field="agent")
-        if len(ic.talk.parties) + 1 > MAX_PARTIES:
-            raise ProtocolError("resource_busy", f"call {ic.id} has {MAX_PARTIES} parties",
-                                object="call", id=ic.id)
         station = cc.channels.by_name.get(target.station) if target.station else None
         if station is None or station.state not in ("onhook", "offhook"):
             raise ProtocolError("invalid_state", f"agent {agent_id} is {target.state} and "
@@ -130,9 +193,7 @@ class Consultations:
         if blind:                                    # the caller's call itself rings
             by, by_station, call = None, None, ic.call
         else:
-            by, by_station = ic.agent, ic.station.name
-            call = cc.model.new_call(by_station, ani=by.id, dnis=target.id,
-                                     direction="internal")
+            by, by_station, call = ic.agent, ic.station.name, self._new_call(ic, target.id)
         try:
             cc.acd.offer_direct(target.id, call, cause=cause)
         except ACDError as e:
@@ -141,23 +202,125 @@ class Consultations:
             raise ProtocolError(e.code, str(e), object="agent", id=agent_id) from None
         consult = Consultation(ic, call, by, by_station, target, station,
                                done=defer.Deferred() if blind else None)
-        self.by_call[ic.id] = consult
         self.by_station[station.name] = consult
-        if not ic.held:
-            self.desk.hold(ic, cause)
+        self._begin(consult, cause)
         if by_station is not None:
-            ic.talk.drop(by_station)                 # the agent's phone is for the consultation
-            cc.model.connect(call, by_station, "initiated", cause=cause)
             cc.driver.station_tone(by_station, "ringback")
         cc.model.connect(call, station.name, "alerting", cause=cause, agent=target.id)
-        if station.state == "onhook":
-            station.ring()
-        else:                                        # a headset: AnswerCall connects
-            cc.driver.station_tone(station.name, "ringback")
+        cc.ring(station, target)
         if ring_s is None:
             ring_s = cc.config.queue(ic.queue).ring_timeout_s if ic.queue else RING_S
         consult.timer = cc.clock.callLater(ring_s, self._rang_out, consult)
         return consult
+
+    def _start_queue(self, ic, name, cause):
+        """The consultation waits in queue `name` for one of its agents."""
+        cc = self.center
+        self._check_room(ic)
+        if cc.config.queue(name) is None:
+            raise ProtocolError("no_such_object", f"no queue {name!r}", object="queue", id=name)
+        if cc.acd.full(name):
+            raise ProtocolError("queue_full", f"queue {name} is full", object="queue", id=name)
+        consult = Consultation(ic, self._new_call(ic, f"queue:{name}"), ic.agent,
+                               ic.station.name, queue=name)
+        self.queued[consult.call.id] = consult
+        self._begin(consult, cause)
+        cc.model.connect(consult.call, f"queue:{name}", "queued", cause=cause)
+        cc.moh.join(consult.by_station, cc.queue_music(name) or cc.hold_music(ic))
+        try:
+            cc.acd.enqueue(consult.call, name, cause=cause)
+        except ACDError as e:                        # join_empty: nobody could answer
+            self._end(consult, str(e), cause)
+            self._back_to_caller(consult, cause)
+            raise ProtocolError(e.code, str(e), object="queue", id=name) from None
+        return consult
+
+    def _start_number(self, ic, number, cause):
+        """The consultation goes out to `number`; the agent hears it ring."""
+        cc = self.center
+        cc.dialer.check_number("ConsultationCall", number)
+        self._check_room(ic)
+        consult = Consultation(ic, self._new_call(ic, number), ic.agent, ic.station.name,
+                               number=number)
+        consult.call.direction = "outbound"
+        self._begin(consult, cause)
+        self._dial(consult, cause)
+        return consult
+
+    @defer.inlineCallbacks
+    def _dial(self, consult, cause):
+        cc = self.center
+
+        def seized(trunk):
+            if consult.trunk is not None:            # that one failed: the next
+                cc.model.clear(consult.call, consult.trunk.name, "not connected")
+            consult.trunk = trunk
+            if consult.by_station is not None:
+                cc.dialer.hear_progress(consult.by_station, trunk)
+            cc.model.connect(consult.call, trunk.name, "alerting", cause=cause,
+                             number=consult.number)
+        try:
+            trunk = yield cc.dialer.place(consult.number, seized)
+        except OutboundFailed as e:
+            if not consult.over:
+                log.info("call {call}: the consultation with {number} failed: {reason}",
+                         call=consult.ic.id, number=consult.number, reason=e.reason)
+                self._end(consult, e.reason)
+                self._back_to_caller(consult)
+            return
+        if consult.over:                             # given up meanwhile
+            cc.dialer.free(trunk, "the consultation ended")
+            return
+        far = cc.dialer.connected(trunk, lambda reason: self._far_cleared(consult, reason))
+        cc.model.connect(consult.call, trunk.name, "connected", cause=cause,
+                         number=consult.number)
+        if consult.by is None:                       # its agent hung up: transfer on answer
+            self._transfer(consult)
+            return
+        cc.bus.release(consult.by_station)
+        consult.talk = Talk(cc.bus, cc.config.conference_pool, consult.by_station, cc.moh)
+        consult.talk.set(far, "talk")
+        cc.model.connect(consult.call, consult.by_station, "connected", cause=cause)
+
+    def _far_cleared(self, consult, reason):
+        """The outside party of a consultation hung up: back to the caller."""
+        if consult.over:
+            return
+        self._end(consult, f"far end cleared ({reason})")
+        self._back_to_caller(consult)
+
+    # -- the ACD's owner interface, for queue consultations ------------------------
+    def offered(self, entry, agent):
+        """The ACD offers a queue consultation to `agent`: True if it was one."""
+        consult = self.queued.get(entry.call.id)
+        if consult is None:
+            return False
+        cc = self.center
+        station = cc.channels[agent.station]
+        self.by_station[station.name] = consult
+        cc.model.connect(consult.call, station.name, "alerting", cause=cc.acd.cause,
+                         agent=agent.id, queue=consult.queue)
+        cc.ring(station, agent)
+        return True
+
+    def withdrawn(self, entry, station):
+        """The offer of a queue consultation to `station` is over (its phone
+        stopped ringing already)."""
+        consult = self.queued.get(entry.call.id)
+        if consult is None or consult.station is station:
+            return
+        if self.by_station.get(station.name) is consult:
+            del self.by_station[station.name]
+        if station.name in consult.call.connections:
+            self.center.model.clear(consult.call, station.name, "answered elsewhere"
+                                    if entry.agent is not None else "not answered")
+
+    def queue_exit(self, entry, why):
+        """A queue consultation left the queue unanswered (max wait...)."""
+        consult = self.queued.get(entry.call.id)
+        if consult is not None:
+            self._end(consult, why)
+            self._back_to_caller(consult)
 
     # -- the consulted phone --------------------------------------------------------
     def station_answered(self, station):
@@ -165,40 +328,50 @@ class Consultations:
         consult = self.by_station.get(station.name)
         if consult is None or consult.answered:
             return consult is not None
-        self._answered(consult)
+        self._answered(consult, station)
         return True
 
     def answer(self, request, agent):
         """AnswerCall from a consulted agent on a headset; True if it was one."""
         consult = self.by_station.get(agent.station)
-        if consult is None or consult.answered or consult.to is not agent:
+        if consult is None or consult.answered or consult.to not in (None, agent):
             return False
-        consult.station.connect()
-        self._answered(consult, request.cause)
+        station = self.center.channels[agent.station]
+        station.connect()
+        self._answered(consult, station, request.cause)
         return True
 
-    def _answered(self, consult, cause=None):
+    def _answered(self, consult, station, cause=None):
         cc = self.center
         self._stop_timer(consult)
-        cc.driver.station_tone(consult.station.name, None)
-        cc.acd.answered_direct(consult.to.id, cause=cause)
+        cc.driver.station_tone(station.name, None)
+        if consult.queue is not None:                # the ACD's call: one agent has it now
+            consult.to, consult.station = cc.acd.agent_at(station.name), station
+            cc.acd.answered(consult.to.id, cause=cause)
+            if consult.by_station is not None:
+                cc.moh.leave(consult.by_station)
+            cc.model.clear(consult.call, f"queue:{consult.queue}", "answered", cause=cause)
+        else:
+            cc.acd.answered_direct(consult.to.id, cause=cause)
         if consult.blind:                            # straight to the caller
             self._transfer(consult, cause)
             consult.done.callback(consult)
             return
-        cc.model.connect(consult.call, consult.station.name, "connected", cause=cause,
+        cc.model.connect(consult.call, station.name, "connected", cause=cause,
                          agent=consult.to.id)
         if consult.by is None:                       # its agent hung up: transfer on answer
             self._transfer(consult, cause)
             return
         cc.driver.station_tone(consult.by_station, None)
         consult.talk = Talk(cc.bus, cc.config.conference_pool, consult.by_station, cc.moh)
-        consult.talk.set(consult.station.name, "talk")
+        consult.talk.set(station.name, "talk")
         cc.model.connect(consult.call, consult.by_station, "connected", cause=cause)
 
     def station_no_answer(self, station):
+        """An agent's consulted phone rang out: True if it was one (a
+        queue's rings out through the ACD, which offers it to the next)."""
         consult = self.by_station.get(station.name)
-        if consult is None or consult.answered:
+        if consult is None or consult.answered or consult.queue is not None:
             return False
         self._rang_out(consult)
         return True
@@ -217,19 +390,21 @@ class Consultations:
         if consult is None or consult.call.id != params["consultCall"]:
             raise ProtocolError("no_such_object", f"no consultation {params['consultCall']!r} "
                                 f"on call {ic.id}", object="call", id=params["consultCall"])
+        if not consult.answered:
+            raise ProtocolError("invalid_state", f"{consult.target} has not answered yet "
+                                "(hang up to transfer on answer)", object="call",
+                                id=consult.call.id)
         return consult
 
     def _transfer_service(self, request, params):
         consult = self._consultation(request, params)
-        if not consult.answered:
-            raise ProtocolError("invalid_state", f"agent {consult.to.id} has not answered "
-                                "yet (hang up to transfer on answer)", object="call",
-                                id=consult.call.id)
         self._transfer(consult, request.cause)
+        if consult.number is not None:
+            return {"call": consult.ic.id, "number": consult.number}
         return {"call": consult.ic.id, "agent": consult.to.id}
 
     def _transfer(self, consult, cause=None):
-        """The caller goes to the consulted agent; the consulting one leaves."""
+        """The caller goes to the consulted party; the consulting agent leaves."""
         cc, ic = self.center, consult.ic
         self._forget(consult)
         if consult.talk is not None:
@@ -237,76 +412,114 @@ class Consultations:
         if not consult.blind:
             cc.model.clear_call(consult.call, "transferred", cause=cause)
         by = consult.by_station
-        station = consult.station
-        ic.talk.set(station.name, "talk")
+        ic.talk.set(self._join(consult), "talk")
         self.desk.retrieve(ic, cause, announce=False)
         if consult.by is not None:
             self.desk.leave(ic, consult.by, cc.channels[by], "transferred", cause)
-        cc.model.connect(ic.call, station.name, "connected", cause=cause, agent=consult.to.id)
         if ic.state != "placing":                    # a flow's caller was nobody's
-            cc.model.event(ic.call, by or station.name, "Transferred", cause=cause,
-                           transferredTo=station.name)
-        cc.acd.take_call(consult.to.id, ic.call, ic.queue)
-        ic.agent, ic.station = consult.to, station
-        ic.answered_by = (consult.to.id, station.name)
+            cc.model.event(ic.call, by or consult.party, "Transferred", cause=cause,
+                           transferredTo=consult.target)
+        if consult.to is not None:
+            cc.model.connect(ic.call, consult.station.name, "connected", cause=cause,
+                             agent=consult.to.id)
+            cc.acd.take_call(consult.to.id, ic.call, ic.queue)
+            ic.agent, ic.station = consult.to, consult.station
+            ic.answered_by = (consult.to.id, consult.station.name)
+
+    def _join(self, consult):
+        """The consulted party joins the caller's call: its bus endpoint.
+        An outside party's trunk is the call's from now on: its clearing
+        ends the call, or (in a conference) takes it out."""
+        cc, ic = self.center, consult.ic
+        if consult.trunk is None:
+            return consult.station.name
+        ic.outbound_trunk = consult.trunk
+        cc.model.connect(ic.call, consult.trunk.name, "connected", number=consult.number)
+        return cc.dialer.connected(consult.trunk, lambda reason: self._outside_left(ic, reason))
+
+    def _outside_left(self, ic, reason):
+        """The outside party of a call hung up: alone with the caller, the
+        call ends; in a conference, it leaves it."""
+        cc = self.center
+        trunk = ic.outbound_trunk
+        if ic.state != "talking" or trunk is None:
+            return
+        if ic.agent is None and not ic.members:     # it frees the trunk
+            cc._finish(ic, "far_end", f"the far end cleared ({reason})")
+            return
+        ic.outbound_trunk = None
+        ic.talk.drop(cc.dialer.endpoint(trunk))
+        cc.dialer.free(trunk, reason)
+        cc.model.clear(ic.call, trunk.name, f"far end cleared ({reason})")
 
     def _conference_service(self, request, params):
         cc = self.center
         consult = self._consultation(request, params)
-        if not consult.answered:
-            raise ProtocolError("invalid_state", f"agent {consult.to.id} has not answered "
-                                "yet", object="call", id=consult.call.id)
         ic = consult.ic
         self._forget(consult)
         consult.talk.end()
         cc.model.clear_call(consult.call, "conferenced", cause=request.cause)
         try:
             ic.talk.set(consult.by_station, "talk")
-            ic.talk.set(consult.station.name, "talk")
+            ic.talk.set(self._join(consult), "talk")
         except TalkError as e:
             raise ProtocolError("resource_busy", f"no conference: {e}") from None
         self.desk.retrieve(ic, request.cause, announce=False)
         cc.model.connect(ic.call, consult.by_station, "connected", cause=request.cause)
-        cc.model.connect(ic.call, consult.station.name, "connected", cause=request.cause,
-                         agent=consult.to.id)
+        if consult.to is not None:
+            cc.model.connect(ic.call, consult.station.name, "connected", cause=request.cause,
+                             agent=consult.to.id)
+            cc.acd.take_call(consult.to.id, ic.call, ic.queue)
+            ic.members.append((consult.to, consult.station))
         cc.model.event(ic.call, consult.by_station, "Conferenced", cause=request.cause,
-                       added=consult.station.name)
-        cc.acd.take_call(consult.to.id, ic.call, ic.queue)
-        ic.members.append((consult.to, consult.station))
+                       added=consult.target)
         return {"call": ic.id, "parties": sorted(ic.talk.parties)}
 
     def _reconnect_service(self, request, params):
-        consult = self._consultation(request, params)
+        ic = self.desk._connected_call(request, params["call"])
+        consult = self.by_call.get(ic.id)
+        if consult is None or consult.call.id != params["consultCall"]:
+            raise ProtocolError("no_such_object", f"no consultation {params['consultCall']!r} "
+                                f"on call {ic.id}", object="call", id=params["consultCall"])
         self._end(consult, "reconnected", request.cause)
         self._back_to_caller(consult, request.cause)
         return {"call": consult.ic.id}
 
     # -- ending -------------------------------------------------------------------
     def _end(self, consult, why, cause=None, reason=None):
-        """The consultation is over without a transfer: the consulted agent
-        is free (a blind one's `done` fails with `reason`, else `why`)."""
+        """The consultation is over without a transfer: the consulted party
+        is let go (a blind one's `done` fails with `reason`, else `why`)."""
         cc = self.center
-        self._forget(consult)
+        consult.over = True
         self._stop_timer(consult)
-        station = consult.station
         if consult.answered:
             consult.talk.end()
+        if consult.queue is not None and consult.to is None:
+            cc.acd.abandon(consult.call)              # its phones stop ringing
+            if consult.by_station is not None:
+                cc.moh.leave(consult.by_station)
+        elif consult.to is not None and consult.answered:
             cc.acd.call_ended(consult.to.id, "agent", cause=cause)
-            if station.state == "talking":
-                station.hang_up()
-        else:
-            station.stop_ring()
-            cc.driver.station_tone(station.name, None)
+            if consult.station.state == "talking":
+                consult.station.hang_up()
+        elif consult.to is not None:
+            consult.station.stop_ring()
+            cc.driver.station_tone(consult.station.name, None)
             cc.acd.withdraw_direct(consult.to.id, why, cause=cause)
+        if consult.trunk is not None:
+            cc.dialer.free(consult.trunk, why)
+        self._forget(consult)
         if consult.by_station is not None:
             cc.driver.station_tone(consult.by_station, None)
+            if consult.trunk is not None and cc.bus.connection_of(consult.by_station):
+                cc.bus.release(consult.by_station)   # it heard the number ring
         if consult.blind:                            # the caller's call leaves the phone
-            if station.name in consult.call.connections:
-                cc.model.clear(consult.call, station.name, why, cause=cause)
+            if consult.station.name in consult.call.connections:
+                cc.model.clear(consult.call, consult.station.name, why, cause=cause)
         else:
             cc.model.clear_call(consult.call, why, cause=cause)
-        if consult.done is not None and not consult.done.called:
-            consult.done.errback(OutboundFailed(station.name, reason or why))
+        if consult.blind and not consult.done.called:
+            consult.done.errback(OutboundFailed(consult.station.name, reason or why))
 
     def _back_to_caller(self, consult, cause=None):
         ic = consult.ic
@@ -315,26 +528,34 @@ class Consultations:
         ic.talk.set(consult.by_station, "talk")
         self.desk.retrieve(ic, cause)
 
-    def station_onhook(self, station):
-        """A phone in a consultation hung up: True if it was one."""
-        return self.hang_up(station)
-
     def hang_up(self, station, cause=None):
         """A phone in a consultation hangs up (on-hook, or ClearConnection):
         True if it was one."""
+        cc = self.center
         consult = self.by_station.get(station.name)
         if consult is not None and consult.answered:       # the consulted: reconnect
             self._end(consult, "consulted agent hung up", cause)
             self._back_to_caller(consult, cause)
+            return True
+        if consult is not None:                            # the consulted rejects it
+            if consult.queue is not None:
+                cc.acd.no_answer(cc.acd.agent_at(station.name), cause=cause)
+            else:
+                self._end(consult, "rejected", cause, reason="rejected")
+                self._back_to_caller(consult, cause)
             return True
         for consult in list(self.by_call.values()):
             if consult.by_station == station.name:           # the consulting: transfer
                 if consult.answered:
                     self._transfer(consult, cause)
                 else:                                        # on answer
+                    if consult.queue is not None:
+                        cc.moh.leave(station.name)
+                    elif consult.trunk is not None and cc.bus.connection_of(station.name):
+                        cc.bus.release(station.name)
+                    cc.driver.station_tone(station.name, None)
                     self.desk.leave(consult.ic, consult.by, station, "transferred", cause)
                     consult.by = consult.by_station = None
-                    cc = self.center
                     cc.model.clear(consult.call, station.name, "transferred on answer")
                 return True
         return False
@@ -347,7 +568,9 @@ class Consultations:
 
     def _forget(self, consult):
         self.by_call.pop(consult.ic.id, None)
-        self.by_station.pop(consult.station.name, None)
+        self.queued.pop(consult.call.id, None)
+        for name in [s for s, c in self.by_station.items() if c is consult]:
+            del self.by_station[name]
 
     @staticmethod
     def _stop_timer(consult):
@@ -361,7 +584,8 @@ class Consultations:
         both = {"call": Field(str, doc="the caller's call"),
                 "consultCall": Field(str, doc="the consultation's call")}
         add(Service("ConsultationCall", CALLERS, fields={
-            "call": Field(str), "agent": Field(str)}), self._consult)
+            "call": Field(str), "agent": Field(str, False), "queue": Field(str, False),
+            "number": Field(str, False)}), self._consult)
         add(Service("TransferCall", CALLERS, fields=both), self._transfer_service)
         add(Service("ConferenceCall", CALLERS, fields=both), self._conference_service)
         add(Service("ReconnectCall", CALLERS, fields=both), self._reconnect_service)

@@ -181,7 +181,7 @@ class Desk:
     def hold(self, ic, cause=None):
         """The caller hears music on hold; `Held` at the agent's station."""
         cc = self.center
-        ic.talk.hold(cc._music_file(ic) or cc._default_music())
+        ic.talk.hold(cc.hold_music(ic))
         ic.held = True
         cc.model.connect(ic.call, ic.station.name, "hold", cause=cause)
 
@@ -210,7 +210,9 @@ class Desk:
 
     def hung_up(self, ic, agent, station, cause=None):
         """An agent on a connected call hung up (on-hook or ClearConnection)."""
-        if ic.members and (ic.agent is agent or any(a is agent for a, _ in ic.members)):
+        if ic.members and (ic.agent is agent or any(a is agent for a, _ in ic.members)) \
+                or ic.agent is agent and ic.outbound_trunk is not None and ic.talk is not None \
+                and len(ic.talk.parties) > 2:        # the caller and an outside party stay
             self.leave(ic, agent, station, "agent hung up", cause)
         elif ic.agent is agent and ic.station is station:
             self.center._finish(ic, "agent", "agent hung up", cause)

@@ -138,12 +138,23 @@ class Dialer:
     def endpoint(trunk):
         return f"{trunk.name}/line" if trunk.voice == trunk.name else trunk.name
 
-    def _line_free(self, trunk):
-        """The connected trunk's own voice resource only hears it, so the
-        line can hear whoever it is joined to."""
+    def hear_progress(self, station, trunk):
+        """While `trunk` dials, the phone `station` (a name) hears it:
+        ringback, busy, the answer."""
         cc = self.center
+        if cc.bus.connection_of(station) is not None:
+            cc.bus.release(station)
+        cc.bus.route(station, self.endpoint(trunk), duplex=False)
+
+    def connected(self, trunk, on_clear):
+        """A call out connected: `on_clear(reason)` runs when the far end
+        clears; the trunk's own voice resource now only hears it, so the
+        line can hear whoever it is joined to.  Its bus endpoint."""
+        cc = self.center
+        self.by_trunk[trunk.name] = on_clear
         cc.bus.release(trunk.voice)
         cc.bus.route(trunk.voice, self.endpoint(trunk), duplex=False)
+        return self.endpoint(trunk)
 
     @defer.inlineCallbacks
     def send_out(self, ic, number, cause=None, no_answer_s=NO_ANSWER_S):
@@ -155,11 +166,10 @@ class Dialer:
         if ic.state == "ended":
             self.free(trunk, "the caller hung up")
             raise OutboundFailed(trunk.name, "the caller hung up")
-        self.by_trunk[trunk.name] = lambda reason: cc._finish(
-            ic, "system", f"the far end of the transfer to {number} cleared ({reason})")
         ic.outbound_trunk = trunk
-        self._line_free(trunk)
-        ic.talk.set(self.endpoint(trunk), "talk")
+        ic.talk.set(self.connected(trunk, lambda reason: cc._finish(
+            ic, "system", f"the far end of the transfer to {number} cleared ({reason})")),
+            "talk")
         ic.talk.retrieve()
         ic.held = False
         cc.model.connect(ic.call, trunk.name, "connected", cause=cause, number=number)
@@ -261,10 +271,9 @@ class Dialer:
 
         def seized(trunk):
             if out.trunk is not None:                # that one failed: the next
-                cc.bus.release(out.station.name)
                 cc.model.clear(out.call, out.trunk.name, "not connected", cause=out.cause)
-            out.trunk = trunk                        # the agent hears the progress
-            cc.bus.route(out.station.name, self.endpoint(trunk), duplex=False)
+            out.trunk = trunk
+            self.hear_progress(out.station.name, trunk)
             cc.model.connect(out.call, trunk.name, "alerting", cause=out.cause)
         try:
             trunk = yield self.place(out.number, seized)
@@ -275,11 +284,10 @@ class Dialer:
         if out.ended:                                # the agent gave up meanwhile
             self.free(trunk, "caller gave up")
             return
-        self.by_trunk[trunk.name] = lambda reason: self._end_out(out, reason, "far_end")
         out.answered_at = cc.clock.seconds()
         cc.bus.release(out.station.name)
-        self._line_free(trunk)
-        out.talk = Talk(cc.bus, cc.config.conference_pool, self.endpoint(trunk), cc.moh)
+        far = self.connected(trunk, lambda reason: self._end_out(out, reason, "far_end"))
+        out.talk = Talk(cc.bus, cc.config.conference_pool, far, cc.moh)
         out.talk.set(out.station.name, "talk")
         cc.model.connect(out.call, trunk.name, "connected", cause=out.cause)
         cc.model.connect(out.call, out.station.name, "connected", cause=out.cause)
