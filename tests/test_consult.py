@@ -391,3 +391,84 @@ def test_the_acd_sweep_leaves_a_long_consultation_alone(centre):
     heard = s.listen()
     assert heard["caller"] == {"second"} and heard["second"] == {"caller"}
     centre.center.acd.stop()
+
+
+# -- consulting a flow -------------------------------------------------------------
+def flow_consult(s):
+    """1005 sends its caller through the main menu's flow, served by a bare
+    flow server: (flow client, what it saw, the consultation's call)."""
+    from tests.test_callcenter import flow_server, route_request
+
+    client, seen = flow_server(s.centre)
+    result = s.ask(s.first, "ConsultationCall", call=s.call_id, flow="main_menu")
+    request = route_request(s.centre, seen)
+    assert (request["call"], request["flow"]) == (s.call_id, "main_menu")
+    return client, seen, result["consultCall"]
+
+
+def test_consult_a_flow_the_caller_comes_back_when_it_releases_him(centre, tmp_path):
+    from tests.test_callcenter import tone_wav
+
+    s = Scene(centre)
+    client, seen, consult_call = flow_consult(s)
+    assert "msiB1C5" in centre.center.moh.listening        # the agent waits with music
+    s.caller.capture(True)
+    s.phone1.capture(True)
+    centre.call(client.call("PlayMessage", call=s.call_id,
+                            prompts=[tone_wav(tmp_path / "t.wav", 1.0)]))
+    assert hears(s.caller.read_capture(), 440)              # the flow speaks to the caller
+    assert not hears(s.phone1.read_capture(), 440)          # not to the agent
+    collect = client.call("CollectDigits", call=s.call_id, maxDigits=4, terminators="#")
+    s.caller.send_digits("4321#")
+    assert centre.call(collect)["digits"] == "4321"
+    centre.call(client.call("SetCallData", call=s.call_id, data={"paid": "yes"}))
+    centre.run_until(lambda: any(n == "AttachedDataChanged" and b["data"].get("paid") == "yes"
+                                 for n, b in s.first_events), what="the agent sees the data")
+    with pytest.raises(RemoteError) as e:                   # the flow cannot send it away
+        centre.call(client.call("RouteSelect", call=s.call_id, queue="sales"))
+    assert e.value.code == "invalid_state"
+    centre.call(client.call("ClearConnection", call=s.call_id))   # the flow is done
+    centre.run_until(lambda: not centre.center.calls[s.call_id].held, what="retrieved")
+    assert "msiB1C5" not in centre.center.moh.listening
+    heard = s.listen()
+    assert heard["caller"] == {"first"} and heard["first"] == {"caller"}
+    assert not any(name == "RouteEnd" for name, _, _ in seen)    # it asked: no RouteEnd
+    assert s.acd.agents["1005"].state == "busy"
+
+
+def test_reconnect_takes_the_caller_back_from_the_flow(centre):
+    s = Scene(centre)
+    client, seen, consult_call = flow_consult(s)
+    s.ask(s.first, "ReconnectCall", call=s.call_id, consultCall=consult_call)
+    centre.run_until(lambda: any(name == "RouteEnd" for name, _, _ in seen),
+                     what="the flow server is told")
+    assert [b["reason"] for n, _, b in seen if n == "RouteEnd"] == ["reconnected"]
+    heard = s.listen()
+    assert heard["caller"] == {"first"} and heard["first"] == {"caller"}
+
+
+def test_transfer_leaves_the_caller_in_the_flow(centre, tmp_path):
+    from tests.test_callcenter import tone_wav
+
+    s = Scene(centre)
+    client, seen, consult_call = flow_consult(s)
+    result = s.ask(s.first, "TransferCall", call=s.call_id, consultCall=consult_call)
+    assert result == {"call": s.call_id, "flow": "main_menu"}
+    assert s.acd.agents["1005"].state == "workingAfterCall"
+    assert centre.center.calls[s.call_id].state == "ivr"
+    s.caller.capture(True)
+    centre.call(client.call("PlayMessage", call=s.call_id,
+                            prompts=[tone_wav(tmp_path / "t.wav", 1.0)]))
+    assert hears(s.caller.read_capture(), 440)
+    queued = centre.call(client.call("RouteSelect", call=s.call_id, queue="support"))
+    assert queued == {"result": "queued", "queue": "support"}
+
+
+def test_the_flow_server_leaving_brings_the_caller_back(centre):
+    s = Scene(centre)
+    client, seen, consult_call = flow_consult(s)
+    client.transport.loseConnection()
+    centre.run_until(lambda: not centre.center.calls[s.call_id].held, within_ms=3000,
+                     what="the caller back with the agent")
+    heard = s.listen()
+    assert heard["caller"] == {"first"} and heard["first"] == {"caller"}

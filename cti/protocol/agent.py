@@ -118,8 +118,9 @@ SERVICES = (
             "flow (back to the IVR) or an outside number.", required=("call",),
             one_of=("agent", "queue", "flow", "number")),
     Request("ConsultationCall", "agent", "Hold the call and call another agent, a queue's "
-            "agent or an outside number; the result names the consultation call.",
-            required=("call",), one_of=("agent", "queue", "number")),
+            "agent or an outside number, or send the caller through a flow and back; the "
+            "result names the consultation call.",
+            required=("call",), one_of=("agent", "queue", "number", "flow")),
     Request("TransferCall", "agent", "Complete a consultative transfer: the caller and the "
             "consulted party are joined, the agent leaves.", required=("call", "consultCall")),
     Request("ConferenceCall", "agent", "Join the caller and the consulted party, staying "

@@ -50,7 +50,7 @@ class Callbacks:
                      call=ic.id)
             return False
         cc._stop_music(ic)
-        cc._voice_hears_caller(ic, duplex=True)
+        cc.voice_hears_caller(ic, duplex=True)
         cc.record_queue(ic.id, ic.queue, None, "CALLBACKREQ", ic.call.ani)
         ic.callback = ic.call.ani
         prompt = cc.prompts_dir / f"{CONFIRM}.wav" if cc.prompts_dir else None
@@ -96,7 +96,7 @@ class Callbacks:
         cc.dialer.by_trunk[trunk.name] = lambda reason: cc._finish(
             ic, "caller", f"far end cleared ({reason})")
         cc.bus.release(station.name)
-        cc._voice_hears_caller(ic, duplex=False)
+        cc.voice_hears_caller(ic, duplex=False)
         ic.talk = Talk(cc.bus, cc.config.conference_pool, cc._trunk_endpoint(ic), cc.moh)
         ic.talk.set(station.name, "talk")
         cc.model.connect(ic.call, trunk.name, "connected")

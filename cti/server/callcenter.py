@@ -272,15 +272,19 @@ class CallCenter:
 
     # -- routing -----------------------------------------------------------
     def _to_flow(self, ic, flow):
-        session = self._next_flow_session()
+        session = self.next_flow_session()
         if session is None:
             log.warn("call {call}: no flow server for flow {flow}: default treatment",
                      call=ic.id, flow=flow)
             self._flow_down(ic, "no flow server")
             return
-        ic.flow, ic.flow_session = flow, session
         ic.phase.fire("to_flow", flow=flow)
-        self.model.connect(ic.call, f"routepoint:{flow}", "alerting")
+        self.start_flow(ic, flow, session)
+
+    def start_flow(self, ic, flow, session, cause=None):
+        """Hand the call to a flow server (RouteRequest), and time it."""
+        ic.flow, ic.flow_session = flow, session
+        self.model.connect(ic.call, f"routepoint:{flow}", "alerting", cause=cause)
         self._arm_watchdog(ic)
         self.hub.send_event(session, "RouteRequest", self._route_request(ic))
 
@@ -289,7 +293,7 @@ class CallCenter:
         return {"call": c.id, "flow": ic.flow, "ani": c.ani, "dnis": c.dnis,
                 "trunkGroup": c.trunk_group, "device": ic.trunk.name, "data": dict(c.data)}
 
-    def _next_flow_session(self):
+    def next_flow_session(self):
         live = [s for s in self.flow_sessions if s in self.hub.sessions]
         self.flow_sessions = live
         if not live:
@@ -308,25 +312,40 @@ class CallCenter:
 
     def _flow_silent(self, ic, seconds):
         ic.flow_timer = None
-        if ic.state == "ivr":
+        if ic.state in ("ivr", "talking"):
             log.warn("call {call}: no request from the flow server for {s} s: default "
                      "treatment", call=ic.id, s=seconds)
             self._flow_down(ic, "flow server silent")
 
     def _flow_down(self, ic, why):
-        """The default treatment: the flow_down queue (or a clear-down)."""
-        if ic.flow_session is not None:
-            self.hub.send_event(ic.flow_session, "RouteEnd", {"call": ic.id, "reason": why})
-            ic.flow_session = None
-        self._cancel_flow_timer(ic)
-        if ic.voice is not None:
-            self.ports.stop(ic.voice)
+        """The default treatment: the flow_down queue (or a clear-down); a
+        caller an agent sent through a flow goes back to the agent."""
+        if ic.state == "talking":                 # a flow consultation
+            self.desk.consults.flow_over(ic, why)
+            return
+        self._stop_flow(ic, why)
         queue = self.config.flow_down_queue
         if not queue:
             self._finish(ic, "system", f"{why}, and no flow_down queue")
             return
         ic.call.data.setdefault("treatment", why)
         self._queue_call(ic, queue)
+
+    def _stop_flow(self, ic, why):
+        """The flow's part is over: its server is told (RouteEnd) if it
+        still has the call; what it played or collected stops."""
+        if ic.flow_session is not None:
+            self.hub.send_event(ic.flow_session, "RouteEnd", {"call": ic.id, "reason": why})
+            ic.flow_session = None
+        self._cancel_flow_timer(ic)
+        if ic.voice is not None:
+            self.ports.stop(ic.voice)
+
+    def leave_flow(self, ic, why):
+        """A flow consultation's flow lets go of the caller."""
+        self._stop_flow(ic, why)
+        if f"routepoint:{ic.flow}" in ic.call.connections:
+            self.model.clear(ic.call, f"routepoint:{ic.flow}", why)
 
     def _cancel_flow_timer(self, ic):
         if ic.flow_timer is not None and ic.flow_timer.active():
@@ -425,7 +444,7 @@ class CallCenter:
             self.ports.pending[ic.voice].addBoth(lambda r: self._start_music(ic) or r)
             return
         ic.music = True
-        self._voice_hears_caller(ic, duplex=False)
+        self.voice_hears_caller(ic, duplex=False)
         self.moh.join(self._trunk_endpoint(ic), path)
 
     def _stop_music(self, ic):
@@ -480,7 +499,7 @@ class CallCenter:
             self._schedule_announcement(ic)
             return
         self._stop_music(ic)
-        self._voice_hears_caller(ic, duplex=True)
+        self.voice_hears_caller(ic, duplex=True)
         ic.announcing = True
         d = self.ports.play(ic.voice, files, barge_in=False)
 
@@ -493,7 +512,7 @@ class CallCenter:
                 self._schedule_announcement(ic)
         d.addCallback(done)
 
-    def _voice_hears_caller(self, ic, duplex):
+    def voice_hears_caller(self, ic, duplex):
         """The caller's voice resource hears the caller; and, duplex, the
         caller hears it (prompts).  Half duplex leaves the caller free to
         hear music or an agent."""
@@ -587,7 +606,7 @@ class CallCenter:
             self._to_queue(ic, target, priority=priority, first_since=first_since)
         else:
             ic.phase.fire("to_flow_again", flow=target)
-            self._voice_hears_caller(ic, duplex=True)
+            self.voice_hears_caller(ic, duplex=True)
             self._to_flow(ic, target)
 
     def caller_digit(self, voice, digit):
@@ -636,7 +655,7 @@ class CallCenter:
         someone else joins); the voice resource keeps hearing the caller."""
         caller = self._trunk_endpoint(ic)
         self.driver.station_tone(ic.station.name, None)
-        self._voice_hears_caller(ic, duplex=False)
+        self.voice_hears_caller(ic, duplex=False)
         ic.talk = Talk(self.bus, self.config.conference_pool, caller, self.moh)
         ic.talk.set(ic.station.name, "talk")
 
@@ -662,6 +681,7 @@ class CallCenter:
             self.ports.stop(ic.voice)
         if ic.flow_session is not None:
             self.hub.send_event(ic.flow_session, "RouteEnd", {"call": ic.id, "reason": reason})
+            ic.flow_session = None
         if previous in ("queued", "ringing"):
             self.acd.abandon(ic.call)
         elif previous == "placing":
@@ -844,7 +864,7 @@ class CallCenter:
         if session in self.flow_sessions:
             self.flow_sessions.remove(session)
         for ic in list(self.calls.values()):
-            if ic.flow_session is session and ic.state == "ivr":
+            if ic.flow_session is session and ic.state in ("ivr", "talking"):
                 ic.flow_session = None        # gone: no RouteEnd to send
                 log.warn("call {call}: its flow server left: default treatment", call=ic.id)
                 self._flow_down(ic, "flow server left")
@@ -858,8 +878,9 @@ class CallCenter:
 
     @staticmethod
     def _holds(session, ic):
-        """Whether the call is in this flow server's hands."""
-        return ic.flow_session is session and ic.state == "ivr"
+        """Whether the call is in this flow server's hands (in the IVR, or
+        sent through a flow by an agent: a flow consultation)."""
+        return ic.flow_session is session and ic.state in ("ivr", "talking")
 
     def _flow_call(self, request, call_id):
         ic = self._call(call_id)
@@ -1048,6 +1069,10 @@ class CallCenter:
                                 field="queue")
         if ic.op_busy:
             raise ProtocolError("invalid_state", f"call {ic.id}: an operation is still running")
+        if ic.state == "talking":
+            raise ProtocolError("invalid_state", f"call {ic.id} was sent through this flow by "
+                                "an agent, who gets it back when the flow releases it "
+                                "(ClearConnection)", object="call", id=ic.id)
         if params["priority"] is not None and not 0 <= params["priority"] <= 100:
             raise ProtocolError("invalid_field", "RouteSelect: field 'priority' must be from "
                                 f"0 to 100; got {params['priority']}", field="priority")
@@ -1117,7 +1142,7 @@ class CallCenter:
         """The caller hears music while a call is placed for it (to an
         extension, to a number): its voice resource only listens."""
         if ic.talk is None:
-            self._voice_hears_caller(ic, duplex=False)
+            self.voice_hears_caller(ic, duplex=False)
             ic.talk = Talk(self.bus, self.config.conference_pool, self._trunk_endpoint(ic),
                            self.moh)
         if not ic.held:
@@ -1129,7 +1154,7 @@ class CallCenter:
         hears the flow's voice resource again, and the flow has the call."""
         ic.talk.end()
         ic.talk, ic.held = None, False
-        self._voice_hears_caller(ic, duplex=True)
+        self.voice_hears_caller(ic, duplex=True)
         ic.phase.fire("failed")
         ic.flow_session = session
         self._arm_watchdog(ic)
@@ -1141,7 +1166,10 @@ class CallCenter:
                                     field="call")
             ic = self._flow_call(request, params["call"])
             ic.flow_session = None
-            self._finish(ic, "system", "released by the flow", request.cause)
+            if ic.state == "talking":             # a flow consultation: back to the agent
+                self._flow_down(ic, "released by the flow")
+            else:
+                self._finish(ic, "system", "released by the flow", request.cause)
             return {}
         agent = self._my_agent(request)
         station = self.channels.by_name.get(agent.station) if agent.station else None

@@ -7,11 +7,15 @@ goes back to the caller.
     ConsultationCall {call, agent}    the caller is held (music); a second,
                      {call, queue}    internal call (`consultCall`) rings
                      {call, number}   the other agent's phone; or waits in
-                                      the queue like any call until the ACD
+                     {call, flow}     the queue like any call until the ACD
                                       gives it one of the queue's agents (the
                                       consulting agent hears the queue's
                                       music); or goes out to the number (the
-                                      agent hears it ring)
+                                      agent hears it ring); or, for a flow,
+                                      the caller goes through the flow (to
+                                      pay, to confirm...) while the agent
+                                      waits with music, and comes back when
+                                      the flow releases it
     TransferCall {call, consultCall}  the caller goes to the consulted party,
                                       the first agent to wrap-up
     ConferenceCall {...}              the caller and both talk (a conference
@@ -25,6 +29,13 @@ busy, the queue's max wait); the consulting agent hanging up completes
 the transfer (on answer, if the other end still rings or waits).  In a
 conference with an outside party, the agent who hangs up leaves the
 caller and the outside party talking.
+
+A flow consultation has no second party to talk with: the flow drives
+the caller's own call (RouteRequest, its prompts and digits, SetCallData
+seen by the agent as AttachedDataChanged), and its end (ClearConnection,
+the flow server silent or gone) or ReconnectCall brings the caller back
+to the agent; TransferCall leaves the caller in the flow, as a blind
+transfer to it would.
 
 A blind transfer to an agent (SingleStepTransferCall with `agent`) is a
 consultation whose first agent left at once, and whose ringing call is
@@ -73,6 +84,7 @@ class Consultation:
     queue: str | None = None      # consulting a queue
     number: str | None = None     # consulting an outside number...
     trunk: object = None          # ...on this trunk, once seized
+    flow: str | None = None       # consulting a flow
     talk: object = None           # the consulting agent and the consulted, once answered
     timer: object = None          # an agent's ring timeout
     done: object = None           # blind: a Deferred, fired on answer, failed
@@ -81,7 +93,8 @@ class Consultation:
 
     @property
     def answered(self):
-        return self.talk is not None
+        """The consulted party is on the line (a flow is, at once)."""
+        return self.talk is not None or self.flow is not None
 
     @property
     def blind(self):
@@ -89,7 +102,9 @@ class Consultation:
 
     @property
     def party(self):
-        """The consulted device: the phone, or the trunk to the number."""
+        """The consulted device: the phone, the trunk to the number, the flow."""
+        if self.flow is not None:
+            return f"routepoint:{self.flow}"
         return self.station.name if self.station is not None else self.trunk.name
 
     @property
@@ -97,6 +112,8 @@ class Consultation:
         """Who is consulted, as Transferred's `transferredTo` says it."""
         if self.number is not None:
             return f"number:{self.number}"
+        if self.flow is not None:
+            return self.party
         if self.to is None:
             return f"queue:{self.queue}"
         return self.station.name
@@ -114,18 +131,20 @@ class Consultations:
     # -- starting --------------------------------------------------------------
     def _consult(self, request, params):
         ic = self.desk._connected_call(request, params["call"])
-        given = [k for k in ("agent", "queue", "number") if params[k] is not None]
+        given = [k for k in ("agent", "queue", "number", "flow") if params[k] is not None]
         if len(given) != 1:
             raise ProtocolError("missing_field" if not given else "invalid_field",
-                                "ConsultationCall: give exactly one of agent, queue and "
-                                "number", field="agent")
+                                "ConsultationCall: give exactly one of agent, queue, number "
+                                "and flow", field="agent")
         kind = given[0]
         if kind == "agent":
             consult = self.start(ic, params["agent"], blind=False, cause=request.cause)
         elif kind == "queue":
             consult = self._start_queue(ic, params["queue"], request.cause)
-        else:
+        elif kind == "number":
             consult = self._start_number(ic, params["number"], request.cause)
+        else:
+            consult = self._start_flow(ic, params["flow"], request.cause)
         return {"call": ic.id, "consultCall": consult.call.id}
 
     def check_extension(self, agent_id):
@@ -246,6 +265,50 @@ class Consultations:
         self._begin(consult, cause)
         self._dial(consult, cause)
         return consult
+
+    def _start_flow(self, ic, flow, cause):
+        """The caller goes through `flow`, hearing the call's voice resource;
+        the agent waits with music."""
+        cc = self.center
+        self._check_room(ic)
+        if flow not in cc.flow_names():
+            raise ProtocolError("no_such_object", f"no flow {flow!r} (flows: "
+                                f"{', '.join(sorted(cc.flow_names())) or 'none'})",
+                                object="flow", id=flow)
+        if ic.voice is None:
+            raise ProtocolError("resource_busy", f"call {ic.id} has no voice resource for "
+                                "the flow", object="call", id=ic.id)
+        session = cc.next_flow_session()
+        if session is None:
+            raise ProtocolError("resource_busy", "no flow server is connected")
+        consult = Consultation(ic, self._new_call(ic, f"routepoint:{flow}"), ic.agent,
+                               ic.station.name, flow=flow)
+        self._begin(consult, cause)
+        ic.talk.feed(ic.voice)
+        cc.moh.join(consult.by_station, cc.hold_music(ic))
+        cc.start_flow(ic, flow, session, cause)
+        return consult
+
+    def flow_over(self, ic, why):
+        """The flow's part of a flow consultation ended (the flow released
+        the caller, its server is silent or gone): back to the agent."""
+        consult = self.by_call.get(ic.id)
+        if consult is not None:
+            self._end(consult, why)
+            self._back_to_caller(consult)
+
+    def _transfer_to_flow(self, consult, cause):
+        """The agent leaves; the caller stays in the flow, an IVR call again."""
+        cc, ic = self.center, consult.ic
+        self._forget(consult)
+        cc.moh.leave(consult.by_station)
+        cc.model.clear_call(consult.call, "transferred", cause=cause)
+        cc.model.event(ic.call, consult.by_station, "Transferred", cause=cause,
+                       transferredTo=consult.target)
+        self.desk.release_caller(ic, cause)
+        cc.voice_hears_caller(ic, duplex=True)
+        ic.phase.fire("transfer", to=consult.target)
+        ic.phase.fire("to_flow", flow=consult.flow)
 
     @defer.inlineCallbacks
     def _dial(self, consult, cause):
@@ -399,12 +462,17 @@ class Consultations:
     def _transfer_service(self, request, params):
         consult = self._consultation(request, params)
         self._transfer(consult, request.cause)
+        if consult.flow is not None:
+            return {"call": consult.ic.id, "flow": consult.flow}
         if consult.number is not None:
             return {"call": consult.ic.id, "number": consult.number}
         return {"call": consult.ic.id, "agent": consult.to.id}
 
     def _transfer(self, consult, cause=None):
         """The caller goes to the consulted party; the consulting agent leaves."""
+        if consult.flow is not None:
+            self._transfer_to_flow(consult, cause)
+            return
         cc, ic = self.center, consult.ic
         self._forget(consult)
         if consult.talk is not None:
@@ -455,6 +523,10 @@ class Consultations:
     def _conference_service(self, request, params):
         cc = self.center
         consult = self._consultation(request, params)
+        if consult.flow is not None:
+            raise ProtocolError("invalid_state", "a flow cannot join a conference: "
+                                "TransferCall leaves the caller in it", object="call",
+                                id=consult.call.id)
         ic = consult.ic
         self._forget(consult)
         consult.talk.end()
@@ -492,8 +564,12 @@ class Consultations:
         cc = self.center
         consult.over = True
         self._stop_timer(consult)
-        if consult.answered:
+        if consult.talk is not None:
             consult.talk.end()
+        if consult.flow is not None:                 # the flow lets go of the caller
+            cc.leave_flow(consult.ic, why)
+            consult.ic.talk.unfeed()
+            cc.moh.leave(consult.by_station)
         if consult.queue is not None and consult.to is None:
             cc.acd.abandon(consult.call)              # its phones stop ringing
             if consult.by_station is not None:
@@ -585,7 +661,7 @@ class Consultations:
                 "consultCall": Field(str, doc="the consultation's call")}
         add(Service("ConsultationCall", CALLERS, fields={
             "call": Field(str), "agent": Field(str, False), "queue": Field(str, False),
-            "number": Field(str, False)}), self._consult)
+            "number": Field(str, False), "flow": Field(str, False)}), self._consult)
         add(Service("TransferCall", CALLERS, fields=both), self._transfer_service)
         add(Service("ConferenceCall", CALLERS, fields=both), self._conference_service)
         add(Service("ReconnectCall", CALLERS, fields=both), self._reconnect_service)

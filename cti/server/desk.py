@@ -263,7 +263,7 @@ class Desk:
         if kind == "queue":
             cc._to_queue(ic, target, cause=request.cause, priority=ic.priority)
         else:
-            cc._voice_hears_caller(ic, duplex=True)
+            cc.voice_hears_caller(ic, duplex=True)
             cc._to_flow(ic, target)
         return {"call": ic.id, "transferredTo": to}
 
