@@ -10,8 +10,15 @@ from cti.protocol.client import RemoteError
 from cti.storage.models import CallRecord
 from tests.centre import Centre
 from tests.rig import hears
-from tests.test_callcenter import (agent_ready, ask, flow_server, names, route_request,
-                                   speech, tone_wav)
+from tests.test_callcenter import (
+    agent_ready,
+    ask,
+    flow_server,
+    names,
+    route_request,
+    speech,
+    tone_wav,
+)
 
 CALLER_HZ, AGENT_HZ = 1000, 1500
 

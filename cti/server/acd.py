@@ -1040,8 +1040,8 @@ class ACD:
                          "agents": [a.id for a in e.ringing]}
                         for i, e in enumerate(waiting)],
             "longestWaitS": round(max((now - e.since for e in waiting), default=0.0), 3),
-            "agents": states, "notReadyReasons": reasons, "offered": queue.offered, "answered": queue.answered,
-            "abandoned": queue.abandoned, "exits": dict(queue.exits),
+            "agents": states, "notReadyReasons": reasons, "offered": queue.offered,
+            "answered": queue.answered, "abandoned": queue.abandoned, "exits": dict(queue.exits),
             "serviceLevel": queue.answered_in_sl / counted if counted else None,
             "asaS": queue.wait_total / queue.answered if queue.answered else None,
             "ahtS": queue.handle_total / queue.handled if queue.handled else None,

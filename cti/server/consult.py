@@ -447,12 +447,17 @@ class Consultations:
         self._back_to_caller(consult)
 
     # -- completing ------------------------------------------------------------------
-    def _consultation(self, request, params):
+    def _lookup(self, request, params):
         ic = self.desk._connected_call(request, params["call"])
         consult = self.by_call.get(ic.id)
         if consult is None or consult.call.id != params["consultCall"]:
             raise ProtocolError("no_such_object", f"no consultation {params['consultCall']!r} "
                                 f"on call {ic.id}", object="call", id=params["consultCall"])
+        return consult
+
+    def _consultation(self, request, params):
+        """The consultation named, answered: one to transfer or conference."""
+        consult = self._lookup(request, params)
         if not consult.answered:
             raise ProtocolError("invalid_state", f"{consult.target} has not answered yet "
                                 "(hang up to transfer on answer)", object="call",
@@ -548,11 +553,7 @@ class Consultations:
         return {"call": ic.id, "parties": sorted(ic.talk.parties)}
 
     def _reconnect_service(self, request, params):
-        ic = self.desk._connected_call(request, params["call"])
-        consult = self.by_call.get(ic.id)
-        if consult is None or consult.call.id != params["consultCall"]:
-            raise ProtocolError("no_such_object", f"no consultation {params['consultCall']!r} "
-                                f"on call {ic.id}", object="call", id=params["consultCall"])
+        consult = self._lookup(request, params)
         self._end(consult, "reconnected", request.cause)
         self._back_to_caller(consult, request.cause)
         return {"call": consult.ic.id}
