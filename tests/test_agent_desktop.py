@@ -234,8 +234,8 @@ def test_hold_and_retrieve_follow_the_call_state():
     run(desktop(fake), scenario)
 
 
-@pytest.mark.parametrize("down,kind", [(0, "agent"), (1, "queue"), (2, "flow")])
-def test_blind_transfer_to_an_agent_a_queue_or_a_flow(down, kind):
+@pytest.mark.parametrize("down,kind", [(0, "agent"), (1, "queue"), (2, "flow"), (3, "number")])
+def test_blind_transfer_to_an_agent_a_queue_a_flow_or_a_number(down, kind):
     fake = FakeClient(agent_answers(state="ready"))
 
     async def scenario(pilot):
@@ -263,6 +263,8 @@ def test_consultation_then_complete_conference_or_reconnect(key, service):
         await talk(app, fake, pilot)
         assert not app.check_action("complete", ())
         await pilot.press("u")
+        await pilot.pause()
+        await pilot.press("enter")                   # an agent
         await pilot.pause()
         await pilot.press(*"1002", "enter")
         await pilot.pause()
@@ -623,3 +625,24 @@ def test_events_of_other_stations_and_agents_are_not_ours():
     assert not desk.apply({**DELIVERED, "event": "Delivered", "call": "c2"})
     floor = Floor(lambda: NOW)
     assert not floor.apply({"event": "SupervisionEnded", "agent": "1005"})
+
+
+@pytest.mark.parametrize("down,kind,name", [(1, "queue", "support"), (2, "flow", "payment"),
+                                            (3, "number", "5551234")])
+def test_consult_a_queue_a_flow_or_a_number(down, kind, name):
+    fake = FakeClient({**agent_answers(state="ready"),
+                       "ConsultationCall": {"consultCall": "c2"}})
+
+    async def scenario(pilot):
+        await talk(pilot.app, fake, pilot)
+        await pilot.press("u")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, Pick)
+        await pilot.press(*["down"] * down, "enter")
+        await pilot.pause()
+        await pilot.press(*name, "enter")
+        await pilot.pause()
+        assert fake.sent() == [("ConsultationCall", {"call": "c1", kind: name})]
+        assert "Consulting on c2" in text(pilot.app, "#call-info")
+
+    run(desktop(fake), scenario)

@@ -10,8 +10,10 @@ and log the agent on if it is logged off.  Then everything is a key:
     r ready          n not ready (asks the reason)   l log on / log off
     a answer         x reject while ringing, hang up after
     h hold / retrieve
-    t transfer (blind: to an agent, a queue or a flow)
-    u consult an agent    c complete the transfer   f conference
+    t transfer (blind: to an agent, a queue, a flow or a number)
+    u consult (an agent, a queue's agent, a number; or send the caller
+      through a flow and back)
+    c complete the transfer   f conference
     k reconnect (drop the consultation, back to the caller)
     d send DTMF      e edit the customer record     ctrl+s save it
     escape           leave the record                ctrl+q quit
@@ -37,7 +39,9 @@ from cti.agent.widgets import (
     state_label,
 )
 
-DESTINATIONS = [("agent", "an agent"), ("queue", "a queue"), ("flow", "a flow (the IVR)")]
+#: Where a call may be transferred or consulted, as the services name them.
+DESTINATIONS = [("agent", "an agent"), ("queue", "a queue"), ("flow", "a flow (the IVR)"),
+                ("number", "an outside number")]
 
 
 class AgentDesktop(Console):
@@ -219,11 +223,14 @@ class AgentDesktop(Console):
         def consulted(result):
             call.consult = result["consultCall"]
 
-        def who(agent):
-            if agent:
-                self.send(self.client.consultation_call(call.call, agent=agent), consulted,
-                          done=f"Consulting {agent}")
-        self.push_screen(Ask("Consult agent:", "agent id"), who)
+        def where(kind):
+            def consult(name):
+                if name:
+                    self.send(self.client.consultation_call(call.call, **{kind: name}),
+                              consulted, done=f"Consulting {kind} {name}")
+            if kind is not None:
+                self.push_screen(Ask(f"Consult {kind}:"), consult)
+        self.push_screen(Pick(f"Consult about {call.call}", DESTINATIONS), where)
 
     def _consulted(self, method, done):
         call = self.desk.call
