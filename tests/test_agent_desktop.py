@@ -425,9 +425,11 @@ def supervisor_answers():
               "1002": {**agent("ready", "", since=NOW - 5), "agent": "1002",
                        "name": "Bob Baker", "station": "msiB1C2"}}
     queues = {"support": queue(waiting=[{"call": "c9", "ani": "1", "waitS": 20.0,
-                                         "position": 1, "priority": 0, "agents": []}]),
-              "sales": queue("sales", strategy="fewest_calls", serviceLevel=None, asaS=None,
-                             ahtS=None, abandoned=0, handled=0)}
+                                         "position": 1, "priority": 0, "agents": []}],
+                               agents={"ready": 1, "busy": 1, "notReady": 3},
+                               notReadyReasons={"login": 1, "lunch": 2}),
+              "sales": queue("sales", strategy="fewest_calls", notReadyReasons={},
+                             serviceLevel=None, asaS=None, ahtS=None, abandoned=0, handled=0)}
 
     def snapshot(params):
         return {"object": params["object"], "id": params["id"],
@@ -462,9 +464,12 @@ def test_the_supervisor_grid_fills_from_snapshots():
         assert agents.get_row_at(0) == ["1002", "Bob Baker", "Ready", "", "0:05", "", ""]
         assert agents.get_row_at(1) == ["1005", "Erin Evans", "On a call", "", "1:30", "c3", ""]
         queues = pilot.app.query_one("#queues")
-        assert queues.get_row_at(0) == ["sales", "fewest_calls", "0", "-", "ready 1", "-", "-",
-                                        "-", "0", "0"]
-        assert queues.get_row_at(1) == ["support", "longest_idle", "1", "0:20", "ready 1",
+        # queue, strategy, waiting, longest, agents by state, not ready by reason,
+        # service level, ASA, AHT, abandoned, handled
+        assert queues.get_row_at(0) == ["sales", "fewest_calls", "0", "-", "ready 1", "", "-",
+                                        "-", "-", "0", "0"]
+        assert queues.get_row_at(1) == ["support", "longest_idle", "1", "0:20",
+                                        "ready 1, on call 1, not ready 3", "lunch 2, login 1",
                                         "75%", "0:12", "3:04", "1", "3"]
 
     run(console(fake), scenario)
@@ -480,14 +485,15 @@ def test_the_supervisor_grid_follows_events():
         fake.emit("AgentLoggedOn", **{**agent("notReady", "login", since=NOW),
                                       "agent": "1009", "name": "Ivy Ito"}, previous="loggedOff")
         fake.emit("QueueChanged", **queue(waiting=[], agents={"busy": 1, "notReady": 1},
-                                          handled=4))
+                                          notReadyReasons={"break": 1}, handled=4))
         fake.emit("SupervisionStarted", agent="1005", call="c3", mode="whisper")
         await pilot.pause()
         agents = app.query_one("#agents")
         assert agents.get_row_at(0)[2:4] == ["Not ready", "break"]
         assert agents.get_row_at(1)[6] == "whisper"
         assert agents.get_row_at(2)[:3] == ["1009", "Ivy Ito", "Not ready"]
-        assert app.query_one("#queues").get_row_at(1)[2:5] == ["0", "-", "on call 1, not ready 1"]
+        assert app.query_one("#queues").get_row_at(1)[2:6] == ["0", "-", "on call 1, not ready 1",
+                                                              "break 1"]
         assert "Supervising 1005 on c3 (whisper)" in text(app, "#supervision")
         fake.emit("SupervisionEnded", agent="1005", call="c3", mode="whisper")
         await pilot.pause()

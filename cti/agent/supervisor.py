@@ -32,8 +32,21 @@ from cti.server.config import STRATEGIES
 
 MODES = [("monitor", "monitor: silent, undetectable"), ("whisper", "whisper: the agent hears"),
          ("barge", "barge: the agent and the caller hear")]
-SHORT = {"loggedOff": "off", "notReady": "not ready", "ready": "ready", "reserved": "ringing",
-         "busy": "on call", "workingAfterCall": "wrap-up"}
+#: Agent states as the queue grid counts them, in the order an agent goes through them.
+SHORT = {"ready": "ready", "reserved": "ringing", "busy": "on call",
+         "workingAfterCall": "wrap-up", "notReady": "not ready", "loggedOff": "off"}
+
+
+def by_state(states):
+    """{"notReady": 1, "ready": 2} -> "ready 2, not ready 1"."""
+    order = [s for s in SHORT if s in states] + sorted(set(states) - set(SHORT))
+    return ", ".join(f"{SHORT.get(s, s)} {states[s]}" for s in order)
+
+
+def by_reason(reasons):
+    """{"login": 1, "lunch": 2} -> "lunch 2, login 1": the most common first."""
+    order = sorted(reasons, key=lambda reason: (-reasons[reason], reason))
+    return ", ".join(f"{reason or 'no reason'} {reasons[reason]}" for reason in order)
 
 
 class SupervisorConsole(Console):
@@ -77,8 +90,8 @@ class SupervisorConsole(Console):
         yield agents
         queues = DataTable(id="queues", cursor_type="row")
         queues.border_title = "Queues"
-        queues.add_columns("Queue", "Strategy", "Waiting", "Longest", "Agents", "SL", "ASA",
-                           "AHT", "Abandoned", "Handled")
+        queues.add_columns("Queue", "Strategy", "Waiting", "Longest", "Agents",
+                           "Not-ready reasons", "SL", "ASA", "AHT", "Abandoned", "Handled")
         yield queues
         yield self.status()
         yield Footer()
@@ -122,11 +135,10 @@ class SupervisorConsole(Console):
 
     def _queue_row(self, name):
         q = self.floor.queues.queues[name]
-        agents = ", ".join(f"{SHORT.get(s, s)} {n}" for s, n in sorted(q.get("agents", {})
-                                                                     .items()))
         level = q.get("serviceLevel")
         return (name, q.get("strategy", ""), str(len(q["waiting"])),
-                duration(self.floor.queues.longest(name)) or "-", agents,
+                duration(self.floor.queues.longest(name)) or "-",
+                by_state(q.get("agents", {})), by_reason(q.get("notReadyReasons", {})),
                 "-" if level is None else f"{level:.0%}",
                 duration(q.get("asaS")) or "-", duration(q.get("ahtS")) or "-",
                 str(q.get("abandoned", 0)), str(q.get("handled", 0)))
