@@ -5,8 +5,8 @@ Textual's pilot against a fake client.
 `FakeClient` has the real client's methods (it is an AgentServices, so
 every method checks its arguments as the real one does), but its `call`
 records the request and answers from a table the test fills in; `emit`
-plays an event as the server would send it.  The clock is fixed: no
-assertion depends on time passing.  One test runs tests/desktop_live.py,
+plays an event as the server would send it.  The clock is a task.Clock
+set at NOW: time passes only when a test advances it.  One test runs tests/desktop_live.py,
 the desktops against the real server over TCP, in a process of its own."""
 import asyncio
 import subprocess
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from twisted.internet import defer
+from twisted.internet.task import Clock
 
 from cti.agent.desktop import AgentDesktop
 from cti.agent.dialogs import Ask, Pick
@@ -114,9 +115,15 @@ def run(app, scenario):
     asyncio.run(go())
 
 
+def clock_at(now=NOW):
+    clock = Clock()
+    clock.advance(now)
+    return clock
+
+
 def desktop(fake, station=None):
-    return AgentDesktop(fake, {"role": "agent", "services": AGENT_SERVICES}, "1005",
-                        station, clock=lambda: NOW)
+    return AgentDesktop(fake, {"role": "agent", "services": AGENT_SERVICES}, clock_at(),
+                        "1005", station)
 
 
 def text(app, selector):
@@ -445,8 +452,8 @@ def supervisor_answers():
 
 def console(fake):
     return SupervisorConsole(fake, {"role": "supervisor", "services": SUPERVISOR_SERVICES},
-                             ["1002", "1005"], ["sales", "support"], station="msiB1C9",
-                             clock=lambda: NOW)
+                             clock_at(), ["1002", "1005"], ["sales", "support"],
+                             station="msiB1C9")
 
 
 def test_the_supervisor_grid_fills_from_snapshots():

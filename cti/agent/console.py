@@ -23,13 +23,16 @@ Two ways to ask the server:
   queues).  Starting up is `on_mount`: the events that arrive meanwhile
   wait in the queue and are applied after the snapshots.
 
+Time is the reactor's (`clock`, an IReactorTime): `clock.seconds()` is
+now, and anything done every so often is a `LoopingCall` on it, so tests
+pass a `task.Clock` and advance it instead of waiting.
+
 A key is offered (shown in the footer, and acted on) only when the
 session's role may call the service behind it (the Login response lists
 them) and the model says it makes sense now: `NEEDS` maps actions to
 services, `allowed(action)` is the subclass's say.
 """
 import asyncio
-import time
 
 from textual.app import App
 from textual.message import Message
@@ -61,7 +64,7 @@ class Console(App):
     #status.error { background: $error; color: $text; }
     """
 
-    def __init__(self, client, session, clock=time.time):
+    def __init__(self, client, session, clock):
         super().__init__()
         self.client = client
         self.session = session

@@ -92,14 +92,16 @@ def read_password(args, user):
     return getpass.getpass(f"password for {user}: ")
 
 
-def make_app(client, login, opts):
+def make_app(client, login, opts, clock):
+    """The app for the role; `clock` is the reactor (the time, and timers)."""
     if opts.role == "supervisor":
         from cti.agent.supervisor import SupervisorConsole
 
-        return SupervisorConsole(client, login, opts.agents, opts.queues, station=opts.station)
+        return SupervisorConsole(client, login, clock, opts.agents, opts.queues,
+                                 station=opts.station)
     from cti.agent.desktop import AgentDesktop
 
-    return AgentDesktop(client, login, opts.user, opts.station)
+    return AgentDesktop(client, login, clock, opts.user, opts.station)
 
 
 async def session(reactor, opts, password, run_app):
@@ -112,7 +114,7 @@ async def session(reactor, opts, password, run_app):
     try:
         login = await client.login(opts.user, password, opts.role,
                                    client="cti-agent").asFuture(loop)
-        await run_app(make_app(client, login, opts))
+        await run_app(make_app(client, login, opts, reactor))
     finally:
         client.transport.loseConnection()
     return 0

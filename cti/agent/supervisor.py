@@ -74,9 +74,9 @@ class SupervisorConsole(Console):
              "log_out": "ForceAgentState", "record": "StartRecording",
              "strategy": "SetQueueStrategy"}
 
-    def __init__(self, client, session, agents, queues, station=None, **kwargs):
-        super().__init__(client, session, **kwargs)
-        self.floor = Floor(self.clock)
+    def __init__(self, client, session, clock, agents, queues, station=None):
+        super().__init__(client, session, clock)
+        self.floor = Floor(clock.seconds)
         self.agent_ids = list(agents)
         self.queue_names = list(queues)
         self.station = station
