@@ -49,8 +49,8 @@ def main(argv=None):
     flow.add_argument("-c", "--config", default="etc/cti.toml", help="configuration file")
     agent = sub.add_parser("agent", help="the agent desktop (--supervisor: the console)")
     agent.add_argument("-c", "--config", default="etc/cti.toml",
-                       help="configuration file: where the server listens; the supervisor's "
-                       "agents and queues")
+                       help="configuration file: where the server listens, when --server "
+                       "is not given")
     agent.add_argument("--server", help="client endpoint of the CT server, such as "
                        "tcp:host=10.0.0.5:port=7500 (default: from the configuration)")
     agent.add_argument("--agent", help="the agent id to log in as")

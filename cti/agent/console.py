@@ -16,8 +16,12 @@ Two ways to ask the server:
 
 - `send(deferred, then, done)` for what a key does: the request goes out
   at once, its answer arrives later as a `Reply`; `then(result)` runs on
-  success and the status line says `done`, or shows the server's refusal
-  (its code and message) and nothing else changes;
+  success and the status line says `done` (if there is anything to say:
+  a request of the app's own, not the user's, leaves the line as it
+  is), or shows the server's refusal (its code and message) and nothing
+  else changes.  The answer is a message like the events, so it is
+  handled after the events that came before it and before those after;
+  a snapshot asked this way is never overwritten by an older event;
 - `await self.ask(deferred)` while starting up, when each answer is
   needed before the next question (the agent's snapshot names its
   queues).  Starting up is `on_mount`: the events that arrive meanwhile
@@ -114,7 +118,8 @@ class Console(App):
         if reply.error is not None:
             self.say(_refusal(reply.error), error=True)
             return
-        self.say(reply.done)
+        if reply.done:
+            self.say(reply.done)
         if reply.then is not None:
             reply.then(reply.result)
         self.changed()

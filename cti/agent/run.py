@@ -8,10 +8,12 @@
 
 Where the CT server is: `--server` (a client endpoint string), else the
 first `[server] listen` of the configuration (`-c`, default
-etc/cti.toml), as `cti flow` finds it.  The supervisor console also
-reads the configuration's agents and queues to fill its grid.  The
-password is asked on the terminal, or read from the first line of
-`--password-file`.
+etc/cti.toml), as `cti flow` finds it.  That is all either desktop
+takes from the configuration: given `--server`, none is needed, so a
+desktop runs on any machine that reaches the server.  The agent desktop
+learns its agent from the server, the supervisor console every agent
+and queue (cti.agent.supervisor says how).  The password is asked on
+the terminal, or read from the first line of `--password-file`.
 
 One loop for both
 -----------------
@@ -56,33 +58,33 @@ class Options:
     user: str
     role: str
     station: str | None
-    agents: tuple = ()                  # the supervisor's grid
-    queues: tuple = ()
 
 
 def options(args):
-    """What to connect to and as whom, from the arguments and the
-    configuration; ConfigError (or ValueError for the arguments) when
-    something is missing."""
+    """What to connect to and as whom, from the arguments (and, without
+    `--server`, the configuration); ConfigError (or ValueError for the
+    arguments) when something is missing."""
     if args.supervisor and not args.user:
         raise ValueError("--supervisor needs --user, the supervisor's login")
     if not args.supervisor and not args.agent:
         raise ValueError("--agent ID is required (or --supervisor --user NAME)")
-    config = None
-    if args.supervisor or not args.server:
-        from cti.server.config import client_endpoint, load_server_config
-
-        config = load_server_config(args.config)
-    server = args.server
-    if server is None:
-        server = client_endpoint(config.listen[0])
-        if server is None:
-            raise ConfigError(args.config, "server.listen",
-                              f"no client endpoint reaches {config.listen[0]!r}: give --server")
+    server = args.server or server_in(args.config)
     if args.supervisor:
-        return Options(server, args.user, "supervisor", args.station,
-                       tuple(a.id for a in config.agents), tuple(q.name for q in config.queues))
+        return Options(server, args.user, "supervisor", args.station)
     return Options(server, args.agent, "agent", args.station)
+
+
+def server_in(path):
+    """A client endpoint reaching the first `[server] listen` of the
+    configuration file at `path`."""
+    from cti.server.config import client_endpoint, load_server_config
+
+    listen = load_server_config(path).listen[0]
+    server = client_endpoint(listen)
+    if server is None:
+        raise ConfigError(path, "server.listen",
+                          f"no client endpoint reaches {listen!r}: give --server")
+    return server
 
 
 def read_password(args, user):
@@ -97,8 +99,7 @@ def make_app(client, login, opts, clock):
     if opts.role == "supervisor":
         from cti.agent.supervisor import SupervisorConsole
 
-        return SupervisorConsole(client, login, clock, opts.agents, opts.queues,
-                                 station=opts.station)
+        return SupervisorConsole(client, login, clock, station=opts.station)
     from cti.agent.desktop import AgentDesktop
 
     return AgentDesktop(client, login, clock, opts.user, opts.station)

@@ -2,11 +2,24 @@
 # -*- test-case-name: tests.test_agent_desktop -*-
 """The supervisor console: every agent and queue, live, and the actions.
 
-It monitors every agent and every queue (`MonitorStart` with id `*`),
-then takes a snapshot of each agent and queue it was told of (the
-configuration's lists: a `*` snapshot is null), so the grid is full
-before the first event; an agent or queue it was not told of joins the
-grid with its first event.
+It learns the floor from the server, not from a configuration file, so
+it runs on any machine that reaches the server:
+
+1. `MonitorStart` with id `*`, for `agent` and for `queue`: from then on
+   every agent event and every queue event reaches the console, about
+   the agents and queues it knows and those it does not know yet.
+2. `Snapshot` with id `*`, for each: every agent and every queue as they
+   are now, a list; the grids start from them.
+3. Events keep the grids current.  An agent event carries the agent's
+   whole snapshot: its row changes, or appears.  A queue's call events
+   (`Queued`, `ConnectionCleared`) move its waiting callers; a queue
+   first heard of in an event gets a row at once.
+
+Answers and events are handled in the order they arrive
+(cti.agent.console), so a snapshot replaces what the events before it
+said, and the events after it are applied on top of it.  Waits and times
+in a state keep counting on the console's clock between updates
+(cti.agent.model).
 
 The keys act on the agent under the cursor of the agents grid, or, for
 the strategy, on the queue under the cursor of the queues grid (tab
@@ -74,11 +87,9 @@ class SupervisorConsole(Console):
              "log_out": "ForceAgentState", "record": "StartRecording",
              "strategy": "SetQueueStrategy"}
 
-    def __init__(self, client, session, clock, agents, queues, station=None):
+    def __init__(self, client, session, clock, station=None):
         super().__init__(client, session, clock)
         self.floor = Floor(clock.seconds)
-        self.agent_ids = list(agents)
-        self.queue_names = list(queues)
         self.station = station
 
     def compose(self):
@@ -98,16 +109,18 @@ class SupervisorConsole(Console):
 
     async def start(self):
         for kind in ("agent", "queue"):
-            await self.ask(self.client.monitor_start(kind, "*"))
-        for agent in self.agent_ids:
-            got = await self.ask(self.client.snapshot("agent", agent))
-            if got is not None:
-                self.floor.set_agent(got["snapshot"])
-        for name in self.queue_names:
-            got = await self.ask(self.client.snapshot("queue", name))
-            if got is not None:
-                self.floor.queues.set(got["snapshot"])
+            self.send(self.client.monitor_start(kind, "*"))
+        self.send(self.client.snapshot("agent", "*"), self._agents_read)
+        self.send(self.client.snapshot("queue", "*"), self._queues_read)
         self.query_one("#agents", DataTable).focus()
+
+    def _agents_read(self, result):
+        for snapshot in result["snapshot"]:
+            self.floor.set_agent(snapshot)
+
+    def _queues_read(self, result):
+        for snapshot in result["snapshot"]:
+            self.floor.queues.set(snapshot)
 
     def apply(self, body):
         return self.floor.apply(body)
@@ -141,7 +154,7 @@ class SupervisorConsole(Console):
                 by_state(q.get("agents", {})), by_reason(q.get("notReadyReasons", {})),
                 "-" if level is None else f"{level:.0%}",
                 duration(q.get("asaS")) or "-", duration(q.get("ahtS")) or "-",
-                str(q.get("abandoned", 0)), str(q.get("handled", 0)))
+                str(q.get("abandoned", "-")), str(q.get("handled", "-")))
 
     # -- what is selected -----------------------------------------------------------
     def _selected(self, table_id, known):
