@@ -16,8 +16,9 @@ the agent hangs up with `x`, then logs off with `l`.
 Then the supervisor console, told nothing but where the server is (no
 configuration: the grids come from the server's snapshots), fills its
 grids; agent 1004 logs on and goes to lunch, from a client of its own,
-and the grid follows: its row; a caller waits in support and hangs up.
-Exit status 0 when every step was seen."""
+and the grid follows: its row, the support queue's not-ready reasons; a
+caller waits in support and hangs up, and the grid counts the abandoned
+call.  Exit status 0 when every step was seen."""
 import asyncio
 import socket
 
@@ -85,6 +86,7 @@ async def supervisor_console(app, reactor, server, dial, trunk):
         await until(pilot, lambda: agents.row_count == len(config.agents), "the agents")
         await until(pilot, lambda: queues.row_count == len(config.queues), "the queues")
         assert grid(app, "#agents", "1003")[:3] == ["1003", "Carol Chen", "Logged off"]
+        abandoned = int(grid(app, "#queues", "support")[9])
 
         loop = asyncio.get_running_loop()
         dan = await connect(reactor, dial).asFuture(loop)
@@ -93,6 +95,8 @@ async def supervisor_console(app, reactor, server, dial, trunk):
         await dan.set_agent_state("notReady", reason="lunch").asFuture(loop)
         await until(pilot, lambda: grid(app, "#agents", "1004")[2:4] == ["Not ready", "lunch"],
                     "agent 1004's event")
+        await until(pilot, lambda: grid(app, "#queues", "support")[5] == "lunch 1",
+                    "the support queue's reasons")
 
         caller = server.sim.endpoint(trunk)
         caller.call(ani="2125557777", dnis="5550199")
@@ -100,6 +104,8 @@ async def supervisor_console(app, reactor, server, dial, trunk):
         await until(pilot, lambda: caller.state == "connected", "the caller hears the queue")
         caller.hangup()
         await until(pilot, lambda: grid(app, "#queues", "support")[2] == "0", "it hung up")
+        await until(pilot, lambda: grid(app, "#queues", "support")[9] == str(abandoned + 1),
+                    "the abandoned call counted")
         dan.transport.loseConnection()
 
 
@@ -115,7 +121,7 @@ async def main(reactor):
     trunks = config.trunk_groups[0].channels
     await session(reactor, Options(dial, "1003", "agent", None), PASSWORD,
                   lambda app: agent_desktop(app, server, trunks[0]))
-    await session(reactor, Options(dial, "sup", "supervisor", None), PASSWORD,
+    await session(reactor, Options(dial, "sup", "supervisor", None, refresh_s=0.2), PASSWORD,
                   lambda app: supervisor_console(app, reactor, server, dial, trunks[1]))
     await server.stopService().asFuture(asyncio.get_running_loop())
     return 0

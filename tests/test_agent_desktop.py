@@ -534,8 +534,51 @@ def test_agents_and_queues_the_console_did_not_know_appear_with_their_events():
         assert rows(app, "#agents")[2][:4] == ["1009", "Ivy Ito", "Not ready", "login"]
         assert rows(app, "#queues")[0] == ["billing", "", "1", "0:00", "", "", "-", "-", "-",
                                            "-", "-"]
+        # Its figures come with the next reading of the queues.
+        queues["billing"] = queue("billing", waiting=[{"call": "c12", "ani": "3125550000",
+                                                       "waitS": 5.0, "position": 1}],
+                                  agents={"notReady": 1}, notReadyReasons={"login": 1})
+        app.clock.advance(5)
+        await pilot.pause()
+        assert rows(app, "#queues")[0][:6] == ["billing", "longest_idle", "1", "0:05",
+                                               "not ready 1", "login 1"]
 
     run(console(fake), scenario)
+
+
+def test_the_queue_figures_are_read_again_every_five_seconds():
+    agents, queues = floor()
+    fake = FakeClient(supervisor_answers(agents, queues))
+    app = console(fake)
+
+    async def scenario(pilot):
+        fake.sent()
+        # A caller abandons: the event takes it off the grid at once...
+        fake.emit("ConnectionCleared", call="c9", device="queue:support", state="null",
+                  reason="far end cleared (A bit off)", data={})
+        await pilot.pause()
+        assert rows(app, "#queues")[1][2:4] == ["0", "-"]
+        # ...the server counts it, and the console shows the count when it
+        # next reads the queues.
+        queues["support"] = queue(abandoned=2, serviceLevel=0.6,
+                                  agents={"ready": 1, "notReady": 4},
+                                  notReadyReasons={"lunch": 3, "login": 1})
+        app.clock.advance(4.9)
+        await pilot.pause()
+        assert fake.sent() == [] and rows(app, "#queues")[1][9] == "1"
+        app.clock.advance(0.1)
+        await pilot.pause()
+        assert fake.sent() == [("Snapshot", {"object": "queue", "id": "*"})]
+        assert rows(app, "#queues")[1][4:10] == ["ready 1, not ready 4", "lunch 3, login 1",
+                                                 "60%", "0:12", "3:04", "2"]
+        # The connection lost, nothing is asked any more.
+        fake.closed.callback(None)
+        await pilot.pause()
+        app.clock.advance(10)
+        assert fake.sent() == []
+
+    run(app, scenario)
+    assert app.clock.getDelayedCalls() == []          # quitting stopped the timer
 
 
 def test_supervisor_actions_on_the_selected_agent():
@@ -615,7 +658,7 @@ def arguments(**given):
     from argparse import Namespace
 
     defaults = {"config": "etc/cti.toml", "server": None, "agent": None, "supervisor": False,
-                "user": None, "station": None, "password_file": None}
+                "user": None, "station": None, "password_file": None, "refresh": 5.0}
     return Namespace(**{**defaults, **given})
 
 
@@ -629,14 +672,15 @@ def test_the_server_comes_from_the_configuration_unless_given():
 
 
 def test_the_supervisor_console_needs_no_configuration_given_the_server():
-    opts = options(arguments(supervisor=True, user="sup", station="msiB1C9",
+    opts = options(arguments(supervisor=True, user="sup", station="msiB1C9", refresh=2.0,
                              server="tcp:host=10.0.0.5:port=7500", config="/nonexistent.toml"))
-    assert opts == Options("tcp:host=10.0.0.5:port=7500", "sup", "supervisor", "msiB1C9")
+    assert opts == Options("tcp:host=10.0.0.5:port=7500", "sup", "supervisor", "msiB1C9", 2.0)
 
 
 @pytest.mark.parametrize("given,message", [({}, "--agent ID is required"),
-                                           ({"supervisor": True}, "needs --user")])
-def test_who_logs_in_must_be_said(given, message):
+                                           ({"supervisor": True}, "needs --user"),
+                                           ({"agent": "1005", "refresh": 0}, "--refresh")])
+def test_arguments_that_do_not_make_sense_are_refused(given, message):
     with pytest.raises(ValueError, match=message):
         options(arguments(**given))
 

@@ -3,7 +3,7 @@
 """`cti agent`: the command line, and Twisted and Textual on one loop.
 
     cti agent --agent 1005 [--station msiB1C5]       the agent desktop
-    cti agent --supervisor --user sup [--station msiB1C9]
+    cti agent --supervisor --user sup [--station msiB1C9] [--refresh 5]
                                                      the supervisor console
 
 Where the CT server is: `--server` (a client endpoint string), else the
@@ -12,8 +12,9 @@ etc/cti.toml), as `cti flow` finds it.  That is all either desktop
 takes from the configuration: given `--server`, none is needed, so a
 desktop runs on any machine that reaches the server.  The agent desktop
 learns its agent from the server, the supervisor console every agent
-and queue (cti.agent.supervisor says how).  The password is asked on
-the terminal, or read from the first line of `--password-file`.
+and queue (cti.agent.supervisor says how; `--refresh` is how often, in
+seconds, it re-reads the queue figures).  The password is asked on the
+terminal, or read from the first line of `--password-file`.
 
 One loop for both
 -----------------
@@ -58,6 +59,7 @@ class Options:
     user: str
     role: str
     station: str | None
+    refresh_s: float = 5.0              # the supervisor console's queue figures
 
 
 def options(args):
@@ -68,9 +70,11 @@ def options(args):
         raise ValueError("--supervisor needs --user, the supervisor's login")
     if not args.supervisor and not args.agent:
         raise ValueError("--agent ID is required (or --supervisor --user NAME)")
+    if not args.refresh > 0:
+        raise ValueError("--refresh must be a number of seconds above 0")
     server = args.server or server_in(args.config)
     if args.supervisor:
-        return Options(server, args.user, "supervisor", args.station)
+        return Options(server, args.user, "supervisor", args.station, args.refresh)
     return Options(server, args.agent, "agent", args.station)
 
 
@@ -99,7 +103,8 @@ def make_app(client, login, opts, clock):
     if opts.role == "supervisor":
         from cti.agent.supervisor import SupervisorConsole
 
-        return SupervisorConsole(client, login, clock, station=opts.station)
+        return SupervisorConsole(client, login, clock, station=opts.station,
+                                 refresh_s=opts.refresh_s)
     from cti.agent.desktop import AgentDesktop
 
     return AgentDesktop(client, login, clock, opts.user, opts.station)

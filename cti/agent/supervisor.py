@@ -14,6 +14,11 @@ it runs on any machine that reaches the server:
    whole snapshot: its row changes, or appears.  A queue's call events
    (`Queued`, `ConnectionCleared`) move its waiting callers; a queue
    first heard of in an event gets a row at once.
+4. A queue's figures (agents by state and by not-ready reason, service
+   level, ASA, AHT, abandoned, handled) are the server's sums, and no
+   event carries them.  So the console re-reads every queue
+   (`Snapshot` queue `*`) every `refresh_s` seconds, on its clock: the
+   reactor when it runs, a `task.Clock` that tests advance.
 
 Answers and events are handled in the order they arrive
 (cti.agent.console), so a snapshot replaces what the events before it
@@ -36,6 +41,7 @@ own phone (`--station`) is the one that joins the calls.
 """
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
+from twisted.internet.task import LoopingCall
 
 from cti.agent.console import Console
 from cti.agent.dialogs import Ask, Pick
@@ -87,10 +93,13 @@ class SupervisorConsole(Console):
              "log_out": "ForceAgentState", "record": "StartRecording",
              "strategy": "SetQueueStrategy"}
 
-    def __init__(self, client, session, clock, station=None):
+    def __init__(self, client, session, clock, station=None, refresh_s=5.0):
         super().__init__(client, session, clock)
         self.floor = Floor(clock.seconds)
         self.station = station
+        self.refreshing = LoopingCall(self.read_queues)
+        self.refreshing.clock = clock
+        self.refresh_s = refresh_s
 
     def compose(self):
         yield Header()
@@ -111,8 +120,13 @@ class SupervisorConsole(Console):
         for kind in ("agent", "queue"):
             self.send(self.client.monitor_start(kind, "*"))
         self.send(self.client.snapshot("agent", "*"), self._agents_read)
-        self.send(self.client.snapshot("queue", "*"), self._queues_read)
+        self.refreshing.start(self.refresh_s, now=True)      # the queues: now, then again
         self.query_one("#agents", DataTable).focus()
+
+    def read_queues(self):
+        """Ask for every queue's snapshot; the answer replaces the figures."""
+        if self.connected:
+            self.send(self.client.snapshot("queue", "*"), self._queues_read)
 
     def _agents_read(self, result):
         for snapshot in result["snapshot"]:
@@ -121,6 +135,10 @@ class SupervisorConsole(Console):
     def _queues_read(self, result):
         for snapshot in result["snapshot"]:
             self.floor.queues.set(snapshot)
+
+    def on_unmount(self):
+        if self.refreshing.running:
+            self.refreshing.stop()
 
     def apply(self, body):
         return self.floor.apply(body)
