@@ -49,8 +49,8 @@ def main(argv=None):
     flow.add_argument("-c", "--config", default="etc/cti.toml", help="configuration file")
     agent = sub.add_parser("agent", help="the agent desktop (--supervisor: the console)")
     agent.add_argument("-c", "--config", default="etc/cti.toml",
-                       help="configuration file: where the server listens; the supervisor's "
-                       "agents and queues")
+                       help="configuration file: where the server listens, when --server "
+                       "is not given")
     agent.add_argument("--server", help="client endpoint of the CT server, such as "
                        "tcp:host=10.0.0.5:port=7500 (default: from the configuration)")
     agent.add_argument("--agent", help="the agent id to log in as")
@@ -61,6 +61,9 @@ def main(argv=None):
                        "station), or the supervisor's, which joins supervised calls")
     agent.add_argument("--password-file", help="read the password from this file's first "
                        "line instead of asking")
+    agent.add_argument("--refresh", type=float, default=5.0, metavar="SECONDS",
+                       help="the supervisor console re-reads the queue figures this often "
+                       "(default 5)")
     demo = sub.add_parser("demo", help="the simulated call centre, live")
     demo.add_argument("-c", "--config", default="etc/cti.toml", help="configuration file")
     demo.add_argument("--duration", type=float, default=120.0,

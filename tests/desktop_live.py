@@ -9,14 +9,21 @@ listening on a free local port; the desktops connect over TCP with
 cti.agent.run.session, as `cti agent` does, and run headless under
 Textual's pilot.
 
-Agent 1003 logs on, goes ready, a caller dials the support hotline, the
-screen pops, the phone is lifted, the agent hangs up with `x`, then logs
-off with `l`.  Then the supervisor console fills its grids.  Exit status
-0 when every step was seen."""
+Agent 1003 logs on; a caller dials the support hotline and waits in the
+queue view; the agent goes ready, the screen pops, the phone is lifted,
+the agent hangs up with `x`, then logs off with `l`.
+
+Then the supervisor console, told nothing but where the server is (no
+configuration: the grids come from the server's snapshots), fills its
+grids; agent 1004 logs on and goes to lunch, from a client of its own,
+and the grid follows: its row, the support queue's not-ready reasons; a
+caller waits in support and hangs up, and the grid counts the abandoned
+call.  Exit status 0 when every step was seen."""
 import asyncio
 import socket
 
 from cti.agent.run import Options, on_one_loop, session
+from cti.protocol.agent import connect
 from cti.server.config import load_server_config
 
 PASSWORD = "1234"                        # the sample configuration's
@@ -49,9 +56,12 @@ def text(app, selector):
 async def agent_desktop(app, server, trunk):
     async with app.run_test(size=(130, 36)) as pilot:
         await until(pilot, lambda: "Not ready (login)" in text(app, "StateBar"), "log-on")
-        await pilot.press("r")
-        await until(pilot, lambda: app.desk.state == "ready", "ready")
         server.sim.endpoint(trunk).call(ani="2125551234", dnis="5550199")
+        waiting = app.query_one("#waiting")
+        await until(pilot, lambda: waiting.row_count == 1, "the caller in the queue view")
+        assert waiting.get_row_at(0)[:3] == ["support", "1", "2125551234"]
+        assert "support: 1 waiting, longest 0:0" in text(app, "#queue-summary")
+        await pilot.press("r")
         await until(pilot, lambda: "ringing" in text(app, "#call-info"), "the screen pop")
         assert "2125551234" in text(app, "#call-info")
         server.sim.endpoint("msiB1C3").offhook()
@@ -64,11 +74,39 @@ async def agent_desktop(app, server, trunk):
         await until(pilot, lambda: app.desk.state == "loggedOff", "log-off")
 
 
-async def supervisor_console(app, count):
-    async with app.run_test(size=(130, 36)) as pilot:
-        await until(pilot, lambda: app.query_one("#agents").row_count == count, "the grid")
-        row = app.query_one("#agents").get_row_at(2)
-        assert row[:3] == ["1003", "Carol Chen", "Logged off"], row
+def grid(app, table, key):
+    """The row of `key` (an agent id, a queue name) in a grid."""
+    return app.query_one(table).get_row(key)
+
+
+async def supervisor_console(app, reactor, server, dial, trunk):
+    config = server.config               # what the grids should show, not what they are told
+    async with app.run_test(size=(150, 36)) as pilot:
+        agents, queues = app.query_one("#agents"), app.query_one("#queues")
+        await until(pilot, lambda: agents.row_count == len(config.agents), "the agents")
+        await until(pilot, lambda: queues.row_count == len(config.queues), "the queues")
+        assert grid(app, "#agents", "1003")[:3] == ["1003", "Carol Chen", "Logged off"]
+        abandoned = int(grid(app, "#queues", "support")[9])
+
+        loop = asyncio.get_running_loop()
+        dan = await connect(reactor, dial).asFuture(loop)
+        await dan.login("1004", PASSWORD, "agent").asFuture(loop)
+        await dan.set_agent_state("loggedOn").asFuture(loop)
+        await dan.set_agent_state("notReady", reason="lunch").asFuture(loop)
+        await until(pilot, lambda: grid(app, "#agents", "1004")[2:4] == ["Not ready", "lunch"],
+                    "agent 1004's event")
+        await until(pilot, lambda: grid(app, "#queues", "support")[5] == "lunch 1",
+                    "the support queue's reasons")
+
+        caller = server.sim.endpoint(trunk)
+        caller.call(ani="2125557777", dnis="5550199")
+        await until(pilot, lambda: grid(app, "#queues", "support")[2] == "1", "a caller waits")
+        await until(pilot, lambda: caller.state == "connected", "the caller hears the queue")
+        caller.hangup()
+        await until(pilot, lambda: grid(app, "#queues", "support")[2] == "0", "it hung up")
+        await until(pilot, lambda: grid(app, "#queues", "support")[9] == str(abandoned + 1),
+                    "the abandoned call counted")
+        dan.transport.loseConnection()
 
 
 async def main(reactor):
@@ -80,13 +118,11 @@ async def main(reactor):
                       listen=[f"tcp:{port}:interface=127.0.0.1"], drain_s=0)
     server.startService()
     dial = f"tcp:host=127.0.0.1:port={port}"
-    trunk = config.trunk_groups[0].channels[0]
+    trunks = config.trunk_groups[0].channels
     await session(reactor, Options(dial, "1003", "agent", None), PASSWORD,
-                  lambda app: agent_desktop(app, server, trunk))
-    agents = tuple(a.id for a in config.agents)
-    await session(reactor, Options(dial, "sup", "supervisor", None, agents,
-                                   tuple(q.name for q in config.queues)), PASSWORD,
-                  lambda app: supervisor_console(app, len(agents)))
+                  lambda app: agent_desktop(app, server, trunks[0]))
+    await session(reactor, Options(dial, "sup", "supervisor", None, refresh_s=0.2), PASSWORD,
+                  lambda app: supervisor_console(app, reactor, server, dial, trunks[1]))
     await server.stopService().asFuture(asyncio.get_running_loop())
     return 0
 

@@ -5,8 +5,8 @@ Textual's pilot against a fake client.
 `FakeClient` has the real client's methods (it is an AgentServices, so
 every method checks its arguments as the real one does), but its `call`
 records the request and answers from a table the test fills in; `emit`
-plays an event as the server would send it.  The clock is fixed: no
-assertion depends on time passing.  One test runs tests/desktop_live.py,
+plays an event as the server would send it.  The clock is a task.Clock
+set at NOW: time passes only when a test advances it.  One test runs tests/desktop_live.py,
 the desktops against the real server over TCP, in a process of its own."""
 import asyncio
 import subprocess
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from twisted.internet import defer
+from twisted.internet.task import Clock
 
 from cti.agent.desktop import AgentDesktop
 from cti.agent.dialogs import Ask, Pick
@@ -114,9 +115,15 @@ def run(app, scenario):
     asyncio.run(go())
 
 
+def clock_at(now=NOW):
+    clock = Clock()
+    clock.advance(now)
+    return clock
+
+
 def desktop(fake, station=None):
-    return AgentDesktop(fake, {"role": "agent", "services": AGENT_SERVICES}, "1005",
-                        station, clock=lambda: NOW)
+    return AgentDesktop(fake, {"role": "agent", "services": AGENT_SERVICES}, clock_at(),
+                        "1005", station)
 
 
 def text(app, selector):
@@ -422,18 +429,27 @@ def test_the_call_ends_and_the_lost_connection_is_said():
 
 
 # -- the supervisor console ---------------------------------------------------------
-def supervisor_answers():
+def floor():
+    """The agents and queues the fake server knows: {id: snapshot} each, in
+    the server's order; a test may change them between two snapshots."""
     agents = {"1005": agent("busy", "", call="c3", since=NOW - 90),
               "1002": {**agent("ready", "", since=NOW - 5), "agent": "1002",
                        "name": "Bob Baker", "station": "msiB1C2"}}
     queues = {"support": queue(waiting=[{"call": "c9", "ani": "1", "waitS": 20.0,
-                                         "position": 1, "priority": 0, "agents": []}]),
-              "sales": queue("sales", strategy="fewest_calls", serviceLevel=None, asaS=None,
-                             ahtS=None, abandoned=0, handled=0)}
+                                         "position": 1, "priority": 0, "agents": []}],
+                               agents={"ready": 1, "busy": 1, "notReady": 3},
+                               notReadyReasons={"login": 1, "lunch": 2}),
+              "sales": queue("sales", strategy="fewest_calls", notReadyReasons={},
+                             serviceLevel=None, asaS=None, ahtS=None, abandoned=0, handled=0)}
+    return agents, queues
 
+
+def supervisor_answers(agents, queues):
     def snapshot(params):
+        known = agents if params["object"] == "agent" else queues
+        every = params["id"] == "*"
         return {"object": params["object"], "id": params["id"],
-                "snapshot": (agents if params["object"] == "agent" else queues)[params["id"]]}
+                "snapshot": list(known.values()) if every else known[params["id"]]}
 
     return {"MonitorStart": lambda p: {"monitor": 1, "snapshot": None}, "Snapshot": snapshot,
             "Supervise": lambda p: {"call": "c3", "mode": p["mode"]},
@@ -444,52 +460,57 @@ def supervisor_answers():
 
 
 def console(fake):
+    """A supervisor console that knows nothing of the floor but what the
+    server tells it."""
     return SupervisorConsole(fake, {"role": "supervisor", "services": SUPERVISOR_SERVICES},
-                             ["1002", "1005"], ["sales", "support"], station="msiB1C9",
-                             clock=lambda: NOW)
+                             clock_at(), station="msiB1C9")
 
 
-def test_the_supervisor_grid_fills_from_snapshots():
-    fake = FakeClient(supervisor_answers())
+def rows(app, grid):
+    table = app.query_one(grid)
+    return [table.get_row_at(i) for i in range(table.row_count)]
+
+
+def test_the_supervisor_grid_fills_from_the_servers_snapshots_of_every_object():
+    fake = FakeClient(supervisor_answers(*floor()))
 
     async def scenario(pilot):
         assert fake.sent() == [
             ("MonitorStart", {"object": "agent", "id": "*"}),
             ("MonitorStart", {"object": "queue", "id": "*"}),
-            ("Snapshot", {"object": "agent", "id": "1002"}),
-            ("Snapshot", {"object": "agent", "id": "1005"}),
-            ("Snapshot", {"object": "queue", "id": "sales"}),
-            ("Snapshot", {"object": "queue", "id": "support"})]
-        agents = pilot.app.query_one("#agents")
-        assert agents.get_row_at(0) == ["1002", "Bob Baker", "Ready", "", "0:05", "", ""]
-        assert agents.get_row_at(1) == ["1005", "Erin Evans", "On a call", "", "1:30", "c3", ""]
-        queues = pilot.app.query_one("#queues")
-        assert queues.get_row_at(0) == ["sales", "fewest_calls", "0", "-", "ready 1", "-", "-",
-                                        "-", "0", "0"]
-        assert queues.get_row_at(1) == ["support", "longest_idle", "1", "0:20", "ready 1",
-                                        "75%", "0:12", "3:04", "1", "3"]
+            ("Snapshot", {"object": "agent", "id": "*"}),
+            ("Snapshot", {"object": "queue", "id": "*"})]
+        assert rows(pilot.app, "#agents") == [
+            ["1002", "Bob Baker", "Ready", "", "0:05", "", ""],
+            ["1005", "Erin Evans", "On a call", "", "1:30", "c3", ""]]
+        assert rows(pilot.app, "#queues") == [
+            # queue, strategy, waiting, longest, agents by state, not ready by reason,
+            # service level, ASA, AHT, abandoned, handled
+            ["sales", "fewest_calls", "0", "-", "ready 1", "", "-", "-", "-", "0", "0"],
+            ["support", "longest_idle", "1", "0:20", "ready 1, on call 1, not ready 3",
+             "lunch 2, login 1", "75%", "0:12", "3:04", "1", "3"]]
+        columns = [str(c.label) for c in pilot.app.query_one("#queues").columns.values()]
+        assert columns[4:6] == ["Agents", "Not-ready reasons"]
 
     run(console(fake), scenario)
 
 
 def test_the_supervisor_grid_follows_events():
-    fake = FakeClient(supervisor_answers())
+    fake = FakeClient(supervisor_answers(*floor()))
 
     async def scenario(pilot):
         app = pilot.app
         fake.emit("AgentNotReady", **{**agent("notReady", "break", since=NOW - 1),
                                       "agent": "1002", "name": "Bob Baker"}, previous="ready")
-        fake.emit("AgentLoggedOn", **{**agent("notReady", "login", since=NOW),
-                                      "agent": "1009", "name": "Ivy Ito"}, previous="loggedOff")
         fake.emit("QueueChanged", **queue(waiting=[], agents={"busy": 1, "notReady": 1},
-                                          handled=4))
+                                          notReadyReasons={"break": 1}, handled=4))
         fake.emit("SupervisionStarted", agent="1005", call="c3", mode="whisper")
         await pilot.pause()
         agents = app.query_one("#agents")
         assert agents.get_row_at(0)[2:4] == ["Not ready", "break"]
         assert agents.get_row_at(1)[6] == "whisper"
-        assert agents.get_row_at(2)[:3] == ["1009", "Ivy Ito", "Not ready"]
-        assert app.query_one("#queues").get_row_at(1)[2:5] == ["0", "-", "on call 1, not ready 1"]
+        assert app.query_one("#queues").get_row_at(1)[2:6] == ["0", "-", "on call 1, not ready 1",
+                                                              "break 1"]
         assert "Supervising 1005 on c3 (whisper)" in text(app, "#supervision")
         fake.emit("SupervisionEnded", agent="1005", call="c3", mode="whisper")
         await pilot.pause()
@@ -498,8 +519,72 @@ def test_the_supervisor_grid_follows_events():
     run(console(fake), scenario)
 
 
+def test_agents_and_queues_the_console_did_not_know_appear_with_their_events():
+    agents, queues = floor()
+    fake = FakeClient(supervisor_answers(agents, queues))
+
+    async def scenario(pilot):
+        app = pilot.app
+        # An agent the server had not listed logs on (say the server's
+        # configuration gained one): its event is its snapshot.
+        fake.emit("AgentLoggedOn", **{**agent("notReady", "login", since=NOW),
+                                      "agent": "1009", "name": "Ivy Ito"}, previous="loggedOff")
+        # A caller waits in a queue the console has not heard of.
+        fake.emit("Queued", call="c12", device="queue:billing", state="queued",
+                  callingDevice="3125550000", calledDevice="5550300", data={})
+        await pilot.pause()
+        assert rows(app, "#agents")[2][:4] == ["1009", "Ivy Ito", "Not ready", "login"]
+        assert rows(app, "#queues")[0] == ["billing", "", "1", "0:00", "", "", "-", "-", "-",
+                                           "-", "-"]
+        # Its figures come with the next reading of the queues.
+        queues["billing"] = queue("billing", waiting=[{"call": "c12", "ani": "3125550000",
+                                                       "waitS": 5.0, "position": 1}],
+                                  agents={"notReady": 1}, notReadyReasons={"login": 1})
+        app.clock.advance(5)
+        await pilot.pause()
+        assert rows(app, "#queues")[0][:6] == ["billing", "longest_idle", "1", "0:05",
+                                               "not ready 1", "login 1"]
+
+    run(console(fake), scenario)
+
+
+def test_the_queue_figures_are_read_again_every_five_seconds():
+    agents, queues = floor()
+    fake = FakeClient(supervisor_answers(agents, queues))
+    app = console(fake)
+
+    async def scenario(pilot):
+        fake.sent()
+        # A caller abandons: the event takes it off the grid at once...
+        fake.emit("ConnectionCleared", call="c9", device="queue:support", state="null",
+                  reason="far end cleared (A bit off)", data={})
+        await pilot.pause()
+        assert rows(app, "#queues")[1][2:4] == ["0", "-"]
+        # ...the server counts it, and the console shows the count when it
+        # next reads the queues.
+        queues["support"] = queue(abandoned=2, serviceLevel=0.6,
+                                  agents={"ready": 1, "notReady": 4},
+                                  notReadyReasons={"lunch": 3, "login": 1})
+        app.clock.advance(4.9)
+        await pilot.pause()
+        assert fake.sent() == [] and rows(app, "#queues")[1][9] == "1"
+        app.clock.advance(0.1)
+        await pilot.pause()
+        assert fake.sent() == [("Snapshot", {"object": "queue", "id": "*"})]
+        assert rows(app, "#queues")[1][4:10] == ["ready 1, not ready 4", "lunch 3, login 1",
+                                                 "60%", "0:12", "3:04", "2"]
+        # The connection lost, nothing is asked any more.
+        fake.closed.callback(None)
+        await pilot.pause()
+        app.clock.advance(10)
+        assert fake.sent() == []
+
+    run(app, scenario)
+    assert app.clock.getDelayedCalls() == []          # quitting stopped the timer
+
+
 def test_supervisor_actions_on_the_selected_agent():
-    fake = FakeClient(supervisor_answers())
+    fake = FakeClient(supervisor_answers(*floor()))
 
     async def scenario(pilot):
         app = pilot.app
@@ -531,7 +616,7 @@ def test_supervisor_actions_on_the_selected_agent():
 
 
 def test_supervisor_forces_states_next_call_and_strategy():
-    fake = FakeClient(supervisor_answers())
+    fake = FakeClient(supervisor_answers(*floor()))
 
     async def scenario(pilot):
         app = pilot.app
@@ -575,7 +660,7 @@ def arguments(**given):
     from argparse import Namespace
 
     defaults = {"config": "etc/cti.toml", "server": None, "agent": None, "supervisor": False,
-                "user": None, "station": None, "password_file": None}
+                "user": None, "station": None, "password_file": None, "refresh": 5.0}
     return Namespace(**{**defaults, **given})
 
 
@@ -588,15 +673,16 @@ def test_the_server_comes_from_the_configuration_unless_given():
         "tcp:host=10.0.0.5:port=7500", "1005", "agent", "msiB1C5")
 
 
-def test_the_supervisor_console_takes_its_agents_and_queues_from_the_configuration():
-    opts = options(arguments(supervisor=True, user="sup", station="msiB1C9"))
-    assert (opts.user, opts.role, opts.station) == ("sup", "supervisor", "msiB1C9")
-    assert opts.agents[:2] == ("1001", "1002") and "support" in opts.queues
+def test_the_supervisor_console_needs_no_configuration_given_the_server():
+    opts = options(arguments(supervisor=True, user="sup", station="msiB1C9", refresh=2.0,
+                             server="tcp:host=10.0.0.5:port=7500", config="/nonexistent.toml"))
+    assert opts == Options("tcp:host=10.0.0.5:port=7500", "sup", "supervisor", "msiB1C9", 2.0)
 
 
 @pytest.mark.parametrize("given,message", [({}, "--agent ID is required"),
-                                           ({"supervisor": True}, "needs --user")])
-def test_who_logs_in_must_be_said(given, message):
+                                           ({"supervisor": True}, "needs --user"),
+                                           ({"agent": "1005", "refresh": 0}, "--refresh")])
+def test_arguments_that_do_not_make_sense_are_refused(given, message):
     with pytest.raises(ValueError, match=message):
         options(arguments(**given))
 

@@ -16,12 +16,20 @@ Two ways to ask the server:
 
 - `send(deferred, then, done)` for what a key does: the request goes out
   at once, its answer arrives later as a `Reply`; `then(result)` runs on
-  success and the status line says `done`, or shows the server's refusal
-  (its code and message) and nothing else changes;
+  success and the status line says `done` (if there is anything to say:
+  a request of the app's own, not the user's, leaves the line as it
+  is), or shows the server's refusal (its code and message) and nothing
+  else changes.  The answer is a message like the events, so it is
+  handled after the events that came before it and before those after;
+  a snapshot asked this way is never overwritten by an older event;
 - `await self.ask(deferred)` while starting up, when each answer is
   needed before the next question (the agent's snapshot names its
   queues).  Starting up is `on_mount`: the events that arrive meanwhile
   wait in the queue and are applied after the snapshots.
+
+Time is the reactor's (`clock`, an IReactorTime): `clock.seconds()` is
+now, and anything done every so often is a `LoopingCall` on it, so tests
+pass a `task.Clock` and advance it instead of waiting.
 
 A key is offered (shown in the footer, and acted on) only when the
 session's role may call the service behind it (the Login response lists
@@ -29,7 +37,6 @@ them) and the model says it makes sense now: `NEEDS` maps actions to
 services, `allowed(action)` is the subclass's say.
 """
 import asyncio
-import time
 
 from textual.app import App
 from textual.message import Message
@@ -61,7 +68,7 @@ class Console(App):
     #status.error { background: $error; color: $text; }
     """
 
-    def __init__(self, client, session, clock=time.time):
+    def __init__(self, client, session, clock):
         super().__init__()
         self.client = client
         self.session = session
@@ -111,7 +118,8 @@ class Console(App):
         if reply.error is not None:
             self.say(_refusal(reply.error), error=True)
             return
-        self.say(reply.done)
+        if reply.done:
+            self.say(reply.done)
         if reply.then is not None:
             reply.then(reply.result)
         self.changed()

@@ -86,9 +86,9 @@ class AgentDesktop(Console):
              "conference": "ConferenceCall", "reconnect": "ReconnectCall",
              "dtmf": "SendDTMF", "edit": "SetCallData", "save": "SetCallData"}
 
-    def __init__(self, client, session, agent_id, station=None, **kwargs):
-        super().__init__(client, session, **kwargs)
-        self.desk = Desk(agent_id, station, self.clock)
+    def __init__(self, client, session, clock, agent_id, station=None):
+        super().__init__(client, session, clock)
+        self.desk = Desk(agent_id, station, clock.seconds)
         self.station_monitored = None
 
     def compose(self):

@@ -15,7 +15,10 @@ Twisted, so the rules can be read (and tested) on their own.
   waitS``), so waits keep counting between updates without trusting the
   server's clock.
 - `Floor`, the supervisor's: every agent, every queue, the supervisions
-  in progress and the calls being recorded.
+  in progress and the calls being recorded.  An agent or a queue it has
+  no snapshot of joins with its first event (an agent event is the
+  agent's whole snapshot; a queue starts with the callers its events
+  name, its figures come with its next snapshot).
 
 Every `apply(event)` returns whether something changed.  Agent snapshots
 carry the server's `since`; the time in a state is ``clock() - since``,
@@ -229,4 +232,8 @@ class Floor:
             return True
         if name == "SupervisionEnded":
             return self.supervising.pop(body["agent"], None) is not None
-        return self.queues.apply(body)
+        queue = _queue_of(body.get("device"))
+        joined = queue is not None and queue not in self.queues.queues
+        if joined:
+            self.queues.set({"queue": queue, "waiting": []})
+        return self.queues.apply(body) or joined

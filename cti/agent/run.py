@@ -3,15 +3,18 @@
 """`cti agent`: the command line, and Twisted and Textual on one loop.
 
     cti agent --agent 1005 [--station msiB1C5]       the agent desktop
-    cti agent --supervisor --user sup [--station msiB1C9]
+    cti agent --supervisor --user sup [--station msiB1C9] [--refresh 5]
                                                      the supervisor console
 
 Where the CT server is: `--server` (a client endpoint string), else the
 first `[server] listen` of the configuration (`-c`, default
-etc/cti.toml), as `cti flow` finds it.  The supervisor console also
-reads the configuration's agents and queues to fill its grid.  The
-password is asked on the terminal, or read from the first line of
-`--password-file`.
+etc/cti.toml), as `cti flow` finds it.  That is all either desktop
+takes from the configuration: given `--server`, none is needed, so a
+desktop runs on any machine that reaches the server.  The agent desktop
+learns its agent from the server, the supervisor console every agent
+and queue (cti.agent.supervisor says how; `--refresh` is how often, in
+seconds, it re-reads the queue figures).  The password is asked on the
+terminal, or read from the first line of `--password-file`.
 
 One loop for both
 -----------------
@@ -56,33 +59,36 @@ class Options:
     user: str
     role: str
     station: str | None
-    agents: tuple = ()                  # the supervisor's grid
-    queues: tuple = ()
+    refresh_s: float = 5.0              # the supervisor console's queue figures
 
 
 def options(args):
-    """What to connect to and as whom, from the arguments and the
-    configuration; ConfigError (or ValueError for the arguments) when
-    something is missing."""
+    """What to connect to and as whom, from the arguments (and, without
+    `--server`, the configuration); ConfigError (or ValueError for the
+    arguments) when something is missing."""
     if args.supervisor and not args.user:
         raise ValueError("--supervisor needs --user, the supervisor's login")
     if not args.supervisor and not args.agent:
         raise ValueError("--agent ID is required (or --supervisor --user NAME)")
-    config = None
-    if args.supervisor or not args.server:
-        from cti.server.config import client_endpoint, load_server_config
-
-        config = load_server_config(args.config)
-    server = args.server
-    if server is None:
-        server = client_endpoint(config.listen[0])
-        if server is None:
-            raise ConfigError(args.config, "server.listen",
-                              f"no client endpoint reaches {config.listen[0]!r}: give --server")
+    if not args.refresh > 0:
+        raise ValueError("--refresh must be a number of seconds above 0")
+    server = args.server or server_in(args.config)
     if args.supervisor:
-        return Options(server, args.user, "supervisor", args.station,
-                       tuple(a.id for a in config.agents), tuple(q.name for q in config.queues))
+        return Options(server, args.user, "supervisor", args.station, args.refresh)
     return Options(server, args.agent, "agent", args.station)
+
+
+def server_in(path):
+    """A client endpoint reaching the first `[server] listen` of the
+    configuration file at `path`."""
+    from cti.server.config import client_endpoint, load_server_config
+
+    listen = load_server_config(path).listen[0]
+    server = client_endpoint(listen)
+    if server is None:
+        raise ConfigError(path, "server.listen",
+                          f"no client endpoint reaches {listen!r}: give --server")
+    return server
 
 
 def read_password(args, user):
@@ -92,14 +98,16 @@ def read_password(args, user):
     return getpass.getpass(f"password for {user}: ")
 
 
-def make_app(client, login, opts):
+def make_app(client, login, opts, clock):
+    """The app for the role; `clock` is the reactor (the time, and timers)."""
     if opts.role == "supervisor":
         from cti.agent.supervisor import SupervisorConsole
 
-        return SupervisorConsole(client, login, opts.agents, opts.queues, station=opts.station)
+        return SupervisorConsole(client, login, clock, station=opts.station,
+                                 refresh_s=opts.refresh_s)
     from cti.agent.desktop import AgentDesktop
 
-    return AgentDesktop(client, login, opts.user, opts.station)
+    return AgentDesktop(client, login, clock, opts.user, opts.station)
 
 
 async def session(reactor, opts, password, run_app):
@@ -112,7 +120,7 @@ async def session(reactor, opts, password, run_app):
     try:
         login = await client.login(opts.user, password, opts.role,
                                    client="cti-agent").asFuture(loop)
-        await run_app(make_app(client, login, opts))
+        await run_app(make_app(client, login, opts, reactor))
     finally:
         client.transport.loseConnection()
     return 0

@@ -2,11 +2,29 @@
 # -*- test-case-name: tests.test_agent_desktop -*-
 """The supervisor console: every agent and queue, live, and the actions.
 
-It monitors every agent and every queue (`MonitorStart` with id `*`),
-then takes a snapshot of each agent and queue it was told of (the
-configuration's lists: a `*` snapshot is null), so the grid is full
-before the first event; an agent or queue it was not told of joins the
-grid with its first event.
+It learns the floor from the server, not from a configuration file, so
+it runs on any machine that reaches the server:
+
+1. `MonitorStart` with id `*`, for `agent` and for `queue`: from then on
+   every agent event and every queue event reaches the console, about
+   the agents and queues it knows and those it does not know yet.
+2. `Snapshot` with id `*`, for each: every agent and every queue as they
+   are now, a list; the grids start from them.
+3. Events keep the grids current.  An agent event carries the agent's
+   whole snapshot: its row changes, or appears.  A queue's call events
+   (`Queued`, `ConnectionCleared`) move its waiting callers; a queue
+   first heard of in an event gets a row at once.
+4. A queue's figures (agents by state and by not-ready reason, service
+   level, ASA, AHT, abandoned, handled) are the server's sums, and no
+   event carries them.  So the console re-reads every queue
+   (`Snapshot` queue `*`) every `refresh_s` seconds, on its clock: the
+   reactor when it runs, a `task.Clock` that tests advance.
+
+Answers and events are handled in the order they arrive
+(cti.agent.console), so a snapshot replaces what the events before it
+said, and the events after it are applied on top of it.  Waits and times
+in a state keep counting on the console's clock between updates
+(cti.agent.model).
 
 The keys act on the agent under the cursor of the agents grid, or, for
 the strategy, on the queue under the cursor of the queues grid (tab
@@ -23,6 +41,7 @@ own phone (`--station`) is the one that joins the calls.
 """
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
+from twisted.internet.task import LoopingCall
 
 from cti.agent.console import Console
 from cti.agent.dialogs import Ask, Pick
@@ -32,8 +51,21 @@ from cti.server.config import STRATEGIES
 
 MODES = [("monitor", "monitor: silent, undetectable"), ("whisper", "whisper: the agent hears"),
          ("barge", "barge: the agent and the caller hear")]
-SHORT = {"loggedOff": "off", "notReady": "not ready", "ready": "ready", "reserved": "ringing",
-         "busy": "on call", "workingAfterCall": "wrap-up"}
+#: Agent states as the queue grid counts them, in the order an agent goes through them.
+SHORT = {"ready": "ready", "reserved": "ringing", "busy": "on call",
+         "workingAfterCall": "wrap-up", "notReady": "not ready", "loggedOff": "off"}
+
+
+def by_state(states):
+    """{"notReady": 1, "ready": 2} -> "ready 2, not ready 1"."""
+    order = [s for s in SHORT if s in states] + sorted(set(states) - set(SHORT))
+    return ", ".join(f"{SHORT.get(s, s)} {states[s]}" for s in order)
+
+
+def by_reason(reasons):
+    """{"login": 1, "lunch": 2} -> "lunch 2, login 1": the most common first."""
+    order = sorted(reasons, key=lambda reason: (-reasons[reason], reason))
+    return ", ".join(f"{reason or 'no reason'} {reasons[reason]}" for reason in order)
 
 
 class SupervisorConsole(Console):
@@ -61,12 +93,13 @@ class SupervisorConsole(Console):
              "log_out": "ForceAgentState", "record": "StartRecording",
              "strategy": "SetQueueStrategy"}
 
-    def __init__(self, client, session, agents, queues, station=None, **kwargs):
-        super().__init__(client, session, **kwargs)
-        self.floor = Floor(self.clock)
-        self.agent_ids = list(agents)
-        self.queue_names = list(queues)
+    def __init__(self, client, session, clock, station=None, refresh_s=5.0):
+        super().__init__(client, session, clock)
+        self.floor = Floor(clock.seconds)
         self.station = station
+        self.refreshing = LoopingCall(self.read_queues)
+        self.refreshing.clock = clock
+        self.refresh_s = refresh_s
 
     def compose(self):
         yield Header()
@@ -77,24 +110,35 @@ class SupervisorConsole(Console):
         yield agents
         queues = DataTable(id="queues", cursor_type="row")
         queues.border_title = "Queues"
-        queues.add_columns("Queue", "Strategy", "Waiting", "Longest", "Agents", "SL", "ASA",
-                           "AHT", "Abandoned", "Handled")
+        queues.add_columns("Queue", "Strategy", "Waiting", "Longest", "Agents",
+                           "Not-ready reasons", "SL", "ASA", "AHT", "Abandoned", "Handled")
         yield queues
         yield self.status()
         yield Footer()
 
     async def start(self):
         for kind in ("agent", "queue"):
-            await self.ask(self.client.monitor_start(kind, "*"))
-        for agent in self.agent_ids:
-            got = await self.ask(self.client.snapshot("agent", agent))
-            if got is not None:
-                self.floor.set_agent(got["snapshot"])
-        for name in self.queue_names:
-            got = await self.ask(self.client.snapshot("queue", name))
-            if got is not None:
-                self.floor.queues.set(got["snapshot"])
+            self.send(self.client.monitor_start(kind, "*"))
+        self.send(self.client.snapshot("agent", "*"), self._agents_read)
+        self.refreshing.start(self.refresh_s, now=True)      # the queues: now, then again
         self.query_one("#agents", DataTable).focus()
+
+    def read_queues(self):
+        """Ask for every queue's snapshot; the answer replaces the figures."""
+        if self.connected:
+            self.send(self.client.snapshot("queue", "*"), self._queues_read)
+
+    def _agents_read(self, result):
+        for snapshot in result["snapshot"]:
+            self.floor.set_agent(snapshot)
+
+    def _queues_read(self, result):
+        for snapshot in result["snapshot"]:
+            self.floor.queues.set(snapshot)
+
+    def on_unmount(self):
+        if self.refreshing.running:
+            self.refreshing.stop()
 
     def apply(self, body):
         return self.floor.apply(body)
@@ -122,14 +166,13 @@ class SupervisorConsole(Console):
 
     def _queue_row(self, name):
         q = self.floor.queues.queues[name]
-        agents = ", ".join(f"{SHORT.get(s, s)} {n}" for s, n in sorted(q.get("agents", {})
-                                                                     .items()))
         level = q.get("serviceLevel")
         return (name, q.get("strategy", ""), str(len(q["waiting"])),
-                duration(self.floor.queues.longest(name)) or "-", agents,
+                duration(self.floor.queues.longest(name)) or "-",
+                by_state(q.get("agents", {})), by_reason(q.get("notReadyReasons", {})),
                 "-" if level is None else f"{level:.0%}",
                 duration(q.get("asaS")) or "-", duration(q.get("ahtS")) or "-",
-                str(q.get("abandoned", 0)), str(q.get("handled", 0)))
+                str(q.get("abandoned", "-")), str(q.get("handled", "-")))
 
     # -- what is selected -----------------------------------------------------------
     def _selected(self, table_id, known):
