@@ -19,7 +19,7 @@ from twisted.internet.task import Clock
 
 from cti.agent.desktop import AgentDesktop
 from cti.agent.dialogs import Ask, Pick
-from cti.agent.model import Desk, Floor, duration
+from cti.agent.model import Desk, Floor, QueueBoard, duration
 from cti.agent.run import Options, options
 from cti.agent.supervisor import SupervisorConsole
 from cti.protocol.agent import SERVICES, AgentServices
@@ -700,6 +700,19 @@ def test_waits_count_on_between_updates():
     now[0] += 5
     assert desk.queues.wait("support", "c7") == 15.0
     assert not desk.apply({"event": "Queued", "call": "c8", "device": "queue:elsewhere"})
+
+
+def test_a_caller_of_higher_priority_joins_ahead_of_the_others():
+    board = QueueBoard(lambda: NOW)
+    board.set(queue(waiting=[{"call": "c1", "ani": "", "waitS": 30.0, "position": 1,
+                              "priority": 5},
+                             {"call": "c2", "ani": "", "waitS": 20.0, "position": 2,
+                              "priority": 0}]))
+    for call, priority in (("c3", 0), ("c4", 5), ("c5", 9)):
+        assert board.apply({"event": "Queued", "call": call, "device": "queue:support",
+                            "priority": priority})
+    assert [(e["call"], e["position"]) for e in board.queues["support"]["waiting"]] == [
+        ("c5", 1), ("c1", 2), ("c4", 3), ("c2", 4), ("c3", 5)]
 
 
 def test_events_of_other_stations_and_agents_are_not_ours():

@@ -526,6 +526,7 @@ def test_route_select_data_is_announced_like_set_call_data(centre):
                        "calledDevice": "5550100", "data": {"reason": "support"},
                        "monitor": changed["monitor"]}
     assert queued["data"] == {"reason": "support"}
+    assert queued["priority"] == 0                       # the support queue's
 
 
 def support_holds_one(config="etc/cti.toml"):

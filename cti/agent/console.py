@@ -83,8 +83,8 @@ class Console(App):
         self.client.on("*", lambda body: self.post_message(ServerEvent(body)))
         self.client.closed.addCallback(lambda _: self.post_message(Disconnected()))
         await self.start()
-        self.redraw()
-        self.set_interval(1.0, self.redraw)
+        self.changed()
+        self.set_interval(1.0, self.changed)
 
     async def start(self):
         """Take the snapshots and start the monitors (subclasses)."""
@@ -138,13 +138,19 @@ class Console(App):
         self.changed()
 
     def changed(self):
-        self.redraw()
-        self.refresh_bindings()
+        """Redraw the panels and the keys, while they are up: a reply or
+        a tick that comes as the app shuts down finds them gone."""
+        if self.shown():
+            self.redraw()
+            self.refresh_bindings()
+
+    def shown(self):
+        return bool(self.query("#status"))
 
     def say(self, text, error=False):
-        line = self.query_one("#status", Static)
-        line.update(text)
-        line.set_class(error, "error")
+        for line in self.query("#status").results(Static):
+            line.update(text)
+            line.set_class(error, "error")
 
     def check_action(self, action, parameters):
         service = self.NEEDS.get(action)

@@ -99,8 +99,13 @@ class QueueBoard:
         waiting = self.queues[queue]["waiting"]
         calls = [e["call"] for e in waiting]
         if name == "Queued" and body["call"] not in calls:
-            waiting.append({"call": body["call"], "ani": body.get("callingDevice", ""),
-                            "waitS": 0.0, "position": len(waiting) + 1})
+            # served highest priority first, then longest waiting: a new
+            # caller goes after every caller of its priority or higher
+            priority = body.get("priority", 0)
+            at = sum(e.get("priority", 0) >= priority for e in waiting)
+            waiting.insert(at, {"call": body["call"], "ani": body.get("callingDevice", ""),
+                                "waitS": 0.0, "priority": priority})
+            waiting[:] = [dict(e, position=i + 1) for i, e in enumerate(waiting)]
             self._since[queue][body["call"]] = self.clock()
             return True
         if name == "ConnectionCleared" and body["call"] in calls:

@@ -207,6 +207,7 @@ class AgentState:
     answered_at: float = 0.0
     state_started: float = 0.0
     why: str | None = None          # and its reason, for the event
+    serves: list = field(default_factory=list)   # every queue it may serve
 
     @property
     def id(self):
@@ -270,6 +271,9 @@ class ACD:
                 self.by_skill.setdefault(skill, []).append(agent)
             for queue in a.queues:
                 self.members.setdefault(queue, []).append(agent)
+        for name in self.queues:              # skills do not change while it runs
+            for agent in self.serving(name):
+                agent.serves.append(name)
         self._sweeper = task.LoopingCall(self.sweep)
         self._sweeper.clock = clock
 
@@ -1013,7 +1017,8 @@ class ACD:
             durations[agent.state] = durations.get(agent.state, 0.0) + now - agent.state_started
         return {"agent": agent.id, "name": agent.config.name, "state": agent.state,
                 "reason": agent.reason, "station": agent.station, "since": agent.machine.since,
-                "queues": list(agent.config.queues), "skills": dict(agent.skills),
+                "queues": list(agent.config.queues), "serves": list(agent.serves),
+                "skills": dict(agent.skills),
                 "call": agent.call.id if agent.call is not None else None,
                 "locked": agent.lock is not None,
                 "pendingState": agent.pending[0] if agent.pending else None,

@@ -400,7 +400,9 @@ class CallCenter:
         ic.queue = queue
         ic.queued_at = self.clock.seconds()
         ic.phase.fire("to_queue", queue=queue)
-        self.model.connect(ic.call, f"queue:{queue}", "queued", cause=cause)
+        self.model.connect(ic.call, f"queue:{queue}", "queued", cause=cause,
+                           priority=self.config.queue(queue).priority if priority is None
+                           else priority)
         try:
             entry = self.acd.enqueue(ic.call, queue, priority, first_since, cause=cause)
             ic.priority = entry.priority

@@ -244,7 +244,8 @@ class Consultations:
                                ic.station.name, queue=name)
         self.queued[consult.call.id] = consult
         self._begin(consult, cause)
-        cc.model.connect(consult.call, f"queue:{name}", "queued", cause=cause)
+        cc.model.connect(consult.call, f"queue:{name}", "queued", cause=cause,
+                         priority=cc.config.queue(name).priority)
         cc.moh.join(consult.by_station, cc.queue_music(name) or cc.hold_music(ic))
         try:
             cc.acd.enqueue(consult.call, name, cause=cause)
