@@ -822,3 +822,21 @@ def test_no_such_object_always_names_the_object(tmp_path):
         ("agent", "temp"), ("device", "msiB1C99"), ("call", call), ("call", analog)]
     assert "not an agent" in got[4]["message"] and "cleared" in got[7]["message"]
     assert ended_first == [True]
+
+
+def test_a_restarted_server_never_reuses_a_call_id():
+    """Records and recordings are named by call id: a server started later
+    (here, one second on) numbers its calls past the first one's."""
+    from twisted.internet import task
+
+    ids = []
+    for started in (1_795_000_000.0, 1_795_000_001.0):
+        clock = task.Clock()
+        clock.advance(started)
+        centre = Centre(clock=clock)
+        for trunk in ("dtiB1T1", "dtiB1T2"):
+            centre.sim.endpoint(trunk).call(ani="2125550101", dnis="5550199")
+        centre.run_until(lambda c=centre: len(c.center.calls) == 2, what="two calls")
+        ids.append(sorted(centre.center.calls))
+    assert ids == [["c1795000000001", "c1795000000002"],
+                   ["c1795000001001", "c1795000001002"]]

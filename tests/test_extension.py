@@ -208,3 +208,4 @@ def test_the_sample_menu_reaches_the_repair_desk_then_back_when_it_is_busy(centr
     assert ic.state == "ivr" and second.state == "connected"
     assert centre.center.acd.agents["1006"].state == "busy"       # still with the first
     assert first.state == "connected"
+

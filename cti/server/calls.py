@@ -98,11 +98,11 @@ class Call:
 class CallModel:
     """All calls of one server."""
 
-    def __init__(self, clock, hub=None):
+    def __init__(self, clock, hub=None, first_id=1):
         self.clock = clock
         self.hub = hub
         self.calls = {}
-        self._ids = itertools.count(1)
+        self._ids = itertools.count(first_id)
         self.cleared_listeners = []        # callables(call) when a call ends
         if hub is not None:
             hub.provide_snapshots("call", self._snapshot_call, lambda: list(self.calls))
