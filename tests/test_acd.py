@@ -822,7 +822,7 @@ def test_the_queue_log_from_entry_to_completion():
         ("c2", "q", None, "ENTERQUEUE", "", "5550002", 2),
         ("c3", "q", None, "ENTERQUEUE", "", "5550003", 3),
         ("c1", "q", None, "ABANDON", 1, 1, 5),
-        ("NONE", "NONE", "a", "UNPAUSE"),
+        ("NONE", "NONE", "a", "UNPAUSE", "login"),
         ("c2", "q", "a", "CONNECT", 8, "c2", 4),
         ("c2", "q", "a", "COMPLETEAGENT", 8, 30, 2),    # its original position
     ]
@@ -933,7 +933,7 @@ def test_after_the_no_answer_pause_the_count_starts_again():
     c.advance(10)                            # paused after two
     assert c.state("a") == "notReady"
     c.acd.set_ready("a")
-    assert c.owner.rows()[-1] == ("NONE", "NONE", "a", "UNPAUSE")
+    assert c.owner.rows()[-1] == ("NONE", "NONE", "a", "UNPAUSE", "no answer")
     c.advance(5)                             # a new round: c1 rings a again
     assert c.owner.offers == ["a", "a", "a"]
     c.advance(10)                            # one ring-out since the pause
@@ -1423,3 +1423,18 @@ def test_after_call_work_asked_holds_calls_until_the_agent_ends_it():
     assert acd.agents["a"].state == "workingAfterCall"
     acd.set_ready("a")
     assert acd.agents["a"].state == "ready"
+
+
+def test_the_reason_of_a_pause_is_kept_when_it_ends():
+    """AgentReady (or a new not-ready reason) says what the agent was
+    paused for; the queue log's UNPAUSE too."""
+    c = Centre([member_queue()], [agent("a")])
+    c.login("a", ready=False)
+    c.acd.set_not_ready("a", "lunch")
+    assert c.last_event("a", "AgentNotReady")["previousReason"] == "login"
+    c.advance(1800)
+    c.acd.set_ready("a")
+    ready = c.last_event("a", "AgentReady")
+    assert (ready["previous"], ready["previousReason"], ready["reason"]) == (
+        "notReady", "lunch", "")
+    assert c.owner.rows("UNPAUSE") == [("NONE", "NONE", "a", "UNPAUSE", "lunch")]

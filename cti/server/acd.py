@@ -208,6 +208,7 @@ class AgentState:
     state_started: float = 0.0
     why: str | None = None          # and its reason, for the event
     serves: list = field(default_factory=list)   # every queue it may serve
+    state_reason: str = ""          # the reason of the state it is in, as last published
 
     @property
     def id(self):
@@ -404,12 +405,12 @@ class ACD:
             left = agent.wrap_ends - self.clock.seconds()
             raise ACDError("invalid_state", f"agent {agent_id}: wrap-up is forced for "
                            f"{math.ceil(left)} s more")
-        was_paused = agent.state == "notReady"
+        was_paused, paused_for = agent.state == "notReady", agent.reason
         self._cancel_wrap(agent)
         agent.pending = None
         self._go_ready(agent, "agent")
         if was_paused:
-            self.owner.record_queue("NONE", "NONE", agent.id, "UNPAUSE")
+            self.owner.record_queue("NONE", "NONE", agent.id, "UNPAUSE", paused_for)
         return "done"
 
     @_serving
@@ -997,6 +998,7 @@ class ACD:
                 self.router.agent_unready(agent)
             body = self.describe(agent)
             body["previous"] = source
+            body["previousReason"], agent.state_reason = agent.state_reason, agent.reason
             body["transition"] = transition.event
             if agent.why:
                 body["why"] = agent.why
