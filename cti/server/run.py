@@ -45,10 +45,21 @@ def start_logging(config, stream=None):
 
 
 def make_service(config_path, drain_s=None):
-    """The CTServer of a configuration file (ConfigError if it is wrong)."""
+    """The CTServer of a configuration file (ConfigError if it is wrong),
+    its var directory made and its prompts generated if missing (queue
+    music and announcements are prompts: without them callers would wait
+    in silence)."""
+    from cti.flow.prompts import PromptError, ensure_prompts
     from cti.server.app import DRAIN_S, CTServer
 
     config = load_server_config(config_path)
+    Path(config.var_dir).mkdir(parents=True, exist_ok=True)
+    if config.flow is not None:
+        try:
+            ensure_prompts(config.flow.prompts_dir)
+        except PromptError as e:
+            print(f"cti server: warning: {e}: callers will hear silence where prompts are "
+                  "missing", file=sys.stderr)
     return CTServer(config, drain_s=DRAIN_S if drain_s is None else drain_s)
 
 

@@ -2,6 +2,7 @@
 """What twistd needs for `twistd cti`: Options and makeService."""
 from twisted.python import usage
 
+from cti.config import ConfigError
 from cti.server.run import make_service
 
 
@@ -13,4 +14,7 @@ class Options(usage.Options):
 
 
 def makeService(options):
-    return make_service(options["config"], options["drain"])
+    try:
+        return make_service(options["config"], options["drain"])
+    except ConfigError as e:                 # twistd prints it, without a traceback
+        raise usage.UsageError(str(e)) from None
