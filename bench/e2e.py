@@ -1,25 +1,30 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Calls through the whole stack on the wall clock.
 
-One process runs the CT server on the simulated boards (the simulator
-ticks in its own thread), the flow tier and bot agents, both connected
-over TCP like any client.  Two phases:
+Two processes, as a call centre runs them.  The CT server runs with the
+simulated boards (the simulator ticks in its own thread) and plays the
+telephone company: its callers seize T1 trunks.  Its clients run in a
+second process, connected over TCP like any: the flow tier, and bot
+agents on headsets (their phones are off-hook from the start; they answer
+with AnswerCall, talk `TALK_S` and hang up with ClearConnection), as
+agents' desktops on other machines would.  Two phases:
 
-1. throughput: callers arrive at `--rate` per second on the T1 trunks and
-   dial the IVR number; a one-step flow answers, collects one digit and
-   sends the call to a queue; a bot agent lifts the phone as soon as
-   Delivered arrives, talks `TALK_S` and hangs up; the CDR is written
-   (SQLite, in a temporary directory).  calls_per_second is CDRs of
-   answered calls per second over the phase, after a warm-up.
-2. latency: callers at `--latency-rate` per second dial the support
-   hotline (straight to a queue).  offer_to_delivered is the time from the
-   board's event that completes the trunk's offer (the last address
-   digit) to the agent client reading its Delivered event from the socket.
+1. throughput: callers arrive at `--rate` per second and dial the IVR
+   number; a one-step flow answers, collects one digit and sends the call
+   to a queue; a bot answers.  The CDR is written (SQLite, in a temporary
+   directory).  calls_per_second is CDRs of answered calls per second over
+   the phase, after a warm-up.
+2. latency, once the throughput phase's calls are over: callers at
+   `--latency-rate` per second dial the support hotline (straight to a
+   queue).  offer_to_delivered is the time from the board's event that
+   completes the trunk's offer (the last address digit: the CDR's
+   offered_at) to the agent's client reading its Delivered event from the
+   socket (both on the system clock).
 
-Python runs on one core (the reactor thread); the simulator's tick
-thread takes another.  The address signalling (the far end sends
-``*ANI*DNIS*`` in DTMF after the wink), the digit and the talk take
-simulated caller time, which is why many trunks are needed.
+The server's Python runs on one core (its reactor thread).  The address
+signalling (the far end sends ``*ANI*DNIS*`` in DTMF after the wink), the
+digit and the talk take simulated caller time, which is why many trunks
+are needed.
 
     python -m bench.e2e [--rate 200] [--latency-rate 100] [--seconds 20]
 """
@@ -30,13 +35,16 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC
 from pathlib import Path
 
-from twisted.internet import defer, task
+from twisted.internet import defer, protocol, task
+from twisted.protocols import basic
 
 from cti.auth import hash_password
+from cti.storage.models import CallRecord
 
-SPANS = 40                    # 960 trunks
+SPANS = 56                    # 1344 trunks
 AGENTS = 400
 #: Trunks a caller tries, in turn from the last one used, before it counts
 #: as a call not placed: a scan of every trunk per call costs the reactor
@@ -76,7 +84,7 @@ def write_config(directory):
     d = Path(directory)
     secret = hash_password("1234")
     boards = [{"type": "t1", "signalling": "em_wink"}] * SPANS
-    boards += [{"type": "voice", "channels": 1000}, {"type": "stations", "count": AGENTS}]
+    boards += [{"type": "voice", "channels": 700}] * 2 + [{"type": "stations", "count": AGENTS}]
     lines = ['driver = "sim"']
     for b in boards:
         lines.append("[[boards]]")
@@ -106,70 +114,34 @@ def write_config(directory):
     return d / "cti.toml"
 
 
-class AnsweredCounter:
-    """The record sink: the store, counting CDRs of answered calls."""
+class Counter:
+    """The record sink: the store, counting CDRs of answered calls and
+    keeping when each call was offered."""
 
     def __init__(self, store):
         self.store = store
         self.answered = 0
+        self.offered = {}                 # call id -> (dnis, offered_at, s since the epoch)
 
     def add(self, record):
-        self.answered += getattr(record, "disposition", None) == "answered"
+        if isinstance(record, CallRecord):
+            self.answered += record.disposition == "answered"
+            self.offered[record.call_id] = (record.dnis,
+                                            record.offered_at.replace(tzinfo=UTC).timestamp())
         self.store.add(record)
 
 
-class Bench:
-    def __init__(self, reactor, server, flows, settings):
-        self.reactor = reactor
-        self.server = server
-        self.flows = flows
-        self.settings = settings
+class Callers:
+    """The telephone company's side, in the server's process."""
+
+    def __init__(self, server):
         self.center = server.center
         self.sim = server.sim
-        self.latencies = []
-        self.measure = False
         self.next_trunk = 0
         self.trunks = [c for g in server.config.trunk_groups for c in g.channels]
         self.skipped = 0
 
-    @defer.inlineCallbacks
-    def start_clients(self, dial):
-        from cti.flow.tier import FlowTier
-        from cti.protocol.client import connect
-
-        flow = yield connect(self.reactor, dial)
-        yield flow.login("ivr", "1234", "flow")
-        self.tier = FlowTier.from_settings(flow, self.flows, self.settings.prompts_dir,
-                                           self.reactor)
-        yield self.tier.register()
-        for agent in self.server.config.agents:
-            client = yield connect(self.reactor, dial)
-            yield client.login(agent.id, "1234", "agent")
-            client.on_event(self._agent_event(agent.station))
-            yield client.call("MonitorStart", object="device", id=agent.station)
-            yield client.call("SetAgentState", state="loggedOn", station=agent.station)
-            yield client.call("SetAgentState", state="ready")
-
-    def _agent_event(self, station):
-        phone = self.sim.endpoint(station)
-
-        def event(name, body, invoke_id):
-            if body.get("device") != station:
-                return
-            if name == "Delivered":
-                ic = self.center.calls.get(body["call"])
-                if self.measure and ic is not None:
-                    self.latencies.append(self.reactor.seconds() - ic.offered_at)
-                phone.offhook()
-            elif name == "Established":
-                self.reactor.callLater(TALK_S, self._hang_up, phone)
-        return event
-
-    def _hang_up(self, phone):
-        if phone.state != "idle":
-            phone.onhook()
-
-    def place(self, dnis, digit):
+    def place(self, reactor, dnis, digit):
         for _ in range(PLACE_TRIES):
             trunk = self.trunks[self.next_trunk]
             self.next_trunk = (self.next_trunk + 1) % len(self.trunks)
@@ -177,18 +149,18 @@ class Bench:
             if fe.state == "idle" and self.center.channels[trunk].state == "idle":
                 fe.call(ani="1001", dnis=dnis)
                 if digit:
-                    self._press_when_answered(fe, digit, 0)
+                    self._press_when_answered(reactor, fe, digit, 0)
                 return
         self.skipped += 1
 
-    def _press_when_answered(self, fe, digit, tries):
+    def _press_when_answered(self, reactor, fe, digit, tries):
         if fe.state == "connected":
             fe.send_digits(digit)
         elif tries < 100:
-            self.reactor.callLater(0.05, self._press_when_answered, fe, digit, tries + 1)
+            reactor.callLater(0.05, self._press_when_answered, reactor, fe, digit, tries + 1)
 
     @defer.inlineCallbacks
-    def phase(self, rate, seconds, dnis, digit):
+    def phase(self, reactor, rate, seconds, dnis, digit):
         """Arrivals at a steady rate (batched per 10 ms) for `seconds`."""
         start = time.perf_counter()
         placed = 0
@@ -198,67 +170,192 @@ class Bench:
                 break
             due = int(elapsed * rate)
             while placed < due:
-                self.place(dnis, digit)
+                self.place(reactor, dnis, digit)
                 placed += 1
-            yield task.deferLater(self.reactor, 0.01, lambda: None)
+            yield task.deferLater(reactor, 0.01, lambda: None)
         return placed
+
+
+class ClientsProcess(protocol.ProcessProtocol):
+    """The second process: `ready` once its clients are, then, asked with
+    a line on its standard input, the Delivered times as JSON."""
+
+    def __init__(self):
+        self.ready = defer.Deferred()
+        self.report = defer.Deferred()
+        self.out = b""
+
+    def outReceived(self, data):
+        self.out += data
+        while b"\n" in self.out:
+            line, self.out = self.out.split(b"\n", 1)
+            if line == b"ready":
+                self.ready.callback(None)
+            elif line.startswith(b"{"):
+                self.report.callback(json.loads(line))
+
+    def errReceived(self, data):
+        sys.stderr.write(data.decode(errors="replace"))
+
+    def processEnded(self, reason):
+        for d in (self.ready, self.report):
+            if not d.called:
+                d.errback(reason)
+
+
+@defer.inlineCallbacks
+def drained(reactor, center, limit_s=30.0):
+    """Wait until no call is up (at most `limit_s`): seconds waited."""
+    start = time.perf_counter()
+    while center.calls and time.perf_counter() - start < limit_s:
+        yield task.deferLater(reactor, 0.1, lambda: None)
+    return round(time.perf_counter() - start, 1)
 
 
 @defer.inlineCallbacks
 def run(reactor, args):
-    from cti.flow.run import load
     from cti.protocol.server import SessionFactory
     from cti.server.app import CTServer
+    from cti.server.config import load_server_config
     from cti.storage.store import RecordStore, default_url
 
     var = Path(tempfile.mkdtemp(prefix="cti-bench-"))
-    config, settings, flows = load(str(write_config(var)))
+    config_path = write_config(var)
+    config = load_server_config(str(config_path))
     store = RecordStore(default_url(var), reactor, var_dir=var)
     store.startService()
-    records = AnsweredCounter(store)
+    records = Counter(store)
     server = CTServer(config, reactor=reactor, records=records, listen=[], drain_s=2)
     port = reactor.listenTCP(0, SessionFactory(server.hub), interface="127.0.0.1")
     server.startService()
-    bench = Bench(reactor, server, flows, settings)
-    yield bench.start_clients(f"tcp:host=127.0.0.1:port={port.getHost().port}")
+    for agent in config.agents:                   # headsets on: AnswerCall answers
+        server.sim.endpoint(agent.station).offhook()
+    clients = ClientsProcess()
+    reactor.spawnProcess(clients, sys.executable,
+                         [sys.executable, "-m", "bench.e2e", "--clients", str(config_path),
+                          "--port", str(port.getHost().port)],
+                         env=None, path=os.getcwd())
+    yield clients.ready
+    callers = Callers(server)
 
     # throughput through the IVR
-    yield bench.phase(args.rate, WARM_UP_S, "5550100", "1")
+    yield callers.phase(reactor, args.rate, WARM_UP_S, "5550100", "1")
     counted_from = time.perf_counter()
     before = records.answered
     cpu0 = time.process_time()
-    yield bench.phase(args.rate, args.seconds, "5550100", "1")
+    yield callers.phase(reactor, args.rate, args.seconds, "5550100", "1")
     span = time.perf_counter() - counted_from
     cps = (records.answered - before) / span
     cpu = time.process_time() - cpu0
     concurrent = len(server.center.calls)
-    yield task.deferLater(reactor, 5, lambda: None)
+    drain_s = yield drained(reactor, server.center)
 
     # latency straight to the queue
-    bench.measure = True
-    yield bench.phase(args.latency_rate, args.seconds, "5550199", None)
-    yield task.deferLater(reactor, 3, lambda: None)
-    bench.measure = False
-    lat = sorted(bench.latencies)
+    yield callers.phase(reactor, args.latency_rate, args.seconds, "5550199", None)
+    yield drained(reactor, server.center)
+    clients.transport.write(b"report\n")
+    delivered = yield clients.report
     yield server.stopService()
     yield store.stopService()
     port.stopListening()
+    lat = sorted(t - records.offered[c][1] for c, t in delivered.items()
+                 if c in records.offered and records.offered[c][0] == "5550199")
     p = (lambda q: round(1000 * lat[min(len(lat) - 1, int(q * len(lat)))], 2)) if lat else \
         (lambda q: None)
     return {
         "bench": "e2e",
         "offered_rate": args.rate,
         "calls_per_second": round(cps, 1),
-        "process_cpu_per_call_ms": round(1000 * cpu / max(1, records.answered - before), 3),
+        "server_cpu_per_call_ms": round(1000 * cpu / max(1, records.answered - before), 3),
         "concurrent_calls": concurrent,
+        "drain_s": drain_s,
         "latency_rate": args.latency_rate,
         "p50_offer_to_delivered_ms": p(0.5),
         "p99_offer_to_delivered_ms": p(0.99),
         "latency_samples": len(lat),
         "mean_offer_to_delivered_ms": round(1000 * statistics.fmean(lat), 2) if lat else None,
-        "trunks_busy_skips": bench.skipped,
+        "trunks_busy_skips": callers.skipped,
         "cores": os.cpu_count(),
     }
+
+
+# -- the clients' process ------------------------------------------------------------
+class Bots:
+    """The flow tier and the bot agents, over TCP."""
+
+    def __init__(self, reactor):
+        self.reactor = reactor
+        self.delivered = {}             # call id -> when its Delivered was read
+
+    @defer.inlineCallbacks
+    def start(self, config_path, port):
+        from cti.flow.run import load
+        from cti.flow.tier import FlowTier
+        from cti.protocol.client import connect
+
+        config, settings, flows = load(config_path)
+        dial = f"tcp:host=127.0.0.1:port={port}"
+        flow = yield connect(self.reactor, dial)
+        yield flow.login("ivr", "1234", "flow")
+        self.tier = FlowTier.from_settings(flow, flows, settings.prompts_dir, self.reactor)
+        yield self.tier.register()
+        for agent in config.agents:
+            client = yield connect(self.reactor, dial)
+            yield client.login(agent.id, "1234", "agent")
+            client.on_event(self._agent_event(client, agent.station))
+            yield client.call("MonitorStart", object="device", id=agent.station)
+            yield client.call("SetAgentState", state="loggedOn", station=agent.station)
+            yield client.call("SetAgentState", state="ready")
+
+    def _agent_event(self, client, station):
+        def event(name, body, invoke_id):
+            if body.get("device") != station:
+                return
+            if name == "Delivered":
+                self.delivered[body["call"]] = self.reactor.seconds()
+                client.call("AnswerCall", call=body["call"]).addErrback(lambda f: None)
+            elif name == "Established":
+                self.reactor.callLater(TALK_S, self._hang_up, client, body["call"])
+        return event
+
+    @staticmethod
+    def _hang_up(client, call):
+        client.call("ClearConnection", call=call).addErrback(lambda f: None)
+
+
+class Commands(basic.LineReceiver):
+    delimiter = b"\n"
+
+    def __init__(self, bots):
+        self.bots = bots
+
+    def lineReceived(self, line):
+        if line == b"report":                    # through the transport: stdout is
+            self.transport.write(json.dumps(self.bots.delivered).encode() + b"\n")
+            self.transport.loseConnection()      # non-blocking, the report large
+
+    def connectionLost(self, reason):
+        from twisted.internet import reactor
+
+        reactor.stop()
+
+
+def clients_main(config_path, port):
+    from twisted.internet import reactor, stdio
+
+    bots = Bots(reactor)
+
+    def ready(_):
+        commands = Commands(bots)
+        stdio.StandardIO(commands)
+        commands.transport.write(b"ready\n")
+
+    def failed(f):
+        sys.stderr.write(f.getTraceback())
+        reactor.stop()
+    reactor.callWhenRunning(lambda: bots.start(config_path, port).addCallbacks(ready, failed))
+    reactor.run()
+    return 0
 
 
 def main(argv=None):
@@ -266,7 +363,11 @@ def main(argv=None):
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--latency-rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--clients", help=argparse.SUPPRESS)     # the second process
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.clients:
+        return clients_main(args.clients, args.port)
     from twisted.internet import reactor
 
     box = {}

@@ -97,6 +97,7 @@ class SwitchingMap:
         self._driver_of = {}     # slot -> endpoint
         self._hears = {}         # endpoint -> (slot, owner connection)
         self.routes = {}
+        self._routes_of = {}     # endpoint -> {route id: route} it is an end of
         self.broadcasts = {}
         self.conferences = {}
         self.history = deque(maxlen=HISTORY)
@@ -119,7 +120,7 @@ class SwitchingMap:
                 if status.get("listen") is None:
                     continue
                 route = Route(next(self._ids), channel, endpoint, True)
-                self.routes[route.id] = route
+                self._add_route(route)
                 self._hears[channel] = (self._tx[endpoint], route)
                 self._hears[endpoint] = (self._tx[channel], route)
 
@@ -191,10 +192,15 @@ class SwitchingMap:
             except (DriverError, BusError):
                 self._unlisten(a)
                 raise
-        self.routes[route.id] = route
+        self._add_route(route)
         self._record(route.describe())
         self._check_touched()
         return route
+
+    def _add_route(self, route):
+        self.routes[route.id] = route
+        for endpoint in (route.a, route.b):
+            self._routes_of.setdefault(endpoint, {})[route.id] = route
 
     def disconnect(self, connection):
         """Undo a route, a broadcast or a conference."""
@@ -217,6 +223,12 @@ class SwitchingMap:
             if entry and entry[1] is route:
                 self._unlisten(endpoint)
         self.routes.pop(route.id, None)
+        for endpoint in (route.a, route.b):
+            mine = self._routes_of.get(endpoint)
+            if mine is not None:
+                mine.pop(route.id, None)
+                if not mine:
+                    del self._routes_of[endpoint]
         self._record(f"drop {route.describe()}")
 
     # -- broadcast -----------------------------------------------------
@@ -331,9 +343,8 @@ class SwitchingMap:
     def release(self, endpoint):
         """Tear down everything the endpoint takes part in."""
         slot = self.slot_of(endpoint)
-        for route in list(self.routes.values()):
-            if endpoint in (route.a, route.b):
-                self._drop_route(route)
+        for route in list(self._routes_of.get(endpoint, {}).values()):
+            self._drop_route(route)
         for cast in list(self.broadcasts.values()):
             if cast.source == endpoint:
                 for listener in list(cast.listeners):

@@ -3,6 +3,7 @@
 routed, queued, offered to agents, talked over the CT-Bus, cleared, and
 recorded."""
 import re
+import shutil
 
 import pytest
 
@@ -840,3 +841,28 @@ def test_a_restarted_server_never_reuses_a_call_id():
         ids.append(sorted(centre.center.calls))
     assert ids == [["c1795000000001", "c1795000000002"],
                    ["c1795000001001", "c1795000001002"]]
+
+
+def test_a_trunk_group_of_mf_address_signalling(tmp_path):
+    """`address = "mf"`: the carrier sends KP ANI ST KP DNIS ST; the call is
+    routed by that DNIS and carries that ANI.  Another value is refused."""
+    from dataclasses import replace
+
+    from cti.config import ConfigError
+    from cti.server.config import load_server_config
+
+    config = load_server_config("etc/cti.toml")
+    centre = Centre(replace(config, trunk_groups=tuple(
+        replace(g, address="mf") if g.name == "pstn_in" else g for g in config.trunk_groups)))
+    agent, events = agent_ready(centre, "1005", "msiB1C5")
+    centre.sim.endpoint("dtiB1T1").call(ani="2125550042", dnis="5550199", mf=True)
+    centre.run_until(lambda: "Delivered" in names(events), what="the support hotline's call")
+    delivered = dict(events)["Delivered"]
+    assert (delivered["callingDevice"], delivered["calledDevice"], delivered["queue"]) == (
+        "2125550042", "5550199", "support")
+    shutil.copytree("etc", tmp_path / "etc", ignore=shutil.ignore_patterns("*.wav"))
+    bad = tmp_path / "etc" / "cti.toml"
+    bad.write_text(bad.read_text().replace('direction = "in"',
+                                           'direction = "in"\naddress = "r2"', 1))
+    with pytest.raises(ConfigError, match=r"trunk_groups\[0\]\.address.*'r2'"):
+        load_server_config(str(bad))

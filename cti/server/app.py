@@ -119,7 +119,7 @@ class CTServer(MultiService):
                 signalling = group.signalling.get(name)
                 if signalling == "em_wink":
                     ch = EmWinkTrunk(name, driver, clock, listener, pool, self.bus,
-                                     group=group.name)
+                                     register=group.address, group=group.name)
                 elif signalling == "loopstart":
                     ch = LoopStartLine(name, driver, clock, listener, group=group.name)
                 else:                                  # fxs_loopstart: a T1 timeslot

@@ -111,6 +111,7 @@ class TrunkGroup:
     direction: str                      # "in", "out" or "both"
     channels: tuple[str, ...]
     signalling: dict[str, str] = field(default_factory=dict, hash=False)
+    address: str = "dtmf"               # E&M: the far end's ANI/DNIS, "dtmf" or "mf"
 
 
 @dataclass(frozen=True)
@@ -688,10 +689,12 @@ def client_endpoint(listen):
 def _groups(reader, data, devices):
     owners = {}
     trunk_groups, names = [], {}
-    for t, key in reader.tables(data, "trunk_groups", ("name", "direction", "channels")):
+    for t, key in reader.tables(data, "trunk_groups",
+                                ("name", "direction", "channels", "address")):
         name = reader.name(t, key)
         reader.unique(names, name, f"{key}.name", "trunk group")
         direction = reader.string(t, key, "direction", choices=DIRECTIONS)
+        address = reader.string(t, key, "address", "dtmf", choices=("dtmf", "mf"))
         entries = reader.strings(t, key, "channels",
                                  expected="a list of channels such as [\"dtiB1T1-24\"]")
         channels = _channels(reader, entries, devices, ("line", "timeslot"),
@@ -700,7 +703,7 @@ def _groups(reader, data, devices):
         if not channels:
             reader.fail(f"{key}.channels", "expected at least one channel")
         trunk_groups.append(TrunkGroup(name, direction, channels,
-                                       {c: devices[c].signalling for c in channels}))
+                                       {c: devices[c].signalling for c in channels}, address))
 
     station_groups, names = [], {}
     for t, key in reader.tables(data, "station_groups", ("name", "stations")):
