@@ -866,3 +866,20 @@ def test_a_trunk_group_of_mf_address_signalling(tmp_path):
                                            'direction = "in"\naddress = "r2"', 1))
     with pytest.raises(ConfigError, match=r"trunk_groups\[0\]\.address.*'r2'"):
         load_server_config(str(bad))
+
+
+def test_the_protocol_doc_lists_each_roles_services():
+    """docs/protocol.md section 4's table names every service of each role."""
+    centre = Centre()
+    with open("docs/protocol.md") as f:
+        rows = {line.split("|")[1].strip(" `"): line for line in f
+                if line.startswith("| `") and line.split("|")[1].strip(" `") in (
+                    "flow", "agent", "supervisor", "admin")}
+    core = {"GetServices", "Heartbeat", "Login", "Logout", "MonitorStart", "MonitorStop",
+            "Snapshot"}
+    for service in centre.hub.catalogue.services():
+        if service.name in core:
+            continue
+        for role in service.roles:
+            row = rows["supervisor"] if role == "admin" else rows[role]
+            assert f"`{service.name}`" in row, f"{role} {service.name} not in section 4"
