@@ -329,3 +329,23 @@ def test_a_supervisor_snapshots_every_agent_and_queue(centre):
     with pytest.raises(RemoteError) as e:
         centre.call(agent.call("Snapshot", object="agent", id="*"))
     assert e.value.code == "forbidden"
+
+
+def test_a_supervisors_call_control_on_an_agents_call_is_audited(centre):
+    """The agent's own hold is its business; the supervisor's goes into
+    the audit log, with the agent whose call it was."""
+    s = Scene(centre)
+    s.ask(s.agent, "HoldCall", call=s.call_id)
+    s.ask(s.agent, "RetrieveCall", call=s.call_id)
+    assert centre.records.of(AuditEntry) == []
+    s.ask(s.sup, "HoldCall", call=s.call_id)
+    s.ask(s.sup, "RetrieveCall", call=s.call_id)
+    s.ask(s.sup, "SendDTMF", call=s.call_id, digits="12")
+    assert [(a.user, a.action, a.agent, a.call_id) for a in
+            centre.records.of(AuditEntry)] == [
+        ("sup", "HoldCall", "1005", s.call_id), ("sup", "RetrieveCall", "1005", s.call_id),
+        ("sup", "SendDTMF", "1005", s.call_id)]
+    assert centre.records.of(AuditEntry)[-1].detail == {"digits": "12"}
+    with pytest.raises(RemoteError):                   # refused: nothing written
+        s.ask(s.sup, "RetrieveCall", call=s.call_id)
+    assert len(centre.records.of(AuditEntry)) == 3

@@ -658,12 +658,16 @@ class Consultations:
 
     # -- the catalogue ------------------------------------------------------------
     def _register(self):
-        add = self.center.hub.catalogue.add
+        add, audited = self.center.hub.catalogue.add, self.desk.audited
         both = {"call": Field(str, doc="the caller's call"),
                 "consultCall": Field(str, doc="the consultation's call")}
         add(Service("ConsultationCall", CALLERS, fields={
             "call": Field(str), "agent": Field(str, False), "queue": Field(str, False),
-            "number": Field(str, False), "flow": Field(str, False)}), self._consult)
-        add(Service("TransferCall", CALLERS, fields=both), self._transfer_service)
-        add(Service("ConferenceCall", CALLERS, fields=both), self._conference_service)
-        add(Service("ReconnectCall", CALLERS, fields=both), self._reconnect_service)
+            "number": Field(str, False), "flow": Field(str, False)}),
+            audited("ConsultationCall", self._consult))
+        add(Service("TransferCall", CALLERS, fields=both),
+            audited("TransferCall", self._transfer_service))
+        add(Service("ConferenceCall", CALLERS, fields=both),
+            audited("ConferenceCall", self._conference_service))
+        add(Service("ReconnectCall", CALLERS, fields=both),
+            audited("ReconnectCall", self._reconnect_service))

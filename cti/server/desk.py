@@ -50,6 +50,7 @@ soon as a third party joins.
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from twisted.internet import defer
 from twisted.logger import Logger
 
 from cti.protocol.services import Field, ProtocolError, Service
@@ -159,6 +160,23 @@ class Desk:
         log.info("audit: {user} {action} agent={agent} call={call} queue={queue} {detail}",
                  user=request.user.name, action=action, agent=agent, call=call, queue=queue,
                  detail=detail)
+
+    def audited(self, action, handler):
+        """A call service that, used by a supervisor or an administrator on
+        an agent's call, goes into the audit log once it succeeds (an
+        agent's own use does not)."""
+        def serve(request, params):
+            if request.role == "agent":
+                return handler(request, params)
+            ic = self.center.calls.get(params.get("call"))
+            agent = ic.agent.id if ic is not None and ic.agent is not None else None
+            detail = {k: v for k, v in params.items() if k != "call" and v is not None}
+
+            def done(result):
+                self.audit(request, action, agent=agent, call=params.get("call"), **detail)
+                return result
+            return defer.maybeDeferred(handler, request, params).addCallback(done)
+        return serve
 
     # -- hold and transfer -------------------------------------------------------
     def _hold(self, request, params):
@@ -623,16 +641,18 @@ class Desk:
         add = self.center.hub.catalogue.add
         call = {"call": Field(str, doc="the call id")}
         agent = {"agent": Field(str, doc="the agent id")}
-        add(Service("HoldCall", CALLERS, fields=call), self._hold)
-        add(Service("RetrieveCall", CALLERS, fields=call), self._retrieve)
+        add(Service("HoldCall", CALLERS, fields=call), self.audited("HoldCall", self._hold))
+        add(Service("RetrieveCall", CALLERS, fields=call),
+            self.audited("RetrieveCall", self._retrieve))
         add(Service("SingleStepTransferCall", CALLERS, fields={
             **call, "agent": Field(str, False), "queue": Field(str, False),
-            "flow": Field(str, False), "number": Field(str, False)}), self._transfer)
+            "flow": Field(str, False), "number": Field(str, False)}),
+            self.audited("SingleStepTransferCall", self._transfer))
         add(Service("SendDTMF", CALLERS, fields={**call, "digits": Field(str)}),
-            self._send_dtmf)
+            self.audited("SendDTMF", self._send_dtmf))
         add(Service("SetPartyRole", CALLERS, fields={
             **call, "device": Field(str), "role": Field(str, choices=("talk", "listen"))}),
-            self._set_party_role)
+            self.audited("SetPartyRole", self._set_party_role))
         add(Service("StartRecording", CALLERS, fields=call), self._start_recording)
         add(Service("StopRecording", CALLERS, fields=call), self._stop_recording)
         add(Service("Supervise", SUPERVISORS, fields={
