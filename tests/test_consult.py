@@ -55,6 +55,11 @@ class Scene:
         self.centre.run_until(lambda: self.acd.agents["1003"].state == "busy",
                               what="1003 answers")
 
+    def talk_only(self, a, b, outside=None):
+        """Whether a and b hear each other, and each only the other."""
+        heard = self.listen(outside=outside)
+        return heard[a] == {b} and heard[b] == {a}
+
     def listen(self, ms=1500, outside=None):
         """Who hears whom: each end sends its tone at once."""
         ends = {"caller": self.caller, "first": self.phone1, "second": self.phone2}
@@ -114,8 +119,7 @@ def test_consult_then_conference_of_three(centre):
     centre.run_until(lambda: s.acd.agents["1005"].state == "workingAfterCall",
                      what="1005 leaves the conference")
     assert centre.center.calls[s.call_id].agent.id == "1003"
-    heard = s.listen()
-    assert heard["caller"] == {"second"} and heard["second"] == {"caller"}
+    assert s.talk_only("caller", "second")
 
 
 def test_reconnect_and_the_consulted_hanging_up_bring_the_caller_back(centre):
@@ -125,16 +129,14 @@ def test_reconnect_and_the_consulted_hanging_up_bring_the_caller_back(centre):
     centre.run_until(lambda: s.phone2.state != "ringing", what="1003 stops ringing")
     assert s.acd.agents["1003"].state == "ready"
     assert names(s.first_events)[-1] == "Retrieved"
-    heard = s.listen()
-    assert heard["caller"] == {"first"} and heard["first"] == {"caller"}
+    assert s.talk_only("caller", "first")
 
     s.consult()
     s.answer_second()
     s.phone2.onhook()                                    # the consulted hangs up
     centre.run_until(lambda: s.acd.agents["1003"].state == "ready",
                      what="1003 is free again")
-    heard = s.listen()
-    assert heard["caller"] == {"first"} and heard["first"] == {"caller"}
+    assert s.talk_only("caller", "first")
 
 
 def test_the_consulting_agent_hanging_up_transfers(centre):
@@ -144,8 +146,7 @@ def test_the_consulting_agent_hanging_up_transfers(centre):
     s.phone1.onhook()
     centre.run_until(lambda: s.acd.agents["1005"].state == "workingAfterCall",
                      what="1005 leaves")
-    heard = s.listen()
-    assert heard["caller"] == {"second"} and heard["second"] == {"caller"}
+    assert s.talk_only("caller", "second")
 
 
 def test_blind_transfer_to_an_agent_completes_on_answer(centre):
@@ -155,8 +156,7 @@ def test_blind_transfer_to_an_agent_completes_on_answer(centre):
     assert s.acd.agents["1005"].state == "workingAfterCall"
     centre.run_until(lambda: s.phone2.state == "ringing", what="1003 rings")
     s.answer_second()
-    heard = s.listen()
-    assert heard["caller"] == {"second"} and heard["second"] == {"caller"}
+    assert s.talk_only("caller", "second")
 
 
 def test_blind_transfer_to_an_agent_who_does_not_answer_goes_back_to_the_queue(centre):
@@ -237,8 +237,7 @@ def test_consult_a_queue_then_transfer(centre):
     result = s.ask(s.first, "TransferCall", call=s.call_id, consultCall=consult_call)
     assert result == {"call": s.call_id, "agent": "1003"}
     assert s.acd.agents["1005"].state == "workingAfterCall"
-    heard = s.listen()
-    assert heard["caller"] == {"second"} and heard["second"] == {"caller"}
+    assert s.talk_only("caller", "second")
     s.caller.hangup()
     centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
     centre.run(200)
@@ -279,8 +278,7 @@ def test_the_consulting_agent_hanging_up_while_the_queue_consultation_waits(cent
     centre.call(s.second.call("SetAgentState", state="ready"))
     centre.run_until(lambda: s.phone2.state == "ringing", what="1003 is offered it")
     s.answer_second()
-    heard = s.listen()
-    assert heard["caller"] == {"second"} and heard["second"] == {"caller"}
+    assert s.talk_only("caller", "second")
     assert centre.center.calls[s.call_id].agent.id == "1003"
 
 
@@ -332,8 +330,7 @@ def test_a_busy_number_brings_the_caller_back(centre):
         "consultCall"] for n, b in s.first_events), within_ms=30_000,
         what="the consultation fails")
     centre.run_until(lambda: not centre.center.calls[s.call_id].held, what="retrieved")
-    heard = s.listen()
-    assert heard["caller"] == {"first"} and heard["first"] == {"caller"}
+    assert s.talk_only("caller", "first")
     assert not centre.center.desk.consults.by_call
 
 
@@ -352,8 +349,7 @@ def test_a_conference_with_an_outside_party_outlives_the_agent(centre):
     s.phone1.onhook()                                # the agent leaves the two talking
     centre.run_until(lambda: s.acd.agents["1005"].state == "workingAfterCall",
                      what="1005 leaves")
-    heard = s.listen(outside=outside)
-    assert heard["caller"] == {"outside"} and heard["outside"] == {"caller"}
+    assert s.talk_only("caller", "outside", outside=outside)
     s.caller.hangup()
     centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
     centre.run(1000)
@@ -371,8 +367,7 @@ def test_the_outside_party_leaving_a_conference_leaves_the_agent_and_caller(cent
     outside.hangup()
     centre.run_until(lambda: centre.center.channels["dxxxB1C1"].state == "idle",
                      within_ms=5000, what="the outside line is released")
-    heard = s.listen()
-    assert heard["caller"] == {"first"} and heard["first"] == {"caller"}
+    assert s.talk_only("caller", "first")
     assert s.acd.agents["1005"].state == "busy"
 
 
@@ -388,8 +383,7 @@ def test_the_acd_sweep_leaves_a_long_consultation_alone(centre):
     centre.run(12_000)
     assert s.acd.agents["1003"].state == "busy" and s.acd.agents["1005"].state == "busy"
     s.ask(s.first, "TransferCall", call=s.call_id, consultCall=consult_call)
-    heard = s.listen()
-    assert heard["caller"] == {"second"} and heard["second"] == {"caller"}
+    assert s.talk_only("caller", "second")
     centre.center.acd.stop()
 
 
@@ -430,8 +424,7 @@ def test_consult_a_flow_the_caller_comes_back_when_it_releases_him(centre, tmp_p
     centre.call(client.call("ClearConnection", call=s.call_id))   # the flow is done
     centre.run_until(lambda: not centre.center.calls[s.call_id].held, what="retrieved")
     assert "msiB1C5" not in centre.center.moh.listening
-    heard = s.listen()
-    assert heard["caller"] == {"first"} and heard["first"] == {"caller"}
+    assert s.talk_only("caller", "first")
     assert not any(name == "RouteEnd" for name, _, _ in seen)    # it asked: no RouteEnd
     assert s.acd.agents["1005"].state == "busy"
 
@@ -443,8 +436,7 @@ def test_reconnect_takes_the_caller_back_from_the_flow(centre):
     centre.run_until(lambda: any(name == "RouteEnd" for name, _, _ in seen),
                      what="the flow server is told")
     assert [b["reason"] for n, _, b in seen if n == "RouteEnd"] == ["reconnected"]
-    heard = s.listen()
-    assert heard["caller"] == {"first"} and heard["first"] == {"caller"}
+    assert s.talk_only("caller", "first")
 
 
 def test_transfer_leaves_the_caller_in_the_flow(centre, tmp_path):
@@ -470,5 +462,4 @@ def test_the_flow_server_leaving_brings_the_caller_back(centre):
     client.transport.loseConnection()
     centre.run_until(lambda: not centre.center.calls[s.call_id].held, within_ms=3000,
                      what="the caller back with the agent")
-    heard = s.listen()
-    assert heard["caller"] == {"first"} and heard["first"] == {"caller"}
+    assert s.talk_only("caller", "first")
