@@ -3,13 +3,20 @@
  * sim.c - the simulation itself: devices, time, the tick, events, errors.
  *
  * Every public entry point of the library takes one recursive lock, so the
- * wall-clock ticker thread and the application never see half a tick.
+ * wall-clock ticker thread and the application never see half a device's
+ * tick.  A tick of every device of a full chassis takes a millisecond or
+ * more; an application call that had to wait for all of it would stall the
+ * application's event loop for as long, dozens of times per call set up.  So
+ * the ticker lets a waiting caller in between two devices, as a real board's
+ * firmware takes host commands between its DSP frames.
  * Events are kept in a FIFO; an eventfd is readable exactly while the FIFO
  * is not empty, which is what lets an event loop watch the simulator.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +29,8 @@
 sim *g_sim;
 static pthread_mutex_t g_lock;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static atomic_int g_waiting;       /* application threads blocked in sim_lock */
+static __thread int t_ticker;      /* this thread is the wall-clock ticker */
 static char g_error[256];
 
 static void init_lock(void)
@@ -35,6 +44,21 @@ static void init_lock(void)
 void sim_lock(void)
 {
     pthread_once(&g_once, init_lock);
+    if (pthread_mutex_trylock(&g_lock) == 0)
+        return;
+    atomic_fetch_add(&g_waiting, 1);
+    pthread_mutex_lock(&g_lock);
+    atomic_fetch_sub(&g_waiting, 1);
+}
+
+/* The ticker, between two devices: hand the lock to waiting callers. */
+static void let_callers_in(void)
+{
+    if (!t_ticker || atomic_load_explicit(&g_waiting, memory_order_relaxed) == 0)
+        return;
+    pthread_mutex_unlock(&g_lock);
+    while (atomic_load(&g_waiting) > 0)
+        sched_yield();
     pthread_mutex_lock(&g_lock);
 }
 
@@ -656,6 +680,7 @@ void sim_tick(void)
             default: break;
             }
             maybe_sleep(d, idle);
+            let_callers_in();
         }
     }
     for (i = 0; i < SIMFAR_SLOTS; i++) {
@@ -730,6 +755,7 @@ static void *ticker_main(void *arg)
 {
     struct timespec next;
     (void)arg;
+    t_ticker = 1;
     clock_gettime(CLOCK_MONOTONIC, &next);
     for (;;) {
         next.tv_nsec += TICK_MS * 1000000L;
