@@ -35,8 +35,7 @@ import itertools
 from collections import deque
 from dataclasses import dataclass, field
 
-from twisted.logger import Logger
-
+from cti.logs import Logger
 from drivers.errors import DriverError
 
 log = Logger()

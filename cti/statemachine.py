@@ -50,6 +50,8 @@ class Transition:
         extra = " ".join(f"{k}={v}" for k, v in self.detail.items())
         return f"{self.at:.3f} {self.source} --{self.event}--> {self.target} {extra}".rstrip()
 
+    __str__ = describe          # what a log line shows
+
 
 class Table:
     """The declared transitions of one kind of machine.

@@ -39,8 +39,8 @@ board operation that never completes: the driver's watchdog reports
 `operation_failed` (reason "hung") and the channel clears down to idle.
 """
 from twisted.internet import defer
-from twisted.logger import Logger
 
+from cti.logs import Logger
 from cti.statemachine import Table
 from drivers.errors import CallerIdUnavailable
 from drivers.interface import CallProgress
@@ -174,7 +174,7 @@ class Channel:
         return self.machine.state
 
     def _changed(self, machine, transition):
-        log.debug("{channel}: {t}", channel=self.name, t=transition.describe())
+        log.debug("{channel}: {t}", channel=self.name, t=transition)
         for d in self._waiters.pop(transition.target, ()):
             d.callback(self)
 

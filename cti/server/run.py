@@ -26,6 +26,7 @@ from twisted.logger import (
     textFileLogObserver,
 )
 
+from cti import logs
 from cti.config import ConfigError
 from cti.server.config import load_server_config
 
@@ -33,15 +34,17 @@ log = Logger()
 
 
 def start_logging(config, stream=None):
-    """JSON events to var/cti-server.log; text at `log_level` to `stream`."""
+    """Events at `log_level` and above: as text to `stream`, as JSON to
+    var/cti-server.log."""
     var = Path(config.var_dir)
     var.mkdir(parents=True, exist_ok=True)
     level = LogLevel.levelWithName(config.log_level)
-    text = FilteringLogObserver(textFileLogObserver(stream or sys.stdout),
-                                [LogLevelFilterPredicate(defaultLogLevel=level)])
+    logs.set_level(level)
     json_file = open(var / "cti-server.log", "a", encoding="utf-8")  # noqa: SIM115 - the log's life
-    globalLogBeginner.beginLoggingTo([text, jsonFileLogObserver(json_file)],
-                                     redirectStandardIO=False)
+    observers = [textFileLogObserver(stream or sys.stdout), jsonFileLogObserver(json_file)]
+    globalLogBeginner.beginLoggingTo(
+        [FilteringLogObserver(o, [LogLevelFilterPredicate(defaultLogLevel=level)])
+         for o in observers], redirectStandardIO=False)
 
 
 def make_service(config_path, drain_s=None):
