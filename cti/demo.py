@@ -126,7 +126,7 @@ def run(reactor, args):
     port = _free_port()
     endpoint = f"tcp:{port}:interface=127.0.0.1"
     server = CTServer(config, reactor=reactor, records=records, listen=[endpoint],
-                      drain_s=0)
+                      drain_s=0, freeze_heap=True)
     store.startService()
     server.startService()
     dial = f"tcp:host=127.0.0.1:port={port}"

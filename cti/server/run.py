@@ -63,7 +63,7 @@ def make_service(config_path, drain_s=None):
         except PromptError as e:
             print(f"cti server: warning: {e}: callers will hear silence where prompts are "
                   "missing", file=sys.stderr)
-    return CTServer(config, drain_s=DRAIN_S if drain_s is None else drain_s)
+    return CTServer(config, drain_s=DRAIN_S if drain_s is None else drain_s, freeze_heap=True)
 
 
 def main(args):
