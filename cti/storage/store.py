@@ -46,6 +46,7 @@ required column or a naive datetime raises ValueError there, where the
 bug is, rather than on the writer thread later.
 """
 import copy
+import functools
 import itertools
 import json
 import os
@@ -56,6 +57,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, exc, inspect, make_url
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_dict
 from twisted.application.service import Service
 from twisted.internet import defer
 from twisted.internet.threads import deferToThreadPool
@@ -116,12 +118,30 @@ def make_engine(url):
 # -- records as rows ---------------------------------------------------------
 
 def _column_default(column):
+    """The Python-side default of a column: a value, a callable of no
+    arguments (called per row), or None."""
     default = column.default
     if default is None:
         return None
     if default.is_scalar:
         return default.arg
-    return default.arg(None) if default.is_callable else None
+    return (lambda: default.arg(None)) if default.is_callable else None
+
+
+@functools.cache
+def _columns(model):
+    """(attribute, column key, default, nullable) of a model's columns but
+    its primary key, and the key of that primary key: worked out once per
+    model, as every record of a busy day goes through `snapshot`."""
+    mapper = inspect(model)
+    columns, primary = [], None
+    for attr in mapper.column_attrs:
+        column = attr.columns[0]
+        if column.primary_key:
+            primary = attr.key
+        else:
+            columns.append((attr.key, column.key, _column_default(column), column.nullable))
+    return mapper.local_table, primary, columns
 
 
 def snapshot(record):
@@ -131,24 +151,22 @@ def snapshot(record):
     default where the model has one), so rows of one table share their keys
     and insert as one executemany.  JSON values are deep-copied.
     """
-    mapper = inspect(type(record))
+    name = type(record).__name__
+    table, primary, columns = _columns(type(record))
+    values = instance_dict(record)
+    if values.get(primary) is not None:
+        raise ValueError(f"{name} already has id {values[primary]}: add() takes new records")
     row = {}
-    for attr in mapper.column_attrs:
-        column = attr.columns[0]
-        value = getattr(record, attr.key)
-        if column.primary_key:
-            if value is not None:
-                raise ValueError(f"{type(record).__name__} already has id {value}: "
-                                 "add() takes new records")
-            continue
+    for attr, key, default, nullable in columns:
+        value = values.get(attr)
         if value is None:
-            value = _column_default(column)
-        if value is None and not column.nullable:
-            raise ValueError(f"{type(record).__name__}.{attr.key} is required")
+            value = default() if callable(default) else default
+        if value is None and not nullable:
+            raise ValueError(f"{name}.{attr} is required")
         if isinstance(value, datetime) and value.tzinfo is None:
-            raise ValueError(f"{type(record).__name__}.{attr.key}: naive datetime {value!r}")
-        row[column.key] = copy.deepcopy(value) if isinstance(value, dict | list) else value
-    return mapper.local_table, row
+            raise ValueError(f"{name}.{attr}: naive datetime {value!r}")
+        row[key] = copy.deepcopy(value) if isinstance(value, dict | list) else value
+    return table, row
 
 
 def _json_default(value):
