@@ -21,6 +21,13 @@ agents' desktops on other machines would.  Two phases:
    offered_at) to the agent's client reading its Delivered event from the
    socket (both on the system clock).
 
+server_cpu_per_call_ms and server_cores_busy are the server process's CPU
+over the throughput phase (its reactor thread and storage thread; the
+telephone company's callers run on the reactor thread too), without the
+simulator's ticker thread, which does what a real chassis's boards do
+(simulator_cores_busy): the target is 200 calls/s on one core.
+call_phases_p50_s says where an IVR call's time goes.
+
 The server's Python runs on one core (its reactor thread).  The address
 signalling (the far end sends ``*ANI*DNIS*`` in DTMF after the wink), the
 digit and the talk take simulated caller time, which is why many trunks
@@ -52,6 +59,11 @@ AGENTS = 400
 #: most trunks are busy, and starves the calls it measures.
 PLACE_TRIES = 64
 TALK_S = 0.5
+#: A caller presses the menu's digit once the IVR has answered: first looked
+#: at this long after the seizure (the address takes some 2.1 s), then every
+#: 100 ms (checking every call every few ms would cost the reactor thread
+#: the server shares with this telephone company more than the calls do).
+ANSWERED_AFTER_S = 2.3
 WARM_UP_S = 5.0
 
 FLOW = """
@@ -115,20 +127,33 @@ def write_config(directory):
 
 
 class Counter:
-    """The record sink: the store, counting CDRs of answered calls and
-    keeping when each call was offered."""
+    """The record sink: the store, counting CDRs of answered calls, keeping
+    when each call was offered and how long the IVR calls spent in each phase."""
 
     def __init__(self, store):
         self.store = store
         self.answered = 0
         self.offered = {}                 # call id -> (dnis, offered_at, s since the epoch)
+        self.phases = []                  # (ivr, queue, talk) seconds of answered IVR calls
 
     def add(self, record):
         if isinstance(record, CallRecord):
             self.answered += record.disposition == "answered"
             self.offered[record.call_id] = (record.dnis,
                                             record.offered_at.replace(tzinfo=UTC).timestamp())
+            if record.answered_at is not None and record.queued_at is not None:
+                self.phases.append(((record.queued_at - record.offered_at).total_seconds(),
+                                    (record.answered_at - record.queued_at).total_seconds(),
+                                    (record.ended_at - record.answered_at).total_seconds()))
         self.store.add(record)
+
+    def phases_p50(self):
+        """Medians of the answered calls so far: offer to queue (the IVR),
+        queue to answer, answer to release (talk and hang-up), in seconds."""
+        if not self.phases:
+            return None
+        return {name: round(statistics.median(p[i] for p in self.phases), 3)
+                for i, name in enumerate(("ivr", "queue", "talk"))}
 
 
 class Callers:
@@ -139,25 +164,29 @@ class Callers:
         self.sim = server.sim
         self.next_trunk = 0
         self.trunks = [c for g in server.config.trunk_groups for c in g.channels]
+        self.far_ends = {t: server.sim.endpoint(t) for t in self.trunks}
         self.skipped = 0
 
     def place(self, reactor, dnis, digit):
         for _ in range(PLACE_TRIES):
             trunk = self.trunks[self.next_trunk]
             self.next_trunk = (self.next_trunk + 1) % len(self.trunks)
-            fe = self.sim.endpoint(trunk)
-            if fe.state == "idle" and self.center.channels[trunk].state == "idle":
+            if self.center.channels[trunk].state != "idle":
+                continue
+            fe = self.far_ends[trunk]
+            if fe.state == "idle":
                 fe.call(ani="1001", dnis=dnis)
                 if digit:
-                    self._press_when_answered(reactor, fe, digit, 0)
+                    reactor.callLater(ANSWERED_AFTER_S, self._press_when_answered,
+                                      reactor, fe, digit, 0)
                 return
         self.skipped += 1
 
     def _press_when_answered(self, reactor, fe, digit, tries):
         if fe.state == "connected":
             fe.send_digits(digit)
-        elif tries < 100:
-            reactor.callLater(0.05, self._press_when_answered, reactor, fe, digit, tries + 1)
+        elif tries < 50:
+            reactor.callLater(0.1, self._press_when_answered, reactor, fe, digit, tries + 1)
 
     @defer.inlineCallbacks
     def phase(self, reactor, rate, seconds, dnis, digit):
@@ -203,6 +232,20 @@ class ClientsProcess(protocol.ProcessProtocol):
                 d.errback(reason)
 
 
+def simulator_cpu_s():
+    """CPU seconds of the simulator's ticker thread (the boards' DSPs and
+    the far ends: hardware on a real chassis, so not the server's)."""
+    total = 0
+    for task_dir in Path("/proc/self/task").iterdir():
+        try:
+            if (task_dir / "comm").read_text().strip() == "sim-ticker":
+                fields = (task_dir / "stat").read_text().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])       # utime, stime
+        except OSError:                          # the thread ended meanwhile
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 @defer.inlineCallbacks
 def drained(reactor, center, limit_s=30.0):
     """Wait until no call is up (at most `limit_s`): seconds waited."""
@@ -214,6 +257,9 @@ def drained(reactor, center, limit_s=30.0):
 
 @defer.inlineCallbacks
 def run(reactor, args):
+    from twisted.logger import LogLevel
+
+    from cti import logs
     from cti.protocol.server import SessionFactory
     from cti.server.app import CTServer
     from cti.server.config import load_server_config
@@ -222,10 +268,12 @@ def run(reactor, args):
     var = Path(tempfile.mkdtemp(prefix="cti-bench-"))
     config_path = write_config(var)
     config = load_server_config(str(config_path))
+    logs.set_level(LogLevel.levelWithName(config.log_level))      # as `cti server` does
     store = RecordStore(default_url(var), reactor, var_dir=var)
     store.startService()
     records = Counter(store)
-    server = CTServer(config, reactor=reactor, records=records, listen=[], drain_s=2)
+    server = CTServer(config, reactor=reactor, records=records, listen=[], drain_s=2,
+                      freeze_heap=True)
     port = reactor.listenTCP(0, SessionFactory(server.hub), interface="127.0.0.1")
     server.startService()
     for agent in config.agents:                   # headsets on: AnswerCall answers
@@ -242,12 +290,14 @@ def run(reactor, args):
     yield callers.phase(reactor, args.rate, WARM_UP_S, "5550100", "1")
     counted_from = time.perf_counter()
     before = records.answered
-    cpu0 = time.process_time()
+    cpu0, sim0 = time.process_time(), simulator_cpu_s()
     yield callers.phase(reactor, args.rate, args.seconds, "5550100", "1")
     span = time.perf_counter() - counted_from
-    cps = (records.answered - before) / span
-    cpu = time.process_time() - cpu0
+    answered = records.answered - before
+    simulated = simulator_cpu_s() - sim0
+    cpu = time.process_time() - cpu0 - simulated
     concurrent = len(server.center.calls)
+    phases = records.phases_p50()
     drain_s = yield drained(reactor, server.center)
 
     # latency straight to the queue
@@ -265,9 +315,12 @@ def run(reactor, args):
     return {
         "bench": "e2e",
         "offered_rate": args.rate,
-        "calls_per_second": round(cps, 1),
-        "server_cpu_per_call_ms": round(1000 * cpu / max(1, records.answered - before), 3),
+        "calls_per_second": round(answered / span, 1),
+        "server_cpu_per_call_ms": round(1000 * cpu / max(1, answered), 3),
+        "server_cores_busy": round(cpu / span, 2),
+        "simulator_cores_busy": round(simulated / span, 2),
         "concurrent_calls": concurrent,
+        "call_phases_p50_s": phases,
         "drain_s": drain_s,
         "latency_rate": args.latency_rate,
         "p50_offer_to_delivered_ms": p(0.5),

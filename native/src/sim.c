@@ -800,10 +800,12 @@ int simfar_run_clock(int on)
     if (g_sim->virtual_time) {
         r = sim_fail("this simulation runs on virtual time: reset it with virtual_time = 0");
     } else if (on && !g_sim->ticker_running) {
-        if (pthread_create(&g_sim->ticker, NULL, ticker_main, NULL) != 0)
+        if (pthread_create(&g_sim->ticker, NULL, ticker_main, NULL) != 0) {
             r = sim_fail("cannot start the ticker thread: %s", strerror(errno));
-        else
+        } else {
+            pthread_setname_np(g_sim->ticker, "sim-ticker");   /* for top -H, benchmarks */
             g_sim->ticker_running = 1;
+        }
     } else if (!on) {
         stop_ticker();
     }
