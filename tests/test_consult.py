@@ -1,22 +1,25 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Consultation, attended and blind transfer to an agent, a queue or an
-outside number, three-way conference, end to end with the audio checked
-by tones.
+outside number, conferences of three up to the most parties a call may
+have, end to end with the audio checked by tones.
 
 Agent 1005 (msiB1C5, support) has a caller; agent 1003 (msiB1C3, sales and
 support) is consulted, by name or as the support queue's agent; or the
 outside number on the first analog line (dxxxB1C1).  Caller 1000 Hz, first
-agent 1500 Hz, second agent 700 Hz, the outside party 400 Hz.
+agent 1500 Hz, second agent 700 Hz, the outside party 400 Hz; the other
+agents, in the largest conference, their own tones (MORE_AGENTS_HZ).
 """
 import pytest
 
 from cti.protocol.client import RemoteError
+from cti.server.consult import MAX_PARTIES
 from cti.storage.models import CallRecord
 from tests.centre import Centre
 from tests.rig import hears
 from tests.test_callcenter import agent_ready, names
 
 CALLER_HZ, FIRST_HZ, SECOND_HZ, OUTSIDE_HZ = 1000, 1500, 700, 400
+MORE_AGENTS_HZ = {"1001": 550, "1002": 850, "1004": 1250, "1006": 1800}
 
 
 @pytest.fixture
@@ -45,27 +48,48 @@ class Scene:
     def ask(self, client, service, **params):
         return self.centre.call(client.call(service, **params))
 
-    def consult(self):
-        result = self.ask(self.first, "ConsultationCall", call=self.call_id, agent="1003")
-        self.centre.run_until(lambda: self.phone2.state == "ringing", what="1003 rings")
+    def phone(self, agent):
+        """The phone at the agent's station."""
+        return self.centre.sim.endpoint(self.acd.agents[agent].station)
+
+    def consult(self, agent="1003"):
+        """1005 consults the agent, whose phone rings: the consultation's call."""
+        result = self.ask(self.first, "ConsultationCall", call=self.call_id, agent=agent)
+        phone = self.phone(agent)
+        self.centre.run_until(lambda: phone.state == "ringing", what=f"{agent} rings")
         return result["consultCall"]
 
-    def answer_second(self):
-        self.phone2.offhook()
-        self.centre.run_until(lambda: self.acd.agents["1003"].state == "busy",
-                              what="1003 answers")
+    def answer(self, agent="1003"):
+        """The consulted agent lifts its phone."""
+        self.phone(agent).offhook()
+        self.centre.run_until(lambda: self.acd.agents[agent].state == "busy",
+                              what=f"{agent} answers")
+
+    def consult_number(self, number="5551234", line="dxxxB1C1"):
+        """1005 consults an outside number, answered on the analog `line`:
+        (the outside party's end, the consultation's call)."""
+        outside = self.centre.sim.endpoint(line)
+        outside.set_outbound("answer", 1)
+        result = self.ask(self.first, "ConsultationCall", call=self.call_id, number=number)
+        self.centre.run_until(
+            lambda: self.centre.center.desk.consults.by_call[self.call_id].answered,
+            within_ms=30_000, what="the outside party answers")
+        return outside, result["consultCall"]
 
     def talk_only(self, a, b, outside=None):
         """Whether a and b hear each other, and each only the other."""
         heard = self.listen(outside=outside)
         return heard[a] == {b} and heard[b] == {a}
 
-    def listen(self, ms=1500, outside=None):
-        """Who hears whom: each end sends its tone at once."""
+    def listen(self, ms=1500, outside=None, more=()):
+        """Who hears whom: each end sends its tone at once.  `more`: other
+        ends, as (name, endpoint, tone) triples."""
         ends = {"caller": self.caller, "first": self.phone1, "second": self.phone2}
         tones = {"caller": CALLER_HZ, "first": FIRST_HZ, "second": SECOND_HZ}
         if outside is not None:
             ends["outside"], tones["outside"] = outside, OUTSIDE_HZ
+        for name, end, hz in more:
+            ends[name], tones[name] = end, hz
         for end in ends.values():
             end.capture(True)
         for name, end in ends.items():
@@ -86,7 +110,7 @@ def test_consult_then_transfer(centre):
     assert s.acd.agents["1003"].state == "reserved"
     assert names(s.first_events)[-1] in ("Delivered", "Held", "Originated")
     assert centre.center.moh.listening                 # the caller hears music meanwhile
-    s.answer_second()
+    s.answer()
     heard = s.listen()
     assert heard["first"] == {"second"} and heard["second"] == {"first"}
     assert heard["caller"] == set()                    # music, not the agents
@@ -109,7 +133,7 @@ def test_consult_then_transfer(centre):
 def test_consult_then_conference_of_three(centre):
     s = Scene(centre)
     consult_call = s.consult()
-    s.answer_second()
+    s.answer()
     result = s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=consult_call)
     assert result["parties"] == sorted(["dtiB1T1", "msiB1C5", "msiB1C3"])
     assert "Conferenced" in names(s.first_events)
@@ -132,7 +156,7 @@ def test_reconnect_and_the_consulted_hanging_up_bring_the_caller_back(centre):
     assert s.talk_only("caller", "first")
 
     s.consult()
-    s.answer_second()
+    s.answer()
     s.phone2.onhook()                                    # the consulted hangs up
     centre.run_until(lambda: s.acd.agents["1003"].state == "ready",
                      what="1003 is free again")
@@ -142,7 +166,7 @@ def test_reconnect_and_the_consulted_hanging_up_bring_the_caller_back(centre):
 def test_the_consulting_agent_hanging_up_transfers(centre):
     s = Scene(centre)
     s.consult()
-    s.answer_second()
+    s.answer()
     s.phone1.onhook()
     centre.run_until(lambda: s.acd.agents["1005"].state == "workingAfterCall",
                      what="1005 leaves")
@@ -155,7 +179,7 @@ def test_blind_transfer_to_an_agent_completes_on_answer(centre):
     assert result == {"call": s.call_id, "transferredTo": "agent:1003"}
     assert s.acd.agents["1005"].state == "workingAfterCall"
     centre.run_until(lambda: s.phone2.state == "ringing", what="1003 rings")
-    s.answer_second()
+    s.answer()
     assert s.talk_only("caller", "second")
 
 
@@ -187,7 +211,7 @@ def test_consultation_errors(centre):
 def test_the_caller_hanging_up_during_a_consultation_frees_both(centre):
     s = Scene(centre)
     s.consult()
-    s.answer_second()
+    s.answer()
     s.caller.hangup()
     centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
     centre.run(200)
@@ -199,7 +223,7 @@ def test_the_caller_hanging_up_during_a_consultation_frees_both(centre):
 def test_a_conference_party_set_to_listen_is_not_heard_and_asks_to_speak(centre):
     s = Scene(centre)
     consult_call = s.consult()
-    s.answer_second()
+    s.answer()
     s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=consult_call)
     result = s.ask(s.first, "SetPartyRole", call=s.call_id, device="dtiB1T1", role="listen")
     assert result == {"call": s.call_id, "device": "dtiB1T1", "role": "listen"}
@@ -229,7 +253,7 @@ def test_consult_a_queue_then_transfer(centre):
     assert (delivered["call"], delivered["queue"], delivered["data"]) == (
         consult_call, "support", {"account": "42"})
     assert "msiB1C5" in centre.center.moh.listening   # the first agent hears the queue's music
-    s.answer_second()
+    s.answer()
     assert "msiB1C5" not in centre.center.moh.listening
     heard = s.listen()
     assert heard["first"] == {"second"} and heard["second"] == {"first"}
@@ -257,7 +281,7 @@ def test_a_queue_consultation_waits_for_an_agent_then_reconnects(centre):
     assert s.phone2.state != "ringing"
     centre.call(s.second.call("SetAgentState", state="ready"))
     centre.run_until(lambda: s.phone2.state == "ringing", what="1003, free, is offered it")
-    s.answer_second()
+    s.answer()
     s.ask(s.first, "ReconnectCall", call=s.call_id, consultCall=result["consultCall"])
     centre.run_until(lambda: s.acd.agents["1003"].state == "workingAfterCall",
                      what="1003 done with the consultation")
@@ -277,7 +301,7 @@ def test_the_consulting_agent_hanging_up_while_the_queue_consultation_waits(cent
                      what="1005 leaves")
     centre.call(s.second.call("SetAgentState", state="ready"))
     centre.run_until(lambda: s.phone2.state == "ringing", what="1003 is offered it")
-    s.answer_second()
+    s.answer()
     assert s.talk_only("caller", "second")
     assert centre.center.calls[s.call_id].agent.id == "1003"
 
@@ -336,13 +360,9 @@ def test_a_busy_number_brings_the_caller_back(centre):
 
 def test_a_conference_with_an_outside_party_outlives_the_agent(centre):
     s = Scene(centre)
-    outside = centre.sim.endpoint("dxxxB1C1")
-    outside.set_outbound("answer", 1)
-    result = s.ask(s.first, "ConsultationCall", call=s.call_id, number="5551234")
-    centre.run_until(lambda: centre.center.desk.consults.by_call[s.call_id].answered,
-                     within_ms=30_000, what="the outside party answers")
+    outside, consult_call = s.consult_number()
     parties = s.ask(s.first, "ConferenceCall", call=s.call_id,
-                    consultCall=result["consultCall"])["parties"]
+                    consultCall=consult_call)["parties"]
     assert sorted(parties) == sorted(["dtiB1T1", "msiB1C5", "dxxxB1C1/line"])
     heard = s.listen(outside=outside)
     assert heard["caller"] == {"first", "outside"} and heard["outside"] == {"caller", "first"}
@@ -358,12 +378,8 @@ def test_a_conference_with_an_outside_party_outlives_the_agent(centre):
 
 def test_the_outside_party_leaving_a_conference_leaves_the_agent_and_caller(centre):
     s = Scene(centre)
-    outside = centre.sim.endpoint("dxxxB1C1")
-    outside.set_outbound("answer", 1)
-    result = s.ask(s.first, "ConsultationCall", call=s.call_id, number="5551234")
-    centre.run_until(lambda: centre.center.desk.consults.by_call[s.call_id].answered,
-                     within_ms=30_000, what="the outside party answers")
-    s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=result["consultCall"])
+    outside, consult_call = s.consult_number()
+    s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=consult_call)
     outside.hangup()
     centre.run_until(lambda: centre.center.channels["dxxxB1C1"].state == "idle",
                      within_ms=5000, what="the outside line is released")
@@ -379,12 +395,54 @@ def test_the_acd_sweep_leaves_a_long_consultation_alone(centre):
     consult_call = s.consult()
     centre.run(12_000)                        # rings across two sweeps, unanswered
     assert s.acd.agents["1003"].state == "reserved"
-    s.answer_second()
+    s.answer()
     centre.run(12_000)
     assert s.acd.agents["1003"].state == "busy" and s.acd.agents["1005"].state == "busy"
     s.ask(s.first, "TransferCall", call=s.call_id, consultCall=consult_call)
     assert s.talk_only("caller", "second")
     centre.center.acd.stop()
+
+
+# -- the largest conference --------------------------------------------------------
+def test_a_conference_grows_to_eight_parties_and_refuses_a_ninth(centre):
+    """1005 consults, then conferences in, 1003, the four other agents and
+    an outside number, one after the other: eight parties (MAX_PARTIES,
+    caller and 1005 included), each of whom hears the seven others.  A
+    ninth consultation is refused as docs/protocol.md says (resource_busy,
+    8 parties on the call already) and the eight go on talking."""
+    s = Scene(centre)
+    for agent in MORE_AGENTS_HZ:
+        agent_ready(centre, agent, f"msiB1C{agent[-1]}")
+    for agent in ("1003", *MORE_AGENTS_HZ):
+        consult_call = s.consult(agent)
+        s.answer(agent)
+        s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=consult_call)
+    outside, consult_call = s.consult_number()
+    parties = s.ask(s.first, "ConferenceCall", call=s.call_id,
+                    consultCall=consult_call)["parties"]
+    assert len(parties) == MAX_PARTIES == 8
+    assert sorted(parties) == sorted(["dtiB1T1", "dxxxB1C1/line", *(
+        f"msiB1C{n}" for n in (1, 2, 3, 4, 5, 6))])
+    more = [(agent, s.phone(agent), hz) for agent, hz in MORE_AGENTS_HZ.items()]
+    heard = s.listen(outside=outside, more=more)
+    assert len(heard) == 8
+    assert all(others == set(heard) - {who} for who, others in heard.items())
+
+    with pytest.raises(RemoteError) as e:
+        s.ask(s.first, "ConsultationCall", call=s.call_id, number="5552222")
+    assert (e.value.code, e.value.body["id"]) == ("resource_busy", s.call_id)
+    assert "8 parties" in str(e.value)
+    assert not centre.center.calls[s.call_id].held          # nothing half-done
+    assert not centre.center.desk.consults.by_call
+    assert {centre.center.channels[f"dxxxB1C{n}"].state for n in (2, 3, 4)} == {"idle"}
+    heard = s.listen(outside=outside, more=more)
+    assert all(others == set(heard) - {who} for who, others in heard.items())
+    s.caller.hangup()                                    # it ends for all eight
+    centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
+    centre.run(1000)
+    assert {a.state for a in s.acd.agents.values()} == {"workingAfterCall"}
+    assert centre.center.channels["dxxxB1C1"].state == "idle"
+    assert not centre.center.bus.conferences and centre.server.voice_pool.busy == set()
 
 
 # -- consulting a flow -------------------------------------------------------------

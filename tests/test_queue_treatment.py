@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """What a caller waiting in a queue hears and can do, end to end: music from
 one broadcast, periodic announcements of place and expected wait, the exit
-key, and overflow to another queue keeping the caller's place."""
+key, and overflow to another queue keeping the caller's place, or to a flow
+served by the flow tier."""
 from dataclasses import replace
 
 import pytest
@@ -24,9 +25,9 @@ def played(centre):
     plays = []
     original = centre.center.ports.play
 
-    def play(device, files, **kwargs):
+    def play(device, files, *args, **kwargs):
         plays.append([f.rsplit("/", 1)[-1][:-len(".wav")] for f in files])
-        return original(device, files, **kwargs)
+        return original(device, files, *args, **kwargs)
     centre.center.ports.play = play
     return plays
 
@@ -166,3 +167,60 @@ def test_a_flow_gives_its_caller_a_priority_served_first():
     agent, events = agent_ready(centre, "1005", "msiB1C5")
     centre.run_until(lambda: "Delivered" in [n for n, _ in events], what="an offer")
     assert dict(events)["Delivered"]["call"] == calls[1]     # the later, with priority 7
+
+
+def test_max_wait_sends_the_caller_to_the_overflow_flow_with_its_data(tmp_path):
+    """Support overflows to the after-hours flow after 30 s.  A caller of
+    the support menu (1: internet problems) waits with no agent logged in;
+    then the flow tier gets the call with the menu's data, the caller hears
+    the flow's greeting instead of the queue's music and leaves a message.
+    The queue log says the caller left support by its max wait; the CDR
+    that it overflowed, after 30 s in the queue."""
+    from tests.centre import flow_tier
+    from tests.rig import hears
+    from tests.test_callcenter import recorder, speech
+    from tests.test_supervision import wav_samples
+
+    centre = centre_with(max_wait_s=30, overflow=("flow", "after_hours"))
+    centre.center.recordings_dir = tmp_path
+    tier = flow_tier(centre)
+    plays = played(centre)
+    caller = centre.sim.endpoint("dtiB1T1")
+    caller.call(ani="2125550001", dnis="5550200")
+    centre.run_until(lambda: caller.state == "connected", what="the support menu answers")
+    centre.run(3000)
+    caller.send_digits("1")
+    centre.run_until(lambda: centre.center.acd.entries, what="waiting in support")
+    [ic] = centre.center.calls.values()
+    requests = recorder(tier.client)
+    centre.run_until(lambda: len(requests) == 1, within_ms=40_000,
+                     what="the flow tier gets the call again")
+    assert [(name, body["call"], body["flow"]) for name, _, body in requests] == [
+        ("RouteRequest", ic.id, "after_hours")]
+    assert requests[0][2]["data"] == {"reason": "support", "topic": "internet"}
+    assert not centre.center.moh.listening                # the queue's music stopped
+    caller.capture(True)
+    centre.run(4000)
+    assert speech(caller.read_capture()) > 300
+    assert ["closed", "after_hours_options"] in plays      # "Our offices are now closed"
+    caller.send_digits("2")                                # leave a message
+    centre.run_until(lambda: ["leave_message"] in plays, what="asked for a message")
+    centre.run_until(lambda: any(tmp_path.iterdir()), within_ms=20_000,
+                     what="the recording starts after the beep")
+    caller.send_tone_custom(1000, 0, -10, on_ms=2000)
+    centre.run(2000)
+    caller.send_digits("#")
+    centre.run_until(lambda: ic.id not in centre.center.calls, within_ms=20_000,
+                     what="the flow says goodbye")
+    centre.run(300)
+    [(_, menu), (_, overflow)] = tier.outcomes
+    assert (menu.how, menu.target) == ("transferred", ("queue", "support"))
+    assert overflow.how == "hung_up" and ("after_hours", "saved") in overflow.path
+    log = [(e.queue, e.event) for e in centre.records.of(QueueLogEntry, call_id=ic.id)]
+    assert log == [("support", "ENTERQUEUE"), ("support", "EXITWITHTIMEOUT")]
+    [cdr] = centre.records.of(CallRecord, call_id=ic.id)
+    assert (cdr.queue, cdr.flow, cdr.agent, cdr.disposition) == (
+        "support", "after_hours", None, "overflow")
+    assert round(cdr.wait_s) == 30                         # the queue's max wait
+    assert cdr.attached["topic"] == "internet"
+    assert hears(wav_samples(cdr.attached["message_file"]), 1000)   # the caller's message

@@ -120,6 +120,7 @@ class InboundCall:
     station: object = None
     offered_at: float = 0.0
     queued_at: float | None = None
+    left_queue_at: float | None = None  # left `queue` unanswered for its overflow flow
     answered_at: float | None = None
     music: bool = False
     recordings: int = 0
@@ -398,7 +399,7 @@ class CallCenter:
         ic.flow_session = None
         self._cancel_flow_timer(ic)
         ic.queue = queue
-        ic.queued_at = self.clock.seconds()
+        ic.queued_at, ic.left_queue_at = self.clock.seconds(), None
         ic.phase.fire("to_queue", queue=queue)
         self.model.connect(ic.call, f"queue:{queue}", "queued", cause=cause,
                            priority=self.config.queue(queue).priority if priority is None
@@ -607,6 +608,7 @@ class CallCenter:
         if kind == "queue":
             self._to_queue(ic, target, priority=priority, first_since=first_since)
         else:
+            ic.left_queue_at = self.clock.seconds()
             ic.phase.fire("to_flow_again", flow=target)
             self.voice_hears_caller(ic, duplex=True)
             self._to_flow(ic, target)
@@ -725,6 +727,8 @@ class CallCenter:
             disposition = "answered"
         elif last_phase in ("queued", "ringing"):
             disposition = "abandoned" if ic.released_by == "caller" else "timed_out"
+        elif ic.left_queue_at is not None:
+            disposition = "overflow"
         elif ic.queued_at is not None:
             disposition = "failed"
         elif ic.flow is not None:
@@ -733,7 +737,8 @@ class CallCenter:
             disposition = "failed"
         wait = None
         if ic.queued_at is not None:
-            wait = (ic.answered_at if ic.answered_at is not None else now) - ic.queued_at
+            left = next(t for t in (ic.left_queue_at, ic.answered_at, now) if t is not None)
+            wait = left - ic.queued_at
         c = ic.call
         self.records.add(CallRecord(
             call_id=c.id, direction="inbound", trunk=ic.trunk.name, trunk_group=c.trunk_group,

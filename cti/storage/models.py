@@ -118,7 +118,8 @@ class CallRecord(Base):
     queued -> abandoned), ``talk_s`` answered -> ended (hold included).
     ``disposition`` is how it ended: "answered", "abandoned" (caller hung up
     in queue), "timed_out" (max wait), "queue_full" (routed to a full queue),
-    "ivr_only" (never asked for an agent), "failed",
+    "overflow" (left the queue unanswered for its overflow flow and ended
+    there), "ivr_only" (never asked for an agent), "failed",
     "transferred_out", ... .  ``attached`` is the call's attached data (the
     key-value "user data" collected by the IVR and passed to the agent).
     """
