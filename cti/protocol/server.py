@@ -140,6 +140,11 @@ class Hub:
             except Exception:
                 log.failure("session-closed callback failed for session {id}", id=session.id)
 
+    def close_all(self, reason):
+        """End every session with `SessionClosed` `reason` (the server stops)."""
+        for session in list(self.sessions):
+            session.close(reason)
+
     def _drop_monitor(self, monitor_id):
         session, kind, object_id = self.monitors.pop(monitor_id)
         watchers = self._watchers.get((kind, object_id))

@@ -524,16 +524,33 @@ class ACD:
         entry = self.entries.get(call.id)
         if entry is None:
             return
-        position = self.position(entry)
-        self._leave(entry)
-        waited = self.clock.seconds() - entry.since
+        waited = self._gone(entry, "ABANDON", "caller hung up")
         queue = entry.queue
         queue.abandoned += 1
         if waited <= queue.config.service_level_s:
             queue.abandoned_in_sl += 1
-        self.owner.record_queue(call.id, queue.name, None, "ABANDON", position, entry.position,
-                                round(waited))
-        self._withdraw_all(entry, "caller hung up")
+
+    def cleared(self, call, why):
+        """The call was ended while it waited, by the server (shutdown) or a
+        supervisor, not by the caller: no abandon in the figures."""
+        entry = self.entries.get(call.id)
+        if entry is None:
+            return
+        queue = entry.queue
+        queue.exits["cleared"] = queue.exits.get("cleared", 0) + 1
+        self._gone(entry, "EXITCLEARED", why, why)
+
+    def _gone(self, entry, event, why, *data):
+        """A waiting call ended: out of the queue, `event` in the queue log
+        (position, original position, wait s, then `data`), any agent it
+        was offered to let go.  Returns the seconds it waited."""
+        position = self.position(entry)
+        self._leave(entry)
+        waited = self.clock.seconds() - entry.since
+        self.owner.record_queue(entry.call.id, entry.queue.name, None, event, position,
+                                entry.position, round(waited), *data)
+        self._withdraw_all(entry, why)
+        return waited
 
     def exit_key(self, call, key):
         """A key the caller pressed while waiting: True when it was the queue's

@@ -152,6 +152,7 @@ class CTServer(MultiService):
         log.info("stopping: draining calls (up to {s} s)", s=self.drain_s)
         yield self.center.drain(self.drain_s)
         self.center.acd.stop()
+        self.hub.close_all("server shutdown")
         yield defer.maybeDeferred(super().stopService)
         sim = getattr(self, "sim", None)
         if sim is not None:

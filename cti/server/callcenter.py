@@ -686,8 +686,10 @@ class CallCenter:
         if ic.flow_session is not None:
             self.hub.send_event(ic.flow_session, "RouteEnd", {"call": ic.id, "reason": reason})
             ic.flow_session = None
-        if previous in ("queued", "ringing"):
+        if previous in ("queued", "ringing") and released_by == "caller":
             self.acd.abandon(ic.call)
+        elif previous in ("queued", "ringing"):
+            self.acd.cleared(ic.call, reason)
         elif previous == "placing":
             self.desk.consults.call_ended(ic)
             ic.talk.end()
@@ -726,7 +728,7 @@ class CallCenter:
         elif ic.answered_at is not None:
             disposition = "answered"
         elif last_phase in ("queued", "ringing"):
-            disposition = "abandoned" if ic.released_by == "caller" else "timed_out"
+            disposition = "abandoned" if ic.released_by == "caller" else "cleared"
         elif ic.left_queue_at is not None:
             disposition = "overflow"
         elif ic.queued_at is not None:

@@ -117,7 +117,8 @@ class CallRecord(Base):
     last party released.  ``wait_s`` is queue wait (queued -> answered, or
     queued -> abandoned), ``talk_s`` answered -> ended (hold included).
     ``disposition`` is how it ended: "answered", "abandoned" (caller hung up
-    in queue), "timed_out" (max wait), "queue_full" (routed to a full queue),
+    in queue), "timed_out" (max wait), "cleared" (ended while queued by the
+    server or a supervisor), "queue_full" (routed to a full queue),
     "overflow" (left the queue unanswered for its overflow flow and ended
     there), "ivr_only" (never asked for an agent), "failed",
     "transferred_out", ... .  ``attached`` is the call's attached data (the
@@ -225,10 +226,12 @@ class QueueEvent(enum.StrEnum):
         AGENTLOGIN       station
         AGENTLOGOFF      station, logged-in s
 
-    And two of ours, for callbacks (cti.server.callback):
+    And three of ours: callbacks (cti.server.callback), and a waiting call
+    the server (shutdown) or a supervisor ended, not the caller:
 
         CALLBACKREQ      the number to call back
         CALLBACKFAIL     why the attempt failed, attempts so far
+        EXITCLEARED      position, original position, wait s, why
     """
 
     ENTERQUEUE = "ENTERQUEUE"
@@ -247,6 +250,7 @@ class QueueEvent(enum.StrEnum):
     AGENTLOGOFF = "AGENTLOGOFF"
     CALLBACKREQ = "CALLBACKREQ"
     CALLBACKFAIL = "CALLBACKFAIL"
+    EXITCLEARED = "EXITCLEARED"
 
 
 class QueueLogEntry(Base):
