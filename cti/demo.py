@@ -14,7 +14,7 @@ queues, the agents and the calls; at the end a summary::
 
 Summary keys: calls (arrived at the trunks), offered (reached a queue),
 answered, abandoned (hung up while queued or ringing), service_level
-(answered within the queue's threshold / offered), asa_s (mean wait of
+(the queue's, cti.server.acd.service_level, from the CDRs), asa_s (mean wait of
 answered calls), aht_s (mean talk time plus the queue's wrap-up),
 ivr_only, and the same per queue under `queues`.
 """
@@ -26,6 +26,7 @@ from pathlib import Path
 
 from twisted.internet import defer, task
 
+from cti.server.acd import service_level
 from cti.storage.models import CallRecord
 
 DEFAULT_DURATION_S = 120
@@ -44,20 +45,25 @@ class Tee:
         self.store.add(record)
 
 
+#: CDR dispositions of callers who left a queue unanswered (not abandons)
+LEFT_QUEUE = ("timed_out", "queue_empty", "exited", "overflow")
+
+
 def summary(cdrs, config):
     """The demo's figures from its call detail records."""
     def figures(rows, queue=None):
         queued = [r for r in rows if r.queue is not None]
         answered = [r for r in queued if r.disposition == "answered"]
         abandoned = [r for r in queued if r.disposition == "abandoned"]
-        in_sl = 0
-        for r in answered:
-            threshold = config.queue(r.queue).service_level_s
-            in_sl += r.wait_s <= threshold
+        threshold = {q.name: q.service_level_s for q in config.queues}
+        sl = service_level(
+            sum(r.wait_s <= threshold[r.queue] for r in answered), len(answered),
+            sum(r.wait_s > threshold[r.queue] for r in abandoned),
+            sum(r.disposition in LEFT_QUEUE and r.queued_at is not None for r in queued))
         talk = [r.talk_s + config.queue(r.queue).wrap_up_s for r in answered]
         out = {"offered": len(queued), "answered": len(answered),
                "abandoned": len(abandoned),
-               "service_level": round(in_sl / len(queued), 4) if queued else None,
+               "service_level": None if sl is None else round(sl, 4),
                "asa_s": round(sum(r.wait_s for r in answered) / len(answered), 3)
                if answered else None,
                "aht_s": round(sum(talk) / len(talk), 3) if talk else None}

@@ -1383,6 +1383,20 @@ def test_service_level_counts_an_answer_at_the_threshold_and_not_after():
     assert c.queue()["serviceLevel"] == 0.5
 
 
+def test_a_caller_who_left_unanswered_counts_against_the_service_level():
+    c = Centre([member_queue(service_level_s=20, max_wait_s=30)], [agent("a")])
+    c.login("a", ready=False)
+    c.call(1)
+    c.advance(5)
+    c.acd.set_ready("a")
+    c.acd.answered("a")                      # c1: 5 s, within; a stays on it
+    c.call(2)
+    c.advance(31)                            # c2: max wait, nobody free
+    figures = c.queue()
+    assert figures["exits"] == {"timeout": 1}
+    assert figures["serviceLevel"] == 0.5    # 1 within / (1 answered + 1 left)
+
+
 def test_estimated_wait_is_position_times_recent_handle_time_over_staffed_agents():
     c = scripted()                           # handle times 70 and 30: 50 on average
     c.call(5)                                # rings a

@@ -104,6 +104,17 @@ EMPTY_CONDITIONS = {"unavailable": ("loggedOff",), "paused": ("notReady",),
 EXITS = {"timeout": "EXITWITHTIMEOUT", "empty": "EXITEMPTY", "exit_key": "EXITWITHKEY"}
 
 
+def service_level(within, answered, abandoned_late, left):
+    """The one definition of a queue's service level (docs/configuration.md),
+    for the live figures and the reports alike: calls answered within the
+    threshold / (calls answered + abandoned after the threshold + left the
+    queue unanswered: max wait, leave_empty, exit key).  Callers who hung up
+    within the threshold, and calls the server or a supervisor cleared,
+    count neither way.  None before the first call it counts."""
+    counted = answered + abandoned_late + left
+    return within / counted if counted else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """The ACD's own knobs ([acd] in etc/cti.toml)."""
@@ -1056,7 +1067,6 @@ class ACD:
             if a.state == "notReady":
                 reasons[a.reason] = reasons.get(a.reason, 0) + 1
         waiting = self.waiting(queue.name)
-        counted = queue.answered + queue.abandoned - queue.abandoned_in_sl
         return {
             "queue": queue.name, "strategy": queue.strategy,
             "waiting": [{"call": e.call.id, "ani": e.call.ani, "waitS": round(now - e.since, 3),
@@ -1066,7 +1076,9 @@ class ACD:
             "longestWaitS": round(max((now - e.since for e in waiting), default=0.0), 3),
             "agents": states, "notReadyReasons": reasons, "offered": queue.offered,
             "answered": queue.answered, "abandoned": queue.abandoned, "exits": dict(queue.exits),
-            "serviceLevel": queue.answered_in_sl / counted if counted else None,
+            "serviceLevel": service_level(queue.answered_in_sl, queue.answered,
+                                          queue.abandoned - queue.abandoned_in_sl,
+                                          sum(queue.exits.get(r, 0) for r in EXITS)),
             "asaS": queue.wait_total / queue.answered if queue.answered else None,
             "ahtS": queue.handle_total / queue.handled if queue.handled else None,
             "handled": queue.handled}
