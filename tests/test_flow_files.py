@@ -6,6 +6,7 @@ server configuration's routing (tests/test_server_config.py); here, only
 that the sample routes and the sample flows agree."""
 import dataclasses
 import shutil
+import sys
 import wave
 from pathlib import Path
 
@@ -533,3 +534,80 @@ def test_manifest_errors(tmp_path):
     path.write_text('[prompts]\nwelcome = ""\n')
     with pytest.raises(ConfigError, match=r"prompts.welcome: expected the text"):
         load_manifest(path)
+
+
+# -- a site's hook modules ([flow] hooks) ---------------------------------------------
+SITE_FLOW = """
+[[steps]]
+name = "vip"
+type = "lookup"
+hook = "site_vip_by_ani"
+args = { ani = "$ani" }
+on_found = "bye"
+on_missing = "bye"
+
+[[steps]]
+name = "bye"
+type = "hangup"
+"""
+
+
+def site(tmp_path, monkeypatch, hooks_module, settings):
+    """A copy of etc/ with a flow calling the site's hook `site_vip_by_ani`,
+    the hook module in etc/hooks, and `settings` added to [flow]."""
+    from cti.flow.run import load
+
+    etc = tmp_path / "etc"
+    shutil.copytree("etc", etc)
+    (etc / "flows" / "site_vip.toml").write_text(SITE_FLOW)
+    (etc / "hooks").mkdir()
+    (etc / "hooks" / "site_vip_hooks.py").write_text(hooks_module)
+    with (etc / "cti.toml").open("a") as f:                  # [flow] is the last table
+        f.write(settings)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "site_vip_hooks", raising=False)
+    monkeypatch.setattr(hooks.registry, "_hooks", dict(hooks.registry._hooks))   # this test's
+    return lambda: load(str(etc / "cti.toml"))
+
+
+VIP_HOOKS = """
+from cti.flow.hooks import hook
+
+@hook("site_vip_by_ani")
+def site_vip_by_ani(ani):
+    return {"vip": "yes"} if ani == "2125550000" else None
+"""
+
+
+def test_cti_flow_imports_the_sites_hook_modules_before_it_checks_the_flows(
+        tmp_path, monkeypatch):
+    load = site(tmp_path, monkeypatch, VIP_HOOKS, 'hooks = ["site_vip_hooks"]\n'
+                'hooks_dir = "hooks"\n')
+    config, settings, flows = load()
+    assert "site_vip" in flows and settings.hooks_dir == tmp_path / "etc" / "hooks"
+    results = []
+    hooks.registry.call("site_vip_by_ani", {"ani": "2125550000"}).addBoth(results.append)
+    assert results == [{"vip": "yes"}]
+
+
+def test_a_flow_naming_a_hook_no_module_provides_is_refused(tmp_path, monkeypatch):
+    load = site(tmp_path, monkeypatch, VIP_HOOKS.replace("site_vip_by_ani", "other_name"),
+                'hooks = ["site_vip_hooks"]\nhooks_dir = "hooks"\n')
+    with pytest.raises(FlowErrors) as e:
+        load()
+    assert "site_vip.toml" in str(e.value) and "site_vip_by_ani" in str(e.value)
+
+
+@pytest.mark.parametrize("settings, key, words", [
+    ('hooks = ["site_vip_hooks"]\nhooks_dir = "hooks"\n', "flow.hooks[0]", "ZeroDivisionError"),
+    ('hooks = ["no_such_module"]\nhooks_dir = "hooks"\n', "flow.hooks[0]", "No module named"),
+    ('hooks = ["crm-hooks"]\n', "flow.hooks[0]", "not a Python module name"),
+    ('hooks = "site_vip_hooks"\n', "flow.hooks", "list of Python module names"),
+    ('hooks_dir = "nowhere"\n', "flow.hooks_dir", "is not a directory"),
+])
+def test_a_hook_module_that_cannot_be_used_stops_cti_flow_naming_it(
+        tmp_path, monkeypatch, settings, key, words):
+    load = site(tmp_path, monkeypatch, VIP_HOOKS + "\n1 / 0\n", settings)
+    with pytest.raises(ConfigError) as e:
+        load()
+    assert e.value.key == key and words in str(e.value)

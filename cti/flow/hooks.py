@@ -41,7 +41,8 @@ Hooks live in a `Registry`; `registry` is the process-wide one that
 ``@hook`` registers into and that cti.flow.loader checks flow files
 against (an unknown hook name, or ``args`` the hook does not accept, is
 an error when the flows load).  A site keeps its own hooks in a module of
-its own and imports it before loading flows (`Registry.load_modules`).
+its own and names it in `[flow] hooks`: `cti flow` imports it before it
+loads the flows (`Registry.load_modules`).
 
 The two hooks at the bottom of this file are SAMPLES for the sample flows
 in etc/flows: they look customers up in a small table in this file.

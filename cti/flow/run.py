@@ -2,8 +2,9 @@
 """`cti flow -c etc/cti.toml`: the flow tier in its own process.
 
 It reads the [flow] section of the server configuration (where the CT
-server listens, the flow login, the flows and prompts directories),
-loads and checks every flow (an error names the file and the step, and
+server listens, the flow login, the flows and prompts directories, the
+site's look-up hook modules), imports the hook modules, loads and checks
+every flow (an error names the file and the step, and
 nothing starts), generates missing prompts with espeak-ng, connects, logs
 in with the flow role and serves RouteRequests until stopped.  When the
 connection drops it reconnects every few seconds; meanwhile the CT server
@@ -31,11 +32,29 @@ def load(config_path):
     settings = config.flow
     if settings is None or settings.user is None:
         raise ConfigError(config_path, "flow.user", "required to run the flow tier")
+    import_hooks(settings)
     manifest = settings.prompts_dir / "prompts.toml"
     flows = load_flows(settings.flows_dir, manifest if manifest.exists() else None)
     if manifest.exists():
         ensure_prompts(settings.prompts_dir)
     return config, settings, flows
+
+
+def import_hooks(settings):
+    """Import the site's hook modules (`[flow] hooks`, found in `hooks_dir`
+    first) so that their ``@hook`` functions register before the flows are
+    checked against them; ConfigError naming the module that fails."""
+    from cti.flow.hooks import registry
+
+    if settings.hooks_dir is not None and str(settings.hooks_dir) not in sys.path:
+        sys.path.insert(0, str(settings.hooks_dir))
+    for module, key in settings.hooks:
+        try:
+            registry.load_modules([module])
+        except Exception as e:  # noqa: BLE001 - any failure of the site's code: say which
+            raise ConfigError(settings.config_path, key,
+                              f"cannot import hook module {module!r}: "
+                              f"{type(e).__name__}: {e}") from None
 
 
 @defer.inlineCallbacks

@@ -217,6 +217,8 @@ class FlowSettings:
     flows_dir: Path = Path("flows")
     prompts_dir: Path = Path("prompts")
     config_path: str = ""
+    hooks: tuple = ()                    # (module name, its key): the site's look-up hooks
+    hooks_dir: Path | None = None        # where they are, if not on the Python path
 
     def read_password(self):
         """The flow tier's password: `password`, or the first line of
@@ -1012,7 +1014,7 @@ def _flow(reader, data, base, listen, users):
 
     t = reader.table(data.get("flow", {}), "flow", ("server", "user", "password",
                                                     "password_file", "flows_dir",
-                                                    "prompts_dir"))
+                                                    "prompts_dir", "hooks", "hooks_dir"))
     if "server" in t:
         server = reader.string(t, "flow", "server",
                                expected="a client endpoint such as "
@@ -1038,9 +1040,18 @@ def _flow(reader, data, base, listen, users):
         reader.fail("flow.password_file", "give password or password_file, not both")
     password = reader.string(t, "flow", "password", None, expected="a password")
     password_file = reader.string(t, "flow", "password_file", None, expected="a file name")
+    hooks = reader.strings(t, "flow", "hooks", [], expected="a list of Python module names")
+    for module, key in hooks:
+        if not all(part.isidentifier() for part in module.split(".")):
+            reader.fail(key, f"{module!r} is not a Python module name (such as "
+                        "\"crm_hooks\" or \"site.hooks\")")
+    hooks_dir = reader.string(t, "flow", "hooks_dir", None, expected="a directory")
+    if hooks_dir is not None and not _absolute(base, hooks_dir).is_dir():
+        reader.fail("flow.hooks_dir", f"{str(_absolute(base, hooks_dir))!r} is not a directory")
     return FlowSettings(
         server=server, user=user, password=password,
         password_file=_absolute(base, password_file) if password_file else None,
         flows_dir=_absolute(base, reader.string(t, "flow", "flows_dir", "flows")),
         prompts_dir=_absolute(base, reader.string(t, "flow", "prompts_dir", "prompts")),
-        config_path=reader.path)
+        config_path=reader.path, hooks=tuple(hooks),
+        hooks_dir=_absolute(base, hooks_dir) if hooks_dir else None)
