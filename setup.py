@@ -13,7 +13,11 @@ setup(
     description="Voice-board CTI server for call centres, with a board simulator",
     license="GPL-2.0-or-later",
     python_requires=">=3.11",
-    packages=find_packages(include=["cti*", "drivers*", "ctbus*", "simulators*", "bench*"]),
+    # twisted.plugins: a wheel installs twisted/plugins/cti_server.py into
+    # Twisted's own plugin directory, which is where `twistd cti` looks.  An
+    # editable install cannot put it there; scripts/setup.sh links it.
+    packages=find_packages(include=["cti*", "drivers*", "ctbus*", "simulators*", "bench*"])
+    + ["twisted.plugins"],
     setup_requires=["cffi>=1.15"],
     cffi_modules=["drivers/build_r4.py:ffibuilder"],
     install_requires=[

@@ -30,6 +30,7 @@ if [ ! -f "$stamp" ] || [ setup.py -nt "$stamp" ] || [ -n "$(find native drivers
     .venv/bin/pip install -q -e '.[test]'
     touch "$stamp"
 fi
-# `twistd cti` finds its plugin in twisted/plugins of the venv: link ours there.
+# `twistd cti` finds its plugin in twisted/plugins of the venv.  A wheel
+# (`pip install .`) puts it there; the editable install cannot: link ours.
 plugins=$(.venv/bin/python -c 'import os, twisted.plugins; print(os.path.dirname(twisted.plugins.__file__))')
 [ -e "$plugins/cti_server.py" ] || ln -s "$PWD/twisted/plugins/cti_server.py" "$plugins/cti_server.py"

@@ -44,3 +44,15 @@ def test_a_wrong_configuration_is_refused_with_its_file_and_key(tmp_path, capsys
     options.parseOptions(["-c", str(config)])
     with pytest.raises(usage.UsageError, match="heartbeat_s"):
         twistd.makeService(options)
+
+
+def test_twistd_finds_the_cti_plugin():
+    """`twistd cti` lists and runs the plugin: Twisted finds it among its
+    plugins (linked by the set-up, shipped in twisted/plugins by a wheel)."""
+    from twisted.application.service import IServiceMaker
+    from twisted.plugin import getPlugins
+
+    makers = {maker.tapname: maker for maker in getPlugins(IServiceMaker)}
+    assert "cti" in makers
+    assert makers["cti"].module == "cti.server.twistd"
+    assert isinstance(makers["cti"].options(), twistd.Options)
