@@ -11,7 +11,9 @@ Textual's pilot.
 
 Agent 1003 logs on; a caller dials the support hotline and waits in the
 queue view; the agent goes ready, the screen pops, the phone is lifted,
-the agent hangs up with `x`, then logs off with `l`.
+the agent hangs up with `x`; not ready, it calls an outside number with
+`o` (the far end, an analog line, answers) and hangs up; then logs off
+with `l`.
 
 Then the supervisor console, told nothing but where the server is (no
 configuration: the grids come from the server's snapshots), fills its
@@ -40,13 +42,14 @@ def free_port():
         return s.getsockname()[1]
 
 
-async def until(pilot, condition, what):
+async def until(pilot, condition, what, within_s=5.0):
     """Let the loop run (the server, the network, the app) until condition()."""
-    for _ in range(500):
+    for _ in range(int(within_s * 100)):
         if condition():
             return
         await pilot.pause(0.01)
-    raise AssertionError(f"never happened: {what}")
+    raise AssertionError(f"never happened within {within_s} s: {what} "
+                         f"(status line: {text(pilot.app, '#status')!r})")
 
 
 def text(app, selector):
@@ -69,6 +72,19 @@ async def agent_desktop(app, server, trunk):
         await pilot.press("x")
         await until(pilot, lambda: "ended (agent hung up)" in text(app, "#call-info"), "hung up")
         assert "Calls 1" in text(app, "StatsView")
+        # Not ready, the agent calls an outside number from the headset.
+        await pilot.press("n", "enter")
+        await until(pilot, lambda: app.desk.state == "notReady", "not ready")
+        server.sim.endpoint("dxxxB1C1").set_outbound("answer", 1)
+        await pilot.press("o", "enter", *"5551234", "enter")
+        await until(pilot, lambda: "calling" in text(app, "#call-info"), "the call out")
+        assert "You called 5551234" in text(app, "#call-info")
+        await until(pilot, lambda: "connected" in text(app, "#call-info"), "the far end answers",
+                    within_s=30)
+        await pilot.press("x")
+        await until(pilot, lambda: "ended (agent hung up)" in text(app, "#call-info"),
+                    "the call out hung up")
+        await until(pilot, lambda: app.desk.state == "notReady", "back to not ready")
         server.sim.endpoint("msiB1C3").onhook()
         await pilot.press("l")
         await until(pilot, lambda: app.desk.state == "loggedOff", "log-off")

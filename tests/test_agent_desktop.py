@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 from twisted.internet import defer
 from twisted.internet.task import Clock
 
@@ -27,9 +28,10 @@ from cti.protocol.client import RemoteError
 
 NOW = 1_800_000_000.0
 AGENT_SERVICES = ["AnswerCall", "ClearConnection", "ConferenceCall", "ConsultationCall",
-                  "GetServices", "Heartbeat", "HoldCall", "Login", "Logout", "MonitorStart",
-                  "MonitorStop", "ReconnectCall", "RetrieveCall", "SendDTMF", "SetAgentState",
-                  "SetCallData", "SingleStepTransferCall", "Snapshot", "TransferCall"]
+                  "GetServices", "Heartbeat", "HoldCall", "Login", "Logout", "MakeCall",
+                  "MonitorStart", "MonitorStop", "ReconnectCall", "RetrieveCall", "SendDTMF",
+                  "SetAgentState", "SetCallData", "SetPartyRole", "SingleStepTransferCall",
+                  "Snapshot", "TransferCall"]
 SUPERVISOR_SERVICES = AGENT_SERVICES + [r.service for r in SERVICES if r.role == "supervisor"]
 
 
@@ -424,6 +426,203 @@ def test_the_call_ends_and_the_lost_connection_is_said():
         await pilot.pause()
         assert "connection to the server is lost" in text(app, "#status")
         assert not app.check_action("ready", ())
+
+    run(desktop(fake), scenario)
+
+
+@pytest.mark.parametrize("down,kind,name", [(0, "number", "2125550000"), (1, "agent", "1002")])
+def test_calling_out_to_a_number_or_another_agent(down, kind, name):
+    fake = FakeClient({**agent_answers(state="ready"), "MakeCall": {"call": "c7"}})
+
+    async def scenario(pilot):
+        app = pilot.app
+        fake.sent()
+        await pilot.press("o")
+        await pilot.pause()
+        assert isinstance(app.screen, Pick)
+        await pilot.press(*["down"] * down, "enter")
+        await pilot.pause()
+        await pilot.press(*name, "enter")
+        await pilot.pause()
+        assert fake.sent() == [("MakeCall", {kind: name})]
+        # The server's events: the call starts at the agent's phone...
+        fake.emit("AgentBusy", **agent("busy", "", call="c7"), previous="ready")
+        fake.emit("Originated", call="c7", device="msiB1C5", state="initiated",
+                  callingDevice="1005", calledDevice=name, data={})
+        await pilot.pause()
+        info = text(app, "#call-info")
+        assert "Call c7  calling" in info and f"You called {name}" in info
+        assert "Queue" not in info                     # no screen pop of a caller's
+        assert not app.check_action("answer", ()) and app.check_action("clear", ())
+        assert not app.check_action("make_call", ())  # one call at a time
+        # ...and is answered.
+        fake.emit("Established", call="c7", device="msiB1C5", state="connected",
+                  callingDevice="1005", calledDevice=name, data={})
+        await pilot.pause()
+        assert "Call c7  connected" in text(app, "#call-info")
+        await pilot.press("x")
+        await pilot.pause()
+        assert fake.sent() == [("ClearConnection", {"call": "c7"})]
+
+    run(desktop(fake), scenario)
+
+
+def test_calling_out_is_offered_only_to_a_logged_on_agent_without_a_call():
+    fake = FakeClient(agent_answers(state="ready"))
+
+    async def scenario(pilot):
+        app = pilot.app
+        assert app.check_action("make_call", ())
+        await ring(app, fake, pilot)
+        assert not app.check_action("make_call", ())
+        fake.emit("AgentLoggedOff", **agent("loggedOff", "agent"), previous="ready")
+        fake.emit("ConnectionCleared", **{**DELIVERED, "state": "null", "reason": "not answered"})
+        await pilot.pause()
+        assert not app.check_action("make_call", ())
+
+    run(desktop(fake), scenario)
+
+
+def locking_answers():
+    """SetAgentState as the server answers it: a lock given with notReady
+    locks the break; ready needs it (else invalid_state)."""
+    def set_state(params):
+        if params["state"] == "ready" and params.get("lock") != "s3cret":
+            return RemoteError({"code": "invalid_state", "service": "SetAgentState",
+                                "message": "agent 1005's break is locked: give its lock"})
+        locked = params["state"] == "notReady" and "lock" in params
+        return {**agent(params["state"], params.get("reason", ""), locked=locked),
+                "result": "done"}
+    return {**agent_answers(state="ready"), "SetAgentState": set_state}
+
+
+def test_a_locked_break_asks_its_password_to_end():
+    fake = FakeClient(locking_answers())
+
+    async def scenario(pilot):
+        app = pilot.app
+        fake.sent()
+        await pilot.press("b", *"meeting", "enter")
+        await pilot.pause()
+        password = app.screen.query_one(Input)
+        assert password.password                       # shown as dots
+        await pilot.press(*"s3cret", "enter")
+        await pilot.pause()
+        assert fake.sent() == [("SetAgentState", {"state": "notReady", "reason": "meeting",
+                                                  "lock": "s3cret"})]
+        assert "Not ready (meeting) · locked" in text(app, "StateBar")
+        assert not app.check_action("after_call_work", ())
+        # Ready asks the password; escape gives up and nothing is sent.
+        await pilot.press("r")
+        await pilot.pause()
+        assert isinstance(app.screen, Ask) and app.screen.query_one(Input).password
+        await pilot.press("escape")
+        await pilot.pause()
+        assert fake.sent() == []
+        # A wrong one is refused by the server, and the break stays locked.
+        await pilot.press("r", *"guess", "enter")
+        await pilot.pause()
+        assert "break is locked" in text(app, "#status")
+        assert "locked" in text(app, "StateBar")
+        await pilot.press("r", *"s3cret", "enter")
+        await pilot.pause()
+        assert fake.sent() == [("SetAgentState", {"state": "ready", "lock": "guess"}),
+                               ("SetAgentState", {"state": "ready", "lock": "s3cret"})]
+        assert "locked" not in text(app, "StateBar") and "Ready" in text(app, "StateBar")
+
+    run(desktop(fake), scenario)
+
+
+def test_logging_off_from_a_locked_break_asks_its_password():
+    fake = FakeClient(locking_answers())
+
+    async def scenario(pilot):
+        app = pilot.app
+        await pilot.press("b", *"lunch", "enter", *"s3cret", "enter")
+        await pilot.pause()
+        fake.sent()
+        await pilot.press("l")
+        await pilot.pause()
+        assert isinstance(app.screen, Ask)
+        await pilot.press(*"s3cret", "enter")
+        await pilot.pause()
+        assert fake.sent() == [("SetAgentState", {"state": "loggedOff", "lock": "s3cret"})]
+        assert "Logged off" in text(app, "StateBar")
+
+    run(desktop(fake), scenario)
+
+
+def test_after_call_work_now_or_after_the_call():
+    def set_state(params):
+        if fake_call["busy"]:
+            return {**agent("busy", "", call="c1", pendingState="workingAfterCall",
+                            pendingReason=""), "result": "pending"}
+        return {**agent(params["state"], ""), "result": "done"}
+    fake_call = {"busy": False}
+    fake = FakeClient({**agent_answers(state="ready"), "SetAgentState": set_state})
+
+    async def scenario(pilot):
+        app = pilot.app
+        fake.sent()
+        await pilot.press("w")
+        await pilot.pause()
+        assert fake.sent() == [("SetAgentState", {"state": "workingAfterCall"})]
+        assert "Wrap-up" in text(app, "StateBar")
+        assert "r or n ends it" in text(app, "#status")
+        fake_call["busy"] = True
+        await talk(app, fake, pilot)
+        await pilot.press("w")
+        await pilot.pause()
+        assert "then Wrap-up after the call" in text(app, "StateBar")
+
+    run(desktop(fake), scenario)
+
+
+def test_conference_parties_talk_or_listen_and_a_listener_asks_to_speak():
+    fake = FakeClient({**agent_answers(state="ready"),
+                       "ConsultationCall": {"consultCall": "c2"},
+                       "ConferenceCall": {"call": "c1",
+                                          "parties": ["dtiB1T1", "dtiB1T2", "msiB1C5"]},
+                       "SetPartyRole": lambda p: dict(p)})
+
+    async def scenario(pilot):
+        app = pilot.app
+        await talk(app, fake, pilot)
+        assert not app.check_action("party_role", ())          # not a conference yet
+        await pilot.press("u", "down", "down", "down", "enter", *"2125550000", "enter")
+        await pilot.pause()
+        await pilot.press("f")
+        await pilot.pause()
+        assert ("Conference: dtiB1T1 talks, dtiB1T2 talks, msiB1C5 talks"
+                in text(app, "#call-info"))
+        fake.sent()
+        # Both outside parties only listen now.
+        for down in (0, 1):
+            await pilot.press("p", *["down"] * down, "enter")
+            await pilot.pause()
+        assert fake.sent() == [
+            ("SetPartyRole", {"call": "c1", "device": "dtiB1T1", "role": "listen"}),
+            ("SetPartyRole", {"call": "c1", "device": "dtiB1T2", "role": "listen"})]
+        assert ("Conference: dtiB1T1 listens, dtiB1T2 listens, msiB1C5 talks"
+                in text(app, "#call-info"))
+        # The second presses 5 to speak: the screen says so, and `p`
+        # offers that party first.
+        fake.emit("SpeakRequested", call="c1", device="msiB1C5", state="connected",
+                  party="dtiB1T2", digit="5", callingDevice="2125551234",
+                  calledDevice="5550100", data=DELIVERED["data"])
+        await pilot.pause()
+        assert "dtiB1T2 asks to speak (pressed 5): p gives the floor" in text(app, "#call-info")
+        await pilot.press("p")
+        await pilot.pause()
+        options = app.screen.query_one("OptionList")
+        assert options.highlighted == 1
+        assert "dtiB1T2: listens, asks to speak (5)" in str(options.get_option_at_index(1).prompt)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert fake.sent() == [("SetPartyRole", {"call": "c1", "device": "dtiB1T2",
+                                                 "role": "talk"})]
+        info = text(app, "#call-info")
+        assert "dtiB1T1 listens, dtiB1T2 talks" in info and "asks to speak" not in info
 
     run(desktop(fake), scenario)
 

@@ -16,7 +16,7 @@ from cti.server.consult import MAX_PARTIES
 from cti.storage.models import CallRecord
 from tests.centre import Centre
 from tests.rig import hears
-from tests.test_callcenter import agent_ready, names
+from tests.test_callcenter import PASSWORD, agent_ready, names
 
 CALLER_HZ, FIRST_HZ, SECOND_HZ, OUTSIDE_HZ = 1000, 1500, 700, 400
 MORE_AGENTS_HZ = {"1001": 550, "1002": 850, "1004": 1250, "1006": 1800}
@@ -237,6 +237,27 @@ def test_a_conference_party_set_to_listen_is_not_heard_and_asks_to_speak(centre)
     s.ask(s.first, "SetPartyRole", call=s.call_id, device="dtiB1T1", role="talk")
     assert s.listen()["first"] == {"caller", "second"}
 
+
+
+def test_a_silent_monitor_is_no_party_of_the_agents_conference(centre):
+    """The agent's conference lists the parties it may mute; a supervisor
+    monitoring the call is not one of them (nor may it be muted)."""
+    s = Scene(centre)
+    sup = centre.client()
+    centre.call(sup.login("sup", PASSWORD, "supervisor"))
+    supervisor = centre.sim.endpoint("msiB1C8")
+    supervisor.offhook()
+    centre.run_until(lambda: centre.center.channels["msiB1C8"].state == "offhook",
+                     what="the supervisor's headset on")
+    s.ask(sup, "Supervise", agent="1005", mode="monitor", station="msiB1C8")
+    consult_call = s.consult()
+    s.answer()
+    result = s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=consult_call)
+    assert "msiB1C8" in centre.center.calls[s.call_id].talk.parties   # it listens...
+    assert result["parties"] == sorted(["dtiB1T1", "msiB1C5", "msiB1C3"])  # ...unseen
+    with pytest.raises(RemoteError) as refused:
+        s.ask(s.first, "SetPartyRole", call=s.call_id, device="msiB1C8", role="listen")
+    assert refused.value.body["code"] == "no_such_object"
 
 # -- consulting a queue ------------------------------------------------------------
 def test_consult_a_queue_then_transfer(centre):

@@ -8,20 +8,25 @@ screen pop arrives as the station's `Delivered`) and each of its queues,
 and log the agent on if it is logged off.  Then everything is a key:
 
     r ready          n not ready (asks the reason)   l log on / log off
+    b a locked break (not ready with a password: r, n, l then ask it)
+    w after-call work (no calls until r or n; on a call: after it)
     a answer         x reject while ringing, hang up after
+    o call out: an outside number, or another agent (internal)
     h hold / retrieve
     t transfer (blind: to an agent, a queue, a flow or a number)
     u consult (an agent, a queue's agent, a number; or send the caller
       through a flow and back)
     c complete the transfer   f conference
     k reconnect (drop the consultation, back to the caller)
+    p in a conference: a party talks or only listens (and one who
+      listens and presses a key asks to speak: the screen pop says so)
     d send DTMF      e edit the customer record     ctrl+s save it
     escape           leave the record                ctrl+q quit
 
 A key shows in the footer only when it applies (answer while ringing,
-complete while consulting).  `r` and `n` on a call are not refused: the
-server takes them as the state to go to after the call (the state bar
-shows it as pending).
+complete while consulting).  `r`, `n` and `w` on a call are not refused:
+the server takes them as the state to go to after the call (the state
+bar shows it as pending).
 """
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -31,6 +36,7 @@ from cti.agent.console import Console
 from cti.agent.dialogs import Ask, Pick
 from cti.agent.model import Desk
 from cti.agent.widgets import (
+    ROLES,
     QueueView,
     RecordForm,
     ScreenPop,
@@ -42,6 +48,8 @@ from cti.agent.widgets import (
 #: Where a call may be transferred or consulted, as the services name them.
 DESTINATIONS = [("agent", "an agent"), ("queue", "a queue"), ("flow", "a flow (the IVR)"),
                 ("number", "an outside number")]
+#: Whom an agent may call (MakeCall): the same names, fewer choices.
+CALLS_OUT = [("number", "an outside number"), ("agent", "another agent (internal call)")]
 
 
 class AgentDesktop(Console):
@@ -66,25 +74,31 @@ class AgentDesktop(Console):
         Binding("r", "ready", "Ready"),
         Binding("n", "not_ready", "Not ready"),
         Binding("l", "log_on_off", "Log on/off"),
+        Binding("b", "locked_break", "Locked break"),
+        Binding("w", "after_call_work", "After-call work"),
         Binding("a", "answer", "Answer"),
         Binding("x", "clear", "Reject/hang up"),
+        Binding("o", "make_call", "Call out"),
         Binding("h", "hold", "Hold/retrieve"),
         Binding("t", "transfer", "Transfer"),
         Binding("u", "consult", "Consult"),
         Binding("c", "complete", "Complete"),
         Binding("f", "conference", "Conference"),
         Binding("k", "reconnect", "Reconnect"),
+        Binding("p", "party_role", "Talk/listen"),
         Binding("d", "dtmf", "DTMF"),
         Binding("e", "edit", "Edit record"),
         Binding("ctrl+s", "save", "Save record"),
         Binding("escape", "leave", "Leave record", show=False),
     ]
     NEEDS = {"ready": "SetAgentState", "not_ready": "SetAgentState",
-             "log_on_off": "SetAgentState", "answer": "AnswerCall",
-             "clear": "ClearConnection", "hold": "HoldCall", "transfer": "SingleStepTransferCall",
-             "consult": "ConsultationCall", "complete": "TransferCall",
-             "conference": "ConferenceCall", "reconnect": "ReconnectCall",
-             "dtmf": "SendDTMF", "edit": "SetCallData", "save": "SetCallData"}
+             "log_on_off": "SetAgentState", "locked_break": "SetAgentState",
+             "after_call_work": "SetAgentState", "answer": "AnswerCall",
+             "clear": "ClearConnection", "make_call": "MakeCall", "hold": "HoldCall",
+             "transfer": "SingleStepTransferCall", "consult": "ConsultationCall",
+             "complete": "TransferCall", "conference": "ConferenceCall",
+             "reconnect": "ReconnectCall", "party_role": "SetPartyRole", "dtmf": "SendDTMF",
+             "edit": "SetCallData", "save": "SetCallData"}
 
     def __init__(self, client, session, clock, agent_id, station=None):
         super().__init__(client, session, clock)
@@ -147,14 +161,20 @@ class AgentDesktop(Console):
         desk, call = self.desk, self.desk.call
         logged_on = desk.state != "loggedOff"
         live = call is not None and call.live
-        if action in ("ready", "not_ready"):
+        if action in ("ready", "not_ready", "locked_break"):
             return logged_on
+        if action == "after_call_work":
+            return logged_on and not desk.locked
         if action == "log_on_off":
             return desk.state in ("loggedOff", "notReady", "ready", "workingAfterCall")
+        if action == "make_call":
+            return desk.state in ("ready", "notReady") and not live
         if action == "answer":
-            return live and call.state == "alerting"
+            return live and call.state == "alerting" and not call.outgoing
         if action == "clear":
             return live
+        if action == "party_role":
+            return live and call.state == "connected" and bool(call.parties)
         if action == "edit":
             return live and bool(call.data)
         if action in ("hold", "dtmf", "save"):
@@ -171,23 +191,49 @@ class AgentDesktop(Console):
                      + " after the call")
         self.monitor_station()
 
+    def _set_state(self, state, done, **params):
+        """SetAgentState; during a locked break the lock is asked first."""
+        def send(lock):
+            if lock is not None:
+                self.send(self.client.set_agent_state(state, lock=lock or None, **params),
+                          self._agent_answer, done=done)
+        if self.desk.locked:
+            self.push_screen(Ask("The break is locked: its password", secret=True), send)
+        else:
+            send("")
+
+    def _ask_reason(self, then):
+        self.push_screen(Ask("Not ready: reason", "lunch, training... (Enter: none)"),
+                         lambda reason: reason is not None and then(reason or None))
+
     def action_ready(self):
-        self.send(self.client.set_agent_state("ready"), self._agent_answer, done="Ready")
+        self._set_state("ready", "Ready")
 
     def action_not_ready(self):
-        def chosen(reason):
-            if reason is not None:
-                self.send(self.client.set_agent_state("notReady", reason=reason or None),
-                          self._agent_answer, done="Not ready")
-        self.push_screen(Ask("Not ready: reason", "lunch, training... (Enter: none)"), chosen)
+        self._ask_reason(lambda reason: self._set_state("notReady", "Not ready",
+                                                        reason=reason))
+
+    def action_locked_break(self):
+        """Not ready, locked: the reason, then the password that ends it (a
+        break already locked needs its own password, which stays)."""
+        def locked(reason, lock):
+            if lock:
+                self.send(self.client.set_agent_state("notReady", reason=reason, lock=lock),
+                          self._agent_answer, done="Not ready, locked")
+        self._ask_reason(lambda reason: self.push_screen(
+            Ask("Lock the break with a password", secret=True),
+            lambda lock: locked(reason, lock)))
+
+    def action_after_call_work(self):
+        self.send(self.client.set_agent_state("workingAfterCall"), self._agent_answer,
+                  done="After-call work: r or n ends it")
 
     def action_log_on_off(self):
         if self.desk.state == "loggedOff":
             self.send(self.client.set_agent_state("loggedOn", station=self.desk.station),
                       self._agent_answer, done="Logged on")
         else:
-            self.send(self.client.set_agent_state("loggedOff"), self._agent_answer,
-                      done="Logged off")
+            self._set_state("loggedOff", "Logged off")
 
     # -- the call -------------------------------------------------------------------
     def action_answer(self):
@@ -205,48 +251,73 @@ class AgentDesktop(Console):
         else:
             self.send(self.client.hold_call(call.call), done="On hold")
 
+    def _destination(self, title, choices, act):
+        """Pick a kind of destination, type its name: act(kind, name)."""
+        def where(kind):
+            if kind is not None:
+                self.push_screen(Ask(f"{title} {dict(choices)[kind]}:"),
+                                 lambda name: name and act(kind, name))
+        self.push_screen(Pick(title, choices), where)
+
+    def action_make_call(self):
+        self._destination("Call", CALLS_OUT, lambda kind, name: self.send(
+            self.client.make_call(**{kind: name}), done=f"Calling {kind} {name}"))
+
     def action_transfer(self):
         call = self.desk.call.call
-
-        def where(kind):
-            def transfer(name):
-                if name:
-                    self.send(self.client.single_step_transfer_call(call, **{kind: name}),
-                              done=f"Transferred to {kind} {name}")
-            if kind is not None:
-                self.push_screen(Ask(f"Transfer {call} to {kind}:"), transfer)
-        self.push_screen(Pick(f"Transfer {call} to", DESTINATIONS), where)
+        self._destination(f"Transfer {call} to", DESTINATIONS, lambda kind, name: self.send(
+            self.client.single_step_transfer_call(call, **{kind: name}),
+            done=f"Transferred to {kind} {name}"))
 
     def action_consult(self):
         call = self.desk.call
 
         def consulted(result):
             call.consult = result["consultCall"]
+        self._destination(f"Consult about {call.call} with", DESTINATIONS, lambda kind, name:
+                          self.send(self.client.consultation_call(call.call, **{kind: name}),
+                                    consulted, done=f"Consulting {kind} {name}"))
 
-        def where(kind):
-            def consult(name):
-                if name:
-                    self.send(self.client.consultation_call(call.call, **{kind: name}),
-                              consulted, done=f"Consulting {kind} {name}")
-            if kind is not None:
-                self.push_screen(Ask(f"Consult {kind}:"), consult)
-        self.push_screen(Pick(f"Consult about {call.call}", DESTINATIONS), where)
-
-    def _consulted(self, method, done):
+    def _consulted(self, method, done, then=None):
         call = self.desk.call
 
-        def over(_result):
+        def over(result):
             call.consult = None
+            if then is not None:
+                then(result)
         self.send(method(call.call, call.consult), over, done=done)
 
     def action_complete(self):
         self._consulted(self.client.transfer_call, "Transferred")
 
     def action_conference(self):
-        self._consulted(self.client.conference_call, "Conference")
+        call = self.desk.call
+
+        def parties(result):
+            for device in result.get("parties", []):
+                call.parties.setdefault(device, "talk")
+        self._consulted(self.client.conference_call, "Conference: p sets who talks", parties)
 
     def action_reconnect(self):
         self._consulted(self.client.reconnect_call, "Back to the caller")
+
+    def action_party_role(self):
+        """Pick a party of the conference; it changes between talking and
+        only listening (a listener asking to speak is offered first)."""
+        call = self.desk.call
+        choices = [(device, f"{device}: {ROLES[role]}"
+                    + (f", asks to speak ({call.speak[device]})" if device in call.speak else ""))
+                   for device, role in sorted(call.parties.items())]
+
+        def toggle(device):
+            if device is None:
+                return
+            role = "listen" if call.parties[device] == "talk" else "talk"
+            self.send(self.client.set_party_role(call.call, device, role),
+                      lambda result: call.set_role(result["device"], result["role"]),
+                      done=f"{device} {ROLES[role]}")
+        first = next(iter(sorted(call.speak)), None)
+        self.push_screen(Pick("Talk or listen: Enter changes the party", choices, first), toggle)
 
     def action_dtmf(self):
         call = self.desk.call.call

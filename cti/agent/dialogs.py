@@ -3,10 +3,11 @@
 """The two small dialogs the desktops ask with, both driven by the keyboard.
 
 `Ask` wants a line of text (a not-ready reason, DTMF digits, the agent to
-consult): type, Enter.  `Pick` wants one of a few choices (transfer to an
-agent, a queue or a flow; a queue's strategy): arrows, Enter.  Escape
-cancels either.  Each is a modal screen that dismisses with the answer,
-None when cancelled, so the caller passes a callback to push_screen::
+consult; with `secret`, a password, shown as dots): type, Enter.  `Pick`
+wants one of a few choices (transfer to an agent, a queue or a flow; a
+queue's strategy): arrows, Enter.  Escape cancels either.  Each is a
+modal screen that dismisses with the answer, None when cancelled, so
+the caller passes a callback to push_screen::
 
     self.push_screen(Ask("Not ready: reason"), self._not_ready)
 """
@@ -31,19 +32,20 @@ class Ask(ModalScreen):
     DEFAULT_CSS = CSS
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title, placeholder="", value=""):
+    def __init__(self, title, placeholder="", value="", secret=False):
         super().__init__()
         self.title_text = title
         self.placeholder = placeholder
         self.value = value
+        self.secret = secret
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(self.title_text)
-            yield Input(self.value, placeholder=self.placeholder)
+            yield Input(self.value, placeholder=self.placeholder, password=self.secret)
 
     def on_input_submitted(self, event: Input.Submitted):
-        self.dismiss(event.value.strip())
+        self.dismiss(event.value if self.secret else event.value.strip())
 
     def action_cancel(self):
         self.dismiss(None)

@@ -49,17 +49,29 @@ def duration(seconds):
 
 @dataclass
 class Call:
-    """The call on the agent's screen."""
+    """The call on the agent's screen: one that rings at the agent's
+    phone, or one the agent makes (`outgoing`: `ani` is the agent, `dnis`
+    the number or the agent called)."""
 
     call: str
     ani: str = ""
     dnis: str = ""
     queue: str | None = None
     wait_s: float | None = None
-    state: str = "alerting"             # alerting, connected, hold, ended
+    state: str = "alerting"             # alerting or initiated, connected, hold, ended
     data: dict = field(default_factory=dict)
     consult: str | None = None          # the consultation call, while one is up
     reason: str = ""                    # why it ended
+    outgoing: bool = False
+    #: In a conference: each party's device -> "talk" or "listen".
+    parties: dict = field(default_factory=dict)
+    #: Listening parties who pressed a key to speak: device -> the key.
+    speak: dict = field(default_factory=dict)
+
+    def set_role(self, device, role):
+        self.parties[device] = role
+        if role == "talk":
+            self.speak.pop(device, None)
 
     @property
     def live(self):
@@ -143,6 +155,11 @@ class Desk:
     def state(self):
         return self.agent.get("state", "loggedOff")
 
+    @property
+    def locked(self):
+        """A break locked with a password: ending it asks the password."""
+        return bool(self.agent.get("locked"))
+
     def in_state(self):
         """Seconds in the current state."""
         since = self.agent.get("since")
@@ -177,11 +194,13 @@ class Desk:
             return self.queues.apply(body)
         if body.get("device") != self.station or "call" not in body:
             return False
-        if name == "Delivered" and (self.call is None or not self.call.live
-                                    or self.call.call == body["call"]):
+        if name in ("Delivered", "Originated") and (self.call is None or not self.call.live
+                                                    or self.call.call == body["call"]):
+            outgoing = name == "Originated"
             self.call = Call(body["call"], body.get("callingDevice", ""),
                              body.get("calledDevice", ""), body.get("queue"),
-                             body.get("waitS"), "alerting", dict(body.get("data", {})))
+                             body.get("waitS"), "initiated" if outgoing else "alerting",
+                             dict(body.get("data", {})), outgoing=outgoing)
             return True
         call = self.call
         if call is None or body["call"] not in (call.call, call.consult):
@@ -198,6 +217,10 @@ class Desk:
             call.state = "hold"
         elif name == "Conferenced":
             call.state, call.consult = "connected", None
+        elif name == "PartyRoleChanged":
+            call.set_role(body["device"], body["role"])
+        elif name == "SpeakRequested":
+            call.speak[body["party"]] = body.get("digit", "")
         elif name == "ConnectionCleared":
             call.state, call.reason, call.consult = "ended", body.get("reason", ""), None
         return True

@@ -24,8 +24,9 @@ from cti.agent.model import duration
 
 STATES = {"loggedOff": "Logged off", "notReady": "Not ready", "ready": "Ready",
           "reserved": "Ringing", "busy": "On a call", "workingAfterCall": "Wrap-up"}
-CALL_STATES = {"alerting": "ringing", "connected": "connected", "hold": "on hold",
-               "ended": "ended"}
+CALL_STATES = {"alerting": "ringing", "initiated": "calling", "connected": "connected",
+               "hold": "on hold", "ended": "ended"}
+ROLES = {"talk": "talks", "listen": "listens"}
 
 
 def state_label(state, reason=""):
@@ -38,7 +39,8 @@ class StateBar(Static):
         agent = desk.agent
         parts = [f"{agent.get('name', '')} [{desk.agent_id}]",
                  f"at {desk.station}" if desk.station else "no station",
-                 state_label(desk.state, agent.get("reason", "")),
+                 state_label(desk.state, agent.get("reason", ""))
+                 + (" · locked" if desk.locked else ""),
                  duration(desk.in_state())]
         ends = agent.get("wrapUpEndsAt")
         if desk.state == "workingAfterCall" and ends is not None:
@@ -122,12 +124,20 @@ class ScreenPop(Vertical):
             info.update("No call")
         else:
             lines = [f"Call {call.call}  {CALL_STATES.get(call.state, call.state)}"
-                     + (f" ({call.reason})" if call.reason else ""),
-                     f"Caller (ANI) {call.ani or '-'}    Dialled (DNIS) {call.dnis or '-'}",
-                     f"Queue {call.queue or '-'}    waited {duration(call.wait_s) or '-'}"]
+                     + (f" ({call.reason})" if call.reason else "")]
+            if call.outgoing:
+                lines.append(f"You called {call.dnis}")
+            else:
+                lines += [f"Caller (ANI) {call.ani or '-'}    Dialled (DNIS) {call.dnis or '-'}",
+                          f"Queue {call.queue or '-'}    waited {duration(call.wait_s) or '-'}"]
             if call.consult:
                 lines.append(f"Consulting on {call.consult}: c complete, f conference, "
                              "k reconnect")
+            if call.parties:
+                lines.append("Conference: " + ", ".join(
+                    f"{device} {ROLES[role]}" for device, role in sorted(call.parties.items())))
+            lines += [f"{device} asks to speak (pressed {digit}): p gives the floor"
+                      for device, digit in sorted(call.speak.items())]
             info.update("\n".join(lines))
         self.query_one(RecordForm).show(call)
 

@@ -551,7 +551,7 @@ class Consultations:
             ic.members.append((consult.to, consult.station))
         cc.model.event(ic.call, consult.by_station, "Conferenced", cause=request.cause,
                        added=consult.target)
-        return {"call": ic.id, "parties": sorted(ic.talk.parties)}
+        return {"call": ic.id, "parties": sorted(self.desk.parties(ic))}
 
     def _reconnect_service(self, request, params):
         consult = self._lookup(request, params)

@@ -118,6 +118,12 @@ class Desk:
                                 f"agent (it is {ic.state})", object="call", id=call_id)
         return ic
 
+    def parties(self, ic):
+        """The call's parties as its agents see them: {endpoint: role},
+        without the supervisors' phones (a silent monitor must not show)."""
+        supervisors = {s.station for s in self.by_agent.values()}
+        return {e: r for e, r in ic.talk.parties.items() if e not in supervisors}
+
     def _agent(self, agent_id):
         try:
             return self.center.acd.agent(agent_id)
@@ -358,8 +364,7 @@ class Desk:
         cc = self.center
         ic = self._connected_call(request, params["call"])
         device = params["device"]
-        if device not in ic.talk.parties or device in [s.station for s in
-                                                       self.by_agent.values()]:
+        if device not in self.parties(ic):
             raise ProtocolError("no_such_object", f"{device} is not a party of call {ic.id}",
                                 object="device", id=device)
         talkers = [e for e, r in ic.talk.parties.items() if r == "talk" and e != device]
