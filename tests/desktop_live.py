@@ -20,7 +20,10 @@ configuration: the grids come from the server's snapshots), fills its
 grids; agent 1004 logs on and goes to lunch, from a client of its own,
 and the grid follows: its row, the support queue's not-ready reasons; a
 caller waits in support and hangs up, and the grid counts the abandoned
-call.  Exit status 0 when every step was seen."""
+call.  Last, the supervisor makes agent 1004's team ready (`t`): 1004 is
+ready, its row still whole, and the status line sums up the answer (the
+others of the team are logged off: refused).  Exit status 0 when every
+step was seen."""
 import asyncio
 import socket
 
@@ -101,7 +104,7 @@ async def supervisor_console(app, reactor, server, dial, trunk):
         agents, queues = app.query_one("#agents"), app.query_one("#queues")
         await until(pilot, lambda: agents.row_count == len(config.agents), "the agents")
         await until(pilot, lambda: queues.row_count == len(config.queues), "the queues")
-        assert grid(app, "#agents", "1003")[:3] == ["1003", "Carol Chen", "Logged off"]
+        assert grid(app, "#agents", "1003")[:4] == ["1003", "Carol Chen", "north", "Logged off"]
         abandoned = int(grid(app, "#queues", "support")[9])
 
         loop = asyncio.get_running_loop()
@@ -109,7 +112,7 @@ async def supervisor_console(app, reactor, server, dial, trunk):
         await dan.login("1004", PASSWORD, "agent").asFuture(loop)
         await dan.set_agent_state("loggedOn").asFuture(loop)
         await dan.set_agent_state("notReady", reason="lunch").asFuture(loop)
-        await until(pilot, lambda: grid(app, "#agents", "1004")[2:4] == ["Not ready", "lunch"],
+        await until(pilot, lambda: grid(app, "#agents", "1004")[3:5] == ["Not ready", "lunch"],
                     "agent 1004's event")
         await until(pilot, lambda: grid(app, "#queues", "support")[5] == "lunch 1",
                     "the support queue's reasons")
@@ -122,6 +125,12 @@ async def supervisor_console(app, reactor, server, dial, trunk):
         await until(pilot, lambda: grid(app, "#queues", "support")[2] == "0", "it hung up")
         await until(pilot, lambda: grid(app, "#queues", "support")[9] == str(abandoned + 1),
                     "the abandoned call counted")
+
+        await pilot.press("down", "down", "down", "t", "enter")   # 1004's team: ready
+        await until(pilot, lambda: text(app, "#status").startswith(
+            "Team south: Ready, 1 done, 2 refused (1005: invalid_state"), "the team's answer")
+        await until(pilot, lambda: grid(app, "#agents", "1004")[:5] == [
+            "1004", "Dan Diaz", "south", "Ready", ""], "agent 1004 ready")
         dan.transport.loseConnection()
 
 

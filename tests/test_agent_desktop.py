@@ -631,9 +631,9 @@ def test_conference_parties_talk_or_listen_and_a_listener_asks_to_speak():
 def floor():
     """The agents and queues the fake server knows: {id: snapshot} each, in
     the server's order; a test may change them between two snapshots."""
-    agents = {"1005": agent("busy", "", call="c3", since=NOW - 90),
+    agents = {"1005": agent("busy", "", call="c3", since=NOW - 90, team="north"),
               "1002": {**agent("ready", "", since=NOW - 5), "agent": "1002",
-                       "name": "Bob Baker", "station": "msiB1C2"}}
+                       "name": "Bob Baker", "station": "msiB1C2", "team": "north"}}
     queues = {"support": queue(waiting=[{"call": "c9", "ani": "1", "waitS": 20.0,
                                          "position": 1, "priority": 0, "agents": []}],
                                agents={"ready": 1, "busy": 1, "notReady": 3},
@@ -650,12 +650,18 @@ def supervisor_answers(agents, queues):
         return {"object": params["object"], "id": params["id"],
                 "snapshot": list(known.values()) if every else known[params["id"]]}
 
+    def forced(params):
+        """As the server answers: how it went for each agent (done, here),
+        not the agents' snapshots; those come in the agent events."""
+        named = ([params["agent"]] if "agent" in params else
+                 [a for a, snapshot in agents.items() if snapshot.get("team") == params["team"]])
+        return {"agents": [{"agent": a, "result": "done", "state": params["state"]}
+                           for a in named]}
+
     return {"MonitorStart": lambda p: {"monitor": 1, "snapshot": None}, "Snapshot": snapshot,
             "Supervise": lambda p: {"call": "c3", "mode": p["mode"]},
             "StartRecording": {"file": "/srv/cti/var/recordings/c3-1.wav"},
-            "ForceAgentState": lambda p: {"agents": [
-                {**agents[p["agent"]], "state": p["state"], "reason": p.get("reason", ""),
-                 "call": None}]}}
+            "ForceAgentState": forced}
 
 
 def console(fake):
@@ -680,8 +686,11 @@ def test_the_supervisor_grid_fills_from_the_servers_snapshots_of_every_object():
             ("Snapshot", {"object": "agent", "id": "*"}),
             ("Snapshot", {"object": "queue", "id": "*"})]
         assert rows(pilot.app, "#agents") == [
-            ["1002", "Bob Baker", "Ready", "", "0:05", "", ""],
-            ["1005", "Erin Evans", "On a call", "", "1:30", "c3", ""]]
+            ["1002", "Bob Baker", "north", "Ready", "", "0:05", "", ""],
+            ["1005", "Erin Evans", "north", "On a call", "", "1:30", "c3", ""]]
+        columns = [str(c.label) for c in pilot.app.query_one("#agents").columns.values()]
+        assert columns == ["Agent", "Name", "Team", "State", "Reason", "Time", "Call",
+                           "Supervision"]
         assert rows(pilot.app, "#queues") == [
             # queue, strategy, waiting, longest, agents by state, not ready by reason,
             # service level, ASA, AHT, abandoned, handled
@@ -700,14 +709,15 @@ def test_the_supervisor_grid_follows_events():
     async def scenario(pilot):
         app = pilot.app
         fake.emit("AgentNotReady", **{**agent("notReady", "break", since=NOW - 1),
-                                      "agent": "1002", "name": "Bob Baker"}, previous="ready")
+                                      "agent": "1002", "name": "Bob Baker", "team": "north"},
+                  previous="ready")
         fake.emit("QueueChanged", **queue(waiting=[], agents={"busy": 1, "notReady": 1},
                                           notReadyReasons={"break": 1}, handled=4))
         fake.emit("SupervisionStarted", agent="1005", call="c3", mode="whisper")
         await pilot.pause()
         agents = app.query_one("#agents")
-        assert agents.get_row_at(0)[2:4] == ["Not ready", "break"]
-        assert agents.get_row_at(1)[6] == "whisper"
+        assert agents.get_row_at(0)[3:5] == ["Not ready", "break"]
+        assert agents.get_row_at(1)[7] == "whisper"
         assert app.query_one("#queues").get_row_at(1)[2:6] == ["0", "-", "on call 1, not ready 1",
                                                               "break 1"]
         assert "Supervising 1005 on c3 (whisper)" in text(app, "#supervision")
@@ -732,7 +742,7 @@ def test_agents_and_queues_the_console_did_not_know_appear_with_their_events():
         fake.emit("Queued", call="c12", device="queue:billing", state="queued",
                   callingDevice="3125550000", calledDevice="5550300", data={})
         await pilot.pause()
-        assert rows(app, "#agents")[2][:4] == ["1009", "Ivy Ito", "Not ready", "login"]
+        assert rows(app, "#agents")[2][:5] == ["1009", "Ivy Ito", "", "Not ready", "login"]
         assert rows(app, "#queues")[0] == ["billing", "", "1", "0:00", "", "", "-", "-", "-",
                                            "-", "-"]
         # Its figures come with the next reading of the queues.
@@ -799,7 +809,7 @@ def test_supervisor_actions_on_the_selected_agent():
         await pilot.press("r")
         await pilot.pause()
         assert "Recording c3 to /srv/cti/var/recordings/c3-1.wav" in text(app, "#status")
-        assert app.query_one("#agents").get_row_at(1)[6] == "barge recording"
+        assert app.query_one("#agents").get_row_at(1)[7] == "barge recording"
         await pilot.press("r", "e", "i")
         await pilot.pause()
         assert fake.sent() == [
@@ -815,7 +825,8 @@ def test_supervisor_actions_on_the_selected_agent():
 
 
 def test_supervisor_forces_states_next_call_and_strategy():
-    fake = FakeClient(supervisor_answers(*floor()))
+    agents, queues = floor()
+    fake = FakeClient(supervisor_answers(agents, queues))
 
     async def scenario(pilot):
         app = pilot.app
@@ -824,9 +835,14 @@ def test_supervisor_forces_states_next_call_and_strategy():
         await pilot.pause()
         await pilot.press("n", *"coaching", "enter")
         await pilot.pause()
-        assert app.query_one("#agents").get_row_at(0)[2:4] == ["Not ready", "coaching"]
+        assert text(app, "#status") == "Agent 1002: Not ready (coaching), done"
+        fake.emit("AgentNotReady", **{**agents["1002"], "state": "notReady",
+                                      "reason": "coaching", "since": NOW}, previous="ready")
+        await pilot.pause()
+        assert app.query_one("#agents").get_row_at(0)[3:5] == ["Not ready", "coaching"]
         await pilot.press("o")
         await pilot.pause()
+        assert text(app, "#status") == "Agent 1002: Logged off, done"
         await pilot.press("tab")                                      # the queues grid
         await pilot.press("s")
         await pilot.pause()
@@ -839,6 +855,121 @@ def test_supervisor_forces_states_next_call_and_strategy():
             ("ForceAgentState", {"state": "loggedOff", "agent": "1002"}),
             ("SetQueueStrategy", {"queue": "sales", "strategy": "least_talk_time"})]
         assert app.query_one("#queues").get_row_at(0)[1] == "least_talk_time"
+
+    run(console(fake), scenario)
+
+
+def test_a_forced_state_is_reported_and_the_row_follows_the_agent_event():
+    """The answer to ForceAgentState says how it went for each agent; it is
+    not a snapshot.  The agent's event, which the server sends before the
+    answer, changes the row, and the answer leaves it as it is."""
+    agents, queues = floor()
+    agents["1002"].update(state="notReady", reason="lunch")
+    agents["1005"].update(state="workingAfterCall", call=None, wrapUpEndsAt=NOW + 20)
+    fake = FakeClient(supervisor_answers(agents, queues))
+
+    def force(params):                  # as the server: the agent's event, then the answer
+        fake.emit("AgentReady", **{**agents["1002"], "state": "ready", "reason": "",
+                                   "since": NOW}, previous="notReady")
+        return {"agents": [{"agent": "1002", "result": "done", "state": "ready"}]}
+    fake.answers["ForceAgentState"] = force
+
+    async def scenario(pilot):
+        app = pilot.app
+        fake.sent()
+        await pilot.press("y")
+        await pilot.pause()
+        assert fake.sent() == [("ForceAgentState", {"state": "ready", "agent": "1002"})]
+        assert rows(app, "#agents")[0] == ["1002", "Bob Baker", "north", "Ready", "", "0:00",
+                                           "", ""]
+        assert text(app, "#status") == "Agent 1002: Ready, done"
+        # A refusal is in the answer too: the request itself succeeds.
+        fake.answers["ForceAgentState"] = {"agents": [
+            {"agent": "1005", "result": "refused", "state": "workingAfterCall",
+             "code": "invalid_state", "message": "agent 1005: wrap-up is forced for 20 s more"}]}
+        await pilot.press("down", "y")
+        await pilot.pause()
+        assert text(app, "#status") == ("Agent 1005: Ready, refused (1005: invalid_state "
+                                        "agent 1005: wrap-up is forced for 20 s more)")
+        assert app.query_one("#status").has_class("error")
+        assert rows(app, "#agents")[1][:4] == ["1005", "Erin Evans", "north", "Wrap-up"]
+
+    run(console(fake), scenario)
+
+
+def test_the_supervisor_releases_a_call_once_confirmed():
+    fake = FakeClient(supervisor_answers(*floor()))
+
+    async def scenario(pilot):
+        app = pilot.app
+        fake.sent()
+        assert not app.check_action("release", ())                    # 1002 has no call
+        await pilot.press("x")
+        await pilot.pause()
+        assert not isinstance(app.screen, Pick)
+        await pilot.press("down", "x")                                # 1005, on c3
+        await pilot.pause()
+        assert text(app.screen, "Label") == "Release call c3 of agent 1005?"
+        await pilot.press("enter")                # the choice offered first: "Keep it"
+        await pilot.pause()
+        assert not isinstance(app.screen, Pick)
+        await pilot.press("x", "escape")
+        await pilot.pause()
+        assert fake.sent() == []
+        await pilot.press("x", "up", "enter")                         # "Release it"
+        await pilot.pause()
+        assert fake.sent() == [("ClearCall", {"call": "c3"})]
+        assert text(app, "#status") == "Released call c3"
+
+    run(console(fake), scenario)
+
+
+def test_the_supervisor_forces_a_whole_team():
+    agents, queues = floor()
+    agents["1007"] = agent("loggedOff", "", agent="1007", name="Gus Grant", team="north")
+    fake = FakeClient(supervisor_answers(agents, queues))
+    # As the server answers for team north: 1005 is on a call, 1007 is logged off.
+    outcomes = {
+        "notReady": [{"agent": "1002", "result": "done", "state": "notReady"},
+                     {"agent": "1005", "result": "pending", "state": "busy"},
+                     {"agent": "1007", "result": "refused", "state": "loggedOff",
+                      "code": "invalid_state", "message": "agent 1007 is loggedOff"}],
+        "loggedOff": [{"agent": "1002", "result": "done", "state": "loggedOff"},
+                      {"agent": "1005", "result": "pending", "state": "busy"},
+                      {"agent": "1007", "result": "done", "state": "loggedOff"}]}
+    fake.answers["ForceAgentState"] = lambda p: {"agents": outcomes[p["state"]]}
+
+    async def scenario(pilot):
+        app = pilot.app
+        fake.sent()
+        await pilot.press("t")
+        await pilot.pause()
+        assert text(app.screen, "Label") == "Team north: every agent"
+        await pilot.press("down", "enter")                            # not ready...
+        await pilot.pause()
+        assert text(app.screen, "Label") == "Team north not ready: reason"
+        await pilot.press(*"meeting", "enter")                        # ...for a meeting
+        await pilot.pause()
+        assert text(app, "#status") == (
+            "Team north: Not ready (meeting), 1 done, 1 after the call, "
+            "1 refused (1007: invalid_state agent 1007 is loggedOff)")
+        assert app.query_one("#status").has_class("error")
+        await pilot.press("t", "escape")
+        await pilot.pause()
+        await pilot.press("t", "down", "down", "enter")               # log out
+        await pilot.pause()
+        assert text(app, "#status") == "Team north: Logged off, 2 done, 1 after the call"
+        assert not app.query_one("#status").has_class("error")
+        assert fake.sent() == [
+            ("ForceAgentState", {"state": "notReady", "team": "north", "reason": "meeting"}),
+            ("ForceAgentState", {"state": "loggedOff", "team": "north"})]
+        # An agent of no team: no team key.
+        fake.emit("AgentLoggedOn", **{**agent("notReady", "login", since=NOW),
+                                      "agent": "1009", "name": "Ivy Ito"}, previous="loggedOff")
+        await pilot.pause()
+        await pilot.press("down", "down", "down")
+        assert rows(app, "#agents")[3][:3] == ["1009", "Ivy Ito", ""]
+        assert not app.check_action("team", ())
 
     run(console(fake), scenario)
 

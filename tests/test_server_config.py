@@ -575,6 +575,6 @@ def test_every_key_is_documented():
             "conference_pool.dsps", "dnis", "ani", "trunk_group", "flow", "queue", "priority",
             "default", "flow_down", "strategy", "service_level_s", "max_wait_s", "max_length",
             "wrap_up_s", "ring_timeout_s", "music", "id", "password_hash", "queues", "skills",
-            "station", "roles", "server", "user", "password", "password_file", "flows_dir",
+            "station", "team", "roles", "server", "user", "password", "password_file", "flows_dir",
             "prompts_dir"]
     assert [k for k in keys if f"| `{k}` |" not in section] == []

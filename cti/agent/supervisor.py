@@ -32,12 +32,19 @@ moves between the grids):
 
     m monitor (silent)   w whisper (the agent hears you)   b barge (both do)
     e end the supervision       i intercept (take the caller; the agent drops)
-    v supervise the agent's next call
-    n force not ready (asks the reason)     o force log out
+    v supervise the agent's next call       x release the agent's call (asks first)
+    y force ready     n force not ready (asks the reason)     o force log out
+    t the agent's team: ready, not ready or log out, every agent at once
     r record the agent's call / stop        s the queue's strategy
 
 `m`, `w` and `b` on an agent already supervised change the mode.  Your
 own phone (`--station`) is the one that joins the calls.
+
+A forced state changes as if the agent had asked: at once, or when the
+agent's call ends (a not ready or a log-out during a call), or not at
+all (an agent logged off cannot be made ready).  The server's answer
+says which, agent by agent, and the status line sums it up; the rows
+change with the agent events, as for any change.
 """
 from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
@@ -51,9 +58,32 @@ from cti.server.config import STRATEGIES
 
 MODES = [("monitor", "monitor: silent, undetectable"), ("whisper", "whisper: the agent hears"),
          ("barge", "barge: the agent and the caller hear")]
+#: What the team key may force on every agent of a team.
+TEAM_STATES = [("ready", "Ready"), ("notReady", "Not ready (asks the reason)"),
+               ("loggedOff", "Log out")]
 #: Agent states as the queue grid counts them, in the order an agent goes through them.
 SHORT = {"ready": "ready", "reserved": "ringing", "busy": "on call",
          "workingAfterCall": "wrap-up", "notReady": "not ready", "loggedOff": "off"}
+#: What became of each agent a forced state was asked for, as the status line says it.
+OUTCOMES = {"done": "done", "pending": "after the call", "refused": "refused"}
+
+
+def outcome(agents):
+    """How a ForceAgentState went (its result's `agents`): for one agent
+    "done", "after the call" or "refused (1007: invalid_state ...)"; for a
+    team, how many of each, the refusals named:
+    "3 done, 1 after the call, 1 refused (1007: invalid_state ...)"."""
+    parts = []
+    for result, word in OUTCOMES.items():
+        these = [a for a in agents if a["result"] == result]
+        if not these:
+            continue
+        part = word if len(agents) == 1 else f"{len(these)} {word}"
+        if result == "refused":
+            part += " (" + ", ".join(f"{a['agent']}: {a['code']} {a['message']}"
+                                     for a in these) + ")"
+        parts.append(part)
+    return ", ".join(parts)
 
 
 def by_state(states):
@@ -83,15 +113,19 @@ class SupervisorConsole(Console):
         Binding("e", "end", "End"),
         Binding("i", "intercept", "Intercept"),
         Binding("v", "next_call", "Next call"),
+        Binding("x", "release", "Release call"),
+        Binding("y", "ready", "Force ready"),
         Binding("n", "not_ready", "Force not ready"),
         Binding("o", "log_out", "Force log out"),
+        Binding("t", "team", "Team"),
         Binding("r", "record", "Record/stop"),
         Binding("s", "strategy", "Strategy"),
     ]
     NEEDS = {"supervise": "Supervise", "end": "EndSupervision", "intercept": "Intercept",
-             "next_call": "MonitorNextCall", "not_ready": "ForceAgentState",
-             "log_out": "ForceAgentState", "record": "StartRecording",
-             "strategy": "SetQueueStrategy"}
+             "next_call": "MonitorNextCall", "release": "ClearCall",
+             "ready": "ForceAgentState", "not_ready": "ForceAgentState",
+             "log_out": "ForceAgentState", "team": "ForceAgentState",
+             "record": "StartRecording", "strategy": "SetQueueStrategy"}
 
     def __init__(self, client, session, clock, station=None, refresh_s=5.0):
         super().__init__(client, session, clock)
@@ -106,7 +140,8 @@ class SupervisorConsole(Console):
         yield Static(id="supervision")
         agents = DataTable(id="agents", cursor_type="row")
         agents.border_title = "Agents"
-        agents.add_columns("Agent", "Name", "State", "Reason", "Time", "Call", "Supervision")
+        agents.add_columns("Agent", "Name", "Team", "State", "Reason", "Time", "Call",
+                           "Supervision")
         yield agents
         queues = DataTable(id="queues", cursor_type="row")
         queues.border_title = "Queues"
@@ -160,7 +195,8 @@ class SupervisorConsole(Console):
         marks = [supervision["mode"]] if supervision else []
         if a.get("call") in self.floor.recording:
             marks.append("recording")
-        return (a["agent"], a.get("name", ""), STATES.get(a["state"], a["state"]),
+        return (a["agent"], a.get("name", ""), a.get("team") or "",
+                STATES.get(a["state"], a["state"]),
                 a.get("reason") or "", duration(self.floor.in_state(a["agent"])),
                 a.get("call") or "", " ".join(marks))
 
@@ -194,11 +230,13 @@ class SupervisorConsole(Console):
         agent = self.agent
         if agent is None:
             return False
-        if action in ("supervise", "intercept", "record"):
+        if action in ("supervise", "intercept", "record", "release"):
             return agent.get("call") is not None
         if action == "end":
             return agent["agent"] in self.floor.supervising
-        return agent["state"] != "loggedOff"       # next call, not ready, log out
+        if action == "team":
+            return agent.get("team") is not None
+        return agent["state"] != "loggedOff"       # next call, ready, not ready, log out
 
     def on_data_table_row_highlighted(self, _event):
         self.refresh_bindings()
@@ -233,24 +271,56 @@ class SupervisorConsole(Console):
                           done=f"Agent {agent}'s next call: {chosen}")
         self.push_screen(Pick(f"Supervise agent {agent}'s next call", MODES), mode)
 
-    def _forced(self, result):
-        for snapshot in result.get("agents", []):
-            self.floor.set_agent(snapshot)
+    def action_release(self):
+        agent, call = self.agent["agent"], self.agent["call"]
+
+        def confirmed(answer):
+            if answer == "yes":
+                self.send(self.client.clear_call(call), done=f"Released call {call}")
+        self.push_screen(Pick(f"Release call {call} of agent {agent}?",
+                              [("yes", "Release it"), ("no", "Keep it")],
+                              "no"), confirmed)         # Enter at once keeps the call
+
+    def _force(self, state, reason=None, **who):
+        """ForceAgentState for `agent=` or `team=`; the status line says how
+        it went.  The answer's items are not snapshots: the agent events
+        that come before it have changed the rows already."""
+        subject = f"Agent {who['agent']}" if "agent" in who else f"Team {who['team']}"
+
+        def report(result):
+            agents = result["agents"]
+            self.say(f"{subject}: {state_label(state, reason)}, {outcome(agents)}",
+                     error=any(a["result"] == "refused" for a in agents))
+        self.send(self.client.force_agent_state(state, reason=reason, **who), report)
+
+    def action_ready(self):
+        self._force("ready", agent=self.agent["agent"])
 
     def action_not_ready(self):
         agent = self.agent["agent"]
 
         def reason(text):
             if text is not None:
-                self.send(self.client.force_agent_state("notReady", agent=agent,
-                                                        reason=text or None), self._forced,
-                          done=f"Agent {agent}: {state_label('notReady', text)}")
+                self._force("notReady", text or None, agent=agent)
         self.push_screen(Ask(f"Agent {agent} not ready: reason", "(Enter: none)"), reason)
 
     def action_log_out(self):
-        agent = self.agent["agent"]
-        self.send(self.client.force_agent_state("loggedOff", agent=agent), self._forced,
-                  done=f"Agent {agent} logged out")
+        self._force("loggedOff", agent=self.agent["agent"])
+
+    def action_team(self):
+        team = self.agent["team"]
+
+        def reason(text):
+            if text is not None:
+                self._force("notReady", text or None, team=team)
+
+        def chosen(state):
+            if state == "notReady":
+                self.push_screen(Ask(f"Team {team} not ready: reason", "(Enter: none)"),
+                                 reason)
+            elif state is not None:
+                self._force(state, team=team)
+        self.push_screen(Pick(f"Team {team}: every agent", TEAM_STATES), chosen)
 
     def action_record(self):
         call = self.agent["call"]

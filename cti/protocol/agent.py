@@ -38,8 +38,9 @@ optional fields that are None, and hands the request to the class's
 Results, by service: `SetAgentState` the agent snapshot plus `result`
 ("done", or "pending": the change applies when the call ends);
 `ConsultationCall` `consultCall`; `Supervise` `call`, `mode`;
-`ForceAgentState` `agents` (their snapshots); `StartRecording` `file`;
-`Snapshot` and `MonitorStart` as docs/protocol.md says.
+`ForceAgentState` `agents` (how it went for each: `agent`, `result`,
+`state`, not snapshots); `StartRecording` `file`; `Snapshot` and
+`MonitorStart` as docs/protocol.md says.
 """
 import inspect
 import re

@@ -1045,8 +1045,9 @@ class ACD:
         durations = dict(agent.durations)
         if agent.state != "loggedOff":
             durations[agent.state] = durations.get(agent.state, 0.0) + now - agent.state_started
-        return {"agent": agent.id, "name": agent.config.name, "state": agent.state,
-                "reason": agent.reason, "station": agent.station, "since": agent.machine.since,
+        return {"agent": agent.id, "name": agent.config.name, "team": agent.config.team,
+                "state": agent.state, "reason": agent.reason, "station": agent.station,
+                "since": agent.machine.since,
                 "queues": list(agent.config.queues), "serves": list(agent.serves),
                 "skills": dict(agent.skills),
                 "call": agent.call.id if agent.call is not None else None,
