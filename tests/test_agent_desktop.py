@@ -329,6 +329,27 @@ def test_editing_the_customer_record_sends_set_call_data():
     run(desktop(fake), scenario)
 
 
+def test_a_record_the_customer_database_did_not_take_is_said():
+    fake = FakeClient({**agent_answers(state="ready"),
+                       "SetCallData": lambda p: {
+                           "data": {**DELIVERED["data"], **p["data"]},
+                           "record": {"saved": False,
+                                      "message": "crm: ConnectionRefusedError: crm:5432"}}})
+
+    async def scenario(pilot):
+        app = pilot.app
+        await talk(app, fake, pilot)
+        await pilot.press("e", *"billing", "ctrl+s")
+        await pilot.pause()
+        status = app.query_one("#status")
+        assert str(status.render()) == ("Saved with the call, not in the customer database: "
+                                        "crm: ConnectionRefusedError: crm:5432")
+        assert status.has_class("error")
+        assert app.desk.call.data["topic"] == "billing"       # the call has it
+
+    run(desktop(fake), scenario)
+
+
 def test_statistics_follow_the_agent_events():
     fake = FakeClient(agent_answers(state="ready"))
 

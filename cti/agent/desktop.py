@@ -348,4 +348,8 @@ class AgentDesktop(Console):
             call.data = dict(result.get("data", call.data))
             if form.call == call.call:
                 form.accept(call.data)
+            record = result.get("record")          # the site's customer database
+            if record is not None and not record["saved"]:
+                self.say("Saved with the call, not in the customer database: "
+                         + record["message"], error=True)
         self.send(self.client.set_call_data(call.call, changes), saved, done="Record saved")

@@ -44,11 +44,14 @@ an error when the flows load).  A site keeps its own hooks in a module of
 its own and names it in `[flow] hooks`: `cti flow` imports it before it
 loads the flows (`Registry.load_modules`).
 
-The two hooks at the bottom of this file are SAMPLES for the sample flows
-in etc/flows: they look customers up in a small table in this file.
+The hooks at the bottom of this file are SAMPLES for the sample flows in
+etc/flows and the sample configuration: two look customers up in a small
+table in this file, and `save_customer` writes an agent's corrections
+back to it (a record hook: cti.server.customer).
 """
 import importlib
 import inspect
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -135,6 +138,24 @@ class Registry:
             importlib.import_module(module)
 
 
+def import_site_hooks(settings) -> None:
+    """Import the site's hook modules (`[flow] hooks`, found in `hooks_dir`
+    first) so that their ``@hook`` functions register: `cti flow` before
+    it checks the flows, `cti server` before it checks `record_hook`.
+    ConfigError naming the module that fails."""
+    from cti.config import ConfigError
+
+    if settings.hooks_dir is not None and str(settings.hooks_dir) not in sys.path:
+        sys.path.insert(0, str(settings.hooks_dir))
+    for module, key in settings.hooks:
+        try:
+            registry.load_modules([module])
+        except Exception as e:  # noqa: BLE001 - any failure of the site's code: say which
+            raise ConfigError(settings.config_path, key,
+                              f"cannot import hook module {module!r}: "
+                              f"{type(e).__name__}: {e}") from None
+
+
 def found(name: str, result: Any) -> dict[str, str] | None:
     """A hook's answer as attached data (a dict of strings), or None for not found."""
     if result is None or result is False:
@@ -179,6 +200,21 @@ def customer_by_ani(ani):
             return {"account": account, "customer_name": customer["name"],
                     "tier": customer["tier"]}
     return None
+
+
+@hook("save_customer")
+def save_customer(call, agent, data, changes):
+    """SAMPLE record hook (`[server] record_hook`): an agent's corrections
+    of the name or the tier go to the customer of the call's account;
+    None when the call has no known account.  (The samples live in each
+    process's memory: a site's hooks share its CRM.)"""
+    customer = SAMPLE_CUSTOMERS.get(data.get("account", ""))
+    if customer is None:
+        return None
+    for key, field in (("customer_name", "name"), ("tier", "tier")):
+        if key in changes:
+            customer[field] = str(changes[key])
+    return True
 
 
 @hook("account_balance")

@@ -16,6 +16,7 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from cti.config import ConfigError
+from cti.flow.hooks import import_site_hooks
 from cti.server.config import load_server_config
 
 log = Logger()
@@ -32,29 +33,12 @@ def load(config_path):
     settings = config.flow
     if settings is None or settings.user is None:
         raise ConfigError(config_path, "flow.user", "required to run the flow tier")
-    import_hooks(settings)
+    import_site_hooks(settings)
     manifest = settings.prompts_dir / "prompts.toml"
     flows = load_flows(settings.flows_dir, manifest if manifest.exists() else None)
     if manifest.exists():
         ensure_prompts(settings.prompts_dir)
     return config, settings, flows
-
-
-def import_hooks(settings):
-    """Import the site's hook modules (`[flow] hooks`, found in `hooks_dir`
-    first) so that their ``@hook`` functions register before the flows are
-    checked against them; ConfigError naming the module that fails."""
-    from cti.flow.hooks import registry
-
-    if settings.hooks_dir is not None and str(settings.hooks_dir) not in sys.path:
-        sys.path.insert(0, str(settings.hooks_dir))
-    for module, key in settings.hooks:
-        try:
-            registry.load_modules([module])
-        except Exception as e:  # noqa: BLE001 - any failure of the site's code: say which
-            raise ConfigError(settings.config_path, key,
-                              f"cannot import hook module {module!r}: "
-                              f"{type(e).__name__}: {e}") from None
 
 
 @defer.inlineCallbacks

@@ -53,6 +53,7 @@ from twisted.logger import Logger
 
 from cti.flow.model import say
 from cti.protocol.services import KEEP_CALL_MAX_S, Field, ProtocolError, Service
+from cti.server import customer
 from cti.server.acd import ACD, ACDError, Settings
 from cti.server.callback import Callbacks
 from cti.server.channels import OutboundFailed, Station
@@ -1058,7 +1059,12 @@ class CallCenter:
         if request.role == "agent" and (ic.agent is None or ic.agent.id != request.user.name):
             raise ProtocolError("invalid_state", f"call {ic.id} is not at your station")
         self._merge_data(ic, params["data"], request.cause)
-        return {"data": dict(ic.call.data)}
+        result = {"data": dict(ic.call.data)}
+        if request.role != "agent" or self.config.record_hook is None or not params["data"]:
+            return result
+        d = customer.save(self.clock, self.config.record_hook, ic.id, request.user.name,
+                          ic.call.data, params["data"])
+        return d.addCallback(lambda record: {**result, "record": record})
 
     def _merge_data(self, ic, data, cause):
         """Add `data` to the call's attached data (top-level keys replaced)

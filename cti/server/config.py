@@ -217,7 +217,7 @@ class FlowSettings:
     flows_dir: Path = Path("flows")
     prompts_dir: Path = Path("prompts")
     config_path: str = ""
-    hooks: tuple = ()                    # (module name, its key): the site's look-up hooks
+    hooks: tuple = ()                    # (module name, its key): the site's hook modules
     hooks_dir: Path | None = None        # where they are, if not on the Python path
 
     def read_password(self):
@@ -248,6 +248,7 @@ class ServerConfig:
     var_dir: Path = Path("var")
     database: str = ""
     log_level: str = "info"
+    record_hook: str | None = None       # saves an agent's edits of the customer record
     trunk_groups: tuple[TrunkGroup, ...] = ()
     station_groups: tuple[StationGroup, ...] = ()
     voice_pool: tuple[str, ...] = ()
@@ -575,12 +576,15 @@ def load_server_config(path):
     devices = board_devices(boards)
 
     server = reader.table(data.get("server", {}), "server",
-                          ("listen", "heartbeat_s", "var_dir", "database", "log_level"))
+                          ("listen", "heartbeat_s", "var_dir", "database", "log_level",
+                           "record_hook"))
     listen = _listen(reader, server)
     heartbeat_s = reader.integer(server, "server", "heartbeat_s", 10, 1)
     var_dir = _absolute(base, reader.string(server, "server", "var_dir", "var"))
     database = _database(reader, server, base, var_dir)
     log_level = reader.string(server, "server", "log_level", "info", choices=LOG_LEVELS)
+    record_hook = reader.string(server, "server", "record_hook", None,
+                                expected="the name of a hook (cti/flow/hooks.py)")
 
     trunk_groups, station_groups, voice_pool, conference_pool = _groups(reader, data, devices)
     queues = _queues(reader, data)
@@ -601,7 +605,8 @@ def load_server_config(path):
     return ServerConfig(
         path=str(path), driver=driver, boards=boards, boards_path=str(boards_path),
         devices=devices, listen=listen, heartbeat_s=heartbeat_s, var_dir=var_dir,
-        database=database, log_level=log_level, trunk_groups=trunk_groups,
+        database=database, log_level=log_level, record_hook=record_hook,
+        trunk_groups=trunk_groups,
         station_groups=station_groups, voice_pool=voice_pool,
         conference_pool=conference_pool, routes=routes, default_route=default_route,
         flow_down_queue=flow_down, queues=queues, acd=acd, agents=agents, users=users,

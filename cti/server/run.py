@@ -52,10 +52,15 @@ def make_service(config_path, drain_s=None):
     its var directory made and its prompts generated if missing (queue
     music and announcements are prompts: without them callers would wait
     in silence)."""
+    from cti.flow.hooks import import_site_hooks
     from cti.flow.prompts import PromptError, ensure_prompts
+    from cti.server import customer
     from cti.server.app import DRAIN_S, CTServer
 
     config = load_server_config(config_path)
+    if config.flow is not None:
+        import_site_hooks(config.flow)               # record_hook is one of theirs
+    customer.check(config)
     Path(config.var_dir).mkdir(parents=True, exist_ok=True)
     if config.flow is not None:
         try:
