@@ -608,6 +608,21 @@ def test_max_wait_sends_the_caller_to_the_overflow():
     assert c.owner.offers == []
 
 
+def test_a_caller_who_overflowed_keeps_its_place_by_first_arrival():
+    """Waiting 61 s in a, then moved to b: it goes ahead of a caller who
+    joined b 31 s ago, as the server re-queues it (first_since kept)."""
+    c = Centre([Queue("a", wrap_up_s=0, max_wait_s=60, overflow=("queue", "b")),
+                Queue("b", wrap_up_s=0)], [agent("x", queues=("b",))])
+    c.login("x", ready=False)
+    first = c.call(1, queue="a")
+    c.advance(30)
+    c.call(2, queue="b")
+    c.advance(31)
+    assert c.owner.exits == [("c1", "timeout")]
+    c.acd.enqueue(first.call, "b", first_since=first.first_since)
+    assert c.waiting("b") == ["c1", "c2"]
+
+
 def test_max_wait_passing_while_an_agent_rings_lets_the_ring_end():
     c = Centre([member_queue(max_wait_s=60, ring_timeout_s=15)], [agent("a"), agent("b")])
     c.login("a", "b", ready=False)

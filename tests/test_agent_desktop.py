@@ -167,6 +167,26 @@ def test_start_up_monitors_the_agent_station_and_queues():
     run(desktop(fake), scenario)
 
 
+def test_the_queue_view_has_the_skill_based_queues_the_agent_serves():
+    answers = agent_answers(queues={"support": queue(), "spanish": queue(
+        "spanish", waiting=[{"call": "c4", "ani": "3055550000", "waitS": 9.0,
+                             "position": 1, "priority": 0}])})
+    monitor = answers["MonitorStart"]
+
+    def monitor_serving(params):
+        answer = monitor(params)
+        if params["object"] == "agent":
+            answer["snapshot"]["serves"] = ["support", "spanish"]
+        return answer
+    fake = FakeClient({**answers, "MonitorStart": monitor_serving})
+
+    async def scenario(pilot):
+        assert ("MonitorStart", {"object": "queue", "id": "spanish"}) in fake.sent()
+        assert "spanish: 1 waiting" in text(pilot.app, "#queue-summary")
+
+    run(desktop(fake), scenario)
+
+
 def test_going_ready_and_not_ready():
     fake = FakeClient(agent_answers())
 
@@ -481,6 +501,10 @@ def test_calling_out_to_a_number_or_another_agent(down, kind, name):
                   callingDevice="1005", calledDevice=name, data={})
         await pilot.pause()
         assert "Call c7  connected" in text(app, "#call-info")
+        # The server's call services (hold, DTMF, transfer) take callers'
+        # calls, not the agent's own calls out: not offered.
+        assert not any(app.check_action(a, ()) for a in ("hold", "dtmf", "transfer",
+                                                         "consult"))
         await pilot.press("x")
         await pilot.pause()
         assert fake.sent() == [("ClearConnection", {"call": "c7"})]
@@ -1096,3 +1120,58 @@ def test_consult_a_queue_a_flow_or_a_number(down, kind, name):
         assert "Consulting on c2" in text(pilot.app, "#call-info")
 
     run(desktop(fake), scenario)
+
+
+@pytest.mark.parametrize("service", ["TransferCall", "ConferenceCall"])
+def test_the_consulted_agents_desk_takes_the_caller_handed_over(service):
+    """The real server's events at the consulted agent's station: its
+    consultation call ends and the caller's call arrives connected; the
+    desk shows that call, live (hang-up, hold... apply to it)."""
+    from tests.centre import Centre
+    from tests.test_consult import Scene
+
+    s = Scene(Centre())
+    consult_call = s.consult()
+    s.answer()
+    s.ask(s.first, service, call=s.call_id, consultCall=consult_call)
+    s.centre.run(200)
+    desk = Desk("1003", "msiB1C3", lambda: NOW)
+    for name, body in s.second_events:
+        desk.apply({**body, "event": name})
+    assert (desk.call.call, desk.call.state, desk.call.ani) == (s.call_id, "connected",
+                                                                 "2125551234")
+
+
+def test_a_next_call_supervision_waits_and_can_be_cancelled():
+    fake = FakeClient({**supervisor_answers(*floor()),
+                       "MonitorNextCall": lambda p: {**p, "call": None}})
+
+    async def scenario(pilot):
+        app = pilot.app
+        fake.sent()
+        await pilot.press("v", "enter")                       # 1002's next call: monitor
+        await pilot.pause()
+        assert "Supervising 1002 on the next call (monitor)" in text(app, "#supervision")
+        assert app.check_action("end", ()) and not app.check_action("next_call", ())
+        await pilot.press("e")
+        await pilot.pause()
+        assert fake.sent() == [
+            ("MonitorNextCall", {"agent": "1002", "mode": "monitor", "station": "msiB1C9"}),
+            ("EndSupervision", {"agent": "1002"})]
+        assert "Not supervising" in text(app, "#supervision")
+
+    run(console(fake), scenario)
+
+
+def test_without_a_station_the_console_offers_no_supervision():
+    fake = FakeClient(supervisor_answers(*floor()))
+    app = SupervisorConsole(fake, {"role": "supervisor", "services": SUPERVISOR_SERVICES},
+                            clock_at())
+
+    async def scenario(pilot):
+        await pilot.press("down")                             # 1005, on a call
+        assert not app.check_action("supervise", ("monitor",))
+        assert not app.check_action("next_call", ())
+        assert app.check_action("record", ()) and app.check_action("release", ())
+
+    run(app, scenario)

@@ -3,6 +3,8 @@
 and is called back when an agent is free (or, busy, tried again)."""
 from dataclasses import replace
 
+import pytest
+
 from cti.server.config import load_server_config
 from cti.storage.models import CallRecord, QueueLogEntry
 from tests.centre import Centre
@@ -10,11 +12,12 @@ from tests.rig import hears
 from tests.test_callcenter import agent_ready
 
 
-def centre_with_callbacks():
+def centre_with_callbacks(**support):
     config = load_server_config("etc/cti.toml")
     return Centre(replace(config, queues=tuple(
         replace(q, callback_key="5", announce_every_s=20, announce=("position",),
-                messages=()) if q.name == "support" else q for q in config.queues)))
+                messages=(), **support) if q.name == "support" else q
+        for q in config.queues)))
 
 
 def ask_for_callback(centre, trunk="dtiB1T1", ani="2125550001"):
@@ -82,3 +85,22 @@ def test_a_busy_callback_is_tried_again_and_the_agent_is_freed():
     assert ic.first_since < ic.entry.since                   # it kept its first arrival
     log = [e.event for e in centre.records.of(QueueLogEntry, call_id=ic.id)]
     assert "CALLBACKFAIL" in log
+
+
+@pytest.mark.parametrize("overflow", [None, ("flow", "after_hours"), ("queue", "sales")])
+def test_a_callback_keeps_its_place_past_the_queues_max_wait(overflow):
+    """Nobody is on the line to send to an overflow or to release: the
+    callback waits for its agent however long it takes."""
+    centre = centre_with_callbacks(max_wait_s=60, overflow=overflow)
+    ask_for_callback(centre)
+    [ic] = centre.center.calls.values()
+    centre.run(90_000)
+    assert ic.state == "queued" and ic.queue == "support" and ic.line_released
+    centre.sim.endpoint("dxxxB1C1").set_outbound("answer", 1)
+    agent_ready(centre, "1005", "msiB1C5")
+    phone = centre.sim.endpoint("msiB1C5")
+    centre.run_until(lambda: phone.state == "ringing", what="the agent's phone rings")
+    phone.offhook()
+    centre.run_until(lambda: not ic.line_released, within_ms=30_000,
+                     what="the caller answers the callback")
+    assert not centre.records.of(CallRecord)                 # still going, not timed out

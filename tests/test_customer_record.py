@@ -117,6 +117,13 @@ def test_a_database_that_does_not_answer_fails_after_five_seconds(hooked):
     assert centre.clock.seconds() - started == pytest.approx(5.0, abs=0.05)
 
 
+def test_a_hook_that_answers_a_row_count_has_saved(hooked):
+    centre = hooked(lambda call, agent, data, changes: 1)     # an UPDATE's row count
+    agent, _, call = hotline_call(centre)
+    result = centre.call(agent.call("SetCallData", call=call, data={"note": "x"}))
+    assert result["record"] == {"saved": True, "message": "saved by crm"}
+
+
 def test_no_record_to_save_says_so():
     centre = Centre()                       # save_customer: the hotline caller has no account
     agent, _, call = hotline_call(centre)

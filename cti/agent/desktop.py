@@ -125,7 +125,7 @@ class AgentDesktop(Console):
             return
         desk.set_agent(watched["snapshot"])
         self.monitor_station()
-        for queue in desk.agent.get("queues", []):
+        for queue in desk.serves:
             watched = await self.ask(self.client.monitor_start("queue", queue))
             if watched is not None:
                 desk.queues.set(watched["snapshot"])
@@ -154,7 +154,7 @@ class AgentDesktop(Console):
         desk = self.desk
         self.query_one(StateBar).show(desk)
         self.query_one(ScreenPop).show(desk)
-        self.query_one(QueueView).show(desk.queues, desk.agent.get("queues", []))
+        self.query_one(QueueView).show(desk.queues, desk.serves)
         self.query_one(StatsView).show(desk)
 
     def allowed(self, action):
@@ -177,10 +177,13 @@ class AgentDesktop(Console):
             return live and call.state == "connected" and bool(call.parties)
         if action == "edit":
             return live and bool(call.data)
-        if action in ("hold", "dtmf", "save"):
+        if action == "save":
             return live and call.state in ("connected", "hold")
+        if action in ("hold", "dtmf"):        # not on the agent's own calls out
+            return live and call.state in ("connected", "hold") and not call.outgoing
         if action in ("transfer", "consult"):
-            return live and call.state in ("connected", "hold") and not call.consult
+            return live and call.state in ("connected", "hold") and not call.consult \
+                and not call.outgoing
         return live and call.consult is not None       # complete, conference, reconnect
 
     # -- agent state ----------------------------------------------------------------

@@ -156,6 +156,12 @@ class Desk:
         return self.agent.get("state", "loggedOff")
 
     @property
+    def serves(self):
+        """Every queue the agent may take calls from: those it lists, and the
+        skill-based queues its skills meet (the snapshot's `serves`)."""
+        return self.agent.get("serves") or self.agent.get("queues", [])
+
+    @property
     def locked(self):
         """A break locked with a password: ending it asks the password."""
         return bool(self.agent.get("locked"))
@@ -194,13 +200,22 @@ class Desk:
             return self.queues.apply(body)
         if body.get("device") != self.station or "call" not in body:
             return False
-        if name in ("Delivered", "Originated") and (self.call is None or not self.call.live
-                                                    or self.call.call == body["call"]):
+        free = self.call is None or not self.call.live or self.call.call == body["call"]
+        if name in ("Delivered", "Originated") and free:
             outgoing = name == "Originated"
             self.call = Call(body["call"], body.get("callingDevice", ""),
                              body.get("calledDevice", ""), body.get("queue"),
                              body.get("waitS"), "initiated" if outgoing else "alerting",
                              dict(body.get("data", {})), outgoing=outgoing)
+            return True
+        if name == "Established" and free and (self.call is None
+                                               or self.call.call != body["call"]):
+            # A call handed to us already connected: the agent who consulted
+            # us completed the transfer or made a conference, and ours (the
+            # consultation) ended just before.
+            self.call = Call(body["call"], body.get("callingDevice", ""),
+                             body.get("calledDevice", ""), body.get("queue"), None,
+                             "connected", dict(body.get("data", {})))
             return True
         call = self.call
         if call is None or body["call"] not in (call.call, call.consult):

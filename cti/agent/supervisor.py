@@ -37,8 +37,10 @@ moves between the grids):
     t the agent's team: ready, not ready or log out, every agent at once
     r record the agent's call / stop        s the queue's strategy
 
-`m`, `w` and `b` on an agent already supervised change the mode.  Your
-own phone (`--station`) is the one that joins the calls.
+`m`, `w` and `b` on an agent already supervised change the mode; `e`
+also cancels a `v` still waiting for the call.  Your own phone
+(`--station`) is the one that joins the calls: without it `m`, `w`, `b`
+and `v` are not offered.
 
 A forced state changes as if the agent had asked: at once, or when the
 agent's call ends (a not ready or a log-out during a call), or not at
@@ -185,7 +187,7 @@ class SupervisorConsole(Console):
              {a: self._agent_row(floor.agents[a]) for a in sorted(floor.agents)})
         fill(self.query_one("#queues", DataTable),
              {q: self._queue_row(q) for q in sorted(floor.queues.queues)})
-        watching = [f"{agent} on {s['call']} ({s['mode']})"
+        watching = [f"{agent} on {s['call'] or 'the next call'} ({s['mode']})"
                     for agent, s in sorted(floor.supervising.items())]
         self.query_one("#supervision", Static).update(
             "Supervising " + ", ".join(watching) if watching else "Not supervising")
@@ -230,10 +232,16 @@ class SupervisorConsole(Console):
         agent = self.agent
         if agent is None:
             return False
-        if action in ("supervise", "intercept", "record", "release"):
+        supervised = agent["agent"] in self.floor.supervising
+        if action == "supervise":            # your phone joins: --station, or already in
+            return agent.get("call") is not None and (self.station is not None or supervised)
+        if action in ("intercept", "record", "release"):
             return agent.get("call") is not None
         if action == "end":
-            return agent["agent"] in self.floor.supervising
+            return supervised
+        if action == "next_call":
+            return self.station is not None and not supervised \
+                and agent["state"] != "loggedOff"
         if action == "team":
             return agent.get("team") is not None
         return agent["state"] != "loggedOff"       # next call, ready, not ready, log out
@@ -265,10 +273,12 @@ class SupervisorConsole(Console):
     def action_next_call(self):
         agent = self.agent["agent"]
 
-        def mode(chosen):
-            if chosen is not None:
-                self.send(self.client.monitor_next_call(agent, chosen, station=self.station),
-                          done=f"Agent {agent}'s next call: {chosen}")
+        def mode(choice):
+            def waiting(_result):             # until the call comes; `e` cancels it
+                self.floor.supervising[agent] = {"call": None, "mode": choice}
+            if choice is not None:
+                self.send(self.client.monitor_next_call(agent, choice, self.station),
+                          waiting, done=f"Agent {agent}'s next call: {choice}")
         self.push_screen(Pick(f"Supervise agent {agent}'s next call", MODES), mode)
 
     def action_release(self):

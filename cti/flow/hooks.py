@@ -117,8 +117,13 @@ class Registry:
             raise HookError(f"hook {name!r} takes ({params}): {e}") from None
 
     def call(self, name: str, args: Mapping[str, Any]) -> defer.Deferred:
-        """Call a hook with keyword arguments; a Deferred firing with the
-        found data (a dict of strings) or None.  Errors arrive as failures."""
+        """Call a look-up hook with keyword arguments; a Deferred firing with
+        the found data (a dict of strings) or None.  Errors arrive as failures."""
+        return self.invoke(name, args).addCallback(lambda result: found(name, result))
+
+    def invoke(self, name: str, args: Mapping[str, Any]) -> defer.Deferred:
+        """Call a hook with keyword arguments; a Deferred firing with what it
+        answered, as it is (a coroutine's or a Deferred's result)."""
         try:
             func = self[name]
         except HookError:
@@ -130,7 +135,7 @@ class Registry:
                 return defer.ensureDeferred(result)
             return result
 
-        return defer.maybeDeferred(run).addCallback(lambda result: found(name, result))
+        return defer.maybeDeferred(run)
 
     def load_modules(self, modules: Iterable[str]) -> None:
         """Import modules (dotted names) so their ``@hook`` functions register."""

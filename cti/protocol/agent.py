@@ -59,7 +59,8 @@ class Request:
     """One service: its fields, and which of them the caller must give."""
 
     service: str
-    role: str                           # "agent" (a supervisor may call it too) or "supervisor"
+    role: str                           # "agent" (a supervisor may call most: protocol.md
+    #                                     section 4, Roles) or "supervisor"
     doc: str
     required: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
@@ -151,7 +152,7 @@ SERVICES = (
             "(an agent may record its own call too).", required=("call",)),
     Request("StopRecording", "supervisor", "Stop recording the call.", required=("call",)),
     Request("MonitorNextCall", "supervisor", "Supervise the agent's next call as it is "
-            "answered.", required=("agent", "mode"), optional=("station",)),
+            "answered.", required=("agent", "mode", "station")),
     Request("SetQueueStrategy", "supervisor", "Change how a queue picks its agents.",
             required=("queue", "strategy")),
 )

@@ -162,6 +162,7 @@ class Entry:
     ringing: list = field(default_factory=list)   # agents whose phone rings with it
     agent: "AgentState | None" = None          # the agent who answered
     waiting: bool = True            # still in the queue
+    callback: bool = False          # the caller hung up to be called back
     position: int = 0               # when it entered (the queue log's original position)
     timers: dict = field(default_factory=dict)   # ring, max_wait, widen, retry
 
@@ -502,9 +503,10 @@ class ACD:
 
     # -- callers -----------------------------------------------------------
     @_serving
-    def enqueue(self, call, queue_name, priority=None, first_since=None):
+    def enqueue(self, call, queue_name, priority=None, first_since=None, callback=False):
         """The caller waits in the queue; returns its Entry.  Raises ACDError
-        `queue_full` (max_length) or `queue_empty` (join_empty)."""
+        `queue_full` (max_length) or `queue_empty` (join_empty).  `callback`:
+        a caller to call back (after a failed attempt), see `keep_for_callback`."""
         queue = self.queue(queue_name)
         config = queue.config
         if self.full(queue_name):
@@ -519,16 +521,29 @@ class ACD:
         entry = Entry(call, queue, now, config.priority if priority is None else priority,
                       now if first_since is None else first_since)
         entry.position = self.router.add_caller(entry)
+        entry.callback = callback
         self.entries[call.id] = entry
         queue.offered += 1
         self.owner.record_queue(call.id, queue.name, None, "ENTERQUEUE", "", call.ani,
                                 entry.position)
-        if config.max_wait_s is not None:
+        if config.max_wait_s is not None and not callback:
             entry.timers["max_wait"] = self.clock.callLater(config.max_wait_s,
                                                             self._timed_out, entry)
         self._schedule_widen(entry)
         self._serve_entry(entry)
         return entry
+
+    def keep_for_callback(self, call):
+        """The caller hung up to be called back: its entry keeps its place
+        until an agent takes it.  The max wait and leave_empty no longer
+        apply: nobody is on the line to send elsewhere."""
+        entry = self.entries.get(call.id)
+        if entry is None:
+            return
+        entry.callback = True
+        timer = entry.timers.pop("max_wait", None)
+        if timer is not None and timer.active():
+            timer.cancel()
 
     def abandon(self, call):
         """The caller hung up while waiting (or while an agent's phone rang)."""
@@ -725,7 +740,8 @@ class ACD:
         leaves if its max wait passed while it rang, else the next agent."""
         if not entry.waiting or entry.ringing:
             return
-        if "max_wait" not in entry.timers and entry.queue.config.max_wait_s is not None:
+        if "max_wait" not in entry.timers and entry.queue.config.max_wait_s is not None \
+                and not entry.callback:
             self._exit(entry, "timeout")
         else:
             self._serve_entry(entry)
@@ -922,7 +938,7 @@ class ACD:
                 continue
             if self._is_empty(queue.name, queue.config.leave_empty):
                 for entry in self.waiting(queue.name):
-                    if not entry.ringing:
+                    if not entry.ringing and not entry.callback:
                         self._exit(entry, "empty")
 
     # -- estimates -------------------------------------------------------------

@@ -11,7 +11,10 @@ queue.  When its turn comes an agent's phone rings as for any call
 answers, the number is dialled on a trunk for calls out (the agent hears
 the progress) and, answered, they talk as on any call.  Busy or no
 answer: the caller is called again ATTEMPTS times at most, RETRY_S apart,
-keeping its first arrival; then the CDR says `callback_failed`.
+keeping its first arrival; then the CDR says `callback_failed`.  Once the
+line is released the place is kept until an agent takes it: the queue's
+`max_wait_s` and `leave_empty` no longer apply (nobody is on the line to
+send to an overflow).
 
 The queue log says it too: CALLBACKREQ when asked, CALLBACKFAIL after a
 failed attempt.
@@ -67,6 +70,7 @@ class Callbacks:
         if ic.state == "ended" or ic.line_released:
             return
         ic.line_released = True
+        cc.acd.keep_for_callback(ic.call)
         if cc.by_trunk.get(ic.trunk.name) is ic:
             del cc.by_trunk[ic.trunk.name]
         cc.model.clear(ic.call, ic.trunk.name, "callback requested")

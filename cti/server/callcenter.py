@@ -406,7 +406,8 @@ class CallCenter:
                            priority=self.config.queue(queue).priority if priority is None
                            else priority)
         try:
-            entry = self.acd.enqueue(ic.call, queue, priority, first_since, cause=cause)
+            entry = self.acd.enqueue(ic.call, queue, priority, first_since,
+                                     callback=ic.line_released, cause=cause)
             ic.priority = entry.priority
         except ACDError as e:                # join_empty: nobody could take it
             self._leave_queue(ic, self.config.queue(queue), "join_empty", priority,

@@ -16,9 +16,10 @@ server` imports them too)::
         return crm.update(account=data["account"], **changes)   # a Deferred
 
 It is called with the call id, the agent, all the call's data and the
-keys the agent changed, after each `SetCallData` of an agent.  Its answer,
-as a look-up's: a dict or True is saved; None or False is "no such
-record"; an exception, or no answer within `TIMEOUT_S`, is a failure.
+keys the agent changed, after each `SetCallData` of an agent.  Its answer:
+None or False is "no such record"; anything else (True, the updated row,
+a row count) is saved; an exception, or no answer within `TIMEOUT_S`, is
+a failure.
 The agent's answer says which (`record`: `saved`, `message`), so the desk
 shows that the record did not reach the database, and nothing is lost:
 the call's data has the edit either way.
@@ -51,11 +52,11 @@ def save(clock, hook, call, agent, data, changes, hooks=registry):
     """Call the record hook; a Deferred that fires (never fails) with
     {"saved": bool, "message": str}."""
     args = {"call": call, "agent": agent, "data": dict(data), "changes": dict(changes)}
-    d = hooks.call(hook, args)
+    d = hooks.invoke(hook, args)
     d.addTimeout(TIMEOUT_S, clock)
 
-    def answered(found):
-        if found is None:
+    def answered(result):
+        if result is None or result is False:
             return {"saved": False, "message": f"{hook}: no such record"}
         return {"saved": True, "message": f"saved by {hook}"}
 

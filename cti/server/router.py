@@ -214,7 +214,9 @@ class Router:
     def add_caller(self, entry):
         """The caller waits; returns its position in its queue (1 = next)."""
         self._seq += 1
-        entry.order_key = (-entry.priority, entry.since, self._seq)
+        # served highest priority first, then by first arrival: a caller who
+        # overflowed here, or is called back again, keeps its place
+        entry.order_key = (-entry.priority, entry.first_since, self._seq)
         item = entry.order_key + (entry,)
         insort(self.callers[self._requirement(entry)], item)
         waiting = self.queues[entry.queue_name].waiting
