@@ -61,14 +61,14 @@ class Entry:
     def __init__(self, queue_name, priority, since):
         self.queue_name = queue_name
         self.priority = priority
-        self.since = since
+        self.first_since = since      # the first arrival orders callers
         self.rule = 0
         self.ringing = []
         self.tried = set()
         self.order_key = ()
 
     def __repr__(self):
-        return (f"Entry({self.queue_name}, p={self.priority}, since={self.since}, "
+        return (f"Entry({self.queue_name}, p={self.priority}, since={self.first_since}, "
                 f"rule={self.rule}, ringing={bool(self.ringing)}, tried={self.tried})")
 
 
@@ -108,7 +108,7 @@ def reference_caller(queues, agent, waiting):
         if entry.ringing or agent in entry.tried or not serves(queues[entry.queue_name],
                                                                  agent, entry):
             continue
-        key = (-entry.priority, entry.since, seq)
+        key = (-entry.priority, entry.first_since, seq)
         if best is None or key < best[0]:
             best = (key, entry)
     return best[1] if best else None
@@ -212,15 +212,15 @@ class RoutingIndex(RuleBasedStateMachine):
 
     # -- what must hold ----------------------------------------------------------
     def position(self, entry):
-        same = sorted((-e.priority, e.since, seq) for e, seq in self.waiting
+        same = sorted((-e.priority, e.first_since, seq) for e, seq in self.waiting
                       if e.queue_name == entry.queue_name)
         seq = next(s for e, s in self.waiting if e is entry)
-        return same.index((-entry.priority, entry.since, seq)) + 1
+        return same.index((-entry.priority, entry.first_since, seq)) + 1
 
     @invariant()
     def callers_in_order(self):
         for name in self.configs:
-            expected = sorted(((-e.priority, e.since, seq), e) for e, seq in self.waiting
+            expected = sorted(((-e.priority, e.first_since, seq), e) for e, seq in self.waiting
                               if e.queue_name == name)
             assert self.router.waiting(name) == [e for _, e in expected]
 

@@ -7,7 +7,7 @@ answers its two questions quickly, whatever the size of the centre::
 
     router = Router(clock, queue_configs, rng)
     router.agent_ready(agent)          # agent.idle_since, .calls, .talk_s are final now
-    router.add_caller(entry)           # entry.queue_name, .priority, .since, .rule
+    router.add_caller(entry)           # entry.queue_name, .priority, .first_since, .rule
     router.pick_agent(entry)           # -> the agent the queue's strategy chooses, or None
     router.pick_caller(agent)          # -> the caller this agent should take, or None
     router.widen(entry)                # the caller's next skill rule applies
@@ -21,7 +21,8 @@ widen as the caller waits (rule 0 from the start, rule 1 after its
 
 The global order.  A freed agent takes, across every queue it can serve,
 the caller with the highest priority, and among equals the one who has
-waited longest (`since`, then arrival order).  Callers ringing an agent
+waited longest (`first_since`, its first arrival in a queue: an
+overflow keeps it; then arrival order).  Callers ringing an agent
 already, or who let this agent's phone ring out (`entry.tried`), are passed
 over.
 
