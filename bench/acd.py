@@ -63,7 +63,7 @@ class QueueConfig:
 class Entry:
     queue_name: str
     priority: int
-    since: float
+    first_since: float             # what orders the callers
     rule: int = 0
     ringing: list = field(default_factory=list)
     tried: set = field(default_factory=set)
