@@ -161,6 +161,15 @@ def test_supervise_errors_say_what_is_wrong(centre):
     assert e.code == "forbidden"
     e = s.refused(s.sup, "Intercept", agent="1005")
     assert e.code == "invalid_state" and "Supervise" in str(e)
+    # Each refused attempt of the supervisor is audited, with the refusal
+    # (field checks fail before the service, and an agent is not audited).
+    audited = [(a.user, a.action, a.agent, a.detail["refused"])
+               for a in centre.records.of(AuditEntry)]
+    assert audited == [("sup", "Supervise", "1005", "invalid_state"),
+                       ("sup", "Supervise", "1001", "invalid_state"),
+                       ("sup", "Supervise", "1005", "resource_busy"),
+                       ("sup", "Intercept", "1005", "invalid_state")]
+    assert "lift the handset" in centre.records.of(AuditEntry)[0].detail["message"]
 
 
 def test_monitor_next_call_starts_when_the_agent_answers(centre):
@@ -260,8 +269,9 @@ def test_supervisor_clears_a_call_and_forces_a_team_not_ready(centre):
     assert centre.center.acd.agents["1005"].reason == "meeting"
     e = s.refused(s.sup, "ForceAgentState", team="nobody", state="ready")
     assert e.code == "no_such_object"
-    assert [a.action for a in centre.records.of(AuditEntry)] == ["ClearCall",
-                                                                  "ForceAgentState"]
+    assert [(a.action, a.detail.get("refused")) for a in centre.records.of(AuditEntry)] == [
+        ("ClearCall", None), ("ForceAgentState", None),
+        ("ForceAgentState", "no_such_object")]                    # team "nobody"
 
 
 def wav_samples(path):
@@ -288,8 +298,9 @@ def test_a_supervisor_records_the_whole_call(centre, tmp_path):
     samples = wav_samples(result["file"])
     assert hears(samples, CALLER_HZ) and hears(samples, AGENT_HZ)
     assert centre.server.voice_pool.busy == {centre.center.calls[s.call_id].voice}
-    assert [a.action for a in centre.records.of(AuditEntry)] == ["StartRecording",
-                                                                  "StopRecording"]
+    assert [(a.action, a.detail.get("refused")) for a in centre.records.of(AuditEntry)] == [
+        ("StartRecording", None), ("StartRecording", "invalid_state"),    # recorded already
+        ("StopRecording", None)]
 
 
 def test_a_recording_ends_with_the_call(centre, tmp_path):
@@ -346,6 +357,8 @@ def test_a_supervisors_call_control_on_an_agents_call_is_audited(centre):
         ("sup", "HoldCall", "1005", s.call_id), ("sup", "RetrieveCall", "1005", s.call_id),
         ("sup", "SendDTMF", "1005", s.call_id)]
     assert centre.records.of(AuditEntry)[-1].detail == {"digits": "12"}
-    with pytest.raises(RemoteError):                   # refused: nothing written
+    with pytest.raises(RemoteError):                   # refused: written as refused
         s.ask(s.sup, "RetrieveCall", call=s.call_id)
-    assert len(centre.records.of(AuditEntry)) == 3
+    refused = centre.records.of(AuditEntry)[-1]
+    assert (refused.action, refused.agent, refused.detail["refused"]) == (
+        "RetrieveCall", "1005", "invalid_state")

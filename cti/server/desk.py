@@ -169,8 +169,8 @@ class Desk:
 
     def audited(self, action, handler):
         """A call service that, used by a supervisor or an administrator on
-        an agent's call, goes into the audit log once it succeeds (an
-        agent's own use does not)."""
+        an agent's call, goes into the audit log once it succeeds, or as
+        refused (an agent's own use does not)."""
         def serve(request, params):
             if request.role == "agent":
                 return handler(request, params)
@@ -182,6 +182,29 @@ class Desk:
                 self.audit(request, action, agent=agent, call=params.get("call"), **detail)
                 return result
             return defer.maybeDeferred(handler, request, params).addCallback(done)
+        return self.refusals_audited(action, serve)
+
+    def refusals_audited(self, action, handler):
+        """A supervisor's or an administrator's request that is refused
+        goes into the audit log too: who tried what, and the refusal
+        (`refused`: the error code, and its `message`)."""
+        def refused(failure, request, params):
+            if failure.check(ProtocolError):
+                given = {k: v for k, v in params.items() if v is not None}
+                call = given.pop("call", None)
+                ic = self.center.calls.get(call)
+                agent = given.pop("agent", None) or (
+                    ic.agent.id if ic is not None and ic.agent is not None else None)
+                self.audit(request, action, agent=agent, call=call,
+                           queue=given.pop("queue", None), refused=failure.value.code,
+                           message=str(failure.value), **given)
+            return failure
+
+        def serve(request, params):
+            d = defer.maybeDeferred(handler, request, params)
+            if request.role != "agent":
+                d.addErrback(refused, request, params)
+            return d
         return serve
 
     # -- hold and transfer -------------------------------------------------------
@@ -658,24 +681,30 @@ class Desk:
         add(Service("SetPartyRole", CALLERS, fields={
             **call, "device": Field(str), "role": Field(str, choices=("talk", "listen"))}),
             self.audited("SetPartyRole", self._set_party_role))
-        add(Service("StartRecording", CALLERS, fields=call), self._start_recording)
-        add(Service("StopRecording", CALLERS, fields=call), self._stop_recording)
+        add(Service("StartRecording", CALLERS, fields=call),
+            self.refusals_audited("StartRecording", self._start_recording))
+        add(Service("StopRecording", CALLERS, fields=call),
+            self.refusals_audited("StopRecording", self._stop_recording))
         add(Service("Supervise", SUPERVISORS, fields={
             **agent, "mode": Field(str, choices=MODES), "station": Field(str, False)}),
-            self._supervise_checked)
-        add(Service("EndSupervision", SUPERVISORS, fields=agent), self._end)
-        add(Service("Intercept", SUPERVISORS, fields=agent), self._intercept)
+            self.refusals_audited("Supervise", self._supervise_checked))
+        add(Service("EndSupervision", SUPERVISORS, fields=agent),
+            self.refusals_audited("EndSupervision", self._end))
+        add(Service("Intercept", SUPERVISORS, fields=agent),
+            self.refusals_audited("Intercept", self._intercept))
         add(Service("MonitorNextCall", SUPERVISORS, fields={
             **agent, "mode": Field(str, False, "monitor", choices=MODES),
-            "station": Field(str)}), self._next_call)
-        add(Service("ClearCall", SUPERVISORS, fields=call), self._clear_call)
+            "station": Field(str)}),
+            self.refusals_audited("MonitorNextCall", self._next_call))
+        add(Service("ClearCall", SUPERVISORS, fields=call),
+            self.refusals_audited("ClearCall", self._clear_call))
         add(Service("ForceAgentState", SUPERVISORS, fields={
             "agent": Field(str, False), "team": Field(str, False),
             "state": Field(str, choices=FORCED_STATES), "reason": Field(str, False, "")}),
-            self._force_state)
+            self.refusals_audited("ForceAgentState", self._force_state))
         add(Service("SetQueueStrategy", SUPERVISORS, fields={
             "queue": Field(str), "strategy": Field(str, choices=STRATEGIES)}),
-            self._set_strategy)
+            self.refusals_audited("SetQueueStrategy", self._set_strategy))
 
     def _supervise_checked(self, request, params):
         current = self.by_agent.get(params["agent"])
