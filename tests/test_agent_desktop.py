@@ -489,10 +489,12 @@ def test_calling_out_to_a_number_or_another_agent(down, kind, name):
         # The server's events: the call starts at the agent's phone...
         fake.emit("AgentBusy", **agent("busy", "", call="c7"), previous="ready")
         fake.emit("Originated", call="c7", device="msiB1C5", state="initiated",
-                  callingDevice="1005", calledDevice=name, data={})
+                  callingDevice="1005", calledDevice=name, data={},
+                  direction="outbound" if kind == "number" else "internal")
         await pilot.pause()
         info = text(app, "#call-info")
-        assert "Call c7  calling" in info and f"You called {name}" in info
+        called = name if kind == "number" else f"agent {name}"
+        assert "Call c7  calling" in info and f"You called {called}" in info
         assert "Queue" not in info                     # no screen pop of a caller's
         assert not app.check_action("answer", ()) and app.check_action("clear", ())
         assert not app.check_action("make_call", ())  # one call at a time
@@ -501,10 +503,10 @@ def test_calling_out_to_a_number_or_another_agent(down, kind, name):
                   callingDevice="1005", calledDevice=name, data={})
         await pilot.pause()
         assert "Call c7  connected" in text(app, "#call-info")
-        # The server's call services (hold, DTMF, transfer) take callers'
-        # calls, not the agent's own calls out: not offered.
-        assert not any(app.check_action(a, ()) for a in ("hold", "dtmf", "transfer",
-                                                         "consult"))
+        # Hold and transfers take callers' calls, not the agent's own: not
+        # offered.  Keys go to what a call out reached (an IVR), not to an agent.
+        assert not any(app.check_action(a, ()) for a in ("hold", "transfer", "consult"))
+        assert app.check_action("dtmf", ()) == (kind == "number")
         await pilot.press("x")
         await pilot.pause()
         assert fake.sent() == [("ClearConnection", {"call": "c7"})]

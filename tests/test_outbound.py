@@ -110,6 +110,28 @@ def test_an_agent_calls_out_on_an_analog_line():
     assert centre.center.channels["dxxxB1C1"].state == "idle"
 
 
+def test_an_agent_keys_digits_into_the_ivr_it_called():
+    """SendDTMF on the agent's own call out: the far end (an IVR, a
+    voicemail) hears the keys; before the answer they are refused."""
+    centre = two_way_t1()
+    client, events, phone = headset_agent(centre)
+    far = centre.sim.endpoint("dtiB1T1")
+    far.set_outbound("answer", 3)                     # answers on the third ring
+    call_id = centre.call(client.call("MakeCall", number="5551234"))["call"]
+    with pytest.raises(RemoteError) as e:
+        centre.call(client.call("SendDTMF", call=call_id, digits="1"))
+    assert e.value.code == "invalid_state" and "not answered yet" in str(e.value)
+    centre.run_until(lambda: "Established" in names(events), within_ms=30_000,
+                     what="the far end answers")
+    busy = set(centre.server.voice_pool.busy)
+    result = centre.call(client.call("SendDTMF", call=call_id, digits="42#"))
+    assert result == {"call": call_id, "digits": "42#"}
+    centre.run(500)
+    assert far.heard_digits().endswith("42#")
+    assert centre.server.voice_pool.busy == busy              # the one lent is given back
+    assert both_ways(centre, phone, AGENT_HZ, far, FAR_HZ) == (True, True)
+
+
 def test_make_call_errors_say_what_is_wrong():
     centre = Centre()
     client, _ = agent_ready(centre, "1005", "msiB1C5")

@@ -179,7 +179,9 @@ class AgentDesktop(Console):
             return live and bool(call.data)
         if action == "save":
             return live and call.state in ("connected", "hold")
-        if action in ("hold", "dtmf"):        # not on the agent's own calls out
+        if action == "dtmf":                  # to a caller, or to what the agent called
+            return live and call.state in ("connected", "hold") and not call.internal
+        if action == "hold":                  # callers' calls only
             return live and call.state in ("connected", "hold") and not call.outgoing
         if action in ("transfer", "consult"):
             return live and call.state in ("connected", "hold") and not call.consult \

@@ -51,7 +51,7 @@ def duration(seconds):
 class Call:
     """The call on the agent's screen: one that rings at the agent's
     phone, or one the agent makes (`outgoing`: `ani` is the agent, `dnis`
-    the number or the agent called)."""
+    the number or, `internal`, the agent called)."""
 
     call: str
     ani: str = ""
@@ -63,6 +63,7 @@ class Call:
     consult: str | None = None          # the consultation call, while one is up
     reason: str = ""                    # why it ended
     outgoing: bool = False
+    internal: bool = False              # an outgoing call to another agent
     #: In a conference: each party's device -> "talk" or "listen".
     parties: dict = field(default_factory=dict)
     #: Listening parties who pressed a key to speak: device -> the key.
@@ -206,7 +207,8 @@ class Desk:
             self.call = Call(body["call"], body.get("callingDevice", ""),
                              body.get("calledDevice", ""), body.get("queue"),
                              body.get("waitS"), "initiated" if outgoing else "alerting",
-                             dict(body.get("data", {})), outgoing=outgoing)
+                             dict(body.get("data", {})), outgoing=outgoing,
+                             internal=body.get("direction") == "internal")
             return True
         if name == "Established" and free and (self.call is None
                                                or self.call.call != body["call"]):

@@ -126,7 +126,7 @@ class ScreenPop(Vertical):
             lines = [f"Call {call.call}  {CALL_STATES.get(call.state, call.state)}"
                      + (f" ({call.reason})" if call.reason else "")]
             if call.outgoing:
-                lines.append(f"You called {call.dnis}")
+                lines.append(f"You called {'agent ' if call.internal else ''}{call.dnis}")
             else:
                 lines += [f"Caller (ANI) {call.ani or '-'}    Dialled (DNIS) {call.dnis or '-'}",
                           f"Queue {call.queue or '-'}    waited {duration(call.wait_s) or '-'}"]

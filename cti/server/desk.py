@@ -365,21 +365,36 @@ class Desk:
                                 f"0-9, *, #, A-D and ',' (a pause); got {digits!r}",
                                 field="digits")
         cc = self.center
-        ic = self._connected_call(request, params["call"])
-        voice = cc.channels.voice_pool.take(_Borrowed(ic.id))
+        call = self._keys_go_to(request, params["call"])
+        voice = cc.channels.voice_pool.take(_Borrowed(params["call"]))
         if voice is None:
             raise ProtocolError("resource_busy", "no voice resource free")
-        ic.talk.feed(voice)
+        call.talk.feed(voice)
         try:
             d = cc.ports.dial(voice, digits)
         except Exception:
-            self._sent(ic, voice)
+            self._sent(call, voice)
             raise
-        return d.addBoth(lambda _: self._sent(ic, voice) or {"call": ic.id, "digits": digits})
+        return d.addBoth(lambda _: self._sent(call, voice)
+                         or {"call": params["call"], "digits": digits})
 
-    def _sent(self, ic, voice):
-        if ic.talk is not None:
-            ic.talk.unfeed()
+    def _keys_go_to(self, request, call_id):
+        """Where SendDTMF's keys go: the caller of a call connected to an
+        agent, or the far end of an agent's own call out (an IVR it called,
+        once it answered).  Either has the `talk` that feeds them."""
+        cc = self.center
+        if request.role == "agent":
+            out = cc.dialer.own_call(cc._my_agent(request), call_id)
+            if out is not None:
+                if out.talk is None:
+                    raise ProtocolError("invalid_state", f"call {call_id} is not answered "
+                                        "yet", object="call", id=call_id)
+                return out
+        return self._connected_call(request, call_id)
+
+    def _sent(self, call, voice):
+        if call.talk is not None:
+            call.talk.unfeed()
         self.center.bus.release(voice)
         self.center.channels.voice_pool.give(voice)
 

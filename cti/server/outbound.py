@@ -210,7 +210,8 @@ class Dialer:
                            started_at=cc.clock.seconds(), cause=request.cause)
         self.outs[station.name] = out
         station.connect()
-        cc.model.connect(call, station.name, "initiated", cause=request.cause)
+        cc.model.connect(call, station.name, "initiated", cause=request.cause,
+                         direction=call.direction)
         if to is None:
             self._dial(out)
         else:
@@ -292,6 +293,15 @@ class Dialer:
         cc.model.connect(out.call, trunk.name, "connected", cause=out.cause)
         cc.model.connect(out.call, out.station.name, "connected", cause=out.cause)
 
+    def own_call(self, agent, call_id):
+        """The agent's own call out with this id (not an internal call),
+        or None: keys sent on it reach what it called (an IVR)."""
+        out = self.outs.get(agent.station) if agent.station else None
+        if out is not None and out.call.id == call_id and out.agent is agent \
+                and out.to is None:
+            return out
+        return None
+
     def rang_out(self, station):
         """The called agent's phone stopped ringing unanswered: True if it
         was an internal call's."""
@@ -331,6 +341,7 @@ class Dialer:
                     out.to_station.hang_up()
         if out.talk is not None:
             out.talk.end()
+            out.talk = None
         elif out.trunk is not None and cc.bus.connection_of(out.station.name) is not None:
             cc.bus.release(out.station.name)
         if out.trunk is not None:
