@@ -302,7 +302,7 @@ def test_consultation_then_complete_conference_or_reconnect(key, service):
         assert app.check_action("complete", ()) and not app.check_action("consult", ())
         await pilot.press(key)
         await pilot.pause()
-        assert fake.sent() == [(service, {"call": "c1", "consultCall": "c2"})]
+        assert fake.sent(service) == [(service, {"call": "c1", "consultCall": "c2"})]
         assert app.desk.call.consult is None
 
     run(desktop(fake), scenario)
@@ -670,6 +670,36 @@ def test_conference_parties_talk_or_listen_and_a_listener_asks_to_speak():
                                                  "role": "talk"})]
         info = text(app, "#call-info")
         assert "dtiB1T1 listens, dtiB1T2 talks" in info and "asks to speak" not in info
+
+    run(desktop(fake), scenario)
+
+
+def test_the_conference_party_list_follows_the_call():
+    """Once a conference, the desktop monitors the call: a party that hangs
+    up leaves the list, a role set elsewhere (a supervisor) shows, and the
+    monitor stops with the call."""
+    fake = FakeClient({**agent_answers(state="ready"),
+                       "ConsultationCall": {"consultCall": "c2"},
+                       "ConferenceCall": {"call": "c1",
+                                          "parties": ["dtiB1T1", "dtiB1T2", "msiB1C5"]}})
+
+    async def scenario(pilot):
+        app = pilot.app
+        await talk(app, fake, pilot)
+        await pilot.press("u", "down", "down", "down", "enter", *"2125550000", "enter", "f")
+        await pilot.pause()
+        assert ("MonitorStart", {"object": "call", "id": "c1"}) in fake.sent()
+        party = {"call": "c1", "callingDevice": "2125551234", "calledDevice": "5550100",
+                 "data": DELIVERED["data"], "monitor": 2}
+        fake.emit("PartyRoleChanged", **party, device="dtiB1T1", state="connected",
+                  role="listen")
+        fake.emit("ConnectionCleared", **party, device="dtiB1T2", state="null",
+                  reason="far end cleared")
+        await pilot.pause()
+        assert "Conference: dtiB1T1 listens, msiB1C5 talks" in text(app, "#call-info")
+        fake.emit("ConnectionCleared", **{**DELIVERED, "state": "null", "reason": "normal"})
+        await pilot.pause()
+        assert fake.sent() == [("MonitorStop", {"monitor": 2})]
 
     run(desktop(fake), scenario)
 
@@ -1177,3 +1207,27 @@ def test_without_a_station_the_console_offers_no_supervision():
         assert app.check_action("record", ()) and app.check_action("release", ())
 
     run(app, scenario)
+
+
+def test_an_outside_party_hanging_up_leaves_the_desks_conference_list():
+    """The real server's events of the call (the desktop monitors it once it
+    is a conference): the outside party, an analog line (its party name
+    "dxxxB1C1/line"), hangs up and leaves the list."""
+    from tests.centre import Centre
+    from tests.test_consult import Scene
+
+    s = Scene(Centre())
+    outside, consult_call = s.consult_number()
+    parties = s.ask(s.first, "ConferenceCall", call=s.call_id,
+                    consultCall=consult_call)["parties"]
+    watched = s.centre.events(s.first)
+    s.ask(s.first, "MonitorStart", object="call", id=s.call_id)
+    desk = Desk("1005", "msiB1C5", lambda: NOW)
+    desk.show_call(s.ask(s.first, "Snapshot", object="call", id=s.call_id)["snapshot"])
+    desk.call.parties = dict.fromkeys(parties, "talk")
+    outside.hangup()
+    s.centre.run_until(lambda: any(n == "ConnectionCleared" for n, _ in watched),
+                       what="the outside party leaves")
+    for name, body in watched:
+        desk.apply({**body, "event": name})
+    assert sorted(desk.call.parties) == ["dtiB1T1", "msiB1C5"] and desk.call.live

@@ -148,7 +148,11 @@ class AgentDesktop(Console):
 
     # -- the model ------------------------------------------------------------------
     def apply(self, body):
-        return self.desk.apply(body)
+        call = self.desk.call
+        changed = self.desk.apply(body)
+        if call is not None and not call.live and call.monitor is not None:
+            self._stop_watching(call)        # the conference is over
+        return changed
 
     def redraw(self):
         desk = self.desk
@@ -301,7 +305,19 @@ class AgentDesktop(Console):
         def parties(result):
             for device in result.get("parties", []):
                 call.parties.setdefault(device, "talk")
+            if call.monitor is None:         # the other parties' comings and goings
+                self.send(self.client.monitor_start("call", call.call), watching)
+
+        def watching(result):
+            call.monitor = result["monitor"]
+            if not call.live:                # ended meanwhile
+                self._stop_watching(call)
         self._consulted(self.client.conference_call, "Conference: p sets who talks", parties)
+
+    def _stop_watching(self, call):
+        monitor, call.monitor = call.monitor, None
+        if monitor is not None and self.connected:
+            self.send(self.client.monitor_stop(monitor))
 
     def action_reconnect(self):
         self._consulted(self.client.reconnect_call, "Back to the caller")

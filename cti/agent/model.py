@@ -66,6 +66,7 @@ class Call:
     internal: bool = False              # an outgoing call to another agent
     #: In a conference: each party's device -> "talk" or "listen".
     parties: dict = field(default_factory=dict)
+    monitor: int | None = None          # the desktop's monitor of the call, in a conference
     #: Listening parties who pressed a key to speak: device -> the key.
     speak: dict = field(default_factory=dict)
 
@@ -199,7 +200,9 @@ class Desk:
             return self._data(body)
         if name == "QueueChanged" or _queue_of(body.get("device")):
             return self.queues.apply(body)
-        if body.get("device") != self.station or "call" not in body:
+        if body.get("device") != self.station:
+            return self._party(body)
+        if "call" not in body:
             return False
         free = self.call is None or not self.call.live or self.call.call == body["call"]
         if name in ("Delivered", "Originated") and free:
@@ -241,6 +244,28 @@ class Desk:
         elif name == "ConnectionCleared":
             call.state, call.reason, call.consult = "ended", body.get("reason", ""), None
         return True
+
+    def _party(self, body):
+        """An event of another party of the conference on screen (the
+        desktop monitors the call once it is one): a party that leaves is
+        no longer offered, another's role follows."""
+        call = self.call
+        if call is None or body.get("call") != call.call:
+            return False
+        # a party is a bus endpoint: an analog line's is its device's "/line"
+        device = next((p for p in call.parties
+                       if p == body.get("device") or p.startswith(f"{body.get('device')}/")),
+                      None)
+        if device is None:
+            return False
+        if body.get("event") == "ConnectionCleared":
+            del call.parties[device]
+            call.speak.pop(device, None)
+            return True
+        if body.get("event") == "PartyRoleChanged":
+            call.set_role(device, body["role"])
+            return True
+        return False
 
     def _data(self, body):
         if self.call is None or body.get("call") != self.call.call or "data" not in body:
