@@ -530,6 +530,26 @@ def test_calling_out_is_offered_only_to_a_logged_on_agent_without_a_call():
     run(desktop(fake), scenario)
 
 
+def test_called_by_another_agent_only_answer_and_hang_up_apply():
+    fake = FakeClient(agent_answers(state="ready"))
+
+    async def scenario(pilot):
+        app = pilot.app
+        internal = {"call": "c8", "device": "msiB1C5", "callingDevice": "1002",
+                    "calledDevice": "1005", "data": {}, "agent": "1005",
+                    "direction": "internal"}
+        fake.emit("Delivered", **internal, state="alerting")
+        await pilot.pause()
+        assert app.check_action("answer", ())
+        fake.emit("Established", **internal, state="connected")
+        await pilot.pause()
+        assert app.check_action("clear", ())
+        assert not any(app.check_action(a, ()) for a in ("hold", "transfer", "consult",
+                                                         "dtmf"))
+
+    run(desktop(fake), scenario)
+
+
 def locking_answers():
     """SetAgentState as the server answers it: a lock given with notReady
     locks the break; ready needs it (else invalid_state)."""
@@ -1122,6 +1142,20 @@ def test_a_caller_of_higher_priority_joins_ahead_of_the_others():
         ("c5", 1), ("c1", 2), ("c4", 3), ("c2", 4), ("c3", 5)]
 
 
+def test_a_caller_who_overflowed_joins_by_its_first_arrival():
+    """Waiting 30 s elsewhere, it goes ahead of a caller who has waited 20 s
+    here, as the server serves them."""
+    board = QueueBoard(lambda: NOW)
+    board.set(queue(waiting=[{"call": "c1", "ani": "", "waitS": 40.0, "position": 1,
+                              "priority": 0},
+                             {"call": "c2", "ani": "", "waitS": 20.0, "position": 2,
+                              "priority": 0}]))
+    board.apply({"event": "Queued", "call": "c3", "device": "queue:support", "priority": 0,
+                 "firstWaitS": 30.0})
+    assert [e["call"] for e in board.queues["support"]["waiting"]] == ["c1", "c3", "c2"]
+    assert board.wait("support", "c3") == 0.0                  # in this queue
+
+
 def test_events_of_other_stations_and_agents_are_not_ours():
     desk = Desk("1005", "msiB1C5", lambda: NOW)
     assert not desk.apply({**DELIVERED, "event": "Delivered", "device": "msiB1C2"})
@@ -1231,3 +1265,42 @@ def test_an_outside_party_hanging_up_leaves_the_desks_conference_list():
     for name, body in watched:
         desk.apply({**body, "event": name})
     assert sorted(desk.call.parties) == ["dtiB1T1", "msiB1C5"] and desk.call.live
+
+
+def test_an_analog_caller_given_the_floor_no_longer_asks_to_speak():
+    """The real server's events: a caller on an analog line (party
+    "dxxxB1C2/line") set to listen presses a key, then is given the floor."""
+    from tests.centre import Centre
+    from tests.test_callcenter import agent_ready, names
+
+    centre = Centre()
+    agent_client, events = agent_ready(centre, "1003", "msiB1C3")
+    caller, phone = centre.sim.endpoint("dxxxB1C2"), centre.sim.endpoint("msiB1C3")
+    caller.call(ani="2125551234", dnis="")
+    centre.run_until(lambda: phone.state == "ringing", what="the phone rings")
+    phone.offhook()
+    centre.run_until(lambda: "Established" in names(events), what="connected")
+    call_id = dict(events)["Established"]["call"]
+
+    def ask(service, **params):
+        return centre.call(agent_client.call(service, **params))
+    desk = Desk("1003", "msiB1C3", lambda: NOW)
+    desk.show_call(ask("Snapshot", object="call", id=call_id)["snapshot"])
+    desk.call.parties = {"dxxxB1C2/line": "talk", "msiB1C3": "talk"}
+    ask("MonitorStart", object="call", id=call_id)
+
+    def apply_new_events():
+        for name, body in events:
+            desk.apply({**body, "event": name})
+        events.clear()
+    events.clear()
+    ask("SetPartyRole", call=call_id, device="dxxxB1C2/line", role="listen")
+    centre.run(500)
+    caller.send_digits("5")
+    centre.run(2000)
+    apply_new_events()
+    assert desk.call.speak == {"dxxxB1C2/line": "5"}
+    ask("SetPartyRole", call=call_id, device="dxxxB1C2/line", role="talk")
+    centre.run(200)
+    apply_new_events()
+    assert desk.call.parties["dxxxB1C2/line"] == "talk" and desk.call.speak == {}

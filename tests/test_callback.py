@@ -5,11 +5,12 @@ from dataclasses import replace
 
 import pytest
 
+from cti.server import callback
 from cti.server.config import load_server_config
 from cti.storage.models import CallRecord, QueueLogEntry
 from tests.centre import Centre
 from tests.rig import hears
-from tests.test_callcenter import agent_ready
+from tests.test_callcenter import agent_ready, names
 
 
 def centre_with_callbacks(**support):
@@ -104,3 +105,49 @@ def test_a_callback_keeps_its_place_past_the_queues_max_wait(overflow):
     centre.run_until(lambda: not ic.line_released, within_ms=30_000,
                      what="the caller answers the callback")
     assert not centre.records.of(CallRecord)                 # still going, not timed out
+
+
+def test_an_agent_who_answers_during_the_confirmation_talks_with_the_caller():
+    """The caller pressed the key; while the confirmation plays an agent (a
+    headset) is offered the call and answers: the line is not released
+    under them, and nobody is called back."""
+    centre = centre_with_callbacks()
+    caller = centre.sim.endpoint("dtiB1T1")
+    caller.call(ani="2125550001", dnis="5550199")
+    centre.run_until(lambda: centre.center.acd.entries and caller.state == "connected",
+                     what="waiting in support")
+    centre.run(2000)
+    caller.send_digits("5")
+    centre.run(300)
+    [ic] = centre.center.calls.values()
+    assert ic.callback and not ic.line_released              # the confirmation plays
+    agent, events = agent_ready(centre, "1005", "msiB1C5")
+    centre.run_until(lambda: "Delivered" in names(events), what="the offer")
+    phone = centre.sim.endpoint("msiB1C5")
+    phone.offhook()
+    centre.run(8000)
+    assert (ic.state, ic.line_released, ic.callback) == ("talking", False, None)
+    assert caller.state == "connected"
+
+
+@pytest.mark.parametrize("overflow", [None, ("flow", "after_hours")])
+def test_a_callback_tried_again_waits_even_in_a_queue_nobody_serves_now(overflow):
+    """join_empty refuses new callers when nobody could serve; a callback
+    coming back after a busy attempt keeps its place all the same."""
+    centre = centre_with_callbacks(join_empty=("unavailable",), overflow=overflow)
+    agent, _ = agent_ready(centre, "1005", "msiB1C5")
+    centre.call(agent.call("SetAgentState", state="notReady"))
+    ask_for_callback(centre)
+    [ic] = centre.center.calls.values()
+    centre.sim.endpoint("dxxxB1C1").set_outbound("busy")
+    centre.call(agent.call("SetAgentState", state="ready"))
+    phone = centre.sim.endpoint("msiB1C5")
+    centre.run_until(lambda: phone.state == "ringing", what="the agent's phone rings")
+    phone.offhook()
+    centre.run_until(lambda: ic.state == "routing", within_ms=40_000, what="busy")
+    phone.onhook()
+    centre.run(3000)
+    centre.call(agent.call("SetAgentState", state="loggedOff"))   # nobody serves support
+    centre.run(int(callback.RETRY_S * 1000) + 5000)
+    assert (ic.state, ic.queue, ic.line_released) == ("queued", "support", True)
+    assert not centre.records.of(CallRecord)

@@ -10,7 +10,7 @@ import pytest
 from cti.server.config import load_server_config
 from cti.storage.models import CallRecord, QueueLogEntry
 from tests.centre import Centre
-from tests.test_callcenter import agent_ready
+from tests.test_callcenter import PASSWORD, agent_ready
 
 
 def centre_with(**support):
@@ -63,6 +63,11 @@ def test_announcements_say_place_and_expected_wait_then_messages_in_turn():
 
 def test_the_exit_key_takes_the_caller_to_the_overflow_queue_keeping_its_place():
     centre = centre_with(overflow=("queue", "sales"), exit_key="0")
+    watcher = centre.client()
+    centre.call(watcher.login("sup", PASSWORD, "supervisor"))
+    queued = []
+    watcher.on_event(lambda name, body, _: name == "Queued" and queued.append(body))
+    centre.call(watcher.call("MonitorStart", object="queue", id="sales"))
     caller = centre.sim.endpoint("dtiB1T1")
     caller.call(ani="2125550001", dnis="5550199")
     centre.run_until(lambda: centre.center.acd.entries, what="waiting in support")
@@ -79,6 +84,8 @@ def test_the_exit_key_takes_the_caller_to_the_overflow_queue_keeping_its_place()
                    ("sales", "ENTERQUEUE")]
     entry = next(iter(centre.center.acd.entries.values()))
     assert entry.first_since < entry.since            # it kept its first arrival
+    [sales] = queued                                  # and says so to the desktops
+    assert sales["firstWaitS"] >= 3.0
 
 
 def test_leave_empty_releases_waiting_callers_without_an_overflow():

@@ -362,3 +362,16 @@ def test_a_supervisors_call_control_on_an_agents_call_is_audited(centre):
     refused = centre.records.of(AuditEntry)[-1]
     assert (refused.action, refused.agent, refused.detail["refused"]) == (
         "RetrieveCall", "1005", "invalid_state")
+
+
+def test_a_supervisors_transfer_to_an_agent_is_audited_under_whose_call_it_was(centre):
+    """The agent a call is sent to is `toAgent`; `agent` stays whose call it
+    was, whether the transfer is done or refused."""
+    s = Scene(centre)
+    s.refused(s.sup, "SingleStepTransferCall", call=s.call_id, agent="1003")  # logged off
+    agent_ready(centre, "1003", "msiB1C3")
+    s.ask(s.sup, "SingleStepTransferCall", call=s.call_id, agent="1003")
+    rows = [(a.action, a.agent, a.call_id, a.detail.get("toAgent"), a.detail.get("refused"))
+            for a in centre.records.of(AuditEntry)]
+    assert rows == [("SingleStepTransferCall", "1005", s.call_id, "1003", "invalid_state"),
+                    ("SingleStepTransferCall", "1005", s.call_id, "1003", None)]

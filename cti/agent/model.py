@@ -63,7 +63,7 @@ class Call:
     consult: str | None = None          # the consultation call, while one is up
     reason: str = ""                    # why it ended
     outgoing: bool = False
-    internal: bool = False              # an outgoing call to another agent
+    internal: bool = False              # between two agents (either side)
     #: In a conference: each party's device -> "talk" or "listen".
     parties: dict = field(default_factory=dict)
     monitor: int | None = None          # the desktop's monitor of the call, in a conference
@@ -87,13 +87,16 @@ class QueueBoard:
         self.clock = clock
         self.queues = {}
         self._since = {}                # queue -> {call: local time it started waiting}
+        self._first = {}                # queue -> {call: local time it first entered a queue}
 
     def set(self, snapshot):
         name = snapshot["queue"]
         self.queues[name] = snapshot
         now = self.clock()
-        self._since[name] = {e["call"]: now - e.get("waitS", 0.0)
-                             for e in snapshot.get("waiting", [])}
+        waiting = snapshot.get("waiting", [])
+        self._since[name] = {e["call"]: now - e.get("waitS", 0.0) for e in waiting}
+        self._first[name] = {e["call"]: now - e.get("firstWaitS", e.get("waitS", 0.0))
+                             for e in waiting}
 
     def wait(self, queue, call):
         return self.clock() - self._since[queue][call]
@@ -113,19 +116,27 @@ class QueueBoard:
         waiting = self.queues[queue]["waiting"]
         calls = [e["call"] for e in waiting]
         if name == "Queued" and body["call"] not in calls:
-            # served highest priority first, then longest waiting: a new
-            # caller goes after every caller of its priority or higher
+            # served highest priority first, then by first arrival in a
+            # queue: a new caller goes after every caller of a higher
+            # priority, and of its own who first arrived before it (one who
+            # overflowed here may go ahead of callers already waiting)
+            now, first = self.clock(), self._first[queue]
             priority = body.get("priority", 0)
-            at = sum(e.get("priority", 0) >= priority for e in waiting)
+            since = now - body.get("firstWaitS", 0.0)
+            at = sum(e.get("priority", 0) > priority or (e.get("priority", 0) == priority
+                                                         and first[e["call"]] <= since)
+                     for e in waiting)
             waiting.insert(at, {"call": body["call"], "ani": body.get("callingDevice", ""),
                                 "waitS": 0.0, "priority": priority})
             waiting[:] = [dict(e, position=i + 1) for i, e in enumerate(waiting)]
-            self._since[queue][body["call"]] = self.clock()
+            self._since[queue][body["call"]] = now
+            first[body["call"]] = since
             return True
         if name == "ConnectionCleared" and body["call"] in calls:
             waiting[:] = [dict(e, position=i + 1)
                           for i, e in enumerate(e for e in waiting if e["call"] != body["call"])]
             self._since[queue].pop(body["call"], None)
+            self._first[queue].pop(body["call"], None)
             return True
         return False
 

@@ -506,14 +506,16 @@ class ACD:
     def enqueue(self, call, queue_name, priority=None, first_since=None, callback=False):
         """The caller waits in the queue; returns its Entry.  Raises ACDError
         `queue_full` (max_length) or `queue_empty` (join_empty).  `callback`:
-        a caller to call back (after a failed attempt), see `keep_for_callback`."""
+        a caller to call back (after a failed attempt), see `keep_for_callback`:
+        it waits even in a queue nobody serves now."""
         queue = self.queue(queue_name)
         config = queue.config
         if self.full(queue_name):
             queue.exits["full"] = queue.exits.get("full", 0) + 1
             raise ACDError("queue_full", f"queue {queue_name} is full ({config.max_length} "
                            "callers waiting)")
-        if config.join_empty and self._is_empty(queue_name, config.join_empty):
+        if config.join_empty and not callback \
+                and self._is_empty(queue_name, config.join_empty):
             queue.exits["join_empty"] = queue.exits.get("join_empty", 0) + 1
             raise ACDError("queue_empty", f"queue {queue_name} has no agent who could take "
                            f"the call ({', '.join(config.join_empty)})")
@@ -1087,6 +1089,7 @@ class ACD:
         return {
             "queue": queue.name, "strategy": queue.strategy,
             "waiting": [{"call": e.call.id, "ani": e.call.ani, "waitS": round(now - e.since, 3),
+                         "firstWaitS": round(now - e.first_since, 3),
                          "position": i + 1, "priority": e.priority,
                          "agents": [a.id for a in e.ringing]}
                         for i, e in enumerate(waiting)],

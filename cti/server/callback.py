@@ -12,9 +12,10 @@ answers, the number is dialled on a trunk for calls out (the agent hears
 the progress) and, answered, they talk as on any call.  Busy or no
 answer: the caller is called again ATTEMPTS times at most, RETRY_S apart,
 keeping its first arrival; then the CDR says `callback_failed`.  Once the
-line is released the place is kept until an agent takes it: the queue's
-`max_wait_s` and `leave_empty` no longer apply (nobody is on the line to
-send to an overflow).
+key is pressed the place is kept until an agent takes it: the queue's
+`max_wait_s`, `leave_empty` and (for a retry) `join_empty` no longer apply
+(nobody is on the line to send to an overflow).  An agent who takes the
+call while the confirmation plays simply talks with the caller.
 
 The queue log says it too: CALLBACKREQ when asked, CALLBACKFAIL after a
 failed attempt.
@@ -52,6 +53,7 @@ class Callbacks:
             log.info("call {call}: callback asked, but the caller's number is unknown",
                      call=ic.id)
             return False
+        cc.acd.keep_for_callback(ic.call)     # no max wait from now on
         cc._stop_music(ic)
         cc.voice_hears_caller(ic, duplex=True)
         cc.record_queue(ic.id, ic.queue, None, "CALLBACKREQ", ic.call.ani)
@@ -69,8 +71,10 @@ class Callbacks:
         cc = self.center
         if ic.state == "ended" or ic.line_released:
             return
+        if ic.state != "queued":              # an agent took it during the confirmation
+            ic.callback = None
+            return
         ic.line_released = True
-        cc.acd.keep_for_callback(ic.call)
         if cc.by_trunk.get(ic.trunk.name) is ic:
             del cc.by_trunk[ic.trunk.name]
         cc.model.clear(ic.call, ic.trunk.name, "callback requested")

@@ -404,7 +404,9 @@ class CallCenter:
         ic.phase.fire("to_queue", queue=queue)
         self.model.connect(ic.call, f"queue:{queue}", "queued", cause=cause,
                            priority=self.config.queue(queue).priority if priority is None
-                           else priority)
+                           else priority,
+                           firstWaitS=0.0 if first_since is None
+                           else round(self.clock.seconds() - first_since, 3))
         try:
             entry = self.acd.enqueue(ic.call, queue, priority, first_since,
                                      callback=ic.line_released, cause=cause)

@@ -174,37 +174,45 @@ class Desk:
         def serve(request, params):
             if request.role == "agent":
                 return handler(request, params)
-            ic = self.center.calls.get(params.get("call"))
-            agent = ic.agent.id if ic is not None and ic.agent is not None else None
-            detail = {k: v for k, v in params.items() if k != "call" and v is not None}
+            subject = self._audit_subject(params)     # before the call changes hands
 
             def done(result):
-                self.audit(request, action, agent=agent, call=params.get("call"), **detail)
+                self.audit(request, action, **subject)
                 return result
             return defer.maybeDeferred(handler, request, params).addCallback(done)
         return self.refusals_audited(action, serve)
+
+    def _audit_subject(self, params):
+        """What an audited request was done to, as audit() takes it: the
+        call and whose it is, or the agent named; another agent named with
+        a call is where it was sent (`toAgent`); the other fields as they are."""
+        given = {k: v for k, v in params.items() if v is not None}
+        call = given.pop("call", None)
+        queue = given.pop("queue", None) if call is None else None
+        if call is None:
+            return {"agent": given.pop("agent", None), "queue": queue, **given}
+        if "agent" in given:
+            given["toAgent"] = given.pop("agent")
+        ic = self.center.calls.get(call)
+        agent = ic.agent.id if ic is not None and ic.agent is not None else None
+        return {"agent": agent, "call": call, **given}
 
     def refusals_audited(self, action, handler):
         """A supervisor's or an administrator's request that is refused
         goes into the audit log too: who tried what, and the refusal
         (`refused`: the error code, and its `message`)."""
-        def refused(failure, request, params):
+        def refused(failure, request, subject):
             if failure.check(ProtocolError):
-                given = {k: v for k, v in params.items() if v is not None}
-                call = given.pop("call", None)
-                ic = self.center.calls.get(call)
-                agent = given.pop("agent", None) or (
-                    ic.agent.id if ic is not None and ic.agent is not None else None)
-                self.audit(request, action, agent=agent, call=call,
-                           queue=given.pop("queue", None), refused=failure.value.code,
-                           message=str(failure.value), **given)
+                self.audit(request, action, refused=failure.value.code,
+                           message=str(failure.value), **subject)
             return failure
 
         def serve(request, params):
-            d = defer.maybeDeferred(handler, request, params)
-            if request.role != "agent":
-                d.addErrback(refused, request, params)
-            return d
+            if request.role == "agent":
+                return handler(request, params)
+            subject = self._audit_subject(params)
+            return defer.maybeDeferred(handler, request, params).addErrback(
+                refused, request, subject)
         return serve
 
     # -- hold and transfer -------------------------------------------------------
@@ -419,7 +427,7 @@ class Desk:
         caller = self.center._trunk_endpoint(ic)
         if ic.talk is not None and ic.talk.role(caller) == "listen" and ic.station:
             self.center.model.event(ic.call, ic.station.name, "SpeakRequested",
-                                    party=ic.trunk.name, digit=digit)
+                                    party=caller, digit=digit)
 
     def _start_recording(self, request, params):
         cc = self.center

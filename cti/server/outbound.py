@@ -243,7 +243,7 @@ class Dialer:
         else:                                        # a headset: AnswerCall connects
             cc.driver.station_tone(out.to_station.name, "ringback")
         cc.model.connect(out.call, out.to_station.name, "alerting", cause=out.cause,
-                         agent=out.to.id)
+                         agent=out.to.id, direction="internal")
         out.timer = cc.clock.callLater(INTERNAL_RING_S, self._end_out, out, "no_answer")
 
     def answered(self, station, cause=None):
