@@ -1354,8 +1354,9 @@ def scripted():
 def test_queue_statistics_on_a_scripted_day():
     c = scripted()
     assert c.at_60["longestWaitS"] == 15
-    assert c.at_60["waiting"] == [{"call": "c3", "ani": "5550003", "waitS": 15, "position": 1,
-                                   "priority": 0, "agents": []}]
+    assert c.at_60["waiting"] == [{"call": "c3", "ani": "5550003", "waitS": 15,
+                                   "firstWaitS": 15, "position": 1, "priority": 0,
+                                   "agents": []}]
     queue = c.queue()
     assert queue == {
         "queue": "q", "strategy": "longest_idle", "waiting": [], "longestWaitS": 0,
