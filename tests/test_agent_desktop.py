@@ -1304,3 +1304,33 @@ def test_an_analog_caller_given_the_floor_no_longer_asks_to_speak():
     centre.run(200)
     apply_new_events()
     assert desk.call.parties["dxxxB1C2/line"] == "talk" and desk.call.speak == {}
+
+
+@pytest.mark.parametrize("down,service", [(0, "HoldCall"), (1, "RetrieveCall")])
+def test_the_supervisor_holds_or_retrieves_the_agents_call(down, service):
+    fake = FakeClient(supervisor_answers(*floor()))
+
+    async def scenario(pilot):
+        app = pilot.app
+        fake.sent()
+        assert not app.check_action("hold", ())               # 1002 has no call
+        await pilot.press("down", "h", *["down"] * down, "enter")    # 1005, on c3
+        await pilot.pause()
+        assert fake.sent() == [(service, {"call": "c3"})]
+
+    run(console(fake), scenario)
+
+
+@pytest.mark.parametrize("down,kind,name", [(1, "queue", "sales"), (3, "number", "5551234")])
+def test_the_supervisor_transfers_the_agents_call(down, kind, name):
+    fake = FakeClient(supervisor_answers(*floor()))
+
+    async def scenario(pilot):
+        app = pilot.app
+        fake.sent()
+        await pilot.press("down", "f", *["down"] * down, "enter", *name, "enter")
+        await pilot.pause()
+        assert fake.sent() == [("SingleStepTransferCall", {"call": "c3", kind: name})]
+        assert f"Call c3 transferred to {kind} {name}" in text(app, "#status")
+
+    run(console(fake), scenario)

@@ -42,7 +42,12 @@ from textual.app import App
 from textual.message import Message
 from textual.widgets import Static
 
+from cti.agent.dialogs import Ask, Pick
 from cti.protocol.client import ConnectionClosed, RemoteError
+
+#: Where a call may be transferred or consulted, as the services name them.
+DESTINATIONS = [("agent", "an agent"), ("queue", "a queue"), ("flow", "a flow (the IVR)"),
+                ("number", "an outside number")]
 
 
 class ServerEvent(Message):
@@ -146,6 +151,14 @@ class Console(App):
 
     def shown(self):
         return bool(self.query("#status"))
+
+    def _destination(self, title, choices, act):
+        """Pick a kind of destination, type its name: act(kind, name)."""
+        def where(kind):
+            if kind is not None:
+                self.push_screen(Ask(f"{title} {dict(choices)[kind]}:"),
+                                 lambda name: name and act(kind, name))
+        self.push_screen(Pick(title, choices), where)
 
     def say(self, text, error=False):
         for line in self.query("#status").results(Static):

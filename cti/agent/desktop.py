@@ -32,7 +32,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Input
 
-from cti.agent.console import Console
+from cti.agent.console import DESTINATIONS, Console
 from cti.agent.dialogs import Ask, Pick
 from cti.agent.model import Desk
 from cti.agent.widgets import (
@@ -45,9 +45,6 @@ from cti.agent.widgets import (
     state_label,
 )
 
-#: Where a call may be transferred or consulted, as the services name them.
-DESTINATIONS = [("agent", "an agent"), ("queue", "a queue"), ("flow", "a flow (the IVR)"),
-                ("number", "an outside number")]
 #: Whom an agent may call (MakeCall): the same names, fewer choices.
 CALLS_OUT = [("number", "an outside number"), ("agent", "another agent (internal call)")]
 
@@ -260,14 +257,6 @@ class AgentDesktop(Console):
             self.send(self.client.retrieve_call(call.call), done="Retrieved")
         else:
             self.send(self.client.hold_call(call.call), done="On hold")
-
-    def _destination(self, title, choices, act):
-        """Pick a kind of destination, type its name: act(kind, name)."""
-        def where(kind):
-            if kind is not None:
-                self.push_screen(Ask(f"{title} {dict(choices)[kind]}:"),
-                                 lambda name: name and act(kind, name))
-        self.push_screen(Pick(title, choices), where)
 
     def action_make_call(self):
         self._destination("Call", CALLS_OUT, lambda kind, name: self.send(

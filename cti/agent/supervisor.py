@@ -33,6 +33,8 @@ moves between the grids):
     m monitor (silent)   w whisper (the agent hears you)   b barge (both do)
     e end the supervision       i intercept (take the caller; the agent drops)
     v supervise the agent's next call       x release the agent's call (asks first)
+    h hold / retrieve the agent's call      f transfer it (an agent, a queue, a flow,
+                                              a number)
     y force ready     n force not ready (asks the reason)     o force log out
     t the agent's team: ready, not ready or log out, every agent at once
     r record the agent's call / stop        s the queue's strategy
@@ -52,7 +54,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Header, Static
 from twisted.internet.task import LoopingCall
 
-from cti.agent.console import Console
+from cti.agent.console import DESTINATIONS, Console
 from cti.agent.dialogs import Ask, Pick
 from cti.agent.model import Floor, duration
 from cti.agent.widgets import STATES, fill, state_label
@@ -115,6 +117,8 @@ class SupervisorConsole(Console):
         Binding("e", "end", "End"),
         Binding("i", "intercept", "Intercept"),
         Binding("v", "next_call", "Next call"),
+        Binding("h", "hold", "Hold/retrieve"),
+        Binding("f", "transfer", "Transfer"),
         Binding("x", "release", "Release call"),
         Binding("y", "ready", "Force ready"),
         Binding("n", "not_ready", "Force not ready"),
@@ -124,7 +128,8 @@ class SupervisorConsole(Console):
         Binding("s", "strategy", "Strategy"),
     ]
     NEEDS = {"supervise": "Supervise", "end": "EndSupervision", "intercept": "Intercept",
-             "next_call": "MonitorNextCall", "release": "ClearCall",
+             "next_call": "MonitorNextCall", "hold": "HoldCall",
+             "transfer": "SingleStepTransferCall", "release": "ClearCall",
              "ready": "ForceAgentState", "not_ready": "ForceAgentState",
              "log_out": "ForceAgentState", "team": "ForceAgentState",
              "record": "StartRecording", "strategy": "SetQueueStrategy"}
@@ -235,7 +240,7 @@ class SupervisorConsole(Console):
         supervised = agent["agent"] in self.floor.supervising
         if action == "supervise":            # your phone joins: --station, or already in
             return agent.get("call") is not None and (self.station is not None or supervised)
-        if action in ("intercept", "record", "release"):
+        if action in ("intercept", "record", "release", "hold", "transfer"):
             return agent.get("call") is not None
         if action == "end":
             return supervised
@@ -280,6 +285,27 @@ class SupervisorConsole(Console):
                 self.send(self.client.monitor_next_call(agent, choice, self.station),
                           waiting, done=f"Agent {agent}'s next call: {choice}")
         self.push_screen(Pick(f"Supervise agent {agent}'s next call", MODES), mode)
+
+    def action_hold(self):
+        agent, call = self.agent["agent"], self.agent["call"]
+
+        def chosen(what):
+            if what == "hold":
+                self.send(self.client.hold_call(call), done=f"Agent {agent}'s call {call} "
+                          "on hold")
+            elif what == "retrieve":
+                self.send(self.client.retrieve_call(call), done=f"Agent {agent}'s call "
+                          f"{call} back with the agent")
+        self.push_screen(Pick(f"Agent {agent}'s call {call}",
+                              [("hold", "Hold: the caller hears music"),
+                               ("retrieve", "Retrieve: back to the agent")]), chosen)
+
+    def action_transfer(self):
+        agent, call = self.agent["agent"], self.agent["call"]
+        self._destination(f"Transfer agent {agent}'s call {call} to", DESTINATIONS,
+                          lambda kind, name: self.send(
+                              self.client.single_step_transfer_call(call, **{kind: name}),
+                              done=f"Call {call} transferred to {kind} {name}"))
 
     def action_release(self):
         agent, call = self.agent["agent"], self.agent["call"]
