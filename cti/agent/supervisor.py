@@ -332,13 +332,16 @@ class SupervisorConsole(Console):
     def action_ready(self):
         self._force("ready", agent=self.agent["agent"])
 
-    def action_not_ready(self):
-        agent = self.agent["agent"]
-
+    def _force_not_ready(self, subject, **who):
+        """Ask the reason, then force not ready (`subject`: "Agent 1005")."""
         def reason(text):
             if text is not None:
-                self._force("notReady", text or None, agent=agent)
-        self.push_screen(Ask(f"Agent {agent} not ready: reason", "(Enter: none)"), reason)
+                self._force("notReady", text or None, **who)
+        self.push_screen(Ask(f"{subject} not ready: reason", "(Enter: none)"), reason)
+
+    def action_not_ready(self):
+        agent = self.agent["agent"]
+        self._force_not_ready(f"Agent {agent}", agent=agent)
 
     def action_log_out(self):
         self._force("loggedOff", agent=self.agent["agent"])
@@ -346,14 +349,9 @@ class SupervisorConsole(Console):
     def action_team(self):
         team = self.agent["team"]
 
-        def reason(text):
-            if text is not None:
-                self._force("notReady", text or None, team=team)
-
         def chosen(state):
             if state == "notReady":
-                self.push_screen(Ask(f"Team {team} not ready: reason", "(Enter: none)"),
-                                 reason)
+                self._force_not_ready(f"Team {team}", team=team)
             elif state is not None:
                 self._force(state, team=team)
         self.push_screen(Pick(f"Team {team}: every agent", TEAM_STATES), chosen)
