@@ -163,6 +163,7 @@ class Entry:
     agent: "AgentState | None" = None          # the agent who answered
     waiting: bool = True            # still in the queue
     callback: bool = False          # the caller hung up to be called back
+    overdue: bool = False           # its max wait passed while an agent's phone rang
     position: int = 0               # when it entered (the queue log's original position)
     timers: dict = field(default_factory=dict)   # ring, max_wait, widen, retry
 
@@ -521,9 +522,8 @@ class ACD:
                            f"the call ({', '.join(config.join_empty)})")
         now = self.clock.seconds()
         entry = Entry(call, queue, now, config.priority if priority is None else priority,
-                      now if first_since is None else first_since)
+                      now if first_since is None else first_since, callback=callback)
         entry.position = self.router.add_caller(entry)
-        entry.callback = callback
         self.entries[call.id] = entry
         queue.offered += 1
         self.owner.record_queue(call.id, queue.name, None, "ENTERQUEUE", "", call.ani,
@@ -542,7 +542,7 @@ class ACD:
         entry = self.entries.get(call.id)
         if entry is None:
             return
-        entry.callback = True
+        entry.callback, entry.overdue = True, False
         timer = entry.timers.pop("max_wait", None)
         if timer is not None and timer.active():
             timer.cancel()
@@ -603,6 +603,7 @@ class ACD:
     def _timed_out(self, entry):
         entry.timers.pop("max_wait", None)
         if entry.ringing:          # ringing an agent now: let it ring (no_answer ends it)
+            entry.overdue = True
             return
         self._exit(entry, "timeout")
 
@@ -742,8 +743,7 @@ class ACD:
         leaves if its max wait passed while it rang, else the next agent."""
         if not entry.waiting or entry.ringing:
             return
-        if "max_wait" not in entry.timers and entry.queue.config.max_wait_s is not None \
-                and not entry.callback:
+        if entry.overdue:
             self._exit(entry, "timeout")
         else:
             self._serve_entry(entry)
