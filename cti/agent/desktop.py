@@ -24,9 +24,9 @@ and log the agent on if it is logged off.  Then everything is a key:
     escape           leave the record                ctrl+q quit
 
 A key shows in the footer only when it applies (answer while ringing,
-complete while consulting).  `r`, `n` and `w` on a call are not refused:
-the server takes them as the state to go to after the call (the state
-bar shows it as pending).
+complete while consulting).  `n` and `w` on a call are not refused: the
+server takes them as the state to go to after the call (the state bar
+shows it as pending), and `r` cancels such a pending state.
 """
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical

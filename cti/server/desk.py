@@ -167,10 +167,12 @@ class Desk:
                  user=request.user.name, action=action, agent=agent, call=call, queue=queue,
                  detail=detail)
 
-    def audited(self, action, handler):
-        """A call service that, used by a supervisor or an administrator on
-        an agent's call, goes into the audit log once it succeeds, or as
-        refused (an agent's own use does not)."""
+    def audited(self, action, handler, on_success=True):
+        """A service whose use by a supervisor or an administrator goes into
+        the audit log: refused (`refused`: the error code, and `message`),
+        and, with `on_success`, once it succeeds (the call services used on
+        an agent's call; section 9b's services write that row themselves,
+        with their own details).  An agent's own use is not audited."""
         def serve(request, params):
             if request.role == "agent":
                 return handler(request, params)
@@ -179,8 +181,17 @@ class Desk:
             def done(result):
                 self.audit(request, action, **subject)
                 return result
-            return defer.maybeDeferred(handler, request, params).addCallback(done)
-        return self.refusals_audited(action, serve)
+
+            def refused(failure):
+                if failure.check(ProtocolError):
+                    self.audit(request, action, refused=failure.value.code,
+                               message=str(failure.value), **subject)
+                return failure
+            d = defer.maybeDeferred(handler, request, params)
+            if on_success:
+                d.addCallback(done)
+            return d.addErrback(refused)
+        return serve
 
     def _audit_subject(self, params):
         """What an audited request was done to, as audit() takes it: the
@@ -197,25 +208,6 @@ class Desk:
         agent = ic.agent.id if ic is not None and ic.agent is not None else None
         return {"agent": agent, "call": call, **given}
 
-    def refusals_audited(self, action, handler):
-        """A supervisor's or an administrator's request that is refused
-        goes into the audit log too: who tried what, and the refusal
-        (`refused`: the error code, and its `message`)."""
-        def refused(failure, request, subject):
-            if failure.check(ProtocolError):
-                self.audit(request, action, refused=failure.value.code,
-                           message=str(failure.value), **subject)
-            return failure
-
-        def serve(request, params):
-            if request.role == "agent":
-                return handler(request, params)
-            subject = self._audit_subject(params)
-            return defer.maybeDeferred(handler, request, params).addErrback(
-                refused, request, subject)
-        return serve
-
-    # -- hold and transfer -------------------------------------------------------
     def _hold(self, request, params):
         ic = self._connected_call(request, params["call"])
         if ic.held:
@@ -705,29 +697,29 @@ class Desk:
             **call, "device": Field(str), "role": Field(str, choices=("talk", "listen"))}),
             self.audited("SetPartyRole", self._set_party_role))
         add(Service("StartRecording", CALLERS, fields=call),
-            self.refusals_audited("StartRecording", self._start_recording))
+            self.audited("StartRecording", self._start_recording, on_success=False))
         add(Service("StopRecording", CALLERS, fields=call),
-            self.refusals_audited("StopRecording", self._stop_recording))
+            self.audited("StopRecording", self._stop_recording, on_success=False))
         add(Service("Supervise", SUPERVISORS, fields={
             **agent, "mode": Field(str, choices=MODES), "station": Field(str, False)}),
-            self.refusals_audited("Supervise", self._supervise_checked))
+            self.audited("Supervise", self._supervise_checked, on_success=False))
         add(Service("EndSupervision", SUPERVISORS, fields=agent),
-            self.refusals_audited("EndSupervision", self._end))
+            self.audited("EndSupervision", self._end, on_success=False))
         add(Service("Intercept", SUPERVISORS, fields=agent),
-            self.refusals_audited("Intercept", self._intercept))
+            self.audited("Intercept", self._intercept, on_success=False))
         add(Service("MonitorNextCall", SUPERVISORS, fields={
             **agent, "mode": Field(str, False, "monitor", choices=MODES),
             "station": Field(str)}),
-            self.refusals_audited("MonitorNextCall", self._next_call))
+            self.audited("MonitorNextCall", self._next_call, on_success=False))
         add(Service("ClearCall", SUPERVISORS, fields=call),
-            self.refusals_audited("ClearCall", self._clear_call))
+            self.audited("ClearCall", self._clear_call, on_success=False))
         add(Service("ForceAgentState", SUPERVISORS, fields={
             "agent": Field(str, False), "team": Field(str, False),
             "state": Field(str, choices=FORCED_STATES), "reason": Field(str, False, "")}),
-            self.refusals_audited("ForceAgentState", self._force_state))
+            self.audited("ForceAgentState", self._force_state, on_success=False))
         add(Service("SetQueueStrategy", SUPERVISORS, fields={
             "queue": Field(str), "strategy": Field(str, choices=STRATEGIES)}),
-            self.refusals_audited("SetQueueStrategy", self._set_strategy))
+            self.audited("SetQueueStrategy", self._set_strategy, on_success=False))
 
     def _supervise_checked(self, request, params):
         current = self.by_agent.get(params["agent"])
