@@ -503,10 +503,10 @@ def test_calling_out_to_a_number_or_another_agent(down, kind, name):
                   callingDevice="1005", calledDevice=name, data={})
         await pilot.pause()
         assert "Call c7  connected" in text(app, "#call-info")
-        # Hold and transfers take callers' calls, not the agent's own: not
-        # offered.  Keys go to what a call out reached (an IVR), not to an agent.
-        assert not any(app.check_action(a, ()) for a in ("hold", "transfer", "consult"))
-        assert app.check_action("dtmf", ()) == (kind == "number")
+        # Answered, a call out takes every key a caller's call does (keys go
+        # to what it reached, an IVR); an internal call only hangs up.
+        assert all(app.check_action(a, ()) == (kind == "number")
+                   for a in ("hold", "transfer", "consult", "dtmf"))
         await pilot.press("x")
         await pilot.pause()
         assert fake.sent() == [("ClearConnection", {"call": "c7"})]
@@ -526,6 +526,22 @@ def test_calling_out_is_offered_only_to_a_logged_on_agent_without_a_call():
         fake.emit("ConnectionCleared", **{**DELIVERED, "state": "null", "reason": "not answered"})
         await pilot.pause()
         assert not app.check_action("make_call", ())
+
+    run(desktop(fake), scenario)
+
+
+def test_another_agents_call_out_transferred_here_pops_whom_it_called():
+    fake = FakeClient(agent_answers(state="ready"))
+
+    async def scenario(pilot):
+        app = pilot.app
+        fake.emit("Delivered", call="c9", device="msiB1C5", state="alerting",
+                  callingDevice="1002", calledDevice="2125550000", data={}, agent="1005",
+                  queue="sales", waitS=4.0, direction="outbound")
+        await pilot.pause()
+        info = text(app, "#call-info")
+        assert "Call out by agent 1002 to 2125550000" in info and "Queue sales" in info
+        assert "You called" not in info and app.check_action("answer", ())
 
     run(desktop(fake), scenario)
 

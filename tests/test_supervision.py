@@ -136,6 +136,58 @@ def test_intercept_leaves_caller_and_supervisor_talking(centre):
     assert (cdr.agent, cdr.released_by) == ("1005", "supervisor")
 
 
+def test_the_supervisor_holds_and_transfers_the_call_it_intercepted(centre):
+    """After Intercept the call is the supervisor's: hold and retrieve it,
+    then send the caller on (a blind transfer); a consultation is an
+    agent's and is refused with the reason."""
+    s = Scene(centre)
+    s.lift()
+    s.ask(s.sup, "Supervise", agent="1005", mode="monitor", station=SUP_STATION)
+    s.ask(s.sup, "Intercept", agent="1005")
+    s.ask(s.sup, "HoldCall", call=s.call_id)
+    heard = s.listen()
+    assert SUPERVISOR_HZ not in heard["caller"] and CALLER_HZ not in heard["supervisor"]
+    s.ask(s.sup, "RetrieveCall", call=s.call_id)
+    heard = s.listen()
+    assert heard["caller"] == {SUPERVISOR_HZ} and heard["supervisor"] == {CALLER_HZ}
+    e = s.refused(s.sup, "ConsultationCall", call=s.call_id, agent="1003")
+    assert e.code == "invalid_state" and "supervisor sup's (intercepted)" in str(e)
+    other, _ = agent_ready(centre, "1001", "msiB1C1")                 # sales
+    s.ask(s.sup, "SingleStepTransferCall", call=s.call_id, queue="sales")
+    assert centre.center.channels[SUP_STATION].state != "talking"   # the supervisor is free
+    other_phone = centre.sim.endpoint("msiB1C1")
+    centre.run_until(lambda: other_phone.state == "ringing", what="the sales agent rings")
+    other_phone.offhook()
+    centre.run_until(lambda: centre.center.acd.agents["1001"].state == "busy",
+                     what="the sales agent takes it")
+    s.phone = other_phone
+    heard = s.listen()
+    assert heard["caller"] == {AGENT_HZ} and heard["agent"] == {CALLER_HZ}
+    assert heard["supervisor"] == set()
+    assert [a.action for a in centre.records.of(AuditEntry)] == [
+        "Supervise", "Intercept", "HoldCall", "RetrieveCall", "ConsultationCall",
+        "SingleStepTransferCall"]
+
+
+def test_the_supervisor_sends_the_intercepted_caller_to_an_agent(centre):
+    s = Scene(centre)
+    s.lift()
+    s.ask(s.sup, "Supervise", agent="1005", mode="barge", station=SUP_STATION)
+    s.ask(s.sup, "Intercept", agent="1005")
+    other, other_events = agent_ready(centre, "1003", "msiB1C3")
+    s.ask(s.sup, "SingleStepTransferCall", call=s.call_id, agent="1003")
+    other_phone = centre.sim.endpoint("msiB1C3")
+    centre.run_until(lambda: other_phone.state == "ringing", what="1003 rings")
+    other_phone.offhook()
+    centre.run_until(lambda: "Established" in names(other_events), what="1003 answers")
+    s.phone = other_phone
+    heard = s.listen()
+    assert heard["caller"] == {AGENT_HZ} and heard["agent"] == {CALLER_HZ}
+    s.caller.hangup()
+    centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
+    assert centre.center.acd.agents["1003"].state in ("ready", "workingAfterCall")
+
+
 def test_supervisor_hanging_up_ends_the_supervision(centre):
     s = Scene(centre)
     s.lift()

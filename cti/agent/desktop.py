@@ -182,12 +182,11 @@ class AgentDesktop(Console):
             return live and call.state in ("connected", "hold")
         if action == "dtmf":                  # to a caller, or to what the agent called
             return live and call.state in ("connected", "hold") and not call.internal
-        callers = not (call is not None and (call.outgoing or call.internal))
-        if action == "hold":                  # callers' calls only
-            return live and call.state in ("connected", "hold") and callers
+        if action == "hold":                  # not an internal call (hang-up only)
+            return live and call.state in ("connected", "hold") and not call.internal
         if action in ("transfer", "consult"):
             return live and call.state in ("connected", "hold") and not call.consult \
-                and callers
+                and not call.internal
         return live and call.consult is not None       # complete, conference, reconnect
 
     # -- agent state ----------------------------------------------------------------

@@ -51,7 +51,9 @@ def duration(seconds):
 class Call:
     """The call on the agent's screen: one that rings at the agent's
     phone, or one the agent makes (`outgoing`: `ani` is the agent, `dnis`
-    the number or, `internal`, the agent called)."""
+    the number or, `internal`, the agent called).  `direction` is the
+    call's own: an agent's call out transferred to this agent is an
+    "outbound" call that is not `outgoing`."""
 
     call: str
     ani: str = ""
@@ -63,7 +65,7 @@ class Call:
     consult: str | None = None          # the consultation call, while one is up
     reason: str = ""                    # why it ended
     outgoing: bool = False
-    internal: bool = False              # between two agents (either side)
+    direction: str = "inbound"          # inbound, outbound or internal (between two agents)
     #: In a conference: each party's device -> "talk" or "listen".
     parties: dict = field(default_factory=dict)
     monitor: int | None = None          # the desktop's monitor of the call, in a conference
@@ -78,6 +80,10 @@ class Call:
     @property
     def live(self):
         return self.state != "ended"
+
+    @property
+    def internal(self):
+        return self.direction == "internal"
 
 
 class QueueBoard:
@@ -222,7 +228,7 @@ class Desk:
                              body.get("calledDevice", ""), body.get("queue"),
                              body.get("waitS"), "initiated" if outgoing else "alerting",
                              dict(body.get("data", {})), outgoing=outgoing,
-                             internal=body.get("direction") == "internal")
+                             direction=body.get("direction", "inbound"))
             return True
         if name == "Established" and free and (self.call is None
                                                or self.call.call != body["call"]):
@@ -231,7 +237,8 @@ class Desk:
             # consultation) ended just before.
             self.call = Call(body["call"], body.get("callingDevice", ""),
                              body.get("calledDevice", ""), body.get("queue"), None,
-                             "connected", dict(body.get("data", {})))
+                             "connected", dict(body.get("data", {})),
+                             direction=body.get("direction", "inbound"))
             return True
         call = self.call
         if call is None or body["call"] not in (call.call, call.consult):

@@ -127,6 +127,9 @@ class ScreenPop(Vertical):
                      + (f" ({call.reason})" if call.reason else "")]
             if call.outgoing:
                 lines.append(f"You called {'agent ' if call.internal else ''}{call.dnis}")
+            elif call.direction == "outbound":          # another agent's call out
+                lines += [f"Call out by agent {call.ani} to {call.dnis}",
+                          f"Queue {call.queue or '-'}"]
             else:
                 lines += [f"Caller (ANI) {call.ani or '-'}    Dialled (DNIS) {call.dnis or '-'}",
                           f"Queue {call.queue or '-'}    waited {duration(call.wait_s) or '-'}"]

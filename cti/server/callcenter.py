@@ -11,6 +11,7 @@ history like every machine here::
     routing ──> ivr ──> queued ──> ringing ──> talking ──> ended
         └────────────────┘  ^──────────┘ (rang out, next agent)
                  ivr <──> placing ──> talking
+    routing ──> talking              (dialled: an agent's call out answered)
 
 - placing: a flow sent the caller to an extension (an agent, by its
   agent code) or an outside number (RouteSelect): the caller hears music
@@ -39,6 +40,12 @@ history like every machine here::
 - talking: trunk and station are joined full duplex on the CT-Bus; the
   voice resource keeps listening to the caller (digits).
 - ended: either side hung up; everything is released, the CDR written.
+
+An agent's own call out (MakeCall {number}, cti.server.outbound) joins
+the call layer once the far end answers (take_call_out): the far end is in
+the caller's place, so every call service works on it as on a caller's
+call (hold, transfers, consultation, conference, recording, supervision,
+a supervisor's ClearCall), and it may even be transferred to a queue.
 
 Audio never passes through Python: the CT-Bus (ctbus.SwitchingMap) joins
 timeslots and the boards play and record.
@@ -88,6 +95,7 @@ PHASES = Table("inbound_call", initial="routing", transitions=[
     ("ivr", "place", "placing"),               # a flow sends the caller to an extension
     ("placing", "connected", "talking"),       # or a number: it answered
     ("placing", "failed", "ivr"),              # it did not: the flow's again
+    ("routing", "dialled", "talking"),         # an agent's call out answered
     ("*", "end", "ended"),
 ])
 
@@ -104,8 +112,9 @@ def utc(seconds):
 
 
 @dataclass(eq=False)
-class InboundCall:
-    """What the call layer tracks about one inbound call."""
+class TrunkCall:
+    """What the call layer tracks about one call with an outside party on a
+    trunk: an inbound call, or an agent's call out once it is answered."""
 
     call: object                     # cti.server.calls.Call
     trunk: object                    # the trunk channel
@@ -182,8 +191,8 @@ class CallCenter:
         self.recordings_dir = Path(recordings_dir or Path(config.var_dir) / "recordings")
         self.acd = ACD(clock, config.queues, config.agents, self, hub.publish,
                        settings=Settings(**vars(config.acd)))
-        self.calls = {}                 # call id -> InboundCall
-        self.by_trunk = {}              # trunk channel name -> InboundCall
+        self.calls = {}                 # call id -> TrunkCall
+        self.by_trunk = {}              # trunk channel name -> TrunkCall
         self.flow_sessions = []         # sessions that sent RouteRegister, in turn
         self.route_points = {r.flow for r in (*config.routes, config.default_route)
                              if r is not None and r.flow is not None} | {
@@ -210,7 +219,7 @@ class CallCenter:
             return
         group = trunk.group
         call = self.model.new_call(trunk.name, ani=ani, dnis=dnis, trunk_group=group)
-        ic = InboundCall(call, trunk, offered_at=self.clock.seconds())
+        ic = TrunkCall(call, trunk, offered_at=self.clock.seconds())
         ic.phase = PHASES.machine(self.clock, call.id)
         self.calls[call.id] = ic
         self.by_trunk[trunk.name] = ic
@@ -653,6 +662,29 @@ class CallCenter:
             return
         self.desk.call_connected(ic)
 
+    def take_call_out(self, out, trunk):
+        """An agent's call out (cti.server.outbound.OutboundCall) answered
+        on `trunk`: from now on a call like a caller's, with the far end in
+        the caller's place and the agent talking to it."""
+        now = self.clock.seconds()
+        agent, station = out.agent, out.station
+        ic = TrunkCall(out.call, trunk, offered_at=out.started_at, trunk_out=True, agent=agent,
+                       station=station, answered_at=now, answered_by=(agent.id, station.name))
+        ic.phase = PHASES.machine(self.clock, ic.id)
+        ic.phase.fire("dialled", number=out.number, agent=agent.id)
+        self.calls[ic.id] = ic
+        self.by_trunk[trunk.name] = ic               # its keys: SpeakRequested
+        self.dialer.by_trunk[trunk.name] = lambda reason: self._finish(
+            ic, "caller" if ic.state in ("queued", "ringing") else "far_end", reason)
+        self.bus.release(station.name)               # the progress it heard
+        self.voice_hears_caller(ic, duplex=False)
+        ic.talk = Talk(self.bus, self.config.conference_pool, self._trunk_endpoint(ic), self.moh)
+        ic.talk.set(station.name, "talk")
+        self.model.connect(ic.call, trunk.name, "connected", cause=out.cause)
+        self.model.connect(ic.call, station.name, "connected", cause=out.cause)
+        self.desk.call_connected(ic)
+        return ic
+
     # -- the CT-Bus ----------------------------------------------------------
     def _trunk_endpoint(self, ic):
         """The bus endpoint of the caller: a T1 timeslot, or an analog line."""
@@ -747,7 +779,7 @@ class CallCenter:
             wait = left - ic.queued_at
         c = ic.call
         self.records.add(CallRecord(
-            call_id=c.id, direction="inbound", trunk=ic.trunk.name, trunk_group=c.trunk_group,
+            call_id=c.id, direction=c.direction, trunk=ic.trunk.name, trunk_group=c.trunk_group,
             ani=c.ani or None, dnis=c.dnis or None, flow=ic.flow, queue=ic.queue,
             agent=ic.answered_by[0] if ic.answered_by else None,
             station=ic.answered_by[1] if ic.answered_by else None,
@@ -885,6 +917,7 @@ class CallCenter:
     def _call(self, call_id):
         ic = self.calls.get(call_id)
         if ic is None:
+            self.dialer.check_not_own(call_id)
             raise ProtocolError("no_such_object", f"no call {call_id!r} (it may have ended)",
                                 object="call", id=call_id)
         return ic

@@ -174,7 +174,7 @@ class CallModel:
             return
         body = {"call": call.id, "device": device, "state": call.state_at(device),
                 "callingDevice": call.ani or call.origin, "calledDevice": call.dnis,
-                "data": dict(call.data), **extra}
+                "direction": call.direction, "data": dict(call.data), **extra}
         self.hub.publish("call", call.id, event, body, cause=cause)
         kind, _, name = device.partition(":")
         if name and kind in ("queue", "agent"):

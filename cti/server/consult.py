@@ -74,7 +74,7 @@ CALLERS = {"agent", "supervisor", "admin"}
 
 @dataclass(eq=False)
 class Consultation:
-    ic: object                    # the caller's InboundCall
+    ic: object                    # the caller's TrunkCall
     call: object                  # the internal call (cti.server.calls.Call); blind:
                                   # the caller's own call, delivered to the station
     by: object                    # the consulting agent, None for a blind transfer
@@ -131,6 +131,11 @@ class Consultations:
     # -- starting --------------------------------------------------------------
     def _consult(self, request, params):
         ic = self.desk._connected_call(request, params["call"])
+        if ic.agent is None:
+            raise ProtocolError("invalid_state", f"call {ic.id} is supervisor "
+                                f"{ic.intercepted_by}'s (intercepted), and only an agent "
+                                "consults: transfer it (SingleStepTransferCall)",
+                                object="call", id=ic.id)
         given = [k for k in ("agent", "queue", "number", "flow") if params[k] is not None]
         if len(given) != 1:
             raise ProtocolError("missing_field" if not given else "invalid_field",

@@ -241,12 +241,16 @@ class Desk:
 
     def leave(self, ic, agent, station, reason, cause=None):
         """One agent leaves a call that goes on (a transfer, a conference
-        member hanging up): wrap-up for it, the next member owns the call."""
+        member hanging up): wrap-up for it, the next member owns the call.
+        `agent` None: the supervisor who took the call over (Intercept)."""
         cc = self.center
-        self._end_supervision_of(agent.id, "the agent left the call")
+        if agent is not None:
+            self._end_supervision_of(agent.id, "the agent left the call")
+            cc.acd.call_ended(agent.id, "agent", cause=cause)
+        else:
+            ic.intercepted_by = None
         if ic.talk is not None:
             ic.talk.drop(station.name)
-        cc.acd.call_ended(agent.id, "agent", cause=cause)
         if station.state == "talking":
             station.hang_up()
         cc.model.clear(ic.call, station.name, reason, cause=cause)
@@ -329,9 +333,10 @@ class Desk:
         cc._to_queue(ic, ic.queue or cc.config.flow_down_queue, priority=ic.priority)
 
     def release_caller(self, ic, cause=None):
-        """The agent (if one is still on it) leaves the caller, who goes on
-        elsewhere (a queue, a flow): the call's talk is over."""
-        if ic.agent is not None:
+        """The agent (or the supervisor who took it over), if one is still
+        on it, leaves the caller, who goes on elsewhere (a queue, a flow):
+        the call's talk is over."""
+        if ic.station is not None:
             self.leave(ic, ic.agent, ic.station, "transferred", cause)
         ic.held = False
         ic.talk.end()
@@ -365,7 +370,7 @@ class Desk:
                                 f"0-9, *, #, A-D and ',' (a pause); got {digits!r}",
                                 field="digits")
         cc = self.center
-        call = self._keys_go_to(request, params["call"])
+        call = self._connected_call(request, params["call"])
         voice = cc.channels.voice_pool.take(_Borrowed(params["call"]))
         if voice is None:
             raise ProtocolError("resource_busy", "no voice resource free")
@@ -377,20 +382,6 @@ class Desk:
             raise
         return d.addBoth(lambda _: self._sent(call, voice)
                          or {"call": params["call"], "digits": digits})
-
-    def _keys_go_to(self, request, call_id):
-        """Where SendDTMF's keys go: the caller of a call connected to an
-        agent, or the far end of an agent's own call out (an IVR it called,
-        once it answered).  Either has the `talk` that feeds them."""
-        cc = self.center
-        if request.role == "agent":
-            out = cc.dialer.own_call(cc._my_agent(request), call_id)
-            if out is not None:
-                if out.talk is None:
-                    raise ProtocolError("invalid_state", f"call {call_id} is not answered "
-                                        "yet", object="call", id=call_id)
-                return out
-        return self._connected_call(request, call_id)
 
     def _sent(self, call, voice):
         if call.talk is not None:

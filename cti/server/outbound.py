@@ -11,10 +11,14 @@ it.  Three uses:
     MakeCall {number}                  an agent calls out from its phone
                                        (off-hook: a headset, or the handset
                                        lifted); the agent is busy until the
-                                       call ends, then back as it was
+                                       call ends, then back as it was; once
+                                       answered it is a call like a caller's
+                                       (hold, transfer, conference, record,
+                                       supervise)
     MakeCall {agent}                   the same, to another agent's phone (an
                                        internal call: the other agent must be
-                                       ready, and is reserved while it rings)
+                                       ready, and is reserved while it rings;
+                                       the two talk until one hangs up)
     SingleStepTransferCall {number}    an agent sends its caller out
     RouteSelect {number}               a flow sends its caller out
 
@@ -50,7 +54,9 @@ INTERNAL_RING_S = 20.0
 
 @dataclass(eq=False)
 class OutboundCall:
-    """An agent's own call out, or to another agent (`to`)."""
+    """An agent's own call out while it is dialled (answered, it becomes a
+    call of the call layer: CallCenter.take_call_out), or an internal call
+    to another agent (`to`), from start to end."""
 
     call: object                   # cti.server.calls.Call
     agent: object
@@ -285,22 +291,21 @@ class Dialer:
         if out.ended:                                # the agent gave up meanwhile
             self.free(trunk, "caller gave up")
             return
-        out.answered_at = cc.clock.seconds()
-        cc.bus.release(out.station.name)
-        far = self.connected(trunk, lambda reason: self._end_out(out, reason, "far_end"))
-        out.talk = Talk(cc.bus, cc.config.conference_pool, far, cc.moh)
-        out.talk.set(out.station.name, "talk")
-        cc.model.connect(out.call, trunk.name, "connected", cause=out.cause)
-        cc.model.connect(out.call, out.station.name, "connected", cause=out.cause)
+        del self.outs[out.station.name]
+        cc.take_call_out(out, trunk)                 # a call like a caller's from now on
 
-    def own_call(self, agent, call_id):
-        """The agent's own call out with this id (not an internal call),
-        or None: keys sent on it reach what it called (an IVR)."""
-        out = self.outs.get(agent.station) if agent.station else None
-        if out is not None and out.call.id == call_id and out.agent is agent \
-                and out.to is None:
-            return out
-        return None
+    def check_not_own(self, call_id):
+        """A call services cannot find: if it is an agent's own call still
+        ringing, or an internal call, say so (ProtocolError)."""
+        out = next((o for o in self.outs.values() if o.call.id == call_id), None)
+        if out is None:
+            return
+        if out.to is None or out.answered_at is None:
+            raise ProtocolError("invalid_state", f"call {call_id} is not answered yet",
+                                object="call", id=call_id)
+        raise ProtocolError("invalid_state", f"call {call_id} is an internal call between "
+                            f"agents {out.agent.id} and {out.to.id}: it can only be hung up",
+                            object="call", id=call_id)
 
     def rang_out(self, station):
         """The called agent's phone stopped ringing unanswered: True if it
