@@ -756,12 +756,22 @@ def floor():
     return agents, queues
 
 
-def supervisor_answers(agents, queues):
+def supervisor_answers(agents, queues, calls=None):
+    """The server's answers to a console; `calls`: call id -> its snapshot
+    (StartRecording and StopRecording change `recording` as the server does)."""
+    calls = {"c3": {"call": "c3", "recording": None}} if calls is None else calls
+
     def snapshot(params):
-        known = agents if params["object"] == "agent" else queues
+        known = {"agent": agents, "queue": queues, "call": calls}[params["object"]]
         every = params["id"] == "*"
         return {"object": params["object"], "id": params["id"],
                 "snapshot": list(known.values()) if every else known[params["id"]]}
+
+    def record(file):
+        def answer(params):
+            calls[params["call"]]["recording"] = file
+            return {"call": params["call"], "file": "/srv/cti/var/recordings/c3-1.wav"}
+        return answer
 
     def forced(params):
         """As the server answers: how it went for each agent (done, here),
@@ -773,8 +783,8 @@ def supervisor_answers(agents, queues):
 
     return {"MonitorStart": lambda p: {"monitor": 1, "snapshot": None}, "Snapshot": snapshot,
             "Supervise": lambda p: {"call": "c3", "mode": p["mode"]},
-            "StartRecording": {"file": "/srv/cti/var/recordings/c3-1.wav"},
-            "ForceAgentState": forced}
+            "StartRecording": record("/srv/cti/var/recordings/c3-1.wav"),
+            "StopRecording": record(None), "ForceAgentState": forced}
 
 
 def console(fake):
@@ -796,8 +806,10 @@ def test_the_supervisor_grid_fills_from_the_servers_snapshots_of_every_object():
         assert fake.sent() == [
             ("MonitorStart", {"object": "agent", "id": "*"}),
             ("MonitorStart", {"object": "queue", "id": "*"}),
+            ("MonitorStart", {"object": "device", "id": "msiB1C9"}),     # its own phone
             ("Snapshot", {"object": "agent", "id": "*"}),
-            ("Snapshot", {"object": "queue", "id": "*"})]
+            ("Snapshot", {"object": "queue", "id": "*"}),
+            ("Snapshot", {"object": "call", "id": "*"})]
         assert rows(pilot.app, "#agents") == [
             ["1002", "Bob Baker", "north", "Ready", "", "0:05", "", ""],
             ["1005", "Erin Evans", "north", "On a call", "", "1:30", "c3", ""]]
@@ -870,7 +882,7 @@ def test_agents_and_queues_the_console_did_not_know_appear_with_their_events():
     run(console(fake), scenario)
 
 
-def test_the_queue_figures_are_read_again_every_five_seconds():
+def test_the_queue_figures_and_recordings_are_read_again_every_five_seconds():
     agents, queues = floor()
     fake = FakeClient(supervisor_answers(agents, queues))
     app = console(fake)
@@ -892,7 +904,8 @@ def test_the_queue_figures_are_read_again_every_five_seconds():
         assert fake.sent() == [] and rows(app, "#queues")[1][9] == "1"
         app.clock.advance(0.1)
         await pilot.pause()
-        assert fake.sent() == [("Snapshot", {"object": "queue", "id": "*"})]
+        assert fake.sent() == [("Snapshot", {"object": "queue", "id": "*"}),
+                               ("Snapshot", {"object": "call", "id": "*"})]
         assert rows(app, "#queues")[1][4:10] == ["ready 1, not ready 4", "lunch 3, login 1",
                                                  "60%", "0:12", "3:04", "2"]
         # The connection lost, nothing is asked any more.
@@ -925,12 +938,13 @@ def test_supervisor_actions_on_the_selected_agent():
         assert app.query_one("#agents").get_row_at(1)[7] == "barge recording"
         await pilot.press("r", "e", "i")
         await pilot.pause()
+        call = ("Snapshot", {"object": "call", "id": "c3"})   # recorded? (by anyone)
         assert fake.sent() == [
             ("Supervise", {"agent": "1005", "mode": "monitor", "station": "msiB1C9"}),
             ("Supervise", {"agent": "1005", "mode": "whisper", "station": "msiB1C9"}),
             ("Supervise", {"agent": "1005", "mode": "barge", "station": "msiB1C9"}),
-            ("StartRecording", {"call": "c3"}),
-            ("StopRecording", {"call": "c3"}),
+            call, ("StartRecording", {"call": "c3"}),
+            call, ("StopRecording", {"call": "c3"}),
             ("EndSupervision", {"agent": "1005"}),
             ("Intercept", {"agent": "1005"})]
 
@@ -1033,6 +1047,69 @@ def test_the_supervisor_releases_a_call_once_confirmed():
         await pilot.pause()
         assert fake.sent() == [("ClearCall", {"call": "c3"})]
         assert text(app, "#status") == "Released call c3"
+
+    run(console(fake), scenario)
+
+
+def test_a_recording_started_elsewhere_shows_and_r_stops_it():
+    """Another supervisor (or the agent) records c3: the next refresh marks
+    it, and r stops it rather than start a second recording."""
+    calls = {"c3": {"call": "c3", "recording": "/srv/cti/var/recordings/c3-call-1.wav"}}
+    fake = FakeClient(supervisor_answers(*floor(), calls=calls))
+
+    async def scenario(pilot):
+        app = pilot.app
+        app.clock.advance(app.refresh_s)
+        await pilot.pause()
+        assert app.query_one("#agents").get_row_at(1)[7] == "recording"
+        fake.sent()
+        await pilot.press("down", "r")
+        await pilot.pause()
+        assert fake.sent() == [("Snapshot", {"object": "call", "id": "c3"}),
+                               ("StopRecording", {"call": "c3"})]
+        assert "Stopped recording c3" in text(app, "#status")
+        assert app.query_one("#agents").get_row_at(1)[7] == ""
+
+    run(console(fake), scenario)
+
+
+def test_the_supervisor_holds_transfers_and_hangs_up_the_call_it_intercepted():
+    fake = FakeClient({**supervisor_answers(*floor()), "Intercept": {"call": "c3",
+                                                                     "station": "msiB1C9"}})
+    mine = {"call": "c3", "device": "msiB1C9", "callingDevice": "2125551234",
+            "calledDevice": "5550199", "data": {}, "direction": "inbound"}
+
+    async def scenario(pilot):
+        app = pilot.app
+        assert not app.check_action("hold_mine", ())
+        await pilot.press("down", "i")
+        fake.emit("Established", **mine, state="connected", supervisor="sup")
+        await pilot.pause()
+        assert "Your call c3 with 2125551234: talking" in text(app, "#supervision")
+        fake.sent()
+        await pilot.press("H")
+        fake.emit("Held", **mine, state="hold")
+        await pilot.pause()
+        assert "Your call c3 with 2125551234: on hold" in text(app, "#supervision")
+        await pilot.press("H")
+        fake.emit("Retrieved", **mine, state="connected")
+        await pilot.press("F")
+        await pilot.pause()
+        await pilot.press("down", "enter")                   # a queue
+        await pilot.pause()
+        await pilot.press(*"sales", "enter")
+        await pilot.pause()
+        assert fake.sent() == [("HoldCall", {"call": "c3"}), ("RetrieveCall", {"call": "c3"}),
+                               ("SingleStepTransferCall", {"call": "c3", "queue": "sales"})]
+        fake.emit("ConnectionCleared", **mine, state="null", reason="transferred")
+        await pilot.pause()
+        assert "Your call" not in text(app, "#supervision")
+        assert not app.check_action("hang_up_mine", ())
+        fake.emit("Established", **{**mine, "call": "c4"}, state="connected")
+        await pilot.pause()
+        await pilot.press("X")
+        await pilot.pause()
+        assert fake.sent() == [("ClearCall", {"call": "c4"})]
 
     run(console(fake), scenario)
 

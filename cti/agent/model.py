@@ -294,17 +294,24 @@ class Desk:
 
 
 class Floor:
-    """The supervisor's view of the floor."""
+    """The supervisor's view of the floor, and of the supervisor's own
+    phone (`station`): the call it took over with Intercept (`own`)."""
 
-    def __init__(self, clock):
+    def __init__(self, clock, station=None):
         self.clock = clock
         self.agents = {}
         self.queues = QueueBoard(clock)
         self.supervising = {}            # agent -> {"call": ..., "mode": ...}
-        self.recording = set()           # calls this console started recording
+        self.recording = set()           # calls being recorded, as the server last said
+        self.station = station
+        self.own = None                  # {"call", "state", "caller"} at the station
 
     def set_agent(self, snapshot):
         self.agents[snapshot["agent"]] = snapshot
+
+    def set_calls(self, snapshots):
+        """Every call's snapshot (Snapshot call *): which are recorded."""
+        self.recording = {c["call"] for c in snapshots if c.get("recording")}
 
     def in_state(self, agent):
         since = self.agents[agent].get("since")
@@ -315,6 +322,8 @@ class Floor:
         if name in AGENT_EVENTS:
             self.set_agent(agent_of(body))
             return True
+        if self.station is not None and body.get("device") == self.station:
+            return self._at_station(name, body)
         if name in ("SupervisionStarted", "SupervisionChanged"):
             self.supervising[body["agent"]] = {"call": body.get("call"), "mode": body["mode"]}
             return True
@@ -325,3 +334,15 @@ class Floor:
         if joined:
             self.queues.set({"queue": queue, "waiting": []})
         return self.queues.apply(body) or joined
+
+    def _at_station(self, name, body):
+        """A call event at the supervisor's phone: only a call it took over
+        connects there (a supervision is silent: no event)."""
+        if name in ("Established", "Held", "Retrieved"):
+            self.own = {"call": body["call"], "state": body["state"],
+                        "caller": body.get("callingDevice", "")}
+            return True
+        if name == "ConnectionCleared" and self.own and self.own["call"] == body["call"]:
+            self.own = None
+            return True
+        return False

@@ -16,9 +16,13 @@ it runs on any machine that reaches the server:
    first heard of in an event gets a row at once.
 4. A queue's figures (agents by state and by not-ready reason, service
    level, ASA, AHT, abandoned, handled) are the server's sums, and no
-   event carries them.  So the console re-reads every queue
-   (`Snapshot` queue `*`) every `refresh_s` seconds, on its clock: the
-   reactor when it runs, a `task.Clock` that tests advance.
+   event carries them; nor does an event say that a call is recorded.
+   So the console re-reads every queue and every call (`Snapshot` queue
+   `*`, call `*`) every `refresh_s` seconds, on its clock: the reactor
+   when it runs, a `task.Clock` that tests advance.
+5. With `--station`, it monitors that phone too: a caller taken over
+   with `i` (intercept) is connected there, and is then the supervisor's
+   own call, with its own keys (below) until it leaves the phone.
 
 Answers and events are handled in the order they arrive
 (cti.agent.console), so a snapshot replaces what the events before it
@@ -37,7 +41,13 @@ moves between the grids):
                                               a number)
     y force ready     n force not ready (asks the reason)     o force log out
     t the agent's team: ready, not ready or log out, every agent at once
-    r record the agent's call / stop        s the queue's strategy
+    r record the agent's call / stop (whoever started it)
+    s the queue's strategy
+
+Keys for the supervisor's own call (a caller taken over with `i`):
+
+    H hold / retrieve it     F transfer it (an agent, a queue, a flow, a number)
+    X hang up (or put the phone down)
 
 `m`, `w` and `b` on an agent already supervised change the mode; `e`
 also cancels a `v` still waiting for the call.  Your own phone
@@ -126,19 +136,24 @@ class SupervisorConsole(Console):
         Binding("t", "team", "Team"),
         Binding("r", "record", "Record/stop"),
         Binding("s", "strategy", "Strategy"),
+        Binding("H", "hold_mine", "Hold/retrieve mine"),
+        Binding("F", "transfer_mine", "Transfer mine"),
+        Binding("X", "hang_up_mine", "Hang up mine"),
     ]
     NEEDS = {"supervise": "Supervise", "end": "EndSupervision", "intercept": "Intercept",
              "next_call": "MonitorNextCall", "hold": "HoldCall",
              "transfer": "SingleStepTransferCall", "release": "ClearCall",
              "ready": "ForceAgentState", "not_ready": "ForceAgentState",
              "log_out": "ForceAgentState", "team": "ForceAgentState",
-             "record": "StartRecording", "strategy": "SetQueueStrategy"}
+             "record": "StartRecording", "strategy": "SetQueueStrategy",
+             "hold_mine": "HoldCall", "transfer_mine": "SingleStepTransferCall",
+             "hang_up_mine": "ClearCall"}
 
     def __init__(self, client, session, clock, station=None, refresh_s=5.0):
         super().__init__(client, session, clock)
-        self.floor = Floor(clock.seconds)
+        self.floor = Floor(clock.seconds, station)
         self.station = station
-        self.refreshing = LoopingCall(self.read_queues)
+        self.refreshing = LoopingCall(self.read_figures)
         self.refreshing.clock = clock
         self.refresh_s = refresh_s
 
@@ -161,14 +176,19 @@ class SupervisorConsole(Console):
     async def start(self):
         for kind in ("agent", "queue"):
             self.send(self.client.monitor_start(kind, "*"))
+        if self.station is not None:
+            self.send(self.client.monitor_start("device", self.station))
         self.send(self.client.snapshot("agent", "*"), self._agents_read)
-        self.refreshing.start(self.refresh_s, now=True)      # the queues: now, then again
+        self.refreshing.start(self.refresh_s, now=True)      # the figures: now, then again
         self.query_one("#agents", DataTable).focus()
 
-    def read_queues(self):
-        """Ask for every queue's snapshot; the answer replaces the figures."""
+    def read_figures(self):
+        """Ask for every queue's and every call's snapshot; the answers
+        replace the queues' figures and which calls are recorded."""
         if self.connected:
             self.send(self.client.snapshot("queue", "*"), self._queues_read)
+            self.send(self.client.snapshot("call", "*"),
+                      lambda result: self.floor.set_calls(result["snapshot"]))
 
     def _agents_read(self, result):
         for snapshot in result["snapshot"]:
@@ -194,8 +214,13 @@ class SupervisorConsole(Console):
              {q: self._queue_row(q) for q in sorted(floor.queues.queues)})
         watching = [f"{agent} on {s['call'] or 'the next call'} ({s['mode']})"
                     for agent, s in sorted(floor.supervising.items())]
-        self.query_one("#supervision", Static).update(
-            "Supervising " + ", ".join(watching) if watching else "Not supervising")
+        line = "Supervising " + ", ".join(watching) if watching else "Not supervising"
+        if floor.own is not None:
+            own = floor.own
+            line += (f"  |  Your call {own['call']} with {own['caller'] or 'the caller'}: "
+                     f"{'on hold' if own['state'] == 'hold' else 'talking'} "
+                     "(H hold/retrieve, F transfer, X hang up)")
+        self.query_one("#supervision", Static).update(line)
 
     def _agent_row(self, a):
         supervision = self.floor.supervising.get(a["agent"])
@@ -234,6 +259,8 @@ class SupervisorConsole(Console):
     def allowed(self, action):
         if action == "strategy":
             return self._selected("#queues", self.floor.queues.queues) is not None
+        if action in ("hold_mine", "transfer_mine", "hang_up_mine"):
+            return self.floor.own is not None
         agent = self.agent
         if agent is None:
             return False
@@ -301,8 +328,11 @@ class SupervisorConsole(Console):
                                ("retrieve", "Retrieve: back to the agent")]), chosen)
 
     def action_transfer(self):
-        agent, call = self.agent["agent"], self.agent["call"]
-        self._destination(f"Transfer agent {agent}'s call {call} to", DESTINATIONS,
+        self._transfer(self.agent["call"], f"agent {self.agent['agent']}'s")
+
+    def _transfer(self, call, whose):
+        """Blind transfer: pick the kind of destination, type it."""
+        self._destination(f"Transfer {whose} call {call} to", DESTINATIONS,
                           lambda kind, name: self.send(
                               self.client.single_step_transfer_call(call, **{kind: name}),
                               done=f"Call {call} transferred to {kind} {name}"))
@@ -357,17 +387,39 @@ class SupervisorConsole(Console):
         self.push_screen(Pick(f"Team {team}: every agent", TEAM_STATES), chosen)
 
     def action_record(self):
+        """Start recording the agent's call, or stop it if it is recorded
+        (by anyone: the call's snapshot says)."""
         call = self.agent["call"]
-        if call in self.floor.recording:
-            self.send(self.client.stop_recording(call),
-                      lambda _: self.floor.recording.discard(call),
-                      done=f"Stopped recording {call}")
-            return
 
         def started(result):
             self.floor.recording.add(call)
             self.say(f"Recording {call} to {result.get('file', '?')}")
-        self.send(self.client.start_recording(call), started)
+
+        def read(result):
+            if result["snapshot"].get("recording"):
+                self.send(self.client.stop_recording(call),
+                          lambda _: self.floor.recording.discard(call),
+                          done=f"Stopped recording {call}")
+            else:
+                self.send(self.client.start_recording(call), started)
+        self.send(self.client.snapshot("call", call), read)
+
+    # -- the supervisor's own call (taken over with Intercept) -----------------
+    def action_hold_mine(self):
+        own = self.floor.own
+        if own["state"] == "hold":
+            self.send(self.client.retrieve_call(own["call"]),
+                      done=f"Your call {own['call']}: back with you")
+        else:
+            self.send(self.client.hold_call(own["call"]),
+                      done=f"Your call {own['call']} on hold")
+
+    def action_transfer_mine(self):
+        self._transfer(self.floor.own["call"], "your")
+
+    def action_hang_up_mine(self):
+        call = self.floor.own["call"]
+        self.send(self.client.clear_call(call), done=f"Hung up call {call}")
 
     def action_strategy(self):
         name = self._selected("#queues", self.floor.queues.queues)

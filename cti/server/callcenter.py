@@ -206,6 +206,7 @@ class CallCenter:
         hub.provide_snapshots("queue", self._queue_snapshot, lambda: list(self.acd.queues))
         hub.provide_snapshots("device", self._device_snapshot,
                               lambda: list(self.channels.by_name))
+        hub.provide_snapshots("call", self._call_snapshot, lambda: list(self.model.calls))
         self._register_services()
         self.desk = Desk(self)
         self.dialer = Dialer(self)
@@ -840,6 +841,20 @@ class CallCenter:
     def _queue_snapshot(self, name):
         queue = self.acd.queues.get(name)
         return self.acd.describe_queue(queue) if queue else None
+
+    def _call_snapshot(self, call_id):
+        """The call model's snapshot, and for a call with a trunk what the
+        call layer knows: its phase, the agent on it, held, recorded (a
+        supervisor's presence is not shown: a silent monitor must not be)."""
+        call = self.model.calls.get(call_id)
+        if call is None:
+            return None
+        ic = self.calls.get(call_id)
+        return {**call.snapshot(),
+                "phase": ic.state if ic else None,
+                "agent": ic.agent.id if ic and ic.agent else None,
+                "held": bool(ic and ic.held),
+                "recording": ic.recording[1] if ic and ic.recording else None}
 
     def _device_snapshot(self, name):
         """A channel, or a route point (`routepoint:FLOW`, FLOW a flow the
