@@ -20,10 +20,12 @@ configuration: the grids come from the server's snapshots), fills its
 grids; agent 1004 logs on and goes to lunch, from a client of its own,
 and the grid follows: its row, the support queue's not-ready reasons; a
 caller waits in support and hangs up, and the grid counts the abandoned
-call.  Last, the supervisor makes agent 1004's team ready (`t`): 1004 is
+call.  Then the supervisor makes agent 1004's team ready (`t`): 1004 is
 ready, its row still whole, and the status line sums up the answer (the
-others of the team are logged off: refused).  Exit status 0 when every
-step was seen."""
+others of the team are logged off: refused).  Last, 1004 answers a
+caller; the supervisor, its headset on, monitors (`m`), intercepts (`i`):
+the caller is the supervisor's own call, which `X` hangs up.  Exit
+status 0 when every step was seen."""
 import asyncio
 import socket
 
@@ -32,6 +34,7 @@ from cti.protocol.agent import connect
 from cti.server.config import load_server_config
 
 PASSWORD = "1234"                        # the sample configuration's
+SUPERVISOR_PHONE = "msiB1C8"
 
 
 class Records:
@@ -131,6 +134,22 @@ async def supervisor_console(app, reactor, server, dial, trunk):
             "Team south: Ready, 1 done, 2 refused (1005: invalid_state"), "the team's answer")
         await until(pilot, lambda: grid(app, "#agents", "1004")[:5] == [
             "1004", "Dan Diaz", "south", "Ready", ""], "agent 1004 ready")
+
+        caller.call(ani="2125558888", dnis="5550199")           # to 1004, who answers
+        phone = server.sim.endpoint("msiB1C4")
+        await until(pilot, lambda: phone.state == "ringing", "1004's phone rings")
+        phone.offhook()
+        await until(pilot, lambda: grid(app, "#agents", "1004")[3] == "On a call", "1004 talks")
+        server.sim.endpoint(SUPERVISOR_PHONE).offhook()
+        await pilot.press("m")
+        await until(pilot, lambda: "Supervising 1004" in text(app, "#supervision"), "monitor")
+        await pilot.press("i")
+        await until(pilot, lambda: "Your call" in text(app, "#supervision")
+                    and "with 2125558888: talking" in text(app, "#supervision"),
+                    "the intercepted caller is the supervisor's")
+        await pilot.press("X")
+        await until(pilot, lambda: "Your call" not in text(app, "#supervision")
+                    and caller.state != "connected", "the supervisor hangs up")
         dan.transport.loseConnection()
 
 
@@ -146,7 +165,8 @@ async def main(reactor):
     trunks = config.trunk_groups[0].channels
     await session(reactor, Options(dial, "1003", "agent", None), PASSWORD,
                   lambda app: agent_desktop(app, server, trunks[0]))
-    await session(reactor, Options(dial, "sup", "supervisor", None, refresh_s=0.2), PASSWORD,
+    await session(reactor, Options(dial, "sup", "supervisor", SUPERVISOR_PHONE, refresh_s=0.2),
+                  PASSWORD,
                   lambda app: supervisor_console(app, reactor, server, dial, trunks[1]))
     await server.stopService().asFuture(asyncio.get_running_loop())
     return 0
