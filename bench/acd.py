@@ -47,6 +47,7 @@ class Agent:
     order: int
     skills: dict
     member_of: frozenset
+    weight: int = 1
     idle_since: float = 0.0
     calls: int = 0
     talk_s: float = 0.0

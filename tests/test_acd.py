@@ -2,6 +2,8 @@
 """The ACD alone (no boards), in virtual time: who is offered which call,
 in what order, and what the queue log, the agent events and the
 statistics say about it."""
+from dataclasses import replace
+
 import pytest
 from twisted.internet import task
 
@@ -292,6 +294,47 @@ def test_weighted_random_favours_the_agent_idle_the_longest():
         c.call(1)
         counts[c.owner.offers[0]] += 1
     assert counts["a"] > 150 and counts["b"] > 0
+
+
+def test_weighted_random_shares_calls_by_the_agents_weights():
+    """Idle as long, an agent of weight 3 is picked three times as often as
+    one of weight 1 (the sample: 400 draws, within sampling error)."""
+    counts = {"a": 0, "b": 0}
+    for seed in range(400):
+        c = Centre([member_queue("weighted_random")],
+                   [replace(agent("a"), weight=3), agent("b")], seed=seed)
+        c.login("a", "b")
+        c.call(1)
+        counts[c.owner.offers[0]] += 1
+    assert 260 < counts["a"] < 340          # 300 expected, sd 8.7
+
+
+def test_an_agents_own_ring_timeout_wins_over_the_queues():
+    c = Centre([member_queue(ring_timeout_s=15)],
+               [replace(agent("a"), ring_timeout_s=5), agent("b")], retry_s=60)
+    c.login("a", "b", gap=1)
+    c.call(1)
+    c.advance(5)                            # a's phone rang its own 5 s
+    assert [r[2:] for r in c.owner.rows("RINGNOANSWER")] == [("a", "RINGNOANSWER", 5000)]
+    assert c.owner.offers == ["a", "b"]
+    c.advance(14.9)
+    assert c.state("b") == "reserved"       # b rings the queue's 15 s
+    c.advance(0.1)
+    assert [r[2:] for r in c.owner.rows("RINGNOANSWER")][-1] == ("b", "RINGNOANSWER", 15000)
+
+
+def test_ring_all_each_phone_rings_for_its_agents_time():
+    c = Centre([member_queue("ring_all", ring_timeout_s=20)],
+               [replace(agent("a"), ring_timeout_s=8), agent("b")], retry_s=60)
+    c.login("a", "b")
+    c.call(1)
+    c.advance(8)
+    assert c.states("a", "b") == ["ready", "reserved"]
+    assert c.queue()["waiting"][0]["agents"] == ["b"]
+    c.advance(12)
+    assert c.states("a", "b") == ["ready", "ready"]
+    assert [r[2:] for r in c.owner.rows("RINGNOANSWER")] == [
+        ("a", "RINGNOANSWER", 8000), ("b", "RINGNOANSWER", 20000)]
 
 
 def test_ring_all_rings_every_free_agent_the_first_answer_wins():
@@ -1215,7 +1258,8 @@ def test_the_answer_arriving_after_the_caller_hung_up_is_refused():
 
 # -- the sweep -------------------------------------------------------------------
 def lose_ring_timer(entry):
-    entry.timers.pop("ring").cancel()
+    for agent in entry.ringing:
+        agent.ring_timer.cancel()
 
 
 def test_the_sweep_frees_an_agent_reserved_with_no_ring_timer():
@@ -1373,17 +1417,38 @@ def test_queue_statistics_on_a_scripted_day():
 
 def test_agent_statistics_on_a_scripted_day():
     c = scripted()
-    assert c.stats("a") == {"calls": 2, "talkS": 80, "loginAt": 0,
+    none = {"callsOut": 0, "callsDirect": 0}
+    assert c.stats("a") == {"calls": 2, **none, "talkS": 80, "loginAt": 0,
                             "stateS": {"notReady": 0, "ready": 5, "reserved": 10, "busy": 80,
                                        "workingAfterCall": 20}}
-    assert c.stats("b") == {"calls": 0, "talkS": 0, "loginAt": 0,
+    assert c.stats("b") == {"calls": 0, **none, "talkS": 0, "loginAt": 0,
                             "stateS": {"notReady": 115}}
     c.acd.logout("b")
     c.advance(100)
-    assert c.stats("b") == {"calls": 0, "talkS": 0, "loginAt": None,
+    assert c.stats("b") == {"calls": 0, **none, "talkS": 0, "loginAt": None,
                             "stateS": {"notReady": 115}}
     c.acd.login("b", "sb")                   # a new session starts from nothing
-    assert c.stats("b") == {"calls": 0, "talkS": 0, "loginAt": 215, "stateS": {"notReady": 0}}
+    assert c.stats("b") == {"calls": 0, **none, "talkS": 0, "loginAt": 215,
+                            "stateS": {"notReady": 0}}
+
+
+def test_calls_out_and_calls_by_name_count_apart_from_queue_calls():
+    """`calls` (what fewest_calls balances) counts the queues' calls; a
+    call out and a call to the agent by name count on their own, and
+    their talk is talk time all the same."""
+    c = Centre([member_queue()], [agent("a")])
+    c.login("a")
+    c.acd.dial_out("a", Call(1))
+    c.advance(30)
+    c.acd.call_ended("a", "agent")
+    c.acd.offer_direct("a", Call(2))
+    c.advance(2)
+    c.acd.answered_direct("a")
+    c.advance(45)
+    c.acd.call_ended("a", "agent")
+    stats = c.stats("a")
+    assert (stats["calls"], stats["callsOut"], stats["callsDirect"], stats["talkS"]) == (
+        0, 1, 1, 75)
 
 
 def test_service_level_counts_an_answer_at_the_threshold_and_not_after():

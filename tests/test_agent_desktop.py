@@ -377,11 +377,12 @@ def test_statistics_follow_the_agent_events():
         app = pilot.app
         assert "Calls 0" in text(app, "StatsView")
         fake.emit("AgentBusy", **agent("busy", "", call="c1", since=NOW - 30, statistics={
-            "calls": 3, "talkS": 725.0, "loginAt": NOW - 3600,
+            "calls": 3, "callsOut": 2, "callsDirect": 1, "talkS": 725.0, "loginAt": NOW - 3600,
             "stateS": {"ready": 1200.0, "busy": 690.0, "notReady": 65.0}}), previous="reserved")
         await pilot.pause()
         stats = text(app, "StatsView")
         assert "Calls 3" in stats and "talk time 12:05" in stats
+        assert "made 2    to me by name 1" in stats
         assert "On a call    11:30" in stats and "Ready        20:00" in stats
         assert "On a call" in text(app, "StateBar") and "0:30" in text(app, "StateBar")
 

@@ -48,6 +48,7 @@ class Agent:
         self.order = order
         self.member_of = member_of
         self.skills = skills
+        self.weight = 1
         self.idle_since = 0.0
         self.calls = 0
         self.talk_s = 0.0

@@ -396,6 +396,10 @@ ERRORS = [
      "agents[0].queues[1]", "'billing' is not a declared queue"),
     ("agent station", ('station = "msiB1C1"', 'station = "dxxxB1C1"'), "agents[0].station",
      "'dxxxB1C1' is not a station on the boards"),
+    ("agent ring timeout", ('station = "msiB1C1"', 'station = "msiB1C1"\nring_timeout_s = 0'),
+     "agents[0].ring_timeout_s", "expected an integer from 1 to 300, got integer 0"),
+    ("agent weight", ('station = "msiB1C1"', 'station = "msiB1C1"\nweight = 2.5'),
+     "agents[0].weight", "expected an integer from 1 to 100, got float 2.5"),
     ("bad agent hash", (f'password_hash = "{HASH}"\nqueues', 'password_hash = "1234"\nqueues'),
      "agents[0].password_hash", "expected 'scrypt$N$r$p$salt$hash'"),
     ("bad user hash", (f'roles = ["flow"]\npassword_hash = "{HASH}"',
@@ -575,6 +579,6 @@ def test_every_key_is_documented():
             "conference_pool.dsps", "dnis", "ani", "trunk_group", "flow", "queue", "priority",
             "default", "flow_down", "strategy", "service_level_s", "max_wait_s", "max_length",
             "wrap_up_s", "ring_timeout_s", "music", "id", "password_hash", "queues", "skills",
-            "station", "team", "roles", "server", "user", "password", "password_file", "flows_dir",
-            "prompts_dir"]
+            "station", "team", "weight", "roles", "server", "user", "password", "password_file",
+            "flows_dir", "prompts_dir"]
     assert [k for k in keys if f"| `{k}` |" not in section] == []

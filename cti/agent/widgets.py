@@ -176,7 +176,9 @@ class StatsView(Static):
 
     def show(self, desk):
         stats = desk.agent.get("statistics", {})
-        lines = [f"Calls {stats.get('calls', 0)}    talk time {duration(stats.get('talkS', 0))}"]
+        lines = [f"Calls {stats.get('calls', 0)}    talk time {duration(stats.get('talkS', 0))}",
+                 f"  made {stats.get('callsOut', 0)}    to me by name "
+                 f"{stats.get('callsDirect', 0)}"]
         lines += [f"  {STATES.get(state, state):<12} {duration(seconds)}"
                   for state, seconds in sorted(desk.state_seconds().items())]
         self.update("\n".join(lines))

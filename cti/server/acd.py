@@ -26,10 +26,11 @@ priority, then the longest wait, across every queue it serves).  ring_all
 offers a caller to every free agent who may serve it at once; the first to
 answer takes it.
 
-Per agent: a phone that rings out (`ring_timeout_s`) is withdrawn and the
-next agent tried; agents who let a caller ring out are passed over for it
-until a new round starts: when no other agent is free for it, and no
-sooner than `retry_s` after the round's first ring-out.  After
+Per agent: a phone that rings out (`ring_timeout_s`: the agent's own,
+else the queue's) is withdrawn and the next agent tried; agents who let
+a caller ring out are passed over for it until a new round starts: when
+no other agent is free for it, and no sooner than `retry_s` after the
+round's first ring-out.  After
 `max_no_answer` offers in a row rung out the agent is put not ready
 (reason "no answer"), and its count starts again.  Wrap-up is
 "timed" (the agent may end it early), "forced" (it may not) or "agent"
@@ -165,7 +166,7 @@ class Entry:
     callback: bool = False          # the caller hung up to be called back
     overdue: bool = False           # its max wait passed while an agent's phone rang
     position: int = 0               # when it entered (the queue log's original position)
-    timers: dict = field(default_factory=dict)   # ring, max_wait, widen, retry
+    timers: dict = field(default_factory=dict)   # max_wait, widen, retry
 
     @property
     def queue_name(self):
@@ -203,8 +204,11 @@ class AgentState:
     login_at: float = 0.0
     entry: Entry | None = None      # the call offered or in progress
     call: object = None
-    calls: int = 0
-    talk_s: float = 0.0             # talk time since login
+    calls: int = 0                  # queue calls answered since login
+    calls_out: int = 0              # calls it made (MakeCall) since login
+    calls_direct: int = 0           # calls to it by name answered (internal, transfers)
+    talk_s: float = 0.0             # talk time since login, every kind of call
+    ring_timer: object = None       # its phone's ring timeout while an offer rings
     no_answers: int = 0             # offers rung out in a row
     pending: tuple | None = None    # (state, reason) to apply when the call is over
     durations: dict = field(default_factory=dict)   # state -> seconds since login
@@ -238,6 +242,10 @@ class AgentState:
     @property
     def member_of(self):
         return self.config.queues
+
+    @property
+    def weight(self):
+        return self.config.weight
 
 
 def rules_of(queue):
@@ -361,7 +369,7 @@ class ACD:
         agent.station = station
         self.at_station[station] = agent
         agent.login_at = agent.idle_since = self.clock.seconds()
-        agent.calls = agent.no_answers = 0
+        agent.calls = agent.calls_out = agent.calls_direct = agent.no_answers = 0
         agent.talk_s = 0.0
         agent.durations = {}
         agent.state_started = agent.login_at
@@ -656,33 +664,35 @@ class ACD:
 
     def _offer(self, entry, agents):
         entry.ringing = list(agents)
-        entry.timers["ring"] = self.clock.callLater(entry.queue.config.ring_timeout_s,
-                                                    self._ring_timeout, entry)
         for agent in agents:
             self.router.offered(entry, agent)
             agent.entry = entry
             agent.call = entry.call
+            agent.ring_timer = self.clock.callLater(
+                self.ring_s(agent, entry.queue_name), self.no_answer, agent)
             self._fire(agent, "offer", call=entry.call.id)
         for agent in agents:
             if agent.entry is entry and agent.state == "reserved":
                 self.owner.offer(entry, agent)
 
-    def _stop_ring_timer(self, entry):
-        timer = entry.timers.pop("ring", None)
+    def ring_s(self, agent, queue_name=None):
+        """How long the agent's phone rings with a call: the agent's own
+        `ring_timeout_s`, else the queue's; None when neither says."""
+        if agent.config.ring_timeout_s is not None:
+            return agent.config.ring_timeout_s
+        return self.queues[queue_name].config.ring_timeout_s if queue_name else None
+
+    @staticmethod
+    def _stop_ring_timer(agent):
+        timer, agent.ring_timer = agent.ring_timer, None
         if timer is not None and timer.active():
             timer.cancel()
-
-    def _ring_timeout(self, entry):
-        entry.timers.pop("ring", None)
-        for agent in list(entry.ringing):
-            self.no_answer(agent)
 
     def _release_offer(self, agent):
         """Take the offer off the agent (its phone stops ringing)."""
         entry = agent.entry
         entry.ringing.remove(agent)
-        if not entry.ringing:
-            self._stop_ring_timer(entry)
+        self._stop_ring_timer(agent)
         agent.entry = None
         agent.call = None
         self.owner.withdraw(entry, agent)
@@ -765,7 +775,7 @@ class ACD:
         wait = now - entry.since
         ring = now - agent.machine.since
         entry.ringing.remove(agent)
-        self._stop_ring_timer(entry)
+        self._stop_ring_timer(agent)
         self._leave(entry)
         entry.agent = agent
         self._withdraw_all(entry, f"answered by agent {agent.id}")
@@ -813,6 +823,7 @@ class ACD:
             raise ACDError("invalid_state", f"agent {agent_id} has no direct call ringing")
         agent.answered_at = self.clock.seconds()
         agent.no_answers = 0
+        agent.calls_direct += 1
         self._fire(agent, "answer", call=agent.call.id, why="direct")
 
     @_serving
@@ -835,6 +846,7 @@ class ACD:
         agent.return_to = (agent.state, agent.reason)
         agent.entry, agent.call, agent.direct_queue = None, call, None
         agent.answered_at = self.clock.seconds()
+        agent.calls_out += 1
         self._fire(agent, "dial_out", call=call.id)
 
     def take_call(self, agent_id, call, queue_name=None):
@@ -979,7 +991,8 @@ class ACD:
             entry = agent.entry
             direct = entry is None and agent.call is not None
             if agent.state == "reserved" and not direct and (
-                    entry is None or agent not in entry.ringing or "ring" not in entry.timers
+                    entry is None or agent not in entry.ringing or agent.ring_timer is None
+                    or not agent.ring_timer.active()
                     or not self.owner.call_alive(entry.call)) \
                     or agent.state == "reserved" and direct \
                     and not self.owner.call_alive(agent.call):
@@ -1073,7 +1086,9 @@ class ACD:
                 "pendingState": agent.pending[0] if agent.pending else None,
                 "pendingReason": agent.pending[1] if agent.pending else None,
                 "wrapUpEndsAt": agent.wrap_ends,
-                "statistics": {"calls": agent.calls, "talkS": round(agent.talk_s, 3),
+                "statistics": {"calls": agent.calls, "callsOut": agent.calls_out,
+                               "callsDirect": agent.calls_direct,
+                               "talkS": round(agent.talk_s, 3),
                                "loginAt": agent.login_at if agent.station else None,
                                "stateS": {k: round(v, 3) for k, v in durations.items()
                                           if k != "loggedOff"}}}

@@ -197,6 +197,8 @@ class Agent:
     skills: dict[str, int] = field(default_factory=dict, hash=False)
     station: str | None = None           # default station (msiBnCm)
     team: str | None = None              # supervisors act on a team at once
+    ring_timeout_s: int | None = None    # its phone rings this long (None: the queue's)
+    weight: int = 1                      # its share of weighted_random's picks
 
 
 @dataclass(frozen=True)
@@ -959,7 +961,8 @@ def _agents(reader, data, queue_configs, devices):
     by_skill = {q.name for q in queue_configs if q.skills}
     digits = re.compile(r"[0-9]+\Z")
     for t, key in reader.tables(data, "agents", ("id", "name", "password_hash", "queues",
-                                                 "skills", "station", "team")):
+                                                 "skills", "station", "team",
+                                                 "ring_timeout_s", "weight")):
         agent_id = reader.string(t, key, "id", pattern=digits,
                                  expected="the agent code, a string of digits such as "
                                  "\"1001\" (quoted)")
@@ -990,7 +993,8 @@ def _agents(reader, data, queue_configs, devices):
                             "(expected msiBnCm)")
         team = reader.name(t, key, "team") if "team" in t else None
         agents.append(Agent(agent_id, name, password_hash, tuple(queues), skills, station,
-                            team))
+                            team, reader.integer(t, key, "ring_timeout_s", None, 1, 300),
+                            reader.integer(t, key, "weight", 1, 1, 100)))
     return tuple(agents)
 
 

@@ -67,7 +67,7 @@ log = Logger()
 
 #: The most parties of one call (caller included), as the boards allow.
 MAX_PARTIES = 8
-#: How long a consulted agent's phone rings when no queue says.
+#: How long a consulted agent's phone rings when neither the agent nor a queue says.
 RING_S = 15.0
 CALLERS = {"agent", "supervisor", "admin"}
 
@@ -233,7 +233,7 @@ class Consultations:
         cc.model.connect(call, station.name, "alerting", cause=cause, agent=target.id)
         cc.ring(station, target)
         if ring_s is None:
-            ring_s = cc.config.queue(ic.queue).ring_timeout_s if ic.queue else RING_S
+            ring_s = cc.acd.ring_s(target, ic.queue) or RING_S
         consult.timer = cc.clock.callLater(ring_s, self._rang_out, consult)
         return consult
 

@@ -48,7 +48,8 @@ NUMBER = re.compile(r"[0-9*#,]{1,32}\Z")
 AGENTS = {"agent"}
 
 
-#: How long an internal call rings before it gives up.
+#: How long an internal call rings before it gives up (unless the called
+#: agent has a `ring_timeout_s` of its own).
 INTERNAL_RING_S = 20.0
 
 
@@ -250,7 +251,8 @@ class Dialer:
             cc.driver.station_tone(out.to_station.name, "ringback")
         cc.model.connect(out.call, out.to_station.name, "alerting", cause=out.cause,
                          agent=out.to.id, direction="internal")
-        out.timer = cc.clock.callLater(INTERNAL_RING_S, self._end_out, out, "no_answer")
+        out.timer = cc.clock.callLater(cc.acd.ring_s(out.to) or INTERNAL_RING_S,
+                                       self._end_out, out, "no_answer")
 
     def answered(self, station, cause=None):
         """The called agent answered an internal call: True if it was one."""

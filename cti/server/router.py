@@ -293,12 +293,15 @@ class Router:
         return self.rng.choice(fitting) if fitting else None
 
     def _weighted(self, pool, exclude):
-        """Weighted by seconds idle (+1)."""
+        """Weighted by the agent's `weight` times its seconds idle (+1): of
+        two agents idle as long, one of weight 2 is picked twice as often
+        as one of weight 1."""
         fitting = [a for a in pool.agents if a not in exclude]
         if not fitting:
             return None
         now = self.clock.seconds()
-        return self.rng.choices(fitting, [now - a.idle_since + 1 for a in fitting])[0]
+        return self.rng.choices(fitting, [a.weight * (now - a.idle_since + 1)
+                                          for a in fitting])[0]
 
     def offered(self, entry, agent):
         """Round robin remembers who was offered last."""
