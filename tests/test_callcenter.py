@@ -592,6 +592,59 @@ def test_a_route_to_a_full_queue_gives_busy_unanswered():
     assert centre.center.acd.full("support") and first.state == "connected"
 
 
+def full_support(overflow, sales_max_length=None):
+    """support holds one caller and overflows to `overflow`; sales may be
+    bounded too, overflowing back to support."""
+    from dataclasses import replace
+
+    config = support_holds_one()
+    return replace(config, queues=tuple(
+        replace(q, overflow=overflow) if q.name == "support" else
+        replace(q, max_length=sales_max_length, overflow=("queue", "support"))
+        if q.name == "sales" and sales_max_length else q for q in config.queues))
+
+
+def fill_support(centre):
+    centre.sim.endpoint("dtiB1T1").call(ani="2125550021", dnis="5550199")
+    centre.run_until(lambda: centre.center.acd.full("support"), what="support is full")
+
+
+def test_a_full_queue_sends_the_caller_to_its_overflow_queue():
+    centre = Centre(full_support(("queue", "sales")))
+    fill_support(centre)
+    centre.sim.endpoint("dtiB1T2").call(ani="2125550022", dnis="5550199")
+    centre.run_until(lambda: centre.center.acd.waiting("sales"), what="queued in sales")
+    [entry] = centre.center.acd.waiting("sales")
+    call_id = entry.call.id
+    assert centre.center.calls[call_id].trunk.name == "dtiB1T2"
+    assert centre.center.channels["dtiB1T2"].state == "connected"     # answered: music
+    assert [(e.queue, e.event, e.data1) for e in
+            centre.records.of(QueueLogEntry, call_id=call_id)][:2] == [
+        ("support", "FULL", "queue:sales"), ("sales", "ENTERQUEUE", "")]
+
+
+def test_full_queues_that_overflow_to_each_other_give_busy():
+    centre = Centre(full_support(("queue", "sales"), sales_max_length=1))
+    fill_support(centre)
+    centre.sim.endpoint("dtiB1T2").call(ani="2125550023", dnis="5550199")   # to sales
+    centre.run_until(lambda: centre.center.acd.full("sales"), what="sales is full")
+    centre.sim.endpoint("dtiB1T3").call(ani="2125550024", dnis="5550199")
+    centre.run_until(lambda: centre.records.of(CallRecord), what="the third call's CDR")
+    [cdr] = centre.records.of(CallRecord)
+    assert (cdr.ani, cdr.disposition, cdr.cause) == (
+        "2125550024", "queue_full", "queue support is full")
+
+
+def test_a_full_queue_sends_the_caller_to_its_overflow_flow():
+    centre = Centre(full_support(("flow", "after_hours")))
+    fill_support(centre)
+    client, seen = flow_server(centre)
+    centre.sim.endpoint("dtiB1T2").call(ani="2125550025", dnis="5550199")
+    request = route_request(centre, seen)
+    assert (request["flow"], request["ani"]) == ("after_hours", "2125550025")
+    assert centre.center.calls[request["call"]].state == "ivr"
+
+
 # -- the watchdog on a silent flow server --------------------------------------------
 def tone_wav(path, seconds):
     """An 8 kHz PCM16 WAV of a 440 Hz tone."""

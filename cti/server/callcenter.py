@@ -31,9 +31,11 @@ history like every machine here::
 - queued: the trunk is answered, the caller hears the queue's music from
   the voice resource serving the trunk, and the ACD offers the call.  A
   full queue (max_length) takes no call: RouteSelect is refused
-  (queue_full, the flow decides), and a call routed to it otherwise gets
-  busy: a trunk not answered yet is released unanswered, so the network
-  gives the caller its busy or reorder tone (CDR disposition queue_full).
+  (queue_full, the flow decides), and a call routed to it otherwise goes
+  to the queue's overflow (past overflow queues full too), or without
+  one gets busy: a trunk not answered yet is released unanswered, so the
+  network gives the caller its busy or reorder tone (CDR disposition
+  queue_full).
 - ringing: the agent's phone rings (or, on a headset already off-hook,
   the agent answers with AnswerCall); rang out, the call goes back to
   the queue and the next agent.
@@ -89,6 +91,7 @@ PHASES = Table("inbound_call", initial="routing", transitions=[
     ("queued", "offer", "ringing"),
     ("queued", "to_queue", "queued"),          # overflow to another queue
     ("queued", "to_flow_again", "routing"),    # overflow or exit key to a flow
+    ("ivr", "to_flow_again", "routing"),       # a full queue's overflow to a flow
     ("ringing", "withdrawn", "queued"),
     ("ringing", "answered", "talking"),
     ("talking", "transfer", "routing"),        # to a queue or a flow (cti.server.desk)
@@ -383,27 +386,62 @@ class CallCenter:
         then()
 
     # -- queue and agents --------------------------------------------------
-    def _queue_call(self, ic, queue, cause=None, priority=None):
+    def _queue_call(self, ic, queue, cause=None, priority=None, first_since=None):
         """Answer the trunk (if not yet) and queue the call (with the
-        queue's priority unless given); busy when the queue is full."""
+        queue's priority unless given); a full queue's treatment if full."""
         if self.acd.full(queue):
-            self._queue_full(ic, queue)
+            self._queue_full(ic, queue, priority, first_since)
             return
-        self._answer_then(ic, lambda: self._to_queue(ic, queue, cause, priority), cause)
+        self._answer_then(ic, lambda: self._to_queue(ic, queue, cause, priority, first_since),
+                          cause)
 
-    def _queue_full(self, ic, queue):
-        """A full queue's treatment: busy.  The call is cleared; a trunk not
-        answered yet is released unanswered (the network gives the caller
-        busy or reorder, and does not charge the call)."""
-        log.warn("call {call}: queue {queue} is full: busy", call=ic.id, queue=queue)
-        ic.queue, ic.disposition = queue, "queue_full"
-        self._finish(ic, "system", f"queue {queue} is full")
+    def _queue_full(self, ic, queue, priority=None, first_since=None):
+        """A full queue's treatment: its overflow, followed past queues
+        that are full too (a caller moved to a queue keeps its priority and
+        first arrival), or busy when there is none: the call is cleared, a
+        trunk not answered yet released unanswered (the network gives the
+        caller busy or reorder, and does not charge the call)."""
+        overflow = self._overflow_of_full(queue)
+        self.record_queue(ic.id, queue, None, "FULL",
+                          "busy" if overflow is None else ":".join(overflow))
+        if overflow is None:
+            log.warn("call {call}: queue {queue} is full: busy", call=ic.id, queue=queue)
+            ic.queue, ic.disposition = queue, "queue_full"
+            self._finish(ic, "system", f"queue {queue} is full")
+            return
+        kind, target = overflow
+        log.info("call {call}: queue {queue} is full: to {kind} {target}", call=ic.id,
+                 queue=queue, kind=kind, target=target)
+        if kind == "queue":
+            self._queue_call(ic, target, priority=priority, first_since=first_since)
+            return
+        if ic.state == "queued":                    # left another queue for this one
+            ic.left_queue_at = self.clock.seconds()
+        elif ic.state == "ivr":                     # a flow's RouteSelect, as it filled
+            self.leave_flow(ic, "redirected")
+        if ic.state != "routing":
+            ic.phase.fire("to_flow_again", flow=target)
+            self.voice_hears_caller(ic, duplex=True)
+        self._to_flow(ic, target)
+
+    def _overflow_of_full(self, queue):
+        """Where a caller who finds `queue` full goes: its overflow, and
+        while that is a full queue, that queue's; None when the chain
+        ends (or comes back) without a flow or a queue with room."""
+        seen = set()
+        while queue not in seen:
+            seen.add(queue)
+            overflow = self.config.queue(queue).overflow
+            if overflow is None or overflow[0] == "flow" or not self.acd.full(overflow[1]):
+                return overflow
+            queue = overflow[1]
+        return None
 
     def _to_queue(self, ic, queue, cause=None, priority=None, first_since=None):
         if ic.state == "ended":
             return
         if self.acd.full(queue):             # it filled while the trunk was answered
-            self._queue_full(ic, queue)
+            self._queue_full(ic, queue, priority, first_since)
             return
         if ic.flow is not None and f"routepoint:{ic.flow}" in ic.call.connections:
             self.model.clear(ic.call, f"routepoint:{ic.flow}", "redirected", cause=cause)

@@ -226,12 +226,15 @@ class QueueEvent(enum.StrEnum):
         AGENTLOGIN       station
         AGENTLOGOFF      station, logged-in s
 
-    And three of ours: callbacks (cti.server.callback), and a waiting call
-    the server (shutdown) or a supervisor ended, not the caller:
+    And four of ours: callbacks (cti.server.callback), a waiting call the
+    server (shutdown) or a supervisor ended, not the caller, and a caller
+    who found the queue full (max_length):
 
         CALLBACKREQ      the number to call back
         CALLBACKFAIL     why the attempt failed, attempts so far
         EXITCLEARED      position, original position, wait s, why
+        FULL             where the caller went: queue:NAME or flow:NAME
+                         (the overflow), or busy
     """
 
     ENTERQUEUE = "ENTERQUEUE"
@@ -251,6 +254,7 @@ class QueueEvent(enum.StrEnum):
     CALLBACKREQ = "CALLBACKREQ"
     CALLBACKFAIL = "CALLBACKFAIL"
     EXITCLEARED = "EXITCLEARED"
+    FULL = "FULL"
 
 
 class QueueLogEntry(Base):
