@@ -370,6 +370,46 @@ def test_a_record_the_customer_database_did_not_take_is_said():
     run(desktop(fake), scenario)
 
 
+def test_a_field_is_added_and_the_record_edited_in_the_wrap_up():
+    fake = FakeClient({**agent_answers(state="ready"),
+                       "SetCallData": lambda p: {"data": {**DELIVERED["data"], **p["data"]},
+                                                 "afterCall": True}})
+
+    async def scenario(pilot):
+        app = pilot.app
+        await talk(app, fake, pilot)
+        # The caller hangs up; the agent is in wrap-up.
+        fake.emit("ConnectionCleared", **{**DELIVERED, "state": "null",
+                                          "reason": "far end cleared"})
+        fake.emit("AgentWorkingAfterCall", **agent("workingAfterCall", "", call=None),
+                  previous="busy")
+        await pilot.pause()
+        assert app.check_action("save", ()) and app.check_action("add_field", ())
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        await pilot.press(*"outcome", "enter")
+        await pilot.pause()
+        assert app.focused.name == "outcome"
+        await pilot.press(*"42 refunded", "ctrl+s")
+        await pilot.pause()
+        assert fake.sent() == [("SetCallData", {"call": "c1",
+                                                "data": {"outcome": "42 refunded"}})]
+        assert "Record saved" in text(app, "#status")
+        fields = {f.name: f.value for f in app.query("RecordForm Input")}
+        assert fields["outcome"] == "42 refunded"
+        await pilot.press("ctrl+n")                     # a name the record has: refused
+        await pilot.pause()
+        await pilot.press(*"outcome", "enter")
+        await pilot.pause()
+        assert "has a field 'outcome' already" in text(app, "#status")
+        # The wrap-up over, the record is closed.
+        fake.emit("AgentReady", **agent("ready", ""), previous="workingAfterCall")
+        await pilot.pause()
+        assert not app.check_action("save", ()) and not app.check_action("add_field", ())
+
+    run(desktop(fake), scenario)
+
+
 def test_statistics_follow_the_agent_events():
     fake = FakeClient(agent_answers(state="ready"))
 

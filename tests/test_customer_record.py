@@ -11,8 +11,9 @@ from twisted.internet import defer
 
 from cti.config import ConfigError
 from cti.flow.hooks import SAMPLE_CUSTOMERS, registry
+from cti.protocol.client import RemoteError
 from cti.server.run import make_service
-from cti.storage.models import CallRecord
+from cti.storage.models import AfterCallEdit, CallRecord
 from tests.centre import Centre, flow_tier
 from tests.test_callcenter import agent_ready, names
 from tests.test_server_run import fresh_copy
@@ -137,6 +138,53 @@ def test_without_a_record_hook_the_edit_stays_with_the_call():
     agent, _, call = hotline_call(centre)
     result = centre.call(agent.call("SetCallData", call=call, data={"note": "x"}))
     assert "record" not in result and result["data"]["note"] == "x"
+
+
+def test_in_wrap_up_the_agent_still_edits_the_record_of_the_call_it_follows(hooked):
+    """The call has ended and its CDR is written: the edit reaches the
+    customer database through the hook, and `after_call_edits` keeps it
+    with the call's id; once the wrap-up is over the record is closed."""
+    saved = []
+
+    def crm(call, agent, data, changes):
+        saved.append((call, agent, data.get("note"), changes))
+        return True
+    centre = hooked(crm)
+    agent, events, call = hotline_call(centre)
+    centre.call(agent.call("SetCallData", call=call, data={"note": "wants a refund"}))
+    caller = centre.sim.endpoint("dtiB1T1")
+    centre.run_until(lambda: caller.state == "connected", what="the caller hears the agent")
+    caller.hangup()
+    centre.run_until(lambda: centre.center.acd.agents["1005"].state == "workingAfterCall",
+                     what="the wrap-up")
+    centre.run(200)
+    result = centre.call(agent.call("SetCallData", call=call,
+                                    data={"outcome": "refund sent", "note": "refunded"}))
+    assert result["afterCall"] is True
+    assert result["record"] == {"saved": True, "message": "saved by crm"}
+    assert result["data"] == {"note": "refunded", "outcome": "refund sent"}
+    assert saved[-1] == (call, "1005", "refunded", {"outcome": "refund sent",
+                                                    "note": "refunded"})
+    centre.run(200)
+    [cdr] = centre.records.of(CallRecord, call_id=call)
+    assert cdr.attached == {"note": "wants a refund"}              # as the call ended
+    [edit] = centre.records.of(AfterCallEdit, call_id=call)
+    assert (edit.agent, edit.changes, edit.saved) == (
+        "1005", {"outcome": "refund sent", "note": "refunded"}, True)
+    centre.call(agent.call("SetAgentState", state="ready"))       # the wrap-up is over
+    with pytest.raises(RemoteError) as e:
+        centre.call(agent.call("SetCallData", call=call, data={"note": "late"}))
+    assert e.value.code == "no_such_object" and "wrap-up" in str(e.value)
+
+
+def test_in_wrap_up_after_a_transfer_the_edit_reaches_the_call_still_up(hooked):
+    centre = hooked(lambda call, agent, data, changes: True)
+    agent, events, call = hotline_call(centre)
+    centre.call(agent.call("SingleStepTransferCall", call=call, queue="sales"))
+    assert centre.center.acd.agents["1005"].state == "workingAfterCall"
+    result = centre.call(agent.call("SetCallData", call=call, data={"note": "angry"}))
+    assert result["record"]["saved"] and "afterCall" not in result
+    assert centre.center.calls[call].call.data["note"] == "angry"   # the next agent's pop
 
 
 @pytest.mark.parametrize("hook,message", [

@@ -404,7 +404,7 @@ def test_no_database_call_on_the_reactor_thread(make_store, clock, harness):
 def test_migrations_match_the_models(db_url):
     assert current_revision(db_url) is None
     upgrade(db_url)
-    assert current_revision(db_url) == head_revision() == "0002"
+    assert current_revision(db_url) == head_revision() == "0003"
     engine = create_engine(db_url)
     try:
         with engine.connect() as connection:
@@ -419,4 +419,4 @@ def test_store_migrates_at_start(make_store, clock, db_url):
     store = make_store()
     store.startService()
     clock.wait(store.flush())
-    assert current_revision(db_url) == "0002"
+    assert current_revision(db_url) == "0003"

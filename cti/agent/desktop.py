@@ -21,7 +21,11 @@ and log the agent on if it is logged off.  Then everything is a key:
     p in a conference: a party talks or only listens (and one who
       listens and presses a key asks to speak: the screen pop says so)
     d send DTMF      e edit the customer record     ctrl+s save it
+    ctrl+n add a field to the record (its name, then its value)
     escape           leave the record                ctrl+q quit
+
+The record stays editable in the wrap-up after the call (notes, the
+outcome): the server saves it to the customer database then too.
 
 A key shows in the footer only when it applies (answer while ringing,
 complete while consulting).  `n` and `w` on a call are not refused: the
@@ -86,6 +90,7 @@ class AgentDesktop(Console):
         Binding("d", "dtmf", "DTMF"),
         Binding("e", "edit", "Edit record"),
         Binding("ctrl+s", "save", "Save record"),
+        Binding("ctrl+n", "add_field", "New field"),
         Binding("escape", "leave", "Leave record", show=False),
     ]
     NEEDS = {"ready": "SetAgentState", "not_ready": "SetAgentState",
@@ -95,7 +100,7 @@ class AgentDesktop(Console):
              "transfer": "SingleStepTransferCall", "consult": "ConsultationCall",
              "complete": "TransferCall", "conference": "ConferenceCall",
              "reconnect": "ReconnectCall", "party_role": "SetPartyRole", "dtmf": "SendDTMF",
-             "edit": "SetCallData", "save": "SetCallData"}
+             "edit": "SetCallData", "save": "SetCallData", "add_field": "SetCallData"}
 
     def __init__(self, client, session, clock, agent_id, station=None):
         super().__init__(client, session, clock)
@@ -176,10 +181,11 @@ class AgentDesktop(Console):
             return live
         if action == "party_role":
             return live and call.state == "connected" and bool(call.parties)
-        if action == "edit":
-            return live and bool(call.data)
-        if action == "save":
-            return live and call.state in ("connected", "hold")
+        if action in ("edit", "save", "add_field"):   # on the call, or in its wrap-up
+            editable = call is not None and (
+                call.state in ("connected", "hold")
+                or call.state == "ended" and desk.state == "workingAfterCall")
+            return editable and (action != "edit" or bool(self.query_one(RecordForm).fields))
         if action == "dtmf":                  # to a caller, or to what the agent called
             return live and call.state in ("connected", "hold") and not call.internal
         if action == "hold":                  # not an internal call (hang-up only)
@@ -342,6 +348,21 @@ class AgentDesktop(Console):
         fields = self.query_one(RecordForm).query(Input)
         if fields:
             fields.first().focus()
+
+    def action_add_field(self):
+        """A field the record does not have yet (notes, an outcome): its
+        name, then its value; ctrl+s saves it with the other edits."""
+        form = self.query_one(RecordForm)
+
+        def named(name):
+            name = (name or "").strip()
+            if not name:
+                return
+            if name in form.fields:
+                self.say(f"The record has a field {name!r} already", error=True)
+                return
+            form.add(name).focus()
+        self.push_screen(Ask("New field: its name", "notes, outcome..."), named)
 
     def action_leave(self):
         self.query_one("#waiting", DataTable).focus()

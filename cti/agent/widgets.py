@@ -63,40 +63,62 @@ class RecordForm(VerticalScroll):
         super().__init__(**kwargs)
         self.call = None
         self.saved = {}                  # what the server holds
+        self.added = []                  # fields the agent added, not saved yet
+
+    @property
+    def fields(self):
+        """The names of the fields shown."""
+        return [field.name for field in self.query(Input)]
 
     def show(self, call):
         data = call.data if call else {}
         call_id = call.call if call else None
         if call_id != self.call or set(data) != set(self.saved):
-            edits = self.edits() if call_id == self.call else {}
+            same = call_id == self.call
+            edits = self.edits() if same else {}
+            self.added = [k for k in self.added if k not in data] if same else []
             self.call, self.saved = call_id, dict(data)
             self.remove_children()
-            self.mount_all(self._row(key, edits.get(key, _text(value)))
-                           for key, value in data.items())
+            self.mount_all([*(self._row(Input(edits.get(key, _text(value)), name=key))
+                              for key, value in data.items()),
+                            *(self._row(Input(edits.get(key, ""), name=key))
+                              for key in self.added)])
             return
         for field in self.query(Input):
-            if field.value == _text(self.saved[field.name]):
+            if field.name in self.saved and field.value == _text(self.saved[field.name]):
                 field.value = _text(data[field.name])
         self.saved = dict(data)
 
     def accept(self, data):
         """The server holds `data` now (the edits were saved)."""
         self.saved = dict(data)
+        self.added = [k for k in self.added if k not in data]
+
+    def add(self, key):
+        """An empty field `key` (a string once typed): its Input."""
+        self.added.append(key)
+        field = Input("", name=key)
+        self.mount(self._row(field))
+        return field
 
     @staticmethod
-    def _row(key, text):
-        return Horizontal(Label(key, classes="key"), Input(text, name=key), classes="field")
+    def _row(field):
+        """A field's line: its name, its Input."""
+        return Horizontal(Label(field.name, classes="key"), field, classes="field")
 
     def edits(self):
-        """{key: text} of the fields changed and not saved."""
+        """{key: text} of the fields changed and not saved (an added field
+        once something is typed in it)."""
         return {f.name: f.value for f in self.query(Input)
-                if f.value != _text(self.saved.get(f.name))}
+                if (f.value != _text(self.saved[f.name]) if f.name in self.saved
+                    else f.value)}
 
     def changes(self):
-        """The edits as attached data: strings stay strings, the rest is JSON."""
+        """The edits as attached data: strings stay strings (an added field
+        is one), the rest is JSON."""
         out = {}
         for key, text in self.edits().items():
-            if isinstance(self.saved.get(key), str):
+            if key not in self.saved or isinstance(self.saved[key], str):
                 out[key] = text
             else:
                 try:

@@ -209,6 +209,7 @@ class AgentState:
     calls_direct: int = 0           # calls to it by name answered (internal, transfers)
     talk_s: float = 0.0             # talk time since login, every kind of call
     ring_timer: object = None       # its phone's ring timeout while an offer rings
+    last_call: object = None        # the call its wrap-up follows (its record stays editable)
     no_answers: int = 0             # offers rung out in a row
     pending: tuple | None = None    # (state, reason) to apply when the call is over
     durations: dict = field(default_factory=dict)   # state -> seconds since login
@@ -860,6 +861,7 @@ class ACD:
         agent.talk_s += self.clock.seconds() - agent.answered_at
         queue = self.queues.get(agent.direct_queue) if agent.direct_queue else None
         agent.direct_queue = None
+        agent.last_call = call if queue is not None else None
         back, agent.return_to = agent.return_to, None
         if queue is None and back is not None and back[0] == "notReady":
             agent.reason = back[1]
@@ -899,6 +901,7 @@ class ACD:
         agent.entry = None
         agent.talk_s += talk
         call, agent.call = agent.call, None
+        agent.last_call = call
         config = entry.queue.config
         agent.wrap_mode = self._wrap_mode(agent, config)
         agent.wrap_started = now
@@ -1049,6 +1052,7 @@ class ACD:
                 - agent.state_started
             agent.state_started = now
             if source == "workingAfterCall" and target != source:
+                agent.last_call = None
                 self._handled(agent)
             if target == "ready":
                 if not self.router.is_ready(agent):

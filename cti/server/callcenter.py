@@ -70,7 +70,13 @@ from cti.server.desk import Desk
 from cti.server.outbound import Dialer
 from cti.server.talk import MusicOnHold, Talk
 from cti.statemachine import Table
-from cti.storage.models import AgentSession, AgentStateChange, CallRecord, QueueLogEntry
+from cti.storage.models import (
+    AfterCallEdit,
+    AgentSession,
+    AgentStateChange,
+    CallRecord,
+    QueueLogEntry,
+)
 
 log = Logger()
 
@@ -1141,11 +1147,19 @@ class CallCenter:
         return self._flow_op(request, params["call"], run)
 
     def _set_call_data(self, request, params):
+        follows = False                # an agent in the wrap-up of this call
+        if request.role == "agent":
+            agent = self._my_agent(request)
+            follows = agent.state == "workingAfterCall" and agent.last_call is not None \
+                and agent.last_call.id == params["call"]
+            if params["call"] not in self.calls:
+                return self._after_call_edit(agent, params, follows)
         ic = self._call(params["call"])
         if request.role == "flow" and ic.flow_session is not request.session:
             raise ProtocolError("invalid_state", f"call {ic.id} is not in this flow "
                                 "server's hands")
-        if request.role == "agent" and (ic.agent is None or ic.agent.id != request.user.name):
+        if request.role == "agent" and not follows \
+                and (ic.agent is None or ic.agent.id != request.user.name):
             raise ProtocolError("invalid_state", f"call {ic.id} is not at your station")
         self._merge_data(ic, params["data"], request.cause)
         result = {"data": dict(ic.call.data)}
@@ -1154,6 +1168,34 @@ class CallCenter:
         d = customer.save(self.clock, self.config.record_hook, ic.id, request.user.name,
                           ic.call.data, params["data"])
         return d.addCallback(lambda record: {**result, "record": record})
+
+    def _after_call_edit(self, agent, params, follows):
+        """An agent in wrap-up edits the record of the call it follows
+        (`follows`), which has ended: its CDR is written, so the edit goes
+        to the record hook (the customer database) and to
+        `after_call_edits`.  (A call it transferred, still up, is edited
+        as a live call.)"""
+        call, call_id = agent.last_call, params["call"]
+        if not follows:
+            self.dialer.check_not_own(call_id)
+            raise ProtocolError("no_such_object", f"no call {call_id!r}: it ended, and after "
+                                "a call only its record in the wrap-up that follows it may "
+                                "be edited", object="call", id=call_id)
+        call.data.update(params["data"])
+        result = {"data": dict(call.data), "afterCall": True}
+        if not params["data"]:
+            return result
+        at = utc(self.clock.seconds())
+
+        def keep(record):
+            self.records.add(AfterCallEdit(at=at, call_id=call_id, agent=agent.id,
+                                           changes=dict(params["data"]),
+                                           saved=None if record is None else record["saved"]))
+            return result if record is None else {**result, "record": record}
+        if self.config.record_hook is None:
+            return keep(None)
+        return customer.save(self.clock, self.config.record_hook, call_id, agent.id,
+                             call.data, params["data"]).addCallback(keep)
 
     def _merge_data(self, ic, data, cause):
         """Add `data` to the call's attached data (top-level keys replaced)

@@ -326,5 +326,24 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+class AfterCallEdit(Base):
+    """An agent's edit of a call's record in wrap-up, after the call ended
+    and its CDR was written: ``changes`` (the keys the agent set) belong
+    to the CDR of ``call_id`` (its ``attached`` as it ended), in the order
+    of ``at``.  ``saved`` is the record hook's answer (the customer
+    database took it), None when the server has no record hook.
+    """
+
+    __tablename__ = "after_call_edits"
+
+    id: Mapped[int] = mapped_column(RowId, primary_key=True)
+    at: Mapped[datetime]
+    call_id: Mapped[str] = mapped_column(index=True)
+    agent: Mapped[str]
+    changes: Mapped[dict[str, Any]]
+    saved: Mapped[bool | None]
+
+
 #: every model, in the order the tables are created
-MODELS = (CallRecord, AgentSession, AgentStateChange, QueueLogEntry, AuditEntry)
+MODELS = (CallRecord, AgentSession, AgentStateChange, QueueLogEntry, AuditEntry,
+          AfterCallEdit)
