@@ -177,3 +177,22 @@ def test_the_far_end_of_a_call_out_hanging_up_in_a_queue_abandons_it(centre):
     assert (cdr.disposition, cdr.released_by, cdr.queue) == ("answered", "caller", "sales")
     assert [e.event for e in centre.records.of(QueueLogEntry, call_id=s.call_id)] == [
         "ENTERQUEUE", "ABANDON"]
+
+
+def test_a_call_out_whose_blind_transfer_fails_is_released(centre):
+    """The far end of a call out was never a caller of ours: no queue to
+    go back to, so a transfer that does not connect ends it."""
+    s = CallOut(centre)
+    other, _ = agent_ready(centre, "1003", "msiB1C3")
+    s.ask(s.agent, "SingleStepTransferCall", call=s.call_id, agent="1003")
+    e = s.refused(s.agent, "HoldCall", call=s.call_id)         # nobody has it meanwhile
+    assert e.code == "invalid_state"
+    e = s.refused(s.sup, "HoldCall", call=s.call_id)
+    assert e.code == "invalid_state" and "being transferred" in str(e)
+    centre.run_until(lambda: s.call_id not in centre.center.calls, within_ms=40_000,
+                     what="1003 does not answer: the call ends")
+    centre.run(200)
+    [cdr] = centre.records.of(CallRecord, call_id=s.call_id)
+    assert "the transfer to agent 1003 failed" in cdr.cause
+    assert centre.center.channels["dtiB1T1"].state == "idle"
+    assert centre.center.acd.agents["1003"].state == "ready"

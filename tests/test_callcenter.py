@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from cti.server.config import load_server_config
 from cti.storage.models import CallRecord, QueueLogEntry
 from tests.centre import Centre
 from tests.rig import hears
@@ -643,6 +644,26 @@ def test_a_full_queue_sends_the_caller_to_its_overflow_flow():
     request = route_request(centre, seen)
     assert (request["flow"], request["ani"]) == ("after_hours", "2125550025")
     assert centre.center.calls[request["call"]].state == "ivr"
+
+
+def test_a_full_flow_down_queue_whose_overflow_is_a_flow_gives_busy_with_no_flow_server():
+    """The flows are down: calls go to the flow_down queue (sales); full,
+    its overflow to a flow cannot run either, so busy (not round and round)."""
+    from dataclasses import replace
+
+    config = load_server_config("etc/cti.toml")
+    config = replace(config, queues=tuple(
+        replace(q, max_length=1, overflow=("flow", "after_hours")) if q.name == "sales" else q
+        for q in config.queues))
+    centre = Centre(config)
+    centre.sim.endpoint("dtiB1T1").call(ani="2125550026", dnis="5550100")   # main_menu
+    centre.run_until(lambda: centre.center.acd.full("sales"), what="sales is full")
+    centre.sim.endpoint("dtiB1T2").call(ani="2125550027", dnis="5550100")
+    centre.run_until(lambda: centre.records.of(CallRecord), what="the second call's CDR")
+    [cdr] = centre.records.of(CallRecord)
+    assert (cdr.ani, cdr.disposition, cdr.cause) == (
+        "2125550027", "queue_full", "queue sales is full")
+    assert [e.data1 for e in centre.records.of(QueueLogEntry, event="FULL")] == ["busy"]
 
 
 # -- the watchdog on a silent flow server --------------------------------------------

@@ -49,9 +49,9 @@ class Callbacks:
         config = cc.config.queue(ic.queue)
         if config.callback_key != digit or ic.entry is None or ic.entry.ringing:
             return False
-        if not ic.call.ani:
-            log.info("call {call}: callback asked, but the caller's number is unknown",
-                     call=ic.id)
+        if not ic.call.ani or ic.trunk_out:
+            log.info("call {call}: callback asked, but the caller's number is unknown "
+                     "(or the call is one we placed)", call=ic.id)
             return False
         cc.acd.keep_for_callback(ic.call)     # no max wait from now on
         cc._stop_music(ic)

@@ -312,7 +312,12 @@ class CallCenter:
     def _route_request(self, ic):
         c = ic.call
         return {"call": c.id, "flow": ic.flow, "ani": c.ani, "dnis": c.dnis,
-                "trunkGroup": c.trunk_group, "device": ic.trunk.name, "data": dict(c.data)}
+                "direction": c.direction, "trunkGroup": c.trunk_group,
+                "device": ic.trunk.name, "data": dict(c.data)}
+
+    def flow_servers(self):
+        """How many flow servers are registered and connected."""
+        return sum(s in self.hub.sessions for s in self.flow_sessions)
 
     def next_flow_session(self):
         live = [s for s in self.flow_sessions if s in self.hub.sessions]
@@ -407,7 +412,7 @@ class CallCenter:
         first arrival), or busy when there is none: the call is cleared, a
         trunk not answered yet released unanswered (the network gives the
         caller busy or reorder, and does not charge the call)."""
-        overflow = self._overflow_of_full(queue)
+        overflow = None if ic.line_released else self._overflow_of_full(queue)
         self.record_queue(ic.id, queue, None, "FULL",
                           "busy" if overflow is None else ":".join(overflow))
         if overflow is None:
@@ -427,18 +432,25 @@ class CallCenter:
             self.leave_flow(ic, "redirected")
         if ic.state != "routing":
             ic.phase.fire("to_flow_again", flow=target)
+        if ic.trunk.state == "connected":           # the flow's prompts are heard
             self.voice_hears_caller(ic, duplex=True)
         self._to_flow(ic, target)
 
     def _overflow_of_full(self, queue):
         """Where a caller who finds `queue` full goes: its overflow, and
         while that is a full queue, that queue's; None when the chain
-        ends (or comes back) without a flow or a queue with room."""
+        ends (or comes back) without a queue with room, or at a flow with
+        no flow server to run it (its default treatment would be a queue
+        again: the flow_down queue, full perhaps)."""
         seen = set()
         while queue not in seen:
             seen.add(queue)
             overflow = self.config.queue(queue).overflow
-            if overflow is None or overflow[0] == "flow" or not self.acd.full(overflow[1]):
+            if overflow is None:
+                return None
+            if overflow[0] == "flow":
+                return overflow if self.flow_servers() else None
+            if not self.acd.full(overflow[1]):
                 return overflow
             queue = overflow[1]
         return None
@@ -717,6 +729,7 @@ class CallCenter:
                        station=station, answered_at=now, answered_by=(agent.id, station.name))
         ic.phase = PHASES.machine(self.clock, ic.id)
         ic.phase.fire("dialled", number=out.number, agent=agent.id)
+        ic.call.trunk_group = trunk.group
         self.calls[ic.id] = ic
         self.by_trunk[trunk.name] = ic               # its keys: SpeakRequested
         self.dialer.by_trunk[trunk.name] = lambda reason: self._finish(
@@ -820,7 +833,8 @@ class CallCenter:
             disposition = "failed"
         wait = None
         if ic.queued_at is not None:
-            left = next(t for t in (ic.left_queue_at, ic.answered_at, now) if t is not None)
+            left = next(t for t in (ic.left_queue_at, ic.answered_at, now)
+                        if t is not None and t >= ic.queued_at)  # not an earlier answer
             wait = left - ic.queued_at
         c = ic.call
         self.records.add(CallRecord(
@@ -910,7 +924,7 @@ class CallCenter:
                                 object="device", id=name)
         if kind == "routepoint" and target in self.route_points:
             snap = {"device": name, "kind": "routepoint", "flow": target,
-                    "flowServers": sum(s in self.hub.sessions for s in self.flow_sessions)}
+                    "flowServers": self.flow_servers()}
         else:
             channel = self.channels.by_name.get(name)
             if channel is None:

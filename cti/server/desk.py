@@ -116,6 +116,9 @@ class Desk:
         if ic.state != "talking" or ic.talk is None:
             raise ProtocolError("invalid_state", f"call {call_id} is not connected to an "
                                 f"agent (it is {ic.state})", object="call", id=call_id)
+        if ic.station is None:
+            raise ProtocolError("invalid_state", f"call {call_id} is being transferred (it "
+                                "rings at an agent's phone)", object="call", id=call_id)
         return ic
 
     def parties(self, ic):
@@ -320,17 +323,23 @@ class Desk:
 
     def _back_to_queue(self, failure, ic, target):
         """A blind transfer (to an agent, to a number) did not connect:
-        the caller goes back to its queue."""
+        the caller goes back to its queue (a caller never queued, to the
+        flow_down queue); the far end of an agent's call out, which was
+        never a caller of ours, is released."""
         failure.trap(OutboundFailed)
         if ic.state != "talking":            # the caller hung up meanwhile
             return
         cc = self.center
+        reason = failure.value.reason
+        queue = ic.queue or (None if ic.trunk_out else cc.config.flow_down_queue)
+        if not queue:
+            cc._finish(ic, "system", f"the transfer to {target} failed ({reason})")
+            return
         log.info("call {call}: the transfer to {target} failed ({reason}): back to queue "
-                 "{queue}", call=ic.id, target=target, reason=failure.value.reason,
-                 queue=ic.queue)
+                 "{queue}", call=ic.id, target=target, reason=reason, queue=queue)
         self.release_caller(ic)
-        ic.phase.fire("transfer", to=f"queue:{ic.queue}")
-        cc._to_queue(ic, ic.queue or cc.config.flow_down_queue, priority=ic.priority)
+        ic.phase.fire("transfer", to=f"queue:{queue}")
+        cc._to_queue(ic, queue, priority=ic.priority)
 
     def release_caller(self, ic, cause=None):
         """The agent (or the supervisor who took it over), if one is still
