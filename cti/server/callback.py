@@ -24,7 +24,6 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from cti.server.channels import OutboundFailed
-from cti.server.talk import Talk
 
 log = Logger()
 
@@ -100,14 +99,7 @@ class Callbacks:
         if ic.state != "talking" or ic.station is not station:
             cc.dialer.free(trunk, "the agent left")
             return
-        ic.trunk, ic.line_released, ic.trunk_out = trunk, False, True
-        cc.dialer.by_trunk[trunk.name] = lambda reason: cc._finish(
-            ic, "caller", f"far end cleared ({reason})")
-        cc.bus.release(station.name)
-        cc.voice_hears_caller(ic, duplex=False)
-        ic.talk = Talk(cc.bus, cc.config.conference_pool, cc._trunk_endpoint(ic), cc.moh)
-        ic.talk.set(station.name, "talk")
-        cc.model.connect(ic.call, trunk.name, "connected")
+        cc.far_end_answered(ic, trunk)
 
     def _failed(self, ic, reason):
         cc = self.center

@@ -723,25 +723,32 @@ class CallCenter:
         """An agent's call out (cti.server.outbound.OutboundCall) answered
         on `trunk`: from now on a call like a caller's, with the far end in
         the caller's place and the agent talking to it."""
-        now = self.clock.seconds()
         agent, station = out.agent, out.station
-        ic = TrunkCall(out.call, trunk, offered_at=out.started_at, trunk_out=True, agent=agent,
-                       station=station, answered_at=now, answered_by=(agent.id, station.name))
+        ic = TrunkCall(out.call, trunk, offered_at=out.started_at, agent=agent, station=station,
+                       answered_at=self.clock.seconds(), answered_by=(agent.id, station.name))
         ic.phase = PHASES.machine(self.clock, ic.id)
         ic.phase.fire("dialled", number=out.number, agent=agent.id)
         ic.call.trunk_group = trunk.group
         self.calls[ic.id] = ic
-        self.by_trunk[trunk.name] = ic               # its keys: SpeakRequested
-        self.dialer.by_trunk[trunk.name] = lambda reason: self._finish(
-            ic, "caller" if ic.state in ("queued", "ringing") else "far_end", reason)
-        self.bus.release(station.name)               # the progress it heard
-        self.voice_hears_caller(ic, duplex=False)
-        ic.talk = Talk(self.bus, self.config.conference_pool, self._trunk_endpoint(ic), self.moh)
-        ic.talk.set(station.name, "talk")
-        self.model.connect(ic.call, trunk.name, "connected", cause=out.cause)
+        self.far_end_answered(ic, trunk, out.cause)
         self.model.connect(ic.call, station.name, "connected", cause=out.cause)
         self.desk.call_connected(ic)
         return ic
+
+    def far_end_answered(self, ic, trunk, cause=None):
+        """A trunk we dialled for the call answered (an agent's call out, a
+        callback): it is the call's outside party from now on, and the
+        agent's phone, which heard the call's progress, talks with it."""
+        ic.trunk, ic.line_released, ic.trunk_out = trunk, False, True
+        self.by_trunk[trunk.name] = ic               # its keys: SpeakRequested
+        self.dialer.by_trunk[trunk.name] = lambda reason: self._finish(
+            ic, "far_end" if ic.call.direction == "outbound"
+            and ic.state not in ("queued", "ringing") else "caller", reason)
+        self.bus.release(ic.station.name)            # the progress it heard
+        self.voice_hears_caller(ic, duplex=False)
+        ic.talk = Talk(self.bus, self.config.conference_pool, self._trunk_endpoint(ic), self.moh)
+        ic.talk.set(ic.station.name, "talk")
+        self.model.connect(ic.call, trunk.name, "connected", cause=cause)
 
     # -- the CT-Bus ----------------------------------------------------------
     def _trunk_endpoint(self, ic):
