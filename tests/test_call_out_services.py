@@ -17,6 +17,7 @@ from tests.test_supervision import (
     SUP_STATION,
     SUPERVISOR_HZ,
     Scene,
+    supervisor_at_headset,
     wav_samples,
 )
 
@@ -86,13 +87,7 @@ def test_a_supervisor_monitors_records_and_clears_an_agents_call_out(centre, tmp
 
 def test_monitor_next_call_catches_a_call_out(centre):
     agent, events, phone = headset_agent(centre)
-    sup = centre.client()
-    centre.call(sup.login("sup", PASSWORD, "supervisor"))
-    sup_events = centre.events(sup)
-    sup_phone = centre.sim.endpoint(SUP_STATION)
-    sup_phone.offhook()
-    centre.run_until(lambda: centre.center.channels[SUP_STATION].state == "offhook",
-                     what="the supervisor's headset on")
+    sup, sup_events, _ = supervisor_at_headset(centre)
     centre.call(sup.call("MonitorNextCall", agent="1005", station=SUP_STATION))
     far = centre.sim.endpoint("dtiB1T1")
     far.set_outbound("answer", 1)

@@ -624,14 +624,21 @@ def test_a_full_queue_sends_the_caller_to_its_overflow_queue():
         ("support", "FULL", "queue:sales"), ("sales", "ENTERQUEUE", "")]
 
 
+def first_cdr_of(centre, trunk, ani, dnis):
+    """A call from `ani` on `trunk`: the CDR of the first call to end
+    (this one, when the others are still up)."""
+    centre.sim.endpoint(trunk).call(ani=ani, dnis=dnis)
+    centre.run_until(lambda: centre.records.of(CallRecord), what=f"{ani}'s CDR")
+    [cdr] = centre.records.of(CallRecord)
+    return cdr
+
+
 def test_full_queues_that_overflow_to_each_other_give_busy():
     centre = Centre(full_support(("queue", "sales"), sales_max_length=1))
     fill_support(centre)
     centre.sim.endpoint("dtiB1T2").call(ani="2125550023", dnis="5550199")   # to sales
     centre.run_until(lambda: centre.center.acd.full("sales"), what="sales is full")
-    centre.sim.endpoint("dtiB1T3").call(ani="2125550024", dnis="5550199")
-    centre.run_until(lambda: centre.records.of(CallRecord), what="the third call's CDR")
-    [cdr] = centre.records.of(CallRecord)
+    cdr = first_cdr_of(centre, "dtiB1T3", "2125550024", "5550199")
     assert (cdr.ani, cdr.disposition, cdr.cause) == (
         "2125550024", "queue_full", "queue support is full")
 
@@ -658,9 +665,7 @@ def test_a_full_flow_down_queue_whose_overflow_is_a_flow_gives_busy_with_no_flow
     centre = Centre(config)
     centre.sim.endpoint("dtiB1T1").call(ani="2125550026", dnis="5550100")   # main_menu
     centre.run_until(lambda: centre.center.acd.full("sales"), what="sales is full")
-    centre.sim.endpoint("dtiB1T2").call(ani="2125550027", dnis="5550100")
-    centre.run_until(lambda: centre.records.of(CallRecord), what="the second call's CDR")
-    [cdr] = centre.records.of(CallRecord)
+    cdr = first_cdr_of(centre, "dtiB1T2", "2125550027", "5550100")
     assert (cdr.ani, cdr.disposition, cdr.cause) == (
         "2125550027", "queue_full", "queue sales is full")
     assert [e.data1 for e in centre.records.of(QueueLogEntry, event="FULL")] == ["busy"]

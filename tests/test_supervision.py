@@ -224,8 +224,8 @@ def test_supervise_errors_say_what_is_wrong(centre):
     assert "lift the handset" in centre.records.of(AuditEntry)[0].detail["message"]
 
 
-def test_monitor_next_call_starts_when_the_agent_answers(centre):
-    agent, events = agent_ready(centre, "1005", "msiB1C5")
+def supervisor_at_headset(centre):
+    """The supervisor logged in, its headset on: (client, events, phone)."""
     sup = centre.client()
     centre.call(sup.login("sup", PASSWORD, "supervisor"))
     sup_events = centre.events(sup)
@@ -233,6 +233,12 @@ def test_monitor_next_call_starts_when_the_agent_answers(centre):
     sup_phone.offhook()
     centre.run_until(lambda: centre.center.channels[SUP_STATION].state == "offhook",
                      what="the supervisor's station off-hook")
+    return sup, sup_events, sup_phone
+
+
+def test_monitor_next_call_starts_when_the_agent_answers(centre):
+    agent, events = agent_ready(centre, "1005", "msiB1C5")
+    sup, sup_events, sup_phone = supervisor_at_headset(centre)
     centre.call(sup.call("MonitorNextCall", agent="1005", mode="monitor",
                          station=SUP_STATION))
     caller, phone = centre.sim.endpoint("dtiB1T2"), centre.sim.endpoint("msiB1C5")
