@@ -544,10 +544,9 @@ def test_calling_out_to_a_number_or_another_agent(down, kind, name):
                   callingDevice="1005", calledDevice=name, data={})
         await pilot.pause()
         assert "Call c7  connected" in text(app, "#call-info")
-        # Answered, a call out takes every key a caller's call does (keys go
-        # to what it reached, an IVR); an internal call only hangs up.
-        assert all(app.check_action(a, ()) == (kind == "number")
-                   for a in ("hold", "transfer", "consult", "dtmf"))
+        # Answered, a call out (or an internal call) takes every key a
+        # caller's call does (keys go to what it reached, an IVR).
+        assert all(app.check_action(a, ()) for a in ("hold", "transfer", "consult", "dtmf"))
         await pilot.press("x")
         await pilot.pause()
         assert fake.sent() == [("ClearConnection", {"call": "c7"})]
@@ -587,22 +586,30 @@ def test_another_agents_call_out_transferred_here_pops_whom_it_called():
     run(desktop(fake), scenario)
 
 
-def test_called_by_another_agent_only_answer_and_hang_up_apply():
+@pytest.mark.parametrize("called,shown,keys", [
+    ("1005", "Internal call from 1002", False),         # it talks, and may hang up
+    ("1003", "Agent 1003, called by agent 1002", True),  # 1002 passed 1003 on: its call
+])
+def test_an_internal_call_to_this_agent_or_passed_on_to_it(called, shown, keys):
+    """Agent 1002 called this agent (1005), or called 1003 and then
+    transferred 1003 here: the screen says which, and only a call passed
+    on is this agent's to hold, transfer or consult on."""
     fake = FakeClient(agent_answers(state="ready"))
 
     async def scenario(pilot):
         app = pilot.app
         internal = {"call": "c8", "device": "msiB1C5", "callingDevice": "1002",
-                    "calledDevice": "1005", "data": {}, "agent": "1005",
+                    "calledDevice": called, "data": {}, "agent": "1005",
                     "direction": "internal"}
         fake.emit("Delivered", **internal, state="alerting")
         await pilot.pause()
         assert app.check_action("answer", ())
         fake.emit("Established", **internal, state="connected")
         await pilot.pause()
+        assert shown in text(app, "#call-info")
         assert app.check_action("clear", ())
-        assert not any(app.check_action(a, ()) for a in ("hold", "transfer", "consult",
-                                                         "dtmf"))
+        assert all(app.check_action(a, ()) == keys for a in ("hold", "transfer", "consult",
+                                                             "dtmf"))
 
     run(desktop(fake), scenario)
 
@@ -1150,7 +1157,65 @@ def test_the_supervisor_holds_transfers_and_hangs_up_the_call_it_intercepted():
         await pilot.pause()
         await pilot.press("X")
         await pilot.pause()
-        assert fake.sent() == [("ClearCall", {"call": "c4"})]
+        assert fake.sent() == [("ClearConnection", {"call": "c4"})]
+
+    run(console(fake), scenario)
+
+
+def test_the_supervisor_consults_on_its_call_and_conferences():
+    fake = FakeClient({**supervisor_answers(*floor()),
+                       "Intercept": {"call": "c3", "station": "msiB1C9"},
+                       "ConsultationCall": {"call": "c3", "consultCall": "c5"},
+                       "ConferenceCall": {"call": "c3", "parties": []},
+                       "ReconnectCall": {"call": "c3"}})
+    mine = {"call": "c3", "device": "msiB1C9", "callingDevice": "2125551234",
+            "calledDevice": "5550199", "data": {}, "direction": "inbound"}
+    consult = {**mine, "call": "c5", "callingDevice": "sup", "calledDevice": "1003",
+               "direction": "internal"}
+
+    async def scenario(pilot):
+        app = pilot.app
+        await pilot.press("down", "i")
+        fake.emit("Established", **mine, state="connected", supervisor="sup")
+        await pilot.pause()
+        assert not app.check_action("conference_mine", ())
+        fake.sent()
+        await pilot.press("U")
+        await pilot.pause()
+        await pilot.press("enter")                          # an agent
+        await pilot.pause()
+        await pilot.press(*"1003", "enter")
+        fake.emit("Held", **mine, state="hold")          # as the server sends them
+        fake.emit("Originated", **consult, state="initiated")
+        await pilot.pause()
+        assert fake.sent() == [("ConsultationCall", {"call": "c3", "agent": "1003"})]
+        fake.emit("Established", **consult, state="connected")   # 1003 answers
+        await pilot.pause()
+        line = text(app, "#supervision")
+        assert "Your call c3 with 2125551234: consulting on c5" in line
+        assert not app.check_action("hold_mine", ()) and app.check_action("reconnect_mine", ())
+        await pilot.press("K")                              # back to the caller
+        fake.emit("ConnectionCleared", **consult, state="null", reason="reconnected")
+        fake.emit("Retrieved", **mine, state="connected")
+        await pilot.pause()
+        assert "talking" in text(app, "#supervision") and app.check_action("hold_mine", ())
+        await pilot.press("U", "enter")
+        await pilot.pause()
+        await pilot.press(*"1003", "enter")
+        fake.emit("Held", **mine, state="hold")
+        fake.emit("Originated", **consult, state="initiated")
+        await pilot.pause()
+        await pilot.press("J")                              # all three talk
+        fake.emit("ConnectionCleared", **consult, state="null", reason="conferenced")
+        fake.emit("Established", **mine, state="connected")
+        await pilot.pause()
+        assert fake.sent() == [("ReconnectCall", {"call": "c3", "consultCall": "c5"}),
+                               ("ConsultationCall", {"call": "c3", "agent": "1003"}),
+                               ("ConferenceCall", {"call": "c3", "consultCall": "c5"})]
+        assert "Your call c3 with 2125551234: talking" in text(app, "#supervision")
+        await pilot.press("X")                              # the others talk on
+        await pilot.pause()
+        assert fake.sent() == [("ClearConnection", {"call": "c3"})]
 
     run(console(fake), scenario)
 

@@ -173,6 +173,22 @@ def test_the_consulting_agent_hanging_up_transfers(centre):
     assert s.talk_only("caller", "second")
 
 
+def test_a_transfer_on_answer_that_is_rejected_sends_the_caller_back_to_its_queue(centre):
+    """1005 hangs up while 1003 still rings (to transfer on answer), and
+    1003 rejects it: nobody holds the caller any more, so it goes back to
+    its queue rather than stay on hold with nobody."""
+    s = Scene(centre)
+    s.consult()
+    s.phone1.onhook()
+    centre.run_until(lambda: s.acd.agents["1005"].state == "workingAfterCall",
+                     what="1005 leaves")
+    s.ask(s.second, "ClearConnection")                  # 1003 rejects it
+    centre.run_until(lambda: centre.center.calls[s.call_id].state in ("queued", "ringing"),
+                     what="the caller back in its queue")
+    assert centre.center.calls[s.call_id].queue == "support"
+    assert not centre.center.desk.consults.by_call
+
+
 def test_blind_transfer_to_an_agent_completes_on_answer(centre):
     s = Scene(centre)
     result = s.ask(s.first, "SingleStepTransferCall", call=s.call_id, agent="1003")

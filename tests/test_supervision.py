@@ -138,8 +138,7 @@ def test_intercept_leaves_caller_and_supervisor_talking(centre):
 
 def test_the_supervisor_holds_and_transfers_the_call_it_intercepted(centre):
     """After Intercept the call is the supervisor's: hold and retrieve it,
-    then send the caller on (a blind transfer); a consultation is an
-    agent's and is refused with the reason."""
+    then send the caller on (a blind transfer)."""
     s = Scene(centre)
     s.lift()
     s.ask(s.sup, "Supervise", agent="1005", mode="monitor", station=SUP_STATION)
@@ -150,8 +149,6 @@ def test_the_supervisor_holds_and_transfers_the_call_it_intercepted(centre):
     s.ask(s.sup, "RetrieveCall", call=s.call_id)
     heard = s.listen()
     assert heard["caller"] == {SUPERVISOR_HZ} and heard["supervisor"] == {CALLER_HZ}
-    e = s.refused(s.sup, "ConsultationCall", call=s.call_id, agent="1003")
-    assert e.code == "invalid_state" and "supervisor sup's (intercepted)" in str(e)
     other, _ = agent_ready(centre, "1001", "msiB1C1")                 # sales
     s.ask(s.sup, "SingleStepTransferCall", call=s.call_id, queue="sales")
     assert centre.center.channels[SUP_STATION].state != "talking"   # the supervisor is free
@@ -165,8 +162,67 @@ def test_the_supervisor_holds_and_transfers_the_call_it_intercepted(centre):
     assert heard["caller"] == {AGENT_HZ} and heard["agent"] == {CALLER_HZ}
     assert heard["supervisor"] == set()
     assert [a.action for a in centre.records.of(AuditEntry)] == [
-        "Supervise", "Intercept", "HoldCall", "RetrieveCall", "ConsultationCall",
-        "SingleStepTransferCall"]
+        "Supervise", "Intercept", "HoldCall", "RetrieveCall", "SingleStepTransferCall"]
+
+
+def supervisor_consulting(centre):
+    """The supervisor took the call over (Intercept) and consults agent
+    1003 about it, who answered: (the Scene, with 1003's phone as `phone`;
+    the consultation's call id; 1003's events)."""
+    s = Scene(centre)
+    s.lift()
+    s.ask(s.sup, "Supervise", agent="1005", mode="monitor", station=SUP_STATION)
+    s.ask(s.sup, "Intercept", agent="1005")
+    other, other_events = agent_ready(centre, "1003", "msiB1C3")
+    consult = s.ask(s.sup, "ConsultationCall", call=s.call_id, agent="1003")["consultCall"]
+    s.phone = centre.sim.endpoint("msiB1C3")             # the agent of listen() now
+    centre.run_until(lambda: s.phone.state == "ringing", what="1003 rings")
+    s.phone.offhook()
+    centre.run_until(lambda: "Established" in names(other_events), what="1003 answers")
+    return s, consult, other_events
+
+
+def test_the_supervisor_consults_on_its_call_conferences_and_leaves(centre):
+    """On the call it took over the supervisor consults an agent (the
+    caller hears music), brings the agent in, and leaves the two talking:
+    the call is the agent's from then on."""
+    s, consult, other_events = supervisor_consulting(centre)
+    delivered = dict(other_events)["Delivered"]
+    assert (delivered["call"], delivered["callingDevice"]) == (consult, "sup")
+    heard = s.listen()
+    assert heard["supervisor"] == {AGENT_HZ} and heard["agent"] == {SUPERVISOR_HZ}
+    assert SUPERVISOR_HZ not in heard["caller"]            # held, with music
+    s.ask(s.sup, "ConferenceCall", call=s.call_id, consultCall=consult)
+    assert s.listen() == {"caller": {AGENT_HZ, SUPERVISOR_HZ},
+                          "agent": {CALLER_HZ, SUPERVISOR_HZ},
+                          "supervisor": {CALLER_HZ, AGENT_HZ}}
+    e = s.refused(s.agent, "ClearConnection", call=s.call_id)   # 1005 left it long ago
+    assert e.code == "invalid_state"
+    s.ask(s.sup, "ClearConnection", call=s.call_id)      # the supervisor leaves
+    assert centre.center.channels[SUP_STATION].state != "talking"
+    assert centre.center.calls[s.call_id].agent.id == "1003"
+    heard = s.listen()
+    assert heard["caller"] == {AGENT_HZ} and heard["agent"] == {CALLER_HZ}
+    assert heard["supervisor"] == set()
+    e = s.refused(s.sup, "ClearConnection", call=s.call_id)     # not the supervisor's now
+    assert e.code == "invalid_state" and "not one you took over" in str(e)
+    s.caller.hangup()
+    centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
+    centre.run(200)
+    [cdr] = centre.records.of(CallRecord, call_id=s.call_id)
+    assert (cdr.agent, cdr.released_by) == ("1005", "caller")     # who answered it
+    assert [a.action for a in centre.records.of(AuditEntry)] == [
+        "Supervise", "Intercept", "ConsultationCall", "ConferenceCall", "ClearConnection"]
+
+
+def test_the_supervisor_consults_on_its_call_then_transfers_it(centre):
+    s, consult, _ = supervisor_consulting(centre)
+    assert s.ask(s.sup, "TransferCall", call=s.call_id, consultCall=consult) == {
+        "call": s.call_id, "agent": "1003"}
+    assert centre.center.channels[SUP_STATION].state != "talking"
+    heard = s.listen()
+    assert heard["caller"] == {AGENT_HZ} and heard["agent"] == {CALLER_HZ}
+    assert centre.center.calls[s.call_id].intercepted_by is None
 
 
 def test_the_supervisor_sends_the_intercepted_caller_to_an_agent(centre):

@@ -186,13 +186,11 @@ class AgentDesktop(Console):
                 call.state in ("connected", "hold")
                 or call.state == "ended" and desk.state == "workingAfterCall")
             return editable and (action != "edit" or bool(self.query_one(RecordForm).fields))
-        if action == "dtmf":                  # to a caller, or to what the agent called
-            return live and call.state in ("connected", "hold") and not call.internal
-        if action == "hold":                  # not an internal call (hang-up only)
-            return live and call.state in ("connected", "hold") and not call.internal
+        if action in ("dtmf", "hold"):        # not an internal call to this agent
+            return live and call.state in ("connected", "hold") and not desk.called
         if action in ("transfer", "consult"):
             return live and call.state in ("connected", "hold") and not call.consult \
-                and not call.internal
+                and not desk.called
         return live and call.consult is not None       # complete, conference, reconnect
 
     # -- agent state ----------------------------------------------------------------

@@ -198,6 +198,15 @@ class Desk:
         return stats
 
     # -- the call ----------------------------------------------------------------
+    @property
+    def called(self):
+        """The call on screen is an internal call to this agent: the agent
+        who called has it (hold, transfer...); this one talks, and may hang
+        up."""
+        call = self.call
+        return call is not None and call.internal and not call.outgoing \
+            and call.dnis == self.agent_id
+
     def show_call(self, snapshot):
         """The call the agent is on when the desktop starts (a call snapshot)."""
         here = {c["device"]: c["state"] for c in snapshot.get("connections", [])}
@@ -304,7 +313,7 @@ class Floor:
         self.supervising = {}            # agent -> {"call": ..., "mode": ...}
         self.recording = set()           # calls being recorded, as the server last said
         self.station = station
-        self.own = None                  # {"call", "state", "caller"} at the station
+        self.own = None                  # {"call", "state", "caller", "consult"} there
 
     def set_agent(self, snapshot):
         self.agents[snapshot["agent"]] = snapshot
@@ -337,12 +346,24 @@ class Floor:
 
     def _at_station(self, name, body):
         """A call event at the supervisor's phone: only a call it took over
-        connects there (a supervision is silent: no event)."""
-        if name in ("Established", "Held", "Retrieved"):
-            self.own = {"call": body["call"], "state": body["state"],
-                        "caller": body.get("callingDevice", "")}
+        connects there (a supervision is silent: no event), and the
+        consultation it makes on it (`consult`: the second call the phone
+        originates while it has one)."""
+        own = self.own
+        if own is not None and body["call"] != own["call"]:
+            if name == "Originated":
+                own["consult"] = body["call"]
+            elif body["call"] == own["consult"] and name == "ConnectionCleared":
+                own["consult"] = None               # transferred, conferenced, over
             return True
-        if name == "ConnectionCleared" and self.own and self.own["call"] == body["call"]:
+        if name in ("Established", "Held", "Retrieved"):
+            if own is not None:
+                own["state"] = body["state"]
+            else:
+                self.own = {"call": body["call"], "state": body["state"],
+                            "caller": body.get("callingDevice", ""), "consult": None}
+            return True
+        if name == "ConnectionCleared" and own and own["call"] == body["call"]:
             self.own = None
             return True
         return False

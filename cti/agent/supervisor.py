@@ -47,7 +47,11 @@ moves between the grids):
 Keys for the supervisor's own call (a caller taken over with `i`):
 
     H hold / retrieve it     F transfer it (an agent, a queue, a flow, a number)
-    X hang up (or put the phone down)
+    U consult (an agent, a queue's agent, a number, a flow; the caller holds)
+    C complete the transfer to the one consulted    J conference them in
+    K reconnect (drop the consultation, back to the caller)
+    X hang up (or put the phone down): in a conference the others talk on;
+      while consulting, the caller goes to the one consulted
 
 `m`, `w` and `b` on an agent already supervised change the mode; `e`
 also cancels a `v` still waiting for the call.  Your own phone
@@ -138,6 +142,10 @@ class SupervisorConsole(Console):
         Binding("s", "strategy", "Strategy"),
         Binding("H", "hold_mine", "Hold/retrieve mine"),
         Binding("F", "transfer_mine", "Transfer mine"),
+        Binding("U", "consult_mine", "Consult"),
+        Binding("C", "complete_mine", "Complete"),
+        Binding("J", "conference_mine", "Conference"),
+        Binding("K", "reconnect_mine", "Reconnect"),
         Binding("X", "hang_up_mine", "Hang up mine"),
     ]
     NEEDS = {"supervise": "Supervise", "end": "EndSupervision", "intercept": "Intercept",
@@ -147,7 +155,9 @@ class SupervisorConsole(Console):
              "log_out": "ForceAgentState", "team": "ForceAgentState",
              "record": "StartRecording", "strategy": "SetQueueStrategy",
              "hold_mine": "HoldCall", "transfer_mine": "SingleStepTransferCall",
-             "hang_up_mine": "ClearCall"}
+             "hang_up_mine": "ClearConnection", "consult_mine": "ConsultationCall",
+             "complete_mine": "TransferCall", "conference_mine": "ConferenceCall",
+             "reconnect_mine": "ReconnectCall"}
 
     def __init__(self, client, session, clock, station=None, refresh_s=5.0):
         super().__init__(client, session, clock)
@@ -217,9 +227,11 @@ class SupervisorConsole(Console):
         line = "Supervising " + ", ".join(watching) if watching else "Not supervising"
         if floor.own is not None:
             own = floor.own
-            line += (f"  |  Your call {own['call']} with {own['caller'] or 'the caller'}: "
-                     f"{'on hold' if own['state'] == 'hold' else 'talking'} "
-                     "(H hold/retrieve, F transfer, X hang up)")
+            line += f"  |  Your call {own['call']} with {own['caller'] or 'the caller'}: " + (
+                f"consulting on {own['consult']} (C complete, J conference, K reconnect)"
+                if own["consult"] else
+                f"{'on hold' if own['state'] == 'hold' else 'talking'} "
+                "(H hold/retrieve, F transfer, U consult, X hang up)")
         self.query_one("#supervision", Static).update(line)
 
     def _agent_row(self, a):
@@ -259,8 +271,13 @@ class SupervisorConsole(Console):
     def allowed(self, action):
         if action == "strategy":
             return self._selected("#queues", self.floor.queues.queues) is not None
-        if action in ("hold_mine", "transfer_mine", "hang_up_mine"):
-            return self.floor.own is not None
+        own = self.floor.own
+        if action in ("hold_mine", "transfer_mine", "consult_mine"):
+            return own is not None and own["consult"] is None
+        if action == "hang_up_mine":
+            return own is not None
+        if action in ("complete_mine", "conference_mine", "reconnect_mine"):
+            return own is not None and own["consult"] is not None
         agent = self.agent
         if agent is None:
             return False
@@ -419,7 +436,30 @@ class SupervisorConsole(Console):
 
     def action_hang_up_mine(self):
         call = self.floor.own["call"]
-        self.send(self.client.clear_call(call), done=f"Hung up call {call}")
+        self.send(self.client.clear_connection(call=call), done=f"Hung up call {call}")
+
+    def action_consult_mine(self):
+        """The Supervision line follows the consultation from the phone's
+        events (cti.agent.model.Floor)."""
+        call = self.floor.own["call"]
+        self._destination(f"Consult about your call {call} with", DESTINATIONS,
+                          lambda kind, name: self.send(
+                              self.client.consultation_call(call, **{kind: name}),
+                              done=f"Consulting {kind} {name}"))
+
+    def _consulted(self, method, done):
+        """TransferCall, ConferenceCall or ReconnectCall on the consultation."""
+        own = self.floor.own
+        self.send(method(own["call"], own["consult"]), done=done)
+
+    def action_complete_mine(self):
+        self._consulted(self.client.transfer_call, "Transferred")
+
+    def action_conference_mine(self):
+        self._consulted(self.client.conference_call, "Conference")
+
+    def action_reconnect_mine(self):
+        self._consulted(self.client.reconnect_call, "Back to the caller")
 
     def action_strategy(self):
         name = self._selected("#queues", self.floor.queues.queues)

@@ -149,6 +149,11 @@ class ScreenPop(Vertical):
                      + (f" ({call.reason})" if call.reason else "")]
             if call.outgoing:
                 lines.append(f"You called {'agent ' if call.internal else ''}{call.dnis}")
+            elif desk.called:
+                lines.append(f"Internal call from {call.ani}: they hold, transfer or "
+                             "conference it; x hangs up")
+            elif call.internal:                         # another agent's, passed on to you
+                lines.append(f"Agent {call.dnis}, called by agent {call.ani}")
             elif call.direction == "outbound":          # another agent's call out
                 lines += [f"Call out by agent {call.ani} to {call.dnis}",
                           f"Queue {call.queue or '-'}"]

@@ -112,8 +112,8 @@ SERVICES = (
             required=("state",), optional=("reason", "station", "lock")),
     Request("AnswerCall", "agent", "Answer the call offered (phone off-hook).",
             optional=("call",)),
-    Request("ClearConnection", "agent", "Reject the call while it rings, hang up after.",
-            optional=("call",)),
+    Request("ClearConnection", "agent", "Reject the call while it rings, hang up after "
+            "(a supervisor: leave the call it took over).", optional=("call",)),
     Request("HoldCall", "agent", "Put the call on hold.", required=("call",)),
     Request("RetrieveCall", "agent", "Take the held call back.", required=("call",)),
     Request("SingleStepTransferCall", "agent", "Blind transfer to an agent, a queue, a "

@@ -36,11 +36,18 @@ class Callbacks:
     def __init__(self, center):
         self.center = center
 
-    def offer_prompts(self, config):
-        """What the announcements add when the queue offers callbacks."""
-        if config.callback_key is None:
+    def offer_prompts(self, ic, config):
+        """What the announcements add when the queue offers callbacks (to a
+        caller who called us, with a number to call back)."""
+        if config.callback_key is None or not self.can_call_back(ic):
             return []
         return ["queue_callback_offer", f"digit_{config.callback_key}"]
+
+    @staticmethod
+    def can_call_back(ic):
+        """Not a call we placed (a call out, an internal call, a callback
+        already dialled), and the caller's number is known."""
+        return bool(ic.call.ani) and not ic.trunk_out and ic.call.direction == "inbound"
 
     def key(self, ic, digit):
         """A waiting caller's key: True when it asked for a callback."""
@@ -48,7 +55,7 @@ class Callbacks:
         config = cc.config.queue(ic.queue)
         if config.callback_key != digit or ic.entry is None or ic.entry.ringing:
             return False
-        if not ic.call.ani or ic.trunk_out:
+        if not self.can_call_back(ic):
             log.info("call {call}: callback asked, but the caller's number is unknown "
                      "(or the call is one we placed)", call=ic.id)
             return False

@@ -48,6 +48,9 @@ the call layer once the far end answers (take_call_out): the far end is in
 the caller's place, so every call service works on it as on a caller's
 call (hold, transfers, consultation, conference, recording, supervision,
 a supervisor's ClearCall), and it may even be transferred to a queue.
+An internal call (MakeCall {agent}) joins it the same way once the agent
+called answers: the agent called is in the caller's place (its phone is
+the call's outside party, outbound.CalledAgent), and can hang up.
 
 Audio never passes through Python: the CT-Bus (ctbus.SwitchingMap) joins
 timeslots and the boards play and record.
@@ -67,7 +70,7 @@ from cti.server.acd import ACD, ACDError, Settings
 from cti.server.callback import Callbacks
 from cti.server.channels import OutboundFailed, Station
 from cti.server.desk import Desk
-from cti.server.outbound import Dialer
+from cti.server.outbound import CalledAgent, Dialer
 from cti.server.talk import MusicOnHold, Talk
 from cti.statemachine import Table
 from cti.storage.models import (
@@ -123,10 +126,11 @@ def utc(seconds):
 @dataclass(eq=False)
 class TrunkCall:
     """What the call layer tracks about one call with an outside party on a
-    trunk: an inbound call, or an agent's call out once it is answered."""
+    trunk: an inbound call, or an agent's call out once it is answered (or
+    an internal call, with the agent called in the outside party's place)."""
 
     call: object                     # cti.server.calls.Call
-    trunk: object                    # the trunk channel
+    trunk: object                    # the trunk channel (an internal call: CalledAgent)
     phase: object = None             # a PHASES machine
     flow: str | None = None
     flow_session: object = None
@@ -174,6 +178,11 @@ class TrunkCall:
     @property
     def state(self):
         return self.phase.state
+
+    @property
+    def called_agent(self):
+        """On an internal call, the agent called (in the caller's place)."""
+        return self.trunk.agent if isinstance(self.trunk, CalledAgent) else None
 
     @property
     def voice(self):
@@ -281,6 +290,10 @@ class CallCenter:
         if was != "talking" or self.desk.station_onhook(station) \
                 or self.desk.consults.hang_up(station) or self.dialer.hang_up(station):
             return
+        ic = self.by_trunk.get(station.name)
+        if ic is not None:                      # the agent called on an internal call
+            self.called_agent_hung_up(ic)
+            return
         agent = self.acd.agent_at(station.name)
         if agent is not None:
             ic = self.calls.get(agent.call.id) if agent.call is not None else None
@@ -289,7 +302,13 @@ class CallCenter:
             return
         for ic in list(self.calls.values()):    # a supervisor who took a call over
             if ic.station is station and ic.intercepted_by is not None:
-                self._finish(ic, "supervisor", f"supervisor {ic.intercepted_by} hung up")
+                self.desk.hung_up(ic, None, station)
+
+    def called_agent_hung_up(self, ic, cause=None):
+        """The agent called on an internal call hung up, wherever the call
+        is (with the agent who has it, or sent on to a queue: abandoned)."""
+        self._finish(ic, "caller" if ic.state in ("queued", "ringing") else "far_end",
+                     f"agent {ic.called_agent.id} (called) hung up", cause)
 
     # -- routing -----------------------------------------------------------
     def _to_flow(self, ic, flow):
@@ -511,9 +530,9 @@ class CallCenter:
         cti.server.talk.MusicOnHold); its voice resource keeps hearing the
         caller, for the exit key.  After a flow prompt still ending."""
         path = self.queue_music(ic.queue)
-        if path is None or ic.voice is None or ic.music or ic.state == "ended":
+        if path is None or ic.line_released or ic.music or ic.state == "ended":
             return
-        if self.ports.busy(ic.voice):
+        if ic.voice is not None and self.ports.busy(ic.voice):
             self.ports.pending[ic.voice].addBoth(lambda r: self._start_music(ic) or r)
             return
         ic.music = True
@@ -561,7 +580,7 @@ class CallCenter:
                           "queue_minute" if minutes == 1 else "queue_minutes"]
         if config.messages:
             names.append(config.messages[ic.announcements % len(config.messages)])
-        names += self.callbacks.offer_prompts(config)
+        names += self.callbacks.offer_prompts(ic, config)
         ic.announcements += 1
         files = [str(self.prompts_dir / f"{n}.wav") for n in names] if self.prompts_dir \
             else []
@@ -589,6 +608,8 @@ class CallCenter:
         """The caller's voice resource hears the caller; and, duplex, the
         caller hears it (prompts).  Half duplex leaves the caller free to
         hear music or an agent."""
+        if ic.voice is None:                 # an agent called with none free
+            return
         caller = self._trunk_endpoint(ic)
         connection = self.bus.connection_of(ic.voice)
         if connection is not None and getattr(connection, "duplex", None) is duplex \
@@ -719,19 +740,27 @@ class CallCenter:
             return
         self.desk.call_connected(ic)
 
-    def take_call_out(self, out, trunk):
-        """An agent's call out (cti.server.outbound.OutboundCall) answered
-        on `trunk`: from now on a call like a caller's, with the far end in
-        the caller's place and the agent talking to it."""
+    def take_call_out(self, out, party, cause=None):
+        """An agent's call (cti.server.outbound.OutboundCall) answered: from
+        now on a call like a caller's, the agent talking to `party` in the
+        caller's place: the trunk it was dialled on, or for an internal call
+        the agent called (outbound.CalledAgent).  `cause`: the request that
+        answered it (AnswerCall at the phone called), if any."""
         agent, station = out.agent, out.station
-        ic = TrunkCall(out.call, trunk, offered_at=out.started_at, agent=agent, station=station,
+        ic = TrunkCall(out.call, party, offered_at=out.started_at, agent=agent, station=station,
                        answered_at=self.clock.seconds(), answered_by=(agent.id, station.name))
         ic.phase = PHASES.machine(self.clock, ic.id)
         ic.phase.fire("dialled", number=out.number, agent=agent.id)
-        ic.call.trunk_group = trunk.group
         self.calls[ic.id] = ic
-        self.far_end_answered(ic, trunk, out.cause)
-        self.model.connect(ic.call, station.name, "connected", cause=out.cause)
+        if out.to is None:
+            ic.call.trunk_group = party.group
+            self.far_end_answered(ic, party, out.cause)
+        else:
+            self.by_trunk[party.name] = ic           # its keys: SpeakRequested
+            self._bridge(ic)
+            self.model.connect(ic.call, party.name, "connected", cause=cause,
+                               agent=party.agent.id)
+        self.model.connect(ic.call, station.name, "connected", cause=cause or out.cause)
         self.desk.call_connected(ic)
         return ic
 
@@ -811,6 +840,8 @@ class CallCenter:
             ic.callback_timer.cancel()
         if ic.trunk_out:
             self.dialer.free(ic.trunk, reason)
+        elif ic.called_agent is not None:
+            ic.trunk.release(reason, released_by, cause)
         elif not ic.line_released:
             ic.trunk.release(reason)
         self.model.clear_call(ic.call, reason, cause=cause)
@@ -845,7 +876,8 @@ class CallCenter:
             wait = left - ic.queued_at
         c = ic.call
         self.records.add(CallRecord(
-            call_id=c.id, direction=c.direction, trunk=ic.trunk.name, trunk_group=c.trunk_group,
+            call_id=c.id, direction=c.direction,
+            trunk=None if ic.called_agent else ic.trunk.name, trunk_group=c.trunk_group,
             ani=c.ani or None, dnis=c.dnis or None, flow=ic.flow, queue=ic.queue,
             agent=ic.answered_by[0] if ic.answered_by else None,
             station=ic.answered_by[1] if ic.answered_by else None,
@@ -968,7 +1000,7 @@ class CallCenter:
             "number": Field(str, False), "data": Field(dict, False, {}),
             "priority": Field(int, False), "timeoutS": Field(float, False)}),
             watched(self._route_select))
-        add(Service("ClearConnection", {"flow", "agent"}, fields={
+        add(Service("ClearConnection", {"flow", "agent", "supervisor", "admin"}, fields={
             "call": Field(str, required=False)}), watched(self._clear_connection))
         add(Service("KeepCall", flow, fields={**call, "timeoutS": Field(float)}),
             watched(self._keep_call))
@@ -1338,6 +1370,8 @@ class CallCenter:
             else:
                 self._finish(ic, "system", "released by the flow", request.cause)
             return {}
+        if request.role != "agent":
+            return self._supervisor_hangs_up(request, params)
         agent = self._my_agent(request)
         station = self.channels.by_name.get(agent.station) if agent.station else None
         if station is not None and (self.desk.consults.hang_up(station, request.cause)
@@ -1346,10 +1380,29 @@ class CallCenter:
         ic = self.calls.get(agent.call.id) if agent.call is not None else None
         if ic is None or (params["call"] not in (None, ic.id)):
             raise ProtocolError("invalid_state", f"agent {agent.id} has no such call")
-        if ic.state == "ringing":
+        if ic.called_agent is agent:
+            self.called_agent_hung_up(ic, request.cause)
+        elif ic.state == "ringing":
             self.acd.no_answer(agent, cause=request.cause)     # rejected: the next agent
         else:
             self.desk.hung_up(ic, agent, station, request.cause)
+        return {}
+
+    def _supervisor_hangs_up(self, request, params):
+        """A supervisor's ClearConnection: its phone leaves the call it took
+        over (Intercept), as if put down: a consultation of its transfers,
+        a conference goes on without it, else the call ends."""
+        if params["call"] is None:
+            raise ProtocolError("missing_field", "ClearConnection: name the call",
+                                field="call")
+        ic = self._call(params["call"])
+        if ic.intercepted_by != request.user.name or ic.station is None:
+            raise ProtocolError("invalid_state", f"call {ic.id} is not one you took over "
+                                "(Intercept); ClearCall releases another's call",
+                                object="call", id=ic.id)
+        self.desk.audit(request, "ClearConnection", call=ic.id)
+        if not self.desk.consults.hang_up(ic.station, request.cause):
+            self.desk.hung_up(ic, None, ic.station, request.cause)
         return {}
 
     def _my_agent(self, request):

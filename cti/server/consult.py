@@ -77,8 +77,8 @@ class Consultation:
     ic: object                    # the caller's TrunkCall
     call: object                  # the internal call (cti.server.calls.Call); blind:
                                   # the caller's own call, delivered to the station
-    by: object                    # the consulting agent, None for a blind transfer
-    by_station: str | None
+    by: object                    # the consulting agent (None: a supervisor's own call)
+    by_station: str | None        # its phone; None: a blind transfer, or it hung up
     to: object = None             # the consulted agent (a queue's: once one answers)
     station: object = None        # its Station
     queue: str | None = None      # consulting a queue
@@ -90,6 +90,7 @@ class Consultation:
     done: object = None           # blind: a Deferred, fired on answer, failed
                                   # (OutboundFailed) when it will not be
     over: bool = False
+    why: str = ""                 # why it ended without a transfer
 
     @property
     def answered(self):
@@ -131,11 +132,6 @@ class Consultations:
     # -- starting --------------------------------------------------------------
     def _consult(self, request, params):
         ic = self.desk._connected_call(request, params["call"])
-        if ic.agent is None:
-            raise ProtocolError("invalid_state", f"call {ic.id} is supervisor "
-                                f"{ic.intercepted_by}'s (intercepted), and only an agent "
-                                "consults: transfer it (SingleStepTransferCall)",
-                                object="call", id=ic.id)
         given = [k for k in ("agent", "queue", "number", "flow") if params[k] is not None]
         if len(given) != 1:
             raise ProtocolError("missing_field" if not given else "invalid_field",
@@ -184,9 +180,11 @@ class Consultations:
                                 object="call", id=ic.id)
 
     def _new_call(self, ic, dnis):
-        """The consultation's own call, from the agent's phone; it carries
-        the caller's attached data, for the consulted party's screen."""
-        call = self.center.model.new_call(ic.station.name, ani=ic.agent.id, dnis=dnis,
+        """The consultation's own call, from the agent's phone (or the
+        supervisor's, on a call it took over); it carries the caller's
+        attached data, for the consulted party's screen."""
+        by = ic.agent.id if ic.agent is not None else ic.intercepted_by
+        call = self.center.model.new_call(ic.station.name, ani=by, dnis=dnis,
                                           direction="internal")
         call.data.update(ic.call.data)
         return call
@@ -343,7 +341,7 @@ class Consultations:
         far = cc.dialer.connected(trunk, lambda reason: self._far_cleared(consult, reason))
         cc.model.connect(consult.call, trunk.name, "connected", cause=cause,
                          number=consult.number)
-        if consult.by is None:                       # its agent hung up: transfer on answer
+        if consult.by_station is None:               # its agent hung up: transfer on answer
             self._transfer(consult)
             return
         cc.bus.release(consult.by_station)
@@ -428,7 +426,7 @@ class Consultations:
             return
         cc.model.connect(consult.call, station.name, "connected", cause=cause,
                          agent=consult.to.id)
-        if consult.by is None:                       # its agent hung up: transfer on answer
+        if consult.by_station is None:               # its agent hung up: transfer on answer
             self._transfer(consult, cause)
             return
         cc.driver.station_tone(consult.by_station, None)
@@ -493,7 +491,7 @@ class Consultations:
         by = consult.by_station
         ic.talk.set(self._join(consult), "talk")
         self.desk.retrieve(ic, cause, announce=False)
-        if consult.by is not None:
+        if by is not None:
             self.desk.leave(ic, consult.by, cc.channels[by], "transferred", cause)
         if ic.state != "placing":                    # a flow's caller was nobody's
             cc.model.event(ic.call, by or consult.party, "Transferred", cause=cause,
@@ -569,7 +567,7 @@ class Consultations:
         """The consultation is over without a transfer: the consulted party
         is let go (a blind one's `done` fails with `reason`, else `why`)."""
         cc = self.center
-        consult.over = True
+        consult.over, consult.why = True, reason or why
         self._stop_timer(consult)
         if consult.talk is not None:
             consult.talk.end()
@@ -605,8 +603,14 @@ class Consultations:
             consult.done.errback(OutboundFailed(consult.station.name, reason or why))
 
     def _back_to_caller(self, consult, cause=None):
+        """A consultation ended without a transfer: the caller is back with
+        the one who consulted; if it hung up meanwhile (to transfer on
+        answer), the transfer failed (Desk.transfer_failed)."""
         ic = consult.ic
-        if consult.by is None or ic.state != "talking" or ic.talk is None:
+        if consult.blind or ic.state != "talking" or ic.talk is None:
+            return
+        if consult.by_station is None:
+            self.desk.transfer_failed(ic, consult.target, consult.why)
             return
         ic.talk.set(consult.by_station, "talk")
         self.desk.retrieve(ic, cause)

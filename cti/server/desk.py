@@ -110,6 +110,10 @@ class Desk:
         ic = cc._call(call_id)
         if request.role == "agent":
             agent = cc._my_agent(request)
+            if ic.called_agent is agent:
+                raise ProtocolError("invalid_state", f"call {call_id} is an internal call to "
+                                    "you: the agent who has it holds, transfers or records "
+                                    "it; you can hang up", object="call", id=call_id)
             if ic.agent is not agent:
                 raise ProtocolError("invalid_state", f"call {call_id} is not agent "
                                     f"{agent.id}'s call", object="call", id=call_id)
@@ -135,6 +139,10 @@ class Desk:
 
     def _agents_call(self, agent):
         ic = self.center.calls.get(agent.call.id) if agent.call is not None else None
+        if ic is not None and ic.called_agent is agent and ic.agent is not None:
+            raise ProtocolError("invalid_state", f"agent {agent.id} was called on internal "
+                                f"call {ic.id}, which agent {ic.agent.id} has: supervise "
+                                f"agent {ic.agent.id}", object="agent", id=agent.id)
         if ic is None or ic.state != "talking" or ic.station is None \
                 or ic.station.name != agent.station:
             raise ProtocolError("invalid_state", f"agent {agent.id} is not on a call "
@@ -263,13 +271,17 @@ class Desk:
             ic.members[:] = [(a, s) for a, s in ic.members if a is not agent]
 
     def hung_up(self, ic, agent, station, cause=None):
-        """An agent on a connected call hung up (on-hook or ClearConnection)."""
+        """An agent on a connected call hung up (on-hook or ClearConnection);
+        `agent` None: the supervisor who took the call over (Intercept).
+        In a conference it leaves the others talking."""
+        who = "agent" if agent else f"supervisor {ic.intercepted_by}"
         if ic.members and (ic.agent is agent or any(a is agent for a, _ in ic.members)) \
                 or ic.agent is agent and ic.outbound_trunk is not None and ic.talk is not None \
                 and len(ic.talk.parties) > 2:        # the caller and an outside party stay
-            self.leave(ic, agent, station, "agent hung up", cause)
+            self.leave(ic, agent, station, f"{who} hung up", cause)
         elif ic.agent is agent and ic.station is station:
-            self.center._finish(ic, "agent", "agent hung up", cause)
+            self.center._finish(ic, "agent" if agent else "supervisor", f"{who} hung up",
+                                cause)
 
     def _transfer(self, request, params):
         cc = self.center
@@ -322,16 +334,22 @@ class Desk:
         return {"call": ic.id, "transferredTo": to}
 
     def _back_to_queue(self, failure, ic, target):
-        """A blind transfer (to an agent, to a number) did not connect:
-        the caller goes back to its queue (a caller never queued, to the
-        flow_down queue); the far end of an agent's call out, which was
-        never a caller of ours, is released."""
+        """A blind transfer (to an agent, to a number) did not connect."""
         failure.trap(OutboundFailed)
+        self.transfer_failed(ic, target, failure.value.reason)
+
+    def transfer_failed(self, ic, target, reason):
+        """A transfer that no agent of the call waits on did not connect (a
+        blind one, or a consultation whose agent hung up before the answer):
+        the caller goes back to its queue (a caller never queued, to the
+        flow_down queue); the far end of an agent's own call (a call out,
+        the agent called on an internal call), never a caller of ours, is
+        released."""
         if ic.state != "talking":            # the caller hung up meanwhile
             return
         cc = self.center
-        reason = failure.value.reason
-        queue = ic.queue or (None if ic.trunk_out else cc.config.flow_down_queue)
+        queue = ic.queue or (None if ic.call.direction != "inbound"
+                             else cc.config.flow_down_queue)
         if not queue:
             cc._finish(ic, "system", f"the transfer to {target} failed ({reason})")
             return

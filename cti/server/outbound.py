@@ -18,7 +18,10 @@ it.  Three uses:
     MakeCall {agent}                   the same, to another agent's phone (an
                                        internal call: the other agent must be
                                        ready, and is reserved while it rings;
-                                       the two talk until one hangs up)
+                                       once answered it is the calling agent's
+                                       call like a call out, with the agent
+                                       called in the far end's place: see
+                                       CalledAgent)
     SingleStepTransferCall {number}    an agent sends its caller out
     RouteSelect {number}               a flow sends its caller out
 
@@ -38,7 +41,6 @@ from twisted.logger import Logger
 from cti.protocol.services import Field, ProtocolError, Service
 from cti.server.acd import ACDError
 from cti.server.channels import NO_ANSWER_S, OutboundFailed, Station
-from cti.server.talk import Talk
 from cti.storage.models import CallRecord
 
 log = Logger()
@@ -55,9 +57,9 @@ INTERNAL_RING_S = 20.0
 
 @dataclass(eq=False)
 class OutboundCall:
-    """An agent's own call out while it is dialled (answered, it becomes a
-    call of the call layer: CallCenter.take_call_out), or an internal call
-    to another agent (`to`), from start to end."""
+    """An agent's own call while it is placed: dialled on a trunk, or
+    ringing at another agent's phone (`to`, an internal call).  Answered,
+    it becomes a call of the call layer (CallCenter.take_call_out)."""
 
     call: object                   # cti.server.calls.Call
     agent: object
@@ -67,12 +69,56 @@ class OutboundCall:
     to_station: object = None
     timer: object = None           # an internal call's ring timeout
     trunk: object = None
-    talk: object = None
     started_at: float = 0.0
-    answered_at: float | None = None
     result: str = ""
     ended: bool = False
     cause: object = field(default=None, repr=False)
+
+
+class CalledAgent:
+    """The agent called on an internal call, once it answered: the call
+    layer's outside party (TrunkCall.trunk), in the place a far end on a
+    trunk takes on a call out.  The calling agent has the call (hold,
+    transfer, conference, recording, supervision); the agent called talks,
+    and can hang up.
+
+    Like a trunk it has a voice resource hearing it, borrowed from the
+    pool for the call's life: its keys are heard (a request to speak in a
+    conference), and if it is sent to a queue or a flow it hears the
+    prompts there.  With no voice resource free the call still connects,
+    without those."""
+
+    group = None                   # no trunk group
+    state = "connected"            # as a trunk the call layer may talk to
+
+    def __init__(self, center, agent, station):
+        self.center = center
+        self.agent = agent
+        self.station = station
+        self.name = station.name   # its bus endpoint is the phone
+        pool = center.channels.voice_pool
+        self.voice = pool.take(self) if pool is not None else None
+        if self.voice is not None:                   # its keys are heard
+            center.driver.set_digit_types(self.voice, dtmf=True, mf=False)
+            center.driver.clear_digits(self.voice)
+            center.driver.enable_events(self.voice, {"digit"})
+
+    def handle(self, event):
+        """Board events of its voice resource: VoicePorts has what matters."""
+
+    def release(self, reason, released_by="system", cause=None):
+        """The call is over (`reason`; who ended it, as the CDR says): the
+        agent called is free, its phone hung up, the voice resource given
+        back."""
+        cc = self.center
+        if self.voice is not None:
+            cc.driver.enable_events(self.voice, set())
+            cc.bus.release(self.voice)
+            cc.channels.voice_pool.give(self.voice)
+            self.voice = None
+        cc.acd.call_ended(self.agent.id, released_by, cause=cause)
+        if self.station.state == "talking":
+            self.station.hang_up()
 
 
 class Dialer:
@@ -258,20 +304,16 @@ class Dialer:
         """The called agent answered an internal call: True if it was one."""
         cc = self.center
         out = self.outs.get(station.name)
-        if out is None or out.to_station is not station or out.answered_at is not None:
+        if out is None or out.to_station is not station:
             return False
         if out.timer is not None and out.timer.active():
             out.timer.cancel()
         cc.acd.answered_direct(out.to.id, cause=cause)
         if station.state == "offhook":
             station.connect()
-        for s in (out.station, station):
-            cc.driver.station_tone(s.name, None)
-        out.answered_at = cc.clock.seconds()
-        out.talk = Talk(cc.bus, cc.config.conference_pool, out.station.name, cc.moh)
-        out.talk.set(station.name, "talk")
-        cc.model.connect(out.call, station.name, "connected", cause=cause, agent=out.to.id)
-        cc.model.connect(out.call, out.station.name, "connected", cause=cause)
+        cc.driver.station_tone(station.name, None)
+        del self.outs[out.station.name], self.outs[station.name]
+        cc.take_call_out(out, CalledAgent(cc, out.to, station), cause)
         return True
 
     @defer.inlineCallbacks
@@ -298,29 +340,23 @@ class Dialer:
 
     def check_not_own(self, call_id):
         """A call services cannot find: if it is an agent's own call still
-        ringing, or an internal call, say so (ProtocolError)."""
-        out = next((o for o in self.outs.values() if o.call.id == call_id), None)
-        if out is None:
-            return
-        if out.to is None or out.answered_at is None:
+        dialled or ringing, say so (ProtocolError)."""
+        if any(o.call.id == call_id for o in self.outs.values()):
             raise ProtocolError("invalid_state", f"call {call_id} is not answered yet",
                                 object="call", id=call_id)
-        raise ProtocolError("invalid_state", f"call {call_id} is an internal call between "
-                            f"agents {out.agent.id} and {out.to.id}: it can only be hung up",
-                            object="call", id=call_id)
 
     def rang_out(self, station):
         """The called agent's phone stopped ringing unanswered: True if it
         was an internal call's."""
         out = self.outs.get(station.name)
-        if out is None or out.to_station is not station or out.answered_at is not None:
+        if out is None or out.to_station is not station:
             return False
         self._end_out(out, "no_answer")
         return True
 
     def hang_up(self, station):
-        """An agent hung up a call of its own (or an internal call it was
-        called on): True if it was one."""
+        """An agent hung up a call of its own not answered yet (or rejected
+        an internal call ringing at its phone): True if it was one."""
         out = self.outs.get(station.name)
         if out is None:
             return False
@@ -328,6 +364,7 @@ class Dialer:
         return True
 
     def _end_out(self, out, reason, released_by="system"):
+        """A call placed that was never answered ends: its CDR says why."""
         cc = self.center
         if out.ended:
             return
@@ -335,29 +372,20 @@ class Dialer:
         self.outs.pop(out.station.name, None)
         if out.timer is not None and out.timer.active():
             out.timer.cancel()
+        cc.driver.station_tone(out.station.name, None)
         if out.to is not None:                       # the called agent is free again
             self.outs.pop(out.to_station.name, None)
-            cc.driver.station_tone(out.station.name, None)
-            if out.answered_at is None:
-                out.to_station.stop_ring()
-                cc.driver.station_tone(out.to_station.name, None)
-                cc.acd.withdraw_direct(out.to.id, reason)
-            else:
-                cc.acd.call_ended(out.to.id, released_by)
-                if out.to_station.state == "talking":
-                    out.to_station.hang_up()
-        if out.talk is not None:
-            out.talk.end()
-            out.talk = None
-        elif out.trunk is not None and cc.bus.connection_of(out.station.name) is not None:
-            cc.bus.release(out.station.name)
+            out.to_station.stop_ring()
+            cc.driver.station_tone(out.to_station.name, None)
+            cc.acd.withdraw_direct(out.to.id, reason)
         if out.trunk is not None:
+            if cc.bus.connection_of(out.station.name) is not None:
+                cc.bus.release(out.station.name)     # the progress it heard
             self.free(out.trunk, reason)
         if out.station.state == "talking":
             out.station.hang_up()
         cc.acd.call_ended(out.agent.id, released_by)
         cc.model.clear_call(out.call, reason)
-        now = cc.clock.seconds()
         c = out.call
         cc.records.add(CallRecord(
             call_id=c.id,
@@ -365,12 +393,10 @@ class Dialer:
             trunk=out.trunk.name if out.trunk else None,
             trunk_group=None, ani=out.agent.id, dnis=out.number, flow=None, queue=None,
             agent=out.agent.id, station=out.station.name,
-            offered_at=_utc(out.started_at), queued_at=None,
-            answered_at=_utc(out.answered_at) if out.answered_at else None,
-            ended_at=_utc(now), wait_s=None,
-            talk_s=now - out.answered_at if out.answered_at else None,
-            disposition="answered" if out.answered_at else _disposition(reason),
-            released_by=released_by, cause=reason, attached=dict(c.data)))
+            offered_at=_utc(out.started_at), queued_at=None, answered_at=None,
+            ended_at=_utc(cc.clock.seconds()), wait_s=None, talk_s=None,
+            disposition=_disposition(reason), released_by=released_by, cause=reason,
+            attached=dict(c.data)))
 
     def _register(self):
         self.center.hub.catalogue.add(
