@@ -146,6 +146,40 @@ def test_consult_then_conference_of_three(centre):
     assert s.talk_only("caller", "second")
 
 
+@pytest.mark.parametrize("third_answers", [False, True])
+def test_a_conference_owner_leaving_during_a_consultation_keeps_the_member(centre,
+                                                                           third_answers):
+    """1005 and 1003 are in conference with the caller; 1005 consults 1001
+    and hangs up before 1001 answers.  Rejected, the caller is back with
+    1003; answered, 1001 joins 1003 and the caller: nobody is lost."""
+    s = Scene(centre)
+    consult_call = s.consult()
+    s.answer()
+    s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=consult_call)
+    third, third_events = agent_ready(centre, "1001", "msiB1C1")
+    s.consult("1001")
+    s.phone1.onhook()
+    centre.run_until(lambda: s.acd.agents["1005"].state == "workingAfterCall",
+                     what="1005 leaves")
+    if third_answers:
+        s.answer("1001")
+        more = [("third", s.phone("1001"), OUTSIDE_HZ)]
+        assert s.listen(more=more) == {"caller": {"second", "third"},
+                                       "second": {"caller", "third"},
+                                       "third": {"caller", "second"}, "first": set()}
+    else:
+        s.ask(third, "ClearConnection")                  # 1001 rejects it
+        centre.run_until(lambda: not centre.center.desk.consults.by_call,
+                         what="the consultation over")
+        assert s.talk_only("caller", "second")
+    ic = centre.center.calls[s.call_id]
+    assert (ic.state, ic.agent.id, ic.held) == ("talking", "1003", False)
+    s.caller.hangup()
+    centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
+    centre.run_until(lambda: all(s.acd.agents[a].state != "busy" for a in ("1003", "1001")),
+                     what="everyone free of the call")
+
+
 def test_reconnect_and_the_consulted_hanging_up_bring_the_caller_back(centre):
     s = Scene(centre)
     consult_call = s.consult()
@@ -411,6 +445,20 @@ def test_a_conference_with_an_outside_party_outlives_the_agent(centre):
     centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
     centre.run(1000)
     assert centre.center.channels["dxxxB1C1"].state == "idle"
+
+
+def test_a_caller_sent_to_a_queue_from_a_conference_lets_the_outside_party_go(centre):
+    """The caller's conference with an outside party ends when the agent
+    sends the caller to a queue: the outside trunk is released, not left
+    seized in silence."""
+    s = Scene(centre)
+    outside, consult_call = s.consult_number()
+    s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=consult_call)
+    s.ask(s.first, "SingleStepTransferCall", call=s.call_id, queue="support")
+    centre.run_until(lambda: centre.center.channels["dxxxB1C1"].state == "idle",
+                     what="the outside line released")
+    assert centre.center.calls[s.call_id].outbound_trunk is None
+    assert "dxxxB1C1" not in centre.center.dialer.by_trunk
 
 
 def test_the_outside_party_leaving_a_conference_leaves_the_agent_and_caller(centre):

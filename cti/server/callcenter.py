@@ -582,6 +582,9 @@ class CallCenter:
             names.append(config.messages[ic.announcements % len(config.messages)])
         names += self.callbacks.offer_prompts(ic, config)
         ic.announcements += 1
+        if not names:                         # nothing this caller is to hear now
+            self._schedule_announcement(ic)
+            return
         files = [str(self.prompts_dir / f"{n}.wav") for n in names] if self.prompts_dir \
             else []
         missing = [f for f in files if not os.path.isfile(f)]

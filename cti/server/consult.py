@@ -500,8 +500,11 @@ class Consultations:
             cc.model.connect(ic.call, consult.station.name, "connected", cause=cause,
                              agent=consult.to.id)
             cc.acd.take_call(consult.to.id, ic.call, ic.queue)
-            ic.agent, ic.station = consult.to, consult.station
-            ic.answered_by = (consult.to.id, consult.station.name)
+            if ic.agent is None:
+                ic.agent, ic.station = consult.to, consult.station
+                ic.answered_by = (consult.to.id, consult.station.name)
+            else:                                    # a conference's member has it
+                ic.members.append((consult.to, consult.station))
 
     def _join(self, consult):
         """The consulted party joins the caller's call: its bus endpoint.
@@ -605,12 +608,17 @@ class Consultations:
     def _back_to_caller(self, consult, cause=None):
         """A consultation ended without a transfer: the caller is back with
         the one who consulted; if it hung up meanwhile (to transfer on
-        answer), the transfer failed (Desk.transfer_failed)."""
+        answer), with someone still on the call (a conference's member, an
+        outside party) the caller is back with them; with nobody, the
+        transfer failed (Desk.transfer_failed)."""
         ic = consult.ic
         if consult.blind or ic.state != "talking" or ic.talk is None:
             return
         if consult.by_station is None:
-            self.desk.transfer_failed(ic, consult.target, consult.why)
+            if ic.station is None and ic.outbound_trunk is None:
+                self.desk.transfer_failed(ic, consult.target, consult.why)
+            else:
+                self.desk.retrieve(ic, cause, announce=False)
             return
         ic.talk.set(consult.by_station, "talk")
         self.desk.retrieve(ic, cause)

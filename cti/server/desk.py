@@ -362,12 +362,19 @@ class Desk:
     def release_caller(self, ic, cause=None):
         """The agent (or the supervisor who took it over), if one is still
         on it, leaves the caller, who goes on elsewhere (a queue, a flow):
-        the call's talk is over."""
+        the call's talk is over, and an outside party conferenced in is let
+        go."""
+        cc = self.center
         if ic.station is not None:
             self.leave(ic, ic.agent, ic.station, "transferred", cause)
         ic.held = False
         ic.talk.end()
         ic.talk = None
+        if ic.outbound_trunk is not None:
+            trunk, ic.outbound_trunk = ic.outbound_trunk, None
+            if trunk.name in ic.call.connections:
+                cc.model.clear(ic.call, trunk.name, "transferred", cause=cause)
+            cc.dialer.free(trunk, "transferred")
 
     # -- keys, roles and recordings ---------------------------------------------
     def _borrow_voice(self, ic, role):
