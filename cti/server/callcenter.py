@@ -1393,8 +1393,8 @@ class CallCenter:
 
     def _supervisor_hangs_up(self, request, params):
         """A supervisor's ClearConnection: its phone leaves the call it took
-        over (Intercept), as if put down: a consultation of its transfers,
-        a conference goes on without it, else the call ends."""
+        over (Intercept), as if put down: a consultation it made completes
+        as a transfer, a conference goes on without it, else the call ends."""
         if params["call"] is None:
             raise ProtocolError("missing_field", "ClearConnection: name the call",
                                 field="call")
