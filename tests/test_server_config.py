@@ -165,6 +165,13 @@ def test_sample_loads():
     assert config.flow.read_password() == "1234"
 
 
+def test_the_door_is_configured_from_server_keys(tmp_path):
+    config = load_server_config(write(tmp_path, edit(
+        "[server]\n", "[server]\nmax_connections_per_source = 50\nlogin_lockout_s = 60\n")))
+    assert (config.gate.max_connections_per_source, config.gate.lockout_s) == (50, 60)
+    assert config.gate.max_connections == 2000                 # the default
+
+
 def test_sample_passwords_are_1234():
     config = load_server_config(ROOT / "etc" / "cti.toml")
     for account in config.agents + config.users:
@@ -298,6 +305,10 @@ ERRORS = [
      "server.listen[0]", "is not a Twisted server endpoint string"),
     ("bad port", ('listen = ["tcp:7600:interface=127.0.0.1"]', 'listen = ["tcp:99999"]'),
      "server.listen[0]", "port '99999' is not 0..65535"),
+    ("zero connections", ("[server]\n", "[server]\nmax_connections = 0\n"),
+     "server.max_connections", "expected an integer >= 1, got integer 0"),
+    ("delays reversed", ("[server]\n", "[server]\nlogin_delay_s = 5\nlogin_max_delay_s = 2\n"),
+     "server.login_max_delay_s", "expected at least login_delay_s (5), got 2"),
     ("bad database", ("[server]\n", '[server]\ndatabase = "not a url"\n'), "server.database",
      "is not a database URL"),
     ("bad log level", ("[server]\n", '[server]\nlog_level = "loud"\n'), "server.log_level",

@@ -15,6 +15,7 @@ import sys
 from twisted.internet import defer, task
 from twisted.logger import Logger
 
+from cti import logs
 from cti.config import ConfigError
 from cti.flow.hooks import import_site_hooks
 from cti.server.config import load_server_config
@@ -72,7 +73,7 @@ def main(args):
     except ConfigError as e:
         print(f"cti flow: {e}", file=sys.stderr)
         return 2
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)],
+    globalLogBeginner.beginLoggingTo([logs.escaping(textFileLogObserver(sys.stdout))],
                                      redirectStandardIO=False)
     reactor.callWhenRunning(serve, reactor, settings, flows, password)
     reactor.run()

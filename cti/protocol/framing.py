@@ -36,6 +36,8 @@ from construct import (
     this,
 )
 
+from cti.protocol import bodies
+
 VERSION = 1
 HEADER = 6                          # version + kind + invoke_id, counted in length
 MAX_BODY = 1 << 20                  # a frame body over 1 MiB is refused
@@ -77,7 +79,8 @@ def encode(message):
         raise ValueError(f"kind must be one of {KINDS}, not {message.kind!r}")
     if not 0 <= message.invoke_id < 1 << 32:
         raise ValueError(f"invoke_id must fit in 32 bits, not {message.invoke_id}")
-    body = json.dumps(message.body, separators=(",", ":"), ensure_ascii=False).encode()
+    body = json.dumps(message.body, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode()
     if len(body) > MAX_BODY:
         raise ValueError(f"body of {len(body)} bytes is over the {MAX_BODY}-byte limit")
     return COMPILED.build(dict(version=VERSION, kind=message.kind,
@@ -85,28 +88,29 @@ def encode(message):
 
 
 def decode_body(raw):
-    """The JSON object of a frame body, or FrameError('bad_json')."""
+    """The JSON object of a frame body (cti.protocol.bodies.decode), or
+    FrameError('bad_json')."""
     try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise FrameError("bad_json", f"body is not UTF-8 JSON: {e}") from None
-    if not isinstance(body, dict):
-        raise FrameError("bad_json", f"body must be a JSON object, not {type(body).__name__}")
-    return body
+        return bodies.decode(raw)
+    except bodies.BodyError as e:
+        raise FrameError(e.code, str(e)) from None
 
 
 class Framer:
     """Feed it bytes as they arrive; it yields whole frames.
 
-    A frame whose length is impossible (under the header, over MAX_BODY)
-    raises FrameError before its body is read: the connection cannot be
-    resynchronised after that and must be closed.  A frame with a bad
-    version, kind or body raises FrameError carrying the invoke id, after
-    the frame is consumed, so the stream can go on.
+    A frame whose length is impossible (under the header, over
+    `max_body`) raises FrameError before its body is read: the connection
+    cannot be resynchronised after that and must be closed.  A frame with
+    a bad version, kind or body raises FrameError carrying the invoke id,
+    after the frame is consumed, so the stream can go on.  `max_body` may
+    change between feeds (a server keeps it small until a login): no more
+    than 4 + HEADER + `max_body` bytes are ever buffered.
     """
 
-    def __init__(self):
+    def __init__(self, max_body=MAX_BODY):
         self._buffer = bytearray()
+        self.max_body = max_body
 
     def feed(self, data):
         """Add bytes; return the list of (invoke_id, Message or FrameError)."""
@@ -114,9 +118,9 @@ class Framer:
         out = []
         while len(self._buffer) >= 4:
             length = int.from_bytes(self._buffer[:4], "big")
-            if length < HEADER or length > HEADER + MAX_BODY:
-                raise FrameError("malformed_frame",
-                                 f"frame length {length} is outside {HEADER}..{HEADER + MAX_BODY}")
+            if length < HEADER or length > HEADER + self.max_body:
+                raise FrameError("malformed_frame", f"frame length {length} is outside "
+                                 f"{HEADER}..{HEADER + self.max_body}")
             if len(self._buffer) < 4 + length:
                 break
             raw = bytes(self._buffer[:4 + length])

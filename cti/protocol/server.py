@@ -20,22 +20,54 @@ Three small pieces, as Twisted's AMP splits them:
 The services every server has are registered here: Login, Logout,
 Heartbeat, MonitorStart, MonitorStop, Snapshot, GetServices.
 """
+import functools
 import itertools
+import secrets
 from dataclasses import dataclass
 
-from twisted.internet import defer, protocol, threads
-from twisted.logger import Logger
+from twisted.internet import defer, protocol, task, threads
+from twisted.logger import Logger, LogLevel
+from twisted.python.failure import Failure
 
-from cti.auth import verify_password
-from cti.protocol.framing import FrameError, Framer, Message, encode
+from cti.auth import hash_password, verify_password
+from cti.logs import Throttle
+from cti.protocol import bodies
+from cti.protocol.framing import MAX_BODY, FrameError, Framer, Message, encode
+from cti.protocol.gate import Gate, Refused
 from cti.protocol.services import Catalogue, Field, ProtocolError, Service
+from cti.statemachine import Table
 
 log = Logger()
 
 LOGIN_TIMEOUT_S = 30
 HEARTBEAT_S = 10
+#: The largest frame body a session takes before it has logged in (a Login
+#: is a few hundred bytes): what a stranger can make the server hold.
+LOGIN_MAX_BODY = 4096
+#: Requests one session may have outstanding (a flow server has one per
+#: call at most; more is refused with too_many_requests).
+MAX_PENDING = 4096
 #: What a client may monitor and snapshot.
 OBJECTS = ("device", "call", "queue", "agent")
+
+#: A connection's life.  Admitted by the gate (cti.protocol.gate) or closed
+#: at once; a Login moves it to `checking` while the password is checked
+#: (one at a time), then to `active` or back.
+SESSION = Table("session", initial="connecting", transitions=[
+    ("connecting", "admitted", "anonymous"),
+    ("anonymous", "login", "checking"),
+    ("checking", "accepted", "active"),
+    ("checking", "refused", "anonymous"),
+    ("*", "close", "closed"),
+])
+
+
+@functools.cache
+def _dummy_hash():
+    """A hash of no one's password, checked for an unknown user name so that
+    the answer takes as long as for a known one (no way to tell which
+    names exist from the time a refusal takes)."""
+    return hash_password(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -71,10 +103,12 @@ class Request:
 class Hub:
     """Sessions, services and monitors of one server."""
 
-    def __init__(self, clock, users=(), heartbeat_s=HEARTBEAT_S):
+    def __init__(self, clock, users=(), heartbeat_s=HEARTBEAT_S, gate=None):
         self.clock = clock
         self.users = {u.name: u for u in users}
         self.heartbeat_s = heartbeat_s
+        self.gate = gate or Gate(clock)
+        self.throttle = Throttle(clock)
         self.catalogue = Catalogue()
         self.sessions = set()
         self._session_ids = itertools.count(1)
@@ -123,6 +157,17 @@ class Hub:
         """An event for one session (e.g. RouteRequest to a flow server)."""
         session.send_event(event, dict(body or {}), invoke_id)
 
+    def log_from(self, session, topic, level, message, **fields):
+        """Log what a client's input caused, at most Throttle's share per
+        source address and kind (a flood of bad logins cannot fill the
+        disk); how many were left out is said with the next one logged."""
+        suppressed = self.throttle(session.source, topic)
+        if suppressed is None:
+            return
+        if suppressed:
+            message += " ({suppressed} more of these from {source} not logged)"
+        log.emit(level, message, suppressed=suppressed, source=session.source, **fields)
+
     # -- sessions --------------------------------------------------------
     def session_opened(self, session):
         session.id = next(self._session_ids)
@@ -155,16 +200,21 @@ class Hub:
 
     def dispatch(self, session, invoke_id, body):
         """Run one request; returns a Deferred of the result dict."""
+        try:
+            bodies.check(body)
+        except bodies.BodyError as e:
+            raise ProtocolError(e.code, str(e),
+                                **({"field": e.field} if e.field else {})) from None
         name = body.get("service")
         if name is None:
             raise ProtocolError("missing_field", "request has no 'service' field", field="service")
         if not isinstance(name, str):
             raise ProtocolError("invalid_field", "'service' must be a string", field="service")
         service, handler = self.catalogue.get(name)
-        if session.user is None and not service.before_login:
+        active = session.state == "active"
+        if not active and not service.before_login:
             raise ProtocolError("not_logged_in", f"{name}: log in first")
-        if session.user is not None and not service.before_login \
-                and session.role not in service.roles:
+        if active and not service.before_login and session.role not in service.roles:
             raise ProtocolError("forbidden", f"{name} is not allowed for role {session.role!r} "
                                 f"(allowed: {', '.join(sorted(service.roles))})")
         params = body.get("params", {})
@@ -195,45 +245,67 @@ class Hub:
             self._monitor_stop)
         add(Service("Snapshot", everyone, fields={
             "object": Field(str, choices=OBJECTS), "id": Field(str)}), self._snapshot)
+        add(Service("GetLoginLockouts", {"admin"}), self._lockouts)
+        add(Service("UnlockLogin", {"admin"}, fields={
+            "user": Field(str, required=False), "source": Field(str, required=False)}),
+            self._unlock)
 
-    def _verify(self, user, password):
+    def _verify(self, stored, password):
         """A Deferred of the password check.  scrypt takes some 50 ms of CPU
         on purpose: with a reactor that has a thread pool it runs there, so
         400 agents logging in at a shift's start do not freeze the calls."""
-        if user is None:
-            return defer.succeed(False)
         pool = getattr(self.clock, "getThreadPool", None)
         if pool is None:                       # a test's task.Clock: at once
-            return defer.succeed(verify_password(user.password_hash, password))
-        return threads.deferToThreadPool(self.clock, pool(), verify_password,
-                                         user.password_hash, password)
+            return defer.succeed(verify_password(stored, password))
+        return threads.deferToThreadPool(self.clock, pool(), verify_password, stored, password)
 
     def _login(self, request, params):
-        session = request.session
-        if session.user is not None:
+        session, name = request.session, params["user"]
+        if session.state == "active":
             raise ProtocolError("already_logged_in",
                                 f"session is logged in as {session.user.name}")
-        user = self.users.get(params["user"])
-        d = self._verify(user, params["password"])
-        return d.addCallback(self._logged_in, request, params, user)
+        if session.state == "checking":
+            raise ProtocolError("invalid_state", "a Login is being checked on this session "
+                                "already: wait for its answer")
+        try:
+            self.gate.check(name, session.source)
+        except Refused as e:
+            self.log_from(session, "login locked", LogLevel.warn,
+                          "login for {user} as {role} from {source} refused: locked out",
+                          user=name, role=params["role"])
+            raise ProtocolError("locked_out", str(e), retryAfterS=e.retry_after_s) from None
+        session.machine.fire("login")
+        user = self.users.get(name)
+        d = self._verify(user.password_hash if user else _dummy_hash(), params["password"])
+        return d.addCallback(self._checked, request, params, user)
 
-    def _logged_in(self, good, request, params, user):
-        session = request.session
-        if session.closed:
+    def _checked(self, good, request, params, user):
+        """The password checked: the session is active, or the refusal is
+        answered after the gate's delay (the session stays `checking`
+        meanwhile: no other Login on it)."""
+        session, name, role = request.session, params["user"], params["role"]
+        if session.state != "checking":
             raise ProtocolError("not_logged_in", "the session closed during the login")
-        if session.user is not None:
-            raise ProtocolError("already_logged_in",
-                                f"session is logged in as {session.user.name}")
-        if not good or params["role"] not in user.roles:
-            log.info("login refused for {user} as {role}", user=params["user"],
-                     role=params["role"])
+        if good and user is not None and role in user.roles:
+            session.machine.fire("accepted", user=name, role=role)
+            self.gate.succeeded(name)
+            session.logged_in(user, role, params["client"])
+            log.info("session {id}: {user} logged in as {role} from {source}", id=session.id,
+                     user=user.name, role=role, source=session.source)
+            return {"session": session.id, "role": session.role, "protocol": 1,
+                    "heartbeatS": self.heartbeat_s, "services": self._allowed(session.role)}
+        delay = self.gate.failed(name, session.source)
+        self.log_from(session, "login refused", LogLevel.info,
+                      "login refused for {user} as {role} from {source}", user=name, role=role)
+
+        def refuse():
+            if session.state == "checking":
+                session.machine.fire("refused")
             raise ProtocolError("bad_credentials",
                                 "unknown user, wrong password or role not granted")
-        session.logged_in(user, params["role"], params["client"])
-        log.info("session {id}: {user} logged in as {role}", id=session.id, user=user.name,
-                 role=params["role"])
-        return {"session": session.id, "role": session.role, "protocol": 1,
-                "heartbeatS": self.heartbeat_s, "services": self._allowed(session.role)}
+        if delay <= 0:
+            return refuse()
+        return task.deferLater(self.clock, delay, refuse)
 
     def _allowed(self, role):
         return [s.name for s in sorted(self.catalogue.services(), key=lambda s: s.name)
@@ -242,6 +314,17 @@ class Hub:
     def _logout(self, request, params):
         self.clock.callLater(0, request.session.close, "logged out")
         return {}
+
+    def _lockouts(self, request, params):
+        return {"lockouts": self.gate.lockouts()}
+
+    def _unlock(self, request, params):
+        if params["user"] is None and params["source"] is None:
+            raise ProtocolError("missing_field", "UnlockLogin: name a user, a source address "
+                                "or both", field="user")
+        lifted = self.gate.unlock(request.user.name, params["user"], params["source"])
+        log.info("{by} lifted login lockouts: {lifted}", by=request.user.name, lifted=lifted)
+        return {"unlocked": lifted}
 
     def _heartbeat(self, request, params):
         return {"time": self.clock.seconds()}
@@ -277,26 +360,48 @@ class Hub:
 
 
 class Session(protocol.Protocol):
-    """One client connection."""
+    """One client connection.  `source`: the peer's address (its host),
+    what the gate counts connections and failed logins by."""
 
-    def __init__(self, hub):
+    def __init__(self, hub, source="local"):
         self.hub = hub
-        self.framer = Framer()
+        self.source = source
+        self.machine = SESSION.machine(hub.clock)
+        self.framer = Framer(max_body=LOGIN_MAX_BODY)
         self.user = None
         self.role = None
         self.client = ""
         self.id = None
-        self.closed = False
         self._pending = set()          # invoke ids being served
         self._timer = None
 
+    @property
+    def state(self):
+        return self.machine.state
+
+    @property
+    def closed(self):
+        return self.machine.state == "closed"
+
     # -- life ------------------------------------------------------------
     def connectionMade(self):
+        refusal = self.hub.gate.admit(self.source)
+        if refusal is not None:
+            self.machine.fire("close", reason=refusal)
+            self.transport.write(encode(Message("event", 0, {
+                "event": "SessionClosed", "reason": f"connection refused: {refusal}"})))
+            self.transport.loseConnection()
+            self.hub.log_from(self, "connection refused", LogLevel.warn,
+                              "connection from {source} refused: {refusal}", refusal=refusal)
+            return
+        self.machine.fire("admitted")
         self.hub.session_opened(self)
         self._arm(LOGIN_TIMEOUT_S, f"no login within {LOGIN_TIMEOUT_S} s")
 
     def logged_in(self, user, role, client):
         self.user, self.role, self.client = user, role, client
+        self.hub.gate.authenticated(self.source)
+        self.framer.max_body = MAX_BODY
         self._arm_idle()
 
     def _arm(self, seconds, reason):
@@ -312,19 +417,24 @@ class Session(protocol.Protocol):
         if self.closed:
             return
         self.send_event("SessionClosed", {"reason": reason})
-        log.info("session {id} closed: {reason}", id=self.id, reason=reason)
+        self.hub.log_from(self, "session closed", LogLevel.info,
+                          "session {id} from {source} closed: {reason}", id=self.id,
+                          reason=reason)
         self.transport.loseConnection()
-        self._closed()
+        self._closed(reason)
 
     def connectionLost(self, reason=protocol.connectionDone):
-        self._closed()
+        self._closed("connection lost")
 
-    def _closed(self):
+    def _closed(self, reason):
         if self.closed:
             return
-        self.closed = True
+        was = self.state
+        self.machine.fire("close", reason=reason)
         if self._timer and self._timer.active():
             self._timer.cancel()
+        if was != "connecting":                       # admitted by the gate
+            self.hub.gate.closed(self.source, authenticated=was == "active")
         self.hub.session_closed(self)
 
     # -- frames in ---------------------------------------------------------
@@ -337,7 +447,7 @@ class Session(protocol.Protocol):
             self._send(Message("error", 0, ProtocolError(e.code, str(e)).body()))
             self.close(f"malformed frame: {e}")
             return
-        if self.user is not None:
+        if self.state == "active":
             self._arm_idle()
         for invoke_id, item in frames:
             if self.closed:
@@ -361,29 +471,51 @@ class Session(protocol.Protocol):
             self._send_error(invoke_id, ProtocolError(
                 "duplicate_invoke_id", f"request {invoke_id} is still being served"))
             return
+        if len(self._pending) >= MAX_PENDING:
+            self._send_error(invoke_id, ProtocolError(
+                "too_many_requests", f"this session has {len(self._pending)} requests "
+                "outstanding, the most allowed: wait for answers before sending more"))
+            return
         service = item.body.get("service")
+        service = service if service in self.hub.catalogue else None   # echoed if known
         try:
             d = self.hub.dispatch(self, invoke_id, item.body)
         except ProtocolError as e:
             self._send_error(invoke_id, e, service)
             return
+        except Exception:
+            self._internal_error(Failure(), invoke_id, service)
+            return
         self._pending.add(invoke_id)
         d.addCallbacks(self._answer, self._refuse, callbackArgs=(invoke_id, service),
                        errbackArgs=(invoke_id, service))
+        d.addErrback(self._internal_error, invoke_id, service)
 
     def _answer(self, result, invoke_id, service):
         self._pending.discard(invoke_id)
-        self._send(Message("response", invoke_id, {"service": service, "result": result or {}}))
+        self._send(Message("response", invoke_id, {"service": service, "result": result or {}}),
+                   strict=True)
 
     def _refuse(self, failure, invoke_id, service):
+        if not failure.check(ProtocolError):
+            return failure                        # to _internal_error
         self._pending.discard(invoke_id)
-        if failure.check(ProtocolError):
-            self._send_error(invoke_id, failure.value, service)
-        else:
-            log.failure("{service} failed (invoke {invoke_id})", failure, service=service,
-                        invoke_id=invoke_id)
-            self._send_error(invoke_id, ProtocolError(
-                "internal_error", f"{service} failed: {failure.getErrorMessage()}"), service)
+        self._send_error(invoke_id, failure.value, service)
+
+    def _internal_error(self, failure, invoke_id, service):
+        """Whatever failed while serving a request (the handler, or the
+        answer that could not be written): the client gets internal_error
+        with an incident id, the log the traceback under the same id, and
+        the session goes on."""
+        self._pending.discard(invoke_id)
+        incident = secrets.token_hex(4)
+        self.hub.log_from(self, "incident", LogLevel.critical,
+                          "incident {incident}: {service} (session {id}, invoke {invoke_id}) "
+                          "failed", log_failure=failure, incident=incident, service=service,
+                          id=self.id, invoke_id=invoke_id)
+        self._send_error(invoke_id, ProtocolError(
+            "internal_error", f"{service or 'the request'} failed inside the server "
+            f"(incident {incident}, logged there)", incident=incident), service)
 
     # -- frames out --------------------------------------------------------
     def _send_error(self, invoke_id, error, service=None):
@@ -392,9 +524,23 @@ class Session(protocol.Protocol):
     def send_event(self, event, body, invoke_id=0):
         self._send(Message("event", invoke_id, {"event": event, **body}))
 
-    def _send(self, message):
-        if self.transport is not None and not self.closed:
-            self.transport.write(encode(message))
+    def _send(self, message, strict=False):
+        """Write one frame.  A message that cannot be encoded is a bug of
+        the server's, never the client's: it is logged and dropped (an
+        event), or raised to the caller (`strict`: a response, which
+        becomes internal_error), and never ends the session."""
+        if self.transport is None or self.closed:
+            return
+        try:
+            data = encode(message)
+        except (ValueError, TypeError, RecursionError):
+            if strict:
+                raise
+            self.hub.log_from(self, "unencodable", LogLevel.critical,
+                              "session {id}: a {kind} could not be encoded: dropped",
+                              log_failure=Failure(), id=self.id, kind=message.kind)
+            return
+        self.transport.write(data)
 
 
 class SessionFactory(protocol.Factory):
@@ -402,7 +548,16 @@ class SessionFactory(protocol.Factory):
         self.hub = hub
 
     def buildProtocol(self, addr):
-        session = Session(self.hub)
+        session = Session(self.hub, source_of(addr))
         session.factory = self
         session.peer = str(addr)
         return session
+
+
+def source_of(address):
+    """What the gate counts a peer by: its host address (a TCP or TLS
+    peer), "unix" for a Unix socket, "local" for none (in-memory tests)."""
+    if address is None:
+        return "local"
+    host = getattr(address, "host", None)
+    return host if isinstance(host, str) else "unix"

@@ -32,14 +32,17 @@ ERRORS = {
     "missing_field": "a required field is absent",
     "invalid_field": "a field has the wrong type or value",
     "duplicate_invoke_id": "another request with this invoke id is still outstanding",
+    "too_many_requests": "the session has the most requests outstanding it may have",
     "not_logged_in": "log in first",
     "already_logged_in": "this session is logged in already",
     "bad_credentials": "unknown user, wrong password or role not granted",
+    "locked_out": "too many failed logins for this user or address: wait `retryAfterS`",
     "forbidden": "the session's role may not call this service",
     "no_such_object": "the device, call, queue, agent or monitor does not exist",
     "invalid_state": "the object is not in a state that allows this",
     "resource_busy": "no resource is free for this request",
     "queue_full": "the queue has its max_length of callers waiting",
+    "queue_empty": "the queue has no agent logged in who could take the call",
     "call_failed": "a call out did not connect (busy, no answer...): `reason` says why",
     "internal_error": "the server failed; the message says how",
 }
@@ -66,6 +69,11 @@ class ProtocolError(Exception):
 
 _TYPE_NAMES = {str: "string", int: "integer", float: "number", bool: "boolean",
                dict: "object", list: "array"}
+#: The most a field of each type may hold unless its declaration says
+#: otherwise: characters of a string, items of an array, keys of an object.
+#: (Every body's own limits, for nesting and numbers: cti.protocol.bodies.)
+MAX_LEN = {str: 256, list: 64, dict: 256}
+_LEN_UNITS = {str: "characters", list: "items", dict: "keys"}
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,7 @@ class Field:
     default: object = None
     choices: tuple = ()
     doc: str = ""
+    max_len: int | None = None        # None: MAX_LEN of the type
 
     def check(self, service, name, value):
         ok = isinstance(value, self.type) and not (self.type is int and isinstance(value, bool))
@@ -85,6 +94,11 @@ class Field:
                 "invalid_field", f"{service}: field {name!r} must be a "
                 f"{_TYPE_NAMES.get(self.type, self.type.__name__)}, not {json_type(value)}",
                 field=name)
+        limit = self.max_len or MAX_LEN.get(self.type)
+        if limit is not None and len(value) > limit:
+            raise ProtocolError(
+                "invalid_field", f"{service}: field {name!r} has {len(value):,} "
+                f"{_LEN_UNITS[self.type]}, over the {limit:,} allowed", field=name)
         if self.choices and value not in self.choices:
             raise ProtocolError(
                 "invalid_field", f"{service}: field {name!r} must be one of "
@@ -149,7 +163,11 @@ class Catalogue:
         try:
             return self._services[name]
         except KeyError:
-            raise ProtocolError("unknown_service", f"no service named {name!r}") from None
+            shown = repr(name) if len(name) <= 64 else repr(name[:60]) + "..."
+            raise ProtocolError("unknown_service", f"no service named {shown}") from None
+
+    def __contains__(self, name):
+        return isinstance(name, str) and name in self._services
 
     def names(self):
         return sorted(self._services)

@@ -24,6 +24,7 @@ Tests and the demo inject their own driver, clock and record sink and
 drive time themselves (tests/rig.py).
 """
 import gc
+from datetime import UTC, datetime
 from pathlib import Path
 
 from twisted.application import strports
@@ -32,6 +33,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from ctbus import SwitchingMap
+from cti.protocol.gate import Gate
 from cti.protocol.server import Hub, SessionFactory, User
 from cti.server.callcenter import CallCenter
 from cti.server.calls import CallModel
@@ -44,6 +46,7 @@ from cti.server.channels import (
     VoicePool,
 )
 from cti.server.voice import VoicePorts
+from cti.storage.models import AuditEntry
 
 log = Logger()
 
@@ -90,7 +93,8 @@ class CTServer(MultiService):
             EventPump(driver, reactor).setServiceParent(self)
         self.driver = driver
         self.bus = SwitchingMap(driver)
-        self.hub = Hub(reactor, hub_users(config), heartbeat_s=config.heartbeat_s)
+        self.hub = Hub(reactor, hub_users(config), heartbeat_s=config.heartbeat_s,
+                       gate=Gate(reactor, config.gate, audit=self._audit))
         # Call ids go on from the start time in milliseconds: a restarted
         # server never reuses one (its records and recordings are named by
         # them), at up to 1000 calls a second.  On a test clock at 0: c1.
@@ -107,6 +111,12 @@ class CTServer(MultiService):
         driver.subscribe(self.ports.handle)
         for endpoint in (config.listen if listen is None else listen):
             strports.service(endpoint, SessionFactory(self.hub)).setServiceParent(self)
+
+    def _audit(self, action, user, **detail):
+        """An audit row for what the protocol's gate did (lockouts, unlocks)."""
+        self.records.add(AuditEntry(at=datetime.fromtimestamp(self.clock.seconds(), UTC),
+                                    user=user, action=action, agent=None, call_id=None,
+                                    queue=None, detail=detail))
 
     def _boards(self, reactor):
         """The driver of the configuration: the simulator on the wall clock, or R4."""

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from cti.auth import check_hash_format
 from cti.config import ConfigError, load
+from cti.protocol.gate import Limits
 from cti.protocol.services import ROLES  # flow, agent, supervisor, admin
 
 __all__ = [
@@ -251,6 +252,7 @@ class ServerConfig:
     database: str = ""
     log_level: str = "info"
     record_hook: str | None = None       # saves an agent's edits of the customer record
+    gate: Limits = Limits()              # connection caps, login throttling
     trunk_groups: tuple[TrunkGroup, ...] = ()
     station_groups: tuple[StationGroup, ...] = ()
     voice_pool: tuple[str, ...] = ()
@@ -579,8 +581,9 @@ def load_server_config(path):
 
     server = reader.table(data.get("server", {}), "server",
                           ("listen", "heartbeat_s", "var_dir", "database", "log_level",
-                           "record_hook"))
+                           "record_hook", *GATE_KEYS))
     listen = _listen(reader, server)
+    gate = _gate(reader, server)
     heartbeat_s = reader.integer(server, "server", "heartbeat_s", 10, 1)
     var_dir = _absolute(base, reader.string(server, "server", "var_dir", "var"))
     database = _database(reader, server, base, var_dir)
@@ -607,12 +610,40 @@ def load_server_config(path):
     return ServerConfig(
         path=str(path), driver=driver, boards=boards, boards_path=str(boards_path),
         devices=devices, listen=listen, heartbeat_s=heartbeat_s, var_dir=var_dir,
-        database=database, log_level=log_level, record_hook=record_hook,
+        database=database, log_level=log_level, record_hook=record_hook, gate=gate,
         trunk_groups=trunk_groups,
         station_groups=station_groups, voice_pool=voice_pool,
         conference_pool=conference_pool, routes=routes, default_route=default_route,
         flow_down_queue=flow_down, queues=queues, acd=acd, agents=agents, users=users,
         flow=flow)
+
+
+#: [server] keys of the gate (cti.protocol.gate.Limits): the key, its field.
+GATE_KEYS = {
+    "max_connections": "max_connections",
+    "max_connections_per_source": "max_connections_per_source",
+    "max_unauthenticated": "max_unauthenticated",
+    "max_unauthenticated_per_source": "max_unauthenticated_per_source",
+    "login_window_s": "window_s",
+    "login_delay_after": "delay_after",
+    "login_delay_s": "delay_s",
+    "login_max_delay_s": "max_delay_s",
+    "login_lockout_after": "lockout_after",
+    "login_source_lockout_after": "source_lockout_after",
+    "login_lockout_s": "lockout_s",
+}
+
+
+def _gate(reader, server):
+    """The connection caps and login throttling of [server]."""
+    defaults = Limits()
+    values = {field: reader.integer(server, "server", key, int(getattr(defaults, field)),
+                                    0 if key == "login_delay_s" else 1)
+              for key, field in GATE_KEYS.items()}
+    if values["max_delay_s"] < values["delay_s"]:
+        reader.fail("server.login_max_delay_s", f"expected at least login_delay_s "
+                    f"({values['delay_s']}), got {values['max_delay_s']}")
+    return Limits(**values)
 
 
 def _listen(reader, server):

@@ -41,7 +41,8 @@ def start_logging(config, stream=None):
     level = LogLevel.levelWithName(config.log_level)
     logs.set_level(level)
     json_file = open(var / "cti-server.log", "a", encoding="utf-8")  # noqa: SIM115 - the log's life
-    observers = [textFileLogObserver(stream or sys.stdout), jsonFileLogObserver(json_file)]
+    observers = [logs.escaping(textFileLogObserver(stream or sys.stdout)),
+                 jsonFileLogObserver(json_file)]
     globalLogBeginner.beginLoggingTo(
         [FilteringLogObserver(o, [LogLevelFilterPredicate(defaultLogLevel=level)])
          for o in observers], redirectStandardIO=False)
