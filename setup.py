@@ -22,7 +22,7 @@ setup(
     cffi_modules=["drivers/build_r4.py:ffibuilder"],
     install_requires=[
         "cffi>=1.15",
-        "twisted>=23.10",
+        "twisted[tls]>=23.10",          # TLS for the protocol: pyOpenSSL, service_identity
         "construct>=2.10",
         "sqlalchemy>=2.0",
         "alembic>=1.12",

@@ -25,13 +25,18 @@ ready, its row still whole, and the status line sums up the answer (the
 others of the team are logged off: refused).  Last, 1004 answers a
 caller; the supervisor, its headset on, monitors (`m`), intercepts (`i`):
 the caller is the supervisor's own call, which `X` hangs up.  Exit
-status 0 when every step was seen."""
+status 0 when every step was seen.  All of it over TLS, the server
+requiring client certificates (made as docs/operations.md says)."""
 import asyncio
 import socket
+import tempfile
+from dataclasses import replace
+from pathlib import Path
 
 from cti.agent.run import Options, on_one_loop, session
 from cti.protocol.agent import connect
-from cti.server.config import load_server_config
+from cti.server.config import TLSSettings, load_server_config
+from tests.test_tls import make_pki
 
 PASSWORD = "1234"                        # the sample configuration's
 SUPERVISOR_PHONE = "msiB1C8"
@@ -154,14 +159,23 @@ async def supervisor_console(app, reactor, server, dial, trunk):
 
 
 async def main(reactor):
+    with tempfile.TemporaryDirectory() as where:
+        return await over_tls(reactor, make_pki(Path(where)))
+
+
+async def over_tls(reactor, tls):
+    """The server listens for TLS only and requires client certificates (the
+    certificates of docs/operations.md); the desktops connect with one."""
     from cti.server.app import CTServer
 
-    config = load_server_config("etc/cti.toml")
+    config = replace(load_server_config("etc/cti.toml"), tls=TLSSettings(
+        tls / "server.pem", tls / "server.key", tls / "ca" / "ca.pem"))
     port = free_port()
     server = CTServer(config, reactor=reactor, records=Records(),
-                      listen=[f"tcp:{port}:interface=127.0.0.1"], drain_s=0)
+                      listen=[f"tls:{port}:interface=127.0.0.1"], drain_s=0)
     server.startService()
-    dial = f"tcp:host=127.0.0.1:port={port}"
+    dial = (f"tls:host=localhost:port={port}:trustRoots={tls / 'ca'}:"
+            f"certificate={tls / 'flow1.pem'}:privateKey={tls / 'flow1.key'}")
     trunks = config.trunk_groups[0].channels
     await session(reactor, Options(dial, "1003", "agent", None), PASSWORD,
                   lambda app: agent_desktop(app, server, trunks[0]))

@@ -14,7 +14,8 @@ desktop runs on any machine that reaches the server.  The agent desktop
 learns its agent from the server, the supervisor console every agent
 and queue (cti.agent.supervisor says how; `--refresh` is how often, in
 seconds, it re-reads the queue figures).  The password is asked on the
-terminal, or read from the first line of `--password-file`.
+terminal, or read from the first line of `--password-file` or from
+$CTI_PASSWORD (never from the command line, which others can read).
 
 One loop for both
 -----------------
@@ -47,6 +48,7 @@ the desktop closes the connection and leaves the agent in its ACD state
 """
 import asyncio
 import getpass
+import os
 import sys
 from dataclasses import dataclass
 
@@ -83,18 +85,23 @@ def server_in(path):
     configuration file at `path`."""
     from cti.server.config import client_endpoint, load_server_config
 
-    listen = load_server_config(path).listen[0]
-    server = client_endpoint(listen)
+    listen = load_server_config(path).listen
+    server = next(filter(None, map(client_endpoint, listen)), None)
     if server is None:
         raise ConfigError(path, "server.listen",
-                          f"no client endpoint reaches {listen!r}: give --server")
+                          f"no client endpoint reaches {list(listen)!r}: give --server (for "
+                          "TLS: tls:host=NAME:port=PORT:trustRoots=DIR)")
     return server
 
 
 def read_password(args, user):
+    """The first line of `--password-file`, else $CTI_PASSWORD, else asked
+    on the terminal: never an argument, which `ps` would show to anyone."""
     if args.password_file:
         with open(args.password_file, encoding="utf-8") as f:
             return f.readline().rstrip("\r\n")
+    if os.environ.get("CTI_PASSWORD"):
+        return os.environ["CTI_PASSWORD"]
     return getpass.getpass(f"password for {user}: ")
 
 

@@ -11,7 +11,7 @@ Twisted::
 
 A blocking one for scripts and tests::
 
-    with BlockingClient("127.0.0.1", 7500) as c:
+    with BlockingClient("127.0.0.1", 7500) as c:      # tls=client_context(...) for TLS
         c.login("sup", "secret", "supervisor")
         c.call("Snapshot", object="queue", id="sales")
         name, body, invoke_id = c.next_event(timeout=5)
@@ -136,10 +136,15 @@ def connect(reactor, description, clock=None, protocol_class=ClientProtocol):
 
 class BlockingClient:
     """A plain-socket client for scripts and tests: one request at a time,
-    events queued until read."""
+    events queued until read.  `tls`: an `ssl.SSLContext` (such as
+    cti.protocol.tls.client_context makes) to speak TLS to a "tls:"
+    listener, checking its certificate for `host`."""
 
-    def __init__(self, host, port, timeout=10.0):
-        self._adopt(socket.create_connection((host, port), timeout=timeout), timeout)
+    def __init__(self, host, port, timeout=10.0, tls=None):
+        sock = socket.create_connection((host, port), timeout=timeout)
+        if tls is not None:
+            sock = tls.wrap_socket(sock, server_hostname=host)
+        self._adopt(sock, timeout)
 
     @classmethod
     def from_socket(cls, sock, timeout=10.0):

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from twisted.application import strports
+from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -35,6 +36,7 @@ from twisted.logger import Logger
 from ctbus import SwitchingMap
 from cti.protocol.gate import Gate
 from cti.protocol.server import Hub, SessionFactory, User
+from cti.protocol.tls import server_endpoint
 from cti.server.callcenter import CallCenter
 from cti.server.calls import CallModel
 from cti.server.channels import (
@@ -45,6 +47,7 @@ from cti.server.channels import (
     T1LoopStartTrunk,
     VoicePool,
 )
+from cti.server.config import tls_listen
 from cti.server.voice import VoicePorts
 from cti.storage.models import AuditEntry
 
@@ -93,6 +96,7 @@ class CTServer(MultiService):
             EventPump(driver, reactor).setServiceParent(self)
         self.driver = driver
         self.bus = SwitchingMap(driver)
+        self.tls = None                      # cti.protocol.tls.ServerTLS, for tls: listeners
         self.hub = Hub(reactor, hub_users(config), heartbeat_s=config.heartbeat_s,
                        gate=Gate(reactor, config.gate, audit=self._audit))
         # Call ids go on from the start time in milliseconds: a restarted
@@ -110,7 +114,20 @@ class CTServer(MultiService):
         driver.subscribe(self.channels.handle)
         driver.subscribe(self.ports.handle)
         for endpoint in (config.listen if listen is None else listen):
-            strports.service(endpoint, SessionFactory(self.hub)).setServiceParent(self)
+            self._listener(endpoint, reactor).setServiceParent(self)
+
+    def _listener(self, endpoint, reactor):
+        """The service listening on one [server] listen entry: a Twisted
+        endpoint string, or "tls:PORT[:interface=...]" with the files of
+        [server.tls] (cti.protocol.tls)."""
+        factory = SessionFactory(self.hub)
+        if not endpoint.startswith("tls:"):
+            return strports.service(endpoint, factory)
+        if self.tls is None:
+            self.tls = self.config.tls.server_tls()
+        port, interface = tls_listen(endpoint)
+        return StreamServerEndpointService(server_endpoint(reactor, port, self.tls, interface),
+                                           factory)
 
     def _audit(self, action, user, **detail):
         """An audit row for what the protocol's gate did (lockouts, unlocks)."""

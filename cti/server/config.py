@@ -225,11 +225,11 @@ class FlowSettings:
 
     def read_password(self):
         """The flow tier's password: `password`, or the first line of
-        `password_file`; None when neither is set."""
+        `password_file`, or $CTI_PASSWORD; None when none is set."""
         if self.password is not None:
             return self.password
         if self.password_file is None:
-            return None
+            return os.environ.get("CTI_PASSWORD") or None
         try:
             with open(self.password_file, encoding="utf-8") as f:
                 return f.readline().rstrip("\r\n")
@@ -237,6 +237,20 @@ class FlowSettings:
             raise ConfigError(self.config_path, "flow.password_file",
                               f"cannot read {str(self.password_file)!r}: "
                               f"{e.strerror}") from None
+
+
+@dataclass(frozen=True)
+class TLSSettings:
+    """[server.tls]: the files of cti.protocol.tls.ServerTLS (absolute)."""
+
+    certificate: Path
+    private_key: Path
+    client_ca: Path | None = None
+
+    def server_tls(self):
+        from cti.protocol.tls import ServerTLS
+
+        return ServerTLS(self.certificate, self.private_key, self.client_ca)
 
 
 @dataclass(frozen=True)
@@ -253,6 +267,7 @@ class ServerConfig:
     log_level: str = "info"
     record_hook: str | None = None       # saves an agent's edits of the customer record
     gate: Limits = Limits()              # connection caps, login throttling
+    tls: "TLSSettings | None" = None     # [server.tls], for "tls:" listen entries
     trunk_groups: tuple[TrunkGroup, ...] = ()
     station_groups: tuple[StationGroup, ...] = ()
     voice_pool: tuple[str, ...] = ()
@@ -581,8 +596,9 @@ def load_server_config(path):
 
     server = reader.table(data.get("server", {}), "server",
                           ("listen", "heartbeat_s", "var_dir", "database", "log_level",
-                           "record_hook", *GATE_KEYS))
-    listen = _listen(reader, server)
+                           "record_hook", "tls", *GATE_KEYS))
+    tls = _tls(reader, server, base)
+    listen = _listen(reader, server, tls)
     gate = _gate(reader, server)
     heartbeat_s = reader.integer(server, "server", "heartbeat_s", 10, 1)
     var_dir = _absolute(base, reader.string(server, "server", "var_dir", "var"))
@@ -610,7 +626,7 @@ def load_server_config(path):
     return ServerConfig(
         path=str(path), driver=driver, boards=boards, boards_path=str(boards_path),
         devices=devices, listen=listen, heartbeat_s=heartbeat_s, var_dir=var_dir,
-        database=database, log_level=log_level, record_hook=record_hook, gate=gate,
+        database=database, log_level=log_level, record_hook=record_hook, gate=gate, tls=tls,
         trunk_groups=trunk_groups,
         station_groups=station_groups, voice_pool=voice_pool,
         conference_pool=conference_pool, routes=routes, default_route=default_route,
@@ -646,7 +662,25 @@ def _gate(reader, server):
     return Limits(**values)
 
 
-def _listen(reader, server):
+def _tls(reader, server, base):
+    """[server.tls], its files read and checked now."""
+    from cti.protocol.tls import TLSFilesError
+
+    if "tls" not in server:
+        return None
+    t = reader.table(server["tls"], "server.tls", ("certificate", "private_key", "client_ca"))
+    paths = {key: reader.string(t, "server.tls", key, None if key == "client_ca"
+                                else _REQUIRED, expected="a PEM file name")
+             for key in ("certificate", "private_key", "client_ca")}
+    settings = TLSSettings(**{k: _absolute(base, v) if v else None for k, v in paths.items()})
+    try:
+        settings.server_tls()
+    except TLSFilesError as e:
+        reader.fail(f"server.tls.{e.key}", str(e))
+    return settings
+
+
+def _listen(reader, server, tls):
     from twisted.internet.endpoints import serverFromString
 
     entries = reader.strings(server, "server", "listen", [(e, None) for e in DEFAULT_LISTEN],
@@ -657,17 +691,38 @@ def _listen(reader, server):
     for item, key in entries:
         if key is None:
             continue
+        parts = _endpoint_parts(item)
+        if parts[0] == "tls":                 # ours: cti.protocol.tls, files of [server.tls]
+            _tls_listen(reader, key, item, parts, tls)
+            continue
         try:
             serverFromString(None, item)      # parses only; nothing listens
         except Exception as e:  # noqa: BLE001 - any parse failure is a config error
             reader.fail(key, f"{item!r} is not a Twisted server endpoint string such as "
                         f"\"tcp:7500:interface=127.0.0.1\" ({e})")
-        parts = _endpoint_parts(item)
         if parts[0] in ("tcp", "tcp6"):
             port = parts[2].get("port", parts[1][0] if parts[1] else "")
             if not port.isdigit() or int(port) > 65535:
                 reader.fail(key, f"{item!r}: port {port!r} is not 0..65535")
     return tuple(item for item, _ in entries)
+
+
+def _tls_listen(reader, key, item, parts, tls):
+    _, args, kwargs = parts
+    port = kwargs.pop("port", args[0] if args else "")
+    kwargs.pop("interface", None)
+    if not port.isdigit() or int(port) > 65535 or len(args) > 1 or kwargs:
+        reader.fail(key, f"{item!r}: expected \"tls:PORT\" or \"tls:PORT:interface=ADDRESS\" "
+                    "(the certificate and key are [server.tls]'s)")
+    if tls is None:
+        reader.fail(key, f"{item!r} listens for TLS: [server.tls] must name the certificate "
+                    "and the private key")
+
+
+def tls_listen(item):
+    """(port, interface) of a "tls:" listen entry."""
+    _, args, kwargs = _endpoint_parts(item)
+    return int(kwargs.get("port", args[0] if args else 0)), kwargs.get("interface", "")
 
 
 def _database(reader, server, base, var_dir):
@@ -709,6 +764,22 @@ def _endpoint_parts(text):
         else:
             args.append(part)
     return parts[0], args, kwargs
+
+
+def client_paths(description, base):
+    """A client endpoint string with the files a "tls:" one names (trustRoots,
+    certificate, privateKey) made absolute against `base`, the directory of
+    the configuration file that holds it."""
+    kind, args, kwargs = _endpoint_parts(description)
+    if kind != "tls" or not any(k in kwargs for k in ("trustRoots", "certificate",
+                                                      "privateKey")):
+        return description
+    for k in ("trustRoots", "certificate", "privateKey"):
+        if k in kwargs:
+            kwargs[k] = str(_absolute(base, kwargs[k]))
+    escape = str.maketrans({":": "\\:", "=": "\\="})
+    return ":".join([kind, *(a.translate(escape) for a in args),
+                     *(f"{k}={v.translate(escape)}" for k, v in kwargs.items())])
 
 
 def client_endpoint(listen):
@@ -1059,16 +1130,18 @@ def _flow(reader, data, base, listen, users):
         server = reader.string(t, "flow", "server",
                                expected="a client endpoint such as "
                                "\"tcp:host=127.0.0.1:port=7500\"")
+        server = client_paths(server, base)
         try:
             clientFromString(None, server)
         except Exception as e:  # noqa: BLE001 - any parse failure is a config error
             reader.fail("flow.server", f"{server!r} is not a Twisted client endpoint string "
                         f"such as \"tcp:host=127.0.0.1:port=7500\" ({e})")
     else:
-        server = client_endpoint(listen[0])
+        server = next(filter(None, map(client_endpoint, listen)), None)
         if server is None:
             reader.fail("flow.server", f"required: no client endpoint can be derived from "
-                        f"server.listen[0] {listen[0]!r}")
+                        f"server.listen {list(listen)!r} (for TLS, give the server's name "
+                        "and CAs: \"tls:host=NAME:port=PORT:trustRoots=DIR\")")
     user = reader.name(t, "flow", "user") if "user" in t else None
     if user is not None:
         account = next((u for u in users if u.name == user), None)
