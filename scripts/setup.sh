@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES="libspandsp-dev libpri-dev python3-dev python3-venv libtiff-tools sox espeak-ng gcc make postgresql"
+PACKAGES="libspandsp-dev libpri-dev python3-dev python3-venv libtiff-tools sox espeak-ng gcc make postgresql openssl"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
