@@ -44,6 +44,8 @@ ERRORS = {
     "queue_full": "the queue has its max_length of callers waiting",
     "queue_empty": "the queue has no agent logged in who could take the call",
     "call_failed": "a call out did not connect (busy, no answer...): `reason` says why",
+    "barred": "the number may not be dialled by this caller now (its class of service): "
+              "`reason` says why",
     "internal_error": "the server failed; the message says how",
 }
 

@@ -24,7 +24,6 @@ Tests and the demo inject their own driver, clock and record sink and
 drive time themselves (tests/rig.py).
 """
 import gc
-from datetime import UTC, datetime
 from pathlib import Path
 
 from twisted.application import strports
@@ -49,7 +48,6 @@ from cti.server.channels import (
 )
 from cti.server.config import tls_listen
 from cti.server.voice import VoicePorts
-from cti.storage.models import AuditEntry
 
 log = Logger()
 
@@ -98,7 +96,8 @@ class CTServer(MultiService):
         self.bus = SwitchingMap(driver)
         self.tls = None                      # cti.protocol.tls.ServerTLS, for tls: listeners
         self.hub = Hub(reactor, hub_users(config), heartbeat_s=config.heartbeat_s,
-                       gate=Gate(reactor, config.gate, audit=self._audit))
+                       gate=Gate(reactor, config.gate, audit=lambda action, user, **detail:
+                                 self.center.audit(action, user, **detail)))
         # Call ids go on from the start time in milliseconds: a restarted
         # server never reuses one (its records and recordings are named by
         # them), at up to 1000 calls a second.  On a test clock at 0: c1.
@@ -128,12 +127,6 @@ class CTServer(MultiService):
         port, interface = tls_listen(endpoint)
         return StreamServerEndpointService(server_endpoint(reactor, port, self.tls, interface),
                                            factory)
-
-    def _audit(self, action, user, **detail):
-        """An audit row for what the protocol's gate did (lockouts, unlocks)."""
-        self.records.add(AuditEntry(at=datetime.fromtimestamp(self.clock.seconds(), UTC),
-                                    user=user, action=action, agent=None, call_id=None,
-                                    queue=None, detail=detail))
 
     def _boards(self, reactor):
         """The driver of the configuration: the simulator on the wall clock, or R4."""

@@ -24,6 +24,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from cti.server.channels import OutboundFailed
+from cti.server.dialing import Barred, Caller
 
 log = Logger()
 
@@ -38,10 +39,18 @@ class Callbacks:
 
     def offer_prompts(self, ic, config):
         """What the announcements add when the queue offers callbacks (to a
-        caller who called us, with a number to call back)."""
-        if config.callback_key is None or not self.can_call_back(ic):
+        caller who called us, with a number to call back that the
+        callbacks' class of service allows)."""
+        if config.callback_key is None or not self.can_call_back(ic) \
+                or not self.center.dialer.guard.allows(self.caller(ic), ic.call.ani):
             return []
         return ["queue_callback_offer", f"digit_{config.callback_key}"]
+
+    @staticmethod
+    def caller(ic):
+        """Whose class of service a callback is dialled under: the queue's
+        callbacks ([dialing] callback_class)."""
+        return Caller("callback", ic.queue)
 
     @staticmethod
     def can_call_back(ic):
@@ -58,6 +67,10 @@ class Callbacks:
         if not self.can_call_back(ic):
             log.info("call {call}: callback asked, but the caller's number is unknown "
                      "(or the call is one we placed)", call=ic.id)
+            return False
+        try:                              # a spoofed premium-rate ANI is toll fraud too
+            cc.dialer.guard.check(self.caller(ic), ic.call.ani, "callback")
+        except Barred:
             return False
         cc.acd.keep_for_callback(ic.call)     # no max wait from now on
         cc._stop_music(ic)
@@ -99,7 +112,7 @@ class Callbacks:
             cc.dialer.hear_progress(station.name, trunk)
             cc.model.connect(ic.call, trunk.name, "alerting", number=ic.callback)
         try:
-            trunk = yield cc.dialer.place(ic.callback, seized)
+            trunk = yield cc.dialer.place(ic.callback, self.caller(ic), seized)
         except OutboundFailed as e:
             self._failed(ic, e.reason)
             return

@@ -77,6 +77,7 @@ from cti.storage.models import (
     AfterCallEdit,
     AgentSession,
     AgentStateChange,
+    AuditEntry,
     CallRecord,
     QueueLogEntry,
 )
@@ -891,6 +892,11 @@ class CallCenter:
             disposition=disposition, released_by=ic.released_by, cause=ic.cause,
             attached=dict(c.data)))
 
+    def audit(self, action, user, agent=None, call=None, queue=None, **detail):
+        """A row of the audit log: `user` did (or was refused) `action`."""
+        self.records.add(AuditEntry(at=utc(self.clock.seconds()), user=user, action=action,
+                                    agent=agent, call_id=call, queue=queue, detail=detail))
+
     def record_queue(self, call_id, queue, agent, event, *data):
         values = [None if d is None else str(d) for d in data] + [None] * (5 - len(data))
         self.records.add(QueueLogEntry(at=utc(self.clock.seconds()), call_id=call_id,
@@ -1308,8 +1314,9 @@ class CallCenter:
         """RouteSelect to an extension (an agent's phone, wherever it is
         logged in) or an outside number: answered once the other end is;
         else `call_failed` and the caller is the flow's again."""
+        caller = self.dialer.caller_of(request, flow=ic.flow)
         if kind == "number":
-            self.dialer.check_number("RouteSelect", target)
+            self.dialer.check_number("RouteSelect", target, caller)
         else:
             self.desk.consults.check_extension(target)
         self._merge_data(ic, params["data"], request.cause)
@@ -1321,7 +1328,7 @@ class CallCenter:
         self.hold_caller(ic)
         try:
             if kind == "number":
-                yield self.dialer.send_out(ic, target, request.cause, no_answer_s=ring_s)
+                yield self.dialer.send_out(ic, target, caller, request.cause, no_answer_s=ring_s)
             else:
                 yield self.desk.consults.ring(ic, target, ring_s, request.cause)
         except OutboundFailed as e:

@@ -37,6 +37,7 @@ from cti.auth import check_hash_format
 from cti.config import ConfigError, load
 from cti.protocol.gate import Limits
 from cti.protocol.services import ROLES  # flow, agent, supervisor, admin
+from cti.server.dialing import DAYS, DEFAULT_BAR, DEFAULT_EMERGENCY, DialClass, DialingSettings
 
 __all__ = [
     "Agent", "Device", "FlowSettings", "Queue", "Route", "ServerConfig", "StationGroup",
@@ -200,6 +201,7 @@ class Agent:
     team: str | None = None              # supervisors act on a team at once
     ring_timeout_s: int | None = None    # its phone rings this long (None: the queue's)
     weight: int = 1                      # its share of weighted_random's picks
+    dial_class: str | None = None        # its class of service for calls out
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,7 @@ class UserConfig:
     name: str
     roles: frozenset
     password_hash: str
+    dial_class: str | None = None        # its class of service for calls out
 
 
 @dataclass(frozen=True)
@@ -268,6 +271,7 @@ class ServerConfig:
     record_hook: str | None = None       # saves an agent's edits of the customer record
     gate: Limits = Limits()              # connection caps, login throttling
     tls: "TLSSettings | None" = None     # [server.tls], for "tls:" listen entries
+    dialing: DialingSettings = DialingSettings()   # classes of service for calls out
     trunk_groups: tuple[TrunkGroup, ...] = ()
     station_groups: tuple[StationGroup, ...] = ()
     voice_pool: tuple[str, ...] = ()
@@ -581,7 +585,8 @@ def _channels(reader, entries, devices, kinds, what, owners, group):
 
 # -- the whole file ------------------------------------------------------
 TOP_KEYS = ("driver", "boards", "server", "trunk_groups", "station_groups", "voice_pool",
-            "conference_pool", "routing", "routes", "queues", "acd", "agents", "users", "flow")
+            "conference_pool", "routing", "routes", "queues", "acd", "agents", "users", "flow",
+            "dialing", "dial_classes")
 
 
 def load_server_config(path):
@@ -620,6 +625,7 @@ def load_server_config(path):
     agents = _agents(reader, data, queues, devices)
     users = _users(reader, data, {a.id for a in agents})
     flow = _flow(reader, data, base, listen, users)
+    dialing = _dialing(reader, data, agents, users, flow)
     overflows = [Route("overflow", "", q.overflow[1], None, 0, f"queues[{i}].overflow")
                  for i, q in enumerate(queues) if q.overflow and q.overflow[0] == "flow"]
     _check_route_flows(reader, (*routes, default_route, *overflows), flow.flows_dir)
@@ -631,7 +637,7 @@ def load_server_config(path):
         station_groups=station_groups, voice_pool=voice_pool,
         conference_pool=conference_pool, routes=routes, default_route=default_route,
         flow_down_queue=flow_down, queues=queues, acd=acd, agents=agents, users=users,
-        flow=flow)
+        flow=flow, dialing=dialing)
 
 
 #: [server] keys of the gate (cti.protocol.gate.Limits): the key, its field.
@@ -1064,7 +1070,7 @@ def _agents(reader, data, queue_configs, devices):
     digits = re.compile(r"[0-9]+\Z")
     for t, key in reader.tables(data, "agents", ("id", "name", "password_hash", "queues",
                                                  "skills", "station", "team",
-                                                 "ring_timeout_s", "weight")):
+                                                 "ring_timeout_s", "weight", "dial_class")):
         agent_id = reader.string(t, key, "id", pattern=digits,
                                  expected="the agent code, a string of digits such as "
                                  "\"1001\" (quoted)")
@@ -1096,13 +1102,15 @@ def _agents(reader, data, queue_configs, devices):
         team = reader.name(t, key, "team") if "team" in t else None
         agents.append(Agent(agent_id, name, password_hash, tuple(queues), skills, station,
                             team, reader.integer(t, key, "ring_timeout_s", None, 1, 300),
-                            reader.integer(t, key, "weight", 1, 1, 100)))
+                            reader.integer(t, key, "weight", 1, 1, 100),
+                            reader.name(t, key, "dial_class") if "dial_class" in t else None))
     return tuple(agents)
 
 
 def _users(reader, data, agent_ids):
     users, names = [], {}
-    for t, key in reader.tables(data, "users", ("name", "roles", "password_hash")):
+    for t, key in reader.tables(data, "users", ("name", "roles", "password_hash",
+                                                "dial_class")):
         name = reader.name(t, key)
         reader.unique(names, name, f"{key}.name", "user")
         if name in agent_ids:
@@ -1116,8 +1124,120 @@ def _users(reader, data, agent_ids):
             if role not in ROLES:
                 reader.fail(where, f"{role!r} is not a role (roles: {', '.join(ROLES)})")
         users.append(UserConfig(name, frozenset(r for r, _ in entries),
-                                _password_hash(reader, t, key)))
+                                _password_hash(reader, t, key),
+                                reader.name(t, key, "dial_class") if "dial_class" in t
+                                else None))
     return tuple(users)
+
+
+_HOURS = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][0-9])\Z")
+_PREFIX = re.compile(r"[0-9*#]{1,32}\Z")
+
+
+def _dial_classes(reader, data):
+    """[[dial_classes]] by name; without any, the one built-in "default"."""
+    classes = {}
+    for t, key in reader.tables(data, "dial_classes", ("name", "bar", "allow", "hours", "days",
+                                                       "max_concurrent", "max_daily")):
+        name = reader.name(t, key)
+        if name in classes:
+            reader.fail(f"{key}.name", f"class {name!r} is declared twice")
+        prefixes = {}
+        for kind, default in (("bar", list(DEFAULT_BAR)), ("allow", [])):
+            items = reader.strings(t, key, kind, [(p, None) for p in default],
+                                   expected="a list of number prefixes such as \"011\"")
+            for prefix, where in items:
+                if where is not None and not _PREFIX.match(prefix):
+                    reader.fail(where, f"{prefix!r} is not a number prefix (1 to 32 of "
+                                "0-9, * and #)")
+            prefixes[kind] = tuple(p for p, _ in items)
+        hours = []
+        for text, where in reader.strings(t, key, "hours", [], expected="a list of "
+                                          "\"HH:MM-HH:MM\" spans such as \"08:00-20:00\""):
+            m = _HOURS.match(text)
+            start = int(m[1]) * 60 + int(m[2]) if m else 0
+            end = int(m[3]) * 60 + int(m[4]) if m else 0
+            if not m or end <= start or end > 24 * 60:
+                reader.fail(where, f"{text!r} is not a span of the day \"HH:MM-HH:MM\" "
+                            "(start before end, 00:00 to 24:00)")
+            hours.append((start, end))
+        days = set()
+        for day, where in reader.strings(t, key, "days", [(d, None) for d in DAYS],
+                                         expected=f"a list of days from {', '.join(DAYS)}"):
+            if day not in DAYS:
+                reader.fail(where, f"{day!r} is not a day ({', '.join(DAYS)})")
+            days.add(DAYS.index(day))
+        classes[name] = DialClass(
+            name, bar=prefixes["bar"], allow=prefixes["allow"], hours=tuple(hours),
+            days=frozenset(days),
+            max_concurrent=reader.integer(t, key, "max_concurrent", None, 1),
+            max_daily=reader.integer(t, key, "max_daily", None, 1))
+    return classes or {"default": DialClass("default")}
+
+
+def _dialing(reader, data, agents, users, flow):
+    """[dialing] and [[dial_classes]]: every class named exists."""
+    classes = _dial_classes(reader, data)
+    t = reader.table(data.get("dialing", {}), "dialing", (
+        "class", "callback_class", "teams", "flows", "emergency", "timezone",
+        "site_max_concurrent", "site_max_daily", "alarm_refusals", "alarm_window_s"))
+    names = sorted(classes)
+
+    def known(name, where):
+        if name not in classes:
+            reader.fail(where, f"{name!r} is not a class of [[dial_classes]] (classes: "
+                        f"{_listing(names)})")
+        return name
+    default = known(reader.string(t, "dialing", "class", "default" if "default" in classes
+                                  else _REQUIRED, expected="a class of [[dial_classes]]"),
+                    "dialing.class")
+    callback = reader.string(t, "dialing", "callback_class", None,
+                             expected="a class of [[dial_classes]]")
+    if callback is not None:
+        known(callback, "dialing.callback_class")
+    maps = {}
+    for kind in ("teams", "flows"):
+        table = reader.table(t.get(kind, {}), f"dialing.{kind}", tuple(t.get(kind, {})))
+        for name, value in table.items():
+            where = f"dialing.{kind}.{name}"
+            if not isinstance(value, str):
+                reader.fail(where, f"expected a class name, got {_show(value)}")
+            known(value, where)
+        maps[kind] = dict(table)
+    for name in maps["flows"]:
+        if not (flow.flows_dir / f"{name}.toml").is_file():
+            reader.fail(f"dialing.flows.{name}", f"no flow {name!r} (no file {name}.toml in "
+                        f"{str(flow.flows_dir)!r})")
+    teams = {a.team for a in agents if a.team}
+    for team in maps["teams"]:
+        if team not in teams:
+            reader.fail(f"dialing.teams.{team}", f"no agent is in team {team!r} (teams: "
+                        f"{_listing(sorted(teams))})")
+    for i, who in enumerate(agents):
+        if who.dial_class is not None:
+            known(who.dial_class, f"agents[{i}].dial_class")
+    for i, who in enumerate(users):
+        if who.dial_class is not None:
+            known(who.dial_class, f"users[{i}].dial_class")
+    emergency = tuple(n for n, _ in reader.strings(
+        t, "dialing", "emergency", [(n, None) for n in DEFAULT_EMERGENCY],
+        expected="a list of emergency numbers such as \"911\""))
+    zone = reader.string(t, "dialing", "timezone", None,
+                         expected="an IANA time zone such as \"America/New_York\"")
+    if zone is not None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            reader.fail("dialing.timezone", f"{zone!r} is not a time zone this machine "
+                        "knows (an IANA name such as \"Europe/Paris\")")
+    return DialingSettings(
+        classes=classes, default_class=default, callback_class=callback,
+        teams=maps["teams"], flows=maps["flows"], emergency=emergency, timezone=zone,
+        site_max_concurrent=reader.integer(t, "dialing", "site_max_concurrent", None, 1),
+        site_max_daily=reader.integer(t, "dialing", "site_max_daily", None, 1),
+        alarm_refusals=reader.integer(t, "dialing", "alarm_refusals", 5, 1),
+        alarm_window_s=reader.integer(t, "dialing", "alarm_window_s", 300, 1))
 
 
 def _flow(reader, data, base, listen, users):

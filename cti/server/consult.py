@@ -143,7 +143,8 @@ class Consultations:
         elif kind == "queue":
             consult = self._start_queue(ic, params["queue"], request.cause)
         elif kind == "number":
-            consult = self._start_number(ic, params["number"], request.cause)
+            consult = self._start_number(ic, params["number"], request.cause,
+                                         self.center.dialer.caller_of(request))
         else:
             consult = self._start_flow(ic, params["flow"], request.cause)
         return {"call": ic.id, "consultCall": consult.call.id}
@@ -258,16 +259,17 @@ class Consultations:
             raise ProtocolError(e.code, str(e), object="queue", id=name) from None
         return consult
 
-    def _start_number(self, ic, number, cause):
-        """The consultation goes out to `number`; the agent hears it ring."""
+    def _start_number(self, ic, number, cause, caller):
+        """The consultation goes out to `number` (for `caller`: its class of
+        service); the agent hears it ring."""
         cc = self.center
-        cc.dialer.check_number("ConsultationCall", number)
+        cc.dialer.check_number("ConsultationCall", number, caller)
         self._check_room(ic)
         consult = Consultation(ic, self._new_call(ic, number), ic.agent, ic.station.name,
                                number=number)
         consult.call.direction = "outbound"
         self._begin(consult, cause)
-        self._dial(consult, cause)
+        self._dial(consult, cause, caller)
         return consult
 
     def _start_flow(self, ic, flow, cause):
@@ -315,7 +317,7 @@ class Consultations:
         ic.phase.fire("to_flow", flow=consult.flow)
 
     @defer.inlineCallbacks
-    def _dial(self, consult, cause):
+    def _dial(self, consult, cause, caller):
         cc = self.center
 
         def seized(trunk):
@@ -327,7 +329,7 @@ class Consultations:
             cc.model.connect(consult.call, trunk.name, "alerting", cause=cause,
                              number=consult.number)
         try:
-            trunk = yield cc.dialer.place(consult.number, seized)
+            trunk = yield cc.dialer.place(consult.number, caller, seized)
         except OutboundFailed as e:
             if not consult.over:
                 log.info("call {call}: the consultation with {number} failed: {reason}",

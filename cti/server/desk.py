@@ -48,7 +48,6 @@ by cti.server.talk.Talk: a route while two talk, a conference on a DSP as
 soon as a third party joins.
 """
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -59,7 +58,6 @@ from cti.server.channels import OutboundFailed, Station
 from cti.server.config import STRATEGIES
 from cti.server.consult import Consultations
 from cti.server.talk import TalkError
-from cti.storage.models import AuditEntry
 
 log = Logger()
 
@@ -171,9 +169,7 @@ class Desk:
 
     def audit(self, request, action, agent=None, call=None, queue=None, **detail):
         cc = self.center
-        cc.records.add(AuditEntry(
-            at=datetime.fromtimestamp(cc.clock.seconds(), UTC), user=request.user.name,
-            action=action, agent=agent, call_id=call, queue=queue, detail=detail))
+        cc.audit(action, request.user.name, agent, call, queue, **detail)
         log.info("audit: {user} {action} agent={agent} call={call} queue={queue} {detail}",
                  user=request.user.name, action=action, agent=agent, call=call, queue=queue,
                  detail=detail)
@@ -302,9 +298,10 @@ class Desk:
             consult.done.addErrback(self._back_to_queue, ic, f"agent {target}")
             return {"call": ic.id, "transferredTo": f"agent:{target}"}
         if kind == "number":
-            cc.dialer.check_number("SingleStepTransferCall", target)
+            caller = cc.dialer.caller_of(request)
+            cc.dialer.check_number("SingleStepTransferCall", target, caller)
             agent, station = ic.agent, ic.station
-            d = cc.dialer.send_out(ic, target, request.cause)
+            d = cc.dialer.send_out(ic, target, caller, request.cause)
             self.leave(ic, agent, station, "transferred", request.cause)
             cc.model.event(ic.call, station.name, "Transferred", cause=request.cause,
                            transferredTo=f"number:{target}")

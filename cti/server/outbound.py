@@ -41,6 +41,7 @@ from twisted.logger import Logger
 from cti.protocol.services import Field, ProtocolError, Service
 from cti.server.acd import ACDError
 from cti.server.channels import NO_ANSWER_S, OutboundFailed, Station
+from cti.server.dialing import Barred, Caller, DialGuard
 from cti.storage.models import CallRecord
 
 log = Logger()
@@ -73,6 +74,7 @@ class OutboundCall:
     result: str = ""
     ended: bool = False
     cause: object = field(default=None, repr=False)
+    caller: Caller | None = None   # whose class of service it is dialled under
 
 
 class CalledAgent:
@@ -126,14 +128,35 @@ class Dialer:
         self.center = center
         self.by_trunk = {}         # trunk name -> what to do when it clears (a callable)
         self.outs = {}             # station name -> its agent's OutboundCall
+        self.guard = DialGuard(center.clock, center.config.dialing, audit=center.audit)
         self._register()
 
-    @staticmethod
-    def check_number(service, number):
+    def caller_of(self, request, flow=None):
+        """Who a request dials for (cti.server.dialing.Caller): the agent, the
+        supervisor or administrator, or the flow (`flow`) of a flow server."""
+        cc = self.center
+        if request.role == "flow":
+            return Caller("flow", flow)
+        if request.role == "agent":
+            agent = cc.acd.agents.get(request.user.name)
+            if agent is not None:
+                return Caller("agent", agent.id, agent.config.dial_class, agent.config.team)
+        user = cc.config.user(request.user.name)
+        return Caller("user", request.user.name, user.dial_class if user else None)
+
+    def check_number(self, service, number, caller):
+        """`number` is one that may be dialled, by `caller` and now (its class
+        of service: cti.server.dialing), or ProtocolError (invalid_field,
+        barred: audited)."""
         if not NUMBER.match(number):
             raise ProtocolError("invalid_field", f"{service}: field 'number' must be 1 to 32 "
                                 f"of 0-9, *, # and ',' (a pause); got {number!r}",
                                 field="number")
+        try:
+            self.guard.check(caller, number, service)
+        except Barred as e:
+            raise ProtocolError("barred", f"{service}: {e}", reason=e.reason,
+                                field="number") from None
 
     def trunks(self):
         """Trunk channels that may carry calls out, in configuration order."""
@@ -146,14 +169,16 @@ class Dialer:
                         yield channel
 
     @defer.inlineCallbacks
-    def place(self, number, on_seized=None, no_answer_s=NO_ANSWER_S):
+    def place(self, number, caller, on_seized=None, no_answer_s=NO_ANSWER_S):
         """The connected trunk, or OutboundFailed (the last reason); the
-        far end rings at most `no_answer_s`."""
+        far end rings at most `no_answer_s`.  `caller` (checked already:
+        check_number) is counted while the trunk is taken."""
         reason = "no trunk free for calls out"
         for trunk in self.trunks():
             if trunk.state != "idle" or trunk.name in self.by_trunk:
                 continue
             self.by_trunk[trunk.name] = None             # taken
+            self.guard.placed(caller, trunk.name)
             if on_seized is not None:
                 on_seized(trunk)
             try:
@@ -161,6 +186,7 @@ class Dialer:
                 return trunk
             except OutboundFailed as e:
                 self.by_trunk.pop(trunk.name, None)
+                self.guard.ended(trunk.name)
                 reason = e.reason
                 if e.reason not in ("glare", "no wink", "no voice resource free",
                                     "no_dial_tone"):
@@ -174,6 +200,7 @@ class Dialer:
         if trunk.name not in self.by_trunk:
             return False
         on_clear = self.by_trunk.pop(trunk.name)
+        self.guard.ended(trunk.name)
         if on_clear is not None:
             on_clear(reason)
         return True
@@ -182,6 +209,7 @@ class Dialer:
         """Release a call out's trunk (our side ends it, or after the far end)."""
         cc = self.center
         self.by_trunk.pop(trunk.name, None)
+        self.guard.ended(trunk.name)
         if trunk.voice == trunk.name:              # analog: its power-on route again
             cc.bus.release(trunk.voice)
             cc.bus.route(trunk.voice, self.endpoint(trunk))
@@ -210,12 +238,12 @@ class Dialer:
         return self.endpoint(trunk)
 
     @defer.inlineCallbacks
-    def send_out(self, ic, number, cause=None, no_answer_s=NO_ANSWER_S):
-        """The inbound caller goes out to `number` (music meanwhile): the
-        connected trunk, or OutboundFailed."""
+    def send_out(self, ic, number, caller, cause=None, no_answer_s=NO_ANSWER_S):
+        """The inbound caller goes out to `number` (music meanwhile) for
+        `caller`: the connected trunk, or OutboundFailed."""
         cc = self.center
         cc.hold_caller(ic)
-        trunk = yield self.place(number, no_answer_s=no_answer_s)
+        trunk = yield self.place(number, caller, no_answer_s=no_answer_s)
         if ic.state == "ended":
             self.free(trunk, "the caller hung up")
             raise OutboundFailed(trunk.name, "the caller hung up")
@@ -237,9 +265,9 @@ class Dialer:
                                 "MakeCall: give exactly one of number and agent",
                                 field="number")
         number = params["number"]
-        if number is not None:
-            self.check_number("MakeCall", number)
         agent = cc._my_agent(request)
+        if number is not None:
+            self.check_number("MakeCall", number, self.caller_of(request))
         station = cc.channels.by_name.get(agent.station) if agent.station else None
         if not isinstance(station, Station):
             raise ProtocolError("invalid_state", f"agent {agent.id} is not logged in at a "
@@ -260,7 +288,8 @@ class Dialer:
             cc.model.clear_call(call, "not placed")
             raise ProtocolError(e.code, str(e), object="agent", id=agent.id) from None
         out = OutboundCall(call, agent, station, number or to.id, to=to, to_station=to_station,
-                           started_at=cc.clock.seconds(), cause=request.cause)
+                           started_at=cc.clock.seconds(), cause=request.cause,
+                           caller=self.caller_of(request))
         self.outs[station.name] = out
         station.connect()
         cc.model.connect(call, station.name, "initiated", cause=request.cause,
@@ -327,7 +356,7 @@ class Dialer:
             self.hear_progress(out.station.name, trunk)
             cc.model.connect(out.call, trunk.name, "alerting", cause=out.cause)
         try:
-            trunk = yield self.place(out.number, seized)
+            trunk = yield self.place(out.number, out.caller, seized)
         except OutboundFailed as e:
             if not out.ended:
                 self._end_out(out, e.reason)
