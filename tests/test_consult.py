@@ -551,6 +551,7 @@ def test_consult_a_flow_the_caller_comes_back_when_it_releases_him(centre, tmp_p
     assert "msiB1C5" in centre.center.moh.listening        # the agent waits with music
     s.caller.capture(True)
     s.phone1.capture(True)
+    centre.center.recordings_dir = tmp_path       # prompts may be played from there
     centre.call(client.call("PlayMessage", call=s.call_id,
                             prompts=[tone_wav(tmp_path / "t.wav", 1.0)]))
     assert hears(s.caller.read_capture(), 440)              # the flow speaks to the caller
@@ -592,6 +593,7 @@ def test_transfer_leaves_the_caller_in_the_flow(centre, tmp_path):
     assert s.acd.agents["1005"].state == "workingAfterCall"
     assert centre.center.calls[s.call_id].state == "ivr"
     s.caller.capture(True)
+    centre.center.recordings_dir = tmp_path       # prompts may be played from there
     centre.call(client.call("PlayMessage", call=s.call_id,
                             prompts=[tone_wav(tmp_path / "t.wav", 1.0)]))
     assert hears(s.caller.read_capture(), 440)

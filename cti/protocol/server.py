@@ -118,6 +118,9 @@ class Hub:
         self.snapshots = {}           # kind -> callable(id) -> dict or None
         self.on_session_closed = []   # callables(session)
         self.listers = {}             # kind -> ids() of every object (Snapshot id "*")
+        #: hidden(session, kind, id): None if the session may see the object,
+        #: else why not (its owner's least privilege: cti.server.scope).
+        self.hidden = lambda session, kind, object_id: None
         self._register_core()
 
     # -- objects ---------------------------------------------------------
@@ -130,11 +133,14 @@ class Hub:
         if ids is not None:
             self.listers[kind] = ids
 
-    def snapshot(self, kind, object_id):
+    def snapshot(self, kind, object_id, session=None):
+        """The snapshot of one object, or for id "*" of every object of the
+        kind that `session` (if given) may see."""
         if object_id == "*":                  # every object of the kind, by id
             lister = self.listers.get(kind)
             return [s for i in (lister() if lister else ())
-                    if (s := self.snapshots[kind](i)) is not None]
+                    if (session is None or self.hidden(session, kind, i) is None)
+                    and (s := self.snapshots[kind](i)) is not None]
         getter = self.snapshots.get(kind)
         snap = getter(object_id) if getter else None
         if snap is None:
@@ -150,6 +156,8 @@ class Hub:
         for key in ((kind, object_id), (kind, "*")):
             for monitor_id in sorted(self._watchers.get(key, ())):
                 session = self.monitors[monitor_id][0]
+                if key[1] == "*" and self.hidden(session, kind, object_id) is not None:
+                    continue
                 invoke_id = cause[1] if cause and cause[0] is session else 0
                 session.send_event(event, {**body, "monitor": monitor_id}, invoke_id)
 
@@ -337,7 +345,8 @@ class Hub:
         if object_id == "*" and request.role not in ("supervisor", "admin"):
             raise ProtocolError("forbidden", f"monitoring every {kind} needs the supervisor "
                                 "or admin role")
-        snap = self.snapshot(kind, object_id)
+        self._check_visible(request.session, kind, object_id)
+        snap = self.snapshot(kind, object_id, request.session)
         monitor_id = next(self._monitor_ids)
         self.monitors[monitor_id] = (request.session, kind, object_id)
         self._watchers.setdefault((kind, object_id), set()).add(monitor_id)
@@ -355,8 +364,14 @@ class Hub:
         if params["id"] == "*" and request.role not in ("supervisor", "admin"):
             raise ProtocolError("forbidden", "Snapshot of every object (id '*') is for "
                                 "supervisors and administrators", field="id")
+        self._check_visible(request.session, params["object"], params["id"])
         return {"object": params["object"], "id": params["id"],
-                "snapshot": self.snapshot(params["object"], params["id"])}
+                "snapshot": self.snapshot(params["object"], params["id"], request.session)}
+
+    def _check_visible(self, session, kind, object_id):
+        why = self.hidden(session, kind, object_id)
+        if why is not None:
+            raise ProtocolError("forbidden", why, object=kind, id=object_id)
 
 
 class Session(protocol.Protocol):

@@ -71,6 +71,7 @@ from cti.server.callback import Callbacks
 from cti.server.channels import OutboundFailed, Station
 from cti.server.desk import Desk
 from cti.server.outbound import CalledAgent, Dialer
+from cti.server.scope import Scope
 from cti.server.talk import MusicOnHold, Talk
 from cti.statemachine import Table
 from cti.storage.models import (
@@ -81,6 +82,7 @@ from cti.storage.models import (
     CallRecord,
     QueueLogEntry,
 )
+from drivers.errors import BoardError
 
 log = Logger()
 
@@ -226,6 +228,7 @@ class CallCenter:
         hub.provide_snapshots("device", self._device_snapshot,
                               lambda: list(self.channels.by_name))
         hub.provide_snapshots("call", self._call_snapshot, lambda: list(self.model.calls))
+        hub.hidden = Scope(self, config.agent_agents, config.agent_calls).hidden
         self._register_services()
         self.desk = Desk(self)
         self.dialer = Dialer(self)
@@ -1132,24 +1135,43 @@ class CallCenter:
         return d.addCallback(answered)
 
     def _prompt_files(self, prompts):
+        """The files of a PlayMessage: absolute paths inside the prompts
+        directory ([flow] prompts_dir) or the recordings (a flow plays back
+        what it recorded), symbolic links followed.  Whether a path outside
+        them exists is never said: a flow server cannot probe the CT
+        server's files."""
+        if not prompts:
+            raise ProtocolError("invalid_field", "PlayMessage: prompts is empty",
+                                field="prompts")
+        roots = [os.path.realpath(d) for d in (self.prompts_dir, self.recordings_dir) if d]
         files = []
         for i, p in enumerate(prompts):
             if not isinstance(p, str) or not os.path.isabs(p):
                 raise ProtocolError("invalid_field", f"PlayMessage: prompts[{i}] must be an "
                                     f"absolute file path; got {p!r}", field="prompts")
-            if not os.path.isfile(p):
+            real = os.path.realpath(p)
+            if not any(os.path.commonpath([root, real]) == root for root in roots):
+                raise ProtocolError("invalid_field", f"PlayMessage: prompts[{i}] {p!r} is in "
+                                    "neither the prompts directory nor the recordings "
+                                    f"({', '.join(map(str, roots)) or 'none configured'})",
+                                    field="prompts")
+            if not os.path.isfile(real):
                 raise ProtocolError("invalid_field", f"PlayMessage: prompts[{i}] {p!r} does "
-                                    "not exist on the CT server", field="prompts")
-            files.append(p)
-        if not files:
-            raise ProtocolError("invalid_field", "PlayMessage: prompts is empty",
-                                field="prompts")
+                                    "not exist", field="prompts")
+            files.append(real)
         return files
 
     def _play_message(self, request, params):
         files = self._prompt_files(params["prompts"])
-        return self._flow_op(request, params["call"], lambda ic: self.ports.play(
-            ic.voice, files, params["bargeIn"], params["clearDigits"]))
+
+        def run(ic):
+            try:
+                return self.ports.play(ic.voice, files, params["bargeIn"],
+                                       params["clearDigits"])
+            except BoardError as e:          # a file the board will not play
+                raise ProtocolError("invalid_field", f"PlayMessage: the board refuses the "
+                                    f"prompts: {e}", field="prompts") from None
+        return self._flow_op(request, params["call"], run)
 
     @staticmethod
     def _check_keys(service, params, name="terminators"):

@@ -38,6 +38,7 @@ from cti.config import ConfigError, load
 from cti.protocol.gate import Limits
 from cti.protocol.services import ROLES  # flow, agent, supervisor, admin
 from cti.server.dialing import DAYS, DEFAULT_BAR, DEFAULT_EMERGENCY, DialClass, DialingSettings
+from cti.server.scope import AGENT_AGENTS, AGENT_CALLS
 
 __all__ = [
     "Agent", "Device", "FlowSettings", "Queue", "Route", "ServerConfig", "StationGroup",
@@ -212,6 +213,7 @@ class UserConfig:
     roles: frozenset
     password_hash: str
     dial_class: str | None = None        # its class of service for calls out
+    teams: tuple = ()                    # a supervisor's teams: what it sees (empty: all)
 
 
 @dataclass(frozen=True)
@@ -272,6 +274,8 @@ class ServerConfig:
     gate: Limits = Limits()              # connection caps, login throttling
     tls: "TLSSettings | None" = None     # [server.tls], for "tls:" listen entries
     dialing: DialingSettings = DialingSettings()   # classes of service for calls out
+    agent_agents: str = "own"            # [visibility]: what agents see (cti.server.scope)
+    agent_calls: str = "queues"
     trunk_groups: tuple[TrunkGroup, ...] = ()
     station_groups: tuple[StationGroup, ...] = ()
     voice_pool: tuple[str, ...] = ()
@@ -586,7 +590,7 @@ def _channels(reader, entries, devices, kinds, what, owners, group):
 # -- the whole file ------------------------------------------------------
 TOP_KEYS = ("driver", "boards", "server", "trunk_groups", "station_groups", "voice_pool",
             "conference_pool", "routing", "routes", "queues", "acd", "agents", "users", "flow",
-            "dialing", "dial_classes")
+            "dialing", "dial_classes", "visibility")
 
 
 def load_server_config(path):
@@ -623,9 +627,11 @@ def load_server_config(path):
     routes, default_route, flow_down = _routing(reader, data, queue_names,
                                                 [g.name for g in trunk_groups])
     agents = _agents(reader, data, queues, devices)
-    users = _users(reader, data, {a.id for a in agents})
+    users = _users(reader, data, agents)
     flow = _flow(reader, data, base, listen, users)
     dialing = _dialing(reader, data, agents, users, flow)
+    visibility = reader.table(data.get("visibility", {}), "visibility", ("agent_agents",
+                                                                         "agent_calls"))
     overflows = [Route("overflow", "", q.overflow[1], None, 0, f"queues[{i}].overflow")
                  for i, q in enumerate(queues) if q.overflow and q.overflow[0] == "flow"]
     _check_route_flows(reader, (*routes, default_route, *overflows), flow.flows_dir)
@@ -637,7 +643,11 @@ def load_server_config(path):
         station_groups=station_groups, voice_pool=voice_pool,
         conference_pool=conference_pool, routes=routes, default_route=default_route,
         flow_down_queue=flow_down, queues=queues, acd=acd, agents=agents, users=users,
-        flow=flow, dialing=dialing)
+        flow=flow, dialing=dialing,
+        agent_agents=reader.string(visibility, "visibility", "agent_agents", "own",
+                                   choices=AGENT_AGENTS),
+        agent_calls=reader.string(visibility, "visibility", "agent_calls", "queues",
+                                  choices=AGENT_CALLS))
 
 
 #: [server] keys of the gate (cti.protocol.gate.Limits): the key, its field.
@@ -1107,10 +1117,12 @@ def _agents(reader, data, queue_configs, devices):
     return tuple(agents)
 
 
-def _users(reader, data, agent_ids):
+def _users(reader, data, agents):
+    agent_ids = {a.id for a in agents}
     users, names = [], {}
+    teams = {a.team for a in agents if a.team}
     for t, key in reader.tables(data, "users", ("name", "roles", "password_hash",
-                                                "dial_class")):
+                                                "dial_class", "teams")):
         name = reader.name(t, key)
         reader.unique(names, name, f"{key}.name", "user")
         if name in agent_ids:
@@ -1123,10 +1135,15 @@ def _users(reader, data, agent_ids):
         for role, where in entries:
             if role not in ROLES:
                 reader.fail(where, f"{role!r} is not a role (roles: {', '.join(ROLES)})")
+        its_teams = reader.strings(t, key, "teams", [], expected="a list of team names")
+        for team, where in its_teams:
+            if team not in teams:
+                reader.fail(where, f"no agent is in team {team!r} (teams: "
+                            f"{_listing(sorted(teams))})")
         users.append(UserConfig(name, frozenset(r for r, _ in entries),
                                 _password_hash(reader, t, key),
                                 reader.name(t, key, "dial_class") if "dial_class" in t
-                                else None))
+                                else None, tuple(team for team, _ in its_teams)))
     return tuple(users)
 
 

@@ -106,6 +106,8 @@ class Desk:
         """A call in the talking phase this session may act on."""
         cc = self.center
         ic = cc._call(call_id)
+        if request.role in ("supervisor", "admin"):
+            self.may_see(request, "call", call_id)
         if request.role == "agent":
             agent = cc._my_agent(request)
             if ic.called_agent is agent:
@@ -134,6 +136,19 @@ class Desk:
             return self.center.acd.agent(agent_id)
         except ACDError as e:
             raise ProtocolError(e.code, str(e), object="agent", id=agent_id) from None
+
+    def _supervised(self, request, agent_id):
+        """The agent a supervisor acts on, if it may see it."""
+        agent = self._agent(agent_id)
+        self.may_see(request, "agent", agent_id)
+        return agent
+
+    def may_see(self, request, kind, object_id):
+        """A supervisor acts only on what it may see (its teams': [[users]]
+        teams, cti.server.scope); forbidden otherwise."""
+        why = self.center.hub.hidden(request.session, kind, object_id)
+        if why is not None:
+            raise ProtocolError("forbidden", why, object=kind, id=object_id)
 
     def _agents_call(self, agent):
         ic = self.center.calls.get(agent.call.id) if agent.call is not None else None
@@ -495,7 +510,7 @@ class Desk:
 
     # -- supervision ---------------------------------------------------------------
     def _supervise(self, request, params):
-        agent = self._agent(params["agent"])
+        agent = self._supervised(request, params["agent"])
         current = self.by_agent.get(agent.id)
         if current is not None and current.user != request.user.name:
             raise ProtocolError("resource_busy", f"agent {agent.id} is supervised by "
@@ -541,7 +556,7 @@ class Desk:
         return {"agent": s.agent, "call": s.call, "mode": s.mode, "station": s.station}
 
     def _end(self, request, params):
-        agent = self._agent(params["agent"])
+        agent = self._supervised(request, params["agent"])
         s = self.by_agent.get(agent.id)
         if s is None or s.user != request.user.name:
             raise ProtocolError("invalid_state", f"you do not supervise agent {agent.id}",
@@ -568,7 +583,7 @@ class Desk:
 
     def _intercept(self, request, params):
         cc = self.center
-        agent = self._agent(params["agent"])
+        agent = self._supervised(request, params["agent"])
         s = self.by_agent.get(agent.id)
         if s is None or s.user != request.user.name or s.call is None:
             raise ProtocolError("invalid_state", f"supervise agent {agent.id}'s call first "
@@ -594,7 +609,7 @@ class Desk:
         return {"call": ic.id, "station": s.station}
 
     def _next_call(self, request, params):
-        agent = self._agent(params["agent"])
+        agent = self._supervised(request, params["agent"])
         if agent.id in self.by_agent:
             raise ProtocolError("resource_busy", f"agent {agent.id} is supervised already",
                                 object="agent", id=agent.id)
@@ -649,6 +664,7 @@ class Desk:
     def _clear_call(self, request, params):
         cc = self.center
         ic = cc._call(params["call"])
+        self.may_see(request, "call", ic.id)
         self.audit(request, "ClearCall", call=ic.id,
                    agent=ic.agent.id if ic.agent is not None else None)
         cc._finish(ic, "supervisor", f"released by supervisor {request.user.name}",
@@ -663,9 +679,11 @@ class Desk:
                                 "ForceAgentState: give exactly one of agent and team",
                                 field="agent")
         if given[0] == "agent":
-            agents = [self._agent(params["agent"])]
+            agents = [self._supervised(request, params["agent"])]
         else:
             agents = [a for a in cc.acd.agents.values() if a.config.team == params["team"]]
+            for agent in agents[:1]:
+                self.may_see(request, "agent", agent.id)
             if not agents:
                 raise ProtocolError("no_such_object", f"no agent in team {params['team']!r}",
                                     object="team", id=params["team"])
@@ -697,6 +715,7 @@ class Desk:
         if cc.config.queue(queue) is None:
             raise ProtocolError("no_such_object", f"no queue {queue!r}", object="queue",
                                 id=queue)
+        self.may_see(request, "queue", queue)
         cc.acd.set_strategy(queue, params["strategy"], cause=request.cause)
         self.audit(request, "SetQueueStrategy", queue=queue, strategy=params["strategy"])
         return cc.acd.describe_queue(cc.acd.queue(queue))

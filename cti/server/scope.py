@@ -1,0 +1,162 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_scope -*-
+"""What each session may see: least privilege for snapshots, monitors and
+the events of ``*`` monitors.
+
+A caller's number and attached data (account numbers, the reason for the
+call) are for the people serving that call, not for every login.  The hub
+asks `Scope.hidden(session, kind, id)` before a `Snapshot` or a
+`MonitorStart`, and for every event it would deliver through a ``*``
+monitor; None means visible, else the reason, which the client gets
+(``forbidden``)::
+
+    role         agents          queues          calls                       devices
+    agent        itself (or its  those it        those it is on, and those   its own station
+                 team, or all:   serves          waiting in queues it
+                 [visibility])                   serves (or all)
+    supervisor   its teams'      those its       its agents' calls, and      stations but other
+    with teams   agents          agents serve    those waiting in its queues teams' agents'
+    supervisor,  everything
+    admin
+    flow         every agent     every queue     the calls in its hands      route points
+
+A supervisor's teams are its [[users]] ``teams``; without them it sees
+everything.  An object that does not exist is not hidden: the hub answers
+``no_such_object`` for it as for anyone.
+
+What this does not show is what a silent monitor would give away: the
+supervisor's phone is never a connection of the monitored call (only an
+intercept makes it one), and an agent cannot look at any other device.
+"""
+
+from cti.server.channels import Station
+
+#: What an agent may see of other agents, and of calls.
+AGENT_AGENTS = ("own", "team", "all")
+AGENT_CALLS = ("queues", "all")
+WAITING = ("queued", "ringing")
+
+
+class Scope:
+    """Visibility over one call centre (cti.server.callcenter.CallCenter)."""
+
+    def __init__(self, center, agent_agents="own", agent_calls="queues"):
+        self.center = center
+        self.agent_agents = agent_agents
+        self.agent_calls = agent_calls
+
+    def hidden(self, session, kind, object_id):
+        """None if the session may see the object, else why not."""
+        role = session.role
+        if role == "admin" or object_id == "*":
+            return None                     # "*" is the hub's to refuse or filter
+        if role == "supervisor":
+            teams = self._teams_of(session)
+            if teams is None:
+                return None
+            return self._supervisor(session, teams, kind, object_id)
+        if role == "flow":
+            return self._flow(session, kind, object_id)
+        agent = self.center.acd.agents.get(session.user.name)
+        if agent is None:                   # a [[users]] login with the agent role
+            return None if kind not in ("call", "device") else \
+                f"user {session.user.name} is not an agent: it sees no calls or devices"
+        return self._agent(agent, kind, object_id)
+
+    # -- agents ----------------------------------------------------------------
+    def _agent(self, agent, kind, object_id):
+        cc = self.center
+        if kind == "agent":
+            other = cc.acd.agents.get(object_id)
+            if other is None or other is agent or self.agent_agents == "all" or (
+                    self.agent_agents == "team" and agent.config.team is not None
+                    and other.config.team == agent.config.team):
+                return None
+            return f"agent {agent.id} sees its own state only, not agent {object_id}'s"
+        if kind == "queue":
+            if object_id not in cc.acd.queues or object_id in agent.serves:
+                return None
+            return f"agent {agent.id} does not serve queue {object_id}"
+        if kind == "call":
+            if object_id not in cc.model.calls or self.agent_calls == "all" \
+                    or self._agent_on_call(agent, object_id):
+                return None
+            ic = cc.calls.get(object_id)
+            if ic is not None and ic.state in WAITING and ic.queue in agent.serves:
+                return None
+            return (f"call {object_id} is neither agent {agent.id}'s nor waiting in a queue "
+                    "it serves")
+        station = agent.station or agent.config.station
+        if object_id == station or not self._device_exists(object_id):
+            return None
+        return f"agent {agent.id} may look at its own station ({station}) only"
+
+    def _agent_on_call(self, agent, call_id):
+        cc = self.center
+        call = cc.model.calls[call_id]
+        if agent.station is not None and agent.station in call.connections:
+            return True
+        if agent.call is not None and agent.call.id == call_id:
+            return True
+        ic = cc.calls.get(call_id)
+        return ic is not None and (ic.agent is agent or ic.called_agent is agent
+                                   or any(a is agent for a, _ in ic.members))
+
+    # -- supervisors with teams -------------------------------------------------
+    def _teams_of(self, session):
+        user = self.center.config.user(session.user.name)
+        return frozenset(user.teams) if user is not None and user.teams else None
+
+    def _supervisor(self, session, teams, kind, object_id):
+        cc = self.center
+        mine = [a for a in cc.acd.agents.values() if a.config.team in teams]
+        shown = ", ".join(sorted(teams))
+        if kind == "agent":
+            other = cc.acd.agents.get(object_id)
+            if other is None or other.config.team in teams:
+                return None
+            return f"agent {object_id} is not in your teams ({shown})"
+        if kind == "queue":
+            if object_id not in cc.acd.queues or any(object_id in a.serves or object_id in
+                                                    a.config.queues for a in mine):
+                return None
+            return f"no agent of your teams ({shown}) serves queue {object_id}"
+        if kind == "call":
+            if object_id not in cc.model.calls or any(self._agent_on_call(a, object_id)
+                                                      for a in mine):
+                return None
+            ic = cc.calls.get(object_id)
+            if ic is not None and (ic.intercepted_by == session.user.name or (
+                    ic.state in WAITING and any(ic.queue in a.serves for a in mine))):
+                return None
+            return f"call {object_id} is not one of your teams' ({shown})"
+        if not self._device_exists(object_id):
+            return None
+        other = cc.acd.agent_at(object_id)
+        if other is not None and other.config.team not in teams:
+            return f"{object_id} is the station of agent {other.id}, not of your teams ({shown})"
+        if isinstance(cc.channels.by_name.get(object_id), Station):
+            return None
+        return f"your view is your teams' ({shown}): their stations, not {object_id}"
+
+    # -- flow servers -------------------------------------------------------------
+    def _flow(self, session, kind, object_id):
+        cc = self.center
+        if kind in ("agent", "queue"):
+            return None
+        if kind == "call":
+            ic = cc.calls.get(object_id)
+            if object_id not in cc.model.calls or (ic is not None
+                                                   and ic.flow_session is session):
+                return None
+            return f"call {object_id} is not in this flow server's hands"
+        if object_id.startswith("routepoint:") or not self._device_exists(object_id):
+            return None
+        for ic in cc.calls.values():
+            if ic.flow_session is session and ic.trunk.name == object_id:
+                return None
+        return f"a flow server looks at route points and its calls' trunks, not {object_id}"
+
+    def _device_exists(self, name):
+        return name in self.center.channels.by_name or name.startswith(("routepoint:",
+                                                                        "queue:"))

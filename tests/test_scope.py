@@ -1,0 +1,210 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Least privilege: an agent sees its own calls and those waiting in the
+queues it serves, its own state and station; a supervisor with teams sees
+and acts on those teams only; a flow server sees the calls in its hands and
+plays only its prompts and recordings; and nothing an agent can read gives
+away a supervisor's silent monitor."""
+from dataclasses import replace
+
+import pytest
+
+from cti.auth import hash_password
+from cti.protocol.client import RemoteError
+from cti.server.config import UserConfig, load_server_config
+from tests.centre import Centre
+from tests.test_callcenter import PASSWORD, agent_ready, flow_server, names, route_request
+from tests.test_supervision import SUP_STATION, Scene
+
+
+def refused(centre, client, service, **params):
+    with pytest.raises(RemoteError) as e:
+        centre.call(client.call(service, **params))
+    return e.value
+
+
+def two_callers_in_support(centre):
+    """1004 talks with a first caller; a second waits in support; 1005 is
+    logged on, not ready."""
+    other, _ = agent_ready(centre, "1004", "msiB1C4")
+    me, events = agent_ready(centre, "1005", "msiB1C5")
+    centre.call(me.call("SetAgentState", state="notReady", reason="lunch"))
+    first = centre.sim.endpoint("dtiB1T1")
+    first.call(ani="2125550001", dnis="5550199")
+    phone = centre.sim.endpoint("msiB1C4")
+    centre.run_until(lambda: phone.state == "ringing", what="1004's phone rings")
+    phone.offhook()
+    centre.run_until(lambda: first.state == "connected", what="1004 talks")
+    centre.sim.endpoint("dtiB1T2").call(ani="2125550002", dnis="5550199")
+    centre.run_until(lambda: len(centre.center.acd.entries) == 1, what="a caller waits")
+    talking = centre.center.acd.agents["1004"].call.id
+    waiting = next(i for i in centre.center.calls if i != talking)
+    return me, events, talking, waiting
+
+
+def test_an_agent_sees_the_calls_waiting_in_its_queues_not_another_agents():
+    centre = Centre()
+    me, _, talking, waiting = two_callers_in_support(centre)
+    snap = centre.call(me.call("Snapshot", object="call", id=waiting))["snapshot"]
+    assert snap["ani"] == "2125550002"
+    e = refused(centre, me, "Snapshot", object="call", id=talking)
+    assert e.code == "forbidden" and e.body["object"] == "call" and e.body["id"] == talking
+    assert "neither agent 1005's nor waiting in a queue it serves" in str(e)
+    assert refused(centre, me, "MonitorStart", object="call", id=talking).code == "forbidden"
+    e = refused(centre, me, "Snapshot", object="call", id="c999")       # none: as for anyone
+    assert e.code == "no_such_object"
+
+
+def test_an_agent_sees_its_own_state_station_and_queues_only():
+    centre = Centre()
+    me, _ = agent_ready(centre, "1005", "msiB1C5")
+    assert centre.call(me.call("Snapshot", object="agent", id="1005"))["snapshot"]["agent"]
+    assert refused(centre, me, "Snapshot", object="agent", id="1004").code == "forbidden"
+    assert centre.call(me.call("Snapshot", object="queue", id="support"))
+    e = refused(centre, me, "MonitorStart", object="queue", id="sales")
+    assert "agent 1005 does not serve queue sales" in str(e)
+    assert refused(centre, me, "Snapshot", object="device", id="msiB1C4").code == "forbidden"
+    assert refused(centre, me, "MonitorStart", object="device",
+                   id="routepoint:main_menu").code == "forbidden"
+
+
+def test_agents_may_be_let_see_their_team():
+    config = replace(load_server_config("etc/cti.toml"), agent_agents="team")
+    centre = Centre(config)
+    me, _ = agent_ready(centre, "1005", "msiB1C5")
+    assert centre.call(me.call("Snapshot", object="agent", id="1004"))   # south, as 1005
+    assert refused(centre, me, "Snapshot", object="agent", id="1001").code == "forbidden"
+
+
+def north_supervisor_centre():
+    config = load_server_config("etc/cti.toml")
+    return Centre(replace(config, users=config.users + (
+        UserConfig("nsup", frozenset({"supervisor"}), hash_password(PASSWORD),
+                   teams=("north",)),)))
+
+
+def test_a_supervisor_with_teams_sees_and_acts_on_them_only():
+    centre = north_supervisor_centre()
+    me, _, talking, waiting = two_callers_in_support(centre)      # 1004 and 1005: south
+    sup = centre.client()
+    centre.call(sup.login("nsup", PASSWORD, "supervisor"))
+    agents = centre.call(sup.call("Snapshot", object="agent", id="*"))["snapshot"]
+    assert sorted(a["agent"] for a in agents) == ["1001", "1002", "1003"]
+    calls = centre.call(sup.call("Snapshot", object="call", id="*"))["snapshot"]
+    assert [c["call"] for c in calls] == [waiting]         # waiting in support, 1003's queue
+    e = refused(centre, sup, "Supervise", agent="1004", mode="monitor", station=SUP_STATION)
+    assert e.code == "forbidden" and "not in your teams (north)" in str(e)
+    assert refused(centre, sup, "ClearCall", call=talking).code == "forbidden"
+    assert refused(centre, sup, "ForceAgentState", team="south",
+                   state="loggedOff").code == "forbidden"
+    seen = centre.events(sup)
+    centre.call(sup.call("MonitorStart", object="agent", id="*"))
+    centre.call(me.call("SetAgentState", state="ready"))      # 1005: south
+    centre.run(100)
+    assert not [b for _, b in seen if b.get("agent") == "1005"]
+    agent_ready(centre, "1001", "msiB1C1")                    # north
+    centre.run(100)
+    assert {b["agent"] for _, b in seen if b.get("agent")} == {"1001"}
+
+
+def test_a_supervisor_without_teams_sees_everything():
+    centre = Centre()
+    two_callers_in_support(centre)
+    sup = centre.client()
+    centre.call(sup.login("sup", PASSWORD, "supervisor"))
+    assert len(centre.call(sup.call("Snapshot", object="agent", id="*"))["snapshot"]) == 6
+    assert len(centre.call(sup.call("Snapshot", object="call", id="*"))["snapshot"]) == 2
+
+
+def test_a_flow_server_sees_the_calls_in_its_hands_only():
+    centre = Centre()
+    client, seen = flow_server(centre)
+    centre.sim.endpoint("dtiB1T3").call(ani="2125550003", dnis="5550100")
+    mine = route_request(centre, seen)["call"]
+    assert centre.call(client.call("Snapshot", object="call", id=mine))
+    centre.call(client.call("RouteSelect", call=mine, queue="support"))
+    e = refused(centre, client, "Snapshot", object="call", id=mine)   # out of its hands now
+    assert e.code == "forbidden" and "not in this flow server's hands" in str(e)
+    assert centre.call(client.call("Snapshot", object="queue", id="support"))
+
+
+def test_a_flow_server_cannot_probe_files_outside_its_prompts(tmp_path):
+    centre = Centre()
+    client, seen = flow_server(centre)
+    centre.sim.endpoint("dtiB1T3").call(ani="2125550003", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    secret = tmp_path / "secret.wav"
+    secret.write_bytes(b"RIFF")
+    answers = [refused(centre, client, "PlayMessage", call=call, prompts=[path])
+               for path in (str(secret), str(tmp_path / "none.wav"), "/etc/passwd",
+                            str(centre.center.prompts_dir / ".." / ".." / "setup.py"))]
+    assert {e.code for e in answers} == {"invalid_field"}
+    assert all("is in neither the prompts directory nor the recordings" in str(e)
+               for e in answers)
+    link = centre.center.prompts_dir / "scope-test-link.wav"
+    link.symlink_to(secret)
+    try:
+        e = refused(centre, client, "PlayMessage", call=call, prompts=[str(link)])
+        assert "is in neither" in str(e)                     # a link out is followed
+    finally:
+        link.unlink()
+    missing = str(centre.center.prompts_dir / "no_such_prompt.wav")
+    assert "does not exist" in str(refused(centre, client, "PlayMessage", call=call,
+                                           prompts=[missing]))
+
+
+# -- the silent monitor ------------------------------------------------------------
+def everything_an_agent_reads(s):
+    """What agent 1005's session can read about its world: its agent, its
+    call, its station, its queues."""
+    ask = s.ask
+    return {
+        "agent": ask(s.agent, "Snapshot", object="agent", id="1005")["snapshot"],
+        "call": ask(s.agent, "Snapshot", object="call", id=s.call_id)["snapshot"],
+        "station": ask(s.agent, "Snapshot", object="device", id="msiB1C5")["snapshot"],
+        "queue": ask(s.agent, "Snapshot", object="queue", id="support")["snapshot"],
+    }
+
+
+def steady(reads):
+    """Without what moves with time alone (durations, history timestamps)."""
+    reads = {k: dict(v) for k, v in reads.items()}
+    reads["agent"].pop("statistics")
+    reads["station"].pop("history", None)
+    reads["station"].pop("since", None)
+    reads["queue"] = {k: v for k, v in reads["queue"].items()
+                      if not k.endswith("S") and k not in ("serviceLevel",)}
+    return reads
+
+
+def test_a_silent_monitor_cannot_be_detected_from_anything_an_agent_reads():
+    centre = Centre()
+    s = Scene(centre)
+    s.ask(s.agent, "MonitorStart", object="call", id=s.call_id)
+    s.ask(s.agent, "MonitorStart", object="queue", id="support")
+    before = steady(everything_an_agent_reads(s))
+    seen = len(s.agent_events)
+    s.lift()
+    s.ask(s.sup, "Supervise", agent="1005", mode="monitor", station=SUP_STATION)
+    centre.run(2000)
+    during = steady(everything_an_agent_reads(s))
+    assert during == before
+    assert names(s.agent_events)[seen:] == []               # not one event
+    e = refused(centre, s.agent, "Snapshot", object="device", id=SUP_STATION)
+    assert e.code == "forbidden"                            # nor the supervisor's phone
+    s.ask(s.sup, "EndSupervision", agent="1005")
+    centre.run(500)
+    assert names(s.agent_events)[seen:] == []
+
+
+def test_a_prompt_the_board_will_not_play_is_refused_naming_it(tmp_path):
+    centre = Centre()
+    centre.center.recordings_dir = tmp_path
+    client, seen = flow_server(centre)
+    centre.sim.endpoint("dtiB1T3").call(ani="2125550003", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    bad = tmp_path / "not-audio.wav"
+    bad.write_bytes(b"MThd not a wave file at all")
+    e = refused(centre, client, "PlayMessage", call=call, prompts=[str(bad)])
+    assert (e.code, e.body["field"]) == ("invalid_field", "prompts")
+    assert "the board refuses the prompts" in str(e) and "not-audio.wav" in str(e)
+    assert centre.call(client.call("ClearDigits", call=call)) == {}    # the call goes on
