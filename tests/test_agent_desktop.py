@@ -24,7 +24,7 @@ from cti.agent.model import Desk, Floor, QueueBoard, duration
 from cti.agent.run import Options, options
 from cti.agent.supervisor import SupervisorConsole
 from cti.protocol.agent import SERVICES, AgentServices
-from cti.protocol.client import RemoteError
+from cti.protocol.client import ClientProtocol, RemoteError
 
 NOW = 1_800_000_000.0
 AGENT_SERVICES = ["AnswerCall", "ClearConnection", "ConferenceCall", "ConsultationCall",
@@ -75,6 +75,8 @@ class FakeClient(AgentServices):
         if isinstance(answer, Exception):
             return defer.fail(answer)
         return defer.succeed(answer)
+
+    snapshot_all = ClientProtocol.snapshot_all      # pages through self.call
 
     def on(self, name, handler):
         self.handlers.append((name, handler))

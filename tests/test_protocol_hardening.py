@@ -228,3 +228,51 @@ def test_json_bodies_round_trip_what_the_checks_let_through():
     body = {"service": "Echo", "params": {"data": {"é": "ü", "list": [1, 2.5, None, True]}}}
     assert bodies.decode(json.dumps(body).encode()) == body
     bodies.check(body)
+
+
+# -- every object of a kind, a page at a time ---------------------------------------------
+def test_snapshots_of_every_object_come_in_pages_that_fit_a_frame(clock):
+    from cti.protocol.client import ClientProtocol
+    from cti.protocol.server import PAGE_BYTES, PAGE_ITEMS
+
+    hub = Hub(clock, USERS)
+    calls = {f"c{i}": {"call": f"c{i}", "data": {"notes": "x" * 3000}} for i in range(1, 1201)}
+    hub.provide_snapshots("call", calls.get, lambda: list(calls))
+    sup = Wire(hub)
+    sup.login("sue", "supervisor")
+    [reply] = sup.request(2, "Snapshot", object="call", id="*")
+    first = reply.body["result"]
+    assert len(first["snapshot"]) < PAGE_ITEMS and first["next"] == first["snapshot"][-1]["call"]
+    assert len(json.dumps(first).encode()) < PAGE_BYTES + 4096
+    del calls[first["next"]]                          # the page's last call ends meanwhile
+    [reply] = sup.request(3, "Snapshot", object="call", id="*", after=first["next"])
+    assert reply.body["result"]["snapshot"][0]["call"] == f"c{len(first['snapshot']) + 1}"
+    client = ClientProtocol(clock)                    # the library reads every page
+    client.call = lambda service, **params: defer.succeed(
+        hub.dispatch(sup.session, 9, {"service": service, "params": params}).result)
+    everything = client.snapshot_all("call").result
+    assert [c["call"] for c in everything] == list(calls)
+    code, _ = error_of(sup.request(4, "Snapshot", object="call", id="c5", after="c1"))
+    assert code == "invalid_field"
+
+
+def test_a_calls_attached_data_is_bounded_in_total():
+    from cti.server.callcenter import MAX_ATTACHED
+    from tests.centre import Centre
+    from tests.test_callcenter import flow_server, route_request
+
+    centre = Centre()
+    client, seen = flow_server(centre)
+    centre.sim.endpoint("dtiB1T3").call(ani="2125550003", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    chunk = {f"k{j}": "y" * 20_000 for j in range(3)}           # 60 KB: fits once
+    centre.call(client.call("SetCallData", call=call, data=chunk))
+    more = {f"m{j}": "y" * 20_000 for j in range(3)}
+    with pytest.raises(Exception) as e:
+        centre.call(client.call("SetCallData", call=call, data=more))
+    assert e.value.code == "invalid_field" and e.value.body["field"] == "data"
+    assert f"over the {MAX_ATTACHED:,} a call may carry" in str(e.value)
+    assert set(centre.center.calls[call].call.data) == set(chunk)     # nothing half-merged
+    sup = centre.client()
+    centre.call(sup.login("sup", "1234", "supervisor"))
+    assert centre.call(sup.call("Snapshot", object="call", id="*"))["snapshot"]

@@ -188,7 +188,7 @@ class SupervisorConsole(Console):
             self.send(self.client.monitor_start(kind, "*"))
         if self.station is not None:
             self.send(self.client.monitor_start("device", self.station))
-        self.send(self.client.snapshot("agent", "*"), self._agents_read)
+        self.send(self.client.snapshot_all("agent"), self._agents_read)
         self.refreshing.start(self.refresh_s, now=True)      # the figures: now, then again
         self.query_one("#agents", DataTable).focus()
 
@@ -196,16 +196,15 @@ class SupervisorConsole(Console):
         """Ask for every queue's and every call's snapshot; the answers
         replace the queues' figures and which calls are recorded."""
         if self.connected:
-            self.send(self.client.snapshot("queue", "*"), self._queues_read)
-            self.send(self.client.snapshot("call", "*"),
-                      lambda result: self.floor.set_calls(result["snapshot"]))
+            self.send(self.client.snapshot_all("queue"), self._queues_read)
+            self.send(self.client.snapshot_all("call"), self.floor.set_calls)
 
-    def _agents_read(self, result):
-        for snapshot in result["snapshot"]:
+    def _agents_read(self, snapshots):
+        for snapshot in snapshots:
             self.floor.set_agent(snapshot)
 
-    def _queues_read(self, result):
-        for snapshot in result["snapshot"]:
+    def _queues_read(self, snapshots):
+        for snapshot in snapshots:
             self.floor.queues.set(snapshot)
 
     def on_unmount(self):

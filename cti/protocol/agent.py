@@ -101,7 +101,8 @@ def _python_name(field):
 SERVICES = (
     # -- any session: objects and monitors --------------------------------------------
     Request("Snapshot", "agent", "The current state of an object (agent, queue, call, "
-            "device).", required=("object", "id")),
+            "device); id '*': a page of every one (after: where the last page ended; "
+            "snapshot_all reads every page).", required=("object", "id"), optional=("after",)),
     Request("MonitorStart", "agent", "Events of an object from now on; the result "
             "carries its snapshot and the monitor id.", required=("object", "id")),
     Request("MonitorStop", "agent", "Stop a monitor.", required=("monitor",)),

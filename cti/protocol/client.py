@@ -83,6 +83,17 @@ class ClientProtocol(protocol.Protocol):
         self._heartbeat.start(result["heartbeatS"], now=False)
         return result
 
+    @defer.inlineCallbacks
+    def snapshot_all(self, kind):
+        """Deferred of the snapshots of every object of `kind` the session
+        may see: Snapshot id "*", page after page."""
+        result = yield self.call("Snapshot", object=kind, id="*")
+        snaps = list(result["snapshot"])
+        while result.get("next") is not None:
+            result = yield self.call("Snapshot", object=kind, id="*", after=result["next"])
+            snaps += result["snapshot"]
+        return snaps
+
     def _beat(self):
         self.call("Heartbeat").addErrback(lambda f: None)
 
@@ -199,6 +210,15 @@ class BlockingClient:
                 if item.kind == "response":
                     return item.body.get("result", {})
                 raise RemoteError(item.body)
+
+    def snapshot_all(self, kind):
+        """The snapshots of every object of `kind`, page after page."""
+        result = self.call("Snapshot", object=kind, id="*")
+        snaps = list(result["snapshot"])
+        while result.get("next") is not None:
+            result = self.call("Snapshot", object=kind, id="*", after=result["next"])
+            snaps += result["snapshot"]
+        return snaps
 
     def login(self, user, password, role, client="cti-blocking"):
         return self.call("Login", user=user, password=password, role=role, client=client)

@@ -22,6 +22,8 @@ Heartbeat, MonitorStart, MonitorStop, Snapshot, GetServices.
 """
 import functools
 import itertools
+import json
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -41,6 +43,10 @@ log = Logger()
 
 LOGIN_TIMEOUT_S = 30
 HEARTBEAT_S = 10
+#: A page of the snapshots of every object of a kind (Snapshot id "*"): at
+#: most this many, and this many bytes of JSON (a frame holds 1 MiB).
+PAGE_ITEMS = 500
+PAGE_BYTES = MAX_BODY // 2
 #: The largest frame body a session takes before it has logged in (a Login
 #: is a few hundred bytes): what a stranger can make the server hold.
 LOGIN_MAX_BODY = 4096
@@ -60,6 +66,13 @@ SESSION = Table("session", initial="connecting", transitions=[
     ("checking", "refused", "anonymous"),
     ("*", "close", "closed"),
 ])
+
+
+def natural(object_id):
+    """The sort key of an id with its numbers as numbers: c2 before c10,
+    msiB1C2 before msiB1C10."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part)
+                 for part in re.split(r"(\d+)", object_id) if part)
 
 
 @functools.cache
@@ -133,14 +146,45 @@ class Hub:
         if ids is not None:
             self.listers[kind] = ids
 
+    def page(self, kind, session=None, after=None):
+        """One page of the snapshots of every object of the kind that
+        `session` (if given) may see, in the owner's order (configuration
+        order; calls as they came), from the object after `after` (one that
+        has gone meanwhile: after where its id would be, numbers in ids
+        read as numbers, c2 before c10): (snapshots, the id to continue
+        after, or None at the end).  A page holds at most PAGE_ITEMS
+        snapshots and PAGE_BYTES of JSON, so that it fits in a frame
+        however many objects there are."""
+        lister = self.listers.get(kind)
+        ids = list(lister() if lister else ())
+        if after is not None:
+            if after in ids:
+                ids = ids[ids.index(after) + 1:]
+            else:
+                ids = [i for i in ids if natural(i) > natural(after)]
+        page, size, last = [], 0, None
+        for object_id in ids:
+            if session is not None and self.hidden(session, kind, object_id) is not None:
+                continue
+            snap = self.snapshots[kind](object_id)
+            if snap is None:
+                continue
+            cost = len(json.dumps(snap, ensure_ascii=False).encode())
+            if page and (len(page) >= PAGE_ITEMS or size + cost > PAGE_BYTES):
+                return page, last
+            page.append(snap)
+            size, last = size + cost, object_id
+        return page, None
+
     def snapshot(self, kind, object_id, session=None):
-        """The snapshot of one object, or for id "*" of every object of the
-        kind that `session` (if given) may see."""
-        if object_id == "*":                  # every object of the kind, by id
-            lister = self.listers.get(kind)
-            return [s for i in (lister() if lister else ())
-                    if (session is None or self.hidden(session, kind, i) is None)
-                    and (s := self.snapshots[kind](i)) is not None]
+        """The snapshot of one object (no_such_object if there is none);
+        for id "*", every object of the kind (all pages: see `page`)."""
+        if object_id == "*":
+            snaps, after = self.page(kind, session)
+            while after is not None:
+                more, after = self.page(kind, session, after)
+                snaps += more
+            return snaps
         getter = self.snapshots.get(kind)
         snap = getter(object_id) if getter else None
         if snap is None:
@@ -252,7 +296,8 @@ class Hub:
         add(Service("MonitorStop", everyone, fields={"monitor": Field(int)}),
             self._monitor_stop)
         add(Service("Snapshot", everyone, fields={
-            "object": Field(str, choices=OBJECTS), "id": Field(str)}), self._snapshot)
+            "object": Field(str, choices=OBJECTS), "id": Field(str),
+            "after": Field(str, required=False)}), self._snapshot)
         add(Service("GetLoginLockouts", {"admin"}), self._lockouts)
         add(Service("UnlockLogin", {"admin"}, fields={
             "user": Field(str, required=False), "source": Field(str, required=False)}),
@@ -346,11 +391,16 @@ class Hub:
             raise ProtocolError("forbidden", f"monitoring every {kind} needs the supervisor "
                                 "or admin role")
         self._check_visible(request.session, kind, object_id)
-        snap = self.snapshot(kind, object_id, request.session)
+        more = {}
+        if object_id == "*":
+            snap, more["next"] = self.page(kind, request.session)
+        else:
+            snap = self.snapshot(kind, object_id, request.session)
         monitor_id = next(self._monitor_ids)
         self.monitors[monitor_id] = (request.session, kind, object_id)
         self._watchers.setdefault((kind, object_id), set()).add(monitor_id)
-        return {"monitor": monitor_id, "object": kind, "id": object_id, "snapshot": snap}
+        return {"monitor": monitor_id, "object": kind, "id": object_id, "snapshot": snap,
+                **more}
 
     def _monitor_stop(self, request, params):
         entry = self.monitors.get(params["monitor"])
@@ -364,9 +414,16 @@ class Hub:
         if params["id"] == "*" and request.role not in ("supervisor", "admin"):
             raise ProtocolError("forbidden", "Snapshot of every object (id '*') is for "
                                 "supervisors and administrators", field="id")
-        self._check_visible(request.session, params["object"], params["id"])
-        return {"object": params["object"], "id": params["id"],
-                "snapshot": self.snapshot(params["object"], params["id"], request.session)}
+        kind, object_id, after = params["object"], params["id"], params["after"]
+        self._check_visible(request.session, kind, object_id)
+        if object_id != "*":
+            if after is not None:
+                raise ProtocolError("invalid_field", "Snapshot: 'after' pages through id "
+                                    "'*' only", field="after")
+            return {"object": kind, "id": object_id,
+                    "snapshot": self.snapshot(kind, object_id, request.session)}
+        snaps, next_id = self.page(kind, request.session, after)
+        return {"object": kind, "id": object_id, "snapshot": snaps, "next": next_id}
 
     def _check_visible(self, session, kind, object_id):
         why = self.hidden(session, kind, object_id)

@@ -162,7 +162,7 @@ class CTServer(MultiService):
 
     def startService(self):
         super().startService()
-        self.center.acd.start()
+        self.center.start()
         if self.freeze_heap:
             gc.collect()
             gc.freeze()
@@ -171,7 +171,7 @@ class CTServer(MultiService):
     def stopService(self):
         log.info("stopping: draining calls (up to {s} s)", s=self.drain_s)
         yield self.center.drain(self.drain_s)
-        self.center.acd.stop()
+        self.center.stop()
         self.hub.close_all("server shutdown")
         yield defer.maybeDeferred(super().stopService)
         sim = getattr(self, "sim", None)

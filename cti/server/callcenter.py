@@ -55,12 +55,13 @@ the call's outside party, outbound.CalledAgent), and can hang up.
 Audio never passes through Python: the CT-Bus (ctbus.SwitchingMap) joins
 timeslots and the boards play and record.
 """
+import json
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from twisted.internet import defer
+from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from cti.flow.model import say
@@ -72,7 +73,9 @@ from cti.server.channels import OutboundFailed, Station
 from cti.server.desk import Desk
 from cti.server.outbound import CalledAgent, Dialer
 from cti.server.scope import Scope
+from cti.server.sweep import Sweep
 from cti.server.talk import MusicOnHold, Talk
+from cti.server.unwind import Unwind
 from cti.statemachine import Table
 from cti.storage.models import (
     AfterCallEdit,
@@ -120,6 +123,9 @@ DTMF_KEYS = "0123456789*#ABCD"
 #: may end one (silenceS), in seconds.
 RECORD_MAX_S = 3600.0
 SILENCE_MAX_S = 600.0
+#: The most attached data a call may carry, in bytes of JSON: it travels in
+#: every event and snapshot of the call.
+MAX_ATTACHED = 65536
 
 
 def utc(seconds):
@@ -233,6 +239,20 @@ class CallCenter:
         self.desk = Desk(self)
         self.dialer = Dialer(self)
         self.callbacks = Callbacks(self)
+        self.sweep = Sweep(self)
+        self._sweeper = task.LoopingCall(self.sweep.run)
+        self._sweeper.clock = clock
+
+    def start(self):
+        """The ACD, and the sweep of the call layer every [acd] sweep_s."""
+        self.acd.start()
+        if not self._sweeper.running:
+            self._sweeper.start(self.config.acd.sweep_s, now=False)
+
+    def stop(self):
+        self.acd.stop()
+        if self._sweeper.running:
+            self._sweeper.stop()
 
     # -- channel listener --------------------------------------------------
     def trunk_offered(self, trunk, ani, dnis):
@@ -810,55 +830,82 @@ class CallCenter:
     # -- the end -----------------------------------------------------------
     def _finish(self, ic, released_by, reason, cause=None):
         """Release everything the call holds, once; write its CDR.  `cause`:
-        the protocol request that ended it (ClearConnection), if any."""
+        the protocol request that ended it (ClearConnection), if any.  Each
+        part is released on its own (cti.server.unwind): one that fails is
+        logged and the rest still runs, the CDR says what failed."""
         if ic.state == "ended":
             return
         previous = ic.state
         ic.released_by, ic.cause = released_by, reason
         ic.phase.fire("end", by=released_by, cause=reason)
-        self._cancel_flow_timer(ic)
-        self._stop_music(ic)
-        if ic.voice is not None:
-            self.ports.stop(ic.voice)
-        if ic.flow_session is not None:
-            self.hub.send_event(ic.flow_session, "RouteEnd", {"call": ic.id, "reason": reason})
-            ic.flow_session = None
-        if previous in ("queued", "ringing") and released_by == "caller":
-            self.acd.abandon(ic.call)
-        elif previous in ("queued", "ringing"):
-            self.acd.cleared(ic.call, reason)
+        unwind = Unwind(f"call {ic.id}")
+        with unwind.step("the flow timer"):
+            self._cancel_flow_timer(ic)
+        with unwind.step("the music"):
+            self._stop_music(ic)
+        with unwind.step("the voice resource"):
+            if ic.voice is not None:
+                self.ports.stop(ic.voice)
+        with unwind.step("the flow server"):
+            if ic.flow_session is not None:
+                session, ic.flow_session = ic.flow_session, None
+                self.hub.send_event(session, "RouteEnd", {"call": ic.id, "reason": reason})
+        if previous in ("queued", "ringing"):
+            with unwind.step("the queue"):
+                if released_by == "caller":
+                    self.acd.abandon(ic.call)
+                else:
+                    self.acd.cleared(ic.call, reason)
         elif previous == "placing":
-            self.desk.consults.call_ended(ic)
-            ic.talk.end()
-            ic.talk = None
+            with unwind.step("the call placed"):
+                self.desk.consults.call_ended(ic)
+            with unwind.step("the hold"):
+                talk, ic.talk = ic.talk, None
+                talk.end()
         elif previous == "talking":
-            self.desk.call_ended(ic)
-            for agent, station in [(ic.agent, ic.station), *ic.members]:
-                if agent is not None:         # None: a supervisor took it over
-                    self.acd.call_ended(agent.id, released_by, cause=cause)
-                if station is not None and station.state == "talking":
-                    station.hang_up()
-            ic.members.clear()
-            if ic.talk is not None:
-                self._unbridge(ic)
-            if ic.outbound_trunk is not None:
-                self.dialer.free(ic.outbound_trunk, reason)
-        if ic.callback_timer is not None and ic.callback_timer.active():
-            ic.callback_timer.cancel()
-        if ic.trunk_out:
-            self.dialer.free(ic.trunk, reason)
-        elif ic.called_agent is not None:
-            ic.trunk.release(reason, released_by, cause)
-        elif not ic.line_released:
-            ic.trunk.release(reason)
-        self.model.clear_call(ic.call, reason, cause=cause)
+            self._release_talking(ic, released_by, reason, cause, unwind)
+        with unwind.step("the callback timer"):
+            if ic.callback_timer is not None and ic.callback_timer.active():
+                ic.callback_timer.cancel()
+        with unwind.step("the trunk"):
+            if ic.trunk_out:
+                self.dialer.free(ic.trunk, reason)
+            elif ic.called_agent is not None:
+                ic.trunk.release(reason, released_by, cause)
+            elif not ic.line_released:
+                ic.trunk.release(reason)
+        with unwind.step("the call model"):
+            self.model.clear_call(ic.call, reason, cause=cause)
         self.calls.pop(ic.id, None)
         if self.by_trunk.get(ic.trunk.name) is ic:
             del self.by_trunk[ic.trunk.name]
         self.totals["ended"] += 1
-        self._write_cdr(ic, previous)
+        ic.cause = reason + unwind.summary()
+        with unwind.step("the CDR"):
+            self._write_cdr(ic, previous)
         for d in ic.at_end:              # after RouteEnd, as docs/protocol.md orders them
-            d.callback(ic)               # (a Deferred cancelled meanwhile ignores it)
+            with unwind.step("a request waiting for the end"):
+                d.callback(ic)           # (a Deferred cancelled meanwhile ignores it)
+
+    def _release_talking(self, ic, released_by, reason, cause, unwind):
+        """The parts of a connected call: the desk's, every agent and phone
+        on it, the bridge, a trunk it was sent out on."""
+        with unwind.step("the desk"):
+            self.desk.call_ended(ic)
+        for agent, station in [(ic.agent, ic.station), *ic.members]:
+            with unwind.step(f"agent {agent.id if agent else '(supervisor)'}"):
+                if agent is not None:         # None: a supervisor took it over
+                    self.acd.call_ended(agent.id, released_by, cause=cause)
+            with unwind.step(f"station {station.name if station else '-'}"):
+                if station is not None and station.state == "talking":
+                    station.hang_up()
+        ic.members.clear()
+        with unwind.step("the bridge"):
+            if ic.talk is not None:
+                self._unbridge(ic)
+        with unwind.step("the trunk out"):
+            if ic.outbound_trunk is not None:
+                self.dialer.free(ic.outbound_trunk, reason)
 
     def _write_cdr(self, ic, last_phase):
         now = self.clock.seconds()
@@ -1265,6 +1312,7 @@ class CallCenter:
             raise ProtocolError("no_such_object", f"no call {call_id!r}: it ended, and after "
                                 "a call only its record in the wrap-up that follows it may "
                                 "be edited", object="call", id=call_id)
+        self.check_data_size("SetCallData", call.data, params["data"])
         call.data.update(params["data"])
         result = {"data": dict(call.data), "afterCall": True}
         if not params["data"]:
@@ -1281,11 +1329,24 @@ class CallCenter:
         return customer.save(self.clock, self.config.record_hook, call_id, agent.id,
                              call.data, params["data"]).addCallback(keep)
 
-    def _merge_data(self, ic, data, cause):
+    @staticmethod
+    def check_data_size(service, current, data):
+        """The attached data `current` with `data` merged stays within
+        MAX_ATTACHED bytes (as JSON), or invalid_field: every event and
+        snapshot of the call carries it."""
+        size = len(json.dumps({**current, **data}, ensure_ascii=False,
+                              separators=(",", ":")).encode())
+        if size > MAX_ATTACHED:
+            raise ProtocolError("invalid_field", f"{service}: the call's attached data would "
+                                f"be {size:,} bytes of JSON, over the {MAX_ATTACHED:,} a call "
+                                "may carry", field="data")
+
+    def _merge_data(self, ic, data, cause, service="SetCallData"):
         """Add `data` to the call's attached data (top-level keys replaced)
         and tell the call's monitors (AttachedDataChanged); nothing for {}."""
         if not data:
             return
+        self.check_data_size(service, ic.call.data, data)
         ic.call.data.update(data)
         self.model.event(ic.call, ic.station.name if ic.station else ic.trunk.name,
                          "AttachedDataChanged", cause=cause)
@@ -1326,7 +1387,7 @@ class CallCenter:
             raise ProtocolError("queue_full", f"RouteSelect: queue {queue} is full (its "
                                 f"max_length, {self.config.queue(queue).max_length} callers, "
                                 "are waiting)", object="queue", id=queue)
-        self._merge_data(ic, params["data"], request.cause)
+        self._merge_data(ic, params["data"], request.cause, "RouteSelect")
         ic.flow_session = None           # out of the flow server's hands, from now on
         self._queue_call(ic, queue, request.cause, params["priority"])
         return {"result": "queued", "queue": queue}
@@ -1341,7 +1402,7 @@ class CallCenter:
             self.dialer.check_number("RouteSelect", target, caller)
         else:
             self.desk.consults.check_extension(target)
-        self._merge_data(ic, params["data"], request.cause)
+        self._merge_data(ic, params["data"], request.cause, "RouteSelect")
         ic.flow_session = None
         self._cancel_flow_timer(ic)
         if ic.trunk.state != "connected":

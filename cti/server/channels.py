@@ -42,7 +42,7 @@ from twisted.internet import defer
 
 from cti.logs import Logger
 from cti.statemachine import Table
-from drivers.errors import CallerIdUnavailable
+from drivers.errors import CallerIdUnavailable, DeviceBusy
 from drivers.interface import CallProgress
 
 log = Logger()
@@ -205,6 +205,15 @@ class Channel:
         """The far end hung up: tell the call layer, which releases."""
         if self.machine.fire_if("far_clear", how=how):
             self.listener.trunk_released(self, f"far end cleared ({how})")
+
+    def clear_down_again(self):
+        """The sweep found this trunk busy with no call on it: release it,
+        or, if it is clearing already (an on-hook that never took), hang up
+        again."""
+        if self.state == "clearing":
+            self._clear_down()
+        else:
+            self.release("no call on it: cleared by the sweep")
 
     def _outbound_start(self, number, no_answer_s):
         if self.state != "idle":
@@ -448,6 +457,7 @@ class LoopStartLine(Channel):
 
     LINE_EVENTS = frozenset({"ring", "ring_stopped", "loop_current", "polarity_reversed",
                              "tone"})
+    _on_hook_after_stop = False          # a clear-down waits for an operation to end
 
     def report_digits(self, on):
         self.driver.enable_events(self.name, self.LINE_EVENTS | ({"digit"} if on else set()))
@@ -456,6 +466,7 @@ class LoopStartLine(Channel):
         kind = event.kind
         if self.state in ("seizing", "dialing") and self._outbound_event(event):
             return
+        self._operation_ended(event)
         if kind == "ring":
             if self.state == "idle":
                 self.machine.fire("ring", count=event.data.get("count"))
@@ -545,8 +556,21 @@ class LoopStartLine(Channel):
         return self.wait_idle()
 
     def _clear_down(self):
+        """Hang up.  An operation still running on the line (the off-hook of
+        a seizure, a dial, a prompt) is stopped first; the board refuses a
+        hook change until it has ended, so the on-hook waits for its end
+        (`handle`: `_on_hook_after_stop`)."""
         self.driver.stop(self.name)
-        self.driver.set_hook(self.name, False)
+        try:
+            self.driver.set_hook(self.name, False)
+        except DeviceBusy:
+            self._on_hook_after_stop = True
+
+    def _operation_ended(self, event):
+        """An operation stopped for a clear-down has ended: hang up now."""
+        if self._on_hook_after_stop and event.kind.endswith("_done"):
+            self._on_hook_after_stop = False
+            self.driver.set_hook(self.name, False)
 
 
 class T1LoopStartTrunk(LoopStartLine):

@@ -129,6 +129,22 @@ class Consultations:
         self.queued = {}             # a queue consultation's call id -> Consultation
         self._register()
 
+    def _all(self):
+        return {id(c): c for c in (*self.by_call.values(), *self.by_station.values(),
+                                   *self.queued.values())}.values()
+
+    def calls_held(self):
+        """The ids of the consultations' calls (cti.server.sweep)."""
+        return {c.call.id for c in self._all()}
+
+    def trunks_held(self):
+        """The trunks of consultations to a number."""
+        return {c.trunk.name for c in self._all() if c.trunk is not None}
+
+    def stations_held(self):
+        """The phones consulting and consulted."""
+        return set(self.by_station) | {c.by_station for c in self._all() if c.by_station}
+
     # -- starting --------------------------------------------------------------
     def _consult(self, request, params):
         ic = self.desk._connected_call(request, params["call"])

@@ -655,6 +655,10 @@ class Desk:
                 return True
         return False
 
+    def stations_held(self):
+        """The phones of supervisions and consultations (cti.server.sweep)."""
+        return {s.station for s in self.by_agent.values()} | self.consults.stations_held()
+
     def session_closed(self, session):
         for s in list(self.by_agent.values()):
             if s.session is session and s.call is None:

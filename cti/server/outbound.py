@@ -42,6 +42,7 @@ from cti.protocol.services import Field, ProtocolError, Service
 from cti.server.acd import ACDError
 from cti.server.channels import NO_ANSWER_S, OutboundFailed, Station
 from cti.server.dialing import Barred, Caller, DialGuard
+from cti.server.unwind import Unwind
 from cti.storage.models import CallRecord
 
 log = Logger()
@@ -367,6 +368,14 @@ class Dialer:
         del self.outs[out.station.name]
         cc.take_call_out(out, trunk)                 # a call like a caller's from now on
 
+    def calls_held(self):
+        """The ids of the calls being placed (cti.server.sweep)."""
+        return {out.call.id for out in self.outs.values()}
+
+    def stations_held(self):
+        """The phones of calls being placed: the caller's and the called agent's."""
+        return set(self.outs)
+
     def check_not_own(self, call_id):
         """A call services cannot find: if it is an agent's own call still
         dialled or ringing, say so (ProtocolError)."""
@@ -393,28 +402,39 @@ class Dialer:
         return True
 
     def _end_out(self, out, reason, released_by="system"):
-        """A call placed that was never answered ends: its CDR says why."""
+        """A call placed that was never answered ends: its CDR says why.
+        Each part is released on its own (cti.server.unwind)."""
         cc = self.center
         if out.ended:
             return
         out.ended, out.result = True, reason
         self.outs.pop(out.station.name, None)
-        if out.timer is not None and out.timer.active():
-            out.timer.cancel()
-        cc.driver.station_tone(out.station.name, None)
+        unwind = Unwind(f"call {out.call.id}")
+        with unwind.step("the ring timer"):
+            if out.timer is not None and out.timer.active():
+                out.timer.cancel()
+        with unwind.step("the progress tone"):
+            cc.driver.station_tone(out.station.name, None)
         if out.to is not None:                       # the called agent is free again
             self.outs.pop(out.to_station.name, None)
-            out.to_station.stop_ring()
-            cc.driver.station_tone(out.to_station.name, None)
-            cc.acd.withdraw_direct(out.to.id, reason)
+            with unwind.step("the called phone"):
+                out.to_station.stop_ring()
+                cc.driver.station_tone(out.to_station.name, None)
+            with unwind.step("the called agent"):
+                cc.acd.withdraw_direct(out.to.id, reason)
         if out.trunk is not None:
-            if cc.bus.connection_of(out.station.name) is not None:
-                cc.bus.release(out.station.name)     # the progress it heard
-            self.free(out.trunk, reason)
-        if out.station.state == "talking":
-            out.station.hang_up()
-        cc.acd.call_ended(out.agent.id, released_by)
-        cc.model.clear_call(out.call, reason)
+            with unwind.step("the progress heard"):
+                if cc.bus.connection_of(out.station.name) is not None:
+                    cc.bus.release(out.station.name)
+            with unwind.step("the trunk"):
+                self.free(out.trunk, reason)
+        with unwind.step("the phone"):
+            if out.station.state == "talking":
+                out.station.hang_up()
+        with unwind.step("the agent"):
+            cc.acd.call_ended(out.agent.id, released_by)
+        with unwind.step("the call model"):
+            cc.model.clear_call(out.call, reason)
         c = out.call
         cc.records.add(CallRecord(
             call_id=c.id,
@@ -424,8 +444,8 @@ class Dialer:
             agent=out.agent.id, station=out.station.name,
             offered_at=_utc(out.started_at), queued_at=None, answered_at=None,
             ended_at=_utc(cc.clock.seconds()), wait_s=None, talk_s=None,
-            disposition=_disposition(reason), released_by=released_by, cause=reason,
-            attached=dict(c.data)))
+            disposition=_disposition(reason), released_by=released_by,
+            cause=reason + unwind.summary(), attached=dict(c.data)))
 
     def _register(self):
         self.center.hub.catalogue.add(
