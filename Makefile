@@ -22,6 +22,8 @@ bench: setup
 	$(VENV)/python -m bench.dsp
 	$(VENV)/python -m bench.e2e
 	$(VENV)/python -m bench.acd
+	$(VENV)/python -m bench.fuzz
+	$(VENV)/python -m bench.logins
 
 clean:
 	rm -rf build .venv *.egg-info drivers/_r4*.so drivers/_r4.c drivers/_r4.o

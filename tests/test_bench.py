@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The benchmarks still run against the code they measure: a tiny run of
 bench.acd's workload through the real router (no timing is asserted)."""
+import json
+
 import bench.acd
 
 
@@ -9,3 +11,27 @@ def test_the_acd_benchmark_runs_its_workload_on_the_router(monkeypatch):
     picks, changes = bench.acd.run(300)
     assert len(picks) == 100 and changes
     assert all(us >= 0 for us in picks + changes)
+
+
+def test_the_fuzz_benchmark_runs_against_the_real_server():
+    """A small run of bench.fuzz: the server process, every role, hostile
+    frames, the answers matched (the figures themselves are measured by
+    running it, not asserted here, except that nothing went unanswered)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "bench.fuzz", "--frames", "3000",
+                           "--parallel", "3", "--per-connection", "1000",
+                           "--warm-up", "100", "--settle", "0.1"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["frames"] == 3000 and result["connections"] == 3
+    assert (result["unanswered"], result["answered_twice"], result["tracebacks"]) == (0, 0, 0)
+
+
+def test_the_login_timing_benchmark_runs():
+    import bench.logins
+
+    result = bench.logins.run(3)
+    assert result["tries"] == 3 and result["ratio"] > 0

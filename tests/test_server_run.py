@@ -56,3 +56,11 @@ def test_twistd_finds_the_cti_plugin():
     assert "cti" in makers
     assert makers["cti"].module == "cti.server.twistd"
     assert isinstance(makers["cti"].options(), twistd.Options)
+
+
+def test_the_server_gives_memory_back_to_the_system():
+    """glibc takes the settings that make freed big blocks go back to the
+    system (cti.server.memory; bench/fuzz.py measures the effect)."""
+    from cti.server.memory import give_back_memory
+
+    assert give_back_memory() is True

@@ -29,6 +29,7 @@ from twisted.logger import (
 from cti import logs
 from cti.config import ConfigError
 from cti.server.config import load_server_config
+from cti.server.memory import give_back_memory
 
 log = Logger()
 
@@ -59,6 +60,7 @@ def make_service(config_path, drain_s=None):
     from cti.server.app import DRAIN_S, CTServer
 
     config = load_server_config(config_path)
+    give_back_memory()
     if config.flow is not None:
         import_site_hooks(config.flow)               # record_hook is one of theirs
     customer.check(config)
