@@ -388,6 +388,17 @@ def test_error_codes_are_documented():
         ProtocolError("made_up", "x")
 
 
+def test_a_service_declares_only_real_error_codes_of_its_own():
+    """`errors` names codes of ERRORS, and none of the common ones any
+    request may get (a string by mistake is caught too)."""
+    assert Service("X", {"agent"}, errors=("queue_full",)).may_answer("queue_full")
+    assert Service("X", {"agent"}).may_answer("invalid_field")
+    assert not Service("X", {"agent"}).may_answer("queue_full")
+    for errors in (("made_up",), ("forbidden",), "queue_full"):
+        with pytest.raises(ValueError):
+            Service("X", {"agent"}, errors=errors)
+
+
 def test_core_services_are_documented(hub):
     with open("docs/protocol.md") as f:
         doc = f.read()

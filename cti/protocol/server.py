@@ -287,21 +287,25 @@ class Hub:
         add(Service("Login", everyone, before_login=True, fields={
             "user": Field(str), "password": Field(str),
             "role": Field(str, choices=("flow", "agent", "supervisor", "admin")),
-            "client": Field(str, required=False, default="")}), self._login)
-        add(Service("Logout", everyone), self._logout)
-        add(Service("Heartbeat", everyone, before_login=True), self._heartbeat)
-        add(Service("GetServices", everyone), self._services)
+            "client": Field(str, required=False, default="")},
+            errors=("already_logged_in", "bad_credentials", "locked_out", "invalid_state")),
+            self._login)
+        add(Service("Logout", everyone, errors=()), self._logout)
+        add(Service("Heartbeat", everyone, before_login=True, errors=()), self._heartbeat)
+        add(Service("GetServices", everyone, errors=()), self._services)
         add(Service("MonitorStart", everyone, fields={
-            "object": Field(str, choices=OBJECTS), "id": Field(str)}), self._monitor_start)
-        add(Service("MonitorStop", everyone, fields={"monitor": Field(int)}),
-            self._monitor_stop)
+            "object": Field(str, choices=OBJECTS), "id": Field(str)},
+            errors=("no_such_object",)), self._monitor_start)
+        add(Service("MonitorStop", everyone, fields={"monitor": Field(int)},
+                    errors=("no_such_object",)), self._monitor_stop)
         add(Service("Snapshot", everyone, fields={
             "object": Field(str, choices=OBJECTS), "id": Field(str),
-            "after": Field(str, required=False)}), self._snapshot)
-        add(Service("GetLoginLockouts", {"admin"}), self._lockouts)
+            "after": Field(str, required=False)}, errors=("no_such_object",)),
+            self._snapshot)
+        add(Service("GetLoginLockouts", {"admin"}, errors=()), self._lockouts)
         add(Service("UnlockLogin", {"admin"}, fields={
-            "user": Field(str, required=False), "source": Field(str, required=False)}),
-            self._unlock)
+            "user": Field(str, required=False), "source": Field(str, required=False)},
+            errors=()), self._unlock)
 
     def _verify(self, stored, password):
         """A Deferred of the password check.  scrypt takes some 50 ms of CPU

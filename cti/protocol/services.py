@@ -14,6 +14,19 @@ fields, each with a type and whether it is required::
 raises `ProtocolError` naming the field that is missing or wrong, so every
 handler starts from parameters it can trust.  The same declarations are
 what docs/protocol.md documents (a test keeps the two in step).
+
+A service also declares the error codes its handler may answer
+(`errors`), besides COMMON_ERRORS, which any request may get from the
+edge before its handler runs (the frame, the body, the session, the
+fields)::
+
+    HoldCall = Service("HoldCall", CALLERS, fields={"call": Field(str)},
+                       errors=("no_such_object", "invalid_state"))
+
+The declaration is a promise to client writers, and it is kept: the test
+suite records every error any session sends and fails the run on a code
+a service did not declare (tests/conftest.py), and docs/protocol.md's
+"Errors:" of each service names exactly these (tests/test_protocol_doc.py).
 """
 from dataclasses import dataclass, field
 
@@ -48,6 +61,15 @@ ERRORS = {
               "`reason` says why",
     "internal_error": "the server failed; the message says how",
 }
+
+
+#: What any request may be answered, whatever its service: refused at the
+#: edge (the frame, its body, the session's state and role, the fields'
+#: types and limits) or failed inside (internal_error).  A service's own
+#: `errors` are what its handler adds.
+COMMON_ERRORS = ("missing_field", "invalid_field", "unknown_service", "not_logged_in",
+                 "forbidden", "duplicate_invoke_id", "too_many_requests", "internal_error",
+                 "bad_json", "malformed_frame", "unsupported_version", "bad_kind")
 
 
 class ProtocolError(Exception):
@@ -123,12 +145,26 @@ class Service:
     fields: dict = field(default_factory=dict)
     doc: str = ""
     before_login: bool = False        # Login and Heartbeat only
+    #: The error codes the handler may answer, besides COMMON_ERRORS.
+    errors: tuple = ()
 
     def __post_init__(self):
         bad = set(self.roles) - set(ROLES)
         if bad:
             raise ValueError(f"{self.name}: unknown roles {sorted(bad)}")
         object.__setattr__(self, "roles", frozenset(self.roles))
+        unknown = [code for code in self.errors if code not in ERRORS]
+        if unknown:
+            raise ValueError(f"{self.name}: unknown error codes {unknown}")
+        common = [code for code in self.errors if code in COMMON_ERRORS]
+        if common:
+            raise ValueError(f"{self.name}: {common} may answer any request: they are "
+                             "COMMON_ERRORS, not the service's own")
+        object.__setattr__(self, "errors", tuple(self.errors))
+
+    def may_answer(self, code):
+        """Whether this service's requests may be refused with `code`."""
+        return code in COMMON_ERRORS or code in self.errors
 
     def check(self, params):
         """Validated parameters (defaults filled in) or ProtocolError."""

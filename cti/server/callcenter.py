@@ -1037,36 +1037,45 @@ class CallCenter:
         flow = {"flow"}
         call = {"call": Field(str, doc="the call id from RouteRequest")}
         watched = self._watched
-        add(Service("RouteRegister", flow), self._route_register)
+        # What the handlers may answer besides services.COMMON_ERRORS: a call
+        # gone or not this session's; a voice operation with no voice resource.
+        on_call = ("no_such_object", "invalid_state")
+        voice_op = (*on_call, "resource_busy")
+        add(Service("RouteRegister", flow, errors=()), self._route_register)
         add(Service("AnswerCall", {"flow", "agent"}, fields={
-            "call": Field(str, required=False)}), watched(self._answer_call))
+            "call": Field(str, required=False)}, errors=on_call), watched(self._answer_call))
         add(Service("PlayMessage", flow, fields={
             **call, "prompts": Field(list), "bargeIn": Field(bool, False, True),
-            "clearDigits": Field(bool, False, False)}), watched(self._play_message))
+            "clearDigits": Field(bool, False, False)}, errors=voice_op),
+            watched(self._play_message))
         add(Service("CollectDigits", flow, fields={
             **call, "maxDigits": Field(int), "terminators": Field(str, False, ""),
             "firstDigitTimeoutS": Field(float, False, 5.0),
-            "interDigitTimeoutS": Field(float, False, 3.0)}), watched(self._collect_digits))
-        add(Service("ClearDigits", flow, fields=call), watched(self._clear_digits))
+            "interDigitTimeoutS": Field(float, False, 3.0)}, errors=voice_op),
+            watched(self._collect_digits))
+        add(Service("ClearDigits", flow, fields=call, errors=on_call),
+            watched(self._clear_digits))
         add(Service("RecordMessage", flow, fields={
             **call, "maxS": Field(float, False, 60.0), "silenceS": Field(float, False, 5.0),
-            "terminators": Field(str, False, "#"), "beep": Field(bool, False, True)}),
-            watched(self._record_message))
-        add(Service("SetCallData", {"flow", "agent"}, fields={**call, "data": Field(dict)}),
-            watched(self._set_call_data))
+            "terminators": Field(str, False, "#"), "beep": Field(bool, False, True)},
+            errors=voice_op), watched(self._record_message))
+        add(Service("SetCallData", {"flow", "agent"}, fields={**call, "data": Field(dict)},
+                    errors=on_call), watched(self._set_call_data))
         add(Service("RouteSelect", flow, fields={
             **call, "queue": Field(str, False), "extension": Field(str, False),
             "number": Field(str, False), "data": Field(dict, False, {}),
-            "priority": Field(int, False), "timeoutS": Field(float, False)}),
+            "priority": Field(int, False), "timeoutS": Field(float, False)},
+            errors=(*on_call, "queue_full", "call_failed", "barred")),
             watched(self._route_select))
         add(Service("ClearConnection", {"flow", "agent", "supervisor", "admin"}, fields={
-            "call": Field(str, required=False)}), watched(self._clear_connection))
-        add(Service("KeepCall", flow, fields={**call, "timeoutS": Field(float)}),
-            watched(self._keep_call))
+            "call": Field(str, required=False)}, errors=on_call),
+            watched(self._clear_connection))
+        add(Service("KeepCall", flow, fields={**call, "timeoutS": Field(float)},
+                    errors=on_call), watched(self._keep_call))
         add(Service("SetAgentState", {"agent"}, fields={
             "state": Field(str, choices=AGENT_STATES), "station": Field(str, False),
-            "reason": Field(str, False, ""), "lock": Field(str, False)}),
-            self._set_agent_state)
+            "reason": Field(str, False, ""), "lock": Field(str, False)},
+            errors=(*on_call, "resource_busy")), self._set_agent_state)
 
     def _route_register(self, request, params):
         if request.session not in self.flow_sessions:

@@ -696,13 +696,17 @@ class Consultations:
         add, audited = self.center.hub.catalogue.add, self.desk.audited
         both = {"call": Field(str, doc="the caller's call"),
                 "consultCall": Field(str, doc="the consultation's call")}
+        # What the handlers may answer besides services.COMMON_ERRORS.
+        on_call = ("no_such_object", "invalid_state")
         add(Service("ConsultationCall", CALLERS, fields={
             "call": Field(str), "agent": Field(str, False), "queue": Field(str, False),
-            "number": Field(str, False), "flow": Field(str, False)}),
+            "number": Field(str, False), "flow": Field(str, False)},
+            errors=(*on_call, "resource_busy", "queue_full", "queue_empty", "barred")),
             audited("ConsultationCall", self._consult))
-        add(Service("TransferCall", CALLERS, fields=both),
+        add(Service("TransferCall", CALLERS, fields=both, errors=on_call),
             audited("TransferCall", self._transfer_service))
-        add(Service("ConferenceCall", CALLERS, fields=both),
+        add(Service("ConferenceCall", CALLERS, fields=both,
+                    errors=(*on_call, "resource_busy")),
             audited("ConferenceCall", self._conference_service))
-        add(Service("ReconnectCall", CALLERS, fields=both),
+        add(Service("ReconnectCall", CALLERS, fields=both, errors=on_call),
             audited("ReconnectCall", self._reconnect_service))

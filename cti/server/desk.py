@@ -729,41 +729,49 @@ class Desk:
         add = self.center.hub.catalogue.add
         call = {"call": Field(str, doc="the call id")}
         agent = {"agent": Field(str, doc="the agent id")}
-        add(Service("HoldCall", CALLERS, fields=call), self.audited("HoldCall", self._hold))
-        add(Service("RetrieveCall", CALLERS, fields=call),
+        # What the handlers may answer besides services.COMMON_ERRORS: no such
+        # call, agent or station; not in a state for it; a resource taken.
+        on_call = ("no_such_object", "invalid_state")
+        busy = (*on_call, "resource_busy")
+        add(Service("HoldCall", CALLERS, fields=call, errors=on_call),
+            self.audited("HoldCall", self._hold))
+        add(Service("RetrieveCall", CALLERS, fields=call, errors=on_call),
             self.audited("RetrieveCall", self._retrieve))
         add(Service("SingleStepTransferCall", CALLERS, fields={
             **call, "agent": Field(str, False), "queue": Field(str, False),
-            "flow": Field(str, False), "number": Field(str, False)}),
+            "flow": Field(str, False), "number": Field(str, False)},
+            errors=(*busy, "queue_full", "barred")),
             self.audited("SingleStepTransferCall", self._transfer))
-        add(Service("SendDTMF", CALLERS, fields={**call, "digits": Field(str)}),
+        add(Service("SendDTMF", CALLERS, fields={**call, "digits": Field(str)}, errors=busy),
             self.audited("SendDTMF", self._send_dtmf))
         add(Service("SetPartyRole", CALLERS, fields={
-            **call, "device": Field(str), "role": Field(str, choices=("talk", "listen"))}),
-            self.audited("SetPartyRole", self._set_party_role))
-        add(Service("StartRecording", CALLERS, fields=call),
+            **call, "device": Field(str), "role": Field(str, choices=("talk", "listen"))},
+            errors=on_call), self.audited("SetPartyRole", self._set_party_role))
+        add(Service("StartRecording", CALLERS, fields=call, errors=busy),
             self.audited("StartRecording", self._start_recording, on_success=False))
-        add(Service("StopRecording", CALLERS, fields=call),
+        add(Service("StopRecording", CALLERS, fields=call, errors=on_call),
             self.audited("StopRecording", self._stop_recording, on_success=False))
         add(Service("Supervise", SUPERVISORS, fields={
-            **agent, "mode": Field(str, choices=MODES), "station": Field(str, False)}),
-            self.audited("Supervise", self._supervise_checked, on_success=False))
-        add(Service("EndSupervision", SUPERVISORS, fields=agent),
+            **agent, "mode": Field(str, choices=MODES), "station": Field(str, False)},
+            errors=busy), self.audited("Supervise", self._supervise_checked, on_success=False))
+        add(Service("EndSupervision", SUPERVISORS, fields=agent, errors=on_call),
             self.audited("EndSupervision", self._end, on_success=False))
-        add(Service("Intercept", SUPERVISORS, fields=agent),
+        add(Service("Intercept", SUPERVISORS, fields=agent, errors=on_call),
             self.audited("Intercept", self._intercept, on_success=False))
         add(Service("MonitorNextCall", SUPERVISORS, fields={
             **agent, "mode": Field(str, False, "monitor", choices=MODES),
-            "station": Field(str)}),
+            "station": Field(str)}, errors=("no_such_object", "resource_busy")),
             self.audited("MonitorNextCall", self._next_call, on_success=False))
-        add(Service("ClearCall", SUPERVISORS, fields=call),
+        add(Service("ClearCall", SUPERVISORS, fields=call, errors=on_call),
             self.audited("ClearCall", self._clear_call, on_success=False))
         add(Service("ForceAgentState", SUPERVISORS, fields={
             "agent": Field(str, False), "team": Field(str, False),
-            "state": Field(str, choices=FORCED_STATES), "reason": Field(str, False, "")}),
+            "state": Field(str, choices=FORCED_STATES), "reason": Field(str, False, "")},
+            errors=("no_such_object",)),
             self.audited("ForceAgentState", self._force_state, on_success=False))
         add(Service("SetQueueStrategy", SUPERVISORS, fields={
-            "queue": Field(str), "strategy": Field(str, choices=STRATEGIES)}),
+            "queue": Field(str), "strategy": Field(str, choices=STRATEGIES)},
+            errors=("no_such_object",)),
             self.audited("SetQueueStrategy", self._set_strategy, on_success=False))
 
     def _supervise_checked(self, request, params):

@@ -450,7 +450,8 @@ class Dialer:
     def _register(self):
         self.center.hub.catalogue.add(
             Service("MakeCall", AGENTS, fields={"number": Field(str, False),
-                                                "agent": Field(str, False)}),
+                                                "agent": Field(str, False)},
+                    errors=("no_such_object", "invalid_state", "barred")),
             self._make_call)
 
 
