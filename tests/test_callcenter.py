@@ -730,8 +730,8 @@ def test_every_answer_gives_the_flow_server_2_s_again(centre):
 def test_a_voice_operation_running_is_not_silence(centre, tmp_path):
     """A 4 s prompt: nothing is timed while it plays; 2 s after its answer
     the flow server, silent, loses the call."""
-    centre.center.recordings_dir = tmp_path       # prompts may be played from there
-    prompt = tone_wav(tmp_path / "long.wav", 4.0)
+    centre.center.recordings_dir = tmp_path       # a message, as a flow records one
+    prompt = tone_wav(tmp_path / "c900-1.wav", 4.0)
     client, seen, call = held_call(centre, "dtiB1T18")
     started = centre.clock.seconds()
     play = ask(centre, client, seen, "PlayMessage", call=call, prompts=[prompt],
@@ -861,8 +861,8 @@ def test_no_such_object_always_names_the_object(tmp_path):
     config = load_server_config("etc/cti.toml")
     centre = Centre(replace(config, users=config.users + (
         UserConfig("temp", frozenset({"agent"}), hash_password(PASSWORD)),)))
-    centre.center.recordings_dir = tmp_path       # prompts may be played from there
-    prompt = tone_wav(tmp_path / "p.wav", 3.0)
+    centre.center.recordings_dir = tmp_path       # a message, as a flow records one
+    prompt = tone_wav(tmp_path / "c900-1.wav", 3.0)
     client, seen = flow_server(centre)
     got = []
     got.append(no_such_object(centre, client.call("Snapshot", object="call", id="c999")))

@@ -457,7 +457,7 @@ def test_a_caller_sent_to_a_queue_from_a_conference_lets_the_outside_party_go(ce
     s.ask(s.first, "SingleStepTransferCall", call=s.call_id, queue="support")
     centre.run_until(lambda: centre.center.channels["dxxxB1C1"].state == "idle",
                      what="the outside line released")
-    assert centre.center.calls[s.call_id].outbound_trunk is None
+    assert centre.center.calls[s.call_id].outside == []
     assert "dxxxB1C1" not in centre.center.dialer.by_trunk
 
 
@@ -551,9 +551,9 @@ def test_consult_a_flow_the_caller_comes_back_when_it_releases_him(centre, tmp_p
     assert "msiB1C5" in centre.center.moh.listening        # the agent waits with music
     s.caller.capture(True)
     s.phone1.capture(True)
-    centre.center.recordings_dir = tmp_path       # prompts may be played from there
+    centre.center.recordings_dir = tmp_path       # a message, as a flow records one
     centre.call(client.call("PlayMessage", call=s.call_id,
-                            prompts=[tone_wav(tmp_path / "t.wav", 1.0)]))
+                            prompts=[tone_wav(tmp_path / "c900-1.wav", 1.0)]))
     assert hears(s.caller.read_capture(), 440)              # the flow speaks to the caller
     assert not hears(s.phone1.read_capture(), 440)          # not to the agent
     collect = client.call("CollectDigits", call=s.call_id, maxDigits=4, terminators="#")
@@ -593,9 +593,9 @@ def test_transfer_leaves_the_caller_in_the_flow(centre, tmp_path):
     assert s.acd.agents["1005"].state == "workingAfterCall"
     assert centre.center.calls[s.call_id].state == "ivr"
     s.caller.capture(True)
-    centre.center.recordings_dir = tmp_path       # prompts may be played from there
+    centre.center.recordings_dir = tmp_path       # a message, as a flow records one
     centre.call(client.call("PlayMessage", call=s.call_id,
-                            prompts=[tone_wav(tmp_path / "t.wav", 1.0)]))
+                            prompts=[tone_wav(tmp_path / "c900-1.wav", 1.0)]))
     assert hears(s.caller.read_capture(), 440)
     queued = centre.call(client.call("RouteSelect", call=s.call_id, queue="support"))
     assert queued == {"result": "queued", "queue": "support"}
@@ -608,3 +608,27 @@ def test_the_flow_server_leaving_brings_the_caller_back(centre):
     centre.run_until(lambda: not centre.center.calls[s.call_id].held, within_ms=3000,
                      what="the caller back with the agent")
     assert s.talk_only("caller", "first")
+
+
+def test_a_conference_with_two_outside_parties_lets_both_go_at_the_end(centre):
+    """Each number conferenced in is an outside party of the call: when the
+    call ends both lines are released (and counted out of the calls out),
+    and one hanging up first takes only itself out."""
+    s = Scene(centre)
+    a, first = s.consult_number("5551111", "dxxxB1C1")
+    s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=first)
+    b, second = s.consult_number("5552222", "dxxxB1C2")
+    s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=second)
+    ic = centre.center.calls[s.call_id]
+    assert [t.name for t in ic.outside] == ["dxxxB1C1", "dxxxB1C2"]
+    a.hangup()                                           # the first leaves
+    centre.run_until(lambda: [t.name for t in ic.outside] == ["dxxxB1C2"],
+                     what="the first outside party leaves")
+    assert b.state == "connected"                         # not the other one
+    s.caller.hangup()
+    s.phone1.onhook()
+    centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
+    centre.run(3000)
+    channels = centre.center.channels
+    assert (channels["dxxxB1C1"].state, channels["dxxxB1C2"].state) == ("idle", "idle")
+    assert centre.center.dialer.by_trunk == {} and centre.center.dialer.guard.active == {}

@@ -54,6 +54,9 @@ def test_international_and_premium_numbers_are_barred_by_default():
                                    "9765551234", "5551234", "12125551234")] == [
         "barred", "barred", "barred", "barred", None, None]
     assert reason(g, "0,11442079") == "barred"                 # a pause changes nothing
+    for dodge in ("*6701144207946000", "#01144207946000", "*671900555123",
+                  "10103210114420794", "014420794600"):      # feature, carrier, operator
+        assert reason(g, dodge) == "barred", dodge
     [(action, user, detail)] = g.audited[:1]
     assert (action, user, detail["number"], detail["service"]) == (
         "CallBarred", "1005", "01144207946000", "MakeCall")
@@ -180,7 +183,7 @@ def test_the_dialing_configuration(tmp_path):
     assert d.classes["staff"].hours == ((480, 1200),) and d.classes["staff"].days == frozenset(
         range(5))
     assert d.classes["sales"].allow == ("1212",) and d.classes["sales"].bar == ()
-    assert d.classes["staff"].bar[:2] == ("011", "00")
+    assert d.classes["staff"].bar[:4] == ("*", "#", "00", "01")
 
 
 @pytest.mark.parametrize("change, key, message", [
@@ -216,7 +219,7 @@ def test_an_agent_dialling_an_international_number_is_refused_and_audited():
         centre.call(client.call("MakeCall", number="01144207946000"))
     assert (e.value.code, e.value.body["reason"], e.value.body["field"]) == (
         "barred", "barred", "number")
-    assert "class default bars numbers starting 011" in str(e.value)
+    assert "class default bars numbers starting 01" in str(e.value)
     [row] = centre.records.of(AuditEntry, action="CallBarred")
     assert (row.user, row.detail["number"], row.detail["service"]) == (
         "1005", "01144207946000", "MakeCall")
@@ -289,3 +292,43 @@ def test_a_caller_whose_number_is_premium_rate_is_not_offered_a_callback():
     [row] = centre.records.of(AuditEntry, action="CallBarred")
     assert (row.user, row.detail["kind"], row.detail["number"]) == (
         "support", "callback", "19005550001")
+
+
+def test_a_callback_is_checked_again_when_it_is_placed_and_never_to_an_emergency_number():
+    from tests.test_callback import ask_for_callback, centre_with_callbacks
+
+    centre = centre_with_callbacks()
+    ask_for_callback(centre)                          # accepted: the class allows it now
+    [ic] = centre.center.calls.values()
+    guard = centre.center.dialer.guard
+    guard.settings = replace(guard.settings, classes={"default": DialClass(
+        "default", days=frozenset())})               # then no day is allowed
+    agent_ready(centre, "1005", "msiB1C5")
+    phone = centre.sim.endpoint("msiB1C5")
+    centre.run_until(lambda: phone.state == "ringing", what="the agent's phone rings")
+    phone.offhook()
+    centre.run(2000)
+    assert not centre.sim.endpoint("dxxxB1C1").dialled()          # nothing was dialled
+    assert ic.callback_attempts == 1 and ic.state != "talking"
+    rows = centre.records.of(AuditEntry, action="CallBarred")
+    assert rows[-1].detail["service"] == "callback"
+
+    forged = centre_with_callbacks()
+    caller = forged.sim.endpoint("dtiB1T1")
+    caller.call(ani="911", dnis="5550199")
+    forged.run_until(lambda: forged.center.acd.entries and caller.state == "connected",
+                     what="waiting in support")
+    [call] = forged.center.calls.values()
+    assert forged.center.callbacks.offer_prompts(call, forged.config.queue("support")) == []
+    caller.send_digits("5")
+    forged.run(3000)
+    assert not call.line_released and call.callback is None
+
+
+def test_a_call_out_tried_on_several_trunks_counts_once_in_the_day():
+    g = guard(DialClass("default", max_daily=2))
+    g.placed(AGENT, "dtiB1T1")
+    g.placed(AGENT, "dtiB1T2", new_call=False)          # glare on the first: the next trunk
+    g.ended("dtiB1T1")
+    g.ended("dtiB1T2")
+    assert reason(g, "5551234") is None                  # one of two used

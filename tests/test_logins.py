@@ -244,3 +244,54 @@ def test_after_login_frames_may_be_large(door):
     c.send("Heartbeat", pad="a" * 50_000)
     assert codes(c.read()) == ["invalid_field"]           # a field Heartbeat lacks: answered
     assert not c.closed
+
+
+def test_a_right_password_checked_while_the_name_got_locked_is_refused(monkeypatch):
+    """Logins checked at the same time: the wrong ones lock the name before
+    the right one's check ends; it is refused, as a lockout promises."""
+    from dataclasses import replace
+
+    from twisted.internet import defer
+
+    door = Door(replace(LIMITS, max_connections=20, max_unauthenticated=20))
+
+    checks = []
+    monkeypatch.setattr(door.hub, "_verify", lambda stored, pw: checks.append(
+        (d := defer.Deferred(), pw)) or d)
+    conns = [door.connect(f"10.0.1.{i}") for i in range(6)]
+    for i, c in enumerate(conns):
+        c.send("Login", user="alice", password=PASSWORD if i == 5 else "guess", role="agent")
+    assert len(checks) == 6                                  # all in flight at once
+    for d, pw in checks[:5]:
+        d.callback(False)
+    door.clock.advance(60)                                   # the refusals' delays
+    checks[5][0].callback(True)
+    [answer] = conns[5].read()
+    assert answer.body["code"] == "locked_out" and conns[5].session.state == "anonymous"
+
+
+def test_a_flood_of_new_names_does_not_flush_a_lockout(door, monkeypatch):
+    import cti.protocol.gate as gate_module
+
+    monkeypatch.setattr(gate_module, "MAX_TRACKED", 20)
+    for _ in range(5):
+        attempt(door)                                        # alice locked
+    for i in range(60):
+        attempt(door, user=f"spray{i}", source=f"10.2.0.{i}")
+    assert attempt(door, password=PASSWORD, source="10.0.0.7") == "locked_out"
+    assert len(door.hub.gate._names) <= 21
+
+
+def test_a_refusal_delayed_past_the_login_timeout_is_still_answered():
+    """The login timer waits while a Login is checked: a refusal delayed
+    30 s reaches the client, which then has 30 s again to log in."""
+    door = Door(Limits(delay_after=0, delay_s=30, max_delay_s=30, lockout_after=10))
+    c = door.connect()
+    door.clock.advance(29)
+    c.send("Login", user="alice", password="wrong", role="agent")
+    door.clock.advance(30)
+    assert codes(c.read()) == ["bad_credentials"] and not c.closed
+    door.clock.advance(29)
+    assert not c.closed
+    door.clock.advance(1)
+    assert c.closed and "no login within 30 s" in str(c.read()[-1].body)

@@ -159,7 +159,7 @@ def test_an_agent_transfers_the_caller_to_an_outside_number():
                                      number="5559876"))
     assert result["transferredTo"] == "number:5559876"
     assert centre.center.acd.agents["1005"].state == "workingAfterCall"
-    centre.run_until(lambda: centre.center.calls[call_id].outbound_trunk is not None,
+    centre.run_until(lambda: centre.center.calls[call_id].outside,
                      within_ms=20_000, what="the far end answers")
     assert far.dialled() == "5559876"
     assert both_ways(centre, caller, CALLER_HZ, far, FAR_HZ) == (True, True)
@@ -184,8 +184,8 @@ def test_a_flow_sends_the_caller_out_and_a_failure_comes_back_to_it(tmp_path):
     assert centre.center.calls[call].state == "ivr"          # the flow still has it
     caller = centre.sim.endpoint("dtiB1T2")                  # and its prompts reach the caller
     caller.capture(True)
-    centre.center.recordings_dir = tmp_path       # prompts may be played from there
-    centre.call(client.call("PlayMessage", call=call, prompts=[tone_wav(tmp_path / "t.wav", 1)]))
+    centre.center.recordings_dir = tmp_path       # a message, as a flow records one
+    centre.call(client.call("PlayMessage", call=call, prompts=[tone_wav(tmp_path / "c900-1.wav", 1)]))
     assert hears(caller.read_capture(), 440)
     assert not centre.center.moh.listening
     far.set_outbound("answer", 1)

@@ -115,16 +115,54 @@ def test_a_supervisor_without_teams_sees_everything():
     assert len(centre.call(sup.call("Snapshot", object="call", id="*"))["snapshot"]) == 2
 
 
-def test_a_flow_server_sees_the_calls_in_its_hands_only():
+def test_a_monitor_ends_when_its_call_is_no_longer_the_agents_to_see():
+    """1005 monitors a call waiting in its queue; 1006 answers it: 1005's
+    monitor ends (MonitorEnded) before anything of the call's after that,
+    such as the data 1006 attaches, reaches it."""
     centre = Centre()
-    client, seen = flow_server(centre)
-    centre.sim.endpoint("dtiB1T3").call(ani="2125550003", dnis="5550100")
-    mine = route_request(centre, seen)["call"]
-    assert centre.call(client.call("Snapshot", object="call", id=mine))
-    centre.call(client.call("RouteSelect", call=mine, queue="support"))
-    e = refused(centre, client, "Snapshot", object="call", id=mine)   # out of its hands now
-    assert e.code == "forbidden" and "not in this flow server's hands" in str(e)
-    assert centre.call(client.call("Snapshot", object="queue", id="support"))
+    me, events = agent_ready(centre, "1005", "msiB1C5")
+    centre.call(me.call("SetAgentState", state="notReady", reason="lunch"))
+    centre.sim.endpoint("dtiB1T2").call(ani="2125550002", dnis="5550199")
+    centre.run_until(lambda: centre.center.acd.entries, what="a caller waits")
+    [call] = centre.center.calls
+    monitor = centre.call(me.call("MonitorStart", object="call", id=call))["monitor"]
+    other, _ = agent_ready(centre, "1006", "msiB1C6")
+    phone = centre.sim.endpoint("msiB1C6")
+    centre.run_until(lambda: phone.state == "ringing", what="1006's phone rings")
+    phone.offhook()
+    centre.run_until(lambda: centre.center.calls[call].state == "talking", what="1006 talks")
+    centre.call(other.call("SetCallData", call=call, data={"account": "SECRET-42"}))
+    centre.run(100)
+    ended = [body for name, body in events if name == "MonitorEnded"]
+    assert [(b["monitor"], b["object"], b["id"]) for b in ended] == [(monitor, "call", call)]
+    assert not any("SECRET-42" in str(body) for _, body in events)
+
+
+def test_an_agent_cannot_watch_the_phone_another_agent_logged_on_at():
+    centre = Centre()
+    me = centre.client()
+    centre.call(me.login("1005", PASSWORD, "agent"))
+    assert centre.call(me.call("Snapshot", object="device", id="msiB1C5"))   # its own phone
+    other = centre.client()
+    centre.call(other.login("1004", PASSWORD, "agent"))
+    centre.call(other.call("SetAgentState", state="loggedOn", station="msiB1C5"))  # hot desk
+    e = refused(centre, me, "MonitorStart", object="device", id="msiB1C5")
+    assert e.code == "forbidden"
+
+
+def test_a_supervisor_with_teams_follows_other_teams_calls_only_while_they_wait():
+    centre = north_supervisor_centre()
+    sup = centre.client()
+    centre.call(sup.login("nsup", PASSWORD, "supervisor"))
+    seen = centre.events(sup)
+    centre.call(sup.call("MonitorStart", object="call", id="*"))
+    _, _, talking, waiting = two_callers_in_support(centre)     # south's; support is 1003's
+    centre.sim.endpoint("dtiB1T1").hangup()                     # 1004's caller
+    centre.run_until(lambda: talking not in centre.center.calls, what="the call ends")
+    centre.run(200)
+    talking_events = [name for name, b in seen if b.get("call") == talking]
+    assert talking_events == ["Queued", "Delivered"]      # while it waited in support only
+    assert "CallCleared" not in talking_events
 
 
 def test_a_flow_server_cannot_probe_files_outside_its_prompts(tmp_path):
@@ -138,18 +176,32 @@ def test_a_flow_server_cannot_probe_files_outside_its_prompts(tmp_path):
                for path in (str(secret), str(tmp_path / "none.wav"), "/etc/passwd",
                             str(centre.center.prompts_dir / ".." / ".." / "setup.py"))]
     assert {e.code for e in answers} == {"invalid_field"}
-    assert all("is in neither the prompts directory nor the recordings" in str(e)
-               for e in answers)
+    assert all("is neither a prompt" in str(e) for e in answers)
     link = centre.center.prompts_dir / "scope-test-link.wav"
     link.symlink_to(secret)
     try:
         e = refused(centre, client, "PlayMessage", call=call, prompts=[str(link)])
-        assert "is in neither" in str(e)                     # a link out is followed
+        assert "is neither a prompt" in str(e)               # a link out is followed
     finally:
         link.unlink()
     missing = str(centre.center.prompts_dir / "no_such_prompt.wav")
     assert "does not exist" in str(refused(centre, client, "PlayMessage", call=call,
                                            prompts=[missing]))
+
+
+def test_a_flow_plays_messages_left_in_flows_but_not_agents_call_recordings(tmp_path):
+    from tests.test_callcenter import tone_wav
+
+    centre = Centre()
+    centre.center.recordings_dir = tmp_path
+    client, seen = flow_server(centre)
+    centre.sim.endpoint("dtiB1T3").call(ani="2125550003", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    message = tone_wav(tmp_path / "c7-1.wav", 0.2)              # as RecordMessage names it
+    recording = tone_wav(tmp_path / "c7-call-2.wav", 0.2)       # as StartRecording does
+    assert centre.call(client.call("PlayMessage", call=call, prompts=[message]))["reason"]
+    e = refused(centre, client, "PlayMessage", call=call, prompts=[recording])
+    assert e.code == "invalid_field" and "is neither a prompt" in str(e)
 
 
 # -- the silent monitor ------------------------------------------------------------
@@ -202,9 +254,9 @@ def test_a_prompt_the_board_will_not_play_is_refused_naming_it(tmp_path):
     client, seen = flow_server(centre)
     centre.sim.endpoint("dtiB1T3").call(ani="2125550003", dnis="5550100")
     call = route_request(centre, seen)["call"]
-    bad = tmp_path / "not-audio.wav"
+    bad = tmp_path / "c7-1.wav"                        # a message, not audio at all
     bad.write_bytes(b"MThd not a wave file at all")
     e = refused(centre, client, "PlayMessage", call=call, prompts=[str(bad)])
     assert (e.code, e.body["field"]) == ("invalid_field", "prompts")
-    assert "the board refuses the prompts" in str(e) and "not-audio.wav" in str(e)
+    assert "the board refuses the prompts" in str(e) and "c7-1.wav" in str(e)
     assert centre.call(client.call("ClearDigits", call=call)) == {}    # the call goes on

@@ -28,7 +28,8 @@ The password check itself (equal time for unknown names, off the reactor
 thread, one per connection at a time) is cti.protocol.server's.
 
 Memory is bounded: at most `MAX_TRACKED` names and as many sources are
-remembered, the stalest forgotten first.
+remembered, the stalest forgotten first, but never one locked out (each
+lockout costs its maker `lockout_after` password checks).
 """
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -165,9 +166,20 @@ class Gate:
         table[key] = failures                       # the most recent, last
         cutoff = now - self.limits.window_s
         failures.times = [t for t in failures.times if t > cutoff] + [now]
-        while len(table) > MAX_TRACKED:
-            table.popitem(last=False)
+        if len(table) > MAX_TRACKED:
+            self._forget_stalest(table, now)
         return failures
+
+    @staticmethod
+    def _forget_stalest(table, now):
+        """Make room by forgetting the stalest failures, never a lockout in
+        force: a flood of new names must not flush a victim's lockout."""
+        for name in list(table):
+            if len(table) <= MAX_TRACKED:
+                return
+            locked = table[name].locked_until
+            if locked is None or locked <= now:
+                del table[name]
 
     # -- administration --------------------------------------------------------
     def lockouts(self):

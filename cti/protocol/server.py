@@ -200,7 +200,10 @@ class Hub:
         for key in ((kind, object_id), (kind, "*")):
             for monitor_id in sorted(self._watchers.get(key, ())):
                 session = self.monitors[monitor_id][0]
-                if key[1] == "*" and self.hidden(session, kind, object_id) is not None:
+                why = self.hidden(session, kind, object_id)
+                if why is not None:
+                    if key[1] != "*":         # it was visible when started: no longer
+                        self._end_monitor(monitor_id, why)
                     continue
                 invoke_id = cause[1] if cause and cause[0] is session else 0
                 session.send_event(event, {**body, "monitor": monitor_id}, invoke_id)
@@ -241,6 +244,15 @@ class Hub:
         """End every session with `SessionClosed` `reason` (the server stops)."""
         for session in list(self.sessions):
             session.close(reason)
+
+    def _end_monitor(self, monitor_id, why):
+        """A monitor whose object the session may no longer see (a call
+        waiting in the agent's queue, answered by another): it ends, and
+        the session is told (MonitorEnded)."""
+        session, kind, object_id = self.monitors[monitor_id]
+        self._drop_monitor(monitor_id)
+        session.send_event("MonitorEnded", {"monitor": monitor_id, "object": kind,
+                                            "id": object_id, "reason": why})
 
     def _drop_monitor(self, monitor_id):
         session, kind, object_id = self.monitors.pop(monitor_id)
@@ -343,6 +355,11 @@ class Hub:
         session, name, role = request.session, params["user"], params["role"]
         if session.state != "checking":
             raise ProtocolError("not_logged_in", "the session closed during the login")
+        try:                          # locked while the password was checked: still locked
+            self.gate.check(name, session.source)
+        except Refused as e:
+            session.machine.fire("refused")
+            raise ProtocolError("locked_out", str(e), retryAfterS=e.retry_after_s) from None
         if good and user is not None and role in user.roles:
             session.machine.fire("accepted", user=name, role=role)
             self.gate.succeeded(name)
@@ -442,7 +459,7 @@ class Session(protocol.Protocol):
     def __init__(self, hub, source="local"):
         self.hub = hub
         self.source = source
-        self.machine = SESSION.machine(hub.clock)
+        self.machine = SESSION.machine(hub.clock, on_change=self._changed)
         self.framer = Framer(max_body=LOGIN_MAX_BODY)
         self.user = None
         self.role = None
@@ -473,6 +490,14 @@ class Session(protocol.Protocol):
         self.machine.fire("admitted")
         self.hub.session_opened(self)
         self._arm(LOGIN_TIMEOUT_S, f"no login within {LOGIN_TIMEOUT_S} s")
+
+    def _changed(self, machine, transition):
+        """While a Login is checked (its delay included) the login timer
+        waits; refused, the session has LOGIN_TIMEOUT_S again to log in."""
+        if transition.target == "checking" and self._timer and self._timer.active():
+            self._timer.cancel()
+        elif transition.event == "refused":
+            self._arm(LOGIN_TIMEOUT_S, f"no login within {LOGIN_TIMEOUT_S} s")
 
     def logged_in(self, user, role, client):
         self.user, self.role, self.client = user, role, client
@@ -585,10 +610,15 @@ class Session(protocol.Protocol):
         the session goes on."""
         self._pending.discard(invoke_id)
         incident = secrets.token_hex(4)
-        self.hub.log_from(self, "incident", LogLevel.critical,
-                          "incident {incident}: {service} (session {id}, invoke {invoke_id}) "
-                          "failed", log_failure=failure, incident=incident, service=service,
-                          id=self.id, invoke_id=invoke_id)
+        fields = dict(incident=incident, service=service, id=self.id, invoke_id=invoke_id,
+                      error=failure.getErrorMessage())
+        if self.hub.throttle(self.source, "incident traceback") is not None:
+            log.failure("incident {incident}: {service} (session {id}, invoke {invoke_id}) "
+                        "failed", failure, **fields)
+        else:                         # the id is always logged; the traceback a few a minute
+            log.critical("incident {incident}: {service} (session {id}, invoke {invoke_id}) "
+                         "failed: {error} (more tracebacks of {source} than are logged)",
+                         source=self.source, **fields)
         self._send_error(invoke_id, ProtocolError(
             "internal_error", f"{service or 'the request'} failed inside the server "
             f"(incident {incident}, logged there)", incident=incident), service)

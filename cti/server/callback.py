@@ -52,11 +52,12 @@ class Callbacks:
         callbacks ([dialing] callback_class)."""
         return Caller("callback", ic.queue)
 
-    @staticmethod
-    def can_call_back(ic):
+    def can_call_back(self, ic):
         """Not a call we placed (a call out, an internal call, a callback
-        already dialled), and the caller's number is known."""
-        return bool(ic.call.ani) and not ic.trunk_out and ic.call.direction == "inbound"
+        already dialled), and the caller's number is known and not an
+        emergency number (a forged ANI of 911 must not make us call it)."""
+        return bool(ic.call.ani) and not ic.trunk_out and ic.call.direction == "inbound" \
+            and not self.center.dialer.guard.is_emergency(ic.call.ani)
 
     def key(self, ic, digit):
         """A waiting caller's key: True when it asked for a callback."""
@@ -111,8 +112,12 @@ class Callbacks:
         def seized(trunk):
             cc.dialer.hear_progress(station.name, trunk)
             cc.model.connect(ic.call, trunk.name, "alerting", number=ic.callback)
-        try:
+        try:                                 # hours and counts apply now, when it is placed
+            cc.dialer.guard.check(self.caller(ic), ic.callback, "callback")
             trunk = yield cc.dialer.place(ic.callback, self.caller(ic), seized)
+        except Barred as e:
+            self._failed(ic, f"barred: {e}")
+            return
         except OutboundFailed as e:
             self._failed(ic, e.reason)
             return

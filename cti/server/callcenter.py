@@ -57,6 +57,7 @@ timeslots and the boards play and record.
 """
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,6 +124,9 @@ DTMF_KEYS = "0123456789*#ABCD"
 #: may end one (silenceS), in seconds.
 RECORD_MAX_S = 3600.0
 SILENCE_MAX_S = 600.0
+#: The name RecordMessage gives a message left in a flow (CALL-N.wav); an
+#: agent's call recording is CALL-call-N.wav (cti.server.desk).
+MESSAGE_FILE = re.compile(r"c\d+-\d+\.wav\Z")
 #: The most attached data a call may carry, in bytes of JSON: it travels in
 #: every event and snapshot of the call.
 MAX_ATTACHED = 65536
@@ -166,7 +170,8 @@ class TrunkCall:
     answered_by: tuple | None = None # (agent id, station) of the last agent who answered
     intercepted_by: str | None = None   # the supervisor who took the call over
     members: list = field(default_factory=list)   # (agent, station) conferenced in
-    outbound_trunk: object = None    # the trunk it was transferred out on
+    outside: list = field(default_factory=list)  # trunks of outside parties: the call
+                                     # sent out on one, or numbers conferenced in
     recording: tuple | None = None   # (voice resource, file) while the call is recorded
     callback: str | None = None      # the number to call back (cti.server.callback)
     line_released: bool = False      # the caller hung up to be called back
@@ -903,11 +908,13 @@ class CallCenter:
         with unwind.step("the bridge"):
             if ic.talk is not None:
                 self._unbridge(ic)
-        with unwind.step("the trunk out"):
-            if ic.outbound_trunk is not None:
-                self.dialer.free(ic.outbound_trunk, reason)
+        for trunk in ic.outside:
+            with unwind.step(f"the outside party on {trunk.name}"):
+                self.dialer.free(trunk, reason)
+        ic.outside.clear()
 
     def _write_cdr(self, ic, last_phase):
+        ic.call.recorded = True
         now = self.clock.seconds()
         if ic.disposition is not None:
             disposition = ic.disposition
@@ -1191,25 +1198,32 @@ class CallCenter:
         return d.addCallback(answered)
 
     def _prompt_files(self, prompts):
-        """The files of a PlayMessage: absolute paths inside the prompts
-        directory ([flow] prompts_dir) or the recordings (a flow plays back
-        what it recorded), symbolic links followed.  Whether a path outside
-        them exists is never said: a flow server cannot probe the CT
-        server's files."""
+        """The files of a PlayMessage: absolute paths of the prompts
+        directory ([flow] prompts_dir), or messages callers left in a flow
+        (RecordMessage's CALL-N.wav in the recordings: a voicemail flow plays
+        them back), symbolic links followed.  Not the agents' call
+        recordings, and whether any other path exists is never said: a flow
+        server cannot probe the CT server's files."""
         if not prompts:
             raise ProtocolError("invalid_field", "PlayMessage: prompts is empty",
                                 field="prompts")
-        roots = [os.path.realpath(d) for d in (self.prompts_dir, self.recordings_dir) if d]
+        prompts_root = os.path.realpath(self.prompts_dir) if self.prompts_dir else None
+        messages_root = os.path.realpath(self.recordings_dir)
         files = []
         for i, p in enumerate(prompts):
             if not isinstance(p, str) or not os.path.isabs(p):
                 raise ProtocolError("invalid_field", f"PlayMessage: prompts[{i}] must be an "
                                     f"absolute file path; got {p!r}", field="prompts")
             real = os.path.realpath(p)
-            if not any(os.path.commonpath([root, real]) == root for root in roots):
-                raise ProtocolError("invalid_field", f"PlayMessage: prompts[{i}] {p!r} is in "
-                                    "neither the prompts directory nor the recordings "
-                                    f"({', '.join(map(str, roots)) or 'none configured'})",
+            prompt = prompts_root is not None and \
+                os.path.commonpath([prompts_root, real]) == prompts_root
+            message = os.path.dirname(real) == messages_root and \
+                MESSAGE_FILE.match(os.path.basename(real))
+            if not (prompt or message):
+                raise ProtocolError("invalid_field", f"PlayMessage: prompts[{i}] {p!r} is "
+                                    "neither a prompt (in "
+                                    f"{self.prompts_dir or 'no prompts directory'}) nor a "
+                                    f"message recorded by a flow ({messages_root}/CALL-N.wav)",
                                     field="prompts")
             if not os.path.isfile(real):
                 raise ProtocolError("invalid_field", f"PlayMessage: prompts[{i}] {p!r} does "

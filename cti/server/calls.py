@@ -80,6 +80,7 @@ class Call:
         self.connections = {}         # device -> Connection
         self.data = {}                # attached data
         self.cleared = False
+        self.recorded = False         # its CDR is written (cti.server.sweep writes none then)
 
     def state_at(self, device):
         c = self.connections.get(device)
@@ -143,12 +144,15 @@ class CallModel:
 
     def clear(self, call, device, reason="normal", cause=None):
         """The device leaves the call (ConnectionCleared); the call ends
-        (CallCleared) when no connection is left."""
-        connection = call.connections.pop(device, None)
+        (CallCleared) when no connection is left.  The event is published
+        while the device is still a connection of the call: who may see
+        it is decided as it was before it left (cti.server.scope)."""
+        connection = call.connections.get(device)
         if connection is None:
             return
         connection.machine.fire("clear", reason=reason)
         self._publish(call, device, "ConnectionCleared", cause, {"reason": reason})
+        call.connections.pop(device, None)
         if not call.connections:
             self._end(call, reason, cause)
 
@@ -160,12 +164,12 @@ class CallModel:
 
     def _end(self, call, reason, cause):
         call.cleared = True
-        self.calls.pop(call.id, None)
         log.info("call {call} cleared ({reason})", call=call.id, reason=reason)
-        if self.hub is not None:
+        if self.hub is not None:              # still a call: seen by who could see it
             self.hub.publish("call", call.id, "CallCleared",
                              {"call": call.id, "reason": reason, "data": dict(call.data)},
                              cause=cause)
+        self.calls.pop(call.id, None)
         for listener in list(self.cleared_listeners):
             listener(call)
 

@@ -531,21 +531,21 @@ class Consultations:
         cc, ic = self.center, consult.ic
         if consult.trunk is None:
             return consult.station.name
-        ic.outbound_trunk = consult.trunk
-        cc.model.connect(ic.call, consult.trunk.name, "connected", number=consult.number)
-        return cc.dialer.connected(consult.trunk, lambda reason: self._outside_left(ic, reason))
+        trunk = consult.trunk
+        ic.outside.append(trunk)
+        cc.model.connect(ic.call, trunk.name, "connected", number=consult.number)
+        return cc.dialer.connected(trunk, lambda reason: self._outside_left(ic, trunk, reason))
 
-    def _outside_left(self, ic, reason):
-        """The outside party of a call hung up: alone with the caller, the
-        call ends; in a conference, it leaves it."""
+    def _outside_left(self, ic, trunk, reason):
+        """An outside party of a call (on `trunk`) hung up: alone with the
+        caller, the call ends; in a conference, it leaves it."""
         cc = self.center
-        trunk = ic.outbound_trunk
-        if ic.state != "talking" or trunk is None:
+        if ic.state != "talking" or trunk not in ic.outside:
             return
-        if ic.agent is None and not ic.members:     # it frees the trunk
-            cc._finish(ic, "far_end", f"the far end cleared ({reason})")
+        if ic.agent is None and not ic.members and len(ic.outside) == 1:
+            cc._finish(ic, "far_end", f"the far end cleared ({reason})")   # frees the trunk
             return
-        ic.outbound_trunk = None
+        ic.outside.remove(trunk)
         ic.talk.drop(cc.dialer.endpoint(trunk))
         cc.dialer.free(trunk, reason)
         cc.model.clear(ic.call, trunk.name, f"far end cleared ({reason})")
@@ -633,7 +633,7 @@ class Consultations:
         if consult.blind or ic.state != "talking" or ic.talk is None:
             return
         if consult.by_station is None:
-            if ic.station is None and ic.outbound_trunk is None:
+            if ic.station is None and not ic.outside:
                 self.desk.transfer_failed(ic, consult.target, consult.why)
             else:
                 self.desk.retrieve(ic, cause, announce=False)

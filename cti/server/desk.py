@@ -287,7 +287,7 @@ class Desk:
         In a conference it leaves the others talking."""
         who = "agent" if agent else f"supervisor {ic.intercepted_by}"
         if ic.members and (ic.agent is agent or any(a is agent for a, _ in ic.members)) \
-                or ic.agent is agent and ic.outbound_trunk is not None and ic.talk is not None \
+                or ic.agent is agent and ic.outside and ic.talk is not None \
                 and len(ic.talk.parties) > 2:        # the caller and an outside party stay
             self.leave(ic, agent, station, f"{who} hung up", cause)
         elif ic.agent is agent and ic.station is station:
@@ -382,11 +382,11 @@ class Desk:
         ic.held = False
         ic.talk.end()
         ic.talk = None
-        if ic.outbound_trunk is not None:
-            trunk, ic.outbound_trunk = ic.outbound_trunk, None
+        for trunk in ic.outside:
             if trunk.name in ic.call.connections:
                 cc.model.clear(ic.call, trunk.name, "transferred", cause=cause)
             cc.dialer.free(trunk, "transferred")
+        ic.outside.clear()
 
     # -- keys, roles and recordings ---------------------------------------------
     def _borrow_voice(self, ic, role):

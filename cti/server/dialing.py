@@ -42,9 +42,11 @@ from twisted.logger import Logger
 log = Logger()
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-#: What is barred when a class says nothing: international (NANP 011, and
-#: 00 elsewhere) and premium-rate (1-900, 1-976) numbers.
-DEFAULT_BAR = ("011", "00", "1900", "900", "1976", "976")
+#: What is barred when a class says nothing: feature codes before a number
+#: (*67..., #...), international (00; from North America 011, and 01
+#: operator-assisted), dial-around carrier codes (101XXXX), premium-rate
+#: (1-900, 1-976).
+DEFAULT_BAR = ("*", "#", "00", "01", "101", "1900", "900", "1976", "976")
 DEFAULT_EMERGENCY = ("911", "112")
 
 
@@ -192,14 +194,21 @@ class DialGuard:
                          "today, the most it allows in a day")
 
     # -- counting --------------------------------------------------------------
-    def placed(self, caller, trunk):
-        """A trunk was seized for `caller`'s call out."""
-        today = self._now().date()
+    def placed(self, caller, trunk, new_call=True):
+        """A trunk was seized for `caller`'s call out; `new_call` False when
+        it is another trunk tried for the same call (glare, no wink): the
+        call counts once in the day's."""
         self.active[trunk] = caller
+        if not new_call:
+            return
+        today = self._now().date()
         self._daily[(today, (caller.kind, caller.name))] += 1
         self._daily[(today, None)] += 1
         for day, _ in [k for k in self._daily if k[0] != today]:
             self._daily.pop((day, _), None)
+
+    def is_emergency(self, number):
+        return digits_of(number) in self.settings.emergency
 
     def ended(self, trunk):
         """The trunk of a call out is free again."""

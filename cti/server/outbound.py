@@ -175,11 +175,13 @@ class Dialer:
         far end rings at most `no_answer_s`.  `caller` (checked already:
         check_number) is counted while the trunk is taken."""
         reason = "no trunk free for calls out"
+        tried = 0
         for trunk in self.trunks():
             if trunk.state != "idle" or trunk.name in self.by_trunk:
                 continue
             self.by_trunk[trunk.name] = None             # taken
-            self.guard.placed(caller, trunk.name)
+            self.guard.placed(caller, trunk.name, new_call=tried == 0)
+            tried += 1
             if on_seized is not None:
                 on_seized(trunk)
             try:
@@ -248,7 +250,7 @@ class Dialer:
         if ic.state == "ended":
             self.free(trunk, "the caller hung up")
             raise OutboundFailed(trunk.name, "the caller hung up")
-        ic.outbound_trunk = trunk
+        ic.outside.append(trunk)
         ic.talk.set(self.connected(trunk, lambda reason: cc._finish(
             ic, "system", f"the far end of the transfer to {number} cleared ({reason})")),
             "talk")
@@ -368,6 +370,12 @@ class Dialer:
         del self.outs[out.station.name]
         cc.take_call_out(out, trunk)                 # a call like a caller's from now on
 
+    def trunks_placing(self):
+        """The trunks of calls being placed: seized and not connected yet,
+        or dialled for an agent's call out (cti.server.sweep)."""
+        return {name for name, on_clear in self.by_trunk.items() if on_clear is None} | {
+            out.trunk.name for out in self.outs.values() if out.trunk is not None}
+
     def calls_held(self):
         """The ids of the calls being placed (cti.server.sweep)."""
         return {out.call.id for out in self.outs.values()}
@@ -436,6 +444,7 @@ class Dialer:
         with unwind.step("the call model"):
             cc.model.clear_call(out.call, reason)
         c = out.call
+        c.recorded = True
         cc.records.add(CallRecord(
             call_id=c.id,
             direction="outbound" if out.to is None else "internal",

@@ -17,8 +17,7 @@ monitor; None means visible, else the reason, which the client gets
     supervisor   its teams'      those its       its agents' calls, and      stations but other
     with teams   agents          agents serve    those waiting in its queues teams' agents'
     supervisor,  everything
-    admin
-    flow         every agent     every queue     the calls in its hands      route points
+    admin, flow  (a flow server, the IVR, is given every call to route anyway)
 
 A supervisor's teams are its [[users]] ``teams``; without them it sees
 everything.  An object that does not exist is not hidden: the hub answers
@@ -48,15 +47,13 @@ class Scope:
     def hidden(self, session, kind, object_id):
         """None if the session may see the object, else why not."""
         role = session.role
-        if role == "admin" or object_id == "*":
+        if role in ("admin", "flow") or object_id == "*":
             return None                     # "*" is the hub's to refuse or filter
         if role == "supervisor":
             teams = self._teams_of(session)
             if teams is None:
                 return None
             return self._supervisor(session, teams, kind, object_id)
-        if role == "flow":
-            return self._flow(session, kind, object_id)
         agent = self.center.acd.agents.get(session.user.name)
         if agent is None:                   # a [[users]] login with the agent role
             return None if kind not in ("call", "device") else \
@@ -86,10 +83,13 @@ class Scope:
                 return None
             return (f"call {object_id} is neither agent {agent.id}'s nor waiting in a queue "
                     "it serves")
-        station = agent.station or agent.config.station
-        if object_id == station or not self._device_exists(object_id):
+        if object_id == agent.station or not self._device_exists(object_id):
             return None
-        return f"agent {agent.id} may look at its own station ({station}) only"
+        if agent.station is None and object_id == agent.config.station \
+                and cc.acd.agent_at(object_id) is None:
+            return None                     # its own phone, before it logs on there
+        return (f"agent {agent.id} may look at its own station "
+                f"({agent.station or agent.config.station}) only")
 
     def _agent_on_call(self, agent, call_id):
         cc = self.center
@@ -138,24 +138,6 @@ class Scope:
         if isinstance(cc.channels.by_name.get(object_id), Station):
             return None
         return f"your view is your teams' ({shown}): their stations, not {object_id}"
-
-    # -- flow servers -------------------------------------------------------------
-    def _flow(self, session, kind, object_id):
-        cc = self.center
-        if kind in ("agent", "queue"):
-            return None
-        if kind == "call":
-            ic = cc.calls.get(object_id)
-            if object_id not in cc.model.calls or (ic is not None
-                                                   and ic.flow_session is session):
-                return None
-            return f"call {object_id} is not in this flow server's hands"
-        if object_id.startswith("routepoint:") or not self._device_exists(object_id):
-            return None
-        for ic in cc.calls.values():
-            if ic.flow_session is session and ic.trunk.name == object_id:
-                return None
-        return f"a flow server looks at route points and its calls' trunks, not {object_id}"
 
     def _device_exists(self, name):
         return name in self.center.channels.by_name or name.startswith(("routepoint:",

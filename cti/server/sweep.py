@@ -8,10 +8,12 @@ closes the loop on the other side, every `sweep_s`:
 
 - a call the call model still has but no part of the call layer holds
   (no inbound call, no call out being placed, no consultation) is cleared,
-  with a CDR whose cause says the sweep cleared it; the ACD's sweep then
+  with a CDR whose cause says the sweep cleared it (unless its release
+  wrote one before it failed: one CDR per call); the ACD's sweep then
   frees its agent;
 - a trunk left off-hook with no call on it (clearing and never idle, or
-  seizing, dialling, connected with nobody's call) is cleared down again;
+  seizing, dialling, connected with nobody's call: a call out's trunk
+  whose call is gone too) is cleared down again;
 - an agent's phone left talking with no call, consultation, call out or
   supervision on it is hung up.
 
@@ -62,9 +64,8 @@ class Sweep:
 
     def _orphan_trunks(self):
         cc = self.center
-        owned = set(cc.by_trunk) | set(cc.dialer.by_trunk) | {
-            ic.outbound_trunk.name for ic in cc.calls.values() if ic.outbound_trunk}
-        owned |= cc.desk.consults.trunks_held()
+        owned = set(cc.by_trunk) | {t.name for ic in cc.calls.values() for t in ic.outside}
+        owned |= cc.desk.consults.trunks_held() | cc.dialer.trunks_placing()
         return {("trunk", name) for name, ch in cc.channels.by_name.items()
                 if not isinstance(ch, Station) and hasattr(ch, "release")
                 and ch.state in BUSY_TRUNK and name not in owned}
@@ -88,6 +89,9 @@ class Sweep:
         now = cc.clock.seconds()
         cause = "left half released; cleared by the sweep"
         cc.model.clear_call(call, cause)
+        if call.recorded:                     # its release wrote the CDR, then failed
+            return
+        call.recorded = True
         cc.records.add(CallRecord(
             call_id=call.id, direction=call.direction, trunk=None,
             trunk_group=call.trunk_group, ani=call.ani or None, dnis=call.dnis or None,
@@ -98,8 +102,12 @@ class Sweep:
             attached=dict(call.data)))
 
     def _fix_trunk(self, name):
-        channel = self.center.channels.by_name[name]
-        channel.clear_down_again()
+        cc = self.center
+        channel = cc.channels.by_name[name]
+        if name in cc.dialer.by_trunk:        # a call out's, its call gone: let it go
+            cc.dialer.free(channel, "no call on it: cleared by the sweep")
+        else:
+            channel.clear_down_again()
 
     def _fix_station(self, name):
         station = self.center.channels.by_name[name]
