@@ -262,7 +262,7 @@ def test_a_right_password_checked_while_the_name_got_locked_is_refused(monkeypat
     for i, c in enumerate(conns):
         c.send("Login", user="alice", password=PASSWORD if i == 5 else "guess", role="agent")
     assert len(checks) == 6                                  # all in flight at once
-    for d, pw in checks[:5]:
+    for d, _ in checks[:5]:
         d.callback(False)
     door.clock.advance(60)                                   # the refusals' delays
     checks[5][0].callback(True)
