@@ -201,8 +201,8 @@ def test_the_sample_menu_reaches_the_repair_desk_then_back_when_it_is_busy(centr
 
     second = walk_to_the_repair_desk("dtiB1T4", "2125550002")
     ic = next(ic for ic in centre.center.calls.values() if ic.id != call_id)
-    centre.run_until(lambda: [t.event for t in ic.phase.history][-2:] == ["place", "failed"],
-                     within_ms=20_000, what="the busy extension sends it back")
+    centre.run(5000)                                  # RouteSelect: call_failed, busy
+    assert "place" not in [t.event for t in ic.phase.history]    # refused before ringing
     second.capture(True)
     centre.run(3000)
     assert speech(second.read_capture()) > 300       # "busy", then the support menu
@@ -210,3 +210,18 @@ def test_the_sample_menu_reaches_the_repair_desk_then_back_when_it_is_busy(centr
     assert centre.center.acd.agents["1006"].state == "busy"       # still with the first
     assert first.state == "connected"
 
+
+
+def test_an_extension_logged_off_is_refused_before_the_caller_is_answered(centre):
+    """A trunk answered is a call charged: RouteSelect to an extension that
+    cannot ring fails at once, the caller's line still unanswered."""
+    from tests.test_callcenter import flow_server, route_request
+
+    client, seen = flow_server(centre)
+    centre.sim.endpoint("dtiB1T5").call(ani="2125550005", dnis="5550100")
+    call = route_request(centre, seen)["call"]
+    assert centre.center.calls[call].trunk.state == "offered"
+    with pytest.raises(RemoteError) as e:
+        centre.call(client.call("RouteSelect", call=call, extension="1002"))   # logged off
+    assert (e.value.code, e.value.body["reason"]) == ("call_failed", "logged_off")
+    assert centre.center.calls[call].trunk.state == "offered"             # not answered

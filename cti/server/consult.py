@@ -166,10 +166,18 @@ class Consultations:
         return {"call": ic.id, "consultCall": consult.call.id}
 
     def check_extension(self, agent_id):
-        """RouteSelect's `extension` must be an agent's code."""
-        if agent_id not in self.center.acd.agents:
+        """RouteSelect's `extension` must be an agent's code, and the agent
+        free now (else call_failed at once: the caller's trunk is not
+        answered, and not charged, for a call that cannot ring)."""
+        agent = self.center.acd.agents.get(agent_id)
+        if agent is None:
             raise ProtocolError("invalid_field", f"RouteSelect: no extension {agent_id!r} "
                                 "(an extension is an agent's code)", field="extension")
+        if agent.state != "ready":
+            reason = {"loggedOff": "logged_off", "notReady": "not_ready"}.get(agent.state,
+                                                                              "busy")
+            raise ProtocolError("call_failed", f"RouteSelect: the call to extension "
+                                f"{agent_id} failed: {reason}", reason=reason)
 
     def ring(self, ic, agent_id, ring_s, cause=None):
         """Ring the agent for a flow's caller (who hears music meanwhile):
