@@ -790,6 +790,28 @@ def test_the_conference_party_list_follows_the_call():
     run(desktop(fake), scenario)
 
 
+def test_a_monitor_the_server_ended_is_not_stopped_again():
+    """The server ends the desk's conference monitor (MonitorEnded: the
+    agent may no longer see the call): the desk forgets it, and sends no
+    MonitorStop of its own when the call ends."""
+    fake = FakeClient({**agent_answers(state="ready"),
+                       "ConsultationCall": {"consultCall": "c2"},
+                       "ConferenceCall": {"call": "c1",
+                                          "parties": ["dtiB1T1", "dtiB1T2", "msiB1C5"]}})
+
+    async def scenario(pilot):
+        await talk(pilot.app, fake, pilot)
+        await pilot.press("u", "down", "down", "down", "enter", *"2125550000", "enter", "f")
+        await pilot.pause()
+        fake.sent()
+        fake.emit("MonitorEnded", monitor=2, object="call", id="c1", reason="not yours")
+        fake.emit("ConnectionCleared", **{**DELIVERED, "state": "null", "reason": "normal"})
+        await pilot.pause()
+        assert ("MonitorStop", {"monitor": 2}) not in fake.sent()
+
+    run(desktop(fake), scenario)
+
+
 # -- the supervisor console ---------------------------------------------------------
 def floor():
     """The agents and queues the fake server knows: {id: snapshot} each, in

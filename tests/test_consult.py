@@ -632,3 +632,21 @@ def test_a_conference_with_two_outside_parties_lets_both_go_at_the_end(centre):
     channels = centre.center.channels
     assert (channels["dxxxB1C1"].state, channels["dxxxB1C2"].state) == ("idle", "idle")
     assert centre.center.dialer.by_trunk == {} and centre.center.dialer.guard.active == {}
+
+
+def test_the_number_a_conference_was_sent_to_hanging_up_leaves_the_others_talking(centre):
+    """Caller, agent and outside party A in a conference; the agent sends
+    the call to number B (SingleStepTransferCall): caller, A and B talk.
+    B hanging up leaves the caller and A, as A hanging up would leave B."""
+    s = Scene(centre)
+    a, first = s.consult_number("5551111", "dxxxB1C1")
+    s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=first)
+    b = centre.sim.endpoint("dxxxB1C2")
+    b.set_outbound("answer", 1)
+    s.ask(s.first, "SingleStepTransferCall", call=s.call_id, number="5552222")
+    ic = centre.center.calls[s.call_id]
+    centre.run_until(lambda: len(ic.outside) == 2, within_ms=20_000, what="B answers")
+    b.hangup()
+    centre.run(1500)
+    assert s.call_id in centre.center.calls and [t.name for t in ic.outside] == ["dxxxB1C1"]
+    assert a.state == "connected" and centre.center.channels["dxxxB1C2"].state == "idle"

@@ -332,3 +332,12 @@ def test_a_call_out_tried_on_several_trunks_counts_once_in_the_day():
     g.ended("dtiB1T1")
     g.ended("dtiB1T2")
     assert reason(g, "5551234") is None                  # one of two used
+
+
+def test_the_default_bar_follows_the_numbering_plan(tmp_path):
+    nanp = guard(DialClass("default"))
+    assert reason(nanp, "18095551234") == "barred"             # one-ring fraud, NANP abroad
+    assert reason(nanp, "12125551234") is None
+    config = load_server_config(write(tmp_path, with_dialing('[dialing]\nnumbering = "other"')))
+    bar = config.dialing.classes["default"].bar
+    assert bar == ("*", "#", "00")                             # 01... is a UK number

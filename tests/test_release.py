@@ -184,3 +184,21 @@ def test_a_handler_failing_midway_still_answers_and_leaves_the_session_alive(mon
         centre.call(client.call("HoldCall", call=call))
     assert e.value.code in ("internal_error",) and e.value.body["incident"]
     assert centre.call(client.call("Heartbeat"))["time"] >= 0
+
+
+def test_a_seize_that_raises_frees_the_trunk_and_ends_the_call_out(failures):
+    centre, trunk = t1_out()
+    client, events, phone = headset_agent(centre)
+    dialer = centre.center.dialer
+    first = next(dialer.trunks())
+
+    def broken(number, no_answer_s=0):
+        raise RuntimeError("driver: device busy")
+    first.seize = broken
+    call = centre.call(client.call("MakeCall", number="5551234"))["call"]
+    centre.run(2000)
+    assert first.name not in dialer.by_trunk and first.name not in dialer.guard.active
+    assert len(failures) == 1                    # logged, once
+    [cdr] = centre.records.of(CallRecord, call_id=call)
+    assert cdr.disposition == "failed" and "the board failed seizing dtiB1T1" in cdr.cause
+    assert centre.center.acd.agents["1005"].state == "ready" and not dialer.outs

@@ -260,3 +260,100 @@ def test_a_prompt_the_board_will_not_play_is_refused_naming_it(tmp_path):
     assert (e.code, e.body["field"]) == ("invalid_field", "prompts")
     assert "the board refuses the prompts" in str(e) and "c7-1.wav" in str(e)
     assert centre.call(client.call("ClearDigits", call=call)) == {}    # the call goes on
+
+
+# -- the end of a call reaches those who followed it ----------------------------------
+def watch(centre, client, call):
+    return centre.call(client.call("MonitorStart", object="call", id=call))["monitor"]
+
+
+def through(events, monitor):
+    return [name for name, body in events if body.get("monitor") == monitor]
+
+
+def test_an_agent_watching_a_waiting_call_sees_its_caller_give_up():
+    centre = Centre()
+    me, events = agent_ready(centre, "1005", "msiB1C5")
+    centre.call(me.call("SetAgentState", state="notReady", reason="lunch"))
+    caller = centre.sim.endpoint("dtiB1T2")
+    caller.call(ani="2125550002", dnis="5550199")
+    centre.run_until(lambda: centre.center.acd.entries and caller.state == "connected",
+                     what="a caller waits")
+    [call] = centre.center.calls
+    monitor = watch(centre, me, call)
+    caller.hangup()
+    centre.run_until(lambda: call not in centre.center.model.calls, what="the call ends")
+    centre.run(200)
+    assert through(events, monitor)[-1] == "CallCleared"
+    assert "MonitorEnded" not in [name for name, _ in events]
+
+
+def test_a_supervisor_with_teams_sees_a_call_in_its_queue_abandoned():
+    centre = north_supervisor_centre()
+    sup = centre.client()
+    centre.call(sup.login("nsup", PASSWORD, "supervisor"))
+    seen = centre.events(sup)
+    centre.call(sup.call("MonitorStart", object="call", id="*"))
+    caller = centre.sim.endpoint("dtiB1T2")
+    caller.call(ani="2125550002", dnis="5550199")             # support: 1003 (north) serves it
+    centre.run_until(lambda: centre.center.acd.entries and caller.state == "connected",
+                     what="a caller waits")
+    [call] = centre.center.calls
+    caller.hangup()
+    centre.run_until(lambda: call not in centre.center.model.calls, what="the call ends")
+    centre.run(200)
+    assert [n for n, b in seen if b.get("call") == call][-1] == "CallCleared"
+
+
+def test_agents_see_their_own_calls_end_however_they_end():
+    """A consultation transferred, an internal call given up, a call out to
+    a busy number: the agent who made each sees it through to CallCleared."""
+    from tests.test_consult import Scene as ConsultScene
+    from tests.test_outbound import headset_agent, two_way_t1
+
+    centre = Centre()
+    s = ConsultScene(centre)
+    consult = s.consult()
+    monitor = watch(centre, s.first, consult)
+    s.answer()
+    s.ask(s.first, "TransferCall", call=s.call_id, consultCall=consult)
+    centre.run(200)
+    assert through(s.first_events, monitor)[-1] == "CallCleared"
+
+    centre = two_way_t1()
+    agent, events, _ = headset_agent(centre)
+    agent_ready(centre, "1003", "msiB1C3")
+    call = centre.call(agent.call("MakeCall", agent="1003"))["call"]
+    monitor = watch(centre, agent, call)
+    centre.run_until(lambda: centre.sim.endpoint("msiB1C3").state == "ringing", what="rings")
+    centre.call(agent.call("ClearConnection", call=call))
+    centre.run(300)
+    assert through(events, monitor)[-1] == "CallCleared"
+
+    centre.sim.endpoint("dtiB1T1").set_outbound("busy", 1)
+    call = centre.call(agent.call("MakeCall", number="5551234"))["call"]
+    monitor = watch(centre, agent, call)
+    centre.run_until(lambda: call not in centre.center.model.calls, within_ms=40_000,
+                     what="the busy call ends")
+    centre.run(300)
+    assert through(events, monitor)[-1] == "CallCleared"
+
+
+def test_a_flow_server_sees_calls_that_came_through_a_flow_only():
+    centre = Centre()
+    flow, seen = flow_server(centre)
+    me, events = agent_ready(centre, "1005", "msiB1C5")
+    caller = centre.sim.endpoint("dtiB1T2")
+    caller.call(ani="2125550002", dnis="5550199")        # straight to support: no flow
+    phone = centre.sim.endpoint("msiB1C5")
+    centre.run_until(lambda: phone.state == "ringing", what="rings")
+    phone.offhook()
+    centre.run_until(lambda: "Established" in names(events), what="talks")
+    call = dict(events)["Established"]["call"]
+    centre.call(me.call("SetCallData", call=call, data={"card": "4111-SECRET"}))
+    e = refused(centre, flow, "Snapshot", object="call", id=call)
+    assert e.code == "forbidden" and "has not been through a flow" in str(e)
+    centre.sim.endpoint("dtiB1T3").call(ani="2125550003", dnis="5550100")    # the IVR's
+    mine = route_request(centre, seen)["call"]
+    centre.call(flow.call("RouteSelect", call=mine, queue="support"))
+    assert centre.call(flow.call("Snapshot", object="call", id=mine))      # still, once routed

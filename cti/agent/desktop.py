@@ -151,6 +151,10 @@ class AgentDesktop(Console):
     # -- the model ------------------------------------------------------------------
     def apply(self, body):
         call = self.desk.call
+        if body.get("event") == "MonitorEnded":   # the server ended it: nothing to stop
+            if call is not None and call.monitor == body.get("monitor"):
+                call.monitor = None
+            return False
         changed = self.desk.apply(body)
         if call is not None and not call.live and call.monitor is not None:
             self._stop_watching(call)        # the conference is over

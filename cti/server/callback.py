@@ -115,7 +115,7 @@ class Callbacks:
         try:                                 # hours and counts apply now, when it is placed
             cc.dialer.guard.check(self.caller(ic), ic.callback, "callback")
             trunk = yield cc.dialer.place(ic.callback, self.caller(ic), seized)
-        except Barred as e:
+        except Barred as e:                  # an attempt (ATTEMPTS bound how often it tries)
             self._failed(ic, f"barred: {e}")
             return
         except OutboundFailed as e:

@@ -37,7 +37,14 @@ from cti.auth import check_hash_format
 from cti.config import ConfigError, load
 from cti.protocol.gate import Limits
 from cti.protocol.services import ROLES  # flow, agent, supervisor, admin
-from cti.server.dialing import DAYS, DEFAULT_BAR, DEFAULT_EMERGENCY, DialClass, DialingSettings
+from cti.server.dialing import (
+    DAYS,
+    DEFAULT_BARS,
+    DEFAULT_EMERGENCY,
+    NUMBERING,
+    DialClass,
+    DialingSettings,
+)
 from cti.server.scope import AGENT_AGENTS, AGENT_CALLS
 
 __all__ = [
@@ -1151,7 +1158,7 @@ _HOURS = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])-([01][0-9]|2[0-4]):([0-5][
 _PREFIX = re.compile(r"[0-9*#]{1,32}\Z")
 
 
-def _dial_classes(reader, data):
+def _dial_classes(reader, data, default_bar):
     """[[dial_classes]] by name; without any, the one built-in "default"."""
     classes = {}
     for t, key in reader.tables(data, "dial_classes", ("name", "bar", "allow", "hours", "days",
@@ -1160,7 +1167,7 @@ def _dial_classes(reader, data):
         if name in classes:
             reader.fail(f"{key}.name", f"class {name!r} is declared twice")
         prefixes = {}
-        for kind, default in (("bar", list(DEFAULT_BAR)), ("allow", [])):
+        for kind, default in (("bar", list(default_bar)), ("allow", [])):
             items = reader.strings(t, key, kind, [(p, None) for p in default],
                                    expected="a list of number prefixes such as \"011\"")
             for prefix, where in items:
@@ -1189,15 +1196,16 @@ def _dial_classes(reader, data):
             days=frozenset(days),
             max_concurrent=reader.integer(t, key, "max_concurrent", None, 1),
             max_daily=reader.integer(t, key, "max_daily", None, 1))
-    return classes or {"default": DialClass("default")}
+    return classes or {"default": DialClass("default", bar=default_bar)}
 
 
 def _dialing(reader, data, agents, users, flow):
     """[dialing] and [[dial_classes]]: every class named exists."""
-    classes = _dial_classes(reader, data)
     t = reader.table(data.get("dialing", {}), "dialing", (
-        "class", "callback_class", "teams", "flows", "emergency", "timezone",
+        "numbering", "class", "callback_class", "teams", "flows", "emergency", "timezone",
         "site_max_concurrent", "site_max_daily", "alarm_refusals", "alarm_window_s"))
+    numbering = reader.string(t, "dialing", "numbering", "nanp", choices=NUMBERING)
+    classes = _dial_classes(reader, data, DEFAULT_BARS[numbering])
     names = sorted(classes)
 
     def known(name, where):

@@ -542,16 +542,18 @@ class Consultations:
         trunk = consult.trunk
         ic.outside.append(trunk)
         cc.model.connect(ic.call, trunk.name, "connected", number=consult.number)
-        return cc.dialer.connected(trunk, lambda reason: self._outside_left(ic, trunk, reason))
+        return cc.dialer.connected(trunk, lambda reason: self.outside_left(ic, trunk, reason))
 
-    def _outside_left(self, ic, trunk, reason):
-        """An outside party of a call (on `trunk`) hung up: alone with the
-        caller, the call ends; in a conference, it leaves it."""
+    def outside_left(self, ic, trunk, reason, ending=None, released_by="far_end"):
+        """An outside party of a call (on `trunk`: a number conferenced in,
+        or the one the caller was sent out to) hung up: alone with the
+        caller, the call ends (`ending` says why, else "the far end
+        cleared"); with others still on it, it leaves the call."""
         cc = self.center
         if ic.state != "talking" or trunk not in ic.outside:
             return
         if ic.agent is None and not ic.members and len(ic.outside) == 1:
-            cc._finish(ic, "far_end", f"the far end cleared ({reason})")   # frees the trunk
+            cc._finish(ic, released_by, ending or f"the far end cleared ({reason})")
             return
         ic.outside.remove(trunk)
         ic.talk.drop(cc.dialer.endpoint(trunk))

@@ -42,11 +42,23 @@ from twisted.logger import Logger
 log = Logger()
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-#: What is barred when a class says nothing: feature codes before a number
-#: (*67..., #...), international (00; from North America 011, and 01
-#: operator-assisted), dial-around carrier codes (101XXXX), premium-rate
-#: (1-900, 1-976).
-DEFAULT_BAR = ("*", "#", "00", "01", "101", "1900", "900", "1976", "976")
+#: Area codes of the North American plan that are other countries (the
+#: Caribbean, Bermuda): dialled as 1-NPA like a domestic call, charged as
+#: international, and the home of "one-ring" fraud numbers.
+NANP_ABROAD = ("242", "246", "264", "268", "284", "345", "441", "473", "649", "658",
+               "664", "721", "758", "767", "784", "809", "829", "849", "868", "869", "876")
+#: What is barred when a class says nothing, by [dialing] numbering: feature
+#: codes before a number (*67..., #...) and international everywhere (00);
+#: in North America also 011 and 01 (operator-assisted), dial-around carrier
+#: codes (101XXXX), premium-rate (1-900, 1-976) and NANP_ABROAD.  Elsewhere
+#: premium-rate prefixes differ by country: a site lists its own.
+DEFAULT_BARS = {
+    "nanp": ("*", "#", "00", "01", "101", "1900", "900", "1976", "976",
+             *(f"1{code}" for code in NANP_ABROAD), *NANP_ABROAD),
+    "other": ("*", "#", "00"),
+}
+NUMBERING = tuple(DEFAULT_BARS)
+DEFAULT_BAR = DEFAULT_BARS["nanp"]
 DEFAULT_EMERGENCY = ("911", "112")
 
 

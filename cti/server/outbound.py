@@ -32,6 +32,7 @@ connect sends the caller back to the queue it came from (or, from the
 IVR, fails the RouteSelect so the flow takes its `on_failure`).
 """
 import re
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -182,14 +183,21 @@ class Dialer:
             self.by_trunk[trunk.name] = None             # taken
             self.guard.placed(caller, trunk.name, new_call=tried == 0)
             tried += 1
-            if on_seized is not None:
-                on_seized(trunk)
             try:
+                if on_seized is not None:
+                    on_seized(trunk)
                 trunk = yield trunk.seize(number, no_answer_s)
                 return trunk
-            except OutboundFailed as e:
+            except Exception as e:            # the trunk is not ours, whatever failed
                 self.by_trunk.pop(trunk.name, None)
                 self.guard.ended(trunk.name)
+                if not isinstance(e, OutboundFailed):
+                    log.failure("outbound {number}: seizing {trunk} failed", number=number,
+                                trunk=trunk.name)
+                    with suppress(Exception):
+                        trunk.release("the seizure failed")
+                    raise OutboundFailed(trunk.name, f"the board failed seizing {trunk.name}: "
+                                         f"{e}") from None
                 reason = e.reason
                 if e.reason not in ("glare", "no wink", "no voice resource free",
                                     "no_dial_tone"):
@@ -251,9 +259,9 @@ class Dialer:
             self.free(trunk, "the caller hung up")
             raise OutboundFailed(trunk.name, "the caller hung up")
         ic.outside.append(trunk)
-        ic.talk.set(self.connected(trunk, lambda reason: cc._finish(
-            ic, "system", f"the far end of the transfer to {number} cleared ({reason})")),
-            "talk")
+        ic.talk.set(self.connected(trunk, lambda reason: cc.desk.consults.outside_left(
+            ic, trunk, reason, ending=f"the far end of the transfer to {number} cleared "
+            f"({reason})", released_by="system")), "talk")
         ic.talk.retrieve()
         ic.held = False
         cc.model.connect(ic.call, trunk.name, "connected", cause=cause, number=number)

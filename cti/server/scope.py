@@ -17,11 +17,19 @@ monitor; None means visible, else the reason, which the client gets
     supervisor   its teams'      those its       its agents' calls, and      stations but other
     with teams   agents          agents serve    those waiting in its queues teams' agents'
     supervisor,  everything
-    admin, flow  (a flow server, the IVR, is given every call to route anyway)
+    admin
+    flow         every agent     every queue     the calls that came through    every device
+                                                 a flow (not a call routed
+                                                 straight to a queue, nor an
+                                                 agent's own)
 
 A supervisor's teams are its [[users]] ``teams``; without them it sees
 everything.  An object that does not exist is not hidden: the hub answers
-``no_such_object`` for it as for anyone.
+``no_such_object`` for it as for anyone.  Who is on a call is read from
+its parties (its phones, the phone it was made from, the agents the call
+layer has on it), so a check costs what a call has, not what the centre
+has; a call ending is seen as it was in the phase it ended from, so those
+who followed it see it end.
 
 What this does not show is what a silent monitor would give away: the
 supervisor's phone is never a connection of the monitored call (only an
@@ -43,12 +51,23 @@ class Scope:
         self.center = center
         self.agent_agents = agent_agents
         self.agent_calls = agent_calls
+        agents = center.acd.agents.values()
+        #: What a team is, from the configuration (it does not change live).
+        self.team_agents = {}
+        self.team_queues = {}
+        for agent in agents:
+            if agent.config.team is not None:
+                self.team_agents.setdefault(agent.config.team, set()).add(agent.id)
+                self.team_queues.setdefault(agent.config.team, set()).update(
+                    agent.serves, agent.config.queues)
 
     def hidden(self, session, kind, object_id):
         """None if the session may see the object, else why not."""
         role = session.role
-        if role in ("admin", "flow") or object_id == "*":
+        if role == "admin" or object_id == "*":
             return None                     # "*" is the hub's to refuse or filter
+        if role == "flow":
+            return self._flow(kind, object_id)
         if role == "supervisor":
             teams = self._teams_of(session)
             if teams is None:
@@ -59,6 +78,36 @@ class Scope:
             return None if kind not in ("call", "device") else \
                 f"user {session.user.name} is not an agent: it sees no calls or devices"
         return self._agent(agent, kind, object_id)
+
+    # -- calls -------------------------------------------------------------------
+    def _phase(self, ic):
+        """The call's phase; for a call ending, the phase it ended from (its
+        last events are seen by those who saw it then)."""
+        if ic.state != "ended" or not ic.phase.history:
+            return ic.state
+        return ic.phase.history[-1].source
+
+    def _agents_on(self, call_id):
+        """The ids of the agents on a call: at its phones (connections, the
+        phone it was made from), the agent who has it, conference members,
+        the agent called on an internal call."""
+        cc = self.center
+        call = cc.model.calls[call_id]
+        on = set()
+        for device in (*call.connections, call.origin):
+            agent = cc.acd.agent_at(device)
+            if agent is not None:
+                on.add(agent.id)
+        ic = cc.calls.get(call_id)
+        if ic is not None:
+            on.update(a.id for a in (ic.agent, ic.called_agent, *(m[0] for m in ic.members))
+                      if a is not None)
+        return on
+
+    def _waiting_in(self, call_id):
+        """The queue a call waits in (queued or ringing), or None."""
+        ic = self.center.calls.get(call_id)
+        return ic.queue if ic is not None and self._phase(ic) in WAITING else None
 
     # -- agents ----------------------------------------------------------------
     def _agent(self, agent, kind, object_id):
@@ -76,10 +125,8 @@ class Scope:
             return f"agent {agent.id} does not serve queue {object_id}"
         if kind == "call":
             if object_id not in cc.model.calls or self.agent_calls == "all" \
-                    or self._agent_on_call(agent, object_id):
-                return None
-            ic = cc.calls.get(object_id)
-            if ic is not None and ic.state in WAITING and ic.queue in agent.serves:
+                    or agent.id in self._agents_on(object_id) \
+                    or self._waiting_in(object_id) in agent.serves:
                 return None
             return (f"call {object_id} is neither agent {agent.id}'s nor waiting in a queue "
                     "it serves")
@@ -91,17 +138,6 @@ class Scope:
         return (f"agent {agent.id} may look at its own station "
                 f"({agent.station or agent.config.station}) only")
 
-    def _agent_on_call(self, agent, call_id):
-        cc = self.center
-        call = cc.model.calls[call_id]
-        if agent.station is not None and agent.station in call.connections:
-            return True
-        if agent.call is not None and agent.call.id == call_id:
-            return True
-        ic = cc.calls.get(call_id)
-        return ic is not None and (ic.agent is agent or ic.called_agent is agent
-                                   or any(a is agent for a, _ in ic.members))
-
     # -- supervisors with teams -------------------------------------------------
     def _teams_of(self, session):
         user = self.center.config.user(session.user.name)
@@ -109,25 +145,24 @@ class Scope:
 
     def _supervisor(self, session, teams, kind, object_id):
         cc = self.center
-        mine = [a for a in cc.acd.agents.values() if a.config.team in teams]
         shown = ", ".join(sorted(teams))
         if kind == "agent":
             other = cc.acd.agents.get(object_id)
             if other is None or other.config.team in teams:
                 return None
             return f"agent {object_id} is not in your teams ({shown})"
+        queues = set().union(*(self.team_queues.get(t, ()) for t in teams))
         if kind == "queue":
-            if object_id not in cc.acd.queues or any(object_id in a.serves or object_id in
-                                                    a.config.queues for a in mine):
+            if object_id not in cc.acd.queues or object_id in queues:
                 return None
             return f"no agent of your teams ({shown}) serves queue {object_id}"
         if kind == "call":
-            if object_id not in cc.model.calls or any(self._agent_on_call(a, object_id)
-                                                      for a in mine):
+            if object_id not in cc.model.calls:
                 return None
+            agents = set().union(*(self.team_agents.get(t, ()) for t in teams))
             ic = cc.calls.get(object_id)
-            if ic is not None and (ic.intercepted_by == session.user.name or (
-                    ic.state in WAITING and any(ic.queue in a.serves for a in mine))):
+            if self._agents_on(object_id) & agents or self._waiting_in(object_id) in queues \
+                    or ic is not None and ic.intercepted_by == session.user.name:
                 return None
             return f"call {object_id} is not one of your teams' ({shown})"
         if not self._device_exists(object_id):
@@ -138,6 +173,18 @@ class Scope:
         if isinstance(cc.channels.by_name.get(object_id), Station):
             return None
         return f"your view is your teams' ({shown}): their stations, not {object_id}"
+
+    # -- flow servers -------------------------------------------------------------
+    def _flow(self, kind, object_id):
+        """A flow server (the IVR) sees every agent, queue and device, and
+        the calls that came through a flow: not a call routed straight to a
+        queue, nor an agent's own call."""
+        if kind != "call":
+            return None
+        ic = self.center.calls.get(object_id)
+        if object_id not in self.center.model.calls or ic is not None and ic.flow is not None:
+            return None
+        return f"call {object_id} has not been through a flow"
 
     def _device_exists(self, name):
         return name in self.center.channels.by_name or name.startswith(("routepoint:",
