@@ -202,3 +202,29 @@ def test_a_seize_that_raises_frees_the_trunk_and_ends_the_call_out(failures):
     [cdr] = centre.records.of(CallRecord, call_id=call)
     assert cdr.disposition == "failed" and "the board failed seizing dtiB1T1" in cdr.cause
     assert centre.center.acd.agents["1005"].state == "ready" and not dialer.outs
+
+
+def test_glare_on_the_only_trunk_leaves_the_incoming_call_that_won_alone(failures):
+    """Our seizure meets the far end's on the one trunk left: the incoming
+    call has it; ending our call out touches nothing of it."""
+    config = load_server_config("etc/cti.toml")
+    centre = Centre(replace(config, trunk_groups=tuple(
+        replace(g, direction="both") if g.name == "pstn_in" else replace(g, direction="in")
+        for g in config.trunk_groups)))
+    client, events, phone = headset_agent(centre)
+    centre.call(client.call("SetAgentState", state="notReady", reason="out"))
+    first = centre.sim.endpoint("dtiB1T1")
+    others = [t.name for t in centre.center.dialer.trunks()][1:]
+    for i, name in enumerate(others):                     # every other trunk busy with a caller
+        centre.sim.endpoint(name).call(ani=f"21255501{i:02d}", dnis="5550199")
+    centre.run(3000)
+    first.call(ani="2125550009", dnis="5550199")          # the far end seizes...
+    call = centre.call(client.call("MakeCall", number="5551234"))["call"]   # ...as we do
+    centre.run(8000)
+    [cdr] = centre.records.of(CallRecord, call_id=call)
+    assert cdr.cause == "glare" and failures == []        # nothing failed releasing it
+    moves = [(t.event, t.detail.get("reason")) for t in
+             centre.center.channels["dtiB1T1"].machine.history]
+    after = moves[[e for e, _ in moves].index("glare"):]
+    assert [e for e, _ in after][:4] == ["glare", "seizure", "wink_done", "address"]
+    assert ("release", "glare") not in after               # the incoming call was not ours

@@ -357,3 +357,44 @@ def test_a_flow_server_sees_calls_that_came_through_a_flow_only():
     mine = route_request(centre, seen)["call"]
     centre.call(flow.call("RouteSelect", call=mine, queue="support"))
     assert centre.call(flow.call("Snapshot", object="call", id=mine))      # still, once routed
+
+
+def test_a_flow_server_watching_devices_and_queues_gets_no_call_it_may_not_see():
+    centre = Centre()
+    flow, _ = flow_server(centre)
+    seen = centre.events(flow)
+    for kind, name in (("device", "msiB1C5"), ("device", "dtiB1T2"), ("queue", "support")):
+        centre.call(flow.call("MonitorStart", object=kind, id=name))
+    me, events = agent_ready(centre, "1005", "msiB1C5")
+    centre.sim.endpoint("dtiB1T2").call(ani="2125550002", dnis="5550199")   # straight to a queue
+    phone = centre.sim.endpoint("msiB1C5")
+    centre.run_until(lambda: phone.state == "ringing", what="rings")
+    phone.offhook()
+    centre.run_until(lambda: "Established" in names(events), what="talks")
+    call = dict(events)["Established"]["call"]
+    centre.call(me.call("SetCallData", call=call, data={"card": "4111-SECRET"}))
+    centre.run(100)
+    assert [name for name, body in seen if body.get("call") == call] == []
+
+
+def test_a_call_made_at_a_phone_is_not_shown_to_the_next_agent_there():
+    """1005 calls out and sends the call on to another number; 1001 then
+    logs on at 1005's phone: the call is none of its business."""
+    from tests.test_outbound import headset_agent, two_way_t1
+
+    centre = two_way_t1()
+    agent, events, phone = headset_agent(centre)
+    centre.sim.endpoint("dtiB1T1").set_outbound("answer", 1)
+    call = centre.call(agent.call("MakeCall", number="5551234"))["call"]
+    centre.run_until(lambda: "Established" in names(events), within_ms=20_000,
+                     what="the far end answers")
+    centre.sim.endpoint("dtiB1T2").set_outbound("answer", 1)
+    centre.call(agent.call("SingleStepTransferCall", call=call, number="5559876"))
+    centre.run(20_000)
+    assert call in centre.center.calls
+    assert refused(centre, agent, "Snapshot", object="call", id=call).code == "forbidden"
+    centre.call(agent.call("SetAgentState", state="loggedOff"))
+    other = centre.client()
+    centre.call(other.login("1001", PASSWORD, "agent"))
+    centre.call(other.call("SetAgentState", state="loggedOn", station="msiB1C5"))
+    assert refused(centre, other, "Snapshot", object="call", id=call).code == "forbidden"

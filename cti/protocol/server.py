@@ -132,8 +132,11 @@ class Hub:
         self.on_session_closed = []   # callables(session)
         self.listers = {}             # kind -> ids() of every object (Snapshot id "*")
         #: hidden(session, kind, id): None if the session may see the object,
-        #: else why not (its owner's least privilege: cti.server.scope).
+        #: else why not (its owner's least privilege: cti.server.scope);
+        #: event_hidden(session, body): whether an event about an object the
+        #: session sees tells of one it may not (a call at a device).
         self.hidden = lambda session, kind, object_id: None
+        self.event_hidden = lambda session, body: False
         self._register_core()
 
     # -- objects ---------------------------------------------------------
@@ -204,6 +207,8 @@ class Hub:
                 if why is not None:
                     if key[1] != "*":         # it was visible when started: no longer
                         self._end_monitor(monitor_id, why)
+                    continue
+                if kind != "call" and self.event_hidden(session, body):
                     continue
                 invoke_id = cause[1] if cause and cause[0] is session else 0
                 session.send_event(event, {**body, "monitor": monitor_id}, invoke_id)

@@ -239,7 +239,8 @@ class CallCenter:
         hub.provide_snapshots("device", self._device_snapshot,
                               lambda: list(self.channels.by_name))
         hub.provide_snapshots("call", self._call_snapshot, lambda: list(self.model.calls))
-        hub.hidden = Scope(self, config.agent_agents, config.agent_calls).hidden
+        scope = Scope(self, config.agent_agents, config.agent_calls)
+        hub.hidden, hub.event_hidden = scope.hidden, scope.event_hidden
         self._register_services()
         self.desk = Desk(self)
         self.dialer = Dialer(self)

@@ -81,6 +81,8 @@ class Call:
         self.data = {}                # attached data
         self.cleared = False
         self.recorded = False         # its CDR is written (cti.server.sweep writes none then)
+        self.made_by = None           # the agent (or supervisor) who made it: a call out,
+                                      # a consultation (who may see it: cti.server.scope)
 
     def state_at(self, device):
         c = self.connections.get(device)

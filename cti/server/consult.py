@@ -211,6 +211,7 @@ class Consultations:
         by = ic.agent.id if ic.agent is not None else ic.intercepted_by
         call = self.center.model.new_call(ic.station.name, ani=by, dnis=dnis,
                                           direction="internal")
+        call.made_by = by
         call.data.update(ic.call.data)
         return call
 
@@ -618,7 +619,7 @@ class Consultations:
             consult.station.stop_ring()
             cc.driver.station_tone(consult.station.name, None)
             cc.acd.withdraw_direct(consult.to.id, why, cause=cause)
-        if consult.trunk is not None:
+        if consult.trunk is not None and cc.dialer.holds(consult.trunk):
             cc.dialer.free(consult.trunk, why)
         self._forget(consult)
         if consult.by_station is not None:

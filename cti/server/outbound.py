@@ -216,6 +216,11 @@ class Dialer:
             on_clear(reason)
         return True
 
+    def holds(self, trunk):
+        """Whether `trunk` is a call out's still: a seizure that failed (busy,
+        glare: an incoming call has it now) has given it back already."""
+        return trunk.name in self.by_trunk
+
     def free(self, trunk, reason):
         """Release a call out's trunk (our side ends it, or after the far end)."""
         cc = self.center
@@ -293,6 +298,7 @@ class Dialer:
             to_station = cc.channels[to.station]
         call = cc.model.new_call(station.name, ani=agent.id, dnis=number or to.id,
                                  direction="outbound" if to is None else "internal")
+        call.made_by = agent.id
         try:
             cc.acd.dial_out(agent.id, call, cause=request.cause)
         except ACDError as e:
@@ -443,7 +449,8 @@ class Dialer:
                 if cc.bus.connection_of(out.station.name) is not None:
                     cc.bus.release(out.station.name)
             with unwind.step("the trunk"):
-                self.free(out.trunk, reason)
+                if self.holds(out.trunk):
+                    self.free(out.trunk, reason)
         with unwind.step("the phone"):
             if out.station.state == "talking":
                 out.station.hang_up()

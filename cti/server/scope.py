@@ -26,9 +26,9 @@ monitor; None means visible, else the reason, which the client gets
 A supervisor's teams are its [[users]] ``teams``; without them it sees
 everything.  An object that does not exist is not hidden: the hub answers
 ``no_such_object`` for it as for anyone.  Who is on a call is read from
-its parties (its phones, the phone it was made from, the agents the call
-layer has on it), so a check costs what a call has, not what the centre
-has; a call ending is seen as it was in the phase it ended from, so those
+its parties (its phones, the agents the call layer has on it, the agent
+who made a call still being placed), so a check costs what a call has,
+not what the centre has; a call ending is seen as it was in the phase it ended from, so those
 who followed it see it end.
 
 What this does not show is what a silent monitor would give away: the
@@ -88,13 +88,14 @@ class Scope:
         return ic.phase.history[-1].source
 
     def _agents_on(self, call_id):
-        """The ids of the agents on a call: at its phones (connections, the
-        phone it was made from), the agent who has it, conference members,
-        the agent called on an internal call."""
+        """The ids of the agents on a call: at its phones (its connections),
+        the agent who has it, conference members, the agent called on an
+        internal call; and while it is being placed or is a consultation
+        (no call of the call layer yet), the agent who made it, to its end."""
         cc = self.center
         call = cc.model.calls[call_id]
         on = set()
-        for device in (*call.connections, call.origin):
+        for device in call.connections:
             agent = cc.acd.agent_at(device)
             if agent is not None:
                 on.add(agent.id)
@@ -102,6 +103,8 @@ class Scope:
         if ic is not None:
             on.update(a.id for a in (ic.agent, ic.called_agent, *(m[0] for m in ic.members))
                       if a is not None)
+        elif call.made_by is not None:
+            on.add(call.made_by)
         return on
 
     def _waiting_in(self, call_id):
@@ -173,6 +176,14 @@ class Scope:
         if isinstance(cc.channels.by_name.get(object_id), Station):
             return None
         return f"your view is your teams' ({shown}): their stations, not {object_id}"
+
+    def event_hidden(self, session, body):
+        """An event of a device or a queue a session sees, about a call it
+        may not see: a flow server watching a station or a queue does not
+        get the calls that never came through a flow.  (An agent's devices
+        and queues, and a team supervisor's, carry only calls they see.)"""
+        return session.role == "flow" and "call" in body and \
+            self._flow("call", body["call"]) is not None
 
     # -- flow servers -------------------------------------------------------------
     def _flow(self, kind, object_id):
