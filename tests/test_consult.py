@@ -650,3 +650,18 @@ def test_the_number_a_conference_was_sent_to_hanging_up_leaves_the_others_talkin
     centre.run(1500)
     assert s.call_id in centre.center.calls and [t.name for t in ic.outside] == ["dxxxB1C1"]
     assert a.state == "connected" and centre.center.channels["dxxxB1C2"].state == "idle"
+
+
+@pytest.mark.parametrize("line", ["dxxxB1C1", "dtiB1T2"])
+def test_an_outside_party_consulted_hanging_up_frees_its_line_at_once(line):
+    """The number consulted answers, then hangs up: its line is idle again
+    straight away, nothing left for the sweep."""
+    from tests.test_outbound import two_way_t1
+
+    centre = two_way_t1() if line.startswith("dti") else Centre()
+    s = Scene(centre)
+    outside, _ = s.consult_number(line=line)
+    outside.hangup()
+    centre.run(3000)
+    assert centre.center.channels[line].state == "idle"
+    assert centre.center.sweep.run() == [] and centre.center.sweep.run() == []

@@ -398,3 +398,13 @@ def test_a_call_made_at_a_phone_is_not_shown_to_the_next_agent_there():
     centre.call(other.login("1001", PASSWORD, "agent"))
     centre.call(other.call("SetAgentState", state="loggedOn", station="msiB1C5"))
     assert refused(centre, other, "Snapshot", object="call", id=call).code == "forbidden"
+
+
+def test_a_supervisor_with_teams_sees_its_own_consultation_on_a_call_it_took_over():
+    from tests.test_supervision import supervisor_consulting
+
+    config = load_server_config("etc/cti.toml")
+    centre = Centre(replace(config, users=tuple(
+        replace(u, teams=("south",)) if u.name == "sup" else u for u in config.users)))
+    s, consult, _ = supervisor_consulting(centre)            # 1005 (south) intercepted
+    assert centre.call(s.sup.call("Snapshot", object="call", id=consult))["snapshot"]

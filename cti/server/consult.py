@@ -619,8 +619,8 @@ class Consultations:
             consult.station.stop_ring()
             cc.driver.station_tone(consult.station.name, None)
             cc.acd.withdraw_direct(consult.to.id, why, cause=cause)
-        if consult.trunk is not None and cc.dialer.holds(consult.trunk):
-            cc.dialer.free(consult.trunk, why)
+        if consult.trunk is not None and (consult.answered or cc.dialer.holds(consult.trunk)):
+            cc.dialer.free(consult.trunk, why)       # answered: ours, even once it cleared
         self._forget(consult)
         if consult.by_station is not None:
             cc.driver.station_tone(consult.by_station, None)

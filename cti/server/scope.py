@@ -165,8 +165,9 @@ class Scope:
             agents = set().union(*(self.team_agents.get(t, ()) for t in teams))
             ic = cc.calls.get(object_id)
             if self._agents_on(object_id) & agents or self._waiting_in(object_id) in queues \
-                    or ic is not None and ic.intercepted_by == session.user.name:
-                return None
+                    or ic is not None and ic.intercepted_by == session.user.name \
+                    or ic is None and cc.model.calls[object_id].made_by == session.user.name:
+                return None                 # its own consultation, on a call it took over
             return f"call {object_id} is not one of your teams' ({shown})"
         if not self._device_exists(object_id):
             return None
