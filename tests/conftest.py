@@ -14,15 +14,41 @@
   JSON, an unknown service) must carry a common code.  A code that breaks
   the promise fails the run at its end, naming the service, the code and
   the first test that saw it.
+- `tracebacks`: a fixture listing the failures (tracebacks) logged while a
+  test runs; `logged_tracebacks()` the same as a context manager, for a
+  hypothesis test whose examples each need their own list.
 """
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from twisted.logger import globalLogPublisher
 
 from cti.flow.prompts import ensure_prompts
 from cti.protocol.server import Session
 from cti.protocol.services import COMMON_ERRORS
+
+
+@contextmanager
+def logged_tracebacks():
+    """The log events carrying a failure, while the block runs."""
+    seen = []
+
+    def observe(event):
+        if "log_failure" in event:
+            seen.append(event)
+    globalLogPublisher.addObserver(observe)
+    try:
+        yield seen
+    finally:
+        globalLogPublisher.removeObserver(observe)
+
+
+@pytest.fixture
+def tracebacks():
+    with logged_tracebacks() as seen:
+        yield seen
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -273,17 +273,23 @@ def test_an_agents_internal_calls_are_not_numbers():
     assert result["call"]
 
 
+def waiting_in_support(centre, ani):
+    """A caller from `ani` waiting in support: (its far end, its call)."""
+    caller = centre.sim.endpoint("dtiB1T1")
+    caller.call(ani=ani, dnis="5550199")
+    centre.run_until(lambda: centre.center.acd.entries and caller.state == "connected",
+                     what="waiting in support")
+    [call] = centre.center.calls.values()
+    return caller, call
+
+
 def test_a_caller_whose_number_is_premium_rate_is_not_offered_a_callback():
     """The ANI can be forged: a callback to a premium-rate number is toll
     fraud too.  It is not announced, and the key does nothing but audit."""
     from tests.test_callback import centre_with_callbacks
 
     centre = centre_with_callbacks()
-    caller = centre.sim.endpoint("dtiB1T1")
-    caller.call(ani="19005550001", dnis="5550199")
-    centre.run_until(lambda: centre.center.acd.entries and caller.state == "connected",
-                     what="waiting in support")
-    [ic] = centre.center.calls.values()
+    caller, ic = waiting_in_support(centre, "19005550001")
     config = centre.config.queue("support")
     assert centre.center.callbacks.offer_prompts(ic, config) == []
     caller.send_digits("5")
@@ -314,11 +320,7 @@ def test_a_callback_is_checked_again_when_it_is_placed_and_never_to_an_emergency
     assert rows[-1].detail["service"] == "callback"
 
     forged = centre_with_callbacks()
-    caller = forged.sim.endpoint("dtiB1T1")
-    caller.call(ani="911", dnis="5550199")
-    forged.run_until(lambda: forged.center.acd.entries and caller.state == "connected",
-                     what="waiting in support")
-    [call] = forged.center.calls.values()
+    caller, call = waiting_in_support(forged, "911")
     assert forged.center.callbacks.offer_prompts(call, forged.config.queue("support")) == []
     caller.send_digits("5")
     forged.run(3000)

@@ -10,27 +10,14 @@ in every string field of every service is refused and leaves nothing."""
 import json
 import os
 
-import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from twisted.logger import globalLogPublisher
 
 from cti.protocol.server import LOGIN_MAX_BODY
 from cti.storage.models import CallRecord
 from drivers.errors import SimulatorError
+from tests.conftest import logged_tracebacks
 from tests.fuzz import Scene, frame, frames
-
-
-@pytest.fixture
-def tracebacks():
-    seen = []
-
-    def observe(event):
-        if "log_failure" in event:
-            seen.append(event)
-    globalLogPublisher.addObserver(observe)
-    yield seen
-    globalLogPublisher.removeObserver(observe)
 
 
 def end_every_call(scene):
@@ -78,13 +65,7 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
           suppress_health_check=list(HealthCheck), phases=[Phase.generate])
 @given(st.data())
 def test_every_request_gets_exactly_one_answer_and_nothing_is_left(data):
-    seen = []
-
-    def observer(event):                  # per example: a fixture would span them all
-        if "log_failure" in event:
-            seen.append(event)
-    globalLogPublisher.addObserver(observer)
-    try:
+    with logged_tracebacks() as seen:     # per example: a fixture would span them all
         scene = Scene()
         for _ in range(40):
             role, raw, ids = data.draw(frames(scene))
@@ -105,8 +86,6 @@ def test_every_request_gets_exactly_one_answer_and_nothing_is_left(data):
         scene.collect()
         assert scene.audit() == {}
         assert_nothing_left(scene)
-    finally:
-        globalLogPublisher.removeObserver(observer)
 
 
 def string_fields(catalogue):

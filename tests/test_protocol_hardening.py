@@ -39,18 +39,6 @@ def wire(hub):
     return w
 
 
-@pytest.fixture
-def failures():
-    """Tracebacks logged while the test runs."""
-    seen = []
-
-    def observe(event):
-        if "log_failure" in event:
-            seen.append(event)
-    globalLogPublisher.addObserver(observe)
-    yield seen
-    globalLogPublisher.removeObserver(observe)
-
 
 def send_raw(wire, invoke_id, text):
     """A request whose JSON is written by hand (what json.dumps would not
@@ -71,12 +59,12 @@ def alive(wire, invoke_id=99):
     ('{"data": {"\\ud800": 1}}', "data", "params.data"),
     ('{"items": ["a", "\\udc00"]}', "items", "params.items[1]"),
 ])
-def test_a_lone_surrogate_anywhere_is_refused_naming_the_field(wire, failures, params, field,
+def test_a_lone_surrogate_anywhere_is_refused_naming_the_field(wire, tracebacks, params, field,
                                                                where):
     code, item = error_of(send_raw(wire, 2, f'{{"service":"Echo","params":{params}}}'))
     assert code == "invalid_field" and item.body["field"] == field
     assert item.body["message"].startswith(where) and "lone surrogate" in item.body["message"]
-    assert alive(wire) and failures == []
+    assert alive(wire) and tracebacks == []
 
 
 def test_a_real_pair_of_surrogates_is_a_character(wire):
@@ -89,11 +77,11 @@ def test_a_real_pair_of_surrogates_is_a_character(wire):
     ("9007199254740992", "9007199254740992"), ("-9007199254740992", "-9007199254740992"),
     ("1" * 5000, "11111111111111111111..."),
 ])
-def test_numbers_no_client_could_hold_are_refused(wire, failures, value, shown):
+def test_numbers_no_client_could_hold_are_refused(wire, tracebacks, value, shown):
     code, item = error_of(send_raw(wire, 2, f'{{"service":"Echo","params":{{"n":{value}}}}}'))
     assert code == "invalid_field" and item.body["field"] == "n"
     assert f"the number {shown} is not one a client can hold" in item.body["message"]
-    assert alive(wire) and failures == []
+    assert alive(wire) and tracebacks == []
 
 
 def test_the_largest_safe_integers_pass(wire):
@@ -101,11 +89,11 @@ def test_the_largest_safe_integers_pass(wire):
     assert reply.body["result"]["echo"]["n"] == 2 ** 53 - 1
 
 
-def test_nesting_too_deep_for_the_decoder_is_bad_json_and_the_session_goes_on(wire, failures):
+def test_nesting_too_deep_for_the_decoder_is_bad_json_and_the_session_goes_on(wire, tracebacks):
     deep = "[" * 100_000 + "]" * 100_000
     code, item = error_of(send_raw(wire, 2, f'{{"service":"Echo","params":{{"items":{deep}}}}}'))
     assert code == "bad_json" and "nests" in item.body["message"]
-    assert item.invoke_id == 2 and alive(wire) and failures == []
+    assert item.invoke_id == 2 and alive(wire) and tracebacks == []
 
 
 def test_nesting_past_the_limit_is_refused_with_its_path(wire):
@@ -135,38 +123,38 @@ def test_keys_are_quoted_in_messages_so_no_input_reaches_them_raw(wire):
     assert item.body["message"].startswith('params.data["a\\nb\\u001b[2J"]: ')
 
 
-def test_a_bad_service_name_is_answered(wire, failures):
+def test_a_bad_service_name_is_answered(wire, tracebacks):
     code, item = error_of(send_raw(wire, 2, '{"service":"\\ud800"}'))
     assert code == "invalid_field" and item.body["field"] == "service"
     code, item = error_of(wire.request(3, "x" * 300))
     assert code == "unknown_service"
-    assert alive(wire) and failures == []
+    assert alive(wire) and tracebacks == []
 
 
 # -- exactly one answer -----------------------------------------------------------------
 def test_a_result_that_cannot_be_sent_is_an_internal_error_with_an_incident(hub, wire,
-                                                                          failures):
+                                                                          tracebacks):
     hub.catalogue.add(Service("Broken", {"agent"}), lambda r, p: {"oops": "\ud800"})
     code, item = error_of(wire.request(2, "Broken"))
     assert code == "internal_error" and item.body["incident"] in item.body["message"]
-    [logged] = failures
+    [logged] = tracebacks
     assert logged["incident"] == item.body["incident"]
     assert alive(wire)
     assert wire.request(2, "Heartbeat")[0].kind == "response"     # invoke id 2 is free
 
 
-def test_a_deferred_failing_later_is_answered_once(hub, wire, failures):
+def test_a_deferred_failing_later_is_answered_once(hub, wire, tracebacks):
     pending = defer.Deferred()
     hub.catalogue.add(Service("Later", {"agent"}), lambda r, p: pending)
     assert wire.request(2, "Later") == []
     pending.errback(KeyError("gone"))
     code, item = error_of(wire.read())
     assert code == "internal_error" and item.invoke_id == 2
-    assert len(failures) == 1 and alive(wire)
+    assert len(tracebacks) == 1 and alive(wire)
 
 
 def test_an_event_that_cannot_be_sent_is_dropped_and_others_still_get_theirs(hub, wire,
-                                                                           failures):
+                                                                           tracebacks):
     hub.provide_snapshots("queue", lambda q: {"queue": q})
     other = Wire(hub)
     other.login("sue", "supervisor")
@@ -176,7 +164,7 @@ def test_an_event_that_cannot_be_sent_is_dropped_and_others_still_get_theirs(hub
     hub.publish("queue", "sales", "Fine", {"x": 1})
     assert [m.body["event"] for m in wire.read()] == ["Fine"]
     assert [m.body["event"] for m in other.read()] == ["Fine"]
-    assert len(failures) == 2 and alive(wire)
+    assert len(tracebacks) == 2 and alive(wire)
 
 
 def test_too_many_outstanding_requests_are_refused_not_queued(hub, wire):
@@ -259,12 +247,10 @@ def test_snapshots_of_every_object_come_in_pages_that_fit_a_frame(clock):
 def test_a_calls_attached_data_is_bounded_in_total():
     from cti.server.callcenter import MAX_ATTACHED
     from tests.centre import Centre
-    from tests.test_callcenter import flow_server, route_request
+    from tests.test_scope import caller_in_the_ivr
 
     centre = Centre()
-    client, seen = flow_server(centre)
-    centre.sim.endpoint("dtiB1T3").call(ani="2125550003", dnis="5550100")
-    call = route_request(centre, seen)["call"]
+    client, call = caller_in_the_ivr(centre)
     chunk = {f"k{j}": "y" * 20_000 for j in range(3)}           # 60 KB: fits once
     centre.call(client.call("SetCallData", call=call, data=chunk))
     more = {f"m{j}": "y" * 20_000 for j in range(3)}

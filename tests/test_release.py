@@ -7,7 +7,6 @@ call nobody holds, a line left off-hook, a phone left talking)."""
 from dataclasses import replace
 
 import pytest
-from twisted.logger import globalLogPublisher
 
 from cti.protocol.client import RemoteError
 from cti.server.config import load_server_config
@@ -29,17 +28,6 @@ def t1_out():
         for g in config.trunk_groups))), "dtiB1T1"
 
 
-@pytest.fixture
-def failures():
-    seen = []
-
-    def observe(event):
-        if "log_failure" in event:
-            seen.append(event)
-    globalLogPublisher.addObserver(observe)
-    yield seen
-    globalLogPublisher.removeObserver(observe)
-
 
 def phase_of(centre, trunk, phase):
     """Run until the trunk of the call out is in `phase`."""
@@ -51,7 +39,7 @@ def phase_of(centre, trunk, phase):
 @pytest.mark.parametrize("phase", ["seizing", "dialing", "ringing"])
 @pytest.mark.parametrize("how", ["ClearConnection", "on-hook"])
 def test_an_agent_hangs_up_its_call_out_in_any_phase_and_nothing_is_left(lines, phase, how,
-                                                                         failures):
+                                                                         tracebacks):
     centre, trunk = lines()
     client, events, phone = headset_agent(centre)
     far = centre.sim.endpoint(trunk)
@@ -76,7 +64,7 @@ def test_an_agent_hangs_up_its_call_out_in_any_phase_and_nothing_is_left(lines, 
     assert call not in centre.center.model.calls and not centre.center.dialer.outs
     [cdr] = centre.records.of(CallRecord, call_id=call)
     assert (cdr.disposition, cdr.released_by, cdr.cause) == ("failed", "agent", "agent hung up")
-    assert failures == []
+    assert tracebacks == []
     if how == "on-hook":
         phone.offhook()
         centre.run_until(lambda: centre.center.channels["msiB1C5"].state == "offhook",
@@ -101,7 +89,7 @@ def connected_call(centre):
     return client, caller, centre.center.acd.agents["1005"].call.id
 
 
-def test_a_release_step_that_fails_is_skipped_and_the_cdr_says_so(failures, monkeypatch):
+def test_a_release_step_that_fails_is_skipped_and_the_cdr_says_so(tracebacks, monkeypatch):
     centre = Centre()
     client, caller, call = connected_call(centre)
     ic = centre.center.calls[call]
@@ -117,13 +105,13 @@ def test_a_release_step_that_fails_is_skipped_and_the_cdr_says_so(failures, monk
     assert centre.center.channels["dtiB1T1"].state == "idle"
     assert centre.center.channels["msiB1C5"].state != "talking"
     [cdr] = centre.records.of(CallRecord, call_id=call)
-    [failure] = failures
+    [failure] = tracebacks
     assert cdr.cause == (f"agent hung up (release incomplete: the desk failed, "
                          f"incident {failure['incident']})")
     assert centre.server.voice_pool.busy == set()
 
 
-def test_the_sweep_clears_a_call_nobody_holds_and_its_agent_is_freed(failures, monkeypatch):
+def test_the_sweep_clears_a_call_nobody_holds_and_its_agent_is_freed(tracebacks, monkeypatch):
     """A call out whose release failed before the call model was told: the
     agent stays busy on a call nobody holds, until the sweep."""
     centre, trunk = analog_out()
@@ -135,7 +123,7 @@ def test_the_sweep_clears_a_call_nobody_holds_and_its_agent_is_freed(failures, m
     monkeypatch.setattr(centre.center.model, "clear_call", lambda *a, **k: 1 / 0)
     centre.call(client.call("ClearConnection", call=call))
     monkeypatch.setattr(centre.center.model, "clear_call", real)
-    assert call in centre.center.model.calls and len(failures) == 1
+    assert call in centre.center.model.calls and len(tracebacks) == 1
     centre.run(5000)                                     # the line is idle again
     sweep = centre.center.sweep
     assert sweep.run() == []                             # seen once: maybe in passing
@@ -186,7 +174,7 @@ def test_a_handler_failing_midway_still_answers_and_leaves_the_session_alive(mon
     assert centre.call(client.call("Heartbeat"))["time"] >= 0
 
 
-def test_a_seize_that_raises_frees_the_trunk_and_ends_the_call_out(failures):
+def test_a_seize_that_raises_frees_the_trunk_and_ends_the_call_out(tracebacks):
     centre, trunk = t1_out()
     client, events, phone = headset_agent(centre)
     dialer = centre.center.dialer
@@ -198,13 +186,13 @@ def test_a_seize_that_raises_frees_the_trunk_and_ends_the_call_out(failures):
     call = centre.call(client.call("MakeCall", number="5551234"))["call"]
     centre.run(2000)
     assert first.name not in dialer.by_trunk and first.name not in dialer.guard.active
-    assert len(failures) == 1                    # logged, once
+    assert len(tracebacks) == 1                    # logged, once
     [cdr] = centre.records.of(CallRecord, call_id=call)
     assert cdr.disposition == "failed" and "the board failed seizing dtiB1T1" in cdr.cause
     assert centre.center.acd.agents["1005"].state == "ready" and not dialer.outs
 
 
-def test_glare_on_the_only_trunk_leaves_the_incoming_call_that_won_alone(failures):
+def test_glare_on_the_only_trunk_leaves_the_incoming_call_that_won_alone(tracebacks):
     """Our seizure meets the far end's on the one trunk left: the incoming
     call has it; ending our call out touches nothing of it."""
     config = load_server_config("etc/cti.toml")
@@ -222,7 +210,7 @@ def test_glare_on_the_only_trunk_leaves_the_incoming_call_that_won_alone(failure
     call = centre.call(client.call("MakeCall", number="5551234"))["call"]   # ...as we do
     centre.run(8000)
     [cdr] = centre.records.of(CallRecord, call_id=call)
-    assert cdr.cause == "glare" and failures == []        # nothing failed releasing it
+    assert cdr.cause == "glare" and tracebacks == []        # nothing failed releasing it
     moves = [(t.event, t.detail.get("reason")) for t in
              centre.center.channels["dtiB1T1"].machine.history]
     after = moves[[e for e, _ in moves].index("glare"):]

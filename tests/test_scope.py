@@ -16,6 +16,14 @@ from tests.test_callcenter import PASSWORD, agent_ready, flow_server, names, rou
 from tests.test_supervision import SUP_STATION, Scene
 
 
+def caller_in_the_ivr(centre):
+    """A bare flow server, and a call from dtiB1T3 in its hands:
+    (the flow server's client, the call id)."""
+    client, seen = flow_server(centre)
+    centre.sim.endpoint("dtiB1T3").call(ani="2125550003", dnis="5550100")
+    return client, route_request(centre, seen)["call"]
+
+
 def refused(centre, client, service, **params):
     with pytest.raises(RemoteError) as e:
         centre.call(client.call(service, **params))
@@ -167,9 +175,7 @@ def test_a_supervisor_with_teams_follows_other_teams_calls_only_while_they_wait(
 
 def test_a_flow_server_cannot_probe_files_outside_its_prompts(tmp_path):
     centre = Centre()
-    client, seen = flow_server(centre)
-    centre.sim.endpoint("dtiB1T3").call(ani="2125550003", dnis="5550100")
-    call = route_request(centre, seen)["call"]
+    client, call = caller_in_the_ivr(centre)
     secret = tmp_path / "secret.wav"
     secret.write_bytes(b"RIFF")
     answers = [refused(centre, client, "PlayMessage", call=call, prompts=[path])
@@ -194,9 +200,7 @@ def test_a_flow_plays_messages_left_in_flows_but_not_agents_call_recordings(tmp_
 
     centre = Centre()
     centre.center.recordings_dir = tmp_path
-    client, seen = flow_server(centre)
-    centre.sim.endpoint("dtiB1T3").call(ani="2125550003", dnis="5550100")
-    call = route_request(centre, seen)["call"]
+    client, call = caller_in_the_ivr(centre)
     message = tone_wav(tmp_path / "c7-1.wav", 0.2)              # as RecordMessage names it
     recording = tone_wav(tmp_path / "c7-call-2.wav", 0.2)       # as StartRecording does
     assert centre.call(client.call("PlayMessage", call=call, prompts=[message]))["reason"]
@@ -251,9 +255,7 @@ def test_a_silent_monitor_cannot_be_detected_from_anything_an_agent_reads():
 def test_a_prompt_the_board_will_not_play_is_refused_naming_it(tmp_path):
     centre = Centre()
     centre.center.recordings_dir = tmp_path
-    client, seen = flow_server(centre)
-    centre.sim.endpoint("dtiB1T3").call(ani="2125550003", dnis="5550100")
-    call = route_request(centre, seen)["call"]
+    client, call = caller_in_the_ivr(centre)
     bad = tmp_path / "c7-1.wav"                        # a message, not audio at all
     bad.write_bytes(b"MThd not a wave file at all")
     e = refused(centre, client, "PlayMessage", call=call, prompts=[str(bad)])
