@@ -179,15 +179,9 @@ class Hub:
             size, last = size + cost, object_id
         return page, None
 
-    def snapshot(self, kind, object_id, session=None):
+    def snapshot(self, kind, object_id):
         """The snapshot of one object (no_such_object if there is none);
-        for id "*", every object of the kind (all pages: see `page`)."""
-        if object_id == "*":
-            snaps, after = self.page(kind, session)
-            while after is not None:
-                more, after = self.page(kind, session, after)
-                snaps += more
-            return snaps
+        every object of a kind comes a page at a time (`page`)."""
         getter = self.snapshots.get(kind)
         snap = getter(object_id) if getter else None
         if snap is None:
@@ -421,7 +415,7 @@ class Hub:
         if object_id == "*":
             snap, more["next"] = self.page(kind, request.session)
         else:
-            snap = self.snapshot(kind, object_id, request.session)
+            snap = self.snapshot(kind, object_id)
         monitor_id = next(self._monitor_ids)
         self.monitors[monitor_id] = (request.session, kind, object_id)
         self._watchers.setdefault((kind, object_id), set()).add(monitor_id)
@@ -447,7 +441,7 @@ class Hub:
                 raise ProtocolError("invalid_field", "Snapshot: 'after' pages through id "
                                     "'*' only", field="after")
             return {"object": kind, "id": object_id,
-                    "snapshot": self.snapshot(kind, object_id, request.session)}
+                    "snapshot": self.snapshot(kind, object_id)}
         snaps, next_id = self.page(kind, request.session, after)
         return {"object": kind, "id": object_id, "snapshot": snaps, "next": next_id}
 

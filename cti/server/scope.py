@@ -51,15 +51,20 @@ class Scope:
         self.center = center
         self.agent_agents = agent_agents
         self.agent_calls = agent_calls
-        agents = center.acd.agents.values()
-        #: What a team is, from the configuration (it does not change live).
-        self.team_agents = {}
-        self.team_queues = {}
-        for agent in agents:
+        # What a team is, and whose teams a supervisor has: the configuration's,
+        # which does not change live.  A supervisor's view: (its teams, their
+        # agents' ids, the queues they serve).
+        team_agents, team_queues = {}, {}
+        for agent in center.acd.agents.values():
             if agent.config.team is not None:
-                self.team_agents.setdefault(agent.config.team, set()).add(agent.id)
-                self.team_queues.setdefault(agent.config.team, set()).update(
+                team_agents.setdefault(agent.config.team, set()).add(agent.id)
+                team_queues.setdefault(agent.config.team, set()).update(
                     agent.serves, agent.config.queues)
+        self.views = {
+            user.name: (frozenset(user.teams),
+                        frozenset().union(*(team_agents.get(t, ()) for t in user.teams)),
+                        frozenset().union(*(team_queues.get(t, ()) for t in user.teams)))
+            for user in center.config.users if user.teams}
 
     def hidden(self, session, kind, object_id):
         """None if the session may see the object, else why not."""
@@ -69,10 +74,8 @@ class Scope:
         if role == "flow":
             return self._flow(kind, object_id)
         if role == "supervisor":
-            teams = self._teams_of(session)
-            if teams is None:
-                return None
-            return self._supervisor(session, teams, kind, object_id)
+            view = self.views.get(session.user.name)
+            return None if view is None else self._supervisor(session, view, kind, object_id)
         agent = self.center.acd.agents.get(session.user.name)
         if agent is None:                   # a [[users]] login with the agent role
             return None if kind not in ("call", "device") else \
@@ -142,19 +145,15 @@ class Scope:
                 f"({agent.station or agent.config.station}) only")
 
     # -- supervisors with teams -------------------------------------------------
-    def _teams_of(self, session):
-        user = self.center.config.user(session.user.name)
-        return frozenset(user.teams) if user is not None and user.teams else None
-
-    def _supervisor(self, session, teams, kind, object_id):
+    def _supervisor(self, session, view, kind, object_id):
         cc = self.center
+        teams, agents, queues = view
         shown = ", ".join(sorted(teams))
         if kind == "agent":
             other = cc.acd.agents.get(object_id)
             if other is None or other.config.team in teams:
                 return None
             return f"agent {object_id} is not in your teams ({shown})"
-        queues = set().union(*(self.team_queues.get(t, ()) for t in teams))
         if kind == "queue":
             if object_id not in cc.acd.queues or object_id in queues:
                 return None
@@ -162,7 +161,6 @@ class Scope:
         if kind == "call":
             if object_id not in cc.model.calls:
                 return None
-            agents = set().union(*(self.team_agents.get(t, ()) for t in teams))
             ic = cc.calls.get(object_id)
             if self._agents_on(object_id) & agents or self._waiting_in(object_id) in queues \
                     or ic is not None and ic.intercepted_by == session.user.name \
