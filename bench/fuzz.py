@@ -78,8 +78,8 @@ def serve(port):
     config = load_server_config("etc/cti.toml")
     config = replace(config, gate=Limits(
         max_connections=wide, max_connections_per_source=wide, max_unauthenticated=wide,
-        max_unauthenticated_per_source=wide, delay_after=wide, lockout_after=wide,
-        source_lockout_after=wide))
+        max_unauthenticated_per_source=wide, delay_after=wide, source_delay_after=wide,
+        lockout_after=wide, source_lockout_after=wide))
 
     class Records(list):
         def add(self, record):

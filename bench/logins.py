@@ -41,8 +41,8 @@ def run(tries):
     never = 10 ** 9
     clock = task.Clock()
     hub = Hub(clock, [User("1005", frozenset({"agent"}), hash_password("1234"))],
-              gate=Gate(clock, Limits(delay_after=never, lockout_after=never,
-                                      source_lockout_after=never)))
+              gate=Gate(clock, Limits(delay_after=never, source_delay_after=never,
+                                      lockout_after=never, source_lockout_after=never)))
     login_ms(hub, "nobody", "x")                # the dummy hash is made once, first
     wrong, unknown = [], []
     for _ in range(tries):                       # interleaved: the same machine state

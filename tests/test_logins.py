@@ -295,3 +295,19 @@ def test_a_refusal_delayed_past_the_login_timeout_is_still_answered():
     assert not c.closed
     door.clock.advance(1)
     assert c.closed and "no login within 30 s" in str(c.read()[-1].body)
+
+
+def test_one_address_shared_by_many_people_is_not_slowed_by_a_few_typos():
+    """Behind one NAT, a few agents mistyping their passwords do not slow
+    the others' refusals: an address is delayed only after
+    `source_delay_after` failures, whatever the names."""
+    from dataclasses import replace
+
+    door = Door(replace(LIMITS, source_delay_after=6, lockout_after=100,
+                        source_lockout_after=100))
+    waits = []
+    for i in range(8):
+        started = door.clock.seconds()
+        assert attempt(door, user=f"agent{i}", source="10.0.0.99") == "bad_credentials"
+        waits.append(door.clock.seconds() - started)
+    assert waits == [0, 0, 0, 0, 0, 0, 1, 2]

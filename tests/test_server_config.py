@@ -169,7 +169,7 @@ def test_the_door_is_configured_from_server_keys(tmp_path):
     config = load_server_config(write(tmp_path, edit(
         "[server]\n", "[server]\nmax_connections_per_source = 50\nlogin_lockout_s = 60\n")))
     assert (config.gate.max_connections_per_source, config.gate.lockout_s) == (50, 60)
-    assert config.gate.max_connections == 2000                 # the default
+    assert config.gate.max_connections == 5000                 # the default
 
 
 def test_sample_passwords_are_1234():

@@ -14,8 +14,9 @@ Connections
 
 Failed logins
     Counted per user name and per source address over a sliding window
-    (`Limits.window_s`).  The first `delay_after` failures are answered at
-    once; each further refusal only after a delay that doubles with every
+    (`Limits.window_s`).  The first `delay_after` failures of a name (and
+    `source_delay_after` of an address: many people may share one) are
+    answered at once; each further refusal only after a delay that doubles with every
     failure (`delay_s`, twice that, ... up to `max_delay_s`); at `lockout_after` failures of
     a name, or `source_lockout_after` from one address, that name or
     address is locked for `lockout_s`: every Login for it, right password
@@ -42,12 +43,13 @@ MAX_TRACKED = 10_000
 class Limits:
     """The door's settings ([server] in etc/cti.toml; docs/configuration.md)."""
 
-    max_connections: int = 2000
-    max_connections_per_source: int = 200
-    max_unauthenticated: int = 200
-    max_unauthenticated_per_source: int = 10
+    max_connections: int = 5000
+    max_connections_per_source: int = 1000       # a whole floor behind one NAT
+    max_unauthenticated: int = 500
+    max_unauthenticated_per_source: int = 50     # a shift logging in at once
     window_s: float = 900.0
     delay_after: int = 3
+    source_delay_after: int = 20                 # one address is many people (a NAT)
     delay_s: float = 1.0
     max_delay_s: float = 30.0
     lockout_after: int = 10
@@ -151,7 +153,8 @@ class Gate:
             by_source.locked_until = now + lim.lockout_s
             self.audit("LoginLockout", user, source=source, failures=len(by_source.times),
                        lockedS=lim.lockout_s, scope="source")
-        over = max(len(by_name.times), len(by_source.times)) - lim.delay_after
+        over = max(len(by_name.times) - lim.delay_after,
+                   len(by_source.times) - lim.source_delay_after)
         if over <= 0:
             return 0.0
         return min(lim.max_delay_s, lim.delay_s * 2 ** min(over - 1, 30))

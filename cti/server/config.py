@@ -665,6 +665,7 @@ GATE_KEYS = {
     "max_unauthenticated_per_source": "max_unauthenticated_per_source",
     "login_window_s": "window_s",
     "login_delay_after": "delay_after",
+    "login_source_delay_after": "source_delay_after",
     "login_delay_s": "delay_s",
     "login_max_delay_s": "max_delay_s",
     "login_lockout_after": "lockout_after",
