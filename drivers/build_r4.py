@@ -17,13 +17,15 @@ import os
 
 from cffi import FFI
 
+from drivers._cdefs import MODULES, SIMULATOR_MODULES
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 NATIVE = os.path.join(ROOT, "native")
 
 
 def _cdef_modules(with_simulator):
-    names = ["srl", "dxxx", "dti", "msi", "dcb"] + (["simfar", "dsp"] if with_simulator else [])
+    names = MODULES + (SIMULATOR_MODULES if with_simulator else [])
     return [importlib.import_module(f"drivers._cdefs.{name}") for name in names]
 
 

@@ -31,7 +31,7 @@ from cti.server.config import load_server_config
 from tests.centre import Centre
 
 CONFIG = load_server_config("etc/cti.toml")
-ROLES = {"flow": "ivr", "agent": "1005", "supervisor": "sup", "admin": "admin"}
+USER_OF_ROLE = {"flow": "ivr", "agent": "1005", "supervisor": "sup", "admin": "admin"}
 #: The frame headers a well-formed request has, before its body.
 HEADER = struct.Struct(">IBBI")
 
@@ -72,7 +72,7 @@ class Scene:
         hub = centre.hub
         hub.heartbeat_s = 3600            # no session closes for silence while time runs
         self.peers = {"anonymous": Peer(hub, "10.0.0.9")}
-        for role, user in ROLES.items():
+        for role, user in USER_OF_ROLE.items():
             peer = Peer(hub, f"10.0.0.{len(self.peers)}")
             peer.session.machine.fire("login")
             peer.session.machine.fire("accepted")

@@ -40,7 +40,7 @@ from cti.agent.console import DESTINATIONS, Console
 from cti.agent.dialogs import Ask, Pick
 from cti.agent.model import Desk
 from cti.agent.widgets import (
-    ROLES,
+    ROLE_WORDS,
     QueueView,
     RecordForm,
     ScreenPop,
@@ -323,7 +323,7 @@ class AgentDesktop(Console):
         """Pick a party of the conference; it changes between talking and
         only listening (a listener asking to speak is offered first)."""
         call = self.desk.call
-        choices = [(device, f"{device}: {ROLES[role]}"
+        choices = [(device, f"{device}: {ROLE_WORDS[role]}"
                     + (f", asks to speak ({call.speak[device]})" if device in call.speak else ""))
                    for device, role in sorted(call.parties.items())]
 
@@ -333,7 +333,7 @@ class AgentDesktop(Console):
             role = "listen" if call.parties[device] == "talk" else "talk"
             self.send(self.client.set_party_role(call.call, device, role),
                       lambda result: call.set_role(result["device"], result["role"]),
-                      done=f"{device} {ROLES[role]}")
+                      done=f"{device} {ROLE_WORDS[role]}")
         first = next(iter(sorted(call.speak)), None)
         self.push_screen(Pick("Talk or listen: Enter changes the party", choices, first), toggle)
 

@@ -26,7 +26,7 @@ STATES = {"loggedOff": "Logged off", "notReady": "Not ready", "ready": "Ready",
           "reserved": "Ringing", "busy": "On a call", "workingAfterCall": "Wrap-up"}
 CALL_STATES = {"alerting": "ringing", "initiated": "calling", "connected": "connected",
                "hold": "on hold", "ended": "ended"}
-ROLES = {"talk": "talks", "listen": "listens"}
+ROLE_WORDS = {"talk": "talks", "listen": "listens"}
 
 
 def state_label(state, reason=""):
@@ -164,8 +164,9 @@ class ScreenPop(Vertical):
                 lines.append(f"Consulting on {call.consult}: c complete, f conference, "
                              "k reconnect")
             if call.parties:
-                lines.append("Conference: " + ", ".join(
-                    f"{device} {ROLES[role]}" for device, role in sorted(call.parties.items())))
+                parties = sorted(call.parties.items())
+                lines.append("Conference: " + ", ".join(f"{device} {ROLE_WORDS[role]}"
+                                                        for device, role in parties))
             lines += [f"{device} asks to speak (pressed {digit}): p gives the floor"
                       for device, digit in sorted(call.speak.items())]
             info.update("\n".join(lines))

@@ -36,7 +36,7 @@ from cti.logs import Throttle
 from cti.protocol import bodies
 from cti.protocol.framing import MAX_BODY, FrameError, Framer, Message, encode
 from cti.protocol.gate import Gate, Refused
-from cti.protocol.services import Catalogue, Field, ProtocolError, Service
+from cti.protocol.services import ROLES, Catalogue, Field, ProtocolError, Service
 from cti.statemachine import Table
 
 log = Logger()
@@ -137,6 +137,10 @@ class Hub:
         #: session sees tells of one it may not (a call at a device).
         self.hidden = lambda session, kind, object_id: None
         self.event_hidden = lambda session, body: False
+        #: refusal(error): the ProtocolError a handler's own error means to
+        #: the client, or None (an internal error).  The server's edge gives
+        #: it (cti.server.edge), so that its domain code raises its own errors.
+        self.refusal = lambda error: None
         self._register_core()
 
     # -- objects ---------------------------------------------------------
@@ -289,15 +293,24 @@ class Hub:
             raise ProtocolError("invalid_field", f"{name}: unknown top-level field {extra[0]!r} "
                                 "(parameters go in 'params')", field=extra[0])
         params = service.check(params)
-        return defer.maybeDeferred(handler, Request(self, session, invoke_id, name), params)
+        d = defer.maybeDeferred(handler, Request(self, session, invoke_id, name), params)
+        return d.addErrback(self._refused)
+
+    def _refused(self, failure):
+        """A handler's error as the client is to get it (`refusal`)."""
+        if not failure.check(ProtocolError):
+            error = self.refusal(failure.value)
+            if error is not None:
+                raise error
+        return failure
 
     # -- the core services ---------------------------------------------
     def _register_core(self):
-        everyone = {"flow", "agent", "supervisor", "admin"}
+        everyone = set(ROLES)
         add = self.catalogue.add
         add(Service("Login", everyone, before_login=True, fields={
             "user": Field(str), "password": Field(str),
-            "role": Field(str, choices=("flow", "agent", "supervisor", "admin")),
+            "role": Field(str, choices=ROLES),
             "client": Field(str, required=False, default="")},
             errors=("already_logged_in", "bad_credentials", "locked_out", "invalid_state")),
             self._login)

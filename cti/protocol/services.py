@@ -31,6 +31,10 @@ a service did not declare (tests/conftest.py), and docs/protocol.md's
 from dataclasses import dataclass, field
 
 ROLES = ("flow", "agent", "supervisor", "admin")
+#: Who may work on calls (an agent its own; a supervisor or admin any it sees).
+CALLERS = frozenset({"agent", "supervisor", "admin"})
+#: Who may watch and steer others: supervisors and administrators.
+SUPERVISORS = frozenset({"supervisor", "admin"})
 #: The longest a flow server may keep a call without a request (KeepCall),
 #: in seconds: a bound on the dead air a caller may hear.
 KEEP_CALL_MAX_S = 300.0

@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 from twisted.internet import task
 from twisted.logger import Logger
 
+from cti.server.errors import ACDError
 from cti.server.router import STRATEGY_KEY, Router, Rule
 from cti.statemachine import Table
 
@@ -138,14 +139,6 @@ def _serving(method):
         finally:
             self.cause = outer
     return serve
-
-
-class ACDError(Exception):
-    """A request the ACD refuses; `code` is the protocol error code."""
-
-    def __init__(self, code, message):
-        self.code = code
-        super().__init__(message)
 
 
 @dataclass(eq=False)

@@ -47,6 +47,7 @@ from cti.server.channels import (
     VoicePool,
 )
 from cti.server.config import tls_listen
+from cti.server.edge import refusal
 from cti.server.voice import VoicePorts
 
 log = Logger()
@@ -98,6 +99,7 @@ class CTServer(MultiService):
         self.hub = Hub(reactor, hub_users(config), heartbeat_s=config.heartbeat_s,
                        gate=Gate(reactor, config.gate, audit=lambda action, user, **detail:
                                  self.center.audit(action, user, **detail)))
+        self.hub.refusal = refusal           # the call layer's errors, as clients get them
         # Call ids go on from the start time in milliseconds: a restarted
         # server never reuses one (its records and recordings are named by
         # them), at up to 1000 calls a second.  On a test clock at 0: c1.

@@ -23,8 +23,8 @@ failed attempt.
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from cti.server.channels import OutboundFailed
-from cti.server.dialing import Barred, Caller
+from cti.server.dialing import Caller
+from cti.server.errors import Barred, OutboundFailed
 
 log = Logger()
 

@@ -66,12 +66,23 @@ from twisted.internet import defer, task
 from twisted.logger import Logger
 
 from cti.flow.model import say
-from cti.protocol.services import KEEP_CALL_MAX_S, Field, ProtocolError, Service
+from cti.protocol.services import KEEP_CALL_MAX_S, ROLES, Field, Service
 from cti.server import customer
-from cti.server.acd import ACD, ACDError, Settings
+from cti.server.acd import ACD, Settings
 from cti.server.callback import Callbacks
-from cti.server.channels import OutboundFailed, Station
+from cti.server.channels import Station
 from cti.server.desk import Desk
+from cti.server.errors import (
+    ACDError,
+    CallFailed,
+    InvalidField,
+    InvalidState,
+    MissingField,
+    NoSuchObject,
+    OutboundFailed,
+    QueueFull,
+    ResourceBusy,
+)
 from cti.server.outbound import CalledAgent, Dialer
 from cti.server.scope import Scope
 from cti.server.sweep import Sweep
@@ -97,8 +108,8 @@ log = Logger()
 FLOW_RESPONSE_S = 2.0
 #: How long RouteSelect lets an extension or a number ring (`timeoutS`):
 #: by default, and the range allowed.
-RING_S = 30.0
-RING_S_RANGE = (5.0, 300.0)
+ROUTE_RING_S = 30.0
+ROUTE_RING_S_RANGE = (5.0, 300.0)
 
 PHASES = Table("inbound_call", initial="routing", transitions=[
     ("routing", "to_flow", "ivr"),
@@ -120,9 +131,10 @@ PHASES = Table("inbound_call", initial="routing", transitions=[
 
 AGENT_STATES = ("loggedOn", "ready", "notReady", "workingAfterCall", "loggedOff")
 DTMF_KEYS = "0123456789*#ABCD"
-#: The longest recording (RecordMessage maxS), and the longest silence that
-#: may end one (silenceS), in seconds.
-RECORD_MAX_S = 3600.0
+#: The longest message a caller may leave in a flow (RecordMessage maxS), and
+#: the longest silence that may end one (silenceS), in seconds.  (An agent's
+#: recording of a call: cti.server.desk.CALL_RECORDING_MAX_S.)
+MESSAGE_MAX_S = 3600.0
 SILENCE_MAX_S = 600.0
 #: The name RecordMessage gives a message left in a flow (CALL-N.wav); an
 #: agent's call recording is CALL-call-N.wav (cti.server.desk).
@@ -183,7 +195,6 @@ class TrunkCall:
     announce_timer: object = None
     announcements: int = 0           # played so far (the messages take turns)
     at_end: list = field(default_factory=list)   # Deferreds fired when it ends
-    history: list = field(default_factory=list)
 
     @property
     def id(self):
@@ -1025,9 +1036,9 @@ class CallCenter:
         routes name); `queue:NAME` is the queue NAME's, not a device."""
         kind, _, target = name.partition(":")
         if kind == "queue" and target:
-            raise ProtocolError("no_such_object", f"{name} is the connection of calls waiting "
-                                f"in queue {target!r}: monitor object 'queue', id {target!r}",
-                                object="device", id=name)
+            raise NoSuchObject(f"{name} is the connection of calls waiting "
+                               f"in queue {target!r}: monitor object 'queue', id {target!r}",
+                               object="device", id=name)
         if kind == "routepoint" and target in self.route_points:
             snap = {"device": name, "kind": "routepoint", "flow": target,
                     "flowServers": self.flow_servers()}
@@ -1075,7 +1086,7 @@ class CallCenter:
             "priority": Field(int, False), "timeoutS": Field(float, False)},
             errors=(*on_call, "queue_full", "call_failed", "barred")),
             watched(self._route_select))
-        add(Service("ClearConnection", {"flow", "agent", "supervisor", "admin"}, fields={
+        add(Service("ClearConnection", set(ROLES), fields={
             "call": Field(str, required=False)}, errors=on_call),
             watched(self._clear_connection))
         add(Service("KeepCall", flow, fields={**call, "timeoutS": Field(float)},
@@ -1106,8 +1117,8 @@ class CallCenter:
         ic = self.calls.get(call_id)
         if ic is None:
             self.dialer.check_not_own(call_id)
-            raise ProtocolError("no_such_object", f"no call {call_id!r} (it may have ended)",
-                                object="call", id=call_id)
+            raise NoSuchObject(f"no call {call_id!r} (it may have ended)",
+                               object="call", id=call_id)
         return ic
 
     @staticmethod
@@ -1119,8 +1130,8 @@ class CallCenter:
     def _flow_call(self, request, call_id):
         ic = self._call(call_id)
         if not self._holds(request.session, ic):
-            raise ProtocolError("invalid_state", f"call {call_id} is not in this flow "
-                                f"server's hands (it is {ic.state})")
+            raise InvalidState(f"call {call_id} is not in this flow "
+                               f"server's hands (it is {ic.state})")
         return ic
 
     def _watched(self, handler):
@@ -1153,26 +1164,26 @@ class CallCenter:
     def _flow_op(self, request, call_id, run):
         ic = self._flow_call(request, call_id)
         if ic.op_busy:
-            raise ProtocolError("invalid_state", f"call {call_id}: another operation is "
-                                "still running on it")
+            raise InvalidState(f"call {call_id}: another operation is "
+                               "still running on it")
         if ic.voice is None:
-            raise ProtocolError("resource_busy", f"call {call_id} has no voice resource")
+            raise ResourceBusy(f"call {call_id} has no voice resource")
         ic.op_busy = True
         try:
             result = yield run(ic)
         finally:
             ic.op_busy = False
         if ic.state == "ended":
-            raise ProtocolError("no_such_object", f"call {call_id} was cleared ({ic.cause})",
-                                object="call", id=call_id)
+            raise NoSuchObject(f"call {call_id} was cleared ({ic.cause})",
+                               object="call", id=call_id)
         return result
 
     def _answer_call(self, request, params):
         if request.role == "agent":
             return self._agent_answer(request, params)
         if params["call"] is None:
-            raise ProtocolError("missing_field", "AnswerCall: a flow server names the call",
-                                field="call")
+            raise MissingField("AnswerCall: a flow server names the call",
+                               field="call")
         ic = self._flow_call(request, params["call"])
         if ic.trunk.state == "connected":
             return {}
@@ -1185,7 +1196,7 @@ class CallCenter:
         """Answer a flow's call's trunk: a Deferred fired once it is
         (an analog line: once off-hook), failing if the call ends first."""
         if ic.trunk.state != "offered":
-            raise ProtocolError("invalid_state", f"call {ic.id}: the trunk is {ic.trunk.state}")
+            raise InvalidState(f"call {ic.id}: the trunk is {ic.trunk.state}")
         ic.trunk.answer()
         ended = defer.Deferred()
         ic.at_end.append(ended)
@@ -1193,8 +1204,8 @@ class CallCenter:
 
         def answered(_):
             if ic.state == "ended":
-                raise ProtocolError("no_such_object", f"call {ic.id} was cleared ({ic.cause})",
-                                    object="call", id=ic.id)
+                raise NoSuchObject(f"call {ic.id} was cleared ({ic.cause})",
+                                   object="call", id=ic.id)
             self.model.connect(ic.call, ic.trunk.name, "connected", cause=cause)
         return d.addCallback(answered)
 
@@ -1206,29 +1217,29 @@ class CallCenter:
         recordings, and whether any other path exists is never said: a flow
         server cannot probe the CT server's files."""
         if not prompts:
-            raise ProtocolError("invalid_field", "PlayMessage: prompts is empty",
-                                field="prompts")
+            raise InvalidField("PlayMessage: prompts is empty",
+                               field="prompts")
         prompts_root = os.path.realpath(self.prompts_dir) if self.prompts_dir else None
         messages_root = os.path.realpath(self.recordings_dir)
         files = []
         for i, p in enumerate(prompts):
             if not isinstance(p, str) or not os.path.isabs(p):
-                raise ProtocolError("invalid_field", f"PlayMessage: prompts[{i}] must be an "
-                                    f"absolute file path; got {p!r}", field="prompts")
+                raise InvalidField(f"PlayMessage: prompts[{i}] must be an "
+                                   f"absolute file path; got {p!r}", field="prompts")
             real = os.path.realpath(p)
             prompt = prompts_root is not None and \
                 os.path.commonpath([prompts_root, real]) == prompts_root
             message = os.path.dirname(real) == messages_root and \
                 MESSAGE_FILE.match(os.path.basename(real))
             if not (prompt or message):
-                raise ProtocolError("invalid_field", f"PlayMessage: prompts[{i}] {p!r} is "
-                                    "neither a prompt (in "
-                                    f"{self.prompts_dir or 'no prompts directory'}) nor a "
-                                    f"message recorded by a flow ({messages_root}/CALL-N.wav)",
-                                    field="prompts")
+                raise InvalidField(f"PlayMessage: prompts[{i}] {p!r} is "
+                                   "neither a prompt (in "
+                                   f"{self.prompts_dir or 'no prompts directory'}) nor a "
+                                   f"message recorded by a flow ({messages_root}/CALL-N.wav)",
+                                   field="prompts")
             if not os.path.isfile(real):
-                raise ProtocolError("invalid_field", f"PlayMessage: prompts[{i}] {p!r} does "
-                                    "not exist", field="prompts")
+                raise InvalidField(f"PlayMessage: prompts[{i}] {p!r} does "
+                                   "not exist", field="prompts")
             files.append(real)
         return files
 
@@ -1240,16 +1251,16 @@ class CallCenter:
                 return self.ports.play(ic.voice, files, params["bargeIn"],
                                        params["clearDigits"])
             except BoardError as e:          # a file the board will not play
-                raise ProtocolError("invalid_field", f"PlayMessage: the board refuses the "
-                                    f"prompts: {e}", field="prompts") from None
+                raise InvalidField(f"PlayMessage: the board refuses the "
+                                   f"prompts: {e}", field="prompts") from None
         return self._flow_op(request, params["call"], run)
 
     @staticmethod
     def _check_keys(service, params, name="terminators"):
         bad = [key for key in params[name] if key not in DTMF_KEYS]
         if bad:
-            raise ProtocolError("invalid_field", f"{service}: {name}: {bad[0]!r} is not a "
-                                "DTMF key (0-9, *, #, A-D)", field=name)
+            raise InvalidField(f"{service}: {name}: {bad[0]!r} is not a "
+                               "DTMF key (0-9, *, #, A-D)", field=name)
 
     @staticmethod
     def _check_range(service, params, name, low, high, low_included=False):
@@ -1257,13 +1268,13 @@ class CallCenter:
         value = params[name]
         if not (low <= value if low_included else low < value) or not value <= high:
             bracket = "[" if low_included else "("
-            raise ProtocolError("invalid_field", f"{service}: {name} must be in {bracket}"
-                                f"{low:g}, {high:g}] seconds; got {value!r}", field=name)
+            raise InvalidField(f"{service}: {name} must be in {bracket}"
+                               f"{low:g}, {high:g}] seconds; got {value!r}", field=name)
 
     def _collect_digits(self, request, params):
         if not 1 <= params["maxDigits"] <= 31:
-            raise ProtocolError("invalid_field", "CollectDigits: maxDigits must be 1..31 (the "
-                                "board's digit buffer)", field="maxDigits")
+            raise InvalidField("CollectDigits: maxDigits must be 1..31 (the "
+                               "board's digit buffer)", field="maxDigits")
         self._check_keys("CollectDigits", params)
         for key in ("firstDigitTimeoutS", "interDigitTimeoutS"):
             self._check_range("CollectDigits", params, key, 0, 600)
@@ -1280,7 +1291,7 @@ class CallCenter:
     def _record_message(self, request, params):
         """The file is named by the server (the call id and a count): no
         client-given name reaches the file system."""
-        self._check_range("RecordMessage", params, "maxS", 0, RECORD_MAX_S)
+        self._check_range("RecordMessage", params, "maxS", 0, MESSAGE_MAX_S)
         self._check_range("RecordMessage", params, "silenceS", 0, SILENCE_MAX_S,
                           low_included=True)
         self._check_keys("RecordMessage", params)
@@ -1311,11 +1322,11 @@ class CallCenter:
                 return self._after_call_edit(agent, params, follows)
         ic = self._call(params["call"])
         if request.role == "flow" and ic.flow_session is not request.session:
-            raise ProtocolError("invalid_state", f"call {ic.id} is not in this flow "
-                                "server's hands")
+            raise InvalidState(f"call {ic.id} is not in this flow "
+                               "server's hands")
         if request.role == "agent" and not follows \
                 and (ic.agent is None or ic.agent.id != request.user.name):
-            raise ProtocolError("invalid_state", f"call {ic.id} is not at your station")
+            raise InvalidState(f"call {ic.id} is not at your station")
         self._merge_data(ic, params["data"], request.cause)
         result = {"data": dict(ic.call.data)}
         if request.role != "agent" or self.config.record_hook is None or not params["data"]:
@@ -1333,9 +1344,9 @@ class CallCenter:
         call, call_id = agent.last_call, params["call"]
         if not follows:
             self.dialer.check_not_own(call_id)
-            raise ProtocolError("no_such_object", f"no call {call_id!r}: it ended, and after "
-                                "a call only its record in the wrap-up that follows it may "
-                                "be edited", object="call", id=call_id)
+            raise NoSuchObject(f"no call {call_id!r}: it ended, and after "
+                               "a call only its record in the wrap-up that follows it may "
+                               "be edited", object="call", id=call_id)
         self.check_data_size("SetCallData", call.data, params["data"])
         call.data.update(params["data"])
         result = {"data": dict(call.data), "afterCall": True}
@@ -1361,9 +1372,9 @@ class CallCenter:
         size = len(json.dumps({**current, **data}, ensure_ascii=False,
                               separators=(",", ":")).encode())
         if size > MAX_ATTACHED:
-            raise ProtocolError("invalid_field", f"{service}: the call's attached data would "
-                                f"be {size:,} bytes of JSON, over the {MAX_ATTACHED:,} a call "
-                                "may carry", field="data")
+            raise InvalidField(f"{service}: the call's attached data would "
+                               f"be {size:,} bytes of JSON, over the {MAX_ATTACHED:,} a call "
+                               "may carry", field="data")
 
     def _merge_data(self, ic, data, cause, service="SetCallData"):
         """Add `data` to the call's attached data (top-level keys replaced)
@@ -1379,38 +1390,38 @@ class CallCenter:
         ic = self._flow_call(request, params["call"])
         given = [k for k in ("queue", "extension", "number") if params[k] is not None]
         if len(given) != 1:
-            raise ProtocolError("invalid_field", "RouteSelect: give exactly one of queue, "
-                                f"extension, number (got {', '.join(given) or 'none'})",
-                                field="queue")
+            raise InvalidField("RouteSelect: give exactly one of queue, "
+                               f"extension, number (got {', '.join(given) or 'none'})",
+                               field="queue")
         if ic.op_busy:
-            raise ProtocolError("invalid_state", f"call {ic.id}: an operation is still running")
+            raise InvalidState(f"call {ic.id}: an operation is still running")
         if ic.state == "talking":
-            raise ProtocolError("invalid_state", f"call {ic.id} was sent through this flow by "
-                                "an agent, who gets it back when the flow releases it "
-                                "(ClearConnection)", object="call", id=ic.id)
+            raise InvalidState(f"call {ic.id} was sent through this flow by "
+                               "an agent, who gets it back when the flow releases it "
+                               "(ClearConnection)", object="call", id=ic.id)
         if params["priority"] is not None and not 0 <= params["priority"] <= 100:
-            raise ProtocolError("invalid_field", "RouteSelect: field 'priority' must be from "
-                                f"0 to 100; got {params['priority']}", field="priority")
+            raise InvalidField("RouteSelect: field 'priority' must be from "
+                               f"0 to 100; got {params['priority']}", field="priority")
         kind, ring_s = given[0], params["timeoutS"]
         if kind == "queue" and ring_s is not None:
-            raise ProtocolError("invalid_field", "RouteSelect: field 'timeoutS' is the ring "
-                                "time of an extension or a number; a queue has none (its "
-                                "max_wait_s bounds the wait)", field="timeoutS")
-        ring_s = RING_S if ring_s is None else ring_s
-        if not RING_S_RANGE[0] <= ring_s <= RING_S_RANGE[1]:
-            raise ProtocolError("invalid_field", "RouteSelect: field 'timeoutS' must be from "
-                                f"{RING_S_RANGE[0]:g} to {RING_S_RANGE[1]:g} seconds; got "
-                                f"{ring_s:g}", field="timeoutS")
+            raise InvalidField("RouteSelect: field 'timeoutS' is the ring "
+                               "time of an extension or a number; a queue has none (its "
+                               "max_wait_s bounds the wait)", field="timeoutS")
+        ring_s = ROUTE_RING_S if ring_s is None else ring_s
+        if not ROUTE_RING_S_RANGE[0] <= ring_s <= ROUTE_RING_S_RANGE[1]:
+            low, high = ROUTE_RING_S_RANGE
+            raise InvalidField(f"RouteSelect: field 'timeoutS' must be from {low:g} to {high:g} "
+                               f"seconds; got {ring_s:g}", field="timeoutS")
         if kind != "queue":
             return self._route_out(ic, request, params, kind, params[kind], ring_s)
         queue = params["queue"]
         if self.config.queue(queue) is None:
-            raise ProtocolError("invalid_field", f"RouteSelect: no queue {queue!r}",
-                                field="queue")
+            raise InvalidField(f"RouteSelect: no queue {queue!r}",
+                               field="queue")
         if self.acd.full(queue):
-            raise ProtocolError("queue_full", f"RouteSelect: queue {queue} is full (its "
-                                f"max_length, {self.config.queue(queue).max_length} callers, "
-                                "are waiting)", object="queue", id=queue)
+            raise QueueFull(f"RouteSelect: queue {queue} is full (its "
+                            f"max_length, {self.config.queue(queue).max_length} callers, "
+                            "are waiting)", object="queue", id=queue)
         self._merge_data(ic, params["data"], request.cause, "RouteSelect")
         ic.flow_session = None           # out of the flow server's hands, from now on
         self._queue_call(ic, queue, request.cause, params["priority"])
@@ -1441,8 +1452,8 @@ class CallCenter:
         except OutboundFailed as e:
             if ic.state != "ended":
                 self._back_to_flow(ic, request.session)
-            raise ProtocolError("call_failed", f"RouteSelect: the call to {kind} {target} "
-                                f"failed: {e.reason}", reason=e.reason) from None
+            raise CallFailed(f"RouteSelect: the call to {kind} {target} "
+                             f"failed: {e.reason}", reason=e.reason) from None
         if ic.flow is not None and f"routepoint:{ic.flow}" in ic.call.connections:
             self.model.clear(ic.call, f"routepoint:{ic.flow}", "redirected",
                              cause=request.cause)
@@ -1478,8 +1489,8 @@ class CallCenter:
     def _clear_connection(self, request, params):
         if request.role == "flow":
             if params["call"] is None:
-                raise ProtocolError("missing_field", "ClearConnection: name the call",
-                                    field="call")
+                raise MissingField("ClearConnection: name the call",
+                                   field="call")
             ic = self._flow_call(request, params["call"])
             ic.flow_session = None
             if ic.state == "talking":             # a flow consultation: back to the agent
@@ -1496,7 +1507,7 @@ class CallCenter:
             return {}
         ic = self.calls.get(agent.call.id) if agent.call is not None else None
         if ic is None or (params["call"] not in (None, ic.id)):
-            raise ProtocolError("invalid_state", f"agent {agent.id} has no such call")
+            raise InvalidState(f"agent {agent.id} has no such call")
         if ic.called_agent is agent:
             self.called_agent_hung_up(ic, request.cause)
         elif ic.state == "ringing":
@@ -1510,13 +1521,13 @@ class CallCenter:
         over (Intercept), as if put down: a consultation it made completes
         as a transfer, a conference goes on without it, else the call ends."""
         if params["call"] is None:
-            raise ProtocolError("missing_field", "ClearConnection: name the call",
-                                field="call")
+            raise MissingField("ClearConnection: name the call",
+                               field="call")
         ic = self._call(params["call"])
         if ic.intercepted_by != request.user.name or ic.station is None:
-            raise ProtocolError("invalid_state", f"call {ic.id} is not one you took over "
-                                "(Intercept); ClearCall releases another's call",
-                                object="call", id=ic.id)
+            raise InvalidState(f"call {ic.id} is not one you took over "
+                               "(Intercept); ClearCall releases another's call",
+                               object="call", id=ic.id)
         self.desk.audit(request, "ClearConnection", call=ic.id)
         if not self.desk.consults.hang_up(ic.station, request.cause):
             self.desk.hung_up(ic, None, ic.station, request.cause)
@@ -1528,8 +1539,8 @@ class CallCenter:
         name = request.user.name
         agent = self.acd.agents.get(name)
         if agent is None:
-            raise ProtocolError("no_such_object", f"user {name!r} is not an agent of the "
-                                "configuration ([[agents]])", object="agent", id=name)
+            raise NoSuchObject(f"user {name!r} is not an agent of the "
+                               "configuration ([[agents]])", object="agent", id=name)
         return agent
 
     def _agent_answer(self, request, params):
@@ -1540,12 +1551,12 @@ class CallCenter:
         ic = self.calls.get(agent.call.id) if agent.call is not None else None
         if ic is None or ic.state != "ringing" or params["call"] not in (None, ic.id) \
                 or agent.state != "reserved":
-            raise ProtocolError("invalid_state", f"agent {agent.id} has no call ringing")
+            raise InvalidState(f"agent {agent.id} has no call ringing")
         station = self.channels[agent.station]
         if station.state != "offhook":
-            raise ProtocolError("invalid_state", f"station {station.name} is on-hook: "
-                                "answer by lifting the handset (AnswerCall is for headsets "
-                                "already off-hook)")
+            raise InvalidState(f"station {station.name} is on-hook: "
+                               "answer by lifting the handset (AnswerCall is for headsets "
+                               "already off-hook)")
         ic.agent, ic.station = agent, station     # ring_all: the one who answered
         self._agent_answered(ic, request.cause)
         return {"call": ic.id}
@@ -1553,27 +1564,24 @@ class CallCenter:
     def _set_agent_state(self, request, params):
         agent = self._my_agent(request)
         state = params["state"]
-        try:
-            if state == "loggedOn":
-                station = params["station"] or agent.config.station
-                if station is None:
-                    raise ProtocolError("missing_field", "SetAgentState: name the station to "
-                                        "log in at", field="station")
-                if not isinstance(self.channels.by_name.get(station), Station):
-                    raise ProtocolError("no_such_object", f"no station {station!r}",
-                                        object="device", id=station)
-                self.acd.login(agent.id, station, cause=request.cause)
-                result = "done"
-            elif state == "ready":
-                result = self.acd.set_ready(agent.id, params["lock"], cause=request.cause)
-            elif state == "notReady":
-                result = self.acd.set_not_ready(agent.id, params["reason"], params["lock"],
-                                                cause=request.cause)
-            elif state == "workingAfterCall":
-                result = self.acd.set_after_call_work(agent.id, cause=request.cause)
-            else:
-                result = self.acd.logout(agent.id, params["reason"] or "agent",
-                                         params["lock"], cause=request.cause)
-        except ACDError as e:
-            raise ProtocolError(e.code, str(e)) from None
+        if state == "loggedOn":
+            station = params["station"] or agent.config.station
+            if station is None:
+                raise MissingField("SetAgentState: name the station to "
+                                   "log in at", field="station")
+            if not isinstance(self.channels.by_name.get(station), Station):
+                raise NoSuchObject(f"no station {station!r}",
+                                   object="device", id=station)
+            self.acd.login(agent.id, station, cause=request.cause)
+            result = "done"
+        elif state == "ready":
+            result = self.acd.set_ready(agent.id, params["lock"], cause=request.cause)
+        elif state == "notReady":
+            result = self.acd.set_not_ready(agent.id, params["reason"], params["lock"],
+                                            cause=request.cause)
+        elif state == "workingAfterCall":
+            result = self.acd.set_after_call_work(agent.id, cause=request.cause)
+        else:
+            result = self.acd.logout(agent.id, params["reason"] or "agent",
+                                     params["lock"], cause=request.cause)
         return {**self.acd.describe(agent), "result": result}

@@ -41,6 +41,7 @@ board operation that never completes: the driver's watchdog reports
 from twisted.internet import defer
 
 from cti.logs import Logger
+from cti.server.errors import OutboundFailed
 from cti.statemachine import Table
 from drivers.errors import CallerIdUnavailable, DeviceBusy
 from drivers.interface import CallProgress
@@ -61,15 +62,6 @@ NO_ANSWER_S = 45.0
 #: In-band tones that end an outbound call, and the reason given.
 FAILING_TONES = {"busy": "busy", "reorder": "reorder", "sit": "number unobtainable"}
 
-
-class OutboundFailed(Exception):
-    """An outbound call did not connect; `reason` says why (busy,
-    no_answer, glare, no wink, no_dial_tone, number unobtainable...)."""
-
-    def __init__(self, channel, reason):
-        self.channel = channel
-        self.reason = reason
-        super().__init__(f"{channel}: outbound call failed: {reason}")
 
 EM_WINK = Table("em_wink", initial="idle", transitions=[
     ("idle", "seizure", "winking"),            # far end A on: we wink

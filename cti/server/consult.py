@@ -58,18 +58,28 @@ from dataclasses import dataclass
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from cti.protocol.services import Field, ProtocolError, Service
-from cti.server.acd import ACDError
-from cti.server.channels import OutboundFailed
-from cti.server.talk import Talk, TalkError
+from cti.protocol.services import CALLERS, Field, Service
+from cti.server.errors import (
+    ACDError,
+    CallError,
+    CallFailed,
+    InvalidField,
+    InvalidState,
+    NoSuchObject,
+    OutboundFailed,
+    QueueFull,
+    ResourceBusy,
+    TalkError,
+    exactly_one,
+)
+from cti.server.talk import Talk
 
 log = Logger()
 
 #: The most parties of one call (caller included), as the boards allow.
 MAX_PARTIES = 8
 #: How long a consulted agent's phone rings when neither the agent nor a queue says.
-RING_S = 15.0
-CALLERS = {"agent", "supervisor", "admin"}
+CONSULT_RING_S = 15.0
 
 
 @dataclass(eq=False)
@@ -148,12 +158,8 @@ class Consultations:
     # -- starting --------------------------------------------------------------
     def _consult(self, request, params):
         ic = self.desk._connected_call(request, params["call"])
-        given = [k for k in ("agent", "queue", "number", "flow") if params[k] is not None]
-        if len(given) != 1:
-            raise ProtocolError("missing_field" if not given else "invalid_field",
-                                "ConsultationCall: give exactly one of agent, queue, number "
-                                "and flow", field="agent")
-        kind = given[0]
+        kind = exactly_one("ConsultationCall", params, ("agent", "queue", "number", "flow"),
+                           field="agent")
         if kind == "agent":
             consult = self.start(ic, params["agent"], blind=False, cause=request.cause)
         elif kind == "queue":
@@ -171,13 +177,13 @@ class Consultations:
         answered, and not charged, for a call that cannot ring)."""
         agent = self.center.acd.agents.get(agent_id)
         if agent is None:
-            raise ProtocolError("invalid_field", f"RouteSelect: no extension {agent_id!r} "
-                                "(an extension is an agent's code)", field="extension")
+            raise InvalidField(f"RouteSelect: no extension {agent_id!r} "
+                               "(an extension is an agent's code)", field="extension")
         if agent.state != "ready":
             reason = {"loggedOff": "logged_off", "notReady": "not_ready"}.get(agent.state,
                                                                               "busy")
-            raise ProtocolError("call_failed", f"RouteSelect: the call to extension "
-                                f"{agent_id} failed: {reason}", reason=reason)
+            raise CallFailed(f"RouteSelect: the call to extension "
+                             f"{agent_id} failed: {reason}", reason=reason)
 
     def ring(self, ic, agent_id, ring_s, cause=None):
         """Ring the agent for a flow's caller (who hears music meanwhile):
@@ -188,7 +194,7 @@ class Consultations:
         agent = self.center.acd.agent(agent_id)
         try:
             consult = self.start(ic, agent_id, blind=True, cause=cause, ring_s=ring_s)
-        except ProtocolError as e:
+        except CallError as e:
             reason = {"loggedOff": "logged_off", "notReady": "not_ready"}.get(agent.state,
                                                                               "busy")
             log.info("call {call}: extension {agent} is not free: {why}", call=ic.id,
@@ -198,11 +204,11 @@ class Consultations:
 
     def _check_room(self, ic):
         if ic.id in self.by_call:
-            raise ProtocolError("invalid_state", f"call {ic.id} has a consultation already "
-                                f"({self.by_call[ic.id].call.id})", object="call", id=ic.id)
+            raise InvalidState(f"call {ic.id} has a consultation already "
+                               f"({self.by_call[ic.id].call.id})", object="call", id=ic.id)
         if len(ic.talk.parties) + 1 > MAX_PARTIES:
-            raise ProtocolError("resource_busy", f"call {ic.id} has {MAX_PARTIES} parties",
-                                object="call", id=ic.id)
+            raise ResourceBusy(f"call {ic.id} has {MAX_PARTIES} parties",
+                               object="call", id=ic.id)
 
     def _new_call(self, ic, dnis):
         """The consultation's own call, from the agent's phone (or the
@@ -232,12 +238,12 @@ class Consultations:
         self._check_room(ic)
         target = self.desk._agent(agent_id)
         if target is ic.agent or any(m is target for m, _ in ic.members):
-            raise ProtocolError("invalid_field", f"agent {agent_id} is on this call already",
-                                field="agent")
+            raise InvalidField(f"agent {agent_id} is on this call already",
+                               field="agent")
         station = cc.channels.by_name.get(target.station) if target.station else None
         if station is None or station.state not in ("onhook", "offhook"):
-            raise ProtocolError("invalid_state", f"agent {agent_id} is {target.state} and "
-                                "cannot take a call", object="agent", id=agent_id)
+            raise InvalidState(f"agent {agent_id} is {target.state} and "
+                               "cannot take a call", object="agent", id=agent_id)
         if blind:                                    # the caller's call itself rings
             by, by_station, call = None, None, ic.call
         else:
@@ -247,7 +253,7 @@ class Consultations:
         except ACDError as e:
             if not blind:
                 cc.model.clear_call(call, "not offered")
-            raise ProtocolError(e.code, str(e), object="agent", id=agent_id) from None
+            raise ACDError(e.code, str(e), object="agent", id=agent_id) from None
         consult = Consultation(ic, call, by, by_station, target, station,
                                done=defer.Deferred() if blind else None)
         self.by_station[station.name] = consult
@@ -257,7 +263,7 @@ class Consultations:
         cc.model.connect(call, station.name, "alerting", cause=cause, agent=target.id)
         cc.ring(station, target)
         if ring_s is None:
-            ring_s = cc.acd.ring_s(target, ic.queue) or RING_S
+            ring_s = cc.acd.ring_s(target, ic.queue) or CONSULT_RING_S
         consult.timer = cc.clock.callLater(ring_s, self._rang_out, consult)
         return consult
 
@@ -266,9 +272,9 @@ class Consultations:
         cc = self.center
         self._check_room(ic)
         if cc.config.queue(name) is None:
-            raise ProtocolError("no_such_object", f"no queue {name!r}", object="queue", id=name)
+            raise NoSuchObject(f"no queue {name!r}", object="queue", id=name)
         if cc.acd.full(name):
-            raise ProtocolError("queue_full", f"queue {name} is full", object="queue", id=name)
+            raise QueueFull(f"queue {name} is full", object="queue", id=name)
         consult = Consultation(ic, self._new_call(ic, f"queue:{name}"), ic.agent,
                                ic.station.name, queue=name)
         self.queued[consult.call.id] = consult
@@ -281,7 +287,7 @@ class Consultations:
         except ACDError as e:                        # join_empty: nobody could answer
             self._end(consult, str(e), cause)
             self._back_to_caller(consult, cause)
-            raise ProtocolError(e.code, str(e), object="queue", id=name) from None
+            raise ACDError(e.code, str(e), object="queue", id=name) from None
         return consult
 
     def _start_number(self, ic, number, cause, caller):
@@ -303,15 +309,15 @@ class Consultations:
         cc = self.center
         self._check_room(ic)
         if flow not in cc.flow_names():
-            raise ProtocolError("no_such_object", f"no flow {flow!r} (flows: "
-                                f"{', '.join(sorted(cc.flow_names())) or 'none'})",
-                                object="flow", id=flow)
+            raise NoSuchObject(f"no flow {flow!r} (flows: "
+                               f"{', '.join(sorted(cc.flow_names())) or 'none'})",
+                               object="flow", id=flow)
         if ic.voice is None:
-            raise ProtocolError("resource_busy", f"call {ic.id} has no voice resource for "
-                                "the flow", object="call", id=ic.id)
+            raise ResourceBusy(f"call {ic.id} has no voice resource for "
+                               "the flow", object="call", id=ic.id)
         session = cc.next_flow_session()
         if session is None:
-            raise ProtocolError("resource_busy", "no flow server is connected")
+            raise ResourceBusy("no flow server is connected")
         consult = Consultation(ic, self._new_call(ic, f"routepoint:{flow}"), ic.agent,
                                ic.station.name, flow=flow)
         self._begin(consult, cause)
@@ -482,17 +488,17 @@ class Consultations:
         ic = self.desk._connected_call(request, params["call"])
         consult = self.by_call.get(ic.id)
         if consult is None or consult.call.id != params["consultCall"]:
-            raise ProtocolError("no_such_object", f"no consultation {params['consultCall']!r} "
-                                f"on call {ic.id}", object="call", id=params["consultCall"])
+            raise NoSuchObject(f"no consultation {params['consultCall']!r} "
+                               f"on call {ic.id}", object="call", id=params["consultCall"])
         return consult
 
     def _consultation(self, request, params):
         """The consultation named, answered: one to transfer or conference."""
         consult = self._lookup(request, params)
         if not consult.answered:
-            raise ProtocolError("invalid_state", f"{consult.target} has not answered yet "
-                                "(hang up to transfer on answer)", object="call",
-                                id=consult.call.id)
+            raise InvalidState(f"{consult.target} has not answered yet "
+                               "(hang up to transfer on answer)", object="call",
+                               id=consult.call.id)
         return consult
 
     def _transfer_service(self, request, params):
@@ -565,9 +571,9 @@ class Consultations:
         cc = self.center
         consult = self._consultation(request, params)
         if consult.flow is not None:
-            raise ProtocolError("invalid_state", "a flow cannot join a conference: "
-                                "TransferCall leaves the caller in it", object="call",
-                                id=consult.call.id)
+            raise InvalidState("a flow cannot join a conference: "
+                               "TransferCall leaves the caller in it", object="call",
+                               id=consult.call.id)
         ic = consult.ic
         self._forget(consult)
         consult.talk.end()
@@ -576,7 +582,7 @@ class Consultations:
             ic.talk.set(consult.by_station, "talk")
             ic.talk.set(self._join(consult), "talk")
         except TalkError as e:
-            raise ProtocolError("resource_busy", f"no conference: {e}") from None
+            raise ResourceBusy(f"no conference: {e}") from None
         self.desk.retrieve(ic, request.cause, announce=False)
         cc.model.connect(ic.call, consult.by_station, "connected", cause=request.cause)
         if consult.to is not None:

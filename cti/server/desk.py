@@ -52,25 +52,35 @@ from dataclasses import dataclass
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from cti.protocol.services import Field, ProtocolError, Service
-from cti.server.acd import ACDError
-from cti.server.channels import OutboundFailed, Station
+from cti.protocol.services import CALLERS, SUPERVISORS, Field, Service
+from cti.server.channels import Station
 from cti.server.config import STRATEGIES
 from cti.server.consult import Consultations
-from cti.server.talk import TalkError
+from cti.server.errors import (
+    ACDError,
+    CallError,
+    Forbidden,
+    InvalidField,
+    InvalidState,
+    MissingField,
+    NoSuchObject,
+    OutboundFailed,
+    QueueFull,
+    ResourceBusy,
+    TalkError,
+    exactly_one,
+)
 
 log = Logger()
 
 #: The longest recording of a call, seconds: the boards' limit (6553 s)
 #: rounded down; StopRecording or the end of the call end it sooner.
-RECORD_MAX_S = 6500
+CALL_RECORDING_MAX_S = 6500
 MODES = ("monitor", "whisper", "barge")
 #: mode -> (the agent's role, the supervisor's role) in the call's Talk
-ROLES = {"monitor": ("talk", "listen"), "whisper": ("pupil", "coach"),
+MODE_ROLES = {"monitor": ("talk", "listen"), "whisper": ("pupil", "coach"),
          "barge": ("talk", "talk")}
 FORCED_STATES = ("ready", "notReady", "loggedOff")
-CALLERS = {"agent", "supervisor", "admin"}
-SUPERVISORS = {"supervisor", "admin"}
 
 
 class _Borrowed:
@@ -111,18 +121,18 @@ class Desk:
         if request.role == "agent":
             agent = cc._my_agent(request)
             if ic.called_agent is agent:
-                raise ProtocolError("invalid_state", f"call {call_id} is an internal call to "
-                                    "you: the agent who has it holds, transfers or records "
-                                    "it; you can hang up", object="call", id=call_id)
+                raise InvalidState(f"call {call_id} is an internal call to "
+                                   "you: the agent who has it holds, transfers or records "
+                                   "it; you can hang up", object="call", id=call_id)
             if ic.agent is not agent:
-                raise ProtocolError("invalid_state", f"call {call_id} is not agent "
-                                    f"{agent.id}'s call", object="call", id=call_id)
+                raise InvalidState(f"call {call_id} is not agent "
+                                   f"{agent.id}'s call", object="call", id=call_id)
         if ic.state != "talking" or ic.talk is None:
-            raise ProtocolError("invalid_state", f"call {call_id} is not connected to an "
-                                f"agent (it is {ic.state})", object="call", id=call_id)
+            raise InvalidState(f"call {call_id} is not connected to an "
+                               f"agent (it is {ic.state})", object="call", id=call_id)
         if ic.station is None:
-            raise ProtocolError("invalid_state", f"call {call_id} is being transferred (it "
-                                "rings at an agent's phone)", object="call", id=call_id)
+            raise InvalidState(f"call {call_id} is being transferred (it "
+                               "rings at an agent's phone)", object="call", id=call_id)
         return ic
 
     def parties(self, ic):
@@ -135,7 +145,7 @@ class Desk:
         try:
             return self.center.acd.agent(agent_id)
         except ACDError as e:
-            raise ProtocolError(e.code, str(e), object="agent", id=agent_id) from None
+            raise ACDError(e.code, str(e), object="agent", id=agent_id) from None
 
     def _supervised(self, request, agent_id):
         """The agent a supervisor acts on, if it may see it."""
@@ -148,18 +158,18 @@ class Desk:
         teams, cti.server.scope); forbidden otherwise."""
         why = self.center.hub.hidden(request.session, kind, object_id)
         if why is not None:
-            raise ProtocolError("forbidden", why, object=kind, id=object_id)
+            raise Forbidden(why, object=kind, id=object_id)
 
     def _agents_call(self, agent):
         ic = self.center.calls.get(agent.call.id) if agent.call is not None else None
         if ic is not None and ic.called_agent is agent and ic.agent is not None:
-            raise ProtocolError("invalid_state", f"agent {agent.id} was called on internal "
-                                f"call {ic.id}, which agent {ic.agent.id} has: supervise "
-                                f"agent {ic.agent.id}", object="agent", id=agent.id)
+            raise InvalidState(f"agent {agent.id} was called on internal "
+                               f"call {ic.id}, which agent {ic.agent.id} has: supervise "
+                               f"agent {ic.agent.id}", object="agent", id=agent.id)
         if ic is None or ic.state != "talking" or ic.station is None \
                 or ic.station.name != agent.station:
-            raise ProtocolError("invalid_state", f"agent {agent.id} is not on a call "
-                                f"(agent state {agent.state})", object="agent", id=agent.id)
+            raise InvalidState(f"agent {agent.id} is not on a call "
+                               f"(agent state {agent.state})", object="agent", id=agent.id)
         return ic
 
     def _station(self, name, supervision=None):
@@ -167,19 +177,19 @@ class Desk:
         cc = self.center
         station = cc.channels.by_name.get(name)
         if not isinstance(station, Station):
-            raise ProtocolError("no_such_object", f"no station {name!r}", object="device",
-                                id=name)
+            raise NoSuchObject(f"no station {name!r}", object="device",
+                               id=name)
         other = cc.acd.agent_at(name)
         if other is not None:
-            raise ProtocolError("resource_busy", f"station {name} is agent {other.id}'s",
-                                field="station")
+            raise ResourceBusy(f"station {name} is agent {other.id}'s",
+                               field="station")
         for s in self.by_agent.values():
             if s.station == name and s is not supervision:
-                raise ProtocolError("resource_busy", f"station {name} already supervises "
-                                    f"agent {s.agent}", field="station")
+                raise ResourceBusy(f"station {name} already supervises "
+                                   f"agent {s.agent}", field="station")
         if supervision is None and station.state != "offhook":
-            raise ProtocolError("invalid_state", f"station {name} is {station.state}: lift "
-                                "the handset (or put the headset on) first", field="station")
+            raise InvalidState(f"station {name} is {station.state}: lift "
+                               "the handset (or put the headset on) first", field="station")
         return station
 
     def audit(self, request, action, agent=None, call=None, queue=None, **detail):
@@ -205,7 +215,7 @@ class Desk:
                 return result
 
             def refused(failure):
-                if failure.check(ProtocolError):
+                if failure.check(CallError):
                     self.audit(request, action, refused=failure.value.code,
                                message=str(failure.value), **subject)
                 return failure
@@ -233,15 +243,15 @@ class Desk:
     def _hold(self, request, params):
         ic = self._connected_call(request, params["call"])
         if ic.held:
-            raise ProtocolError("invalid_state", f"call {ic.id} is on hold already",
-                                object="call", id=ic.id)
+            raise InvalidState(f"call {ic.id} is on hold already",
+                               object="call", id=ic.id)
         self.hold(ic, request.cause)
         return {"call": ic.id}
 
     def _retrieve(self, request, params):
         ic = self._connected_call(request, params["call"])
         if not ic.held or ic.id in self.consults.by_call:
-            raise ProtocolError("invalid_state", f"call {ic.id} is not on hold" + (
+            raise InvalidState(f"call {ic.id} is not on hold" + (
                 " (a consultation holds it: ReconnectCall)" if ic.held else ""),
                 object="call", id=ic.id)
         self.retrieve(ic, request.cause)
@@ -296,16 +306,13 @@ class Desk:
 
     def _transfer(self, request, params):
         cc = self.center
-        given = [k for k in ("agent", "queue", "flow", "number") if params[k] is not None]
-        if len(given) != 1:
-            raise ProtocolError("missing_field" if not given else "invalid_field",
-                                "SingleStepTransferCall: give exactly one of agent, queue, "
-                                "flow and number", field="queue")
+        kind = exactly_one("SingleStepTransferCall", params, ("agent", "queue", "flow", "number"),
+                           field="queue")
         ic = self._connected_call(request, params["call"])
-        kind, target = given[0], params[given[0]]
+        target = params[kind]
         if ic.members or ic.id in self.consults.by_call:
-            raise ProtocolError("invalid_state", f"call {ic.id} is in a conference or a "
-                                "consultation: finish that first", object="call", id=ic.id)
+            raise InvalidState(f"call {ic.id} is in a conference or a "
+                               "consultation: finish that first", object="call", id=ic.id)
         if kind == "agent":
             agent, station = ic.agent, ic.station
             consult = self.consults.start(ic, target, blind=True, cause=request.cause)
@@ -324,15 +331,15 @@ class Desk:
             return {"call": ic.id, "transferredTo": f"number:{target}"}
         if kind == "queue":
             if cc.config.queue(target) is None:
-                raise ProtocolError("no_such_object", f"no queue {target!r}", object="queue",
-                                    id=target)
+                raise NoSuchObject(f"no queue {target!r}", object="queue",
+                                   id=target)
             if cc.acd.full(target):
-                raise ProtocolError("queue_full", f"queue {target} is full", object="queue",
-                                    id=target)
+                raise QueueFull(f"queue {target} is full", object="queue",
+                                id=target)
         elif target not in cc.flow_names():
-            raise ProtocolError("no_such_object", f"no flow {target!r} (flows: "
-                                f"{', '.join(sorted(cc.flow_names())) or 'none'})",
-                                object="flow", id=target)
+            raise NoSuchObject(f"no flow {target!r} (flows: "
+                               f"{', '.join(sorted(cc.flow_names())) or 'none'})",
+                               object="flow", id=target)
         to = f"queue:{target}" if kind == "queue" else f"routepoint:{target}"
         station = ic.station.name
         self.release_caller(ic, request.cause)
@@ -394,12 +401,12 @@ class Desk:
         cc = self.center
         voice = cc.channels.voice_pool.take(_Borrowed(ic.id))
         if voice is None:
-            raise ProtocolError("resource_busy", "no voice resource free")
+            raise ResourceBusy("no voice resource free")
         try:
             ic.talk.set(voice, role)
         except TalkError as e:
             cc.channels.voice_pool.give(voice)
-            raise ProtocolError("resource_busy", f"cannot join the call: {e}") from None
+            raise ResourceBusy(f"cannot join the call: {e}") from None
         return voice
 
     def _give_back(self, ic, voice):
@@ -412,14 +419,14 @@ class Desk:
     def _send_dtmf(self, request, params):
         digits = params["digits"]
         if not digits or any(c not in "0123456789*#ABCD," for c in digits) or len(digits) > 32:
-            raise ProtocolError("invalid_field", "SendDTMF: field 'digits' must be 1 to 32 of "
-                                f"0-9, *, #, A-D and ',' (a pause); got {digits!r}",
-                                field="digits")
+            raise InvalidField("SendDTMF: field 'digits' must be 1 to 32 of "
+                               f"0-9, *, #, A-D and ',' (a pause); got {digits!r}",
+                               field="digits")
         cc = self.center
         call = self._connected_call(request, params["call"])
         voice = cc.channels.voice_pool.take(_Borrowed(params["call"]))
         if voice is None:
-            raise ProtocolError("resource_busy", "no voice resource free")
+            raise ResourceBusy("no voice resource free")
         call.talk.feed(voice)
         try:
             d = cc.ports.dial(voice, digits)
@@ -440,12 +447,12 @@ class Desk:
         ic = self._connected_call(request, params["call"])
         device = params["device"]
         if device not in self.parties(ic):
-            raise ProtocolError("no_such_object", f"{device} is not a party of call {ic.id}",
-                                object="device", id=device)
+            raise NoSuchObject(f"{device} is not a party of call {ic.id}",
+                               object="device", id=device)
         talkers = [e for e, r in ic.talk.parties.items() if r == "talk" and e != device]
         if params["role"] == "listen" and not talkers:
-            raise ProtocolError("invalid_state", f"call {ic.id}: someone must still talk",
-                                object="call", id=ic.id)
+            raise InvalidState(f"call {ic.id}: someone must still talk",
+                               object="call", id=ic.id)
         ic.talk.set(device, params["role"])
         cc.model.event(ic.call, device, "PartyRoleChanged", cause=request.cause,
                        role=params["role"])
@@ -462,14 +469,14 @@ class Desk:
         cc = self.center
         ic = self._connected_call(request, params["call"])
         if ic.recording is not None:
-            raise ProtocolError("invalid_state", f"call {ic.id} is being recorded already "
-                                f"({ic.recording[1]})", object="call", id=ic.id)
+            raise InvalidState(f"call {ic.id} is being recorded already "
+                               f"({ic.recording[1]})", object="call", id=ic.id)
         voice = self._borrow_voice(ic, "listen")
         cc.recordings_dir.mkdir(parents=True, exist_ok=True)
         ic.recordings += 1
         path = cc.recordings_dir / f"{ic.id}-call-{ic.recordings}.wav"
         try:
-            d = cc.ports.record(voice, path, RECORD_MAX_S, 0, terminators="")
+            d = cc.ports.record(voice, path, CALL_RECORDING_MAX_S, 0, terminators="")
         except Exception:
             self._give_back(ic, voice)
             raise
@@ -492,8 +499,8 @@ class Desk:
         cc = self.center
         ic = self._connected_call(request, params["call"])
         if ic.recording is None:
-            raise ProtocolError("invalid_state", f"call {ic.id} is not being recorded",
-                                object="call", id=ic.id)
+            raise InvalidState(f"call {ic.id} is not being recorded",
+                               object="call", id=ic.id)
         voice, path = ic.recording
         ic.recording = None
         cc.ports.stop(voice)
@@ -513,8 +520,8 @@ class Desk:
         agent = self._supervised(request, params["agent"])
         current = self.by_agent.get(agent.id)
         if current is not None and current.user != request.user.name:
-            raise ProtocolError("resource_busy", f"agent {agent.id} is supervised by "
-                                f"{current.user} already", object="agent", id=agent.id)
+            raise ResourceBusy(f"agent {agent.id} is supervised by "
+                               f"{current.user} already", object="agent", id=agent.id)
         if current is not None and current.call is None:
             del self.by_agent[agent.id]          # it was waiting for the next call
             current = None
@@ -539,7 +546,7 @@ class Desk:
         return body
 
     def _arrange(self, ic, supervision):
-        agent_role, supervisor_role = ROLES[supervision.mode]
+        agent_role, supervisor_role = MODE_ROLES[supervision.mode]
         try:
             if agent_role == "talk":             # no pupil first, so a coach can go
                 ic.talk.set(ic.station.name, agent_role)
@@ -549,7 +556,7 @@ class Desk:
                 ic.talk.set(ic.station.name, agent_role)
                 ic.talk.set(supervision.station, supervisor_role)
         except TalkError as e:
-            raise ProtocolError("resource_busy", f"cannot join the call: {e}") from None
+            raise ResourceBusy(f"cannot join the call: {e}") from None
 
     @staticmethod
     def _describe(s):
@@ -559,8 +566,8 @@ class Desk:
         agent = self._supervised(request, params["agent"])
         s = self.by_agent.get(agent.id)
         if s is None or s.user != request.user.name:
-            raise ProtocolError("invalid_state", f"you do not supervise agent {agent.id}",
-                                object="agent", id=agent.id)
+            raise InvalidState(f"you do not supervise agent {agent.id}",
+                               object="agent", id=agent.id)
         self.audit(request, "EndSupervision", agent=agent.id, call=s.call)
         self._end_supervision_of(agent.id, "ended by the supervisor", request.invoke_id)
         return {"agent": agent.id}
@@ -586,8 +593,8 @@ class Desk:
         agent = self._supervised(request, params["agent"])
         s = self.by_agent.get(agent.id)
         if s is None or s.user != request.user.name or s.call is None:
-            raise ProtocolError("invalid_state", f"supervise agent {agent.id}'s call first "
-                                "(Supervise), then intercept it", object="agent", id=agent.id)
+            raise InvalidState(f"supervise agent {agent.id}'s call first "
+                               "(Supervise), then intercept it", object="agent", id=agent.id)
         ic = self._agents_call(agent)
         del self.by_agent[agent.id]
         station = ic.station
@@ -611,8 +618,8 @@ class Desk:
     def _next_call(self, request, params):
         agent = self._supervised(request, params["agent"])
         if agent.id in self.by_agent:
-            raise ProtocolError("resource_busy", f"agent {agent.id} is supervised already",
-                                object="agent", id=agent.id)
+            raise ResourceBusy(f"agent {agent.id} is supervised already",
+                               object="agent", id=agent.id)
         self._station(params["station"], supervision=object())
         s = Supervision(request.user.name, request.session, agent.id, params["station"],
                         params["mode"])
@@ -677,20 +684,15 @@ class Desk:
 
     def _force_state(self, request, params):
         cc = self.center
-        given = [k for k in ("agent", "team") if params[k] is not None]
-        if len(given) != 1:
-            raise ProtocolError("missing_field" if not given else "invalid_field",
-                                "ForceAgentState: give exactly one of agent and team",
-                                field="agent")
-        if given[0] == "agent":
+        if exactly_one("ForceAgentState", params, ("agent", "team"), field="agent") == "agent":
             agents = [self._supervised(request, params["agent"])]
         else:
             agents = [a for a in cc.acd.agents.values() if a.config.team == params["team"]]
             for agent in agents[:1]:
                 self.may_see(request, "agent", agent.id)
             if not agents:
-                raise ProtocolError("no_such_object", f"no agent in team {params['team']!r}",
-                                    object="team", id=params["team"])
+                raise NoSuchObject(f"no agent in team {params['team']!r}",
+                                   object="team", id=params["team"])
         state, reason = params["state"], params["reason"] or f"forced by {request.user.name}"
         results = []
         for agent in agents:
@@ -717,8 +719,8 @@ class Desk:
         cc = self.center
         queue = params["queue"]
         if cc.config.queue(queue) is None:
-            raise ProtocolError("no_such_object", f"no queue {queue!r}", object="queue",
-                                id=queue)
+            raise NoSuchObject(f"no queue {queue!r}", object="queue",
+                               id=queue)
         self.may_see(request, "queue", queue)
         cc.acd.set_strategy(queue, params["strategy"], cause=request.cause)
         self.audit(request, "SetQueueStrategy", queue=queue, strategy=params["strategy"])
@@ -777,6 +779,6 @@ class Desk:
     def _supervise_checked(self, request, params):
         current = self.by_agent.get(params["agent"])
         if params["station"] is None and (current is None or current.call is None):
-            raise ProtocolError("missing_field", "Supervise: name the supervisor's station",
-                                field="station")
+            raise MissingField("Supervise: name the supervisor's station",
+                               field="station")
         return self._supervise(request, params)

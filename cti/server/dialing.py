@@ -39,6 +39,8 @@ from zoneinfo import ZoneInfo
 
 from twisted.logger import Logger
 
+from cti.server.errors import Barred
+
 log = Logger()
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -104,16 +106,6 @@ class Caller:
 
     def __str__(self):
         return f"{self.kind} {self.name}"
-
-
-class Barred(Exception):
-    """A call out refused by the class of service: `reason` is one of
-    barred, not_allowed, hours, concurrent, daily, site_concurrent,
-    site_daily; the message says it for people."""
-
-    def __init__(self, reason, message):
-        self.reason = reason
-        super().__init__(message)
 
 
 def digits_of(number):

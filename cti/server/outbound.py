@@ -39,10 +39,17 @@ from datetime import UTC, datetime
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from cti.protocol.services import Field, ProtocolError, Service
-from cti.server.acd import ACDError
-from cti.server.channels import NO_ANSWER_S, OutboundFailed, Station
-from cti.server.dialing import Barred, Caller, DialGuard
+from cti.protocol.services import Field, Service
+from cti.server.channels import NO_ANSWER_S, Station
+from cti.server.dialing import Caller, DialGuard
+from cti.server.errors import (
+    ACDError,
+    Barred,
+    InvalidField,
+    InvalidState,
+    OutboundFailed,
+    exactly_one,
+)
 from cti.server.unwind import Unwind
 from cti.storage.models import CallRecord
 
@@ -148,17 +155,16 @@ class Dialer:
 
     def check_number(self, service, number, caller):
         """`number` is one that may be dialled, by `caller` and now (its class
-        of service: cti.server.dialing), or ProtocolError (invalid_field,
-        barred: audited)."""
+        of service: cti.server.dialing), else InvalidField, or Barred
+        (audited)."""
         if not NUMBER.match(number):
-            raise ProtocolError("invalid_field", f"{service}: field 'number' must be 1 to 32 "
-                                f"of 0-9, *, # and ',' (a pause); got {number!r}",
-                                field="number")
+            raise InvalidField(f"{service}: field 'number' must be 1 to 32 "
+                               f"of 0-9, *, # and ',' (a pause); got {number!r}",
+                               field="number")
         try:
             self.guard.check(caller, number, service)
         except Barred as e:
-            raise ProtocolError("barred", f"{service}: {e}", reason=e.reason,
-                                field="number") from None
+            raise Barred(e.reason, f"{service}: {e}", field="number") from None
 
     def trunks(self):
         """Trunk channels that may carry calls out, in configuration order."""
@@ -275,23 +281,19 @@ class Dialer:
     # -- MakeCall ----------------------------------------------------------------
     def _make_call(self, request, params):
         cc = self.center
-        given = [k for k in ("number", "agent") if params[k] is not None]
-        if len(given) != 1:
-            raise ProtocolError("missing_field" if not given else "invalid_field",
-                                "MakeCall: give exactly one of number and agent",
-                                field="number")
+        exactly_one("MakeCall", params, ("number", "agent"), field="number")
         number = params["number"]
         agent = cc._my_agent(request)
         if number is not None:
             self.check_number("MakeCall", number, self.caller_of(request))
         station = cc.channels.by_name.get(agent.station) if agent.station else None
         if not isinstance(station, Station):
-            raise ProtocolError("invalid_state", f"agent {agent.id} is not logged in at a "
-                                "station", object="agent", id=agent.id)
+            raise InvalidState(f"agent {agent.id} is not logged in at a "
+                               "station", object="agent", id=agent.id)
         if station.state != "offhook":
-            raise ProtocolError("invalid_state", f"station {station.name} is {station.state}: "
-                                "lift the handset (or put the headset on) first",
-                                object="device", id=station.name)
+            raise InvalidState(f"station {station.name} is {station.state}: "
+                               "lift the handset (or put the headset on) first",
+                               object="device", id=station.name)
         to = to_station = None
         if params["agent"] is not None:
             to = self._callee(agent, params["agent"])
@@ -303,7 +305,7 @@ class Dialer:
             cc.acd.dial_out(agent.id, call, cause=request.cause)
         except ACDError as e:
             cc.model.clear_call(call, "not placed")
-            raise ProtocolError(e.code, str(e), object="agent", id=agent.id) from None
+            raise ACDError(e.code, str(e), object="agent", id=agent.id) from None
         out = OutboundCall(call, agent, station, number or to.id, to=to, to_station=to_station,
                            started_at=cc.clock.seconds(), cause=request.cause,
                            caller=self.caller_of(request))
@@ -323,13 +325,13 @@ class Dialer:
         try:
             to = cc.acd.agent(agent_id)
         except ACDError as e:
-            raise ProtocolError(e.code, str(e), object="agent", id=agent_id) from None
+            raise ACDError(e.code, str(e), object="agent", id=agent_id) from None
         station = cc.channels.by_name.get(to.station) if to.station else None
         if to is caller or to.state != "ready" or station is None \
                 or station.state not in ("onhook", "offhook"):
-            raise ProtocolError("invalid_state", f"agent {agent_id} is "
-                                f"{'you' if to is caller else to.state}: not free for a call",
-                                object="agent", id=agent_id)
+            raise InvalidState(f"agent {agent_id} is "
+                               f"{'you' if to is caller else to.state}: not free for a call",
+                               object="agent", id=agent_id)
         return to
 
     def _ring(self, out):
@@ -400,10 +402,10 @@ class Dialer:
 
     def check_not_own(self, call_id):
         """A call services cannot find: if it is an agent's own call still
-        dialled or ringing, say so (ProtocolError)."""
+        dialled or ringing, say so (InvalidState)."""
         if any(o.call.id == call_id for o in self.outs.values()):
-            raise ProtocolError("invalid_state", f"call {call_id} is not answered yet",
-                                object="call", id=call_id)
+            raise InvalidState(f"call {call_id} is not answered yet",
+                               object="call", id=call_id)
 
     def rang_out(self, station):
         """The called agent's phone stopped ringing unanswered: True if it

@@ -32,16 +32,13 @@ pool when the first listener comes and given back after the last leaves.
 from twisted.logger import Logger
 
 from ctbus.switching import BusError, Conference, Route
+from cti.server.errors import TalkError
 from drivers.errors import DriverError
 
 log = Logger()
 
 #: Our roles -> the conference roles of the driver.
-ROLES = {"talk": "normal", "listen": "listen_only", "coach": "coach", "pupil": "pupil"}
-
-
-class TalkError(Exception):
-    """The arrangement cannot be made (no conference room, a bad role)."""
+TALK_ROLES = {"talk": "normal", "listen": "listen_only", "coach": "coach", "pupil": "pupil"}
 
 
 class MusicOnHold:
@@ -125,8 +122,8 @@ class Talk:
 
     def set(self, endpoint, role):
         """Add a party, or change its role."""
-        if role not in ROLES:
-            raise TalkError(f"role {role!r} is not one of {', '.join(ROLES)}")
+        if role not in TALK_ROLES:
+            raise TalkError(f"role {role!r} is not one of {', '.join(TALK_ROLES)}")
         if role in ("coach", "pupil") and any(
                 r == role for e, r in self.parties.items() if e != endpoint):
             raise TalkError(f"a conference has one {role} at most")
@@ -202,16 +199,16 @@ class Talk:
             self.bus.remove_party(conf, endpoint)
         for endpoint, role in new.items():
             if endpoint not in conf.parties:
-                self.bus.add_party(conf, endpoint, ROLES[role])
-            elif conf.parties[endpoint] != ROLES[role]:
-                self.bus.set_role(conf, endpoint, ROLES[role])
+                self.bus.add_party(conf, endpoint, TALK_ROLES[role])
+            elif conf.parties[endpoint] != TALK_ROLES[role]:
+                self.bus.set_role(conf, endpoint, TALK_ROLES[role])
 
     def _conference(self, parties):
         for dsp in self.dsps:
             try:
                 if self.bus.driver.conference_room(dsp) < len(parties):
                     continue
-                return self.bus.conference(dsp, {e: ROLES[r] for e, r in parties.items()})
+                return self.bus.conference(dsp, {e: TALK_ROLES[r] for e, r in parties.items()})
             except (DriverError, BusError) as e:
                 log.warn("conference on {dsp} failed: {error}", dsp=dsp, error=e)
         raise TalkError(f"no conference room for {len(parties)} parties on "

@@ -8,4 +8,7 @@ FUNCTIONS, and CUSTOMIZATIONS (C code compiled into the binding, used for
 feature flags such as HAS_SIM_EXTENSIONS).
 """
 
+#: The vendor headers: every build, on real boards as on the simulator.
 MODULES = ["srl", "dxxx", "dti", "msi", "dcb"]
+#: Our simulator's own: its far-end control plane and DSP (simulator builds only).
+SIMULATOR_MODULES = ["simfar", "dsp"]
