@@ -33,7 +33,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from cti.server.router import Router, Rule
+from cti.server.queueing.router import Router, Rule
 
 QUEUES = 1000
 SKILLS = 50

@@ -35,10 +35,9 @@ import itertools
 from collections import deque
 from dataclasses import dataclass, field
 
-from cti.logs import Logger
-from drivers.errors import DriverError
+from twisted.logger import Logger
 
-log = Logger()
+from drivers.errors import DriverError
 
 HISTORY = 200
 
@@ -89,8 +88,12 @@ class Conference:
 class SwitchingMap:
     """The switching map over one driver's boards."""
 
-    def __init__(self, driver):
+    def __init__(self, driver, log=None):
+        """`log`: where every change is logged at debug level (a
+        twisted.logger.Logger; the CT server gives one that drops debug
+        events before building them, cti.logs.Logger)."""
         self.driver = driver
+        self.log = log or Logger()
         self._ids = itertools.count(1)
         self._tx = {}            # endpoint -> its transmit slot
         self._driver_of = {}     # slot -> endpoint
@@ -164,7 +167,7 @@ class SwitchingMap:
 
     def _record(self, what):
         self.history.append(what)
-        log.debug("ctbus: {what}", what=what)
+        self.log.debug("ctbus: {what}", what=what)
 
     def _free(self, *endpoints):
         """Every endpoint exists (checked first) and listens to nothing."""

@@ -14,7 +14,7 @@ queues, the agents and the calls; at the end a summary::
 
 Summary keys: calls (arrived at the trunks), offered (reached a queue),
 answered, abandoned (hung up while queued or ringing), service_level
-(the queue's, cti.server.acd.service_level, from the CDRs), asa_s (mean wait of
+(the queue's, cti.server.queueing.acd.service_level, from the CDRs), asa_s (mean wait of
 answered calls), aht_s (mean talk time plus the queue's wrap-up),
 ivr_only, and the same per queue under `queues`.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from twisted.internet import defer, task
 
-from cti.server.acd import service_level
+from cti.server.queueing.acd import service_level
 from cti.storage.models import CallRecord
 
 DEFAULT_DURATION_S = 120

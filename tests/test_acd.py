@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 from twisted.internet import task
 
-from cti.server.acd import ACD, ACDError, Settings
 from cti.server.config import Agent, Queue
+from cti.server.queueing.acd import ACD, ACDError, Settings
 
 
 class Owner:

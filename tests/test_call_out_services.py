@@ -63,7 +63,7 @@ def test_the_far_end_of_a_call_out_is_held_with_music_and_retrieved(centre):
 
 def test_a_supervisor_monitors_records_and_clears_an_agents_call_out(centre, tmp_path):
     s = CallOut(centre)
-    centre.center.recordings_dir = tmp_path
+    centre.center.layer.recordings_dir = tmp_path
     s.lift()
     s.ask(s.sup, "Supervise", agent="1005", mode="monitor", station=SUP_STATION)
     file = s.ask(s.sup, "StartRecording", call=s.call_id)["file"]
@@ -203,7 +203,7 @@ def test_the_calling_agent_holds_and_the_agent_called_may_only_hang_up(centre):
     assert e.code == "invalid_state"
     assert "internal call to you" in str(e) and "you can hang up" in str(e)
     s.ask(s.agent, "HoldCall", call=s.call_id)
-    assert centre.center.moh.listening == {"msiB1C3": centre.center.hold_music(
+    assert centre.center.moh.listening == {"msiB1C3": centre.center.queueing.hold_music(
         centre.center.calls[s.call_id])}                  # the agent called hears music
     heard = s.listen()
     assert AGENT_HZ not in heard["caller"] and CALLER_HZ not in heard["agent"]
@@ -231,7 +231,7 @@ def test_the_agent_called_hangs_up_with_clear_connection(centre):
 
 def test_a_supervisor_monitors_and_records_an_internal_call(centre, tmp_path):
     s = InternalCall(centre)
-    centre.center.recordings_dir = tmp_path
+    centre.center.layer.recordings_dir = tmp_path
     sup, sup_events, _ = supervisor_at_headset(centre)
     e = s.refused(sup, "Supervise", agent="1003", mode="monitor", station=SUP_STATION)
     assert e.code == "invalid_state" and "supervise agent 1005" in str(e)

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from cti.server import callback
+from cti.server.callback import callback
 from cti.server.config import load_server_config
 from cti.storage.models import CallRecord, QueueLogEntry
 from tests.centre import Centre
@@ -68,7 +68,7 @@ def test_the_caller_is_called_back_when_an_agent_is_free():
 
 
 def test_a_busy_callback_is_tried_again_and_the_agent_is_freed():
-    from cti.server import callback
+    from cti.server.callback import callback
 
     centre = centre_with_callbacks()
     ask_for_callback(centre)

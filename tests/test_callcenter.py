@@ -255,8 +255,8 @@ def test_flow_server_killed_mid_menu_sends_the_caller_to_the_default_queue(centr
 
 
 def test_protocol_doc_covers_every_service_and_event(centre):
-    from cti.server.acd import AGENT_EVENTS
-    from cti.server.calls import EVENT_FOR_STATE
+    from cti.server.core.model import EVENT_FOR_STATE
+    from cti.server.queueing.acd import AGENT_EVENTS
 
     with open("docs/protocol.md") as f:
         doc = f.read()
@@ -730,7 +730,7 @@ def test_every_answer_gives_the_flow_server_2_s_again(centre):
 def test_a_voice_operation_running_is_not_silence(centre, tmp_path):
     """A 4 s prompt: nothing is timed while it plays; 2 s after its answer
     the flow server, silent, loses the call."""
-    centre.center.recordings_dir = tmp_path       # a message, as a flow records one
+    centre.center.layer.recordings_dir = tmp_path       # a message, as a flow records one
     prompt = tone_wav(tmp_path / "c900-1.wav", 4.0)
     client, seen, call = held_call(centre, "dtiB1T18")
     started = centre.clock.seconds()
@@ -789,7 +789,7 @@ def test_record_message_refuses_bad_fields_naming_them(centre, params, field, sa
 
 def test_record_message_at_the_edges_of_its_ranges(centre, tmp_path):
     """silenceS 0 (silence does not end it), every DTMF key a terminator."""
-    centre.center.recordings_dir = tmp_path
+    centre.center.layer.recordings_dir = tmp_path
     client, seen, call = held_call(centre, "dtiB1T21")
     result = centre.call(client.call("RecordMessage", call=call, maxS=1, silenceS=0,
                                      terminators="0123456789*#ABCD", beep=False))
@@ -861,7 +861,7 @@ def test_no_such_object_always_names_the_object(tmp_path):
     config = load_server_config("etc/cti.toml")
     centre = Centre(replace(config, users=config.users + (
         UserConfig("temp", frozenset({"agent"}), hash_password(PASSWORD)),)))
-    centre.center.recordings_dir = tmp_path       # a message, as a flow records one
+    centre.center.layer.recordings_dir = tmp_path       # a message, as a flow records one
     prompt = tone_wav(tmp_path / "c900-1.wav", 3.0)
     client, seen = flow_server(centre)
     got = []

@@ -5,7 +5,7 @@ import pytest
 from twisted.internet import task
 
 from cti.protocol.server import Hub
-from cti.server.calls import CallModel
+from cti.server.core.model import CallModel
 from cti.statemachine import InvalidTransition
 from tests.test_protocol import USERS, Wire
 

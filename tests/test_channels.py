@@ -5,7 +5,7 @@ channel comes back to idle with its resources returned."""
 import pytest
 
 from ctbus import SwitchingMap
-from cti.server.channels import Channels, EmWinkTrunk, LoopStartLine, Station, VoicePool
+from cti.server.lines.channels import Channels, EmWinkTrunk, LoopStartLine, Station, VoicePool
 from tests.rig import Rig
 
 

@@ -12,7 +12,7 @@ agents, in the largest conference, their own tones (MORE_AGENTS_HZ).
 import pytest
 
 from cti.protocol.client import RemoteError
-from cti.server.consult import MAX_PARTIES
+from cti.server.consult.consult import MAX_PARTIES
 from cti.storage.models import CallRecord
 from tests.centre import Centre
 from tests.rig import hears
@@ -72,7 +72,7 @@ class Scene:
         outside.set_outbound("answer", 1)
         result = self.ask(self.first, "ConsultationCall", call=self.call_id, number=number)
         self.centre.run_until(
-            lambda: self.centre.center.desk.consults.by_call[self.call_id].answered,
+            lambda: self.centre.center.consults.by_call[self.call_id].answered,
             within_ms=30_000, what="the outside party answers")
         return outside, result["consultCall"]
 
@@ -169,7 +169,7 @@ def test_a_conference_owner_leaving_during_a_consultation_keeps_the_member(centr
                                        "third": {"caller", "second"}, "first": set()}
     else:
         s.ask(third, "ClearConnection")                  # 1001 rejects it
-        centre.run_until(lambda: not centre.center.desk.consults.by_call,
+        centre.run_until(lambda: not centre.center.consults.by_call,
                          what="the consultation over")
         assert s.talk_only("caller", "second")
     ic = centre.center.calls[s.call_id]
@@ -220,7 +220,7 @@ def test_a_transfer_on_answer_that_is_rejected_sends_the_caller_back_to_its_queu
     centre.run_until(lambda: centre.center.calls[s.call_id].state in ("queued", "ringing"),
                      what="the caller back in its queue")
     assert centre.center.calls[s.call_id].queue == "support"
-    assert not centre.center.desk.consults.by_call
+    assert not centre.center.consults.by_call
 
 
 def test_blind_transfer_to_an_agent_completes_on_answer(centre):
@@ -267,7 +267,7 @@ def test_the_caller_hanging_up_during_a_consultation_frees_both(centre):
     centre.run(200)
     assert s.acd.agents["1003"].state == "ready"
     assert s.acd.agents["1005"].state == "workingAfterCall"
-    assert not centre.center.desk.consults.by_call
+    assert not centre.center.consults.by_call
 
 
 def test_a_conference_party_set_to_listen_is_not_heard_and_asks_to_speak(centre):
@@ -426,7 +426,7 @@ def test_a_busy_number_brings_the_caller_back(centre):
         what="the consultation fails")
     centre.run_until(lambda: not centre.center.calls[s.call_id].held, what="retrieved")
     assert s.talk_only("caller", "first")
-    assert not centre.center.desk.consults.by_call
+    assert not centre.center.consults.by_call
 
 
 def test_a_conference_with_an_outside_party_outlives_the_agent(centre):
@@ -518,7 +518,7 @@ def test_a_conference_grows_to_eight_parties_and_refuses_a_ninth(centre):
     assert (e.value.code, e.value.body["id"]) == ("resource_busy", s.call_id)
     assert "8 parties" in str(e.value)
     assert not centre.center.calls[s.call_id].held          # nothing half-done
-    assert not centre.center.desk.consults.by_call
+    assert not centre.center.consults.by_call
     assert {centre.center.channels[f"dxxxB1C{n}"].state for n in (2, 3, 4)} == {"idle"}
     heard = s.listen(outside=outside, more=more)
     assert all(others == set(heard) - {who} for who, others in heard.items())
@@ -527,7 +527,7 @@ def test_a_conference_grows_to_eight_parties_and_refuses_a_ninth(centre):
     centre.run(1000)
     assert {a.state for a in s.acd.agents.values()} == {"workingAfterCall"}
     assert centre.center.channels["dxxxB1C1"].state == "idle"
-    assert not centre.center.bus.conferences and centre.server.voice_pool.busy == set()
+    assert not centre.center.layer.bus.conferences and centre.server.voice_pool.busy == set()
 
 
 # -- consulting a flow -------------------------------------------------------------
@@ -551,7 +551,7 @@ def test_consult_a_flow_the_caller_comes_back_when_it_releases_him(centre, tmp_p
     assert "msiB1C5" in centre.center.moh.listening        # the agent waits with music
     s.caller.capture(True)
     s.phone1.capture(True)
-    centre.center.recordings_dir = tmp_path       # a message, as a flow records one
+    centre.center.layer.recordings_dir = tmp_path       # a message, as a flow records one
     centre.call(client.call("PlayMessage", call=s.call_id,
                             prompts=[tone_wav(tmp_path / "c900-1.wav", 1.0)]))
     assert hears(s.caller.read_capture(), 440)              # the flow speaks to the caller
@@ -593,7 +593,7 @@ def test_transfer_leaves_the_caller_in_the_flow(centre, tmp_path):
     assert s.acd.agents["1005"].state == "workingAfterCall"
     assert centre.center.calls[s.call_id].state == "ivr"
     s.caller.capture(True)
-    centre.center.recordings_dir = tmp_path       # a message, as a flow records one
+    centre.center.layer.recordings_dir = tmp_path       # a message, as a flow records one
     centre.call(client.call("PlayMessage", call=s.call_id,
                             prompts=[tone_wav(tmp_path / "c900-1.wav", 1.0)]))
     assert hears(s.caller.read_capture(), 440)

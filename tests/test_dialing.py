@@ -13,7 +13,7 @@ from twisted.logger import LogLevel, globalLogPublisher
 
 from cti.protocol.client import RemoteError
 from cti.server.config import load_server_config
-from cti.server.dialing import Barred, Caller, DialClass, DialGuard, DialingSettings
+from cti.server.outbound.dialing import Barred, Caller, DialClass, DialGuard, DialingSettings
 from cti.storage.models import AuditEntry, CallRecord
 from tests.centre import Centre
 from tests.test_callcenter import agent_ready, names

@@ -34,8 +34,8 @@ import statistics
 import pytest
 from twisted.internet import task
 
-from cti.server.acd import ACD
 from cti.server.config import Agent, Queue
+from cti.server.queueing.acd import ACD
 from tests.erlang import (
     erlang_a,
     erlang_a_asa,

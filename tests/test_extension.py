@@ -106,7 +106,7 @@ def test_an_agent_not_ready_fails_the_transfer_and_the_flow_has_the_caller_again
     assert centre.center.calls[call].state == "ivr"
     assert centre.sim.endpoint("msiB1C5").state != "ringing"
     caller.capture(True)                               # the flow's prompts reach the caller
-    centre.center.recordings_dir = tmp_path       # a message, as a flow records one
+    centre.center.layer.recordings_dir = tmp_path       # a message, as a flow records one
     result = centre.call(client.call("PlayMessage", call=call,
                                      prompts=[tone_wav(tmp_path / "c900-1.wav", 1.0)]))
     assert result == {"reason": "end"}

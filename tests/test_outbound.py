@@ -184,7 +184,7 @@ def test_a_flow_sends_the_caller_out_and_a_failure_comes_back_to_it(tmp_path):
     assert centre.center.calls[call].state == "ivr"          # the flow still has it
     caller = centre.sim.endpoint("dtiB1T2")                  # and its prompts reach the caller
     caller.capture(True)
-    centre.center.recordings_dir = tmp_path       # a message, as a flow records one
+    centre.center.layer.recordings_dir = tmp_path       # a message, as a flow records one
     centre.call(client.call("PlayMessage", call=call,
                             prompts=[tone_wav(tmp_path / "c900-1.wav", 1)]))
     assert hears(caller.read_capture(), 440)

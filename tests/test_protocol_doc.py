@@ -560,7 +560,7 @@ def _clear_digits(centre, ex):
 @scenario("record-message")
 def _record_message(centre, ex):
     with tempfile.TemporaryDirectory() as tmp:
-        centre.center.recordings_dir = Path(tmp)
+        centre.center.layer.recordings_dir = Path(tmp)
         ex.paths[tmp] = f"{INSTALLED}/var/recordings"
         flow_holding_a_call(centre, ex)
         ex.send()

@@ -245,7 +245,7 @@ def test_snapshots_of_every_object_come_in_pages_that_fit_a_frame(clock):
 
 
 def test_a_calls_attached_data_is_bounded_in_total():
-    from cti.server.callcenter import MAX_ATTACHED
+    from cti.server.core.data import MAX_ATTACHED
     from tests.centre import Centre
     from tests.test_scope import caller_in_the_ivr
 

@@ -23,12 +23,12 @@ def centre_with(**support):
 def played(centre):
     """Prompt names played on voice resources, as a list per play."""
     plays = []
-    original = centre.center.ports.play
+    original = centre.center.layer.ports.play
 
     def play(device, files, *args, **kwargs):
         plays.append([f.rsplit("/", 1)[-1][:-len(".wav")] for f in files])
         return original(device, files, *args, **kwargs)
-    centre.center.ports.play = play
+    centre.center.layer.ports.play = play
     return plays
 
 
@@ -189,7 +189,7 @@ def test_max_wait_sends_the_caller_to_the_overflow_flow_with_its_data(tmp_path):
     from tests.test_supervision import wav_samples
 
     centre = centre_with(max_wait_s=30, overflow=("flow", "after_hours"))
-    centre.center.recordings_dir = tmp_path
+    centre.center.layer.recordings_dir = tmp_path
     tier = flow_tier(centre)
     plays = played(centre)
     caller = centre.sim.endpoint("dtiB1T1")

@@ -96,7 +96,7 @@ def test_a_release_step_that_fails_is_skipped_and_the_cdr_says_so(tracebacks, mo
 
     def broken(*args, **kwargs):
         raise RuntimeError("the desk is broken")
-    monkeypatch.setattr(centre.center.desk, "call_ended", broken)
+    monkeypatch.setattr(centre.center.desk, "call_ending", broken)
     assert centre.call(client.call("ClearConnection", call=call)) == {}   # answered
     centre.run(2000)
     assert call not in centre.center.calls and call not in centre.center.model.calls

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 from twisted.internet import task
 
-from cti.server.router import Router, Rule
+from cti.server.queueing.router import Router, Rule
 
 #: Strategies compared with the reference; the random ones are only checked
 #: to pick an agent who fits.

@@ -180,17 +180,17 @@ def test_a_flow_server_cannot_probe_files_outside_its_prompts(tmp_path):
     secret.write_bytes(b"RIFF")
     answers = [refused(centre, client, "PlayMessage", call=call, prompts=[path])
                for path in (str(secret), str(tmp_path / "none.wav"), "/etc/passwd",
-                            str(centre.center.prompts_dir / ".." / ".." / "setup.py"))]
+                            str(centre.center.layer.prompts_dir / ".." / ".." / "setup.py"))]
     assert {e.code for e in answers} == {"invalid_field"}
     assert all("is neither a prompt" in str(e) for e in answers)
-    link = centre.center.prompts_dir / "scope-test-link.wav"
+    link = centre.center.layer.prompts_dir / "scope-test-link.wav"
     link.symlink_to(secret)
     try:
         e = refused(centre, client, "PlayMessage", call=call, prompts=[str(link)])
         assert "is neither a prompt" in str(e)               # a link out is followed
     finally:
         link.unlink()
-    missing = str(centre.center.prompts_dir / "no_such_prompt.wav")
+    missing = str(centre.center.layer.prompts_dir / "no_such_prompt.wav")
     assert "does not exist" in str(refused(centre, client, "PlayMessage", call=call,
                                            prompts=[missing]))
 
@@ -199,7 +199,7 @@ def test_a_flow_plays_messages_left_in_flows_but_not_agents_call_recordings(tmp_
     from tests.test_callcenter import tone_wav
 
     centre = Centre()
-    centre.center.recordings_dir = tmp_path
+    centre.center.layer.recordings_dir = tmp_path
     client, call = caller_in_the_ivr(centre)
     message = tone_wav(tmp_path / "c7-1.wav", 0.2)              # as RecordMessage names it
     recording = tone_wav(tmp_path / "c7-call-2.wav", 0.2)       # as StartRecording does
@@ -254,7 +254,7 @@ def test_a_silent_monitor_cannot_be_detected_from_anything_an_agent_reads():
 
 def test_a_prompt_the_board_will_not_play_is_refused_naming_it(tmp_path):
     centre = Centre()
-    centre.center.recordings_dir = tmp_path
+    centre.center.layer.recordings_dir = tmp_path
     client, call = caller_in_the_ivr(centre)
     bad = tmp_path / "c7-1.wav"                        # a message, not audio at all
     bad.write_bytes(b"MThd not a wave file at all")

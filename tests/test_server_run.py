@@ -31,7 +31,7 @@ def test_a_fresh_installation_gets_its_var_directory_and_prompts(tmp_path):
     assert (tmp_path / "var").is_dir()
     prompts = {p.stem for p in (tmp_path / "etc" / "prompts").glob("*.wav")}
     assert {"hold_music", "welcome", "support_options"} <= prompts   # music and speech
-    assert service.center.queue_music("support").endswith("hold_music.wav")
+    assert service.center.queueing.queue_music("support").endswith("hold_music.wav")
 
 
 def test_a_wrong_configuration_is_refused_with_its_file_and_key(tmp_path, capsys):

@@ -399,7 +399,7 @@ def wav_samples(path):
 
 def test_a_supervisor_records_the_whole_call(centre, tmp_path):
     s = Scene(centre)
-    centre.center.recordings_dir = tmp_path
+    centre.center.layer.recordings_dir = tmp_path
     result = s.ask(s.sup, "StartRecording", call=s.call_id)
     assert result["file"].startswith(str(tmp_path))
     e = s.refused(s.sup, "StartRecording", call=s.call_id)
@@ -419,7 +419,7 @@ def test_a_supervisor_records_the_whole_call(centre, tmp_path):
 
 def test_a_recording_ends_with_the_call(centre, tmp_path):
     s = Scene(centre)
-    centre.center.recordings_dir = tmp_path
+    centre.center.layer.recordings_dir = tmp_path
     result = s.ask(s.agent, "StartRecording", call=s.call_id)
     s.listen()
     s.caller.hangup()

@@ -151,26 +151,22 @@ class BlockingClient:
     cti.protocol.tls.client_context makes) to speak TLS to a "tls:"
     listener, checking its certificate for `host`."""
 
-    def __init__(self, host, port, timeout=10.0, tls=None):
-        sock = socket.create_connection((host, port), timeout=timeout)
-        if tls is not None:
-            sock = tls.wrap_socket(sock, server_hostname=host)
-        self._adopt(sock, timeout)
-
-    @classmethod
-    def from_socket(cls, sock, timeout=10.0):
-        """A client over a socket connected some other way."""
-        client = cls.__new__(cls)
-        client._adopt(sock, timeout)
-        return client
-
-    def _adopt(self, sock, timeout):
+    def __init__(self, host=None, port=None, timeout=10.0, tls=None, sock=None):
+        if sock is None:
+            sock = socket.create_connection((host, port), timeout=timeout)
+            if tls is not None:
+                sock = tls.wrap_socket(sock, server_hostname=host)
         self.sock = sock
         self.timeout = timeout
         self.framer = Framer()
         self._ids = itertools.count(1)
         self.events = deque()
         self._frames = deque()
+
+    @classmethod
+    def from_socket(cls, sock, timeout=10.0):
+        """A client over a socket connected some other way."""
+        return cls(sock=sock, timeout=timeout)
 
     def __enter__(self):
         return self

@@ -33,12 +33,15 @@ from twisted.internet import defer
 from twisted.logger import Logger
 
 from ctbus import SwitchingMap
+from cti.logs import Logger as FastLogger
 from cti.protocol.gate import Gate
 from cti.protocol.server import Hub, SessionFactory, User
 from cti.protocol.tls import server_endpoint
-from cti.server.callcenter import CallCenter
-from cti.server.calls import CallModel
-from cti.server.channels import (
+from cti.server.center import CallCenter
+from cti.server.config import tls_listen
+from cti.server.core.model import CallModel
+from cti.server.edge import refusal
+from cti.server.lines.channels import (
     Channels,
     EmWinkTrunk,
     LoopStartLine,
@@ -46,9 +49,7 @@ from cti.server.channels import (
     T1LoopStartTrunk,
     VoicePool,
 )
-from cti.server.config import tls_listen
-from cti.server.edge import refusal
-from cti.server.voice import VoicePorts
+from cti.server.lines.voice import VoicePorts
 
 log = Logger()
 
@@ -94,7 +95,7 @@ class CTServer(MultiService):
 
             EventPump(driver, reactor).setServiceParent(self)
         self.driver = driver
-        self.bus = SwitchingMap(driver)
+        self.bus = SwitchingMap(driver, log=FastLogger(namespace="ctbus.switching"))
         self.tls = None                      # cti.protocol.tls.ServerTLS, for tls: listeners
         self.hub = Hub(reactor, hub_users(config), heartbeat_s=config.heartbeat_s,
                        gate=Gate(reactor, config.gate, audit=lambda action, user, **detail:

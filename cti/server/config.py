@@ -37,7 +37,7 @@ from cti.auth import check_hash_format
 from cti.config import ConfigError, load
 from cti.protocol.gate import Limits
 from cti.protocol.services import ROLES  # flow, agent, supervisor, admin
-from cti.server.dialing import (
+from cti.server.outbound.dialing import (
     DAYS,
     DEFAULT_BARS,
     DEFAULT_EMERGENCY,
@@ -60,7 +60,7 @@ STRATEGIES = ("longest_idle", "fewest_calls", "least_talk_time", "round_robin", 
               "ring_all", "random", "weighted_random")
 #: timed: the agent may end wrap-up early; forced: it may not; agent: until the agent ends it.
 WRAP_UPS = ("timed", "forced", "agent")
-#: join_empty / leave_empty conditions (cti.server.acd.EMPTY_CONDITIONS).
+#: join_empty / leave_empty conditions (cti.server.queueing.acd.EMPTY_CONDITIONS).
 EMPTY_CONDITIONS = ("unavailable", "paused", "wrapup", "inuse")
 #: What a queue's periodic announcement may say.
 ANNOUNCEMENTS = ("position", "wait")
@@ -191,7 +191,7 @@ class Queue:
 
 @dataclass(frozen=True)
 class ACDSettings:
-    """[acd]: see cti.server.acd.Settings."""
+    """[acd]: see cti.server.queueing.acd.Settings."""
 
     retry_s: int = 5
     max_no_answer: int = 3

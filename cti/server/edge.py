@@ -5,11 +5,25 @@ become the protocol's.
 
 The call core and the features raise `cti.server.errors.CallError`s and
 import nothing of `cti.protocol`; their `handlers.py` modules register
-services on the Hub, and the Hub asks `refusal` what any error a handler
-raised means to the client.  This is the one place the two meet.
+services on the Hub, turning each request into a domain call with the
+Actor who sent it (`serve`), and the Hub asks `refusal` what any error a
+handler raised means to the client.  This is the one place the two meet.
 """
 from cti.protocol.services import ProtocolError
+from cti.server.actor import Actor
 from cti.server.errors import ACDError, CallError
+
+
+def actor(request):
+    """Who sent the request, as the domain knows it."""
+    return Actor(request.user.name, request.role, request.session, request.invoke_id)
+
+
+def serve(method):
+    """The handler of a service whose domain method takes (actor, params)."""
+    def handler(request, params):
+        return method(actor(request), params)
+    return handler
 
 
 def refusal(error):

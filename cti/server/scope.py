@@ -36,7 +36,8 @@ supervisor's phone is never a connection of the monitored call (only an
 intercept makes it one), and an agent cannot look at any other device.
 """
 
-from cti.server.channels import Station
+from cti.server.errors import Forbidden
+from cti.server.lines.channels import Station
 
 #: What an agent may see of other agents, and of calls.
 AGENT_AGENTS = ("own", "team", "all")
@@ -45,17 +46,18 @@ WAITING = ("queued", "ringing")
 
 
 class Scope:
-    """Visibility over one call centre (cti.server.callcenter.CallCenter)."""
+    """Visibility over one call centre: its call layer and its ACD."""
 
-    def __init__(self, center, agent_agents="own", agent_calls="queues"):
-        self.center = center
+    def __init__(self, layer, acd, agent_agents="own", agent_calls="queues"):
+        self.layer = layer               # ICallLayer
+        self.acd = acd
         self.agent_agents = agent_agents
         self.agent_calls = agent_calls
         # What a team is, and whose teams a supervisor has: the configuration's,
         # which does not change live.  A supervisor's view: (its teams, their
         # agents' ids, the queues they serve).
         team_agents, team_queues = {}, {}
-        for agent in center.acd.agents.values():
+        for agent in self.acd.agents.values():
             if agent.config.team is not None:
                 team_agents.setdefault(agent.config.team, set()).add(agent.id)
                 team_queues.setdefault(agent.config.team, set()).update(
@@ -64,7 +66,14 @@ class Scope:
             user.name: (frozenset(user.teams),
                         frozenset().union(*(team_agents.get(t, ()) for t in user.teams)),
                         frozenset().union(*(team_queues.get(t, ()) for t in user.teams)))
-            for user in center.config.users if user.teams}
+            for user in self.layer.config.users if user.teams}
+
+    def check(self, actor, kind, object_id):
+        """A supervisor acts only on what it may see (its teams': [[users]]
+        teams); Forbidden otherwise."""
+        why = self.hidden(actor.session, kind, object_id)
+        if why is not None:
+            raise Forbidden(why, object=kind, id=object_id)
 
     def hidden(self, session, kind, object_id):
         """None if the session may see the object, else why not."""
@@ -76,7 +85,7 @@ class Scope:
         if role == "supervisor":
             view = self.views.get(session.user.name)
             return None if view is None else self._supervisor(session, view, kind, object_id)
-        agent = self.center.acd.agents.get(session.user.name)
+        agent = self.acd.agents.get(session.user.name)
         if agent is None:                   # a [[users]] login with the agent role
             return None if kind not in ("call", "device") else \
                 f"user {session.user.name} is not an agent: it sees no calls or devices"
@@ -95,14 +104,13 @@ class Scope:
         the agent who has it, conference members, the agent called on an
         internal call; and while it is being placed or is a consultation
         (no call of the call layer yet), the agent who made it, to its end."""
-        cc = self.center
-        call = cc.model.calls[call_id]
+        call = self.layer.model.calls[call_id]
         on = set()
         for device in call.connections:
-            agent = cc.acd.agent_at(device)
+            agent = self.acd.agent_at(device)
             if agent is not None:
                 on.add(agent.id)
-        ic = cc.calls.get(call_id)
+        ic = self.layer.calls.get(call_id)
         if ic is not None:
             on.update(a.id for a in (ic.agent, ic.called_agent, *(m[0] for m in ic.members))
                       if a is not None)
@@ -112,25 +120,24 @@ class Scope:
 
     def _waiting_in(self, call_id):
         """The queue a call waits in (queued or ringing), or None."""
-        ic = self.center.calls.get(call_id)
+        ic = self.layer.calls.get(call_id)
         return ic.queue if ic is not None and self._phase(ic) in WAITING else None
 
     # -- agents ----------------------------------------------------------------
     def _agent(self, agent, kind, object_id):
-        cc = self.center
         if kind == "agent":
-            other = cc.acd.agents.get(object_id)
+            other = self.acd.agents.get(object_id)
             if other is None or other is agent or self.agent_agents == "all" or (
                     self.agent_agents == "team" and agent.config.team is not None
                     and other.config.team == agent.config.team):
                 return None
             return f"agent {agent.id} sees its own state only, not agent {object_id}'s"
         if kind == "queue":
-            if object_id not in cc.acd.queues or object_id in agent.serves:
+            if object_id not in self.acd.queues or object_id in agent.serves:
                 return None
             return f"agent {agent.id} does not serve queue {object_id}"
         if kind == "call":
-            if object_id not in cc.model.calls or self.agent_calls == "all" \
+            if object_id not in self.layer.model.calls or self.agent_calls == "all" \
                     or agent.id in self._agents_on(object_id) \
                     or self._waiting_in(object_id) in agent.serves:
                 return None
@@ -139,40 +146,40 @@ class Scope:
         if object_id == agent.station or not self._device_exists(object_id):
             return None
         if agent.station is None and object_id == agent.config.station \
-                and cc.acd.agent_at(object_id) is None:
+                and self.acd.agent_at(object_id) is None:
             return None                     # its own phone, before it logs on there
         return (f"agent {agent.id} may look at its own station "
                 f"({agent.station or agent.config.station}) only")
 
     # -- supervisors with teams -------------------------------------------------
     def _supervisor(self, session, view, kind, object_id):
-        cc = self.center
         teams, agents, queues = view
         shown = ", ".join(sorted(teams))
         if kind == "agent":
-            other = cc.acd.agents.get(object_id)
+            other = self.acd.agents.get(object_id)
             if other is None or other.config.team in teams:
                 return None
             return f"agent {object_id} is not in your teams ({shown})"
         if kind == "queue":
-            if object_id not in cc.acd.queues or object_id in queues:
+            if object_id not in self.acd.queues or object_id in queues:
                 return None
             return f"no agent of your teams ({shown}) serves queue {object_id}"
         if kind == "call":
-            if object_id not in cc.model.calls:
+            model = self.layer.model
+            if object_id not in model.calls:
                 return None
-            ic = cc.calls.get(object_id)
+            ic = self.layer.calls.get(object_id)
             if self._agents_on(object_id) & agents or self._waiting_in(object_id) in queues \
                     or ic is not None and ic.intercepted_by == session.user.name \
-                    or ic is None and cc.model.calls[object_id].made_by == session.user.name:
+                    or ic is None and model.calls[object_id].made_by == session.user.name:
                 return None                 # its own consultation, on a call it took over
             return f"call {object_id} is not one of your teams' ({shown})"
         if not self._device_exists(object_id):
             return None
-        other = cc.acd.agent_at(object_id)
+        other = self.acd.agent_at(object_id)
         if other is not None and other.config.team not in teams:
             return f"{object_id} is the station of agent {other.id}, not of your teams ({shown})"
-        if isinstance(cc.channels.by_name.get(object_id), Station):
+        if isinstance(self.layer.channels.by_name.get(object_id), Station):
             return None
         return f"your view is your teams' ({shown}): their stations, not {object_id}"
 
@@ -191,11 +198,11 @@ class Scope:
         queue, nor an agent's own call."""
         if kind != "call":
             return None
-        ic = self.center.calls.get(object_id)
-        if object_id not in self.center.model.calls or ic is not None and ic.flow is not None:
+        ic = self.layer.calls.get(object_id)
+        if object_id not in self.layer.model.calls or ic is not None and ic.flow is not None:
             return None
         return f"call {object_id} has not been through a flow"
 
     def _device_exists(self, name):
-        return name in self.center.channels.by_name or name.startswith(("routepoint:",
+        return name in self.layer.channels.by_name or name.startswith(("routepoint:",
                                                                         "queue:"))

@@ -39,9 +39,11 @@ board operation that never completes: the driver's watchdog reports
 `operation_failed` (reason "hung") and the channel clears down to idle.
 """
 from twisted.internet import defer
+from zope.interface import implementer
 
 from cti.logs import Logger
 from cti.server.errors import OutboundFailed
+from cti.server.interfaces import IOutsideParty
 from cti.statemachine import Table
 from drivers.errors import CallerIdUnavailable, DeviceBusy
 from drivers.interface import CallProgress
@@ -243,7 +245,28 @@ class Channel:
         self._clear_down()
 
 
-class EmWinkTrunk(Channel):
+@implementer(IOutsideParty)
+class OutsideLine:
+    """What makes a trunk channel a call's outside party (IOutsideParty)."""
+
+    called_agent = None                   # only an internal call has one
+
+    @property
+    def answered(self):
+        return self.state == "connected"
+
+    @property
+    def endpoint(self):
+        """Its CT-Bus endpoint: the timeslot, or an analog line's `/line`
+        side (its own voice channel is the other)."""
+        return f"{self.name}/line" if self.voice == self.name else self.name
+
+    def end_call(self, reason, released_by=None, cause=None):
+        """The call on it is over: release the trunk."""
+        self.release(reason)
+
+
+class EmWinkTrunk(OutsideLine, Channel):
     """A T1 timeslot with E&M wink-start signalling (inbound)."""
 
     table = EM_WINK
@@ -436,7 +459,7 @@ class EmWinkTrunk(Channel):
             self.machine.fire("idle")
 
 
-class LoopStartLine(Channel):
+class LoopStartLine(OutsideLine, Channel):
     """An analog loop-start line (FXO) with its voice channel (inbound)."""
 
     table = LOOP_START
@@ -660,7 +683,7 @@ class T1LoopStartTrunk(LoopStartLine):
 
     def _far_cleared(self, how):
         if self.state in ("connected", "answering"):
-            Channel._far_cleared(self, how)
+            super(LoopStartLine, self)._far_cleared(how)   # not the analog line's
 
     def release(self, reason="normal"):
         self._stop_gap()

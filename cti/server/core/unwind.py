@@ -16,7 +16,7 @@ logged with an incident id and the next one runs::
         ic.trunk.release(reason)
     record.cause = reason + unwind.summary()    # what went wrong, for the CDR
 
-The sweep (cti.server.sweep) puts right what a failed step left.
+The sweep (cti.server.core.sweep) puts right what a failed step left.
 """
 import secrets
 from contextlib import contextmanager

@@ -2,7 +2,7 @@
 # -*- test-case-name: tests.test_release -*-
 """The call layer's sweep: what a failed release left behind is put right.
 
-Releases run every step even when one fails (cti.server.unwind), and the
+Releases run every step even when one fails (cti.server.core.unwind), and the
 ACD's own sweep reconciles agents with the calls that exist.  This sweep
 closes the loop on the other side, every `sweep_s`:
 
@@ -20,12 +20,9 @@ closes the loop on the other side, every `sweep_s`:
 Something is put right only when it is found wrong at two sweeps in a
 row: what the call layer is in the middle of doing is never touched.
 """
-from datetime import UTC, datetime
-
 from twisted.logger import Logger
 
-from cti.server.channels import Station
-from cti.storage.models import CallRecord
+from cti.server.lines.channels import Station
 
 log = Logger()
 
@@ -34,8 +31,10 @@ BUSY_TRUNK = ("seizing", "dialing", "connected", "answering", "far_cleared", "cl
 
 
 class Sweep:
-    def __init__(self, center):
-        self.center = center
+    def __init__(self, layer, holders, dialer):
+        self.layer = layer               # ICallLayer
+        self.holders = holders           # IHolds: the features that hold calls, trunks, phones
+        self.dialer = dialer             # cti.server.outbound.dialer.Dialer
         self._suspects = set()           # what the last sweep found wrong
 
     def run(self):
@@ -54,62 +53,47 @@ class Sweep:
         return fixes
 
     # -- what is wrong ----------------------------------------------------------------
-    def _held_calls(self):
-        cc = self.center
-        return set(cc.calls) | cc.dialer.calls_held() | cc.desk.consults.calls_held()
+    def _held(self, what):
+        """The union of what the features hold: `what` is calls, trunks or stations."""
+        return set().union(*(getattr(h, f"{what}_held")() for h in self.holders))
 
     def _orphan_calls(self):
-        held = self._held_calls()
-        return {("call", call_id) for call_id in self.center.model.calls if call_id not in held}
+        held = set(self.layer.calls) | self._held("calls")
+        return {("call", call_id) for call_id in self.layer.model.calls if call_id not in held}
 
     def _orphan_trunks(self):
-        cc = self.center
-        owned = set(cc.by_trunk) | {t.name for ic in cc.calls.values() for t in ic.outside}
-        owned |= cc.desk.consults.trunks_held() | cc.dialer.trunks_placing()
-        return {("trunk", name) for name, ch in cc.channels.by_name.items()
+        owned = set(self.layer.by_trunk) | self._held("trunks") | {
+            t.name for call in self.layer.calls.values() for t in call.outside}
+        return {("trunk", name) for name, ch in self.layer.channels.by_name.items()
                 if not isinstance(ch, Station) and hasattr(ch, "release")
                 and ch.state in BUSY_TRUNK and name not in owned}
 
     def _orphan_stations(self):
-        cc = self.center
-        used = cc.dialer.stations_held() | cc.desk.stations_held()
-        for ic in cc.calls.values():
-            used |= {s.name for s in (ic.station, *(m[1] for m in ic.members)) if s}
-            if ic.called_agent is not None:
-                used.add(ic.trunk.name)
-        return {("station", name) for name, ch in cc.channels.by_name.items()
+        used = self._held("stations")
+        for call in self.layer.calls.values():
+            used |= {s.name for s in (call.station, *(m[1] for m in call.members)) if s}
+            if call.called_agent is not None:
+                used.add(call.trunk.name)
+        return {("station", name) for name, ch in self.layer.channels.by_name.items()
                 if isinstance(ch, Station) and ch.state == "talking" and name not in used}
 
     # -- putting right ---------------------------------------------------------------------
     def _fix_call(self, call_id):
-        cc = self.center
-        call = cc.model.calls.get(call_id)
+        call = self.layer.model.calls.get(call_id)
         if call is None:
             return
-        now = cc.clock.seconds()
         cause = "left half released; cleared by the sweep"
-        cc.model.clear_call(call, cause)
-        if call.recorded:                     # its release wrote the CDR, then failed
-            return
-        call.recorded = True
-        cc.records.add(CallRecord(
-            call_id=call.id, direction=call.direction, trunk=None,
-            trunk_group=call.trunk_group, ani=call.ani or None, dnis=call.dnis or None,
-            flow=None, queue=None, agent=None, station=None,
-            offered_at=datetime.fromtimestamp(call.created, UTC), queued_at=None,
-            answered_at=None, ended_at=datetime.fromtimestamp(now, UTC), wait_s=None,
-            talk_s=None, disposition="failed", released_by="system", cause=cause,
-            attached=dict(call.data)))
+        self.layer.model.clear_call(call, cause)
+        self.layer.records.orphan(call, cause)   # unless its release wrote the CDR, then failed
 
     def _fix_trunk(self, name):
-        cc = self.center
-        channel = cc.channels.by_name[name]
-        if name in cc.dialer.by_trunk:        # a call out's, its call gone: let it go
-            cc.dialer.free(channel, "no call on it: cleared by the sweep")
+        channel = self.layer.channels.by_name[name]
+        if self.dialer.holds(channel):          # a call out's, its call gone: let it go
+            self.dialer.free(channel, "no call on it: cleared by the sweep")
         else:
             channel.clear_down_again()
 
     def _fix_station(self, name):
-        station = self.center.channels.by_name[name]
+        station = self.layer.channels.by_name[name]
         if station.state == "talking":
             station.hang_up()

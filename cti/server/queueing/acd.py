@@ -19,7 +19,7 @@ a caller left the queue without an agent (reason "timeout", "empty" or
 answers the sweep, and `record_queue`, `record_state`, `record_session`
 write the records.
 
-Who serves whom is the router's business (cti.server.router): members or
+Who serves whom is the router's business (cti.server.queueing.router): members or
 skills with rules that widen as the caller waits, the queue's strategy
 among free agents, and one global order for a freed agent (the highest
 priority, then the longest wait, across every queue it serves).  ring_all
@@ -60,7 +60,7 @@ from twisted.internet import task
 from twisted.logger import Logger
 
 from cti.server.errors import ACDError
-from cti.server.router import STRATEGY_KEY, Router, Rule
+from cti.server.queueing.router import STRATEGY_KEY, Router, Rule
 from cti.statemachine import Table
 
 log = Logger()

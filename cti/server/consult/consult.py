@@ -57,8 +57,8 @@ from dataclasses import dataclass
 
 from twisted.internet import defer
 from twisted.logger import Logger
+from zope.interface import implementer
 
-from cti.protocol.services import CALLERS, Field, Service
 from cti.server.errors import (
     ACDError,
     CallError,
@@ -72,7 +72,7 @@ from cti.server.errors import (
     TalkError,
     exactly_one,
 )
-from cti.server.talk import Talk
+from cti.server.interfaces import ICallEnding, IHolds
 
 log = Logger()
 
@@ -85,7 +85,7 @@ CONSULT_RING_S = 15.0
 @dataclass(eq=False)
 class Consultation:
     ic: object                    # the caller's TrunkCall
-    call: object                  # the internal call (cti.server.calls.Call); blind:
+    call: object                  # the internal call (cti.server.core.model.Call); blind:
                                   # the caller's own call, delivered to the station
     by: object                    # the consulting agent (None: a supervisor's own call)
     by_station: str | None        # its phone; None: a blind transfer, or it hung up
@@ -130,21 +130,24 @@ class Consultation:
         return self.station.name
 
 
+@implementer(ICallEnding, IHolds)
 class Consultations:
-    def __init__(self, desk):
-        self.desk = desk
-        self.center = desk.center
+    part = "the consultation"  # what a failed release names (ICallEnding)
+
+    def __init__(self, layer, acd):
+        self.layer = layer           # ICallLayer
+        self.acd = acd
+        self.desk = self.agents = self.dialer = self.ivr = self.queueing = None  # assembly
         self.by_call = {}            # caller's call id -> Consultation
         self.by_station = {}         # consulted (or ringing) station -> Consultation
         self.queued = {}             # a queue consultation's call id -> Consultation
-        self._register()
 
     def _all(self):
         return {id(c): c for c in (*self.by_call.values(), *self.by_station.values(),
                                    *self.queued.values())}.values()
 
     def calls_held(self):
-        """The ids of the consultations' calls (cti.server.sweep)."""
+        """The ids of the consultations' calls (cti.server.core.sweep)."""
         return {c.call.id for c in self._all()}
 
     def trunks_held(self):
@@ -156,26 +159,26 @@ class Consultations:
         return set(self.by_station) | {c.by_station for c in self._all() if c.by_station}
 
     # -- starting --------------------------------------------------------------
-    def _consult(self, request, params):
-        ic = self.desk._connected_call(request, params["call"])
+    def consultation_call(self, actor, params):
+        ic = self.desk.connected_call(actor, params["call"])
         kind = exactly_one("ConsultationCall", params, ("agent", "queue", "number", "flow"),
                            field="agent")
         if kind == "agent":
-            consult = self.start(ic, params["agent"], blind=False, cause=request.cause)
+            consult = self.start(ic, params["agent"], blind=False, cause=actor.cause)
         elif kind == "queue":
-            consult = self._start_queue(ic, params["queue"], request.cause)
+            consult = self._start_queue(ic, params["queue"], actor.cause)
         elif kind == "number":
-            consult = self._start_number(ic, params["number"], request.cause,
-                                         self.center.dialer.caller_of(request))
+            consult = self._start_number(ic, params["number"], actor.cause,
+                                         self.dialer.caller_of(actor))
         else:
-            consult = self._start_flow(ic, params["flow"], request.cause)
+            consult = self._start_flow(ic, params["flow"], actor.cause)
         return {"call": ic.id, "consultCall": consult.call.id}
 
     def check_extension(self, agent_id):
         """RouteSelect's `extension` must be an agent's code, and the agent
         free now (else call_failed at once: the caller's trunk is not
         answered, and not charged, for a call that cannot ring)."""
-        agent = self.center.acd.agents.get(agent_id)
+        agent = self.acd.agents.get(agent_id)
         if agent is None:
             raise InvalidField(f"RouteSelect: no extension {agent_id!r} "
                                "(an extension is an agent's code)", field="extension")
@@ -191,7 +194,7 @@ class Consultations:
         OutboundFailed: the agent is not free (reason `busy`, `not_ready`,
         `logged_off`), did not answer within `ring_s` (`no_answer`), or
         the caller hung up."""
-        agent = self.center.acd.agent(agent_id)
+        agent = self.acd.agent(agent_id)
         try:
             consult = self.start(ic, agent_id, blind=True, cause=cause, ring_s=ring_s)
         except CallError as e:
@@ -215,32 +218,31 @@ class Consultations:
         supervisor's, on a call it took over); it carries the caller's
         attached data, for the consulted party's screen."""
         by = ic.agent.id if ic.agent is not None else ic.intercepted_by
-        call = self.center.model.new_call(ic.station.name, ani=by, dnis=dnis,
-                                          direction="internal")
+        call = self.layer.model.new_call(ic.station.name, ani=by, dnis=dnis,
+                                         direction="internal")
         call.made_by = by
         call.data.update(ic.call.data)
         return call
 
     def _begin(self, consult, cause):
         """The caller is held and the agent's phone is the consultation's."""
-        cc, ic = self.center, consult.ic
+        ic = consult.ic
         self.by_call[ic.id] = consult
         if not ic.held:
             self.desk.hold(ic, cause)
         if consult.by_station is not None:
             ic.talk.drop(consult.by_station)
-            cc.model.connect(consult.call, consult.by_station, "initiated", cause=cause)
+            self.layer.model.connect(consult.call, consult.by_station, "initiated", cause=cause)
 
     def start(self, ic, agent_id, blind, cause=None, ring_s=None):
         """Ring `agent_id` about the call: a consultation, or (`blind`) a
         transfer that completes on answer (its `done` says how it went)."""
-        cc = self.center
         self._check_room(ic)
-        target = self.desk._agent(agent_id)
+        target = self.agents.named(agent_id)
         if target is ic.agent or any(m is target for m, _ in ic.members):
             raise InvalidField(f"agent {agent_id} is on this call already",
                                field="agent")
-        station = cc.channels.by_name.get(target.station) if target.station else None
+        station = self.layer.channels.by_name.get(target.station) if target.station else None
         if station is None or station.state not in ("onhook", "offhook"):
             raise InvalidState(f"agent {agent_id} is {target.state} and "
                                "cannot take a call", object="agent", id=agent_id)
@@ -249,41 +251,41 @@ class Consultations:
         else:
             by, by_station, call = ic.agent, ic.station.name, self._new_call(ic, target.id)
         try:
-            cc.acd.offer_direct(target.id, call, cause=cause)
+            self.acd.offer_direct(target.id, call, cause=cause)
         except ACDError as e:
             if not blind:
-                cc.model.clear_call(call, "not offered")
+                self.layer.model.clear_call(call, "not offered")
             raise ACDError(e.code, str(e), object="agent", id=agent_id) from None
         consult = Consultation(ic, call, by, by_station, target, station,
                                done=defer.Deferred() if blind else None)
         self.by_station[station.name] = consult
         self._begin(consult, cause)
         if by_station is not None:
-            cc.driver.station_tone(by_station, "ringback")
-        cc.model.connect(call, station.name, "alerting", cause=cause, agent=target.id)
-        cc.ring(station, target)
+            self.layer.driver.station_tone(by_station, "ringback")
+        self.layer.model.connect(call, station.name, "alerting", cause=cause, agent=target.id)
+        self.queueing.ring(station, target)
         if ring_s is None:
-            ring_s = cc.acd.ring_s(target, ic.queue) or CONSULT_RING_S
-        consult.timer = cc.clock.callLater(ring_s, self._rang_out, consult)
+            ring_s = self.acd.ring_s(target, ic.queue) or CONSULT_RING_S
+        consult.timer = self.layer.clock.callLater(ring_s, self._rang_out, consult)
         return consult
 
     def _start_queue(self, ic, name, cause):
         """The consultation waits in queue `name` for one of its agents."""
-        cc = self.center
         self._check_room(ic)
-        if cc.config.queue(name) is None:
+        if self.layer.config.queue(name) is None:
             raise NoSuchObject(f"no queue {name!r}", object="queue", id=name)
-        if cc.acd.full(name):
+        if self.acd.full(name):
             raise QueueFull(f"queue {name} is full", object="queue", id=name)
         consult = Consultation(ic, self._new_call(ic, f"queue:{name}"), ic.agent,
                                ic.station.name, queue=name)
         self.queued[consult.call.id] = consult
         self._begin(consult, cause)
-        cc.model.connect(consult.call, f"queue:{name}", "queued", cause=cause,
-                         priority=cc.config.queue(name).priority)
-        cc.moh.join(consult.by_station, cc.queue_music(name) or cc.hold_music(ic))
+        self.layer.model.connect(consult.call, f"queue:{name}", "queued", cause=cause,
+                                 priority=self.layer.config.queue(name).priority)
+        music = self.queueing.queue_music(name) or self.queueing.hold_music(ic)
+        self.layer.moh.join(consult.by_station, music)
         try:
-            cc.acd.enqueue(consult.call, name, cause=cause)
+            self.acd.enqueue(consult.call, name, cause=cause)
         except ACDError as e:                        # join_empty: nobody could answer
             self._end(consult, str(e), cause)
             self._back_to_caller(consult, cause)
@@ -293,8 +295,7 @@ class Consultations:
     def _start_number(self, ic, number, cause, caller):
         """The consultation goes out to `number` (for `caller`: its class of
         service); the agent hears it ring."""
-        cc = self.center
-        cc.dialer.check_number("ConsultationCall", number, caller)
+        self.dialer.check_number("ConsultationCall", number, caller)
         self._check_room(ic)
         consult = Consultation(ic, self._new_call(ic, number), ic.agent, ic.station.name,
                                number=number)
@@ -306,24 +307,23 @@ class Consultations:
     def _start_flow(self, ic, flow, cause):
         """The caller goes through `flow`, hearing the call's voice resource;
         the agent waits with music."""
-        cc = self.center
         self._check_room(ic)
-        if flow not in cc.flow_names():
+        if flow not in self.ivr.flow_names():
             raise NoSuchObject(f"no flow {flow!r} (flows: "
-                               f"{', '.join(sorted(cc.flow_names())) or 'none'})",
+                               f"{', '.join(sorted(self.ivr.flow_names())) or 'none'})",
                                object="flow", id=flow)
         if ic.voice is None:
             raise ResourceBusy(f"call {ic.id} has no voice resource for "
                                "the flow", object="call", id=ic.id)
-        session = cc.next_flow_session()
+        session = self.ivr.next_session()
         if session is None:
             raise ResourceBusy("no flow server is connected")
         consult = Consultation(ic, self._new_call(ic, f"routepoint:{flow}"), ic.agent,
                                ic.station.name, flow=flow)
         self._begin(consult, cause)
         ic.talk.feed(ic.voice)
-        cc.moh.join(consult.by_station, cc.hold_music(ic))
-        cc.start_flow(ic, flow, session, cause)
+        self.layer.moh.join(consult.by_station, self.queueing.hold_music(ic))
+        self.ivr.start(ic, flow, session, cause)
         return consult
 
     def flow_over(self, ic, why):
@@ -336,31 +336,30 @@ class Consultations:
 
     def _transfer_to_flow(self, consult, cause):
         """The agent leaves; the caller stays in the flow, an IVR call again."""
-        cc, ic = self.center, consult.ic
+        ic = consult.ic
         self._forget(consult)
-        cc.moh.leave(consult.by_station)
-        cc.model.clear_call(consult.call, "transferred", cause=cause)
-        cc.model.event(ic.call, consult.by_station, "Transferred", cause=cause,
-                       transferredTo=consult.target)
+        self.layer.moh.leave(consult.by_station)
+        self.layer.model.clear_call(consult.call, "transferred", cause=cause)
+        self.layer.model.event(ic.call, consult.by_station, "Transferred", cause=cause,
+                               transferredTo=consult.target)
         self.desk.release_caller(ic, cause)
-        cc.voice_hears_caller(ic, duplex=True)
+        self.layer.voice_hears_caller(ic, duplex=True)
         ic.phase.fire("transfer", to=consult.target)
         ic.phase.fire("to_flow", flow=consult.flow)
 
     @defer.inlineCallbacks
     def _dial(self, consult, cause, caller):
-        cc = self.center
 
         def seized(trunk):
             if consult.trunk is not None:            # that one failed: the next
-                cc.model.clear(consult.call, consult.trunk.name, "not connected")
+                self.layer.model.clear(consult.call, consult.trunk.name, "not connected")
             consult.trunk = trunk
             if consult.by_station is not None:
-                cc.dialer.hear_progress(consult.by_station, trunk)
-            cc.model.connect(consult.call, trunk.name, "alerting", cause=cause,
-                             number=consult.number)
+                self.dialer.hear_progress(consult.by_station, trunk)
+            self.layer.model.connect(consult.call, trunk.name, "alerting", cause=cause,
+                                     number=consult.number)
         try:
-            trunk = yield cc.dialer.place(consult.number, caller, seized)
+            trunk = yield self.dialer.place(consult.number, caller, seized)
         except OutboundFailed as e:
             if not consult.over:
                 log.info("call {call}: the consultation with {number} failed: {reason}",
@@ -369,18 +368,18 @@ class Consultations:
                 self._back_to_caller(consult)
             return
         if consult.over:                             # given up meanwhile
-            cc.dialer.free(trunk, "the consultation ended")
+            self.dialer.free(trunk, "the consultation ended")
             return
-        far = cc.dialer.connected(trunk, lambda reason: self._far_cleared(consult, reason))
-        cc.model.connect(consult.call, trunk.name, "connected", cause=cause,
-                         number=consult.number)
+        far = self.dialer.connected(trunk, lambda reason: self._far_cleared(consult, reason))
+        self.layer.model.connect(consult.call, trunk.name, "connected", cause=cause,
+                                 number=consult.number)
         if consult.by_station is None:               # its agent hung up: transfer on answer
             self._transfer(consult)
             return
-        cc.bus.release(consult.by_station)
-        consult.talk = Talk(cc.bus, cc.config.conference_pool, consult.by_station, cc.moh)
+        self.layer.bus.release(consult.by_station)
+        consult.talk = self.layer.talk_with(consult.by_station)
         consult.talk.set(far, "talk")
-        cc.model.connect(consult.call, consult.by_station, "connected", cause=cause)
+        self.layer.model.connect(consult.call, consult.by_station, "connected", cause=cause)
 
     def _far_cleared(self, consult, reason):
         """The outside party of a consultation hung up: back to the caller."""
@@ -395,12 +394,11 @@ class Consultations:
         consult = self.queued.get(entry.call.id)
         if consult is None:
             return False
-        cc = self.center
-        station = cc.channels[agent.station]
+        station = self.layer.channels[agent.station]
         self.by_station[station.name] = consult
-        cc.model.connect(consult.call, station.name, "alerting", cause=cc.acd.cause,
-                         agent=agent.id, queue=consult.queue)
-        cc.ring(station, agent)
+        self.layer.model.connect(consult.call, station.name, "alerting", cause=self.acd.cause,
+                                 agent=agent.id, queue=consult.queue)
+        self.queueing.ring(station, agent)
         return True
 
     def withdrawn(self, entry, station):
@@ -412,8 +410,8 @@ class Consultations:
         if self.by_station.get(station.name) is consult:
             del self.by_station[station.name]
         if station.name in consult.call.connections:
-            self.center.model.clear(consult.call, station.name, "answered elsewhere"
-                                    if entry.agent is not None else "not answered")
+            self.layer.model.clear(consult.call, station.name, "answered elsewhere"
+                                   if entry.agent is not None else "not answered")
 
     def queue_exit(self, entry, why):
         """A queue consultation left the queue unanswered (max wait...)."""
@@ -431,41 +429,40 @@ class Consultations:
         self._answered(consult, station)
         return True
 
-    def answer(self, request, agent):
+    def answer(self, actor, agent):
         """AnswerCall from a consulted agent on a headset; True if it was one."""
         consult = self.by_station.get(agent.station)
         if consult is None or consult.answered or consult.to not in (None, agent):
             return False
-        station = self.center.channels[agent.station]
+        station = self.layer.channels[agent.station]
         station.connect()
-        self._answered(consult, station, request.cause)
+        self._answered(consult, station, actor.cause)
         return True
 
     def _answered(self, consult, station, cause=None):
-        cc = self.center
         self._stop_timer(consult)
-        cc.driver.station_tone(station.name, None)
+        self.layer.driver.station_tone(station.name, None)
         if consult.queue is not None:                # the ACD's call: one agent has it now
-            consult.to, consult.station = cc.acd.agent_at(station.name), station
-            cc.acd.answered(consult.to.id, cause=cause)
+            consult.to, consult.station = self.acd.agent_at(station.name), station
+            self.acd.answered(consult.to.id, cause=cause)
             if consult.by_station is not None:
-                cc.moh.leave(consult.by_station)
-            cc.model.clear(consult.call, f"queue:{consult.queue}", "answered", cause=cause)
+                self.layer.moh.leave(consult.by_station)
+            self.layer.model.clear(consult.call, f"queue:{consult.queue}", "answered", cause=cause)
         else:
-            cc.acd.answered_direct(consult.to.id, cause=cause)
+            self.acd.answered_direct(consult.to.id, cause=cause)
         if consult.blind:                            # straight to the caller
             self._transfer(consult, cause)
             consult.done.callback(consult)
             return
-        cc.model.connect(consult.call, station.name, "connected", cause=cause,
-                         agent=consult.to.id)
+        self.layer.model.connect(consult.call, station.name, "connected", cause=cause,
+                                 agent=consult.to.id)
         if consult.by_station is None:               # its agent hung up: transfer on answer
             self._transfer(consult, cause)
             return
-        cc.driver.station_tone(consult.by_station, None)
-        consult.talk = Talk(cc.bus, cc.config.conference_pool, consult.by_station, cc.moh)
+        self.layer.driver.station_tone(consult.by_station, None)
+        consult.talk = self.layer.talk_with(consult.by_station)
         consult.talk.set(station.name, "talk")
-        cc.model.connect(consult.call, consult.by_station, "connected", cause=cause)
+        self.layer.model.connect(consult.call, consult.by_station, "connected", cause=cause)
 
     def station_no_answer(self, station):
         """An agent's consulted phone rang out: True if it was one (a
@@ -484,26 +481,26 @@ class Consultations:
         self._back_to_caller(consult)
 
     # -- completing ------------------------------------------------------------------
-    def _lookup(self, request, params):
-        ic = self.desk._connected_call(request, params["call"])
+    def _lookup(self, actor, params):
+        ic = self.desk.connected_call(actor, params["call"])
         consult = self.by_call.get(ic.id)
         if consult is None or consult.call.id != params["consultCall"]:
             raise NoSuchObject(f"no consultation {params['consultCall']!r} "
                                f"on call {ic.id}", object="call", id=params["consultCall"])
         return consult
 
-    def _consultation(self, request, params):
+    def _consultation(self, actor, params):
         """The consultation named, answered: one to transfer or conference."""
-        consult = self._lookup(request, params)
+        consult = self._lookup(actor, params)
         if not consult.answered:
             raise InvalidState(f"{consult.target} has not answered yet "
                                "(hang up to transfer on answer)", object="call",
                                id=consult.call.id)
         return consult
 
-    def _transfer_service(self, request, params):
-        consult = self._consultation(request, params)
-        self._transfer(consult, request.cause)
+    def transfer_call(self, actor, params):
+        consult = self._consultation(actor, params)
+        self._transfer(consult, actor.cause)
         if consult.flow is not None:
             return {"call": consult.ic.id, "flow": consult.flow}
         if consult.number is not None:
@@ -515,24 +512,24 @@ class Consultations:
         if consult.flow is not None:
             self._transfer_to_flow(consult, cause)
             return
-        cc, ic = self.center, consult.ic
+        ic = consult.ic
         self._forget(consult)
         if consult.talk is not None:
             consult.talk.end()
         if not consult.blind:
-            cc.model.clear_call(consult.call, "transferred", cause=cause)
+            self.layer.model.clear_call(consult.call, "transferred", cause=cause)
         by = consult.by_station
         ic.talk.set(self._join(consult), "talk")
         self.desk.retrieve(ic, cause, announce=False)
         if by is not None:
-            self.desk.leave(ic, consult.by, cc.channels[by], "transferred", cause)
+            self.desk.leave(ic, consult.by, self.layer.channels[by], "transferred", cause)
         if ic.state != "placing":                    # a flow's caller was nobody's
-            cc.model.event(ic.call, by or consult.party, "Transferred", cause=cause,
-                           transferredTo=consult.target)
+            self.layer.model.event(ic.call, by or consult.party, "Transferred", cause=cause,
+                                   transferredTo=consult.target)
         if consult.to is not None:
-            cc.model.connect(ic.call, consult.station.name, "connected", cause=cause,
-                             agent=consult.to.id)
-            cc.acd.take_call(consult.to.id, ic.call, ic.queue)
+            self.layer.model.connect(ic.call, consult.station.name, "connected", cause=cause,
+                                     agent=consult.to.id)
+            self.acd.take_call(consult.to.id, ic.call, ic.queue)
             if ic.agent is None:
                 ic.agent, ic.station = consult.to, consult.station
                 ic.answered_by = (consult.to.id, consult.station.name)
@@ -543,33 +540,31 @@ class Consultations:
         """The consulted party joins the caller's call: its bus endpoint.
         An outside party's trunk is the call's from now on: its clearing
         ends the call, or (in a conference) takes it out."""
-        cc, ic = self.center, consult.ic
+        ic = consult.ic
         if consult.trunk is None:
             return consult.station.name
         trunk = consult.trunk
         ic.outside.append(trunk)
-        cc.model.connect(ic.call, trunk.name, "connected", number=consult.number)
-        return cc.dialer.connected(trunk, lambda reason: self.outside_left(ic, trunk, reason))
+        self.layer.model.connect(ic.call, trunk.name, "connected", number=consult.number)
+        return self.dialer.connected(trunk, lambda reason: self.outside_left(ic, trunk, reason))
 
     def outside_left(self, ic, trunk, reason, ending=None, released_by="far_end"):
         """An outside party of a call (on `trunk`: a number conferenced in,
         or the one the caller was sent out to) hung up: alone with the
         caller, the call ends (`ending` says why, else "the far end
         cleared"); with others still on it, it leaves the call."""
-        cc = self.center
         if ic.state != "talking" or trunk not in ic.outside:
             return
         if ic.agent is None and not ic.members and len(ic.outside) == 1:
-            cc._finish(ic, released_by, ending or f"the far end cleared ({reason})")
+            self.layer.finish(ic, released_by, ending or f"the far end cleared ({reason})")
             return
         ic.outside.remove(trunk)
-        ic.talk.drop(cc.dialer.endpoint(trunk))
-        cc.dialer.free(trunk, reason)
-        cc.model.clear(ic.call, trunk.name, f"far end cleared ({reason})")
+        ic.talk.drop(trunk.endpoint)
+        self.dialer.free(trunk, reason)
+        self.layer.model.clear(ic.call, trunk.name, f"far end cleared ({reason})")
 
-    def _conference_service(self, request, params):
-        cc = self.center
-        consult = self._consultation(request, params)
+    def conference_call(self, actor, params):
+        consult = self._consultation(actor, params)
         if consult.flow is not None:
             raise InvalidState("a flow cannot join a conference: "
                                "TransferCall leaves the caller in it", object="call",
@@ -577,66 +572,65 @@ class Consultations:
         ic = consult.ic
         self._forget(consult)
         consult.talk.end()
-        cc.model.clear_call(consult.call, "conferenced", cause=request.cause)
+        self.layer.model.clear_call(consult.call, "conferenced", cause=actor.cause)
         try:
             ic.talk.set(consult.by_station, "talk")
             ic.talk.set(self._join(consult), "talk")
         except TalkError as e:
             raise ResourceBusy(f"no conference: {e}") from None
-        self.desk.retrieve(ic, request.cause, announce=False)
-        cc.model.connect(ic.call, consult.by_station, "connected", cause=request.cause)
+        self.desk.retrieve(ic, actor.cause, announce=False)
+        self.layer.model.connect(ic.call, consult.by_station, "connected", cause=actor.cause)
         if consult.to is not None:
-            cc.model.connect(ic.call, consult.station.name, "connected", cause=request.cause,
-                             agent=consult.to.id)
-            cc.acd.take_call(consult.to.id, ic.call, ic.queue)
+            self.layer.model.connect(ic.call, consult.station.name, "connected", cause=actor.cause,
+                                     agent=consult.to.id)
+            self.acd.take_call(consult.to.id, ic.call, ic.queue)
             ic.members.append((consult.to, consult.station))
-        cc.model.event(ic.call, consult.by_station, "Conferenced", cause=request.cause,
-                       added=consult.target)
+        self.layer.model.event(ic.call, consult.by_station, "Conferenced", cause=actor.cause,
+                               added=consult.target)
         return {"call": ic.id, "parties": sorted(self.desk.parties(ic))}
 
-    def _reconnect_service(self, request, params):
-        consult = self._lookup(request, params)
-        self._end(consult, "reconnected", request.cause)
-        self._back_to_caller(consult, request.cause)
+    def reconnect_call(self, actor, params):
+        consult = self._lookup(actor, params)
+        self._end(consult, "reconnected", actor.cause)
+        self._back_to_caller(consult, actor.cause)
         return {"call": consult.ic.id}
 
     # -- ending -------------------------------------------------------------------
     def _end(self, consult, why, cause=None, reason=None):
         """The consultation is over without a transfer: the consulted party
         is let go (a blind one's `done` fails with `reason`, else `why`)."""
-        cc = self.center
         consult.over, consult.why = True, reason or why
         self._stop_timer(consult)
         if consult.talk is not None:
             consult.talk.end()
         if consult.flow is not None:                 # the flow lets go of the caller
-            cc.leave_flow(consult.ic, why)
+            self.ivr.leave(consult.ic, why)
             consult.ic.talk.unfeed()
-            cc.moh.leave(consult.by_station)
+            self.layer.moh.leave(consult.by_station)
         if consult.queue is not None and consult.to is None:
-            cc.acd.abandon(consult.call)              # its phones stop ringing
+            self.acd.abandon(consult.call)              # its phones stop ringing
             if consult.by_station is not None:
-                cc.moh.leave(consult.by_station)
+                self.layer.moh.leave(consult.by_station)
         elif consult.to is not None and consult.answered:
-            cc.acd.call_ended(consult.to.id, "agent", cause=cause)
+            self.acd.call_ended(consult.to.id, "agent", cause=cause)
             if consult.station.state == "talking":
                 consult.station.hang_up()
         elif consult.to is not None:
             consult.station.stop_ring()
-            cc.driver.station_tone(consult.station.name, None)
-            cc.acd.withdraw_direct(consult.to.id, why, cause=cause)
-        if consult.trunk is not None and (consult.answered or cc.dialer.holds(consult.trunk)):
-            cc.dialer.free(consult.trunk, why)       # answered: ours, even once it cleared
+            self.layer.driver.station_tone(consult.station.name, None)
+            self.acd.withdraw_direct(consult.to.id, why, cause=cause)
+        if consult.trunk is not None and (consult.answered or self.dialer.holds(consult.trunk)):
+            self.dialer.free(consult.trunk, why)       # answered: ours, even once it cleared
         self._forget(consult)
         if consult.by_station is not None:
-            cc.driver.station_tone(consult.by_station, None)
-            if consult.trunk is not None and cc.bus.connection_of(consult.by_station):
-                cc.bus.release(consult.by_station)   # it heard the number ring
+            self.layer.driver.station_tone(consult.by_station, None)
+            if consult.trunk is not None and self.layer.bus.connection_of(consult.by_station):
+                self.layer.bus.release(consult.by_station)   # it heard the number ring
         if consult.blind:                            # the caller's call leaves the phone
             if consult.station.name in consult.call.connections:
-                cc.model.clear(consult.call, consult.station.name, why, cause=cause)
+                self.layer.model.clear(consult.call, consult.station.name, why, cause=cause)
         else:
-            cc.model.clear_call(consult.call, why, cause=cause)
+            self.layer.model.clear_call(consult.call, why, cause=cause)
         if consult.blind and not consult.done.called:
             consult.done.errback(OutboundFailed(consult.station.name, reason or why))
 
@@ -661,7 +655,6 @@ class Consultations:
     def hang_up(self, station, cause=None):
         """A phone in a consultation hangs up (on-hook, or ClearConnection):
         True if it was one."""
-        cc = self.center
         consult = self.by_station.get(station.name)
         if consult is not None and consult.answered:       # the consulted: reconnect
             self._end(consult, "consulted agent hung up", cause)
@@ -669,7 +662,7 @@ class Consultations:
             return True
         if consult is not None:                            # the consulted rejects it
             if consult.queue is not None:
-                cc.acd.no_answer(cc.acd.agent_at(station.name), cause=cause)
+                self.acd.no_answer(self.acd.agent_at(station.name), cause=cause)
             else:
                 self._end(consult, "rejected", cause, reason="rejected")
                 self._back_to_caller(consult, cause)
@@ -680,21 +673,26 @@ class Consultations:
                     self._transfer(consult, cause)
                 else:                                        # on answer
                     if consult.queue is not None:
-                        cc.moh.leave(station.name)
-                    elif consult.trunk is not None and cc.bus.connection_of(station.name):
-                        cc.bus.release(station.name)
-                    cc.driver.station_tone(station.name, None)
+                        self.layer.moh.leave(station.name)
+                    elif consult.trunk is not None and self.layer.bus.connection_of(station.name):
+                        self.layer.bus.release(station.name)
+                    self.layer.driver.station_tone(station.name, None)
                     self.desk.leave(consult.ic, consult.by, station, "transferred", cause)
                     consult.by = consult.by_station = None
-                    cc.model.clear(consult.call, station.name, "transferred on answer")
+                    self.layer.model.clear(consult.call, station.name, "transferred on answer")
                 return True
         return False
 
-    def call_ended(self, ic):
+    # -- ICallEnding -------------------------------------------------------------
+    def call_ending(self, call, previous, released_by, reason, cause, unwind):
         """The caller's call ended: a consultation on it ends too."""
-        consult = self.by_call.get(ic.id)
-        if consult is not None:
-            self._end(consult, "the caller hung up")
+        consult = self.by_call.get(call.id)
+        if consult is not None and previous in ("placing", "talking"):
+            with unwind.step("the consultation"):
+                self._end(consult, "the caller hung up")
+
+    def call_released(self, call, previous, reason, unwind):
+        pass
 
     def _forget(self, consult):
         self.by_call.pop(consult.ic.id, None)
@@ -707,23 +705,3 @@ class Consultations:
         if consult.timer is not None and consult.timer.active():
             consult.timer.cancel()
         consult.timer = None
-
-    # -- the catalogue ------------------------------------------------------------
-    def _register(self):
-        add, audited = self.center.hub.catalogue.add, self.desk.audited
-        both = {"call": Field(str, doc="the caller's call"),
-                "consultCall": Field(str, doc="the consultation's call")}
-        # What the handlers may answer besides services.COMMON_ERRORS.
-        on_call = ("no_such_object", "invalid_state")
-        add(Service("ConsultationCall", CALLERS, fields={
-            "call": Field(str), "agent": Field(str, False), "queue": Field(str, False),
-            "number": Field(str, False), "flow": Field(str, False)},
-            errors=(*on_call, "resource_busy", "queue_full", "queue_empty", "barred")),
-            audited("ConsultationCall", self._consult))
-        add(Service("TransferCall", CALLERS, fields=both, errors=on_call),
-            audited("TransferCall", self._transfer_service))
-        add(Service("ConferenceCall", CALLERS, fields=both,
-                    errors=(*on_call, "resource_busy")),
-            audited("ConferenceCall", self._conference_service))
-        add(Service("ReconnectCall", CALLERS, fields=both, errors=on_call),
-            audited("ReconnectCall", self._reconnect_service))

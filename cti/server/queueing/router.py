@@ -2,7 +2,7 @@
 # -*- test-case-name: tests.test_router -*-
 """The routing index: which free agent takes a caller, which caller a freed agent takes.
 
-The ACD (cti.server.acd) keeps agents' states and the timers; this module
+The ACD (cti.server.queueing.acd) keeps agents' states and the timers; this module
 answers its two questions quickly, whatever the size of the centre::
 
     router = Router(clock, queue_configs, rng)

@@ -3,7 +3,7 @@
 """Calls out: on the trunk groups of direction "out" or "both".
 
 `Dialer.place(number)` takes the first idle trunk of those groups (in the
-order of the configuration) and seizes it (cti.server.channels: E&M wink
+order of the configuration) and seizes it (cti.server.lines.channels: E&M wink
 start on T1, loop start on analog lines); glare or a trunk that fails to
 seize moves on to the next; busy, no answer or an unobtainable number end
 it.  Three uses:
@@ -34,14 +34,13 @@ IVR, fails the RouteSelect so the flow takes its `on_failure`).
 import re
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from twisted.internet import defer
 from twisted.logger import Logger
+from zope.interface import implementer
 
-from cti.protocol.services import Field, Service
-from cti.server.channels import NO_ANSWER_S, Station
-from cti.server.dialing import Caller, DialGuard
+from cti.server.core.call import PHASES, TrunkCall
+from cti.server.core.unwind import Unwind
 from cti.server.errors import (
     ACDError,
     Barred,
@@ -50,14 +49,14 @@ from cti.server.errors import (
     OutboundFailed,
     exactly_one,
 )
-from cti.server.unwind import Unwind
-from cti.storage.models import CallRecord
+from cti.server.interfaces import ICallEnding, IHolds, IOutsideParty
+from cti.server.lines.channels import NO_ANSWER_S, Station
+from cti.server.outbound.dialing import Caller, DialGuard
 
 log = Logger()
 
 #: What may be dialled: digits, * and #, and ',' for a 2 s pause.
 NUMBER = re.compile(r"[0-9*#,]{1,32}\Z")
-AGENTS = {"agent"}
 
 
 #: How long an internal call rings before it gives up (unless the called
@@ -69,9 +68,9 @@ INTERNAL_RING_S = 20.0
 class OutboundCall:
     """An agent's own call while it is placed: dialled on a trunk, or
     ringing at another agent's phone (`to`, an internal call).  Answered,
-    it becomes a call of the call layer (CallCenter.take_call_out)."""
+    it becomes a call of the call layer (Dialer.take_call_out)."""
 
-    call: object                   # cti.server.calls.Call
+    call: object                   # cti.server.core.model.Call
     agent: object
     station: object
     number: str
@@ -86,6 +85,7 @@ class OutboundCall:
     caller: Caller | None = None   # whose class of service it is dialled under
 
 
+@implementer(IOutsideParty)
 class CalledAgent:
     """The agent called on an internal call, once it answered: the call
     layer's outside party (TrunkCall.trunk), in the place a far end on a
@@ -100,62 +100,70 @@ class CalledAgent:
     without those."""
 
     group = None                   # no trunk group
-    state = "connected"            # as a trunk the call layer may talk to
+    answered = True                # it answered: that made it the call's party
 
-    def __init__(self, center, agent, station):
-        self.center = center
+    def __init__(self, layer, acd, agent, station):
+        self.layer = layer
+        self.acd = acd
         self.agent = agent
         self.station = station
-        self.name = station.name   # its bus endpoint is the phone
-        pool = center.channels.voice_pool
+        self.name = self.endpoint = station.name   # its bus endpoint is the phone
+        pool = layer.channels.voice_pool
         self.voice = pool.take(self) if pool is not None else None
         if self.voice is not None:                   # its keys are heard
-            center.driver.set_digit_types(self.voice, dtmf=True, mf=False)
-            center.driver.clear_digits(self.voice)
-            center.driver.enable_events(self.voice, {"digit"})
+            layer.driver.set_digit_types(self.voice, dtmf=True, mf=False)
+            layer.driver.clear_digits(self.voice)
+            layer.driver.enable_events(self.voice, {"digit"})
+
+    @property
+    def called_agent(self):
+        return self.agent
 
     def handle(self, event):
         """Board events of its voice resource: VoicePorts has what matters."""
 
-    def release(self, reason, released_by="system", cause=None):
+    def end_call(self, reason, released_by="system", cause=None):
         """The call is over (`reason`; who ended it, as the CDR says): the
         agent called is free, its phone hung up, the voice resource given
         back."""
-        cc = self.center
         if self.voice is not None:
-            cc.driver.enable_events(self.voice, set())
-            cc.bus.release(self.voice)
-            cc.channels.voice_pool.give(self.voice)
+            self.layer.driver.enable_events(self.voice, set())
+            self.layer.bus.release(self.voice)
+            self.layer.channels.voice_pool.give(self.voice)
             self.voice = None
-        cc.acd.call_ended(self.agent.id, released_by, cause=cause)
+        self.acd.call_ended(self.agent.id, released_by, cause=cause)
         if self.station.state == "talking":
             self.station.hang_up()
 
 
+@implementer(ICallEnding, IHolds)
 class Dialer:
-    def __init__(self, center):
-        self.center = center
+    part = "the calls out"  # what a failed release names (ICallEnding)
+
+    def __init__(self, layer, acd):
+        self.layer = layer         # ICallLayer
+        self.acd = acd
+        self.agents = self.consults = self.supervisors = self.queueing = None   # assembly
         self.by_trunk = {}         # trunk name -> what to do when it clears (a callable)
         self.outs = {}             # station name -> its agent's OutboundCall
-        self.guard = DialGuard(center.clock, center.config.dialing, audit=center.audit)
-        self._register()
+        self.guard = DialGuard(layer.clock, layer.config.dialing, audit=layer.records.audit)
+        layer.explain_missing.append(self.check_not_own)
 
-    def caller_of(self, request, flow=None):
-        """Who a request dials for (cti.server.dialing.Caller): the agent, the
+    def caller_of(self, actor, flow=None):
+        """Who an actor dials for (cti.server.outbound.dialing.Caller): the agent, the
         supervisor or administrator, or the flow (`flow`) of a flow server."""
-        cc = self.center
-        if request.role == "flow":
+        if actor.role == "flow":
             return Caller("flow", flow)
-        if request.role == "agent":
-            agent = cc.acd.agents.get(request.user.name)
+        if actor.role == "agent":
+            agent = self.acd.agents.get(actor.user)
             if agent is not None:
                 return Caller("agent", agent.id, agent.config.dial_class, agent.config.team)
-        user = cc.config.user(request.user.name)
-        return Caller("user", request.user.name, user.dial_class if user else None)
+        user = self.layer.config.user(actor.user)
+        return Caller("user", actor.user, user.dial_class if user else None)
 
     def check_number(self, service, number, caller):
         """`number` is one that may be dialled, by `caller` and now (its class
-        of service: cti.server.dialing), else InvalidField, or Barred
+        of service: cti.server.outbound.dialing), else InvalidField, or Barred
         (audited)."""
         if not NUMBER.match(number):
             raise InvalidField(f"{service}: field 'number' must be 1 to 32 "
@@ -168,11 +176,10 @@ class Dialer:
 
     def trunks(self):
         """Trunk channels that may carry calls out, in configuration order."""
-        cc = self.center
-        for group in cc.config.trunk_groups:
+        for group in self.layer.config.trunk_groups:
             if group.direction in ("out", "both"):
                 for name in group.channels:
-                    channel = cc.channels.by_name.get(name)
+                    channel = self.layer.channels.by_name.get(name)
                     if channel is not None and hasattr(channel, "seize"):
                         yield channel
 
@@ -229,64 +236,55 @@ class Dialer:
 
     def free(self, trunk, reason):
         """Release a call out's trunk (our side ends it, or after the far end)."""
-        cc = self.center
         self.by_trunk.pop(trunk.name, None)
         self.guard.ended(trunk.name)
         if trunk.voice == trunk.name:              # analog: its power-on route again
-            cc.bus.release(trunk.voice)
-            cc.bus.route(trunk.voice, self.endpoint(trunk))
+            self.layer.bus.release(trunk.voice)
+            self.layer.bus.route(trunk.voice, trunk.endpoint)
         trunk.release(reason)
-
-    @staticmethod
-    def endpoint(trunk):
-        return f"{trunk.name}/line" if trunk.voice == trunk.name else trunk.name
 
     def hear_progress(self, station, trunk):
         """While `trunk` dials, the phone `station` (a name) hears it:
         ringback, busy, the answer."""
-        cc = self.center
-        if cc.bus.connection_of(station) is not None:
-            cc.bus.release(station)
-        cc.bus.route(station, self.endpoint(trunk), duplex=False)
+        if self.layer.bus.connection_of(station) is not None:
+            self.layer.bus.release(station)
+        self.layer.bus.route(station, trunk.endpoint, duplex=False)
 
     def connected(self, trunk, on_clear):
         """A call out connected: `on_clear(reason)` runs when the far end
         clears; the trunk's own voice resource now only hears it, so the
         line can hear whoever it is joined to.  Its bus endpoint."""
-        cc = self.center
         self.by_trunk[trunk.name] = on_clear
-        cc.bus.release(trunk.voice)
-        cc.bus.route(trunk.voice, self.endpoint(trunk), duplex=False)
-        return self.endpoint(trunk)
+        self.layer.bus.release(trunk.voice)
+        self.layer.bus.route(trunk.voice, trunk.endpoint, duplex=False)
+        return trunk.endpoint
 
     @defer.inlineCallbacks
     def send_out(self, ic, number, caller, cause=None, no_answer_s=NO_ANSWER_S):
         """The inbound caller goes out to `number` (music meanwhile) for
         `caller`: the connected trunk, or OutboundFailed."""
-        cc = self.center
-        cc.hold_caller(ic)
+        self.layer.hold_caller(ic, self.queueing.hold_music(ic))
         trunk = yield self.place(number, caller, no_answer_s=no_answer_s)
         if ic.state == "ended":
             self.free(trunk, "the caller hung up")
             raise OutboundFailed(trunk.name, "the caller hung up")
         ic.outside.append(trunk)
-        ic.talk.set(self.connected(trunk, lambda reason: cc.desk.consults.outside_left(
+        ic.talk.set(self.connected(trunk, lambda reason: self.consults.outside_left(
             ic, trunk, reason, ending=f"the far end of the transfer to {number} cleared "
             f"({reason})", released_by="system")), "talk")
         ic.talk.retrieve()
         ic.held = False
-        cc.model.connect(ic.call, trunk.name, "connected", cause=cause, number=number)
+        self.layer.model.connect(ic.call, trunk.name, "connected", cause=cause, number=number)
         return trunk
 
     # -- MakeCall ----------------------------------------------------------------
-    def _make_call(self, request, params):
-        cc = self.center
+    def make_call(self, actor, params):
         exactly_one("MakeCall", params, ("number", "agent"), field="number")
         number = params["number"]
-        agent = cc._my_agent(request)
+        agent = self.agents.of(actor)
         if number is not None:
-            self.check_number("MakeCall", number, self.caller_of(request))
-        station = cc.channels.by_name.get(agent.station) if agent.station else None
+            self.check_number("MakeCall", number, self.caller_of(actor))
+        station = self.layer.channels.by_name.get(agent.station) if agent.station else None
         if not isinstance(station, Station):
             raise InvalidState(f"agent {agent.id} is not logged in at a "
                                "station", object="agent", id=agent.id)
@@ -297,22 +295,22 @@ class Dialer:
         to = to_station = None
         if params["agent"] is not None:
             to = self._callee(agent, params["agent"])
-            to_station = cc.channels[to.station]
-        call = cc.model.new_call(station.name, ani=agent.id, dnis=number or to.id,
-                                 direction="outbound" if to is None else "internal")
+            to_station = self.layer.channels[to.station]
+        call = self.layer.model.new_call(station.name, ani=agent.id, dnis=number or to.id,
+                                         direction="outbound" if to is None else "internal")
         call.made_by = agent.id
         try:
-            cc.acd.dial_out(agent.id, call, cause=request.cause)
+            self.acd.dial_out(agent.id, call, cause=actor.cause)
         except ACDError as e:
-            cc.model.clear_call(call, "not placed")
+            self.layer.model.clear_call(call, "not placed")
             raise ACDError(e.code, str(e), object="agent", id=agent.id) from None
         out = OutboundCall(call, agent, station, number or to.id, to=to, to_station=to_station,
-                           started_at=cc.clock.seconds(), cause=request.cause,
-                           caller=self.caller_of(request))
+                           started_at=self.layer.clock.seconds(), cause=actor.cause,
+                           caller=self.caller_of(actor))
         self.outs[station.name] = out
         station.connect()
-        cc.model.connect(call, station.name, "initiated", cause=request.cause,
-                         direction=call.direction)
+        self.layer.model.connect(call, station.name, "initiated", cause=actor.cause,
+                                 direction=call.direction)
         if to is None:
             self._dial(out)
         else:
@@ -321,12 +319,11 @@ class Dialer:
 
     # -- internal calls ---------------------------------------------------------
     def _callee(self, caller, agent_id):
-        cc = self.center
         try:
-            to = cc.acd.agent(agent_id)
+            to = self.acd.agent(agent_id)
         except ACDError as e:
             raise ACDError(e.code, str(e), object="agent", id=agent_id) from None
-        station = cc.channels.by_name.get(to.station) if to.station else None
+        station = self.layer.channels.by_name.get(to.station) if to.station else None
         if to is caller or to.state != "ready" or station is None \
                 or station.state not in ("onhook", "offhook"):
             raise InvalidState(f"agent {agent_id} is "
@@ -335,45 +332,42 @@ class Dialer:
         return to
 
     def _ring(self, out):
-        cc = self.center
-        cc.acd.offer_direct(out.to.id, out.call, cause=out.cause)
+        self.acd.offer_direct(out.to.id, out.call, cause=out.cause)
         self.outs[out.to_station.name] = out
-        cc.driver.station_tone(out.station.name, "ringback")
+        self.layer.driver.station_tone(out.station.name, "ringback")
         if out.to_station.state == "onhook":
             out.to_station.ring()
         else:                                        # a headset: AnswerCall connects
-            cc.driver.station_tone(out.to_station.name, "ringback")
-        cc.model.connect(out.call, out.to_station.name, "alerting", cause=out.cause,
-                         agent=out.to.id, direction="internal")
-        out.timer = cc.clock.callLater(cc.acd.ring_s(out.to) or INTERNAL_RING_S,
-                                       self._end_out, out, "no_answer")
+            self.layer.driver.station_tone(out.to_station.name, "ringback")
+        self.layer.model.connect(out.call, out.to_station.name, "alerting", cause=out.cause,
+                                 agent=out.to.id, direction="internal")
+        out.timer = self.layer.clock.callLater(self.acd.ring_s(out.to) or INTERNAL_RING_S,
+                                               self._end_out, out, "no_answer")
 
     def answered(self, station, cause=None):
         """The called agent answered an internal call: True if it was one."""
-        cc = self.center
         out = self.outs.get(station.name)
         if out is None or out.to_station is not station:
             return False
         if out.timer is not None and out.timer.active():
             out.timer.cancel()
-        cc.acd.answered_direct(out.to.id, cause=cause)
+        self.acd.answered_direct(out.to.id, cause=cause)
         if station.state == "offhook":
             station.connect()
-        cc.driver.station_tone(station.name, None)
+        self.layer.driver.station_tone(station.name, None)
         del self.outs[out.station.name], self.outs[station.name]
-        cc.take_call_out(out, CalledAgent(cc, out.to, station), cause)
+        self.take_call_out(out, CalledAgent(self.layer, self.acd, out.to, station), cause)
         return True
 
     @defer.inlineCallbacks
     def _dial(self, out):
-        cc = self.center
 
         def seized(trunk):
             if out.trunk is not None:                # that one failed: the next
-                cc.model.clear(out.call, out.trunk.name, "not connected", cause=out.cause)
+                self.layer.model.clear(out.call, out.trunk.name, "not connected", cause=out.cause)
             out.trunk = trunk
             self.hear_progress(out.station.name, trunk)
-            cc.model.connect(out.call, trunk.name, "alerting", cause=out.cause)
+            self.layer.model.connect(out.call, trunk.name, "alerting", cause=out.cause)
         try:
             trunk = yield self.place(out.number, out.caller, seized)
         except OutboundFailed as e:
@@ -384,16 +378,67 @@ class Dialer:
             self.free(trunk, "caller gave up")
             return
         del self.outs[out.station.name]
-        cc.take_call_out(out, trunk)                 # a call like a caller's from now on
+        self.take_call_out(out, trunk)                 # a call like a caller's from now on
 
-    def trunks_placing(self):
+    # -- answered: a call of the call layer --------------------------------------------
+    def take_call_out(self, out, party, cause=None):
+        """An agent's call answered: from now on a call like a caller's,
+        the agent talking to `party` in the caller's place: the trunk it
+        was dialled on, or for an internal call the agent called
+        (CalledAgent).  `cause`: the request that answered it (AnswerCall
+        at the phone called), if any.  Every call service works on it as
+        on a caller's call (hold, transfers, consultation, conference,
+        recording, supervision, a supervisor's ClearCall), and it may even
+        be transferred to a queue."""
+        layer, agent, station = self.layer, out.agent, out.station
+        call = TrunkCall(out.call, party, offered_at=out.started_at, agent=agent,
+                         station=station, answered_at=layer.clock.seconds(),
+                         answered_by=(agent.id, station.name))
+        call.phase = PHASES.machine(layer.clock, call.id)
+        call.phase.fire("dialled", number=out.number, agent=agent.id)
+        layer.calls[call.id] = call
+        if out.to is None:
+            call.call.trunk_group = party.group
+            self.far_end_answered(call, party, out.cause)
+        else:
+            layer.by_trunk[party.name] = call        # its keys: SpeakRequested
+            layer.bridge(call)
+            layer.model.connect(call.call, party.name, "connected", cause=cause,
+                                agent=party.agent.id)
+        layer.model.connect(call.call, station.name, "connected", cause=cause or out.cause)
+        self.supervisors.call_connected(call)
+        return call
+
+    def far_end_answered(self, call, trunk, cause=None):
+        """A trunk we dialled for the call answered (an agent's call out, a
+        callback): it is the call's outside party from now on, and the
+        agent's phone, which heard the call's progress, talks with it."""
+        layer = self.layer
+        call.trunk, call.line_released, call.trunk_out = trunk, False, True
+        layer.by_trunk[trunk.name] = call            # its keys: SpeakRequested
+        self.by_trunk[trunk.name] = lambda reason: layer.finish(
+            call, "far_end" if call.call.direction == "outbound"
+            and call.state not in ("queued", "ringing") else "caller", reason)
+        layer.bus.release(call.station.name)         # the progress it heard
+        layer.voice_hears_caller(call, duplex=False)
+        call.talk = layer.talk_with(trunk.endpoint)
+        call.talk.set(call.station.name, "talk")
+        layer.model.connect(call.call, trunk.name, "connected", cause=cause)
+
+    def called_agent_hung_up(self, call, cause=None):
+        """The agent called on an internal call hung up, wherever the call
+        is (with the agent who has it, or sent on to a queue: abandoned)."""
+        self.layer.finish(call, "caller" if call.state in ("queued", "ringing") else "far_end",
+                          f"agent {call.called_agent.id} (called) hung up", cause)
+
+    def trunks_held(self):
         """The trunks of calls being placed: seized and not connected yet,
-        or dialled for an agent's call out (cti.server.sweep)."""
+        or dialled for an agent's call out (cti.server.core.sweep)."""
         return {name for name, on_clear in self.by_trunk.items() if on_clear is None} | {
             out.trunk.name for out in self.outs.values() if out.trunk is not None}
 
     def calls_held(self):
-        """The ids of the calls being placed (cti.server.sweep)."""
+        """The ids of the calls being placed (cti.server.core.sweep)."""
         return {out.call.id for out in self.outs.values()}
 
     def stations_held(self):
@@ -427,8 +472,7 @@ class Dialer:
 
     def _end_out(self, out, reason, released_by="system"):
         """A call placed that was never answered ends: its CDR says why.
-        Each part is released on its own (cti.server.unwind)."""
-        cc = self.center
+        Each part is released on its own (cti.server.core.unwind)."""
         if out.ended:
             return
         out.ended, out.result = True, reason
@@ -438,18 +482,18 @@ class Dialer:
             if out.timer is not None and out.timer.active():
                 out.timer.cancel()
         with unwind.step("the progress tone"):
-            cc.driver.station_tone(out.station.name, None)
+            self.layer.driver.station_tone(out.station.name, None)
         if out.to is not None:                       # the called agent is free again
             self.outs.pop(out.to_station.name, None)
             with unwind.step("the called phone"):
                 out.to_station.stop_ring()
-                cc.driver.station_tone(out.to_station.name, None)
+                self.layer.driver.station_tone(out.to_station.name, None)
             with unwind.step("the called agent"):
-                cc.acd.withdraw_direct(out.to.id, reason)
+                self.acd.withdraw_direct(out.to.id, reason)
         if out.trunk is not None:
             with unwind.step("the progress heard"):
-                if cc.bus.connection_of(out.station.name) is not None:
-                    cc.bus.release(out.station.name)
+                if self.layer.bus.connection_of(out.station.name) is not None:
+                    self.layer.bus.release(out.station.name)
             with unwind.step("the trunk"):
                 if self.holds(out.trunk):
                     self.free(out.trunk, reason)
@@ -457,33 +501,28 @@ class Dialer:
             if out.station.state == "talking":
                 out.station.hang_up()
         with unwind.step("the agent"):
-            cc.acd.call_ended(out.agent.id, released_by)
+            self.acd.call_ended(out.agent.id, released_by)
         with unwind.step("the call model"):
-            cc.model.clear_call(out.call, reason)
-        c = out.call
-        c.recorded = True
-        cc.records.add(CallRecord(
-            call_id=c.id,
-            direction="outbound" if out.to is None else "internal",
-            trunk=out.trunk.name if out.trunk else None,
-            trunk_group=None, ani=out.agent.id, dnis=out.number, flow=None, queue=None,
-            agent=out.agent.id, station=out.station.name,
-            offered_at=_utc(out.started_at), queued_at=None, answered_at=None,
-            ended_at=_utc(cc.clock.seconds()), wait_s=None, talk_s=None,
-            disposition=_disposition(reason), released_by=released_by,
-            cause=reason + unwind.summary(), attached=dict(c.data)))
-
-    def _register(self):
-        self.center.hub.catalogue.add(
-            Service("MakeCall", AGENTS, fields={"number": Field(str, False),
-                                                "agent": Field(str, False)},
-                    errors=("no_such_object", "invalid_state", "barred")),
-            self._make_call)
+            self.layer.model.clear_call(out.call, reason)
+        self.layer.records.call_out(out, _disposition(reason), released_by,
+                                    reason + unwind.summary())
 
 
-def _utc(seconds):
-    return datetime.fromtimestamp(seconds, UTC)
+    # -- ICallEnding ------------------------------------------------------------------
+    def call_ending(self, call, previous, released_by, reason, cause, unwind):
+        pass
 
+    def call_released(self, call, previous, reason, unwind):
+        """The trunks placed for the call: outside parties conferenced in or
+        sent out to, and the far end of a call we dialled."""
+        if previous == "talking":
+            for trunk in call.outside:
+                with unwind.step(f"the outside party on {trunk.name}"):
+                    self.free(trunk, reason)
+            call.outside.clear()
+        if call.trunk_out:
+            with unwind.step("the trunk"):
+                self.free(call.trunk, reason)
 
 def _disposition(reason):
     return {"busy": "busy", "no_answer": "no_answer"}.get(reason, "failed")

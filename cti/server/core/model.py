@@ -80,7 +80,7 @@ class Call:
         self.connections = {}         # device -> Connection
         self.data = {}                # attached data
         self.cleared = False
-        self.recorded = False         # its CDR is written (cti.server.sweep writes none then)
+        self.recorded = False         # its CDR is written (cti.server.core.sweep writes none then)
         self.made_by = None           # the agent (or supervisor) who made it: a call out,
                                       # a consultation (who may see it: cti.server.scope)
 

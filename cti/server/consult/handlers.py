@@ -1,0 +1,24 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The consultation services (cti.server.consult.consult), audited when a
+supervisor or an administrator uses them on an agent's call."""
+from cti.protocol.services import CALLERS, Field, Service
+from cti.server.edge import serve
+
+ON_CALL = ("no_such_object", "invalid_state")
+
+
+def register(hub, consults, auditor):
+    add, audited = hub.catalogue.add, auditor.audited
+    both = {"call": Field(str, doc="the caller's call"),
+            "consultCall": Field(str, doc="the consultation's call")}
+    add(Service("ConsultationCall", CALLERS, fields={
+        "call": Field(str), "agent": Field(str, False), "queue": Field(str, False),
+        "number": Field(str, False), "flow": Field(str, False)},
+        errors=(*ON_CALL, "resource_busy", "queue_full", "queue_empty", "barred")),
+        serve(audited("ConsultationCall", consults.consultation_call)))
+    add(Service("TransferCall", CALLERS, fields=both, errors=ON_CALL),
+        serve(audited("TransferCall", consults.transfer_call)))
+    add(Service("ConferenceCall", CALLERS, fields=both, errors=(*ON_CALL, "resource_busy")),
+        serve(audited("ConferenceCall", consults.conference_call)))
+    add(Service("ReconnectCall", CALLERS, fields=both, errors=ON_CALL),
+        serve(audited("ReconnectCall", consults.reconnect_call)))

@@ -1,0 +1,13 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""MakeCall: an agent's own call out, or an internal call to another agent
+(cti.server.outbound.dialer)."""
+from cti.protocol.services import Field, Service
+from cti.server.edge import serve
+
+
+def register(hub, dialer):
+    hub.catalogue.add(
+        Service("MakeCall", {"agent"}, fields={"number": Field(str, False),
+                                               "agent": Field(str, False)},
+                errors=("no_such_object", "invalid_state", "barred")),
+        serve(dialer.make_call))
