@@ -110,9 +110,9 @@ def view(center, traffic, started, clock):
     calls = Table(expand=True)
     for column in ("call", "trunk", "from", "to", "phase", "queue", "agent"):
         calls.add_column(column)
-    for ic in list(center.calls.values())[:12]:
-        calls.add_row(ic.id, ic.trunk.name, ic.call.ani, ic.call.dnis, ic.state,
-                      ic.queue or "-", ic.agent.id if ic.agent else "-")
+    for call in list(center.calls.values())[:12]:
+        calls.add_row(call.id, call.trunk.name, call.call.ani, call.call.dnis, call.state,
+                      call.queue or "-", call.agent.id if call.agent else "-")
     return Group(queues, agents, calls)
 
 

@@ -76,11 +76,15 @@ def hub():
 
     def crash(request, params):
         raise KeyError("bug")
+
+    def undeclared(request, params):
+        raise TalkError("no conference room for 3 parties")
     call = {"call": Field(str)}
     hub.catalogue.add(Service("Refuse", {"agent"}, fields=call,
                               errors=("no_such_object",)), refuse)
     hub.catalogue.add(Service("RefuseLater", {"agent"}, fields=call), refuse_later)
     hub.catalogue.add(Service("Crash", {"agent"}, fields=call), crash)
+    hub.catalogue.add(Service("Undeclared", {"agent"}, fields=call), undeclared)
     return hub
 
 
@@ -95,3 +99,12 @@ def test_a_handler_refusing_with_a_call_error_answers_the_client_its_code(hub):
     assert later.body["code"] == "invalid_field" and later.body["field"] == "timeoutS"
     [crashed] = wire.request(4, "Crash", call="c7")
     assert crashed.body["code"] == "internal_error" and "incident" in crashed.body
+
+
+def test_a_condition_the_service_does_not_declare_is_an_internal_error(hub):
+    """The declared errors are a promise to client writers: a handler that
+    lets out a condition its service does not declare has failed."""
+    wire = Wire(hub)
+    wire.login("alice", "agent")
+    [answer] = wire.request(2, "Undeclared", call="c7")
+    assert answer.body["code"] == "internal_error" and "incident" in answer.body

@@ -36,7 +36,14 @@ from cti.logs import Throttle
 from cti.protocol import bodies
 from cti.protocol.framing import MAX_BODY, FrameError, Framer, Message, encode
 from cti.protocol.gate import Gate, Refused
-from cti.protocol.services import ROLES, Catalogue, Field, ProtocolError, Service
+from cti.protocol.services import (
+    COMMON_ERRORS,
+    ROLES,
+    Catalogue,
+    Field,
+    ProtocolError,
+    Service,
+)
 from cti.statemachine import Table
 
 log = Logger()
@@ -139,7 +146,8 @@ class Hub:
         self.event_hidden = lambda session, body: False
         #: refusal(error): the ProtocolError a handler's own error means to
         #: the client, or None (an internal error).  The server's edge gives
-        #: it (cti.server.edge), so that its domain code raises its own errors.
+        #: it (cti.server.edge), so that its domain code raises its own errors;
+        #: a code the service does not declare is an internal error still.
         self.refusal = lambda error: None
         self._register_core()
 
@@ -294,13 +302,16 @@ class Hub:
                                 "(parameters go in 'params')", field=extra[0])
         params = service.check(params)
         d = defer.maybeDeferred(handler, Request(self, session, invoke_id, name), params)
-        return d.addErrback(self._refused)
+        return d.addErrback(self._refused, service)
 
-    def _refused(self, failure):
-        """A handler's error as the client is to get it (`refusal`)."""
+    def _refused(self, failure, service):
+        """A handler's error as the client is to get it (`refusal`): an
+        error with a code the service declares (or any request may get);
+        any other is a failure inside the server (internal_error)."""
         if not failure.check(ProtocolError):
             error = self.refusal(failure.value)
-            if error is not None:
+            if error is not None and (error.code in service.errors
+                                      or error.code in COMMON_ERRORS):
                 raise error
         return failure
 

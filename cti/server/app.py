@@ -40,7 +40,6 @@ from cti.protocol.tls import server_endpoint
 from cti.server.center import CallCenter
 from cti.server.config import tls_listen
 from cti.server.core.model import CallModel
-from cti.server.edge import refusal
 from cti.server.lines.channels import (
     Channels,
     EmWinkTrunk,
@@ -100,7 +99,6 @@ class CTServer(MultiService):
         self.hub = Hub(reactor, hub_users(config), heartbeat_s=config.heartbeat_s,
                        gate=Gate(reactor, config.gate, audit=lambda action, user, **detail:
                                  self.center.audit(action, user, **detail)))
-        self.hub.refusal = refusal           # the call layer's errors, as clients get them
         # Call ids go on from the start time in milliseconds: a restarted
         # server never reuses one (its records and recordings are named by
         # them), at up to 1000 calls a second.  On a test clock at 0: c1.

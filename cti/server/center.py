@@ -86,7 +86,7 @@ class CallCenter:
         hub.hidden, hub.event_hidden = self.scope.hidden, self.scope.event_hidden
         self.auditor = Auditor(layer)
         self.ivr = Flows(layer, hub, ports)
-        self.operations = FlowOperations(layer, self.ivr, ports, driver)
+        self.operations = FlowOperations(layer, self.ivr, self.acd, ports, driver)
         self.agents = Agents(layer, self.acd)
         self.data = CallData(layer, self.agents)
         self.desk = Desk(layer, self.acd, self.scope, self.auditor)
@@ -96,7 +96,7 @@ class CallCenter:
         self.callbacks = Callbacks(layer, self.acd)
         self._wire()
         # Who lets go of a call first as it ends (cti.server.core.layer.finish).
-        layer.ending = [self.queueing, self.ivr, self.consults, self.desk, self.supervisors,
+        layer.ending = [self.ivr, self.queueing, self.consults, self.desk, self.supervisors,
                         self.agents, self.dialer, self.callbacks]
         self.sweep = Sweep(layer, [self.dialer, self.consults, self.supervisors], self.dialer)
         self._sweeper = task.LoopingCall(self.sweep.run)
@@ -119,6 +119,7 @@ class CallCenter:
         queueing.consults, queueing.supervisors = self.consults, self.supervisors
         ivr.consults = self.consults
         ops.queueing, ops.dialer, ops.consults = queueing, self.dialer, self.consults
+        ivr.queueing = queueing
         ops.supervisors, ops.data = self.supervisors, self.data
         agents = self.agents
         agents.queueing, agents.consults, agents.dialer = queueing, self.consults, self.dialer

@@ -97,6 +97,12 @@ class ICallLayer(Interface):
     def call(call_id):
         """The TrunkCall, or NoSuchObject (after asking `explain_missing`)."""
 
+    def call_alive(call):
+        """Whether a call of the call model is still up here."""
+
+    def answer_then(call, then, cause=None):
+        """Answer the call's trunk (if not yet), then run `then()`."""
+
     def finish(call, released_by, reason, cause=None):
         """Release everything the call holds, once; write its CDR."""
 

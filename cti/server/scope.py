@@ -92,36 +92,36 @@ class Scope:
         return self._agent(agent, kind, object_id)
 
     # -- calls -------------------------------------------------------------------
-    def _phase(self, ic):
+    def _phase(self, call):
         """The call's phase; for a call ending, the phase it ended from (its
         last events are seen by those who saw it then)."""
-        if ic.state != "ended" or not ic.phase.history:
-            return ic.state
-        return ic.phase.history[-1].source
+        if call.state != "ended" or not call.phase.history:
+            return call.state
+        return call.phase.history[-1].source
 
     def _agents_on(self, call_id):
         """The ids of the agents on a call: at its phones (its connections),
         the agent who has it, conference members, the agent called on an
         internal call; and while it is being placed or is a consultation
         (no call of the call layer yet), the agent who made it, to its end."""
-        call = self.layer.model.calls[call_id]
+        model_call = self.layer.model.calls[call_id]
         on = set()
-        for device in call.connections:
+        for device in model_call.connections:
             agent = self.acd.agent_at(device)
             if agent is not None:
                 on.add(agent.id)
-        ic = self.layer.calls.get(call_id)
-        if ic is not None:
-            on.update(a.id for a in (ic.agent, ic.called_agent, *(m[0] for m in ic.members))
+        call = self.layer.calls.get(call_id)
+        if call is not None:
+            on.update(a.id for a in (call.agent, call.called_agent, *(m[0] for m in call.members))
                       if a is not None)
-        elif call.made_by is not None:
-            on.add(call.made_by)
+        elif model_call.made_by is not None:
+            on.add(model_call.made_by)
         return on
 
     def _waiting_in(self, call_id):
         """The queue a call waits in (queued or ringing), or None."""
-        ic = self.layer.calls.get(call_id)
-        return ic.queue if ic is not None and self._phase(ic) in WAITING else None
+        call = self.layer.calls.get(call_id)
+        return call.queue if call is not None and self._phase(call) in WAITING else None
 
     # -- agents ----------------------------------------------------------------
     def _agent(self, agent, kind, object_id):
@@ -168,10 +168,10 @@ class Scope:
             model = self.layer.model
             if object_id not in model.calls:
                 return None
-            ic = self.layer.calls.get(object_id)
+            call = self.layer.calls.get(object_id)
             if self._agents_on(object_id) & agents or self._waiting_in(object_id) in queues \
-                    or ic is not None and ic.intercepted_by == session.user.name \
-                    or ic is None and model.calls[object_id].made_by == session.user.name:
+                    or call is not None and call.intercepted_by == session.user.name \
+                    or call is None and model.calls[object_id].made_by == session.user.name:
                 return None                 # its own consultation, on a call it took over
             return f"call {object_id} is not one of your teams' ({shown})"
         if not self._device_exists(object_id):
@@ -198,11 +198,11 @@ class Scope:
         queue, nor an agent's own call."""
         if kind != "call":
             return None
-        ic = self.layer.calls.get(object_id)
-        if object_id not in self.layer.model.calls or ic is not None and ic.flow is not None:
+        call = self.layer.calls.get(object_id)
+        if object_id not in self.layer.model.calls or call is not None and call.flow is not None:
             return None
         return f"call {object_id} has not been through a flow"
 
     def _device_exists(self, name):
         return name in self.layer.channels.by_name or name.startswith(("routepoint:",
-                                                                        "queue:"))
+                                                                       "queue:"))

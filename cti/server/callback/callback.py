@@ -44,121 +44,122 @@ class Callbacks:
         self.acd = acd
         self.dialer = self.queueing = None   # given at assembly
 
-    def offer_prompts(self, ic, config):
+    def offer_prompts(self, call, config):
         """What the announcements add when the queue offers callbacks (to a
         caller who called us, with a number to call back that the
         callbacks' class of service allows)."""
-        if config.callback_key is None or not self.can_call_back(ic) \
-                or not self.dialer.guard.allows(self.caller(ic), ic.call.ani):
+        if config.callback_key is None or not self.can_call_back(call) \
+                or not self.dialer.guard.allows(self.caller(call), call.call.ani):
             return []
         return ["queue_callback_offer", f"digit_{config.callback_key}"]
 
     @staticmethod
-    def caller(ic):
+    def caller(call):
         """Whose class of service a callback is dialled under: the queue's
         callbacks ([dialing] callback_class)."""
-        return Caller("callback", ic.queue)
+        return Caller("callback", call.queue)
 
-    def can_call_back(self, ic):
+    def can_call_back(self, call):
         """Not a call we placed (a call out, an internal call, a callback
         already dialled), and the caller's number is known and not an
         emergency number (a forged ANI of 911 must not make us call it)."""
-        return bool(ic.call.ani) and not ic.trunk_out and ic.call.direction == "inbound" \
-            and not self.dialer.guard.is_emergency(ic.call.ani)
+        return bool(call.call.ani) and not call.trunk_out and call.call.direction == "inbound" \
+            and not self.dialer.guard.is_emergency(call.call.ani)
 
-    def key(self, ic, digit):
+    def key(self, call, digit):
         """A waiting caller's key: True when it asked for a callback."""
-        config = self.layer.config.queue(ic.queue)
-        if config.callback_key != digit or ic.entry is None or ic.entry.ringing:
+        config = self.layer.config.queue(call.queue)
+        if config.callback_key != digit or call.entry is None or call.entry.ringing:
             return False
-        if not self.can_call_back(ic):
+        if not self.can_call_back(call):
             log.info("call {call}: callback asked, but the caller's number is unknown "
-                     "(or the call is one we placed)", call=ic.id)
+                     "(or the call is one we placed)", call=call.id)
             return False
         try:                              # a spoofed premium-rate ANI is toll fraud too
-            self.dialer.guard.check(self.caller(ic), ic.call.ani, "callback")
+            self.dialer.guard.check(self.caller(call), call.call.ani, "callback")
         except Barred:
             return False
-        self.acd.keep_for_callback(ic.call)     # no max wait from now on
-        self.queueing.stop_music(ic)
-        self.layer.voice_hears_caller(ic, duplex=True)
-        self.layer.records.queue(ic.id, ic.queue, None, "CALLBACKREQ", ic.call.ani)
-        ic.callback = ic.call.ani
+        self.acd.keep_for_callback(call.call)     # no max wait from now on
+        self.queueing.stop_music(call)
+        self.layer.voice_hears_caller(call, duplex=True)
+        self.layer.records.queue(call.id, call.queue, None, "CALLBACKREQ", call.call.ani)
+        call.callback = call.call.ani
         prompts = self.layer.prompts_dir
         prompt = prompts / f"{CONFIRM}.wav" if prompts else None
         if prompt is not None and prompt.exists():
-            d = self.layer.ports.play(ic.voice, [str(prompt)], barge_in=False)
-            d.addCallback(lambda _: self._hang_up(ic))
+            d = self.layer.ports.play(call.voice, [str(prompt)], barge_in=False)
+            d.addCallback(lambda _: self._hang_up(call))
         else:
-            self._hang_up(ic)
+            self._hang_up(call)
         return True
 
-    def _hang_up(self, ic):
+    def _hang_up(self, call):
         """The line is released; the entry waits on."""
-        if ic.state == "ended" or ic.line_released:
+        if call.state == "ended" or call.line_released:
             return
-        if ic.state != "queued":              # an agent took it during the confirmation
-            ic.callback = None
+        if call.state != "queued":              # an agent took it during the confirmation
+            call.callback = None
             return
-        ic.line_released = True
-        if self.layer.by_trunk.get(ic.trunk.name) is ic:
-            del self.layer.by_trunk[ic.trunk.name]
-        self.layer.model.clear(ic.call, ic.trunk.name, "callback requested")
-        ic.trunk.release("callback requested")
+        call.line_released = True
+        if self.layer.by_trunk.get(call.trunk.name) is call:
+            del self.layer.by_trunk[call.trunk.name]
+        self.layer.model.clear(call.call, call.trunk.name, "callback requested")
+        call.trunk.release("callback requested")
         log.info("call {call}: will be called back at {number}, keeping its place in {queue}",
-                 call=ic.id, number=ic.callback, queue=ic.queue)
+                 call=call.id, number=call.callback, queue=call.queue)
 
     @defer.inlineCallbacks
-    def dial(self, ic):
+    def dial(self, call):
         """The agent answered a callback's offer: call the caller."""
-        station = ic.station
-        ic.callback_attempts += 1
+        station = call.station
+        call.callback_attempts += 1
 
         def seized(trunk):
             self.dialer.hear_progress(station.name, trunk)
-            self.layer.model.connect(ic.call, trunk.name, "alerting", number=ic.callback)
+            self.layer.model.connect(call.call, trunk.name, "alerting", number=call.callback)
         try:                                 # hours and counts apply now, when it is placed
-            self.dialer.guard.check(self.caller(ic), ic.callback, "callback")
-            trunk = yield self.dialer.place(ic.callback, self.caller(ic), seized)
+            self.dialer.guard.check(self.caller(call), call.callback, "callback")
+            trunk = yield self.dialer.place(call.callback, self.caller(call), seized)
         except Barred as e:                  # an attempt (ATTEMPTS bound how often it tries)
-            self._failed(ic, f"barred: {e}")
+            self._failed(call, f"barred: {e}")
             return
         except OutboundFailed as e:
-            self._failed(ic, e.reason)
+            self._failed(call, e.reason)
             return
-        if ic.state != "talking" or ic.station is not station:
+        if call.state != "talking" or call.station is not station:
             self.dialer.free(trunk, "the agent left")
             return
-        self.dialer.far_end_answered(ic, trunk)
+        self.dialer.far_end_answered(call, trunk)
 
-    def _failed(self, ic, reason):
-        if ic.state != "talking":
+    def _failed(self, call, reason):
+        if call.state != "talking":
             return
-        self.layer.records.queue(ic.id, ic.queue, ic.agent.id if ic.agent else None, "CALLBACKFAIL",
-                                 reason, ic.callback_attempts)
-        station, agent = ic.station, ic.agent
+        agent_id = call.agent.id if call.agent else None
+        self.layer.records.queue(call.id, call.queue, agent_id, "CALLBACKFAIL", reason,
+                                 call.callback_attempts)
+        station, agent = call.station, call.agent
         if self.layer.bus.connection_of(station.name) is not None:
             self.layer.bus.release(station.name)
         self.acd.call_ended(agent.id, "system")
         if station.state == "talking":
             station.hang_up()
-        self.layer.model.clear(ic.call, station.name, f"callback failed: {reason}")
-        ic.agent = ic.station = None
-        if ic.callback_attempts >= ATTEMPTS:
-            ic.disposition = "callback_failed"
-            self.layer.finish(ic, "system", f"callback to {ic.callback} failed {ATTEMPTS} times "
-                              f"({reason})")
+        self.layer.model.clear(call.call, station.name, f"callback failed: {reason}")
+        call.agent = call.station = None
+        if call.callback_attempts >= ATTEMPTS:
+            call.disposition = "callback_failed"
+            self.layer.finish(call, "system", f"callback to {call.callback} failed "
+                              f"{ATTEMPTS} times ({reason})")
             return
         log.info("call {call}: callback to {number} failed ({reason}); again in {s} s",
-                 call=ic.id, number=ic.callback, reason=reason, s=RETRY_S)
-        ic.phase.fire("transfer", to=f"queue:{ic.queue}")
-        ic.callback_timer = self.layer.clock.callLater(RETRY_S, self._again, ic)
+                 call=call.id, number=call.callback, reason=reason, s=RETRY_S)
+        call.phase.fire("transfer", to=f"queue:{call.queue}")
+        call.callback_timer = self.layer.clock.callLater(RETRY_S, self._again, call)
 
-    def _again(self, ic):
-        ic.callback_timer = None
-        if ic.state == "routing":
-            self.layer.to_queue(ic, ic.queue, priority=ic.priority,
-                                first_since=ic.first_since)
+    def _again(self, call):
+        call.callback_timer = None
+        if call.state == "routing":
+            self.layer.to_queue(call, call.queue, priority=call.priority,
+                                first_since=call.first_since)
 
     # -- ICallEnding ------------------------------------------------------------------
     def call_ending(self, call, previous, released_by, reason, cause, unwind):

@@ -84,7 +84,7 @@ CONSULT_RING_S = 15.0
 
 @dataclass(eq=False)
 class Consultation:
-    ic: object                    # the caller's TrunkCall
+    caller_call: object           # the caller's TrunkCall (what it is about)
     call: object                  # the internal call (cti.server.core.model.Call); blind:
                                   # the caller's own call, delivered to the station
     by: object                    # the consulting agent (None: a supervisor's own call)
@@ -146,6 +146,10 @@ class Consultations:
         return {id(c): c for c in (*self.by_call.values(), *self.by_station.values(),
                                    *self.queued.values())}.values()
 
+    def consulting(self, call):
+        """Whether a consultation is made about the call (it holds it)."""
+        return call.id in self.by_call
+
     def calls_held(self):
         """The ids of the consultations' calls (cti.server.core.sweep)."""
         return {c.call.id for c in self._all()}
@@ -160,19 +164,19 @@ class Consultations:
 
     # -- starting --------------------------------------------------------------
     def consultation_call(self, actor, params):
-        ic = self.desk.connected_call(actor, params["call"])
+        call = self.desk.connected_call(actor, params["call"])
         kind = exactly_one("ConsultationCall", params, ("agent", "queue", "number", "flow"),
                            field="agent")
         if kind == "agent":
-            consult = self.start(ic, params["agent"], blind=False, cause=actor.cause)
+            consult = self.start(call, params["agent"], blind=False, cause=actor.cause)
         elif kind == "queue":
-            consult = self._start_queue(ic, params["queue"], actor.cause)
+            consult = self._start_queue(call, params["queue"], actor.cause)
         elif kind == "number":
-            consult = self._start_number(ic, params["number"], actor.cause,
+            consult = self._start_number(call, params["number"], actor.cause,
                                          self.dialer.caller_of(actor))
         else:
-            consult = self._start_flow(ic, params["flow"], actor.cause)
-        return {"call": ic.id, "consultCall": consult.call.id}
+            consult = self._start_flow(call, params["flow"], actor.cause)
+        return {"call": call.id, "consultCall": consult.call.id}
 
     def check_extension(self, agent_id):
         """RouteSelect's `extension` must be an agent's code, and the agent
@@ -188,7 +192,7 @@ class Consultations:
             raise CallFailed(f"RouteSelect: the call to extension "
                              f"{agent_id} failed: {reason}", reason=reason)
 
-    def ring(self, ic, agent_id, ring_s, cause=None):
+    def ring(self, call, agent_id, ring_s, cause=None):
         """Ring the agent for a flow's caller (who hears music meanwhile):
         a Deferred fired when the agent has the caller, or failing with
         OutboundFailed: the agent is not free (reason `busy`, `not_ready`,
@@ -196,50 +200,50 @@ class Consultations:
         the caller hung up."""
         agent = self.acd.agent(agent_id)
         try:
-            consult = self.start(ic, agent_id, blind=True, cause=cause, ring_s=ring_s)
+            consult = self.start(call, agent_id, blind=True, cause=cause, ring_s=ring_s)
         except CallError as e:
             reason = {"loggedOff": "logged_off", "notReady": "not_ready"}.get(agent.state,
                                                                               "busy")
-            log.info("call {call}: extension {agent} is not free: {why}", call=ic.id,
+            log.info("call {call}: extension {agent} is not free: {why}", call=call.id,
                      agent=agent_id, why=e)
             return defer.fail(OutboundFailed(agent_id, reason))
         return consult.done
 
-    def _check_room(self, ic):
-        if ic.id in self.by_call:
-            raise InvalidState(f"call {ic.id} has a consultation already "
-                               f"({self.by_call[ic.id].call.id})", object="call", id=ic.id)
-        if len(ic.talk.parties) + 1 > MAX_PARTIES:
-            raise ResourceBusy(f"call {ic.id} has {MAX_PARTIES} parties",
-                               object="call", id=ic.id)
+    def _check_room(self, call):
+        if call.id in self.by_call:
+            raise InvalidState(f"call {call.id} has a consultation already "
+                               f"({self.by_call[call.id].call.id})", object="call", id=call.id)
+        if len(call.talk.parties) + 1 > MAX_PARTIES:
+            raise ResourceBusy(f"call {call.id} has {MAX_PARTIES} parties",
+                               object="call", id=call.id)
 
-    def _new_call(self, ic, dnis):
+    def _new_call(self, call, dnis):
         """The consultation's own call, from the agent's phone (or the
         supervisor's, on a call it took over); it carries the caller's
         attached data, for the consulted party's screen."""
-        by = ic.agent.id if ic.agent is not None else ic.intercepted_by
-        call = self.layer.model.new_call(ic.station.name, ani=by, dnis=dnis,
-                                         direction="internal")
-        call.made_by = by
-        call.data.update(ic.call.data)
-        return call
+        by = call.agent.id if call.agent is not None else call.intercepted_by
+        consultation = self.layer.model.new_call(call.station.name, ani=by, dnis=dnis,
+                                                 direction="internal")
+        consultation.made_by = by
+        consultation.data.update(call.call.data)
+        return consultation
 
     def _begin(self, consult, cause):
         """The caller is held and the agent's phone is the consultation's."""
-        ic = consult.ic
-        self.by_call[ic.id] = consult
-        if not ic.held:
-            self.desk.hold(ic, cause)
+        call = consult.caller_call
+        self.by_call[call.id] = consult
+        if not call.held:
+            self.desk.hold(call, cause)
         if consult.by_station is not None:
-            ic.talk.drop(consult.by_station)
+            call.talk.drop(consult.by_station)
             self.layer.model.connect(consult.call, consult.by_station, "initiated", cause=cause)
 
-    def start(self, ic, agent_id, blind, cause=None, ring_s=None):
+    def start(self, call, agent_id, blind, cause=None, ring_s=None):
         """Ring `agent_id` about the call: a consultation, or (`blind`) a
         transfer that completes on answer (its `done` says how it went)."""
-        self._check_room(ic)
+        self._check_room(call)
         target = self.agents.named(agent_id)
-        if target is ic.agent or any(m is target for m, _ in ic.members):
+        if target is call.agent or any(m is target for m, _ in call.members):
             raise InvalidField(f"agent {agent_id} is on this call already",
                                field="agent")
         station = self.layer.channels.by_name.get(target.station) if target.station else None
@@ -247,42 +251,42 @@ class Consultations:
             raise InvalidState(f"agent {agent_id} is {target.state} and "
                                "cannot take a call", object="agent", id=agent_id)
         if blind:                                    # the caller's call itself rings
-            by, by_station, call = None, None, ic.call
+            by, by_station, ringing = None, None, call.call
         else:
-            by, by_station, call = ic.agent, ic.station.name, self._new_call(ic, target.id)
+            by, by_station, ringing = call.agent, call.station.name, self._new_call(call, target.id)
         try:
-            self.acd.offer_direct(target.id, call, cause=cause)
+            self.acd.offer_direct(target.id, ringing, cause=cause)
         except ACDError as e:
             if not blind:
-                self.layer.model.clear_call(call, "not offered")
+                self.layer.model.clear_call(ringing, "not offered")
             raise ACDError(e.code, str(e), object="agent", id=agent_id) from None
-        consult = Consultation(ic, call, by, by_station, target, station,
+        consult = Consultation(call, ringing, by, by_station, target, station,
                                done=defer.Deferred() if blind else None)
         self.by_station[station.name] = consult
         self._begin(consult, cause)
         if by_station is not None:
             self.layer.driver.station_tone(by_station, "ringback")
-        self.layer.model.connect(call, station.name, "alerting", cause=cause, agent=target.id)
+        self.layer.model.connect(ringing, station.name, "alerting", cause=cause, agent=target.id)
         self.queueing.ring(station, target)
         if ring_s is None:
-            ring_s = self.acd.ring_s(target, ic.queue) or CONSULT_RING_S
+            ring_s = self.acd.ring_s(target, call.queue) or CONSULT_RING_S
         consult.timer = self.layer.clock.callLater(ring_s, self._rang_out, consult)
         return consult
 
-    def _start_queue(self, ic, name, cause):
+    def _start_queue(self, call, name, cause):
         """The consultation waits in queue `name` for one of its agents."""
-        self._check_room(ic)
+        self._check_room(call)
         if self.layer.config.queue(name) is None:
             raise NoSuchObject(f"no queue {name!r}", object="queue", id=name)
         if self.acd.full(name):
             raise QueueFull(f"queue {name} is full", object="queue", id=name)
-        consult = Consultation(ic, self._new_call(ic, f"queue:{name}"), ic.agent,
-                               ic.station.name, queue=name)
+        consult = Consultation(call, self._new_call(call, f"queue:{name}"), call.agent,
+                               call.station.name, queue=name)
         self.queued[consult.call.id] = consult
         self._begin(consult, cause)
         self.layer.model.connect(consult.call, f"queue:{name}", "queued", cause=cause,
                                  priority=self.layer.config.queue(name).priority)
-        music = self.queueing.queue_music(name) or self.queueing.hold_music(ic)
+        music = self.queueing.queue_music(name) or self.queueing.hold_music(call)
         self.layer.moh.join(consult.by_station, music)
         try:
             self.acd.enqueue(consult.call, name, cause=cause)
@@ -292,60 +296,60 @@ class Consultations:
             raise ACDError(e.code, str(e), object="queue", id=name) from None
         return consult
 
-    def _start_number(self, ic, number, cause, caller):
+    def _start_number(self, call, number, cause, caller):
         """The consultation goes out to `number` (for `caller`: its class of
         service); the agent hears it ring."""
         self.dialer.check_number("ConsultationCall", number, caller)
-        self._check_room(ic)
-        consult = Consultation(ic, self._new_call(ic, number), ic.agent, ic.station.name,
+        self._check_room(call)
+        consult = Consultation(call, self._new_call(call, number), call.agent, call.station.name,
                                number=number)
         consult.call.direction = "outbound"
         self._begin(consult, cause)
         self._dial(consult, cause, caller)
         return consult
 
-    def _start_flow(self, ic, flow, cause):
+    def _start_flow(self, call, flow, cause):
         """The caller goes through `flow`, hearing the call's voice resource;
         the agent waits with music."""
-        self._check_room(ic)
+        self._check_room(call)
         if flow not in self.ivr.flow_names():
             raise NoSuchObject(f"no flow {flow!r} (flows: "
                                f"{', '.join(sorted(self.ivr.flow_names())) or 'none'})",
                                object="flow", id=flow)
-        if ic.voice is None:
-            raise ResourceBusy(f"call {ic.id} has no voice resource for "
-                               "the flow", object="call", id=ic.id)
+        if call.voice is None:
+            raise ResourceBusy(f"call {call.id} has no voice resource for "
+                               "the flow", object="call", id=call.id)
         session = self.ivr.next_session()
         if session is None:
             raise ResourceBusy("no flow server is connected")
-        consult = Consultation(ic, self._new_call(ic, f"routepoint:{flow}"), ic.agent,
-                               ic.station.name, flow=flow)
+        consult = Consultation(call, self._new_call(call, f"routepoint:{flow}"), call.agent,
+                               call.station.name, flow=flow)
         self._begin(consult, cause)
-        ic.talk.feed(ic.voice)
-        self.layer.moh.join(consult.by_station, self.queueing.hold_music(ic))
-        self.ivr.start(ic, flow, session, cause)
+        call.talk.feed(call.voice)
+        self.layer.moh.join(consult.by_station, self.queueing.hold_music(call))
+        self.ivr.start(call, flow, session, cause)
         return consult
 
-    def flow_over(self, ic, why):
+    def flow_over(self, call, why):
         """The flow's part of a flow consultation ended (the flow released
         the caller, its server is silent or gone): back to the agent."""
-        consult = self.by_call.get(ic.id)
+        consult = self.by_call.get(call.id)
         if consult is not None:
             self._end(consult, why)
             self._back_to_caller(consult)
 
     def _transfer_to_flow(self, consult, cause):
         """The agent leaves; the caller stays in the flow, an IVR call again."""
-        ic = consult.ic
+        call = consult.caller_call
         self._forget(consult)
         self.layer.moh.leave(consult.by_station)
         self.layer.model.clear_call(consult.call, "transferred", cause=cause)
-        self.layer.model.event(ic.call, consult.by_station, "Transferred", cause=cause,
+        self.layer.model.event(call.call, consult.by_station, "Transferred", cause=cause,
                                transferredTo=consult.target)
-        self.desk.release_caller(ic, cause)
-        self.layer.voice_hears_caller(ic, duplex=True)
-        ic.phase.fire("transfer", to=consult.target)
-        ic.phase.fire("to_flow", flow=consult.flow)
+        self.desk.release_caller(call, cause)
+        self.layer.voice_hears_caller(call, duplex=True)
+        call.phase.fire("transfer", to=consult.target)
+        call.phase.fire("to_flow", flow=consult.flow)
 
     @defer.inlineCallbacks
     def _dial(self, consult, cause, caller):
@@ -363,7 +367,7 @@ class Consultations:
         except OutboundFailed as e:
             if not consult.over:
                 log.info("call {call}: the consultation with {number} failed: {reason}",
-                         call=consult.ic.id, number=consult.number, reason=e.reason)
+                         call=consult.caller_call.id, number=consult.number, reason=e.reason)
                 self._end(consult, e.reason)
                 self._back_to_caller(consult)
             return
@@ -476,17 +480,17 @@ class Consultations:
     def _rang_out(self, consult):
         consult.timer = None
         log.info("call {call}: agent {agent} did not answer the consultation",
-                 call=consult.ic.id, agent=consult.to.id)
+                 call=consult.caller_call.id, agent=consult.to.id)
         self._end(consult, "not answered", reason="no_answer")
         self._back_to_caller(consult)
 
     # -- completing ------------------------------------------------------------------
     def _lookup(self, actor, params):
-        ic = self.desk.connected_call(actor, params["call"])
-        consult = self.by_call.get(ic.id)
+        call = self.desk.connected_call(actor, params["call"])
+        consult = self.by_call.get(call.id)
         if consult is None or consult.call.id != params["consultCall"]:
             raise NoSuchObject(f"no consultation {params['consultCall']!r} "
-                               f"on call {ic.id}", object="call", id=params["consultCall"])
+                               f"on call {call.id}", object="call", id=params["consultCall"])
         return consult
 
     def _consultation(self, actor, params):
@@ -502,66 +506,66 @@ class Consultations:
         consult = self._consultation(actor, params)
         self._transfer(consult, actor.cause)
         if consult.flow is not None:
-            return {"call": consult.ic.id, "flow": consult.flow}
+            return {"call": consult.caller_call.id, "flow": consult.flow}
         if consult.number is not None:
-            return {"call": consult.ic.id, "number": consult.number}
-        return {"call": consult.ic.id, "agent": consult.to.id}
+            return {"call": consult.caller_call.id, "number": consult.number}
+        return {"call": consult.caller_call.id, "agent": consult.to.id}
 
     def _transfer(self, consult, cause=None):
         """The caller goes to the consulted party; the consulting agent leaves."""
         if consult.flow is not None:
             self._transfer_to_flow(consult, cause)
             return
-        ic = consult.ic
+        call = consult.caller_call
         self._forget(consult)
         if consult.talk is not None:
             consult.talk.end()
         if not consult.blind:
             self.layer.model.clear_call(consult.call, "transferred", cause=cause)
         by = consult.by_station
-        ic.talk.set(self._join(consult), "talk")
-        self.desk.retrieve(ic, cause, announce=False)
+        call.talk.set(self._join(consult), "talk")
+        self.desk.retrieve(call, cause, announce=False)
         if by is not None:
-            self.desk.leave(ic, consult.by, self.layer.channels[by], "transferred", cause)
-        if ic.state != "placing":                    # a flow's caller was nobody's
-            self.layer.model.event(ic.call, by or consult.party, "Transferred", cause=cause,
+            self.desk.leave(call, consult.by, self.layer.channels[by], "transferred", cause)
+        if call.state != "placing":                    # a flow's caller was nobody's
+            self.layer.model.event(call.call, by or consult.party, "Transferred", cause=cause,
                                    transferredTo=consult.target)
         if consult.to is not None:
-            self.layer.model.connect(ic.call, consult.station.name, "connected", cause=cause,
+            self.layer.model.connect(call.call, consult.station.name, "connected", cause=cause,
                                      agent=consult.to.id)
-            self.acd.take_call(consult.to.id, ic.call, ic.queue)
-            if ic.agent is None:
-                ic.agent, ic.station = consult.to, consult.station
-                ic.answered_by = (consult.to.id, consult.station.name)
+            self.acd.take_call(consult.to.id, call.call, call.queue)
+            if call.agent is None:
+                call.agent, call.station = consult.to, consult.station
+                call.answered_by = (consult.to.id, consult.station.name)
             else:                                    # a conference's member has it
-                ic.members.append((consult.to, consult.station))
+                call.members.append((consult.to, consult.station))
 
     def _join(self, consult):
         """The consulted party joins the caller's call: its bus endpoint.
         An outside party's trunk is the call's from now on: its clearing
         ends the call, or (in a conference) takes it out."""
-        ic = consult.ic
+        call = consult.caller_call
         if consult.trunk is None:
             return consult.station.name
         trunk = consult.trunk
-        ic.outside.append(trunk)
-        self.layer.model.connect(ic.call, trunk.name, "connected", number=consult.number)
-        return self.dialer.connected(trunk, lambda reason: self.outside_left(ic, trunk, reason))
+        call.outside.append(trunk)
+        self.layer.model.connect(call.call, trunk.name, "connected", number=consult.number)
+        return self.dialer.connected(trunk, lambda reason: self.outside_left(call, trunk, reason))
 
-    def outside_left(self, ic, trunk, reason, ending=None, released_by="far_end"):
+    def outside_left(self, call, trunk, reason, ending=None, released_by="far_end"):
         """An outside party of a call (on `trunk`: a number conferenced in,
         or the one the caller was sent out to) hung up: alone with the
         caller, the call ends (`ending` says why, else "the far end
         cleared"); with others still on it, it leaves the call."""
-        if ic.state != "talking" or trunk not in ic.outside:
+        if call.state != "talking" or trunk not in call.outside:
             return
-        if ic.agent is None and not ic.members and len(ic.outside) == 1:
-            self.layer.finish(ic, released_by, ending or f"the far end cleared ({reason})")
+        if call.agent is None and not call.members and len(call.outside) == 1:
+            self.layer.finish(call, released_by, ending or f"the far end cleared ({reason})")
             return
-        ic.outside.remove(trunk)
-        ic.talk.drop(trunk.endpoint)
+        call.outside.remove(trunk)
+        call.talk.drop(trunk.endpoint)
         self.dialer.free(trunk, reason)
-        self.layer.model.clear(ic.call, trunk.name, f"far end cleared ({reason})")
+        self.layer.model.clear(call.call, trunk.name, f"far end cleared ({reason})")
 
     def conference_call(self, actor, params):
         consult = self._consultation(actor, params)
@@ -569,31 +573,31 @@ class Consultations:
             raise InvalidState("a flow cannot join a conference: "
                                "TransferCall leaves the caller in it", object="call",
                                id=consult.call.id)
-        ic = consult.ic
+        call = consult.caller_call
         self._forget(consult)
         consult.talk.end()
         self.layer.model.clear_call(consult.call, "conferenced", cause=actor.cause)
         try:
-            ic.talk.set(consult.by_station, "talk")
-            ic.talk.set(self._join(consult), "talk")
+            call.talk.set(consult.by_station, "talk")
+            call.talk.set(self._join(consult), "talk")
         except TalkError as e:
             raise ResourceBusy(f"no conference: {e}") from None
-        self.desk.retrieve(ic, actor.cause, announce=False)
-        self.layer.model.connect(ic.call, consult.by_station, "connected", cause=actor.cause)
+        self.desk.retrieve(call, actor.cause, announce=False)
+        self.layer.model.connect(call.call, consult.by_station, "connected", cause=actor.cause)
         if consult.to is not None:
-            self.layer.model.connect(ic.call, consult.station.name, "connected", cause=actor.cause,
-                                     agent=consult.to.id)
-            self.acd.take_call(consult.to.id, ic.call, ic.queue)
-            ic.members.append((consult.to, consult.station))
-        self.layer.model.event(ic.call, consult.by_station, "Conferenced", cause=actor.cause,
+            self.layer.model.connect(call.call, consult.station.name, "connected",
+                                     cause=actor.cause, agent=consult.to.id)
+            self.acd.take_call(consult.to.id, call.call, call.queue)
+            call.members.append((consult.to, consult.station))
+        self.layer.model.event(call.call, consult.by_station, "Conferenced", cause=actor.cause,
                                added=consult.target)
-        return {"call": ic.id, "parties": sorted(self.desk.parties(ic))}
+        return {"call": call.id, "parties": sorted(self.desk.parties(call))}
 
     def reconnect_call(self, actor, params):
         consult = self._lookup(actor, params)
         self._end(consult, "reconnected", actor.cause)
         self._back_to_caller(consult, actor.cause)
-        return {"call": consult.ic.id}
+        return {"call": consult.caller_call.id}
 
     # -- ending -------------------------------------------------------------------
     def _end(self, consult, why, cause=None, reason=None):
@@ -604,8 +608,8 @@ class Consultations:
         if consult.talk is not None:
             consult.talk.end()
         if consult.flow is not None:                 # the flow lets go of the caller
-            self.ivr.leave(consult.ic, why)
-            consult.ic.talk.unfeed()
+            self.ivr.leave(consult.caller_call, why)
+            consult.caller_call.talk.unfeed()
             self.layer.moh.leave(consult.by_station)
         if consult.queue is not None and consult.to is None:
             self.acd.abandon(consult.call)              # its phones stop ringing
@@ -640,17 +644,17 @@ class Consultations:
         answer), with someone still on the call (a conference's member, an
         outside party) the caller is back with them; with nobody, the
         transfer failed (Desk.transfer_failed)."""
-        ic = consult.ic
-        if consult.blind or ic.state != "talking" or ic.talk is None:
+        call = consult.caller_call
+        if consult.blind or call.state != "talking" or call.talk is None:
             return
         if consult.by_station is None:
-            if ic.station is None and not ic.outside:
-                self.desk.transfer_failed(ic, consult.target, consult.why)
+            if call.station is None and not call.outside:
+                self.desk.transfer_failed(call, consult.target, consult.why)
             else:
-                self.desk.retrieve(ic, cause, announce=False)
+                self.desk.retrieve(call, cause, announce=False)
             return
-        ic.talk.set(consult.by_station, "talk")
-        self.desk.retrieve(ic, cause)
+        call.talk.set(consult.by_station, "talk")
+        self.desk.retrieve(call, cause)
 
     def hang_up(self, station, cause=None):
         """A phone in a consultation hangs up (on-hook, or ClearConnection):
@@ -677,7 +681,7 @@ class Consultations:
                     elif consult.trunk is not None and self.layer.bus.connection_of(station.name):
                         self.layer.bus.release(station.name)
                     self.layer.driver.station_tone(station.name, None)
-                    self.desk.leave(consult.ic, consult.by, station, "transferred", cause)
+                    self.desk.leave(consult.caller_call, consult.by, station, "transferred", cause)
                     consult.by = consult.by_station = None
                     self.layer.model.clear(consult.call, station.name, "transferred on answer")
                 return True
@@ -695,7 +699,7 @@ class Consultations:
         pass
 
     def _forget(self, consult):
-        self.by_call.pop(consult.ic.id, None)
+        self.by_call.pop(consult.caller_call.id, None)
         self.queued.pop(consult.call.id, None)
         for name in [s for s, c in self.by_station.items() if c is consult]:
             del self.by_station[name]

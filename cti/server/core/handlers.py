@@ -6,13 +6,14 @@ server and another to an agent or a supervisor: each request goes to the
 feature of the role that sent it (the IVR, the agents, supervision).
 """
 from cti.protocol.services import ROLES, Field, Service
-from cti.server.edge import serve
+from cti.server.edge import refusal, serve
 from cti.server.errors import MissingField, NoSuchObject
 
 ON_CALL = ("no_such_object", "invalid_state")
 
 
 def register(hub, layer, flows, agents, supervisors, data):
+    hub.refusal = refusal            # the call layer's errors, as clients get them
     add, watched = hub.catalogue.add, flows.watched
 
     def answer_call(who, params):

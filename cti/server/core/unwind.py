@@ -9,11 +9,11 @@ skipped: a call half released, its agent busy for ever, its line off-hook,
 no record.  `Unwind` runs each step on its own; a step that fails is
 logged with an incident id and the next one runs::
 
-    unwind = Unwind(f"call {ic.id}")
+    unwind = Unwind(f"call {call.id}")
     with unwind.step("music"):
-        self._stop_music(ic)
+        self._stop_music(call)
     with unwind.step("trunk"):
-        ic.trunk.release(reason)
+        call.trunk.release(reason)
     record.cause = reason + unwind.summary()    # what went wrong, for the CDR
 
 The sweep (cti.server.core.sweep) puts right what a failed step left.

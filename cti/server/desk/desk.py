@@ -74,64 +74,64 @@ class Desk:
     # -- lookups -------------------------------------------------------------------
     def connected_call(self, actor, call_id):
         """A call in the talking phase this session may act on."""
-        ic = self.layer.call(call_id)
+        call = self.layer.call(call_id)
         if actor.role in ("supervisor", "admin"):
             self.scope.check(actor, "call", call_id)
         if actor.role == "agent":
             agent = self.agents.of(actor)
-            if ic.called_agent is agent:
+            if call.called_agent is agent:
                 raise InvalidState(f"call {call_id} is an internal call to "
                                    "you: the agent who has it holds, transfers or records "
                                    "it; you can hang up", object="call", id=call_id)
-            if ic.agent is not agent:
+            if call.agent is not agent:
                 raise InvalidState(f"call {call_id} is not agent "
                                    f"{agent.id}'s call", object="call", id=call_id)
-        if ic.state != "talking" or ic.talk is None:
+        if call.state != "talking" or call.talk is None:
             raise InvalidState(f"call {call_id} is not connected to an "
-                               f"agent (it is {ic.state})", object="call", id=call_id)
-        if ic.station is None:
+                               f"agent (it is {call.state})", object="call", id=call_id)
+        if call.station is None:
             raise InvalidState(f"call {call_id} is being transferred (it "
                                "rings at an agent's phone)", object="call", id=call_id)
-        return ic
+        return call
 
-    def parties(self, ic):
+    def parties(self, call):
         """The call's parties as its agents see them: {endpoint: role},
         without the supervisors' phones (a silent monitor must not show)."""
         supervisors = self.supervisors.stations()
-        return {e: r for e, r in ic.talk.parties.items() if e not in supervisors}
+        return {e: r for e, r in call.talk.parties.items() if e not in supervisors}
 
     # -- hold and transfer -----------------------------------------------------
     def hold_call(self, actor, params):
-        ic = self.connected_call(actor, params["call"])
-        if ic.held:
-            raise InvalidState(f"call {ic.id} is on hold already",
-                               object="call", id=ic.id)
-        self.hold(ic, actor.cause)
-        return {"call": ic.id}
+        call = self.connected_call(actor, params["call"])
+        if call.held:
+            raise InvalidState(f"call {call.id} is on hold already",
+                               object="call", id=call.id)
+        self.hold(call, actor.cause)
+        return {"call": call.id}
 
     def retrieve_call(self, actor, params):
-        ic = self.connected_call(actor, params["call"])
-        if not ic.held or ic.id in self.consults.by_call:
-            raise InvalidState(f"call {ic.id} is not on hold" + (
-                " (a consultation holds it: ReconnectCall)" if ic.held else ""),
-                object="call", id=ic.id)
-        self.retrieve(ic, actor.cause)
-        return {"call": ic.id}
+        call = self.connected_call(actor, params["call"])
+        if not call.held or self.consults.consulting(call):
+            raise InvalidState(f"call {call.id} is not on hold" + (
+                " (a consultation holds it: ReconnectCall)" if call.held else ""),
+                object="call", id=call.id)
+        self.retrieve(call, actor.cause)
+        return {"call": call.id}
 
-    def hold(self, ic, cause=None):
+    def hold(self, call, cause=None):
         """The caller hears music on hold; `Held` at the agent's station."""
-        ic.talk.hold(self.queueing.hold_music(ic))
-        ic.held = True
-        self.layer.model.connect(ic.call, ic.station.name, "hold", cause=cause)
+        call.talk.hold(self.queueing.hold_music(call))
+        call.held = True
+        self.layer.model.connect(call.call, call.station.name, "hold", cause=cause)
 
-    def retrieve(self, ic, cause=None, announce=True):
+    def retrieve(self, call, cause=None, announce=True):
         """The caller is back (`Retrieved` at the agent's station, if `announce`)."""
-        ic.talk.retrieve()
-        ic.held = False
+        call.talk.retrieve()
+        call.held = False
         if announce:
-            self.layer.model.connect(ic.call, ic.station.name, "connected", cause=cause)
+            self.layer.model.connect(call.call, call.station.name, "connected", cause=cause)
 
-    def leave(self, ic, agent, station, reason, cause=None):
+    def leave(self, call, agent, station, reason, cause=None):
         """One agent leaves a call that goes on (a transfer, a conference
         member hanging up): wrap-up for it, the next member owns the call.
         `agent` None: the supervisor who took the call over (Intercept)."""
@@ -139,54 +139,54 @@ class Desk:
             self.supervisors.end_supervision_of(agent.id, "the agent left the call")
             self.acd.call_ended(agent.id, "agent", cause=cause)
         else:
-            ic.intercepted_by = None
-        if ic.talk is not None:
-            ic.talk.drop(station.name)
+            call.intercepted_by = None
+        if call.talk is not None:
+            call.talk.drop(station.name)
         if station.state == "talking":
             station.hang_up()
-        self.layer.model.clear(ic.call, station.name, reason, cause=cause)
-        if ic.agent is agent:
-            ic.agent, ic.station = ic.members.pop(0) if ic.members else (None, None)
+        self.layer.model.clear(call.call, station.name, reason, cause=cause)
+        if call.agent is agent:
+            call.agent, call.station = call.members.pop(0) if call.members else (None, None)
         else:
-            ic.members[:] = [(a, s) for a, s in ic.members if a is not agent]
+            call.members[:] = [(a, s) for a, s in call.members if a is not agent]
 
-    def hung_up(self, ic, agent, station, cause=None):
+    def hung_up(self, call, agent, station, cause=None):
         """An agent on a connected call hung up (on-hook or ClearConnection);
         `agent` None: the supervisor who took the call over (Intercept).
         In a conference it leaves the others talking."""
-        who = "agent" if agent else f"supervisor {ic.intercepted_by}"
-        if ic.members and (ic.agent is agent or any(a is agent for a, _ in ic.members)) \
-                or ic.agent is agent and ic.outside and ic.talk is not None \
-                and len(ic.talk.parties) > 2:        # the caller and an outside party stay
-            self.leave(ic, agent, station, f"{who} hung up", cause)
-        elif ic.agent is agent and ic.station is station:
-            self.layer.finish(ic, "agent" if agent else "supervisor", f"{who} hung up",
+        who = "agent" if agent else f"supervisor {call.intercepted_by}"
+        if call.members and (call.agent is agent or any(a is agent for a, _ in call.members)) \
+                or call.agent is agent and call.outside and call.talk is not None \
+                and len(call.talk.parties) > 2:        # the caller and an outside party stay
+            self.leave(call, agent, station, f"{who} hung up", cause)
+        elif call.agent is agent and call.station is station:
+            self.layer.finish(call, "agent" if agent else "supervisor", f"{who} hung up",
                               cause)
 
     def single_step_transfer(self, actor, params):
         kind = exactly_one("SingleStepTransferCall", params, ("agent", "queue", "flow", "number"),
                            field="queue")
-        ic = self.connected_call(actor, params["call"])
+        call = self.connected_call(actor, params["call"])
         target = params[kind]
-        if ic.members or ic.id in self.consults.by_call:
-            raise InvalidState(f"call {ic.id} is in a conference or a "
-                               "consultation: finish that first", object="call", id=ic.id)
+        if call.members or self.consults.consulting(call):
+            raise InvalidState(f"call {call.id} is in a conference or a "
+                               "consultation: finish that first", object="call", id=call.id)
         if kind == "agent":
-            agent, station = ic.agent, ic.station
-            consult = self.consults.start(ic, target, blind=True, cause=actor.cause)
-            self.leave(ic, agent, station, "transferred", actor.cause)
-            consult.done.addErrback(self._back_to_queue, ic, f"agent {target}")
-            return {"call": ic.id, "transferredTo": f"agent:{target}"}
+            agent, station = call.agent, call.station
+            consult = self.consults.start(call, target, blind=True, cause=actor.cause)
+            self.leave(call, agent, station, "transferred", actor.cause)
+            consult.done.addErrback(self._back_to_queue, call, f"agent {target}")
+            return {"call": call.id, "transferredTo": f"agent:{target}"}
         if kind == "number":
             caller = self.dialer.caller_of(actor)
             self.dialer.check_number("SingleStepTransferCall", target, caller)
-            agent, station = ic.agent, ic.station
-            d = self.dialer.send_out(ic, target, caller, actor.cause)
-            self.leave(ic, agent, station, "transferred", actor.cause)
-            self.layer.model.event(ic.call, station.name, "Transferred", cause=actor.cause,
+            agent, station = call.agent, call.station
+            d = self.dialer.send_out(call, target, caller, actor.cause)
+            self.leave(call, agent, station, "transferred", actor.cause)
+            self.layer.model.event(call.call, station.name, "Transferred", cause=actor.cause,
                                    transferredTo=f"number:{target}")
-            d.addErrback(self._back_to_queue, ic, target)
-            return {"call": ic.id, "transferredTo": f"number:{target}"}
+            d.addErrback(self._back_to_queue, call, target)
+            return {"call": call.id, "transferredTo": f"number:{target}"}
         if kind == "queue":
             if self.layer.config.queue(target) is None:
                 raise NoSuchObject(f"no queue {target!r}", object="queue",
@@ -199,74 +199,75 @@ class Desk:
                                f"{', '.join(sorted(self.ivr.flow_names())) or 'none'})",
                                object="flow", id=target)
         to = f"queue:{target}" if kind == "queue" else f"routepoint:{target}"
-        station = ic.station.name
-        self.release_caller(ic, actor.cause)
-        self.layer.model.event(ic.call, station, "Transferred", cause=actor.cause, transferredTo=to)
-        ic.phase.fire("transfer", to=to)
+        station = call.station.name
+        self.release_caller(call, actor.cause)
+        self.layer.model.event(call.call, station, "Transferred", cause=actor.cause,
+                               transferredTo=to)
+        call.phase.fire("transfer", to=to)
         if kind == "queue":
-            self.layer.to_queue(ic, target, cause=actor.cause, priority=ic.priority)
+            self.layer.to_queue(call, target, cause=actor.cause, priority=call.priority)
         else:
-            self.layer.voice_hears_caller(ic, duplex=True)
-            self.layer.to_flow(ic, target)
-        return {"call": ic.id, "transferredTo": to}
+            self.layer.voice_hears_caller(call, duplex=True)
+            self.layer.to_flow(call, target)
+        return {"call": call.id, "transferredTo": to}
 
-    def _back_to_queue(self, failure, ic, target):
+    def _back_to_queue(self, failure, call, target):
         """A blind transfer (to an agent, to a number) did not connect."""
         failure.trap(OutboundFailed)
-        self.transfer_failed(ic, target, failure.value.reason)
+        self.transfer_failed(call, target, failure.value.reason)
 
-    def transfer_failed(self, ic, target, reason):
+    def transfer_failed(self, call, target, reason):
         """A transfer that no agent of the call waits on did not connect (a
         blind one, or a consultation whose agent hung up before the answer):
         the caller goes back to its queue (a caller never queued, to the
         flow_down queue); the far end of an agent's own call (a call out,
         the agent called on an internal call), never a caller of ours, is
         released."""
-        if ic.state != "talking":            # the caller hung up meanwhile
+        if call.state != "talking":            # the caller hung up meanwhile
             return
-        queue = ic.queue or (None if ic.call.direction != "inbound"
-                             else self.layer.config.flow_down_queue)
+        queue = call.queue or (None if call.call.direction != "inbound"
+                               else self.layer.config.flow_down_queue)
         if not queue:
-            self.layer.finish(ic, "system", f"the transfer to {target} failed ({reason})")
+            self.layer.finish(call, "system", f"the transfer to {target} failed ({reason})")
             return
         log.info("call {call}: the transfer to {target} failed ({reason}): back to queue "
-                 "{queue}", call=ic.id, target=target, reason=reason, queue=queue)
-        self.release_caller(ic)
-        ic.phase.fire("transfer", to=f"queue:{queue}")
-        self.layer.to_queue(ic, queue, priority=ic.priority)
+                 "{queue}", call=call.id, target=target, reason=reason, queue=queue)
+        self.release_caller(call)
+        call.phase.fire("transfer", to=f"queue:{queue}")
+        self.layer.to_queue(call, queue, priority=call.priority)
 
-    def release_caller(self, ic, cause=None):
+    def release_caller(self, call, cause=None):
         """The agent (or the supervisor who took it over), if one is still
         on it, leaves the caller, who goes on elsewhere (a queue, a flow):
         the call's talk is over, and an outside party conferenced in is let
         go."""
-        if ic.station is not None:
-            self.leave(ic, ic.agent, ic.station, "transferred", cause)
-        ic.held = False
-        ic.talk.end()
-        ic.talk = None
-        for trunk in ic.outside:
-            if trunk.name in ic.call.connections:
-                self.layer.model.clear(ic.call, trunk.name, "transferred", cause=cause)
+        if call.station is not None:
+            self.leave(call, call.agent, call.station, "transferred", cause)
+        call.held = False
+        call.talk.end()
+        call.talk = None
+        for trunk in call.outside:
+            if trunk.name in call.call.connections:
+                self.layer.model.clear(call.call, trunk.name, "transferred", cause=cause)
             self.dialer.free(trunk, "transferred")
-        ic.outside.clear()
+        call.outside.clear()
 
     # -- keys, roles and recordings --------------------------------------------
-    def _borrow_voice(self, ic, role):
+    def _borrow_voice(self, call, role):
         """A voice resource of the pool joined to the call's talk."""
-        voice = self.layer.channels.voice_pool.take(_Borrowed(ic.id))
+        voice = self.layer.channels.voice_pool.take(_Borrowed(call.id))
         if voice is None:
             raise ResourceBusy("no voice resource free")
         try:
-            ic.talk.set(voice, role)
+            call.talk.set(voice, role)
         except TalkError as e:
             self.layer.channels.voice_pool.give(voice)
             raise ResourceBusy(f"cannot join the call: {e}") from None
         return voice
 
-    def _give_back(self, ic, voice):
-        if ic.talk is not None:
-            ic.talk.drop(voice)
+    def _give_back(self, call, voice):
+        if call.talk is not None:
+            call.talk.drop(voice)
         self.layer.bus.release(voice)
         self.layer.channels.voice_pool.give(voice)
 
@@ -296,74 +297,74 @@ class Desk:
         self.layer.channels.voice_pool.give(voice)
 
     def set_party_role(self, actor, params):
-        ic = self.connected_call(actor, params["call"])
+        call = self.connected_call(actor, params["call"])
         device = params["device"]
-        if device not in self.parties(ic):
-            raise NoSuchObject(f"{device} is not a party of call {ic.id}",
+        if device not in self.parties(call):
+            raise NoSuchObject(f"{device} is not a party of call {call.id}",
                                object="device", id=device)
-        talkers = [e for e, r in ic.talk.parties.items() if r == "talk" and e != device]
+        talkers = [e for e, r in call.talk.parties.items() if r == "talk" and e != device]
         if params["role"] == "listen" and not talkers:
-            raise InvalidState(f"call {ic.id}: someone must still talk",
-                               object="call", id=ic.id)
-        ic.talk.set(device, params["role"])
-        self.layer.model.event(ic.call, device, "PartyRoleChanged", cause=actor.cause,
+            raise InvalidState(f"call {call.id}: someone must still talk",
+                               object="call", id=call.id)
+        call.talk.set(device, params["role"])
+        self.layer.model.event(call.call, device, "PartyRoleChanged", cause=actor.cause,
                                role=params["role"])
-        return {"call": ic.id, "device": device, "role": params["role"]}
+        return {"call": call.id, "device": device, "role": params["role"]}
 
-    def caller_key(self, ic, digit):
+    def caller_key(self, call, digit):
         """A key from a caller who may only listen: a request to speak."""
-        caller = ic.trunk.endpoint
-        if ic.talk is not None and ic.talk.role(caller) == "listen" and ic.station:
-            self.layer.model.event(ic.call, ic.station.name, "SpeakRequested",
+        caller = call.trunk.endpoint
+        if call.talk is not None and call.talk.role(caller) == "listen" and call.station:
+            self.layer.model.event(call.call, call.station.name, "SpeakRequested",
                                    party=caller, digit=digit)
 
     def start_recording(self, actor, params):
-        ic = self.connected_call(actor, params["call"])
-        if ic.recording is not None:
-            raise InvalidState(f"call {ic.id} is being recorded already "
-                               f"({ic.recording[1]})", object="call", id=ic.id)
-        voice = self._borrow_voice(ic, "listen")
+        call = self.connected_call(actor, params["call"])
+        if call.recording is not None:
+            raise InvalidState(f"call {call.id} is being recorded already "
+                               f"({call.recording[1]})", object="call", id=call.id)
+        voice = self._borrow_voice(call, "listen")
         recordings_dir = self.layer.recordings_dir
         recordings_dir.mkdir(parents=True, exist_ok=True)
-        ic.recordings += 1
-        path = recordings_dir / f"{ic.id}-call-{ic.recordings}.wav"
+        call.recordings += 1
+        path = recordings_dir / f"{call.id}-call-{call.recordings}.wav"
         try:
             d = self.layer.ports.record(voice, path, CALL_RECORDING_MAX_S, 0, terminators="")
         except Exception:
-            self._give_back(ic, voice)
+            self._give_back(call, voice)
             raise
-        ic.recording = (voice, str(path))
+        call.recording = (voice, str(path))
 
         def done(result):
-            if ic.recording is not None and ic.recording[0] == voice:
-                ic.recording = None
-            self._give_back(ic, voice)
-            log.info("call {call}: recording {file} ended ({reason})", call=ic.id,
+            if call.recording is not None and call.recording[0] == voice:
+                call.recording = None
+            self._give_back(call, voice)
+            log.info("call {call}: recording {file} ended ({reason})", call=call.id,
                      file=path, reason=result.get("reason") if isinstance(result, dict)
                      else result)
         d.addBoth(done)
         if actor.role != "agent":
-            self.auditor.audit(actor, "StartRecording", call=ic.id,
-                               agent=ic.agent.id if ic.agent else None, file=str(path))
-        return {"call": ic.id, "file": str(path)}
+            self.auditor.audit(actor, "StartRecording", call=call.id,
+                               agent=call.agent.id if call.agent else None, file=str(path))
+        return {"call": call.id, "file": str(path)}
 
     def stop_recording(self, actor, params):
-        ic = self.connected_call(actor, params["call"])
-        if ic.recording is None:
-            raise InvalidState(f"call {ic.id} is not being recorded",
-                               object="call", id=ic.id)
-        voice, path = ic.recording
-        ic.recording = None
+        call = self.connected_call(actor, params["call"])
+        if call.recording is None:
+            raise InvalidState(f"call {call.id} is not being recorded",
+                               object="call", id=call.id)
+        voice, path = call.recording
+        call.recording = None
         self.layer.ports.stop(voice)
         if actor.role != "agent":
-            self.auditor.audit(actor, "StopRecording", call=ic.id, file=path)
-        return {"call": ic.id, "file": path}
+            self.auditor.audit(actor, "StopRecording", call=call.id, file=path)
+        return {"call": call.id, "file": path}
 
-    def end_recording(self, ic):
+    def end_recording(self, call):
         """The call ends: its recording too."""
-        if ic.recording is not None:
-            voice, _ = ic.recording
-            ic.recording = None
+        if call.recording is not None:
+            voice, _ = call.recording
+            call.recording = None
             self.layer.ports.stop(voice)
 
     # -- ICallEnding ------------------------------------------------------------

@@ -44,6 +44,7 @@ class Flows:
         self.hub = hub                   # the port events leave by (RouteRequest, RouteEnd)
         self.ports = ports
         self.consults = None             # cti.server.consult: a flow consultation's end
+        self.queueing = None             # cti.server.queueing: the flow_down queue
         self.sessions = []               # sessions that sent RouteRegister, in turn
         config = layer.config
         self.route_points = {r.flow for r in (*config.routes, config.default_route)
@@ -122,7 +123,7 @@ class Flows:
             self.layer.finish(call, "system", f"{why}, and no flow_down queue")
             return
         call.call.data.setdefault("treatment", why)
-        self.layer.queueing.queue_call(call, queue)
+        self.queueing.queue_call(call, queue)
 
     def stop(self, call, why):
         """The flow's part is over: its server is told (RouteEnd) if it

@@ -40,9 +40,10 @@ ROUTE_RING_S_RANGE = (5.0, 300.0)
 
 
 class FlowOperations:
-    def __init__(self, layer, flows, ports, driver):
+    def __init__(self, layer, flows, acd, ports, driver):
         self.layer = layer               # ICallLayer
         self.flows = flows               # cti.server.ivr.flows.Flows
+        self.acd = acd
         self.ports = ports
         self.driver = driver
         self.queueing = self.dialer = self.consults = self.supervisors = self.data = None
@@ -173,7 +174,7 @@ class FlowOperations:
         config = self.layer.config.queue(queue)
         if config is None:
             raise InvalidField(f"RouteSelect: no queue {queue!r}", field="queue")
-        if self.queueing.acd.full(queue):
+        if self.acd.full(queue):
             raise QueueFull(f"RouteSelect: queue {queue} is full (its max_length, "
                             f"{config.max_length} callers, are waiting)", object="queue",
                             id=queue)

@@ -260,21 +260,21 @@ class Dialer:
         return trunk.endpoint
 
     @defer.inlineCallbacks
-    def send_out(self, ic, number, caller, cause=None, no_answer_s=NO_ANSWER_S):
+    def send_out(self, call, number, caller, cause=None, no_answer_s=NO_ANSWER_S):
         """The inbound caller goes out to `number` (music meanwhile) for
         `caller`: the connected trunk, or OutboundFailed."""
-        self.layer.hold_caller(ic, self.queueing.hold_music(ic))
+        self.layer.hold_caller(call, self.queueing.hold_music(call))
         trunk = yield self.place(number, caller, no_answer_s=no_answer_s)
-        if ic.state == "ended":
+        if call.state == "ended":
             self.free(trunk, "the caller hung up")
             raise OutboundFailed(trunk.name, "the caller hung up")
-        ic.outside.append(trunk)
-        ic.talk.set(self.connected(trunk, lambda reason: self.consults.outside_left(
-            ic, trunk, reason, ending=f"the far end of the transfer to {number} cleared "
+        call.outside.append(trunk)
+        call.talk.set(self.connected(trunk, lambda reason: self.consults.outside_left(
+            call, trunk, reason, ending=f"the far end of the transfer to {number} cleared "
             f"({reason})", released_by="system")), "talk")
-        ic.talk.retrieve()
-        ic.held = False
-        self.layer.model.connect(ic.call, trunk.name, "connected", cause=cause, number=number)
+        call.talk.retrieve()
+        call.held = False
+        self.layer.model.connect(call.call, trunk.name, "connected", cause=cause, number=number)
         return trunk
 
     # -- MakeCall ----------------------------------------------------------------
@@ -396,12 +396,11 @@ class Dialer:
                          answered_by=(agent.id, station.name))
         call.phase = PHASES.machine(layer.clock, call.id)
         call.phase.fire("dialled", number=out.number, agent=agent.id)
-        layer.calls[call.id] = call
+        layer.add(call)                              # its far end's keys: SpeakRequested
         if out.to is None:
             call.call.trunk_group = party.group
             self.far_end_answered(call, party, out.cause)
         else:
-            layer.by_trunk[party.name] = call        # its keys: SpeakRequested
             layer.bridge(call)
             layer.model.connect(call.call, party.name, "connected", cause=cause,
                                 agent=party.agent.id)

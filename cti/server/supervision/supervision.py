@@ -86,16 +86,16 @@ class Supervisors:
         return agent
 
     def _agents_call(self, agent):
-        ic = self.layer.calls.get(agent.call.id) if agent.call is not None else None
-        if ic is not None and ic.called_agent is agent and ic.agent is not None:
+        call = self.layer.calls.get(agent.call.id) if agent.call is not None else None
+        if call is not None and call.called_agent is agent and call.agent is not None:
             raise InvalidState(f"agent {agent.id} was called on internal "
-                               f"call {ic.id}, which agent {ic.agent.id} has: supervise "
-                               f"agent {ic.agent.id}", object="agent", id=agent.id)
-        if ic is None or ic.state != "talking" or ic.station is None \
-                or ic.station.name != agent.station:
+                               f"call {call.id}, which agent {call.agent.id} has: supervise "
+                               f"agent {call.agent.id}", object="agent", id=agent.id)
+        if call is None or call.state != "talking" or call.station is None \
+                or call.station.name != agent.station:
             raise InvalidState(f"agent {agent.id} is not on a call "
                                f"(agent state {agent.state})", object="agent", id=agent.id)
-        return ic
+        return call
 
     def _station(self, name, supervision=None):
         """The supervisor's phone: a station, off-hook, no agent's, not busy."""
@@ -148,36 +148,36 @@ class Supervisors:
         if current is not None and current.call is None:
             del self.by_agent[agent.id]          # it was waiting for the next call
             current = None
-        ic = self._agents_call(agent)
+        call = self._agents_call(agent)
         station = self._station(params["station"] if current is None else current.station,
                                 current)
         mode = params["mode"]
         if current is None:
             current = Supervision(actor.user, actor.session, agent.id, station.name,
-                                  mode, ic.id)
+                                  mode, call.id)
             event = "SupervisionStarted"
         else:
             current.mode, event = mode, "SupervisionChanged"
-        self._arrange(ic, current)
+        self._arrange(call, current)
         if station.state == "offhook":
             station.connect()
         self.by_agent[agent.id] = current
-        self.auditor.audit(actor, "Supervise", agent=agent.id, call=ic.id, mode=mode,
+        self.auditor.audit(actor, "Supervise", agent=agent.id, call=call.id, mode=mode,
                            station=station.name)
         body = self._describe(current)
         self.hub.send_event(actor.session, event, body, actor.invoke_id)
         return body
 
-    def _arrange(self, ic, supervision):
+    def _arrange(self, call, supervision):
         agent_role, supervisor_role = MODE_ROLES[supervision.mode]
         try:
             if agent_role == "talk":             # no pupil first, so a coach can go
-                ic.talk.set(ic.station.name, agent_role)
-                ic.talk.set(supervision.station, supervisor_role)
+                call.talk.set(call.station.name, agent_role)
+                call.talk.set(supervision.station, supervisor_role)
             else:
-                ic.talk.set(supervision.station, "listen")
-                ic.talk.set(ic.station.name, agent_role)
-                ic.talk.set(supervision.station, supervisor_role)
+                call.talk.set(supervision.station, "listen")
+                call.talk.set(call.station.name, agent_role)
+                call.talk.set(supervision.station, supervisor_role)
         except TalkError as e:
             raise ResourceBusy(f"cannot join the call: {e}") from None
 
@@ -199,11 +199,11 @@ class Supervisors:
         s = self.by_agent.pop(agent_id, None)
         if s is None:
             return
-        ic = self.layer.calls.get(s.call) if s.call else None
-        if ic is not None and ic.talk is not None:
-            if ic.station is not None:
-                ic.talk.set(ic.station.name, "talk")
-            ic.talk.drop(s.station)
+        call = self.layer.calls.get(s.call) if s.call else None
+        if call is not None and call.talk is not None:
+            if call.station is not None:
+                call.talk.set(call.station.name, "talk")
+            call.talk.drop(s.station)
         station = self.layer.channels.by_name.get(s.station)
         if station is not None and station.state == "talking":
             station.hang_up()
@@ -216,25 +216,25 @@ class Supervisors:
         if s is None or s.user != actor.user or s.call is None:
             raise InvalidState(f"supervise agent {agent.id}'s call first "
                                "(Supervise), then intercept it", object="agent", id=agent.id)
-        ic = self._agents_call(agent)
+        call = self._agents_call(agent)
         del self.by_agent[agent.id]
-        station = ic.station
-        self.auditor.audit(actor, "Intercept", agent=agent.id, call=ic.id)
-        ic.talk.set(station.name, "talk")        # no pupil left behind
-        ic.talk.set(s.station, "talk")
-        ic.talk.drop(station.name)               # caller and supervisor: a route
+        station = call.station
+        self.auditor.audit(actor, "Intercept", agent=agent.id, call=call.id)
+        call.talk.set(station.name, "talk")        # no pupil left behind
+        call.talk.set(s.station, "talk")
+        call.talk.drop(station.name)               # caller and supervisor: a route
         self.acd.call_ended(agent.id, "agent", cause=actor.cause)
-        ic.agent = None
+        call.agent = None
         if station.state == "talking":
             station.hang_up()
-        self.layer.model.clear(ic.call, station.name, "intercepted", cause=actor.cause)
-        ic.station = self.layer.channels.by_name[s.station]
-        ic.intercepted_by = actor.user
-        self.layer.model.connect(ic.call, s.station, "connected", cause=actor.cause,
+        self.layer.model.clear(call.call, station.name, "intercepted", cause=actor.cause)
+        call.station = self.layer.channels.by_name[s.station]
+        call.intercepted_by = actor.user
+        self.layer.model.connect(call.call, s.station, "connected", cause=actor.cause,
                                  supervisor=actor.user)
         self.hub.send_event(s.session, "SupervisionEnded",
                             {**self._describe(s), "why": "intercepted"}, actor.invoke_id)
-        return {"call": ic.id, "station": s.station}
+        return {"call": call.id, "station": s.station}
 
     def monitor_next_call(self, actor, params):
         agent = self.supervised(actor, params["agent"])
@@ -249,19 +249,19 @@ class Supervisors:
                            station=params["station"])
         return self._describe(s)
 
-    def call_connected(self, ic):
+    def call_connected(self, call):
         """An agent's call connected: a supervision waiting for it starts."""
-        s = self.by_agent.get(ic.agent.id)
+        s = self.by_agent.get(call.agent.id)
         if s is None or s.call is not None:
             return
         station = self.layer.channels.by_name.get(s.station)
         if station is None or station.state != "offhook":
-            del self.by_agent[ic.agent.id]
+            del self.by_agent[call.agent.id]
             self.hub.send_event(s.session, "SupervisionEnded", {
                 **self._describe(s), "why": f"station {s.station} is not off-hook"})
             return
-        s.call = ic.id
-        self._arrange(ic, s)
+        s.call = call.id
+        self._arrange(call, s)
         station.connect()
         self.hub.send_event(s.session, "SupervisionStarted", self._describe(s))
 
@@ -292,13 +292,13 @@ class Supervisors:
 
     # -- forcing -----------------------------------------------------------------------
     def clear_call(self, actor, params):
-        ic = self.layer.call(params["call"])
-        self.scope.check(actor, "call", ic.id)
-        self.auditor.audit(actor, "ClearCall", call=ic.id,
-                           agent=ic.agent.id if ic.agent is not None else None)
-        self.layer.finish(ic, "supervisor", f"released by supervisor {actor.user}",
+        call = self.layer.call(params["call"])
+        self.scope.check(actor, "call", call.id)
+        self.auditor.audit(actor, "ClearCall", call=call.id,
+                           agent=call.agent.id if call.agent is not None else None)
+        self.layer.finish(call, "supervisor", f"released by supervisor {actor.user}",
                           actor.cause)
-        return {"call": ic.id}
+        return {"call": call.id}
 
     def force_agent_state(self, actor, params):
         if exactly_one("ForceAgentState", params, ("agent", "team"), field="agent") == "agent":
