@@ -2,10 +2,14 @@
 # -*- test-case-name: tests.test_statemachine -*-
 """State machines declared as transition tables, with a history.
 
-Channels, stations, agents and protocol sessions all follow one pattern,
-borrowed from FreeTDM: the allowed transitions are data, every transition
-is recorded with when and why, and an event the table does not allow is
-refused loudly instead of being half-handled::
+Channels and stations (cti.server.lines.channels), agents (the ACD),
+calls' phases and what their callers hear (cti.server.core.call),
+consultations (cti.server.consult), CSTA connections (the call model),
+protocol sessions (cti.protocol.server) and the record store's life
+(cti.storage.store) all follow one pattern, borrowed from FreeTDM: the
+allowed transitions are data, every transition is recorded with when and
+why, and an event the table does not allow is refused loudly instead of
+being half-handled::
 
     TRUNK = Table("trunk", initial="idle", transitions=[
         ("idle",     "offered",  "offered"),

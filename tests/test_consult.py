@@ -13,6 +13,7 @@ import pytest
 
 from cti.protocol.client import RemoteError
 from cti.server.consult.consult import MAX_PARTIES
+from cti.statemachine import InvalidTransition
 from cti.storage.models import CallRecord
 from tests.centre import Centre
 from tests.rig import hears
@@ -128,6 +129,31 @@ def test_consult_then_transfer(centre):
     [cdr] = centre.records.of(CallRecord, call_id=s.call_id)
     assert (cdr.agent, cdr.station, cdr.disposition) == ("1003", "msiB1C3", "answered")
     assert s.acd.agents["1003"].state == "workingAfterCall"   # the queue's wrap-up
+
+
+def test_a_consultation_moves_through_its_declared_phases(centre):
+    """Its life is a declared table with a history: what it started as, its
+    answer, and how it ended; a move the table does not allow is refused."""
+    s = Scene(centre)
+    consult_call = s.consult()
+    consult = centre.center.consults.by_call[s.call_id]
+    assert (consult.phase.state, consult.answered, consult.over) == ("ringing", False, False)
+    s.answer()
+    assert consult.answered
+    s.ask(s.first, "TransferCall", call=s.call_id, consultCall=consult_call)
+    assert [(t.source, t.event, t.target) for t in consult.phase.history] == [
+        ("starting", "ring", "ringing"), ("ringing", "answer", "talking"),
+        ("talking", "transfer", "transferred")]
+    with pytest.raises(InvalidTransition, match="consultation"):
+        consult.phase.fire("end")
+    s.caller.hangup()
+    centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
+
+    s2 = Scene(Centre())
+    s2.consult()
+    again = s2.centre.center.consults.by_call[s2.call_id]
+    s2.ask(s2.first, "ReconnectCall", call=s2.call_id, consultCall=again.call.id)
+    assert again.over and again.phase.history[-1].detail == {"why": "reconnected"}
 
 
 def test_consult_then_conference_of_three(centre):

@@ -59,6 +59,11 @@ def test_announcements_say_place_and_expected_wait_then_messages_in_turn():
     announced = [p for p in plays if p[0] == "queue_position"]
     assert {p[-1] for p in announced[2:]} == {"transferring"}
     assert all(ic.music for ic in centre.center.calls.values())   # music again between
+    media = [(t.source, t.event, t.target) for t in
+             next(iter(centre.center.calls.values())).media.history]
+    assert media[:4] == [("none", "music", "music"), ("music", "stop", "none"),
+                         ("none", "announce", "announcement"),
+                         ("announcement", "announced", "none")]      # what the caller heard
 
 
 def test_the_exit_key_takes_the_caller_to_the_overflow_queue_keeping_its_place():

@@ -360,6 +360,9 @@ def test_stop_while_down_spills_and_next_start_inserts(make_store, clock, harnes
     store.add(log_entry(20))               # after stop: straight to the file
     assert store.pending == 0
     assert len(store.spill_path.read_text().splitlines()) == 21
+    assert [t.target for t in store.lifecycle.history] == [
+        "running", "stopping", "closing", "stopped"]          # its declared life
+    assert store.lifecycle.history[2].at - store.lifecycle.history[1].at == 2.0
 
     harness.down = False
     again = make_store()

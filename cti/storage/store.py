@@ -65,8 +65,19 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
+from cti.statemachine import Table
 from cti.storage import migrations
 from cti.storage.models import Base, UTCDateTime
+
+#: The store's life as a service: running while it writes; stopping while
+#: it flushes (for at most stop_timeout); closing while it spills what is
+#: left and stops its thread; stopped, when a record added is spilled at once.
+LIFECYCLE = Table("record_store", initial="new", transitions=[
+    ("new", "start", "running"),
+    ("running", "stop", "stopping"),
+    ("stopping", "flushed", "closing"),
+    ("closing", "closed", "stopped"),
+])
 
 SPILL_NAME = "cti-storage-spill.jsonl"
 REJECT_NAME = "cti-storage-rejected.jsonl"
@@ -372,7 +383,7 @@ class RecordStore(Service):
         self._settled = 0        # of those, committed, rejected or spilled
         self._waiters = []       # (added count, Deferred) from flush()
         self._idle_waiters = []
-        self._state = "new"      # new, running, stopping, closing, stopped
+        self.lifecycle = LIFECYCLE.machine(reactor, "record store")
         self._ready = False      # migrated and spill replayed
         self._busy = False       # a write job is on the writer thread
         self._retry = None       # the DelayedCall of the next attempt
@@ -399,7 +410,7 @@ class RecordStore(Service):
         """Take a new model instance for writing; never blocks, never raises
         for database trouble (ValueError for an invalid record)."""
         item = snapshot(record)
-        if self._state == "stopped":
+        if self.lifecycle.state == "stopped":
             self._add_after_stop([item])
             return
         self._buffer.append(item)
@@ -410,7 +421,7 @@ class RecordStore(Service):
         """A Deferred fired when every record added so far is committed
         (or rejected); it fails with StoreStopped if they had to be spilled,
         and at once when the store is stopped."""
-        if self._state == "stopped":
+        if self.lifecycle.state == "stopped":
             return defer.fail(StoreStopped("the store is stopped"))
         target = self._added
         if self._ready and self._settled >= target:
@@ -429,7 +440,7 @@ class RecordStore(Service):
     def startService(self):
         """Start the writer thread; its first job migrates and replays the spill."""
         Service.startService(self)
-        self._state = "running"
+        self.lifecycle.fire("start")
         self._pool = ThreadPool(1, 1, name="cti-storage")
         self._pool.start()
         if hasattr(self.reactor, "addSystemEventTrigger"):
@@ -440,7 +451,7 @@ class RecordStore(Service):
     def stopService(self):
         """Flush for up to ``stop_timeout`` s, spill the rest, stop the thread."""
         Service.stopService(self)
-        if self._state != "running":
+        if self.lifecycle.state != "running":
             return defer.succeed(None)
         return defer.ensureDeferred(self._stop())
 
@@ -449,7 +460,8 @@ class RecordStore(Service):
     def _kick(self):
         """Start the next write job, unless one runs, a retry waits, or
         there is nothing to do."""
-        if self._state not in ("running", "stopping") or self._busy or self._retry is not None:
+        if self.lifecycle.state not in ("running", "stopping") or self._busy \
+                or self._retry is not None:
             return
         if self._ready and not self._buffer:
             return
@@ -498,7 +510,7 @@ class RecordStore(Service):
         self._attempt = 0
 
     def _schedule_retry(self, error):
-        if self._state not in ("running", "stopping"):
+        if self.lifecycle.state not in ("running", "stopping"):
             return
         if not isinstance(error, exc.SQLAlchemyError):
             self.log.failure("storage error", failure=Failure(error))
@@ -529,11 +541,11 @@ class RecordStore(Service):
     # -- stopping --
 
     async def _stop(self):
-        self._state = "stopping"
+        self.lifecycle.fire("stop")
         if self._retry is not None:
             self._retry.reset(0)            # one last attempt, now
         await self._flush_within(self.stop_timeout)
-        self._state = "closing"
+        self.lifecycle.fire("flushed")       # or out of time: the rest is spilled
         if self._retry is not None:
             self._retry.cancel()
             self._retry = None
@@ -548,7 +560,7 @@ class RecordStore(Service):
             self.reactor.removeSystemEventTrigger(self._trigger)
         self._pool = self._trigger = None
         self._ready = False
-        self._state = "stopped"
+        self.lifecycle.fire("closed")
         if self._buffer:                    # added while the thread was closing
             self._add_after_stop(list(self._buffer))
             self._settled += len(self._buffer)

@@ -73,6 +73,7 @@ from cti.server.errors import (
     exactly_one,
 )
 from cti.server.interfaces import ICallEnding, IHolds
+from cti.statemachine import Table
 
 log = Logger()
 
@@ -80,6 +81,29 @@ log = Logger()
 MAX_PARTIES = 8
 #: How long a consulted agent's phone rings when neither the agent nor a queue says.
 CONSULT_RING_S = 15.0
+
+
+#: A consultation's life: what it started as, answered, and how it ended.
+#: The consulted party is on the line in `talking` (a flow is at once:
+#: `in_flow`); a consultation that ends without a transfer is `over`.
+CONSULTATION = Table("consultation", initial="starting", transitions=[
+    ("starting", "ring", "ringing"),          # an agent's phone rings (by name)
+    ("starting", "queue", "queued"),          # it waits in a queue for one of its agents
+    ("starting", "dial", "dialing"),          # an outside number is placed
+    ("starting", "flow", "in_flow"),          # the caller goes through a flow
+    ("ringing", "answer", "talking"),
+    ("queued", "answer", "talking"),
+    ("dialing", "answer", "talking"),
+    ("talking", "transfer", "transferred"),   # the caller to the consulted party
+    ("in_flow", "transfer", "transferred"),   # the caller stays in the flow
+    ("talking", "conference", "conferenced"),
+    ("starting", "end", "over"),              # never started (join_empty)
+    ("ringing", "end", "over"),               # rang out, rejected, the caller left...
+    ("queued", "end", "over"),
+    ("dialing", "end", "over"),
+    ("talking", "end", "over"),               # reconnected, the consulted hung up
+    ("in_flow", "end", "over"),               # the flow let the caller go
+])
 
 
 @dataclass(eq=False)
@@ -99,13 +123,17 @@ class Consultation:
     timer: object = None          # an agent's ring timeout
     done: object = None           # blind: a Deferred, fired on answer, failed
                                   # (OutboundFailed) when it will not be
-    over: bool = False
     why: str = ""                 # why it ended without a transfer
+    phase: object = None          # a CONSULTATION machine
 
     @property
     def answered(self):
         """The consulted party is on the line (a flow is, at once)."""
-        return self.talk is not None or self.flow is not None
+        return self.phase.state in ("talking", "in_flow")
+
+    @property
+    def over(self):
+        return self.phase.state == "over"
 
     @property
     def blind(self):
@@ -228,6 +256,13 @@ class Consultations:
         consultation.data.update(call.call.data)
         return consultation
 
+    def _new_consultation(self, kind, *fields, **more):
+        """A new Consultation, started as `kind` (ring, queue, dial, flow)."""
+        consult = Consultation(*fields, **more)
+        consult.phase = CONSULTATION.machine(self.layer.clock, consult.call.id)
+        consult.phase.fire(kind)
+        return consult
+
     def _begin(self, consult, cause):
         """The caller is held and the agent's phone is the consultation's."""
         call = consult.caller_call
@@ -260,8 +295,8 @@ class Consultations:
             if not blind:
                 self.layer.model.clear_call(ringing, "not offered")
             raise ACDError(e.code, str(e), object="agent", id=agent_id) from None
-        consult = Consultation(call, ringing, by, by_station, target, station,
-                               done=defer.Deferred() if blind else None)
+        consult = self._new_consultation("ring", call, ringing, by, by_station, target, station,
+                                     done=defer.Deferred() if blind else None)
         self.by_station[station.name] = consult
         self._begin(consult, cause)
         if by_station is not None:
@@ -280,8 +315,8 @@ class Consultations:
             raise NoSuchObject(f"no queue {name!r}", object="queue", id=name)
         if self.acd.full(name):
             raise QueueFull(f"queue {name} is full", object="queue", id=name)
-        consult = Consultation(call, self._new_call(call, f"queue:{name}"), call.agent,
-                               call.station.name, queue=name)
+        consult = self._new_consultation("queue", call, self._new_call(call, f"queue:{name}"),
+                                     call.agent, call.station.name, queue=name)
         self.queued[consult.call.id] = consult
         self._begin(consult, cause)
         self.layer.model.connect(consult.call, f"queue:{name}", "queued", cause=cause,
@@ -301,8 +336,8 @@ class Consultations:
         service); the agent hears it ring."""
         self.dialer.check_number("ConsultationCall", number, caller)
         self._check_room(call)
-        consult = Consultation(call, self._new_call(call, number), call.agent, call.station.name,
-                               number=number)
+        consult = self._new_consultation("dial", call, self._new_call(call, number), call.agent,
+                                     call.station.name, number=number)
         consult.call.direction = "outbound"
         self._begin(consult, cause)
         self._dial(consult, cause, caller)
@@ -322,8 +357,8 @@ class Consultations:
         session = self.ivr.next_session()
         if session is None:
             raise ResourceBusy("no flow server is connected")
-        consult = Consultation(call, self._new_call(call, f"routepoint:{flow}"), call.agent,
-                               call.station.name, flow=flow)
+        consult = self._new_consultation("flow", call, self._new_call(call, f"routepoint:{flow}"),
+                                     call.agent, call.station.name, flow=flow)
         self._begin(consult, cause)
         call.talk.feed(call.voice)
         self.layer.moh.join(consult.by_station, self.queueing.hold_music(call))
@@ -375,6 +410,7 @@ class Consultations:
             self.dialer.free(trunk, "the consultation ended")
             return
         far = self.dialer.connected(trunk, lambda reason: self._far_cleared(consult, reason))
+        consult.phase.fire("answer", number=consult.number)
         self.layer.model.connect(consult.call, trunk.name, "connected", cause=cause,
                                  number=consult.number)
         if consult.by_station is None:               # its agent hung up: transfer on answer
@@ -454,6 +490,7 @@ class Consultations:
             self.layer.model.clear(consult.call, f"queue:{consult.queue}", "answered", cause=cause)
         else:
             self.acd.answered_direct(consult.to.id, cause=cause)
+        consult.phase.fire("answer", agent=consult.to.id)
         if consult.blind:                            # straight to the caller
             self._transfer(consult, cause)
             consult.done.callback(consult)
@@ -513,6 +550,7 @@ class Consultations:
 
     def _transfer(self, consult, cause=None):
         """The caller goes to the consulted party; the consulting agent leaves."""
+        consult.phase.fire("transfer")
         if consult.flow is not None:
             self._transfer_to_flow(consult, cause)
             return
@@ -574,6 +612,7 @@ class Consultations:
                                "TransferCall leaves the caller in it", object="call",
                                id=consult.call.id)
         call = consult.caller_call
+        consult.phase.fire("conference")
         self._forget(consult)
         consult.talk.end()
         self.layer.model.clear_call(consult.call, "conferenced", cause=actor.cause)
@@ -603,7 +642,9 @@ class Consultations:
     def _end(self, consult, why, cause=None, reason=None):
         """The consultation is over without a transfer: the consulted party
         is let go (a blind one's `done` fails with `reason`, else `why`)."""
-        consult.over, consult.why = True, reason or why
+        answered = consult.answered
+        consult.phase.fire("end", why=why)
+        consult.why = reason or why
         self._stop_timer(consult)
         if consult.talk is not None:
             consult.talk.end()
@@ -615,7 +656,7 @@ class Consultations:
             self.acd.abandon(consult.call)              # its phones stop ringing
             if consult.by_station is not None:
                 self.layer.moh.leave(consult.by_station)
-        elif consult.to is not None and consult.answered:
+        elif consult.to is not None and answered:
             self.acd.call_ended(consult.to.id, "agent", cause=cause)
             if consult.station.state == "talking":
                 consult.station.hang_up()
@@ -623,7 +664,7 @@ class Consultations:
             consult.station.stop_ring()
             self.layer.driver.station_tone(consult.station.name, None)
             self.acd.withdraw_direct(consult.to.id, why, cause=cause)
-        if consult.trunk is not None and (consult.answered or self.dialer.holds(consult.trunk)):
+        if consult.trunk is not None and (answered or self.dialer.holds(consult.trunk)):
             self.dialer.free(consult.trunk, why)       # answered: ours, even once it cleared
         self._forget(consult)
         if consult.by_station is not None:

@@ -24,8 +24,8 @@ Its phases are a declared table with a history, like every machine here::
 - talking: caller and agent joined on the CT-Bus (cti.server.lines.talk);
 - ended: released, its CDR written (cti.server.core.layer.CallLayer.finish).
 
-What the caller hears besides (music on hold, a queue's music, an
-announcement) is its media, a table of its own (MEDIA).
+What the caller hears besides its party (a queue's music, an
+announcement, music on hold) is its media, a table of its own (MEDIA).
 """
 from __future__ import annotations
 
@@ -62,6 +62,20 @@ PHASES = Table("inbound_call", initial="routing", transitions=[
     ("*", "end", "ended"),
 ])
 
+#: What the caller hears besides its party (a flow's prompts, an agent): a
+#: queue's music while it waits, an announcement cutting in, music on hold
+#: while an agent holds it or a call is placed for it.  A recording of the
+#: call is not heard: it is the call's `recording` (its voice and file).
+MEDIA = Table("media", initial="none", transitions=[
+    ("none", "music", "music"),                # queued (cti.server.queueing)
+    ("music", "stop", "none"),                 # answered, left the queue, ended
+    ("none", "announce", "announcement"),      # place in line, expected wait...
+    ("announcement", "announced", "none"),     # played to its end: music again
+    ("announcement", "cut", "none"),           # answered, left or ended meanwhile
+    ("none", "hold", "held"),                  # held by its agent, or a call placed for it
+    ("held", "retrieve", "none"),
+])
+
 
 @dataclass(eq=False)
 class TrunkCall:
@@ -83,14 +97,13 @@ class TrunkCall:
     queued_at: float | None = None
     left_queue_at: float | None = None  # left `queue` unanswered for its overflow flow
     answered_at: float | None = None
-    music: bool = False
+    media: Machine | None = None     # a MEDIA machine: what the caller hears
     recordings: int = 0
     released_by: str | None = None
     cause: str = ""
     disposition: str | None = None   # the CDR's, when the phases do not tell it
     entry: Entry | None = None       # the ACD's entry while queued
     talk: Talk | None = None         # who hears whom while connected
-    held: bool = False               # the caller hears music on hold
     priority: int | None = None      # in the queue (kept when transferred back to one)
     answered_by: tuple[str, str] | None = None  # (agent id, station) of the last to answer
     intercepted_by: str | None = None   # the supervisor who took the call over
@@ -105,14 +118,36 @@ class TrunkCall:
     callback_attempts: int = 0
     callback_timer: DelayedCall | None = None
     first_since: float | None = None # its first arrival in a queue (kept by overflows)
-    announcing: bool = False         # a queue announcement is playing
     announce_timer: DelayedCall | None = None
     announcements: int = 0           # played so far (the messages take turns)
     at_end: list = field(default_factory=list)   # Deferreds fired when it ends
 
+    @classmethod
+    def start(cls, clock, call, trunk, **fields):
+        """A TrunkCall with its machines (phases, media), in their first state."""
+        handled = cls(call, trunk, **fields)
+        handled.phase = PHASES.machine(clock, call.id)
+        handled.media = MEDIA.machine(clock, call.id)
+        return handled
+
     @property
     def id(self):
         return self.call.id
+
+    @property
+    def held(self):
+        """The caller hears music on hold."""
+        return self.media.state == "held"
+
+    @property
+    def music(self):
+        """The caller hears its queue's music."""
+        return self.media.state == "music"
+
+    @property
+    def announcing(self):
+        """A queue announcement is playing to the caller."""
+        return self.media.state == "announcement"
 
     @property
     def state(self):

@@ -23,7 +23,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from cti.server.core.call import PHASES, TrunkCall
+from cti.server.core.call import TrunkCall
 from cti.server.core.unwind import Unwind
 from cti.server.errors import InvalidState, NoSuchObject
 from cti.server.interfaces import ICallLayer
@@ -59,8 +59,7 @@ class CallLayer:
     def admit(self, trunk, ani, dnis):
         """A new inbound call on `trunk` (its digits heard from now on)."""
         call = self.model.new_call(trunk.name, ani=ani, dnis=dnis, trunk_group=trunk.group)
-        handled = TrunkCall(call, trunk, offered_at=self.clock.seconds())
-        handled.phase = PHASES.machine(self.clock, call.id)
+        handled = TrunkCall.start(self.clock, call, trunk, offered_at=self.clock.seconds())
         self.add(handled)
         self.totals["offered"] += 1
         trunk.report_digits(True)
@@ -175,7 +174,7 @@ class CallLayer:
             call.talk = self.talk_with(call.trunk.endpoint)
         if not call.held:
             call.talk.hold(music)
-            call.held = True
+            call.media.fire("hold")
 
     def unbridge(self, call):
         call.talk.end()

@@ -121,13 +121,13 @@ class Desk:
     def hold(self, call, cause=None):
         """The caller hears music on hold; `Held` at the agent's station."""
         call.talk.hold(self.queueing.hold_music(call))
-        call.held = True
+        call.media.fire("hold")
         self.layer.model.connect(call.call, call.station.name, "hold", cause=cause)
 
     def retrieve(self, call, cause=None, announce=True):
         """The caller is back (`Retrieved` at the agent's station, if `announce`)."""
         call.talk.retrieve()
-        call.held = False
+        call.media.fire("retrieve")
         if announce:
             self.layer.model.connect(call.call, call.station.name, "connected", cause=cause)
 
@@ -243,7 +243,7 @@ class Desk:
         go."""
         if call.station is not None:
             self.leave(call, call.agent, call.station, "transferred", cause)
-        call.held = False
+        call.media.fire_if("retrieve")          # held, or not
         call.talk.end()
         call.talk = None
         for trunk in call.outside:

@@ -149,7 +149,8 @@ class Flows:
         """A call placed for a flow's caller did not connect: the caller
         hears the flow's voice resource again, and the flow has the call."""
         call.talk.end()
-        call.talk, call.held = None, False
+        call.talk = None
+        call.media.fire("retrieve")
         self.layer.voice_hears_caller(call, duplex=True)
         call.phase.fire("failed")
         call.flow_session = session

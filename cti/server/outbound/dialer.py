@@ -39,7 +39,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from cti.server.core.call import PHASES, TrunkCall
+from cti.server.core.call import TrunkCall
 from cti.server.core.unwind import Unwind
 from cti.server.errors import (
     ACDError,
@@ -273,7 +273,7 @@ class Dialer:
             call, trunk, reason, ending=f"the far end of the transfer to {number} cleared "
             f"({reason})", released_by="system")), "talk")
         call.talk.retrieve()
-        call.held = False
+        call.media.fire("retrieve")
         self.layer.model.connect(call.call, trunk.name, "connected", cause=cause, number=number)
         return trunk
 
@@ -391,10 +391,9 @@ class Dialer:
         recording, supervision, a supervisor's ClearCall), and it may even
         be transferred to a queue."""
         layer, agent, station = self.layer, out.agent, out.station
-        call = TrunkCall(out.call, party, offered_at=out.started_at, agent=agent,
-                         station=station, answered_at=layer.clock.seconds(),
-                         answered_by=(agent.id, station.name))
-        call.phase = PHASES.machine(layer.clock, call.id)
+        call = TrunkCall.start(layer.clock, out.call, party, offered_at=out.started_at,
+                               agent=agent, station=station, answered_at=layer.clock.seconds(),
+                               answered_by=(agent.id, station.name))
         call.phase.fire("dialled", number=out.number, agent=agent.id)
         layer.add(call)                              # its far end's keys: SpeakRequested
         if out.to is None:

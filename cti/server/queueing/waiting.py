@@ -192,17 +192,17 @@ class Queueing:
         if call.voice is not None and ports.busy(call.voice):
             ports.pending[call.voice].addBoth(lambda r: self._start_music(call) or r)
             return
-        call.music = True
+        call.media.fire("music")
         self.layer.voice_hears_caller(call, duplex=False)
         self.layer.moh.join(call.trunk.endpoint, path)
 
     def stop_music(self, call):
         """The queue's music and announcements stop (answered, left, ended)."""
         if call.music:
-            call.music = False
+            call.media.fire("stop")
             self.layer.moh.leave(call.trunk.endpoint)
         if call.announcing:                   # an announcement playing: cut it
-            call.announcing = False
+            call.media.fire("cut")
             self.layer.ports.stop(call.voice)
         if call.announce_timer is not None and call.announce_timer.active():
             call.announce_timer.cancel()
@@ -256,13 +256,13 @@ class Queueing:
             return
         self.stop_music(call)
         self.layer.voice_hears_caller(call, duplex=True)
-        call.announcing = True
+        call.media.fire("announce")
         d = ports.play(call.voice, files, barge_in=False)
 
         def done(result):
             if not call.announcing:
                 return                        # cut: answered, left or hung up
-            call.announcing = False
+            call.media.fire("announced")
             if call.state in ("queued", "ringing"):
                 self._start_music(call)
                 self._schedule_announcement(call)
