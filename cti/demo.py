@@ -26,7 +26,7 @@ from pathlib import Path
 
 from twisted.internet import defer, task
 
-from cti.server.queueing.acd import service_level
+from cti.server.queueing.state import service_level
 from cti.storage.models import CallRecord
 
 DEFAULT_DURATION_S = 120

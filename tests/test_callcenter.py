@@ -256,7 +256,7 @@ def test_flow_server_killed_mid_menu_sends_the_caller_to_the_default_queue(centr
 
 def test_protocol_doc_covers_every_service_and_event(centre):
     from cti.server.core.model import EVENT_FOR_STATE
-    from cti.server.queueing.acd import AGENT_EVENTS
+    from cti.server.queueing.state import AGENT_EVENTS
 
     with open("docs/protocol.md") as f:
         doc = f.read()

@@ -96,3 +96,20 @@ def test_no_module_reaches_into_another_objects_underscore_names():
                     and not isinstance(node.value, ast.Call):       # super()._x
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno} .{node.attr}")
     assert found == []
+
+
+def test_no_class_grows_into_a_room():
+    """A class that does everything is where the next feature would go:
+    about 40 methods and 600 lines at most (the rest belongs in a part of
+    its own, as the ACD's parts and the call layer's features are)."""
+    big = []
+    for path in (ROOT / "cti").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                methods = [n for n in node.body
+                           if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+                lines = node.end_lineno - node.lineno
+                if len(methods) > 42 or lines > 600:
+                    big.append(f"{path.relative_to(ROOT)}: {node.name} ({len(methods)} "
+                               f"methods, {lines} lines)")
+    assert big == []

@@ -39,6 +39,7 @@ from cti.server.agents.agents import Agents
 from cti.server.callback.callback import Callbacks
 from cti.server.consult import handlers as consult_handlers
 from cti.server.consult.consult import Consultations
+from cti.server.consult.extension import Extensions
 from cti.server.core import handlers as core_handlers
 from cti.server.core.audit import Auditor
 from cti.server.core.data import CallData
@@ -118,7 +119,8 @@ class CallCenter:
         queueing.ivr, queueing.callbacks = ivr, self.callbacks
         queueing.consults, queueing.supervisors = self.consults, self.supervisors
         ivr.consults = self.consults
-        ops.queueing, ops.dialer, ops.consults = queueing, self.dialer, self.consults
+        ops.queueing, ops.dialer = queueing, self.dialer
+        ops.extensions = Extensions(self.consults, self.acd)
         ivr.queueing = queueing
         ops.supervisors, ops.data = self.supervisors, self.data
         agents = self.agents

@@ -43,7 +43,7 @@ the caller's own: it completes when the other agent answers, and if the
 phone rings out the caller goes back to the queue it came from.  A flow's
 RouteSelect to an `extension` (an agent's code: its phone, wherever the
 agent is logged in) rings the agent the same way, for a caller no agent
-has yet (`ring`); rung out, the flow has the caller again.
+has yet (cti.server.consult.extension); rung out, the flow has it again.
 
 The consulted agent is reserved through the ACD, as a direct call
 (ACD.offer_direct) or as the queue's call, so it is offered nothing else
@@ -53,7 +53,10 @@ conference, every agent but the one who owns the call is a member; a
 member hanging up leaves, the owner hanging up hands the call to the
 first member, and the caller hanging up ends it for everyone.
 """
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -61,8 +64,6 @@ from zope.interface import implementer
 
 from cti.server.errors import (
     ACDError,
-    CallError,
-    CallFailed,
     InvalidField,
     InvalidState,
     NoSuchObject,
@@ -74,6 +75,16 @@ from cti.server.errors import (
 )
 from cti.server.interfaces import ICallEnding, IHolds
 from cti.statemachine import Table
+
+if TYPE_CHECKING:
+    from twisted.internet.base import DelayedCall
+
+    from cti.server.core.call import TrunkCall
+    from cti.server.core.model import Call
+    from cti.server.lines.channels import Channel, Station
+    from cti.server.lines.talk import Talk
+    from cti.server.queueing.state import AgentState
+    from cti.statemachine import Machine
 
 log = Logger()
 
@@ -108,23 +119,23 @@ CONSULTATION = Table("consultation", initial="starting", transitions=[
 
 @dataclass(eq=False)
 class Consultation:
-    caller_call: object           # the caller's TrunkCall (what it is about)
-    call: object                  # the internal call (cti.server.core.model.Call); blind:
-                                  # the caller's own call, delivered to the station
-    by: object                    # the consulting agent (None: a supervisor's own call)
+    caller_call: TrunkCall        # the caller's call (what it is about)
+    call: Call                    # the internal call; blind: the caller's own call,
+                                  # delivered to the station
+    by: AgentState | None         # the consulting agent (None: a supervisor's own call)
     by_station: str | None        # its phone; None: a blind transfer, or it hung up
-    to: object = None             # the consulted agent (a queue's: once one answers)
-    station: object = None        # its Station
+    to: AgentState | None = None  # the consulted agent (a queue's: once one answers)
+    station: Station | None = None
     queue: str | None = None      # consulting a queue
     number: str | None = None     # consulting an outside number...
-    trunk: object = None          # ...on this trunk, once seized
+    trunk: Channel | None = None  # ...on this trunk, once seized
     flow: str | None = None       # consulting a flow
-    talk: object = None           # the consulting agent and the consulted, once answered
-    timer: object = None          # an agent's ring timeout
-    done: object = None           # blind: a Deferred, fired on answer, failed
+    talk: Talk | None = None      # the consulting agent and the consulted, once answered
+    timer: DelayedCall | None = None   # an agent's ring timeout
+    done: defer.Deferred | None = None   # blind: fired on answer, failed
                                   # (OutboundFailed) when it will not be
     why: str = ""                 # why it ended without a transfer
-    phase: object = None          # a CONSULTATION machine
+    phase: Machine | None = None  # a CONSULTATION machine
 
     @property
     def answered(self):
@@ -134,6 +145,12 @@ class Consultation:
     @property
     def over(self):
         return self.phase.state == "over"
+
+    def stop_timer(self):
+        """The consulted phone's ring timeout, if it runs."""
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
+        self.timer = None
 
     @property
     def blind(self):
@@ -205,37 +222,6 @@ class Consultations:
         else:
             consult = self._start_flow(call, params["flow"], actor.cause)
         return {"call": call.id, "consultCall": consult.call.id}
-
-    def check_extension(self, agent_id):
-        """RouteSelect's `extension` must be an agent's code, and the agent
-        free now (else call_failed at once: the caller's trunk is not
-        answered, and not charged, for a call that cannot ring)."""
-        agent = self.acd.agents.get(agent_id)
-        if agent is None:
-            raise InvalidField(f"RouteSelect: no extension {agent_id!r} "
-                               "(an extension is an agent's code)", field="extension")
-        if agent.state != "ready":
-            reason = {"loggedOff": "logged_off", "notReady": "not_ready"}.get(agent.state,
-                                                                              "busy")
-            raise CallFailed(f"RouteSelect: the call to extension "
-                             f"{agent_id} failed: {reason}", reason=reason)
-
-    def ring(self, call, agent_id, ring_s, cause=None):
-        """Ring the agent for a flow's caller (who hears music meanwhile):
-        a Deferred fired when the agent has the caller, or failing with
-        OutboundFailed: the agent is not free (reason `busy`, `not_ready`,
-        `logged_off`), did not answer within `ring_s` (`no_answer`), or
-        the caller hung up."""
-        agent = self.acd.agent(agent_id)
-        try:
-            consult = self.start(call, agent_id, blind=True, cause=cause, ring_s=ring_s)
-        except CallError as e:
-            reason = {"loggedOff": "logged_off", "notReady": "not_ready"}.get(agent.state,
-                                                                              "busy")
-            log.info("call {call}: extension {agent} is not free: {why}", call=call.id,
-                     agent=agent_id, why=e)
-            return defer.fail(OutboundFailed(agent_id, reason))
-        return consult.done
 
     def _check_room(self, call):
         if call.id in self.by_call:
@@ -480,7 +466,7 @@ class Consultations:
         return True
 
     def _answered(self, consult, station, cause=None):
-        self._stop_timer(consult)
+        consult.stop_timer()
         self.layer.driver.station_tone(station.name, None)
         if consult.queue is not None:                # the ACD's call: one agent has it now
             consult.to, consult.station = self.acd.agent_at(station.name), station
@@ -645,7 +631,7 @@ class Consultations:
         answered = consult.answered
         consult.phase.fire("end", why=why)
         consult.why = reason or why
-        self._stop_timer(consult)
+        consult.stop_timer()
         if consult.talk is not None:
             consult.talk.end()
         if consult.flow is not None:                 # the flow lets go of the caller
@@ -744,9 +730,3 @@ class Consultations:
         self.queued.pop(consult.call.id, None)
         for name in [s for s, c in self.by_station.items() if c is consult]:
             del self.by_station[name]
-
-    @staticmethod
-    def _stop_timer(consult):
-        if consult.timer is not None and consult.timer.active():
-            consult.timer.cancel()
-        consult.timer = None

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from cti.server.interfaces import IOutsideParty
     from cti.server.lines.channels import Channel, Station
     from cti.server.lines.talk import Talk
-    from cti.server.queueing.acd import AgentState, Entry
+    from cti.server.queueing.state import AgentState, Entry
     from cti.statemachine import Machine
 
 PHASES = Table("inbound_call", initial="routing", transitions=[

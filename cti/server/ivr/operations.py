@@ -46,7 +46,7 @@ class FlowOperations:
         self.acd = acd
         self.ports = ports
         self.driver = driver
-        self.queueing = self.dialer = self.consults = self.supervisors = self.data = None
+        self.queueing = self.dialer = self.extensions = self.supervisors = self.data = None
 
     @defer.inlineCallbacks
     def _operation(self, actor, call_id, run):
@@ -191,7 +191,7 @@ class FlowOperations:
         if kind == "number":
             self.dialer.check_number("RouteSelect", target, caller)
         else:
-            self.consults.check_extension(target)
+            self.extensions.check(target)
         self.data.merge(call, params["data"], actor.cause, "RouteSelect")
         call.flow_session = None
         self.flows.cancel_watchdog(call)
@@ -204,7 +204,7 @@ class FlowOperations:
                 yield self.dialer.send_out(call, target, caller, actor.cause,
                                            no_answer_s=ring_s)
             else:
-                yield self.consults.ring(call, target, ring_s, actor.cause)
+                yield self.extensions.ring(call, target, ring_s, actor.cause)
         except OutboundFailed as e:
             if call.state != "ended":
                 self.flows.back(call, actor.session)

@@ -31,9 +31,12 @@ end answers, then the two trunks are joined.  A transfer that does not
 connect sends the caller back to the queue it came from (or, from the
 IVR, fails the RouteSelect so the flow takes its `on_failure`).
 """
+from __future__ import annotations
+
 import re
 from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from twisted.internet import defer
 from twisted.logger import Logger
@@ -53,6 +56,13 @@ from cti.server.interfaces import ICallEnding, IHolds, IOutsideParty
 from cti.server.lines.channels import NO_ANSWER_S, Station
 from cti.server.outbound.dialing import Caller, DialGuard
 
+if TYPE_CHECKING:
+    from twisted.internet.base import DelayedCall
+
+    from cti.server.core.model import Call
+    from cti.server.lines.channels import Channel
+    from cti.server.queueing.state import AgentState
+
 log = Logger()
 
 #: What may be dialled: digits, * and #, and ',' for a 2 s pause.
@@ -70,18 +80,18 @@ class OutboundCall:
     ringing at another agent's phone (`to`, an internal call).  Answered,
     it becomes a call of the call layer (Dialer.take_call_out)."""
 
-    call: object                   # cti.server.core.model.Call
-    agent: object
-    station: object
+    call: Call
+    agent: AgentState
+    station: Station
     number: str
-    to: object = None              # the called agent, for an internal call
-    to_station: object = None
-    timer: object = None           # an internal call's ring timeout
-    trunk: object = None
+    to: AgentState | None = None   # the called agent, for an internal call
+    to_station: Station | None = None
+    timer: DelayedCall | None = None   # an internal call's ring timeout
+    trunk: Channel | None = None
     started_at: float = 0.0
     result: str = ""
     ended: bool = False
-    cause: object = field(default=None, repr=False)
+    cause: tuple | None = field(default=None, repr=False)   # the MakeCall behind it
     caller: Caller | None = None   # whose class of service it is dialled under
 
 

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Queueing: callers waiting for agents.
 
-Owns: the ACD (`acd`: queues, agents' states, pairing, ring timers, wrap-up)
-with its router (`router`: skills, strategies, one global order), and the
+Owns: the ACD (`acd`: queues, agents' states, pairing, ring timers, wrap-up;
+its parts `agent_states`, `offers`, `agent_calls`, `callers`, their state
+in `state`) with its router (`router`: skills, strategies, one global
+order), and the
 telephony of waiting (`waiting`: queue entry, full queues and overflows,
 music, announcements, offers ringing a phone, the answer that bridges
 caller and agent): the ACD's owner (IACDOwner).
