@@ -136,6 +136,27 @@ def test_the_extension_rings_out_after_timeout_s(centre):
     assert (cdr.agent, cdr.disposition) == (None, "ivr_only")
 
 
+def test_a_phone_that_stops_ringing_first_ends_the_ring_once(centre):
+    """timeoutS longer than the phone's own ring (six cycles): the phone
+    rings out first, the flow gets call_failed once, and the ring timeout
+    that was still running comes to nothing (no second end, no error)."""
+    agent_ready(centre, "1005", "msiB1C5")
+    client, seen, call, caller = in_the_ivr(centre)
+    phone = centre.sim.endpoint("msiB1C5")
+    box = route_to(centre, client, call, "1005", timeoutS=300)
+    centre.run_until(lambda: phone.state == "ringing", what="the extension rings")
+    centre.run_until(lambda: box, within_ms=120_000, what="RouteSelect's response")
+    failed = refusal(box)
+    assert (failed.code, failed.body["reason"]) == ("call_failed", "no_answer")
+    assert centre.center.calls[call].state == "ivr"
+    client.call("KeepCall", call=call, timeoutS=300)    # the flow keeps its caller
+    centre.run(290_000)                           # past the 300 s ring timeout: nothing
+    assert centre.center.consults.by_station == {} and phone.state != "ringing"
+    assert centre.center.acd.agents["1005"].state == "ready"
+    assert centre.center.calls[call].state == "ivr"
+    centre.call(client.call("ClearConnection", call=call))
+
+
 def test_the_caller_hangs_up_while_the_extension_rings(centre):
     agent_ready(centre, "1005", "msiB1C5")
     client, seen, call, caller = in_the_ivr(centre)

@@ -21,6 +21,7 @@ from cti.server.interfaces import (
     IACDOwner,
     ICallEnding,
     ICallLayer,
+    ICallReleased,
     IChannelListener,
     IHolds,
     IOutsideParty,
@@ -41,6 +42,8 @@ def test_every_implementer_provides_its_contract():
     assert verifyObject(IACDOwner, center.queueing)
     for part in center.layer.ending:
         assert verifyObject(ICallEnding, part), part
+    for part in center.layer.released:
+        assert verifyObject(ICallReleased, part), part
     for holder in (center.dialer, center.consults, center.supervisors):
         assert verifyObject(IHolds, holder)
     assert verifyObject(IOutsideParty, center.channels["dtiB1T1"])

@@ -98,7 +98,8 @@ class CallCenter:
         self._wire()
         # Who lets go of a call first as it ends (cti.server.core.layer.finish).
         layer.ending = [self.ivr, self.queueing, self.consults, self.desk, self.supervisors,
-                        self.agents, self.dialer, self.callbacks]
+                        self.agents]
+        layer.released = [self.dialer, self.callbacks]
         self.sweep = Sweep(layer, [self.dialer, self.consults, self.supervisors], self.dialer)
         self._sweeper = task.LoopingCall(self.sweep.run)
         self._sweeper.clock = clock

@@ -4,7 +4,8 @@
 
     lines (cti.server.lines) ──IChannelListener──> the call layer
     features ──ICallLayer──> the call core (cti.server.core.layer.CallLayer)
-    the call core ──ICallEnding──> each feature, as a call ends
+    the call core ──ICallEnding, ICallReleased──> each feature, as a call ends
+    the sweep (cti.server.core.sweep) ──IHolds──> features holding calls, trunks, phones
     the call core ──IOutsideParty──> a trunk, or an agent called
     the ACD (cti.server.queueing.acd) ──IACDOwner──> the queueing feature
 
@@ -57,9 +58,9 @@ class IChannelListener(Interface):
 
 class ICallEnding(Interface):
     """A feature that holds something of a call lets go of it as the call
-    ends.  The call core's finish calls every feature's `call_ending` (in
-    the order of assembly), takes the bridge down, calls every
-    `call_released`, then releases the outside party, clears the call
+    ends.  The call core's finish calls every `call_ending` (in the order
+    of assembly), takes the bridge down, calls every `call_released`
+    (ICallReleased), then releases the outside party, clears the call
     model and writes the CDR.  Each part is let go under
     `unwind.step(...)` (cti.server.core.unwind): one failing stops nothing."""
 
@@ -70,9 +71,15 @@ class ICallEnding(Interface):
         """`call` (a TrunkCall) ends, from phase `previous`: what needs the
         bridge still up (timers, flows, the queue, phones, agents)."""
 
+
+class ICallReleased(Interface):
+    """A feature that lets go of its part of a call once the bridge is down
+    (trunks placed for the call, the timer of a retry): see ICallEnding."""
+
+    part = Attribute("what it holds of a call, as a release that failed names it")
+
     def call_released(call, previous, reason, unwind):
-        """The bridge is down: what is left (trunks placed for the call,
-        timers of a retry)."""
+        """The bridge of `call` is down: let go of what is left."""
 
 
 class ICallLayer(Interface):

@@ -133,6 +133,3 @@ class Agents:
                 if station is not None and station.state == "talking":
                     station.hang_up()
         call.members.clear()
-
-    def call_released(self, call, previous, reason, unwind):
-        pass

@@ -25,7 +25,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from cti.server.errors import Barred, OutboundFailed
-from cti.server.interfaces import ICallEnding
+from cti.server.interfaces import ICallReleased
 from cti.server.outbound.dialing import Caller
 
 log = Logger()
@@ -35,7 +35,7 @@ RETRY_S = 300.0
 CONFIRM = "queue_callback_confirm"
 
 
-@implementer(ICallEnding)
+@implementer(ICallReleased)
 class Callbacks:
     part = "the callback"  # what a failed release names (ICallEnding)
 
@@ -161,10 +161,7 @@ class Callbacks:
             self.layer.to_queue(call, call.queue, priority=call.priority,
                                 first_since=call.first_since)
 
-    # -- ICallEnding ------------------------------------------------------------------
-    def call_ending(self, call, previous, released_by, reason, cause, unwind):
-        pass
-
+    # -- ICallReleased ----------------------------------------------------------------
     def call_released(self, call, previous, reason, unwind):
         with unwind.step("the callback timer"):
             if call.callback_timer is not None and call.callback_timer.active():

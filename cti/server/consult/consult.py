@@ -501,7 +501,9 @@ class Consultations:
         return True
 
     def _rang_out(self, consult):
-        consult.timer = None
+        """The consulted phone rang out: its own ring, or our ring timeout
+        (the other one is stopped: the consultation ends once)."""
+        consult.stop_timer()
         log.info("call {call}: agent {agent} did not answer the consultation",
                  call=consult.caller_call.id, agent=consult.to.id)
         self._end(consult, "not answered", reason="no_answer")
@@ -721,9 +723,6 @@ class Consultations:
         if consult is not None and previous in ("placing", "talking"):
             with unwind.step("the consultation"):
                 self._end(consult, "the caller hung up")
-
-    def call_released(self, call, previous, reason, unwind):
-        pass
 
     def _forget(self, consult):
         self.by_call.pop(consult.caller_call.id, None)

@@ -51,6 +51,7 @@ class CallLayer:
         self.accepting = True
         self.totals = {"offered": 0, "ended": 0}
         self.ending = []                 # ICallEnding, in the order they let go
+        self.released = []               # ICallReleased, after the bridge is down
         self.explain_missing = []        # callables(call id) raising a better error
         self.queueing = None             # the destinations of a call, given at
         self.ivr = None                  # assembly (cti.server.center)
@@ -206,7 +207,7 @@ class CallLayer:
             with unwind.step("the bridge"):
                 if call.talk is not None:
                     self.unbridge(call)
-        for part in self.ending:
+        for part in self.released:
             with unwind.step(part.part):
                 part.call_released(call, previous, reason, unwind)
         with unwind.step("the trunk"):

@@ -19,9 +19,9 @@ logged with an incident id and the next one runs::
 The sweep (cti.server.core.sweep) puts right what a failed step left.
 """
 import secrets
-from contextlib import contextmanager
 
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 log = Logger()
 
@@ -33,15 +33,9 @@ class Unwind:
         self.what = what
         self.failed = []
 
-    @contextmanager
     def step(self, name):
-        try:
-            yield
-        except Exception:
-            incident = secrets.token_hex(4)
-            self.failed.append((name, incident))
-            log.failure("{what}: releasing, {step} failed (incident {incident}); the rest "
-                        "of the release goes on", what=self.what, step=name, incident=incident)
+        """A context in which a failure is logged and the release goes on."""
+        return _Step(self, name)
 
     def summary(self):
         """"" when every step ran, else what failed (for a record's cause)."""
@@ -49,3 +43,27 @@ class Unwind:
             return ""
         return " (release incomplete: " + ", ".join(
             f"{name} failed, incident {incident}" for name, incident in self.failed) + ")"
+
+
+class _Step:
+    """One step of a release (a plain context manager: a call's release
+    runs a dozen of them, on every call)."""
+
+    __slots__ = ("unwind", "name")
+
+    def __init__(self, unwind, name):
+        self.unwind = unwind
+        self.name = name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        if kind is None or not issubclass(kind, Exception):
+            return False
+        incident = secrets.token_hex(4)
+        self.unwind.failed.append((self.name, incident))
+        log.failure("{what}: releasing, {step} failed (incident {incident}); the rest "
+                    "of the release goes on", Failure(value, kind, traceback),
+                    what=self.unwind.what, step=self.name, incident=incident)
+        return True

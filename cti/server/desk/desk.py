@@ -372,6 +372,3 @@ class Desk:
         if previous == "talking":
             with unwind.step("the recording"):
                 self.end_recording(call)
-
-    def call_released(self, call, previous, reason, unwind):
-        pass

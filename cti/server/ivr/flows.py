@@ -247,6 +247,3 @@ class Flows:
             if call.flow_session is not None:
                 session, call.flow_session = call.flow_session, None
                 self.hub.send_event(session, "RouteEnd", {"call": call.id, "reason": reason})
-
-    def call_released(self, call, previous, reason, unwind):
-        pass

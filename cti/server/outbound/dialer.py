@@ -52,7 +52,7 @@ from cti.server.errors import (
     OutboundFailed,
     exactly_one,
 )
-from cti.server.interfaces import ICallEnding, IHolds, IOutsideParty
+from cti.server.interfaces import ICallReleased, IHolds, IOutsideParty
 from cti.server.lines.channels import NO_ANSWER_S, Station
 from cti.server.outbound.dialing import Caller, DialGuard
 
@@ -146,7 +146,7 @@ class CalledAgent:
             self.station.hang_up()
 
 
-@implementer(ICallEnding, IHolds)
+@implementer(ICallReleased, IHolds)
 class Dialer:
     part = "the calls out"  # what a failed release names (ICallEnding)
 
@@ -516,10 +516,7 @@ class Dialer:
                                     reason + unwind.summary())
 
 
-    # -- ICallEnding ------------------------------------------------------------------
-    def call_ending(self, call, previous, released_by, reason, cause, unwind):
-        pass
-
+    # -- ICallReleased ----------------------------------------------------------------
     def call_released(self, call, previous, reason, unwind):
         """The trunks placed for the call: outside parties conferenced in or
         sent out to, and the far end of a call we dialled."""

@@ -76,7 +76,7 @@ def _serving(method):
     """Give a public method the `cause=` keyword: the protocol request it
     serves (session, invoke id), kept in `ACD.cause` while it runs, so the
     events it causes echo the request's invoke id (an inner call without
-                                                   one keeps the outer request's)."""
+    one keeps the outer request's)."""
     @functools.wraps(method)
     def serve(self, *args, cause=None, **kwargs):
         outer, self.cause = self.cause, cause or self.cause

@@ -17,7 +17,7 @@ log = Logger()
 
 
 class AgentCalls:
-    """Agents' calls and wrap-up (the ACD's part `calls`)."""
+    """Agents' calls and wrap-up (the ACD's part `agent_calls`)."""
 
     def __init__(self, acd):
         self.acd = acd

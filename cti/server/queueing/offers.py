@@ -53,7 +53,7 @@ class Offers:
             agent.entry = entry
             agent.call = entry.call
             agent.ring_timer = self.acd.clock.callLater(
-                self.ring_s(agent, entry.queue_name), self.no_answer, agent)
+                self.ring_s(agent, entry.queue_name), self.acd.no_answer, agent)
             self.acd.states.fire(agent, "offer", call=entry.call.id)
         for agent in agents:
             if agent.entry is entry and agent.state == "reserved":

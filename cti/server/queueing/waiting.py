@@ -186,7 +186,8 @@ class Queueing:
         hearing the caller, for the exit key.  After a flow prompt still
         ending."""
         path = self.queue_music(call.queue)
-        if path is None or call.line_released or call.music or call.state == "ended":
+        if path is None or call.line_released or call.media.state != "none" \
+                or call.state not in ("queued", "ringing"):   # answered, left, held...
             return
         ports = self.layer.ports
         if call.voice is not None and ports.busy(call.voice):
@@ -373,6 +374,3 @@ class Queueing:
                     self.acd.abandon(call.call)
                 else:
                     self.acd.cleared(call.call, reason)
-
-    def call_released(self, call, previous, reason, unwind):
-        pass

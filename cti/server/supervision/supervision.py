@@ -351,6 +351,3 @@ class Supervisors:
         if s is not None and s.call == call.id:
             with unwind.step("the supervision"):
                 self.end_supervision_of(call.agent.id, "the call ended")
-
-    def call_released(self, call, previous, reason, unwind):
-        pass
