@@ -301,19 +301,17 @@ class Hub:
             raise ProtocolError("invalid_field", f"{name}: unknown top-level field {extra[0]!r} "
                                 "(parameters go in 'params')", field=extra[0])
         params = service.check(params)
-        d = defer.maybeDeferred(handler, Request(self, session, invoke_id, name), params)
-        return d.addErrback(self._refused, service)
+        return defer.maybeDeferred(handler, Request(self, session, invoke_id, name), params)
 
-    def _refused(self, failure, service):
-        """A handler's error as the client is to get it (`refusal`): an
-        error with a code the service declares (or any request may get);
-        any other is a failure inside the server (internal_error)."""
-        if not failure.check(ProtocolError):
-            error = self.refusal(failure.value)
-            if error is not None and (error.code in service.errors
-                                      or error.code in COMMON_ERRORS):
-                raise error
-        return failure
+    def refused(self, error, name):
+        """The ProtocolError a handler's own `error` means to the client
+        (`refusal`), if its code is one the service `name` declares (or any
+        request may get); else None: a failure inside the server."""
+        refusal = self.refusal(error)
+        if refusal is None:
+            return None
+        declared = self.catalogue.get(name)[0].errors if name in self.catalogue else ()
+        return refusal if refusal.code in declared or refusal.code in COMMON_ERRORS else None
 
     # -- the core services ---------------------------------------------
     def _register_core(self):
@@ -621,10 +619,12 @@ class Session(protocol.Protocol):
                    strict=True)
 
     def _refuse(self, failure, invoke_id, service):
-        if not failure.check(ProtocolError):
+        error = failure.value if failure.check(ProtocolError) \
+            else self.hub.refused(failure.value, service)
+        if error is None:
             return failure                        # to _internal_error
         self._pending.discard(invoke_id)
-        self._send_error(invoke_id, failure.value, service)
+        self._send_error(invoke_id, error, service)
 
     def _internal_error(self, failure, invoke_id, service):
         """Whatever failed while serving a request (the handler, or the

@@ -4,15 +4,18 @@
 The protocol edge (each feature's handlers.py) turns a protocol request
 into an Actor; domain code sees nothing else of the protocol.
 """
-from dataclasses import dataclass
 
 
-@dataclass(frozen=True, eq=False)
 class Actor:
-    user: str                  # the user's name (an agent's is its agent id)
-    role: str                  # the role it logged in with: flow, agent, supervisor, admin
-    session: object            # its session: where events for it alone go (opaque here)
-    invoke_id: int = 0         # its request's id, echoed by the events the request causes
+    """One per request (a plain class: it is made for every request served)."""
+
+    __slots__ = ("user", "role", "session", "invoke_id")
+
+    def __init__(self, user, role, session, invoke_id=0):
+        self.user = user                 # the user's name (an agent's is its agent id)
+        self.role = role                 # the role it logged in with: flow, agent...
+        self.session = session           # where events for it alone go (opaque here)
+        self.invoke_id = invoke_id       # its request's id, echoed by the events it causes
 
     @property
     def cause(self):

@@ -10,11 +10,11 @@ no record.  `Unwind` runs each step on its own; a step that fails is
 logged with an incident id and the next one runs::
 
     unwind = Unwind(f"call {call.id}")
-    with unwind.step("music"):
-        self._stop_music(call)
-    with unwind.step("trunk"):
-        call.trunk.release(reason)
-    record.cause = reason + unwind.summary()    # what went wrong, for the CDR
+    with unwind.step("the music"):
+        queueing.stop_music(call)
+    with unwind.step("the trunk"):
+        call.trunk.end_call(reason, released_by, cause)
+    call.cause = reason + unwind.summary()      # what went wrong, for the CDR
 
 The sweep (cti.server.core.sweep) puts right what a failed step left.
 """
