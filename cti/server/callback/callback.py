@@ -37,7 +37,7 @@ CONFIRM = "queue_callback_confirm"
 
 @implementer(ICallReleased)
 class Callbacks:
-    part = "the callback"  # what a failed release names (ICallEnding)
+    part = "the callback"  # what a failed release names (ICallReleased)
 
     def __init__(self, layer, acd):
         self.layer = layer               # ICallLayer

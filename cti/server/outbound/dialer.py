@@ -148,7 +148,7 @@ class CalledAgent:
 
 @implementer(ICallReleased, IHolds)
 class Dialer:
-    part = "the calls out"  # what a failed release names (ICallEnding)
+    part = "the calls out"  # what a failed release names (ICallReleased)
 
     def __init__(self, layer, acd):
         self.layer = layer         # ICallLayer
