@@ -17,15 +17,16 @@ import os
 
 from cffi import FFI
 
-from drivers._cdefs import MODULES, SIMULATOR_MODULES
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 NATIVE = os.path.join(ROOT, "native")
 
 
 def _cdef_modules(with_simulator):
-    names = MODULES + (SIMULATOR_MODULES if with_simulator else [])
+    # cffi runs this file by its path, before the package is installed:
+    # drivers/ is importable once make_builder has put ROOT on sys.path.
+    cdefs = importlib.import_module("drivers._cdefs")
+    names = cdefs.MODULES + (cdefs.SIMULATOR_MODULES if with_simulator else [])
     return [importlib.import_module(f"drivers._cdefs.{name}") for name in names]
 
 
