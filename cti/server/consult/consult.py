@@ -208,19 +208,21 @@ class Consultations:
         return set(self.by_station) | {c.by_station for c in self._all() if c.by_station}
 
     # -- starting --------------------------------------------------------------
-    def consultation_call(self, actor, params):
-        call = self.desk.connected_call(actor, params["call"])
-        kind = exactly_one("ConsultationCall", params, ("agent", "queue", "number", "flow"),
+    def consultation_call(self, actor, call_id, targets):
+        """ConsultationCall: `targets` holds agent, queue, number and flow,
+        exactly one of them given (checked once the call is)."""
+        call = self.desk.connected_call(actor, call_id)
+        kind = exactly_one("ConsultationCall", targets, ("agent", "queue", "number", "flow"),
                            field="agent")
         if kind == "agent":
-            consult = self.start(call, params["agent"], blind=False, cause=actor.cause)
+            consult = self.start(call, targets["agent"], blind=False, cause=actor.cause)
         elif kind == "queue":
-            consult = self._start_queue(call, params["queue"], actor.cause)
+            consult = self._start_queue(call, targets["queue"], actor.cause)
         elif kind == "number":
-            consult = self._start_number(call, params["number"], actor.cause,
+            consult = self._start_number(call, targets["number"], actor.cause,
                                          self.dialer.caller_of(actor))
         else:
-            consult = self._start_flow(call, params["flow"], actor.cause)
+            consult = self._start_flow(call, targets["flow"], actor.cause)
         return {"call": call.id, "consultCall": consult.call.id}
 
     def _check_room(self, call):
@@ -510,25 +512,25 @@ class Consultations:
         self._back_to_caller(consult)
 
     # -- completing ------------------------------------------------------------------
-    def _lookup(self, actor, params):
-        call = self.desk.connected_call(actor, params["call"])
+    def _lookup(self, actor, call_id, consult_call_id):
+        call = self.desk.connected_call(actor, call_id)
         consult = self.by_call.get(call.id)
-        if consult is None or consult.call.id != params["consultCall"]:
-            raise NoSuchObject(f"no consultation {params['consultCall']!r} "
-                               f"on call {call.id}", object="call", id=params["consultCall"])
+        if consult is None or consult.call.id != consult_call_id:
+            raise NoSuchObject(f"no consultation {consult_call_id!r} on call {call.id}",
+                               object="call", id=consult_call_id)
         return consult
 
-    def _consultation(self, actor, params):
+    def _consultation(self, actor, call_id, consult_call_id):
         """The consultation named, answered: one to transfer or conference."""
-        consult = self._lookup(actor, params)
+        consult = self._lookup(actor, call_id, consult_call_id)
         if not consult.answered:
             raise InvalidState(f"{consult.target} has not answered yet "
                                "(hang up to transfer on answer)", object="call",
                                id=consult.call.id)
         return consult
 
-    def transfer_call(self, actor, params):
-        consult = self._consultation(actor, params)
+    def transfer_call(self, actor, call_id, consult_call_id):
+        consult = self._consultation(actor, call_id, consult_call_id)
         self._transfer(consult, actor.cause)
         if consult.flow is not None:
             return {"call": consult.caller_call.id, "flow": consult.flow}
@@ -593,8 +595,8 @@ class Consultations:
         self.dialer.free(trunk, reason)
         self.layer.model.clear(call.call, trunk.name, f"far end cleared ({reason})")
 
-    def conference_call(self, actor, params):
-        consult = self._consultation(actor, params)
+    def conference_call(self, actor, call_id, consult_call_id):
+        consult = self._consultation(actor, call_id, consult_call_id)
         if consult.flow is not None:
             raise InvalidState("a flow cannot join a conference: "
                                "TransferCall leaves the caller in it", object="call",
@@ -620,8 +622,8 @@ class Consultations:
                                added=consult.target)
         return {"call": call.id, "parties": sorted(self.desk.parties(call))}
 
-    def reconnect_call(self, actor, params):
-        consult = self._lookup(actor, params)
+    def reconnect_call(self, actor, call_id, consult_call_id):
+        consult = self._lookup(actor, call_id, consult_call_id)
         self._end(consult, "reconnected", actor.cause)
         self._back_to_caller(consult, actor.cause)
         return {"call": consult.caller_call.id}

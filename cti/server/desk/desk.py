@@ -37,7 +37,6 @@ from cti.server.errors import (
     QueueFull,
     ResourceBusy,
     TalkError,
-    exactly_one,
 )
 from cti.server.interfaces import ICallEnding
 
@@ -101,16 +100,16 @@ class Desk:
         return {e: r for e, r in call.talk.parties.items() if e not in supervisors}
 
     # -- hold and transfer -----------------------------------------------------
-    def hold_call(self, actor, params):
-        call = self.connected_call(actor, params["call"])
+    def hold_call(self, actor, call_id):
+        call = self.connected_call(actor, call_id)
         if call.held:
             raise InvalidState(f"call {call.id} is on hold already",
                                object="call", id=call.id)
         self.hold(call, actor.cause)
         return {"call": call.id}
 
-    def retrieve_call(self, actor, params):
-        call = self.connected_call(actor, params["call"])
+    def retrieve_call(self, actor, call_id):
+        call = self.connected_call(actor, call_id)
         if not call.held or self.consults.consulting(call):
             raise InvalidState(f"call {call.id} is not on hold" + (
                 " (a consultation holds it: ReconnectCall)" if call.held else ""),
@@ -163,11 +162,9 @@ class Desk:
             self.layer.finish(call, "agent" if agent else "supervisor", f"{who} hung up",
                               cause)
 
-    def single_step_transfer(self, actor, params):
-        kind = exactly_one("SingleStepTransferCall", params, ("agent", "queue", "flow", "number"),
-                           field="queue")
-        call = self.connected_call(actor, params["call"])
-        target = params[kind]
+    def single_step_transfer(self, actor, call_id, kind, target):
+        """The call to `target`, an agent, a queue, a flow or a number (`kind`)."""
+        call = self.connected_call(actor, call_id)
         if call.members or self.consults.consulting(call):
             raise InvalidState(f"call {call.id} is in a conference or a "
                                "consultation: finish that first", object="call", id=call.id)
@@ -271,14 +268,13 @@ class Desk:
         self.layer.bus.release(voice)
         self.layer.channels.voice_pool.give(voice)
 
-    def send_dtmf(self, actor, params):
-        digits = params["digits"]
+    def send_dtmf(self, actor, call_id, digits):
         if not digits or any(c not in "0123456789*#ABCD," for c in digits) or len(digits) > 32:
             raise InvalidField("SendDTMF: field 'digits' must be 1 to 32 of "
                                f"0-9, *, #, A-D and ',' (a pause); got {digits!r}",
                                field="digits")
-        call = self.connected_call(actor, params["call"])
-        voice = self.layer.channels.voice_pool.take(_Borrowed(params["call"]))
+        call = self.connected_call(actor, call_id)
+        voice = self.layer.channels.voice_pool.take(_Borrowed(call_id))
         if voice is None:
             raise ResourceBusy("no voice resource free")
         call.talk.feed(voice)
@@ -288,7 +284,7 @@ class Desk:
             self._sent(call, voice)
             raise
         return d.addBoth(lambda _: self._sent(call, voice)
-                         or {"call": params["call"], "digits": digits})
+                         or {"call": call_id, "digits": digits})
 
     def _sent(self, call, voice):
         if call.talk is not None:
@@ -296,20 +292,19 @@ class Desk:
         self.layer.bus.release(voice)
         self.layer.channels.voice_pool.give(voice)
 
-    def set_party_role(self, actor, params):
-        call = self.connected_call(actor, params["call"])
-        device = params["device"]
+    def set_party_role(self, actor, call_id, device, role):
+        call = self.connected_call(actor, call_id)
         if device not in self.parties(call):
             raise NoSuchObject(f"{device} is not a party of call {call.id}",
                                object="device", id=device)
         talkers = [e for e, r in call.talk.parties.items() if r == "talk" and e != device]
-        if params["role"] == "listen" and not talkers:
+        if role == "listen" and not talkers:
             raise InvalidState(f"call {call.id}: someone must still talk",
                                object="call", id=call.id)
-        call.talk.set(device, params["role"])
+        call.talk.set(device, role)
         self.layer.model.event(call.call, device, "PartyRoleChanged", cause=actor.cause,
-                               role=params["role"])
-        return {"call": call.id, "device": device, "role": params["role"]}
+                               role=role)
+        return {"call": call.id, "device": device, "role": role}
 
     def caller_key(self, call, digit):
         """A key from a caller who may only listen: a request to speak."""
@@ -318,8 +313,8 @@ class Desk:
             self.layer.model.event(call.call, call.station.name, "SpeakRequested",
                                    party=caller, digit=digit)
 
-    def start_recording(self, actor, params):
-        call = self.connected_call(actor, params["call"])
+    def start_recording(self, actor, call_id):
+        call = self.connected_call(actor, call_id)
         if call.recording is not None:
             raise InvalidState(f"call {call.id} is being recorded already "
                                f"({call.recording[1]})", object="call", id=call.id)
@@ -348,8 +343,8 @@ class Desk:
                                agent=call.agent.id if call.agent else None, file=str(path))
         return {"call": call.id, "file": str(path)}
 
-    def stop_recording(self, actor, params):
-        call = self.connected_call(actor, params["call"])
+    def stop_recording(self, actor, call_id):
+        call = self.connected_call(actor, call_id)
         if call.recording is None:
             raise InvalidState(f"call {call.id} is not being recorded",
                                object="call", id=call.id)

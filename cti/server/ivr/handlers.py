@@ -71,6 +71,11 @@ def register(hub, flows, operations):
         return operations.record(who, params["call"], params["maxS"], params["silenceS"],
                                  params["terminators"], params["beep"])
 
+    def route_select(who, params):
+        targets = {k: params[k] for k in ("queue", "extension", "number")}
+        return operations.route_select(who, params["call"], targets, params["data"],
+                                       params["priority"], params["timeoutS"])
+
     def keep_call(who, params):
         check_range("KeepCall", params, "timeoutS", 0, KEEP_CALL_MAX_S)
         flows.keep(who, params["call"], params["timeoutS"])
@@ -97,7 +102,7 @@ def register(hub, flows, operations):
         "number": Field(str, False), "data": Field(dict, False, {}),
         "priority": Field(int, False), "timeoutS": Field(float, False)},
         errors=(*ON_CALL, "queue_full", "call_failed", "barred")),
-        serve(watched(operations.route_select)))
+        serve(watched(route_select)))
     add(Service("KeepCall", FLOW, fields={**CALL, "timeoutS": Field(float)}, errors=ON_CALL),
         serve(watched(keep_call)))
     hub.on_session_closed.append(flows.session_closed)

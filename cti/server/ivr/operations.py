@@ -141,11 +141,13 @@ class FlowOperations:
         return self._operation(actor, call_id, run)
 
     # -- RouteSelect ----------------------------------------------------------------
-    def route_select(self, actor, params):
+    def route_select(self, actor, call_id, targets, data, priority, ring_s):
         """The caller to a queue ({"result": "queued"}), or to an extension
-        or a number (a Deferred of {"result": "connected"})."""
-        call = self.flows.flow_call(actor, params["call"])
-        given = [k for k in ("queue", "extension", "number") if params[k] is not None]
+        or a number (a Deferred of {"result": "connected"}): `targets` holds
+        queue, extension and number, one of them given (checked once the
+        call is); `ring_s` how long an extension or a number rings."""
+        call = self.flows.flow_call(actor, call_id)
+        given = [k for k in ("queue", "extension", "number") if targets[k] is not None]
         if len(given) != 1:
             raise InvalidField("RouteSelect: give exactly one of queue, extension, number "
                                f"(got {', '.join(given) or 'none'})", field="queue")
@@ -155,10 +157,10 @@ class FlowOperations:
             raise InvalidState(f"call {call.id} was sent through this flow by an agent, who "
                                "gets it back when the flow releases it (ClearConnection)",
                                object="call", id=call.id)
-        if params["priority"] is not None and not 0 <= params["priority"] <= 100:
+        if priority is not None and not 0 <= priority <= 100:
             raise InvalidField("RouteSelect: field 'priority' must be from 0 to 100; got "
-                               f"{params['priority']}", field="priority")
-        kind, ring_s = given[0], params["timeoutS"]
+                               f"{priority}", field="priority")
+        kind = given[0]
         if kind == "queue" and ring_s is not None:
             raise InvalidField("RouteSelect: field 'timeoutS' is the ring time of an "
                                "extension or a number; a queue has none (its max_wait_s "
@@ -169,8 +171,8 @@ class FlowOperations:
             raise InvalidField(f"RouteSelect: field 'timeoutS' must be from {low:g} to "
                                f"{high:g} seconds; got {ring_s:g}", field="timeoutS")
         if kind != "queue":
-            return self._route_out(call, actor, params, kind, params[kind], ring_s)
-        queue = params["queue"]
+            return self._route_out(call, actor, data, kind, targets[kind], ring_s)
+        queue = targets["queue"]
         config = self.layer.config.queue(queue)
         if config is None:
             raise InvalidField(f"RouteSelect: no queue {queue!r}", field="queue")
@@ -178,13 +180,13 @@ class FlowOperations:
             raise QueueFull(f"RouteSelect: queue {queue} is full (its max_length, "
                             f"{config.max_length} callers, are waiting)", object="queue",
                             id=queue)
-        self.data.merge(call, params["data"], actor.cause, "RouteSelect")
+        self.data.merge(call, data, actor.cause, "RouteSelect")
         call.flow_session = None           # out of the flow server's hands, from now on
-        self.queueing.queue_call(call, queue, actor.cause, params["priority"])
+        self.queueing.queue_call(call, queue, actor.cause, priority)
         return {"result": "queued", "queue": queue}
 
     @defer.inlineCallbacks
-    def _route_out(self, call, actor, params, kind, target, ring_s):
+    def _route_out(self, call, actor, data, kind, target, ring_s):
         """To an extension or an outside number: answered once the other
         end is; else `call_failed` and the caller is the flow's again."""
         caller = self.dialer.caller_of(actor, flow=call.flow)
@@ -192,7 +194,7 @@ class FlowOperations:
             self.dialer.check_number("RouteSelect", target, caller)
         else:
             self.extensions.check(target)
-        self.data.merge(call, params["data"], actor.cause, "RouteSelect")
+        self.data.merge(call, data, actor.cause, "RouteSelect")
         call.flow_session = None
         self.flows.cancel_watchdog(call)
         if not call.trunk.answered:

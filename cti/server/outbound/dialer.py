@@ -50,7 +50,6 @@ from cti.server.errors import (
     InvalidField,
     InvalidState,
     OutboundFailed,
-    exactly_one,
 )
 from cti.server.interfaces import ICallReleased, IHolds, IOutsideParty
 from cti.server.lines.channels import NO_ANSWER_S, Station
@@ -288,9 +287,8 @@ class Dialer:
         return trunk
 
     # -- MakeCall ----------------------------------------------------------------
-    def make_call(self, actor, params):
-        exactly_one("MakeCall", params, ("number", "agent"), field="number")
-        number = params["number"]
+    def make_call(self, actor, number=None, agent_id=None):
+        """MakeCall: the actor's agent calls `number`, or agent `agent_id`."""
         agent = self.agents.of(actor)
         if number is not None:
             self.check_number("MakeCall", number, self.caller_of(actor))
@@ -303,8 +301,8 @@ class Dialer:
                                "lift the handset (or put the headset on) first",
                                object="device", id=station.name)
         to = to_station = None
-        if params["agent"] is not None:
-            to = self._callee(agent, params["agent"])
+        if agent_id is not None:
+            to = self._callee(agent, agent_id)
             to_station = self.layer.channels[to.station]
         call = self.layer.model.new_call(station.name, ani=agent.id, dnis=number or to.id,
                                          direction="outbound" if to is None else "internal")

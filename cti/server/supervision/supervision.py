@@ -41,7 +41,6 @@ from cti.server.errors import (
     NoSuchObject,
     ResourceBusy,
     TalkError,
-    exactly_one,
 )
 from cti.server.interfaces import ICallEnding, IHolds
 from cti.server.lines.channels import Station
@@ -132,15 +131,17 @@ class Supervisors:
         return set()
 
     # -- supervising -----------------------------------------------------------------
-    def supervise(self, actor, params):
-        current = self.by_agent.get(params["agent"])
-        if params["station"] is None and (current is None or current.call is None):
+    def supervise(self, actor, agent_id, mode, station=None):
+        """The supervisor's phone (`station`, or the one it supervises
+        with already) joins the agent's call in `mode`."""
+        current = self.by_agent.get(agent_id)
+        if station is None and (current is None or current.call is None):
             raise MissingField("Supervise: name the supervisor's station",
                                field="station")
-        return self._supervise(actor, params)
+        return self._supervise(actor, agent_id, mode, station)
 
-    def _supervise(self, actor, params):
-        agent = self.supervised(actor, params["agent"])
+    def _supervise(self, actor, agent_id, mode, station_name):
+        agent = self.supervised(actor, agent_id)
         current = self.by_agent.get(agent.id)
         if current is not None and current.user != actor.user:
             raise ResourceBusy(f"agent {agent.id} is supervised by "
@@ -149,9 +150,8 @@ class Supervisors:
             del self.by_agent[agent.id]          # it was waiting for the next call
             current = None
         call = self._agents_call(agent)
-        station = self._station(params["station"] if current is None else current.station,
+        station = self._station(station_name if current is None else current.station,
                                 current)
-        mode = params["mode"]
         if current is None:
             current = Supervision(actor.user, actor.session, agent.id, station.name,
                                   mode, call.id)
@@ -185,8 +185,8 @@ class Supervisors:
     def _describe(s):
         return {"agent": s.agent, "call": s.call, "mode": s.mode, "station": s.station}
 
-    def end_supervision(self, actor, params):
-        agent = self.supervised(actor, params["agent"])
+    def end_supervision(self, actor, agent_id):
+        agent = self.supervised(actor, agent_id)
         s = self.by_agent.get(agent.id)
         if s is None or s.user != actor.user:
             raise InvalidState(f"you do not supervise agent {agent.id}",
@@ -210,8 +210,8 @@ class Supervisors:
         self.hub.send_event(s.session, "SupervisionEnded", {**self._describe(s), "why": why},
                             invoke_id)
 
-    def intercept(self, actor, params):
-        agent = self.supervised(actor, params["agent"])
+    def intercept(self, actor, agent_id):
+        agent = self.supervised(actor, agent_id)
         s = self.by_agent.get(agent.id)
         if s is None or s.user != actor.user or s.call is None:
             raise InvalidState(f"supervise agent {agent.id}'s call first "
@@ -236,17 +236,16 @@ class Supervisors:
                             {**self._describe(s), "why": "intercepted"}, actor.invoke_id)
         return {"call": call.id, "station": s.station}
 
-    def monitor_next_call(self, actor, params):
-        agent = self.supervised(actor, params["agent"])
+    def monitor_next_call(self, actor, agent_id, mode, station):
+        agent = self.supervised(actor, agent_id)
         if agent.id in self.by_agent:
             raise ResourceBusy(f"agent {agent.id} is supervised already",
                                object="agent", id=agent.id)
-        self._station(params["station"], supervision=object())
-        s = Supervision(actor.user, actor.session, agent.id, params["station"],
-                        params["mode"])
+        self._station(station, supervision=object())
+        s = Supervision(actor.user, actor.session, agent.id, station, mode)
         self.by_agent[agent.id] = s
-        self.auditor.audit(actor, "MonitorNextCall", agent=agent.id, mode=params["mode"],
-                           station=params["station"])
+        self.auditor.audit(actor, "MonitorNextCall", agent=agent.id, mode=mode,
+                           station=station)
         return self._describe(s)
 
     def call_connected(self, call):
@@ -291,8 +290,8 @@ class Supervisors:
             self.desk.hung_up(call, None, call.station, actor.cause)
 
     # -- forcing -----------------------------------------------------------------------
-    def clear_call(self, actor, params):
-        call = self.layer.call(params["call"])
+    def clear_call(self, actor, call_id):
+        call = self.layer.call(call_id)
         self.scope.check(actor, "call", call.id)
         self.auditor.audit(actor, "ClearCall", call=call.id,
                            agent=call.agent.id if call.agent is not None else None)
@@ -300,17 +299,17 @@ class Supervisors:
                           actor.cause)
         return {"call": call.id}
 
-    def force_agent_state(self, actor, params):
-        if exactly_one("ForceAgentState", params, ("agent", "team"), field="agent") == "agent":
-            agents = [self.supervised(actor, params["agent"])]
+    def force_agent_state(self, actor, agent_id, team, state, reason):
+        """The agent's state (`agent_id`), or every agent's of `team`."""
+        if agent_id is not None:
+            agents = [self.supervised(actor, agent_id)]
         else:
-            agents = [a for a in self.acd.agents.values() if a.config.team == params["team"]]
+            agents = [a for a in self.acd.agents.values() if a.config.team == team]
             for agent in agents[:1]:
                 self.scope.check(actor, "agent", agent.id)
             if not agents:
-                raise NoSuchObject(f"no agent in team {params['team']!r}",
-                                   object="team", id=params["team"])
-        state, reason = params["state"], params["reason"] or f"forced by {actor.user}"
+                raise NoSuchObject(f"no agent in team {team!r}", object="team", id=team)
+        reason = reason or f"forced by {actor.user}"
         results = []
         for agent in agents:
             try:
@@ -328,18 +327,17 @@ class Supervisors:
             except ACDError as e:
                 results.append({"agent": agent.id, "result": "refused", "code": e.code,
                                 "message": str(e), "state": agent.state})
-        self.auditor.audit(actor, "ForceAgentState", agent=params["agent"], state=state,
-                           reason=reason, team=params["team"], results=results)
+        self.auditor.audit(actor, "ForceAgentState", agent=agent_id, state=state,
+                           reason=reason, team=team, results=results)
         return {"agents": results}
 
-    def set_queue_strategy(self, actor, params):
-        queue = params["queue"]
+    def set_queue_strategy(self, actor, queue, strategy):
         if self.layer.config.queue(queue) is None:
             raise NoSuchObject(f"no queue {queue!r}", object="queue",
                                id=queue)
         self.scope.check(actor, "queue", queue)
-        self.acd.set_strategy(queue, params["strategy"], cause=actor.cause)
-        self.auditor.audit(actor, "SetQueueStrategy", queue=queue, strategy=params["strategy"])
+        self.acd.set_strategy(queue, strategy, cause=actor.cause)
+        self.auditor.audit(actor, "SetQueueStrategy", queue=queue, strategy=strategy)
         return self.acd.describe_queue(self.acd.queue(queue))
 
     # -- ICallEnding -------------------------------------------------------------------
