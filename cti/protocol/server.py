@@ -274,7 +274,9 @@ class Hub:
                 del self._watchers[(kind, object_id)]
 
     def dispatch(self, session, invoke_id, body):
-        """Run one request; returns a Deferred of the result dict."""
+        """Run one request; returns a Deferred of the result dict.  It fails
+        with the handler's own error: the session turns that into what the
+        client gets (`refused`)."""
         try:
             bodies.check(body)
         except bodies.BodyError as e:

@@ -287,8 +287,9 @@ class Dialer:
         return trunk
 
     # -- MakeCall ----------------------------------------------------------------
-    def make_call(self, actor, number=None, agent_id=None):
-        """MakeCall: the actor's agent calls `number`, or agent `agent_id`."""
+    def make_call(self, actor, number, agent_id):
+        """MakeCall: the actor's agent calls `number`, or agent `agent_id`
+        (the other None: its handler made sure exactly one is given)."""
         agent = self.agents.of(actor)
         if number is not None:
             self.check_number("MakeCall", number, self.caller_of(actor))
