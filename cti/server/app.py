@@ -48,6 +48,7 @@ from cti.server.lines.channels import (
     T1LoopStartTrunk,
     VoicePool,
 )
+from cti.server.lines.spans import Span
 from cti.server.lines.voice import VoicePorts
 
 log = Logger()
@@ -160,9 +161,18 @@ class CTServer(MultiService):
         for group in c.station_groups:
             for name in group.stations:
                 self.channels.add(Station(name, driver, clock, listener, group=group.name))
+        for span in (d.name for d in c.devices.values() if d.kind == "span"):
+            timeslots = [ch for ch in self.channels
+                         if ch.name.startswith(f"{span}T") and not isinstance(ch, Station)]
+            if timeslots:
+                self.channels.add(Span(span, driver, clock, listener, timeslots,
+                                       healthy_s=c.faults.span_healthy_s))
 
     def startService(self):
         super().startService()
+        for channel in list(self.channels):
+            if isinstance(channel, Span):
+                channel.start()
         self.center.start()
         if self.freeze_heap:
             gc.collect()

@@ -73,6 +73,7 @@ class CallCenter:
                  prompts_dir=None, recordings_dir=None):
         self.config = config
         self.channels = channels
+        self.hub = hub
         self.moh = MusicOnHold(bus, ports, channels.voice_pool)
         self.records = Records(clock, store)
         layer = self.layer = CallLayer(clock, config, driver, channels, bus, model, ports,
@@ -243,6 +244,36 @@ class CallCenter:
         for call in list(self.layer.calls.values()):   # a supervisor who took a call over
             if call.station is station and call.intercepted_by is not None:
                 self.desk.hung_up(call, None, station)
+
+    def span_down(self, span, reason):
+        """Clear every call on the span's timeslots, with `reason` as the
+        cause: a call whose outside party is there ends (released by the
+        network); an outside party of another call (a consultation, a
+        transfer out) leaves it as if the far end had cleared."""
+        cleared = 0
+        for trunk in span.channels:
+            call = self.layer.by_trunk.get(trunk.name)
+            if call is not None:
+                self.layer.finish(call, "network", reason)
+                cleared += 1
+            elif self.dialer.trunk_released(trunk, reason):
+                cleared += 1
+        log.error("{span}: {n} calls cleared: {reason}", span=span.name, n=cleared,
+                  reason=reason)
+        self.records.audit("SpanDown", "system", span=span.name, reason=reason,
+                           calls_cleared=cleared)
+
+    def span_alarm(self, span, alarm, raised):
+        event = "SpanAlarm" if raised else "SpanAlarmCleared"
+        self.records.audit(event, "system", span=span.name, alarm=alarm)
+        self.hub.publish("device", span.name, event, {
+            "device": span.name, "alarm": alarm, "state": span.state,
+            "alarms": sorted(span.active)})
+
+    def span_up(self, span):
+        self.records.audit("SpanInService", "system", span=span.name)
+        self.hub.publish("device", span.name, "SpanInService", {
+            "device": span.name, "state": span.state, "alarms": []})
 
     def caller_digit(self, voice, digit):
         """A key the caller pressed (any time): a waiting caller's exit key

@@ -199,6 +199,13 @@ class ACDSettings:
 
 
 @dataclass(frozen=True)
+class FaultSettings:
+    """[faults]: how the server rides out faults (docs/faults.md)."""
+
+    span_healthy_s: int = 10             # a span clear of alarms this long is back in service
+
+
+@dataclass(frozen=True)
 class Agent:
     id: str                              # the agent code, digits
     name: str
@@ -292,6 +299,7 @@ class ServerConfig:
     flow_down_queue: str = ""
     queues: tuple[Queue, ...] = ()
     acd: ACDSettings = ACDSettings()
+    faults: FaultSettings = FaultSettings()
     agents: tuple[Agent, ...] = ()
     users: tuple[UserConfig, ...] = ()
     flow: FlowSettings | None = None
@@ -597,7 +605,7 @@ def _channels(reader, entries, devices, kinds, what, owners, group):
 # -- the whole file ------------------------------------------------------
 TOP_KEYS = ("driver", "boards", "server", "trunk_groups", "station_groups", "voice_pool",
             "conference_pool", "routing", "routes", "queues", "acd", "agents", "users", "flow",
-            "dialing", "dial_classes", "visibility")
+            "dialing", "dial_classes", "visibility", "faults")
 
 
 def load_server_config(path):
@@ -631,6 +639,7 @@ def load_server_config(path):
     acd = ACDSettings(retry_s=reader.integer(acd_table, "acd", "retry_s", 5, 0),
                       max_no_answer=reader.integer(acd_table, "acd", "max_no_answer", 3, 0),
                       sweep_s=reader.integer(acd_table, "acd", "sweep_s", 5, 1))
+    faults = _faults(reader, data)
     routes, default_route, flow_down = _routing(reader, data, queue_names,
                                                 [g.name for g in trunk_groups])
     agents = _agents(reader, data, queues, devices)
@@ -649,12 +658,20 @@ def load_server_config(path):
         trunk_groups=trunk_groups,
         station_groups=station_groups, voice_pool=voice_pool,
         conference_pool=conference_pool, routes=routes, default_route=default_route,
-        flow_down_queue=flow_down, queues=queues, acd=acd, agents=agents, users=users,
+        flow_down_queue=flow_down, queues=queues, acd=acd, faults=faults, agents=agents,
+        users=users,
         flow=flow, dialing=dialing,
         agent_agents=reader.string(visibility, "visibility", "agent_agents", "own",
                                    choices=AGENT_AGENTS),
         agent_calls=reader.string(visibility, "visibility", "agent_calls", "queues",
                                   choices=AGENT_CALLS))
+
+
+def _faults(reader, data):
+    """[faults]: FaultSettings."""
+    t = reader.table(data.get("faults", {}), "faults", ("span_healthy_s",))
+    return FaultSettings(span_healthy_s=reader.integer(t, "faults", "span_healthy_s", 10, 0,
+                                                       3600))
 
 
 #: [server] keys of the gate (cti.protocol.gate.Limits): the key, its field.

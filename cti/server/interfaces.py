@@ -55,6 +55,16 @@ class IChannelListener(Interface):
     def station_onhook(station, was):
         """A phone put down; `was` its state before."""
 
+    def span_down(span, reason):
+        """A span went into alarm (cti.server.lines.spans): every call on
+        its timeslots is dead; `reason` names the span and its alarms."""
+
+    def span_alarm(span, alarm, raised):
+        """An alarm of `span` was raised or cleared."""
+
+    def span_up(span):
+        """A span is back in service, healthy for its time."""
+
 
 class ICallEnding(Interface):
     """A feature that holds something of a call lets go of it as the call

@@ -105,7 +105,7 @@ def _one_of(allowed, key, value, nullable=False):
 
 
 DIRECTIONS = frozenset({"inbound", "outbound", "internal"})
-RELEASED_BY = frozenset({"caller", "agent", "supervisor", "far_end", "system"})
+RELEASED_BY = frozenset({"caller", "agent", "supervisor", "far_end", "network", "system"})
 
 
 class CallRecord(Base):

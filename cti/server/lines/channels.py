@@ -88,6 +88,12 @@ EM_WINK = Table("em_wink", initial="idle", transitions=[
     ("seizing", "release", "clearing"),
     ("dialing", "release", "clearing"),
     ("alerting", "release", "clearing"),
+    # the span in alarm (cti.server.lines.spans): out of service until it is healthy
+    ("idle", "out_of_service", "out_of_service"),
+    ("*", "span_down", "clearing"),          # no call on it yet: cleared with no one told
+    ("clearing", "span_down", "="),
+    ("out_of_service", "span_down", "="),
+    ("out_of_service", "back_in_service", "idle"),
 ])
 
 LOOP_START = Table("loop_start", initial="idle", transitions=[
@@ -115,6 +121,12 @@ LOOP_START = Table("loop_start", initial="idle", transitions=[
     ("seizing", "release", "clearing"),
     ("dialing", "release", "clearing"),
     ("dialing", "far_clear", "far_cleared"),
+    # a T1 timeslot's span in alarm, as for EM_WINK
+    ("idle", "out_of_service", "out_of_service"),
+    ("*", "span_down", "clearing"),
+    ("clearing", "span_down", "="),
+    ("out_of_service", "span_down", "="),
+    ("out_of_service", "back_in_service", "idle"),
 ])
 
 STATION = Table("station", initial="onhook", transitions=[
@@ -162,6 +174,7 @@ class Channel:
         self.outbound = None              # the Deferred of an outbound call placed
         self.number = ""                  # its number
         self.no_answer_s = NO_ANSWER_S    # a call out's ring time, before it fails
+        self.span = None                  # a T1 timeslot's Span (cti.server.lines.spans)
 
     @property
     def state(self):
@@ -171,6 +184,8 @@ class Channel:
         log.debug("{channel}: {t}", channel=self.name, t=transition)
         for d in self._waiters.pop(transition.target, ()):
             d.callback(self)
+        if transition.target == "idle" and self.span is not None and not self.span.in_service:
+            self.machine.fire("out_of_service", reason=self.span.reason)
 
     def snapshot(self):
         return {"device": self.name, "kind": "trunk", "group": self.group,
@@ -208,6 +223,24 @@ class Channel:
             self._clear_down()
         else:
             self.release("no call on it: cleared by the sweep")
+
+    def take_out_of_service(self, reason):
+        """The span went down: the call layer has cleared the call on the
+        channel (if any).  An idle channel is out of service at once; one
+        clearing down, when it is idle; one busy with no call yet (a
+        seizure, an address, rings) is cleared and follows."""
+        if self.state == "idle":
+            self.machine.fire("out_of_service", reason=reason)
+        elif self.outbound is not None:          # a call out not connected yet
+            self._outbound_failed(reason)
+        elif self.state not in ("clearing", "out_of_service"):
+            self.machine.fire("span_down", reason=reason)
+            self._clear_down()
+
+    def back_in_service(self):
+        """The span has been healthy long enough: idle again."""
+        if self.state == "out_of_service":
+            self.machine.fire("back_in_service")
 
     def _outbound_start(self, number, no_answer_s):
         if self.state != "idle":
@@ -284,6 +317,8 @@ class EmWinkTrunk(OutsideLine, Channel):
 
     def handle(self, event):
         kind = event.kind
+        if self.state == "out_of_service":      # its span is down: nothing gets through
+            return
         if self.state in ("seizing", "dialing", "alerting") and self._outbound_event(event):
             return
         if kind == "signalling":
@@ -362,6 +397,13 @@ class EmWinkTrunk(OutsideLine, Channel):
     def answer(self):
         self.machine.fire("answer")
         self.driver.set_bits(self.name, a=1, b=1)
+
+    def back_in_service(self):
+        """Idle again; a far end that seized meanwhile is answered now."""
+        super().back_in_service()
+        _, (far_a, _) = self.driver.bits(self.name)
+        if far_a and self.state == "idle":
+            self._seized()
 
     # -- outbound ------------------------------------------------------------
     def seize(self, number, no_answer_s=NO_ANSWER_S):
@@ -616,6 +658,8 @@ class T1LoopStartTrunk(LoopStartLine):
 
     def handle(self, event):
         kind = event.kind
+        if self.state == "out_of_service":      # its span is down: nothing gets through
+            return
         if self.state in ("seizing", "dialing") and self._outbound_event(event):
             return
         if kind == "signalling":
