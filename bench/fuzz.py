@@ -39,8 +39,10 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
+from pathlib import Path
 
 HEADER = struct.Struct(">IBBI")
 BATCH = 200                      # frames sent before the answers are read
@@ -76,7 +78,7 @@ def serve(port):
         redirectStandardIO=False, discardBuffer=True)
     wide = 10 ** 9
     config = load_server_config("etc/cti.toml")
-    config = replace(config, gate=Limits(
+    config = replace(config, var_dir=Path(tempfile.mkdtemp(prefix="cti-fuzz-")), gate=Limits(
         max_connections=wide, max_connections_per_source=wide, max_unauthenticated=wide,
         max_unauthenticated_per_source=wide, delay_after=wide, source_delay_after=wide,
         lockout_after=wide, source_lockout_after=wide))

@@ -22,6 +22,7 @@ import json
 import socket
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from twisted.internet import defer, task
@@ -127,6 +128,7 @@ def run(reactor, args):
 
     config, settings, flows = load(args.config)
     var = Path(tempfile.mkdtemp(prefix="cti-demo-")) if args.json else Path(config.var_dir)
+    config = replace(config, var_dir=var)     # --json: nothing of this run is kept
     store = RecordStore(config.database or default_url(var), reactor, var_dir=var)
     records = Tee(store)
     port = _free_port()

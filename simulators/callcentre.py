@@ -80,7 +80,9 @@ class Traffic:
             yield client.login(agent, PASSWORD, "agent", client="bot-agent")
             client.on_event(self._agent_event(station))
             yield client.call("MonitorStart", object="device", id=station)
-            yield client.call("SetAgentState", state="loggedOn", station=station)
+            agent_now = yield client.call("Snapshot", object="agent", id=agent)
+            if agent_now["snapshot"]["state"] == "loggedOff":   # else restored by the server
+                yield client.call("SetAgentState", state="loggedOn", station=station)
             yield client.call("SetAgentState", state="ready")
 
     def _agent_event(self, station):

@@ -12,6 +12,10 @@ in 10 ms steps, so a test reads like the call it places::
     fe = centre.sim.endpoint("dtiB1T1");  fe.call(ani="2125551234", dnis="5550199")
     centre.run_until(lambda: ..., what="the agent's phone rings")
 """
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
 from twisted.internet import task
 from twisted.test import iosim
 
@@ -37,10 +41,15 @@ class Records(list):
 
 
 class Centre:
-    def __init__(self, config="etc/cti.toml", seed=1, clock=None, records=None):
+    def __init__(self, config="etc/cti.toml", seed=1, clock=None, records=None, var_dir=None):
         """`clock` and `records`: another clock (one that takes calls from
-        threads, for a real RecordStore) and record store than the defaults."""
-        self.config = load_server_config(config) if isinstance(config, str) else config
+        threads, for a real RecordStore) and record store than the defaults.
+        `var_dir`: the server's own files (a temporary directory unless told)."""
+        config = load_server_config(config) if isinstance(config, str) else config
+        if var_dir is None:
+            self.var = tempfile.TemporaryDirectory(prefix="cti-centre-")   # gone with it
+            var_dir = self.var.name
+        self.config = replace(config, var_dir=Path(var_dir))
         self.sim = Simulator.from_config(self.config.boards, seed=seed)
         self.clock = clock or task.Clock()
         self.driver = R4Driver(clock=self.clock)

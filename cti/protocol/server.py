@@ -137,6 +137,7 @@ class Hub:
         self._watchers = {}           # (kind, id) -> {monitor id}
         self.snapshots = {}           # kind -> callable(id) -> dict or None
         self.on_session_closed = []   # callables(session)
+        self.on_session_login = []    # callables(session), once it is logged in
         self.listers = {}             # kind -> ids() of every object (Snapshot id "*")
         #: hidden(session, kind, id): None if the session may see the object,
         #: else why not (its owner's least privilege: cti.server.scope);
@@ -245,11 +246,18 @@ class Hub:
         self.sessions.discard(session)
         for monitor_id in [m for m, (s, _, _) in self.monitors.items() if s is session]:
             self._drop_monitor(monitor_id)
-        for callback in list(self.on_session_closed):
+        self._tell(self.on_session_closed, session, "session-closed")
+
+    @staticmethod
+    def _tell(callbacks, session, what):
+        """Call each of `callbacks` with the session; one failing is logged
+        and stops neither the others nor the session."""
+        for callback in list(callbacks):
             try:
                 callback(session)
             except Exception:
-                log.failure("session-closed callback failed for session {id}", id=session.id)
+                log.failure("{what} callback failed for session {id}", what=what,
+                            id=session.id)
 
     def close_all(self, reason):
         """End every session with `SessionClosed` `reason` (the server stops)."""
@@ -389,6 +397,7 @@ class Hub:
             session.logged_in(user, role, params["client"])
             log.info("session {id}: {user} logged in as {role} from {source}", id=session.id,
                      user=user.name, role=role, source=session.source)
+            self._tell(self.on_session_login, session, "session-login")
             return {"session": session.id, "role": session.role, "protocol": 1,
                     "heartbeatS": self.heartbeat_s, "services": self._allowed(session.role)}
         delay = self.gate.failed(name, session.source)

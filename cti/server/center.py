@@ -36,6 +36,7 @@ from zope.interface import implementer
 
 from cti.server.agents import handlers as agents_handlers
 from cti.server.agents.agents import Agents
+from cti.server.agents.presence import Presence
 from cti.server.callback.callback import Callbacks
 from cti.server.consult import handlers as consult_handlers
 from cti.server.consult.consult import Consultations
@@ -90,6 +91,10 @@ class CallCenter:
         self.ivr = Flows(layer, hub, ports)
         self.operations = FlowOperations(layer, self.ivr, self.acd, ports, driver)
         self.agents = Agents(layer, self.acd)
+        faults = config.faults
+        self.presence = Presence(clock, self.acd, config.var_dir, faults.client_lost_s,
+                                 restore=faults.restore_agents,
+                                 restore_within_s=faults.restore_within_s)
         self.data = CallData(layer, self.agents)
         self.desk = Desk(layer, self.acd, self.scope, self.auditor)
         self.consults = Consultations(layer, self.acd)
@@ -107,7 +112,7 @@ class CallCenter:
         ports.on_digit = self.caller_digit
         core_handlers.register(hub, layer, self.ivr, self.agents, self.supervisors, self.data)
         ivr_handlers.register(hub, self.ivr, self.operations)
-        agents_handlers.register(hub, self.agents)
+        agents_handlers.register(hub, self.agents, self.presence)
         queueing_handlers.register(hub, self.acd)
         desk_handlers.register(hub, self.desk, self.auditor)
         consult_handlers.register(hub, self.consults, self.auditor)
@@ -160,6 +165,7 @@ class CallCenter:
     def start(self):
         """The ACD, and the sweep of the call layer every [acd] sweep_s."""
         self.acd.start()
+        self.presence.start()
         if not self._sweeper.running:
             self._sweeper.start(self.config.acd.sweep_s, now=False)
 
@@ -172,6 +178,7 @@ class CallCenter:
         """Take no new calls; a Deferred fired when every call has ended
         (those still up after `timeout_s` cleared) and every agent logged out."""
         d = self.layer.drain(timeout_s)
+        d.addCallback(lambda _: self.presence.stop())     # who was in, before they are out
         return d.addCallback(lambda _: self.agents.log_out_everyone())
 
     def audit(self, action, user, **detail):

@@ -203,6 +203,9 @@ class FaultSettings:
     """[faults]: how the server rides out faults (docs/faults.md)."""
 
     span_healthy_s: int = 10             # a span clear of alarms this long is back in service
+    client_lost_s: int = 15              # an agent's last session gone this long: not ready
+    restore_agents: bool = True          # agents logged in at a stop come back as they were
+    restore_within_s: int = 3600         # ...if their clients log in within this of the stop
 
 
 @dataclass(frozen=True)
@@ -492,6 +495,12 @@ class _Reader:
             self.fail(where, f"expected {expected}, got {_show(value)}")
         return value
 
+    def boolean(self, t, key, name, default=_REQUIRED):
+        value, where = self._get(t, key, name, default, "true or false")
+        if where is not None and not isinstance(value, bool):
+            self.fail(where, f"expected true or false, got {_show(value)}")
+        return value
+
     def strings(self, t, key, name, default=_REQUIRED, expected="a list of strings"):
         """[(item, item_key)] of a list of non-empty strings."""
         value, where = self._get(t, key, name, default, expected)
@@ -669,9 +678,13 @@ def load_server_config(path):
 
 def _faults(reader, data):
     """[faults]: FaultSettings."""
-    t = reader.table(data.get("faults", {}), "faults", ("span_healthy_s",))
-    return FaultSettings(span_healthy_s=reader.integer(t, "faults", "span_healthy_s", 10, 0,
-                                                       3600))
+    t = reader.table(data.get("faults", {}), "faults", (
+        "span_healthy_s", "client_lost_s", "restore_agents", "restore_within_s"))
+    return FaultSettings(
+        span_healthy_s=reader.integer(t, "faults", "span_healthy_s", 10, 0, 3600),
+        client_lost_s=reader.integer(t, "faults", "client_lost_s", 15, 0, 3600),
+        restore_agents=reader.boolean(t, "faults", "restore_agents", True),
+        restore_within_s=reader.integer(t, "faults", "restore_within_s", 3600, 0))
 
 
 #: [server] keys of the gate (cti.protocol.gate.Limits): the key, its field.

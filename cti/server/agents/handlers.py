@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""SetAgentState, and the snapshots of agents."""
+"""SetAgentState, the snapshots of agents, and the agents' sessions
+watched for a desktop that died (cti.server.agents.presence)."""
 from cti.protocol.services import Field, Service
 from cti.server.agents.agents import AGENT_STATES
 from cti.server.edge import serve
 
 
-def register(hub, agents):
+def register(hub, agents, presence):
     def set_agent_state(who, params):
         return agents.set_state(who, params["state"], params["station"], params["reason"],
                                 params["lock"])
@@ -16,3 +17,5 @@ def register(hub, agents):
         errors=("no_such_object", "invalid_state", "resource_busy")),
         serve(set_agent_state))
     hub.provide_snapshots("agent", agents.snapshot, lambda: list(agents.acd.agents))
+    hub.on_session_login.append(presence.session_login)
+    hub.on_session_closed.append(presence.session_closed)
