@@ -62,13 +62,16 @@ def test_a_stopping_server_drains_then_clears_its_calls_and_closes_its_sessions(
     assert centre.center.calls == {}
     centre.run(500)
     assert all(fe.state == "idle" for fe in (talking, queued, in_ivr))
-    assert late.state == "ringing"                          # never winked at: refused
+    assert late.state == "ringing"                          # never answered: busy
     late.abandon()                                          # the telco gives up
     centre.run(500)
     assert {centre.center.channels[f"dtiB1T{n}"].state for n in range(1, 5)} == {"idle"}
 
     cdrs = {c.call_id: c for c in centre.records.of(CallRecord)}
-    assert set(cdrs) == {talking_id, queued_id, ivr_id}     # none for the refused seizure
+    [late_id] = set(cdrs) - {talking_id, queued_id, ivr_id}  # the refused seizure's
+    assert (cdrs[late_id].disposition, cdrs[late_id].released_by, cdrs[late_id].cause,
+            cdrs[late_id].trunk, cdrs[late_id].answered_at) == (
+        "closed", "system", "server stopping", "dtiB1T4", None)
     assert (cdrs[talking_id].disposition, cdrs[talking_id].released_by) == ("answered", "agent")
     for call_id, disposition in ((queued_id, "cleared"), (ivr_id, "ivr_only")):
         cdr = cdrs[call_id]

@@ -187,11 +187,13 @@ class CallCenter:
 
     # -- IChannelListener -------------------------------------------------------------
     def trunk_offered(self, trunk, ani, dnis):
-        if not self.layer.accepting:
-            log.info("{trunk}: call refused, the server is stopping", trunk=trunk.name)
-            trunk.release("server stopping")
-            return
         call = self.layer.admit(trunk, ani, dnis)
+        if not self.layer.accepting:          # draining: busy, unanswered, and a CDR
+            log.info("call {call} on {trunk}: refused (busy), the server is stopping",
+                     call=call.id, trunk=trunk.name)
+            call.disposition = "closed"
+            self.layer.finish(call, "system", "server stopping")
+            return
         route = self.config.route_for(dnis=dnis or None, ani=ani or None,
                                       trunk_group=trunk.group)
         if route is None:

@@ -31,6 +31,9 @@ from cti.server.lines.talk import Talk
 
 log = Logger()
 
+#: How often a drain says how many calls are still up.
+DRAIN_LOG_S = 5.0
+
 
 @implementer(ICallLayer)
 class CallLayer:
@@ -228,19 +231,32 @@ class CallLayer:
 
     def drain(self, timeout_s):
         """Take no new calls; a Deferred fired when every call has ended,
-        clearing those still up after `timeout_s` with cause 'server shutdown'."""
+        clearing those still up after `timeout_s` with cause 'server shutdown'.
+        Its progress is logged every DRAIN_LOG_S."""
         self.accepting = False
         done = defer.Deferred()
-        deadline = self.clock.seconds() + timeout_s
+        started = self.clock.seconds()
+        deadline = started + timeout_s
+        said = [started]
 
         def check():
+            now = self.clock.seconds()
             if not self.calls:
+                log.info("drained: no call left after {s:.1f} s", s=now - started)
                 done.callback(None)
                 return
-            if self.clock.seconds() >= deadline:
+            if now >= deadline:
+                log.warn("draining: {n} calls still up after {s} s: clearing them",
+                         n=len(self.calls), s=timeout_s)
                 for call in list(self.calls.values()):
                     self.finish(call, "system", "server shutdown")
+            elif now - said[0] >= DRAIN_LOG_S:
+                said[0] = now
+                log.info("draining: {n} calls still up, {left:.0f} s before they are cleared",
+                         n=len(self.calls), left=deadline - now)
             self.clock.callLater(0.1, check)
+        log.info("draining: taking no new call; {n} calls up, {s} s for them to end",
+                 n=len(self.calls), s=timeout_s)
         check()
         return done
 
