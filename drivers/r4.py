@@ -14,6 +14,12 @@ A watchdog runs on the injected clock for every operation: if the
 completion does not come in time the driver asks the board to stop; if
 that does not end it either, the device is closed and reopened (its listen
 slot and event masks restored) and the operation ends with reason "hung".
+Its deadline is the operation's own longest time plus OPERATION_GRACE_MS:
+a play, the length of its audio (or its max time if shorter); digits,
+the max time, else the inter-digit time per digit; a record, its max
+time; a dial, its digits and its call-progress times.  Only an operation
+with no time of its own (a tone without end) gets DEFAULT_WATCHDOG_MS.
+So a hung play of a 4 s prompt is over 4 + 3 + 2 s after it started.
 """
 import os
 from dataclasses import dataclass, field
@@ -38,8 +44,12 @@ HAS_SIMULATOR = bool(lib.HAS_SIMULATOR)
 
 #: default watchdog when an operation has no time limit of its own
 DEFAULT_WATCHDOG_MS = 600_000
+#: how long past its own longest time an operation is stopped as overdue
+OPERATION_GRACE_MS = 3_000
 #: time a stopped operation gets to end before the device is reset
 STOP_GRACE_MS = 2_000
+#: a dial's time per digit sent (DTMF and MF are 100 ms or less, with the gap)
+DIAL_DIGIT_MS = 250
 
 _TERM_BITS = [
     (lib.TM_MAXDTMF, "digits"), (lib.TM_DIGIT, "terminator"), (lib.TM_MAXTIME, "max_time"),
@@ -482,12 +492,19 @@ class R4Driver:
         self._emit(Event(name, "operation_failed", {"op": op.kind, "reason": "hung"}))
 
     @staticmethod
-    def _watchdog(termination, watchdog_ms, extra_ms=0):
+    def _watchdog(termination, watchdog_ms, own_ms=None):
+        """The deadline of an operation: `watchdog_ms` if given, else its own
+        longest time (`own_ms`, the max time, or the inter-digit time per
+        digit) plus OPERATION_GRACE_MS; DEFAULT_WATCHDOG_MS with none."""
         if watchdog_ms is not None:
             return watchdog_ms
-        if termination is not None and termination.max_time_ms:
-            return termination.max_time_ms + 5_000 + extra_ms
-        return DEFAULT_WATCHDOG_MS + extra_ms
+        t = termination
+        limits = [ms for ms in (own_ms, t and t.max_time_ms,
+                                t and t.inter_digit_ms and t.inter_digit_ms * max(
+                                    1, t.max_digits or 1)) if ms]
+        if not limits:
+            return DEFAULT_WATCHDOG_MS
+        return min(limits) + OPERATION_GRACE_MS
 
     # -- termination tables --------------------------------------------
     @staticmethod
@@ -661,7 +678,7 @@ class R4Driver:
             for fd in op_files:
                 os.close(fd)
             raise
-        return iott, self._xpb(fmt), keep, op_files
+        return iott, self._xpb(fmt), keep, op_files, fmt
 
     @staticmethod
     def _prompt_format(prompt, name, function):
@@ -690,7 +707,7 @@ class R4Driver:
     def play(self, name, prompts, termination=None, watchdog_ms=None):
         h = self._handle(name)
         self._busy(name, "dx_playiottdata")
-        iott, xpb, keep, files = self._iott(prompts, name, "dx_playiottdata")
+        iott, xpb, keep, files, fmt = self._iott(prompts, name, "dx_playiottdata")
         tpt = self._tpt(termination)
         op = _Operation("play", "play_done", keep + [xpb, tpt], files)
         try:
@@ -699,9 +716,10 @@ class R4Driver:
         except errors.DriverError:
             op.release()
             raise
-        extra = sum(os.fstat(fd).st_size for fd in files) // 4 + sum(
-            len(p.source) for p in prompts if isinstance(p.source, bytes)) // 4
-        self._start(name, op, self._watchdog(termination, watchdog_ms, extra))
+        size = sum(os.fstat(fd).st_size for fd in files) + sum(
+            len(p.source) for p in prompts if isinstance(p.source, bytes))
+        audio_ms = size // _FORMATS[fmt][2]       # 8 kHz: a ms is as many bytes as bits
+        self._start(name, op, self._watchdog(termination, watchdog_ms, audio_ms))
 
     def record(self, name, path, fmt, termination, watchdog_ms=None):
         h = self._handle(name)
@@ -772,11 +790,11 @@ class R4Driver:
         op = _Operation("dial", "dial_done", [cap])
         self._check(lib.dx_dial(h, digits.encode(), cap, mode), "dx_dial", name)
         analysis = 0
-        if call_progress is not None:
+        if call_progress is not None:       # the board's defaults where none is given
             cp = call_progress
-            analysis = max(120_000, (cp.no_signal_ms or 0) + (cp.no_answer_ms or 0)
-                           + (cp.check_dial_tone_ms or 0) + 60_000)
-        budget = watchdog_ms or (len(digits) * 2_500 + 5_000 + analysis)
+            analysis = (cp.check_dial_tone_ms or 5_000) + (cp.no_signal_ms or 5_000) + (
+                cp.no_answer_ms or 30_000)
+        budget = watchdog_ms or (len(digits) * DIAL_DIGIT_MS + analysis + OPERATION_GRACE_MS)
         self._start(name, op, budget)
 
     def play_tone(self, name, freq1, freq2=0, level_db=-13, duration_ms=None,
@@ -790,8 +808,7 @@ class R4Driver:
         op = _Operation("tone", "tone_done", [gen, tpt])
         self._check(lib.dx_playtone(h, gen, tpt if tpt is not None else ffi.NULL,
                                     lib.EV_ASYNC), "dx_playtone", name)
-        budget = watchdog_ms or ((duration_ms or 0) + 5_000 if duration_ms
-                                 else self._watchdog(termination, None))
+        budget = self._watchdog(termination, watchdog_ms, duration_ms)
         self._start(name, op, budget)
 
     def stop(self, name):

@@ -242,6 +242,10 @@ class Simulator:
     def hang_next(self, device):
         _check(lib.simfar_hang_next(device.encode()), "simfar_hang_next")
 
+    def hang_always(self, device, on=True):
+        """Every operation of the voice channel hangs, even after a reset."""
+        _check(lib.simfar_hang_always(device.encode(), int(on)), "simfar_hang_always")
+
     # -- the bus -------------------------------------------------------
     def slot_capture(self, slot, on=True):
         _check(lib.simfar_slot_capture(slot, int(on)), "simfar_slot_capture")

@@ -33,6 +33,18 @@ class Listener:
     def station_onhook(self, station, was):
         self.seen.append(("onhook", station.name, was))
 
+    def voice_hung(self, channel, hung, op):
+        self.seen.append(("voice_hung", channel.name, hung, op))
+
+    def span_down(self, span, reason):
+        self.seen.append(("span_down", span.name, reason))
+
+    def span_alarm(self, span, alarm, raised):
+        self.seen.append(("span_alarm", span.name, alarm, raised))
+
+    def span_up(self, span):
+        self.seen.append(("span_up", span.name))
+
 
 class Chassis:
     def __init__(self, boards):
@@ -121,7 +133,9 @@ def test_em_seizure_with_no_voice_resource_is_not_winked(t1):
     assert trunk.state == "idle" and t1.listener.seen == []
 
 
-def test_em_hung_operation_recovers_the_channel(t1):
+def test_em_hung_voice_operation_swaps_the_voice_resource(t1):
+    """The voice resource serving a call hung: the trunk keeps its call and
+    takes another; the hung one is in quarantine, not back in the pool."""
     trunk = em(t1)
     fe = t1.rig.sim.endpoint("dtiB1T1")
     fe.call(dnis="5550100")
@@ -130,10 +144,11 @@ def test_em_hung_operation_recovers_the_channel(t1):
     t1.rig.sim.hang_next(voice)
     from drivers.interface import Prompt
     t1.rig.driver.play(voice, [Prompt(b"\xff" * 800, "ulaw")], watchdog_ms=2_000)
-    t1.run_until(lambda: trunk.state != "offered", within_ms=10_000, what="watchdog")
-    assert ("released", "dtiB1T1", "board operation hung") in t1.listener.seen
-    assert [t.event for t in trunk.machine.history][-1] == "hung"
-    assert t1.pool.busy == set()
+    t1.run_until(lambda: trunk.voice != voice, within_ms=10_000, what="watchdog")
+    assert ("voice_hung", "dtiB1T1", voice, "play") in t1.listener.seen
+    assert trunk.state == "offered" and trunk.voice is not None
+    assert t1.pool.quarantined == {voice} and t1.pool.busy == {trunk.voice}
+    assert voice not in t1.pool.free
 
 
 @pytest.fixture

@@ -53,7 +53,9 @@ from cti.server.interfaces import IChannelListener
 from cti.server.ivr import handlers as ivr_handlers
 from cti.server.ivr.flows import Flows
 from cti.server.ivr.operations import FlowOperations
+from cti.server.lines.channels import VOICE_HUNG
 from cti.server.lines.talk import MusicOnHold
+from cti.server.lines.voicetest import VoiceTests
 from cti.server.outbound import handlers as outbound_handlers
 from cti.server.outbound.dialer import Dialer
 from cti.server.queueing import handlers as queueing_handlers
@@ -76,6 +78,7 @@ class CallCenter:
         self.channels = channels
         self.hub = hub
         self.moh = MusicOnHold(bus, ports, channels.voice_pool)
+        self.voice_tests = VoiceTests(clock, ports, channels.voice_pool, self.audit)
         self.records = Records(clock, store)
         layer = self.layer = CallLayer(clock, config, driver, channels, bus, model, ports,
                                        self.moh, self.records)
@@ -283,6 +286,31 @@ class CallCenter:
         self.records.audit("SpanInService", "system", span=span.name)
         self.hub.publish("device", span.name, "SpanInService", {
             "device": span.name, "state": span.state, "alarms": []})
+
+    def voice_hung(self, trunk, hung, op):
+        """An operation of the voice resource `hung` serving `trunk` never
+        ended (the driver reset it; the trunk took another): it is tested
+        before it is lent again, and the caller moves on, with the new
+        resource (an analog line keeps its own, reset): a caller in the IVR
+        to the default treatment (its flow is told RouteEnd), any other
+        goes on where it was."""
+        call = self.layer.by_trunk.get(trunk.name)
+        self.records.audit("VoiceHung", "system", call=call.id if call else None, voice=hung,
+                           op=op, trunk=trunk.name)
+        if hung != trunk.voice:                   # an analog line's own: reset, kept
+            self.voice_tests.test(hung)
+        if call is None:
+            trunk.route_voice()
+            return
+        if trunk.voice is None:
+            self.layer.finish(call, "system", f"{op} hung on {hung}, and no voice resource "
+                              "free")
+            return
+        self.layer.voice_replaced(call)
+        if call.state == "ivr":
+            log.warn("call {call}: {op} hung on {voice}: default treatment", call=call.id,
+                     op=op, voice=hung)
+            self.ivr.flow_down(call, VOICE_HUNG)
 
     def caller_digit(self, voice, digit):
         """A key the caller pressed (any time): a waiting caller's exit key

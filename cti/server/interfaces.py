@@ -65,6 +65,10 @@ class IChannelListener(Interface):
     def span_up(span):
         """A span is back in service, healthy for its time."""
 
+    def voice_hung(trunk, hung, op):
+        """An operation `op` of the voice resource `hung` serving `trunk`
+        never ended; the trunk has another (or None, the pool empty)."""
+
 
 class ICallEnding(Interface):
     """A feature that holds something of a call lets go of it as the call

@@ -51,6 +51,7 @@ int simfar_capture_read(int ep, int16_t *buf, int max);
 int simfar_dialled(int ep, char *buf, int max);
 int simfar_span_alarm(const char *span, int code, int on);
 int simfar_hang_next(const char *devname);
+int simfar_hang_always(const char *devname, int on);
 int simfar_slot_capture(int slot, int on);
 int simfar_slot_capture_read(int slot, int16_t *buf, int max);
 int simfar_slot_driver(int slot, char *name, int max);

@@ -147,6 +147,9 @@ int simfar_span_alarm(const char *span, int code, int on);
 /* The next operation started on the device never completes and ignores
  * dx_stopch; closing and re-opening the device recovers it. */
 int simfar_hang_next(const char *devname);
+/* Every operation started on the device hangs, a reset or not (a dead DSP),
+ * until it is called again with on = 0. */
+int simfar_hang_always(const char *devname, int on);
 
 /* ---- the bus, for diagnostics and tests --------------------------------*/
 /* Capture any timeslot's samples (linear). */

@@ -187,6 +187,22 @@ int simfar_hang_next(const char *devname)
     return r;
 }
 
+/* A voice channel whose every operation hangs, even after a reset (a dead
+ * DSP), until `on` is 0 again. */
+int simfar_hang_always(const char *devname, int on)
+{
+    device *d;
+    int r = 0;
+    sim_lock();
+    d = sim_find(devname);
+    if (!d || d->kind != DEV_VOICE)
+        r = sim_fail("no voice channel named '%s'", devname ? devname : "(null)");
+    else
+        d->hang_always = !!on;
+    sim_unlock();
+    return r;
+}
+
 int line_status(device *d, char *buf, int max)
 {
     static const char *st[] = {"idle", "ringing", "seized", "connected", "clearing"};

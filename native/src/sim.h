@@ -152,6 +152,7 @@ typedef struct device {
     int idle_ticks;           /* ticks in a row it began idle (sim_tick) */
     long long slept_at;       /* asleep: the first tick it was not visited */
     int hang_next;            /* the next operation will hang */
+    int hang_always;          /* every operation hangs, reset or not */
     int hung;                 /* an operation is hung */
     int subdevs;              /* board devices: how many channels */
     long lasterr;

@@ -349,7 +349,7 @@ static int begin(voice *v, int op, unsigned short mode, int state)
     v->idd_armed = !v->t.iddfirst;
     v->newdigits = 0;
     v->termmsk = 0;
-    if (v->dev->hang_next) {
+    if (v->dev->hang_next || v->dev->hang_always) {
         v->dev->hang_next = 0;
         v->dev->hung = 1;
     }

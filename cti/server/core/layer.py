@@ -157,6 +157,16 @@ class CallLayer:
             self.bus.disconnect(self.bus.connection_of(caller))
         self.bus.route(call.voice, caller, duplex=duplex)
 
+    def voice_replaced(self, call):
+        """The call's voice resource was replaced (the old one hung): the
+        new one hears the caller as the old one did, and is heard in the
+        IVR; elsewhere it only listens (for keys), whatever the caller
+        hears meanwhile (music, an agent) going on."""
+        if call.state in ("ivr", "routing"):
+            self.voice_hears_caller(call, duplex=True)
+        else:
+            self.bus.route(call.voice, call.trunk.endpoint, duplex=False)
+
     def talk_with(self, endpoint):
         """A Talk (who hears whom) around `endpoint`: the caller of a call,
         or the phone of an agent consulting (music on hold while alone)."""

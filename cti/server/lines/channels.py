@@ -61,6 +61,8 @@ WINK_WAIT_S = 5.0
 GLARE_S = 0.4
 #: Outbound: the far end answers within this of the number's end.
 NO_ANSWER_S = 45.0
+#: Why a call out fails when the voice resource dialling it hung.
+VOICE_HUNG = "voice resource hung"
 #: In-band tones that end an outbound call, and the reason given.
 FAILING_TONES = {"busy": "busy", "reorder": "reorder", "sit": "number unobtainable"}
 
@@ -175,6 +177,7 @@ class Channel:
         self.number = ""                  # its number
         self.no_answer_s = NO_ANSWER_S    # a call out's ring time, before it fails
         self.span = None                  # a T1 timeslot's Span (cti.server.lines.spans)
+        self.voice_events = frozenset()   # what the voice resource reports (`_listen`)
 
     @property
     def state(self):
@@ -208,7 +211,18 @@ class Channel:
 
     def report_digits(self, on):
         """Digit events from the channel's voice resource (for the IVR)."""
-        self.driver.enable_events(self.voice, {"digit"} if on else set())
+        self._listen({"digit"} if on else set())
+
+    def _listen(self, kinds):
+        """The events the voice resource serving the channel reports (kept
+        for a resource that replaces it)."""
+        self.voice_events = frozenset(kinds)
+        self.driver.enable_events(self.voice, kinds)
+
+    def _replace_voice(self, event):
+        """A hung operation of a voice resource that can be replaced: True
+        when it was (PooledVoice)."""
+        return False
 
     def _far_cleared(self, how):
         """The far end hung up: tell the call layer, which releases."""
@@ -269,6 +283,8 @@ class Channel:
             d.errback(OutboundFailed(self.name, reason))
 
     def _hung(self, event):
+        if self._replace_voice(event):
+            return
         log.warn("{channel}: {op} never completed; the channel was reset", channel=self.name,
                  op=event.data.get("op"))
         was_in_call = self.state not in ("idle", "clearing")
@@ -299,7 +315,41 @@ class OutsideLine:
         self.release(reason)
 
 
-class EmWinkTrunk(OutsideLine, Channel):
+class PooledVoice:
+    """A T1 timeslot's voice resource, from the pool: one whose operation
+    hung is replaced, not the call cleared.
+
+    The driver has reset the hung resource already (its watchdog); it goes
+    to the pool's quarantine, to be tested before it is lent again
+    (cti.server.lines.voicetest), and the channel takes another.  The
+    listener's `voice_hung(channel, hung, op)` then routes the new one
+    for the call (or the channel does, with no call yet) and moves the
+    caller on.  With none free, the call cannot go on: released."""
+
+    def _replace_voice(self, event):
+        hung = event.device
+        if hung != self.voice or hung == self.name:
+            return False
+        op = event.data.get("op")
+        log.error("{channel}: {op} on {voice} hung: another voice resource takes over",
+                  channel=self.name, op=op, voice=hung)
+        self.bus.release(hung)
+        self.voice_pool.quarantine(hung)
+        self.voice = self.voice_pool.take(self)
+        if self.voice is not None:
+            self._listen(self.voice_events)
+        if self.outbound is not None:           # a call out being dialled: it failed
+            self._outbound_failed(VOICE_HUNG)
+        self.listener.voice_hung(self, hung, op)
+        return True
+
+    def route_voice(self):
+        """The voice resource to the timeslot, both ways (no call on it yet)."""
+        if self.voice is not None:
+            self.bus.route(self.voice, self.name)
+
+
+class EmWinkTrunk(OutsideLine, PooledVoice, Channel):
     """A T1 timeslot with E&M wink-start signalling (inbound)."""
 
     table = EM_WINK
@@ -354,7 +404,7 @@ class EmWinkTrunk(OutsideLine, Channel):
         self.driver.set_digit_types(voice, dtmf=self.register != "mf",
                                     mf=self.register == "mf")
         self.driver.clear_digits(voice)
-        self.driver.enable_events(voice, {"digit"})
+        self._listen({"digit"})
         self._addr = ""
         self._timer = self.clock.callLater(ADDRESS_TIMEOUT_MS / 1000, self._address_done)
         self.driver.wink(self.name)
@@ -380,7 +430,7 @@ class EmWinkTrunk(OutsideLine, Channel):
             self._timer.cancel()
         if self.state not in ("winking", "collecting"):
             return
-        self.driver.enable_events(self.voice, set())
+        self._listen(set())
         self.driver.clear_digits(self.voice)
         digits = self._addr
         ani, dnis = parse_address(digits, self.register)
@@ -427,13 +477,13 @@ class EmWinkTrunk(OutsideLine, Channel):
                 return True
             if "a_on" in changed:                 # answer supervision
                 self._stop_timer()
-                self.driver.enable_events(self.voice, set())
+                self._listen(set())
                 self._outbound_connected()
                 return True
             return False
         if kind == "dial_done" and event.device == self.voice and state == "dialing":
             self.machine.fire("dialed")
-            self.driver.enable_events(self.voice, {"tone"})
+            self._listen({"tone"})
             self._timer = self.clock.callLater(self.no_answer_s, self._outbound_failed,
                                                "no_answer")
             return True
@@ -518,6 +568,19 @@ class LoopStartLine(OutsideLine, Channel):
 
     def report_digits(self, on):
         self.driver.enable_events(self.name, self.LINE_EVENTS | ({"digit"} if on else set()))
+
+    def _replace_voice(self, event):
+        """A play, record, digits or tone of the line's own voice channel
+        hung: the driver reset it (the hook, its route and events kept), so
+        a connected call goes on with it; the listener moves the caller on.
+        A hook or a dial that hung is the line's own trouble: cleared."""
+        op = event.data.get("op")
+        if op not in ("play", "record", "digits", "tone") or self.state != "connected":
+            return False
+        log.error("{channel}: {op} hung; the channel was reset, the call goes on",
+                  channel=self.name, op=op)
+        self.listener.voice_hung(self, self.name, op)
+        return True
 
     def handle(self, event):
         kind = event.kind
@@ -630,7 +693,7 @@ class LoopStartLine(OutsideLine, Channel):
             self.driver.set_hook(self.name, False)
 
 
-class T1LoopStartTrunk(LoopStartLine):
+class T1LoopStartTrunk(PooledVoice, LoopStartLine):
     """A T1 timeslot with FXS loop-start robbed-bit signalling (lines.md):
     the far end rings with B=0 in the ring cadence, we answer and seize
     with off-hook bits (ABCD 1111) and hang up with on-hook (0101).  Loop
@@ -654,7 +717,7 @@ class T1LoopStartTrunk(LoopStartLine):
         driver.enable_signalling_events(name)
 
     def report_digits(self, on):
-        self.driver.enable_events(self.voice, {"tone", "digit"} if on else {"tone"})
+        self._listen({"tone", "digit"} if on else {"tone"})
 
     def handle(self, event):
         kind = event.kind
@@ -705,7 +768,7 @@ class T1LoopStartTrunk(LoopStartLine):
             return False
         self.voice = voice
         self.bus.route(voice, self.name)
-        self.driver.enable_events(voice, {"tone"})
+        self._listen({"tone"})
         return True
 
     def answer(self):
@@ -826,11 +889,28 @@ class Station(Channel):
 
 
 class VoicePool:
-    """Voice resources handed out one per need and always given back."""
+    """Voice resources handed out one per need and always given back; one
+    whose operation hung is in quarantine until it passes a test (then
+    free again), or retired."""
 
     def __init__(self, names):
         self.free = list(names)
         self.owner = {}                   # busy resource -> the channel it serves
+        self.quarantined = set()          # hung: being tested
+        self.retired = set()              # failed its tests: never lent again
+
+    def quarantine(self, name):
+        self.owner.pop(name, None)
+        self.quarantined.add(name)
+
+    def passed(self, name):
+        """A quarantined resource passed its test: free again."""
+        self.quarantined.discard(name)
+        self.free.append(name)
+
+    def retire(self, name):
+        self.quarantined.discard(name)
+        self.retired.add(name)
 
     @property
     def busy(self):

@@ -129,6 +129,13 @@ class VoicePorts:
         """Send DTMF digits (`,` a pause); fires when they are sent."""
         return self._run(device, lambda: self.driver.dial(device, digits))
 
+    def tone(self, device, duration_ms, deadline_ms):
+        """A quiet 1 kHz tone of `duration_ms` that must end within
+        `deadline_ms` (a test of the resource): the reasons it ended with."""
+        d = self._run(device, lambda: self.driver.play_tone(
+            device, 1000, 0, -40, duration_ms, watchdog_ms=deadline_ms))
+        return d.addCallback(lambda data: frozenset(data.get("reasons", ())))
+
     def beep(self, device):
         """A 1 kHz, 400 ms beep before a recording."""
         d = self._run(device, lambda: self.driver.play_tone(device, 1000, 0, -13, 400))

@@ -52,7 +52,7 @@ from cti.server.errors import (
     OutboundFailed,
 )
 from cti.server.interfaces import ICallReleased, IHolds, IOutsideParty
-from cti.server.lines.channels import NO_ANSWER_S, Station
+from cti.server.lines.channels import NO_ANSWER_S, VOICE_HUNG, Station
 from cti.server.outbound.dialing import Caller, DialGuard
 
 if TYPE_CHECKING:
@@ -222,7 +222,7 @@ class Dialer:
                                          f"{e}") from None
                 reason = e.reason
                 if e.reason not in ("glare", "no wink", "no voice resource free",
-                                    "no_dial_tone"):
+                                    "no_dial_tone", VOICE_HUNG):
                     raise
                 log.info("outbound {number}: {trunk} {reason}; trying the next trunk",
                          number=number, trunk=trunk.name, reason=e.reason)
