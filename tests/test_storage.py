@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The record store on SQLite and PostgreSQL: models round-trip, queue log
-lines, a 10,000-record burst, outages that lose nothing, spill and replay
-across a restart, migrations that match the models, and no database call
-on the reactor thread.
+lines, a 10,000-record burst, outages that lose nothing, records kept in
+the journal across a stop and written at the next start, a frozen
+database (one alarm, a stop that does not wait for it), statement
+timeouts, migrations that match the models, and no database call on the
+reactor thread.  The journal itself (crashes, torn lines, a full disk,
+open records): tests/test_journal.py.
 
-The store runs for real: a real writer thread and real databases.  Only
+The store runs for real: real threads and real databases.  Only
 the reactor is replaced, by :class:`ThreadedClock`: a ``task.Clock`` (so
 retry delays pass when the test says) whose ``callFromThread`` queues the
 call for the test thread, which plays the reactor thread and runs queued
@@ -39,6 +42,7 @@ from cti.storage import (
     upgrade,
 )
 from cti.storage.models import MODELS
+from cti.storage.store import dump_row, snapshot
 from tests.pg import pg_cluster  # noqa: F401  (the fixture)
 
 T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
@@ -77,11 +81,25 @@ class ThreadedClock(task.Clock):
 
 class Harness:
     """An engine factory that notes the thread of every statement and can
-    make the database look down (the driver's OperationalError)."""
+    make the database look down (the driver's OperationalError) or frozen
+    (a statement that does not come back until the test thaws it; then it
+    fails, as a connection that was cut)."""
 
     def __init__(self):
         self.threads = set()
         self.down = False
+        self.frozen = False
+        self.stuck = threading.Event()     # set once a statement is held
+        self._thawed = threading.Event()
+
+    def freeze(self):
+        self.frozen = True
+        self.stuck.clear()
+        self._thawed.clear()
+
+    def thaw(self):
+        self.frozen = False           # first: statements from now on pass
+        self._thawed.set()
 
     def __call__(self, url):
         engine = make_engine(url)
@@ -90,6 +108,10 @@ class Harness:
 
     def _before(self, conn, cursor, statement, parameters, context, executemany):
         self.threads.add(threading.get_ident())
+        if self.frozen:
+            self.stuck.set()
+            self._thawed.wait()
+            raise conn.dialect.loaded_dbapi.OperationalError("the connection was cut (test)")
         if self.down:
             raise conn.dialect.loaded_dbapi.OperationalError("database is down (test)")
 
@@ -122,22 +144,19 @@ def make_store(db_url, clock, harness, tmp_path):
         options.setdefault("engine_factory", harness)
         options.setdefault("var_dir", tmp_path / "var")
         options.setdefault("stop_timeout", 2.0)
+        options.setdefault("sync_every", 1)
         store = RecordStore(url, reactor=clock, **options)
         store.events = []
-        store.log = Logger(observer=store.events.append)
+        store.log = store.journal.log = Logger(observer=store.events.append)
         stores.append(store)
         return store
 
-    try:
-        yield make
-        harness.down = False
-        for store in stores:
-            if store.running:
-                clock.wait(store.stopService())
-    finally:
-        for store in stores:            # a failed stop must not hang the run
-            if store._pool is not None:
-                store._pool.stop()
+    yield make
+    harness.down = False
+    harness.thaw()
+    for store in stores:
+        if store.running:
+            clock.wait(store.stopService())
     assert threading.get_ident() not in harness.threads
 
 
@@ -344,7 +363,8 @@ def test_real_outage(make_store, clock, db_url, request):
     assert stored_data1(store, clock) == [str(i) for i in range(101)]
 
 
-def test_stop_while_down_spills_and_next_start_inserts(make_store, clock, harness, db_url):
+def test_stop_while_down_keeps_records_in_the_journal_for_the_next_start(
+        make_store, clock, harness, db_url):
     store = make_store()
     harness.down = True
     store.startService()
@@ -357,20 +377,119 @@ def test_stop_while_down_spills_and_next_start_inserts(make_store, clock, harnes
     clock.wait(stopped)
     with pytest.raises(StoreStopped):
         clock.wait(waiting)
-    store.add(log_entry(20))               # after stop: straight to the file
-    assert store.pending == 0
-    assert len(store.spill_path.read_text().splitlines()) == 21
+    store.add(log_entry(20))               # after stop: straight to the journal
+    assert store.pending == 0 and store.unsaved == 0
+    kept = [e for e in store.events if "kept in the journal" in e["log_format"]]
+    assert [e["count"] for e in kept] == [20]
     assert [t.target for t in store.lifecycle.history] == [
         "running", "stopping", "closing", "stopped"]          # its declared life
     assert store.lifecycle.history[2].at - store.lifecycle.history[1].at == 2.0
 
-    harness.down = False
+    again = make_store(engine_factory=Harness())     # the database is back (for it only:
+    again.startService()                            # a write left in flight stays refused)
+    clock.wait(again.flush())
+    assert stored_data1(again, clock) == [str(i) for i in range(21)]
+    assert any("written first" in e["log_format"] and e["count"] == 21 for e in again.events)
+    clock.wait(again.stopService())
+    assert [p.name for p in again.journal_dir.iterdir()] == ["checkpoint.json"]
+
+
+def test_a_spill_file_of_an_earlier_version_is_written_first(make_store, clock):
+    """Versions before the journal spilled to cti-storage-spill.jsonl at
+    stop (and the reject file's lines can be put back there by hand): the
+    next start writes those records before anything new, then deletes it;
+    a line that is no record is logged, with its text, and skipped."""
+    store = make_store()
+    store.spill_path.parent.mkdir(parents=True)
+    store.spill_path.write_text("".join(
+        dump_row(*snapshot(log_entry(i)), error="ignored") + "\n" for i in range(3))
+        + '{"table": "no_such_table", "row": {}}\n')
+    store.startService()
+    store.add(log_entry(3))
+    clock.wait(store.flush())
+    clock.wait(store.journaled())
+    assert stored_data1(store, clock) == ["0", "1", "2", "3"]
+    assert not store.spill_path.exists()
+    [bad] = [e for e in store.events if e["log_level"] == LogLevel.error]
+    assert bad["line"] == 4 and "no_such_table" in bad["text"]
+
+
+def alarm_lines(store, alarm):
+    """The log events of one alarm: raised, repeated, cleared."""
+    return [e for e in store.events if e.get("alarm") == alarm]
+
+
+def test_a_frozen_database_raises_one_alarm_and_stop_does_not_wait_for_it(
+        make_store, clock, harness):
+    """A database that stops answering (a statement that never comes back):
+    after db_timeout_s one critical alarm, records still taken (journaled);
+    stopService returns after stop_timeout, the stuck thread is a daemon
+    (it cannot keep the process alive), and the next start writes them."""
+    store = make_store(db_timeout_s=30)
+    store.startService()
+    store.add(log_entry(0))
+    clock.wait(store.flush())
+    harness.freeze()
+    for i in range(1, 6):
+        store.add(log_entry(i))
+    assert harness.stuck.wait(10)         # the write of record 1 hangs
+    clock.advance(30)
+    clock.advance(600)                     # ten more minutes: still one alarm
+    store.add(log_entry(6))
+    clock.wait(store.journaled())
+    [alarm] = alarm_lines(store, "database")
+    assert alarm["log_level"] == LogLevel.critical and alarm["pending"] == 5
+    assert "has not come back" in alarm["why"]
+    assert store.alarms == {"database"} and store.pending == 6
+
+    began = time.monotonic()
+    stopped = store.stopService()
+    clock.advance(2.0)                     # stop_timeout
+    clock.wait(stopped, timeout=10)
+    assert time.monotonic() - began < 5    # generous: it waits for no thread
+    stuck = [t for t in threading.enumerate() if t.name == "cti-storage-db" and t.is_alive()]
+    assert stuck and all(t.daemon for t in stuck)
+    [kept] = [e for e in store.events if "kept in the journal" in e["log_format"]]
+    assert kept["count"] == 6 and store.unsaved == 0
+
+    harness.thaw()                         # the stuck statement fails: nothing committed
     again = make_store()
     again.startService()
     clock.wait(again.flush())
-    assert stored_data1(again, clock) == [str(i) for i in range(21)]
-    assert not again.spill_path.exists()
-    assert any("spilled" in e["log_format"] and e["count"] == 21 for e in again.events)
+    assert stored_data1(again, clock) == [str(i) for i in range(7)]
+
+
+def test_the_database_alarm_is_raised_once_and_cleared_once(make_store, clock, harness):
+    """Failure after failure for db_timeout_s (retry warnings meanwhile):
+    one alarm naming the last error; the first commit clears it."""
+    store = make_store(db_timeout_s=20, retry_delays=(1,))
+    store.startService()
+    clock.wait(store.flush())
+    harness.down = True
+    store.add(log_entry(0))
+    for second in range(1, 31):
+        clock.run_until(lambda n=second: len(retry_warnings(store)) == n)
+        clock.advance(1)
+    harness.down = False
+    clock.advance(1)
+    clock.wait(store.flush())
+    raised, cleared = alarm_lines(store, "database")
+    assert raised["log_level"] == LogLevel.critical and "database is down" in raised["why"]
+    assert cleared["log_level"] == LogLevel.info and "cleared" in cleared["log_format"]
+    assert store.alarms == frozenset()
+
+
+def test_postgresql_statements_have_a_timeout(pg_cluster, clock, tmp_path):  # noqa: F811
+    """db_timeout_s is also PostgreSQL's statement_timeout (and the connect
+    timeout is set): the server cancels a statement stuck on a lock."""
+    store = RecordStore(pg_cluster.new_database(), reactor=clock, var_dir=tmp_path,
+                        db_timeout_s=12)
+    store.startService()
+    try:
+        assert clock.wait(store.query(
+            lambda s: s.connection().exec_driver_sql("SHOW statement_timeout").scalar())) == "12s"
+    finally:
+        clock.wait(store.stopService())
 
 
 def test_a_refused_record_holds_up_no_other(make_store, clock):

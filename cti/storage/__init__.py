@@ -2,10 +2,13 @@
 # -*- test-case-name: tests.test_storage -*-
 """Storage of the CT server's records: CDRs, agent sessions and states, the
 queue log.  SQLAlchemy 2 models (:mod:`.models`), Alembic migrations
-(:mod:`.migrations`), and :class:`RecordStore`, the Twisted service that
-writes them from its own thread without ever losing one (:mod:`.store`).
-SQLite under var/ by default, PostgreSQL by URL.  See docs/storage.md.
+(:mod:`.migrations`), :class:`RecordStore`, the Twisted service that
+writes them from its own thread without ever losing one (:mod:`.store`),
+and its journal on local disk, where every record is before the
+database gets it (:mod:`.journal`).  SQLite under var/ by default,
+PostgreSQL by URL.  See docs/storage.md.
 """
+from cti.storage.journal import JournalError
 from cti.storage.migrations import current_revision, head_revision, upgrade
 from cti.storage.models import (
     AgentSession,
@@ -22,6 +25,7 @@ __all__ = [
     "AgentStateChange",
     "Base",
     "CallRecord",
+    "JournalError",
     "QueueEvent",
     "QueueLogEntry",
     "RecordStore",

@@ -4,26 +4,33 @@
 
 The CT server produces records on the reactor thread (a CDR when a call
 ends, a queue log line for every queue event) and must never wait for a
-database.  :class:`RecordStore` is a Twisted service that takes them into
-memory at once and writes them from one dedicated thread::
+database or a disk.  :class:`RecordStore` is a Twisted service that takes
+them at once, puts them in its journal (cti.storage.journal: local disk,
+JSON lines) and writes them to the database from one dedicated thread::
 
     store = RecordStore(default_url("var"))
     store.setServiceParent(application)      # first child: it stops last
-    store.add(CallRecord(call_id=..., ...))  # returns at once, never raises
+    store.add(CallRecord(call_id=..., ...))  # returns at once, never raises for I/O
     d = store.flush()                        # fires once that CDR is committed
 
-Two halves, one per thread:
+    store.open("call:c17", CallRecord(...))  # provisional: journaled, not written
+    store.close("call:c17")                  # done with it
+    store.unfinished()                       # after a crash: what the last run left open
 
-- on the reactor thread, :class:`RecordStore` keeps the buffer (a deque of
-  row snapshots), starts one write job at a time with the next ``batch``
-  rows, and when a job reports the database unavailable keeps the rows and
-  tries again after the next of ``retry_delays`` (the last one repeats),
-  timed with the injected reactor's ``callLater``;
-- on the writer thread (a Twisted ThreadPool of one), :class:`Writer`
-  does every database call: it creates the engine, runs the Alembic
-  migrations, inserts, and reads and writes the spill file.
+Three threads, each with one job:
 
-Job outcomes come back through ``reactor.callFromThread``, so all of the
+- the reactor thread: :class:`RecordStore` keeps the buffer (the journal
+  entries of the records not yet committed, oldest first), appends every
+  record to the journal (into the OS's buffers), starts one database job
+  at a time with the next ``batch`` rows, and when a job reports the
+  database unavailable keeps the rows and tries again after the next of
+  ``retry_delays`` (the last one repeats), timed with the injected
+  reactor's ``callLater``;
+- the database thread: :class:`Writer` does every database call: it
+  creates the engine, runs the Alembic migrations, inserts;
+- the journal's thread: fsync, the checkpoint, deleting old segments.
+
+Results come back through ``reactor.callFromThread``, so all of the
 store's state is touched only by the reactor thread and needs no lock.
 
 What can go wrong, and what happens:
@@ -31,13 +38,25 @@ What can go wrong, and what happens:
 - the database is down, locked or unreachable (OperationalError and its
   kin): the batch stays at the head of the buffer, order is kept, a
   warning says how many records wait and when the next try is;
+- the database does not answer at all (a frozen server, a black-holed
+  connection): no record has reached it for ``db_timeout_s``, so the
+  ``database`` alarm is raised, once; records keep coming into the
+  journal; the alarm clears when a batch commits.  ``connect_timeout``
+  and ``statement_timeout`` bound what PostgreSQL itself can bound;
 - one record the database refuses (a constraint, a value it cannot
   store): the batch is retried row by row, the refused rows go to the
-  reject file (same format as the spill file, plus the error) and the rest
-  are written; one bad record never holds up the others;
-- the server stops while the database is still down: ``stopService``
-  flushes for at most ``stop_timeout`` seconds, then appends what is left
-  to the spill file; the next start inserts it before anything new.
+  reject file and the rest are written; one bad record never holds up
+  the others;
+- the disk fails (full, read-only): the ``disk`` alarm, the records wait
+  in memory and still go to the database (the journal's doc);
+- the process crashes: the next start writes every journaled record not
+  yet committed before anything new, and :meth:`RecordStore.unfinished`
+  gives the open records the crash left;
+- the server stops while the database is down: ``stopService`` flushes
+  for at most ``stop_timeout`` seconds, never waits for a stuck database
+  thread, and leaves what is not committed in the journal for the next
+  start; what is in neither (the disk failed too) is counted in
+  ``unsaved``.
 
 ``add()`` snapshots the record's column values at once: the instance may
 be changed or dropped afterwards, and it is never attached to a session
@@ -50,6 +69,7 @@ import functools
 import itertools
 import json
 import os
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -60,18 +80,25 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import instance_dict
 from twisted.application.service import Service
 from twisted.internet import defer
-from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.python.threadpool import ThreadPool
 
 from cti.statemachine import Table
 from cti.storage import migrations
-from cti.storage.models import Base, UTCDateTime
+from cti.storage.journal import (
+    DIRECTORY_NAME,
+    JobThread,
+    Journal,
+    json_default,
+    row_from_json,
+    within,
+)
+from cti.storage.models import Base
 
 #: The store's life as a service: running while it writes; stopping while
-#: it flushes (for at most stop_timeout); closing while it spills what is
-#: left and stops its thread; stopped, when a record added is spilled at once.
+#: it flushes (for at most stop_timeout); closing while it closes the
+#: journal and lets its threads go; stopped, when a record added is
+#: journaled at once, on the calling thread.
 LIFECYCLE = Table("record_store", initial="new", transitions=[
     ("new", "start", "running"),
     ("running", "stop", "stopping"),
@@ -79,12 +106,14 @@ LIFECYCLE = Table("record_store", initial="new", transitions=[
     ("closing", "closed", "stopped"),
 ])
 
+#: read at start if present (earlier versions spilled there at stop), then deleted
 SPILL_NAME = "cti-storage-spill.jsonl"
 REJECT_NAME = "cti-storage-rejected.jsonl"
 
 
 class StoreStopped(Exception):
-    """The store stopped before these records were committed (they were spilled)."""
+    """The store stopped before these records were committed (they wait in
+    the journal for the next start)."""
 
 
 def default_url(var_dir="var"):
@@ -95,7 +124,7 @@ def default_url(var_dir="var"):
 
 
 def default_var_dir(url):
-    """Where spill and reject files go: beside a SQLite file, else ./var."""
+    """Where the journal and reject file go: beside a SQLite file, else ./var."""
     url = make_url(url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         return Path(url.database).resolve().parent
@@ -110,19 +139,32 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.close()
 
 
-def make_engine(url):
-    """The default engine factory: WAL for SQLite, liveness checks for servers.
+def make_engine(url, timeout_s=30.0):
+    """The default engine factory: WAL for SQLite, liveness checks and
+    timeouts for servers.
 
     A pooled connection to a server that restarted is stale; ``pool_pre_ping``
-    replaces it instead of failing the batch.  ``connect_timeout`` bounds how
-    long the writer thread waits on an unreachable PostgreSQL.
+    replaces it instead of failing the batch.  On PostgreSQL,
+    ``connect_timeout`` bounds the wait for an unreachable server,
+    ``statement_timeout`` (``timeout_s``) makes the server cancel a
+    statement that runs too long (a lock held elsewhere), and TCP
+    keepalives and ``tcp_user_timeout`` notice a server that vanished.  A
+    server that is frozen answers none of these: the store's watchdog
+    (``db_timeout_s``) is what notices it.
     """
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    connect_args = {"connect_timeout": 5} if url.get_backend_name() == "postgresql" else {}
+    connect_args = {}
+    if url.get_backend_name() == "postgresql":
+        connect_args = {
+            "connect_timeout": max(1, min(5, int(timeout_s))),
+            "options": f"-c statement_timeout={int(timeout_s * 1000)}",
+            "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+            "keepalives_count": 3, "tcp_user_timeout": int(timeout_s * 1000),
+        }
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
@@ -155,12 +197,20 @@ def _columns(model):
     return mapper.local_table, primary, columns
 
 
-def snapshot(record):
+@functools.cache
+def _model_of(table):
+    """The model class whose table is ``table``."""
+    return next(m.class_ for m in Base.registry.mappers if m.local_table is table)
+
+
+def snapshot(record, complete=True):
     """``(table, {column: value})`` for a new model instance, checked.
 
     Every column but the id is present (None where unset, the Python-side
     default where the model has one), so rows of one table share their keys
-    and insert as one executemany.  JSON values are deep-copied.
+    and insert as one executemany.  JSON values are deep-copied.  An open
+    (provisional) record is not ``complete``: its required columns may
+    still be missing.
     """
     name = type(record).__name__
     table, primary, columns = _columns(type(record))
@@ -172,7 +222,7 @@ def snapshot(record):
         value = values.get(attr)
         if value is None:
             value = default() if callable(default) else default
-        if value is None and not nullable:
+        if value is None and not nullable and complete:
             raise ValueError(f"{name}.{attr} is required")
         if isinstance(value, datetime) and value.tzinfo is None:
             raise ValueError(f"{name}.{attr}: naive datetime {value!r}")
@@ -180,27 +230,24 @@ def snapshot(record):
     return table, row
 
 
-def _json_default(value):
-    return value.isoformat() if isinstance(value, datetime) else repr(value)
+def instance(table, row):
+    """A new (transient) model instance holding ``row``: the inverse of
+    :func:`snapshot`, for records read back from the journal."""
+    model = _model_of(table)
+    _, _, columns = _columns(model)
+    return model(**{attr: row[key] for attr, key, _, _ in columns if row.get(key) is not None})
 
 
 def dump_row(table, row, **extra):
-    """One spill/reject file line: ``{"table": ..., "row": {...}}``."""
-    return json.dumps({"table": table.name, "row": row, **extra}, default=_json_default)
+    """One reject (or spill) file line: ``{"table": ..., "row": {...}}``."""
+    return json.dumps({"table": table.name, "row": row, **extra}, default=json_default)
 
 
 def load_row(line):
     """``(table, row)`` from a spill file line; unknown columns are dropped."""
     item = json.loads(line)
     table = Base.metadata.tables[item["table"]]
-    row = {}
-    for column in table.columns:
-        if column.key in item["row"]:
-            value = item["row"][column.key]
-            if isinstance(column.type, UTCDateTime) and value is not None:
-                value = datetime.fromisoformat(value)
-            row[column.key] = value
-    return table, row
+    return table, row_from_json(table, item["row"])
 
 
 # -- what went wrong ---------------------------------------------------------
@@ -212,8 +259,8 @@ def is_bad_record(error):
     (SQLAlchemy's bind-time errors, or a TypeError from the driver's own
     adaptation, as psycopg raises for JSONB) are about the data: retrying
     changes nothing.  Every other database error (OperationalError: down,
-    locked, unreachable; interface and internal errors, pool timeouts)
-    means the database is unavailable for now.
+    locked, unreachable, a statement timeout; interface and internal
+    errors, pool timeouts) means the database is unavailable for now.
     """
     if isinstance(error, exc.IntegrityError | exc.DataError | exc.ProgrammingError):
         return True
@@ -229,45 +276,43 @@ class Outcome:
     done: int
     error: BaseException | None = None
     rejected: list = field(default_factory=list)
-    replayed: int = 0
 
 
-# -- the writer thread -------------------------------------------------------
+# -- the database thread -----------------------------------------------------
+
+#: Alembic keeps a running migration's context in module globals: two
+#: stores in one process (tests, tools; a stopped store's thread that is
+#: still at it) must migrate one at a time.
+_MIGRATING = threading.Lock()
+
 
 class Writer:
-    """Everything that touches the database or the disk; writer thread only."""
+    """Everything that touches the database; database thread only."""
 
-    def __init__(self, url, engine_factory, spill_path, reject_path):
+    def __init__(self, url, engine_factory, reject_path):
         self.url = url
         self.engine_factory = engine_factory
-        self.spill_path = Path(spill_path)
         self.reject_path = Path(reject_path)
         self.engine = None
         self.ready = False
 
     def prepare(self):
-        """Engine, migrations, spilled records: once, before any write.
-
-        Returns how many spilled records were inserted.
-        """
+        """Engine and migrations: once, before any write."""
         if self.ready:
-            return 0
+            return
         if self.engine is None:
             self.engine = self.engine_factory(self.url)
-        migrations.upgrade(self.engine)
-        replayed = self.replay_spill()
+        with _MIGRATING:
+            migrations.upgrade(self.engine)
         self.ready = True
-        return replayed
 
     def write(self, rows):
         """Prepare if needed, then settle ``rows``; never raises."""
         try:
-            replayed = self.prepare()
+            self.prepare()
         except Exception as e:
             return Outcome(0, e)
-        outcome = self.settle(rows)
-        outcome.replayed = replayed
-        return outcome
+        return self.settle(rows)
 
     def insert(self, rows):
         """One transaction; consecutive rows of a table go as one executemany."""
@@ -294,46 +339,18 @@ class Writer:
                 if not is_bad_record(e):
                     outcome.error = e
                     return outcome
-                self.append(self.reject_path, [item], error=str(e).splitlines()[0])
+                self.reject(item, str(e).splitlines()[0])
                 outcome.rejected.append((item[0].name, str(e).splitlines()[0]))
             outcome.done += 1
         return outcome
 
-    def replay_spill(self):
-        """Insert the records a previous stop spilled, then delete the file.
-
-        If the database fails half-way through a row-by-row pass, the file
-        is rewritten with the rows not yet settled, so none is inserted twice.
-        """
-        if not self.spill_path.exists():
-            return 0
-        with self.spill_path.open() as f:
-            rows = [load_row(line) for line in f if line.strip()]
-        outcome = self.settle(rows)
-        if outcome.error is not None:
-            if outcome.done:
-                self.rewrite(self.spill_path, rows[outcome.done:])
-            raise outcome.error
-        self.spill_path.unlink()
-        return len(rows)
-
-    def append(self, path, rows, **extra):
-        """Append rows as JSON lines, durably (fsync) before returning."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as f:
-            f.writelines(dump_row(table, row, **extra) + "\n" for table, row in rows)
+    def reject(self, item, error):
+        """Append a refused row to the reject file, durably (fsync)."""
+        self.reject_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.reject_path.open("a") as f:
+            f.write(dump_row(*item, error=error) + "\n")
             f.flush()
             os.fsync(f.fileno())
-
-    def rewrite(self, path, rows):
-        """Replace ``path`` with ``rows`` atomically (write aside, rename)."""
-        aside = path.with_suffix(".tmp")
-        aside.unlink(missing_ok=True)
-        self.append(aside, rows)
-        aside.replace(path)
-
-    def spill(self, rows):
-        self.append(self.spill_path, rows)
 
     def query(self, fn):
         self.prepare()
@@ -350,110 +367,229 @@ class Writer:
 # -- the reactor side --------------------------------------------------------
 
 class RecordStore(Service):
-    """Buffered, retried, spilled storage of records, as a Twisted service.
+    """Journaled, buffered, retried storage of records, as a Twisted service.
 
     ``url`` is a SQLAlchemy URL (``default_url(var_dir)`` for the embedded
     SQLite; ``postgresql+psycopg://user:pw@host/db`` for PostgreSQL).
-    ``reactor`` provides ``callLater`` and ``callFromThread`` (the global
-    reactor by default).  ``retry_delays``: seconds between attempts while
-    the database is unavailable, the last repeating.  ``batch``: most rows
-    per transaction.  ``var_dir``: where the spill and reject files go
-    (beside the SQLite file, else ./var).  ``stop_timeout``: how long
-    ``stopService`` tries to flush before spilling.  ``engine_factory(url)``
-    makes the Engine on the writer thread (tests inject failures with it).
+    ``reactor`` provides ``seconds``, ``callLater`` and ``callFromThread``
+    (the global reactor by default).  ``retry_delays``: seconds between
+    attempts while the database is unavailable, the last repeating.
+    ``batch``: most rows per transaction.  ``var_dir``: where the journal
+    and the reject file go (beside the SQLite file, else ./var).
+    ``stop_timeout``: how long ``stopService`` tries to flush, and at most
+    how long it then waits for the journal's last fsync.  ``db_timeout_s``:
+    records waiting that long without one reaching the database raise the
+    ``database`` alarm; also PostgreSQL's statement timeout.
+    ``segment_bytes``, ``sync_every``, ``sync_interval_s``: the journal's
+    segment size and how often it fsyncs (cti.storage.journal).
+    ``engine_factory(url)`` makes the Engine on the database thread and
+    ``disk`` is the journal's file layer (tests inject failures with them).
     """
 
     log = Logger()
 
     def __init__(self, url, reactor=None, retry_delays=(0.5, 1, 2, 5, 10), batch=500, *,
-                 var_dir=None, stop_timeout=5.0, engine_factory=make_engine):
+                 var_dir=None, stop_timeout=5.0, db_timeout_s=30.0, engine_factory=None,
+                 segment_bytes=16 << 20, sync_every=100, sync_interval_s=0.1, disk=None):
         if reactor is None:
             from twisted.internet import reactor
-        if not retry_delays or batch < 1:
-            raise ValueError("retry_delays must not be empty and batch must be >= 1")
+        if not retry_delays or batch < 1 or db_timeout_s <= 0:
+            raise ValueError("retry_delays must not be empty, batch must be >= 1 "
+                             "and db_timeout_s > 0")
         self.url = url
         self.reactor = reactor
         self.retry_delays = tuple(retry_delays)
         self.batch = batch
         self.stop_timeout = stop_timeout
+        self.db_timeout_s = db_timeout_s
         var_dir = Path(var_dir) if var_dir is not None else default_var_dir(url)
-        self.writer = Writer(url, engine_factory, var_dir / SPILL_NAME, var_dir / REJECT_NAME)
-        self._buffer = deque()   # (table, row), oldest first
-        self._added = 0          # records ever added
-        self._settled = 0        # of those, committed, rejected or spilled
-        self._waiters = []       # (added count, Deferred) from flush()
-        self._idle_waiters = []
+        self.spill_path = var_dir / SPILL_NAME
+        if engine_factory is None:
+            engine_factory = functools.partial(make_engine, timeout_s=db_timeout_s)
+        self.writer = Writer(url, engine_factory, var_dir / REJECT_NAME)
+        self.journal = Journal(var_dir / DIRECTORY_NAME, reactor, segment_bytes=segment_bytes,
+                               sync_every=sync_every, sync_interval_s=sync_interval_s,
+                               disk=disk)
+        self.unsaved = 0         # records lost at or after stop: in neither database nor journal
+        self._buffer = deque()   # journal Entries of the records not yet committed, oldest first
+        self._waiters = []       # (Entry or None, Deferred) from flush()
         self.lifecycle = LIFECYCLE.machine(reactor, "record store")
-        self._ready = False      # migrated and spill replayed
-        self._busy = False       # a write job is on the writer thread
+        self._ready = False      # migrated
+        self._busy = False       # a write job is on the database thread
         self._retry = None       # the DelayedCall of the next attempt
         self._attempt = 0        # consecutive failed attempts
-        self._pool = None
-        self._trigger = None
+        self._watchdog = None    # the DelayedCall that raises the database alarm
+        self._alarms = set()     # {"database"} while that alarm lasts
+        self._last_error = None  # the database's last error, for the alarm
+        self._db = None          # the database JobThread, while running
+
+    # -- what monitoring reads --
 
     @property
     def pending(self):
-        """Records buffered in memory, not yet committed."""
+        """Records not yet committed (in the journal unless ``unjournaled``)."""
         return len(self._buffer)
 
     @property
-    def spill_path(self):
-        return self.writer.spill_path
+    def unjournaled(self):
+        """Journal entries (records, opens, closes) not yet on disk."""
+        return self.journal.unjournaled
+
+    @property
+    def alarms(self):
+        """The alarms now raised: ``"database"`` (no record has reached the
+        database for db_timeout_s), ``"disk"`` (the journal cannot be written)."""
+        return frozenset(self._alarms) | self.journal.alarms
+
+    @property
+    def journal_dir(self):
+        return self.journal.directory
 
     @property
     def reject_path(self):
         return self.writer.reject_path
 
+    @property
+    def skipped_entries(self):
+        """Journal lines skipped at start: torn by a crash, or damaged."""
+        return self.journal.skipped
+
+    @property
+    def last_seen(self):
+        """When the previous run last wrote to the journal (a UTC datetime,
+        None on a fresh journal): for records left open by a crash, the
+        latest moment it is known to have been alive.  Known once started."""
+        return self.journal.last_seen
+
     # -- the contract --
 
     def add(self, record):
         """Take a new model instance for writing; never blocks, never raises
-        for database trouble (ValueError for an invalid record)."""
-        item = snapshot(record)
+        for database or disk trouble (ValueError for an invalid record)."""
+        table, row = snapshot(record)
         if self.lifecycle.state == "stopped":
-            self._add_after_stop([item])
+            self._after_stop(self.journal.record, table, row)
             return
-        self._buffer.append(item)
-        self._added += 1
+        self._buffer.append(self.journal.record(table, row))
         self._kick()
+
+    def open(self, key, record):
+        """Journal ``record`` as the open (provisional) record ``key``: never
+        written to the database by the store; it replaces any earlier open
+        record with that key.  If the process crashes before
+        :meth:`close`, the next start gives it back by :meth:`unfinished`.
+        Required columns may be missing; ValueError as ``add()`` otherwise."""
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"open record keys are non-empty strings, not {key!r}")
+        table, row = snapshot(record, complete=False)
+        if self.lifecycle.state == "stopped":
+            self._after_stop(self.journal.open, key, table, row)
+        else:
+            self.journal.open(key, table, row)
+
+    def close(self, key):
+        """Forget the open record ``key`` (this run's or an unfinished one);
+        nothing if there is none."""
+        if self.lifecycle.state == "stopped":
+            self._after_stop(self.journal.close, key)
+        else:
+            self.journal.close(key)
+
+    def unfinished(self):
+        """``[(key, record)]``: the open records earlier runs left (a crash:
+        calls in progress, agents logged in), oldest first, each a new
+        model instance to complete and :meth:`add`; then :meth:`close` its
+        key (or :meth:`forget_unfinished` for all).  Known once started;
+        one re-opened or closed in this run is no longer unfinished."""
+        journal = self.journal
+        return [(key, instance(entry.table, entry.row))
+                for key, entry in journal.open_records.items()
+                if key in journal.unfinished_keys]
+
+    def forget_unfinished(self):
+        """Close every unfinished record (the server has dealt with them)."""
+        for key in list(self.journal.unfinished_keys):
+            self.close(key)
 
     def flush(self):
         """A Deferred fired when every record added so far is committed
-        (or rejected); it fails with StoreStopped if they had to be spilled,
-        and at once when the store is stopped."""
+        (or rejected); it fails with StoreStopped if the store stopped
+        first (they wait in the journal), and at once when it is stopped."""
         if self.lifecycle.state == "stopped":
             return defer.fail(StoreStopped("the store is stopped"))
-        target = self._added
-        if self._ready and self._settled >= target:
+        last = self._buffer[-1] if self._buffer else None
+        if last is None and self._ready:
             return defer.succeed(None)
         d = defer.Deferred(canceller=self._forget_waiter)
-        self._waiters.append((target, d))
+        self._waiters.append((last, d))
         return d
 
+    def journaled(self):
+        """A Deferred fired when every record, open and close so far is on
+        disk in the journal (fsync'd), or, for a record, in the database."""
+        return self.journal.journaled()
+
     def query(self, fn):
-        """A Deferred of ``fn(session)`` run on the writer thread, after the
-        jobs already queued there; for reports and tests."""
-        if self._pool is None:
+        """A Deferred of ``fn(session)`` run on the database thread, after
+        the jobs already queued there; for reports and tests."""
+        if self._db is None:
             return defer.fail(RuntimeError("RecordStore is not running"))
-        return deferToThreadPool(self.reactor, self._pool, self.writer.query, fn)
+        return self._db.submit(self.writer.query, fn)
 
     def startService(self):
-        """Start the writer thread; its first job migrates and replays the spill."""
+        """Open the journal (records not yet committed first, then those
+        added before start), start the database thread; its first job
+        migrates.  JournalError if the journal directory cannot be used."""
+        recovered = self.journal.start()
         Service.startService(self)
         self.lifecycle.fire("start")
-        self._pool = ThreadPool(1, 1, name="cti-storage")
-        self._pool.start()
-        if hasattr(self.reactor, "addSystemEventTrigger"):
-            self._trigger = self.reactor.addSystemEventTrigger(
-                "during", "shutdown", self._pool.stop)
+        self._log_recovery(recovered)
+        self._buffer.extendleft(reversed(recovered))
+        self._import_spill()
+        self._db = JobThread(self.reactor, "cti-storage-db")
+        self._db.start()
         self._kick()
 
     def stopService(self):
-        """Flush for up to ``stop_timeout`` s, spill the rest, stop the thread."""
+        """Flush for up to ``stop_timeout`` s, close the journal, let the
+        threads go; what is not committed waits in the journal."""
         Service.stopService(self)
         if self.lifecycle.state != "running":
             return defer.succeed(None)
         return defer.ensureDeferred(self._stop())
+
+    # -- start --
+
+    def _log_recovery(self, recovered):
+        journal = self.journal
+        if recovered:
+            self.log.info("journal {journal}: {count} records not yet in the database, "
+                          "written first", journal=str(journal.directory), count=len(recovered))
+        if journal.unfinished_keys:
+            self.log.info("journal {journal}: {count} records left open by the last run, "
+                          "last seen at {last_seen}", journal=str(journal.directory),
+                          count=len(journal.unfinished_keys), last_seen=str(journal.last_seen))
+
+    def _import_spill(self):
+        """Move the spill file (written at stop by versions before the
+        journal, or lines of the reject file put back by hand) into the
+        journal; deleted once they are on disk there."""
+        if not self.spill_path.exists():
+            return
+        count = 0
+        with self.spill_path.open() as f:
+            for number, line in enumerate(f, start=1):
+                try:
+                    if line.strip():
+                        self._buffer.append(self.journal.record(*load_row(line)))
+                        count += 1
+                except (KeyError, TypeError, ValueError) as e:
+                    self.log.error("{path} line {line} is no record ({error}), skipped: "
+                                   "{text}", path=str(self.spill_path), line=number,
+                                   error=repr(e), text=line.strip())
+        self.log.info("moved {count} records from {path} into the journal",
+                      count=count, path=str(self.spill_path))
+        self.journaled().addCallback(lambda _: self.spill_path.unlink(missing_ok=True))
 
     # -- write jobs --
 
@@ -465,9 +601,11 @@ class RecordStore(Service):
             return
         if self._ready and not self._buffer:
             return
-        rows = list(itertools.islice(self._buffer, self.batch))
+        rows = [(entry.table, entry.row) for entry in itertools.islice(self._buffer, self.batch)]
         self._busy = True
-        d = deferToThreadPool(self.reactor, self._pool, self.writer.write, rows)
+        if self._watchdog is None:
+            self._watchdog = self.reactor.callLater(self.db_timeout_s, self._database_late)
+        d = self._db.submit(self.writer.write, rows)
         d.addErrback(self._job_crashed)
         d.addCallback(self._job_done)
 
@@ -476,38 +614,47 @@ class RecordStore(Service):
         return Outcome(0, failure.value)
 
     def _job_done(self, outcome):
+        if self.lifecycle.state == "stopped":
+            self._late_outcome(outcome)
+            return
         self._busy = False
         self._log_outcome(outcome)
+        last = None
         for _ in range(outcome.done):
-            self._buffer.popleft()
-        self._settled += outcome.done
+            last = self._buffer.popleft()
+            last.settled = True
+        if last is not None:
+            self.journal.settled(last.seq)
         if outcome.error is None:
             self._recovered()
             self._ready = True
         else:
+            self._last_error = outcome.error
             self._schedule_retry(outcome.error)
         self._fire_waiters()
         self._kick()
-        if not self._busy:
-            idle, self._idle_waiters = self._idle_waiters, []
-            for d in idle:
-                d.callback(None)
 
     def _log_outcome(self, outcome):
-        if outcome.replayed:
-            self.log.info("inserted {count} records spilled at the last stop",
-                          count=outcome.replayed)
         for table, error in outcome.rejected:
             self.log.error("{table} record refused by the database ({error}); "
                            "kept in {path}", table=table, error=error,
                            path=str(self.reject_path))
 
     def _recovered(self):
+        """A job succeeded: say so after failures; disarm the watchdog and
+        clear the database alarm."""
         if self._attempt:
             self.log.info("storage available again after {attempts} failed attempts, "
                           "{pending} records buffered",
                           attempts=self._attempt, pending=len(self._buffer))
         self._attempt = 0
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        if "database" in self._alarms:
+            self._alarms.discard("database")
+            self.log.info("database alarm cleared: records reach the database again, "
+                          "{pending} waiting", alarm="database", pending=len(self._buffer))
 
     def _schedule_retry(self, error):
         if self.lifecycle.state not in ("running", "stopping"):
@@ -525,13 +672,30 @@ class RecordStore(Service):
         self._retry = None
         self._kick()
 
+    def _database_late(self):
+        """The watchdog: records have waited db_timeout_s and none reached
+        the database (a write that has not come back, or one failure after
+        another).  One alarm; the store keeps taking records."""
+        self._watchdog = None
+        self._alarms.add("database")
+        why = ("a write has not come back" if self._busy
+               else f"last error: {str(self._last_error).splitlines()[0]}")
+        self.log.critical("database alarm: no record has reached the database {database} for "
+                          "{seconds}s ({why}); {pending} records wait in the journal {journal}",
+                          alarm="database", database=self._database_name(),
+                          seconds=self.db_timeout_s, why=why, pending=len(self._buffer),
+                          journal=str(self.journal_dir))
+
+    def _database_name(self):
+        return make_url(self.url).render_as_string(hide_password=True)
+
     # -- flush waiters --
 
     def _fire_waiters(self):
         if not self._ready:
             return
-        due = [w for w in self._waiters if w[0] <= self._settled]
-        self._waiters = [w for w in self._waiters if w[0] > self._settled]
+        due = [w for w in self._waiters if w[0] is None or w[0].settled]
+        self._waiters = [w for w in self._waiters if not (w[0] is None or w[0].settled)]
         for _, d in due:
             d.callback(None)
 
@@ -541,67 +705,71 @@ class RecordStore(Service):
     # -- stopping --
 
     async def _stop(self):
+        """Flush within stop_timeout; then, without waiting for a stuck
+        database thread, close the journal and report what is not saved."""
         self.lifecycle.fire("stop")
         if self._retry is not None:
             self._retry.reset(0)            # one last attempt, now
-        await self._flush_within(self.stop_timeout)
-        self.lifecycle.fire("flushed")       # or out of time: the rest is spilled
-        if self._retry is not None:
-            self._retry.cancel()
-            self._retry = None
-        if self._busy:
-            idle = defer.Deferred()
-            self._idle_waiters.append(idle)
-            await idle
-        await self._spill_buffer()
-        await deferToThreadPool(self.reactor, self._pool, self.writer.close)
-        self._pool.stop()                   # the thread is idle: joins at once
-        if self._trigger is not None:
-            self.reactor.removeSystemEventTrigger(self._trigger)
-        self._pool = self._trigger = None
+        await within(self.flush(), self.stop_timeout, self.reactor)
+        self.lifecycle.fire("flushed", pending=len(self._buffer))   # or out of time
+        for call in (self._retry, self._watchdog):
+            if call is not None:
+                call.cancel()
+        self._retry = self._watchdog = None
+        if not self._busy:                  # a stuck job would never let it run
+            await within(self._db.submit(self.writer.close), self.stop_timeout, self.reactor)
+        self._db.stop()                     # a stuck thread dies with the process (JobThread)
+        self._db = None
+        unsaved = await self.journal.stop(self.stop_timeout)
         self._ready = False
         self.lifecycle.fire("closed")
-        if self._buffer:                    # added while the thread was closing
-            self._add_after_stop(list(self._buffer))
-            self._settled += len(self._buffer)
-            self._buffer.clear()
-
-    async def _flush_within(self, timeout):
-        d = self.flush()
-        d.addTimeout(timeout, self.reactor)
-        try:
-            await d
-        except defer.TimeoutError:
-            pass
-
-    async def _spill_buffer(self):
-        """Append the buffer to the spill file; fail the flush waiters."""
-        while self._buffer:
-            rows = list(self._buffer)
-            try:
-                await deferToThreadPool(self.reactor, self._pool, self.writer.spill, rows)
-            except Exception:
-                self._last_resort(rows)
-                raise
-            for _ in rows:
-                self._buffer.popleft()
-            self._settled += len(rows)
-            self.log.warn("storage stopped with {count} records unwritten: kept in {path}, "
-                          "inserted at the next start", count=len(rows),
-                          path=str(self.spill_path))
+        self._report_stop(unsaved)
+        self._buffer.clear()                # they are the journal's now (or lost: unsaved)
         waiters, self._waiters = self._waiters, []
         for _, d in waiters:
-            d.errback(StoreStopped(f"records spilled to {self.spill_path}"))
+            d.errback(StoreStopped(f"records kept in the journal {self.journal_dir}"))
 
-    def _last_resort(self, rows):
-        """The spill file cannot be written: put the records in the log."""
-        self.log.critical("cannot write {path}; unsaved records follow as JSON lines:\n"
-                          "{lines}", path=str(self.spill_path),
-                          lines="\n".join(dump_row(t, r) for t, r in rows))
+    def _report_stop(self, unsaved):
+        """Say what the next start will write, and what is lost."""
+        self.unsaved += len(unsaved)
+        kept = len(self._buffer) - len(unsaved)
+        if kept:
+            self.log.warn("storage stopped with {count} records not in the database {database}: "
+                          "kept in the journal {journal}, written at the next start",
+                          count=kept, database=self._database_name(),
+                          journal=str(self.journal_dir))
+        if unsaved:
+            self._lost(unsaved, "at stop")
 
-    def _add_after_stop(self, items):
-        """Records after stop (a bug in shutdown order): spill them right
-        away, on this thread, since the writer thread is gone."""
-        self.log.warn("{count} records added after the store stopped; appended to {path}",
-                      count=len(items), path=str(self.spill_path))
-        self.writer.append(self.spill_path, items)
+    def _lost(self, entries, when):
+        """Records in neither the database nor the journal: one critical
+        line, and the rows themselves in the log, the last copy there is."""
+        self.log.critical("storage: {count} records could not be saved {when}: not in the "
+                          "database {database} nor in the journal {journal}",
+                          count=len(entries), when=when, database=self._database_name(),
+                          journal=str(self.journal_dir), alarm="disk")
+        self.log.error("the records not saved, as JSON lines:\n{lines}",
+                       lines="\n".join(dump_row(e.table, e.row) for e in entries))
+
+    def _after_stop(self, append, *args):
+        """An add/open/close after stop (a bug in shutdown order): the
+        journal writes it at once, on this thread; a record it cannot
+        write counts as unsaved."""
+        try:
+            append(*args)
+        except OSError as e:
+            self.log.critical("{kind} after the store stopped cannot be journaled "
+                              "({error})", kind=append.__name__, error=str(e), alarm="disk")
+            if append == self.journal.record:
+                self.unsaved += 1
+                self.log.error("the record not saved: {line}", line=dump_row(*args))
+            return
+        self.log.warn("{kind} after the store stopped: written to the journal {journal}",
+                      kind=append.__name__, journal=str(self.journal_dir))
+
+    def _late_outcome(self, outcome):
+        """A write job that outlived the stop came back."""
+        if outcome.done:
+            self.log.warn("a database write that outlived the stop committed {count} "
+                          "records; they are in the journal too and will be inserted "
+                          "again at the next start", count=outcome.done)

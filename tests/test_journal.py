@@ -1,0 +1,468 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The record store's journal (cti.storage.journal): what a crash, a torn
+line, a full disk and rotation do to the records, as a user checks it:
+every record in the database once, in order; open records back after a
+crash; one alarm, not a flood.
+
+The crash is real: a child process (the venv's Python) journals records
+while its database is unreachable and is killed with SIGKILL; a store on
+a good database and the same var_dir then writes them.  Everything else
+runs in this process on SQLite, driven as tests/test_storage.py drives
+the store (a real thread, the ThreadedClock as reactor); the full disk is
+a :class:`~cti.storage.journal.Disk` whose writes fail with ENOSPC.
+"""
+import errno
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from twisted.logger import Logger, LogLevel
+
+from cti.storage import AgentSession, CallRecord, RecordStore
+from cti.storage.journal import Disk, JournalError
+from tests.test_storage import T0, Harness, ThreadedClock, log_entry, stored_data1
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: A server's last moments: records and open records journaled while the
+#: database is unreachable (a SQLite file in a directory that does not
+#: exist), small segments so that it rotates; it says when all is on disk.
+CRASHING_SERVER = """
+import sys
+from datetime import UTC, datetime, timedelta
+from twisted.internet import reactor
+from cti.storage import AgentSession, CallRecord, QueueLogEntry, RecordStore
+
+url, var_dir, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+T0 = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+store = RecordStore(url, reactor, var_dir=var_dir, retry_delays=(0.05,), segment_bytes=4096)
+store.startService()
+store.open("call:c1", CallRecord(call_id="c1", direction="inbound", ani="5551234",
+                                 offered_at=T0))
+for i in range(count):
+    store.add(QueueLogEntry(at=T0 + timedelta(seconds=i), call_id=f"c{i}", queue="sales",
+                            event="ENTERQUEUE", data1=str(i)))
+    if i == count // 3:
+        store.open("call:c2", CallRecord(call_id="c2", direction="inbound", offered_at=T0))
+    if i == count // 2:
+        store.close("call:c2")
+store.open("agent:1001", AgentSession(agent="1001", station="stn7", login_at=T0))
+store.open("agent:1001", AgentSession(agent="1001", station="stn9", login_at=T0))
+store.journaled().addCallback(
+    lambda _: print("journaled", store.pending, store.unjournaled, flush=True))
+reactor.run()
+"""
+
+#: A server whose database froze: its stop must not wait for the stuck
+#: thread, nor must that thread keep the process alive.
+FROZEN_SERVER = """
+import sys, threading
+from sqlalchemy import event
+from twisted.internet import reactor
+from cti.storage import QueueLogEntry, RecordStore, make_engine
+from datetime import UTC, datetime
+
+never = threading.Event()
+
+def frozen(url):
+    engine = make_engine(url)
+    event.listen(engine, "before_cursor_execute", lambda *args: never.wait())
+    return engine
+
+store = RecordStore(sys.argv[1], reactor, var_dir=sys.argv[2], engine_factory=frozen,
+                    db_timeout_s=0.1, stop_timeout=0.2)
+store.startService()
+store.add(QueueLogEntry(at=datetime(2024, 5, 1, tzinfo=UTC), call_id="c0", queue="sales",
+                        event="ENTERQUEUE", data1="0"))
+
+def stop():
+    print("alarms", sorted(store.alarms), flush=True)
+    d = store.stopService()
+    d.addCallback(lambda _: print("stopped", store.unsaved, flush=True))
+    d.addBoth(lambda _: reactor.stop())
+
+reactor.callLater(0.5, stop)
+reactor.run()
+print("exiting", flush=True)
+"""
+
+
+def run_child(script, *args, **kwargs):
+    return subprocess.Popen([sys.executable, "-c", script, *map(str, args)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+@pytest.fixture
+def clock():
+    return ThreadedClock()
+
+
+@pytest.fixture
+def harness():
+    return Harness()
+
+
+@pytest.fixture
+def make_store(clock, harness, tmp_path):
+    """``make_store(**options)``: a RecordStore on SQLite in tmp_path, its
+    journal in tmp_path/var, its log events in ``store.events``; stopped
+    at the end."""
+    stores = []
+
+    def make(url=f"sqlite:///{tmp_path}/cti.sqlite", **options):
+        options.setdefault("engine_factory", harness)
+        options.setdefault("var_dir", tmp_path / "var")
+        options.setdefault("stop_timeout", 2.0)
+        options.setdefault("sync_every", 1)
+        store = RecordStore(url, reactor=clock, **options)
+        store.events = []
+        store.log = store.journal.log = Logger(observer=store.events.append)
+        stores.append(store)
+        return store
+
+    yield make
+    harness.down = False
+    for store in stores:
+        if store.running:
+            clock.wait(store.stopService())
+
+
+def stop(store, clock):
+    """Stop ``store``, giving up on the database after its stop_timeout.
+    (A write still in flight then is left to finish on its own: a store
+    started after this one gets an engine factory of its own, so that
+    write cannot find the database back.)"""
+    stopped = store.stopService()
+    clock.advance(store.stop_timeout)
+    clock.wait(stopped)
+
+
+def advance_until(clock, condition, step, timeout=20):
+    """Run calls from threads and, whenever none is waiting, advance
+    ``clock`` by ``step``, until ``condition()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {condition}"
+        try:
+            f, args, kwargs = clock.from_threads.get(timeout=0.05)
+        except queue.Empty:
+            clock.advance(step)
+        else:
+            f(*args, **kwargs)
+
+
+def segments(store):
+    return sorted(store.journal_dir.glob("segment-*.jsonl"))
+
+
+def warnings_about_lines(store):
+    return [e for e in store.events
+            if e["log_level"] == LogLevel.warn and "skipped" in e["log_format"]]
+
+
+class FullDisk(Disk):
+    """A disk that fills up: while ``full``, a write puts down part of its
+    data (as a real one does when the last blocks go), then fails with
+    ENOSPC, and so does fsync.  Notes the thread of every fsync."""
+
+    def __init__(self):
+        self.full = False
+        self.fsync_threads = set()
+
+    def write(self, fd, data):
+        if self.full:
+            if len(data) > 8:
+                return super().write(fd, data[:8])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().write(fd, data)
+
+    def fsync(self, fd):
+        self.fsync_threads.add(threading.get_ident())
+        if self.full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        super().fsync(fd)
+
+
+# -- a crash -------------------------------------------------------------------
+
+def test_a_crash_loses_no_record_and_gives_back_the_open_ones(make_store, clock, tmp_path):
+    """SIGKILL during a database outage: the next start (a good database,
+    the same var_dir) writes every record once, in order, before anything
+    new, and gives back the records left open, in their last version;
+    the closed one is gone.  The segments rotated meanwhile."""
+    count = 200
+    child = run_child(CRASHING_SERVER, f"sqlite:///{tmp_path}/no-such-dir/cti.sqlite",
+                      tmp_path / "var", count)
+    watchdog = threading.Timer(30, child.kill)
+    watchdog.start()
+    try:
+        said = child.stdout.readline().split()
+    finally:
+        watchdog.cancel()
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert said == ["journaled", str(count), "0"], child.stderr.read()
+
+    store = make_store()
+    assert len(segments(store)) > 5          # it rotated
+    store.startService()
+    store.add(log_entry(count))
+    clock.wait(store.flush())
+    assert stored_data1(store, clock) == [str(i) for i in range(count + 1)]
+    assert store.skipped_entries == 0
+    unfinished = store.unfinished()
+    assert [key for key, _ in unfinished] == ["call:c1", "agent:1001"]
+    call, session = (record for _, record in unfinished)
+    assert isinstance(call, CallRecord) and (call.ani, call.offered_at) == ("5551234", T0)
+    assert isinstance(session, AgentSession) and session.station == "stn9"
+    assert datetime.now(UTC) - timedelta(minutes=1) < store.last_seen <= datetime.now(UTC)
+
+
+def test_a_frozen_database_does_not_keep_the_process_alive(tmp_path, make_store, clock):
+    """The database thread stuck for good: the alarm is raised, the stop
+    returns, the process exits; the record waits in the journal."""
+    began = time.monotonic()
+    child = run_child(FROZEN_SERVER, f"sqlite:///{tmp_path}/cti.sqlite", tmp_path / "var")
+    out, err = child.communicate(timeout=30)
+    assert child.returncode == 0, err
+    assert out.split("\n")[:3] == ["alarms ['database']", "stopped 0", "exiting"]
+    assert time.monotonic() - began < 20      # generous: it is about 1 s
+
+    store = make_store()
+    store.startService()
+    clock.wait(store.flush())
+    assert stored_data1(store, clock) == ["0"]
+
+
+def test_a_torn_last_line_and_a_damaged_one_are_skipped_with_a_warning_each(
+        make_store, clock, harness):
+    harness.down = True
+    store = make_store()
+    store.startService()
+    for i in range(5):
+        store.add(log_entry(i))
+    clock.wait(store.journaled())
+    stop(store, clock)
+    [segment] = segments(store)
+    lines = segment.read_bytes().splitlines(keepends=True)
+    damaged = lines.index(next(line for line in lines if b'"data1": "2"' in line))
+    lines[damaged] = lines[damaged].replace(b'"data1": "2"', b'"data1": "7"')
+    torn = lines[-1][:40]                     # a crash in the middle of a write
+    segment.write_bytes(b"".join(lines) + torn)
+
+    again = make_store(engine_factory=Harness())    # the database is back
+    again.startService()
+    clock.wait(again.flush())
+    assert stored_data1(again, clock) == ["0", "1", "3", "4"]
+    assert again.skipped_entries == 2
+    assert [(w["path"], w["line"]) for w in warnings_about_lines(again)] == [
+        (str(segment), damaged + 1), (str(segment), len(lines) + 1)]
+    assert "checksum" in warnings_about_lines(again)[0]["why"]
+    assert "torn" in warnings_about_lines(again)[1]["why"]
+
+
+# -- open records and segments -----------------------------------------------------
+
+def test_open_records_survive_rotation_and_closed_ones_do_not(make_store, clock):
+    """Segments rotate and, once committed, are deleted; the open records
+    are copied forward, so the next start has them (re-opened: the last
+    version); a closed one is gone.  forget_unfinished() ends them all."""
+    store = make_store(segment_bytes=2000)
+    store.startService()
+    store.open("call:c1", CallRecord(call_id="c1", direction="inbound", offered_at=T0))
+    store.open("call:c2", CallRecord(call_id="c2", direction="inbound", offered_at=T0))
+    for i in range(100):
+        store.add(log_entry(i))
+        clock.wait(store.flush())
+    store.open("call:c1", CallRecord(call_id="c1", direction="inbound", offered_at=T0,
+                                     ani="5550000"))
+    store.close("call:c2")
+    clock.wait(store.journaled())
+    assert store.journal._segment_number > 10 and len(segments(store)) <= 2
+    stop(store, clock)
+
+    again = make_store()
+    again.startService()
+    [(key, call)] = again.unfinished()
+    assert (key, call.call_id, call.ani) == ("call:c1", "c1", "5550000")
+    again.forget_unfinished()
+    assert again.unfinished() == []
+    stop(again, clock)
+    assert [p.name for p in again.journal_dir.iterdir()] == ["checkpoint.json"]
+
+    third = make_store()
+    third.startService()
+    assert third.unfinished() == [] and third.last_seen is not None
+
+
+def test_the_journal_reads_as_documented(make_store, clock):
+    """One JSON object a line: the CRC-32 of the entry's exact text, then
+    the entry (seq, at, kind, and the table and row or the key)."""
+    clock.advance(T0.timestamp())
+    store = make_store()
+    store.startService()
+    store.add(log_entry(0))
+    store.open("agent:1001", AgentSession(agent="1001", station="stn7", login_at=T0))
+    store.close("agent:1001")
+    clock.wait(store.journaled())
+    [segment] = segments(store)
+    lines = segment.read_text().splitlines()
+    entries = [json.loads(line)["entry"] for line in lines]
+    for line, entry in zip(lines, entries, strict=True):
+        crc = json.loads(line)["crc"]
+        assert line == f'{{"crc": {crc}, "entry": {json.dumps(entry)}}}'
+        assert zlib.crc32(json.dumps(entry).encode()) == crc
+    assert [(e["seq"], e["kind"], e.get("table"), e.get("key")) for e in entries] == [
+        (1, "record", "queue_log", None), (2, "open", "agent_session", "agent:1001"),
+        (3, "close", None, "agent:1001")]
+    assert entries[0]["at"] == "2024-05-01T09:30:00.000+00:00"
+    assert entries[0]["row"]["data1"] == "0" and entries[0]["row"]["at"] == T0.isoformat()
+
+
+def test_a_second_store_on_the_same_journal_is_refused(make_store):
+    make_store().startService()
+    with pytest.raises(JournalError, match="in use"):
+        make_store().startService()
+
+
+class CountingDisk(Disk):
+    """A disk that counts its fsyncs."""
+
+    def __init__(self):
+        self.fsyncs = 0
+
+    def fsync(self, fd):
+        self.fsyncs += 1
+        super().fsync(fd)
+
+
+def test_fsync_goes_in_batches(make_store, clock, tmp_path):
+    """A burst is synced in a few fsyncs, not one per record; a lone
+    record waits at most sync_interval_s."""
+    disk = CountingDisk()
+    store = make_store(url=f"sqlite:///{tmp_path}/no-such-dir/cti.sqlite", disk=disk,
+                       sync_every=50, sync_interval_s=0.1)
+    store.startService()
+    for i in range(120):
+        store.add(log_entry(i))
+    clock.wait(store.journaled())
+    assert disk.fsyncs < 10
+    store.add(log_entry(120))
+    assert store.unjournaled == 1
+    clock.advance(0.1)
+    clock.wait(store.journaled())
+    assert store.unjournaled == 0
+    stop(store, clock)
+
+
+# -- a full disk ------------------------------------------------------------------------
+
+def test_a_full_disk_raises_one_alarm_and_the_records_still_reach_the_database(
+        make_store, clock):
+    """Three minutes of a full disk: one critical line, at most one more a
+    minute; every record reaches the database meanwhile; once the disk
+    takes writes, journaling resumes by itself (one line says so), and no
+    torn line is left behind.  fsync never runs on the reactor thread."""
+    disk = FullDisk()
+    store = make_store(disk=disk)
+    store.startService()
+    clock.wait(store.flush())
+    disk.full = True
+    added = 0
+    for _minute in range(3):
+        for _ in range(12):
+            for _ in range(10):
+                store.add(log_entry(added))
+                added += 1
+            clock.wait(store.flush())
+            clock.advance(5)                 # the journal tries again every 5 s
+    assert store.alarms == {"disk"}
+    lines = [e for e in store.events if e.get("alarm") == "disk"]
+    assert [e["log_level"] for e in lines][:1] == [LogLevel.critical]
+    assert 1 <= len(lines) <= 4 and "No space left" in lines[0]["error"]
+    assert stored_data1(store, clock) == [str(i) for i in range(added)]
+
+    disk.full = False
+    store.open("call:c1", CallRecord(call_id="c1", direction="inbound", offered_at=T0))
+    advance_until(clock, lambda: store.alarms == frozenset() and store.unjournaled == 0,
+                  step=5)                    # a sync begun while full may fail once more
+    assert "cleared" in [e for e in store.events if e.get("alarm") == "disk"][-1]["log_format"]
+    assert threading.get_ident() not in disk.fsync_threads
+    stop(store, clock)
+
+    again = make_store()
+    again.startService()
+    clock.wait(again.flush())
+    assert again.skipped_entries == 0 and [k for k, _ in again.unfinished()] == ["call:c1"]
+    assert stored_data1(again, clock) == [str(i) for i in range(added)]
+
+
+class FlakyFsyncDisk(Disk):
+    """A disk whose next ``failures`` fsyncs fail with EIO (the writes went
+    to the OS; whether they reach the disk nobody knows)."""
+
+    def __init__(self, failures):
+        self.failures = failures
+
+    def fsync(self, fd):
+        if self.failures:
+            self.failures -= 1
+            raise OSError(errno.EIO, "Input/output error")
+        super().fsync(fd)
+
+
+def test_after_a_failed_fsync_the_entries_are_written_again_and_none_twice(
+        make_store, clock, tmp_path):
+    store = make_store(url=f"sqlite:///{tmp_path}/no-such-dir/cti.sqlite",
+                       disk=FlakyFsyncDisk(failures=1))
+    store.startService()
+    for i in range(5):
+        store.add(log_entry(i))
+    clock.run_until(lambda: store.alarms == {"disk"})
+    clock.advance(5)                        # the journal tries again
+    clock.wait(store.journaled())
+    assert store.alarms == frozenset() and len(segments(store)) == 2
+    stop(store, clock)
+
+    again = make_store()
+    again.startService()
+    clock.wait(again.flush())
+    assert stored_data1(again, clock) == ["0", "1", "2", "3", "4"]
+    assert again.skipped_entries == 0
+
+
+def test_records_in_neither_the_database_nor_the_journal_are_counted_at_stop(
+        make_store, clock, harness):
+    """Database down, then the disk full too: the stop keeps the journaled
+    records for the next start, and counts (and logs) the others as unsaved."""
+    disk = FullDisk()
+    harness.down = True
+    store = make_store(disk=disk)
+    store.startService()
+    for i in range(5):
+        store.add(log_entry(i))
+    clock.wait(store.journaled())
+    disk.full = True
+    for i in range(5, 15):
+        store.add(log_entry(i))
+    stop(store, clock)
+    assert store.unsaved == 10
+    [lost] = [e for e in store.events if "could not be saved" in e["log_format"]]
+    assert lost["log_level"] == LogLevel.critical and lost["count"] == 10
+    assert lost["journal"] == str(store.journal_dir) and "cti.sqlite" in lost["database"]
+    [kept] = [e for e in store.events if "kept in the journal" in e["log_format"]]
+    assert kept["count"] == 5
+
+    again = make_store(engine_factory=Harness())    # the database is back
+    again.startService()
+    clock.wait(again.flush())
+    assert stored_data1(again, clock) == ["0", "1", "2", "3", "4"]
