@@ -147,6 +147,19 @@ class Counter:
                                     (record.ended_at - record.answered_at).total_seconds()))
         self.store.add(record)
 
+    def open(self, key, record):
+        self.store.open(key, record)
+
+    def close(self, key):
+        self.store.close(key)
+
+    def unfinished(self):
+        return self.store.unfinished()
+
+    @property
+    def last_seen(self):
+        return self.store.last_seen
+
     def phases_p50(self):
         """Medians of the answered calls so far: offer to queue (the IVR),
         queue to answer, answer to release (talk and hang-up), in seconds."""

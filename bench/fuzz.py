@@ -84,8 +84,19 @@ def serve(port):
         lockout_after=wide, source_lockout_after=wide))
 
     class Records(list):
+        last_seen = None
+
         def add(self, record):
             pass
+
+        def open(self, key, record):
+            pass
+
+        def close(self, key):
+            pass
+
+        def unfinished(self):
+            return []
 
     server = CTServer(config, reactor=reactor, records=Records(),
                       listen=[f"tcp:{port}:interface=127.0.0.1"], drain_s=0)

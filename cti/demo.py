@@ -45,6 +45,19 @@ class Tee:
             self.cdrs.append(record)
         self.store.add(record)
 
+    def open(self, key, record):
+        self.store.open(key, record)
+
+    def close(self, key):
+        self.store.close(key)
+
+    def unfinished(self):
+        return self.store.unfinished()
+
+    @property
+    def last_seen(self):
+        return self.store.last_seen
+
 
 #: CDR dispositions of callers who left a queue unanswered (not abandons)
 LEFT_QUEUE = ("timed_out", "queue_empty", "exited", "overflow")
@@ -129,7 +142,8 @@ def run(reactor, args):
     config, settings, flows = load(args.config)
     var = Path(tempfile.mkdtemp(prefix="cti-demo-")) if args.json else Path(config.var_dir)
     config = replace(config, var_dir=var)     # --json: nothing of this run is kept
-    store = RecordStore(config.database or default_url(var), reactor, var_dir=var)
+    store = RecordStore(config.database or default_url(var), reactor, var_dir=var,
+                        db_timeout_s=config.faults.db_timeout_s)
     records = Tee(store)
     port = _free_port()
     endpoint = f"tcp:{port}:interface=127.0.0.1"

@@ -30,10 +30,26 @@ STEP_MS = 10
 
 
 class Records(list):
-    """The record sink: every CDR, queue-log row and agent state, in order."""
+    """The record sink: every CDR, queue-log row and agent state, in order;
+    and the records a crash would leave (`provisional`, by key)."""
+
+    last_seen = None
+
+    def __init__(self):
+        super().__init__()
+        self.provisional = {}
 
     def add(self, record):
         self.append(record)
+
+    def open(self, key, record):
+        self.provisional[key] = record
+
+    def close(self, key):
+        self.provisional.pop(key, None)
+
+    def unfinished(self):
+        return []
 
     def of(self, model, **where):
         return [r for r in self if isinstance(r, model) and all(

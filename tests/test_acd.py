@@ -23,6 +23,7 @@ class Owner:
         self.log = []               # queue log rows: (call, queue, agent, event, *data)
         self.states = []            # record_state rows
         self.sessions = []          # record_session rows
+        self.logins = []            # record_login rows
 
     def offer(self, entry, agent):
         # The call centre looks the call up (a KeyError there for a call gone).
@@ -45,6 +46,9 @@ class Owner:
 
     def record_state(self, *row):
         self.states.append(row)
+
+    def record_login(self, *row):
+        self.logins.append(row)
 
     def record_session(self, *row):
         self.sessions.append(row)

@@ -104,6 +104,9 @@ class Shift:
     def record_state(self, *args):
         pass
 
+    def record_login(self, *args):
+        pass
+
     def record_session(self, *args):
         pass
 

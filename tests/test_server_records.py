@@ -20,9 +20,9 @@ def url(request, tmp_path):
     return request.getfixturevalue("pg_cluster").new_database()
 
 
-def test_a_days_records_land_in_the_database(url):
+def test_a_days_records_land_in_the_database(url, tmp_path):
     clock = ThreadedClock()
-    store = RecordStore(url, clock)
+    store = RecordStore(url, clock, var_dir=tmp_path / "var")
     store.startService()
     try:
         centre = Centre(clock=clock, records=store)

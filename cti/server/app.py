@@ -86,7 +86,8 @@ class CTServer(MultiService):
             from cti.storage.store import RecordStore, default_url
 
             records = RecordStore(config.database or default_url(config.var_dir), reactor,
-                                  var_dir=config.var_dir)
+                                  var_dir=config.var_dir,
+                                  db_timeout_s=config.faults.db_timeout_s)
             records.setServiceParent(self)
         self.records = records
         if driver is None:

@@ -166,7 +166,13 @@ class CallCenter:
         return self.layer.model
 
     def start(self):
-        """The ACD, and the sweep of the call layer every [acd] sweep_s."""
+        """What the last run left open (a crash), the ACD, and the sweep of
+        the call layer every [acd] sweep_s."""
+        calls, sessions = self.records.recover()
+        if calls or sessions:
+            log.warn("the last run ended without a stop: {calls} calls in progress and "
+                     "{sessions} agent sessions recorded as ended by a server failure",
+                     calls=calls, sessions=sessions)
         self.acd.start()
         self.presence.start()
         if not self._sweeper.running:

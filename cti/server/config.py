@@ -206,6 +206,7 @@ class FaultSettings:
     client_lost_s: int = 15              # an agent's last session gone this long: not ready
     restore_agents: bool = True          # agents logged in at a stop come back as they were
     restore_within_s: int = 3600         # ...if their clients log in within this of the stop
+    db_timeout_s: int = 30               # no record reaches the database this long: alarm
 
 
 @dataclass(frozen=True)
@@ -679,12 +680,14 @@ def load_server_config(path):
 def _faults(reader, data):
     """[faults]: FaultSettings."""
     t = reader.table(data.get("faults", {}), "faults", (
-        "span_healthy_s", "client_lost_s", "restore_agents", "restore_within_s"))
+        "span_healthy_s", "client_lost_s", "restore_agents", "restore_within_s",
+        "db_timeout_s"))
     return FaultSettings(
         span_healthy_s=reader.integer(t, "faults", "span_healthy_s", 10, 0, 3600),
         client_lost_s=reader.integer(t, "faults", "client_lost_s", 15, 0, 3600),
         restore_agents=reader.boolean(t, "faults", "restore_agents", True),
-        restore_within_s=reader.integer(t, "faults", "restore_within_s", 3600, 0))
+        restore_within_s=reader.integer(t, "faults", "restore_within_s", 3600, 0),
+        db_timeout_s=reader.integer(t, "faults", "db_timeout_s", 30, 1, 3600))
 
 
 #: [server] keys of the gate (cti.protocol.gate.Limits): the key, its field.

@@ -191,5 +191,8 @@ class IACDOwner(Interface):
     def record_state(agent, state, reason, previous, call_id):
         """An agent's state change."""
 
+    def record_login(agent, station, login_at):
+        """A login's session begins (kept open until `record_session`)."""
+
     def record_session(agent, station, login_at, reason):
         """A login's session, as it ends."""

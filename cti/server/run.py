@@ -11,11 +11,16 @@ readable line per event goes to standard output at the configured level.
 
 SIGTERM or SIGINT stops the reactor; before it stops, the server drains
 (see CTServer.stopService): no new calls, calls in progress finish or are
-cleared with a cause, agents are logged out, records are flushed.
+cleared with a cause, agents are logged out, records are flushed.  The
+exit status: 0; 2 when the configuration is wrong or the server cannot
+start (a journal locked by another server...); 1 when records could be
+neither written to the database nor kept in the journal (a full disk
+during a database outage: the log says how many and where).
 """
 import sys
 from pathlib import Path
 
+from twisted.internet import defer
 from twisted.logger import (
     FilteringLogObserver,
     Logger,
@@ -86,7 +91,29 @@ def main(args):
     start_logging(service.config)
     log.info("cti server: {path}, listening on {listen}", path=args.config,
              listen=", ".join(service.config.listen))
-    reactor.callWhenRunning(service.startService)
-    reactor.addSystemEventTrigger("before", "shutdown", service.stopService)
+    outcome = {"exit": 0}
+
+    def start():
+        try:
+            service.startService()
+        except Exception as e:          # a locked journal, an unreadable var directory...
+            log.failure("cti server: cannot start")
+            print(f"cti server: cannot start: {e}", file=sys.stderr)
+            outcome["exit"] = 2
+            reactor.stop()
+            return
+        reactor.addSystemEventTrigger("before", "shutdown", stop)
+
+    def stop():
+        def stopped(result):
+            unsaved = service.records.unsaved
+            if unsaved:                 # the store logged them and where it tried
+                print(f"cti server: {unsaved} records could not be saved: see the log",
+                      file=sys.stderr)
+                outcome["exit"] = 1
+            return result
+        return defer.maybeDeferred(service.stopService).addBoth(stopped)
+
+    reactor.callWhenRunning(start)
     reactor.run()
-    return 0
+    return outcome["exit"]

@@ -71,9 +71,13 @@ class CallLayer:
         return handled
 
     def add(self, call):
-        """Handle `call` from now on (its outside party's keys and hang-up too)."""
+        """Handle `call` from now on (its outside party's keys and hang-up too);
+        what a crash would leave of it is kept up to date from now on."""
         self.calls[call.id] = call
         self.by_trunk[call.trunk.name] = call
+        self.records.call_progress(call)
+        call.phase.on_change = lambda machine, transition: self.clock.callLater(
+            0, self.records.call_progress, call)     # once the phase's fields are set
 
     def call(self, call_id):
         call = self.calls.get(call_id)

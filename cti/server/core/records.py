@@ -14,6 +14,9 @@ from the injected clock:
   CONNECT, ABANDON, FULL, CALLBACKREQ...);
 - `agent_state` and `agent_session`: an agent's state change, and a
   login's session when it ends;
+- `call_progress` and `agent_login`: what a crash would leave of a call
+  in progress and of a login, kept open in the store (its journal) and
+  written by `recover` at the next start (disposition "server_failure");
 - `audit`: what a supervisor or administrator did (or was refused).
 """
 from datetime import UTC, datetime
@@ -27,9 +30,24 @@ from cti.storage.models import (
     QueueLogEntry,
 )
 
+#: A call in progress, or a login, when the server crashed: its CDR's
+#: disposition, and the cause and logout reason written at the next start.
+SERVER_FAILURE = "server_failure"
+SERVER_FAILURE_CAUSE = "server failure"
+
 
 def utc(seconds):
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def call_key(call_id):
+    """The store's key of a call's CDR while the call is in progress."""
+    return f"call:{call_id}"
+
+
+def session_key(agent):
+    """The store's key of an agent's session while it is logged in."""
+    return f"agent_session:{agent}"
 
 
 def disposition(call, last_phase):
@@ -58,6 +76,22 @@ class Records:
     def call(self, call, last_phase):
         """The CDR of `call` (a cti.server.core.call.TrunkCall) as it ends."""
         call.call.recorded = True
+        self.store.add(self._cdr(call, disposition(call, last_phase), call.released_by,
+                                 call.cause))
+        self.store.close(call_key(call.id))
+
+    def call_progress(self, call):
+        """The CDR a crash now would leave of `call`, in progress: kept open
+        in the store (never written), replaced as the call goes on, and
+        written by `recover` at the next start if the call never ends."""
+        if call.state == "ended":
+            return
+        cdr = self._cdr(call, SERVER_FAILURE, "system", SERVER_FAILURE_CAUSE)
+        if call.state in ("queued", "ringing"):
+            cdr.wait_s = None                    # still waiting: until the crash
+        self.store.open(call_key(call.id), cdr)
+
+    def _cdr(self, call, how, released_by, cause):
         now = self.clock.seconds()
         wait = None
         if call.queued_at is not None:
@@ -65,7 +99,7 @@ class Records:
                         if t is not None and t >= call.queued_at)  # not an earlier answer
             wait = left - call.queued_at
         c = call.call
-        self.store.add(CallRecord(
+        return CallRecord(
             call_id=c.id, direction=c.direction,
             trunk=None if call.called_agent else call.trunk.name, trunk_group=c.trunk_group,
             ani=c.ani or None, dnis=c.dnis or None, flow=call.flow, queue=call.queue,
@@ -76,8 +110,7 @@ class Records:
             answered_at=utc(call.answered_at) if call.answered_at is not None else None,
             ended_at=utc(now), wait_s=wait,
             talk_s=now - call.answered_at if call.answered_at is not None else None,
-            disposition=disposition(call, last_phase), released_by=call.released_by,
-            cause=call.cause, attached=dict(c.data)))
+            disposition=how, released_by=released_by, cause=cause, attached=dict(c.data))
 
     def orphan(self, call, cause):
         """The CDR of a call of the model that no part of the call layer
@@ -126,10 +159,47 @@ class Records:
                                         state=state, reason=reason, previous=previous,
                                         call_id=call_id))
 
+    def agent_login(self, agent, station, login_at):
+        """A login's session, open until the logout (`agent_session`); a
+        crash leaves it to `recover`."""
+        self.store.open(session_key(agent), AgentSession(
+            agent=agent, station=station, login_at=utc(login_at), logout_at=utc(login_at),
+            logout_reason=SERVER_FAILURE_CAUSE))
+
     def agent_session(self, agent, station, login_at, reason):
         self.store.add(AgentSession(agent=agent, station=station, login_at=utc(login_at),
                                     logout_at=utc(self.clock.seconds()),
                                     logout_reason=reason))
+        self.store.close(session_key(agent))
+
+    def recover(self):
+        """Write what the last run left open (it crashed): each call in
+        progress a CDR with disposition "server_failure", ended when the
+        last run was last seen alive, and each agent session closed then.
+        Returns (calls, sessions) recorded."""
+        ended = self.store.last_seen or utc(self.clock.seconds())
+        calls = sessions = 0
+        for key, record in self.store.unfinished():
+            if key.startswith("call:"):
+                self._ended_at(record, ended)
+                calls += 1
+            elif key.startswith("agent_session:"):
+                record.logout_at = max(ended, record.login_at)
+                sessions += 1
+            else:
+                continue
+            self.store.add(record)
+            self.store.close(key)
+        return calls, sessions
+
+    @staticmethod
+    def _ended_at(cdr, ended):
+        """A call in progress at a crash ended when the server was last seen."""
+        cdr.ended_at = max(ended, cdr.offered_at)
+        if cdr.answered_at is not None:
+            cdr.talk_s = max(0.0, (cdr.ended_at - cdr.answered_at).total_seconds())
+        elif cdr.queued_at is not None and cdr.wait_s is None:     # it was waiting
+            cdr.wait_s = max(0.0, (cdr.ended_at - cdr.queued_at).total_seconds())
 
     def after_call_edit(self, at, call_id, agent, changes, saved):
         """An agent's edit of an ended call's data in its wrap-up, made at

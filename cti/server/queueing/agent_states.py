@@ -47,6 +47,7 @@ class AgentStates:
         agent.pending = None
         agent.reason = "login"
         self.acd.owner.record_queue("NONE", "NONE", agent.id, "AGENTLOGIN", station)
+        self.acd.owner.record_login(agent.id, station, agent.login_at)
         self.fire(agent, "login")
 
     def logout(self, agent_id, reason="agent", lock=None, force=False):

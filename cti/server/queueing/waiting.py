@@ -361,6 +361,9 @@ class Queueing:
     def record_state(self, agent, state, reason, previous, call_id):
         self.layer.records.agent_state(agent, state, reason, previous, call_id)
 
+    def record_login(self, agent, station, login_at):
+        self.layer.records.agent_login(agent, station, login_at)
+
     def record_session(self, agent, station, login_at, reason):
         self.layer.records.agent_session(agent, station, login_at, reason)
 
