@@ -9,11 +9,12 @@ listening on a free local port; the desktops connect over TCP with
 cti.agent.run.session, as `cti agent` does, and run headless under
 Textual's pilot.
 
-Agent 1003 logs on; a caller dials the support hotline and waits in the
-queue view; the agent goes ready, the screen pops, the phone is lifted,
-the agent hangs up with `x`; not ready, it calls an outside number with
-`o` (the far end, an analog line, answers) and hangs up; then logs off
-with `l`.
+Agent 1003 logs on; its connection fails, and the desktop connects and
+logs in again by itself (cti.agent.run's `dial`, over TLS), the agent as
+it was; a caller dials the support hotline and waits in the queue view;
+the agent goes ready, the screen pops, the phone is lifted, the agent
+hangs up with `x`; not ready, it calls an outside number with `o` (the
+far end, an analog line, answers) and hangs up; then logs off with `l`.
 
 Then the supervisor console, told nothing but where the server is (no
 configuration: the grids come from the server's snapshots), fills its
@@ -36,15 +37,11 @@ from pathlib import Path
 from cti.agent.run import Options, on_one_loop, session
 from cti.protocol.agent import connect
 from cti.server.config import TLSSettings, load_server_config
+from tests.centre import Records
 from tests.test_tls import make_pki
 
 PASSWORD = "1234"                        # the sample configuration's
 SUPERVISOR_PHONE = "msiB1C8"
-
-
-class Records:
-    def add(self, record):
-        pass
 
 
 def free_port():
@@ -70,6 +67,11 @@ def text(app, selector):
 async def agent_desktop(app, server, trunk):
     async with app.run_test(size=(130, 36)) as pilot:
         await until(pilot, lambda: "Not ready (login)" in text(app, "StateBar"), "log-on")
+        first = app.client
+        first.transport.abortConnection()            # the network fails
+        await until(pilot, lambda: "connection lost" in text(app, "#status"), "the loss said")
+        await until(pilot, lambda: text(app, "#status") == "Reconnected", "reconnected")
+        assert app.client is not first and "Not ready (login)" in text(app, "StateBar")
         server.sim.endpoint(trunk).call(ani="2125551234", dnis="5550199")
         waiting = app.query_one("#waiting")
         await until(pilot, lambda: waiting.row_count == 1, "the caller in the queue view")
@@ -160,15 +162,17 @@ async def supervisor_console(app, reactor, server, dial, trunk):
 
 async def main(reactor):
     with tempfile.TemporaryDirectory() as where:
-        return await over_tls(reactor, make_pki(Path(where)))
+        return await over_tls(reactor, make_pki(Path(where)), var_dir=Path(where))
 
 
-async def over_tls(reactor, tls):
+async def over_tls(reactor, tls, var_dir):
     """The server listens for TLS only and requires client certificates (the
-    certificates of docs/operations.md); the desktops connect with one."""
+    certificates of docs/operations.md); the desktops connect with one.
+    The server's own files (the agents present...) go to `var_dir`, not
+    the sample configuration's: nothing is left from one run to the next."""
     from cti.server.app import CTServer
 
-    config = replace(load_server_config("etc/cti.toml"), tls=TLSSettings(
+    config = replace(load_server_config("etc/cti.toml"), var_dir=var_dir, tls=TLSSettings(
         tls / "server.pem", tls / "server.key", tls / "ca" / "ca.pem"))
     port = free_port()
     server = CTServer(config, reactor=reactor, records=Records(),

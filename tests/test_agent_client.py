@@ -156,6 +156,24 @@ def test_a_connection_lost_fails_what_is_outstanding():
     d.addErrback(lambda f: None)
 
 
+def test_a_request_after_the_connection_ended_fails_at_once_with_the_servers_reason():
+    """Nothing is written to a connection that is gone; the reason of the
+    server's last frame (SessionClosed) is in the error."""
+    wire = Connected()
+    waiting = wire.client.hold_call("c1")
+    wire.sent()
+    wire.receive(4, 0, {"event": "SessionClosed", "reason": "server shutdown"})
+    wire.client.connectionLost()
+    assert str(waiting.result.value) == "connection closed before the answer (server shutdown)"
+    waiting.addErrback(lambda f: None)
+    later = wire.client.retrieve_call("c1")
+    assert isinstance(later.result.value, ConnectionClosed) and wire.sent() == []
+    assert str(later.result.value) == ("not connected: the connection is closed "
+                                       "(server shutdown)")
+    later.addErrback(lambda f: None)
+    assert wire.client.close_reason == "server shutdown"
+
+
 def test_events_reach_the_handlers_of_their_name():
     wire = Connected()
     seen = []

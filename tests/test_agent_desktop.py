@@ -24,7 +24,7 @@ from cti.agent.model import Desk, Floor, QueueBoard, duration
 from cti.agent.run import Options, options
 from cti.agent.supervisor import SupervisorConsole
 from cti.protocol.agent import SERVICES, AgentServices
-from cti.protocol.client import ClientProtocol, RemoteError
+from cti.protocol.client import ClientProtocol, ConnectionClosed, RemoteError
 
 NOW = 1_800_000_000.0
 AGENT_SERVICES = ["AnswerCall", "ClearConnection", "ConferenceCall", "ConsultationCall",
@@ -59,15 +59,20 @@ def queue(name="support", waiting=(), **more):
 class FakeClient(AgentServices):
     """A test double with the AgentClient interface and a control plane:
     `answers` (service -> result, RemoteError, or function of the params),
-    `requests` (what was sent), `emit` (an event from the server)."""
+    `requests` (what was sent), `emit` (an event from the server),
+    `closed.callback(None)` (the connection is lost: as the real client,
+    it sends nothing after)."""
 
     def __init__(self, answers):
         self.answers = answers
         self.requests = []
         self.handlers = []
         self.closed = defer.Deferred()
+        self.close_reason = None
 
     def call(self, service, **params):
+        if self.closed.called:
+            return defer.fail(ConnectionClosed("not connected: the connection is closed"))
         self.requests.append((service, params))
         answer = self.answers.get(service, {})
         if callable(answer):

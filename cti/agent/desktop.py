@@ -5,7 +5,11 @@
 Starting up, it does what docs/protocol.md section 9 says a desktop
 does: monitor the agent (its snapshot comes back), its station (the
 screen pop arrives as the station's `Delivered`) and each of its queues,
-and log the agent on if it is logged off.  Then everything is a key:
+and log the agent on if it is logged off.  It does all that again, from
+nothing, each time it reconnects after losing the connection
+(cti.agent.console says how); the server keeps the agent's state for
+it meanwhile, so the agent is logged on again only if the server has it
+logged off.  Then everything is a key:
 
     r ready          n not ready (asks the reason)   l log on / log off
     b a locked break (not ready with a password: r, n, l then ask it)
@@ -102,8 +106,9 @@ class AgentDesktop(Console):
              "reconnect": "ReconnectCall", "party_role": "SetPartyRole", "dtmf": "SendDTMF",
              "edit": "SetCallData", "save": "SetCallData", "add_field": "SetCallData"}
 
-    def __init__(self, client, session, clock, agent_id, station=None):
-        super().__init__(client, session, clock)
+    def __init__(self, client, session, clock, agent_id, station=None, **reconnecting):
+        """`reconnecting`: `dial` and `reconnect_s` (cti.agent.console)."""
+        super().__init__(client, session, clock, **reconnecting)
         self.desk = Desk(agent_id, station, clock.seconds)
         self.station_monitored = None
 
@@ -120,7 +125,17 @@ class AgentDesktop(Console):
 
     # -- starting up ----------------------------------------------------------------
     async def start(self):
-        desk = self.desk
+        """From a new desk, at start and after a reconnection.  The agent
+        is logged on only if the server says it is logged off (at the
+        station it was last at): a server that kept it (the agent's state
+        outlives a lost connection for a while, and a restart when
+        restored) has it as it was.  A call that ended stays on screen, its
+        record still editable in the wrap-up."""
+        old = self.desk
+        desk = self.desk = Desk(old.agent_id, old.station, self.clock.seconds)
+        if old.call is not None and not old.call.live:
+            desk.call = old.call
+        self.station_monitored = None
         self.sub_title = f"agent {desk.agent_id}"
         watched = await self.ask(self.client.monitor_start("agent", desk.agent_id))
         if watched is None:

@@ -35,22 +35,38 @@ So:
    Textual keeps ctrl+c and the terminal's signals.
 2. When the reactor is running, the program (`session`) starts as an
    asyncio task; it awaits Deferreds as asyncio futures
-   (`Deferred.asFuture(loop)`): connect, log in, then `await
-   app.run_async()`, Textual running on the same loop.
-3. When the task ends (the user quit, or connecting failed), its
-   outcome is kept and `reactor.stop()` shuts Twisted down cleanly
+   (`Deferred.asFuture(loop)`): connect and log in (`dial`), then
+   `await app.run_async()`, Textual running on the same loop.
+3. When the task ends (the user quit, or the first connection failed),
+   its outcome is kept and `reactor.stop()` shuts Twisted down cleanly
    (triggers run, its thread pool stops) and stops the loop.
 
 Inside the app, Twisted's callbacks run on this thread between Textual's
 own steps; cti.agent.console says how they reach the widgets.  Quitting
 the desktop closes the connection and leaves the agent in its ACD state
 (docs/protocol.md, section 4): press `l` first to log off.
+
+Reconnecting
+------------
+
+Only the first connection is `session`'s to make: if it fails, `cti
+agent` says why and exits.  Once the app runs, it makes every later one
+itself, with the same `dial` it is given, after losing the connection:
+a Textual worker on the same loop waits on the reactor's clock
+(`task.deferLater`), dials, and hands the new client to the app, which
+starts up again as at first (cti.agent.console says how, and when it
+gives up).  So `dial` holds the password, in memory, for the life of
+the program; nothing writes it anywhere.  Quitting while it waits or
+dials cancels the worker, and with it the timer or the connection
+attempt, at once.
 """
 import asyncio
 import getpass
 import os
 import sys
 from dataclasses import dataclass
+
+from twisted.internet import defer
 
 from cti.config import ConfigError
 
@@ -105,31 +121,47 @@ def read_password(args, user):
     return getpass.getpass(f"password for {user}: ")
 
 
-def make_app(client, login, opts, clock):
-    """The app for the role; `clock` is the reactor (the time, and timers)."""
+def make_app(client, login, opts, clock, dial=None):
+    """The app for the role; `clock` is the reactor (the time, and
+    timers); `dial` makes a new client when the connection is lost."""
     if opts.role == "supervisor":
         from cti.agent.supervisor import SupervisorConsole
 
         return SupervisorConsole(client, login, clock, station=opts.station,
-                                 refresh_s=opts.refresh_s)
+                                 refresh_s=opts.refresh_s, dial=dial)
     from cti.agent.desktop import AgentDesktop
 
-    return AgentDesktop(client, login, clock, opts.user, opts.station)
+    return AgentDesktop(client, login, clock, opts.user, opts.station, dial=dial)
+
+
+def dialer(reactor, opts, password):
+    """`dial()`: a Deferred of a new client connected to `opts.server` and
+    logged in as `opts.user` with `password` and `opts.role`, and its
+    Login result.  A refused login closes the connection it made."""
+    from cti.protocol.agent import connect
+
+    @defer.inlineCallbacks
+    def dial():
+        client = yield connect(reactor, opts.server)
+        try:
+            login = yield client.login(opts.user, password, opts.role, client="cti-agent")
+        except BaseException:
+            client.transport.loseConnection()
+            raise
+        return client, login
+    return dial
 
 
 async def session(reactor, opts, password, run_app):
     """Connect, log in, run the app (`await run_app(app)`), disconnect.
     Returns the exit status."""
-    from cti.protocol.agent import connect
-
-    loop = asyncio.get_running_loop()
-    client = await connect(reactor, opts.server).asFuture(loop)
+    dial = dialer(reactor, opts, password)
+    client, login = await dial().asFuture(asyncio.get_running_loop())
+    app = make_app(client, login, opts, reactor, dial)
     try:
-        login = await client.login(opts.user, password, opts.role,
-                                   client="cti-agent").asFuture(loop)
-        await run_app(make_app(client, login, opts, reactor))
+        await run_app(app)
     finally:
-        client.transport.loseConnection()
+        app.client.transport.loseConnection()        # the one of the moment
     return 0
 
 

@@ -23,6 +23,11 @@ it runs on any machine that reaches the server:
 5. With `--station`, it monitors that phone too: a caller taken over
    with `i` (intercept) is connected there, and is then the supervisor's
    own call, with its own keys (below) until it leaves the phone.
+6. When the connection is lost, it reconnects by itself
+   (cti.agent.console) and does all this again from an empty floor:
+   the grids are the server's snapshots again.  A supervision still in
+   progress is not shown (its events went to the session that ended);
+   `m`, `w` or `b` on the agent brings it back, as a change of mode.
 
 Answers and events are handled in the order they arrive
 (cti.agent.console), so a snapshot replaces what the events before it
@@ -159,8 +164,9 @@ class SupervisorConsole(Console):
              "complete_mine": "TransferCall", "conference_mine": "ConferenceCall",
              "reconnect_mine": "ReconnectCall"}
 
-    def __init__(self, client, session, clock, station=None, refresh_s=5.0):
-        super().__init__(client, session, clock)
+    def __init__(self, client, session, clock, station=None, refresh_s=5.0, **reconnecting):
+        """`reconnecting`: `dial` and `reconnect_s` (cti.agent.console)."""
+        super().__init__(client, session, clock, **reconnecting)
         self.floor = Floor(clock.seconds, station)
         self.station = station
         self.refreshing = LoopingCall(self.read_figures)
@@ -184,13 +190,19 @@ class SupervisorConsole(Console):
         yield Footer()
 
     async def start(self):
+        """Steps 1, 2 and 4 above, from an empty floor: at start and after
+        each reconnection."""
+        self.floor = Floor(self.clock.seconds, self.station)
         for kind in ("agent", "queue"):
             self.send(self.client.monitor_start(kind, "*"))
         if self.station is not None:
             self.send(self.client.monitor_start("device", self.station))
         self.send(self.client.snapshot_all("agent"), self._agents_read)
+        if self.refreshing.running:
+            self.refreshing.stop()
         self.refreshing.start(self.refresh_s, now=True)      # the figures: now, then again
-        self.query_one("#agents", DataTable).focus()
+        if self.focused is None:                  # at start; later, where the user left it
+            self.query_one("#agents", DataTable).focus()
 
     def read_figures(self):
         """Ask for every queue's and every call's snapshot; the answers
@@ -295,7 +307,8 @@ class SupervisorConsole(Console):
         return agent["state"] != "loggedOff"       # next call, ready, not ready, log out
 
     def on_data_table_row_highlighted(self, _event):
-        self.refresh_bindings()
+        if self.shown():                 # not as the app shuts down
+            self.refresh_bindings()
 
     # -- actions --------------------------------------------------------------------
     def action_supervise(self, mode):

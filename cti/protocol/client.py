@@ -18,7 +18,11 @@ A blocking one for scripts and tests::
 
 Both raise `RemoteError` (with the protocol error `code`) when the server
 refuses a request.  After login the Twisted client sends a Heartbeat every
-interval the server asked for.
+interval the server asked for.  When the connection ends, `closed` fires;
+what was still waiting for an answer, and any request made after, fails
+with `ConnectionClosed`, whose message ends with the reason the server
+gave in its last frame, `SessionClosed` ("server shutdown", "connection
+refused: ..."), if it gave one (`close_reason`).
 """
 import itertools
 import socket
@@ -56,10 +60,15 @@ class ClientProtocol(protocol.Protocol):
         self._heartbeat = None
         self.closed = defer.Deferred()
         self.session = None
+        self.close_reason = None        # the reason of the server's SessionClosed, if sent
 
     # -- requests ----------------------------------------------------------
     def call(self, service, **params):
-        """Send a request; Deferred of its result (RemoteError on refusal)."""
+        """Send a request; Deferred of its result (RemoteError on refusal,
+        ConnectionClosed at once when the connection has ended)."""
+        if self.closed.called:
+            return defer.fail(ConnectionClosed(self._closed_why("not connected: the "
+                                                                "connection is closed")))
         invoke_id = next(self._ids)
         d = defer.Deferred()
         self._waiting[invoke_id] = d
@@ -115,6 +124,8 @@ class ClientProtocol(protocol.Protocol):
                 continue
             if item.kind == "event":
                 name = item.body.get("event")
+                if name == "SessionClosed":
+                    self.close_reason = item.body.get("reason")
                 for listener in list(self._listeners):
                     listener(name, item.body, invoke_id)
                 continue
@@ -133,8 +144,11 @@ class ClientProtocol(protocol.Protocol):
             self._heartbeat.stop()
         waiting, self._waiting = self._waiting, {}
         for d in waiting.values():
-            d.errback(ConnectionClosed("connection closed before the answer"))
+            d.errback(ConnectionClosed(self._closed_why("connection closed before the answer")))
         self.closed.callback(None)
+
+    def _closed_why(self, what):
+        return f"{what} ({self.close_reason})" if self.close_reason else what
 
 
 def connect(reactor, description, clock=None, protocol_class=ClientProtocol):

@@ -156,8 +156,8 @@ class Supervisors:
             current = Supervision(actor.user, actor.session, agent.id, station.name,
                                   mode, call.id)
             event = "SupervisionStarted"
-        else:
-            current.mode, event = mode, "SupervisionChanged"
+        else:                   # its events now go to this session (a console reconnected)
+            current.mode, current.session, event = mode, actor.session, "SupervisionChanged"
         self._arrange(call, current)
         if station.state == "offhook":
             station.connect()
