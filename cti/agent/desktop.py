@@ -171,6 +171,9 @@ class AgentDesktop(Console):
                 call.monitor = None
             return False
         changed = self.desk.apply(body)
+        if call is not None and body.get("event") == "CallCleared" \
+                and body.get("call") == call.call:
+            call.monitor = None              # the server ends a call's monitors with it
         if call is not None and not call.live and call.monitor is not None:
             self._stop_watching(call)        # the conference is over
         return changed

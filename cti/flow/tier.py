@@ -23,11 +23,17 @@ makes every later request of that call fail with `CallGone`, so the flow
 stops at once.  Prompt files are absolute paths: the CT server must be
 able to read them (same machine, or the same path on shared storage).
 """
+from collections import deque
+
 from twisted.internet import defer
 from twisted.logger import Logger
 
 from cti.flow.runtime import CallGone, FlowRunner
 from cti.protocol.client import ConnectionClosed, RemoteError
+
+#: How many outcomes `FlowTier.outcomes` keeps: the last calls' (the demo
+#: and tests look at those); one kept per call would grow for ever.
+OUTCOMES_KEPT = 100
 
 log = Logger()
 
@@ -117,7 +123,7 @@ class FlowTier:
         self.client = client
         self.runner = runner
         self.calls = {}                   # call id -> ProtocolCallControl
-        self.outcomes = []                # (call id, Outcome), for the demo and tests
+        self.outcomes = deque(maxlen=OUTCOMES_KEPT)   # the last (call id, Outcome)s
         client.on_event(self._event)
 
     @classmethod

@@ -24,7 +24,6 @@ with `ConnectionClosed`, whose message ends with the reason the server
 gave in its last frame, `SessionClosed` ("server shutdown", "connection
 refused: ..."), if it gave one (`close_reason`).
 """
-import itertools
 import socket
 import time
 from collections import deque
@@ -50,11 +49,28 @@ class ConnectionClosed(Exception):
     """The connection ended before the server answered."""
 
 
+class InvokeIds:
+    """Invoke ids 1, 2, ... 2**32 - 1, then 1 again (0 is the events'): a
+    connection of months never runs out of them; an id still waiting for
+    its answer is skipped."""
+
+    LAST = 2**32 - 1
+
+    def __init__(self):
+        self.last = 0
+
+    def next(self, waiting=()):
+        while True:
+            self.last = self.last % self.LAST + 1
+            if self.last not in waiting:
+                return self.last
+
+
 class ClientProtocol(protocol.Protocol):
     def __init__(self, clock=None):
         self.clock = clock
         self.framer = Framer()
-        self._ids = itertools.count(1)
+        self._ids = InvokeIds()
         self._waiting = {}
         self._listeners = []
         self._heartbeat = None
@@ -69,7 +85,7 @@ class ClientProtocol(protocol.Protocol):
         if self.closed.called:
             return defer.fail(ConnectionClosed(self._closed_why("not connected: the "
                                                                 "connection is closed")))
-        invoke_id = next(self._ids)
+        invoke_id = self._ids.next(self._waiting)
         d = defer.Deferred()
         self._waiting[invoke_id] = d
         body = {"service": service}
@@ -173,7 +189,7 @@ class BlockingClient:
         self.sock = sock
         self.timeout = timeout
         self.framer = Framer()
-        self._ids = itertools.count(1)
+        self._ids = InvokeIds()
         self.events = deque()
         self._frames = deque()
 
@@ -204,7 +220,7 @@ class BlockingClient:
         return self._frames.popleft()
 
     def call(self, service, **params):
-        invoke_id = next(self._ids)
+        invoke_id = self._ids.next()
         body = {"service": service}
         if params:
             body["params"] = params

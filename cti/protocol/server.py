@@ -273,6 +273,12 @@ class Hub:
         session.send_event("MonitorEnded", {"monitor": monitor_id, "object": kind,
                                             "id": object_id, "reason": why})
 
+    def drop_monitors(self, kind, object_id):
+        """The object is gone (a call ended, its CallCleared published): its
+        monitors end with it, silently (monitors of `*` go on)."""
+        for monitor_id in list(self._watchers.get((kind, object_id), ())):
+            self._drop_monitor(monitor_id)
+
     def _drop_monitor(self, monitor_id):
         session, kind, object_id = self.monitors.pop(monitor_id)
         watchers = self._watchers.get((kind, object_id))

@@ -172,6 +172,8 @@ class CallModel:
                              {"call": call.id, "reason": reason, "data": dict(call.data)},
                              cause=cause)
         self.calls.pop(call.id, None)
+        if self.hub is not None:              # CallCleared was their last event
+            self.hub.drop_monitors("call", call.id)
         for listener in list(self.cleared_listeners):
             listener(call)
 
