@@ -24,6 +24,7 @@ bench: setup
 	$(VENV)/python -m bench.acd
 	$(VENV)/python -m bench.fuzz
 	$(VENV)/python -m bench.logins
+	$(VENV)/python -m bench.faults
 
 clean:
 	rm -rf build .venv *.egg-info drivers/_r4*.so drivers/_r4.c drivers/_r4.o

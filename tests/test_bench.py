@@ -35,3 +35,13 @@ def test_the_login_timing_benchmark_runs():
 
     result = bench.logins.run(3)
     assert result["tries"] == 3 and result["ratio"] > 0
+
+
+def test_the_faults_benchmark_crashes_a_server_with_calls_up_and_loses_nothing():
+    """bench.faults' crash part, small: the server killed with calls up
+    during a database outage, then started on a good database."""
+    import bench.faults
+
+    result = bench.faults.crash(30)
+    assert result["crash_calls_up"] > 0 and result["recovered_calls"] == result["crash_calls_up"]
+    assert (result["records_lost"], result["calls_without_record"]) == (0, 0)
