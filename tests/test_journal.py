@@ -12,6 +12,7 @@ the store (a real thread, the ThreadedClock as reactor); the full disk is
 a :class:`~cti.storage.journal.Disk` whose writes fail with ENOSPC.
 """
 import errno
+import io
 import json
 import os
 import queue
@@ -23,10 +24,12 @@ import time
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from twisted.logger import Logger, LogLevel
 
+from cti.server.run import status_after_stop
 from cti.storage import AgentSession, CallRecord, RecordStore
 from cti.storage.journal import Disk, JournalError
 from tests.test_storage import T0, Harness, ThreadedClock, log_entry, stored_data1
@@ -461,6 +464,9 @@ def test_records_in_neither_the_database_nor_the_journal_are_counted_at_stop(
     assert lost["journal"] == str(store.journal_dir) and "cti.sqlite" in lost["database"]
     [kept] = [e for e in store.events if "kept in the journal" in e["log_format"]]
     assert kept["count"] == 5
+    told = io.StringIO()                              # `cti server` exits non-zero
+    assert status_after_stop(SimpleNamespace(records=store), told) == 1
+    assert told.getvalue() == "cti server: 10 records could not be saved: see the log\n"
 
     again = make_store(engine_factory=Harness())    # the database is back
     again.startService()

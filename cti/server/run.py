@@ -79,6 +79,18 @@ def make_service(config_path, drain_s=None):
     return CTServer(config, drain_s=DRAIN_S if drain_s is None else drain_s, freeze_heap=True)
 
 
+def status_after_stop(service, stream=None):
+    """1 when the stopped server's records could be neither written to the
+    database nor kept in the journal (the store has logged how many and
+    where), else 0."""
+    unsaved = service.records.unsaved
+    if unsaved:
+        print(f"cti server: {unsaved} records could not be saved: see the log",
+              file=stream or sys.stderr)
+        return 1
+    return 0
+
+
 def main(args):
     """`cti server`: run in the foreground until SIGTERM / SIGINT."""
     from twisted.internet import reactor
@@ -106,11 +118,7 @@ def main(args):
 
     def stop():
         def stopped(result):
-            unsaved = service.records.unsaved
-            if unsaved:                 # the store logged them and where it tried
-                print(f"cti server: {unsaved} records could not be saved: see the log",
-                      file=sys.stderr)
-                outcome["exit"] = 1
+            outcome["exit"] = max(outcome["exit"], status_after_stop(service))
             return result
         return defer.maybeDeferred(service.stopService).addBoth(stopped)
 
