@@ -833,13 +833,17 @@ def floor():
     return agents, queues
 
 
-def supervisor_answers(agents, queues, calls=None):
+def supervisor_answers(agents, queues, calls=None, devices=None):
     """The server's answers to a console; `calls`: call id -> its snapshot
-    (StartRecording and StopRecording change `recording` as the server does)."""
+    (StartRecording and StopRecording change `recording` as the server does);
+    `devices`: device -> its snapshot (none by default: a centre without
+    spans), what `Snapshot` device and a device's `MonitorStart` give."""
     calls = {"c3": {"call": "c3", "recording": None}} if calls is None else calls
+    devices = {} if devices is None else devices
 
     def snapshot(params):
-        known = {"agent": agents, "queue": queues, "call": calls}[params["object"]]
+        known = {"agent": agents, "queue": queues, "call": calls,
+                 "device": devices}[params["object"]]
         every = params["id"] == "*"
         return {"object": params["object"], "id": params["id"],
                 "snapshot": list(known.values()) if every else known[params["id"]]}
@@ -858,7 +862,11 @@ def supervisor_answers(agents, queues, calls=None):
         return {"agents": [{"agent": a, "result": "done", "state": params["state"]}
                            for a in named]}
 
-    return {"MonitorStart": lambda p: {"monitor": 1, "snapshot": None}, "Snapshot": snapshot,
+    def monitor(params):
+        known = devices if params["object"] == "device" else {}
+        return {"monitor": 1, "snapshot": known.get(params["id"])}
+
+    return {"MonitorStart": monitor, "Snapshot": snapshot,
             "Supervise": lambda p: {"call": "c3", "mode": p["mode"]},
             "StartRecording": record("/srv/cti/var/recordings/c3-1.wav"),
             "StopRecording": record(None), "ForceAgentState": forced}
@@ -885,6 +893,7 @@ def test_the_supervisor_grid_fills_from_the_servers_snapshots_of_every_object():
             ("MonitorStart", {"object": "queue", "id": "*"}),
             ("MonitorStart", {"object": "device", "id": "msiB1C9"}),     # its own phone
             ("Snapshot", {"object": "agent", "id": "*"}),
+            ("Snapshot", {"object": "device", "id": "*"}),          # the spans, if any
             ("Snapshot", {"object": "queue", "id": "*"}),
             ("Snapshot", {"object": "call", "id": "*"})]
         assert rows(pilot.app, "#agents") == [

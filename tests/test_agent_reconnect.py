@@ -332,6 +332,7 @@ def test_the_supervisor_console_reads_every_agent_and_queue_again():
             ("MonitorStart", {"object": "queue", "id": "*"}),
             ("MonitorStart", {"object": "device", "id": "msiB1C9"}),
             ("Snapshot", {"object": "agent", "id": "*"}),
+            ("Snapshot", {"object": "device", "id": "*"}),
             ("Snapshot", {"object": "queue", "id": "*"}),
             ("Snapshot", {"object": "call", "id": "*"})]
         assert rows(app, "#agents")[0][:5] == ["1002", "Bob Baker", "north", "Not ready",

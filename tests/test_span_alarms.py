@@ -130,6 +130,8 @@ def test_supervisors_see_the_span_go_down_and_come_back(centre):
     centre.run(centre.config.faults.span_healthy_s * 1000 + 100)
     assert names(seen) == ["SpanAlarm", "SpanAlarmCleared", "SpanInService"]
     assert seen[0][1]["alarm"] == "blue" and seen[0][1]["state"] == "down"
+    assert (seen[1][1]["state"], seen[1][1]["alarms"]) == ("recovering", [])
+    assert (seen[2][1]["state"], seen[2][1]["alarms"]) == ("in_service", [])
 
 
 def test_a_call_out_on_the_span_is_cleared_and_the_next_goes_elsewhere():

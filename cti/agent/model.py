@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# -*- test-case-name: tests.test_agent_desktop -*-
+# -*- test-case-name: tests.test_agent_desktop,tests.test_console_spans -*-
 """What a desktop knows, kept apart from how it is drawn.
 
 A desktop starts from snapshots (the agent, its queues, every agent and
@@ -15,20 +15,29 @@ Twisted, so the rules can be read (and tested) on their own.
   waitS``), so waits keep counting between updates without trusting the
   server's clock.
 - `Floor`, the supervisor's: every agent, every queue, the supervisions
-  in progress and the calls being recorded.  An agent or a queue it has
-  no snapshot of joins with its first event (an agent event is the
-  agent's whole snapshot; a queue starts with the callers its events
-  name, its figures come with its next snapshot).
+  in progress, the calls being recorded and the T1 spans (`Spans`).  An
+  agent or a queue it has no snapshot of joins with its first event (an
+  agent event is the agent's whole snapshot; a queue starts with the
+  callers its events name, its figures come with its next snapshot).
+- `Spans`: the T1 spans and whether each carries calls.  A span is
+  `in_service`, `down` (an alarm is up: its calls were cleared, its
+  timeslots take none) or `recovering` (clear of alarms, not yet for
+  long enough); its snapshot says since when, its events say only what
+  it is now, so a change of state seen in an event starts at the
+  desk's clock.
 
 Every `apply(event)` returns whether something changed.  Agent snapshots
 carry the server's `since`; the time in a state is ``clock() - since``,
 which assumes the desk's clock is set (NTP), as a wall clock must be.
 """
+import time
 from dataclasses import dataclass, field
 
 AGENT_EVENTS = frozenset({"AgentLoggedOn", "AgentReady", "AgentNotReady", "AgentReserved",
                           "AgentBusy", "AgentWorkingAfterCall", "AgentLoggedOff",
                           "AgentPendingState"})
+#: The events of a span's device (docs/protocol.md, section 10, "Span events").
+SPAN_EVENTS = frozenset({"SpanAlarm", "SpanAlarmCleared", "SpanInService"})
 #: Keys an agent event adds to the agent's snapshot.
 _EVENT_ONLY = ("event", "monitor", "previous", "transition", "why")
 
@@ -45,6 +54,12 @@ def duration(seconds):
     seconds = max(0, int(seconds))
     hours, rest = divmod(seconds, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def time_of_day(seconds):
+    """12:03:05: a time (seconds since the epoch) as the desk's wall clock
+    reads it."""
+    return time.strftime("%H:%M:%S", time.localtime(seconds))
 
 
 @dataclass
@@ -302,6 +317,81 @@ class Desk:
         return changed
 
 
+@dataclass
+class Span:
+    """One T1 span as the console knows it: `state` (`in_service`, `down`,
+    `recovering`), since when, the alarms up (`los`, `red`, `yellow`,
+    `blue`, `oof`) and how many timeslots it has (None when it was first
+    heard of in an event)."""
+
+    name: str
+    state: str = "in_service"
+    since: float | None = None
+    alarms: tuple = ()
+    timeslots: int | None = None
+
+    @property
+    def in_service(self):
+        return self.state == "in_service"
+
+    @property
+    def down(self):
+        return self.state == "down"
+
+
+class Spans:
+    """The T1 spans: set from their snapshots (`kind` "span"), kept from
+    their events.
+
+    The events (`SpanAlarm`, `SpanAlarmCleared`, `SpanInService`) carry
+    the span's `state` and `alarms` after the change, not its time: a span
+    whose state changes starts it at the desk's clock; another alarm on a
+    span already down, or one of two cleared, leaves its `since` as it was,
+    as the server's own does::
+
+        12:03:05 SpanAlarm red         down  [red]         since 12:03:05
+        12:03:09 SpanAlarm blue        down  [blue, red]   since 12:03:05
+        12:03:40 SpanAlarmCleared ...  recovering  []      since 12:03:40
+        12:03:50 SpanInService         in_service          (not shown)
+
+    No alarm left means `recovering`, whatever the event's `state` says:
+    the span's machine (cti.server.lines.spans) is down only with an alarm.
+    """
+
+    def __init__(self, clock):
+        self.clock = clock
+        self.spans = {}                 # name -> Span
+
+    def set(self, snapshot):
+        """A span's snapshot (MonitorStart's, or Snapshot's)."""
+        name = snapshot["device"]
+        self.spans[name] = Span(name, snapshot.get("state", "in_service"),
+                                snapshot.get("since"), tuple(snapshot.get("alarms", ())),
+                                len(snapshot.get("timeslots", ())))
+
+    def apply(self, body):
+        if body.get("event") not in SPAN_EVENTS:
+            return False
+        name = body["device"]
+        span = self.spans.setdefault(name, Span(name))
+        state, alarms = body.get("state", span.state), tuple(body.get("alarms", ()))
+        if state == "down" and not alarms:
+            # A span is down while an alarm is up; the last one cleared, it
+            # recovers (a server that tells of the clearing before its span
+            # moves on still says "down" in that SpanAlarmCleared).
+            state = "recovering"
+        if state != span.state:
+            span.since = self.clock()
+        changed = (state, alarms) != (span.state, span.alarms)
+        span.state, span.alarms = state, alarms
+        return changed
+
+    def out_of_service(self):
+        """The spans not in service (down or recovering), by name."""
+        return [self.spans[name] for name in sorted(self.spans)
+                if not self.spans[name].in_service]
+
+
 class Floor:
     """The supervisor's view of the floor, and of the supervisor's own
     phone (`station`): the call it took over with Intercept (`own`)."""
@@ -310,6 +400,7 @@ class Floor:
         self.clock = clock
         self.agents = {}
         self.queues = QueueBoard(clock)
+        self.spans = Spans(clock)
         self.supervising = {}            # agent -> {"call": ..., "mode": ...}
         self.recording = set()           # calls being recorded, as the server last said
         self.station = station
@@ -331,6 +422,8 @@ class Floor:
         if name in AGENT_EVENTS:
             self.set_agent(agent_of(body))
             return True
+        if name in SPAN_EVENTS:
+            return self.spans.apply(body)
         if self.station is not None and body.get("device") == self.station:
             return self._at_station(name, body)
         if name in ("SupervisionStarted", "SupervisionChanged"):

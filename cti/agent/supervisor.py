@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# -*- test-case-name: tests.test_agent_desktop -*-
+# -*- test-case-name: tests.test_agent_desktop,tests.test_console_spans -*-
 """The supervisor console: every agent and queue, live, and the actions.
 
 It learns the floor from the server, not from a configuration file, so
@@ -20,14 +20,33 @@ it runs on any machine that reaches the server:
    So the console re-reads every queue and every call (`Snapshot` queue
    `*`, call `*`) every `refresh_s` seconds, on its clock: the reactor
    when it runs, a `task.Clock` that tests advance.
-5. With `--station`, it monitors that phone too: a caller taken over
+5. The lines: calls stop coming when a T1 span is in alarm, and the
+   supervisor should see why at once.  `Snapshot` device `*` lists every
+   device the session may see; those of kind `span` are monitored
+   (`MonitorStart` device `dtiB1`), and the monitor's snapshot is where
+   the span's state starts from (the list only names them: an alarm
+   between the two is in the monitor's snapshot or in an event after
+   it).  Its events (`SpanAlarm`, `SpanAlarmCleared`, `SpanInService`)
+   keep the line under the header current:
+
+       dtiB1 DOWN red since 12:03:05 — 24 timeslots out of service
+       dtiB1 recovering since 12:03:40 — 24 timeslots out of service
+       Lines: all in service
+
+   A login that may see no span (a supervisor with teams sees only its
+   teams' stations) finds none and shows no line; a refusal of the list
+   or of a monitor (`forbidden`, `no_such_object`: the span is gone
+   since) only means that, and is not put on the status line.  Read once
+   per session: no figure of a span changes without an event.
+6. With `--station`, it monitors that phone too: a caller taken over
    with `i` (intercept) is connected there, and is then the supervisor's
    own call, with its own keys (below) until it leaves the phone.
-6. When the connection is lost, it reconnects by itself
+7. When the connection is lost, it reconnects by itself
    (cti.agent.console) and does all this again from an empty floor:
-   the grids are the server's snapshots again.  A supervision still in
-   progress is not shown (its events went to the session that ended);
-   `m`, `w` or `b` on the agent brings it back, as a change of mode.
+   the grids and the lines are the server's snapshots again.  A
+   supervision still in progress is not shown (its events went to the
+   session that ended); `m`, `w` or `b` on the agent brings it back, as
+   a change of mode.
 
 Answers and events are handled in the order they arrive
 (cti.agent.console), so a snapshot replaces what the events before it
@@ -76,7 +95,8 @@ from twisted.internet.task import LoopingCall
 from cti.agent.console import DESTINATIONS, Console
 from cti.agent.dialogs import Ask, Pick
 from cti.agent.model import Floor, duration
-from cti.agent.widgets import STATES, fill, state_label
+from cti.agent.widgets import STATES, SpanLines, fill, state_label
+from cti.protocol.client import RemoteError
 from cti.server.config import STRATEGIES
 
 MODES = [("monitor", "monitor: silent, undetectable"), ("whisper", "whisper: the agent hears"),
@@ -89,6 +109,9 @@ SHORT = {"ready": "ready", "reserved": "ringing", "busy": "on call",
          "workingAfterCall": "wrap-up", "notReady": "not ready", "loggedOff": "off"}
 #: What became of each agent a forced state was asked for, as the status line says it.
 OUTCOMES = {"done": "done", "pending": "after the call", "refused": "refused"}
+#: Refusals of the span list or a span's monitor that only say this login
+#: is not to watch it: no news for the status line (step 5 above).
+UNSEEN = frozenset({"forbidden", "no_such_object"})
 
 
 def outcome(agents):
@@ -125,6 +148,9 @@ class SupervisorConsole(Console):
     TITLE = "cti supervisor"
     ENABLE_COMMAND_PALETTE = False
     CSS = Console.CSS + """
+    #spans { height: auto; padding: 0 1; background: $panel; }
+    #spans.recovering { background: $warning; color: $text; }
+    #spans.down { background: $error; color: $text; text-style: bold; }
     #supervision { height: 1; padding: 0 1; background: $panel; }
     #agents { height: 3fr; border: round $accent; }
     #queues { height: 2fr; border: round $accent; }
@@ -175,6 +201,7 @@ class SupervisorConsole(Console):
 
     def compose(self):
         yield Header()
+        yield SpanLines(id="spans")
         yield Static(id="supervision")
         agents = DataTable(id="agents", cursor_type="row")
         agents.border_title = "Agents"
@@ -190,14 +217,15 @@ class SupervisorConsole(Console):
         yield Footer()
 
     async def start(self):
-        """Steps 1, 2 and 4 above, from an empty floor: at start and after
-        each reconnection."""
+        """Steps 1, 2, 4, 5 and 6 above, from an empty floor: at start and
+        after each reconnection."""
         self.floor = Floor(self.clock.seconds, self.station)
         for kind in ("agent", "queue"):
             self.send(self.client.monitor_start(kind, "*"))
         if self.station is not None:
             self.send(self.client.monitor_start("device", self.station))
         self.send(self.client.snapshot_all("agent"), self._agents_read)
+        self._quietly(self.client.snapshot_all("device"), self._devices_read)
         if self.refreshing.running:
             self.refreshing.stop()
         self.refreshing.start(self.refresh_s, now=True)      # the figures: now, then again
@@ -219,6 +247,30 @@ class SupervisorConsole(Console):
         for snapshot in snapshots:
             self.floor.queues.set(snapshot)
 
+    def _devices_read(self, snapshots):
+        """Monitor each span of the list; its state comes with the monitor."""
+        for snapshot in snapshots:
+            if snapshot.get("kind") == "span":
+                self._quietly(self.client.monitor_start("device", snapshot["device"]),
+                              lambda result: self.floor.spans.set(result["snapshot"]))
+
+    def _quietly(self, d, then):
+        """`send(d, then)` for what the console asks of its own accord about
+        the lines: a refusal in UNSEEN drops the answer without a word (an
+        error on the status line would say nothing the supervisor can act
+        on); others are shown as any refusal."""
+        unseen = object()
+
+        def refused(failure):
+            failure.trap(RemoteError)
+            return unseen if failure.value.code in UNSEEN else failure
+
+        def answered(result):
+            if result is not unseen:
+                then(result)
+        d.addErrback(refused)
+        self.send(d, answered)
+
     def on_unmount(self):
         if self.refreshing.running:
             self.refreshing.stop()
@@ -229,6 +281,7 @@ class SupervisorConsole(Console):
     # -- drawing --------------------------------------------------------------------
     def redraw(self):
         floor = self.floor
+        self.query_one(SpanLines).show(floor.spans)
         fill(self.query_one("#agents", DataTable),
              {a: self._agent_row(floor.agents[a]) for a in sorted(floor.agents)})
         fill(self.query_one("#queues", DataTable),

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# -*- test-case-name: tests.test_agent_desktop -*-
-"""The agent desktop's panels, each drawn from the `Desk` (cti.agent.model).
+# -*- test-case-name: tests.test_agent_desktop,tests.test_console_spans -*-
+"""The agent desktop's panels, each drawn from the `Desk` (cti.agent.model),
+and the supervisor console's line of the T1 spans, from its `Floor`.
 
 A panel has one `show(...)` that redraws it from the model; the app calls
 it after every change and once a second (times in a state and waits keep
@@ -14,19 +15,24 @@ never overwrites an edit in progress.
                  data, one field a line, editable
     QueueView    the agent's queues and who waits in them
     StatsView    calls, talk time, time per state since log-in
+
+    SpanLines    (the supervisor's) the T1 spans not in service, one a line:
+                 dtiB1 DOWN red, blue since 12:03:05 — 24 timeslots out of service
 """
 import json
 
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Static
 
-from cti.agent.model import duration
+from cti.agent.model import duration, time_of_day
 
 STATES = {"loggedOff": "Logged off", "notReady": "Not ready", "ready": "Ready",
           "reserved": "Ringing", "busy": "On a call", "workingAfterCall": "Wrap-up"}
 CALL_STATES = {"alerting": "ringing", "initiated": "calling", "connected": "connected",
                "hold": "on hold", "ended": "ended"}
 ROLE_WORDS = {"talk": "talks", "listen": "listens"}
+#: A span's state as the supervisor reads it: shouted while it carries no call at all.
+SPAN_STATES = {"down": "DOWN", "recovering": "recovering", "in_service": "in service"}
 
 
 def state_label(state, reason=""):
@@ -210,6 +216,38 @@ class StatsView(Static):
         lines += [f"  {STATES.get(state, state):<12} {duration(seconds)}"
                   for state, seconds in sorted(desk.state_seconds().items())]
         self.update("\n".join(lines))
+
+
+def span_text(span):
+    """One span not in service, as a line: "dtiB1 DOWN red, blue since
+    12:03:05 — 24 timeslots out of service", "dtiB1 recovering since
+    12:03:40 — 24 timeslots out of service" (every timeslot of a span
+    not in service is out of service until it is back: docs/faults.md)."""
+    parts = [span.name, SPAN_STATES.get(span.state, span.state)]
+    if span.alarms:
+        parts.append(", ".join(span.alarms))
+    if span.since is not None:
+        parts.append(f"since {time_of_day(span.since)}")
+    line = " ".join(parts)
+    if span.timeslots:
+        line += f" — {span.timeslots} timeslots out of service"
+    return line
+
+
+class SpanLines(Static):
+    """Why calls may have stopped coming: the T1 spans that are not in
+    service, one a line, red while one is down, in the warning colour
+    while the rest recover; "Lines: all in service" once every span is.
+    Hidden when the console knows no span (none on the server, or none
+    this login may see)."""
+
+    def show(self, spans):
+        self.display = bool(spans.spans)
+        out = spans.out_of_service()
+        self.update("\n".join(span_text(s) for s in out) if out else "Lines: all in service")
+        down = any(s.down for s in out)
+        self.set_class(down, "down")
+        self.set_class(bool(out) and not down, "recovering")
 
 
 def fill(table, rows):

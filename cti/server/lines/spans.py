@@ -140,12 +140,12 @@ class Span:
         alarm.cleared_at = self.clock.seconds()
         log.warn("{span}: {condition} alarm cleared after {s:.1f} s", span=self.name,
                  condition=name, s=alarm.cleared_at - alarm.raised_at, alarm="span")
-        self.listener.span_alarm(self, name, False)
         if self.active:
             self.machine.fire("cleared", alarm=name)
-            return
-        self.machine.fire("all_clear", alarm=name)
-        self._timer = self.clock.callLater(self.healthy_s, self._healthy)
+        else:
+            self.machine.fire("all_clear", alarm=name)
+            self._timer = self.clock.callLater(self.healthy_s, self._healthy)
+        self.listener.span_alarm(self, name, False)        # its state as it is now
 
     def _healthy(self):
         self._timer = None
