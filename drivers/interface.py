@@ -230,6 +230,9 @@ class IBoardDriver(Interface):
     def stop(name):
         """Stop the running operation: it ends with reason 'stopped'."""
 
+    def busy(name):
+        """Whether an operation runs on the device (until its *_done event)."""
+
     def caller_id(name):
         """CallerId of the current call; CallerIdUnavailable if none."""
 

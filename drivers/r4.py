@@ -811,6 +811,9 @@ class R4Driver:
         budget = self._watchdog(termination, watchdog_ms, duration_ms)
         self._start(name, op, budget)
 
+    def busy(self, name):
+        return name in self._ops
+
     def stop(self, name):
         h = self._handle(name)
         self._check(lib.dx_stopch(h, lib.EV_ASYNC), "dx_stopch", name)

@@ -106,12 +106,15 @@ class DriverConformance:
 
     def test_one_operation_at_a_time(self, chassis):
         d = chassis.driver
+        assert not d.busy(chassis.voice)
         d.play(chassis.voice, [Prompt(b"\xff" * 8000, "ulaw")])
+        assert d.busy(chassis.voice)
         with pytest.raises(errors.DeviceBusy):
             d.collect_digits(chassis.voice, Termination(max_digits=1))
         d.stop(chassis.voice)
         chassis.run(100)
         assert done_events(chassis, chassis.voice, "play_done")[0]["reasons"] == {"stopped"}
+        assert not d.busy(chassis.voice)        # until its done event
 
     def test_bad_requests_raise_bad_parameter_and_change_nothing(self, chassis):
         d = chassis.driver

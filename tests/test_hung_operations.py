@@ -170,3 +170,77 @@ def test_a_hung_play_on_an_analog_line_keeps_the_call(centre):
     assert (moved_on_analog.state, moved_on_analog.voice) == ("queued", "dxxxB1C1")
     assert centre.records.of(AuditEntry, action="VoiceHung")[0].detail["voice"] == "dxxxB1C1"
     assert not centre.server.voice_pool.quarantined
+
+
+def test_a_resource_that_hangs_after_its_caller_left_never_serves_the_next(centre):
+    """The caller hangs up during a hung prompt: the resource, given back
+    with its operation still running, is parked (not lent), then
+    quarantined when the hang is declared, tested and back."""
+    client, seen, call, voice = ivr_call(centre)
+    centre.sim.hang_next(voice)
+    client.call("PlayMessage", call=call, prompts=[WELCOME],
+                bargeIn=False).addErrback(lambda failure: None)
+    centre.run(1_000)
+    centre.sim.endpoint("dtiB1T1").hangup()
+    centre.run_until(lambda: call not in centre.center.calls, what="the call ends")
+    pool = centre.server.voice_pool
+    assert voice in pool.parked and voice not in pool.free
+    centre.sim.endpoint("dtiB1T6").call(ani="2125550034", dnis="5550100")
+    centre.run_until(lambda: "dtiB1T6" in centre.center.by_trunk, what="the next call")
+    assert centre.center.by_trunk["dtiB1T6"].voice not in (None, voice)
+    centre.run(round((RECOVERY_S + seconds_of(WELCOME)) * 1000))
+    assert voice not in pool.parked
+    back_after_its_test(centre, voice)
+    [hung] = centre.records.of(AuditEntry, action="VoiceHung")
+    assert hung.detail["trunk"] is None                  # nobody's by then
+
+
+def test_the_music_on_hold_goes_on_when_its_resource_hangs(centre):
+    """Callers waiting with music: the music's play hangs; another resource
+    plays it to the same callers, the hung one is tested."""
+    for n in (2, 3):
+        centre.sim.endpoint(f"dtiB1T{n}").call(ani=f"212555004{n}", dnis="5550199")
+    centre.run_until(lambda: len(centre.center.calls) == 2
+                     and all(c.music for c in centre.center.calls.values()),
+                     what="two callers with music")
+    moh = centre.center.moh
+    [source] = moh.sources.values()
+    old = source.voice
+    centre.sim.hang_next(old)        # its next loop of the music hangs
+    music_s = seconds_of(str(PROMPTS / "hold_music.wav"))
+    centre.run(round((2 * music_s + RECOVERY_S) * 1000) + 500)
+    [source] = moh.sources.values()
+    assert source.voice != old
+    assert source.cast.listeners == {c.trunk.name for c in centre.center.calls.values()}
+    back_after_its_test(centre, old)
+
+
+def t1_loop_start(tmp_path):
+    """The sample with its T1 in FXS loop start, two-way."""
+    import shutil
+
+    from cti.server.config import load_server_config
+
+    shutil.copytree("etc", tmp_path / "etc")
+    boards = tmp_path / "etc" / "boards.toml"
+    boards.write_text(boards.read_text().replace('signalling = "em_wink"',
+                                                 'signalling = "fxs_loopstart"', 1))
+    config = tmp_path / "etc" / "cti.toml"
+    config.write_text(config.read_text().replace('direction = "in"', 'direction = "both"', 1))
+    centre = Centre(load_server_config(config))
+    centre.server.startService()
+    return centre
+
+
+def test_a_hung_dial_on_a_t1_loop_start_trunk_fails_over_too(tmp_path):
+    centre = t1_loop_start(tmp_path)
+    client, events, phone = headset_agent(centre)
+    voice = centre.server.voice_pool.free[0]
+    centre.sim.hang_next(voice)
+    centre.sim.endpoint("dtiB1T2").set_outbound("answer", 1)
+    result = centre.call(client.call("MakeCall", number="5551234"))
+    # a dial with call-progress analysis: its own time is the no-answer time
+    centre.run_until(lambda: result["call"] in centre.center.calls, within_ms=120_000,
+                     what="the call out answered on the next trunk")
+    assert centre.center.calls[result["call"]].trunk.name == "dtiB1T2"
+    back_after_its_test(centre, voice)

@@ -156,3 +156,19 @@ def test_nobody_comes_back_the_next_morning(tmp_path):
     second = started(tmp_path)
     log_in_again(second)
     assert state(second)[0] == "loggedOff"
+
+
+def test_a_log_out_asked_for_during_a_call_stands_when_the_desktop_goes(centre):
+    client, _ = agent_ready(centre, AGENT, STATION)
+    caller, phone = centre.sim.endpoint("dtiB1T1"), centre.sim.endpoint(STATION)
+    caller.call(ani="2125551234", dnis="5550199")
+    centre.run_until(lambda: phone.state == "ringing", what="the phone rings")
+    phone.offhook()
+    centre.run_until(lambda: state(centre)[0] == "busy", what="talking")
+    centre.call(client.call("SetAgentState", state="loggedOff", reason="end of shift"))
+    client.transport.loseConnection()                    # and goes home
+    centre.run(centre.config.faults.client_lost_s * 1000 + 500)
+    assert centre.center.acd.agents[AGENT].pending == ("loggedOff", "end of shift")
+    caller.hangup()
+    centre.run(40_000)
+    assert state(centre) == ("loggedOff", "end of shift")

@@ -134,10 +134,17 @@ def make_app(client, login, opts, clock, dial=None):
     return AgentDesktop(client, login, clock, opts.user, opts.station, dial=dial)
 
 
+#: A connection and login that take longer than this count as a failed try
+#: (a path that goes silent after connecting would otherwise hold a try
+#: for as long as TCP takes to give up, a quarter of an hour).
+DIAL_TIMEOUT_S = 30
+
+
 def dialer(reactor, opts, password):
     """`dial()`: a Deferred of a new client connected to `opts.server` and
     logged in as `opts.user` with `password` and `opts.role`, and its
-    Login result.  A refused login closes the connection it made."""
+    Login result, within DIAL_TIMEOUT_S (else it fails with TimeoutError).
+    A refused or timed-out login closes the connection it made."""
     from cti.protocol.agent import connect
 
     @defer.inlineCallbacks
@@ -149,7 +156,15 @@ def dialer(reactor, opts, password):
             client.transport.loseConnection()
             raise
         return client, login
-    return dial
+
+    def timed():
+        return dial().addTimeout(DIAL_TIMEOUT_S, reactor, onTimeoutCancel=lambda _, timeout:
+                                 _timed_out(timeout))
+    return timed
+
+
+def _timed_out(timeout):
+    raise TimeoutError(f"no answer from the server within {timeout} s")
 
 
 async def session(reactor, opts, password, run_app):

@@ -77,7 +77,8 @@ class CallCenter:
         self.config = config
         self.channels = channels
         self.hub = hub
-        self.moh = MusicOnHold(bus, ports, channels.voice_pool)
+        self.moh = MusicOnHold(bus, ports, channels.voice_pool,
+                               on_hung=lambda voice, op: self.voice_hung(None, voice, op))
         self.voice_tests = VoiceTests(clock, ports, channels.voice_pool, self.audit)
         self.records = Records(clock, store)
         layer = self.layer = CallLayer(clock, config, driver, channels, bus, model, ports,
@@ -168,13 +169,13 @@ class CallCenter:
     def start(self):
         """What the last run left open (a crash), the ACD, and the sweep of
         the call layer every [acd] sweep_s."""
-        calls, sessions = self.records.recover()
+        self.presence.start()
+        calls, sessions = self.records.recover(self.presence.last_run_at)
         if calls or sessions:
             log.warn("the last run ended without a stop: {calls} calls in progress and "
                      "{sessions} agent sessions recorded as ended by a server failure",
                      calls=calls, sessions=sessions)
         self.acd.start()
-        self.presence.start()
         if not self._sweeper.running:
             self._sweeper.start(self.config.acd.sweep_s, now=False)
 
@@ -300,11 +301,13 @@ class CallCenter:
         resource (an analog line keeps its own, reset): a caller in the IVR
         to the default treatment (its flow is told RouteEnd), any other
         goes on where it was."""
-        call = self.layer.by_trunk.get(trunk.name)
+        call = self.layer.by_trunk.get(trunk.name) if trunk is not None else None
         self.records.audit("VoiceHung", "system", call=call.id if call else None, voice=hung,
-                           op=op, trunk=trunk.name)
-        if hung != trunk.voice:                   # an analog line's own: reset, kept
+                           op=op, trunk=trunk.name if trunk is not None else None)
+        if trunk is None or hung != trunk.voice:  # an analog line's own: reset, kept
             self.voice_tests.test(hung)
+        if trunk is None:                         # given back before it hung: no call
+            return
         if call is None:
             trunk.route_voice()
             return

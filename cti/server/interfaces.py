@@ -67,7 +67,8 @@ class IChannelListener(Interface):
 
     def voice_hung(trunk, hung, op):
         """An operation `op` of the voice resource `hung` serving `trunk`
-        never ended; the trunk has another (or None, the pool empty)."""
+        never ended; the trunk has another (or None, the pool empty).
+        `trunk` None: the resource had been given back meanwhile."""
 
 
 class ICallEnding(Interface):

@@ -72,14 +72,17 @@ class Presence:
         self._saved = None          # what the file says now, and when it was written
         self._saved_at = float("-inf")
         self._forget = None         # the DelayedCall that forgets the last run's agents
+        self.last_run_at = None     # when the last run was last known up (its file's time)
         self._saver = task.LoopingCall(self.save)
         self._saver.clock = clock
 
     # -- starting and stopping -----------------------------------------------------
     def start(self):
-        """Read who was logged in at the last stop (or crash); save from now on."""
+        """Read who was logged in at the last stop (or crash), and when the
+        last run was last up (`last_run_at`); save from now on."""
+        expected = self._load()
         if self.restore:
-            self.expected = self._load()
+            self.expected = expected
             if self.expected:
                 self._forget = self.clock.callLater(self.restore_within_s, self._too_late)
         if not self._saver.running:
@@ -108,13 +111,15 @@ class Presence:
             log.warn("{path}: unreadable ({error}): no agent is restored", path=self.path,
                      error=e)
             return {}
+        self.last_run_at = at
         gone_s = self.clock.seconds() - at
         if gone_s > self.restore_within_s:
             log.info("{path}: written {s:.0f} s ago, more than restore_within_s: no agent is "
                      "restored", path=self.path, s=gone_s)
             return {}
-        log.info("{n} agents were logged in {s:.0f} s ago, at the last stop: each comes back "
-                 "as its client logs in", n=len(expected), s=gone_s)
+        if self.restore:
+            log.info("{n} agents were logged in {s:.0f} s ago, at the last stop: each comes "
+                     "back as its client logs in", n=len(expected), s=gone_s)
         return expected
 
     def _too_late(self):
@@ -188,13 +193,17 @@ class Presence:
         agent = self.acd.agents[agent_id]
         if agent.state == "loggedOff":
             return
-        if agent.state == "notReady":
-            self.lost[agent_id] = ("notReady", agent.reason or "")
-            log.warn("agent {agent}: no client for {s} s (it stays not ready)",
-                     agent=agent_id, s=self.client_lost_s)
+        if agent.state == "notReady" or agent.pending is not None:
+            # out of distribution already, or after its call (a log-out asked
+            # for, a break): what the agent asked for stands
+            log.warn("agent {agent}: no client for {s} s (it stays {state}{after})",
+                     agent=agent_id, s=self.client_lost_s, state=agent.state,
+                     after=f", then {agent.pending[0]}" if agent.pending else "")
             return
-        was = ("ready", "") if agent.state in ("ready", "reserved", "busy") \
-            else (agent.state, agent.reason or "")
+        if agent.state == "workingAfterCall" and agent.wrap_mode == "agent":
+            was = ("workingAfterCall", "")         # its own after-call work, open-ended
+        else:
+            was = ("ready", "")                    # ready, or will be after the call
         self.lost[agent_id] = was
         result = self.acd.set_not_ready(agent_id, CLIENT_LOST, force=True)
         log.warn("agent {agent}: no client for {s} s: not ready ({reason}){after}",

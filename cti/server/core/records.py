@@ -172,12 +172,14 @@ class Records:
                                     logout_reason=reason))
         self.store.close(session_key(agent))
 
-    def recover(self):
+    def recover(self, seen_at=None):
         """Write what the last run left open (it crashed): each call in
         progress a CDR with disposition "server_failure", ended when the
-        last run was last seen alive, and each agent session closed then.
-        Returns (calls, sessions) recorded."""
-        ended = self.store.last_seen or utc(self.clock.seconds())
+        last run was last seen alive (its last journal entry, or `seen_at`,
+        seconds, if later: the agents' file it rewrites every minute), and
+        each agent session closed then.  Returns (calls, sessions)."""
+        seen = [t for t in (self.store.last_seen, seen_at and utc(seen_at)) if t is not None]
+        ended = max(seen) if seen else utc(self.clock.seconds())
         calls = sessions = 0
         for key, record in self.store.unfinished():
             if key.startswith("call:"):

@@ -481,6 +481,8 @@ class EmWinkTrunk(OutsideLine, PooledVoice, Channel):
                 self._outbound_connected()
                 return True
             return False
+        if kind == "dial_done" and "hung" in event.data.get("reasons", ()):
+            return True                           # its operation_failed replaces the voice
         if kind == "dial_done" and event.device == self.voice and state == "dialing":
             self.machine.fire("dialed")
             self._listen({"tone"})
@@ -646,6 +648,10 @@ class LoopStartLine(OutsideLine, Channel):
             self.driver.dial(self.name, self.number, call_progress=CallProgress(
                 check_dial_tone_ms=2000, no_answer_ms=round(self.no_answer_s * 1000)))
             return True
+        if kind == "dial_done" and "hung" in event.data.get("reasons", ()):
+            if self.voice == self.name:           # an analog line's own: reset, given up
+                self._outbound_failed(VOICE_HUNG)
+            return True                           # a pooled one: replaced as it fails
         if kind == "dial_done" and state == "dialing":
             result = event.data.get("result")
             if result == "connected":
@@ -889,13 +895,17 @@ class Station(Channel):
 
 
 class VoicePool:
-    """Voice resources handed out one per need and always given back; one
-    whose operation hung is in quarantine until it passes a test (then
-    free again), or retired."""
+    """Voice resources handed out one per need and always given back.  One
+    given back with its operation still running (stopped, not ended yet;
+    or hung) is *parked* until that operation's end: then free, or, if
+    it hung, in quarantine until it passes a test (then free again), or
+    retired.  `busy(name)`: whether an operation runs on it (the driver's)."""
 
-    def __init__(self, names):
+    def __init__(self, names, busy=None):
         self.free = list(names)
+        self.busy_with_operation = busy or (lambda name: False)
         self.owner = {}                   # busy resource -> the channel it serves
+        self.parked = set()               # given back, its operation not ended yet
         self.quarantined = set()          # hung: being tested
         self.retired = set()              # failed its tests: never lent again
 
@@ -924,18 +934,42 @@ class VoicePool:
         return name
 
     def give(self, name):
-        if self.owner.pop(name, "free") != "free":
+        if self.owner.pop(name, "free") == "free":
+            return
+        if self.busy_with_operation(name):
+            self.parked.add(name)
+        else:
             self.free.append(name)
+
+    def idle_event(self, event):
+        """An event of a resource nobody holds (parked, or free: given back
+        by a user its operation's hang was told to first): its operation
+        ended (a parked one is free again), or hung: the hung resource, in
+        quarantine now, else None."""
+        name = event.device
+        if event.kind == "operation_failed":
+            self.parked.discard(name)
+            if name in self.free:
+                self.free.remove(name)
+            self.quarantine(name)
+            return name
+        if name in self.parked and event.kind.endswith("_done") \
+                and "hung" not in event.data.get("reasons", ()):
+            self.parked.discard(name)
+            self.free.append(name)
+        return None
 
 
 class Channels:
     """Every channel and station by device name; board events go to the
     device's channel, or to the trunk its voice resource serves (the voice
-    pool knows which)."""
+    pool knows which); a parked resource's to the pool, and one that hung
+    there to `listener.voice_hung` (with no trunk)."""
 
-    def __init__(self, voice_pool=None):
+    def __init__(self, voice_pool=None, listener=None):
         self.by_name = {}
         self.voice_pool = voice_pool
+        self.listener = listener          # IChannelListener, given at assembly
 
     def add(self, channel):
         self.by_name[channel.name] = channel
@@ -949,7 +983,13 @@ class Channels:
 
     def handle(self, event):
         channel = self.by_name.get(event.device)
-        if channel is None and self.voice_pool is not None:
-            channel = self.voice_pool.owner.get(event.device)
+        pool = self.voice_pool
+        if channel is None and pool is not None:
+            channel = pool.owner.get(event.device)
+            if channel is None and (event.device in pool.parked or event.device in pool.free):
+                hung = pool.idle_event(event)
+                if hung is not None:
+                    self.listener.voice_hung(None, hung, event.data.get("op"))
+                return
         if channel is not None:
             channel.handle(event)

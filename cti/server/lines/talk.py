@@ -42,12 +42,16 @@ TALK_ROLES = {"talk": "normal", "listen": "listen_only", "coach": "coach", "pupi
 
 
 class MusicOnHold:
-    """One looping voice resource per music file, broadcast to its listeners."""
+    """One looping voice resource per music file, broadcast to its listeners.
+    A play of the music that hangs: the resource is quarantined (and
+    `on_hung(voice, op)` told, to test it), another takes over the
+    broadcast, and the music goes on."""
 
-    def __init__(self, bus, ports, voice_pool):
+    def __init__(self, bus, ports, voice_pool, on_hung=None):
         self.bus = bus
         self.ports = ports
         self.voice_pool = voice_pool
+        self.on_hung = on_hung or (lambda voice, op: None)
         self.sources = {}          # path -> _Source
         self.listening = {}        # endpoint -> path
 
@@ -56,7 +60,7 @@ class MusicOnHold:
         self.leave(endpoint)
         source = self.sources.get(path)
         if source is None:
-            voice = self.voice_pool.take(_Owner(f"music {path}"))
+            voice = self.voice_pool.take(_Owner(self, path))
             if voice is None:
                 log.warn("music on hold: no voice resource free; {endpoint} hears silence",
                          endpoint=endpoint)
@@ -86,6 +90,31 @@ class MusicOnHold:
         d = self.ports.play(source.voice, [path], barge_in=False)
         d.addCallback(lambda r: self._loop(path, source) if r["reason"] == "end" else None)
 
+    def hung(self, path, event):
+        """The music's voice resource hung (the driver reset it): another
+        plays the music to the same listeners."""
+        source = self.sources.get(path)
+        if source is None or source.voice != event.device:
+            return
+        old, listeners = source.voice, sorted(source.cast.listeners)
+        for endpoint in listeners:
+            self.bus.remove_listener(source.cast, endpoint)
+        self.bus.release(old)
+        self.voice_pool.quarantine(old)
+        self.on_hung(old, event.data.get("op"))
+        voice = self.voice_pool.take(_Owner(self, path))
+        if voice is None:
+            log.warn("music on hold: {path} hung on {voice} and no voice resource is free: "
+                     "its listeners hear silence", path=path, voice=old)
+            del self.sources[path]
+            for endpoint in listeners:
+                self.listening.pop(endpoint, None)
+            return
+        log.error("music on hold: {path} hung on {voice}; {new} plays it now", path=path,
+                  voice=old, new=voice)
+        source.voice, source.cast = voice, self.bus.broadcast(voice, listeners)
+        self._loop(path, source)
+
 
 class _Source:
     def __init__(self, voice, cast):
@@ -94,13 +123,15 @@ class _Source:
 
 class _Owner:
     """What the voice pool records as the user of a music voice resource
-    (board events for it are not a channel's business)."""
+    (its board events are not a channel's business, but its hang is)."""
 
-    def __init__(self, name):
-        self.name = name
+    def __init__(self, music, path):
+        self.music, self.path = music, path
+        self.name = f"music {path}"
 
     def handle(self, event):
-        pass
+        if event.kind == "operation_failed":
+            self.music.hung(self.path, event)
 
 
 class Talk:

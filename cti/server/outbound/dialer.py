@@ -221,8 +221,9 @@ class Dialer:
                     raise OutboundFailed(trunk.name, f"the board failed seizing {trunk.name}: "
                                          f"{e}") from None
                 reason = e.reason
+                span_down = trunk.span is not None and not trunk.span.in_service
                 if e.reason not in ("glare", "no wink", "no voice resource free",
-                                    "no_dial_tone", VOICE_HUNG):
+                                    "no_dial_tone", VOICE_HUNG) and not span_down:
                     raise
                 log.info("outbound {number}: {trunk} {reason}; trying the next trunk",
                          number=number, trunk=trunk.name, reason=e.reason)
