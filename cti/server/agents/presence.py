@@ -73,6 +73,7 @@ class Presence:
         self._saved_at = float("-inf")
         self._forget = None         # the DelayedCall that forgets the last run's agents
         self.last_run_at = None     # when the last run was last known up (its file's time)
+        self._failing = False       # the last save failed (said once)
         self._saver = task.LoopingCall(self.save)
         self._saver.clock = clock
 
@@ -152,10 +153,14 @@ class Presence:
             temporary.write_text(text)
             os.replace(temporary, self.path)
         except OSError as e:
-            log.warn("{path}: cannot save the agents logged in: {error}", path=self.path,
-                     error=e)
+            if not self._failing:               # once, not every second while it lasts
+                log.warn("{path}: cannot save the agents logged in: {error}", path=self.path,
+                         error=e)
+            self._failing = True
             return
-        self._saved, self._saved_at = agents, now
+        if self._failing:
+            log.info("{path}: the agents logged in are saved again", path=self.path)
+        self._saved, self._saved_at, self._failing = agents, now, False
 
     # -- the hub's hooks -----------------------------------------------------------
     def session_login(self, session):

@@ -94,7 +94,9 @@ class Span:
     @property
     def reason(self):
         """Why the span is out of service, for causes and logs."""
-        alarms = ", ".join(sorted(self.active)) or "recovering"
+        if not self.active:
+            return f"span {self.name} recovering from an alarm"
+        alarms = ", ".join(sorted(self.active))
         return f"span {self.name} down: {alarms} alarm" + ("s" if len(self.active) > 1 else "")
 
     def start(self):
