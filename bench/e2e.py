@@ -50,6 +50,7 @@ from twisted.protocols import basic
 
 from cti.auth import hash_password
 from cti.storage.models import CallRecord
+from cti.storage.sink import Forwarding
 
 SPANS = 56                    # 1344 trunks
 AGENTS = 400
@@ -126,12 +127,12 @@ def write_config(directory):
     return d / "cti.toml"
 
 
-class Counter:
+class Counter(Forwarding):
     """The record sink: the store, counting CDRs of answered calls, keeping
     when each call was offered and how long the IVR calls spent in each phase."""
 
     def __init__(self, store):
-        self.store = store
+        super().__init__(store)
         self.answered = 0
         self.offered = {}                 # call id -> (dnis, offered_at, s since the epoch)
         self.phases = []                  # (ivr, queue, talk) seconds of answered IVR calls
@@ -145,20 +146,7 @@ class Counter:
                 self.phases.append(((record.queued_at - record.offered_at).total_seconds(),
                                     (record.answered_at - record.queued_at).total_seconds(),
                                     (record.ended_at - record.answered_at).total_seconds()))
-        self.store.add(record)
-
-    def open(self, key, record):
-        self.store.open(key, record)
-
-    def close(self, key):
-        self.store.close(key)
-
-    def unfinished(self):
-        return self.store.unfinished()
-
-    @property
-    def last_seen(self):
-        return self.store.last_seen
+        super().add(record)
 
     def phases_p50(self):
         """Medians of the answered calls so far: offer to queue (the IVR),

@@ -38,6 +38,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from cti.storage.models import CallRecord
+from cti.storage.sink import Forwarding
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 2**20
 
@@ -48,34 +51,27 @@ def rss_mb():
 
 
 # -- crash ---------------------------------------------------------------------------
-class Counting:
+class Counting(Forwarding):
     """The record sink of the server that crashes: the store, and what went in."""
 
     def __init__(self, store):
-        self.store = store
+        super().__init__(store)
         self.added = 0
         self.cdrs = set()
 
     def add(self, record):
-        from cti.storage.models import CallRecord
-
         self.added += 1
         if isinstance(record, CallRecord):
             self.cdrs.add(record.call_id)
-        self.store.add(record)
+        super().add(record)
 
-    def open(self, key, record):
-        self.store.open(key, record)
 
-    def close(self, key):
-        self.store.close(key)
-
-    def unfinished(self):
-        return self.store.unfinished()
-
-    @property
-    def last_seen(self):
-        return self.store.last_seen
+def ready_agent(centre):
+    """Agent 1001 logged on at msiB1C1, ready (its headset answers: Callers)."""
+    agent = centre.client()
+    centre.call(agent.login("1001", "1234", "agent"))
+    centre.call(agent.call("SetAgentState", state="loggedOn", station="msiB1C1"))
+    centre.call(agent.call("SetAgentState", state="ready"))
 
 
 def crashing(var, calls):
@@ -93,10 +89,7 @@ def crashing(var, calls):
     centre = Centre(clock=clock, records=sink, var_dir=var)
     centre.server.startService()
     flow_tier(centre)
-    agent = centre.client()
-    centre.call(agent.login("1001", "1234", "agent"))
-    centre.call(agent.call("SetAgentState", state="loggedOn", station="msiB1C1"))
-    centre.call(agent.call("SetAgentState", state="ready"))
+    ready_agent(centre)
     callers = Callers(centre, centre.sim.endpoint("msiB1C1"))
     while callers.done < calls:                # traffic, stopped with calls up
         centre.run(50)
@@ -118,7 +111,7 @@ def crashing(var, calls):
 def crash(calls):
     from sqlalchemy import func, select
 
-    from cti.storage.models import Base, CallRecord
+    from cti.storage.models import Base
     from cti.storage.store import RecordStore
     from tests.centre import Centre
     from tests.test_storage import ThreadedClock
@@ -256,10 +249,7 @@ def server_memory(calls):
     centre = Centre(records=Sink())
     centre.center.start()
     centre_flow_tier(centre)
-    agent = centre.client()
-    centre.call(agent.login("1001", "1234", "agent"))
-    centre.call(agent.call("SetAgentState", state="loggedOn", station="msiB1C1"))
-    centre.call(agent.call("SetAgentState", state="ready"))
+    ready_agent(centre)
     callers = Callers(centre, centre.sim.endpoint("msiB1C1"))
     callers.run(4_000)                         # every trunk's and phone's history full
     before = rss_mb()

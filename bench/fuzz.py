@@ -67,6 +67,7 @@ def serve(port):
     from cti.server.app import CTServer
     from cti.server.config import load_server_config
     from cti.server.memory import give_back_memory
+    from cti.storage.sink import InMemory
 
     give_back_memory()                     # as `cti server` does (cti.server.run)
 
@@ -83,22 +84,7 @@ def serve(port):
         max_unauthenticated_per_source=wide, delay_after=wide, source_delay_after=wide,
         lockout_after=wide, source_lockout_after=wide))
 
-    class Records(list):
-        last_seen = None
-
-        def add(self, record):
-            pass
-
-        def open(self, key, record):
-            pass
-
-        def close(self, key):
-            pass
-
-        def unfinished(self):
-            return []
-
-    server = CTServer(config, reactor=reactor, records=Records(),
+    server = CTServer(config, reactor=reactor, records=InMemory(),
                       listen=[f"tcp:{port}:interface=127.0.0.1"], drain_s=0)
     catalogue = [{"service": s.name, "roles": sorted(s.roles),
                   "fields": {n: f.type.__name__ for n, f in s.fields.items()},

@@ -29,34 +29,22 @@ from twisted.internet import defer, task
 
 from cti.server.queueing.state import service_level
 from cti.storage.models import CallRecord
+from cti.storage.sink import Forwarding
 
 DEFAULT_DURATION_S = 120
 
 
-class Tee:
+class Tee(Forwarding):
     """Records to the store, and CDRs kept for the summary."""
 
     def __init__(self, store):
-        self.store = store
+        super().__init__(store)
         self.cdrs = []
 
     def add(self, record):
         if isinstance(record, CallRecord):
             self.cdrs.append(record)
-        self.store.add(record)
-
-    def open(self, key, record):
-        self.store.open(key, record)
-
-    def close(self, key):
-        self.store.close(key)
-
-    def unfinished(self):
-        return self.store.unfinished()
-
-    @property
-    def last_seen(self):
-        return self.store.last_seen
+        super().add(record)
 
 
 #: CDR dispositions of callers who left a queue unanswered (not abandons)

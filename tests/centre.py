@@ -23,33 +23,23 @@ from cti.protocol.client import ClientProtocol
 from cti.protocol.server import SessionFactory
 from cti.server.app import CTServer
 from cti.server.config import load_server_config
+from cti.storage.sink import InMemory
 from drivers.r4 import R4Driver
 from drivers.sim import Simulator
 
 STEP_MS = 10
 
 
-class Records(list):
+class Records(InMemory, list):
     """The record sink: every CDR, queue-log row and agent state, in order;
     and the records a crash would leave (`provisional`, by key)."""
 
-    last_seen = None
-
     def __init__(self):
-        super().__init__()
-        self.provisional = {}
+        list.__init__(self)
+        InMemory.__init__(self)
 
     def add(self, record):
         self.append(record)
-
-    def open(self, key, record):
-        self.provisional[key] = record
-
-    def close(self, key):
-        self.provisional.pop(key, None)
-
-    def unfinished(self):
-        return []
 
     def of(self, model, **where):
         return [r for r in self if isinstance(r, model) and all(

@@ -28,6 +28,7 @@ from collections import Counter
 
 from twisted.internet import task
 
+from cti.storage.sink import InMemory
 from tests import flowfake
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -111,26 +112,15 @@ def test_the_flow_tiers_protocol_client_levels_off():
 
 
 # -- the CT server, with a flow tier ---------------------------------------------
-class Sink:
+class Sink(InMemory):
     """Records counted, not kept (tests.centre.Records keeps every one)."""
 
-    last_seen = None
-
     def __init__(self):
+        super().__init__()
         self.n = Counter()
-        self.provisional = {}
 
     def add(self, record):
         self.n[type(record).__name__] += 1
-
-    def open(self, key, record):
-        self.provisional[key] = record
-
-    def close(self, key):
-        self.provisional.pop(key, None)
-
-    def unfinished(self):
-        return []
 
 
 class Callers:

@@ -173,7 +173,9 @@ int simfar_add_dcb_board(int dsps)
     return bd && k > dsps ? r : -1;
 }
 
-int simfar_hang_next(const char *devname)
+/* Make a voice channel's next operation hang (always = 0), or every one,
+ * a reset or not (always = 1, a dead DSP; 2 ends that). */
+static int hang(const char *devname, int always)
 {
     device *d;
     int r = 0;
@@ -181,26 +183,22 @@ int simfar_hang_next(const char *devname)
     d = sim_find(devname);
     if (!d || d->kind != DEV_VOICE)
         r = sim_fail("no voice channel named '%s'", devname ? devname : "(null)");
+    else if (always)
+        d->hang_always = always == 1;
     else
         d->hang_next = 1;
     sim_unlock();
     return r;
 }
 
-/* A voice channel whose every operation hangs, even after a reset (a dead
- * DSP), until `on` is 0 again. */
+int simfar_hang_next(const char *devname)
+{
+    return hang(devname, 0);
+}
+
 int simfar_hang_always(const char *devname, int on)
 {
-    device *d;
-    int r = 0;
-    sim_lock();
-    d = sim_find(devname);
-    if (!d || d->kind != DEV_VOICE)
-        r = sim_fail("no voice channel named '%s'", devname ? devname : "(null)");
-    else
-        d->hang_always = !!on;
-    sim_unlock();
-    return r;
+    return hang(devname, on ? 1 : 2);
 }
 
 int line_status(device *d, char *buf, int max)
