@@ -31,6 +31,7 @@ setup(
         "pyusb>=1.2",
         "rich>=13",
         "textual>=8",
+        "prometheus_client>=0.17",      # /metrics: the exposition format, kept by its authors
     ],
     extras_require={
         "test": ["pytest>=7", "hypothesis>=6", "ruff>=0.4"],

@@ -85,7 +85,7 @@ def serve(port):
         lockout_after=wide, source_lockout_after=wide))
 
     server = CTServer(config, reactor=reactor, records=InMemory(),
-                      listen=[f"tcp:{port}:interface=127.0.0.1"], drain_s=0)
+                      listen=[f"tcp:{port}:interface=127.0.0.1"], http="", drain_s=0)
     catalogue = [{"service": s.name, "roles": sorted(s.roles),
                   "fields": {n: f.type.__name__ for n, f in s.fields.items()},
                   "choices": {n: list(f.choices) for n, f in s.fields.items() if f.choices}}

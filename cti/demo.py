@@ -135,7 +135,7 @@ def run(reactor, args):
     records = Tee(store)
     port = _free_port()
     endpoint = f"tcp:{port}:interface=127.0.0.1"
-    server = CTServer(config, reactor=reactor, records=records, listen=[endpoint],
+    server = CTServer(config, reactor=reactor, records=records, listen=[endpoint], http="",
                       drain_s=0, freeze_heap=True)
     store.startService()
     server.startService()

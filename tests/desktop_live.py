@@ -176,7 +176,7 @@ async def over_tls(reactor, tls, var_dir):
         tls / "server.pem", tls / "server.key", tls / "ca" / "ca.pem"))
     port = free_port()
     server = CTServer(config, reactor=reactor, records=Records(),
-                      listen=[f"tls:{port}:interface=127.0.0.1"], drain_s=0)
+                      listen=[f"tls:{port}:interface=127.0.0.1"], http="", drain_s=0)
     server.startService()
     dial = (f"tls:host=localhost:port={port}:trustRoots={tls / 'ca'}:"
             f"certificate={tls / 'flow1.pem'}:privateKey={tls / 'flow1.key'}")

@@ -5,7 +5,8 @@
     CTServer (MultiService)
     ├── RecordStore          CDRs, queue log, agent states (started first, stopped last)
     ├── EventPump            board events into the reactor (the driver's descriptor)
-    └── listeners            one per [server] listen endpoint string
+    ├── listeners            one per [server] listen endpoint string
+    └── status pages         /metrics and /status on [server] http (cti.server.monitoring)
 
 plus the objects they serve: the driver (the simulator's or the real
 boards'), the CT-Bus switching map, the channels and stations, the call
@@ -50,6 +51,9 @@ from cti.server.lines.channels import (
 )
 from cti.server.lines.spans import Span
 from cti.server.lines.voice import VoicePorts
+from cti.server.monitoring.figures import Figures
+from cti.server.monitoring.http import site
+from cti.server.monitoring.lag import ReactorLag
 
 log = Logger()
 
@@ -74,7 +78,7 @@ class CTServer(MultiService):
     that make hundreds do not, or nothing of theirs would ever be freed."""
 
     def __init__(self, config, *, reactor=None, driver=None, records=None, listen=None,
-                 drain_s=DRAIN_S, freeze_heap=False):
+                 http=None, drain_s=DRAIN_S, freeze_heap=False):
         super().__init__()
         self.freeze_heap = freeze_heap
         if reactor is None:
@@ -118,6 +122,13 @@ class CTServer(MultiService):
         driver.subscribe(self.ports.handle)
         for endpoint in (config.listen if listen is None else listen):
             self._listener(endpoint, reactor).setServiceParent(self)
+        self.lag = ReactorLag(reactor)
+        self.figures = Figures(reactor, self.center, records,
+                               lambda: [s.role for s in self.hub.sessions if s.role],
+                               self.lag, started_at=reactor.seconds())
+        http = config.http if http is None else http
+        if http:                                   # "" or None: no status pages
+            strports.service(http, site(self.figures)).setServiceParent(self)
 
     def _listener(self, endpoint, reactor):
         """The service listening on one [server] listen entry: a Twisted
@@ -176,6 +187,7 @@ class CTServer(MultiService):
             if isinstance(channel, Span):
                 channel.start()
         self.center.start()
+        self.lag.start()
         if self.freeze_heap:
             gc.collect()
             gc.freeze()
@@ -185,6 +197,7 @@ class CTServer(MultiService):
         log.info("stopping: draining calls (up to {s} s)", s=self.drain_s)
         yield self.center.drain(self.drain_s)
         self.center.stop()
+        self.lag.stop()
         self.hub.close_all("server shutdown")
         yield defer.maybeDeferred(super().stopService)
         sim = getattr(self, "sim", None)

@@ -284,6 +284,7 @@ class ServerConfig:
     boards_path: str                     # the file the boards came from
     devices: dict = field(hash=False, repr=False)   # name -> Device, in bus order
     listen: tuple[str, ...] = DEFAULT_LISTEN
+    http: str | None = None              # /metrics and /status (cti.server.monitoring)
     heartbeat_s: int = 10
     var_dir: Path = Path("var")
     database: str = ""
@@ -630,9 +631,10 @@ def load_server_config(path):
 
     server = reader.table(data.get("server", {}), "server",
                           ("listen", "heartbeat_s", "var_dir", "database", "log_level",
-                           "record_hook", "tls", *GATE_KEYS))
+                           "record_hook", "tls", "http", *GATE_KEYS))
     tls = _tls(reader, server, base)
     listen = _listen(reader, server, tls)
+    http = _http(reader, server)
     gate = _gate(reader, server)
     heartbeat_s = reader.integer(server, "server", "heartbeat_s", 10, 1)
     var_dir = _absolute(base, reader.string(server, "server", "var_dir", "var"))
@@ -663,7 +665,7 @@ def load_server_config(path):
     _check_route_flows(reader, (*routes, default_route, *overflows), flow.flows_dir)
     return ServerConfig(
         path=str(path), driver=driver, boards=boards, boards_path=str(boards_path),
-        devices=devices, listen=listen, heartbeat_s=heartbeat_s, var_dir=var_dir,
+        devices=devices, listen=listen, http=http, heartbeat_s=heartbeat_s, var_dir=var_dir,
         database=database, log_level=log_level, record_hook=record_hook, gate=gate, tls=tls,
         trunk_groups=trunk_groups,
         station_groups=station_groups, voice_pool=voice_pool,
@@ -762,6 +764,25 @@ def _listen(reader, server, tls):
             if not port.isdigit() or int(port) > 65535:
                 reader.fail(key, f"{item!r}: port {port!r} is not 0..65535")
     return tuple(item for item, _ in entries)
+
+
+def _http(reader, server):
+    """[server] http: the endpoint of /metrics and /status, or None (off)."""
+    from twisted.internet.endpoints import serverFromString
+
+    item = reader.string(server, "server", "http", None,
+                         expected="an endpoint string such as \"tcp:7580:interface=127.0.0.1\"")
+    if item is None:
+        return None
+    if _endpoint_parts(item)[0] not in ("tcp", "tcp6", "unix"):
+        reader.fail("server.http", f"{item!r}: the status pages are served on tcp, tcp6 or "
+                    "unix endpoints (TLS: put a proxy in front)")
+    try:
+        serverFromString(None, item)          # parses only; nothing listens
+    except Exception as e:  # noqa: BLE001 - any parse failure is a config error
+        reader.fail("server.http", f"{item!r} is not a Twisted server endpoint string such "
+                    f"as \"tcp:7580:interface=127.0.0.1\" ({e})")
+    return item
 
 
 def _tls_listen(reader, key, item, parts, tls):

@@ -11,6 +11,8 @@ object with:
     close(key)            that thing is over (its record was added)
     unfinished()          [(key, record)] a crashed last run left open
     last_seen             when the last run was last seen writing (UTC), or None
+    alarms, pending,      its health, for the status pages: "database", "disk";
+    unjournaled           records not yet in the database, not yet fsynced
 
 cti.storage.store.RecordStore is the real one (the journal keeps the open
 records across a crash).  Here are the two shapes everything else takes:
@@ -44,12 +46,26 @@ class Forwarding:
     def last_seen(self):
         return self.store.last_seen
 
+    @property
+    def alarms(self):
+        return self.store.alarms
+
+    @property
+    def pending(self):
+        return self.store.pending
+
+    @property
+    def unjournaled(self):
+        return self.store.unjournaled
+
 
 class InMemory:
     """A record sink that drops what is added (a subclass keeps or counts
     it) and keeps what is open in `provisional`, by key."""
 
     last_seen = None
+    alarms = frozenset()                 # no database, no disk: nothing to go wrong
+    pending = unjournaled = 0
 
     def __init__(self):
         self.provisional = {}
