@@ -2,7 +2,9 @@
 """The record store's journal (cti.storage.journal): what a crash, a torn
 line, a full disk and rotation do to the records, as a user checks it:
 every record in the database once, in order; open records back after a
-crash; one alarm, not a flood.
+crash; one alarm, not a flood; a long disk outage that costs neither a
+file, a descriptor nor memory per retry or per entry; a stop that keeps
+its time bound and lets no late record through a closed descriptor.
 
 The crash is real: a child process (the venv's Python) journals records
 while its database is unreachable and is killed with SIGKILL; a store on
@@ -31,8 +33,16 @@ from twisted.logger import Logger, LogLevel
 
 from cti.server.run import status_after_stop
 from cti.storage import AgentSession, CallRecord, RecordStore
-from cti.storage.journal import Disk, JournalError
-from tests.test_storage import T0, Harness, ThreadedClock, log_entry, stored_data1
+from cti.storage.journal import COMPACT_MIN, DISK_RETRY_S, Disk, JournalError
+from cti.storage.store import dump_row, snapshot
+from tests.test_storage import (
+    T0,
+    Harness,
+    ThreadedClock,
+    log_entry,
+    retry_warnings,
+    stored_data1,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -140,12 +150,14 @@ def make_store(clock, harness, tmp_path):
 
 
 def stop(store, clock):
-    """Stop ``store``, giving up on the database after its stop_timeout.
-    (A write still in flight then is left to finish on its own: a store
-    started after this one gets an engine factory of its own, so that
-    write cannot find the database back.)"""
+    """Stop ``store``, giving up on the database after its stop_timeout if
+    the flush waits for it; the journal's last sync then runs in real
+    time.  (A write still in flight then is left to finish on its own: a
+    store started after this one gets an engine factory of its own, so
+    that write cannot find the database back.)"""
     stopped = store.stopService()
-    clock.advance(store.stop_timeout)
+    if store.lifecycle.state == "stopping":
+        clock.advance(store.stop_timeout)
     clock.wait(stopped)
 
 
@@ -175,11 +187,22 @@ def warnings_about_lines(store):
 class FullDisk(Disk):
     """A disk that fills up: while ``full``, a write puts down part of its
     data (as a real one does when the last blocks go), then fails with
-    ENOSPC, and so does fsync.  Notes the thread of every fsync."""
+    ENOSPC, and so does fsync.  Notes the thread of every fsync, and the
+    segment files it holds open (``open_fds``)."""
 
     def __init__(self):
         self.full = False
         self.fsync_threads = set()
+        self.open_fds = set()
+
+    def open_append(self, path):
+        fd = super().open_append(path)
+        self.open_fds.add(fd)
+        return fd
+
+    def close(self, fd):
+        self.open_fds.discard(fd)
+        super().close(fd)
 
     def write(self, fd, data):
         if self.full:
@@ -409,6 +432,146 @@ def test_a_full_disk_raises_one_alarm_and_the_records_still_reach_the_database(
     assert stored_data1(again, clock) == [str(i) for i in range(added)]
 
 
+def ride_out(store, clock, minutes, each_retry=lambda: None):
+    """``minutes`` of virtual time, DISK_RETRY_S at a time: the journal
+    tries again each time; ``each_retry()`` then runs, and the largest
+    number of segment files and open segment fds seen is returned."""
+    most = (0, 0)
+    for _ in range(int(minutes * 60 / DISK_RETRY_S)):
+        clock.advance(DISK_RETRY_S)
+        each_retry()
+        clock.wait(store.journal._idle())
+        most = max(most[0], len(segments(store))), max(most[1], len(store.journal.disk.open_fds))
+    return most
+
+
+def test_a_long_full_disk_costs_no_file_and_no_descriptor_per_retry(make_store, clock):
+    """Ten minutes of a full disk, retried every 5 s: the journal keeps
+    writing into its one segment (one file, one fd), never a new one per
+    retry; once the disk has room, it writes what waited and clears."""
+    disk = FullDisk()
+    store = make_store(disk=disk)
+    store.startService()
+    store.open("agent:1001", AgentSession(agent="1001", station="stn7", login_at=T0))
+    store.add(log_entry(0))
+    clock.wait(store.flush())
+    clock.wait(store.journaled())
+    disk.full = True
+    added = [1]
+
+    def add_one():
+        store.add(log_entry(added[0]))
+        added[0] += 1
+        clock.wait(store.flush())
+
+    assert ride_out(store, clock, minutes=10, each_retry=add_one) == (1, 1)
+    assert store.alarms == {"disk"}
+    disk.full = False
+    store.open("call:c1", CallRecord(call_id="c1", direction="inbound", offered_at=T0))
+    advance_until(clock, lambda: store.alarms == frozenset() and store.unjournaled == 0,
+                  step=DISK_RETRY_S)
+    assert len(segments(store)) == 1 and len(disk.open_fds) == 1
+    stop(store, clock)
+
+    again = make_store()
+    again.startService()
+    clock.wait(again.flush())
+    assert stored_data1(again, clock) == [str(i) for i in range(added[0])]
+    assert [k for k, _ in again.unfinished()] == ["agent:1001", "call:c1"]
+    assert again.skipped_entries == 0
+
+
+class BrokenDisk(FullDisk):
+    """Worse than full: while ``full``, a torn line cannot be cut off
+    either (truncate fails with EIO); while ``no_fds``, the process has no
+    file descriptor left (EMFILE)."""
+
+    def __init__(self):
+        super().__init__()
+        self.no_fds = False
+
+    def truncate(self, fd, length):
+        if self.full:
+            raise OSError(errno.EIO, "Input/output error")
+        super().truncate(fd, length)
+
+    def open_append(self, path):
+        if self.no_fds:
+            raise OSError(errno.EMFILE, "Too many open files")
+        return super().open_append(path)
+
+
+def test_a_torn_segment_is_left_and_the_journal_recovers_from_emfile(make_store, clock):
+    """A segment whose torn end cannot be cut is left (and closed, though
+    the disk still fails); while no fd can be had, nothing is made; then
+    each new segment that holds nothing is deleted at once: files and
+    fds stay bounded, and once the disk works all is written."""
+    disk = BrokenDisk()
+    store = make_store(disk=disk)
+    store.startService()
+    store.open("agent:1001", AgentSession(agent="1001", station="stn7", login_at=T0))
+    clock.wait(store.journaled())
+    disk.full = disk.no_fds = True
+    store.add(log_entry(0))                 # torn, and cannot be cut
+    clock.wait(store.flush())
+    assert ride_out(store, clock, minutes=5) == (1, 0)    # the segment left is closed
+    disk.no_fds = False
+    assert ride_out(store, clock, minutes=5) == (2, 1)   # that one, and one at a time
+    disk.full = False
+    advance_until(clock, lambda: store.alarms == frozenset() and store.unjournaled == 0,
+                  step=DISK_RETRY_S)
+    stop(store, clock)
+
+    again = make_store()
+    again.startService()
+    clock.wait(again.flush())
+    assert stored_data1(again, clock) == ["0"]
+    assert [k for k, _ in again.unfinished()] == ["agent:1001"]
+
+
+def test_a_disk_outage_keeps_in_memory_only_what_the_disk_still_needs(make_store, clock):
+    """1,000 calls while the disk is full, each opened (and updated), then
+    its record committed and the call closed: what waits for the disk is
+    the records not yet committed and the newest open or close of each key
+    still needing one, not every entry; when the disk returns, the journal
+    says what is open, and what was closed."""
+    disk = FullDisk()
+    store = make_store(disk=disk, sync_every=100)
+    store.startService()
+    store.open("agent:1001", AgentSession(agent="1001", station="stn7", login_at=T0))
+    store.open("agent:1002", AgentSession(agent="1002", station="stn8", login_at=T0))
+    clock.advance(0.1)                      # sync_interval_s
+    clock.wait(store.journaled())
+    disk.full = True
+    most = 0
+    for i in range(1000):
+        for ani in ("", "5551234", "5551235"):
+            store.open(f"call:c{i}", CallRecord(call_id=f"c{i}", direction="inbound",
+                                                offered_at=T0, ani=ani))
+        store.add(log_entry(i))
+        store.close(f"call:c{i}")
+        if i % 100 == 99:
+            clock.wait(store.flush())
+            clock.advance(DISK_RETRY_S)
+        most = max(most, len(store.journal._unwritten))
+    store.close("agent:1001")               # opened before the outage: its close must get there
+    store.open("call:last", CallRecord(call_id="last", direction="inbound", offered_at=T0))
+    clock.wait(store.flush())
+    assert store.alarms == {"disk"} and store.pending == 0
+    assert store.unjournaled == 2            # agent:1001's close, call:last's open
+    assert most <= 2 * (100 + 2) + COMPACT_MIN   # 5,000 entries appended meanwhile
+
+    disk.full = False
+    advance_until(clock, lambda: store.alarms == frozenset() and store.unjournaled == 0,
+                  step=DISK_RETRY_S)
+    stop(store, clock)
+    again = make_store()
+    again.startService()
+    clock.wait(again.flush())
+    assert stored_data1(again, clock) == [str(i) for i in range(1000)]
+    assert [k for k, _ in again.unfinished()] == ["agent:1002", "call:last"]
+
+
 class FlakyFsyncDisk(Disk):
     """A disk whose next ``failures`` fsyncs fail with EIO (the writes went
     to the OS; whether they reach the disk nobody knows)."""
@@ -425,22 +588,214 @@ class FlakyFsyncDisk(Disk):
 
 def test_after_a_failed_fsync_the_entries_are_written_again_and_none_twice(
         make_store, clock, tmp_path):
+    """What a failed fsync may have lost is written again, into the same
+    segment (the reader counts each seq once), the open record's copy too."""
     store = make_store(url=f"sqlite:///{tmp_path}/no-such-dir/cti.sqlite",
                        disk=FlakyFsyncDisk(failures=1))
+    store.open("call:c1", CallRecord(call_id="c1", direction="inbound", offered_at=T0))
     store.startService()
     for i in range(5):
         store.add(log_entry(i))
     clock.run_until(lambda: store.alarms == {"disk"})
     clock.advance(5)                        # the journal tries again
     clock.wait(store.journaled())
-    assert store.alarms == frozenset() and len(segments(store)) == 2
+    assert store.alarms == frozenset() and len(segments(store)) == 1
+    entries = [json.loads(line)["entry"] for line in segments(store)[0].open("rb")]
+    assert len({e["seq"] for e in entries if e["kind"] == "record"}) == 5
+    assert [e["kind"] for e in entries].count("open") == 4    # the copy and the open, twice
     stop(store, clock)
 
     again = make_store()
     again.startService()
     clock.wait(again.flush())
     assert stored_data1(again, clock) == ["0", "1", "2", "3", "4"]
-    assert again.skipped_entries == 0
+    assert again.skipped_entries == 0 and [k for k, _ in again.unfinished()] == ["call:c1"]
+
+
+class WatchedDisk(Disk):
+    """A disk that knows the segment fds it holds open, notes a write to
+    any other, and tells (``job_closed``) when a segment is closed on the
+    journal's thread."""
+
+    def __init__(self):
+        self.open_fds = set()
+        self.stray_writes = []
+        self.job_closed = threading.Event()
+        self.reactor_thread = threading.get_ident()
+        self.checkpointing = False
+
+    def open_append(self, path):
+        fd = super().open_append(path)
+        self.open_fds.add(fd)
+        return fd
+
+    def write(self, fd, data):
+        if fd not in self.open_fds and not self.checkpointing:
+            self.stray_writes.append((fd, bytes(data)))
+        return super().write(fd, data)
+
+    def replace(self, path, data, directory_fd):
+        self.checkpointing = True             # a file of its own: written through write_all
+        try:
+            super().replace(path, data, directory_fd)
+        finally:
+            self.checkpointing = False
+
+    def close(self, fd):
+        was_segment = fd in self.open_fds
+        self.open_fds.discard(fd)
+        super().close(fd)
+        if was_segment and threading.get_ident() != self.reactor_thread:
+            self.job_closed.set()
+
+
+def test_a_record_added_while_the_store_closes_goes_to_no_other_file(
+        make_store, clock, tmp_path):
+    """The journal's last sync job has closed its segment (its report not
+    yet back) and the fd number went to another file: a record added now
+    is written to a segment of its own, never through the old fd; the
+    next start writes it."""
+    disk = WatchedDisk()
+    store = make_store(disk=disk)
+    store.startService()
+    store.add(log_entry(0))
+    clock.wait(store.flush())
+    stopped = store.stopService()
+    clock.run_until(lambda: store.journal.lifecycle.state == "closing")
+    assert disk.job_closed.wait(10)
+    other = os.open(tmp_path / "unrelated", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        assert store.lifecycle.state == "closing"
+        store.add(log_entry(1))
+        clock.wait(stopped)
+    finally:
+        os.close(other)
+    assert (tmp_path / "unrelated").read_bytes() == b"" and disk.stray_writes == []
+    assert store.unsaved == 0
+
+    again = make_store()
+    again.startService()
+    clock.wait(again.flush())
+    assert stored_data1(again, clock) == ["0", "1"]
+
+
+class HangingDisk(Disk):
+    """A disk whose fsync, once ``hang`` is set, does not come back until
+    ``release`` is."""
+
+    def __init__(self):
+        self.hang = False
+        self.release = threading.Event()
+
+    def fsync(self, fd):
+        if self.hang:
+            self.release.wait(30)
+        super().fsync(fd)
+
+
+def test_a_stop_takes_at_most_twice_stop_timeout(make_store, clock, harness):
+    """The database down (the flush gives up after stop_timeout), then the
+    engine's close and the journal's last fsync both hanging: they share
+    the second stop_timeout, and the stop is over 2 x stop_timeout after
+    it began."""
+    disk, dispose_hangs = HangingDisk(), threading.Event()
+
+    def engine_factory(url):
+        engine = harness(url)
+        dispose = engine.dispose
+        engine.dispose = lambda *args, **kw: (dispose_hangs.wait(30), dispose(*args, **kw))
+        return engine
+
+    harness.down = True
+    store = make_store(engine_factory=engine_factory, disk=disk, stop_timeout=2.0,
+                       retry_delays=(10,))    # no write in flight when the flush gives up
+    store.startService()
+    store.add(log_entry(0))
+    clock.run_until(lambda: retry_warnings(store))
+    clock.wait(store.journaled())
+    disk.hang = True                          # the sync of this open hangs:
+    store.open("call:c1", CallRecord(call_id="c1", direction="inbound", offered_at=T0))
+    try:
+        stopped = store.stopService()
+        clock.advance(0)                      # the last attempt, now
+        clock.run_until(lambda: len(retry_warnings(store)) == 2)    # it failed
+        clock.advance(2.0)                    # the flush gives up
+        assert store.lifecycle.state == "closing"
+        clock.advance(2.0)                    # so do the engine's close and the journal's fsync
+        clock.wait(stopped, timeout=10)
+    finally:
+        disk.release.set()
+        dispose_hangs.set()
+    at = {t.target: t.at for t in store.lifecycle.history}
+    assert at["stopped"] - at["stopping"] == 4.0
+    [kept] = [e for e in store.events if "kept in the journal" in e["log_format"]]
+    assert kept["count"] == 1 and store.unsaved == 0
+
+
+def test_a_spill_file_taken_during_a_disk_alarm_is_written_once(make_store, clock):
+    """The disk is full from the start: the spill file's records cannot be
+    journaled, but the database commits them, and that is enough to
+    delete the file, so the next start does not take it again."""
+    disk = FullDisk()
+    disk.full = True
+    store = make_store(disk=disk)
+    store.spill_path.parent.mkdir(parents=True)
+    store.spill_path.write_text("".join(
+        dump_row(*snapshot(log_entry(i))) + "\n" for i in range(3)))
+    store.startService()
+    clock.wait(store.flush())
+    assert store.alarms == {"disk"} and not store.spill_path.exists()
+    stop(store, clock)
+
+    again = make_store()
+    again.startService()
+    clock.wait(again.flush())
+    assert stored_data1(again, clock) == ["0", "1", "2"]
+
+
+def test_a_spill_file_whose_records_got_nowhere_is_kept_for_the_next_start(
+        make_store, clock, harness):
+    """Disk full and database down the whole run: the spill file is kept
+    (its records are not lost, nor counted unsaved) and taken again."""
+    disk = FullDisk()
+    disk.full = harness.down = True
+    store = make_store(disk=disk)
+    store.spill_path.parent.mkdir(parents=True)
+    store.spill_path.write_text("".join(
+        dump_row(*snapshot(log_entry(i))) + "\n" for i in range(2)))
+    store.startService()
+    clock.run_until(lambda: retry_warnings(store))
+    stop(store, clock)
+    assert store.spill_path.exists() and store.unsaved == 0
+    assert any("is kept for the next start" in e["log_format"] for e in store.events)
+
+    again = make_store(engine_factory=Harness())
+    again.startService()
+    clock.wait(again.flush())
+    assert stored_data1(again, clock) == ["0", "1"] and not again.spill_path.exists()
+
+
+def test_seq_is_never_reused_after_a_stop_that_deleted_every_segment(make_store, clock):
+    """A record, then an open record opened and closed: a clean stop
+    leaves only the checkpoint, which keeps the last seq; the next run
+    numbers on from there."""
+    store = make_store()
+    store.startService()
+    store.add(log_entry(0))
+    store.open("call:c1", CallRecord(call_id="c1", direction="inbound", offered_at=T0))
+    store.close("call:c1")
+    clock.wait(store.flush())
+    stop(store, clock)
+    checkpoint = store.journal_dir / "checkpoint.json"
+    assert [p.name for p in store.journal_dir.iterdir()] == [checkpoint.name]
+    assert json.loads(checkpoint.read_text())["last_seq"] == 3
+
+    again = make_store()
+    again.startService()
+    again.add(log_entry(1))
+    clock.wait(again.journaled())
+    [segment] = segments(again)
+    assert [json.loads(line)["entry"]["seq"] for line in segment.open("rb")] == [4]
 
 
 def test_records_in_neither_the_database_nor_the_journal_are_counted_at_stop(

@@ -2,9 +2,10 @@
 """The record store on SQLite and PostgreSQL: models round-trip, queue log
 lines, a 10,000-record burst, outages that lose nothing, records kept in
 the journal across a stop and written at the next start, a frozen
-database (one alarm, a stop that does not wait for it), statement
-timeouts, migrations that match the models, and no database call on the
-reactor thread.  The journal itself (crashes, torn lines, a full disk,
+database (one alarm, a stop that does not wait for it), one alarm for
+a long outage, statement timeouts (and the URL's own settings kept),
+migrations that match the models, and no database call on the reactor
+thread.  The journal itself (crashes, torn lines, a full disk,
 open records): tests/test_journal.py.
 
 The store runs for real: real threads and real databases.  Only
@@ -477,6 +478,77 @@ def test_the_database_alarm_is_raised_once_and_cleared_once(make_store, clock, h
     assert raised["log_level"] == LogLevel.critical and "database is down" in raised["why"]
     assert cleared["log_level"] == LogLevel.info and "cleared" in cleared["log_format"]
     assert store.alarms == frozenset()
+
+
+def test_a_long_outage_raises_the_database_alarm_once(make_store, clock, harness):
+    """Ten minutes of a database that is down, tried every few seconds:
+    one critical line however long it lasts, one line when it clears."""
+    store = make_store(db_timeout_s=30, retry_delays=RETRY_DELAYS)
+    store.startService()
+    clock.wait(store.flush())
+    harness.down = True
+    store.add(log_entry(0))
+    clock.run_until(lambda: len(retry_warnings(store)) == 1)
+    while clock.seconds() < 600:
+        tries = len(retry_warnings(store))
+        clock.advance(10)                  # the longest delay: one attempt each time
+        clock.run_until(lambda n=tries: len(retry_warnings(store)) == n + 1)
+    assert len(retry_warnings(store)) > 60
+    [raised] = alarm_lines(store, "database")
+    assert raised["log_level"] == LogLevel.critical and store.alarms == {"database"}
+    harness.down = False
+    clock.advance(10)
+    clock.wait(store.flush())
+    raised, cleared = alarm_lines(store, "database")
+    assert cleared["log_level"] == LogLevel.info and store.alarms == frozenset()
+
+
+class Connecting(Exception):
+    """Raised instead of connecting: what the driver would have been given is noted."""
+
+
+def connect_args_given(url, **options):
+    """The keyword arguments ``make_engine(url)`` hands the DBAPI's
+    connect() (the URL's query merged with the engine's connect_args),
+    taken on their way in; no server is contacted."""
+    engine = make_engine(url, **options)
+    given = []
+
+    def instead(dialect, record, cargs, cparams):
+        given.append(dict(cparams))
+        raise Connecting
+
+    event.listen(engine, "do_connect", instead)
+    with pytest.raises(Connecting):
+        engine.connect()
+    engine.dispose()
+    return given[0]
+
+
+def test_postgresql_settings_keep_the_urls_own(monkeypatch):
+    """The URL's own options (a search_path) and connect_timeout stay; the
+    store's statement_timeout joins those options; its defaults fill only
+    what the URL leaves unset."""
+    monkeypatch.delenv("PGOPTIONS", raising=False)
+    monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
+    given = connect_args_given("postgresql+psycopg://u:p@127.0.0.1:1/cti"
+                               "?options=-csearch_path%3Dcti&connect_timeout=20", timeout_s=12)
+    assert given["options"] == "-c statement_timeout=12000 -csearch_path=cti"
+    assert given["connect_timeout"] == "20"
+    assert (given["keepalives"], given["tcp_user_timeout"]) == (1, 12000)
+
+    given = connect_args_given("postgresql+psycopg://u:p@127.0.0.1:1/cti", timeout_s=12)
+    assert given["options"] == "-c statement_timeout=12000" and given["connect_timeout"] == 5
+
+    mine = connect_args_given("postgresql+psycopg://u:p@127.0.0.1:1/cti"
+                              "?options=-c%20statement_timeout%3D0", timeout_s=12)
+    assert mine["options"] == "-c statement_timeout=12000 -c statement_timeout=0"  # the last wins
+
+    monkeypatch.setenv("PGOPTIONS", "-c search_path=env")       # libpq's, which ours would hide
+    monkeypatch.setenv("PGCONNECT_TIMEOUT", "30")
+    given = connect_args_given("postgresql+psycopg://u:p@127.0.0.1:1/cti", timeout_s=12)
+    assert given["options"] == "-c statement_timeout=12000 -c search_path=env"
+    assert "connect_timeout" not in given
 
 
 def test_postgresql_statements_have_a_timeout(pg_cluster, clock, tmp_path):  # noqa: F811

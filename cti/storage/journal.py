@@ -9,7 +9,8 @@ file, or ``./var`` for PostgreSQL), one directory per server::
     cti-storage-journal/
         segment-00000007.jsonl     entries, oldest segment first
         segment-00000008.jsonl     the current segment: appended to
-        checkpoint.json            {"committed": 1041, "at": "2024-05-01T09:30:12.345+00:00"}
+        checkpoint.json            {"committed": 1041, "last_seq": 1050,
+                                    "at": "2024-05-01T09:30:12.345+00:00"}
 
 The format: one JSON object per line, its entry behind a CRC-32 of the
 entry's exact text (so a line cut short by a crash, or damaged on disk,
@@ -18,8 +19,9 @@ is recognised and skipped, never misread)::
     {"crc": 2315432187, "entry": {"seq": 1042, "at": "2024-05-01T09:30:12.400+00:00",
       "kind": "record", "table": "queue_log", "row": {"at": "...", "call_id": "c7", ...}}}
 
-``seq`` numbers every entry (never reused, across restarts too); ``at``
-is when it was appended (UTC); ``kind`` is one of:
+``seq`` numbers every entry (never reused, across restarts too: the
+checkpoint keeps the last one given, for a clean stop that deleted every
+segment); ``at`` is when it was appended (UTC); ``kind`` is one of:
 
 - ``record``: a row for the database (``table``, ``row``: its column
   values, times in ISO 8601);
@@ -36,11 +38,18 @@ The life of a record:
 2. A sync job on the journal's own thread fsyncs the segment, after
    ``sync_every`` entries or ``sync_interval_s`` seconds, whichever comes
    first: from then on a power cut loses nothing either.  The reactor
-   thread never waits for a disk.
+   thread never fsyncs, and never waits for the checkpoint or a deletion;
+   what it does do is ``os.write`` (and, at rotation, the ``open`` of a
+   new segment): that takes microseconds into the page cache, but the
+   kernel makes a writer wait when dirty pages pile up past its limits
+   (``vm.dirty_ratio``: a disk much slower than the writes, or one that
+   hangs), so a sick disk can slow the reactor thread that way.
 3. The database writer commits it (cti.storage.store); the store then
    calls :meth:`Journal.settled` with its ``seq``, and the next sync job
    rewrites ``checkpoint.json`` (written aside, fsync'd, renamed over):
-   every record with ``seq <= committed`` is in the database.
+   every record with ``seq <= committed`` is in the database, and
+   ``last_seq`` is the last ``seq`` given when it was written (the last
+   sync job of a stop writes it even when nothing more was committed).
 4. A segment past ``segment_bytes`` is left for a new one, which starts
    with a copy of every open record; a segment that is not the current
    one is deleted once the checkpoint covers all its records and the
@@ -60,12 +69,19 @@ Then a new segment starts, with the open records.
 
 When the disk fails (ENOSPC, EROFS, EIO: any OSError writing, syncing or
 checkpointing): the ``disk`` alarm is raised (one critical line, then at
-most one line a minute while it lasts); the segment is left; entries
-wait in memory (records still go to the database), and every
-``DISK_RETRY_S`` seconds the journal tries again, writing what waits to
-a new segment; the alarm clears when a sync succeeds with nothing left
-waiting.  An entry counts as journaled only once an fsync covering it
-succeeded; whatever a failed fsync might have lost is written again.
+most one line a minute while it lasts); entries wait in memory (records
+still go to the database), and every ``DISK_RETRY_S`` seconds the
+journal tries again, into the same segment (a line cut short is cut off
+first; a segment whose torn end cannot be cut off is left, deleted at
+once if nothing good is in it, and the next try starts a new one), so a
+long outage costs no file and no descriptor per retry.  Meanwhile only what the disk will
+still need waits: a record the database commits is dropped, and of the
+open and close entries only the newest per key (an open record opened
+and closed during the outage leaves nothing).  Segments left are closed
+by a sync job even while the disk fails.  The alarm clears when a sync
+succeeds with nothing left waiting.  An entry counts as journaled only
+once an fsync covering it succeeded; whatever a failed fsync might have
+lost is written again (the open records' copies too).
 
 Windows that remain: a crash between a database commit and the next
 checkpoint (milliseconds) makes the next start insert that batch again;
@@ -103,16 +119,23 @@ LINE_PATTERN = re.compile(rb'\{"crc": (\d+), "entry": (\{.*\})\}\n', re.DOTALL)
 DISK_RETRY_S = 5.0
 #: seconds between two log lines of an alarm that lasts
 ALARM_REPEAT_S = 60.0
+#: while the disk fails, entries no longer needed are dropped from memory
+#: once at least this many (and half of those waiting) are
+COMPACT_MIN = 256
 
 RECORD, OPEN, CLOSE = "record", "open", "close"
 
 #: The journal's life: started, it appends and syncs in the background;
-#: stopping, it makes its last sync; stopped, each entry appended is
-#: written and fsync'd at once, on the calling thread.
+#: stopping, it writes what waits and waits for the sync job in flight;
+#: closing, its last sync job (which closes the segment) is under way;
+#: stopped.  From closing on, each entry appended is written and fsync'd
+#: at once, on the calling thread, in a segment of its own.
 LIFECYCLE = StateTable("journal", initial="new", transitions=[
     ("new", "start", "started"),
     ("started", "stop", "stopping"),
-    ("stopping", "stopped", "stopped"),
+    ("stopping", "final", "closing"),
+    ("stopping", "stopped", "stopped"),     # the job in flight never came back
+    ("closing", "stopped", "stopped"),
 ])
 
 
@@ -141,9 +164,12 @@ def iso(seconds):
 class Entry:
     """One journal entry.  ``row_json`` is the row's JSON text, made when
     the entry is (so a row that cannot be written fails at ``add()``, and
-    is serialised once).  ``journaled``: an fsync covering it succeeded
-    (or, for a record, the database has it); ``settled``: the database
-    committed or refused it (set by the store)."""
+    is serialised once).  ``journaled``: an fsync covering it succeeded;
+    ``settled``: the database committed or refused it (set by the store).
+    While the disk fails: ``dropped``, no longer needed on disk (a record
+    the database committed, an open or close a newer entry of its key
+    replaces); ``key_on_disk``, for an open or close, an earlier open of
+    its key may be on disk (so a close must get there too)."""
 
     kind: str
     table: Table | None = None
@@ -154,6 +180,8 @@ class Entry:
     row_json: str | None = None
     journaled: bool = False
     settled: bool = False
+    dropped: bool = False
+    key_on_disk: bool = False
 
     @classmethod
     def make(cls, kind, table=None, row=None, key=None):
@@ -215,14 +243,18 @@ def row_from_json(table, data):
 @dataclass(eq=False)
 class Segment:
     """A segment file: ``fd`` while open for appending, its ``size`` so
-    far, the highest record ``seq`` in it, and ``copies_end``: the line
-    count (of this run) once its copies of the open records were written."""
+    far (the bytes known good), the highest record ``seq`` in it, and
+    ``copies_end``: the line count (of this run) once its copies of the
+    open records were written (None while they must be written again: cut
+    short, or a failed fsync may have lost them); ``torn``: a line was
+    cut short and could not be cut off."""
 
     path: Path
     fd: int | None = None
     size: int = 0
     records_max: int = 0
-    copies_end: int = 0
+    copies_end: int | None = 0
+    torn: bool = False
 
 
 @dataclass
@@ -233,6 +265,7 @@ class Found:
     ``(path, line number, why)``."""
 
     committed: int = 0
+    last_seq: int = 0
     records: list = field(default_factory=list)
     open: dict = field(default_factory=dict)
     last_seen: float | None = None
@@ -253,11 +286,13 @@ def segment_paths(directory):
 
 
 def read_checkpoint(path, found):
-    """Fill ``found.committed`` (and ``last_seen``) from the checkpoint file.
-    An unreadable one counts as 0: replaying too much beats losing records."""
+    """Fill ``found.committed``, ``last_seq`` and ``last_seen`` from the
+    checkpoint file (``last_seq`` is missing in older ones).  An unreadable
+    one counts as 0: replaying too much beats losing records."""
     try:
         item = json.loads(path.read_bytes())
         found.committed = int(item["committed"])
+        found.last_seq = int(item.get("last_seq", 0))
         found.last_seen = datetime.fromisoformat(item["at"]).timestamp()
     except FileNotFoundError:
         pass
@@ -311,8 +346,10 @@ def take(found, segment, entry):
 class Disk:
     """The journal's file operations, one method each: tests make a disk
     fail (full: ENOSPC) by overriding them, without root or a small
-    file system.  Appends and opens run on the reactor thread; fsync,
-    the checkpoint and deletions on the journal's thread."""
+    file system.  Appends, opens and truncation (cutting off a torn line)
+    run on the reactor thread, as do closing and deleting a new segment
+    that holds nothing; fsync, the checkpoint, closing the segments left
+    and deleting old ones on the journal's thread."""
 
     def lock(self, directory):
         """Open ``directory`` and take its exclusive lock: the fd, or JournalError."""
@@ -409,7 +446,12 @@ class JobThread:
 async def within(d, timeout, clock):
     """Wait for Deferred ``d`` at most ``timeout`` seconds of ``clock``:
     True if it fired (a failure is raised), False if time ran out (then
-    ``d`` is cancelled; a late result is ignored)."""
+    ``d`` is cancelled; a late result is ignored).  With no time left it
+    does not wait at all."""
+    if timeout <= 0 and not d.called:
+        d.cancel()
+        d.addErrback(lambda f: f.trap(defer.CancelledError))
+        return False
     d.addTimeout(timeout, clock)
     try:
         await d
@@ -423,10 +465,13 @@ class DiskPlan:
     """One sync job, decided on the reactor thread: fsync these fds (and
     the directory, if segments were made), close those, write the
     checkpoint (if it moved), delete the segments no longer needed.
-    ``upto``: the lines written when it was planned, which it covers."""
+    ``upto``: the lines written when it was planned, which it covers;
+    ``current``: the segment appended to, if its fd is among ``sync``."""
 
     upto: int
     committed: int
+    last_seq: int
+    current: "Segment | None"
     sync: list
     close: list
     sync_directory: bool
@@ -506,11 +551,15 @@ class Journal:
         self._next_seq = 1
         self._committed = 0          # highest record seq the database has
         self._checkpointed = 0       # ... as far as checkpoint.json says
+        self._checkpointed_seq = 0   # the last_seq checkpoint.json has
         self._segments = []          # Segment, oldest first (the current one too)
-        self._current = None         # the Segment appended to; None after a failure
+        self._current = None         # the Segment appended to (kept across failures)
         self._closing = []           # Segments left, to fsync and close
         self._unwritten = deque()    # entries not yet written (before start, disk failing)
         self._unsynced = deque()     # (line count, entry) written, not yet fsync'd
+        self._held = {}              # key -> its open/close entry waiting while paused
+        self._held_records = deque()  # the records appended while paused, waiting
+        self._dropped = 0            # entries of _unwritten marked dropped
         self._lines = 0              # lines written in this run (copies too)
         self._synced_lines = 0
         self._last_appended = None
@@ -534,8 +583,9 @@ class Journal:
 
     @property
     def unjournaled(self):
-        """Entries appended but not yet on disk (fsync'd)."""
-        return len(self._unwritten) + len(self._unsynced)
+        """Entries appended but not yet on disk, and still to be written
+        (not those dropped while the disk fails)."""
+        return len(self._unwritten) - self._dropped + len(self._unsynced)
 
     # -- start --
 
@@ -568,7 +618,8 @@ class Journal:
         open records (those opened before start win); number the entries
         appended before start."""
         self._committed = self._checkpointed = found.committed
-        self._next_seq = max(found.max_seq, found.committed) + 1
+        self._checkpointed_seq = found.last_seq
+        self._next_seq = max(found.max_seq, found.committed, found.last_seq) + 1
         self._segments = found.segments
         self._segment_number = found.last_number
         self.last_seen = None if found.last_seen is None else datetime.fromtimestamp(
@@ -584,64 +635,150 @@ class Journal:
 
     def record(self, table, row):
         """Append a record for the database; its Entry (the store keeps it)."""
-        entry = Entry.make(RECORD, table, row)
-        self._append(entry)
-        return entry
+        return self._append(Entry.make(RECORD, table, row))
 
     def open(self, key, table, row):
-        """Append an open record under ``key``, replacing any earlier one."""
+        """Append an open record under ``key``, replacing any earlier one;
+        its Entry."""
         entry = Entry.make(OPEN, table, row, key)
-        self.open_records.pop(key, None)
+        was_open = self.open_records.pop(key, None) is not None
         self.open_records[key] = entry
         self.unfinished_keys.discard(key)
-        self._append(entry)
+        return self._append(entry, was_open)
 
     def close(self, key):
-        """Forget the open record ``key`` (nothing if none is open)."""
+        """Forget the open record ``key`` (nothing if none is open); the
+        close's Entry, or None."""
         if self.open_records.pop(key, None) is None:
-            return
+            return None
         self.unfinished_keys.discard(key)
-        self._append(Entry.make(CLOSE, key=key))
+        return self._append(Entry.make(CLOSE, key=key), True)
 
-    def _append(self, entry):
+    def _append(self, entry, key_was_open=False):
+        """Number ``entry`` and write it (or keep it while the disk fails,
+        or until start); from the last sync job on, write it on its own."""
         entry.at = self.reactor.seconds()
         self._last_appended = entry
-        if self.lifecycle.state == "stopped":
+        state = self.lifecycle.state
+        if state in ("closing", "stopped"):
             self._write_after_stop(entry)
-            return
-        if self.lifecycle.state != "new":
+        elif state == "new":
+            self._unwritten.append(entry)
+        else:
             entry.seq = self._take_seq()
-        self._unwritten.append(entry)
-        if self.lifecycle.state != "new" and not self._paused:
-            self._write_unwritten()
+            if self._paused:
+                self._hold(entry, key_was_open)
+            else:
+                self._unwritten.append(entry)
+                self._write_unwritten()
+                if self._paused and self._unwritten and self._unwritten[-1] is entry:
+                    self._unwritten.pop()     # the disk just failed: kept as those after it
+                    self._hold(entry, key_was_open)
+        return entry
 
     def _take_seq(self):
         seq, self._next_seq = self._next_seq, self._next_seq + 1
         return seq
 
+    def _hold(self, entry, key_was_open):
+        """While the disk fails: keep ``entry`` for the retry, and drop what
+        it makes useless: an open or close waiting for the same key (a
+        close drops its open, and itself too if no open of that key can be
+        on disk).  Records the database commits are dropped by
+        :meth:`settled`."""
+        if entry.kind == RECORD:
+            self._held_records.append(entry)
+        else:
+            earlier = self._held.pop(entry.key, None)
+            if earlier is not None:
+                self._drop(earlier)
+                key_was_open = earlier.key_on_disk
+            entry.key_on_disk = key_was_open
+            if entry.kind == CLOSE and not key_was_open:
+                entry.dropped = True          # opened and closed while the disk failed
+                self._maybe_compact()
+                return
+            self._held[entry.key] = entry
+        self._unwritten.append(entry)
+        self._maybe_compact()
+
+    def _drop(self, entry):
+        entry.dropped = True
+        self._dropped += 1
+
+    def _maybe_compact(self):
+        """Free the dropped entries once they are at least half of those
+        waiting (and COMPACT_MIN): memory stays within twice what the disk
+        still needs, at a cost of O(1) per entry."""
+        if self._dropped >= max(COMPACT_MIN, len(self._unwritten) // 2):
+            self._unwritten = deque(e for e in self._unwritten if not e.dropped)
+            self._dropped = 0
+
     def _write_unwritten(self):
         """Write what waits, oldest first, into the OS's buffers (no fsync:
         that is the sync job's); on an OSError keep it and raise the alarm."""
         try:
-            if self._current is None:
-                self._rotate()
+            self._ready_segment()
             while self._unwritten:
                 entry = self._unwritten[0]
-                if entry.kind == RECORD and entry.seq <= self._committed:
-                    self._unsynced.append((self._lines, entry))    # in the database
-                else:
+                if entry.dropped:
+                    self._dropped -= 1
+                elif not (entry.kind == RECORD and entry.seq <= self._committed):
                     self._write_line(entry)
                     self._unsynced.append((self._lines, entry))
                 self._unwritten.popleft()
+                self._forget_held(entry)
                 if self._current.size >= self.segment_bytes:
                     self._rotate()
         except OSError as e:
             self._failed(e)
+        self._fire_waiters()
         self._schedule_sync()
+
+    def _forget_held(self, entry):
+        if entry.kind == RECORD:
+            if self._held_records and self._held_records[0] is entry:
+                self._held_records.popleft()
+        elif self._held.get(entry.key) is entry:
+            del self._held[entry.key]
+
+    def _ready_segment(self):
+        """A segment to append to, in a known state: after a failure the
+        current one, cut back to its good bytes and with its copies of the
+        open records written again if they may be lost; a new one if there
+        is none, or if the torn end cannot be cut off."""
+        segment = self._current
+        if segment is not None and segment.torn:
+            try:
+                self.disk.truncate(segment.fd, segment.size)
+            except OSError:
+                self._abandon(segment)
+                segment = None
+            else:
+                segment.torn = False
+        if segment is None:
+            self._rotate()
+        elif segment.copies_end is None:
+            self._write_copies(segment)
+
+    def _abandon(self, segment):
+        """Leave the current segment (its end cannot be cut off): closed by
+        the next sync job, or at once, and deleted, if nothing good is in it."""
+        self._current = None
+        if segment.size:
+            self._closing.append(segment)
+            return
+        self._segments.remove(segment)
+        fd, segment.fd = segment.fd, None
+        try:
+            self.disk.close(fd)
+            self.disk.unlink(segment.path)
+        except OSError:
+            pass                      # an empty file, or one torn line: skipped at start
 
     def _write_line(self, entry):
         """Append one entry to the current segment; a partial line is cut
-        off again (best effort) before the error goes up."""
+        off again (or the segment marked torn) before the error goes up."""
         segment, data = self._current, encode(entry)
         try:
             self.disk.write_all(segment.fd, data)
@@ -649,7 +786,7 @@ class Journal:
             try:
                 self.disk.truncate(segment.fd, segment.size)
             except OSError:
-                pass                  # the reader skips the torn line
+                segment.torn = True   # cut off before the next write (or left)
             raise
         segment.size += len(data)
         self._lines += 1
@@ -662,19 +799,24 @@ class Journal:
         if self._current is not None:
             self._closing.append(self._current)
             self._current = None
-        self._segment_number += 1
-        path = self.directory / SEGMENT_NAME.format(self._segment_number)
-        segment = Segment(path, self.disk.open_append(path))
+        number = self._segment_number + 1
+        path = self.directory / SEGMENT_NAME.format(number)
+        segment = Segment(path, self.disk.open_append(path), copies_end=None)
+        self._segment_number = number
         self._segments.append(segment)
         self._current = segment
         self._directory_dirty = True
+        self._write_copies(segment)
+
+    def _write_copies(self, segment):
+        segment.copies_end = None
         for entry in list(self.open_records.values()):
             self._write_line(entry.copy_as(self._take_seq()))
         segment.copies_end = self._lines
 
     def _write_after_stop(self, entry):
-        """After :meth:`stop` (a bug in shutdown order): a segment of its
-        own, written and fsync'd on this thread; OSError goes up."""
+        """From the last sync job on (a bug in shutdown order): a segment of
+        its own, written and fsync'd on this thread; OSError goes up."""
         entry.seq = self._take_seq()
         self._segment_number += 1
         fd = self.disk.open_append(self.directory / SEGMENT_NAME.format(self._segment_number))
@@ -689,28 +831,54 @@ class Journal:
 
     def settled(self, seq):
         """The database committed (or refused) every record up to ``seq``:
-        the next sync job moves the checkpoint, at once if it can."""
-        if seq > self._committed:
-            self._committed = seq
-            self._schedule_sync()
+        the next sync job moves the checkpoint, at once if it can; while
+        the disk fails, those records no longer wait to be written."""
+        if seq <= self._committed:
+            return
+        self._committed = seq
+        held = self._held_records
+        while held and held[0].seq <= seq:
+            self._drop(held.popleft())
+        self._maybe_compact()
+        self._schedule_sync()
 
     def journaled(self):
         """A Deferred fired once every entry appended so far is on disk
-        (or, for a record, in the database)."""
+        (fsync'd); a record the database committed before it could be
+        written is not written, and does not hold it up."""
         last = self._last_appended
-        if last is None or last.journaled:
+        if last is None or last.journaled or self._covered(last):
             return defer.succeed(None)
         d = defer.Deferred()
         self._waiters.append((last, d))
         return d
+
+    def _covered(self, entry):
+        """Every entry up to ``entry`` is on disk (or needs not be): none
+        older waits to be written or synced."""
+        if entry.seq is None:
+            return False
+        if self._unsynced:
+            return entry.seq < self._unsynced[0][1].seq
+        return not self._unwritten or entry.seq < self._unwritten[0].seq
+
+    def _fire_waiters(self):
+        while self._waiters and (self._waiters[0][0].journaled
+                                 or self._covered(self._waiters[0][0])):
+            self._waiters.pop(0)[1].callback(None)
 
     # -- sync jobs --
 
     def _schedule_sync(self):
         """Start a sync job now if enough waits (``sync_every`` lines, a
         checkpoint to move, a segment to close), else within
-        ``sync_interval_s``; never two at once, none while the disk fails."""
-        if self.lifecycle.state != "started" or self._job is not None or self._paused:
+        ``sync_interval_s``; never two at once.  While the disk fails,
+        only to close the segments left."""
+        if self.lifecycle.state != "started" or self._job is not None:
+            return
+        if self._paused:
+            if self._closing:
+                self._start_job()
             return
         waiting = self._lines - self._synced_lines
         if waiting >= self.sync_every or self._closing or self._committed > self._checkpointed:
@@ -732,6 +900,11 @@ class Journal:
         for segment in self._closing:
             segment.fd = None
         self._closing = []
+        if final:
+            self.lifecycle.fire("final")          # appends go their own way from now
+            if self._current is not None:
+                self._current.fd = None           # the job closes it
+                self._current = None
         self._job = self._thread.submit(carry_out, self.disk, plan,
                                         self.directory / CHECKPOINT_NAME, self._directory_fd)
         self._job.addCallback(self._job_done, plan)
@@ -741,15 +914,18 @@ class Journal:
         sync = [segment.fd for segment in self._closing]
         if current is not None and upto > self._synced_lines:
             sync.append(current.fd)
+        else:
+            current = None
+        last_seq = self._next_seq - 1
         checkpoint = None
-        if self._committed > self._checkpointed:
-            checkpoint = json.dumps({"committed": self._committed,
+        if self._committed > self._checkpointed or (final and last_seq > self._checkpointed_seq):
+            checkpoint = json.dumps({"committed": self._committed, "last_seq": last_seq,
                                      "at": iso(self.reactor.seconds())}).encode()
         closing = [segment.fd for segment in self._closing]
-        if final and current is not None:
-            closing.append(current.fd)
-        return DiskPlan(upto, self._committed, sync, closing, self._directory_dirty,
-                        checkpoint, self._deletable(upto, final))
+        if final and self._current is not None:
+            closing.append(self._current.fd)
+        return DiskPlan(upto, self._committed, last_seq, current, sync, closing,
+                        self._directory_dirty, checkpoint, self._deletable(upto, final))
 
     def _deletable(self, upto, final):
         """The segments this job may delete once its checkpoint is down:
@@ -757,9 +933,9 @@ class Journal:
         safe elsewhere (the current segment's copies covered by this job;
         at the final job, none open and nothing waiting to be written)."""
         limit, current = self._committed, self._current
-        if final and not self.open_records and not self._unwritten:
+        if final and not self.open_records and len(self._unwritten) == self._dropped:
             return [s for s in self._segments if s.records_max <= limit]
-        if current is None or current.copies_end > upto:
+        if current is None or current.copies_end is None or current.copies_end > upto:
             return []
         return [s for s in self._segments if s is not current and s.records_max <= limit]
 
@@ -773,11 +949,12 @@ class Journal:
             self._directory_dirty |= plan.sync_directory
         if report.checkpointed:
             self._checkpointed = max(self._checkpointed, plan.committed)
+            self._checkpointed_seq = max(self._checkpointed_seq, plan.last_seq)
         for segment in report.deleted:
             self._segments.remove(segment)
         if report.error is not None:
             if not report.synced:
-                self._requeue_unsynced()
+                self._requeue_unsynced(plan)
             self._failed(report.error)
         elif self._failing_since is not None and not self._paused and not self._unwritten:
             self._cleared()
@@ -787,17 +964,16 @@ class Journal:
             d.callback(None)
         self._schedule_sync()
 
-    def _requeue_unsynced(self):
+    def _requeue_unsynced(self, plan):
         """A failed fsync may have lost anything written since the last good
         one: all of it waits to be written again (the reader drops a seq it
-        already has)."""
+        already has), and so do the open records' copies, if that fsync
+        was the current segment's."""
         self._unwritten.extendleft(entry for _, entry in reversed(self._unsynced))
         self._unsynced.clear()
         self._synced_lines = self._lines
-
-    def _fire_waiters(self):
-        while self._waiters and self._waiters[0][0].journaled:
-            self._waiters.pop(0)[1].callback(None)
+        if plan.current is not None and plan.current is self._current:
+            self._current.copies_end = None
 
     def _idle(self):
         """A Deferred fired when no sync job is in flight."""
@@ -810,12 +986,9 @@ class Journal:
     # -- the disk alarm --
 
     def _failed(self, error):
-        """A write, fsync or checkpoint failed: leave the segment, keep the
-        entries in memory, raise the alarm (or repeat it, once a minute),
-        try again in DISK_RETRY_S."""
-        if self._current is not None:
-            self._closing.append(self._current)
-            self._current = None
+        """A write, fsync or checkpoint failed: keep the entries in memory,
+        raise the alarm (or repeat it, once a minute), try again in
+        DISK_RETRY_S (into the same segment)."""
         self._paused = True
         now = self.reactor.seconds()
         if self._failing_since is None:
@@ -851,9 +1024,10 @@ class Journal:
     async def stop(self, timeout):
         """Write and fsync what can be, move the checkpoint, delete what is
         no longer needed, end the thread and unlock, within ``timeout``
-        seconds (a disk that hangs is left to it).  Returns the record entries neither on disk
-        nor in the database.  Entries appended afterwards are written and
-        fsync'd at once, each in a segment of its own."""
+        seconds in all (a disk that hangs is left to it).  Returns the
+        record entries neither on disk nor in the database.  From the last
+        sync job on, entries appended are written and fsync'd at once, each
+        in a segment of its own."""
         if self.lifecycle.state != "started":
             return []
         self.lifecycle.fire("stop")
@@ -867,8 +1041,7 @@ class Journal:
         idle = await within(self._idle(), timeout, self.reactor)
         if idle:
             self._start_job(final=True)
-            idle = await within(self._idle(), max(0, deadline - self.reactor.seconds()),
-                                self.reactor)
+            idle = await within(self._idle(), deadline - self.reactor.seconds(), self.reactor)
         self._thread.stop()
         if idle:                              # else a stuck job may still use the fd
             self.disk.close(self._directory_fd)

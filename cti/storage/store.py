@@ -4,9 +4,11 @@
 
 The CT server produces records on the reactor thread (a CDR when a call
 ends, a queue log line for every queue event) and must never wait for a
-database or a disk.  :class:`RecordStore` is a Twisted service that takes
-them at once, puts them in its journal (cti.storage.journal: local disk,
-JSON lines) and writes them to the database from one dedicated thread::
+database, nor for a disk beyond an ``os.write`` into the page cache (the
+journal's doc says when even that can wait).  :class:`RecordStore` is a
+Twisted service that takes them at once, puts them in its journal
+(cti.storage.journal: local disk, JSON lines) and writes them to the
+database from one dedicated thread::
 
     store = RecordStore(default_url("var"))
     store.setServiceParent(application)      # first child: it stops last
@@ -40,9 +42,10 @@ What can go wrong, and what happens:
   warning says how many records wait and when the next try is;
 - the database does not answer at all (a frozen server, a black-holed
   connection): no record has reached it for ``db_timeout_s``, so the
-  ``database`` alarm is raised, once; records keep coming into the
-  journal; the alarm clears when a batch commits.  ``connect_timeout``
-  and ``statement_timeout`` bound what PostgreSQL itself can bound;
+  ``database`` alarm is raised, once however long it lasts; records keep
+  coming into the journal; the alarm clears (one line) when a batch
+  commits.  ``connect_timeout`` and ``statement_timeout`` bound what
+  PostgreSQL itself can bound;
 - one record the database refuses (a constraint, a value it cannot
   store): the batch is retried row by row, the refused rows go to the
   reject file and the rest are written; one bad record never holds up
@@ -53,9 +56,11 @@ What can go wrong, and what happens:
   yet committed before anything new, and :meth:`RecordStore.unfinished`
   gives the open records the crash left;
 - the server stops while the database is down: ``stopService`` flushes
-  for at most ``stop_timeout`` seconds, never waits for a stuck database
-  thread, and leaves what is not committed in the journal for the next
-  start; what is in neither (the disk failed too) is counted in
+  for at most ``stop_timeout`` seconds, then gives the journal's last
+  sync and the engine's close at most ``stop_timeout`` more, side by side
+  (a stop takes at most twice ``stop_timeout``), never waits for a stuck
+  database thread, and leaves what is not committed in the journal for
+  the next start; what is in neither (the disk failed too) is counted in
   ``unsaved``.
 
 ``add()`` snapshots the record's column values at once: the instance may
@@ -97,8 +102,10 @@ from cti.storage.models import Base
 
 #: The store's life as a service: running while it writes; stopping while
 #: it flushes (for at most stop_timeout); closing while it closes the
-#: journal and lets its threads go; stopped, when a record added is
-#: journaled at once, on the calling thread.
+#: journal and the engine and lets its threads go (at most stop_timeout
+#: more); stopped.  From closing on, nothing more goes to the database: a
+#: record added is the journal's alone (written at once, on the calling
+#: thread, once the journal's last sync job has begun).
 LIFECYCLE = Table("record_store", initial="new", transitions=[
     ("new", "start", "running"),
     ("running", "stop", "stopping"),
@@ -150,7 +157,8 @@ def make_engine(url, timeout_s=30.0):
     statement that runs too long (a lock held elsewhere), and TCP
     keepalives and ``tcp_user_timeout`` notice a server that vanished.  A
     server that is frozen answers none of these: the store's watchdog
-    (``db_timeout_s``) is what notices it.
+    (``db_timeout_s``) is what notices it.  The URL's own settings win:
+    see :func:`postgresql_connect_args`.
     """
     url = make_url(url)
     if url.get_backend_name() == "sqlite":
@@ -159,13 +167,35 @@ def make_engine(url, timeout_s=30.0):
         return engine
     connect_args = {}
     if url.get_backend_name() == "postgresql":
-        connect_args = {
-            "connect_timeout": max(1, min(5, int(timeout_s))),
-            "options": f"-c statement_timeout={int(timeout_s * 1000)}",
-            "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
-            "keepalives_count": 3, "tcp_user_timeout": int(timeout_s * 1000),
-        }
+        connect_args = postgresql_connect_args(url, timeout_s)
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+def postgresql_connect_args(url, timeout_s, environ=os.environ):
+    """The connection settings the store adds for PostgreSQL, given what
+    the URL's query (``?options=...&connect_timeout=...``) already sets.
+
+    SQLAlchemy lays ``connect_args`` over the URL's query, so each default
+    here is left out when the URL (or libpq's environment variable for
+    it, which an explicit setting would override) has its own.  The
+    exception is ``options``: ``-c statement_timeout=...`` goes in front
+    of the URL's own ``options`` (or ``PGOPTIONS``), which are kept; a
+    ``statement_timeout`` of their own comes later and wins.
+    """
+    query = make_url(url).query
+    defaults = {
+        "connect_timeout": max(1, min(5, int(timeout_s))),
+        "keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+        "keepalives_count": 3, "tcp_user_timeout": int(timeout_s * 1000),
+    }
+    from_environment = {"connect_timeout": "PGCONNECT_TIMEOUT"}
+    args = {name: value for name, value in defaults.items()
+            if name not in query and from_environment.get(name, name) not in environ}
+    theirs = query.get("options", environ.get("PGOPTIONS", ""))
+    if isinstance(theirs, tuple):              # ?options=a&options=b
+        theirs = " ".join(theirs)
+    args["options"] = f"-c statement_timeout={int(timeout_s * 1000)} {theirs}".strip()
+    return args
 
 
 # -- records as rows ---------------------------------------------------------
@@ -377,9 +407,11 @@ class RecordStore(Service):
     ``batch``: most rows per transaction.  ``var_dir``: where the journal
     and the reject file go (beside the SQLite file, else ./var).
     ``stop_timeout``: how long ``stopService`` tries to flush, and at most
-    how long it then waits for the journal's last fsync.  ``db_timeout_s``:
-    records waiting that long without one reaching the database raise the
-    ``database`` alarm; also PostgreSQL's statement timeout.
+    how long it then waits for the journal's last fsync and the engine's
+    close, which run side by side (a stop: at most twice that).
+    ``db_timeout_s``: records waiting that long without one reaching the
+    database raise the ``database`` alarm; also PostgreSQL's statement
+    timeout.
     ``segment_bytes``, ``sync_every``, ``sync_interval_s``: the journal's
     segment size and how often it fsyncs (cti.storage.journal).
     ``engine_factory(url)`` makes the Engine on the database thread and
@@ -422,6 +454,7 @@ class RecordStore(Service):
         self._alarms = set()     # {"database"} while that alarm lasts
         self._last_error = None  # the database's last error, for the alarm
         self._db = None          # the database JobThread, while running
+        self._spilled = None     # journal Entries of the spill file, until it is deleted
 
     # -- what monitoring reads --
 
@@ -467,8 +500,8 @@ class RecordStore(Service):
         """Take a new model instance for writing; never blocks, never raises
         for database or disk trouble (ValueError for an invalid record)."""
         table, row = snapshot(record)
-        if self.lifecycle.state == "stopped":
-            self._after_stop(self.journal.record, table, row)
+        if self.lifecycle.state in ("closing", "stopped"):
+            self._late(self.journal.record, table, row)
             return
         self._buffer.append(self.journal.record(table, row))
         self._kick()
@@ -482,16 +515,16 @@ class RecordStore(Service):
         if not isinstance(key, str) or not key:
             raise ValueError(f"open record keys are non-empty strings, not {key!r}")
         table, row = snapshot(record, complete=False)
-        if self.lifecycle.state == "stopped":
-            self._after_stop(self.journal.open, key, table, row)
+        if self.lifecycle.state in ("closing", "stopped"):
+            self._late(self.journal.open, key, table, row)
         else:
             self.journal.open(key, table, row)
 
     def close(self, key):
         """Forget the open record ``key`` (this run's or an unfinished one);
         nothing if there is none."""
-        if self.lifecycle.state == "stopped":
-            self._after_stop(self.journal.close, key)
+        if self.lifecycle.state in ("closing", "stopped"):
+            self._late(self.journal.close, key)
         else:
             self.journal.close(key)
 
@@ -526,7 +559,9 @@ class RecordStore(Service):
 
     def journaled(self):
         """A Deferred fired when every record, open and close so far is on
-        disk in the journal (fsync'd), or, for a record, in the database."""
+        disk in the journal (fsync'd).  During a disk alarm that waits for
+        the disk (a record the database committed meanwhile is not written
+        any more, and does not hold it up)."""
         return self.journal.journaled()
 
     def query(self, fn):
@@ -551,8 +586,9 @@ class RecordStore(Service):
         self._kick()
 
     def stopService(self):
-        """Flush for up to ``stop_timeout`` s, close the journal, let the
-        threads go; what is not committed waits in the journal."""
+        """Flush for up to ``stop_timeout`` s, then close the journal and
+        the engine within ``stop_timeout`` s more, let the threads go; what
+        is not committed waits in the journal."""
         Service.stopService(self)
         if self.lifecycle.state != "running":
             return defer.succeed(None)
@@ -573,23 +609,40 @@ class RecordStore(Service):
     def _import_spill(self):
         """Move the spill file (written at stop by versions before the
         journal, or lines of the reject file put back by hand) into the
-        journal; deleted once they are on disk there."""
+        journal; deleted once each of its records is on disk there or
+        settled in the database (or the reject file), whichever comes
+        first: during a disk alarm, the database's commit is what frees it."""
         if not self.spill_path.exists():
             return
-        count = 0
+        entries = []
         with self.spill_path.open() as f:
             for number, line in enumerate(f, start=1):
                 try:
                     if line.strip():
-                        self._buffer.append(self.journal.record(*load_row(line)))
-                        count += 1
+                        entries.append(self.journal.record(*load_row(line)))
                 except (KeyError, TypeError, ValueError) as e:
                     self.log.error("{path} line {line} is no record ({error}), skipped: "
                                    "{text}", path=str(self.spill_path), line=number,
                                    error=repr(e), text=line.strip())
+        self._buffer.extend(entries)
         self.log.info("moved {count} records from {path} into the journal",
-                      count=count, path=str(self.spill_path))
-        self.journaled().addCallback(lambda _: self.spill_path.unlink(missing_ok=True))
+                      count=len(entries), path=str(self.spill_path))
+        self._spilled = entries
+        if not entries:
+            self._spill_saved()
+            return
+        in_database = defer.Deferred()
+        self._waiters.append((entries[-1], in_database))
+        for d in (self.journaled(), in_database):
+            d.addCallbacks(self._spill_saved, lambda _: None)
+
+    def _spill_saved(self, _=None):
+        """Delete the spill file if each of its records is journaled or
+        settled (records are journaled and settled in order, so the last
+        one tells for all)."""
+        if self._spilled is not None and all(e.journaled or e.settled for e in self._spilled):
+            self._spilled = None
+            self.spill_path.unlink(missing_ok=True)
 
     # -- write jobs --
 
@@ -603,7 +656,7 @@ class RecordStore(Service):
             return
         rows = [(entry.table, entry.row) for entry in itertools.islice(self._buffer, self.batch)]
         self._busy = True
-        if self._watchdog is None:
+        if self._watchdog is None and "database" not in self._alarms:
             self._watchdog = self.reactor.callLater(self.db_timeout_s, self._database_late)
         d = self._db.submit(self.writer.write, rows)
         d.addErrback(self._job_crashed)
@@ -625,6 +678,7 @@ class RecordStore(Service):
             last.settled = True
         if last is not None:
             self.journal.settled(last.seq)
+            self._reached()
         if outcome.error is None:
             self._recovered()
             self._ready = True
@@ -641,13 +695,17 @@ class RecordStore(Service):
                            path=str(self.reject_path))
 
     def _recovered(self):
-        """A job succeeded: say so after failures; disarm the watchdog and
-        clear the database alarm."""
+        """A job succeeded: say so after failures; records reach the database."""
         if self._attempt:
             self.log.info("storage available again after {attempts} failed attempts, "
                           "{pending} records buffered",
                           attempts=self._attempt, pending=len(self._buffer))
         self._attempt = 0
+        self._reached()
+
+    def _reached(self):
+        """Records reached the database: disarm the watchdog, and clear the
+        database alarm (one line)."""
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
@@ -675,7 +733,8 @@ class RecordStore(Service):
     def _database_late(self):
         """The watchdog: records have waited db_timeout_s and none reached
         the database (a write that has not come back, or one failure after
-        another).  One alarm; the store keeps taking records."""
+        another).  One alarm, not re-armed until records reach the
+        database again; the store keeps taking records."""
         self._watchdog = None
         self._alarms.add("database")
         why = ("a write has not come back" if self._busy
@@ -705,8 +764,9 @@ class RecordStore(Service):
     # -- stopping --
 
     async def _stop(self):
-        """Flush within stop_timeout; then, without waiting for a stuck
-        database thread, close the journal and report what is not saved."""
+        """Flush within stop_timeout; then, within stop_timeout more and
+        without waiting for a stuck database thread, close the journal and
+        the engine side by side, and report what is not saved."""
         self.lifecycle.fire("stop")
         if self._retry is not None:
             self._retry.reset(0)            # one last attempt, now
@@ -716,11 +776,19 @@ class RecordStore(Service):
             if call is not None:
                 call.cancel()
         self._retry = self._watchdog = None
+        deadline = self.reactor.seconds() + self.stop_timeout
+        closed = None
         if not self._busy:                  # a stuck job would never let it run
-            await within(self._db.submit(self.writer.close), self.stop_timeout, self.reactor)
+            closed = self._db.submit(self.writer.close)
         self._db.stop()                     # a stuck thread dies with the process (JobThread)
         self._db = None
         unsaved = await self.journal.stop(self.stop_timeout)
+        if closed is not None:
+            try:
+                await within(closed, deadline - self.reactor.seconds(), self.reactor)
+            except Exception:
+                self.log.failure("storage: closing the database engine failed")
+        unsaved = self._keep_spill(unsaved)
         self._ready = False
         self.lifecycle.fire("closed")
         self._report_stop(unsaved)
@@ -728,6 +796,20 @@ class RecordStore(Service):
         waiters, self._waiters = self._waiters, []
         for _, d in waiters:
             d.errback(StoreStopped(f"records kept in the journal {self.journal_dir}"))
+
+    def _keep_spill(self, unsaved):
+        """At stop: delete the spill file if all its records are journaled
+        or settled; else (the disk and the database both failed) keep it
+        for the next start, which takes it again, so its records are not
+        lost (those that did get somewhere will be written twice)."""
+        self._spill_saved()
+        if self._spilled is None:
+            return unsaved
+        self.log.warn("{path} is kept for the next start: not all its records reached the "
+                      "journal or the database (those that did will be written twice)",
+                      path=str(self.spill_path))
+        spilled, self._spilled = set(self._spilled), None
+        return [entry for entry in unsaved if entry not in spilled]
 
     def _report_stop(self, unsaved):
         """Say what the next start will write, and what is lost."""
@@ -751,21 +833,30 @@ class RecordStore(Service):
         self.log.error("the records not saved, as JSON lines:\n{lines}",
                        lines="\n".join(dump_row(e.table, e.row) for e in entries))
 
-    def _after_stop(self, append, *args):
-        """An add/open/close after stop (a bug in shutdown order): the
-        journal writes it at once, on this thread; a record it cannot
-        write counts as unsaved."""
+    def _late(self, append, *args):
+        """An add/open/close once the store is closing or stopped (a bug in
+        shutdown order): it goes to the journal alone.  Until the journal's
+        last sync job has begun, the ordinary way (that job covers it: a
+        record it cannot put on disk counts as unsaved at stop); from then
+        on the journal writes and fsyncs it at once, on this thread, and a
+        record it cannot write counts as unsaved."""
         try:
-            append(*args)
+            entry = append(*args)
         except OSError as e:
-            self.log.critical("{kind} after the store stopped cannot be journaled "
+            self.log.critical("{kind} after the store's flush ended cannot be journaled "
                               "({error})", kind=append.__name__, error=str(e), alarm="disk")
             if append == self.journal.record:
                 self.unsaved += 1
                 self.log.error("the record not saved: {line}", line=dump_row(*args))
             return
-        self.log.warn("{kind} after the store stopped: written to the journal {journal}",
-                      kind=append.__name__, journal=str(self.journal_dir))
+        if entry is None:                   # a close of a key not open
+            return
+        if not entry.journaled:             # the ordinary way, in time for the last sync
+            if entry.kind == "record":
+                self._buffer.append(entry)  # accounted for at stop
+            return
+        self.log.warn("{kind} after the store's flush ended: written to the journal "
+                      "{journal} at once", kind=append.__name__, journal=str(self.journal_dir))
 
     def _late_outcome(self, outcome):
         """A write job that outlived the stop came back."""
