@@ -10,10 +10,13 @@
     cti linediag    the technicians' tool (same as `linediag`)
     cti passwd      make a password hash for etc/cti.toml (reads the
                     password from standard input, or asks on a terminal)
+    cti --version
 """
 import argparse
 import getpass
 import sys
+
+from cti import __version__
 
 
 def passwd(stdin=None, stdout=None):
@@ -40,6 +43,7 @@ def passwd(stdin=None, stdout=None):
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="cti", description="voice-board CTI server")
+    parser.add_argument("--version", action="version", version=f"cti {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     server = sub.add_parser("server", help="run the CT server")
     server.add_argument("-c", "--config", default="etc/cti.toml", help="configuration file")

@@ -64,3 +64,57 @@ def test_the_server_gives_memory_back_to_the_system():
     from cti.server.memory import give_back_memory
 
     assert give_back_memory() is True
+
+
+def test_a_taken_port_stops_the_server_with_one_line_and_status_2(tmp_path):
+    """Another process holds the port: `cti server` says which in one line
+    on standard error and exits 2 (it does not run on without it)."""
+    import socket
+    import subprocess
+    import sys
+
+    shutil.copytree("etc", tmp_path / "etc")
+    config = tmp_path / "etc" / "cti.toml"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config.write_text(config.read_text()        # its var_dir: tmp_path/var
+                          .replace("tcp:7500:interface=127.0.0.1",
+                                   f"tcp:{port}:interface=127.0.0.1")
+                          .replace('http = "tcp:7580:interface=127.0.0.1"', ""))
+        done = subprocess.run([sys.executable, "-m", "cti", "server", "-c", str(config),
+                               "--drain", "0"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    [line] = [x for x in done.stderr.splitlines() if x.startswith("cti server:")]
+    assert line.startswith(f"cti server: cannot start: cannot listen on tcp:{port}:")
+    assert "in use" in line
+
+
+def test_cti_version(capsys):
+    from cti import __version__
+    from cti.cli import main as cti
+
+    with pytest.raises(SystemExit) as done:
+        cti(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out == f"cti {__version__}\n"
+
+
+@pytest.mark.parametrize("unit", ["cti-server", "cti-flow"])
+def test_the_systemd_units_run_commands_cti_takes(unit, monkeypatch):
+    """ExecStart of each unit under etc/systemd is a `cti` command line the
+    command accepts (parsed, not run)."""
+    import configparser
+    import shlex
+
+    import cti.cli
+
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.read(f"etc/systemd/{unit}.service")
+    command = shlex.split(parser["Service"]["ExecStart"])
+    assert command[0].endswith("/cti") and parser["Service"]["RestartPreventExitStatus"] == "2"
+    seen = []
+    monkeypatch.setattr("cti.server.run.main", lambda args: seen.append(args) or 0)
+    monkeypatch.setattr("cti.flow.run.main", lambda args: seen.append(args) or 0)
+    assert cti.cli.main(command[1:]) == 0
+    assert seen[0].config == "/etc/cti/cti.toml"

@@ -5,8 +5,10 @@
     CTServer (MultiService)
     ├── RecordStore          CDRs, queue log, agent states (started first, stopped last)
     ├── EventPump            board events into the reactor (the driver's descriptor)
-    ├── listeners            one per [server] listen endpoint string
-    └── status pages         /metrics and /status on [server] http (cti.server.monitoring)
+    └── Listening            the [server] listen endpoints, and the status pages
+                             (/metrics, /status) on [server] http: `ready` fires
+                             once all are bound, or fails naming the one that
+                             is not (cti.server.listening)
 
 plus the objects they serve: the driver (the simulator's or the real
 boards'), the CT-Bus switching map, the channels and stations, the call
@@ -27,10 +29,9 @@ drive time themselves (tests/rig.py).
 import gc
 from pathlib import Path
 
-from twisted.application import strports
-from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
 from twisted.internet import defer
+from twisted.internet.endpoints import serverFromString
 from twisted.logger import Logger
 
 from ctbus import SwitchingMap
@@ -51,6 +52,7 @@ from cti.server.lines.channels import (
 )
 from cti.server.lines.spans import Span
 from cti.server.lines.voice import VoicePorts
+from cti.server.listening import Listening
 from cti.server.monitoring.figures import Figures
 from cti.server.monitoring.http import site
 from cti.server.monitoring.lag import ReactorLag
@@ -120,28 +122,30 @@ class CTServer(MultiService):
         self._make_channels()
         driver.subscribe(self.channels.handle)
         driver.subscribe(self.ports.handle)
-        for endpoint in (config.listen if listen is None else listen):
-            self._listener(endpoint, reactor).setServiceParent(self)
         self.lag = ReactorLag(reactor)
         self.figures = Figures(reactor, self.center, records,
                                lambda: [s.role for s in self.hub.sessions if s.role],
                                self.lag, started_at=reactor.seconds())
+        self.listening = Listening()
+        for endpoint in (config.listen if listen is None else listen):
+            self.listening.add(endpoint, self._endpoint(endpoint, reactor),
+                               SessionFactory(self.hub))
         http = config.http if http is None else http
         if http:                                   # "" or None: no status pages
-            strports.service(http, site(self.figures)).setServiceParent(self)
+            self.listening.add(f"{http} (status pages)", serverFromString(reactor, http),
+                               site(self.figures))
+        self.listening.setServiceParent(self)      # the last to start, the first to stop
 
-    def _listener(self, endpoint, reactor):
-        """The service listening on one [server] listen entry: a Twisted
-        endpoint string, or "tls:PORT[:interface=...]" with the files of
+    def _endpoint(self, endpoint, reactor):
+        """The endpoint of one [server] listen entry: a Twisted endpoint
+        string, or "tls:PORT[:interface=...]" with the files of
         [server.tls] (cti.protocol.tls)."""
-        factory = SessionFactory(self.hub)
         if not endpoint.startswith("tls:"):
-            return strports.service(endpoint, factory)
+            return serverFromString(reactor, endpoint)
         if self.tls is None:
             self.tls = self.config.tls.server_tls()
         port, interface = tls_listen(endpoint)
-        return StreamServerEndpointService(server_endpoint(reactor, port, self.tls, interface),
-                                           factory)
+        return server_endpoint(reactor, port, self.tls, interface)
 
     def _boards(self, reactor):
         """The driver of the configuration: the simulator on the wall clock, or R4."""

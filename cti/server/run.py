@@ -11,9 +11,11 @@ readable line per event goes to standard output at the configured level.
 
 SIGTERM or SIGINT stops the reactor; before it stops, the server drains
 (see CTServer.stopService): no new calls, calls in progress finish or are
-cleared with a cause, agents are logged out, records are flushed.  The
-exit status: 0; 2 when the configuration is wrong or the server cannot
-start (a journal locked by another server...); 1 when records could be
+cleared with a cause, agents are logged out, records are flushed.
+"listening" is logged once each port is bound.  The exit status: 0; 2
+when the configuration is wrong or the server cannot start (a port taken,
+a journal locked by another server...: one line on standard error says
+what and where); 1 when records could be
 neither written to the database nor kept in the journal (a full disk
 during a database outage: the log says how many and where).
 """
@@ -101,20 +103,29 @@ def main(args):
         print(f"cti server: {e}", file=sys.stderr)
         return 2
     start_logging(service.config)
-    log.info("cti server: {path}, listening on {listen}", path=args.config,
-             listen=", ".join(service.config.listen))
+    log.info("cti server: {path}: starting", path=args.config)
     outcome = {"exit": 0}
+
+    def cannot_start(why):
+        log.critical("cti server: cannot start: {why}", why=why)
+        print(f"cti server: cannot start: {why}", file=sys.stderr)
+        outcome["exit"] = 2
+        reactor.stop()
 
     def start():
         try:
             service.startService()
         except Exception as e:          # a locked journal, an unreadable var directory...
             log.failure("cti server: cannot start")
-            print(f"cti server: cannot start: {e}", file=sys.stderr)
-            outcome["exit"] = 2
-            reactor.stop()
+            cannot_start(e)
             return
         reactor.addSystemEventTrigger("before", "shutdown", stop)
+        service.listening.ready.addCallbacks(listening, lambda f: cannot_start(f.value))
+
+    def listening(ports):
+        for description, port in ports:
+            log.info("cti server: listening on {where} ({address})", where=description,
+                     address=port.getHost())
 
     def stop():
         def stopped(result):
