@@ -49,6 +49,9 @@ def main(argv=None):
     server.add_argument("-c", "--config", default="etc/cti.toml", help="configuration file")
     server.add_argument("--drain", type=float, default=None,
                         help="seconds calls may take to finish when stopping (default 30)")
+    server.add_argument("--check", action="store_true",
+                        help="check the configuration, flows, prompts, database and boards, "
+                        "then exit (0: all good, 2: not)")
     flow = sub.add_parser("flow", help="run the flow tier (IVR)")
     flow.add_argument("-c", "--config", default="etc/cti.toml", help="configuration file")
     agent = sub.add_parser("agent", help="the agent desktop (--supervisor: the console)")
@@ -89,6 +92,10 @@ def main(argv=None):
         parser.error(f"unexpected arguments: {' '.join(rest)}")
     if args.command == "passwd":
         return passwd()
+    if args.command == "server" and args.check:
+        from cti.server.check import run as check
+
+        return check(args.config)
     if args.command == "server":
         from cti.server.run import main as server
 

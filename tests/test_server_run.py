@@ -118,3 +118,55 @@ def test_the_systemd_units_run_commands_cti_takes(unit, monkeypatch):
     monkeypatch.setattr("cti.flow.run.main", lambda args: seen.append(args) or 0)
     assert cti.cli.main(command[1:]) == 0
     assert seen[0].config == "/etc/cti/cti.toml"
+
+
+def copy_of_etc(tmp_path):
+    shutil.copytree("etc", tmp_path / "etc")
+    return tmp_path / "etc" / "cti.toml"
+
+
+def test_check_passes_on_the_sample(tmp_path):
+    import io
+
+    from cti.server.check import run as check
+
+    out = io.StringIO()
+    assert check(str(copy_of_etc(tmp_path)), out) == 0
+    lines = out.getvalue().splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "ok   configuration", "ok   flows", "ok   prompts", "ok   var directory",
+        "ok   database", "ok   boards"]
+
+
+def test_check_says_every_problem_and_exits_2(tmp_path):
+    import io
+    import socket
+
+    from cti.server.check import run as check
+
+    config = copy_of_etc(tmp_path)
+    (tmp_path / "etc" / "prompts" / "welcome.wav").unlink()
+    with socket.socket() as closed:                  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    config.write_text(config.read_text().replace(
+        'var_dir = "../var"', f'var_dir = "../var"\ndatabase = '
+        f'"postgresql://cti@127.0.0.1:{port}/cti"'))
+    out = io.StringIO()
+    assert check(str(config), out) == 2
+    report = dict(line.split(": ", 1) for line in out.getvalue().splitlines())
+    assert "welcome" in report["FAIL prompts"] and "espeak-ng" in report["FAIL prompts"]
+    assert str(port) in report["FAIL database"] or "refused" in report["FAIL database"]
+    assert "ok   boards" in report and "ok   flows" in report
+
+
+def test_check_of_a_wrong_configuration_names_the_key(tmp_path):
+    import io
+
+    from cti.server.check import run as check
+
+    config = copy_of_etc(tmp_path)
+    config.write_text(config.read_text().replace("heartbeat_s = 10", "heartbeat_s = -1"))
+    out = io.StringIO()
+    assert check(str(config), out) == 2
+    assert out.getvalue().startswith("FAIL configuration:") and "heartbeat_s" in out.getvalue()

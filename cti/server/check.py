@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_server_run -*-
+"""`cti server --check`: would the server start, and serve, with this
+configuration?  Everything it needs, checked without starting it:
+
+    configuration   the file and everything it names (ConfigError: file, key)
+    flows           every flow of [flow] flows_dir loads (errors: file, step)
+    prompts         every prompt of the manifest has its WAV file (queue music
+                    and announcements are prompts: without them, silence)
+    var directory   exists or can be made, and is writable
+    database        reachable within its connect timeout (SQLite: its file)
+    boards          the driver opens them (the simulator builds its chassis)
+
+One line per check, "ok" or "FAIL" with what is wrong and where; the
+exit status is 0 when every check passed, else 2.  The flows' hook
+modules are imported, as `cti server` imports them.
+"""
+import os
+import sys
+from pathlib import Path
+
+from cti.config import ConfigError
+
+
+def run(config_path, out=None):
+    """Check, print a line per check to `out`; the exit status."""
+    out = out or sys.stdout
+    from cti.server.config import load_server_config
+
+    try:
+        config = load_server_config(config_path)
+    except ConfigError as e:
+        print(f"FAIL configuration: {e}", file=out)
+        return 2
+    print(f"ok   configuration: {config_path}", file=out)
+    failed = 0
+    for name, check in (("flows", _flows), ("prompts", _prompts), ("var directory", _var),
+                        ("database", _database), ("boards", _boards)):
+        try:
+            said = check(config)
+        except Exception as e:  # noqa: BLE001 - every failure is one line of the report
+            print(f"FAIL {name}: {_one_line(e)}", file=out)
+            failed += 1
+        else:
+            print(f"ok   {name}: {said}", file=out)
+    return 2 if failed else 0
+
+
+def _one_line(error):
+    """The gist of an error on one line (a database driver's own message,
+    not SQLAlchemy's wrapping of it); a configuration or flow error whole,
+    each of its lines naming a file and a key or step."""
+    if isinstance(error, ConfigError):
+        return str(error)
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _flows(config):
+    if config.flow is None:
+        return "no [flow]: every route goes to a queue"
+    from cti.flow.hooks import import_site_hooks
+    from cti.flow.loader import load_flows
+
+    import_site_hooks(config.flow)
+    manifest = config.flow.prompts_dir / "prompts.toml"
+    flows = load_flows(config.flow.flows_dir, manifest if manifest.exists() else None)
+    return f"{len(flows)} in {config.flow.flows_dir}"
+
+
+def _prompts(config):
+    if config.flow is None:
+        return "no [flow]: no prompts"
+    from cti.flow.prompts import load_manifest, missing_prompts
+
+    manifest_path = config.flow.prompts_dir / "prompts.toml"
+    if not manifest_path.exists():
+        raise FileNotFoundError(f"{manifest_path} does not exist")
+    manifest = load_manifest(manifest_path)
+    names = [*manifest.prompts, *manifest.music]
+    missing = missing_prompts(config.flow.prompts_dir, names)
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} of {len(names)} prompts have no WAV file in "
+                                f"{config.flow.prompts_dir} ({', '.join(missing[:5])}"
+                                f"{', ...' if len(missing) > 5 else ''}): `cti server` makes "
+                                "them at start with espeak-ng, or `python -m cti.flow.prompts`")
+    return f"{len(names)} in {config.flow.prompts_dir}"
+
+
+def _var(config):
+    var = Path(config.var_dir)
+    var.mkdir(parents=True, exist_ok=True)
+    if not os.access(var, os.W_OK):
+        raise PermissionError(f"{var} is not writable by this user")
+    return str(var)
+
+
+def _database(config):
+    from sqlalchemy import text
+
+    from cti.storage.store import default_url, make_engine
+
+    url = config.database or default_url(config.var_dir)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+    return engine.url.render_as_string(hide_password=True)
+
+
+def _boards(config):
+    from drivers.r4 import R4Driver
+
+    if config.driver == "sim":
+        from drivers.sim import Simulator
+
+        Simulator.from_config(config.boards, where=config.boards_where)
+    found = {device.name for device in R4Driver().inventory()}
+    wanted = [*(n for g in config.trunk_groups for n in g.channels),
+              *(n for g in config.station_groups for n in g.stations), *config.voice_pool,
+              *config.conference_pool]
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        raise LookupError(f"the configuration names {len(missing)} devices the boards do not "
+                          f"have: {', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}")
+    return f"{config.driver}: {len(found)} devices, the {len(wanted)} configured among them"
