@@ -8,6 +8,7 @@
     cti demo        the simulated call centre, live (--json: the summary only;
                     --tour: the narrated tour of the boards instead)
     cti linediag    the technicians' tool (same as `linediag`)
+    cti show        the running server's channels, spans, calls, queues, agents
     cti passwd      make a password hash for etc/cti.toml (reads the
                     password from standard input, or asks on a terminal)
     cti --version
@@ -82,12 +83,18 @@ def main(argv=None):
     demo.add_argument("--tour", action="store_true",
                       help="the narrated tour of the simulated boards instead")
     sub.add_parser("linediag", help="line diagnostics (see linediag --help)", add_help=False)
+    sub.add_parser("show", help="the running server's channels, spans, calls, queues or "
+                   "agents (see cti show --help)", add_help=False)
     sub.add_parser("passwd", help="print the hash of a password for the configuration")
     args, rest = parser.parse_known_args(argv)
     if args.command == "linediag":
         from cti.linediag import main as linediag
 
         return linediag(rest)
+    if args.command == "show":
+        from cti.show import main as show
+
+        return show(rest)
     if rest:
         parser.error(f"unexpected arguments: {' '.join(rest)}")
     if args.command == "passwd":

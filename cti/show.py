@@ -1,0 +1,165 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_show -*-
+"""`cti show WHAT`: the running server's channels, spans, calls, queues or
+agents, as a table (or `--json`), read through the protocol like any
+client: the snapshots of every object of the kind (`Snapshot` id `*`,
+page after page), with a login that may see them all (admin, or a
+supervisor without teams).
+
+    cti show channels       trunks and stations: state, since, numbers, calls
+    cti show spans          T1 spans: state, alarms up, timeslots out of service
+    cti show calls          calls up: phase, numbers, where, agent, connections
+    cti show queues         waiting, longest wait, service level, agents by state
+    cti show agents         state and reason, station, call, since
+
+Where the server is: `--server HOST:PORT`, else the first TCP `[server]
+listen` of the configuration (`-c`).  The user: `--user` (default
+"admin"); its password from `--password-file`, $CTI_PASSWORD, or asked.
+"""
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+
+from rich.console import Console
+from rich.table import Table
+
+from cti.config import ConfigError
+
+#: what -> (snapshot object, keep this snapshot?, [(column, value of a snapshot)])
+TABLES = {
+    "channels": ("device", lambda s: s.get("kind") in ("trunk", "station"), [
+        ("device", lambda s: s["device"]), ("kind", lambda s: s["kind"]),
+        ("group", lambda s: s.get("group") or ""), ("state", lambda s: s["state"]),
+        ("for", lambda s: _for(s.get("since"))),
+        ("ani", lambda s: s.get("ani") or ""), ("dnis", lambda s: s.get("dnis") or ""),
+        ("calls", lambda s: " ".join(s.get("calls", [])))]),
+    "spans": ("device", lambda s: s.get("kind") == "span", [
+        ("span", lambda s: s["device"]), ("state", lambda s: s["state"]),
+        ("for", lambda s: _for(s.get("since"))),
+        ("alarms", lambda s: ", ".join(s["alarms"]) or "-"),
+        ("out of service", lambda s: f"{s['outOfService']}/{len(s['timeslots'])}"),
+        ("last alarm", lambda s: _last_alarm(s["alarmHistory"]))]),
+    "calls": ("call", lambda s: True, [
+        ("call", lambda s: s["call"]), ("phase", lambda s: s.get("phase") or "-"),
+        ("direction", lambda s: s["direction"]), ("ani", lambda s: s["ani"] or "-"),
+        ("dnis", lambda s: s["dnis"] or "-"), ("for", lambda s: _for(s.get("created"))),
+        ("agent", lambda s: s.get("agent") or "-"),
+        ("connections", lambda s: ", ".join(f"{c['device']} {c['state']}"
+                                            for c in s["connections"]))]),
+    "queues": ("queue", lambda s: True, [
+        ("queue", lambda s: s["queue"]), ("strategy", lambda s: s["strategy"]),
+        ("waiting", lambda s: str(len(s["waiting"]))),
+        ("longest", lambda s: _duration(s["longestWaitS"])),
+        ("service level", lambda s: "-" if s["serviceLevel"] is None
+         else f"{s['serviceLevel']:.0%}"),
+        ("offered", lambda s: str(s["offered"])), ("answered", lambda s: str(s["answered"])),
+        ("abandoned", lambda s: str(s["abandoned"])),
+        ("agents", lambda s: ", ".join(f"{k} {v}" for k, v in sorted(s["agents"].items())))]),
+    "agents": ("agent", lambda s: True, [
+        ("agent", lambda s: s["agent"]), ("name", lambda s: s.get("name") or ""),
+        ("state", lambda s: s["state"]), ("reason", lambda s: s.get("reason") or ""),
+        ("for", lambda s: _for(s.get("since"))), ("station", lambda s: s.get("station") or "-"),
+        ("call", lambda s: s.get("call") or "-")]),
+}
+
+
+def _duration(seconds):
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" if seconds >= 3600 \
+        else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _for(since, now=None):
+    """How long since `since` (a time in seconds, as snapshots give it)."""
+    if since is None:
+        return "-"
+    return _duration(max(0, (now or time.time()) - since))
+
+
+def _last_alarm(history):
+    if not history:
+        return "-"
+    last = history[-1]
+    return f"{last['alarm']} {_duration(last['durationS'])}" + (
+        "" if last["cleared"] is not None else " (up)")
+
+
+def rows(what, snapshots):
+    """The table's rows (lists of strings) of the snapshots, in their order."""
+    _, keep, columns = TABLES[what]
+    return [[value(s) for _, value in columns] for s in snapshots if keep(s)]
+
+
+def render(what, snapshots, width=None):
+    """The table as text."""
+    _, _, columns = TABLES[what]
+    table = Table(title=f"{what} ({len(rows(what, snapshots))})", box=None,
+                  header_style="bold", pad_edge=False)
+    for name, _ in columns:
+        table.add_column(name, overflow="fold")
+    for row in rows(what, snapshots):
+        table.add_row(*row)
+    console = Console(width=width or 200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(table)
+    return console.export_text()
+
+
+def _address(args):
+    if args.server:
+        host, _, port = args.server.rpartition(":")
+        return host or "127.0.0.1", int(port)
+    from cti.server.config import load_server_config
+
+    config = load_server_config(args.config)
+    for entry in config.listen:
+        parts = entry.split(":")
+        if parts[0] == "tcp":
+            interface = next((p.split("=", 1)[1] for p in parts[2:]
+                              if p.startswith("interface=")), "127.0.0.1")
+            return ("127.0.0.1" if interface in ("0.0.0.0", "") else interface), int(
+                parts[1].removeprefix("port="))
+    raise ConfigError(args.config, "server.listen", "no tcp endpoint to connect to: "
+                      "give --server HOST:PORT")
+
+
+def _password(args):
+    if args.password_file:
+        with open(args.password_file) as f:
+            return f.readline().rstrip("\r\n")
+    return os.environ.get("CTI_PASSWORD") or getpass.getpass(f"password for {args.user}: ")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="cti show", description=__doc__.split("\n")[0])
+    parser.add_argument("what", choices=sorted(TABLES))
+    parser.add_argument("-c", "--config", default="etc/cti.toml")
+    parser.add_argument("--server", help="HOST:PORT of the CT server (default: from -c)")
+    parser.add_argument("--user", default="admin")
+    parser.add_argument("--role", default="admin", choices=("admin", "supervisor"))
+    parser.add_argument("--password-file")
+    parser.add_argument("--json", action="store_true", help="the snapshots, as JSON")
+    args = parser.parse_args(argv)
+    from cti.protocol.client import BlockingClient, RemoteError
+
+    try:
+        host, port = _address(args)
+        with BlockingClient(host, port) as client:
+            client.login(args.user, _password(args), args.role, client="cti-show")
+            snapshots = client.snapshot_all(TABLES[args.what][0])
+    except ConfigError as e:
+        print(f"cti show: {e}", file=sys.stderr)
+        return 2
+    except (OSError, RemoteError) as e:
+        print(f"cti show: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        keep = TABLES[args.what][1]
+        print(json.dumps([s for s in snapshots if keep(s)], indent=1, sort_keys=True))
+    else:
+        sys.stdout.write(render(args.what, snapshots,
+                                width=os.get_terminal_size().columns if sys.stdout.isatty()
+                                else 200))
+    return 0
