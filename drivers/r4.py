@@ -18,7 +18,9 @@ Its deadline is the operation's own longest time plus OPERATION_GRACE_MS:
 a play, the length of its audio (or its max time if shorter); digits,
 the max time, else the inter-digit time per digit; a record, its max
 time; a dial, its digits and its call-progress times.  Only an operation
-with no time of its own (a tone without end) gets DEFAULT_WATCHDOG_MS.
+with no time of its own (a tone without end) gets DEFAULT_WATCHDOG_MS.  An
+operation asked to stop (`stop`) that has not ended STOP_GRACE_MS later is
+hung too.
 So a hung play of a 4 s prompt is over 4 + 3 + 2 s after it started.
 """
 import os
@@ -815,8 +817,16 @@ class R4Driver:
         return name in self._ops
 
     def stop(self, name):
+        """Stop the running operation; one the board does not stop within
+        STOP_GRACE_MS is hung (the device reset, as by the watchdog)."""
         h = self._handle(name)
         self._check(lib.dx_stopch(h, lib.EV_ASYNC), "dx_stopch", name)
+        op = self._ops.get(name)
+        if op is not None and not op.stopping:
+            op.stopping = True
+            if op.watchdog is not None and op.watchdog.active():
+                op.watchdog.cancel()
+            op.watchdog = self.clock.callLater(STOP_GRACE_MS / 1000.0, self._expired, name, op)
 
     def caller_id(self, name):
         h = self._handle(name)

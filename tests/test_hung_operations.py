@@ -244,3 +244,28 @@ def test_a_hung_dial_on_a_t1_loop_start_trunk_fails_over_too(tmp_path):
                      what="the call out answered on the next trunk")
     assert centre.center.calls[result["call"]].trunk.name == "dtiB1T2"
     back_after_its_test(centre, voice)
+
+
+def test_a_recording_that_hangs_quarantines_its_resource_once_given_back(centre):
+    """A resource lent to a call (a recording) hangs: its user keeps it
+    until the recording stops; then it is tested, not lent untested."""
+    from tests.test_callcenter import agent_ready
+
+    client, _ = agent_ready(centre, "1005", "msiB1C5")
+    centre.sim.endpoint("dtiB1T1").call(ani="2125550035", dnis="5550199")
+    phone = centre.sim.endpoint("msiB1C5")
+    centre.run_until(lambda: phone.state == "ringing", what="rings")
+    phone.offhook()
+    centre.run_until(lambda: centre.center.acd.agents["1005"].state == "busy", what="talking")
+    pool = centre.server.voice_pool
+    voice = pool.free[0]                    # the next lent: the recording's
+    centre.sim.hang_always(voice)
+    call = centre.center.acd.agents["1005"].call.id
+    centre.call(client.call("StartRecording", call=call))
+    centre.run(20_000)                      # the recording hangs meanwhile
+    centre.sim.hang_always(voice, on=False)
+    centre.call(client.call("StopRecording", call=call))
+    assert voice in pool.owner and voice not in pool.free   # its recording has not ended
+    centre.run(STOP_GRACE_MS + 100)                 # a stop the board ignored: a hang
+    assert voice in pool.quarantined
+    back_after_its_test(centre, voice)

@@ -112,13 +112,14 @@ class CTServer(MultiService):
         # them), at up to 1000 calls a second.  On a test clock at 0: c1.
         self.model = CallModel(reactor, self.hub, first_id=int(reactor.seconds() * 1000) + 1)
         self.ports = VoicePorts(driver)
-        self.voice_pool = VoicePool(config.voice_pool, busy=driver.busy)
+        self.voice_pool = VoicePool(config.voice_pool, busy=lambda name: driver.busy(name)
+                                    or self.ports.busy(name))   # its done event not yet out
         self.channels = Channels(self.voice_pool)
         prompts = config.flow.prompts_dir if config.flow else None
         self.center = CallCenter(reactor, config, driver, self.channels, self.bus, self.model,
                                  self.hub, self.ports, records, prompts_dir=prompts,
                                  recordings_dir=Path(config.var_dir) / "recordings")
-        self.channels.listener = self.center
+        self.voice_pool.on_hung = lambda name, op: self.center.voice_hung(None, name, op)
         self._make_channels()
         driver.subscribe(self.channels.handle)
         driver.subscribe(self.ports.handle)

@@ -49,13 +49,16 @@ CALL_RECORDING_MAX_S = 6500
 
 class _Borrowed:
     """The voice pool's record of a voice resource lent to a call (DTMF,
-    recording): its board events are nobody's business."""
+    recording): its board events are nobody's business, but a hang is
+    the pool's (the resource is tested once given back)."""
 
-    def __init__(self, call_id):
+    def __init__(self, call_id, pool):
         self.name = f"call {call_id}"
+        self.pool = pool
 
     def handle(self, event):
-        pass
+        if event.kind == "operation_failed":
+            self.pool.hung(event)
 
 
 @implementer(ICallEnding)
@@ -252,7 +255,8 @@ class Desk:
     # -- keys, roles and recordings --------------------------------------------
     def _borrow_voice(self, call, role):
         """A voice resource of the pool joined to the call's talk."""
-        voice = self.layer.channels.voice_pool.take(_Borrowed(call.id))
+        pool = self.layer.channels.voice_pool
+        voice = pool.take(_Borrowed(call.id, pool))
         if voice is None:
             raise ResourceBusy("no voice resource free")
         try:
@@ -274,7 +278,8 @@ class Desk:
                                f"0-9, *, #, A-D and ',' (a pause); got {digits!r}",
                                field="digits")
         call = self.connected_call(actor, call_id)
-        voice = self.layer.channels.voice_pool.take(_Borrowed(call_id))
+        pool = self.layer.channels.voice_pool
+        voice = pool.take(_Borrowed(call_id, pool))
         if voice is None:
             raise ResourceBusy("no voice resource free")
         call.talk.feed(voice)

@@ -904,8 +904,10 @@ class VoicePool:
     def __init__(self, names, busy=None):
         self.free = list(names)
         self.busy_with_operation = busy or (lambda name: False)
+        self.on_hung = lambda name, op: None   # a resource quarantined: test it (assembly)
         self.owner = {}                   # busy resource -> the channel it serves
         self.parked = set()               # given back, its operation not ended yet
+        self.hung_while_lent = {}         # resource -> the op that hung, its user not told
         self.quarantined = set()          # hung: being tested
         self.retired = set()              # failed its tests: never lent again
 
@@ -936,7 +938,11 @@ class VoicePool:
     def give(self, name):
         if self.owner.pop(name, "free") == "free":
             return
-        if self.busy_with_operation(name):
+        if name in self.hung_while_lent:        # quarantined now it is back
+            op = self.hung_while_lent.pop(name)
+            self.quarantine(name)
+            self.on_hung(name, op)
+        elif self.busy_with_operation(name):
             self.parked.add(name)
         else:
             self.free.append(name)
@@ -944,32 +950,35 @@ class VoicePool:
     def idle_event(self, event):
         """An event of a resource nobody holds (parked, or free: given back
         by a user its operation's hang was told to first): its operation
-        ended (a parked one is free again), or hung: the hung resource, in
-        quarantine now, else None."""
+        ended (a parked one is free again), or hung: in quarantine now,
+        and `on_hung` told."""
         name = event.device
         if event.kind == "operation_failed":
             self.parked.discard(name)
             if name in self.free:
                 self.free.remove(name)
             self.quarantine(name)
-            return name
-        if name in self.parked and event.kind.endswith("_done") \
+            self.on_hung(name, event.data.get("op"))
+        elif name in self.parked and event.kind.endswith("_done") \
                 and "hung" not in event.data.get("reasons", ()):
             self.parked.discard(name)
             self.free.append(name)
-        return None
+
+    def hung(self, event):
+        """A lent resource's operation hung, and its user does not replace
+        it: quarantined when given back."""
+        if event.device in self.owner:
+            self.hung_while_lent[event.device] = event.data.get("op")
 
 
 class Channels:
     """Every channel and station by device name; board events go to the
     device's channel, or to the trunk its voice resource serves (the voice
-    pool knows which); a parked resource's to the pool, and one that hung
-    there to `listener.voice_hung` (with no trunk)."""
+    pool knows which); those of a resource nobody holds to the pool."""
 
-    def __init__(self, voice_pool=None, listener=None):
+    def __init__(self, voice_pool=None):
         self.by_name = {}
         self.voice_pool = voice_pool
-        self.listener = listener          # IChannelListener, given at assembly
 
     def add(self, channel):
         self.by_name[channel.name] = channel
@@ -987,9 +996,7 @@ class Channels:
         if channel is None and pool is not None:
             channel = pool.owner.get(event.device)
             if channel is None and (event.device in pool.parked or event.device in pool.free):
-                hung = pool.idle_event(event)
-                if hung is not None:
-                    self.listener.voice_hung(None, hung, event.data.get("op"))
+                pool.idle_event(event)
                 return
         if channel is not None:
             channel.handle(event)

@@ -85,10 +85,14 @@ class MusicOnHold:
             self.voice_pool.give(source.voice)
 
     def _loop(self, path, source):
+        """Play the music again and again until the last listener leaves
+        (`stopped`); a play that hung is `hung`'s to replace."""
         if source.stopped:
             return
-        d = self.ports.play(source.voice, [path], barge_in=False)
-        d.addCallback(lambda r: self._loop(path, source) if r["reason"] == "end" else None)
+        voice = source.voice
+        d = self.ports.play(voice, [path], barge_in=False)
+        d.addCallback(lambda r: None if r["reason"] == "hung" or source.voice != voice
+                      else self._loop(path, source))
 
     def hung(self, path, event):
         """The music's voice resource hung (the driver reset it): another
@@ -103,7 +107,7 @@ class MusicOnHold:
         self.voice_pool.quarantine(old)
         self.on_hung(old, event.data.get("op"))
         voice = self.voice_pool.take(_Owner(self, path))
-        if voice is None:
+        if voice is None:              # they join again with their next hold or announcement
             log.warn("music on hold: {path} hung on {voice} and no voice resource is free: "
                      "its listeners hear silence", path=path, voice=old)
             del self.sources[path]

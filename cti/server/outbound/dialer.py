@@ -129,7 +129,10 @@ class CalledAgent:
         return self.agent
 
     def handle(self, event):
-        """Board events of its voice resource: VoicePorts has what matters."""
+        """Board events of its voice resource: VoicePorts has what matters;
+        a hang, the pool is told (it is tested once given back)."""
+        if event.kind == "operation_failed":
+            self.layer.channels.voice_pool.hung(event)
 
     def end_call(self, reason, released_by="system", cause=None):
         """The call is over (`reason`; who ended it, as the CDR says): the
