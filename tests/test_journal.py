@@ -18,22 +18,35 @@ import io
 import json
 import os
 import queue
+import random
 import signal
 import subprocess
 import sys
 import threading
 import time
 import zlib
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from twisted.internet import defer, task
 from twisted.logger import Logger, LogLevel
+from twisted.python.failure import Failure
 
 from cti.server.run import status_after_stop
 from cti.storage import AgentSession, CallRecord, RecordStore
-from cti.storage.journal import COMPACT_MIN, DISK_RETRY_S, Disk, JournalError
+from cti.storage import journal as journal_module
+from cti.storage.journal import (
+    COMPACT_MIN,
+    DISK_RETRY_S,
+    SEGMENT_NAME,
+    Disk,
+    Journal,
+    JournalError,
+    encode,
+)
 from cti.storage.store import dump_row, snapshot
 from tests.test_storage import (
     T0,
@@ -45,6 +58,8 @@ from tests.test_storage import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+#: seeds the fuzz runs at each segment size (set CTI_FUZZ_SEEDS to search further)
+FUZZ_SEEDS = int(os.environ.get("CTI_FUZZ_SEEDS", "100"))
 
 #: A server's last moments: records and open records journaled while the
 #: database is unreachable (a SQLite file in a directory that does not
@@ -827,3 +842,310 @@ def test_records_in_neither_the_database_nor_the_journal_are_counted_at_stop(
     again.startService()
     clock.wait(again.flush())
     assert stored_data1(again, clock) == ["0", "1", "2", "3", "4"]
+
+
+# -- the journal alone, its sync jobs run by hand ---------------------------------------
+
+class JobsByHand:
+    """The journal's job thread, run by the test: a job waits until
+    :meth:`run`, so a test decides when each sync lands, on one thread."""
+
+    def __init__(self, reactor, name):
+        self.jobs = deque()
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def submit(self, fn, *args):
+        d = defer.Deferred()
+        self.jobs.append((fn, args, d))
+        return d
+
+    def run(self):
+        """Run the oldest job waiting; False if none was."""
+        if not self.jobs:
+            return False
+        fn, args, d = self.jobs.popleft()
+        d.callback(fn(*args))
+        return True
+
+    def run_all(self):
+        while self.run():
+            pass
+
+
+class FaultyDisk(Disk):
+    """Four faults, each switched on and off by a test: a disk filling up
+    (``room``: the bytes it still takes, None for no limit; the write that
+    reaches the limit puts down what fits, the next one fails with
+    ENOSPC), a torn line that cannot be cut off (EIO), fsync failing
+    (EIO), no descriptor left (EMFILE).  A good fsync does nothing (the
+    crashes here are a process's, not the OS's)."""
+
+    def __init__(self):
+        self.heal()
+
+    def heal(self):
+        self.room = None
+        self.no_truncate = self.bad_fsync = self.no_fds = False
+
+    def toggle(self, rng):
+        """Switch one fault, chosen by ``rng``, on or off."""
+        fault = rng.choice(["room", "no_truncate", "bad_fsync", "no_fds"])
+        if fault == "room":
+            self.room = rng.choice([0, rng.randrange(6000)]) if self.room is None else None
+        else:
+            setattr(self, fault, not getattr(self, fault))
+
+    def write(self, fd, data):
+        if self.room is None:
+            return super().write(fd, data)
+        if self.room == 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written = super().write(fd, bytes(data[:self.room]))
+        self.room -= written
+        return written
+
+    def truncate(self, fd, length):
+        if self.no_truncate:
+            raise OSError(errno.EIO, "Input/output error")
+        super().truncate(fd, length)
+
+    def fsync(self, fd):
+        if self.bad_fsync:
+            raise OSError(errno.EIO, "Input/output error")
+
+    def open_append(self, path):
+        if self.no_fds:
+            raise OSError(errno.EMFILE, "Too many open files")
+        return super().open_append(path)
+
+
+@pytest.fixture
+def by_hand(monkeypatch):
+    """``by_hand(directory, **options)``: a started Journal on a FaultyDisk,
+    its log events in ``journal.events``, its jobs run by hand
+    (``journal.jobs``)."""
+    made = []
+    monkeypatch.setattr(journal_module, "JobThread",
+                        lambda reactor, name: made.append(JobsByHand(reactor, name)) or made[-1])
+
+    def make(directory, **options):
+        journal = Journal(directory, task.Clock(), disk=FaultyDisk(), **options)
+        journal.events = []
+        journal.log = Logger(observer=journal.events.append)
+        journal.replayed = journal.start()
+        journal.jobs = made[-1]
+        return journal
+
+    return make
+
+
+def call_row(key, version):
+    """An open call's (table, row), ``ani`` telling its version."""
+    return snapshot(CallRecord(call_id=key, direction="inbound", offered_at=T0,
+                               ani=f"v{version}"), complete=False)
+
+
+def settle_down(journal):
+    """Heal the disk and let ``journal`` catch up: every entry on disk
+    (fsync'd), the checkpoint moved, no job in flight, no alarm."""
+    journal.disk.heal()
+    for _ in range(50):
+        journal.jobs.run_all()
+        if not (journal.unjournaled or journal._paused or journal._job or journal.alarms
+                or journal._committed > journal._checkpointed):
+            return
+        journal.reactor.advance(DISK_RETRY_S)
+    raise AssertionError("the journal did not catch up")
+
+
+def crash(journal):
+    """The process dies: the files stay as they are, the lock goes."""
+    os.close(journal._directory_fd)
+
+
+def segments_in(directory):
+    return sorted(directory.glob("segment-*.jsonl"))
+
+
+def versions(journal):
+    """The open records as ``[(key, version)]``, oldest first."""
+    return [(key, entry.row["ani"]) for key, entry in journal.open_records.items()]
+
+
+def fill_segment(journal, first):
+    """Records (``log_entry(first)`` on) until the segment rotates: their seqs."""
+    number, seqs = journal._segment_number, []
+    while journal._segment_number == number:
+        seqs.append(journal.record(*snapshot(log_entry(first + len(seqs)))).seq)
+    return seqs
+
+
+def test_a_call_closed_during_a_disk_outage_stays_closed_once_a_retry_copied_it_to_disk(
+        by_hand, tmp_path):
+    """A call opened while the disk fails reaches the disk as a copy: the
+    retry rewrites the open records' copies (a failed fsync may have lost
+    them), then the disk fills before the rest.  The call ends meanwhile:
+    its close is not dropped as if it had never reached the disk, and the
+    next start does not give it back (a second CDR, 'server_failure')."""
+    j = by_hand(tmp_path / "j", sync_every=1)
+    j.open("call:c1", *call_row("call:c1", 1))
+    j.jobs.run_all()
+    j.disk.bad_fsync = True
+    j.record(*snapshot(log_entry(0)))
+    j.jobs.run_all()                       # the fsync fails: the disk alarm
+    j.disk.bad_fsync = False
+    j.open("call:c2", *call_row("call:c2", 2))            # kept in memory
+    copies = [entry.copy_as(j._next_seq + i) for i, entry in enumerate(j.open_records.values())]
+    j.disk.room = sum(len(encode(copy)) for copy in copies)   # room for those, no more
+    j.reactor.advance(DISK_RETRY_S)
+    assert j.alarms == {"disk"} and [c.key for c in copies] == ["call:c1", "call:c2"]
+    j.close("call:c2")
+    settle_down(j)
+    assert versions(j) == [("call:c1", "v1")]
+    crash(j)
+
+    again = by_hand(tmp_path / "j")
+    assert versions(again) == [("call:c1", "v1")]
+    assert [e.row["data1"] for e in again.replayed] == ["0"]
+
+
+@pytest.mark.parametrize("then", ["closed", "opened again"])
+def test_the_newest_entry_of_a_key_wins_in_whatever_order_a_failed_fsync_left_them(
+        by_hand, tmp_path, then):
+    """A failed fsync: all since the last good one is written again, with
+    its old seq, after what the segments have since.  Here the call's
+    open is in a segment deleted meanwhile (its records committed), its
+    close (or newer version) in one kept for a record not committed: the
+    open, written again after the newer copies, must not win over its
+    close at the next start, nor an old version over a new one."""
+    j = by_hand(tmp_path / "j", segment_bytes=2000, sync_every=1)
+    j.disk.bad_fsync = True                # the first sync job fails (when it runs)
+    j.open("call:c1", *call_row("call:c1", 1))
+    fill_segment(j, 0)                     # the open's segment
+    if then == "closed":
+        j.close("call:c1")
+    else:
+        j.open("call:c1", *call_row("call:c1", 2))
+    *committed, pending = fill_segment(j, 100)    # the close's (or v2's)
+    j.settled(committed[-1])
+    j.jobs.run()                           # the fsync fails
+    j.disk.bad_fsync = False
+    j.jobs.run()                           # the segments left: closed; the open's deleted
+    assert [p.name for p in segments_in(tmp_path / "j")] == [
+        SEGMENT_NAME.format(n) for n in (2, 3)]
+    settle_down(j)                         # the retry: written again, into segment 3
+    assert len(segments_in(tmp_path / "j")) == 2
+    crash(j)
+
+    again = by_hand(tmp_path / "j")
+    assert versions(again) == ([] if then == "closed" else [("call:c1", "v2")])
+    assert [e.seq for e in again.replayed] == [pending]
+
+
+def test_a_segment_is_deleted_only_once_every_older_one_is(by_hand, tmp_path):
+    """The oldest segments go first: one with no record (a call's close)
+    is not deleted while an older one is kept for a record not committed
+    (which has the call's open), or the next start gives the call back."""
+    j = by_hand(tmp_path / "j", segment_bytes=1, sync_every=1)   # one entry a segment
+    j.open("call:c1", *call_row("call:c1", 1))             # segment 1
+    record = j.record(*snapshot(log_entry(0)))              # 2: a copy of the open, the record
+    j.close("call:c1")                                      # 3
+    settle_down(j)
+    assert sorted(p.name for p in segments_in(tmp_path / "j")) == [
+        SEGMENT_NAME.format(n) for n in (2, 3, 4)]
+    crash(j)
+
+    again = by_hand(tmp_path / "j")
+    assert versions(again) == [] and [e.seq for e in again.replayed] == [record.seq]
+
+
+def test_the_disk_alarm_clears_when_the_outage_left_nothing_to_write(by_hand, tmp_path):
+    """A call opened and closed while the disk is full leaves nothing to
+    write: once the disk takes writes again, the retry's sync clears the
+    alarm all the same (it does not wait for the next entry)."""
+    j = by_hand(tmp_path / "j", sync_every=1)
+    j.disk.room = 0
+    j.open("call:c1", *call_row("call:c1", 1))
+    j.close("call:c1")
+    assert j.alarms == {"disk"} and j.unjournaled == 0
+    j.disk.heal()
+    j.reactor.advance(DISK_RETRY_S)
+    j.jobs.run_all()
+    assert j.alarms == frozenset()
+    assert "cleared" in [e for e in j.events if e.get("alarm") == "disk"][-1]["log_format"]
+
+
+# -- the journal against a model, under random faults ----------------------------------
+
+def journal_run(by_hand, directory, seed, segment_bytes, steps=150):
+    """One random run of a journal on a disk that fails now and then, its
+    sync jobs landing at any step, then a stop or a crash, and a restart:
+    checked against a model.  The records not settled are replayed, each
+    once, in order (the settled ones not at all); the open records are the
+    model's (each key's last version, oldest first); seq goes on."""
+    rng = random.Random(seed)
+    j = by_hand(directory, segment_bytes=segment_bytes, sync_every=rng.choice([1, 3, 50]),
+                sync_interval_s=0.1)
+    records, settled, model, version = [], 0, {}, 0
+    for step in range(steps):
+        r = rng.random()
+        if r < 0.30:
+            records.append((j.record(*snapshot(log_entry(step))).seq, str(step)))
+        elif r < 0.48:
+            key, version = f"call:c{rng.randrange(8)}", version + 1
+            j.open(key, *call_row(key, version))
+            model.pop(key, None)
+            model[key] = f"v{version}"
+        elif r < 0.62:
+            key = f"call:c{rng.randrange(8)}"
+            j.close(key)
+            model.pop(key, None)
+        elif r < 0.70 and settled < len(records):
+            settled = rng.randrange(settled, len(records)) + 1
+            j.settled(records[settled - 1][0])
+        elif r < 0.80:
+            j.disk.toggle(rng)
+        elif r < 0.88:
+            j.reactor.advance(rng.choice([0.1, DISK_RETRY_S]))
+        else:
+            j.jobs.run()
+    settle_down(j)
+    if rng.random() < 0.5:
+        stopped = defer.ensureDeferred(j.stop(5.0))
+        j.jobs.run_all()
+        assert fired(stopped) == [], f"seed {seed}: records lost at the stop"
+    else:
+        crash(j)
+
+    again = by_hand(directory)
+    assert [(e.seq, e.row["data1"]) for e in again.replayed] == records[settled:], f"seed {seed}"
+    assert versions(again) == list(model.items()), f"seed {seed}"
+    assert again.unfinished_keys == set(model), f"seed {seed}"
+    assert again.record(*snapshot(log_entry(steps))).seq >= j._next_seq, f"seed {seed}"
+    crash(again)
+
+
+def fired(d):
+    """The result of a Deferred that has fired."""
+    box = []
+    d.addBoth(box.append)
+    assert box, f"{d} has not fired"
+    if isinstance(box[0], Failure):
+        box[0].raiseException()
+    return box[0]
+
+
+@pytest.mark.parametrize("segment_bytes", [600, 20000])
+def test_any_run_of_faults_leaves_the_journal_saying_what_the_model_says(
+        by_hand, tmp_path, segment_bytes):
+    """A fuzz, seeded (FUZZ_SEEDS runs of 150 steps): records, opens,
+    closes, commits, a disk filling up, torn lines that cannot be cut,
+    failed fsyncs, EMFILE, sync jobs landing at any step, rotation (600
+    bytes: every entry or two; 20000: now and then)."""
+    for seed in range(FUZZ_SEEDS):
+        journal_run(by_hand, tmp_path / f"journal-{seed}", seed, segment_bytes)

@@ -51,10 +51,12 @@ The life of a record:
    ``last_seq`` is the last ``seq`` given when it was written (the last
    sync job of a stop writes it even when nothing more was committed).
 4. A segment past ``segment_bytes`` is left for a new one, which starts
-   with a copy of every open record; a segment that is not the current
-   one is deleted once the checkpoint covers all its records and the
-   current one's copies are on disk.  A clean stop with everything
-   committed and nothing open leaves only ``checkpoint.json``.
+   with a copy of every open record; segments that are not the current
+   one are deleted oldest first, each once the checkpoint covers all its
+   records and the current one's copies are on disk (never one while an
+   older one is kept: a close in it would go, the open it ends would
+   stay).  A clean stop with everything committed and nothing open
+   leaves only ``checkpoint.json``.
 
 At start (:meth:`Journal.start`) the directory is locked (``flock``: a
 second server cannot use it meanwhile) and the segments are read in
@@ -65,6 +67,10 @@ newest ``at`` (of an entry or the checkpoint) is ``last_seen``.  A line
 that is torn (a crash mid-write) or fails its checksum is skipped with
 one warning naming the file and line, and counted (``skipped``); an
 entry seen twice (written again after a failed fsync) counts once.
+Open records are read in ``seq`` order, not the files' order: an entry
+written again keeps its old ``seq``, and comes after newer ones (the
+copies a retry or a new segment starts with), so each key's newest
+entry says whether it is open, and in which version.
 Then a new segment starts, with the open records.
 
 When the disk fails (ENOSPC, EROFS, EIO: any OSError writing, syncing or
@@ -77,16 +83,22 @@ once if nothing good is in it, and the next try starts a new one), so a
 long outage costs no file and no descriptor per retry.  Meanwhile only what the disk will
 still need waits: a record the database commits is dropped, and of the
 open and close entries only the newest per key (an open record opened
-and closed during the outage leaves nothing).  Segments left are closed
-by a sync job even while the disk fails.  The alarm clears when a sync
-succeeds with nothing left waiting.  An entry counts as journaled only
-once an fsync covering it succeeded; whatever a failed fsync might have
-lost is written again (the open records' copies too).
+and closed during the outage leaves nothing, unless a retry wrote the
+open records' copies meanwhile: then its close is written too).
+Segments left are closed by a sync job even while the disk fails.  The
+alarm clears when a sync succeeds with nothing left waiting (a retry
+that finds nothing to write makes one all the same).  An entry counts
+as journaled only once an fsync covering it succeeded; whatever a
+failed fsync might have lost is written again (the open records' copies
+too).
 
 Windows that remain: a crash between a database commit and the next
 checkpoint (milliseconds) makes the next start insert that batch again;
 an OS crash or power cut loses what was not yet fsync'd (at most
-``sync_interval_s``).  A process crash alone loses nothing.
+``sync_interval_s``); a process crash during a disk alarm, just after a
+failed fsync whose rewrite got an open back onto disk but not yet its
+close, brings that open back (docs/storage.md).  A process crash alone
+loses nothing.
 """
 import errno
 import fcntl
@@ -260,7 +272,8 @@ class Segment:
 @dataclass
 class Found:
     """What :func:`read_journal` found: the checkpoint, the records after
-    it (in seq order), the open records not closed (in the order opened),
+    it (in seq order), the open records not closed (in the order of their
+    newest entries' seq: the order opened, re-opened ones last),
     the newest time written, the segments, and the lines skipped as
     ``(path, line number, why)``."""
 
@@ -302,10 +315,17 @@ def read_checkpoint(path, found):
 
 
 def read_journal(directory):
-    """Read the journal in ``directory`` (which exists): see the module doc."""
+    """Read the journal in ``directory`` (which exists): see the module doc.
+
+    File order is not ``seq`` order: what a failed fsync may have lost is
+    written again with its old ``seq``, after the copies (newer) that a
+    retry or a new segment starts with.  So each key's entries count in
+    ``seq`` order: the newest says whether it is open, and in which
+    version (a close beats every open older than it, whatever the files'
+    order)."""
     found = Found()
     read_checkpoint(directory / CHECKPOINT_NAME, found)
-    seen = set()
+    seen, newest = set(), {}
     for number, path in segment_paths(directory):
         segment = Segment(path)
         with path.open("rb") as f:
@@ -315,30 +335,33 @@ def read_journal(directory):
                 except CorruptEntry as e:
                     found.problems.append((path, line_number, str(e)))
                     continue
+                if entry.kind == RECORD:          # every copy: it is in this segment
+                    segment.records_max = max(segment.records_max, entry.seq)
                 if entry.seq in seen:
                     continue
                 seen.add(entry.seq)
-                take(found, segment, entry)
+                take(found, newest, entry)
         found.segments.append(segment)
         found.last_number = number
     found.records.sort(key=lambda e: e.seq)
+    found.open = {entry.key: entry for entry in sorted(newest.values(), key=lambda e: e.seq)
+                  if entry.kind == OPEN}
     return found
 
 
-def take(found, segment, entry):
-    """Account for one entry read back (in file order)."""
+def take(found, newest, entry):
+    """Account for one entry read back (the first line of its ``seq``):
+    ``newest`` keeps each key's open or close of the highest ``seq``."""
     found.max_seq = max(found.max_seq, entry.seq)
     if found.last_seen is None or entry.at > found.last_seen:
         found.last_seen = entry.at
     if entry.kind == RECORD:
-        segment.records_max = max(segment.records_max, entry.seq)
         if entry.seq > found.committed:
             found.records.append(entry)
-    elif entry.kind == OPEN:
-        found.open.pop(entry.key, None)      # re-opened: now the newest
-        found.open[entry.key] = entry
     else:
-        found.open.pop(entry.key, None)
+        known = newest.get(entry.key)
+        if known is None or known.seq < entry.seq:
+            newest[entry.key] = entry
 
 
 # -- the file system, and the thread that waits for it ------------------------
@@ -809,9 +832,15 @@ class Journal:
         self._write_copies(segment)
 
     def _write_copies(self, segment):
+        """Write a copy of every open record; the open of a key held while
+        the disk fails is on disk from then on, as a copy (so a close of
+        that key must get there too)."""
         segment.copies_end = None
         for entry in list(self.open_records.values()):
             self._write_line(entry.copy_as(self._take_seq()))
+            held = self._held.get(entry.key)
+            if held is not None:
+                held.key_on_disk = True
         segment.copies_end = self._lines
 
     def _write_after_stop(self, entry):
@@ -881,7 +910,8 @@ class Journal:
                 self._start_job()
             return
         waiting = self._lines - self._synced_lines
-        if waiting >= self.sync_every or self._closing or self._committed > self._checkpointed:
+        if (waiting >= self.sync_every or self._closing or self._committed > self._checkpointed
+                or self._failing_since is not None):   # a sync to clear the alarm
             self._start_job()
         elif waiting and self._sync_timer is None:
             self._sync_timer = self.reactor.callLater(self.sync_interval_s, self._sync_due)
@@ -912,7 +942,7 @@ class Journal:
     def _plan(self, final):
         current, upto = self._current, self._lines
         sync = [segment.fd for segment in self._closing]
-        if current is not None and upto > self._synced_lines:
+        if current is not None and (upto > self._synced_lines or self._failing_since is not None):
             sync.append(current.fd)
         else:
             current = None
@@ -929,15 +959,23 @@ class Journal:
 
     def _deletable(self, upto, final):
         """The segments this job may delete once its checkpoint is down:
-        those whose records are all committed, if the open records are
-        safe elsewhere (the current segment's copies covered by this job;
-        at the final job, none open and nothing waiting to be written)."""
-        limit, current = self._committed, self._current
+        the oldest ones whose records are all committed, up to the first
+        that must be kept, if the open records are safe elsewhere (the
+        current segment's copies covered by this job; at the final job,
+        none open and nothing waiting to be written).  Never one after a
+        segment kept: a close (or newer version) in it would be lost
+        while the older open it ends stays."""
+        current = self._current
         if final and not self.open_records and len(self._unwritten) == self._dropped:
-            return [s for s in self._segments if s.records_max <= limit]
-        if current is None or current.copies_end is None or current.copies_end > upto:
+            current = None                    # none to keep for its copies
+        elif current is None or current.copies_end is None or current.copies_end > upto:
             return []
-        return [s for s in self._segments if s is not current and s.records_max <= limit]
+        deletable = []
+        for segment in self._segments:
+            if segment is current or segment.records_max > self._committed:
+                break
+            deletable.append(segment)
+        return deletable
 
     def _job_done(self, report, plan):
         self._job = None
