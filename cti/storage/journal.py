@@ -109,6 +109,7 @@ import re
 import threading
 import zlib
 from collections import deque
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -793,11 +794,10 @@ class Journal:
             return
         self._segments.remove(segment)
         fd, segment.fd = segment.fd, None
-        try:
+        with suppress(OSError):           # a failing disk: the descriptor is gone anyway
             self.disk.close(fd)
+        with suppress(OSError):           # left behind: empty, or one torn line, skipped at start
             self.disk.unlink(segment.path)
-        except OSError:
-            pass                      # an empty file, or one torn line: skipped at start
 
     def _write_line(self, entry):
         """Append one entry to the current segment; a partial line is cut
