@@ -8,7 +8,11 @@
     cti demo        the simulated call centre, live (--json: the summary only;
                     --tour: the narrated tour of the boards instead)
     cti linediag    the technicians' tool (same as `linediag`)
-    cti show        the running server's channels, spans, calls, queues, agents
+    cti show        the running server's channels, spans, calls, queues, agents,
+                    sessions
+    cti events      a live tail of the running server's events
+    cti sim         play the simulated telephone company of a running server
+                    (calls, digits, handsets, alarms; `cti sim script FILE`)
     cti passwd      make a password hash for etc/cti.toml (reads the
                     password from standard input, or asks on a terminal)
     cti --version
@@ -85,6 +89,10 @@ def main(argv=None):
     sub.add_parser("linediag", help="line diagnostics (see linediag --help)", add_help=False)
     sub.add_parser("show", help="the running server's channels, spans, calls, queues or "
                    "agents (see cti show --help)", add_help=False)
+    sub.add_parser("events", help="a live tail of the running server's events "
+                   "(see cti events --help)", add_help=False)
+    sub.add_parser("sim", help="play the simulated telephone company of a running server "
+                   "(see cti sim --help)", add_help=False)
     sub.add_parser("passwd", help="print the hash of a password for the configuration")
     args, rest = parser.parse_known_args(argv)
     if args.command == "linediag":
@@ -95,6 +103,14 @@ def main(argv=None):
         from cti.show import main as show
 
         return show(rest)
+    if args.command == "events":
+        from cti.events import main as events
+
+        return events(rest)
+    if args.command == "sim":
+        from cti.sim_cli import main as sim
+
+        return sim(rest)
     if rest:
         parser.error(f"unexpected arguments: {' '.join(rest)}")
     if args.command == "passwd":

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # -*- test-case-name: tests.test_show -*-
-"""`cti show WHAT`: the running server's channels, spans, calls, queues or
-agents, as a table (or `--json`), read through the protocol like any
+"""`cti show WHAT`: the running server's channels, spans, calls, queues,
+agents or sessions, as a table (or `--json`), read through the protocol like any
 client: the snapshots of every object of the kind (`Snapshot` id `*`,
 page after page), with a login that may see them all (admin, or a
 supervisor without teams).
@@ -11,13 +11,14 @@ supervisor without teams).
     cti show calls          calls up: phase, numbers, where, agent, connections
     cti show queues         waiting, longest wait, service level, agents by state
     cti show agents         state and reason, station, call, since
+    cti show sessions       protocol sessions: user, role, client, address, activity
+                            (administrators only)
 
 Where the server is: `--server HOST:PORT`, else the first TCP `[server]
 listen` of the configuration (`-c`).  The user: `--user` (default
 "admin"); its password from `--password-file`, $CTI_PASSWORD, or asked.
 """
 import argparse
-import getpass
 import json
 import os
 import sys
@@ -26,6 +27,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
+from cti import shell
 from cti.config import ConfigError
 
 #: what -> (snapshot object, keep this snapshot?, [(column, value of a snapshot)])
@@ -63,6 +65,14 @@ TABLES = {
         ("state", lambda s: s["state"]), ("reason", lambda s: s.get("reason") or ""),
         ("for", lambda s: _for(s.get("since"))), ("station", lambda s: s.get("station") or "-"),
         ("call", lambda s: s.get("call") or "-")]),
+    "sessions": ("session", lambda s: True, [
+        ("session", lambda s: s["session"]), ("user", lambda s: s["user"] or "-"),
+        ("role", lambda s: s["role"] or "-"), ("client", lambda s: s["client"] or "-"),
+        ("from", lambda s: s["source"]), ("state", lambda s: s["state"]),
+        ("for", lambda s: _for(s["openedAt"])),
+        ("last frame", lambda s: "-" if s["lastFrameAt"] is None
+         else _for(s["lastFrameAt"]) + " ago"),
+        ("requests", lambda s: str(s["requests"])), ("monitors", lambda s: str(s["monitors"]))]),
 }
 
 
@@ -107,47 +117,16 @@ def render(what, snapshots, width=None):
     return console.export_text()
 
 
-def _address(args):
-    if args.server:
-        host, _, port = args.server.rpartition(":")
-        return host or "127.0.0.1", int(port)
-    from cti.server.config import load_server_config
-
-    config = load_server_config(args.config)
-    for entry in config.listen:
-        parts = entry.split(":")
-        if parts[0] == "tcp":
-            interface = next((p.split("=", 1)[1] for p in parts[2:]
-                              if p.startswith("interface=")), "127.0.0.1")
-            return ("127.0.0.1" if interface in ("0.0.0.0", "") else interface), int(
-                parts[1].removeprefix("port="))
-    raise ConfigError(args.config, "server.listen", "no tcp endpoint to connect to: "
-                      "give --server HOST:PORT")
-
-
-def _password(args):
-    if args.password_file:
-        with open(args.password_file) as f:
-            return f.readline().rstrip("\r\n")
-    return os.environ.get("CTI_PASSWORD") or getpass.getpass(f"password for {args.user}: ")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="cti show", description=__doc__.split("\n")[0])
     parser.add_argument("what", choices=sorted(TABLES))
-    parser.add_argument("-c", "--config", default="etc/cti.toml")
-    parser.add_argument("--server", help="HOST:PORT of the CT server (default: from -c)")
-    parser.add_argument("--user", default="admin")
-    parser.add_argument("--role", default="admin", choices=("admin", "supervisor"))
-    parser.add_argument("--password-file")
+    shell.add_arguments(parser)
     parser.add_argument("--json", action="store_true", help="the snapshots, as JSON")
     args = parser.parse_args(argv)
-    from cti.protocol.client import BlockingClient, RemoteError
+    from cti.protocol.client import RemoteError
 
     try:
-        host, port = _address(args)
-        with BlockingClient(host, port) as client:
-            client.login(args.user, _password(args), args.role, client="cti-show")
+        with shell.connect(args, client="cti-show") as client:
             snapshots = client.snapshot_all(TABLES[args.what][0])
     except ConfigError as e:
         print(f"cti show: {e}", file=sys.stderr)

@@ -61,7 +61,7 @@ class Centre:
         self.driver = R4Driver(clock=self.clock)
         self.records = Records() if records is None else records
         self.server = CTServer(self.config, reactor=self.clock, driver=self.driver,
-                               records=self.records, listen=[], http="")
+                               simulator=self.sim, records=self.records, listen=[], http="")
         self.hub = self.server.hub
         self.center = self.server.center
         self.pumps = []

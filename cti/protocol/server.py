@@ -61,7 +61,10 @@ LOGIN_MAX_BODY = 4096
 #: call at most; more is refused with too_many_requests).
 MAX_PENDING = 4096
 #: What a client may monitor and snapshot.
-OBJECTS = ("device", "call", "queue", "agent")
+OBJECTS = ("device", "call", "queue", "agent", "session")
+#: What only administrators may monitor and snapshot: the protocol
+#: sessions (who is connected from where, doing what).
+ADMIN_OBJECTS = ("session",)
 
 #: A connection's life.  Admitted by the gate (cti.protocol.gate) or closed
 #: at once; a Login moves it to `checking` while the password is checked
@@ -151,6 +154,7 @@ class Hub:
         #: a code the service does not declare is an internal error still.
         self.refusal = lambda error: None
         self._register_core()
+        self.provide_snapshots("session", self._session_snapshot, self._session_ids_now)
 
     # -- objects ---------------------------------------------------------
     def provide_snapshots(self, kind, snapshot, ids=None):
@@ -202,6 +206,13 @@ class Hub:
                                 object=kind, id=object_id)
         return snap
 
+    def _session_snapshot(self, object_id):
+        session = next((s for s in self.sessions if str(s.id) == object_id), None)
+        return None if session is None else session.snapshot()
+
+    def _session_ids_now(self):
+        return [str(s.id) for s in sorted(self.sessions, key=lambda s: s.id)]
+
     # -- events ----------------------------------------------------------
     def publish(self, kind, object_id, event, body=None, cause=None):
         """Deliver `event` about one object to every session monitoring it
@@ -246,6 +257,9 @@ class Hub:
         self.sessions.discard(session)
         for monitor_id in [m for m, (s, _, _) in self.monitors.items() if s is session]:
             self._drop_monitor(monitor_id)
+        self.publish("session", str(session.id), "SessionEnded",
+                     {**session.snapshot(), "reason": session.close_reason})
+        self.drop_monitors("session", str(session.id))
         self._tell(self.on_session_closed, session, "session-closed")
 
     @staticmethod
@@ -281,6 +295,7 @@ class Hub:
 
     def _drop_monitor(self, monitor_id):
         session, kind, object_id = self.monitors.pop(monitor_id)
+        session.monitors -= 1
         watchers = self._watchers.get((kind, object_id))
         if watchers:
             watchers.discard(monitor_id)
@@ -404,6 +419,7 @@ class Hub:
             log.info("session {id}: {user} logged in as {role} from {source}", id=session.id,
                      user=user.name, role=role, source=session.source)
             self._tell(self.on_session_login, session, "session-login")
+            self.publish("session", str(session.id), "SessionLoggedIn", session.snapshot())
             return {"session": session.id, "role": session.role, "protocol": 1,
                     "heartbeatS": self.heartbeat_s, "services": self._allowed(session.role)}
         delay = self.gate.failed(name, session.source)
@@ -457,6 +473,7 @@ class Hub:
             snap = self.snapshot(kind, object_id)
         monitor_id = next(self._monitor_ids)
         self.monitors[monitor_id] = (request.session, kind, object_id)
+        request.session.monitors += 1
         self._watchers.setdefault((kind, object_id), set()).add(monitor_id)
         return {"monitor": monitor_id, "object": kind, "id": object_id, "snapshot": snap,
                 **more}
@@ -485,6 +502,9 @@ class Hub:
         return {"object": kind, "id": object_id, "snapshot": snaps, "next": next_id}
 
     def _check_visible(self, session, kind, object_id):
+        if kind in ADMIN_OBJECTS and session.role != "admin":
+            raise ProtocolError("forbidden", f"{kind}s are for administrators (role admin)",
+                                object=kind, id=object_id)
         why = self.hidden(session, kind, object_id)
         if why is not None:
             raise ProtocolError("forbidden", why, object=kind, id=object_id)
@@ -505,6 +525,11 @@ class Session(protocol.Protocol):
         self.id = None
         self._pending = set()          # invoke ids being served
         self._timer = None
+        self.opened_at = hub.clock.seconds()
+        self.last_frame_at = None      # when the client last sent anything
+        self.requests = 0              # requests served (answered or refused)
+        self.monitors = 0              # monitors it has now
+        self.close_reason = None
 
     @property
     def state(self):
@@ -513,6 +538,17 @@ class Session(protocol.Protocol):
     @property
     def closed(self):
         return self.machine.state == "closed"
+
+    def snapshot(self):
+        """The session as `cti show sessions` lists it (protocol.md, "Session
+        snapshot")."""
+        logins = [t.at for t in self.machine.history if t.event == "accepted"]
+        return {"session": str(self.id), "user": self.user.name if self.user else None,
+                "role": self.role, "client": self.client, "source": self.source,
+                "state": self.state, "openedAt": self.opened_at,
+                "loggedInAt": logins[-1] if logins else None,
+                "lastFrameAt": self.last_frame_at, "requests": self.requests,
+                "pending": len(self._pending), "monitors": self.monitors}
 
     # -- life ------------------------------------------------------------
     def connectionMade(self):
@@ -569,6 +605,7 @@ class Session(protocol.Protocol):
         if self.closed:
             return
         was = self.state
+        self.close_reason = reason
         self.machine.fire("close", reason=reason)
         if self._timer and self._timer.active():
             self._timer.cancel()
@@ -586,6 +623,7 @@ class Session(protocol.Protocol):
             self._send(Message("error", 0, ProtocolError(e.code, str(e)).body()))
             self.close(f"malformed frame: {e}")
             return
+        self.last_frame_at = self.hub.clock.seconds()
         if self.state == "active":
             self._arm_idle()
         for invoke_id, item in frames:
@@ -617,6 +655,7 @@ class Session(protocol.Protocol):
             return
         service = item.body.get("service")
         service = service if service in self.hub.catalogue else None   # echoed if known
+        self.requests += 1
         try:
             d = self.hub.dispatch(self, invoke_id, item.body)
         except ProtocolError as e:

@@ -63,6 +63,7 @@ ERRORS = {
     "call_failed": "a call out did not connect (busy, no answer...): `reason` says why",
     "barred": "the number may not be dialled by this caller now (its class of service): "
               "`reason` says why",
+    "no_simulator": "the server drives real boards: there is no simulated far end to play",
     "internal_error": "the server failed; the message says how",
 }
 

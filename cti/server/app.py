@@ -53,9 +53,12 @@ from cti.server.lines.channels import (
 from cti.server.lines.spans import Span
 from cti.server.lines.voice import VoicePorts
 from cti.server.listening import Listening
+from cti.server.maintenance import handlers as maintenance_handlers
 from cti.server.monitoring.figures import Figures
 from cti.server.monitoring.http import site
 from cti.server.monitoring.lag import ReactorLag
+from cti.server.simulation import handlers as simulation_handlers
+from cti.server.simulation.telco import SimulatedTelco
 
 log = Logger()
 
@@ -79,8 +82,8 @@ class CTServer(MultiService):
     callers hear as dead air.  A process that runs one server sets it; tests
     that make hundreds do not, or nothing of theirs would ever be freed."""
 
-    def __init__(self, config, *, reactor=None, driver=None, records=None, listen=None,
-                 http=None, drain_s=DRAIN_S, freeze_heap=False):
+    def __init__(self, config, *, reactor=None, driver=None, simulator=None, records=None,
+                 listen=None, http=None, drain_s=DRAIN_S, freeze_heap=False):
         super().__init__()
         self.freeze_heap = freeze_heap
         if reactor is None:
@@ -96,6 +99,7 @@ class CTServer(MultiService):
                                   db_timeout_s=config.faults.db_timeout_s)
             records.setServiceParent(self)
         self.records = records
+        self.sim = simulator                 # drivers.sim.Simulator, or None: real boards
         if driver is None:
             driver = self._boards(reactor)
             from drivers.pump import EventPump
@@ -121,6 +125,8 @@ class CTServer(MultiService):
                                  recordings_dir=Path(config.var_dir) / "recordings")
         self.voice_pool.on_hung = lambda name, op: self.center.voice_hung(None, name, op)
         self._make_channels()
+        simulation_handlers.register(self.hub, SimulatedTelco(self.sim, config, self.channels))
+        maintenance_handlers.register(self.hub, driver, self.bus)
         driver.subscribe(self.channels.handle)
         driver.subscribe(self.ports.handle)
         self.lag = ReactorLag(reactor)
@@ -205,6 +211,5 @@ class CTServer(MultiService):
         self.lag.stop()
         self.hub.close_all("server shutdown")
         yield defer.maybeDeferred(super().stopService)
-        sim = getattr(self, "sim", None)
-        if sim is not None:
-            sim.run_clock(False)
+        if self.sim is not None and not self.sim.virtual_time:
+            self.sim.run_clock(False)

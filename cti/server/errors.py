@@ -18,6 +18,7 @@ into the error a client gets, in one place::
     │   └── OutboundFailed      ... said by the channel that placed it
     ├── Barred                  barred: the class of service refuses the number
     ├── TalkError               resource_busy: no conference for the parties
+    ├── NoSimulator             no_simulator: real boards, no simulated far end
     └── ACDError                the ACD's refusals, each with its condition
 
 A condition's name is the protocol's error code of the same meaning
@@ -109,6 +110,13 @@ class TalkError(CallError):
     room for the parties, a bad role)."""
 
     code = "resource_busy"
+
+
+class NoSimulator(CallError):
+    """The server drives real boards: there is no simulated telephone
+    company to play (cti.server.simulation)."""
+
+    code = "no_simulator"
 
 
 class ACDError(CallError):

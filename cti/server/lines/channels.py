@@ -42,7 +42,7 @@ from twisted.internet import defer
 from zope.interface import implementer
 
 from cti.logs import Logger
-from cti.server.errors import OutboundFailed
+from cti.server.errors import InvalidState, OutboundFailed
 from cti.server.interfaces import IOutsideParty
 from cti.statemachine import Table
 from drivers.errors import CallerIdUnavailable, DeviceBusy
@@ -178,6 +178,7 @@ class Channel:
         self.no_answer_s = NO_ANSWER_S    # a call out's ring time, before it fails
         self.span = None                  # a T1 timeslot's Span (cti.server.lines.spans)
         self.voice_events = frozenset()   # what the voice resource reports (`_listen`)
+        self.held = set()                 # what a technician holds it out of service for
 
     @property
     def state(self):
@@ -193,7 +194,7 @@ class Channel:
     def snapshot(self):
         return {"device": self.name, "kind": "trunk", "group": self.group,
                 "state": self.state, "since": self.machine.since, "ani": self.ani,
-                "dnis": self.dnis, "voice": self.voice,
+                "dnis": self.dnis, "voice": self.voice, "held": sorted(self.held),
                 "history": self.machine.describe_history()[-10:]}
 
     def when(self, state):
@@ -252,9 +253,32 @@ class Channel:
             self._clear_down()
 
     def back_in_service(self):
-        """The span has been healthy long enough: idle again."""
-        if self.state == "out_of_service":
+        """The span has been healthy long enough: idle again (unless a
+        technician holds it: then once released)."""
+        if self.state == "out_of_service" and not self.held:
             self.machine.fire("back_in_service")
+
+    def hold(self, purpose):
+        """A technician takes the channel out of service for `purpose` (a
+        loopback, a BERT: cti.server.maintenance): no call is taken or
+        placed on it until every purpose holding it is released.  Only an
+        idle channel (or one out of service already, its span down) may
+        be held: InvalidState says what it is doing otherwise."""
+        if self.state not in ("idle", "out_of_service"):
+            raise InvalidState(f"{self.name} is {self.state}"
+                               + (f" with a call from {self.ani}" if self.ani else "")
+                               + ": wait for it to be idle, or clear its call first",
+                               object="device", id=self.name)
+        self.held.add(purpose)
+        if self.state == "idle":
+            self.machine.fire("out_of_service", reason=f"held for maintenance: {purpose}")
+
+    def release_hold(self, purpose):
+        """`purpose` no longer holds the channel: back in service when
+        nothing else holds it and its span is in service."""
+        self.held.discard(purpose)
+        if not self.held and (self.span is None or self.span.in_service):
+            self.back_in_service()
 
     def _outbound_start(self, number, no_answer_s):
         if self.state != "idle":
@@ -837,6 +861,7 @@ class Station(Channel):
     def snapshot(self):
         snap = super().snapshot()
         snap["kind"] = "station"
+        del snap["held"]                        # a phone is never held for maintenance
         return snap
 
     def handle(self, event):

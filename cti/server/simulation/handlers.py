@@ -1,0 +1,65 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The Sim* services: the simulated telephone company played through the
+protocol (cti.server.simulation.telco), for administrators only.
+
+    SimCall        the telco calls in on a trunk group, line or timeslot
+    SimDigits      a far end sends DTMF or MF digits
+    SimTone        a far end sends a tone
+    SimAudio       a far end sends the audio of a WAV file
+    SimHangup      a far end hangs up (analog lines: by a supervision method)
+    SimHandset     a station's handset lifted, put down, flashed
+    SimAnswerMode  how the far end answers our calls out
+    SimStatus      what a far end is doing and has heard
+    SimAlarm       the carrier raises or clears a span alarm
+    SimHang        a voice resource's operations hang
+"""
+from cti.protocol.framing import MAX_BODY
+from cti.protocol.services import Field, Service
+from cti.server.edge import serve
+from cti.server.simulation.telco import (
+    ALARMS,
+    ANSWER_MODES,
+    HANDSET_ACTIONS,
+    HANGUP_METHODS,
+    TONES,
+)
+
+ADMIN = frozenset({"admin"})
+#: Every Sim* service may be refused so, besides its own errors.
+REFUSED = ("no_simulator", "no_such_object", "invalid_state")
+DEVICE = {"device": Field(str, doc="the far end's device: a line, timeslot or station")}
+
+
+def register(hub, telco):
+    def add(name, fields, method, errors=REFUSED):
+        hub.catalogue.add(Service(name, ADMIN, fields=fields, errors=errors), serve(method))
+
+    add("SimCall", {
+        "target": Field(str, doc="a trunk group, or one line or timeslot of one"),
+        "ani": Field(str, False, "", doc="the caller's number"),
+        "dnis": Field(str, False, "", doc="the number called (T1 E&M)"),
+        "name": Field(str, False, "", doc="the caller's name (analog caller ID)"),
+        "mf": Field(bool, False, doc="E&M address in MF (default: the group's address)")},
+        lambda who, p: telco.call(who, p["target"], p["ani"], p["dnis"], p["name"], p["mf"]))
+    add("SimDigits", {**DEVICE, "digits": Field(str), "mf": Field(bool, False, False)},
+        lambda who, p: telco.digits(who, p["device"], p["digits"], p["mf"]))
+    add("SimTone", {**DEVICE, "tone": Field(str, choices=TONES)},
+        lambda who, p: telco.tone(who, p["device"], p["tone"]))
+    add("SimAudio", {**DEVICE, "wav": Field(str, doc="a WAV file, base64",
+                                            max_len=MAX_BODY - 4096)},
+        lambda who, p: telco.audio(who, p["device"], p["wav"]))
+    add("SimHangup", {**DEVICE, "method": Field(str, False, choices=HANGUP_METHODS)},
+        lambda who, p: telco.hangup(who, p["device"], p["method"]))
+    add("SimHandset", {"station": Field(str), "action": Field(str, choices=HANDSET_ACTIONS)},
+        lambda who, p: telco.handset(who, p["station"], p["action"]))
+    add("SimAnswerMode", {"target": Field(str), "mode": Field(str, choices=ANSWER_MODES),
+                          "rings": Field(int, False, 2)},
+        lambda who, p: telco.answer_mode(who, p["target"], p["mode"], p["rings"]))
+    add("SimStatus", DEVICE, lambda who, p: telco.status(p["device"]),
+        errors=("no_simulator", "no_such_object"))
+    add("SimAlarm", {"span": Field(str), "alarm": Field(str, choices=ALARMS),
+                     "on": Field(bool, False, True)},
+        lambda who, p: telco.alarm(who, p["span"], p["alarm"], p["on"]))
+    add("SimHang", {"device": Field(str, doc="a voice resource"),
+                    "always": Field(bool, False, False), "on": Field(bool, False, True)},
+        lambda who, p: telco.hang(who, p["device"], p["always"], p["on"]))
