@@ -9,6 +9,8 @@
                     --tour: the narrated tour of the boards instead)
     cti linediag    the technicians' tool (same as `linediag`)
     cti show        the running server's channels, spans, calls, queues, agents
+    cti reload      the running server takes its changed configuration (queues,
+                    agents, users, routes, flows), or says what needs a restart
     cti passwd      make a password hash for etc/cti.toml (reads the
                     password from standard input, or asks on a terminal)
     cti --version
@@ -85,6 +87,8 @@ def main(argv=None):
     sub.add_parser("linediag", help="line diagnostics (see linediag --help)", add_help=False)
     sub.add_parser("show", help="the running server's channels, spans, calls, queues or "
                    "agents (see cti show --help)", add_help=False)
+    sub.add_parser("reload", help="the running server reads its configuration again "
+                   "(see cti reload --help)", add_help=False)
     sub.add_parser("passwd", help="print the hash of a password for the configuration")
     args, rest = parser.parse_known_args(argv)
     if args.command == "linediag":
@@ -95,6 +99,10 @@ def main(argv=None):
         from cti.show import main as show
 
         return show(rest)
+    if args.command == "reload":
+        from cti.reload import main as reload
+
+        return reload(rest)
     if rest:
         parser.error(f"unexpected arguments: {' '.join(rest)}")
     if args.command == "passwd":

@@ -107,7 +107,10 @@ def render(what, snapshots, width=None):
     return console.export_text()
 
 
-def _address(args):
+def server_address(args):
+    """(host, port) of the server: `--server HOST:PORT`, else the first TCP
+    `[server] listen` of the configuration `-c` (ConfigError without one).
+    `cti reload` finds it the same way."""
     if args.server:
         host, _, port = args.server.rpartition(":")
         return host or "127.0.0.1", int(port)
@@ -125,7 +128,9 @@ def _address(args):
                       "give --server HOST:PORT")
 
 
-def _password(args):
+def read_password(args):
+    """The password of `--user`: `--password-file`'s first line,
+    $CTI_PASSWORD, or asked on the terminal."""
     if args.password_file:
         with open(args.password_file) as f:
             return f.readline().rstrip("\r\n")
@@ -145,9 +150,9 @@ def main(argv=None):
     from cti.protocol.client import BlockingClient, RemoteError
 
     try:
-        host, port = _address(args)
+        host, port = server_address(args)
         with BlockingClient(host, port) as client:
-            client.login(args.user, _password(args), args.role, client="cti-show")
+            client.login(args.user, read_password(args), args.role, client="cti-show")
             snapshots = client.snapshot_all(TABLES[args.what][0])
     except ConfigError as e:
         print(f"cti show: {e}", file=sys.stderr)

@@ -63,6 +63,9 @@ ERRORS = {
     "call_failed": "a call out did not connect (busy, no answer...): `reason` says why",
     "barred": "the number may not be dialled by this caller now (its class of service): "
               "`reason` says why",
+    "invalid_config": "the configuration file is wrong: `file` and `key` say where (Reload)",
+    "needs_restart": "the configuration changes what only a restart applies: `keys` names "
+                     "them (Reload)",
     "internal_error": "the server failed; the message says how",
 }
 
