@@ -190,9 +190,14 @@ def test_a_changed_strategy_is_used_by_the_next_offer(centre, site):
     _, erin = agent_ready(centre, "1005", "msiB1C5")
     centre.run(1_000)
     _, dan = agent_ready(centre, "1004", "msiB1C4")
+    supervisor = admin(centre)
+    seen = centre.events(supervisor)
+    centre.call(supervisor.call("MonitorStart", object="queue", id="support"))
     site.edit('strategy = "fewest_calls"', 'strategy = "linear"')
     assert reload(centre) == [{"kind": "queue", "name": "support", "change": "changed",
                                "keys": ["strategy"]}]
+    centre.flush()
+    assert [body["strategy"] for name, body in seen if name == "QueueChanged"] == ["linear"]
     call(centre, "dtiB1T1", "5550199")
     centre.run_until(lambda: "Delivered" in names(dan), what="Delivered at 1004")
     assert "Delivered" not in names(erin)
@@ -267,6 +272,28 @@ def test_new_skills_serve_a_caller_waiting_now(centre, site):
     reload(centre)
     centre.run_until(lambda: "Delivered" in names(events), what="Delivered at 1005")
     assert call_on(centre, "dtiB1T1").agent.id == "1005"
+
+
+def test_waiting_callers_keep_their_places_under_new_skill_rules(centre, site, tracebacks):
+    """spanish asks level 5, then 3 after a minute; reloaded to ask 3 from
+    the start, 1001 (spanish 3) takes the first of its two callers at once,
+    and the old widening timers are gone."""
+    call(centre, "dtiB1T1", "5550500")
+    centre.run(500)
+    call(centre, "dtiB1T2", "5550500")
+    centre.run(2_000)
+    first, second = call_on(centre, "dtiB1T1").id, call_on(centre, "dtiB1T2").id
+    _, events = agent_ready(centre, "1001", "msiB1C1")
+    site.edit("skills = {spanish = 5}", "skills = {spanish = 3}")
+    site.edit("widen = [{after_s = 60, skills = {spanish = 3}}]", "")
+    assert reload(centre) == [{"kind": "queue", "name": "spanish", "change": "changed",
+                               "keys": ["skills", "widen"]}]
+    centre.run_until(lambda: "Delivered" in names(events), what="Delivered at 1001")
+    assert dict(events)["Delivered"]["call"] == first
+    waiting = centre.call(admin(centre).call("Snapshot", object="queue", id="spanish"))
+    assert [w["call"] for w in waiting["snapshot"]["waiting"]] == [first, second]
+    centre.run(61_000)
+    assert tracebacks == []
 
 
 def test_new_routes_and_flows_for_new_calls(centre, site):

@@ -10,7 +10,8 @@ queues each agent serves, and the router's index (cti.server.queueing
 .router), which is only an index of the live state.  The live state is
 kept: a queue that stays keeps its figures, its callers and their
 places; an agent who stays keeps its state, its call, its statistics and
-its timers::
+its timers.  The monitors of a queue whose settings changed are told
+(`QueueChanged`)::
 
     acd.configuration.refusals(queues, agents)   # [] or what may not go now
     acd.configuration.take(queues, agents)        # the new queues and agents
@@ -62,6 +63,8 @@ class Configuration:
             raise ACDError("invalid_state", "; ".join(why for _, _, why in refused),
                            objects=[{"object": kind, "id": name} for kind, name, _ in refused])
         acd = self.acd
+        changed = [q.name for q in queues if q.name in acd.queues
+                   and acd.queues[q.name].config != q]
         ready = [a for a in acd.agents.values() if acd.router.is_ready(a)] if acd.router else []
         waiting = sorted(acd.entries.values(), key=lambda entry: entry.order_key)
         last_offered = {name: queue.last_order
@@ -90,6 +93,8 @@ class Configuration:
         for entry in waiting:                  # in the order they were: their places kept
             self._rewait(entry)
         self._serve(ready)
+        for name in changed:                   # its monitors see its new settings
+            acd.publish("queue", name, "QueueChanged", acd.describe_queue(acd.queues[name]))
 
     def _queue(self, config):
         """A queue's state: the one it had (its figures), with `config`."""
