@@ -204,7 +204,7 @@ class CallCenter:
         self.scope.reconfigure(config.users)
 
     def audit(self, action, user, **detail):
-        """A row of the audit log (the gate's lockouts and unlocks)."""
+        """A row of the audit log (the gate's lockouts and unlocks, reloads)."""
         self.records.audit(action, user, **detail)
 
     # -- IChannelListener -------------------------------------------------------------
