@@ -13,6 +13,8 @@
     cti events      a live tail of the running server's events
     cti sim         play the simulated telephone company of a running server
                     (calls, digits, handsets, alarms; `cti sim script FILE`)
+    cti reload      the running server takes its changed configuration (queues,
+                    agents, users, routes, flows), or says what needs a restart
     cti passwd      make a password hash for etc/cti.toml (reads the
                     password from standard input, or asks on a terminal)
     cti --version
@@ -93,6 +95,8 @@ def main(argv=None):
                    "(see cti events --help)", add_help=False)
     sub.add_parser("sim", help="play the simulated telephone company of a running server "
                    "(see cti sim --help)", add_help=False)
+    sub.add_parser("reload", help="the running server reads its configuration again "
+                   "(see cti reload --help)", add_help=False)
     sub.add_parser("passwd", help="print the hash of a password for the configuration")
     args, rest = parser.parse_known_args(argv)
     if args.command == "linediag":
@@ -111,6 +115,10 @@ def main(argv=None):
         from cti.sim_cli import main as sim
 
         return sim(rest)
+    if args.command == "reload":
+        from cti.reload import main as reload
+
+        return reload(rest)
     if rest:
         parser.error(f"unexpected arguments: {' '.join(rest)}")
     if args.command == "passwd":

@@ -156,6 +156,12 @@ class Hub:
         self._register_core()
         self.provide_snapshots("session", self._session_snapshot, self._session_ids_now)
 
+    def set_users(self, users):
+        """The logins from now on (a reloaded configuration's): a user added
+        may log in, one removed may not; a session logged in already keeps
+        its user and role until it ends."""
+        self.users = {u.name: u for u in users}
+
     # -- objects ---------------------------------------------------------
     def provide_snapshots(self, kind, snapshot, ids=None):
         """The owner of a kind of object says how to describe one by id

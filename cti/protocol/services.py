@@ -64,6 +64,9 @@ ERRORS = {
     "barred": "the number may not be dialled by this caller now (its class of service): "
               "`reason` says why",
     "no_simulator": "the server drives real boards: there is no simulated far end to play",
+    "invalid_config": "the configuration file is wrong: `file` and `key` say where (Reload)",
+    "needs_restart": "the configuration changes what only a restart applies: `keys` names "
+                     "them (Reload)",
     "internal_error": "the server failed; the message says how",
 }
 

@@ -23,6 +23,9 @@ Stopping (SIGTERM) drains: no new call is taken, calls in progress get
 shutdown", agents are logged out, and the records are flushed before the
 store stops.
 
+A changed configuration file is taken live by `reloader`
+(cti.server.reload: the Reload service, SIGHUP), or refused as a whole.
+
 Tests and the demo inject their own driver, clock and record sink and
 drive time themselves (tests/rig.py).
 """
@@ -57,6 +60,8 @@ from cti.server.maintenance import handlers as maintenance_handlers
 from cti.server.monitoring.figures import Figures
 from cti.server.monitoring.http import site
 from cti.server.monitoring.lag import ReactorLag
+from cti.server.reload import handlers as reload_handlers
+from cti.server.reload.reload import Reloader
 from cti.server.simulation import handlers as simulation_handlers
 from cti.server.simulation.telco import SimulatedTelco
 
@@ -133,6 +138,8 @@ class CTServer(MultiService):
         self.figures = Figures(reactor, self.center, records,
                                lambda: [s.role for s in self.hub.sessions if s.role],
                                self.lag, started_at=reactor.seconds())
+        self.reloader = Reloader(self.center, users_changed=self.reloaded)
+        reload_handlers.register(self.hub, self.reloader)
         self.listening = Listening()
         for endpoint in (config.listen if listen is None else listen):
             self.listening.add(endpoint, self._endpoint(endpoint, reactor),
@@ -142,6 +149,11 @@ class CTServer(MultiService):
             self.listening.add(f"{http} (status pages)", serverFromString(reactor, http),
                                site(self.figures))
         self.listening.setServiceParent(self)      # the last to start, the first to stop
+
+    def reloaded(self, config):
+        """A reloaded configuration taken (cti.server.reload): its logins."""
+        self.config = config
+        self.hub.set_users(hub_users(config))
 
     def _endpoint(self, endpoint, reactor):
         """The endpoint of one [server] listen entry: a Twisted endpoint

@@ -191,8 +191,20 @@ class CallCenter:
         d.addCallback(lambda _: self.presence.stop())     # who was in, before they are out
         return d.addCallback(lambda _: self.agents.log_out_everyone())
 
+    def reconfigure(self, config):
+        """Take a reloaded configuration whose parts that need a restart are
+        the running ones (cti.server.reload checks it): its queues and
+        agents first (ACDError invalid_state, and nothing changed, while a
+        queue to remove has callers or an agent to remove is logged in),
+        then everything else live: the routes, the flows they name and the
+        users, which every feature reads from `layer.config` as it needs
+        them, and the supervisors' teams."""
+        self.acd.reconfigure(config.queues, config.agents)
+        self.config = self.layer.config = config
+        self.scope.reconfigure(config.users)
+
     def audit(self, action, user, **detail):
-        """A row of the audit log (the gate's lockouts and unlocks)."""
+        """A row of the audit log (the gate's lockouts and unlocks, reloads)."""
         self.records.audit(action, user, **detail)
 
     # -- IChannelListener -------------------------------------------------------------

@@ -329,6 +329,16 @@ class ServerConfig:
                     MATCH_KINDS.index(route.match), i)
         return tuple(route for _, route in sorted(enumerate(self.routes), key=rank))
 
+    @cached_property
+    def routed_flows(self):
+        """The flows calls may be sent to (their route points,
+        ``routepoint:FLOW``): those the routes, the default route and the
+        queues' overflows name."""
+        return frozenset(
+            {r.flow for r in (*self.routes, self.default_route)
+             if r is not None and r.flow is not None}
+            | {q.overflow[1] for q in self.queues if q.overflow and q.overflow[0] == "flow"})
+
     def route_for(self, dnis=None, ani=None, trunk_group=None):
         """The route of an inbound call, or the default route.
 

@@ -19,7 +19,9 @@ into the error a client gets, in one place::
     ├── Barred                  barred: the class of service refuses the number
     ├── TalkError               resource_busy: no conference for the parties
     ├── NoSimulator             no_simulator: real boards, no simulated far end
-    └── ACDError                the ACD's refusals, each with its condition
+    ├── ACDError                the ACD's refusals, each with its condition
+    ├── InvalidConfig           invalid_config: a configuration file is wrong
+    └── NeedsRestart            needs_restart: a change only a restart applies
 
 A condition's name is the protocol's error code of the same meaning
 (docs/protocol.md, "Errors"): the call layer and its clients share one
@@ -28,7 +30,8 @@ every code raised here is one the protocol documents.
 
 `detail` (keyword arguments) travels to the client with the message:
 `field` names the request field at fault, `object` and `id` the object,
-`reason` why a call failed or was barred.
+`reason` why a call failed or was barred; a reload's refusals say `file`
+and `key`, `keys`, or `objects`.
 """
 
 
@@ -142,3 +145,18 @@ def exactly_one(service, params, names, field):
         raise error(f"{service}: give exactly one of {', '.join(names[:-1])} and {names[-1]}",
                     field=field)
     return given[0]
+
+
+class InvalidConfig(CallError):
+    """A configuration file that is wrong (a reload's): the message is the
+    one the server gives at its start (cti.config.ConfigError); `file` and
+    `key` say where."""
+
+    code = "invalid_config"
+
+
+class NeedsRestart(CallError):
+    """A configuration that changes what the server takes only at its start
+    (the boards, the ports...): `keys` names them (cti.server.reload)."""
+
+    code = "needs_restart"

@@ -9,9 +9,12 @@ JSON object, one per line, in var/cti-server.log (twisted.logger's JSON
 format, readable back with `twisted.logger.eventsFromJSONLogFile`), and a
 readable line per event goes to standard output at the configured level.
 
-SIGTERM or SIGINT stops the reactor; before it stops, the server drains
-(see CTServer.stopService): no new calls, calls in progress finish or are
-cleared with a cause, agents are logged out, records are flushed.
+SIGHUP reloads the configuration file (cti.server.reload: what can
+change live is applied, or the whole reload is refused; the log says
+which, one line per change).  SIGTERM or SIGINT stops the reactor;
+before it stops, the server drains (see CTServer.stopService): no new
+calls, calls in progress finish or are cleared with a cause, agents are
+logged out, records are flushed.
 "listening" is logged once each port is bound.  The exit status: 0; 2
 when the configuration is wrong or the server cannot start (a port taken,
 a journal locked by another server...: one line on standard error says
@@ -19,6 +22,7 @@ what and where); 1 when records could be
 neither written to the database nor kept in the journal (a full disk
 during a database outage: the log says how many and where).
 """
+import signal
 import sys
 from pathlib import Path
 
@@ -36,6 +40,7 @@ from twisted.logger import (
 from cti import logs
 from cti.config import ConfigError
 from cti.server.config import load_server_config
+from cti.server.errors import CallError
 from cti.server.memory import give_back_memory
 
 log = Logger()
@@ -93,6 +98,18 @@ def status_after_stop(service, stream=None):
     return 0
 
 
+def reload_on_hangup(reactor, service):
+    """SIGHUP: the server reads its configuration file again, on the
+    reactor's thread; a refusal is logged, and changes nothing."""
+    def reload():
+        try:
+            service.reloader.reload("system", "SIGHUP")
+        except CallError:
+            pass                        # logged and audited by the reloader
+
+    signal.signal(signal.SIGHUP, lambda signum, frame: reactor.callFromThread(reload))
+
+
 def main(args):
     """`cti server`: run in the foreground until SIGTERM / SIGINT."""
     from twisted.internet import reactor
@@ -120,6 +137,7 @@ def main(args):
             cannot_start(e)
             return
         reactor.addSystemEventTrigger("before", "shutdown", stop)
+        reload_on_hangup(reactor, service)
         service.listening.ready.addCallbacks(listening, lambda f: cannot_start(f.value))
 
     def listening(ports):

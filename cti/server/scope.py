@@ -53,9 +53,14 @@ class Scope:
         self.acd = acd
         self.agent_agents = agent_agents
         self.agent_calls = agent_calls
-        # What a team is, and whose teams a supervisor has: the configuration's,
-        # which does not change live.  A supervisor's view: (its teams, their
-        # agents' ids, the queues they serve).
+        self.views = {}                  # supervisor -> (its teams, their agents, their queues)
+        self.reconfigure(self.layer.config.users)
+
+    def reconfigure(self, users):
+        """What a team is, and whose teams a supervisor has: the ACD's agents
+        and `users` (the configuration's), at the start and after a reload.
+        A supervisor's view: (its teams, their agents' ids, the queues they
+        serve)."""
         team_agents, team_queues = {}, {}
         for agent in self.acd.agents.values():
             if agent.config.team is not None:
@@ -66,7 +71,7 @@ class Scope:
             user.name: (frozenset(user.teams),
                         frozenset().union(*(team_agents.get(t, ()) for t in user.teams)),
                         frozenset().union(*(team_queues.get(t, ()) for t in user.teams)))
-            for user in self.layer.config.users if user.teams}
+            for user in users if user.teams}
 
     def check(self, actor, kind, object_id):
         """A supervisor acts only on what it may see (its teams': [[users]]

@@ -56,7 +56,7 @@ def device_snapshot(layer, flows, name):
     if kind == "queue" and target:
         raise NoSuchObject(f"{name} is the connection of calls waiting in queue {target!r}: "
                            f"monitor object 'queue', id {target!r}", object="device", id=name)
-    if kind == "routepoint" and target in flows.route_points:
+    if kind == "routepoint" and target in flows.flow_names():
         snap = {"device": name, "kind": "routepoint", "flow": target,
                 "flowServers": flows.servers()}
     else:

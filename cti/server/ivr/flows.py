@@ -46,10 +46,6 @@ class Flows:
         self.consults = None             # cti.server.consult: a flow consultation's end
         self.queueing = None             # cti.server.queueing: the flow_down queue
         self.sessions = []               # sessions that sent RouteRegister, in turn
-        config = layer.config
-        self.route_points = {r.flow for r in (*config.routes, config.default_route)
-                             if r is not None and r.flow is not None} | {
-            q.overflow[1] for q in config.queues if q.overflow and q.overflow[0] == "flow"}
 
     # -- flow servers -------------------------------------------------------------
     def register(self, session):
@@ -73,8 +69,9 @@ class Flows:
         return live[0]
 
     def flow_names(self):
-        """The flows calls may be sent to: those the routes and overflows name."""
-        return self.route_points
+        """The flows calls may be sent to: those the routes and overflows of
+        the configuration name (a reload's from then on)."""
+        return self.layer.config.routed_flows
 
     def session_closed(self, session):
         """A flow server left: its calls get the default treatment."""

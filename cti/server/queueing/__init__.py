@@ -2,8 +2,9 @@
 """Queueing: callers waiting for agents.
 
 Owns: the ACD (`acd`: queues, agents' states, pairing, ring timers, wrap-up;
-its parts `agent_states`, `offers`, `agent_calls`, `callers`, their state
-in `state`) with its router (`router`: skills, strategies, one global
+its parts `agent_states`, `offers`, `agent_calls`, `callers`,
+`configuration` (the queues and agents configured, taken again at a
+reload), their state in `state`) with its router (`router`: skills, strategies, one global
 order), and the
 telephony of waiting (`waiting`: queue entry, full queues and overflows,
 music, announcements, offers ringing a phone, the answer that bridges

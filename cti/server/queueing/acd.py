@@ -41,7 +41,9 @@ The ACD is one object to the call layer, made of parts by concern, each
 a module: `agent_states` (log in, ready, not ready, what every change
 publishes), `offers` (pairing and ringing), `agent_calls` (wrap-up, direct
 calls, calls out), `callers` (entering and leaving queues, the queues'
-figures); `state` holds the tables and the state they work on.
+figures), `configuration` (the queues and agents configured, at the start
+and again at a reload: `reconfigure`); `state` holds the tables and the
+state they work on.
 
 State lives here only.  A sweep every `sweep_s` reconciles it with the
 owner: an agent reserved with no ringing call, busy on a call that is
@@ -65,9 +67,9 @@ from cti.server.errors import ACDError
 from cti.server.queueing.agent_calls import AgentCalls
 from cti.server.queueing.agent_states import AgentStates
 from cti.server.queueing.callers import Callers
+from cti.server.queueing.configuration import Configuration
 from cti.server.queueing.offers import Offers
-from cti.server.queueing.router import Router
-from cti.server.queueing.state import AGENT, AgentState, QueueState, Routed, Settings, rules_of
+from cti.server.queueing.state import Settings
 
 log = Logger()
 
@@ -101,28 +103,17 @@ class ACD:
         self.random = random.Random(seed)
         self.owner = owner
         self.publish = publish or (lambda *a, **k: None)
-        self.queues = {q.name: QueueState(q, q.strategy) for q in queues}
-        self.leave_empty = [s for s in self.queues.values() if s.config.leave_empty]
-        self.rules = {q.name: rules_of(q) for q in queues}
-        self.router = Router(clock, [Routed(q.name, q.strategy, self.rules[q.name])
-                                     for q in queues], self.random)
         self.at_station = {}                  # station -> the agent logged in there
         self.entries = {}                     # call id -> its Entry while queued or ringing
-        self.agents = {}
+        # What the configuration gives (cti.server.queueing.configuration):
+        self.queues, self.agents = {}, {}     # name -> QueueState, id -> AgentState
+        self.leave_empty = []                 # the queues with leave_empty conditions
+        self.rules = {}                       # queue -> its skill rules
         self.by_skill = {}                    # skill -> agents who have it
         self.members = {}                     # queue -> agents who list it
-        for i, a in enumerate(agents):
-            agent = AgentState(a, i)
-            agent.machine = AGENT.machine(clock, f"agent {a.id}",
-                                          on_change=self.states.changed(agent))
-            self.agents[a.id] = agent
-            for skill in a.skills:
-                self.by_skill.setdefault(skill, []).append(agent)
-            for queue in a.queues:
-                self.members.setdefault(queue, []).append(agent)
-        for name in self.queues:              # skills do not change while it runs
-            for agent in self.serving(name):
-                agent.serves.append(name)
+        self.router = None                    # the index of free agents and waiting callers
+        self.configuration = Configuration(self)
+        self.configuration.take(queues, agents)
         self._sweeper = task.LoopingCall(self.sweep)
         self._sweeper.clock = clock
 
@@ -134,6 +125,13 @@ class ACD:
     def stop(self):
         if self._sweeper.running:
             self._sweeper.stop()
+
+    def reconfigure(self, queues, agents):
+        """Serve these queues with these agents from now on, calls in
+        progress kept (cti.server.queueing.configuration); ACDError
+        invalid_state, and nothing changed, while a queue to remove has
+        callers or an agent to remove is logged in."""
+        self.configuration.take(queues, agents)
 
     def agent(self, agent_id):
         try:

@@ -157,13 +157,18 @@ class Callers:
     def check_leave_empty(self, agent):
         """After an agent stopped serving: callers leave queues now empty."""
         for queue in self.acd.leave_empty:
-            if not self.acd.router.has_callers(queue.name) or not self.acd.can_serve(agent,
-                                                                                     queue.name):
-                continue
-            if self.is_empty(queue.name, queue.config.leave_empty):
-                for entry in self.acd.waiting(queue.name):
-                    if not entry.ringing and not entry.callback:
-                        self.exit(entry, "empty")
+            if self.acd.can_serve(agent, queue.name):
+                self.leave_if_empty(queue)
+
+    def leave_if_empty(self, queue):
+        """The callers of a queue with leave_empty leave it when nobody is
+        left to serve them (but those ringing an agent, or kept for a callback)."""
+        if not self.acd.router.has_callers(queue.name) \
+                or not self.is_empty(queue.name, queue.config.leave_empty):
+            return
+        for entry in self.acd.waiting(queue.name):
+            if not entry.ringing and not entry.callback:
+                self.exit(entry, "empty")
 
     def estimated_wait(self, entry):
         """Seconds until an agent is likely to take this caller: its position

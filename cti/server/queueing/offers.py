@@ -61,10 +61,12 @@ class Offers:
 
     def ring_s(self, agent, queue_name=None):
         """How long the agent's phone rings with a call: the agent's own
-        `ring_timeout_s`, else the queue's; None when neither says."""
+        `ring_timeout_s`, else the queue's; None when neither says (no
+        queue, or one no longer configured)."""
         if agent.config.ring_timeout_s is not None:
             return agent.config.ring_timeout_s
-        return self.acd.queues[queue_name].config.ring_timeout_s if queue_name else None
+        queue = self.acd.queues.get(queue_name)     # None too for a queue reloaded away
+        return queue.config.ring_timeout_s if queue is not None else None
 
     @staticmethod
     def stop_ring_timer(agent):

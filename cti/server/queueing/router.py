@@ -142,7 +142,8 @@ class Router:
         self.callers = {}           # requirement -> [(-priority, since, seq, entry)]
         self.skill_requirements = {}   # skill -> skill requirements naming it
         self.keys = {}              # free agent -> {key name: key}
-        self._met = {}              # agent -> the requirements it meets (skills are fixed)
+        self._met = {}              # agent -> the requirements it meets (fixed for the
+                                    # router's life: a reload builds a new router)
         self._seq = 0
         for q in queues:
             if q.rules:

@@ -167,8 +167,10 @@ class Queueing:
 
     # -- music ------------------------------------------------------------------------
     def queue_music(self, name):
-        """The path of queue `name`'s music, or None (no queue, no music)."""
-        music = self.layer.config.queue(name).music if name else None
+        """The path of queue `name`'s music, or None (no queue, one no
+        longer configured, no music)."""
+        queue = self.layer.config.queue(name) if name else None
+        music = queue.music if queue is not None else None
         if not music or self.layer.prompts_dir is None:
             return None
         path = self.layer.prompts_dir / f"{music}.wav"

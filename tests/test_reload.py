@@ -1,0 +1,531 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""`cti reload`: a changed configuration taken live, or refused whole.
+
+The server in virtual time (tests.centre) runs a copy of the sample
+configuration (`Site`: etc/cti.toml with its var directory its own, and
+one more route, 5550500 to the spanish queue); each test edits the copy
+and asks the server to read it again, as an administrator would
+(`Reload`), then looks at what clients see: a new queue takes a call, a
+new agent logs in, a refusal leaves everything as it was.  At the end,
+SIGHUP and `cti reload` against a real `cti server` process.
+"""
+import dataclasses
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from cti import reload as reload_cli
+from cti.config import ConfigError
+from cti.protocol.client import BlockingClient, RemoteError
+from cti.server.config import FlowSettings, ServerConfig, load_server_config
+from cti.server.reload.changes import FIELDS, FLOW_KEYS, Change, live_changes, restart_keys
+from cti.storage.models import AuditEntry, CallRecord
+from tests.centre import Centre
+from tests.test_callcenter import PASSWORD, agent_ready, names
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = (ROOT / "etc" / "cti.toml").read_text()
+#: The hash of "1234", every sample account's password.
+HASH = re.search(r'id = "1005"\nname = .*\npassword_hash = "([^"]+)"', SAMPLE)[1]
+SPANISH_ROUTE = '\n[[routes]]\ndnis = "5550500"\nqueue = "spanish"\n'
+
+
+class Site:
+    """The sample configuration in a directory of its own: the boards,
+    flows and prompts of the checkout, the var directory here."""
+
+    def __init__(self, directory):
+        self.var = directory / "var"
+        self.path = directory / "cti.toml"
+        etc = ROOT / "etc"
+        self.text = (SAMPLE.replace('boards = "boards.toml"', f'boards = "{etc}/boards.toml"')
+                     .replace('var_dir = "../var"', f'var_dir = "{self.var}"')
+                     .replace('flows_dir = "flows"', f'flows_dir = "{etc}/flows"')
+                     .replace('prompts_dir = "prompts"', f'prompts_dir = "{etc}/prompts"')
+                     + SPANISH_ROUTE)
+        self.path.write_text(self.text)
+
+    def edit(self, old, new):
+        """Replace `old` (which must be there) with `new`, in the file."""
+        assert old in self.text, old
+        self.text = self.text.replace(old, new, 1)
+        self.path.write_text(self.text)
+
+    def add(self, text):
+        self.text += text
+        self.path.write_text(self.text)
+
+
+@pytest.fixture
+def site(tmp_path):
+    return Site(tmp_path)
+
+
+@pytest.fixture
+def centre(site):
+    centre = Centre(str(site.path), var_dir=site.var)
+    centre.server.startService()
+    yield centre
+    centre.center.stop()
+
+
+def admin(centre):
+    client = centre.client()
+    centre.call(client.login("admin", PASSWORD, "admin"))
+    return client
+
+
+def reload(centre, client=None):
+    """The Reload service's answer: the changes, as dicts."""
+    answer = centre.call((client or admin(centre)).call("Reload"))
+    return answer["changes"]
+
+
+def refused(centre):
+    """The Reload service's refusal: the error's body."""
+    with pytest.raises(RemoteError) as e:
+        centre.call(admin(centre).call("Reload"))
+    return e.value.body
+
+
+def call(centre, trunk, dnis, ani="2125550001"):
+    caller = centre.sim.endpoint(trunk)
+    caller.call(ani=ani, dnis=dnis)
+    centre.run_until(lambda: any(c.trunk.name == trunk for c in centre.center.calls.values()),
+                     what=f"a call on {trunk}")
+    return caller
+
+
+def call_on(centre, trunk):
+    return next(c for c in centre.center.calls.values() if c.trunk.name == trunk)
+
+
+def new_queue(name, **keys):
+    lines = "".join(f"{k} = {v!r}\n".replace("'", '"') for k, v in keys.items())
+    return f'\n[[queues]]\nname = "{name}"\n{lines}'
+
+
+# -- the table ---------------------------------------------------------------------------
+def test_every_key_of_the_configuration_is_declared_live_or_not():
+    """A field added to ServerConfig (or [flow]) must say how a change to
+    it is taken before a reload can compare it."""
+    assert set(FIELDS) == {f.name for f in dataclasses.fields(ServerConfig)}
+    assert set(FLOW_KEYS) == {f.name for f in dataclasses.fields(FlowSettings)}
+
+
+def test_the_same_file_changes_nothing(site):
+    config = load_server_config(site.path)
+    assert restart_keys(config, load_server_config(site.path)) == []
+    assert live_changes(config, load_server_config(site.path)) == []
+
+
+def test_restart_keys_are_named_as_in_the_file(site):
+    running = load_server_config(site.path)
+    site.edit("heartbeat_s = 10", "heartbeat_s = 20\nlogin_lockout_s = 60")
+    site.edit("retry_s = 5", "retry_s = 7")
+    site.edit('name = "local"             # the analog', 'name = "analog"  # the analog')
+    site.edit('prompts_dir = "', 'hooks = ["os"]\nprompts_dir = "')
+    site.edit('password = "1234"', 'password = "4321"')       # the flow tier's: not ours
+    assert restart_keys(running, load_server_config(site.path)) == [
+        "server.heartbeat_s", "server.login_lockout_s", "trunk_groups", "acd.retry_s",
+        "flow.hooks"]
+
+
+def test_live_changes_say_what_and_which_keys(site):
+    running = load_server_config(site.path)
+    site.edit('strategy = "fewest_calls"', 'strategy = "linear"\nmax_wait_s = 60')
+    site.edit('name = "Bob Baker"', 'name = "Robert Baker"')
+    site.edit('dnis = "5550300"           # the after-hours line: emergency line or a message\n'
+              'flow = "after_hours"', 'dnis = "5550300"\nqueue = "sales"')
+    site.edit('default = {flow = "main_menu"}', 'default = {flow = "support_menu"}')
+    site.add(new_queue("billing") + '\n[[users]]\nname = "ops"\nroles = ["admin"]\n'
+             f'password_hash = "{HASH}"\n')
+    site.edit('[[users]]\nname = "sup"', '[[users]]\nname = "supervisor"')
+    changes = live_changes(running, load_server_config(site.path))
+    assert [str(c) for c in changes] == [
+        "queue support changed (strategy, max_wait_s)",
+        "queue billing added",
+        "agent 1002 changed (name)",
+        "user supervisor added",
+        "user ops added",
+        "user sup removed",
+        "route dnis 5550300 changed (flow, queue)",
+        "routing default changed",
+        "flow after_hours removed",
+    ]
+    assert changes[1].as_dict() == {"kind": "queue", "name": "billing", "change": "added"}
+    assert changes[0].as_dict()["keys"] == ["strategy", "max_wait_s"]
+
+
+# -- live changes, seen by clients -------------------------------------------------------
+def test_a_new_queue_takes_a_call_and_is_seen_everywhere(centre, site):
+    agent, events = agent_ready(centre, "1005", "msiB1C5")
+    site.add(new_queue("billing", strategy="linear", wrap_up_s=3)
+             + '\n[[routes]]\ndnis = "5550400"\nqueue = "billing"\n')
+    site.edit('queues = ["support"]\nskills = {english = 9}',
+              'queues = ["support", "billing"]\nskills = {english = 9}')
+    assert reload(centre) == [
+        {"kind": "queue", "name": "billing", "change": "added"},
+        {"kind": "agent", "name": "1005", "change": "changed", "keys": ["queues"]},
+        {"kind": "route", "name": "dnis 5550400", "change": "added"}]
+    queues = {s["queue"]: s for s in centre.call(admin(centre).snapshot_all("queue"))}
+    assert queues["billing"]["strategy"] == "linear"                   # cti show queues
+    assert "billing" in [q["queue"] for q in centre.server.figures.read()["queues"]]  # /metrics
+    call(centre, "dtiB1T1", "5550400")
+    centre.run_until(lambda: "Delivered" in names(events), what="Delivered at 1005")
+    assert dict(events)["Delivered"]["queue"] == "billing"
+    assert centre.center.acd.agents["1005"].serves == ["support", "billing"]
+
+
+def test_a_changed_strategy_is_used_by_the_next_offer(centre, site):
+    """support chooses by fewest calls (the longest idle among equals):
+    1005, ready first, would ring; linear rings 1004, first in the file."""
+    _, erin = agent_ready(centre, "1005", "msiB1C5")
+    centre.run(1_000)
+    _, dan = agent_ready(centre, "1004", "msiB1C4")
+    supervisor = admin(centre)
+    seen = centre.events(supervisor)
+    centre.call(supervisor.call("MonitorStart", object="queue", id="support"))
+    site.edit('strategy = "fewest_calls"', 'strategy = "linear"')
+    assert reload(centre) == [{"kind": "queue", "name": "support", "change": "changed",
+                               "keys": ["strategy"]}]
+    centre.flush()
+    assert [body["strategy"] for name, body in seen if name == "QueueChanged"] == ["linear"]
+    call(centre, "dtiB1T1", "5550199")
+    centre.run_until(lambda: "Delivered" in names(dan), what="Delivered at 1004")
+    assert "Delivered" not in names(erin)
+
+
+def test_a_strategy_a_supervisor_set_stays_unless_the_file_changes_it(centre, site):
+    sup = centre.client()
+    centre.call(sup.login("sup", PASSWORD, "supervisor"))
+    centre.call(sup.call("SetQueueStrategy", queue="sales", strategy="random"))
+    site.edit('service_level_s = 30', 'service_level_s = 25')      # support's
+    reload(centre)
+    assert centre.center.acd.queues["sales"].strategy == "random"
+    site.edit('strategy = "longest_idle"  # longest_idle', 'strategy = "ring_all"  #')
+    reload(centre)
+    assert centre.center.acd.queues["sales"].strategy == "ring_all"
+
+
+def test_a_new_agent_logs_in_and_takes_calls(centre, site):
+    site.add(f'\n[[agents]]\nid = "1007"\nname = "Gail Green"\npassword_hash = "{HASH}"\n'
+             'queues = ["support"]\nstation = "msiB1C7"\n')
+    assert reload(centre) == [{"kind": "agent", "name": "1007", "change": "added"}]
+    _, events = agent_ready(centre, "1007", "msiB1C7")
+    call(centre, "dtiB1T1", "5550199")
+    centre.run_until(lambda: "Delivered" in names(events), what="Delivered at 1007")
+    snapshot = centre.call(admin(centre).call("Snapshot", object="agent", id="1007"))
+    assert snapshot["snapshot"]["name"] == "Gail Green"
+
+
+def test_a_removed_agent_logged_out_cannot_log_in(centre, site):
+    desktop = centre.client()                       # connected, not in the ACD
+    centre.call(desktop.login("1002", PASSWORD, "agent"))
+    site.edit(site.text[site.text.index('[[agents]]\nid = "1002"'):
+                        site.text.index('[[agents]]\nid = "1003"')], "")
+    assert reload(centre) == [{"kind": "agent", "name": "1002", "change": "removed"}]
+    with pytest.raises(RemoteError) as e:
+        centre.call(centre.client().login("1002", PASSWORD, "agent"))
+    assert e.value.code == "bad_credentials"
+    with pytest.raises(RemoteError) as e:
+        centre.call(desktop.call("SetAgentState", state="loggedOn", station="msiB1C2"))
+    assert e.value.code == "no_such_object"
+    assert "1002" not in [a["agent"] for a in centre.call(admin(centre).snapshot_all("agent"))]
+
+
+def test_users_added_removed_and_their_teams(centre, site):
+    sup = centre.client()
+    centre.call(sup.login("sup", PASSWORD, "supervisor"))
+    site.add(f'\n[[users]]\nname = "ops"\nroles = ["admin"]\npassword_hash = "{HASH}"\n'
+             f'\n[[users]]\nname = "south"\nroles = ["supervisor"]\npassword_hash = "{HASH}"\n'
+             'teams = ["south"]\n')
+    site.edit('[[users]]\nname = "sup"', '[[users]]\nname = "north"\nteams = ["north"]')
+    reload(centre)
+    ops = centre.client()
+    assert centre.call(ops.login("ops", PASSWORD, "admin"))["role"] == "admin"
+    with pytest.raises(RemoteError) as e:                  # removed: no new login...
+        centre.call(centre.client().login("sup", PASSWORD, "supervisor"))
+    assert e.value.code == "bad_credentials"
+    assert centre.call(sup.call("Snapshot", object="agent", id="1004"))  # ...its session stays
+    south = centre.client()
+    centre.call(south.login("south", PASSWORD, "supervisor"))
+    with pytest.raises(RemoteError) as e:                  # a team's supervisor sees its own
+        centre.call(south.call("Snapshot", object="agent", id="1001"))
+    assert e.value.code == "forbidden"
+    assert centre.call(south.call("Snapshot", object="agent", id="1004"))["snapshot"]
+
+
+def test_new_skills_serve_a_caller_waiting_now(centre, site):
+    _, events = agent_ready(centre, "1005", "msiB1C5")
+    call(centre, "dtiB1T1", "5550500")                     # spanish: nobody speaks it
+    centre.run(2_000)
+    assert call_on(centre, "dtiB1T1").state == "queued"
+    site.edit("skills = {english = 9}", "skills = {english = 9, spanish = 6}")
+    reload(centre)
+    centre.run_until(lambda: "Delivered" in names(events), what="Delivered at 1005")
+    assert call_on(centre, "dtiB1T1").agent.id == "1005"
+
+
+def test_waiting_callers_keep_their_places_under_new_skill_rules(centre, site, tracebacks):
+    """spanish asks level 5, then 3 after a minute; reloaded to ask 3 from
+    the start, 1001 (spanish 3) takes the first of its two callers at once,
+    and the old widening timers are gone."""
+    call(centre, "dtiB1T1", "5550500")
+    centre.run(500)
+    call(centre, "dtiB1T2", "5550500")
+    centre.run(2_000)
+    first, second = call_on(centre, "dtiB1T1").id, call_on(centre, "dtiB1T2").id
+    _, events = agent_ready(centre, "1001", "msiB1C1")
+    site.edit("skills = {spanish = 5}", "skills = {spanish = 3}")
+    site.edit("widen = [{after_s = 60, skills = {spanish = 3}}]", "")
+    assert reload(centre) == [{"kind": "queue", "name": "spanish", "change": "changed",
+                               "keys": ["skills", "widen"]}]
+    centre.run_until(lambda: "Delivered" in names(events), what="Delivered at 1001")
+    assert dict(events)["Delivered"]["call"] == first
+    waiting = centre.call(admin(centre).call("Snapshot", object="queue", id="spanish"))
+    assert [w["call"] for w in waiting["snapshot"]["waiting"]] == [first, second]
+    centre.run(61_000)
+    assert tracebacks == []
+
+
+def test_new_routes_and_flows_for_new_calls(centre, site):
+    site.edit('dnis = "5550199"           # the support hotline: straight to the queue\n'
+              'queue = "support"', 'dnis = "5550199"\nflow = "after_hours"')
+    site.edit('dnis = "5550300"           # the after-hours line: emergency line or a message\n'
+              'flow = "after_hours"', 'dnis = "5550300"\nqueue = "sales"')
+    site.edit('default = {flow = "main_menu"}', 'default = {queue = "sales"}')
+    changes = reload(centre)
+    assert {"kind": "routing", "name": "default", "change": "changed"} in changes
+    assert "after_hours" in centre.server.center.ivr.flow_names()
+    call(centre, "dtiB1T1", "5550300")                     # was a flow: now sales
+    centre.run_until(lambda: call_on(centre, "dtiB1T1").state == "queued", what="queued")
+    assert call_on(centre, "dtiB1T1").queue == "sales"
+
+
+# -- refusals: nothing applied --------------------------------------------------------------
+def unchanged(centre, running):
+    """Everything as it was: the configuration, the ACD, the logins."""
+    assert centre.center.config is running and centre.center.layer.config is running
+    assert list(centre.center.acd.queues) == [q.name for q in running.queues]
+    assert list(centre.center.acd.agents) == [a.id for a in running.agents]
+    assert set(centre.hub.users) == {u.name for u in running.users} | {
+        a.id for a in running.agents}
+
+
+def test_a_queue_with_callers_is_not_removed(centre, site):
+    running = centre.center.config
+    caller = call(centre, "dtiB1T1", "5550500", ani="2125550042")
+    centre.run(2_000)
+    waiting = call_on(centre, "dtiB1T1").id
+    site.edit(SPANISH_ROUTE, "")
+    site.edit(site.text[site.text.index('[[queues]]\nname = "spanish"'):
+                        site.text.index("[acd]")], "")
+    site.add(new_queue("billing"))
+    error = refused(centre)
+    assert error["code"] == "invalid_state" and error["objects"] == [
+        {"object": "queue", "id": "spanish"}]
+    assert error["message"] == (f"queue spanish has callers waiting ({waiting}): it can be "
+                                "removed once nobody waits in it")
+    unchanged(centre, running)
+    assert call_on(centre, "dtiB1T1").state == "queued"
+    caller.hangup()
+    centre.run_until(lambda: not centre.center.calls, what="the caller gone")
+    assert [c["name"] for c in reload(centre)] == ["billing", "spanish", "dnis 5550500"]
+    assert "spanish" not in centre.center.acd.queues
+
+
+def test_a_logged_in_agent_is_not_removed(centre, site):
+    agent_ready(centre, "1006", "msiB1C6")
+    running = centre.center.config
+    site.edit(site.text[site.text.index('[[agents]]\nid = "1006"'):
+                        site.text.index("[[users]]")], "")
+    site.add(new_queue("billing"))
+    error = refused(centre)
+    assert (error["code"], error["objects"]) == ("invalid_state",
+                                                 [{"object": "agent", "id": "1006"}])
+    assert "agent 1006 is logged in at msiB1C6" in error["message"]
+    unchanged(centre, running)
+    assert centre.center.acd.agents["1006"].state == "ready"
+
+
+def test_a_key_that_needs_a_restart_refuses_the_whole_reload(centre, site):
+    running = centre.center.config
+    site.edit('listen = ["tcp:7500:interface=127.0.0.1"]', 'listen = ["tcp:7501"]')
+    site.edit("max_no_answer = 3", "max_no_answer = 2")
+    site.add(new_queue("billing"))
+    error = refused(centre)
+    assert (error["code"], error["keys"]) == ("needs_restart", ["server.listen",
+                                                                "acd.max_no_answer"])
+    assert error["message"] == (f"{site.path}: server.listen, acd.max_no_answer: these change "
+                                "only with a restart of the server; nothing was reloaded")
+    unchanged(centre, running)
+
+
+def test_a_wrong_file_is_refused_with_the_error_the_start_gives(centre, site):
+    running = centre.center.config
+    site.add(new_queue("billing", strategy="fewest"))
+    with pytest.raises(ConfigError) as start:
+        load_server_config(site.path)
+    error = refused(centre)
+    assert error["code"] == "invalid_config" and error["message"] == str(start.value)
+    assert (error["file"], error["key"]) == (str(site.path), "queues[3].strategy")
+    unchanged(centre, running)
+    site.path.write_text("not = [toml")
+    assert refused(centre)["key"] is None
+    unchanged(centre, running)
+
+
+def test_only_an_administrator_reloads(centre):
+    sup = centre.client()
+    centre.call(sup.login("sup", PASSWORD, "supervisor"))
+    with pytest.raises(RemoteError) as e:
+        centre.call(sup.call("Reload"))
+    assert e.value.code == "forbidden"
+
+
+def test_every_reload_is_audited(centre, site):
+    reload(centre)
+    site.add(new_queue("billing"))
+    reload(centre)
+    site.add(new_queue("billing"))
+    refused(centre)
+    rows = [(a.user, a.action, a.detail) for a in centre.records.of(AuditEntry, action="Reload")]
+    assert rows[:2] == [
+        ("admin", "Reload", {"how": "Reload", "changes": []}),
+        ("admin", "Reload", {"how": "Reload", "changes": [
+            {"kind": "queue", "name": "billing", "change": "added"}]})]
+    assert rows[2][2]["refused"] == "invalid_config"
+    assert "queue 'billing' is already declared" in rows[2][2]["message"]
+
+
+# -- calls in progress ----------------------------------------------------------------------
+def test_a_call_in_progress_keeps_what_it_had(centre, site):
+    """A caller talks with 1005 from billing; billing is reloaded away (and
+    1005's part in it, and its route): the call goes on, holds with no
+    queue music to find, and its wrap-up and records are billing's."""
+    site.add(new_queue("billing", wrap_up_s=3) + '\n[[routes]]\ndnis = "5550400"\nqueue = '
+             '"billing"\n')
+    site.edit('queues = ["support"]\nskills = {english = 9}',
+              'queues = ["support", "billing"]\nskills = {english = 9}')
+    reload(centre)
+    agent, events = agent_ready(centre, "1005", "msiB1C5")
+    caller = call(centre, "dtiB1T1", "5550400")
+    phone = centre.sim.endpoint("msiB1C5")
+    centre.run_until(lambda: phone.state == "ringing", what="the phone rings")
+    phone.offhook()
+    centre.run_until(lambda: call_on(centre, "dtiB1T1").state == "talking", what="talking")
+    call_id = call_on(centre, "dtiB1T1").id
+    site.edit('queues = ["support", "billing"]', 'queues = ["support"]')
+    site.edit('\n[[routes]]\ndnis = "5550400"\nqueue = "billing"\n', "")
+    site.edit(new_queue("billing", wrap_up_s=3), "")
+    assert [str(Change(**c)) for c in reload(centre)] == [
+        "queue billing removed", "agent 1005 changed (queues)", "route dnis 5550400 removed"]
+    centre.call(agent.call("HoldCall", call=call_id))
+    centre.call(agent.call("RetrieveCall", call=call_id))
+    centre.run(1_000)
+    assert call_on(centre, "dtiB1T1").state == "talking"
+    caller.hangup()
+    centre.run_until(lambda: "AgentWorkingAfterCall" in names(events), what="wrap-up")
+    centre.run(3_500)                                      # billing's wrap-up: 3 s
+    assert centre.center.acd.agents["1005"].state == "ready"
+    [cdr] = centre.records.of(CallRecord, call_id=call_id)
+    assert (cdr.queue, cdr.agent, cdr.disposition) == ("billing", "1005", "answered")
+
+
+# -- a real `cti server`: SIGHUP and `cti reload` --------------------------------------------
+@pytest.fixture(scope="module")
+def live(tmp_path_factory):
+    """`cti server` on a copy of the sample, listening on a free port; its
+    standard output (the log) in a file."""
+    site = Site(tmp_path_factory.mktemp("live"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    site.edit('listen = ["tcp:7500:interface=127.0.0.1"]',
+              f'listen = ["tcp:{port}:interface=127.0.0.1"]')
+    site.edit('http = "tcp:7580:interface=127.0.0.1"', "")
+    password = site.path.parent / "password"
+    password.write_text(f"{PASSWORD}\n")
+    out = site.path.parent / "out.log"
+    with open(out, "w") as log:
+        server = subprocess.Popen([sys.executable, "-m", "cti", "server", "-c", str(site.path),
+                                   "--drain", "0"], cwd=ROOT, stdout=log,
+                                  stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "listening on" not in out.read_text():
+            assert server.poll() is None, out.read_text()
+            assert time.monotonic() < deadline, "the server did not listen in time"
+            time.sleep(0.1)
+        yield site, server, port, password, out
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def logged(out, text, within_s=20):
+    deadline = time.monotonic() + within_s
+    while text not in out.read_text():
+        assert time.monotonic() < deadline, f"not logged: {text!r}\n{out.read_text()}"
+        time.sleep(0.1)
+
+
+def queue_names(port):
+    with BlockingClient("127.0.0.1", port) as client:
+        client.login("admin", PASSWORD, "admin")
+        return [s["queue"] for s in client.snapshot_all("queue")]
+
+
+def test_sighup_reloads_the_running_server_and_logs_what_came_of_it(live):
+    site, server, port, _, out = live
+    site.add(new_queue("claims"))
+    os.kill(server.pid, signal.SIGHUP)
+    logged(out, "reload (SIGHUP by system): queue claims added")
+    assert "claims" in queue_names(port)
+    site.edit("heartbeat_s = 10", "heartbeat_s = 12")
+    site.add(new_queue("returns"))
+    os.kill(server.pid, signal.SIGHUP)
+    logged(out, "reload (SIGHUP by system) refused: "
+                f"{site.path}: server.heartbeat_s: this changes only with a restart")
+    assert "returns" not in queue_names(port)
+    site.edit("heartbeat_s = 12", "heartbeat_s = 10")
+    site.edit(new_queue("returns"), "")
+    assert server.poll() is None
+
+
+def test_cti_reload_prints_the_changes_or_the_refusal(live, capsys):
+    site, _, port, password, _ = live
+    site.add(new_queue("refunds", strategy="linear"))
+    assert reload_cli.main(["-c", str(site.path), "--password-file", str(password)]) == 0
+    assert capsys.readouterr().out == f"{site.path}: 1 change\n  queue refunds added\n"
+    assert "refunds" in queue_names(port)
+    assert reload_cli.main(["--server", f"127.0.0.1:{port}", "--password-file",
+                            str(password)]) == 0
+    assert capsys.readouterr().out == f"{site.path}: nothing changed\n"
+    site.edit('driver = "sim"', 'driver = "r4"')
+    assert reload_cli.main(["-c", str(site.path), "--password-file", str(password)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"cti reload: needs_restart: {site.path}: driver: this changes only with a "
+                   "restart of the server; nothing was reloaded\n")
+    site.edit('driver = "r4"', 'driver = "sim"')
+
+
+def test_cti_reload_without_a_server_is_one_line_and_status_2(tmp_path, capsys):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    (tmp_path / "pw").write_text("1234\n")
+    assert reload_cli.main(["--server", f"127.0.0.1:{port}", "--password-file",
+                            str(tmp_path / "pw")]) == 2
+    assert capsys.readouterr().err.startswith("cti reload: ")
