@@ -147,6 +147,8 @@ def _error_class(function, code):
         family = "dt"
     if family == "dcb":
         return errors.ConferenceError
+    if function == "dt_listen" and code == lib.EDT_BUSY:
+        return errors.DeviceBusy           # a BERT has the timeslot
     if function in ("dt_listen", "ms_listen") and code not in (0,):
         return errors.BusMisuse
     return _ERRORS.get(family, {}).get(code, errors.BoardError)
