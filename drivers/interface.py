@@ -319,7 +319,8 @@ class IBoardDriver(Interface):
         test or in-band loop code runs there."""
 
     def bert_results(device):
-        """The running BERT's results: a dict of BERT_RESULTS."""
+        """The running BERT's results: a dict of BERT_RESULTS (BadParameter
+        if none runs there)."""
 
     def bert_stop(device):
         """Stop the BERT: its final results (as bert_results)."""
