@@ -594,7 +594,7 @@ long ATDV_SUBDEVS(long dev)
  * its timeslots.  A device woken moves its clocks on by the time it slept,
  * then is visited until it is idle again.  Voice channels and conference
  * DSPs are always visited; a span only while its line needs a tick (a
- * mismatched end, a loop, errors, a loop code, a BERT).
+ * mismatched end or an AMI line, a loop, errors, a loop code, a BERT).
  */
 
 static int device_idle(const device *d)
