@@ -50,6 +50,25 @@ operation_failed       op, reason ("hung"), after the device was recovered
 Termination reasons: digits (max digits), terminator (a terminating digit),
 max_time, inter_digit, max_silence, max_nonsilence, loop_off, tone,
 end_of_data, stopped, error, normal.
+
+T1 span maintenance (lines-real.md, section 4) answers in dicts:
+
+=====================  =====================================================
+span_counters(span)    bpv, exz (excessive zeros), crc (ESF CRC-6 errors; 0
+                       on D4), fas (frame bit errors), oof (out-of-frame
+                       events), slips (controlled slips), seconds (since the
+                       span was opened): ints, cumulative since it was
+                       opened and never reset, so a poller diffs them every
+                       second; and los, ais, oof_now: bools, the defects now
+bert_results(device)   pattern, bits and errors (counted while in sync), ber
+                       (errors / bits, a float), sync (bool: following the
+                       pattern now), sync_losses, seconds (whole seconds
+                       since the start), errored_seconds (with an error, a
+                       sync loss, or never in sync), error_free_seconds
+status(span)           alarms, framing (esf, d4), coding (b8zs, ami), clock
+                       (line, internal), loopback (ours: LOOPBACKS),
+                       loop_code (the code being sent, or None)
+=====================  =====================================================
 """
 from dataclasses import dataclass, field
 
@@ -65,6 +84,32 @@ DEVICE_KINDS = ("board", "voice", "line", "span", "timeslot", "station", "confer
 CONFERENCE_ROLES = ("normal", "listen_only", "coach", "pupil")
 
 TONES = ("dial", "ringback", "busy", "reorder", "sit", "fax_cng", "fax_ced")
+
+#: A T1 span's line configuration, each with its default first.
+SPAN_FRAMINGS = ("esf", "d4")
+SPAN_CODINGS = ("b8zs", "ami")
+SPAN_CLOCKS = ("line", "internal")
+
+#: Keys of span_counters: cumulative counts, then the defects now.
+SPAN_COUNTERS = ("bpv", "exz", "crc", "fas", "oof", "slips", "seconds")
+SPAN_DEFECTS = ("los", "ais", "oof_now")
+
+#: Loopbacks at our side of a span: none; line (what we receive goes back,
+#: regenerated); payload (the payload goes back with our framing); local (our
+#: transmit to our receive).
+LOOPBACKS = ("none", "line", "payload", "local")
+
+#: Codes asking the far end to loop: in-band (repeating 00001 / 001) or on
+#: the ESF data link (bit-oriented codes).
+LOOP_CODES = ("line_up", "line_down", "payload_up", "payload_down")
+
+#: BERT patterns: QRSS (2^20-1 with at most 14 zeros), O.151 2^15-1 and
+#: 2^20-1, all ones.
+BERT_PATTERNS = ("qrss", "2^15-1", "2^20-1", "all_ones")
+
+#: Keys of bert_results.
+BERT_RESULTS = ("pattern", "bits", "errors", "ber", "sync", "sync_losses", "seconds",
+                "errored_seconds", "error_free_seconds")
 
 
 @dataclass(frozen=True)
@@ -254,6 +299,31 @@ class IBoardDriver(Interface):
 
     def alarms(span):
         """Active alarms of a span: frozenset of names."""
+
+    # -- T1 span maintenance -----------------------------------------------
+    def span_counters(span):
+        """Raw counters since the span was opened and the defects now: a dict
+        of SPAN_COUNTERS (ints) and SPAN_DEFECTS (bools)."""
+
+    def span_loopback(span, mode):
+        """Loop the span at our side: mode is one of LOOPBACKS."""
+
+    def send_loop_code(span, code):
+        """Send one of LOOP_CODES to the far end (line_up/down in-band, it acts
+        after 5 s of code; payload_up/down on the ESF data link: BadParameter
+        on a D4 span)."""
+
+    def bert_start(device, pattern):
+        """Start a BERT in one of BERT_PATTERNS on a span (24 timeslots) or a
+        timeslot; DeviceBusy if a timeslot is in a call on the bus or a
+        test or in-band loop code runs there."""
+
+    def bert_results(device):
+        """The running BERT's results: a dict of BERT_RESULTS (BadParameter
+        if none runs there)."""
+
+    def bert_stop(device):
+        """Stop the BERT: its final results (as bert_results)."""
 
     # -- stations --------------------------------------------------------
     def enable_station_events(name):

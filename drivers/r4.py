@@ -88,6 +88,20 @@ _ALARMS = {
     lib.DTT1_RBL: "blue", lib.DTT1_RLOS: "remote_los", lib.DTT1_RED: "red",
 }
 
+# T1 span maintenance, the names of drivers/interface.py
+_FRAMINGS = {lib.DTFR_ESF: "esf", lib.DTFR_D4: "d4"}
+_CODINGS = {lib.DTCD_B8ZS: "b8zs", lib.DTCD_AMI: "ami"}
+_CLOCKS = {lib.DTCK_LINE: "line", lib.DTCK_INTERNAL: "internal"}
+_LOOPBACKS = {"none": lib.DTLB_NONE, "line": lib.DTLB_LINE, "payload": lib.DTLB_PAYLOAD,
+              "local": lib.DTLB_LOCAL}
+_LOOP_CODES = {"line_up": lib.DTLC_LINEUP, "line_down": lib.DTLC_LINEDOWN,
+               "payload_up": lib.DTLC_PAYLOADUP, "payload_down": lib.DTLC_PAYLOADDOWN}
+_BERT_PATTERNS = {"qrss": lib.DTBT_QRSS, "2^15-1": lib.DTBT_2E15, "2^20-1": lib.DTBT_2E20,
+                  "all_ones": lib.DTBT_ALLONES}
+_LOOPBACK_NAMES = {v: k for k, v in _LOOPBACKS.items()}
+_LOOP_CODE_NAMES = {v: k for k, v in _LOOP_CODES.items()}
+_BERT_PATTERN_NAMES = {v: k for k, v in _BERT_PATTERNS.items()}
+
 _ROLES = {
     "normal": lib.MSPA_NULL, "listen_only": lib.MSPA_RO, "coach": lib.MSPA_COACH,
     "pupil": lib.MSPA_PUPIL,
@@ -120,7 +134,8 @@ _ERRORS = {
            lib.EDX_CLIDINFO: errors.CallerIdUnavailable, lib.EDX_BADDEV: errors.NoSuchDevice},
     "ag": {lib.EDX_SH_BADEXTTS: errors.BusMisuse, lib.EDX_SH_LISTEN: errors.BusMisuse,
            lib.EDX_BADDEV: errors.NoSuchDevice},
-    "dt": {lib.EDT_BUSY: errors.DeviceBusy, lib.EDT_BADDEV: errors.NoSuchDevice},
+    "dt": {lib.EDT_BUSY: errors.DeviceBusy, lib.EDT_BADDEV: errors.NoSuchDevice,
+           lib.EDT_PARAMERR: errors.BadParameter},
     "ms": {},
     "dcb": {},
 }
@@ -132,6 +147,8 @@ def _error_class(function, code):
         family = "dt"
     if family == "dcb":
         return errors.ConferenceError
+    if function == "dt_listen" and code == lib.EDT_BUSY:
+        return errors.DeviceBusy           # a BERT has the timeslot
     if function in ("dt_listen", "ms_listen") and code not in (0,):
         return errors.BusMisuse
     return _ERRORS.get(family, {}).get(code, errors.BoardError)
@@ -357,6 +374,7 @@ class R4Driver:
             facts.update(tx_bits=f"{ta}{tb}", rx_bits=f"{ra}{rb}")
         elif family == "dt":
             facts["alarms"] = sorted(self.alarms(name))
+            facts.update(self._line_state(name))
         elif family == "ms":
             facts["hook"] = "off" if self.station_offhook(name) else "on"
         elif family == "dcb":
@@ -877,6 +895,85 @@ class R4Driver:
                                             function="ATDT_ALARMS", device=span)
         bits = self._check(lib.ATDT_ALARMS(self._handle(span)), "ATDT_ALARMS", span)
         return frozenset(n for code, n in _ALARMS.items() if bits & (1 << code))
+
+    # -- T1 span maintenance -------------------------------------------
+    @staticmethod
+    def _maintenance(function, name):
+        """Span maintenance is the simulator's dtilib.h extension."""
+        if not lib.HAS_SIM_EXTENSIONS:
+            raise errors.DriverNotSupported("span maintenance needs the simulator extension",
+                                            function=function, device=name)
+
+    @staticmethod
+    def _choose(table, key, what, function, name):
+        try:
+            return table[key]
+        except KeyError:
+            raise errors.BadParameter(f"{what} {key!r} is not one of {', '.join(table)}",
+                                      function=function, device=name) from None
+
+    def _span(self, name, function):
+        """The handle of an open span (BadParameter for another device)."""
+        self._maintenance(function, name)
+        if self._family(name) != "dt" or "T" in name[3:]:
+            raise errors.BadParameter("not a span (dtiBn)", function=function, device=name)
+        return self._handle(name)
+
+    def _line_state(self, span):
+        state = ffi.new("DT_LINESTATE *")
+        self._check(lib.dt_getlinestate(self._span(span, "dt_getlinestate"), state),
+                    "dt_getlinestate", span)
+        return {"framing": _FRAMINGS[state.dl_framing], "coding": _CODINGS[state.dl_coding],
+                "clock": _CLOCKS[state.dl_clock], "loopback": _LOOPBACK_NAMES[state.dl_loopback],
+                "loop_code": _LOOP_CODE_NAMES.get(state.dl_loopcode)}
+
+    def span_counters(self, span):
+        c = ffi.new("DT_COUNTERS *")
+        self._check(lib.dt_getcounters(self._span(span, "dt_getcounters"), c),
+                    "dt_getcounters", span)
+        return {"bpv": c.dc_bpv, "exz": c.dc_exz, "crc": c.dc_crc, "fas": c.dc_fas,
+                "oof": c.dc_oof, "slips": c.dc_slips, "seconds": c.dc_seconds,
+                "los": bool(c.dc_los), "ais": bool(c.dc_ais), "oof_now": bool(c.dc_oofnow)}
+
+    def span_loopback(self, span, mode):
+        h = self._span(span, "dt_setloopback")
+        code = self._choose(_LOOPBACKS, mode, "loopback", "dt_setloopback", span)
+        self._check(lib.dt_setloopback(h, code), "dt_setloopback", span)
+
+    def send_loop_code(self, span, code):
+        h = self._span(span, "dt_sendloopcode")
+        value = self._choose(_LOOP_CODES, code, "loop code", "dt_sendloopcode", span)
+        self._check(lib.dt_sendloopcode(h, value), "dt_sendloopcode", span)
+
+    def _bert_device(self, name, function):
+        """The handle of a span or timeslot to test."""
+        self._maintenance(function, name)
+        if self._family(name) != "dt":
+            raise errors.BadParameter("a BERT runs on a span or a timeslot (dtiBn, dtiBnTm)",
+                                      function=function, device=name)
+        return self._handle(name)
+
+    def bert_start(self, device, pattern):
+        h = self._bert_device(device, "dt_bertstart")
+        value = self._choose(_BERT_PATTERNS, pattern, "pattern", "dt_bertstart", device)
+        self._check(lib.dt_bertstart(h, value), "dt_bertstart", device)
+
+    def _bert(self, device, function):
+        r = ffi.new("DT_BERT *")
+        self._check(getattr(lib, function)(self._bert_device(device, function), r), function,
+                    device)
+        return {"pattern": _BERT_PATTERN_NAMES[r.db_pattern], "bits": r.db_bits,
+                "errors": r.db_errors, "ber": r.db_errors / r.db_bits if r.db_bits else 0.0,
+                "sync": bool(r.db_sync),
+                "sync_losses": r.db_synclosses, "seconds": r.db_seconds,
+                "errored_seconds": r.db_errsecs,
+                "error_free_seconds": r.db_seconds - r.db_errsecs}
+
+    def bert_results(self, device):
+        return self._bert(device, "dt_bertresults")
+
+    def bert_stop(self, device):
+        return self._bert(device, "dt_bertstop")
 
     # -- stations ------------------------------------------------------
     def enable_station_events(self, name):

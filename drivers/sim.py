@@ -14,10 +14,21 @@ the wall clock (`run_clock`) for the demo::
 
 The driver (drivers.r4.R4Driver) sees the same boards through the vendor
 API.  One simulation exists per process; building a Simulator replaces it.
+
+A T1 span's line is simulated too (native/src/t1maint.c): each end's
+framing, line code and clock (`far_span_config` sets the telco's), errors
+added second by second (`span_errors`) or drawn at a bit error rate
+(`span_ber`), and the far end's loop (`far_loopback`), latched by the
+loop codes the driver sends::
+
+    sim.far_span_config("dtiB1", framing="d4")   # ours is esf: OOF, then red
+    sim.span_errors("dtiB1", crc=5)               # this second: 5 CRC-6 errors
+    sim.span_ber("dtiB1", 1e-4)                   # and a bit in 10,000 wrong
 """
 from array import array
 
 from drivers import errors
+from drivers.interface import LOOPBACKS, SPAN_CLOCKS, SPAN_CODINGS, SPAN_FRAMINGS
 from drivers.r4 import HAS_SIMULATOR, ffi, lib
 
 SIGNALLINGS = {"em_wink": "SIMFAR_SIG_EM_WINK", "fxs_loopstart": "SIMFAR_SIG_LOOPSTART",
@@ -35,6 +46,10 @@ TONES = ["none", "dial", "ringback", "busy", "reorder", "sit", "fax_cng", "fax_c
 ALARMS = {"oof": "DTT1_OOF", "los": "DTT1_LOS", "yellow": "DTT1_RYEL", "blue": "DTT1_RBL",
           "red": "DTT1_RED", "remote_los": "DTT1_RLOS"}
 BOARD_TYPES = ("analog", "t1", "voice", "stations", "conference")
+FRAMINGS = dict(zip(SPAN_FRAMINGS, ("DTFR_ESF", "DTFR_D4"), strict=True))
+CODINGS = dict(zip(SPAN_CODINGS, ("DTCD_B8ZS", "DTCD_AMI"), strict=True))
+CLOCKS = dict(zip(SPAN_CLOCKS, ("DTCK_LINE", "DTCK_INTERNAL"), strict=True))
+LOOPBACK_NAMES = {getattr(lib, f"DTLB_{name.upper()}"): name for name in LOOPBACKS}
 
 
 def _check(rc, function):
@@ -170,6 +185,7 @@ class Simulator:
 
             [[boards]]  type = "analog"   lines = 4   tones = "na"
             [[boards]]  type = "t1"       signalling = "em_wink"
+                        framing = "esf"   coding = "b8zs"   clock = "line"
             [[boards]]  type = "voice"    channels = 8
             [[boards]]  type = "stations" count = 8
             [[boards]]  type = "conference" dsps = 1
@@ -181,7 +197,8 @@ class Simulator:
 
     def add_board(self, board, where="board"):
         kind = board.get("type")
-        known = {"analog": {"type", "lines", "tones"}, "t1": {"type", "signalling", "tones"},
+        known = {"analog": {"type", "lines", "tones"},
+                 "t1": {"type", "signalling", "tones", "framing", "coding", "clock"},
                  "voice": {"type", "channels"}, "stations": {"type", "count"},
                  "conference": {"type", "dsps"}}
         if kind not in known:
@@ -206,6 +223,12 @@ class Simulator:
             sig = _choice(SIGNALLINGS, board.get("signalling", "em_wink"), "signalling",
                           f"{where}.signalling")
             n = _check(lib.simfar_add_t1_span(sig, tones), "simfar_add_t1_span")
+            line = [_choice(table, board.get(key, default), what, f"{where}.{key}")
+                    for key, table, default, what in (
+                        ("framing", FRAMINGS, SPAN_FRAMINGS[0], "framing"),
+                        ("coding", CODINGS, SPAN_CODINGS[0], "line code"),
+                        ("clock", CLOCKS, SPAN_CLOCKS[0], "clock"))]
+            _check(lib.simfar_span_line(f"dtiB{n}".encode(), *line), "simfar_span_line")
         elif kind == "voice":
             n = _check(lib.simfar_add_voice_board(number("channels", 4)), "add_voice")
         elif kind == "stations":
@@ -238,6 +261,42 @@ class Simulator:
     def span_alarm(self, span, alarm, on=True):
         code = _choice(ALARMS, alarm, "alarm", span)
         _check(lib.simfar_span_alarm(span.encode(), code, int(on)), "simfar_span_alarm")
+
+    # -- the T1 line ---------------------------------------------------
+    def far_span_config(self, span, framing=None, coding=None, clock=None, ppm=None):
+        """The far end's (the telco's) framing, line code and clock, and its
+        oscillator's offset from ours in ppm (it matters only when both
+        ends run on their internal clocks: a slip every 1 / (|ppm| * 1e-6 *
+        8000) s).  It starts matching ours (the same framing and line code,
+        and the other clock role: the master of a line-timed span), 32 ppm
+        off; None leaves one as it is."""
+
+        def code(table, value, what):
+            return 0 if value is None else _choice(table, value, what, f"{span}: far end")
+
+        _check(lib.simfar_far_span_line(span.encode(), code(FRAMINGS, framing, "framing"),
+                                        code(CODINGS, coding, "line code"),
+                                        code(CLOCKS, clock, "clock")), "simfar_far_span_line")
+        if ppm is not None:
+            _check(lib.simfar_far_span_ppm(span.encode(), float(ppm)), "simfar_far_span_ppm")
+
+    def span_errors(self, span, bpv=0, crc=0, fas=0, oof=0, slips=0, ais=False):
+        """Error events in the span's current second (counted at once; ais:
+        the AIS defect until the second ends).  A test drives virtual time
+        second by second to build an exact pattern."""
+        _check(lib.simfar_span_errors(span.encode(), bpv, crc, fas, oof, slips, int(ais)),
+               "simfar_span_errors")
+
+    def span_ber(self, span, ber):
+        """A random bit error rate (0 to 1e-2) on the far end's transmit path,
+        from now on: payload bits (a BERT sees them), ESF CRC-6 errors and
+        frame bit errors in proportion; the same for the same seed."""
+        _check(lib.simfar_span_ber(span.encode(), float(ber)), "simfar_span_ber")
+
+    def far_loopback(self, span):
+        """The far end's loop toward us: none, line or payload."""
+        return LOOPBACK_NAMES[_check(lib.simfar_far_loopback(span.encode()),
+                                     "simfar_far_loopback")]
 
     def hang_next(self, device):
         _check(lib.simfar_hang_next(device.encode()), "simfar_hang_next")

@@ -16,7 +16,14 @@ from zope.interface.verify import verifyObject
 
 from drivers import errors
 from drivers.interface import (
+    BERT_RESULTS,
     DEVICE_KINDS,
+    LOOPBACKS,
+    SPAN_CLOCKS,
+    SPAN_CODINGS,
+    SPAN_COUNTERS,
+    SPAN_DEFECTS,
+    SPAN_FRAMINGS,
     TERMINATION_REASONS,
     DeviceInfo,
     Event,
@@ -48,6 +55,11 @@ class Chassis:
 
 def done_events(chassis, device, kind):
     return [e for e in chassis.events if e.device == device and e.kind == kind]
+
+
+def span_of(chassis):
+    """The span of the chassis's timeslot (its board in the inventory)."""
+    return next(i.board for i in chassis.driver.inventory() if i.name == chassis.timeslot)
 
 
 class DriverConformance:
@@ -162,3 +174,57 @@ class DriverConformance:
         assert d.conference_room(chassis.dsp) == room
         with pytest.raises(errors.ConferenceError):
             d.conference_create(chassis.dsp, [(a, "boss")])
+
+    # -- T1 span maintenance ---------------------------------------------------
+    def test_span_counters_have_the_documented_keys_and_never_go_back(self, chassis):
+        d, span = chassis.driver, span_of(chassis)
+        before = d.span_counters(span)
+        assert set(before) == set(SPAN_COUNTERS) | set(SPAN_DEFECTS)
+        assert all(type(before[k]) is int for k in SPAN_COUNTERS)
+        assert all(type(before[k]) is bool for k in SPAN_DEFECTS)
+        chassis.run(2_000)
+        after = d.span_counters(span)
+        assert after["seconds"] == before["seconds"] + 2
+        assert all(after[k] >= before[k] for k in SPAN_COUNTERS)
+
+    def test_span_status_shows_its_line_and_our_loopback(self, chassis):
+        d, span = chassis.driver, span_of(chassis)
+        status = d.status(span)
+        assert status["framing"] in SPAN_FRAMINGS and status["coding"] in SPAN_CODINGS
+        assert status["clock"] in SPAN_CLOCKS and status["loopback"] in LOOPBACKS
+        d.span_loopback(span, "local")
+        assert d.status(span)["loopback"] == "local"
+        d.span_loopback(span, "none")
+        assert d.status(span)["loopback"] == "none"
+        with pytest.raises(errors.BadParameter):
+            d.span_loopback(span, "sideways")
+
+    def test_a_loop_code_being_sent_shows_in_the_status(self, chassis):
+        d, span = chassis.driver, span_of(chassis)
+        d.send_loop_code(span, "line_up")
+        assert d.status(span)["loop_code"] == "line_up"
+        with pytest.raises(errors.BadParameter):
+            d.send_loop_code(span, "jump")
+
+    def test_a_bert_through_a_local_loop_syncs_error_free_and_stops_with_results(self, chassis):
+        d, span = chassis.driver, span_of(chassis)
+        d.span_loopback(span, "local")
+        d.bert_start(chassis.timeslot, "qrss")
+        chassis.run(2_000)
+        results = d.bert_results(chassis.timeslot)
+        assert set(results) == set(BERT_RESULTS)
+        assert (results["pattern"], results["sync"], results["errors"]) == ("qrss", True, 0)
+        assert results["bits"] > 0 and results["ber"] == 0.0
+        assert d.bert_stop(chassis.timeslot)["bits"] >= results["bits"]
+        with pytest.raises(errors.BadParameter):
+            d.bert_results(chassis.timeslot)
+        with pytest.raises(errors.BadParameter):
+            d.bert_start(span, "one_in_eight")
+
+    def test_a_bert_is_refused_on_a_timeslot_in_a_call(self, chassis):
+        d = chassis.driver
+        d.listen(chassis.timeslot, d.transmit_slot(chassis.voice))
+        with pytest.raises(errors.DeviceBusy):
+            d.bert_start(chassis.timeslot, "qrss")
+        d.unlisten(chassis.timeslot)
+        d.bert_start(chassis.timeslot, "qrss")

@@ -194,6 +194,17 @@ def test_board_devices_match_the_simulator():
     assert devices["dtiB2T1"].signalling == "fxs_loopstart"
 
 
+def test_a_t1_boards_line_settings_reach_the_simulated_span(tmp_path):
+    sim = pytest.importorskip("drivers.sim")
+    if not sim.HAS_SIMULATOR:
+        pytest.skip("built against a vendor SDK")
+    text = BASE.replace('signalling = "em_wink"', 'signalling = "em_wink"\nframing = "d4"\n'
+                        'coding = "ami"\nclock = "internal"')
+    config = load_server_config(write(tmp_path, text))
+    status = sim.Simulator.from_config(config.boards).device_status("dtiB1")
+    assert (status["framing"], status["coding"], status["clock"]) == ("d4", "ami", "internal")
+
+
 def test_defaults(tmp_path):
     text = edit('[server]\nlisten = ["tcp:7600:interface=127.0.0.1"]\n', "")
     config = load_server_config(write(tmp_path, text))
@@ -337,6 +348,14 @@ ERRORS = [
      "expected an integer from 1 to 16, got integer 17"),
     ("bad signalling", ('signalling = "em_wink"', 'signalling = "r2"'), "boards[1].signalling",
      "'r2' is not one of 'em_wink', 'fxs_loopstart', 'loopstart'"),
+    ("bad framing", ('signalling = "em_wink"', 'signalling = "em_wink"\nframing = "sf"'),
+     "boards[1].framing", "'sf' is not one of 'esf', 'd4'"),
+    ("bad line code", ('signalling = "em_wink"', 'signalling = "em_wink"\ncoding = "hdb3"'),
+     "boards[1].coding", "'hdb3' is not one of 'b8zs', 'ami'"),
+    ("bad clock", ('signalling = "em_wink"', 'signalling = "em_wink"\nclock = "loop"'),
+     "boards[1].clock", "'loop' is not one of 'line', 'internal'"),
+    ("line key on an analog board", ("lines = 4", "lines = 4\nframing = \"esf\""),
+     "boards[0].framing", "unknown key"),
     # ranges and channels
     ("backwards range", ('["dtiB1T1-24"]', '["dtiB1T24-1"]'), "trunk_groups[0].channels[0]",
      "'dtiB1T24-1': the range runs backwards (24 > 1)"),

@@ -46,6 +46,7 @@ from cti.server.outbound.dialing import (
     DialingSettings,
 )
 from cti.server.scope import AGENT_AGENTS, AGENT_CALLS
+from drivers.interface import SPAN_CLOCKS, SPAN_CODINGS, SPAN_FRAMINGS
 
 __all__ = [
     "Agent", "Device", "FlowSettings", "Queue", "Route", "ServerConfig", "StationGroup",
@@ -70,13 +71,16 @@ DEFAULT_LISTEN = ("tcp:7500:interface=127.0.0.1",)
 MATCH_KINDS = ("dnis", "ani", "trunk_group")
 
 BOARD_TYPES = ("analog", "t1", "voice", "stations", "conference")
-BOARD_KEYS = {"analog": ("type", "lines", "tones"), "t1": ("type", "signalling", "tones"),
+BOARD_KEYS = {"analog": ("type", "lines", "tones"),
+              "t1": ("type", "signalling", "tones", "framing", "coding", "clock"),
               "voice": ("type", "channels"), "stations": ("type", "count"),
               "conference": ("type", "dsps")}
 #: (key, default, maximum) of each board type's size; the simulator's limits.
 BOARD_SIZE = {"analog": ("lines", 4, 1024), "voice": ("channels", 4, 1024),
               "stations": ("count", 8, 4096), "conference": ("dsps", 1, 16)}
 TONES = ("na", "cn")
+#: A T1 span's line: key, choices (the default first: drivers/interface.py).
+SPAN_LINE = (("framing", SPAN_FRAMINGS), ("coding", SPAN_CODINGS), ("clock", SPAN_CLOCKS))
 SIGNALLINGS = {"em_wink": "em_wink", "fxs_loopstart": "fxs_loopstart",
                "loopstart": "fxs_loopstart"}
 CHANNELS_PER_VOICE_BOARD = 4
@@ -549,6 +553,9 @@ def _check_boards(reader, tables, key):
             reader.string(board, where, "tones", choices=TONES)
         if "signalling" in board:
             reader.string(board, where, "signalling", choices=tuple(SIGNALLINGS))
+        if kind == "t1":
+            for line_key, choices in SPAN_LINE:
+                reader.string(board, where, line_key, choices[0], choices=choices)
         boards.append(dict(board))
     return boards
 

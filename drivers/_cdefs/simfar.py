@@ -52,6 +52,13 @@ int simfar_dialled(int ep, char *buf, int max);
 int simfar_span_alarm(const char *span, int code, int on);
 int simfar_hang_next(const char *devname);
 int simfar_hang_always(const char *devname, int on);
+int simfar_span_line(const char *span, int framing, int coding, int clock);
+int simfar_far_span_line(const char *span, int framing, int coding, int clock);
+int simfar_far_span_ppm(const char *span, double ppm);
+int simfar_span_errors(const char *span, int bpv, int crc, int fas, int oof, int slips,
+                       int ais);
+int simfar_span_ber(const char *span, double ber);
+int simfar_far_loopback(const char *span);
 int simfar_slot_capture(int slot, int on);
 int simfar_slot_capture_read(int slot, int16_t *buf, int max);
 int simfar_slot_driver(int slot, char *name, int max);

@@ -13,7 +13,9 @@
  *     can ring or seize it, send digits, tones and audio into it, hear
  *     what it sends back (digits detected, audio captured), answer or
  *     refuse outbound calls, and hang up by any supervision method;
- *   - faults: span alarms, an operation that hangs for ever.
+ *   - faults: span alarms, an operation that hangs for ever;
+ *   - the T1 line itself: each end's framing, line code and clock, errors
+ *     injected second by second, a bit error rate, the far end's loopback.
  *
  * Every tick (10 ms, 80 samples) moves real G.711 samples over a 4096-slot
  * bus.  Functions return >= 0 on success and -1 on error, with the reason
@@ -150,6 +152,31 @@ int simfar_hang_next(const char *devname);
 /* Every operation started on the device hangs, a reset or not (a dead DSP),
  * until it is called again with on = 0. */
 int simfar_hang_always(const char *devname, int on);
+
+/* ---- the T1 line ---------------------------------------------------------
+ * Framing (DTFR_x), line code (DTCD_x) and clock source (DTCK_x) are
+ * dtilib.h's.  Mismatched ends show what a real span shows (docs/faults.md,
+ * "Span maintenance"): framing -> OOF then red, and the far end's yellow;
+ * line code -> BPV or EXZ counts with no alarm; both clocks internal ->
+ * controlled slips, one every 1 / (ppm * 1e-6 * 8000) s; both line-timed
+ * -> a timing loop. */
+/* Our side, as the board is configured; the far end is set to match: the
+ * same framing and line code, and the other clock role (line-timed: the
+ * far end is the master; internal: it follows us). */
+int simfar_span_line(const char *span, int framing, int coding, int clock);
+/* The far end's (the telco's); 0 leaves one as it is. */
+int simfar_far_span_line(const char *span, int framing, int coding, int clock);
+/* The far end's oscillator against ours, in ppm (sign: faster); it only
+ * matters when both ends run on their internal clocks. */
+int simfar_far_span_ppm(const char *span, double ppm);
+/* Error events added to the span's current second: counted at once; ais
+ * = 1 is the AIS defect until the second ends. */
+int simfar_span_errors(const char *span, int bpv, int crc, int fas, int oof,
+                       int slips, int ais);
+/* A random bit error rate (0 .. 1e-2) on the far end's transmit path. */
+int simfar_span_ber(const char *span, double ber);
+/* The far end's loopback toward us: DTLB_NONE, DTLB_LINE or DTLB_PAYLOAD. */
+int simfar_far_loopback(const char *span);
 
 /* ---- the bus, for diagnostics and tests --------------------------------*/
 /* Capture any timeslot's samples (linear). */

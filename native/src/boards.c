@@ -214,7 +214,7 @@ int line_status(device *d, char *buf, int max)
 
 int status_line(device *d, char *buf, int max)
 {
-    char body[200];
+    char body[320];
     switch (d->kind) {
     case DEV_VOICE: voice_status(d, body, sizeof body); break;
     case DEV_LINE: line_status(d, body, sizeof body); break;

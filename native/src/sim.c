@@ -590,20 +590,23 @@ long ATDV_SUBDEVS(long dev)
  * one hears nothing it would act on), and every entry point finds its
  * device through sim_dev or sim_find, which wake it; so do the two ways one
  * device works another: a voice channel its analog line, a span coming out
- * of alarm its timeslots.  A device woken moves its clocks on by the time
- * it slept, then is visited until it is idle again.  Voice channels and
- * conference DSPs are always visited.
+ * of alarm its timeslots, a span whose line loops, errs or tests (t1maint.c)
+ * its timeslots.  A device woken moves its clocks on by the time it slept,
+ * then is visited until it is idle again.  Voice channels and conference
+ * DSPs are always visited; a span only while its line needs a tick (a
+ * mismatched end or an AMI line, a loop, errors, a loop code, a BERT).
  */
 
 static int device_idle(const device *d)
 {
     switch (d->kind) {
     case DEV_LINE: return line_idle(d->line);
+    case DEV_SPAN: return span_idle(d->span);
     case DEV_TS: return tslot_idle(d->ts);
     case DEV_STATION: return station_idle(d->station);
     case DEV_VOICE:
     case DEV_DCB: return 0;
-    default: return 1;             /* spans and boards have no tick */
+    default: return 1;             /* boards have no tick */
     }
 }
 
@@ -656,6 +659,11 @@ const uint8_t *sim_bus_in(const device *d)
     return g_sim->bus[g_sim->cur][d->listen];
 }
 
+const uint8_t *sim_bus_slot(int slot)
+{
+    return g_sim->bus[g_sim->cur][slot];
+}
+
 uint8_t *sim_bus_out(int slot)
 {
     return g_sim->bus[!g_sim->cur][slot];
@@ -673,6 +681,7 @@ void sim_tick(void)
             bits &= bits - 1;
             switch (d->kind) {
             case DEV_LINE: line_tick(d); break;
+            case DEV_SPAN: span_tick(d); break;
             case DEV_TS: tslot_tick(d); break;
             case DEV_STATION: station_tick(d); break;
             case DEV_VOICE: voice_tick(d); break;

@@ -235,6 +235,7 @@ void sim_tick(void);
 /* Run virtual time until pred(arg) holds (sync calls), at most limit_ms. */
 int sim_run_until(int (*pred)(void *), void *arg, long limit_ms);
 const uint8_t *sim_bus_in(const device *d);   /* what d hears this tick */
+const uint8_t *sim_bus_slot(int slot);        /* what slot's listeners hear this tick */
 uint8_t *sim_bus_out(int slot);               /* where slot's samples go */
 
 /* Errors set on a device: return -1. */
@@ -267,6 +268,7 @@ void span_free(struct span *s);
 struct tslot *tslot_new(device *d, device *span, int signalling, int tones);
 void tslot_free(struct tslot *t);
 void tslot_tick(device *d);
+void span_tick(device *d);                /* only while the line needs it (t1maint.c) */
 farend *tslot_farend(struct tslot *t);
 struct station *station_new(device *d);
 void station_free(struct station *s);
@@ -282,6 +284,7 @@ int dcb_owns_slot(const device *d, int slot);
  * on and send idle code; *_slept moves them on by the time it slept. */
 int line_idle(const struct line *l);
 void line_slept(struct line *l, long ms);
+int span_idle(const struct span *s);
 int tslot_idle(const struct tslot *t);
 void tslot_slept(struct tslot *t, long ms);
 int station_idle(const struct station *s);

@@ -34,7 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim.h"
+#include "t1.h"
 
 #define WINK_MS 150
 #define WINK_MIN_MS 100
@@ -43,36 +43,6 @@
 
 #define BITS_ONHOOK_EM  0x0
 #define BITS_OFFHOOK    0xF
-
-typedef struct span {
-    device *dev;
-    int signalling;
-    int tones;
-    unsigned alarms;           /* 1 << DTT1_x */
-    unsigned short errmask;    /* DTEC_ */
-    int alarm_mode;
-    device *ts[DTV_NUMTS];
-} span;
-
-typedef struct tslot {
-    device *dev;
-    device *spandev;
-    int signalling;
-    unsigned char tx;          /* our bits: A = 0x1, B = 0x2, C = 0x4, D = 0x8 */
-    unsigned char rx;          /* far end's bits as we receive them */
-    unsigned char far_tx;      /* far end's bits as it sends them (rx lags while down) */
-    unsigned char seen;        /* our bits as the far end last received them */
-    unsigned short sigmask;    /* DTMM_ enabled */
-    long wink_ms;              /* > 0: we are winking */
-    int wink_async;
-    long tx_a_ms;              /* how long our A bit has held its value */
-    long rx_a_ms;              /* how long the far end's A bit has held */
-    int register_mf;           /* the far end collects our number in MF, not DTMF */
-    int receivers_for;         /* the far-end state the receivers were set for */
-    cti_digit_rx *dtmf_rx;     /* the far end's receivers (see set_receivers) */
-    cti_digit_rx *mf_rx;
-    farend fe;
-} tslot;
 
 /* A and B as written in lines.md order (ABCD): 0101 means A=0 B=1 C=0 D=1. */
 #define ABCD(a, b, c, e) ((a) | (b) << 1 | (c) << 2 | (e) << 3)
@@ -93,10 +63,19 @@ struct span *span_new(device *d, int signalling, int tones)
     s->dev = d;
     s->signalling = signalling;
     s->tones = tones;
+    s->maint = t1maint_new(s);
+    if (!s->maint) {
+        free(s);
+        return NULL;
+    }
     return s;
 }
 
-void span_free(struct span *s) { free(s); }
+void span_free(struct span *s)
+{
+    t1maint_free(s->maint);
+    free(s);
+}
 
 static void set_receivers(tslot *t);
 
@@ -117,6 +96,7 @@ struct tslot *tslot_new(device *d, device *spandev, int signalling, int tones)
             ;
         if (k < DTV_NUMTS)
             spandev->span->ts[k] = d;
+        t->index = k;
     }
     farend_init(&t->fe, SIMFAR_EP_T1, d, tones);
     t->dtmf_rx = t->fe.drx;
@@ -135,10 +115,9 @@ void tslot_free(struct tslot *t)
 
 farend *tslot_farend(struct tslot *t) { return &t->fe; }
 
-/* Alarms that take the whole span down: no audio and no signalling get
- * through (the received bits are held) until they clear.  A yellow alarm
- * (RAI) alone leaves it up: it tells us the far end does not see us. */
-static int span_is_down(const span *s)
+/* A yellow alarm (RAI) alone leaves the span up: it tells us the far end
+ * does not see us.  Nor does RCL (a timing loop): the signal still passes. */
+int span_is_down(const span *s)
 {
     unsigned a = s->alarms;
     return (a & (1u << DTT1_LOS | 1u << DTT1_RED | 1u << DTT1_RLOS | 1u << DTT1_OOF |
@@ -213,30 +192,57 @@ static unsigned short alarm_enable_bit(int code)
     }
 }
 
+/* The span's alarms become `want` (1 << DTT1_x): each one raised or
+ * cleared is told to the application, if it asked for it. */
+static void span_set_alarms(device *d, unsigned want)
+{
+    span *s = d->span;
+    int was_down = span_is_down(s), code;
+    for (code = 0; code <= DTT1_RED; code++) {
+        unsigned bit = 1u << code;
+        unsigned short en = alarm_enable_bit(code);
+        int on = (want & bit) != 0;
+        if (on == ((s->alarms & bit) != 0))
+            continue;
+        s->alarms ^= bit;
+        if (d->open && (en == 0 || (s->errmask & en))) {
+            unsigned short data = (unsigned short)(on ? code : code + DTT1_CLEARED);
+            sim_post(d, DTEV_T1ERRC, &data, sizeof data, 0);
+        }
+    }
+    if (was_down && !span_is_down(s))
+        span_back_up(s);
+}
+
+/* An alarm raised or cleared by hand (simfar_span_alarm); the line's own
+ * (t1maint.c) stand beside it: the span reports both. */
 int span_alarm(device *d, int code, int on)
 {
     span *s = d->span;
     unsigned bit;
-    unsigned short en;
-    int was_down;
     if (code < 0 || code > DTT1_RED || code == 2 || code == 8)
         return sim_fail("%d is not a DTT1_ alarm code", code);
     bit = 1u << code;
-    if (!!(s->alarms & bit) == !!on)
+    if (!!(s->forced & bit) == !!on)
         return 0;
-    was_down = span_is_down(s);
-    if (on)
-        s->alarms |= bit;
-    else
-        s->alarms &= ~bit;
-    en = alarm_enable_bit(code);
-    if (d->open && (en == 0 || (s->errmask & en))) {
-        unsigned short data = (unsigned short)(on ? code : code + DTT1_CLEARED);
-        sim_post(d, DTEV_T1ERRC, &data, sizeof data, 0);
-    }
-    if (was_down && !span_is_down(s))
-        span_back_up(s);
+    if (on && code == DTT1_OOF)
+        t1maint_count_oof(s->maint);
+    s->forced ^= bit;
+    span_set_alarms(d, s->forced | s->line_alarms);
     return 0;
+}
+
+/* Once a tick while the line needs it (t1maint_idle says when not). */
+void span_tick(device *d)
+{
+    span *s = d->span;
+    s->line_alarms = t1maint_tick(s->maint);
+    span_set_alarms(d, s->forced | s->line_alarms);
+}
+
+int span_idle(const struct span *s)
+{
+    return t1maint_idle(s->maint);
 }
 
 int simfar_span_alarm(const char *name, int code, int on)
@@ -496,12 +502,13 @@ static void ls_tick(tslot *t)
     follow_receivers(t);
 }
 
-/* Idle: the far end neither listens nor sends, we are not winking and its
- * receivers are set for its state; the clocks alone would move, whether
- * the span is up or down. */
+/* Idle: the far end neither listens nor sends, we are not winking, its
+ * receivers are set for its state and the line leaves the payload alone;
+ * the clocks alone would move, whether the span is up or down. */
 int tslot_idle(const struct tslot *t)
 {
-    return farend_idle(&t->fe) && t->wink_ms <= 0 && t->receivers_for == t->fe.state;
+    return farend_idle(&t->fe) && t->wink_ms <= 0 && t->receivers_for == t->fe.state &&
+           !t1maint_shapes(t->spandev->span->maint);
 }
 
 void tslot_slept(struct tslot *t, long ms)
@@ -509,6 +516,29 @@ void tslot_slept(struct tslot *t, long ms)
     t->tx_a_ms += ms;
     t->rx_a_ms += ms;
     farend_clocks(&t->fe, ms);
+}
+
+static void signalling_tick(tslot *t, int down)
+{
+    if (down)
+        return;
+    if (t->signalling == SIMFAR_SIG_EM_WINK)
+        em_tick(t);
+    else
+        ls_tick(t);
+}
+
+/* The payload through the line's maintenance state (a loop, errors,
+ * slips, a BERT, a loop code: t1maint.c): what the far end hears and what
+ * we receive are its to decide. */
+static void maintained_tick(tslot *t, int down)
+{
+    struct t1maint *m = t->spandev->span->maint;
+    uint8_t theirs[TICK];
+    farend_hear_bus(&t->fe, t1maint_send(m, t->index, sim_bus_in(t->dev), down));
+    signalling_tick(t, down);
+    farend_speak_bus(&t->fe, theirs);
+    t1maint_receive(m, t->index, theirs, down, sim_bus_out(t->dev->txslot));
 }
 
 void tslot_tick(device *d)
@@ -523,13 +553,12 @@ void tslot_tick(device *d)
         if (t->wink_async && d->open)
             sim_post(d, DTEV_WINKCPLT, NULL, 0, 0);
     }
-    farend_hear_bus(&t->fe, d->listen >= 0 && !down ? sim_bus_in(d) : NULL);
-    if (!down) {
-        if (t->signalling == SIMFAR_SIG_EM_WINK)
-            em_tick(t);
-        else
-            ls_tick(t);
+    if (t1maint_shapes(t->spandev->span->maint)) {
+        maintained_tick(t, down);
+        return;
     }
+    farend_hear_bus(&t->fe, d->listen >= 0 && !down ? sim_bus_in(d) : NULL);
+    signalling_tick(t, down);
     if (down) {
         farend_speak(&t->fe, out);          /* the far end talks into a dead span */
         memset(sim_bus_out(d->txslot), IDLE_CODE, TICK);
@@ -556,6 +585,8 @@ int dt_open(const char *name, int oflags)
         r = sim_fail("%s is already open", name);
     } else {
         d->open = 1;
+        if (d->kind == DEV_SPAN)
+            t1maint_opened(d->span->maint);
         dev_ok(d);
         r = (int)sim_handle(d);
     }
@@ -760,9 +791,22 @@ long ATDT_ALARMS(int dev)
     }
 
 TS_BUS(dt_getxmitslot(int dev, SC_TSINFO *ts), bus_getxmitslot(d, ts))
-TS_BUS(dt_listen(int dev, SC_TSINFO *ts), bus_listen(d, ts, EDT_SH_BADEXTTS, EDT_SH_LISTEN))
 TS_BUS(dt_unlisten(int dev), bus_unlisten(d))
 
+/* A timeslot under a BERT sends the pattern, not what it would hear. */
+int dt_listen(int dev, SC_TSINFO *ts)
+{
+    device *d;
+    int r = -1;
+    sim_lock();
+    d = ts_dev(dev);
+    if (d && t1maint_testing(d->ts->spandev->span->maint, d->ts->index))
+        r = dev_err(d, EDT_BUSY, "a BERT runs on %s: stop it first", d->name);
+    else if (d)
+        r = bus_listen(d, ts, EDT_SH_BADEXTTS, EDT_SH_LISTEN);
+    sim_unlock();
+    return r;
+}
 int dt_getctinfo(int dev, CT_DEVINFO *info)
 {
     device *d;
@@ -799,9 +843,10 @@ int span_status(device *d, char *buf, int max)
                 strcat(al, ",");
             strcat(al, names[k]);
         }
-    return snprintf(buf, max, "kind=span signalling=%s alarms=%s",
-                    s->signalling == SIMFAR_SIG_EM_WINK ? "em_wink" : "fxs_ls",
-                    al[0] ? al : "none");
+    int n = snprintf(buf, max, "kind=span signalling=%s alarms=%s ",
+                     s->signalling == SIMFAR_SIG_EM_WINK ? "em_wink" : "fxs_ls",
+                     al[0] ? al : "none");
+    return n < max ? n + t1maint_status(s->maint, buf + n, max - n) : n;
 }
 
 int tslot_status(device *d, char *buf, int max)
