@@ -25,12 +25,17 @@ import fnmatch
 import json
 import sys
 import time
+from collections import deque
 
 from cti import shell
 from cti.config import ConfigError
 
 #: What can be watched, in the order they are watched by default.
 OBJECTS = ("call", "agent", "queue", "device", "session")
+#: An event about objects of several kinds watched (a call's at a device
+#: and in a queue) comes once per monitor: the last few are remembered to
+#: print it once.
+RECENT = 16
 
 
 def targets(specs, role):
@@ -83,26 +88,52 @@ def _text(value):
     return str(value)
 
 
-def tail(client, watch, wanted, out, as_json=False, heartbeat_s=10.0, clock=time.time):
+class Once:
+    """Whether an event was seen already, through another monitor: the
+    same name and body (but its `monitor`) among the last RECENT."""
+
+    def __init__(self):
+        self.recent = deque(maxlen=RECENT)
+
+    def __call__(self, name, body):
+        key = json.dumps([name, {k: v for k, v in body.items() if k != "monitor"}],
+                         sort_keys=True, default=str)
+        if key in self.recent:
+            return False
+        self.recent.append(key)
+        return True
+
+
+def tail(client, watch, wanted, out, as_json=False, heartbeat_s=10.0, clock=time.time,
+         monotonic=time.monotonic):
     """Monitor `watch` on a logged-in BlockingClient and write the events
-    that match to `out`, until the connection ends (ConnectionClosed)."""
+    that match to `out`, once each, until the connection ends
+    (ConnectionClosed).  A Heartbeat goes every `heartbeat_s` (the Login's
+    `heartbeatS`) whatever arrives: the server counts what the client
+    sends, not what it receives."""
+    from cti.protocol.client import ConnectionClosed
+
     for kind, object_id in watch:
         client.call("MonitorStart", object=kind, id=object_id)
+    first, last_sent = Once(), monotonic()
     while True:
+        due = last_sent + heartbeat_s - monotonic()
+        if due <= 0:
+            client.call("Heartbeat")
+            last_sent = monotonic()
+            continue
         try:
-            name, body, _ = client.next_event(timeout=heartbeat_s)
+            name, body, _ = client.next_event(timeout=due)
         except TimeoutError:
-            client.call("Heartbeat")               # quiet: the session stays up
             continue
         if name == "SessionClosed":
-            from cti.protocol.client import ConnectionClosed
-
             raise ConnectionClosed(body.get("reason", ""))
-        if not matches(wanted, name, body):
+        if not first(name, body) or not matches(wanted, name, body):
             continue
         at = clock()
         if as_json:
-            out.write(json.dumps({"at": at, "event": name, **body}, ensure_ascii=False)
+            fields = {k: v for k, v in body.items() if k != "monitor"}
+            out.write(json.dumps({"at": at, "event": name, **fields}, ensure_ascii=False)
                       + "\n")
         else:
             out.write(line(name, body, at) + "\n")
@@ -134,7 +165,8 @@ def main(argv=None):
         try:
             print("watching " + ", ".join(f"{k} {i}" for k, i in watch)
                   + " (Ctrl-C stops)", file=sys.stderr)
-            tail(client, watch, wanted, sys.stdout, args.json)
+            tail(client, watch, wanted, sys.stdout, args.json,
+                 heartbeat_s=client.session.get("heartbeatS", 10.0))
         except KeyboardInterrupt:
             return 0
         except RemoteError as e:

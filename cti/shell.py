@@ -13,18 +13,27 @@ Where the server is: `--server HOST:PORT`, else the first TCP `[server]
 listen` of the configuration (`-c`).  The user: `--user` (default
 "admin"); its password from `--password-file`, $CTI_PASSWORD, or asked.
 """
+import argparse
 import getpass
 import os
 
 from cti.config import ConfigError
 
 
-def add_arguments(parser, roles=("admin", "supervisor")):
-    parser.add_argument("-c", "--config", default="etc/cti.toml")
-    parser.add_argument("--server", help="HOST:PORT of the CT server (default: from -c)")
-    parser.add_argument("--user", default="admin")
-    parser.add_argument("--role", default=roles[0], choices=roles)
-    parser.add_argument("--password-file")
+def add_arguments(parser, roles=("admin", "supervisor"), suppress=False):
+    """The connection options.  `suppress`: without defaults (for a
+    command's own parser, so that the options may come before or after
+    the command and the top parser's defaults stand)."""
+    def default(value):
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument("-c", "--config", default=default("etc/cti.toml"),
+                        help="the configuration: where the server listens (etc/cti.toml)")
+    parser.add_argument("--server", default=default(None),
+                        help="HOST:PORT of the CT server (default: from -c)")
+    parser.add_argument("--user", default=default("admin"))
+    parser.add_argument("--role", default=default(roles[0]), choices=roles)
+    parser.add_argument("--password-file", default=default(None))
 
 
 def address(args):
@@ -59,13 +68,15 @@ def password(args):
 
 def connect(args, client):
     """A BlockingClient logged in as the arguments say (close it, or use
-    it in a `with`); OSError, ConfigError or RemoteError if not."""
+    it in a `with`), its Login result in `session`; OSError, ConfigError or
+    RemoteError if not."""
     from cti.protocol.client import BlockingClient
 
     host, port = address(args)
     connection = BlockingClient(host, port)
     try:
-        connection.login(args.user, password(args), args.role, client=client)
+        connection.session = connection.login(args.user, password(args), args.role,
+                                               client=client)
     except BaseException:
         connection.close()
         raise

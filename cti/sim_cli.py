@@ -14,13 +14,19 @@ through the protocol's Sim* services (administrators only)::
     cti sim call TARGET [--ani N] [--dnis N] [--name NAME] [--mf | --dtmf]
     cti sim digits DEVICE DIGITS [--mf]
     cti sim tone DEVICE TONE              dial ringback busy reorder sit fax_cng fax_ced none
-    cti sim play DEVICE FILE.wav          8 kHz mono WAV: PCM16, mu-law or A-law
+    cti sim play DEVICE FILE.wav          8 kHz mono WAV: PCM16, mu-law or A-law (sent
+                                          in pieces, played back to back; up to 10 min)
     cti sim hangup DEVICE [--method loop_current_drop|polarity|busy_tone|silence]
     cti sim handset STATION lift|hangup|flash
     cti sim answer TARGET MODE [--rings N] how our calls out are answered there:
                                           answer busy no_answer sit fax no_dial_tone silence
     cti sim status DEVICE                 the far end's state, digits and tone heard
     cti sim alarm SPAN ALARM [--clear]    los red oof yellow blue remote_los
+    cti sim errors SPAN [--bpv N] [--crc N] [--fas N] [--oof N] [--slips N] [--ais]
+                   [--seconds S]          error events on the line, each second for S s
+    cti sim ber SPAN RATE                 random bit errors (0 to 0.01; 0 stops them)
+    cti sim far-line SPAN [--framing esf|d4] [--coding b8zs|ami] [--clock line|internal]
+                   [--ppm N]              the telco's line settings (a mismatch shows)
     cti sim hang VOICE [--always | --off] a voice resource's operations hang
     cti sim script FILE.toml              a scripted scenario (cti.sim_script)
 
@@ -42,7 +48,7 @@ COMMANDS = {
                                    "name": a.name, **({} if a.mf is None else {"mf": a.mf})}),
     "digits": ("SimDigits", lambda a: {"device": a.device, "digits": a.digits, "mf": a.mf}),
     "tone": ("SimTone", lambda a: {"device": a.device, "tone": a.tone}),
-    "play": ("SimAudio", lambda a: {"device": a.device, "wav": _wav(a.file)}),
+    "play": ("SimAudio", None),
     "hangup": ("SimHangup", lambda a: {"device": a.device,
                                        **({"method": a.method} if a.method else {})}),
     "handset": ("SimHandset", lambda a: {"station": a.station, "action": a.action}),
@@ -51,12 +57,50 @@ COMMANDS = {
     "status": ("SimStatus", lambda a: {"device": a.device}),
     "alarm": ("SimAlarm", lambda a: {"span": a.span, "alarm": a.alarm, "on": not a.clear}),
     "hang": ("SimHang", lambda a: {"device": a.device, "always": a.always, "on": not a.off}),
+    "errors": ("SimLineErrors", lambda a: {"span": a.span, "seconds": a.seconds, "errors": {
+        k: v for k, v in (("bpv", a.bpv), ("crc", a.crc), ("fas", a.fas), ("oof", a.oof),
+                          ("slips", a.slips), ("ais", a.ais)) if v}}),
+    "ber": ("SimBitErrors", lambda a: {"span": a.span, "ber": a.rate}),
+    "far-line": ("SimFarLine", lambda a: {"span": a.span, **{
+        k: v for k, v in (("framing", a.framing), ("coding", a.coding), ("clock", a.clock),
+                          ("ppm", a.ppm)) if v is not None}}),
 }
+#: Audio bytes per SimAudio request: its base64 stays under the protocol's
+#: longest string (65,536 characters).
+PIECE_BYTES = 48_000
+#: The longest file `cti sim play` sends, in bytes of audio (10 minutes of PCM16).
+PLAY_MAX_BYTES = 600 * 8000 * 2
 
 
-def _wav(path):
+def wav_pieces(path):
+    """The WAV file as a list of base64 WAV files of at most PIECE_BYTES of
+    audio each, in its own format (ValueError saying what is wrong)."""
+    from drivers.wavinfo import wav_format
+
     with open(path, "rb") as f:
-        return base64.b64encode(f.read()).decode("ascii")
+        data = f.read(PLAY_MAX_BYTES + 65_536)
+    wav_format(data[:4096], where=path)          # 8 kHz mono PCM16, mu-law or A-law
+    fmt, payload, pos = None, None, 12
+    while pos + 8 <= len(data):
+        chunk, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+        if chunk == b"fmt ":
+            fmt = data[pos:pos + 8 + size]
+        elif chunk == b"data":
+            payload = data[pos + 8:pos + 8 + size]
+            break
+        pos += 8 + size + (size & 1)
+    if not payload:
+        raise ValueError(f"{path}: no audio (no data chunk, or an empty one)")
+    if len(payload) > PLAY_MAX_BYTES:
+        raise ValueError(f"{path}: more audio than the {PLAY_MAX_BYTES // 16000 // 60} "
+                         "minutes `cti sim play` sends")
+    pieces = []
+    for start in range(0, len(payload), PIECE_BYTES):
+        part = payload[start:start + PIECE_BYTES]
+        body = fmt + b"data" + len(part).to_bytes(4, "little") + part
+        wav = b"RIFF" + (4 + len(body)).to_bytes(4, "little") + b"WAVE" + body
+        pieces.append(base64.b64encode(wav).decode("ascii"))
+    return pieces
 
 
 def parser():
@@ -105,6 +149,21 @@ def parser():
     p.add_argument("span")
     p.add_argument("alarm")
     p.add_argument("--clear", action="store_true", help="clear the alarm")
+    p = command("errors", "error events on a span's line, each second for --seconds")
+    p.add_argument("span")
+    for name in ("bpv", "crc", "fas", "oof", "slips"):
+        p.add_argument(f"--{name}", type=int, default=0, help=f"{name} events per second")
+    p.add_argument("--ais", action="store_true", help="AIS (all ones) during those seconds")
+    p.add_argument("--seconds", type=int, default=1, help="how many seconds (1)")
+    p = command("ber", "a random bit error rate on a span's line (0 stops it)")
+    p.add_argument("span")
+    p.add_argument("rate", type=float)
+    p = command("far-line", "the telco's framing, line code and clock on a span")
+    p.add_argument("span")
+    p.add_argument("--framing", choices=("esf", "d4"))
+    p.add_argument("--coding", choices=("b8zs", "ami"))
+    p.add_argument("--clock", choices=("line", "internal"))
+    p.add_argument("--ppm", type=float, help="its oscillator's offset from ours")
     p = command("hang", "a voice resource's next operation (or every one) hangs")
     p.add_argument("device")
     group = p.add_mutually_exclusive_group()
@@ -126,12 +185,16 @@ def main(argv=None):
         return run_file(args)
     service, fields = COMMANDS[args.command]
     try:
-        request = fields(args)
+        requests = [{"device": args.device, "wav": piece} for piece in wav_pieces(args.file)] \
+            if args.command == "play" else [fields(args)]
         with shell.connect(args, client="cti-sim") as client:
-            answer = client.call(service, **request)
-    except (ConfigError, OSError, RemoteError) as e:
+            answers = [client.call(service, **request) for request in requests]
+    except (ConfigError, OSError, RemoteError, ValueError) as e:
         print(f"cti sim {args.command}: {e}", file=sys.stderr)
         return 2
+    answer = answers[-1]
+    if args.command == "play":
+        answer = {**answer, "seconds": round(sum(a["seconds"] for a in answers), 3)}
     if args.json:
         print(json.dumps(answer, sort_keys=True))
     else:

@@ -38,8 +38,10 @@ in time, saying which step, what was expected and what was seen, and
 Actions (their fields are the Sim* services' of docs/protocol.md):
 `call` (SimCall), `digits` (SimDigits), `tone` (SimTone), `hangup`
 (SimHangup), `handset` (SimHandset), `answer` (SimAnswerMode), `alarm`
-(SimAlarm), `hang` (SimHang), `play` (SimAudio, with `file` a WAV path
-relative to the script instead of `wav`); `wait` (seconds).
+(SimAlarm), `hang` (SimHang), `line_errors` (SimLineErrors), `bit_errors`
+(SimBitErrors), `far_line` (SimFarLine), `play` (SimAudio, with `file` a
+WAV path relative to the script instead of `wav`, sent in pieces as `cti
+sim play` sends it); `wait` (seconds).
 
 Expectations, each waiting up to `within` seconds:
 
@@ -53,9 +55,9 @@ Expectations, each waiting up to `within` seconds:
 A field's expected value is matched as a shell-style pattern against the
 actual one's text ("212*"); numbers and booleans must be equal.
 """
-import base64
 import fnmatch
 import json
+import math
 import sys
 import tomllib
 from pathlib import Path
@@ -64,12 +66,15 @@ from twisted.internet import defer, task
 
 from cti import shell
 from cti.config import ConfigError
+from cti.events import Once
 from cti.protocol.client import ConnectionClosed, RemoteError
+from cti.sim_cli import wav_pieces
 
 #: action -> the Sim* service it calls
 ACTIONS = {"call": "SimCall", "digits": "SimDigits", "tone": "SimTone", "hangup": "SimHangup",
            "handset": "SimHandset", "answer": "SimAnswerMode", "alarm": "SimAlarm",
-           "hang": "SimHang", "play": "SimAudio"}
+           "hang": "SimHang", "play": "SimAudio", "line_errors": "SimLineErrors",
+           "bit_errors": "SimBitErrors", "far_line": "SimFarLine"}
 EXPECTATIONS = ("expect_event", "expect_snapshot", "expect_far")
 #: keys a step may have besides its one action
 STEP_KEYS = {"as", "save", "within"}
@@ -78,6 +83,8 @@ WATCHED = ("call", "agent", "queue", "device")
 DEFAULT_WITHIN_S = 10.0
 #: how often a snapshot or a far end is asked again while expected
 POLL_S = 0.2
+#: events kept for expect_event at most (the oldest go first)
+KEPT_EVENTS = 10_000
 
 
 class ScriptError(Exception):
@@ -109,6 +116,8 @@ def check(data, where, base=Path(".")):
         raise ScriptError(f"{where}: unknown table(s) {', '.join(sorted(unknown))} "
                           "(a script has [settings] and [[step]]s)")
     settings = data.get("settings", {})
+    if not isinstance(settings, dict):
+        raise ScriptError(f"{where}: settings: expected a table ([settings])")
     if set(settings) - {"within"}:
         raise ScriptError(f"{where}: settings: unknown key(s) "
                           f"{', '.join(sorted(set(settings) - {'within'}))}")
@@ -119,6 +128,8 @@ def check(data, where, base=Path(".")):
     checked = []
     for number, step in enumerate(steps, 1):
         at = f"{where}: step {number}"
+        if not isinstance(step, dict):
+            raise ScriptError(f"{at}: expected a table ([[step]]), got {step!r}")
         kinds = [k for k in step if k in ACTIONS or k in EXPECTATIONS or k == "wait"]
         if len(kinds) != 1:
             raise ScriptError(f"{at}: give exactly one of "
@@ -138,14 +149,16 @@ def check(data, where, base=Path(".")):
         else:
             result["fields"] = dict(body)
         if kind == "play":
-            if "file" not in body:
-                raise ScriptError(f"{at}.play: give `file`, a WAV path")
+            if not isinstance(body.get("file"), str):
+                raise ScriptError(f"{at}.play: give `file`, a WAV path (a string)")
             wav = base / body["file"]
             try:
-                result["fields"] = {"device": body.get("device", ""),
-                                    "wav": base64.b64encode(wav.read_bytes()).decode()}
+                result["fields"] = {"device": body.get("device", "")}
+                result["pieces"] = wav_pieces(wav)
             except OSError as e:
                 raise ScriptError(f"{at}.play.file: {wav}: {e.strerror}") from None
+            except ValueError as e:
+                raise ScriptError(f"{at}.play.file: {e}") from None
         if kind == "expect_snapshot" and not {"object", "id"} <= set(body):
             raise ScriptError(f"{at}.expect_snapshot: give `object` and `id`")
         if kind == "expect_far" and "device" not in body:
@@ -157,8 +170,9 @@ def check(data, where, base=Path(".")):
                 raise ScriptError(f"{at}.as: names the device of a `call` step (a string)")
             result["as"] = step["as"]
         if "save" in step:
-            if kind != "expect_event" or not isinstance(step["save"], dict):
-                raise ScriptError(f"{at}.save: a table of name = event field, on an "
+            if kind != "expect_event" or not isinstance(step["save"], dict) or not all(
+                    isinstance(v, str) for v in step["save"].values()):
+                raise ScriptError(f"{at}.save: a table of name = \"event field\", on an "
                                   "`expect_event` step")
             result["save"] = dict(step["save"])
         checked.append(result)
@@ -166,7 +180,8 @@ def check(data, where, base=Path(".")):
 
 
 def _seconds(value, where):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
+            or not math.isfinite(value):
         raise ScriptError(f"{where}: expected seconds (a number >= 0), got {value!r}")
     return float(value)
 
@@ -197,17 +212,29 @@ class Script:
         self.clock = clock
         self.out = out
         self.names = {}                 # $name -> value (`as`, `save`)
-        self.events = []                # (name, body) since the start
+        self.events = []                # (name, body) not matched yet, and the last matched
         self.cursor = 0                 # events before this were matched or passed
         self._waiting = None            # (expected, Deferred) of an expect_event
+        self._first = Once()            # an event comes once per monitor watching it
 
     @defer.inlineCallbacks
     def run(self):
         self.client.on_event(self._event)
-        for kind in WATCHED:
-            yield self.client.call("MonitorStart", object=kind, id="*")
-        for step in self.steps:
-            yield self._step(step)
+        self.client.closed.addCallback(self._lost)
+        try:
+            for kind in WATCHED:
+                yield self.client.call("MonitorStart", object=kind, id="*")
+            for step in self.steps:
+                yield self._step(step)
+        finally:
+            self.client.off_event(self._event)
+
+    def _lost(self, _):
+        """The connection ended: an event awaited will not come."""
+        if self._waiting is not None:
+            _, d = self._waiting
+            self._waiting = None
+            d.errback(ConnectionClosed(self.client.close_reason or "connection lost"))
 
     def _say(self, text):
         if self.out is not None:
@@ -225,6 +252,12 @@ class Script:
     def _fields(self, step):
         return {k: self._resolve(v) for k, v in step["fields"].items()}
 
+    def _requests(self, step):
+        """The requests of an action: one, or a WAV file's pieces."""
+        fields = self._fields(step)
+        return [{**fields, "wav": piece} for piece in step["pieces"]] if "pieces" in step \
+            else [fields]
+
     @defer.inlineCallbacks
     def _step(self, step):
         kind, label = step["action"], f"step {step['number']} ({step['action']})"
@@ -234,7 +267,8 @@ class Script:
                 self._say(f"{label}: waited {step['seconds']:g} s")
             elif kind in ACTIONS:
                 try:
-                    answer = yield self.client.call(ACTIONS[kind], **self._fields(step))
+                    for fields in self._requests(step):
+                        answer = yield self.client.call(ACTIONS[kind], **fields)
                 except RemoteError as e:
                     raise StepFailed(f"{ACTIONS[kind]} refused: {e}") from None
                 if "as" in step:
@@ -243,7 +277,10 @@ class Script:
             elif kind == "expect_event":
                 body = yield self._expect_event(self._fields(step), step["within"])
                 for name, key in step.get("save", {}).items():
-                    self.names[name] = body.get(key)
+                    if key not in body:
+                        raise StepFailed(f"save {name}: the {body['event']} event has no "
+                                         f"field {key!r} (it has {', '.join(sorted(body))})")
+                    self.names[name] = body[key]
                 self._say(f"{label}: {body['event']} came")
             else:
                 yield self._poll(kind, self._fields(step), step["within"])
@@ -252,7 +289,12 @@ class Script:
             raise StepFailed(f"{label}: {e}") from None
 
     def _event(self, name, body, invoke_id):
+        if not self._first(name, body):
+            return
         self.events.append((name, {**body, "event": name}))
+        if len(self.events) > KEPT_EVENTS:
+            del self.events[0]
+            self.cursor = max(0, self.cursor - 1)
         if self._waiting is not None:
             self._check_events()
 
@@ -263,6 +305,8 @@ class Script:
             self.cursor += 1
             if _matches(expected, body):
                 self._waiting = None
+                del self.events[:self.cursor - 1]      # those before it are passed
+                self.cursor = 1
                 d.callback(body)
                 return
 
@@ -298,7 +342,11 @@ class Script:
         else:
             request = ("SimStatus", {"device": expected.pop("device")})
         while True:
-            answer = yield self.client.call(request[0], **request[1])
+            try:
+                answer = yield self.client.call(request[0], **request[1])
+            except RemoteError as e:
+                raise StepFailed(f"{request[0]} {json.dumps(request[1])} refused: {e}") \
+                    from None
             seen = answer.get("snapshot", answer)
             if _matches(expected, seen):
                 return
@@ -333,7 +381,8 @@ def run_file(args):
             yield Script(steps, client, reactor,
                          None if args.quiet else sys.stdout).run()
             outcome.append(0)
-            print(f"{args.file}: all {len(steps)} steps passed")
+            if not args.quiet:
+                print(f"{args.file}: all {len(steps)} steps passed")
         except StepFailed as e:
             print(f"{args.file}: {e}", file=sys.stderr)
             outcome.append(1)

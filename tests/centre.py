@@ -47,10 +47,13 @@ class Records(InMemory, list):
 
 
 class Centre:
-    def __init__(self, config="etc/cti.toml", seed=1, clock=None, records=None, var_dir=None):
+    def __init__(self, config="etc/cti.toml", seed=1, clock=None, records=None, var_dir=None,
+                 simulated_telco=True):
         """`clock` and `records`: another clock (one that takes calls from
         threads, for a real RecordStore) and record store than the defaults.
-        `var_dir`: the server's own files (a temporary directory unless told)."""
+        `var_dir`: the server's own files (a temporary directory unless told).
+        `simulated_telco`: the server is told of the simulator (its Sim*
+        services play it); False, it behaves as on real boards."""
         config = load_server_config(config) if isinstance(config, str) else config
         if var_dir is None:
             self.var = tempfile.TemporaryDirectory(prefix="cti-centre-")   # gone with it
@@ -61,7 +64,8 @@ class Centre:
         self.driver = R4Driver(clock=self.clock)
         self.records = Records() if records is None else records
         self.server = CTServer(self.config, reactor=self.clock, driver=self.driver,
-                               simulator=self.sim, records=self.records, listen=[], http="")
+                               simulator=self.sim if simulated_telco else None,
+                               records=self.records, listen=[], http="")
         self.hub = self.server.hub
         self.center = self.server.center
         self.pumps = []

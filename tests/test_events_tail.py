@@ -41,14 +41,20 @@ def test_a_line_has_the_time_the_name_and_the_fields_but_the_monitor():
 
 
 class Replay:
-    """A BlockingClient's stand-in: the events given, then the end."""
+    """A BlockingClient's stand-in: the events given, each taking `step_s`
+    of a fake clock to come (None: a wait that times out), then the end."""
 
-    def __init__(self, frames):
+    def __init__(self, frames, step_s=1.0):
         self.frames = list(frames)
         self.calls = []
+        self.now = 0.0
+        self.step_s = step_s
+
+    def monotonic(self):
+        return self.now
 
     def call(self, service, **params):
-        self.calls.append((service, params))
+        self.calls.append((self.now, service, params))
         return {}
 
     def next_event(self, timeout=None):
@@ -56,23 +62,45 @@ class Replay:
             raise EOFError
         frame = self.frames.pop(0)
         if frame is None:
+            self.now += timeout
             raise TimeoutError
+        self.now += self.step_s
         return frame
 
 
-def test_tail_monitors_writes_matching_events_and_keeps_the_session_alive():
-    client = Replay([("Queued", {"call": "c1"}, 0), None,
-                     ("Delivered", {"call": "c1"}, 0), ("CallCleared", {"call": "c1"}, 0)])
+def test_tail_monitors_and_writes_each_matching_event_once():
+    queued = ("Queued", {"call": "c1", "monitor": 1}, 0)
+    client = Replay([queued, ("Queued", {"call": "c1", "monitor": 2}, 0),
+                     ("Delivered", {"call": "c1", "monitor": 1}, 0),
+                     ("CallCleared", {"call": "c1", "monitor": 1}, 0)])
     out = io.StringIO()
     with pytest.raises(EOFError):
-        events.tail(client, [("call", "*")], events.filters(["event=*ed"]), out,
-                    as_json=True, clock=lambda: 1.5)
-    assert client.calls == [("MonitorStart", {"object": "call", "id": "*"}),
-                            ("Heartbeat", {})]
-    assert out.getvalue().splitlines() == [
+        events.tail(client, [("call", "*"), ("queue", "*")], events.filters(["event=*ed"]),
+                    out, as_json=True, clock=lambda: 1.5, monotonic=client.monotonic)
+    assert [c[1:] for c in client.calls] == [
+        ("MonitorStart", {"object": "call", "id": "*"}),
+        ("MonitorStart", {"object": "queue", "id": "*"})]
+    assert out.getvalue().splitlines() == [             # the queue's copy left out
         '{"at": 1.5, "event": "Queued", "call": "c1"}',
         '{"at": 1.5, "event": "Delivered", "call": "c1"}',
         '{"at": 1.5, "event": "CallCleared", "call": "c1"}']
+
+
+def test_tail_sends_heartbeats_on_time_however_many_events_come():
+    client = Replay([("Queued", {"call": f"c{i}"}, 0) for i in range(20)], step_s=0.5)
+    with pytest.raises(EOFError):
+        events.tail(client, [("call", "*")], {}, io.StringIO(), heartbeat_s=3.0,
+                    monotonic=client.monotonic)
+    beats = [at for at, service, _ in client.calls if service == "Heartbeat"]
+    assert beats == [3.0, 6.0, 9.0]
+
+
+def test_tail_keeps_a_quiet_session_alive():
+    client = Replay([None, None, ("Queued", {"call": "c1"}, 0)])
+    with pytest.raises(EOFError):
+        events.tail(client, [("call", "*")], {}, io.StringIO(), heartbeat_s=2.0,
+                    monotonic=client.monotonic)
+    assert [at for at, service, _ in client.calls if service == "Heartbeat"] == [2.0, 4.0]
 
 
 @pytest.fixture

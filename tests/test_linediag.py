@@ -125,3 +125,105 @@ def test_the_running_server_answers_what_linediag_asks():
             centre.call(supervisor.call("GetLineStatus"))
     finally:
         centre.center.stop()
+
+
+class Through:
+    """A protocol client of tests.centre made blocking, as linediag's
+    Attached source wants it; time runs while it waits."""
+
+    def __init__(self, centre, client):
+        self.centre, self.client = centre, client
+
+    def call(self, service, **params):
+        return self.centre.call(self.client.call(service, **params))
+
+    def close(self):
+        pass
+
+
+@pytest.fixture
+def attached():
+    from cti.linediag.source import Attached
+    from tests.centre import Centre
+
+    centre = Centre()
+    centre.server.startService()
+    client = centre.client()
+    centre.call(client.login("admin", "1234", "admin"))
+    yield centre, Attached(Through(centre, client))
+    centre.center.stop()
+
+
+def linediag_run(source, *argv, sleep=None):
+    import io
+
+    out = io.StringIO()
+    args = linediag.parser().parse_args(list(argv))
+    assert linediag.run(args, source, out, **({"sleep": sleep} if sleep else {})) == 0
+    return out.getvalue()
+
+
+def test_spans_show_an_alarm_raised_mid_call_with_its_duration(attached):
+    centre, source = attached
+    centre.sim.endpoint("dtiB1T1").call(ani="2125550001", dnis="5550199")
+    centre.run_until(lambda: centre.center.calls, what="a call")
+    centre.sim.span_alarm("dtiB1", "blue")
+    centre.run(65_000)
+    text = linediag_run(source, "spans", "dtiB1")
+    assert not centre.center.calls
+    assert "SPAN dtiB1  down  esf/b8zs, clock line, em_wink" in text
+    assert "alarms now: blue" in text
+    [row] = [line for line in text.splitlines() if line.strip().startswith("blue")]
+    assert "(up)" in row and row.rstrip()[-4:] in ("1:04", "1:05")      # 65 s
+
+
+def test_counters_and_bits_read_as_tables(attached):
+    centre, source = attached
+    centre.sim.endpoint("dtiB1T2").call(ani="2125550001", dnis="5550199")
+    centre.run_until(lambda: centre.server.channels["dtiB1T2"].state == "connected",
+                     what="answered")
+    centre.sim.span_errors("dtiB1", crc=5)
+    centre.run(2_000)
+    counters = linediag_run(source, "counters")
+    assert "SPAN dtiB1  esf  available" in counters
+    header, now = counters.splitlines()[1:3]
+    assert header.split()[:5] == ["INTERVAL", "ES", "SES", "SEFS", "UAS"]
+    assert now.split(")")[1].split()[:2] == ["1", "0"]   # "now (2.0 s)": ES 1, SES 0
+    bits = linediag_run(source, "bits", "dtiB1")
+    [t2] = [line for line in bits.splitlines() if "dtiB1T2 " in line]
+    assert "11  far end: off-hook (seized or answered)" in t2 and "connected" in t2
+
+
+def test_a_followed_bert_prints_its_results_until_it_ends(attached):
+    centre, source = attached
+    linediag_run(source, "loopcode", "dtiB1", "line_up")
+    centre.run(6_000)
+    text = linediag_run(source, "bert", "dtiB1T3", "--seconds", "3", "--follow",
+                        sleep=lambda s: centre.run(int(s * 1000)))
+    last = text.splitlines()[-3:]
+    assert "ended" in last[0] and "sync yes" in last[1] and "errors 0" in last[1]
+    assert centre.server.channels["dtiB1T3"].snapshot()["held"] == ["far loop"]
+
+
+def test_the_doctor_finds_a_framing_mismatch_and_nothing_on_a_healthy_span(attached):
+    centre, source = attached
+    centre.run(2_000)
+    assert linediag_run(source, "doctor").startswith("no finding")
+    centre.sim.far_span_config("dtiB1", framing="d4")
+    centre.run(15_000)
+    text = linediag_run(source, "doctor")
+    assert text.startswith("ERROR framing.mismatch  dtiB1")
+    assert "fix:" in text
+
+
+def test_options_may_follow_the_command():
+    args = linediag.parser().parse_args(["scan", "--server", "127.0.0.1:7", "--json"])
+    assert (args.server, args.json, args.config, args.offline) == (
+        "127.0.0.1:7", True, "etc/cti.toml", False)
+    args = linediag.parser().parse_args(["--server", "h:1", "bits"])
+    assert args.server == "h:1"
+
+
+def test_offline_there_are_no_span_reports(config, capsys):
+    assert linediag.main(["--offline", "-c", config, "counters"]) == 2
+    assert "run without --offline" in capsys.readouterr().err

@@ -111,7 +111,8 @@ def test_the_agent_lifts_the_handset_and_talks(centre):
 def test_a_far_end_sends_a_tone_and_audio_and_status_says_what_it_heard(centre):
     sim = admin(centre)
     centre.call(sim.call("SimCall", target="dtiB1T1", ani="2125551234", dnis="5550199"))
-    centre.run_until(lambda: channel(centre, "dtiB1T1").state == "connected", what="answered")
+    centre.run_until(lambda: centre.sim.endpoint("dtiB1T1").state == "connected",
+                     what="answered, as the far end sees it")
     assert centre.call(sim.call("SimTone", device="dtiB1T1", tone="busy")) == {
         "device": "dtiB1T1"}
     centre.run(200)
@@ -195,11 +196,90 @@ def test_only_an_administrator_plays_the_telco(centre):
     assert refused(centre, supervisor, "SimCall", target="pstn_in").code == "forbidden"
 
 
-def test_real_boards_have_no_simulated_telco(centre):
-    from cti.server.simulation.telco import SimulatedTelco
+def test_real_boards_have_no_simulated_telco():
+    centre = Centre(simulated_telco=False)
+    centre.server.startService()
+    try:
+        error = refused(centre, admin(centre), "SimCall", target="pstn_in")
+        assert error.code == "no_simulator" and "real boards" in str(error)
+    finally:
+        centre.center.stop()
 
-    telco = SimulatedTelco(None, centre.config, centre.server.channels)
-    from cti.server.errors import NoSimulator
 
-    with pytest.raises(NoSimulator, match="real boards"):
-        telco.call(None, "pstn_in")
+def test_what_a_far_end_sends_outside_a_call_is_refused_not_kept_for_the_next(centre):
+    sim = admin(centre)
+    for service, params in (("SimDigits", {"digits": "1111"}), ("SimTone", {"tone": "busy"})):
+        error = refused(centre, sim, service, device="dtiB1T2", **params)
+        assert error.code == "invalid_state" and "not in a call" in str(error)
+    centre.call(sim.call("SimCall", target="dtiB1T2", ani="2125551234", dnis="5550199"))
+    centre.run_until(lambda: channel(centre, "dtiB1T2").state == "connected", what="answered")
+    assert (channel(centre, "dtiB1T2").ani, channel(centre, "dtiB1T2").dnis) == (
+        "2125551234", "5550199")
+    error = refused(centre, sim, "SimDigits", device="msiB1C2", digits="5")
+    assert "lift the handset first" in str(error)
+
+
+def test_the_far_end_of_our_unanswered_call_out_hangs_up(centre):
+    sim = admin(centre)
+    centre.call(sim.call("SimAnswerMode", target="local", mode="no_answer"))
+    client, _ = agent_ready(centre, "1005", "msiB1C5")
+    centre.call(sim.call("SimHandset", station="msiB1C5", action="lift"))
+    centre.run(300)
+    centre.call(client.call("MakeCall", number="5551234"))
+    centre.run_until(lambda: centre.call(sim.call("SimStatus", device="dxxxB1C1"))["state"]
+                     == "seized", what="our call out seizes the line")
+    centre.run(3_000)
+    assert centre.call(sim.call("SimStatus", device="dxxxB1C1"))["dialled"] == "5551234"
+    centre.call(sim.call("SimHangup", device="dxxxB1C1"))
+    assert centre.call(sim.call("SimStatus", device="dxxxB1C1"))["state"] == "clearing"
+    # a loop current drop while our call progress listens is not taken for
+    # a hang-up (it is one of the signs of an answer): the call out ends
+    # unanswered when its ring time is up
+    centre.run_until(lambda: channel(centre, "dxxxB1C1").state == "idle", within_ms=60_000,
+                     what="the call out given up")
+
+
+def test_heard_digits_are_those_of_this_call_only(centre):
+    sim = admin(centre)
+    client, _ = agent_ready(centre, "1005", "msiB1C5")
+    centre.call(sim.call("SimAnswerMode", target="local", mode="busy"))
+    centre.call(sim.call("SimHandset", station="msiB1C5", action="lift"))
+    centre.run(300)
+    centre.call(client.call("MakeCall", number="5551234"))
+    centre.run_until(lambda: channel(centre, "dxxxB1C1").state == "idle"
+                     and centre.records.of(CallRecord), within_ms=30_000, what="busy")
+    centre.call(sim.call("SimCall", target="dxxxB1C1", ani="2125551234"))
+    assert centre.call(sim.call("SimStatus", device="dxxxB1C1"))["heardDigits"] == ""
+
+
+@pytest.mark.parametrize("params, field, words", [
+    ({"ani": "212-555"}, "ani", "'-' is not a digit"),
+    ({"dnis": "5" * 40}, "dnis", "up to 32 digits"),
+    ({"name": "Zoë"}, "name", "printable ASCII"),
+])
+def test_a_caller_s_numbers_and_name_are_checked(centre, params, field, words):
+    error = refused(centre, admin(centre), "SimCall", target="pstn_in", **params)
+    assert (error.code, error.body["field"]) == ("invalid_field", field)
+    assert words in str(error)
+
+
+def test_a_call_on_a_channel_of_an_outbound_only_group_is_refused():
+    from dataclasses import replace
+
+    from cti.server.config import load_server_config
+
+    config = load_server_config("etc/cti.toml")
+    config = replace(config, trunk_groups=tuple(
+        replace(g, direction="out") if g.name == "local" else g for g in config.trunk_groups))
+    centre = Centre(config)
+    centre.server.startService()
+    try:
+        error = refused(centre, admin(centre), "SimCall", target="dxxxB1C2")
+        assert error.code == "invalid_state" and "calls out only" in str(error)
+    finally:
+        centre.center.stop()
+
+
+def test_a_station_is_hung_up_without_a_method(centre):
+    error = refused(centre, admin(centre), "SimHangup", device="msiB1C1", method="polarity")
+    assert (error.code, error.body["field"]) == ("invalid_field", "method")

@@ -110,6 +110,11 @@ def test_an_action_the_server_refuses_fails_the_step(centre):
     ('[[step]]\nwait = 1\ncolour = "red"\n', "unknown key(s) colour"),
     ('[settings]\nwithin = "soon"\n[[step]]\nwait = 1\n', "settings.within"),
     ('[[step]]\nplay = { device = "dtiB1T1", file = "missing.wav" }\n', "missing.wav"),
+    ('[[step]]\nplay = { device = "dtiB1T1", file = ["x"] }\n', "a WAV path (a string)"),
+    ("settings = 5\n[[step]]\nwait = 1\n", "settings: expected a table"),
+    ('step = [["call"]]\n', "step 1: expected a table"),
+    ("[[step]]\nwait = nan\n", "step 1.wait: expected seconds"),
+    ('[[step]]\nexpect_event = { event = "X" }\nsave = { a = 1 }\n', "step 1.save"),
 ])
 def test_a_wrong_script_is_refused_before_it_runs_naming_the_step(text, error):
     with pytest.raises(ScriptError) as caught:
@@ -120,3 +125,56 @@ def test_a_wrong_script_is_refused_before_it_runs_naming_the_step(text, error):
 def test_a_name_used_before_it_is_defined_fails_the_step(centre):
     with pytest.raises(StepFailed, match=r"\$caller is not defined yet"):
         run(centre, '[[step]]\nhangup = { device = "$caller" }\n')
+
+
+def test_the_same_event_through_two_monitors_counts_once(centre):
+    """A call's Delivered reaches the call and the device monitors: the
+    second expectation waits for the second call's, not the first's copy."""
+    text = """
+[[step]]
+call = { target = "dtiB1T1", ani = "2125550001", dnis = "5550100" }
+[[step]]
+expect_event = { event = "Delivered", callingDevice = "2125550001" }
+save = { first = "call" }
+[[step]]
+call = { target = "dtiB1T2", ani = "2125550002", dnis = "5550100" }
+[[step]]
+expect_event = { event = "Delivered" }
+save = { second = "call" }
+[[step]]
+expect_snapshot = { object = "call", id = "$second", ani = "2125550002" }
+"""
+    run(centre, text)
+
+
+def test_saving_a_field_the_event_does_not_have_fails_the_step(centre):
+    text = """
+[[step]]
+call = { target = "dtiB1T1", ani = "2125550001", dnis = "5550199" }
+[[step]]
+expect_event = { event = "Queued" }
+save = { who = "colour" }
+"""
+    with pytest.raises(StepFailed, match=r"step 2 \(expect_event\): save who: the Queued "
+                       r"event has no field 'colour' \(it has .*callingDevice"):
+        run(centre, text)
+
+
+def test_a_snapshot_of_an_object_that_is_not_there_fails_the_step(centre):
+    with pytest.raises(StepFailed, match=r"step 1 \(expect_snapshot\): Snapshot .* refused: "
+                       "no_such_object"):
+        run(centre, '[[step]]\nexpect_snapshot = { object = "call", id = "c404" }\n')
+
+
+def test_a_lost_connection_ends_an_awaited_event_at_once(centre):
+    from cti.protocol.client import ConnectionClosed
+
+    _, steps = check(tomllib.loads('[[step]]\nexpect_event = { event = "Never" }\n'
+                                   "within = 60\n"), "scenario.toml")
+    client = centre.client()
+    centre.call(client.login("admin", PASSWORD, "admin"))
+    done = Script(steps, client, centre.clock).run()
+    centre.run(1_000)
+    client.transport.loseConnection()
+    with pytest.raises(ConnectionClosed):
+        centre.call(done, within_ms=2_000)

@@ -2,49 +2,114 @@
 # -*- test-case-name: tests.test_linediag -*-
 """linediag: what a technician asks of the boards.
 
-    linediag scan [--json]   every board, span, channel, station, voice and
-                             conference resource: state, hook, alarms, with
-                             a plain verdict per span
-    linediag bus  [--json]   the CT-Bus map: who transmits on which
-                             timeslot, who hears what, through which route
+    linediag scan [--json]              every board, span, channel, station, voice
+                                        and conference resource: state, hook,
+                                        alarms, a plain verdict per span
+    linediag bus [--json] [--all]       the CT-Bus map: who transmits on which
+                                        timeslot, who hears what, and why
+    linediag spans [SPAN] [--json]      line settings, alarms now, alarm history
+                                        with raised and cleared times and durations
+    linediag counters [SPAN] [--intervals N] [--json]
+                                        T1.231 performance: ES, SES, SEFS, UAS,
+                                        CSS, LES, BES, CV-L, CV-P in 15-minute
+                                        intervals and the 24-hour total
+    linediag bits [SPAN] [--json]       live A/B bits per timeslot, with their
+                                        meaning for the span's signalling
+    linediag loopback SPAN MODE         loop at our side: line, payload, local, none
+    linediag loopcode SPAN CODE         loop the far end: line_up, line_down,
+                                        payload_up, payload_down (ESF)
+    linediag bert DEVICE [--pattern P] [--seconds S] [--follow]
+                                        a BERT on a span or timeslot (qrss,
+                                        2^15-1, 2^20-1, all_ones); --follow prints
+                                        its results each second until it ends
+    linediag bert DEVICE --results | --stop
+    linediag watch [SPAN] [--every S]   spans, counters and bits, refreshed (Ctrl-C)
+    linediag doctor [--json]            the configuration held against what the
+                                        spans show: each finding with its evidence
+                                        and the fix
 
 By default it asks the running server (the admin role, through the
-protocol: connection options as `cti show`, cti.shell), so it sees the
-boards as the server drives them, calls and all.  `--offline` opens the
-boards itself instead (with the simulator, a simulated chassis built
-from the configuration `-c`, a server configuration or a boards file):
-a bench with no server.  Readable tables by default, one JSON document
-with --json.
+protocol: connection options as `cti show`, cti.shell; they may come
+before or after the command), so it sees the boards as the server drives
+them, calls and all, and the counters the server keeps.  `--offline`
+opens the boards itself instead (with the simulator, a simulated chassis
+of its own built from `-c`, a server configuration or a boards file): a
+bench with no server, for `scan` and `bus`.  Readable tables by default,
+one JSON document with --json.  Exit status 0, or 2 with one line saying
+what was wrong.
 """
 import argparse
 import json
 import sys
+import time
 
 from cti import config, shell
-from cti.linediag.render import render_bus, render_scan
-from cti.linediag.source import Attached, Offline
+from cti.linediag import render
+from cti.linediag.source import Attached, NeedsServer, Offline
 from cti.server.maintenance.scan import verdict
 
 __all__ = ["main", "verdict"]
 
 
+def _common(parser, suppress):
+    """Connection options and --offline: on the top parser with their
+    defaults, and on each command without (so that they may come before
+    or after the command)."""
+    shell.add_arguments(parser, roles=("admin",), suppress=suppress)
+    parser.add_argument("--offline", action="store_true",
+                        default=argparse.SUPPRESS if suppress else False,
+                        help="open the boards of -c here instead of asking the running server")
+
+
 def parser():
     top = argparse.ArgumentParser(prog="linediag", description=__doc__.split("\n\n")[0])
-    shell.add_arguments(top, roles=("admin",))
-    top.add_argument("--offline", action="store_true",
-                     help="open the boards of -c here instead of asking the running server")
+    _common(top, suppress=False)
     sub = top.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("scan", help="boards, spans, channels, stations, resources")
-    p.add_argument("--json", action="store_true", help="one JSON document")
-    p = sub.add_parser("bus", help="the CT-Bus timeslot map")
-    p.add_argument("--json", action="store_true", help="one JSON document")
+
+    def command(name, help_text, json_too=True):
+        p = sub.add_parser(name, help=help_text)
+        _common(p, suppress=True)
+        if json_too:
+            p.add_argument("--json", action="store_true", help="one JSON document")
+        return p
+
+    command("scan", "boards, spans, channels, stations, resources")
+    p = command("bus", "the CT-Bus timeslot map")
     p.add_argument("--all", action="store_true", help="also endpoints that hear nothing")
+    p = command("spans", "line settings, alarms and their history")
+    p.add_argument("span", nargs="?")
+    p = command("counters", "performance: errored, severely errored, unavailable seconds")
+    p.add_argument("span", nargs="?")
+    p.add_argument("--intervals", type=int, default=4,
+                   help="completed 15-minute intervals shown (default 4, up to 96)")
+    p = command("bits", "A/B signalling bits per timeslot, with their meaning")
+    p.add_argument("span", nargs="?")
+    p = command("loopback", "loop the span at our side")
+    p.add_argument("span")
+    p.add_argument("mode", choices=("none", "line", "payload", "local"))
+    p = command("loopcode", "send a loop-up or loop-down code to the far end")
+    p.add_argument("span")
+    p.add_argument("code", choices=("line_up", "line_down", "payload_up", "payload_down"))
+    p = command("bert", "a bit error rate test on a span or timeslot")
+    p.add_argument("device")
+    p.add_argument("--pattern", default="qrss", choices=("qrss", "2^15-1", "2^20-1",
+                                                         "all_ones"))
+    p.add_argument("--seconds", type=int, default=60, help="how long it runs (default 60)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--follow", action="store_true",
+                     help="print the results each second until it ends")
+    how.add_argument("--results", action="store_true", help="the results of the last one")
+    how.add_argument("--stop", action="store_true", help="stop the running one")
+    p = command("watch", "spans, counters and bits, refreshed", json_too=False)
+    p.add_argument("span", nargs="?")
+    p.add_argument("--every", type=float, default=1.0, help="seconds between refreshes")
+    command("doctor", "the configuration held against what the spans show")
     return top
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    from cti.protocol.client import RemoteError
+    from cti.protocol.client import ConnectionClosed, RemoteError
 
     try:
         source = Offline.open(args.config) if args.offline else Attached.connect(args)
@@ -61,23 +126,98 @@ def main(argv=None):
     with source:
         try:
             return run(args, source)
-        except RemoteError as e:
+        except (RemoteError, NeedsServer, config.ConfigError) as e:
             print(f"linediag {args.command}: {e}", file=sys.stderr)
             return 2
+        except (ConnectionClosed, OSError) as e:
+            print(f"linediag {args.command}: the connection ended: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            return 0
 
 
-def run(args, source):
-    if args.command == "scan":
+def run(args, source, out=None, sleep=time.sleep):
+    out = out or sys.stdout
+    command = args.command
+    if command == "scan":
         rows = source.line_status()
-        _out(args, {"devices": rows}, render_scan(rows))
-    elif args.command == "bus":
+        return _out(args, out, {"devices": rows}, render.render_scan(rows))
+    if command == "bus":
         dump = source.bus_map()
-        _out(args, dump, render_bus(dump, args.all))
+        return _out(args, out, dump, render.render_bus(dump, args.all))
+    if command in ("spans", "counters", "bits"):
+        reports = source.span_reports(args.span)
+        text = {"spans": render.render_spans,
+                "bits": render.render_bits}.get(command)
+        text = text(reports) if text else render.render_counters(reports, args.intervals)
+        return _out(args, out, {"spans": reports}, text)
+    if command == "loopback":
+        answer = source.loopback(args.span, args.mode)
+        return _out(args, out, answer, f"{args.span}: loopback {args.mode}"
+                    + (" (its channels out of service until `none`)\n"
+                       if args.mode != "none" else " (its channels back in service)\n"))
+    if command == "loopcode":
+        answer = source.loop_code(args.span, args.code)
+        return _out(args, out, answer, f"{args.span}: sending {args.code}"
+                    + (" (the far end latches after 5 s of code; its channels out of "
+                       "service until line_down)\n" if args.code.endswith("_up") else "\n"))
+    if command == "bert":
+        return _bert(args, source, out, sleep)
+    if command == "watch":
+        return _watch(args, source, out, sleep)
+    if command == "doctor":
+        return _doctor(args, source, out)
+    raise AssertionError(command)
+
+
+def _out(args, out, document, text):
+    out.write(json.dumps(document, indent=2) + "\n" if getattr(args, "json", False) else text)
     return 0
 
 
-def _out(args, document, text):
-    if args.json:
-        print(json.dumps(document, indent=2))
-    else:
-        sys.stdout.write(text)
+def _bert(args, source, out, sleep):
+    if args.results:
+        return _out(args, out, source.bert_results(args.device),
+                    render.render_bert(source.bert_results(args.device)))
+    if args.stop:
+        answer = source.bert_stop(args.device)
+        return _out(args, out, answer, render.render_bert(answer))
+    answer = source.bert_start(args.device, args.pattern, args.seconds)
+    if not args.follow:
+        return _out(args, out, answer, render.render_bert(answer) + (
+            f"  (linediag bert {args.device} --results reads it; --stop ends it)\n"))
+    try:
+        while answer["running"]:
+            sleep(1.0)
+            answer = source.bert_results(args.device)
+            if not getattr(args, "json", False):
+                out.write(render.render_bert(answer))
+                out.flush()
+    except KeyboardInterrupt:
+        answer = source.bert_stop(args.device)
+    return _out(args, out, answer, render.render_bert(answer))
+
+
+def _watch(args, source, out, sleep):
+    """Refresh spans, counters and bits every `--every` seconds, as
+    dahdi_tool does, until Ctrl-C."""
+    while True:
+        reports = source.span_reports(args.span)
+        out.write("\x1b[H\x1b[2J" if out.isatty() else "")
+        out.write(f"linediag watch  {render.clock_time(time.time())}\n\n"
+                  + render.render_spans(reports) + "\n" + render.render_counters(reports, 1)
+                  + "\n" + render.render_bits(reports))
+        out.flush()
+        sleep(args.every)
+
+
+def _doctor(args, source, out):
+    from cti.doctor import examine
+    from cti.server.config import load_server_config
+
+    examination = examine(load_server_config(args.config), source.span_reports())
+    findings = [f.to_dict() for f in examination.findings]
+    skipped = [(s.rule, s.reason) for s in examination.skipped]
+    return _out(args, out, {"findings": findings, "skipped": [
+        {"rule": rule, "reason": why} for rule, why in skipped]},
+        render.render_findings(findings, skipped))

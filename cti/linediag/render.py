@@ -54,3 +54,133 @@ def render_bus(dump, everything=False):
     for key in ("routes", "broadcasts", "conferences"):
         out += ["", f"{key.upper()} ({len(dump[key])})"] + [f"  {x}" for x in dump[key]]
     return "\n".join(out) + "\n"
+
+
+def duration(seconds):
+    """1:02:03, 2:03 or 4.2 s."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}" \
+        if seconds >= 3600 else f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def clock_time(at):
+    import time
+
+    return "-" if at is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+
+
+def render_spans(reports):
+    """Each span: state, line settings, alarms now, the alarm history."""
+    out = []
+    for r in reports:
+        line = r["configured"]
+        out.append(f"SPAN {r['span']}  {r['state']}  {line['framing']}/{line['coding']}, "
+                   f"clock {line['clock']}, {line['signalling']}  loopback "
+                   f"{r['loopback']}" + (f", sending {r['loopCode']}" if r["loopCode"] else ""))
+        out.append(f"  alarms now: {', '.join(r['alarms']) or 'none'}")
+        history = r["alarmHistory"]
+        if history:
+            rows = [{"alarm": a["alarm"], "raised": clock_time(a["raised"]),
+                     "cleared": clock_time(a["cleared"]) if a["cleared"] else "(up)",
+                     "duration": duration(a["durationS"])} for a in history]
+            out += ["  ALARM HISTORY", _indent(table(rows, ["alarm", "raised", "cleared",
+                                                             "duration"]))]
+        else:
+            out.append("  no alarm since the server started")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+#: Columns of the performance tables, in T1.231's order.
+COUNTER_COLUMNS = ["interval", "es", "ses", "sefs", "uas", "css", "les", "bes", "lcv", "pcv",
+                   "valid"]
+
+
+def render_counters(reports, intervals=4):
+    """Each span's current 15-minute interval, the last `intervals`
+    completed ones, the 24-hour total, and its raw counters."""
+    out = []
+    for r in reports:
+        perf = r["performance"]
+        current = {**perf["current"], "interval": f"now ({duration(perf['current']['elapsedS'])})"}
+        rows = [current] + [{**i, "interval": clock_time(i["start"])}
+                            for i in perf["intervals"][:intervals]]
+        total = {**perf["total24h"], "interval": "24 h",
+                 "valid": f"{perf['total24h']['intervals']} intervals"}
+        out.append(f"SPAN {r['span']}  {perf['framing']}  "
+                   + ("available" if perf["available"] else "UNAVAILABLE"))
+        columns = [c for c in COUNTER_COLUMNS if c != "bes" or "bes" in perf["current"]]
+        out.append(_indent(table(rows + [total], columns)))
+        counts = r["counters"]
+        out.append("  raw since opened: " + ", ".join(
+            f"{k} {counts[k]}" for k in ("bpv", "exz", "crc", "fas", "oof", "slips")
+            if k in counts) + f" in {duration(counts.get('seconds'))}")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def bits_meaning(signalling, direction, bits):
+    """What a timeslot's A/B bits say, for its signalling (lines.md)."""
+    if not bits:
+        return "-"
+    a, b = bits[0] == "1", len(bits) > 1 and bits[1] == "1"
+    if signalling == "em_wink":
+        who = "far end" if direction == "rx" else "we"
+        return f"{who}: off-hook (seized or answered)" if a else f"{who}: on-hook (idle)"
+    if direction == "rx":
+        if not b:
+            return "exchange: ringing (B off)"
+        return "exchange: loop closed (answered)" if a else "exchange: idle"
+    return "we: off-hook" if a else "we: on-hook"
+
+
+def render_bits(reports):
+    out = []
+    for r in reports:
+        signalling = r["configured"]["signalling"]
+        rows = [{"timeslot": t["device"], "rx": t["rxBits"],
+                 "rx means": bits_meaning(signalling, "rx", t["rxBits"]),
+                 "tx": t["txBits"], "tx means": bits_meaning(signalling, "tx", t["txBits"]),
+                 "channel": t["state"] + (f" (held: {', '.join(t['held'])})"
+                                          if t["held"] else "")}
+                for t in r["timeslots"]]
+        out += [f"SPAN {r['span']}  {signalling}  ({len(rows)} timeslots)",
+                _indent(table(rows, ["timeslot", "rx", "rx means", "tx", "tx means",
+                                     "channel"])), ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def render_bert(answer):
+    r = answer["results"]
+    state = "running" if answer["running"] else "ended"
+    lines = [f"BERT {answer['device']}  {answer['pattern']}  {state}, started by "
+             f"{answer['startedBy']} at {clock_time(answer['startedAt'])} for "
+             f"{answer['plannedS']} s"]
+    if r:
+        lines.append(f"  sync {'yes' if r.get('sync') else 'NO'}  bits {r.get('bits', 0):,}  "
+                     f"errors {r.get('errors', 0):,}  BER {r.get('ber', 0):.2e}  sync losses "
+                     f"{r.get('sync_losses', 0)}")
+        lines.append(f"  {r.get('seconds', 0)} s: {r.get('errored_seconds', 0)} errored, "
+                     f"{r.get('error_free_seconds', 0)} error-free")
+    return "\n".join(lines) + "\n"
+
+
+def render_findings(findings, skipped=()):
+    if not findings:
+        out = ["no finding: the spans show nothing the configuration explains"]
+    else:
+        out = []
+        for f in findings:
+            out += [f"{f['severity'].upper()} {f['rule']}  {f['where']}",
+                    f"  seen: {f['evidence']}", f"  fix:  {f['fix']}", ""]
+    if skipped:
+        out += ["not checked:"] + [f"  {rule}: {why}" for rule, why in skipped]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _indent(text, by="  "):
+    return "\n".join(by + line for line in text.splitlines())

@@ -8,9 +8,18 @@ driver).  Both answer the same questions with the same data::
     with Attached.connect(args) as source:      # or Offline.open("etc/cti.toml")
         rows = source.line_status()             # as GetLineStatus
         dump = source.bus_map()                 # as GetBusMap
+
+The span reports, loopbacks and BERTs are the running server's alone (it
+keeps the performance counters second by second, and it owns the calls a
+test must keep off the span): offline, they are refused with
+`NeedsServer`.
 """
 from cti import config, shell
 from cti.server.maintenance.scan import scan
+
+
+class NeedsServer(Exception):
+    """Asked offline of what only the running server knows or does."""
 
 
 class Attached:
@@ -34,6 +43,27 @@ class Attached:
 
     def bus_map(self):
         return self.client.call("GetBusMap")
+
+    def span_reports(self, span=None):
+        return self.client.call("GetSpanReports", **({"span": span} if span else {}))["spans"]
+
+    def loopback(self, span, mode):
+        return self.client.call("SetSpanLoopback", span=span, mode=mode)
+
+    def loop_code(self, span, code):
+        return self.client.call("SendSpanLoopCode", span=span, code=code)
+
+    def bert_start(self, device, pattern, seconds):
+        return self.client.call("StartBert", device=device, pattern=pattern, seconds=seconds)
+
+    def bert_results(self, device):
+        return self.client.call("GetBertResults", device=device)
+
+    def bert_stop(self, device):
+        return self.client.call("StopBert", device=device)
+
+    def keep_alive(self):
+        self.client.call("Heartbeat")
 
 
 class Offline:
@@ -72,6 +102,14 @@ class Offline:
         from ctbus import SwitchingMap
 
         return SwitchingMap(self.driver).dump()
+
+    def _server_only(self, *args):
+        raise NeedsServer("the span reports, loopbacks and BERTs come from the running "
+                          "server (it keeps the counters and owns the calls): run without "
+                          "--offline")
+
+    span_reports = loopback = loop_code = _server_only
+    bert_start = bert_results = bert_stop = keep_alive = _server_only
 
 
 def boards_of(path):

@@ -126,6 +126,10 @@ class ClientProtocol(protocol.Protocol):
         """listener(name, body, invoke_id) for every event."""
         self._listeners.append(listener)
 
+    def off_event(self, listener):
+        """No more events for a listener of `on_event`."""
+        self._listeners.remove(listener)
+
     # -- frames in ---------------------------------------------------------
     def dataReceived(self, data):
         try:

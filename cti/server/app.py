@@ -57,6 +57,8 @@ from cti.server.lines.spans import Span
 from cti.server.lines.voice import VoicePorts
 from cti.server.listening import Listening
 from cti.server.maintenance import handlers as maintenance_handlers
+from cti.server.maintenance.linetests import LineTests
+from cti.server.maintenance.spans import SpanWatches
 from cti.server.monitoring.figures import Figures
 from cti.server.monitoring.http import site
 from cti.server.monitoring.lag import ReactorLag
@@ -130,8 +132,14 @@ class CTServer(MultiService):
                                  recordings_dir=Path(config.var_dir) / "recordings")
         self.voice_pool.on_hung = lambda name, op: self.center.voice_hung(None, name, op)
         self._make_channels()
-        simulation_handlers.register(self.hub, SimulatedTelco(self.sim, config, self.channels))
-        maintenance_handlers.register(self.hub, driver, self.bus)
+        telco = SimulatedTelco(self.sim, config, self.channels, reactor)
+        simulation_handlers.register(self.hub, telco)
+        self.span_watches = SpanWatches(reactor, driver, config, self.channels)
+        self.line_tests = LineTests(reactor, driver, self.span_watches,
+                                    lambda action, user, **detail:
+                                    self.center.records.audit(action, user, **detail))
+        maintenance_handlers.register(self.hub, driver, self.bus, self.span_watches,
+                                      self.line_tests)
         driver.subscribe(self.channels.handle)
         driver.subscribe(self.ports.handle)
         self.lag = ReactorLag(reactor)
@@ -210,6 +218,7 @@ class CTServer(MultiService):
             if isinstance(channel, Span):
                 channel.start()
         self.center.start()
+        self.span_watches.start()
         self.lag.start()
         if self.freeze_heap:
             gc.collect()
@@ -219,6 +228,8 @@ class CTServer(MultiService):
     def stopService(self):
         log.info("stopping: draining calls (up to {s} s)", s=self.drain_s)
         yield self.center.drain(self.drain_s)
+        self.line_tests.stop()
+        self.span_watches.stop()
         self.center.stop()
         self.lag.stop()
         self.hub.close_all("server shutdown")

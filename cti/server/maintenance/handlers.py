@@ -2,17 +2,57 @@
 """The technicians' services (linediag against the running server), for
 administrators:
 
-    GetLineStatus   every device of the boards, as `linediag scan` shows it
-    GetBusMap       the CT-Bus map, as `linediag bus` shows it
+    GetLineStatus     every device of the boards, as `linediag scan` shows it
+    GetBusMap         the CT-Bus map, as `linediag bus` shows it
+    GetSpanReports    each span's alarms, counters, performance, bits
+    SetSpanLoopback   loop a span at our side (its channels held meanwhile)
+    SendSpanLoopCode  loop the far end up or down
+    StartBert         a bit error rate test on a span or a timeslot
+    GetBertResults    its results, live or final
+    StopBert          end it now
 """
-from cti.protocol.services import Service
+from cti.protocol.services import Field, Service
+from cti.server.edge import serve
+from cti.server.errors import NoSuchObject
+from cti.server.maintenance.linetests import BERT_DEFAULT_S
 from cti.server.maintenance.scan import scan
+from drivers.interface import BERT_PATTERNS, LOOP_CODES, LOOPBACKS
 
 ADMIN = frozenset({"admin"})
 
 
-def register(hub, driver, bus):
-    hub.catalogue.add(Service("GetLineStatus", ADMIN, errors=()),
-                      lambda request, params: {"devices": scan(driver)})
-    hub.catalogue.add(Service("GetBusMap", ADMIN, errors=()),
-                      lambda request, params: bus.dump())
+def register(hub, driver, bus, watches, tests):
+    add = hub.catalogue.add
+    add(Service("GetLineStatus", ADMIN, errors=()),
+        lambda request, params: {"devices": scan(driver)})
+    add(Service("GetBusMap", ADMIN, errors=()), lambda request, params: bus.dump())
+
+    def reports(who, params):
+        span = params["span"]
+        if span is None:
+            return {"spans": watches.reports()}
+        if span not in watches:
+            raise NoSuchObject(f"{span} is no T1 span of this server's boards",
+                               object="device", id=span)
+        return {"spans": [watches.report(span)]}
+
+    span = {"span": Field(str, doc="a T1 span")}
+    add(Service("GetSpanReports", ADMIN, fields={"span": Field(str, False)},
+                errors=("no_such_object",)), serve(reports))
+    add(Service("SetSpanLoopback", ADMIN, fields={**span, "mode": Field(
+        str, choices=LOOPBACKS)}, errors=("no_such_object", "invalid_state")),
+        serve(lambda who, p: tests.loopback(who, p["span"], p["mode"])))
+    add(Service("SendSpanLoopCode", ADMIN, fields={**span, "code": Field(
+        str, choices=LOOP_CODES)}, errors=("no_such_object", "invalid_state")),
+        serve(lambda who, p: tests.loop_code(who, p["span"], p["code"])))
+    device = {"device": Field(str, doc="a T1 span or timeslot")}
+    add(Service("StartBert", ADMIN, fields={
+        **device, "pattern": Field(str, False, "qrss", choices=BERT_PATTERNS),
+        "seconds": Field(int, False, BERT_DEFAULT_S)},
+        errors=("no_such_object", "invalid_state", "resource_busy")),
+        serve(lambda who, p: tests.bert_start(who, p["device"], p["pattern"],
+                                              p["seconds"])))
+    add(Service("GetBertResults", ADMIN, fields=device, errors=("no_such_object",)),
+        serve(lambda who, p: tests.bert_results(p["device"])))
+    add(Service("StopBert", ADMIN, fields=device, errors=("invalid_state",)),
+        serve(lambda who, p: tests.bert_stop(who, p["device"])))

@@ -11,14 +11,20 @@ protocol (cti.server.simulation.telco), for administrators only.
     SimAnswerMode  how the far end answers our calls out
     SimStatus      what a far end is doing and has heard
     SimAlarm       the carrier raises or clears a span alarm
+    SimLineErrors  error events on a span's line, second by second
+    SimBitErrors   a random bit error rate on a span's line
+    SimFarLine     the telco's framing, line code and clock on a span
     SimHang        a voice resource's operations hang
 """
-from cti.protocol.framing import MAX_BODY
+from cti.protocol.bodies import MAX_STRING
 from cti.protocol.services import Field, Service
 from cti.server.edge import serve
 from cti.server.simulation.telco import (
     ALARMS,
     ANSWER_MODES,
+    CLOCKS,
+    CODINGS,
+    FRAMINGS,
     HANDSET_ACTIONS,
     HANGUP_METHODS,
     TONES,
@@ -46,7 +52,7 @@ def register(hub, telco):
     add("SimTone", {**DEVICE, "tone": Field(str, choices=TONES)},
         lambda who, p: telco.tone(who, p["device"], p["tone"]))
     add("SimAudio", {**DEVICE, "wav": Field(str, doc="a WAV file, base64",
-                                            max_len=MAX_BODY - 4096)},
+                                            max_len=MAX_STRING)},
         lambda who, p: telco.audio(who, p["device"], p["wav"]))
     add("SimHangup", {**DEVICE, "method": Field(str, False, choices=HANGUP_METHODS)},
         lambda who, p: telco.hangup(who, p["device"], p["method"]))
@@ -60,6 +66,19 @@ def register(hub, telco):
     add("SimAlarm", {"span": Field(str), "alarm": Field(str, choices=ALARMS),
                      "on": Field(bool, False, True)},
         lambda who, p: telco.alarm(who, p["span"], p["alarm"], p["on"]))
+    span = {"span": Field(str, doc="a T1 span")}
+    add("SimLineErrors", {**span, "errors": Field(dict, doc="bpv, crc, fas, oof, slips: "
+                                                  "counts; ais: a boolean"),
+                          "seconds": Field(int, False, 1)},
+        lambda who, p: telco.line_errors(who, p["span"], p["errors"], p["seconds"]))
+    add("SimBitErrors", {**span, "ber": Field(float)},
+        lambda who, p: telco.bit_error_rate(who, p["span"], p["ber"]))
+    add("SimFarLine", {**span, "framing": Field(str, False, choices=FRAMINGS),
+                       "coding": Field(str, False, choices=CODINGS),
+                       "clock": Field(str, False, choices=CLOCKS),
+                       "ppm": Field(float, False)},
+        lambda who, p: telco.far_line(who, p["span"], p["framing"], p["coding"],
+                                      p["clock"], p["ppm"]))
     add("SimHang", {"device": Field(str, doc="a voice resource"),
                     "always": Field(bool, False, False), "on": Field(bool, False, True)},
         lambda who, p: telco.hang(who, p["device"], p["always"], p["on"]))

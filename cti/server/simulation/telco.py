@@ -21,7 +21,9 @@ What each far end can do follows its kind, as in the configuration:
               answer_mode (how it answers our calls out)
     station   a phone of a [[station_groups]]: handset (lift, hangup,
               flash), digits (dialled on its keypad), tone, audio
-    span      a T1 span: alarm
+    span      a T1 span: alarm, line_errors (error events second by
+              second), bit_error_rate, far_line (the telco's framing, line
+              code and clock: a mismatch shows as on a real span)
     voice     a voice resource: hang (its next operation never ends, or
               every one, the fault cti.server.lines.voicetest recovers)
 
@@ -39,26 +41,62 @@ from twisted.logger import Logger
 
 from cti.server.errors import InvalidField, InvalidState, NoSimulator, NoSuchObject
 from drivers import errors as driver_errors
+from drivers.interface import SPAN_CLOCKS, SPAN_CODINGS, SPAN_FRAMINGS
+from drivers.sim import ALARMS as SIM_ALARMS
+from drivers.sim import DISCONNECTS, OUTBOUND
+from drivers.sim import TONES as SIM_TONES
 from drivers.wavinfo import WavFormatError, wav_format
 
 log = Logger()
 
-#: Supervision methods by which an analog line's far end hangs up (the
-#: simulator's, drivers.sim.DISCONNECTS); a T1 timeslot drops its bits.
-HANGUP_METHODS = ("loop_current_drop", "polarity", "busy_tone", "silence")
+#: Supervision methods by which an analog line's far end hangs up; a T1
+#: timeslot drops its bits.
+HANGUP_METHODS = tuple(DISCONNECTS)
 #: What a station's handset does.
 HANDSET_ACTIONS = ("lift", "hangup", "flash")
 #: Tones a far end sends ("none" stops what it sends).
-TONES = ("none", "dial", "ringback", "busy", "reorder", "sit", "fax_cng", "fax_ced")
-#: How a far end answers the calls we place on it (drivers.sim.OUTBOUND).
-ANSWER_MODES = ("answer", "busy", "no_answer", "sit", "fax", "no_dial_tone", "silence")
-#: Span alarms the far end can raise (drivers.sim.ALARMS).
-ALARMS = ("los", "red", "oof", "yellow", "blue", "remote_los")
+TONES = tuple(SIM_TONES)
+#: How a far end answers the calls we place on it.
+ANSWER_MODES = tuple(OUTBOUND)
+#: Span alarms the far end can raise.
+ALARMS = tuple(SIM_ALARMS)
 #: Keys a far end sends: DTMF (16 keys) or MF (KP "*", ST "#").
 DTMF_KEYS = frozenset("0123456789*#ABCD")
 MF_KEYS = frozenset("0123456789*#")
-#: The longest audio a request may send: 60 s of 8 kHz samples.
-AUDIO_MAX_SAMPLES = 60 * 8000
+#: What a caller's number may hold: digits, or "P" (private) / "O" (out of area).
+NUMBER_CHARS = frozenset("0123456789*#")
+#: The longest number or name a far end sends.
+NUMBER_MAX = 32
+#: Far ends that are in a call: what they send reaches our side.
+IN_A_CALL = ("seized", "connected")
+#: The most audio a far end may have queued, in seconds.
+AUDIO_QUEUED_MAX_S = 600
+
+
+#: Error events a span's far end injects (drivers.sim.Simulator.span_errors).
+LINE_ERRORS = ("bpv", "crc", "fas", "oof", "slips", "ais")
+#: The telco's line settings (drivers.interface).
+FRAMINGS, CODINGS, CLOCKS = SPAN_FRAMINGS, SPAN_CODINGS, SPAN_CLOCKS
+
+
+def _number(value, field, extra=""):
+    """A number a far end sends: digits (and *, #, and `extra`), at most
+    NUMBER_MAX; InvalidField naming the field otherwise."""
+    bad = next((c for c in value if c not in NUMBER_CHARS and c not in extra), None)
+    if bad is not None or len(value) > NUMBER_MAX:
+        raise InvalidField(f"{field}: {value!r} is not a number of up to {NUMBER_MAX} "
+                           f"digits" + (f" (or {' or '.join(extra)})" if extra else "")
+                           + (f": {bad!r} is not a digit" if bad is not None else ""),
+                           field=field)
+
+
+def _names(names):
+    """A few names of a set, for a message: "dtiB1T1, dtiB1T2 ... (26)"."""
+    ordered = sorted(names)
+    if not ordered:
+        return "none"
+    shown = ", ".join(ordered[:4])
+    return shown + (f" ... ({len(ordered)})" if len(ordered) > 4 else "")
 
 
 class SimulatedTelco:
@@ -67,15 +105,17 @@ class SimulatedTelco:
     boards); `channels` are the server's own (to pick a trunk that is idle
     on our side too)."""
 
-    def __init__(self, sim, config, channels):
+    def __init__(self, sim, config, channels, clock):
         self.sim = sim
         self.channels = channels
+        self.clock = clock
         self.groups = {g.name: g for g in config.trunk_groups}
         self.trunks = {name: g for g in config.trunk_groups for name in g.channels}
         self.stations = {name for g in config.station_groups for name in g.stations}
         self.spans = {d.name for d in config.devices.values() if d.kind == "span"}
         self.voices = {d.name for d in config.devices.values() if d.kind == "voice"}
         self.heard = {}                   # device -> digits its far end heard, this call
+        self.audio_until = {}             # device -> when the audio it was sent ends
 
     # -- the far end of a trunk ---------------------------------------------
     def call(self, who, target, ani="", dnis="", name="", mf=None):
@@ -85,25 +125,35 @@ class SimulatedTelco:
         says, unless `mf` says otherwise); analog lines ring with caller
         ID.  Returns the device, its group and signalling."""
         self._need()
+        _number(ani, "ani", extra="PO")
+        _number(dnis, "dnis")
+        if len(name) > NUMBER_MAX or not name.isascii() or not name.isprintable():
+            raise InvalidField(f"name: {name!r} is not up to {NUMBER_MAX} printable ASCII "
+                               "characters (what caller ID carries)", field="name")
+        group = self.groups[target] if target in self.groups else self._trunk(target, "target")
+        if group.direction == "out":
+            raise InvalidState(f"{target}: trunk group {group.name} is for calls out only "
+                               "(direction \"out\"): the telco cannot call in on it",
+                               object="trunk_group", id=group.name)
         if target in self.groups:
-            group = self.groups[target]
-            if group.direction == "out":
-                raise InvalidState(f"trunk group {target} is for calls out only "
-                                   "(direction \"out\"): the telco cannot call in on it",
-                                   object="trunk_group", id=target)
             device = next((d for d in group.channels if self._idle(d)), None)
             if device is None:
                 raise InvalidState(f"trunk group {target}: no channel is idle at both ends",
                                    object="trunk_group", id=target)
         else:
-            device, group = target, self._trunk(target, "target")
-            state = self._far(device).state
+            device = target
+            state = self._run(lambda: self._far(device).state)
             if state != "idle":
                 raise InvalidState(f"{device}: its far end is {state}, not idle",
                                    object="device", id=device)
         if mf is None:
             mf = group.address == "mf"
-        self._run(self._far(device).call, ani=ani, name=name, dnis=dnis, mf=mf)
+        far = self._far(device)
+        self._run(far.stop_sending)            # nothing left over from before
+        self.audio_until.pop(device, None)
+        while self._run(far.heard_digits):      # nor heard: this call's digits only
+            pass
+        self._run(far.call, ani=ani, name=name, dnis=dnis, mf=mf)
         self.heard[device] = ""
         self._log(who, "calls in on {device}: ani {ani!r} dnis {dnis!r}", device=device,
                   ani=ani, dnis=dnis)
@@ -117,6 +167,9 @@ class SimulatedTelco:
         gives up (its line stops ringing, its timeslot is released)."""
         self._need()
         if device in self.stations:
+            if method is not None:
+                raise InvalidField(f"{device} is a station: its handset is put down; a "
+                                   "hang-up method is for analog lines", field="method")
             return self.handset(who, device, "hangup")
         group = self._trunk(device, "device")
         analog = group.signalling.get(device) == "loopstart"
@@ -125,7 +178,7 @@ class SimulatedTelco:
                                "signalling bits; a hang-up method is for analog lines",
                                field="method")
         far = self._far(device)
-        if self._run(lambda: far.state) in ("ringing", "seized"):
+        if self._run(lambda: far.state) == "ringing":
             self._run(far.abandon)              # gone before the answer
         else:
             self._run(far.hangup, method or HANGUP_METHODS[0])
@@ -163,6 +216,7 @@ class SimulatedTelco:
                 "digits: empty" if not digits else
                 f"digits: {digits[bad]!r} at position {bad + 1} is not a "
                 f"{'MF' if mf else 'DTMF'} key ({''.join(sorted(keys))})", field="digits")
+        self._in_a_call(device)
         self._run(self._far(device).send_digits, digits, mf=mf)
         self._log(who, "sends {digits} on {device}", digits=digits, device=device)
         return {"device": device}
@@ -170,18 +224,28 @@ class SimulatedTelco:
     def tone(self, who, device, tone):
         """The far end sends a call-progress or fax tone ("none" stops)."""
         self._need()
-        self._endpoint(device)
+        self._in_a_call(device)
         self._run(self._far(device).send_tone, None if tone == "none" else tone)
         self._log(who, "sends tone {tone} on {device}", tone=tone, device=device)
         return {"device": device}
 
     def audio(self, who, device, wav):
         """The far end sends the audio of a WAV file (8 kHz mono: PCM16,
-        mu-law or A-law), given as base64: speech, music, a fax."""
+        mu-law or A-law), given as base64: speech, music, a fax.  It is
+        queued after what the far end is sending already: a long file
+        comes as several requests, played back to back."""
         self._need()
         self._endpoint(device)
         samples = self._samples(wav)
+        self._in_a_call(device)
+        now = self.clock.seconds()
+        until = max(now, self.audio_until.get(device, now)) + len(samples) / 8000
+        if until - now > AUDIO_QUEUED_MAX_S:
+            raise InvalidState(f"{device}: {until - now - len(samples) / 8000:.0f} s of audio "
+                               f"queued already; at most {AUDIO_QUEUED_MAX_S} s may wait",
+                               object="device", id=device)
         self._run(self._far(device).send_audio, samples)
+        self.audio_until[device] = until
         self._log(who, "sends {s:.1f} s of audio on {device}", s=len(samples) / 8000,
                   device=device)
         return {"device": device, "seconds": round(len(samples) / 8000, 3)}
@@ -216,15 +280,71 @@ class SimulatedTelco:
     def alarm(self, who, span, alarm, on=True):
         """The carrier's side raises (or clears) an alarm on a T1 span."""
         self._need()
-        if span not in self.spans:
-            raise NoSuchObject(f"{span} is no span of this server's boards"
-                               + (f" (spans: {', '.join(sorted(self.spans))})"
-                                  if self.spans else " (it has no T1 span)"),
-                               object="device", id=span)
+        self._span(span)
         self._run(self.sim.span_alarm, span, alarm, on)
         self._log(who, "{what} alarm {alarm} on {span}", what="raises" if on else "clears",
                   alarm=alarm, span=span)
         return {"span": span, "alarm": alarm, "on": on}
+
+    def line_errors(self, who, span, errors, seconds=1):
+        """The far end's line takes error events: `errors` (bpv, crc, fas,
+        oof, slips: counts; ais: bool) in this second and each of the next
+        `seconds` - 1, as a span's counters and performance report them."""
+        self._need()
+        self._span(span)
+        unknown = set(errors) - set(LINE_ERRORS)
+        if unknown:
+            raise InvalidField(f"errors: unknown {', '.join(sorted(unknown))} (one of "
+                               f"{', '.join(LINE_ERRORS)})", field="errors")
+        for key, value in errors.items():
+            if key != "ais" and (isinstance(value, bool) or not isinstance(value, int)
+                                 or not 0 <= value <= 100_000):
+                raise InvalidField(f"errors.{key}: expected a count 0 to 100000, got "
+                                   f"{value!r}", field="errors")
+        if not 1 <= seconds <= 3600:
+            raise InvalidField(f"seconds: {seconds} is not 1 to 3600", field="seconds")
+        counts = {k: (bool(v) if k == "ais" else v) for k, v in errors.items()}
+        self._run(self.sim.span_errors, span, **counts)
+        if seconds > 1:
+            self.clock.callLater(1.0, self._errors_again, span, counts, seconds - 1)
+        self._log(who, "injects {errors} on {span} for {seconds} s", errors=counts,
+                  span=span, seconds=seconds)
+        return {"span": span, "seconds": seconds}
+
+    def _errors_again(self, span, counts, seconds):
+        try:
+            self.sim.span_errors(span, **counts)
+        except driver_errors.SimulatorError as e:
+            log.warn("sim: errors on {span} stopped: {e}", span=span, e=e)
+            return
+        if seconds > 1:
+            self.clock.callLater(1.0, self._errors_again, span, counts, seconds - 1)
+
+    def bit_error_rate(self, who, span, ber):
+        """Random bit errors at `ber` (0 to 0.01) on the far end's transmit
+        path from now on (0 stops them): a BERT measures them."""
+        self._need()
+        self._span(span)
+        if not 0 <= ber <= 0.01:
+            raise InvalidField(f"ber: {ber} is not 0 to 0.01", field="ber")
+        self._run(self.sim.span_ber, span, ber)
+        self._log(who, "sets a bit error rate of {ber} on {span}", ber=ber, span=span)
+        return {"span": span, "ber": ber}
+
+    def far_line(self, who, span, framing=None, coding=None, clock=None, ppm=None):
+        """The telco's own framing, line code and clock on `span` (and its
+        oscillator's offset in ppm): set differently from ours, the span
+        shows what a real mismatch shows (alarms, code violations, slips)."""
+        self._need()
+        self._span(span)
+        if ppm is not None and not -1000 <= ppm <= 1000:
+            raise InvalidField(f"ppm: {ppm} is not -1000 to 1000", field="ppm")
+        self._run(self.sim.far_span_config, span, framing=framing, coding=coding,
+                  clock=clock, ppm=ppm)
+        self._log(who, "sets the far end of {span}: {settings}", span=span, settings={
+            k: v for k, v in (("framing", framing), ("coding", coding), ("clock", clock),
+                              ("ppm", ppm)) if v is not None})
+        return {"span": span}
 
     def hang(self, who, voice, always=False, on=True):
         """A voice resource's next operation never ends (or, `always`,
@@ -232,8 +352,8 @@ class SimulatedTelco:
         must notice and recover from."""
         self._need()
         if voice not in self.voices:
-            raise NoSuchObject(f"{voice} is no voice resource of this server's boards",
-                               object="device", id=voice)
+            raise NoSuchObject(f"{voice} is no voice resource of this server's boards "
+                               f"({_names(self.voices)})", object="device", id=voice)
         if always or not on:
             self._run(self.sim.hang_always, voice, on)
         else:
@@ -260,7 +380,27 @@ class SimulatedTelco:
     def _endpoint(self, device):
         if device not in self.trunks and device not in self.stations:
             raise NoSuchObject(f"{device} is no line, timeslot or station of this "
-                               "server's configuration", object="device", id=device)
+                               f"server's configuration (trunks: {_names(self.trunks)}; "
+                               f"stations: {_names(self.stations)})",
+                               object="device", id=device)
+
+    def _in_a_call(self, device):
+        """What a far end sends reaches our side only in a call: sent to an
+        idle one, it would lie in wait and spoil the next call's address."""
+        self._endpoint(device)
+        state = self._run(lambda: self._far(device).state)
+        if state not in IN_A_CALL:
+            raise InvalidState(f"{device}: its far end is {state}, not in a call"
+                               + (" (lift the handset first)" if device in self.stations
+                                  else " (SimCall first, or wait for the answer)"),
+                               object="device", id=device)
+
+    def _span(self, span):
+        if span not in self.spans:
+            raise NoSuchObject(f"{span} is no span of this server's boards"
+                               + (f" (spans: {_names(self.spans)})"
+                                  if self.spans else " (it has no T1 span)"),
+                               object="device", id=span)
 
     def _idle(self, device):
         channel = self.channels.by_name.get(device)
@@ -283,7 +423,8 @@ class SimulatedTelco:
         try:
             data = base64.b64decode(wav, validate=True)
         except (binascii.Error, ValueError):
-            raise InvalidField("wav: not base64", field="wav") from None
+            raise InvalidField("wav: not base64 (RFC 4648, with no line breaks)",
+                               field="wav") from None
         try:
             fmt = wav_format(data[:4096], where="wav")
         except WavFormatError as e:
@@ -304,10 +445,6 @@ class SimulatedTelco:
             samples = array("h", (decode(code) for code in payload))
         if not samples:
             raise InvalidField("wav: no audio (no data chunk, or an empty one)", field="wav")
-        if len(samples) > AUDIO_MAX_SAMPLES:
-            raise InvalidField(f"wav: {len(samples) / 8000:.1f} s of audio, over the "
-                               f"{AUDIO_MAX_SAMPLES // 8000} s a request may send",
-                               field="wav")
         return samples
 
     @staticmethod

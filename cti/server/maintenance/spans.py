@@ -1,0 +1,139 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_span_reports -*-
+"""Every T1 span watched: its performance second by second, and the report
+a technician (linediag) and the configuration doctor (cti.doctor) read.
+
+A framer only counts error events; what they mean is decided second by
+second (cti.server.lines.performance).  So, as a DS1-MIB agent does, the
+server polls each span's raw counters once a second, turns the difference
+into that second's events and feeds the span's performance engine::
+
+    watches = SpanWatches(clock, driver, config, channels)
+    watches.start()                     # a LoopingCall, every POLL_S
+    watches.report("dtiB1")             # the span report (below)
+
+A span report (GetSpanReports, docs/protocol.md section 9d; the shape
+cti.doctor reads)::
+
+    {"span": "dtiB1", "state": "in_service",        # the span's, or "unused"
+     "configured": {"framing": "esf", "coding": "b8zs", "clock": "line",
+                    "signalling": "em_wink"},
+     "alarms": [], "alarmHistory": [...],           # as the span's snapshot
+     "counters": {"bpv": 0, ..., "los": false},     # the driver's, since opened
+     "performance": {...},                          # SpanPerformance.snapshot()
+     "timeslots": [{"device": "dtiB1T1", "rxBits": "00", "txBits": "00",
+                    "state": "idle", "held": []}, ...],
+     "loopback": "none", "loopCode": null}
+
+A span none of whose timeslots is in a trunk group is watched too (its
+state "unused", its alarms as the driver tells them): the doctor says so.
+"""
+from twisted.internet import task
+
+from cti.logs import Logger
+from cti.server.lines.performance import SpanPerformance, seconds_from_counters
+from drivers.errors import DriverError
+
+log = Logger()
+
+#: How often the counters are read: the performance parameters are per second.
+POLL_S = 1.0
+#: How many of a span's alarms a report gives (its history keeps more).
+REPORT_ALARMS = 20
+
+
+class SpanWatch:
+    """One span: its line settings as the driver reports them, its last
+    counters and its performance engine."""
+
+    def __init__(self, name, driver, clock, span=None, timeslots=(), signalling=None):
+        self.name = name
+        self.driver = driver
+        self.span = span                      # cti.server.lines.spans.Span, or None
+        self.timeslots = list(timeslots)      # the trunk channels on it (may be none)
+        self.signalling = signalling
+        status = driver.status(name)
+        self.line = {k: status.get(k) for k in ("framing", "coding", "clock")}
+        self.performance = SpanPerformance(self.line["framing"], clock.seconds())
+        self.counters = driver.span_counters(name)
+        self.timeslot_names = [info.name for info in driver.inventory()
+                               if info.kind == "timeslot" and info.name.startswith(f"{name}T")
+                               and info.name[len(name) + 1:].isdigit()]
+
+    def poll(self, now):
+        counters = self.driver.span_counters(self.name)
+        second = seconds_from_counters(self.counters, counters, self.line["framing"])
+        self.counters = counters
+        self.performance.add(now, second)
+
+    def report(self, now):
+        status = self.driver.status(self.name)
+        if self.span is not None:
+            snap = self.span.snapshot()
+            state, alarms = snap["state"], snap["alarms"]
+            history = [a.describe(now) for a in self.span.history[-REPORT_ALARMS:]]
+        else:
+            state, alarms, history = "unused", sorted(status.get("alarms", [])), []
+        channels = {c.name: c for c in self.timeslots}
+        timeslots = []
+        for device in self.timeslot_names:
+            bits = self.driver.status(device)
+            channel = channels.get(device)
+            timeslots.append({"device": device, "rxBits": bits.get("rx_bits"),
+                              "txBits": bits.get("tx_bits"),
+                              "state": channel.state if channel else "unused",
+                              "held": sorted(channel.held) if channel else []})
+        return {"span": self.name, "state": state,
+                "configured": {**self.line, "signalling": self.signalling},
+                "alarms": alarms, "alarmHistory": history, "counters": dict(self.counters),
+                "performance": self.performance.snapshot(),
+                "timeslots": timeslots, "loopback": status.get("loopback"),
+                "loopCode": status.get("loop_code")}
+
+
+class SpanWatches:
+    """Every span of the boards, polled every POLL_S."""
+
+    def __init__(self, clock, driver, config, channels):
+        self.clock = clock
+        self.driver = driver
+        self.watches = {}
+        self._poller = task.LoopingCall(self.poll)
+        self._poller.clock = clock
+        spans = [d for d in config.devices.values() if d.kind == "span"]
+        trunks = list(channels)
+        for device in spans:
+            span = channels.by_name.get(device.name)
+            timeslots = [c for c in trunks if getattr(c, "span", None) is span] \
+                if span is not None else []
+            try:
+                self.watches[device.name] = SpanWatch(
+                    device.name, driver, clock, span, timeslots,
+                    signalling=device.signalling)
+            except DriverError as e:           # a driver with no counters: not watched
+                log.warn("{span}: no performance monitoring: {e}", span=device.name, e=e)
+
+    def __contains__(self, name):
+        return name in self.watches
+
+    def start(self):
+        if self.watches:
+            self._poller.start(POLL_S, now=False)
+
+    def stop(self):
+        if self._poller.running:
+            self._poller.stop()
+
+    def poll(self):
+        now = self.clock.seconds()
+        for watch in self.watches.values():
+            try:
+                watch.poll(now)
+            except DriverError as e:
+                log.warn("{span}: counters not read: {e}", span=watch.name, e=e)
+
+    def report(self, name):
+        return self.watches[name].report(self.clock.seconds())
+
+    def reports(self):
+        return [self.report(name) for name in self.watches]

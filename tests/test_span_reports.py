@@ -1,0 +1,181 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The technicians' services on a running server (tests.centre, virtual
+time): span reports whose performance counters are what T1.231 predicts
+for injected errors, an alarm in the history with its duration, loop
+codes and loopbacks holding the span, and BERTs measuring the bit error
+rate injected."""
+import pytest
+
+from cti.protocol.client import RemoteError
+from tests.centre import Centre
+
+PASSWORD = "1234"
+
+
+@pytest.fixture
+def centre():
+    centre = Centre()
+    centre.server.startService()
+    yield centre
+    centre.center.stop()
+
+
+def admin(centre):
+    client = centre.client()
+    centre.call(client.login("admin", PASSWORD, "admin"))
+    return client
+
+
+def report(centre, client, span="dtiB1"):
+    [one] = centre.call(client.call("GetSpanReports", span=span))["spans"]
+    return one
+
+
+def refused(centre, client, service, **params):
+    with pytest.raises(RemoteError) as caught:
+        centre.call(client.call(service, **params))
+    return caught.value
+
+
+def next_poll(centre):
+    """Run until the span's counters are read again (once a second)."""
+    watch = centre.server.span_watches.watches["dtiB1"]
+    before = watch.counters
+    centre.run_until(lambda: watch.counters is not before, within_ms=1100, what="a poll")
+
+
+def each_second(centre, seconds, **errors):
+    """`errors` in each of the next `seconds` seconds, as the poller sees
+    them: injected just after a poll, counted at the next."""
+    for _ in range(seconds):
+        if errors:
+            centre.sim.span_errors("dtiB1", **errors)
+        next_poll(centre)
+
+
+def test_injected_errors_give_the_seconds_the_definitions_predict(centre):
+    """ESF: 5 s of 1 CRC error (ES, not bursty), 3 s of 40 (ES and BES),
+    15 s of 400 (SES: from the 10th they are unavailable, the 10 before
+    too), then 10 clean seconds (available again, counted so).  By hand:
+    ES 8, BES 3, SES 0, UAS 15, CV-P 5 + 120 (the 400s count UAS only)."""
+    client = admin(centre)
+    next_poll(centre)                               # the first poll: a baseline
+    each_second(centre, 5, crc=1)
+    each_second(centre, 3, crc=40)
+    each_second(centre, 15, crc=400)
+    each_second(centre, 10)
+    current = report(centre, client)["performance"]["current"]
+    assert (current["es"], current["bes"], current["ses"], current["uas"]) == (8, 3, 0, 15)
+    assert current["pcv"] == 125 and current["css"] == 0
+
+
+def test_slips_and_code_violations_count_as_their_own_seconds(centre):
+    client = admin(centre)
+    next_poll(centre)
+    each_second(centre, 4, slips=1)
+    each_second(centre, 2, bpv=3)
+    current = report(centre, client)["performance"]["current"]
+    assert (current["css"], current["es"], current["les"], current["lcv"]) == (4, 4, 2, 6)
+
+
+def test_an_alarm_mid_call_clears_it_and_stays_in_the_history_with_its_duration(centre):
+    client = admin(centre)
+    centre.sim.endpoint("dtiB1T1").call(ani="2125550001", dnis="5550199")
+    centre.run_until(lambda: centre.center.calls, what="a call")
+    centre.call(client.call("SimAlarm", span="dtiB1", alarm="red"))
+    centre.run_until(lambda: not centre.center.calls, what="the call cleared")
+    centre.run(4000)
+    centre.call(client.call("SimAlarm", span="dtiB1", alarm="red", on=False))
+    centre.run(100)
+    span = report(centre, client)
+    [alarm] = span["alarmHistory"]
+    assert alarm["alarm"] == "red" and alarm["cleared"] is not None
+    assert alarm["durationS"] == pytest.approx(4.0, abs=0.2)
+    assert span["state"] == "recovering"
+
+
+def test_a_report_has_the_line_settings_bits_and_counters(centre):
+    client = admin(centre)
+    centre.sim.endpoint("dtiB1T2").call(ani="2125550001", dnis="5550199")
+    centre.run_until(lambda: centre.server.channels["dtiB1T2"].state == "connected",
+                     what="answered")
+    span = report(centre, client)
+    assert span["configured"] == {"framing": "esf", "coding": "b8zs", "clock": "line",
+                                  "signalling": "em_wink"}
+    slots = {t["device"]: t for t in span["timeslots"]}
+    assert len(slots) == 24
+    assert (slots["dtiB1T2"]["rxBits"], slots["dtiB1T2"]["state"]) == ("11", "connected")
+    assert (slots["dtiB1T3"]["rxBits"], slots["dtiB1T3"]["state"]) == ("00", "idle")
+    assert span["loopback"] == "none" and span["counters"]["bpv"] == 0
+
+
+def test_a_far_end_loop_and_a_bert_measure_the_error_rate_injected(centre):
+    client = admin(centre)
+    centre.call(client.call("SendSpanLoopCode", span="dtiB1", code="line_up"))
+    centre.run(6000)                                 # 5 s of loop-up code latch it
+    assert centre.sim.far_loopback("dtiB1") == "line"
+    assert centre.server.channels["dtiB1T1"].state == "out_of_service"
+    centre.call(client.call("SimBitErrors", span="dtiB1", ber=1e-4))
+    started = centre.call(client.call("StartBert", device="dtiB1", pattern="qrss",
+                                      seconds=20))
+    assert started["running"] and started["pattern"] == "qrss"
+    centre.run(10_000)
+    live = centre.call(client.call("GetBertResults", device="dtiB1"))["results"]
+    assert live["sync"] and live["bits"] > 10_000_000
+    assert live["ber"] == pytest.approx(1e-4, rel=0.15)
+    assert centre.server.channels["dtiB1T5"].snapshot()["held"] == ["bert", "far loop"]
+    final = centre.call(client.call("StopBert", device="dtiB1"))
+    assert not final["running"] and final["results"]["errors"] > 0
+    assert centre.server.channels["dtiB1T5"].snapshot()["held"] == ["far loop"]
+    centre.call(client.call("SendSpanLoopCode", span="dtiB1", code="line_down"))
+    centre.run(6000)
+    assert centre.server.channels["dtiB1T5"].state == "idle"
+
+
+def test_a_bert_with_nothing_looping_back_never_syncs_and_ends_by_itself(centre):
+    client = admin(centre)
+    centre.call(client.call("StartBert", device="dtiB1T7", pattern="2^15-1", seconds=5))
+    assert centre.server.channels["dtiB1T7"].state == "out_of_service"
+    assert centre.server.channels["dtiB1T8"].state == "idle"     # only the timeslot tested
+    centre.run(6000)
+    results = centre.call(client.call("GetBertResults", device="dtiB1T7"))
+    assert not results["running"] and not results["results"]["sync"]
+    assert centre.server.channels["dtiB1T7"].state == "idle"
+
+
+def test_a_test_is_refused_while_calls_are_up_and_nothing_is_held(centre):
+    client = admin(centre)
+    centre.sim.endpoint("dtiB1T4").call(ani="2125550001", dnis="5550199")
+    centre.run_until(lambda: centre.server.channels["dtiB1T4"].state == "connected",
+                     what="answered")
+    error = refused(centre, client, "StartBert", device="dtiB1")
+    assert error.code == "invalid_state" and "dtiB1T4 (connected)" in str(error)
+    error = refused(centre, client, "SetSpanLoopback", span="dtiB1", mode="line")
+    assert error.code == "invalid_state"
+    assert all(not c.held for c in centre.server.span_watches.watches["dtiB1"].timeslots)
+    assert centre.server.channels["dtiB1T5"].state == "idle"
+
+
+def test_our_loopback_holds_the_span_until_it_is_taken_off(centre):
+    client = admin(centre)
+    assert centre.call(client.call("SetSpanLoopback", span="dtiB1", mode="local")) == {
+        "span": "dtiB1", "loopback": "local"}
+    assert report(centre, client)["loopback"] == "local"
+    centre.sim.endpoint("dtiB1T1").call(ani="2125550001", dnis="5550199")
+    centre.run(3000)
+    assert not centre.center.calls                     # no call taken meanwhile
+    centre.call(client.call("SetSpanLoopback", span="dtiB1", mode="none"))
+    assert report(centre, client)["loopback"] == "none"
+
+
+def test_bad_requests_name_what_is_wrong(centre):
+    client = admin(centre)
+    assert refused(centre, client, "GetSpanReports", span="dtiB9").code == "no_such_object"
+    assert refused(centre, client, "StartBert", device="msiB1C1").code == "no_such_object"
+    assert refused(centre, client, "StartBert", device="dtiB1",
+                   seconds=0).body["field"] == "seconds"
+    assert refused(centre, client, "GetBertResults", device="dtiB1").code == "no_such_object"
+    assert refused(centre, client, "StopBert", device="dtiB1").code == "invalid_state"
+    centre.call(client.call("StartBert", device="dtiB1T1"))
+    error = refused(centre, client, "StartBert", device="dtiB1")
+    assert error.code == "invalid_state" and "a BERT runs on dtiB1T1" in str(error)
