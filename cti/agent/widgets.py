@@ -9,7 +9,8 @@ counting).  Only the customer record keeps something of its own: what
 the agent typed and has not saved yet, so an update of the call's data
 never overwrites an edit in progress.
 
-    StateBar     Ready · 0:42 · then Not ready (lunch) after the call
+    StateBar     ready · 0:42 · then not ready (lunch) after the call
+                 (the states in cti.words' words, as everywhere)
     ScreenPop    who calls (ANI, DNIS), from which queue, how long they
                  waited, the call's state, and the RecordForm: the attached
                  data, one field a line, editable
@@ -25,9 +26,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Static
 
 from cti.agent.model import duration, time_of_day
+from cti.words import agent_state
 
-STATES = {"loggedOff": "Logged off", "notReady": "Not ready", "ready": "Ready",
-          "reserved": "Ringing", "busy": "On a call", "workingAfterCall": "Wrap-up"}
 CALL_STATES = {"alerting": "ringing", "initiated": "calling", "connected": "connected",
                "hold": "on hold", "ended": "ended"}
 ROLE_WORDS = {"talk": "talks", "listen": "listens"}
@@ -35,25 +35,19 @@ ROLE_WORDS = {"talk": "talks", "listen": "listens"}
 SPAN_STATES = {"down": "DOWN", "recovering": "recovering", "in_service": "in service"}
 
 
-def state_label(state, reason=""):
-    label = STATES.get(state, state)
-    return f"{label} ({reason})" if reason else label
-
-
 class StateBar(Static):
     def show(self, desk):
         agent = desk.agent
         parts = [f"{agent.get('name', '')} [{desk.agent_id}]",
                  f"at {desk.station}" if desk.station else "no station",
-                 state_label(desk.state, agent.get("reason", ""))
+                 agent_state(desk.state, agent.get("reason"))
                  + (" · locked" if desk.locked else ""),
                  duration(desk.in_state())]
         ends = agent.get("wrapUpEndsAt")
         if desk.state == "workingAfterCall" and ends is not None:
             parts.append(f"wrap-up ends in {duration(ends - desk.clock())}")
         if agent.get("pendingState"):
-            parts.append("then " + state_label(agent["pendingState"],
-                                               agent.get("pendingReason") or "")
+            parts.append("then " + agent_state(agent["pendingState"], agent.get("pendingReason"))
                          + " after the call")
         self.update(" · ".join(parts))
         self.set_classes(f"state-{desk.state}")
@@ -213,7 +207,7 @@ class StatsView(Static):
         lines = [f"Calls {stats.get('calls', 0)}    talk time {duration(stats.get('talkS', 0))}",
                  f"  made {stats.get('callsOut', 0)}    to me by name "
                  f"{stats.get('callsDirect', 0)}"]
-        lines += [f"  {STATES.get(state, state):<12} {duration(seconds)}"
+        lines += [f"  {agent_state(state):<12} {duration(seconds)}"
                   for state, seconds in sorted(desk.state_seconds().items())]
         self.update("\n".join(lines))
 
