@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 from textual.widgets import Input
 from twisted.internet import defer
 from twisted.internet.task import Clock
@@ -937,6 +938,56 @@ def test_the_supervisor_grid_follows_events():
         assert "Not supervising" in text(app, "#supervision")
 
     run(console(fake), scenario)
+
+
+def misfits(table):
+    """The columns of a grid not exactly as wide as their label or widest
+    cell: {label: (width, needed)}."""
+    out = {}
+    for column in table.columns.values():
+        needed = max(cell_len(str(cell)) for cell in [column.label, *table.get_column(column.key)])
+        if column.content_width != needed:
+            out[str(column.label)] = (column.content_width, needed)
+    return out
+
+
+@pytest.mark.parametrize("width", [60, 220])
+def test_the_supervisor_grids_columns_are_as_wide_as_their_content(width):
+    """On a narrow terminal (the grid scrolls sideways) and a wide one: no
+    cell cut, no column wider than its label or widest cell, as cells grow,
+    shrink and rows come."""
+    fake = FakeClient(supervisor_answers(*floor()))
+
+    async def scenario(pilot):
+        app = pilot.app
+        agents, queues = app.query_one("#agents"), app.query_one("#queues")
+        assert misfits(agents) == misfits(queues) == {}
+        long_reason = "training on the new billing system"
+        fake.emit("AgentNotReady", **{**agent("notReady", long_reason, since=NOW - 1),
+                                      "agent": "1002", "name": "Bob Baker", "team": "north"},
+                  previous="ready")
+        fake.emit("QueueChanged", **queue("sales", agents={"ready": 3, "busy": 1,
+                                                           "workingAfterCall": 2},
+                                          notReadyReasons={long_reason: 1}))
+        await pilot.pause()
+        assert misfits(agents) == misfits(queues) == {}
+        assert agents.ordered_columns[4].content_width == len(long_reason)
+        if width == 220:                    # it all fits: every cell shows whole
+            assert long_reason in agents.render_line(1).text
+            assert "ready 3, on a call 1, wrap-up 2" in queues.render_line(1).text
+        fake.emit("AgentReady", **{**agent("ready", "", since=NOW), "agent": "1002",
+                                   "name": "Bob Baker", "team": "north"}, previous="notReady")
+        fake.emit("AgentLoggedOn", **{**agent("notReady", "login", since=NOW), "agent": "1009",
+                                      "name": "Ivy Ito-Villanueva"}, previous="loggedOff")
+        await pilot.pause()
+        assert misfits(agents) == misfits(queues) == {}
+        assert agents.ordered_columns[4].content_width == len("Reason")   # the long one left
+
+    async def go():
+        async with console(fake).run_test(size=(width, 40)) as pilot:
+            await pilot.pause()
+            await scenario(pilot)
+    asyncio.run(go())
 
 
 def test_agents_and_queues_the_console_did_not_know_appear_with_their_events():

@@ -246,12 +246,22 @@ class SpanLines(Static):
 
 def fill(table, rows):
     """Make a DataTable show `rows` ({key: cells}), in that order, keeping
-    the cursor on the row it was on."""
+    the cursor on the row it was on.
+
+    Every column is as wide as its label or its widest cell, and no wider,
+    on a terminal of any width (a narrow one scrolls sideways rather than
+    cut a cell).  A DataTable only ever widens a column for the rows it
+    adds, and keeps a changed cell to the width its column had: so a
+    rebuilt table starts each column from its label, and a changed cell
+    asks for its column to be measured again (wider, or narrower once the
+    widest cell shrank)."""
     keys = [str(k) for k in rows]
     current = [k.value for k in table.rows]
     if current != keys:
         cursor = current[table.cursor_row] if 0 <= table.cursor_row < len(current) else None
         table.clear()
+        for column in table.columns.values():
+            column.content_width = column.label.cell_len      # the rows added widen it
         for key, cells in zip(keys, rows.values(), strict=True):
             table.add_row(*cells, key=key)
         if cursor in keys:
@@ -261,4 +271,4 @@ def fill(table, rows):
     for key, cells in zip(keys, rows.values(), strict=True):
         for column, value in zip(columns, cells, strict=True):
             if table.get_cell(key, column) != value:
-                table.update_cell(key, column, value)
+                table.update_cell(key, column, value, update_width=True)
