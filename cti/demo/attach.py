@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_demo -*-
+"""How a person joins a running demo: where its CT server listens, and the
+command lines that attach to it, printed as the demo starts::
+
+    CT server listening on 127.0.0.1:40321; attach from another terminal:
+      supervisor console:  .venv/bin/cti agent --server tcp:host=127.0.0.1:port=40321 \\
+                           --supervisor --user sup --station msiB1C8   (password 1234)
+      the server's tables: .venv/bin/cti show agents --server 127.0.0.1:40321   (password 1234)
+      agent 1005 (Erin Evans) is yours, no bot takes it: .venv/bin/cti agent \\
+                           --server tcp:host=127.0.0.1:port=40321 --agent 1005   (password 1234)
+
+The commands start the way this demo was started (`.venv/bin/cti`, or
+`python -m cti`), so they can be pasted as they are.  The users are the
+configuration's: its first supervisor, on the last phone no agent has;
+its first administrator for `cti show`.  A password is printed only
+when it is the sample's (the one the demo's bots log in with, checked
+against the configuration's hash); otherwise the line says it is the
+configuration's, which only its owner knows.
+"""
+import os
+import sys
+
+from cti.auth import verify_password
+from simulators.callcentre import PASSWORD
+
+
+def program(argv0=None, executable=None, cwd=None):
+    """The start of a command line that runs `cti` as this process was run:
+    `.venv/bin/cti`, or `.venv/bin/python -m cti` (paths under the current
+    directory made relative to it)."""
+    argv0 = sys.argv[0] if argv0 is None else argv0
+    if os.path.basename(argv0) != "__main__.py":
+        return _short(argv0, cwd)
+    return f"{_short(executable or sys.executable, cwd)} -m cti"
+
+
+def _short(path, cwd=None):
+    relative = os.path.relpath(path, cwd or os.getcwd())
+    return path if relative.startswith("..") else relative
+
+
+def password_words(password_hash):
+    """"password 1234" when the account has the sample password, else
+    where the password is."""
+    if verify_password(password_hash, PASSWORD):
+        return f"password {PASSWORD}"
+    return "its password in the configuration"
+
+
+def lines(config, port, human=None, cti="cti"):
+    """The lines to print once the server listens on 127.0.0.1:`port`;
+    `human`: the agent id left to a person's desktop; `cti`: `program()`."""
+    endpoint = f"tcp:host=127.0.0.1:port={port}"
+    out = [f"CT server listening on 127.0.0.1:{port}; attach from another terminal:"]
+    supervisor = next((u for u in config.users if "supervisor" in u.roles), None)
+    if supervisor is not None:
+        station = _free_station(config)
+        out.append(f"  supervisor console:  {cti} agent --server {endpoint} --supervisor "
+                   f"--user {supervisor.name}" + (f" --station {station}" if station else "")
+                   + f"   ({password_words(supervisor.password_hash)})")
+    admin = next((u for u in config.users if "admin" in u.roles), None)
+    if admin is not None:
+        user = "" if admin.name == "admin" else f" --user {admin.name}"
+        out.append(f"  the server's tables: {cti} show agents --server 127.0.0.1:{port}{user}"
+                   f"   ({password_words(admin.password_hash)})")
+    if human is not None:
+        agent = next(a for a in config.agents if a.id == human)
+        out.append(f"  agent {agent.id} ({agent.name}) is yours, no bot takes it: {cti} agent "
+                   f"--server {endpoint} --agent {agent.id}"
+                   f"   ({password_words(agent.password_hash)})")
+    return out
+
+
+def _free_station(config):
+    """The last phone of the configuration no agent has, or None."""
+    taken = {a.station for a in config.agents}
+    free = [s for group in config.station_groups for s in group.stations if s not in taken]
+    return free[-1] if free else None
