@@ -37,6 +37,7 @@ from cti.demo.run import (
 )
 from cti.demo.summary import OUTCOMES, report, summary
 from cti.demo.view import tables
+from cti.protocol.client import BlockingClient
 from cti.server.config import load_server_config
 from cti.storage.models import CallRecord
 from cti.words import AGENT_STATES, agent_state
@@ -259,9 +260,15 @@ def test_the_attach_lines_name_the_port_the_users_and_the_sample_password():
             "--station msiB1C8   (password 1234)") in lines[1]      # a phone no agent has
     assert "cti show agents --server 127.0.0.1:40321   (password 1234)" in lines[2]
     assert not any("--agent" in line for line in lines)
-    human = attach.lines(config, 40321, human="1005", cti="cti")[-1]
-    assert human == ("  agent 1005 (Erin Evans) is yours, no bot takes it: cti agent --server "
-                     "tcp:host=127.0.0.1:port=40321 --agent 1005   (password 1234)")
+    assert lines[-1] == ("  headsets, off-hook (no one can lift a simulated handset): msiB1C8 "
+                         "(the supervisor's: m, w, b join a call)")
+    human = attach.lines(config, 40321, human="1005", cti="cti")[-2:]
+    assert human == [
+        "  agent 1005 (Erin Evans) is yours, no bot takes it: cti agent --server "
+        "tcp:host=127.0.0.1:port=40321 --agent 1005   (password 1234)",
+        "  headsets, off-hook (no one can lift a simulated handset): msiB1C8 (the supervisor's: "
+        "m, w, b join a call), msiB1C5 (agent 1005's: a answers, x hangs up)"]
+    assert attach.headsets(config, "1005") == ["msiB1C8", "msiB1C5"]
 
 
 def test_a_password_not_the_samples_is_not_printed():
@@ -304,11 +311,29 @@ class Running:
         return status, self.lines, self.process.stderr.read()
 
 
+def take_a_call_as(port, agent, phone):
+    """What the person's desktop does: log on at the phone, go ready, answer
+    the first call offered (the phone is a headset), hang up."""
+    with BlockingClient("127.0.0.1", port, timeout=60) as desk:
+        desk.login(agent, "1234", "agent")
+        desk.call("MonitorStart", object="device", id=phone)
+        desk.call("SetAgentState", state="loggedOn", station=phone)
+        desk.call("SetAgentState", state="ready")
+        while (event := desk.next_event())[0] != "Delivered":
+            pass
+        call = event[1]["call"]
+        assert desk.call("AnswerCall", call=call) == {"call": call}
+        while (event := desk.next_event())[0] != "Established":
+            pass
+        desk.call("ClearConnection", call=call)
+
+
 def test_ctrl_c_ends_the_demo_with_its_summary_and_the_human_agent_is_left_alone(tmp_path):
     """The run as a person sees it, --human 1005: the port and how to
     attach, printed; `cti show` attached to that port finds every agent a
-    bot's but 1005; Ctrl-C, and the summary, adding up, status 0."""
-    demo = Running("--duration", "60", "--rate", "30", "--human", "1005",
+    bot's but 1005, which the person then logs on and takes a call with;
+    Ctrl-C, and the summary, adding up, status 0."""
+    demo = Running("--duration", "60", "--rate", "60", "--human", "1005",
                 "--run-dir", str(tmp_path / "run"))
     try:
         port = int(re.search(r"listening on 127\.0\.0\.1:(\d+);",
@@ -323,6 +348,7 @@ def test_ctrl_c_ends_the_demo_with_its_summary_and_the_human_agent_is_left_alone
         states = {a["agent"]: a["state"] for a in json.loads(shown.stdout)}
         assert states.pop("1005") == "loggedOff"
         assert states and "loggedOff" not in states.values()
+        take_a_call_as(port, "1005", "msiB1C5")
     finally:
         status, lines, errors = demo.interrupt()
     assert status == 0, errors
@@ -332,7 +358,7 @@ def test_ctrl_c_ends_the_demo_with_its_summary_and_the_human_agent_is_left_alone
     assert len(figures) == 4                                 # overall, then each queue
     for offered, *outcomes in (map(int, f.groups()) for f in figures):
         assert offered == sum(outcomes)
-    assert lines[-1] == f"every record saved in {tmp_path / 'run'}"
+    assert f"every record saved in {tmp_path / 'run'}" in lines
     assert (tmp_path / "run" / "cti.sqlite").exists()
 
 

@@ -9,6 +9,8 @@ command lines that attach to it, printed as the demo starts::
       the server's tables: .venv/bin/cti show agents --server 127.0.0.1:40321   (password 1234)
       agent 1005 (Erin Evans) is yours, no bot takes it: .venv/bin/cti agent \\
                            --server tcp:host=127.0.0.1:port=40321 --agent 1005   (password 1234)
+      headsets, off-hook (no one can lift a simulated handset): msiB1C8 (the supervisor's:
+                           m, w, b join a call), msiB1C5 (agent 1005's: a answers, x hangs up)
 
 The commands start the way this demo was started (`.venv/bin/cti`, or
 `python -m cti`), so they can be pasted as they are.  The users are the
@@ -17,6 +19,13 @@ its first administrator for `cti show`.  A password is printed only
 when it is the sample's (the one the demo's bots log in with, checked
 against the configuration's hash); otherwise the line says it is the
 configuration's, which only its owner knows.
+
+Nobody can lift a simulated handset from outside the demo, so the demo
+takes the phones a person will use off-hook from the start (`headsets`),
+as headsets would be: the supervisor's, so that monitor, whisper and
+barge can join a call there, and that of the agent left to a person
+(`--human`), so that the desktop's answer key (AnswerCall) connects a
+call offered to it.
 """
 import os
 import sys
@@ -54,8 +63,8 @@ def lines(config, port, human=None, cti="cti"):
     endpoint = f"tcp:host=127.0.0.1:port={port}"
     out = [f"CT server listening on 127.0.0.1:{port}; attach from another terminal:"]
     supervisor = next((u for u in config.users if "supervisor" in u.roles), None)
+    station = supervisor_station(config)
     if supervisor is not None:
-        station = _free_station(config)
         out.append(f"  supervisor console:  {cti} agent --server {endpoint} --supervisor "
                    f"--user {supervisor.name}" + (f" --station {station}" if station else "")
                    + f"   ({password_words(supervisor.password_hash)})")
@@ -64,16 +73,34 @@ def lines(config, port, human=None, cti="cti"):
         user = "" if admin.name == "admin" else f" --user {admin.name}"
         out.append(f"  the server's tables: {cti} show agents --server 127.0.0.1:{port}{user}"
                    f"   ({password_words(admin.password_hash)})")
-    if human is not None:
-        agent = next(a for a in config.agents if a.id == human)
+    agent = _agent(config, human)
+    if agent is not None:
         out.append(f"  agent {agent.id} ({agent.name}) is yours, no bot takes it: {cti} agent "
                    f"--server {endpoint} --agent {agent.id}"
                    f"   ({password_words(agent.password_hash)})")
+    phones = [f"{station} (the supervisor's: m, w, b join a call)"] if station else []
+    if agent is not None:
+        phones.append(f"{agent.station} (agent {agent.id}'s: a answers, x hangs up)")
+    if phones:
+        out.append("  headsets, off-hook (no one can lift a simulated handset): "
+                   + ", ".join(phones))
     return out
 
 
-def _free_station(config):
-    """The last phone of the configuration no agent has, or None."""
+def headsets(config, human=None):
+    """The phones the demo takes off-hook, as headsets: the supervisor's
+    and the agent's left to a person."""
+    agent = _agent(config, human)
+    return [s for s in (supervisor_station(config), agent and agent.station) if s]
+
+
+def supervisor_station(config):
+    """The phone for a supervisor: the last of the configuration no agent
+    has, or None."""
     taken = {a.station for a in config.agents}
     free = [s for group in config.station_groups for s in group.stations if s not in taken]
     return free[-1] if free else None
+
+
+def _agent(config, agent_id):
+    return next((a for a in config.agents if a.id == agent_id), None)

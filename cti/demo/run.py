@@ -244,6 +244,8 @@ class Demo:
                                      self.reactor).register()
         bots = [(a.id, a.station) for a in self.config.agents
                 if a.station and a.id != self.options.human]
+        for station in attach.headsets(self.config, self.options.human):
+            self.server.sim.endpoint(station).offhook()
         self.traffic = Traffic(self.reactor, self.server.sim, self.server.center,
                                lambda: connect(self.reactor, dial),
                                Profile(calls_per_minute=self.options.rate,
