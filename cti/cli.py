@@ -24,6 +24,7 @@ import getpass
 import sys
 
 from cti import __version__
+from cti.demo import DEFAULT_DURATION_S, DEFAULT_RATE
 
 
 def passwd(stdin=None, stdout=None):
@@ -80,12 +81,21 @@ def main(argv=None):
                        "(default 5)")
     demo = sub.add_parser("demo", help="the simulated call centre, live")
     demo.add_argument("-c", "--config", default="etc/cti.toml", help="configuration file")
-    demo.add_argument("--duration", type=float, default=120.0,
-                      help="seconds of traffic (default 120)")
-    demo.add_argument("--rate", type=float, default=12.0, help="calls per minute (default 12)")
+    demo.add_argument("--duration", type=float, default=DEFAULT_DURATION_S,
+                      help=f"seconds of traffic (default {DEFAULT_DURATION_S:g}; Ctrl-C ends "
+                      "it sooner, with the summary)")
+    demo.add_argument("--rate", type=float, default=DEFAULT_RATE,
+                      help=f"calls per minute (default {DEFAULT_RATE:g})")
     demo.add_argument("--seed", type=int, default=1, help="random seed of the traffic")
+    demo.add_argument("--human", metavar="AGENT",
+                      help="leave this agent to a person: no bot logs it in (the demo prints "
+                      "the `cti agent` command that does)")
+    demo.add_argument("--run-dir", metavar="DIR",
+                      help="this run's database, recordings and log (new or empty; default: "
+                      "a new directory under var/demo/)")
     demo.add_argument("--json", action="store_true",
-                      help="print only the summary, as one JSON object")
+                      help="print only the summary, as one JSON object (the rest goes to "
+                      "standard error)")
     demo.add_argument("--tour", action="store_true",
                       help="the narrated tour of the simulated boards instead")
     sub.add_parser("linediag", help="line diagnostics (see linediag --help)", add_help=False)
@@ -143,6 +153,10 @@ def main(argv=None):
         from simulators.board_demo import main as tour
 
         return tour()
-    from cti.demo import main as demo
+    try:
+        from cti.demo.run import main as demo
 
-    return demo(args)
+        return demo(args)
+    except KeyboardInterrupt:        # Ctrl-C before the demo set its own handler
+        print("cti demo: interrupted before it began", file=sys.stderr)
+        return 130

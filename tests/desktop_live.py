@@ -66,12 +66,12 @@ def text(app, selector):
 
 async def agent_desktop(app, server, trunk):
     async with app.run_test(size=(130, 36)) as pilot:
-        await until(pilot, lambda: "Not ready (login)" in text(app, "StateBar"), "log-on")
+        await until(pilot, lambda: "not ready (login)" in text(app, "StateBar"), "log-on")
         first = app.client
         first.transport.abortConnection()            # the network fails
         await until(pilot, lambda: "connection lost" in text(app, "#status"), "the loss said")
         await until(pilot, lambda: text(app, "#status") == "Reconnected", "reconnected")
-        assert app.client is not first and "Not ready (login)" in text(app, "StateBar")
+        assert app.client is not first and "not ready (login)" in text(app, "StateBar")
         server.sim.endpoint(trunk).call(ani="2125551234", dnis="5550199")
         waiting = app.query_one("#waiting")
         await until(pilot, lambda: waiting.row_count == 1, "the caller in the queue view")
@@ -114,7 +114,7 @@ async def supervisor_console(app, reactor, server, dial, trunk):
         agents, queues = app.query_one("#agents"), app.query_one("#queues")
         await until(pilot, lambda: agents.row_count == len(config.agents), "the agents")
         await until(pilot, lambda: queues.row_count == len(config.queues), "the queues")
-        assert grid(app, "#agents", "1003")[:4] == ["1003", "Carol Chen", "north", "Logged off"]
+        assert grid(app, "#agents", "1003")[:4] == ["1003", "Carol Chen", "north", "logged off"]
         abandoned = int(grid(app, "#queues", "support")[9])
 
         loop = asyncio.get_running_loop()
@@ -122,7 +122,7 @@ async def supervisor_console(app, reactor, server, dial, trunk):
         await dan.login("1004", PASSWORD, "agent").asFuture(loop)
         await dan.set_agent_state("loggedOn").asFuture(loop)
         await dan.set_agent_state("notReady", reason="lunch").asFuture(loop)
-        await until(pilot, lambda: grid(app, "#agents", "1004")[3:5] == ["Not ready", "lunch"],
+        await until(pilot, lambda: grid(app, "#agents", "1004")[3:5] == ["not ready", "lunch"],
                     "agent 1004's event")
         await until(pilot, lambda: grid(app, "#queues", "support")[5] == "lunch 1",
                     "the support queue's reasons")
@@ -138,15 +138,15 @@ async def supervisor_console(app, reactor, server, dial, trunk):
 
         await pilot.press("down", "down", "down", "t", "enter")   # 1004's team: ready
         await until(pilot, lambda: text(app, "#status").startswith(
-            "Team south: Ready, 1 done, 2 refused (1005: invalid_state"), "the team's answer")
+            "Team south: ready, 1 done, 2 refused (1005: invalid_state"), "the team's answer")
         await until(pilot, lambda: grid(app, "#agents", "1004")[:5] == [
-            "1004", "Dan Diaz", "south", "Ready", ""], "agent 1004 ready")
+            "1004", "Dan Diaz", "south", "ready", ""], "agent 1004 ready")
 
         caller.call(ani="2125558888", dnis="5550199")           # to 1004, who answers
         phone = server.sim.endpoint("msiB1C4")
         await until(pilot, lambda: phone.state == "ringing", "1004's phone rings")
         phone.offhook()
-        await until(pilot, lambda: grid(app, "#agents", "1004")[3] == "On a call", "1004 talks")
+        await until(pilot, lambda: grid(app, "#agents", "1004")[3] == "on a call", "1004 talks")
         server.sim.endpoint(SUPERVISOR_PHONE).offhook()
         await pilot.press("m")
         await until(pilot, lambda: "Supervising 1004" in text(app, "#supervision"), "monitor")

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
 from textual.widgets import Input
 from twisted.internet import defer
 from twisted.internet.task import Clock
@@ -168,7 +169,7 @@ def test_start_up_monitors_the_agent_station_and_queues():
             ("MonitorStart", {"object": "queue", "id": "support"}),
             ("SetAgentState", {"state": "loggedOn"}),
             ("MonitorStart", {"object": "device", "id": "msiB1C5"})]
-        assert "Not ready (login)" in text(pilot.app, "StateBar")
+        assert "not ready (login)" in text(pilot.app, "StateBar")
         assert "Erin Evans" in text(pilot.app, "StateBar")
 
     run(desktop(fake), scenario)
@@ -202,14 +203,14 @@ def test_going_ready_and_not_ready():
         await pilot.press("r")
         await pilot.pause()
         assert fake.sent() == [("SetAgentState", {"state": "ready"})]
-        assert "Ready" in text(pilot.app, "StateBar")
+        assert "· ready ·" in text(pilot.app, "StateBar")
         await pilot.press("n")
         await pilot.pause()
         assert isinstance(pilot.app.screen, Ask)
         await pilot.press(*"lunch", "enter")
         await pilot.pause()
         assert fake.sent() == [("SetAgentState", {"state": "notReady", "reason": "lunch"})]
-        assert "Not ready (lunch)" in text(pilot.app, "StateBar")
+        assert "not ready (lunch)" in text(pilot.app, "StateBar")
 
     run(desktop(fake), scenario)
 
@@ -227,7 +228,7 @@ def test_an_incoming_call_pops_the_screen_with_ani_dnis_and_data():
         assert "support" in info and "waited 0:42" in info
         fields = {f.name: f.value for f in app.query("RecordForm Input")}
         assert fields == {"topic": "internet", "account": "00417"}
-        assert "Ringing" in text(app, "StateBar")
+        assert "ringing" in text(app, "StateBar")
         assert app.check_action("answer", ()) and not app.check_action("hold", ())
 
     run(desktop(fake), scenario)
@@ -430,8 +431,8 @@ def test_statistics_follow_the_agent_events():
         stats = text(app, "StatsView")
         assert "Calls 3" in stats and "talk time 12:05" in stats
         assert "made 2    to me by name 1" in stats
-        assert "On a call    11:30" in stats and "Ready        20:00" in stats
-        assert "On a call" in text(app, "StateBar") and "0:30" in text(app, "StateBar")
+        assert "on a call    11:30" in stats and "ready        20:00" in stats
+        assert "on a call" in text(app, "StateBar") and "0:30" in text(app, "StateBar")
 
     run(desktop(fake), scenario)
 
@@ -495,7 +496,7 @@ def test_a_state_asked_during_a_call_is_shown_pending():
         await talk(pilot.app, fake, pilot)
         await pilot.press("n", *"lunch", "enter")
         await pilot.pause()
-        assert "then Not ready (lunch) after the call" in text(pilot.app, "StateBar")
+        assert "then not ready (lunch) after the call" in text(pilot.app, "StateBar")
 
     run(desktop(fake), scenario)
 
@@ -648,7 +649,7 @@ def test_a_locked_break_asks_its_password_to_end():
         await pilot.pause()
         assert fake.sent() == [("SetAgentState", {"state": "notReady", "reason": "meeting",
                                                   "lock": "s3cret"})]
-        assert "Not ready (meeting) · locked" in text(app, "StateBar")
+        assert "not ready (meeting) · locked" in text(app, "StateBar")
         assert not app.check_action("after_call_work", ())
         # Ready asks the password; escape gives up and nothing is sent.
         await pilot.press("r")
@@ -666,7 +667,7 @@ def test_a_locked_break_asks_its_password_to_end():
         await pilot.pause()
         assert fake.sent() == [("SetAgentState", {"state": "ready", "lock": "guess"}),
                                ("SetAgentState", {"state": "ready", "lock": "s3cret"})]
-        assert "locked" not in text(app, "StateBar") and "Ready" in text(app, "StateBar")
+        assert "locked" not in text(app, "StateBar") and "· ready ·" in text(app, "StateBar")
 
     run(desktop(fake), scenario)
 
@@ -685,7 +686,7 @@ def test_logging_off_from_a_locked_break_asks_its_password():
         await pilot.press(*"s3cret", "enter")
         await pilot.pause()
         assert fake.sent() == [("SetAgentState", {"state": "loggedOff", "lock": "s3cret"})]
-        assert "Logged off" in text(app, "StateBar")
+        assert "logged off" in text(app, "StateBar")
 
     run(desktop(fake), scenario)
 
@@ -705,13 +706,13 @@ def test_after_call_work_now_or_after_the_call():
         await pilot.press("w")
         await pilot.pause()
         assert fake.sent() == [("SetAgentState", {"state": "workingAfterCall"})]
-        assert "Wrap-up" in text(app, "StateBar")
+        assert "wrap-up" in text(app, "StateBar")
         assert "r or n ends it" in text(app, "#status")
         fake_call["busy"] = True
         await talk(app, fake, pilot)
         await pilot.press("w")
         await pilot.pause()
-        assert "then Wrap-up after the call" in text(app, "StateBar")
+        assert "then wrap-up after the call" in text(app, "StateBar")
 
     run(desktop(fake), scenario)
 
@@ -897,8 +898,8 @@ def test_the_supervisor_grid_fills_from_the_servers_snapshots_of_every_object():
             ("Snapshot", {"object": "queue", "id": "*"}),
             ("Snapshot", {"object": "call", "id": "*"})]
         assert rows(pilot.app, "#agents") == [
-            ["1002", "Bob Baker", "north", "Ready", "", "0:05", "", ""],
-            ["1005", "Erin Evans", "north", "On a call", "", "1:30", "c3", ""]]
+            ["1002", "Bob Baker", "north", "ready", "", "0:05", "", ""],
+            ["1005", "Erin Evans", "north", "on a call", "", "1:30", "c3", ""]]
         columns = [str(c.label) for c in pilot.app.query_one("#agents").columns.values()]
         assert columns == ["Agent", "Name", "Team", "State", "Reason", "Time", "Call",
                            "Supervision"]
@@ -906,7 +907,7 @@ def test_the_supervisor_grid_fills_from_the_servers_snapshots_of_every_object():
             # queue, strategy, waiting, longest, agents by state, not ready by reason,
             # service level, ASA, AHT, abandoned, handled
             ["sales", "fewest_calls", "0", "-", "ready 1", "", "-", "-", "-", "0", "0"],
-            ["support", "longest_idle", "1", "0:20", "ready 1, on call 1, not ready 3",
+            ["support", "longest_idle", "1", "0:20", "ready 1, on a call 1, not ready 3",
              "lunch 2, login 1", "75%", "0:12", "3:04", "1", "3"]]
         columns = [str(c.label) for c in pilot.app.query_one("#queues").columns.values()]
         assert columns[4:6] == ["Agents", "Not-ready reasons"]
@@ -927,9 +928,9 @@ def test_the_supervisor_grid_follows_events():
         fake.emit("SupervisionStarted", agent="1005", call="c3", mode="whisper")
         await pilot.pause()
         agents = app.query_one("#agents")
-        assert agents.get_row_at(0)[3:5] == ["Not ready", "break"]
+        assert agents.get_row_at(0)[3:5] == ["not ready", "break"]
         assert agents.get_row_at(1)[7] == "whisper"
-        assert app.query_one("#queues").get_row_at(1)[2:6] == ["0", "-", "on call 1, not ready 1",
+        assert app.query_one("#queues").get_row_at(1)[2:6] == ["0", "-", "on a call 1, not ready 1",
                                                               "break 1"]
         assert "Supervising 1005 on c3 (whisper)" in text(app, "#supervision")
         fake.emit("SupervisionEnded", agent="1005", call="c3", mode="whisper")
@@ -937,6 +938,56 @@ def test_the_supervisor_grid_follows_events():
         assert "Not supervising" in text(app, "#supervision")
 
     run(console(fake), scenario)
+
+
+def misfits(table):
+    """The columns of a grid not exactly as wide as their label or widest
+    cell: {label: (width, needed)}."""
+    out = {}
+    for column in table.columns.values():
+        needed = max(cell_len(str(cell)) for cell in [column.label, *table.get_column(column.key)])
+        if column.content_width != needed:
+            out[str(column.label)] = (column.content_width, needed)
+    return out
+
+
+@pytest.mark.parametrize("width", [60, 220])
+def test_the_supervisor_grids_columns_are_as_wide_as_their_content(width):
+    """On a narrow terminal (the grid scrolls sideways) and a wide one: no
+    cell cut, no column wider than its label or widest cell, as cells grow,
+    shrink and rows come."""
+    fake = FakeClient(supervisor_answers(*floor()))
+
+    async def scenario(pilot):
+        app = pilot.app
+        agents, queues = app.query_one("#agents"), app.query_one("#queues")
+        assert misfits(agents) == misfits(queues) == {}
+        long_reason = "training on the new billing system"
+        fake.emit("AgentNotReady", **{**agent("notReady", long_reason, since=NOW - 1),
+                                      "agent": "1002", "name": "Bob Baker", "team": "north"},
+                  previous="ready")
+        fake.emit("QueueChanged", **queue("sales", agents={"ready": 3, "busy": 1,
+                                                           "workingAfterCall": 2},
+                                          notReadyReasons={long_reason: 1}))
+        await pilot.pause()
+        assert misfits(agents) == misfits(queues) == {}
+        assert agents.ordered_columns[4].content_width == len(long_reason)
+        if width == 220:                    # it all fits: every cell shows whole
+            assert long_reason in agents.render_line(1).text
+            assert "ready 3, on a call 1, wrap-up 2" in queues.render_line(1).text
+        fake.emit("AgentReady", **{**agent("ready", "", since=NOW), "agent": "1002",
+                                   "name": "Bob Baker", "team": "north"}, previous="notReady")
+        fake.emit("AgentLoggedOn", **{**agent("notReady", "login", since=NOW), "agent": "1009",
+                                      "name": "Ivy Ito-Villanueva"}, previous="loggedOff")
+        await pilot.pause()
+        assert misfits(agents) == misfits(queues) == {}
+        assert agents.ordered_columns[4].content_width == len("Reason")   # the long one left
+
+    async def go():
+        async with console(fake).run_test(size=(width, 40)) as pilot:
+            await pilot.pause()
+            await scenario(pilot)
+    asyncio.run(go())
 
 
 def test_agents_and_queues_the_console_did_not_know_appear_with_their_events():
@@ -953,7 +1004,7 @@ def test_agents_and_queues_the_console_did_not_know_appear_with_their_events():
         fake.emit("Queued", call="c12", device="queue:billing", state="queued",
                   callingDevice="3125550000", calledDevice="5550300", data={})
         await pilot.pause()
-        assert rows(app, "#agents")[2][:5] == ["1009", "Ivy Ito", "", "Not ready", "login"]
+        assert rows(app, "#agents")[2][:5] == ["1009", "Ivy Ito", "", "not ready", "login"]
         assert rows(app, "#queues")[0] == ["billing", "", "1", "0:00", "", "", "-", "-", "-",
                                            "-", "-"]
         # Its figures come with the next reading of the queues.
@@ -1048,14 +1099,14 @@ def test_supervisor_forces_states_next_call_and_strategy():
         await pilot.pause()
         await pilot.press("n", *"coaching", "enter")
         await pilot.pause()
-        assert text(app, "#status") == "Agent 1002: Not ready (coaching), done"
+        assert text(app, "#status") == "Agent 1002: not ready (coaching), done"
         fake.emit("AgentNotReady", **{**agents["1002"], "state": "notReady",
                                       "reason": "coaching", "since": NOW}, previous="ready")
         await pilot.pause()
-        assert app.query_one("#agents").get_row_at(0)[3:5] == ["Not ready", "coaching"]
+        assert app.query_one("#agents").get_row_at(0)[3:5] == ["not ready", "coaching"]
         await pilot.press("o")
         await pilot.pause()
-        assert text(app, "#status") == "Agent 1002: Logged off, done"
+        assert text(app, "#status") == "Agent 1002: logged off, done"
         await pilot.press("tab")                                      # the queues grid
         await pilot.press("s")
         await pilot.pause()
@@ -1093,19 +1144,19 @@ def test_a_forced_state_is_reported_and_the_row_follows_the_agent_event():
         await pilot.press("y")
         await pilot.pause()
         assert fake.sent() == [("ForceAgentState", {"state": "ready", "agent": "1002"})]
-        assert rows(app, "#agents")[0] == ["1002", "Bob Baker", "north", "Ready", "", "0:00",
+        assert rows(app, "#agents")[0] == ["1002", "Bob Baker", "north", "ready", "", "0:00",
                                            "", ""]
-        assert text(app, "#status") == "Agent 1002: Ready, done"
+        assert text(app, "#status") == "Agent 1002: ready, done"
         # A refusal is in the answer too: the request itself succeeds.
         fake.answers["ForceAgentState"] = {"agents": [
             {"agent": "1005", "result": "refused", "state": "workingAfterCall",
              "code": "invalid_state", "message": "agent 1005: wrap-up is forced for 20 s more"}]}
         await pilot.press("down", "y")
         await pilot.pause()
-        assert text(app, "#status") == ("Agent 1005: Ready, refused (1005: invalid_state "
+        assert text(app, "#status") == ("Agent 1005: ready, refused (1005: invalid_state "
                                         "agent 1005: wrap-up is forced for 20 s more)")
         assert app.query_one("#status").has_class("error")
-        assert rows(app, "#agents")[1][:4] == ["1005", "Erin Evans", "north", "Wrap-up"]
+        assert rows(app, "#agents")[1][:4] == ["1005", "Erin Evans", "north", "wrap-up"]
 
     run(console(fake), scenario)
 
@@ -1285,14 +1336,14 @@ def test_the_supervisor_forces_a_whole_team():
         await pilot.press(*"meeting", "enter")                        # ...for a meeting
         await pilot.pause()
         assert text(app, "#status") == (
-            "Team north: Not ready (meeting), 1 done, 1 after the call, "
+            "Team north: not ready (meeting), 1 done, 1 after the call, "
             "1 refused (1007: invalid_state agent 1007 is loggedOff)")
         assert app.query_one("#status").has_class("error")
         await pilot.press("t", "escape")
         await pilot.pause()
         await pilot.press("t", "down", "down", "enter")               # log out
         await pilot.pause()
-        assert text(app, "#status") == "Team north: Logged off, 2 done, 1 after the call"
+        assert text(app, "#status") == "Team north: logged off, 2 done, 1 after the call"
         assert not app.query_one("#status").has_class("error")
         assert fake.sent() == [
             ("ForceAgentState", {"state": "notReady", "team": "north", "reason": "meeting"}),

@@ -205,7 +205,7 @@ def test_reconnected_the_desktop_starts_again_on_the_new_client():
 
     async def scenario(pilot):
         app = pilot.app
-        assert "Ready" in text(app, "StateBar")
+        assert "· ready" in text(app, "StateBar")
         fake.sent()
         fake.closed.callback(None)
         await pilot.pause()
@@ -215,7 +215,7 @@ def test_reconnected_the_desktop_starts_again_on_the_new_client():
             ("MonitorStart", {"object": "agent", "id": "1005"}),
             ("MonitorStart", {"object": "device", "id": "msiB1C5"}),
             ("MonitorStart", {"object": "queue", "id": "support"})]
-        assert "Not ready (client lost)" in text(app, "StateBar")
+        assert "not ready (client lost)" in text(app, "StateBar")
         assert "support: 1 waiting, longest 1:15" in text(app, "#queue-summary")
         # The events come from the new client, and the keys go to it.
         back.emit("AgentReserved", **agent("reserved", "", call="c1"), previous="notReady")
@@ -243,7 +243,7 @@ def test_a_dialog_open_across_the_reconnection_sends_on_the_new_client():
         await pilot.press(*"lunch", "enter")
         await pilot.pause()
         assert back.sent() == [("SetAgentState", {"state": "notReady", "reason": "lunch"})]
-        assert "Not ready (lunch)" in text(pilot.app, "StateBar")
+        assert "not ready (lunch)" in text(pilot.app, "StateBar")
 
     run(desktop(fake, Dialer(back)), scenario)
 
@@ -259,7 +259,7 @@ def test_an_agent_the_server_has_logged_off_is_logged_on_again():
         await pilot.pause()
         await advance(pilot, 1)
         assert ("SetAgentState", {"state": "loggedOn", "station": "msiB1C5"}) in back.sent()
-        assert "Not ready (login)" in text(pilot.app, "StateBar")
+        assert "not ready (login)" in text(pilot.app, "StateBar")
 
     run(desktop(fake, Dialer(back)), scenario)
 
@@ -335,7 +335,7 @@ def test_the_supervisor_console_reads_every_agent_and_queue_again():
             ("Snapshot", {"object": "device", "id": "*"}),
             ("Snapshot", {"object": "queue", "id": "*"}),
             ("Snapshot", {"object": "call", "id": "*"})]
-        assert rows(app, "#agents")[0][:5] == ["1002", "Bob Baker", "north", "Not ready",
+        assert rows(app, "#agents")[0][:5] == ["1002", "Bob Baker", "north", "not ready",
                                                "lunch"]
         assert [r[0] for r in rows(app, "#queues")] == ["support"]
         # The figures are read on the new client, every five seconds still.
@@ -446,7 +446,7 @@ def test_a_desktop_is_back_with_the_state_the_server_kept_and_gets_the_next_call
     app = agent_desktop(centre, link)
 
     async def scenario(pilot):
-        await until(centre, app, lambda: "Not ready (login)" in text(app, "StateBar"),
+        await until(centre, app, lambda: "not ready (login)" in text(app, "StateBar"),
                     "logged on")
         await pilot.press("r")
         await until(centre, app, lambda: app.desk.state == "ready", "ready")
@@ -458,7 +458,7 @@ def test_a_desktop_is_back_with_the_state_the_server_kept_and_gets_the_next_call
         assert link.dials == 2
         new = app.client
         assert "support: 0 waiting" in text(app, "#queue-summary")
-        assert app.desk.state == "ready" and "Ready" in text(app, "StateBar")
+        assert app.desk.state == "ready" and "· ready ·" in text(app, "StateBar")
         assert "SetAgentState" not in new.asked                  # kept by the server
         caller_to_support(centre)
         await until(centre, app, lambda: "ringing" in text(app, "#call-info"),
@@ -490,7 +490,7 @@ def test_a_desktop_logs_on_again_an_agent_logged_off_meanwhile():
         centre.call(supervisor.force_agent_state("loggedOff", agent="1005"))
         await until(centre, app, lambda: text(app, "#status") == "Reconnected",
                     "reconnected")
-        await until(centre, app, lambda: "Not ready (login)" in text(app, "StateBar"),
+        await until(centre, app, lambda: "not ready (login)" in text(app, "StateBar"),
                     "logged on again")
         assert "SetAgentState" in app.client.asked
 
@@ -531,16 +531,16 @@ def test_the_supervisor_console_is_back_with_every_agent():
     async def scenario(pilot):
         await until(centre, app, lambda: len(rows(app, "#agents")) == len(centre.config.agents),
                     "every agent")
-        assert state_of("1004") == "Logged off"
+        assert state_of("1004") == "logged off"
         link.drop()
         await until(centre, app, lambda: "connection lost" in text(app, "#status"), "lost")
         client, _ = dan.first()                          # meanwhile 1004 logs on
         centre.call(client.set_agent_state("loggedOn"))
         await until(centre, app, lambda: text(app, "#status") == "Reconnected", "reconnected")
-        await until(centre, app, lambda: state_of("1004") == "Not ready", "1004 read again")
+        await until(centre, app, lambda: state_of("1004") == "not ready", "1004 read again")
         assert len(rows(app, "#agents")) == len(centre.config.agents)
         assert len(rows(app, "#queues")) == len(centre.config.queues)
         centre.call(client.set_agent_state("ready"))     # the monitors are live again
-        await until(centre, app, lambda: state_of("1004") == "Ready", "1004's event")
+        await until(centre, app, lambda: state_of("1004") == "ready", "1004's event")
 
     on_centre(centre, app, scenario)

@@ -50,8 +50,8 @@ from cti.agent.widgets import (
     ScreenPop,
     StateBar,
     StatsView,
-    state_label,
 )
+from cti.words import agent_state
 
 #: Whom an agent may call (MakeCall): the same names, fewer choices.
 CALLS_OUT = [("number", "an outside number"), ("agent", "another agent (internal call)")]
@@ -219,8 +219,8 @@ class AgentDesktop(Console):
     def _agent_answer(self, result):
         self.desk.set_agent({k: v for k, v in result.items() if k != "result"})
         if result.get("result") == "pending":
-            self.say(state_label(result.get("pendingState"), result.get("pendingReason") or "")
-                     + " after the call")
+            self.say("After the call: "
+                     + agent_state(result.get("pendingState"), result.get("pendingReason")))
         self.monitor_station()
 
     def _set_state(self, state, done, **params):

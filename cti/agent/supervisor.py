@@ -95,18 +95,19 @@ from twisted.internet.task import LoopingCall
 from cti.agent.console import DESTINATIONS, Console
 from cti.agent.dialogs import Ask, Pick
 from cti.agent.model import Floor, duration
-from cti.agent.widgets import STATES, SpanLines, fill, state_label
+from cti.agent.widgets import SpanLines, fill
 from cti.protocol.client import RemoteError
 from cti.server.config import STRATEGIES
+from cti.words import agent_state
 
 MODES = [("monitor", "monitor: silent, undetectable"), ("whisper", "whisper: the agent hears"),
          ("barge", "barge: the agent and the caller hear")]
 #: What the team key may force on every agent of a team.
-TEAM_STATES = [("ready", "Ready"), ("notReady", "Not ready (asks the reason)"),
-               ("loggedOff", "Log out")]
-#: Agent states as the queue grid counts them, in the order an agent goes through them.
-SHORT = {"ready": "ready", "reserved": "ringing", "busy": "on call",
-         "workingAfterCall": "wrap-up", "notReady": "not ready", "loggedOff": "off"}
+TEAM_STATES = [("ready", agent_state("ready")),
+               ("notReady", agent_state("notReady", "asks the reason")),
+               ("loggedOff", agent_state("loggedOff"))]
+#: The order in which the queue grid counts agents by state: the available first.
+BY_STATE = ("ready", "reserved", "busy", "workingAfterCall", "notReady", "loggedOff")
 #: What became of each agent a forced state was asked for, as the status line says it.
 OUTCOMES = {"done": "done", "pending": "after the call", "refused": "refused"}
 #: Refusals of the span list or a span's monitor that only say this login
@@ -134,8 +135,8 @@ def outcome(agents):
 
 def by_state(states):
     """{"notReady": 1, "ready": 2} -> "ready 2, not ready 1"."""
-    order = [s for s in SHORT if s in states] + sorted(set(states) - set(SHORT))
-    return ", ".join(f"{SHORT.get(s, s)} {states[s]}" for s in order)
+    order = [s for s in BY_STATE if s in states] + sorted(set(states) - set(BY_STATE))
+    return ", ".join(f"{agent_state(s)} {states[s]}" for s in order)
 
 
 def by_reason(reasons):
@@ -304,7 +305,7 @@ class SupervisorConsole(Console):
         if a.get("call") in self.floor.recording:
             marks.append("recording")
         return (a["agent"], a.get("name", ""), a.get("team") or "",
-                STATES.get(a["state"], a["state"]),
+                agent_state(a["state"]),
                 a.get("reason") or "", duration(self.floor.in_state(a["agent"])),
                 a.get("call") or "", " ".join(marks))
 
@@ -437,7 +438,7 @@ class SupervisorConsole(Console):
 
         def report(result):
             agents = result["agents"]
-            self.say(f"{subject}: {state_label(state, reason)}, {outcome(agents)}",
+            self.say(f"{subject}: {agent_state(state, reason)}, {outcome(agents)}",
                      error=any(a["result"] == "refused" for a in agents))
         self.send(self.client.force_agent_state(state, reason=reason, **who), report)
 

@@ -9,7 +9,8 @@ counting).  Only the customer record keeps something of its own: what
 the agent typed and has not saved yet, so an update of the call's data
 never overwrites an edit in progress.
 
-    StateBar     Ready · 0:42 · then Not ready (lunch) after the call
+    StateBar     ready · 0:42 · then not ready (lunch) after the call
+                 (the states in cti.words' words, as everywhere)
     ScreenPop    who calls (ANI, DNIS), from which queue, how long they
                  waited, the call's state, and the RecordForm: the attached
                  data, one field a line, editable
@@ -25,9 +26,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Static
 
 from cti.agent.model import duration, time_of_day
+from cti.words import agent_state
 
-STATES = {"loggedOff": "Logged off", "notReady": "Not ready", "ready": "Ready",
-          "reserved": "Ringing", "busy": "On a call", "workingAfterCall": "Wrap-up"}
 CALL_STATES = {"alerting": "ringing", "initiated": "calling", "connected": "connected",
                "hold": "on hold", "ended": "ended"}
 ROLE_WORDS = {"talk": "talks", "listen": "listens"}
@@ -35,25 +35,19 @@ ROLE_WORDS = {"talk": "talks", "listen": "listens"}
 SPAN_STATES = {"down": "DOWN", "recovering": "recovering", "in_service": "in service"}
 
 
-def state_label(state, reason=""):
-    label = STATES.get(state, state)
-    return f"{label} ({reason})" if reason else label
-
-
 class StateBar(Static):
     def show(self, desk):
         agent = desk.agent
         parts = [f"{agent.get('name', '')} [{desk.agent_id}]",
                  f"at {desk.station}" if desk.station else "no station",
-                 state_label(desk.state, agent.get("reason", ""))
+                 agent_state(desk.state, agent.get("reason"))
                  + (" · locked" if desk.locked else ""),
                  duration(desk.in_state())]
         ends = agent.get("wrapUpEndsAt")
         if desk.state == "workingAfterCall" and ends is not None:
             parts.append(f"wrap-up ends in {duration(ends - desk.clock())}")
         if agent.get("pendingState"):
-            parts.append("then " + state_label(agent["pendingState"],
-                                               agent.get("pendingReason") or "")
+            parts.append("then " + agent_state(agent["pendingState"], agent.get("pendingReason"))
                          + " after the call")
         self.update(" · ".join(parts))
         self.set_classes(f"state-{desk.state}")
@@ -213,7 +207,7 @@ class StatsView(Static):
         lines = [f"Calls {stats.get('calls', 0)}    talk time {duration(stats.get('talkS', 0))}",
                  f"  made {stats.get('callsOut', 0)}    to me by name "
                  f"{stats.get('callsDirect', 0)}"]
-        lines += [f"  {STATES.get(state, state):<12} {duration(seconds)}"
+        lines += [f"  {agent_state(state):<12} {duration(seconds)}"
                   for state, seconds in sorted(desk.state_seconds().items())]
         self.update("\n".join(lines))
 
@@ -252,12 +246,22 @@ class SpanLines(Static):
 
 def fill(table, rows):
     """Make a DataTable show `rows` ({key: cells}), in that order, keeping
-    the cursor on the row it was on."""
+    the cursor on the row it was on.
+
+    Every column is as wide as its label or its widest cell, and no wider,
+    on a terminal of any width (a narrow one scrolls sideways rather than
+    cut a cell).  A DataTable only ever widens a column for the rows it
+    adds, and keeps a changed cell to the width its column had: so a
+    rebuilt table starts each column from its label, and a changed cell
+    asks for its column to be measured again (wider, or narrower once the
+    widest cell shrank)."""
     keys = [str(k) for k in rows]
     current = [k.value for k in table.rows]
     if current != keys:
         cursor = current[table.cursor_row] if 0 <= table.cursor_row < len(current) else None
         table.clear()
+        for column in table.columns.values():
+            column.content_width = column.label.cell_len      # the rows added widen it
         for key, cells in zip(keys, rows.values(), strict=True):
             table.add_row(*cells, key=key)
         if cursor in keys:
@@ -267,4 +271,4 @@ def fill(table, rows):
     for key, cells in zip(keys, rows.values(), strict=True):
         for column, value in zip(columns, cells, strict=True):
             if table.get_cell(key, column) != value:
-                table.update_cell(key, column, value)
+                table.update_cell(key, column, value, update_width=True)
