@@ -29,6 +29,7 @@ from rich.table import Table
 
 from cti import shell
 from cti.config import ConfigError
+from cti.words import AGENT_STATES
 
 #: what -> (snapshot object, keep this snapshot?, [(column, value of a snapshot)])
 TABLES = {
@@ -59,10 +60,12 @@ TABLES = {
          else f"{s['serviceLevel']:.0%}"),
         ("offered", lambda s: str(s["offered"])), ("answered", lambda s: str(s["answered"])),
         ("abandoned", lambda s: str(s["abandoned"])),
-        ("agents", lambda s: ", ".join(f"{k} {v}" for k, v in sorted(s["agents"].items())))]),
+        ("agents", lambda s: ", ".join(f"{AGENT_STATES.get(k, k)} {v}"
+                                       for k, v in sorted(s["agents"].items())))]),
     "agents": ("agent", lambda s: True, [
         ("agent", lambda s: s["agent"]), ("name", lambda s: s.get("name") or ""),
-        ("state", lambda s: s["state"]), ("reason", lambda s: s.get("reason") or ""),
+        ("state", lambda s: AGENT_STATES.get(s["state"], s["state"])),
+        ("reason", lambda s: s.get("reason") or ""),
         ("for", lambda s: _for(s.get("since"))), ("station", lambda s: s.get("station") or "-"),
         ("call", lambda s: s.get("call") or "-")]),
     "sessions": ("session", lambda s: True, [

@@ -185,3 +185,32 @@ def test_the_readme_s_first_call_pops_on_the_agent_s_screen(server):
         flow.terminate()
         flow.wait(timeout=30)
     hang_up_everything(server)
+
+
+def test_linediag_sees_the_running_server_s_call_and_plays_audio_sent_in_pieces(server,
+                                                                               tmp_path):
+    """linediag attached (no --offline) shows the timeslot of a call up,
+    and `cti sim play` sends a 10 s WAV, more than one request carries."""
+    import wave
+    from array import array
+
+    done = cti(server, "sim", "call", "pstn_in", "--ani", "2125550104", "--dnis", "5550199")
+    device = done.stdout.split()[0].removeprefix("device=")
+    until("the call up", lambda: calls(server))
+    linediag = subprocess.run([sys.executable, "-m", "cti", "linediag", "bits", "dtiB1",
+                               "--server", f"127.0.0.1:{server['port']}"],
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "CTI_PASSWORD": PASSWORD})
+    assert linediag.returncode == 0, linediag.stderr
+    [row] = [line for line in linediag.stdout.splitlines() if f"{device} " in line]
+    assert "far end: off-hook" in row
+    wav = tmp_path / "ten.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000)
+        w.writeframes(array("h", [800, -800] * 40_000).tobytes())
+    until("the far end answered", lambda: json.loads(cti(
+        server, "sim", "status", device, "--json").stdout)["state"] == "connected")
+    done = cti(server, "sim", "play", device, str(wav))
+    assert done.returncode == 0, done.stderr
+    assert "seconds=10.0" in done.stdout
+    hang_up_everything(server)

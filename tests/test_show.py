@@ -64,14 +64,14 @@ def test_calls(centre):
 def test_queues(centre):
     row = table(centre, "queues")["support"]
     assert row[2] == "1" and row[5:8] == ["2", "1", "0"]
-    assert "busy 1" in row[8]
+    assert "on a call 1" in row[8]                  # the state words of cti.words
 
 
 def test_agents(centre):
     rows = table(centre, "agents")
     assert (rows["1005"][2], rows["1005"][5], rows["1005"][6]) == (
-        "busy", "msiB1C5", centre.center.acd.agents["1005"].call.id)
-    assert rows["1001"][2] == "loggedOff"
+        "on a call", "msiB1C5", centre.center.acd.agents["1005"].call.id)
+    assert rows["1001"][2] == "logged off"
 
 
 def test_the_text_table_and_json(centre, capsys):
