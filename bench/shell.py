@@ -54,6 +54,8 @@ def write_config(directory):
               "[routing]", 'default = {queue = "q"}',
               "[[queues]]", 'name = "q"',
               "[[users]]", 'name = "admin"', 'roles = ["admin"]', f'password_hash = "{secret}"']
+    (d / "prompts").mkdir()
+    (d / "prompts" / "prompts.toml").write_text('[prompts]\nhello = "Hello."\n')
     (d / "cti.toml").write_text("\n".join(lines) + "\n")
     return d / "cti.toml", port
 

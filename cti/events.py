@@ -111,7 +111,7 @@ def tail(client, watch, wanted, out, as_json=False, heartbeat_s=10.0, clock=time
     (ConnectionClosed).  A Heartbeat goes every `heartbeat_s` (the Login's
     `heartbeatS`) whatever arrives: the server counts what the client
     sends, not what it receives."""
-    from cti.protocol.client import ConnectionClosed
+    from cti.protocol.blocking import ConnectionClosed
 
     for kind, object_id in watch:
         client.call("MonitorStart", object=kind, id=object_id)
@@ -149,7 +149,7 @@ def main(argv=None):
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     shell.add_arguments(parser)
     args = parser.parse_args(argv)
-    from cti.protocol.client import ConnectionClosed, RemoteError
+    from cti.protocol.blocking import ConnectionClosed, RemoteError
 
     try:
         watch, wanted = targets(args.watch, args.role), filters(args.filter)

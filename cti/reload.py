@@ -30,7 +30,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="cti reload", description=__doc__.split("\n")[0])
     shell.add_arguments(parser, roles=("admin",))
     args = parser.parse_args(argv)
-    from cti.protocol.client import RemoteError
+    from cti.protocol.blocking import RemoteError
 
     try:
         with shell.connect(args, client="cti-reload") as client:

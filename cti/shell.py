@@ -70,7 +70,7 @@ def connect(args, client):
     """A BlockingClient logged in as the arguments say (close it, or use
     it in a `with`), its Login result in `session`; OSError, ConfigError or
     RemoteError if not."""
-    from cti.protocol.client import BlockingClient
+    from cti.protocol.blocking import BlockingClient
 
     host, port = address(args)
     connection = BlockingClient(host, port)

@@ -20,15 +20,12 @@ listen` of the configuration (`-c`).  The user: `--user` (default
 """
 import argparse
 import json
-import os
 import sys
 import time
 
-from rich.console import Console
-from rich.table import Table
-
 from cti import shell
 from cti.config import ConfigError
+from cti.tables import text_table
 from cti.words import AGENT_STATES
 
 #: what -> (snapshot object, keep this snapshot?, [(column, value of a snapshot)])
@@ -106,18 +103,11 @@ def rows(what, snapshots):
     return [[value(s) for _, value in columns] for s in snapshots if keep(s)]
 
 
-def render(what, snapshots, width=None):
-    """The table as text."""
+def render(what, snapshots):
+    """The table as text, its title the kind and how many."""
     _, _, columns = TABLES[what]
-    table = Table(title=f"{what} ({len(rows(what, snapshots))})", box=None,
-                  header_style="bold", pad_edge=False)
-    for name, _ in columns:
-        table.add_column(name, overflow="fold")
-    for row in rows(what, snapshots):
-        table.add_row(*row)
-    console = Console(width=width or 200, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
-    console.print(table)
-    return console.export_text()
+    body = rows(what, snapshots)
+    return text_table([name for name, _ in columns], body, title=f"{what} ({len(body)})") + "\n"
 
 
 def main(argv=None):
@@ -126,7 +116,7 @@ def main(argv=None):
     shell.add_arguments(parser)
     parser.add_argument("--json", action="store_true", help="the snapshots, as JSON")
     args = parser.parse_args(argv)
-    from cti.protocol.client import RemoteError
+    from cti.protocol.blocking import RemoteError
 
     try:
         with shell.connect(args, client="cti-show") as client:
@@ -141,7 +131,5 @@ def main(argv=None):
         keep = TABLES[args.what][1]
         print(json.dumps([s for s in snapshots if keep(s)], indent=1, sort_keys=True))
     else:
-        sys.stdout.write(render(args.what, snapshots,
-                                width=os.get_terminal_size().columns if sys.stdout.isatty()
-                                else 200))
+        sys.stdout.write(render(args.what, snapshots))
     return 0

@@ -177,7 +177,7 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    from cti.protocol.client import RemoteError
+    from cti.protocol.blocking import RemoteError
 
     if args.command == "script":
         from cti.sim_script import run_file

@@ -109,7 +109,7 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
-    from cti.protocol.client import ConnectionClosed, RemoteError
+    from cti.protocol.blocking import ConnectionClosed, RemoteError
 
     try:
         source = Offline.open(args.config) if args.offline else Attached.connect(args)

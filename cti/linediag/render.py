@@ -1,26 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # -*- test-case-name: tests.test_linediag -*-
-"""linediag's readable tables: plain text, columns as wide as their
-widest cell, headings in capitals."""
-
-
-def _cell(value):
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        return ",".join(map(str, value)) or "none"
-    return str(value)
-
-
-def table(rows, columns):
-    widths = [max(len(c), *(len(_cell(r.get(c))) for r in rows)) for c in columns]
-    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
-    for r in rows:
-        lines.append("  ".join(_cell(r.get(c)).ljust(w)
-                               for c, w in zip(columns, widths, strict=True)).rstrip())
-    return "\n".join(lines)
+"""linediag's readable tables: plain text (cti.tables), columns as wide
+as their widest cell, headings in capitals."""
+from cti.tables import table
 
 
 def render_scan(rows):
