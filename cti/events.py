@@ -89,18 +89,24 @@ def _text(value):
 
 
 class Once:
-    """Whether an event was seen already, through another monitor: the
-    same name and body (but its `monitor`) among the last RECENT."""
+    """Whether an event is new, or a copy of one just seen that came
+    through another monitor: one publish reaches each monitor watching
+    its object (a call's event at a device, in a queue) with the same
+    body and another `monitor`.  An event whose body and monitor match
+    one already seen is a new event (an alarm raised again)."""
 
     def __init__(self):
-        self.recent = deque(maxlen=RECENT)
+        self.recent = deque(maxlen=RECENT)       # [key, {monitor ids it came through}]
 
     def __call__(self, name, body):
+        monitor = body.get("monitor")
         key = json.dumps([name, {k: v for k, v in body.items() if k != "monitor"}],
                          sort_keys=True, default=str)
-        if key in self.recent:
-            return False
-        self.recent.append(key)
+        for entry in reversed(self.recent):
+            if entry[0] == key and monitor is not None and monitor not in entry[1]:
+                entry[1].add(monitor)
+                return False
+        self.recent.append([key, {monitor}])
         return True
 
 

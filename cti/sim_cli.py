@@ -15,7 +15,7 @@ through the protocol's Sim* services (administrators only)::
     cti sim digits DEVICE DIGITS [--mf]
     cti sim tone DEVICE TONE              dial ringback busy reorder sit fax_cng fax_ced none
     cti sim play DEVICE FILE.wav          8 kHz mono WAV: PCM16, mu-law or A-law (sent
-                                          in pieces, played back to back; up to 10 min)
+                                          in pieces, played back to back; up to 600 s)
     cti sim hangup DEVICE [--method loop_current_drop|polarity|busy_tone|silence]
     cti sim handset STATION lift|hangup|flash
     cti sim answer TARGET MODE [--rings N] how our calls out are answered there:
@@ -68,18 +68,23 @@ COMMANDS = {
 #: Audio bytes per SimAudio request: its base64 stays under the protocol's
 #: longest string (65,536 characters).
 PIECE_BYTES = 48_000
-#: The longest file `cti sim play` sends, in bytes of audio (10 minutes of PCM16).
-PLAY_MAX_BYTES = 600 * 8000 * 2
+#: The largest WAV file `cti sim play` reads (an hour of PCM16): the server
+#: says how much of it may wait to be played (SimStatus `audioQueuedMaxS`).
+READ_MAX_BYTES = 3600 * 16_000
 
 
 def wav_pieces(path):
-    """The WAV file as a list of base64 WAV files of at most PIECE_BYTES of
-    audio each, in its own format (ValueError saying what is wrong)."""
+    """(seconds of audio, a list of base64 WAV files of at most
+    PIECE_BYTES of audio each, in the file's own format); ValueError
+    saying what is wrong."""
     from drivers.wavinfo import wav_format
 
     with open(path, "rb") as f:
-        data = f.read(PLAY_MAX_BYTES + 65_536)
-    wav_format(data[:4096], where=path)          # 8 kHz mono PCM16, mu-law or A-law
+        data = f.read(READ_MAX_BYTES + 1)
+    if len(data) > READ_MAX_BYTES:
+        raise ValueError(f"{path}: over {READ_MAX_BYTES:,} bytes, more than a far end plays")
+    encoding = wav_format(data[:4096], where=path)   # 8 kHz mono PCM16, mu-law or A-law
+    per_second = 16_000 if encoding == "pcm16" else 8_000
     fmt, payload, pos = None, None, 12
     while pos + 8 <= len(data):
         chunk, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
@@ -91,16 +96,28 @@ def wav_pieces(path):
         pos += 8 + size + (size & 1)
     if not payload:
         raise ValueError(f"{path}: no audio (no data chunk, or an empty one)")
-    if len(payload) > PLAY_MAX_BYTES:
-        raise ValueError(f"{path}: more audio than the {PLAY_MAX_BYTES // 16000 // 60} "
-                         "minutes `cti sim play` sends")
     pieces = []
     for start in range(0, len(payload), PIECE_BYTES):
         part = payload[start:start + PIECE_BYTES]
         body = fmt + b"data" + len(part).to_bytes(4, "little") + part
         wav = b"RIFF" + (4 + len(body)).to_bytes(4, "little") + b"WAVE" + body
         pieces.append(base64.b64encode(wav).decode("ascii"))
-    return pieces
+    return len(payload) / per_second, pieces
+
+
+def play(client, device, path):
+    """Send a WAV file to a far end, in pieces, once the server says it
+    may have it all waiting; the last answer, its `seconds` the whole's."""
+    seconds, pieces = wav_pieces(path)
+    status = client.call("SimStatus", device=device)
+    room = status["audioQueuedMaxS"] - status["audioQueuedS"]
+    if seconds > room:
+        raise ValueError(f"{path}: {seconds:.1f} s of audio; {device} may have "
+                         f"{room:.1f} s more waiting to be played (at most "
+                         f"{status['audioQueuedMaxS']} s)")
+    for piece in pieces:
+        answer = client.call("SimAudio", device=device, wav=piece)
+    return {**answer, "seconds": round(seconds, 3)}
 
 
 def parser():
@@ -185,16 +202,15 @@ def main(argv=None):
         return run_file(args)
     service, fields = COMMANDS[args.command]
     try:
-        requests = [{"device": args.device, "wav": piece} for piece in wav_pieces(args.file)] \
-            if args.command == "play" else [fields(args)]
+        request = fields(args) if fields else None
+        if args.command == "play":
+            wav_pieces(args.file)                 # a wrong file: said before connecting
         with shell.connect(args, client="cti-sim") as client:
-            answers = [client.call(service, **request) for request in requests]
+            answer = play(client, args.device, args.file) if args.command == "play" \
+                else client.call(service, **request)
     except (ConfigError, OSError, RemoteError, ValueError) as e:
         print(f"cti sim {args.command}: {e}", file=sys.stderr)
         return 2
-    answer = answers[-1]
-    if args.command == "play":
-        answer = {**answer, "seconds": round(sum(a["seconds"] for a in answers), 3)}
     if args.json:
         print(json.dumps(answer, sort_keys=True))
     else:

@@ -154,7 +154,7 @@ def check(data, where, base=Path(".")):
             wav = base / body["file"]
             try:
                 result["fields"] = {"device": body.get("device", "")}
-                result["pieces"] = wav_pieces(wav)
+                result["pieces"] = wav_pieces(wav)[1]
             except OSError as e:
                 raise ScriptError(f"{at}.play.file: {wav}: {e.strerror}") from None
             except ValueError as e:

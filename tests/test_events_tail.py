@@ -137,3 +137,12 @@ def test_sessions_are_for_administrators_only(centre):
     for service in ("Snapshot", "MonitorStart"):
         with pytest.raises(RemoteError, match="forbidden: sessions are for administrators"):
             centre.call(supervisor.call(service, object="session", id="*"))
+
+
+def test_an_event_that_happens_again_is_printed_again():
+    once = events.Once()
+    raised = {"device": "dtiB1", "alarm": "los", "monitor": 4}
+    assert once("SpanAlarm", raised)
+    assert not once("SpanAlarm", {**raised, "monitor": 5})     # the same, another monitor
+    assert once("SpanAlarm", raised)                            # raised again
+    assert not once("SpanAlarm", {**raised, "monitor": 5})

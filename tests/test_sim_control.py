@@ -254,7 +254,8 @@ def test_heard_digits_are_those_of_this_call_only(centre):
 
 @pytest.mark.parametrize("params, field, words", [
     ({"ani": "212-555"}, "ani", "'-' is not a digit"),
-    ({"dnis": "5" * 40}, "dnis", "up to 32 digits"),
+    ({"ani": "12*34"}, "ani", "'*' is not a digit"),
+    ({"dnis": "5" * 40}, "dnis", "up to 31 digits 0-9"),
     ({"name": "Zoë"}, "name", "printable ASCII"),
 ])
 def test_a_caller_s_numbers_and_name_are_checked(centre, params, field, words):

@@ -7,6 +7,7 @@ rate injected."""
 import pytest
 
 from cti.protocol.client import RemoteError
+from drivers.errors import SimulatorError
 from tests.centre import Centre
 
 PASSWORD = "1234"
@@ -161,11 +162,15 @@ def test_our_loopback_holds_the_span_until_it_is_taken_off(centre):
     assert centre.call(client.call("SetSpanLoopback", span="dtiB1", mode="local")) == {
         "span": "dtiB1", "loopback": "local"}
     assert report(centre, client)["loopback"] == "local"
-    centre.sim.endpoint("dtiB1T1").call(ani="2125550001", dnis="5550199")
-    centre.run(3000)
-    assert not centre.center.calls                     # no call taken meanwhile
+    slots = {t["device"]: t for t in report(centre, client)["timeslots"]}
+    assert slots["dtiB1T1"]["txBits"] == "11"          # busied out: the carrier seizes none
+    with pytest.raises(SimulatorError, match="busy"):
+        centre.sim.endpoint("dtiB1T1").call(ani="2125550001", dnis="5550199")
     centre.call(client.call("SetSpanLoopback", span="dtiB1", mode="none"))
     assert report(centre, client)["loopback"] == "none"
+    assert centre.server.channels["dtiB1T1"].state == "idle"
+    centre.sim.endpoint("dtiB1T1").call(ani="2125550001", dnis="5550199")
+    centre.run_until(lambda: centre.center.calls, what="calls taken again")
 
 
 def test_bad_requests_name_what_is_wrong(centre):
@@ -175,7 +180,100 @@ def test_bad_requests_name_what_is_wrong(centre):
     assert refused(centre, client, "StartBert", device="dtiB1",
                    seconds=0).body["field"] == "seconds"
     assert refused(centre, client, "GetBertResults", device="dtiB1").code == "no_such_object"
-    assert refused(centre, client, "StopBert", device="dtiB1").code == "invalid_state"
+    assert refused(centre, client, "StopBert", device="dtiB1").code == "no_such_object"
     centre.call(client.call("StartBert", device="dtiB1T1"))
     error = refused(centre, client, "StartBert", device="dtiB1")
     assert error.code == "invalid_state" and "a BERT runs on dtiB1T1" in str(error)
+
+
+def held(centre, device="dtiB1T5"):
+    return centre.server.channels[device].snapshot()["held"]
+
+
+def test_a_far_loop_is_let_go_only_by_its_own_loop_down_once_it_was_sent(centre):
+    client = admin(centre)
+    centre.call(client.call("SendSpanLoopCode", span="dtiB1", code="line_up"))
+    centre.run(6000)
+    error = refused(centre, client, "SendSpanLoopCode", span="dtiB1", code="payload_down")
+    assert error.code == "invalid_field" and "line_down undoes it" in str(error)
+    centre.call(client.call("SendSpanLoopCode", span="dtiB1", code="line_down"))
+    centre.run(500)
+    assert held(centre) == ["far loop"]                  # the code is still going out
+    centre.run_until(lambda: not held(centre), within_ms=15_000, what="the hold let go")
+    assert centre.sim.far_loopback("dtiB1") == "none"
+    assert centre.server.channels["dtiB1T5"].state == "idle"
+
+
+def test_a_refused_request_keeps_the_holds_that_were_there(centre):
+    client = admin(centre)
+    centre.call(client.call("SendSpanLoopCode", span="dtiB1", code="line_up"))
+    centre.run(6000)
+    centre.call(client.call("StartBert", device="dtiB1T5", seconds=60))
+    error = refused(centre, client, "SendSpanLoopCode", span="dtiB1", code="line_up")
+    assert error.code in ("resource_busy", "invalid_state")
+    assert held(centre, "dtiB1T9") == ["far loop"] and held(centre) == ["bert", "far loop"]
+
+
+def test_a_board_fault_leaves_nothing_held_and_says_so(centre, monkeypatch):
+    from drivers.errors import BoardError
+
+    client = admin(centre)
+
+    def broken(*args):
+        raise BoardError("the framer did not answer")
+    monkeypatch.setattr(centre.driver, "span_loopback", broken)
+    error = refused(centre, client, "SetSpanLoopback", span="dtiB1", mode="line")
+    assert error.code == "invalid_state" and "the framer did not answer" in str(error)
+    assert not held(centre) and centre.server.channels["dtiB1T5"].state == "idle"
+    centre.call(client.call("StartBert", device="dtiB1T2", seconds=60))
+    monkeypatch.setattr(centre.driver, "bert_stop", broken)
+    final = centre.call(client.call("StopBert", device="dtiB1T2"))
+    assert not final["running"] and "the framer did not answer" in final["results"]["error"]
+    assert not held(centre, "dtiB1T2")
+
+
+def test_stopping_takes_the_loops_down_and_a_loop_found_at_start_is_held(centre):
+    from cti.server.maintenance.linetests import LineTests
+
+    client = admin(centre)
+    centre.call(client.call("SetSpanLoopback", span="dtiB1", mode="payload"))
+    centre.call(client.call("SendSpanLoopCode", span="dtiB1", code="line_up"))
+    centre.run(6000)
+    centre.server.line_tests.stop()
+    assert centre.driver.status("dtiB1")["loopback"] == "none"
+    centre.driver.span_loopback("dtiB1", "local")       # looped by someone else
+    for channel in centre.server.span_watches.watches["dtiB1"].timeslots:
+        channel.held.clear()
+        channel.back_in_service()
+    tests = LineTests(centre.clock, centre.driver, centre.server.span_watches,
+                      lambda *a, **k: None)
+    tests.start()
+    assert held(centre) == ["loopback"]
+
+
+def test_reports_carry_the_intervals_asked_for_and_the_doctor_runs_on_the_server(centre):
+    client = admin(centre)
+    centre.run(901_000)                                   # one 15-minute interval completed
+    [span] = centre.call(client.call("GetSpanReports", intervals=4))["spans"]
+    assert len(span["performance"]["intervals"]) == 1
+    assert report(centre, client)["performance"]["intervals"] == []
+    assert refused(centre, client, "GetSpanReports", intervals=97).body["field"] == "intervals"
+    answer = centre.call(client.call("Diagnose"))
+    assert answer["findings"] == [] and {s["rule"] for s in answer["skipped"]} >= {"tones.zone"}
+
+
+def test_a_span_whose_driver_gives_no_counters_is_still_reported(monkeypatch):
+    from drivers.errors import DriverNotSupported
+
+    centre = Centre()
+
+    def unsupported(span):
+        raise DriverNotSupported("no such function in this SDK", function="dt_getcounters")
+    monkeypatch.setattr(centre.driver, "span_counters", unsupported)
+    centre.server.startService()
+    try:
+        span = report(centre, admin(centre))
+        assert span["performance"] is None and span["state"] == "in_service"
+        assert len(span["timeslots"]) == 24
+    finally:
+        centre.center.stop()

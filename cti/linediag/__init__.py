@@ -46,7 +46,14 @@ import time
 from cti import config, shell
 from cti.linediag import render
 from cti.linediag.source import Attached, NeedsServer, Offline
+from cti.server.lines.performance import INTERVALS_KEPT
+from cti.server.maintenance.linetests import BERT_DEFAULT_S
 from cti.server.maintenance.scan import verdict
+from drivers.interface import BERT_PATTERNS, LOOP_CODES, LOOPBACKS
+
+#: The fastest `linediag watch` refreshes, and the slowest (each refresh
+#: is a request: slower, the server would take the session for dead).
+WATCH_EVERY_S = (0.2, 20.0)
 
 __all__ = ["main", "verdict"]
 
@@ -80,21 +87,22 @@ def parser():
     p.add_argument("span", nargs="?")
     p = command("counters", "performance: errored, severely errored, unavailable seconds")
     p.add_argument("span", nargs="?")
-    p.add_argument("--intervals", type=int, default=4,
-                   help="completed 15-minute intervals shown (default 4, up to 96)")
+    p.add_argument("--intervals", type=_between(0, INTERVALS_KEPT, int), default=4,
+                   help=f"completed 15-minute intervals shown (default 4, up to "
+                   f"{INTERVALS_KEPT})")
     p = command("bits", "A/B signalling bits per timeslot, with their meaning")
     p.add_argument("span", nargs="?")
     p = command("loopback", "loop the span at our side")
     p.add_argument("span")
-    p.add_argument("mode", choices=("none", "line", "payload", "local"))
+    p.add_argument("mode", choices=LOOPBACKS)
     p = command("loopcode", "send a loop-up or loop-down code to the far end")
     p.add_argument("span")
-    p.add_argument("code", choices=("line_up", "line_down", "payload_up", "payload_down"))
+    p.add_argument("code", choices=LOOP_CODES)
     p = command("bert", "a bit error rate test on a span or timeslot")
     p.add_argument("device")
-    p.add_argument("--pattern", default="qrss", choices=("qrss", "2^15-1", "2^20-1",
-                                                         "all_ones"))
-    p.add_argument("--seconds", type=int, default=60, help="how long it runs (default 60)")
+    p.add_argument("--pattern", default=BERT_PATTERNS[0], choices=BERT_PATTERNS)
+    p.add_argument("--seconds", type=int, default=BERT_DEFAULT_S,
+                   help=f"how long it runs (default {BERT_DEFAULT_S})")
     how = p.add_mutually_exclusive_group()
     how.add_argument("--follow", action="store_true",
                      help="print the results each second until it ends")
@@ -102,9 +110,24 @@ def parser():
     how.add_argument("--stop", action="store_true", help="stop the running one")
     p = command("watch", "spans, counters and bits, refreshed", json_too=False)
     p.add_argument("span", nargs="?")
-    p.add_argument("--every", type=float, default=1.0, help="seconds between refreshes")
+    p.add_argument("--every", type=_between(*WATCH_EVERY_S, float), default=1.0,
+                   help=f"seconds between refreshes ({WATCH_EVERY_S[0]:g} to "
+                   f"{WATCH_EVERY_S[1]:g}; default 1)")
     command("doctor", "the configuration held against what the spans show")
     return top
+
+
+def _between(low, high, kind):
+    """An argparse type: a number of `kind` from low to high."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is not {low:g} to {high:g}")
+        return value
+    return parse
 
 
 def main(argv=None):
@@ -116,11 +139,11 @@ def main(argv=None):
     except config.ConfigError as e:
         print(f"linediag: {e}", file=sys.stderr)
         return 2
-    except (OSError, RemoteError) as e:
+    except (OSError, RemoteError, ConnectionClosed) as e:
         print(f"linediag: cannot reach the server: {e} (--offline opens the boards here)",
               file=sys.stderr)
         return 2
-    except Exception as e:  # a driver or simulator error: say it plainly
+    except Exception as e:  # offline: a driver or simulator error, said plainly
         print(f"linediag: cannot open the boards: {e}", file=sys.stderr)
         return 2
     with source:
@@ -146,7 +169,8 @@ def run(args, source, out=None, sleep=time.sleep):
         dump = source.bus_map()
         return _out(args, out, dump, render.render_bus(dump, args.all))
     if command in ("spans", "counters", "bits"):
-        reports = source.span_reports(args.span)
+        reports = source.span_reports(args.span,
+                                      args.intervals if command == "counters" else 0)
         text = {"spans": render.render_spans,
                 "bits": render.render_bits}.get(command)
         text = text(reports) if text else render.render_counters(reports, args.intervals)
@@ -177,8 +201,8 @@ def _out(args, out, document, text):
 
 def _bert(args, source, out, sleep):
     if args.results:
-        return _out(args, out, source.bert_results(args.device),
-                    render.render_bert(source.bert_results(args.device)))
+        answer = source.bert_results(args.device)
+        return _out(args, out, answer, render.render_bert(answer))
     if args.stop:
         answer = source.bert_stop(args.device)
         return _out(args, out, answer, render.render_bert(answer))
@@ -188,11 +212,11 @@ def _bert(args, source, out, sleep):
             f"  (linediag bert {args.device} --results reads it; --stop ends it)\n"))
     try:
         while answer["running"]:
-            sleep(1.0)
-            answer = source.bert_results(args.device)
-            if not getattr(args, "json", False):
+            if not args.json:
                 out.write(render.render_bert(answer))
                 out.flush()
+            sleep(1.0)
+            answer = source.bert_results(args.device)
     except KeyboardInterrupt:
         answer = source.bert_stop(args.device)
     return _out(args, out, answer, render.render_bert(answer))
@@ -212,12 +236,7 @@ def _watch(args, source, out, sleep):
 
 
 def _doctor(args, source, out):
-    from cti.doctor import examine
-    from cti.server.config import load_server_config
-
-    examination = examine(load_server_config(args.config), source.span_reports())
-    findings = [f.to_dict() for f in examination.findings]
-    skipped = [(s.rule, s.reason) for s in examination.skipped]
-    return _out(args, out, {"findings": findings, "skipped": [
-        {"rule": rule, "reason": why} for rule, why in skipped]},
-        render.render_findings(findings, skipped))
+    """The server runs the doctor on its own configuration and spans."""
+    answer = source.diagnose()
+    return _out(args, out, answer, render.render_findings(
+        answer["findings"], [(s["rule"], s["reason"]) for s in answer["skipped"]]))

@@ -88,6 +88,10 @@ def render_counters(reports, intervals=4):
     out = []
     for r in reports:
         perf = r["performance"]
+        if perf is None:
+            out += [f"SPAN {r['span']}  no performance monitoring: the driver gives no "
+                    "error counters", ""]
+            continue
         current = {**perf["current"], "interval": f"now ({duration(perf['current']['elapsedS'])})"}
         rows = [current] + [{**i, "interval": clock_time(i["start"])}
                             for i in perf["intervals"][:intervals]]

@@ -44,8 +44,18 @@ class Attached:
     def bus_map(self):
         return self.client.call("GetBusMap")
 
-    def span_reports(self, span=None):
-        return self.client.call("GetSpanReports", **({"span": span} if span else {}))["spans"]
+    def span_reports(self, span=None, intervals=0):
+        """Span reports with `intervals` completed intervals each.  With
+        intervals, every span's in one answer could outgrow a frame on a
+        big chassis: they are asked span by span then."""
+        if span is None and intervals:
+            return [self.span_reports(r["span"], intervals)[0]
+                    for r in self.span_reports()]
+        return self.client.call("GetSpanReports", intervals=intervals,
+                                **({"span": span} if span else {}))["spans"]
+
+    def diagnose(self):
+        return self.client.call("Diagnose")
 
     def loopback(self, span, mode):
         return self.client.call("SetSpanLoopback", span=span, mode=mode)
@@ -62,8 +72,6 @@ class Attached:
     def bert_stop(self, device):
         return self.client.call("StopBert", device=device)
 
-    def keep_alive(self):
-        self.client.call("Heartbeat")
 
 
 class Offline:
@@ -108,8 +116,8 @@ class Offline:
                           "server (it keeps the counters and owns the calls): run without "
                           "--offline")
 
-    span_reports = loopback = loop_code = _server_only
-    bert_start = bert_results = bert_stop = keep_alive = _server_only
+    span_reports = loopback = loop_code = diagnose = _server_only
+    bert_start = bert_results = bert_stop = _server_only
 
 
 def boards_of(path):

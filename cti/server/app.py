@@ -139,7 +139,7 @@ class CTServer(MultiService):
                                     lambda action, user, **detail:
                                     self.center.records.audit(action, user, **detail))
         maintenance_handlers.register(self.hub, driver, self.bus, self.span_watches,
-                                      self.line_tests)
+                                      self.line_tests, lambda: self.center.config)
         driver.subscribe(self.channels.handle)
         driver.subscribe(self.ports.handle)
         self.lag = ReactorLag(reactor)
@@ -219,6 +219,7 @@ class CTServer(MultiService):
                 channel.start()
         self.center.start()
         self.span_watches.start()
+        self.line_tests.start()
         self.lag.start()
         if self.freeze_heap:
             gc.collect()

@@ -269,6 +269,8 @@ class Channel:
                                + (f" with a call from {self.ani}" if self.ani else "")
                                + ": wait for it to be idle, or clear its call first",
                                object="device", id=self.name)
+        if not self.held:
+            self._busy_out(True)
         self.held.add(purpose)
         if self.state == "idle":
             self.machine.fire("out_of_service", reason=f"held for maintenance: {purpose}")
@@ -276,9 +278,17 @@ class Channel:
     def release_hold(self, purpose):
         """`purpose` no longer holds the channel: back in service when
         nothing else holds it and its span is in service."""
+        if purpose not in self.held:
+            return
         self.held.discard(purpose)
-        if not self.held and (self.span is None or self.span.in_service):
-            self.back_in_service()
+        if not self.held:
+            self._busy_out(False)
+            if self.span is None or self.span.in_service:
+                self.back_in_service()
+
+    def _busy_out(self, on):
+        """Show the far end the channel is not to be used while held (a
+        T1 trunk sends off-hook bits: the carrier seizes none of them)."""
 
     def _outbound_start(self, number, no_answer_s):
         if self.state != "idle":
@@ -471,6 +481,9 @@ class EmWinkTrunk(OutsideLine, PooledVoice, Channel):
     def answer(self):
         self.machine.fire("answer")
         self.driver.set_bits(self.name, a=1, b=1)
+
+    def _busy_out(self, on):
+        self.driver.set_bits(self.name, a=int(on), b=int(on))
 
     def back_in_service(self):
         """Idle again; a far end that seized meanwhile is answered now."""
@@ -834,6 +847,9 @@ class T1LoopStartTrunk(PooledVoice, LoopStartLine):
         if self._gap is not None and self._gap.active():
             self._gap.cancel()
         self._gap = None
+
+    def _busy_out(self, on):
+        self.driver.set_bits(self.name, a=int(on), b=1)       # off-hook, or on-hook (idle)
 
     def _clear_down(self):
         if self.voice is not None:

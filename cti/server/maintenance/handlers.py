@@ -10,10 +10,13 @@ administrators:
     StartBert         a bit error rate test on a span or a timeslot
     GetBertResults    its results, live or final
     StopBert          end it now
+    Diagnose          the configuration doctor (cti.doctor) on the span reports
 """
+from cti.doctor import examine
 from cti.protocol.services import Field, Service
 from cti.server.edge import serve
-from cti.server.errors import NoSuchObject
+from cti.server.errors import InvalidField, NoSuchObject
+from cti.server.lines.performance import INTERVALS_KEPT
 from cti.server.maintenance.linetests import BERT_DEFAULT_S
 from cti.server.maintenance.scan import scan
 from drivers.interface import BERT_PATTERNS, LOOP_CODES, LOOPBACKS
@@ -21,29 +24,41 @@ from drivers.interface import BERT_PATTERNS, LOOP_CODES, LOOPBACKS
 ADMIN = frozenset({"admin"})
 
 
-def register(hub, driver, bus, watches, tests):
+def register(hub, driver, bus, watches, tests, config):
+    """`config()`: the server's configuration now (a reload may change it)."""
     add = hub.catalogue.add
     add(Service("GetLineStatus", ADMIN, errors=()),
         lambda request, params: {"devices": scan(driver)})
     add(Service("GetBusMap", ADMIN, errors=()), lambda request, params: bus.dump())
 
     def reports(who, params):
-        span = params["span"]
+        span, intervals = params["span"], params["intervals"]
+        if not 0 <= intervals <= INTERVALS_KEPT:
+            raise InvalidField(f"intervals: {intervals} is not 0 to {INTERVALS_KEPT}",
+                               field="intervals")
         if span is None:
-            return {"spans": watches.reports()}
+            return {"spans": watches.reports(intervals)}
         if span not in watches:
             raise NoSuchObject(f"{span} is no T1 span of this server's boards",
                                object="device", id=span)
-        return {"spans": [watches.report(span)]}
+        return {"spans": [watches.report(span, intervals)]}
+
+    def diagnose(who, params):
+        examination = examine(config(), watches.reports())
+        return {"findings": [f.to_dict() for f in examination.findings],
+                "skipped": [{"rule": s.rule, "reason": s.reason}
+                            for s in examination.skipped]}
 
     span = {"span": Field(str, doc="a T1 span")}
-    add(Service("GetSpanReports", ADMIN, fields={"span": Field(str, False)},
-                errors=("no_such_object",)), serve(reports))
+    add(Service("GetSpanReports", ADMIN, fields={
+        "span": Field(str, False), "intervals": Field(int, False, 0)},
+        errors=("no_such_object",)), serve(reports))
+    add(Service("Diagnose", ADMIN, errors=()), serve(diagnose))
     add(Service("SetSpanLoopback", ADMIN, fields={**span, "mode": Field(
-        str, choices=LOOPBACKS)}, errors=("no_such_object", "invalid_state")),
+        str, choices=LOOPBACKS)}, errors=("no_such_object", "invalid_state", "resource_busy")),
         serve(lambda who, p: tests.loopback(who, p["span"], p["mode"])))
     add(Service("SendSpanLoopCode", ADMIN, fields={**span, "code": Field(
-        str, choices=LOOP_CODES)}, errors=("no_such_object", "invalid_state")),
+        str, choices=LOOP_CODES)}, errors=("no_such_object", "invalid_state", "resource_busy")),
         serve(lambda who, p: tests.loop_code(who, p["span"], p["code"])))
     device = {"device": Field(str, doc="a T1 span or timeslot")}
     add(Service("StartBert", ADMIN, fields={
@@ -52,7 +67,8 @@ def register(hub, driver, bus, watches, tests):
         errors=("no_such_object", "invalid_state", "resource_busy")),
         serve(lambda who, p: tests.bert_start(who, p["device"], p["pattern"],
                                               p["seconds"])))
-    add(Service("GetBertResults", ADMIN, fields=device, errors=("no_such_object",)),
+    add(Service("GetBertResults", ADMIN, fields=device,
+                errors=("no_such_object", "invalid_state", "resource_busy")),
         serve(lambda who, p: tests.bert_results(p["device"])))
-    add(Service("StopBert", ADMIN, fields=device, errors=("invalid_state",)),
+    add(Service("StopBert", ADMIN, fields=device, errors=("no_such_object", "invalid_state")),
         serve(lambda who, p: tests.bert_stop(who, p["device"])))

@@ -20,7 +20,9 @@ cti.doctor reads)::
                     "signalling": "em_wink"},
      "alarms": [], "alarmHistory": [...],           # as the span's snapshot
      "counters": {"bpv": 0, ..., "los": false},     # the driver's, since opened
-     "performance": {...},                          # SpanPerformance.snapshot()
+     "performance": {...},                          # SpanPerformance.snapshot(), its
+                                                    # intervals cut to those asked; null
+                                                    # when the driver gives no counters
      "timeslots": [{"device": "dtiB1T1", "rxBits": "00", "txBits": "00",
                     "state": "idle", "held": []}, ...],
      "loopback": "none", "loopCode": null}
@@ -32,7 +34,7 @@ from twisted.internet import task
 
 from cti.logs import Logger
 from cti.server.lines.performance import SpanPerformance, seconds_from_counters
-from drivers.errors import DriverError
+from drivers.errors import DriverNotSupported
 
 log = Logger()
 
@@ -44,30 +46,58 @@ REPORT_ALARMS = 20
 
 class SpanWatch:
     """One span: its line settings as the driver reports them, its last
-    counters and its performance engine."""
+    counters and its performance engine.  A driver that gives no counters
+    (DriverNotSupported) leaves the span watched for its alarms and bits
+    alone: `performance` None."""
 
     def __init__(self, name, driver, clock, span=None, timeslots=(), signalling=None):
         self.name = name
         self.driver = driver
+        self.clock = clock
         self.span = span                      # cti.server.lines.spans.Span, or None
         self.timeslots = list(timeslots)      # the trunk channels on it (may be none)
         self.signalling = signalling
-        status = driver.status(name)
-        self.line = {k: status.get(k) for k in ("framing", "coding", "clock")}
-        self.performance = SpanPerformance(self.line["framing"], clock.seconds())
-        self.counters = driver.span_counters(name)
         self.timeslot_names = [info.name for info in driver.inventory()
                                if info.kind == "timeslot" and info.name.startswith(f"{name}T")
                                and info.name[len(name) + 1:].isdigit()]
+        status = self._status()
+        self.line = {k: status.get(k) for k in ("framing", "coding", "clock")}
+        self.performance = None
+        self.counters = {}
+        self.failing = False                  # the last poll failed (logged once)
+
+    def start(self):
+        """Take the counters as they are now: the first second counts from here."""
+        try:
+            self.counters = self.driver.span_counters(self.name)
+        except DriverNotSupported:
+            return
+        self.performance = SpanPerformance(self.line["framing"], self.clock.seconds())
 
     def poll(self, now):
+        if self.performance is None:
+            return
         counters = self.driver.span_counters(self.name)
         second = seconds_from_counters(self.counters, counters, self.line["framing"])
         self.counters = counters
         self.performance.add(now, second)
 
-    def report(self, now):
-        status = self.driver.status(self.name)
+    def loopback_now(self):
+        return self._status().get("loopback")
+
+    def loop_code_now(self):
+        return self._status().get("loop_code")
+
+    def _status(self):
+        try:
+            return self.driver.status(self.name)
+        except DriverNotSupported:
+            return {}
+
+    def report(self, now, intervals=0):
+        """The span report, with the last `intervals` completed 15-minute
+        intervals (the current one and the 24-hour total always)."""
+        status = self._status()
         if self.span is not None:
             snap = self.span.snapshot()
             state, alarms = snap["state"], snap["alarms"]
@@ -83,16 +113,21 @@ class SpanWatch:
                               "txBits": bits.get("tx_bits"),
                               "state": channel.state if channel else "unused",
                               "held": sorted(channel.held) if channel else []})
+        performance = None
+        if self.performance is not None:
+            performance = self.performance.snapshot()
+            performance["intervals"] = performance["intervals"][:intervals]
         return {"span": self.name, "state": state,
                 "configured": {**self.line, "signalling": self.signalling},
                 "alarms": alarms, "alarmHistory": history, "counters": dict(self.counters),
-                "performance": self.performance.snapshot(),
+                "performance": performance,
                 "timeslots": timeslots, "loopback": status.get("loopback"),
                 "loopCode": status.get("loop_code")}
 
 
 class SpanWatches:
-    """Every span of the boards, polled every POLL_S."""
+    """Every span of the boards, polled every POLL_S, half-way between two
+    wall-clock seconds (a poll a few ms late still lands in its second)."""
 
     def __init__(self, clock, driver, config, channels):
         self.clock = clock
@@ -100,27 +135,28 @@ class SpanWatches:
         self.watches = {}
         self._poller = task.LoopingCall(self.poll)
         self._poller.clock = clock
-        spans = [d for d in config.devices.values() if d.kind == "span"]
+        self._starting = None
         trunks = list(channels)
-        for device in spans:
+        for device in (d for d in config.devices.values() if d.kind == "span"):
             span = channels.by_name.get(device.name)
             timeslots = [c for c in trunks if getattr(c, "span", None) is span] \
                 if span is not None else []
-            try:
-                self.watches[device.name] = SpanWatch(
-                    device.name, driver, clock, span, timeslots,
-                    signalling=device.signalling)
-            except DriverError as e:           # a driver with no counters: not watched
-                log.warn("{span}: no performance monitoring: {e}", span=device.name, e=e)
+            self.watches[device.name] = SpanWatch(device.name, driver, clock, span, timeslots,
+                                                  signalling=device.signalling)
 
     def __contains__(self, name):
         return name in self.watches
 
     def start(self):
+        for watch in self.watches.values():
+            watch.start()
         if self.watches:
-            self._poller.start(POLL_S, now=False)
+            self._starting = self.clock.callLater((0.5 - self.clock.seconds()) % 1.0,
+                                                  self._poller.start, POLL_S)
 
     def stop(self):
+        if self._starting is not None and self._starting.active():
+            self._starting.cancel()
         if self._poller.running:
             self._poller.stop()
 
@@ -129,11 +165,18 @@ class SpanWatches:
         for watch in self.watches.values():
             try:
                 watch.poll(now)
-            except DriverError as e:
-                log.warn("{span}: counters not read: {e}", span=watch.name, e=e)
+            except Exception as e:             # one span's fault stops no other, nor the poller
+                if not watch.failing:
+                    log.warn("{span}: counters not read: {e} (said once, until they are "
+                             "again)", span=watch.name, e=e)
+                watch.failing = True
+            else:
+                if watch.failing:
+                    log.info("{span}: counters read again", span=watch.name)
+                watch.failing = False
 
-    def report(self, name):
-        return self.watches[name].report(self.clock.seconds())
+    def report(self, name, intervals=0):
+        return self.watches[name].report(self.clock.seconds(), intervals)
 
-    def reports(self):
-        return [self.report(name) for name in self.watches]
+    def reports(self, intervals=0):
+        return [self.report(name, intervals) for name in self.watches]

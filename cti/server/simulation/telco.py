@@ -63,10 +63,10 @@ ALARMS = tuple(SIM_ALARMS)
 #: Keys a far end sends: DTMF (16 keys) or MF (KP "*", ST "#").
 DTMF_KEYS = frozenset("0123456789*#ABCD")
 MF_KEYS = frozenset("0123456789*#")
-#: What a caller's number may hold: digits, or "P" (private) / "O" (out of area).
-NUMBER_CHARS = frozenset("0123456789*#")
-#: The longest number or name a far end sends.
-NUMBER_MAX = 32
+#: An analog caller ID's number may be one of these instead of digits.
+PRIVATE, OUT_OF_AREA = "P", "O"
+#: The longest number or name a far end sends (the simulator's).
+NUMBER_MAX = 31
 #: Far ends that are in a call: what they send reaches our side.
 IN_A_CALL = ("seized", "connected")
 #: The most audio a far end may have queued, in seconds.
@@ -79,13 +79,15 @@ LINE_ERRORS = ("bpv", "crc", "fas", "oof", "slips", "ais")
 FRAMINGS, CODINGS, CLOCKS = SPAN_FRAMINGS, SPAN_CODINGS, SPAN_CLOCKS
 
 
-def _number(value, field, extra=""):
-    """A number a far end sends: digits (and *, #, and `extra`), at most
-    NUMBER_MAX; InvalidField naming the field otherwise."""
-    bad = next((c for c in value if c not in NUMBER_CHARS and c not in extra), None)
+def _number(value, field, instead=()):
+    """A number a far end sends: up to NUMBER_MAX digits 0-9, or one of
+    `instead`; InvalidField naming the field otherwise."""
+    if value in instead:
+        return
+    bad = next((c for c in value if not "0" <= c <= "9"), None)
     if bad is not None or len(value) > NUMBER_MAX:
         raise InvalidField(f"{field}: {value!r} is not a number of up to {NUMBER_MAX} "
-                           f"digits" + (f" (or {' or '.join(extra)})" if extra else "")
+                           "digits 0-9" + (f" (or {' or '.join(instead)})" if instead else "")
                            + (f": {bad!r} is not a digit" if bad is not None else ""),
                            field=field)
 
@@ -116,6 +118,7 @@ class SimulatedTelco:
         self.voices = {d.name for d in config.devices.values() if d.kind == "voice"}
         self.heard = {}                   # device -> digits its far end heard, this call
         self.audio_until = {}             # device -> when the audio it was sent ends
+        self.injecting = {}               # span -> the next second's errors (DelayedCall)
 
     # -- the far end of a trunk ---------------------------------------------
     def call(self, who, target, ani="", dnis="", name="", mf=None):
@@ -125,7 +128,7 @@ class SimulatedTelco:
         says, unless `mf` says otherwise); analog lines ring with caller
         ID.  Returns the device, its group and signalling."""
         self._need()
-        _number(ani, "ani", extra="PO")
+        _number(ani, "ani", instead=(PRIVATE, OUT_OF_AREA))
         _number(dnis, "dnis")
         if len(name) > NUMBER_MAX or not name.isascii() or not name.isprintable():
             raise InvalidField(f"name: {name!r} is not up to {NUMBER_MAX} printable ASCII "
@@ -264,14 +267,18 @@ class SimulatedTelco:
     def status(self, device):
         """What the far end of a device is doing and has heard: its state,
         the digits it heard (this call), the tone it hears, what our side
-        dialled to it."""
+        dialled to it; how much audio it has waiting to send, and the most
+        it may have."""
         self._need()
         self._endpoint(device)
         far = self._far(device)
         heard = self.heard.get(device, "") + self._run(far.heard_digits)
         self.heard[device] = heard
+        now = self.clock.seconds()
         result = {"device": device, "state": self._run(lambda: far.state),
-                  "heardDigits": heard, "heardTone": self._run(far.heard_tone)}
+                  "heardDigits": heard, "heardTone": self._run(far.heard_tone),
+                  "audioQueuedS": round(max(0.0, self.audio_until.get(device, now) - now), 3),
+                  "audioQueuedMaxS": AUDIO_QUEUED_MAX_S}
         if device in self.trunks:
             result["dialled"] = self._run(far.dialled)
         return result
@@ -289,7 +296,9 @@ class SimulatedTelco:
     def line_errors(self, who, span, errors, seconds=1):
         """The far end's line takes error events: `errors` (bpv, crc, fas,
         oof, slips: counts; ais: bool) in this second and each of the next
-        `seconds` - 1, as a span's counters and performance report them."""
+        `seconds` - 1, as a span's counters and performance report them.
+        It replaces a pattern still running there; `seconds` 0 only stops
+        that."""
         self._need()
         self._span(span)
         unknown = set(errors) - set(LINE_ERRORS)
@@ -297,28 +306,37 @@ class SimulatedTelco:
             raise InvalidField(f"errors: unknown {', '.join(sorted(unknown))} (one of "
                                f"{', '.join(LINE_ERRORS)})", field="errors")
         for key, value in errors.items():
+            if key == "ais" and not isinstance(value, bool):
+                raise InvalidField(f"errors.ais: expected true or false, got {value!r}",
+                                   field="errors")
             if key != "ais" and (isinstance(value, bool) or not isinstance(value, int)
                                  or not 0 <= value <= 100_000):
                 raise InvalidField(f"errors.{key}: expected a count 0 to 100000, got "
                                    f"{value!r}", field="errors")
-        if not 1 <= seconds <= 3600:
-            raise InvalidField(f"seconds: {seconds} is not 1 to 3600", field="seconds")
-        counts = {k: (bool(v) if k == "ais" else v) for k, v in errors.items()}
-        self._run(self.sim.span_errors, span, **counts)
-        if seconds > 1:
-            self.clock.callLater(1.0, self._errors_again, span, counts, seconds - 1)
-        self._log(who, "injects {errors} on {span} for {seconds} s", errors=counts,
+        if not 0 <= seconds <= 3600:
+            raise InvalidField(f"seconds: {seconds} is not 0 to 3600", field="seconds")
+        previous = self.injecting.pop(span, None)
+        if previous is not None and previous.active():
+            previous.cancel()                   # the new pattern replaces it
+        if seconds:
+            self._run(self.sim.span_errors, span, **errors)
+            if seconds > 1:
+                self.injecting[span] = self.clock.callLater(
+                    1.0, self._errors_again, span, errors, seconds - 1)
+        self._log(who, "injects {errors} on {span} for {seconds} s", errors=errors,
                   span=span, seconds=seconds)
         return {"span": span, "seconds": seconds}
 
     def _errors_again(self, span, counts, seconds):
+        self.injecting.pop(span, None)
         try:
             self.sim.span_errors(span, **counts)
         except driver_errors.SimulatorError as e:
             log.warn("sim: errors on {span} stopped: {e}", span=span, e=e)
             return
         if seconds > 1:
-            self.clock.callLater(1.0, self._errors_again, span, counts, seconds - 1)
+            self.injecting[span] = self.clock.callLater(1.0, self._errors_again, span,
+                                                        counts, seconds - 1)
 
     def bit_error_rate(self, who, span, ber):
         """Random bit errors at `ber` (0 to 0.01) on the far end's transmit
