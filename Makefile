@@ -27,4 +27,4 @@ bench: setup
 	$(VENV)/python -m bench.faults
 
 clean:
-	rm -rf build .venv *.egg-info drivers/_r4*.so drivers/_r4.c drivers/_r4.o
+	rm -rf build .venv *.egg-info drivers/_r4*.so drivers/_r4*.c drivers/_r4*.o drivers/libctisim.so

@@ -1,11 +1,44 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Packaging of cti: the Python packages and the native binding.
+"""Packaging of cti: the Python packages and the native bindings.
 
-`pip install -e .[test]` compiles drivers._r4 through cffi_modules: the
-vendor-style API binding, built with the board simulator from native/
-unless CTI_VENDOR_SDK names a vendor SDK.
+`pip install -e .[test]` compiles the board simulator from native/ into
+drivers/libctisim.so, then the bindings of the vendor-style API through
+cffi_modules: drivers._r4 (full) and drivers._r4_vendor (the vendor's calls
+alone), both over that library.  With CTI_VENDOR_SDK naming a vendor SDK,
+only drivers._r4 is built, against the SDK (drivers/build_r4.py).
 """
+import os
+
 from setuptools import find_packages, setup
+from setuptools.command.build_ext import build_ext
+
+from drivers import build_r4
+
+
+class BuildExt(build_ext):
+    """Builds the simulator library before the bindings that link it, into
+    the build tree (and the source tree too for an in-place or editable
+    build), where the bindings find it beside them ($ORIGIN)."""
+
+    def run(self):
+        if build_r4.vendor_sdk() is None:
+            self._simulator_library()
+        super().run()
+
+    def _simulator_library(self):
+        from distutils.ccompiler import new_compiler
+        from distutils.sysconfig import customize_compiler
+
+        compiler = new_compiler(compiler=self.compiler, force=self.force)
+        customize_compiler(compiler)
+        output_dir = os.path.join(self.build_lib, "drivers")
+        path = build_r4.build_simulator_library(compiler, self.build_temp, output_dir)
+        for ext in self.extensions:
+            if build_r4.SIMULATOR_LIBRARY in ext.libraries:
+                ext.library_dirs.append(output_dir)
+        if self.inplace:
+            self.copy_file(path, os.path.join(build_r4.HERE, os.path.basename(path)))
+
 
 setup(
     name="cti",
@@ -19,7 +52,8 @@ setup(
     packages=find_packages(include=["cti*", "drivers*", "ctbus*", "simulators*", "bench*"])
     + ["twisted.plugins"],
     setup_requires=["cffi>=1.15"],
-    cffi_modules=["drivers/build_r4.py:ffibuilder"],
+    cffi_modules=build_r4.cffi_modules(),
+    cmdclass={"build_ext": BuildExt},
     install_requires=[
         "cffi>=1.15",
         "twisted[tls]>=23.10",          # TLS for the protocol: pyOpenSSL, service_identity

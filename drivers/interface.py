@@ -85,6 +85,9 @@ CONFERENCE_ROLES = ("normal", "listen_only", "coach", "pupil")
 
 TONES = ("dial", "ringback", "busy", "reorder", "sit", "fax_cng", "fax_ced")
 
+#: Tones to a station's earpiece (station_tone): besides None, silence.
+STATION_TONES = ("dial", "ringback", "busy", "reorder")
+
 #: A T1 span's line configuration, each with its default first.
 SPAN_FRAMINGS = ("esf", "d4")
 SPAN_CODINGS = ("b8zs", "ami")
@@ -210,11 +213,22 @@ class IBoardDriver(Interface):
         and event masks.  Used by the watchdog on a hung operation."""
 
     def fileno():
-        """A descriptor readable while events are pending, or None."""
+        """A descriptor readable while events are pending, or None: then
+        the events come through `wait_events` and `deliver`
+        (drivers.pump.EventThread)."""
 
     def poll():
         """Fetch every pending event: a list of Event (also given to
         subscribers)."""
+
+    def wait_events(timeout_ms):
+        """On the event thread: wait up to timeout_ms for events and take
+        every one pending, as raw data that outlives the next wait (for
+        `deliver`).  Touches nothing the reactor's thread uses."""
+
+    def deliver(raw):
+        """On the reactor's thread: raw events from `wait_events` as Events
+        (a list), also given to the subscribers."""
 
     def subscribe(callback):
         """callback(event) for every event from now on."""
@@ -337,7 +351,9 @@ class IBoardDriver(Interface):
         """Stop ringing (station_ring_done)."""
 
     def station_tone(name, tone):
-        """Tone to the earpiece: None, dial, ringback, busy, reorder."""
+        """Tone to the earpiece: None or one of STATION_TONES.  Meant for a
+        phone without a route: with one, a driver may add the tone to it or
+        (the R4 driver's tone channels) give the route alone until it goes."""
 
     def station_offhook(name):
         """True if the phone is off-hook."""

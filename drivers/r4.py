@@ -1,14 +1,32 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-# -*- test-case-name: tests.test_conformance,tests.test_binding -*-
+# -*- test-case-name: tests.test_conformance,tests.test_binding,tests.test_vendor_only -*-
 """The R4 driver: Dialogic-style boards through the vendor API (or our
 simulator of it), behind `IBoardDriver`.
 
-The raw cffi binding (`drivers._r4`) stays in this module.  Every C call
-goes through `_check`, which turns a failure into the right `BoardError`
-subclass with the vendor code, the function and the device.  Memory given
-to an asynchronous call (DX_IOTT chains, DV_TPT tables, DV_DIGIT buffers,
-open files) is held in an `_Operation` until its completion event, as the
-vendor API requires.
+The raw cffi bindings stay in this module, each wrapped in a `Binding`:
+the full one (`drivers._r4`: the vendor API and the simulator's additions
+to it, or a vendor SDK's API alone) and, in a simulator build, the
+vendor-only one (`drivers._r4_vendor`: the vendor's calls alone, over the
+same simulation).  A driver uses the binding it is given; where the
+binding lacks one of the simulator's additions it does the same with the
+vendor's documented calls:
+
+==================  ===================================  =====================================
+what                with the simulator's additions       with the vendor API alone
+==================  ===================================  =====================================
+events              a descriptor the reactor watches     one thread blocked in sr_waitevtEx
+                    (sr_getevtfd: drivers.pump)          (drivers.pump.EventThread)
+a span's alarms     ATDT_ALARMS                          kept from its DTEV_T1ERRC events
+station tones       ms_settone                           voice channels playing them, the
+                                                         phone listening (`tone_channels`)
+span maintenance    dt_getcounters, dt_setloopback ...   DriverNotSupported
+==================  ===================================  =====================================
+
+Every C call goes through `_check`, which turns a failure into the right
+`BoardError` subclass with the vendor code, the function and the device.
+Memory given to an asynchronous call (DX_IOTT chains, DV_TPT tables,
+DV_DIGIT buffers, open files) is held in an `_Operation` until its
+completion event, as the vendor API requires.
 
 A watchdog runs on the injected clock for every operation: if the
 completion does not come in time the driver asks the board to stop; if
@@ -23,6 +41,8 @@ operation asked to stop (`stop`) that has not ended STOP_GRACE_MS later is
 hung too.
 So a hung play of a 4 s prompt is over 4 + 3 + 2 s after it started.
 """
+import functools
+import importlib
 import os
 from dataclasses import dataclass, field
 
@@ -30,19 +50,14 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from drivers import errors
-from drivers.interface import CallerId, DeviceInfo, Event, IBoardDriver
+from drivers.interface import STATION_TONES, CallerId, DeviceInfo, Event, IBoardDriver
+from drivers.stationtones import ToneChannels
 from drivers.wavinfo import WavFormatError, wav_format
-
-try:
-    from drivers._r4 import ffi, lib
-except ImportError as e:  # pragma: no cover - only without the native build
-    raise ImportError(
-        "drivers._r4 is not built: run `make setup` (pip install -e .) first"
-    ) from e
 
 log = Logger()
 
-HAS_SIMULATOR = bool(lib.HAS_SIMULATOR)
+#: The bindings a build may have, by the name a driver is given.
+BINDINGS = {"full": "drivers._r4", "vendor": "drivers._r4_vendor"}
 
 #: default watchdog when an operation has no time limit of its own
 DEFAULT_WATCHDOG_MS = 600_000
@@ -52,107 +67,147 @@ OPERATION_GRACE_MS = 3_000
 STOP_GRACE_MS = 2_000
 #: a dial's time per digit sent (DTMF and MF are 100 ms or less, with the gap)
 DIAL_DIGIT_MS = 250
-
-_TERM_BITS = [
-    (lib.TM_MAXDTMF, "digits"), (lib.TM_DIGIT, "terminator"), (lib.TM_MAXTIME, "max_time"),
-    (lib.TM_IDDTIME, "inter_digit"), (lib.TM_MAXSIL, "max_silence"),
-    (lib.TM_MAXNOSIL, "max_nonsilence"), (lib.TM_LCOFF, "loop_off"), (lib.TM_TONE, "tone"),
-    (lib.TM_EOD, "end_of_data"), (lib.TM_USRSTOP, "stopped"), (lib.TM_ERROR, "error"),
-]
-
-_CP_RESULTS = {
-    lib.CR_CNCT: "connected", lib.CR_BUSY: "busy", lib.CR_NOANS: "no_answer",
-    lib.CR_NORB: "no_ringback", lib.CR_CEPT: "operator_intercept",
-    lib.CR_NODIALTONE: "no_dial_tone", lib.CR_FAXTONE: "fax", lib.CR_STOPD: "stopped",
-    lib.CR_ERROR: "error",
-}
-_CONNTYPES = {lib.CON_CAD: "cadence", lib.CON_LPC: "loop", lib.CON_PVD: "voice"}
-
-_TONE_IDS = {
-    "dial": lib.TID_DIAL_LCL, "ringback": lib.TID_RNGBK1, "busy": lib.TID_BUSY1,
-    "reorder": lib.TID_BUSY2, "sit": lib.TID_SIT, "fax_cng": lib.TID_FAX1,
-    "fax_ced": lib.TID_FAX2,
-}
-_TONE_NAMES = {v: k for k, v in _TONE_IDS.items()}
-
-_CST_MASKS = {
-    "ring": lib.DM_RINGS, "ring_stopped": lib.DM_RNGOFF,
-    "loop_current": lib.DM_LCON | lib.DM_LCOF, "polarity_reversed": lib.DM_LCREV,
-    "digit": lib.DM_DIGITS, "tone": lib.DM_TONEON | lib.DM_TONEOFF,
-    "silence": lib.DM_SILON | lib.DM_SILOF,
-}
-
-_ALARMS = {
-    lib.DTT1_OOF: "oof", lib.DTT1_LOS: "los", lib.DTT1_BPVS: "bpv", lib.DTT1_ECS: "errored",
-    lib.DTT1_RYEL: "yellow", lib.DTT1_RCL: "carrier_loss", lib.DTT1_FERR: "frame_error",
-    lib.DTT1_RBL: "blue", lib.DTT1_RLOS: "remote_los", lib.DTT1_RED: "red",
-}
-
-# T1 span maintenance, the names of drivers/interface.py
-_FRAMINGS = {lib.DTFR_ESF: "esf", lib.DTFR_D4: "d4"}
-_CODINGS = {lib.DTCD_B8ZS: "b8zs", lib.DTCD_AMI: "ami"}
-_CLOCKS = {lib.DTCK_LINE: "line", lib.DTCK_INTERNAL: "internal"}
-_LOOPBACKS = {"none": lib.DTLB_NONE, "line": lib.DTLB_LINE, "payload": lib.DTLB_PAYLOAD,
-              "local": lib.DTLB_LOCAL}
-_LOOP_CODES = {"line_up": lib.DTLC_LINEUP, "line_down": lib.DTLC_LINEDOWN,
-               "payload_up": lib.DTLC_PAYLOADUP, "payload_down": lib.DTLC_PAYLOADDOWN}
-_BERT_PATTERNS = {"qrss": lib.DTBT_QRSS, "2^15-1": lib.DTBT_2E15, "2^20-1": lib.DTBT_2E20,
-                  "all_ones": lib.DTBT_ALLONES}
-_LOOPBACK_NAMES = {v: k for k, v in _LOOPBACKS.items()}
-_LOOP_CODE_NAMES = {v: k for k, v in _LOOP_CODES.items()}
-_BERT_PATTERN_NAMES = {v: k for k, v in _BERT_PATTERNS.items()}
-
-_ROLES = {
-    "normal": lib.MSPA_NULL, "listen_only": lib.MSPA_RO, "coach": lib.MSPA_COACH,
-    "pupil": lib.MSPA_PUPIL,
-}
-_CADENCES = {"default": lib.MS_RNG_DEFAULT, "short": lib.MS_RNG_SHORT,
-             "china": lib.MS_RNG_CHINA}
-_STATION_TONES = {None: lib.MS_TONE_NONE, "dial": lib.MS_TONE_DIAL,
-                  "ringback": lib.MS_TONE_RINGBACK, "busy": lib.MS_TONE_BUSY,
-                  "reorder": lib.MS_TONE_REORDER}
-
-_FORMATS = {  # name: (file format, data format, bits per sample)
-    "vox": (lib.FILE_FORMAT_VOX, lib.DATA_FORMAT_DIALOGIC_ADPCM, 4),
-    "ulaw": (lib.FILE_FORMAT_VOX, lib.DATA_FORMAT_MULAW, 8),
-    "alaw": (lib.FILE_FORMAT_VOX, lib.DATA_FORMAT_ALAW, 8),
-    "pcm16": (lib.FILE_FORMAT_VOX, lib.DATA_FORMAT_PCM, 16),
-    "wav-pcm16": (lib.FILE_FORMAT_WAVE, lib.DATA_FORMAT_PCM, 16),
-    "wav-ulaw": (lib.FILE_FORMAT_WAVE, lib.DATA_FORMAT_MULAW, 8),
-    "wav-alaw": (lib.FILE_FORMAT_WAVE, lib.DATA_FORMAT_ALAW, 8),
-}
-_STATES = {lib.CS_IDLE: "idle", lib.CS_PLAY: "playing", lib.CS_RECD: "recording",
-           lib.CS_DIAL: "dialling", lib.CS_GTDIG: "collecting", lib.CS_TONE: "tone",
-           lib.CS_STOPD: "stopped", lib.CS_CALL: "call_progress"}
-
-# vendor error code -> exception class, per API family
-_ERRORS = {
-    "dx": {lib.EDX_BUSY: errors.DeviceBusy, lib.EDX_BADPARM: errors.BadParameter,
-           lib.EDX_BADTPT: errors.BadParameter, lib.EDX_BADIOTT: errors.BadParameter,
-           lib.EDX_XPBPARM: errors.BadParameter, lib.EDX_BADWAVEFILE: errors.BadAudioFile,
-           lib.EDX_SH_BADEXTTS: errors.BusMisuse, lib.EDX_SH_LISTEN: errors.BusMisuse,
-           lib.EDX_CLIDINFO: errors.CallerIdUnavailable, lib.EDX_BADDEV: errors.NoSuchDevice},
-    "ag": {lib.EDX_SH_BADEXTTS: errors.BusMisuse, lib.EDX_SH_LISTEN: errors.BusMisuse,
-           lib.EDX_BADDEV: errors.NoSuchDevice},
-    "dt": {lib.EDT_BUSY: errors.DeviceBusy, lib.EDT_BADDEV: errors.NoSuchDevice,
-           lib.EDT_PARAMERR: errors.BadParameter},
-    "ms": {},
-    "dcb": {},
-}
+#: the most events one `wait_events` takes: a flood is handed over as it comes
+WAIT_BATCH = 1024
 
 
-def _error_class(function, code):
-    family = function.split("_")[0].lower() if "_" in function else "dx"
-    if family == "atdt":
-        family = "dt"
-    if family == "dcb":
-        return errors.ConferenceError
-    if function == "dt_listen" and code == lib.EDT_BUSY:
-        return errors.DeviceBusy           # a BERT has the timeslot
-    if function in ("dt_listen", "ms_listen") and code not in (0,):
-        return errors.BusMisuse
-    return _ERRORS.get(family, {}).get(code, errors.BoardError)
+class Binding:
+    """One compiled binding of the R4 API: cffi's `ffi` and `lib`, what it
+    offers beyond the vendor's API, and the vendor's codes in the driver's
+    words (the values its headers gave)."""
 
+    def __init__(self, name, module):
+        self.name = name
+        self.ffi, self.lib = module.ffi, module.lib
+        lib = self.lib
+        #: the simulator's far-end control plane is in it (drivers.sim)
+        self.has_simulator = bool(lib.HAS_SIMULATOR)
+        #: the simulator's additions to the vendor API are in it
+        #: (drivers/_cdefs/extensions.py: sr_getevtfd, ATDT_ALARMS,
+        #: ms_settone, span maintenance)
+        self.has_extensions = bool(lib.HAS_SIM_EXTENSIONS)
+        self.term_bits = [
+            (lib.TM_MAXDTMF, "digits"), (lib.TM_DIGIT, "terminator"),
+            (lib.TM_MAXTIME, "max_time"), (lib.TM_IDDTIME, "inter_digit"),
+            (lib.TM_MAXSIL, "max_silence"), (lib.TM_MAXNOSIL, "max_nonsilence"),
+            (lib.TM_LCOFF, "loop_off"), (lib.TM_TONE, "tone"), (lib.TM_EOD, "end_of_data"),
+            (lib.TM_USRSTOP, "stopped"), (lib.TM_ERROR, "error"),
+        ]
+        self.cp_results = {
+            lib.CR_CNCT: "connected", lib.CR_BUSY: "busy", lib.CR_NOANS: "no_answer",
+            lib.CR_NORB: "no_ringback", lib.CR_CEPT: "operator_intercept",
+            lib.CR_NODIALTONE: "no_dial_tone", lib.CR_FAXTONE: "fax", lib.CR_STOPD: "stopped",
+            lib.CR_ERROR: "error",
+        }
+        self.conntypes = {lib.CON_CAD: "cadence", lib.CON_LPC: "loop", lib.CON_PVD: "voice"}
+        self.tone_ids = {
+            "dial": lib.TID_DIAL_LCL, "ringback": lib.TID_RNGBK1, "busy": lib.TID_BUSY1,
+            "reorder": lib.TID_BUSY2, "sit": lib.TID_SIT, "fax_cng": lib.TID_FAX1,
+            "fax_ced": lib.TID_FAX2,
+        }
+        self.tone_names = {v: k for k, v in self.tone_ids.items()}
+        self.cst_masks = {
+            "ring": lib.DM_RINGS, "ring_stopped": lib.DM_RNGOFF,
+            "loop_current": lib.DM_LCON | lib.DM_LCOF, "polarity_reversed": lib.DM_LCREV,
+            "digit": lib.DM_DIGITS, "tone": lib.DM_TONEON | lib.DM_TONEOFF,
+            "silence": lib.DM_SILON | lib.DM_SILOF,
+        }
+        self.alarms = {
+            lib.DTT1_OOF: "oof", lib.DTT1_LOS: "los", lib.DTT1_BPVS: "bpv",
+            lib.DTT1_ECS: "errored", lib.DTT1_RYEL: "yellow", lib.DTT1_RCL: "carrier_loss",
+            lib.DTT1_FERR: "frame_error", lib.DTT1_RBL: "blue", lib.DTT1_RLOS: "remote_los",
+            lib.DTT1_RED: "red",
+        }
+        self.roles = {
+            "normal": lib.MSPA_NULL, "listen_only": lib.MSPA_RO, "coach": lib.MSPA_COACH,
+            "pupil": lib.MSPA_PUPIL,
+        }
+        self.cadences = {"default": lib.MS_RNG_DEFAULT, "short": lib.MS_RNG_SHORT,
+                         "china": lib.MS_RNG_CHINA}
+        self.formats = {  # name: (file format, data format, bits per sample)
+            "vox": (lib.FILE_FORMAT_VOX, lib.DATA_FORMAT_DIALOGIC_ADPCM, 4),
+            "ulaw": (lib.FILE_FORMAT_VOX, lib.DATA_FORMAT_MULAW, 8),
+            "alaw": (lib.FILE_FORMAT_VOX, lib.DATA_FORMAT_ALAW, 8),
+            "pcm16": (lib.FILE_FORMAT_VOX, lib.DATA_FORMAT_PCM, 16),
+            "wav-pcm16": (lib.FILE_FORMAT_WAVE, lib.DATA_FORMAT_PCM, 16),
+            "wav-ulaw": (lib.FILE_FORMAT_WAVE, lib.DATA_FORMAT_MULAW, 8),
+            "wav-alaw": (lib.FILE_FORMAT_WAVE, lib.DATA_FORMAT_ALAW, 8),
+        }
+        self.states = {lib.CS_IDLE: "idle", lib.CS_PLAY: "playing", lib.CS_RECD: "recording",
+                       lib.CS_DIAL: "dialling", lib.CS_GTDIG: "collecting",
+                       lib.CS_TONE: "tone", lib.CS_STOPD: "stopped",
+                       lib.CS_CALL: "call_progress"}
+        # vendor error code -> exception class, per API family
+        self.errors = {
+            "dx": {lib.EDX_BUSY: errors.DeviceBusy, lib.EDX_BADPARM: errors.BadParameter,
+                   lib.EDX_BADTPT: errors.BadParameter, lib.EDX_BADIOTT: errors.BadParameter,
+                   lib.EDX_XPBPARM: errors.BadParameter,
+                   lib.EDX_BADWAVEFILE: errors.BadAudioFile,
+                   lib.EDX_SH_BADEXTTS: errors.BusMisuse, lib.EDX_SH_LISTEN: errors.BusMisuse,
+                   lib.EDX_CLIDINFO: errors.CallerIdUnavailable,
+                   lib.EDX_BADDEV: errors.NoSuchDevice},
+            "ag": {lib.EDX_SH_BADEXTTS: errors.BusMisuse, lib.EDX_SH_LISTEN: errors.BusMisuse,
+                   lib.EDX_BADDEV: errors.NoSuchDevice},
+            "dt": {lib.EDT_BUSY: errors.DeviceBusy, lib.EDT_BADDEV: errors.NoSuchDevice,
+                   lib.EDT_PARAMERR: errors.BadParameter},
+            "ms": {},
+            "dcb": {},
+        }
+        if self.has_extensions:
+            # T1 span maintenance, in the words of drivers/interface.py
+            self.framings = {lib.DTFR_ESF: "esf", lib.DTFR_D4: "d4"}
+            self.codings = {lib.DTCD_B8ZS: "b8zs", lib.DTCD_AMI: "ami"}
+            self.clocks = {lib.DTCK_LINE: "line", lib.DTCK_INTERNAL: "internal"}
+            self.loopbacks = {"none": lib.DTLB_NONE, "line": lib.DTLB_LINE,
+                              "payload": lib.DTLB_PAYLOAD, "local": lib.DTLB_LOCAL}
+            self.loop_codes = {"line_up": lib.DTLC_LINEUP, "line_down": lib.DTLC_LINEDOWN,
+                               "payload_up": lib.DTLC_PAYLOADUP,
+                               "payload_down": lib.DTLC_PAYLOADDOWN}
+            self.bert_patterns = {"qrss": lib.DTBT_QRSS, "2^15-1": lib.DTBT_2E15,
+                                  "2^20-1": lib.DTBT_2E20, "all_ones": lib.DTBT_ALLONES}
+            self.loopback_names = {v: k for k, v in self.loopbacks.items()}
+            self.loop_code_names = {v: k for k, v in self.loop_codes.items()}
+            self.bert_pattern_names = {v: k for k, v in self.bert_patterns.items()}
+            self.station_tones = {None: lib.MS_TONE_NONE, "dial": lib.MS_TONE_DIAL,
+                                  "ringback": lib.MS_TONE_RINGBACK, "busy": lib.MS_TONE_BUSY,
+                                  "reorder": lib.MS_TONE_REORDER}
+
+    def __repr__(self):
+        return f"<Binding {self.name}: {BINDINGS[self.name]}>"
+
+    def error_class(self, function, code):
+        """The BoardError subclass of a vendor error code from `function`."""
+        family = function.split("_")[0].lower() if "_" in function else "dx"
+        if family == "atdt":
+            family = "dt"
+        if family == "dcb":
+            return errors.ConferenceError
+        if function == "dt_listen" and code == self.lib.EDT_BUSY:
+            return errors.DeviceBusy           # a BERT has the timeslot
+        if function in ("dt_listen", "ms_listen") and code not in (0,):
+            return errors.BusMisuse
+        return self.errors.get(family, {}).get(code, errors.BoardError)
+
+
+@functools.cache
+def binding(name="full"):
+    """The binding called `name` (BINDINGS), loaded once."""
+    try:
+        module = importlib.import_module(BINDINGS[name])
+    except KeyError:
+        raise errors.DriverError(f"binding {name!r} is not one of {', '.join(BINDINGS)}",
+                                 function="binding") from None
+    except ImportError as e:
+        hint = ("a vendor SDK build has the full binding only" if name != "full"
+                else "run `make setup` (pip install -e .) first")
+        raise ImportError(f"{BINDINGS[name]} is not built: {hint}") from e
+    return Binding(name, module)
+
+
+_FULL = binding("full")
+#: The full binding's cffi objects, for the far end (drivers.sim) and tests.
+ffi, lib = _FULL.ffi, _FULL.lib
+HAS_SIMULATOR = _FULL.has_simulator
 
 @dataclass
 class _Operation:
@@ -178,14 +233,23 @@ class _Operation:
 
 @implementer(IBoardDriver)
 class R4Driver:
-    """Boards speaking the R4 vendor API (real SDK or the simulator)."""
+    """Boards speaking the R4 vendor API (real SDK or the simulator).
+
+    `binding`: the `Binding` to drive them through (the full one by
+    default).  `tone_channels`: {tone: voice channel} for each of
+    STATION_TONES, to give the phones their tones from voice channels
+    (drivers.stationtones); without them the station ports play them
+    (ms_settone), and a binding without that call refuses to drive a
+    station."""
 
     family = "r4"
 
-    def __init__(self, clock=None):
+    def __init__(self, clock=None, binding=None, tone_channels=None):
         if clock is None:
             from twisted.internet import reactor as clock
         self.clock = clock
+        self._b = binding or _FULL
+        self._lib, self._ffi = self._b.lib, self._b.ffi
         self._handles = {}       # name -> handle
         self._names = {}         # handle -> name
         self._info = {}          # name -> DeviceInfo
@@ -195,22 +259,29 @@ class R4Driver:
         self._masks = {}         # name -> (function, args) to restore
         self._subscribers = []
         self._inventory = None
+        self._open_handles = ()  # every open handle, replaced whole: the event thread's
+        self._wait_array = ((), None)   # ... and its cffi copy (the event thread's own)
+        self._span_alarms = {}   # span -> names of its alarms raised (its events)
+        self._station_tones = {}  # station -> the tone asked for it
+        self._tones = ToneChannels(self, tone_channels) if tone_channels else None
 
     # -- errors --------------------------------------------------------
     def _check(self, rc, function, name):
+        lib = self._lib
         if rc != -1:
             return rc
         handle = self._handles.get(name)
         if handle is None:
             raise errors.NoSuchDevice(self._global_error(), function=function, device=name)
         code = lib.ATDV_LASTERR(handle)
-        message = ffi.string(lib.ATDV_ERRMSGP(handle)).decode(errors="replace")
-        raise _error_class(function, code)(message, code=code, function=function, device=name)
+        message = self._ffi.string(lib.ATDV_ERRMSGP(handle)).decode(errors="replace")
+        raise self._b.error_class(function, code)(message, code=code, function=function,
+                                                  device=name)
 
-    @staticmethod
-    def _global_error():
-        if HAS_SIMULATOR:
-            text = ffi.string(lib.simfar_error()).decode(errors="replace")
+    def _global_error(self):
+        ffi = self._ffi
+        if self._b.has_simulator:
+            text = ffi.string(self._lib.simfar_error()).decode(errors="replace")
             if text:
                 return text
         return os.strerror(ffi.errno) if ffi.errno else "open failed"
@@ -222,6 +293,7 @@ class R4Driver:
         return list(self._inventory)
 
     def _scan(self):
+        lib, ffi = self._lib, self._ffi
         found = []
         count = ffi.new("int *")
 
@@ -273,14 +345,15 @@ class R4Driver:
                 found.append(DeviceInfo(name, "conference", board, None))
         for info in found:
             self._info[info.name] = info
+        if self._tones is not None:
+            self._tones.check(self._info)
         return found
 
-    @staticmethod
-    def _subdevs(board, opener, closer):
+    def _subdevs(self, board, opener, closer):
         h = opener(board.encode(), 0)
         if h == -1:
             return 0
-        n = lib.ATDV_SUBDEVS(h)
+        n = self._lib.ATDV_SUBDEVS(h)
         closer(h)
         return max(n, 0)
 
@@ -300,23 +373,26 @@ class R4Driver:
             return
         family = self._family(name)
         function = self._OPEN[family]
-        h = getattr(lib, function)(name.encode(), 0)
+        h = getattr(self._lib, function)(name.encode(), 0)
         if h == -1:
             raise errors.NoSuchDevice(self._global_error(), function=function, device=name)
         self._handles[name] = h
         self._names[h] = name
+        self._open_handles += (h,)
 
     def close(self, name):
         h = self._handle(name)
         op = self._ops.pop(name, None)
         if op:
             op.release()
-        getattr(lib, self._CLOSE[self._family(name)])(h)
+        getattr(self._lib, self._CLOSE[self._family(name)])(h)
         del self._handles[name]
         del self._names[h]
+        self._open_handles = tuple(self._names)
         self._listen.pop(name, None)
         self._line_listen.pop(name, None)
         self._masks.pop(name, None)
+        self._station_tones.pop(name, None)
 
     def reset(self, name):
         listen = self._listen.get(name)
@@ -326,16 +402,18 @@ class R4Driver:
         if op:
             op.release()
         h = self._handle(name)
-        getattr(lib, self._CLOSE[self._family(name)])(h)
+        getattr(self._lib, self._CLOSE[self._family(name)])(h)
         del self._handles[name]
         del self._names[h]
+        self._open_handles = tuple(self._names)
         self.open(name)
-        if listen is not None:
-            self.listen(name, listen)
+        heard = listen if listen is not None else self._tone_slot(name)
+        if heard is not None:
+            self._board_listen(name, heard)
         if line_listen is not None:
             self.line_listen(name, line_listen)
         for function, args in masks.values():
-            self._check(getattr(lib, function)(self._handles[name], *args), function, name)
+            self._check(getattr(self._lib, function)(self._handles[name], *args), function, name)
         self._masks[name] = masks
         log.warn("{device} reset to recover it", device=name)
 
@@ -350,6 +428,7 @@ class R4Driver:
         self._masks.setdefault(name, {})[key] = (function, args)
 
     def status(self, name):
+        lib = self._lib
         h = self._handle(name)
         family = self._family(name)
         facts = {"name": name, "open": True}
@@ -359,7 +438,7 @@ class R4Driver:
             facts["slot"] = info.slot
         facts["listen"] = self._listen.get(name)
         if family == "dx":
-            facts["state"] = _STATES.get(lib.ATDX_STATE(h), "unknown")
+            facts["state"] = self._b.states.get(lib.ATDX_STATE(h), "unknown")
             facts["busy_with"] = self._ops[name].kind if name in self._ops else None
             hook = lib.ATDX_HOOKST(h)
             if hook != -1:
@@ -374,33 +453,68 @@ class R4Driver:
             facts.update(tx_bits=f"{ta}{tb}", rx_bits=f"{ra}{rb}")
         elif family == "dt":
             facts["alarms"] = sorted(self.alarms(name))
-            facts.update(self._line_state(name))
+            if self._b.has_extensions:
+                facts.update(self._line_state(name))
         elif family == "ms":
             facts["hook"] = "off" if self.station_offhook(name) else "on"
+            facts["tone"] = self._station_tones.get(name)
         elif family == "dcb":
             facts["free_parties"] = self.conference_room(name)
         return facts
 
     # -- events --------------------------------------------------------
     def fileno(self):
-        fd = lib.sr_getevtfd()
+        if not self._b.has_extensions:
+            return None          # the vendor's way: drivers.pump.EventThread
+        fd = self._lib.sr_getevtfd()
         return fd if fd >= 0 else None
 
     def subscribe(self, callback):
         self._subscribers.append(callback)
 
     def poll(self):
-        events = []
-        while lib.sr_waitevt(0) != -1:
-            event = self._translate(lib.sr_getevtdev(0), lib.sr_getevttype(0),
-                                    lib.sr_getevtdatap(0), lib.sr_getevtlen(0))
-            if event is not None:
-                events.append(event)
+        raw = []
+        while self._lib.sr_waitevt(0) != -1:
+            raw.append(self._copy_event(0))
+        return self.deliver(raw)
+
+    def wait_events(self, timeout_ms):
+        """The event thread's wait: block up to `timeout_ms` in sr_waitevtEx
+        for an event of an open device, then take the others pending (up to
+        WAIT_BATCH in all).  Returns raw events (handle, type, data), copied
+        before the next wait as the vendor requires, for `deliver` on the
+        reactor's thread.  It touches the library and the tuple of open
+        handles (replaced whole), nothing else of the driver."""
+        ffi = self._ffi
+        handles = self._open_handles
+        if self._wait_array[0] is not handles:
+            self._wait_array = (handles, ffi.new("long[]", handles))
+        array, evh = self._wait_array[1], ffi.new("long *")
+        raw, timeout = [], timeout_ms
+        while len(raw) < WAIT_BATCH and self._lib.sr_waitevtEx(array, len(handles), timeout,
+                                                               evh) != -1:
+            raw.append(self._copy_event(evh[0]))
+            timeout = 0
+        return raw
+
+    def _copy_event(self, evh):
+        lib, ffi = self._lib, self._ffi
+        datap, length = lib.sr_getevtdatap(evh), lib.sr_getevtlen(evh)
+        data = ffi.buffer(datap, length)[:] if datap != ffi.NULL and length > 0 else b""
+        return lib.sr_getevtdev(evh), lib.sr_getevttype(evh), data
+
+    def deliver(self, raw):
+        """Translate raw events (`poll`'s, `wait_events`') and hand each to the
+        subscribers; the list of Event."""
+        events = [e for e in (self._translate(*r) for r in raw) if e is not None]
         for event in events:
             self._emit(event)
         return events
 
     def _emit(self, event):
+        if self._tones is not None and self._tones.owns(event.device):
+            self._tones.handle(event)       # a station tone's own cadence
+            return
         for callback in list(self._subscribers):
             callback(event)
 
@@ -411,14 +525,16 @@ class R4Driver:
         return Event(name, kind, data)
 
     def _reasons(self, h):
-        mask = lib.ATDX_TERMMSK(h)
-        reasons = frozenset(r for bit, r in _TERM_BITS if mask & bit)
+        mask = self._lib.ATDX_TERMMSK(h)
+        reasons = frozenset(r for bit, r in self._b.term_bits if mask & bit)
         return reasons or frozenset({"normal"})
 
-    def _translate(self, h, evtype, datap, length):
+    def _translate(self, h, evtype, data):
+        lib, ffi = self._lib, self._ffi
         name = self._names.get(h)
         if name is None:
             return None
+        datap = ffi.from_buffer(data)
         if evtype == lib.TDX_CST:
             cst = ffi.cast("DX_CST *", datap)
             return self._cst_event(name, cst.cst_event, cst.cst_data)
@@ -433,9 +549,9 @@ class R4Driver:
         if evtype == lib.TDX_DIAL:
             return self._finish(name, "dial_done", result=None, connect_type=None)
         if evtype == lib.TDX_CALLP:
-            result = _CP_RESULTS.get(lib.ATDX_CPTERM(h), "error")
+            result = self._b.cp_results.get(lib.ATDX_CPTERM(h), "error")
             return self._finish(name, "dial_done", result=result,
-                                connect_type=_CONNTYPES.get(lib.ATDX_CONNTYPE(h)))
+                                connect_type=self._b.conntypes.get(lib.ATDX_CONNTYPE(h)))
         if evtype == lib.TDX_SETHOOK:
             cst = ffi.cast("DX_CST *", datap)
             return self._finish(name, "hook_done", offhook=cst.cst_event == lib.DX_OFFHOOK)
@@ -453,7 +569,10 @@ class R4Driver:
         if evtype == lib.DTEV_T1ERRC:
             code = ffi.cast("unsigned short *", datap)[0]
             raised = code < lib.DTT1_CLEARED
-            alarm = _ALARMS.get(code if raised else code - lib.DTT1_CLEARED, f"code{code}")
+            alarm = self._b.alarms.get(code if raised else code - lib.DTT1_CLEARED,
+                                       f"code{code}")
+            active = self._span_alarms.setdefault(name, set())
+            (active.add if raised else active.discard)(alarm)
             return Event(name, "alarm", {"alarm": alarm, "raised": raised})
         if evtype == lib.MSEV_SIGEVT:
             what = ffi.cast("unsigned short *", datap)[0]
@@ -467,6 +586,7 @@ class R4Driver:
         return Event(name, "unknown", {"type": evtype})
 
     def _cst_event(self, name, event, data):
+        lib = self._lib
         if event == lib.DE_RINGS:
             return Event(name, "ring", {"count": data})
         if event == lib.DE_RNGOFF:
@@ -479,7 +599,7 @@ class R4Driver:
             kind = "mf" if (data >> 8) == lib.DG_MF else "dtmf"
             return Event(name, "digit", {"digit": chr(data & 0xFF), "type": kind})
         if event in (lib.DE_TONEON, lib.DE_TONEOFF):
-            return Event(name, "tone", {"tone": _TONE_NAMES.get(data, str(data)),
+            return Event(name, "tone", {"tone": self._b.tone_names.get(data, str(data)),
                                         "on": event == lib.DE_TONEON})
         if event in (lib.DE_SILON, lib.DE_SILOF):
             return Event(name, "silence", {"on": event == lib.DE_SILON})
@@ -491,6 +611,7 @@ class R4Driver:
         op.watchdog = self.clock.callLater(watchdog_ms / 1000.0, self._expired, name, op)
 
     def _expired(self, name, op):
+        lib = self._lib
         if self._ops.get(name) is not op:
             return
         if not op.stopping:
@@ -527,13 +648,12 @@ class R4Driver:
         return min(limits) + OPERATION_GRACE_MS
 
     # -- termination tables --------------------------------------------
-    @staticmethod
-    def _time(ms):
+    def _time(self, ms):
         """(length, flags) for a time: 10 ms units when they fit."""
         if ms < 0:
             raise errors.BadParameter(f"time {ms} ms is negative", function="DV_TPT")
         if ms <= 655_350:
-            return max(1, round(ms / 10)), lib.TF_10MS
+            return max(1, round(ms / 10)), self._lib.TF_10MS
         if ms <= 6_553_500:
             return round(ms / 100), 0
         raise errors.BadParameter(f"time {ms} ms is longer than the board's 6553 s",
@@ -548,6 +668,7 @@ class R4Driver:
         return max(1, round(ms / 10))
 
     def _tpt(self, termination):
+        lib = self._lib
         if termination is None or termination.is_empty():
             return None
         t = termination
@@ -580,11 +701,12 @@ class R4Driver:
                 length, flags = self._time(ms)
                 rows.append((termno, length, flags | extra, 0))
         if t.tone:
-            if t.tone not in _TONE_IDS:
-                raise errors.BadParameter(f"tone {t.tone!r} is not one of {sorted(_TONE_IDS)}",
-                                          function="DV_TPT")
-            rows.append((lib.DX_TONE, 0, 0, _TONE_IDS[t.tone]))
-        tpt = ffi.new("DV_TPT[]", len(rows))
+            if t.tone not in self._b.tone_ids:
+                raise errors.BadParameter(
+                    f"tone {t.tone!r} is not one of {sorted(self._b.tone_ids)}",
+                    function="DV_TPT")
+            rows.append((lib.DX_TONE, 0, 0, self._b.tone_ids[t.tone]))
+        tpt = self._ffi.new("DV_TPT[]", len(rows))
         for i, (termno, length, flags, data) in enumerate(rows):
             tpt[i].tp_type = lib.IO_EOT if i == len(rows) - 1 else lib.IO_CONT
             tpt[i].tp_termno = termno
@@ -595,9 +717,10 @@ class R4Driver:
 
     # -- the bus -------------------------------------------------------
     def _slot(self, function, name, h):
+        ffi = self._ffi
         arr = ffi.new("long[1]")
         ts = ffi.new("SC_TSINFO *", {"sc_numts": 1, "sc_tsarrayp": arr})
-        self._check(getattr(lib, function)(h, ts), function, name)
+        self._check(getattr(self._lib, function)(h, ts), function, name)
         return int(arr[0])
 
     def _bus_function(self, name, verb):
@@ -614,39 +737,59 @@ class R4Driver:
         return self._slot(self._bus_function(name, "getxmitslot"), name, self._handle(name))
 
     def listen(self, name, slot):
-        function = self._bus_function(name, "listen")
-        arr = ffi.new("long[1]", [slot])
-        ts = ffi.new("SC_TSINFO *", {"sc_numts": 1, "sc_tsarrayp": arr})
-        self._check(getattr(lib, function)(self._handle(name), ts), function, name)
+        tone = self._tone_slot(name)        # a phone's tone gives way to its route
+        if tone is not None:
+            self._board_unlisten(name)
+        try:
+            self._board_listen(name, slot)
+        except errors.DriverError:
+            if tone is not None:
+                self._board_listen(name, tone)
+            raise
         self._listen[name] = slot
 
     def unlisten(self, name):
-        function = self._bus_function(name, "unlisten")
-        self._check(getattr(lib, function)(self._handle(name)), function, name)
+        self._board_unlisten(name)
         self._listen.pop(name, None)
+        tone = self._tone_slot(name)        # and comes back when the route goes
+        if tone is not None:
+            self._board_listen(name, tone)
+
+    def _board_listen(self, name, slot):
+        ffi = self._ffi
+        function = self._bus_function(name, "listen")
+        arr = ffi.new("long[1]", [slot])
+        ts = ffi.new("SC_TSINFO *", {"sc_numts": 1, "sc_tsarrayp": arr})
+        self._check(getattr(self._lib, function)(self._handle(name), ts), function, name)
+
+    def _board_unlisten(self, name):
+        function = self._bus_function(name, "unlisten")
+        self._check(getattr(self._lib, function)(self._handle(name)), function, name)
 
     def line_transmit_slot(self, name):
         return self._slot("ag_getxmitslot", name, self._handle(name))
 
     def line_listen(self, name, slot):
+        ffi = self._ffi
         arr = ffi.new("long[1]", [slot])
         ts = ffi.new("SC_TSINFO *", {"sc_numts": 1, "sc_tsarrayp": arr})
-        self._check(lib.ag_listen(self._handle(name), ts), "ag_listen", name)
+        self._check(self._lib.ag_listen(self._handle(name), ts), "ag_listen", name)
         self._line_listen[name] = slot
 
     def line_unlisten(self, name):
-        self._check(lib.ag_unlisten(self._handle(name)), "ag_unlisten", name)
+        self._check(self._lib.ag_unlisten(self._handle(name)), "ag_unlisten", name)
         self._line_listen.pop(name, None)
 
     # -- voice channels ------------------------------------------------
     def enable_events(self, name, kinds):
         mask = 0
         for kind in kinds:
-            if kind not in _CST_MASKS:
-                raise errors.BadParameter(f"event {kind!r} is not one of {sorted(_CST_MASKS)}",
-                                          function="dx_setevtmsk", device=name)
-            mask |= _CST_MASKS[kind]
-        self._check(lib.dx_setevtmsk(self._handle(name), mask), "dx_setevtmsk", name)
+            if kind not in self._b.cst_masks:
+                raise errors.BadParameter(
+                    f"event {kind!r} is not one of {sorted(self._b.cst_masks)}",
+                    function="dx_setevtmsk", device=name)
+            mask |= self._b.cst_masks[kind]
+        self._check(self._lib.dx_setevtmsk(self._handle(name), mask), "dx_setevtmsk", name)
         self._remember_mask(name, "cst", "dx_setevtmsk", mask)
 
     def _busy(self, name, function):
@@ -655,6 +798,7 @@ class R4Driver:
                                     device=name)
 
     def set_hook(self, name, offhook):
+        lib = self._lib
         h = self._handle(name)
         self._busy(name, "dx_sethook")
         op = _Operation("hook", "hook_done")
@@ -664,6 +808,7 @@ class R4Driver:
 
     def _iott(self, prompts, name, function):
         """DX_IOTT chain and DX_XPB for a list of Prompt; one format for all."""
+        lib, ffi = self._lib, self._ffi
         if not prompts:
             raise errors.BadParameter("nothing to play", function=function, device=name)
         iott = ffi.new("DX_IOTT[]", len(prompts))
@@ -700,12 +845,11 @@ class R4Driver:
             raise
         return iott, self._xpb(fmt), keep, op_files, fmt
 
-    @staticmethod
-    def _prompt_format(prompt, name, function):
+    def _prompt_format(self, prompt, name, function):
         if prompt.fmt != "wav":
-            if prompt.fmt not in _FORMATS:
+            if prompt.fmt not in self._b.formats:
                 raise errors.BadParameter(
-                    f"format {prompt.fmt!r} is not wav, {', '.join(_FORMATS)}",
+                    f"format {prompt.fmt!r} is not wav, {', '.join(self._b.formats)}",
                     function=function, device=name)
             return prompt.fmt
         try:
@@ -718,36 +862,39 @@ class R4Driver:
         except (OSError, WavFormatError) as e:
             raise errors.BadAudioFile(str(e), function=function, device=name) from None
 
-    @staticmethod
-    def _xpb(fmt):
-        file_format, data_format, bits = _FORMATS[fmt]
-        return ffi.new("DX_XPB *", {"wFileFormat": file_format, "wDataFormat": data_format,
-                                    "nSamplesPerSec": lib.DRT_8KHZ, "wBitsPerSample": bits})
+    def _xpb(self, fmt):
+        file_format, data_format, bits = self._b.formats[fmt]
+        return self._ffi.new("DX_XPB *", {"wFileFormat": file_format,
+                                          "wDataFormat": data_format,
+                                          "nSamplesPerSec": self._lib.DRT_8KHZ,
+                                          "wBitsPerSample": bits})
 
     def play(self, name, prompts, termination=None, watchdog_ms=None):
+        lib = self._lib
         h = self._handle(name)
         self._busy(name, "dx_playiottdata")
         iott, xpb, keep, files, fmt = self._iott(prompts, name, "dx_playiottdata")
         tpt = self._tpt(termination)
         op = _Operation("play", "play_done", keep + [xpb, tpt], files)
         try:
-            self._check(lib.dx_playiottdata(h, iott, tpt if tpt is not None else ffi.NULL,
+            self._check(lib.dx_playiottdata(h, iott, tpt if tpt is not None else self._ffi.NULL,
                                             xpb, lib.EV_ASYNC), "dx_playiottdata", name)
         except errors.DriverError:
             op.release()
             raise
         size = sum(os.fstat(fd).st_size for fd in files) + sum(
             len(p.source) for p in prompts if isinstance(p.source, bytes))
-        audio_ms = size // _FORMATS[fmt][2]       # 8 kHz: a ms is as many bytes as bits
+        audio_ms = size // self._b.formats[fmt][2]       # 8 kHz: a ms is as many bytes as bits
         self._start(name, op, self._watchdog(termination, watchdog_ms, audio_ms))
 
     def record(self, name, path, fmt, termination, watchdog_ms=None):
+        lib = self._lib
         h = self._handle(name)
         self._busy(name, "dx_reciottdata")
         if fmt == "wav":
             fmt = "wav-pcm16"
-        if fmt not in _FORMATS:
-            raise errors.BadParameter(f"format {fmt!r} is not one of {sorted(_FORMATS)}",
+        if fmt not in self._b.formats:
+            raise errors.BadParameter(f"format {fmt!r} is not one of {sorted(self._b.formats)}",
                                       function="dx_reciottdata", device=name)
         if termination is None or termination.is_empty():
             raise errors.BadParameter("a recording needs a termination (it would never end)",
@@ -757,8 +904,8 @@ class R4Driver:
         except OSError as e:
             raise errors.BadParameter(f"cannot create {path}: {e.strerror}",
                                       function="dx_reciottdata", device=name) from None
-        iott = ffi.new("DX_IOTT *", {"io_type": lib.IO_DEV | lib.IO_EOT, "io_fhandle": fd,
-                                     "io_length": -1})
+        iott = self._ffi.new("DX_IOTT *", {"io_type": lib.IO_DEV | lib.IO_EOT,
+                                           "io_fhandle": fd, "io_length": -1})
         xpb, tpt = self._xpb(fmt), self._tpt(termination)
         op = _Operation("record", "record_done", [iott, xpb, tpt], [fd])
         try:
@@ -770,26 +917,29 @@ class R4Driver:
         self._start(name, op, self._watchdog(termination, watchdog_ms))
 
     def collect_digits(self, name, termination, watchdog_ms=None):
+        lib = self._lib
         h = self._handle(name)
         self._busy(name, "dx_getdig")
         tpt = self._tpt(termination)
         if tpt is None:
             raise errors.BadParameter("collecting digits needs a termination",
                                       function="dx_getdig", device=name)
-        digits = ffi.new("DV_DIGIT *")
+        digits = self._ffi.new("DV_DIGIT *")
         op = _Operation("digits", "digits_done", [tpt], digits=digits)
         self._check(lib.dx_getdig(h, tpt, digits, lib.EV_ASYNC), "dx_getdig", name)
         self._start(name, op, self._watchdog(termination, watchdog_ms))
 
     def clear_digits(self, name):
-        self._check(lib.dx_clrdigbuf(self._handle(name)), "dx_clrdigbuf", name)
+        self._check(self._lib.dx_clrdigbuf(self._handle(name)), "dx_clrdigbuf", name)
 
     def set_digit_types(self, name, dtmf=True, mf=False):
+        lib = self._lib
         mask = (lib.D_DTMF if dtmf else 0) | (lib.D_MF if mf else 0)
         self._check(lib.dx_setdigtyp(self._handle(name), mask), "dx_setdigtyp", name)
         self._remember_mask(name, "digtyp", "dx_setdigtyp", mask)
 
     def dial(self, name, digits, call_progress=None, watchdog_ms=None):
+        lib, ffi = self._lib, self._ffi
         h = self._handle(name)
         self._busy(name, "dx_dial")
         mode = lib.EV_ASYNC
@@ -819,6 +969,7 @@ class R4Driver:
 
     def play_tone(self, name, freq1, freq2=0, level_db=-13, duration_ms=None,
                   termination=None, watchdog_ms=None):
+        lib, ffi = self._lib, self._ffi
         h = self._handle(name)
         self._busy(name, "dx_playtone")
         gen = ffi.new("TN_GEN *")
@@ -837,6 +988,7 @@ class R4Driver:
     def stop(self, name):
         """Stop the running operation; one the board does not stop within
         STOP_GRACE_MS is hung (the device reset, as by the watchdog)."""
+        lib = self._lib
         h = self._handle(name)
         self._check(lib.dx_stopch(h, lib.EV_ASYNC), "dx_stopch", name)
         op = self._ops.get(name)
@@ -847,6 +999,7 @@ class R4Driver:
             op.watchdog = self.clock.callLater(STOP_GRACE_MS / 1000.0, self._expired, name, op)
 
     def caller_id(self, name):
+        lib, ffi = self._lib, self._ffi
         h = self._handle(name)
         buf = ffi.new("unsigned char[128]")
 
@@ -864,24 +1017,29 @@ class R4Driver:
 
     # -- T1 trunks -----------------------------------------------------
     def enable_signalling_events(self, name):
+        lib = self._lib
         mask = lib.DTMM_AON | lib.DTMM_AOFF | lib.DTMM_BON | lib.DTMM_BOFF | lib.DTMM_WINK
         self._check(lib.dt_setevtmsk(self._handle(name), lib.DTG_SIGEVT, mask, lib.DTA_SETMSK),
                     "dt_setevtmsk", name)
         self._remember_mask(name, "sig", "dt_setevtmsk", lib.DTG_SIGEVT, mask, lib.DTA_SETMSK)
 
     def set_bits(self, name, a, b):
+        lib = self._lib
         bits = (lib.DTB_AON if a else lib.DTB_AOFF) | (lib.DTB_BON if b else lib.DTB_BOFF)
         self._check(lib.dt_settssigsim(self._handle(name), bits), "dt_settssigsim", name)
 
     def wink(self, name):
+        lib = self._lib
         self._check(lib.dt_xmitwink(self._handle(name), lib.EV_ASYNC), "dt_xmitwink", name)
 
     def bits(self, name):
+        lib = self._lib
         v = self._check(lib.ATDT_TSSGBIT(self._handle(name)), "ATDT_TSSGBIT", name)
         return ((int(bool(v & lib.DTSG_XMTA)), int(bool(v & lib.DTSG_XMTB))),
                 (int(bool(v & lib.DTSG_RCVA)), int(bool(v & lib.DTSG_RCVB))))
 
     def enable_alarm_events(self, span):
+        lib = self._lib
         mask = (lib.DTEC_LOS | lib.DTEC_RED | lib.DTEC_RYEL | lib.DTEC_RBL | lib.DTEC_OOF |
                 lib.DTEC_RLOS)
         self._check(lib.dt_setevtmsk(self._handle(span), lib.DTG_T1ERREVT, mask,
@@ -890,19 +1048,24 @@ class R4Driver:
                             lib.DTA_SETMSK)
 
     def alarms(self, span):
-        if not lib.HAS_SIM_EXTENSIONS:
-            raise errors.DriverNotSupported("alarm state query needs the simulator extension",
-                                            function="ATDT_ALARMS", device=span)
-        bits = self._check(lib.ATDT_ALARMS(self._handle(span)), "ATDT_ALARMS", span)
-        return frozenset(n for code, n in _ALARMS.items() if bits & (1 << code))
+        """The board's own answer (ATDT_ALARMS) with the simulator's additions;
+        else what the span's DTEV_T1ERRC events said since they were enabled
+        (the vendor's API has no query: an alarm up before then shows at its
+        next event, as the board sends it)."""
+        h = self._handle(span)
+        if not self._b.has_extensions:
+            return frozenset(self._span_alarms.get(span, ()))
+        bits = self._check(self._lib.ATDT_ALARMS(h), "ATDT_ALARMS", span)
+        return frozenset(n for code, n in self._b.alarms.items() if bits & (1 << code))
 
     # -- T1 span maintenance -------------------------------------------
-    @staticmethod
-    def _maintenance(function, name):
-        """Span maintenance is the simulator's dtilib.h extension."""
-        if not lib.HAS_SIM_EXTENSIONS:
-            raise errors.DriverNotSupported("span maintenance needs the simulator extension",
-                                            function=function, device=name)
+    def _maintenance(self, function, name):
+        """Span maintenance is the simulator's addition to dtilib.h."""
+        if not self._b.has_extensions:
+            raise errors.DriverNotSupported(
+                "not in the vendor's API (the simulator's addition): span counters, "
+                "loopbacks, loop codes and BERTs are not available on these boards",
+                function=function, device=name)
 
     @staticmethod
     def _choose(table, key, what, function, name):
@@ -920,30 +1083,31 @@ class R4Driver:
         return self._handle(name)
 
     def _line_state(self, span):
-        state = ffi.new("DT_LINESTATE *")
-        self._check(lib.dt_getlinestate(self._span(span, "dt_getlinestate"), state),
-                    "dt_getlinestate", span)
-        return {"framing": _FRAMINGS[state.dl_framing], "coding": _CODINGS[state.dl_coding],
-                "clock": _CLOCKS[state.dl_clock], "loopback": _LOOPBACK_NAMES[state.dl_loopback],
-                "loop_code": _LOOP_CODE_NAMES.get(state.dl_loopcode)}
+        h = self._span(span, "dt_getlinestate")
+        state = self._ffi.new("DT_LINESTATE *")
+        self._check(self._lib.dt_getlinestate(h, state), "dt_getlinestate", span)
+        b = self._b
+        return {"framing": b.framings[state.dl_framing], "coding": b.codings[state.dl_coding],
+                "clock": b.clocks[state.dl_clock], "loopback": b.loopback_names[state.dl_loopback],
+                "loop_code": b.loop_code_names.get(state.dl_loopcode)}
 
     def span_counters(self, span):
-        c = ffi.new("DT_COUNTERS *")
-        self._check(lib.dt_getcounters(self._span(span, "dt_getcounters"), c),
-                    "dt_getcounters", span)
+        h = self._span(span, "dt_getcounters")
+        c = self._ffi.new("DT_COUNTERS *")
+        self._check(self._lib.dt_getcounters(h, c), "dt_getcounters", span)
         return {"bpv": c.dc_bpv, "exz": c.dc_exz, "crc": c.dc_crc, "fas": c.dc_fas,
                 "oof": c.dc_oof, "slips": c.dc_slips, "seconds": c.dc_seconds,
                 "los": bool(c.dc_los), "ais": bool(c.dc_ais), "oof_now": bool(c.dc_oofnow)}
 
     def span_loopback(self, span, mode):
         h = self._span(span, "dt_setloopback")
-        code = self._choose(_LOOPBACKS, mode, "loopback", "dt_setloopback", span)
-        self._check(lib.dt_setloopback(h, code), "dt_setloopback", span)
+        code = self._choose(self._b.loopbacks, mode, "loopback", "dt_setloopback", span)
+        self._check(self._lib.dt_setloopback(h, code), "dt_setloopback", span)
 
     def send_loop_code(self, span, code):
         h = self._span(span, "dt_sendloopcode")
-        value = self._choose(_LOOP_CODES, code, "loop code", "dt_sendloopcode", span)
-        self._check(lib.dt_sendloopcode(h, value), "dt_sendloopcode", span)
+        value = self._choose(self._b.loop_codes, code, "loop code", "dt_sendloopcode", span)
+        self._check(self._lib.dt_sendloopcode(h, value), "dt_sendloopcode", span)
 
     def _bert_device(self, name, function):
         """The handle of a span or timeslot to test."""
@@ -955,14 +1119,14 @@ class R4Driver:
 
     def bert_start(self, device, pattern):
         h = self._bert_device(device, "dt_bertstart")
-        value = self._choose(_BERT_PATTERNS, pattern, "pattern", "dt_bertstart", device)
-        self._check(lib.dt_bertstart(h, value), "dt_bertstart", device)
+        value = self._choose(self._b.bert_patterns, pattern, "pattern", "dt_bertstart", device)
+        self._check(self._lib.dt_bertstart(h, value), "dt_bertstart", device)
 
     def _bert(self, device, function):
-        r = ffi.new("DT_BERT *")
-        self._check(getattr(lib, function)(self._bert_device(device, function), r), function,
-                    device)
-        return {"pattern": _BERT_PATTERN_NAMES[r.db_pattern], "bits": r.db_bits,
+        h = self._bert_device(device, function)
+        r = self._ffi.new("DT_BERT *")
+        self._check(getattr(self._lib, function)(h, r), function, device)
+        return {"pattern": self._b.bert_pattern_names[r.db_pattern], "bits": r.db_bits,
                 "errors": r.db_errors, "ber": r.db_errors / r.db_bits if r.db_bits else 0.0,
                 "sync": bool(r.db_sync),
                 "sync_losses": r.db_synclosses, "seconds": r.db_seconds,
@@ -977,43 +1141,88 @@ class R4Driver:
 
     # -- stations ------------------------------------------------------
     def enable_station_events(self, name):
+        """Also where a driver that could not give the phone its tones
+        refuses, before it drives the station at all."""
+        if self._tones is None and not self._b.has_extensions:
+            raise self._no_station_tones(name)
+        lib = self._lib
         mask = lib.MSMM_OFFHOOK | lib.MSMM_ONHOOK | lib.MSMM_HOOKFLASH
         self._check(lib.ms_setevtmsk(self._handle(name), lib.MSEV_SIGMSK, mask, lib.DTA_SETMSK),
                     "ms_setevtmsk", name)
         self._remember_mask(name, "sig", "ms_setevtmsk", lib.MSEV_SIGMSK, mask, lib.DTA_SETMSK)
 
     def ring_station(self, name, cycles, cadence="default"):
-        if cadence not in _CADENCES:
-            raise errors.BadParameter(f"cadence {cadence!r} is not one of {sorted(_CADENCES)}",
-                                      function="ms_genringex", device=name)
+        lib = self._lib
+        if cadence not in self._b.cadences:
+            raise errors.BadParameter(
+                f"cadence {cadence!r} is not one of {sorted(self._b.cadences)}",
+                function="ms_genringex", device=name)
         self._check(lib.ms_genringex(self._handle(name), cycles, lib.EV_ASYNC,
-                                     _CADENCES[cadence]), "ms_genringex", name)
+                                     self._b.cadences[cadence]), "ms_genringex", name)
 
     def stop_ring(self, name):
+        lib = self._lib
         self._check(lib.ms_stopfn(self._handle(name), lib.MTF_RING), "ms_stopfn", name)
 
     def station_tone(self, name, tone):
-        if tone not in _STATION_TONES:
-            raise errors.BadParameter(f"station tone {tone!r} is not one of "
-                                      "None, dial, ringback, busy, reorder",
-                                      function="ms_settone", device=name)
-        self._check(lib.ms_settone(self._handle(name), _STATION_TONES[tone]), "ms_settone",
-                    name)
+        """From a tone channel (`tone_channels`) if given, else from the port
+        (ms_settone, the simulator's)."""
+        if tone is not None and tone not in STATION_TONES:
+            raise errors.BadParameter(f"station tone {tone!r} is not one of None, "
+                                      f"{', '.join(STATION_TONES)}", function="station_tone",
+                                      device=name)
+        h = self._handle(name)
+        if self._family(name) != "ms":
+            raise errors.BadParameter("not a station (msiBnCm)", function="station_tone",
+                                      device=name)
+        if self._tones is not None:
+            before = self._tone_slot(name)
+            self._station_tones[name] = tone
+            after = self._tone_slot(name)
+            if before != after and before is not None:
+                self._board_unlisten(name)
+            if before != after and after is not None:
+                self._board_listen(name, after)
+        elif self._b.has_extensions:
+            self._check(self._lib.ms_settone(h, self._b.station_tones[tone]), "ms_settone",
+                        name)
+            self._station_tones[name] = tone
+        else:
+            raise self._no_station_tones(name)
+
+    def _tone_slot(self, name):
+        """The slot of the tone channel a phone hears: its tone's while it has
+        no route (a route comes first), else None."""
+        tone = self._station_tones.get(name)
+        if self._tones is None or tone is None or name in self._listen:
+            return None
+        return self._tones.slot(tone)
+
+    @staticmethod
+    def _no_station_tones(name):
+        return errors.DriverNotSupported(
+            "not in the vendor's API (the simulator's addition): a station port plays no "
+            "dial, ringback, busy or reorder tone by itself.  Give the driver a voice channel "
+            "to play each: in the server configuration, [station_tones] dial = \"dxxxBnCm\", "
+            "ringback = ..., busy = ..., reorder = ... (voice channels in no trunk group and "
+            "not in the voice pool; R4Driver(tone_channels=...) outside the server)",
+            function="ms_settone", device=name)
 
     def station_offhook(self, name):
+        lib = self._lib
         return self._check(lib.ATMS_TSSGBIT(self._handle(name)), "ATMS_TSSGBIT",
                            name) == lib.MS_OFFHOOK
 
     # -- conferences ---------------------------------------------------
-    @staticmethod
-    def _role(role, dsp):
+    def _role(self, role, dsp):
         try:
-            return _ROLES[role]
+            return self._b.roles[role]
         except KeyError:
-            raise errors.ConferenceError(f"role {role!r} is not one of {sorted(_ROLES)}",
+            raise errors.ConferenceError(f"role {role!r} is not one of {sorted(self._b.roles)}",
                                          function="dcb", device=dsp) from None
 
     def conference_create(self, dsp, parties):
+        lib, ffi = self._lib, self._ffi
         if not parties:
             raise errors.ConferenceError("a conference needs at least one party",
                                          function="dcb_estconf", device=dsp)
@@ -1028,25 +1237,28 @@ class R4Driver:
         return confid[0], {slot: cdt[i].chan_attr for i, (slot, _) in enumerate(parties)}
 
     def conference_add(self, dsp, conference, slot, role):
-        cdt = ffi.new("MS_CDT *", {"chan_num": slot, "chan_sel": lib.MSPN_TS,
-                                   "chan_attr": self._role(role, dsp)})
+        lib = self._lib
+        cdt = self._ffi.new("MS_CDT *", {"chan_num": slot, "chan_sel": lib.MSPN_TS,
+                                         "chan_attr": self._role(role, dsp)})
         self._check(lib.dcb_addtoconf(self._handle(dsp), conference, cdt), "dcb_addtoconf", dsp)
         return cdt.chan_attr
 
     def conference_remove(self, dsp, conference, slot):
-        cdt = ffi.new("MS_CDT *", {"chan_num": slot, "chan_sel": lib.MSPN_TS})
+        lib = self._lib
+        cdt = self._ffi.new("MS_CDT *", {"chan_num": slot, "chan_sel": lib.MSPN_TS})
         self._check(lib.dcb_remfromconf(self._handle(dsp), conference, cdt), "dcb_remfromconf",
                     dsp)
 
     def conference_delete(self, dsp, conference):
-        self._check(lib.dcb_delconf(self._handle(dsp), conference), "dcb_delconf", dsp)
+        self._check(self._lib.dcb_delconf(self._handle(dsp), conference), "dcb_delconf", dsp)
 
     def conference_set_role(self, dsp, conference, slot, role):
-        cdt = ffi.new("MS_CDT *", {"chan_num": slot, "chan_sel": lib.MSPN_TS,
-                                   "chan_attr": self._role(role, dsp)})
+        lib = self._lib
+        cdt = self._ffi.new("MS_CDT *", {"chan_num": slot, "chan_sel": lib.MSPN_TS,
+                                         "chan_attr": self._role(role, dsp)})
         self._check(lib.dcb_setcde(self._handle(dsp), conference, cdt), "dcb_setcde", dsp)
 
     def conference_room(self, dsp):
-        n = ffi.new("int *")
-        self._check(lib.dcb_dsprescount(self._handle(dsp), n), "dcb_dsprescount", dsp)
+        n = self._ffi.new("int *")
+        self._check(self._lib.dcb_dsprescount(self._handle(dsp), n), "dcb_dsprescount", dsp)
         return n[0]

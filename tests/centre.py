@@ -24,6 +24,7 @@ from cti.protocol.server import SessionFactory
 from cti.server.app import CTServer
 from cti.server.config import load_server_config
 from cti.storage.sink import InMemory
+from drivers import r4
 from drivers.r4 import R4Driver
 from drivers.sim import Simulator
 
@@ -48,12 +49,15 @@ class Records(InMemory, list):
 
 class Centre:
     def __init__(self, config="etc/cti.toml", seed=1, clock=None, records=None, var_dir=None,
-                 simulated_telco=True):
+                 simulated_telco=True, binding="full"):
         """`clock` and `records`: another clock (one that takes calls from
         threads, for a real RecordStore) and record store than the defaults.
         `var_dir`: the server's own files (a temporary directory unless told).
         `simulated_telco`: the server is told of the simulator (its Sim*
-        services play it); False, it behaves as on real boards."""
+        services play it); False, it behaves as on real boards.
+        `binding`: the driver's (drivers.r4.BINDINGS), "vendor" for the
+        vendor's calls alone: events then come as the event thread takes
+        them (`wait_events`), without the thread."""
         config = load_server_config(config) if isinstance(config, str) else config
         if var_dir is None:
             self.var = tempfile.TemporaryDirectory(prefix="cti-centre-")   # gone with it
@@ -61,7 +65,12 @@ class Centre:
         self.config = replace(config, var_dir=Path(var_dir))
         self.sim = Simulator.from_config(self.config.boards, seed=seed)
         self.clock = clock or task.Clock()
-        self.driver = R4Driver(clock=self.clock)
+        self.driver = R4Driver(clock=self.clock, binding=r4.binding(binding),
+                               tone_channels=self.config.station_tones or None)
+        if self.driver.fileno() is None:
+            self._poll = lambda: self.driver.deliver(self.driver.wait_events(0))
+        else:
+            self._poll = self.driver.poll
         self.records = Records() if records is None else records
         self.server = CTServer(self.config, reactor=self.clock, driver=self.driver,
                                simulator=self.sim if simulated_telco else None,
@@ -87,7 +96,7 @@ class Centre:
         for _ in range(0, ms, STEP_MS):
             self.sim.advance(STEP_MS)
             self.clock.advance(STEP_MS / 1000)
-            self.driver.poll()
+            self._poll()
             self.flush()
 
     def run_until(self, predicate, within_ms=30_000, what="condition"):

@@ -6,7 +6,11 @@ the driver, a way to move time (`run(ms)`) and the names of a few of its
 devices.  Everything here is checked through `IBoardDriver` alone, so the
 same tests hold a Synway or DAHDI driver to the contract the R4 driver
 keeps.  tests/test_conformance.py runs it against the R4 driver over the
-simulator.
+simulator, through the full binding and through the vendor-only one.
+
+Span maintenance (counters, loopbacks, loop codes, BERT) is provided whole
+or refused whole: a driver without it raises DriverNotSupported naming the
+call, and the tests of what it does are skipped, saying so.
 """
 import select
 from dataclasses import dataclass
@@ -24,6 +28,7 @@ from drivers.interface import (
     SPAN_COUNTERS,
     SPAN_DEFECTS,
     SPAN_FRAMINGS,
+    STATION_TONES,
     TERMINATION_REASONS,
     DeviceInfo,
     Event,
@@ -60,6 +65,27 @@ def done_events(chassis, device, kind):
 def span_of(chassis):
     """The span of the chassis's timeslot (its board in the inventory)."""
     return next(i.board for i in chassis.driver.inventory() if i.name == chassis.timeslot)
+
+
+def maintained_span(chassis):
+    """The chassis's span, if its driver provides span maintenance."""
+    span = span_of(chassis)
+    try:
+        chassis.driver.span_counters(span)
+    except errors.DriverNotSupported as e:
+        pytest.skip(f"no span maintenance: {e}")
+    return span
+
+
+def maintenance_calls(chassis):
+    """Every span maintenance call of the interface, on the chassis."""
+    d, span, ts = chassis.driver, span_of(chassis), chassis.timeslot
+    return [("span_counters", lambda: d.span_counters(span)),
+            ("span_loopback", lambda: d.span_loopback(span, "local")),
+            ("send_loop_code", lambda: d.send_loop_code(span, "line_up")),
+            ("bert_start", lambda: d.bert_start(ts, "qrss")),
+            ("bert_results", lambda: d.bert_results(ts)),
+            ("bert_stop", lambda: d.bert_stop(ts))]
 
 
 class DriverConformance:
@@ -143,6 +169,10 @@ class DriverConformance:
         chassis.run(100)
         assert done_events(chassis, chassis.voice, "play_done")
 
+    def test_the_span_status_names_its_alarms(self, chassis):
+        status = chassis.driver.status(span_of(chassis))
+        assert status["alarms"] == []
+
     def test_events_wake_the_descriptor(self, chassis):
         d = chassis.driver
         fd = d.fileno()
@@ -156,12 +186,31 @@ class DriverConformance:
         d.poll()
         assert select.select([fd], [], [], 0)[0] == []
 
+    def test_without_a_descriptor_events_come_from_the_wait(self, chassis):
+        d = chassis.driver
+        if d.fileno() is not None:
+            pytest.skip("this driver has an event descriptor")
+        d.deliver(d.wait_events(0))
+        assert d.wait_events(0) == []
+        d.play(chassis.voice, [Prompt(b"\xff" * 80, "ulaw")])
+        chassis.advance_board_only(100)
+        raw = d.wait_events(0)
+        assert [(e.device, e.kind) for e in d.deliver(raw)] == [(chassis.voice, "play_done")]
+        assert done_events(chassis, chassis.voice, "play_done")
+
     def test_reset_keeps_what_the_device_hears(self, chassis):
         d = chassis.driver
         slot = d.transmit_slot(chassis.station)
         d.listen(chassis.voice, slot)
         d.reset(chassis.voice)
         assert d.status(chassis.voice)["listen"] == slot
+
+    def test_a_station_takes_each_tone_and_none_and_refuses_others(self, chassis):
+        d = chassis.driver
+        for tone in (*STATION_TONES, None):
+            d.station_tone(chassis.station, tone)
+        with pytest.raises(errors.BadParameter):
+            d.station_tone(chassis.station, "howler")
 
     def test_conference_gives_each_party_its_own_output(self, chassis):
         d = chassis.driver
@@ -176,8 +225,20 @@ class DriverConformance:
             d.conference_create(chassis.dsp, [(a, "boss")])
 
     # -- T1 span maintenance ---------------------------------------------------
+    def test_span_maintenance_is_provided_whole_or_refused_whole(self, chassis):
+        refused = []
+        for name, call in maintenance_calls(chassis):
+            try:
+                call()
+            except errors.DriverNotSupported as e:
+                refused.append(name)
+                assert e.device and e.function, e
+            except errors.BoardError:
+                pass                  # provided, refused for its own reasons (a loop code)
+        assert refused in ([], [name for name, _ in maintenance_calls(chassis)])
+
     def test_span_counters_have_the_documented_keys_and_never_go_back(self, chassis):
-        d, span = chassis.driver, span_of(chassis)
+        d, span = chassis.driver, maintained_span(chassis)
         before = d.span_counters(span)
         assert set(before) == set(SPAN_COUNTERS) | set(SPAN_DEFECTS)
         assert all(type(before[k]) is int for k in SPAN_COUNTERS)
@@ -188,7 +249,7 @@ class DriverConformance:
         assert all(after[k] >= before[k] for k in SPAN_COUNTERS)
 
     def test_span_status_shows_its_line_and_our_loopback(self, chassis):
-        d, span = chassis.driver, span_of(chassis)
+        d, span = chassis.driver, maintained_span(chassis)
         status = d.status(span)
         assert status["framing"] in SPAN_FRAMINGS and status["coding"] in SPAN_CODINGS
         assert status["clock"] in SPAN_CLOCKS and status["loopback"] in LOOPBACKS
@@ -200,14 +261,14 @@ class DriverConformance:
             d.span_loopback(span, "sideways")
 
     def test_a_loop_code_being_sent_shows_in_the_status(self, chassis):
-        d, span = chassis.driver, span_of(chassis)
+        d, span = chassis.driver, maintained_span(chassis)
         d.send_loop_code(span, "line_up")
         assert d.status(span)["loop_code"] == "line_up"
         with pytest.raises(errors.BadParameter):
             d.send_loop_code(span, "jump")
 
     def test_a_bert_through_a_local_loop_syncs_error_free_and_stops_with_results(self, chassis):
-        d, span = chassis.driver, span_of(chassis)
+        d, span = chassis.driver, maintained_span(chassis)
         d.span_loopback(span, "local")
         d.bert_start(chassis.timeslot, "qrss")
         chassis.run(2_000)
@@ -223,6 +284,7 @@ class DriverConformance:
 
     def test_a_bert_is_refused_on_a_timeslot_in_a_call(self, chassis):
         d = chassis.driver
+        maintained_span(chassis)
         d.listen(chassis.timeslot, d.transmit_slot(chassis.voice))
         with pytest.raises(errors.DeviceBusy):
             d.bert_start(chassis.timeslot, "qrss")

@@ -4,12 +4,16 @@
 The simulator runs on virtual time and the driver's watchdogs on a
 `task.Clock`; `Rig.run` moves both together in 10 ms steps and polls the
 driver after each, so events arrive when the board would have sent them.
+A driver without an event descriptor (the vendor-only binding) is polled
+as its event thread would take them (`wait_events`, sr_waitevtEx), only
+without the thread.
 """
 import math
 from array import array
 
 from twisted.internet import task
 
+from drivers import r4
 from drivers.r4 import R4Driver
 from drivers.sim import Simulator
 
@@ -17,13 +21,21 @@ STEP_MS = 10
 
 
 class Rig:
-    def __init__(self, boards, seed=1):
+    """`binding`: the driver's ("full" or "vendor": drivers.r4.BINDINGS);
+    `tone_channels`: the driver's, for stations' tones from voice channels."""
+
+    def __init__(self, boards, seed=1, binding="full", tone_channels=None):
         self.sim = Simulator.from_config(boards, seed=seed)
         self.clock = task.Clock()
-        self.driver = R4Driver(clock=self.clock)
+        self.driver = R4Driver(clock=self.clock, binding=r4.binding(binding),
+                               tone_channels=tone_channels)
         self.driver.inventory()
         self.events = []
         self.driver.subscribe(self.events.append)
+        if self.driver.fileno() is None:
+            self._poll = lambda: self.driver.deliver(self.driver.wait_events(0))
+        else:
+            self._poll = self.driver.poll
 
     def timed(self):
         """A list filling with (virtual ms, event) for every event from now on."""
@@ -35,7 +47,7 @@ class Rig:
         for _ in range(0, ms, STEP_MS):
             self.sim.advance(STEP_MS)
             self.clock.advance(STEP_MS / 1000.0)
-            self.driver.poll()
+            self._poll()
 
     def wait_for(self, kind, device=None, within_ms=30_000, where=None):
         """Run until an event of this kind (on this device) arrives; return it."""

@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The R4 driver over the simulator passes the driver conformance suite,
-and the skeleton driver refuses every call with its contract."""
+"""The R4 driver over the simulator passes the driver conformance suite
+through both bindings, and the skeleton driver refuses every call with its
+contract."""
 import pytest
 from zope.interface.verify import verifyObject
 
 from drivers.errors import DriverNotSupported
 from drivers.interface import IBoardDriver
+from drivers.r4 import BINDINGS
 from drivers.skeleton import SkeletonDriver
 from tests.conformance import Chassis, DriverConformance
 from tests.rig import Rig
@@ -18,10 +20,23 @@ BOARDS = [
 ]
 
 
+#: For the vendor-only binding: a second voice board plays the phones' tones.
+TONE_BOARD = {"type": "voice", "channels": 4}
+TONE_CHANNELS = {"dial": "dxxxB2C1", "ringback": "dxxxB2C2", "busy": "dxxxB2C3",
+                 "reorder": "dxxxB2C4"}
+
+
 class TestR4DriverOverSimulator(DriverConformance):
-    @pytest.fixture
-    def chassis(self):
-        rig = Rig(BOARDS)
+    """Through the full binding (the simulator's additions) and through the
+    vendor-only one (the vendor's calls alone): the proof that the driver
+    needs nothing of ours to keep the contract."""
+
+    @pytest.fixture(params=BINDINGS)
+    def chassis(self, request):
+        if request.param == "full":
+            rig = Rig(BOARDS)
+        else:
+            rig = Rig(BOARDS + [TONE_BOARD], binding="vendor", tone_channels=TONE_CHANNELS)
         return Chassis(driver=rig.driver, run=rig.run, voice="dxxxB1C1", voice2="dxxxB1C2",
                        station="msiB1C1", timeslot="dtiB1T1", dsp="dcbB1D1",
                        events=rig.events, advance_board_only=rig.sim.advance)

@@ -205,6 +205,19 @@ def test_a_t1_boards_line_settings_reach_the_simulated_span(tmp_path):
     assert (status["framing"], status["coding"], status["clock"]) == ("d4", "ami", "internal")
 
 
+#: The station tones on the last voice board of BASE.
+TONES = ('[station_tones]\ndial = "dxxxB3C1"\nringback = "dxxxB3C2"\nbusy = "dxxxB3C3"\n'
+         'reorder = "dxxxB3C4"\n\n')
+
+
+def test_station_tones_take_voice_channels_out_of_the_pool(tmp_path):
+    config = load_server_config(write(tmp_path, edit("[routing]", TONES + "[routing]")))
+    assert config.station_tones == {"dial": "dxxxB3C1", "ringback": "dxxxB3C2",
+                                    "busy": "dxxxB3C3", "reorder": "dxxxB3C4"}
+    assert config.voice_pool == tuple(f"dxxxB2C{c}" for c in range(1, 5))
+    assert load_server_config(write(tmp_path, BASE)).station_tones == {}
+
+
 def test_defaults(tmp_path):
     text = edit('[server]\nlisten = ["tcp:7600:interface=127.0.0.1"]\n', "")
     config = load_server_config(write(tmp_path, text))
@@ -379,6 +392,20 @@ ERRORS = [
      "msiB1C1 is a station; trunk groups take"),
     ("line in voice pool", ("[routing]", '[voice_pool]\nchannels = ["dxxxB1C4-4"]\n\n[routing]'),
      "voice_pool.channels[0]", "dxxxB1C4 is a voice channel with an analog line"),
+    ("station tone missing", ("[routing]", '[station_tones]\ndial = "dxxxB3C1"\n\n[routing]'),
+     "station_tones.ringback", "required key is missing (expected a voice channel"),
+    ("unknown station tone", ("[routing]", '[station_tones]\nhowler = "dxxxB3C1"\n\n[routing]'),
+     "station_tones.howler", "unknown key (known keys here: busy, dial, reorder, ringback)"),
+    ("line as station tone", ("[routing]", TONES.replace("dxxxB3C1", "dxxxB1C1") + "[routing]"),
+     "station_tones.dial", "dxxxB1C1 is a voice channel with an analog line; station tones"),
+    ("station tone range", ("[routing]", TONES.replace('"dxxxB3C1"', '"dxxxB2C1-2"')
+                            + "[routing]"), "station_tones.dial", "expected one voice channel"),
+    ("one channel, two tones", ("[routing]", TONES.replace("dxxxB3C2", "dxxxB3C1")
+                                + "[routing]"), "station_tones.ringback",
+     "dxxxB3C1 is listed twice"),
+    ("station tone in the voice pool", ("[routing]", TONES + '[voice_pool]\nchannels = '
+                                        '["dxxxB3C1-4"]\n\n[routing]'),
+     "voice_pool.channels[0]", "dxxxB3C1 is already in the station tones"),
     ("two groups", ('["dxxxB1C1-4"]', '["dxxxB1C1-4", "dtiB1T24"]'),
      "trunk_groups[1].channels[1]", "dtiB1T24 is already in trunk group 'pstn_in'"),
     ("twice in a group", ('["dtiB1T1-24"]', '["dtiB1T1-24", "dtiB1T3"]'),

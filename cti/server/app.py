@@ -184,7 +184,7 @@ class CTServer(MultiService):
             self.sim = Simulator.from_config(self.config.boards, virtual_time=False,
                                              where=self.config.boards_where)
             self.sim.run_clock(True)
-        return R4Driver(clock=reactor)
+        return R4Driver(clock=reactor, tone_channels=self.config.station_tones or None)
 
     def _make_channels(self):
         c, driver, clock, listener = self.config, self.driver, self.clock, self.center

@@ -120,7 +120,7 @@ def _boards(config):
     found = {device.name for device in R4Driver().inventory()}
     wanted = [*(n for g in config.trunk_groups for n in g.channels),
               *(n for g in config.station_groups for n in g.stations), *config.voice_pool,
-              *config.conference_pool]
+              *config.conference_pool, *config.station_tones.values()]
     missing = [name for name in wanted if name not in found]
     if missing:
         raise LookupError(f"the configuration names {len(missing)} devices the boards do not "

@@ -46,7 +46,7 @@ from cti.server.outbound.dialing import (
     DialingSettings,
 )
 from cti.server.scope import AGENT_AGENTS, AGENT_CALLS
-from drivers.interface import SPAN_CLOCKS, SPAN_CODINGS, SPAN_FRAMINGS
+from drivers.interface import SPAN_CLOCKS, SPAN_CODINGS, SPAN_FRAMINGS, STATION_TONES
 
 __all__ = [
     "Agent", "Device", "FlowSettings", "Queue", "Route", "ServerConfig", "StationGroup",
@@ -303,6 +303,7 @@ class ServerConfig:
     station_groups: tuple[StationGroup, ...] = ()
     voice_pool: tuple[str, ...] = ()
     conference_pool: tuple[str, ...] = ()
+    station_tones: dict = field(default_factory=dict, hash=False)   # tone -> voice channel
     routes: tuple[Route, ...] = ()       # as declared
     default_route: Route | None = None
     flow_down_queue: str = ""
@@ -632,8 +633,8 @@ def _channels(reader, entries, devices, kinds, what, owners, group):
 
 # -- the whole file ------------------------------------------------------
 TOP_KEYS = ("driver", "boards", "server", "trunk_groups", "station_groups", "voice_pool",
-            "conference_pool", "routing", "routes", "queues", "acd", "agents", "users", "flow",
-            "dialing", "dial_classes", "visibility", "faults")
+            "conference_pool", "station_tones", "routing", "routes", "queues", "acd",
+            "agents", "users", "flow", "dialing", "dial_classes", "visibility", "faults")
 
 
 def load_server_config(path):
@@ -660,7 +661,8 @@ def load_server_config(path):
     record_hook = reader.string(server, "server", "record_hook", None,
                                 expected="the name of a hook (cti/flow/hooks.py)")
 
-    trunk_groups, station_groups, voice_pool, conference_pool = _groups(reader, data, devices)
+    trunk_groups, station_groups, voice_pool, conference_pool, station_tones = _groups(
+        reader, data, devices)
     queues = _queues(reader, data)
     queue_names = [q.name for q in queues]
     acd_table = reader.table(data.get("acd", {}), "acd", ("retry_s", "max_no_answer",
@@ -686,7 +688,8 @@ def load_server_config(path):
         database=database, log_level=log_level, record_hook=record_hook, gate=gate, tls=tls,
         trunk_groups=trunk_groups,
         station_groups=station_groups, voice_pool=voice_pool,
-        conference_pool=conference_pool, routes=routes, default_route=default_route,
+        conference_pool=conference_pool, station_tones=station_tones, routes=routes,
+        default_route=default_route,
         flow_down_queue=flow_down, queues=queues, acd=acd, faults=faults, agents=agents,
         users=users,
         flow=flow, dialing=dialing,
@@ -924,6 +927,7 @@ def _groups(reader, data, devices):
             reader.fail(f"{key}.stations", "expected at least one station")
         station_groups.append(StationGroup(name, stations))
 
+    station_tones = _station_tones(reader, data, devices, owners)
     pool = reader.table(data.get("voice_pool", {}), "voice_pool", ("channels",))
     if "channels" in pool:
         entries = reader.strings(pool, "voice_pool", "channels",
@@ -932,7 +936,8 @@ def _groups(reader, data, devices):
                                "the voice pool takes voice resources without lines",
                                owners, "the voice pool")
     else:
-        voice_pool = tuple(d.name for d in devices.values() if d.kind == "voice")
+        voice_pool = tuple(d.name for d in devices.values()
+                           if d.kind == "voice" and d.name not in owners)
 
     pool = reader.table(data.get("conference_pool", {}), "conference_pool", ("dsps",))
     if "dsps" in pool:
@@ -943,7 +948,28 @@ def _groups(reader, data, devices):
                                     owners, "the conference pool")
     else:
         conference_pool = tuple(d.name for d in devices.values() if d.kind == "dsp")
-    return tuple(trunk_groups), tuple(station_groups), voice_pool, conference_pool
+    return tuple(trunk_groups), tuple(station_groups), voice_pool, conference_pool, station_tones
+
+
+def _station_tones(reader, data, devices, owners):
+    """[station_tones]: {tone: voice channel} for every one of STATION_TONES,
+    or {} (the station ports play them)."""
+    table = reader.table(data.get("station_tones", {}), "station_tones", STATION_TONES)
+    if not table:
+        return {}
+    tones = {}
+    for tone in STATION_TONES:
+        value = reader.string(table, "station_tones", tone,
+                              expected="a voice channel such as \"dxxxB3C1\" (each of "
+                              f"{', '.join(STATION_TONES)} needs its own)")
+        key = f"station_tones.{tone}"
+        names = _channels(reader, [(value, key)], devices, ("voice",),
+                          "station tones take voice resources without lines", owners,
+                          "the station tones")
+        if len(names) != 1:
+            reader.fail(key, f"{value!r}: expected one voice channel, not a range")
+        tones[tone] = names[0]
+    return tones
 
 
 def _skill_levels(reader, table, key, what="skill = least level (1..10)", empty=False):

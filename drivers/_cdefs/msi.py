@@ -6,7 +6,7 @@ INCLUDES = "#include <msilib.h>"
 _CONSTANTS = """
 MSEV_RING MSEV_NORING MSEV_SIGEVT MSEV_SIGMSK MSMM_OFFHOOK MSMM_ONHOOK
 MSMM_HOOKFLASH MS_ONHOOK MS_OFFHOOK MS_RNG_DEFAULT MS_RNG_SHORT MS_RNG_CHINA
-MS_TONE_NONE MS_TONE_DIAL MS_TONE_RINGBACK MS_TONE_BUSY MS_TONE_REORDER MTF_RING
+MTF_RING
 """
 
 TYPES = "".join(f"#define {name} ...\n" for name in _CONSTANTS.split())
@@ -21,11 +21,6 @@ long ATMS_TSSGBIT(int dev);
 int ms_getxmitslot(int dev, SC_TSINFO *ts);
 int ms_listen(int dev, SC_TSINFO *ts);
 int ms_unlisten(int dev);
-int ms_settone(int dev, int tone);
 """
 
-CUSTOMIZATIONS = """
-#ifndef CTI_SIM_EXTENSIONS
-int ms_settone(int dev, int tone) { (void)dev; (void)tone; return -1; }
-#endif
-"""
+CUSTOMIZATIONS = ""

@@ -11,7 +11,6 @@ TYPES = """
 #define EV_ASYNC ...
 #define ESR_TMOUT ...
 typedef long (*EVTHDLRTYP)(unsigned long);
-static const int HAS_SIM_EXTENSIONS;
 """
 
 FUNCTIONS = """
@@ -30,14 +29,6 @@ long ATDV_LASTERR(long dev);
 char *ATDV_ERRMSGP(long dev);
 char *ATDV_NAMEP(long dev);
 long ATDV_SUBDEVS(long dev);
-int sr_getevtfd(void);
 """
 
-CUSTOMIZATIONS = """
-#ifdef CTI_SIM_EXTENSIONS
-static const int HAS_SIM_EXTENSIONS = 1;
-#else
-static const int HAS_SIM_EXTENSIONS = 0;
-int sr_getevtfd(void) { return -1; }
-#endif
-"""
+CUSTOMIZATIONS = ""

@@ -10,7 +10,8 @@
  * enabled with dt_setevtmsk(ts, DTG_SIGEVT, ...); alarms as DTEV_T1ERRC on
  * the span when enabled with DTG_T1ERREVT.
  *
- * Span maintenance (lines-real.md, section 4), on the span device:
+ * Span maintenance (lines-real.md, section 4), on the span device (simulator
+ * extensions: a vendor's DTI API has none of these calls):
  *
  *   dt_getcounters    raw error counters since the span was opened (BPV,
  *                     EXZ, CRC-6, frame bit errors, OOF events, controlled
@@ -104,6 +105,9 @@
 
 #define DTV_NUMTS 24
 
+#ifdef CTI_SIM_EXTENSIONS
+/* Simulator extension: span maintenance (see the top of this file). */
+
 /* Line configuration (DT_LINESTATE; the simulator's boards are configured
  * with them through simfar_span_line). */
 #define DTFR_ESF 1          /* extended superframe: CRC-6 and a data link */
@@ -166,6 +170,7 @@ typedef struct {
     unsigned long db_errsecs;     /* of which with an error or out of sync */
 } DT_BERT;
 #pragma pack(pop)
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -184,11 +189,13 @@ int dt_listen(int dev, SC_TSINFO *ts);
 int dt_unlisten(int dev);
 int dt_getctinfo(int dev, CT_DEVINFO *info);
 
+#ifdef CTI_SIM_EXTENSIONS
 /* Simulator extension: the span's active alarms as bits 1 << DTT1_x. */
 long ATDT_ALARMS(int dev);
 
-/* Span maintenance (see the top of this file).  A BERT runs on a span or a
- * timeslot not in a call on the bus (EDT_BUSY otherwise). */
+/* Simulator extension, span maintenance (see the top of this file).  A BERT
+ * runs on a span or a timeslot not in a call on the bus (EDT_BUSY
+ * otherwise). */
 int dt_getcounters(int dev, DT_COUNTERS *counters);
 int dt_getlinestate(int dev, DT_LINESTATE *state);
 int dt_setloopback(int dev, int mode);
@@ -196,6 +203,7 @@ int dt_sendloopcode(int dev, int code);
 int dt_bertstart(int dev, int pattern);
 int dt_bertresults(int dev, DT_BERT *results);
 int dt_bertstop(int dev, DT_BERT *results);
+#endif
 
 #ifdef __cplusplus
 }

@@ -33,12 +33,14 @@
 #define MS_RNG_SHORT   1      /* 0.8 s on, 0.4 s off, 0.8 s on, 4 s off */
 #define MS_RNG_CHINA   2      /* 1 s on / 4 s off */
 
+#ifdef CTI_SIM_EXTENSIONS
 /* ms_settone tones */
 #define MS_TONE_NONE     0
 #define MS_TONE_DIAL     1
 #define MS_TONE_RINGBACK 2
 #define MS_TONE_BUSY     3
 #define MS_TONE_REORDER  4
+#endif
 
 #define E_MSSUCC    0
 #define E_MSBADDEV  0x21   /* (check) */
@@ -64,8 +66,10 @@ int ms_listen(int dev, SC_TSINFO *ts);
 int ms_unlisten(int dev);
 int ms_getctinfo(int dev, CT_DEVINFO *info);
 
+#ifdef CTI_SIM_EXTENSIONS
 /* Simulator extension: a tone from the port to the phone. */
 int ms_settone(int dev, int tone);
+#endif
 
 #define MTF_RING 0x01   /* ms_stopfn: stop ringing */
 

@@ -19,11 +19,19 @@
  * The simulator adds one call, sr_getevtfd(), a file descriptor that is
  * readable while events are pending, so an event loop (Twisted's reactor)
  * can watch it instead of blocking in sr_waitevt().
+ *
+ * Every simulator extension in these headers (this one, ATDT_ALARMS and the
+ * span maintenance calls of dtilib.h, ms_settone of msilib.h) is declared
+ * only without CTI_VENDOR_ONLY: compiled with -DCTI_VENDOR_ONLY the headers
+ * offer what a vendor SDK offers and no more, which is how the vendor-only
+ * binding (drivers._r4_vendor) proves the driver needs none of them.
  */
 #ifndef CTI_SRLLIB_H
 #define CTI_SRLLIB_H
 
+#ifndef CTI_VENDOR_ONLY
 #define CTI_SIM_EXTENSIONS 1    /* this header set is the simulator's */
+#endif
 
 #define EV_ANYDEV   -1
 #define EV_ANYEVT   0xFFFFFFFFUL
@@ -68,8 +76,10 @@ char *ATDV_ERRMSGP(long dev);
 char *ATDV_NAMEP(long dev);
 long ATDV_SUBDEVS(long dev);
 
+#ifdef CTI_SIM_EXTENSIONS
 /* Simulator extension: readable while events are pending. */
 int sr_getevtfd(void);
+#endif
 
 #ifdef __cplusplus
 }

@@ -169,12 +169,15 @@ static sim *sim_create(int virtual_time, unsigned int seed)
 }
 
 static void stop_ticker(void);
+static void release_waiters(sim *s);
 
 int simfar_reset(int virtual_time, unsigned int seed)
 {
     sim *s;
     sim_lock();
     stop_ticker();
+    if (g_sim)
+        release_waiters(g_sim);
     sim_destroy(g_sim);
     g_sim = NULL;
     s = sim_create(virtual_time, seed);
@@ -362,8 +365,10 @@ static int run_handlers(const sim_event *e)
 static long wait_common(const long *handles, int count, long tmout)
 {
     struct timespec deadline;
+    sim *s;
     if (sim_ensure() < 0)
         return -1;
+    s = g_sim;
     if (tmout > 0) {
         clock_gettime(CLOCK_REALTIME, &deadline);
         deadline.tv_sec += tmout / 1000;
@@ -375,24 +380,45 @@ static long wait_common(const long *handles, int count, long tmout)
     }
     for (;;) {
         sim_event e;
+        int timed_out = 0;
         if (pop_event(handles, count, &e)) {
-            g_sim->current = e;
-            g_sim->have_current = 1;
-            if (run_handlers(&g_sim->current))
+            s->current = e;
+            s->have_current = 1;
+            if (run_handlers(&s->current))
                 return 0;
             continue;
         }
-        /* Nothing pending.  Virtual time never moves by itself. */
-        if (tmout == 0 || g_sim->virtual_time || !g_sim->ticker_running)
+        /* Nothing pending.  A bounded wait waits for an event from another
+         * thread (the ticker, or calls made there) as a board's library
+         * does.  Virtual time never moves by itself: waiting for ever
+         * there, with no ticker, would never end. */
+        if (tmout == 0 || s->closing || (tmout < 0 && (s->virtual_time || !s->ticker_running)))
             break;
-        if (tmout < 0)
-            pthread_cond_wait(&g_sim->cond, &g_lock);
-        else if (pthread_cond_timedwait(&g_sim->cond, &g_lock, &deadline) != 0)
+        s->waiters++;
+        if (tmout > 0)
+            timed_out = pthread_cond_timedwait(&s->cond, &g_lock, &deadline) != 0;
+        else
+            pthread_cond_wait(&s->cond, &g_lock);
+        s->waiters--;
+        if (timed_out)
             break;
     }
-    g_sim->srl_lasterr = ESR_TMOUT;
-    strcpy(g_sim->srl_errmsg, "Timeout waiting for an event");
+    s->srl_lasterr = ESR_TMOUT;
+    strcpy(s->srl_errmsg, "Timeout waiting for an event");
     return -1;
+}
+
+/* Before a reset frees the simulation: every thread waiting in it leaves
+ * (with a timeout), so none wakes in freed memory. */
+static void release_waiters(sim *s)
+{
+    s->closing = 1;
+    while (s->waiters > 0) {
+        pthread_cond_broadcast(&s->cond);
+        sim_unlock();
+        sched_yield();
+        sim_lock();
+    }
 }
 
 long sr_waitevt(long tmout)

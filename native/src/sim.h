@@ -179,6 +179,8 @@ typedef struct {
 typedef struct sim {
     pthread_mutex_t lock;
     pthread_cond_t cond;      /* signalled when events are queued */
+    int waiters;              /* threads blocked in sr_waitevt(Ex) */
+    int closing;              /* being reset: the waiters leave */
     int virtual_time;
     unsigned int seed;
     long long now_ms;

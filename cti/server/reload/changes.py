@@ -56,6 +56,7 @@ FIELDS = {
     "station_groups": ("station_groups", RESTART),
     "voice_pool": ("voice_pool", RESTART),
     "conference_pool": ("conference_pool", RESTART),
+    "station_tones": ("station_tones", RESTART),
     "routes": ("routes", LIVE),
     "default_route": ("routing.default", LIVE),
     "flow_down_queue": ("routing.flow_down", LIVE),

@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The simulator's additions to the vendor headers (simulator builds only).
+
+None of these is in a vendor's R4 API; our headers declare them only
+without CTI_VENDOR_ONLY:
+
+- srllib.h: `sr_getevtfd`, a descriptor readable while events are pending
+  (without it the driver waits for events in one thread: drivers/pump.py);
+- dtilib.h: `ATDT_ALARMS`, a span's alarms now (without it the driver keeps
+  them from the DTEV_T1ERRC events), and span maintenance: counters, line
+  state, loopbacks, loop codes, BERT (without it DriverNotSupported);
+- msilib.h: `ms_settone`, a tone from the station port itself (without it
+  voice channels play the tones: drivers/stationtones.py).
+
+The vendor-only binding (drivers._r4_vendor) and a vendor SDK build leave
+this module out: their `lib` has none of these names.
+"""
+
+INCLUDES = """
+#ifndef CTI_SIM_EXTENSIONS
+#error "the simulator's extensions need the simulator's headers (native/include)"
+#endif
+"""
+
+_CONSTANTS = """
+MS_TONE_NONE MS_TONE_DIAL MS_TONE_RINGBACK MS_TONE_BUSY MS_TONE_REORDER
+DTFR_ESF DTFR_D4 DTCD_B8ZS DTCD_AMI DTCK_LINE DTCK_INTERNAL
+DTLB_NONE DTLB_LOCAL DTLB_LINE DTLB_PAYLOAD
+DTLC_NONE DTLC_LINEUP DTLC_LINEDOWN DTLC_PAYLOADUP DTLC_PAYLOADDOWN
+DTBT_QRSS DTBT_2E15 DTBT_2E20 DTBT_ALLONES
+"""
+
+_STRUCTS = {
+    "DT_COUNTERS": """
+    unsigned long dc_seconds;
+    unsigned long dc_bpv;
+    unsigned long dc_exz;
+    unsigned long dc_crc;
+    unsigned long dc_fas;
+    unsigned long dc_oof;
+    unsigned long dc_slips;
+    unsigned char dc_los;
+    unsigned char dc_ais;
+    unsigned char dc_oofnow;
+""",
+    "DT_LINESTATE": """
+    unsigned char dl_framing;
+    unsigned char dl_coding;
+    unsigned char dl_clock;
+    unsigned char dl_loopback;
+    unsigned char dl_loopcode;
+""",
+    "DT_BERT": """
+    unsigned char db_pattern;
+    unsigned char db_sync;
+    unsigned long long db_bits;
+    unsigned long long db_errors;
+    unsigned long db_synclosses;
+    unsigned long db_seconds;
+    unsigned long db_errsecs;
+""",
+}
+
+TYPES = "".join(f"#define {name} ...\n" for name in _CONSTANTS.split()) + "".join(
+    f"typedef struct {{{fields}    ...;\n}} {name};\n" for name, fields in _STRUCTS.items())
+
+FUNCTIONS = """
+int sr_getevtfd(void);
+long ATDT_ALARMS(int dev);
+int dt_getcounters(int dev, DT_COUNTERS *counters);
+int dt_getlinestate(int dev, DT_LINESTATE *state);
+int dt_setloopback(int dev, int mode);
+int dt_sendloopcode(int dev, int code);
+int dt_bertstart(int dev, int pattern);
+int dt_bertresults(int dev, DT_BERT *results);
+int dt_bertstop(int dev, DT_BERT *results);
+int ms_settone(int dev, int tone);
+"""
+
+CUSTOMIZATIONS = ""

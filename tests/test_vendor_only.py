@@ -1,0 +1,185 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The R4 driver on the vendor's calls alone (the vendor-only binding over
+the simulator): station tones from voice channels, span alarms from their
+events, a clear refusal at start-up for what the vendor's API lacks, and
+the whole server taking a call through it."""
+from dataclasses import replace
+
+import pytest
+from twisted.internet import task
+
+from cti.server.app import CTServer
+from cti.server.config import load_server_config
+from drivers import errors
+from drivers.r4 import R4Driver, binding
+from drivers.sim import Simulator
+from drivers.stationtones import TONE_PLAN
+from tests.centre import Centre
+from tests.rig import Rig, hears
+from tests.test_callcenter import agent_ready, names
+
+BOARDS = [{"type": "voice", "channels": 4}, {"type": "voice", "channels": 4},
+          {"type": "t1"}, {"type": "stations", "count": 2}]
+TONE_CHANNELS = {"dial": "dxxxB2C1", "ringback": "dxxxB2C2", "busy": "dxxxB2C3",
+                 "reorder": "dxxxB2C4"}
+PHONE = "msiB1C1"
+#: the station tones each way: the port's own (the simulator's ms_settone),
+#: and the voice channels' with the vendor's calls alone
+WAYS = {"ms_settone": ("full", None), "tone channels": ("vendor", TONE_CHANNELS)}
+
+
+@pytest.fixture(params=WAYS)
+def rig(request):
+    which, channels = WAYS[request.param]
+    rig = Rig(BOARDS, binding=which, tone_channels=channels)
+    rig.driver.enable_station_events(PHONE)
+    rig.sim.endpoint(PHONE).offhook()
+    rig.run(50)
+    return rig
+
+
+def heard(rig, ms):
+    """What the phone's handset hears for `ms`: (tones recognised, samples)."""
+    phone = rig.sim.endpoint(PHONE)
+    phone.capture(True)
+    tones = set()
+    for _ in range(0, ms, 100):
+        rig.run(100)
+        tones.add(phone.heard_tone())
+    samples = phone.read_capture()
+    phone.capture(False)
+    return tones - {"none"}, samples
+
+
+@pytest.mark.parametrize("tone", TONE_PLAN)
+def test_the_phone_hears_each_tone_asked_for_it(rig, tone):
+    rig.driver.station_tone(PHONE, tone)
+    tones, samples = heard(rig, 7_000)            # a whole ringback cadence
+    first, second = TONE_PLAN[tone][:2]
+    assert tones == {tone}
+    assert hears(samples, first) and hears(samples, second)
+    assert rig.driver.status(PHONE)["tone"] == tone
+    rig.driver.station_tone(PHONE, None)
+    _, samples = heard(rig, 1_000)
+    assert not hears(samples[800:], first) and not hears(samples[800:], second)
+
+
+def test_a_route_comes_before_the_tone_which_returns_when_it_goes():
+    rig = Rig(BOARDS, binding="vendor", tone_channels=TONE_CHANNELS)
+    d = rig.driver
+    rig.sim.endpoint(PHONE).offhook()
+    d.station_tone(PHONE, "dial")
+    slot = d.transmit_slot("dxxxB1C1")
+    d.listen(PHONE, slot)                         # the switching map routes the phone
+    assert d.status(PHONE)["listen"] == slot      # an idle voice channel: silence
+    tones, samples = heard(rig, 1_000)
+    assert not tones and not hears(samples, 350)
+    d.unlisten(PHONE)
+    assert d.status(PHONE)["listen"] is None
+    tones, samples = heard(rig, 1_000)
+    assert tones == {"dial"}
+    assert rig.sim.misuse() == []
+
+
+def test_a_refused_route_leaves_the_phone_its_tone():
+    rig = Rig(BOARDS, binding="vendor", tone_channels=TONE_CHANNELS)
+    d = rig.driver
+    rig.sim.endpoint(PHONE).offhook()
+    d.station_tone(PHONE, "busy")
+    with pytest.raises(errors.BusMisuse):
+        d.listen(PHONE, 4000)                     # a slot nobody drives
+    tones, samples = heard(rig, 3_000)
+    assert tones == {"busy"} and hears(samples, 620)
+
+
+@pytest.mark.parametrize("which", ["full", "vendor"])
+def test_a_spans_alarms_are_known_either_way(which):
+    rig = Rig(BOARDS, binding=which, tone_channels=TONE_CHANNELS)
+    d = rig.driver
+    d.enable_alarm_events("dtiB1")
+    rig.sim.span_alarm("dtiB1", "blue")
+    rig.run(100)
+    assert d.alarms("dtiB1") == {"blue"} and d.status("dtiB1")["alarms"] == ["blue"]
+    rig.sim.span_alarm("dtiB1", "blue", on=False)
+    rig.run(100)
+    assert d.alarms("dtiB1") == frozenset()
+    assert [(e["alarm"], e["raised"]) for e in rig.of("alarm")] == [("blue", True),
+                                                                    ("blue", False)]
+
+
+def test_without_the_simulators_calls_span_maintenance_is_refused_by_name():
+    d = Rig(BOARDS, binding="vendor", tone_channels=TONE_CHANNELS).driver
+    for call, function in ((lambda: d.span_counters("dtiB1"), "dt_getcounters"),
+                           (lambda: d.span_loopback("dtiB1", "line"), "dt_setloopback"),
+                           (lambda: d.bert_start("dtiB1T1", "qrss"), "dt_bertstart")):
+        with pytest.raises(errors.DriverNotSupported) as caught:
+            call()
+        assert caught.value.function == function and "vendor's API" in str(caught.value)
+    assert "framing" not in d.status("dtiB1")          # what the board cannot tell
+
+
+def test_a_driver_that_cannot_give_phones_their_tones_refuses_at_start_up():
+    Simulator.from_config(BOARDS)
+    driver = R4Driver(clock=task.Clock(), binding=binding("vendor"))
+    driver.inventory()
+    with pytest.raises(errors.DriverNotSupported) as caught:
+        driver.enable_station_events(PHONE)
+    e = caught.value
+    assert (e.function, e.device) == ("ms_settone", PHONE)
+    assert "vendor's API" in e.message and "[station_tones]" in e.message
+    assert all(tone in e.message for tone in TONE_PLAN)
+
+
+def test_tone_channels_must_be_voice_channels_one_per_tone():
+    Simulator.from_config(BOARDS)
+    with pytest.raises(errors.BadParameter) as caught:
+        R4Driver(clock=task.Clock(), tone_channels={"dial": "dxxxB2C1"})
+    assert "ringback" in str(caught.value)
+    driver = R4Driver(clock=task.Clock(), tone_channels=dict(TONE_CHANNELS, busy="dtiB1T1"))
+    with pytest.raises(errors.BadParameter) as caught:
+        driver.inventory()
+    assert caught.value.device == "dtiB1T1"
+
+
+# -- the whole server ------------------------------------------------------------
+def vendor_config(tones):
+    """etc/cti.toml with the phones' tones on the last voice board's channels."""
+    config = load_server_config("etc/cti.toml")
+    channels = dict(zip(TONE_PLAN, config.voice_pool[-4:], strict=True)) if tones else {}
+    return replace(config, station_tones=channels, voice_pool=tuple(
+        name for name in config.voice_pool if name not in channels.values()))
+
+
+def test_the_server_on_the_vendors_calls_without_tone_channels_will_not_start():
+    config = vendor_config(tones=False)
+    Simulator.from_config(config.boards)
+    clock = task.Clock()
+    driver = R4Driver(clock=clock, binding=binding("vendor"))
+    with pytest.raises(errors.DriverNotSupported) as caught:
+        CTServer(config, reactor=clock, driver=driver, records=[], listen=[], http="")
+    assert "ms_settone" in str(caught.value) and "[station_tones]" in str(caught.value)
+
+
+def test_the_server_on_the_vendors_calls_alone_takes_a_call_to_an_agent():
+    centre = Centre(vendor_config(tones=True), binding="vendor")
+    phone, caller = centre.sim.endpoint("msiB1C5"), centre.sim.endpoint("dtiB1T1")
+    phone.offhook()                                 # an idle phone lifted: dial tone
+    centre.run_until(lambda: phone.heard_tone() == "dial", what="dial tone")
+    phone.onhook()
+    centre.run(200)
+    agent, events = agent_ready(centre, "1005", "msiB1C5")
+    caller.call(ani="2125551234", dnis="5550199")
+    centre.run_until(lambda: phone.state == "ringing", what="the phone rings")
+    phone.offhook()
+    centre.run_until(lambda: "Established" in names(events), what="Established")
+    caller.capture(True)
+    phone.capture(True)
+    caller.send_tone_custom(1000, 0, -10, on_ms=2000)
+    phone.send_tone_custom(1500, 0, -10, on_ms=2000)
+    centre.run(1000)
+    from_caller, from_phone = phone.read_capture(), caller.read_capture()
+    assert hears(from_caller[2000:], 1000) and not hears(from_caller[2000:], 350)
+    assert hears(from_phone[2000:], 1500)
+    caller.hangup()
+    centre.run_until(lambda: not centre.center.calls, what="the call ends")
+    assert centre.sim.misuse() == []
