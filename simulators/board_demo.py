@@ -127,14 +127,14 @@ def main(seconds_scale=1.0):
     """Run the tour on the wall clock with the real reactor."""
     from twisted.internet import reactor
 
-    from drivers.pump import EventPump
+    from drivers.pump import board_events
     from drivers.r4 import R4Driver
     from drivers.sim import Simulator
 
     sim = Simulator.from_config(BOARDS, virtual_time=False)
     driver = R4Driver(reactor)
     driver.inventory()
-    pump = EventPump(driver, reactor)
+    pump = board_events(driver, reactor)
     start = reactor.seconds()
     result = {}
 

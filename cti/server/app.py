@@ -4,7 +4,9 @@
 
     CTServer (MultiService)
     ├── RecordStore          CDRs, queue log, agent states (started first, stopped last)
-    ├── EventPump            board events into the reactor (the driver's descriptor)
+    ├── board events         into the reactor: EventPump (the driver's descriptor)
+    │                        or EventThread (one thread in the vendor's wait), as
+    │                        drivers.pump.board_events chooses and logs
     └── Listening            the [server] listen endpoints, and the status pages
                              (/metrics, /status) on [server] http: `ready` fires
                              once all are bound, or fails naming the one that
@@ -109,9 +111,9 @@ class CTServer(MultiService):
         self.sim = simulator                 # drivers.sim.Simulator, or None: real boards
         if driver is None:
             driver = self._boards(reactor)
-            from drivers.pump import EventPump
+            from drivers.pump import board_events
 
-            EventPump(driver, reactor).setServiceParent(self)
+            board_events(driver, reactor).setServiceParent(self)
         self.driver = driver
         self.bus = SwitchingMap(driver, log=FastLogger(namespace="ctbus.switching"))
         self.tls = None                      # cti.protocol.tls.ServerTLS, for tls: listeners
