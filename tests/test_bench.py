@@ -45,3 +45,18 @@ def test_the_faults_benchmark_crashes_a_server_with_calls_up_and_loses_nothing()
     result = bench.faults.crash(30)
     assert result["crash_calls_up"] > 0 and result["recovered_calls"] == result["crash_calls_up"]
     assert (result["records_lost"], result["calls_without_record"]) == (0, 0)
+
+
+def test_the_drivers_benchmark_carries_events_through_both_paths():
+    """A small run of bench.drivers: every event through the event thread and
+    through the descriptor pump (the figures are measured by running it)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "bench.drivers", "3000"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["events"] == 3000 and result["cores"] >= 1
+    assert set(result["events_per_second"]) == {"r4_event_thread", "r4_descriptor_pump"}
+    assert all(v > 0 for v in result["events_per_second"].values())
