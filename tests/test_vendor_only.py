@@ -183,3 +183,51 @@ def test_the_server_on_the_vendors_calls_alone_takes_a_call_to_an_agent():
     caller.hangup()
     centre.run_until(lambda: not centre.center.calls, what="the call ends")
     assert centre.sim.misuse() == []
+
+
+def test_cti_server_and_its_check_say_why_the_vendors_calls_cannot_drive_the_phones(
+        tmp_path, monkeypatch, capsys):
+    """As on a vendor SDK build without [station_tones]: exit status 2 and
+    one line naming the missing call and what to configure, no traceback."""
+    import io
+    from argparse import Namespace
+    from functools import partial
+
+    from cti.server.check import run as check
+    from cti.server.run import main
+    from drivers import r4
+    from tests.test_server_run import fresh_copy
+
+    config = fresh_copy(tmp_path)
+    config.write_text(config.read_text().replace('driver = "sim"', 'driver = "r4"'))
+    boards = load_server_config(config).boards
+    monkeypatch.setattr(r4, "R4Driver", partial(R4Driver, binding=binding("vendor")))
+    Simulator.from_config(boards)                   # the boards "r4" opens
+    assert main(Namespace(config=str(config), drain=None)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cti server: cannot start: ms_settone(msiB1C1)")
+    assert "[station_tones]" in err and "Traceback" not in err
+    Simulator.from_config(boards)                   # closed, as at another start
+    out = io.StringIO()
+    assert check(str(config), out) == 2
+    assert "FAIL boards: ms_settone(msiB1C1)" in out.getvalue()
+
+
+def test_the_server_on_the_vendors_calls_reports_spans_without_counters_refuses_tests():
+    from cti.protocol.client import RemoteError
+    from tests.test_span_reports import admin, report
+
+    centre = Centre(vendor_config(tones=True), binding="vendor")
+    centre.server.startService()
+    try:
+        client = admin(centre)
+        centre.sim.span_alarm("dtiB1", "red")
+        centre.run(3_000)
+        span = report(centre, client)
+        assert (span["state"], span["alarms"]) == ("down", ["red"])      # from its event
+        assert (span["counters"], span["performance"]) == ({}, None)
+        with pytest.raises(RemoteError) as caught:
+            centre.call(client.call("SetSpanLoopback", span="dtiB1", mode="line"))
+        assert "dt_setloopback" in str(caught.value)
+    finally:
+        centre.center.stop()

@@ -9,7 +9,8 @@ configuration?  Everything it needs, checked without starting it:
                     and announcements are prompts: without them, silence)
     var directory   exists or can be made, and is writable
     database        reachable within its connect timeout (SQLite: its file)
-    boards          the driver opens them (the simulator builds its chassis)
+    boards          the driver opens them (the simulator builds its chassis),
+                    and can drive the stations (their tones: [station_tones])
 
 One line per check, "ok" or "FAIL" with what is wrong and where; the
 exit status is 0 when every check passed, else 2.  The flows' hook
@@ -117,12 +118,15 @@ def _boards(config):
         from drivers.sim import Simulator
 
         Simulator.from_config(config.boards, where=config.boards_where)
-    found = {device.name for device in R4Driver().inventory()}
-    wanted = [*(n for g in config.trunk_groups for n in g.channels),
-              *(n for g in config.station_groups for n in g.stations), *config.voice_pool,
-              *config.conference_pool, *config.station_tones.values()]
+    driver = R4Driver(tone_channels=config.station_tones or None)
+    found = {device.name for device in driver.inventory()}
+    stations = [n for g in config.station_groups for n in g.stations]
+    wanted = [*(n for g in config.trunk_groups for n in g.channels), *stations,
+              *config.voice_pool, *config.conference_pool, *config.station_tones.values()]
     missing = [name for name in wanted if name not in found]
     if missing:
         raise LookupError(f"the configuration names {len(missing)} devices the boards do not "
                           f"have: {', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}")
+    for name in stations:               # as the server starts them: tones and all
+        driver.enable_station_events(name)
     return f"{config.driver}: {len(found)} devices, the {len(wanted)} configured among them"

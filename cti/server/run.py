@@ -42,6 +42,7 @@ from cti.config import ConfigError
 from cti.server.config import load_server_config
 from cti.server.errors import CallError
 from cti.server.memory import give_back_memory
+from drivers.errors import DriverError
 
 log = Logger()
 
@@ -118,6 +119,9 @@ def main(args):
         service = make_service(args.config, args.drain)
     except ConfigError as e:
         print(f"cti server: {e}", file=sys.stderr)
+        return 2
+    except DriverError as e:           # the boards refuse: a device, a call they lack
+        print(f"cti server: cannot start: {e}", file=sys.stderr)
         return 2
     start_logging(service.config)
     log.info("cti server: {path}: starting", path=args.config)
