@@ -209,6 +209,7 @@ _FULL = binding("full")
 ffi, lib = _FULL.ffi, _FULL.lib
 HAS_SIMULATOR = _FULL.has_simulator
 
+
 @dataclass
 class _Operation:
     """An asynchronous operation in flight, and what must outlive it."""
@@ -267,9 +268,9 @@ class R4Driver:
 
     # -- errors --------------------------------------------------------
     def _check(self, rc, function, name):
-        lib = self._lib
         if rc != -1:
             return rc
+        lib = self._lib
         handle = self._handles.get(name)
         if handle is None:
             raise errors.NoSuchDevice(self._global_error(), function=function, device=name)
