@@ -277,3 +277,24 @@ def test_a_span_whose_driver_gives_no_counters_is_still_reported(monkeypatch):
         assert len(span["timeslots"]) == 24
     finally:
         centre.center.stop()
+
+
+def test_the_telco_s_errors_and_line_settings_from_outside(centre):
+    """SimLineErrors second by second, SimFarLine's framing mismatch: what
+    a technician then reads in the span's report."""
+    client = admin(centre)
+    next_poll(centre)
+    centre.call(client.call("SimLineErrors", span="dtiB1", errors={"crc": 2}, seconds=3))
+    for _ in range(4):
+        next_poll(centre)
+    current = report(centre, client)["performance"]["current"]
+    assert (current["es"], current["bes"], current["pcv"]) == (3, 3, 6)
+    error = refused(centre, client, "SimLineErrors", span="dtiB1", errors={"ais": "no"})
+    assert error.body["field"] == "errors" and "true or false" in str(error)
+    centre.call(client.call("SimFarLine", span="dtiB1", framing="d4"))
+    centre.run(5_000)
+    span = report(centre, client)
+    assert "red" in span["alarms"] or "oof" in span["alarms"]
+    centre.call(client.call("SimFarLine", span="dtiB1", framing="esf"))
+    centre.run(15_000)
+    assert report(centre, client)["alarms"] == []
