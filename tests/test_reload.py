@@ -83,8 +83,10 @@ def admin(centre):
 
 
 def reload(centre, client=None):
-    """The Reload service's answer: the changes, as dicts."""
+    """The Reload service's answer: the changes, as dicts; and the next
+    turn of the reactor, where what the reload makes possible is served."""
     answer = centre.call((client or admin(centre)).call("Reload"))
+    centre.run(10)
     return answer["changes"]
 
 
@@ -406,7 +408,50 @@ def test_every_reload_is_audited(centre, site):
     assert "queue 'billing' is already declared" in rows[2][2]["message"]
 
 
+def test_a_failure_inside_the_server_is_logged_audited_and_changes_nothing(centre, site,
+                                                                         tracebacks,
+                                                                         monkeypatch):
+    running = centre.center.config
+    site.add(new_queue("billing"))
+
+    def broken(queues, agents, on_the_way=None):
+        raise RuntimeError("a bug")
+    monkeypatch.setattr(centre.center.acd.configuration, "plan", broken)
+    error = refused(centre)
+    assert error["code"] == "internal_error"
+    assert error["message"] == (f"{site.path}: the reload failed inside the server (incident "
+                                f"{error['incident']}, logged there)")
+    unchanged(centre, running)
+    [failure] = tracebacks
+    assert failure["incident"] == error["incident"]
+    [row] = centre.records.of(AuditEntry, action="Reload")
+    assert row.detail == {"how": "Reload", "refused": "internal_error",
+                          "message": "RuntimeError: a bug", "incident": error["incident"]}
+
+
 # -- calls in progress ----------------------------------------------------------------------
+def test_a_caller_the_reload_sends_on_goes_to_a_queue_it_adds(centre, site, tracebacks):
+    """1004, not ready, is the only one with spanish 5; the reload takes
+    its spanish away and sends spanish's callers on to a new queue: the
+    spanish caller, nobody left to serve it (leave_empty), goes there, once
+    every table is the new one."""
+    agent, _ = agent_ready(centre, "1004", "msiB1C4")
+    centre.call(agent.call("SetAgentState", state="notReady"))
+    call(centre, "dtiB1T1", "5550500")
+    centre.run(2_000)
+    assert call_on(centre, "dtiB1T1").queue == "spanish"
+    site.edit('overflow = {queue = "sales"}   #', 'overflow = {queue = "latam"}   #')
+    site.edit("skills = {english = 5, spanish = 9}", "skills = {english = 5}")
+    site.add(new_queue("latam"))
+    assert [c["name"] for c in reload(centre)] == ["spanish", "latam", "1004"]
+    caller = call_on(centre, "dtiB1T1")
+    assert (caller.state, caller.queue, caller.entry.queue_name) == ("queued", "latam",
+                                                                     "latam")
+    assert centre.center.acd.entry_of(caller.call) is caller.entry
+    assert centre.records.of(AuditEntry, action="Reload")[-1].detail["changes"]
+    assert tracebacks == []
+
+
 def test_a_call_in_progress_keeps_what_it_had(centre, site):
     """A caller talks with 1005 from billing; billing is reloaded away (and
     1005's part in it, and its route): the call goes on, holds with no

@@ -193,15 +193,29 @@ class CallCenter:
 
     def reconfigure(self, config):
         """Take a reloaded configuration whose parts that need a restart are
-        the running ones (cti.server.reload checks it): its queues and
-        agents first (ACDError invalid_state, and nothing changed, while a
-        queue to remove has callers or an agent to remove is logged in),
-        then everything else live: the routes, the flows they name and the
-        users, which every feature reads from `layer.config` as it needs
-        them, and the supervisors' teams."""
-        self.acd.reconfigure(config.queues, config.agents)
+        the running ones (cti.server.reload checks it).  Its queues and
+        agents are worked out first (ACDError invalid_state, and nothing
+        changed, while a queue to remove has callers or an agent to remove
+        is logged in); then every table is swapped, serving no call: the
+        ACD's, the configuration every feature reads as it needs it
+        (`layer.config`: the routes, the flows they name, the users), the
+        supervisors' teams, the agents the presence watches.  What the new
+        tables make possible is served right after (`_serve_reconfigured`),
+        once the server has swapped its logins too."""
+        configuration = self.acd.configuration
+        plan = configuration.plan(config.queues, config.agents)
+        configuration.swap(plan)
         self.config = self.layer.config = config
         self.scope.reconfigure(config.users)
+        self.layer.clock.callLater(0, self._serve_reconfigured, plan)
+
+    def _serve_reconfigured(self, plan):
+        """After a reload's swap (cti.server.queueing.configuration.serve):
+        a failure here is logged; the reload stands."""
+        try:
+            self.acd.configuration.serve(plan)
+        except Exception:
+            log.failure("reload: serving what the new configuration makes possible failed")
 
     def audit(self, action, user, **detail):
         """A row of the audit log (the gate's lockouts and unlocks, reloads)."""
