@@ -228,24 +228,27 @@ def test_a_new_agent_logs_in_and_takes_calls(centre, site):
     assert snapshot["snapshot"]["name"] == "Gail Green"
 
 
-def test_a_removed_agent_logged_out_cannot_log_in(centre, site):
+def test_a_removed_agent_logged_out_cannot_log_in_and_its_desktop_ends(centre, site):
     desktop = centre.client()                       # connected, not in the ACD
     centre.call(desktop.login("1002", PASSWORD, "agent"))
+    seen = centre.events(desktop)
     site.edit(site.text[site.text.index('[[agents]]\nid = "1002"'):
                         site.text.index('[[agents]]\nid = "1003"')], "")
     assert reload(centre) == [{"kind": "agent", "name": "1002", "change": "removed"}]
+    assert [(name, body["reason"]) for name, body in seen] == [
+        ("SessionClosed", "user 1002 removed from the configuration")]
+    assert desktop.close_reason == "user 1002 removed from the configuration"
     with pytest.raises(RemoteError) as e:
         centre.call(centre.client().login("1002", PASSWORD, "agent"))
     assert e.value.code == "bad_credentials"
-    with pytest.raises(RemoteError) as e:
-        centre.call(desktop.call("SetAgentState", state="loggedOn", station="msiB1C2"))
-    assert e.value.code == "no_such_object"
     assert "1002" not in [a["agent"] for a in centre.call(admin(centre).snapshot_all("agent"))]
 
 
 def test_users_added_removed_and_their_teams(centre, site):
     sup = centre.client()
     centre.call(sup.login("sup", PASSWORD, "supervisor"))
+    north = centre.client()
+    centre.call(north.login("admin", PASSWORD, "admin"))
     site.add(f'\n[[users]]\nname = "ops"\nroles = ["admin"]\npassword_hash = "{HASH}"\n'
              f'\n[[users]]\nname = "south"\nroles = ["supervisor"]\npassword_hash = "{HASH}"\n'
              'teams = ["south"]\n')
@@ -256,13 +259,73 @@ def test_users_added_removed_and_their_teams(centre, site):
     with pytest.raises(RemoteError) as e:                  # removed: no new login...
         centre.call(centre.client().login("sup", PASSWORD, "supervisor"))
     assert e.value.code == "bad_credentials"
-    assert centre.call(sup.call("Snapshot", object="agent", id="1004"))  # ...its session stays
+    assert sup.close_reason == "user sup removed from the configuration"   # ...its session ends
+    assert centre.call(north.call("Heartbeat"))             # a user who stays goes on
     south = centre.client()
     centre.call(south.login("south", PASSWORD, "supervisor"))
     with pytest.raises(RemoteError) as e:                  # a team's supervisor sees its own
         centre.call(south.call("Snapshot", object="agent", id="1001"))
     assert e.value.code == "forbidden"
     assert centre.call(south.call("Snapshot", object="agent", id="1004"))["snapshot"]
+
+
+def test_a_supervisor_removed_or_demoted_sees_nothing_more_and_its_session_ends(centre, site):
+    """Its teams gone with it, a supervisor would see everything: until
+    its session ends, it sees nothing, and may do nothing."""
+    team = f'\n[[users]]\nname = "south"\nroles = ["supervisor"]\npassword_hash = "{HASH}"\n'
+    site.add(team + 'teams = ["south"]\n')
+    reload(centre)
+    south = centre.client()
+    centre.call(south.login("south", PASSWORD, "supervisor"))
+    seen = centre.events(south)
+    centre.call(south.call("MonitorStart", object="agent", id="1004"))
+    site.edit(team + 'teams = ["south"]\n', "")
+    scope, session = centre.center.scope, next(s for s in centre.hub.sessions
+                                               if s.user is not None and s.user.name == "south")
+    centre.call(admin(centre).call("Reload"))              # the swap, not yet the next turn
+    assert scope.hidden(session, "agent", "1001") == \
+        "user south is no longer a supervisor of the configuration"
+    assert scope.hidden(session, "agent", "1004") is not None
+    with pytest.raises(RemoteError) as e:
+        centre.call(south.call("Snapshot", object="agent", id="1001"))
+    assert (e.value.code, e.value.body["message"]) == (
+        "forbidden", "Snapshot: user south removed from the configuration: this session ends")
+    centre.run(10)
+    assert south.close_reason == "user south removed from the configuration"
+    assert [name for name, _ in seen] == ["SessionClosed"]
+    assert centre.hub.monitors == {}
+
+    site.add(team.replace('["supervisor"]', '["supervisor", "admin"]') + 'teams = ["south"]\n')
+    reload(centre)
+    both = centre.client()
+    centre.call(both.login("south", PASSWORD, "supervisor"))
+    other = centre.client()
+    centre.call(other.login("south", PASSWORD, "admin"))
+    site.edit('["supervisor", "admin"]', '["admin"]')
+    reload(centre)
+    assert both.close_reason == "role supervisor taken away from user south by the configuration"
+    assert other.close_reason is None and centre.call(other.call("Heartbeat"))
+
+
+def test_a_removed_agent_s_desktop_sees_nothing_more(centre, site):
+    """Without its ACD agent, an agent session would be taken for a
+    [[users]] login with the agent role, seeing every queue and agent."""
+    desktop = centre.client()
+    centre.call(desktop.login("1002", PASSWORD, "agent"))
+    call(centre, "dtiB1T1", "5550199", ani="2125550042")
+    centre.run(2_000)
+    session = next(s for s in centre.hub.sessions if s.user is not None
+                   and s.user.name == "1002")
+    assert centre.center.scope.hidden(session, "queue", "support") is not None
+    site.edit(site.text[site.text.index('[[agents]]\nid = "1002"'):
+                        site.text.index('[[agents]]\nid = "1003"')], "")
+    centre.call(admin(centre).call("Reload"))              # the swap, not yet the next turn
+    for kind, object_id in (("queue", "support"), ("agent", "1004"),
+                            ("call", call_on(centre, "dtiB1T1").id)):
+        assert centre.center.scope.hidden(session, kind, object_id) == \
+            "user 1002 is no longer an agent of the configuration"
+    centre.run(10)
+    assert desktop.close_reason == "user 1002 removed from the configuration"
 
 
 def test_new_skills_serve_a_caller_waiting_now(centre, site):
