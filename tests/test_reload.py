@@ -407,6 +407,118 @@ def test_a_queue_with_callers_is_not_removed(centre, site):
     assert "spanish" not in centre.center.acd.queues
 
 
+BILLING_ROUTE = '\n[[routes]]\ndnis = "5550400"\nqueue = "billing"\n'
+
+
+def add_billing(centre, site, **keys):
+    """A queue billing (dnis 5550400) that 1005 serves too; the text
+    added to the file, to take out again."""
+    queue = new_queue("billing", **keys)
+    site.add(queue + BILLING_ROUTE)
+    site.edit('queues = ["support"]\nskills = {english = 9}',
+              'queues = ["support", "billing"]\nskills = {english = 9}')
+    reload(centre)
+    return queue
+
+
+def remove_billing(site, queue):
+    site.edit('queues = ["support", "billing"]', 'queues = ["support"]')
+    site.edit(BILLING_ROUTE, "")
+    site.edit(queue, "")
+
+
+def callback_between_attempts(centre, site):
+    """A billing caller who asked to be called back, whose first attempt
+    was busy: the next is RETRY_S away, the call in `routing`."""
+    queue = add_billing(centre, site, callback_key="5", announce_every_s=20)
+    caller = call(centre, "dtiB1T1", "5550400")
+    centre.run_until(lambda: caller.state == "connected" and centre.center.acd.entries,
+                     what="waiting in billing")
+    caller.send_digits("5")
+    centre.run_until(lambda: caller.state == "idle", within_ms=20_000, what="released")
+    [waiting] = centre.center.calls.values()
+    centre.sim.endpoint("dxxxB1C1").set_outbound("busy")
+    agent_ready(centre, "1005", "msiB1C5")
+    phone = centre.sim.endpoint("msiB1C5")
+    centre.run_until(lambda: phone.state == "ringing", what="the callback rings at 1005")
+    phone.offhook()
+    centre.run_until(lambda: waiting.state == "routing", within_ms=60_000, what="busy")
+    phone.onhook()
+    return waiting, queue
+
+
+def test_a_queue_a_callback_is_to_try_again_is_not_removed(centre, site, tracebacks):
+    from cti.server.callback.callback import RETRY_S
+
+    waiting, queue = callback_between_attempts(centre, site)
+    running = centre.center.config
+    remove_billing(site, queue)
+    error = refused(centre)
+    assert (error["code"], error["objects"]) == ("invalid_state",
+                                                 [{"object": "queue", "id": "billing"}])
+    assert error["message"] == (f"queue billing has calls on their way to it ({waiting.id}: a "
+                                "callback to try again): it can be removed once nobody waits "
+                                "in it or is on the way to it")
+    unchanged(centre, running)
+    centre.run_until(lambda: waiting.state in ("queued", "ringing"),
+                     within_ms=int(RETRY_S * 1000) + 1_000, what="the next attempt")
+    assert waiting.queue == "billing" and tracebacks == []
+
+
+def test_a_callback_whose_queue_is_gone_ends_with_its_record(centre, site, tracebacks):
+    """Were its queue gone when the next attempt comes (nothing removes it
+    while it waits to try again), the callback ends: nobody is on the line
+    to send elsewhere."""
+    waiting, _ = callback_between_attempts(centre, site)
+    centre.center.layer.to_queue(waiting, "closed", priority=waiting.priority)
+    assert waiting.id not in centre.center.calls
+    [cdr] = centre.records.of(CallRecord, call_id=waiting.id)
+    assert (cdr.disposition, cdr.cause) == (
+        "callback_failed", "queue closed is no longer configured: the callback to 2125550001 "
+        "is not tried again")
+    assert tracebacks == []
+
+
+def test_a_queue_a_trunk_is_being_answered_for_is_not_removed(centre, site):
+    """An analog line answers by going off-hook: meanwhile the call is on
+    its way to its queue, not in it."""
+    route = '\n[[routes]]\ntrunk_group = "local"\nqueue = "billing"\n'
+    site.add(new_queue("billing") + route)
+    reload(centre)
+    centre.sim.endpoint("dxxxB1C2").call(ani="2125550002")
+    centre.run_until(lambda: any(c.bound_for for c in centre.center.calls.values()),
+                     what="the line being answered")
+    [coming] = centre.center.calls.values()
+    assert (coming.bound_for, coming.trunk.state) == ("billing", "answering")
+    site.edit(route, "")
+    site.edit(new_queue("billing"), "")
+    assert refused(centre)["message"] == (
+        f"queue billing has calls on their way to it ({coming.id}: its trunk being answered "
+        "for it): it can be removed once nobody waits in it or is on the way to it")
+    centre.run_until(lambda: coming.state == "queued", what="queued")
+    assert coming.queue == "billing"
+
+
+def test_a_caller_back_from_a_failed_transfer_to_a_removed_queue_goes_to_flow_down(
+        centre, site, tracebacks):
+    queue = add_billing(centre, site)
+    agent, _ = agent_ready(centre, "1005", "msiB1C5")
+    call(centre, "dtiB1T1", "5550400")
+    phone = centre.sim.endpoint("msiB1C5")
+    centre.run_until(lambda: phone.state == "ringing", what="the phone rings")
+    phone.offhook()
+    caller = call_on(centre, "dtiB1T1")
+    centre.run_until(lambda: caller.state == "talking", what="talking")
+    remove_billing(site, queue)
+    reload(centre)
+    centre.sim.endpoint("dxxxB1C1").set_outbound("busy")
+    centre.call(agent.call("SingleStepTransferCall", call=caller.id, number="5550000"))
+    centre.run_until(lambda: caller.state == "queued", what="back in a queue")
+    assert caller.queue == "sales"
+    assert caller.call.data["treatment"] == "queue billing is no longer configured"
+    assert tracebacks == []
+
+
 def test_a_logged_in_agent_is_not_removed(centre, site):
     agent_ready(centre, "1006", "msiB1C6")
     running = centre.center.config

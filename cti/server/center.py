@@ -203,7 +203,7 @@ class CallCenter:
         tables make possible is served right after (`_serve_reconfigured`),
         once the server has swapped its logins too."""
         configuration = self.acd.configuration
-        plan = configuration.plan(config.queues, config.agents)
+        plan = configuration.plan(config.queues, config.agents, self.queueing.on_the_way())
         configuration.swap(plan)
         self.config = self.layer.config = config
         self.scope.reconfigure(config.users)
