@@ -680,11 +680,10 @@ def live(tmp_path_factory):
                                    "--drain", "0"], cwd=ROOT, stdout=log,
                                   stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while "listening on" not in out.read_text():
-            assert server.poll() is None, out.read_text()
-            assert time.monotonic() < deadline, "the server did not listen in time"
-            time.sleep(0.1)
+        logged(out, ": starting", within_s=60)
+        os.kill(server.pid, signal.SIGHUP)       # during the start: no harm (ignored, or a reload)
+        logged(out, "listening on", within_s=60)
+        assert server.poll() is None, out.read_text()
         yield site, server, port, password, out
     finally:
         server.send_signal(signal.SIGTERM)
@@ -694,10 +693,11 @@ def live(tmp_path_factory):
             server.kill()
 
 
-def logged(out, text, within_s=20):
+def logged(out, text, within_s=20, process=None):
     deadline = time.monotonic() + within_s
     while text not in out.read_text():
         assert time.monotonic() < deadline, f"not logged: {text!r}\n{out.read_text()}"
+        assert process is None or process.poll() is None, f"ended:\n{out.read_text()}"
         time.sleep(0.1)
 
 
@@ -739,6 +739,55 @@ def test_cti_reload_prints_the_changes_or_the_refusal(live, capsys):
     assert err == (f"cti reload: needs_restart: {site.path}: driver: this changes only with a "
                    "restart of the server; nothing was reloaded\n")
     site.edit('driver = "r4"', 'driver = "sim"')
+
+
+def test_twistd_cti_reloads_on_sighup_once_started_and_ignores_it_before(tmp_path):
+    """twistd builds the service, then logs, then starts it: a SIGHUP
+    after its first line of log, the start still going on, does no harm;
+    one after it listens reloads."""
+    site = Site(tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    site.edit('listen = ["tcp:7500:interface=127.0.0.1"]',
+              f'listen = ["tcp:{port}:interface=127.0.0.1"]')
+    site.edit('http = "tcp:7580:interface=127.0.0.1"', "")
+    out = tmp_path / "out.log"
+    with open(out, "w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-c", "from twisted.scripts.twistd import run; run()", "-n",
+             "--pidfile=", "cti", "-c", str(site.path), "--drain", "0"], cwd=ROOT, stdout=log,
+            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not out.read_text():
+            assert server.poll() is None and time.monotonic() < deadline, out.read_text()
+            time.sleep(0.05)
+        os.kill(server.pid, signal.SIGHUP)
+        logged(out, "SessionFactory starting on", within_s=60, process=server)
+        site.add(new_queue("claims"))
+        os.kill(server.pid, signal.SIGHUP)
+        logged(out, "reload (SIGHUP by system): queue claims added", process=server)
+        assert "claims" in queue_names(port)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def test_twistd_cti_ignores_sighup_from_the_making_of_its_service(site):
+    from cti.server import twistd
+
+    options = twistd.Options()
+    options.parseOptions(["-c", str(site.path)])
+    before = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    try:
+        twistd.makeService(options)
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
 
 
 def test_cti_reload_without_a_server_is_one_line_and_status_2(tmp_path, capsys):
