@@ -244,6 +244,23 @@ def test_a_removed_agent_logged_out_cannot_log_in_and_its_desktop_ends(centre, s
     assert "1002" not in [a["agent"] for a in centre.call(admin(centre).snapshot_all("agent"))]
 
 
+def test_an_agent_removed_while_its_desktop_s_grace_runs(centre, site, tracebacks):
+    """Its desktop lost, 1002 has [faults] client_lost_s to come back; an
+    administrator logs it out and the reload removes it meanwhile: its
+    grace ends with it."""
+    desktop, _ = agent_ready(centre, "1002", "msiB1C2")
+    desktop.transport.loseConnection()
+    centre.run(200)
+    assert list(centre.center.presence.grace) == ["1002"]
+    centre.call(admin(centre).call("ForceAgentState", agent="1002", state="loggedOff"))
+    site.edit(site.text[site.text.index('[[agents]]\nid = "1002"'):
+                        site.text.index('[[agents]]\nid = "1003"')], "")
+    reload(centre)
+    assert centre.center.presence.grace == {}
+    centre.run(int(centre.center.config.faults.client_lost_s * 1000) + 1_000)
+    assert tracebacks == []
+
+
 def test_users_added_removed_and_their_teams(centre, site):
     sup = centre.client()
     centre.call(sup.login("sup", PASSWORD, "supervisor"))

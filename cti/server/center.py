@@ -207,6 +207,7 @@ class CallCenter:
         configuration.swap(plan)
         self.config = self.layer.config = config
         self.scope.reconfigure(config.users)
+        self.presence.forget(plan.removed_agents)
         self.layer.clock.callLater(0, self._serve_reconfigured, plan)
 
     def _serve_reconfigured(self, plan):
