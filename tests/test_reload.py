@@ -345,6 +345,52 @@ def test_a_removed_agent_s_desktop_sees_nothing_more(centre, site):
     assert desktop.close_reason == "user 1002 removed from the configuration"
 
 
+def test_monitors_see_queues_and_agents_come_change_and_go(centre, site):
+    """A monitor of a queue or an agent the reload removes ends, saying
+    why; a queue added is told to the `*` monitors (QueueChanged), an
+    agent changed, or whose queues changed with a queue's skills, to its
+    monitors (AgentChanged): 1005's new skills, and 1001, whose spanish 3
+    no longer serves spanish once it asks 5 from the start.  A desktop
+    takes the agent's new view."""
+    from cti.agent.model import Desk
+
+    queue = add_billing(centre, site)
+    supervisor = admin(centre)
+    seen = centre.events(supervisor)
+    for kind, object_id in (("queue", "billing"), ("agent", "1006"), ("queue", "*"),
+                            ("agent", "*")):
+        centre.call(supervisor.call("MonitorStart", object=kind, id=object_id))
+    billing, frank = [m for m, (_, kind, object_id) in centre.hub.monitors.items()
+                      if object_id in ("billing", "1006")]
+    desk = Desk("1005", "msiB1C5", lambda: centre.clock.seconds())
+    desk.set_agent(centre.call(supervisor.call("Snapshot", object="agent", id="1005"))[
+        "snapshot"])
+    remove_billing(site, queue)
+    site.edit(site.text[site.text.index('[[agents]]\nid = "1006"'):
+                        site.text.index("[[users]]")], "")
+    site.edit("skills = {english = 9}", "skills = {english = 9, french = 4}")
+    site.edit("widen = [{after_s = 60, skills = {spanish = 3}}]", "")
+    site.add(new_queue("claims"))
+    reload(centre)
+    centre.flush()
+    ended = {body["id"]: body for name, body in seen if name == "MonitorEnded"}
+    assert ended == {
+        "billing": {"event": "MonitorEnded", "monitor": billing, "object": "queue",
+                    "id": "billing", "reason": "queue billing was removed from the "
+                                               "configuration"},
+        "1006": {"event": "MonitorEnded", "monitor": frank, "object": "agent", "id": "1006",
+                 "reason": "agent 1006 was removed from the configuration"}}
+    assert [body["queue"] for name, body in seen if name == "QueueChanged"] == [
+        "spanish", "claims"]
+    changed = {body["agent"]: body for name, body in seen if name == "AgentChanged"}
+    assert sorted(changed) == ["1001", "1005"]
+    assert changed["1005"]["skills"] == {"english": 9, "french": 4}
+    assert changed["1005"]["serves"] == ["support"]
+    assert changed["1001"]["serves"] == ["sales"]
+    assert desk.apply(changed["1005"]) and desk.agent["skills"] == {"english": 9, "french": 4}
+    assert desk.serves == ["support"]
+
+
 def test_new_skills_serve_a_caller_waiting_now(centre, site):
     _, events = agent_ready(centre, "1005", "msiB1C5")
     call(centre, "dtiB1T1", "5550500")                     # spanish: nobody speaks it

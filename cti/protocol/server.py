@@ -311,18 +311,24 @@ class Hub:
 
     def _end_monitor(self, monitor_id, why):
         """A monitor whose object the session may no longer see (a call
-        waiting in the agent's queue, answered by another): it ends, and
-        the session is told (MonitorEnded)."""
+        waiting in the agent's queue, answered by another), or that is
+        gone with a reason: it ends, and the session is told
+        (MonitorEnded)."""
         session, kind, object_id = self.monitors[monitor_id]
         self._drop_monitor(monitor_id)
         session.send_event("MonitorEnded", {"monitor": monitor_id, "object": kind,
                                             "id": object_id, "reason": why})
 
-    def drop_monitors(self, kind, object_id):
+    def drop_monitors(self, kind, object_id, reason=None):
         """The object is gone (a call ended, its CallCleared published): its
-        monitors end with it, silently (monitors of `*` go on)."""
+        monitors end with it, silently (monitors of `*` go on); with a
+        `reason` (a queue a reload removed), each session is told
+        (MonitorEnded)."""
         for monitor_id in list(self._watchers.get((kind, object_id), ())):
-            self._drop_monitor(monitor_id)
+            if reason is None:
+                self._drop_monitor(monitor_id)
+            else:
+                self._end_monitor(monitor_id, reason)
 
     def _drop_monitor(self, monitor_id):
         session, kind, object_id = self.monitors.pop(monitor_id)

@@ -211,9 +211,17 @@ class CallCenter:
         self.layer.clock.callLater(0, self._serve_reconfigured, plan)
 
     def _serve_reconfigured(self, plan):
-        """After a reload's swap (cti.server.queueing.configuration.serve):
-        a failure here is logged; the reload stands."""
+        """After a reload's swap: the monitors of the queues and agents it
+        removed end (MonitorEnded), then what the new tables make possible
+        (cti.server.queueing.configuration.serve).  A failure here is
+        logged; the reload stands."""
         try:
+            for kind, names, table in (("queue", plan.removed_queues, self.acd.queues),
+                                       ("agent", plan.removed_agents, self.acd.agents)):
+                for name in names:
+                    if name not in table:          # not back with a later reload
+                        self.hub.drop_monitors(kind, name, f"{kind} {name} was removed from "
+                                                           "the configuration")
             self.acd.configuration.serve(plan)
         except Exception:
             log.failure("reload: serving what the new configuration makes possible failed")
