@@ -723,6 +723,35 @@ def test_a_call_in_progress_keeps_what_it_had(centre, site):
     assert (cdr.queue, cdr.agent, cdr.disposition) == ("billing", "1005", "answered")
 
 
+def test_a_call_transferred_after_its_queue_was_removed_keeps_its_wrap_up(centre, site):
+    """1005 talks with a billing caller; billing is reloaded away; 1005
+    transfers the caller to 1004, who gets billing's wrap-up (3 s) at its
+    end, as 1005 would have."""
+    queue = add_billing(centre, site, wrap_up_s=3)
+    first, _ = agent_ready(centre, "1005", "msiB1C5")
+    agent_ready(centre, "1004", "msiB1C4")
+    far_end = call(centre, "dtiB1T1", "5550400")
+    phone = centre.sim.endpoint("msiB1C5")
+    centre.run_until(lambda: phone.state == "ringing", what="1005 rings")
+    phone.offhook()
+    caller = call_on(centre, "dtiB1T1")
+    centre.run_until(lambda: caller.state == "talking", what="talking")
+    centre.run_until(lambda: far_end.state == "connected", what="the caller connected")
+    remove_billing(site, queue)
+    reload(centre)
+    centre.call(first.call("SingleStepTransferCall", call=caller.id, agent="1004"))
+    other = centre.sim.endpoint("msiB1C4")
+    centre.run_until(lambda: other.state == "ringing", what="1004 rings")
+    other.offhook()
+    dan = centre.center.acd.agents["1004"]
+    centre.run_until(lambda: dan.state == "busy" and caller.agent is dan, what="1004 has it")
+    far_end.hangup()
+    centre.run_until(lambda: dan.state == "workingAfterCall", what="1004's wrap-up")
+    assert (dan.wrap_ends - centre.clock.seconds()) == pytest.approx(3, abs=0.1)
+    centre.run(3_500)
+    assert dan.state == "ready"
+
+
 # -- a real `cti server`: SIGHUP and `cti reload` --------------------------------------------
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):

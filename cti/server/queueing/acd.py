@@ -262,8 +262,8 @@ class ACD:
     def dial_out(self, agent_id, call):
         self.agent_calls.dial_out(agent_id, call)
 
-    def take_call(self, agent_id, call, queue_name=None):
-        self.agent_calls.take_call(agent_id, call, queue_name)
+    def take_call(self, agent_id, call, queue=None):
+        self.agent_calls.take_call(agent_id, call, queue)
 
     # -- the sweep -----------------------------------------------------------------------
     def sweep(self):

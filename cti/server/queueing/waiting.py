@@ -103,6 +103,14 @@ class Queueing:
         if call.state == "queued":
             self._start_music(call)
 
+    def queue_of(self, call):
+        """The ACD's state of the queue the call came through (its wrap-up,
+        its figures): its entry's, kept even when a reload removed the
+        queue; None for a call no queue handled."""
+        if call.entry is not None and call.entry.queue_name == call.queue:
+            return call.entry.queue
+        return self.acd.queues.get(call.queue) if call.queue else None
+
     def on_the_way(self):
         """Queue -> the calls heading for it that are not in it yet, [(call
         id, how)]: a trunk being answered for it, a callback between
