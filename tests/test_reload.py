@@ -391,6 +391,44 @@ def test_monitors_see_queues_and_agents_come_change_and_go(centre, site):
     assert desk.serves == ["support"]
 
 
+def test_round_robin_goes_on_after_the_same_agent_when_agents_move_in_the_file(centre, site):
+    """Sales rings 1001, 1002, 1003 in turn; 1001 rang last.  The file
+    moves 1001 to the end of the agents: the next call rings 1002 (after
+    1001), not 1003 (after whoever is now first).  Then 1002, who rang
+    last, goes: the next rings 1003, who came after it."""
+    site.edit('strategy = "longest_idle"  # longest_idle', 'strategy = "round_robin"  #')
+    site.add('\n[[routes]]\ndnis = "5550600"\nqueue = "sales"\n')
+    reload(centre)
+    agents = centre.center.acd.agents
+    for agent_id in ("1001", "1002", "1003"):
+        agent_ready(centre, agent_id, f"msiB1C{agent_id[-1]}")
+    caller = call(centre, "dtiB1T1", "5550600")
+    centre.run_until(lambda: agents["1001"].state == "reserved"
+                     and caller.state == "connected", what="1001 rings")
+    caller.hangup()
+    centre.run_until(lambda: agents["1001"].state == "ready", what="1001 free again")
+    alice = site.text[site.text.index('[[agents]]\nid = "1001"'):
+                      site.text.index('[[agents]]\nid = "1002"')]
+    site.edit(alice, "")
+    site.edit("\n[[users]]", f"\n{alice}[[users]]")
+    assert reload(centre) == []                            # where an agent is: no change
+    assert agents["1001"].order == 5
+    caller = call(centre, "dtiB1T2", "5550600")
+    centre.run_until(lambda: "reserved" in (agents["1002"].state, agents["1003"].state)
+                     and caller.state == "connected", what="the next agent rings")
+    assert agents["1002"].state == "reserved"
+    caller.hangup()                                        # 1002 rang last; it goes:
+    centre.run_until(lambda: agents["1002"].state == "ready", what="1002 free again")
+    centre.call(admin(centre).call("ForceAgentState", agent="1002", state="loggedOff"))
+    site.edit(site.text[site.text.index('[[agents]]\nid = "1002"'):
+                        site.text.index('[[agents]]\nid = "1003"')], "")
+    reload(centre)
+    call(centre, "dtiB1T3", "5550600")                     # after where 1002 was: 1003
+    centre.run_until(lambda: "reserved" in (agents["1001"].state, agents["1003"].state),
+                     what="the next agent rings")
+    assert agents["1003"].state == "reserved"
+
+
 def test_new_skills_serve_a_caller_waiting_now(centre, site):
     _, events = agent_ready(centre, "1005", "msiB1C5")
     call(centre, "dtiB1T1", "5550500")                     # spanish: nobody speaks it
