@@ -12,8 +12,8 @@ readable line per event goes to standard output at the configured level.
 SIGHUP reloads the configuration file (cti.server.reload: what can
 change live is applied, or the whole reload is refused; the log says
 which, one line per change): ignored from the start (cti.server.reload
-.hangup.hold), answered once the server has started.  SIGTERM or SIGINT stops the reactor;
-before it stops, the server drains (see CTServer.stopService): no new
+.hangup), answered once the server has started.  SIGTERM or SIGINT stops
+the reactor; before it stops, the server drains (see CTServer.stopService): no new
 calls, calls in progress finish or are cleared with a cause, agents are
 logged out, records are flushed.
 "listening" is logged once each port is bound.  The exit status: 0; 2
@@ -41,7 +41,7 @@ from cti import logs
 from cti.config import ConfigError
 from cti.server.config import load_server_config
 from cti.server.memory import give_back_memory
-from cti.server.reload.hangup import hold
+from cti.server.reload.hangup import ignore_hangups
 
 log = Logger()
 
@@ -103,7 +103,7 @@ def main(args):
     """`cti server`: run in the foreground until SIGTERM / SIGINT."""
     from twisted.internet import reactor
 
-    hold()                              # SIGHUP: nothing, until the server has started
+    ignore_hangups()                    # SIGHUP: nothing, until the server has started
     try:
         service = make_service(args.config, args.drain)
     except ConfigError as e:

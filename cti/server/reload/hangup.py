@@ -3,13 +3,13 @@
 """SIGHUP: the running server reads its configuration file again.
 
 Its default would end the process: `cti server` and `twistd cti` ignore
-it from the moment they start building the server (`hold`), so that a
-`systemctl reload` during a start does no harm; the server answers it
-once started (`Hangup.install`, from CTServer.startService, on the
-reactor's thread), and gives the handling it found back as it stops
-(`uninstall`)::
+it from the moment they start building the server (`ignore_hangups`), so
+that a `systemctl reload` during a start does no harm; the server
+answers it once started (`Hangup.install`, from CTServer.startService,
+on the reactor's thread), and gives the handling it found back as it
+stops (`uninstall`)::
 
-    hold()                               # cti.server.run.main, twistd's makeService
+    ignore_hangups()                     # cti.server.run.main, twistd's makeService
     hangup = Hangup(reactor, reloader)
     hangup.install()                     # started: SIGHUP reloads
     hangup.uninstall()                   # stopping: as before (ignored)
@@ -19,7 +19,7 @@ import signal
 from cti.server.errors import CallError
 
 
-def hold():
+def ignore_hangups():
     """SIGHUP does nothing until a started server answers it."""
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
