@@ -148,7 +148,8 @@ class CTServer(MultiService):
         self.lag = ReactorLag(reactor)
         self.figures = Figures(reactor, self.center, records,
                                lambda: [s.role for s in self.hub.sessions if s.role],
-                               self.lag, started_at=reactor.seconds())
+                               self.lag, started_at=reactor.seconds(),
+                               span_watches=self.span_watches)
         self.reloader = Reloader(self.center, users_changed=self.reloaded)
         reload_handlers.register(self.hub, self.reloader)
         self.hangup = Hangup(reactor, self.reloader) if reload_on_hangup else None
