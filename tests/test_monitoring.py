@@ -14,16 +14,7 @@ from cti.config import ConfigError
 from cti.server.config import load_server_config
 from cti.server.monitoring.http import site
 from cti.server.monitoring.lag import ReactorLag
-from tests.centre import Centre
 from tests.test_callcenter import agent_ready
-
-
-@pytest.fixture
-def centre():
-    centre = Centre()
-    centre.server.startService()
-    yield centre
-    centre.center.stop()
 
 
 def get(centre, path):

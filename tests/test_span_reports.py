@@ -6,36 +6,17 @@ codes and loopbacks holding the span, and BERTs measuring the bit error
 rate injected."""
 import pytest
 
-from cti.protocol.client import RemoteError
 from drivers.errors import SimulatorError
-from tests.centre import Centre
+from tests.centre import Centre, admin, refused
 
 PASSWORD = "1234"
 
-
-@pytest.fixture
-def centre():
-    centre = Centre()
-    centre.server.startService()
-    yield centre
-    centre.center.stop()
-
-
-def admin(centre):
-    client = centre.client()
-    centre.call(client.login("admin", PASSWORD, "admin"))
-    return client
 
 
 def report(centre, client, span="dtiB1"):
     [one] = centre.call(client.call("GetSpanReports", span=span))["spans"]
     return one
 
-
-def refused(centre, client, service, **params):
-    with pytest.raises(RemoteError) as caught:
-        centre.call(client.call(service, **params))
-    return caught.value
 
 
 def next_poll(centre):
