@@ -124,6 +124,25 @@ class Centre:
         return seen
 
 
+def admin(centre, password="1234"):
+    """A protocol client of the centre logged in as the sample's administrator."""
+    client = centre.client()
+    centre.call(client.login("admin", password, "admin"))
+    return client
+
+
+def refused(centre, client, service, **params):
+    """The RemoteError the server answers a request with (failing the test
+    if it is answered)."""
+    import pytest
+
+    from cti.protocol.client import RemoteError
+
+    with pytest.raises(RemoteError) as caught:
+        centre.call(client.call(service, **params))
+    return caught.value
+
+
 def flow_tier(centre):
     """The flow tier of the centre's configuration, logged in and registered."""
     from cti.flow.run import load

@@ -14,6 +14,9 @@
   JSON, an unknown service) must carry a common code.  A code that breaks
   the promise fails the run at its end, naming the service, the code and
   the first test that saw it.
+- `centre`: the whole server of etc/cti.toml in virtual time, started
+  (tests.centre.Centre), stopped after the test; a module may define its
+  own `centre` for another configuration.
 - `tracebacks`: a fixture listing the failures (tracebacks) logged while a
   test runs; `logged_tracebacks()` the same as a context manager, for a
   hypothesis test whose examples each need their own list.
@@ -28,6 +31,16 @@ from twisted.logger import globalLogPublisher
 from cti.flow.prompts import ensure_prompts
 from cti.protocol.server import Session
 from cti.protocol.services import COMMON_ERRORS
+
+
+@pytest.fixture
+def centre():
+    from tests.centre import Centre
+
+    centre = Centre()
+    centre.server.startService()
+    yield centre
+    centre.center.stop()
 
 
 @contextmanager

@@ -8,7 +8,6 @@ import pytest
 
 from cti import events, show
 from cti.protocol.client import RemoteError
-from tests.centre import Centre
 
 PASSWORD = "1234"
 
@@ -101,14 +100,6 @@ def test_tail_keeps_a_quiet_session_alive():
         events.tail(client, [("call", "*")], {}, io.StringIO(), heartbeat_s=2.0,
                     monotonic=client.monotonic)
     assert [at for at, service, _ in client.calls if service == "Heartbeat"] == [2.0, 4.0]
-
-
-@pytest.fixture
-def centre():
-    centre = Centre()
-    centre.server.startService()
-    yield centre
-    centre.center.stop()
 
 
 def test_an_administrator_sees_the_sessions_and_their_comings_and_goings(centre):

@@ -29,14 +29,6 @@ def seconds_of(path):
         return w.getnframes() / w.getframerate()
 
 
-@pytest.fixture
-def centre():
-    centre = Centre()
-    centre.server.startService()
-    yield centre
-    centre.center.stop()
-
-
 def ivr_call(centre, trunk="dtiB1T1"):
     """A call held by a bare flow server, answered: (client, seen, call id,
     its voice resource)."""

@@ -14,16 +14,7 @@ from cti.config import ConfigError
 from cti.server.config import load_server_config
 from cti.server.monitoring.http import site
 from cti.server.monitoring.lag import ReactorLag
-from tests.centre import Centre
 from tests.test_callcenter import agent_ready
-
-
-@pytest.fixture
-def centre():
-    centre = Centre()
-    centre.server.startService()
-    yield centre
-    centre.center.stop()
 
 
 def get(centre, path):
@@ -121,3 +112,21 @@ def test_the_http_key_is_an_endpoint(tmp_path):
         with pytest.raises(ConfigError, match=f"server.http.*{words}"):
             load_server_config(wrong)
     assert load_server_config("etc/cti.toml").http == "tcp:7580:interface=127.0.0.1"
+
+
+def test_a_span_s_line_errors_and_seconds_are_metrics(centre):
+    watch = centre.server.span_watches.watches["dtiB1"]
+
+    def next_poll():
+        before = watch.counters
+        centre.run_until(lambda: watch.counters is not before, within_ms=1100, what="a poll")
+    next_poll()
+    for _ in range(3):
+        centre.sim.span_errors("dtiB1", crc=5, bpv=2)
+        next_poll()
+    m = metrics(centre)
+    assert m[("cti_span_line_events_total", (("event", "crc"), ("span", "dtiB1")))] == 15
+    assert m[("cti_span_line_events_total", (("event", "bpv"), ("span", "dtiB1")))] == 6
+    assert m[("cti_span_interval_seconds", (("parameter", "es"), ("span", "dtiB1")))] == 3
+    assert m[("cti_span_interval_seconds", (("parameter", "bes"), ("span", "dtiB1")))] == 3
+    assert m[("cti_span_available", (("span", "dtiB1"),))] == 1

@@ -9,32 +9,13 @@ from array import array
 
 import pytest
 
-from cti.protocol.client import RemoteError
 from cti.storage.models import CallRecord
-from tests.centre import Centre
+from tests.centre import Centre, admin, refused
 from tests.test_callcenter import agent_ready
 
 PASSWORD = "1234"
 
 
-@pytest.fixture
-def centre():
-    centre = Centre()
-    centre.server.startService()
-    yield centre
-    centre.center.stop()
-
-
-def admin(centre):
-    client = centre.client()
-    centre.call(client.login("admin", PASSWORD, "admin"))
-    return client
-
-
-def refused(centre, client, service, **params):
-    with pytest.raises(RemoteError) as caught:
-        centre.call(client.call(service, **params))
-    return caught.value
 
 
 def channel(centre, name):

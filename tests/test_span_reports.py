@@ -6,36 +6,17 @@ codes and loopbacks holding the span, and BERTs measuring the bit error
 rate injected."""
 import pytest
 
-from cti.protocol.client import RemoteError
 from drivers.errors import SimulatorError
-from tests.centre import Centre
+from tests.centre import Centre, admin, refused
 
 PASSWORD = "1234"
 
-
-@pytest.fixture
-def centre():
-    centre = Centre()
-    centre.server.startService()
-    yield centre
-    centre.center.stop()
-
-
-def admin(centre):
-    client = centre.client()
-    centre.call(client.login("admin", PASSWORD, "admin"))
-    return client
 
 
 def report(centre, client, span="dtiB1"):
     [one] = centre.call(client.call("GetSpanReports", span=span))["spans"]
     return one
 
-
-def refused(centre, client, service, **params):
-    with pytest.raises(RemoteError) as caught:
-        centre.call(client.call(service, **params))
-    return caught.value
 
 
 def next_poll(centre):
@@ -277,3 +258,24 @@ def test_a_span_whose_driver_gives_no_counters_is_still_reported(monkeypatch):
         assert len(span["timeslots"]) == 24
     finally:
         centre.center.stop()
+
+
+def test_the_telco_s_errors_and_line_settings_from_outside(centre):
+    """SimLineErrors second by second, SimFarLine's framing mismatch: what
+    a technician then reads in the span's report."""
+    client = admin(centre)
+    next_poll(centre)
+    centre.call(client.call("SimLineErrors", span="dtiB1", errors={"crc": 2}, seconds=3))
+    for _ in range(4):
+        next_poll(centre)
+    current = report(centre, client)["performance"]["current"]
+    assert (current["es"], current["bes"], current["pcv"]) == (3, 3, 6)
+    error = refused(centre, client, "SimLineErrors", span="dtiB1", errors={"ais": "no"})
+    assert error.body["field"] == "errors" and "true or false" in str(error)
+    centre.call(client.call("SimFarLine", span="dtiB1", framing="d4"))
+    centre.run(5_000)
+    span = report(centre, client)
+    assert "red" in span["alarms"] or "oof" in span["alarms"]
+    centre.call(client.call("SimFarLine", span="dtiB1", framing="esf"))
+    centre.run(15_000)
+    assert report(centre, client)["alarms"] == []

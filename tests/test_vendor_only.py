@@ -215,7 +215,8 @@ def test_cti_server_and_its_check_say_why_the_vendors_calls_cannot_drive_the_pho
 
 def test_the_server_on_the_vendors_calls_reports_spans_without_counters_refuses_tests():
     from cti.protocol.client import RemoteError
-    from tests.test_span_reports import admin, report
+    from tests.centre import admin
+    from tests.test_span_reports import report
 
     centre = Centre(vendor_config(tones=True), binding="vendor")
     centre.server.startService()

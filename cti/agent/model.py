@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 AGENT_EVENTS = frozenset({"AgentLoggedOn", "AgentReady", "AgentNotReady", "AgentReserved",
                           "AgentBusy", "AgentWorkingAfterCall", "AgentLoggedOff",
-                          "AgentPendingState"})
+                          "AgentPendingState", "AgentChanged"})
 #: The events of a span's device (docs/protocol.md, section 10, "Span events").
 SPAN_EVENTS = frozenset({"SpanAlarm", "SpanAlarmCleared", "SpanInService"})
 #: Keys an agent event adds to the agent's snapshot.

@@ -158,9 +158,34 @@ class Hub:
 
     def set_users(self, users):
         """The logins from now on (a reloaded configuration's): a user added
-        may log in, one removed may not; a session logged in already keeps
-        its user and role until it ends."""
+        may log in, one removed may not.  A session whose user was removed,
+        or no longer has the role it logged in with, is refused every
+        request from now on and ends on the next turn (`SessionClosed`
+        saying why), once the request that reloaded has its answer; a
+        session whose user stays in its role (a new password, new teams)
+        goes on."""
         self.users = {u.name: u for u in users}
+        if any(self.revoked(session) for session in self.sessions):
+            self.clock.callLater(0, self._end_revoked)
+
+    def revoked(self, session):
+        """Why a logged-in session's user may no longer act in its role (a
+        reload took the user, or the role, away), or None."""
+        if session.state != "active":
+            return None
+        name, role = session.user.name, session.role
+        user = self.users.get(name)
+        if user is None:
+            return f"user {name} removed from the configuration"
+        if role not in user.roles:
+            return f"role {role} taken away from user {name} by the configuration"
+        return None
+
+    def _end_revoked(self):
+        for session in list(self.sessions):
+            why = self.revoked(session)
+            if why is not None:
+                session.close(why)
 
     # -- objects ---------------------------------------------------------
     def provide_snapshots(self, kind, snapshot, ids=None):
@@ -286,18 +311,24 @@ class Hub:
 
     def _end_monitor(self, monitor_id, why):
         """A monitor whose object the session may no longer see (a call
-        waiting in the agent's queue, answered by another): it ends, and
-        the session is told (MonitorEnded)."""
+        waiting in the agent's queue, answered by another), or that is
+        gone with a reason: it ends, and the session is told
+        (MonitorEnded)."""
         session, kind, object_id = self.monitors[monitor_id]
         self._drop_monitor(monitor_id)
         session.send_event("MonitorEnded", {"monitor": monitor_id, "object": kind,
                                             "id": object_id, "reason": why})
 
-    def drop_monitors(self, kind, object_id):
+    def drop_monitors(self, kind, object_id, reason=None):
         """The object is gone (a call ended, its CallCleared published): its
-        monitors end with it, silently (monitors of `*` go on)."""
+        monitors end with it, silently (monitors of `*` go on); with a
+        `reason` (a queue a reload removed), each session is told
+        (MonitorEnded)."""
         for monitor_id in list(self._watchers.get((kind, object_id), ())):
-            self._drop_monitor(monitor_id)
+            if reason is None:
+                self._drop_monitor(monitor_id)
+            else:
+                self._end_monitor(monitor_id, reason)
 
     def _drop_monitor(self, monitor_id):
         session, kind, object_id = self.monitors.pop(monitor_id)
@@ -329,6 +360,9 @@ class Hub:
         if active and not service.before_login and session.role not in service.roles:
             raise ProtocolError("forbidden", f"{name} is not allowed for role {session.role!r} "
                                 f"(allowed: {', '.join(sorted(service.roles))})")
+        revoked = self.revoked(session) if active and not service.before_login else None
+        if revoked is not None:
+            raise ProtocolError("forbidden", f"{name}: {revoked}: this session ends")
         params = body.get("params", {})
         if not isinstance(params, dict):
             raise ProtocolError("invalid_field", f"{name}: 'params' must be an object",

@@ -26,7 +26,8 @@ shutdown", agents are logged out, and the records are flushed before the
 store stops.
 
 A changed configuration file is taken live by `reloader`
-(cti.server.reload: the Reload service, SIGHUP), or refused as a whole.
+(cti.server.reload: the Reload service, and SIGHUP while the server runs
+when `reload_on_hangup`), or refused as a whole.
 
 Tests and the demo inject their own driver, clock and record sink and
 drive time themselves (tests/rig.py).
@@ -65,6 +66,7 @@ from cti.server.monitoring.figures import Figures
 from cti.server.monitoring.http import site
 from cti.server.monitoring.lag import ReactorLag
 from cti.server.reload import handlers as reload_handlers
+from cti.server.reload.hangup import Hangup
 from cti.server.reload.reload import Reloader
 from cti.server.simulation import handlers as simulation_handlers
 from cti.server.simulation.telco import SimulatedTelco
@@ -92,7 +94,8 @@ class CTServer(MultiService):
     that make hundreds do not, or nothing of theirs would ever be freed."""
 
     def __init__(self, config, *, reactor=None, driver=None, simulator=None, records=None,
-                 listen=None, http=None, drain_s=DRAIN_S, freeze_heap=False):
+                 listen=None, http=None, drain_s=DRAIN_S, freeze_heap=False,
+                 reload_on_hangup=False):
         super().__init__()
         self.freeze_heap = freeze_heap
         if reactor is None:
@@ -147,9 +150,11 @@ class CTServer(MultiService):
         self.lag = ReactorLag(reactor)
         self.figures = Figures(reactor, self.center, records,
                                lambda: [s.role for s in self.hub.sessions if s.role],
-                               self.lag, started_at=reactor.seconds())
+                               self.lag, started_at=reactor.seconds(),
+                               span_watches=self.span_watches)
         self.reloader = Reloader(self.center, users_changed=self.reloaded)
         reload_handlers.register(self.hub, self.reloader)
+        self.hangup = Hangup(reactor, self.reloader) if reload_on_hangup else None
         self.listening = Listening()
         for endpoint in (config.listen if listen is None else listen):
             self.listening.add(endpoint, self._endpoint(endpoint, reactor),
@@ -215,6 +220,8 @@ class CTServer(MultiService):
                                        healthy_s=c.faults.span_healthy_s))
 
     def startService(self):
+        if self.hangup is not None:                # SIGHUP reloads from now on
+            self.hangup.install()
         super().startService()
         for channel in list(self.channels):
             if isinstance(channel, Span):
@@ -229,6 +236,8 @@ class CTServer(MultiService):
 
     @defer.inlineCallbacks
     def stopService(self):
+        if self.hangup is not None:
+            self.hangup.uninstall()
         log.info("stopping: draining calls (up to {s} s)", s=self.drain_s)
         yield self.center.drain(self.drain_s)
         self.line_tests.stop()

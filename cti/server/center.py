@@ -193,15 +193,38 @@ class CallCenter:
 
     def reconfigure(self, config):
         """Take a reloaded configuration whose parts that need a restart are
-        the running ones (cti.server.reload checks it): its queues and
-        agents first (ACDError invalid_state, and nothing changed, while a
-        queue to remove has callers or an agent to remove is logged in),
-        then everything else live: the routes, the flows they name and the
-        users, which every feature reads from `layer.config` as it needs
-        them, and the supervisors' teams."""
-        self.acd.reconfigure(config.queues, config.agents)
+        the running ones (cti.server.reload checks it).  Its queues and
+        agents are worked out first (ACDError invalid_state, and nothing
+        changed, while a queue to remove has callers or an agent to remove
+        is logged in); then every table is swapped, serving no call: the
+        ACD's, the configuration every feature reads as it needs it
+        (`layer.config`: the routes, the flows they name, the users), the
+        supervisors' teams, the agents the presence watches.  What the new
+        tables make possible is served right after (`_serve_reconfigured`),
+        once the server has swapped its logins too."""
+        configuration = self.acd.configuration
+        plan = configuration.plan(config.queues, config.agents, self.queueing.on_the_way())
+        configuration.swap(plan)
         self.config = self.layer.config = config
         self.scope.reconfigure(config.users)
+        self.presence.forget(plan.removed_agents)
+        self.layer.clock.callLater(0, self._serve_reconfigured, plan)
+
+    def _serve_reconfigured(self, plan):
+        """After a reload's swap: the monitors of the queues and agents it
+        removed end (MonitorEnded), then what the new tables make possible
+        (cti.server.queueing.configuration.serve).  A failure here is
+        logged; the reload stands."""
+        try:
+            for kind, names, table in (("queue", plan.removed_queues, self.acd.queues),
+                                       ("agent", plan.removed_agents, self.acd.agents)):
+                for name in names:
+                    if name not in table:          # not back with a later reload
+                        self.hub.drop_monitors(kind, name, f"{kind} {name} was removed from "
+                                                           "the configuration")
+            self.acd.configuration.serve(plan)
+        except Exception:
+            log.failure("reload: serving what the new configuration makes possible failed")
 
     def audit(self, action, user, **detail):
         """A row of the audit log (the gate's lockouts and unlocks, reloads)."""

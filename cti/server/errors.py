@@ -21,7 +21,8 @@ into the error a client gets, in one place::
     ├── NoSimulator             no_simulator: real boards, no simulated far end
     ├── ACDError                the ACD's refusals, each with its condition
     ├── InvalidConfig           invalid_config: a configuration file is wrong
-    └── NeedsRestart            needs_restart: a change only a restart applies
+    ├── NeedsRestart            needs_restart: a change only a restart applies
+    └── ReloadFailed            internal_error: a reload failed inside the server
 
 A condition's name is the protocol's error code of the same meaning
 (docs/protocol.md, "Errors"): the call layer and its clients share one
@@ -31,7 +32,8 @@ every code raised here is one the protocol documents.
 `detail` (keyword arguments) travels to the client with the message:
 `field` names the request field at fault, `object` and `id` the object,
 `reason` why a call failed or was barred; a reload's refusals say `file`
-and `key`, `keys`, or `objects`.
+and `key`, `keys`, or `objects`; a reload that failed inside the server,
+its `incident`.
 """
 
 
@@ -160,3 +162,11 @@ class NeedsRestart(CallError):
     (the boards, the ports...): `keys` names them (cti.server.reload)."""
 
     code = "needs_restart"
+
+
+class ReloadFailed(CallError):
+    """A reload that failed inside the server (a fault of the server's,
+    not of the file): the log has the traceback under `incident`, and
+    the audit log the failure (cti.server.reload)."""
+
+    code = "internal_error"

@@ -11,8 +11,9 @@ readable line per event goes to standard output at the configured level.
 
 SIGHUP reloads the configuration file (cti.server.reload: what can
 change live is applied, or the whole reload is refused; the log says
-which, one line per change).  SIGTERM or SIGINT stops the reactor;
-before it stops, the server drains (see CTServer.stopService): no new
+which, one line per change): ignored from the start (cti.server.reload
+.hangup), answered once the server has started.  SIGTERM or SIGINT stops
+the reactor; before it stops, the server drains (see CTServer.stopService): no new
 calls, calls in progress finish or are cleared with a cause, agents are
 logged out, records are flushed.
 "listening" is logged once each port is bound.  The exit status: 0; 2
@@ -22,7 +23,6 @@ what and where); 1 when records could be
 neither written to the database nor kept in the journal (a full disk
 during a database outage: the log says how many and where).
 """
-import signal
 import sys
 from pathlib import Path
 
@@ -40,8 +40,8 @@ from twisted.logger import (
 from cti import logs
 from cti.config import ConfigError
 from cti.server.config import load_server_config
-from cti.server.errors import CallError
 from cti.server.memory import give_back_memory
+from cti.server.reload.hangup import ignore_hangups
 from drivers.errors import DriverError
 
 log = Logger()
@@ -84,7 +84,8 @@ def make_service(config_path, drain_s=None):
         except PromptError as e:
             print(f"cti server: warning: {e}: callers will hear silence where prompts are "
                   "missing", file=sys.stderr)
-    return CTServer(config, drain_s=DRAIN_S if drain_s is None else drain_s, freeze_heap=True)
+    return CTServer(config, drain_s=DRAIN_S if drain_s is None else drain_s, freeze_heap=True,
+                    reload_on_hangup=True)
 
 
 def status_after_stop(service, stream=None):
@@ -99,22 +100,11 @@ def status_after_stop(service, stream=None):
     return 0
 
 
-def reload_on_hangup(reactor, service):
-    """SIGHUP: the server reads its configuration file again, on the
-    reactor's thread; a refusal is logged, and changes nothing."""
-    def reload():
-        try:
-            service.reloader.reload("system", "SIGHUP")
-        except CallError:
-            pass                        # logged and audited by the reloader
-
-    signal.signal(signal.SIGHUP, lambda signum, frame: reactor.callFromThread(reload))
-
-
 def main(args):
     """`cti server`: run in the foreground until SIGTERM / SIGINT."""
     from twisted.internet import reactor
 
+    ignore_hangups()                    # SIGHUP: nothing, until the server has started
     try:
         service = make_service(args.config, args.drain)
     except ConfigError as e:
@@ -141,7 +131,6 @@ def main(args):
             cannot_start(e)
             return
         reactor.addSystemEventTrigger("before", "shutdown", stop)
-        reload_on_hangup(reactor, service)
         service.listening.ready.addCallbacks(listening, lambda f: cannot_start(f.value))
 
     def listening(ports):

@@ -24,7 +24,9 @@ monitor; None means visible, else the reason, which the client gets
                                                  agent's own)
 
 A supervisor's teams are its [[users]] ``teams``; without them it sees
-everything.  An object that does not exist is not hidden: the hub answers
+everything.  A session whose user a reload removed, or took the role
+away from, sees nothing until it ends (cti.protocol.server.Hub.set_users
+ends it).  An object that does not exist is not hidden: the hub answers
 ``no_such_object`` for it as for anyone.  Who is on a call is read from
 its parties (its phones, the agents the call layer has on it, the agent
 who made a call still being placed), so a check costs what a call has,
@@ -54,6 +56,7 @@ class Scope:
         self.agent_agents = agent_agents
         self.agent_calls = agent_calls
         self.views = {}                  # supervisor -> (its teams, their agents, their queues)
+        self.users = {}                  # name -> its [[users]] entry
         self.reconfigure(self.layer.config.users)
 
     def reconfigure(self, users):
@@ -67,6 +70,7 @@ class Scope:
                 team_agents.setdefault(agent.config.team, set()).add(agent.id)
                 team_queues.setdefault(agent.config.team, set()).update(
                     agent.serves, agent.config.queues)
+        self.users = {user.name: user for user in users}
         self.views = {
             user.name: (frozenset(user.teams),
                         frozenset().union(*(team_agents.get(t, ()) for t in user.teams)),
@@ -87,14 +91,26 @@ class Scope:
             return None                     # "*" is the hub's to refuse or filter
         if role == "flow":
             return self._flow(kind, object_id)
+        name = session.user.name
         if role == "supervisor":
-            view = self.views.get(session.user.name)
+            if not self._configured(name, "supervisor"):
+                return f"user {name} is no longer a supervisor of the configuration"
+            view = self.views.get(name)
             return None if view is None else self._supervisor(session, view, kind, object_id)
-        agent = self.acd.agents.get(session.user.name)
-        if agent is None:                   # a [[users]] login with the agent role
-            return None if kind not in ("call", "device") else \
-                f"user {session.user.name} is not an agent: it sees no calls or devices"
-        return self._agent(agent, kind, object_id)
+        agent = self.acd.agents.get(name)
+        if agent is not None:
+            return self._agent(agent, kind, object_id)
+        if not self._configured(name, "agent"):
+            return f"user {name} is no longer an agent of the configuration"
+        # a [[users]] login with the agent role
+        return None if kind not in ("call", "device") else \
+            f"user {name} is not an agent: it sees no calls or devices"
+
+    def _configured(self, name, role):
+        """Whether [[users]] has `name` with `role` (a reload may have
+        taken either away from a session still open: it sees nothing)."""
+        user = self.users.get(name)
+        return user is not None and role in user.roles
 
     # -- calls -------------------------------------------------------------------
     def _phase(self, call):

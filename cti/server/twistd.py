@@ -3,6 +3,7 @@
 from twisted.python import usage
 
 from cti.config import ConfigError
+from cti.server.reload.hangup import ignore_hangups
 from cti.server.run import make_service
 
 
@@ -14,6 +15,7 @@ class Options(usage.Options):
 
 
 def makeService(options):
+    ignore_hangups()                         # SIGHUP: nothing, until the server has started
     try:
         return make_service(options["config"], options["drain"])
     except ConfigError as e:                 # twistd prints it, without a traceback

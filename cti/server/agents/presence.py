@@ -16,7 +16,9 @@ close hooks):
   distribution (pending, if it is on a call: it goes not ready after it);
 - a session of the agent logs in again: within the grace nothing has
   changed; after it, the agent gets back the state it had ("ready", or
-  not ready with its own reason), unless someone changed it meanwhile.
+  not ready with its own reason), unless someone changed it meanwhile;
+- a reload removes the agent (logged out): its grace ends, and nothing
+  is kept for it (`forget`).
 
 And across a restart (`restore` on): the agents logged in, their
 stations and states, are kept in `var/agents-present.json`, rewritten
@@ -193,10 +195,21 @@ class Presence:
                                                     agent_id)
 
     # -- what happens ---------------------------------------------------------------
+    def forget(self, agent_ids):
+        """Agents a reload removed: their grace ends, and nothing is kept
+        for them (a state to give back, a login to restore)."""
+        for agent_id in agent_ids:
+            grace = self.grace.pop(agent_id, None)
+            if grace is not None and grace.active():
+                grace.cancel()
+            self.lost.pop(agent_id, None)
+            self.expected.pop(agent_id, None)
+            self.sessions.pop(agent_id, None)
+
     def _client_lost(self, agent_id):
         self.grace.pop(agent_id, None)
-        agent = self.acd.agents[agent_id]
-        if agent.state == "loggedOff":
+        agent = self.acd.agents.get(agent_id)
+        if agent is None or agent.state == "loggedOff":
             return
         if agent.state == "notReady" or agent.pending is not None:
             # out of distribution already, or after its call (a log-out asked

@@ -561,7 +561,7 @@ class Consultations:
         if consult.to is not None:
             self.layer.model.connect(call.call, consult.station.name, "connected", cause=cause,
                                      agent=consult.to.id)
-            self.acd.take_call(consult.to.id, call.call, call.queue)
+            self.acd.take_call(consult.to.id, call.call, self.queueing.queue_of(call))
             if call.agent is None:
                 call.agent, call.station = consult.to, consult.station
                 call.answered_by = (consult.to.id, consult.station.name)
@@ -616,7 +616,7 @@ class Consultations:
         if consult.to is not None:
             self.layer.model.connect(call.call, consult.station.name, "connected",
                                      cause=actor.cause, agent=consult.to.id)
-            self.acd.take_call(consult.to.id, call.call, call.queue)
+            self.acd.take_call(consult.to.id, call.call, self.queueing.queue_of(call))
             call.members.append((consult.to, consult.station))
         self.layer.model.event(call.call, consult.by_station, "Conferenced", cause=actor.cause,
                                added=consult.target)

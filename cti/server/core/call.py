@@ -91,6 +91,7 @@ class TrunkCall:
     flow_keep_s: float = 0.0         # KeepCall: more time for the next wait
     op_busy: bool = False            # a flow's voice operation is running
     queue: str | None = None
+    bound_for: str | None = None     # the queue it goes to once its trunk is answered
     agent: AgentState | None = None  # the ACD's agent once offered
     station: Station | None = None
     offered_at: float = 0.0

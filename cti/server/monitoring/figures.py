@@ -9,6 +9,9 @@ owns it, at the moment it is asked for, on the reactor thread:
     waiting, longest wait, service level   the ACD's queues (cti.server.queueing)
     agents by state, "client lost"         the ACD, the agents' presence
     trunks by state, spans and alarms      the channels (cti.server.lines)
+    spans' line errors and performance     the span watches (cti.server.maintenance):
+                                           the driver's raw counters, the current
+                                           15-minute interval's ES, SES, UAS...
     voice resources free, busy, parked,    the voice pool (quarantined: being
       quarantined, retired                 tested after a hang)
     records waiting, database/disk alarms  the record sink (cti.storage)
@@ -22,17 +25,19 @@ from collections import Counter
 
 from cti.server.agents.presence import CLIENT_LOST
 from cti.server.lines.channels import Station
+from cti.server.lines.performance import PARAMETERS
 from cti.server.lines.spans import Span
 
 
 class Figures:
-    def __init__(self, clock, center, records, sessions, lag, started_at):
+    def __init__(self, clock, center, records, sessions, lag, started_at, span_watches=None):
         self.clock = clock
         self.center = center
         self.records = records           # the record sink (cti.storage.sink)
         self.sessions = sessions         # () -> the roles of the logged-in sessions
         self.lag = lag
         self.started_at = started_at
+        self.span_watches = span_watches
 
     def read(self):
         center = self.center
@@ -41,7 +46,7 @@ class Figures:
         for channel in center.channels:
             if isinstance(channel, Span):
                 spans.append({"span": channel.name, "state": channel.state,
-                              "alarms": sorted(channel.active)})
+                              "alarms": sorted(channel.active), **self._line(channel.name)})
             elif not isinstance(channel, Station):
                 trunks[channel.state] += 1
         pool = center.channels.voice_pool
@@ -74,3 +79,15 @@ class Figures:
             "reactorLagS": round(self.lag.last_s, 4),
             "reactorLagMaxS": round(self.lag.max_s, 4),
         }
+
+    def _line(self, span):
+        """A span's raw line counters and its current interval's seconds."""
+        watch = self.span_watches.watches.get(span) if self.span_watches else None
+        if watch is None or watch.performance is None:
+            return {"lineEvents": {}, "interval": None}
+        current = watch.performance.snapshot()["current"]
+        return {"lineEvents": {k: v for k, v in watch.counters.items()
+                               if isinstance(v, int) and not isinstance(v, bool)
+                               and k != "seconds"},
+                "interval": {k: current[k] for k in PARAMETERS + ("bes",) if k in current},
+                "available": watch.performance.available}

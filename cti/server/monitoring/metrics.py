@@ -16,6 +16,11 @@ exposition format): one collector, read at each scrape.
     cti_trunks{state}                      trunk channels by state (out_of_service...)
     cti_span_up{span}                      1 in service, 0 down or recovering
     cti_span_alarm{span,alarm}             1 for each alarm up
+    cti_span_line_events_total{span,event} the framer's error events since the span
+                                           opened: bpv, exz, crc, fas, oof, slips
+    cti_span_interval_seconds{span,parameter}  the current 15-minute interval's
+                                           es, ses, sefs, uas, css, les (bes on ESF)
+    cti_span_available{span}               0 in unavailable time (T1.231)
     cti_voice_resources{state}             free, busy, parked, quarantined, retired
     cti_alarm{alarm}                       1 for each alarm of the server: span,
                                            voice (a resource retired), database, disk
@@ -75,6 +80,7 @@ class Collector:
                              for s in f["spans"]])
         yield gauge("cti_span_alarm", "1 for each alarm up on a span.", labels=["span", "alarm"],
                     samples=[((s["span"], a), 1) for s in f["spans"] for a in s["alarms"]])
+        yield from self._span_lines(f["spans"])
         yield gauge("cti_voice_resources", "Voice resources of the pool, by state.",
                     labels=["state"],
                     samples=[((s,), f["voice"].get(s, 0)) for s in VOICE_STATES])
@@ -113,3 +119,22 @@ class Collector:
             for q in queues:
                 family.add_metric([q["queue"]], q[key])
             yield family
+
+    @staticmethod
+    def _span_lines(spans):
+        events = CounterMetricFamily("cti_span_line_events",
+                                     "A span framer's error events since the span opened.",
+                                     labels=["span", "event"])
+        for span in spans:
+            for event, count in sorted(span["lineEvents"].items()):
+                events.add_metric([span["span"], event], count)
+        yield events
+        watched = [s for s in spans if s["interval"] is not None]
+        yield gauge("cti_span_interval_seconds",
+                    "Seconds of the current 15-minute interval counted as each T1.231 "
+                    "parameter.", labels=["span", "parameter"],
+                    samples=[((s["span"], p), n) for s in watched
+                             for p, n in sorted(s["interval"].items())])
+        yield gauge("cti_span_available", "0 while the span is in unavailable time.",
+                    labels=["span"], samples=[((s["span"],), int(s["available"]))
+                                              for s in watched])

@@ -42,8 +42,8 @@ a module: `agent_states` (log in, ready, not ready, what every change
 publishes), `offers` (pairing and ringing), `agent_calls` (wrap-up, direct
 calls, calls out), `callers` (entering and leaving queues, the queues'
 figures), `configuration` (the queues and agents configured, at the start
-and again at a reload: `reconfigure`); `state` holds the tables and the
-state they work on.
+and again at a reload: `plan`, `swap`, `serve`); `state` holds the tables
+and the state they work on.
 
 State lives here only.  A sweep every `sweep_s` reconciles it with the
 owner: an agent reserved with no ringing call, busy on a call that is
@@ -113,7 +113,7 @@ class ACD:
         self.members = {}                     # queue -> agents who list it
         self.router = None                    # the index of free agents and waiting callers
         self.configuration = Configuration(self)
-        self.configuration.take(queues, agents)
+        self.configuration.swap(self.configuration.plan(queues, agents))
         self._sweeper = task.LoopingCall(self.sweep)
         self._sweeper.clock = clock
 
@@ -125,13 +125,6 @@ class ACD:
     def stop(self):
         if self._sweeper.running:
             self._sweeper.stop()
-
-    def reconfigure(self, queues, agents):
-        """Serve these queues with these agents from now on, calls in
-        progress kept (cti.server.queueing.configuration); ACDError
-        invalid_state, and nothing changed, while a queue to remove has
-        callers or an agent to remove is logged in."""
-        self.configuration.take(queues, agents)
 
     def agent(self, agent_id):
         try:
@@ -269,8 +262,8 @@ class ACD:
     def dial_out(self, agent_id, call):
         self.agent_calls.dial_out(agent_id, call)
 
-    def take_call(self, agent_id, call, queue_name=None):
-        self.agent_calls.take_call(agent_id, call, queue_name)
+    def take_call(self, agent_id, call, queue=None):
+        self.agent_calls.take_call(agent_id, call, queue)
 
     # -- the sweep -----------------------------------------------------------------------
     def sweep(self):

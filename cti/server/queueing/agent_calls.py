@@ -73,17 +73,17 @@ class AgentCalls:
         agent.calls_out += 1
         self.acd.states.fire(agent, "dial_out", call=call.id)
 
-    def take_call(self, agent_id, call, queue_name=None):
+    def take_call(self, agent_id, call, queue=None):
         """A busy agent's call is now `call` (a transfer it consulted on
-        completed): its end gets `queue_name`'s wrap-up, or none."""
+        completed): its end gets `queue`'s wrap-up (a QueueState: its
+        settings even if a reload removes it meanwhile), or none."""
         agent = self.acd.agent(agent_id)
-        agent.call, agent.direct_queue = call, queue_name
+        agent.call, agent.direct_queue = call, queue
 
     def end_direct(self, agent, released_by):
         call, agent.call = agent.call, None
         agent.talk_s += self.acd.clock.seconds() - agent.answered_at
-        queue = self.acd.queues.get(agent.direct_queue) if agent.direct_queue else None
-        agent.direct_queue = None
+        queue, agent.direct_queue = agent.direct_queue, None
         agent.last_call = call if queue is not None else None
         back, agent.return_to = agent.return_to, None
         if queue is None and back is not None and back[0] == "notReady":

@@ -146,7 +146,7 @@ class AgentState:
     wrap_timer: object = None
     wrap_ends: float | None = None  # a timed or forced wrap-up's end
     wrap_mode: str = "timed"
-    direct_queue: str | None = None # a direct call's queue (whose wrap-up ends it)
+    direct_queue: "QueueState | None" = None   # a direct call's queue (whose wrap-up ends it)
     return_to: tuple | None = None  # (state, reason) after its own call out
     lock: tuple | None = None       # (salt, HMAC) of a locked break's password
     wrap_started: float = 0.0

@@ -19,6 +19,11 @@ gives the caller its busy or reorder tone (CDR disposition queue_full).
 A caller who leaves a queue without an agent (max wait, nobody left to
 serve it, its exit key) goes to the queue's overflow, a queue (keeping its
 priority and first arrival) or a flow; without one the call is released.
+A call sent to a queue a reload removed (back from a transfer that did
+not connect) goes to the flow_down queue, or is released without one; a
+callback to try again ends.  While a call is on its way to a queue (its
+trunk being answered, a callback between attempts: `on_the_way`), a
+reload may not remove the queue.
 """
 import os
 
@@ -50,16 +55,25 @@ class Queueing:
     def queue_call(self, call, queue, cause=None, priority=None, first_since=None):
         """Answer the trunk (if not yet) and queue the call (with the
         queue's priority unless given); a full queue's treatment if full."""
+        if self.layer.config.queue(queue) is None:
+            self._queue_gone(call, queue)
+            return
         if self.acd.full(queue):
             self._queue_full(call, queue, priority, first_since)
             return
+        call.bound_for = queue               # until to_queue: on its way (a reload asks)
         self.layer.answer_then(call, lambda: self.to_queue(call, queue, cause, priority,
                                                            first_since), cause)
 
     def to_queue(self, call, queue, cause=None, priority=None, first_since=None):
         """Queue a call whose trunk is answered (or whose line waits
         released, a callback)."""
+        call.bound_for = None
         if call.state == "ended":
+            return
+        config = self.layer.config.queue(queue)
+        if config is None:                   # a reload removed it meanwhile
+            self._queue_gone(call, queue)
             return
         if self.acd.full(queue):             # it filled while the trunk was answered
             self._queue_full(call, queue, priority, first_since)
@@ -67,7 +81,6 @@ class Queueing:
         self.ivr.clear_route_point(call, "redirected", cause)
         call.flow_session = None
         self.ivr.cancel_watchdog(call)
-        config = self.layer.config.queue(queue)
         now = self.layer.clock.seconds()
         call.queue = queue
         call.queued_at, call.left_queue_at = now, None
@@ -89,6 +102,48 @@ class Queueing:
         self._schedule_announcement(call)
         if call.state == "queued":
             self._start_music(call)
+
+    def queue_of(self, call):
+        """The ACD's state of the queue the call came through (its wrap-up,
+        its figures): its entry's, kept even when a reload removed the
+        queue; None for a call no queue handled."""
+        if call.entry is not None and call.entry.queue_name == call.queue:
+            return call.entry.queue
+        return self.acd.queues.get(call.queue) if call.queue else None
+
+    def on_the_way(self):
+        """Queue -> the calls heading for it that are not in it yet, [(call
+        id, how)]: a trunk being answered for it, a callback between
+        attempts (a reload may not remove the queue meanwhile)."""
+        heading = {}
+        for call in self.layer.calls.values():
+            if call.bound_for is not None:
+                heading.setdefault(call.bound_for, []).append(
+                    (call.id, "its trunk being answered for it"))
+            elif call.callback_timer is not None and call.state == "routing":
+                heading.setdefault(call.queue, []).append(
+                    (call.id, "a callback to try again"))
+        return heading
+
+    def _queue_gone(self, call, queue):
+        """A call sent to a queue no longer configured (a reload removed it
+        while the call talked, or was on its way to it): a callback ends
+        (callback_failed: nobody is on the line to send elsewhere), a
+        caller goes to the flow_down queue, or is released without one."""
+        why = f"queue {queue} is no longer configured"
+        if call.line_released:
+            call.disposition = "callback_failed"
+            self.layer.finish(call, "system", f"{why}: the callback to {call.callback} is "
+                              "not tried again")
+            return
+        flow_down = self.layer.config.flow_down_queue
+        if not flow_down or flow_down == queue:
+            self.layer.finish(call, "system", f"{why}, and there is no flow_down queue")
+            return
+        log.warn("call {call}: {why}: to the flow_down queue {flow_down}", call=call.id,
+                 why=why, flow_down=flow_down)
+        call.call.data.setdefault("treatment", why)
+        self.queue_call(call, flow_down, priority=call.priority)
 
     def _queue_full(self, call, queue, priority=None, first_since=None):
         """A full queue's treatment: its overflow, followed past queues

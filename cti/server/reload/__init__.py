@@ -10,6 +10,7 @@ Asks of the call centre: `reconfigure` (the ACD's queues and agents, the
 routes, users and flows every feature reads from the configuration); of
 the server, its logins.
 
-Services (handlers.py): Reload (admin).  `cti server` also reloads on
-SIGHUP (cti.server.run), and `cti reload` asks for it (cti/reload.py).
+Services (handlers.py): Reload (admin).  `cti server` and `twistd cti`
+also reload on SIGHUP once started (`hangup`), and `cti reload` asks for
+it (cti/reload.py).
 """
