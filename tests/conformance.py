@@ -9,8 +9,9 @@ keeps.  tests/test_conformance.py runs it against the R4 driver over the
 simulator, through the full binding and through the vendor-only one.
 
 Span maintenance (counters, loopbacks, loop codes, BERT) is provided whole
-or refused whole: a driver without it raises DriverNotSupported naming the
-call, and the tests of what it does are skipped, saying so.
+or refused whole (DriverConformance checks which): a driver without it
+raises DriverNotSupported naming the call; a driver with it also passes
+SpanMaintenanceConformance.
 """
 import select
 from dataclasses import dataclass
@@ -65,16 +66,6 @@ def done_events(chassis, device, kind):
 def span_of(chassis):
     """The span of the chassis's timeslot (its board in the inventory)."""
     return next(i.board for i in chassis.driver.inventory() if i.name == chassis.timeslot)
-
-
-def maintained_span(chassis):
-    """The chassis's span, if its driver provides span maintenance."""
-    span = span_of(chassis)
-    try:
-        chassis.driver.span_counters(span)
-    except errors.DriverNotSupported as e:
-        pytest.skip(f"no span maintenance: {e}")
-    return span
 
 
 def maintenance_calls(chassis):
@@ -173,29 +164,27 @@ class DriverConformance:
         status = chassis.driver.status(span_of(chassis))
         assert status["alarms"] == []
 
-    def test_events_wake_the_descriptor(self, chassis):
+    def test_events_come_by_the_driver_s_own_path(self, chassis):
+        """A descriptor that wakes when an event waits (poll() drains it),
+        or, without one, the wait a thread blocks in (wait_events)."""
         d = chassis.driver
         fd = d.fileno()
-        if fd is None:
-            pytest.skip("this driver delivers events from a thread instead")
-        d.poll()
-        assert select.select([fd], [], [], 0)[0] == []
-        d.play(chassis.voice, [Prompt(b"\xff" * 80, "ulaw")])
-        chassis.advance_board_only(100)
-        assert select.select([fd], [], [], 0)[0] == [fd]
-        d.poll()
-        assert select.select([fd], [], [], 0)[0] == []
-
-    def test_without_a_descriptor_events_come_from_the_wait(self, chassis):
-        d = chassis.driver
-        if d.fileno() is not None:
-            pytest.skip("this driver has an event descriptor")
-        d.deliver(d.wait_events(0))
-        assert d.wait_events(0) == []
-        d.play(chassis.voice, [Prompt(b"\xff" * 80, "ulaw")])
-        chassis.advance_board_only(100)
-        raw = d.wait_events(0)
-        assert [(e.device, e.kind) for e in d.deliver(raw)] == [(chassis.voice, "play_done")]
+        if fd is not None:
+            d.poll()
+            assert select.select([fd], [], [], 0)[0] == []
+            d.play(chassis.voice, [Prompt(b"\xff" * 80, "ulaw")])
+            chassis.advance_board_only(100)
+            assert select.select([fd], [], [], 0)[0] == [fd]
+            d.poll()
+            assert select.select([fd], [], [], 0)[0] == []
+        else:
+            d.deliver(d.wait_events(0))
+            assert d.wait_events(0) == []
+            d.play(chassis.voice, [Prompt(b"\xff" * 80, "ulaw")])
+            chassis.advance_board_only(100)
+            raw = d.wait_events(0)
+            assert [(e.device, e.kind) for e in d.deliver(raw)] == [
+                (chassis.voice, "play_done")]
         assert done_events(chassis, chassis.voice, "play_done")
 
     def test_reset_keeps_what_the_device_hears(self, chassis):
@@ -237,8 +226,14 @@ class DriverConformance:
                 pass                  # provided, refused for its own reasons (a loop code)
         assert refused in ([], [name for name, _ in maintenance_calls(chassis)])
 
+
+
+class SpanMaintenanceConformance:
+    """For a driver that provides span maintenance: mix into a test class
+    with a `chassis` fixture of such a driver."""
+
     def test_span_counters_have_the_documented_keys_and_never_go_back(self, chassis):
-        d, span = chassis.driver, maintained_span(chassis)
+        d, span = chassis.driver, span_of(chassis)
         before = d.span_counters(span)
         assert set(before) == set(SPAN_COUNTERS) | set(SPAN_DEFECTS)
         assert all(type(before[k]) is int for k in SPAN_COUNTERS)
@@ -249,7 +244,7 @@ class DriverConformance:
         assert all(after[k] >= before[k] for k in SPAN_COUNTERS)
 
     def test_span_status_shows_its_line_and_our_loopback(self, chassis):
-        d, span = chassis.driver, maintained_span(chassis)
+        d, span = chassis.driver, span_of(chassis)
         status = d.status(span)
         assert status["framing"] in SPAN_FRAMINGS and status["coding"] in SPAN_CODINGS
         assert status["clock"] in SPAN_CLOCKS and status["loopback"] in LOOPBACKS
@@ -261,14 +256,14 @@ class DriverConformance:
             d.span_loopback(span, "sideways")
 
     def test_a_loop_code_being_sent_shows_in_the_status(self, chassis):
-        d, span = chassis.driver, maintained_span(chassis)
+        d, span = chassis.driver, span_of(chassis)
         d.send_loop_code(span, "line_up")
         assert d.status(span)["loop_code"] == "line_up"
         with pytest.raises(errors.BadParameter):
             d.send_loop_code(span, "jump")
 
     def test_a_bert_through_a_local_loop_syncs_error_free_and_stops_with_results(self, chassis):
-        d, span = chassis.driver, maintained_span(chassis)
+        d, span = chassis.driver, span_of(chassis)
         d.span_loopback(span, "local")
         d.bert_start(chassis.timeslot, "qrss")
         chassis.run(2_000)
@@ -284,7 +279,6 @@ class DriverConformance:
 
     def test_a_bert_is_refused_on_a_timeslot_in_a_call(self, chassis):
         d = chassis.driver
-        maintained_span(chassis)
         d.listen(chassis.timeslot, d.transmit_slot(chassis.voice))
         with pytest.raises(errors.DeviceBusy):
             d.bert_start(chassis.timeslot, "qrss")

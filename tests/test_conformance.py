@@ -9,7 +9,7 @@ from drivers.errors import DriverNotSupported
 from drivers.interface import IBoardDriver
 from drivers.r4 import BINDINGS
 from drivers.skeleton import SkeletonDriver
-from tests.conformance import Chassis, DriverConformance
+from tests.conformance import Chassis, DriverConformance, SpanMaintenanceConformance
 from tests.rig import Rig
 
 BOARDS = [
@@ -34,12 +34,33 @@ class TestR4DriverOverSimulator(DriverConformance):
     @pytest.fixture(params=BINDINGS)
     def chassis(self, request):
         if request.param == "full":
-            rig = Rig(BOARDS)
-        else:
-            rig = Rig(BOARDS + [TONE_BOARD], binding="vendor", tone_channels=TONE_CHANNELS)
+            return full_chassis()
+        rig = Rig(BOARDS + [TONE_BOARD], binding="vendor", tone_channels=TONE_CHANNELS)
         return Chassis(driver=rig.driver, run=rig.run, voice="dxxxB1C1", voice2="dxxxB1C2",
                        station="msiB1C1", timeslot="dtiB1T1", dsp="dcbB1D1",
                        events=rig.events, advance_board_only=rig.sim.advance)
+
+
+def full_chassis():
+    rig = Rig(BOARDS)
+    return Chassis(driver=rig.driver, run=rig.run, voice="dxxxB1C1", voice2="dxxxB1C2",
+                   station="msiB1C1", timeslot="dtiB1T1", dsp="dcbB1D1",
+                   events=rig.events, advance_board_only=rig.sim.advance)
+
+
+class TestR4SpanMaintenance(SpanMaintenanceConformance):
+    """Through the full binding, which has the simulator's span maintenance
+    calls (the vendor-only one refuses them whole: DriverConformance)."""
+
+    @pytest.fixture
+    def chassis(self):
+        return full_chassis()
+
+
+def test_the_vendor_only_binding_refuses_span_maintenance_naming_the_call():
+    rig = Rig(BOARDS + [TONE_BOARD], binding="vendor", tone_channels=TONE_CHANNELS)
+    with pytest.raises(DriverNotSupported, match="dt_getcounters"):
+        rig.driver.span_counters("dtiB1")
 
 
 def test_skeleton_declares_the_interface_and_refuses_every_call():
