@@ -3,6 +3,8 @@
 bench.acd's workload through the real router (no timing is asserted)."""
 import json
 
+import pytest
+
 import bench.acd
 
 
@@ -45,3 +47,18 @@ def test_the_faults_benchmark_crashes_a_server_with_calls_up_and_loses_nothing()
     result = bench.faults.crash(30)
     assert result["crash_calls_up"] > 0 and result["recovered_calls"] == result["crash_calls_up"]
     assert (result["records_lost"], result["calls_without_record"]) == (0, 0)
+
+
+def test_the_dsp_benchmark_counts_talk_off_on_the_speech_corpus():
+    """bench.dsp's talk-off figure is what tests/test_dtmf_receiver.py
+    measures on bench.talkoff's corpus with keys A-D off (and bounds
+    there), per 30 minutes."""
+    from drivers.r4 import HAS_SIMULATOR
+
+    if not HAS_SIMULATOR:
+        pytest.skip("a vendor SDK build has no simulated DSP")
+    import bench.dsp
+    from bench import talkoff
+    from tests.test_dtmf_receiver import talkoff_totals
+
+    assert bench.dsp.talkoff_per_30min() == talkoff_totals()[0] * 30 / talkoff.MINUTES
