@@ -9,17 +9,30 @@ on every tick beside the DTMF receiver.  The simulation runs SIMULATED_S
 seconds; the figure includes the bus and G.711 work of those channels:
 
     channels_realtime_per_core = N * simulated seconds / wall seconds
+
+It also counts the DTMF receiver's talk-off on bench.talkoff's 30 minutes
+of synthetic speech (English and Mandarin voices at -10 to -25 dBm0,
+through mu-law; made by espeak-ng and sox on first use, then cached), with
+keys A-D off as the boards have them by default:
+
+    talkoff_false_digits_per_30min = false digits * 30 / minutes of speech
 """
 import json
 import os
 import sys
 import time
 
+from bench import talkoff
 from drivers.r4 import R4Driver
 from drivers.sim import Simulator
 
 SPANS = 20
 SIMULATED_S = 10
+
+
+def talkoff_per_30min():
+    found = talkoff.measure(abcd=False)
+    return round(sum(len(f) for f in found.values()) * 30 / talkoff.MINUTES, 1)
 
 
 def main():
@@ -52,6 +65,7 @@ def main():
         "channels_realtime_per_core": int(channels * SIMULATED_S / wall),
         "digits_detected": digits,
         "tones_detected": tones,
+        "talkoff_false_digits_per_30min": talkoff_per_30min(),
         "cores": os.cpu_count(),
     }
     print(json.dumps(result))

@@ -25,6 +25,7 @@ loop codes the driver sends::
     sim.span_errors("dtiB1", crc=5)               # this second: 5 CRC-6 errors
     sim.span_ber("dtiB1", 1e-4)                   # and a bit in 10,000 wrong
 """
+import re
 from array import array
 
 from drivers import errors
@@ -46,6 +47,7 @@ TONES = ["none", "dial", "ringback", "busy", "reorder", "sit", "fax_cng", "fax_c
 ALARMS = {"oof": "DTT1_OOF", "los": "DTT1_LOS", "yellow": "DTT1_RYEL", "blue": "DTT1_RBL",
           "red": "DTT1_RED", "remote_los": "DTT1_RLOS"}
 BOARD_TYPES = ("analog", "t1", "voice", "stations", "conference")
+VOICE_CHANNEL = re.compile(r"dxxxB\d+C\d+")      # (not the board, dxxxBn)
 FRAMINGS = dict(zip(SPAN_FRAMINGS, ("DTFR_ESF", "DTFR_D4"), strict=True))
 CODINGS = dict(zip(SPAN_CODINGS, ("DTCD_B8ZS", "DTCD_AMI"), strict=True))
 CLOCKS = dict(zip(SPAN_CLOCKS, ("DTCK_LINE", "DTCK_INTERNAL"), strict=True))
@@ -183,7 +185,7 @@ class Simulator:
     def from_config(cls, boards, virtual_time=True, seed=1, where="boards"):
         """Build from a list of board tables, e.g. (TOML)::
 
-            [[boards]]  type = "analog"   lines = 4   tones = "na"
+            [[boards]]  type = "analog"   lines = 4   tones = "na"   dtmf_abcd = false
             [[boards]]  type = "t1"       signalling = "em_wink"
                         framing = "esf"   coding = "b8zs"   clock = "line"
             [[boards]]  type = "voice"    channels = 8
@@ -197,9 +199,9 @@ class Simulator:
 
     def add_board(self, board, where="board"):
         kind = board.get("type")
-        known = {"analog": {"type", "lines", "tones"},
+        known = {"analog": {"type", "lines", "tones", "dtmf_abcd"},
                  "t1": {"type", "signalling", "tones", "framing", "coding", "clock"},
-                 "voice": {"type", "channels"}, "stations": {"type", "count"},
+                 "voice": {"type", "channels", "dtmf_abcd"}, "stations": {"type", "count"},
                  "conference": {"type", "dsps"}}
         if kind not in known:
             raise errors.SimulatorError(f"{where}.type: {kind!r} is not one of "
@@ -216,7 +218,12 @@ class Simulator:
                                             f"got {value!r}")
             return value
 
+        abcd = board.get("dtmf_abcd", False)
+        if not isinstance(abcd, bool):
+            raise errors.SimulatorError(f"{where}.dtmf_abcd: expected true or false, "
+                                        f"got {abcd!r}")
         tones = _choice(TONESETS, board.get("tones", "na"), "tone set", f"{where}.tones")
+        first_device = lib.simfar_device_count()
         if kind == "analog":
             n = _check(lib.simfar_add_analog_board(number("lines", 4), tones), "add_analog")
         elif kind == "t1":
@@ -235,6 +242,10 @@ class Simulator:
             n = _check(lib.simfar_add_station_board(number("count", 8)), "add_stations")
         else:
             n = _check(lib.simfar_add_dcb_board(number("dsps", 1)), "add_dcb")
+        if abcd:
+            for name in self.devices()[first_device:]:
+                if VOICE_CHANNEL.fullmatch(name):
+                    _check(lib.simfar_dtmf_abcd(name.encode(), 1), "simfar_dtmf_abcd")
         self.boards.append(dict(board, number=n))
         return n
 

@@ -3,6 +3,8 @@
 bench.acd's workload through the real router (no timing is asserted)."""
 import json
 
+import pytest
+
 import bench.acd
 
 
@@ -60,3 +62,18 @@ def test_the_drivers_benchmark_carries_events_through_both_paths():
     assert result["events"] == 3000 and result["cores"] >= 1
     assert set(result["events_per_second"]) == {"r4_event_thread", "r4_descriptor_pump"}
     assert all(v > 0 for v in result["events_per_second"].values())
+
+
+def test_the_dsp_benchmark_counts_talk_off_on_the_speech_corpus():
+    """bench.dsp's talk-off figure is what tests/test_dtmf_receiver.py
+    measures on bench.talkoff's corpus with keys A-D off (and bounds
+    there), per 30 minutes."""
+    from drivers.r4 import HAS_SIMULATOR
+
+    if not HAS_SIMULATOR:
+        pytest.skip("a vendor SDK build has no simulated DSP")
+    import bench.dsp
+    from bench import talkoff
+    from tests.test_dtmf_receiver import talkoff_totals
+
+    assert bench.dsp.talkoff_per_30min() == talkoff_totals()[0] * 30 / talkoff.MINUTES

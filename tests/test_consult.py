@@ -102,6 +102,7 @@ class Scene:
             audio = audio[len(audio) // 4:]
             heard[name] = {who for who, hz in tones.items() if who != name and hears(audio, hz)}
             end.capture(False)
+            end.stop_sending()                         # a custom tone goes on until stopped
         return heard
 
 

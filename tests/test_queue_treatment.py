@@ -221,6 +221,7 @@ def test_max_wait_sends_the_caller_to_the_overflow_flow_with_its_data(tmp_path):
                      what="the recording starts after the beep")
     caller.send_tone_custom(1000, 0, -10, on_ms=2000)
     centre.run(2000)
+    caller.stop_sending()                                  # a custom tone goes on until stopped
     caller.send_digits("#")
     centre.run_until(lambda: ic.id not in centre.center.calls, within_ms=20_000,
                      what="the flow says goodbye")

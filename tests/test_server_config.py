@@ -218,6 +218,21 @@ def test_station_tones_take_voice_channels_out_of_the_pool(tmp_path):
     assert load_server_config(write(tmp_path, BASE)).station_tones == {}
 
 
+def test_keys_a_to_d_reach_the_voice_channels_of_the_boards_that_enable_them(tmp_path):
+    """dtmf_abcd = true on an analog board: its channels' receivers report
+    keys A-D; the voice board's, left at the default, do not."""
+    sim = pytest.importorskip("drivers.sim")
+    if not sim.HAS_SIMULATOR:
+        pytest.skip("built against a vendor SDK")
+    config = load_server_config(write(tmp_path, BASE.replace("lines = 4",
+                                                             "lines = 4\ndtmf_abcd = true")))
+    assert [b.get("dtmf_abcd") for b in config.boards if b["type"] in ("analog", "voice")] \
+        == [True, None]
+    simulator = sim.Simulator.from_config(config.boards)
+    assert simulator.device_status("dxxxB1C4")["dtmf_abcd"] == "1"
+    assert simulator.device_status("dxxxB2C1")["dtmf_abcd"] == "0"
+
+
 def test_defaults(tmp_path):
     text = edit('[server]\nlisten = ["tcp:7600:interface=127.0.0.1"]\n', "")
     config = load_server_config(write(tmp_path, text))
@@ -349,7 +364,9 @@ ERRORS = [
     ("unknown top key", ('driver = "sim"\n', 'driver = "sim"\nqueue = "x"\n'), "queue",
      "did you mean 'queues'?"),
     ("unknown board key", ("lines = 4", "line = 4"), "boards[0].line",
-     "known keys here: lines, tones, type"),
+     "known keys here: dtmf_abcd, lines, tones, type"),
+    ("dtmf_abcd not a boolean", ("lines = 4", "lines = 4\ndtmf_abcd = 1"),
+     "boards[0].dtmf_abcd", "expected true or false, got integer 1"),
     ("unknown route key", ('dnis = "5550199"', 'dnis = "5550199"\nweight = 2'),
      "routes[1].weight", "unknown key"),
     ("unknown flow key", ('user = "ivr"', 'user = "ivr"\nhost = "x"'), "flow.host",

@@ -75,6 +75,7 @@ class Scene:
             heard[name] = {hz for hz in (CALLER_HZ, AGENT_HZ, SUPERVISOR_HZ)
                            if hears(audio, hz)}
             end.capture(False)
+            end.stop_sending()                         # a custom tone goes on until stopped
         return heard
 
 

@@ -20,14 +20,15 @@ CH = "dxxxB1C1"                 # analog channel with its loop-start line
 
 @pytest.fixture
 def rig():
-    return Rig([{"type": "analog", "lines": 2}])
+    return Rig([{"type": "analog", "lines": 2, "dtmf_abcd": True}])
 
 
 @pytest.fixture
 def trunk_rig():
     """A T1 span (E&M wink) and a voice board without lines: dxxxB1C1 is a
     voice resource, dtiB1T1 the trunk timeslot."""
-    return Rig([{"type": "t1", "signalling": "em_wink"}, {"type": "voice", "channels": 2}])
+    return Rig([{"type": "t1", "signalling": "em_wink"},
+                {"type": "voice", "channels": 2, "dtmf_abcd": True}])
 
 
 def answer(rig, ch=CH):

@@ -71,9 +71,9 @@ DEFAULT_LISTEN = ("tcp:7500:interface=127.0.0.1",)
 MATCH_KINDS = ("dnis", "ani", "trunk_group")
 
 BOARD_TYPES = ("analog", "t1", "voice", "stations", "conference")
-BOARD_KEYS = {"analog": ("type", "lines", "tones"),
+BOARD_KEYS = {"analog": ("type", "lines", "tones", "dtmf_abcd"),
               "t1": ("type", "signalling", "tones", "framing", "coding", "clock"),
-              "voice": ("type", "channels"), "stations": ("type", "count"),
+              "voice": ("type", "channels", "dtmf_abcd"), "stations": ("type", "count"),
               "conference": ("type", "dsps")}
 #: (key, default, maximum) of each board type's size; the simulator's limits.
 BOARD_SIZE = {"analog": ("lines", 4, 1024), "voice": ("channels", 4, 1024),
@@ -552,6 +552,8 @@ def _check_boards(reader, tables, key):
             reader.integer(board, where, size_key, default, 1, high)
         if "tones" in board:
             reader.string(board, where, "tones", choices=TONES)
+        if "dtmf_abcd" in board:
+            reader.boolean(board, where, "dtmf_abcd")
         if "signalling" in board:
             reader.string(board, where, "signalling", choices=tuple(SIGNALLINGS))
         if kind == "t1":

@@ -13,6 +13,7 @@ FUNCTIONS = """
 cti_digit_rx *cti_digit_rx_new(cti_digit_kind kind);
 void cti_digit_rx_free(cti_digit_rx *rx);
 int cti_digit_rx_feed(cti_digit_rx *rx, const int16_t *amp, int n, char *out, int max);
+void cti_digit_rx_set_abcd(cti_digit_rx *rx, int enabled);
 """
 
 CUSTOMIZATIONS = ""

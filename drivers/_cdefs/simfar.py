@@ -23,6 +23,7 @@ int simfar_add_analog_board(int lines, int tones);
 int simfar_add_t1_span(int signalling, int tones);
 int simfar_add_station_board(int stations);
 int simfar_add_dcb_board(int dsps);
+int simfar_dtmf_abcd(const char *voice, int on);
 int simfar_advance(long ms);
 long long simfar_now_ms(void);
 int simfar_run_clock(int on);

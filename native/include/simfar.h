@@ -79,6 +79,9 @@ int simfar_add_analog_board(int lines, int tones);   /* dxxx channels + loop-sta
 int simfar_add_t1_span(int signalling, int tones);   /* dtiBn + dtiBnT1..T24 */
 int simfar_add_station_board(int stations);          /* msiBnC1.. */
 int simfar_add_dcb_board(int dsps);                  /* dcbBnD1.. */
+/* Whether a voice channel's DTMF receiver reports keys A-D (off when the
+ * board is added; the configuration's dtmf_abcd turns it on). */
+int simfar_dtmf_abcd(const char *voice, int on);
 
 /* ---- time ---------------------------------------------------------------*/
 /* Virtual time: run ms milliseconds (whole ticks). */

@@ -35,6 +35,11 @@ int cti_digit_rx_feed(cti_digit_rx *rx, const int16_t *amp, int n,
  * tone (0 or <= -99 keeps the current one).  Returns 0. */
 int cti_digit_rx_tune(cti_digit_rx *rx, int twist_db, int reverse_twist_db,
                       int threshold_dbm0);
+/* DTMF only: whether keys A-D (the 1633 Hz column) are reported; a new
+ * receiver reports only 0-9 * #, which is also what talks off most
+ * easily.  A reset keeps the setting. */
+void cti_digit_rx_set_abcd(cti_digit_rx *rx, int enabled);
+int cti_digit_rx_abcd(const cti_digit_rx *rx);
 
 typedef struct cti_digit_tx cti_digit_tx;
 cti_digit_tx *cti_digit_tx_new(cti_digit_kind kind);

@@ -27,6 +27,7 @@ void farend_init(farend *fe, int kind, device *dev, int tones)
     fe->mf = cti_digit_tx_new(CTI_DIGITS_MF);
     fe->tone = cti_tone_tx_new();
     fe->drx = cti_digit_rx_new(CTI_DIGITS_DTMF);
+    cti_digit_rx_set_abcd(fe->drx, 1);  /* a test set: it hears every key dialled */
     fe->mfrx = kind == SIMFAR_EP_T1 ? cti_digit_rx_new(CTI_DIGITS_MF) : NULL;
     fe->cpt = cti_cpt_rx_new(fe->tones == SIMFAR_TONES_CN ? CTI_TONESET_CN : CTI_TONESET_NA);
     fe->outbound = SIMFAR_OUT_ANSWER;

@@ -825,6 +825,20 @@ int dx_clrdigbuf(int ch)
     return r;
 }
 
+int simfar_dtmf_abcd(const char *voice, int on)
+{
+    device *d;
+    int r = 0;
+    sim_lock();
+    d = sim_find(voice);
+    if (!d || d->kind != DEV_VOICE)
+        r = sim_fail("no voice channel named '%s'", voice ? voice : "(null)");
+    else
+        cti_digit_rx_set_abcd(V(d)->drx, on);
+    sim_unlock();
+    return r;
+}
+
 int dx_setdigtyp(int ch, unsigned short dmask)
 {
     device *d;
@@ -1547,7 +1561,7 @@ int voice_status(device *d, char *buf, int max)
     voice *v = V(d);
     static const char *states[] = {"?", "idle", "play", "record", "dial", "getdig",
                                    "tone", "stopped", "hook", "?", "?", "?", "?", "callp"};
-    return snprintf(buf, max, "kind=voice state=%s digits=%d hung=%d",
+    return snprintf(buf, max, "kind=voice state=%s digits=%d hung=%d dtmf_abcd=%d",
                     v->state >= 0 && v->state <= 13 ? states[v->state] : "?",
-                    v->ndig, d->hung);
+                    v->ndig, d->hung, cti_digit_rx_abcd(v->drx));
 }
