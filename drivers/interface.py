@@ -114,6 +114,21 @@ TONES = ("dial", "ringback", "busy", "reorder", "sit", "fax_cng", "fax_ced")
 #: Tones to a station's earpiece (station_tone): besides None, silence.
 STATION_TONES = ("dial", "ringback", "busy", "reorder")
 
+#: Tone sets of the boards (call-progress tones and ring cadence: North
+#: American, Chinese), and each board type's default: an E1's is "cn", the
+#: one E1 country with tones here (there is no European set yet).
+TONE_SETS = ("na", "cn")
+DEFAULT_TONE_SETS = {"analog": "na", "t1": "na", "e1": "cn"}
+
+#: Span signallings by span type, the default first: T1 robbed-bit E&M wink
+#: start or FXS loop start, or ISDN PRI (B-channels T1-T23, the D-channel on
+#: channel 24); E1 CAS (the ABCD bits in timeslot 16) or CCS (a D-channel
+#: there).
+T1_SIGNALLINGS = ("em_wink", "fxs_loopstart", "pri")
+E1_SIGNALLINGS = ("cas", "ccs")
+#: Signallings whose timeslots are ISDN B-channels, with a D-channel "dtiBnD".
+ISDN_SIGNALLINGS = ("pri", "ccs")
+
 #: A T1 span's line configuration, each with its default first.
 SPAN_FRAMINGS = ("esf", "d4")
 SPAN_CODINGS = ("b8zs", "ami")

@@ -38,6 +38,7 @@ from array import array
 
 from drivers import errors
 from drivers.interface import (
+    DEFAULT_TONE_SETS,
     E1_CODINGS,
     LOOPBACKS,
     SPAN_CLOCKS,
@@ -65,13 +66,12 @@ ALARMS = {"oof": "SIMFAR_AL_OOF", "los": "SIMFAR_AL_LOS", "yellow": "SIMFAR_AL_Y
           "blue": "SIMFAR_AL_BLUE", "red": "SIMFAR_AL_RED", "remote_los": "SIMFAR_AL_RLOS",
           "lmfa": "SIMFAR_AL_LMFA", "ts16_yellow": "SIMFAR_AL_TS16_YELLOW"}
 BOARD_TYPES = ("analog", "t1", "e1", "voice", "stations", "conference")
-#: Each board type's keys, and the default tone set of the two that have one.
+#: Each board type's keys.
 BOARD_KEYS = {"analog": {"type", "lines", "tones"},
               "t1": {"type", "signalling", "tones", "framing", "coding", "clock"},
               "e1": {"type", "signalling", "tones", "crc4", "coding", "clock"},
               "voice": {"type", "channels"}, "stations": {"type", "count"},
               "conference": {"type", "dsps"}}
-DEFAULT_TONES = {"analog": "na", "t1": "na", "e1": "cn"}
 FRAMINGS = dict(zip(SPAN_FRAMINGS, ("DTFR_ESF", "DTFR_D4"), strict=True))
 #: An E1's framing: with CRC-4 (crc4 = true) or without.
 E1_FRAMINGS = {True: "DTFR_E1_CRC4", False: "DTFR_E1"}
@@ -281,8 +281,8 @@ class Simulator:
                                             f"got {value!r}")
             return value
 
-        tones = _choice(TONESETS, board.get("tones", DEFAULT_TONES.get(kind, "na")), "tone set",
-                        f"{where}.tones")
+        tones = _choice(TONESETS, board.get("tones", DEFAULT_TONE_SETS.get(kind, "na")),
+                        "tone set", f"{where}.tones")
         if kind == "analog":
             n = _check(lib.simfar_add_analog_board(number("lines", 4), tones), "add_analog")
         elif kind in ("t1", "e1"):
