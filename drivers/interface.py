@@ -64,8 +64,8 @@ A-law on the line (the bus stays mu-law: the board converts), and
 timeslot 16 carries either every timeslot's four CAS bits ABCD (0000
 forbidden) or, with CCS, the D-channel "dtiBnD".  Its alarms add lmfa (a
 multiframe not found: CRC-4's or CAS's, `status` says which),
-ts16_yellow (the far end lost our CAS multiframe), ts16_ais and
-crc4_errors (CRC-4 error count saturation).  A D-channel carries whole
+ts16_yellow (the far end lost our CAS multiframe), and on a real board
+ts16_ais and crc4_errors (CRC-4 error count saturation).  A D-channel carries whole
 frames (HDLC without flags; the FCS the sender's) at 64 kb/s through the
 span: lost while it is in alarm, looped back by a loopback.
 
