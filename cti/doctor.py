@@ -35,10 +35,12 @@ The span report (one per span, built by the server; every key required
 unless said)::
 
     {"span": "dtiB1",
-     "configured": {"framing": "esf" | "d4",       # default "esf"
-                    "coding": "b8zs" | "ami",       # default "b8zs"
+     "configured": {"type": "t1" | "e1",            # default: the board's
+                    "framing": "esf" | "d4" | "e1_crc4" | "e1",  # default "esf", E1 "e1_crc4"
+                    "coding": "b8zs" | "ami" | "hdb3",           # default "b8zs", E1 "hdb3"
                     "clock": "line" | "internal",   # default "line"
-                    "signalling": "em_wink" | "fxs_loopstart"},  # default: the board's
+                    "signalling": "em_wink" | "fxs_loopstart" | "pri" | "cas" | "ccs"},
+                                                    # default: the board's
      "alarms": ["red", "yellow"],          # raised now: los, red, oof, yellow, blue
      "alarmHistory": [{"alarm": "red", "raised": 1700000412.0, "cleared": null,
                        "durationS": 312.0}],      # as cti.server.lines.spans.Alarm.describe
@@ -49,7 +51,8 @@ unless said)::
      "performance": {...} | null,          # SpanPerformance.snapshot()
      "timeslots": [{"device": "dtiB1T1", "rxBits": "00", "txBits": "00",
                     "state": "idle"}],     # bits "AB" or "ABCD"; state: the channel's
-     "loopback": "none" | "line" | "payload" | "local"}
+     "loopback": "none" | "line" | "payload" | "local",
+     "multiframesLost": ["crc4", "cas"]}   # E1: multiframes not found (optional)
 
 Keys of ``configured`` that are absent (or null) take the defaults shown:
 the framing, coding and clock keys of [[boards]] type "t1" tables are
@@ -72,25 +75,33 @@ The rules (RULES; each check's docstring says how it decides):
     span.unused           warning  a span no trunk group uses
     span.missing          error    timeslots configured, the span not reported
     tones.zone            warning  a board's tones not those of the site's country
+    crc4.mismatch         error    E1: our CRC-4 finds no CRC-4 multiframe
+    ts16.misuse           error    E1 CAS: no CAS multiframe in timeslot 16, or
+                                   idle timeslots receiving the forbidden ABCD 0000
 
-Coming with E1 (not written until E1 spans can be configured): CRC-4
-mismatch (one side sees CRC errors and no CRC multiframe, the other is
-fine), TS16 misuse (a voice channel on TS16 of a CAS span, CAS idle bits
-0000), the PRI D-channel's placement (T1 channel 24, E1 TS16; B-channels
-overlapping it), the MFC/R2 variant (country, ANI/DNIS order, CD bits).
+Coming with ISDN PRI and MFC/R2: the D-channel's state (it is placed by the
+configuration: T1 channel 24, E1 timeslot 16, so B-channels cannot overlap
+it) and libpri's configuration errors (both ends network or CPE), the R2
+variant (country, ANI/DNIS order, CD bits).
 """
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 
-from cti.server.config import ServerConfig
+from cti.server.config import NOT_YET_TRUNKS, ServerConfig
+from drivers.interface import DEFAULT_TONE_SETS
 
 SEVERITIES = ("error", "warning", "info")
 
-#: What the configured framing, coding and clock are when the report does not say.
-DEFAULTS = {"framing": "esf", "coding": "b8zs", "clock": "line"}
-#: The other T1 framing and line code: what a mismatch most likely is.
+#: What the configured framing, coding and clock are when the report does
+#: not say, by span type.
+DEFAULTS = {"t1": {"framing": "esf", "coding": "b8zs", "clock": "line"},
+            "e1": {"framing": "e1_crc4", "coding": "hdb3", "clock": "line"}}
+#: The other T1 framing: what a mismatch most likely is.
 OTHER_FRAMING = {"esf": "d4", "d4": "esf"}
-OTHER_CODING = {"b8zs": "ami", "ami": "b8zs"}
+#: The line code that substitutes zeros, by span type; the other is AMI.
+SUBSTITUTING = {"t1": "b8zs", "e1": "hdb3"}
+#: ABCD an E1 CAS timeslot may never carry (lines-real 4.5).
+FORBIDDEN_ABCD = "0000"
 #: Alarms meaning no frame alignment with a signal present.
 FRAME_ALARMS = ("red", "oof")
 #: Seconds with line code violations, over the current and the last
@@ -129,9 +140,7 @@ ZONE_TONES = {
     **dict.fromkeys(("Asia/Shanghai", "Asia/Urumqi", "Asia/Chongqing", "Asia/Harbin",
                      "PRC"), ("mainland China", "cn")),
 }
-#: Board types that carry a tone set, and its default (cti.server.config).
-TONE_BOARDS = ("analog", "t1")
-DEFAULT_TONES = "na"
+
 
 
 @dataclass(frozen=True)
@@ -190,14 +199,17 @@ class Site:
 
     def setting(self, report, key):
         """A configured value of the span: the report's, else the default
-        (for the signalling, its board's)."""
+        (for the type and the signalling, its board's)."""
         value = (report.get("configured") or {}).get(key)
         if value is not None:
             return value
+        device = self.config.devices.get(report["span"])
         if key == "signalling":
-            device = self.config.devices.get(report["span"])
             return device.signalling if device is not None else None
-        return DEFAULTS[key]
+        span_type = "t1"
+        if device is not None:
+            span_type = self.config.boards[device.board]["type"]
+        return span_type if key == "type" else DEFAULTS[span_type][key]
 
     def where(self, span, key=None):
         """``dtiB1 (boards[1].framing in etc/boards.toml)``; without a key,
@@ -360,20 +372,22 @@ def coding_mismatch(site: Site) -> Iterator[Symptom | Skip]:
         counters = report.get("counters") or {}
         bpv, exz = counters.get("bpv", 0), counters.get("exz", 0)
         coding = site.setting(report, "coding")
+        substituting = SUBSTITUTING[site.setting(report, "type")]
+        other = "ami" if coding == substituting else substituting
         evidence = (f"{violations} line code violations in {seconds} seconds of the last "
                     f"{minutes} min with no alarm; since the driver opened the span: {bpv} "
                     f"bipolar violations, {exz} excessive-zero events")
         if coding == "ami" and bpv > exz:
-            fix = ("The far end likely sends B8ZS (its zero substitutions arrive as bipolar "
-                   "violations): confirm with the carrier and set coding = \"b8zs\" in this "
-                   "span's [[boards]] table.")
-        elif coding == "b8zs" and exz > bpv:
+            fix = (f"The far end likely sends {substituting.upper()} (its zero substitutions "
+                   f"arrive as bipolar violations): confirm with the carrier and set coding = "
+                   f"\"{substituting}\" in this span's [[boards]] table.")
+        elif coding == substituting and exz > bpv:
             fix = ("The far end likely sends AMI (strings of zeros arrive unsubstituted): "
                    "confirm with the carrier and set coding = \"ami\" in this span's "
                    "[[boards]] table.")
         else:
             fix = (f"Confirm the line code with the carrier (this span is set to "
-                   f"{coding.upper()}; the other is {OTHER_CODING.get(coding, '?').upper()}); "
+                   f"{coding.upper()}; the other is {other.upper()}); "
                    "if it matches, the errors are on the line: check the cable and its "
                    "length and the line build-out.")
         yield Symptom(site.where(span, "coding"), evidence, fix)
@@ -388,6 +402,8 @@ def signalling_mismatch(site: Site) -> Iterator[Symptom | Skip]:
         if report["alarms"]:
             continue
         signalling = site.setting(report, "signalling")
+        if signalling in NOT_YET_TRUNKS:
+            continue                   # E1 CAS: ts16.misuse; ISDN: no bits on B-channels
         expected = IDLE_RX_BITS.get(signalling)
         if expected is None:
             yield Skip(f"{span}: no idle bits known for signalling {signalling!r}")
@@ -496,7 +512,11 @@ def span_unused(site: Site) -> Iterator[Symptom | Skip]:
     offers on it are never answered.  A span the boards report but the
     configuration does not declare is unused too."""
     for span in site.configured_spans:
-        if span in site.reports and not site.groups_of(span):
+        signalling = site.config.devices[span].signalling
+        if span in site.reports and signalling in NOT_YET_TRUNKS:
+            yield Skip(f"{span}: its timeslots cannot be trunks yet "
+                       f"({NOT_YET_TRUNKS[signalling]}): watched only")
+        elif span in site.reports and not site.groups_of(span):
             yield Symptom(
                 f"{span} (trunk_groups in {site.config.path})",
                 f"none of {_ranges(site.timeslots_of(span))} is in a trunk group: calls "
@@ -542,14 +562,75 @@ def tones_for_zone(site: Site) -> Iterator[Symptom | Skip]:
         return
     country, expected = ZONE_TONES[zone]
     for i, board in enumerate(site.config.boards):
-        tones = board.get("tones", DEFAULT_TONES)
-        if board["type"] in TONE_BOARDS and tones != expected:
+        if board["type"] not in DEFAULT_TONE_SETS:
+            continue
+        tones = board.get("tones", DEFAULT_TONE_SETS[board["type"]])
+        if tones != expected:
             yield Symptom(
                 f"boards[{i}].tones in {site.config.boards_path}",
                 f"[dialing] timezone {zone} is in {country}, whose exchanges use the "
                 f"\"{expected}\" tones; this {board['type']} board uses tones = \"{tones}\"",
                 f"Set tones = \"{expected}\" in boards[{i}]: busy, ringback and dial tone "
                 "detection on calls out, and the ring cadence, follow it.")
+
+
+def _framed(report):
+    """No alarm says the span is out of frame or without a signal."""
+    return not set(report["alarms"]) & {"los", "red", "oof", "blue"}
+
+
+def crc4_mismatch(site: Site) -> Iterator[Symptom | Skip]:
+    """E1 with CRC-4 whose framer frames but finds no CRC-4 multiframe in
+    the Si bits (its multiframe alarm, LMFA): the carrier's end runs no
+    CRC-4 (lines-real 4.8.1).  The end without CRC-4 sees nothing wrong, so
+    only the CRC-4 end can tell."""
+    for span, report in site.reports.items():
+        if site.setting(report, "framing") != "e1_crc4" or not _framed(report):
+            continue
+        if "lmfa" not in report["alarms"] or "crc4" not in (report.get("multiframesLost")
+                                                             or []):
+            continue
+        crc = (report.get("counters") or {}).get("crc", 0)
+        yield Symptom(
+            site.where(span, "crc4"),
+            f"multiframe alarm (LMFA){_lasting(report, 'lmfa')}: no CRC-4 multiframe in "
+            f"what the carrier sends, while the span frames (no LOS, red or AIS); {crc} "
+            "CRC-4 errors counted since the driver opened it (no block can be checked)",
+            "The carrier's end does not run CRC-4: ask them to turn it on (G.704 and most "
+            "carriers use it), or set crc4 = false in this span's [[boards]] table.  Their "
+            "end sees nothing wrong: a CRC-4 mismatch shows at the CRC-4 end only.")
+
+
+def ts16_misuse(site: Site) -> Iterator[Symptom | Skip]:
+    """E1 CAS: timeslot 16 must carry the CAS multiframe (0000 in its frame
+    0, each timeslot's ABCD in the others) and never ABCD 0000, which would
+    mimic it (lines-real 4.5, 4.8.5).  No CAS multiframe found: the far end
+    uses timeslot 16 otherwise (a D-channel, or voice: 31 channels); idle
+    timeslots receiving 0000: the far end's idle bits are wrong."""
+    for span, report in site.reports.items():
+        if site.setting(report, "signalling") != "cas" or not _framed(report):
+            continue
+        if "cas" in (report.get("multiframesLost") or []):
+            yield Symptom(
+                site.where(span, "signalling"),
+                f"multiframe alarm (LMFA){_lasting(report, 'lmfa')}: no CAS multiframe in "
+                "timeslot 16, so no timeslot's bits get through: the far end uses timeslot "
+                "16 for something else (a D-channel, or a 31st voice channel)",
+                "Ask the carrier how the circuit uses timeslot 16.  ISDN PRI (CCS): set "
+                "signalling = \"ccs\" in this span's [[boards]] table.  CAS: the far end "
+                "must send the multiframe there and carry voice on 30 timeslots only.")
+            continue
+        zeros = [t["device"] for t in report.get("timeslots") or []
+                 if t.get("state") in ("idle", "unused") and t.get("rxBits") == FORBIDDEN_ABCD]
+        if zeros:
+            yield Symptom(
+                site.where(span, "signalling"),
+                f"{len(zeros)} idle timeslots ({_ranges(zeros)}) receive ABCD "
+                f"{FORBIDDEN_ABCD}, which E1 CAS forbids (it mimics the multiframe alignment "
+                "signal and can throw the multiframe out)",
+                "The far end's CAS bits are misconfigured: idle is 1001 and blocked 1101 "
+                "(D stays 1).  Ask the carrier to correct them (its MFC/R2 variant or its "
+                "idle pattern).")
 
 
 @dataclass(frozen=True)
@@ -582,6 +663,8 @@ RULES = (
     Rule("span.unused", "warning", span_unused),
     Rule("span.missing", "error", span_missing),
     Rule("tones.zone", "warning", tones_for_zone),
+    Rule("crc4.mismatch", "error", crc4_mismatch),
+    Rule("ts16.misuse", "error", ts16_misuse),
 )
 
 

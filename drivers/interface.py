@@ -4,8 +4,8 @@
 
 Everything above the drivers (the CT-Bus map, channels, calls, linediag)
 talks to boards through `IBoardDriver`, by device name ("dxxxB1C1",
-"dtiB1T3", "msiB1C2", "dcbB1D1"), and hears from them through normalized
-`Event`s.  A driver for another board family (Synway, DAHDI, ...) maps its
+"dtiB1T3", "dtiB2D", "msiB1C2", "dcbB1D1"), and hears from them through
+normalized `Event`s.  A driver for another board family (Synway, DAHDI, ...) maps its
 own API onto the same methods and events, and must pass the conformance
 suite in tests/conformance.py.  drivers/skeleton.py is the template: a
 driver that refuses every call, with the contract of each method.
@@ -36,8 +36,10 @@ dial_done              result: None, or with call progress one of
                        operator_intercept, no_dial_tone, fax, stopped,
                        error; connect_type (cadence, voice, loop) if known
 tone_done              reasons
-signalling             a, b: the far end's bits now; changed: frozenset of
-                       a_on, a_off, b_on, b_off, wink
+signalling             a, b: the far end's bits now (and c, d on an E1
+                       timeslot, where all four are carried); changed:
+                       frozenset of a_on, a_off, b_on, b_off, wink (and
+                       c_on, c_off, d_on, d_off on E1)
 wink_done              our wink finished
 alarm                  alarm (los, red, yellow, blue, oof, ...), raised: bool
 station_hook           offhook: bool
@@ -45,29 +47,52 @@ station_flash          -
 station_answered       the ringing station went off-hook
 station_ring_done      ringing ended without answer
 operation_failed       op, reason ("hung"), after the device was recovered
+dchannel_frame         frame: bytes, a frame the D-channel ("dtiBnD")
+                       received
 =====================  =====================================================
 
 Termination reasons: digits (max digits), terminator (a terminating digit),
 max_time, inter_digit, max_silence, max_nonsilence, loop_off, tone,
 end_of_data, stopped, error, normal.
 
-T1 span maintenance (lines-real.md, section 4) answers in dicts:
+Spans are T1 or E1 (lines-real.md 4.5).  A T1 span "dtiBn" has timeslots
+T1-T24 with robbed-bit A and B, or with ISDN PRI the B-channels T1-T23
+and the D-channel "dtiBnD" on channel 24.  An E1 span has the 30 timeslots
+T1-T30 as Dialogic numbers them (T1-T15 are the line's timeslots 1-15,
+T16-T30 its 17-31: timeslot 0 frames the line and 16 signals), carrying
+A-law on the line (the bus stays mu-law: the board converts), and
+timeslot 16 carries either every timeslot's four CAS bits ABCD (0000
+forbidden) or, with CCS, the D-channel "dtiBnD".  Its alarms add lmfa (a
+multiframe not found: CRC-4's or CAS's, `status` says which),
+ts16_yellow (the far end lost our CAS multiframe), and on a real board
+ts16_ais and crc4_errors (CRC-4 error count saturation).  A D-channel carries whole
+frames (HDLC without flags; the FCS the sender's) at 64 kb/s through the
+span: lost while it is in alarm, looped back by a loopback.
+
+Span maintenance (lines-real.md, section 4) answers in dicts:
 
 =====================  =====================================================
-span_counters(span)    bpv, exz (excessive zeros), crc (ESF CRC-6 errors; 0
-                       on D4), fas (frame bit errors), oof (out-of-frame
-                       events), slips (controlled slips), seconds (since the
-                       span was opened): ints, cumulative since it was
-                       opened and never reset, so a poller diffs them every
-                       second; and los, ais, oof_now: bools, the defects now
+span_counters(span)    bpv, exz (excessive zeros), crc (ESF CRC-6 or E1
+                       CRC-4 errors; 0 on D4 and E1 without CRC-4), fas
+                       (frame bit errors; E1: FAS errors), oof (out-of-frame
+                       events), slips (controlled slips), ebit (E1 CRC-4:
+                       the far end's block errors, from the E bits; 0
+                       elsewhere), seconds (since the span was opened):
+                       ints, cumulative since it was opened and never
+                       reset, so a poller diffs them every second; and
+                       los, ais, oof_now: bools, the defects now
 bert_results(device)   pattern, bits and errors (counted while in sync), ber
                        (errors / bits, a float), sync (bool: following the
                        pattern now), sync_losses, seconds (whole seconds
                        since the start), errored_seconds (with an error, a
                        sync loss, or never in sync), error_free_seconds
-status(span)           alarms, framing (esf, d4), coding (b8zs, ami), clock
+status(span)           alarms, type (t1, e1), signalling (its board's:
+                       em_wink, fxs_loopstart, pri, cas, ccs), dchannel
+                       (the D-channel's name, or None), framing (esf, d4;
+                       e1_crc4, e1), coding (b8zs, ami; hdb3, ami), clock
                        (line, internal), loopback (ours: LOOPBACKS),
-                       loop_code (the code being sent, or None)
+                       loop_code (the code being sent, or None),
+                       multiframes_lost (E1: a list of crc4, cas)
 =====================  =====================================================
 """
 from dataclasses import dataclass, field
@@ -79,7 +104,8 @@ TERMINATION_REASONS = frozenset(
     "tone end_of_data stopped error normal hung".split()
 )
 
-DEVICE_KINDS = ("board", "voice", "line", "span", "timeslot", "station", "conference")
+DEVICE_KINDS = ("board", "voice", "line", "span", "timeslot", "dchannel", "station",
+                "conference")
 
 CONFERENCE_ROLES = ("normal", "listen_only", "coach", "pupil")
 
@@ -88,13 +114,34 @@ TONES = ("dial", "ringback", "busy", "reorder", "sit", "fax_cng", "fax_ced")
 #: Tones to a station's earpiece (station_tone): besides None, silence.
 STATION_TONES = ("dial", "ringback", "busy", "reorder")
 
+#: Tone sets of the boards (call-progress tones and ring cadence: North
+#: American, Chinese), and each board type's default: an E1's is "cn", the
+#: one E1 country with tones here (there is no European set yet).
+TONE_SETS = ("na", "cn")
+DEFAULT_TONE_SETS = {"analog": "na", "t1": "na", "e1": "cn"}
+
+#: Span signallings by span type, the default first: T1 robbed-bit E&M wink
+#: start or FXS loop start, or ISDN PRI (B-channels T1-T23, the D-channel on
+#: channel 24); E1 CAS (the ABCD bits in timeslot 16) or CCS (a D-channel
+#: there).
+T1_SIGNALLINGS = ("em_wink", "fxs_loopstart", "pri")
+E1_SIGNALLINGS = ("cas", "ccs")
+#: Signallings whose timeslots are ISDN B-channels, with a D-channel "dtiBnD".
+ISDN_SIGNALLINGS = ("pri", "ccs")
+
 #: A T1 span's line configuration, each with its default first.
 SPAN_FRAMINGS = ("esf", "d4")
 SPAN_CODINGS = ("b8zs", "ami")
 SPAN_CLOCKS = ("line", "internal")
+#: An E1 span's: framing with CRC-4 or without (`crc4`), line code; its
+#: clock is one of SPAN_CLOCKS.
+E1_FRAMINGS = ("e1_crc4", "e1")
+E1_CODINGS = ("hdb3", "ami")
+#: Multiframes an E1 span may look for and not find (status: multiframes_lost).
+E1_MULTIFRAMES = ("crc4", "cas")
 
 #: Keys of span_counters: cumulative counts, then the defects now.
-SPAN_COUNTERS = ("bpv", "exz", "crc", "fas", "oof", "slips", "seconds")
+SPAN_COUNTERS = ("bpv", "exz", "crc", "fas", "oof", "slips", "ebit", "seconds")
 SPAN_DEFECTS = ("los", "ais", "oof_now")
 
 #: Loopbacks at our side of a span: none; line (what we receive goes back,
@@ -295,18 +342,30 @@ class IBoardDriver(Interface):
     def caller_id(name):
         """CallerId of the current call; CallerIdUnavailable if none."""
 
-    # -- T1 trunks -------------------------------------------------------
+    # -- T1 and E1 trunks ------------------------------------------------
     def enable_signalling_events(name):
-        """Report the far end's A/B bit changes and winks on a timeslot."""
+        """Report the far end's bit changes (A/B; on E1 also C/D) and winks
+        on a timeslot."""
 
-    def set_bits(name, a, b):
-        """Our A and B signalling bits on a timeslot."""
+    def set_bits(name, a, b, c=None, d=None):
+        """Our signalling bits on a timeslot: A and B, and C and D if given
+        (None keeps them; a T1 repeats A and B there).  BadParameter on an
+        ISDN B-channel (no bits) and for ABCD 0000 on an E1."""
 
     def wink(name):
         """Send a wink (150 ms off-hook pulse): wink_done."""
 
     def bits(name):
         """((our a, our b), (far a, far b)) of a timeslot."""
+
+    def abcd(name):
+        """(ours, the far end's) four bits of a timeslot as strings, A
+        first: ("1001", "1101")."""
+
+    def dchannel_send(name, frame):
+        """Send one frame (bytes) on a D-channel ("dtiBnD"); DeviceBusy when
+        more than a second of frames waits unsent.  Frames received come as
+        dchannel_frame events."""
 
     def enable_alarm_events(span):
         """Report alarms raised and cleared on a span."""

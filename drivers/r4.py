@@ -20,7 +20,12 @@ a span's alarms     ATDT_ALARMS                          kept from its DTEV_T1ER
 station tones       ms_settone                           voice channels playing them, the
                                                          phone listening (`tone_channels`)
 span maintenance    dt_getcounters, dt_setloopback ...   DriverNotSupported
+a D-channel         dt_dchanwrite, dt_dchanread          DriverNotSupported (a vendor's board
+                                                         runs ISDN in its firmware)
 ==================  ===================================  =====================================
+
+A span is a T1 or an E1 as dt_getctinfo says (ct_nettype), the vendor's
+way; its alarms come in the codes of its kind (DTT1_, DTE1_).
 
 Every C call goes through `_check`, which turns a failure into the right
 `BoardError` subclass with the vendor code, the function and the device.
@@ -44,6 +49,7 @@ So a hung play of a 4 s prompt is over 4 + 3 + 2 s after it started.
 import functools
 import importlib
 import os
+import re
 from dataclasses import dataclass, field
 
 from twisted.logger import Logger
@@ -69,6 +75,9 @@ STOP_GRACE_MS = 2_000
 DIAL_DIGIT_MS = 250
 #: the most events one `wait_events` takes: a flood is handed over as it comes
 WAIT_BATCH = 1024
+#: The devices of a DTI board: the span "dtiBn", its timeslots "dtiBnTm", its
+#: D-channel "dtiBnD".
+DTI_DEVICE = re.compile(r"dtiB[0-9]+(?:(T)[0-9]+|(D))?\Z")
 
 
 class Binding:
@@ -118,6 +127,27 @@ class Binding:
             lib.DTT1_FERR: "frame_error", lib.DTT1_RBL: "blue", lib.DTT1_RLOS: "remote_los",
             lib.DTT1_RED: "red",
         }
+        #: an E1 span's, in the same words where they mean the same
+        self.e1_alarms = {
+            lib.DTE1_LOS: "los", lib.DTE1_BPVS: "bpv", lib.DTE1_ECS: "errored",
+            lib.DTE1_RRA: "yellow", lib.DTE1_FSERR: "oof", lib.DTE1_RUA1: "blue",
+            lib.DTE1_RLOS: "remote_los", lib.DTE1_RED: "red", lib.DTE1_MFSERR: "lmfa",
+            lib.DTE1_RSA1: "ts16_ais", lib.DTE1_RDMA: "ts16_yellow",
+            lib.DTE1_CECS: "crc4_errors",
+        }
+        self.t1_alarm_mask = (lib.DTEC_LOS | lib.DTEC_RED | lib.DTEC_RYEL | lib.DTEC_RBL |
+                              lib.DTEC_OOF | lib.DTEC_RLOS)
+        self.e1_alarm_mask = (lib.DEEC_LOS | lib.DEEC_RED | lib.DEEC_RRA | lib.DEEC_RUA1 |
+                              lib.DEEC_FSERR | lib.DEEC_RLOS | lib.DEEC_MFSERR | lib.DEEC_RSA1 |
+                              lib.DEEC_RDMA | lib.DEEC_CECS)
+        #: a signalling bit going on and off (A, B, C, D) in DTMM_ masks
+        self.bit_masks = [(lib.DTMM_AON, lib.DTMM_AOFF), (lib.DTMM_BON, lib.DTMM_BOFF),
+                          (lib.DTMM_CON, lib.DTMM_COFF), (lib.DTMM_DON, lib.DTMM_DOFF)]
+        #: ... in dt_settssigsim's DTB_ values, and read in ATDT_TSSGBIT's
+        self.bit_sets = [(lib.DTB_AON, lib.DTB_AOFF), (lib.DTB_BON, lib.DTB_BOFF),
+                         (lib.DTB_CON, lib.DTB_COFF), (lib.DTB_DON, lib.DTB_DOFF)]
+        self.bits_read = [(lib.DTSG_XMTA, lib.DTSG_RCVA), (lib.DTSG_XMTB, lib.DTSG_RCVB),
+                          (lib.DTSG_XMTC, lib.DTSG_RCVC), (lib.DTSG_XMTD, lib.DTSG_RCVD)]
         self.roles = {
             "normal": lib.MSPA_NULL, "listen_only": lib.MSPA_RO, "coach": lib.MSPA_COACH,
             "pupil": lib.MSPA_PUPIL,
@@ -154,9 +184,11 @@ class Binding:
             "dcb": {},
         }
         if self.has_extensions:
-            # T1 span maintenance, in the words of drivers/interface.py
-            self.framings = {lib.DTFR_ESF: "esf", lib.DTFR_D4: "d4"}
-            self.codings = {lib.DTCD_B8ZS: "b8zs", lib.DTCD_AMI: "ami"}
+            # span maintenance, in the words of drivers/interface.py
+            self.framings = {lib.DTFR_ESF: "esf", lib.DTFR_D4: "d4", lib.DTFR_E1: "e1",
+                             lib.DTFR_E1_CRC4: "e1_crc4"}
+            self.codings = {lib.DTCD_B8ZS: "b8zs", lib.DTCD_AMI: "ami", lib.DTCD_HDB3: "hdb3"}
+            self.multiframes = {lib.DTMFA_CRC4: "crc4", lib.DTMFA_CAS: "cas"}
             self.clocks = {lib.DTCK_LINE: "line", lib.DTCK_INTERNAL: "internal"}
             self.loopbacks = {"none": lib.DTLB_NONE, "line": lib.DTLB_LINE,
                               "payload": lib.DTLB_PAYLOAD, "local": lib.DTLB_LOCAL}
@@ -263,6 +295,7 @@ class R4Driver:
         self._open_handles = ()  # every open handle, replaced whole: the event thread's
         self._wait_array = ((), None)   # ... and its cffi copy (the event thread's own)
         self._span_alarms = {}   # span -> names of its alarms raised (its events)
+        self._e1_spans = set()   # spans that are E1s (dt_getctinfo)
         self._station_tones = {}  # station -> the tone asked for it
         self._tones = ToneChannels(self, tone_channels) if tone_channels else None
 
@@ -324,10 +357,17 @@ class R4Driver:
             self.open(span)
             n = lib.ATDV_SUBDEVS(self._handles[span])
             found.append(DeviceInfo(span, "span", span, None, n))
+            info = ffi.new("CT_DEVINFO *")
+            self._check(lib.dt_getctinfo(self._handles[span], info), "dt_getctinfo", span)
+            if info.ct_nettype == lib.CT_NTE1:
+                self._e1_spans.add(span)
             for t in range(1, n + 1):
                 name = f"{span}T{t}"
                 self.open(name)
                 found.append(DeviceInfo(name, "timeslot", span, self.transmit_slot(name)))
+            if self._b.has_extensions and self._line_state(span)["dchannel"]:
+                self.open(f"{span}D")
+                found.append(DeviceInfo(f"{span}D", "dchannel", span, None))
         for b in range(1, boards("MSI") + 1):
             board = f"msiB{b}"
             n = self._subdevs(board, lib.ms_open, lib.ms_close)
@@ -357,6 +397,19 @@ class R4Driver:
         n = self._lib.ATDV_SUBDEVS(h)
         closer(h)
         return max(n, 0)
+
+    @staticmethod
+    def _dti_kind(name):
+        """span, timeslot or dchannel: what a DTI device name names."""
+        m = DTI_DEVICE.match(name)
+        if m is None:
+            raise errors.NoSuchDevice(f"'{name}' is not a DTI device name (dtiBn, dtiBnTm, "
+                                      "dtiBnD)", function="open", device=name)
+        return "timeslot" if m.group(1) else "dchannel" if m.group(2) else "span"
+
+    def _span_of(self, name):
+        """The span of a DTI device: dtiB2 of dtiB2T5."""
+        return re.match(r"dtiB[0-9]+", name).group(0)
 
     @staticmethod
     def _family(name):
@@ -449,11 +502,13 @@ class R4Driver:
                              ringing=bool(bits & lib.RLS_RING),
                              polarity_reversed=bool(bits & lib.RLS_POLARITY),
                              line_listen=self._line_listen.get(name))
-        elif family == "dt" and "T" in name[3:]:
-            (ta, tb), (ra, rb) = self.bits(name)
-            facts.update(tx_bits=f"{ta}{tb}", rx_bits=f"{ra}{rb}")
-        elif family == "dt":
+        elif family == "dt" and self._dti_kind(name) == "timeslot":
+            ours, theirs = self.abcd(name)
+            width = 4 if self._span_of(name) in self._e1_spans else 2
+            facts.update(tx_bits=ours[:width], rx_bits=theirs[:width])
+        elif family == "dt" and self._dti_kind(name) == "span":
             facts["alarms"] = sorted(self.alarms(name))
+            facts["type"] = "e1" if name in self._e1_spans else "t1"
             if self._b.has_extensions:
                 facts.update(self._line_state(name))
         elif family == "ms":
@@ -559,19 +614,16 @@ class R4Driver:
         if evtype == lib.TDX_NOSTOP:
             return Event(name, "nothing_to_stop")
         if evtype == lib.DTEV_SIG:
-            mask = ffi.cast("unsigned short *", datap)[0]
-            changed = frozenset(
-                n for bit, n in ((0x0001, "a_on"), (0x0100, "a_off"), (0x0002, "b_on"),
-                                 (0x0200, "b_off"), (lib.DTMM_WINK, "wink")) if mask & bit)
-            _, (a, b) = self.bits(name)
-            return Event(name, "signalling", {"a": a, "b": b, "changed": changed})
+            return self._signalling_event(name, ffi.cast("unsigned short *", datap)[0])
         if evtype == lib.DTEV_WINKCPLT:
             return Event(name, "wink_done")
+        if self._b.has_extensions and evtype == lib.DTEV_DCHAN:
+            return self._dchannel_frame(name)
         if evtype == lib.DTEV_T1ERRC:
             code = ffi.cast("unsigned short *", datap)[0]
             raised = code < lib.DTT1_CLEARED
-            alarm = self._b.alarms.get(code if raised else code - lib.DTT1_CLEARED,
-                                       f"code{code}")
+            alarm = self._alarm_names(name).get(code if raised else code - lib.DTT1_CLEARED,
+                                                f"code{code}")
             active = self._span_alarms.setdefault(name, set())
             (active.add if raised else active.discard)(alarm)
             return Event(name, "alarm", {"alarm": alarm, "raised": raised})
@@ -585,6 +637,29 @@ class R4Driver:
         if evtype == lib.MSEV_NORING:
             return Event(name, "station_ring_done")
         return Event(name, "unknown", {"type": evtype})
+
+    def _signalling_event(self, name, mask):
+        """DTEV_SIG: the far end's bits now, and which changed (C and D on E1)."""
+        letters = "abcd" if self._span_of(name) in self._e1_spans else "ab"
+        changed = {f"{x}_{way}" for x, masks in zip(letters, self._b.bit_masks, strict=False)
+                   for way, m in zip(("on", "off"), masks, strict=True) if mask & m == m}
+        if mask & self._lib.DTMM_WINK:
+            changed.add("wink")
+        _, theirs = self.abcd(name)
+        return Event(name, "signalling", {**{x: int(theirs[k]) for k, x in enumerate(letters)},
+                                          "changed": frozenset(changed)})
+
+    def _dchannel_frame(self, name):
+        """DTEV_DCHAN: the frame that arrived (None if the device was
+        reopened since and it is gone)."""
+        buf = self._ffi.new("char[]", self._lib.DT_DCHAN_MAX)
+        n = self._check(self._lib.dt_dchanread(self._handle(name), buf, len(buf)),
+                        "dt_dchanread", name)
+        return Event(name, "dchannel_frame", {"frame": self._ffi.buffer(buf, n)[:]}) if n \
+            else None
+
+    def _alarm_names(self, span):
+        return self._b.e1_alarms if span in self._e1_spans else self._b.alarms
 
     def _cst_event(self, name, event, data):
         lib = self._lib
@@ -729,9 +804,9 @@ class R4Driver:
         if family == "dcb":
             raise errors.BadParameter("a conference DSP has no single bus connection",
                                       function=verb, device=name)
-        if family == "dt" and "T" not in name[3:]:
-            raise errors.BadParameter("a span has no bus connection: use its timeslots",
-                                      function=verb, device=name)
+        if family == "dt" and self._dti_kind(name) != "timeslot":
+            raise errors.BadParameter("a span or a D-channel has no bus connection: use its "
+                                      "timeslots", function=verb, device=name)
         return f"{family}_{verb}"
 
     def transmit_slot(self, name):
@@ -1016,33 +1091,47 @@ class R4Driver:
                         datetime=get(lib.MCLASS_DATETIME, required=False),
                         frame=get(lib.CLIDINFO_FRAMETYPE, required=False))
 
-    # -- T1 trunks -----------------------------------------------------
+    # -- T1 and E1 trunks ----------------------------------------------
     def enable_signalling_events(self, name):
         lib = self._lib
-        mask = lib.DTMM_AON | lib.DTMM_AOFF | lib.DTMM_BON | lib.DTMM_BOFF | lib.DTMM_WINK
+        mask = lib.DTMM_WINK
+        for on, off in self._b.bit_masks:
+            mask |= on | off
         self._check(lib.dt_setevtmsk(self._handle(name), lib.DTG_SIGEVT, mask, lib.DTA_SETMSK),
                     "dt_setevtmsk", name)
         self._remember_mask(name, "sig", "dt_setevtmsk", lib.DTG_SIGEVT, mask, lib.DTA_SETMSK)
 
-    def set_bits(self, name, a, b):
-        lib = self._lib
-        bits = (lib.DTB_AON if a else lib.DTB_AOFF) | (lib.DTB_BON if b else lib.DTB_BOFF)
-        self._check(lib.dt_settssigsim(self._handle(name), bits), "dt_settssigsim", name)
+    def set_bits(self, name, a, b, c=None, d=None):
+        bits = 0
+        for value, (on, off) in zip((a, b, c, d), self._b.bit_sets, strict=True):
+            if value is not None:
+                bits |= on if value else off
+        self._check(self._lib.dt_settssigsim(self._handle(name), bits), "dt_settssigsim", name)
 
     def wink(self, name):
         lib = self._lib
         self._check(lib.dt_xmitwink(self._handle(name), lib.EV_ASYNC), "dt_xmitwink", name)
 
     def bits(self, name):
-        lib = self._lib
-        v = self._check(lib.ATDT_TSSGBIT(self._handle(name)), "ATDT_TSSGBIT", name)
-        return ((int(bool(v & lib.DTSG_XMTA)), int(bool(v & lib.DTSG_XMTB))),
-                (int(bool(v & lib.DTSG_RCVA)), int(bool(v & lib.DTSG_RCVB))))
+        ours, theirs = self.abcd(name)
+        return (int(ours[0]), int(ours[1])), (int(theirs[0]), int(theirs[1]))
+
+    def abcd(self, name):
+        v = self._check(self._lib.ATDT_TSSGBIT(self._handle(name)), "ATDT_TSSGBIT", name)
+        return tuple("".join("1" if v & pair[side] else "0" for pair in self._b.bits_read)
+                     for side in (0, 1))
+
+    def dchannel_send(self, name, frame):
+        self._maintenance("dt_dchanwrite", name)
+        if self._family(name) != "dt" or self._dti_kind(name) != "dchannel":
+            raise errors.BadParameter("not a D-channel (dtiBnD)", function="dt_dchanwrite",
+                                      device=name)
+        self._check(self._lib.dt_dchanwrite(self._handle(name), frame, len(frame)),
+                    "dt_dchanwrite", name)
 
     def enable_alarm_events(self, span):
         lib = self._lib
-        mask = (lib.DTEC_LOS | lib.DTEC_RED | lib.DTEC_RYEL | lib.DTEC_RBL | lib.DTEC_OOF |
-                lib.DTEC_RLOS)
+        mask = self._b.e1_alarm_mask if span in self._e1_spans else self._b.t1_alarm_mask
         self._check(lib.dt_setevtmsk(self._handle(span), lib.DTG_T1ERREVT, mask,
                                      lib.DTA_SETMSK), "dt_setevtmsk", span)
         self._remember_mask(span, "alarm", "dt_setevtmsk", lib.DTG_T1ERREVT, mask,
@@ -1057,16 +1146,17 @@ class R4Driver:
         if not self._b.has_extensions:
             return frozenset(self._span_alarms.get(span, ()))
         bits = self._check(self._lib.ATDT_ALARMS(h), "ATDT_ALARMS", span)
-        return frozenset(n for code, n in self._b.alarms.items() if bits & (1 << code))
+        return frozenset(n for code, n in self._alarm_names(span).items() if bits & (1 << code))
 
     # -- T1 span maintenance -------------------------------------------
     def _maintenance(self, function, name):
-        """Span maintenance is the simulator's addition to dtilib.h."""
+        """Span maintenance and the D-channel are the simulator's additions to
+        dtilib.h."""
         if not self._b.has_extensions:
             raise errors.DriverNotSupported(
                 "not in the vendor's API (the simulator's addition): span counters, "
-                "loopbacks, loop codes and BERTs are not available on these boards",
-                function=function, device=name)
+                "loopbacks, loop codes, BERTs and D-channel frames are not available on "
+                "these boards", function=function, device=name)
 
     @staticmethod
     def _choose(table, key, what, function, name):
@@ -1079,7 +1169,7 @@ class R4Driver:
     def _span(self, name, function):
         """The handle of an open span (BadParameter for another device)."""
         self._maintenance(function, name)
-        if self._family(name) != "dt" or "T" in name[3:]:
+        if self._family(name) != "dt" or self._dti_kind(name) != "span":
             raise errors.BadParameter("not a span (dtiBn)", function=function, device=name)
         return self._handle(name)
 
@@ -1088,16 +1178,22 @@ class R4Driver:
         state = self._ffi.new("DT_LINESTATE *")
         self._check(self._lib.dt_getlinestate(h, state), "dt_getlinestate", span)
         b = self._b
-        return {"framing": b.framings[state.dl_framing], "coding": b.codings[state.dl_coding],
-                "clock": b.clocks[state.dl_clock], "loopback": b.loopback_names[state.dl_loopback],
-                "loop_code": b.loop_code_names.get(state.dl_loopcode)}
+        facts = {"framing": b.framings[state.dl_framing], "coding": b.codings[state.dl_coding],
+                 "clock": b.clocks[state.dl_clock],
+                 "loopback": b.loopback_names[state.dl_loopback],
+                 "loop_code": b.loop_code_names.get(state.dl_loopcode),
+                 "dchannel": f"{span}D" if state.dl_dchannel else None}
+        if span in self._e1_spans:
+            facts["multiframes_lost"] = [name for bit, name in b.multiframes.items()
+                                         if state.dl_mfalost & bit]
+        return facts
 
     def span_counters(self, span):
         h = self._span(span, "dt_getcounters")
         c = self._ffi.new("DT_COUNTERS *")
         self._check(self._lib.dt_getcounters(h, c), "dt_getcounters", span)
         return {"bpv": c.dc_bpv, "exz": c.dc_exz, "crc": c.dc_crc, "fas": c.dc_fas,
-                "oof": c.dc_oof, "slips": c.dc_slips, "seconds": c.dc_seconds,
+                "oof": c.dc_oof, "slips": c.dc_slips, "ebit": c.dc_ebit, "seconds": c.dc_seconds,
                 "los": bool(c.dc_los), "ais": bool(c.dc_ais), "oof_now": bool(c.dc_oofnow)}
 
     def span_loopback(self, span, mode):

@@ -24,16 +24,34 @@ loop codes the driver sends::
     sim.far_span_config("dtiB1", framing="d4")   # ours is esf: OOF, then red
     sim.span_errors("dtiB1", crc=5)               # this second: 5 CRC-6 errors
     sim.span_ber("dtiB1", 1e-4)                   # and a bit in 10,000 wrong
+
+E1 spans too (docs/architecture.md, "E1 spans"): 30 timeslots carrying
+A-law, CRC-4 on or off, timeslot 16 for CAS bits or a D-channel, whose far
+end the PRI work drives::
+
+    sim = Simulator.from_config([{"type": "e1", "signalling": "cas"}])
+    sim.far_span_config("dtiB1", crc4=False)      # ours is on: our multiframe alarm
+    sim.endpoint("dtiB1T1").send_bits("1101")     # the far end's ABCD (blocked, in R2)
+    sim.dchannel("dtiB2").send(frame)             # an ISDN span's D-channel, far side
 """
 import re
 from array import array
 
 from drivers import errors
-from drivers.interface import LOOPBACKS, SPAN_CLOCKS, SPAN_CODINGS, SPAN_FRAMINGS
+from drivers.interface import (
+    DEFAULT_TONE_SETS,
+    E1_CODINGS,
+    LOOPBACKS,
+    SPAN_CLOCKS,
+    SPAN_CODINGS,
+    SPAN_FRAMINGS,
+)
 from drivers.r4 import HAS_SIMULATOR, ffi, lib
 
 SIGNALLINGS = {"em_wink": "SIMFAR_SIG_EM_WINK", "fxs_loopstart": "SIMFAR_SIG_LOOPSTART",
-               "loopstart": "SIMFAR_SIG_LOOPSTART"}
+               "loopstart": "SIMFAR_SIG_LOOPSTART", "pri": "SIMFAR_SIG_PRI"}
+#: An E1's use of timeslot 16: CAS bits, or a D-channel (CCS).
+E1_SIGNALLINGS = {"cas": "SIMFAR_SIG_CAS", "ccs": "SIMFAR_SIG_CCS"}
 TONESETS = {"na": "SIMFAR_TONES_NA", "cn": "SIMFAR_TONES_CN"}
 DISCONNECTS = {"loop_current_drop": "SIMFAR_DISC_LCDROP", "polarity": "SIMFAR_DISC_POLARITY",
                "busy_tone": "SIMFAR_DISC_BUSYTONE", "silence": "SIMFAR_DISC_SILENCE"}
@@ -44,12 +62,23 @@ OUTBOUND = {"answer": "SIMFAR_OUT_ANSWER", "busy": "SIMFAR_OUT_BUSY",
 STATES = ["idle", "ringing", "seized", "connected", "clearing"]
 KINDS = {1: "line", 2: "timeslot", 3: "station"}
 TONES = ["none", "dial", "ringback", "busy", "reorder", "sit", "fax_cng", "fax_ced"]
-ALARMS = {"oof": "DTT1_OOF", "los": "DTT1_LOS", "yellow": "DTT1_RYEL", "blue": "DTT1_RBL",
-          "red": "DTT1_RED", "remote_los": "DTT1_RLOS"}
-BOARD_TYPES = ("analog", "t1", "voice", "stations", "conference")
+#: Alarms raised by hand (simfar_span_alarm): lmfa and ts16_yellow are an E1's.
+ALARMS = {"oof": "SIMFAR_AL_OOF", "los": "SIMFAR_AL_LOS", "yellow": "SIMFAR_AL_YELLOW",
+          "blue": "SIMFAR_AL_BLUE", "red": "SIMFAR_AL_RED", "remote_los": "SIMFAR_AL_RLOS",
+          "lmfa": "SIMFAR_AL_LMFA", "ts16_yellow": "SIMFAR_AL_TS16_YELLOW"}
+BOARD_TYPES = ("analog", "t1", "e1", "voice", "stations", "conference")
 VOICE_CHANNEL = re.compile(r"dxxxB\d+C\d+")      # (not the board, dxxxBn)
+#: Each board type's keys.
+BOARD_KEYS = {"analog": {"type", "lines", "tones", "dtmf_abcd"},
+              "t1": {"type", "signalling", "tones", "framing", "coding", "clock"},
+              "e1": {"type", "signalling", "tones", "crc4", "coding", "clock"},
+              "voice": {"type", "channels", "dtmf_abcd"}, "stations": {"type", "count"},
+              "conference": {"type", "dsps"}}
 FRAMINGS = dict(zip(SPAN_FRAMINGS, ("DTFR_ESF", "DTFR_D4"), strict=True))
-CODINGS = dict(zip(SPAN_CODINGS, ("DTCD_B8ZS", "DTCD_AMI"), strict=True))
+#: An E1's framing: with CRC-4 (crc4 = true) or without.
+E1_FRAMINGS = {True: "DTFR_E1_CRC4", False: "DTFR_E1"}
+CODINGS = {**dict(zip(SPAN_CODINGS, ("DTCD_B8ZS", "DTCD_AMI"), strict=True)),
+           **dict(zip(E1_CODINGS, ("DTCD_HDB3", "DTCD_AMI"), strict=True))}
 CLOCKS = dict(zip(SPAN_CLOCKS, ("DTCK_LINE", "DTCK_INTERNAL"), strict=True))
 LOOPBACK_NAMES = {getattr(lib, f"DTLB_{name.upper()}"): name for name in LOOPBACKS}
 
@@ -103,6 +132,17 @@ class FarEnd:
     def set_outbound(self, behaviour, answer_rings=2):
         code = _choice(OUTBOUND, behaviour, "outbound behaviour", self.device)
         _check(lib.simfar_set_outbound(self._ep, code, answer_rings), "simfar_set_outbound")
+
+    def send_bits(self, abcd):
+        """E1 CAS timeslots: the far end's ABCD bits, a string such as "1001"
+        (A first; "0000" too, as a misconfigured far end sends it)."""
+        _check(lib.simfar_far_bits(self._ep, _abcd_value(abcd, self.device)),
+               "simfar_far_bits")
+
+    def heard_bits(self):
+        """E1 CAS timeslots: our ABCD bits as the far end receives them."""
+        value = _check(lib.simfar_far_heard_bits(self._ep), "simfar_far_heard_bits")
+        return "".join("1" if value >> k & 1 else "0" for k in range(4))
 
     def set_register(self, mf=False):
         """T1 timeslots: the far end takes the number of our outbound calls
@@ -161,6 +201,33 @@ class FarEnd:
         return ffi.string(buf).decode()
 
 
+def _abcd_value(abcd, where):
+    if not isinstance(abcd, str) or len(abcd) != 4 or set(abcd) - {"0", "1"}:
+        raise errors.SimulatorError(f"{where}: ABCD bits {abcd!r}: four of 0 and 1, A first, "
+                                    "as \"1001\"")
+    return sum(1 << k for k, bit in enumerate(abcd) if bit == "1")
+
+
+class DChannelFarEnd:
+    """The far end of an ISDN span's D-channel ("dtiBnD"): whole frames, sent
+    and received as our side's dt_dchanwrite and dt_dchanread carry them
+    (the FCS, if any, is the sender's)."""
+
+    def __init__(self, span):
+        self.span = span
+        self._buf = ffi.new("char[]", lib.DT_DCHAN_MAX)
+
+    def send(self, frame):
+        _check(lib.simfar_dchannel_send(self.span.encode(), frame, len(frame)),
+               "simfar_dchannel_send")
+
+    def receive(self):
+        """The next frame our side sent that reached the far end, or None."""
+        n = _check(lib.simfar_dchannel_receive(self.span.encode(), self._buf,
+                                               lib.DT_DCHAN_MAX), "simfar_dchannel_receive")
+        return ffi.buffer(self._buf, n)[:] if n else None
+
+
 def _drain(read, function):
     out = array("h")
     buf = ffi.new("int16_t[8000]")
@@ -186,8 +253,10 @@ class Simulator:
         """Build from a list of board tables, e.g. (TOML)::
 
             [[boards]]  type = "analog"   lines = 4   tones = "na"   dtmf_abcd = false
-            [[boards]]  type = "t1"       signalling = "em_wink"
+            [[boards]]  type = "t1"       signalling = "em_wink"  # or pri
                         framing = "esf"   coding = "b8zs"   clock = "line"
+            [[boards]]  type = "e1"       signalling = "cas"      # or ccs
+                        crc4 = true       coding = "hdb3"   clock = "line"
             [[boards]]  type = "voice"    channels = 8
             [[boards]]  type = "stations" count = 8
             [[boards]]  type = "conference" dsps = 1
@@ -199,14 +268,10 @@ class Simulator:
 
     def add_board(self, board, where="board"):
         kind = board.get("type")
-        known = {"analog": {"type", "lines", "tones", "dtmf_abcd"},
-                 "t1": {"type", "signalling", "tones", "framing", "coding", "clock"},
-                 "voice": {"type", "channels", "dtmf_abcd"}, "stations": {"type", "count"},
-                 "conference": {"type", "dsps"}}
-        if kind not in known:
+        if kind not in BOARD_KEYS:
             raise errors.SimulatorError(f"{where}.type: {kind!r} is not one of "
                                         f"{', '.join(BOARD_TYPES)}")
-        extra = set(board) - known[kind]
+        extra = set(board) - BOARD_KEYS[kind]
         if extra:
             raise errors.SimulatorError(f"{where}: unknown key(s) {', '.join(sorted(extra))} "
                                         f"for a {kind} board")
@@ -222,20 +287,13 @@ class Simulator:
         if not isinstance(abcd, bool):
             raise errors.SimulatorError(f"{where}.dtmf_abcd: expected true or false, "
                                         f"got {abcd!r}")
-        tones = _choice(TONESETS, board.get("tones", "na"), "tone set", f"{where}.tones")
+        tones = _choice(TONESETS, board.get("tones", DEFAULT_TONE_SETS.get(kind, "na")),
+                        "tone set", f"{where}.tones")
         first_device = lib.simfar_device_count()
         if kind == "analog":
             n = _check(lib.simfar_add_analog_board(number("lines", 4), tones), "add_analog")
-        elif kind == "t1":
-            sig = _choice(SIGNALLINGS, board.get("signalling", "em_wink"), "signalling",
-                          f"{where}.signalling")
-            n = _check(lib.simfar_add_t1_span(sig, tones), "simfar_add_t1_span")
-            line = [_choice(table, board.get(key, default), what, f"{where}.{key}")
-                    for key, table, default, what in (
-                        ("framing", FRAMINGS, SPAN_FRAMINGS[0], "framing"),
-                        ("coding", CODINGS, SPAN_CODINGS[0], "line code"),
-                        ("clock", CLOCKS, SPAN_CLOCKS[0], "clock"))]
-            _check(lib.simfar_span_line(f"dtiB{n}".encode(), *line), "simfar_span_line")
+        elif kind in ("t1", "e1"):
+            n = self._add_span(board, kind, tones, where)
         elif kind == "voice":
             n = _check(lib.simfar_add_voice_board(number("channels", 4)), "add_voice")
         elif kind == "stations":
@@ -247,6 +305,31 @@ class Simulator:
                 if VOICE_CHANNEL.fullmatch(name):
                     _check(lib.simfar_dtmf_abcd(name.encode(), 1), "simfar_dtmf_abcd")
         self.boards.append(dict(board, number=n))
+        return n
+
+    def _add_span(self, board, kind, tones, where):
+        def line(key, table, default, what):
+            return _choice(table, board.get(key, default), what, f"{where}.{key}")
+
+        if kind == "t1":
+            sig = line("signalling", SIGNALLINGS, "em_wink", "signalling")
+            n = _check(lib.simfar_add_t1_span(sig, tones), "simfar_add_t1_span")
+            framing = line("framing", FRAMINGS, SPAN_FRAMINGS[0], "framing")
+            coding = line("coding", {c: CODINGS[c] for c in SPAN_CODINGS}, SPAN_CODINGS[0],
+                          "line code")
+        else:
+            sig = line("signalling", E1_SIGNALLINGS, "cas", "signalling")
+            n = _check(lib.simfar_add_e1_span(sig, tones), "simfar_add_e1_span")
+            crc4 = board.get("crc4", True)
+            if not isinstance(crc4, bool):
+                raise errors.SimulatorError(f"{where}.crc4: expected true or false, got "
+                                            f"{crc4!r}")
+            framing = getattr(lib, E1_FRAMINGS[crc4])
+            coding = line("coding", {c: CODINGS[c] for c in E1_CODINGS}, E1_CODINGS[0],
+                          "line code")
+        clock = line("clock", CLOCKS, SPAN_CLOCKS[0], "clock")
+        _check(lib.simfar_span_line(f"dtiB{n}".encode(), framing, coding, clock),
+               "simfar_span_line")
         return n
 
     # -- time ----------------------------------------------------------
@@ -273,29 +356,41 @@ class Simulator:
         code = _choice(ALARMS, alarm, "alarm", span)
         _check(lib.simfar_span_alarm(span.encode(), code, int(on)), "simfar_span_alarm")
 
-    # -- the T1 line ---------------------------------------------------
-    def far_span_config(self, span, framing=None, coding=None, clock=None, ppm=None):
-        """The far end's (the telco's) framing, line code and clock, and its
-        oscillator's offset from ours in ppm (it matters only when both
-        ends run on their internal clocks: a slip every 1 / (|ppm| * 1e-6 *
-        8000) s).  It starts matching ours (the same framing and line code,
-        and the other clock role: the master of a line-timed span), 32 ppm
-        off; None leaves one as it is."""
+    # -- the T1 or E1 line ---------------------------------------------
+    def far_span_config(self, span, framing=None, coding=None, clock=None, ppm=None,
+                        crc4=None, signalling=None):
+        """The far end's (the telco's) framing (T1: esf, d4; E1: crc4 True or
+        False), line code (T1: b8zs, ami; E1: hdb3, ami), clock, its use of
+        an E1's timeslot 16 (signalling: cas or ccs), and its oscillator's
+        offset from ours in ppm (it matters only when both ends run on
+        their internal clocks: a slip every 1 / (|ppm| * 1e-6 * 8000) s).
+        It starts matching ours (the same framing, line code and timeslot
+        16, and the other clock role: the master of a line-timed span), 32
+        ppm off; None leaves one as it is."""
 
         def code(table, value, what):
             return 0 if value is None else _choice(table, value, what, f"{span}: far end")
 
-        _check(lib.simfar_far_span_line(span.encode(), code(FRAMINGS, framing, "framing"),
+        if framing is not None and crc4 is not None:
+            raise errors.SimulatorError(f"{span}: far end: framing (T1) or crc4 (E1), not both")
+        framing_code = code(FRAMINGS, framing, "framing") if crc4 is None else code(
+            E1_FRAMINGS, crc4, "crc4")
+        _check(lib.simfar_far_span_line(span.encode(), framing_code,
                                         code(CODINGS, coding, "line code"),
                                         code(CLOCKS, clock, "clock")), "simfar_far_span_line")
+        if signalling is not None:
+            _check(lib.simfar_far_span_ts16(span.encode(), code(E1_SIGNALLINGS, signalling,
+                                                                "signalling")),
+                   "simfar_far_span_ts16")
         if ppm is not None:
             _check(lib.simfar_far_span_ppm(span.encode(), float(ppm)), "simfar_far_span_ppm")
 
-    def span_errors(self, span, bpv=0, crc=0, fas=0, oof=0, slips=0, ais=False):
+    def span_errors(self, span, bpv=0, crc=0, fas=0, oof=0, slips=0, ais=False, ebit=0):
         """Error events in the span's current second (counted at once; ais:
-        the AIS defect until the second ends).  A test drives virtual time
+        the AIS defect until the second ends; ebit: E1 CRC-4 far-end block
+        errors, as the E bits report them).  A test drives virtual time
         second by second to build an exact pattern."""
-        _check(lib.simfar_span_errors(span.encode(), bpv, crc, fas, oof, slips, int(ais)),
+        _check(lib.simfar_span_errors(span.encode(), bpv, crc, fas, oof, slips, int(ais), ebit),
                "simfar_span_errors")
 
     def span_ber(self, span, ber):
@@ -308,6 +403,10 @@ class Simulator:
         """The far end's loop toward us: none, line or payload."""
         return LOOPBACK_NAMES[_check(lib.simfar_far_loopback(span.encode()),
                                      "simfar_far_loopback")]
+
+    def dchannel(self, span):
+        """The far end of span's D-channel (an E1 CCS or T1 PRI span's)."""
+        return DChannelFarEnd(span)
 
     def hang_next(self, device):
         _check(lib.simfar_hang_next(device.encode()), "simfar_hang_next")

@@ -11,7 +11,8 @@ simulator, through the full binding and through the vendor-only one.
 Span maintenance (counters, loopbacks, loop codes, BERT) is provided whole
 or refused whole (DriverConformance checks which): a driver without it
 raises DriverNotSupported naming the call; a driver with it also passes
-SpanMaintenanceConformance.
+SpanMaintenanceConformance.  A driver with E1 spans passes E1Conformance,
+where an ISDN span's D-channel is provided whole or refused whole too.
 """
 import select
 from dataclasses import dataclass
@@ -57,6 +58,8 @@ class Chassis:
     dsp: str
     events: list
     advance_board_only: object = None   # move board time without polling
+    e1_timeslot: str | None = None      # a timeslot of an E1 CAS span (E1Conformance)
+    dchannel: str | None = None         # the D-channel of an ISDN span (E1Conformance)
 
 
 def done_events(chassis, device, kind):
@@ -284,3 +287,48 @@ class SpanMaintenanceConformance:
             d.bert_start(chassis.timeslot, "qrss")
         d.unlisten(chassis.timeslot)
         d.bert_start(chassis.timeslot, "qrss")
+
+
+class E1Conformance:
+    """For a driver with E1 spans: mix into a test class whose chassis names
+    `e1_timeslot` (a timeslot of an E1 CAS span) and `dchannel` (an ISDN
+    span's D-channel, "dtiBnD")."""
+
+    def test_an_e1_span_has_30_timeslots_numbered_as_the_vendor_numbers_them(self, chassis):
+        d = chassis.driver
+        span = next(i.board for i in d.inventory() if i.name == chassis.e1_timeslot)
+        timeslots = [i.name for i in d.inventory() if i.kind == "timeslot" and i.board == span]
+        assert timeslots == [f"{span}T{n}" for n in range(1, 31)]
+        assert d.status(span)["type"] == "e1"
+        assert d.status(span_of(chassis))["type"] == "t1"
+
+    def test_cas_timeslots_carry_four_bits_and_refuse_0000(self, chassis):
+        d, ts = chassis.driver, chassis.e1_timeslot
+        d.set_bits(ts, 1, 1, c=0, d=1)
+        assert d.abcd(ts)[0] == d.status(ts)["tx_bits"] == "1101"
+        d.set_bits(ts, 1, 0)                   # C and D kept
+        assert d.abcd(ts)[0] == "1001"
+        with pytest.raises(errors.BadParameter):
+            d.set_bits(ts, 0, 0, c=0, d=0)
+        assert d.abcd(ts)[0] == "1001"
+
+    def test_an_e1_timeslot_is_on_the_bus_as_any_other(self, chassis):
+        d, ts = chassis.driver, chassis.e1_timeslot
+        d.listen(ts, d.transmit_slot(chassis.voice))
+        d.listen(chassis.voice2, d.transmit_slot(ts))
+        chassis.run(50)
+        d.unlisten(ts)
+        d.unlisten(chassis.voice2)
+
+    def test_the_d_channel_is_provided_whole_or_refused_whole(self, chassis):
+        d = chassis.driver
+        listed = [i.name for i in d.inventory() if i.kind == "dchannel"]
+        try:
+            d.dchannel_send(chassis.dchannel, b"\x02\x01\x7f")
+        except errors.DriverNotSupported as e:
+            assert e.device and e.function, e
+            assert listed == []                # refused whole: not even listed
+            return
+        assert chassis.dchannel in listed
+        with pytest.raises(errors.BadParameter):
+            d.dchannel_send(chassis.e1_timeslot, b"\x02\x01\x7f")

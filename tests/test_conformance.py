@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The R4 driver over the simulator passes the driver conformance suite
-through both bindings, and the skeleton driver refuses every call with its
-contract."""
+(E1 included) through both bindings, and the skeleton driver refuses every
+call with its contract."""
 import pytest
 from zope.interface.verify import verifyObject
 
@@ -9,7 +9,12 @@ from drivers.errors import DriverNotSupported
 from drivers.interface import IBoardDriver
 from drivers.r4 import BINDINGS
 from drivers.skeleton import SkeletonDriver
-from tests.conformance import Chassis, DriverConformance, SpanMaintenanceConformance
+from tests.conformance import (
+    Chassis,
+    DriverConformance,
+    E1Conformance,
+    SpanMaintenanceConformance,
+)
 from tests.rig import Rig
 
 BOARDS = [
@@ -24,9 +29,12 @@ BOARDS = [
 TONE_BOARD = {"type": "voice", "channels": 4}
 TONE_CHANNELS = {"dial": "dxxxB2C1", "ringback": "dxxxB2C2", "busy": "dxxxB2C3",
                  "reorder": "dxxxB2C4"}
+#: Two E1 spans after the rest (the other devices keep their names and slots):
+#: dtiB2 with CAS, dtiB3 with CCS and its D-channel dtiB3D.
+E1_BOARDS = [{"type": "e1", "signalling": "cas"}, {"type": "e1", "signalling": "ccs"}]
 
 
-class TestR4DriverOverSimulator(DriverConformance):
+class TestR4DriverOverSimulator(DriverConformance, E1Conformance):
     """Through the full binding (the simulator's additions) and through the
     vendor-only one (the vendor's calls alone): the proof that the driver
     needs nothing of ours to keep the contract."""
@@ -35,17 +43,19 @@ class TestR4DriverOverSimulator(DriverConformance):
     def chassis(self, request):
         if request.param == "full":
             return full_chassis()
-        rig = Rig(BOARDS + [TONE_BOARD], binding="vendor", tone_channels=TONE_CHANNELS)
-        return Chassis(driver=rig.driver, run=rig.run, voice="dxxxB1C1", voice2="dxxxB1C2",
-                       station="msiB1C1", timeslot="dtiB1T1", dsp="dcbB1D1",
-                       events=rig.events, advance_board_only=rig.sim.advance)
+        return chassis_of(Rig(BOARDS + [TONE_BOARD] + E1_BOARDS, binding="vendor",
+                              tone_channels=TONE_CHANNELS))
+
+
+def chassis_of(rig):
+    return Chassis(driver=rig.driver, run=rig.run, voice="dxxxB1C1", voice2="dxxxB1C2",
+                   station="msiB1C1", timeslot="dtiB1T1", dsp="dcbB1D1",
+                   events=rig.events, advance_board_only=rig.sim.advance,
+                   e1_timeslot="dtiB2T1", dchannel="dtiB3D")
 
 
 def full_chassis():
-    rig = Rig(BOARDS)
-    return Chassis(driver=rig.driver, run=rig.run, voice="dxxxB1C1", voice2="dxxxB1C2",
-                   station="msiB1C1", timeslot="dtiB1T1", dsp="dcbB1D1",
-                   events=rig.events, advance_board_only=rig.sim.advance)
+    return chassis_of(Rig(BOARDS + E1_BOARDS))
 
 
 class TestR4SpanMaintenance(SpanMaintenanceConformance):

@@ -295,3 +295,65 @@ def test_tones_of_a_zone_the_doctor_does_not_know_are_skipped(tmp_path):
 def test_findings_are_json():
     findings = diagnose(sample(), [in_alarm(healthy(), "yellow")])
     assert json.loads(json.dumps([f.to_dict() for f in findings]))[0]["rule"] == "alarm.yellow"
+
+
+# -- E1 ------------------------------------------------------------------------------------
+def e1_report(span="dtiB2", signalling="cas", framing="e1_crc4", alarms=(), lost=(),
+              idle_bits="1001"):
+    """An E1 span's report: its timeslots are no trunks yet ("unused")."""
+    report = in_alarm(healthy(span), *alarms, lasting=40.0)
+    report["configured"] = {"type": "e1", "framing": framing, "coding": "hdb3",
+                            "clock": "line", "signalling": signalling}
+    report["performance"] = performance(framing)
+    report["multiframesLost"] = list(lost)
+    report["timeslots"] = [{"device": f"{span}T{n}", "rxBits": idle_bits, "txBits": "1001",
+                            "state": "unused"} for n in range(1, 31)]
+    return report
+
+
+def e1_site(tmp_path, body='type = "e1"'):
+    return site_config(tmp_path, ['type = "t1"', body], {"pstn": ["dtiB1T1-24"]})
+
+
+def test_an_e1_span_with_crc4_finding_no_crc4_multiframe_is_a_crc4_mismatch(tmp_path):
+    config = e1_site(tmp_path)
+    examination = examine(config, [healthy(), e1_report(alarms=["lmfa"], lost=["crc4"])])
+    finding = only(examination.findings, "crc4.mismatch")
+    assert finding.where == f"dtiB2 (boards[1].crc4 in {config.path})"
+    assert finding.evidence.startswith("multiframe alarm (LMFA) for 40 s: no CRC-4 multiframe")
+    assert "set crc4 = false" in finding.fix
+    assert [f.rule for f in examination.findings] == ["crc4.mismatch"]
+    assert "dtiB2: its timeslots cannot be trunks yet" in " ".join(
+        s.reason for s in examination.skipped if s.rule == "span.unused")
+
+
+def test_crc4_mismatch_is_not_said_of_a_span_out_of_frame_or_losing_the_cas_multiframe(
+        tmp_path):
+    config = e1_site(tmp_path)
+    for report in (e1_report(alarms=["lmfa", "red"], lost=["crc4"]),
+                   e1_report(alarms=["lmfa"], lost=["cas"]),
+                   e1_report(framing="e1")):
+        assert not [f for f in diagnose(config, [healthy(), report])
+                    if f.rule == "crc4.mismatch"]
+
+
+def test_a_cas_span_finding_no_cas_multiframe_misuses_timeslot_16(tmp_path):
+    config = e1_site(tmp_path)
+    finding = only(diagnose(config, [healthy(), e1_report(alarms=["lmfa"], lost=["cas"])]),
+                   "ts16.misuse")
+    assert finding.where == f"dtiB2 (boards[1].signalling in {config.path})"
+    assert "no CAS multiframe in timeslot 16" in finding.evidence
+    assert 'signalling = "ccs"' in finding.fix
+
+
+def test_idle_cas_timeslots_receiving_abcd_0000_misuse_timeslot_16(tmp_path):
+    config = e1_site(tmp_path)
+    finding = only(diagnose(config, [healthy(), e1_report(idle_bits="0000")]), "ts16.misuse")
+    assert finding.evidence.startswith("30 idle timeslots (dtiB2T1-30) receive ABCD 0000")
+    assert not diagnose(config, [healthy(), e1_report()])
+
+
+def test_a_ccs_span_has_no_cas_to_misuse(tmp_path):
+    config = e1_site(tmp_path, 'type = "e1"\nsignalling = "ccs"')
+    report = e1_report(signalling="ccs", idle_bits="0000")
+    assert not diagnose(config, [healthy(), report])

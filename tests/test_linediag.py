@@ -36,7 +36,7 @@ def config(tmp_path):
 def test_scan_lists_every_kind_of_device(config, capsys):
     assert linediag.main(["--offline", "-c", config, "scan"]) == 0
     out = capsys.readouterr().out
-    for heading in ("SPANS", "ANALOG LINES (2)", "T1 TIMESLOTS (24)", "VOICE RESOURCES (2)",
+    for heading in ("SPANS", "ANALOG LINES (2)", "TIMESLOTS (24)", "VOICE RESOURCES (2)",
                     "STATIONS (2)", "CONFERENCE DSPS (1)"):
         assert heading in out
     assert "dtiB1T24" in out and "msiB1C2" in out and "dcbB1D1" in out
@@ -77,10 +77,10 @@ def test_span_verdicts_are_plain(alarms, words):
 
 def test_a_bad_board_type_names_file_and_key(tmp_path, capsys):
     path = tmp_path / "bad.toml"
-    path.write_text('[[boards]]\ntype = "e1"\n')
+    path.write_text('[[boards]]\ntype = "j1"\n')
     assert linediag.main(["--offline", "-c", str(path), "scan"]) == 2
     err = capsys.readouterr().err
-    assert "bad.toml" in err and "boards[0].type" in err and "'e1'" in err
+    assert "bad.toml" in err and "boards[0].type" in err and "'j1'" in err
 
 
 def test_a_missing_or_broken_config_is_reported(tmp_path, capsys):

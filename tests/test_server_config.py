@@ -184,7 +184,9 @@ def test_board_devices_match_the_simulator():
         pytest.skip("built against a vendor SDK")
     boards = [{"type": "analog", "lines": 6}, {"type": "t1"}, {"type": "voice", "channels": 5},
               {"type": "stations", "count": 2}, {"type": "conference", "dsps": 2},
-              {"type": "t1", "signalling": "loopstart"}]
+              {"type": "t1", "signalling": "loopstart"}, {"type": "e1"},
+              {"type": "e1", "signalling": "ccs", "crc4": False},
+              {"type": "t1", "signalling": "pri"}]
     simulator = sim.Simulator.from_config(boards)
     built = [d for d in simulator.devices()   # less boards and the lines' halves
              if not d.startswith("ag") and not re.fullmatch(r"(dxxx|msi|dcb)B\d+", d)]
@@ -192,6 +194,31 @@ def test_board_devices_match_the_simulator():
     assert list(devices) == built
     assert devices["dxxxB2C2"].kind == "line" and devices["dxxxB3C1"].kind == "voice"
     assert devices["dtiB2T1"].signalling == "fxs_loopstart"
+    assert (devices["dtiB3T30"].signalling, devices["dtiB3"].tones) == ("cas", "cn")
+    assert devices["dtiB4D"].kind == devices["dtiB5D"].kind == "dchannel"
+    assert "dtiB5T24" not in devices and "dtiB3T31" not in devices
+
+
+def test_pri_b_channels_cannot_be_trunks_yet(tmp_path):
+    text = edit('signalling = "em_wink"', 'signalling = "pri"').replace('["dtiB1T1-24"]',
+                                                                       '["dtiB1T1-23"]')
+    e = error(tmp_path, text)
+    assert e.key == "trunk_groups[0].channels[0]"
+    assert ("'dtiB1T1-23': dtiB1T1 is a timeslot of a T1 ISDN PRI span (boards[1]): trunk "
+            "groups cannot use it yet, the ISDN call control") in str(e)
+
+
+def test_an_e1_boards_line_settings_reach_the_simulated_span(tmp_path):
+    sim = pytest.importorskip("drivers.sim")
+    if not sim.HAS_SIMULATOR:
+        pytest.skip("built against a vendor SDK")
+    text = BASE.replace('type = "conference"\ndsps = 1', 'type = "conference"\ndsps = 1\n\n'
+                        '[[boards]]\ntype = "e1"\nsignalling = "ccs"\ncrc4 = false\n'
+                        'coding = "ami"\nclock = "internal"')
+    config = load_server_config(write(tmp_path, text))
+    status = sim.Simulator.from_config(config.boards).device_status("dtiB2")
+    assert (status["type"], status["signalling"], status["framing"], status["coding"],
+            status["clock"]) == ("e1", "ccs", "e1", "ami", "internal")
 
 
 def test_a_t1_boards_line_settings_reach_the_simulated_span(tmp_path):
@@ -277,12 +304,12 @@ def test_boards_from_another_file(tmp_path):
     assert config.boards_path == str(tmp_path / "chassis.toml")
     assert config.voice_pool == () and config.conference_pool == ()
 
-    (tmp_path / "chassis.toml").write_text('[[boards]]\ntype = "e1"\n')
+    (tmp_path / "chassis.toml").write_text('[[boards]]\ntype = "j1"\n')
     with pytest.raises(ConfigError) as info:
         load_server_config(tmp_path / "cti.toml")
     assert info.value.path == str(tmp_path / "chassis.toml")
     assert info.value.key == "boards[0].type"
-    assert "'e1' is not one of 'analog', 't1'" in str(info.value)
+    assert "'j1' is not one of 'analog', 't1', 'e1'" in str(info.value)
 
     e = error(tmp_path, text.replace("chassis.toml", "nope.toml"))
     assert e.key == "boards" and "no such file" in str(e)
@@ -372,12 +399,32 @@ ERRORS = [
     ("unknown flow key", ('user = "ivr"', 'user = "ivr"\nhost = "x"'), "flow.host",
      "unknown key"),
     # boards
-    ("bad board type", ('type = "t1"', 'type = "e1"'), "boards[1].type",
-     "'e1' is not one of 'analog', 't1', 'voice', 'stations', 'conference'"),
+    ("bad board type", ('type = "t1"', 'type = "j1"'), "boards[1].type",
+     "'j1' is not one of 'analog', 't1', 'e1', 'voice', 'stations', 'conference'"),
     ("board too big", ("dsps = 1", "dsps = 17"), "boards[4].dsps",
      "expected an integer from 1 to 16, got integer 17"),
     ("bad signalling", ('signalling = "em_wink"', 'signalling = "r2"'), "boards[1].signalling",
-     "'r2' is not one of 'em_wink', 'fxs_loopstart', 'loopstart'"),
+     "'r2' is not one of 'em_wink', 'fxs_loopstart', 'pri', 'loopstart'"),
+    ("e1 signalling on a t1", ('signalling = "em_wink"', 'signalling = "cas"'),
+     "boards[1].signalling", "'cas' is not one of"),
+    ("t1 signalling on an e1", ('type = "t1"\nsignalling = "em_wink"',
+                                'type = "e1"\nsignalling = "pri"'), "boards[1].signalling",
+     "'pri' is not one of 'cas', 'ccs'"),
+    ("e1 crc4 not a boolean", ('type = "t1"\nsignalling = "em_wink"',
+                               'type = "e1"\ncrc4 = "on"'), "boards[1].crc4", "true or false"),
+    ("t1 line code on an e1", ('type = "t1"\nsignalling = "em_wink"',
+                               'type = "e1"\ncoding = "b8zs"'), "boards[1].coding",
+     "'b8zs' is not one of 'hdb3', 'ami'"),
+    ("framing on an e1", ('type = "t1"\nsignalling = "em_wink"',
+                          'type = "e1"\nframing = "esf"'), "boards[1].framing",
+     "unknown key (known keys here: clock, coding, crc4"),
+    ("e1 cas timeslots in a trunk group", ('type = "t1"\nsignalling = "em_wink"',
+                                           'type = "e1"'), "trunk_groups[0].channels[0]",
+     "dtiB1T1 is a timeslot of an E1 CAS span (boards[1]): trunk groups cannot use it "
+     "yet, the MFC/R2 signalling"),
+    ("channel 24 of a pri span", ('signalling = "em_wink"', 'signalling = "pri"'),
+     "trunk_groups[0].channels[0]", "'dtiB1T1-24': dtiB1T24 is not on the boards (dtiB1 has "
+     "T1..T23)"),
     ("bad framing", ('signalling = "em_wink"', 'signalling = "em_wink"\nframing = "sf"'),
      "boards[1].framing", "'sf' is not one of 'esf', 'd4'"),
     ("bad line code", ('signalling = "em_wink"', 'signalling = "em_wink"\ncoding = "hdb3"'),

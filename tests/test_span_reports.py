@@ -4,6 +4,9 @@ time): span reports whose performance counters are what T1.231 predicts
 for injected errors, an alarm in the history with its duration, loop
 codes and loopbacks holding the span, and BERTs measuring the bit error
 rate injected."""
+import shutil
+from pathlib import Path
+
 import pytest
 
 from drivers.errors import SimulatorError
@@ -82,8 +85,8 @@ def test_a_report_has_the_line_settings_bits_and_counters(centre):
     centre.run_until(lambda: centre.server.channels["dtiB1T2"].state == "connected",
                      what="answered")
     span = report(centre, client)
-    assert span["configured"] == {"framing": "esf", "coding": "b8zs", "clock": "line",
-                                  "signalling": "em_wink"}
+    assert span["configured"] == {"type": "t1", "framing": "esf", "coding": "b8zs",
+                                  "clock": "line", "signalling": "em_wink"}
     slots = {t["device"]: t for t in span["timeslots"]}
     assert len(slots) == 24
     assert (slots["dtiB1T2"]["rxBits"], slots["dtiB1T2"]["state"]) == ("11", "connected")
@@ -279,3 +282,39 @@ def test_the_telco_s_errors_and_line_settings_from_outside(centre):
     centre.call(client.call("SimFarLine", span="dtiB1", framing="esf"))
     centre.run(15_000)
     assert report(centre, client)["alarms"] == []
+
+
+@pytest.fixture
+def e1_centre(tmp_path):
+    """The sample server with an E1 CAS span dtiB2 and an E1 CCS span dtiB3
+    added to its boards (no trunk group can use them yet)."""
+    etc = tmp_path / "etc"
+    shutil.copytree(Path(__file__).resolve().parent.parent / "etc", etc)
+    with open(etc / "boards.toml", "a") as boards:
+        boards.write('\n[[boards]]\ntype = "e1"\n\n[[boards]]\ntype = "e1"\n'
+                     'signalling = "ccs"\n')
+    centre = Centre(config=str(etc / "cti.toml"))
+    centre.server.startService()
+    yield centre
+    centre.center.stop()
+
+
+def test_a_crc4_mismatch_on_an_e1_is_reported_and_diagnosed(e1_centre):
+    centre = e1_centre
+    client = admin(centre)
+    centre.sim.far_span_config("dtiB2", crc4=False)
+    centre.run(3_000)
+    span = report(centre, client, "dtiB2")
+    assert (span["state"], span["alarms"], span["multiframesLost"]) == (
+        "unused", ["lmfa"], ["crc4"])
+    assert span["configured"] == {"type": "e1", "framing": "e1_crc4", "coding": "hdb3",
+                                  "clock": "line", "signalling": "cas"}
+    assert span["performance"]["framing"] == "e1_crc4"
+    assert {"bbe", "febe"} <= set(span["performance"]["current"])
+    assert {t["rxBits"] for t in span["timeslots"]} == {"1001"}
+    assert len(span["timeslots"]) == 30
+    findings = centre.call(client.call("Diagnose"))["findings"]
+    assert [f["rule"] for f in findings] == ["crc4.mismatch"]
+    rows = {r["device"]: r for r in centre.call(client.call("GetLineStatus"))["devices"]}
+    assert rows["dtiB3"]["dchannel"] == "dtiB3D" and rows["dtiB3D"]["kind"] == "dchannel"
+    assert rows["dtiB2"]["type"] == "e1" and rows["dtiB2T30"]["tx_bits"] == "1001"

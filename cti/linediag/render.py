@@ -9,14 +9,16 @@ def render_scan(rows):
     out = []
     spans = [r for r in rows if r["kind"] == "span"]
     if spans:
-        out += ["SPANS", table(spans, ["device", "channels", "alarms", "verdict"]), ""]
+        out += ["SPANS", table(spans, ["device", "type", "framing", "channels", "dchannel",
+                                       "alarms", "verdict"]), ""]
     boards = [r for r in rows if r["kind"] == "board"]
     if boards:
         out += ["BOARDS", table(boards, ["device", "channels"]), ""]
     for kind, title, cols in (
         ("line", "ANALOG LINES", ["device", "slot", "hook", "loop_current", "ringing",
                                   "polarity_reversed", "hears"]),
-        ("timeslot", "T1 TIMESLOTS", ["device", "slot", "tx_bits", "rx_bits", "hears"]),
+        ("timeslot", "TIMESLOTS", ["device", "slot", "tx_bits", "rx_bits", "hears"]),
+        ("dchannel", "D-CHANNELS", ["device", "board"]),
         ("voice", "VOICE RESOURCES", ["device", "slot", "state", "busy_with", "hook", "hears"]),
         ("station", "STATIONS", ["device", "slot", "hook", "hears"]),
         ("conference", "CONFERENCE DSPS", ["device", "free_parties"]),
@@ -63,7 +65,10 @@ def render_spans(reports):
         out.append(f"SPAN {r['span']}  {r['state']}  {line['framing']}/{line['coding']}, "
                    f"clock {line['clock']}, {line['signalling']}  loopback "
                    f"{r['loopback']}" + (f", sending {r['loopCode']}" if r["loopCode"] else ""))
-        out.append(f"  alarms now: {', '.join(r['alarms']) or 'none'}")
+        out.append(f"  alarms now: {', '.join(r['alarms']) or 'none'}"
+                   + (f"; multiframes not found: {', '.join(r['multiframesLost'])}"
+                      if r.get("multiframesLost") else "")
+                   + (f"; D-channel {r['dchannel']}" if r.get("dchannel") else ""))
         history = r["alarmHistory"]
         if history:
             rows = [{"alarm": a["alarm"], "raised": clock_time(a["raised"]),
@@ -77,9 +82,12 @@ def render_spans(reports):
     return "\n".join(out).rstrip() + "\n"
 
 
-#: Columns of the performance tables, in T1.231's order.
-COUNTER_COLUMNS = ["interval", "es", "ses", "sefs", "uas", "css", "les", "bes", "lcv", "pcv",
-                   "valid"]
+#: Columns of the performance tables, in T1.231's order; bes (ESF), bbe and
+#: febe (E1 with CRC-4) where the framing counts them.
+COUNTER_COLUMNS = ["interval", "es", "ses", "sefs", "uas", "css", "les", "bes", "bbe", "febe",
+                   "lcv", "pcv", "valid"]
+#: Columns only some framings have.
+FRAMING_COLUMNS = ("bes", "bbe", "febe")
 
 
 def render_counters(reports, intervals=4):
@@ -99,18 +107,26 @@ def render_counters(reports, intervals=4):
                  "valid": f"{perf['total24h']['intervals']} intervals"}
         out.append(f"SPAN {r['span']}  {perf['framing']}  "
                    + ("available" if perf["available"] else "UNAVAILABLE"))
-        columns = [c for c in COUNTER_COLUMNS if c != "bes" or "bes" in perf["current"]]
+        columns = [c for c in COUNTER_COLUMNS
+                   if c not in FRAMING_COLUMNS or c in perf["current"]]
         out.append(_indent(table(rows + [total], columns)))
         counts = r["counters"]
         out.append("  raw since opened: " + ", ".join(
-            f"{k} {counts[k]}" for k in ("bpv", "exz", "crc", "fas", "oof", "slips")
+            f"{k} {counts[k]}" for k in ("bpv", "exz", "crc", "fas", "oof", "slips", "ebit")
             if k in counts) + f" in {duration(counts.get('seconds'))}")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
 
 
 def bits_meaning(signalling, direction, bits):
-    """What a timeslot's A/B bits say, for its signalling (lines.md)."""
+    """What a timeslot's bits say, for its signalling (lines.md); an E1 CAS
+    timeslot's ABCD raw (their MFC/R2 meanings come with R2)."""
+    if signalling in ("pri", "ccs"):
+        return "no bits: an ISDN B-channel (its D-channel signals)"
+    if signalling == "cas":
+        if bits == "0000":
+            return "ABCD 0000: forbidden (it mimics the multiframe alignment)"
+        return f"ABCD {bits} (R2 meanings: coming)" if bits else "-"
     if not bits:
         return "-"
     a, b = bits[0] == "1", len(bits) > 1 and bits[1] == "1"

@@ -46,7 +46,18 @@ from cti.server.outbound.dialing import (
     DialingSettings,
 )
 from cti.server.scope import AGENT_AGENTS, AGENT_CALLS
-from drivers.interface import SPAN_CLOCKS, SPAN_CODINGS, SPAN_FRAMINGS, STATION_TONES
+from drivers.interface import (
+    DEFAULT_TONE_SETS,
+    E1_CODINGS,
+    E1_SIGNALLINGS,
+    ISDN_SIGNALLINGS,
+    SPAN_CLOCKS,
+    SPAN_CODINGS,
+    SPAN_FRAMINGS,
+    STATION_TONES,
+    T1_SIGNALLINGS,
+    TONE_SETS,
+)
 
 __all__ = [
     "Agent", "Device", "FlowSettings", "Queue", "Route", "ServerConfig", "StationGroup",
@@ -70,21 +81,34 @@ DEFAULT_LISTEN = ("tcp:7500:interface=127.0.0.1",)
 #: Route match kinds, in the order that breaks ties (see ServerConfig.route_for).
 MATCH_KINDS = ("dnis", "ani", "trunk_group")
 
-BOARD_TYPES = ("analog", "t1", "voice", "stations", "conference")
+BOARD_TYPES = ("analog", "t1", "e1", "voice", "stations", "conference")
 BOARD_KEYS = {"analog": ("type", "lines", "tones", "dtmf_abcd"),
               "t1": ("type", "signalling", "tones", "framing", "coding", "clock"),
+              "e1": ("type", "signalling", "tones", "crc4", "coding", "clock"),
               "voice": ("type", "channels", "dtmf_abcd"), "stations": ("type", "count"),
               "conference": ("type", "dsps")}
 #: (key, default, maximum) of each board type's size; the simulator's limits.
 BOARD_SIZE = {"analog": ("lines", 4, 1024), "voice": ("channels", 4, 1024),
               "stations": ("count", 8, 4096), "conference": ("dsps", 1, 16)}
-TONES = ("na", "cn")
-#: A T1 span's line: key, choices (the default first: drivers/interface.py).
-SPAN_LINE = (("framing", SPAN_FRAMINGS), ("coding", SPAN_CODINGS), ("clock", SPAN_CLOCKS))
-SIGNALLINGS = {"em_wink": "em_wink", "fxs_loopstart": "fxs_loopstart",
-               "loopstart": "fxs_loopstart"}
+#: A span's line: key, choices (the default first: drivers/interface.py); an
+#: E1's framing is its `crc4` (true: CRC-4).
+SPAN_LINE = {"t1": (("framing", SPAN_FRAMINGS), ("coding", SPAN_CODINGS),
+                    ("clock", SPAN_CLOCKS)),
+             "e1": (("coding", E1_CODINGS), ("clock", SPAN_CLOCKS))}
+#: A span's signalling as configured -> as the server names it, per span type.
+SIGNALLINGS = {"t1": {**{s: s for s in T1_SIGNALLINGS}, "loopstart": "fxs_loopstart"},
+               "e1": {s: s for s in E1_SIGNALLINGS}}
 CHANNELS_PER_VOICE_BOARD = 4
-TIMESLOTS_PER_SPAN = 24
+#: A span's timeslot devices: T1 24 (PRI 23, channel 24 its D-channel), E1 30.
+TIMESLOTS_PER_SPAN = {"t1": 24, "pri": 23, "e1": 30}
+#: Why the timeslots of a span of this signalling cannot be trunks yet.
+NOT_YET_TRUNKS = {
+    "cas": "the MFC/R2 signalling that will drive E1 CAS timeslots is not there yet",
+    "ccs": "the ISDN call control (libpri on the span's D-channel) that will drive its "
+           "B-channels is not there yet",
+    "pri": "the ISDN call control (libpri on the span's D-channel) that will drive its "
+           "B-channels is not there yet",
+}
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 _NAME_TEXT = "a name of letters, digits, '_', '-' and '.'"
@@ -105,9 +129,11 @@ _REQUIRED = object()
 class Device:
     """One channel of the boards.  `kind` is ``line`` (the voice channel of
     an analog loop-start line), ``voice`` (a voice resource without a
-    line), ``span``, ``timeslot``, ``station`` or ``dsp``; `board` is the
-    index of its [[boards]] table; `signalling` is ``em_wink`` or
-    ``fxs_loopstart`` for spans and timeslots, ``loopstart`` for lines."""
+    line), ``span``, ``timeslot``, ``dchannel`` (an ISDN span's),
+    ``station`` or ``dsp``; `board` is the index of its [[boards]] table;
+    `signalling` is ``em_wink``, ``fxs_loopstart`` or ``pri`` for T1 spans
+    and their timeslots, ``cas`` or ``ccs`` for E1's, ``loopstart`` for
+    lines."""
 
     name: str
     kind: str
@@ -395,15 +421,19 @@ def board_devices(boards):
                 for c in range(1, min(CHANNELS_PER_VOICE_BOARD, n - first) + 1):
                     name = f"dxxxB{voice}C{c}"
                     devices[name] = (Device(name, "line", i, "loopstart",
-                                            board.get("tones", "na"))
+                                            board.get("tones", DEFAULT_TONE_SETS[kind]))
                                      if kind == "analog" else Device(name, "voice", i))
-        elif kind == "t1":
+        elif kind in ("t1", "e1"):
             dti += 1
-            sig = SIGNALLINGS[board.get("signalling", "em_wink")]
-            tones = board.get("tones", "na")
-            devices[f"dtiB{dti}"] = Device(f"dtiB{dti}", "span", i, sig, tones)
-            for t in range(1, TIMESLOTS_PER_SPAN + 1):
-                devices[f"dtiB{dti}T{t}"] = Device(f"dtiB{dti}T{t}", "timeslot", i, sig, tones)
+            span = f"dtiB{dti}"
+            signallings = SIGNALLINGS[kind]
+            sig = signallings[board.get("signalling", next(iter(signallings)))]
+            tones = board.get("tones", DEFAULT_TONE_SETS[kind])
+            devices[span] = Device(span, "span", i, sig, tones)
+            for t in range(1, TIMESLOTS_PER_SPAN["pri" if sig == "pri" else kind] + 1):
+                devices[f"{span}T{t}"] = Device(f"{span}T{t}", "timeslot", i, sig, tones)
+            if sig in ISDN_SIGNALLINGS:
+                devices[f"{span}D"] = Device(f"{span}D", "dchannel", i, sig)
         elif kind == "stations":
             msi += 1
             for c in range(1, board.get("count", 8) + 1):
@@ -551,14 +581,15 @@ def _check_boards(reader, tables, key):
             size_key, default, high = BOARD_SIZE[kind]
             reader.integer(board, where, size_key, default, 1, high)
         if "tones" in board:
-            reader.string(board, where, "tones", choices=TONES)
+            reader.string(board, where, "tones", choices=TONE_SETS)
         if "dtmf_abcd" in board:
             reader.boolean(board, where, "dtmf_abcd")
         if "signalling" in board:
-            reader.string(board, where, "signalling", choices=tuple(SIGNALLINGS))
-        if kind == "t1":
-            for line_key, choices in SPAN_LINE:
-                reader.string(board, where, line_key, choices[0], choices=choices)
+            reader.string(board, where, "signalling", choices=tuple(SIGNALLINGS[kind]))
+        if kind == "e1":
+            reader.boolean(board, where, "crc4", True)
+        for line_key, choices in SPAN_LINE.get(kind, ()):
+            reader.string(board, where, line_key, choices[0], choices=choices)
         boards.append(dict(board))
     return boards
 
@@ -615,15 +646,32 @@ def _expand(reader, item, key, devices, kinds, what):
 
 
 _KIND_TEXT = {"line": "voice channel with an analog line", "voice": "voice resource without "
-              "a line", "span": "span", "timeslot": "T1 timeslot", "station": "station",
-              "dsp": "conference DSP"}
+              "a line", "span": "span", "timeslot": "span's timeslot",
+              "dchannel": "D-channel", "station": "station", "dsp": "conference DSP"}
+#: How a span of each signalling is named in messages.
+_SPAN_TEXT = {"em_wink": "a T1 E&M", "fxs_loopstart": "a T1 loop-start",
+              "pri": "a T1 ISDN PRI", "cas": "an E1 CAS", "ccs": "an E1 CCS (ISDN)"}
 
 
-def _channels(reader, entries, devices, kinds, what, owners, group):
-    """Expand a list of channel entries; a channel may belong to one group."""
+def _not_yet_a_trunk(device):
+    """Why a timeslot cannot be in a trunk group yet, or None."""
+    reason = NOT_YET_TRUNKS.get(device.signalling)
+    if reason is None:
+        return None
+    return (f"{device.name} is a timeslot of {_SPAN_TEXT[device.signalling]} span "
+            f"(boards[{device.board}]): trunk groups cannot use it yet, {reason} (the span "
+            "is watched all the same: alarms, performance, linediag)")
+
+
+def _channels(reader, entries, devices, kinds, what, owners, group, refuse=None):
+    """Expand a list of channel entries; a channel may belong to one group.
+    refuse(device): why it cannot be in this group, or None."""
     names = []
     for item, key in entries:
         for name in _expand(reader, item, key, devices, kinds, what):
+            reason = refuse(devices[name]) if refuse else None
+            if reason:
+                reader.fail(key, f"{item!r}: {reason}")
             if name in owners:
                 other = owners[name]
                 reader.fail(key, f"{name} is already in {other}" if other != group
@@ -910,7 +958,8 @@ def _groups(reader, data, devices):
                                  expected="a list of channels such as [\"dtiB1T1-24\"]")
         channels = _channels(reader, entries, devices, ("line", "timeslot"),
                              "trunk groups take T1 timeslots (dtiBnTm) or analog lines "
-                             "(dxxxBnCm of an analog board)", owners, f"trunk group {name!r}")
+                             "(dxxxBnCm of an analog board)", owners, f"trunk group {name!r}",
+                             refuse=_not_yet_a_trunk)
         if not channels:
             reader.fail(f"{key}.channels", "expected at least one channel")
         trunk_groups.append(TrunkGroup(name, direction, channels,

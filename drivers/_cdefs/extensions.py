@@ -7,8 +7,10 @@ without CTI_VENDOR_ONLY:
 - srllib.h: `sr_getevtfd`, a descriptor readable while events are pending
   (without it the driver waits for events in one thread: drivers/pump.py);
 - dtilib.h: `ATDT_ALARMS`, a span's alarms now (without it the driver keeps
-  them from the DTEV_T1ERRC events), and span maintenance: counters, line
-  state, loopbacks, loop codes, BERT (without it DriverNotSupported);
+  them from the DTEV_T1ERRC events), span maintenance: counters, line
+  state, loopbacks, loop codes, BERT, and an ISDN span's D-channel "dtiBnD"
+  (`dt_dchanwrite`, `dt_dchanread`, DTEV_DCHAN) (without them
+  DriverNotSupported);
 - msilib.h: `ms_settone`, a tone from the station port itself (without it
   voice channels play the tones: drivers/stationtones.py).
 
@@ -24,7 +26,8 @@ INCLUDES = """
 
 _CONSTANTS = """
 MS_TONE_NONE MS_TONE_DIAL MS_TONE_RINGBACK MS_TONE_BUSY MS_TONE_REORDER
-DTFR_ESF DTFR_D4 DTCD_B8ZS DTCD_AMI DTCK_LINE DTCK_INTERNAL
+DTFR_ESF DTFR_D4 DTFR_E1 DTFR_E1_CRC4 DTCD_B8ZS DTCD_AMI DTCD_HDB3 DTCK_LINE
+DTCK_INTERNAL DTMFA_CRC4 DTMFA_CAS DTEV_DCHAN DT_DCHAN_MAX
 DTLB_NONE DTLB_LOCAL DTLB_LINE DTLB_PAYLOAD
 DTLC_NONE DTLC_LINEUP DTLC_LINEDOWN DTLC_PAYLOADUP DTLC_PAYLOADDOWN
 DTBT_QRSS DTBT_2E15 DTBT_2E20 DTBT_ALLONES
@@ -39,6 +42,7 @@ _STRUCTS = {
     unsigned long dc_fas;
     unsigned long dc_oof;
     unsigned long dc_slips;
+    unsigned long dc_ebit;
     unsigned char dc_los;
     unsigned char dc_ais;
     unsigned char dc_oofnow;
@@ -49,6 +53,8 @@ _STRUCTS = {
     unsigned char dl_clock;
     unsigned char dl_loopback;
     unsigned char dl_loopcode;
+    unsigned char dl_dchannel;
+    unsigned char dl_mfalost;
 """,
     "DT_BERT": """
     unsigned char db_pattern;
@@ -74,6 +80,8 @@ int dt_sendloopcode(int dev, int code);
 int dt_bertstart(int dev, int pattern);
 int dt_bertresults(int dev, DT_BERT *results);
 int dt_bertstop(int dev, DT_BERT *results);
+int dt_dchanwrite(int dev, const void *frame, int len);
+int dt_dchanread(int dev, void *frame, int max);
 int ms_settone(int dev, int tone);
 """
 

@@ -5,7 +5,10 @@ INCLUDES = "#include <simfar.h>"
 
 _CONSTANTS = """
 SIMFAR_SLOTS SIMFAR_TICK_MS SIMFAR_TICK_SAMPLES SIMFAR_SIG_LOOPSTART
-SIMFAR_SIG_EM_WINK SIMFAR_TONES_NA SIMFAR_TONES_CN SIMFAR_DISC_LCDROP
+SIMFAR_SIG_EM_WINK SIMFAR_SIG_PRI SIMFAR_SIG_CAS SIMFAR_SIG_CCS
+SIMFAR_AL_OOF SIMFAR_AL_LOS SIMFAR_AL_RED SIMFAR_AL_YELLOW SIMFAR_AL_BLUE
+SIMFAR_AL_RCL SIMFAR_AL_RLOS SIMFAR_AL_LMFA SIMFAR_AL_TS16_YELLOW
+SIMFAR_TONES_NA SIMFAR_TONES_CN SIMFAR_DISC_LCDROP
 SIMFAR_DISC_POLARITY SIMFAR_DISC_BUSYTONE SIMFAR_DISC_SILENCE SIMFAR_OUT_ANSWER
 SIMFAR_OUT_BUSY SIMFAR_OUT_NOANSWER SIMFAR_OUT_SIT SIMFAR_OUT_FAX
 SIMFAR_OUT_NODIALTONE SIMFAR_OUT_SILENCE SIMFAR_EP_LINE SIMFAR_EP_T1
@@ -21,6 +24,7 @@ const char *simfar_error(void);
 int simfar_add_voice_board(int channels);
 int simfar_add_analog_board(int lines, int tones);
 int simfar_add_t1_span(int signalling, int tones);
+int simfar_add_e1_span(int signalling, int tones);
 int simfar_add_station_board(int stations);
 int simfar_add_dcb_board(int dsps);
 int simfar_dtmf_abcd(const char *voice, int on);
@@ -50,16 +54,21 @@ int simfar_heard_tone(int ep);
 int simfar_capture(int ep, int on);
 int simfar_capture_read(int ep, int16_t *buf, int max);
 int simfar_dialled(int ep, char *buf, int max);
-int simfar_span_alarm(const char *span, int code, int on);
+int simfar_far_bits(int ep, int abcd);
+int simfar_far_heard_bits(int ep);
+int simfar_span_alarm(const char *span, int alarm, int on);
 int simfar_hang_next(const char *devname);
 int simfar_hang_always(const char *devname, int on);
 int simfar_span_line(const char *span, int framing, int coding, int clock);
 int simfar_far_span_line(const char *span, int framing, int coding, int clock);
+int simfar_far_span_ts16(const char *span, int signalling);
 int simfar_far_span_ppm(const char *span, double ppm);
 int simfar_span_errors(const char *span, int bpv, int crc, int fas, int oof, int slips,
-                       int ais);
+                       int ais, int ebit);
 int simfar_span_ber(const char *span, double ber);
 int simfar_far_loopback(const char *span);
+int simfar_dchannel_send(const char *span, const void *frame, int len);
+int simfar_dchannel_receive(const char *span, void *frame, int max);
 int simfar_slot_capture(int slot, int on);
 int simfar_slot_capture_read(int slot, int16_t *buf, int max);
 int simfar_slot_driver(int slot, char *name, int max);

@@ -14,8 +14,9 @@
  *     what it sends back (digits detected, audio captured), answer or
  *     refuse outbound calls, and hang up by any supervision method;
  *   - faults: span alarms, an operation that hangs for ever;
- *   - the T1 line itself: each end's framing, line code and clock, errors
- *     injected second by second, a bit error rate, the far end's loopback.
+ *   - the T1 and E1 line itself: each end's framing, line code and clock,
+ *     errors injected second by second, a bit error rate, the far end's
+ *     loopback; an E1 far end's CAS bits and a D-channel's frames.
  *
  * Every tick (10 ms, 80 samples) moves real G.711 samples over a 4096-slot
  * bus.  Functions return >= 0 on success and -1 on error, with the reason
@@ -31,9 +32,25 @@
 #define SIMFAR_TICK_MS      10
 #define SIMFAR_TICK_SAMPLES 80
 
-/* line signalling of an analog board / T1 span */
+/* line signalling of an analog board / T1 or E1 span */
 #define SIMFAR_SIG_LOOPSTART 1   /* analog FXO loop start, or FXS loop start on T1 */
 #define SIMFAR_SIG_EM_WINK   2   /* T1 E&M wink start */
+#define SIMFAR_SIG_PRI       3   /* T1 ISDN PRI: B-channels T1-T23, the D-channel on 24 */
+#define SIMFAR_SIG_CAS       4   /* E1 CAS: each timeslot's ABCD bits in timeslot 16 */
+#define SIMFAR_SIG_CCS       5   /* E1 CCS: timeslot 16 is a D-channel */
+
+/* A span's alarm conditions, T1 or E1 (simfar_span_alarm); the board
+ * reports each with its span's code (DTT1_ on T1, DTE1_ on E1). */
+#define SIMFAR_AL_OOF         0  /* out of frame */
+#define SIMFAR_AL_LOS         1  /* loss of signal */
+#define SIMFAR_AL_RED         2  /* out of frame for seconds */
+#define SIMFAR_AL_YELLOW      3  /* the far end does not frame on us (RAI) */
+#define SIMFAR_AL_BLUE        4  /* unframed all ones (AIS) */
+#define SIMFAR_AL_RCL         5  /* T1: a timing loop (receive carrier loss) */
+#define SIMFAR_AL_RLOS        6  /* loss of sync */
+#define SIMFAR_AL_LMFA        7  /* E1: a multiframe not found (CRC-4's or CAS's) */
+#define SIMFAR_AL_TS16_YELLOW 8  /* E1 CAS: the far end lost our multiframe (Y bit) */
+#define SIMFAR_AL_COUNT       9
 
 /* tone sets */
 #define SIMFAR_TONES_NA 1
@@ -76,7 +93,8 @@ const char *simfar_error(void);
 /* Boards; each returns the board number used in device names. */
 int simfar_add_voice_board(int channels);            /* dxxxBn.. 4 per virtual board */
 int simfar_add_analog_board(int lines, int tones);   /* dxxx channels + loop-start lines */
-int simfar_add_t1_span(int signalling, int tones);   /* dtiBn + dtiBnT1..T24 */
+int simfar_add_t1_span(int signalling, int tones);   /* dtiBn + dtiBnT1..T24 (PRI: T23 + D) */
+int simfar_add_e1_span(int signalling, int tones);   /* dtiBn + dtiBnT1..T30 (CCS: + D) */
 int simfar_add_station_board(int stations);          /* msiBnC1.. */
 int simfar_add_dcb_board(int dsps);                  /* dcbBnD1.. */
 /* Whether a voice channel's DTMF receiver reports keys A-D (off when the
@@ -146,9 +164,16 @@ int simfar_capture_read(int ep, int16_t *buf, int max);
 /* The number our side dialled on an outbound call so far. */
 int simfar_dialled(int ep, char *buf, int max);
 
+/* E1 CAS timeslots: no line signalling runs there yet (MFC/R2 will), so
+ * the far end's ABCD bits (A = 0x1 ... D = 0x8) are set by hand, 0000
+ * too (a far end misconfigured so); simfar_far_heard_bits reads ours as
+ * the far end receives them. */
+int simfar_far_bits(int ep, int abcd);
+int simfar_far_heard_bits(int ep);
+
 /* ---- faults -------------------------------------------------------------*/
-/* Raise (on = 1) or clear a T1 alarm (a DTT1_x code) on span "dtiBn". */
-int simfar_span_alarm(const char *span, int code, int on);
+/* Raise (on = 1) or clear an alarm (SIMFAR_AL_x) on span "dtiBn". */
+int simfar_span_alarm(const char *span, int alarm, int on);
 /* The next operation started on the device never completes and ignores
  * dx_stopch; closing and re-opening the device recovers it. */
 int simfar_hang_next(const char *devname);
@@ -156,30 +181,43 @@ int simfar_hang_next(const char *devname);
  * until it is called again with on = 0. */
 int simfar_hang_always(const char *devname, int on);
 
-/* ---- the T1 line ---------------------------------------------------------
+/* ---- the T1 or E1 line ----------------------------------------------------
  * Framing (DTFR_x), line code (DTCD_x) and clock source (DTCK_x) are
  * dtilib.h's.  Mismatched ends show what a real span shows (docs/faults.md,
  * "Span maintenance"): framing -> OOF then red, and the far end's yellow;
- * line code -> BPV or EXZ counts with no alarm; both clocks internal ->
- * controlled slips, one every 1 / (ppm * 1e-6 * 8000) s; both line-timed
- * -> a timing loop. */
+ * E1 CRC-4 at one end only -> the CRC-4 end's multiframe alarm; line code
+ * -> BPV or EXZ counts with no alarm; both clocks internal -> controlled
+ * slips, one every 1 / (ppm * 1e-6 * 8000) s; both line-timed -> a timing
+ * loop. */
 /* Our side, as the board is configured; the far end is set to match: the
  * same framing and line code, and the other clock role (line-timed: the
  * far end is the master; internal: it follows us). */
 int simfar_span_line(const char *span, int framing, int coding, int clock);
 /* The far end's (the telco's); 0 leaves one as it is. */
 int simfar_far_span_line(const char *span, int framing, int coding, int clock);
+/* The E1 far end's use of timeslot 16: SIMFAR_SIG_CAS or SIMFAR_SIG_CCS (it
+ * starts as ours; differing, neither the bits nor the D-channel get through). */
+int simfar_far_span_ts16(const char *span, int signalling);
 /* The far end's oscillator against ours, in ppm (sign: faster); it only
  * matters when both ends run on their internal clocks. */
 int simfar_far_span_ppm(const char *span, double ppm);
 /* Error events added to the span's current second: counted at once; ais
- * = 1 is the AIS defect until the second ends. */
+ * = 1 is the AIS defect until the second ends; ebit: E1 CRC-4 far-end
+ * block errors (the E bits it sends us). */
 int simfar_span_errors(const char *span, int bpv, int crc, int fas, int oof,
-                       int slips, int ais);
+                       int slips, int ais, int ebit);
 /* A random bit error rate (0 .. 1e-2) on the far end's transmit path. */
 int simfar_span_ber(const char *span, double ber);
 /* The far end's loopback toward us: DTLB_NONE, DTLB_LINE or DTLB_PAYLOAD. */
 int simfar_far_loopback(const char *span);
+
+/* ---- the D-channel (E1 CCS, T1 PRI) --------------------------------------
+ * The far end of span "dtiBn"'s D-channel: frames as dt_dchanwrite and
+ * dt_dchanread carry them on our side (dtilib.h), the same rules. */
+int simfar_dchannel_send(const char *span, const void *frame, int len);
+/* The next frame our side sent that reached the far end: its length, 0
+ * when none waits, -1 when it is longer than max (it stays). */
+int simfar_dchannel_receive(const char *span, void *frame, int max);
 
 /* ---- the bus, for diagnostics and tests --------------------------------*/
 /* Capture any timeslot's samples (linear). */

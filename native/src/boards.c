@@ -4,7 +4,8 @@
  *
  * Boards are added in order and numbered per family, as the vendor's
  * drivers number them: voice boards "dxxxB1".."dxxxBn" (4 channels each;
- * an analog board of 8 lines is two virtual voice boards), spans "dtiB1",
+ * an analog board of 8 lines is two virtual voice boards), spans "dtiB1"
+ * (T1 or E1 alike),
  * station boards "msiB1", conference boards "dcbB1".  Each device takes
  * the next bus timeslot, so a configuration always yields the same map.
  */
@@ -12,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sim.h"
+#include "t1.h"
 
 #define CHANNELS_PER_VBOARD 4
 
@@ -84,36 +85,63 @@ int simfar_add_analog_board(int lines, int tones)
     return r;
 }
 
-int simfar_add_t1_span(int signalling, int tones)
+/* Span "dtiBn", its bearer timeslots "dtiBnT1".., and its D-channel
+ * "dtiBnD" if it has one (t1.h says how they are numbered). */
+static int add_span(int e1, int signalling, int tones)
 {
     int r, t;
     char name[24];
     device *sd;
-    if (entry() < 0)
-        return -1;
-    if (signalling != SIMFAR_SIG_EM_WINK && signalling != SIMFAR_SIG_LOOPSTART) {
-        sim_unlock();
-        return sim_fail("span signalling %d: use SIMFAR_SIG_EM_WINK or SIMFAR_SIG_LOOPSTART",
-                        signalling);
-    }
     r = ++g_sim->dti_boards;
     snprintf(name, sizeof name, "dtiB%d", r);
-    sd = sim_add_device(DEV_SPAN, name, r, 0);
-    if (!sd) {
-        sim_unlock();
+    if (!(sd = sim_add_device(DEV_SPAN, name, r, 0)))
         return -1;
-    }
-    sd->span = span_new(sd, signalling, tones ? tones : SIMFAR_TONES_NA);
-    sd->subdevs = DTV_NUMTS;
-    for (t = 1; t <= DTV_NUMTS; t++) {
+    if (!(sd->span = span_new(sd, e1, signalling, tones ? tones : SIMFAR_TONES_NA)))
+        return sim_fail("out of memory");
+    sd->subdevs = sd->span->nts;
+    for (t = 1; t <= sd->span->nts; t++) {
         device *td;
         snprintf(name, sizeof name, "dtiB%dT%d", r, t);
-        if (!(td = sim_add_device(DEV_TS, name, r, 1))) {
-            sim_unlock();
+        if (!(td = sim_add_device(DEV_TS, name, r, 1)))
             return -1;
-        }
         td->ts = tslot_new(td, sd, signalling, tones ? tones : SIMFAR_TONES_NA);
     }
+    if (span_has_dchannel(signalling)) {
+        device *dd;
+        snprintf(name, sizeof name, "dtiB%dD", r);
+        if (!(dd = sim_add_device(DEV_DCHAN, name, r, 0)))
+            return -1;
+        if (!(dd->dchan = dchan_new(dd, sd)))
+            return sim_fail("out of memory");
+        sd->span->dchan = dd;
+    }
+    return r;
+}
+
+int simfar_add_t1_span(int signalling, int tones)
+{
+    int r;
+    if (entry() < 0)
+        return -1;
+    if (signalling != SIMFAR_SIG_EM_WINK && signalling != SIMFAR_SIG_LOOPSTART &&
+        signalling != SIMFAR_SIG_PRI)
+        r = sim_fail("T1 signalling %d: SIMFAR_SIG_EM_WINK, SIMFAR_SIG_LOOPSTART or "
+                     "SIMFAR_SIG_PRI", signalling);
+    else
+        r = add_span(0, signalling, tones);
+    sim_unlock();
+    return r;
+}
+
+int simfar_add_e1_span(int signalling, int tones)
+{
+    int r;
+    if (entry() < 0)
+        return -1;
+    if (signalling != SIMFAR_SIG_CAS && signalling != SIMFAR_SIG_CCS)
+        r = sim_fail("E1 signalling %d: SIMFAR_SIG_CAS or SIMFAR_SIG_CCS", signalling);
+    else
+        r = add_span(1, signalling, tones);
     sim_unlock();
     return r;
 }
@@ -222,6 +250,7 @@ int status_line(device *d, char *buf, int max)
     case DEV_TS: tslot_status(d, body, sizeof body); break;
     case DEV_STATION: station_status(d, body, sizeof body); break;
     case DEV_DCB: dcb_status(d, body, sizeof body); break;
+    case DEV_DCHAN: dchan_status(d, body, sizeof body); break;
     default: snprintf(body, sizeof body, "kind=board channels=%d", d->subdevs); break;
     }
     return snprintf(buf, max, "%s open=%d tx=%d listen=%d", body, d->open, d->txslot,

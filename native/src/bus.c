@@ -16,19 +16,30 @@
 
 #include "sim.h"
 
-/* The bus's mu-law, table driven for speed; the tables are filled from the
- * reference codec (codec.c), so they are bit-exact to it by construction. */
-static int16_t ulaw_decode[256];
-static uint8_t ulaw_encode[65536];
+/* The bus's mu-law and an E1 line's A-law, table driven for speed; the
+ * tables are filled from the reference codec (codec.c), so they are
+ * bit-exact to it by construction.  Transcoding decodes one law and
+ * encodes the other, as G.711's conversion tables do within a step. */
+static int16_t ulaw_decode[256], alaw_decode[256];
+static uint8_t ulaw_encode[65536], alaw_encode[65536];
+static uint8_t ulaw_of_alaw[256], alaw_of_ulaw[256];
 static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
 
 static void build_tables(void)
 {
     int i;
-    for (i = 0; i < 256; i++)
+    for (i = 0; i < 256; i++) {
         ulaw_decode[i] = cti_ulaw2linear((uint8_t)i);
-    for (i = 0; i < 65536; i++)
+        alaw_decode[i] = cti_alaw2linear((uint8_t)i);
+    }
+    for (i = 0; i < 65536; i++) {
         ulaw_encode[i] = cti_linear2ulaw((int16_t)(i - 32768));
+        alaw_encode[i] = cti_linear2alaw((int16_t)(i - 32768));
+    }
+    for (i = 0; i < 256; i++) {
+        ulaw_of_alaw[i] = ulaw_encode[alaw_decode[i] + 32768];
+        alaw_of_ulaw[i] = alaw_encode[ulaw_decode[i] + 32768];
+    }
 }
 
 void bus_init_tables(void)
@@ -48,6 +59,34 @@ void linear_to_ulaw(const int16_t *in, uint8_t *out, int n)
     int i;
     for (i = 0; i < n; i++)
         out[i] = ulaw_encode[in[i] + 32768];
+}
+
+void alaw_to_linear(const uint8_t *in, int16_t *out, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        out[i] = alaw_decode[in[i]];
+}
+
+void linear_to_alaw(const int16_t *in, uint8_t *out, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        out[i] = alaw_encode[in[i] + 32768];
+}
+
+void ulaw_to_alaw(const uint8_t *in, uint8_t *out, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        out[i] = alaw_of_ulaw[in[i]];
+}
+
+void alaw_to_ulaw(const uint8_t *in, uint8_t *out, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        out[i] = ulaw_of_alaw[in[i]];
 }
 
 static int slot_driven(int slot)

@@ -166,15 +166,15 @@ void farend_speak(farend *fe, int16_t *out)
     }
 }
 
-void farend_speak_bus(farend *fe, uint8_t *out)
+void farend_speak_wire(farend *fe, uint8_t *out)
 {
     int16_t lin[TICK];
     if (farend_quiet(fe)) {
-        memset(out, IDLE_CODE, TICK);
+        memset(out, fe->alaw ? ALAW_IDLE_CODE : IDLE_CODE, TICK);
         return;
     }
     farend_speak(fe, lin);
-    linear_to_ulaw(lin, out, TICK);
+    (fe->alaw ? linear_to_alaw : linear_to_ulaw)(lin, out, TICK);
 }
 
 void farend_hear(farend *fe, const int16_t *in)
@@ -205,7 +205,7 @@ void farend_hear(farend *fe, const int16_t *in)
         fe->heard_tone = events[i] > 0 ? events[i] : CTI_TONE_NONE;
 }
 
-void farend_hear_bus(farend *fe, const uint8_t *in)
+void farend_hear_wire(farend *fe, const uint8_t *in)
 {
     int16_t lin[TICK];
     if (!farend_listening(fe)) {
@@ -213,7 +213,7 @@ void farend_hear_bus(farend *fe, const uint8_t *in)
         return;
     }
     if (in)
-        ulaw_to_linear(in, lin, TICK);
+        (fe->alaw ? alaw_to_linear : ulaw_to_linear)(in, lin, TICK);
     else
         memset(lin, 0, sizeof lin);
     farend_hear(fe, lin);

@@ -239,7 +239,7 @@ void line_tick(device *d)
     line *l = d->line;
     farend *fe = &l->fe;
     int16_t out[TICK];
-    farend_hear_bus(fe, l->hook && d->listen >= 0 ? sim_bus_in(d) : NULL);
+    farend_hear_wire(fe, l->hook && d->listen >= 0 ? sim_bus_in(d) : NULL);
     l->lc_ms += TICK_MS;
     if (l->rngoff_ms > 0 && (l->rngoff_ms -= TICK_MS) <= 0)
         cst(l, DE_RNGOFF, 0);
@@ -260,7 +260,7 @@ void line_tick(device *d)
             memset(out, 0, sizeof out);    /* on-hook: no talk path */
         linear_to_ulaw(out, sim_bus_out(d->txslot), TICK);
     } else if (l->hook) {
-        farend_speak_bus(fe, sim_bus_out(d->txslot));
+        farend_speak_wire(fe, sim_bus_out(d->txslot));
     } else {
         farend_speak(fe, out);
         memset(sim_bus_out(d->txslot), IDLE_CODE, TICK);

@@ -122,6 +122,7 @@ static void free_device(device *d)
     if (d->ts) tslot_free(d->ts);
     if (d->station) station_free(d->station);
     if (d->dcb) dcb_free(d->dcb);
+    if (d->dchan) dchan_free(d->dchan);
     free(d);
 }
 
@@ -617,7 +618,8 @@ long ATDV_SUBDEVS(long dev)
  * device through sim_dev or sim_find, which wake it; so do the two ways one
  * device works another: a voice channel its analog line, a span coming out
  * of alarm its timeslots, a span whose line loops, errs or tests (t1maint.c)
- * its timeslots.  A device woken moves its clocks on by the time it slept,
+ * its timeslots; a D-channel while frames are on its line.  A device woken
+ * moves its clocks on by the time it slept,
  * then is visited until it is idle again.  Voice channels and conference
  * DSPs are always visited; a span only while its line needs a tick (a
  * mismatched end or an AMI line, a loop, errors, a loop code, a BERT).
@@ -630,6 +632,7 @@ static int device_idle(const device *d)
     case DEV_SPAN: return span_idle(d->span);
     case DEV_TS: return tslot_idle(d->ts);
     case DEV_STATION: return station_idle(d->station);
+    case DEV_DCHAN: return dchan_idle(d->dchan);
     case DEV_VOICE:
     case DEV_DCB: return 0;
     default: return 1;             /* boards have no tick */
@@ -712,6 +715,7 @@ void sim_tick(void)
             case DEV_STATION: station_tick(d); break;
             case DEV_VOICE: voice_tick(d); break;
             case DEV_DCB: dcb_tick(d); break;
+            case DEV_DCHAN: dchan_tick(d); break;
             default: break;
             }
             maybe_sleep(d, idle);

@@ -4,8 +4,8 @@
  *
  * One process-wide simulation (struct sim) holds every device in creation
  * order.  A device is anything with a name and a handle: voice channels,
- * analog line front ends, T1 spans and timeslots, stations, conference
- * DSPs.  Devices that carry audio transmit on one fixed bus timeslot and
+ * analog line front ends, T1 and E1 spans, their timeslots and D-channels,
+ * stations, conference DSPs.  Devices that carry audio transmit on one fixed bus timeslot and
  * listen to at most one.
  *
  * A tick (10 ms) runs in three steps (sim.c):
@@ -39,7 +39,8 @@
 
 #define TICK SIMFAR_TICK_SAMPLES
 #define TICK_MS SIMFAR_TICK_MS
-#define IDLE_CODE 0xFF             /* mu-law idle */
+#define IDLE_CODE 0xFF             /* mu-law idle: the bus's silence */
+#define ALAW_IDLE_CODE 0xD5        /* A-law idle: an E1 line's silence */
 
 typedef enum {
     DEV_VOICE = 1,      /* dxxxBnCm */
@@ -48,7 +49,8 @@ typedef enum {
     DEV_TS,             /* dtiBnTm */
     DEV_STATION,        /* msiBnCm */
     DEV_DCB,            /* dcbBnDm */
-    DEV_BOARD           /* dxxxBn / msiBn / dcbBn board devices */
+    DEV_BOARD,          /* dxxxBn / msiBn / dcbBn board devices */
+    DEV_DCHAN           /* dtiBnD: an ISDN span's D-channel */
 } dev_kind;
 
 struct voice;
@@ -57,6 +59,7 @@ struct span;
 struct tslot;
 struct station;
 struct dcb;
+struct dchan;
 
 /* ---- growable sample FIFO (far-end audio, captures) ---------------------*/
 typedef struct {
@@ -85,6 +88,7 @@ typedef struct farend {
     /* transmit side: what the far end sends into the wire */
     int kind;                 /* SIMFAR_EP_x */
     int tones;                /* SIMFAR_TONES_x */
+    int alaw;                 /* the wire carries A-law (E1), else mu-law */
     struct device *dev;       /* the line / timeslot / station device */
     cti_digit_tx *dtmf;
     cti_digit_tx *mf;
@@ -113,11 +117,12 @@ void farend_free(farend *fe);
  * the endpoint is not idle or capturing. */
 void farend_hear(farend *fe, const int16_t *in);
 void farend_speak(farend *fe, int16_t *out);
-/* The same in bus bytes (mu-law).  They decode and encode only when the
- * far end listens (capturing, or not idle) or says something, so an idle
- * wire costs almost nothing.  in == NULL: the wire carries nothing. */
-void farend_hear_bus(farend *fe, const uint8_t *in);
-void farend_speak_bus(farend *fe, uint8_t *out);
+/* The same in the wire's G.711 bytes (mu-law, A-law on an E1).  They
+ * decode and encode only when the far end listens (capturing, or not idle)
+ * or says something, so an idle wire costs almost nothing.  in == NULL:
+ * the wire carries nothing. */
+void farend_hear_wire(farend *fe, const uint8_t *in);
+void farend_speak_wire(farend *fe, uint8_t *out);
 int farend_quiet(const farend *fe);      /* no source is sending */
 int farend_listening(const farend *fe);  /* capturing or in a call */
 /* Queue digits on the DTMF (mf = 0) or MF generator; -1 if a character is
@@ -146,6 +151,7 @@ typedef struct device {
     struct tslot *ts;
     struct station *station;
     struct dcb *dcb;
+    struct dchan *dchan;
     int index;
     char name[24];
     int board;                /* board number in the name */
@@ -252,6 +258,11 @@ void bus_release_device(device *d);       /* on close: report listeners */
 void bus_init_tables(void);
 void ulaw_to_linear(const uint8_t *in, int16_t *out, int n);
 void linear_to_ulaw(const int16_t *in, uint8_t *out, int n);
+void alaw_to_linear(const uint8_t *in, int16_t *out, int n);
+void linear_to_alaw(const int16_t *in, uint8_t *out, int n);
+/* G.711 transcoding, code to code (decoded, then encoded in the other law). */
+void ulaw_to_alaw(const uint8_t *in, uint8_t *out, int n);
+void alaw_to_ulaw(const uint8_t *in, uint8_t *out, int n);
 
 /* per family (voice.c, line.c, t1.c, station.c, dcb.c) */
 struct voice *voice_new(device *d);
@@ -265,12 +276,19 @@ void line_set_hook(struct line *l, int offhook);
 int line_hook(const struct line *l);
 int line_loop_current(const struct line *l);
 farend *line_farend(struct line *l);
-struct span *span_new(device *d, int signalling, int tones);
+struct span *span_new(device *d, int e1, int signalling, int tones);
 void span_free(struct span *s);
 struct tslot *tslot_new(device *d, device *span, int signalling, int tones);
 void tslot_free(struct tslot *t);
 void tslot_tick(device *d);
 void span_tick(device *d);                /* only while the line needs it (t1maint.c) */
+/* an ISDN span's D-channel (dchannel.c): ticks while frames are on the line */
+struct dchan *dchan_new(device *d, device *spandev);
+void dchan_free(struct dchan *c);
+void dchan_tick(device *d);
+int dchan_idle(const struct dchan *c);
+void dchan_opened(struct dchan *c);       /* frames it had not read are gone */
+int dchan_status(device *d, char *buf, int max);
 farend *tslot_farend(struct tslot *t);
 struct station *station_new(device *d);
 void station_free(struct station *s);
@@ -312,7 +330,7 @@ int tslot_fe_abandon(struct tslot *t);
 int tslot_fe_hangup(struct tslot *t);
 int station_fe_hook(struct station *s, int offhook);
 int station_fe_flash(struct station *s);
-int span_alarm(device *span, int code, int on);
+int span_alarm(device *span, int alarm, int on);
 
 /* farend.c: outbound call progress after our side dialled.  Returns 1 on
  * the tick the far end answers. */

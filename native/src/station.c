@@ -131,10 +131,10 @@ void station_tick(device *d)
         }
         farend_hear(&s->fe, in);
     } else {
-        farend_hear_bus(&s->fe, s->offhook && d->listen >= 0 ? sim_bus_in(d) : NULL);
+        farend_hear_wire(&s->fe, s->offhook && d->listen >= 0 ? sim_bus_in(d) : NULL);
     }
     if (s->offhook) {
-        farend_speak_bus(&s->fe, sim_bus_out(d->txslot));
+        farend_speak_wire(&s->fe, sim_bus_out(d->txslot));
     } else {
         farend_speak(&s->fe, out);            /* on-hook: nothing reaches the bus */
         memset(sim_bus_out(d->txslot), IDLE_CODE, TICK);

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * t1.c - T1 spans, their 24 timeslots, robbed-bit signalling and alarms.
+ * t1.c - T1 and E1 spans, their timeslots, signalling bits and alarms.
  *
  * Each timeslot carries audio both ways on the bus and four signalling
- * bits each way (ABCD; only A and B matter for the signallings here):
+ * bits each way (ABCD; on T1 only A and B matter for the signallings
+ * here):
  *
  *   E&M wink start      on-hook 0000, off-hook 1111, both directions.
  *                       Inbound: the far end seizes (1111), we wink (150 ms
@@ -19,6 +20,17 @@
  * Only A and B are carried (an SF/D4 superframe): C and D repeat them, as
  * DAHDI sends two-state signalling on ESF, so the four bits always read as
  * in lines.md's table whatever the application writes to C and D.
+ *
+ * E1 CAS (lines-real.md 4.5): the four bits of each timeslot travel in
+ * timeslot 16, all four carried; both ends start at 1001, the idle of
+ * MFC/R2 (Q.421: A and B the line signals, C = 0 and D = 1 spare).  No
+ * line signalling drives them yet (MFC/R2 will): the far end's bits are
+ * set by hand (simfar_far_bits).  0000 is refused on our side: in the
+ * first half of a timeslot-16 byte it would pass for the multiframe
+ * alignment signal.  The bits get through only while both ends run CAS
+ * in timeslot 16 (t1maint_cas_aligned).  ISDN spans (T1 PRI, E1 CCS)
+ * carry no bits on their B-channels: their calls are signalled on the
+ * D-channel (dchannel.c).
  *
  * Bit changes reach the application as DTEV_SIG events (DTMM_ masks) when
  * enabled; a far-end pulse of 100-350 ms on A is also reported as a wink.
@@ -47,22 +59,43 @@
 /* A and B as written in lines.md order (ABCD): 0101 means A=0 B=1 C=0 D=1. */
 #define ABCD(a, b, c, e) ((a) | (b) << 1 | (c) << 2 | (e) << 3)
 
-static unsigned char idle_bits(int signalling, int ours)
+/* The bits a timeslot starts with, both ways. */
+static unsigned char idle_bits(int signalling)
 {
-    if (signalling == SIMFAR_SIG_EM_WINK)
-        return ABCD(0, 0, 0, 0);
-    (void)ours;
-    return ABCD(0, 1, 0, 1);
+    switch (signalling) {
+    case SIMFAR_SIG_EM_WINK: return ABCD(0, 0, 0, 0);
+    case SIMFAR_SIG_LOOPSTART: return ABCD(0, 1, 0, 1);
+    case SIMFAR_SIG_CAS: return ABCD(1, 0, 0, 1);
+    default: return 0;                       /* ISDN B-channels carry none */
+    }
 }
 
-struct span *span_new(device *d, int signalling, int tones)
+int span_has_bits(const span *s)
+{
+    return !span_has_dchannel(s->signalling);
+}
+
+int span_has_dchannel(int signalling)
+{
+    return signalling == SIMFAR_SIG_PRI || signalling == SIMFAR_SIG_CCS;
+}
+
+int span_line_timeslot(const span *s, int k)
+{
+    return s->e1 && k + 1 >= E1_CAS_TS ? k + 2 : k + 1;
+}
+
+struct span *span_new(device *d, int e1, int signalling, int tones)
 {
     span *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->dev = d;
+    s->e1 = e1;
     s->signalling = signalling;
     s->tones = tones;
+    s->nts = e1 ? SPAN_MAX_TS : signalling == SIMFAR_SIG_PRI ? DTV_NUMTS - 1 : DTV_NUMTS;
+    s->cas_aligned = signalling == SIMFAR_SIG_CAS;
     s->maint = t1maint_new(s);
     if (!s->maint) {
         free(s);
@@ -87,18 +120,18 @@ struct tslot *tslot_new(device *d, device *spandev, int signalling, int tones)
     t->dev = d;
     t->spandev = spandev;
     t->signalling = signalling;
-    t->tx = idle_bits(signalling, 1);
-    t->rx = t->far_tx = idle_bits(signalling, 0);
-    t->seen = t->tx;
+    t->tx = t->rx = t->far_tx = t->seen = idle_bits(signalling);
     if (spandev && spandev->span) {
+        span *s = spandev->span;
         int k;
-        for (k = 0; k < DTV_NUMTS && spandev->span->ts[k]; k++)
+        for (k = 0; k < s->nts && s->ts[k]; k++)
             ;
-        if (k < DTV_NUMTS)
-            spandev->span->ts[k] = d;
+        if (k < s->nts)
+            s->ts[k] = d;
         t->index = k;
     }
     farend_init(&t->fe, SIMFAR_EP_T1, d, tones);
+    t->fe.alaw = spandev && spandev->span && spandev->span->e1;
     t->dtmf_rx = t->fe.drx;
     t->mf_rx = t->fe.mfrx;
     set_receivers(t);
@@ -116,15 +149,24 @@ void tslot_free(struct tslot *t)
 farend *tslot_farend(struct tslot *t) { return &t->fe; }
 
 /* A yellow alarm (RAI) alone leaves the span up: it tells us the far end
- * does not see us.  Nor does RCL (a timing loop): the signal still passes. */
+ * does not see us.  Nor does RCL (a timing loop): the signal still passes;
+ * nor a multiframe not found (the frames are). */
 int span_is_down(const span *s)
 {
     unsigned a = s->alarms;
-    return (a & (1u << DTT1_LOS | 1u << DTT1_RED | 1u << DTT1_RLOS | 1u << DTT1_OOF |
-                 1u << DTT1_RBL)) != 0;
+    return (a & (1u << SIMFAR_AL_LOS | 1u << SIMFAR_AL_RED | 1u << SIMFAR_AL_RLOS |
+                 1u << SIMFAR_AL_OOF | 1u << SIMFAR_AL_BLUE)) != 0;
 }
 
 static int span_down(const tslot *t) { return span_is_down(t->spandev->span); }
+
+/* The bits cannot pass: the span is down, or (E1) both ends do not run
+ * CAS in timeslot 16.  The received bits are held meanwhile. */
+static int bits_held(const tslot *t)
+{
+    const span *s = t->spandev->span;
+    return span_is_down(s) || (s->e1 && !t1maint_cas_aligned(s->maint));
+}
 
 static void span_back_up(span *s);
 static void far_end_sees(tslot *t, int a_on_ms);
@@ -167,7 +209,7 @@ int simfar_trunk_register(int ep, int mf)
     int r = 0;
     sim_lock();
     d = g_sim ? sim_dev_any(ep) : NULL;
-    if (!d || d->kind != DEV_TS) {
+    if (!d || d->kind != DEV_TS || d->ts->spandev->span->e1) {
         r = sim_fail("%d is not the endpoint of a T1 timeslot", ep);
     } else {
         d->ts->register_mf = !!mf;
@@ -179,33 +221,52 @@ int simfar_trunk_register(int ep, int mf)
 
 /* ---- alarms -------------------------------------------------------------*/
 
-static unsigned short alarm_enable_bit(int code)
+/* How a span reports an alarm condition: its code (DTT1_ on T1, DTE1_ on
+ * E1; -1: the span has no such alarm) and the mask that enables it (0:
+ * always reported). */
+typedef struct {
+    const char *name;
+    int t1_code;
+    unsigned short t1_enable;
+    int e1_code;
+    unsigned short e1_enable;
+} alarm_report;
+
+static const alarm_report ALARM_REPORTS[SIMFAR_AL_COUNT] = {
+    [SIMFAR_AL_OOF] = {"OOF", DTT1_OOF, DTEC_OOF, DTE1_FSERR, DEEC_FSERR},
+    [SIMFAR_AL_LOS] = {"LOS", DTT1_LOS, DTEC_LOS, DTE1_LOS, DEEC_LOS},
+    [SIMFAR_AL_RED] = {"RED", DTT1_RED, DTEC_RED, DTE1_RED, DEEC_RED},
+    [SIMFAR_AL_YELLOW] = {"YELLOW", DTT1_RYEL, DTEC_RYEL, DTE1_RRA, DEEC_RRA},
+    [SIMFAR_AL_BLUE] = {"BLUE", DTT1_RBL, DTEC_RBL, DTE1_RUA1, DEEC_RUA1},
+    [SIMFAR_AL_RCL] = {"RCL", DTT1_RCL, 0, -1, 0},
+    [SIMFAR_AL_RLOS] = {"RLOS", DTT1_RLOS, DTEC_RLOS, DTE1_RLOS, DEEC_RLOS},
+    [SIMFAR_AL_LMFA] = {"LMFA", -1, 0, DTE1_MFSERR, DEEC_MFSERR},
+    [SIMFAR_AL_TS16_YELLOW] = {"TS16_YELLOW", -1, 0, DTE1_RDMA, DEEC_RDMA},
+};
+
+/* The code of alarm `al` on span s, or -1 if it has no such alarm. */
+static int alarm_code(const span *s, int al)
 {
-    switch (code) {
-    case DTT1_RLOS: return DTEC_RLOS;
-    case DTT1_RBL: return DTEC_RBL;
-    case DTT1_RYEL: return DTEC_RYEL;
-    case DTT1_LOS: return DTEC_LOS;
-    case DTT1_RED: return DTEC_RED;
-    case DTT1_OOF: return DTEC_OOF;
-    default: return 0;
-    }
+    return s->e1 ? ALARM_REPORTS[al].e1_code : ALARM_REPORTS[al].t1_code;
 }
 
-/* The span's alarms become `want` (1 << DTT1_x): each one raised or
- * cleared is told to the application, if it asked for it. */
+/* The span's alarms become `want` (1 << SIMFAR_AL_x): each one raised or
+ * cleared is told to the application with its span's code, if it asked
+ * for it. */
 static void span_set_alarms(device *d, unsigned want)
 {
     span *s = d->span;
-    int was_down = span_is_down(s), code;
-    for (code = 0; code <= DTT1_RED; code++) {
-        unsigned bit = 1u << code;
-        unsigned short en = alarm_enable_bit(code);
+    int was_down = span_is_down(s), al;
+    for (al = 0; al < SIMFAR_AL_COUNT; al++) {
+        const alarm_report *r = &ALARM_REPORTS[al];
+        unsigned bit = 1u << al;
+        unsigned short en = s->e1 ? r->e1_enable : r->t1_enable;
         int on = (want & bit) != 0;
         if (on == ((s->alarms & bit) != 0))
             continue;
         s->alarms ^= bit;
         if (d->open && (en == 0 || (s->errmask & en))) {
+            int code = alarm_code(s, al);
             unsigned short data = (unsigned short)(on ? code : code + DTT1_CLEARED);
             sim_post(d, DTEV_T1ERRC, &data, sizeof data, 0);
         }
@@ -216,16 +277,19 @@ static void span_set_alarms(device *d, unsigned want)
 
 /* An alarm raised or cleared by hand (simfar_span_alarm); the line's own
  * (t1maint.c) stand beside it: the span reports both. */
-int span_alarm(device *d, int code, int on)
+int span_alarm(device *d, int al, int on)
 {
     span *s = d->span;
     unsigned bit;
-    if (code < 0 || code > DTT1_RED || code == 2 || code == 8)
-        return sim_fail("%d is not a DTT1_ alarm code", code);
-    bit = 1u << code;
+    if (al < 0 || al >= SIMFAR_AL_COUNT)
+        return sim_fail("%d is not a SIMFAR_AL_ alarm", al);
+    if (alarm_code(s, al) < 0)
+        return sim_fail("%s is %s: it has no %s alarm", d->name, s->e1 ? "an E1" : "a T1",
+                        ALARM_REPORTS[al].name);
+    bit = 1u << al;
     if (!!(s->forced & bit) == !!on)
         return 0;
-    if (on && code == DTT1_OOF)
+    if (on && al == SIMFAR_AL_OOF)
         t1maint_count_oof(s->maint);
     s->forced ^= bit;
     span_set_alarms(d, s->forced | s->line_alarms);
@@ -236,13 +300,28 @@ int span_alarm(device *d, int code, int on)
 void span_tick(device *d)
 {
     span *s = d->span;
+    int was_aligned = s->cas_aligned;
     s->line_alarms = t1maint_tick(s->maint);
     span_set_alarms(d, s->forced | s->line_alarms);
+    s->cas_aligned = s->e1 && t1maint_cas_aligned(s->maint);
+    if (s->cas_aligned && !was_aligned)
+        span_back_up(s);
 }
 
 int span_idle(const struct span *s)
 {
     return t1maint_idle(s->maint);
+}
+
+/* Span alarms as the vendor API reports them: bits 1 << code. */
+static long alarm_codes(const span *s)
+{
+    long bits = 0;
+    int al;
+    for (al = 0; al < SIMFAR_AL_COUNT; al++)
+        if (s->alarms & (1u << al))
+            bits |= 1L << alarm_code(s, al);
+    return bits;
 }
 
 int simfar_span_alarm(const char *name, int code, int on)
@@ -261,39 +340,40 @@ int simfar_span_alarm(const char *name, int code, int on)
 
 /* ---- signalling ---------------------------------------------------------*/
 
-/* The far end's bits reach us (unless the span is down: then later). */
+/* The DTMM_ masks of bit k (A = 0 ... D = 3) going on and going off. */
+static const unsigned short BIT_ON[4] = {DTMM_AON, DTMM_BON, DTMM_CON, DTMM_DON};
+static const unsigned short BIT_OFF[4] = {DTMM_AOFF, DTMM_BOFF, DTMM_COFF, DTMM_DOFF};
+
+/* The far end's bits reach us (unless they are held: then later).  The
+ * application hears of the changes it asked for: A and B, and on E1 C and
+ * D too (on T1 they only repeat A and B). */
 static void deliver_far_bits(tslot *t)
 {
     unsigned char old = t->rx, bits = t->far_tx;
-    unsigned short data = 0;
+    int nbits = t->spandev->span->e1 ? 4 : 2, k;
+    unsigned short out = 0;
     if (old == bits)
         return;
     t->rx = bits;
+    for (k = 0; k < nbits; k++) {
+        unsigned short mask = (bits >> k & 1) ? BIT_ON[k] : BIT_OFF[k];
+        if (((old ^ bits) >> k & 1) && (t->sigmask & mask) == mask)
+            out |= mask;
+    }
     if ((old ^ bits) & 0x1) {
-        data |= (bits & 0x1) ? DTMM_AON : DTMM_AOFF;
-        if (!(bits & 0x1) && t->rx_a_ms >= WINK_MIN_MS && t->rx_a_ms <= WINK_MAX_MS)
-            data |= DTMM_WINK;
+        if (!(bits & 0x1) && t->rx_a_ms >= WINK_MIN_MS && t->rx_a_ms <= WINK_MAX_MS &&
+            (t->sigmask & DTMM_WINK))
+            out |= DTMM_WINK;
         t->rx_a_ms = 0;
     }
-    if ((old ^ bits) & 0x2)
-        data |= (bits & 0x2) ? DTMM_BON : DTMM_BOFF;
-    /* report only the transitions the application asked for */
-    {
-        unsigned short out = 0;
-        if ((data & 0x0001) && (t->sigmask & DTMM_AON) == DTMM_AON) out |= DTMM_AON;
-        if ((data & 0x0100) && (t->sigmask & DTMM_AOFF) == DTMM_AOFF) out |= DTMM_AOFF;
-        if ((data & 0x0002) && (t->sigmask & DTMM_BON) == DTMM_BON) out |= DTMM_BON;
-        if ((data & 0x0200) && (t->sigmask & DTMM_BOFF) == DTMM_BOFF) out |= DTMM_BOFF;
-        if ((data & DTMM_WINK) && (t->sigmask & DTMM_WINK)) out |= DTMM_WINK;
-        if (out && t->dev->open)
-            sim_post(t->dev, DTEV_SIG, &out, sizeof out, 0);
-    }
+    if (out && t->dev->open)
+        sim_post(t->dev, DTEV_SIG, &out, sizeof out, 0);
 }
 
 static void far_bits(tslot *t, unsigned char bits)
 {
     t->far_tx = bits;
-    if (!span_down(t))
+    if (!bits_held(t))
         deliver_far_bits(t);
 }
 
@@ -311,6 +391,11 @@ static int address_ok(const char *s, size_t max)
 int tslot_fe_call(struct tslot *t, const char *ani, const char *dnis, int mf)
 {
     farend *fe = &t->fe;
+    if (t->signalling != SIMFAR_SIG_EM_WINK && t->signalling != SIMFAR_SIG_LOOPSTART)
+        return sim_fail("%s: the simulator's far end places no call on %s timeslots yet "
+                        "(their signalling is not there: MFC/R2 on CAS, ISDN on the "
+                        "D-channel)", t->dev->name,
+                        t->signalling == SIMFAR_SIG_CAS ? "E1 CAS" : "ISDN");
     if (span_down(t))
         return sim_fail("%s: span %s is in alarm", t->dev->name, t->spandev->name);
     if (fe->state != SIMFAR_ST_IDLE || (t->tx & 0x1))
@@ -335,10 +420,10 @@ int tslot_fe_abandon(struct tslot *t)
         return sim_fail("%s has no unanswered call to abandon", t->dev->name);
     farend_stop_sending(fe);
     farend_set_state(fe, SIMFAR_ST_IDLE);
-    far_bits(t, idle_bits(t->signalling, 0));
+    far_bits(t, idle_bits(t->signalling));
     /* still off-hook after a glare the far end gave up: now it is our
      * seizure that it sees */
-    t->seen = idle_bits(t->signalling, 1);
+    t->seen = idle_bits(t->signalling);
     if (!span_down(t))
         far_end_sees(t, 0);
     return 0;
@@ -359,9 +444,12 @@ int tslot_fe_hangup(struct tslot *t)
     return 0;
 }
 
-/* Only A and B are carried; C and D repeat them (see the top of the file). */
-static unsigned char robbed_bits(unsigned char bits)
+/* The bits the line carries of what we send: on T1 only A and B (C and D
+ * repeat them, see the top of the file), on E1 all four. */
+static unsigned char carried_bits(const tslot *t, unsigned char bits)
 {
+    if (t->spandev->span->e1)
+        return bits;
     return (unsigned char)((bits & 0x3) | (bits & 0x3) << 2);
 }
 
@@ -370,18 +458,19 @@ static void our_bits(tslot *t, unsigned char bits)
 {
     unsigned char old = t->tx;
     int a_on_ms = (int)t->tx_a_ms;
-    bits = robbed_bits(bits);
+    bits = carried_bits(t, bits);
     if (old == bits)
         return;
     t->tx = bits;
     if ((old ^ bits) & 0x1)
         t->tx_a_ms = 0;
-    if (!span_down(t))
+    if (!bits_held(t))
         far_end_sees(t, a_on_ms);
 }
 
-/* Our bits reach the far end: what does it make of them?  a_on_ms: how long
- * our A bit held its previous value (a wink is 100-350 ms of off-hook). */
+/* Our bits reach the far end: what does it make of them (an E1 CAS far
+ * end only hears them: simfar_far_heard_bits)?  a_on_ms: how long our A
+ * bit held its previous value (a wink is 100-350 ms of off-hook). */
 static void far_end_sees(tslot *t, int a_on_ms)
 {
     farend *fe = &t->fe;
@@ -403,12 +492,12 @@ static void far_end_sees(tslot *t, int a_on_ms)
             farend_set_state(fe, SIMFAR_ST_IDLE);
             far_bits(t, BITS_ONHOOK_EM);
         }
-    } else {
+    } else if (t->signalling == SIMFAR_SIG_LOOPSTART) {
         int off = (bits & 0x3) == 0x3;
         if (off && fe->state == SIMFAR_ST_RINGING) {
             farend_stop_sending(fe);
             farend_set_state(fe, SIMFAR_ST_CONNECTED);
-            far_bits(t, idle_bits(t->signalling, 0));
+            far_bits(t, idle_bits(t->signalling));
         } else if (off && fe->state == SIMFAR_ST_IDLE) {
             farend_set_state(fe, SIMFAR_ST_SEIZED);
             if (fe->outbound != SIMFAR_OUT_NODIALTONE)
@@ -421,13 +510,16 @@ static void far_end_sees(tslot *t, int a_on_ms)
     set_receivers(t);
 }
 
-/* The span came out of alarm: both ends see the bits held meanwhile (a
- * sleeping timeslot wakes first, so its clocks are up to date). */
+/* The span came out of alarm, or its E1 ends both run CAS again: both
+ * ends see the bits held meanwhile (a sleeping timeslot wakes first, so its
+ * clocks are up to date). */
 static void span_back_up(span *s)
 {
     int k;
-    for (k = 0; k < DTV_NUMTS && s->ts[k]; k++) {
+    for (k = 0; k < s->nts; k++) {
         tslot *t = s->ts[k]->ts;
+        if (bits_held(t))
+            return;
         sim_wake(s->ts[k]);
         deliver_far_bits(t);
         far_end_sees(t, 0);
@@ -518,14 +610,35 @@ void tslot_slept(struct tslot *t, long ms)
     farend_clocks(&t->fe, ms);
 }
 
+/* The far end's line signalling: E&M and loop start (E1 CAS and ISDN
+ * have none here yet). */
 static void signalling_tick(tslot *t, int down)
 {
     if (down)
         return;
     if (t->signalling == SIMFAR_SIG_EM_WINK)
         em_tick(t);
-    else
+    else if (t->signalling == SIMFAR_SIG_LOOPSTART)
         ls_tick(t);
+}
+
+/* What we send, as the line carries it: the bus's mu-law as it is on T1,
+ * converted to A-law on E1 (into `line`). */
+static const uint8_t *to_line(const tslot *t, const uint8_t *bus, uint8_t *line)
+{
+    if (!t->spandev->span->e1)
+        return bus;
+    ulaw_to_alaw(bus, line, TICK);
+    return line;
+}
+
+/* What we receive, onto the bus: mu-law from an E1's A-law. */
+static void to_bus(const tslot *t, const uint8_t *line, uint8_t *bus)
+{
+    if (t->spandev->span->e1)
+        alaw_to_ulaw(line, bus, TICK);
+    else
+        memcpy(bus, line, TICK);
 }
 
 /* The payload through the line's maintenance state (a loop, errors,
@@ -534,17 +647,21 @@ static void signalling_tick(tslot *t, int down)
 static void maintained_tick(tslot *t, int down)
 {
     struct t1maint *m = t->spandev->span->maint;
-    uint8_t theirs[TICK];
-    farend_hear_bus(&t->fe, t1maint_send(m, t->index, sim_bus_in(t->dev), down));
+    uint8_t ours[TICK], theirs[TICK], to_us[TICK];
+    farend_hear_wire(&t->fe, t1maint_send(m, t->index, to_line(t, sim_bus_in(t->dev), ours),
+                                          down));
     signalling_tick(t, down);
-    farend_speak_bus(&t->fe, theirs);
-    t1maint_receive(m, t->index, theirs, down, sim_bus_out(t->dev->txslot));
+    farend_speak_wire(&t->fe, theirs);
+    t1maint_receive(m, t->index, theirs, down, to_us);
+    to_bus(t, to_us, sim_bus_out(t->dev->txslot));
 }
 
 void tslot_tick(device *d)
 {
     tslot *t = d->ts;
+    struct t1maint *m = t->spandev->span->maint;
     int16_t out[TICK];
+    uint8_t line[TICK];
     int down = span_down(t);
     t->tx_a_ms += TICK_MS;
     t->rx_a_ms += TICK_MS;
@@ -553,17 +670,19 @@ void tslot_tick(device *d)
         if (t->wink_async && d->open)
             sim_post(d, DTEV_WINKCPLT, NULL, 0, 0);
     }
-    if (t1maint_shapes(t->spandev->span->maint)) {
+    if (t1maint_shapes(m)) {
         maintained_tick(t, down);
         return;
     }
-    farend_hear_bus(&t->fe, d->listen >= 0 && !down ? sim_bus_in(d) : NULL);
+    farend_hear_wire(&t->fe, d->listen >= 0 && !down ? to_line(t, sim_bus_in(d), line) : NULL);
     signalling_tick(t, down);
     if (down) {
         farend_speak(&t->fe, out);          /* the far end talks into a dead span */
         memset(sim_bus_out(d->txslot), IDLE_CODE, TICK);
     } else {
-        farend_speak_bus(&t->fe, sim_bus_out(d->txslot));
+        farend_speak_wire(&t->fe, line);
+        t1maint_received(m, t->index, line);
+        to_bus(t, line, sim_bus_out(d->txslot));
     }
 }
 
@@ -577,9 +696,9 @@ int dt_open(const char *name, int oflags)
     sim_lock();
     sim_ensure();
     d = sim_find(name);
-    if (!d || (d->kind != DEV_SPAN && d->kind != DEV_TS)) {
+    if (!d || (d->kind != DEV_SPAN && d->kind != DEV_TS && d->kind != DEV_DCHAN)) {
         errno = ENOENT;
-        r = sim_fail("no T1 span or timeslot named '%s'", name ? name : "(null)");
+        r = sim_fail("no span, timeslot or D-channel named '%s'", name ? name : "(null)");
     } else if (d->open) {
         errno = EBUSY;
         r = sim_fail("%s is already open", name);
@@ -587,6 +706,8 @@ int dt_open(const char *name, int oflags)
         d->open = 1;
         if (d->kind == DEV_SPAN)
             t1maint_opened(d->span->maint);
+        else if (d->kind == DEV_DCHAN)
+            dchan_opened(d->dchan);
         dev_ok(d);
         r = (int)sim_handle(d);
     }
@@ -600,17 +721,17 @@ int dt_close(int dev)
     int r = -1;
     sim_lock();
     d = sim_dev(dev);
-    if (d && (d->kind == DEV_SPAN || d->kind == DEV_TS)) {
+    if (d && (d->kind == DEV_SPAN || d->kind == DEV_TS || d->kind == DEV_DCHAN)) {
         if (d->kind == DEV_TS) {
             d->ts->sigmask = 0;
             bus_release_device(d);
-        } else {
+        } else if (d->kind == DEV_SPAN) {
             d->span->errmask = 0;
         }
         d->open = 0;
         r = 0;
     } else {
-        sim_fail("dt_close: %d is not an open T1 device", dev);
+        sim_fail("dt_close: %d is not an open span, timeslot or D-channel", dev);
     }
     sim_unlock();
     return r;
@@ -629,6 +750,20 @@ static device *ts_dev(int dev)
 static unsigned short apply(unsigned short cur, unsigned short mask, int action)
 {
     return action == DTA_ADDMSK ? cur | mask : action == DTA_SUBMSK ? cur & ~mask : mask;
+}
+
+/* Why our bits cannot become `bits` on timeslot d: 0 if they can. */
+static int bits_refused(device *d, unsigned char bits)
+{
+    tslot *t = d->ts;
+    if (!span_has_bits(t->spandev->span))
+        return dev_err(d, EDT_PARAMERR, "%s is an ISDN B-channel: it carries no signalling "
+                       "bits (its calls are signalled on the D-channel %sD)", d->name,
+                       t->spandev->name);
+    if (t->spandev->span->e1 && bits == 0)
+        return dev_err(d, EDT_PARAMERR, "ABCD 0000 is forbidden on E1: it would mimic the "
+                       "multiframe alignment signal in timeslot 16 (keep D = 1: idle 1001)");
+    return 0;
 }
 
 int dt_setevtmsk(int dev, int event, unsigned short mask, int action)
@@ -666,12 +801,13 @@ int dt_settssig(int dev, unsigned short bits, int action)
     sim_lock();
     d = ts_dev(dev);
     if (d) {
+        unsigned char tx = (unsigned char)apply(d->ts->tx, bits, action);
         if (bits & ~0xF)
             r = dev_err(d, EDT_PARAMERR, "bits 0x%x: use DTB_ABIT..DTB_DBIT", bits);
         else if (action < DTA_SETMSK || action > DTA_SUBMSK)
             r = dev_err(d, EDT_PARAMERR, "action %d is not DTA_SETMSK/ADDMSK/SUBMSK", action);
-        else {
-            our_bits(d->ts, (unsigned char)apply(d->ts->tx, bits, action));
+        else if (bits_refused(d, tx) == 0) {
+            our_bits(d->ts, tx);
             dev_ok(d);
             r = 0;
         }
@@ -688,13 +824,14 @@ int dt_settssigsim(int dev, unsigned short bits)
     d = ts_dev(dev);
     if (d) {
         unsigned char tx = d->ts->tx;
+        int k;
+        for (k = 0; k < 4; k++)
+            if (bits & (0x10 << k))
+                tx = (unsigned char)((tx & ~(1 << k)) | (bits & (1 << k)));
         if (!(bits & 0xF0) || (bits & ~0xFF))
-            r = dev_err(d, EDT_PARAMERR, "bits 0x%x: combine DTB_AON/AOFF/BON/BOFF", bits);
-        else {
-            int k;
-            for (k = 0; k < 4; k++)
-                if (bits & (0x10 << k))
-                    tx = (unsigned char)((tx & ~(1 << k)) | (bits & (1 << k)));
+            r = dev_err(d, EDT_PARAMERR, "bits 0x%x: combine DTB_AON/AOFF ... DTB_DON/DOFF",
+                        bits);
+        else if (bits_refused(d, tx) == 0) {
             our_bits(d->ts, tx);
             dev_ok(d);
             r = 0;
@@ -712,7 +849,7 @@ int dt_xmitwink(int dev, unsigned int tmo)
     d = ts_dev(dev);
     if (d) {
         if (d->ts->signalling != SIMFAR_SIG_EM_WINK)
-            r = dev_err(d, EDT_PARAMERR, "%s is loop-start signalled: a wink is E&M "
+            r = dev_err(d, EDT_PARAMERR, "%s is not E&M signalled: a wink is E&M "
                         "signalling", d->name);
         else if (d->ts->tx & 0x1)
             r = dev_err(d, EDT_BUSY, "cannot wink while off-hook");
@@ -770,7 +907,7 @@ long ATDT_ALARMS(int dev)
     sim_lock();
     d = sim_dev(dev);
     if (d && d->kind == DEV_SPAN)
-        r = d->span->alarms;
+        r = alarm_codes(d->span);
     else if (d)
         dev_err(d, EDT_BADDEV, "%s is not a span", d->name);
     sim_unlock();
@@ -814,39 +951,90 @@ int dt_getctinfo(int dev, CT_DEVINFO *info)
     sim_lock();
     d = sim_dev(dev);
     if (d && (d->kind == DEV_TS || d->kind == DEV_SPAN) && info) {
+        const span *s = d->kind == DEV_SPAN ? d->span : d->ts->spandev->span;
         memset(info, 0, sizeof *info);
         info->ct_prodid = 0x43544953;
         info->ct_devfamily = CT_DFSPAN;
         info->ct_devmode = CT_DMNETWORK;
-        info->ct_nettype = CT_NTT1;
+        info->ct_nettype = s->e1 ? CT_NTE1 : CT_NTT1;
         info->ct_busmode = CT_BMH100;
         info->ct_busencoding = CT_BEULAW;
         dev_ok(d);
         r = 0;
     } else if (d) {
-        dev_err(d, EDT_PARAMERR, "no CT_DEVINFO given or not a T1 device");
+        dev_err(d, EDT_PARAMERR, "no CT_DEVINFO given or not a span or timeslot");
     }
     sim_unlock();
     return r;
 }
 
+static const char *signalling_name(int signalling)
+{
+    switch (signalling) {
+    case SIMFAR_SIG_EM_WINK: return "em_wink";
+    case SIMFAR_SIG_LOOPSTART: return "fxs_ls";
+    case SIMFAR_SIG_PRI: return "pri";
+    case SIMFAR_SIG_CAS: return "cas";
+    default: return "ccs";
+    }
+}
+
 int span_status(device *d, char *buf, int max)
 {
     span *s = d->span;
-    static const char *names[] = {"OOF", "LOS", "?", "BPVS", "ECS", "YELLOW", "RCL",
-                                  "FERR", "?", "BLUE", "RLOS", "RED"};
     char al[128] = "";
-    int k;
-    for (k = 0; k <= DTT1_RED; k++)
+    int k, n;
+    for (k = 0; k < SIMFAR_AL_COUNT; k++)
         if (s->alarms & (1u << k)) {
             if (al[0])
                 strcat(al, ",");
-            strcat(al, names[k]);
+            strcat(al, ALARM_REPORTS[k].name);
         }
-    int n = snprintf(buf, max, "kind=span signalling=%s alarms=%s ",
-                     s->signalling == SIMFAR_SIG_EM_WINK ? "em_wink" : "fxs_ls",
-                     al[0] ? al : "none");
+    n = snprintf(buf, max, "kind=span type=%s signalling=%s alarms=%s ", s->e1 ? "e1" : "t1",
+                 signalling_name(s->signalling), al[0] ? al : "none");
     return n < max ? n + t1maint_status(s->maint, buf + n, max - n) : n;
+}
+
+/* ---- the far end's CAS bits (simfar.h) ------------------------------------*/
+
+/* The E1 CAS timeslot of endpoint ep, or NULL with the error set. */
+static tslot *cas_timeslot(int ep)
+{
+    device *d = g_sim ? sim_dev_any(ep) : NULL;
+    if (!d || d->kind != DEV_TS || d->ts->signalling != SIMFAR_SIG_CAS) {
+        sim_fail("%d is not the endpoint of an E1 CAS timeslot", ep);
+        return NULL;
+    }
+    return d->ts;
+}
+
+int simfar_far_bits(int ep, int abcd)
+{
+    tslot *t;
+    int r = -1;
+    sim_lock();
+    t = cas_timeslot(ep);
+    if (t && (abcd < 0 || abcd > 0xF)) {
+        sim_fail("ABCD %d: from 0 to 15 (A = 0x1 ... D = 0x8)", abcd);
+    } else if (t) {
+        sim_wake(t->dev);
+        far_bits(t, (unsigned char)abcd);
+        r = 0;
+    }
+    sim_unlock();
+    return r;
+}
+
+int simfar_far_heard_bits(int ep)
+{
+    tslot *t;
+    int r = -1;
+    sim_lock();
+    t = cas_timeslot(ep);
+    if (t)
+        r = t->seen;
+    sim_unlock();
+    return r;
 }
 
 int tslot_status(device *d, char *buf, int max)

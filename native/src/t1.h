@@ -1,31 +1,51 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * t1.h - a T1 span and its timeslots, shared by t1.c (signalling, alarms,
- * the dt_ calls of a trunk) and t1maint.c (the line itself: framing, line
- * code, clocks, errors, loopbacks, BERT).
+ * t1.h - a T1 or E1 span and its timeslots, shared by t1.c (signalling,
+ * alarms, the dt_ calls of a trunk), t1maint.c (the line itself: framing,
+ * line code, clocks, errors, loopbacks, BERT) and dchannel.c (an ISDN
+ * span's D-channel).
+ *
+ * A span's timeslot devices are its bearer channels, numbered as the
+ * vendor numbers them:
+ *
+ *   T1, robbed bit   T1-T24   channels 1-24
+ *   T1, ISDN PRI     T1-T23   channels 1-23; channel 24 is the D-channel
+ *   E1               T1-T30   timeslots 1-15 and 17-31 (span_line_timeslot);
+ *                             timeslot 0 frames the line, 16 carries the
+ *                             CAS bits or, with CCS, the D-channel
+ *
+ * A T1 line carries mu-law, an E1 line A-law; the bus is mu-law whatever
+ * the span, so an E1 timeslot converts between the two (tslot_tick).
  */
 #ifndef CTI_T1_H
 #define CTI_T1_H
 
 #include "sim.h"
 
+#define SPAN_MAX_TS 30             /* bearer timeslots: 24 on T1 (23 PRI), 30 on E1 */
+#define E1_CAS_TS 16               /* the E1 timeslot of CAS bits or the D-channel */
+
 typedef struct span {
     device *dev;
-    int signalling;
+    int e1;                    /* an E1 span, else T1 */
+    int signalling;            /* SIMFAR_SIG_x */
     int tones;
-    unsigned alarms;           /* 1 << DTT1_x: raised, as the application was told */
+    int nts;                   /* its bearer timeslots (ts[0 .. nts - 1]) */
+    unsigned alarms;           /* 1 << SIMFAR_AL_x: raised, as the application was told */
     unsigned forced;           /* raised by simfar_span_alarm */
     unsigned line_alarms;      /* raised by the line's state (t1maint_tick) */
-    unsigned short errmask;    /* DTEC_ */
+    unsigned short errmask;    /* DTEC_ (T1) or DEEC_ (E1) */
     int alarm_mode;
-    device *ts[DTV_NUMTS];
+    device *ts[SPAN_MAX_TS];
+    device *dchan;             /* the D-channel "dtiBnD" (PRI, CCS), or NULL */
+    int cas_aligned;           /* E1: both ends ran CAS at the last tick */
     struct t1maint *maint;     /* the line (t1maint.c) */
 } span;
 
 typedef struct tslot {
     device *dev;
     device *spandev;
-    int index;                 /* 0 .. DTV_NUMTS - 1 on its span */
+    int index;                 /* 0 .. nts - 1 on its span */
     int signalling;
     unsigned char tx;          /* our bits: A = 0x1, B = 0x2, C = 0x4, D = 0x8 */
     unsigned char rx;          /* far end's bits as we receive them */
@@ -46,6 +66,14 @@ typedef struct tslot {
 /* Alarms that take the whole span down: no audio and no signalling get
  * through (the received bits are held) until they clear. */
 int span_is_down(const span *s);
+/* The span's timeslots carry signalling bits (robbed bit, E1 CAS); the
+ * B-channels of an ISDN span carry none. */
+int span_has_bits(const span *s);
+/* The span has a D-channel: T1 PRI, E1 CCS. */
+int span_has_dchannel(int signalling);
+/* The line timeslot of bearer timeslot k (0-based): T1 channel k + 1; E1
+ * timeslot 1-15, then 17-31. */
+int span_line_timeslot(const span *s, int k);
 
 /* ---- t1maint.c: the line --------------------------------------------------*/
 struct t1maint *t1maint_new(span *s);
@@ -53,7 +81,7 @@ void t1maint_free(struct t1maint *m);
 /* The span was opened: its counters start again from zero. */
 void t1maint_opened(struct t1maint *m);
 /* Once a tick, before the span's timeslots: returns the alarms the line's
- * state raises now (1 << DTT1_x). */
+ * state raises now (1 << SIMFAR_AL_x). */
 unsigned t1maint_tick(struct t1maint *m);
 /* Nothing on the line needs the tick: the span may sleep. */
 int t1maint_idle(const struct t1maint *m);
@@ -63,14 +91,23 @@ int t1maint_idle(const struct t1maint *m);
 int t1maint_shapes(const struct t1maint *m);
 /* Timeslot k: what the far end hears (NULL: nothing reaches it), given
  * what the application sends; then what we receive, given what the far end
- * says.  down: the span is in alarm. */
+ * says.  Bytes as the line carries them (A-law on E1).  down: the span is
+ * in alarm. */
 const uint8_t *t1maint_send(struct t1maint *m, int k, const uint8_t *ours, int down);
 void t1maint_receive(struct t1maint *m, int k, const uint8_t *theirs, int down,
                      uint8_t *to_us);
+/* Timeslot k received these line bytes this tick, unshaped (the line code
+ * of what we receive is counted on them). */
+void t1maint_received(struct t1maint *m, int k, const uint8_t *bytes);
 /* A BERT runs on timeslot k (its own or the span's). */
 int t1maint_testing(const struct t1maint *m, int k);
 /* An OOF alarm raised by hand counts as an OOF event. */
 void t1maint_count_oof(struct t1maint *m);
+/* The E1 signalling bits get through: both ends run CAS in timeslot 16. */
+int t1maint_cas_aligned(const struct t1maint *m);
+/* Where a D-channel frame goes, sent by us (from_us) or by the far end. */
+enum { DCHAN_LOST, DCHAN_TO_FAR, DCHAN_TO_US };
+int t1maint_dchannel_route(const struct t1maint *m, int from_us);
 int t1maint_status(const struct t1maint *m, char *buf, int max);
 
 #endif

@@ -1,22 +1,36 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * t1maint.c - T1 span maintenance: the line between our framer and the
- * telco's, as a technician tests it (lines-real.md, section 4).
+ * t1maint.c - T1 and E1 span maintenance: the line between our framer and
+ * the telco's, as a technician tests it (lines-real.md, section 4).
  *
- * Each end of a span has its framing (ESF or D4), line code (B8ZS or AMI)
- * and clock (recovered from the line, or its own oscillator).  What our
- * framer receives decides what it reports:
+ * Each end of a span has its framing (T1: ESF or D4; E1: with or without
+ * CRC-4), line code (T1: B8ZS or AMI; E1: HDB3 or AMI) and clock
+ * (recovered from the line, or its own oscillator); an E1 end also uses
+ * timeslot 16 for CAS or for a D-channel (CCS).  What our framer receives
+ * decides what it reports:
  *
  *   framing differs     out of frame at once (an OOF event and the OOF
  *                       alarm), red after RED_AFTER_MS of it; red clears
  *                       RED_CLEAR_MS after framing returns.  The far end
  *                       cannot frame us either: it goes red and sends
  *                       yellow, which we see.  No LOS: the signal is there.
- *   line code differs   B8ZS received as AMI: every substitution (8 zeros)
- *                       is two BPVs; AMI received as B8ZS: every run of 8
+ *   CRC-4 differs (E1)  both ends frame (timeslot 0's FAS and NFAS are the
+ *                       same with or without CRC-4), so calls go on; the
+ *                       end set for CRC-4 looks for the CRC-4 multiframe in
+ *                       the Si bits and never finds it: its multiframe
+ *                       alarm (LMFA, DTE1_MFSERR) for as long as it lasts,
+ *                       and no CRC-4 error counted (there is no block to
+ *                       check).  The other end ignores the Si bits: fine.
+ *   TS16 use differs    (E1, CAS against CCS) the CAS end finds no CAS
+ *                       multiframe in timeslot 16: LMFA too, and the bits
+ *                       are held (t1.c); a D-channel carries nothing.
+ *   line code differs   B8ZS (HDB3) received as AMI: every substitution (8
+ *                       zeros; HDB3: 4) is two BPVs (HDB3: one, its V);
+ *                       AMI received as B8ZS (HDB3): every run of 8 (4)
  *                       zeros or more is an EXZ (AMI at both ends: 16 or
  *                       more).  Counted on the bytes that really cross the
- *                       line, so the rate follows the traffic; no alarm.
+ *                       line, timeslot 0 and 16 of an E1 included, so the
+ *                       rate follows the traffic; no alarm.
  *   both clocks internal  the oscillators differ by ppm: a controlled slip
  *                       every 1 / (ppm * 1e-6 * 8000) s (a slip is one
  *                       193-bit frame), the slipped frame repeated
@@ -35,8 +49,9 @@
  *
  * A far-end line loop regenerates our own signal, so framing, line code
  * and clock all come back as ours; a payload loop puts our payload in the
- * far end's framing, code and clock.  Robbed-bit signalling is carried
- * apart from the payload (t1.c) and is not looped.
+ * far end's framing, code and clock.  Signalling bits are carried apart
+ * from the payload (t1.c) and are not looped; a D-channel's frames are
+ * (t1maint_dchannel_route).
  *
  * Errors: simfar_span_errors adds events to the counts of the current
  * second; simfar_span_ber flips bits on the far end's transmit path, the
@@ -45,8 +60,15 @@
  * is flipped in the timeslot's byte and, on ESF, fails its superframe's
  * CRC-6 (one CRC error per errored superframe); a framing bit flipped is a
  * frame bit error (every F bit of D4, one in four of ESF: the FAS bits).
+ * On E1 a frame is 256 bits, timeslot 0 first: bits 2-8 of a FAS frame's
+ * timeslot 0 are the FAS (an error each), its bit 1 the CRC-4 C bit; with
+ * CRC-4 any bit flipped fails its sub-multiframe (8 frames: one CRC-4
+ * error each).  The E bits the far end sends report the blocks it found
+ * errored in what we send, a path the simulation keeps clean: they count
+ * (FEBE) as simfar_span_errors injects them.
  *
- * Loop codes: an in-band code replaces our whole payload with its pattern;
+ * Loop codes (T1 only: E1 has neither in-band loop codes nor a data link):
+ * an in-band code replaces our whole payload with its pattern;
  * the far end latches a line loop after INBAND_LATCH_MS of 00001 and
  * releases it after as long of 001.  We send until we see it done (our
  * code comes back once the far end loops, and no longer once it has
@@ -56,9 +78,9 @@
  * made by data-link codes by data-link codes.  Our side does not answer
  * loop codes.
  *
- * BERT: a generator replaces what we send on the span (all 24 timeslots,
- * frame by frame) or on one timeslot, and a checker reads what comes back
- * (bert.c).  A span ticks before its timeslots (creation order): it checks
+ * BERT: a generator replaces what we send on the span (all its bearer
+ * timeslots, frame by frame: 24 on T1, 23 on PRI, 30 on E1) or on one
+ * timeslot, and a checker reads what comes back (bert.c).  A span ticks before its timeslots (creation order): it checks
  * the bytes they received during the previous tick and makes this tick's
  * pattern for them to send.
  */
@@ -72,8 +94,13 @@
 #include "t1.h"
 
 #define FRAMES TICK                 /* frames in a tick: a byte per timeslot each */
-#define FRAME_BITS 193              /* the framing bit, then 24 bytes */
+#define T1_FRAME_BITS 193           /* the framing bit, then 24 bytes */
+#define E1_FRAME_BITS 256           /* 32 bytes, timeslot 0 first */
 #define ESF_FRAMES 24               /* frames of an ESF superframe */
+#define CRC4_SMF_FRAMES 8           /* frames of a CRC-4 sub-multiframe (a block) */
+#define CAS_MF_FRAMES 16            /* frames of a CAS multiframe */
+#define CAS_MFAS_BYTE 0x0B          /* timeslot 16 of CAS frame 0: 0000 1011 (no alarm) */
+#define HDLC_FLAG 0x7E              /* what an idle D-channel carries */
 #define RED_AFTER_MS 2500           /* out of frame this long: red */
 #define RED_CLEAR_MS 10000          /* framed again this long: red clears */
 #define TIMING_LOOP_PPM 1000.0      /* how far a timing loop wanders */
@@ -90,6 +117,7 @@ typedef struct {
     int framing;                    /* DTFR_x */
     int coding;                     /* DTCD_x */
     int clock;                      /* DTCK_x */
+    int ts16;                       /* E1: SIMFAR_SIG_CAS or SIMFAR_SIG_CCS; T1: 0 */
 } line_end;
 
 /* One end's framer: out of frame now, and red after long enough. */
@@ -118,9 +146,10 @@ struct t1maint {
     /* the framers and what the far end says of ours */
     framer us, them;
     int yellow, timing_loop;
+    int mfa_lost;                   /* E1: DTMFA_ multiframes we look for and miss */
     /* counters since the span was opened */
     long long opened_ms;
-    unsigned long bpv, exz, crc, fas, oof, slips;
+    unsigned long bpv, exz, crc, fas, oof, slips, ebit;
     long long ais_until_ms;         /* an AIS second injected lasts until then */
     /* impairments of the far end's transmit path */
     double ber;
@@ -129,28 +158,42 @@ struct t1maint {
     double slip_frames;             /* frames of drift since the last slip */
     int slip_frame;                 /* this tick's slip: the frame repeated, or -1 */
     unsigned long long frame_no;    /* frames since the span was made */
-    unsigned long long crc_mark;    /* 1 + the last superframe counted as a CRC error */
+    unsigned long long crc_mark;    /* 1 + the last CRC block counted as a CRC error */
     flip flips[MAX_FLIPS];
     int nflips;
-    /* each timeslot's payload: sent this tick, received the last */
-    uint8_t sent[DTV_NUMTS][TICK];
-    uint8_t received[DTV_NUMTS][TICK];
-    /* the span's pattern (a BERT or an in-band code), frame by frame */
+    /* each timeslot's payload as the line carries it: sent this tick,
+     * received the last */
+    uint8_t sent[SPAN_MAX_TS][TICK];
+    uint8_t received[SPAN_MAX_TS][TICK];
+    /* the span's pattern (a BERT or an in-band code), frame by frame: the
+     * byte of timeslot k in frame f at f * nts + k */
     int pattern_on;
     cti_pattern gen;
-    uint8_t block[FRAMES][DTV_NUMTS];
+    uint8_t block[FRAMES * SPAN_MAX_TS];
     int bert_on;
     cti_bert bert;
-    uint8_t rxblock[FRAMES][DTV_NUMTS];
+    uint8_t rxblock[FRAMES * SPAN_MAX_TS];
     /* BERTs on single timeslots */
     int ts_berts;
-    int ts_bert_on[DTV_NUMTS];
-    cti_pattern ts_gen[DTV_NUMTS];
-    cti_bert ts_bert[DTV_NUMTS];
+    int ts_bert_on[SPAN_MAX_TS];
+    cti_pattern ts_gen[SPAN_MAX_TS];
+    cti_bert ts_bert[SPAN_MAX_TS];
 };
 
-static const char *framing_name(int v) { return v == DTFR_D4 ? "d4" : "esf"; }
-static const char *coding_name(int v) { return v == DTCD_AMI ? "ami" : "b8zs"; }
+static const char *framing_name(int v)
+{
+    switch (v) {
+    case DTFR_D4: return "d4";
+    case DTFR_E1: return "e1";
+    case DTFR_E1_CRC4: return "e1_crc4";
+    default: return "esf";
+    }
+}
+
+static const char *coding_name(int v)
+{
+    return v == DTCD_AMI ? "ami" : v == DTCD_HDB3 ? "hdb3" : "b8zs";
+}
 static const char *clock_name(int v) { return v == DTCK_INTERNAL ? "internal" : "line"; }
 
 static const char *loop_name(int v)
@@ -175,6 +218,17 @@ static const char *code_name(int v)
 }
 
 static int inband(int code) { return code == DTLC_LINEUP || code == DTLC_LINEDOWN; }
+
+static int frame_bits(const struct t1maint *m)
+{
+    return m->s->e1 ? E1_FRAME_BITS : T1_FRAME_BITS;
+}
+
+/* The line code that substitutes long runs of zeros: B8ZS on T1, HDB3 on E1. */
+static int substituting(const struct t1maint *m)
+{
+    return m->s->e1 ? DTCD_HDB3 : DTCD_B8ZS;
+}
 
 /* ---- life -----------------------------------------------------------------*/
 
@@ -202,14 +256,15 @@ struct t1maint *t1maint_new(span *s)
     if (!m)
         return NULL;
     m->s = s;
-    m->ours = (line_end){DTFR_ESF, DTCD_B8ZS, DTCK_LINE};
+    m->ours = s->e1 ? (line_end){DTFR_E1_CRC4, DTCD_HDB3, DTCK_LINE, s->signalling}
+                    : (line_end){DTFR_ESF, DTCD_B8ZS, DTCK_LINE, 0};
     m->far = matching(m->ours);
     m->ppm = 32.0;                  /* a Stratum 4 oscillator's worst */
     /* the span's own random sequence, from the seed and the span, mixed so
      * that seeds 1, 2, 3 do not start one sequence a step apart */
     m->rng = mix64((uint64_t)g_sim->seed << 32 | (uint32_t)s->dev->index);
     m->slip_frame = -1;
-    memset(m->received, IDLE_CODE, sizeof m->received);
+    memset(m->received, s->e1 ? ALAW_IDLE_CODE : IDLE_CODE, sizeof m->received);
     t1maint_opened(m);
     return m;
 }
@@ -219,7 +274,7 @@ void t1maint_free(struct t1maint *m) { free(m); }
 void t1maint_opened(struct t1maint *m)
 {
     m->opened_ms = g_sim->now_ms;
-    m->bpv = m->exz = m->crc = m->fas = m->oof = m->slips = 0;
+    m->bpv = m->exz = m->crc = m->fas = m->oof = m->slips = m->ebit = 0;
     m->ais_until_ms = 0;
 }
 
@@ -278,11 +333,38 @@ static int frame(framer *f, int in_frame)
     return onset;
 }
 
+/* Whether a framer set for framing `ours` finds frames in a signal framed
+ * `rx`: on T1 only in its own framing; on E1 in either (timeslot 0's FAS
+ * and NFAS are the same with or without CRC-4). */
+static int frames_on(int ours, int rx)
+{
+    if (ours == DTFR_E1 || ours == DTFR_E1_CRC4)
+        return rx == DTFR_E1 || rx == DTFR_E1_CRC4;
+    return rx == ours;
+}
+
+/* E1: the multiframes our framer looks for in what it receives and does
+ * not find (DTMFA_): CRC-4's, set for CRC-4 and receiving none; CAS's, set
+ * for CAS and receiving a timeslot 16 that is not. */
+static int multiframes_lost(const struct t1maint *m)
+{
+    line_end rx = received_by_us(m);
+    int lost = 0;
+    if (!m->s->e1)
+        return 0;
+    if (m->ours.framing == DTFR_E1_CRC4 && rx.framing != DTFR_E1_CRC4)
+        lost |= DTMFA_CRC4;
+    if (m->ours.ts16 == SIMFAR_SIG_CAS && rx.ts16 != SIMFAR_SIG_CAS)
+        lost |= DTMFA_CAS;
+    return lost;
+}
+
 static void frame_both_ends(struct t1maint *m)
 {
-    if (frame(&m->us, received_by_us(m).framing == m->ours.framing))
+    if (frame(&m->us, frames_on(m->ours.framing, received_by_us(m).framing)))
         m->oof++;
-    frame(&m->them, received_by_far(m) == m->far.framing);
+    frame(&m->them, frames_on(m->far.framing, received_by_far(m)));
+    m->mfa_lost = m->us.oof ? 0 : multiframes_lost(m);   /* sought once in frame */
     /* a far end in red says so (RAI) to whoever it still transmits to */
     m->yellow = m->them.red && m->our_loop != DTLB_LOCAL && m->far_loop == DTLB_NONE;
 }
@@ -290,32 +372,77 @@ static void frame_both_ends(struct t1maint *m)
 /* ---- line code ------------------------------------------------------------*/
 
 /* A run of zeros ended: what does our receiver make of it?  sent: the line
- * code it was sent in. */
+ * code it was sent in.  A substitution replaces 8 zeros (B8ZS: 000VB0VB,
+ * two violations) or 4 (HDB3: 000V or B00V, one). */
 static void zeros(struct t1maint *m, int sent, int run)
 {
-    if (run < 8)
+    int e1 = m->s->e1, length = e1 ? 4 : 8;
+    if (run < length)
         return;
-    if (sent == DTCD_B8ZS)
-        m->bpv += 2 * (unsigned long)(run / 8);    /* each substitution: V, then V */
-    else if (m->ours.coding == DTCD_B8ZS || run >= 16)
-        m->exz++;                                   /* > 7 zeros for B8ZS, > 15 for AMI */
+    if (sent != DTCD_AMI)
+        m->bpv += (unsigned long)(e1 ? 1 : 2) * (unsigned long)(run / length);
+    else if (m->ours.coding != DTCD_AMI || run >= 16)
+        m->exz++;                                   /* > 7 zeros for B8ZS, > 3 for HDB3,
+                                                       > 15 for AMI */
 }
 
-/* The zero runs of what we received during the last tick (the timeslots'
- * bus slots hold it), frame by frame; each framing bit is taken as a one.
- * B8ZS at both ends never lets 8 zeros reach the line. */
+/* Signalling bits (A = 0x1 ... D = 0x8) as the line sends them: A first,
+ * the most significant of the four. */
+static unsigned abcd_nibble(unsigned char bits)
+{
+    return (bits & 0x1) << 3 | (bits & 0x2) << 1 | (bits & 0x4) >> 1 | (bits & 0x8) >> 3;
+}
+
+/* An E1's timeslot 16 as we receive it in frame frame_no: the far end's
+ * CAS (the multiframe alignment in frame 0, then the ABCD of timeslots n
+ * and n + 15 in frame n, most significant first) or its D-channel's idle
+ * flags. */
+static uint8_t received_ts16(const struct t1maint *m, unsigned long long frame_no)
+{
+    int n = (int)(frame_no % CAS_MF_FRAMES);
+    const tslot *first, *second;
+    if (received_by_us(m).ts16 != SIMFAR_SIG_CAS)
+        return HDLC_FLAG;
+    if (n == 0)
+        return CAS_MFAS_BYTE;
+    first = m->s->ts[n - 1]->ts;
+    second = m->s->ts[n + 14]->ts;
+    return (uint8_t)(abcd_nibble(first->far_tx) << 4 | abcd_nibble(second->far_tx));
+}
+
+/* Frame f of what we received during the last tick, as the line carried
+ * it, into bytes[]; returns how many.  A T1 frame's framing bit is left
+ * out (taken as a one: it ends a run of zeros); an E1's timeslot 0 is FAS
+ * x0011011 or NFAS x1A11111, with Si = 1 and no remote alarm. */
+static int received_frame(const struct t1maint *m, int f, uint8_t *bytes)
+{
+    const span *s = m->s;
+    unsigned long long frame_no = m->frame_no - FRAMES + (unsigned)f;
+    int k, n = 0;
+    if (s->e1)
+        bytes[n++] = frame_no % 2 == 0 ? 0x9B : 0xDF;
+    for (k = 0; k < s->nts; k++) {
+        if (s->e1 && span_line_timeslot(s, k) == E1_CAS_TS + 1)
+            bytes[n++] = received_ts16(m, frame_no);
+        bytes[n++] = m->received[k][f];
+    }
+    if (!s->e1 && s->nts < DTV_NUMTS)
+        bytes[n++] = HDLC_FLAG;                     /* PRI: channel 24, the D-channel */
+    return n;
+}
+
+/* The zero runs of what we received during the last tick, frame by frame.
+ * B8ZS (HDB3) at both ends never lets 8 (4) zeros reach the line. */
 static void count_line_code(struct t1maint *m)
 {
     int sent = received_by_us(m).coding, f, k;
-    const uint8_t *slot[DTV_NUMTS];
-    if (sent == DTCD_B8ZS && m->ours.coding == DTCD_B8ZS)
+    uint8_t bytes[E1_FRAME_BITS / 8];
+    if (sent == substituting(m) && m->ours.coding == substituting(m))
         return;
-    for (k = 0; k < DTV_NUMTS; k++)
-        slot[k] = sim_bus_slot(m->s->ts[k]->txslot);
     for (f = 0; f < FRAMES; f++) {
-        int run = 0;
-        for (k = 0; k < DTV_NUMTS; k++) {
-            unsigned byte = slot[k][f];
+        int run = 0, n = received_frame(m, f, bytes);
+        for (k = 0; k < n; k++) {
+            unsigned byte = bytes[k];
             if (byte == 0) {
                 run += 8;
                 continue;
@@ -342,50 +469,80 @@ static double error_gap(struct t1maint *m)
     return floor(log(uniform(m)) / log1p(-m->ber));
 }
 
-static void crc_error(struct t1maint *m, unsigned long long frame_no)
+/* CRC block `block` (an ESF superframe, a CRC-4 sub-multiframe) fails:
+ * one CRC error, however many of its bits were wrong. */
+static void crc_error(struct t1maint *m, unsigned long long block)
 {
-    unsigned long long superframe = frame_no / ESF_FRAMES;
-    if (m->crc_mark != superframe + 1) {
+    if (m->crc_mark != block + 1) {
         m->crc++;
-        m->crc_mark = superframe + 1;
+        m->crc_mark = block + 1;
     }
 }
 
-/* Bit `bit` of frame f of this tick is flipped: bit 0 is the framing bit,
- * 1..192 the timeslots' bits, most significant first.  On ESF the framing
- * bits of frames 4, 8, ... are the FAS, of 2, 6, ... the CRC-6. */
+static void flip_payload(struct t1maint *m, int f, int k, int bit_in_byte)
+{
+    if (m->nflips < MAX_FLIPS) {
+        flip *x = &m->flips[m->nflips++];
+        x->frame = (uint8_t)f;
+        x->ts = (uint8_t)k;
+        x->mask = (uint8_t)(0x80 >> bit_in_byte);
+    }
+}
+
+/* Bit `bit` (0-255) of E1 frame f of this tick is flipped: timeslot bit /
+ * 8, bit 1 of each (its most significant) first.  With CRC-4 (and its
+ * multiframe found) its sub-multiframe fails; in timeslot 0 of a FAS
+ * frame, bits 2-8 are the FAS; timeslot 16 is signalling, not payload. */
+static void flip_e1_bit(struct t1maint *m, unsigned long long frame_no, int f, int bit)
+{
+    int slot = bit / 8, in_byte = bit % 8;
+    if (m->ours.framing == DTFR_E1_CRC4 && !(m->mfa_lost & DTMFA_CRC4))
+        crc_error(m, frame_no / CRC4_SMF_FRAMES);
+    if (slot == 0) {
+        if (frame_no % 2 == 0 && in_byte > 0)
+            m->fas++;
+    } else if (slot != E1_CAS_TS) {
+        flip_payload(m, f, slot < E1_CAS_TS ? slot - 1 : slot - 2, in_byte);
+    }
+}
+
+/* Bit `bit` of frame f of this tick is flipped.  T1: bit 0 is the framing
+ * bit, 1..192 the timeslots' bits, most significant first; on ESF the
+ * framing bits of frames 4, 8, ... are the FAS, of 2, 6, ... the CRC-6. */
 static void flip_bit(struct t1maint *m, int f, int bit)
 {
     unsigned long long frame_no = m->frame_no + (unsigned)f;
-    int esf = m->ours.framing == DTFR_ESF;
+    int esf = m->ours.framing == DTFR_ESF, channel;
+    if (m->s->e1) {
+        flip_e1_bit(m, frame_no, f, bit);
+        return;
+    }
     if (bit == 0) {
         int position = (int)(frame_no % ESF_FRAMES) + 1;
         if (!esf || position % 4 == 0)
             m->fas++;
         else if (position % 2 == 0)
-            crc_error(m, frame_no);
+            crc_error(m, frame_no / ESF_FRAMES);
         return;
     }
     if (esf)
-        crc_error(m, frame_no);
-    if (m->nflips < MAX_FLIPS) {
-        flip *x = &m->flips[m->nflips++];
-        x->frame = (uint8_t)f;
-        x->ts = (uint8_t)((bit - 1) / 8);
-        x->mask = (uint8_t)(0x80 >> ((bit - 1) % 8));
-    }
+        crc_error(m, frame_no / ESF_FRAMES);
+    channel = (bit - 1) / 8;
+    if (channel < m->s->nts)                   /* PRI: channel 24 is the D-channel */
+        flip_payload(m, f, channel, (bit - 1) % 8);
 }
 
 /* This tick's bit errors, where the far end's signal reaches us framed. */
 static void draw_errors(struct t1maint *m, int receiving)
 {
     double at = m->gap;
-    const double bits = (double)FRAMES * FRAME_BITS;
+    const int per_frame = frame_bits(m);
+    const double bits = (double)FRAMES * per_frame;
     m->nflips = 0;
     if (m->ber <= 0.0 || !receiving)
         return;
     for (; at < bits; at += 1.0 + error_gap(m))
-        flip_bit(m, (int)(at / FRAME_BITS), (int)fmod(at, FRAME_BITS));
+        flip_bit(m, (int)(at / per_frame), (int)fmod(at, per_frame));
     m->gap = at - bits;
 }
 
@@ -482,29 +639,30 @@ int t1maint_idle(const struct t1maint *m)
     return !t1maint_shapes(m) && m->code == DTLC_NONE && m->heard == DTLC_NONE &&
            !m->us.oof && !m->us.red && !m->them.oof && !m->them.red &&
            rx.framing == m->ours.framing && received_by_far(m) == m->far.framing &&
-           rx.coding == DTCD_B8ZS && m->ours.coding == DTCD_B8ZS;
+           rx.ts16 == m->ours.ts16 &&
+           rx.coding == substituting(m) && m->ours.coding == substituting(m);
 }
 
 static void wake_timeslots(struct t1maint *m)
 {
     int k;
-    for (k = 0; k < DTV_NUMTS; k++)
+    for (k = 0; k < m->s->nts; k++)
         sim_wake(m->s->ts[k]);
 }
 
 /* The span's BERT and BERT clocks; this tick's pattern for the timeslots. */
 static void run_patterns(struct t1maint *m)
 {
-    int k;
+    int k, nts = m->s->nts;
     if (m->bert_on) {
-        cti_bert_check(&m->bert, &m->rxblock[0][0], FRAMES * DTV_NUMTS);
+        cti_bert_check(&m->bert, m->rxblock, FRAMES * nts);
         cti_bert_clock(&m->bert, TICK_MS);
     }
-    for (k = 0; k < DTV_NUMTS; k++)
+    for (k = 0; k < nts; k++)
         if (m->ts_bert_on[k])
             cti_bert_clock(&m->ts_bert[k], TICK_MS);
     if (m->pattern_on)
-        cti_pattern_fill(&m->gen, &m->block[0][0], FRAMES * DTV_NUMTS);
+        cti_pattern_fill(&m->gen, m->block, FRAMES * nts);
 }
 
 unsigned t1maint_tick(struct t1maint *m)
@@ -522,13 +680,15 @@ unsigned t1maint_tick(struct t1maint *m)
         wake_timeslots(m);
     m->frame_no += FRAMES;
     if (m->us.oof)
-        alarms |= 1u << DTT1_OOF;
+        alarms |= 1u << SIMFAR_AL_OOF;
     if (m->us.red)
-        alarms |= 1u << DTT1_RED;
+        alarms |= 1u << SIMFAR_AL_RED;
     if (m->yellow)
-        alarms |= 1u << DTT1_RYEL;
-    if (m->timing_loop)
-        alarms |= 1u << DTT1_RCL;
+        alarms |= 1u << SIMFAR_AL_YELLOW;
+    if (m->timing_loop && !m->s->e1)
+        alarms |= 1u << SIMFAR_AL_RCL;            /* an E1 shows its slips alone */
+    if (m->mfa_lost)
+        alarms |= 1u << SIMFAR_AL_LMFA;
     return alarms;
 }
 
@@ -542,7 +702,7 @@ const uint8_t *t1maint_send(struct t1maint *m, int k, const uint8_t *ours, int d
         cti_pattern_fill(&m->ts_gen[k], sent, TICK);
     else if (m->pattern_on)
         for (f = 0; f < FRAMES; f++)
-            sent[f] = m->block[f][k];
+            sent[f] = m->block[f * m->s->nts + k];
     else
         memcpy(sent, ours, TICK);
     if (down || m->far_loop != DTLB_NONE)
@@ -583,9 +743,14 @@ void t1maint_receive(struct t1maint *m, int k, const uint8_t *theirs, int down,
     memcpy(m->received[k], to_us, TICK);
     if (m->bert_on)
         for (f = 0; f < FRAMES; f++)
-            m->rxblock[f][k] = to_us[f];
+            m->rxblock[f * m->s->nts + k] = to_us[f];
     if (m->ts_bert_on[k])
         cti_bert_check(&m->ts_bert[k], to_us, TICK);
+}
+
+void t1maint_received(struct t1maint *m, int k, const uint8_t *bytes)
+{
+    memcpy(m->received[k], bytes, TICK);
 }
 
 int t1maint_testing(const struct t1maint *m, int k)
@@ -593,12 +758,52 @@ int t1maint_testing(const struct t1maint *m, int k)
     return m->bert_on || m->ts_bert_on[k];
 }
 
+int t1maint_cas_aligned(const struct t1maint *m)
+{
+    return m->ours.ts16 == SIMFAR_SIG_CAS && m->far.ts16 == SIMFAR_SIG_CAS;
+}
+
+/* Frames travel the payload's way (t1maint_send, t1maint_receive): lost
+ * while the span is down or the two ends do not both run a D-channel;
+ * ours come back to us through our local loop or a far-end loop, the far
+ * end's go back to it through our line or payload loop. */
+int t1maint_dchannel_route(const struct t1maint *m, int from_us)
+{
+    int both = !m->s->e1 || (m->ours.ts16 == SIMFAR_SIG_CCS && m->far.ts16 == SIMFAR_SIG_CCS);
+    if (span_is_down(m->s))
+        return DCHAN_LOST;
+    if (from_us) {
+        if (m->our_loop == DTLB_LOCAL || m->far_loop != DTLB_NONE)
+            return DCHAN_TO_US;
+        return both && m->our_loop == DTLB_NONE ? DCHAN_TO_FAR : DCHAN_LOST;
+    }
+    if (m->our_loop == DTLB_LINE || m->our_loop == DTLB_PAYLOAD)
+        return DCHAN_TO_FAR;
+    return both && m->our_loop == DTLB_NONE && m->far_loop == DTLB_NONE ? DCHAN_TO_US
+                                                                       : DCHAN_LOST;
+}
+
+static const char *multiframes_name(int lost)
+{
+    switch (lost) {
+    case DTMFA_CRC4: return "crc4";
+    case DTMFA_CAS: return "cas";
+    case DTMFA_CRC4 | DTMFA_CAS: return "crc4,cas";
+    default: return "none";
+    }
+}
+
 int t1maint_status(const struct t1maint *m, char *buf, int max)
 {
-    return snprintf(buf, max, "framing=%s coding=%s clock=%s loopback=%s far_loopback=%s "
-                    "loop_code=%s", framing_name(m->ours.framing), coding_name(m->ours.coding),
-                    clock_name(m->ours.clock), loop_name(m->our_loop),
-                    loop_name(m->far_loop), code_name(m->code));
+    int n = snprintf(buf, max, "framing=%s coding=%s clock=%s loopback=%s far_loopback=%s "
+                     "loop_code=%s", framing_name(m->ours.framing),
+                     coding_name(m->ours.coding), clock_name(m->ours.clock),
+                     loop_name(m->our_loop), loop_name(m->far_loop), code_name(m->code));
+    if (m->s->e1 && n < max)
+        n += snprintf(buf + n, max - n, " ts16=%s multiframes_lost=%s",
+                      m->ours.ts16 == SIMFAR_SIG_CAS ? "cas" : "ccs",
+                      multiframes_name(m->mfa_lost));
+    return n;
 }
 
 /* ---- the dt_ calls ----------------------------------------------------------*/
@@ -632,9 +837,10 @@ int dt_getcounters(int dev, DT_COUNTERS *c)
         c->dc_fas = m->fas;
         c->dc_oof = m->oof;
         c->dc_slips = m->slips;
-        c->dc_los = !!(forced & 1u << DTT1_LOS);
-        c->dc_ais = (forced & 1u << DTT1_RBL) || g_sim->now_ms < m->ais_until_ms;
-        c->dc_oofnow = m->us.oof || (forced & 1u << DTT1_OOF);
+        c->dc_ebit = m->ebit;
+        c->dc_los = !!(forced & 1u << SIMFAR_AL_LOS);
+        c->dc_ais = (forced & 1u << SIMFAR_AL_BLUE) || g_sim->now_ms < m->ais_until_ms;
+        c->dc_oofnow = m->us.oof || (forced & 1u << SIMFAR_AL_OOF);
         dev_ok(d);
         r = 0;
     }
@@ -657,6 +863,8 @@ int dt_getlinestate(int dev, DT_LINESTATE *ls)
         ls->dl_clock = (unsigned char)m->ours.clock;
         ls->dl_loopback = (unsigned char)m->our_loop;
         ls->dl_loopcode = (unsigned char)m->code;
+        ls->dl_dchannel = d->span->dchan != NULL;
+        ls->dl_mfalost = (unsigned char)m->mfa_lost;
         dev_ok(d);
         r = 0;
     }
@@ -694,7 +902,10 @@ int dt_sendloopcode(int dev, int code)
     if (!d)
         goto out;
     m = d->span->maint;
-    if (code < DTLC_LINEUP || code > DTLC_PAYLOADDOWN) {
+    if (m->s->e1) {
+        dev_err(d, EDT_PARAMERR, "%s is an E1: it has no loop codes (in-band codes and the "
+                "ESF data link are T1's); ask the carrier to loop it", d->name);
+    } else if (code < DTLC_LINEUP || code > DTLC_PAYLOADDOWN) {
         dev_err(d, EDT_PARAMERR, "loop code %d: DTLC_LINEUP, DTLC_LINEDOWN, DTLC_PAYLOADUP "
                 "or DTLC_PAYLOADDOWN", code);
     } else if (!inband(code) && m->ours.framing != DTFR_ESF) {
@@ -778,7 +989,7 @@ static int bert_refused(device *d, int k)
                            "first", d->name, why);
         return 0;
     }
-    for (i = 0; i < DTV_NUMTS; i++) {
+    for (i = 0; i < m->s->nts; i++) {
         if (m->ts_bert_on[i])
             return dev_err(d, EDT_BUSY, "a BERT runs on %s", m->s->ts[i]->name);
         if (in_call(m->s->ts[i], why, sizeof why))
@@ -884,18 +1095,24 @@ static struct t1maint *line_named(const char *name)
     return d->span->maint;
 }
 
-/* A line end from the arguments; 0 keeps what `was`. */
-static int line_end_of(line_end *out, line_end was, int framing, int coding, int clock)
+/* A line end of m's span from the arguments; 0 keeps what `was`. */
+static int line_end_of(const struct t1maint *m, line_end *out, line_end was, int framing,
+                       int coding, int clock)
 {
-    if (framing && framing != DTFR_ESF && framing != DTFR_D4)
-        return sim_fail("framing %d: DTFR_ESF or DTFR_D4", framing);
-    if (coding && coding != DTCD_B8ZS && coding != DTCD_AMI)
-        return sim_fail("line code %d: DTCD_B8ZS or DTCD_AMI", coding);
+    int e1 = m->s->e1;
+    if (framing && !(e1 ? framing == DTFR_E1 || framing == DTFR_E1_CRC4
+                        : framing == DTFR_ESF || framing == DTFR_D4))
+        return sim_fail(e1 ? "framing %d: an E1 is DTFR_E1 or DTFR_E1_CRC4"
+                           : "framing %d: a T1 is DTFR_ESF or DTFR_D4", framing);
+    if (coding && coding != DTCD_AMI && coding != substituting(m))
+        return sim_fail(e1 ? "line code %d: an E1 is DTCD_HDB3 or DTCD_AMI"
+                           : "line code %d: a T1 is DTCD_B8ZS or DTCD_AMI", coding);
     if (clock && clock != DTCK_LINE && clock != DTCK_INTERNAL)
         return sim_fail("clock %d: DTCK_LINE or DTCK_INTERNAL", clock);
     out->framing = framing ? framing : was.framing;
     out->coding = coding ? coding : was.coding;
     out->clock = clock ? clock : was.clock;
+    out->ts16 = was.ts16;
     return 0;
 }
 
@@ -905,7 +1122,7 @@ int simfar_span_line(const char *span, int framing, int coding, int clock)
     int r = -1;
     sim_lock();
     m = line_named(span);
-    if (m && (r = line_end_of(&m->ours, m->ours, framing, coding, clock)) == 0)
+    if (m && (r = line_end_of(m, &m->ours, m->ours, framing, coding, clock)) == 0)
         m->far = matching(m->ours);
     sim_unlock();
     return r;
@@ -917,8 +1134,27 @@ int simfar_far_span_line(const char *span, int framing, int coding, int clock)
     int r = -1;
     sim_lock();
     m = line_named(span);
-    if (m && (r = line_end_of(&m->far, m->far, framing, coding, clock)) == 0)
+    if (m && (r = line_end_of(m, &m->far, m->far, framing, coding, clock)) == 0)
         wake_timeslots(m);
+    sim_unlock();
+    return r;
+}
+
+int simfar_far_span_ts16(const char *span, int signalling)
+{
+    struct t1maint *m;
+    int r = -1;
+    sim_lock();
+    m = line_named(span);
+    if (m && !m->s->e1) {
+        sim_fail("%s is a T1: timeslot 16 is an E1's", span);
+    } else if (m && signalling != SIMFAR_SIG_CAS && signalling != SIMFAR_SIG_CCS) {
+        sim_fail("timeslot 16 use %d: SIMFAR_SIG_CAS or SIMFAR_SIG_CCS", signalling);
+    } else if (m) {
+        m->far.ts16 = signalling;
+        wake_timeslots(m);
+        r = 0;
+    }
     sim_unlock();
     return r;
 }
@@ -940,7 +1176,7 @@ int simfar_far_span_ppm(const char *span, double ppm)
 }
 
 int simfar_span_errors(const char *span, int bpv, int crc, int fas, int oof, int slips,
-                       int ais)
+                       int ais, int ebit)
 {
     struct t1maint *m;
     int r = -1;
@@ -948,10 +1184,13 @@ int simfar_span_errors(const char *span, int bpv, int crc, int fas, int oof, int
     m = line_named(span);
     if (!m) {
         ;
-    } else if (bpv < 0 || crc < 0 || fas < 0 || oof < 0 || slips < 0) {
+    } else if (bpv < 0 || crc < 0 || fas < 0 || oof < 0 || slips < 0 || ebit < 0) {
         r = sim_fail("%s: error counts cannot be negative", span);
-    } else if (crc > 0 && m->ours.framing != DTFR_ESF) {
-        r = sim_fail("%s is D4-framed: it has no CRC-6 to fail", span);
+    } else if (crc > 0 && m->ours.framing != DTFR_ESF && m->ours.framing != DTFR_E1_CRC4) {
+        r = sim_fail("%s is %s: it has no CRC to fail", span,
+                     m->s->e1 ? "an E1 without CRC-4" : "D4-framed");
+    } else if (ebit > 0 && m->ours.framing != DTFR_E1_CRC4) {
+        r = sim_fail("%s has no E bits: they are E1 CRC-4's", span);
     } else {
         long long second = (g_sim->now_ms - m->opened_ms) / 1000;
         m->bpv += (unsigned long)bpv;
@@ -959,6 +1198,7 @@ int simfar_span_errors(const char *span, int bpv, int crc, int fas, int oof, int
         m->fas += (unsigned long)fas;
         m->oof += (unsigned long)oof;
         m->slips += (unsigned long)slips;
+        m->ebit += (unsigned long)ebit;
         if (ais)
             m->ais_until_ms = m->opened_ms + (second + 1) * 1000;
         r = 0;

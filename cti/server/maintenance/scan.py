@@ -12,10 +12,11 @@ chassis linediag opened itself (`--offline`).
 
 Each row has `device`, `kind`, `board`, `slot` (its CT-Bus transmit
 timeslot), and what the driver's `status` says of that kind: hook, loop
-current and ringing of analog lines, signalling bits of T1 timeslots,
-alarms of spans (with a plain verdict), what a voice resource is busy
-with, free parties of a conference DSP, and `hears`, the bus timeslot it
-listens to.
+current and ringing of analog lines, signalling bits of T1 and E1
+timeslots (A and B; ABCD on an E1), alarms, type, framing and D-channel of
+spans (with a plain verdict), what a voice resource is busy with, free
+parties of a conference DSP, and `hears`, the bus timeslot it listens to.
+A D-channel ("dtiBnD") is a row of its own.
 """
 
 #: plain-language verdicts for span alarms, most severe first
@@ -23,6 +24,8 @@ VERDICTS = [
     ("los", "RED: loss of signal - no line from the carrier; check the cable and jack"),
     ("red", "RED: local alarm (no signal or no framing); check cable, framing, line code"),
     ("oof", "RED: out of frame - framing (D4/ESF) does not match the carrier's"),
+    ("lmfa", "multiframe not found - CRC-4 or timeslot 16 (CAS/CCS) set otherwise at the "
+             "far end; see linediag spans"),
     ("blue", "BLUE (AIS) only: the fault is upstream, call the carrier"),
     ("yellow", "YELLOW (RAI): the far end cannot see our signal; check our transmit pair"),
     ("remote_los", "remote loss of signal reported by the far end"),
@@ -58,6 +61,7 @@ def scan(driver):
             if "listen" in row:
                 row["hears"] = row.pop("listen")
             if info.kind == "span":
+                row["channels"] = info.channels
                 row["verdict"] = verdict(row.get("alarms", []))
         rows.append(row)
     return rows

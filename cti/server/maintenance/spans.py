@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # -*- test-case-name: tests.test_span_reports -*-
-"""Every T1 span watched: its performance second by second, and the report
-a technician (linediag) and the configuration doctor (cti.doctor) read.
+"""Every T1 and E1 span watched: its performance second by second, and the
+report a technician (linediag) and the configuration doctor (cti.doctor)
+read.
 
 A framer only counts error events; what they mean is decided second by
 second (cti.server.lines.performance).  So, as a DS1-MIB agent does, the
@@ -16,19 +17,24 @@ A span report (GetSpanReports, docs/protocol.md section 9d; the shape
 cti.doctor reads)::
 
     {"span": "dtiB1", "state": "in_service",        # the span's, or "unused"
-     "configured": {"framing": "esf", "coding": "b8zs", "clock": "line",
-                    "signalling": "em_wink"},
+     "configured": {"type": "t1", "framing": "esf", "coding": "b8zs", "clock": "line",
+                    "signalling": "em_wink"},     # E1: framing e1_crc4 / e1, coding hdb3
+                                                  # / ami, signalling cas / ccs
      "alarms": [], "alarmHistory": [...],           # as the span's snapshot
      "counters": {"bpv": 0, ..., "los": false},     # the driver's, since opened
      "performance": {...},                          # SpanPerformance.snapshot(), its
                                                     # intervals cut to those asked; null
                                                     # when the driver gives no counters
      "timeslots": [{"device": "dtiB1T1", "rxBits": "00", "txBits": "00",
-                    "state": "idle", "held": []}, ...],
-     "loopback": "none", "loopCode": null}
+                    "state": "idle", "held": []}, ...],   # E1 CAS bits: "1001"
+     "loopback": "none", "loopCode": null,
+     "dchannel": null,                              # PRI, CCS: "dtiB1D"
+     "multiframesLost": []}                         # E1: crc4, cas not found
 
 A span none of whose timeslots is in a trunk group is watched too (its
 state "unused", its alarms as the driver tells them): the doctor says so.
+So is every E1 span and T1 PRI span, until the signalling that drives
+their timeslots comes (the configuration keeps them out of trunk groups).
 """
 from twisted.internet import task
 
@@ -61,7 +67,7 @@ class SpanWatch:
                                if info.kind == "timeslot" and info.name.startswith(f"{name}T")
                                and info.name[len(name) + 1:].isdigit()]
         status = self._status()
-        self.line = {k: status.get(k) for k in ("framing", "coding", "clock")}
+        self.line = {k: status.get(k) for k in ("type", "framing", "coding", "clock")}
         self.performance = None
         self.counters = {}
         self.failing = False                  # the last poll failed (logged once)
@@ -122,7 +128,8 @@ class SpanWatch:
                 "alarms": alarms, "alarmHistory": history, "counters": dict(self.counters),
                 "performance": performance,
                 "timeslots": timeslots, "loopback": status.get("loopback"),
-                "loopCode": status.get("loop_code")}
+                "loopCode": status.get("loop_code"), "dchannel": status.get("dchannel"),
+                "multiframesLost": status.get("multiframes_lost", [])}
 
 
 class SpanWatches:
