@@ -25,6 +25,7 @@ bench: setup
 	$(VENV)/python -m bench.fuzz
 	$(VENV)/python -m bench.logins
 	$(VENV)/python -m bench.faults
+	$(VENV)/python -m bench.console
 
 clean:
 	rm -rf build .venv *.egg-info drivers/_r4*.so drivers/_r4.c drivers/_r4.o

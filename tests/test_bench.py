@@ -45,3 +45,14 @@ def test_the_faults_benchmark_crashes_a_server_with_calls_up_and_loses_nothing()
     result = bench.faults.crash(30)
     assert result["crash_calls_up"] > 0 and result["recovered_calls"] == result["crash_calls_up"]
     assert (result["records_lost"], result["calls_without_record"]) == (0, 0)
+
+
+def test_the_console_benchmark_redraws_the_supervisors_grid():
+    """bench.console's grid, small: the times tick, the widths follow."""
+    import asyncio
+
+    import bench.console
+
+    ms, widths = asyncio.run(bench.console.redraw_ms(30, redraws=2))
+    assert ms > 0
+    assert widths[5] == len("1:00:02")             # the agent in its state past an hour

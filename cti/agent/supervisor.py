@@ -145,6 +145,10 @@ def by_reason(reasons):
     return ", ".join(f"{reason or 'no reason'} {reasons[reason]}" for reason in order)
 
 
+#: The agents grid's columns (`_agent_row` gives a row's cells in this order).
+AGENT_COLUMNS = ("Agent", "Name", "Team", "State", "Reason", "Time", "Call", "Supervision")
+
+
 class SupervisorConsole(Console):
     TITLE = "cti supervisor"
     ENABLE_COMMAND_PALETTE = False
@@ -206,8 +210,7 @@ class SupervisorConsole(Console):
         yield Static(id="supervision")
         agents = DataTable(id="agents", cursor_type="row")
         agents.border_title = "Agents"
-        agents.add_columns("Agent", "Name", "Team", "State", "Reason", "Time", "Call",
-                           "Supervision")
+        agents.add_columns(*AGENT_COLUMNS)
         yield agents
         queues = DataTable(id="queues", cursor_type="row")
         queues.border_title = "Queues"
