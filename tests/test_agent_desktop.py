@@ -1384,7 +1384,7 @@ def test_the_supervisor_forces_a_whole_team():
         await pilot.pause()
         assert text(app, "#status") == (
             "Team north: not ready (meeting), 1 done, 1 after the call, "
-            "1 refused (1007: invalid_state agent 1007 is loggedOff)")
+            "1 refused (1007: invalid_state agent 1007 is logged off)")
         assert app.query_one("#status").has_class("error")
         await pilot.press("t", "escape")
         await pilot.pause()

@@ -98,7 +98,7 @@ from cti.agent.model import Floor, duration
 from cti.agent.widgets import SpanLines, fill
 from cti.protocol.client import RemoteError
 from cti.server.config import STRATEGIES
-from cti.words import agent_state
+from cti.words import agent_state, in_words
 
 MODES = [("monitor", "monitor: silent, undetectable"), ("whisper", "whisper: the agent hears"),
          ("barge", "barge: the agent and the caller hear")]
@@ -127,7 +127,7 @@ def outcome(agents):
             continue
         part = word if len(agents) == 1 else f"{len(these)} {word}"
         if result == "refused":
-            part += " (" + ", ".join(f"{a['agent']}: {a['code']} {a['message']}"
+            part += " (" + ", ".join(f"{a['agent']}: {a['code']} {in_words(a['message'])}"
                                      for a in these) + ")"
         parts.append(part)
     return ", ".join(parts)
