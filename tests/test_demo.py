@@ -341,6 +341,33 @@ def test_the_demo_keeps_nothing_where_the_server_does(tmp_path):
     assert demo.server.center.presence.path.parent == run_dir
 
 
+def test_the_record_store_stops_even_when_a_part_before_it_could_not(tmp_path):
+    """The live view fails to stop: the callers, the server and the store
+    are still stopped, the store last; the demo has failed (status 1),
+    and no summary claims otherwise."""
+    config = in_run_directory(load_server_config(CONFIG), tmp_path)
+    demo = Demo(Clock(), config, None, None, Options(), print, Warnings(print))
+    stopped = []
+
+    class Broken:
+        def stop(self):
+            stopped.append("view")
+            raise RuntimeError("the terminal is gone")
+
+    class Store:
+        running = True
+
+        def stopService(self):
+            stopped.append("store")
+            return defer.succeed(None)
+
+    demo.view, demo.store = Broken(), Store()
+    done = []
+    demo.stop().addBoth(done.append)
+    assert done == [None] and stopped == ["view", "store"]
+    assert demo.failure.check(RuntimeError) and demo.result is None
+
+
 # -- what the demo says of its records -------------------------------------------------
 def test_the_stores_warnings_are_shown_as_they_come_and_counted(tmp_path):
     """A database alarm, records not saved: each a line on standard error
