@@ -26,6 +26,8 @@ bench: setup
 	$(VENV)/python -m bench.logins
 	$(VENV)/python -m bench.faults
 	$(VENV)/python -m bench.drivers
+	$(VENV)/python -m bench.console
+	$(VENV)/python -m bench.shell
 
 clean:
 	rm -rf build .venv *.egg-info drivers/_r4*.so drivers/_r4*.c drivers/_r4*.o drivers/libctisim.so

@@ -72,7 +72,8 @@ setup(
         "prometheus_client>=0.17",      # /metrics: the exposition format, kept by its authors
     ],
     extras_require={
-        "test": ["pytest>=7", "hypothesis>=6", "ruff>=0.4"],
+        "test": ["pytest>=7", "hypothesis>=6", "ruff>=0.4",
+                 "pyte>=0.8"],              # a terminal emulator: what the demo leaves on screen
     },
     entry_points={
         "console_scripts": [

@@ -21,10 +21,27 @@
 """
 import argparse
 import getpass
+import math
 import sys
 
 from cti import __version__
-from cti.demo import DEFAULT_DURATION_S, DEFAULT_RATE
+from cti.demo import DEFAULT_DURATION_S, DEFAULT_RATE, DEFAULT_SEED
+
+
+def number(above=None, at_least=None):
+    """An argparse type: a finite number above `above` or at least
+    `at_least` (argparse names the option in its error, exit status 2)."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not math.isfinite(value) or (above is not None and value <= above) \
+                or (at_least is not None and value < at_least):
+            bound = f"above {above:g}" if above is not None else f"at least {at_least:g}"
+            raise argparse.ArgumentTypeError(f"must be a number {bound}, not {text!r}")
+        return value
+    return parse
 
 
 def passwd(stdin=None, stdout=None):
@@ -81,12 +98,13 @@ def main(argv=None):
                        "(default 5)")
     demo = sub.add_parser("demo", help="the simulated call centre, live")
     demo.add_argument("-c", "--config", default="etc/cti.toml", help="configuration file")
-    demo.add_argument("--duration", type=float, default=DEFAULT_DURATION_S,
+    demo.add_argument("--duration", type=number(at_least=0), default=DEFAULT_DURATION_S,
                       help=f"seconds of traffic (default {DEFAULT_DURATION_S:g}; Ctrl-C ends "
                       "it sooner, with the summary)")
-    demo.add_argument("--rate", type=float, default=DEFAULT_RATE,
+    demo.add_argument("--rate", type=number(above=0), default=DEFAULT_RATE,
                       help=f"calls per minute (default {DEFAULT_RATE:g})")
-    demo.add_argument("--seed", type=int, default=1, help="random seed of the traffic")
+    demo.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                      help=f"random seed of the traffic (default {DEFAULT_SEED})")
     demo.add_argument("--human", metavar="AGENT",
                       help="leave this agent to a person: no bot logs it in (the demo prints "
                       "the `cti agent` command that does)")
@@ -153,10 +171,9 @@ def main(argv=None):
         from simulators.board_demo import main as tour
 
         return tour()
-    try:
-        from cti.demo.run import main as demo
+    from cti.demo.signals import EndingSignals
 
-        return demo(args)
-    except KeyboardInterrupt:        # Ctrl-C before the demo set its own handler
-        print("cti demo: interrupted before it began", file=sys.stderr)
-        return 130
+    signals = EndingSignals().install()     # before anything of the demo is made
+    from cti.demo.run import main as demo
+
+    return demo(args, signals)

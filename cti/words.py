@@ -18,9 +18,14 @@ Lower case, so that they read the same in a sentence ("then not ready
 (lunch) after the call") as in a grid.  A state the table does not know
 (a newer server's) is shown as the protocol names it, never hidden.
 
-This module imports nothing: a tool without Textual or rich (`cti show`,
-a report) can use it too.
+The server's messages name the states as the protocol does ("agent 1007
+is loggedOff"); a screen shows them `in_words` ("agent 1007 is logged
+off").
+
+This module imports only the standard library: a tool without Textual or
+rich (`cti show`, a report) can use it too.
 """
+import re
 
 #: The protocol's agent states -> their words, in the order an agent goes
 #: through them in a shift.
@@ -39,3 +44,13 @@ def agent_state(state, reason=None):
     "ready", "not ready (lunch)"."""
     words = AGENT_STATES.get(state, state)
     return f"{words} ({reason})" if reason else words
+
+
+#: "agent 1007 is loggedOff": a state as a server's message names it.
+_STATE_NAMED = re.compile(r"\b(agent \S+ is )(" + "|".join(AGENT_STATES) + r")\b")
+
+
+def in_words(message):
+    """A server's message with each agent state it names in these words:
+    "agent 1007 is loggedOff" -> "agent 1007 is logged off"."""
+    return _STATE_NAMED.sub(lambda m: m.group(1) + AGENT_STATES[m.group(2)], message)

@@ -70,6 +70,7 @@ class Traffic:
         self.clients = []
         self.arrivals = None
         self.counts = {"arrived": 0, "no_trunk": 0, "abandoned": 0}
+        self.stopped = False
 
     # -- agents ------------------------------------------------------------
     @defer.inlineCallbacks
@@ -98,7 +99,7 @@ class Traffic:
         return event
 
     def _lift(self, phone):
-        if phone.state == "ringing":
+        if phone.state == "ringing" and not self.stopped:
             phone.offhook()
 
     def _hang_up_phone(self, phone, call_id):
@@ -202,13 +203,15 @@ class Traffic:
         if self.callers.get(caller.trunk) is caller:
             del self.callers[caller.trunk]
         fe = self.sim.endpoint(caller.trunk)
-        if fe.state not in ("idle",):
-            try:
-                fe.hangup()
-            except Exception:  # noqa: BLE001 - nothing left to hang up
-                pass
+        if fe.state == "ringing":               # not answered yet (not even winked)
+            fe.abandon()
+        elif fe.state in ("seized", "connected"):
+            fe.hangup()
 
     def stop(self):
+        """No more callers; each caller hangs up (or gives up ringing), and
+        the bots answer no other call."""
+        self.stopped = True
         self.stop_callers()
         for caller in list(self.callers.values()):
             self._done(caller, "stopped")

@@ -990,6 +990,53 @@ def test_the_supervisor_grids_columns_are_as_wide_as_their_content(width):
     asyncio.run(go())
 
 
+def test_a_long_grid_on_a_narrow_terminal_scrolls_sideways_and_cuts_no_cell():
+    """300 agents on a terminal 60 columns wide: each column is as wide as
+    its label or widest cell, the grid scrolls sideways over all of them,
+    and scrolled to any column, its label and its cells show whole, as
+    the times tick past an hour and the widest cell goes."""
+    long_reason = "training on the new billing system"
+    agents = {str(1000 + i): {**agent("ready", "", since=NOW - 7 * i), "agent": str(1000 + i),
+                              "name": f"Agent {i}", "station": f"msiB1C{i}"}
+              for i in range(300)}
+    agents["1000"] = {**agents["1000"], "state": "notReady", "reason": long_reason}
+    fake = FakeClient(supervisor_answers(agents, floor()[1]))
+    app = console(fake)
+
+    def whole(table):
+        """Scrolled to each column in turn: its label on the header line and
+        the first agent's cell on the first row, uncut."""
+        assert misfits(table) == {}
+        widths = [c.get_render_width(table) for c in table.ordered_columns]
+        assert table.virtual_size.width == sum(widths) > table.size.width   # it scrolls
+        first = table.get_row_at(0)
+        for i, column in enumerate(table.ordered_columns):
+            table.scroll_to(x=sum(widths[:i]), animate=False, immediate=True)
+            assert str(column.label) in table.render_line(0).text
+            assert str(first[i]) in table.render_line(1).text, (column.label, first[i])
+
+    async def scenario(pilot):
+        grid = app.query_one("#agents")
+        whole(grid)
+        assert grid.get_row_at(0)[4] == long_reason
+        app.clock.advance(3600)                    # every time past an hour: wider
+        app.changed()
+        await pilot.pause()
+        whole(grid)
+        assert grid.get_row_at(0)[5] == "1:00:00"
+        fake.emit("AgentReady", **{**agents["1000"], "state": "ready", "reason": "",
+                                   "since": NOW + 3600}, previous="notReady")
+        await pilot.pause()                        # the long reason gone: narrower
+        whole(grid)
+        assert grid.ordered_columns[4].content_width == len("Reason")
+
+    async def go():
+        async with app.run_test(size=(60, 30)) as pilot:
+            await pilot.pause()
+            await scenario(pilot)
+    asyncio.run(go())
+
+
 def test_agents_and_queues_the_console_did_not_know_appear_with_their_events():
     agents, queues = floor()
     fake = FakeClient(supervisor_answers(agents, queues))
@@ -1337,7 +1384,7 @@ def test_the_supervisor_forces_a_whole_team():
         await pilot.pause()
         assert text(app, "#status") == (
             "Team north: not ready (meeting), 1 done, 1 after the call, "
-            "1 refused (1007: invalid_state agent 1007 is loggedOff)")
+            "1 refused (1007: invalid_state agent 1007 is logged off)")
         assert app.query_one("#status").has_class("error")
         await pilot.press("t", "escape")
         await pilot.pause()

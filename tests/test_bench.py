@@ -77,3 +77,14 @@ def test_the_dsp_benchmark_counts_talk_off_on_the_speech_corpus():
     from tests.test_dtmf_receiver import talkoff_totals
 
     assert bench.dsp.talkoff_per_30min() == talkoff_totals()[0] * 30 / talkoff.MINUTES
+
+
+def test_the_console_benchmark_redraws_the_supervisors_grid():
+    """bench.console's grid, small: the times tick, the widths follow."""
+    import asyncio
+
+    import bench.console
+
+    ms, widths = asyncio.run(bench.console.redraw_ms(30, redraws=2))
+    assert ms > 0
+    assert widths[5] == len("1:00:02")             # the agent in its state past an hour

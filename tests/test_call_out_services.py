@@ -142,7 +142,9 @@ def test_an_agent_brings_a_colleague_into_its_call_out(centre):
 
 
 def test_the_far_end_of_a_call_out_hanging_up_in_a_queue_abandons_it(centre):
-    """Transferred to a queue, the far end is a waiting caller like any."""
+    """Transferred to a queue, the far end is a waiting caller like any:
+    its CDR says how its stay in that queue ended (the call out's answer
+    before it is the CDR's answered_at)."""
     s = CallOut(centre)
     s.ask(s.agent, "SingleStepTransferCall", call=s.call_id, queue="sales")
     centre.run(1000)
@@ -151,7 +153,8 @@ def test_the_far_end_of_a_call_out_hanging_up_in_a_queue_abandons_it(centre):
     centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
     centre.run(200)
     [cdr] = centre.records.of(CallRecord, call_id=s.call_id)
-    assert (cdr.disposition, cdr.released_by, cdr.queue) == ("answered", "caller", "sales")
+    assert (cdr.disposition, cdr.released_by, cdr.queue) == ("abandoned", "caller", "sales")
+    assert cdr.answered_at is not None
     assert [e.event for e in centre.records.of(QueueLogEntry, call_id=s.call_id)] == [
         "ENTERQUEUE", "ABANDON"]
 

@@ -5,17 +5,23 @@ abandoned, left or cleared at end, overall and queue by queue), its run
 directory (never the server's), the lines that say how to attach to it,
 and the command itself in a process of its own: Ctrl-C, the port, an
 agent left to a person."""
+import fcntl
 import io
 import json
 import os
 import queue
 import re
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -32,14 +38,16 @@ from cti.demo.run import (
     Warnings,
     in_run_directory,
     log_observers,
+    printer,
     run_directory,
     storage_lines,
 )
+from cti.demo.signals import ENDING, EndingSignals
 from cti.demo.summary import OUTCOMES, report, summary
 from cti.demo.view import tables
 from cti.protocol.client import BlockingClient
 from cti.server.config import load_server_config
-from cti.storage.models import CallRecord
+from cti.storage.models import CallRecord, QueueLogEntry
 from cti.words import AGENT_STATES, agent_state
 from simulators.board_demo import BOARDS, run_scenario
 from simulators.callcentre import Profile, Traffic
@@ -47,6 +55,13 @@ from tests.centre import Centre, flow_tier
 from tests.rig import Rig
 
 CONFIG = "etc/cti.toml"
+#: How long a step of a demo process may take on a loaded machine: waits,
+#: never measured.
+PATIENCE_S = 180
+#: The keys of `cti demo --json`'s summary, and of each of its `queues`.
+QUEUE_KEYS = {"offered", *OUTCOMES, "service_level", "asa_s", "aht_s"}
+JSON_KEYS = {"duration_s", "calls_per_minute", "ran_s", "interrupted", "calls", "ivr_only",
+             *QUEUE_KEYS, "queues", "run_dir", "unsaved", "left_in_journal", "warnings"}
 #: A line of the summary as `cti demo` prints it: offered = the outcomes.
 FIGURES = re.compile(r"(\d+) offered = (\d+) answered \+ (\d+) abandoned \+ (\d+) left \+ "
                      r"(\d+) cleared at end")
@@ -84,6 +99,42 @@ def assert_every_summary_adds_up(result):
         assert_adds_up(figures)
     for key in ("offered", *OUTCOMES):
         assert sum(q[key] for q in result["queues"].values()) == result[key]
+
+
+#: The queue log's events that end a caller's stay in a queue, as the
+#: summary's outcomes ("cleared": the server's end, or a supervisor's).
+STAY_ENDS = {"CONNECT": "answered", "ABANDON": "abandoned", "EXITWITHTIMEOUT": "left",
+             "EXITEMPTY": "left", "EXITWITHKEY": "left", "FULL": "left",
+             "EXITCLEARED": "cleared"}
+
+
+def from_the_queue_log(records, in_progress=frozenset()):
+    """{queue: {outcome: callers}} of each caller's last stay in a queue,
+    from the queue log alone (ENTERQUEUE or FULL, then how it ended): the
+    summary's figures, counted without the CDRs."""
+    last = {}
+    for row in records.of(QueueLogEntry):
+        if row.event in ("ENTERQUEUE", "FULL"):
+            last[row.call_id] = [row.queue, STAY_ENDS.get(row.event)]
+        elif row.event in STAY_ENDS and row.call_id in last:
+            last[row.call_id][1] = STAY_ENDS[row.event]
+    counts = {}
+    for call_id, (queue_name, how) in last.items():
+        outcome = "cleared_at_end" if call_id in in_progress else how
+        by = counts.setdefault(queue_name, dict.fromkeys(("offered", *OUTCOMES), 0))
+        by["offered"] += 1
+        by[outcome] += 1
+    return counts
+
+
+def assert_the_queue_log_agrees(result, records, in_progress=frozenset()):
+    """Every queue's offered, answered, abandoned, left and cleared at end,
+    as the queue log counts them; none of them 0 overall."""
+    counted = from_the_queue_log(records, in_progress)
+    for name, figures in result["queues"].items():
+        expected = counted.get(name, dict.fromkeys(("offered", *OUTCOMES), 0))
+        assert {k: figures[k] for k in expected} == expected, name
+    assert result["offered"] == sum(c["offered"] for c in counted.values()) > 0
 
 
 def cdr(call_id, queue, disposition, wait_s=5.0, talk_s=40.0, queued=True):
@@ -151,6 +202,8 @@ def test_simulated_call_centre_accounts_for_every_call():
     assert result["answered"] > 0 and result["abandoned"] > 0      # busy enough to queue
     assert result["cleared_at_end"] == 0                          # every call ended first
     assert_every_summary_adds_up(result)
+    assert_the_queue_log_agrees(result, centre.records)
+    assert result["offered"] == len([r for r in cdrs if r.queue is not None])
     assert 0 <= result["service_level"] <= 1 and result["asa_s"] >= 0
     assert result["aht_s"] > 10                  # talk plus wrap-up
     assert {r.flow for r in cdrs} == {"main_menu", None}   # the IVR number, the hotline
@@ -171,6 +224,21 @@ def test_callers_waiting_or_talking_when_the_demo_ends_are_cleared_at_end():
     result = summary(centre.records.of(CallRecord), centre.config, in_progress)
     assert result["cleared_at_end"] == len(queued)
     assert_every_summary_adds_up(result)
+    assert_the_queue_log_agrees(result, centre.records, in_progress)
+
+
+def test_no_caller_calls_once_the_traffic_stops():
+    """At the demo's end each caller hangs up, or gives up a call not yet
+    answered (a trunk seized and not yet winked: no voice resource free),
+    and nobody calls again: a minute later, no call is up and every trunk
+    is idle, though none of them hung up from the exchange's side."""
+    centre, traffic = busy_centre(minutes=3, calls_per_minute=60)
+    far_ends = [centre.sim.endpoint(t) for t in traffic.trunks]
+    assert "ringing" in {fe.state for fe in far_ends}, "a caller not answered yet, to end on"
+    traffic.stop()
+    centre.run(60_000)
+    assert not centre.center.calls
+    assert {fe.state for fe in far_ends} == {"idle"}
 
 
 def test_the_live_view_says_each_agents_state_in_the_words_of_every_screen():
@@ -202,6 +270,63 @@ def test_a_given_run_directory_must_be_new_or_empty(tmp_path):
         run_directory(tmp_path / "var", NOW, tmp_path / "mine")
 
 
+def sample_config(directory, **keys):
+    """etc/cti.toml written into `directory`, its files (boards, flows,
+    prompts) still the sample's, `keys` changed: {key: its TOML value}."""
+    etc = Path("etc").resolve()
+    text = (etc / "cti.toml").read_text()
+    values = {"boards": f'"{etc / "boards.toml"}"', "var_dir": f'"{directory / "var"}"',
+              "flows_dir": f'"{etc / "flows"}"', "prompts_dir": f'"{etc / "prompts"}"',
+              **keys}
+    for key, value in values.items():
+        text, n = re.subn(rf"^{key} = [^#\n]*", f"{key} = {value} ", text, count=1, flags=re.M)
+        assert n == 1, key
+    path = directory / "cti.toml"
+    path.write_text(text)
+    return path
+
+
+def cti_demo(*args):
+    return subprocess.run([sys.executable, "-m", "cti", "demo", *args], capture_output=True,
+                          text=True, timeout=PATIENCE_S)
+
+
+def test_a_run_directory_that_cannot_be_is_said_at_once(tmp_path):
+    """A file where the directory would be, or under one: one line saying
+    which and why, status 2, nothing started."""
+    a_file = tmp_path / "afile"
+    a_file.write_text("")
+    for given, why in ((a_file, "not a directory"), (a_file / "run", "Not a directory")):
+        done = cti_demo("--run-dir", str(given))
+        assert (done.returncode, done.stdout) == (2, "")
+        assert done.stderr == f"cti demo: --run-dir {given}: {why}\n"
+    with pytest.raises(DemoError, match=rf"^{a_file}/var/demo/20300611-143005: Not a directory "
+                                        r"\(a run directory under the configuration's var_dir"):
+        run_directory(a_file / "var", NOW)
+
+
+def test_a_configuration_of_real_boards_is_refused_at_once(tmp_path):
+    """The demo plays the simulated telephone company: a configuration of
+    another driver is refused before anything is made, naming the key."""
+    config = sample_config(tmp_path, driver='"r4"')
+    done = cti_demo("-c", str(config))
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"cti demo: {config}: driver: 'r4': the demo plays the "
+                                  "simulated telephone company")
+    assert not (tmp_path / "var").exists()
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--rate", "0"), "argument --rate: must be a number above 0, not '0'"),
+    (("--rate", "nan"), "argument --rate: must be a number above 0, not 'nan'"),
+    (("--duration", "-1"), "argument --duration: must be a number at least 0, not '-1'"),
+    (("--duration", "inf"), "argument --duration: must be a number at least 0, not 'inf'")])
+def test_a_rate_or_duration_that_makes_no_sense_is_refused_at_once(args, message):
+    done = cti_demo(*args)
+    assert done.returncode == 2 and message in done.stderr
+    assert "CT server" not in done.stdout + done.stderr
+
+
 def test_the_demo_keeps_nothing_where_the_server_does(tmp_path):
     """The database (even a PostgreSQL server's), the recordings, the
     journal and the agents' file all go to the run directory."""
@@ -210,18 +335,45 @@ def test_the_demo_keeps_nothing_where_the_server_does(tmp_path):
     config = in_run_directory(server_side, run_dir)
     assert config.var_dir == run_dir != server_side.var_dir
     assert config.database == f"sqlite:///{run_dir.resolve() / 'cti.sqlite'}"
-    demo = Demo(Clock(), config, None, None, Options(), print, Warnings(sys.stderr))
+    demo = Demo(Clock(), config, None, None, Options(), print, Warnings(print))
     assert demo.store.url == config.database and demo.store.journal_dir.parent == run_dir
     assert demo.server.center.layer.recordings_dir == run_dir / "recordings"
     assert demo.server.center.presence.path.parent == run_dir
+
+
+def test_the_record_store_stops_even_when_a_part_before_it_could_not(tmp_path):
+    """The live view fails to stop: the callers, the server and the store
+    are still stopped, the store last; the demo has failed (status 1),
+    and no summary claims otherwise."""
+    config = in_run_directory(load_server_config(CONFIG), tmp_path)
+    demo = Demo(Clock(), config, None, None, Options(), print, Warnings(print))
+    stopped = []
+
+    class Broken:
+        def stop(self):
+            stopped.append("view")
+            raise RuntimeError("the terminal is gone")
+
+    class Store:
+        running = True
+
+        def stopService(self):
+            stopped.append("store")
+            return defer.succeed(None)
+
+    demo.view, demo.store = Broken(), Store()
+    done = []
+    demo.stop().addBoth(done.append)
+    assert done == [None] and stopped == ["view", "store"]
+    assert demo.failure.check(RuntimeError) and demo.result is None
 
 
 # -- what the demo says of its records -------------------------------------------------
 def test_the_stores_warnings_are_shown_as_they_come_and_counted(tmp_path):
     """A database alarm, records not saved: each a line on standard error
     at once (not only in the log file), and in the summary."""
-    shown = io.StringIO()
-    warnings = Warnings(shown)
+    shown = []
+    warnings = Warnings(shown.append)
     with open(tmp_path / "cti-demo.log", "w", encoding="utf-8") as log_file:
         observers = log_observers(log_file, LogLevel.info, warnings)
         store_log = Logger(namespace="cti.storage.store.RecordStore",
@@ -230,17 +382,47 @@ def test_the_stores_warnings_are_shown_as_they_come_and_counted(tmp_path):
         store_log.critical("database alarm: no record has reached the database {database} "
                            "for {seconds} s", database="cti.sqlite", seconds=30)
         store_log.error("storage: {count} records could not be saved at stop", count=2)
-    assert shown.getvalue().splitlines() == [
+    assert shown == [
         "cti demo: critical: database alarm: no record has reached the database cti.sqlite "
         "for 30 s",
         "cti demo: error: storage: 2 records could not be saved at stop"]
     with open(tmp_path / "cti-demo.log", encoding="utf-8") as log_file:
         assert len(list(eventsFromJSONLogFile(log_file))) == 3    # the info line too
-    result = {"unsaved": 2, "warnings": warnings.lines, "run_dir": "var/demo/x"}
+    result = {"unsaved": 2, "left_in_journal": 0, "warnings": warnings.lines,
+              "run_dir": "var/demo/x"}
     assert storage_lines(result) == ["2 records could not be saved (the log has them)",
                                      "2 warnings (printed above)"]
     assert storage_lines({**result, "unsaved": 0, "warnings": []}) == [
         "every record saved in var/demo/x"]
+
+
+def test_records_left_in_the_journal_are_not_said_saved():
+    """No demo starts its run directory again: what the store could only
+    journal at the end never reaches the database (and `cti demo` exits 1)."""
+    result = {"unsaved": 0, "left_in_journal": 3, "warnings": ["storage stopped with 3 "
+                                                               "records not in the database"],
+              "run_dir": "var/demo/x"}
+    assert storage_lines(result) == [
+        "3 records not in the database, only in the journal of var/demo/x: no demo starts "
+        "its run directory again to write them",
+        "1 warning (printed above)"]
+
+
+def test_a_printer_looks_its_stream_up_as_each_line_comes(monkeypatch):
+    """While the live view is up, rich has replaced standard output and
+    error (it prints their lines above its drawing): the demo's lines go
+    there, not to the streams of before; a closed terminal is no error."""
+    say = printer("stdout")
+    ours = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", ours)
+    say("interrupted (SIGINT): ending the demo")
+    assert ours.getvalue() == "interrupted (SIGINT): ending the demo\n"
+
+    class Gone(io.StringIO):
+        def write(self, text):
+            raise OSError(5, "Input/output error")
+    monkeypatch.setattr(sys, "stdout", Gone())
+    say("the terminal is gone")
 
 
 # -- how to attach ------------------------------------------------------------------------
@@ -272,6 +454,29 @@ def test_the_attach_lines_name_the_port_the_users_and_the_sample_password():
     assert attach.headsets(config, "1005") == ["msiB1C8", "msiB1C5"]
 
 
+def test_the_attach_lines_are_those_attach_py_shows():
+    """The example in cti/demo/attach.py's docstring is what it prints."""
+    example = attach.__doc__.split("::\n\n", 1)[1].split("\n\n", 1)[0]
+    lines = []
+    for line in example.splitlines():
+        line = line.removeprefix("    ")
+        if lines and lines[-1].endswith("\\"):
+            lines[-1] = lines[-1][:-1] + line.lstrip()
+        else:
+            lines.append(line)
+    config = load_server_config(CONFIG)
+    assert lines == attach.lines(config, 40321, human="1005", cti=".venv/bin/cti")
+
+
+def test_the_docs_name_every_key_of_the_json_summary():
+    """docs/operations.md, "The demo": each key of --json, no other."""
+    docs = Path("docs/operations.md").read_text()
+    section = docs.split("### The demo: `cti demo`", 1)[1].split("\n### ", 1)[0]
+    listed = set(re.findall(r"`([a-z_]+)`", section.split("- **`--json`**", 1)[1]
+                                                    .split("\n- **", 1)[0]))
+    assert listed - {"bench"} == JSON_KEYS                  # the key it no longer has
+
+
 def test_a_password_not_the_samples_is_not_printed():
     assert attach.password_words(hash_password("1234")) == "password 1234"
     assert attach.password_words(hash_password("s3cret")) == "its password in the configuration"
@@ -279,7 +484,9 @@ def test_a_password_not_the_samples_is_not_printed():
 
 # -- `cti demo` itself, in a process of its own ------------------------------------------
 class Running:
-    """`cti demo ARGS` running, its standard output read line by line."""
+    """`cti demo ARGS` running: its standard output read line by line and
+    its standard error kept, each by a thread of its own (neither pipe
+    can fill and stop the demo); killed if it outlives `end`'s wait."""
 
     def __init__(self, *args):
         self.process = subprocess.Popen(
@@ -287,35 +494,62 @@ class Running:
             stderr=subprocess.PIPE, text=True)
         self.lines = []
         self._lines = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._errors = []
+        self._readers = [threading.Thread(target=self._read, daemon=True),
+                         threading.Thread(target=self._read_errors, daemon=True)]
+        for reader in self._readers:
+            reader.start()
 
     def _read(self):
         for line in self.process.stdout:
             self._lines.put(line.rstrip("\n"))
         self._lines.put(None)
 
-    def until(self, text, timeout_s=60):
+    def _read_errors(self):
+        self._errors.extend(self.process.stderr)
+
+    def until(self, text, timeout_s=PATIENCE_S):
         """Read up to the line containing `text`; that line."""
         while True:
-            line = self._lines.get(timeout=timeout_s)
-            assert line is not None, f"{text!r} never came: {self.lines}"
+            try:
+                line = self._lines.get(timeout=timeout_s)
+            except queue.Empty:
+                self.process.kill()
+                raise AssertionError(f"{text!r} not in {timeout_s} s: {self.lines}") from None
+            assert line is not None, f"{text!r} never came: {self.lines} {self.errors}"
             self.lines.append(line)
             if text in line:
                 return line
 
-    def interrupt(self, timeout_s=60):
-        """Ctrl-C; (exit status, every line of standard output, standard error)."""
-        self.process.send_signal(signal.SIGINT)
-        status = self.process.wait(timeout=timeout_s)
+    @property
+    def errors(self):
+        return "".join(self._errors)
+
+    def end(self, *signals, timeout_s=PATIENCE_S):
+        """Send `signals` (none: let it end by itself); (exit status, every
+        line of standard output, standard error)."""
+        for signum in signals:
+            self.process.send_signal(signum)
+        try:
+            status = self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise AssertionError(f"still running after {timeout_s} s: {self.lines}") from None
+        for reader in self._readers:
+            reader.join(timeout_s)
         while (line := self._lines.get(timeout=timeout_s)) is not None:
             self.lines.append(line)
-        return status, self.lines, self.process.stderr.read()
+        return status, self.lines, self.errors
+
+    def interrupt(self):
+        """Ctrl-C; as `end`."""
+        return self.end(signal.SIGINT)
 
 
 def take_a_call_as(port, agent, phone):
     """What the person's desktop does: log on at the phone, go ready, answer
     the first call offered (the phone is a headset), hang up."""
-    with BlockingClient("127.0.0.1", port, timeout=60) as desk:
+    with BlockingClient("127.0.0.1", port, timeout=PATIENCE_S) as desk:
         desk.login(agent, "1234", "agent")
         desk.call("MonitorStart", object="device", id=phone)
         desk.call("SetAgentState", state="loggedOn", station=phone)
@@ -329,22 +563,38 @@ def take_a_call_as(port, agent, phone):
         desk.call("ClearConnection", call=call)
 
 
+def port_of(demo):
+    """The port the demo's CT server listens on, as it prints it."""
+    return int(re.search(r"listening on 127\.0\.0\.1:(\d+);",
+                         demo.until("CT server listening")).group(1))
+
+
+def assert_a_summary(status, lines, errors):
+    """Status 0, no traceback, the summary printed and adding up."""
+    assert status == 0, errors
+    assert "Traceback" not in errors and "KeyError" not in errors, errors
+    figures = [FIGURES.search(line) for line in lines if FIGURES.search(line)]
+    assert len(figures) == 4                                 # overall, then each queue
+    for offered, *outcomes in (map(int, f.groups()) for f in figures):
+        assert offered == sum(outcomes)
+
+
 def test_ctrl_c_ends_the_demo_with_its_summary_and_the_human_agent_is_left_alone(tmp_path):
     """The run as a person sees it, --human 1005: the port and how to
     attach, printed; `cti show` attached to that port finds every agent a
     bot's but 1005, which the person then logs on and takes a call with;
-    Ctrl-C, and the summary, adding up, status 0."""
-    demo = Running("--duration", "60", "--rate", "60", "--human", "1005",
-                "--run-dir", str(tmp_path / "run"))
+    Ctrl-C, and the summary, adding up, status 0.  The duration is far
+    longer than all this may take on a loaded machine: Ctrl-C ends it."""
+    demo = Running("--duration", "3600", "--rate", "60", "--human", "1005",
+                   "--run-dir", str(tmp_path / "run"))
     try:
-        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+);",
-                             demo.until("CT server listening")).group(1))
+        port = port_of(demo)
         yours = demo.until("is yours")
         assert f"--server tcp:host=127.0.0.1:port={port} --agent 1005   (password 1234)" in yours
         demo.until("bot agents ready")
         shown = subprocess.run(
             [sys.executable, "-m", "cti", "show", "agents", "--server", f"127.0.0.1:{port}",
-             "--json"], capture_output=True, text=True, timeout=60, check=True,
+             "--json"], capture_output=True, text=True, timeout=PATIENCE_S, check=True,
             env={**os.environ, "CTI_PASSWORD": "1234"})
         states = {a["agent"]: a["state"] for a in json.loads(shown.stdout)}
         assert states.pop("1005") == "loggedOff"
@@ -352,13 +602,9 @@ def test_ctrl_c_ends_the_demo_with_its_summary_and_the_human_agent_is_left_alone
         take_a_call_as(port, "1005", "msiB1C5")
     finally:
         status, lines, errors = demo.interrupt()
-    assert status == 0, errors
-    assert "Traceback" not in errors and "KeyError" not in errors
+    assert_a_summary(status, lines, errors)
     assert "live view off: standard output is not a terminal" in "\n".join(lines)
-    figures = [FIGURES.search(line) for line in lines if FIGURES.search(line)]
-    assert len(figures) == 4                                 # overall, then each queue
-    for offered, *outcomes in (map(int, f.groups()) for f in figures):
-        assert offered == sum(outcomes)
+    assert "interrupted (SIGINT): ending the demo" in lines
     assert f"every record saved in {tmp_path / 'run'}" in lines
     assert (tmp_path / "run" / "cti.sqlite").exists()
 
@@ -367,19 +613,150 @@ def test_ctrl_c_during_the_start_up_still_ends_with_a_summary(tmp_path):
     demo = Running("--run-dir", str(tmp_path / "run"))
     demo.until("CT server listening")
     status, lines, errors = demo.interrupt()
-    assert status == 0 and "Traceback" not in errors, errors
+    assert_a_summary(status, lines, errors)
     assert "0 calls, 0 served by the IVR alone" in lines
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_end_the_demo_as_ctrl_c_does(tmp_path, signum):
+    """SIGHUP (the terminal closed) too: the summary, the records saved."""
+    demo = Running("--duration", "3600", "--rate", "60", "--run-dir", str(tmp_path / "run"))
+    demo.until("bot agents ready")
+    status, lines, errors = demo.end(signum)
+    assert_a_summary(status, lines, errors)
+    assert f"interrupted ({signum.name}): ending the demo" in lines
+    assert f"every record saved in {tmp_path / 'run'}" in lines
+
+
+def test_a_second_ctrl_c_changes_nothing(tmp_path):
+    demo = Running("--duration", "3600", "--rate", "60", "--run-dir", str(tmp_path / "run"))
+    demo.until("bot agents ready")
+    status, lines, errors = demo.end(signal.SIGINT, signal.SIGINT, signal.SIGINT)
+    assert_a_summary(status, lines, errors)
+    assert [line for line in lines if line.startswith("interrupted")] == [
+        "interrupted (SIGINT): ending the demo"]
+
+
+def test_a_signal_before_the_demo_runs_is_kept_and_ends_it_once_it_does():
+    """The handlers are taken before anything of the demo is made: a
+    signal then is kept, and ends the demo as soon as it can be ended."""
+    before = {signum: signal.getsignal(signum) for signum in ENDING}
+    try:
+        signals = EndingSignals().install()
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert signals.received == "SIGTERM"
+        ended = []
+        signals.then(ended.append)
+        assert ended == ["SIGTERM"]
+        os.kill(os.getpid(), signal.SIGHUP)
+        assert ended == ["SIGTERM", "SIGHUP"] and signals.received == "SIGTERM"
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
+def test_the_demos_server_refuses_reload_and_keeps_sighup_for_the_demos_end(tmp_path):
+    """Its configuration is the file's with the run directory in place of
+    the server's: a Reload is refused, saying so."""
+    demo = Running("--duration", "3600", "--run-dir", str(tmp_path / "run"))
+    try:
+        port = port_of(demo)
+        demo.until("bot agents ready")
+        reload = subprocess.run(
+            [sys.executable, "-m", "cti", "reload", "--server", f"127.0.0.1:{port}"],
+            capture_output=True, text=True, timeout=PATIENCE_S,
+            env={**os.environ, "CTI_PASSWORD": "1234"})
+    finally:
+        status, lines, errors = demo.end(signal.SIGHUP)
+    assert reload.returncode == 2
+    assert "a demo's configuration is not reloaded" in reload.stderr
+    assert_a_summary(status, lines, errors)
+    assert "interrupted (SIGHUP): ending the demo" in lines
+
+
 def test_cti_demo_json_prints_the_summary_last(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "cti", "demo", "--duration", "8", "--json",
-                          "--rate", "30", "--run-dir", str(tmp_path / "run")],
-                         capture_output=True, text=True, timeout=120, check=True)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    for key in ("offered", *OUTCOMES, "service_level", "asa_s", "aht_s", "queues",
-                "unsaved", "warnings"):
-        assert key in result
+    """--json: the summary, one object of the keys docs/operations.md
+    lists, on standard output's last line; the demo's own end (the callers
+    hang up, the calls left cleared) is no warning."""
+    demo = Running("--duration", "8", "--json", "--rate", "30",
+                   "--run-dir", str(tmp_path / "run"))
+    status, lines, errors = demo.end()
+    assert status == 0, errors
+    result = json.loads(lines[-1])
+    assert set(result) == JSON_KEYS
     assert set(result["queues"]) == {"sales", "support", "spanish"}
+    for figures in result["queues"].values():
+        assert set(figures) == QUEUE_KEYS
     assert result["calls"] >= 1 and result["run_dir"] == str(tmp_path / "run")
+    assert (result["unsaved"], result["left_in_journal"]) == (0, 0)
+    assert not [w for w in result["warnings"] if "draining" in w], result["warnings"]
     assert_every_summary_adds_up(result)
-    assert "CT server listening on 127.0.0.1:" in out.stderr   # the rest is on stderr
+    assert "CT server listening on 127.0.0.1:" in errors       # the rest is on stderr
+
+
+# -- what a person sees on a terminal ------------------------------------------------------
+def test_on_a_terminal_the_warnings_stay_above_the_live_view_and_the_summary(tmp_path):
+    """The live view on a terminal (a pseudo-terminal, read by a terminal
+    emulator): a span alarm raised with `cti sim` is printed as a warning,
+    and the view's redrawing does not erase it; Ctrl-C, and the screen
+    keeps the warning, "interrupted" and the summary saying how many
+    warnings there were, and no stale drawing of the view."""
+    import pty
+
+    import pyte
+
+    columns, rows = 160, 60
+    pid, fd = pty.fork()
+    if pid == 0:                                   # the child: cti demo on the terminal
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        os.execve(sys.executable, [sys.executable, "-m", "cti", "demo", "--duration", "3600",
+                                   "--run-dir", str(tmp_path / "run")],
+                  {**os.environ, "COLUMNS": str(columns), "LINES": str(rows)})
+    out = bytearray()
+
+    def read_until(done, what):
+        deadline = time.monotonic() + PATIENCE_S
+        while not done():
+            ready, _, _ = select.select([fd], [], [], PATIENCE_S)
+            assert ready and time.monotonic() < deadline, \
+                f"{what} not in {PATIENCE_S} s: {bytes(out[-2000:])!r}"
+            try:
+                data = os.read(fd, 65536)
+            except OSError:                        # the demo ended: the terminal is closed
+                data = b""
+            assert data, f"{what} never came: {bytes(out[-2000:])!r}"
+            out.extend(data)
+
+    def seen(text):
+        return lambda: text.encode() in out
+
+    try:
+        read_until(seen("bot agents ready"), "the bots")
+        port = int(re.search(rb"listening on 127\.0\.0\.1:(\d+);", out).group(1))
+        read_until(seen("longest wait"), "the live view")
+        subprocess.run([sys.executable, "-m", "cti", "sim", "alarm", "dtiB1", "red",
+                        "--server", f"127.0.0.1:{port}"], check=True, timeout=PATIENCE_S,
+                       capture_output=True, env={**os.environ, "CTI_PASSWORD": "1234"})
+        read_until(seen("red alarm raised"), "the warning")
+        drawn = out.count(b"longest wait")
+        read_until(lambda: out.count(b"longest wait") >= drawn + 2, "two drawings more")
+        os.kill(pid, signal.SIGINT)
+        read_until(seen("(printed above)"), "the summary")
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)
+        raise
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    screen = pyte.HistoryScreen(columns, rows, history=10_000)
+    pyte.ByteStream(screen).feed(bytes(out))
+    text = "\n".join([*("".join(line[x].data for x in range(columns))
+                        for line in screen.history.top),
+                      *screen.display])
+    assert "cti demo: error: dtiB1: red alarm raised" in text
+    assert "interrupted (SIGINT): ending the demo" in text
+    warned = int(re.search(r"(\d+) warnings? \(printed above\)", text).group(1))
+    assert len(re.findall(r"cti demo: (?:warn|error|critical):", text)) == warned
+    assert "longest wait" not in text              # the live view went with its figures
+    assert FIGURES.search(text)

@@ -1,15 +1,18 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The server's own records in a real database, SQLite and PostgreSQL: a call
 from trunk to agent, the agent's states and a supervisor's action, written
-through the RecordStore (off the reactor thread) and read back."""
+through the RecordStore (off the reactor thread) and read back; the
+disposition of a call transferred to another queue."""
 import pytest
 from sqlalchemy import select
 
+from cti.demo.summary import summary
 from cti.storage.models import AgentStateChange, AuditEntry, CallRecord, QueueLogEntry
 from cti.storage.store import RecordStore
 from tests.centre import Centre
 from tests.pg import pg_cluster  # noqa: F401  (the fixture)
 from tests.test_callcenter import PASSWORD, agent_ready
+from tests.test_consult import Scene
 from tests.test_storage import ThreadedClock
 
 
@@ -62,3 +65,43 @@ def test_a_days_records_land_in_the_database(url, tmp_path):
     assert states[:4] == ["notReady", "ready", "reserved", "busy"]
     assert states[-1] == "notReady"
     assert audit == [("sup", "ForceAgentState", "1005", "coaching")]
+
+
+def test_a_caller_answered_then_transferred_to_a_queue_and_abandoned_there_abandoned_it():
+    """The CDR's disposition is that of its last stay in a queue (the CDR's
+    `queue`): answered by 1005 in support, transferred to sales, where no
+    agent is free, the caller hangs up waiting: abandoned sales, its wait
+    the wait in sales, as the queue log and the ACD's own figures say."""
+    centre = Centre()
+    s = Scene(centre)
+    s.ask(s.second, "SetAgentState", state="notReady")            # nobody free in sales
+    s.ask(s.first, "SingleStepTransferCall", call=s.call_id, queue="sales")
+    centre.run(3000)
+    s.caller.hangup()
+    centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
+    [cdr] = centre.records.of(CallRecord, call_id=s.call_id)
+    assert (cdr.queue, cdr.disposition, cdr.released_by) == ("sales", "abandoned", "caller")
+    assert cdr.wait_s == pytest.approx(3.0, abs=0.1)
+    assert (cdr.agent, cdr.answered_at is not None) == ("1005", True)   # the earlier answer
+    assert [e.event for e in centre.records.of(QueueLogEntry, call_id=s.call_id,
+                                                queue="sales")] == ["ENTERQUEUE", "ABANDON"]
+    sales = centre.center.acd.queues["sales"]
+    assert (sales.answered, sales.abandoned) == (0, 1)
+    figures = summary(centre.records.of(CallRecord), centre.config)["queues"]["sales"]
+    assert (figures["offered"], figures["answered"], figures["abandoned"]) == (1, 0, 1)
+    assert figures["asa_s"] is None                   # the wait abandoned is no answer's
+
+
+def test_a_caller_answered_again_in_the_queue_it_was_transferred_to_is_answered_there():
+    centre = Centre()
+    s = Scene(centre)
+    s.ask(s.first, "SingleStepTransferCall", call=s.call_id, queue="sales")
+    centre.run_until(lambda: s.phone2.state == "ringing", what="1003 rings, in sales")
+    centre.run(2000)
+    s.phone2.offhook()
+    centre.run_until(lambda: s.acd.agents["1003"].state == "busy", what="1003 answers")
+    s.caller.hangup()
+    centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
+    [cdr] = centre.records.of(CallRecord, call_id=s.call_id)
+    assert (cdr.queue, cdr.disposition, cdr.agent) == ("sales", "answered", "1003")
+    assert cdr.wait_s == pytest.approx(2.0, abs=0.5)

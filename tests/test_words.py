@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from cti.server.queueing.state import AGENT
-from cti.words import AGENT_STATES, agent_state
+from cti.words import AGENT_STATES, agent_state, in_words
 
 
 def test_every_state_of_the_acd_has_a_word_of_its_own():
@@ -23,6 +23,25 @@ def test_a_state_reads_with_its_reason():
 
 def test_a_state_it_does_not_know_is_shown_as_the_protocol_names_it():
     assert agent_state("onVacation", "june") == "onVacation (june)"
+
+
+def test_a_servers_message_shows_the_states_it_names_in_the_words():
+    assert in_words("agent 1007 is loggedOff") == "agent 1007 is logged off"
+    assert in_words("agent 1005 is busy, not ready") == "agent 1005 is on a call, not ready"
+    assert in_words("agent 1005 is workingAfterCall: a call of c3") == (
+        "agent 1005 is wrap-up: a call of c3")
+    assert in_words("trunk dtiB1T1 is busy") == "trunk dtiB1T1 is busy"    # no agent's
+
+
+def test_the_agent_desktop_shows_the_states_its_keys_go_to_in_the_words():
+    """Its footer and status line say the states as every screen does."""
+    from cti.agent.desktop import AgentDesktop, now_in
+
+    labels = {b.action: b.description for b in AgentDesktop.BINDINGS}
+    assert (labels["ready"], labels["not_ready"], labels["after_call_work"]) == (
+        "Ready", "Not ready", "Wrap-up")
+    assert now_in("notReady", "lunch") == "Now not ready (lunch)"
+    assert now_in("loggedOff") == "Now logged off"
 
 
 def test_the_words_need_neither_rich_nor_textual_nor_the_desktops():

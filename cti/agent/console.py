@@ -76,6 +76,7 @@ from twisted.internet import task
 
 from cti.agent.dialogs import Ask, Pick
 from cti.protocol.client import ConnectionClosed, RemoteError
+from cti.words import in_words
 
 #: The seconds to wait before each try to reconnect; the last, for every try after.
 RECONNECT_S = (1.0, 2.0, 5.0, 10.0, 30.0)
@@ -283,5 +284,5 @@ class Console(App):
 
 def _refusal(error):
     if isinstance(error, RemoteError):
-        return f"{error.body.get('service', 'The request')} refused: {error}"
+        return f"{error.body.get('service', 'The request')} refused: {in_words(str(error))}"
     return f"No answer: {error}"

@@ -13,7 +13,7 @@ logged off.  Then everything is a key:
 
     r ready          n not ready (asks the reason)   l log on / log off
     b a locked break (not ready with a password: r, n, l then ask it)
-    w after-call work (no calls until r or n; on a call: after it)
+    w wrap-up (no calls until r or n; on a call: after it)
     a answer         x reject while ringing, hang up after
     o call out: an outside number, or another agent (internal)
     h hold / retrieve
@@ -34,7 +34,9 @@ outcome): the server saves it to the customer database then too.
 A key shows in the footer only when it applies (answer while ringing,
 complete while consulting).  `n` and `w` on a call are not refused: the
 server takes them as the state to go to after the call (the state bar
-shows it as pending), and `r` cancels such a pending state.
+shows it as pending), and `r` cancels such a pending state.  The states
+the keys go to and the status line names are in the words of every
+screen (cti.words).
 """
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -57,6 +59,16 @@ from cti.words import agent_state
 CALLS_OUT = [("number", "an outside number"), ("agent", "another agent (internal call)")]
 
 
+def key_label(state):
+    """The footer's label of the key that goes to `state`: its words."""
+    return agent_state(state).capitalize()
+
+
+def now_in(state, reason=None):
+    """The status line once the server took `state`: "Now not ready (lunch)"."""
+    return f"Now {agent_state(state, reason)}"
+
+
 class AgentDesktop(Console):
     TITLE = "cti agent"
     ENABLE_COMMAND_PALETTE = False
@@ -76,11 +88,11 @@ class AgentDesktop(Console):
     .field Input { width: 1fr; }
     """
     BINDINGS = [
-        Binding("r", "ready", "Ready"),
-        Binding("n", "not_ready", "Not ready"),
+        Binding("r", "ready", key_label("ready")),
+        Binding("n", "not_ready", key_label("notReady")),
         Binding("l", "log_on_off", "Log on/off"),
         Binding("b", "locked_break", "Locked break"),
-        Binding("w", "after_call_work", "After-call work"),
+        Binding("w", "after_call_work", key_label("workingAfterCall")),
         Binding("a", "answer", "Answer"),
         Binding("x", "clear", "Reject/hang up"),
         Binding("o", "make_call", "Call out"),
@@ -239,10 +251,10 @@ class AgentDesktop(Console):
                          lambda reason: reason is not None and then(reason or None))
 
     def action_ready(self):
-        self._set_state("ready", "Ready")
+        self._set_state("ready", now_in("ready"))
 
     def action_not_ready(self):
-        self._ask_reason(lambda reason: self._set_state("notReady", "Not ready",
+        self._ask_reason(lambda reason: self._set_state("notReady", now_in("notReady", reason),
                                                         reason=reason))
 
     def action_locked_break(self):
@@ -251,21 +263,21 @@ class AgentDesktop(Console):
         def locked(reason, lock):
             if lock:
                 self.send(self.client.set_agent_state("notReady", reason=reason, lock=lock),
-                          self._agent_answer, done="Not ready, locked")
+                          self._agent_answer, done=now_in("notReady", reason) + ", locked")
         self._ask_reason(lambda reason: self.push_screen(
             Ask("Lock the break with a password", secret=True),
             lambda lock: locked(reason, lock)))
 
     def action_after_call_work(self):
         self.send(self.client.set_agent_state("workingAfterCall"), self._agent_answer,
-                  done="After-call work: r or n ends it")
+                  done=now_in("workingAfterCall") + ": r or n ends it")
 
     def action_log_on_off(self):
         if self.desk.state == "loggedOff":
             self.send(self.client.set_agent_state("loggedOn", station=self.desk.station),
                       self._agent_answer, done="Logged on")
         else:
-            self._set_state("loggedOff", "Logged off")
+            self._set_state("loggedOff", now_in("loggedOff"))
 
     # -- the call -------------------------------------------------------------------
     def action_answer(self):

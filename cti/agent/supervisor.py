@@ -98,7 +98,7 @@ from cti.agent.model import Floor, duration
 from cti.agent.widgets import SpanLines, fill
 from cti.protocol.client import RemoteError
 from cti.server.config import STRATEGIES
-from cti.words import agent_state
+from cti.words import agent_state, in_words
 
 MODES = [("monitor", "monitor: silent, undetectable"), ("whisper", "whisper: the agent hears"),
          ("barge", "barge: the agent and the caller hear")]
@@ -127,7 +127,7 @@ def outcome(agents):
             continue
         part = word if len(agents) == 1 else f"{len(these)} {word}"
         if result == "refused":
-            part += " (" + ", ".join(f"{a['agent']}: {a['code']} {a['message']}"
+            part += " (" + ", ".join(f"{a['agent']}: {a['code']} {in_words(a['message'])}"
                                      for a in these) + ")"
         parts.append(part)
     return ", ".join(parts)
@@ -143,6 +143,10 @@ def by_reason(reasons):
     """{"login": 1, "lunch": 2} -> "lunch 2, login 1": the most common first."""
     order = sorted(reasons, key=lambda reason: (-reasons[reason], reason))
     return ", ".join(f"{reason or 'no reason'} {reasons[reason]}" for reason in order)
+
+
+#: The agents grid's columns (`_agent_row` gives a row's cells in this order).
+AGENT_COLUMNS = ("Agent", "Name", "Team", "State", "Reason", "Time", "Call", "Supervision")
 
 
 class SupervisorConsole(Console):
@@ -206,8 +210,7 @@ class SupervisorConsole(Console):
         yield Static(id="supervision")
         agents = DataTable(id="agents", cursor_type="row")
         agents.border_title = "Agents"
-        agents.add_columns("Agent", "Name", "Team", "State", "Reason", "Time", "Call",
-                           "Supervision")
+        agents.add_columns(*AGENT_COLUMNS)
         yield agents
         queues = DataTable(id="queues", cursor_type="row")
         queues.border_title = "Queues"

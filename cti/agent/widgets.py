@@ -22,6 +22,8 @@ never overwrites an edit in progress.
 """
 import json
 
+from rich.cells import cell_len
+from rich.text import Text
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, Input, Label, Static
 
@@ -250,25 +252,48 @@ def fill(table, rows):
 
     Every column is as wide as its label or its widest cell, and no wider,
     on a terminal of any width (a narrow one scrolls sideways rather than
-    cut a cell).  A DataTable only ever widens a column for the rows it
-    adds, and keeps a changed cell to the width its column had: so a
-    rebuilt table starts each column from its label, and a changed cell
-    asks for its column to be measured again (wider, or narrower once the
-    widest cell shrank)."""
+    cut a cell).  A DataTable would only widen a column for the rows it
+    adds, or measure the whole column again for each changed cell (a
+    thousand rows whose times tick: a million measures a redraw); so fill
+    measures each column once (`column_widths`) and sets the widths that
+    changed itself."""
     keys = [str(k) for k in rows]
     current = [k.value for k in table.rows]
     if current != keys:
         cursor = current[table.cursor_row] if 0 <= table.cursor_row < len(current) else None
         table.clear()
-        for column in table.columns.values():
-            column.content_width = column.label.cell_len      # the rows added widen it
         for key, cells in zip(keys, rows.values(), strict=True):
             table.add_row(*cells, key=key)
         if cursor in keys:
             table.move_cursor(row=keys.index(cursor))
-        return
-    columns = list(table.columns)
-    for key, cells in zip(keys, rows.values(), strict=True):
-        for column, value in zip(columns, cells, strict=True):
-            if table.get_cell(key, column) != value:
-                table.update_cell(key, column, value, update_width=True)
+    else:
+        columns = list(table.columns)
+        for key, cells in zip(keys, rows.values(), strict=True):
+            for column, value in zip(columns, cells, strict=True):
+                if table.get_cell(key, column) != value:
+                    table.update_cell(key, column, value)
+    widths = column_widths([c.label for c in table.columns.values()], rows.values())
+    grown = 0
+    for column, width in zip(table.columns.values(), widths, strict=True):
+        grown += width - column.content_width
+        column.content_width = width
+    if grown:                       # what the sideways scroll covers
+        size = table.virtual_size
+        table.virtual_size = size.with_width(size.width + grown)
+        table.refresh()
+
+
+def column_widths(labels, rows):
+    """The width of each column: its label's or its widest cell's (as a
+    DataTable shows a cell: a string's markup is not shown)."""
+    widths = [_width(label) for label in labels]
+    for cells in rows:
+        widths = [max(w, _width(cell)) for w, cell in zip(widths, cells, strict=True)]
+    return widths
+
+
+def _width(cell):
+    if isinstance(cell, Text):
+        return cell.cell_len
+    text = str(cell)
+    return Text.from_markup(text).cell_len if "[" in text else cell_len(text)

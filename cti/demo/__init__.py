@@ -18,9 +18,15 @@ database, recordings and log in a directory of its own.
 - summary: the figures from the call detail records, where every caller
   offered to a queue is answered, abandoned, left or cleared at end;
 - attach: the lines that say how to join the running demo;
-- view: the live view (rich), when standard output is a terminal.
+- view: the live view (rich), when standard output is a terminal;
+- signals: Ctrl-C, SIGTERM and SIGHUP, taken before anything else.
 """
 
-#: Seconds of callers, and calls a minute, unless asked otherwise.
+#: Seconds of callers, calls a minute and the seed of their randomness,
+#: unless asked otherwise.
 DEFAULT_DURATION_S = 120.0
 DEFAULT_RATE = 12.0
+DEFAULT_SEED = 1
+#: Where the demo's CT server listens, on a port the system picks: this
+#: machine only.
+HOST = "127.0.0.1"

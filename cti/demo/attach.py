@@ -1,27 +1,28 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # -*- test-case-name: tests.test_demo -*-
 """How a person joins a running demo: where its CT server listens, and the
-command lines that attach to it, printed as the demo starts::
+command lines that attach to it, printed as the demo starts (here with
+`--human 1005`; a line ending in a backslash goes on in the next)::
 
     CT server listening on 127.0.0.1:40321; attach from another terminal:
       supervisor console:  .venv/bin/cti agent --server tcp:host=127.0.0.1:port=40321 \\
-                           --supervisor --user sup --station msiB1C8   (password 1234)
+        --supervisor --user sup --station msiB1C8   (password 1234)
       the server's tables: .venv/bin/cti show agents --server 127.0.0.1:40321   (password 1234)
-      the telephone company: .venv/bin/cti sim call pstn_in --ani 2125551234 --dnis 5550199 \\
-                           --server 127.0.0.1:40321   (password 1234; cti sim --help)
+      the telephone company: .venv/bin/cti sim call pstn_in --ani 2125551234 \\
+        --server 127.0.0.1:40321   (password 1234; cti sim --help)
       agent 1005 (Erin Evans) is yours, no bot takes it: .venv/bin/cti agent \\
-                           --server tcp:host=127.0.0.1:port=40321 --agent 1005   (password 1234)
-      headsets, off-hook: msiB1C8 (the supervisor's: m, w, b join a call), msiB1C5 (agent
-                           1005's: a answers, x hangs up)
+        --server tcp:host=127.0.0.1:port=40321 --agent 1005   (password 1234)
+      headsets, off-hook: msiB1C8 (the supervisor's: m, w, b join a call), msiB1C5 (agent \\
+        1005's: a answers, x hangs up)
 
 The commands start the way this demo was started (`.venv/bin/cti`, or
 `python -m cti`), so they can be pasted as they are.  The users are the
 configuration's: its first supervisor, on the last phone no agent has;
 its first administrator for `cti show` and `cti sim` (the simulated
-telephone company: calls in, handsets, alarms; docs/operations.md).  A password is printed only
-when it is the sample's (the one the demo's bots log in with, checked
-against the configuration's hash); otherwise the line says it is the
-configuration's, which only its owner knows.
+telephone company: calls in, handsets, alarms; docs/operations.md).  A
+password is printed only when it is the sample's (the one the demo's
+bots log in with, checked against the configuration's hash); otherwise
+the line says it is the configuration's, which only its owner knows.
 
 So that a person needs no `cti sim handset ... lift` for each call, the
 demo takes the phones a person will use off-hook from the start
@@ -34,6 +35,7 @@ import os
 import sys
 
 from cti.auth import verify_password
+from cti.demo import HOST
 from simulators.callcentre import PASSWORD
 
 
@@ -61,10 +63,10 @@ def password_words(password_hash):
 
 
 def lines(config, port, human=None, cti="cti"):
-    """The lines to print once the server listens on 127.0.0.1:`port`;
+    """The lines to print once the server listens on HOST:`port`;
     `human`: the agent id left to a person's desktop; `cti`: `program()`."""
-    endpoint = f"tcp:host=127.0.0.1:port={port}"
-    out = [f"CT server listening on 127.0.0.1:{port}; attach from another terminal:"]
+    endpoint = dial(port)
+    out = [f"CT server listening on {HOST}:{port}; attach from another terminal:"]
     supervisor = next((u for u in config.users if "supervisor" in u.roles), None)
     station = supervisor_station(config)
     if supervisor is not None:
@@ -74,12 +76,12 @@ def lines(config, port, human=None, cti="cti"):
     admin = next((u for u in config.users if "admin" in u.roles), None)
     if admin is not None:
         user = "" if admin.name == "admin" else f" --user {admin.name}"
-        out.append(f"  the server's tables: {cti} show agents --server 127.0.0.1:{port}{user}"
+        out.append(f"  the server's tables: {cti} show agents --server {HOST}:{port}{user}"
                    f"   ({password_words(admin.password_hash)})")
         group = next((g.name for g in config.trunk_groups if g.direction != "out"), None)
         if group is not None:
             out.append(f"  the telephone company: {cti} sim call {group} --ani 2125551234 "
-                       f"--server 127.0.0.1:{port}{user}   ({password_words(admin.password_hash)}"
+                       f"--server {HOST}:{port}{user}   ({password_words(admin.password_hash)}"
                        "; cti sim --help)")
     agent = _agent(config, human)
     if agent is not None:
@@ -92,6 +94,11 @@ def lines(config, port, human=None, cti="cti"):
     if phones:
         out.append("  headsets, off-hook: " + ", ".join(phones))
     return out
+
+
+def dial(port):
+    """The client endpoint of the demo's CT server, listening on `port`."""
+    return f"tcp:host={HOST}:port={port}"
 
 
 def headsets(config, human=None):

@@ -10,17 +10,21 @@ then the Poisson callers (simulators.callcentre).  It lets them run
 ends it:
 
     run():  start ... wait the duration ... reactor.stop()
-    Ctrl-C, SIGTERM:                        reactor.stop()
+    Ctrl-C, SIGTERM, SIGHUP:                reactor.stop()
     the reactor's shutdown (a "before" trigger):  stop()
-        stop():  the calls up are noted (cleared at end), the view and the
-                 traffic stop (the callers hang up: their CDRs), the CT
-                 server stops (clearing any call still up), the record
-                 store flushes and stops; the summary
+        stop():  the calls up are noted (cleared at end); the view stops,
+                 the callers hang up (their CDRs) and no other calls;
+                 the calls still up are cleared (the demo's end, not the
+                 server's drain); the CT server stops; the record store
+                 flushes and stops, whatever failed before; the summary
 
-A signal only stops the reactor (the demo's own handlers, not
-Twisted's, so a second Ctrl-C during the shutdown changes nothing): the
+A signal only stops the reactor (the demo's own handlers, taken before
+anything else: cti.demo.signals; a second signal changes nothing): the
 summary is the same whether the duration ran out or a person pressed
-Ctrl-C, and a start-up cut short by Ctrl-C is no error.
+Ctrl-C, and a start-up cut short is no error.  The demo's server takes
+no Reload: its configuration is the file's with the run directory in
+place of the server's `var_dir` and database, which a reload could
+never take.
 
 Each run has a directory of its own, never the server's: by default a
 new one under the configuration's `var_dir` (`var/demo/20250611-143005`),
@@ -31,11 +35,11 @@ there, to look at afterwards; nothing of the server's `var/` (nor its
 `database`, which may be a PostgreSQL server) is touched.  Warnings and
 errors in the log (the record store's alarms, records not saved) are
 also printed as they come, one line each on standard error, and counted
-in the summary.
+in the summary.  No run directory is started again: records the store
+could only leave in its journal are reported as not saved.
 """
 import itertools
 import json
-import signal
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -55,7 +59,7 @@ from twisted.python.failure import Failure
 
 from cti import logs
 from cti.config import ConfigError
-from cti.demo import DEFAULT_DURATION_S, DEFAULT_RATE, attach
+from cti.demo import DEFAULT_DURATION_S, DEFAULT_RATE, DEFAULT_SEED, HOST, attach
 from cti.demo.summary import counted, report, summary
 from cti.storage.models import CallRecord
 from cti.storage.sink import Forwarding
@@ -63,11 +67,14 @@ from cti.storage.sink import Forwarding
 #: The run directories go here, under the configuration's var_dir.
 RUNS_DIR = "demo"
 LOG_NAME = "cti-demo.log"
-#: Where the CT server listens: a port the system picks, on this machine only.
-LISTEN = "tcp:0:interface=127.0.0.1"
+#: The driver the demo plays: the simulated boards and telephone company.
+DRIVER = "sim"
 #: At the end the callers hang up; their calls have this long to clear
-#: before the CT server stops and clears the rest.
+#: before the demo clears the rest.
 HANG_UP_S = 2.0
+#: Why the demo's server refuses a Reload.
+NOT_RELOADED = ("a demo's configuration is not reloaded: the demo runs the file with its own "
+                "run directory and database; end the demo and start it again")
 
 log = Logger()
 
@@ -85,7 +92,7 @@ class Options:
 
     duration: float = DEFAULT_DURATION_S
     rate: float = DEFAULT_RATE
-    seed: int = 1
+    seed: int = DEFAULT_SEED
     human: str | None = None
     live: bool = False
 
@@ -104,14 +111,20 @@ class Tee(Forwarding):
 
 
 def run_directory(var_dir, now, given=None):
-    """This run's directory: `given` (made if missing; it must be empty),
-    else a new one named for the time `now` under `var_dir`/demo, its
-    parents made (`var/` too, on a first run)."""
+    """This run's directory: `given` (--run-dir: made if missing; it must
+    be empty), else a new one named for the time `now` under
+    `var_dir`/demo, its parents made (`var/` too, on a first run).
+    DemoError when it cannot be."""
     if given is not None:
         path = Path(given)
-        path.mkdir(parents=True, exist_ok=True)
-        if any(path.iterdir()):
-            raise DemoError(f"{path} is not empty: a run directory must be new")
+        try:
+            if path.exists() and not path.is_dir():
+                raise DemoError(f"--run-dir {path}: not a directory")
+            path.mkdir(parents=True, exist_ok=True)
+            if any(path.iterdir()):
+                raise DemoError(f"--run-dir {path}: not empty: a run directory must be new")
+        except OSError as e:
+            raise DemoError(f"--run-dir {path}: {e.strerror}") from None
         return path
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
     for n in itertools.count(1):
@@ -121,6 +134,9 @@ def run_directory(var_dir, now, given=None):
             return path
         except FileExistsError:
             continue
+        except OSError as e:
+            raise DemoError(f"{path}: {e.strerror} (a run directory under the "
+                            "configuration's var_dir; --run-dir DIR puts it elsewhere)") from None
 
 
 def in_run_directory(config, run_dir):
@@ -132,12 +148,28 @@ def in_run_directory(config, run_dir):
     return replace(config, var_dir=run_dir, database=default_url(run_dir))
 
 
+def printer(stream_name):
+    """A function that prints a line on sys.`stream_name` ("stdout",
+    "stderr") as it is when the line comes: while the live view is up,
+    rich's, which prints above it (a stream looked up once, before, would
+    be written under it, and its next drawing would erase the line).  A
+    terminal that is gone (closed: SIGHUP) takes the line without an
+    error: the run's log has every warning, and the run goes on to its
+    end."""
+    def show(line):
+        try:
+            print(line, file=getattr(sys, stream_name), flush=True)
+        except OSError:
+            pass
+    return show
+
+
 class Warnings:
-    """A log observer: each event it is given, as one line to `stream`
+    """A log observer: each event it is given, as one line to `show`
     (``cti demo: warning: ...``), kept in `lines` for the summary."""
 
-    def __init__(self, stream):
-        self.stream = stream
+    def __init__(self, show):
+        self.show = show
         self.lines = []
 
     def __call__(self, event):
@@ -146,7 +178,7 @@ class Warnings:
         if failure is not None:
             text += f": {failure.getErrorMessage()}"
         self.lines.append(text)
-        print(f"cti demo: {event['log_level'].name}: {text}", file=self.stream, flush=True)
+        self.show(f"cti demo: {event['log_level'].name}: {text}")
 
 
 def log_observers(log_file, level, warnings):
@@ -169,9 +201,10 @@ def begin_logging(run_dir, level, warnings):
 class Demo:
     """One run of the `options` (`Options`) on `config` (in its run
     directory: `in_run_directory`); `say(line)` tells the person what
-    goes on."""
+    goes on; `signals`: the demo's (cti.demo.signals), installed again
+    once the CT server has started."""
 
-    def __init__(self, reactor, config, settings, flows, options, say, warnings):
+    def __init__(self, reactor, config, settings, flows, options, say, warnings, signals=None):
         from cti.server.app import CTServer
         from cti.storage.store import RecordStore
 
@@ -182,11 +215,14 @@ class Demo:
         self.options = options
         self.say = say
         self.warnings = warnings        # a Warnings: the log's, for the summary
+        self.signals = signals
         self.store = RecordStore(config.database, reactor, var_dir=config.var_dir,
                                  db_timeout_s=config.faults.db_timeout_s)
         self.records = Tee(self.store)
-        self.server = CTServer(config, reactor=reactor, records=self.records, listen=[LISTEN],
-                               http="", drain_s=0, freeze_heap=True)
+        self.server = CTServer(config, reactor=reactor, records=self.records,
+                               listen=[f"tcp:0:interface={HOST}"], http="", drain_s=0,
+                               freeze_heap=True)
+        self.server.reloader.read = self._not_reloaded
         self.traffic = None
         self.view = None
         self.step = None            # what run() waits for: the start, then the duration
@@ -194,12 +230,22 @@ class Demo:
         self.ending = False         # the reactor was asked to stop
         self.stopped = False        # stop() has begun
         self.interrupted = False
-        self.failure = None         # why the demo could not run
+        self.failure = None         # why the demo could not run or stop
         self.result = None          # the summary, once stopped
+
+    @staticmethod
+    def _not_reloaded(path):
+        """The demo's server reading its file again (Reload): refused,
+        logged and audited as any refused reload."""
+        from cti.server.errors import InvalidState
+
+        raise InvalidState(NOT_RELOADED)
 
     @defer.inlineCallbacks
     def run(self):
         """Start, let the callers call for the duration, stop the reactor."""
+        if self.ending:                     # a signal came first
+            return
         try:
             self.step = self.start()
             yield self.step
@@ -211,11 +257,11 @@ class Demo:
                 log.failure("could not run", self.failure)
         self.end()
 
-    def interrupt(self):
-        """Ctrl-C or SIGTERM: end now, with the summary."""
+    def interrupt(self, signal_name):
+        """A signal (Ctrl-C, SIGTERM, SIGHUP): end now, with the summary."""
         if not self.ending:
             self.interrupted = True
-            self.say("interrupted: ending the demo")
+            self.say(f"interrupted ({signal_name}): ending the demo")
         self.end()
 
     def end(self):
@@ -232,11 +278,13 @@ class Demo:
 
         self.store.startService()
         self.server.startService()
+        if self.signals is not None:
+            self.signals.install()          # the demo's, not the server's (its SIGHUP reloads)
         [(_, port)] = yield self.server.listening.ready
         port = port.getHost().port
         for line in attach.lines(self.config, port, self.options.human, attach.program()):
             self.say(line)
-        dial = f"tcp:host=127.0.0.1:port={port}"
+        dial = attach.dial(port)
         flow_client = yield connect(self.reactor, dial)
         yield flow_client.login(self.settings.user, self.settings.read_password(), "flow",
                                 client="demo")
@@ -264,25 +312,25 @@ class Demo:
     @defer.inlineCallbacks
     def stop(self):
         """Take everything down and make the summary (`result`); the calls
-        up now are counted as cleared at the end."""
+        up now are counted as cleared at the end.  Each part is stopped
+        even if one before it failed (`failure`: the first that did), the
+        record store last, always."""
         self.stopped = True
         if self.step is not None:
             self.step.cancel()              # an interrupted start or wait: no error
         in_progress = frozenset(self.server.center.calls)
         ended = self.reactor.seconds()
-        try:
-            if self.view is not None:
-                self.view.stop()
-            if self.traffic is not None:
-                self.traffic.stop()         # the callers hang up...
-                yield self._calls_ended(HANG_UP_S)
-            if self.server.running:         # ...and it clears what remains
-                yield self.server.stopService()
-            if self.store.running:
-                yield self.store.stopService()
-        except Exception:
-            self.failure = Failure()
-            log.failure("could not stop", self.failure)
+        for part, stopping in (("the live view", self._stop_view),
+                               ("the callers", self._stop_traffic),
+                               ("the CT server", self._stop_server),
+                               ("the record store", self._stop_store)):
+            try:
+                yield defer.maybeDeferred(stopping)
+            except Exception:
+                failure = Failure()
+                self.failure = self.failure or failure
+                log.failure("could not stop {part}", failure, part=part)
+        if self.failure is not None:
             return
         self.result = {
             "duration_s": self.options.duration, "calls_per_minute": self.options.rate,
@@ -290,7 +338,36 @@ class Demo:
             "interrupted": self.interrupted,
             **summary(self.records.cdrs, self.config, in_progress),
             "run_dir": str(self.config.var_dir), "unsaved": self.store.unsaved,
+            "left_in_journal": self.store.kept,
             "warnings": list(self.warnings.lines)}
+
+    def _stop_view(self):
+        if self.view is not None:
+            self.view.stop()
+
+    @defer.inlineCallbacks
+    def _stop_traffic(self):
+        """The callers hang up and no other calls; the calls still up after
+        HANG_UP_S (a caller's release not yet through) are cleared: the
+        demo's end, not the server's (whose drain would warn of them)."""
+        if self.traffic is None:
+            return
+        self.traffic.stop()
+        yield self._calls_ended(HANG_UP_S)
+        center = self.server.center
+        if center.calls:
+            log.info("the demo's end: {n} calls still up {s} s after the callers hung up: "
+                     "cleared", n=len(center.calls), s=HANG_UP_S)
+            for call in list(center.calls.values()):
+                center.layer.finish(call, "system", "the demo ended")
+
+    def _stop_server(self):
+        if self.server.running:
+            return self.server.stopService()
+
+    def _stop_store(self):
+        if self.store.running:
+            return self.store.stopService()
 
     @defer.inlineCallbacks
     def _calls_ended(self, within_s):
@@ -306,6 +383,10 @@ def prepare(args, now):
     from cti.flow.run import load
 
     config, settings, flows = load(args.config)
+    if config.driver != DRIVER:
+        raise ConfigError(args.config, "driver", f"{config.driver!r}: the demo plays the "
+                          f"simulated telephone company, on the simulated boards: it needs "
+                          f"driver = {DRIVER!r}")
     if args.human is not None and args.human not in {a.id for a in config.agents
                                                      if a.station}:
         raise DemoError(f"--human {args.human}: no agent of {args.config} has that id and a "
@@ -315,50 +396,56 @@ def prepare(args, now):
     return in_run_directory(config, run_dir), settings, flows, run_dir
 
 
-def main(args):
+def main(args, signals):
+    """`cti demo`; `signals`: the ending signals (cti.demo.signals),
+    installed by the caller before anything else."""
     from twisted.internet import reactor
 
+    warnings = Warnings(printer("stderr"))
     try:
         config, settings, flows, run_dir = prepare(args, time.time())
+        begin_logging(run_dir, LogLevel.levelWithName(config.log_level), warnings)
     except (ConfigError, DemoError) as e:
         print(f"cti demo: {e}", file=sys.stderr)
         return 2
-    out = sys.stderr if args.json else sys.stdout   # --json: stdout is the summary's
-
-    def say(line):
-        print(line, file=out, flush=True)
-
-    warnings = Warnings(sys.stderr)
-    begin_logging(run_dir, LogLevel.levelWithName(config.log_level), warnings)
+    except OSError as e:
+        print(f"cti demo: {e.filename}: {e.strerror}", file=sys.stderr)
+        return 2
+    say = printer("stderr" if args.json else "stdout")   # --json: stdout is the summary's
     say(f"cti demo: this run's database, recordings and log: {run_dir}")
     live = not args.json and sys.stdout.isatty()
     if not args.json and not live:
         say("live view off: standard output is not a terminal (the summary comes at the end)")
     options = Options(args.duration, args.rate, args.seed, args.human, live)
-    demo = Demo(reactor, config, settings, flows, options, say, warnings)
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: reactor.callFromThread(demo.interrupt))
+    demo = Demo(reactor, config, settings, flows, options, say, warnings, signals)
+    signals.then(lambda name: reactor.callFromThread(demo.interrupt, name))
     reactor.callWhenRunning(demo.run)
     reactor.addSystemEventTrigger("before", "shutdown", demo.stop)
     reactor.run(installSignalHandlers=False)
     if demo.failure is not None or demo.result is None:
         print(f"cti demo: failed; what happened is in {run_dir / LOG_NAME}", file=sys.stderr)
         return 1
+    out = printer("stdout")
     if args.json:
-        print(json.dumps(demo.result))
+        out(json.dumps(demo.result))
     else:
         for line in [*report(demo.result), *storage_lines(demo.result)]:
-            print(line)
-    return 1 if demo.result["unsaved"] else 0
+            out(line)
+    return 1 if demo.result["unsaved"] or demo.result["left_in_journal"] else 0
 
 
 def storage_lines(result):
     """What became of the records, and how many warnings there were."""
+    lines = []
     if result["unsaved"]:
-        lines = [f"{counted(result['unsaved'], 'record')} could not be saved (the log has "
-                 "them)"]
-    else:
-        lines = [f"every record saved in {result['run_dir']}"]
+        lines.append(f"{counted(result['unsaved'], 'record')} could not be saved (the log has "
+                     "them)")
+    if result["left_in_journal"]:
+        lines.append(f"{counted(result['left_in_journal'], 'record')} not in the database, "
+                     f"only in the journal of {result['run_dir']}: no demo starts its run "
+                     "directory again to write them")
+    if not lines:
+        lines.append(f"every record saved in {result['run_dir']}")
     if result["warnings"]:
         lines.append(f"{counted(len(result['warnings']), 'warning')} (printed above)")
     return lines

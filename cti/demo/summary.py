@@ -18,8 +18,11 @@ every summary, overall and queue by queue::
   (`in_progress`: their ids, taken as the traffic stops): the records
   alone cannot tell a caller the end cut off from one who hung up.
 
-A caller counts in the queue it was last in (the CDR's `queue`: a
-spanish caller who overflowed to sales counts in sales).  The figures
+A caller counts in the queue it was last in, as its CDR judges that last
+stay (its `queue` and disposition: a spanish caller who overflowed to
+sales counts in sales; one answered in support, then transferred to
+sales and hanging up there, abandoned sales, its wait the wait in
+sales).  The figures
 are those of the calls that ended during the demo: `service_level` is
 the queue's own definition (cti.server.queueing.state.service_level);
 `asa_s` the mean wait of the answered calls; `aht_s` their mean talk

@@ -53,21 +53,26 @@ def tables(center, started, now):
 
 
 class LiveView:
-    """`tables` on the terminal from `start` to `stop`, redrawn on `clock`."""
+    """`tables` on the terminal from `start` to `stop`, drawn on `clock`
+    (the reactor's: rich draws nothing on a thread of its own).  While it
+    is up, rich redirects standard output and error so that a line
+    printed (a warning, "interrupted") goes above it rather than under
+    its next drawing; it leaves nothing behind when it stops (its figures,
+    the ACD's of the moment, are not the summary's, which come after)."""
 
     def __init__(self, center, clock):
         self.center = center
         self.clock = clock
         self.started = clock.seconds()
-        self.live = Live(self.draw(), refresh_per_second=REFRESH_PER_S)
-        self.redraw = task.LoopingCall(lambda: self.live.update(self.draw()))
+        self.live = Live(self.draw(), auto_refresh=False, transient=True)
+        self.redraw = task.LoopingCall(lambda: self.live.update(self.draw(), refresh=True))
         self.redraw.clock = clock
 
     def draw(self):
         return tables(self.center, self.started, self.clock.seconds())
 
     def start(self):
-        self.live.start()
+        self.live.start(refresh=True)
         self.redraw.start(1 / REFRESH_PER_S)
 
     def stop(self):

@@ -443,6 +443,7 @@ class RecordStore(Service):
                                sync_every=sync_every, sync_interval_s=sync_interval_s,
                                disk=disk)
         self.unsaved = 0         # records lost at or after stop: in neither database nor journal
+        self.kept = 0            # records left in the journal at stop, for the next start
         self._buffer = deque()   # journal Entries of the records not yet committed, oldest first
         self._waiters = []       # (Entry or None, Deferred) from flush()
         self.lifecycle = LIFECYCLE.machine(reactor, "record store")
@@ -815,6 +816,7 @@ class RecordStore(Service):
         """Say what the next start will write, and what is lost."""
         self.unsaved += len(unsaved)
         kept = len(self._buffer) - len(unsaved)
+        self.kept = kept
         if kept:
             self.log.warn("storage stopped with {count} records not in the database {database}: "
                           "kept in the journal {journal}, written at the next start",

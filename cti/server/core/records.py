@@ -52,13 +52,17 @@ def session_key(agent):
 
 def disposition(call, last_phase):
     """How the call ended, for its CDR: what it was set to (queue_full,
-    transferred_out...), else what its phases tell."""
+    transferred_out...), else what its phases tell of its last stay in a
+    queue, the CDR's `queue`: a caller an agent answered in support, then
+    transferred to sales, who hangs up waiting there, abandoned sales (the
+    earlier answer is still the CDR's answered_at, agent and talk_s)."""
     if call.disposition is not None:
         return call.disposition
-    if call.answered_at is not None:
-        return "answered"
     if last_phase in ("queued", "ringing"):
         return "abandoned" if call.released_by == "caller" else "cleared"
+    if call.answered_at is not None and (call.queued_at is None
+                                         or call.answered_at >= call.queued_at):
+        return "answered"
     if call.left_queue_at is not None:
         return "overflow"
     if call.queued_at is not None or call.flow is None:
