@@ -59,27 +59,11 @@ NODES = ("cpe", "network")
 #: Switch types by the names the configuration uses (chan_dahdi's: national
 #: is NI-2).
 SWITCH_TYPES = ("national", "ni2", "dms100", "euroisdn_e1", "qsig")
-#: Numbering plans (type of number and plan together, as libpri has them).
-PLANS = ("unknown", "international", "national", "local")
-#: Presentation of the calling number.
-PRESENTATIONS = ("allowed", "restricted")
-#: Q.850 causes the call layer meets, by name.
+#: Q.850 causes: normal clearing, user busy.
 CAUSE_NORMAL = 16
 CAUSE_BUSY = 17
-CAUSE_NO_ANSWER = 19
-CAUSE_REJECTED = 21
-CAUSE_NO_CIRCUIT = 34
-CAUSE_TEMPORARY_FAILURE = 41
-CAUSE_TIMER_EXPIRY = 102
 #: libpri's two extra bytes per frame, where the FCS would be.
 FCS_BYTES = 2
-#: A channel number that means "any channel" in an event.
-ANY_CHANNEL = -1
-
-
-def available():
-    """Whether this build has the libpri binding."""
-    return lib is not None
 
 
 def _tables():

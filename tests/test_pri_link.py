@@ -3,11 +3,16 @@
 an in-memory D-channel that keeps frames whole, on one virtual clock:
 calls both ways for every switch type, numbers and plans, causes, the
 role mismatch, RESTART, and the link lost when frames stop (libpri's
-T200 and N200 counted on the virtual clock)."""
+T200 and N200 counted on the virtual clock), and the pcap of a call as
+tshark decodes it."""
+import shutil
+import subprocess
+
 import pytest
 from twisted.internet import task
 
 from drivers.errors import PriError
+from drivers.lapdpcap import LapdPcap
 from drivers.pri import CAUSE_BUSY, CAUSE_NORMAL, SWITCH_TYPES, PriLink
 
 
@@ -126,3 +131,27 @@ def test_an_unknown_switch_type_or_node_is_refused_naming_the_choices():
         PriLink("dtiB1D", "cpe", "5ess", task.Clock(), send=print, on_event=print)
     with pytest.raises(PriError, match="cpe, network"):
         PriLink("dtiB1D", "user", "national", task.Clock(), send=print, on_event=print)
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed (setup.sh)")
+def test_the_pcap_of_a_call_reads_in_tshark_as_q931_with_the_setup_s_numbers(tmp_path):
+    wire = Wire()
+    pcap = LapdPcap(tmp_path / "dchannel.pcap", we_network=False, clock=wire.clock)
+    wire.cpe.trace = pcap.frame
+    wire.net.setup(1, "8001", "13800138000", "Alice", called_plan="national",
+                   calling_plan="national")
+    wire.pump()
+    ring = wire.last("cpe", "setup")
+    wire.cpe.refuse(ring.call, CAUSE_BUSY)
+    wire.pump()
+    pcap.close()
+    out = subprocess.run(["tshark", "-r", str(pcap.path), "-Y", "q931", "-T", "fields",
+                          "-e", "q931.message_type", "-e", "lapd.direction",
+                          "-e", "q931.calling_party_number.digits",
+                          "-e", "q931.called_party_number.digits", "-e", "q931.cause_value"],
+                         capture_output=True, text=True, check=True).stdout
+    rows = [line.split("\t") for line in out.splitlines()]
+    assert rows[0][0] == "0x05" and rows[0][2:4] == ["13800138000", "8001"]   # SETUP
+    assert [r[0] for r in rows[1:3]] == ["0x02", "0x45"]        # CALL PROCEEDING, DISCONNECT
+    assert rows[2][4] == str(CAUSE_BUSY)
+    assert rows[0][1] != rows[1][1]                               # the two directions

@@ -69,7 +69,6 @@ void pri_set_message(void (*func)(struct pri *pri, char *));
 void pri_set_error(void (*func)(struct pri *pri, char *));
 void pri_facility_enable(struct pri *pri);
 void pri_set_overlapdial(struct pri *pri, int state);
-void pri_set_chan_mapping_logical(struct pri *pri, int state);
 pri_event *pri_check_event(struct pri *pri);
 struct timeval *pri_schedule_next(struct pri *pri);
 pri_event *pri_schedule_run(struct pri *pri);
