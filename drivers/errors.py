@@ -72,3 +72,8 @@ class SimulatorError(DriverError):
 
 class DriverNotSupported(DriverError):
     """The driver does not provide this operation."""
+
+
+class PriError(DriverError):
+    """A libpri call (drivers.pri) failed: a call-control request the call's
+    state does not allow, or a link that could not be made."""
