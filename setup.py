@@ -8,11 +8,15 @@ alone), both over that library.  With CTI_VENDOR_SDK naming a vendor SDK,
 only drivers._r4 is built, against the SDK (drivers/build_r4.py).
 """
 import os
+import sys
 
 from setuptools import find_packages, setup
 from setuptools.command.build_ext import build_ext
 
-from drivers import build_r4
+# setuptools' build backend no longer puts the project directory on sys.path
+# (setuptools 84): drivers.build_r4 is imported from the source tree.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from drivers import build_r4  # noqa: E402
 
 
 class BuildExt(build_ext):
