@@ -39,10 +39,14 @@ WAIT_MS = 100
 
 
 def board_events(driver, reactor=None):
-    """The service that brings `driver`'s events into the reactor."""
-    if driver.fileno() is None:
+    """The service that brings `driver`'s events into the reactor, by its
+    `event_source` (a driver of reactor transports needs none)."""
+    if driver.event_source == "thread":
         return EventThread(driver, reactor)
-    return EventPump(driver, reactor)
+    if driver.event_source == "descriptor":
+        return EventPump(driver, reactor)
+    raise ValueError(f"the {driver.family} driver's events come from its own transports: "
+                     "it needs no service to bring them")
 
 
 def _reactor(reactor):

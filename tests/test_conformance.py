@@ -1,16 +1,28 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The R4 driver over the simulator passes the driver conformance suite
-through both bindings, and the skeleton driver refuses every call with its
-contract."""
+through both bindings (span maintenance through the full one, refused
+whole through the vendor-only one), and on an analog line; the skeleton
+driver refuses every call with its contract."""
+from array import array
+
 import pytest
 from zope.interface.verify import verifyObject
 
 from drivers.errors import DriverNotSupported
 from drivers.interface import IBoardDriver
-from drivers.r4 import BINDINGS
 from drivers.skeleton import SkeletonDriver
-from tests.conformance import Chassis, DriverConformance, SpanMaintenanceConformance
-from tests.rig import Rig
+from tests.conformance import (
+    AnalogLineConformance,
+    BusConformance,
+    Chassis,
+    ConferenceConformance,
+    DriverConformance,
+    SpanMaintenanceConformance,
+    StationConformance,
+    TrunkConformance,
+    VoiceConformance,
+)
+from tests.rig import Rig, hears, tone
 
 BOARDS = [
     {"type": "voice", "channels": 4},
@@ -26,35 +38,81 @@ TONE_CHANNELS = {"dial": "dxxxB2C1", "ringback": "dxxxB2C2", "busy": "dxxxB2C3",
                  "reorder": "dxxxB2C4"}
 
 
-class TestR4DriverOverSimulator(DriverConformance):
-    """Through the full binding (the simulator's additions) and through the
-    vendor-only one (the vendor's calls alone): the proof that the driver
-    needs nothing of ours to keep the contract."""
-
-    @pytest.fixture(params=BINDINGS)
-    def chassis(self, request):
-        if request.param == "full":
-            return full_chassis()
-        rig = Rig(BOARDS + [TONE_BOARD], binding="vendor", tone_channels=TONE_CHANNELS)
-        return Chassis(driver=rig.driver, run=rig.run, voice="dxxxB1C1", voice2="dxxxB1C2",
-                       station="msiB1C1", timeslot="dtiB1T1", dsp="dcbB1D1",
-                       events=rig.events, advance_board_only=rig.sim.advance)
-
-
-def full_chassis():
-    rig = Rig(BOARDS)
+def chassis_of(rig):
     return Chassis(driver=rig.driver, run=rig.run, voice="dxxxB1C1", voice2="dxxxB1C2",
                    station="msiB1C1", timeslot="dtiB1T1", dsp="dcbB1D1",
                    events=rig.events, advance_board_only=rig.sim.advance)
 
 
-class TestR4SpanMaintenance(SpanMaintenanceConformance):
-    """Through the full binding, which has the simulator's span maintenance
-    calls (the vendor-only one refuses them whole: DriverConformance)."""
+class R4Suites(DriverConformance, VoiceConformance, BusConformance, TrunkConformance,
+               StationConformance, ConferenceConformance):
+    """What the R4 driver provides through either binding."""
+
+
+class TestR4DriverOverTheFullBinding(R4Suites, SpanMaintenanceConformance):
+    """The simulator's additions, span maintenance among them."""
 
     @pytest.fixture
     def chassis(self):
-        return full_chassis()
+        return chassis_of(Rig(BOARDS))
+
+
+class TestR4DriverOverTheVendorOnlyBinding(R4Suites):
+    """The vendor's calls alone: the proof that the driver needs nothing
+    of ours to keep the contract (span maintenance refused whole)."""
+
+    @pytest.fixture
+    def chassis(self):
+        return chassis_of(Rig(BOARDS + [TONE_BOARD], binding="vendor",
+                              tone_channels=TONE_CHANNELS))
+
+
+class SimulatedFarLine:
+    """tests.conformance.FarLine over the simulator's far end of a line."""
+
+    def __init__(self, rig, line):
+        self.far = rig.sim.endpoint(line)
+        self.captured = array("h")
+
+    def call(self, number, name):
+        self.far.call(ani=number, name=name)
+
+    def abandon(self):
+        self.far.abandon()
+
+    def press(self, keys):
+        self.far.send_digits(keys)
+
+    def say_tone(self, freq, ms):
+        self.far.send_audio(tone(freq, ms))
+
+    def hang_up(self):
+        self.far.hangup("loop_current_drop")
+
+    def listen(self):
+        self.far.capture(True)
+        self.captured = array("h")
+
+    def hears(self, freq):
+        self.captured += self.far.read_capture()
+        return hears(self.captured, freq)
+
+    def answer_calls_out(self):
+        self.far.set_outbound("answer")
+
+    def dialled(self):
+        return self.far.dialled()
+
+
+class TestR4AnalogLine(AnalogLineConformance):
+    """An analog board's loop-start line."""
+
+    @pytest.fixture
+    def chassis(self):
+        rig = Rig([{"type": "analog", "lines": 2}])
+        return Chassis(driver=rig.driver, run=rig.run, voice="dxxxB1C1", voice2="dxxxB1C2",
+                       events=rig.events, line="dxxxB1C1",
+                       far=SimulatedFarLine(rig, "dxxxB1C1"))
 
 
 def test_the_vendor_only_binding_refuses_span_maintenance_naming_the_call():
