@@ -118,12 +118,15 @@ def encoding_of(text: str) -> str:
     return "gsm7" if gsm7_septets(text) is not None else "ucs2"
 
 
-def split_text(text: str) -> list[str]:
+def split_text(text: str, concatenated=True) -> list[str]:
     """The text as the parts it is sent in: itself if it fits one message,
-    else parts of at most 153 septets / 67 UCS2 units, never cutting an
-    escape or a surrogate pair."""
+    else parts of at most 153 septets / 67 UCS2 units (without a
+    concatenation header, as text mode sends: whole messages of 160 / 70),
+    never cutting an escape or a surrogate pair."""
     encoding = encoding_of(text)
     single, each = LIMITS[encoding]
+    if not concatenated:
+        each = single
     size = (lambda c: len(gsm7_septets(c))) if encoding == "gsm7" else _ucs2_units
     if sum(size(c) for c in text) <= single:
         return [text]
