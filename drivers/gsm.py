@@ -96,11 +96,17 @@ class DeliveryReport:
 
 
 def serial_port(reactor):
-    """connect(settings, protocol): the modem's port with pyserial under Twisted."""
+    """connect(settings, protocol): the modem's port with pyserial under
+    Twisted; ModemError naming the port if it cannot be opened."""
+    from serial import SerialException
     from twisted.internet.serialport import SerialPort
 
     def connect(settings, modem):
-        SerialPort(modem, settings.port, reactor, baudrate=settings.baud)
+        try:
+            SerialPort(modem, settings.port, reactor, baudrate=settings.baud)
+        except SerialException as e:
+            raise ModemError(f"cannot open the serial port: {e}", function="open",
+                             device=settings.port) from None
     return connect
 
 

@@ -67,11 +67,17 @@ class ModemSettings:
 
 def serial_ports(reactor):
     """connect(settings, protocol) opening each modem's port with pyserial
-    under Twisted, RTS/CTS flow control on (as AT+IFC=2,2 asks)."""
+    under Twisted, RTS/CTS flow control on (as AT+IFC=2,2 asks);
+    ModemError naming the port if it cannot be opened."""
+    from serial import SerialException
     from twisted.internet.serialport import SerialPort
 
     def connect(settings, protocol):
-        SerialPort(protocol, settings.port, reactor, baudrate=settings.baud, rtscts=True)
+        try:
+            SerialPort(protocol, settings.port, reactor, baudrate=settings.baud, rtscts=True)
+        except SerialException as e:
+            raise errors.ModemError(f"cannot open the serial port: {e}", function="open",
+                                    device=settings.port) from None
     return connect
 
 
