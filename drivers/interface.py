@@ -92,6 +92,11 @@ TONES = ("dial", "ringback", "busy", "reorder", "sit", "fax_cng", "fax_ced")
 #: LEN_DIGBUF; a modem's driver keeps as many).
 DIGIT_BUFFER = 31
 
+#: A ringing line with no ring this long has stopped ringing (the caller
+#: gave up): drivers that see each ring but not its end say ring_stopped
+#: then (US cadence 6 s, China 5 s).
+RING_GAP_S = 8.0
+
 #: How a driver's events reach the reactor (`IBoardDriver.event_source`):
 #: a descriptor the reactor watches (poll), one thread in the vendor's wait
 #: (wait_events, deliver: drivers.pump), or the driver's own reactor

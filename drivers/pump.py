@@ -20,7 +20,9 @@ them before `stopService` returns, none after; the events it had not
 taken stay in the library's queue.
 
 `board_events(driver, reactor)` is the one a driver needs, by whether it
-has a descriptor; each says in the log, when it starts, which it is.
+has a descriptor; each says in the log, when it starts, which it is.  A
+USB caller-ID box (drivers.usbcid) has its events brought the same way
+by an EventThread: its wait is a USB interrupt read.
 """
 import threading
 from collections import deque
@@ -105,9 +107,8 @@ class EventThread(Service):
 
     def startService(self):
         super().startService()
-        log.info("board events: the {family} driver has no event descriptor (the vendor's "
-                 "API); one thread waits for them (sr_waitevtEx, {ms} ms at a time)",
-                 family=self.driver.family, ms=WAIT_MS)
+        log.info("{family} events: no event descriptor; one thread waits for them "
+                 "({ms} ms at a time)", family=self.driver.family, ms=WAIT_MS)
         self._stopping.clear()
         self.thread = threading.Thread(target=self._wait, name="board-events", daemon=True)
         self.thread.start()

@@ -43,7 +43,7 @@ from twisted.logger import Logger
 
 from drivers import errors
 from drivers.callerid import CallerIdLines
-from drivers.interface import DIGIT_BUFFER, Event
+from drivers.interface import DIGIT_BUFFER, RING_GAP_S, Event
 from drivers.modemstream import (
     ABORT_PLAY,
     DLE_EVENTS,
@@ -60,9 +60,6 @@ from drivers.watchdog import STOP_GRACE_MS, deadline_ms, hung_data
 
 log = Logger()
 
-#: A ringing line that sent no RING this long has stopped ringing (the
-#: caller gave up): US cadence 6 s, China 5 s.
-RING_GAP_S = 8.0
 #: How long the modem may take over a command, and over a dial.
 COMMAND_TIMEOUT_S = 5.0
 DIAL_TIMEOUT_S = 120.0

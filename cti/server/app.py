@@ -7,6 +7,7 @@
     ├── board events         into the reactor: EventPump (the driver's descriptor)
     │                        or EventThread (one thread in the vendor's wait), as
     │                        drivers.pump.board_events chooses and logs
+    ├── caller-ID boxes      one EventThread each ([[caller_id_boxes]]: a USB read)
     └── Listening            the [server] listen endpoints, and the status pages
                              (/metrics, /status) on [server] http: `ready` fires
                              once all are bound, or fails naming the one that
@@ -100,7 +101,7 @@ class CTServer(MultiService):
 
     def __init__(self, config, *, reactor=None, driver=None, simulator=None, records=None,
                  listen=None, http=None, drain_s=DRAIN_S, freeze_heap=False,
-                 reload_on_hangup=False, serial=None):
+                 reload_on_hangup=False, serial=None, caller_id_boxes=None):
         super().__init__()
         self.freeze_heap = freeze_heap
         if reactor is None:
@@ -157,6 +158,7 @@ class CTServer(MultiService):
                                lambda: [s.role for s in self.hub.sessions if s.role],
                                self.lag, started_at=reactor.seconds(),
                                span_watches=self.span_watches)
+        self.boxes = self._caller_id_boxes(reactor, caller_id_boxes)
         self.messages = self._messages(reactor, serial)
         sms_handlers.register(self.hub, self.messages)
         self.reloader = Reloader(self.center, users_changed=self.reloaded)
@@ -199,6 +201,23 @@ class CTServer(MultiService):
                                              where=self.config.boards_where)
             self.sim.run_clock(True)
         return R4Driver(clock=reactor, tone_channels=self.config.station_tones or None)
+
+    def _caller_id_boxes(self, reactor, boxes):
+        """The USB caller-ID boxes of [[caller_id_boxes]], each read by a
+        thread of its own (drivers.pump.EventThread), their lines'
+        events to the monitored lines; or `boxes`, made and read by a
+        test."""
+        if boxes is None:
+            from drivers.pump import EventThread
+            from drivers.usbcid import CallerIdBox
+
+            boxes = [CallerIdBox(b.name, b.vendor_id, b.product_id, reactor)
+                     for b in self.config.caller_id_boxes]
+            for box in boxes:
+                EventThread(box, reactor).setServiceParent(self)
+        for box in boxes:
+            self.center.monitored.attach(box)
+        return boxes
 
     def _messages(self, reactor, serial):
         """The short messages of [sms] through its GSM modem, on the serial
