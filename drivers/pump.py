@@ -38,6 +38,9 @@ log = Logger()
 #: How long the event thread blocks in one wait (ms): the longest a stop
 #: waits for it, and how late it sees a device opened meanwhile.
 WAIT_MS = 100
+#: What the event thread of a board library says as it starts.
+BOARD_WAIT = ("board events: the {family} driver has no event descriptor (the vendor's "
+              "API); one thread waits for them (sr_waitevtEx, {ms} ms at a time)")
 
 
 def board_events(driver, reactor=None):
@@ -96,10 +99,11 @@ class EventPump(Service):
 
 class EventThread(Service):
     """One thread waiting for the driver's events, handing them over with
-    `callFromThread`."""
+    `callFromThread`.  `announce`: what it logs as it starts."""
 
-    def __init__(self, driver, reactor=None):
+    def __init__(self, driver, reactor=None, announce=BOARD_WAIT):
         self.driver = driver
+        self.announce = announce
         self.reactor = _reactor(reactor)
         self.thread = None
         self._stopping = threading.Event()
@@ -107,8 +111,7 @@ class EventThread(Service):
 
     def startService(self):
         super().startService()
-        log.info("{family} events: no event descriptor; one thread waits for them "
-                 "({ms} ms at a time)", family=self.driver.family, ms=WAIT_MS)
+        log.info(self.announce, family=self.driver.family, ms=WAIT_MS)
         self._stopping.clear()
         self.thread = threading.Thread(target=self._wait, name="board-events", daemon=True)
         self.thread.start()

@@ -11,7 +11,7 @@ board library (drivers.pump.EventThread: `wait_events` on the thread,
 
     box = CallerIdBox("reception", 0x1234, 0x5678, reactor)
     box.subscribe(print)
-    EventThread(box, reactor).setServiceParent(application)
+    EventThread(box, reactor, announce=BOX_WAIT).setServiceParent(application)
 
 Events, the device being ``<box>/<line>`` ("reception/1"):
 
@@ -38,6 +38,8 @@ log = Logger()
 
 #: The HID interface the box's reports come on.
 INTERFACE = 0
+#: What its event thread (drivers.pump.EventThread) says as it starts.
+BOX_WAIT = "{family} events: one thread waits for its reports (a USB read, {ms} ms at a time)"
 
 
 class CallerIdBox:

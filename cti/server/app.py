@@ -209,12 +209,12 @@ class CTServer(MultiService):
         test."""
         if boxes is None:
             from drivers.pump import EventThread
-            from drivers.usbcid import CallerIdBox
+            from drivers.usbcid import BOX_WAIT, CallerIdBox
 
             boxes = [CallerIdBox(b.name, b.vendor_id, b.product_id, reactor)
                      for b in self.config.caller_id_boxes]
             for box in boxes:
-                EventThread(box, reactor).setServiceParent(self)
+                EventThread(box, reactor, announce=BOX_WAIT).setServiceParent(self)
         for box in boxes:
             self.center.monitored.attach(box)
         return boxes
