@@ -42,6 +42,20 @@ INTERFACE = 0
 BOX_WAIT = "{family} events: one thread waits for its reports (a USB read, {ms} ms at a time)"
 
 
+def find(name, vendor_id, product_id, backend=None):
+    """The box's pyusb device; NoSuchDevice if none is plugged in,
+    BoardError without libusb."""
+    try:
+        device = usb.core.find(idVendor=vendor_id, idProduct=product_id, backend=backend)
+    except usb.core.NoBackendError:
+        raise BoardError("pyusb finds no libusb: install libusb-1.0-0",
+                         function="usb.core.find", device=name) from None
+    if device is None:
+        raise NoSuchDevice(f"no USB device {vendor_id:04x}:{product_id:04x}: is the box "
+                           "plugged in (lsusb)?", function="usb.core.find", device=name)
+    return device
+
+
 class CallerIdBox:
     """One box.  `backend`: pyusb's (libusb by default; a test's fake)."""
 
@@ -54,10 +68,7 @@ class CallerIdBox:
         self._subscribers = []
         self._rings = {}                  # line -> rings so far
         self._gaps = {}                   # line -> the ring_stopped timer
-        self.device = usb.core.find(idVendor=vendor_id, idProduct=product_id, backend=backend)
-        if self.device is None:
-            raise NoSuchDevice(f"no USB device {vendor_id:04x}:{product_id:04x}: is the box "
-                               "plugged in (lsusb)?", function="usb.core.find", device=name)
+        self.device = find(name, vendor_id, product_id, backend)
         try:
             if self.device.is_kernel_driver_active(INTERFACE):
                 self.device.detach_kernel_driver(INTERFACE)

@@ -347,6 +347,8 @@ class VoiceModem(protocol.Protocol):
         ended, the commands waiting dropped, ATZ and the set-up again, the
         hook put back as it was.  The operation running is dropped
         without an event (the caller says how it ended)."""
+        if self.op is not None:
+            self._cancel_timers(self.op)
         if self.stream.receiving:
             self.transport.write(STOP_RECORD)
         elif self._current is not None and self._current.text == "AT+VTX":

@@ -126,10 +126,16 @@ class Messages:
         self._next()
 
     def _failed(self, failure, message):
+        """The modem did not send it: again later if that may work (an
+        SmsError that says so, a modem that did not answer), else failed.
+        An error of the server's own is logged, and fails the message."""
         self.sending = None
-        failure.trap(ModemError)
         error = failure.value
-        temporary = error.temporary if isinstance(error, SmsError) else True
+        if not failure.check(ModemError):
+            log.failure("sms {message}: sending failed inside the server", failure,
+                        message=message.id)
+        temporary = error.temporary if isinstance(error, SmsError) else isinstance(
+            error, ModemError)
         if temporary and message.attempts <= self.retries:
             message.state = "waiting"
             log.warn("sms {message} to {to}: {error}; again in {s} s (attempt {n} of {max})",
