@@ -92,6 +92,11 @@ class HidBoxBackend(usb.backend.IBackend):
         self.push(*(report(CID_DIGITS, line, number[i:i + PAYLOAD].encode())
                     for i in range(0, len(number), PAYLOAD)), report(CID_DIGITS_END, line))
 
+    def waiting(self):
+        """How many reports the box has queued, not read yet."""
+        with self._ready:
+            return len(self._reports)
+
     def unplug(self):
         with self._ready:
             self.plugged = False

@@ -70,8 +70,8 @@ class Box:
         self.box.subscribe(self.events.append)
 
     def read(self):
-        while self.box.deliver(self.box.wait_events(1)) or self.backend._reports:
-            pass
+        while self.backend.waiting():
+            self.box.deliver(self.box.wait_events(1))
 
     def of(self, kind):
         return [e for e in self.events if e.kind == kind]
