@@ -13,7 +13,10 @@ can catch what they can handle::
         log.error("{e}", e=e)
 
 `SimulatorError` is a failed far-end (simfar) call; `DriverNotSupported`
-is an operation a driver does not provide.
+is an operation a driver does not provide.  Serial and USB devices add
+`MalformedData` (what a device sent does not parse), `ModemError` (a
+modem refused an AT command) and `SmsError` (+CMS ERROR, with whether
+trying again later may work).
 """
 
 
@@ -77,3 +80,28 @@ class DriverNotSupported(DriverError):
 class PriError(DriverError):
     """A libpri call (drivers.pri) failed: a call-control request the call's
     state does not allow, or a link that could not be made."""
+
+
+class MalformedData(DriverError):
+    """Bytes from a device that do not parse: a caller-ID message with a
+    wrong checksum, an SMS PDU cut short, a HID report of no known kind."""
+
+
+class ModemError(DriverError):
+    """A modem answered ERROR (or +CME ERROR: `code`) to a command
+    (`function`), or nothing in time.  The code is the modem's decimal
+    number, said in the message as the standard words it."""
+
+    def __init__(self, message, *, code=None, function=None, device=None):
+        super().__init__(message, function=function, device=device)
+        self.code = code
+
+
+class SmsError(ModemError):
+    """A GSM modem refused a short message: +CMS ERROR `code` (3GPP TS
+    27.005), with its meaning as the message; `temporary` if sending it
+    again later may work (no network now, congestion)."""
+
+    def __init__(self, message, *, temporary=False, **where):
+        super().__init__(message, **where)
+        self.temporary = temporary

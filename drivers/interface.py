@@ -4,10 +4,13 @@
 
 Everything above the drivers (the CT-Bus map, channels, calls, linediag)
 talks to boards through `IBoardDriver`, by device name ("dxxxB1C1",
-"dtiB1T3", "dtiB2D", "msiB1C2", "dcbB1D1"), and hears from them through
-normalized `Event`s.  A driver for another board family (Synway, DAHDI, ...) maps its
-own API onto the same methods and events, and must pass the conformance
-suite in tests/conformance.py.  drivers/skeleton.py is the template: a
+"dtiB1T3", "dtiB2D", "msiB1C2", "dcbB1D1", a voice modem's "mdmB1C1"), and
+hears from them through normalized `Event`s.  A driver for another board
+family (Synway, DAHDI, voice modems) maps its own API onto the same
+methods and events, and must pass the conformance suite in
+tests/conformance.py for what it provides; what it cannot do (a modem has
+no CT-Bus, no stations, no T1) it refuses whole, each call raising
+DriverNotSupported naming itself.  drivers/skeleton.py is the template: a
 driver that refuses every call, with the contract of each method.
 
 Operations (play, record, collect_digits, dial, play_tone, set_hook) are
@@ -110,6 +113,22 @@ DEVICE_KINDS = ("board", "voice", "line", "span", "timeslot", "dchannel", "stati
 CONFERENCE_ROLES = ("normal", "listen_only", "coach", "pupil")
 
 TONES = ("dial", "ringback", "busy", "reorder", "sit", "fax_cng", "fax_ced")
+
+#: The most keys a channel buffers, and one collection takes (the boards'
+#: LEN_DIGBUF; a modem's driver keeps as many).
+DIGIT_BUFFER = 31
+
+#: A ringing line with no ring this long has stopped ringing (the caller
+#: gave up): drivers that see each ring but not its end say ring_stopped
+#: then (US cadence 6 s, China 5 s).
+RING_GAP_S = 8.0
+
+#: How a driver's events reach the reactor (`IBoardDriver.event_source`):
+#: a descriptor the reactor watches (poll), one thread in the vendor's wait
+#: (wait_events, deliver: drivers.pump), or the driver's own reactor
+#: transports (serial ports), which hand each event to the subscribers as
+#: its bytes arrive, on the reactor's thread.
+EVENT_SOURCES = ("descriptor", "thread", "transports")
 
 #: Tones to a station's earpiece (station_tone): besides None, silence.
 STATION_TONES = ("dial", "ringback", "busy", "reorder")
@@ -237,14 +256,15 @@ class CallProgress:
 class CallerId:
     number: str
     name: str
-    datetime: str
-    frame: str   # "S" single (SDMF) or "M" multiple (MDMF) data message
+    datetime: str   # MMDDhhmm, or "" when the exchange sent none
+    frame: str      # "S" single (SDMF) or "M" multiple (MDMF) data message, "D" DTMF
 
 
 class IBoardDriver(Interface):
     """Boards of one family, driven through their vendor API."""
 
     family = Attribute("Short name of the board family, e.g. 'r4'.")
+    event_source = Attribute("How its events reach the reactor: one of EVENT_SOURCES.")
 
     def inventory():
         """Every device on every board, in board order: list of DeviceInfo."""
@@ -262,7 +282,7 @@ class IBoardDriver(Interface):
     def fileno():
         """A descriptor readable while events are pending, or None: then
         the events come through `wait_events` and `deliver`
-        (drivers.pump.EventThread)."""
+        (drivers.pump.EventThread), or from the driver's own transports."""
 
     def poll():
         """Fetch every pending event: a list of Event (also given to

@@ -20,7 +20,9 @@ them before `stopService` returns, none after; the events it had not
 taken stay in the library's queue.
 
 `board_events(driver, reactor)` is the one a driver needs, by whether it
-has a descriptor; each says in the log, when it starts, which it is.
+has a descriptor; each says in the log, when it starts, which it is.  A
+USB caller-ID box (drivers.usbcid) has its events brought the same way
+by an EventThread: its wait is a USB interrupt read.
 """
 import threading
 from collections import deque
@@ -36,13 +38,20 @@ log = Logger()
 #: How long the event thread blocks in one wait (ms): the longest a stop
 #: waits for it, and how late it sees a device opened meanwhile.
 WAIT_MS = 100
+#: What the event thread of a board library says as it starts.
+BOARD_WAIT = ("board events: the {family} driver has no event descriptor (the vendor's "
+              "API); one thread waits for them (sr_waitevtEx, {ms} ms at a time)")
 
 
 def board_events(driver, reactor=None):
-    """The service that brings `driver`'s events into the reactor."""
-    if driver.fileno() is None:
+    """The service that brings `driver`'s events into the reactor, by its
+    `event_source` (a driver of reactor transports needs none)."""
+    if driver.event_source == "thread":
         return EventThread(driver, reactor)
-    return EventPump(driver, reactor)
+    if driver.event_source == "descriptor":
+        return EventPump(driver, reactor)
+    raise ValueError(f"the {driver.family} driver's events come from its own transports: "
+                     "it needs no service to bring them")
 
 
 def _reactor(reactor):
@@ -90,10 +99,11 @@ class EventPump(Service):
 
 class EventThread(Service):
     """One thread waiting for the driver's events, handing them over with
-    `callFromThread`."""
+    `callFromThread`.  `announce`: what it logs as it starts."""
 
-    def __init__(self, driver, reactor=None):
+    def __init__(self, driver, reactor=None, announce=BOARD_WAIT):
         self.driver = driver
+        self.announce = announce
         self.reactor = _reactor(reactor)
         self.thread = None
         self._stopping = threading.Event()
@@ -101,9 +111,7 @@ class EventThread(Service):
 
     def startService(self):
         super().startService()
-        log.info("board events: the {family} driver has no event descriptor (the vendor's "
-                 "API); one thread waits for them (sr_waitevtEx, {ms} ms at a time)",
-                 family=self.driver.family, ms=WAIT_MS)
+        log.info(self.announce, family=self.driver.family, ms=WAIT_MS)
         self._stopping.clear()
         self.thread = threading.Thread(target=self._wait, name="board-events", daemon=True)
         self.thread.start()

@@ -33,18 +33,17 @@ Memory given to an asynchronous call (DX_IOTT chains, DV_TPT tables,
 DV_DIGIT buffers, open files) is held in an `_Operation` until its
 completion event, as the vendor API requires.
 
-A watchdog runs on the injected clock for every operation: if the
-completion does not come in time the driver asks the board to stop; if
-that does not end it either, the device is closed and reopened (its listen
-slot and event masks restored) and the operation ends with reason "hung".
-Its deadline is the operation's own longest time plus OPERATION_GRACE_MS:
-a play, the length of its audio (or its max time if shorter); digits,
-the max time, else the inter-digit time per digit; a record, its max
-time; a dial, its digits and its call-progress times.  Only an operation
-with no time of its own (a tone without end) gets DEFAULT_WATCHDOG_MS.  An
-operation asked to stop (`stop`) that has not ended STOP_GRACE_MS later is
-hung too.
-So a hung play of a 4 s prompt is over 4 + 3 + 2 s after it started.
+A watchdog runs on the injected clock for every operation
+(drivers.watchdog): if the completion does not come in time the driver
+asks the board to stop; if that does not end it either, the device is
+closed and reopened (its listen slot and event masks restored) and the
+operation ends with reason "hung".  Its deadline is the operation's own
+longest time plus OPERATION_GRACE_MS: a play, the length of its audio (or
+its max time if shorter); digits, the max time, else the inter-digit time
+per digit; a record, its max time; a dial, its digits and its
+call-progress times.  Only an operation with no time of its own (a tone
+without end) gets DEFAULT_WATCHDOG_MS.  An operation asked to stop
+(`stop`) that has not ended STOP_GRACE_MS later is hung too.
 """
 import functools
 import importlib
@@ -58,6 +57,7 @@ from zope.interface import implementer
 from drivers import errors
 from drivers.interface import STATION_TONES, CallerId, DeviceInfo, Event, IBoardDriver
 from drivers.stationtones import ToneChannels
+from drivers.watchdog import OPERATION_GRACE_MS, STOP_GRACE_MS, deadline_ms, hung_data
 from drivers.wavinfo import WavFormatError, wav_format
 
 log = Logger()
@@ -65,12 +65,6 @@ log = Logger()
 #: The bindings a build may have, by the name a driver is given.
 BINDINGS = {"full": "drivers._r4", "vendor": "drivers._r4_vendor"}
 
-#: default watchdog when an operation has no time limit of its own
-DEFAULT_WATCHDOG_MS = 600_000
-#: how long past its own longest time an operation is stopped as overdue
-OPERATION_GRACE_MS = 3_000
-#: time a stopped operation gets to end before the device is reset
-STOP_GRACE_MS = 2_000
 #: a dial's time per digit sent (DTMF and MF are 100 ms or less, with the gap)
 DIAL_DIGIT_MS = 250
 #: the most events one `wait_events` takes: a flood is handed over as it comes
@@ -519,6 +513,11 @@ class R4Driver:
         return facts
 
     # -- events --------------------------------------------------------
+    @property
+    def event_source(self):
+        """descriptor with the simulator's sr_getevtfd, else thread."""
+        return "thread" if self.fileno() is None else "descriptor"
+
     def fileno(self):
         if not self._b.has_extensions:
             return None          # the vendor's way: drivers.pump.EventThread
@@ -698,30 +697,8 @@ class R4Driver:
             return
         log.error("{device}: {op} is hung; resetting the device", device=name, op=op.kind)
         self.reset(name)
-        data = {"reasons": frozenset({"hung"})}
-        if op.done == "digits_done":
-            data["digits"] = ""
-        if op.done == "dial_done":
-            data.update(result="error", connect_type=None)
-        if op.done == "hook_done":
-            data = {"offhook": None, "reasons": frozenset({"hung"})}
-        self._emit(Event(name, op.done, data))
+        self._emit(Event(name, op.done, hung_data(op.done)))
         self._emit(Event(name, "operation_failed", {"op": op.kind, "reason": "hung"}))
-
-    @staticmethod
-    def _watchdog(termination, watchdog_ms, own_ms=None):
-        """The deadline of an operation: `watchdog_ms` if given, else its own
-        longest time (`own_ms`, the max time, or the inter-digit time per
-        digit) plus OPERATION_GRACE_MS; DEFAULT_WATCHDOG_MS with none."""
-        if watchdog_ms is not None:
-            return watchdog_ms
-        t = termination
-        limits = [ms for ms in (own_ms, t and t.max_time_ms,
-                                t and t.inter_digit_ms and t.inter_digit_ms * max(
-                                    1, t.max_digits or 1)) if ms]
-        if not limits:
-            return DEFAULT_WATCHDOG_MS
-        return min(limits) + OPERATION_GRACE_MS
 
     # -- termination tables --------------------------------------------
     def _time(self, ms):
@@ -961,7 +938,7 @@ class R4Driver:
         size = sum(os.fstat(fd).st_size for fd in files) + sum(
             len(p.source) for p in prompts if isinstance(p.source, bytes))
         audio_ms = size // self._b.formats[fmt][2]       # 8 kHz: a ms is as many bytes as bits
-        self._start(name, op, self._watchdog(termination, watchdog_ms, audio_ms))
+        self._start(name, op, deadline_ms(termination, watchdog_ms, audio_ms))
 
     def record(self, name, path, fmt, termination, watchdog_ms=None):
         lib = self._lib
@@ -990,7 +967,7 @@ class R4Driver:
         except errors.DriverError:
             op.release()
             raise
-        self._start(name, op, self._watchdog(termination, watchdog_ms))
+        self._start(name, op, deadline_ms(termination, watchdog_ms))
 
     def collect_digits(self, name, termination, watchdog_ms=None):
         lib = self._lib
@@ -1003,7 +980,7 @@ class R4Driver:
         digits = self._ffi.new("DV_DIGIT *")
         op = _Operation("digits", "digits_done", [tpt], digits=digits)
         self._check(lib.dx_getdig(h, tpt, digits, lib.EV_ASYNC), "dx_getdig", name)
-        self._start(name, op, self._watchdog(termination, watchdog_ms))
+        self._start(name, op, deadline_ms(termination, watchdog_ms))
 
     def clear_digits(self, name):
         self._check(self._lib.dx_clrdigbuf(self._handle(name)), "dx_clrdigbuf", name)
@@ -1055,7 +1032,7 @@ class R4Driver:
         op = _Operation("tone", "tone_done", [gen, tpt])
         self._check(lib.dx_playtone(h, gen, tpt if tpt is not None else ffi.NULL,
                                     lib.EV_ASYNC), "dx_playtone", name)
-        budget = self._watchdog(termination, watchdog_ms, duration_ms)
+        budget = deadline_ms(termination, watchdog_ms, duration_ms)
         self._start(name, op, budget)
 
     def busy(self, name):

@@ -15,14 +15,22 @@ from drivers.errors import DriverNotSupported
 from drivers.interface import IBoardDriver
 
 
-def _refuse(name, doc):
+def refusal(name, why):
+    """A method `name` that raises DriverNotSupported naming itself and its
+    device (the first argument) and saying `why` ("{family}" in it: the
+    driver's family)."""
     def method(self, *args, **kwargs):
-        raise DriverNotSupported(f"not provided by the {self.family} driver; contract: {doc}",
-                                 function=name)
+        raise DriverNotSupported(why.replace("{family}", self.family), function=name,
+                                 device=args[0] if args and isinstance(args[0], str) else None)
 
     method.__name__ = name
-    method.__doc__ = doc
+    method.__doc__ = f"Refused: {why}"
     return method
+
+
+def contract(name):
+    """The contract of an IBoardDriver method, on one line."""
+    return " ".join((IBoardDriver[name].getDoc() or "").split())
 
 
 @implementer(IBoardDriver)
@@ -30,9 +38,10 @@ class SkeletonDriver:
     """Refuses every call, explaining what the call must do."""
 
     family = "skeleton"
+    event_source = "descriptor"          # a new driver says its own (EVENT_SOURCES)
 
 
 for _name, _spec in IBoardDriver.namesAndDescriptions():
     if isinstance(_spec, Method):
-        _doc = " ".join((_spec.getDoc() or "").split())
-        setattr(SkeletonDriver, _name, _refuse(_name, _doc))
+        setattr(SkeletonDriver, _name, refusal(
+            _name, "not provided by the {family} driver; contract: " + contract(_name)))

@@ -1,14 +1,18 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # -*- test-case-name: tests.test_binding -*-
-"""Read the sample format of a WAV file (the vendor API wants it stated).
+"""WAV files of 8 kHz mono audio: their sample format (the vendor API
+wants it stated), their samples, and a file made of samples.
 
 The standard library's `wave` module refuses mu-law and A-law files, which
 are the usual prompt formats on voice boards, so this reads the RIFF "fmt "
 chunk itself.  Only 8 kHz mono PCM16, mu-law and A-law are accepted.
+A driver that moves audio itself (drivers.modem) reads a prompt's samples
+with `wav_samples` and writes a recording with `wav_file`.
 """
 import struct
 
 FORMAT_TAGS = {1: "pcm16", 6: "alaw", 7: "ulaw"}
+BITS = {"pcm16": 16, "alaw": 8, "ulaw": 8}
 
 
 class WavFormatError(ValueError):
@@ -32,8 +36,31 @@ def wav_format(header: bytes, where: str = "WAV data") -> str:
                     f"{where}: format tag {tag}, {channels} channel(s), {rate} Hz; "
                     "the boards play 8 kHz mono PCM16, mu-law or A-law"
                 )
-            if bits != (16 if fmt == "pcm16" else 8):
+            if bits != BITS[fmt]:
                 raise WavFormatError(f"{where}: {bits} bits per sample does not suit {fmt}")
             return fmt
         pos += 8 + size + (size & 1)
     raise WavFormatError(f"{where}: no fmt chunk in the first {len(header)} bytes")
+
+
+def wav_samples(blob: bytes, where: str = "WAV data") -> tuple[str, bytes]:
+    """(format, the bytes of the "data" chunk) of a whole WAV file."""
+    fmt = wav_format(blob[:4096], where)
+    pos = 12
+    while pos + 8 <= len(blob):
+        chunk, size = struct.unpack_from("<4sI", blob, pos)
+        if chunk == b"data":
+            return fmt, blob[pos + 8:pos + 8 + size]
+        pos += 8 + size + (size & 1)
+    raise WavFormatError(f"{where}: no data chunk")
+
+
+def wav_file(fmt: str, samples: bytes) -> bytes:
+    """A WAV file holding `samples` in `fmt` (pcm16, ulaw or alaw), 8 kHz mono."""
+    tag = next(t for t, name in FORMAT_TAGS.items() if name == fmt)
+    bits = BITS[fmt]
+    block, pad = bits // 8, len(samples) & 1
+    header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + len(samples) + pad, b"WAVE",
+                         b"fmt ", 16, tag, 1, 8000, 8000 * block, block, bits, b"data",
+                         len(samples))
+    return header + samples + b"\0" * pad

@@ -49,7 +49,7 @@ class Records(InMemory, list):
 
 class Centre:
     def __init__(self, config="etc/cti.toml", seed=1, clock=None, records=None, var_dir=None,
-                 simulated_telco=True, binding="full"):
+                 simulated_telco=True, binding="full", serial=None, caller_id_boxes=()):
         """`clock` and `records`: another clock (one that takes calls from
         threads, for a real RecordStore) and record store than the defaults.
         `var_dir`: the server's own files (a temporary directory unless told).
@@ -57,7 +57,11 @@ class Centre:
         services play it); False, it behaves as on real boards.
         `binding`: the driver's (drivers.r4.BINDINGS), "vendor" for the
         vendor's calls alone: events then come as the event thread takes
-        them (`wait_events`), without the thread."""
+        them (`wait_events`), without the thread.  `serial`: how the
+        server's serial devices are connected (the GSM modem of [sms]:
+        connect(settings, protocol), a simulated line).  `caller_id_boxes`:
+        the USB caller-ID boxes, made over simulated backends, which the
+        test reads (drivers.usbcid.CallerIdBox: deliver(wait_events(...)))."""
         config = load_server_config(config) if isinstance(config, str) else config
         if var_dir is None:
             self.var = tempfile.TemporaryDirectory(prefix="cti-centre-")   # gone with it
@@ -74,7 +78,8 @@ class Centre:
         self.records = Records() if records is None else records
         self.server = CTServer(self.config, reactor=self.clock, driver=self.driver,
                                simulator=self.sim if simulated_telco else None,
-                               records=self.records, listen=[], http="")
+                               records=self.records, listen=[], http="", serial=serial,
+                               caller_id_boxes=caller_id_boxes)
         self.hub = self.server.hub
         self.center = self.server.center
         self.pumps = []

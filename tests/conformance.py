@@ -6,16 +6,30 @@ the driver, a way to move time (`run(ms)`) and the names of a few of its
 devices.  Everything here is checked through `IBoardDriver` alone, so the
 same tests hold a Synway or DAHDI driver to the contract the R4 driver
 keeps.  tests/test_conformance.py runs it against the R4 driver over the
-simulator, through the full binding and through the vendor-only one.
+simulator, through the full binding and through the vendor-only one;
+tests/test_voice_modem.py against the voice modem driver over our modem
+simulator.
 
-Span maintenance (counters, loopbacks, loop codes, BERT) is provided whole
-or refused whole (DriverConformance checks which): a driver without it
-raises DriverNotSupported naming the call; a driver with it also passes
-SpanMaintenanceConformance.  A driver with E1 spans passes E1Conformance,
-where an ISDN span's D-channel is provided whole or refused whole too.
+What a driver provides it provides whole, or refuses whole: each call of
+a capability (`CAPABILITIES`: the CT-Bus, T1 trunks, span maintenance,
+stations, conferences) either works or raises DriverNotSupported naming
+itself and its device.  `DriverConformance`, which every driver passes,
+checks that, and that each capability a driver provides is held to its
+own suite: a test class mixes in `BusConformance`, `TrunkConformance`,
+`SpanMaintenanceConformance`, `StationConformance`,
+`ConferenceConformance` for what its driver provides, and
+`VoiceConformance` (play, record, digits, dial, tones) and
+`AnalogLineConformance` (ring, caller ID, hook, audio both ways, keys,
+the far end's hang-up, a call out) where it has voice channels and
+analog lines.  Nothing is skipped: a suite that does not apply is not
+mixed in, and DriverConformance proves it does not apply.  A driver
+with E1 spans passes E1Conformance too, where an ISDN span's D-channel is
+provided whole or refused whole.
 """
 import select
+from array import array
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from zope.interface.verify import verifyObject
@@ -24,6 +38,7 @@ from drivers import errors
 from drivers.interface import (
     BERT_RESULTS,
     DEVICE_KINDS,
+    EVENT_SOURCES,
     LOOPBACKS,
     SPAN_CLOCKS,
     SPAN_CODINGS,
@@ -32,12 +47,15 @@ from drivers.interface import (
     SPAN_FRAMINGS,
     STATION_TONES,
     TERMINATION_REASONS,
+    CallProgress,
     DeviceInfo,
     Event,
     IBoardDriver,
     Prompt,
     Termination,
 )
+from drivers.wavinfo import wav_samples
+from tests.rig import hears, tone
 
 DOCUMENTED_EVENTS = {
     "ring", "ring_stopped", "loop_current", "polarity_reversed", "digit", "tone", "silence",
@@ -49,17 +67,41 @@ DOCUMENTED_EVENTS = {
 
 @dataclass
 class Chassis:
+    """What a driver's test gives the suites.  voice, voice2: two voice
+    channels (a modem's: its line, off hook); station, timeslot, dsp: for
+    the capabilities that use them (None where the driver refuses them);
+    line and far: an analog line and its far end (`FarLine`), for
+    AnalogLineConformance."""
+
     driver: object
     run: object            # run(ms): move board time and the driver's clock
-    voice: str             # a voice channel without a line
+    voice: str             # a voice channel
     voice2: str            # another one
-    station: str
-    timeslot: str
-    dsp: str
     events: list
+    station: str | None = None
+    timeslot: str | None = None
+    dsp: str | None = None
     advance_board_only: object = None   # move board time without polling
     e1_timeslot: str | None = None      # a timeslot of an E1 CAS span (E1Conformance)
     dchannel: str | None = None         # the D-channel of an ISDN span (E1Conformance)
+    line: str | None = None
+    far: object = None
+
+
+class FarLine:
+    """The far end of an analog line, as a test plays it (each driver's
+    test adapts its simulator to this):
+
+        call(number, name)    a caller rings the line, with caller ID
+        abandon()             the caller gives up before an answer
+        press(keys)           the far end presses DTMF keys
+        say_tone(freq, ms)    the far end sends a tone (its audio)
+        hang_up()             the far end hangs up (the loop current drops)
+        listen()              keep what the line sends the far end from now
+        hears(freq)           whether what it kept holds the frequency
+        answer_calls_out()    a call we place is answered
+        dialled()             the number our last call out dialled
+    """
 
 
 def done_events(chassis, device, kind):
@@ -71,22 +113,75 @@ def span_of(chassis):
     return next(i.board for i in chassis.driver.inventory() if i.name == chassis.timeslot)
 
 
-def maintenance_calls(chassis):
-    """Every span maintenance call of the interface, on the chassis."""
-    d, span, ts = chassis.driver, span_of(chassis), chassis.timeslot
-    return [("span_counters", lambda: d.span_counters(span)),
-            ("span_loopback", lambda: d.span_loopback(span, "local")),
-            ("send_loop_code", lambda: d.send_loop_code(span, "line_up")),
-            ("bert_start", lambda: d.bert_start(ts, "qrss")),
-            ("bert_results", lambda: d.bert_results(ts)),
-            ("bert_stop", lambda: d.bert_stop(ts))]
+def _named(name, placeholder):
+    return name if name is not None else placeholder
+
+
+def capability_calls(chassis):
+    """Every call of each capability a driver provides whole or refuses
+    whole, on the chassis's devices (placeholders where it has none: a
+    refusal comes before any name is looked at)."""
+    d = chassis.driver
+    ts, station = _named(chassis.timeslot, "dtiB1T1"), _named(chassis.station, "msiB1C1")
+    dsp, voice = _named(chassis.dsp, "dcbB1D1"), chassis.voice
+    span = span_of(chassis) if chassis.timeslot is not None else "dtiB1"
+    return {
+        "bus": [("transmit_slot", lambda: d.transmit_slot(voice)),
+                ("listen", lambda: d.listen(voice, 4095)),
+                ("unlisten", lambda: d.unlisten(voice)),
+                ("line_transmit_slot", lambda: d.line_transmit_slot(voice)),
+                ("line_listen", lambda: d.line_listen(voice, 4095)),
+                ("line_unlisten", lambda: d.line_unlisten(voice))],
+        "trunks": [("enable_signalling_events", lambda: d.enable_signalling_events(ts)),
+                   ("set_bits", lambda: d.set_bits(ts, 0, 0)),
+                   ("wink", lambda: d.wink(ts)),
+                   ("bits", lambda: d.bits(ts)),
+                   ("enable_alarm_events", lambda: d.enable_alarm_events(span)),
+                   ("alarms", lambda: d.alarms(span))],
+        "span_maintenance": [("span_counters", lambda: d.span_counters(span)),
+                             ("span_loopback", lambda: d.span_loopback(span, "local")),
+                             ("send_loop_code", lambda: d.send_loop_code(span, "line_up")),
+                             ("bert_start", lambda: d.bert_start(ts, "qrss")),
+                             ("bert_results", lambda: d.bert_results(ts)),
+                             ("bert_stop", lambda: d.bert_stop(ts))],
+        "stations": [("enable_station_events", lambda: d.enable_station_events(station)),
+                     ("station_tone", lambda: d.station_tone(station, None)),
+                     ("station_offhook", lambda: d.station_offhook(station)),
+                     ("ring_station", lambda: d.ring_station(station, 1)),
+                     ("stop_ring", lambda: d.stop_ring(station))],
+        "conferences": [("conference_room", lambda: d.conference_room(dsp)),
+                        ("conference_create", lambda: d.conference_create(dsp, [])),
+                        ("conference_add", lambda: d.conference_add(dsp, 0, 0, "normal")),
+                        ("conference_set_role", lambda: d.conference_set_role(
+                            dsp, 0, 0, "normal")),
+                        ("conference_remove", lambda: d.conference_remove(dsp, 0, 0)),
+                        ("conference_delete", lambda: d.conference_delete(dsp, 0))],
+    }
+
+
+def refused_calls(chassis, capability):
+    """The calls of a capability the driver refuses (DriverNotSupported,
+    naming the call, or the vendor's function it would need, and the
+    device); a call it provides may still fail for its own reasons (a
+    conference that does not exist)."""
+    refused = []
+    for name, call in capability_calls(chassis)[capability]:
+        try:
+            call()
+        except errors.DriverNotSupported as e:
+            refused.append(name)
+            assert e.function and e.device, e
+        except errors.DriverError:
+            pass
+    return refused
 
 
 class DriverConformance:
-    """Mix into a test class that provides the `chassis` fixture."""
+    """Every driver: mix into a test class that provides the `chassis` fixture."""
 
     def test_provides_the_interface(self, chassis):
         assert verifyObject(IBoardDriver, chassis.driver)
+        assert chassis.driver.event_source in EVENT_SOURCES
 
     def test_inventory_lists_known_kinds_with_unique_slots(self, chassis):
         inventory = chassis.driver.inventory()
@@ -94,29 +189,59 @@ class DriverConformance:
         assert {i.kind for i in inventory} <= set(DEVICE_KINDS)
         slots = [i.slot for i in inventory if i.slot is not None]
         assert len(slots) == len(set(slots)), "two devices transmit on one timeslot"
-        for info in inventory:
-            if info.kind in ("voice", "timeslot", "station"):
-                assert chassis.driver.transmit_slot(info.name) == info.slot
+        assert {chassis.voice, chassis.voice2} <= {i.name for i in inventory}
 
     def test_unknown_device_is_refused_by_name(self, chassis):
         with pytest.raises(errors.NoSuchDevice) as caught:
             chassis.driver.open("dxxxB99C9")
         assert "dxxxB99C9" in str(caught.value)
 
-    def test_listening_to_an_undriven_slot_is_bus_misuse(self, chassis):
-        driven = {i.slot for i in chassis.driver.inventory() if i.slot is not None}
-        undriven = next(s for s in range(4095, 0, -1) if s not in driven)
-        with pytest.raises(errors.BusMisuse):
-            chassis.driver.listen(chassis.voice, undriven)
-
-    def test_listen_twice_without_unlisten_is_bus_misuse(self, chassis):
+    def test_events_come_by_the_driver_s_own_path(self, chassis):
+        """A descriptor that wakes when an event waits (poll() drains it);
+        without one, the wait a thread blocks in (wait_events); or the
+        driver's own transports, handing each event over as it comes."""
         d = chassis.driver
-        d.listen(chassis.voice, d.transmit_slot(chassis.station))
-        with pytest.raises(errors.BusMisuse):
-            d.listen(chassis.voice, d.transmit_slot(chassis.timeslot))
-        d.unlisten(chassis.voice)
-        d.listen(chassis.voice, d.transmit_slot(chassis.timeslot))
-        assert d.status(chassis.voice)["listen"] == d.transmit_slot(chassis.timeslot)
+        if d.event_source == "descriptor":
+            fd = d.fileno()
+            d.poll()
+            assert select.select([fd], [], [], 0)[0] == []
+            d.play(chassis.voice, [Prompt(b"\xff" * 80, "ulaw")])
+            chassis.advance_board_only(100)
+            assert select.select([fd], [], [], 0)[0] == [fd]
+            d.poll()
+            assert select.select([fd], [], [], 0)[0] == []
+        elif d.event_source == "thread":
+            assert d.fileno() is None
+            d.deliver(d.wait_events(0))
+            assert d.wait_events(0) == []
+            d.play(chassis.voice, [Prompt(b"\xff" * 80, "ulaw")])
+            chassis.advance_board_only(100)
+            raw = d.wait_events(0)
+            assert [(e.device, e.kind) for e in d.deliver(raw)] == [
+                (chassis.voice, "play_done")]
+        else:
+            assert d.fileno() is None and d.poll() == []
+            d.play(chassis.voice, [Prompt(b"\xff" * 80, "ulaw")])
+            chassis.advance_board_only(100)            # nobody polls
+            assert d.poll() == []
+        assert done_events(chassis, chassis.voice, "play_done")
+
+    @pytest.mark.parametrize("capability", ["bus", "trunks", "span_maintenance", "stations",
+                                            "conferences"])
+    def test_a_capability_is_provided_whole_or_refused_whole(self, chassis, capability):
+        """Refused whole, each call naming itself; or provided whole, and
+        then this test class holds it to its suite."""
+        refused = refused_calls(chassis, capability)
+        every = [name for name, _ in capability_calls(chassis)[capability]]
+        assert refused in ([], every), f"{capability}: refused {refused} of {every}"
+        if not refused:
+            assert isinstance(self, CAPABILITIES[capability]), (
+                f"the driver provides {capability}: mix {CAPABILITIES[capability].__name__} "
+                "into its test class")
+
+
+class VoiceConformance:
+    """Voice channels: play, digits, tones, dial, one operation at a time."""
 
     def test_every_operation_ends_with_exactly_one_event(self, chassis):
         d = chassis.driver
@@ -163,32 +288,29 @@ class DriverConformance:
         chassis.run(100)
         assert done_events(chassis, chassis.voice, "play_done")
 
-    def test_the_span_status_names_its_alarms(self, chassis):
-        status = chassis.driver.status(span_of(chassis))
-        assert status["alarms"] == []
 
-    def test_events_come_by_the_driver_s_own_path(self, chassis):
-        """A descriptor that wakes when an event waits (poll() drains it),
-        or, without one, the wait a thread blocks in (wait_events)."""
+class BusConformance:
+    """The CT-Bus: devices transmit on timeslots and listen to others."""
+
+    def test_each_device_transmits_on_its_inventory_slot(self, chassis):
+        for info in chassis.driver.inventory():
+            if info.kind in ("voice", "timeslot", "station"):
+                assert chassis.driver.transmit_slot(info.name) == info.slot
+
+    def test_listening_to_an_undriven_slot_is_bus_misuse(self, chassis):
+        driven = {i.slot for i in chassis.driver.inventory() if i.slot is not None}
+        undriven = next(s for s in range(4095, 0, -1) if s not in driven)
+        with pytest.raises(errors.BusMisuse):
+            chassis.driver.listen(chassis.voice, undriven)
+
+    def test_listen_twice_without_unlisten_is_bus_misuse(self, chassis):
         d = chassis.driver
-        fd = d.fileno()
-        if fd is not None:
-            d.poll()
-            assert select.select([fd], [], [], 0)[0] == []
-            d.play(chassis.voice, [Prompt(b"\xff" * 80, "ulaw")])
-            chassis.advance_board_only(100)
-            assert select.select([fd], [], [], 0)[0] == [fd]
-            d.poll()
-            assert select.select([fd], [], [], 0)[0] == []
-        else:
-            d.deliver(d.wait_events(0))
-            assert d.wait_events(0) == []
-            d.play(chassis.voice, [Prompt(b"\xff" * 80, "ulaw")])
-            chassis.advance_board_only(100)
-            raw = d.wait_events(0)
-            assert [(e.device, e.kind) for e in d.deliver(raw)] == [
-                (chassis.voice, "play_done")]
-        assert done_events(chassis, chassis.voice, "play_done")
+        d.listen(chassis.voice, d.transmit_slot(chassis.station))
+        with pytest.raises(errors.BusMisuse):
+            d.listen(chassis.voice, d.transmit_slot(chassis.timeslot))
+        d.unlisten(chassis.voice)
+        d.listen(chassis.voice, d.transmit_slot(chassis.timeslot))
+        assert d.status(chassis.voice)["listen"] == d.transmit_slot(chassis.timeslot)
 
     def test_reset_keeps_what_the_device_hears(self, chassis):
         d = chassis.driver
@@ -197,12 +319,29 @@ class DriverConformance:
         d.reset(chassis.voice)
         assert d.status(chassis.voice)["listen"] == slot
 
+
+class TrunkConformance:
+    """T1 trunks: a span's status names its alarms."""
+
+    def test_the_span_status_names_its_alarms(self, chassis):
+        status = chassis.driver.status(span_of(chassis))
+        assert status["alarms"] == []
+        assert chassis.driver.alarms(span_of(chassis)) == frozenset()
+
+
+class StationConformance:
+    """Stations: the phones' tones."""
+
     def test_a_station_takes_each_tone_and_none_and_refuses_others(self, chassis):
         d = chassis.driver
-        for tone in (*STATION_TONES, None):
-            d.station_tone(chassis.station, tone)
+        for name in (*STATION_TONES, None):
+            d.station_tone(chassis.station, name)
         with pytest.raises(errors.BadParameter):
             d.station_tone(chassis.station, "howler")
+
+
+class ConferenceConformance:
+    """Conferences: each party hears the others on its own slot."""
 
     def test_conference_gives_each_party_its_own_output(self, chassis):
         d = chassis.driver
@@ -215,20 +354,6 @@ class DriverConformance:
         assert d.conference_room(chassis.dsp) == room
         with pytest.raises(errors.ConferenceError):
             d.conference_create(chassis.dsp, [(a, "boss")])
-
-    # -- T1 span maintenance ---------------------------------------------------
-    def test_span_maintenance_is_provided_whole_or_refused_whole(self, chassis):
-        refused = []
-        for name, call in maintenance_calls(chassis):
-            try:
-                call()
-            except errors.DriverNotSupported as e:
-                refused.append(name)
-                assert e.device and e.function, e
-            except errors.BoardError:
-                pass                  # provided, refused for its own reasons (a loop code)
-        assert refused in ([], [name for name, _ in maintenance_calls(chassis)])
-
 
 
 class SpanMaintenanceConformance:
@@ -332,3 +457,132 @@ class E1Conformance:
         assert chassis.dchannel in listed
         with pytest.raises(errors.BadParameter):
             d.dchannel_send(chassis.e1_timeslot, b"\x02\x01\x7f")
+
+
+class AnalogLineConformance:
+    """An analog loop-start line (FXO) and its voice: the chassis's `line`
+    (on hook, events off) and `far` (FarLine).  Times suit the exchange's
+    6 s ring cadence, the caller ID coming between the first two rings."""
+
+    LINE_EVENTS = {"ring", "ring_stopped", "loop_current", "digit"}
+
+    def ring_in(self, chassis, number="5551234", name="ALICE"):
+        chassis.driver.enable_events(chassis.line, self.LINE_EVENTS)
+        chassis.far.call(number, name)
+        chassis.run(500)
+        assert [e["count"] for e in done_events(chassis, chassis.line, "ring")] == [1]
+
+    def answer(self, chassis):
+        self.ring_in(chassis)
+        chassis.driver.set_hook(chassis.line, True)
+        chassis.run(200)
+        assert done_events(chassis, chassis.line, "hook_done")[-1]["offhook"] is True
+
+    def test_caller_id_is_read_between_the_first_and_second_ring(self, chassis):
+        d = chassis.driver
+        with pytest.raises(errors.CallerIdUnavailable) as caught:
+            d.caller_id(chassis.line)
+        assert caught.value.device == chassis.line
+        self.ring_in(chassis, "13800138000", "ALICE")
+        chassis.run(4_000)
+        cid = d.caller_id(chassis.line)
+        assert (cid.number, cid.name, cid.frame) == ("13800138000", "ALICE", "M")
+        assert len(cid.datetime) == 8 and cid.datetime.isdigit()
+        chassis.run(3_000)
+        assert [e["count"] for e in done_events(chassis, chassis.line, "ring")] == [1, 2]
+
+    def test_a_caller_who_gives_up_stops_the_ringing(self, chassis):
+        self.ring_in(chassis)
+        chassis.far.abandon()
+        chassis.run(12_000)
+        assert len(done_events(chassis, chassis.line, "ring_stopped")) == 1
+        assert [e["count"] for e in done_events(chassis, chassis.line, "ring")] == [1]
+
+    def test_off_hook_answers_and_on_hook_hangs_up(self, chassis):
+        d = chassis.driver
+        self.answer(chassis)
+        assert d.status(chassis.line)["hook"] == "off"
+        chassis.run(7_000)
+        assert [e["count"] for e in done_events(chassis, chassis.line, "ring")] == [1]
+        d.set_hook(chassis.line, False)
+        chassis.run(200)
+        assert done_events(chassis, chassis.line, "hook_done")[-1]["offhook"] is False
+        assert d.status(chassis.line)["hook"] == "on"
+
+    def test_the_caller_hears_a_prompt(self, chassis):
+        self.answer(chassis)
+        chassis.far.listen()
+        chassis.driver.play(chassis.line, [Prompt(tone_ulaw(1000, 600), "ulaw")])
+        chassis.run(1_500)
+        assert done_events(chassis, chassis.line, "play_done")[0]["reasons"] <= {
+            "end_of_data", "normal"}
+        assert chassis.far.hears(1000) and not chassis.far.hears(1800)
+
+    def test_the_caller_s_keys_are_reported_and_collected(self, chassis):
+        d = chassis.driver
+        self.answer(chassis)
+        chassis.far.press("42#")
+        chassis.run(1_500)
+        assert [e["digit"] for e in done_events(chassis, chassis.line, "digit")] == [
+            "4", "2", "#"]
+        d.collect_digits(chassis.line, Termination(max_digits=5, terminators="#"))
+        chassis.run(200)
+        done = done_events(chassis, chassis.line, "digits_done")[0]
+        assert (done["digits"], done["reasons"]) == ("42#", {"terminator"})
+
+    def test_a_key_ends_a_prompt_and_stays_typed_ahead(self, chassis):
+        d = chassis.driver
+        self.answer(chassis)
+        d.play(chassis.line, [Prompt(tone_ulaw(1000, 5_000), "ulaw")],
+               Termination(max_digits=1))
+        chassis.run(500)
+        chassis.far.press("7")
+        chassis.run(1_000)
+        assert done_events(chassis, chassis.line, "play_done")[0]["reasons"] == {"digits"}
+        d.collect_digits(chassis.line, Termination(max_digits=1, max_time_ms=1_000))
+        chassis.run(200)
+        assert done_events(chassis, chassis.line, "digits_done")[0]["digits"] == "7"
+
+    def test_a_recording_holds_what_the_caller_says(self, chassis, tmp_path):
+        self.answer(chassis)
+        path = tmp_path / "message.wav"
+        chassis.driver.record(chassis.line, str(path), "wav", Termination(max_time_ms=1_000))
+        chassis.far.say_tone(1000, 1_500)
+        chassis.run(2_000)
+        assert done_events(chassis, chassis.line, "record_done")[0]["reasons"] == {"max_time"}
+        fmt, data = wav_samples(Path(path).read_bytes())
+        samples = array("h", data)
+        assert fmt == "pcm16" and 6_000 <= len(samples) <= 10_000
+        assert hears(samples[len(samples) // 2:], 1000)
+
+    def test_the_far_end_hanging_up_drops_the_loop_current(self, chassis):
+        self.answer(chassis)
+        mark = len(chassis.events)
+        chassis.far.hang_up()
+        chassis.run(2_000)
+        assert any(e.kind == "loop_current" and e["on"] is False
+                   for e in chassis.events[mark:] if e.device == chassis.line)
+
+    def test_a_call_out_dials_and_connects(self, chassis):
+        d = chassis.driver
+        chassis.far.answer_calls_out()
+        d.set_hook(chassis.line, True)
+        chassis.run(500)
+        d.dial(chassis.line, "5551000", CallProgress(no_answer_ms=30_000))
+        chassis.run(20_000)
+        assert done_events(chassis, chassis.line, "dial_done")[0]["result"] == "connected"
+        assert chassis.far.dialled() == "5551000"
+
+
+def tone_ulaw(freq, ms):
+    """A tone as mu-law bytes (a prompt)."""
+    from drivers import g711
+
+    return g711.encode(tone(freq, ms).tobytes(), "ulaw")
+
+
+#: Each capability's suite (DriverConformance holds a driver that provides
+#: one to it).
+CAPABILITIES = {"bus": BusConformance, "trunks": TrunkConformance,
+                "span_maintenance": SpanMaintenanceConformance,
+                "stations": StationConformance, "conferences": ConferenceConformance}

@@ -1,21 +1,29 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The R4 driver over the simulator passes the driver conformance suite
-(E1 included) through both bindings, and the skeleton driver refuses every
-call with its contract."""
+through both bindings (span maintenance through the full one, refused
+whole through the vendor-only one; E1 spans through both), and on an
+analog line; the skeleton driver refuses every call with its contract."""
+from array import array
+
 import pytest
 from zope.interface.verify import verifyObject
 
 from drivers.errors import DriverNotSupported
 from drivers.interface import IBoardDriver
-from drivers.r4 import BINDINGS
 from drivers.skeleton import SkeletonDriver
 from tests.conformance import (
+    AnalogLineConformance,
+    BusConformance,
     Chassis,
+    ConferenceConformance,
     DriverConformance,
     E1Conformance,
     SpanMaintenanceConformance,
+    StationConformance,
+    TrunkConformance,
+    VoiceConformance,
 )
-from tests.rig import Rig
+from tests.rig import Rig, hears, tone
 
 BOARDS = [
     {"type": "voice", "channels": 4},
@@ -29,22 +37,8 @@ BOARDS = [
 TONE_BOARD = {"type": "voice", "channels": 4}
 TONE_CHANNELS = {"dial": "dxxxB2C1", "ringback": "dxxxB2C2", "busy": "dxxxB2C3",
                  "reorder": "dxxxB2C4"}
-#: Two E1 spans after the rest (the other devices keep their names and slots):
-#: dtiB2 with CAS, dtiB3 with CCS and its D-channel dtiB3D.
+#: An E1 CAS span (dtiB2) and an E1 CCS span with its D-channel (dtiB3D).
 E1_BOARDS = [{"type": "e1", "signalling": "cas"}, {"type": "e1", "signalling": "ccs"}]
-
-
-class TestR4DriverOverSimulator(DriverConformance, E1Conformance):
-    """Through the full binding (the simulator's additions) and through the
-    vendor-only one (the vendor's calls alone): the proof that the driver
-    needs nothing of ours to keep the contract."""
-
-    @pytest.fixture(params=BINDINGS)
-    def chassis(self, request):
-        if request.param == "full":
-            return full_chassis()
-        return chassis_of(Rig(BOARDS + [TONE_BOARD] + E1_BOARDS, binding="vendor",
-                              tone_channels=TONE_CHANNELS))
 
 
 def chassis_of(rig):
@@ -54,17 +48,75 @@ def chassis_of(rig):
                    e1_timeslot="dtiB2T1", dchannel="dtiB3D")
 
 
-def full_chassis():
-    return chassis_of(Rig(BOARDS + E1_BOARDS))
+class R4Suites(DriverConformance, VoiceConformance, BusConformance, TrunkConformance,
+               StationConformance, ConferenceConformance, E1Conformance):
+    """What the R4 driver provides through either binding."""
 
 
-class TestR4SpanMaintenance(SpanMaintenanceConformance):
-    """Through the full binding, which has the simulator's span maintenance
-    calls (the vendor-only one refuses them whole: DriverConformance)."""
+class TestR4DriverOverTheFullBinding(R4Suites, SpanMaintenanceConformance):
+    """The simulator's additions, span maintenance among them."""
 
     @pytest.fixture
     def chassis(self):
-        return full_chassis()
+        return chassis_of(Rig(BOARDS + E1_BOARDS))
+
+
+class TestR4DriverOverTheVendorOnlyBinding(R4Suites):
+    """The vendor's calls alone: the proof that the driver needs nothing
+    of ours to keep the contract (span maintenance refused whole)."""
+
+    @pytest.fixture
+    def chassis(self):
+        return chassis_of(Rig(BOARDS + [TONE_BOARD] + E1_BOARDS, binding="vendor",
+                              tone_channels=TONE_CHANNELS))
+
+
+class SimulatedFarLine:
+    """tests.conformance.FarLine over the simulator's far end of a line."""
+
+    def __init__(self, rig, line):
+        self.far = rig.sim.endpoint(line)
+        self.captured = array("h")
+
+    def call(self, number, name):
+        self.far.call(ani=number, name=name)
+
+    def abandon(self):
+        self.far.abandon()
+
+    def press(self, keys):
+        self.far.send_digits(keys)
+
+    def say_tone(self, freq, ms):
+        self.far.send_audio(tone(freq, ms))
+
+    def hang_up(self):
+        self.far.hangup("loop_current_drop")
+
+    def listen(self):
+        self.far.capture(True)
+        self.captured = array("h")
+
+    def hears(self, freq):
+        self.captured += self.far.read_capture()
+        return hears(self.captured, freq)
+
+    def answer_calls_out(self):
+        self.far.set_outbound("answer")
+
+    def dialled(self):
+        return self.far.dialled()
+
+
+class TestR4AnalogLine(AnalogLineConformance):
+    """An analog board's loop-start line."""
+
+    @pytest.fixture
+    def chassis(self):
+        rig = Rig([{"type": "analog", "lines": 2}])
+        return Chassis(driver=rig.driver, run=rig.run, voice="dxxxB1C1", voice2="dxxxB1C2",
+                       events=rig.events, line="dxxxB1C1",
+                       far=SimulatedFarLine(rig, "dxxxB1C1"))
 
 
 def test_the_vendor_only_binding_refuses_span_maintenance_naming_the_call():

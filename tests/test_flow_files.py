@@ -262,6 +262,19 @@ STEP_ERRORS = [
      'args = { ani = "$ani" }\non_found = "menu"\non_missing = "bye"',
      "steps[1] (menu): next: these steps loop without waiting for the caller: "
      "menu -> again -> menu"),
+    ("sms_without_text",
+     'name = "menu"\ntype = "sms"\nnext = "bye"',
+     "steps[1] (menu): text: missing (a sms step needs name, text, next)"),
+    ("sms_unknown_variable",
+     'name = "menu"\ntype = "sms"\ntext = "Hello $nmae"\nnext = "bye"',
+     "steps[1] (menu): text: 'Hello $nmae': unknown variable $nmae"),
+    ("sms_to_not_a_number",
+     'name = "menu"\ntype = "sms"\nto = "my mobile"\ntext = "Hi"\nnext = "bye"',
+     "steps[1] (menu): to: 'my mobile': expected digits"),
+    ("sms_loop",
+     'name = "menu"\ntype = "sms"\ntext = "Hi"\nnext = "menu"',
+     "steps[1] (menu): next: these steps loop without waiting for the caller: "
+     "menu -> menu"),
 ]
 
 

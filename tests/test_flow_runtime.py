@@ -164,6 +164,14 @@ class Caller:
     def keep(self, seconds):
         return self._do(("keep", seconds), lambda: defer.succeed(None))
 
+    def send_sms(self, to, text):
+        """The CT server takes a message to a number, not to P or O (withheld)."""
+        def start():
+            if to in ("", "P", "O"):
+                return defer.succeed({"result": "failed", "reason": "no number to send to"})
+            return defer.succeed({"result": "queued", "message": f"m{len(self.ops)}"})
+        return self._do(("send_sms", to, text), start)
+
     def transfer(self, kind, target, timeout_s, data):
         def start():
             result = self.transfers.get(target, "queued" if kind == "queue" else "connected")
@@ -960,3 +968,47 @@ def test_a_full_length_account_with_or_without_the_terminator(sample_runner, clo
     i = caller.heard.index("balance_is")
     assert caller.heard[i - 1] == "enter_account"           # no invalid_account
     assert "invalid_choice" not in caller.heard
+
+
+SMS = """
+    [[steps]]
+    name = "text_them"
+    type = "sms"
+    text = "Thank you, $data.name: your reference is $data.ref. 谢谢！"
+    store = "sms"
+    next = "bye"
+    on_failure = "sorry"
+
+    [[steps]]
+    name = "sorry"
+    type = "set"
+    data = { sms = "none" }
+    next = "bye"
+""" + BYE
+
+
+def test_an_sms_step_sends_its_template_to_the_caller_and_goes_on(tmp_path, clock):
+    caller = Caller(clock, ani="13800138000", data={"name": "Wang", "ref": "A17"})
+    outcome, _ = run_flow(tmp_path, clock, SMS, caller=caller)
+    assert steps(outcome) == ["text_them", "bye"]
+    assert caller.requests("send_sms") == [
+        ("13800138000", "Thank you, Wang: your reference is A17. 谢谢！")]
+    assert caller.data["sms"] == "m1"
+
+
+def test_an_sms_the_server_refuses_goes_to_on_failure(tmp_path, clock):
+    caller = Caller(clock, ani="P", data={"name": "Wang", "ref": "A17"})
+    outcome, _ = run_flow(tmp_path, clock, SMS, caller=caller)
+    assert steps(outcome) == ["text_them", "sorry", "bye"] and caller.data["sms"] == "none"
+
+
+def test_an_sms_step_may_name_its_number(tmp_path, clock):
+    outcome, caller = run_flow(tmp_path, clock, """
+        [[steps]]
+        name = "text_them"
+        type = "sms"
+        to = "+8613800138000"
+        text = "A caller from $ani"
+        next = "bye"
+    """ + BYE)
+    assert caller.requests("send_sms") == [("+8613800138000", "A caller from 5559999")]

@@ -703,3 +703,64 @@ def test_every_key_is_documented():
             "station", "team", "weight", "roles", "server", "user", "password", "password_file",
             "flows_dir", "prompts_dir"]
     assert [k for k in keys if f"| `{k}` |" not in section] == []
+
+
+# -- serial and USB devices ------------------------------------------------------
+DEVICES = """
+[sms]
+port = "/dev/ttyUSB2"
+mode = "text"
+smsc = "+8613800100500"
+pin = "1234"
+
+[[caller_id_boxes]]
+name = "reception"
+vendor_id = 0x1234
+product_id = 0x5678
+lines = 2
+
+[[monitored_lines]]
+name = "front-desk"
+box = "reception"
+line = 1
+station = "msiB1C3"
+
+[[monitored_lines]]
+name = "back-office"
+box = "reception"
+line = 2
+"""
+
+
+def test_a_gsm_modem_a_caller_id_box_and_its_lines(tmp_path):
+    config = load_server_config(write(tmp_path, BASE + DEVICES))
+    modem = config.sms.modem
+    assert (modem.port, modem.mode, modem.smsc, modem.pin, modem.baud) == (
+        "/dev/ttyUSB2", "text", "+8613800100500", "1234", 115200)
+    assert (config.sms.retries, config.sms.retry_s, modem.delivery_reports) == (3, 60, True)
+    assert "1234" not in repr(config.sms)
+    box = config.caller_id_boxes[0]
+    assert (box.name, box.vendor_id, box.product_id, box.lines) == ("reception", 0x1234,
+                                                                    0x5678, 2)
+    assert [(m.device, m.line, m.station) for m in config.monitored_lines] == [
+        ("monitored:front-desk", 1, "msiB1C3"), ("monitored:back-office", 2, None)]
+    assert load_server_config(write(tmp_path, BASE)).sms is None
+
+
+@pytest.mark.parametrize("change, key, message", [
+    (('mode = "text"', 'mode = "at"'), "sms.mode", "is not one of 'pdu', 'text'"),
+    (('pin = "1234"', "pin = 1234"), "sms.pin", "the SIM's PIN: 4 to 8 digits, as a string"),
+    (('port = "/dev/ttyUSB2"', ""), "sms.port", "the modem's serial device"),
+    (('box = "reception"\nline = 2', 'box = "lobby"\nline = 2'), "monitored_lines[1].box",
+     "no caller-ID box 'lobby' (boxes: reception)"),
+    (("line = 2", "line = 3"), "monitored_lines[1].line", "expected an integer from 1 to 2"),
+    (("line = 2", "line = 1"), "monitored_lines[1].line",
+     "a monitored line on 'reception line 1' is already declared at monitored_lines[0].line"),
+    (('station = "msiB1C3"', 'station = "dxxxB1C1"'), "monitored_lines[0].station",
+     "'dxxxB1C1' is not a station of the boards"),
+    (("vendor_id = 0x1234", "vendor_id = 0x12345"), "caller_id_boxes[0].vendor_id",
+     "expected an integer from 0 to 65535"),
+])
+def test_serial_and_usb_device_errors_name_the_key(tmp_path, change, key, message):
+    e = error(tmp_path, BASE + DEVICES.replace(*change))
+    assert e.key == key and message in str(e), str(e)

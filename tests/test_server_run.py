@@ -135,7 +135,7 @@ def test_check_passes_on_the_sample(tmp_path):
     lines = out.getvalue().splitlines()
     assert [line.split(":")[0] for line in lines] == [
         "ok   configuration", "ok   flows", "ok   prompts", "ok   var directory",
-        "ok   database", "ok   boards"]
+        "ok   database", "ok   boards", "ok   devices"]
 
 
 def test_check_says_every_problem_and_exits_2(tmp_path):
@@ -170,3 +170,33 @@ def test_check_of_a_wrong_configuration_names_the_key(tmp_path):
     out = io.StringIO()
     assert check(str(config), out) == 2
     assert out.getvalue().startswith("FAIL configuration:") and "heartbeat_s" in out.getvalue()
+
+
+def test_check_opens_the_gsm_modem_s_port_and_looks_for_the_boxes(tmp_path):
+    """[sms] on a pty, which opens; then a caller-ID box that is not there
+    (or no libusb to look for it with)."""
+    import io
+    import os
+
+    from cti.server.check import run as check
+
+    config = copy_of_etc(tmp_path)
+    sample = config.read_text()
+    master, slave = os.openpty()
+    path = os.ttyname(slave)
+    try:
+        config.write_text(sample + f'\n[sms]\nport = "{path}"\n')
+        out = io.StringIO()
+        assert check(str(config), out) == 0
+        assert f"ok   devices: the GSM modem's port {path} opens" in out.getvalue()
+        config.write_text(sample + '\n[[caller_id_boxes]]\nname = "reception"\n'
+                          'vendor_id = 0xfeed\nproduct_id = 0xbeef\n')
+        out = io.StringIO()
+        assert check(str(config), out) == 2
+    finally:
+        os.close(master)
+        os.close(slave)
+    report = dict(line.split(": ", 1) for line in out.getvalue().splitlines())
+    assert report["FAIL devices"].startswith("usb.core.find(reception): ")
+    assert "no USB device feed:beef" in report["FAIL devices"] or "libusb" in report[
+        "FAIL devices"]

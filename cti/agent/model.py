@@ -8,8 +8,9 @@ classes here hold that knowledge and nothing else: no Textual, no
 Twisted, so the rules can be read (and tested) on their own.
 
 - `Desk`, the agent's own: its snapshot, the call on screen (the screen
-  pop: who calls, what the IVR collected, the consultation in progress)
-  and a `QueueBoard` of its queues.
+  pop: who calls, what the IVR collected, the consultation in progress),
+  a `QueueBoard` of its queues, and who calls a monitored line of its
+  phone (`outside`: a line a caller-ID box watches, not a call of ours).
 - `QueueBoard`: queue snapshots and their waiting callers.  A caller's
   wait is turned into a local start time when it arrives (``clock() -
   waitS``), so waits keep counting between updates without trusting the
@@ -38,6 +39,9 @@ AGENT_EVENTS = frozenset({"AgentLoggedOn", "AgentReady", "AgentNotReady", "Agent
                           "AgentPendingState", "AgentChanged"})
 #: The events of a span's device (docs/protocol.md, section 10, "Span events").
 SPAN_EVENTS = frozenset({"SpanAlarm", "SpanAlarmCleared", "SpanInService"})
+#: The events of a monitored line, which the station it is configured for
+#: gets too (docs/protocol.md, section 10, "Monitored line events").
+LINE_EVENTS = frozenset({"LineRinging", "LineCallerId", "LineOffHook", "LineIdle"})
 #: Keys an agent event adds to the agent's snapshot.
 _EVENT_ONLY = ("event", "monitor", "previous", "transition", "why")
 
@@ -177,6 +181,7 @@ class Desk:
         self.received = clock()          # when the agent snapshot arrived
         self.call = None
         self.queues = QueueBoard(clock)
+        self.outside = None              # the last event of a monitored line of its phone
 
     # -- the agent ---------------------------------------------------------------
     def set_agent(self, snapshot):
@@ -239,6 +244,9 @@ class Desk:
             return True
         if name == "AttachedDataChanged":
             return self._data(body)
+        if name in LINE_EVENTS:
+            self.outside = None if name == "LineIdle" else body
+            return True
         if name == "QueueChanged" or _queue_of(body.get("device")):
             return self.queues.apply(body)
         if body.get("device") != self.station:

@@ -134,6 +134,16 @@ def _text(value):
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def outside_line(body):
+    """A monitored line of the agent's phone, as the screen pop says it."""
+    cid = body.get("callerId") or {}
+    number = {"P": "withheld", "O": "unavailable"}.get(cid.get("number"), cid.get("number"))
+    who = " ".join(filter(None, (number, cid.get("name")))) or "no caller ID yet"
+    doing = {"ringing": "rings", "answered": "answered", "in_use": "in use"}.get(
+        body.get("state"), body.get("state"))
+    return f"{body['device'].removeprefix('monitored:')} {doing}: {who}"
+
+
 class ScreenPop(Vertical):
     BORDER_TITLE = "Call"
 
@@ -145,7 +155,7 @@ class ScreenPop(Vertical):
         call = desk.call
         info = self.query_one("#call-info", Static)
         if call is None:
-            info.update("No call")
+            lines = ["No call"]
         else:
             lines = [f"Call {call.call}  {CALL_STATES.get(call.state, call.state)}"
                      + (f" ({call.reason})" if call.reason else "")]
@@ -171,7 +181,9 @@ class ScreenPop(Vertical):
                                                         for device, role in parties))
             lines += [f"{device} asks to speak (pressed {digit}): p gives the floor"
                       for device, digit in sorted(call.speak.items())]
-            info.update("\n".join(lines))
+        if desk.outside is not None:
+            lines.append(outside_line(desk.outside))
+        info.update("\n".join(lines))
         self.query_one(RecordForm).show(call)
 
 

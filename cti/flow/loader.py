@@ -65,7 +65,7 @@ QUEUE_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 DIAL_CHARS = set("0123456789*#+,")
 FLOW_KEYS = ("description", "agent_key", "agent_queue", "steps")
 #: Steps that finish at once, without the caller: a loop of these never ends.
-INSTANT_TYPES = ("answer", "set", "lookup")
+INSTANT_TYPES = ("answer", "set", "lookup", "sms")
 
 _DEFAULT_HOOKS = object()
 
@@ -439,6 +439,13 @@ class _FileChecker:
             elif isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise _Bad(f"{key}: expected a string or a number, got {_describe(v)}")
         return dict(value)
+
+    def k_template(self, value, required):
+        if not isinstance(value, str) or not value:
+            raise _Bad(f"expected some text (a template such as \"Your reference is "
+                       f"$data.ref\"), got {_describe(value)}")
+        self.check_template(value)
+        return value
 
     def k_data_key(self, value, required):
         if not isinstance(value, str) or not DATA_KEY.fullmatch(value):

@@ -455,6 +455,23 @@ class LookupStep(Step):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SmsStep(Step):
+    """Send a short message through the CT server's GSM modem, and go on.
+
+    `to` (by default the caller's number) and `text` are templates.  The
+    step waits for the server to take the message, not for its delivery
+    (the audit log has that); one the server refuses (the caller's number
+    withheld, a server without [sms]) goes to on_failure, or else next.
+    """
+    type: ClassVar[str] = "sms"
+    to: str = _f("dial", "$ani", "a number or a template; the caller's number by default")
+    text: str = _f("template")
+    store: str | None = _f("data_key", None, "keeps the message's id in the attached data")
+    next: str = _f("target")
+    on_failure: str | None = _f("target", None, "the server refused it; default next")
+
+
+@dataclass(frozen=True, kw_only=True)
 class TransferStep(Step):
     """Hand the call to an ACD queue, an extension or an outside number."""
     type: ClassVar[str] = "transfer"
@@ -491,7 +508,7 @@ class GotoStep(Step):
 
 
 STEP_TYPES: dict[str, type[Step]] = {cls.type: cls for cls in (
-    AnswerStep, PlayStep, MenuStep, CollectStep, RecordStep, SetStep, LookupStep,
+    AnswerStep, PlayStep, MenuStep, CollectStep, RecordStep, SetStep, LookupStep, SmsStep,
     TransferStep, HangupStep, GotoStep)}
 
 

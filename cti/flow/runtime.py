@@ -20,6 +20,8 @@ one, speaking the protocol to the CT server; tests use a scripted fake)::
     keep(seconds)                                -> None (the flow will be busy with the
                                                     call, without a request, for up to
                                                     `seconds`: a hook is running)
+    send_sms(to, text)                           -> {"result": "queued", "message": "m3"},
+                                                    or {"result": "failed", "reason": ...}
     transfer(kind, target, timeout_s, data)      -> {"result": "queued" | "connected"}, or
                                                     {"result": "failed", "reason": ...}
                                                     (busy, no_answer, queue full...)
@@ -368,6 +370,17 @@ class FlowRunner:
             return step.on_missing
         await self._set_data(call, found)
         return step.on_found
+
+    async def _sms(self, call, step):
+        to = str(substitute(step.to, call.vars()))
+        got = await call.control.send_sms(to, str(substitute(step.text, call.vars())))
+        if got.get("result") != "queued":
+            log.warn("call {call}: {flow}/{step}: no message to {to}: {reason}", to=to or "-",
+                     reason=got.get("reason"), **call.where)
+            return step.on_failure or step.next
+        if step.store:
+            await self._set_data(call, {step.store: got["message"]})
+        return step.next
 
     async def _transfer(self, call, step):
         await self._prompt(call, step.prompt)

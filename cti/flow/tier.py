@@ -15,6 +15,7 @@ needs into protocol requests::
     record(...)         RecordMessage    {call, maxS, silenceS, terminators, beep}
     set_data(data)      SetCallData      {call, data}
     keep(seconds)       KeepCall         {call, timeoutS}
+    send_sms(to, text)  SendMessage      {call, to, text}
     transfer(...)       RouteSelect      {call, queue | extension | number, data}
     hangup()            ClearConnection  {call}
 
@@ -93,6 +94,17 @@ class ProtocolCallControl:
 
     def keep(self, seconds):
         return self._call("KeepCall", timeoutS=float(seconds)).addCallback(lambda _: None)
+
+    def send_sms(self, to, text):
+        """SendMessage; a message the server refuses (a number it cannot
+        send to, no [sms], a full queue) is a failed step, not an error."""
+        def refused(f):
+            f.trap(RemoteError)
+            if f.value.code not in ("invalid_field", "invalid_state", "resource_busy"):
+                return f
+            return {"result": "failed", "reason": str(f.value)}
+        d = self._call("SendMessage", to=to, text=text)
+        return d.addCallbacks(lambda r: {"result": "queued", "message": r["message"]}, refused)
 
     def transfer(self, kind, target, timeout_s, data):
         """RouteSelect; a destination the server refuses (no such queue or

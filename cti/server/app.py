@@ -7,6 +7,7 @@
     ├── board events         into the reactor: EventPump (the driver's descriptor)
     │                        or EventThread (one thread in the vendor's wait), as
     │                        drivers.pump.board_events chooses and logs
+    ├── caller-ID boxes      one EventThread each ([[caller_id_boxes]]: a USB read)
     └── Listening            the [server] listen endpoints, and the status pages
                              (/metrics, /status) on [server] http: `ready` fires
                              once all are bound, or fails naming the one that
@@ -14,7 +15,8 @@
 
 plus the objects they serve: the driver (the simulator's or the real
 boards'), the CT-Bus switching map, the channels and stations, the call
-model, the ACD and the call centre that joins them.  Built from a
+model, the ACD and the call centre that joins them; with [sms], the GSM
+modem and the short messages sent through it (cti.server.sms).  Built from a
 ServerConfig::
 
     server = CTServer(load_server_config("etc/cti.toml"))
@@ -70,6 +72,10 @@ from cti.server.reload.hangup import Hangup
 from cti.server.reload.reload import Reloader
 from cti.server.simulation import handlers as simulation_handlers
 from cti.server.simulation.telco import SimulatedTelco
+from cti.server.sms import handlers as sms_handlers
+from cti.server.sms.messages import Messages
+from drivers.gsm import GsmModem
+from drivers.gsm import serial_port as gsm_serial_port
 
 log = Logger()
 
@@ -95,7 +101,7 @@ class CTServer(MultiService):
 
     def __init__(self, config, *, reactor=None, driver=None, simulator=None, records=None,
                  listen=None, http=None, drain_s=DRAIN_S, freeze_heap=False,
-                 reload_on_hangup=False):
+                 reload_on_hangup=False, serial=None, caller_id_boxes=None):
         super().__init__()
         self.freeze_heap = freeze_heap
         if reactor is None:
@@ -152,6 +158,9 @@ class CTServer(MultiService):
                                lambda: [s.role for s in self.hub.sessions if s.role],
                                self.lag, started_at=reactor.seconds(),
                                span_watches=self.span_watches)
+        self.boxes = self._caller_id_boxes(reactor, caller_id_boxes)
+        self.messages = self._messages(reactor, serial)
+        sms_handlers.register(self.hub, self.messages)
         self.reloader = Reloader(self.center, users_changed=self.reloaded)
         reload_handlers.register(self.hub, self.reloader)
         self.hangup = Hangup(reactor, self.reloader) if reload_on_hangup else None
@@ -192,6 +201,34 @@ class CTServer(MultiService):
                                              where=self.config.boards_where)
             self.sim.run_clock(True)
         return R4Driver(clock=reactor, tone_channels=self.config.station_tones or None)
+
+    def _caller_id_boxes(self, reactor, boxes):
+        """The USB caller-ID boxes of [[caller_id_boxes]], each read by a
+        thread of its own (drivers.pump.EventThread), their lines'
+        events to the monitored lines; or `boxes`, made and read by a
+        test."""
+        if boxes is None:
+            from drivers.pump import EventThread
+            from drivers.usbcid import BOX_WAIT, CallerIdBox
+
+            boxes = [CallerIdBox(b.name, b.vendor_id, b.product_id, reactor)
+                     for b in self.config.caller_id_boxes]
+            for box in boxes:
+                EventThread(box, reactor, announce=BOX_WAIT).setServiceParent(self)
+        for box in boxes:
+            self.center.monitored.attach(box)
+        return boxes
+
+    def _messages(self, reactor, serial):
+        """The short messages of [sms] through its GSM modem, on the serial
+        port `serial(settings, protocol)` opens (a test's simulated line),
+        or its own; None without [sms]."""
+        sms = self.config.sms
+        if sms is None:
+            return None
+        modem = GsmModem(sms.modem, reactor)
+        (serial or gsm_serial_port(reactor))(sms.modem, modem)
+        return Messages(reactor, modem, self.center.records, sms.retries, sms.retry_s)
 
     def _make_channels(self):
         c, driver, clock, listener = self.config, self.driver, self.clock, self.center

@@ -19,6 +19,7 @@ who owns a phone (a consultation's, a call out's, then the ACD's offer).
     supervision   cti.server.supervision   monitor, whisper, barge, intercept, forcing
     outbound      cti.server.outbound      calls out, internal calls, classes of service
     callback      cti.server.callback      a waiting caller called back
+    monitored     cti.server.monitored     lines a caller-ID box watches: their caller ID
 
 One inbound call, through the floors: the channel offers it
 (`trunk_offered`); the core admits it; the route sends it to the IVR
@@ -56,6 +57,7 @@ from cti.server.ivr.operations import FlowOperations
 from cti.server.lines.channels import VOICE_HUNG
 from cti.server.lines.talk import MusicOnHold
 from cti.server.lines.voicetest import VoiceTests
+from cti.server.monitored.lines import MonitoredLines
 from cti.server.outbound import handlers as outbound_handlers
 from cti.server.outbound.dialer import Dialer
 from cti.server.queueing import handlers as queueing_handlers
@@ -89,7 +91,9 @@ class CallCenter:
         self.acd = ACD(clock, config.queues, config.agents, self.queueing, hub.publish,
                        settings=Settings(**vars(config.acd)))
         self.queueing.acd = self.acd
-        self.scope = Scope(layer, self.acd, config.agent_agents, config.agent_calls)
+        self.monitored = MonitoredLines(clock, config.monitored_lines, hub.publish)
+        self.scope = Scope(layer, self.acd, config.agent_agents, config.agent_calls,
+                           self.monitored)
         hub.hidden, hub.event_hidden = self.scope.hidden, self.scope.event_hidden
         self.auditor = Auditor(layer)
         self.ivr = Flows(layer, hub, ports)
@@ -114,7 +118,8 @@ class CallCenter:
         self._sweeper = task.LoopingCall(self.sweep.run)
         self._sweeper.clock = clock
         ports.on_digit = self.caller_digit
-        core_handlers.register(hub, layer, self.ivr, self.agents, self.supervisors, self.data)
+        core_handlers.register(hub, layer, self.ivr, self.agents, self.supervisors, self.data,
+                               self.monitored)
         ivr_handlers.register(hub, self.ivr, self.operations)
         agents_handlers.register(hub, self.agents, self.presence)
         queueing_handlers.register(hub, self.acd)

@@ -11,6 +11,8 @@ configuration?  Everything it needs, checked without starting it:
     database        reachable within its connect timeout (SQLite: its file)
     boards          the driver opens them (the simulator builds its chassis),
                     and can drive the stations (their tones: [station_tones])
+    devices         the GSM modem's serial port of [sms] opens, and every
+                    USB caller-ID box of [[caller_id_boxes]] is there
 
 One line per check, "ok" or "FAIL" with what is wrong and where; the
 exit status is 0 when every check passed, else 2.  The flows' hook
@@ -36,7 +38,8 @@ def run(config_path, out=None):
     print(f"ok   configuration: {config_path}", file=out)
     failed = 0
     for name, check in (("flows", _flows), ("prompts", _prompts), ("var directory", _var),
-                        ("database", _database), ("boards", _boards)):
+                        ("database", _database), ("boards", _boards),
+                        ("devices", _devices)):
         try:
             said = check(config)
         except Exception as e:  # noqa: BLE001 - every failure is one line of the report
@@ -130,3 +133,20 @@ def _boards(config):
     for name in stations:               # as the server starts them: tones and all
         driver.enable_station_events(name)
     return f"{config.driver}: {len(found)} devices, the {len(wanted)} configured among them"
+
+
+def _devices(config):
+    said = []
+    if config.sms is not None:
+        import serial
+
+        modem = config.sms.modem
+        with serial.Serial(modem.port, modem.baud, timeout=0):
+            said.append(f"the GSM modem's port {modem.port} opens")
+    if config.caller_id_boxes:
+        from drivers.usbcid import find
+
+        for box in config.caller_id_boxes:
+            find(box.name, box.vendor_id, box.product_id)
+        said.append(f"{len(config.caller_id_boxes)} caller-ID boxes found")
+    return "; ".join(said) or "no [sms] modem, no caller-ID box"

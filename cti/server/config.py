@@ -46,6 +46,8 @@ from cti.server.outbound.dialing import (
     DialingSettings,
 )
 from cti.server.scope import AGENT_AGENTS, AGENT_CALLS
+from drivers.gsm import MODES as SMS_MODES
+from drivers.gsm import GsmSettings
 from drivers.interface import (
     DEFAULT_TONE_SETS,
     E1_CODINGS,
@@ -60,8 +62,9 @@ from drivers.interface import (
 )
 
 __all__ = [
-    "Agent", "Device", "FlowSettings", "Queue", "Route", "ServerConfig", "StationGroup",
-    "TrunkGroup", "UserConfig", "board_devices", "client_endpoint", "load_server_config",
+    "Agent", "CallerIdBox", "Device", "FlowSettings", "MonitoredLine", "Queue", "Route",
+    "ServerConfig", "SmsSettings", "StationGroup", "TrunkGroup", "UserConfig", "board_devices",
+    "client_endpoint", "load_server_config",
     "DRIVERS",
     "STRATEGIES", "ROLES", "DIRECTIONS", "LOG_LEVELS", "DEFAULT_LISTEN",
 ]
@@ -122,6 +125,8 @@ _DEVICE = re.compile(r"(dxxx|dti|msi|dcb)B([1-9][0-9]*)([CTD])([1-9][0-9]*)"
 _DEVICE_LETTER = {"dxxx": "C", "dti": "T", "msi": "C", "dcb": "D"}
 _DEVICE_EXAMPLES = "'dtiB1T1-24', 'dxxxB1C1-4', 'msiB1C1-8', 'dcbB1D1' ..."
 _REQUIRED = object()
+_PHONE_NUMBER = re.compile(r"\+?[0-9]{3,20}\Z")
+_PIN = re.compile(r"[0-9]{4,8}\Z")
 
 
 # -- the dataclasses -----------------------------------------------------
@@ -240,6 +245,43 @@ class FaultSettings:
 
 
 @dataclass(frozen=True)
+class SmsSettings:
+    """[sms]: the GSM modem (drivers.gsm.GsmSettings) and how the server's
+    short messages are sent (cti.server.sms)."""
+
+    modem: GsmSettings
+    retries: int = 3                     # a temporary failure is tried again this often
+    retry_s: int = 60                    # this long after
+
+
+@dataclass(frozen=True)
+class CallerIdBox:
+    """[[caller_id_boxes]]: a USB caller-ID box (drivers.usbcid) by its
+    vendor and product ids, and how many lines it watches."""
+
+    name: str
+    vendor_id: int
+    product_id: int
+    lines: int = 4
+
+
+@dataclass(frozen=True)
+class MonitoredLine:
+    """[[monitored_lines]]: a line a caller-ID box watches and no board
+    owns (cti.server.monitored): the device ``monitored:NAME``; `station`,
+    the phone whose agent gets its caller ID."""
+
+    name: str
+    box: str
+    line: int
+    station: str | None = None
+
+    @property
+    def device(self):
+        return f"monitored:{self.name}"
+
+
+@dataclass(frozen=True)
 class Agent:
     id: str                              # the agent code, digits
     name: str
@@ -339,6 +381,9 @@ class ServerConfig:
     agents: tuple[Agent, ...] = ()
     users: tuple[UserConfig, ...] = ()
     flow: FlowSettings | None = None
+    sms: SmsSettings | None = None       # [sms]: None, no GSM modem
+    caller_id_boxes: tuple[CallerIdBox, ...] = ()
+    monitored_lines: tuple[MonitoredLine, ...] = ()
 
     @property
     def boards_where(self):
@@ -684,7 +729,8 @@ def _channels(reader, entries, devices, kinds, what, owners, group, refuse=None)
 # -- the whole file ------------------------------------------------------
 TOP_KEYS = ("driver", "boards", "server", "trunk_groups", "station_groups", "voice_pool",
             "conference_pool", "station_tones", "routing", "routes", "queues", "acd",
-            "agents", "users", "flow", "dialing", "dial_classes", "visibility", "faults")
+            "agents", "users", "flow", "dialing", "dial_classes", "visibility", "faults",
+            "sms", "caller_id_boxes", "monitored_lines")
 
 
 def load_server_config(path):
@@ -732,7 +778,10 @@ def load_server_config(path):
     overflows = [Route("overflow", "", q.overflow[1], None, 0, f"queues[{i}].overflow")
                  for i, q in enumerate(queues) if q.overflow and q.overflow[0] == "flow"]
     _check_route_flows(reader, (*routes, default_route, *overflows), flow.flows_dir)
+    boxes = _caller_id_boxes(reader, data)
     return ServerConfig(
+        sms=_sms(reader, data), caller_id_boxes=boxes,
+        monitored_lines=_monitored_lines(reader, data, boxes, devices),
         path=str(path), driver=driver, boards=boards, boards_path=str(boards_path),
         devices=devices, listen=listen, http=http, heartbeat_s=heartbeat_s, var_dir=var_dir,
         database=database, log_level=log_level, record_hook=record_hook, gate=gate, tls=tls,
@@ -760,6 +809,62 @@ def _faults(reader, data):
         restore_agents=reader.boolean(t, "faults", "restore_agents", True),
         restore_within_s=reader.integer(t, "faults", "restore_within_s", 3600, 0),
         db_timeout_s=reader.integer(t, "faults", "db_timeout_s", 30, 1, 3600))
+
+
+def _sms(reader, data):
+    """[sms]: SmsSettings, or None without the table."""
+    if "sms" not in data:
+        return None
+    t = reader.table(data["sms"], "sms", ("port", "baud", "mode", "smsc", "pin",
+                                          "delivery_reports", "retries", "retry_s"))
+    modem = GsmSettings(
+        port=reader.string(t, "sms", "port", expected="the modem's serial device, such as "
+                           "\"/dev/ttyUSB2\""),
+        baud=reader.integer(t, "sms", "baud", 115200, 300, 4_000_000),
+        mode=reader.string(t, "sms", "mode", "pdu", choices=SMS_MODES),
+        smsc=reader.string(t, "sms", "smsc", None, pattern=_PHONE_NUMBER,
+                           expected="the SMSC's number, such as \"+8613800100500\""),
+        pin=reader.string(t, "sms", "pin", None, pattern=_PIN,
+                          expected="the SIM's PIN: 4 to 8 digits, as a string"),
+        delivery_reports=reader.boolean(t, "sms", "delivery_reports", True))
+    return SmsSettings(modem=modem, retries=reader.integer(t, "sms", "retries", 3, 0, 100),
+                       retry_s=reader.integer(t, "sms", "retry_s", 60, 1, 86_400))
+
+
+def _caller_id_boxes(reader, data):
+    """[[caller_id_boxes]]: CallerIdBox, names unique."""
+    boxes, names = [], {}
+    for t, key in reader.tables(data, "caller_id_boxes", ("name", "vendor_id", "product_id",
+                                                          "lines")):
+        name = reader.name(t, key)
+        reader.unique(names, name, f"{key}.name", "caller-ID box")
+        boxes.append(CallerIdBox(
+            name=name, vendor_id=reader.integer(t, key, "vendor_id", low=0, high=0xFFFF),
+            product_id=reader.integer(t, key, "product_id", low=0, high=0xFFFF),
+            lines=reader.integer(t, key, "lines", 4, 1, 64)))
+    return tuple(boxes)
+
+
+def _monitored_lines(reader, data, boxes, devices):
+    """[[monitored_lines]]: MonitoredLine, each on a box's line of its own,
+    its station a station of the boards."""
+    lines, names, taken = [], {}, {}
+    by_name = {box.name: box for box in boxes}
+    for t, key in reader.tables(data, "monitored_lines", ("name", "box", "line", "station")):
+        name = reader.name(t, key)
+        reader.unique(names, name, f"{key}.name", "monitored line")
+        box = reader.string(t, key, "box", expected="the name of a [[caller_id_boxes]] entry")
+        if box not in by_name:
+            reader.fail(f"{key}.box", f"no caller-ID box {box!r} (boxes: "
+                        f"{_listing(list(by_name)) or 'none: add a [[caller_id_boxes]] table'})")
+        line = reader.integer(t, key, "line", low=1, high=by_name[box].lines)
+        reader.unique(taken, f"{box} line {line}", f"{key}.line", "a monitored line on")
+        station = reader.string(t, key, "station", None, expected="a station such as "
+                                "\"msiB1C3\"")
+        if station is not None and getattr(devices.get(station), "kind", None) != "station":
+            reader.fail(f"{key}.station", f"{station!r} is not a station of the boards")
+        lines.append(MonitoredLine(name=name, box=box, line=line, station=station))
+    return tuple(lines)
 
 
 #: [server] keys of the gate (cti.protocol.gate.Limits): the key, its field.

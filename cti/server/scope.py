@@ -11,9 +11,9 @@ monitor; None means visible, else the reason, which the client gets
 (``forbidden``)::
 
     role         agents          queues          calls                       devices
-    agent        itself (or its  those it        those it is on, and those   its own station
-                 team, or all:   serves          waiting in queues it
-                 [visibility])                   serves (or all)
+    agent        itself (or its  those it        those it is on, and those   its own station,
+                 team, or all:   serves          waiting in queues it        the monitored
+                 [visibility])                   serves (or all)             lines of it
     supervisor   its teams'      those its       its agents' calls, and      stations but other
     with teams   agents          agents serve    those waiting in its queues teams' agents'
     supervisor,  everything
@@ -50,9 +50,10 @@ WAITING = ("queued", "ringing")
 class Scope:
     """Visibility over one call centre: its call layer and its ACD."""
 
-    def __init__(self, layer, acd, agent_agents="own", agent_calls="queues"):
+    def __init__(self, layer, acd, agent_agents="own", agent_calls="queues", monitored=None):
         self.layer = layer               # ICallLayer
         self.acd = acd
+        self.monitored = monitored       # cti.server.monitored.lines.MonitoredLines
         self.agent_agents = agent_agents
         self.agent_calls = agent_calls
         self.views = {}                  # supervisor -> (its teams, their agents, their queues)
@@ -166,6 +167,9 @@ class Scope:
                     "it serves")
         if object_id == agent.station or not self._device_exists(object_id):
             return None
+        line, station = self._monitored(object_id)
+        if line and station is not None and station in (agent.station, agent.config.station):
+            return None                     # the line of its phone: its caller ID
         if agent.station is None and object_id == agent.config.station \
                 and self.acd.agent_at(object_id) is None:
             return None                     # its own phone, before it logs on there
@@ -197,6 +201,9 @@ class Scope:
             return f"call {object_id} is not one of your teams' ({shown})"
         if not self._device_exists(object_id):
             return None
+        line, station = self._monitored(object_id)
+        if line:                            # as its station is, or everyone's
+            return None if station is None else self._supervisor(session, view, kind, station)
         other = self.acd.agent_at(object_id)
         if other is not None and other.config.team not in teams:
             return f"{object_id} is the station of agent {other.id}, not of your teams ({shown})"
@@ -224,6 +231,11 @@ class Scope:
             return None
         return f"call {object_id} has not been through a flow"
 
+    def _monitored(self, name):
+        """(whether `name` is a monitored line, its station or None)."""
+        return self.monitored.station_of(name) if self.monitored else (False, None)
+
     def _device_exists(self, name):
         return name in self.layer.channels.by_name or name.startswith(("routepoint:",
-                                                                       "queue:"))
+                                                                       "queue:")) \
+            or self._monitored(name)[0]

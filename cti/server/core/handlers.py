@@ -12,7 +12,7 @@ from cti.server.errors import MissingField, NoSuchObject
 ON_CALL = ("no_such_object", "invalid_state")
 
 
-def register(hub, layer, flows, agents, supervisors, data):
+def register(hub, layer, flows, agents, supervisors, data, monitored):
     hub.refusal = refusal            # the call layer's errors, as clients get them
     add, watched = hub.catalogue.add, flows.watched
 
@@ -45,13 +45,14 @@ def register(hub, layer, flows, agents, supervisors, data):
     add(Service("ClearConnection", set(ROLES), fields={
         "call": Field(str, required=False)}, errors=ON_CALL), serve(watched(clear_connection)))
     hub.provide_snapshots("call", layer.snapshot, lambda: list(layer.model.calls))
-    hub.provide_snapshots("device", lambda name: device_snapshot(layer, flows, name),
-                          lambda: list(layer.channels.by_name))
+    hub.provide_snapshots("device", lambda name: device_snapshot(layer, flows, monitored, name),
+                          lambda: [*layer.channels.by_name, *monitored.lines])
 
 
-def device_snapshot(layer, flows, name):
-    """A channel, or a route point (`routepoint:FLOW`, FLOW a flow the
-    routes name); `queue:NAME` is the queue NAME's, not a device."""
+def device_snapshot(layer, flows, monitored, name):
+    """A channel, a route point (`routepoint:FLOW`, FLOW a flow the routes
+    name) or a monitored line (`monitored:NAME`: cti.server.monitored);
+    `queue:NAME` is the queue NAME's, not a device."""
     kind, _, target = name.partition(":")
     if kind == "queue" and target:
         raise NoSuchObject(f"{name} is the connection of calls waiting in queue {target!r}: "
@@ -59,6 +60,10 @@ def device_snapshot(layer, flows, name):
     if kind == "routepoint" and target in flows.flow_names():
         snap = {"device": name, "kind": "routepoint", "flow": target,
                 "flowServers": flows.servers()}
+    elif kind == "monitored":
+        snap = monitored.snapshot(name)
+        if snap is None:
+            return None
     else:
         channel = layer.channels.by_name.get(name)
         if channel is None:

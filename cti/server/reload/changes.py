@@ -66,6 +66,9 @@ FIELDS = {
     "agents": ("agents", LIVE),
     "users": ("users", LIVE),
     "flow": ("flow", RESTART),                   # key by key: FLOW_KEYS
+    "sms": ("sms", RESTART),                     # the GSM modem is opened at the start
+    "caller_id_boxes": ("caller_id_boxes", RESTART),
+    "monitored_lines": ("monitored_lines", RESTART),
 }
 
 #: [flow] (FlowSettings) field -> how a change is taken: this server reads
