@@ -117,8 +117,8 @@ def main(argv=None):
     demo.add_argument("--tour", action="store_true",
                       help="the narrated tour of the simulated boards instead")
     sub.add_parser("linediag", help="line diagnostics (see linediag --help)", add_help=False)
-    sub.add_parser("show", help="the running server's channels, spans, calls, queues or "
-                   "agents (see cti show --help)", add_help=False)
+    sub.add_parser("show", help="the running server's channels, spans, calls, queues, "
+                   "agents or sessions (see cti show --help)", add_help=False)
     sub.add_parser("events", help="a live tail of the running server's events "
                    "(see cti events --help)", add_help=False)
     sub.add_parser("sim", help="play the simulated telephone company of a running server "

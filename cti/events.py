@@ -6,16 +6,18 @@
                                         (and session, logged in as admin)
     cti events call agent:1005          every call's, and agent 1005's
     cti events --filter event=Call*     only events whose name matches
-    cti events --filter ani=212*        only events whose `ani` matches
+    cti events --filter callingDevice=212*   only events whose caller's number matches
     cti events --json                   one JSON object per line
 
 It monitors (`MonitorStart`) each OBJECT[:ID] named (id `*` when none is
 given) and prints every event as it comes::
 
-    15:32:01.127  Delivered        call=c1733411521001 device=msiB1C5 ani=2125550001
+    15:32:01.127  Delivered        call=c1733411521001 device=msiB1C5 state=alerting ...
 
 `--filter KEY=PATTERN` (repeatable; all must match) keeps the events whose
-name (`event`) or body field KEY matches PATTERN, a shell-style pattern.
+name (`event`) or body field KEY (as docs/protocol.md section 10 names
+them: `call`, `device`, `callingDevice`, `agent`, `queue`...) matches
+PATTERN, a shell-style pattern; an event without that field is left out.
 Ctrl-C stops it (status 0); the server closing the connection ends it
 with the server's reason (status 1).  Connection options as `cti show`
 (cti.shell).
@@ -147,7 +149,7 @@ def tail(client, watch, wanted, out, as_json=False, heartbeat_s=10.0, clock=time
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="cti events", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="cti events", description=__doc__.split("\n\n")[0])
     parser.add_argument("watch", nargs="*", metavar="OBJECT[:ID]",
                         help=f"what to watch: {', '.join(OBJECTS)} (default: all)")
     parser.add_argument("--filter", action="append", default=[], metavar="KEY=PATTERN",

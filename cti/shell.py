@@ -16,6 +16,7 @@ listen` of the configuration (`-c`).  The user: `--user` (default
 import argparse
 import getpass
 import os
+import sys
 
 from cti.config import ConfigError
 
@@ -60,20 +61,31 @@ def address(args):
 
 
 def password(args):
+    """--password-file's first line, $CTI_PASSWORD, or asked on the
+    terminal (ConfigError when there is none to ask on)."""
     if args.password_file:
         with open(args.password_file) as f:
             return f.readline().rstrip("\r\n")
-    return os.environ.get("CTI_PASSWORD") or getpass.getpass(f"password for {args.user}: ")
+    if os.environ.get("CTI_PASSWORD"):
+        return os.environ["CTI_PASSWORD"]
+    if not sys.stdin.isatty():
+        raise ConfigError("--password-file", "", f"no password for {args.user}: give "
+                          "--password-file FILE or set CTI_PASSWORD (there is no terminal "
+                          "to ask on)")
+    return getpass.getpass(f"password for {args.user}: ")
 
 
 def connect(args, client):
-    """A BlockingClient logged in as the arguments say (close it, or use
-    it in a `with`), its Login result in `session`; OSError, ConfigError or
-    RemoteError if not."""
+    """A BlockingClient logged in as the arguments say (use it in a `with`:
+    it logs out as it closes), its Login result in `session`; OSError,
+    ConfigError or RemoteError if not."""
     from cti.protocol.blocking import BlockingClient
 
     host, port = address(args)
-    connection = BlockingClient(host, port)
+    try:
+        connection = BlockingClient(host, port)
+    except OSError as e:
+        raise OSError(f"cannot connect to {host}:{port}: {e.strerror or e}") from None
     try:
         connection.session = connection.login(args.user, password(args), args.role,
                                                client=client)

@@ -111,7 +111,8 @@ def render(what, snapshots):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="cti show", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="cti show",
+                                     description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("what", choices=sorted(TABLES))
     shell.add_arguments(parser)
     parser.add_argument("--json", action="store_true", help="the snapshots, as JSON")

@@ -121,7 +121,7 @@ def play(client, device, path):
 
 
 def parser():
-    top = argparse.ArgumentParser(prog="cti sim", description=__doc__.split("\n")[0])
+    top = argparse.ArgumentParser(prog="cti sim", description=__doc__.split("\n\n")[0])
     sub = top.add_subparsers(dest="command", required=True)
 
     def command(name, help_text):

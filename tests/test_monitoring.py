@@ -130,3 +130,10 @@ def test_a_span_s_line_errors_and_seconds_are_metrics(centre):
     assert m[("cti_span_interval_seconds", (("parameter", "es"), ("span", "dtiB1")))] == 3
     assert m[("cti_span_interval_seconds", (("parameter", "bes"), ("span", "dtiB1")))] == 3
     assert m[("cti_span_available", (("span", "dtiB1"),))] == 1
+
+
+def test_an_idle_server_reads_zero_rather_than_nothing(centre):
+    m = metrics(centre)
+    assert m[("cti_calls", (("phase", "queued"),))] == 0
+    assert m[("cti_trunks", (("state", "connected"),))] == 0
+    assert m[("cti_trunks", (("state", "idle"),))] == 28

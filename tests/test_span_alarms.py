@@ -155,3 +155,18 @@ def test_a_call_out_on_the_span_is_cleared_and_the_next_goes_elsewhere():
     assert centre.center.calls[second].trunk.name == "dxxxB1C1"    # the analog line
     assert {ch.state for ch in centre.server.channels[SPAN].channels} <= {"out_of_service",
                                                                           "clearing"}
+
+
+def test_an_alarm_mid_call_takes_every_timeslot_out_of_service_at_once(centre):
+    """The calls' trunks do not wait for the far end's frozen bits: no
+    half-released trunk for the sweep to put right."""
+    for n in (1, 2):
+        centre.sim.endpoint(f"dtiB1T{n}").call(ani=f"21255500{n:02d}", dnis="5550199")
+    centre.run_until(lambda: len(centre.center.calls) == 2, what="two calls")
+    centre.sim.span_alarm("dtiB1", "los")
+    centre.run(100)
+    states = {c.name: c.state for c in centre.server.span_watches.watches["dtiB1"].timeslots}
+    assert set(states.values()) == {"out_of_service"}
+    centre.run(30_000)                                   # the sweep finds nothing to put right
+    assert set(c.state for c in centre.server.span_watches.watches["dtiB1"].timeslots) == {
+        "out_of_service"}

@@ -139,7 +139,10 @@ def main(argv=None):
     except config.ConfigError as e:
         print(f"linediag: {e}", file=sys.stderr)
         return 2
-    except (OSError, RemoteError, ConnectionClosed) as e:
+    except RemoteError as e:
+        print(f"linediag: the server refused the login: {e}", file=sys.stderr)
+        return 2
+    except (OSError, ConnectionClosed) as e:
         print(f"linediag: cannot reach the server: {e} (--offline opens the boards here)",
               file=sys.stderr)
         return 2

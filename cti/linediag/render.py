@@ -168,6 +168,10 @@ def render_bert(answer):
                      f"{r.get('sync_losses', 0)}")
         lines.append(f"  {r.get('seconds', 0)} s: {r.get('errored_seconds', 0)} errored, "
                      f"{r.get('error_free_seconds', 0)} error-free")
+        if not r.get("sync") and not r.get("bits"):
+            lines.append("  no pattern came back: loop the far end first (linediag loopcode "
+                         "SPAN line_up, then 5 s) or plug a loop; without one a BERT "
+                         "measures nothing")
     return "\n".join(lines) + "\n"
 
 

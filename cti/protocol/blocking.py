@@ -66,6 +66,7 @@ class BlockingClient:
         self._ids = InvokeIds()
         self.events = deque()
         self._frames = deque()
+        self.logged_in = False
 
     @classmethod
     def from_socket(cls, sock, timeout=10.0):
@@ -76,7 +77,20 @@ class BlockingClient:
         return self
 
     def __exit__(self, *exc):
+        self.logout()
         self.close()
+
+    def logout(self):
+        """End the session as a client that is done does (`Logout`: the
+        server says "logged out", not "connection lost"), if it is still
+        there to answer."""
+        if not self.logged_in:
+            return
+        self.logged_in = False
+        try:
+            self.call("Logout")
+        except (OSError, ConnectionClosed, RemoteError, TimeoutError, FrameError):
+            pass
 
     def close(self):
         self.sock.close()
@@ -121,7 +135,9 @@ class BlockingClient:
         return snaps
 
     def login(self, user, password, role, client="cti-blocking"):
-        return self.call("Login", user=user, password=password, role=role, client=client)
+        result = self.call("Login", user=user, password=password, role=role, client=client)
+        self.logged_in = True
+        return result
 
     def next_event(self, timeout=None):
         """(name, body, invoke_id) of the next event, waiting up to timeout."""

@@ -241,16 +241,22 @@ class Channel:
 
     def take_out_of_service(self, reason):
         """The span went down: the call layer has cleared the call on the
-        channel (if any).  An idle channel is out of service at once; one
-        clearing down, when it is idle; one busy with no call yet (a
-        seizure, an address, rings) is cleared and follows."""
+        channel (if any).  Every channel is out of service at once: an idle
+        one, one clearing down (its clear-down ends here: the far end's
+        bits are frozen while the span is in alarm), one busy with no call
+        yet (a seizure, an address, rings)."""
         if self.state == "idle":
             self.machine.fire("out_of_service", reason=reason)
-        elif self.outbound is not None:          # a call out not connected yet
+            return
+        if self.outbound is not None:            # a call out not connected yet
             self._outbound_failed(reason)
         elif self.state not in ("clearing", "out_of_service"):
             self.machine.fire("span_down", reason=reason)
             self._clear_down()
+        if self.state in ("clearing", "far_cleared"):
+            # The span is down: the far end's bits are frozen and the carrier
+            # has cleared its side; there is nothing more to wait for.
+            self.machine.fire("idle")           # and on out of service (_changed)
 
     def back_in_service(self):
         """The span has been healthy long enough: idle again (unless a

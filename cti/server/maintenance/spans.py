@@ -36,6 +36,8 @@ state "unused", its alarms as the driver tells them): the doctor says so.
 So is every E1 span and T1 PRI span, until the signalling that drives
 their timeslots comes (the configuration keeps them out of trunk groups).
 """
+from dataclasses import replace
+
 from twisted.internet import task
 
 from cti.logs import Logger
@@ -48,6 +50,9 @@ log = Logger()
 POLL_S = 1.0
 #: How many of a span's alarms a report gives (its history keeps more).
 REPORT_ALARMS = 20
+#: Alarms that mean the framer has lost the frame (LOF, a failure of
+#: T1.231) even when its counters show no out-of-frame event now.
+LOSS_OF_FRAME = frozenset({"red", "oof"})
 
 
 class SpanWatch:
@@ -85,8 +90,15 @@ class SpanWatch:
             return
         counters = self.driver.span_counters(self.name)
         second = seconds_from_counters(self.counters, counters, self.line["framing"])
+        if not second.lof and self._alarms() & LOSS_OF_FRAME:
+            second = replace(second, lof=True)   # a red alarm is frame lost for seconds
         self.counters = counters
         self.performance.add(now, second)
+
+    def _alarms(self):
+        if self.span is not None:
+            return set(self.span.active)
+        return set(self._status().get("alarms", []))
 
     def loopback_now(self):
         return self._status().get("loopback")

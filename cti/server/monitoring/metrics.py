@@ -35,11 +35,17 @@ exposition format): one collector, read at each scrape.
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from cti.server.agents.agents import AGENT_STATES
+from cti.server.core.call import PHASES
+from cti.server.lines.channels import EM_WINK, LOOP_START
 
 #: Every alarm kind, so that a cleared one reads 0 rather than vanishing.
 ALARMS = ("span", "voice", "database", "disk")
 #: Every voice resource state, likewise.
 VOICE_STATES = ("free", "busy", "parked", "quarantined", "retired")
+#: Every phase of a call and every state of a trunk channel, likewise: a
+#: gauge at 0 rather than gone when nothing is in it.
+CALL_PHASES = tuple(sorted(PHASES.states))
+TRUNK_STATES = tuple(sorted(EM_WINK.states | LOOP_START.states))
 
 
 def gauge(name, doc, value=None, labels=(), samples=()):
@@ -60,8 +66,9 @@ class Collector:
 
     def collect(self):
         f = self.figures.read()
+        calls = dict.fromkeys(CALL_PHASES, 0) | f["calls"]
         yield gauge("cti_calls", "Calls up, by phase.", labels=["phase"],
-                    samples=[((phase,), n) for phase, n in sorted(f["calls"].items())])
+                    samples=[((phase,), n) for phase, n in sorted(calls.items())])
         yield CounterMetricFamily("cti_calls_offered", "Calls taken since the start.",
                                   value=f["callsOffered"])
         yield CounterMetricFamily("cti_calls_ended", "Calls ended since the start.",
@@ -73,8 +80,9 @@ class Collector:
                     samples=[((s,), n) for s, n in sorted(states.items())])
         yield gauge("cti_agents_client_lost", "Agents not ready because their desktop is gone.",
                     value=f["agentsClientLost"])
+        trunks = dict.fromkeys(TRUNK_STATES, 0) | f["trunks"]
         yield gauge("cti_trunks", "Trunk channels, by state.", labels=["state"],
-                    samples=[((s,), n) for s, n in sorted(f["trunks"].items())])
+                    samples=[((s,), n) for s, n in sorted(trunks.items())])
         yield gauge("cti_span_up", "1 when the span is in service.", labels=["span"],
                     samples=[((s["span"],), int(s["state"] == "in_service"))
                              for s in f["spans"]])

@@ -69,6 +69,9 @@ PRIVATE, OUT_OF_AREA = "P", "O"
 NUMBER_MAX = 31
 #: Far ends that are in a call: what they send reaches our side.
 IN_A_CALL = ("seized", "connected")
+#: A far end's state, as a person would say it.
+FAR_STATES = {"idle": "no call", "ringing": "its call is not answered yet",
+              "clearing": "it hung up"}
 #: The most audio a far end may have queued, in seconds.
 AUDIO_QUEUED_MAX_S = 600
 
@@ -408,9 +411,10 @@ class SimulatedTelco:
         self._endpoint(device)
         state = self._run(lambda: self._far(device).state)
         if state not in IN_A_CALL:
-            raise InvalidState(f"{device}: its far end is {state}, not in a call"
-                               + (" (lift the handset first)" if device in self.stations
-                                  else " (SimCall first, or wait for the answer)"),
+            raise InvalidState(f"{device}: its far end is not in a call ("
+                               + FAR_STATES.get(state, state) + "): "
+                               + ("lift the handset first" if device in self.stations
+                                  else "SimCall first, and wait for the answer"),
                                object="device", id=device)
 
     def _span(self, span):
