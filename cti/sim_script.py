@@ -53,7 +53,8 @@ Expectations, each waiting up to `within` seconds:
                       state, heardDigits, heardTone, dialled)
 
 A field's expected value is matched as a shell-style pattern against the
-actual one's text ("212*"); numbers and booleans must be equal.
+actual one's text ("212*"); numbers and booleans must be equal.  A script
+that fails hangs up the far ends its `call` steps called.
 """
 import fnmatch
 import json
@@ -216,6 +217,7 @@ class Script:
         self.cursor = 0                 # events before this were matched or passed
         self._waiting = None            # (expected, Deferred) of an expect_event
         self._first = Once()            # an event comes once per monitor watching it
+        self.called = set()             # far ends a `call` step called
 
     @defer.inlineCallbacks
     def run(self):
@@ -226,8 +228,22 @@ class Script:
                 yield self.client.call("MonitorStart", object=kind, id="*")
             for step in self.steps:
                 yield self._step(step)
+        except StepFailed:
+            yield self._hang_up()
+            raise
         finally:
             self.client.off_event(self._event)
+
+    @defer.inlineCallbacks
+    def _hang_up(self):
+        """A failed scenario leaves no call of its own up: each far end it
+        called hangs up (those that did already refuse: nothing to do)."""
+        for device in sorted(self.called):
+            try:
+                yield self.client.call("SimHangup", device=device)
+                self._say(f"cleanup: {device} hung up")
+            except (RemoteError, ConnectionClosed):
+                pass
 
     def _lost(self, _):
         """The connection ended: an event awaited will not come."""
@@ -271,6 +287,8 @@ class Script:
                         answer = yield self.client.call(ACTIONS[kind], **fields)
                 except RemoteError as e:
                     raise StepFailed(f"{ACTIONS[kind]} refused: {e}") from None
+                if kind == "call":
+                    self.called.add(answer["device"])
                 if "as" in step:
                     self.names[step["as"]] = answer["device"]
                 self._say(f"{label}: " + " ".join(f"{k}={v}" for k, v in answer.items()))

@@ -80,6 +80,7 @@ def test_an_expectation_not_met_fails_the_script_saying_what_was_seen(centre):
     message = str(caught.value)
     assert message.startswith("step 4 (expect_snapshot): ")
     assert '"state": "busy"' in message and "within 3 s" in message
+    centre.run_until(lambda: not centre.center.calls, what="its call hung up by the cleanup")
 
 
 def test_an_event_that_never_comes_fails_with_the_events_seen(centre):

@@ -100,6 +100,7 @@ def test_a_far_end_loop_and_a_bert_measure_the_error_rate_injected(centre):
     centre.run(6000)                                 # 5 s of loop-up code latch it
     assert centre.sim.far_loopback("dtiB1") == "line"
     assert centre.server.channels["dtiB1T1"].state == "out_of_service"
+    assert report(centre, client)["farLoop"] == "line_up"
     centre.call(client.call("SimBitErrors", span="dtiB1", ber=1e-4))
     started = centre.call(client.call("StartBert", device="dtiB1", pattern="qrss",
                                       seconds=20))

@@ -64,7 +64,8 @@ def render_spans(reports):
         line = r["configured"]
         out.append(f"SPAN {r['span']}  {r['state']}  {line['framing']}/{line['coding']}, "
                    f"clock {line['clock']}, {line['signalling']}  loopback "
-                   f"{r['loopback']}" + (f", sending {r['loopCode']}" if r["loopCode"] else ""))
+                   f"{r['loopback']}" + (f", sending {r['loopCode']}" if r["loopCode"] else "")
+                   + (f"; the far end looped ({r['farLoop']})" if r.get("farLoop") else ""))
         out.append(f"  alarms now: {', '.join(r['alarms']) or 'none'}"
                    + (f"; multiframes not found: {', '.join(r['multiframesLost'])}"
                       if r.get("multiframesLost") else "")

@@ -129,6 +129,7 @@ class LineTests:
         else:
             self.far_loops.pop(span, None)
             self._release_when_sent(watch, self.clock.seconds() + LOOP_DOWN_LIMIT_S)
+        watch.far_loop = self.far_loops.get(span)
         self.audit("SpanLoopCode", who.user, span=span, code=code)
         log.info("{span}: loop code {code} sent by {user}", span=span, code=code,
                  user=who.user)
@@ -207,6 +208,7 @@ class LineTests:
                 self._quietly(self.driver.span_loopback, name, "none")
         for name, code in list(self.far_loops.items()):
             self._quietly(self.driver.send_loop_code, name, LOOP_DOWN[code])
+            self.watches.watches[name].far_loop = None
         self.far_loops.clear()
 
     def _end(self, bert, why):

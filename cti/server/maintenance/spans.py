@@ -76,6 +76,7 @@ class SpanWatch:
         self.performance = None
         self.counters = {}
         self.failing = False                  # the last poll failed (logged once)
+        self.far_loop = None                  # the loop-up code the far end was sent, in force
 
     def start(self):
         """Take the counters as they are now: the first second counts from here."""
@@ -140,7 +141,8 @@ class SpanWatch:
                 "alarms": alarms, "alarmHistory": history, "counters": dict(self.counters),
                 "performance": performance,
                 "timeslots": timeslots, "loopback": status.get("loopback"),
-                "loopCode": status.get("loop_code"), "dchannel": status.get("dchannel"),
+                "loopCode": status.get("loop_code"), "farLoop": self.far_loop,
+                "dchannel": status.get("dchannel"),
                 "multiframesLost": status.get("multiframes_lost", [])}
 
 
