@@ -82,7 +82,8 @@ def serial_ports(reactor):
 
 
 _NO_BUS = "a voice modem has no CT-Bus: its audio reaches only the computer, through its port"
-_NO_T1 = "a voice modem is one analog line: no T1 trunks, spans or their maintenance"
+_NO_T1 = ("a voice modem is one analog line: no T1 or E1 trunks, spans, D-channels or their "
+          "maintenance")
 _NO_STATIONS = "a voice modem drives no station (phone) of its own"
 _NO_CONFERENCES = "a voice modem has no conference DSP"
 _OWN_EVENTS = ("the {family} driver's events come from its serial ports as they read, on the "
@@ -91,9 +92,10 @@ _OWN_EVENTS = ("the {family} driver's events come from its serial ports as they 
 REFUSED = {
     **dict.fromkeys(("transmit_slot", "listen", "unlisten", "line_transmit_slot",
                      "line_listen", "line_unlisten"), _NO_BUS),
-    **dict.fromkeys(("enable_signalling_events", "set_bits", "wink", "bits",
+    **dict.fromkeys(("enable_signalling_events", "set_bits", "wink", "bits", "abcd",
                      "enable_alarm_events", "alarms", "span_counters", "span_loopback",
-                     "send_loop_code", "bert_start", "bert_results", "bert_stop"), _NO_T1),
+                     "send_loop_code", "bert_start", "bert_results", "bert_stop",
+                     "dchannel_send"), _NO_T1),
     **dict.fromkeys(("enable_station_events", "ring_station", "stop_ring", "station_tone",
                      "station_offhook"), _NO_STATIONS),
     **dict.fromkeys(("conference_create", "conference_add", "conference_remove",
