@@ -25,8 +25,9 @@ through the protocol's Sim* services (administrators only)::
     cti sim errors SPAN [--bpv N] [--crc N] [--fas N] [--oof N] [--slips N] [--ais]
                    [--seconds S]          error events on the line, each second for S s
     cti sim ber SPAN RATE                 random bit errors (0 to 0.01; 0 stops them)
-    cti sim far-line SPAN [--framing esf|d4] [--coding b8zs|ami] [--clock line|internal]
-                   [--ppm N]              the telco's line settings (a mismatch shows)
+    cti sim far-line SPAN [--framing esf|d4 | --crc4|--no-crc4] [--ts16 cas|ccs]
+                   [--coding b8zs|hdb3|ami] [--clock line|internal] [--ppm N]
+                                          the telco's line settings (a mismatch shows)
     cti sim hang VOICE [--always | --off] a voice resource's operations hang
     cti sim script FILE.toml              a scripted scenario (cti.sim_script)
 
@@ -62,8 +63,9 @@ COMMANDS = {
                           ("slips", a.slips), ("ais", a.ais)) if v}}),
     "ber": ("SimBitErrors", lambda a: {"span": a.span, "ber": a.rate}),
     "far-line": ("SimFarLine", lambda a: {"span": a.span, **{
-        k: v for k, v in (("framing", a.framing), ("coding", a.coding), ("clock", a.clock),
-                          ("ppm", a.ppm)) if v is not None}}),
+        k: v for k, v in (("framing", a.framing), ("crc4", a.crc4), ("signalling", a.ts16),
+                          ("coding", a.coding), ("clock", a.clock), ("ppm", a.ppm))
+        if v is not None}}),
 }
 #: Audio bytes per SimAudio request: its base64 stays under the protocol's
 #: longest string (65,536 characters).
@@ -177,8 +179,10 @@ def parser():
     p.add_argument("rate", type=float)
     p = command("far-line", "the telco's framing, line code and clock on a span")
     p.add_argument("span")
-    p.add_argument("--framing", choices=("esf", "d4"))
-    p.add_argument("--coding", choices=("b8zs", "ami"))
+    p.add_argument("--framing", choices=("esf", "d4"), help="a T1's")
+    p.add_argument("--crc4", action=argparse.BooleanOptionalAction, help="an E1's CRC-4")
+    p.add_argument("--ts16", choices=("cas", "ccs"), help="an E1's timeslot 16")
+    p.add_argument("--coding", choices=("b8zs", "hdb3", "ami"))
     p.add_argument("--clock", choices=("line", "internal"))
     p.add_argument("--ppm", type=float, help="its oscillator's offset from ours")
     p = command("hang", "a voice resource's next operation (or every one) hangs")

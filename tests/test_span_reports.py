@@ -319,3 +319,20 @@ def test_a_crc4_mismatch_on_an_e1_is_reported_and_diagnosed(e1_centre):
     rows = {r["device"]: r for r in centre.call(client.call("GetLineStatus"))["devices"]}
     assert rows["dtiB3"]["dchannel"] == "dtiB3D" and rows["dtiB3D"]["kind"] == "dchannel"
     assert rows["dtiB2"]["type"] == "e1" and rows["dtiB2T30"]["tx_bits"] == "1001"
+
+
+def test_the_telco_s_e1_settings_from_outside(e1_centre):
+    """SimFarLine on an E1: CRC-4 off at the far end shows as on a real
+    span; the settings of the other kind of span are refused by name."""
+    centre = e1_centre
+    client = admin(centre)
+    centre.call(client.call("SimFarLine", span="dtiB2", crc4=False))
+    centre.run(3_000)
+    assert report(centre, client, "dtiB2")["alarms"] == ["lmfa"]
+    for span, params, field in (("dtiB2", {"framing": "d4"}, "framing"),
+                                ("dtiB1", {"crc4": False}, "crc4"),
+                                ("dtiB1", {"signalling": "ccs"}, "signalling"),
+                                ("dtiB1", {"coding": "hdb3"}, "coding")):
+        error = refused(centre, client, "SimFarLine", span=span, **params)
+        assert (error.code, error.body["field"]) == ("invalid_field", field), error
+        assert span in str(error) or "T1 span" in str(error)

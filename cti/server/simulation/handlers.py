@@ -21,13 +21,14 @@ from cti.protocol.services import Field, Service
 from cti.server.edge import serve
 from cti.server.simulation.telco import (
     ALARMS,
+    ALL_CODINGS,
     ANSWER_MODES,
     CLOCKS,
-    CODINGS,
     FRAMINGS,
     HANDSET_ACTIONS,
     HANGUP_METHODS,
     TONES,
+    TS16_USES,
 )
 
 ADMIN = frozenset({"admin"})
@@ -74,11 +75,13 @@ def register(hub, telco):
     add("SimBitErrors", {**span, "ber": Field(float)},
         lambda who, p: telco.bit_error_rate(who, p["span"], p["ber"]))
     add("SimFarLine", {**span, "framing": Field(str, False, choices=FRAMINGS),
-                       "coding": Field(str, False, choices=CODINGS),
+                       "crc4": Field(bool, False), "signalling": Field(str, False,
+                                                                       choices=TS16_USES),
+                       "coding": Field(str, False, choices=ALL_CODINGS),
                        "clock": Field(str, False, choices=CLOCKS),
                        "ppm": Field(float, False)},
         lambda who, p: telco.far_line(who, p["span"], p["framing"], p["coding"],
-                                      p["clock"], p["ppm"]))
+                                      p["clock"], p["ppm"], p["crc4"], p["signalling"]))
     add("SimHang", {"device": Field(str, doc="a voice resource"),
                     "always": Field(bool, False, False), "on": Field(bool, False, True)},
         lambda who, p: telco.hang(who, p["device"], p["always"], p["on"]))

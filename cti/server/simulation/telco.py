@@ -41,7 +41,13 @@ from twisted.logger import Logger
 
 from cti.server.errors import InvalidField, InvalidState, NoSimulator, NoSuchObject
 from drivers import errors as driver_errors
-from drivers.interface import SPAN_CLOCKS, SPAN_CODINGS, SPAN_FRAMINGS
+from drivers.interface import (
+    E1_CODINGS,
+    E1_SIGNALLINGS,
+    SPAN_CLOCKS,
+    SPAN_CODINGS,
+    SPAN_FRAMINGS,
+)
 from drivers.sim import ALARMS as SIM_ALARMS
 from drivers.sim import DISCONNECTS, OUTBOUND
 from drivers.sim import TONES as SIM_TONES
@@ -79,7 +85,11 @@ AUDIO_QUEUED_MAX_S = 600
 #: Error events a span's far end injects (drivers.sim.Simulator.span_errors).
 LINE_ERRORS = ("bpv", "crc", "fas", "oof", "slips", "ais")
 #: The telco's line settings (drivers.interface).
-FRAMINGS, CODINGS, CLOCKS = SPAN_FRAMINGS, SPAN_CODINGS, SPAN_CLOCKS
+FRAMINGS, CLOCKS = SPAN_FRAMINGS, SPAN_CLOCKS
+#: Line codes of T1 and E1 spans, and the uses of an E1's timeslot 16.
+CODINGS = {"t1": SPAN_CODINGS, "e1": E1_CODINGS}
+ALL_CODINGS = tuple(dict.fromkeys(SPAN_CODINGS + E1_CODINGS))
+TS16_USES = E1_SIGNALLINGS
 
 
 def _number(value, field, instead=()):
@@ -118,6 +128,8 @@ class SimulatedTelco:
         self.trunks = {name: g for g in config.trunk_groups for name in g.channels}
         self.stations = {name for g in config.station_groups for name in g.stations}
         self.spans = {d.name for d in config.devices.values() if d.kind == "span"}
+        self.span_types = {d.name: config.boards[d.board]["type"]
+                           for d in config.devices.values() if d.kind == "span"}
         self.voices = {d.name for d in config.devices.values() if d.kind == "voice"}
         self.heard = {}                   # device -> digits its far end heard, this call
         self.audio_until = {}             # device -> when the audio it was sent ends
@@ -352,19 +364,34 @@ class SimulatedTelco:
         self._log(who, "sets a bit error rate of {ber} on {span}", ber=ber, span=span)
         return {"span": span, "ber": ber}
 
-    def far_line(self, who, span, framing=None, coding=None, clock=None, ppm=None):
-        """The telco's own framing, line code and clock on `span` (and its
-        oscillator's offset in ppm): set differently from ours, the span
-        shows what a real mismatch shows (alarms, code violations, slips)."""
+    def far_line(self, who, span, framing=None, coding=None, clock=None, ppm=None,
+                 crc4=None, signalling=None):
+        """The telco's own line settings on `span`: a T1's framing (esf,
+        d4), an E1's CRC-4 (on or off) and use of timeslot 16 (cas, ccs),
+        the line code, the clock, and its oscillator's offset in ppm.  Set
+        unlike ours, the span shows what a real mismatch shows (alarms,
+        code violations, slips)."""
         self._need()
         self._span(span)
+        kind = self.span_types.get(span, "t1")
+        if kind == "t1" and (crc4 is not None or signalling is not None):
+            key = "crc4" if crc4 is not None else "signalling"
+            raise InvalidField(f"{key}: {span} is a T1 span: {key} is an E1's (a T1's "
+                               "framing is esf or d4)", field=key)
+        if kind == "e1" and framing is not None:
+            raise InvalidField(f"framing: {span} is an E1 span: its framing is crc4 (true "
+                               "or false)", field="framing")
+        if coding is not None and coding not in CODINGS[kind]:
+            raise InvalidField(f"coding: a {kind.upper()} span's line code is "
+                               f"{' or '.join(CODINGS[kind])}, not {coding}", field="coding")
         if ppm is not None and not -1000 <= ppm <= 1000:
             raise InvalidField(f"ppm: {ppm} is not -1000 to 1000", field="ppm")
         self._run(self.sim.far_span_config, span, framing=framing, coding=coding,
-                  clock=clock, ppm=ppm)
+                  clock=clock, ppm=ppm, crc4=crc4, signalling=signalling)
         self._log(who, "sets the far end of {span}: {settings}", span=span, settings={
-            k: v for k, v in (("framing", framing), ("coding", coding), ("clock", clock),
-                              ("ppm", ppm)) if v is not None})
+            k: v for k, v in (("framing", framing), ("crc4", crc4), ("signalling", signalling),
+                              ("coding", coding), ("clock", clock), ("ppm", ppm))
+            if v is not None})
         return {"span": span}
 
     def hang(self, who, voice, always=False, on=True):
