@@ -149,11 +149,10 @@ class CallerIdLines:
                 self._field(name, match.group(1).strip())
                 return True
         if _HEX.fullmatch(text) and int(text[:2], 16) in (SDMF, MDMF):
-            try:
-                self._message = decode_message(bytes.fromhex(text))
+            message = _message_or_none(text)      # or digits that only look like one
+            if message is not None:
+                self._message = message
                 return True
-            except MalformedData:
-                pass                      # digits that only look like a message
         if _DIGITS.fullmatch(text):
             self._fields["number"] = text
             return True
@@ -185,3 +184,12 @@ class CallerIdLines:
         return CallerId(number=f.get("number", ""), name=f.get("name", ""),
                         datetime=datetime if len(datetime) == 8 else "",
                         frame="M" if mdmf else "S")
+
+
+def _message_or_none(text):
+    """The SDMF or MDMF message a line of hex spells, or None if it is no
+    message (a number that happens to start like one)."""
+    try:
+        return decode_message(bytes.fromhex(text))
+    except MalformedData:
+        return None

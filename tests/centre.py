@@ -129,6 +129,17 @@ class Centre:
         return seen
 
 
+def tones_both_ways(centre, caller, phone, caller_hz=1000, phone_hz=1500):
+    """Caller and phone, in a call, each send a tone for 2 s: (what the
+    phone heard, what the caller heard), after the first 250 ms."""
+    caller.capture(True)
+    phone.capture(True)
+    caller.send_tone_custom(caller_hz, 0, -10, on_ms=2000)
+    phone.send_tone_custom(phone_hz, 0, -10, on_ms=2000)
+    centre.run(1000)
+    return phone.read_capture()[2000:], caller.read_capture()[2000:]
+
+
 def admin(centre, password="1234"):
     """A protocol client of the centre logged in as the sample's administrator."""
     client = centre.client()

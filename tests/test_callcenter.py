@@ -9,7 +9,7 @@ import pytest
 
 from cti.server.config import load_server_config
 from cti.storage.models import CallRecord, QueueLogEntry
-from tests.centre import Centre
+from tests.centre import Centre, tones_both_ways
 from tests.rig import hears
 
 PASSWORD = "1234"          # every sample account of etc/cti.toml
@@ -216,14 +216,9 @@ def test_ivr_menu_to_queue_to_agent_end_to_end(centre):
     centre.run_until(lambda: phone.state == "ringing", what="the phone rings")
     phone.offhook()
     centre.run_until(lambda: "Established" in names(events), what="Established")
-    caller.capture(True)
-    phone.capture(True)
-    caller.send_tone_custom(1000, 0, -10, on_ms=2000)
-    phone.send_tone_custom(1500, 0, -10, on_ms=2000)
-    centre.run(1000)
-    from_phone, from_caller = caller.read_capture(), phone.read_capture()
-    assert hears(from_caller[2000:], 1000) and not hears(from_caller[2000:], 1500)
-    assert hears(from_phone[2000:], 1500) and not hears(from_phone[2000:], 1000)
+    from_caller, from_phone = tones_both_ways(centre, caller, phone)
+    assert hears(from_caller, 1000) and not hears(from_caller, 1500)
+    assert hears(from_phone, 1500) and not hears(from_phone, 1000)
     caller.hangup()
     centre.run_until(lambda: call_id not in centre.center.calls, what="the call ends")
     [cdr] = centre.records.of(CallRecord)

@@ -5,7 +5,6 @@ calls both ways for every switch type, numbers and plans, causes, the
 role mismatch, RESTART, and the link lost when frames stop (libpri's
 T200 and N200 counted on the virtual clock), and the pcap of a call as
 tshark decodes it."""
-import shutil
 import subprocess
 
 import pytest
@@ -133,7 +132,6 @@ def test_an_unknown_switch_type_or_node_is_refused_naming_the_choices():
         PriLink("dtiB1D", "user", "national", task.Clock(), send=print, on_event=print)
 
 
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed (setup.sh)")
 def test_the_pcap_of_a_call_reads_in_tshark_as_q931_with_the_setup_s_numbers(tmp_path):
     wire = Wire()
     pcap = LapdPcap(tmp_path / "dchannel.pcap", we_network=False, clock=wire.clock)

@@ -14,7 +14,7 @@ from drivers import errors
 from drivers.r4 import R4Driver, binding
 from drivers.sim import Simulator
 from drivers.stationtones import TONE_PLAN
-from tests.centre import Centre
+from tests.centre import Centre, tones_both_ways
 from tests.rig import Rig, hears
 from tests.test_callcenter import agent_ready, names
 
@@ -172,14 +172,9 @@ def test_the_server_on_the_vendors_calls_alone_takes_a_call_to_an_agent():
     centre.run_until(lambda: phone.state == "ringing", what="the phone rings")
     phone.offhook()
     centre.run_until(lambda: "Established" in names(events), what="Established")
-    caller.capture(True)
-    phone.capture(True)
-    caller.send_tone_custom(1000, 0, -10, on_ms=2000)
-    phone.send_tone_custom(1500, 0, -10, on_ms=2000)
-    centre.run(1000)
-    from_caller, from_phone = phone.read_capture(), caller.read_capture()
-    assert hears(from_caller[2000:], 1000) and not hears(from_caller[2000:], 350)
-    assert hears(from_phone[2000:], 1500)
+    from_caller, from_phone = tones_both_ways(centre, caller, phone)
+    assert hears(from_caller, 1000) and not hears(from_caller, 350)
+    assert hears(from_phone, 1500)
     caller.hangup()
     centre.run_until(lambda: not centre.center.calls, what="the call ends")
     assert centre.sim.misuse() == []

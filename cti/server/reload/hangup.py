@@ -15,6 +15,7 @@ stops (`uninstall`)::
     hangup.uninstall()                   # stopping: as before (ignored)
 """
 import signal
+from contextlib import suppress
 
 from cti.server.errors import CallError
 
@@ -44,7 +45,6 @@ class Hangup:
         self.reactor.callFromThread(self._reload)
 
     def _reload(self):
-        try:
+        # A refusal needs no more here: the reloader has logged and audited it.
+        with suppress(CallError):
             self.reloader.reload("system", "SIGHUP")
-        except CallError:
-            pass                        # logged and audited by the reloader
