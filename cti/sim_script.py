@@ -69,7 +69,7 @@ from cti import shell
 from cti.config import ConfigError
 from cti.events import Once
 from cti.protocol.client import ConnectionClosed, RemoteError
-from cti.sim_cli import wav_pieces
+from cti.sim_audio import wav_pieces
 
 #: action -> the Sim* service it calls
 ACTIONS = {"call": "SimCall", "digits": "SimDigits", "tone": "SimTone", "hangup": "SimHangup",

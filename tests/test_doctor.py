@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The configuration doctor (cti.doctor): each rule fires on a
+"""The configuration doctor (cti.server.maintenance.doctor): each rule fires on a
 configuration and span reports built to trip it, quoting what it saw; the
 sample configuration with healthy spans gives no finding."""
 import copy
 import json
 from pathlib import Path
 
-from cti.doctor import RULES, SEVERITIES, Examination, diagnose, examine
 from cti.server.config import load_server_config
 from cti.server.lines.performance import Second, SpanPerformance
+from cti.server.maintenance.doctor import RULES, SEVERITIES, Examination, diagnose, examine
 
 ETC = Path(__file__).resolve().parent.parent / "etc"
 START = 1_700_000_100           # a quarter hour

@@ -10,13 +10,13 @@ administrators:
     StartBert         a bit error rate test on a span or a timeslot
     GetBertResults    its results, live or final
     StopBert          end it now
-    Diagnose          the configuration doctor (cti.doctor) on the span reports
+    Diagnose          the configuration doctor (cti.server.maintenance.doctor) on the span reports
 """
-from cti.doctor import examine
 from cti.protocol.services import Field, Service
 from cti.server.edge import serve
 from cti.server.errors import InvalidField, NoSuchObject
 from cti.server.lines.performance import INTERVALS_KEPT
+from cti.server.maintenance.doctor import examine
 from cti.server.maintenance.linetests import BERT_DEFAULT_S
 from cti.server.maintenance.scan import scan
 from drivers.interface import BERT_PATTERNS, LOOP_CODES, LOOPBACKS

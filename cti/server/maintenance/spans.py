@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # -*- test-case-name: tests.test_span_reports -*-
 """Every T1 and E1 span watched: its performance second by second, and the
-report a technician (linediag) and the configuration doctor (cti.doctor)
+report a technician (linediag) and the configuration doctor (cti.server.maintenance.doctor)
 read.
 
 A framer only counts error events; what they mean is decided second by
@@ -14,7 +14,7 @@ into that second's events and feeds the span's performance engine::
     watches.report("dtiB1")             # the span report (below)
 
 A span report (GetSpanReports, docs/protocol.md section 9d; the shape
-cti.doctor reads)::
+cti.server.maintenance.doctor reads)::
 
     {"span": "dtiB1", "state": "in_service",        # the span's, or "unused"
      "configured": {"type": "t1", "framing": "esf", "coding": "b8zs", "clock": "line",

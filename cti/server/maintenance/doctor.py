@@ -10,7 +10,7 @@ that never look idle, slips.  The doctor holds the server's configuration
 against the span reports the server publishes and says, rule by rule,
 what it sees and what a technician should do::
 
-    from cti.doctor import diagnose
+    from cti.server.maintenance.doctor import diagnose
     from cti.server.config import load_server_config
 
     for finding in diagnose(load_server_config("etc/cti.toml"), span_reports):
