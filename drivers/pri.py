@@ -397,12 +397,25 @@ class PriLink:
         self.proceeding(call)
         self.hangup(call, cause)
 
+    def destroy(self, call):
+        """Forget a call without a message: its channel was restarted (a
+        RESTART clears the calls on it with no clearing of their own)."""
+        self._set_time()
+        lib.pri_destroycall(self._pri, call.pointer)
+        self._forget(call)
+        self._after([])
+
     def restart(self, channel=None):
         """RESTART of one B-channel, or of every one (the interface)."""
         if channel is None:
             self._request("pri_restart")
         else:
             self._request("pri_reset", channel)
+
+
+def cause_text(cause):
+    """Q.850 cause `cause` in words, as libpri says it ("User busy")."""
+    return ffi.string(lib.pri_cause2str(cause)).decode(errors="replace")
 
 
 def _install_message_handler():

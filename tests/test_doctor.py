@@ -354,6 +354,7 @@ def test_idle_cas_timeslots_receiving_abcd_0000_misuse_timeslot_16(tmp_path):
 
 
 def test_a_ccs_span_has_no_cas_to_misuse(tmp_path):
-    config = e1_site(tmp_path, 'type = "e1"\nsignalling = "ccs"')
+    config = site_config(tmp_path, ['type = "t1"', 'type = "e1"\nsignalling = "ccs"'],
+                         {"pstn": ["dtiB1T1-24"], "isdn": ["dtiB2T1-30"]})
     report = e1_report(signalling="ccs", idle_bits="0000")
     assert not diagnose(config, [healthy(), report])

@@ -199,13 +199,21 @@ def test_board_devices_match_the_simulator():
     assert "dtiB5T24" not in devices and "dtiB3T31" not in devices
 
 
-def test_pri_b_channels_cannot_be_trunks_yet(tmp_path):
-    text = edit('signalling = "em_wink"', 'signalling = "pri"').replace('["dtiB1T1-24"]',
+def test_pri_b_channels_are_trunks_with_the_span_s_default_d_channel_settings(tmp_path):
+    text = edit('signalling = "em_wink"', 'signalling = "pri"').replace('["dtiB1T1-23"]',
                                                                        '["dtiB1T1-23"]')
-    e = error(tmp_path, text)
-    assert e.key == "trunk_groups[0].channels[0]"
-    assert ("'dtiB1T1-23': dtiB1T1 is a timeslot of a T1 ISDN PRI span (boards[1]): trunk "
-            "groups cannot use it yet, the ISDN call control") in str(e)
+    text = text.replace('["dtiB1T1-24"]', '["dtiB1T1-23"]')
+    config = load_server_config(write(tmp_path, text))
+    assert set(config.trunk_groups[0].signalling.values()) == {"pri"}
+    settings = config.pri_settings("dtiB1")
+    assert (settings.node, settings.switchtype, settings.channel_selection,
+            settings.overlap) == ("cpe", "national", "exclusive", False)
+
+
+def test_pri_spans_must_name_an_isdn_span(tmp_path):
+    e = error(tmp_path, BASE + '\n[[pri_spans]]\nspan = "dtiB1"\n')
+    assert e.key == "pri_spans[0].span"
+    assert "'dtiB1' is a T1 E&M span, with no D-channel" in str(e)
 
 
 def test_an_e1_boards_line_settings_reach_the_simulated_span(tmp_path):

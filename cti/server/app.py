@@ -58,6 +58,7 @@ from cti.server.lines.channels import (
     T1LoopStartTrunk,
     VoicePool,
 )
+from cti.server.lines.pri import PriSpan, PriSpans, PriTrunk, bchannel
 from cti.server.lines.spans import Span
 from cti.server.lines.voice import VoicePorts
 from cti.server.listening import Listening
@@ -137,14 +138,15 @@ class CTServer(MultiService):
         self.voice_pool = VoicePool(config.voice_pool, busy=lambda name: driver.busy(name)
                                     or self.ports.busy(name))   # its done event not yet out
         self.channels = Channels(self.voice_pool)
+        self.pri_spans = PriSpans()          # ISDN spans' D-channels (cti.server.lines.pri)
         prompts = config.flow.prompts_dir if config.flow else None
         self.center = CallCenter(reactor, config, driver, self.channels, self.bus, self.model,
                                  self.hub, self.ports, records, prompts_dir=prompts,
                                  recordings_dir=Path(config.var_dir) / "recordings")
         self.voice_pool.on_hung = lambda name, op: self.center.voice_hung(None, name, op)
         self._make_channels()
-        telco = SimulatedTelco(self.sim, config, self.channels, reactor)
-        simulation_handlers.register(self.hub, telco)
+        self.telco = SimulatedTelco(self.sim, config, self.channels, reactor)
+        simulation_handlers.register(self.hub, self.telco)
         self.span_watches = SpanWatches(reactor, driver, config, self.channels)
         self.line_tests = LineTests(reactor, driver, self.span_watches,
                                     lambda action, user, **detail:
@@ -152,6 +154,7 @@ class CTServer(MultiService):
         maintenance_handlers.register(self.hub, driver, self.bus, self.span_watches,
                                       self.line_tests, lambda: self.center.config)
         driver.subscribe(self.channels.handle)
+        driver.subscribe(self.pri_spans.handle)
         driver.subscribe(self.ports.handle)
         self.lag = ReactorLag(reactor)
         self.figures = Figures(reactor, self.center, records,
@@ -242,6 +245,8 @@ class CTServer(MultiService):
                                      register=group.address, group=group.name)
                 elif signalling == "loopstart":
                     ch = LoopStartLine(name, driver, clock, listener, group=group.name)
+                elif signalling in ("pri", "ccs"):
+                    ch = self._pri_trunk(name, group.name)
                 else:                                  # fxs_loopstart: a T1 timeslot
                     ch = T1LoopStartTrunk(name, driver, clock, listener, pool, self.bus,
                                           group=group.name)
@@ -255,6 +260,18 @@ class CTServer(MultiService):
             if timeslots:
                 self.channels.add(Span(span, driver, clock, listener, timeslots,
                                        healthy_s=c.faults.span_healthy_s))
+
+    def _pri_trunk(self, name, group):
+        """The PriTrunk of B-channel `name`, on its span's PriSpan (made
+        with the first of its B-channels)."""
+        span = name.rsplit("T", 1)[0]
+        e1 = self.config.boards[self.config.devices[span].board]["type"] == "e1"
+        dchannel = self.pri_spans.get(f"{span}D") or self.pri_spans.add(PriSpan(
+            f"{span}D", span, self.config.pri_settings(span), self.driver, self.clock, e1))
+        trunk = PriTrunk(name, self.driver, self.clock, self.center, self.voice_pool, self.bus,
+                         dchannel, bchannel(name, e1), group=group)
+        dchannel.add(trunk)
+        return trunk
 
     def startService(self):
         if self.hangup is not None:                # SIGHUP reloads from now on
@@ -281,6 +298,7 @@ class CTServer(MultiService):
         self.span_watches.stop()
         self.center.stop()
         self.lag.stop()
+        self.telco.stop()
         self.hub.close_all("server shutdown")
         yield defer.maybeDeferred(super().stopService)
         if self.sim is not None and not self.sim.virtual_time:

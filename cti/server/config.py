@@ -60,6 +60,8 @@ from drivers.interface import (
     T1_SIGNALLINGS,
     TONE_SETS,
 )
+from drivers.pri import NODES as PRI_NODES
+from drivers.pri import SWITCH_TYPES
 
 __all__ = [
     "Agent", "CallerIdBox", "Device", "FlowSettings", "MonitoredLine", "Queue", "Route",
@@ -107,11 +109,14 @@ TIMESLOTS_PER_SPAN = {"t1": 24, "pri": 23, "e1": 30}
 #: Why the timeslots of a span of this signalling cannot be trunks yet.
 NOT_YET_TRUNKS = {
     "cas": "the MFC/R2 signalling that will drive E1 CAS timeslots is not there yet",
-    "ccs": "the ISDN call control (libpri on the span's D-channel) that will drive its "
-           "B-channels is not there yet",
-    "pri": "the ISDN call control (libpri on the span's D-channel) that will drive its "
-           "B-channels is not there yet",
 }
+#: ISDN spans ([[pri_spans]]): how B-channels are asked for, and the
+#: switch types that receive the called number in overlap (digit by digit).
+CHANNEL_SELECTIONS = ("exclusive", "preferred")
+PRESENTATIONS = ("allowed", "restricted")
+OVERLAP_SWITCH_TYPES = ("euroisdn_e1", "qsig")
+#: A span's switch type when [[pri_spans]] does not say, by span type.
+DEFAULT_SWITCH_TYPE = {"t1": "national", "e1": "euroisdn_e1"}
 
 _NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 _NAME_TEXT = "a name of letters, digits, '_', '-' and '.'"
@@ -125,6 +130,7 @@ _DEVICE = re.compile(r"(dxxx|dti|msi|dcb)B([1-9][0-9]*)([CTD])([1-9][0-9]*)"
 _DEVICE_LETTER = {"dxxx": "C", "dti": "T", "msi": "C", "dcb": "D"}
 _DEVICE_EXAMPLES = "'dtiB1T1-24', 'dxxxB1C1-4', 'msiB1C1-8', 'dcbB1D1' ..."
 _REQUIRED = object()
+_CALLING_NUMBER = re.compile(r"[0-9]{1,20}\Z")
 _PHONE_NUMBER = re.compile(r"\+?[0-9]{3,20}\Z")
 _PIN = re.compile(r"[0-9]{4,8}\Z")
 
@@ -157,6 +163,24 @@ class TrunkGroup:
     channels: tuple[str, ...]
     signalling: dict[str, str] = field(default_factory=dict, hash=False)
     address: str = "dtmf"               # E&M: the far end's ANI/DNIS, "dtmf" or "mf"
+
+
+@dataclass(frozen=True)
+class PriSettings:
+    """An ISDN span's D-channel ([[pri_spans]], or the defaults): our side
+    (`node`: cpe facing a telco, network facing a PBX), the switch type,
+    how our calls out ask for their B-channel, overlap receiving, and the
+    calling number and presentation of our calls out.  `where`: its
+    table's key, for messages ("pri_spans[0]"), or "" for the defaults."""
+
+    span: str
+    node: str = "cpe"
+    switchtype: str = "national"
+    channel_selection: str = "exclusive"
+    overlap: bool = False
+    calling_number: str = ""
+    presentation: str = "allowed"
+    where: str = ""
 
 
 @dataclass(frozen=True)
@@ -384,6 +408,16 @@ class ServerConfig:
     sms: SmsSettings | None = None       # [sms]: None, no GSM modem
     caller_id_boxes: tuple[CallerIdBox, ...] = ()
     monitored_lines: tuple[MonitoredLine, ...] = ()
+    pri_spans: dict = field(default_factory=dict, hash=False)   # span -> PriSettings
+
+    def pri_settings(self, span):
+        """The PriSettings of an ISDN span: its [[pri_spans]] table's, or
+        the defaults for its type."""
+        settings = self.pri_spans.get(span)
+        if settings is None:
+            kind = self.boards[self.devices[span].board]["type"]
+            settings = PriSettings(span, switchtype=DEFAULT_SWITCH_TYPE[kind])
+        return settings
 
     @property
     def boards_where(self):
@@ -730,7 +764,7 @@ def _channels(reader, entries, devices, kinds, what, owners, group, refuse=None)
 TOP_KEYS = ("driver", "boards", "server", "trunk_groups", "station_groups", "voice_pool",
             "conference_pool", "station_tones", "routing", "routes", "queues", "acd",
             "agents", "users", "flow", "dialing", "dial_classes", "visibility", "faults",
-            "sms", "caller_id_boxes", "monitored_lines")
+            "sms", "caller_id_boxes", "monitored_lines", "pri_spans")
 
 
 def load_server_config(path):
@@ -779,7 +813,9 @@ def load_server_config(path):
                  for i, q in enumerate(queues) if q.overflow and q.overflow[0] == "flow"]
     _check_route_flows(reader, (*routes, default_route, *overflows), flow.flows_dir)
     boxes = _caller_id_boxes(reader, data)
+    pri_spans = _pri_spans(reader, data, devices, boards)
     return ServerConfig(
+        pri_spans=pri_spans,
         sms=_sms(reader, data), caller_id_boxes=boxes,
         monitored_lines=_monitored_lines(reader, data, boxes, devices),
         path=str(path), driver=driver, boards=boards, boards_path=str(boards_path),
@@ -809,6 +845,47 @@ def _faults(reader, data):
         restore_agents=reader.boolean(t, "faults", "restore_agents", True),
         restore_within_s=reader.integer(t, "faults", "restore_within_s", 3600, 0),
         db_timeout_s=reader.integer(t, "faults", "db_timeout_s", 30, 1, 3600))
+
+
+def _pri_spans(reader, data, devices, boards):
+    """[[pri_spans]]: one table per ISDN span at most, naming a T1 PRI or
+    E1 CCS span of the boards."""
+    spans = {}
+    isdn = [d.name for d in devices.values() if d.kind == "span"
+            and d.signalling in ISDN_SIGNALLINGS]
+    for t, key in reader.tables(data, "pri_spans", ("span", "node", "switchtype",
+                                                    "channel_selection", "overlap",
+                                                    "calling_number", "presentation")):
+        span = reader.string(t, key, "span", expected="an ISDN span such as \"dtiB1\"")
+        device = devices.get(span)
+        if device is None or device.kind != "span" or device.signalling not in ISDN_SIGNALLINGS:
+            what = ("not a span of the boards" if device is None or device.kind != "span"
+                    else f"{_SPAN_TEXT[device.signalling]} span, with no D-channel")
+            reader.fail(f"{key}.span", f"{span!r} is {what}; ISDN spans (T1 signalling "
+                        f"\"pri\", E1 \"ccs\"): {', '.join(isdn) or 'none'}")
+        if span in spans:
+            reader.fail(f"{key}.span", f"{span} has a [[pri_spans]] table already "
+                        f"({spans[span].where})")
+        kind = boards[device.board]["type"]
+        switchtype = reader.string(t, key, "switchtype", DEFAULT_SWITCH_TYPE[kind],
+                                   choices=SWITCH_TYPES)
+        overlap = reader.boolean(t, key, "overlap", False)
+        if overlap and switchtype not in OVERLAP_SWITCH_TYPES:
+            reader.fail(f"{key}.overlap", f"switch type {switchtype!r} sends the called "
+                        "number en bloc; overlap receiving is for "
+                        f"{' and '.join(OVERLAP_SWITCH_TYPES)}")
+        calling = reader.string(t, key, "calling_number", "", pattern=_CALLING_NUMBER,
+                                expected="the number our calls out give as theirs, up to "
+                                "20 digits 0-9")
+        spans[span] = PriSettings(
+            span, node=reader.string(t, key, "node", "cpe", choices=PRI_NODES),
+            switchtype=switchtype,
+            channel_selection=reader.string(t, key, "channel_selection", "exclusive",
+                                            choices=CHANNEL_SELECTIONS),
+            overlap=overlap, calling_number=calling,
+            presentation=reader.string(t, key, "presentation", "allowed",
+                                       choices=PRESENTATIONS), where=key)
+    return spans
 
 
 def _sms(reader, data):
@@ -1062,9 +1139,9 @@ def _groups(reader, data, devices):
         entries = reader.strings(t, key, "channels",
                                  expected="a list of channels such as [\"dtiB1T1-24\"]")
         channels = _channels(reader, entries, devices, ("line", "timeslot"),
-                             "trunk groups take T1 timeslots (dtiBnTm) or analog lines "
-                             "(dxxxBnCm of an analog board)", owners, f"trunk group {name!r}",
-                             refuse=_not_yet_a_trunk)
+                             "trunk groups take T1 and E1 timeslots or ISDN B-channels "
+                             "(dtiBnTm) or analog lines (dxxxBnCm of an analog board)",
+                             owners, f"trunk group {name!r}", refuse=_not_yet_a_trunk)
         if not channels:
             reader.fail(f"{key}.channels", "expected at least one channel")
         trunk_groups.append(TrunkGroup(name, direction, channels,

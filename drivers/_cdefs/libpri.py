@@ -93,6 +93,7 @@ int pri_answer(struct pri *pri, q931_call *call, int channel, int nonisdn);
 int pri_hangup(struct pri *pri, q931_call *call, int cause);
 int pri_restart(struct pri *pri);
 int pri_reset(struct pri *pri, int channel);
+void pri_destroycall(struct pri *pri, q931_call *call);
 
 extern "Python" int _pri_read(struct pri *, void *, int);
 extern "Python" int _pri_write(struct pri *, void *, int);

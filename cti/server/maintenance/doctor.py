@@ -88,7 +88,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 
 from cti.server.config import NOT_YET_TRUNKS, ServerConfig
-from drivers.interface import DEFAULT_TONE_SETS
+from drivers.interface import DEFAULT_TONE_SETS, ISDN_SIGNALLINGS
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -402,7 +402,7 @@ def signalling_mismatch(site: Site) -> Iterator[Symptom | Skip]:
         if report["alarms"]:
             continue
         signalling = site.setting(report, "signalling")
-        if signalling in NOT_YET_TRUNKS:
+        if signalling in NOT_YET_TRUNKS or signalling in ISDN_SIGNALLINGS:
             continue                   # E1 CAS: ts16.misuse; ISDN: no bits on B-channels
         expected = IDLE_RX_BITS.get(signalling)
         if expected is None:

@@ -533,4 +533,4 @@ class Dialer:
                 self.free(call.trunk, reason)
 
 def _disposition(reason):
-    return {"busy": "busy", "no_answer": "no_answer"}.get(reason, "failed")
+    return {"busy": "busy", "no_answer": "no_answer"}.get(reason.split(" (")[0], "failed")

@@ -15,6 +15,8 @@ protocol (cti.server.simulation.telco), for administrators only.
     SimBitErrors   a random bit error rate on a span's line
     SimFarLine     the telco's framing, line code and clock on a span
     SimHang        a voice resource's operations hang
+    SimRestart     the telco restarts a B-channel, or an ISDN span's interface
+    SimDChannel    the telco's D-channel on an ISDN span falls silent, or comes back
 """
 from cti.protocol.bodies import MAX_STRING
 from cti.protocol.services import Field, Service
@@ -55,13 +57,16 @@ def register(hub, telco):
     add("SimAudio", {**DEVICE, "wav": Field(str, doc="a WAV file, base64",
                                             max_len=MAX_STRING)},
         lambda who, p: telco.audio(who, p["device"], p["wav"]))
-    add("SimHangup", {**DEVICE, "method": Field(str, False, choices=HANGUP_METHODS)},
-        lambda who, p: telco.hangup(who, p["device"], p["method"]))
+    add("SimHangup", {**DEVICE, "method": Field(str, False, choices=HANGUP_METHODS),
+                      "cause": Field(int, False, doc="ISDN: the Q.850 cause (16)")},
+        lambda who, p: telco.hangup(who, p["device"], p["method"], p["cause"]))
     add("SimHandset", {"station": Field(str), "action": Field(str, choices=HANDSET_ACTIONS)},
         lambda who, p: telco.handset(who, p["station"], p["action"]))
     add("SimAnswerMode", {"target": Field(str), "mode": Field(str, choices=ANSWER_MODES),
-                          "rings": Field(int, False, 2)},
-        lambda who, p: telco.answer_mode(who, p["target"], p["mode"], p["rings"]))
+                          "rings": Field(int, False, 2),
+                          "cause": Field(int, False, doc="ISDN: refuse with this cause")},
+        lambda who, p: telco.answer_mode(who, p["target"], p["mode"], p["rings"],
+                                         p["cause"]))
     add("SimStatus", DEVICE, lambda who, p: telco.status(p["device"]),
         errors=("no_simulator", "no_such_object"))
     add("SimAlarm", {"span": Field(str), "alarm": Field(str, choices=ALARMS),
@@ -82,6 +87,12 @@ def register(hub, telco):
                        "ppm": Field(float, False)},
         lambda who, p: telco.far_line(who, p["span"], p["framing"], p["coding"],
                                       p["clock"], p["ppm"], p["crc4"], p["signalling"]))
+    isdn = {"span": Field(str, doc="an ISDN span (T1 PRI, E1 CCS)")}
+    add("SimRestart", {**isdn, "channel": Field(int, False, doc="a B-channel's Q.931 number; "
+                                                "none: the interface")},
+        lambda who, p: telco.restart(who, p["span"], p["channel"]))
+    add("SimDChannel", {**isdn, "on": Field(bool)},
+        lambda who, p: telco.dchannel(who, p["span"], p["on"]))
     add("SimHang", {"device": Field(str, doc="a voice resource"),
                     "always": Field(bool, False, False), "on": Field(bool, False, True)},
         lambda who, p: telco.hang(who, p["device"], p["always"], p["on"]))

@@ -21,9 +21,16 @@ What each far end can do follows its kind, as in the configuration:
               answer_mode (how it answers our calls out)
     station   a phone of a [[station_groups]]: handset (lift, hangup,
               flash), digits (dialled on its keypad), tone, audio
-    span      a T1 span: alarm, line_errors (error events second by
+    B-channel a B-channel of an ISDN span (T1 PRI, E1 CCS) in a trunk
+              group: call (a SETUP on the telco's libpri,
+              cti.server.simulation.isdn), hangup with a Q.850 cause,
+              answer_mode (answer, no_answer, busy, refuse with a cause),
+              and the audio requests as any trunk
+    span      a T1 or E1 span: alarm, line_errors (error events second by
               second), bit_error_rate, far_line (the telco's framing, line
               code and clock: a mismatch shows as on a real span)
+    ISDN span restart (RESTART of a channel or of the interface),
+              dchannel (its D-channel falls silent, or comes back)
     voice     a voice resource: hang (its next operation never ends, or
               every one, the fault cti.server.lines.voicetest recovers)
 
@@ -37,9 +44,11 @@ import base64
 import binascii
 from array import array
 
+from twisted.internet import task
 from twisted.logger import Logger
 
 from cti.server.errors import InvalidField, InvalidState, NoSimulator, NoSuchObject
+from cti.server.simulation.isdn import ISDN_ANSWER_MODES, POLL_S, FarSpan
 from drivers import errors as driver_errors
 from drivers.interface import (
     E1_CODINGS,
@@ -62,8 +71,11 @@ HANGUP_METHODS = tuple(DISCONNECTS)
 HANDSET_ACTIONS = ("lift", "hangup", "flash")
 #: Tones a far end sends ("none" stops what it sends).
 TONES = tuple(SIM_TONES)
-#: How a far end answers the calls we place on it.
-ANSWER_MODES = tuple(OUTBOUND)
+#: How a far end answers the calls we place on it (ISDN: answer, no_answer,
+#: busy, refuse with a cause).
+ANSWER_MODES = (*OUTBOUND, "refuse")
+#: Q.850 causes a telco may clear or refuse with.
+CAUSE_RANGE = (1, 127)
 #: Span alarms the far end can raise.
 ALARMS = tuple(SIM_ALARMS)
 #: Keys a far end sends: DTMF (16 keys) or MF (KP "*", ST "#").
@@ -134,6 +146,40 @@ class SimulatedTelco:
         self.heard = {}                   # device -> digits its far end heard, this call
         self.audio_until = {}             # device -> when the audio it was sent ends
         self.injecting = {}               # span -> the next second's errors (DelayedCall)
+        self.isdn = {}                    # ISDN span -> its FarSpan (the telco's libpri)
+        self.isdn_trunks = {}             # B-channel in a trunk group -> its span's FarSpan
+        self._poll = None
+        if sim is not None:
+            self._isdn(config)
+
+    def _isdn(self, config):
+        """The telco's libpri on each ISDN span whose B-channels are trunks,
+        polled every POLL_S."""
+        for name in self.trunks:
+            device = config.devices[name]
+            if device.signalling not in ("pri", "ccs"):
+                continue
+            span = name.rsplit("T", 1)[0]
+            if span not in self.isdn:
+                self.isdn[span] = FarSpan(self.sim, span, config.pri_settings(span),
+                                          self.span_types[span] == "e1", self.clock)
+            self.isdn_trunks[name] = self.isdn[span]
+        if self.isdn:
+            self._poll = task.LoopingCall(self._poll_isdn)
+            self._poll.clock = self.clock
+            self._poll.start(POLL_S, now=True)
+
+    def _poll_isdn(self):
+        for far in self.isdn.values():
+            try:
+                far.poll()
+            except Exception:              # one span's trouble stops no other
+                log.failure("sim: the telco's D-channel on {span}", span=far.span)
+
+    def stop(self):
+        """Stop polling the D-channels (the server stops)."""
+        if self._poll is not None and self._poll.running:
+            self._poll.stop()
 
     # -- the far end of a trunk ---------------------------------------------
     def call(self, who, target, ani="", dnis="", name="", mf=None):
@@ -160,10 +206,12 @@ class SimulatedTelco:
                                    object="trunk_group", id=target)
         else:
             device = target
-            state = self._run(lambda: self._far(device).state)
+            state = self._far_state(device)
             if state != "idle":
                 raise InvalidState(f"{device}: its far end is {state}, not idle",
                                    object="device", id=device)
+        if device in self.isdn_trunks:
+            return self._isdn_call(who, device, group, ani, dnis, name)
         if mf is None:
             mf = group.address == "mf"
         far = self._far(device)
@@ -178,7 +226,27 @@ class SimulatedTelco:
         return {"device": device, "group": group.name,
                 "signalling": group.signalling.get(device, "")}
 
-    def hangup(self, who, device, method=None):
+    def _isdn_call(self, who, device, group, ani, dnis, name):
+        if ani in (PRIVATE, OUT_OF_AREA):
+            raise InvalidField(f"ani: {ani!r} is analog caller ID's; an ISDN calling number "
+                               "is digits", field="ani")
+        far = self._far(device)
+        self._run(far.stop_sending)
+        self.audio_until.pop(device, None)
+        while self._run(far.heard_digits):
+            pass
+        try:
+            self.isdn_trunks[device].call(device, ani, dnis, name)
+        except driver_errors.PriError as e:
+            raise InvalidState(f"{device}: the telco's SETUP was refused: {e}",
+                               object="device", id=device) from None
+        self.heard[device] = ""
+        self._log(who, "calls in on {device} (SETUP): ani {ani!r} dnis {dnis!r}",
+                  device=device, ani=ani, dnis=dnis)
+        return {"device": device, "group": group.name,
+                "signalling": group.signalling.get(device, "")}
+
+    def hangup(self, who, device, method=None, cause=None):
         """The far end hangs up: an analog line by `method` (loop current
         drop unless told), a T1 timeslot with its signalling bits, a
         station by putting the handset down.  A caller not answered yet
@@ -190,6 +258,11 @@ class SimulatedTelco:
                                    "hang-up method is for analog lines", field="method")
             return self.handset(who, device, "hangup")
         group = self._trunk(device, "device")
+        if device in self.isdn_trunks:
+            return self._isdn_hangup(who, device, method, cause)
+        if cause is not None:
+            raise InvalidField(f"{device} is no ISDN B-channel: a cause is for the "
+                               "D-channel's clearing", field="cause")
         analog = group.signalling.get(device) == "loopstart"
         if method is not None and not analog:
             raise InvalidField(f"{device} is a T1 timeslot: its far end hangs up with its "
@@ -204,7 +277,35 @@ class SimulatedTelco:
                   method=method or ("loop current drop" if analog else "bits on hook"))
         return {"device": device}
 
-    def answer_mode(self, who, target, mode, rings=2):
+    def _isdn_hangup(self, who, device, method, cause):
+        if method is not None:
+            raise InvalidField(f"{device} is an ISDN B-channel: its far end clears with a "
+                               "cause on the D-channel; a hang-up method is for analog "
+                               "lines", field="method")
+        cause = 16 if cause is None else self._cause(cause)
+        far = self.isdn_trunks[device]
+        state = far.state(device)
+        if state not in ("ringing", "seized", "connected"):
+            raise InvalidState(f"{device}: its far end has no call to clear "
+                               f"({FAR_STATES.get(state, state)})", object="device", id=device)
+        try:
+            far.hangup(device, cause)
+        except driver_errors.PriError as e:
+            raise InvalidState(f"{device}: the telco could not clear: {e}",
+                               object="device", id=device) from None
+        self._log(who, "clears {device} (cause {cause})", device=device, cause=cause)
+        return {"device": device}
+
+    @staticmethod
+    def _cause(cause):
+        low, high = CAUSE_RANGE
+        if isinstance(cause, bool) or not isinstance(cause, int) or not low <= cause <= high:
+            raise InvalidField(f"cause: {cause!r} is not a Q.850 cause ({low} to {high}: "
+                               "16 normal clearing, 17 busy, 34 no circuit...)",
+                               field="cause")
+        return cause
+
+    def answer_mode(self, who, target, mode, rings=2, cause=None):
         """How the far end of `target` (a trunk group, or one channel)
         answers the calls we place on it: answer after `rings` rings, busy,
         no answer, SIT, fax, no dial tone or silence."""
@@ -216,8 +317,24 @@ class SimulatedTelco:
         else:
             self._trunk(target, "target")
             devices = (target,)
+        isdn = [d for d in devices if d in self.isdn_trunks]
+        if isdn and mode not in ISDN_ANSWER_MODES:
+            raise InvalidField(f"mode: {target} is ISDN: its far end takes our calls with "
+                               f"{', '.join(ISDN_ANSWER_MODES)}, not {mode}", field="mode")
+        if not isdn and (mode == "refuse" or cause is not None):
+            raise InvalidField(f"{'cause' if cause is not None else 'mode'}: refusing with a "
+                               f"cause is for ISDN trunks; {target} is not one",
+                               field="cause" if cause is not None else "mode")
+        if mode == "refuse" and cause is None:
+            raise InvalidField("cause: mode refuse needs the Q.850 cause to refuse with "
+                               "(17 busy, 34 no circuit...)", field="cause")
+        if cause is not None:
+            self._cause(cause)
         for device in devices:
-            self._run(self._far(device).set_outbound, mode, answer_rings=rings)
+            if device in self.isdn_trunks:
+                self.isdn_trunks[device].answer_mode(device, mode, rings, cause)
+            else:
+                self._run(self._far(device).set_outbound, mode, answer_rings=rings)
         self._log(who, "answers calls out on {target}: {mode}", target=target, mode=mode)
         return {"devices": list(devices)}
 
@@ -290,13 +407,52 @@ class SimulatedTelco:
         heard = self.heard.get(device, "") + self._run(far.heard_digits)
         self.heard[device] = heard
         now = self.clock.seconds()
-        result = {"device": device, "state": self._run(lambda: far.state),
+        result = {"device": device, "state": self._far_state(device),
                   "heardDigits": heard, "heardTone": self._run(far.heard_tone),
                   "audioQueuedS": round(max(0.0, self.audio_until.get(device, now) - now), 3),
                   "audioQueuedMaxS": AUDIO_QUEUED_MAX_S}
-        if device in self.trunks:
+        if device in self.isdn_trunks:
+            result["dialled"] = self.isdn_trunks[device].dialled.get(device, "")
+        elif device in self.trunks:
             result["dialled"] = self._run(far.dialled)
         return result
+
+    # -- ISDN spans -----------------------------------------------------------
+    def restart(self, who, span, channel=None):
+        """The telco sends RESTART for one B-channel (its Q.931 number) or,
+        without one, for the whole interface: the calls there end at once."""
+        self._need()
+        far = self._isdn_span(span)
+        top = 31 if far.e1 else 23
+        if channel is not None and (not 1 <= channel <= top or (far.e1 and channel == 16)):
+            raise InvalidField(f"channel: {channel} is no B-channel of {span} (1 to {top}"
+                               + (", not 16: the D-channel" if far.e1 else "") + ")",
+                               field="channel")
+        try:
+            far.restart(channel)
+        except driver_errors.PriError as e:
+            raise InvalidState(f"{span}: the telco could not restart: {e}",
+                               object="device", id=span) from None
+        self._log(who, "restarts {what} of {span}", span=span,
+                  what="the interface" if channel is None else f"channel {channel}")
+        return {"span": span, "channel": channel}
+
+    def dchannel(self, who, span, on):
+        """The telco's D-channel on `span` falls silent (on false: no frame
+        either way, as a cut) or carries frames again."""
+        self._need()
+        self._isdn_span(span).cut(not on)
+        self._log(who, "{what} the D-channel of {span}", span=span,
+                  what="restores" if on else "silences")
+        return {"span": span, "on": on}
+
+    def _isdn_span(self, span):
+        far = self.isdn.get(span)
+        if far is None:
+            raise NoSuchObject(f"{span} is no ISDN span with B-channels in this server's "
+                               f"[[trunk_groups]] (ISDN spans: {_names(self.isdn)})",
+                               object="device", id=span)
+        return far
 
     # -- faults ---------------------------------------------------------------
     def alarm(self, who, span, alarm, on=True):
@@ -436,7 +592,7 @@ class SimulatedTelco:
         """What a far end sends reaches our side only in a call: sent to an
         idle one, it would lie in wait and spoil the next call's address."""
         self._endpoint(device)
-        state = self._run(lambda: self._far(device).state)
+        state = self._far_state(device)
         if state not in IN_A_CALL:
             raise InvalidState(f"{device}: its far end is not in a call ("
                                + FAR_STATES.get(state, state) + "): "
@@ -453,8 +609,15 @@ class SimulatedTelco:
 
     def _idle(self, device):
         channel = self.channels.by_name.get(device)
-        return self._far(device).state == "idle" and (channel is None
+        return self._far_state(device) == "idle" and (channel is None
                                                       or channel.state == "idle")
+
+    def _far_state(self, device):
+        """A far end's state: its call's on the telco's libpri for a
+        B-channel, the simulator's far end otherwise."""
+        if device in self.isdn_trunks:
+            return self.isdn_trunks[device].state(device)
+        return self._run(lambda: self._far(device).state)
 
     def _far(self, device):
         return self.sim.endpoint(device)

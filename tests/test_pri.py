@@ -1,0 +1,405 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""ISDN PRI trunks end to end on the simulated boards, in virtual time: the
+sample centre with an ISDN span added (an E1 with CCS, or a T1 PRI) whose
+B-channels are a two-way trunk group, the simulated telco's libpri on the
+far end of its D-channel (cti sim's services).  Calls in through the IVR,
+the queue and an agent, calls out, refusals with their causes in the CDR,
+RESTART and the D-channel lost with calls up, the D-channel trace read
+by tshark; and the trunk's own machine, driven on a task.Clock."""
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from twisted.internet import task
+
+from cti.server.config import load_server_config
+from cti.server.lines.pri import PriSpan, PriTrunk, bchannel, bchannel_device
+from cti.storage.models import CallRecord
+from drivers.pri import PriLink
+from tests.centre import Centre, admin, flow_tier, refused, tones_both_ways
+from tests.rig import hears
+from tests.test_callcenter import agent_ready, names
+
+ETC = Path(__file__).resolve().parent.parent / "etc"
+SPAN, DCHANNEL = "dtiB2", "dtiB2D"
+BOARDS = {"e1": '[[boards]]\ntype = "e1"\nsignalling = "ccs"\n',
+          "t1": '[[boards]]\ntype = "t1"\nsignalling = "pri"\n'}
+B_CHANNELS = {"e1": 30, "t1": 23}
+
+
+def pri_config(tmp_path, kind="e1", switchtype=None, pri=""):
+    """The sample configuration with an ISDN span dtiB2 of `kind` added,
+    its B-channels the two-way group "isdn"; the sample's analog group
+    inbound only, so calls out take the ISDN group."""
+    boards = tmp_path / "boards.toml"
+    boards.write_text((ETC / "boards.toml").read_text() + BOARDS[kind])
+    text = (ETC / "cti.toml").read_text()
+    for old, new in (('boards = "boards.toml"', f'boards = "{boards}"'),
+                     ('flows_dir = "flows"', f'flows_dir = "{ETC / "flows"}"'),
+                     ('prompts_dir = "prompts"', f'prompts_dir = "{ETC / "prompts"}"'),
+                     ('var_dir = "../var"', f'var_dir = "{tmp_path / "var"}"')):
+        assert old in text
+        text = text.replace(old, new)
+    text += (f'\n[[trunk_groups]]\nname = "isdn"\ndirection = "both"\n'
+             f'channels = ["{SPAN}T1-{B_CHANNELS[kind]}"]\n')
+    if switchtype or pri:
+        text += f'\n[[pri_spans]]\nspan = "{SPAN}"\n' + (
+            f'switchtype = "{switchtype}"\n' if switchtype else "") + pri
+    path = tmp_path / "cti.toml"
+    path.write_text(text)
+    config = load_server_config(path)
+    return replace(config, trunk_groups=tuple(
+        replace(g, direction="in") if g.name == "local" else g for g in config.trunk_groups))
+
+
+def pri_centre(tmp_path, kind="e1", switchtype=None, pri=""):
+    centre = Centre(pri_config(tmp_path, kind, switchtype, pri))
+    centre.run_until(lambda: dchannel(centre).state == "up", what="the D-channel up")
+    return centre
+
+
+def dchannel(centre):
+    return centre.server.pri_spans.get(DCHANNEL)
+
+
+def trunk(centre, name):
+    return centre.server.channels[name]
+
+
+def sim_call(centre, sim, dnis, ani="2125551234"):
+    return centre.call(sim.call("SimCall", target="isdn", ani=ani, dnis=dnis))["device"]
+
+
+def far_state(centre, sim, device):
+    return centre.call(sim.call("SimStatus", device=device))["state"]
+
+
+def answered(centre, sim, device):
+    """Wait until the telco has our CONNECT (not only our side its answer)."""
+    centre.run_until(lambda: far_state(centre, sim, device) == "connected",
+                     what=f"{device} answered, as the telco sees it")
+
+
+def to_agent(centre, sim):
+    """A call in for the support queue, answered by agent 1005 at msiB1C5:
+    (its B-channel, the agent's events, the agent's phone)."""
+    agent, events = agent_ready(centre, "1005", "msiB1C5")
+    device = sim_call(centre, sim, "5550199")
+    phone = centre.sim.endpoint("msiB1C5")
+    centre.run_until(lambda: phone.state == "ringing", what="the phone rings")
+    phone.offhook()
+    centre.run_until(lambda: "Established" in names(events), what="the agent talks")
+    answered(centre, sim, device)
+    return device, events, phone
+
+
+def headset(centre, agent="1005", station="msiB1C5"):
+    client, events = agent_ready(centre, agent, station)
+    phone = centre.sim.endpoint(station)
+    phone.offhook()
+    centre.run_until(lambda: centre.center.channels[station].state == "offhook",
+                     what="the headset on")
+    return client, events, phone
+
+
+def heard_both_ways(centre, a, b):
+    heard_by_b, heard_by_a = tones_both_ways(centre, a, b)
+    return hears(heard_by_b, 1000), hears(heard_by_a, 1500)
+
+
+# -- calls in and out, end to end -----------------------------------------------------
+@pytest.mark.parametrize("kind,switchtype", [("e1", "euroisdn_e1"), ("t1", "national")])
+def test_a_call_in_goes_through_the_ivr_and_the_queue_to_an_agent_with_audio_both_ways(
+        tmp_path, kind, switchtype):
+    centre = pri_centre(tmp_path, kind, switchtype)
+    flow_tier(centre)
+    sim = admin(centre)
+    agent, events = agent_ready(centre, "1005", "msiB1C5")
+    device = sim_call(centre, sim, "5550100", ani="2125559876")   # the IVR menu
+    assert device == f"{SPAN}T1"
+    centre.run_until(lambda: trunk(centre, device).state == "connected", what="answered")
+    assert (trunk(centre, device).ani, trunk(centre, device).dnis) == ("2125559876", "5550100")
+    assert trunk(centre, device).calling_plan == "national"
+    centre.run(3000)
+    centre.call(sim.call("SimDigits", device=device, digits="2"))    # support
+    centre.run(3000)
+    centre.call(sim.call("SimDigits", device=device, digits="1"))    # internet
+    centre.run_until(lambda: "Delivered" in names(events), within_ms=20_000,
+                     what="the call reaches the agent")
+    assert dict(events)["Delivered"]["queue"] == "support"
+    phone = centre.sim.endpoint("msiB1C5")
+    centre.run_until(lambda: phone.state == "ringing", what="the phone rings")
+    phone.offhook()
+    centre.run_until(lambda: "Established" in names(events), what="Established")
+    caller = centre.sim.endpoint(device)
+    assert heard_both_ways(centre, caller, phone) == (True, True)
+    centre.call(sim.call("SimHangup", device=device))
+    centre.run_until(lambda: trunk(centre, device).state == "idle", what="cleared")
+    centre.run(500)
+    [cdr] = centre.records.of(CallRecord, trunk=device)
+    assert (cdr.ani, cdr.dnis, cdr.queue, cdr.agent, cdr.disposition) == (
+        "2125559876", "5550100", "support", "1005", "answered")
+    assert cdr.cause == "far end cleared (cause 16: Normal Clearing)"
+    assert centre.server.voice_pool.busy == set()
+
+
+@pytest.mark.parametrize("kind,switchtype", [("e1", "euroisdn_e1"), ("t1", "national")])
+def test_an_agent_calls_out_with_early_media_then_talks_both_ways(tmp_path, kind, switchtype):
+    centre = pri_centre(tmp_path, kind, switchtype)
+    sim = admin(centre)
+    client, events, phone = headset(centre)
+    centre.call(sim.call("SimAnswerMode", target="isdn", mode="answer", rings=1))
+    call_id = centre.call(client.call("MakeCall", number="5551234"))["call"]
+    far = centre.sim.endpoint(f"{SPAN}T1")
+    centre.run_until(lambda: trunk(centre, f"{SPAN}T1").state == "alerting",
+                     what="ALERTING")
+    phone.capture(True)
+    far.send_tone_custom(1300, 0, -10, on_ms=500)        # an announcement before the answer
+    centre.run(1000)
+    assert hears(phone.read_capture()[2000:], 1300)     # early media: heard in-band
+    centre.run_until(lambda: "Established" in names(events), within_ms=20_000,
+                     what="the far end answers")
+    status = centre.call(sim.call("SimStatus", device=f"{SPAN}T1"))
+    assert (status["state"], status["dialled"]) == ("connected", "5551234")
+    assert heard_both_ways(centre, far, phone) == (True, True)
+    centre.call(sim.call("SimHangup", device=f"{SPAN}T1", cause=16))
+    centre.run_until(lambda: centre.center.acd.agents["1005"].state == "ready",
+                     what="the agent is free again")
+    centre.run(500)
+    [cdr] = centre.records.of(CallRecord, call_id=call_id)
+    assert (cdr.direction, cdr.trunk, cdr.dnis, cdr.disposition) == (
+        "outbound", f"{SPAN}T1", "5551234", "answered")
+    assert trunk(centre, f"{SPAN}T1").state == "idle"
+
+
+@pytest.mark.parametrize("cause,disposition,words", [(17, "busy", "busy (cause 17: User busy)"),
+                                                     (34, "failed", "refused (cause 34: ")])
+def test_a_call_out_refused_fails_with_the_cause_in_the_cdr(tmp_path, cause, disposition,
+                                                             words):
+    centre = pri_centre(tmp_path)
+    sim = admin(centre)
+    client, events, phone = headset(centre)
+    mode = "busy" if cause == 17 else "refuse"
+    centre.call(sim.call("SimAnswerMode", target="isdn", mode=mode,
+                         **({} if cause == 17 else {"cause": cause})))
+    call_id = centre.call(client.call("MakeCall", number="5550000"))["call"]
+    centre.run_until(lambda: centre.center.acd.agents["1005"].state == "ready",
+                     within_ms=20_000, what="the call fails")
+    centre.run(500)
+    [cdr] = centre.records.of(CallRecord, call_id=call_id)
+    assert cdr.disposition == disposition and cdr.cause.startswith(words)
+    assert trunk(centre, f"{SPAN}T1").state == "idle"
+    assert trunk(centre, f"{SPAN}T1").cause == cause
+    assert centre.server.voice_pool.busy == set()
+
+
+def test_the_telco_s_answer_modes_on_isdn_are_checked(tmp_path):
+    centre = pri_centre(tmp_path)
+    sim = admin(centre)
+    no_cause = refused(centre, sim, "SimAnswerMode", target="isdn", mode="refuse")
+    assert no_cause.code == "invalid_field" and "needs the Q.850 cause" in str(no_cause)
+    analog = refused(centre, sim, "SimAnswerMode", target="isdn", mode="sit")
+    assert "answer, no_answer, busy, refuse" in str(analog)
+    bad = refused(centre, sim, "SimHangup", device=f"{SPAN}T1", cause=200)
+    assert bad.code == "invalid_field"
+
+
+# -- RESTART and the D-channel -------------------------------------------------------
+def test_a_restart_of_a_channel_and_of_the_span_clears_the_calls_up(tmp_path):
+    centre = pri_centre(tmp_path)
+    sim = admin(centre)
+    first, second = sim_call(centre, sim, "5550199"), sim_call(centre, sim, "5550199")
+    answered(centre, sim, first)
+    answered(centre, sim, second)
+    centre.call(sim.call("SimRestart", span=SPAN, channel=bchannel(first, True)))
+    centre.run_until(lambda: trunk(centre, first).state == "idle", what="restarted")
+    assert trunk(centre, second).state == "connected"
+    centre.call(sim.call("SimRestart", span=SPAN))
+    centre.run_until(lambda: trunk(centre, second).state == "idle", what="all restarted")
+    centre.run(500)
+    causes = sorted(r.cause for r in centre.records.of(CallRecord))
+    assert causes == ["restarted by the network (RESTART of channel 1)",
+                      "restarted by the network (RESTART of channel 2)"]
+    assert sim_call(centre, sim, "5550199") == first     # the channel works again
+    centre.run_until(lambda: trunk(centre, first).state == "connected", what="answered")
+
+
+def test_a_d_channel_lost_keeps_the_call_up_then_clears_it_with_cause_27(tmp_path):
+    centre = pri_centre(tmp_path)
+    sim = admin(centre)
+    device, events, phone = to_agent(centre, sim)
+    centre.call(sim.call("SimDChannel", span=SPAN, on=False))
+    centre.run_until(lambda: dchannel(centre).state == "down", within_ms=20_000,
+                     what="layer 2 lost")
+    assert trunk(centre, device).state == "connected"   # Q.931 5.8.9: T309 keeps it
+    assert centre.center.acd.agents["1005"].state == "busy"
+    centre.run_until(lambda: trunk(centre, device).state == "idle", within_ms=40_000,
+                     what="T309 expires")
+    centre.run(500)
+    [cdr] = centre.records.of(CallRecord, trunk=device)
+    assert cdr.cause == "far end cleared (cause 27: Destination out of order)"
+    centre.call(sim.call("SimDChannel", span=SPAN, on=True))
+    centre.run_until(lambda: dchannel(centre).state == "up", within_ms=20_000,
+                     what="layer 2 back")
+    assert sim_call(centre, sim, "5550199") == device
+
+
+# -- overlap receiving ----------------------------------------------------------------
+def test_overlap_receiving_takes_the_number_digit_by_digit(tmp_path):
+    centre = pri_centre(tmp_path, pri="overlap = true\n")
+    sim = admin(centre)
+    device = sim_call(centre, sim, "5550199")
+    centre.run(500)
+    assert trunk(centre, device).state == "overlap"
+    centre.run_until(lambda: trunk(centre, device).state == "connected", within_ms=10_000,
+                     what="the number complete")
+    assert trunk(centre, device).dnis == "5550199"
+
+
+def test_overlap_on_a_switch_type_that_sends_en_bloc_is_refused(tmp_path):
+    from cti.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"pri_spans\[0\]\.overlap.*en bloc"):
+        pri_config(tmp_path, "t1", "national", "overlap = true\n")
+
+
+# -- the trunk's machine on a task.Clock ----------------------------------------------
+class Listener:
+    def __init__(self):
+        self.offered, self.released = [], []
+
+    def trunk_offered(self, trunk, ani, dnis):
+        self.offered.append((trunk.name, ani, dnis))
+
+    def trunk_released(self, trunk, reason):
+        self.released.append((trunk.name, reason))
+        trunk.release(reason)
+
+
+class Pool:
+    def __init__(self):
+        self.free = ["dxxxB1C1"]
+
+    def take(self, owner):
+        return self.free.pop() if self.free else None
+
+    def give(self, name):
+        self.free.append(name)
+
+
+class Wired:
+    """Our PriSpan with two PriTrunks and the telco's PriLink, frames
+    passed by hand, on one task.Clock; no board."""
+
+    class Driver:
+        def __init__(self, wire):
+            self.wire = wire
+
+        def dchannel_send(self, name, frame):
+            self.wire.to_telco.append(frame)
+
+        def stop(self, name):
+            pass
+
+    class Bus:
+        def route(self, *args, **kwargs):
+            pass
+
+        def release(self, name):
+            pass
+
+    def __init__(self, settings):
+        self.clock = task.Clock()
+        self.to_telco, self.to_us, self.telco_events = [], [], []
+        self.listener = Listener()
+        self.span = PriSpan(DCHANNEL, SPAN, settings, self.Driver(self), self.clock, e1=True)
+        for n in (1, 2):
+            self.span.add(PriTrunk(f"{SPAN}T{n}", self.span.driver, self.clock, self.listener,
+                                   Pool(), self.Bus(), self.span, n))
+        self.telco = PriLink("telco", "network", settings.switchtype, self.clock,
+                             send=self.to_us.append, on_event=self._telco_event)
+        self.pump()
+
+    def _telco_event(self, event):
+        """The telco answers a RELEASE or DISCONNECT (as a switch does)."""
+        self.telco_events.append(event)
+        if event.kind in ("release", "disconnect"):
+            self.telco.hangup(event.call, event.cause)
+
+    def pump(self):
+        while self.to_telco or self.to_us:
+            while self.to_telco:
+                self.telco.receive(self.to_telco.pop(0))
+            while self.to_us:
+                self.span.handle(type("Event", (), {"kind": "dchannel_frame",
+                                                    "data": {"frame": self.to_us.pop(0)}}))
+
+    def trunk(self, n):
+        return self.span.trunks[n]
+
+
+def settings(**kw):
+    from cti.server.config import PriSettings
+
+    return PriSettings(SPAN, switchtype="euroisdn_e1", **kw)
+
+
+def test_the_trunk_machine_in_and_cleared_by_the_far_end_with_its_history():
+    wired = Wired(settings())
+    call = wired.telco.setup(2, "5550199", "2125551234")
+    wired.pump()
+    trunk = wired.trunk(2)
+    assert wired.listener.offered == [(f"{SPAN}T2", "2125551234", "5550199")]
+    trunk.answer()
+    wired.pump()
+    wired.telco.hangup(call, 17)
+    wired.pump()
+    assert trunk.state == "idle" and trunk.cause == 17
+    assert [t.event for t in trunk.machine.history] == [
+        "offer", "answer", "far_clear", "release", "idle"]
+    assert wired.listener.released == [(f"{SPAN}T2", "far end cleared (cause 17: User busy)")]
+
+
+def test_the_trunk_machine_out_with_no_answer_on_the_clock():
+    wired = Wired(settings())
+    trunk = wired.trunk(1)
+    failed = []
+    trunk.seize("5551234", no_answer_s=30).addErrback(failed.append)
+    wired.pump()
+    ring = [e for e in wired.telco_events if e.kind == "setup"][-1]
+    assert (ring.channel, ring.called, ring.exclusive) == (1, "5551234", True)
+    wired.telco.proceeding(ring.call)
+    wired.telco.alerting(ring.call, inband=True)
+    wired.pump()
+    assert trunk.state == "alerting"
+    wired.clock.advance(29.9)
+    assert not failed
+    wired.clock.advance(0.2)
+    wired.pump()
+    assert failed[0].value.reason == "no_answer" and trunk.state == "idle"
+    assert [e.cause for e in wired.telco_events if e.kind == "disconnect"] == [19]
+
+
+def test_a_preferred_channel_busy_gives_way_and_an_exclusive_one_is_refused_44():
+    wired = Wired(settings())
+    wired.telco.setup(1, "5550199", "1")
+    wired.pump()
+    wired.telco.setup(1, "5550199", "2", exclusive=False)
+    wired.pump()
+    assert [o[0] for o in wired.listener.offered] == [f"{SPAN}T1", f"{SPAN}T2"]
+    third = wired.telco.setup(1, "5550199", "3")
+    wired.pump()
+    cleared = [e for e in wired.telco_events if e.kind in ("disconnect", "release")][-1]
+    assert (cleared.call, cleared.cause) == (third, 44)
+    wired.telco.setup(None, "5550199", "4", exclusive=False)
+    wired.pump()
+    assert [e for e in wired.telco_events
+            if e.kind in ("disconnect", "release")][-1].cause == 34
+
+
+def test_b_channel_numbering_skips_the_e1_d_channel():
+    assert [bchannel(f"dtiB1T{n}", True) for n in (1, 15, 16, 30)] == [1, 15, 17, 31]
+    assert bchannel("dtiB1T23", False) == 23
+    assert bchannel_device("dtiB1", 17, True) == "dtiB1T16"
+    assert bchannel_device("dtiB1", 16, True) is None
+    assert bchannel_device("dtiB1", 24, False) is None
