@@ -55,6 +55,7 @@ class FarCall:
     state: str
     dialled: str = ""
     answer_at: object = None          # DelayedCall of its answer (our call out)
+    ringback: bool = False            # the telco sends ringback on its B-channel
 
 
 class FarSpan:
@@ -185,13 +186,14 @@ class FarSpan:
         self.link.proceeding(event.call)
         self.link.alerting(event.call, inband=True)
         self.sim.endpoint(device).send_tone("ringback")
+        far.ringback = True
         if mode == "answer":
             far.answer_at = self.clock.callLater(rings * RING_CYCLE_S, self._answer, far)
 
     def _answer(self, far):
         far.answer_at = None
         if self.calls.get(far.device) is far and far.state == "seized":
-            self.sim.endpoint(far.device).send_tone(None)
+            self._stop(far)
             self.link.answer(far.call)
             far.state = "connected"
 
@@ -205,10 +207,12 @@ class FarSpan:
         return far
 
     def _stop(self, far):
+        """No answer to come, and no ringback: what a caller sends is left."""
         if far.answer_at is not None and far.answer_at.active():
             far.answer_at.cancel()
         far.answer_at = None
-        if far.state in ("seized", "clearing"):
+        if far.ringback:
+            far.ringback = False
             with suppress(driver_errors.SimulatorError):
                 self.sim.endpoint(far.device).send_tone(None)
 
