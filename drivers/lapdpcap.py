@@ -33,9 +33,11 @@ ADDRESS_LENGTH = 8
 
 class LapdPcap:
     """A pcap file being written; `frame(frame, outgoing)` adds one frame
-    stamped with the clock's time (virtual in tests)."""
+    stamped with the clock's time (virtual in tests), or with `at` (the
+    time a frame read from elsewhere was seen: linediag's trace; then
+    the clock may be None)."""
 
-    def __init__(self, path, we_network, clock):
+    def __init__(self, path, we_network, clock=None):
         self.path = path
         self.we_network = we_network
         self.clock = clock
@@ -43,10 +45,11 @@ class LapdPcap:
         self._file.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, SNAPLEN,
                                      LINKTYPE_LINUX_LAPD))
 
-    def frame(self, frame, outgoing):
+    def frame(self, frame, outgoing, at=None):
         header = struct.pack(">HHHB7xH", PACKET_OUTGOING if outgoing else PACKET_HOST, 0,
                              ADDRESS_LENGTH, int(self.we_network), ETH_P_LAPD)
-        seconds, micros = divmod(round(self.clock.seconds() * 1e6), 1_000_000)
+        at = self.clock.seconds() if at is None else at
+        seconds, micros = divmod(round(at * 1e6), 1_000_000)
         length = len(header) + len(frame)
         self._file.write(struct.pack("<IIII", seconds, micros, length, length))
         self._file.write(header + bytes(frame))

@@ -6,6 +6,7 @@ far end of its D-channel (cti sim's services).  Calls in through the IVR,
 the queue and an agent, calls out, refusals with their causes in the CDR,
 RESTART and the D-channel lost with calls up, the D-channel trace read
 by tshark; and the trunk's own machine, driven on a task.Clock."""
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -403,3 +404,68 @@ def test_b_channel_numbering_skips_the_e1_d_channel():
     assert bchannel_device("dtiB1", 17, True) == "dtiB1T16"
     assert bchannel_device("dtiB1", 16, True) is None
     assert bchannel_device("dtiB1", 24, False) is None
+
+
+# -- the D-channel trace (linediag trace, against the running server) ------------------
+class Technician:
+    """linediag's Attached source over a tests.centre client: its calls
+    made blocking, its events queued; virtual time runs while it waits."""
+
+    def __init__(self, centre, client):
+        self.centre, self.client, self.events = centre, client, []
+        client.on_event(lambda name, body, invoke_id: self.events.append(
+            (name, body, invoke_id)))
+
+    def call(self, service, **params):
+        return self.centre.call(self.client.call(service, **params))
+
+    def next_event(self, timeout):
+        for _ in range(max(1, round(timeout * 1000) // 10)):      # time moves on
+            if self.events:
+                break
+            self.centre.run(10)
+        if not self.events:
+            raise TimeoutError("no event")
+        return self.events.pop(0)
+
+    def close(self):
+        pass
+
+
+def test_linediag_traces_a_call_to_a_pcap_that_tshark_reads_as_q931(tmp_path):
+    import io
+
+    from cti import linediag
+    from cti.linediag.source import Attached
+
+    centre = pri_centre(tmp_path)
+    sim = admin(centre)
+    source = Attached(Technician(centre, admin(centre)))
+    centre.clock.callLater(1, sim.call, "SimCall", target="isdn", ani="13800138000",
+                           dnis="5550199")
+    centre.clock.callLater(6, sim.call, "SimHangup", device=f"{SPAN}T1", cause=17)
+    pcap, out = tmp_path / "call.pcap", io.StringIO()
+    args = linediag.parser().parse_args(["trace", DCHANNEL, "--output", str(pcap),
+                                         "--seconds", "10"])
+    assert linediag.run(args, source, out, now=centre.clock.seconds) == 0
+    assert out.getvalue().startswith(f"tracing {DCHANNEL} (D-channel up) to {pcap}")
+    assert "frames written to" in out.getvalue()
+    assert trunk(centre, f"{SPAN}T1").state == "idle"
+    fields = subprocess.run(
+        ["tshark", "-r", str(pcap), "-Y", "q931", "-T", "fields", "-e", "q931.message_type",
+         "-e", "lapd.direction", "-e", "q931.calling_party_number.digits",
+         "-e", "q931.called_party_number.digits", "-e", "q931.cause_value"],
+        capture_output=True, text=True, check=True).stdout
+    rows = [line.split("\t") for line in fields.splitlines()]
+    assert rows[0][0] == "0x05" and rows[0][2:4] == ["13800138000", "5550199"]   # SETUP
+    messages = [r[0] for r in rows]
+    assert messages[1:3] == ["0x02", "0x07"]             # CALL PROCEEDING, CONNECT
+    assert "0x45" in messages and rows[messages.index("0x45")][4] == "17"   # DISCONNECT
+    assert rows[0][1] != rows[1][1]                      # both directions traced
+    assert dchannel(centre).tracers == []                # the trace ended with the command
+
+
+def test_a_trace_of_what_is_no_d_channel_is_refused_naming_them(tmp_path):
+    centre = pri_centre(tmp_path)
+    error = refused(centre, admin(centre), "StartDChannelTrace", device="dtiB1D")
+    assert error.code == "no_such_object" and f"D-channels: {DCHANNEL}" in str(error)

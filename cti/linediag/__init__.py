@@ -24,6 +24,11 @@
                                         its results each second until it ends
     linediag bert DEVICE --results | --stop
     linediag watch [SPAN] [--every S]   spans, counters and bits, refreshed (Ctrl-C)
+    linediag trace DCHANNEL --output FILE [--seconds S]
+                                        every frame of an ISDN D-channel (dtiB1D),
+                                        both ways, to a pcap file that tshark and
+                                        Wireshark decode as Q.931 (until Ctrl-C, or
+                                        for S seconds)
     linediag doctor [--json]            the configuration held against what the
                                         spans show: each finding with its evidence
                                         and the fix
@@ -50,7 +55,10 @@ from cti.server.lines.performance import INTERVALS_KEPT
 from cti.server.maintenance.linetests import BERT_DEFAULT_S
 from cti.server.maintenance.scan import verdict
 from drivers.interface import BERT_PATTERNS, LOOP_CODES, LOOPBACKS
+from drivers.lapdpcap import LapdPcap
 
+#: A trace waits for frames this long at a time (Ctrl-C is taken between).
+TRACE_WAIT_S = 1.0
 #: The fastest `linediag watch` refreshes, and the slowest (each refresh
 #: is a request: slower, the server would take the session for dead).
 WATCH_EVERY_S = (0.2, 20.0)
@@ -113,6 +121,11 @@ def parser():
     p.add_argument("--every", type=_between(*WATCH_EVERY_S, float), default=1.0,
                    help=f"seconds between refreshes ({WATCH_EVERY_S[0]:g} to "
                    f"{WATCH_EVERY_S[1]:g}; default 1)")
+    p = command("trace", "an ISDN D-channel's frames to a pcap file (Q.931)")
+    p.add_argument("device", help="the D-channel: dtiB1D")
+    p.add_argument("--output", "-o", required=True, help="the pcap file to write")
+    p.add_argument("--seconds", type=_between(0.1, 86_400.0, float),
+                   help="stop after this long (default: at Ctrl-C)")
     command("doctor", "the configuration held against what the spans show")
     return top
 
@@ -162,7 +175,7 @@ def main(argv=None):
             return 0
 
 
-def run(args, source, out=None, sleep=time.sleep):
+def run(args, source, out=None, sleep=time.sleep, now=time.monotonic):
     out = out or sys.stdout
     command = args.command
     if command == "scan":
@@ -194,6 +207,8 @@ def run(args, source, out=None, sleep=time.sleep):
         return _watch(args, source, out, sleep)
     if command == "doctor":
         return _doctor(args, source, out)
+    if command == "trace":
+        return _trace(args, source, out, now)
     raise AssertionError(command)
 
 
@@ -236,6 +251,44 @@ def _watch(args, source, out, sleep):
                   + "\n" + render.render_bits(reports))
         out.flush()
         sleep(args.every)
+
+
+def _trace(args, source, out, now):
+    """D-channel frames, as the server sends them (DChannelFrame), to a
+    pcap of link type 177 (drivers.lapdpcap), until Ctrl-C or --seconds."""
+    try:
+        pcap = LapdPcap(args.output, we_network=False)
+    except OSError as e:
+        raise config.ConfigError(args.output, "--output", f"cannot write it: {e.strerror}") \
+            from None
+    try:
+        answer = source.trace_start(args.device)
+    except BaseException:
+        pcap.close()
+        raise
+    pcap.we_network = answer["weNetwork"]        # which way a frame went, in the pcap
+    frames = 0
+    if not args.json:
+        out.write(f"tracing {args.device} (D-channel {answer['state']}) to {args.output}"
+                  + ("; Ctrl-C ends it\n" if args.seconds is None else "\n"))
+        out.flush()
+    deadline = None if args.seconds is None else now() + args.seconds
+    try:
+        while deadline is None or now() < deadline:
+            wait = TRACE_WAIT_S if deadline is None else min(TRACE_WAIT_S, deadline - now())
+            body = source.next_frame(max(wait, 0.0))
+            if body is not None:
+                pcap.frame(bytes.fromhex(body["frame"]), body["direction"] == "sent",
+                           at=body["at"])
+                frames += 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        pcap.close()
+        source.trace_stop(args.device)
+    return _out(args, out, {"device": args.device, "frames": frames, "output": args.output},
+                f"{frames} frames written to {args.output} (read them: tshark -r "
+                f"{args.output} -Y q931 -V)\n")
 
 
 def _doctor(args, source, out):

@@ -9,7 +9,8 @@ driver).  Both answer the same questions with the same data::
         rows = source.line_status()             # as GetLineStatus
         dump = source.bus_map()                 # as GetBusMap
 
-The span reports, loopbacks and BERTs are the running server's alone (it
+The span reports, loopbacks, BERTs and D-channel traces are the running
+server's alone (it
 keeps the performance counters second by second, and it owns the calls a
 test must keep off the span): offline, they are refused with
 `NeedsServer`.
@@ -72,6 +73,20 @@ class Attached:
     def bert_stop(self, device):
         return self.client.call("StopBert", device=device)
 
+    def trace_start(self, device):
+        return self.client.call("StartDChannelTrace", device=device)
+
+    def trace_stop(self, device):
+        return self.client.call("StopDChannelTrace", device=device)
+
+    def next_frame(self, timeout):
+        """The next DChannelFrame event's body, or None if none came
+        within `timeout` seconds (other events are passed over)."""
+        try:
+            name, body, _ = self.client.next_event(timeout)
+        except TimeoutError:
+            return None
+        return body if name == "DChannelFrame" else self.next_frame(0)
 
 
 class Offline:
@@ -112,12 +127,12 @@ class Offline:
         return SwitchingMap(self.driver).dump()
 
     def _server_only(self, *args):
-        raise NeedsServer("the span reports, loopbacks and BERTs come from the running "
-                          "server (it keeps the counters and owns the calls): run without "
-                          "--offline")
+        raise NeedsServer("the span reports, loopbacks, BERTs and D-channel traces come "
+                          "from the running server (it keeps the counters, owns the calls "
+                          "and runs the D-channels): run without --offline")
 
     span_reports = loopback = loop_code = diagnose = _server_only
-    bert_start = bert_results = bert_stop = _server_only
+    bert_start = bert_results = bert_stop = trace_start = _server_only
 
 
 def boards_of(path):

@@ -65,6 +65,7 @@ from cti.server.listening import Listening
 from cti.server.maintenance import handlers as maintenance_handlers
 from cti.server.maintenance.linetests import LineTests
 from cti.server.maintenance.spans import SpanWatches
+from cti.server.maintenance.trace import DChannelTraces
 from cti.server.monitoring.figures import Figures
 from cti.server.monitoring.http import site
 from cti.server.monitoring.lag import ReactorLag
@@ -151,8 +152,9 @@ class CTServer(MultiService):
         self.line_tests = LineTests(reactor, driver, self.span_watches,
                                     lambda action, user, **detail:
                                     self.center.records.audit(action, user, **detail))
+        self.traces = DChannelTraces(reactor, self.pri_spans, self.hub.send_event)
         maintenance_handlers.register(self.hub, driver, self.bus, self.span_watches,
-                                      self.line_tests, lambda: self.center.config)
+                                      self.line_tests, lambda: self.center.config, self.traces)
         driver.subscribe(self.channels.handle)
         driver.subscribe(self.pri_spans.handle)
         driver.subscribe(self.ports.handle)

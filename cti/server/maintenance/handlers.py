@@ -11,6 +11,8 @@ administrators:
     GetBertResults    its results, live or final
     StopBert          end it now
     Diagnose          the configuration doctor (cti.server.maintenance.doctor) on the span reports
+    StartDChannelTrace  every frame of an ISDN D-channel to this session (DChannelFrame)
+    StopDChannelTrace   no more
 """
 from cti.protocol.services import Field, Service
 from cti.server.edge import serve
@@ -24,9 +26,17 @@ from drivers.interface import BERT_PATTERNS, LOOP_CODES, LOOPBACKS
 ADMIN = frozenset({"admin"})
 
 
-def register(hub, driver, bus, watches, tests, config):
-    """`config()`: the server's configuration now (a reload may change it)."""
+def register(hub, driver, bus, watches, tests, config, traces):
+    """`config()`: the server's configuration now (a reload may change it);
+    `traces`: the D-channel traces (cti.server.maintenance.trace)."""
     add = hub.catalogue.add
+    dchannel = {"device": Field(str, doc="an ISDN span's D-channel: dtiB1D")}
+    add(Service("StartDChannelTrace", ADMIN, fields=dchannel,
+                errors=("no_such_object", "invalid_state")),
+        serve(lambda who, p: traces.start(who, p["device"])))
+    add(Service("StopDChannelTrace", ADMIN, fields=dchannel, errors=("invalid_state",)),
+        serve(lambda who, p: traces.stop(who, p["device"])))
+    hub.on_session_closed.append(traces.session_closed)
     add(Service("GetLineStatus", ADMIN, errors=()),
         lambda request, params: {"devices": scan(driver)})
     add(Service("GetBusMap", ADMIN, errors=()), lambda request, params: bus.dump())
