@@ -17,9 +17,12 @@ through the protocol's Sim* services (administrators only)::
     cti sim play DEVICE FILE.wav          8 kHz mono WAV: PCM16, mu-law or A-law (sent
                                           in pieces, played back to back; up to 600 s)
     cti sim hangup DEVICE [--method loop_current_drop|polarity|busy_tone|silence]
+                   [--cause N]            an ISDN B-channel clears with a Q.850 cause (16)
     cti sim handset STATION lift|hangup|flash
-    cti sim answer TARGET MODE [--rings N] how our calls out are answered there:
-                                          answer busy no_answer sit fax no_dial_tone silence
+    cti sim answer TARGET MODE [--rings N] [--cause N]
+                                          how our calls out are answered there: answer
+                                          busy no_answer sit fax no_dial_tone silence;
+                                          ISDN: answer no_answer busy, refuse --cause N
     cti sim status DEVICE                 the far end's state, digits and tone heard
     cti sim alarm SPAN ALARM [--clear]    los red oof yellow blue remote_los
     cti sim errors SPAN [--bpv N] [--crc N] [--fas N] [--oof N] [--slips N] [--ais]
@@ -29,6 +32,9 @@ through the protocol's Sim* services (administrators only)::
                    [--coding b8zs|hdb3|ami] [--clock line|internal] [--ppm N]
                                           the telco's line settings (a mismatch shows)
     cti sim hang VOICE [--always | --off] a voice resource's operations hang
+    cti sim restart SPAN [--channel N]    the telco sends RESTART (an ISDN span's B-channel,
+                                          or every one)
+    cti sim dchannel SPAN on|off          the telco's D-channel falls silent, or comes back
     cti sim script FILE.toml              a scripted scenario (cti.sim_script)
 
 Each prints the server's answer (JSON with --json) and exits 0, or prints
@@ -51,10 +57,16 @@ COMMANDS = {
     "tone": ("SimTone", lambda a: {"device": a.device, "tone": a.tone}),
     "play": ("SimAudio", None),
     "hangup": ("SimHangup", lambda a: {"device": a.device,
-                                       **({"method": a.method} if a.method else {})}),
+                                       **({"method": a.method} if a.method else {}),
+                                       **({"cause": a.cause} if a.cause is not None else {})}),
     "handset": ("SimHandset", lambda a: {"station": a.station, "action": a.action}),
     "answer": ("SimAnswerMode", lambda a: {"target": a.target, "mode": a.mode,
-                                           "rings": a.rings}),
+                                           "rings": a.rings,
+                                           **({"cause": a.cause} if a.cause is not None
+                                              else {})}),
+    "restart": ("SimRestart", lambda a: {"span": a.span, **(
+        {"channel": a.channel} if a.channel is not None else {})}),
+    "dchannel": ("SimDChannel", lambda a: {"span": a.span, "on": a.state == "on"}),
     "status": ("SimStatus", lambda a: {"device": a.device}),
     "alarm": ("SimAlarm", lambda a: {"span": a.span, "alarm": a.alarm, "on": not a.clear}),
     "hang": ("SimHang", lambda a: {"device": a.device, "always": a.always, "on": not a.off}),
@@ -100,6 +112,7 @@ def parser():
     p.add_argument("device")
     p.add_argument("--method", help="analog lines: loop_current_drop (default), polarity, "
                    "busy_tone or silence")
+    p.add_argument("--cause", type=int, help="ISDN: the Q.850 cause it clears with (16)")
     p = command("handset", "a station's handset: lift, hangup, flash")
     p.add_argument("station")
     p.add_argument("action")
@@ -107,6 +120,8 @@ def parser():
     p.add_argument("target", help="a trunk group, or one of its lines or timeslots")
     p.add_argument("mode")
     p.add_argument("--rings", type=int, default=2, help="rings before it answers (2)")
+    p.add_argument("--cause", type=int, help="ISDN, mode refuse: the Q.850 cause (17 busy, "
+                   "34 no circuit...)")
     p = command("status", "what a far end is doing and has heard")
     p.add_argument("device")
     p = command("alarm", "the carrier raises (or --clear) a span alarm")
@@ -135,6 +150,12 @@ def parser():
     group = p.add_mutually_exclusive_group()
     group.add_argument("--always", action="store_true", help="every operation, until --off")
     group.add_argument("--off", action="store_true", help="stop hanging")
+    p = command("restart", "the telco restarts an ISDN span's B-channel, or all of them")
+    p.add_argument("span")
+    p.add_argument("--channel", type=int, help="the B-channel's Q.931 number (default: all)")
+    p = command("dchannel", "an ISDN span's D-channel at the telco: off (silent) or on")
+    p.add_argument("span")
+    p.add_argument("state", choices=("on", "off"))
     p = command("script", "run a scripted scenario (TOML)")
     p.add_argument("file")
     p.add_argument("--quiet", action="store_true", help="print only failures")

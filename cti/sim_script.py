@@ -39,7 +39,8 @@ Actions (their fields are the Sim* services' of docs/protocol.md):
 `call` (SimCall), `digits` (SimDigits), `tone` (SimTone), `hangup`
 (SimHangup), `handset` (SimHandset), `answer` (SimAnswerMode), `alarm`
 (SimAlarm), `hang` (SimHang), `line_errors` (SimLineErrors), `bit_errors`
-(SimBitErrors), `far_line` (SimFarLine), `play` (SimAudio, with `file` a
+(SimBitErrors), `far_line` (SimFarLine), `restart` (SimRestart),
+`dchannel` (SimDChannel), `play` (SimAudio, with `file` a
 WAV path relative to the script instead of `wav`, sent in pieces as `cti
 sim play` sends it); `wait` (seconds).
 
@@ -75,7 +76,8 @@ from cti.sim_audio import wav_pieces
 ACTIONS = {"call": "SimCall", "digits": "SimDigits", "tone": "SimTone", "hangup": "SimHangup",
            "handset": "SimHandset", "answer": "SimAnswerMode", "alarm": "SimAlarm",
            "hang": "SimHang", "play": "SimAudio", "line_errors": "SimLineErrors",
-           "bit_errors": "SimBitErrors", "far_line": "SimFarLine"}
+           "bit_errors": "SimBitErrors", "far_line": "SimFarLine", "restart": "SimRestart",
+           "dchannel": "SimDChannel"}
 EXPECTATIONS = ("expect_event", "expect_snapshot", "expect_far")
 #: keys a step may have besides its one action
 STEP_KEYS = {"as", "save", "within"}

@@ -469,3 +469,73 @@ def test_a_trace_of_what_is_no_d_channel_is_refused_naming_them(tmp_path):
     centre = pri_centre(tmp_path)
     error = refused(centre, admin(centre), "StartDChannelTrace", device="dtiB1D")
     assert error.code == "no_such_object" and f"D-channels: {DCHANNEL}" in str(error)
+
+
+# -- the shell commands against a real `cti server` process ---------------------------
+def test_a_technician_traces_a_call_given_with_cti_sim_on_a_running_server(tmp_path):
+    """`cti server` on the wall clock with an E1 CCS span; `linediag trace`
+    runs while `cti sim call` and `cti sim hangup --cause 17` give a call."""
+    import os
+    import shutil
+    import socket
+    import sys
+    import time
+
+    from tests.test_shell import PASSWORD, calls, cti, free_port, until
+
+    etc = tmp_path / "etc"
+    shutil.copytree(ETC, etc)
+    (etc / "boards.toml").write_text((etc / "boards.toml").read_text() + BOARDS["e1"])
+    port = free_port()
+    config = etc / "cti.toml"
+    config.write_text(config.read_text()
+                      .replace("tcp:7500:interface=127.0.0.1", f"tcp:{port}:interface=127.0.0.1")
+                      .replace('http = "tcp:7580:interface=127.0.0.1"', "")
+                      .replace('var_dir = "../var"', f'var_dir = "{tmp_path / "var"}"')
+                      + f'\n[[trunk_groups]]\nname = "isdn"\ndirection = "both"\n'
+                      f'channels = ["{SPAN}T1-30"]\n')
+    child = subprocess.Popen([sys.executable, "-m", "cti", "server", "-c", str(config),
+                              "--drain", "0"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    server = {"port": port}
+    try:
+        until("the server listening", lambda: _listening(socket, port) or child.poll())
+        assert child.poll() is None, child.stderr.read()[-2000:]
+        pcap = tmp_path / "call.pcap"
+        trace = subprocess.Popen([sys.executable, "-m", "cti", "linediag", "trace", DCHANNEL,
+                                  "--output", str(pcap), "--seconds", "8", "--server",
+                                  f"127.0.0.1:{port}"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True,
+                                 env={**os.environ, "CTI_PASSWORD": PASSWORD})
+        until("tracing", lambda: pcap.exists())
+        done = cti(server, "sim", "call", "isdn", "--ani", "13800138000", "--dnis", "5550199")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split()[:3] == [f"device={SPAN}T1", "group=isdn", "signalling=ccs"]
+        [call] = until("the call up", lambda: calls(server))
+        assert (call["ani"], call["dnis"]) == ("13800138000", "5550199")
+        time.sleep(1)
+        done = cti(server, "sim", "hangup", f"{SPAN}T1", "--cause", "17")
+        assert done.returncode == 0, done.stderr
+        until("the call cleared", lambda: not calls(server))
+        out, err = trace.communicate(timeout=60)
+        assert trace.returncode == 0, err
+        assert "frames written to" in out
+        fields = subprocess.run(
+            ["tshark", "-r", str(pcap), "-Y", "q931", "-T", "fields",
+             "-e", "q931.message_type", "-e", "q931.calling_party_number.digits",
+             "-e", "q931.called_party_number.digits", "-e", "q931.cause_value"],
+            capture_output=True, text=True, check=True).stdout
+        rows = [line.split("\t") for line in fields.splitlines()]
+        assert rows[0][:3] == ["0x05", "13800138000", "5550199"]
+        assert ["0x45", "", "", "17"] in rows                  # DISCONNECT, user busy
+    finally:
+        child.terminate()
+        child.wait(timeout=60)
+
+
+def _listening(socket, port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False

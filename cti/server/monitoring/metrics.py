@@ -37,6 +37,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from cti.server.agents.agents import AGENT_STATES
 from cti.server.core.call import PHASES
 from cti.server.lines.channels import EM_WINK, LOOP_START
+from cti.server.lines.pri import PRI_TRUNK
 
 #: Every alarm kind, so that a cleared one reads 0 rather than vanishing.
 ALARMS = ("span", "voice", "database", "disk")
@@ -45,7 +46,7 @@ VOICE_STATES = ("free", "busy", "parked", "quarantined", "retired")
 #: Every phase of a call and every state of a trunk channel, likewise: a
 #: gauge at 0 rather than gone when nothing is in it.
 CALL_PHASES = tuple(sorted(PHASES.states))
-TRUNK_STATES = tuple(sorted(EM_WINK.states | LOOP_START.states))
+TRUNK_STATES = tuple(sorted(EM_WINK.states | LOOP_START.states | PRI_TRUNK.states))
 
 
 def gauge(name, doc, value=None, labels=(), samples=()):
