@@ -34,7 +34,9 @@ through the protocol's Sim* services (administrators only)::
     cti sim hang VOICE [--always | --off] a voice resource's operations hang
     cti sim restart SPAN [--channel N]    the telco sends RESTART (an ISDN span's B-channel,
                                           or every one)
-    cti sim dchannel SPAN on|off          the telco's D-channel falls silent, or comes back
+    cti sim dchannel SPAN on|off [--node network|cpe] [--switchtype T]
+                                          the telco's D-channel falls silent, or comes
+                                          back; its side and switch type
     cti sim script FILE.toml              a scripted scenario (cti.sim_script)
 
 Each prints the server's answer (JSON with --json) and exits 0, or prints
@@ -66,7 +68,8 @@ COMMANDS = {
                                               else {})}),
     "restart": ("SimRestart", lambda a: {"span": a.span, **(
         {"channel": a.channel} if a.channel is not None else {})}),
-    "dchannel": ("SimDChannel", lambda a: {"span": a.span, "on": a.state == "on"}),
+    "dchannel": ("SimDChannel", lambda a: {"span": a.span, "on": a.state == "on", **{
+        k: v for k, v in (("node", a.node), ("switchtype", a.switchtype)) if v}}),
     "status": ("SimStatus", lambda a: {"device": a.device}),
     "alarm": ("SimAlarm", lambda a: {"span": a.span, "alarm": a.alarm, "on": not a.clear}),
     "hang": ("SimHang", lambda a: {"device": a.device, "always": a.always, "on": not a.off}),
@@ -156,6 +159,8 @@ def parser():
     p = command("dchannel", "an ISDN span's D-channel at the telco: off (silent) or on")
     p.add_argument("span")
     p.add_argument("state", choices=("on", "off"))
+    p.add_argument("--node", choices=("network", "cpe"), help="the telco's side")
+    p.add_argument("--switchtype", help="the telco's switch type")
     p = command("script", "run a scripted scenario (TOML)")
     p.add_argument("file")
     p.add_argument("--quiet", action="store_true", help="print only failures")

@@ -471,6 +471,60 @@ def test_a_trace_of_what_is_no_d_channel_is_refused_naming_them(tmp_path):
     assert error.code == "no_such_object" and f"D-channels: {DCHANNEL}" in str(error)
 
 
+# -- the configuration doctor ----------------------------------------------------------
+def findings(centre, rule):
+    answer = centre.call(admin(centre).call("Diagnose"))
+    return [f for f in answer["findings"] if f["rule"].startswith("pri.")], rule
+
+
+def test_the_doctor_finds_both_ends_network_from_libpri_s_own_words(tmp_path):
+    centre = Centre(pri_config(tmp_path, pri='node = "network"\n'))   # facing a PBX...
+    sim = admin(centre)
+    answer = centre.call(sim.call("SimDChannel", span=SPAN, node="network"))  # ...a telco
+    assert (answer["node"], answer["switchtype"]) == ("network", "euroisdn_e1")
+    centre.run(3000)
+    assert dchannel(centre).state == "down"
+    [finding], _ = findings(centre, "pri.side")
+    assert (finding["rule"], finding["severity"]) == ("pri.side", "error")
+    assert finding["where"].startswith(f"{SPAN} (pri_spans[0].node in ")
+    assert "they think they're the network, too" in finding["evidence"]
+    assert finding["fix"].startswith('Set node = "cpe"')
+
+
+def test_the_doctor_finds_a_silent_d_channel_on_a_healthy_span(tmp_path):
+    centre = pri_centre(tmp_path)
+    sim = admin(centre)
+    centre.call(sim.call("SimDChannel", span=SPAN, on=False))
+    centre.run_until(lambda: dchannel(centre).state == "down", within_ms=20_000,
+                     what="layer 2 lost")
+    [finding], _ = findings(centre, "pri.dchannel")
+    assert finding["rule"] == "pri.dchannel" and "(timeslot 16) is down" in finding["evidence"]
+
+
+def test_the_doctor_suspects_the_switch_type_when_the_far_end_cannot_read_our_calls(
+        tmp_path):
+    from cti.server.maintenance.doctor import diagnose
+
+    config = pri_config(tmp_path, "t1", "dms100")
+    report = {"span": SPAN, "alarms": [], "timeslots": [], "loopback": "none",
+              "isdn": {"state": "up", "configErrors": [], "farCauses": {"100": 2, "96": 1,
+                                                                         "16": 9}}}
+    [finding] = [f for f in diagnose(config, [report]) if f.rule.startswith("pri.")]
+    assert finding.rule == "pri.switchtype" and finding.severity == "warning"
+    assert finding.evidence == ("the far end cleared 3 calls as unreadable: 1 with cause 96 "
+                                "(mandatory information element is missing), 2 with cause 100 "
+                                "(invalid information element contents)")
+    assert "this span is set to dms100" in finding.fix
+    assert finding.where.startswith(f"{SPAN} (pri_spans[0].switchtype in ")
+    report["isdn"]["farCauses"] = {"100": 2}
+    assert not [f for f in diagnose(config, [report]) if f.rule.startswith("pri.")]
+
+
+def test_the_doctor_has_no_pri_finding_on_a_healthy_isdn_span(tmp_path):
+    centre = pri_centre(tmp_path)
+    assert findings(centre, "pri")[0] == []
+
+
 # -- the shell commands against a real `cti server` process ---------------------------
 def test_a_technician_traces_a_call_given_with_cti_sim_on_a_running_server(tmp_path):
     """`cti server` on the wall clock with an E1 CCS span; `linediag trace`

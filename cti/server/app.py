@@ -148,7 +148,8 @@ class CTServer(MultiService):
         self._make_channels()
         self.telco = SimulatedTelco(self.sim, config, self.channels, reactor)
         simulation_handlers.register(self.hub, self.telco)
-        self.span_watches = SpanWatches(reactor, driver, config, self.channels)
+        self.span_watches = SpanWatches(reactor, driver, config, self.channels,
+                                        self.pri_spans)
         self.line_tests = LineTests(reactor, driver, self.span_watches,
                                     lambda action, user, **detail:
                                     self.center.records.audit(action, user, **detail))

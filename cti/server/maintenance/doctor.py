@@ -52,7 +52,12 @@ unless said)::
      "timeslots": [{"device": "dtiB1T1", "rxBits": "00", "txBits": "00",
                     "state": "idle"}],     # bits "AB" or "ABCD"; state: the channel's
      "loopback": "none" | "line" | "payload" | "local",
-     "multiframesLost": ["crc4", "cas"]}   # E1: multiframes not found (optional)
+     "multiframesLost": ["crc4", "cas"],   # E1: multiframes not found (optional)
+     "isdn": {"state": "up" | "down", "node": "cpe", "switchtype": "euroisdn_e1",
+              "configErrors": ["We think we're the network, but they think ..."],
+              "farCauses": {"100": 4}} | null}
+                                           # an ISDN span's D-channel (PriSpan.snapshot;
+                                           # optional: absent or null, no PRI rule runs)
 
 Keys of ``configured`` that are absent (or null) take the defaults shown:
 the framing, coding and clock keys of [[boards]] type "t1" tables are
@@ -78,11 +83,16 @@ The rules (RULES; each check's docstring says how it decides):
     crc4.mismatch         error    E1: our CRC-4 finds no CRC-4 multiframe
     ts16.misuse           error    E1 CAS: no CAS multiframe in timeslot 16, or
                                    idle timeslots receiving the forbidden ABCD 0000
+    pri.side              error    ISDN: both ends network, or both CPE (libpri's
+                                   configuration errors): the D-channel never comes up
+    pri.dchannel          error    ISDN: the D-channel down on a span with no alarm
+                                   and no such error: the far end does not answer
+    pri.switchtype        warning  ISDN: the far end clears calls with the causes of
+                                   messages it cannot read (96, 100, 111)
 
-Coming with ISDN PRI and MFC/R2: the D-channel's state (it is placed by the
-configuration: T1 channel 24, E1 timeslot 16, so B-channels cannot overlap
-it) and libpri's configuration errors (both ends network or CPE), the R2
-variant (country, ANI/DNIS order, CD bits).
+The D-channel is placed by the configuration (T1 channel 24, E1 timeslot
+16), so B-channels cannot overlap it.  Coming with MFC/R2: the R2 variant
+(country, ANI/DNIS order, CD bits).
 """
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -107,6 +117,15 @@ FRAME_ALARMS = ("red", "oof")
 #: Seconds with line code violations, over the current and the last
 #: interval, that no alarm explains: past this, the line code is suspect.
 CODING_MIN_LES = 10
+#: Q.850 causes of a far end that cannot read our messages (lines-real 4.8):
+#: mandatory information element missing, invalid contents, protocol error.
+PROTOCOL_CAUSES = {96: "mandatory information element is missing",
+                   100: "invalid information element contents", 111: "protocol error"}
+#: Calls cleared so before the switch type is suspected.
+SWITCHTYPE_MIN_CALLS = 3
+#: What libpri's configuration error says when both ends are the network
+#: ("...they think they're the network, too.") or both CPE ("...CPE too.").
+BOTH_NETWORK, BOTH_CPE = "network, too", "CPE too"
 #: Idle timeslots needed before their bits say anything about the far end.
 SIGNALLING_MIN_IDLE = 2
 
@@ -633,6 +652,79 @@ def ts16_misuse(site: Site) -> Iterator[Symptom | Skip]:
                 "idle pattern).")
 
 
+def _isdn(site):
+    """(span, report, its D-channel section, its PriSettings) of each ISDN
+    span reported with one."""
+    for span, report in site.reports.items():
+        isdn = report.get("isdn")
+        if isdn and span in site.config.devices:
+            yield span, report, isdn, site.config.pri_settings(span)
+
+
+def _pri_where(site, settings, key):
+    if not settings.where:
+        return f"{settings.span} (no [[pri_spans]] table for it in {site.config.path})"
+    return f"{settings.span} ({settings.where}.{key} in {site.config.path})"
+
+
+def pri_side(site: Site) -> Iterator[Symptom | Skip]:
+    """libpri reports a configuration error on the D-channel: both ends
+    say they are the network, or both the CPE; layer 2 never comes up
+    (lines-real 2.2)."""
+    for _, _, isdn, settings in _isdn(site):
+        errors = isdn.get("configErrors") or []
+        if not errors or isdn.get("state") == "up":
+            continue
+        text = errors[-1]
+        both = "network" if BOTH_NETWORK in text else "cpe" if BOTH_CPE in text else None
+        if both is None:
+            continue
+        other = "network" if both == "cpe" else "cpe"
+        faces = ("it faces a telephone company (always the network)" if other == "cpe"
+                 else "it faces equipment that is the CPE too (a PBX)")
+        yield Symptom(_pri_where(site, settings, "node"),
+                      f"the D-channel stays down and libpri says: \"{text}\": both ends "
+                      f"are {'the network' if both == 'network' else 'the CPE'}",
+                      f"Set node = \"{other}\" in this span's [[pri_spans]] table if "
+                      f"{faces}; else the far end must change its side.")
+
+
+def pri_dchannel(site: Site) -> Iterator[Symptom | Skip]:
+    """The D-channel down on a span with no alarm (the line is framed)
+    and no libpri configuration error: the far end does not answer on
+    the D-channel's timeslot."""
+    for span, report, isdn, _ in _isdn(site):
+        if isdn.get("state") != "down" or report["alarms"] or isdn.get("configErrors"):
+            continue
+        kind = site.setting(report, "type")
+        slot = "timeslot 16" if kind == "e1" else "channel 24"
+        yield Symptom(site.where(span, "signalling"),
+                      f"the span is framed with no alarm but its D-channel ({slot}) is down: "
+                      "the far end answers none of our SABMEs",
+                      f"Ask the carrier whether the circuit is ISDN with its D-channel on "
+                      f"{slot}, and in service; a circuit that is CAS or robbed-bit needs "
+                      "that signalling here instead.")
+
+
+def pri_switchtype(site: Site) -> Iterator[Symptom | Skip]:
+    """The far end cleared at least SWITCHTYPE_MIN_CALLS calls with the
+    causes of a message it could not read (PROTOCOL_CAUSES): our
+    messages are of another switch type than its own."""
+    for _, _, isdn, settings in _isdn(site):
+        causes = {int(c): n for c, n in (isdn.get("farCauses") or {}).items()
+                  if int(c) in PROTOCOL_CAUSES}
+        total = sum(causes.values())
+        if total < SWITCHTYPE_MIN_CALLS:
+            continue
+        seen = ", ".join(f"{n} with cause {c} ({PROTOCOL_CAUSES[c]})"
+                         for c, n in sorted(causes.items()))
+        yield Symptom(_pri_where(site, settings, "switchtype"),
+                      f"the far end cleared {total} calls as unreadable: {seen}",
+                      f"Ask the carrier which switch type the circuit is provisioned as "
+                      f"(this span is set to {settings.switchtype}) and set switchtype in "
+                      "its [[pri_spans]] table to it.")
+
+
 @dataclass(frozen=True)
 class Rule:
     """A check, and the id and severity of what it finds."""
@@ -665,6 +757,9 @@ RULES = (
     Rule("tones.zone", "warning", tones_for_zone),
     Rule("crc4.mismatch", "error", crc4_mismatch),
     Rule("ts16.misuse", "error", ts16_misuse),
+    Rule("pri.side", "error", pri_side),
+    Rule("pri.dchannel", "error", pri_dchannel),
+    Rule("pri.switchtype", "warning", pri_switchtype),
 )
 
 

@@ -29,12 +29,16 @@ cti.server.maintenance.doctor reads)::
                     "state": "idle", "held": []}, ...],   # E1 CAS bits: "1001"
      "loopback": "none", "loopCode": null,
      "dchannel": null,                              # PRI, CCS: "dtiB1D"
+     "isdn": null,                                  # its PriSpan's snapshot (the D-channel's
+                                                    # state, side, switch type, libpri's
+                                                    # configuration errors, the far end's
+                                                    # causes), when its B-channels are trunks
      "multiframesLost": []}                         # E1: crc4, cas not found
 
 A span none of whose timeslots is in a trunk group is watched too (its
 state "unused", its alarms as the driver tells them): the doctor says so.
-So is every E1 span and T1 PRI span, until the signalling that drives
-their timeslots comes (the configuration keeps them out of trunk groups).
+So is every E1 CAS span, until the MFC/R2 signalling that drives its
+timeslots comes (the configuration keeps them out of trunk groups).
 """
 from dataclasses import replace
 
@@ -61,8 +65,10 @@ class SpanWatch:
     (DriverNotSupported) leaves the span watched for its alarms and bits
     alone: `performance` None."""
 
-    def __init__(self, name, driver, clock, span=None, timeslots=(), signalling=None):
+    def __init__(self, name, driver, clock, span=None, timeslots=(), signalling=None,
+                 isdn=None):
         self.name = name
+        self.isdn = isdn                      # its PriSpan (cti.server.lines.pri), or None
         self.driver = driver
         self.clock = clock
         self.span = span                      # cti.server.lines.spans.Span, or None
@@ -143,6 +149,7 @@ class SpanWatch:
                 "timeslots": timeslots, "loopback": status.get("loopback"),
                 "loopCode": status.get("loop_code"), "farLoop": self.far_loop,
                 "dchannel": status.get("dchannel"),
+                "isdn": self.isdn.snapshot() if self.isdn is not None else None,
                 "multiframesLost": status.get("multiframes_lost", [])}
 
 
@@ -150,7 +157,7 @@ class SpanWatches:
     """Every span of the boards, polled every POLL_S, half-way between two
     wall-clock seconds (a poll a few ms late still lands in its second)."""
 
-    def __init__(self, clock, driver, config, channels):
+    def __init__(self, clock, driver, config, channels, pri_spans=None):
         self.clock = clock
         self.driver = driver
         self.watches = {}
@@ -162,8 +169,9 @@ class SpanWatches:
             span = channels.by_name.get(device.name)
             timeslots = [c for c in trunks if getattr(c, "span", None) is span] \
                 if span is not None else []
+            isdn = pri_spans.get(f"{device.name}D") if pri_spans is not None else None
             self.watches[device.name] = SpanWatch(device.name, driver, clock, span, timeslots,
-                                                  signalling=device.signalling)
+                                                  signalling=device.signalling, isdn=isdn)
 
     def __contains__(self, name):
         return name in self.watches

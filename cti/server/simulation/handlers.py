@@ -32,6 +32,8 @@ from cti.server.simulation.telco import (
     TONES,
     TS16_USES,
 )
+from drivers.pri import NODES as PRI_NODES
+from drivers.pri import SWITCH_TYPES
 
 ADMIN = frozenset({"admin"})
 #: Every Sim* service may be refused so, besides its own errors.
@@ -91,8 +93,10 @@ def register(hub, telco):
     add("SimRestart", {**isdn, "channel": Field(int, False, doc="a B-channel's Q.931 number; "
                                                 "none: the interface")},
         lambda who, p: telco.restart(who, p["span"], p["channel"]))
-    add("SimDChannel", {**isdn, "on": Field(bool)},
-        lambda who, p: telco.dchannel(who, p["span"], p["on"]))
+    add("SimDChannel", {**isdn, "on": Field(bool, False, True),
+                        "node": Field(str, False, choices=PRI_NODES),
+                        "switchtype": Field(str, False, choices=SWITCH_TYPES)},
+        lambda who, p: telco.dchannel(who, p["span"], p["on"], p["node"], p["switchtype"]))
     add("SimHang", {"device": Field(str, doc="a voice resource"),
                     "always": Field(bool, False, False), "on": Field(bool, False, True)},
         lambda who, p: telco.hang(who, p["device"], p["always"], p["on"]))

@@ -74,9 +74,24 @@ class FarSpan:
         self.modes = {}                   # device -> (mode, rings, cause)
         self.dialled = {}                 # device -> the number our last call out dialled
         self.pending_digits = {}          # PriCall -> digits still to send (overlap)
-        node = "network" if settings.node == "cpe" else "cpe"
-        self.link = PriLink(f"{span}D (telco)", node, settings.switchtype, clock,
-                            send=self._send, on_event=self._event, overlap=settings.overlap)
+        self.node = "network" if settings.node == "cpe" else "cpe"
+        self.switchtype = settings.switchtype
+        self.link = self._link()
+
+    def _link(self):
+        return PriLink(f"{self.span}D (telco)", self.node, self.switchtype, self.clock,
+                       send=self._send, on_event=self._event, overlap=self.overlap)
+
+    def provision(self, node=None, switchtype=None):
+        """The telco's side and switch type changed (as a carrier that
+        provisioned the circuit otherwise): its libpri starts anew, its
+        calls gone."""
+        for far in list(self.calls.values()):
+            self._stop(far)
+            self._forget(far)
+        self.node = node or self.node
+        self.switchtype = switchtype or self.switchtype
+        self.link = self._link()
 
     def _send(self, frame):
         if self.silent:

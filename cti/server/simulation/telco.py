@@ -437,14 +437,21 @@ class SimulatedTelco:
                   what="the interface" if channel is None else f"channel {channel}")
         return {"span": span, "channel": channel}
 
-    def dchannel(self, who, span, on):
+    def dchannel(self, who, span, on=True, node=None, switchtype=None):
         """The telco's D-channel on `span` falls silent (on false: no frame
-        either way, as a cut) or carries frames again."""
+        either way, as a cut) or carries frames again; with `node` or
+        `switchtype`, the telco's side of it is provisioned so (its
+        libpri starts anew: a mismatch with ours shows as on a real
+        circuit)."""
         self._need()
-        self._isdn_span(span).cut(not on)
-        self._log(who, "{what} the D-channel of {span}", span=span,
-                  what="restores" if on else "silences")
-        return {"span": span, "on": on}
+        far = self._isdn_span(span)
+        if node is not None or switchtype is not None:
+            far.provision(node, switchtype)
+        far.cut(not on)
+        self._log(who, "{what} the D-channel of {span} ({node}, {switchtype})", span=span,
+                  what="restores" if on else "silences", node=far.node,
+                  switchtype=far.switchtype)
+        return {"span": span, "on": on, "node": far.node, "switchtype": far.switchtype}
 
     def _isdn_span(self, span):
         far = self.isdn.get(span)
