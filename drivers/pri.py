@@ -62,6 +62,11 @@ SWITCH_TYPES = ("national", "ni2", "dms100", "euroisdn_e1", "qsig")
 #: Q.850 causes: normal clearing, user busy.
 CAUSE_NORMAL = 16
 CAUSE_BUSY = 17
+#: Causes with which libpri clears a call not yet disconnected by sending
+#: RELEASE COMPLETE at once (unallocated number, no circuit, channel not
+#: available, invalid call reference, no such channel): the call is over
+#: when `hangup` returns, no answer comes.
+RELEASE_COMPLETE_CAUSES = frozenset({1, 34, 44, 81, 82})
 #: libpri's two extra bytes per frame, where the FCS would be.
 FCS_BYTES = 2
 
@@ -100,7 +105,8 @@ class PriCall:
         self.link = link
         self.pointer = pointer
         self.channel = None            # the B-channel agreed, once known
-        self.released = False          # the far end's RELEASE came: gone once answered
+        self.disconnected = False      # the far end's DISCONNECT came
+        self.released = False          # libpri is done with it once `hangup` returns
 
     def __repr__(self):
         return f"<PriCall {self.link.name} channel {self.channel}>"
@@ -294,6 +300,8 @@ class PriLink:
                 self._forget(call)
             elif kind == "release" and call is not None:
                 call.released = True
+            elif call is not None:
+                call.disconnected = True
             return PriEvent(kind, call=call, channel=_channel(h.channel), cause=h.cause)
         if kind in ("proceeding", "progress"):
             p = e.proceeding
@@ -383,7 +391,10 @@ class PriLink:
     def hangup(self, call, cause=CAUSE_NORMAL):
         """Clear the call (DISCONNECT, or RELEASE, or RELEASE COMPLETE, as its
         state has it); the answer to a far end's `disconnect` or `release`
-        too.  After a `release`, libpri has forgotten the call."""
+        too.  After a `release`, or with one of RELEASE_COMPLETE_CAUSES
+        before any DISCONNECT, libpri has forgotten the call (`released`)."""
+        if not call.disconnected and cause in RELEASE_COMPLETE_CAUSES:
+            call.released = True
         try:
             self._request("pri_hangup", call.pointer, cause)
         finally:

@@ -88,3 +88,12 @@ def test_the_console_benchmark_redraws_the_supervisors_grid():
     ms, widths = asyncio.run(bench.console.redraw_ms(30, redraws=2))
     assert ms > 0
     assert widths[5] == len("1:00:02")             # the agent in its state past an hour
+
+
+def test_the_lines_benchmark_offers_every_pri_call_it_places():
+    """A small run of bench.lines: calls from the telco's libpri through the
+    driver to the offer, each channel back to idle for the next."""
+    import bench.lines
+
+    result = bench.lines.pri_call_setups_per_second(90)
+    assert result["calls"] == 90 and result["pri_call_setups_per_second"] > 0

@@ -361,6 +361,19 @@ def test_the_trunk_machine_in_and_cleared_by_the_far_end_with_its_history():
     assert wired.listener.released == [(f"{SPAN}T2", "far end cleared (cause 17: User busy)")]
 
 
+def test_a_call_refused_with_a_cause_libpri_ends_at_once_leaves_the_trunk_idle():
+    """No route: cause 1, which libpri sends as RELEASE COMPLETE straight
+    away (no answer comes to wait for)."""
+    wired = Wired(settings())
+    wired.telco.setup(1, "5550000", "2125551234")
+    wired.pump()
+    trunk = wired.trunk(1)
+    trunk.release("no route for the call")
+    wired.pump()
+    assert trunk.state == "idle" and trunk.cause == 1 and trunk.call is None
+    assert [e.cause for e in wired.telco_events if e.kind == "release"] == [1]
+
+
 def test_the_trunk_machine_out_with_no_answer_on_the_clock():
     wired = Wired(settings())
     trunk = wired.trunk(1)
