@@ -83,7 +83,7 @@ def answered(centre, sim, device):
 
 def to_agent(centre, sim):
     """A call in for the support queue, answered by agent 1005 at msiB1C5:
-    (its B-channel, the agent's events, the agent's phone)."""
+    (its B-channel, the agent's events, the agent's phone, its client)."""
     agent, events = agent_ready(centre, "1005", "msiB1C5")
     device = sim_call(centre, sim, "5550199")
     phone = centre.sim.endpoint("msiB1C5")
@@ -91,7 +91,7 @@ def to_agent(centre, sim):
     phone.offhook()
     centre.run_until(lambda: "Established" in names(events), what="the agent talks")
     answered(centre, sim, device)
-    return device, events, phone
+    return device, events, phone, agent
 
 
 def headset(centre, agent="1005", station="msiB1C5"):
@@ -173,6 +173,30 @@ def test_an_agent_calls_out_with_early_media_then_talks_both_ways(tmp_path, kind
     assert trunk(centre, f"{SPAN}T1").state == "idle"
 
 
+def test_an_agent_transfers_an_isdn_caller_out_on_another_b_channel(tmp_path):
+    """In on B-channel 1, out on B-channel 2 of the same span: two ISDN
+    calls bridged, audio both ways between the caller and the far end."""
+    centre = pri_centre(tmp_path, "t1", "national")
+    sim = admin(centre)
+    centre.call(sim.call("SimAnswerMode", target=f"{SPAN}T2", mode="answer", rings=1))
+    device, events, phone, agent = to_agent(centre, sim)
+    assert device == f"{SPAN}T1"
+    call_id = dict(events)["Established"]["call"]
+    result = centre.call(agent.call("SingleStepTransferCall", call=call_id, number="5559876"))
+    assert result["transferredTo"] == "number:5559876"
+    centre.run_until(lambda: centre.center.calls[call_id].outside, within_ms=20_000,
+                     what="the far end answers")
+    status = centre.call(sim.call("SimStatus", device=f"{SPAN}T2"))
+    assert (status["state"], status["dialled"]) == ("connected", "5559876")
+    caller, far = centre.sim.endpoint(device), centre.sim.endpoint(f"{SPAN}T2")
+    assert heard_both_ways(centre, caller, far) == (True, True)
+    centre.call(sim.call("SimHangup", device=device))
+    centre.run_until(lambda: not centre.center.calls, what="the call ends")
+    centre.run(1000)
+    assert [trunk(centre, d).state for d in (device, f"{SPAN}T2")] == ["idle", "idle"]
+    assert centre.server.voice_pool.busy == set()
+
+
 @pytest.mark.parametrize("cause,disposition,words", [(17, "busy", "busy (cause 17: User busy)"),
                                                      (34, "failed", "refused (cause 34: ")])
 def test_a_call_out_refused_fails_with_the_cause_in_the_cdr(tmp_path, cause, disposition,
@@ -228,7 +252,7 @@ def test_a_restart_of_a_channel_and_of_the_span_clears_the_calls_up(tmp_path):
 def test_a_d_channel_lost_keeps_the_call_up_then_clears_it_with_cause_27(tmp_path):
     centre = pri_centre(tmp_path)
     sim = admin(centre)
-    device, events, phone = to_agent(centre, sim)
+    device, events, phone, _ = to_agent(centre, sim)
     centre.call(sim.call("SimDChannel", span=SPAN, on=False))
     centre.run_until(lambda: dchannel(centre).state == "down", within_ms=20_000,
                      what="layer 2 lost")
@@ -476,6 +500,9 @@ def test_linediag_traces_a_call_to_a_pcap_that_tshark_reads_as_q931(tmp_path):
     assert "0x45" in messages and rows[messages.index("0x45")][4] == "17"   # DISCONNECT
     assert rows[0][1] != rows[1][1]                      # both directions traced
     assert dchannel(centre).tracers == []                # the trace ended with the command
+    spans = io.StringIO()
+    assert linediag.run(linediag.parser().parse_args(["spans", SPAN]), source, spans) == 0
+    assert f"D-channel {DCHANNEL} up (cpe, euroisdn_e1)" in spans.getvalue()
 
 
 def test_a_trace_of_what_is_no_d_channel_is_refused_naming_them(tmp_path):

@@ -69,7 +69,9 @@ def render_spans(reports):
         out.append(f"  alarms now: {', '.join(r['alarms']) or 'none'}"
                    + (f"; multiframes not found: {', '.join(r['multiframesLost'])}"
                       if r.get("multiframesLost") else "")
-                   + (f"; D-channel {r['dchannel']}" if r.get("dchannel") else ""))
+                   + (f"; D-channel {r['dchannel']}" if r.get("dchannel") else "")
+                   + (f" {r['isdn']['state']} ({r['isdn']['node']}, "
+                      f"{r['isdn']['switchtype']})" if r.get("isdn") else ""))
         history = r["alarmHistory"]
         if history:
             rows = [{"alarm": a["alarm"], "raised": clock_time(a["raised"]),
