@@ -258,14 +258,18 @@ def test_a_d_channel_lost_keeps_the_call_up_then_clears_it_with_cause_27(tmp_pat
                      what="layer 2 lost")
     assert trunk(centre, device).state == "connected"   # Q.931 5.8.9: T309 keeps it
     assert heard_both_ways(centre, centre.sim.endpoint(device), phone) == (True, True)
-    centre.run_until(lambda: trunk(centre, device).state == "idle", within_ms=40_000,
-                     what="T309 expires")
+    centre.run_until(lambda: trunk(centre, device).state == "out_of_service",
+                     within_ms=40_000, what="T309 expires")    # cleared, then out of service
     centre.run(500)
     [cdr] = centre.records.of(CallRecord, trunk=device)
     assert cdr.cause == "far end cleared (cause 27: Destination out of order)"
+    assert {trunk(centre, f"{SPAN}T{n}").state for n in (1, 2, 30)} == {"out_of_service"}
+    refusal = refused(centre, sim, "SimCall", target="isdn", dnis="5550199")
+    assert "no channel is idle at both ends" in str(refusal)
     centre.call(sim.call("SimDChannel", span=SPAN, on=True))
     centre.run_until(lambda: dchannel(centre).state == "up", within_ms=20_000,
                      what="layer 2 back")
+    assert trunk(centre, device).state == "idle"
     assert sim_call(centre, sim, "5550199") == device
 
 
@@ -381,6 +385,7 @@ def test_the_trunk_machine_in_and_cleared_by_the_far_end_with_its_history():
     wired.pump()
     assert trunk.state == "idle" and trunk.cause == 17
     assert [t.event for t in trunk.machine.history] == [
+        "out_of_service", "back_in_service",         # until the D-channel first came up
         "offer", "answer", "far_clear", "release", "idle"]
     assert wired.listener.released == [(f"{SPAN}T2", "far end cleared (cause 17: User busy)")]
 
@@ -396,6 +401,19 @@ def test_a_call_refused_with_a_cause_libpri_ends_at_once_leaves_the_trunk_idle()
     wired.pump()
     assert trunk.state == "idle" and trunk.cause == 1 and trunk.call is None
     assert [e.cause for e in wired.telco_events if e.kind == "release"] == [1]
+
+
+def test_a_setup_with_no_voice_resource_free_is_refused_with_cause_47():
+    wired = Wired(settings())
+    trunk = wired.trunk(1)
+    trunk.voice_pool.free = []
+    wired.telco.setup(1, "5550199", "2125551234")
+    wired.pump()
+    assert wired.listener.offered == []
+    assert [e.cause for e in wired.telco_events if e.kind in ("disconnect", "release")] \
+        == [47]
+    assert trunk.state == "idle" and trunk.call is None
+    assert [t.event for t in trunk.machine.history][-2:] == ["refuse", "idle"]
 
 
 def test_the_trunk_machine_out_with_no_answer_on_the_clock():

@@ -51,6 +51,9 @@ network").  The D-channel going down (layer 2 lost) leaves active
 calls up, as Q.931 5.8.9 has it: libpri's T309 runs, and if the link
 is not back when it expires the calls are released with cause 27
 (destination out of order); calls not yet answered are cleared at once.
+While it is down (and until it first comes up) the idle B-channels are
+out of service, as a span's in alarm: no call is placed on them, and
+calls out go to other trunks.
 Every trunk and every D-channel has a declared machine with its
 history; a D-channel's also counts libpri's configuration errors (both
 ends network, or both CPE: the doctor's pri.side rule) and the causes
@@ -131,6 +134,7 @@ def cause_for(reason, answered):
 
 PRI_TRUNK = Table("pri_trunk", initial="idle", transitions=[
     # inbound
+    ("idle", "refuse", "clearing"),            # SETUP we cannot take: refused with a cause
     ("idle", "setup", "overlap"),              # SETUP, number incomplete: SETUP ACKNOWLEDGE
     ("overlap", "digits", "="),                # INFORMATION: more of it
     ("overlap", "offer", "offered"),           # complete: CALL PROCEEDING, offered
@@ -195,6 +199,18 @@ class PriTrunk(OutsideLine, PooledVoice, Channel):
         self.calling_plan = self.presentation = None
         self._timer = None                # overlap digits / a call out's ring time
 
+    def _changed(self, machine, transition):
+        """Idle again while the D-channel is down: out of service until it
+        is up (no call can be signalled on the channel meanwhile)."""
+        super()._changed(machine, transition)
+        if transition.target == "idle" and self.state == "idle" and not self.dchannel.link.up:
+            self.machine.fire("out_of_service", reason="D-channel down")
+
+    def back_in_service(self):
+        """Its span healthy, or its D-channel up: idle again if both are."""
+        if self.dchannel.link.up:
+            super().back_in_service()
+
     def snapshot(self):
         snap = super().snapshot()
         snap.update({"bchannel": self.bchannel, "cause": self.cause,
@@ -227,8 +243,7 @@ class PriTrunk(OutsideLine, PooledVoice, Channel):
             log.warn("{channel}: SETUP with no voice resource free: refused (cause 47)",
                      channel=self.name)
             self.cause = CAUSE_RESOURCE_UNAVAILABLE
-            self.machine.fire("offer", ani=self.ani, dnis=self.dnis)
-            self.machine.fire("release", reason="no voice resource free")
+            self.machine.fire("refuse", cause=self.cause, reason="no voice resource free")
             link.refuse(self.call, CAUSE_RESOURCE_UNAVAILABLE)
             return
         if not event.complete and self.dchannel.settings.overlap:
@@ -434,7 +449,10 @@ class PriSpan:
         return self.machine.state
 
     def add(self, trunk):
+        """A B-channel of ours; out of service until the D-channel is up."""
         self.trunks[trunk.bchannel] = trunk
+        if not self.link.up:
+            trunk.machine.fire("out_of_service", reason="D-channel not up yet")
 
     def handle(self, event):
         """A board event of the D-channel: a frame that arrived."""
@@ -463,8 +481,14 @@ class PriSpan:
         kind = event.kind
         if kind == "dchannel_up":
             self.machine.fire_if("up")
+            for trunk in list(self.trunks.values()):
+                if trunk.span is None or trunk.span.in_service:
+                    trunk.back_in_service()
         elif kind == "dchannel_down":
             self.machine.fire_if("down")
+            for trunk in list(self.trunks.values()):
+                if trunk.state == "idle":
+                    trunk.machine.fire("out_of_service", reason="D-channel down")
         elif kind == "config_error":
             self.config_errors = (self.config_errors + [event.text])[-5:]
             self.machine.fire_if("config_error", text=event.text)

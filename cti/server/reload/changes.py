@@ -69,6 +69,7 @@ FIELDS = {
     "sms": ("sms", RESTART),                     # the GSM modem is opened at the start
     "caller_id_boxes": ("caller_id_boxes", RESTART),
     "monitored_lines": ("monitored_lines", RESTART),
+    "pri_spans": ("pri_spans", RESTART),         # each D-channel's libpri is made at the start
 }
 
 #: [flow] (FlowSettings) field -> how a change is taken: this server reads
