@@ -436,6 +436,16 @@ def test_the_trunk_machine_out_with_no_answer_on_the_clock():
     assert [e.cause for e in wired.telco_events if e.kind == "disconnect"] == [19]
 
 
+def test_a_call_out_carries_the_span_s_calling_number_presentation_and_channel_choice():
+    wired = Wired(settings(channel_selection="preferred", calling_number="5550100",
+                           presentation="restricted"))
+    wired.trunk(2).seize("13800138000")
+    wired.pump()
+    ring = [e for e in wired.telco_events if e.kind == "setup"][-1]
+    assert (ring.channel, ring.exclusive, ring.called, ring.calling, ring.presentation) == (
+        2, False, "13800138000", "5550100", "restricted")
+
+
 def test_a_preferred_channel_busy_gives_way_and_an_exclusive_one_is_refused_44():
     wired = Wired(settings())
     wired.telco.setup(1, "5550199", "1")
