@@ -709,7 +709,8 @@ def test_every_key_is_documented():
             "default", "flow_down", "strategy", "service_level_s", "max_wait_s", "max_length",
             "wrap_up_s", "ring_timeout_s", "music", "id", "password_hash", "queues", "skills",
             "station", "team", "weight", "roles", "server", "user", "password", "password_file",
-            "flows_dir", "prompts_dir"]
+            "flows_dir", "prompts_dir", "span", "node", "switchtype", "channel_selection",
+            "overlap", "calling_number", "presentation"]
     assert [k for k in keys if f"| `{k}` |" not in section] == []
 
 
