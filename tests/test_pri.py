@@ -28,10 +28,11 @@ BOARDS = {"e1": '[[boards]]\ntype = "e1"\nsignalling = "ccs"\n',
 B_CHANNELS = {"e1": 30, "t1": 23}
 
 
-def pri_config(tmp_path, kind="e1", switchtype=None, pri=""):
+def pri_config(tmp_path, kind="e1", switchtype=None, pri="", group=""):
     """The sample configuration with an ISDN span dtiB2 of `kind` added,
-    its B-channels the two-way group "isdn"; the sample's analog group
-    inbound only, so calls out take the ISDN group."""
+    its B-channels the two-way group "isdn" (`group`: more of its keys);
+    the sample's analog group inbound only, so calls out take the ISDN
+    group, unless `group` gives it `numbers`."""
     boards = tmp_path / "boards.toml"
     boards.write_text((ETC / "boards.toml").read_text() + BOARDS[kind])
     text = (ETC / "cti.toml").read_text()
@@ -42,19 +43,21 @@ def pri_config(tmp_path, kind="e1", switchtype=None, pri=""):
         assert old in text
         text = text.replace(old, new)
     text += (f'\n[[trunk_groups]]\nname = "isdn"\ndirection = "both"\n'
-             f'channels = ["{SPAN}T1-{B_CHANNELS[kind]}"]\n')
+             f'channels = ["{SPAN}T1-{B_CHANNELS[kind]}"]\n{group}')
     if switchtype or pri:
         text += f'\n[[pri_spans]]\nspan = "{SPAN}"\n' + (
             f'switchtype = "{switchtype}"\n' if switchtype else "") + pri
     path = tmp_path / "cti.toml"
     path.write_text(text)
     config = load_server_config(path)
+    if "numbers" in group:
+        return config
     return replace(config, trunk_groups=tuple(
         replace(g, direction="in") if g.name == "local" else g for g in config.trunk_groups))
 
 
-def pri_centre(tmp_path, kind="e1", switchtype=None, pri=""):
-    centre = Centre(pri_config(tmp_path, kind, switchtype, pri))
+def pri_centre(tmp_path, kind="e1", switchtype=None, pri="", group=""):
+    centre = Centre(pri_config(tmp_path, kind, switchtype, pri, group))
     centre.run_until(lambda: dchannel(centre).state == "up", what="the D-channel up")
     return centre
 
@@ -195,6 +198,29 @@ def test_an_agent_transfers_an_isdn_caller_out_on_another_b_channel(tmp_path):
     centre.run(1000)
     assert [trunk(centre, d).state for d in (device, f"{SPAN}T2")] == ["idle", "idle"]
     assert centre.server.voice_pool.busy == set()
+
+
+def test_calls_out_take_the_trunk_group_whose_numbers_match(tmp_path):
+    """Long-distance numbers (1...) on the ISDN group, the rest on the
+    sample's analog lines (a group with no `numbers` takes any)."""
+    centre = pri_centre(tmp_path, group='numbers = ["1*"]\n')
+    sim = admin(centre)
+    client, events, phone = headset(centre)
+    centre.call(client.call("MakeCall", number="12125550123"))
+    centre.run_until(lambda: "Established" in names(events), within_ms=30_000,
+                     what="the long-distance call answered")
+    assert centre.call(sim.call("SimStatus", device=f"{SPAN}T1"))["dialled"] == \
+        "12125550123"
+    centre.call(sim.call("SimHangup", device=f"{SPAN}T1"))
+    centre.run_until(lambda: centre.center.acd.agents["1005"].state == "ready",
+                     what="the agent free again")
+    events.clear()
+    centre.sim.endpoint("dxxxB1C1").set_outbound("answer", 1)
+    centre.call(client.call("MakeCall", number="5551234"))
+    centre.run_until(lambda: "Established" in names(events), within_ms=30_000,
+                     what="the local call answered")
+    assert centre.sim.endpoint("dxxxB1C1").dialled() == "5551234"
+    assert trunk(centre, f"{SPAN}T1").state == "idle"
 
 
 @pytest.mark.parametrize("cause,disposition,words", [(17, "busy", "busy (cause 17: User busy)"),

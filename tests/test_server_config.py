@@ -210,6 +210,24 @@ def test_pri_b_channels_are_trunks_with_the_span_s_default_d_channel_settings(tm
             settings.overlap) == ("cpe", "national", "exclusive", False)
 
 
+def test_a_trunk_group_s_numbers_rank_calls_out(tmp_path):
+    text = BASE.replace('["dtiB1T1-24"]', '["dtiB1T1-24"]\nnumbers = ["00*", "0*", "5551234"]')
+    text = text.replace('direction = "in"', 'direction = "both"', 1)
+    group = load_server_config(write(tmp_path, text)).trunk_groups[0]
+    assert [group.takes(n) for n in ("0086123", "0123", "5551234", "5559999", "00,86")] == [
+        (1, 2), (1, 1), (2, 7), None, (1, 2)]
+
+
+def test_numbers_on_an_inbound_group_or_not_numbers_are_refused(tmp_path):
+    text = BASE.replace('["dtiB1T1-24"]', '["dtiB1T1-24"]\nnumbers = ["00*"]')
+    e = error(tmp_path, text)                         # pstn_in is inbound
+    assert e.key == "trunk_groups[0].numbers" and "direction \"in\"" in str(e)
+    text = BASE.replace('["dtiB1T1-24"]', '["dtiB1T1-24"]\nnumbers = ["9-1"]')
+    e = error(tmp_path, text.replace('direction = "in"', 'direction = "both"', 1))
+    assert e.key == "trunk_groups[0].numbers[0]"
+    assert "'9-1' is not a number or a prefix ending in '*'" in str(e)
+
+
 def test_pri_spans_must_name_an_isdn_span(tmp_path):
     e = error(tmp_path, BASE + '\n[[pri_spans]]\nspan = "dtiB1"\n')
     assert e.key == "pri_spans[0].span"
@@ -710,7 +728,7 @@ def test_every_key_is_documented():
             "wrap_up_s", "ring_timeout_s", "music", "id", "password_hash", "queues", "skills",
             "station", "team", "weight", "roles", "server", "user", "password", "password_file",
             "flows_dir", "prompts_dir", "span", "node", "switchtype", "channel_selection",
-            "overlap", "calling_number", "presentation"]
+            "overlap", "calling_number", "presentation", "numbers"]
     assert [k for k in keys if f"| `{k}` |" not in section] == []
 
 

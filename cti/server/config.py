@@ -130,6 +130,7 @@ _DEVICE = re.compile(r"(dxxx|dti|msi|dcb)B([1-9][0-9]*)([CTD])([1-9][0-9]*)"
 _DEVICE_LETTER = {"dxxx": "C", "dti": "T", "msi": "C", "dcb": "D"}
 _DEVICE_EXAMPLES = "'dtiB1T1-24', 'dxxxB1C1-4', 'msiB1C1-8', 'dcbB1D1' ..."
 _REQUIRED = object()
+_OUT_NUMBER = re.compile(r"[0-9#*]{1,32}\Z")
 _CALLING_NUMBER = re.compile(r"[0-9]{1,20}\Z")
 _PHONE_NUMBER = re.compile(r"\+?[0-9]{3,20}\Z")
 _PIN = re.compile(r"[0-9]{4,8}\Z")
@@ -163,6 +164,26 @@ class TrunkGroup:
     channels: tuple[str, ...]
     signalling: dict[str, str] = field(default_factory=dict, hash=False)
     address: str = "dtmf"               # E&M: the far end's ANI/DNIS, "dtmf" or "mf"
+    numbers: tuple[str, ...] = ()       # calls out it takes: "5551234", "00*"; () any
+
+    def takes(self, number):
+        """How well the group fits a call out to `number` (its ',' pauses
+        aside): None if it does not take it; else a rank, the higher the
+        more specific: an exact number, then the longest prefix, then a
+        group that takes any number."""
+        if not self.numbers:
+            return (0, 0)
+        digits = number.replace(",", "")
+        best = None
+        for pattern in self.numbers:
+            if pattern.endswith("*") and digits.startswith(pattern[:-1]):
+                rank = (1, len(pattern) - 1)
+            elif pattern == digits:
+                rank = (2, len(pattern))
+            else:
+                continue
+            best = rank if best is None else max(best, rank)
+        return best
 
 
 @dataclass(frozen=True)
@@ -1131,7 +1152,7 @@ def _groups(reader, data, devices):
     owners = {}
     trunk_groups, names = [], {}
     for t, key in reader.tables(data, "trunk_groups",
-                                ("name", "direction", "channels", "address")):
+                                ("name", "direction", "channels", "address", "numbers")):
         name = reader.name(t, key)
         reader.unique(names, name, f"{key}.name", "trunk group")
         direction = reader.string(t, key, "direction", choices=DIRECTIONS)
@@ -1144,8 +1165,10 @@ def _groups(reader, data, devices):
                              owners, f"trunk group {name!r}", refuse=_not_yet_a_trunk)
         if not channels:
             reader.fail(f"{key}.channels", "expected at least one channel")
+        numbers = _out_numbers(reader, t, key, direction, name)
         trunk_groups.append(TrunkGroup(name, direction, channels,
-                                       {c: devices[c].signalling for c in channels}, address))
+                                       {c: devices[c].signalling for c in channels}, address,
+                                       numbers))
 
     station_groups, names = [], {}
     for t, key in reader.tables(data, "station_groups", ("name", "stations")):
@@ -1182,6 +1205,21 @@ def _groups(reader, data, devices):
     else:
         conference_pool = tuple(d.name for d in devices.values() if d.kind == "dsp")
     return tuple(trunk_groups), tuple(station_groups), voice_pool, conference_pool, station_tones
+
+
+def _out_numbers(reader, t, key, direction, name):
+    """A trunk group's `numbers`: the calls out it takes (exact numbers, or
+    prefixes ending in '*')."""
+    entries = reader.strings(t, key, "numbers", [],
+                             expected="a list of numbers or prefixes such as [\"00*\"]")
+    if entries and direction == "in":
+        reader.fail(f"{key}.numbers", f"trunk group {name!r} is direction \"in\": numbers "
+                    "say which calls out it takes")
+    for item, where in entries:
+        if not _OUT_NUMBER.match(item):
+            reader.fail(where, f"{item!r} is not a number or a prefix ending in '*' (up to 32 "
+                        "of 0-9, '#' and '*')")
+    return tuple(item for item, _ in entries)
 
 
 def _station_tones(reader, data, devices, owners):

@@ -186,14 +186,20 @@ class Dialer:
         except Barred as e:
             raise Barred(e.reason, f"{service}: {e}", field="number") from None
 
-    def trunks(self):
-        """Trunk channels that may carry calls out, in configuration order."""
-        for group in self.layer.config.trunk_groups:
-            if group.direction in ("out", "both"):
-                for name in group.channels:
-                    channel = self.layer.channels.by_name.get(name)
-                    if channel is not None and hasattr(channel, "seize"):
-                        yield channel
+    def trunks(self, number):
+        """Trunk channels that may carry a call out to `number`: those of
+        the groups whose `numbers` take it, the most specific first (an
+        exact number, the longest prefix, then the groups that take any),
+        in configuration order among equals."""
+        groups = [(group.takes(number), i, group)
+                  for i, group in enumerate(self.layer.config.trunk_groups)
+                  if group.direction in ("out", "both")]
+        for _, _, group in sorted((g for g in groups if g[0] is not None),
+                                     key=lambda g: (tuple(-r for r in g[0]), g[1])):
+            for name in group.channels:
+                channel = self.layer.channels.by_name.get(name)
+                if channel is not None and hasattr(channel, "seize"):
+                    yield channel
 
     @defer.inlineCallbacks
     def place(self, number, caller, on_seized=None, no_answer_s=NO_ANSWER_S):
@@ -202,7 +208,7 @@ class Dialer:
         check_number) is counted while the trunk is taken."""
         reason = "no trunk free for calls out"
         tried = 0
-        for trunk in self.trunks():
+        for trunk in self.trunks(number):
             if trunk.state != "idle" or trunk.name in self.by_trunk:
                 continue
             self.by_trunk[trunk.name] = None             # taken
