@@ -69,24 +69,19 @@ from cti.logs import Logger
 from cti.server.lines.channels import NO_ANSWER_S, Channel, OutsideLine, PooledVoice
 from cti.statemachine import Table
 from drivers.errors import PriError
-from drivers.pri import CAUSE_NORMAL, PriLink, cause_text
+from drivers.pri import CAUSE_BUSY, CAUSE_NORMAL, PriLink, cause_text
 
 log = Logger()
 
-#: Q.850 causes the trunks give and read.
+#: Q.850 causes the trunks give and read (besides drivers.pri's normal
+#: clearing and user busy).
 CAUSE_UNALLOCATED = 1
-CAUSE_BUSY = 17
 CAUSE_NO_USER_RESPONDING = 18
 CAUSE_NO_ANSWER = 19
 CAUSE_REJECTED = 21
-CAUSE_OUT_OF_ORDER = 27
 CAUSE_NO_CIRCUIT = 34
-CAUSE_TEMPORARY_FAILURE = 41
 CAUSE_CHANNEL_UNAVAILABLE = 44
 CAUSE_RESOURCE_UNAVAILABLE = 47
-#: Causes from the far end that say it did not understand our messages:
-#: a switch type unlike its own (the doctor's pri.switchtype rule).
-PROTOCOL_CAUSES = (96, 100, 111)
 #: Overlap receiving: the number is complete this long after its last digit.
 OVERLAP_DIGIT_S = 4.0
 #: E1: the D-channel's timeslot; B-channels above it are numbered one up.

@@ -30,9 +30,14 @@ from dataclasses import dataclass
 
 from twisted.logger import Logger
 
-from cti.server.lines.pri import CAUSE_BUSY, bchannel, bchannel_device
+from cti.server.lines.pri import (
+    CAUSE_CHANNEL_UNAVAILABLE,
+    CAUSE_NO_CIRCUIT,
+    bchannel,
+    bchannel_device,
+)
 from drivers import errors as driver_errors
-from drivers.pri import CAUSE_NORMAL, PriLink
+from drivers.pri import CAUSE_BUSY, CAUSE_NORMAL, PriLink
 
 log = Logger()
 
@@ -185,11 +190,11 @@ class FarSpan:
             device = bchannel_device(self.span, event.channel, self.e1)
         if device is None or device in self.calls:
             if event.exclusive and device is not None:
-                self.link.refuse(event.call, 44)
+                self.link.refuse(event.call, CAUSE_CHANNEL_UNAVAILABLE)
                 return
             device = next((d for d in self._devices() if d not in self.calls), None)
             if device is None:
-                self.link.refuse(event.call, 34)
+                self.link.refuse(event.call, CAUSE_NO_CIRCUIT)
                 return
             event.call.channel = bchannel(device, self.e1)
         mode, rings, cause = self.modes.get(device, ("answer", 2, None))

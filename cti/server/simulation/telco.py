@@ -57,6 +57,7 @@ from drivers.interface import (
     SPAN_CODINGS,
     SPAN_FRAMINGS,
 )
+from drivers.pri import CAUSE_NORMAL
 from drivers.sim import ALARMS as SIM_ALARMS
 from drivers.sim import DISCONNECTS, OUTBOUND
 from drivers.sim import TONES as SIM_TONES
@@ -282,7 +283,7 @@ class SimulatedTelco:
             raise InvalidField(f"{device} is an ISDN B-channel: its far end clears with a "
                                "cause on the D-channel; a hang-up method is for analog "
                                "lines", field="method")
-        cause = 16 if cause is None else self._cause(cause)
+        cause = CAUSE_NORMAL if cause is None else self._cause(cause)
         far = self.isdn_trunks[device]
         state = far.state(device)
         if state not in ("ringing", "seized", "connected"):
