@@ -53,6 +53,13 @@ from cti.server.outbound.dialing import (
     DialClass,
     DialingSettings,
 )
+from cti.server.outbound.routes import (
+    PREFIX,
+    PREPEND,
+    OutboundRoute,
+    PatternError,
+    compile_pattern,
+)
 from cti.server.scope import AGENT_AGENTS, AGENT_CALLS
 from drivers.gsm import MODES as SMS_MODES
 from drivers.gsm import GsmSettings
@@ -394,6 +401,7 @@ class ServerConfig:
     conference_pool: tuple[str, ...] = ()
     station_tones: dict = field(default_factory=dict, hash=False)   # tone -> voice channel
     routes: tuple[Route, ...] = ()       # as declared
+    outbound_routes: tuple[OutboundRoute, ...] = ()   # calls out by number; () every group
     default_route: Route | None = None
     flow_down_queue: str = ""
     queues: tuple[Queue, ...] = ()
@@ -749,7 +757,8 @@ def _channels(reader, entries, devices, kinds, what, owners, group, refuse=None)
 
 # -- the whole file ------------------------------------------------------
 TOP_KEYS = ("driver", "boards", "server", "trunk_groups", "station_groups", "voice_pool",
-            "conference_pool", "station_tones", "routing", "routes", "queues", "acd",
+            "conference_pool", "station_tones", "routing", "routes", "outbound_routes",
+            "queues", "acd",
             "agents", "users", "flow", "dialing", "dial_classes", "visibility", "faults",
             "sms", "caller_id_boxes", "monitored_lines")
 
@@ -809,6 +818,7 @@ def load_server_config(path):
         trunk_groups=trunk_groups,
         station_groups=station_groups, voice_pool=voice_pool,
         conference_pool=conference_pool, station_tones=station_tones, routes=routes,
+        outbound_routes=_outbound_routes(reader, data, trunk_groups),
         default_route=default_route,
         flow_down_queue=flow_down, queues=queues, acd=acd, faults=faults, agents=agents,
         users=users,
@@ -817,6 +827,61 @@ def load_server_config(path):
                                    choices=AGENT_AGENTS),
         agent_calls=reader.string(visibility, "visibility", "agent_calls", "queues",
                                   choices=AGENT_CALLS))
+
+
+def _outbound_routes(reader, data, trunk_groups):
+    """[[outbound_routes]]: which trunk groups a call out takes by its
+    number (cti.server.outbound.routes)."""
+    groups = {g.name: g for g in trunk_groups}
+    routes, names, matches = [], {}, {}
+    for t, key in reader.tables(data, "outbound_routes", ("name", "prefix", "pattern",
+                                                          "trunk_groups", "strip", "prepend")):
+        name = reader.name(t, key)
+        reader.unique(names, name, f"{key}.name", "outbound route")
+        if ("prefix" in t) == ("pattern" in t):
+            reader.fail(key, "expected either prefix (\"91\"; \"\" for any number) or "
+                        "pattern (\"_91NXXNXXXXXX\"), " + ("not both" if "prefix" in t
+                                                             else "found neither"))
+        prefix = pattern = None
+        if "prefix" in t:
+            prefix = t["prefix"]
+            if not isinstance(prefix, str) or not PREFIX.match(prefix):
+                reader.fail(f"{key}.prefix", "expected digits, * and # (\"\" for any "
+                            f"number), got {_show(prefix)}")
+        else:
+            pattern = reader.string(t, key, "pattern", expected="an Asterisk pattern such as "
+                                    "\"_9NXXXXXX\"")
+            try:
+                compile_pattern(pattern)
+            except PatternError as e:
+                reader.fail(f"{key}.pattern", f"{pattern!r}: {e}")
+        match = ("prefix", prefix) if prefix is not None else ("pattern", pattern)
+        if match in matches:
+            reader.fail(f"{key}.{match[0]}", f"{match[0]} {match[1]!r} is routed already, by "
+                        f"{matches[match]}")
+        matches[match] = key
+        entries = reader.strings(t, key, "trunk_groups",
+                                 expected="a list of trunk groups to try in order, such as "
+                                 "[\"pstn_out\", \"local\"]")
+        if not entries:
+            reader.fail(f"{key}.trunk_groups", "expected at least one trunk group")
+        seen = {}
+        for group, where in entries:
+            reader.unique(seen, group, where, "trunk group")
+            if group not in groups:
+                reader.fail(where, f"trunk group {group!r} is not declared (trunk groups: "
+                            f"{', '.join(groups) or 'none'})")
+            if groups[group].direction == "in":
+                reader.fail(where, f"trunk group {group!r} is inbound only (direction "
+                            "\"in\"): calls out cannot use it")
+        strip = reader.integer(t, key, "strip", 0, 0, 31)
+        prepend = t.get("prepend", "")
+        if not isinstance(prepend, str) or not PREPEND.match(prepend):
+            reader.fail(f"{key}.prepend", "expected up to 16 digits, *, # and ',' (a pause), "
+                        f"got {_show(prepend)}")
+        routes.append(OutboundRoute(name, tuple(g for g, _ in entries), prefix, pattern,
+                                    strip, prepend, key))
+    return tuple(routes)
 
 
 def _faults(reader, data):
