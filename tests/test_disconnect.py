@@ -172,3 +172,14 @@ def test_an_e_and_m_group_refuses_disconnect_settings(tmp_path):
         load_server_config(cti)
     assert "trunk_groups[0].disconnect" in str(caught.value)
     assert "clears with its signalling bits" in str(caught.value)
+
+
+def test_sim_hangup_refuses_what_a_t1_loop_start_far_end_cannot_do(tmp_path):
+    from tests.centre import refused
+
+    centre = centre_with(tmp_path, 'disconnect = ["tone", "silence"]', t1_loopstart=True)
+    talking(centre, "dtiB1T4")
+    e = refused(centre, admin(centre), "SimHangup", device="dtiB1T4", method="polarity")
+    assert e.code == "invalid_field" and e.body["field"] == "method"
+    assert "dtiB1T4 is a T1 loop-start timeslot" in str(e) and "busy_tone, silence" in str(e)
+    assert len(centre.center.calls) == 1
