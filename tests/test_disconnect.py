@@ -90,9 +90,9 @@ def test_pauses_shorter_than_silence_s_and_quiet_talk_keep_the_call(tmp_path):
     centre = centre_with(tmp_path, f'disconnect = ["silence"]\nsilence_s = {SILENCE_S}\n'
                                    "silence_dbm0 = -40")
     caller = talking(centre, "dxxxB1C2")
-    for _ in range(8):
-        caller.send_tone_custom(440, 0, -35, on_ms=1_500)
-        centre.run(7_500)                      # 1.5 s of talk, then 6 s of pause
+    caller.send_tone_custom(440, 0, -35, on_ms=1_500, off_ms=6_000)   # 1.5 s of talk,
+    centre.run(60_000)                                                # 6 s of pause...
+    caller.stop_sending()
     assert len(centre.center.calls) == 1
     caller.hangup("silence")
     assert cleared_cause(centre, within_ms=(SILENCE_S + 3) * 1000) == \
