@@ -17,18 +17,21 @@ from cti.server.config import load_server_config
 from cti.storage.models import CallRecord
 from tests.centre import Centre, admin
 from tests.test_callcenter import PASSWORD, agent_ready, names
+from tests.test_outbound import headset_agent
 
 SILENCE_S = 8
 ALL = '["loop_current", "reversal", "tone", "silence"]'
 
 
-def centre_with(tmp_path, group, t1_loopstart=False):
+def centre_with(tmp_path, group, t1_loopstart=False, sales=""):
     """The sample centre, the trunk group of its analog lines ("local") or,
     with `t1_loopstart`, of its T1 span made loop start, given `group`
-    (TOML lines)."""
+    (TOML lines); its sales queue given `sales` too."""
     shutil.copytree("etc", tmp_path / "etc")
     cti = tmp_path / "etc" / "cti.toml"
     text = cti.read_text()
+    music = 'music = "hold_music"       # prompt played while waiting\n'
+    text = text.replace(music, music + sales + "\n", 1)
     if t1_loopstart:
         boards = tmp_path / "etc" / "boards.toml"
         boards.write_text(boards.read_text().replace('signalling = "em_wink"',
@@ -277,3 +280,31 @@ def test_a_caller_held_quietly_is_not_cut_off_and_timed_again_once_retrieved(tmp
     caller.hangup("silence")
     assert cleared_cause(centre, within_ms=(SILENCE_S + 3) * 1000) == \
         f"far end cleared (silence for {SILENCE_S} s)"
+
+
+
+def test_a_line_released_for_a_callback_while_waiting_times_its_next_call(tmp_path):
+    """A caller waiting in the queue asks to be called back: its line is
+    released while it waits.  The next call on that line, an agent's call
+    out whose far end goes silent, is cleared silence_s later like any."""
+    centre = centre_with(tmp_path, f'disconnect = ["silence"]\nsilence_s = {SILENCE_S}',
+                         sales='callback_key = "5"\nannounce_every_s = 60')
+    line = centre.sim.endpoint("dxxxB1C1")          # the first line calls out take
+    line.call(ani="2125550001")
+    centre.run_until(lambda: [c.state for c in centre.center.calls.values()] == ["queued"],
+                     what="the caller waits in the queue")
+    centre.run(2_000)
+    line.send_digits("5")
+    centre.run_until(lambda: line.state == "idle", within_ms=20_000,
+                     what="the line is released for the callback")
+    [called_back] = centre.center.calls
+    agent, events, _ = headset_agent(centre)        # 1005, of support: not offered it
+    line.set_outbound("answer", 1)
+    call_out = centre.call(agent.call("MakeCall", number="5551234"))["call"]
+    centre.run_until(lambda: "Established" in names(events), within_ms=20_000,
+                     what="the far end answers on the line")
+    centre.run_until(lambda: call_out not in centre.center.calls,
+                     within_ms=(SILENCE_S + 3) * 1000, what="the silent far end is cleared")
+    [cdr] = centre.records.of(CallRecord, call_id=call_out)
+    assert cdr.cause == f"far end cleared (silence for {SILENCE_S} s)"
+    assert list(centre.center.calls) == [called_back]         # still waits for its agent

@@ -360,9 +360,9 @@ class OutsideLine:
 
     def set_waiting(self, waiting):
         """Its caller waits (queued, held) or talks again: silence, when
-        its group heeds it, is not timed meanwhile (SilenceWatch.wait)."""
+        its group heeds it, is not timed meanwhile (SilenceWatch.set_waiting)."""
         if self.silence is not None:
-            self.silence.wait(waiting)
+            self.silence.set_waiting(waiting)
 
 
 class PooledVoice:
@@ -645,7 +645,7 @@ class LoopStartLine(OutsideLine, Channel):
             else:
                 self.silence.stop()
             if transition.target == "idle":      # the next call's caller waits for nothing yet
-                self.silence.wait(False)
+                self.silence.set_waiting(False)
 
     def _silent(self):
         """The caller has been silent for the group's time: gone."""

@@ -78,8 +78,8 @@ class SilenceWatch:
     `heard(on)` with each silence event of the line's voice resource (kept
     whether a call is up or not, so a call answered into silence starts
     timing at once); `start()` when the call is connected, `stop()` when
-    it is not any more; `wait(True)` while the caller waits with no party
-    to talk to (queued, held), `wait(False)` once it has one again.
+    it is not any more; `set_waiting(True)` while the caller waits with no
+    party to talk to (queued, held), `set_waiting(False)` once it has one.
     `on_silence()` is called once the silence has lasted `seconds` of a
     connected call whose caller is not waiting; sound, or a wait, in
     between starts it over from zero.
@@ -106,7 +106,7 @@ class SilenceWatch:
         self.watching = False
         self._rearm()
 
-    def wait(self, waiting):
+    def set_waiting(self, waiting):
         self.waiting = waiting
         self._rearm()
 
