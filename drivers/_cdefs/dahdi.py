@@ -14,7 +14,10 @@ packed in the kernel (314 bytes): its cdef is declared packed too
 
 Besides the ABI, the binding declares the C library's calls a device
 node needs (open, ioctl, read, write, close), which the kernel device
-layer uses.
+layer uses, and the same calls of our simulator's DAHDI personality
+(native/src/dahdisim.h), which answer the same requests with the same
+errno conventions (drivers.dahdidev).  DAHDI detects no tones: the
+driver's voice work is ours, in C (native/src/chanvoice.h over dsp.h).
 """
 
 INCLUDES = """
@@ -23,6 +26,8 @@ INCLUDES = """
 #include <sys/ioctl.h>
 #include <unistd.h>
 #include <dahdi/user.h>
+#include "dahdisim.h"
+#include "chanvoice.h"
 """
 
 #: Every constant the driver and its tests use, by group.
@@ -122,7 +127,16 @@ def _structs(table):
     return "".join(f"struct {name} {{{body}\n}};\n" for name, body in table.items())
 
 
-TYPES = "".join(f"#define {name} ...\n" for name in CONSTANTS) + _structs(STRUCTS)
+TYPES = "".join(f"#define {name} ...\n" for name in CONSTANTS) + _structs(STRUCTS) + """
+typedef enum { CTI_TONESET_NA = 1, CTI_TONESET_CN = 2 } cti_toneset;
+typedef struct {
+    char number[21]; char name[16]; char datetime[9]; char number_absent;
+    char name_absent; int mdmf; ...;
+} cti_callerid;
+typedef struct cti_chanvoice cti_chanvoice;
+#define CTI_CV_SENT_ALL ...
+#define CTI_CV_SILENT ...
+"""
 PACKED_TYPES = _structs(PACKED_STRUCTS)
 
 FUNCTIONS = """
@@ -131,6 +145,27 @@ int close(int fd);
 int ioctl(int fd, unsigned long request, ...);
 ssize_t read(int fd, void *buf, size_t n);
 ssize_t write(int fd, const void *buf, size_t n);
+
+int cti_dahdi_open(const char *path, int flags);
+int cti_dahdi_close(int fd);
+int cti_dahdi_ioctl(int fd, unsigned long request, void *arg);
+ssize_t cti_dahdi_read(int fd, void *buf, size_t n);
+ssize_t cti_dahdi_write(int fd, const void *buf, size_t n);
+int cti_dahdi_wakefd(void);
+
+cti_chanvoice *cti_chanvoice_new(cti_toneset tones);
+void cti_chanvoice_free(cti_chanvoice *cv);
+int cti_chanvoice_play(cti_chanvoice *cv, const int16_t *samples, size_t n);
+int cti_chanvoice_tone(cti_chanvoice *cv, int f1, int f2, int level_dbm0, int duration_ms);
+int cti_chanvoice_dial(cti_chanvoice *cv, const char *digits, int mf);
+void cti_chanvoice_stop(cti_chanvoice *cv);
+void cti_chanvoice_digits(cti_chanvoice *cv, int dtmf, int mf);
+void cti_chanvoice_record(cti_chanvoice *cv, int on);
+size_t cti_chanvoice_take(cti_chanvoice *cv, int16_t *out, size_t max);
+void cti_chanvoice_cid(cti_chanvoice *cv, int on);
+int cti_chanvoice_callerid(cti_chanvoice *cv, cti_callerid *out);
+int cti_chanvoice_block(cti_chanvoice *cv, const int16_t *rx, int16_t *tx, int n,
+                        char *digits, int *ndigits, int *tones, int *ntones, int max);
 """
 
 CUSTOMIZATIONS = ""

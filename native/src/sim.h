@@ -316,6 +316,9 @@ int voice_has_line(const device *d);
 device *voice_line_dev(const device *voice_dev);
 int line_callerid(struct line *l, cti_callerid *out);
 int line_rings(const struct line *l);
+/* A port whose codec passes the line's audio on hook (DAHDI's FXO ports:
+ * the caller ID between the rings reaches userspace, dahdisim.c). */
+void line_pass_onhook_audio(struct line *l, int on);
 int line_status_bits(const struct line *l);
 
 int status_line(device *d, char *buf, int max);   /* simfar_device_status */

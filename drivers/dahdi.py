@@ -1,0 +1,526 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_dahdi -*-
+"""The DAHDI driver: Digium, Sangoma, OpenVox cards through the DAHDI
+kernel's device nodes, behind `IBoardDriver`.
+
+Its channels are DAHDI's own, from system.conf (drivers.systemconf), each
+checked against what the kernel reports for it (DAHDI_GET_PARAMS on the
+control node) before anything else: a channel DAHDI does not have, or has
+with another signalling, stops the driver with an error naming the
+channel and the mismatch.  Devices are named by DAHDI's numbers: channel
+5 is "dahdiC5", span 1 "dahdiS1".
+
+Every channel is opened as chan_dahdi opens it (/dev/dahdi/channel,
+O_NONBLOCK, DAHDI_SPECIFY, a block of BLOCK samples, 16-bit linear) and
+read block by block as the reactor wakes on `fileno()`.  A read or write
+failing with ELAST means an event waits: the driver takes it with
+DAHDI_GETEVENT and reads on.  DAHDI detects no tone: each block goes
+through our voice work in C (native/src/chanvoice.h: DTMF and MF
+receivers, call-progress tones, caller ID, silence, and the prompt, tone
+or digits to send back), one call per block, and the driver writes back
+the block it returns.  Operation times are counted in blocks: board time.
+
+What the channels' hardware signals (an FXO port, fxsks):
+
+==================  ==========================================
+DAHDI event         driver event
+==================  ==========================================
+RINGOFFHOOK         ring (count); caller ID is looked for after the first
+ONHOOK (off hook)   loop_current on=False (the far end hung up)
+POLARITY            polarity_reversed
+==================  ==========================================
+
+The bus, T1/E1 trunks and their maintenance, stations and conferences
+are refused whole (DriverNotSupported): DAHDI has no CT-Bus of named
+timeslots, and this driver does not yet map its spans, RBS bits, MAINT
+and SETCONF onto those capabilities.
+"""
+from dataclasses import dataclass, field
+
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from drivers import errors
+from drivers._dahdi import ffi, lib
+from drivers.dahdidev import CHANNEL_PATH, CTL_PATH
+from drivers.interface import (
+    DIGIT_BUFFER,
+    RING_GAP_S,
+    TONES,
+    CallerId,
+    DeviceInfo,
+    Event,
+    IBoardDriver,
+)
+from drivers.modemaudio import RECORD_FORMATS, prompt_samples, recording_file
+from drivers.systemconf import SIGNALLINGS
+
+log = Logger()
+
+#: Samples per block (20 ms at 8 kHz: chan_dahdi's READ_SIZE).
+BLOCK = 160
+BLOCK_MS = BLOCK // 8
+#: The most digits or tones one block can hold.
+PER_BLOCK = 16
+#: Channel signallings this driver drives (an FXO port on an exchange line).
+LINE_SIGNALLINGS = ("fxsks", "fxsls")
+#: Dial strings: an optional mode (T DTMF, M MF), then its digits and ',' pauses.
+DIAL_MODES = {"T": 0, "M": 1}
+
+
+def _sig_value(keyword):
+    return getattr(lib, f"DAHDI_SIG_{SIGNALLINGS[keyword]}")
+
+
+@dataclass
+class _Operation:
+    kind: str                   # play, record, digits, dial, tone
+    done: str                   # its *_done event
+    termination: object = None
+    elapsed_ms: int = 0
+    since_digit_ms: int = 0
+    silence_ms: int = 0
+    sound_ms: int = 0
+    digits: str = ""
+    path: str | None = None
+    fmt: str | None = None
+    recorded: list = field(default_factory=list)
+    stopping: bool = False
+
+
+@dataclass
+class _Channel:
+    name: str
+    channo: int
+    fd: int
+    voice: object               # cti_chanvoice *
+    offhook: bool = False
+    rings: int = 0
+    since_ring_ms: int | None = None
+    kinds: frozenset = frozenset()
+    typed: str = ""
+    op: _Operation | None = None
+    callerid: object = None
+
+
+@implementer(IBoardDriver)
+class DahdiDriver:
+    """A DAHDI box: `devices` (drivers.dahdidev) and its system.conf
+    (drivers.systemconf.SystemConf)."""
+
+    family = "dahdi"
+    event_source = "descriptor"
+
+    def __init__(self, devices, conf, clock=None):
+        self.devices, self.conf, self.clock = devices, conf, clock
+        self._subscribers = []
+        self._pending = []
+        self._channels = {}
+        self._rx = ffi.new(f"int16_t[{BLOCK}]")
+        self._tx = ffi.new(f"int16_t[{BLOCK}]")
+        self._digits = ffi.new(f"char[{PER_BLOCK}]")
+        self._tones = ffi.new(f"int[{PER_BLOCK}]")
+        self._ndigits, self._ntones = ffi.new("int *"), ffi.new("int *")
+        self._event = ffi.new("int *")
+        self._inventory = self._check_configuration()
+
+    # -- configuration against the kernel --------------------------------
+    def _check_configuration(self):
+        ctl = self.devices.open(CTL_PATH)
+        try:
+            inventory, spans = [], {}
+            for channo, keyword in sorted(self.conf.channels.items()):
+                if keyword == "unused":
+                    continue
+                params = ffi.new("struct dahdi_params *")
+                params.channo = channo
+                where = f"{self.conf.path}: channel {channo} ({keyword})"
+                try:
+                    self.devices.ioctl(ctl, lib.DAHDI_GET_PARAMS, params)
+                except OSError:
+                    raise errors.NoSuchDevice(
+                        f"{where}: DAHDI has no channel {channo} (is the card's module "
+                        "loaded and dahdi_cfg run?)", function="DAHDI_GET_PARAMS",
+                        device=f"dahdiC{channo}") from None
+                if params.sigtype != _sig_value(keyword):
+                    raise errors.BadParameter(
+                        f"{where}: DAHDI reports signalling {params.sigtype:#x}, not "
+                        f"{keyword} ({_sig_value(keyword):#x}): run dahdi_cfg",
+                        function="DAHDI_GET_PARAMS", device=f"dahdiC{channo}")
+                if keyword not in LINE_SIGNALLINGS:
+                    raise errors.DriverNotSupported(
+                        f"{where}: the driver drives FXO ports ({', '.join(LINE_SIGNALLINGS)}) "
+                        "only so far", function="DAHDI_GET_PARAMS", device=f"dahdiC{channo}")
+                spans.setdefault(params.spanno, []).append(channo)
+                inventory.append(DeviceInfo(f"dahdiC{channo}", "voice", f"dahdiS{params.spanno}"))
+            for spanno, channels in spans.items():
+                info = ffi.new("struct dahdi_spaninfo *")
+                info.spanno = spanno
+                self.devices.ioctl(ctl, lib.DAHDI_SPANSTAT, info)
+                if info.totalchans < len(channels):
+                    raise errors.BadParameter(
+                        f"{self.conf.path}: span {spanno} has {info.totalchans} channels, "
+                        f"system.conf puts {len(channels)} on it", function="DAHDI_SPANSTAT",
+                        device=f"dahdiS{spanno}")
+            return inventory
+        finally:
+            self.devices.close(ctl)
+
+    # -- devices -----------------------------------------------------------
+    def inventory(self):
+        return list(self._inventory)
+
+    def _known(self, name, function):
+        if name not in {i.name for i in self._inventory}:
+            raise errors.NoSuchDevice(f"no DAHDI channel {name} in {self.conf.path}",
+                                      function=function, device=name)
+
+    def open(self, name):
+        self._known(name, "open")
+        if name in self._channels:
+            return
+        channo = int(name[len("dahdiC"):])
+        fd = self.devices.open(CHANNEL_PATH)
+        for request, value in ((lib.DAHDI_SPECIFY, channo), (lib.DAHDI_SET_BLOCKSIZE, BLOCK),
+                               (lib.DAHDI_SETLINEAR, 1)):
+            self.devices.ioctl(fd, request, ffi.new("int *", value))
+        voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
+        self._channels[name] = _Channel(name, channo, fd, voice)
+
+    def close(self, name):
+        ch = self._channels.pop(name, None)
+        if ch is not None:
+            self.devices.close(ch.fd)
+
+    def reset(self, name):
+        kinds = self._channel(name, "reset").kinds
+        self.close(name)
+        self.open(name)
+        self._channels[name].kinds = kinds
+
+    def _channel(self, name, function):
+        self._known(name, function)
+        self.open(name)
+        return self._channels[name]
+
+    def status(self, name):
+        ch = self._channel(name, "status")
+        return {"state": ch.op.kind if ch.op else "idle",
+                "busy_with": ch.op.kind if ch.op else None,
+                "hook": "off" if ch.offhook else "on", "channo": ch.channo,
+                "ringing": bool(ch.rings) and not ch.offhook}
+
+    # -- events ------------------------------------------------------------
+    def fileno(self):
+        return self.devices.wakefd()
+
+    def subscribe(self, callback):
+        self._subscribers.append(callback)
+
+    def wait_events(self, timeout_ms):
+        raise errors.DriverNotSupported("events come through fileno() and poll()",
+                                        function="wait_events", device="dahdi")
+
+    def deliver(self, raw):
+        raise errors.DriverNotSupported("events come through fileno() and poll()",
+                                        function="deliver", device="dahdi")
+
+    def poll(self):
+        for ch in list(self._channels.values()):
+            self._service(ch)
+        events, self._pending = self._pending, []
+        for event in events:
+            for callback in list(self._subscribers):
+                callback(event)
+        return events
+
+    def _emit(self, ch, kind, **data):
+        self._pending.append(Event(ch.name, kind, data))
+
+    def _service(self, ch):
+        """Every event and whole block the channel has now."""
+        size = BLOCK * 2
+        while True:
+            try:
+                self.devices.read(ch.fd, self._rx, size)
+            except OSError as e:
+                if e.errno == lib.ELAST:
+                    self._take_event(ch)
+                    continue
+                if e.errno == lib.EAGAIN:
+                    return
+                raise
+            self._block(ch)
+            self._send(ch, size)
+
+    def _send(self, ch, size):
+        """Write back the block the voice work made.  Transmit buffers full
+        (EAGAIN) mean the reactor came late and the channel already has
+        more than it can send in time: that block is dropped."""
+        while True:
+            try:
+                self.devices.write(ch.fd, self._tx, size)
+                return
+            except OSError as e:
+                if e.errno == lib.EAGAIN:
+                    return
+                if e.errno != lib.ELAST:
+                    raise
+                self._take_event(ch)
+
+    def _take_event(self, ch):
+        self.devices.ioctl(ch.fd, lib.DAHDI_GETEVENT, self._event)
+        event = self._event[0]
+        if event == lib.DAHDI_EVENT_RINGOFFHOOK and not ch.offhook:
+            ch.rings += 1
+            ch.since_ring_ms = 0
+            if ch.rings == 1:
+                ch.callerid = None
+                lib.cti_chanvoice_cid(ch.voice, 1)
+            if "ring" in ch.kinds:
+                self._emit(ch, "ring", count=ch.rings)
+        elif event == lib.DAHDI_EVENT_ONHOOK and ch.offhook:
+            if "loop_current" in ch.kinds:
+                self._emit(ch, "loop_current", on=False, ms=0)
+            self._end_if(ch, "loop_off", ch.op and ch.op.termination
+                         and ch.op.termination.loop_off_ms)
+        elif event == lib.DAHDI_EVENT_POLARITY and "polarity_reversed" in ch.kinds:
+            self._emit(ch, "polarity_reversed")
+
+    def _block(self, ch):
+        flags = lib.cti_chanvoice_block(ch.voice, self._rx, self._tx, BLOCK, self._digits,
+                                        self._ndigits, self._tones, self._ntones, PER_BLOCK)
+        self._ringing_time(ch)
+        for digit in ffi.unpack(self._digits, self._ndigits[0]).decode():
+            self._digit(ch, digit)
+        for i in range(self._ntones[0]):
+            self._tone(ch, self._tones[i])
+        op = ch.op
+        if op is None:
+            return
+        op.elapsed_ms += BLOCK_MS
+        op.since_digit_ms += BLOCK_MS
+        silent = bool(flags & lib.CTI_CV_SILENT)
+        op.silence_ms = op.silence_ms + BLOCK_MS if silent else 0
+        op.sound_ms = 0 if silent else op.sound_ms + BLOCK_MS
+        if op.kind == "record":
+            self._keep_recording(ch)
+        if flags & lib.CTI_CV_SENT_ALL and op.kind in ("play", "dial", "tone"):
+            self._finish(ch, {"play": "end_of_data", "tone": "max_time"}.get(op.kind))
+            return
+        t = op.termination
+        if t is None:
+            return
+        self._end_if(ch, "max_time", t.max_time_ms and op.elapsed_ms >= t.max_time_ms)
+        waited = op.elapsed_ms if (t.inter_digit_from_start and not op.digits) \
+            else op.since_digit_ms
+        self._end_if(ch, "inter_digit", t.inter_digit_ms and waited >= t.inter_digit_ms
+                     and (op.digits or t.inter_digit_from_start))
+        self._end_if(ch, "max_silence", t.max_silence_ms and op.silence_ms >= t.max_silence_ms)
+        self._end_if(ch, "max_nonsilence",
+                     t.max_nonsilence_ms and op.sound_ms >= t.max_nonsilence_ms)
+
+    def _ringing_time(self, ch):
+        if ch.since_ring_ms is None:
+            return
+        ch.since_ring_ms += BLOCK_MS
+        if ch.since_ring_ms >= RING_GAP_S * 1000 and not ch.offhook:
+            ch.since_ring_ms, ch.rings = None, 0
+            if "ring_stopped" in ch.kinds:
+                self._emit(ch, "ring_stopped")
+
+    def _digit(self, ch, digit):
+        if "digit" in ch.kinds:
+            self._emit(ch, "digit", digit=digit, type="dtmf")
+        op = ch.op
+        if op is not None and op.kind == "digits":
+            op.digits += digit
+            op.since_digit_ms = 0
+            self._end_if(ch, _digit_reason(op.termination, op.digits), True)
+            return
+        if len(ch.typed) < DIGIT_BUFFER:
+            ch.typed += digit
+        if op is not None and op.termination is not None:
+            self._end_if(ch, _digit_reason(op.termination, ch.typed), True)
+
+    def _tone(self, ch, code):
+        name = TONES[abs(code) - 1]
+        if "tone" in ch.kinds:
+            self._emit(ch, "tone", tone=name, on=code > 0)
+        op = ch.op
+        if op is not None and op.termination is not None and code > 0:
+            self._end_if(ch, "tone", op.termination.tone == name)
+
+    # -- operations --------------------------------------------------------
+    def _idle(self, name, function):
+        ch = self._channel(name, function)
+        if ch.op is not None:
+            raise errors.DeviceBusy(f"{name} is busy with {ch.op.kind}", function=function,
+                                    device=name)
+        return ch
+
+    def _start(self, ch, op):
+        ch.op = op
+
+    def _end_if(self, ch, reason, applies):
+        if reason and applies and ch.op is not None:
+            self._finish(ch, reason)
+
+    def _finish(self, ch, reason):
+        op, ch.op = ch.op, None
+        lib.cti_chanvoice_stop(ch.voice)
+        data = {"reasons": frozenset({reason})} if reason else {}
+        if op.kind == "digits":
+            data["digits"] = op.digits
+        elif op.kind == "record":
+            lib.cti_chanvoice_record(ch.voice, 0)
+            self._keep_recording(ch)
+            with open(op.path, "wb") as f:
+                f.write(recording_file(b"".join(op.recorded), "pcm16", op.fmt))
+        elif op.kind == "dial":
+            data = {"result": None}
+        self._emit(ch, op.done, **data)
+
+    def _keep_recording(self, ch):
+        buf = ffi.new("int16_t[8000]")
+        while n := lib.cti_chanvoice_take(ch.voice, buf, 8000):
+            ch.op.recorded.append(bytes(ffi.buffer(buf, n * 2)))
+
+    def enable_events(self, name, kinds):
+        self._channel(name, "enable_events").kinds = frozenset(kinds)
+
+    def set_hook(self, name, offhook):
+        ch = self._channel(name, "set_hook")
+        self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new(
+            "int *", lib.DAHDI_OFFHOOK if offhook else lib.DAHDI_ONHOOK))
+        ch.offhook = bool(offhook)
+        if offhook:
+            ch.rings, ch.since_ring_ms = 0, None
+        self._emit(ch, "hook_done", offhook=bool(offhook))
+
+    def play(self, name, prompts, termination=None, watchdog_ms=None):
+        ch = self._idle(name, "play")
+        audio = b"".join(prompt_samples(p, "pcm16", name, "play") for p in prompts)
+        self._check_termination(name, "play", termination)
+        lib.cti_chanvoice_play(ch.voice, ffi.from_buffer("int16_t[]", audio), len(audio) // 2)
+        self._start(ch, _Operation("play", "play_done", termination))
+        if termination is not None:
+            self._end_if(ch, _digit_reason(termination, ch.typed), True)
+
+    def record(self, name, path, fmt, termination, watchdog_ms=None):
+        ch = self._idle(name, "record")
+        if fmt not in RECORD_FORMATS:
+            raise errors.BadParameter(f"format {fmt!r} is not one of "
+                                      f"{', '.join(RECORD_FORMATS)}", function="record",
+                                      device=name)
+        self._check_termination(name, "record", termination)
+        lib.cti_chanvoice_record(ch.voice, 1)
+        self._start(ch, _Operation("record", "record_done", termination, path=path, fmt=fmt))
+
+    def collect_digits(self, name, termination, watchdog_ms=None):
+        ch = self._idle(name, "collect_digits")
+        if termination is None or termination.is_empty():
+            raise errors.BadParameter("collecting digits needs a termination",
+                                      function="collect_digits", device=name)
+        self._check_termination(name, "collect_digits", termination)
+        op = _Operation("digits", "digits_done", termination)
+        self._start(ch, op)
+        for digit in ch.typed:
+            op.digits += digit
+            if reason := _digit_reason(termination, op.digits):
+                ch.typed = ch.typed[len(op.digits):]
+                self._finish(ch, reason)
+                return
+        ch.typed = ""
+
+    def _check_termination(self, name, function, t):
+        if t is not None and t.max_digits is not None and not 0 < t.max_digits <= DIGIT_BUFFER:
+            raise errors.BadParameter(f"max_digits must be 1..{DIGIT_BUFFER}, not "
+                                      f"{t.max_digits}", function=function, device=name)
+        if t is not None and t.tone is not None and t.tone not in TONES:
+            raise errors.BadParameter(f"tone {t.tone!r} is not one of {', '.join(TONES)}",
+                                      function=function, device=name)
+
+    def clear_digits(self, name):
+        self._channel(name, "clear_digits").typed = ""
+
+    def set_digit_types(self, name, dtmf=True, mf=False):
+        lib.cti_chanvoice_digits(self._channel(name, "set_digit_types").voice, int(dtmf),
+                                 int(mf))
+
+    def dial(self, name, digits, call_progress=None, watchdog_ms=None):
+        ch = self._idle(name, "dial")
+        mode = 0
+        if digits[:1] in DIAL_MODES:
+            mode, digits = DIAL_MODES[digits[0]], digits[1:]
+        if not digits or lib.cti_chanvoice_dial(ch.voice, digits.encode(), mode) < 0:
+            raise errors.BadParameter(f"{digits!r} is not a dial string (T or M, then "
+                                      "digits and ',' pauses)", function="dial", device=name)
+        self._start(ch, _Operation("dial", "dial_done"))
+
+    def play_tone(self, name, freq1, freq2=0, level_db=-13, duration_ms=None,
+                  termination=None, watchdog_ms=None):
+        ch = self._idle(name, "play_tone")
+        self._check_termination(name, "play_tone", termination)
+        if lib.cti_chanvoice_tone(ch.voice, freq1, freq2, level_db, duration_ms or 0) < 0:
+            raise errors.BadParameter(f"no tone of {freq1} and {freq2} Hz at {level_db} dB",
+                                      function="play_tone", device=name)
+        self._start(ch, _Operation("tone", "tone_done", termination))
+
+    def stop(self, name):
+        ch = self._channel(name, "stop")
+        if ch.op is None:
+            self._emit(ch, "nothing_to_stop")
+            return
+        self._finish(ch, "stopped")
+
+    def busy(self, name):
+        return self._channel(name, "busy").op is not None
+
+    def caller_id(self, name):
+        ch = self._channel(name, "caller_id")
+        got = ffi.new("cti_callerid *")
+        if not lib.cti_chanvoice_callerid(ch.voice, got):
+            raise errors.CallerIdUnavailable("no caller ID received", function="caller_id",
+                                             device=name)
+        return CallerId(ffi.string(got.number).decode() or chr(got.number_absent or 32),
+                        ffi.string(got.name).decode(), ffi.string(got.datetime).decode(),
+                        "M" if got.mdmf else "S")
+
+
+def _digit_reason(termination, digits):
+    """digits or terminator if `digits` meet the termination, else None."""
+    if termination is None or not digits:
+        return None
+    if termination.terminators and digits[-1] in termination.terminators:
+        return "terminator"
+    if termination.max_digits and len(digits) >= termination.max_digits:
+        return "digits"
+    return None
+
+
+def _refuse(function, capability):
+    def refused(self, name, *args, **kwargs):
+        raise errors.DriverNotSupported(
+            f"the DAHDI driver does not provide {capability}", function=function,
+            device=name)
+    refused.__name__ = function
+    refused.__doc__ = f"Refused: the DAHDI driver does not provide {capability}."
+    return refused
+
+
+_REFUSED = {
+    "the CT-Bus": ("transmit_slot", "listen", "unlisten", "line_transmit_slot",
+                   "line_listen", "line_unlisten"),
+    "T1/E1 trunks": ("enable_signalling_events", "set_bits", "wink", "bits", "abcd",
+                     "dchannel_send", "enable_alarm_events", "alarms"),
+    "span maintenance": ("span_counters", "span_loopback", "send_loop_code", "bert_start",
+                         "bert_results", "bert_stop"),
+    "stations": ("enable_station_events", "ring_station", "stop_ring", "station_tone",
+                 "station_offhook"),
+    "conferences": ("conference_create", "conference_add", "conference_remove",
+                    "conference_delete", "conference_set_role", "conference_room"),
+}
+for _capability, _functions in _REFUSED.items():
+    for _function in _functions:
+        setattr(DahdiDriver, _function, _refuse(_function, _capability))
