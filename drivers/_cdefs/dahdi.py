@@ -152,6 +152,7 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg);
 ssize_t cti_dahdi_read(int fd, void *buf, size_t n);
 ssize_t cti_dahdi_write(int fd, const void *buf, size_t n);
 int cti_dahdi_wakefd(void);
+int cti_dahdisim_queue_event(int channo, int event);
 
 cti_chanvoice *cti_chanvoice_new(cti_toneset tones);
 void cti_chanvoice_free(cti_chanvoice *cv);

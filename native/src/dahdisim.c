@@ -163,6 +163,25 @@ static void queue_event(dchannel *c, int event)
     c->events[(c->evhead + c->evlen++) % DAHDI_MAX_EVENTSIZE] = event;
 }
 
+static int fail(int err);
+static void update_wakefd(void);
+
+int cti_dahdisim_queue_event(int channo, int event)
+{
+    dchannel *c;
+    int r = 0;
+    sim_lock();
+    if (sim_ensure() < 0 || build() < 0 || !(c = channel(channo)))
+        r = fail(ENXIO);
+    else if (c->evlen == DAHDI_MAX_EVENTSIZE)
+        r = fail(EBUSY);
+    else
+        queue_event(c, event);
+    update_wakefd();
+    sim_unlock();
+    return r;
+}
+
 static int readable(const dfd *f)
 {
     return f->ch && (f->ch->evlen > 0 || (int)f->ch->rx.len >= f->blocksize);

@@ -30,6 +30,11 @@ ssize_t cti_dahdi_read(int fd, void *buf, size_t n);
 ssize_t cti_dahdi_write(int fd, const void *buf, size_t n);
 int cti_dahdi_wakefd(void);
 
+/* The far end's side, for tests and benchmarks: queue a DAHDI event on a
+ * channel as its hardware would (0, or -1 with errno ENXIO for no such
+ * channel and EBUSY when its queue of DAHDI_MAX_EVENTSIZE is full). */
+int cti_dahdisim_queue_event(int channo, int event);
+
 /* The simulation's side (sim.c): one tick of every channel, and forgetting
  * every channel and descriptor when the simulation is reset. */
 void dahdisim_tick(void);
