@@ -66,6 +66,14 @@ PER_BLOCK = 16
 LINE_SIGNALLINGS = ("fxsks", "fxsls")
 #: Dial strings: an optional mode (T DTMF, M MF), then its digits and ',' pauses.
 DIAL_MODES = {"T": 0, "M": 1}
+#: Call progress where the CallProgress gives none (the boards' defaults).
+NO_SIGNAL_MS, NO_ANSWER_MS, RINGS_BEFORE_NO_ANSWER = 40_000, 30_000, 4
+#: Call-progress results and connection kinds in the interface's words.
+CP_RESULTS = {lib.CTI_CP_CONNECTED: "connected", lib.CTI_CP_BUSY: "busy",
+              lib.CTI_CP_NO_ANSWER: "no_answer", lib.CTI_CP_NO_RINGBACK: "no_ringback",
+              lib.CTI_CP_INTERCEPT: "operator_intercept",
+              lib.CTI_CP_NO_DIAL_TONE: "no_dial_tone", lib.CTI_CP_FAX: "fax"}
+CONNECT_TYPES = {lib.CTI_CONNECT_CADENCE: "cadence", lib.CTI_CONNECT_VOICE: "voice"}
 
 
 def _sig_value(keyword):
@@ -308,6 +316,12 @@ class DahdiDriver:
         if flags & lib.CTI_CV_SENT_ALL and op.kind in ("play", "dial", "tone"):
             self._finish(ch, {"play": "end_of_data", "tone": "max_time"}.get(op.kind))
             return
+        if flags & lib.CTI_CV_ANALYSED:
+            how = ffi.new("cti_cp_connect *")
+            result = lib.cti_chanvoice_result(ch.voice, how)
+            self._finish(ch, None, result=CP_RESULTS[result],
+                         connect_type=CONNECT_TYPES.get(how[0]))
+            return
         t = op.termination
         if t is None:
             return
@@ -366,7 +380,7 @@ class DahdiDriver:
         if reason and applies and ch.op is not None:
             self._finish(ch, reason)
 
-    def _finish(self, ch, reason):
+    def _finish(self, ch, reason, **progress):
         op, ch.op = ch.op, None
         lib.cti_chanvoice_stop(ch.voice)
         data = {"reasons": frozenset({reason})} if reason else {}
@@ -378,7 +392,7 @@ class DahdiDriver:
             with open(op.path, "wb") as f:
                 f.write(recording_file(b"".join(op.recorded), "pcm16", op.fmt))
         elif op.kind == "dial":
-            data = {"result": None}
+            data = progress or {"result": "stopped" if reason == "stopped" else None}
         self._emit(ch, op.done, **data)
 
     def _keep_recording(self, ch):
@@ -453,7 +467,15 @@ class DahdiDriver:
         mode = 0
         if digits[:1] in DIAL_MODES:
             mode, digits = DIAL_MODES[digits[0]], digits[1:]
-        if not digits or lib.cti_chanvoice_dial(ch.voice, digits.encode(), mode) < 0:
+        cp = call_progress
+        if cp is None:
+            rc = lib.cti_chanvoice_dial(ch.voice, digits.encode(), mode) if digits else -1
+        else:
+            rc = lib.cti_chanvoice_dial_progress(
+                ch.voice, digits.encode(), mode, cp.check_dial_tone_ms or 0,
+                cp.no_signal_ms or NO_SIGNAL_MS, cp.no_answer_ms or NO_ANSWER_MS,
+                cp.rings_before_no_answer or RINGS_BEFORE_NO_ANSWER) if digits else -1
+        if rc < 0:
             raise errors.BadParameter(f"{digits!r} is not a dial string (T or M, then "
                                       "digits and ',' pauses)", function="dial", device=name)
         self._start(ch, _Operation("dial", "dial_done"))

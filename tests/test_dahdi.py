@@ -10,7 +10,13 @@ from drivers import errors, systemconf
 from drivers.dahdi import DahdiDriver
 from drivers.dahdidev import SimulatedDevices
 from drivers.sim import Simulator
-from tests.conformance import Chassis, DriverConformance, VoiceConformance
+from tests.conformance import (
+    AnalogLineConformance,
+    Chassis,
+    DriverConformance,
+    VoiceConformance,
+)
+from tests.test_conformance import SimulatedFarLine
 
 STEP_MS = 10
 SYSTEM_CONF = """\
@@ -53,6 +59,19 @@ class TestDahdiDriverOnThePersonality(DriverConformance, VoiceConformance):
         rig = DahdiRig(BOARDS)
         return Chassis(driver=rig.driver, run=rig.run, voice="dahdiC1", voice2="dahdiC2",
                        events=rig.events, advance_board_only=rig.sim.advance)
+
+
+class TestDahdiFxoPort(AnalogLineConformance):
+    """An FXO port (fxsks) on the exchange's line: ring, caller ID read
+    from the channel's audio between the rings, hook, audio both ways,
+    keys, the far end's hang-up, a call out with call progress."""
+
+    @pytest.fixture
+    def chassis(self):
+        rig = DahdiRig(BOARDS)
+        return Chassis(driver=rig.driver, run=rig.run, voice="dahdiC1", voice2="dahdiC2",
+                       events=rig.events, line="dahdiC1",
+                       far=SimulatedFarLine(rig, "dxxxB1C1"))
 
 
 def test_channels_come_from_system_conf_with_dahdi_s_span_numbers():

@@ -136,6 +136,12 @@ typedef struct {
 typedef struct cti_chanvoice cti_chanvoice;
 #define CTI_CV_SENT_ALL ...
 #define CTI_CV_SILENT ...
+#define CTI_CV_ANALYSED ...
+typedef enum {
+    CTI_CP_NONE = 0, CTI_CP_CONNECTED, CTI_CP_BUSY, CTI_CP_NO_ANSWER, CTI_CP_NO_RINGBACK,
+    CTI_CP_INTERCEPT, CTI_CP_NO_DIAL_TONE, CTI_CP_FAX
+} cti_cp_result;
+typedef enum { CTI_CONNECT_NONE = 0, CTI_CONNECT_CADENCE, CTI_CONNECT_VOICE } cti_cp_connect;
 """
 PACKED_TYPES = _structs(PACKED_STRUCTS)
 
@@ -160,6 +166,10 @@ int cti_chanvoice_play(cti_chanvoice *cv, const int16_t *samples, size_t n);
 int cti_chanvoice_tone(cti_chanvoice *cv, int f1, int f2, int level_dbm0, int duration_ms);
 int cti_chanvoice_dial(cti_chanvoice *cv, const char *digits, int mf);
 void cti_chanvoice_stop(cti_chanvoice *cv);
+int cti_chanvoice_dial_progress(cti_chanvoice *cv, const char *digits, int mf,
+                                int dialtone_ms, int nosignal_ms, int noanswer_ms,
+                                int rings);
+cti_cp_result cti_chanvoice_result(const cti_chanvoice *cv, cti_cp_connect *how);
 void cti_chanvoice_digits(cti_chanvoice *cv, int dtmf, int mf);
 void cti_chanvoice_record(cti_chanvoice *cv, int on);
 size_t cti_chanvoice_take(cti_chanvoice *cv, int16_t *out, size_t max);

@@ -2,14 +2,34 @@
 /*
  * chanvoice.c - a channel's voice work in userspace (chanvoice.h).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "chanvoice.h"
 
 #define SILENCE_DBM0 (-40.0f)   /* the boards' silence threshold */
+#define SIGNAL_DBM0 (-45.0f)    /* call progress: something is on the line */
+#define DIAL_TONE_MS 100        /* dial tone heard this long: dial */
+#define VOICE_MS 200            /* a voice this long: connected */
+#define BURST_GAP_MS 300        /* quiet this long ends a burst */
+#define NO_SILENCE_MS 6500      /* a signal this long, unbroken: no ringback */
 
 typedef enum { SEND_NOTHING, SEND_PROMPT, SEND_TONE, SEND_DIAL } sending;
+typedef enum { CP_OFF, CP_DIAL_TONE, CP_DIALLING, CP_LISTENING } cp_phase;
+
+/* A dial's call progress (cti_chanvoice_dial_progress). */
+typedef struct {
+    cp_phase phase;
+    char digits[64];
+    int mf;
+    long dialtone_ms, nosignal_ms, noanswer_ms;
+    int rings;
+    long phase_ms, heard_dial_ms, quiet_ms, signal_ms, voice_ms, first_ring_ms;
+    int ringback, in_burst, bursts;
+    cti_cp_result result;
+    cti_cp_connect how;
+} progress;
 
 struct cti_chanvoice {
     cti_toneset tones;
@@ -28,6 +48,7 @@ struct cti_chanvoice {
     int recording;
     int16_t *rec;
     size_t rec_len, rec_cap;
+    progress cp;
 };
 
 cti_chanvoice *cti_chanvoice_new(cti_toneset tones)
@@ -68,7 +89,7 @@ void cti_chanvoice_free(cti_chanvoice *cv)
     free(cv);
 }
 
-void cti_chanvoice_stop(cti_chanvoice *cv)
+static void stop_sending(cti_chanvoice *cv)
 {
     cv->what = SEND_NOTHING;
     free(cv->prompt);
@@ -77,6 +98,12 @@ void cti_chanvoice_stop(cti_chanvoice *cv)
     cti_tone_tx_stop(cv->tone);
     cti_digit_tx_clear(cv->dtmf_tx);
     cti_digit_tx_clear(cv->mf_tx);
+}
+
+void cti_chanvoice_stop(cti_chanvoice *cv)
+{
+    cv->cp.phase = CP_OFF;
+    stop_sending(cv);
 }
 
 int cti_chanvoice_play(cti_chanvoice *cv, const int16_t *samples, size_t n)
@@ -110,6 +137,122 @@ int cti_chanvoice_dial(cti_chanvoice *cv, const char *digits, int mf)
         return -1;
     cv->dialling = tx;
     cv->what = SEND_DIAL;
+    return 0;
+}
+
+int cti_chanvoice_dial_progress(cti_chanvoice *cv, const char *digits, int mf,
+                                int dialtone_ms, int nosignal_ms, int noanswer_ms,
+                                int rings)
+{
+    progress *cp = &cv->cp;
+    if (strlen(digits) >= sizeof cp->digits || cti_chanvoice_dial(cv, digits, mf) < 0)
+        return -1;
+    memset(cp, 0, sizeof *cp);
+    snprintf(cp->digits, sizeof cp->digits, "%s", digits);
+    cp->mf = mf;
+    cp->dialtone_ms = dialtone_ms;
+    cp->nosignal_ms = nosignal_ms;
+    cp->noanswer_ms = noanswer_ms;
+    cp->rings = rings;
+    if (dialtone_ms > 0) {
+        stop_sending(cv);               /* the digits wait for dial tone */
+        cp->phase = CP_DIAL_TONE;
+    } else {
+        cp->phase = CP_DIALLING;
+    }
+    return 0;
+}
+
+cti_cp_result cti_chanvoice_result(const cti_chanvoice *cv, cti_cp_connect *how)
+{
+    *how = cv->cp.how;
+    return cv->cp.result;
+}
+
+static int decided(progress *cp, cti_cp_result result, cti_cp_connect how)
+{
+    cp->phase = CP_OFF;
+    cp->result = result;
+    cp->how = how;
+    return CTI_CV_ANALYSED;
+}
+
+/* One block of a dial's call progress: CTI_CV_ANALYSED once decided. */
+static int analyse(cti_chanvoice *cv, const int16_t *rx, int n, int sent_all)
+{
+    progress *cp = &cv->cp;
+    long ms = n / 8;
+    cti_tone_id tone = cti_cpt_rx_current(cv->cpt);
+    float pw;
+    cp->phase_ms += ms;
+    switch (cp->phase) {
+    case CP_DIAL_TONE:
+        cp->heard_dial_ms = tone == CTI_TONE_DIAL ? cp->heard_dial_ms + ms : 0;
+        if (cp->heard_dial_ms >= DIAL_TONE_MS) {
+            cti_digit_tx_put(cp->mf ? cv->mf_tx : cv->dtmf_tx, cp->digits, 100, 100, -10);
+            cv->dialling = cp->mf ? cv->mf_tx : cv->dtmf_tx;
+            cv->what = SEND_DIAL;
+            cp->phase = CP_DIALLING;
+            cp->phase_ms = 0;
+        } else if (cp->phase_ms >= cp->dialtone_ms) {
+            return decided(cp, CTI_CP_NO_DIAL_TONE, CTI_CONNECT_NONE);
+        }
+        return 0;
+    case CP_DIALLING:
+        if (sent_all) {
+            cp->phase = CP_LISTENING;
+            cp->phase_ms = 0;
+        }
+        return 0;
+    case CP_LISTENING:
+        break;
+    default:
+        return 0;
+    }
+    switch (tone) {
+    case CTI_TONE_BUSY:
+    case CTI_TONE_REORDER:
+        return decided(cp, CTI_CP_BUSY, CTI_CONNECT_NONE);
+    case CTI_TONE_SIT:
+        return decided(cp, CTI_CP_INTERCEPT, CTI_CONNECT_NONE);
+    case CTI_TONE_FAX_CNG:
+    case CTI_TONE_FAX_CED:
+        return decided(cp, CTI_CP_FAX, CTI_CONNECT_NONE);
+    case CTI_TONE_RINGBACK:
+        if (!cp->ringback) {
+            cp->ringback = 1;
+            cp->first_ring_ms = cp->phase_ms;
+        }
+        break;
+    default:
+        break;
+    }
+    pw = cti_power_dbm0(rx, n);
+    if (pw > SIGNAL_DBM0) {
+        cp->quiet_ms = 0;
+        cp->signal_ms += ms;
+        if (!cp->in_burst) {
+            cp->in_burst = 1;
+            cp->bursts++;
+        }
+        cp->voice_ms = cti_tone_share(rx, n) < 0.5f ? cp->voice_ms + ms : 0;
+    } else {
+        cp->quiet_ms += ms;
+        cp->voice_ms = 0;
+        if (cp->quiet_ms >= BURST_GAP_MS) {
+            cp->in_burst = 0;
+            cp->signal_ms = 0;
+        }
+    }
+    if (cp->voice_ms >= VOICE_MS)
+        return decided(cp, CTI_CP_CONNECTED,
+                       cp->ringback ? CTI_CONNECT_CADENCE : CTI_CONNECT_VOICE);
+    if (cp->ringback && (cp->bursts > cp->rings ||
+                         cp->phase_ms - cp->first_ring_ms >= cp->noanswer_ms))
+        return decided(cp, CTI_CP_NO_ANSWER, CTI_CONNECT_NONE);
+    if ((!cp->ringback && cp->bursts == 0 && cp->phase_ms >= cp->nosignal_ms) ||
+        cp->signal_ms >= NO_SILENCE_MS)
+        return decided(cp, CTI_CP_NO_RINGBACK, CTI_CONNECT_NONE);
     return 0;
 }
 
@@ -191,7 +334,7 @@ static int send(cti_chanvoice *cv, int16_t *tx, int n)
     default:
         return 0;
     }
-    cti_chanvoice_stop(cv);
+    stop_sending(cv);
     return 1;
 }
 
@@ -211,6 +354,8 @@ int cti_chanvoice_block(cti_chanvoice *cv, const int16_t *rx, int16_t *tx, int n
         flags |= CTI_CV_SILENT;
     if (cv->recording)
         keep(cv, rx, n);
+    if (cv->cp.phase != CP_OFF)
+        return flags | analyse(cv, rx, n, tx && send(cv, tx, n));
     if (tx && send(cv, tx, n))
         flags |= CTI_CV_SENT_ALL;
     return flags;

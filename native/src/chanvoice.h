@@ -23,6 +23,15 @@ typedef struct cti_chanvoice cti_chanvoice;
 /* What a block did (cti_chanvoice_block's flags). */
 #define CTI_CV_SENT_ALL  0x01   /* the prompt, tone or dial string ended in it */
 #define CTI_CV_SILENT    0x02   /* what it heard was below the silence level */
+#define CTI_CV_ANALYSED  0x04   /* a dial's call progress has its result */
+
+/* Call-progress results (cti_chanvoice_result). */
+typedef enum {
+    CTI_CP_NONE = 0, CTI_CP_CONNECTED, CTI_CP_BUSY, CTI_CP_NO_ANSWER, CTI_CP_NO_RINGBACK,
+    CTI_CP_INTERCEPT, CTI_CP_NO_DIAL_TONE, CTI_CP_FAX
+} cti_cp_result;
+/* How a connection was recognised. */
+typedef enum { CTI_CONNECT_NONE = 0, CTI_CONNECT_CADENCE, CTI_CONNECT_VOICE } cti_cp_connect;
 
 cti_chanvoice *cti_chanvoice_new(cti_toneset tones);
 void cti_chanvoice_free(cti_chanvoice *cv);
@@ -35,6 +44,17 @@ int cti_chanvoice_play(cti_chanvoice *cv, const int16_t *samples, size_t n);
 int cti_chanvoice_tone(cti_chanvoice *cv, int f1, int f2, int level_dbm0, int duration_ms);
 int cti_chanvoice_dial(cti_chanvoice *cv, const char *digits, int mf);
 void cti_chanvoice_stop(cti_chanvoice *cv);     /* send silence from now on */
+
+/* A dial with call-progress analysis, as a board does it: wait up to
+ * dialtone_ms for dial tone (0: dial at once), send the digits, then
+ * listen: busy or reorder, SIT (an intercept), a fax tone, a voice
+ * answering (connected), ringback repeating more than `rings` times or
+ * going on noanswer_ms (no answer), nothing at all for nosignal_ms (no
+ * ringback).  The block that decides returns CTI_CV_ANALYSED. */
+int cti_chanvoice_dial_progress(cti_chanvoice *cv, const char *digits, int mf,
+                                int dialtone_ms, int nosignal_ms, int noanswer_ms,
+                                int rings);
+cti_cp_result cti_chanvoice_result(const cti_chanvoice *cv, cti_cp_connect *how);
 
 /* What the channel hears.  digits: which receivers run.  record: keep what
  * it hears (on), or stop; take moves up to max recorded samples out and
