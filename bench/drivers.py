@@ -35,10 +35,9 @@ import os
 import sys
 import time
 
-from drivers._dahdi import lib as dahdi_lib
 from twisted.internet import defer
 
-from drivers import systemconf
+from drivers import _dahdi, systemconf
 from drivers.dahdi import DahdiDriver
 from drivers.dahdidev import SimulatedDevices
 from drivers.pump import EventPump, EventThread
@@ -112,7 +111,7 @@ def fill_dahdi(channels, wanted):
         for channo in channels:
             if queued == wanted:
                 return queued
-            if dahdi_lib.cti_dahdisim_queue_event(channo, dahdi_lib.DAHDI_EVENT_RINGOFFHOOK):
+            if _dahdi.lib.cti_dahdisim_queue_event(channo, _dahdi.lib.DAHDI_EVENT_RINGOFFHOOK):
                 raise RuntimeError(f"cannot queue an event on DAHDI channel {channo}")
             queued += 1
     return queued

@@ -37,11 +37,9 @@ and SETCONF onto those capabilities.
 """
 from dataclasses import dataclass, field
 
-from twisted.logger import Logger
 from zope.interface import implementer
 
-from drivers import errors
-from drivers._dahdi import ffi, lib
+from drivers import _dahdi, errors
 from drivers.dahdidev import CHANNEL_PATH, CTL_PATH
 from drivers.interface import (
     DIGIT_BUFFER,
@@ -54,8 +52,9 @@ from drivers.interface import (
 )
 from drivers.modemaudio import RECORD_FORMATS, prompt_samples, recording_file
 from drivers.systemconf import SIGNALLINGS
+from drivers.watchdog import deadline_ms, hung_data
 
-log = Logger()
+ffi, lib = _dahdi.ffi, _dahdi.lib
 
 #: Samples per block (20 ms at 8 kHz: chan_dahdi's READ_SIZE).
 BLOCK = 160
@@ -66,6 +65,8 @@ PER_BLOCK = 16
 LINE_SIGNALLINGS = ("fxsks", "fxsls")
 #: Dial strings: an optional mode (T DTMF, M MF), then its digits and ',' pauses.
 DIAL_MODES = {"T": 0, "M": 1}
+#: A dial's time per digit sent (100 ms tone, 100 ms gap, with room).
+DIAL_DIGIT_MS = 250
 #: Call progress where the CallProgress gives none (the boards' defaults).
 NO_SIGNAL_MS, NO_ANSWER_MS, RINGS_BEFORE_NO_ANSWER = 40_000, 30_000, 4
 #: Call-progress results and connection kinds in the interface's words.
@@ -93,7 +94,7 @@ class _Operation:
     path: str | None = None
     fmt: str | None = None
     recorded: list = field(default_factory=list)
-    stopping: bool = False
+    watchdog: object = None     # the IDelayedCall that ends it as hung
 
 
 @dataclass
@@ -113,13 +114,13 @@ class _Channel:
 
 @implementer(IBoardDriver)
 class DahdiDriver:
-    """A DAHDI box: `devices` (drivers.dahdidev) and its system.conf
-    (drivers.systemconf.SystemConf)."""
+    """A DAHDI box: `devices` (drivers.dahdidev), its system.conf
+    (drivers.systemconf.SystemConf) and the clock the watchdogs run on."""
 
     family = "dahdi"
     event_source = "descriptor"
 
-    def __init__(self, devices, conf, clock=None):
+    def __init__(self, devices, conf, clock):
         self.devices, self.conf, self.clock = devices, conf, clock
         self._subscribers = []
         self._pending = []
@@ -373,8 +374,21 @@ class DahdiDriver:
                                     device=name)
         return ch
 
-    def _start(self, ch, op):
+    def _start(self, ch, op, watchdog_ms, own_ms=None):
+        """Run `op`; if it has not ended by its deadline (the blocks stopped
+        coming: a card gone, a channel stuck), the channel is reopened and
+        the operation ends as hung."""
         ch.op = op
+        deadline = deadline_ms(op.termination, watchdog_ms, own_ms)
+        op.watchdog = self.clock.callLater(deadline / 1000, self._hung, ch.name, op)
+
+    def _hung(self, name, op):
+        ch = self._channels.get(name)
+        if ch is None or ch.op is not op:
+            return
+        ch.op = None
+        self.reset(name)
+        self._pending.append(Event(name, op.done, hung_data(op.done)))
 
     def _end_if(self, ch, reason, applies):
         if reason and applies and ch.op is not None:
@@ -382,6 +396,8 @@ class DahdiDriver:
 
     def _finish(self, ch, reason, **progress):
         op, ch.op = ch.op, None
+        if op.watchdog.active():
+            op.watchdog.cancel()
         lib.cti_chanvoice_stop(ch.voice)
         data = {"reasons": frozenset({reason})} if reason else {}
         if op.kind == "digits":
@@ -417,7 +433,8 @@ class DahdiDriver:
         audio = b"".join(prompt_samples(p, "pcm16", name, "play") for p in prompts)
         self._check_termination(name, "play", termination)
         lib.cti_chanvoice_play(ch.voice, ffi.from_buffer("int16_t[]", audio), len(audio) // 2)
-        self._start(ch, _Operation("play", "play_done", termination))
+        self._start(ch, _Operation("play", "play_done", termination), watchdog_ms,
+                    len(audio) // 16)
         if termination is not None:
             self._end_if(ch, _digit_reason(termination, ch.typed), True)
 
@@ -429,7 +446,8 @@ class DahdiDriver:
                                       device=name)
         self._check_termination(name, "record", termination)
         lib.cti_chanvoice_record(ch.voice, 1)
-        self._start(ch, _Operation("record", "record_done", termination, path=path, fmt=fmt))
+        self._start(ch, _Operation("record", "record_done", termination, path=path, fmt=fmt),
+                    watchdog_ms)
 
     def collect_digits(self, name, termination, watchdog_ms=None):
         ch = self._idle(name, "collect_digits")
@@ -438,7 +456,7 @@ class DahdiDriver:
                                       function="collect_digits", device=name)
         self._check_termination(name, "collect_digits", termination)
         op = _Operation("digits", "digits_done", termination)
-        self._start(ch, op)
+        self._start(ch, op, watchdog_ms)
         for digit in ch.typed:
             op.digits += digit
             if reason := _digit_reason(termination, op.digits):
@@ -478,7 +496,11 @@ class DahdiDriver:
         if rc < 0:
             raise errors.BadParameter(f"{digits!r} is not a dial string (T or M, then "
                                       "digits and ',' pauses)", function="dial", device=name)
-        self._start(ch, _Operation("dial", "dial_done"))
+        analysis = 0 if cp is None else (
+            (cp.check_dial_tone_ms or 0) + (cp.no_signal_ms or NO_SIGNAL_MS)
+            + (cp.no_answer_ms or NO_ANSWER_MS))
+        self._start(ch, _Operation("dial", "dial_done"), watchdog_ms,
+                    len(digits) * DIAL_DIGIT_MS + analysis)
 
     def play_tone(self, name, freq1, freq2=0, level_db=-13, duration_ms=None,
                   termination=None, watchdog_ms=None):
@@ -487,7 +509,7 @@ class DahdiDriver:
         if lib.cti_chanvoice_tone(ch.voice, freq1, freq2, level_db, duration_ms or 0) < 0:
             raise errors.BadParameter(f"no tone of {freq1} and {freq2} Hz at {level_db} dB",
                                       function="play_tone", device=name)
-        self._start(ch, _Operation("tone", "tone_done", termination))
+        self._start(ch, _Operation("tone", "tone_done", termination), watchdog_ms, duration_ms)
 
     def stop(self, name):
         ch = self._channel(name, "stop")

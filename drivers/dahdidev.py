@@ -20,7 +20,9 @@ personality's own eventfd on the simulator.
 import os
 import select
 
-from drivers._dahdi import ffi, lib
+from drivers import _dahdi
+
+ffi, lib = _dahdi.ffi, _dahdi.lib
 
 #: How the driver opens every channel (chan_dahdi's dahdi_open).
 CHANNEL_FLAGS = lib.O_RDWR | lib.O_NONBLOCK

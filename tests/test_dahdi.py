@@ -9,6 +9,7 @@ from twisted.internet import task
 from drivers import errors, systemconf
 from drivers.dahdi import DahdiDriver
 from drivers.dahdidev import SimulatedDevices
+from drivers.interface import Prompt
 from drivers.sim import Simulator
 from tests.conformance import (
     AnalogLineConformance,
@@ -72,6 +73,20 @@ class TestDahdiFxoPort(AnalogLineConformance):
         return Chassis(driver=rig.driver, run=rig.run, voice="dahdiC1", voice2="dahdiC2",
                        events=rig.events, line="dahdiC1",
                        far=SimulatedFarLine(rig, "dxxxB1C1"))
+
+
+def test_an_operation_whose_blocks_stop_coming_ends_as_hung():
+    """The card stops delivering audio (the chassis's time stands still):
+    the watchdog on the driver's clock ends the prompt and reopens the
+    channel, which works again."""
+    rig = DahdiRig(BOARDS)
+    rig.driver.play("dahdiC1", [Prompt(b"\xff" * 8000, "ulaw")])
+    rig.clock.advance(10)
+    rig.driver.poll()
+    assert [e["reasons"] for e in rig.events if e.kind == "play_done"] == [{"hung"}]
+    rig.driver.play("dahdiC1", [Prompt(b"\xff" * 800, "ulaw")])
+    rig.run(200)
+    assert [e["reasons"] for e in rig.events if e.kind == "play_done"][-1] == {"end_of_data"}
 
 
 def test_channels_come_from_system_conf_with_dahdi_s_span_numbers():
