@@ -20,20 +20,32 @@ receivers, call-progress tones, caller ID, silence, and the prompt, tone
 or digits to send back), one call per block, and the driver writes back
 the block it returns.  Operation times are counted in blocks: board time.
 
-What the channels' hardware signals (an FXO port, fxsks):
+Channels are of four kinds, by their system.conf keyword: FXO ports
+(fxsks, fxsls) are voice channels with a line; e&m channels (T1 robbed bit,
+DAHDI's E&M: the kernel sends 1111 off hook and 0000 on hook, winks, and
+debounces the far end's A bit), cas channels (the four bits raw, E1 CAS)
+and clear channels (bchan: an ISDN B-channel's audio) are timeslots, with
+the voice work on their audio too.  Spans ("span") report their alarms
+from DAHDI_SPANSTAT; each channel's ALARM / NOALARM says they changed.
 
-==================  ==========================================
+==================  ===============================================
 DAHDI event         driver event
-==================  ==========================================
-RINGOFFHOOK         ring (count); caller ID is looked for after the first
-ONHOOK (off hook)   loop_current on=False (the far end hung up)
+==================  ===============================================
+RINGOFFHOOK         FXO port: ring (count), caller ID looked for after
+                    the first; e&m: signalling a_on b_on (a seizure)
+ONHOOK              FXO port off hook: loop_current on=False; e&m:
+                    signalling a_off b_off
+WINKFLASH           e&m: signalling wink
+HOOKCOMPLETE        e&m: wink_done (our wink ended)
+BITSCHANGED         cas: signalling, the bits read with GETRXBITS
 POLARITY            polarity_reversed
-==================  ==========================================
+ALARM, NOALARM      alarm raised / cleared on the span (from SPANSTAT)
+==================  ===============================================
 
-The bus, T1/E1 trunks and their maintenance, stations and conferences
-are refused whole (DriverNotSupported): DAHDI has no CT-Bus of named
-timeslots, and this driver does not yet map its spans, RBS bits, MAINT
-and SETCONF onto those capabilities.
+The bus, span maintenance, stations and conferences are refused whole
+(DriverNotSupported): DAHDI has no CT-Bus of named timeslots, and this
+driver does not yet map DAHDI_MAINT and DAHDI_SETCONF onto them; nor
+does it run a D-channel (dchannel_send).
 """
 from dataclasses import dataclass, field
 
@@ -61,8 +73,22 @@ BLOCK = 160
 BLOCK_MS = BLOCK // 8
 #: The most digits or tones one block can hold.
 PER_BLOCK = 16
-#: Channel signallings this driver drives (an FXO port on an exchange line).
-LINE_SIGNALLINGS = ("fxsks", "fxsls")
+#: Channel signallings this driver drives, by the kind of channel each is.
+CHANNEL_KINDS = {"fxsks": "fxo", "fxsls": "fxo", "e&m": "em", "cas": "cas",
+                 "bchan": "clear", "clear": "clear"}
+#: A timeslot's span signalling in the interface's words (status).
+SPAN_SIGNALLINGS = {"em": "em_wink", "cas": "cas", "clear": "pri"}
+#: SPANSTAT's alarm bits and the interface's names (a loopback is no alarm).
+ALARM_NAMES = {lib.DAHDI_ALARM_RED: "red", lib.DAHDI_ALARM_YELLOW: "yellow",
+               lib.DAHDI_ALARM_BLUE: "blue", lib.DAHDI_ALARM_RECOVER: "recovering",
+               lib.DAHDI_ALARM_NOTOPEN: "not_open", lib.DAHDI_ALARM_LOS: "los",
+               lib.DAHDI_ALARM_LFA: "oof", lib.DAHDI_ALARM_LMFA: "lmfa"}
+#: system.conf's framing and coding words and SPANSTAT's lineconfig bits.
+LINECONFIG = {"d4": lib.DAHDI_CONFIG_D4, "esf": lib.DAHDI_CONFIG_ESF,
+              "ami": lib.DAHDI_CONFIG_AMI, "b8zs": lib.DAHDI_CONFIG_B8ZS,
+              "hdb3": lib.DAHDI_CONFIG_HDB3}
+#: DAHDI's bits, A first.
+ABCD = (lib.DAHDI_ABIT, lib.DAHDI_BBIT, lib.DAHDI_CBIT, lib.DAHDI_DBIT)
 #: Dial strings: an optional mode (T DTMF, M MF), then its digits and ',' pauses.
 DIAL_MODES = {"T": 0, "M": 1}
 #: A dial's time per digit sent (100 ms tone, 100 ms gap, with room).
@@ -101,9 +127,14 @@ class _Operation:
 class _Channel:
     name: str
     channo: int
+    kind: str                   # fxo, em, cas, clear (CHANNEL_KINDS)
+    span: str
     fd: int
     voice: object               # cti_chanvoice *
     offhook: bool = False
+    signalling_events: bool = False
+    rx_bits: int = 0            # cas: the far end's bits as last reported
+    winking: bool = False
     rings: int = 0
     since_ring_ms: int | None = None
     kinds: frozenset = frozenset()
@@ -131,49 +162,93 @@ class DahdiDriver:
         self._tones = ffi.new(f"int[{PER_BLOCK}]")
         self._ndigits, self._ntones = ffi.new("int *"), ffi.new("int *")
         self._event = ffi.new("int *")
+        self._kinds = {}
+        self._alarm_spans = {}          # span -> its alarms as last reported
         self._inventory = self._check_configuration()
 
     # -- configuration against the kernel --------------------------------
     def _check_configuration(self):
+        """The inventory: every channel of system.conf as DAHDI reports it,
+        then each span (DeviceInfo kind "span")."""
         ctl = self.devices.open(CTL_PATH)
         try:
             inventory, spans = [], {}
             for channo, keyword in sorted(self.conf.channels.items()):
                 if keyword == "unused":
                     continue
-                params = ffi.new("struct dahdi_params *")
-                params.channo = channo
-                where = f"{self.conf.path}: channel {channo} ({keyword})"
-                try:
-                    self.devices.ioctl(ctl, lib.DAHDI_GET_PARAMS, params)
-                except OSError:
-                    raise errors.NoSuchDevice(
-                        f"{where}: DAHDI has no channel {channo} (is the card's module "
-                        "loaded and dahdi_cfg run?)", function="DAHDI_GET_PARAMS",
-                        device=f"dahdiC{channo}") from None
-                if params.sigtype != _sig_value(keyword):
-                    raise errors.BadParameter(
-                        f"{where}: DAHDI reports signalling {params.sigtype:#x}, not "
-                        f"{keyword} ({_sig_value(keyword):#x}): run dahdi_cfg",
-                        function="DAHDI_GET_PARAMS", device=f"dahdiC{channo}")
-                if keyword not in LINE_SIGNALLINGS:
-                    raise errors.DriverNotSupported(
-                        f"{where}: the driver drives FXO ports ({', '.join(LINE_SIGNALLINGS)}) "
-                        "only so far", function="DAHDI_GET_PARAMS", device=f"dahdiC{channo}")
-                spans.setdefault(params.spanno, []).append(channo)
-                inventory.append(DeviceInfo(f"dahdiC{channo}", "voice", f"dahdiS{params.spanno}"))
-            for spanno, channels in spans.items():
-                info = ffi.new("struct dahdi_spaninfo *")
-                info.spanno = spanno
-                self.devices.ioctl(ctl, lib.DAHDI_SPANSTAT, info)
-                if info.totalchans < len(channels):
-                    raise errors.BadParameter(
-                        f"{self.conf.path}: span {spanno} has {info.totalchans} channels, "
-                        f"system.conf puts {len(channels)} on it", function="DAHDI_SPANSTAT",
-                        device=f"dahdiS{spanno}")
+                spanno = self._check_channel(ctl, channo, keyword)
+                spans.setdefault(spanno, []).append(channo)
+                kind = "voice" if CHANNEL_KINDS[keyword] == "fxo" else "timeslot"
+                inventory.append(DeviceInfo(f"dahdiC{channo}", kind, f"dahdiS{spanno}"))
+                self._kinds[f"dahdiC{channo}"] = CHANNEL_KINDS[keyword]
+            for spanno, channels in sorted(spans.items()):
+                self._check_span(ctl, spanno, channels)
+                inventory.append(DeviceInfo(f"dahdiS{spanno}", "span", f"dahdiS{spanno}"))
             return inventory
         finally:
             self.devices.close(ctl)
+
+    def _check_channel(self, ctl, channo, keyword):
+        params = ffi.new("struct dahdi_params *")
+        params.channo = channo
+        where = f"{self.conf.path}: channel {channo} ({keyword})"
+        device = f"dahdiC{channo}"
+        try:
+            self.devices.ioctl(ctl, lib.DAHDI_GET_PARAMS, params)
+        except OSError:
+            raise errors.NoSuchDevice(
+                f"{where}: DAHDI has no channel {channo} (is the card's module loaded and "
+                "dahdi_cfg run?)", function="DAHDI_GET_PARAMS", device=device) from None
+        if params.sigtype != _sig_value(keyword):
+            raise errors.BadParameter(
+                f"{where}: DAHDI reports signalling {params.sigtype:#x}, not {keyword} "
+                f"({_sig_value(keyword):#x}): run dahdi_cfg", function="DAHDI_GET_PARAMS",
+                device=device)
+        if keyword not in CHANNEL_KINDS:
+            raise errors.DriverNotSupported(
+                f"{where}: the driver drives {', '.join(CHANNEL_KINDS)} channels so far",
+                function="DAHDI_GET_PARAMS", device=device)
+        return params.spanno
+
+    def _check_span(self, ctl, spanno, channels):
+        info = self._spaninfo(ctl, spanno)
+        where = f"{self.conf.path}: span {spanno}"
+        device = f"dahdiS{spanno}"
+        if info.totalchans < len(channels):
+            raise errors.BadParameter(
+                f"{where} has {info.totalchans} channels in DAHDI, system.conf puts "
+                f"{len(channels)} on it", function="DAHDI_SPANSTAT", device=device)
+        kind = ffi.string(info.spantype).decode()
+        if not kind:
+            return                      # an analog span: no line to configure
+        span = self.conf.spans.get(spanno)
+        if span is None:
+            raise errors.BadParameter(
+                f"{where}: DAHDI has a {kind} span there, and system.conf has no span={spanno} "
+                f"line for it (channels {channels[0]}-{channels[-1]})",
+                function="DAHDI_SPANSTAT", device=device)
+        wanted = {span.coding} | ({span.framing} & {"d4", "esf"})
+        for word in sorted(wanted):
+            if not info.lineconfig & LINECONFIG[word]:
+                raise errors.BadParameter(
+                    f"{where}: system.conf says {word}, DAHDI's span runs lineconfig "
+                    f"{info.lineconfig:#x} without it: run dahdi_cfg",
+                    function="DAHDI_SPANSTAT", device=device)
+        checks = (("crc4", span.crc4, lib.DAHDI_CONFIG_CRC4),
+                  ("ccs", span.framing == "ccs", lib.DAHDI_CONFIG_CCS))
+        for word, want, bit in checks:
+            if want != bool(info.lineconfig & bit):
+                raise errors.BadParameter(
+                    f"{where}: system.conf {'says' if want else 'does not say'} {word}, "
+                    f"DAHDI's span {'does not run' if want else 'runs'} it (lineconfig "
+                    f"{info.lineconfig:#x}): run dahdi_cfg", function="DAHDI_SPANSTAT",
+                    device=device)
+
+    def _spaninfo(self, fd, spanno):
+        info = ffi.new("struct dahdi_spaninfo *")
+        info.spanno = spanno
+        self.devices.ioctl(fd, lib.DAHDI_SPANSTAT, info)
+        return info
 
     # -- devices -----------------------------------------------------------
     def inventory(self):
@@ -186,7 +261,7 @@ class DahdiDriver:
 
     def open(self, name):
         self._known(name, "open")
-        if name in self._channels:
+        if name in self._channels or name.startswith("dahdiS"):
             return
         channo = int(name[len("dahdiC"):])
         fd = self.devices.open(CHANNEL_PATH)
@@ -194,7 +269,8 @@ class DahdiDriver:
                                (lib.DAHDI_SETLINEAR, 1)):
             self.devices.ioctl(fd, request, ffi.new("int *", value))
         voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
-        self._channels[name] = _Channel(name, channo, fd, voice)
+        span = next(i.board for i in self._inventory if i.name == name)
+        self._channels[name] = _Channel(name, channo, self._kinds[name], span, fd, voice)
 
     def close(self, name):
         ch = self._channels.pop(name, None)
@@ -202,22 +278,64 @@ class DahdiDriver:
             self.devices.close(ch.fd)
 
     def reset(self, name):
-        kinds = self._channel(name, "reset").kinds
+        old = self._channel(name, "reset")
         self.close(name)
         self.open(name)
-        self._channels[name].kinds = kinds
+        new = self._channels[name]
+        new.kinds, new.signalling_events = old.kinds, old.signalling_events
 
     def _channel(self, name, function):
         self._known(name, function)
+        if name.startswith("dahdiS"):
+            raise errors.BadParameter(f"{name} is a span, not a channel", function=function,
+                                      device=name)
         self.open(name)
         return self._channels[name]
 
     def status(self, name):
+        self._known(name, "status")
+        if name.startswith("dahdiS"):
+            return self._span_status(name)
         ch = self._channel(name, "status")
-        return {"state": ch.op.kind if ch.op else "idle",
-                "busy_with": ch.op.kind if ch.op else None,
-                "hook": "off" if ch.offhook else "on", "channo": ch.channo,
-                "ringing": bool(ch.rings) and not ch.offhook}
+        facts = {"state": ch.op.kind if ch.op else "idle",
+                 "busy_with": ch.op.kind if ch.op else None,
+                 "hook": "off" if ch.offhook else "on", "channo": ch.channo,
+                 "ringing": bool(ch.rings) and not ch.offhook}
+        if ch.kind in ("em", "cas"):
+            facts["tx_bits"], facts["rx_bits"] = self.abcd(name)
+        return facts
+
+    def _span_status(self, span):
+        info = self._span_info(span, "status")
+        kind = ffi.string(info.spantype).decode().lower() or "analog"
+        facts = {"alarms": sorted(_alarm_names(info.alarms)), "type": kind,
+                 "name": ffi.string(info.name).decode(),
+                 "description": ffi.string(info.desc).decode()}
+        if kind == "analog":
+            return facts
+        config = info.lineconfig
+        framing = ("esf" if config & lib.DAHDI_CONFIG_ESF else "d4") if kind == "t1" else (
+            "e1_crc4" if config & lib.DAHDI_CONFIG_CRC4 else "e1")
+        coding = next((w for w in ("b8zs", "hdb3") if config & LINECONFIG[w]), "ami")
+        kinds = {self._kinds[i.name] for i in self._inventory if i.board == span
+                 and i.kind == "timeslot"}
+        facts.update(framing=framing, coding=coding,
+                     clock="line" if info.syncsrc == int(span[len("dahdiS"):]) else "internal",
+                     signalling=SPAN_SIGNALLINGS[min(kinds)] if kinds else None,
+                     dchannel=None, bpv=info.bpvcount,
+                     looped=bool(info.alarms & lib.DAHDI_ALARM_LOOPBACK))
+        return facts
+
+    def _span_info(self, span, function):
+        self._known(span, function)
+        if not span.startswith("dahdiS"):
+            raise errors.BadParameter(f"{span} is a channel, not a span", function=function,
+                                      device=span)
+        ctl = self.devices.open(CTL_PATH)
+        try:
+            return self._spaninfo(ctl, int(span[len("dahdiS"):]))
+        finally:
+            self.devices.close(ctl)
 
     # -- events ------------------------------------------------------------
     def fileno(self):
@@ -280,7 +398,11 @@ class DahdiDriver:
     def _take_event(self, ch):
         self.devices.ioctl(ch.fd, lib.DAHDI_GETEVENT, self._event)
         event = self._event[0]
-        if event == lib.DAHDI_EVENT_RINGOFFHOOK and not ch.offhook:
+        if event in (lib.DAHDI_EVENT_ALARM, lib.DAHDI_EVENT_NOALARM):
+            self._span_alarms_changed(ch.span)
+        elif ch.kind != "fxo":
+            self._trunk_event(ch, event)
+        elif event == lib.DAHDI_EVENT_RINGOFFHOOK and not ch.offhook:
             ch.rings += 1
             ch.since_ring_ms = 0
             if ch.rings == 1:
@@ -295,6 +417,44 @@ class DahdiDriver:
                          and ch.op.termination.loop_off_ms)
         elif event == lib.DAHDI_EVENT_POLARITY and "polarity_reversed" in ch.kinds:
             self._emit(ch, "polarity_reversed")
+
+    def _trunk_event(self, ch, event):
+        if event == lib.DAHDI_EVENT_HOOKCOMPLETE and ch.winking:
+            ch.winking = False
+            self._emit(ch, "wink_done")
+            return
+        if event == lib.DAHDI_EVENT_BITSCHANGED:
+            bits = self._rx_bits(ch)
+            old, ch.rx_bits = ch.rx_bits, bits
+            changed = {f"{x}_{'on' if bits & bit else 'off'}"
+                       for x, bit in zip("abcd", ABCD, strict=True) if (old ^ bits) & bit}
+            self._signalling(ch, bits, changed)
+        elif event == lib.DAHDI_EVENT_RINGOFFHOOK:
+            self._signalling(ch, 0xF, {"a_on", "b_on"})
+        elif event == lib.DAHDI_EVENT_ONHOOK:
+            self._signalling(ch, 0, {"a_off", "b_off"})
+        elif event == lib.DAHDI_EVENT_WINKFLASH:
+            self._signalling(ch, 0, {"wink"})
+
+    def _signalling(self, ch, bits, changed):
+        if not ch.signalling_events:
+            return
+        letters = "abcd" if ch.kind == "cas" else "ab"
+        values = {x: int(bool(bits & bit)) for x, bit in zip(letters, ABCD, strict=False)}
+        self._emit(ch, "signalling", **values,
+                   changed=frozenset(c for c in changed if c[0] in letters or c == "wink"))
+
+    def _span_alarms_changed(self, span):
+        """A channel of the span was told its alarms changed: the span's
+        alarm events (once, whichever channel heard first)."""
+        if span not in self._alarm_spans:
+            return
+        now = _alarm_names(self._span_info(span, "DAHDI_SPANSTAT").alarms)
+        before, self._alarm_spans[span] = self._alarm_spans[span], now
+        for name in sorted(now - before):
+            self._pending.append(Event(span, "alarm", {"alarm": name, "raised": True}))
+        for name in sorted(before - now):
+            self._pending.append(Event(span, "alarm", {"alarm": name, "raised": False}))
 
     def _block(self, ch):
         flags = lib.cti_chanvoice_block(ch.voice, self._rx, self._tx, BLOCK, self._digits,
@@ -521,6 +681,90 @@ class DahdiDriver:
     def busy(self, name):
         return self._channel(name, "busy").op is not None
 
+    # -- T1 and E1 trunks ------------------------------------------------
+    def _timeslot(self, name, function, kinds=("em", "cas", "clear")):
+        ch = self._channel(name, function)
+        if ch.kind not in kinds:
+            what = {"fxo": "an FXO port (no robbed bits)",
+                    "clear": "a clear channel (an ISDN B-channel: no bits)",
+                    "cas": "a cas channel (raw bits: no wink)",
+                    "em": "an e&m channel"}[ch.kind]
+            raise errors.BadParameter(f"{name} is {what}", function=function, device=name)
+        return ch
+
+    def _params(self, ch):
+        params = ffi.new("struct dahdi_params *")
+        self.devices.ioctl(ch.fd, lib.DAHDI_GET_PARAMS, params)
+        return params
+
+    def _rx_bits(self, ch):
+        bits = ffi.new("int *")
+        self.devices.ioctl(ch.fd, lib.DAHDI_GETRXBITS, bits)
+        return bits[0]
+
+    def enable_signalling_events(self, name):
+        ch = self._timeslot(name, "enable_signalling_events", ("em", "cas"))
+        ch.signalling_events = True
+        if ch.kind == "cas":
+            ch.rx_bits = self._rx_bits(ch)
+
+    def set_bits(self, name, a, b, c=None, d=None):
+        ch = self._timeslot(name, "set_bits", ("em", "cas"))
+        if ch.kind == "em":
+            if not a == b == (a if c is None else c) == (b if d is None else d):
+                raise errors.BadParameter(
+                    f"{name} is an e&m channel: DAHDI sends ABCD 1111 off hook and 0000 on "
+                    "hook (configure it cas= in system.conf for other bits)",
+                    function="set_bits", device=name)
+            self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new(
+                "int *", lib.DAHDI_OFFHOOK if a else lib.DAHDI_ONHOOK))
+            return
+        tx = self._params(ch).txbits
+        e1 = self.status(ch.span)["type"] == "e1"
+        if c is None and not e1:
+            c, d = a, b                 # a T1 repeats A and B in C and D
+        bits = 0
+        for value, bit in zip((a, b, c, d), ABCD, strict=True):
+            keep = tx & bit if value is None else (bit if value else 0)
+            bits |= keep
+        if e1 and bits == 0:
+            raise errors.BadParameter("ABCD 0000 is forbidden on E1: it would mimic the "
+                                      "multiframe alignment signal (keep D = 1: idle 1001)",
+                                      function="set_bits", device=name)
+        self.devices.ioctl(ch.fd, lib.DAHDI_SETTXBITS, ffi.new("int *", bits))
+
+    def wink(self, name):
+        ch = self._timeslot(name, "wink", ("em",))
+        try:
+            self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new("int *", lib.DAHDI_WINK))
+        except OSError as e:
+            if e.errno == lib.EBUSY:
+                raise errors.DeviceBusy("cannot wink while off hook or winking",
+                                        function="wink", device=name) from None
+            if e.errno != lib.EINPROGRESS:  # non-blocking: HOOKCOMPLETE says when
+                raise
+        ch.winking = True
+
+    def _bit_strings(self, name, function):
+        ch = self._timeslot(name, function, ("em", "cas"))
+        params = self._params(ch)
+        return tuple("".join("1" if bits & bit else "0" for bit in ABCD)
+                     for bits in (params.txbits, params.rxbits))
+
+    def bits(self, name):
+        ours, theirs = self._bit_strings(name, "bits")
+        return (int(ours[0]), int(ours[1])), (int(theirs[0]), int(theirs[1]))
+
+    def abcd(self, name):
+        return self._bit_strings(name, "abcd")
+
+    def enable_alarm_events(self, span):
+        self._alarm_spans[span] = _alarm_names(self._span_info(
+            span, "enable_alarm_events").alarms)
+
+    def alarms(self, span):
+        return frozenset(_alarm_names(self._span_info(span, "alarms").alarms))
+
     def caller_id(self, name):
         ch = self._channel(name, "caller_id")
         got = ffi.new("cti_callerid *")
@@ -530,6 +774,10 @@ class DahdiDriver:
         return CallerId(ffi.string(got.number).decode() or chr(got.number_absent or 32),
                         ffi.string(got.name).decode(), ffi.string(got.datetime).decode(),
                         "M" if got.mdmf else "S")
+
+
+def _alarm_names(bits):
+    return {name for bit, name in ALARM_NAMES.items() if bits & bit}
 
 
 def _digit_reason(termination, digits):
@@ -556,8 +804,7 @@ def _refuse(function, capability):
 _REFUSED = {
     "the CT-Bus": ("transmit_slot", "listen", "unlisten", "line_transmit_slot",
                    "line_listen", "line_unlisten"),
-    "T1/E1 trunks": ("enable_signalling_events", "set_bits", "wink", "bits", "abcd",
-                     "dchannel_send", "enable_alarm_events", "alarms"),
+    "a D-channel": ("dchannel_send",),
     "span maintenance": ("span_counters", "span_loopback", "send_loop_code", "bert_start",
                          "bert_results", "bert_stop"),
     "stations": ("enable_station_events", "ring_station", "stop_ring", "station_tone",

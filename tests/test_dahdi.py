@@ -3,20 +3,26 @@
 issues exactly what it would issue to /dev/dahdi (drivers.dahdidev), and
 passes the conformance suites for what it provides; its channels come
 from system.conf, checked against what DAHDI reports."""
+from array import array
+
 import pytest
 from twisted.internet import task
 
 from drivers import errors, systemconf
 from drivers.dahdi import DahdiDriver
 from drivers.dahdidev import SimulatedDevices
-from drivers.interface import Prompt
+from drivers.interface import Prompt, Termination
 from drivers.sim import Simulator
+from drivers.wavinfo import wav_samples
 from tests.conformance import (
     AnalogLineConformance,
     Chassis,
     DriverConformance,
+    TrunkConformance,
     VoiceConformance,
+    tone_ulaw,
 )
+from tests.rig import hears, tone
 from tests.test_conformance import SimulatedFarLine
 
 STEP_MS = 10
@@ -24,6 +30,11 @@ SYSTEM_CONF = """\
 # two analog boards of FXO ports: the personality's spans 1 and 2
 fxsks=1-4
 fxsks=5,6
+# a T1 E&M wink-start span and an E1 CAS span (timeslot 16: channel 46)
+span=3,1,0,esf,b8zs
+e&m=7-30
+span=4,2,0,cas,hdb3,crc4
+cas=31-45,47-61:1001
 loadzone=us
 defaultzone=us
 """
@@ -49,17 +60,22 @@ class DahdiRig:
             self.driver.poll()
 
 
-BOARDS = [{"type": "analog", "lines": 4}, {"type": "analog", "lines": 2}]
+BOARDS = [{"type": "analog", "lines": 4}, {"type": "analog", "lines": 2},
+          {"type": "t1", "signalling": "em_wink"}, {"type": "e1", "signalling": "cas"}]
 
 
-class TestDahdiDriverOnThePersonality(DriverConformance, VoiceConformance):
-    """FXO ports: voice work in userspace, the rest refused whole."""
+class TestDahdiDriverOnThePersonality(DriverConformance, VoiceConformance,
+                                      TrunkConformance):
+    """FXO ports and T1/E1 timeslots: voice work in userspace, spans and
+    their bits; the bus, span maintenance, stations and conferences refused
+    whole."""
 
     @pytest.fixture
     def chassis(self):
         rig = DahdiRig(BOARDS)
         return Chassis(driver=rig.driver, run=rig.run, voice="dahdiC1", voice2="dahdiC2",
-                       events=rig.events, advance_board_only=rig.sim.advance)
+                       timeslot="dahdiC7", events=rig.events,
+                       advance_board_only=rig.sim.advance)
 
 
 class TestDahdiFxoPort(AnalogLineConformance):
@@ -92,14 +108,34 @@ def test_an_operation_whose_blocks_stop_coming_ends_as_hung():
 def test_channels_come_from_system_conf_with_dahdi_s_span_numbers():
     rig = DahdiRig(BOARDS)
     names = [(i.name, i.kind, i.board) for i in rig.driver.inventory()]
-    assert names == [("dahdiC1", "voice", "dahdiS1"), ("dahdiC2", "voice", "dahdiS1"),
-                     ("dahdiC3", "voice", "dahdiS1"), ("dahdiC4", "voice", "dahdiS1"),
-                     ("dahdiC5", "voice", "dahdiS2"), ("dahdiC6", "voice", "dahdiS2")]
+    assert names[:6] == [("dahdiC1", "voice", "dahdiS1"), ("dahdiC2", "voice", "dahdiS1"),
+                         ("dahdiC3", "voice", "dahdiS1"), ("dahdiC4", "voice", "dahdiS1"),
+                         ("dahdiC5", "voice", "dahdiS2"), ("dahdiC6", "voice", "dahdiS2")]
+    assert ("dahdiC30", "timeslot", "dahdiS3") in names
+    assert ("dahdiC47", "timeslot", "dahdiS4") in names
+    assert "dahdiC46" not in {n for n, _, _ in names}       # the E1's timeslot 16
+    assert names[-4:] == [(f"dahdiS{n}", "span", f"dahdiS{n}") for n in range(1, 5)]
+    t1, e1 = rig.driver.status("dahdiS3"), rig.driver.status("dahdiS4")
+    assert (t1["type"], t1["framing"], t1["coding"], t1["signalling"]) == (
+        "t1", "esf", "b8zs", "em_wink")
+    assert (e1["type"], e1["framing"], e1["coding"], e1["signalling"]) == (
+        "e1", "e1_crc4", "hdb3", "cas")
 
 
 def test_a_channel_dahdi_does_not_have_is_named():
-    with pytest.raises(errors.NoSuchDevice, match=r"system.conf: channel 9 \(fxsks\)"):
-        DahdiRig(BOARDS, "fxsks=1-4\nfxsks=9\n")
+    with pytest.raises(errors.NoSuchDevice, match=r"system.conf: channel 99 \(fxsks\)"):
+        DahdiRig(BOARDS, "fxsks=1-4\nfxsks=99\n")
+
+
+@pytest.mark.parametrize("span_line, expected", [
+    ("", "span 3: DAHDI has a T1 span there, and system.conf has no span=3 line"),
+    ("span=3,1,0,d4,b8zs", "span 3: system.conf says d4, DAHDI's span runs lineconfig 0xa0"),
+    ("span=3,1,0,esf,ami", "span 3: system.conf says ami"),
+    ("span=3,1,0,esf,b8zs,crc4", "span 3: system.conf says crc4, DAHDI's span does not run"),
+])
+def test_a_span_unlike_dahdi_s_is_named_with_the_mismatch(span_line, expected):
+    with pytest.raises(errors.BadParameter, match=expected):
+        DahdiRig(BOARDS, f"{span_line}\ne&m=7-30\n")
 
 
 def test_a_signalling_other_than_dahdi_s_is_named_with_both():
@@ -130,3 +166,103 @@ def test_system_conf_reads_spans_channels_and_zones():
     assert conf.spans[2].crc4 and conf.spans[2].coding == "hdb3"
     assert conf.channels[24] == "e&m" and conf.channels[55] == "cas" and 40 not in conf.channels
     assert (conf.zones, conf.default_zone) == (["us", "cn"], "cn")
+
+
+def test_an_em_wink_start_call_in_is_winked_addressed_answered_and_talks_both_ways(tmp_path):
+    """A T1 E&M wink-start call in, through DAHDI's E&M: the seizure (the
+    far end's 1111, held past rxwinktime) is reported, our wink (HOOK WINK,
+    HOOKCOMPLETE) brings the address in-band, our keys receiver reads it
+    from the timeslot's audio, off hook answers, and audio goes both ways
+    until the far end clears."""
+    rig = DahdiRig(BOARDS)
+    d, ts = rig.driver, "dahdiC7"
+    far = rig.sim.endpoint("dtiB1T1")
+    d.enable_signalling_events(ts)
+    d.enable_events(ts, {"digit"})
+    assert d.abcd(ts) == ("0000", "0000")
+    far.call(dnis="4001")
+    rig.run(600)
+    seizure = [e for e in rig.events if e.kind == "signalling"]
+    assert [(e["a"], e["b"], e["changed"]) for e in seizure] == [(1, 1, {"a_on", "b_on"})]
+    assert d.abcd(ts) == ("0000", "1111") and far.state == "ringing"
+    d.wink(ts)
+    rig.run(300)
+    assert [e.kind for e in rig.events if e.kind == "wink_done"] == ["wink_done"]
+    rig.run(1_500)
+    assert "".join(e["digit"] for e in rig.events if e.kind == "digit") == "4001"
+    d.collect_digits(ts, Termination(max_digits=4))
+    rig.run(100)
+    assert [e["digits"] for e in rig.events if e.kind == "digits_done"] == ["4001"]
+    d.set_bits(ts, 1, 1)
+    rig.run(500)
+    assert far.state == "connected" and d.abcd(ts) == ("1111", "1111")
+
+    far.capture(True)
+    d.play(ts, [Prompt(tone_ulaw(1000, 600), "ulaw")])
+    rig.run(800)
+    heard = far.read_capture()
+    assert hears(heard, 1000) and not hears(heard, 1800)
+    path = tmp_path / "caller.wav"
+    d.record(ts, str(path), "wav", Termination(max_time_ms=600))
+    far.send_audio(tone(1800, 1_000))
+    rig.run(800)
+    fmt, data = wav_samples(path.read_bytes())
+    samples = array("h", data)
+    assert hears(samples[len(samples) // 2:], 1800)
+
+    far.hangup()
+    rig.run(400)
+    last = [e for e in rig.events if e.kind == "signalling"][-1]
+    assert (last["a"], last["b"], last["changed"]) == (0, 0, {"a_off", "b_off"})
+    d.set_bits(ts, 0, 0)
+    rig.run(500)
+    assert d.abcd(ts) == ("0000", "0000")
+
+
+def test_e_and_m_bits_are_dahdi_s_and_cas_bits_are_ours():
+    """An e&m channel sends what DAHDI's E&M sends (0000 or 1111, so other
+    bits are refused, naming what to configure); a cas channel any ABCD
+    but E1's forbidden 0000, and its C and D are kept when not given."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    with pytest.raises(errors.BadParameter, match="configure it cas="):
+        d.set_bits("dahdiC7", 1, 0)
+    d.set_bits("dahdiC31", 1, 1, c=0, d=1)
+    rig.run(20)
+    assert d.abcd("dahdiC31")[0] == d.status("dahdiC31")["tx_bits"] == "1101"
+    d.set_bits("dahdiC31", 1, 0)
+    assert d.abcd("dahdiC31")[0] == "1001"
+    with pytest.raises(errors.BadParameter, match="0000 is forbidden on E1"):
+        d.set_bits("dahdiC31", 0, 0, c=0, d=0)
+    with pytest.raises(errors.BadParameter, match="no wink"):
+        d.wink("dahdiC31")
+    with pytest.raises(errors.BadParameter, match="FXO port"):
+        d.set_bits("dahdiC1", 1, 1)
+
+
+def test_cas_bits_from_the_far_end_are_signalled_with_what_changed():
+    rig = DahdiRig(BOARDS)
+    d, ts = rig.driver, "dahdiC31"
+    d.enable_signalling_events(ts)
+    far = rig.sim.endpoint("dtiB2T1")
+    far.send_bits("0001")
+    rig.run(100)
+    event = [e for e in rig.events if e.kind == "signalling"][-1]
+    assert (event["a"], event["b"], event["c"], event["d"]) == (0, 0, 0, 1)
+    assert event["changed"] == {"a_off"}
+    assert d.abcd(ts)[1] == "0001"
+
+
+def test_span_alarms_come_from_spanstat_and_are_reported_as_they_change():
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    d.enable_alarm_events("dahdiS3")
+    d.open("dahdiC7")
+    rig.sim.span_alarm("dtiB1", "red", True)
+    rig.run(100)
+    assert d.alarms("dahdiS3") == {"red"} and d.status("dahdiS3")["alarms"] == ["red"]
+    rig.sim.span_alarm("dtiB1", "red", False)
+    rig.run(100)
+    alarms = [(e.device, e["alarm"], e["raised"]) for e in rig.events if e.kind == "alarm"]
+    assert alarms == [("dahdiS3", "red", True), ("dahdiS3", "red", False)]
+    assert d.alarms("dahdiS3") == frozenset()

@@ -23,6 +23,18 @@
  * Audio flows on hook too (caller ID between the rings reaches userspace,
  * as a real card's codec passes it).
  *
+ * T1 and E1 spans (lines-real.md 1.9, 1.10): a T1 E&M wink-start span's
+ * channels are e&m (DAHDI_SIG_EM): HOOK OFFHOOK / ONHOOK send ABCD 1111 /
+ * 0000, HOOK WINK sends 1111 for winktime then HOOKCOMPLETE; the far end's
+ * A bit held longer than rxwinktime gives RINGOFFHOOK, shorter WINKFLASH,
+ * dropped ONHOOK.  An E1 CAS span's channels are cas (DAHDI_SIG_CAS): the
+ * bits go as SETTXBITS sets them, and each change of the far end's gives
+ * BITSCHANGED (GETRXBITS reads them).  ISDN spans' B-channels are clear
+ * (DAHDI_SIG_CLEAR: audio, no bits, no hook); their D-channel position
+ * (T1 24, E1 16) has no channel here.  A span's alarms are SPANSTAT's
+ * (red, yellow, blue, loopback), and every open channel of the span gets
+ * ALARM / NOALARM as they rise and clear.
+ *
  * Each tick runs after the devices' (sim.c): a channel takes what its line
  * sent this tick, and puts what was written to it where the line hears it
  * next tick (the paired voice channel's transmit slot, the board's power-on
@@ -40,7 +52,7 @@
 
 #include <dahdi/user.h>
 
-#include "sim.h"
+#include "t1.h"
 #include "dahdisim.h"
 
 #define MAX_FDS 1024
@@ -48,22 +60,40 @@
 #define TX_BLOCKS 4              /* write() refuses more than this many blocks */
 #define RING_TRAILER_MS 200      /* RINGOFFHOOK this long after a ring burst */
 #define FXO_SIGCAP (DAHDI_SIG_FXSLS | DAHDI_SIG_FXSGS | DAHDI_SIG_FXSKS)
+#define RBS_SIGCAP (DAHDI_SIG_EM | DAHDI_SIG_CAS | DAHDI_SIG_CLEAR | DAHDI_SIG_FXSLS | \
+                    DAHDI_SIG_FXSKS | DAHDI_SIG_FXOLS | DAHDI_SIG_FXOKS)
+#define WINK_MS 150              /* dahdi_params.winktime */
+#define RX_WINK_MS 300           /* rxwinktime: a longer A pulse is a seizure */
+#define EM_OFFHOOK (DAHDI_ABIT | DAHDI_BBIT | DAHDI_CBIT | DAHDI_DBIT)
+#define EM_ONHOOK 0
+
+struct dspan;
 
 typedef struct dchannel {
     int channo, spanno, chanpos, sigtype;
-    device *line;               /* the analog line behind the port */
-    int txslot;                 /* where the line hears what we send */
+    struct dspan *span;
+    device *dev;                /* the analog line, or the span's timeslot */
+    int txslot;                 /* where the device hears what we send */
     int opens;                  /* descriptors specified to it */
     int events[DAHDI_MAX_EVENTSIZE];
     int evhead, evlen;
     sample_fifo rx, tx;
+    /* an FXO port */
     int ringing;
     long trailer_ms;
     int lc, reversed;
+    /* a robbed-bit or CAS channel: the far end's bits as last seen (DAHDI's
+     * ABCD), E&M's debouncing of its A bit, our wink */
+    int rxbits;
+    long rx_a_ms;
+    int a_pending, seized;
+    long wink_ms;
+    int alarms;                 /* the span's, as this channel was told */
 } dchannel;
 
-typedef struct {
-    int spanno, board, first, count;
+typedef struct dspan {
+    int spanno, board, count;
+    device *dev;                /* a T1/E1 span; NULL for an analog board */
 } dspan;
 
 typedef struct {
@@ -105,39 +135,103 @@ void dahdisim_reset(void)
     forget();
 }
 
+static dspan *new_span(int board, device *dev)
+{
+    dspan *s = &P.spans[P.nspans++];
+    s->spanno = P.nspans;
+    s->board = board;
+    s->dev = dev;
+    return s;
+}
+
+static dchannel *new_channel(dspan *s, int chanpos, int sigtype, device *dev)
+{
+    dchannel *c = &P.chans[P.nchans++];
+    c->channo = P.nchans;
+    c->spanno = s->spanno;
+    c->span = s;
+    c->chanpos = chanpos;
+    c->sigtype = sigtype;
+    c->dev = dev;
+    s->count++;
+    return c;
+}
+
+/* A span's channels: every line timeslot has a channel number, as in
+ * DAHDI (T1 24, E1 31); the D-channel's and E1 CAS's timeslot 16 have no
+ * channel here (sigtype 0: GET_PARAMS says so, SPECIFY refuses them). */
+static int add_trunk_span(device *sd)
+{
+    span *sp = sd->span;
+    int k, pos, npos = sp->e1 ? 31 : 24, sigtype;
+    dspan *s = new_span(sd->board, sd);
+    switch (sp->signalling) {
+    case SIMFAR_SIG_EM_WINK: sigtype = DAHDI_SIG_EM; break;
+    case SIMFAR_SIG_LOOPSTART: sigtype = DAHDI_SIG_FXSLS; break;
+    case SIMFAR_SIG_CAS: sigtype = DAHDI_SIG_CAS; break;
+    default: sigtype = DAHDI_SIG_CLEAR; break;
+    }
+    for (pos = 1; pos <= npos; pos++) {
+        dchannel *c;
+        device *td = NULL, *ours;
+        char name[24];
+        for (k = 0; k < sp->nts; k++)
+            if (span_line_timeslot(sp, k) == pos)
+                td = sp->ts[k];
+        if (!td) {
+            new_channel(s, pos, DAHDI_SIG_NONE, NULL);
+            continue;
+        }
+        /* the card's side of the timeslot: a bus slot it hears */
+        snprintf(name, sizeof name, "dahdi%dT%d", s->spanno, pos);
+        if (!(ours = sim_add_device(DEV_BOARD, name, 0, 1)))
+            return -1;
+        td->listen = ours->txslot;
+        c = new_channel(s, pos, sigtype, td);
+        c->txslot = ours->txslot;
+    }
+    return 0;
+}
+
 static int build(void)
 {
-    int i, board = -1;
+    int i, board = -1, n = g_sim->ndevs;
+    device **devs;
     if (P.of == g_sim && P.chans)
         return 0;
     forget();
-    P.chans = calloc(g_sim->ndevs + 1, sizeof *P.chans);
-    P.spans = calloc(g_sim->ndevs + 1, sizeof *P.spans);
-    if (!P.chans || !P.spans)
+    /* the chassis as it is now: build adds the card's side of trunks */
+    devs = malloc(n * sizeof *devs + 1);
+    P.chans = calloc(n * 32 + 1, sizeof *P.chans);
+    P.spans = calloc(n + 1, sizeof *P.spans);
+    if (!devs || !P.chans || !P.spans) {
+        free(devs);
         return -1;
-    for (i = 0; i < g_sim->ndevs; i++) {
-        device *d = g_sim->devs[i];
+    }
+    memcpy(devs, g_sim->devs, n * sizeof *devs);
+    for (i = 0; i < n; i++) {
+        device *d = devs[i];
         dchannel *c;
-        dspan *s;
+        if (d->kind == DEV_SPAN) {
+            if (add_trunk_span(d) < 0) {
+                free(devs);
+                return -1;
+            }
+            board = -1;
+            continue;
+        }
         if (d->kind != DEV_LINE)
             continue;
         if (d->board != board) {
             board = d->board;
-            s = &P.spans[P.nspans++];
-            s->spanno = P.nspans;
-            s->board = board;
-            s->first = P.nchans + 1;
+            new_span(board, NULL);
         }
-        s = &P.spans[P.nspans - 1];
-        c = &P.chans[P.nchans++];
-        c->channo = P.nchans;
-        c->spanno = s->spanno;
-        c->chanpos = ++s->count;
-        c->sigtype = DAHDI_SIG_FXSKS;
-        c->line = d;
+        c = new_channel(&P.spans[P.nspans - 1], P.spans[P.nspans - 1].count + 1,
+                        DAHDI_SIG_FXSKS, d);
         c->txslot = d->listen;
         line_pass_onhook_audio(d->line, 1);
     }
+    free(devs);
     if (P.wakefd < 0)
         P.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     P.of = g_sim;
@@ -146,10 +240,11 @@ static int build(void)
 
 static dchannel *channel(int channo)
 {
-    return channo >= 1 && channo <= P.nchans ? &P.chans[channo - 1] : NULL;
+    return channo >= 1 && channo <= P.nchans && P.chans[channo - 1].dev
+               ? &P.chans[channo - 1] : NULL;
 }
 
-static dspan *span(int spanno)
+static dspan *span_no(int spanno)
 {
     return spanno >= 1 && spanno <= P.nspans ? &P.spans[spanno - 1] : NULL;
 }
@@ -191,15 +286,14 @@ static int readable(const dfd *f)
 static void update_wakefd(void)
 {
     uint64_t v = 1;
-    int i;
-    for (i = 0; i < MAX_FDS; i++)
-        if (P.fds[i].used && readable(&P.fds[i])) {
-            if (write(P.wakefd, &v, sizeof v) < 0 && errno != EAGAIN)
-                return;
-            return;
-        }
-    if (read(P.wakefd, &v, sizeof v) < 0 && errno != EAGAIN)
-        return;
+    int i, saved = errno;        /* the call's own errno, not the eventfd's */
+    ssize_t moved;
+    for (i = 0; i < MAX_FDS && !(P.fds[i].used && readable(&P.fds[i])); i++)
+        ;
+    /* readable: the counter nonzero; else drained (EAGAIN if it was) */
+    moved = i < MAX_FDS ? write(P.wakefd, &v, sizeof v) : read(P.wakefd, &v, sizeof v);
+    (void)moved;                 /* the eventfd's state matters, not the count */
+    errno = saved;
 }
 
 int cti_dahdi_wakefd(void)
@@ -213,14 +307,99 @@ int cti_dahdi_wakefd(void)
 
 /* ---- the tick ----------------------------------------------------------*/
 
+/* DAHDI's ABCD (A = 8) from the simulator's (A = 1) and back: the bit
+ * order reversed. */
+static int dahdi_bits(unsigned sim_bits)
+{
+    return (sim_bits & 1) << 3 | (sim_bits & 2) << 1 | (sim_bits & 4) >> 1 | (sim_bits & 8) >> 3;
+}
+
+static unsigned sim_bits(int abcd)
+{
+    return (unsigned)dahdi_bits((unsigned)abcd);
+}
+
+/* The span's alarms in DAHDI's words. */
+static int span_alarms(const dspan *s)
+{
+    unsigned a;
+    int out = 0;
+    if (!s->dev)
+        return 0;
+    a = s->dev->span->alarms;
+    if (a & (1u << SIMFAR_AL_LOS | 1u << SIMFAR_AL_OOF | 1u << SIMFAR_AL_RED |
+             1u << SIMFAR_AL_RLOS | 1u << SIMFAR_AL_LMFA))
+        out |= DAHDI_ALARM_RED;
+    if (a & (1u << SIMFAR_AL_YELLOW | 1u << SIMFAR_AL_TS16_YELLOW))
+        out |= DAHDI_ALARM_YELLOW;
+    if (a & 1u << SIMFAR_AL_BLUE)
+        out |= DAHDI_ALARM_BLUE;
+    return out;
+}
+
+static void audio_tick(dchannel *c)
+{
+    int16_t lin[TICK];
+    size_t n;
+    /* what the device sent this tick (idle code while it sleeps) */
+    ulaw_to_linear(sim_bus_out(c->dev->txslot), lin, TICK);
+    fifo_push(&c->rx, lin, TICK);
+    while (c->rx.len > (size_t)RX_KEEP_BLOCKS * DAHDI_MAX_BLOCKSIZE / 8) {
+        int16_t drop[TICK];
+        fifo_pop(&c->rx, drop, TICK);
+    }
+    n = fifo_pop(&c->tx, lin, TICK);
+    memset(lin + n, 0, (TICK - n) * sizeof *lin);
+    linear_to_ulaw(lin, sim_bus_out(c->txslot), TICK);
+}
+
+/* E&M: the far end's A bit, debounced as the kernel does. */
+static void em_tick(dchannel *c, int rx)
+{
+    int a = !!(rx & DAHDI_ABIT), was = !!(c->rxbits & DAHDI_ABIT);
+    if (a != was) {
+        c->rx_a_ms = 0;
+        if (a)
+            c->a_pending = 1;
+        else if (c->seized) {
+            c->seized = 0;
+            queue_event(c, DAHDI_EVENT_ONHOOK);
+        } else if (c->a_pending) {
+            c->a_pending = 0;
+            queue_event(c, DAHDI_EVENT_WINKFLASH);
+        }
+    } else if ((c->rx_a_ms += TICK_MS) >= RX_WINK_MS && a && c->a_pending) {
+        c->a_pending = 0;
+        c->seized = 1;
+        queue_event(c, DAHDI_EVENT_RINGOFFHOOK);
+    }
+    if (c->wink_ms > 0 && (c->wink_ms -= TICK_MS) <= 0) {
+        tslot_send_bits(c->dev->ts, sim_bits(EM_ONHOOK));
+        queue_event(c, DAHDI_EVENT_HOOKCOMPLETE);
+    }
+}
+
+static void trunk_tick(dchannel *c)
+{
+    int rx = dahdi_bits(c->dev->ts->rx), alarms = span_alarms(c->span);
+    if (alarms != c->alarms) {
+        queue_event(c, alarms ? DAHDI_EVENT_ALARM : DAHDI_EVENT_NOALARM);
+        c->alarms = alarms;
+    }
+    if (c->sigtype == DAHDI_SIG_EM)
+        em_tick(c, rx);
+    else if (c->sigtype == DAHDI_SIG_CAS && rx != c->rxbits)
+        queue_event(c, DAHDI_EVENT_BITSCHANGED);
+    c->rxbits = rx;
+    audio_tick(c);
+}
+
 static void channel_tick(dchannel *c)
 {
-    device *d = c->line;
+    device *d = c->dev;
     int bits = line_status_bits(d->line), offhook = line_hook(d->line) == DX_OFFHOOK;
     int ring = !!(bits & RLS_RING), lc = !!(bits & RLS_LCSENSE);
     int reversed = !!(bits & RLS_POLARITY);
-    int16_t lin[TICK];
-    size_t n;
     if (ring && !c->ringing)
         c->trailer_ms = 0;
     else if (!ring && c->ringing)
@@ -234,16 +413,7 @@ static void channel_tick(dchannel *c)
         queue_event(c, DAHDI_EVENT_POLARITY);
     c->lc = lc;
     c->reversed = reversed;
-    /* what the line sent this tick (idle code while it sleeps) */
-    ulaw_to_linear(sim_bus_out(d->txslot), lin, TICK);
-    fifo_push(&c->rx, lin, TICK);
-    while (c->rx.len > (size_t)RX_KEEP_BLOCKS * DAHDI_MAX_BLOCKSIZE / 8) {
-        int16_t drop[TICK];
-        fifo_pop(&c->rx, drop, TICK);
-    }
-    n = fifo_pop(&c->tx, lin, TICK);
-    memset(lin + n, 0, (TICK - n) * sizeof *lin);
-    linear_to_ulaw(lin, sim_bus_out(c->txslot), TICK);
+    audio_tick(c);
 }
 
 void dahdisim_tick(void)
@@ -251,9 +421,15 @@ void dahdisim_tick(void)
     int i;
     if (P.of != g_sim || !P.chans)
         return;
-    for (i = 0; i < P.nchans; i++)
-        if (P.chans[i].opens > 0)
-            channel_tick(&P.chans[i]);
+    for (i = 0; i < P.nchans; i++) {
+        dchannel *c = &P.chans[i];
+        if (c->opens == 0)
+            continue;
+        if (c->span->dev)
+            trunk_tick(c);
+        else
+            channel_tick(c);
+    }
     update_wakefd();
 }
 
@@ -300,7 +476,14 @@ static void release(dchannel *c)
     if (--c->opens > 0)
         return;
     /* the last close: the port goes on hook and forgets its buffers */
-    line_set_hook(c->line->line, 0);
+    if (c->span->dev) {
+        if (c->sigtype == DAHDI_SIG_EM) {
+            c->wink_ms = 0;
+            tslot_send_bits(c->dev->ts, sim_bits(EM_ONHOOK));
+        }
+    } else {
+        line_set_hook(c->dev->line, 0);
+    }
     fifo_clear(&c->rx);
     fifo_clear(&c->tx);
     c->evlen = 0;
@@ -324,26 +507,44 @@ int cti_dahdi_close(int fd)
 
 /* ---- ioctl -------------------------------------------------------------*/
 
+static int has_bits(const dchannel *c)
+{
+    return c->sigtype == DAHDI_SIG_EM || c->sigtype == DAHDI_SIG_CAS ||
+           c->sigtype == DAHDI_SIG_FXSLS;
+}
+
 static void fill_params(const dchannel *c, struct dahdi_params *p)
 {
+    int trunk = c->span->dev != NULL;
     memset(p, 0, sizeof *p);
     p->channo = c->channo;
     p->spanno = c->spanno;
     p->chanpos = c->chanpos;
     p->sigtype = c->sigtype;
-    p->sigcap = FXO_SIGCAP;
-    p->rxisoffhook = c->ringing;
-    p->rxbits = p->txbits = -1;            /* no robbed bits on an analog span */
-    p->txhooksig = line_hook(c->line->line) == DX_OFFHOOK;
-    p->rxhooksig = c->ringing;
-    p->curlaw = DAHDI_LAW_MULAW;
-    snprintf(p->name, sizeof p->name, "SIMAN/%d/%d", c->spanno, c->chanpos);
+    p->sigcap = trunk ? RBS_SIGCAP : FXO_SIGCAP;
+    if (trunk && has_bits(c)) {
+        p->rxbits = dahdi_bits(c->dev->ts->rx);
+        p->txbits = dahdi_bits(c->dev->ts->tx);
+        p->rxisoffhook = c->seized;
+        p->rxhooksig = p->txhooksig = -1;
+    } else if (trunk) {
+        p->rxbits = p->txbits = p->rxhooksig = p->txhooksig = -1;   /* clear */
+    } else {
+        p->rxisoffhook = c->ringing;
+        p->rxbits = p->txbits = -1;        /* no robbed bits on an analog span */
+        p->txhooksig = line_hook(c->dev->line) == DX_OFFHOOK;
+        p->rxhooksig = c->ringing;
+    }
+    p->curlaw = trunk && c->dev->ts->spandev->span->e1 ? DAHDI_LAW_ALAW : DAHDI_LAW_MULAW;
+    p->chan_alarms = (__u32)span_alarms(c->span);
+    snprintf(p->name, sizeof p->name, "%s/%d/%d", trunk ? "SIMTE" : "SIMAN", c->spanno,
+             c->chanpos);
     p->prewinktime = 50;
     p->preflashtime = 50;
-    p->winktime = 150;
+    p->winktime = WINK_MS;
     p->flashtime = 750;
     p->starttime = 1500;
-    p->rxwinktime = 300;
+    p->rxwinktime = RX_WINK_MS;
     p->rxflashtime = 1250;
     p->debouncetime = 600;
     p->pulsebreaktime = 50;
@@ -351,31 +552,117 @@ static void fill_params(const dchannel *c, struct dahdi_params *p)
     p->pulseaftertime = 750;
 }
 
+static int lineconfig(const span *sp, int *loop)
+{
+    int framing, coding, clock, config = 0;
+    t1maint_line(sp->maint, &framing, &coding, &clock, loop);
+    config |= framing == DTFR_D4 ? DAHDI_CONFIG_D4 : 0;
+    config |= framing == DTFR_ESF ? DAHDI_CONFIG_ESF : 0;
+    config |= framing == DTFR_E1_CRC4 ? DAHDI_CONFIG_CRC4 : 0;
+    config |= coding == DTCD_AMI ? DAHDI_CONFIG_AMI : 0;
+    config |= coding == DTCD_B8ZS ? DAHDI_CONFIG_B8ZS : 0;
+    config |= coding == DTCD_HDB3 ? DAHDI_CONFIG_HDB3 : 0;
+    config |= span_has_dchannel(sp->signalling) ? DAHDI_CONFIG_CCS : 0;
+    return config;
+}
+
 static void fill_spaninfo(const dspan *s, struct dahdi_spaninfo *si)
 {
     memset(si, 0, sizeof *si);
     si->spanno = s->spanno;
-    snprintf(si->name, sizeof si->name, "SIMAN/%d", s->spanno);
-    snprintf(si->desc, sizeof si->desc, "cti simulator analog board %d", s->board);
     si->numchans = si->totalchans = s->count;
     si->totalspans = P.nspans;
     snprintf(si->location, sizeof si->location, "simulator");
     snprintf(si->manufacturer, sizeof si->manufacturer, "cti");
-    snprintf(si->devicetype, sizeof si->devicetype, "simulated FXO ports");
+    if (s->dev) {
+        const span *sp = s->dev->span;
+        int loop, framing, coding, clock;
+        si->lineconfig = lineconfig(sp, &loop);
+        t1maint_line(sp->maint, &framing, &coding, &clock, &loop);
+        si->alarms = span_alarms(s) | (loop != DTLB_NONE ? DAHDI_ALARM_LOOPBACK : 0);
+        si->syncsrc = clock == DTCK_LINE ? s->spanno : 0;
+        snprintf(si->name, sizeof si->name, "SIMTE/%d", s->spanno);
+        snprintf(si->desc, sizeof si->desc, "cti simulator %s span %s",
+                 sp->e1 ? "E1" : "T1", s->dev->name);
+        snprintf(si->devicetype, sizeof si->devicetype, "simulated %s span",
+                 sp->e1 ? "E1" : "T1");
+        snprintf(si->spantype, sizeof si->spantype, "%s", sp->e1 ? "E1" : "T1");
+        si->linecompat = sp->e1 ? DAHDI_CONFIG_HDB3 | DAHDI_CONFIG_CRC4 | DAHDI_CONFIG_AMI
+                                : DAHDI_CONFIG_D4 | DAHDI_CONFIG_ESF | DAHDI_CONFIG_AMI |
+                                      DAHDI_CONFIG_B8ZS;
+    } else {
+        snprintf(si->name, sizeof si->name, "SIMAN/%d", s->spanno);
+        snprintf(si->desc, sizeof si->desc, "cti simulator analog board %d", s->board);
+        snprintf(si->devicetype, sizeof si->devicetype, "simulated FXO ports");
+    }
 }
 
-static int hook(dchannel *c, int how)
+/* DAHDI_MAINT: the loopbacks at our side of a T1/E1 span. */
+static int maint(const struct dahdi_maintinfo *mi)
+{
+    const dspan *s = span_no(mi->spanno);
+    if (!s)
+        return fail(EINVAL);
+    if (!s->dev)
+        return fail(ENOSYS);    /* "not supported by the device": an analog span */
+    switch (mi->command) {
+    case DAHDI_MAINT_NONE: t1maint_set_loopback(s->dev->span->maint, DTLB_NONE); return 0;
+    case DAHDI_MAINT_LOCALLOOP:
+        t1maint_set_loopback(s->dev->span->maint, DTLB_LOCAL);
+        return 0;
+    case DAHDI_MAINT_NETWORKLINELOOP:
+        t1maint_set_loopback(s->dev->span->maint, DTLB_LINE);
+        return 0;
+    case DAHDI_MAINT_NETWORKPAYLOADLOOP:
+        t1maint_set_loopback(s->dev->span->maint, DTLB_PAYLOAD);
+        return 0;
+    default:
+        return fail(ENOSYS);
+    }
+}
+
+static int fxo_hook(dchannel *c, int how)
 {
     switch (how) {
     case DAHDI_OFFHOOK:
     case DAHDI_ONHOOK:
-        sim_wake(c->line);
-        line_set_hook(c->line->line, how == DAHDI_OFFHOOK);
+        sim_wake(c->dev);
+        line_set_hook(c->dev->line, how == DAHDI_OFFHOOK);
         c->lc = how == DAHDI_OFFHOOK;
         return 0;
-    default:                    /* RING, WINK... are not for an FXO port here */
+    default:                    /* RING, WINK... are not for an FXO port */
         return fail(EINVAL);
     }
+}
+
+/* E&M: the kernel's robbed-bit hook (dahdi_rbs_sethook). */
+static int em_hook(dchannel *c, int how, int nonblock)
+{
+    switch (how) {
+    case DAHDI_OFFHOOK:
+    case DAHDI_ONHOOK:
+        c->wink_ms = 0;
+        tslot_send_bits(c->dev->ts, sim_bits(how == DAHDI_OFFHOOK ? EM_OFFHOOK : EM_ONHOOK));
+        return 0;
+    case DAHDI_WINK:
+        if (c->wink_ms > 0 || (c->dev->ts->tx & 1))
+            return fail(EBUSY);
+        c->wink_ms = WINK_MS;
+        tslot_send_bits(c->dev->ts, sim_bits(EM_OFFHOOK));
+        return nonblock ? fail(EINPROGRESS) : 0;
+    default:
+        return fail(EINVAL);
+    }
+}
+
+static int hook(dfd *f, int how)
+{
+    dchannel *c = f->ch;
+    if (!c->span->dev)
+        return fxo_hook(c, how);
+    if (c->sigtype == DAHDI_SIG_EM)
+        return em_hook(c, how, f->nonblock);
+    return fail(EINVAL);        /* clear and CAS channels: no hook (SETTXBITS) */
 }
 
 static int channel_ioctl(dfd *f, unsigned long request, void *arg)
@@ -407,14 +694,14 @@ static int channel_ioctl(dfd *f, unsigned long request, void *arg)
         return 0;
     case DAHDI_SPANSTAT: {
         struct dahdi_spaninfo *si = arg;
-        const dspan *s = span(si->spanno ? si->spanno : c->spanno);
+        const dspan *s = span_no(si->spanno ? si->spanno : c->spanno);
         if (!s)
             return fail(EINVAL);
         fill_spaninfo(s, si);
         return 0;
     }
     case DAHDI_HOOK:
-        return hook(c, v);
+        return hook(f, v);
     case DAHDI_GETEVENT:
         if (c->evlen == 0) {
             *(int *)arg = DAHDI_EVENT_NONE;
@@ -433,8 +720,17 @@ static int channel_ioctl(dfd *f, unsigned long request, void *arg)
             c->evlen = 0;
         return 0;
     case DAHDI_GETRXBITS:
+        if (!c->span->dev || !has_bits(c))
+            return fail(EINVAL);        /* no bits on an analog port or a clear channel */
+        *(int *)arg = dahdi_bits(c->dev->ts->rx);
+        return 0;
     case DAHDI_SETTXBITS:
-        return fail(EINVAL);    /* no robbed bits on an analog port */
+        if (c->sigtype != DAHDI_SIG_CAS)
+            return fail(EINVAL);        /* the kernel's own signalling owns the bits */
+        tslot_send_bits(c->dev->ts, sim_bits(v & 0xF));
+        return 0;
+    case DAHDI_MAINT:
+        return maint(arg);
     default:
         return fail(ENOTTY);
     }
@@ -445,7 +741,7 @@ static int ctl_ioctl(unsigned long request, void *arg)
     switch (request) {
     case DAHDI_SPANSTAT: {
         struct dahdi_spaninfo *si = arg;
-        const dspan *s = span(si->spanno);
+        const dspan *s = span_no(si->spanno);
         if (!s)
             return fail(EINVAL);
         fill_spaninfo(s, si);
@@ -459,6 +755,8 @@ static int ctl_ioctl(unsigned long request, void *arg)
         fill_params(c, p);
         return 0;
     }
+    case DAHDI_MAINT:
+        return maint(arg);
     default:
         return fail(ENOTTY);
     }
@@ -559,7 +857,7 @@ ssize_t cti_dahdi_write(int fd, const void *buf, size_t n)
         else
             ulaw_to_linear(buf, lin, (int)count);
         fifo_push(&f->ch->tx, lin, count);
-        sim_wake(f->ch->line);
+        sim_wake(f->ch->dev);
         r = (ssize_t)(count * sample_size(f));
     }
     sim_unlock();
