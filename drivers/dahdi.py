@@ -20,8 +20,10 @@ receivers, call-progress tones, caller ID, silence, and the prompt, tone
 or digits to send back), one call per block, and the driver writes back
 the block it returns.  Operation times are counted in blocks: board time.
 
-Channels are of four kinds, by their system.conf keyword: FXO ports
-(fxsks, fxsls) are voice channels with a line; e&m channels (T1 robbed bit,
+Channels are of five kinds, by their system.conf keyword: FXO ports
+(fxsks, fxsls) are voice channels with a line; FXS ports (fxoks) are
+stations, the phone rung with DAHDI_SETCADENCE and DAHDI_HOOK RING, its
+earpiece tones ours; e&m channels (T1 robbed bit,
 DAHDI's E&M: the kernel sends 1111 off hook and 0000 on hook, winks, and
 debounces the far end's A bit), cas channels (the four bits raw, E1 CAS)
 and clear channels (bchan: an ISDN B-channel's audio) are timeslots, with
@@ -32,17 +34,20 @@ from DAHDI_SPANSTAT; each channel's ALARM / NOALARM says they changed.
 DAHDI event         driver event
 ==================  ===============================================
 RINGOFFHOOK         FXO port: ring (count), caller ID looked for after
-                    the first; e&m: signalling a_on b_on (a seizure)
-ONHOOK              FXO port off hook: loop_current on=False; e&m:
-                    signalling a_off b_off
-WINKFLASH           e&m: signalling wink
+                    the first; FXS port: station_answered while ringing,
+                    else station_hook offhook; e&m: signalling a_on b_on
+ONHOOK              FXO port off hook: loop_current on=False; FXS port:
+                    station_hook on hook; e&m: signalling a_off b_off
+WINKFLASH           FXS port: station_flash; e&m: signalling wink
+RINGERON            FXS port: a ring cycle begins (one past the last:
+                    DAHDI_HOOK RINGOFF and station_ring_done)
 HOOKCOMPLETE        e&m: wink_done (our wink ended)
 BITSCHANGED         cas: signalling, the bits read with GETRXBITS
 POLARITY            polarity_reversed
 ALARM, NOALARM      alarm raised / cleared on the span (from SPANSTAT)
 ==================  ===============================================
 
-The bus, span maintenance, stations and conferences are refused whole
+The bus, span maintenance and conferences are refused whole
 (DriverNotSupported): DAHDI has no CT-Bus of named timeslots, and this
 driver does not yet map DAHDI_MAINT and DAHDI_SETCONF onto them; nor
 does it run a D-channel (dchannel_send).
@@ -74,8 +79,16 @@ BLOCK_MS = BLOCK // 8
 #: The most digits or tones one block can hold.
 PER_BLOCK = 16
 #: Channel signallings this driver drives, by the kind of channel each is.
-CHANNEL_KINDS = {"fxsks": "fxo", "fxsls": "fxo", "e&m": "em", "cas": "cas",
+CHANNEL_KINDS = {"fxsks": "fxo", "fxsls": "fxo", "fxoks": "fxs", "e&m": "em", "cas": "cas",
                  "bchan": "clear", "clear": "clear"}
+#: Each kind of channel as the inventory lists it.
+DEVICE_KIND = {"fxo": "voice", "fxs": "station", "em": "timeslot", "cas": "timeslot",
+               "clear": "timeslot"}
+#: A phone's ring cadences (ring_station): DAHDI_SETCADENCE's ms on, off.
+RING_CADENCES = {"default": (2000, 4000), "short": (800, 400), "china": (1000, 4000)}
+#: Earpiece tones (station_tone): our generator's ids.
+STATION_TONE_IDS = {"dial": lib.CTI_TONE_DIAL, "ringback": lib.CTI_TONE_RINGBACK,
+                    "busy": lib.CTI_TONE_BUSY, "reorder": lib.CTI_TONE_REORDER}
 #: A timeslot's span signalling in the interface's words (status).
 SPAN_SIGNALLINGS = {"em": "em_wink", "cas": "cas", "clear": "pri"}
 #: SPANSTAT's alarm bits and the interface's names (a loopback is no alarm).
@@ -135,6 +148,11 @@ class _Channel:
     signalling_events: bool = False
     rx_bits: int = 0            # cas: the far end's bits as last reported
     winking: bool = False
+    station_events: bool = False
+    phone_offhook: bool = False
+    ring_cycles: int = 0        # cycles to ring the phone; 0: not ringing
+    bells: int = 0              # cycles begun
+    tone: str | None = None     # the earpiece tone
     rings: int = 0
     since_ring_ms: int | None = None
     kinds: frozenset = frozenset()
@@ -178,7 +196,7 @@ class DahdiDriver:
                     continue
                 spanno = self._check_channel(ctl, channo, keyword)
                 spans.setdefault(spanno, []).append(channo)
-                kind = "voice" if CHANNEL_KINDS[keyword] == "fxo" else "timeslot"
+                kind = DEVICE_KIND[CHANNEL_KINDS[keyword]]
                 inventory.append(DeviceInfo(f"dahdiC{channo}", kind, f"dahdiS{spanno}"))
                 self._kinds[f"dahdiC{channo}"] = CHANNEL_KINDS[keyword]
             for spanno, channels in sorted(spans.items()):
@@ -270,7 +288,10 @@ class DahdiDriver:
             self.devices.ioctl(fd, request, ffi.new("int *", value))
         voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
         span = next(i.board for i in self._inventory if i.name == name)
-        self._channels[name] = _Channel(name, channo, self._kinds[name], span, fd, voice)
+        ch = _Channel(name, channo, self._kinds[name], span, fd, voice)
+        self._channels[name] = ch
+        if ch.kind == "fxs":
+            ch.phone_offhook = bool(self._params(ch).rxisoffhook)
 
     def close(self, name):
         ch = self._channels.pop(name, None)
@@ -283,6 +304,7 @@ class DahdiDriver:
         self.open(name)
         new = self._channels[name]
         new.kinds, new.signalling_events = old.kinds, old.signalling_events
+        new.station_events = old.station_events
 
     def _channel(self, name, function):
         self._known(name, function)
@@ -400,6 +422,8 @@ class DahdiDriver:
         event = self._event[0]
         if event in (lib.DAHDI_EVENT_ALARM, lib.DAHDI_EVENT_NOALARM):
             self._span_alarms_changed(ch.span)
+        elif ch.kind == "fxs":
+            self._station_event(ch, event)
         elif ch.kind != "fxo":
             self._trunk_event(ch, event)
         elif event == lib.DAHDI_EVENT_RINGOFFHOOK and not ch.offhook:
@@ -417,6 +441,27 @@ class DahdiDriver:
                          and ch.op.termination.loop_off_ms)
         elif event == lib.DAHDI_EVENT_POLARITY and "polarity_reversed" in ch.kinds:
             self._emit(ch, "polarity_reversed")
+
+    def _station_event(self, ch, event):
+        """An FXS port: the phone's hook and flashes, the bell's steps."""
+        if event == lib.DAHDI_EVENT_RINGOFFHOOK:
+            ch.phone_offhook = True
+            if ch.ring_cycles:
+                ch.ring_cycles = 0
+                self._emit(ch, "station_answered")
+            elif ch.station_events:
+                self._emit(ch, "station_hook", offhook=True)
+        elif event == lib.DAHDI_EVENT_ONHOOK:
+            ch.phone_offhook = False
+            self._earpiece(ch, None)
+            if ch.station_events:
+                self._emit(ch, "station_hook", offhook=False)
+        elif event == lib.DAHDI_EVENT_WINKFLASH and ch.station_events:
+            self._emit(ch, "station_flash")
+        elif event == lib.DAHDI_EVENT_RINGERON and ch.ring_cycles:
+            ch.bells += 1
+            if ch.bells > ch.ring_cycles:  # the last cycle's silence is over
+                self.stop_ring(ch.name)
 
     def _trunk_event(self, ch, event):
         if event == lib.DAHDI_EVENT_HOOKCOMPLETE and ch.winking:
@@ -537,8 +582,8 @@ class DahdiDriver:
     def _start(self, ch, op, watchdog_ms, own_ms=None):
         """Run `op`; if it has not ended by its deadline (the blocks stopped
         coming: a card gone, a channel stuck), the channel is reopened and
-        the operation ends as hung."""
-        ch.op = op
+        the operation ends as hung.  It replaces a phone's earpiece tone."""
+        ch.op, ch.tone = op, None
         deadline = deadline_ms(op.termination, watchdog_ms, own_ms)
         op.watchdog = self.clock.callLater(deadline / 1000, self._hung, ch.name, op)
 
@@ -765,6 +810,66 @@ class DahdiDriver:
     def alarms(self, span):
         return frozenset(_alarm_names(self._span_info(span, "alarms").alarms))
 
+    # -- stations (FXS ports) -------------------------------------------
+    def _station(self, name, function):
+        ch = self._channel(name, function)
+        if ch.kind != "fxs":
+            raise errors.BadParameter(f"{name} is not an FXS port (fxoks): no phone",
+                                      function=function, device=name)
+        return ch
+
+    def enable_station_events(self, name):
+        self._station(name, "enable_station_events").station_events = True
+
+    def ring_station(self, name, cycles, cadence="default"):
+        ch = self._station(name, "ring_station")
+        if cadence not in RING_CADENCES or cycles < 1:
+            raise errors.BadParameter(f"ring {cycles} cycles with cadence {cadence!r}: cycles "
+                                      f">= 1, cadence one of {', '.join(RING_CADENCES)}",
+                                      function="ring_station", device=name)
+        if ch.phone_offhook or ch.ring_cycles:
+            raise errors.DeviceBusy(f"{name} is {'off hook' if ch.phone_offhook else 'ringing'}",
+                                    function="ring_station", device=name)
+        steps = ffi.new("struct dahdi_ring_cadence *")
+        steps.ringcadence[0], steps.ringcadence[1] = RING_CADENCES[cadence]
+        self.devices.ioctl(ch.fd, lib.DAHDI_SETCADENCE, steps)
+        try:
+            self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new("int *", lib.DAHDI_RING))
+        except OSError as e:
+            if e.errno != lib.EINPROGRESS:  # non-blocking: it rings on
+                raise
+        ch.ring_cycles, ch.bells = cycles, 0
+
+    def stop_ring(self, name):
+        ch = self._station(name, "stop_ring")
+        self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new("int *", lib.DAHDI_RINGOFF))
+        if ch.ring_cycles:
+            ch.ring_cycles = 0
+            self._emit(ch, "station_ring_done")
+
+    def station_tone(self, name, tone):
+        ch = self._station(name, "station_tone")
+        if tone is not None and tone not in STATION_TONE_IDS:
+            raise errors.BadParameter(f"tone {tone!r} is not one of "
+                                      f"{', '.join(STATION_TONE_IDS)} or None",
+                                      function="station_tone", device=name)
+        if ch.op is not None:
+            raise errors.DeviceBusy(f"{name} is busy with {ch.op.kind}",
+                                    function="station_tone", device=name)
+        self._earpiece(ch, tone)
+
+    def _earpiece(self, ch, tone):
+        """What our generator sends the phone: a tone, or nothing."""
+        if tone is None:
+            if ch.tone is not None and ch.op is None:
+                lib.cti_chanvoice_stop(ch.voice)
+        else:
+            lib.cti_chanvoice_progress_tone(ch.voice, STATION_TONE_IDS[tone])
+        ch.tone = tone
+
+    def station_offhook(self, name):
+        return self._station(name, "station_offhook").phone_offhook
+
     def caller_id(self, name):
         ch = self._channel(name, "caller_id")
         got = ffi.new("cti_callerid *")
@@ -807,8 +912,6 @@ _REFUSED = {
     "a D-channel": ("dchannel_send",),
     "span maintenance": ("span_counters", "span_loopback", "send_loop_code", "bert_start",
                          "bert_results", "bert_stop"),
-    "stations": ("enable_station_events", "ring_station", "stop_ring", "station_tone",
-                 "station_offhook"),
     "conferences": ("conference_create", "conference_add", "conference_remove",
                     "conference_delete", "conference_set_role", "conference_room"),
 }

@@ -18,6 +18,7 @@ from tests.conformance import (
     AnalogLineConformance,
     Chassis,
     DriverConformance,
+    StationConformance,
     TrunkConformance,
     VoiceConformance,
     tone_ulaw,
@@ -35,6 +36,8 @@ span=3,1,0,esf,b8zs
 e&m=7-30
 span=4,2,0,cas,hdb3,crc4
 cas=31-45,47-61:1001
+# a station board's two phones (FXS ports)
+fxoks=62,63
 loadzone=us
 defaultzone=us
 """
@@ -61,20 +64,21 @@ class DahdiRig:
 
 
 BOARDS = [{"type": "analog", "lines": 4}, {"type": "analog", "lines": 2},
-          {"type": "t1", "signalling": "em_wink"}, {"type": "e1", "signalling": "cas"}]
+          {"type": "t1", "signalling": "em_wink"}, {"type": "e1", "signalling": "cas"},
+          {"type": "stations", "count": 2}]
 
 
 class TestDahdiDriverOnThePersonality(DriverConformance, VoiceConformance,
-                                      TrunkConformance):
-    """FXO ports and T1/E1 timeslots: voice work in userspace, spans and
-    their bits; the bus, span maintenance, stations and conferences refused
-    whole."""
+                                      TrunkConformance, StationConformance):
+    """FXO ports, T1/E1 timeslots and FXS ports: voice work in userspace,
+    spans and their bits, phones; the bus, span maintenance and conferences
+    refused whole."""
 
     @pytest.fixture
     def chassis(self):
         rig = DahdiRig(BOARDS)
         return Chassis(driver=rig.driver, run=rig.run, voice="dahdiC1", voice2="dahdiC2",
-                       timeslot="dahdiC7", events=rig.events,
+                       timeslot="dahdiC7", station="dahdiC62", events=rig.events,
                        advance_board_only=rig.sim.advance)
 
 
@@ -114,7 +118,8 @@ def test_channels_come_from_system_conf_with_dahdi_s_span_numbers():
     assert ("dahdiC30", "timeslot", "dahdiS3") in names
     assert ("dahdiC47", "timeslot", "dahdiS4") in names
     assert "dahdiC46" not in {n for n, _, _ in names}       # the E1's timeslot 16
-    assert names[-4:] == [(f"dahdiS{n}", "span", f"dahdiS{n}") for n in range(1, 5)]
+    assert ("dahdiC62", "station", "dahdiS5") in names
+    assert names[-5:] == [(f"dahdiS{n}", "span", f"dahdiS{n}") for n in range(1, 6)]
     t1, e1 = rig.driver.status("dahdiS3"), rig.driver.status("dahdiS4")
     assert (t1["type"], t1["framing"], t1["coding"], t1["signalling"]) == (
         "t1", "esf", "b8zs", "em_wink")
@@ -266,3 +271,52 @@ def test_span_alarms_come_from_spanstat_and_are_reported_as_they_change():
     alarms = [(e.device, e["alarm"], e["raised"]) for e in rig.events if e.kind == "alarm"]
     assert alarms == [("dahdiS3", "red", True), ("dahdiS3", "red", False)]
     assert d.alarms("dahdiS3") == frozenset()
+
+
+def test_a_phone_rings_until_answered_hears_its_tone_and_flashes():
+    """An FXS port: the phone rings with the cadence asked (RINGERON and
+    RINGEROFF steps), the agent lifts it (station_answered), hears the tone
+    we put in its earpiece and our prompt, talks back, flashes and hangs
+    up."""
+    rig = DahdiRig(BOARDS)
+    d, st = rig.driver, "dahdiC62"
+    phone = rig.sim.endpoint("msiB1C1")
+    d.enable_station_events(st)
+    d.ring_station(st, 3)
+    rig.run(1_000)
+    assert phone.state == "ringing" and not d.station_offhook(st)
+    with pytest.raises(errors.DeviceBusy):
+        d.ring_station(st, 1)
+    phone.offhook()
+    rig.run(100)
+    assert [e.kind for e in rig.events] == ["station_answered"] and d.station_offhook(st)
+    phone.capture(True)
+    d.station_tone(st, "busy")
+    rig.run(1_500)
+    assert hears(phone.read_capture(), 620)
+    d.station_tone(st, None)
+    d.play(st, [Prompt(tone_ulaw(1000, 500), "ulaw")])
+    rig.run(700)
+    assert hears(phone.read_capture(), 1000)
+    d.enable_events(st, {"digit"})
+    phone.send_digits("5")
+    rig.run(500)
+    assert [e["digit"] for e in rig.events if e.kind == "digit"] == ["5"]
+    phone.flash()
+    rig.run(100)
+    phone.onhook()
+    rig.run(100)
+    assert [e.kind for e in rig.events if e.kind.startswith("station_")][-2:] == [
+        "station_flash", "station_hook"]
+    assert not d.station_offhook(st)
+
+
+def test_a_phone_not_answered_rings_its_cycles_and_stops():
+    rig = DahdiRig(BOARDS)
+    d, st = rig.driver, "dahdiC63"
+    d.ring_station(st, 2, cadence="china")
+    rig.run(9_000)
+    assert not [e for e in rig.events if e.kind == "station_ring_done"]
+    rig.run(2_000)
+    assert [e.kind for e in rig.events] == ["station_ring_done"]
+    assert rig.sim.endpoint("msiB1C2").state == "idle"

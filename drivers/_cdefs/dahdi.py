@@ -129,6 +129,10 @@ def _structs(table):
 
 TYPES = "".join(f"#define {name} ...\n" for name in CONSTANTS) + _structs(STRUCTS) + """
 typedef enum { CTI_TONESET_NA = 1, CTI_TONESET_CN = 2 } cti_toneset;
+typedef enum {
+    CTI_TONE_NONE = 0, CTI_TONE_DIAL = 1, CTI_TONE_RINGBACK = 2, CTI_TONE_BUSY = 3,
+    CTI_TONE_REORDER = 4, ...
+} cti_tone_id;
 typedef struct {
     char number[21]; char name[16]; char datetime[9]; char number_absent;
     char name_absent; int mdmf; ...;
@@ -165,6 +169,7 @@ void cti_chanvoice_free(cti_chanvoice *cv);
 int cti_chanvoice_play(cti_chanvoice *cv, const int16_t *samples, size_t n);
 int cti_chanvoice_tone(cti_chanvoice *cv, int f1, int f2, int level_dbm0, int duration_ms);
 int cti_chanvoice_dial(cti_chanvoice *cv, const char *digits, int mf);
+int cti_chanvoice_progress_tone(cti_chanvoice *cv, cti_tone_id id);
 void cti_chanvoice_stop(cti_chanvoice *cv);
 int cti_chanvoice_dial_progress(cti_chanvoice *cv, const char *digits, int mf,
                                 int dialtone_ms, int nosignal_ms, int noanswer_ms,

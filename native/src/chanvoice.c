@@ -129,6 +129,16 @@ int cti_chanvoice_tone(cti_chanvoice *cv, int f1, int f2, int level_dbm0, int du
     return 0;
 }
 
+int cti_chanvoice_progress_tone(cti_chanvoice *cv, cti_tone_id id)
+{
+    cti_chanvoice_stop(cv);
+    if (cti_tone_tx_start(cv->tone, cv->tones, id, 0) < 0)
+        return -1;
+    cv->tone_left = -1;
+    cv->what = SEND_TONE;
+    return 0;
+}
+
 int cti_chanvoice_dial(cti_chanvoice *cv, const char *digits, int mf)
 {
     cti_digit_tx *tx = mf ? cv->mf_tx : cv->dtmf_tx;

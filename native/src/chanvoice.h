@@ -43,6 +43,9 @@ void cti_chanvoice_free(cti_chanvoice *cv);
 int cti_chanvoice_play(cti_chanvoice *cv, const int16_t *samples, size_t n);
 int cti_chanvoice_tone(cti_chanvoice *cv, int f1, int f2, int level_dbm0, int duration_ms);
 int cti_chanvoice_dial(cti_chanvoice *cv, const char *digits, int mf);
+/* A call-progress tone of the channel's set (dial, ringback, busy,
+ * reorder...) with its cadence, until stopped: a phone's earpiece tone. */
+int cti_chanvoice_progress_tone(cti_chanvoice *cv, cti_tone_id id);
 void cti_chanvoice_stop(cti_chanvoice *cv);     /* send silence from now on */
 
 /* A dial with call-progress analysis, as a board does it: wait up to

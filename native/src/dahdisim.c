@@ -23,6 +23,11 @@
  * Audio flows on hook too (caller ID between the rings reaches userspace,
  * as a real card's codec passes it).
  *
+ * An FXS port (fxoks: a station's phone): the phone lifted gives
+ * RINGOFFHOOK (ringing stops), put down ONHOOK, a flash WINKFLASH; HOOK
+ * RING rings it with the cadence SETCADENCE gave (2 s on, 4 s off by
+ * default) until RINGOFF or an answer, RINGERON / RINGEROFF at each step.
+ *
  * T1 and E1 spans (lines-real.md 1.9, 1.10): a T1 E&M wink-start span's
  * channels are e&m (DAHDI_SIG_EM): HOOK OFFHOOK / ONHOOK send ABCD 1111 /
  * 0000, HOOK WINK sends 1111 for winktime then HOOKCOMPLETE; the far end's
@@ -89,11 +94,18 @@ typedef struct dchannel {
     int a_pending, seized;
     long wink_ms;
     int alarms;                 /* the span's, as this channel was told */
+    /* an FXS port: the phone's hook as last seen, its flashes, our ringing */
+    int phone_off, flashes;
+    int ring_on_ms, ring_off_ms, ringing_phone, bell;
+    long ring_ms;
 } dchannel;
+
+typedef enum { SPAN_FXO, SPAN_FXS, SPAN_TRUNK } span_kind;
 
 typedef struct dspan {
     int spanno, board, count;
-    device *dev;                /* a T1/E1 span; NULL for an analog board */
+    span_kind kind;
+    device *dev;                /* a T1/E1 span; NULL for analog boards */
 } dspan;
 
 typedef struct {
@@ -135,13 +147,27 @@ void dahdisim_reset(void)
     forget();
 }
 
-static dspan *new_span(int board, device *dev)
+static dspan *new_span(span_kind kind, int board, device *dev)
 {
     dspan *s = &P.spans[P.nspans++];
     s->spanno = P.nspans;
+    s->kind = kind;
     s->board = board;
     s->dev = dev;
     return s;
+}
+
+/* The card's side of a device with no voice channel of its own (a T1
+ * timeslot, a station): a bus slot it hears. */
+static int card_slot(device *d, int spanno, int pos)
+{
+    char name[24];
+    device *ours;
+    snprintf(name, sizeof name, "dahdi%dP%d", spanno, pos);
+    if (!(ours = sim_add_device(DEV_BOARD, name, 0, 1)))
+        return -1;
+    d->listen = ours->txslot;
+    return ours->txslot;
 }
 
 static dchannel *new_channel(dspan *s, int chanpos, int sigtype, device *dev)
@@ -164,7 +190,7 @@ static int add_trunk_span(device *sd)
 {
     span *sp = sd->span;
     int k, pos, npos = sp->e1 ? 31 : 24, sigtype;
-    dspan *s = new_span(sd->board, sd);
+    dspan *s = new_span(SPAN_TRUNK, sd->board, sd);
     switch (sp->signalling) {
     case SIMFAR_SIG_EM_WINK: sigtype = DAHDI_SIG_EM; break;
     case SIMFAR_SIG_LOOPSTART: sigtype = DAHDI_SIG_FXSLS; break;
@@ -172,9 +198,8 @@ static int add_trunk_span(device *sd)
     default: sigtype = DAHDI_SIG_CLEAR; break;
     }
     for (pos = 1; pos <= npos; pos++) {
-        dchannel *c;
-        device *td = NULL, *ours;
-        char name[24];
+        device *td = NULL;
+        int slot;
         for (k = 0; k < sp->nts; k++)
             if (span_line_timeslot(sp, k) == pos)
                 td = sp->ts[k];
@@ -182,13 +207,9 @@ static int add_trunk_span(device *sd)
             new_channel(s, pos, DAHDI_SIG_NONE, NULL);
             continue;
         }
-        /* the card's side of the timeslot: a bus slot it hears */
-        snprintf(name, sizeof name, "dahdi%dT%d", s->spanno, pos);
-        if (!(ours = sim_add_device(DEV_BOARD, name, 0, 1)))
+        if ((slot = card_slot(td, s->spanno, pos)) < 0)
             return -1;
-        td->listen = ours->txslot;
-        c = new_channel(s, pos, sigtype, td);
-        c->txslot = ours->txslot;
+        new_channel(s, pos, sigtype, td)->txslot = slot;
     }
     return 0;
 }
@@ -220,11 +241,25 @@ static int build(void)
             board = -1;
             continue;
         }
-        if (d->kind != DEV_LINE)
+        if (d->kind != DEV_LINE && d->kind != DEV_STATION)
             continue;
-        if (d->board != board) {
+        if (d->board != board || P.spans[P.nspans - 1].kind !=
+                                     (d->kind == DEV_LINE ? SPAN_FXO : SPAN_FXS)) {
             board = d->board;
-            new_span(board, NULL);
+            new_span(d->kind == DEV_LINE ? SPAN_FXO : SPAN_FXS, board, NULL);
+        }
+        if (d->kind == DEV_STATION) {
+            dspan *s = &P.spans[P.nspans - 1];
+            int slot = card_slot(d, s->spanno, s->count + 1);
+            if (slot < 0) {
+                free(devs);
+                return -1;
+            }
+            c = new_channel(s, s->count + 1, DAHDI_SIG_FXOKS, d);
+            c->txslot = slot;
+            c->ring_on_ms = 2000;
+            c->ring_off_ms = 4000;
+            continue;
         }
         c = new_channel(&P.spans[P.nspans - 1], P.spans[P.nspans - 1].count + 1,
                         DAHDI_SIG_FXSKS, d);
@@ -394,6 +429,36 @@ static void trunk_tick(dchannel *c)
     audio_tick(c);
 }
 
+/* An FXS port: the phone's hook and flashes; the bell's cadence steps. */
+static void station_port_tick(dchannel *c)
+{
+    struct station *st = c->dev->station;
+    int off = station_phone_offhook(st), flashes = station_flashes(st);
+    if (off != c->phone_off) {
+        c->phone_off = off;
+        if (off && c->ringing_phone) {
+            c->ringing_phone = 0;       /* answered: the ringing stops */
+            station_ring(st, 0, 0);
+        }
+        queue_event(c, off ? DAHDI_EVENT_RINGOFFHOOK : DAHDI_EVENT_ONHOOK);
+    }
+    if (flashes != c->flashes) {
+        c->flashes = flashes;
+        queue_event(c, DAHDI_EVENT_WINKFLASH);
+    }
+    if (c->ringing_phone) {
+        int bell = c->ring_ms % (c->ring_on_ms + c->ring_off_ms) < c->ring_on_ms;
+        if (bell != c->bell)
+            queue_event(c, bell ? DAHDI_EVENT_RINGERON : DAHDI_EVENT_RINGEROFF);
+        c->bell = bell;
+        c->ring_ms += TICK_MS;
+    } else if (c->bell) {
+        c->bell = 0;
+        queue_event(c, DAHDI_EVENT_RINGEROFF);
+    }
+    audio_tick(c);
+}
+
 static void channel_tick(dchannel *c)
 {
     device *d = c->dev;
@@ -425,10 +490,11 @@ void dahdisim_tick(void)
         dchannel *c = &P.chans[i];
         if (c->opens == 0)
             continue;
-        if (c->span->dev)
-            trunk_tick(c);
-        else
-            channel_tick(c);
+        switch (c->span->kind) {
+        case SPAN_TRUNK: trunk_tick(c); break;
+        case SPAN_FXS: station_port_tick(c); break;
+        default: channel_tick(c); break;
+        }
     }
     update_wakefd();
 }
@@ -476,11 +542,14 @@ static void release(dchannel *c)
     if (--c->opens > 0)
         return;
     /* the last close: the port goes on hook and forgets its buffers */
-    if (c->span->dev) {
+    if (c->span->kind == SPAN_TRUNK) {
         if (c->sigtype == DAHDI_SIG_EM) {
             c->wink_ms = 0;
             tslot_send_bits(c->dev->ts, sim_bits(EM_ONHOOK));
         }
+    } else if (c->span->kind == SPAN_FXS) {
+        c->ringing_phone = 0;
+        station_ring(c->dev->station, 0, 0);
     } else {
         line_set_hook(c->dev->line, 0);
     }
@@ -509,8 +578,8 @@ int cti_dahdi_close(int fd)
 
 static int has_bits(const dchannel *c)
 {
-    return c->sigtype == DAHDI_SIG_EM || c->sigtype == DAHDI_SIG_CAS ||
-           c->sigtype == DAHDI_SIG_FXSLS;
+    return c->span->kind == SPAN_TRUNK && (c->sigtype == DAHDI_SIG_EM ||
+           c->sigtype == DAHDI_SIG_CAS || c->sigtype == DAHDI_SIG_FXSLS);
 }
 
 static void fill_params(const dchannel *c, struct dahdi_params *p)
@@ -529,6 +598,12 @@ static void fill_params(const dchannel *c, struct dahdi_params *p)
         p->rxhooksig = p->txhooksig = -1;
     } else if (trunk) {
         p->rxbits = p->txbits = p->rxhooksig = p->txhooksig = -1;   /* clear */
+    } else if (c->span->kind == SPAN_FXS) {
+        p->sigcap = DAHDI_SIG_FXOLS | DAHDI_SIG_FXOGS | DAHDI_SIG_FXOKS;
+        p->rxisoffhook = station_phone_offhook(c->dev->station);
+        p->rxbits = p->txbits = -1;
+        p->rxhooksig = p->rxisoffhook;
+        p->txhooksig = c->ringing_phone;
     } else {
         p->rxisoffhook = c->ringing;
         p->rxbits = p->txbits = -1;        /* no robbed bits on an analog span */
@@ -591,9 +666,12 @@ static void fill_spaninfo(const dspan *s, struct dahdi_spaninfo *si)
                                 : DAHDI_CONFIG_D4 | DAHDI_CONFIG_ESF | DAHDI_CONFIG_AMI |
                                       DAHDI_CONFIG_B8ZS;
     } else {
+        int fxs = s->kind == SPAN_FXS;
         snprintf(si->name, sizeof si->name, "SIMAN/%d", s->spanno);
-        snprintf(si->desc, sizeof si->desc, "cti simulator analog board %d", s->board);
-        snprintf(si->devicetype, sizeof si->devicetype, "simulated FXO ports");
+        snprintf(si->desc, sizeof si->desc, "cti simulator %s board %d",
+                 fxs ? "station" : "analog", s->board);
+        snprintf(si->devicetype, sizeof si->devicetype, "simulated %s ports",
+                 fxs ? "FXS" : "FXO");
     }
 }
 
@@ -655,10 +733,37 @@ static int em_hook(dchannel *c, int how, int nonblock)
     }
 }
 
+/* An FXS port (FXO signalling): RING runs the cadence until RINGOFF or
+ * the phone answers; OFFHOOK and ONHOOK only set the loop's battery. */
+static int fxs_hook(dchannel *c, int how, int nonblock)
+{
+    switch (how) {
+    case DAHDI_RING:
+        if (station_phone_offhook(c->dev->station) || c->ringing_phone)
+            return fail(EBUSY);
+        c->ringing_phone = 1;
+        c->ring_ms = 0;
+        station_ring(c->dev->station, c->ring_on_ms, c->ring_off_ms);
+        queue_event(c, DAHDI_EVENT_HOOKCOMPLETE);
+        return nonblock ? fail(EINPROGRESS) : 0;
+    case DAHDI_RINGOFF:
+        c->ringing_phone = 0;
+        station_ring(c->dev->station, 0, 0);
+        return 0;
+    case DAHDI_OFFHOOK:
+    case DAHDI_ONHOOK:
+        return 0;
+    default:
+        return fail(EINVAL);
+    }
+}
+
 static int hook(dfd *f, int how)
 {
     dchannel *c = f->ch;
-    if (!c->span->dev)
+    if (c->span->kind == SPAN_FXS)
+        return fxs_hook(c, how, f->nonblock);
+    if (c->span->kind == SPAN_FXO)
         return fxo_hook(c, how);
     if (c->sigtype == DAHDI_SIG_EM)
         return em_hook(c, how, f->nonblock);
@@ -702,6 +807,14 @@ static int channel_ioctl(dfd *f, unsigned long request, void *arg)
     }
     case DAHDI_HOOK:
         return hook(f, v);
+    case DAHDI_SETCADENCE: {
+        const struct dahdi_ring_cadence *rc = arg;
+        if (c->span->kind != SPAN_FXS || rc->ringcadence[0] <= 0 || rc->ringcadence[1] < 0)
+            return fail(EINVAL);
+        c->ring_on_ms = rc->ringcadence[0];
+        c->ring_off_ms = rc->ringcadence[1];
+        return 0;
+    }
     case DAHDI_GETEVENT:
         if (c->evlen == 0) {
             *(int *)arg = DAHDI_EVENT_NONE;
@@ -720,7 +833,7 @@ static int channel_ioctl(dfd *f, unsigned long request, void *arg)
             c->evlen = 0;
         return 0;
     case DAHDI_GETRXBITS:
-        if (!c->span->dev || !has_bits(c))
+        if (c->span->kind != SPAN_TRUNK || !has_bits(c))
             return fail(EINVAL);        /* no bits on an analog port or a clear channel */
         *(int *)arg = dahdi_bits(c->dev->ts->rx);
         return 0;

@@ -13,7 +13,9 @@
  * Channels and spans come from the chassis, numbered as DAHDI numbers
  * them, in board order from 1: each analog board's lines are one span of
  * FXO ports (kewl-start FXS signalling, the way an FXO port is configured:
- * lines-real.md 1.2, "naming trap").  Descriptors are the personality's own
+ * lines-real.md 1.2, "naming trap"), each station board's phones a span
+ * of FXS ports (fxoks), each T1 or E1 a span of its timeslots (e&m, cas
+ * or clear by its signalling).  Descriptors are the personality's own
  * small numbers, meaningful only to these calls; cti_dahdi_wakefd() is a
  * real eventfd, readable while an open channel has an event queued or a
  * whole block to read (what poll() on the channels would say).

@@ -294,6 +294,11 @@ struct station *station_new(device *d);
 void station_free(struct station *s);
 void station_tick(device *d);
 farend *station_farend(struct station *s);
+/* DAHDI's personality (dahdisim.c): the phone's hook and its flashes so
+ * far; the port ringing it with a cadence until stopped (on_ms 0). */
+int station_phone_offhook(const struct station *s);
+int station_flashes(const struct station *s);
+void station_ring(struct station *s, int on_ms, int off_ms);
 struct dcb *dcb_new(device *d);
 void dcb_free(struct dcb *c);
 void dcb_tick(device *d);
