@@ -47,10 +47,13 @@ POLARITY            polarity_reversed
 ALARM, NOALARM      alarm raised / cleared on the span (from SPANSTAT)
 ==================  ===============================================
 
-The bus, span maintenance and conferences are refused whole
-(DriverNotSupported): DAHDI has no CT-Bus of named timeslots, and this
-driver does not yet map DAHDI_MAINT and DAHDI_SETCONF onto them; nor
-does it run a D-channel (dchannel_send).
+The bus is DAHDI's: a channel's transmit slot is its channel number, and
+`listen(name, slot)` makes the channel send its line what channel `slot`
+receives from its own (DAHDI_SETCONF, DAHDI_CONF_DIGITALMON), so two
+channels listening to each other talk, with no sample through Python.
+Span maintenance and conferences are refused whole (DriverNotSupported):
+this driver does not yet map DAHDI_MAINT and DAHDI's conferences onto
+them; nor does it run a D-channel (dchannel_send).
 """
 from dataclasses import dataclass, field
 
@@ -153,6 +156,7 @@ class _Channel:
     ring_cycles: int = 0        # cycles to ring the phone; 0: not ringing
     bells: int = 0              # cycles begun
     tone: str | None = None     # the earpiece tone
+    listen: int | None = None   # the channel whose received audio it sends
     rings: int = 0
     since_ring_ms: int | None = None
     kinds: frozenset = frozenset()
@@ -197,7 +201,8 @@ class DahdiDriver:
                 spanno = self._check_channel(ctl, channo, keyword)
                 spans.setdefault(spanno, []).append(channo)
                 kind = DEVICE_KIND[CHANNEL_KINDS[keyword]]
-                inventory.append(DeviceInfo(f"dahdiC{channo}", kind, f"dahdiS{spanno}"))
+                inventory.append(DeviceInfo(f"dahdiC{channo}", kind, f"dahdiS{spanno}",
+                                            slot=channo))
                 self._kinds[f"dahdiC{channo}"] = CHANNEL_KINDS[keyword]
             for spanno, channels in sorted(spans.items()):
                 self._check_span(ctl, spanno, channels)
@@ -305,6 +310,8 @@ class DahdiDriver:
         new = self._channels[name]
         new.kinds, new.signalling_events = old.kinds, old.signalling_events
         new.station_events = old.station_events
+        if old.listen is not None:
+            self._digitalmon(new, old.listen)
 
     def _channel(self, name, function):
         self._known(name, function)
@@ -319,7 +326,7 @@ class DahdiDriver:
         if name.startswith("dahdiS"):
             return self._span_status(name)
         ch = self._channel(name, "status")
-        facts = {"state": ch.op.kind if ch.op else "idle",
+        facts = {"state": ch.op.kind if ch.op else "idle", "listen": ch.listen,
                  "busy_with": ch.op.kind if ch.op else None,
                  "hook": "off" if ch.offhook else "on", "channo": ch.channo,
                  "ringing": bool(ch.rings) and not ch.offhook}
@@ -726,6 +733,53 @@ class DahdiDriver:
     def busy(self, name):
         return self._channel(name, "busy").op is not None
 
+    # -- the bus: channels' audio cross-connected by DAHDI_SETCONF ----------
+    def transmit_slot(self, name):
+        """A channel's slot is its DAHDI number: others hear what its line
+        sends by monitoring it."""
+        return self._channel(name, "transmit_slot").channo
+
+    def listen(self, name, slot):
+        """What the channel sends its line becomes what channel `slot`
+        receives from its own (DAHDI_CONF_DIGITALMON), its own audio
+        replaced meanwhile."""
+        ch = self._channel(name, "listen")
+        if slot not in {i.slot for i in self._inventory if i.slot is not None}:
+            raise errors.BusMisuse(f"no channel transmits on slot {slot}", function="listen",
+                                   device=name)
+        if ch.listen is not None:
+            raise errors.BusMisuse(f"{name} already listens to slot {ch.listen}: unlisten "
+                                   "first", function="listen", device=name)
+        if slot == ch.channo:
+            raise errors.BusMisuse(f"{name} cannot listen to itself", function="listen",
+                                   device=name)
+        self._digitalmon(ch, slot)
+
+    def _digitalmon(self, ch, slot):
+        self._setconf(ch, slot, lib.DAHDI_CONF_DIGITALMON)
+        ch.listen = slot
+
+    def _setconf(self, ch, confno, mode):
+        info = ffi.new("struct dahdi_confinfo *")
+        info.chan, info.confno, info.confmode = 0, confno, mode
+        self.devices.ioctl(ch.fd, lib.DAHDI_SETCONF, info)
+
+    def unlisten(self, name):
+        ch = self._channel(name, "unlisten")
+        self._setconf(ch, 0, lib.DAHDI_CONF_NORMAL)
+        ch.listen = None
+
+    # An FXO port is its line: what the caller says is the channel's own
+    # audio, and what the line hears is what the channel sends.
+    def line_transmit_slot(self, name):
+        return self.transmit_slot(name)
+
+    def line_listen(self, name, slot):
+        self.listen(name, slot)
+
+    def line_unlisten(self, name):
+        self.unlisten(name)
+
     # -- T1 and E1 trunks ------------------------------------------------
     def _timeslot(self, name, function, kinds=("em", "cas", "clear")):
         ch = self._channel(name, function)
@@ -907,8 +961,6 @@ def _refuse(function, capability):
 
 
 _REFUSED = {
-    "the CT-Bus": ("transmit_slot", "listen", "unlisten", "line_transmit_slot",
-                   "line_listen", "line_unlisten"),
     "a D-channel": ("dchannel_send",),
     "span maintenance": ("span_counters", "span_loopback", "send_loop_code", "bert_start",
                          "bert_results", "bert_stop"),

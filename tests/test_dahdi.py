@@ -16,6 +16,7 @@ from drivers.sim import Simulator
 from drivers.wavinfo import wav_samples
 from tests.conformance import (
     AnalogLineConformance,
+    BusConformance,
     Chassis,
     DriverConformance,
     StationConformance,
@@ -68,11 +69,11 @@ BOARDS = [{"type": "analog", "lines": 4}, {"type": "analog", "lines": 2},
           {"type": "stations", "count": 2}]
 
 
-class TestDahdiDriverOnThePersonality(DriverConformance, VoiceConformance,
+class TestDahdiDriverOnThePersonality(DriverConformance, VoiceConformance, BusConformance,
                                       TrunkConformance, StationConformance):
     """FXO ports, T1/E1 timeslots and FXS ports: voice work in userspace,
-    spans and their bits, phones; the bus, span maintenance and conferences
-    refused whole."""
+    the bus by DAHDI's DIGITALMON, spans and their bits, phones; span
+    maintenance and conferences refused whole."""
 
     @pytest.fixture
     def chassis(self):
@@ -320,3 +321,31 @@ def test_a_phone_not_answered_rings_its_cycles_and_stops():
     rig.run(2_000)
     assert [e.kind for e in rig.events] == ["station_ring_done"]
     assert rig.sim.endpoint("msiB1C2").state == "idle"
+
+
+def test_a_caller_on_a_trunk_and_an_agent_s_phone_talk_through_dahdi_s_cross_connect():
+    """The T1 caller and the agent's phone listen to each other (two
+    DIGITALMON conferences): each hears the other, and unlistening ends it."""
+    rig = DahdiRig(BOARDS)
+    d, ts, st = rig.driver, "dahdiC7", "dahdiC62"
+    caller, agent = rig.sim.endpoint("dtiB1T1"), rig.sim.endpoint("msiB1C1")
+    caller.call(dnis="4001")
+    rig.run(600)
+    d.set_bits(ts, 1, 1)
+    agent.offhook()
+    d.listen(ts, d.transmit_slot(st))
+    d.listen(st, d.transmit_slot(ts))
+    rig.run(200)
+    caller.capture(True)
+    agent.capture(True)
+    caller.send_audio(tone(1800, 600))
+    agent.send_audio(tone(1000, 600))
+    rig.run(800)
+    to_agent, to_caller = agent.read_capture(), caller.read_capture()
+    assert hears(to_agent, 1800) and not hears(to_agent, 1000)
+    assert hears(to_caller, 1000) and not hears(to_caller, 1800)
+    d.unlisten(ts)
+    d.unlisten(st)
+    caller.send_audio(tone(1800, 600))
+    rig.run(800)
+    assert not hears(agent.read_capture(), 1800)

@@ -9,7 +9,10 @@
  *   ioctl     SPECIFY, GET/SET_BLOCKSIZE (16..DAHDI_MAX_BLOCKSIZE), SETLINEAR,
  *             SETLAW, GET_PARAMS (a channel's own; on ctl the one named by
  *             channo), HOOK, GETEVENT, SPANSTAT (spanno 0 on a channel: its
- *             span), CHANNO, FLUSH; an unknown request ENOTTY; a request
+ *             span), CHANNO, FLUSH, GETCONF / SETCONF (DIGITALMON: a
+ *             channel sends what another receives), MAINT (a span's
+ *             loopbacks), GETRXBITS / SETTXBITS, SETCADENCE; an unknown
+ *             request ENOTTY; a request
  *             the channel's signalling has no use for EINVAL (HOOK RING on an
  *             FXS-signalled port, SETTXBITS on an analog line)
  *   read      one block at most, in the channel's law or 16-bit linear;
@@ -98,6 +101,8 @@ typedef struct dchannel {
     int phone_off, flashes;
     int ring_on_ms, ring_off_ms, ringing_phone, bell;
     long ring_ms;
+    /* DAHDI_SETCONF: the channel sends what another receives (DIGITALMON) */
+    int confmode, confno;
 } dchannel;
 
 typedef enum { SPAN_FXO, SPAN_FXS, SPAN_TRUNK } span_kind;
@@ -384,6 +389,15 @@ static void audio_tick(dchannel *c)
         fifo_pop(&c->rx, drop, TICK);
     }
     n = fifo_pop(&c->tx, lin, TICK);
+    if (c->confmode == DAHDI_CONF_DIGITALMON) {
+        /* what the other channel's line sent, byte for byte: our writes
+         * are replaced, as the kernel's conference replaces them */
+        const dchannel *from = &P.chans[c->confno - 1];
+        memcpy(sim_bus_out(c->txslot), sim_bus_out(from->dev->txslot), TICK);
+        sim_wake(c->dev);
+        sim_wake(from->dev);
+        return;
+    }
     memset(lin + n, 0, (TICK - n) * sizeof *lin);
     linear_to_ulaw(lin, sim_bus_out(c->txslot), TICK);
 }
@@ -553,6 +567,7 @@ static void release(dchannel *c)
     } else {
         line_set_hook(c->dev->line, 0);
     }
+    c->confmode = c->confno = 0;
     fifo_clear(&c->rx);
     fifo_clear(&c->tx);
     c->evlen = 0;
@@ -673,6 +688,40 @@ static void fill_spaninfo(const dspan *s, struct dahdi_spaninfo *si)
         snprintf(si->devicetype, sizeof si->devicetype, "simulated %s ports",
                  fxs ? "FXS" : "FXO");
     }
+}
+
+/* DAHDI_GETCONF, DAHDI_SETCONF on a channel (chan 0: this one): leaving
+ * ({0, NORMAL}) and DIGITALMON (confno: the channel whose received audio
+ * this one sends).  A mode without a conference number, or the reverse,
+ * is EINVAL as in the kernel; conferences proper are not simulated
+ * (ENOSYS). */
+static int conf(dchannel *c, unsigned long request, struct dahdi_confinfo *ci)
+{
+    int mode = ci->confmode & DAHDI_CONF_MODE_MASK;
+    if (ci->chan != 0 && ci->chan != c->channo)
+        c = channel(ci->chan);
+    if (!c)
+        return fail(EINVAL);
+    if (request == DAHDI_GETCONF) {
+        ci->chan = c->channo;
+        ci->confno = c->confno;
+        ci->confmode = c->confmode;
+        return 0;
+    }
+    if ((mode == DAHDI_CONF_NORMAL) != (ci->confno == 0))
+        return fail(EINVAL);
+    if (mode == DAHDI_CONF_NORMAL) {
+        c->confmode = c->confno = 0;
+        return 0;
+    }
+    if (mode != DAHDI_CONF_DIGITALMON)
+        return fail(ENOSYS);
+    if (!channel(ci->confno) || ci->confno == c->channo)
+        return fail(EINVAL);
+    c->confmode = DAHDI_CONF_DIGITALMON;
+    c->confno = ci->confno;
+    fifo_clear(&c->tx);
+    return 0;
 }
 
 /* DAHDI_MAINT: the loopbacks at our side of a T1/E1 span. */
@@ -807,6 +856,9 @@ static int channel_ioctl(dfd *f, unsigned long request, void *arg)
     }
     case DAHDI_HOOK:
         return hook(f, v);
+    case DAHDI_GETCONF:
+    case DAHDI_SETCONF:
+        return conf(c, request, arg);
     case DAHDI_SETCADENCE: {
         const struct dahdi_ring_cadence *rc = arg;
         if (c->span->kind != SPAN_FXS || rc->ringcadence[0] <= 0 || rc->ringcadence[1] < 0)
