@@ -60,7 +60,7 @@ from dataclasses import dataclass, field
 from zope.interface import implementer
 
 from drivers import _dahdi, errors
-from drivers.dahdidev import CHANNEL_PATH, CTL_PATH
+from drivers.dahdidev import CHANNEL_PATH, CTL_PATH, PSEUDO_PATH
 from drivers.interface import (
     DIGIT_BUFFER,
     RING_GAP_S,
@@ -84,9 +84,12 @@ PER_BLOCK = 16
 #: Channel signallings this driver drives, by the kind of channel each is.
 CHANNEL_KINDS = {"fxsks": "fxo", "fxsls": "fxo", "fxoks": "fxs", "e&m": "em", "cas": "cas",
                  "bchan": "clear", "clear": "clear"}
-#: Each kind of channel as the inventory lists it.
+#: Each kind of channel as the inventory lists it (pseudo: the driver's
+#: voice channels, DAHDI pseudo channels).
 DEVICE_KIND = {"fxo": "voice", "fxs": "station", "em": "timeslot", "cas": "timeslot",
-               "clear": "timeslot"}
+               "clear": "timeslot", "pseudo": "voice"}
+#: The board the inventory puts pseudo channels on.
+PSEUDO_BOARD = "dahdiP"
 #: A phone's ring cadences (ring_station): DAHDI_SETCADENCE's ms on, off.
 RING_CADENCES = {"default": (2000, 4000), "short": (800, 400), "china": (1000, 4000)}
 #: Earpiece tones (station_tone): our generator's ids.
@@ -168,12 +171,13 @@ class _Channel:
 @implementer(IBoardDriver)
 class DahdiDriver:
     """A DAHDI box: `devices` (drivers.dahdidev), its system.conf
-    (drivers.systemconf.SystemConf) and the clock the watchdogs run on."""
+    (drivers.systemconf.SystemConf), the clock the watchdogs run on, and
+    how many pseudo channels to open as voice channels ("dahdiP1"...)."""
 
     family = "dahdi"
     event_source = "descriptor"
 
-    def __init__(self, devices, conf, clock):
+    def __init__(self, devices, conf, clock, voice_channels=0):
         self.devices, self.conf, self.clock = devices, conf, clock
         self._subscribers = []
         self._pending = []
@@ -187,6 +191,8 @@ class DahdiDriver:
         self._kinds = {}
         self._alarm_spans = {}          # span -> its alarms as last reported
         self._inventory = self._check_configuration()
+        for n in range(1, voice_channels + 1):
+            self._open_pseudo(f"{PSEUDO_BOARD}{n}")
 
     # -- configuration against the kernel --------------------------------
     def _check_configuration(self):
@@ -298,20 +304,56 @@ class DahdiDriver:
         if ch.kind == "fxs":
             ch.phone_offhook = bool(self._params(ch).rxisoffhook)
 
+    def _open_pseudo(self, name):
+        """A pseudo channel, kept open from start to end (its number is
+        DAHDI's choice, and goes with it when it closes)."""
+        fd = self.devices.open(PSEUDO_PATH)
+        channo = ffi.new("int *")
+        self.devices.ioctl(fd, lib.DAHDI_CHANNO, channo)
+        for request, value in ((lib.DAHDI_SET_BLOCKSIZE, BLOCK), (lib.DAHDI_SETLINEAR, 1)):
+            self.devices.ioctl(fd, request, ffi.new("int *", value))
+        voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
+        self._channels[name] = _Channel(name, channo[0], "pseudo", PSEUDO_BOARD, fd, voice)
+        self._kinds[name] = "pseudo"
+        self._inventory.append(DeviceInfo(name, "voice", PSEUDO_BOARD, slot=channo[0]))
+
     def close(self, name):
-        ch = self._channels.pop(name, None)
-        if ch is not None:
-            self.devices.close(ch.fd)
+        ch = self._channels.get(name)
+        if ch is None:
+            return
+        if ch.kind == "pseudo":         # it stays open: it ends what it did
+            self._quiet(ch)
+            return
+        del self._channels[name]
+        self.devices.close(ch.fd)
+
+    def _quiet(self, ch):
+        """A pseudo channel closed: nothing running, heard or sent."""
+        if ch.op is not None:
+            if ch.op.watchdog.active():
+                ch.op.watchdog.cancel()
+            ch.op = None
+        lib.cti_chanvoice_stop(ch.voice)
+        lib.cti_chanvoice_record(ch.voice, 0)
+        if ch.listen is not None:
+            self._setconf(ch, 0, lib.DAHDI_CONF_NORMAL)
+            ch.listen = None
 
     def reset(self, name):
         old = self._channel(name, "reset")
+        if old.kind == "pseudo":
+            listen = old.listen
+            self._quiet(old)
+            if listen is not None:
+                self._monitor(old, listen)
+            return
         self.close(name)
         self.open(name)
         new = self._channels[name]
         new.kinds, new.signalling_events = old.kinds, old.signalling_events
         new.station_events = old.station_events
         if old.listen is not None:
-            self._digitalmon(new, old.listen)
+            self._connect(new, old.listen)
 
     def _channel(self, name, function):
         self._known(name, function)
@@ -735,28 +777,40 @@ class DahdiDriver:
 
     # -- the bus: channels' audio cross-connected by DAHDI_SETCONF ----------
     def transmit_slot(self, name):
-        """A channel's slot is its DAHDI number: others hear what its line
-        sends by monitoring it."""
+        """A channel's slot is its DAHDI number: what it carries is what the
+        channel receives (a line's caller, a timeslot's far end, a phone's
+        agent; a pseudo channel, what its voice work plays)."""
         return self._channel(name, "transmit_slot").channo
 
     def listen(self, name, slot):
-        """What the channel sends its line becomes what channel `slot`
-        receives from its own (DAHDI_CONF_DIGITALMON), its own audio
-        replaced meanwhile."""
+        """A voice channel hears the slot (DAHDI_CONF_MONITOR: its reads are
+        what that channel receives); a timeslot or a phone sends it
+        (DAHDI_CONF_DIGITALMON: its line gets what that channel receives,
+        its own audio replaced meanwhile)."""
         ch = self._channel(name, "listen")
-        if slot not in {i.slot for i in self._inventory if i.slot is not None}:
-            raise errors.BusMisuse(f"no channel transmits on slot {slot}", function="listen",
-                                   device=name)
-        if ch.listen is not None:
-            raise errors.BusMisuse(f"{name} already listens to slot {ch.listen}: unlisten "
-                                   "first", function="listen", device=name)
-        if slot == ch.channo:
-            raise errors.BusMisuse(f"{name} cannot listen to itself", function="listen",
-                                   device=name)
-        self._digitalmon(ch, slot)
+        self._check_listen(ch, slot, "listen")
+        self._connect(ch, slot)
 
-    def _digitalmon(self, ch, slot):
-        self._setconf(ch, slot, lib.DAHDI_CONF_DIGITALMON)
+    def _check_listen(self, ch, slot, function):
+        if slot not in {i.slot for i in self._inventory if i.slot is not None}:
+            raise errors.BusMisuse(f"no channel transmits on slot {slot}", function=function,
+                                   device=ch.name)
+        if ch.listen is not None:
+            raise errors.BusMisuse(f"{ch.name} already listens to slot {ch.listen}: unlisten "
+                                   "first", function=function, device=ch.name)
+        if slot == ch.channo:
+            raise errors.BusMisuse(f"{ch.name} cannot listen to itself", function=function,
+                                   device=ch.name)
+
+    def _connect(self, ch, slot):
+        if DEVICE_KIND[ch.kind] == "voice":
+            self._monitor(ch, slot)
+        else:
+            self._setconf(ch, slot, lib.DAHDI_CONF_DIGITALMON)
+            ch.listen = slot
+
+    def _monitor(self, ch, slot):
+        self._setconf(ch, slot, lib.DAHDI_CONF_MONITOR)
         ch.listen = slot
 
     def _setconf(self, ch, confno, mode):
@@ -769,16 +823,26 @@ class DahdiDriver:
         self._setconf(ch, 0, lib.DAHDI_CONF_NORMAL)
         ch.listen = None
 
-    # An FXO port is its line: what the caller says is the channel's own
-    # audio, and what the line hears is what the channel sends.
+    # An FXO port is its line: its one slot is the caller's voice, and what
+    # the line sends the caller is set with line_listen (DIGITALMON).
     def line_transmit_slot(self, name):
-        return self.transmit_slot(name)
+        return self._fxo(name, "line_transmit_slot").channo
 
     def line_listen(self, name, slot):
-        self.listen(name, slot)
+        ch = self._fxo(name, "line_listen")
+        self._check_listen(ch, slot, "line_listen")
+        self._setconf(ch, slot, lib.DAHDI_CONF_DIGITALMON)
+        ch.listen = slot
 
     def line_unlisten(self, name):
-        self.unlisten(name)
+        self.unlisten(self._fxo(name, "line_unlisten").name)
+
+    def _fxo(self, name, function):
+        ch = self._channel(name, function)
+        if ch.kind != "fxo":
+            raise errors.BadParameter(f"{name} has no line of its own (not an FXO port)",
+                                      function=function, device=name)
+        return ch
 
     # -- T1 and E1 trunks ------------------------------------------------
     def _timeslot(self, name, function, kinds=("em", "cas", "clear")):

@@ -28,6 +28,8 @@ ffi, lib = _dahdi.ffi, _dahdi.lib
 CHANNEL_FLAGS = lib.O_RDWR | lib.O_NONBLOCK
 CHANNEL_PATH = "/dev/dahdi/channel"
 CTL_PATH = "/dev/dahdi/ctl"
+#: Each open makes a pseudo channel: audio from and to userspace only.
+PSEUDO_PATH = "/dev/dahdi/pseudo"
 
 
 def _checked(rc, what):
@@ -71,7 +73,7 @@ class KernelDevices(_Calls):
 
     def open(self, path, flags=CHANNEL_FLAGS):
         fd = super().open(path, flags)
-        if path == CHANNEL_PATH:
+        if path != CTL_PATH:
             self._epoll.register(fd, select.EPOLLIN | select.EPOLLPRI)
         return fd
 

@@ -49,11 +49,12 @@ class DahdiRig:
     clock; `run` moves them together and polls the driver, as the reactor
     would when the driver's descriptor wakes."""
 
-    def __init__(self, boards, conf_text=SYSTEM_CONF):
+    def __init__(self, boards, conf_text=SYSTEM_CONF, voice_channels=4):
         self.sim = Simulator.from_config(boards, seed=1)
         self.clock = task.Clock()
         conf = systemconf.parse(conf_text, "/etc/dahdi/system.conf")
-        self.driver = DahdiDriver(SimulatedDevices(), conf, clock=self.clock)
+        self.driver = DahdiDriver(SimulatedDevices(), conf, clock=self.clock,
+                                  voice_channels=voice_channels)
         self.events = []
         self.driver.subscribe(self.events.append)
 
@@ -79,6 +80,19 @@ class TestDahdiDriverOnThePersonality(DriverConformance, VoiceConformance, BusCo
     def chassis(self):
         rig = DahdiRig(BOARDS)
         return Chassis(driver=rig.driver, run=rig.run, voice="dahdiC1", voice2="dahdiC2",
+                       timeslot="dahdiC7", station="dahdiC62", events=rig.events,
+                       advance_board_only=rig.sim.advance)
+
+
+class TestDahdiPseudoVoiceChannels(DriverConformance, VoiceConformance, BusConformance,
+                                   TrunkConformance, StationConformance):
+    """The driver's voice channels as the R4 boards have them: DAHDI pseudo
+    channels, hearing a slot by DAHDI_CONF_MONITOR."""
+
+    @pytest.fixture
+    def chassis(self):
+        rig = DahdiRig(BOARDS)
+        return Chassis(driver=rig.driver, run=rig.run, voice="dahdiP1", voice2="dahdiP2",
                        timeslot="dahdiC7", station="dahdiC62", events=rig.events,
                        advance_board_only=rig.sim.advance)
 
@@ -120,7 +134,10 @@ def test_channels_come_from_system_conf_with_dahdi_s_span_numbers():
     assert ("dahdiC47", "timeslot", "dahdiS4") in names
     assert "dahdiC46" not in {n for n, _, _ in names}       # the E1's timeslot 16
     assert ("dahdiC62", "station", "dahdiS5") in names
-    assert names[-5:] == [(f"dahdiS{n}", "span", f"dahdiS{n}") for n in range(1, 6)]
+    assert names[-9:-4] == [(f"dahdiS{n}", "span", f"dahdiS{n}") for n in range(1, 6)]
+    assert names[-4:] == [(f"dahdiP{n}", "voice", "dahdiP") for n in range(1, 5)]
+    slots = [i.slot for i in rig.driver.inventory() if i.board == "dahdiP"]
+    assert slots == [64, 65, 66, 67]            # pseudo channels: above the real ones
     t1, e1 = rig.driver.status("dahdiS3"), rig.driver.status("dahdiS4")
     assert (t1["type"], t1["framing"], t1["coding"], t1["signalling"]) == (
         "t1", "esf", "b8zs", "em_wink")
@@ -349,3 +366,35 @@ def test_a_caller_on_a_trunk_and_an_agent_s_phone_talk_through_dahdi_s_cross_con
     caller.send_audio(tone(1800, 600))
     rig.run(800)
     assert not hears(agent.read_capture(), 1800)
+
+
+def test_a_trunk_caller_hears_a_pseudo_channel_s_prompt_and_keys_reach_it():
+    """The R4 boards' way on DAHDI: a voice channel (a pseudo channel) hears
+    the caller's timeslot (MONITOR) and the timeslot sends it (DIGITALMON):
+    the caller hears the prompt, the voice channel the caller's keys; then
+    the caller is put through to an agent's phone."""
+    rig = DahdiRig(BOARDS)
+    d, ts, voice, st = rig.driver, "dahdiC7", "dahdiP1", "dahdiC62"
+    caller, agent = rig.sim.endpoint("dtiB1T1"), rig.sim.endpoint("msiB1C1")
+    caller.call(dnis="4001")
+    rig.run(600)
+    d.set_bits(ts, 1, 1)
+    d.listen(voice, d.transmit_slot(ts))
+    d.listen(ts, d.transmit_slot(voice))
+    caller.capture(True)
+    d.play(voice, [Prompt(tone_ulaw(1000, 600), "ulaw")])
+    rig.run(800)
+    assert hears(caller.read_capture(), 1000)
+    d.enable_events(voice, {"digit"})
+    caller.send_digits("42")
+    rig.run(800)
+    assert [e["digit"] for e in rig.events if e.kind == "digit"] == ["4", "2"]
+    d.unlisten(ts)
+    d.unlisten(voice)
+    agent.offhook()
+    d.listen(ts, d.transmit_slot(st))
+    d.listen(st, d.transmit_slot(ts))
+    agent.capture(True)
+    caller.send_audio(tone(1800, 600))
+    rig.run(800)
+    assert hears(agent.read_capture(), 1800)

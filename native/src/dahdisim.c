@@ -4,8 +4,9 @@
  * is for).  What it answers, and where the kernel's behaviour comes from
  * (lines-real.md section 1):
  *
- *   open      "/dev/dahdi/channel" (then DAHDI_SPECIFY), "/dev/dahdi/ctl";
- *             anything else ENOENT
+ *   open      "/dev/dahdi/channel" (then DAHDI_SPECIFY), "/dev/dahdi/ctl",
+ *             "/dev/dahdi/pseudo" (a pseudo channel of its own, numbered
+ *             above the real ones: CHANNO says which); anything else ENOENT
  *   ioctl     SPECIFY, GET/SET_BLOCKSIZE (16..DAHDI_MAX_BLOCKSIZE), SETLINEAR,
  *             SETLAW, GET_PARAMS (a channel's own; on ctl the one named by
  *             channo), HOOK, GETEVENT, SPANSTAT (spanno 0 on a channel: its
@@ -64,6 +65,7 @@
 #include "dahdisim.h"
 
 #define MAX_FDS 1024
+#define MAX_PSEUDO 256           /* pseudo channels open at once */
 #define RX_KEEP_BLOCKS 4         /* older audio is dropped, as an overrun would */
 #define TX_BLOCKS 4              /* write() refuses more than this many blocks */
 #define RING_TRAILER_MS 200      /* RINGOFFHOOK this long after a ring burst */
@@ -101,11 +103,16 @@ typedef struct dchannel {
     int phone_off, flashes;
     int ring_on_ms, ring_off_ms, ringing_phone, bell;
     long ring_ms;
-    /* DAHDI_SETCONF: the channel sends what another receives (DIGITALMON) */
+    /* DAHDI_SETCONF: the channel sends what another receives (DIGITALMON),
+     * or hears it (MONITOR) */
     int confmode, confno;
+    /* a pseudo channel: in use; what was written to it this tick (what it
+     * "receives", for the channels that monitor it) */
+    int in_use;
+    int16_t sent[TICK];
 } dchannel;
 
-typedef enum { SPAN_FXO, SPAN_FXS, SPAN_TRUNK } span_kind;
+typedef enum { SPAN_FXO, SPAN_FXS, SPAN_TRUNK, SPAN_PSEUDO } span_kind;
 
 typedef struct dspan {
     int spanno, board, count;
@@ -126,6 +133,8 @@ static struct {
     dspan *spans;
     int nspans;
     dfd fds[MAX_FDS];
+    dchannel pseudo[MAX_PSEUDO];        /* channels nchans + 1 ... */
+    dspan pseudo_span;                  /* theirs: span 0 */
     int wakefd;
 } P = { .wakefd = -1 };
 
@@ -138,6 +147,11 @@ static void forget(void)
         fifo_free(&P.chans[i].rx);
         fifo_free(&P.chans[i].tx);
     }
+    for (i = 0; i < MAX_PSEUDO; i++) {
+        fifo_free(&P.pseudo[i].rx);
+        fifo_free(&P.pseudo[i].tx);
+    }
+    memset(P.pseudo, 0, sizeof P.pseudo);
     free(P.chans);
     free(P.spans);
     P.chans = NULL;
@@ -280,8 +294,27 @@ static int build(void)
 
 static dchannel *channel(int channo)
 {
-    return channo >= 1 && channo <= P.nchans && P.chans[channo - 1].dev
-               ? &P.chans[channo - 1] : NULL;
+    int k = channo - P.nchans - 1;
+    if (channo >= 1 && channo <= P.nchans)
+        return P.chans[channo - 1].dev ? &P.chans[channo - 1] : NULL;
+    return k >= 0 && k < MAX_PSEUDO && P.pseudo[k].in_use ? &P.pseudo[k] : NULL;
+}
+
+/* A new pseudo channel: the first free number above the real channels. */
+static dchannel *new_pseudo(void)
+{
+    int k;
+    for (k = 0; k < MAX_PSEUDO && P.pseudo[k].in_use; k++)
+        ;
+    if (k == MAX_PSEUDO)
+        return NULL;
+    memset(&P.pseudo[k], 0, sizeof P.pseudo[k]);
+    P.pseudo[k].in_use = 1;
+    P.pseudo[k].channo = P.nchans + 1 + k;
+    P.pseudo[k].sigtype = DAHDI_SIG_CLEAR;
+    P.pseudo_span.kind = SPAN_PSEUDO;
+    P.pseudo[k].span = &P.pseudo_span;
+    return &P.pseudo[k];
 }
 
 static dspan *span_no(int spanno)
@@ -377,29 +410,49 @@ static int span_alarms(const dspan *s)
     return out;
 }
 
+/* What channel c receives this tick: its line's (or timeslot's, or
+ * phone's) audio; a pseudo channel, what was written to it. */
+static void received(const dchannel *c, int16_t *lin)
+{
+    if (c->span->kind == SPAN_PSEUDO)
+        memcpy(lin, c->sent, sizeof c->sent);
+    else
+        ulaw_to_linear(sim_bus_out(c->dev->txslot), lin, TICK);
+}
+
 static void audio_tick(dchannel *c)
 {
     int16_t lin[TICK];
     size_t n;
-    /* what the device sent this tick (idle code while it sleeps) */
-    ulaw_to_linear(sim_bus_out(c->dev->txslot), lin, TICK);
+    const dchannel *other = c->confmode ? channel(c->confno) : NULL;
+    /* what the fd reads: what the channel receives, or (MONITOR) another */
+    received(c->confmode == DAHDI_CONF_MONITOR && other ? other : c, lin);
     fifo_push(&c->rx, lin, TICK);
     while (c->rx.len > (size_t)RX_KEEP_BLOCKS * DAHDI_MAX_BLOCKSIZE / 8) {
         int16_t drop[TICK];
         fifo_pop(&c->rx, drop, TICK);
     }
+    if (c->span->kind == SPAN_PSEUDO)
+        return;                 /* it sent what was written: pseudo_tick */
     n = fifo_pop(&c->tx, lin, TICK);
-    if (c->confmode == DAHDI_CONF_DIGITALMON) {
-        /* what the other channel's line sent, byte for byte: our writes
-         * are replaced, as the kernel's conference replaces them */
-        const dchannel *from = &P.chans[c->confno - 1];
-        memcpy(sim_bus_out(c->txslot), sim_bus_out(from->dev->txslot), TICK);
-        sim_wake(c->dev);
-        sim_wake(from->dev);
-        return;
-    }
     memset(lin + n, 0, (TICK - n) * sizeof *lin);
+    if (c->confmode == DAHDI_CONF_DIGITALMON && other) {
+        /* what the other channel receives: our writes are replaced, as the
+         * kernel's conference replaces them */
+        received(other, lin);
+        if (other->dev)
+            sim_wake(other->dev);
+    }
+    if (c->confmode)
+        sim_wake(c->dev);
     linear_to_ulaw(lin, sim_bus_out(c->txslot), TICK);
+}
+
+/* A pseudo channel's tick, before the others': what was written to it. */
+static void pseudo_tick(dchannel *c)
+{
+    size_t n = fifo_pop(&c->tx, c->sent, TICK);
+    memset(c->sent + n, 0, (TICK - n) * sizeof *c->sent);
 }
 
 /* E&M: the far end's A bit, debounced as the kernel does. */
@@ -500,6 +553,12 @@ void dahdisim_tick(void)
     int i;
     if (P.of != g_sim || !P.chans)
         return;
+    for (i = 0; i < MAX_PSEUDO; i++)
+        if (P.pseudo[i].in_use)
+            pseudo_tick(&P.pseudo[i]);
+    for (i = 0; i < MAX_PSEUDO; i++)
+        if (P.pseudo[i].in_use)
+            audio_tick(&P.pseudo[i]);
     for (i = 0; i < P.nchans; i++) {
         dchannel *c = &P.chans[i];
         if (c->opens == 0)
@@ -529,7 +588,8 @@ static dfd *fd_of(int fd)
 int cti_dahdi_open(const char *path, int flags)
 {
     int ctl = strcmp(path, "/dev/dahdi/ctl") == 0, fd;
-    if (!ctl && strcmp(path, "/dev/dahdi/channel") != 0)
+    int pseudo = strcmp(path, "/dev/dahdi/pseudo") == 0;
+    if (!ctl && !pseudo && strcmp(path, "/dev/dahdi/channel") != 0)
         return fail(ENOENT);
     sim_lock();
     if (sim_ensure() < 0 || build() < 0) {
@@ -547,6 +607,15 @@ int cti_dahdi_open(const char *path, int flags)
     P.fds[fd].ctl = ctl;
     P.fds[fd].nonblock = !!(flags & O_NONBLOCK);
     P.fds[fd].blocksize = DAHDI_DEFAULT_BLOCKSIZE;
+    if (pseudo) {
+        /* each open makes a pseudo channel of its own */
+        if (!(P.fds[fd].ch = new_pseudo())) {
+            P.fds[fd].used = 0;
+            sim_unlock();
+            return fail(EBUSY);
+        }
+        P.fds[fd].ch->opens = 1;
+    }
     sim_unlock();
     return fd;
 }
@@ -556,6 +625,12 @@ static void release(dchannel *c)
     if (--c->opens > 0)
         return;
     /* the last close: the port goes on hook and forgets its buffers */
+    if (c->span->kind == SPAN_PSEUDO) {
+        fifo_clear(&c->rx);
+        fifo_clear(&c->tx);
+        c->in_use = 0;
+        return;
+    }
     if (c->span->kind == SPAN_TRUNK) {
         if (c->sigtype == DAHDI_SIG_EM) {
             c->wink_ms = 0;
@@ -606,6 +681,13 @@ static void fill_params(const dchannel *c, struct dahdi_params *p)
     p->chanpos = c->chanpos;
     p->sigtype = c->sigtype;
     p->sigcap = trunk ? RBS_SIGCAP : FXO_SIGCAP;
+    if (c->span->kind == SPAN_PSEUDO) {
+        p->sigcap = DAHDI_SIG_CLEAR;
+        p->rxbits = p->txbits = p->rxhooksig = p->txhooksig = -1;
+        p->curlaw = DAHDI_LAW_MULAW;
+        snprintf(p->name, sizeof p->name, "Pseudo/%d", c->channo - P.nchans);
+        return;
+    }
     if (trunk && has_bits(c)) {
         p->rxbits = dahdi_bits(c->dev->ts->rx);
         p->txbits = dahdi_bits(c->dev->ts->tx);
@@ -691,8 +773,10 @@ static void fill_spaninfo(const dspan *s, struct dahdi_spaninfo *si)
 }
 
 /* DAHDI_GETCONF, DAHDI_SETCONF on a channel (chan 0: this one): leaving
- * ({0, NORMAL}) and DIGITALMON (confno: the channel whose received audio
- * this one sends).  A mode without a conference number, or the reverse,
+ * ({0, NORMAL}), DIGITALMON (confno: the channel whose received audio
+ * this one sends; not on a pseudo channel) and MONITOR (the fd reads
+ * what channel confno receives; a pseudo channel receives what was
+ * written to it).  A mode without a conference number, or the reverse,
  * is EINVAL as in the kernel; conferences proper are not simulated
  * (ENOSYS). */
 static int conf(dchannel *c, unsigned long request, struct dahdi_confinfo *ci)
@@ -714,11 +798,12 @@ static int conf(dchannel *c, unsigned long request, struct dahdi_confinfo *ci)
         c->confmode = c->confno = 0;
         return 0;
     }
-    if (mode != DAHDI_CONF_DIGITALMON)
+    if (mode != DAHDI_CONF_DIGITALMON && mode != DAHDI_CONF_MONITOR)
         return fail(ENOSYS);
-    if (!channel(ci->confno) || ci->confno == c->channo)
+    if (!channel(ci->confno) || ci->confno == c->channo ||
+        (mode == DAHDI_CONF_DIGITALMON && c->span->kind == SPAN_PSEUDO))
         return fail(EINVAL);
-    c->confmode = DAHDI_CONF_DIGITALMON;
+    c->confmode = mode;
     c->confno = ci->confno;
     fifo_clear(&c->tx);
     return 0;
@@ -1022,7 +1107,8 @@ ssize_t cti_dahdi_write(int fd, const void *buf, size_t n)
         else
             ulaw_to_linear(buf, lin, (int)count);
         fifo_push(&f->ch->tx, lin, count);
-        sim_wake(f->ch->dev);
+        if (f->ch->dev)
+            sim_wake(f->ch->dev);
         r = (ssize_t)(count * sample_size(f));
     }
     sim_unlock();
