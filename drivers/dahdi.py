@@ -8,7 +8,10 @@ checked against what the kernel reports for it (DAHDI_GET_PARAMS on the
 control node) before anything else: a channel DAHDI does not have, or has
 with another signalling, stops the driver with an error naming the
 channel and the mismatch.  Devices are named by DAHDI's numbers: channel
-5 is "dahdiC5", span 1 "dahdiS1".
+5 is "dahdiC5", span 1 "dahdiS1", pseudo channel n "dahdiPn"; or, given
+the boards the server's configuration describes (`boards`: BoardLayout),
+as the R4 boards name theirs, board by board (`board_names`), so one
+configuration serves both drivers.
 
 Every channel is opened as chan_dahdi opens it (/dev/dahdi/channel,
 O_NONBLOCK, DAHDI_SPECIFY, a block of BLOCK samples, 16-bit linear) and
@@ -126,6 +129,20 @@ def _sig_value(keyword):
     return getattr(lib, f"DAHDI_SIG_{SIGNALLINGS[keyword]}")
 
 
+@dataclass(frozen=True)
+class BoardLayout:
+    """One board of the server's configuration as the DAHDI driver maps it:
+    its type (analog, voice, t1, e1, stations, conference) and size (lines,
+    channels, phones; None for a span)."""
+
+    type: str
+    size: int | None = None
+
+
+#: Voice channels per R4 voice board (dxxxBn has C1-C4).
+CHANNELS_PER_VOICE_BOARD = 4
+
+
 @dataclass
 class _Operation:
     kind: str                   # play, record, digits, dial, tone
@@ -177,7 +194,7 @@ class DahdiDriver:
     family = "dahdi"
     event_source = "descriptor"
 
-    def __init__(self, devices, conf, clock, voice_channels=0):
+    def __init__(self, devices, conf, clock, voice_channels=0, boards=None):
         self.devices, self.conf, self.clock = devices, conf, clock
         self._subscribers = []
         self._pending = []
@@ -190,9 +207,14 @@ class DahdiDriver:
         self._event = ffi.new("int *")
         self._kinds = {}
         self._alarm_spans = {}          # span -> its alarms as last reported
+        self._channel_numbers = {}      # a device's DAHDI channel, where renamed
+        self._span_numbers = {}
         self._inventory = self._check_configuration()
-        for n in range(1, voice_channels + 1):
-            self._open_pseudo(f"{PSEUDO_BOARD}{n}")
+        if boards is None:
+            for n in range(1, voice_channels + 1):
+                self._open_pseudo(f"{PSEUDO_BOARD}{n}", PSEUDO_BOARD)
+        else:
+            self._rename(board_names(self._inventory, self._kinds, self._span_types(), boards))
 
     # -- configuration against the kernel --------------------------------
     def _check_configuration(self):
@@ -283,6 +305,12 @@ class DahdiDriver:
     def inventory(self):
         return list(self._inventory)
 
+    def _is_span(self, name):
+        return any(i.name == name and i.kind == "span" for i in self._inventory)
+
+    def _spanno(self, span):
+        return self._span_numbers.get(span) or int(span[len("dahdiS"):])
+
     def _known(self, name, function):
         if name not in {i.name for i in self._inventory}:
             raise errors.NoSuchDevice(f"no DAHDI channel {name} in {self.conf.path}",
@@ -290,9 +318,9 @@ class DahdiDriver:
 
     def open(self, name):
         self._known(name, "open")
-        if name in self._channels or name.startswith("dahdiS"):
+        if name in self._channels or self._is_span(name):
             return
-        channo = int(name[len("dahdiC"):])
+        channo = self._channel_numbers.get(name) or int(name[len("dahdiC"):])
         fd = self.devices.open(CHANNEL_PATH)
         for request, value in ((lib.DAHDI_SPECIFY, channo), (lib.DAHDI_SET_BLOCKSIZE, BLOCK),
                                (lib.DAHDI_SETLINEAR, 1)):
@@ -304,7 +332,36 @@ class DahdiDriver:
         if ch.kind == "fxs":
             ch.phone_offhook = bool(self._params(ch).rxisoffhook)
 
-    def _open_pseudo(self, name):
+    def _span_types(self):
+        """{span device: "t1", "e1" or "analog"} of the inventory's spans."""
+        ctl = self.devices.open(CTL_PATH)
+        try:
+            return {i.name: ffi.string(self._spaninfo(ctl, int(i.name[len("dahdiS"):]))
+                                       .spantype).decode().lower() or "analog"
+                    for i in self._inventory if i.kind == "span"}
+        finally:
+            self.devices.close(ctl)
+
+    def _rename(self, names):
+        """The inventory under the boards' names (board_names); pseudo
+        channels opened for the voice boards."""
+        inventory = []
+        for info in self._inventory:
+            if info.name not in names:
+                continue                # on no board of the configuration
+            name, board = names[info.name]
+            inventory.append(DeviceInfo(name, info.kind, board, slot=info.slot))
+            self._kinds[name] = self._kinds.pop(info.name, None)
+        self._inventory = inventory
+        self._channel_numbers = {n: int(d[len("dahdiC"):]) for d, (n, _) in names.items()
+                                 if d.startswith("dahdiC")}
+        self._span_numbers = {n: int(d[len("dahdiS"):]) for d, (n, _) in names.items()
+                              if d.startswith("dahdiS")}
+        for dahdi, (name, board) in names.items():
+            if dahdi.startswith(PSEUDO_BOARD):
+                self._open_pseudo(name, board)
+
+    def _open_pseudo(self, name, board):
         """A pseudo channel, kept open from start to end (its number is
         DAHDI's choice, and goes with it when it closes)."""
         fd = self.devices.open(PSEUDO_PATH)
@@ -313,9 +370,9 @@ class DahdiDriver:
         for request, value in ((lib.DAHDI_SET_BLOCKSIZE, BLOCK), (lib.DAHDI_SETLINEAR, 1)):
             self.devices.ioctl(fd, request, ffi.new("int *", value))
         voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
-        self._channels[name] = _Channel(name, channo[0], "pseudo", PSEUDO_BOARD, fd, voice)
+        self._channels[name] = _Channel(name, channo[0], "pseudo", board, fd, voice)
         self._kinds[name] = "pseudo"
-        self._inventory.append(DeviceInfo(name, "voice", PSEUDO_BOARD, slot=channo[0]))
+        self._inventory.append(DeviceInfo(name, "voice", board, slot=channo[0]))
 
     def close(self, name):
         ch = self._channels.get(name)
@@ -357,7 +414,7 @@ class DahdiDriver:
 
     def _channel(self, name, function):
         self._known(name, function)
-        if name.startswith("dahdiS"):
+        if self._is_span(name):
             raise errors.BadParameter(f"{name} is a span, not a channel", function=function,
                                       device=name)
         self.open(name)
@@ -365,7 +422,7 @@ class DahdiDriver:
 
     def status(self, name):
         self._known(name, "status")
-        if name.startswith("dahdiS"):
+        if self._is_span(name):
             return self._span_status(name)
         ch = self._channel(name, "status")
         facts = {"state": ch.op.kind if ch.op else "idle", "listen": ch.listen,
@@ -391,7 +448,7 @@ class DahdiDriver:
         kinds = {self._kinds[i.name] for i in self._inventory if i.board == span
                  and i.kind == "timeslot"}
         facts.update(framing=framing, coding=coding,
-                     clock="line" if info.syncsrc == int(span[len("dahdiS"):]) else "internal",
+                     clock="line" if info.syncsrc == self._spanno(span) else "internal",
                      signalling=SPAN_SIGNALLINGS[min(kinds)] if kinds else None,
                      dchannel=None, bpv=info.bpvcount,
                      looped=bool(info.alarms & lib.DAHDI_ALARM_LOOPBACK))
@@ -399,12 +456,12 @@ class DahdiDriver:
 
     def _span_info(self, span, function):
         self._known(span, function)
-        if not span.startswith("dahdiS"):
+        if not self._is_span(span):
             raise errors.BadParameter(f"{span} is a channel, not a span", function=function,
                                       device=span)
         ctl = self.devices.open(CTL_PATH)
         try:
-            return self._spaninfo(ctl, int(span[len("dahdiS"):]))
+            return self._spaninfo(ctl, self._spanno(span))
         finally:
             self.devices.close(ctl)
 
@@ -997,6 +1054,58 @@ class DahdiDriver:
         return CallerId(ffi.string(got.number).decode() or chr(got.number_absent or 32),
                         ffi.string(got.name).decode(), ffi.string(got.datetime).decode(),
                         "M" if got.mdmf else "S")
+
+
+def board_names(inventory, kinds, span_types, boards):
+    """{DAHDI device: (name, board)} for the boards of the server's
+    configuration (BoardLayout, in order), named as the R4 boards name
+    theirs: an analog board takes the next FXO ports (dxxxBnCm, four to a
+    voice board), a voice board as many pseudo channels (keys "dahdiP1"...),
+    a T1 or E1 board the next span of that type (dtiBn, its timeslots
+    dtiBnTm: an E1's line timeslots 1-15 and 17-31 as T1-T30), a station
+    board the next FXS ports (msiBnCm).  Conference boards take nothing
+    (conferences are refused).  BadParameter when DAHDI has too few."""
+    by_kind = {"fxo": [], "fxs": []}
+    spans = {"t1": [], "e1": []}
+    for info in inventory:
+        if info.kind == "span" and span_types[info.name] in spans:
+            spans[span_types[info.name]].append(info.name)
+        elif info.kind != "span" and kinds[info.name] in by_kind:
+            by_kind[kinds[info.name]].append(info.name)
+    names, voice, dti, msi, pseudo = {}, 0, 0, 0, 0
+
+    def take(pool, n, what, index):
+        if len(pool) < n:
+            raise errors.BadParameter(
+                f"boards[{index}] ({what}) needs {n}, system.conf has {len(pool)} more",
+                function="boards", device=f"boards[{index}]")
+        taken, pool[:] = pool[:n], pool[n:]
+        return taken
+
+    for index, board in enumerate(boards):
+        if board.type in ("analog", "voice"):
+            if board.type == "analog":
+                devices = take(by_kind["fxo"], board.size, "FXO ports: fxsks", index)
+            else:
+                devices = [f"{PSEUDO_BOARD}{pseudo + k}" for k in range(1, board.size + 1)]
+                pseudo += board.size
+            for first in range(0, board.size, CHANNELS_PER_VOICE_BOARD):
+                voice += 1
+                for c, dahdi in enumerate(devices[first:first + CHANNELS_PER_VOICE_BOARD], 1):
+                    names[dahdi] = (f"dxxxB{voice}C{c}", f"dxxxB{voice}")
+        elif board.type in ("t1", "e1"):
+            dti += 1
+            span = take(spans[board.type], 1, f"a {board.type.upper()} span", index)[0]
+            names[span] = (f"dtiB{dti}", f"dtiB{dti}")
+            members = [i.name for i in inventory if i.board == span and i.kind != "span"]
+            for t, dahdi in enumerate(members, 1):
+                names[dahdi] = (f"dtiB{dti}T{t}", f"dtiB{dti}")
+        elif board.type == "stations":
+            msi += 1
+            for c, dahdi in enumerate(take(by_kind["fxs"], board.size, "FXS ports: fxoks",
+                                           index), 1):
+                names[dahdi] = (f"msiB{msi}C{c}", f"msiB{msi}")
+    return names
 
 
 def _alarm_names(bits):

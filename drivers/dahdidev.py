@@ -97,3 +97,43 @@ class SimulatedDevices(_Calls):
 
     def wakefd(self):
         return lib.cti_dahdi_wakefd()
+
+
+def simulated_system_conf(boards):
+    """The system.conf that matches the personality's view of a simulated
+    chassis (boards as drivers.sim.Simulator.from_config takes them): its
+    channels numbered as native/src/dahdisim.c numbers them, FXO ports
+    fxsks, phones fxoks, a T1 E&M span e&m, an E1 CAS span cas, an ISDN
+    span's B-channels bchan; each T1/E1 span's span= line as its board's
+    framing and coding.  Voice and conference boards have no channels."""
+    lines, channo, spanno = [], 0, 0
+    for board in boards:
+        kind = board["type"]
+        if kind in ("analog", "stations"):
+            n = board.get("lines" if kind == "analog" else "count", 4 if kind == "analog" else 8)
+            spanno += -(-n // 4) if kind == "analog" else 1
+            keyword = "fxsks" if kind == "analog" else "fxoks"
+            lines.append(f"{keyword}={channo + 1}-{channo + n}")
+            channo += n
+        elif kind == "t1":
+            spanno += 1
+            signalling = board.get("signalling", "em_wink")
+            lines.append(f"span={spanno},1,0,{board.get('framing', 'esf')},"
+                         f"{board.get('coding', 'b8zs')}")
+            keywords = {"em_wink": "e&m", "pri": "bchan"}
+            if signalling not in keywords:
+                raise ValueError(f"a T1 {signalling} span has no channel kind the DAHDI "
+                                 "driver drives")
+            keyword = keywords[signalling]
+            last = 23 if signalling == "pri" else 24
+            lines.append(f"{keyword}={channo + 1}-{channo + last}")
+            channo += 24
+        elif kind == "e1":
+            spanno += 1
+            crc4 = ",crc4" if board.get("crc4", True) else ""
+            keyword = "cas" if board.get("signalling", "cas") == "cas" else "bchan"
+            lines.append(f"span={spanno},1,0,{'cas' if keyword == 'cas' else 'ccs'},"
+                         f"{board.get('coding', 'hdb3')}{crc4}")
+            lines.append(f"{keyword}={channo + 1}-{channo + 15},{channo + 17}-{channo + 31}")
+            channo += 31
+    return "\n".join(lines) + "\n"
