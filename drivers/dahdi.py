@@ -50,10 +50,13 @@ POLARITY            polarity_reversed
 ALARM, NOALARM      alarm raised / cleared on the span (from SPANSTAT)
 ==================  ===============================================
 
-The bus is DAHDI's: a channel's transmit slot is its channel number, and
-`listen(name, slot)` makes the channel send its line what channel `slot`
-receives from its own (DAHDI_SETCONF, DAHDI_CONF_DIGITALMON), so two
-channels listening to each other talk, with no sample through Python.
+Pseudo channels (/dev/dahdi/pseudo) are the voice channels of voice
+boards.  The bus is DAHDI's conferencing: a channel's transmit slot is
+its channel number (what it receives: a caller, a far end, an agent; a
+pseudo channel, what its voice work writes); a voice channel listens by
+DAHDI_CONF_MONITOR (its reads are what that channel receives), a
+timeslot or a phone by DAHDI_CONF_DIGITALMON (its line is sent what that
+channel receives), so no sample goes through Python on the way.
 Span maintenance and conferences are refused whole (DriverNotSupported):
 this driver does not yet map DAHDI_MAINT and DAHDI's conferences onto
 them; nor does it run a D-channel (dchannel_send).
@@ -163,7 +166,7 @@ class _Operation:
 class _Channel:
     name: str
     channo: int
-    kind: str                   # fxo, em, cas, clear (CHANNEL_KINDS)
+    kind: str                   # fxo, fxs, em, cas, clear (CHANNEL_KINDS), pseudo
     span: str
     fd: int
     voice: object               # cti_chanvoice *
@@ -182,7 +185,6 @@ class _Channel:
     kinds: frozenset = frozenset()
     typed: str = ""
     op: _Operation | None = None
-    callerid: object = None
 
 
 @implementer(IBoardDriver)
@@ -536,7 +538,6 @@ class DahdiDriver:
             ch.rings += 1
             ch.since_ring_ms = 0
             if ch.rings == 1:
-                ch.callerid = None
                 lib.cti_chanvoice_cid(ch.voice, 1)
             if "ring" in ch.kinds:
                 self._emit(ch, "ring", count=ch.rings)
