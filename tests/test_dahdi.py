@@ -9,8 +9,8 @@ import pytest
 from twisted.internet import task
 
 from drivers import errors, systemconf
-from drivers.dahdi import DahdiDriver
-from drivers.dahdidev import SimulatedDevices
+from drivers.dahdi import BoardLayout, DahdiDriver
+from drivers.dahdidev import SimulatedDevices, simulated_system_conf
 from drivers.interface import Prompt, Termination
 from drivers.sim import Simulator
 from drivers.wavinfo import wav_samples
@@ -19,6 +19,7 @@ from tests.conformance import (
     BusConformance,
     Chassis,
     DriverConformance,
+    E1Conformance,
     StationConformance,
     TrunkConformance,
     VoiceConformance,
@@ -398,3 +399,45 @@ def test_a_trunk_caller_hears_a_pseudo_channel_s_prompt_and_keys_reach_it():
     caller.send_audio(tone(1800, 600))
     rig.run(800)
     assert hears(agent.read_capture(), 1800)
+
+
+#: The R4 suite's chassis: voice, T1 E&M, stations, a conference DSP, an E1
+#: CAS span and an E1 CCS span.
+R4_BOARDS = [
+    {"type": "voice", "channels": 4},
+    {"type": "t1", "signalling": "em_wink"},
+    {"type": "stations", "count": 2},
+    {"type": "conference", "dsps": 1},
+    {"type": "e1", "signalling": "cas"},
+    {"type": "e1", "signalling": "ccs"},
+]
+
+
+class TestDahdiDriverNamedAsTheBoards(DriverConformance, VoiceConformance, BusConformance,
+                                      TrunkConformance, StationConformance, E1Conformance):
+    """The R4 suite's chassis through DAHDI, named as its boards (as the
+    server names them): the same devices pass the same suites, an E1's
+    timeslots T1-T30, its D-channel refused whole (DAHDI's ISDN is not
+    driven yet)."""
+
+    @pytest.fixture
+    def chassis(self):
+        sim = Simulator.from_config(R4_BOARDS, seed=1)
+        clock = task.Clock()
+        conf = systemconf.parse(simulated_system_conf(R4_BOARDS), "simulated system.conf")
+        layout = [BoardLayout(b["type"], b.get("channels") or b.get("count") or b.get("dsps"))
+                  for b in R4_BOARDS]
+        driver = DahdiDriver(SimulatedDevices(), conf, clock, boards=layout)
+        events = []
+        driver.subscribe(events.append)
+
+        def run(ms):
+            for _ in range(0, ms, STEP_MS):
+                sim.advance(STEP_MS)
+                clock.advance(STEP_MS / 1000.0)
+                driver.poll()
+
+        return Chassis(driver=driver, run=run, voice="dxxxB1C1", voice2="dxxxB1C2",
+                       station="msiB1C1", timeslot="dtiB1T1", dsp="dcbB1D1", events=events,
+                       advance_board_only=sim.advance, e1_timeslot="dtiB2T1",
+                       dchannel="dtiB3D")
