@@ -57,9 +57,11 @@ pseudo channel, what its voice work writes); a voice channel listens by
 DAHDI_CONF_MONITOR (its reads are what that channel receives), a
 timeslot or a phone by DAHDI_CONF_DIGITALMON (its line is sent what that
 channel receives), so no sample goes through Python on the way.
-Span maintenance and conferences are refused whole (DriverNotSupported):
-this driver does not yet map DAHDI_MAINT and DAHDI's conferences onto
-them; nor does it run a D-channel (dchannel_send).
+Conferences are DAHDI's (DAHDI_CONF_CONF with TALKER and LISTENER): a
+party joins with its own channel, so its output slot is its own.  Span
+maintenance is refused whole (DriverNotSupported): DAHDI_MAINT has no
+BERT per timeslot nor the counters the interface reports; nor does the
+driver run a D-channel (dchannel_send).
 """
 from dataclasses import dataclass, field
 
@@ -96,6 +98,15 @@ DEVICE_KIND = {"fxo": "voice", "fxs": "station", "em": "timeslot", "cas": "times
                "clear": "timeslot", "pseudo": "voice"}
 #: The board the inventory puts pseudo channels on.
 PSEUDO_BOARD = "dahdiP"
+#: The conference device of DAHDI's own names, and the parties the driver
+#: lets one conference device hold (its "room", as a DSP's on the boards).
+CONFERENCE_DEVICE = "dahdiConf"
+CONFERENCE_PARTIES = 32
+#: Conference roles and DAHDI's flags for them (DAHDI_CONF_CONF): a
+#: listen-only party hears, a normal one talks too.  DAHDI has no whisper:
+#: coach and pupil are refused.
+CONFERENCE_FLAGS = {"normal": lib.DAHDI_CONF_TALKER | lib.DAHDI_CONF_LISTENER,
+                    "listen_only": lib.DAHDI_CONF_LISTENER}
 #: A phone's ring cadences (ring_station): DAHDI_SETCADENCE's ms on, off.
 RING_CADENCES = {"default": (2000, 4000), "short": (800, 400), "china": (1000, 4000)}
 #: Earpiece tones (station_tone): our generator's ids.
@@ -211,10 +222,12 @@ class DahdiDriver:
         self._alarm_spans = {}          # span -> its alarms as last reported
         self._channel_numbers = {}      # a device's DAHDI channel, where renamed
         self._span_numbers = {}
+        self._conferences = {}          # conference device -> {confno: {slot: role}}
         self._inventory = self._check_configuration()
         if boards is None:
             for n in range(1, voice_channels + 1):
                 self._open_pseudo(f"{PSEUDO_BOARD}{n}", PSEUDO_BOARD)
+            self._add_conference_device(CONFERENCE_DEVICE, CONFERENCE_DEVICE)
         else:
             self._rename(board_names(self._inventory, self._kinds, self._span_types(), boards))
 
@@ -356,12 +369,19 @@ class DahdiDriver:
             self._kinds[name] = self._kinds.pop(info.name, None)
         self._inventory = inventory
         self._channel_numbers = {n: int(d[len("dahdiC"):]) for d, (n, _) in names.items()
-                                 if d.startswith("dahdiC")}
+                                 if d.startswith("dahdiC") and d[len("dahdiC"):].isdigit()}
         self._span_numbers = {n: int(d[len("dahdiS"):]) for d, (n, _) in names.items()
                               if d.startswith("dahdiS")}
         for dahdi, (name, board) in names.items():
             if dahdi.startswith(PSEUDO_BOARD):
                 self._open_pseudo(name, board)
+            elif dahdi.startswith(CONFERENCE_DEVICE):
+                self._add_conference_device(name, board)
+
+    def _add_conference_device(self, name, board):
+        self._conferences[name] = {}
+        self._inventory.append(DeviceInfo(name, "conference", board,
+                                          channels=CONFERENCE_PARTIES))
 
     def _open_pseudo(self, name, board):
         """A pseudo channel, kept open from start to end (its number is
@@ -856,11 +876,14 @@ class DahdiDriver:
         if ch.listen is not None:
             raise errors.BusMisuse(f"{ch.name} already listens to slot {ch.listen}: unlisten "
                                    "first", function=function, device=ch.name)
-        if slot == ch.channo:
+        if slot == ch.channo and not self._in_conference(ch):
             raise errors.BusMisuse(f"{ch.name} cannot listen to itself", function=function,
                                    device=ch.name)
 
     def _connect(self, ch, slot):
+        if slot == ch.channo:           # a party hearing its conference: it does
+            ch.listen = slot
+            return
         if DEVICE_KIND[ch.kind] == "voice":
             self._monitor(ch, slot)
         else:
@@ -1046,6 +1069,125 @@ class DahdiDriver:
     def station_offhook(self, name):
         return self._station(name, "station_offhook").phone_offhook
 
+    # -- conferences: DAHDI's own (DAHDI_SETCONF, DAHDI_CONF_CONF) --------
+    # A party joins with its channel: what it receives goes into the mix,
+    # and its line (a pseudo channel: its reads) gets everyone's but its
+    # own.  So its output is its own slot: listening to it, it hears the
+    # conference; unlistening takes it out.
+
+    def _conference_device(self, dsp, function):
+        if dsp not in self._conferences:
+            raise errors.NoSuchDevice(f"no conference device {dsp}", function=function,
+                                      device=dsp)
+        return self._conferences[dsp]
+
+    def _in_conference(self, ch):
+        return any(ch.channo in parties for confs in self._conferences.values()
+                   for parties in confs.values())
+
+    def _party(self, dsp, slot, function):
+        ch = next((c for c in self._channels.values() if c.channo == slot), None)
+        if ch is None:
+            info = next((i for i in self._inventory if i.slot == slot), None)
+            if info is None:
+                raise errors.ConferenceError(f"no channel transmits on slot {slot}",
+                                             function=function, device=dsp)
+            ch = self._channel(info.name, function)
+        return ch
+
+    def _flags(self, role, dsp, function):
+        if role not in CONFERENCE_FLAGS:
+            raise errors.ConferenceError(
+                f"role {role!r} is not one DAHDI's conferences have ({', '.join(CONFERENCE_FLAGS)}"
+                "; no whisper: coach and pupil)", function=function, device=dsp)
+        return CONFERENCE_FLAGS[role]
+
+    def _join(self, dsp, ch, confno, role, function):
+        if ch.listen is not None or self._in_conference(ch):
+            raise errors.ConferenceError(f"{ch.name} listens elsewhere or is in a conference",
+                                         function=function, device=dsp)
+        info = ffi.new("struct dahdi_confinfo *")
+        info.chan, info.confno = 0, confno
+        info.confmode = lib.DAHDI_CONF_CONF | self._flags(role, dsp, function)
+        self.devices.ioctl(ch.fd, lib.DAHDI_SETCONF, info)
+        return info.confno
+
+    def conference_room(self, dsp):
+        confs = self._conference_device(dsp, "conference_room")
+        return CONFERENCE_PARTIES - sum(len(p) for p in confs.values())
+
+    def conference_create(self, dsp, parties):
+        confs = self._conference_device(dsp, "conference_create")
+        if not parties:
+            raise errors.ConferenceError("a conference needs at least one party",
+                                         function="conference_create", device=dsp)
+        if len(parties) > self.conference_room(dsp):
+            raise errors.ConferenceError(f"{dsp} has room for {self.conference_room(dsp)} "
+                                         "more parties", function="conference_create",
+                                         device=dsp)
+        for _, role in parties:
+            self._flags(role, dsp, "conference_create")
+        members = [(self._party(dsp, slot, "conference_create"), role)
+                   for slot, role in parties]
+        confno, joined = -1, {}
+        try:
+            for ch, role in members:
+                confno = self._join(dsp, ch, confno, role, "conference_create")
+                joined[ch.channo] = role
+        except errors.DriverError:
+            for ch, _ in members:
+                if ch.channo in joined:
+                    self._setconf(ch, 0, lib.DAHDI_CONF_NORMAL)
+            raise
+        confs[confno] = joined
+        return confno, {slot: slot for slot in joined}
+
+    def _parties(self, dsp, conference, function):
+        confs = self._conference_device(dsp, function)
+        if conference not in confs:
+            raise errors.ConferenceError(f"no conference {conference} on {dsp}",
+                                         function=function, device=dsp)
+        return confs[conference]
+
+    def conference_add(self, dsp, conference, slot, role):
+        parties = self._parties(dsp, conference, "conference_add")
+        if self.conference_room(dsp) < 1:
+            raise errors.ConferenceError(f"{dsp} is full", function="conference_add",
+                                         device=dsp)
+        ch = self._party(dsp, slot, "conference_add")
+        self._join(dsp, ch, conference, role, "conference_add")
+        parties[slot] = role
+        return slot
+
+    def conference_remove(self, dsp, conference, slot):
+        parties = self._parties(dsp, conference, "conference_remove")
+        if slot not in parties:
+            raise errors.ConferenceError(f"slot {slot} is not in conference {conference}",
+                                         function="conference_remove", device=dsp)
+        ch = self._party(dsp, slot, "conference_remove")
+        del parties[slot]
+        self._setconf(ch, 0, lib.DAHDI_CONF_NORMAL)
+        if ch.listen == slot:
+            ch.listen = None
+        if not parties:                 # the last one out ends it
+            del self._conferences[dsp][conference]
+
+    def conference_delete(self, dsp, conference):
+        for slot in list(self._parties(dsp, conference, "conference_delete")):
+            self.conference_remove(dsp, conference, slot)
+
+    def conference_set_role(self, dsp, conference, slot, role):
+        parties = self._parties(dsp, conference, "conference_set_role")
+        if slot not in parties:
+            raise errors.ConferenceError(f"slot {slot} is not in conference {conference}",
+                                         function="conference_set_role", device=dsp)
+        ch = self._party(dsp, slot, "conference_set_role")
+        info = ffi.new("struct dahdi_confinfo *")
+        info.chan, info.confno = 0, conference
+        info.confmode = lib.DAHDI_CONF_CONF | self._flags(role, dsp, "conference_set_role")
+        self.devices.ioctl(ch.fd, lib.DAHDI_SETCONF, info)
+        parties[slot] = role
+
     def caller_id(self, name):
         ch = self._channel(name, "caller_id")
         got = ffi.new("cti_callerid *")
@@ -1064,8 +1206,9 @@ def board_names(inventory, kinds, span_types, boards):
     voice board), a voice board as many pseudo channels (keys "dahdiP1"...),
     a T1 or E1 board the next span of that type (dtiBn, its timeslots
     dtiBnTm: an E1's line timeslots 1-15 and 17-31 as T1-T30), a station
-    board the next FXS ports (msiBnCm).  Conference boards take nothing
-    (conferences are refused).  BadParameter when DAHDI has too few."""
+    board the next FXS ports (msiBnCm), a conference board its DSPs
+    (dcbBnDm: DAHDI conferences, keys "dahdiConf<board>.<dsp>").
+    BadParameter when DAHDI has too few."""
     by_kind = {"fxo": [], "fxs": []}
     spans = {"t1": [], "e1": []}
     for info in inventory:
@@ -1073,7 +1216,7 @@ def board_names(inventory, kinds, span_types, boards):
             spans[span_types[info.name]].append(info.name)
         elif info.kind != "span" and kinds[info.name] in by_kind:
             by_kind[kinds[info.name]].append(info.name)
-    names, voice, dti, msi, pseudo = {}, 0, 0, 0, 0
+    names, voice, dti, msi, dcb, pseudo = {}, 0, 0, 0, 0, 0
 
     def take(pool, n, what, index):
         if len(pool) < n:
@@ -1101,6 +1244,11 @@ def board_names(inventory, kinds, span_types, boards):
             members = [i.name for i in inventory if i.board == span and i.kind != "span"]
             for t, dahdi in enumerate(members, 1):
                 names[dahdi] = (f"dtiB{dti}T{t}", f"dtiB{dti}")
+        elif board.type == "conference":
+            for d in range(1, board.size + 1):
+                dcb_names = (f"dcbB{dcb + 1}D{d}", f"dcbB{dcb + 1}")
+                names[f"{CONFERENCE_DEVICE}{dcb + 1}.{d}"] = dcb_names
+            dcb += 1
         elif board.type == "stations":
             msi += 1
             for c, dahdi in enumerate(take(by_kind["fxs"], board.size, "FXS ports: fxoks",
@@ -1138,8 +1286,6 @@ _REFUSED = {
     "a D-channel": ("dchannel_send",),
     "span maintenance": ("span_counters", "span_loopback", "send_loop_code", "bert_start",
                          "bert_results", "bert_stop"),
-    "conferences": ("conference_create", "conference_add", "conference_remove",
-                    "conference_delete", "conference_set_role", "conference_room"),
 }
 for _capability, _functions in _REFUSED.items():
     for _function in _functions:

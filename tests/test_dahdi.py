@@ -18,6 +18,7 @@ from tests.conformance import (
     AnalogLineConformance,
     BusConformance,
     Chassis,
+    ConferenceConformance,
     DriverConformance,
     E1Conformance,
     StationConformance,
@@ -72,7 +73,8 @@ BOARDS = [{"type": "analog", "lines": 4}, {"type": "analog", "lines": 2},
 
 
 class TestDahdiDriverOnThePersonality(DriverConformance, VoiceConformance, BusConformance,
-                                      TrunkConformance, StationConformance):
+                                      TrunkConformance, StationConformance,
+                                      ConferenceConformance):
     """FXO ports, T1/E1 timeslots and FXS ports: voice work in userspace,
     the bus by DAHDI's DIGITALMON, spans and their bits, phones; span
     maintenance and conferences refused whole."""
@@ -81,12 +83,13 @@ class TestDahdiDriverOnThePersonality(DriverConformance, VoiceConformance, BusCo
     def chassis(self):
         rig = DahdiRig(BOARDS)
         return Chassis(driver=rig.driver, run=rig.run, voice="dahdiC1", voice2="dahdiC2",
-                       timeslot="dahdiC7", station="dahdiC62", events=rig.events,
-                       advance_board_only=rig.sim.advance)
+                       timeslot="dahdiC7", station="dahdiC62", dsp="dahdiConf",
+                       events=rig.events, advance_board_only=rig.sim.advance)
 
 
 class TestDahdiPseudoVoiceChannels(DriverConformance, VoiceConformance, BusConformance,
-                                   TrunkConformance, StationConformance):
+                                   TrunkConformance, StationConformance,
+                                   ConferenceConformance):
     """The driver's voice channels as the R4 boards have them: DAHDI pseudo
     channels, hearing a slot by DAHDI_CONF_MONITOR."""
 
@@ -94,8 +97,8 @@ class TestDahdiPseudoVoiceChannels(DriverConformance, VoiceConformance, BusConfo
     def chassis(self):
         rig = DahdiRig(BOARDS)
         return Chassis(driver=rig.driver, run=rig.run, voice="dahdiP1", voice2="dahdiP2",
-                       timeslot="dahdiC7", station="dahdiC62", events=rig.events,
-                       advance_board_only=rig.sim.advance)
+                       timeslot="dahdiC7", station="dahdiC62", dsp="dahdiConf",
+                       events=rig.events, advance_board_only=rig.sim.advance)
 
 
 class TestDahdiFxoPort(AnalogLineConformance):
@@ -135,8 +138,9 @@ def test_channels_come_from_system_conf_with_dahdi_s_span_numbers():
     assert ("dahdiC47", "timeslot", "dahdiS4") in names
     assert "dahdiC46" not in {n for n, _, _ in names}       # the E1's timeslot 16
     assert ("dahdiC62", "station", "dahdiS5") in names
-    assert names[-9:-4] == [(f"dahdiS{n}", "span", f"dahdiS{n}") for n in range(1, 6)]
-    assert names[-4:] == [(f"dahdiP{n}", "voice", "dahdiP") for n in range(1, 5)]
+    assert names[-10:-5] == [(f"dahdiS{n}", "span", f"dahdiS{n}") for n in range(1, 6)]
+    assert names[-5:-1] == [(f"dahdiP{n}", "voice", "dahdiP") for n in range(1, 5)]
+    assert names[-1] == ("dahdiConf", "conference", "dahdiConf")
     slots = [i.slot for i in rig.driver.inventory() if i.board == "dahdiP"]
     assert slots == [64, 65, 66, 67]            # pseudo channels: above the real ones
     t1, e1 = rig.driver.status("dahdiS3"), rig.driver.status("dahdiS4")
@@ -414,7 +418,8 @@ R4_BOARDS = [
 
 
 class TestDahdiDriverNamedAsTheBoards(DriverConformance, VoiceConformance, BusConformance,
-                                      TrunkConformance, StationConformance, E1Conformance):
+                                      TrunkConformance, StationConformance, E1Conformance,
+                                      ConferenceConformance):
     """The R4 suite's chassis through DAHDI, named as its boards (as the
     server names them): the same devices pass the same suites, an E1's
     timeslots T1-T30, its D-channel refused whole (DAHDI's ISDN is not
@@ -441,3 +446,42 @@ class TestDahdiDriverNamedAsTheBoards(DriverConformance, VoiceConformance, BusCo
                        station="msiB1C1", timeslot="dtiB1T1", dsp="dcbB1D1", events=events,
                        advance_board_only=sim.advance, e1_timeslot="dtiB2T1",
                        dchannel="dtiB3D")
+
+
+def test_three_parties_in_a_dahdi_conference_each_hear_the_other_two():
+    """A caller, an agent and a supervisor (listen only) in one conference:
+    each hears the others and not itself; the listen-only party is not
+    heard; the last one out ends it."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    caller, agent, boss = (rig.sim.endpoint(n) for n in ("dtiB1T1", "msiB1C1", "msiB1C2"))
+    caller.call(dnis="4001")
+    rig.run(600)
+    d.set_bits("dahdiC7", 1, 1)
+    agent.offhook()
+    boss.offhook()
+    slots = {n: d.transmit_slot(n) for n in ("dahdiC7", "dahdiC62", "dahdiC63")}
+    room = d.conference_room("dahdiConf")
+    conference, outputs = d.conference_create("dahdiConf", [
+        (slots["dahdiC7"], "normal"), (slots["dahdiC62"], "normal"),
+        (slots["dahdiC63"], "listen_only")])
+    assert d.conference_room("dahdiConf") == room - 3
+    for name, slot in slots.items():
+        d.listen(name, outputs[slot])
+    rig.run(100)
+    for end in (caller, agent, boss):
+        end.capture(True)
+    caller.send_audio(tone(1000, 600))
+    agent.send_audio(tone(1800, 600))
+    boss.send_audio(tone(600, 600))
+    rig.run(800)
+    heard = {"caller": caller.read_capture(), "agent": agent.read_capture(),
+             "boss": boss.read_capture()}
+    assert hears(heard["caller"], 1800) and not hears(heard["caller"], 1000)
+    assert hears(heard["agent"], 1000) and not hears(heard["agent"], 1800)
+    assert hears(heard["boss"], 1000) and hears(heard["boss"], 1800)
+    assert not hears(heard["caller"], 600) and not hears(heard["agent"], 600)
+    with pytest.raises(errors.ConferenceError, match="no whisper"):
+        d.conference_set_role("dahdiConf", conference, slots["dahdiC63"], "coach")
+    d.conference_delete("dahdiConf", conference)
+    assert d.conference_room("dahdiConf") == room

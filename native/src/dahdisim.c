@@ -11,7 +11,8 @@
  *             SETLAW, GET_PARAMS (a channel's own; on ctl the one named by
  *             channo), HOOK, GETEVENT, SPANSTAT (spanno 0 on a channel: its
  *             span), CHANNO, FLUSH, GETCONF / SETCONF (DIGITALMON: a
- *             channel sends what another receives), MAINT (a span's
+ *             channel sends what another receives; MONITOR; CONF with
+ *             TALKER / LISTENER: conferences), MAINT (a span's
  *             loopbacks), GETRXBITS / SETTXBITS, SETCADENCE; an unknown
  *             request ENOTTY; a request
  *             the channel's signalling has no use for EINVAL (HOOK RING on an
@@ -66,6 +67,7 @@
 
 #define MAX_FDS 1024
 #define MAX_PSEUDO 256           /* pseudo channels open at once */
+#define MAX_CONFS 128            /* conferences (numbers 1..MAX_CONFS) */
 #define RX_KEEP_BLOCKS 4         /* older audio is dropped, as an overrun would */
 #define TX_BLOCKS 4              /* write() refuses more than this many blocks */
 #define RING_TRAILER_MS 200      /* RINGOFFHOOK this long after a ring burst */
@@ -135,6 +137,8 @@ static struct {
     dfd fds[MAX_FDS];
     dchannel pseudo[MAX_PSEUDO];        /* channels nchans + 1 ... */
     dspan pseudo_span;                  /* theirs: span 0 */
+    int32_t mix[MAX_CONFS + 1][TICK];   /* each conference's talkers, this tick */
+    int conferencing;                   /* channels in a conference now */
     int wakefd;
 } P = { .wakefd = -1 };
 
@@ -420,13 +424,58 @@ static void received(const dchannel *c, int16_t *lin)
         ulaw_to_linear(sim_bus_out(c->dev->txslot), lin, TICK);
 }
 
+static int in_conference(const dchannel *c, int flag)
+{
+    return (c->confmode & DAHDI_CONF_MODE_MASK) == DAHDI_CONF_CONF && (c->confmode & flag);
+}
+
+/* A conference party's share of the mix: everyone's talk but its own. */
+static void conference_out(const dchannel *c, int16_t *lin)
+{
+    int16_t own[TICK];
+    int i;
+    if (in_conference(c, DAHDI_CONF_TALKER))
+        received(c, own);
+    else
+        memset(own, 0, sizeof own);
+    for (i = 0; i < TICK; i++) {
+        int32_t v = P.mix[c->confno][i] - own[i];
+        lin[i] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
+    }
+}
+
+/* Every conference's mix this tick, from its talkers. */
+static void mix_conferences(void)
+{
+    int i, k;
+    if (!P.conferencing)
+        return;
+    memset(P.mix, 0, sizeof P.mix);
+    for (i = 0; i < P.nchans + MAX_PSEUDO; i++) {
+        const dchannel *c = i < P.nchans ? &P.chans[i] : &P.pseudo[i - P.nchans];
+        int16_t talk[TICK];
+        if ((i < P.nchans ? c->opens == 0 : !c->in_use) || !in_conference(c, DAHDI_CONF_TALKER))
+            continue;
+        received(c, talk);
+        for (k = 0; k < TICK; k++)
+            P.mix[c->confno][k] += talk[k];
+    }
+}
+
 static void audio_tick(dchannel *c)
 {
     int16_t lin[TICK];
     size_t n;
-    const dchannel *other = c->confmode ? channel(c->confno) : NULL;
-    /* what the fd reads: what the channel receives, or (MONITOR) another */
-    received(c->confmode == DAHDI_CONF_MONITOR && other ? other : c, lin);
+    int mode = c->confmode & DAHDI_CONF_MODE_MASK;
+    int hears_conf = in_conference(c, DAHDI_CONF_LISTENER);
+    const dchannel *other = mode == DAHDI_CONF_MONITOR || mode == DAHDI_CONF_DIGITALMON
+                                ? channel(c->confno) : NULL;
+    /* what the fd reads: what the channel receives, or (MONITOR) another's,
+     * or a pseudo channel's share of its conference */
+    if (hears_conf && c->span->kind == SPAN_PSEUDO)
+        conference_out(c, lin);
+    else
+        received(mode == DAHDI_CONF_MONITOR && other ? other : c, lin);
     fifo_push(&c->rx, lin, TICK);
     while (c->rx.len > (size_t)RX_KEEP_BLOCKS * DAHDI_MAX_BLOCKSIZE / 8) {
         int16_t drop[TICK];
@@ -436,12 +485,14 @@ static void audio_tick(dchannel *c)
         return;                 /* it sent what was written: pseudo_tick */
     n = fifo_pop(&c->tx, lin, TICK);
     memset(lin + n, 0, (TICK - n) * sizeof *lin);
-    if (c->confmode == DAHDI_CONF_DIGITALMON && other) {
+    if (mode == DAHDI_CONF_DIGITALMON && other) {
         /* what the other channel receives: our writes are replaced, as the
          * kernel's conference replaces them */
         received(other, lin);
         if (other->dev)
             sim_wake(other->dev);
+    } else if (hears_conf) {
+        conference_out(c, lin);         /* the line hears the others */
     }
     if (c->confmode)
         sim_wake(c->dev);
@@ -556,6 +607,7 @@ void dahdisim_tick(void)
     for (i = 0; i < MAX_PSEUDO; i++)
         if (P.pseudo[i].in_use)
             pseudo_tick(&P.pseudo[i]);
+    mix_conferences();
     for (i = 0; i < MAX_PSEUDO; i++)
         if (P.pseudo[i].in_use)
             audio_tick(&P.pseudo[i]);
@@ -620,6 +672,16 @@ int cti_dahdi_open(const char *path, int flags)
     return fd;
 }
 
+static void count_conferencing(void)
+{
+    int k;
+    P.conferencing = 0;
+    for (k = 0; k < P.nchans + MAX_PSEUDO; k++) {
+        const dchannel *o = k < P.nchans ? &P.chans[k] : &P.pseudo[k - P.nchans];
+        P.conferencing += (o->confmode & DAHDI_CONF_MODE_MASK) == DAHDI_CONF_CONF;
+    }
+}
+
 static void release(dchannel *c)
 {
     if (--c->opens > 0)
@@ -629,6 +691,8 @@ static void release(dchannel *c)
         fifo_clear(&c->rx);
         fifo_clear(&c->tx);
         c->in_use = 0;
+        c->confmode = c->confno = 0;
+        count_conferencing();
         return;
     }
     if (c->span->kind == SPAN_TRUNK) {
@@ -643,6 +707,7 @@ static void release(dchannel *c)
         line_set_hook(c->dev->line, 0);
     }
     c->confmode = c->confno = 0;
+    count_conferencing();
     fifo_clear(&c->rx);
     fifo_clear(&c->tx);
     c->evlen = 0;
@@ -774,12 +839,24 @@ static void fill_spaninfo(const dspan *s, struct dahdi_spaninfo *si)
 
 /* DAHDI_GETCONF, DAHDI_SETCONF on a channel (chan 0: this one): leaving
  * ({0, NORMAL}), DIGITALMON (confno: the channel whose received audio
- * this one sends; not on a pseudo channel) and MONITOR (the fd reads
- * what channel confno receives; a pseudo channel receives what was
- * written to it).  A mode without a conference number, or the reverse,
+ * this one sends; not on a pseudo channel), MONITOR (the fd reads what
+ * channel confno receives; a pseudo channel receives what was written to
+ * it), and CONF with TALKER and LISTENER (confno -1: the first free one,
+ * returned): a talker's received audio goes into the conference, a
+ * listener gets everyone's but its own (a real channel's line, a pseudo
+ * channel's reads).  A mode without a conference number, or the reverse,
  * is EINVAL as in the kernel; conferences proper are not simulated
  * (ENOSYS). */
+static int conf_request(dchannel *c, unsigned long request, struct dahdi_confinfo *ci);
+
 static int conf(dchannel *c, unsigned long request, struct dahdi_confinfo *ci)
+{
+    int r = conf_request(c, request, ci);
+    count_conferencing();
+    return r;
+}
+
+static int conf_request(dchannel *c, unsigned long request, struct dahdi_confinfo *ci)
 {
     int mode = ci->confmode & DAHDI_CONF_MODE_MASK;
     if (ci->chan != 0 && ci->chan != c->channo)
@@ -796,6 +873,26 @@ static int conf(dchannel *c, unsigned long request, struct dahdi_confinfo *ci)
         return fail(EINVAL);
     if (mode == DAHDI_CONF_NORMAL) {
         c->confmode = c->confno = 0;
+        return 0;
+    }
+    if (mode == DAHDI_CONF_CONF) {
+        if (ci->confno == -1) {             /* the first free conference */
+            int n, k, used[MAX_CONFS + 1] = {0};
+            for (k = 0; k < P.nchans + MAX_PSEUDO; k++) {
+                const dchannel *o = k < P.nchans ? &P.chans[k] : &P.pseudo[k - P.nchans];
+                if ((o->confmode & DAHDI_CONF_MODE_MASK) == DAHDI_CONF_CONF)
+                    used[o->confno] = 1;
+            }
+            for (n = 1; n <= MAX_CONFS && used[n]; n++)
+                ;
+            if (n > MAX_CONFS)
+                return fail(EBUSY);
+            ci->confno = n;
+        }
+        if (ci->confno < 1 || ci->confno > MAX_CONFS)
+            return fail(EINVAL);
+        c->confmode = ci->confmode;
+        c->confno = ci->confno;
         return 0;
     }
     if (mode != DAHDI_CONF_DIGITALMON && mode != DAHDI_CONF_MONITOR)
