@@ -191,9 +191,18 @@ class CTServer(MultiService):
         return server_endpoint(reactor, port, self.tls, interface)
 
     def _boards(self, reactor):
-        """The driver of the configuration: the simulator on the wall clock, or R4."""
+        """The driver of the configuration: the simulator on the wall clock,
+        R4, or DAHDI (its system.conf, its channels named as the boards)."""
         from drivers.r4 import R4Driver
 
+        if self.config.driver == "dahdi":
+            from cti.server.config import board_layout
+            from drivers import systemconf
+            from drivers.dahdi import DahdiDriver
+            from drivers.dahdidev import KernelDevices
+
+            return DahdiDriver(KernelDevices(), systemconf.read(self.config.system_conf),
+                               reactor, boards=board_layout(self.config.boards))
         if self.config.driver == "sim":
             from drivers.sim import Simulator
 
