@@ -7,7 +7,8 @@ cffi_modules: drivers._r4 (full) and drivers._r4_vendor (the vendor's calls
 alone), both over that library.  With CTI_VENDOR_SDK naming a vendor SDK,
 only drivers._r4 is built, against the SDK (drivers/build_r4.py).  Every
 build has drivers._pri, the binding of the system's libpri
-(drivers/build_pri.py).
+(drivers/build_pri.py), and drivers._r2, the binding of OpenR2 (MFC/R2,
+drivers/build_r2.py).
 """
 import os
 import sys
@@ -58,7 +59,8 @@ setup(
     packages=find_packages(include=["cti*", "drivers*", "ctbus*", "simulators*", "bench*"])
     + ["twisted.plugins"],
     setup_requires=["cffi>=1.15"],
-    cffi_modules=build_r4.cffi_modules() + ["drivers/build_pri.py:ffibuilder"],
+    cffi_modules=build_r4.cffi_modules() + ["drivers/build_pri.py:ffibuilder",
+                                            "drivers/build_r2.py:ffibuilder"],
     cmdclass={"build_ext": BuildExt},
     install_requires=[
         "cffi>=1.15",

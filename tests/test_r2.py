@@ -3,6 +3,9 @@
 on a timeslot, made and heard on the board at both ends of the span; the
 line signals as the CAS bits of timeslot 16.  All in virtual time.
 """
+import pytest
+
+from drivers.r2 import DriverPort, FarPort, R2Channel, R2Context
 from tests.rig import Rig, power_at
 
 SPAN, TS = "dtiB1", "dtiB1T1"
@@ -51,3 +54,95 @@ def test_the_telco_sees_our_line_signals_as_cas_bits():
     rig.driver.set_bits(TS, 1, 1)                 # seize acknowledge (ITU: 1101)
     rig.run(20)
     assert [(e.kind, e.value) for e in rig.sim.far_events()] == [("bits", "1101")]
+
+
+# ---- OpenR2 on both ends of a timeslot ----------------------------------------------
+
+class R2Pair:
+    """OpenR2 on our side of a timeslot (the board's bits and MF) and on the
+    telco's (the far end's), in one rig: `run` moves time and hands each
+    side what its port heard (a closed telco side: None)."""
+
+    def __init__(self, variant, ts=TS, max_ani=10, max_dnis=4, **options):
+        self.rig = rig = e1_rig()
+        rig.driver.enable_signalling_events(ts)
+        self.ts = ts
+        self.ours_events, self.far_events = [], []
+        self.ours = R2Channel(R2Context(variant, max_ani, max_dnis, **options),
+                              DriverPort(rig.driver, ts), rig.clock, self.ours_events.append)
+        self.far = R2Channel(R2Context(variant, max_ani, max_dnis),
+                             FarPort(rig.sim.endpoint(ts)), rig.clock, self.far_events.append)
+        self.seen = 0
+
+    def run(self, ms):
+        for _ in range(0, ms, 10):
+            self.rig.run(10)
+            for event in self.rig.events[self.seen:]:
+                if event.device == self.ts and event.kind == "signalling":
+                    self.ours.bits("".join(str(event[x]) for x in "abcd"))
+                elif event.device == self.ts and event.kind == "r2_mf":
+                    self.ours.mf(event["signal"])
+            self.seen = len(self.rig.events)
+            for heard in self.rig.sim.far_events():
+                if self.far is None:
+                    continue
+                if heard.kind == "bits":
+                    self.far.bits(heard.value)
+                else:
+                    self.far.mf(heard.value)
+
+    def until(self, events, kind, within_ms=10_000):
+        for _ in range(0, within_ms, 10):
+            found = [e for e in events if e.kind == kind]
+            if found:
+                return found[0]
+            self.run(10)
+        raise AssertionError(f"no {kind} within {within_ms} ms: {events}")
+
+
+@pytest.mark.parametrize("variant", ["itu", "mx", "br", "ar"])
+def test_a_call_in_through_openr2_at_both_ends(variant):
+    pair = R2Pair(variant)
+    pair.far.make_call("1380013800", "8001", "national_subscriber")
+    offered = pair.until(pair.ours_events, "offered")
+    assert (offered.ani, offered.dnis, offered.category) == (
+        "1380013800", "8001", "national_subscriber")
+    pair.ours.accept("no_charge")
+    assert pair.until(pair.far_events, "accepted").charge is False
+    pair.ours.answer()
+    pair.until(pair.far_events, "answered")
+    assert pair.rig.sim.endpoint(TS).heard_bits()[:2] == "01"       # ANSWER on the line
+    pair.far.disconnect("normal")                                    # clear-forward
+    assert pair.until(pair.ours_events, "disconnect").cause == "normal"
+    pair.ours.disconnect("normal")
+    pair.until(pair.ours_events, "end")
+    pair.until(pair.far_events, "end")
+
+
+def test_a_call_out_through_openr2_refused_busy_by_the_telco():
+    pair = R2Pair("itu")
+    pair.ours.make_call("88001234", "5550199", "national_subscriber")
+    offered = pair.until(pair.far_events, "offered")
+    assert (offered.ani, offered.dnis) == ("88001234", "5550")      # max_dnis 4
+    pair.far.disconnect("busy")
+    assert pair.until(pair.ours_events, "disconnect").cause == "busy"
+
+
+def test_a_forward_signal_that_never_stops_is_an_mf_timeout():
+    pair = R2Pair("itu")
+    far = pair.rig.sim.endpoint(TS)
+    pair.far.close()                           # the telco's register goes mad: by hand
+    pair.far = None
+    far.send_bits("0001")                      # seize (ITU: A = 0, B = 0, C = 0, D = 1)
+    far.r2_mf("forward")
+    far.r2_mf_send(8)                          # a digit, and it never stops
+    assert pair.until(pair.ours_events, "error").error == "mf_timeout"
+
+
+def test_china_openr2_forward_side_cannot_complete_a_call():
+    """Why cti's China calling side is its own (lines-real.md 3.3): OpenR2's
+    China forward side takes the ANI request A1 for "next DNIS digit"."""
+    pair = R2Pair("cn")
+    pair.far.make_call("1380013800", "8001", "national_subscriber")
+    assert pair.until(pair.ours_events, "error").error == "mf_timeout"
+    assert not [e for e in pair.ours_events if e.kind == "offered"]
