@@ -5,6 +5,7 @@ line signals as the CAS bits of timeslot 16.  All in virtual time.
 """
 import pytest
 
+from cti.server.lines.r2china import ChinaBackward, ChinaForward
 from drivers.r2 import DriverPort, FarPort, R2Channel, R2Context
 from tests.rig import Rig, power_at
 
@@ -63,15 +64,19 @@ class R2Pair:
     telco's (the far end's), in one rig: `run` moves time and hands each
     side what its port heard (a closed telco side: None)."""
 
-    def __init__(self, variant, ts=TS, max_ani=10, max_dnis=4, **options):
+    def __init__(self, variant, ts=TS, max_ani=10, max_dnis=4, ours=None, far=None,
+                 **options):
         self.rig = rig = e1_rig()
         rig.driver.enable_signalling_events(ts)
         self.ts = ts
         self.ours_events, self.far_events = [], []
-        self.ours = R2Channel(R2Context(variant, max_ani, max_dnis, **options),
-                              DriverPort(rig.driver, ts), rig.clock, self.ours_events.append)
-        self.far = R2Channel(R2Context(variant, max_ani, max_dnis),
-                             FarPort(rig.sim.endpoint(ts)), rig.clock, self.far_events.append)
+        ours_port, far_port = DriverPort(rig.driver, ts), FarPort(rig.sim.endpoint(ts))
+        self.ours = ours(ours_port, rig.clock, self.ours_events.append, max_ani, max_dnis) \
+            if ours else R2Channel(R2Context(variant, max_ani, max_dnis, **options), ours_port,
+                                   rig.clock, self.ours_events.append)
+        self.far = far(far_port, rig.clock, self.far_events.append, max_ani, max_dnis) \
+            if far else R2Channel(R2Context(variant, max_ani, max_dnis), far_port, rig.clock,
+                                  self.far_events.append)
         self.seen = 0
 
     def run(self, ms):
@@ -137,6 +142,59 @@ def test_a_forward_signal_that_never_stops_is_an_mf_timeout():
     far.r2_mf("forward")
     far.r2_mf_send(8)                          # a digit, and it never stops
     assert pair.until(pair.ours_events, "error").error == "mf_timeout"
+
+
+def test_a_china_call_in_from_our_own_calling_side_to_openr2():
+    pair = R2Pair("cn", max_ani=11, max_dnis=4, far=ChinaForward)
+    pair.far.make_call("13800138000", "8001", "national_priority")
+    offered = pair.until(pair.ours_events, "offered")
+    assert (offered.ani, offered.dnis, offered.category) == (
+        "13800138000", "8001", "national_priority")
+    pair.ours.accept("charge")
+    assert pair.until(pair.far_events, "accepted").charge is True
+    pair.until(pair.ours_events, "accepted")                  # the compelled cycle is over
+    pair.ours.answer()
+    pair.until(pair.far_events, "answered")
+    assert pair.far.machine.state == "answered"
+    pair.far.disconnect()
+    assert pair.until(pair.ours_events, "disconnect").cause == "normal"
+    pair.ours.disconnect()
+    pair.until(pair.far_events, "end")
+    assert pair.rig.sim.endpoint(TS).heard_bits() == "1011"            # China's idle
+
+
+def test_a_china_call_in_with_a_short_ani_and_dnis():
+    pair = R2Pair("cn", max_ani=11, max_dnis=6, far=ChinaForward, mf_back_timeout_ms=1500)
+    pair.far.make_call("5551234", "8001", "national_subscriber")
+    offered = pair.until(pair.ours_events, "offered")
+    assert (offered.ani, offered.dnis) == ("5551234", "8001")
+
+
+def test_a_china_call_out_from_our_calling_side_answered_by_the_telco():
+    pair = R2Pair("cn", max_ani=8, max_dnis=7, ours=ChinaForward, far=ChinaBackward)
+    pair.ours.make_call("88001234", "5550199", "national_subscriber")
+    offered = pair.until(pair.far_events, "offered")
+    assert (offered.ani, offered.dnis, offered.category) == (
+        "88001234", "5550199", "national_subscriber")
+    pair.far.accept("no_charge")
+    assert pair.until(pair.ours_events, "accepted").charge is False
+    pair.run(500)
+    pair.far.answer()
+    pair.until(pair.ours_events, "answered")
+    pair.far.disconnect()                                               # clear-back
+    assert pair.until(pair.ours_events, "disconnect").cause == "normal"
+    pair.ours.disconnect()
+    pair.until(pair.ours_events, "end")
+    assert pair.ours.machine.state == pair.far.machine.state == "idle"
+
+
+def test_a_china_call_out_refused_busy():
+    pair = R2Pair("cn", max_ani=8, max_dnis=7, ours=ChinaForward, far=ChinaBackward)
+    pair.ours.make_call("88001234", "5550199")
+    pair.until(pair.far_events, "offered")
+    pair.far.disconnect("busy")
+    assert pair.until(pair.ours_events, "disconnect").cause == "busy"
+    pair.until(pair.ours_events, "end")
 
 
 def test_china_openr2_forward_side_cannot_complete_a_call():
