@@ -3,11 +3,16 @@
 on a timeslot, made and heard on the board at both ends of the span; the
 line signals as the CAS bits of timeslot 16.  All in virtual time.
 """
+from pathlib import Path
+
 import pytest
 
+from cti.server.config import load_server_config
 from cti.server.lines.r2china import ChinaBackward, ChinaForward
+from cti.storage.models import CallRecord
 from drivers.r2 import DriverPort, FarPort, R2Channel, R2Context
-from tests.rig import Rig, power_at
+from tests.centre import Centre, admin, flow_tier, tones_both_ways
+from tests.rig import Rig, hears, power_at
 
 SPAN, TS = "dtiB1", "dtiB1T1"
 #: Forward signal 5 is 1500 + 1740 Hz, backward signal 3 is 1020 + 900 Hz
@@ -183,7 +188,9 @@ def test_a_china_call_out_from_our_calling_side_answered_by_the_telco():
     pair.until(pair.ours_events, "answered")
     pair.far.disconnect()                                               # clear-back
     assert pair.until(pair.ours_events, "disconnect").cause == "normal"
-    pair.ours.disconnect()
+    pair.ours.disconnect()                                              # clear-forward
+    pair.until(pair.far_events, "disconnect")
+    pair.far.disconnect()                                               # released
     pair.until(pair.ours_events, "end")
     assert pair.ours.machine.state == pair.far.machine.state == "idle"
 
@@ -204,3 +211,147 @@ def test_china_openr2_forward_side_cannot_complete_a_call():
     pair.far.make_call("1380013800", "8001", "national_subscriber")
     assert pair.until(pair.ours_events, "error").error == "mf_timeout"
     assert not [e for e in pair.ours_events if e.kind == "offered"]
+
+
+# ---- R2 trunks in the call centre -----------------------------------------------------
+
+E1_BOARD = '\n[[boards]]\ntype = "e1"              # dtiB2\nsignalling = "cas"\ntones = "cn"\n'
+R2_GROUP = """
+[[trunk_groups]]
+name = "pstn_r2"
+direction = "both"
+channels = ["dtiB2T1-4"]
+r2_variant = "{variant}"
+r2_max_ani = 11
+r2_max_dnis = 7
+r2_mf_timeout_ms = {mf_timeout_ms}
+
+"""
+
+
+def r2_config(tmp_path, variant="cn", mf_timeout_ms=2000):
+    """etc/cti.toml with an E1 CAS span (dtiB2) of MFC/R2 trunks."""
+    etc = Path("etc").resolve()
+    (tmp_path / "boards.toml").write_text((etc / "boards.toml").read_text() + E1_BOARD)
+    text = (etc / "cti.toml").read_text()
+    for key, value in (("flows_dir", "flows"), ("prompts_dir", "prompts")):
+        text = text.replace(f'{key} = "{value}"', f'{key} = "{etc / value}"')
+    text = text.replace("[[station_groups]]", R2_GROUP.format(
+        variant=variant, mf_timeout_ms=mf_timeout_ms) + "[[station_groups]]", 1)
+    (tmp_path / "cti.toml").write_text(text)
+    return load_server_config(str(tmp_path / "cti.toml"))
+
+
+def r2_centre(tmp_path, variant="cn", **settings):
+    centre = Centre(r2_config(tmp_path, variant, **settings))
+    centre.server.startService()
+    return centre
+
+
+def agent_ready(centre, agent, station):
+    client = centre.client()
+    centre.call(client.login(agent, "1234", "agent"))
+    events = centre.events(client)
+    centre.call(client.call("MonitorStart", object="device", id=station))
+    centre.call(client.call("SetAgentState", state="loggedOn", station=station))
+    centre.call(client.call("SetAgentState", state="ready"))
+    return client, events
+
+
+def test_a_china_call_in_reaches_an_agent_with_its_ani_dnis_and_category(tmp_path):
+    centre = r2_centre(tmp_path, "cn")
+    _, events = agent_ready(centre, "1005", "msiB1C5")
+    admin_client = admin(centre)
+    placed = centre.call(admin_client.call("SimCall", target="pstn_r2", ani="13800138000",
+                                           dnis="5550199", category="national_priority"))
+    ts = placed["device"]
+    assert ts == "dtiB2T1" and placed["signalling"] == "cas"
+    centre.run_until(lambda: "Delivered" in [n for n, _ in events], what="the agent's offer")
+    delivered = dict(events)["Delivered"]
+    assert delivered["callingDevice"] == "13800138000" and delivered["queue"] == "support"
+    assert delivered["data"]["r2_category"] == "national_priority"
+    snapshot = centre.server.channels[ts].snapshot()
+    assert (snapshot["ani"], snapshot["dnis"], snapshot["category"]) == (
+        "13800138000", "5550199", "national_priority")
+
+    phone, caller = centre.sim.endpoint("msiB1C5"), centre.sim.endpoint(ts)
+    centre.run_until(lambda: phone.state == "ringing", what="the phone rings")
+    phone.offhook()
+    centre.run_until(lambda: "Established" in [n for n, _ in events], what="Established")
+    assert caller.heard_bits() == "0111"                   # ANSWER, China's C and D
+    from_caller, from_phone = tones_both_ways(centre, caller, phone)
+    assert hears(from_caller, 1000) and not hears(from_caller, 1500)
+    assert hears(from_phone, 1500) and not hears(from_phone, 1000)
+
+    call_id = delivered["call"]
+    centre.call(admin_client.call("SimHangup", device=ts))             # clear-forward
+    centre.run_until(lambda: call_id not in centre.center.calls, what="the call ends")
+    centre.run_until(lambda: centre.server.channels[ts].state == "idle", what="idle")
+    [cdr] = centre.records.of(CallRecord)
+    assert (cdr.ani, cdr.dnis, cdr.trunk, cdr.disposition, cdr.agent) == (
+        "13800138000", "5550199", ts, "answered", "1005")
+    assert cdr.attached["r2_category"] == "national_priority"
+    assert cdr.cause == "far end cleared (clear-forward)"
+
+
+def test_an_itu_call_in_goes_through_the_ivr_to_an_agent(tmp_path):
+    centre = r2_centre(tmp_path, "itu")
+    flow_tier(centre)
+    _, events = agent_ready(centre, "1005", "msiB1C5")
+    admin_client = admin(centre)
+    placed = centre.call(admin_client.call("SimCall", target="pstn_r2", ani="2125551234",
+                                           dnis="5550100"))              # the IVR's number
+    ts = placed["device"]
+    caller, phone = centre.sim.endpoint(ts), centre.sim.endpoint("msiB1C5")
+    trunk = centre.server.channels[ts]
+    centre.run_until(lambda: trunk.state == "connected", what="the IVR answers")
+    assert caller.heard_bits() == "0101"                             # ANSWER, ITU
+    assert (trunk.ani, trunk.dnis, trunk.category) == (
+        "2125551234", "5550100", "national_subscriber")
+    centre.run(3000)                                                 # the welcome
+    caller.send_digits("2")                                          # support
+    centre.run(3000)
+    caller.send_digits("1")                                          # internet problems
+    centre.run_until(lambda: "Delivered" in [n for n, _ in events], within_ms=20_000,
+                     what="the agent's offer")
+    centre.run_until(lambda: phone.state == "ringing", what="the phone rings")
+    phone.offhook()
+    centre.run_until(lambda: "Established" in [n for n, _ in events], what="Established")
+    from_caller, from_phone = tones_both_ways(centre, caller, phone)
+    assert hears(from_caller, 1000) and hears(from_phone, 1500)
+    phone.onhook()                                                   # the agent clears
+    centre.run_until(lambda: trunk.state == "idle", what="the trunk is idle again")
+    [cdr] = centre.records.of(CallRecord)
+    assert (cdr.flow, cdr.agent, cdr.released_by) == ("main_menu", "1005", "agent")
+
+
+@pytest.mark.parametrize("variant", ["cn", "itu"])
+def test_a_call_out_on_an_r2_trunk_answered_and_refused(tmp_path, variant):
+    centre = r2_centre(tmp_path, variant)
+    trunk = centre.server.channels["dtiB2T2"]
+    connected = []
+    trunk.seize("5551234", no_answer_s=30).addCallback(connected.append)
+    centre.run_until(lambda: connected, what="the telco answers")
+    offered = [e for e in centre.server.telco.r2.events("dtiB2T2") if e.kind == "offered"]
+    assert offered[0].dnis == "5551234"
+    assert trunk.state == "connected"
+    trunk.release()
+    centre.run_until(lambda: trunk.state == "idle", what="idle after our clear-forward")
+
+    centre.server.telco.r2.answer_mode("dtiB2T2", "busy")
+    failed = []
+    trunk.seize("5551234").addErrback(failed.append)
+    centre.run_until(lambda: failed, what="the call out fails")
+    assert failed[0].value.reason == "busy"
+    centre.run_until(lambda: trunk.state == "idle", what="idle after the refusal")
+
+
+def test_an_mf_timeout_fails_a_call_out_with_its_cause(tmp_path):
+    centre = r2_centre(tmp_path, "cn", mf_timeout_ms=1000)
+    trunk = centre.server.channels["dtiB2T3"]
+    admin_client = admin(centre)
+    centre.call(admin_client.call("SimAnswerMode", target="dtiB2T3", mode="silence"))
+    failed = []
+    trunk.seize("5551234").addErrback(failed.append)
+    centre.run_until(lambda: failed, what="the call out fails")
+    assert failed[0].value.reason == "R2 protocol error: mf_timeout"

@@ -112,8 +112,13 @@ BACKWARD = Table("r2_china_backward", initial="idle", transitions=[
     ("accepting", "answer", "answered"),
     ("accepted", "answer", "answered"),
     ("answered", "clear_back", "cleared_back"),
+    ("accepting", "clear_forward", "cleared_forward"),   # the caller cleared: we release
+    ("accepted", "clear_forward", "cleared_forward"),
+    ("answered", "clear_forward", "cleared_forward"),
+    ("cleared_back", "clear_forward", "cleared_forward"),
+    ("cleared_forward", "release", "idle"),
+    ("*", "abandon", "idle"),                  # cleared before the call was accepted
     ("*", "error", "idle"),
-    ("*", "clear_forward", "idle"),
 ])
 
 
@@ -196,8 +201,11 @@ class ChinaForward(_Side):
         self._after(SEIZE_ACK_MS, "seize_timeout")
 
     def disconnect(self, cause="normal"):
-        """Clear forward (a call we placed, answered or not)."""
-        if self.machine.state in ("idle", "blocked", "clearing"):
+        """Clear forward (a call we placed, answered or not); nothing more
+        to do while clearing forward already (a refused call)."""
+        if self.machine.state == "clearing":
+            return
+        if self.machine.state in ("idle", "blocked"):
             raise R2Error(f"no call to clear in state {self.machine.state}",
                           function="disconnect", device=self.device)
         self._clear_forward("disconnect", cause=cause)
@@ -353,8 +361,12 @@ class ChinaBackward(_Side):
         self.port.send_bits(ANSWER)
 
     def disconnect(self, cause="normal"):
-        """Refuse an offered call with a cause, or clear back an answered one."""
-        if self.machine.state == "offered":
+        """Refuse an offered call with a cause, clear back an answered one,
+        or release once the calling side cleared forward."""
+        if self.machine.state == "cleared_forward":
+            self._go_idle("release")
+            self._emit("end")
+        elif self.machine.state == "offered":
             self.machine.fire("refuse", cause=cause)
             self._send(REFUSE_SIGNALS.get(cause, REFUSE_SIGNALS["congestion"]))
         elif self.machine.state in ("accepted", "answered"):
@@ -373,11 +385,14 @@ class ChinaBackward(_Side):
             self.port.send_bits(SEIZE_ACK)
             self._after(self.mf_timeout_ms, "mf_timeout")
             self._emit("init")
-        elif abcd == CLEAR_FORWARD and self.machine.state != "idle":
-            cleared = self.machine.state in ("accepted", "answered", "cleared_back")
-            self._go_idle("clear_forward")
-            if cleared:
-                self._emit("disconnect", cause="normal")
+        elif abcd == CLEAR_FORWARD and self.machine.can("clear_forward"):
+            self._cancel()
+            self._send(0)
+            self._mf(None)
+            self.machine.fire("clear_forward")
+            self._emit("disconnect", cause="normal")
+        elif abcd == CLEAR_FORWARD and self.machine.state not in ("idle", "cleared_forward"):
+            self._go_idle("abandon")
             self._emit("end")
 
     def mf(self, signal):
