@@ -255,7 +255,7 @@ class R2Channel:
         if self._fd < 0:
             raise R2Error("no port left for another channel", function="openr2_chan_new",
                           device=self.device)
-        self._sent_bits = None          # what the port was last told
+        self._sent_bits = None          # what the port was last told (DAHDI's order)
         self._sent_mode = None
         self._sent_signal = 0
         self._register_done = False     # the call's register signalling is over
@@ -357,10 +357,10 @@ class R2Channel:
         """Tell the port what OpenR2 set: bits, the transceiver's set, the
         signal to send.  The transceiver goes off once the call's register
         signalling is over and nothing sounds (so the timeslot can sleep)."""
-        bits = dahdi_to_abcd(lib.cti_r2_port_tx_bits(self._fd))
+        bits = lib.cti_r2_port_tx_bits(self._fd)
         if bits != self._sent_bits:
             self._sent_bits = bits
-            self.port.send_bits(bits)
+            self.port.send_bits(dahdi_to_abcd(bits))
         signal = lib.cti_r2_port_mf_send(self._fd)
         if self._register_done and not signal:
             lib.cti_r2_port_mf_off(self._fd)

@@ -293,6 +293,7 @@ class R4Driver:
         self._wait_array = ((), None)   # ... and its cffi copy (the event thread's own)
         self._span_alarms = {}   # span -> names of its alarms raised (its events)
         self._e1_spans = set()   # spans that are E1s (dt_getctinfo)
+        self._r2_timeslots = set()  # timeslots found fit for R2 MF (_r2_mf_check)
         self._station_tones = {}  # station -> the tone asked for it
         self._tones = ToneChannels(self, tone_channels) if tone_channels else None
 
@@ -1121,6 +1122,8 @@ class R4Driver:
         self._check(self._lib.dt_r2mfsend(self._handle(name), signal), "dt_r2mfsend", name)
 
     def _r2_mf_check(self, function, name):
+        if name in self._r2_timeslots:
+            return
         if not self._b.has_extensions:
             raise errors.DriverNotSupported(
                 "not in the vendor's API (the simulator's addition): no R2 MF "
@@ -1128,6 +1131,7 @@ class R4Driver:
         if self._family(name) != "dt" or self._dti_kind(name) != "timeslot":
             raise errors.BadParameter("not a timeslot (dtiBnTm)", function=function,
                                       device=name)
+        self._r2_timeslots.add(name)
 
     def enable_alarm_events(self, span):
         lib = self._lib
