@@ -26,6 +26,7 @@ bench: setup
 	$(VENV)/python -m bench.logins
 	$(VENV)/python -m bench.faults
 	$(VENV)/python -m bench.drivers
+	$(VENV)/python -m bench.lines
 	$(VENV)/python -m bench.console
 	$(VENV)/python -m bench.shell
 

@@ -355,3 +355,19 @@ def test_an_mf_timeout_fails_a_call_out_with_its_cause(tmp_path):
     trunk.seize("5551234").addErrback(failed.append)
     centre.run_until(lambda: failed, what="the call out fails")
     assert failed[0].value.reason == "R2 protocol error: mf_timeout"
+
+
+def test_a_held_r2_trunk_is_blocked_toward_the_telco(tmp_path):
+    centre = r2_centre(tmp_path, "itu")
+    trunk, far = centre.server.channels["dtiB2T4"], centre.sim.endpoint("dtiB2T4")
+    trunk.hold("a BERT")
+    centre.run(100)
+    assert far.heard_bits() == "1101" and trunk.state == "out_of_service"   # BLOCKED
+    trunk.release_hold("a BERT")
+    centre.run(100)
+    assert far.heard_bits() == "1001" and trunk.state == "idle"
+    admin_client = admin(centre)
+    placed = centre.call(admin_client.call("SimCall", target="dtiB2T4", ani="2125551234",
+                                           dnis="5550199"))
+    centre.run_until(lambda: trunk.ani == "2125551234", what="a call in once unblocked")
+    assert placed["device"] == "dtiB2T4"
