@@ -3,6 +3,7 @@
 on a timeslot, made and heard on the board at both ends of the span; the
 line signals as the CAS bits of timeslot 16.  All in virtual time.
 """
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -371,3 +372,54 @@ def test_a_held_r2_trunk_is_blocked_toward_the_telco(tmp_path):
                                            dnis="5550199"))
     centre.run_until(lambda: trunk.ani == "2125551234", what="a call in once unblocked")
     assert placed["device"] == "dtiB2T4"
+
+
+def r2_first_for_calls_out(tmp_path, variant, **settings):
+    """An R2 centre whose R2 group is tried first for calls out."""
+    config = r2_config(tmp_path, variant, **settings)
+    groups = sorted(config.trunk_groups, key=lambda g: g.r2 is None)
+    centre = Centre(replace(config, trunk_groups=tuple(groups)))
+    centre.server.startService()
+    return centre
+
+
+def headset_agent(centre, agent="1005", station="msiB1C5"):
+    client, events = agent_ready(centre, agent, station)
+    phone = centre.sim.endpoint(station)
+    phone.offhook()
+    centre.run_until(lambda: centre.center.channels[station].state == "offhook",
+                     what="the headset on")
+    return client, events, phone
+
+
+def test_an_agent_calls_out_on_a_china_r2_trunk(tmp_path):
+    centre = r2_first_for_calls_out(tmp_path, "cn")
+    client, events, phone = headset_agent(centre)
+    call_id = centre.call(client.call("MakeCall", number="5551234"))["call"]
+    centre.run_until(lambda: "Established" in [n for n, _ in events], within_ms=20_000,
+                     what="the telco answers")
+    far = centre.sim.endpoint("dtiB2T1")
+    offered = [e for e in centre.server.telco.r2.events("dtiB2T1") if e.kind == "offered"]
+    assert (offered[0].dnis, offered[0].category) == ("5551234", "national_subscriber")
+    from_far, from_agent = tones_both_ways(centre, far, phone)
+    assert hears(from_far, 1000) and hears(from_agent, 1500)
+    centre.call(admin(centre).call("SimHangup", device="dtiB2T1"))      # clear-back
+    centre.run_until(lambda: centre.center.acd.agents["1005"].state == "ready",
+                     what="the agent is free again")
+    centre.run_until(lambda: centre.server.channels["dtiB2T1"].state == "idle",
+                     what="the trunk idle after our clear-forward")
+    [cdr] = centre.records.of(CallRecord, call_id=call_id)
+    assert (cdr.direction, cdr.dnis, cdr.trunk, cdr.disposition) == (
+        "outbound", "5551234", "dtiB2T1", "answered")
+
+
+def test_an_mf_timeout_on_an_agents_call_out_is_the_cause_in_its_cdr(tmp_path):
+    centre = r2_first_for_calls_out(tmp_path, "cn", mf_timeout_ms=1000)
+    client, events, phone = headset_agent(centre)
+    centre.call(admin(centre).call("SimAnswerMode", target="pstn_r2", mode="silence"))
+    call_id = centre.call(client.call("MakeCall", number="5551234"))["call"]
+    centre.run_until(lambda: centre.records.of(CallRecord, call_id=call_id),
+                     within_ms=20_000, what="the call fails")
+    [cdr] = centre.records.of(CallRecord, call_id=call_id)
+    assert cdr.cause == "R2 protocol error: mf_timeout"
+    assert centre.server.channels["dtiB2T1"].state == "idle"
