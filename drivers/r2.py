@@ -194,7 +194,8 @@ class R2Context:
             lib.openr2_context_set_mf_back_timeout(self._context, int(mf_back_timeout_ms))
 
     def close(self):
-        """Delete the context: its channels first (R2Channel.close)."""
+        """Delete the context, once its channels are closed (R2Channel.close:
+        OpenR2 would delete those still on it, under their feet)."""
         if self._context is not None:
             lib.openr2_context_delete(self._context)
             self._context = None
@@ -323,6 +324,7 @@ class R2Channel:
         if self._timer is not None:
             self._timer[1].cancel()
             self._timer = None
+        lib.openr2_context_remove_channel(self.context._context, self._chan)
         lib.openr2_chan_delete(self._chan)
         self._chan = None
         lib.cti_r2_port_free(self._fd)

@@ -423,3 +423,21 @@ def test_an_mf_timeout_on_an_agents_call_out_is_the_cause_in_its_cdr(tmp_path):
     [cdr] = centre.records.of(CallRecord, call_id=call_id)
     assert cdr.cause == "R2 protocol error: mf_timeout"
     assert centre.server.channels["dtiB2T1"].state == "idle"
+
+
+def test_the_server_stops_with_an_r2_call_up_and_lets_openr2_go(tmp_path):
+    centre = r2_centre(tmp_path, "cn")
+    admin_client = admin(centre)
+    centre.call(admin_client.call("SimCall", target="pstn_r2", ani="13800138000",
+                                  dnis="5550199"))
+    trunk, far = centre.server.channels["dtiB2T1"], centre.sim.endpoint("dtiB2T1")
+    centre.run_until(lambda: trunk.state == "connected", what="the queue answers")
+    stopped = []
+    centre.server.drain_s = 5                           # the caller waits: cleared by then
+    centre.server.stopService().addBoth(stopped.append)
+    centre.run_until(lambda: stopped, within_ms=10_000, what="the server stops")
+    assert stopped == [None] and centre.center.calls == {}
+    centre.run(500)
+    assert far.heard_bits() == "1011"                   # the call cleared, the line idle
+    [cdr] = centre.records.of(CallRecord)
+    assert cdr.ani == "13800138000"

@@ -262,6 +262,15 @@ class CTServer(MultiService):
                 self.channels.add(Span(span, driver, clock, listener, timeslots,
                                        healthy_s=c.faults.span_healthy_s))
 
+    def _close_r2(self):
+        """OpenR2's channels and contexts go with the server (their calls
+        were drained)."""
+        for channel in self.channels:
+            if isinstance(channel, R2Trunk):
+                channel.close()
+        for context in self.r2_contexts.values():
+            context.close()
+
     def startService(self):
         if self.hangup is not None:                # SIGHUP reloads from now on
             self.hangup.install()
@@ -288,6 +297,7 @@ class CTServer(MultiService):
         self.telco.stop()
         self.span_watches.stop()
         self.center.stop()
+        self._close_r2()
         self.lag.stop()
         self.hub.close_all("server shutdown")
         yield defer.maybeDeferred(super().stopService)

@@ -99,6 +99,7 @@ int openr2_chan_accept_call(openr2_chan_t *r2chan, int mode);
 int openr2_chan_answer_call(openr2_chan_t *r2chan);
 int openr2_chan_disconnect_call(openr2_chan_t *r2chan, int cause);
 void openr2_chan_delete(openr2_chan_t *r2chan);
+void openr2_context_remove_channel(openr2_context_t *r2context, openr2_chan_t *r2chan);
 void openr2_chan_set_log_level(openr2_chan_t *r2chan, int level);
 const char *openr2_proto_get_error(int reason);
 const char *openr2_proto_get_disconnect_string(int cause);
@@ -120,6 +121,11 @@ extern "Python" void cti_r2_logged(openr2_chan_t *chan, int level, const char *t
 """
 
 CUSTOMIZATIONS = r"""
+/* In the library, not in its headers: a channel deleted on its own must
+ * leave its context's list first (openr2_context_delete deletes those on
+ * it). */
+void openr2_context_remove_channel(openr2_context_t *r2context, openr2_chan_t *r2chan);
+
 /* ---- libc's streams, for the archive's log module (drivers/build_r2.py) -- */
 __attribute__((visibility("hidden"))) FILE *cti_r2_stdout;
 __attribute__((visibility("hidden"))) FILE *cti_r2_stderr;

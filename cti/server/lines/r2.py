@@ -253,6 +253,13 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
             self._timer.cancel()
         self._timer = None
 
+    def close(self):
+        """Its protocols go (the server stops)."""
+        self._stop_timer()
+        self._incoming.close()
+        if self._outgoing is not self._incoming:
+            self._outgoing.close()
+
     def _busy_out(self, on):
         if on:
             self._incoming.block()

@@ -63,6 +63,13 @@ class _FarTimeslot:
         self.busy = False                     # a call on it, either way
         self._answer = None
 
+    def close(self):
+        if self._answer is not None and self._answer.active():
+            self._answer.cancel()
+        self.calling.close()
+        if self.called is not self.calling:
+            self.called.close()
+
     def _event(self, event):
         self.events.append(event)
         kind = event.kind
@@ -124,8 +131,14 @@ class R2Telco:
             self._loop.start(TICK_S, now=False)
 
     def stop(self):
+        """No more far-end events taken; its protocols go."""
         if self._loop.running:
             self._loop.stop()
+        for far in self.timeslots.values():
+            far.close()
+        for context in self.contexts:
+            context.close()
+        self.timeslots, self.contexts = {}, []
 
     def tick(self):
         """Hand what the far ends heard to their protocols."""
