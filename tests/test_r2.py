@@ -3,6 +3,8 @@
 on a timeslot, made and heard on the board at both ends of the span; the
 line signals as the CAS bits of timeslot 16.  All in virtual time.
 """
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -441,3 +443,40 @@ def test_the_server_stops_with_an_r2_call_up_and_lets_openr2_go(tmp_path):
     assert far.heard_bits() == "1011"                   # the call cleared, the line idle
     [cdr] = centre.records.of(CallRecord)
     assert cdr.ani == "13800138000"
+
+
+def test_cti_sim_call_with_a_category_on_a_live_server(tmp_path):
+    """`cti sim call --category` on an R2 group of a `cti server` process on
+    the wall clock: the telco's China R2 in real time, the call seen by
+    `cti show calls` with its category."""
+    from tests.test_shell import calls, cti, free_port, until
+
+    r2_config(tmp_path, "cn")
+    port = free_port()
+    config = tmp_path / "cti.toml"
+    config.write_text(config.read_text()
+                      .replace("tcp:7500:interface=127.0.0.1", f"tcp:{port}:interface=127.0.0.1")
+                      .replace('http = "tcp:7580:interface=127.0.0.1"', "")
+                      .replace('var_dir = "../var"', f'var_dir = "{tmp_path / "var"}"'))
+    child = subprocess.Popen([sys.executable, "-m", "cti", "server", "-c", str(config),
+                              "--drain", "0"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    server = {"port": port}
+    try:
+        until("the server listens", lambda: cti(server, "show", "calls").returncode == 0,
+              within_s=60)
+        done = cti(server, "sim", "call", "pstn_r2", "--ani", "13800138000", "--dnis",
+                   "5550199", "--category", "national_priority")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split()[:3] == ["device=dtiB2T1", "group=pstn_r2", "signalling=cas"]
+        [call] = until("the call up", lambda: calls(server))
+        assert (call["ani"], call["dnis"], call["data"]["r2_category"]) == (
+            "13800138000", "5550199", "national_priority")
+        refused = cti(server, "sim", "call", "pstn_r2", "--ani", "1", "--dnis", "2",
+                      "--category", "vip")
+        assert refused.returncode != 0 and "category: 'vip' is not one of" in refused.stderr
+        assert cti(server, "sim", "hangup", "dtiB2T1").returncode == 0
+        until("the call cleared", lambda: not calls(server))
+    finally:
+        child.terminate()
+        child.wait(timeout=60)
