@@ -262,6 +262,7 @@ class R2Channel:
         self._register_done = False     # the call's register signalling is over
         self._events = []               # OpenR2's callbacks, delivered after its call
         self._timer = None              # (due ms, DelayedCall)
+        self._now_ms = 0                # OpenR2's time, as last set
         self._busy = False              # inside a call into OpenR2
         _CHANNELS[self._fd] = self
         self._set_time()
@@ -335,7 +336,8 @@ class R2Channel:
     # -- into OpenR2 and back -------------------------------------------------
     def _set_time(self, at_ms=None):
         now = round(self.clock.seconds() * 1000)
-        lib.cti_r2_set_time(now if at_ms is None else max(now, at_ms))
+        self._now_ms = now if at_ms is None else max(now, at_ms)
+        lib.cti_r2_set_time(self._now_ms)
 
     def _call(self, c_function, *args, name=None, at_ms=None):
         """Call into OpenR2 on the clock's time; a failure of a request
@@ -375,15 +377,16 @@ class R2Channel:
             self.port.mf_send(signal)
 
     def _schedule(self):
+        """The clock calls OpenR2 back by its earliest timer.  A call
+        scheduled earlier than that stays (OpenR2 pushes its MF timer back
+        at every signal): it finds nothing due, and schedules again."""
         ms = lib.openr2_chan_get_time_to_next_event(self._chan)
-        due = None if ms < 0 else round(self.clock.seconds() * 1000) + ms
+        if ms < 0 or self._timer is not None and self._timer[0] <= self._now_ms + ms:
+            return
         if self._timer is not None:
-            if self._timer[0] == due:
-                return
             self._timer[1].cancel()
-            self._timer = None
-        if due is not None:
-            self._timer = (due, self.clock.callLater(ms / 1000, self._run_timers, due))
+        due = self._now_ms + ms
+        self._timer = (due, self.clock.callLater(ms / 1000, self._run_timers, due))
 
     def _run_timers(self, due):
         self._timer = None

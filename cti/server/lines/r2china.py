@@ -158,6 +158,9 @@ class _Side:
             self.port.mf_mode(mode)
 
     def _after(self, ms, what):
+        if self._timer is not None and self._timer.active() and self._timer.args == (what,):
+            self._timer.reset(ms / 1000)
+            return
         self._cancel()
         self._timer = self.clock.callLater(ms / 1000, self._expired, what)
 
