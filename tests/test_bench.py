@@ -96,6 +96,7 @@ def test_the_lines_benchmark_runs_r2_calls_on_e1_spans():
     import bench.lines
 
     factor, cpu_factor, answered, offered, errors = bench.lines.e1_spans_realtime_factor(
-        12, spans=2)
+        30, spans=2, hold_s=5)                  # a call every 9 s on each timeslot
     assert factor > 0 and cpu_factor > 0 and errors == 0
-    assert answered == offered == 2 * bench.lines.TIMESLOTS
+    lines = 2 * bench.lines.TIMESLOTS
+    assert answered >= 2 * lines and 0 <= offered - answered <= lines
