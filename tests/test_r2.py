@@ -480,3 +480,16 @@ def test_cti_sim_call_with_a_category_on_a_live_server(tmp_path):
     finally:
         child.terminate()
         child.wait(timeout=60)
+
+
+def test_glare_on_a_two_way_china_trunk_the_incoming_call_wins(tmp_path):
+    centre = r2_centre(tmp_path, "cn")
+    trunk = centre.server.channels["dtiB2T1"]
+    failed = []
+    trunk.seize("5551234").addErrback(failed.append)          # we seize...
+    centre.server.telco.r2.call("dtiB2T1", "13800138000", "5550199")   # ...as the telco does
+    centre.run_until(lambda: failed, what="our call gives way")
+    assert failed[0].value.reason == "glare"
+    centre.run_until(lambda: trunk.state in ("offered", "connected"),
+                     what="the incoming call offered")
+    assert (trunk.ani, trunk.dnis) == ("13800138000", "5550199")

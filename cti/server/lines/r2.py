@@ -32,6 +32,12 @@ A call out: seize, our register signals send the number (the ANI we send
 is none: I-15 where it is asked), the far end accepts (it rings) or
 refuses: the call fails with the cause (busy, congestion, unallocated,
 out_of_order...); no answer within the ring time fails with no_answer.
+Glare on a two-way China trunk (the far end seizes as we do) is settled
+for the far end, as on a T1 E&M trunk: our call fails with "glare" (the
+dialler tries another trunk) and OpenR2 answers the incoming seizure.
+OpenR2's calling side (the other variants) takes the far end's seizure
+for invalid bits: the call fails with "R2 protocol error:
+invalid_cas_bits".
 
 A protocol error (an MF timeout, invalid bits...) ends what it
 interrupts: an incoming call not offered yet quietly; an offered or
@@ -41,6 +47,7 @@ connected call with `trunk_released("R2 protocol error: mf_timeout")`
 unblocks; a held channel is blocked toward the far end.
 """
 from cti.logs import Logger
+from cti.server.errors import OutboundFailed
 from cti.server.lines.channels import NO_ANSWER_S, Channel, OutsideLine, PooledVoice
 from cti.server.lines.r2china import ChinaForward
 from cti.statemachine import Table
@@ -73,6 +80,7 @@ R2_TRUNK = Table("r2", initial="idle", transitions=[
     ("alerting", "answered", "connected"),
     ("seizing", "release", "clearing"),
     ("alerting", "release", "clearing"),
+    ("seizing", "glare", "idle"),              # the far end seized too: its call wins
     # the span in alarm (cti.server.lines.spans), as for channels.EM_WINK
     ("idle", "out_of_service", "out_of_service"),
     ("blocked", "out_of_service", "out_of_service"),
@@ -111,7 +119,7 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
         port = DriverPort(driver, name)
         self._incoming = R2Channel(context, port, clock, self._r2_event, number)
         self._outgoing = (ChinaForward(port, clock, self._r2_event, settings.max_ani,
-                                       settings.max_dnis, settings.mf_timeout_ms)
+                                       settings.max_dnis, settings.mf_timeout_ms, yields=True)
                           if settings.variant == "cn" else self._incoming)
         self._protocol = self._incoming   # the one that has the call
 
@@ -147,6 +155,8 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
             self._outbound_connected()
         elif kind == "disconnect":
             self._disconnected(event.cause)
+        elif kind == "error" and event.error == "glare" and state == "seizing":
+            self._glare()
         elif kind == "error":
             self._protocol_error(event.error)
         elif kind == "end":
@@ -189,6 +199,22 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
         elif state in ("receiving", "accepting"):       # it gave up before the offer
             self.machine.fire("far_clear", how="gave up before the offer")
             self._clear_down()
+
+    def _glare(self):
+        """Our China call out met the far end's seizure: the incoming call
+        wins (OpenR2 answers its seizure), ours fails with "glare" (the
+        caller of `seize` tries another trunk)."""
+        self._stop_timer()
+        d, self.outbound = self.outbound, None
+        voice, self.voice = self.voice, None
+        self.bus.release(voice)
+        self.voice_pool.give(voice)
+        self.machine.fire("glare")
+        self._protocol = self._incoming
+        log.info("{channel}: glare: the incoming call wins over ours to {number}",
+                 channel=self.name, number=self.number)
+        self._incoming.bits(self.driver.abcd(self.name)[1])
+        d.errback(OutboundFailed(self.name, "glare"))
 
     def _protocol_error(self, error):
         reason = f"R2 protocol error: {error}"

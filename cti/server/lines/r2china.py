@@ -87,6 +87,7 @@ FORWARD = Table("r2_china_forward", initial="idle", transitions=[
     ("idle", "blocked", "blocked"),
     ("blocked", "unblocked", "idle"),
     ("seizing", "seize_ack", "dnis"),
+    ("seizing", "glare", "idle"),              # the far end seized too: its call wins
     ("dnis", "category_asked", "ani"),
     ("ani", "ani_done", "dnis"),
     ("dnis", "change_to_b", "group_b"),
@@ -179,10 +180,18 @@ class _Side:
 
 class ChinaForward(_Side):
     """cti's China calling side on a port (module doc); the interface of
-    drivers.r2.R2Channel: bits, mf, make_call, disconnect, close."""
+    drivers.r2.R2Channel: bits, mf, make_call, disconnect, close.
 
-    def __init__(self, port, clock, on_event, max_ani=10, max_dnis=4, mf_timeout_ms=None):
+    Glare (the far end seizes as we do, on a two-way trunk): a side that
+    `yields` (ours) gives up its call at once with R2Event("error",
+    error="glare") and leaves the line to the incoming call, our called
+    side answering its seizure; one that does not (the telco's) holds its
+    seizure until that called side acknowledges it."""
+
+    def __init__(self, port, clock, on_event, max_ani=10, max_dnis=4, mf_timeout_ms=None,
+                 yields=False):
         super().__init__(FORWARD, port, clock, on_event, max_ani, max_dnis, mf_timeout_ms)
+        self.yields = yields
         self._pending = 0
         self._far = IDLE
 
@@ -236,7 +245,11 @@ class ChinaForward(_Side):
     def bits(self, abcd):
         self._far = abcd
         state = self.machine.state
-        if state == "seizing" and abcd == SEIZE_ACK:
+        if state == "seizing" and abcd == SEIZE and self.yields:
+            self._cancel()
+            self.machine.fire("glare")
+            self._emit("error", error="glare")
+        elif state == "seizing" and abcd == SEIZE_ACK:
             self._cancel()
             self.machine.fire("seize_ack")
             self._mf("forward")

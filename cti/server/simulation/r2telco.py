@@ -26,6 +26,8 @@ each), busy, no_answer (accepted, never answered), sit (unallocated
 number), silence (its register never answers a signal: our side's MF
 timeout), and the rest (fax, no_dial_tone) refuse with congestion.
 """
+from collections import deque
+
 from twisted.internet import task
 from twisted.logger import Logger
 
@@ -39,6 +41,8 @@ log = Logger()
 TICK_S = 0.01
 #: One ring of an answering far end.
 RING_S = 2.0
+#: The far end's last events kept per timeslot (R2Telco.events).
+EVENTS_KEPT = 64
 #: Our calls out refused by answer mode, and the cause.
 REFUSALS = {"busy": "busy", "sit": "unallocated"}
 
@@ -49,7 +53,7 @@ class _FarTimeslot:
     def __init__(self, telco, device, settings, context, number):
         self.telco, self.device, self.settings = telco, device, settings
         self.mode, self.rings = "answer", 2
-        self.events = []                      # what happened on it, for tests and status
+        self.events = deque(maxlen=EVENTS_KEPT)   # what happened on it lately
         port = FarPort(telco.sim.endpoint(device))
         if settings.variant == "cn":
             self.calling = ChinaForward(port, telco.clock, self._event, settings.max_ani,
@@ -171,5 +175,6 @@ class R2Telco:
         return not self.timeslots[device].busy
 
     def events(self, device):
-        """What happened at the far end of `device` so far (R2Events)."""
+        """What happened at the far end of `device` lately (its last
+        EVENTS_KEPT R2Events)."""
         return list(self.timeslots[device].events)
