@@ -13,6 +13,7 @@ import pytest
 from cti.server.config import load_server_config
 from cti.server.lines.r2china import ChinaBackward, ChinaForward
 from cti.storage.models import CallRecord
+from drivers.errors import DriverNotSupported
 from drivers.r2 import DriverPort, FarPort, R2Channel, R2Context
 from tests.centre import Centre, admin, flow_tier, tones_both_ways
 from tests.rig import Rig, hears, power_at
@@ -493,3 +494,11 @@ def test_glare_on_a_two_way_china_trunk_the_incoming_call_wins(tmp_path):
     centre.run_until(lambda: trunk.state in ("offered", "connected"),
                      what="the incoming call offered")
     assert (trunk.ani, trunk.dnis) == ("13800138000", "5550199")
+
+
+def test_boards_without_an_r2_mf_transceiver_refuse_r2_trunks_at_start(tmp_path):
+    """The vendor's API alone has no R2 MF transceiver: a server with R2
+    trunks on it does not start, and says why."""
+    with pytest.raises(DriverNotSupported) as refused:
+        Centre(r2_config(tmp_path, "itu"), binding="vendor")
+    assert refused.value.device == "dtiB2T1" and "no R2 MF transceiver" in str(refused.value)

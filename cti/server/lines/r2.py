@@ -116,6 +116,7 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
         self.offer_data = {}
         self._timer = None                # a call out's ring time
         driver.enable_signalling_events(name)
+        driver.r2_mf_mode(name, None)     # off until a call; boards without one refuse here
         port = DriverPort(driver, name)
         self._incoming = R2Channel(context, port, clock, self._r2_event, number)
         self._outgoing = (ChinaForward(port, clock, self._r2_event, settings.max_ani,
