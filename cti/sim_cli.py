@@ -11,7 +11,7 @@ through the protocol's Sim* services (administrators only)::
     cti sim handset msiB1C5 lift                           # the agent's phone answered
     cti sim hangup dtiB1T1                                 # the caller hangs up
 
-    cti sim call TARGET [--ani N] [--dnis N] [--name NAME] [--mf | --dtmf]
+    cti sim call TARGET [--ani N] [--dnis N] [--name NAME] [--mf | --dtmf] [--category C]
     cti sim digits DEVICE DIGITS [--mf]
     cti sim tone DEVICE TONE              dial ringback busy reorder sit fax_cng fax_ced none
     cti sim play DEVICE FILE.wav          8 kHz mono WAV: PCM16, mu-law or A-law (sent
@@ -47,7 +47,8 @@ from cti.sim_audio import play, wav_pieces
 #: command -> (service, how its arguments become the request's fields)
 COMMANDS = {
     "call": ("SimCall", lambda a: {"target": a.target, "ani": a.ani, "dnis": a.dnis,
-                                   "name": a.name, **({} if a.mf is None else {"mf": a.mf})}),
+                                   "name": a.name, **({} if a.mf is None else {"mf": a.mf}),
+                                   **({"category": a.category} if a.category else {})}),
     "digits": ("SimDigits", lambda a: {"device": a.device, "digits": a.digits, "mf": a.mf}),
     "tone": ("SimTone", lambda a: {"device": a.device, "tone": a.tone}),
     "play": ("SimAudio", None),
@@ -87,6 +88,8 @@ def parser():
                    help="E&M address in MF (default: as the trunk group's `address`)")
     p.add_argument("--dtmf", dest="mf", action="store_const", const=False,
                    help="E&M address in DTMF")
+    p.add_argument("--category", help="MFC/R2 (E1 CAS): the calling category, e.g. "
+                   "national_priority (default national_subscriber)")
     p = command("digits", "a far end sends digits")
     p.add_argument("device")
     p.add_argument("digits")

@@ -54,6 +54,9 @@ station_ring_done      ringing ended without answer
 operation_failed       op, reason ("hung"), after the device was recovered
 dchannel_frame         frame: bytes, a frame the D-channel ("dtiBnD")
                        received
+r2_mf                  signal: the MFC/R2 register signal (1-15) an E1
+                       CAS timeslot hears now, 0 when it stopped (while
+                       its R2 MF transceiver is on: r2_mf_mode)
 =====================  =====================================================
 
 Termination reasons: digits (max digits), terminator (a terminating digit),
@@ -400,6 +403,19 @@ class IBoardDriver(Interface):
         """Send one frame (bytes) on a D-channel ("dtiBnD"); DeviceBusy when
         more than a second of frames waits unsent.  Frames received come as
         dchannel_frame events."""
+
+    def r2_mf_mode(name, mode):
+        """MFC/R2 register signalling on an E1 CAS timeslot (lines-real.md
+        3.5): its R2 MF transceiver sends the signals of one set and hears
+        the other's ("forward": the calling side, it sends forward signals;
+        "backward": the called side), or is off (None).  While it is on, each
+        change of the signal heard is an r2_mf event.  The tones are made and
+        detected on the board (in C), never by the caller."""
+
+    def r2_mf_send(name, signal):
+        """Send R2 signal 1-15 of the timeslot's set until told otherwise
+        (0: stop); it replaces what the timeslot sends on the line while it
+        sounds.  BadParameter when R2 MF is off there."""
 
     def enable_alarm_events(span):
         """Report alarms raised and cleared on a span."""

@@ -98,7 +98,7 @@ REFUSED = {
     **dict.fromkeys(("enable_signalling_events", "set_bits", "wink", "bits", "abcd",
                      "enable_alarm_events", "alarms", "span_counters", "span_loopback",
                      "send_loop_code", "bert_start", "bert_results", "bert_stop",
-                     "dchannel_send"), _NO_T1),
+                     "dchannel_send", "r2_mf_mode", "r2_mf_send"), _NO_T1),
     **dict.fromkeys(("enable_station_events", "ring_station", "stop_ring", "station_tone",
                      "station_offhook"), _NO_STATIONS),
     **dict.fromkeys(("conference_create", "conference_add", "conference_remove",

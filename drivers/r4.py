@@ -22,6 +22,7 @@ station tones       ms_settone                           voice channels playing 
 span maintenance    dt_getcounters, dt_setloopback ...   DriverNotSupported
 a D-channel         dt_dchanwrite, dt_dchanread          DriverNotSupported (a vendor's board
                                                          runs ISDN in its firmware)
+R2 MF signals       dt_r2mfmode, dt_r2mfsend, DTEV_R2MF  DriverNotSupported
 ==================  ===================================  =====================================
 
 The silence level is a channel parameter of the vendor's API either way
@@ -208,6 +209,8 @@ class Binding:
             self.loopback_names = {v: k for k, v in self.loopbacks.items()}
             self.loop_code_names = {v: k for k, v in self.loop_codes.items()}
             self.bert_pattern_names = {v: k for k, v in self.bert_patterns.items()}
+            self.r2_modes = {None: lib.DTR2_OFF, "forward": lib.DTR2_FORWARD,
+                             "backward": lib.DTR2_BACKWARD}
             self.station_tones = {None: lib.MS_TONE_NONE, "dial": lib.MS_TONE_DIAL,
                                   "ringback": lib.MS_TONE_RINGBACK, "busy": lib.MS_TONE_BUSY,
                                   "reorder": lib.MS_TONE_REORDER}
@@ -304,6 +307,7 @@ class R4Driver:
         self._wait_array = ((), None)   # ... and its cffi copy (the event thread's own)
         self._span_alarms = {}   # span -> names of its alarms raised (its events)
         self._e1_spans = set()   # spans that are E1s (dt_getctinfo)
+        self._r2_timeslots = set()  # timeslots found fit for R2 MF (_r2_mf_check)
         self._station_tones = {}  # station -> the tone asked for it
         self._tones = ToneChannels(self, tone_channels) if tone_channels else None
 
@@ -632,6 +636,8 @@ class R4Driver:
             return Event(name, "wink_done")
         if self._b.has_extensions and evtype == lib.DTEV_DCHAN:
             return self._dchannel_frame(name)
+        if self._b.has_extensions and evtype == lib.DTEV_R2MF:
+            return Event(name, "r2_mf", {"signal": ffi.cast("unsigned short *", datap)[0]})
         if evtype == lib.DTEV_T1ERRC:
             code = ffi.cast("unsigned short *", datap)[0]
             raised = code < lib.DTT1_CLEARED
@@ -1136,6 +1142,27 @@ class R4Driver:
         self._check(self._lib.dt_dchanwrite(self._handle(name), frame, len(frame)),
                     "dt_dchanwrite", name)
 
+    def r2_mf_mode(self, name, mode):
+        self._r2_mf_check("dt_r2mfmode", name)
+        code = self._choose(self._b.r2_modes, mode, "R2 MF mode", "dt_r2mfmode", name)
+        self._check(self._lib.dt_r2mfmode(self._handle(name), code), "dt_r2mfmode", name)
+
+    def r2_mf_send(self, name, signal):
+        self._r2_mf_check("dt_r2mfsend", name)
+        self._check(self._lib.dt_r2mfsend(self._handle(name), signal), "dt_r2mfsend", name)
+
+    def _r2_mf_check(self, function, name):
+        if name in self._r2_timeslots:
+            return
+        if not self._b.has_extensions:
+            raise errors.DriverNotSupported(
+                "not in the vendor's API (the simulator's addition): no R2 MF "
+                "transceiver on these boards' timeslots", function=function, device=name)
+        if self._family(name) != "dt" or self._dti_kind(name) != "timeslot":
+            raise errors.BadParameter("not a timeslot (dtiBnTm)", function=function,
+                                      device=name)
+        self._r2_timeslots.add(name)
+
     def enable_alarm_events(self, span):
         lib = self._lib
         mask = self._b.e1_alarm_mask if span in self._e1_spans else self._b.t1_alarm_mask
@@ -1170,7 +1197,8 @@ class R4Driver:
         try:
             return table[key]
         except KeyError:
-            raise errors.BadParameter(f"{what} {key!r} is not one of {', '.join(table)}",
+            raise errors.BadParameter(f"{what} {key!r} is not one of "
+                                      f"{', '.join(map(str, table))}",
                                       function=function, device=name) from None
 
     def _span(self, name, function):

@@ -508,6 +508,26 @@ class E1Conformance:
         with pytest.raises(errors.BadParameter):
             d.dchannel_send(chassis.e1_timeslot, b"\x02\x01\x7f")
 
+    def test_r2_mf_is_provided_whole_or_refused_whole(self, chassis):
+        d, ts = chassis.driver, chassis.e1_timeslot
+        try:
+            d.r2_mf_mode(ts, "backward")
+        except errors.DriverNotSupported as e:
+            assert e.device == ts and e.function, e
+            with pytest.raises(errors.DriverNotSupported):
+                d.r2_mf_send(ts, 1)
+            return
+        d.r2_mf_send(ts, 1)
+        chassis.run(50)
+        d.r2_mf_send(ts, 0)
+        with pytest.raises(errors.BadParameter):
+            d.r2_mf_send(ts, 16)
+        with pytest.raises(errors.BadParameter):
+            d.r2_mf_mode(ts, "sideways")
+        d.r2_mf_mode(ts, None)
+        with pytest.raises(errors.BadParameter):
+            d.r2_mf_send(ts, 1)                # off: nothing to send with
+
 
 class AnalogLineConformance:
     """An analog loop-start line (FXO) and its voice: the chassis's `line`

@@ -90,3 +90,15 @@ def test_the_console_benchmark_redraws_the_supervisors_grid():
     ms, widths = asyncio.run(bench.console.redraw_ms(30, redraws=2))
     assert ms > 0
     assert widths[5] == len("1:00:02")             # the agent in its state past an hour
+
+
+def test_the_lines_benchmark_runs_r2_calls_on_e1_spans():
+    """A small run of bench.lines' e1_spans_realtime_factor: China MFC/R2
+    calls on every timeslot of two spans, each answered with its numbers."""
+    import bench.lines
+
+    factor, cpu_factor, answered, offered, errors = bench.lines.e1_spans_realtime_factor(
+        30, spans=2, hold_s=5)                  # a call every 9 s on each timeslot
+    assert factor > 0 and cpu_factor > 0 and errors == 0
+    lines = 2 * bench.lines.TIMESLOTS
+    assert answered >= 2 * lines and 0 <= offered - answered <= lines

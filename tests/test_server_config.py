@@ -208,6 +208,44 @@ def test_pri_b_channels_cannot_be_trunks_yet(tmp_path):
             "groups cannot use it yet, the ISDN call control") in str(e)
 
 
+def e1_r2(settings=""):
+    """The base configuration with its T1 an E1 CAS span, its trunk group
+    with these MFC/R2 settings."""
+    text = edit('type = "t1"\nsignalling = "em_wink"', 'type = "e1"\nsignalling = "cas"')
+    return text.replace('channels = ["dtiB1T1-24"]', 'channels = ["dtiB1T1-30"]\n' + settings)
+
+
+def test_an_e1_cas_trunk_group_runs_mfc_r2_with_its_settings(tmp_path):
+    config = load_server_config(write(tmp_path, e1_r2(
+        'r2_variant = "cn"\nr2_max_ani = 11\nr2_max_dnis = 8\nr2_charge = "no_charge"')))
+    pstn = config.trunk_groups[0]
+    assert len(pstn.channels) == 30 and set(pstn.signalling.values()) == {"cas"}
+    assert (pstn.r2.variant, pstn.r2.max_ani, pstn.r2.max_dnis, pstn.r2.category,
+            pstn.r2.charge) == ("cn", 11, 8, "national_subscriber", "no_charge")
+    assert config.trunk_groups[1].r2 is None
+    assert load_server_config(write(tmp_path, e1_r2())).trunk_groups[0].r2.variant == "itu"
+
+
+@pytest.mark.parametrize(("settings", "key", "message"), [
+    ('r2_variant = "de"', "r2_variant", "'de' is not one of 'itu', 'cn', 'mx', 'br', 'ar'"),
+    ("r2_max_dnis = 0", "r2_max_dnis", "expected an integer from 1 to 31, got integer 0"),
+    ('r2_category = "vip"', "r2_category", "'vip' is not one of 'national_subscriber'"),
+    ('r2_charge = "free"', "r2_charge", "'free' is not one of 'charge', 'no_charge'"),
+    ("r2_mf_timeout_ms = 100", "r2_mf_timeout_ms", "an integer from 500 to 30000"),
+])
+def test_bad_mfc_r2_settings_are_named(tmp_path, settings, key, message):
+    e = error(tmp_path, e1_r2(settings))
+    assert e.key == f"trunk_groups[0].{key}" and message in str(e), str(e)
+
+
+def test_an_mfc_r2_group_is_of_e1_cas_timeslots_only(tmp_path):
+    text = e1_r2().replace('channels = ["dxxxB1C1-4"]', 'channels = ["dxxxB1C1-4"]', 1)
+    text = text.replace('channels = ["dtiB1T1-30"]', 'channels = ["dtiB1T1-30", "dxxxB1C1"]')
+    text = text.replace('channels = ["dxxxB1C1-4"]', 'channels = ["dxxxB1C2-4"]')
+    e = error(tmp_path, text)
+    assert e.key == "trunk_groups[0].channels" and "mixes E1 CAS timeslots" in str(e), str(e)
+
+
 def test_an_e1_boards_line_settings_reach_the_simulated_span(tmp_path):
     sim = pytest.importorskip("drivers.sim")
     if not sim.HAS_SIMULATOR:
@@ -429,10 +467,10 @@ ERRORS = [
     ("framing on an e1", ('type = "t1"\nsignalling = "em_wink"',
                           'type = "e1"\nframing = "esf"'), "boards[1].framing",
      "unknown key (known keys here: clock, coding, crc4"),
-    ("e1 cas timeslots in a trunk group", ('type = "t1"\nsignalling = "em_wink"',
-                                           'type = "e1"'), "trunk_groups[0].channels[0]",
-     "dtiB1T1 is a timeslot of an E1 CAS span (boards[1]): trunk groups cannot use it "
-     "yet, the MFC/R2 signalling"),
+    ("r2 settings on a t1 group", ('channels = ["dtiB1T1-24"]',
+                                   'channels = ["dtiB1T1-24"]\nr2_variant = "cn"'),
+     "trunk_groups[0].r2_variant", "trunk group 'pstn_in' has no E1 CAS timeslot: MFC/R2 "
+     "settings belong to a group of E1 CAS timeslots"),
     ("channel 24 of a pri span", ('signalling = "em_wink"', 'signalling = "pri"'),
      "trunk_groups[0].channels[0]", "'dtiB1T1-24': dtiB1T24 is not on the boards (dtiB1 has "
      "T1..T23)"),

@@ -288,7 +288,7 @@ def test_the_telco_s_errors_and_line_settings_from_outside(centre):
 @pytest.fixture
 def e1_centre(tmp_path):
     """The sample server with an E1 CAS span dtiB2 and an E1 CCS span dtiB3
-    added to its boards (no trunk group can use them yet)."""
+    added to its boards, in no trunk group."""
     etc = tmp_path / "etc"
     shutil.copytree(Path(__file__).resolve().parent.parent / "etc", etc)
     with open(etc / "boards.toml", "a") as boards:
@@ -315,7 +315,8 @@ def test_a_crc4_mismatch_on_an_e1_is_reported_and_diagnosed(e1_centre):
     assert {t["rxBits"] for t in span["timeslots"]} == {"1001"}
     assert len(span["timeslots"]) == 30
     findings = centre.call(client.call("Diagnose"))["findings"]
-    assert [f["rule"] for f in findings] == ["crc4.mismatch"]
+    assert [f["rule"] for f in findings if f["where"].startswith("dtiB2")] == [
+        "span.unused", "crc4.mismatch"]                      # in no trunk group, and CRC-4
     rows = {r["device"]: r for r in centre.call(client.call("GetLineStatus"))["devices"]}
     assert rows["dtiB3"]["dchannel"] == "dtiB3D" and rows["dtiB3D"]["kind"] == "dchannel"
     assert rows["dtiB2"]["type"] == "e1" and rows["dtiB2T30"]["tx_bits"] == "1001"

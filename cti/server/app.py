@@ -58,6 +58,7 @@ from cti.server.lines.channels import (
     T1LoopStartTrunk,
     VoicePool,
 )
+from cti.server.lines.r2 import R2Trunk, contexts_for
 from cti.server.lines.spans import Span
 from cti.server.lines.voice import VoicePorts
 from cti.server.listening import Listening
@@ -143,7 +144,7 @@ class CTServer(MultiService):
                                  recordings_dir=Path(config.var_dir) / "recordings")
         self.voice_pool.on_hung = lambda name, op: self.center.voice_hung(None, name, op)
         self._make_channels()
-        telco = SimulatedTelco(self.sim, config, self.channels, reactor)
+        self.telco = telco = SimulatedTelco(self.sim, config, self.channels, reactor)
         simulation_handlers.register(self.hub, telco)
         self.span_watches = SpanWatches(reactor, driver, config, self.channels)
         self.line_tests = LineTests(reactor, driver, self.span_watches,
@@ -243,10 +244,15 @@ class CTServer(MultiService):
         c, driver, clock, listener = self.config, self.driver, self.clock, self.center
         driver.inventory()
         pool = self.voice_pool
+        self.r2_contexts = contexts_for(c.trunk_groups)
         for group in c.trunk_groups:
             for name in group.channels:
                 signalling = group.signalling.get(name)
-                if signalling == "em_wink":
+                if signalling == "cas":
+                    ch = R2Trunk(name, driver, clock, listener, pool, self.bus, group.r2,
+                                 self.r2_contexts[group.name],
+                                 number=group.channels.index(name) + 1, group=group.name)
+                elif signalling == "em_wink":
                     ch = EmWinkTrunk(name, driver, clock, listener, pool, self.bus,
                                      register=group.address, group=group.name)
                 elif signalling == "loopstart":
@@ -267,6 +273,15 @@ class CTServer(MultiService):
                 self.channels.add(Span(span, driver, clock, listener, timeslots,
                                        healthy_s=c.faults.span_healthy_s))
 
+    def _close_r2(self):
+        """OpenR2's channels and contexts go with the server (their calls
+        were drained)."""
+        for channel in self.channels:
+            if isinstance(channel, R2Trunk):
+                channel.close()
+        for context in self.r2_contexts.values():
+            context.close()
+
     def startService(self):
         if self.hangup is not None:                # SIGHUP reloads from now on
             self.hangup.install()
@@ -275,6 +290,7 @@ class CTServer(MultiService):
             if isinstance(channel, Span):
                 channel.start()
         self.center.start()
+        self.telco.start()
         self.span_watches.start()
         self.line_tests.start()
         self.lag.start()
@@ -289,8 +305,10 @@ class CTServer(MultiService):
         log.info("stopping: draining calls (up to {s} s)", s=self.drain_s)
         yield self.center.drain(self.drain_s)
         self.line_tests.stop()
+        self.telco.stop()
         self.span_watches.stop()
         self.center.stop()
+        self._close_r2()
         self.lag.stop()
         self.hub.close_all("server shutdown")
         yield defer.maybeDeferred(super().stopService)

@@ -77,6 +77,9 @@ from drivers.interface import (
     T1_SIGNALLINGS,
     TONE_SETS,
 )
+from drivers.r2 import CATEGORIES as R2_ALL_CATEGORIES
+from drivers.r2 import MAX_DIGITS as R2_MAX_DIGITS
+from drivers.r2 import VARIANTS as R2_VARIANTS
 
 __all__ = [
     "Agent", "CallerIdBox", "Device", "FlowSettings", "MonitoredLine", "Queue", "Route",
@@ -120,12 +123,19 @@ SPAN_LINE = {"t1": (("framing", SPAN_FRAMINGS), ("coding", SPAN_CODINGS),
 #: A span's signalling as configured -> as the server names it, per span type.
 SIGNALLINGS = {"t1": {**{s: s for s in T1_SIGNALLINGS}, "loopstart": "fxs_loopstart"},
                "e1": {s: s for s in E1_SIGNALLINGS}}
+#: A trunk group's MFC/R2 keys (R2Settings), its E1 CAS timeslots'.
+R2_KEYS = ("r2_variant", "r2_max_ani", "r2_max_dnis", "r2_category", "r2_charge",
+           "r2_mf_timeout_ms")
+R2_CHARGES = ("charge", "no_charge")
+#: The categories our calls out may send (not "unknown": that is what a far end may send).
+R2_CATEGORIES = tuple(c for c in R2_ALL_CATEGORIES if c != "unknown")
+#: The compelled cycle's timeout, ms: lowest and highest.
+R2_MF_TIMEOUT_MS = (500, 30000)
 CHANNELS_PER_VOICE_BOARD = 4
 #: A span's timeslot devices: T1 24 (PRI 23, channel 24 its D-channel), E1 30.
 TIMESLOTS_PER_SPAN = {"t1": 24, "pri": 23, "e1": 30}
 #: Why the timeslots of a span of this signalling cannot be trunks yet.
 NOT_YET_TRUNKS = {
-    "cas": "the MFC/R2 signalling that will drive E1 CAS timeslots is not there yet",
     "ccs": "the ISDN call control (libpri on the span's D-channel) that will drive its "
            "B-channels is not there yet",
     "pri": "the ISDN call control (libpri on the span's D-channel) that will drive its "
@@ -167,9 +177,27 @@ class Device:
 
 
 @dataclass(frozen=True)
+class R2Settings:
+    """MFC/R2 on a trunk group's E1 CAS timeslots (docs/configuration.md):
+    the variant (drivers.r2.VARIANTS), how many ANI and DNIS digits the
+    carrier's agreement fixes (the most taken; China's calling side sends
+    exactly max_ani or ends a shorter ANI with I-15), the calling category
+    of our calls out, how we accept calls in (charge or no_charge), and
+    the compelled cycle's timeout."""
+
+    variant: str = "itu"
+    max_ani: int = 10
+    max_dnis: int = 4
+    category: str = "national_subscriber"
+    charge: str = "charge"
+    mf_timeout_ms: int = 5000
+
+
+@dataclass(frozen=True)
 class TrunkGroup:
     """Lines or timeslots used alike.  `signalling` maps each channel to
-    its board's signalling (``em_wink``, ``fxs_loopstart``, ``loopstart``)."""
+    its board's signalling (``em_wink``, ``fxs_loopstart``, ``loopstart``,
+    ``cas``); `r2` is the MFC/R2 of its E1 CAS timeslots (None without)."""
 
     name: str
     direction: str                      # "in", "out" or "both"
@@ -181,6 +209,7 @@ class TrunkGroup:
     disconnect: tuple[str, ...] | None = None
     silence_s: float = DEFAULT_SILENCE_S
     silence_dbm0: int = DEFAULT_SILENCE_DBM0
+    r2: R2Settings | None = None
 
     def supervision(self, signalling):
         """The Supervision of its lines of `signalling` (``loopstart``,
@@ -749,6 +778,34 @@ def _not_yet_a_trunk(device):
             "is watched all the same: alarms, performance, linediag)")
 
 
+def _r2_settings(reader, t, key, name, signalling):
+    """A trunk group's MFC/R2 settings: with E1 CAS timeslots, all of them
+    (defaults for those not given); without, none may be given."""
+    cas = [c for c, s in signalling.items() if s == "cas"]
+    given = [k for k in R2_KEYS if k in t]
+    if not cas:
+        if given:
+            reader.fail(f"{key}.{given[0]}", f"trunk group {name!r} has no E1 CAS timeslot: "
+                        "MFC/R2 settings belong to a group of E1 CAS timeslots (a [[boards]] "
+                        "table of type \"e1\", signalling \"cas\")")
+        return None
+    if len(cas) != len(signalling):
+        other = next(c for c, s in signalling.items() if s != "cas")
+        reader.fail(f"{key}.channels", f"trunk group {name!r} mixes E1 CAS timeslots "
+                    f"({cas[0]}) with other channels ({other}): an MFC/R2 group is of E1 CAS "
+                    "timeslots only")
+    defaults = R2Settings()
+    return R2Settings(
+        variant=reader.string(t, key, "r2_variant", defaults.variant, choices=R2_VARIANTS),
+        max_ani=reader.integer(t, key, "r2_max_ani", defaults.max_ani, 1, R2_MAX_DIGITS),
+        max_dnis=reader.integer(t, key, "r2_max_dnis", defaults.max_dnis, 1, R2_MAX_DIGITS),
+        category=reader.string(t, key, "r2_category", defaults.category,
+                               choices=R2_CATEGORIES),
+        charge=reader.string(t, key, "r2_charge", defaults.charge, choices=R2_CHARGES),
+        mf_timeout_ms=reader.integer(t, key, "r2_mf_timeout_ms", defaults.mf_timeout_ms,
+                                     R2_MF_TIMEOUT_MS[0], R2_MF_TIMEOUT_MS[1]))
+
+
 def _channels(reader, entries, devices, kinds, what, owners, group, refuse=None):
     """Expand a list of channel entries; a channel may belong to one group.
     refuse(device): why it cannot be in this group, or None."""
@@ -1155,7 +1212,7 @@ def _groups(reader, data, devices):
     trunk_groups, names = [], {}
     for t, key in reader.tables(data, "trunk_groups",
                                 ("name", "direction", "channels", "address", "disconnect",
-                                 "silence_s", "silence_dbm0")):
+                                 "silence_s", "silence_dbm0", *R2_KEYS)):
         name = reader.name(t, key)
         reader.unique(names, name, f"{key}.name", "trunk group")
         direction = reader.string(t, key, "direction", choices=DIRECTIONS)
@@ -1163,14 +1220,15 @@ def _groups(reader, data, devices):
         entries = reader.strings(t, key, "channels",
                                  expected="a list of channels such as [\"dtiB1T1-24\"]")
         channels = _channels(reader, entries, devices, ("line", "timeslot"),
-                             "trunk groups take T1 timeslots (dtiBnTm) or analog lines "
-                             "(dxxxBnCm of an analog board)", owners, f"trunk group {name!r}",
-                             refuse=_not_yet_a_trunk)
+                             "trunk groups take T1 or E1 timeslots (dtiBnTm) or analog "
+                             "lines (dxxxBnCm of an analog board)", owners,
+                             f"trunk group {name!r}", refuse=_not_yet_a_trunk)
         if not channels:
             reader.fail(f"{key}.channels", "expected at least one channel")
         signalling = {c: devices[c].signalling for c in channels}
         trunk_groups.append(TrunkGroup(name, direction, channels, signalling, address,
-                                       *_disconnect(reader, t, key, name, signalling)))
+                                       *_disconnect(reader, t, key, name, signalling),
+                                       r2=_r2_settings(reader, t, key, name, signalling)))
 
     station_groups, names = [], {}
     for t, key in reader.tables(data, "station_groups", ("name", "stations")):

@@ -1807,3 +1807,67 @@ int cti_cid_rx_feed(cti_cid_rx *rx, const int16_t *amp, int n, cti_callerid *out
         *out = rx->got;
     return 1;
 }
+
+/* ---- MFC/R2 register signals ------------------------------------------- */
+
+/* spandsp's alphabet: signal n is the n-th character. */
+static const char R2_SIGNALS[] = "1234567890BCDEF";
+
+struct cti_r2mf {
+    r2_mf_tx_state_t *tx;
+    r2_mf_rx_state_t *rx;
+    int sending;
+};
+
+cti_r2mf *cti_r2mf_new(int send_forward)
+{
+    cti_r2mf *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->tx = r2_mf_tx_init(NULL, send_forward);
+    m->rx = r2_mf_rx_init(NULL, !send_forward, NULL, NULL);
+    if (!m->tx || !m->rx) {
+        cti_r2mf_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void cti_r2mf_free(cti_r2mf *m)
+{
+    if (!m)
+        return;
+    if (m->tx)
+        r2_mf_tx_free(m->tx);
+    if (m->rx)
+        r2_mf_rx_free(m->rx);
+    free(m);
+}
+
+void cti_r2mf_send(cti_r2mf *m, int signal)
+{
+    m->sending = signal >= 1 && signal <= 15 ? signal : 0;
+    r2_mf_tx_put(m->tx, m->sending ? R2_SIGNALS[m->sending - 1] : 0);
+}
+
+int cti_r2mf_sending(const cti_r2mf *m)
+{
+    return m->sending;
+}
+
+void cti_r2mf_gen(cti_r2mf *m, int16_t *out, int n)
+{
+    int made = m->sending ? r2_mf_tx(m->tx, out, n) : 0;
+    if (made < n)
+        memset(out + made, 0, (size_t)(n - made) * sizeof *out);
+}
+
+int cti_r2mf_feed(cti_r2mf *m, const int16_t *amp, int n)
+{
+    const char *at;
+    int code;
+    r2_mf_rx(m->rx, amp, n);
+    code = r2_mf_rx_get(m->rx);
+    at = code > 0 ? strchr(R2_SIGNALS, code) : NULL;
+    return at ? (int)(at - R2_SIGNALS) + 1 : 0;
+}

@@ -141,6 +141,7 @@ static void sim_destroy(sim *s)
     free(s->awake);
     free(s->bus);
     free(s->q);
+    free(s->farq);
     if (s->evfd >= 0)
         close(s->evfd);
     free(s);

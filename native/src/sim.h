@@ -210,6 +210,8 @@ typedef struct sim {
     sim_event current;
     int have_current;
     int evfd;                             /* eventfd, readable while qlen > 0 */
+    int *farq;                            /* far-end events (r2mf.c): ep, kind, value */
+    size_t farq_len, farq_cap;
     sim_handler handlers[64];
     int nhandlers;
     long srl_lasterr;

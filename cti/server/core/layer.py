@@ -63,6 +63,7 @@ class CallLayer:
     def admit(self, trunk, ani, dnis):
         """A new inbound call on `trunk` (its digits heard from now on)."""
         call = self.model.new_call(trunk.name, ani=ani, dnis=dnis, trunk_group=trunk.group)
+        call.data.update(trunk.offer_data)
         handled = TrunkCall.start(self.clock, call, trunk, offered_at=self.clock.seconds())
         self.add(handled)
         self.totals["offered"] += 1

@@ -175,6 +175,8 @@ class Channel:
         self.voice = None                 # the voice resource serving the call
         self.ani = self.dnis = ""
         self.cid_name = ""
+        self.offer_data = {}              # what the line told of a call in beyond its numbers
+                                          # (an R2 trunk's category): its attached data
         self._waiters = {}                # state -> [Deferred] (see `when`)
         self.outbound = None              # the Deferred of an outbound call placed
         self.number = ""                  # its number

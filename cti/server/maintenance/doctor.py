@@ -81,8 +81,8 @@ The rules (RULES; each check's docstring says how it decides):
 
 Coming with ISDN PRI and MFC/R2: the D-channel's state (it is placed by the
 configuration: T1 channel 24, E1 timeslot 16, so B-channels cannot overlap
-it) and libpri's configuration errors (both ends network or CPE), the R2
-variant (country, ANI/DNIS order, CD bits).
+it) and libpri's configuration errors (both ends network or CPE), OpenR2's
+protocol errors and the R2 variant (country, ANI/DNIS order, CD bits).
 """
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -402,7 +402,7 @@ def signalling_mismatch(site: Site) -> Iterator[Symptom | Skip]:
         if report["alarms"]:
             continue
         signalling = site.setting(report, "signalling")
-        if signalling in NOT_YET_TRUNKS:
+        if signalling == "cas" or signalling in NOT_YET_TRUNKS:
             continue                   # E1 CAS: ts16.misuse; ISDN: no bits on B-channels
         expected = IDLE_RX_BITS.get(signalling)
         if expected is None:

@@ -46,8 +46,11 @@ def register(hub, telco):
         "ani": Field(str, False, "", doc="the caller's number"),
         "dnis": Field(str, False, "", doc="the number called (T1 E&M)"),
         "name": Field(str, False, "", doc="the caller's name (analog caller ID)"),
-        "mf": Field(bool, False, doc="E&M address in MF (default: the group's address)")},
-        lambda who, p: telco.call(who, p["target"], p["ani"], p["dnis"], p["name"], p["mf"]))
+        "mf": Field(bool, False, doc="E&M address in MF (default: the group's address)"),
+        "category": Field(str, False, doc="MFC/R2 (E1 CAS): the calling category "
+                          "(national_subscriber unless told)")},
+        lambda who, p: telco.call(who, p["target"], p["ani"], p["dnis"], p["name"], p["mf"],
+                                  p["category"]))
     add("SimDigits", {**DEVICE, "digits": Field(str), "mf": Field(bool, False, False)},
         lambda who, p: telco.digits(who, p["device"], p["digits"], p["mf"]))
     add("SimTone", {**DEVICE, "tone": Field(str, choices=TONES)},

@@ -16,9 +16,10 @@ person or a script can give a standalone server a call::
 
 What each far end can do follows its kind, as in the configuration:
 
-    trunk     a line or T1 timeslot of a [[trunk_groups]]: call, digits,
-              tone, audio, hangup (analog lines by any supervision method),
-              answer_mode (how it answers our calls out)
+    trunk     a line or T1 or E1 timeslot of a [[trunk_groups]]: call,
+              digits, tone, audio, hangup (analog lines by any supervision
+              method), answer_mode (how it answers our calls out); on an E1
+              CAS timeslot the telco's MFC/R2 (r2telco.py) signals the call
     station   a phone of a [[station_groups]]: handset (lift, hangup,
               flash), digits (dialled on its keypad), tone, audio
     span      a T1 span: alarm, line_errors (error events second by
@@ -40,6 +41,7 @@ from array import array
 from twisted.logger import Logger
 
 from cti.server.errors import InvalidField, InvalidState, NoSimulator, NoSuchObject
+from cti.server.simulation.r2telco import R2Telco
 from drivers import errors as driver_errors
 from drivers.interface import (
     E1_CODINGS,
@@ -48,6 +50,7 @@ from drivers.interface import (
     SPAN_CODINGS,
     SPAN_FRAMINGS,
 )
+from drivers.r2 import CATEGORIES as R2_CATEGORIES
 from drivers.sim import ALARMS as SIM_ALARMS
 from drivers.sim import DISCONNECTS, OUTBOUND
 from drivers.sim import TONES as SIM_TONES
@@ -136,17 +139,36 @@ class SimulatedTelco:
         self.heard = {}                   # device -> digits its far end heard, this call
         self.audio_until = {}             # device -> when the audio it was sent ends
         self.injecting = {}               # span -> the next second's errors (DelayedCall)
+        #: the MFC/R2 far ends of the E1 CAS trunk groups (r2telco.py)
+        self.r2 = R2Telco(sim, config.trunk_groups, clock) if sim is not None else None
+
+    def start(self):
+        """Play the far ends' MFC/R2 from now on."""
+        if self.r2 is not None:
+            self.r2.start()
+
+    def stop(self):
+        if self.r2 is not None:
+            self.r2.stop()
 
     # -- the far end of a trunk ---------------------------------------------
-    def call(self, who, target, ani="", dnis="", name="", mf=None):
+    def call(self, who, target, ani="", dnis="", name="", mf=None, category=None):
         """The telco calls in on `target`: a trunk group (its first channel
         idle at both ends) or one line or timeslot.  E&M timeslots get the
         address in-band after our wink (MF or DTMF as the group's `address`
         says, unless `mf` says otherwise); analog lines ring with caller
-        ID.  Returns the device, its group and signalling."""
+        ID; E1 CAS timeslots are seized with MFC/R2, the ANI, the DNIS and
+        the calling `category` (national_subscriber unless told) in the
+        register signals.  Returns the device, its group and signalling."""
         self._need()
         _number(ani, "ani", instead=(PRIVATE, OUT_OF_AREA))
         _number(dnis, "dnis")
+        group = self.groups.get(target) or self.trunks.get(target)
+        if group is not None and group.r2 is not None:
+            return self._r2_call(who, target, group, ani, dnis, name, mf, category)
+        if category is not None:
+            raise InvalidField(f"category: {target} is not an MFC/R2 trunk (E1 CAS): a "
+                               "calling category is for those", field="category")
         if len(name) > NUMBER_MAX or not name.isascii() or not name.isprintable():
             raise InvalidField(f"name: {name!r} is not up to {NUMBER_MAX} printable ASCII "
                                "characters (what caller ID carries)", field="name")
@@ -180,6 +202,43 @@ class SimulatedTelco:
         return {"device": device, "group": group.name,
                 "signalling": group.signalling.get(device, "")}
 
+    def _r2_call(self, who, target, group, ani, dnis, name, mf, category):
+        """SimCall on an E1 CAS trunk: MFC/R2."""
+        category = category or "national_subscriber"
+        if category not in R2_CATEGORIES:
+            raise InvalidField(f"category: {category!r} is not one of "
+                               f"{', '.join(R2_CATEGORIES)}", field="category")
+        if name or mf is not None:
+            raise InvalidField(f"{'name' if name else 'mf'}: {target} is an MFC/R2 trunk: its "
+                               "calls carry an ANI, a DNIS and a category, in R2 signals",
+                               field="name" if name else "mf")
+        if ani in (PRIVATE, OUT_OF_AREA) or not dnis:
+            raise InvalidField("ani: digits for an MFC/R2 call" if dnis else
+                               "dnis: an MFC/R2 call needs the number called", field="dnis"
+                               if not dnis else "ani")
+        if group.direction == "out":
+            raise InvalidState(f"{target}: trunk group {group.name} is for calls out only "
+                               "(direction \"out\"): the telco cannot call in on it",
+                               object="trunk_group", id=group.name)
+        if target in self.groups:
+            device = next((d for d in group.channels if self._r2_idle(d)), None)
+            if device is None:
+                raise InvalidState(f"trunk group {target}: no channel is idle at both ends",
+                                   object="trunk_group", id=target)
+        elif not self._r2_idle(target):
+            raise InvalidState(f"{target}: a call is on it", object="device", id=target)
+        else:
+            device = target
+        self.r2.call(device, ani, dnis, category)
+        self._log(who, "calls in on {device} (MFC/R2 {variant}): ani {ani!r} dnis {dnis!r} "
+                  "category {category}", device=device, variant=group.r2.variant, ani=ani,
+                  dnis=dnis, category=category)
+        return {"device": device, "group": group.name, "signalling": "cas"}
+
+    def _r2_idle(self, device):
+        channel = self.channels.by_name.get(device)
+        return self.r2.idle(device) and (channel is None or channel.state == "idle")
+
     def hangup(self, who, device, method=None):
         """The far end hangs up: an analog line by `method` (loop current
         drop unless told), a T1 loop-start timeslot by busy tone or into
@@ -194,6 +253,17 @@ class SimulatedTelco:
                                    "hang-up method is for analog lines", field="method")
             return self.handset(who, device, "hangup")
         group = self._trunk(device, "device")
+        if group.r2 is not None:
+            if method is not None:
+                raise InvalidField(f"{device} is an MFC/R2 timeslot: its far end clears "
+                                   "with its line signals; a hang-up method is for analog "
+                                   "lines", field="method")
+            if self.r2.idle(device):
+                raise InvalidState(f"{device}: no call on it to clear", object="device",
+                                   id=device)
+            self.r2.hangup(device)
+            self._log(who, "clears {device} (MFC/R2)", device=device)
+            return {"device": device}
         kind = group.signalling.get(device)
         if kind == "fxs_loopstart":
             if method not in (None, *T1_LOOPSTART_HANGUPS):
@@ -228,7 +298,10 @@ class SimulatedTelco:
             self._trunk(target, "target")
             devices = (target,)
         for device in devices:
-            self._run(self._far(device).set_outbound, mode, answer_rings=rings)
+            if device in self.r2:
+                self.r2.answer_mode(device, mode, rings)
+            else:
+                self._run(self._far(device).set_outbound, mode, answer_rings=rings)
         self._log(who, "answers calls out on {target}: {mode}", target=target, mode=mode)
         return {"devices": list(devices)}
 
