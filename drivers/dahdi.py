@@ -1284,6 +1284,7 @@ def _refuse(function, capability):
 
 _REFUSED = {
     "a D-channel": ("dchannel_send",),
+    "an R2 MF transceiver (MFC/R2 register signals)": ("r2_mf_mode", "r2_mf_send"),
     "span maintenance": ("span_counters", "span_loopback", "send_loop_code", "bert_start",
                          "bert_results", "bert_stop"),
 }
