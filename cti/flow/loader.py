@@ -73,7 +73,10 @@ _DEFAULT_HOOKS = object()
 class FlowError(ConfigError):
     """One problem in a flow file: where (path, step index and name, field) and what.
 
-    str() reads ``PATH: steps[I] (NAME): FIELD: MESSAGE``.
+    str() reads ``PATH: steps[I] (NAME): FIELD: MESSAGE``; `located()`
+    adds the line of the file (that of the field, else of its step's
+    ``[[steps]]``, else of the TOML error): ``PATH, line 31: steps[2]
+    (menu): ...``, as a live reload's refusal says it.
     """
 
     def __init__(self, path, message, *, index=None, step=None, field=None):
@@ -87,6 +90,52 @@ class FlowError(ConfigError):
         if field:
             where.append(field)
         super().__init__(str(path), ": ".join(where) or None, message)
+
+    @property
+    def line(self):
+        """The line of the file the problem is on (1 is the first), or None."""
+        return line_of(self.path, self.index, self.field, self.message)
+
+    def located(self):
+        line = self.line
+        if line is None:
+            return str(self)
+        return f"{self.path}, line {line}: " + str(self).removeprefix(f"{self.path}: ")
+
+
+_STEPS_HEADER = re.compile(r"\s*\[\[\s*steps\s*\]\]")
+_TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+def line_of(path, index=None, field=None, message=""):
+    """Where in a flow file a problem is: the line of the TOML error the
+    message quotes; else the line setting `field` (its first key) in step
+    `index` (or before the first step), else that step's ``[[steps]]``;
+    None when the file cannot be read or the key is not written there."""
+    quoted = _TOML_LINE.search(message)
+    if quoted:
+        return int(quoted[1])
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if "(at end of document)" in message:
+        return max(len(lines), 1)
+    headers = [number for number, text in enumerate(lines) if _STEPS_HEADER.match(text)]
+    if index is None:
+        block = range(0, headers[0] if headers else len(lines))
+    elif index < len(headers):
+        end = headers[index + 1] if index + 1 < len(headers) else len(lines)
+        block = range(headers[index], end)
+    else:
+        return None
+    if field:
+        key = re.split(r"[.\[]", field, maxsplit=1)[0]
+        setting = re.compile(rf"\s*\"?{re.escape(key)}\"?\s*=")
+        for number in block:
+            if setting.match(lines[number]):
+                return number + 1
+    return headers[index] + 1 if index is not None else None
 
 
 class FlowErrors(ConfigError):
