@@ -141,3 +141,27 @@ def test_sighup_s_reload_is_the_library_s_and_says_every_error(site):
 def test_flow_changes_name_each_flow_added_changed_or_removed():
     assert flow_changes({"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 5, "d": 4}) == [
         "flow b changed", "flow c removed", "flow d added"]
+
+
+def test_a_goto_after_the_reload_goes_into_the_old_definition_of_the_other_flow(site):
+    """A caller in main_menu since before the reload, whose 2 goes to
+    support_menu after it: the support menu it hears is the old one."""
+    centre, tier, _ = started(site)
+    try:
+        caller = at_the_menu(centre, "dtiB1T1")
+        edit(site, "support_menu", '"1" = "internet"', '"1" = "telephone"')
+        centre.call(admin(centre).call("Reload"))
+        centre.run(100)
+        caller.send_digits("2")                         # goto support_menu
+        centre.run(3000)
+        caller.send_digits("1")
+        old = outcome_of(centre, tier, 1)
+        assert ("support_menu", "internet") in old.path
+        assert ("support_menu", "telephone") not in old.path
+        newer = at_the_menu(centre, "dtiB1T2")
+        newer.send_digits("2")
+        centre.run(3000)
+        newer.send_digits("1")
+        assert ("support_menu", "telephone") in outcome_of(centre, tier, 2).path
+    finally:
+        centre.center.stop()
