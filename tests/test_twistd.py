@@ -108,3 +108,33 @@ def test_a_second_server_on_the_same_var_dir_is_one_line_and_status_2(tmp_path):
     finally:
         first.terminate()
         first.communicate(timeout=60)
+
+
+def test_an_endpoint_that_fails_once_the_reactor_runs_stops_the_server(monkeypatch, capsys):
+    """Another plugin's endpoint that binds later: its failure is the same
+    one line, and the reactor stops (no process left without a listener)."""
+    from twisted.application.service import MultiService
+    from twisted.internet import defer, reactor
+
+    from cti.server.listening import Listening
+    from cti.server.twistd import TwistdServer
+
+    later = defer.Deferred()
+
+    class Later:
+        def listen(self, factory):
+            return later
+
+    server = MultiService()
+    server.listening = Listening()
+    server.listening.add("later:7500", Later(), None)
+    server.listening.setServiceParent(server)
+    stopped = []
+    monkeypatch.setattr(reactor, "stop", lambda: stopped.append(True))
+    monkeypatch.setattr(sys, "__stderr__", sys.stderr)
+    TwistdServer(server, {}).startService()
+    assert stopped == []
+    later.errback(OSError("no such network"))
+    assert stopped == [True]
+    assert capsys.readouterr().err == ("twistd cti: cannot start: cannot listen on later:7500: "
+                                       "no such network\n")

@@ -12,7 +12,9 @@ listener); "listening on ..." is logged once each port is bound.
 twistd builds the service (makeService), then starts it (startService)
 before running its reactor: both are the moments a start fails.  The
 server's endpoints (tcp, tls, unix) listen at once, so whether every port
-is bound is known when startService returns.  Daemonised (without
+is bound is known when startService returns.  (Another plugin's endpoint
+that binds later stops the server with the same line once it fails, but
+twistd then exits with its own status.)  Daemonised (without
 `-n`), the child has no terminal: the line goes to twistd's status pipe,
 and the parent prints it ("An error has occurred: ...") and exits 1.
 """
@@ -68,15 +70,31 @@ class TwistdServer(MultiService):
             super().startService()
         except Exception as e:          # a locked journal, an unreadable var directory...
             self._cannot_start(e)
+        ready = self.server.listening.ready
+        if not ready.called:             # an endpoint that binds later (not tcp, tls, unix)
+            ready.addCallbacks(self._listening, self._failed_later)
+            return
         outcome = []
-        self.server.listening.ready.addBoth(outcome.append)
-        [ports] = outcome                # fired: every endpoint here listens at once
+        ready.addBoth(outcome.append)
+        [ports] = outcome
         if not isinstance(ports, list):
             self.server.listening.stopService()
             self._cannot_start(ports.value)
+        self._listening(ports)
+
+    def _listening(self, ports):
         for description, port in ports:
             log.info("{prog}: listening on {where} ({address})", prog=PROG, where=description,
                      address=port.getHost())
+
+    def _failed_later(self, failure):
+        """A port that could not be bound once the reactor ran: the same
+        line, and the server stops (twistd's exit status then is its own)."""
+        from twisted.internet import reactor
+
+        log.critical("{prog}: cannot start: {why}", prog=PROG, why=failure.value)
+        print(f"{PROG}: cannot start: {failure.value}", file=sys.__stderr__, flush=True)
+        reactor.stop()
 
     def _cannot_start(self, why):
         log.critical("{prog}: cannot start: {why}", prog=PROG, why=why)
