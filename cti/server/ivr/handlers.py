@@ -85,6 +85,10 @@ def register(hub, flows, operations):
         return {}
 
     def flows_reloaded(request, params):
+        for name in ("flows", "changes"):
+            if not all(isinstance(item, str) for item in params[name]):
+                raise InvalidField(f"FlowsReloaded: {name} must be an array of strings",
+                                   field=name)
         if request.session not in flows.sessions:
             raise InvalidState("FlowsReloaded: this session has not sent RouteRegister")
         return flows.tier_reloaded(request.session, params["flows"], params["changes"],
@@ -96,7 +100,8 @@ def register(hub, flows, operations):
         "changes": Field(list, False, [], doc="what its reload changed",
                          max_len=MAX_FLOWS),
         "error": Field(str, False, "", doc="why it refused the reload",
-                       max_len=MAX_STRING)}, errors=("invalid_state",)), flows_reloaded)
+                       max_len=MAX_STRING)}, errors=("invalid_state",)),
+        flows_reloaded)
     add(Service("PlayMessage", FLOW, fields={
         **CALL, "prompts": Field(list), "bargeIn": Field(bool, False, True),
         "clearDigits": Field(bool, False, False)}, errors=VOICE_OP),
