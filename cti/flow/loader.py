@@ -6,10 +6,10 @@
 file stem is the flow's name), checks each against the language
 (cti.flow.model, docs/flows.md), then checks the flows against each other,
 and returns them by name, or raises `FlowErrors` listing every problem
-found, one per line, each naming the file and the step::
+found, one per line, each naming the file, its line and the step::
 
-    etc/flows/main_menu.toml: steps[6] (account): next: no step named 'balanc'
-        (steps: answer, identify, welcome_back, ...; did you mean 'balance'?)
+    etc/flows/main_menu.toml, line 77: steps[6] (account): next: no step named
+        'balanc' (steps: answer, identify, welcome_back, ...; did you mean 'balance'?)
 
 What is checked: TOML syntax; unknown keys; unknown step types; the fields
 each type requires; duplicate step names; that every target names a step;
@@ -140,13 +140,14 @@ def line_of(path, index=None, field=None, message=""):
 
 class FlowErrors(ConfigError):
     """Every problem found while loading flows; ``.errors`` and ``.warnings``
-    hold FlowError objects, str() lists the errors one per line."""
+    hold FlowError objects, str() lists the errors one per line, each with
+    its line in the file (FlowError.located)."""
 
     def __init__(self, directory, errors, warnings=()):
         self.errors = list(errors)
         self.warnings = list(warnings)
         count = len(self.errors)
-        lines = "\n".join(str(e) for e in self.errors)
+        lines = "\n".join(e.located() for e in self.errors)
         super().__init__(str(directory), None,
                          f"{count} error{'s' if count != 1 else ''} in flow files:\n{lines}")
 
@@ -719,9 +720,9 @@ def main(argv=None) -> int:
         print(e, file=sys.stderr)
         return 1
     for e in errors:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {e.located()}", file=sys.stderr)
     for w in warnings:
-        print(f"warning: {w}", file=sys.stderr)
+        print(f"warning: {w.located()}", file=sys.stderr)
     if not errors:
         total = sum(len(f.steps) for f in flows.values())
         print(f"{directory}: {len(flows)} flows, {total} steps, {len(warnings)} warnings")
