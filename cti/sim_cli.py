@@ -17,6 +17,7 @@ through the protocol's Sim* services (administrators only)::
     cti sim play DEVICE FILE.wav          8 kHz mono WAV: PCM16, mu-law or A-law (sent
                                           in pieces, played back to back; up to 600 s)
     cti sim hangup DEVICE [--method loop_current_drop|polarity|busy_tone|silence]
+                                          (a T1 loop-start timeslot: busy_tone|silence)
     cti sim handset STATION lift|hangup|flash
     cti sim answer TARGET MODE [--rings N] how our calls out are answered there:
                                           answer busy no_answer sit fax no_dial_tone silence
@@ -99,7 +100,8 @@ def parser():
     p = command("hangup", "a far end hangs up")
     p.add_argument("device")
     p.add_argument("--method", help="analog lines: loop_current_drop (default), polarity, "
-                   "busy_tone or silence")
+                   "busy_tone or silence; T1 loop-start timeslots: busy_tone (default) or "
+                   "silence")
     p = command("handset", "a station's handset: lift, hangup, flash")
     p.add_argument("station")
     p.add_argument("action")

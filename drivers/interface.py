@@ -29,7 +29,9 @@ polarity_reversed      battery reversal on an analog line
 digit                  digit, type ("dtmf" / "mf") (when enabled)
 tone                   tone (dial, ringback, busy, reorder, sit, fax_cng,
                        fax_ced), on: bool
-silence                on: bool
+silence                on: bool (below the channel's silence level,
+                       set_silence_level, for 100 ms on; above it for 30
+                       ms off)
 hook_done              offhook: bool
 play_done              reasons: frozenset of termination reasons
 record_done            reasons
@@ -117,6 +119,12 @@ TONES = ("dial", "ringback", "busy", "reorder", "sit", "fax_cng", "fax_ced")
 #: The most keys a channel buffers, and one collection takes (the boards'
 #: LEN_DIGBUF; a modem's driver keeps as many).
 DIGIT_BUFFER = 31
+
+#: The level (dBm0) below which a voice channel hears silence until told
+#: otherwise (`IBoardDriver.set_silence_level`), and the levels it may be
+#: set to: a quiet talker is about -35 dBm0, a dead line's noise below -55.
+DEFAULT_SILENCE_DBM0 = -40
+SILENCE_DBM0_RANGE = (-60, -20)
 
 #: A ringing line with no ring this long has stopped ringing (the caller
 #: gave up): drivers that see each ring but not its end say ring_stopped
@@ -327,6 +335,12 @@ class IBoardDriver(Interface):
     def enable_events(name, kinds):
         """Line and detector events to report: a set of ring, ring_stopped,
         loop_current, polarity_reversed, digit, tone, silence."""
+
+    def set_silence_level(name, dbm0):
+        """The level below which a voice channel hears silence (its silence
+        events, max_silence and max_nonsilence): an int in dBm0 within
+        SILENCE_DBM0_RANGE (else BadParameter), DEFAULT_SILENCE_DBM0 until
+        set; kept through a reset."""
 
     def set_hook(name, offhook):
         """Seize or release an analog line: ends with hook_done."""

@@ -24,6 +24,11 @@ a D-channel         dt_dchanwrite, dt_dchanread          DriverNotSupported (a v
                                                          runs ISDN in its firmware)
 ==================  ===================================  =====================================
 
+The silence level is a channel parameter of the vendor's API either way
+(dx_setparm with DXCH_SILENCETHRESH); a vendor SDK whose headers lack
+that parameter builds without it (HAS_SILENCE_THRESHOLD 0), and then
+`set_silence_level` is refused with DriverNotSupported naming it.
+
 A span is a T1 or an E1 as dt_getctinfo says (ct_nettype), the vendor's
 way; its alarms come in the codes of its kind (DTT1_, DTE1_).
 
@@ -55,7 +60,14 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from drivers import errors
-from drivers.interface import STATION_TONES, CallerId, DeviceInfo, Event, IBoardDriver
+from drivers.interface import (
+    SILENCE_DBM0_RANGE,
+    STATION_TONES,
+    CallerId,
+    DeviceInfo,
+    Event,
+    IBoardDriver,
+)
 from drivers.stationtones import ToneChannels
 from drivers.watchdog import OPERATION_GRACE_MS, STOP_GRACE_MS, deadline_ms, hung_data
 from drivers.wavinfo import WavFormatError, wav_format
@@ -89,6 +101,8 @@ class Binding:
         #: (drivers/_cdefs/extensions.py: sr_getevtfd, ATDT_ALARMS,
         #: ms_settone, span maintenance)
         self.has_extensions = bool(lib.HAS_SIM_EXTENSIONS)
+        #: its headers define the silence threshold's channel parameter
+        self.has_silence_threshold = bool(lib.HAS_SILENCE_THRESHOLD)
         self.term_bits = [
             (lib.TM_MAXDTMF, "digits"), (lib.TM_DIGIT, "terminator"),
             (lib.TM_MAXTIME, "max_time"), (lib.TM_IDDTIME, "inter_digit"),
@@ -844,6 +858,22 @@ class R4Driver:
             mask |= self._b.cst_masks[kind]
         self._check(self._lib.dx_setevtmsk(self._handle(name), mask), "dx_setevtmsk", name)
         self._remember_mask(name, "cst", "dx_setevtmsk", mask)
+
+    def set_silence_level(self, name, dbm0):
+        low, high = SILENCE_DBM0_RANGE
+        if not self._b.has_silence_threshold:
+            raise errors.DriverNotSupported(
+                "the vendor's headers define no silence threshold parameter "
+                "(DXCH_SILENCETHRESH): the board's own level stays",
+                function="dx_setparm", device=name)
+        if not isinstance(dbm0, int) or isinstance(dbm0, bool) or not low <= dbm0 <= high:
+            raise errors.BadParameter(f"silence level {dbm0!r} dBm0 is not an integer from "
+                                      f"{low} to {high}", function="dx_setparm", device=name)
+        value = self._ffi.new("int *", dbm0)
+        self._check(self._lib.dx_setparm(self._handle(name), self._lib.DXCH_SILENCETHRESH,
+                                         value), "dx_setparm", name)
+        self._remember_mask(name, "silence_level", "dx_setparm", self._lib.DXCH_SILENCETHRESH,
+                            value)
 
     def _busy(self, name, function):
         if name in self._ops:

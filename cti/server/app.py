@@ -243,10 +243,12 @@ class CTServer(MultiService):
                     ch = EmWinkTrunk(name, driver, clock, listener, pool, self.bus,
                                      register=group.address, group=group.name)
                 elif signalling == "loopstart":
-                    ch = LoopStartLine(name, driver, clock, listener, group=group.name)
+                    ch = LoopStartLine(name, driver, clock, listener, group=group.name,
+                                       supervision=group.supervision(signalling))
                 else:                                  # fxs_loopstart: a T1 timeslot
                     ch = T1LoopStartTrunk(name, driver, clock, listener, pool, self.bus,
-                                          group=group.name)
+                                          group=group.name,
+                                          supervision=group.supervision(signalling))
                 self.channels.add(ch)
         for group in c.station_groups:
             for name in group.stations:

@@ -37,6 +37,14 @@ from cti.auth import check_hash_format
 from cti.config import ConfigError, load
 from cti.protocol.gate import Limits
 from cti.protocol.services import ROLES  # flow, agent, supervisor, admin
+from cti.server.lines.disconnect import (
+    DEFAULT_SILENCE_S,
+    DEFAULTS,
+    MAX_SILENCE_S,
+    METHODS,
+    POSSIBLE,
+    Supervision,
+)
 from cti.server.outbound.dialing import (
     DAYS,
     DEFAULT_BARS,
@@ -45,14 +53,23 @@ from cti.server.outbound.dialing import (
     DialClass,
     DialingSettings,
 )
+from cti.server.outbound.routes import (
+    PREFIX,
+    PREPEND,
+    OutboundRoute,
+    PatternError,
+    compile_pattern,
+)
 from cti.server.scope import AGENT_AGENTS, AGENT_CALLS
 from drivers.gsm import MODES as SMS_MODES
 from drivers.gsm import GsmSettings
 from drivers.interface import (
+    DEFAULT_SILENCE_DBM0,
     DEFAULT_TONE_SETS,
     E1_CODINGS,
     E1_SIGNALLINGS,
     ISDN_SIGNALLINGS,
+    SILENCE_DBM0_RANGE,
     SPAN_CLOCKS,
     SPAN_CODINGS,
     SPAN_FRAMINGS,
@@ -157,6 +174,17 @@ class TrunkGroup:
     channels: tuple[str, ...]
     signalling: dict[str, str] = field(default_factory=dict, hash=False)
     address: str = "dtmf"               # E&M: the far end's ANI/DNIS, "dtmf" or "mf"
+    #: loop start: the disconnect methods its lines give (None: each kind of
+    #: line's default, cti.server.lines.disconnect.DEFAULTS), and silence's
+    disconnect: tuple[str, ...] | None = None
+    silence_s: float = DEFAULT_SILENCE_S
+    silence_dbm0: int = DEFAULT_SILENCE_DBM0
+
+    def supervision(self, signalling):
+        """The Supervision of its lines of `signalling` (``loopstart``,
+        ``fxs_loopstart``)."""
+        methods = self.disconnect if self.disconnect is not None else DEFAULTS[signalling]
+        return Supervision(frozenset(methods), self.silence_s, self.silence_dbm0)
 
 
 @dataclass(frozen=True)
@@ -373,6 +401,7 @@ class ServerConfig:
     conference_pool: tuple[str, ...] = ()
     station_tones: dict = field(default_factory=dict, hash=False)   # tone -> voice channel
     routes: tuple[Route, ...] = ()       # as declared
+    outbound_routes: tuple[OutboundRoute, ...] = ()   # calls out by number; () every group
     default_route: Route | None = None
     flow_down_queue: str = ""
     queues: tuple[Queue, ...] = ()
@@ -728,7 +757,8 @@ def _channels(reader, entries, devices, kinds, what, owners, group, refuse=None)
 
 # -- the whole file ------------------------------------------------------
 TOP_KEYS = ("driver", "boards", "server", "trunk_groups", "station_groups", "voice_pool",
-            "conference_pool", "station_tones", "routing", "routes", "queues", "acd",
+            "conference_pool", "station_tones", "routing", "routes", "outbound_routes",
+            "queues", "acd",
             "agents", "users", "flow", "dialing", "dial_classes", "visibility", "faults",
             "sms", "caller_id_boxes", "monitored_lines")
 
@@ -788,6 +818,7 @@ def load_server_config(path):
         trunk_groups=trunk_groups,
         station_groups=station_groups, voice_pool=voice_pool,
         conference_pool=conference_pool, station_tones=station_tones, routes=routes,
+        outbound_routes=_outbound_routes(reader, data, trunk_groups),
         default_route=default_route,
         flow_down_queue=flow_down, queues=queues, acd=acd, faults=faults, agents=agents,
         users=users,
@@ -796,6 +827,61 @@ def load_server_config(path):
                                    choices=AGENT_AGENTS),
         agent_calls=reader.string(visibility, "visibility", "agent_calls", "queues",
                                   choices=AGENT_CALLS))
+
+
+def _outbound_routes(reader, data, trunk_groups):
+    """[[outbound_routes]]: which trunk groups a call out takes by its
+    number (cti.server.outbound.routes)."""
+    groups = {g.name: g for g in trunk_groups}
+    routes, names, matches = [], {}, {}
+    for t, key in reader.tables(data, "outbound_routes", ("name", "prefix", "pattern",
+                                                          "trunk_groups", "strip", "prepend")):
+        name = reader.name(t, key)
+        reader.unique(names, name, f"{key}.name", "outbound route")
+        if ("prefix" in t) == ("pattern" in t):
+            reader.fail(key, "expected either prefix (\"91\"; \"\" for any number) or "
+                        "pattern (\"_91NXXNXXXXXX\"), " + ("not both" if "prefix" in t
+                                                             else "found neither"))
+        prefix = pattern = None
+        if "prefix" in t:
+            prefix = t["prefix"]
+            if not isinstance(prefix, str) or not PREFIX.match(prefix):
+                reader.fail(f"{key}.prefix", "expected digits, * and # (\"\" for any "
+                            f"number), got {_show(prefix)}")
+        else:
+            pattern = reader.string(t, key, "pattern", expected="an Asterisk pattern such as "
+                                    "\"_9NXXXXXX\"")
+            try:
+                compile_pattern(pattern)
+            except PatternError as e:
+                reader.fail(f"{key}.pattern", f"{pattern!r}: {e}")
+        match = ("prefix", prefix) if prefix is not None else ("pattern", pattern)
+        if match in matches:
+            reader.fail(f"{key}.{match[0]}", f"{match[0]} {match[1]!r} is routed already, by "
+                        f"{matches[match]}")
+        matches[match] = key
+        entries = reader.strings(t, key, "trunk_groups",
+                                 expected="a list of trunk groups to try in order, such as "
+                                 "[\"pstn_out\", \"local\"]")
+        if not entries:
+            reader.fail(f"{key}.trunk_groups", "expected at least one trunk group")
+        seen = {}
+        for group, where in entries:
+            reader.unique(seen, group, where, "trunk group")
+            if group not in groups:
+                reader.fail(where, f"trunk group {group!r} is not declared (trunk groups: "
+                            f"{', '.join(groups) or 'none'})")
+            if groups[group].direction == "in":
+                reader.fail(where, f"trunk group {group!r} is inbound only (direction "
+                            "\"in\"): calls out cannot use it")
+        strip = reader.integer(t, key, "strip", 0, 0, 31)
+        prepend = t.get("prepend", "")
+        if not isinstance(prepend, str) or not PREPEND.match(prepend):
+            reader.fail(f"{key}.prepend", "expected up to 16 digits, *, # and ',' (a pause), "
+                        f"got {_show(prepend)}")
+        routes.append(OutboundRoute(name, tuple(g for g, _ in entries), prefix, pattern,
+                                    strip, prepend, key))
+    return tuple(routes)
 
 
 def _faults(reader, data):
@@ -1054,7 +1140,8 @@ def _groups(reader, data, devices):
     owners = {}
     trunk_groups, names = [], {}
     for t, key in reader.tables(data, "trunk_groups",
-                                ("name", "direction", "channels", "address")):
+                                ("name", "direction", "channels", "address", "disconnect",
+                                 "silence_s", "silence_dbm0")):
         name = reader.name(t, key)
         reader.unique(names, name, f"{key}.name", "trunk group")
         direction = reader.string(t, key, "direction", choices=DIRECTIONS)
@@ -1067,8 +1154,9 @@ def _groups(reader, data, devices):
                              refuse=_not_yet_a_trunk)
         if not channels:
             reader.fail(f"{key}.channels", "expected at least one channel")
-        trunk_groups.append(TrunkGroup(name, direction, channels,
-                                       {c: devices[c].signalling for c in channels}, address))
+        signalling = {c: devices[c].signalling for c in channels}
+        trunk_groups.append(TrunkGroup(name, direction, channels, signalling, address,
+                                       *_disconnect(reader, t, key, name, signalling)))
 
     station_groups, names = [], {}
     for t, key in reader.tables(data, "station_groups", ("name", "stations")):
@@ -1105,6 +1193,54 @@ def _groups(reader, data, devices):
     else:
         conference_pool = tuple(d.name for d in devices.values() if d.kind == "dsp")
     return tuple(trunk_groups), tuple(station_groups), voice_pool, conference_pool, station_tones
+
+
+_LINE_KINDS = {"loopstart": "an analog line", "fxs_loopstart": "a T1 loop-start timeslot"}
+
+
+def _disconnect(reader, t, key, name, signalling):
+    """(disconnect, silence_s, silence_dbm0) of a trunk group: how its
+    loop-start lines learn the far end left (cti.server.lines.disconnect)."""
+    given = [k for k in ("disconnect", "silence_s", "silence_dbm0") if k in t]
+    if not given:
+        return None, DEFAULT_SILENCE_S, DEFAULT_SILENCE_DBM0
+    other = next((c for c, s in signalling.items() if s not in POSSIBLE), None)
+    if other is not None:
+        reader.fail(f"{key}.{given[0]}", f"trunk group {name!r} has {other}, whose far end "
+                    "clears with its signalling bits: disconnect, silence_s and "
+                    "silence_dbm0 are for analog lines and T1 loop-start timeslots")
+    disconnect = None
+    if "disconnect" in t:
+        entries = reader.strings(t, key, "disconnect",
+                                 expected=f"a list of {', '.join(map(repr, METHODS))}")
+        if not entries:
+            reader.fail(f"{key}.disconnect", "expected at least one of "
+                        f"{', '.join(map(repr, METHODS))}")
+        seen = {}
+        for method, where in entries:
+            if method not in METHODS:
+                reader.fail(where, f"{method!r} is not one of {', '.join(map(repr, METHODS))}")
+            reader.unique(seen, method, where, "disconnect method")
+            for channel, kind in signalling.items():
+                if method not in POSSIBLE[kind]:
+                    reader.fail(where, f"{channel} is {_LINE_KINDS[kind]}, which gives only "
+                                f"{' and '.join(map(repr, POSSIBLE[kind]))}: no {method!r}")
+        disconnect = tuple(m for m, _ in entries)
+    silent = disconnect is not None and "silence" in disconnect
+    for k in ("silence_s", "silence_dbm0"):
+        if k in t and not silent:
+            reader.fail(f"{key}.{k}", 'applies only when disconnect includes "silence" '
+                        f"(it is {list(disconnect) if disconnect else 'the default, without'})")
+    silence_s = DEFAULT_SILENCE_S
+    if "silence_s" in t:
+        silence_s = t["silence_s"]
+        if not isinstance(silence_s, (int, float)) or isinstance(silence_s, bool) \
+                or not 0 < silence_s <= MAX_SILENCE_S:
+            reader.fail(f"{key}.silence_s", f"expected seconds, a number above 0 and at most "
+                        f"{MAX_SILENCE_S}, got {_show(silence_s)}")
+    low, high = SILENCE_DBM0_RANGE
+    silence_dbm0 = reader.integer(t, key, "silence_dbm0", DEFAULT_SILENCE_DBM0, low, high)
+    return disconnect, silence_s, silence_dbm0
 
 
 def _station_tones(reader, data, devices, owners):

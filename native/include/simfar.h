@@ -56,7 +56,8 @@
 #define SIMFAR_TONES_NA 1
 #define SIMFAR_TONES_CN 2
 
-/* how the far end hangs up on an analog line */
+/* how the far end hangs up on an analog line (a T1 loop-start timeslot:
+ * SIMFAR_DISC_SILENCE, or else busy tone) */
 #define SIMFAR_DISC_LCDROP   1   /* loop current drops (for disc_ms) */
 #define SIMFAR_DISC_POLARITY 2   /* battery reversal */
 #define SIMFAR_DISC_BUSYTONE 3   /* busy / disconnect tone, forever */
@@ -133,7 +134,8 @@ int simfar_call(int ep, const char *ani, const char *name, const char *dnis,
                 int mf);
 /* The caller gives up before answer. */
 int simfar_abandon(int ep);
-/* Hang up a connected call (lines: by method; T1 and stations ignore it). */
+/* Hang up a connected call (lines and T1 loop-start timeslots: by method;
+ * E&M timeslots and stations ignore it). */
 int simfar_hangup(int ep, int method);
 /* Outbound calls placed on this endpoint: what happens next. */
 int simfar_set_outbound(int ep, int behaviour, int answer_rings);

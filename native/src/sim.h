@@ -327,7 +327,7 @@ int line_fe_abandon(struct line *l);
 int line_fe_hangup(struct line *l, int method);
 int tslot_fe_call(struct tslot *t, const char *ani, const char *dnis, int mf);
 int tslot_fe_abandon(struct tslot *t);
-int tslot_fe_hangup(struct tslot *t);
+int tslot_fe_hangup(struct tslot *t, int method);
 int station_fe_hook(struct station *s, int offhook);
 int station_fe_flash(struct station *s);
 int span_alarm(device *span, int alarm, int on);

@@ -429,7 +429,10 @@ int tslot_fe_abandon(struct tslot *t)
     return 0;
 }
 
-int tslot_fe_hangup(struct tslot *t)
+/* The far end hangs up: E&M with its bits (`method` does not apply);
+ * loop start, which has no disconnect bit, with busy tone, or into
+ * silence (SIMFAR_DISC_SILENCE: nothing at all on the timeslot). */
+int tslot_fe_hangup(struct tslot *t, int method)
 {
     farend *fe = &t->fe;
     if (fe->state != SIMFAR_ST_CONNECTED && fe->state != SIMFAR_ST_SEIZED)
@@ -439,7 +442,7 @@ int tslot_fe_hangup(struct tslot *t)
     set_receivers(t);
     if (t->signalling == SIMFAR_SIG_EM_WINK)
         far_bits(t, BITS_ONHOOK_EM);
-    else
+    else if (method != SIMFAR_DISC_SILENCE)
         farend_tone(fe, CTI_TONE_BUSY, -13);
     return 0;
 }

@@ -27,7 +27,8 @@
 
 enum op { OP_NONE, OP_PLAY, OP_RECORD, OP_GETDIG, OP_DIAL, OP_TONE, OP_HOOK };
 
-#define SIL_DBM0 (-40.0f)
+/* The silence threshold until dx_setparm(DXCH_SILENCETHRESH) changes it. */
+#define SIL_DBM0 (-40)
 
 /* Termination conditions parsed from a DV_TPT table (times in ms, 0 = off). */
 typedef struct {
@@ -101,6 +102,7 @@ typedef struct voice {
     cti_tone_tx *tone;
     int cur_tone;             /* TID_ currently heard */
     int silent;               /* DE_SILON reported */
+    int sil_dbm0;             /* below this level (dBm0) is silence */
     long sil_run, nosil_run;
     /* results */
     long termmsk;
@@ -120,6 +122,7 @@ struct voice *voice_new(device *d)
     v->dev = d;
     v->state = CS_IDLE;
     v->digtypes = D_DTMF;
+    v->sil_dbm0 = SIL_DBM0;
     v->drx = cti_digit_rx_new(CTI_DIGITS_DTMF);
     v->dtx = cti_digit_tx_new(CTI_DIGITS_DTMF);
     v->mtx = cti_digit_tx_new(CTI_DIGITS_MF);
@@ -444,7 +447,7 @@ static void hear(voice *v, const int16_t *in, int listening)
     }
     if (v->op != OP_NONE || (v->evtmask & (DM_SILON | DM_SILOF))) {
         pw = cti_power_dbm0(in, TICK);
-        if (pw < SIL_DBM0) {
+        if (pw < (float)v->sil_dbm0) {
             v->sil_run += TICK_MS;
             v->nosil_run = 0;
         } else {
@@ -820,6 +823,51 @@ int dx_clrdigbuf(int ch)
         V(d)->dig[0] = V(d)->digt[0] = 0;
         dev_ok(d);
         r = 0;
+    }
+    sim_unlock();
+    return r;
+}
+
+/* Channel parameters: DXCH_SILENCETHRESH alone, an int. */
+int dx_setparm(int dev, unsigned long parm, void *valuep)
+{
+    device *d;
+    int r = -1, level;
+    sim_lock();
+    d = sim_dev(dev);
+    if (d && d->kind == DEV_VOICE) {
+        if (parm != DXCH_SILENCETHRESH) {
+            r = dev_err(d, EDX_BADPARM, "parameter 0x%lx is not one this board knows", parm);
+        } else if (!valuep) {
+            r = dev_err(d, EDX_BADPARM, "no value for DXCH_SILENCETHRESH");
+        } else if ((level = *(const int *)valuep) < DX_SILENCETHRESH_MIN
+                   || level > DX_SILENCETHRESH_MAX) {
+            r = dev_err(d, EDX_BADPARM, "silence threshold %d dBm0 is not from %d to %d",
+                        level, DX_SILENCETHRESH_MIN, DX_SILENCETHRESH_MAX);
+        } else {
+            V(d)->sil_dbm0 = level;
+            dev_ok(d);
+            r = 0;
+        }
+    }
+    sim_unlock();
+    return r;
+}
+
+int dx_getparm(int dev, unsigned long parm, void *valuep)
+{
+    device *d;
+    int r = -1;
+    sim_lock();
+    d = sim_dev(dev);
+    if (d && d->kind == DEV_VOICE) {
+        if (parm != DXCH_SILENCETHRESH || !valuep) {
+            r = dev_err(d, EDX_BADPARM, "parameter 0x%lx is not one this board knows", parm);
+        } else {
+            *(int *)valuep = V(d)->sil_dbm0;
+            dev_ok(d);
+            r = 0;
+        }
     }
     sim_unlock();
     return r;

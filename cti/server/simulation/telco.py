@@ -56,8 +56,10 @@ from drivers.wavinfo import WavFormatError, wav_format
 log = Logger()
 
 #: Supervision methods by which an analog line's far end hangs up; a T1
-#: timeslot drops its bits.
+#: loop-start timeslot's sends busy tone or goes silent (it has no loop
+#: current or battery to change), an E&M timeslot's drops its bits.
 HANGUP_METHODS = tuple(DISCONNECTS)
+T1_LOOPSTART_HANGUPS = ("busy_tone", "silence")
 #: What a station's handset does.
 HANDSET_ACTIONS = ("lift", "hangup", "flash")
 #: Tones a far end sends ("none" stops what it sends).
@@ -180,9 +182,11 @@ class SimulatedTelco:
 
     def hangup(self, who, device, method=None):
         """The far end hangs up: an analog line by `method` (loop current
-        drop unless told), a T1 timeslot with its signalling bits, a
-        station by putting the handset down.  A caller not answered yet
-        gives up (its line stops ringing, its timeslot is released)."""
+        drop unless told), a T1 loop-start timeslot by busy tone or into
+        silence (busy tone unless told), an E&M timeslot with its
+        signalling bits, a station by putting the handset down.  A caller
+        not answered yet gives up (its line stops ringing, its timeslot is
+        released)."""
         self._need()
         if device in self.stations:
             if method is not None:
@@ -190,18 +194,25 @@ class SimulatedTelco:
                                    "hang-up method is for analog lines", field="method")
             return self.handset(who, device, "hangup")
         group = self._trunk(device, "device")
-        analog = group.signalling.get(device) == "loopstart"
-        if method is not None and not analog:
+        kind = group.signalling.get(device)
+        if kind == "fxs_loopstart":
+            if method not in (None, *T1_LOOPSTART_HANGUPS):
+                raise InvalidField(f"{device} is a T1 loop-start timeslot: its far end hangs "
+                                   "up with busy tone or into silence (busy_tone, silence), "
+                                   f"not {method}", field="method")
+            method = method or T1_LOOPSTART_HANGUPS[0]
+        elif method is not None and kind != "loopstart":
             raise InvalidField(f"{device} is a T1 timeslot: its far end hangs up with its "
-                               "signalling bits; a hang-up method is for analog lines",
-                               field="method")
+                               "signalling bits; a hang-up method is for analog lines and "
+                               "T1 loop-start timeslots", field="method")
         far = self._far(device)
         if self._run(lambda: far.state) == "ringing":
             self._run(far.abandon)              # gone before the answer
         else:
             self._run(far.hangup, method or HANGUP_METHODS[0])
         self._log(who, "hangs up {device} ({method})", device=device,
-                  method=method or ("loop current drop" if analog else "bits on hook"))
+                  method=method or ("loop current drop" if kind == "loopstart"
+                                    else "bits on hook"))
         return {"device": device}
 
     def answer_mode(self, who, target, mode, rings=2):
