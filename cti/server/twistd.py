@@ -27,7 +27,7 @@ from twisted.python import usage
 
 from cti.config import ConfigError
 from cti.server.reload.hangup import ignore_hangups
-from cti.server.run import make_service
+from cti.server.run import START_FAILURES, make_service
 from drivers.errors import DriverError
 
 log = Logger()
@@ -69,6 +69,8 @@ class TwistdServer(MultiService):
         try:
             super().startService()
         except Exception as e:          # a locked journal, an unreadable var directory...
+            if not isinstance(e, START_FAILURES):
+                log.failure("{prog}: cannot start", prog=PROG)   # a fault of ours
             self._cannot_start(e)
         ready = self.server.listening.ready
         if not ready.called:             # an endpoint that binds later (not tcp, tls, unix)
