@@ -7,6 +7,7 @@ the problem, and the flows that ran stay."""
 import shutil
 
 import pytest
+from twisted.internet import defer
 from twisted.logger import globalLogPublisher
 
 from cti.flow.library import FlowsRefused, flow_changes
@@ -26,12 +27,18 @@ def site(tmp_path):
     return etc
 
 
+def at_once(f, *args):
+    """The prompts made here and now (the reactor's threads do not run
+    under the test's clock)."""
+    return defer.maybeDeferred(f, *args)
+
+
 def started(site):
     """The centre on `site`, and its flow tier serving a FlowLibrary."""
     centre = Centre(str(site / "cti.toml"), var_dir=site.parent / "var")   # as the file says
     centre.server.startService()
     _, settings, flows = load(centre.config.path)
-    library = library_of(settings, flows, centre.clock)
+    library = library_of(settings, flows, centre.clock, in_thread=at_once)
     client = centre.client()
     centre.call(client.login(settings.user, settings.read_password(), "flow"))
     tier = FlowTier(client, library.runner, library)
@@ -123,7 +130,7 @@ def test_sighup_s_reload_is_the_library_s_and_says_every_error(site):
         (site / "flows" / "broken.toml").write_text('description = "x"\n[[steps]]\nname = \n')
         edit(site, "support_menu", 'next = "welcome"', 'next = "welcom"')
         with pytest.raises(FlowsRefused) as refused:
-            library.reload("SIGHUP")
+            centre.call(library.reload("SIGHUP"))
         message = str(refused.value)
         assert message.startswith("2 errors in the flow files; nothing was reloaded")
         assert f"{site / 'flows' / 'broken.toml'}, line 3: not valid TOML" in message
@@ -132,7 +139,7 @@ def test_sighup_s_reload_is_the_library_s_and_says_every_error(site):
         (site / "flows" / "broken.toml").unlink()
         edit(site, "support_menu", 'next = "welcom"', 'next = "welcome"')
         shutil.copy(site / "flows" / "after_hours.toml", site / "flows" / "night.toml")
-        assert library.reload("SIGHUP")["changes"] == ["flow night added"]
+        assert centre.call(library.reload("SIGHUP"))["changes"] == ["flow night added"]
         assert "night" in library.runner.flows
     finally:
         centre.center.stop()
@@ -165,3 +172,30 @@ def test_a_goto_after_the_reload_goes_into_the_old_definition_of_the_other_flow(
         assert ("support_menu", "telephone") in outcome_of(centre, tier, 2).path
     finally:
         centre.center.stop()
+
+
+def test_a_new_prompt_is_made_off_the_reactor_before_the_flows_are_taken(site):
+    """A flow naming a prompt new to the manifest: the prompt is made on
+    a thread (calls are served meanwhile), and only then are the flows
+    taken, its WAV there for the first caller."""
+    centre = Centre(str(site / "cti.toml"), var_dir=site.parent / "var")
+    _, settings, flows = load(centre.config.path)
+    waiting = []
+
+    def on_a_thread(f, *args):
+        d = defer.Deferred()
+        waiting.append((d, f, args))
+        return d
+
+    library = library_of(settings, flows, centre.clock, in_thread=on_a_thread)
+    manifest = site / "prompts" / "prompts.toml"
+    manifest.write_text(manifest.read_text().replace(
+        "[prompts]\n", '[prompts]\nnight_greeting = "We are closed for the night."\n', 1))
+    shutil.copy(site / "flows" / "after_hours.toml", site / "flows" / "night.toml")
+    edit(site, "night", 'prompt = [', 'prompt = ["night_greeting", ')
+    reloaded = library.reload("SIGHUP")
+    [(d, f, args)] = waiting
+    assert not reloaded.called and "night" not in library.flows      # not yet
+    d.callback(f(*args))
+    assert (site / "prompts" / "night_greeting.wav").exists()
+    assert reloaded.result["changes"] == ["flow night added"] and "night" in library.flows

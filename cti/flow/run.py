@@ -16,7 +16,6 @@ a flow finish on the definitions they started on.
 """
 import signal
 import sys
-from contextlib import suppress
 
 from twisted.internet import defer, task
 from twisted.logger import Logger
@@ -70,14 +69,14 @@ def serve(reactor, settings, library, password):
         yield task.deferLater(reactor, RECONNECT_S, lambda: None)
 
 
-def library_of(settings, flows, clock):
+def library_of(settings, flows, clock, in_thread=None):
     """The FlowLibrary serving `flows` (loaded by `load`) from now on."""
     from cti.flow.library import FlowLibrary
     from cti.flow.runtime import FlowRunner
 
     manifest = settings.prompts_dir / "prompts.toml"
     return FlowLibrary(settings.flows_dir, manifest if manifest.exists() else None,
-                       FlowRunner(flows, settings.prompts_dir, clock))
+                       FlowRunner(flows, settings.prompts_dir, clock), in_thread)
 
 
 def reload_on_hangup(reactor, library):
@@ -85,8 +84,7 @@ def reload_on_hangup(reactor, library):
     from cti.flow.library import FlowsRefused
 
     def reload():
-        with suppress(FlowsRefused):
-            library.reload("SIGHUP")
+        library.reload("SIGHUP").addErrback(lambda f: f.trap(FlowsRefused))
     signal.signal(signal.SIGHUP, lambda signum, frame: reactor.callFromThread(reload))
 
 

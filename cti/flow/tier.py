@@ -151,13 +151,13 @@ class FlowTier:
 
     def _reload(self):
         """The CT server reloaded its configuration: the flow files too."""
-        try:
-            done = self.library.reload("the CT server's reload")
-            answer = {"flows": done["flows"], "changes": done["changes"]}
-        except FlowsRefused as e:
-            answer = {"flows": sorted(self.runner.flows), "error": str(e)}
-        self.client.call("FlowsReloaded", **answer).addErrback(
-            lambda f: log.warn("FlowsReloaded not taken: {why}", why=f.value))
+        def refused(failure):
+            failure.trap(FlowsRefused)
+            return {"flows": sorted(self.runner.flows), "error": str(failure.value)}
+
+        d = self.library.reload("the CT server's reload").addErrback(refused)
+        d.addCallback(lambda answer: self.client.call("FlowsReloaded", **answer))
+        d.addErrback(lambda f: log.warn("FlowsReloaded not taken: {why}", why=f.value))
 
     def register(self):
         return self.client.call("RouteRegister")
