@@ -30,4 +30,4 @@ bench: setup
 	$(VENV)/python -m bench.shell
 
 clean:
-	rm -rf build .venv *.egg-info drivers/_r4*.so drivers/_r4*.c drivers/_r4*.o drivers/_pri*.so drivers/_pri.c drivers/libctisim.so
+	rm -rf build .venv *.egg-info drivers/_r4*.so drivers/_r4*.c drivers/_r4*.o drivers/_pri*.so drivers/_pri.c drivers/_dahdi*.so drivers/_dahdi.c drivers/libctisim.so

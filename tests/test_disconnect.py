@@ -5,7 +5,9 @@ the line's trunk group says it gives, and the call clears with that
 method's cause in its CDR; a caller who hangs up into silence is cleared
 after the group's silence_s; one who pauses for less, or talks quietly
 above the group's level, is not; a method the group leaves out clears
-nothing.  T1 loop-start timeslots likewise, by tone or silence."""
+nothing.  T1 loop-start timeslots likewise, by tone or silence.  A caller
+waiting quietly (in a queue, on hold) is not timed for silence: only once
+it has a party again, from zero."""
 import shutil
 
 import pytest
@@ -14,19 +16,22 @@ from cti.config import ConfigError
 from cti.server.config import load_server_config
 from cti.storage.models import CallRecord
 from tests.centre import Centre, admin
-from tests.test_callcenter import agent_ready, names
+from tests.test_callcenter import PASSWORD, agent_ready, names
+from tests.test_outbound import headset_agent
 
 SILENCE_S = 8
 ALL = '["loop_current", "reversal", "tone", "silence"]'
 
 
-def centre_with(tmp_path, group, t1_loopstart=False):
+def centre_with(tmp_path, group, t1_loopstart=False, sales=""):
     """The sample centre, the trunk group of its analog lines ("local") or,
     with `t1_loopstart`, of its T1 span made loop start, given `group`
-    (TOML lines)."""
+    (TOML lines); its sales queue given `sales` too."""
     shutil.copytree("etc", tmp_path / "etc")
     cti = tmp_path / "etc" / "cti.toml"
     text = cti.read_text()
+    music = 'music = "hold_music"       # prompt played while waiting\n'
+    text = text.replace(music, music + sales + "\n", 1)
     if t1_loopstart:
         boards = tmp_path / "etc" / "boards.toml"
         boards.write_text(boards.read_text().replace('signalling = "em_wink"',
@@ -90,9 +95,9 @@ def test_pauses_shorter_than_silence_s_and_quiet_talk_keep_the_call(tmp_path):
     centre = centre_with(tmp_path, f'disconnect = ["silence"]\nsilence_s = {SILENCE_S}\n'
                                    "silence_dbm0 = -40")
     caller = talking(centre, "dxxxB1C2")
-    for _ in range(8):
-        caller.send_tone_custom(440, 0, -35, on_ms=1_500)
-        centre.run(7_500)                      # 1.5 s of talk, then 6 s of pause
+    caller.send_tone_custom(440, 0, -35, on_ms=1_500, off_ms=6_000)   # 1.5 s of talk,
+    centre.run(60_000)                                                # 6 s of pause...
+    caller.stop_sending()
     assert len(centre.center.calls) == 1
     caller.hangup("silence")
     assert cleared_cause(centre, within_ms=(SILENCE_S + 3) * 1000) == \
@@ -183,3 +188,123 @@ def test_sim_hangup_refuses_what_a_t1_loop_start_far_end_cannot_do(tmp_path):
     assert e.code == "invalid_field" and e.body["field"] == "method"
     assert "dtiB1T4 is a T1 loop-start timeslot" in str(e) and "busy_tone, silence" in str(e)
     assert len(centre.center.calls) == 1
+
+
+def queued(centre, line):
+    """A caller on `line` waiting in the sales queue (its music), agent 1001
+    logged on but not ready: (its far end, the agent's client, its events)."""
+    agent = centre.client()
+    centre.call(agent.login("1001", PASSWORD, "agent"))
+    events = centre.events(agent)
+    centre.call(agent.call("MonitorStart", object="device", id="msiB1C1"))
+    centre.call(agent.call("SetAgentState", state="loggedOn", station="msiB1C1"))
+    caller = centre.sim.endpoint(line)
+    caller.call(ani="2125550042")
+    centre.run_until(lambda: [c.state for c in centre.center.calls.values()] == ["queued"],
+                     what="the caller waits in the queue")
+    return caller, agent, events
+
+
+def answers(centre, agent, events):
+    """The agent gets ready and answers the waiting caller."""
+    centre.call(agent.call("SetAgentState", state="ready"))
+    phone = centre.sim.endpoint("msiB1C1")
+    centre.run_until(lambda: phone.state == "ringing", what="the agent's phone rings")
+    phone.offhook()
+    centre.run_until(lambda: "Established" in names(events), what="talking")
+
+
+def talks(centre, caller, seconds):
+    """The caller talks for `seconds`, then says nothing: 1.5 s of speech
+    in every 6 s (its pauses shorter than SILENCE_S)."""
+    caller.send_tone_custom(440, 0, -20, on_ms=1_500, off_ms=4_500)
+    centre.run(seconds * 1000)
+    caller.stop_sending()
+
+
+def test_a_caller_waiting_quietly_in_the_queue_is_not_cut_off(tmp_path):
+    """Three times silence_s in the queue without a word: still waiting;
+    answered, the caller talks with the agent: still connected."""
+    centre = centre_with(tmp_path, f'disconnect = ["silence"]\nsilence_s = {SILENCE_S}')
+    caller, agent, events = queued(centre, "dxxxB1C2")
+    centre.run(3 * SILENCE_S * 1000)
+    assert [c.state for c in centre.center.calls.values()] == ["queued"]
+    answers(centre, agent, events)
+    talks(centre, caller, 4 * SILENCE_S)
+    assert [c.state for c in centre.center.calls.values()] == ["talking"]
+    assert centre.records.of(CallRecord) == []
+
+
+@pytest.mark.parametrize("line,t1_loopstart", [("dxxxB1C2", False), ("dtiB1T4", True)])
+def test_a_caller_gone_silently_while_queued_is_cleared_silence_s_after_the_answer(
+        tmp_path, line, t1_loopstart):
+    """The caller hangs up into silence while waiting; nobody can tell
+    until an agent answers and hears nothing: silence_s later the call
+    clears with silence's cause (the time waited does not count)."""
+    centre = centre_with(tmp_path, f'disconnect = ["tone", "silence"]\nsilence_s = {SILENCE_S}',
+                         t1_loopstart=t1_loopstart)
+    caller, agent, events = queued(centre, line)
+    caller.hangup("silence")
+    centre.run(3 * SILENCE_S * 1000)
+    assert [c.state for c in centre.center.calls.values()] == ["queued"]
+    answers(centre, agent, events)
+    centre.run((SILENCE_S - 1) * 1000)
+    assert [c.state for c in centre.center.calls.values()] == ["talking"]
+    assert cleared_cause(centre, within_ms=2_000) == \
+        f"far end cleared (silence for {SILENCE_S} s)"
+
+
+def test_a_caller_held_quietly_is_not_cut_off_and_timed_again_once_retrieved(tmp_path):
+    """The agent holds the call for three times silence_s, the caller
+    quiet, and takes it back: still connected, the caller talks on; once
+    the caller has gone silent, the call clears silence_s later."""
+    centre = centre_with(tmp_path, f'disconnect = ["silence"]\nsilence_s = {SILENCE_S}')
+    agent, events = agent_ready(centre, "1001", "msiB1C1")
+    caller, phone = centre.sim.endpoint("dxxxB1C2"), centre.sim.endpoint("msiB1C1")
+    caller.call(ani="2125550042")
+    centre.run_until(lambda: phone.state == "ringing", within_ms=30_000,
+                     what="the agent's phone rings")
+    phone.offhook()
+    centre.run_until(lambda: "Established" in names(events), what="talking")
+    [call_id] = centre.center.calls
+    talks(centre, caller, 12)
+    centre.call(agent.call("HoldCall", call=call_id))
+    centre.run(3 * SILENCE_S * 1000)
+    assert list(centre.center.calls) == [call_id]
+    assert centre.center.layer.snapshot(call_id)["held"]
+    centre.call(agent.call("RetrieveCall", call=call_id))
+    centre.run((SILENCE_S - 1) * 1000)          # quiet since long before: timed from now
+    talks(centre, caller, 2 * SILENCE_S)
+    assert [c.state for c in centre.center.calls.values()] == ["talking"]
+    assert not centre.center.layer.snapshot(call_id)["held"]
+    caller.hangup("silence")
+    assert cleared_cause(centre, within_ms=(SILENCE_S + 3) * 1000) == \
+        f"far end cleared (silence for {SILENCE_S} s)"
+
+
+
+def test_a_line_released_for_a_callback_while_waiting_times_its_next_call(tmp_path):
+    """A caller waiting in the queue asks to be called back: its line is
+    released while it waits.  The next call on that line, an agent's call
+    out whose far end goes silent, is cleared silence_s later like any."""
+    centre = centre_with(tmp_path, f'disconnect = ["silence"]\nsilence_s = {SILENCE_S}',
+                         sales='callback_key = "5"\nannounce_every_s = 60')
+    line = centre.sim.endpoint("dxxxB1C1")          # the first line calls out take
+    line.call(ani="2125550001")
+    centre.run_until(lambda: [c.state for c in centre.center.calls.values()] == ["queued"],
+                     what="the caller waits in the queue")
+    centre.run(2_000)
+    line.send_digits("5")
+    centre.run_until(lambda: line.state == "idle", within_ms=20_000,
+                     what="the line is released for the callback")
+    [called_back] = centre.center.calls
+    agent, events, _ = headset_agent(centre)        # 1005, of support: not offered it
+    line.set_outbound("answer", 1)
+    call_out = centre.call(agent.call("MakeCall", number="5551234"))["call"]
+    centre.run_until(lambda: "Established" in names(events), within_ms=20_000,
+                     what="the far end answers on the line")
+    centre.run_until(lambda: call_out not in centre.center.calls,
+                     within_ms=(SILENCE_S + 3) * 1000, what="the silent far end is cleared")
+    [cdr] = centre.records.of(CallRecord, call_id=call_out)
+    assert cdr.cause == f"far end cleared (silence for {SILENCE_S} s)"
+    assert list(centre.center.calls) == [called_back]         # still waits for its agent

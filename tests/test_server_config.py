@@ -291,6 +291,17 @@ def test_paths_and_urls_relative_to_the_file(tmp_path):
     assert load_server_config(write(tmp_path, text)).database == "postgresql://cti:pw@db/cti"
 
 
+def test_dahdi_reads_system_conf_where_the_file_says(tmp_path):
+    """driver = "dahdi": DAHDI's own /etc/dahdi/system.conf, unless
+    system_conf names another (relative to the configuration file)."""
+    text = edit('driver = "sim"', 'driver = "dahdi"')
+    config = load_server_config(write(tmp_path, text))
+    assert (config.driver, config.system_conf) == ("dahdi", "/etc/dahdi/system.conf")
+    text = edit('driver = "sim"', 'driver = "dahdi"\nsystem_conf = "dahdi/system.conf"')
+    config = load_server_config(write(tmp_path, text))
+    assert config.system_conf == str(tmp_path / "dahdi" / "system.conf")
+
+
 def test_boards_from_another_file(tmp_path):
     (tmp_path / "chassis.toml").write_text('[[boards]]\ntype = "t1"\n\n'
                                            '[[boards]]\ntype = "stations"\ncount = 4\n')
@@ -379,8 +390,8 @@ ERRORS = [
      "is not a database URL"),
     ("bad log level", ("[server]\n", '[server]\nlog_level = "loud"\n'), "server.log_level",
      "'loud' is not one of 'debug'"),
-    ("bad driver", ('driver = "sim"', 'driver = "dahdi"'), "driver",
-     "'dahdi' is not one of 'sim', 'r4'"),
+    ("bad driver", ('driver = "sim"', 'driver = "zaptel"'), "driver",
+     "'zaptel' is not one of 'sim', 'r4', 'dahdi'"),
     ("bad name", ('name = "floor"', 'name = "first floor"'), "station_groups[0].name",
      "'first floor' is not a name of letters"),
     # unknown keys

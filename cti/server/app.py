@@ -194,9 +194,18 @@ class CTServer(MultiService):
         """The driver of the configuration: the simulator on the wall clock
         (its clock thread started with the service: twistd forks between
         making the service and starting it, and a thread does not survive
-        a fork), or R4."""
+        a fork), R4, or DAHDI (its system.conf, its channels named as the
+        boards)."""
         from drivers.r4 import R4Driver
 
+        if self.config.driver == "dahdi":
+            from cti.server.config import board_layout
+            from drivers import systemconf
+            from drivers.dahdi import DahdiDriver
+            from drivers.dahdidev import KernelDevices
+
+            return DahdiDriver(KernelDevices(), systemconf.read(self.config.system_conf),
+                               reactor, boards=board_layout(self.config.boards))
         if self.config.driver == "sim":
             from drivers.sim import Simulator
 

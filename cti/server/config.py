@@ -86,7 +86,9 @@ __all__ = [
     "STRATEGIES", "ROLES", "DIRECTIONS", "LOG_LEVELS", "DEFAULT_LISTEN",
 ]
 
-DRIVERS = ("sim", "r4")
+DRIVERS = ("sim", "r4", "dahdi")
+#: Where DAHDI keeps its span and channel configuration (driver = "dahdi").
+DEFAULT_SYSTEM_CONF = "/etc/dahdi/system.conf"
 DIRECTIONS = ("in", "out", "both")
 STRATEGIES = ("longest_idle", "fewest_calls", "least_talk_time", "round_robin", "linear",
               "ring_all", "random", "weighted_random")
@@ -379,10 +381,11 @@ class TLSSettings:
 @dataclass(frozen=True)
 class ServerConfig:
     path: str                            # the configuration file, as given
-    driver: str                          # "sim" or "r4"
+    driver: str                          # "sim", "r4" or "dahdi"
     boards: list = field(hash=False)     # [[boards]] tables, as Simulator.from_config takes
     boards_path: str                     # the file the boards came from
     devices: dict = field(hash=False, repr=False)   # name -> Device, in bus order
+    system_conf: str = DEFAULT_SYSTEM_CONF   # DAHDI's channels (driver = "dahdi")
     listen: tuple[str, ...] = DEFAULT_LISTEN
     http: str | None = None              # /metrics and /status (cti.server.monitoring)
     heartbeat_s: int = 10
@@ -476,6 +479,15 @@ class ServerConfig:
 
 
 # -- devices from boards -------------------------------------------------
+def board_layout(boards):
+    """The boards as the DAHDI driver maps DAHDI's channels onto them:
+    drivers.dahdi.BoardLayout (type, and lines, channels or phones)."""
+    from drivers.dahdi import BoardLayout
+
+    return [BoardLayout(b["type"], b.get(BOARD_SIZE[b["type"]][0], BOARD_SIZE[b["type"]][1])
+                        if b["type"] in BOARD_SIZE else None) for b in boards]
+
+
 def board_devices(boards):
     """Every channel of a (checked) list of board tables, name -> Device,
     numbered as native/src/boards.c numbers them: per family in the order
@@ -756,9 +768,9 @@ def _channels(reader, entries, devices, kinds, what, owners, group, refuse=None)
 
 
 # -- the whole file ------------------------------------------------------
-TOP_KEYS = ("driver", "boards", "server", "trunk_groups", "station_groups", "voice_pool",
-            "conference_pool", "station_tones", "routing", "routes", "outbound_routes",
-            "queues", "acd",
+TOP_KEYS = ("driver", "system_conf", "boards", "server", "trunk_groups", "station_groups",
+            "voice_pool", "conference_pool", "station_tones", "routing", "routes",
+            "outbound_routes", "queues", "acd",
             "agents", "users", "flow", "dialing", "dial_classes", "visibility", "faults",
             "sms", "caller_id_boxes", "monitored_lines")
 
@@ -770,6 +782,7 @@ def load_server_config(path):
     base = os.path.dirname(os.fspath(path))
     reader.table(data, "", TOP_KEYS)
     driver = reader.string(data, "", "driver", choices=DRIVERS)
+    system_conf = _absolute(base, reader.string(data, "", "system_conf", DEFAULT_SYSTEM_CONF))
     boards, boards_path = _load_boards(reader, data, base)
     devices = board_devices(boards)
 
@@ -812,7 +825,8 @@ def load_server_config(path):
     return ServerConfig(
         sms=_sms(reader, data), caller_id_boxes=boxes,
         monitored_lines=_monitored_lines(reader, data, boxes, devices),
-        path=str(path), driver=driver, boards=boards, boards_path=str(boards_path),
+        path=str(path), driver=driver, system_conf=str(system_conf), boards=boards,
+        boards_path=str(boards_path),
         devices=devices, listen=listen, http=http, heartbeat_s=heartbeat_s, var_dir=var_dir,
         database=database, log_level=log_level, record_hook=record_hook, gate=gate, tls=tls,
         trunk_groups=trunk_groups,

@@ -112,6 +112,27 @@ static float ms_dbm0(double ms)
     return ms < -99.0 ? -99.0f : (float)ms;
 }
 
+float cti_tone_share(const int16_t *x, int n)
+{
+    static const float freqs[] = {350, 440, 480, 620, 450, 914, 1371, 1777, 1100, 2100};
+    double total = 0, tone = 0;
+    int i, k;
+    for (i = 0; i < n; i++)
+        total += (double)x[i] * x[i];
+    if (total <= 0)
+        return 0;
+    for (k = 0; k < (int)(sizeof freqs / sizeof freqs[0]); k++) {
+        double w = 2 * M_PI * freqs[k] / 8000.0, c = 2 * cos(w), s0, s1 = 0, s2 = 0;
+        for (i = 0; i < n; i++) {
+            s0 = x[i] + c * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        tone += (s1 * s1 + s2 * s2 - c * s1 * s2) * 2.0 / n;
+    }
+    return (float)(tone / total);
+}
+
 float cti_power_dbm0(const int16_t *amp, int n)
 {
     double sum = 0.0;

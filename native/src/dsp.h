@@ -120,6 +120,10 @@ cti_tone_id cti_cpt_rx_current(const cti_cpt_rx *rx);
 
 /* Mean power of the block in dBm0 (-99 for digital silence). */
 float cti_power_dbm0(const int16_t *amp, int n);
+/* The share of the block's power at the call-progress tones' frequencies
+ * (NA and CN tones, SIT, fax): near 1 for a tone, low for a voice.  Call
+ * progress tells a voice answering from a tone with it. */
+float cti_tone_share(const int16_t *amp, int n);
 
 /* ---- caller ID: Bellcore Bell 202 FSK (SDMF and MDMF) ------------------ */
 

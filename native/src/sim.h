@@ -294,6 +294,11 @@ struct station *station_new(device *d);
 void station_free(struct station *s);
 void station_tick(device *d);
 farend *station_farend(struct station *s);
+/* DAHDI's personality (dahdisim.c): the phone's hook and its flashes so
+ * far; the port ringing it with a cadence until stopped (on_ms 0). */
+int station_phone_offhook(const struct station *s);
+int station_flashes(const struct station *s);
+void station_ring(struct station *s, int on_ms, int off_ms);
 struct dcb *dcb_new(device *d);
 void dcb_free(struct dcb *c);
 void dcb_tick(device *d);
@@ -316,6 +321,9 @@ int voice_has_line(const device *d);
 device *voice_line_dev(const device *voice_dev);
 int line_callerid(struct line *l, cti_callerid *out);
 int line_rings(const struct line *l);
+/* A port whose codec passes the line's audio on hook (DAHDI's FXO ports:
+ * the caller ID between the rings reaches userspace, dahdisim.c). */
+void line_pass_onhook_audio(struct line *l, int on);
 int line_status_bits(const struct line *l);
 
 int status_line(device *d, char *buf, int max);   /* simfar_device_status */

@@ -471,6 +471,12 @@ static void our_bits(tslot *t, unsigned char bits)
         far_end_sees(t, a_on_ms);
 }
 
+void tslot_send_bits(tslot *t, unsigned char bits)
+{
+    sim_wake(t->dev);
+    our_bits(t, bits);
+}
+
 /* Our bits reach the far end: what does it make of them (an E1 CAS far
  * end only hears them: simfar_far_heard_bits)?  a_on_ms: how long our A
  * bit held its previous value (a wink is 100-350 ms of off-hook). */

@@ -75,6 +75,11 @@ int span_has_dchannel(int signalling);
  * timeslot 1-15, then 17-31. */
 int span_line_timeslot(const span *s, int k);
 
+/* Our bits change as if the application set them (A = 0x1 ... D = 0x8; a
+ * T1 carries A and B, repeated in C and D): DAHDI's personality
+ * (dahdisim.c), which keeps the kernel's own robbed-bit logic. */
+void tslot_send_bits(tslot *t, unsigned char bits);
+
 /* ---- t1maint.c: the line --------------------------------------------------*/
 struct t1maint *t1maint_new(span *s);
 void t1maint_free(struct t1maint *m);
@@ -109,5 +114,9 @@ int t1maint_cas_aligned(const struct t1maint *m);
 enum { DCHAN_LOST, DCHAN_TO_FAR, DCHAN_TO_US };
 int t1maint_dchannel_route(const struct t1maint *m, int from_us);
 int t1maint_status(const struct t1maint *m, char *buf, int max);
+/* Our end's framing, coding and clock (DTFR_, DTCD_, DTCK_) and our
+ * loopback (DTLB_); setting a loopback as dt_setloopback does. */
+void t1maint_line(const struct t1maint *m, int *framing, int *coding, int *clock, int *loop);
+void t1maint_set_loopback(struct t1maint *m, int mode);
 
 #endif

@@ -1015,27 +1015,6 @@ out:
 }
 
 /* Share of the block's energy at call-progress tone frequencies (0..1). */
-static float tone_share(const int16_t *x, int n)
-{
-    static const float freqs[] = {350, 440, 480, 620, 450, 914, 1371, 1777, 1100, 2100};
-    double total = 0, tone = 0;
-    int i, k;
-    for (i = 0; i < n; i++)
-        total += (double)x[i] * x[i];
-    if (total <= 0)
-        return 0;
-    for (k = 0; k < (int)(sizeof freqs / sizeof freqs[0]); k++) {
-        double w = 2 * M_PI * freqs[k] / 8000.0, c = 2 * cos(w), s0, s1 = 0, s2 = 0;
-        for (i = 0; i < n; i++) {
-            s0 = x[i] + c * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
-        tone += (s1 * s1 + s2 * s2 - c * s1 * s2) * 2.0 / n;
-    }
-    return (float)(tone / total);
-}
-
 /* A signal that goes on this long without a break, and is neither voice nor
  * a known tone (dial tone still there after dialling, a howler), is no
  * ringback: the vendor's continuous non-silence limit, 6.5 s by default. */
@@ -1091,7 +1070,7 @@ static void callp_tick(voice *v, const int16_t *in)
             cp->in_burst = 1;
             cp->bursts++;
         }
-        if (tone_share(in, TICK) < 0.5f)
+        if (cti_tone_share(in, TICK) < 0.5f)
             cp->voice_ms += TICK_MS;
         else
             cp->voice_ms = 0;

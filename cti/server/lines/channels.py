@@ -344,6 +344,7 @@ class OutsideLine:
     """What makes a trunk channel a call's outside party (IOutsideParty)."""
 
     called_agent = None                   # only an internal call has one
+    silence = None                        # its SilenceWatch, when its group heeds silence
 
     @property
     def answered(self):
@@ -358,6 +359,12 @@ class OutsideLine:
     def end_call(self, reason, released_by=None, cause=None):
         """The call on it is over: release the trunk."""
         self.release(reason)
+
+    def set_waiting(self, waiting):
+        """Its caller waits (queued, held) or talks again: silence, when
+        its group heeds it, is not timed meanwhile (SilenceWatch.set_waiting)."""
+        if self.silence is not None:
+            self.silence.set_waiting(waiting)
 
 
 class PooledVoice:
@@ -639,6 +646,8 @@ class LoopStartLine(OutsideLine, Channel):
                 self.silence.start()
             else:
                 self.silence.stop()
+            if transition.target == "idle":      # the next call's caller waits for nothing yet
+                self.silence.set_waiting(False)
 
     def _silent(self):
         """The caller has been silent for the group's time: gone."""

@@ -25,11 +25,16 @@ drop)", "(polarity reversal)", "(busy tone)" or "(reorder tone)", and
 "(silence for 30 s)".
 
 Silence is the last resort: a caller who says nothing for the time is cut
-off as if gone, so the time must be longer than a live caller's silences
-(in a queue, listening to music, a caller is silent too: on a real line
-the echo of the music usually keeps it above the level, in the simulator
-nothing does).  A pause shorter than `silence_s`, or a quiet caller above
-`silence_dbm0`, keeps the call (`SilenceWatch`).
+off as if gone, so the time must be longer than a live caller's pauses.
+A pause shorter than `silence_s`, or a quiet caller above `silence_dbm0`,
+keeps the call (`SilenceWatch`).  Silence is timed only while the caller
+has a party to talk to: a caller waiting (queued for an agent, on hold,
+a call placed for it), who has no one to talk to and rightly says
+nothing, is never cut off.  The call core tells the line when its caller
+starts and stops waiting (IOutsideParty.set_waiting, from the call's
+phase and what it hears: cti.server.core.call.TrunkCall.waiting); the
+timing then starts over from zero.  So a caller who hung up silently
+while queued is cleared `silence_s` after an agent answers.
 """
 from dataclasses import dataclass
 
@@ -68,13 +73,16 @@ class Supervision:
 
 
 class SilenceWatch:
-    """The silence of one line, timed while its call is up.
+    """The silence of one line, timed while its caller has a party.
 
     `heard(on)` with each silence event of the line's voice resource (kept
     whether a call is up or not, so a call answered into silence starts
     timing at once); `start()` when the call is connected, `stop()` when
-    it is not any more.  `on_silence()` is called once the silence has
-    lasted `seconds` of a connected call; sound in between starts it over.
+    it is not any more; `set_waiting(True)` while the caller waits with no
+    party to talk to (queued, held), `set_waiting(False)` once it has one.
+    `on_silence()` is called once the silence has lasted `seconds` of a
+    connected call whose caller is not waiting; sound, or a wait, in
+    between starts it over from zero.
     """
 
     def __init__(self, clock, seconds, on_silence):
@@ -83,6 +91,7 @@ class SilenceWatch:
         self.on_silence = on_silence
         self.quiet = False              # the last silence event said on
         self.watching = False           # a call is up
+        self.waiting = False            # its caller waits (queued, held)
         self._timer = None
 
     def heard(self, on):
@@ -97,9 +106,13 @@ class SilenceWatch:
         self.watching = False
         self._rearm()
 
+    def set_waiting(self, waiting):
+        self.waiting = waiting
+        self._rearm()
+
     def _rearm(self):
         timing = self._timer is not None and self._timer.active()
-        if self.watching and self.quiet:
+        if self.watching and self.quiet and not self.waiting:
             if not timing:
                 self._timer = self.clock.callLater(self.seconds, self._elapsed)
         elif timing:

@@ -153,6 +153,10 @@ class CalledAgent:
         if self.station.state == "talking":
             self.station.hang_up()
 
+    def set_waiting(self, waiting):
+        """Waiting or not, an agent called is not timed for silence: its
+        phone's hook says when it hangs up."""
+
 
 @implementer(ICallReleased, IHolds)
 class Dialer:

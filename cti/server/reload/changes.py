@@ -39,6 +39,7 @@ LIVE, RESTART, FLOW_TIER, DERIVED = "live", "restart", "flow tier", "derived"
 FIELDS = {
     "path": ("", DERIVED),                       # the file itself
     "driver": ("driver", RESTART),
+    "system_conf": ("system_conf", RESTART),     # DAHDI's channels, read at start
     "boards": ("boards", RESTART),
     "boards_path": ("boards", DERIVED),          # where the boards are: what they are counts
     "devices": ("boards", DERIVED),              # numbered from the boards
