@@ -192,8 +192,11 @@ class CTServer(MultiService):
         return server_endpoint(reactor, port, self.tls, interface)
 
     def _boards(self, reactor):
-        """The driver of the configuration: the simulator on the wall clock,
-        R4, or DAHDI (its system.conf, its channels named as the boards)."""
+        """The driver of the configuration: the simulator on the wall clock
+        (its clock thread started with the service: twistd forks between
+        making the service and starting it, and a thread does not survive
+        a fork), R4, or DAHDI (its system.conf, its channels named as the
+        boards)."""
         from drivers.r4 import R4Driver
 
         if self.config.driver == "dahdi":
@@ -209,7 +212,6 @@ class CTServer(MultiService):
 
             self.sim = Simulator.from_config(self.config.boards, virtual_time=False,
                                              where=self.config.boards_where)
-            self.sim.run_clock(True)
         return R4Driver(clock=reactor, tone_channels=self.config.station_tones or None)
 
     def _caller_id_boxes(self, reactor, boxes):
@@ -285,6 +287,8 @@ class CTServer(MultiService):
     def startService(self):
         if self.hangup is not None:                # SIGHUP reloads from now on
             self.hangup.install()
+        if self.sim is not None and not self.sim.virtual_time:
+            self.sim.run_clock(True)
         super().startService()
         for channel in list(self.channels):
             if isinstance(channel, Span):

@@ -4,7 +4,7 @@
 configuration?  Everything it needs, checked without starting it:
 
     configuration   the file and everything it names (ConfigError: file, key)
-    flows           every flow of [flow] flows_dir loads (errors: file, step)
+    flows           every flow of [flow] flows_dir loads (errors: file, line, step)
     prompts         every prompt of the manifest has its WAV file (queue music
                     and announcements are prompts: without them, silence)
     var directory   exists or can be made, and is writable

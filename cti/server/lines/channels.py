@@ -191,6 +191,8 @@ class Channel:
 
     def _changed(self, machine, transition):
         log.debug("{channel}: {t}", channel=self.name, t=transition)
+        if transition.target == "idle":              # the numbers were the call's
+            self.ani = self.dnis = self.cid_name = ""
         for d in self._waiters.pop(transition.target, ()):
             d.callback(self)
         if transition.target == "idle" and self.span is not None and not self.span.in_service:

@@ -37,54 +37,69 @@ REFUSED = ("no_simulator", "no_such_object", "invalid_state")
 DEVICE = {"device": Field(str, doc="the far end's device: a line, timeslot or station")}
 
 
-def register(hub, telco):
-    def add(name, fields, method, errors=REFUSED):
-        hub.catalogue.add(Service(name, ADMIN, fields=fields, errors=errors), serve(method))
+def _service(name, fields, errors=REFUSED):
+    return Service(name, ADMIN, fields=fields, errors=errors)
 
-    add("SimCall", {
+
+SPAN = {"span": Field(str, doc="a T1 span")}
+#: The Sim* services, by name: what the server checks a request against,
+#: and what `cti sim script` checks each step against as it loads a script.
+SERVICES = {s.name: s for s in (
+    _service("SimCall", {
         "target": Field(str, doc="a trunk group, or one line or timeslot of one"),
         "ani": Field(str, False, "", doc="the caller's number"),
         "dnis": Field(str, False, "", doc="the number called (T1 E&M)"),
         "name": Field(str, False, "", doc="the caller's name (analog caller ID)"),
         "mf": Field(bool, False, doc="E&M address in MF (default: the group's address)"),
         "category": Field(str, False, doc="MFC/R2 (E1 CAS): the calling category "
-                          "(national_subscriber unless told)")},
-        lambda who, p: telco.call(who, p["target"], p["ani"], p["dnis"], p["name"], p["mf"],
-                                  p["category"]))
-    add("SimDigits", {**DEVICE, "digits": Field(str), "mf": Field(bool, False, False)},
-        lambda who, p: telco.digits(who, p["device"], p["digits"], p["mf"]))
-    add("SimTone", {**DEVICE, "tone": Field(str, choices=TONES)},
-        lambda who, p: telco.tone(who, p["device"], p["tone"]))
-    add("SimAudio", {**DEVICE, "wav": Field(str, doc="a WAV file, base64",
-                                            max_len=MAX_STRING)},
-        lambda who, p: telco.audio(who, p["device"], p["wav"]))
-    add("SimHangup", {**DEVICE, "method": Field(str, False, choices=HANGUP_METHODS)},
-        lambda who, p: telco.hangup(who, p["device"], p["method"]))
-    add("SimHandset", {"station": Field(str), "action": Field(str, choices=HANDSET_ACTIONS)},
-        lambda who, p: telco.handset(who, p["station"], p["action"]))
-    add("SimAnswerMode", {"target": Field(str), "mode": Field(str, choices=ANSWER_MODES),
-                          "rings": Field(int, False, 2)},
-        lambda who, p: telco.answer_mode(who, p["target"], p["mode"], p["rings"]))
-    add("SimStatus", DEVICE, lambda who, p: telco.status(p["device"]),
-        errors=("no_simulator", "no_such_object"))
-    add("SimAlarm", {"span": Field(str), "alarm": Field(str, choices=ALARMS),
-                     "on": Field(bool, False, True)},
-        lambda who, p: telco.alarm(who, p["span"], p["alarm"], p["on"]))
-    span = {"span": Field(str, doc="a T1 span")}
-    add("SimLineErrors", {**span, "errors": Field(dict, doc="bpv, crc, fas, oof, slips: "
-                                                  "counts; ais: a boolean"),
-                          "seconds": Field(int, False, 1)},
-        lambda who, p: telco.line_errors(who, p["span"], p["errors"], p["seconds"]))
-    add("SimBitErrors", {**span, "ber": Field(float)},
-        lambda who, p: telco.bit_error_rate(who, p["span"], p["ber"]))
-    add("SimFarLine", {**span, "framing": Field(str, False, choices=FRAMINGS),
-                       "crc4": Field(bool, False), "signalling": Field(str, False,
-                                                                       choices=TS16_USES),
-                       "coding": Field(str, False, choices=ALL_CODINGS),
-                       "clock": Field(str, False, choices=CLOCKS),
-                       "ppm": Field(float, False)},
-        lambda who, p: telco.far_line(who, p["span"], p["framing"], p["coding"],
-                                      p["clock"], p["ppm"], p["crc4"], p["signalling"]))
-    add("SimHang", {"device": Field(str, doc="a voice resource"),
-                    "always": Field(bool, False, False), "on": Field(bool, False, True)},
-        lambda who, p: telco.hang(who, p["device"], p["always"], p["on"]))
+                          "(national_subscriber unless told)")}),
+    _service("SimDigits", {**DEVICE, "digits": Field(str), "mf": Field(bool, False, False)}),
+    _service("SimTone", {**DEVICE, "tone": Field(str, choices=TONES)}),
+    _service("SimAudio", {**DEVICE, "wav": Field(str, doc="a WAV file, base64",
+                                                 max_len=MAX_STRING)}),
+    _service("SimHangup", {**DEVICE, "method": Field(str, False, choices=HANGUP_METHODS)}),
+    _service("SimHandset", {"station": Field(str),
+                            "action": Field(str, choices=HANDSET_ACTIONS)}),
+    _service("SimAnswerMode", {"target": Field(str), "mode": Field(str, choices=ANSWER_MODES),
+                               "rings": Field(int, False, 2)}),
+    _service("SimStatus", DEVICE, errors=("no_simulator", "no_such_object")),
+    _service("SimAlarm", {"span": Field(str), "alarm": Field(str, choices=ALARMS),
+                          "on": Field(bool, False, True)}),
+    _service("SimLineErrors", {**SPAN, "errors": Field(dict, doc="bpv, crc, fas, oof, slips: "
+                                                       "counts; ais: a boolean"),
+                               "seconds": Field(int, False, 1)}),
+    _service("SimBitErrors", {**SPAN, "ber": Field(float)}),
+    _service("SimFarLine", {**SPAN, "framing": Field(str, False, choices=FRAMINGS),
+                            "crc4": Field(bool, False),
+                            "signalling": Field(str, False, choices=TS16_USES),
+                            "coding": Field(str, False, choices=ALL_CODINGS),
+                            "clock": Field(str, False, choices=CLOCKS),
+                            "ppm": Field(float, False)}),
+    _service("SimHang", {"device": Field(str, doc="a voice resource"),
+                         "always": Field(bool, False, False), "on": Field(bool, False, True)}),
+)}
+
+
+def register(hub, telco):
+    methods = {
+        "SimCall": lambda who, p: telco.call(who, p["target"], p["ani"], p["dnis"], p["name"],
+                                             p["mf"], p["category"]),
+        "SimDigits": lambda who, p: telco.digits(who, p["device"], p["digits"], p["mf"]),
+        "SimTone": lambda who, p: telco.tone(who, p["device"], p["tone"]),
+        "SimAudio": lambda who, p: telco.audio(who, p["device"], p["wav"]),
+        "SimHangup": lambda who, p: telco.hangup(who, p["device"], p["method"]),
+        "SimHandset": lambda who, p: telco.handset(who, p["station"], p["action"]),
+        "SimAnswerMode": lambda who, p: telco.answer_mode(who, p["target"], p["mode"],
+                                                          p["rings"]),
+        "SimStatus": lambda who, p: telco.status(p["device"]),
+        "SimAlarm": lambda who, p: telco.alarm(who, p["span"], p["alarm"], p["on"]),
+        "SimLineErrors": lambda who, p: telco.line_errors(who, p["span"], p["errors"],
+                                                          p["seconds"]),
+        "SimBitErrors": lambda who, p: telco.bit_error_rate(who, p["span"], p["ber"]),
+        "SimFarLine": lambda who, p: telco.far_line(who, p["span"], p["framing"], p["coding"],
+                                                    p["clock"], p["ppm"], p["crc4"],
+                                                    p["signalling"]),
+        "SimHang": lambda who, p: telco.hang(who, p["device"], p["always"], p["on"]),
+    }
+    for name, service in SERVICES.items():
+        hub.catalogue.add(service, serve(methods[name]))
