@@ -26,9 +26,10 @@ bench: setup
 	$(VENV)/python -m bench.logins
 	$(VENV)/python -m bench.faults
 	$(VENV)/python -m bench.drivers
+	$(VENV)/python -m bench.lines
 	$(VENV)/python -m bench.console
 	$(VENV)/python -m bench.shell
 	$(VENV)/python -m bench.lines
 
 clean:
-	rm -rf build .venv *.egg-info drivers/_r4*.so drivers/_r4*.c drivers/_r4*.o drivers/_pri*.so drivers/_pri.c drivers/libctisim.so
+	rm -rf build .venv *.egg-info drivers/_r4*.so drivers/_r4*.c drivers/_r4*.o drivers/_pri*.so drivers/_pri.c drivers/_r2*.so drivers/_r2.c drivers/_dahdi*.so drivers/_dahdi.c drivers/libctisim.so

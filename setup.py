@@ -7,7 +7,10 @@ cffi_modules: drivers._r4 (full) and drivers._r4_vendor (the vendor's calls
 alone), both over that library.  With CTI_VENDOR_SDK naming a vendor SDK,
 only drivers._r4 is built, against the SDK (drivers/build_r4.py).  Every
 build has drivers._pri, the binding of the system's libpri
-(drivers/build_pri.py).
+(drivers/build_pri.py) and drivers._r2, the binding of OpenR2 (MFC/R2,
+drivers/build_r2.py); every simulator build drivers._dahdi, the binding
+of DAHDI's userspace ABI (drivers/build_dahdi.py), which links the
+simulator library for our DSP.
 """
 import os
 import sys
@@ -58,7 +61,11 @@ setup(
     packages=find_packages(include=["cti*", "drivers*", "ctbus*", "simulators*", "bench*"])
     + ["twisted.plugins"],
     setup_requires=["cffi>=1.15"],
-    cffi_modules=build_r4.cffi_modules() + ["drivers/build_pri.py:ffibuilder"],
+    # drivers._dahdi links the simulator library (our DSP, the DAHDI
+    # personality): not in a vendor SDK build, which has no simulator
+    cffi_modules=build_r4.cffi_modules() + ["drivers/build_pri.py:ffibuilder",
+                                            "drivers/build_r2.py:ffibuilder"]
+    + ([] if build_r4.vendor_sdk() else ["drivers/build_dahdi.py:ffibuilder"]),
     cmdclass={"build_ext": BuildExt},
     install_requires=[
         "cffi>=1.15",

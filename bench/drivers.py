@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Board events through the R4 driver into the reactor, on one core.
+"""Board events through the R4 and DAHDI drivers into the reactor, on one core.
 
-Two paths, each measured on the real reactor with the process pinned to
+Three paths, each measured on the real reactor with the process pinned to
 one core (so the event thread and the reactor share it, as they would on a
 busy machine):
 
@@ -19,8 +19,16 @@ carries, from the library's queue to a subscriber:
 
     events_per_second = EVENTS / wall-clock seconds until the last arrived
 
-A DAHDI device layer will be measured here too once there is a DAHDI
-driver (issue 19, section 2); until then the result has no such key.
+- ``dahdi_device_layer``: the DAHDI driver's way, on the simulator's DAHDI
+  personality: the reactor watches the driver's descriptor and the driver
+  drains each channel through its device layer as it would /dev/dahdi
+  (read fails with ELAST, DAHDI_GETEVENT takes the event, read again), then
+  translates each RINGOFFHOOK into a ring for its subscriber.  A channel
+  queues at most DAHDI_MAX_EVENTSIZE (64) events, as the kernel's does, so
+  the personality's queues are filled in rounds, each filled before the
+  clock runs and drained by the reactor while it runs:
+
+    events_per_second = EVENTS / the seconds the reactor spent draining
 """
 import json
 import os
@@ -29,6 +37,9 @@ import time
 
 from twisted.internet import defer
 
+from drivers import _dahdi, systemconf
+from drivers.dahdi import DahdiDriver
+from drivers.dahdidev import SimulatedDevices
 from drivers.pump import EventPump, EventThread
 from drivers.r4 import R4Driver, binding
 from drivers.sim import Simulator
@@ -37,6 +48,9 @@ EVENTS = 200_000
 BOARDS = [{"type": "voice", "channels": 16}]
 TARGET = 50_000
 PATHS = {"r4_event_thread": ("vendor", EventThread), "r4_descriptor_pump": ("full", EventPump)}
+#: The DAHDI path's chassis: FXO ports, fxsks in system.conf.
+DAHDI_LINES = 16
+DAHDI_PATH = "dahdi_device_layer"
 
 
 def one_core():
@@ -89,11 +103,68 @@ def measure(reactor, path, events):
             "cpu_s": round(cpu, 3)}
 
 
+def fill_dahdi(channels, wanted):
+    """Queue up to `wanted` RINGOFFHOOK events over the channels (each holds
+    64): how many were queued."""
+    queued = 0
+    for _ in range(64):
+        for channo in channels:
+            if queued == wanted:
+                return queued
+            if _dahdi.lib.cti_dahdisim_queue_event(channo, _dahdi.lib.DAHDI_EVENT_RINGOFFHOOK):
+                raise RuntimeError(f"cannot queue an event on DAHDI channel {channo}")
+            queued += 1
+    return queued
+
+
+@defer.inlineCallbacks
+def measure_dahdi(reactor, events):
+    Simulator.from_config([{"type": "analog", "lines": DAHDI_LINES}])
+    conf = systemconf.parse(f"fxsks=1-{DAHDI_LINES}\n", "bench system.conf")
+    driver = DahdiDriver(SimulatedDevices(), conf, clock=reactor)
+    channels = list(range(1, DAHDI_LINES + 1))
+    for info in driver.inventory():
+        if info.kind == "voice":
+            driver.enable_events(info.name, {"ring"})
+    seen, wall = [0], [0.0]
+    driver.subscribe(lambda event: seen.__setitem__(0, seen[0] + 1))
+
+    class Reader:
+        def fileno(self):
+            return driver.fileno()
+
+        def doRead(self):
+            driver.poll()
+
+        def logPrefix(self):
+            return "dahdi"
+
+        def connectionLost(self, reason):
+            pass
+
+    reader = Reader()
+    reactor.addReader(reader)
+    cpu = time.process_time()
+    while seen[0] < events:
+        target = seen[0] + fill_dahdi(channels, events - seen[0])
+        start = time.perf_counter()
+        while seen[0] < target:
+            d = defer.Deferred()
+            reactor.callLater(0, d.callback, None)
+            yield d
+        wall[0] += time.perf_counter() - start
+    cpu = time.process_time() - cpu
+    reactor.removeReader(reader)
+    return {"events_per_second": round(events / wall[0]), "wall_s": round(wall[0], 3),
+            "cpu_s": round(cpu, 3)}
+
+
 @defer.inlineCallbacks
 def run(reactor, events):
     results = {}
     for path in PATHS:
         results[path] = yield measure(reactor, path, events)
+    results[DAHDI_PATH] = yield measure_dahdi(reactor, events)
     return results
 
 

@@ -43,4 +43,8 @@ def main(argv=None):
                                    if changes else "nothing changed"))
     for change in changes:
         print(f"  {describe(change)}")
+    servers = answer.get("flowServers", 0)
+    if servers:
+        print(f"  {servers} flow server{'s' if servers > 1 else ''} told to reload the flow "
+              "files (their log and the server's say how it went)")
     return 0

@@ -11,12 +11,13 @@ through the protocol's Sim* services (administrators only)::
     cti sim handset msiB1C5 lift                           # the agent's phone answered
     cti sim hangup dtiB1T1                                 # the caller hangs up
 
-    cti sim call TARGET [--ani N] [--dnis N] [--name NAME] [--mf | --dtmf]
+    cti sim call TARGET [--ani N] [--dnis N] [--name NAME] [--mf | --dtmf] [--category C]
     cti sim digits DEVICE DIGITS [--mf]
     cti sim tone DEVICE TONE              dial ringback busy reorder sit fax_cng fax_ced none
     cti sim play DEVICE FILE.wav          8 kHz mono WAV: PCM16, mu-law or A-law (sent
                                           in pieces, played back to back; up to 600 s)
     cti sim hangup DEVICE [--method loop_current_drop|polarity|busy_tone|silence]
+                                          (a T1 loop-start timeslot: busy_tone|silence)
                    [--cause N]            an ISDN B-channel clears with a Q.850 cause (16)
     cti sim handset STATION lift|hangup|flash
     cti sim answer TARGET MODE [--rings N] [--cause N]
@@ -54,7 +55,8 @@ from cti.sim_audio import play, wav_pieces
 #: command -> (service, how its arguments become the request's fields)
 COMMANDS = {
     "call": ("SimCall", lambda a: {"target": a.target, "ani": a.ani, "dnis": a.dnis,
-                                   "name": a.name, **({} if a.mf is None else {"mf": a.mf})}),
+                                   "name": a.name, **({} if a.mf is None else {"mf": a.mf}),
+                                   **({"category": a.category} if a.category else {})}),
     "digits": ("SimDigits", lambda a: {"device": a.device, "digits": a.digits, "mf": a.mf}),
     "tone": ("SimTone", lambda a: {"device": a.device, "tone": a.tone}),
     "play": ("SimAudio", None),
@@ -101,6 +103,8 @@ def parser():
                    help="E&M address in MF (default: as the trunk group's `address`)")
     p.add_argument("--dtmf", dest="mf", action="store_const", const=False,
                    help="E&M address in DTMF")
+    p.add_argument("--category", help="MFC/R2 (E1 CAS): the calling category, e.g. "
+                   "national_priority (default national_subscriber)")
     p = command("digits", "a far end sends digits")
     p.add_argument("device")
     p.add_argument("digits")
@@ -114,7 +118,8 @@ def parser():
     p = command("hangup", "a far end hangs up")
     p.add_argument("device")
     p.add_argument("--method", help="analog lines: loop_current_drop (default), polarity, "
-                   "busy_tone or silence")
+                   "busy_tone or silence; T1 loop-start timeslots: busy_tone (default) or "
+                   "silence")
     p.add_argument("--cause", type=int, help="ISDN: the Q.850 cause it clears with (16)")
     p = command("handset", "a station's handset: lift, hangup, flash")
     p.add_argument("station")

@@ -35,7 +35,10 @@ in time, saying which step, what was expected and what was seen, and
     expect_event = { event = "CallCleared", call = "$thecall" }
     within = 5
 
-Actions (their fields are the Sim* services' of docs/protocol.md):
+Actions (their fields are the Sim* services' of docs/protocol.md, each
+checked as the script loads: a field unknown, missing or of the wrong
+type or value stops it before its first step runs, naming the step and
+the field):
 `call` (SimCall), `digits` (SimDigits), `tone` (SimTone), `hangup`
 (SimHangup), `handset` (SimHandset), `answer` (SimAnswerMode), `alarm`
 (SimAlarm), `hang` (SimHang), `line_errors` (SimLineErrors), `bit_errors`
@@ -70,6 +73,8 @@ from cti import shell
 from cti.config import ConfigError
 from cti.events import Once
 from cti.protocol.client import ConnectionClosed, RemoteError
+from cti.protocol.services import ProtocolError
+from cti.server.simulation.handlers import SERVICES
 from cti.sim_audio import wav_pieces
 
 #: action -> the Sim* service it calls
@@ -151,12 +156,16 @@ def check(data, where, base=Path(".")):
             raise ScriptError(f"{at}.{kind}: expected a table of fields, got {body!r}")
         else:
             result["fields"] = dict(body)
+            if kind in ACTIONS and kind != "play":
+                _check_fields(SERVICES[ACTIONS[kind]], body, f"{at}.{kind}")
         if kind == "play":
             if not isinstance(body.get("file"), str):
                 raise ScriptError(f"{at}.play: give `file`, a WAV path (a string)")
             wav = base / body["file"]
+            _check_fields(SERVICES["SimAudio"], {"wav": "", **body}, f"{at}.play",
+                          besides={"file"})
             try:
-                result["fields"] = {"device": body.get("device", "")}
+                result["fields"] = {"device": body["device"]}
                 result["pieces"] = wav_pieces(wav)[1]
             except OSError as e:
                 raise ScriptError(f"{at}.play.file: {wav}: {e.strerror}") from None
@@ -180,6 +189,27 @@ def check(data, where, base=Path(".")):
             result["save"] = dict(step["save"])
         checked.append(result)
     return {"within": within}, checked
+
+
+def _check_fields(service, fields, at, besides=frozenset()):
+    """An action's fields checked as the server will check its request
+    (the Sim* service's declaration), ScriptError naming the step and the
+    field.  A "$name" value is known only as the script runs: its field is
+    there, its value is checked by the server."""
+    unknown = sorted(set(fields) - set(service.fields) - besides)
+    if unknown:
+        raise ScriptError(f"{at}.{unknown[0]}: no such field of {service.name} (its fields: "
+                          f"{', '.join(sorted(set(service.fields) - {'wav'} | besides))})")
+    for name, spec in service.fields.items():
+        value = fields.get(name)
+        if value is None:
+            if spec.required:
+                raise ScriptError(f"{at}: give `{name}` ({service.name} needs it)")
+        elif not (isinstance(value, str) and value.startswith("$")):
+            try:
+                spec.check(service.name, name, value)
+            except ProtocolError as e:
+                raise ScriptError(f"{at}.{name}: {e}") from None
 
 
 def _seconds(value, where):

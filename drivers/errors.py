@@ -82,6 +82,12 @@ class PriError(DriverError):
     state does not allow, or a link that could not be made."""
 
 
+class R2Error(DriverError):
+    """An OpenR2 call (drivers.r2) failed: a call-control request the
+    channel's state does not allow, or a context or channel that could not
+    be made."""
+
+
 class MalformedData(DriverError):
     """Bytes from a device that do not parse: a caller-ID message with a
     wrong checksum, an SMS PDU cut short, a HID report of no known kind."""

@@ -29,7 +29,9 @@ polarity_reversed      battery reversal on an analog line
 digit                  digit, type ("dtmf" / "mf") (when enabled)
 tone                   tone (dial, ringback, busy, reorder, sit, fax_cng,
                        fax_ced), on: bool
-silence                on: bool
+silence                on: bool (below the channel's silence level,
+                       set_silence_level, for 100 ms on; above it for 30
+                       ms off)
 hook_done              offhook: bool
 play_done              reasons: frozenset of termination reasons
 record_done            reasons
@@ -52,6 +54,9 @@ station_ring_done      ringing ended without answer
 operation_failed       op, reason ("hung"), after the device was recovered
 dchannel_frame         frame: bytes, a frame the D-channel ("dtiBnD")
                        received
+r2_mf                  signal: the MFC/R2 register signal (1-15) an E1
+                       CAS timeslot hears now, 0 when it stopped (while
+                       its R2 MF transceiver is on: r2_mf_mode)
 =====================  =====================================================
 
 Termination reasons: digits (max digits), terminator (a terminating digit),
@@ -117,6 +122,12 @@ TONES = ("dial", "ringback", "busy", "reorder", "sit", "fax_cng", "fax_ced")
 #: The most keys a channel buffers, and one collection takes (the boards'
 #: LEN_DIGBUF; a modem's driver keeps as many).
 DIGIT_BUFFER = 31
+
+#: The level (dBm0) below which a voice channel hears silence until told
+#: otherwise (`IBoardDriver.set_silence_level`), and the levels it may be
+#: set to: a quiet talker is about -35 dBm0, a dead line's noise below -55.
+DEFAULT_SILENCE_DBM0 = -40
+SILENCE_DBM0_RANGE = (-60, -20)
 
 #: A ringing line with no ring this long has stopped ringing (the caller
 #: gave up): drivers that see each ring but not its end say ring_stopped
@@ -328,6 +339,12 @@ class IBoardDriver(Interface):
         """Line and detector events to report: a set of ring, ring_stopped,
         loop_current, polarity_reversed, digit, tone, silence."""
 
+    def set_silence_level(name, dbm0):
+        """The level below which a voice channel hears silence (its silence
+        events, max_silence and max_nonsilence): an int in dBm0 within
+        SILENCE_DBM0_RANGE (else BadParameter), DEFAULT_SILENCE_DBM0 until
+        set; kept through a reset."""
+
     def set_hook(name, offhook):
         """Seize or release an analog line: ends with hook_done."""
 
@@ -386,6 +403,19 @@ class IBoardDriver(Interface):
         """Send one frame (bytes) on a D-channel ("dtiBnD"); DeviceBusy when
         more than a second of frames waits unsent.  Frames received come as
         dchannel_frame events."""
+
+    def r2_mf_mode(name, mode):
+        """MFC/R2 register signalling on an E1 CAS timeslot (lines-real.md
+        3.5): its R2 MF transceiver sends the signals of one set and hears
+        the other's ("forward": the calling side, it sends forward signals;
+        "backward": the called side), or is off (None).  While it is on, each
+        change of the signal heard is an r2_mf event.  The tones are made and
+        detected on the board (in C), never by the caller."""
+
+    def r2_mf_send(name, signal):
+        """Send R2 signal 1-15 of the timeslot's set until told otherwise
+        (0: stop); it replaces what the timeslot sends on the line while it
+        sounds.  BadParameter when R2 MF is off there."""
 
     def enable_alarm_events(span):
         """Report alarms raised and cleared on a span."""

@@ -24,7 +24,8 @@ timers on the clock, dialling with the modem's call progress, tones.
 What it cannot do it refuses whole, each call raising DriverNotSupported
 naming itself and saying why (`REFUSED`): the CT-Bus (its audio reaches
 only the computer, through the serial port), T1 trunks and spans and
-their maintenance, stations, conferences, MF digits, and the event
+their maintenance, stations, conferences, MF digits, a silence level
+in dBm0 (AT+VSD has a sensitivity of its own), and the event
 thread's calls (its events come from the serial ports, on the reactor's
 thread: `event_source` "transports").  The termination conditions a
 modem has no signal for (max_nonsilence_ms) are BadParameter, as is a
@@ -86,6 +87,8 @@ _NO_T1 = ("a voice modem is one analog line: no T1 or E1 trunks, spans, D-channe
           "maintenance")
 _NO_STATIONS = "a voice modem drives no station (phone) of its own"
 _NO_CONFERENCES = "a voice modem has no conference DSP"
+_NO_SILENCE_LEVEL = ("a voice modem's silence detection (AT+VSD) has a sensitivity of its "
+                     "own, not a level in dBm0")
 _OWN_EVENTS = ("the {family} driver's events come from its serial ports as they read, on the "
                "reactor's thread (event_source transports)")
 #: Every call a modem refuses, and why.
@@ -95,13 +98,14 @@ REFUSED = {
     **dict.fromkeys(("enable_signalling_events", "set_bits", "wink", "bits", "abcd",
                      "enable_alarm_events", "alarms", "span_counters", "span_loopback",
                      "send_loop_code", "bert_start", "bert_results", "bert_stop",
-                     "dchannel_send"), _NO_T1),
+                     "dchannel_send", "r2_mf_mode", "r2_mf_send"), _NO_T1),
     **dict.fromkeys(("enable_station_events", "ring_station", "stop_ring", "station_tone",
                      "station_offhook"), _NO_STATIONS),
     **dict.fromkeys(("conference_create", "conference_add", "conference_remove",
                      "conference_delete", "conference_set_role", "conference_room"),
                     _NO_CONFERENCES),
     **dict.fromkeys(("wait_events", "deliver"), _OWN_EVENTS),
+    "set_silence_level": _NO_SILENCE_LEVEL,
 }
 
 

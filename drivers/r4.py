@@ -22,7 +22,13 @@ station tones       ms_settone                           voice channels playing 
 span maintenance    dt_getcounters, dt_setloopback ...   DriverNotSupported
 a D-channel         dt_dchanwrite, dt_dchanread          DriverNotSupported (a vendor's board
                                                          runs ISDN in its firmware)
+R2 MF signals       dt_r2mfmode, dt_r2mfsend, DTEV_R2MF  DriverNotSupported
 ==================  ===================================  =====================================
+
+The silence level is a channel parameter of the vendor's API either way
+(dx_setparm with DXCH_SILENCETHRESH); a vendor SDK whose headers lack
+that parameter builds without it (HAS_SILENCE_THRESHOLD 0), and then
+`set_silence_level` is refused with DriverNotSupported naming it.
 
 A span is a T1 or an E1 as dt_getctinfo says (ct_nettype), the vendor's
 way; its alarms come in the codes of its kind (DTT1_, DTE1_).
@@ -55,7 +61,14 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from drivers import errors
-from drivers.interface import STATION_TONES, CallerId, DeviceInfo, Event, IBoardDriver
+from drivers.interface import (
+    SILENCE_DBM0_RANGE,
+    STATION_TONES,
+    CallerId,
+    DeviceInfo,
+    Event,
+    IBoardDriver,
+)
 from drivers.stationtones import ToneChannels
 from drivers.watchdog import OPERATION_GRACE_MS, STOP_GRACE_MS, deadline_ms, hung_data
 from drivers.wavinfo import WavFormatError, wav_format
@@ -89,6 +102,8 @@ class Binding:
         #: (drivers/_cdefs/extensions.py: sr_getevtfd, ATDT_ALARMS,
         #: ms_settone, span maintenance)
         self.has_extensions = bool(lib.HAS_SIM_EXTENSIONS)
+        #: its headers define the silence threshold's channel parameter
+        self.has_silence_threshold = bool(lib.HAS_SILENCE_THRESHOLD)
         self.term_bits = [
             (lib.TM_MAXDTMF, "digits"), (lib.TM_DIGIT, "terminator"),
             (lib.TM_MAXTIME, "max_time"), (lib.TM_IDDTIME, "inter_digit"),
@@ -194,6 +209,8 @@ class Binding:
             self.loopback_names = {v: k for k, v in self.loopbacks.items()}
             self.loop_code_names = {v: k for k, v in self.loop_codes.items()}
             self.bert_pattern_names = {v: k for k, v in self.bert_patterns.items()}
+            self.r2_modes = {None: lib.DTR2_OFF, "forward": lib.DTR2_FORWARD,
+                             "backward": lib.DTR2_BACKWARD}
             self.station_tones = {None: lib.MS_TONE_NONE, "dial": lib.MS_TONE_DIAL,
                                   "ringback": lib.MS_TONE_RINGBACK, "busy": lib.MS_TONE_BUSY,
                                   "reorder": lib.MS_TONE_REORDER}
@@ -290,6 +307,7 @@ class R4Driver:
         self._wait_array = ((), None)   # ... and its cffi copy (the event thread's own)
         self._span_alarms = {}   # span -> names of its alarms raised (its events)
         self._e1_spans = set()   # spans that are E1s (dt_getctinfo)
+        self._r2_timeslots = set()  # timeslots found fit for R2 MF (_r2_mf_check)
         self._station_tones = {}  # station -> the tone asked for it
         self._tones = ToneChannels(self, tone_channels) if tone_channels else None
 
@@ -618,6 +636,8 @@ class R4Driver:
             return Event(name, "wink_done")
         if self._b.has_extensions and evtype == lib.DTEV_DCHAN:
             return self._dchannel_frame(name)
+        if self._b.has_extensions and evtype == lib.DTEV_R2MF:
+            return Event(name, "r2_mf", {"signal": ffi.cast("unsigned short *", datap)[0]})
         if evtype == lib.DTEV_T1ERRC:
             code = ffi.cast("unsigned short *", datap)[0]
             raised = code < lib.DTT1_CLEARED
@@ -844,6 +864,22 @@ class R4Driver:
             mask |= self._b.cst_masks[kind]
         self._check(self._lib.dx_setevtmsk(self._handle(name), mask), "dx_setevtmsk", name)
         self._remember_mask(name, "cst", "dx_setevtmsk", mask)
+
+    def set_silence_level(self, name, dbm0):
+        low, high = SILENCE_DBM0_RANGE
+        if not self._b.has_silence_threshold:
+            raise errors.DriverNotSupported(
+                "the vendor's headers define no silence threshold parameter "
+                "(DXCH_SILENCETHRESH): the board's own level stays",
+                function="dx_setparm", device=name)
+        if not isinstance(dbm0, int) or isinstance(dbm0, bool) or not low <= dbm0 <= high:
+            raise errors.BadParameter(f"silence level {dbm0!r} dBm0 is not an integer from "
+                                      f"{low} to {high}", function="dx_setparm", device=name)
+        value = self._ffi.new("int *", dbm0)
+        self._check(self._lib.dx_setparm(self._handle(name), self._lib.DXCH_SILENCETHRESH,
+                                         value), "dx_setparm", name)
+        self._remember_mask(name, "silence_level", "dx_setparm", self._lib.DXCH_SILENCETHRESH,
+                            value)
 
     def _busy(self, name, function):
         if name in self._ops:
@@ -1106,6 +1142,27 @@ class R4Driver:
         self._check(self._lib.dt_dchanwrite(self._handle(name), frame, len(frame)),
                     "dt_dchanwrite", name)
 
+    def r2_mf_mode(self, name, mode):
+        self._r2_mf_check("dt_r2mfmode", name)
+        code = self._choose(self._b.r2_modes, mode, "R2 MF mode", "dt_r2mfmode", name)
+        self._check(self._lib.dt_r2mfmode(self._handle(name), code), "dt_r2mfmode", name)
+
+    def r2_mf_send(self, name, signal):
+        self._r2_mf_check("dt_r2mfsend", name)
+        self._check(self._lib.dt_r2mfsend(self._handle(name), signal), "dt_r2mfsend", name)
+
+    def _r2_mf_check(self, function, name):
+        if name in self._r2_timeslots:
+            return
+        if not self._b.has_extensions:
+            raise errors.DriverNotSupported(
+                "not in the vendor's API (the simulator's addition): no R2 MF "
+                "transceiver on these boards' timeslots", function=function, device=name)
+        if self._family(name) != "dt" or self._dti_kind(name) != "timeslot":
+            raise errors.BadParameter("not a timeslot (dtiBnTm)", function=function,
+                                      device=name)
+        self._r2_timeslots.add(name)
+
     def enable_alarm_events(self, span):
         lib = self._lib
         mask = self._b.e1_alarm_mask if span in self._e1_spans else self._b.t1_alarm_mask
@@ -1140,7 +1197,8 @@ class R4Driver:
         try:
             return table[key]
         except KeyError:
-            raise errors.BadParameter(f"{what} {key!r} is not one of {', '.join(table)}",
+            raise errors.BadParameter(f"{what} {key!r} is not one of "
+                                      f"{', '.join(map(str, table))}",
                                       function=function, device=name) from None
 
     def _span(self, name, function):

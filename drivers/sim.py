@@ -36,6 +36,7 @@ end the PRI work drives::
 """
 import re
 from array import array
+from dataclasses import dataclass
 
 from drivers import errors
 from drivers.interface import (
@@ -66,6 +67,10 @@ TONES = ["none", "dial", "ringback", "busy", "reorder", "sit", "fax_cng", "fax_c
 ALARMS = {"oof": "SIMFAR_AL_OOF", "los": "SIMFAR_AL_LOS", "yellow": "SIMFAR_AL_YELLOW",
           "blue": "SIMFAR_AL_BLUE", "red": "SIMFAR_AL_RED", "remote_los": "SIMFAR_AL_RLOS",
           "lmfa": "SIMFAR_AL_LMFA", "ts16_yellow": "SIMFAR_AL_TS16_YELLOW"}
+#: The far end's R2 MF transceiver: off, or the set it sends (r2mf.c's DTR2_x).
+R2_MODES = {None: 0, "forward": 1, "backward": 2}
+#: Far-end events taken per call into the simulator.
+FAR_EVENTS_AT_ONCE = 256
 BOARD_TYPES = ("analog", "t1", "e1", "voice", "stations", "conference")
 VOICE_CHANNEL = re.compile(r"dxxxB\d+C\d+")      # (not the board, dxxxBn)
 #: Each board type's keys.
@@ -141,8 +146,21 @@ class FarEnd:
 
     def heard_bits(self):
         """E1 CAS timeslots: our ABCD bits as the far end receives them."""
-        value = _check(lib.simfar_far_heard_bits(self._ep), "simfar_far_heard_bits")
-        return "".join("1" if value >> k & 1 else "0" for k in range(4))
+        return _abcd_string(_check(lib.simfar_far_heard_bits(self._ep),
+                                   "simfar_far_heard_bits"))
+
+    def r2_mf(self, mode):
+        """E1 CAS timeslots: the far end's MFC/R2 register signalling
+        (native/src/r2mf.c): its R2 MF transceiver sends the signals of one
+        set, "forward" (the calling side's) or "backward", and hears the
+        other's; None switches it off.  What it hears comes as far-end
+        events while the far end is watched (Simulator.watch_far_end)."""
+        _check(lib.simfar_far_r2mf(self._ep, R2_MODES[mode] if mode in R2_MODES else -1),
+               "simfar_far_r2mf")
+
+    def r2_mf_send(self, signal):
+        """Send R2 signal 1-15 of its set until told otherwise (0 stops)."""
+        _check(lib.simfar_far_r2mf_send(self._ep, signal), "simfar_far_r2mf_send")
 
     def set_register(self, mf=False):
         """T1 timeslots: the far end takes the number of our outbound calls
@@ -201,6 +219,20 @@ class FarEnd:
         return ffi.string(buf).decode()
 
 
+def _abcd_string(value):
+    return "".join("1" if value >> k & 1 else "0" for k in range(4))
+
+
+@dataclass(frozen=True)
+class FarEvent:
+    """What a watched far end heard: `kind` "bits" (value: our ABCD as it
+    sees them) or "r2_mf" (value: the R2 signal heard, 0 when it stopped)."""
+
+    device: str
+    kind: str
+    value: object
+
+
 def _abcd_value(abcd, where):
     if not isinstance(abcd, str) or len(abcd) != 4 or set(abcd) - {"0", "1"}:
         raise errors.SimulatorError(f"{where}: ABCD bits {abcd!r}: four of 0 and 1, A first, "
@@ -247,6 +279,8 @@ class Simulator:
         _check(lib.simfar_reset(int(virtual_time), seed), "simfar_reset")
         self.virtual_time = virtual_time
         self.boards = []
+        self._watched = {}                          # endpoint -> device, watched far ends
+        self._far_buffer = ffi.new("int[]", 3 * FAR_EVENTS_AT_ONCE)
 
     @classmethod
     def from_config(cls, boards, virtual_time=True, seed=1, where="boards"):
@@ -351,6 +385,35 @@ class Simulator:
     def endpoint(self, device):
         ep = _check(lib.simfar_endpoint(device.encode()), "simfar_endpoint")
         return FarEnd(device, ep)
+
+    def watch_far_end(self, device, on=True):
+        """Queue what the far end of an E1 CAS timeslot hears (far_events),
+        or stop."""
+        ep = _check(lib.simfar_endpoint(device.encode()), "simfar_endpoint")
+        _check(lib.simfar_far_watch(ep, int(on)), "simfar_far_watch")
+        if on:
+            self._watched[ep] = device
+        else:
+            self._watched.pop(ep, None)
+
+    def far_events(self):
+        """What the watched far ends heard since the last call, in order:
+        FarEvent("bits", the ABCD of ours it sees now, "1101") and
+        FarEvent("r2_mf", the R2 signal heard now, 0 when it stopped)."""
+        events = []
+        while True:
+            n = lib.simfar_far_events(self._far_buffer, FAR_EVENTS_AT_ONCE)
+            for k in range(n):
+                ep, kind, value = self._far_buffer[3 * k:3 * k + 3]
+                device = self._watched.get(ep)
+                if device is None:
+                    continue
+                if kind == lib.SIMFAR_FAR_BITS:
+                    events.append(FarEvent(device, "bits", _abcd_string(value)))
+                else:
+                    events.append(FarEvent(device, "r2_mf", value))
+            if n < FAR_EVENTS_AT_ONCE:
+                return events
 
     def span_alarm(self, span, alarm, on=True):
         code = _choice(ALARMS, alarm, "alarm", span)

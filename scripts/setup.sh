@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES="libspandsp-dev libpri-dev tshark python3-dev python3-venv libtiff-tools sox espeak-ng gcc make postgresql openssl"
+PACKAGES="libspandsp-dev libpri-dev libopenr2-dev dahdi-source tshark python3-dev python3-venv libtiff-tools sox espeak-ng gcc make postgresql openssl"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -24,7 +24,7 @@ if [ ! -x .venv/bin/python ]; then
     $PY -m venv .venv
 fi
 stamp=.venv/.cti-installed
-if [ ! -f "$stamp" ] || [ setup.py -nt "$stamp" ] || [ -n "$(find native drivers/_cdefs drivers/build_r4.py drivers/build_pri.py -newer "$stamp" -print -quit)" ]; then
+if [ ! -f "$stamp" ] || [ setup.py -nt "$stamp" ] || [ -n "$(find native drivers/_cdefs drivers/build_r4.py drivers/build_pri.py drivers/build_r2.py drivers/build_dahdi.py -newer "$stamp" -print -quit)" ]; then
     echo "setup: installing cti and its dependencies into .venv (compiles the native binding)"
     .venv/bin/pip install -q --upgrade pip
     .venv/bin/pip install -q -e '.[test]'

@@ -49,7 +49,8 @@ class Records(InMemory, list):
 
 class Centre:
     def __init__(self, config="etc/cti.toml", seed=1, clock=None, records=None, var_dir=None,
-                 simulated_telco=True, binding="full", serial=None, caller_id_boxes=()):
+                 simulated_telco=True, binding="full", serial=None, caller_id_boxes=(),
+                 driver="r4"):
         """`clock` and `records`: another clock (one that takes calls from
         threads, for a real RecordStore) and record store than the defaults.
         `var_dir`: the server's own files (a temporary directory unless told).
@@ -61,7 +62,9 @@ class Centre:
         server's serial devices are connected (the GSM modem of [sms]:
         connect(settings, protocol), a simulated line).  `caller_id_boxes`:
         the USB caller-ID boxes, made over simulated backends, which the
-        test reads (drivers.usbcid.CallerIdBox: deliver(wait_events(...)))."""
+        test reads (drivers.usbcid.CallerIdBox: deliver(wait_events(...))).
+        `driver`: "r4", or "dahdi": the DAHDI driver on the simulator's
+        DAHDI personality, with the system.conf that matches the boards."""
         config = load_server_config(config) if isinstance(config, str) else config
         if var_dir is None:
             self.var = tempfile.TemporaryDirectory(prefix="cti-centre-")   # gone with it
@@ -69,8 +72,11 @@ class Centre:
         self.config = replace(config, var_dir=Path(var_dir))
         self.sim = Simulator.from_config(self.config.boards, seed=seed)
         self.clock = clock or task.Clock()
-        self.driver = R4Driver(clock=self.clock, binding=r4.binding(binding),
-                               tone_channels=self.config.station_tones or None)
+        if driver == "dahdi":
+            self.driver = dahdi_driver(self.config, self.clock)
+        else:
+            self.driver = R4Driver(clock=self.clock, binding=r4.binding(binding),
+                                   tone_channels=self.config.station_tones or None)
         if self.driver.fileno() is None:
             self._poll = lambda: self.driver.deliver(self.driver.wait_events(0))
         else:
@@ -127,6 +133,19 @@ class Centre:
         seen = []
         client.on_event(lambda name, body, invoke_id: seen.append((name, body)))
         return seen
+
+
+def dahdi_driver(config, clock):
+    """The DAHDI driver on the personality of the simulated boards of a
+    configuration, its channels named as the boards (as `cti server` with
+    driver = "dahdi" makes it on /dev/dahdi)."""
+    from cti.server.config import board_layout
+    from drivers import systemconf
+    from drivers.dahdi import DahdiDriver
+    from drivers.dahdidev import SimulatedDevices, simulated_system_conf
+
+    conf = systemconf.parse(simulated_system_conf(config.boards), "simulated system.conf")
+    return DahdiDriver(SimulatedDevices(), conf, clock, boards=board_layout(config.boards))
 
 
 def tones_both_ways(centre, caller, phone, caller_hz=1000, phone_hz=1500):

@@ -12,12 +12,13 @@ simulator.
 
 What a driver provides it provides whole, or refuses whole: each call of
 a capability (`CAPABILITIES`: the CT-Bus, T1 trunks, span maintenance,
-stations, conferences) either works or raises DriverNotSupported naming
-itself and its device.  `DriverConformance`, which every driver passes,
+stations, conferences, the silence level) either works or raises
+DriverNotSupported naming itself and its device.  `DriverConformance`, which every driver passes,
 checks that, and that each capability a driver provides is held to its
 own suite: a test class mixes in `BusConformance`, `TrunkConformance`,
 `SpanMaintenanceConformance`, `StationConformance`,
-`ConferenceConformance` for what its driver provides, and
+`ConferenceConformance`, `SilenceLevelConformance` for what its driver
+provides, and
 `VoiceConformance` (play, record, digits, dial, tones) and
 `AnalogLineConformance` (ring, caller ID, hook, audio both ways, keys,
 the far end's hang-up, a call out) where it has voice channels and
@@ -149,6 +150,7 @@ def capability_calls(chassis):
                      ("station_offhook", lambda: d.station_offhook(station)),
                      ("ring_station", lambda: d.ring_station(station, 1)),
                      ("stop_ring", lambda: d.stop_ring(station))],
+        "silence_level": [("set_silence_level", lambda: d.set_silence_level(voice, -40))],
         "conferences": [("conference_room", lambda: d.conference_room(dsp)),
                         ("conference_create", lambda: d.conference_create(dsp, [])),
                         ("conference_add", lambda: d.conference_add(dsp, 0, 0, "normal")),
@@ -227,7 +229,7 @@ class DriverConformance:
         assert done_events(chassis, chassis.voice, "play_done")
 
     @pytest.mark.parametrize("capability", ["bus", "trunks", "span_maintenance", "stations",
-                                            "conferences"])
+                                            "conferences", "silence_level"])
     def test_a_capability_is_provided_whole_or_refused_whole(self, chassis, capability):
         """Refused whole, each call naming itself; or provided whole, and
         then this test class holds it to its suite."""
@@ -356,6 +358,54 @@ class ConferenceConformance:
             d.conference_create(chassis.dsp, [(a, "boss")])
 
 
+class SilenceLevelConformance:
+    """The level below which a voice channel hears silence
+    (set_silence_level): a caller quieter than it is silence, one louder
+    is not; what analog disconnect supervision by silence stands on.  The
+    chassis's voice channel hears voice2's tones through the bus."""
+
+    def silence_offs(self, chassis, level):
+        """With the channel's level set to `level`, whether a -30 dBm0 tone
+        ends the silence of an idle voice2 (a silence off event)."""
+        d = chassis.driver
+        d.set_silence_level(chassis.voice, level)
+        mark = len(chassis.events)
+        d.play_tone(chassis.voice2, 1000, 0, -30, duration_ms=1_000)
+        chassis.run(1_500)
+        return [e["on"] for e in chassis.events[mark:]
+                if e.device == chassis.voice and e.kind == "silence"]
+
+    def hear_voice2(self, chassis):
+        d = chassis.driver
+        d.listen(chassis.voice, d.transmit_slot(chassis.voice2))
+        d.enable_events(chassis.voice, {"silence"})
+        chassis.run(500)
+        assert [e["on"] for e in done_events(chassis, chassis.voice, "silence")] == [True]
+
+    def test_a_tone_louder_than_the_level_is_not_silence_and_a_quieter_one_is(self, chassis):
+        self.hear_voice2(chassis)
+        assert self.silence_offs(chassis, -40) == [False, True]     # heard, then silence
+        assert self.silence_offs(chassis, -25) == []                # below: silence still
+
+    def test_a_reset_keeps_the_level(self, chassis):
+        self.hear_voice2(chassis)
+        chassis.driver.set_silence_level(chassis.voice, -25)
+        chassis.driver.reset(chassis.voice)
+        assert self.silence_offs(chassis, -25) == []
+
+    def test_a_level_out_of_range_is_a_bad_parameter_and_changes_nothing(self, chassis):
+        self.hear_voice2(chassis)
+        for level in (-61, -19, -40.5, "loud"):
+            with pytest.raises(errors.BadParameter):
+                chassis.driver.set_silence_level(chassis.voice, level)
+        d = chassis.driver
+        mark = len(chassis.events)
+        d.play_tone(chassis.voice2, 1000, 0, -30, duration_ms=1_000)
+        chassis.run(1_500)
+        assert [e["on"] for e in chassis.events[mark:]
+                if e.device == chassis.voice and e.kind == "silence"] == [False, True]
+
+
 class SpanMaintenanceConformance:
     """For a driver that provides span maintenance: mix into a test class
     with a `chassis` fixture of such a driver."""
@@ -458,6 +508,26 @@ class E1Conformance:
         with pytest.raises(errors.BadParameter):
             d.dchannel_send(chassis.e1_timeslot, b"\x02\x01\x7f")
 
+    def test_r2_mf_is_provided_whole_or_refused_whole(self, chassis):
+        d, ts = chassis.driver, chassis.e1_timeslot
+        try:
+            d.r2_mf_mode(ts, "backward")
+        except errors.DriverNotSupported as e:
+            assert e.device == ts and e.function, e
+            with pytest.raises(errors.DriverNotSupported):
+                d.r2_mf_send(ts, 1)
+            return
+        d.r2_mf_send(ts, 1)
+        chassis.run(50)
+        d.r2_mf_send(ts, 0)
+        with pytest.raises(errors.BadParameter):
+            d.r2_mf_send(ts, 16)
+        with pytest.raises(errors.BadParameter):
+            d.r2_mf_mode(ts, "sideways")
+        d.r2_mf_mode(ts, None)
+        with pytest.raises(errors.BadParameter):
+            d.r2_mf_send(ts, 1)                # off: nothing to send with
+
 
 class AnalogLineConformance:
     """An analog loop-start line (FXO) and its voice: the chassis's `line`
@@ -465,11 +535,18 @@ class AnalogLineConformance:
     6 s ring cadence, the caller ID coming between the first two rings."""
 
     LINE_EVENTS = {"ring", "ring_stopped", "loop_current", "digit"}
+    #: The longest a first ring may take to be reported: a board reports it
+    #: as the ring starts, DAHDI once the burst and its trailer are over
+    #: (RINGOFFHOOK: lines-real.md 1.4), 2.2 s into a 2 s ring.
+    FIRST_RING_MS = 3_000
 
     def ring_in(self, chassis, number="5551234", name="ALICE"):
         chassis.driver.enable_events(chassis.line, self.LINE_EVENTS)
         chassis.far.call(number, name)
-        chassis.run(500)
+        for _ in range(0, self.FIRST_RING_MS, 100):
+            chassis.run(100)
+            if done_events(chassis, chassis.line, "ring"):
+                break
         assert [e["count"] for e in done_events(chassis, chassis.line, "ring")] == [1]
 
     def answer(self, chassis):
@@ -585,4 +662,5 @@ def tone_ulaw(freq, ms):
 #: one to it).
 CAPABILITIES = {"bus": BusConformance, "trunks": TrunkConformance,
                 "span_maintenance": SpanMaintenanceConformance,
-                "stations": StationConformance, "conferences": ConferenceConformance}
+                "stations": StationConformance, "conferences": ConferenceConformance,
+                "silence_level": SilenceLevelConformance}

@@ -49,9 +49,10 @@ def test_the_faults_benchmark_crashes_a_server_with_calls_up_and_loses_nothing()
     assert (result["records_lost"], result["calls_without_record"]) == (0, 0)
 
 
-def test_the_drivers_benchmark_carries_events_through_both_paths():
-    """A small run of bench.drivers: every event through the event thread and
-    through the descriptor pump (the figures are measured by running it)."""
+def test_the_drivers_benchmark_carries_events_through_every_path():
+    """A small run of bench.drivers: every event through the event thread,
+    the descriptor pump and the DAHDI device layer (the figures are
+    measured by running it)."""
     import subprocess
     import sys
 
@@ -60,7 +61,8 @@ def test_the_drivers_benchmark_carries_events_through_both_paths():
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["events"] == 3000 and result["cores"] >= 1
-    assert set(result["events_per_second"]) == {"r4_event_thread", "r4_descriptor_pump"}
+    assert set(result["events_per_second"]) == {"r4_event_thread", "r4_descriptor_pump",
+                                                "dahdi_device_layer"}
     assert all(v > 0 for v in result["events_per_second"].values())
 
 
@@ -88,6 +90,18 @@ def test_the_console_benchmark_redraws_the_supervisors_grid():
     ms, widths = asyncio.run(bench.console.redraw_ms(30, redraws=2))
     assert ms > 0
     assert widths[5] == len("1:00:02")             # the agent in its state past an hour
+
+
+def test_the_lines_benchmark_runs_r2_calls_on_e1_spans():
+    """A small run of bench.lines' e1_spans_realtime_factor: China MFC/R2
+    calls on every timeslot of two spans, each answered with its numbers."""
+    import bench.lines
+
+    factor, cpu_factor, answered, offered, errors = bench.lines.e1_spans_realtime_factor(
+        30, spans=2, hold_s=5)                  # a call every 9 s on each timeslot
+    assert factor > 0 and cpu_factor > 0 and errors == 0
+    lines = 2 * bench.lines.TIMESLOTS
+    assert answered >= 2 * lines and 0 <= offered - answered <= lines
 
 
 def test_the_lines_benchmark_offers_every_pri_call_it_places():

@@ -18,6 +18,7 @@ from tests.conformance import (
     ConferenceConformance,
     DriverConformance,
     E1Conformance,
+    SilenceLevelConformance,
     SpanMaintenanceConformance,
     StationConformance,
     TrunkConformance,
@@ -49,7 +50,8 @@ def chassis_of(rig):
 
 
 class R4Suites(DriverConformance, VoiceConformance, BusConformance, TrunkConformance,
-               StationConformance, ConferenceConformance, E1Conformance):
+               StationConformance, ConferenceConformance, E1Conformance,
+               SilenceLevelConformance):
     """What the R4 driver provides through either binding."""
 
 

@@ -61,6 +61,7 @@ PATIENCE_S = 180
 #: The keys of `cti demo --json`'s summary, and of each of its `queues`.
 QUEUE_KEYS = {"offered", *OUTCOMES, "service_level", "asa_s", "aht_s"}
 JSON_KEYS = {"duration_s", "calls_per_minute", "ran_s", "interrupted", "calls", "ivr_only",
+             "in_ivr_at_end", "other",
              *QUEUE_KEYS, "queues", "run_dir", "unsaved", "left_in_journal", "warnings"}
 #: A line of the summary as `cti demo` prints it: offered = the outcomes.
 FIGURES = re.compile(r"(\d+) offered = (\d+) answered \+ (\d+) abandoned \+ (\d+) left \+ "
@@ -94,6 +95,10 @@ def assert_adds_up(figures):
 
 
 def assert_every_summary_adds_up(result):
+    """Each caller counted once: offered, or never queued (the IVR alone,
+    still in the IVR at the end, or other); each queue adds up too."""
+    assert result["calls"] == (result["offered"] + result["ivr_only"] + result["in_ivr_at_end"]
+                               + result["other"]), result
     assert_adds_up(result)
     for figures in result["queues"].values():
         assert_adds_up(figures)
@@ -155,7 +160,7 @@ def test_each_caller_offered_is_answered_abandoned_left_or_cleared_at_end():
             cdr("c8", None, "ivr_only")]                          # in the IVR at the end
     result = summary(cdrs, config, in_progress=frozenset({"c5", "c6", "c8"}))
     assert_every_summary_adds_up(result)
-    assert (result["calls"], result["ivr_only"]) == (8, 1)
+    assert (result["calls"], result["ivr_only"], result["in_ivr_at_end"]) == (8, 1, 1)
     assert {k: result[k] for k in ("offered", *OUTCOMES)} == {
         "offered": 6, "answered": 1, "abandoned": 1, "left": 2, "cleared_at_end": 2}
     sales, support = result["queues"]["sales"], result["queues"]["support"]
@@ -168,7 +173,7 @@ def test_each_caller_offered_is_answered_abandoned_left_or_cleared_at_end():
     assert result["queues"]["spanish"]["offered"] == 0
     lines = report(result)
     assert lines[:2] == [
-        "8 calls, 1 served by the IVR alone",
+        "8 calls = 6 offered + 1 served by the IVR alone + 1 in the IVR at the end + 0 other",
         "6 offered = 1 answered + 1 abandoned + 2 left + 2 cleared at end; service level "
         "33%, ASA 5.0 s, AHT 50.0 s"]
     assert lines[2].startswith("  sales    3 offered = 1 answered + 1 abandoned + 1 left")
@@ -223,6 +228,7 @@ def test_callers_waiting_or_talking_when_the_demo_ends_are_cleared_at_end():
     centre.call(centre.server.stopService())
     result = summary(centre.records.of(CallRecord), centre.config, in_progress)
     assert result["cleared_at_end"] == len(queued)
+    assert result["in_ivr_at_end"] == len(up) - len(queued) > 0, "callers in the IVR too"
     assert_every_summary_adds_up(result)
     assert_the_queue_log_agrees(result, centre.records, in_progress)
 
@@ -614,7 +620,8 @@ def test_ctrl_c_during_the_start_up_still_ends_with_a_summary(tmp_path):
     demo.until("CT server listening")
     status, lines, errors = demo.interrupt()
     assert_a_summary(status, lines, errors)
-    assert "0 calls, 0 served by the IVR alone" in lines
+    assert ("0 calls = 0 offered + 0 served by the IVR alone + 0 in the IVR at the end + "
+            "0 other") in lines
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])

@@ -300,7 +300,7 @@ def test_findings_are_json():
 # -- E1 ------------------------------------------------------------------------------------
 def e1_report(span="dtiB2", signalling="cas", framing="e1_crc4", alarms=(), lost=(),
               idle_bits="1001"):
-    """An E1 span's report: its timeslots are no trunks yet ("unused")."""
+    """An E1 span's report."""
     report = in_alarm(healthy(span), *alarms, lasting=40.0)
     report["configured"] = {"type": "e1", "framing": framing, "coding": "hdb3",
                             "clock": "line", "signalling": signalling}
@@ -312,7 +312,11 @@ def e1_report(span="dtiB2", signalling="cas", framing="e1_crc4", alarms=(), lost
 
 
 def e1_site(tmp_path, body='type = "e1"'):
-    return site_config(tmp_path, ['type = "t1"', body], {"pstn": ["dtiB1T1-24"]})
+    """A T1 and an E1; a CAS E1's timeslots are MFC/R2 trunks."""
+    groups = {"pstn": ["dtiB1T1-24"]}
+    if "ccs" not in body:
+        groups["r2"] = ["dtiB2T1-30"]
+    return site_config(tmp_path, ['type = "t1"', body], groups)
 
 
 def test_an_e1_span_with_crc4_finding_no_crc4_multiframe_is_a_crc4_mismatch(tmp_path):
@@ -323,8 +327,6 @@ def test_an_e1_span_with_crc4_finding_no_crc4_multiframe_is_a_crc4_mismatch(tmp_
     assert finding.evidence.startswith("multiframe alarm (LMFA) for 40 s: no CRC-4 multiframe")
     assert "set crc4 = false" in finding.fix
     assert [f.rule for f in examination.findings] == ["crc4.mismatch"]
-    assert "dtiB2: its timeslots cannot be trunks yet" in " ".join(
-        s.reason for s in examination.skipped if s.rule == "span.unused")
 
 
 def test_crc4_mismatch_is_not_said_of_a_span_out_of_frame_or_losing_the_cas_multiframe(

@@ -398,12 +398,15 @@ def test_load_flows_raises_with_every_error(flows_dir):
         load_flows(flows_dir, PROMPTS, hooks=TEST_HOOKS)
     e = caught.value
     assert isinstance(e, ConfigError) and len(e.errors) == 2
-    assert str(e).splitlines() == [
+    lines = text.splitlines()
+    next_line = next(n for n, row in enumerate(lines, 1) if row.startswith('next = "men"'))
+    timeout_line = next(n for n, row in enumerate(lines, 1) if row.startswith("timeout_s = -1"))
+    assert str(e).splitlines() == [                   # each with its line in the file
         f"{flows_dir}: 2 errors in flow files:",
-        f"{flows_dir / 'f.toml'}: steps[0] (start): next: no step named 'men' "
-        "(steps: start, menu, bye; did you mean 'menu'?)",
-        f"{flows_dir / 'f.toml'}: steps[1] (menu): timeout_s: expected a positive number of "
-        "seconds, got a number (-1)"]
+        f"{flows_dir / 'f.toml'}, line {next_line}: steps[0] (start): next: no step named "
+        "'men' (steps: start, menu, bye; did you mean 'menu'?)",
+        f"{flows_dir / 'f.toml'}, line {timeout_line}: steps[1] (menu): timeout_s: expected "
+        "a positive number of seconds, got a number (-1)"]
 
 
 def test_manifest_is_found_next_to_the_flows(tmp_path):

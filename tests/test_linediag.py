@@ -227,3 +227,63 @@ def test_options_may_follow_the_command():
 def test_offline_there_are_no_span_reports(config, capsys):
     assert linediag.main(["--offline", "-c", config, "counters"]) == 2
     assert "run without --offline" in capsys.readouterr().err
+
+
+class Refreshed(Exception):
+    """linediag watch's sleep, ending the watch after one screen."""
+
+
+def one_screen(source, size, *argv):
+    import io
+
+    def sleep(seconds):
+        raise Refreshed
+
+    out = io.StringIO()
+    args = linediag.parser().parse_args(["watch", *argv])
+    with pytest.raises(Refreshed):
+        linediag._watch(args, source, out, sleep, size=lambda: size)
+    return out.getvalue().splitlines()
+
+
+def test_watch_fits_a_small_terminal_with_the_state_on_top(attached):
+    """80 x 24, a call up and an alarm history: the screen is at most 23
+    lines of at most 80 characters; the span's state and alarms are at
+    the top, the counters follow, and every timeslot's bits are there,
+    summed up in a grid."""
+    centre, source = attached
+    for _ in range(3):
+        centre.sim.span_alarm("dtiB1", "yellow")
+        centre.run(2_000)
+        centre.sim.span_alarm("dtiB1", "yellow", False)
+        centre.run(2_000)
+    centre.run_until(lambda: centre.server.channels["dtiB1"].state == "in_service",
+                     within_ms=120_000, what="the span back in service")
+    centre.sim.endpoint("dtiB1T2").call(ani="2125550001", dnis="5550199")
+    centre.run_until(lambda: centre.server.channels["dtiB1T2"].state == "connected",
+                     what="answered")
+    lines = one_screen(source, (80, 24))
+    assert len(lines) <= 23 and max(map(len, lines)) <= 80, "\n".join(lines)
+    assert lines[0].startswith("linediag watch")
+    assert lines[2].startswith("SPAN dtiB1  ")
+    assert lines[3].startswith("  alarms now: none; 3 in history, the last yellow 2.0 s, "
+                               "cleared ")
+    assert any(line.split()[:2] == ["INTERVAL", "ES"] for line in lines)
+    grid = " ".join(lines)
+    assert all(f"T{n} " in grid for n in range(1, 25))
+    assert "T2 11/11 conn" in grid
+
+
+def test_watch_shows_the_bits_meanings_when_the_terminal_is_tall_enough(attached):
+    _, source = attached
+    lines = one_screen(source, (160, 60))
+    assert len(lines) <= 59
+    assert any("dtiB1T24" in line and "on-hook (idle)" in line for line in lines)
+
+
+def test_watch_on_a_tiny_terminal_keeps_the_state_and_says_what_is_cut(attached):
+    _, source = attached
+    lines = one_screen(source, (60, 10))
+    assert len(lines) == 9 and max(map(len, lines)) <= 60
+    assert lines[2].startswith("SPAN dtiB1  ")
+    assert lines[-1].startswith("... ") and "more lines" in lines[-1]

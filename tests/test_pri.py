@@ -28,11 +28,11 @@ BOARDS = {"e1": '[[boards]]\ntype = "e1"\nsignalling = "ccs"\n',
 B_CHANNELS = {"e1": 30, "t1": 23}
 
 
-def pri_config(tmp_path, kind="e1", switchtype=None, pri="", group=""):
+def pri_config(tmp_path, kind="e1", switchtype=None, pri="", routes=""):
     """The sample configuration with an ISDN span dtiB2 of `kind` added,
-    its B-channels the two-way group "isdn" (`group`: more of its keys);
-    the sample's analog group inbound only, so calls out take the ISDN
-    group, unless `group` gives it `numbers`."""
+    its B-channels the two-way group "isdn"; the sample's analog group
+    inbound only, so calls out take the ISDN group, unless `routes`
+    ([[outbound_routes]]) say where they go."""
     boards = tmp_path / "boards.toml"
     boards.write_text((ETC / "boards.toml").read_text() + BOARDS[kind])
     text = (ETC / "cti.toml").read_text()
@@ -43,21 +43,29 @@ def pri_config(tmp_path, kind="e1", switchtype=None, pri="", group=""):
         assert old in text
         text = text.replace(old, new)
     text += (f'\n[[trunk_groups]]\nname = "isdn"\ndirection = "both"\n'
-             f'channels = ["{SPAN}T1-{B_CHANNELS[kind]}"]\n{group}')
+             f'channels = ["{SPAN}T1-{B_CHANNELS[kind]}"]\n{routes}')
     if switchtype or pri:
         text += f'\n[[pri_spans]]\nspan = "{SPAN}"\n' + (
             f'switchtype = "{switchtype}"\n' if switchtype else "") + pri
     path = tmp_path / "cti.toml"
     path.write_text(text)
     config = load_server_config(path)
-    if "numbers" in group:
+    if routes:
         return config
     return replace(config, trunk_groups=tuple(
         replace(g, direction="in") if g.name == "local" else g for g in config.trunk_groups))
 
 
-def pri_centre(tmp_path, kind="e1", switchtype=None, pri="", group=""):
-    centre = Centre(pri_config(tmp_path, kind, switchtype, pri, group))
+def started(config):
+    """A Centre of `config`, its server started (the telco plays its far
+    ends from then on)."""
+    centre = Centre(config)
+    centre.server.startService()
+    return centre
+
+
+def pri_centre(tmp_path, kind="e1", switchtype=None, pri="", routes=""):
+    centre = started(pri_config(tmp_path, kind, switchtype, pri, routes))
     centre.run_until(lambda: dchannel(centre).state == "up", what="the D-channel up")
     return centre
 
@@ -200,10 +208,13 @@ def test_an_agent_transfers_an_isdn_caller_out_on_another_b_channel(tmp_path):
     assert centre.server.voice_pool.busy == set()
 
 
-def test_calls_out_take_the_trunk_group_whose_numbers_match(tmp_path):
-    """Long-distance numbers (1...) on the ISDN group, the rest on the
-    sample's analog lines (a group with no `numbers` takes any)."""
-    centre = pri_centre(tmp_path, group='numbers = ["1*"]\n')
+def test_outbound_routes_send_long_distance_on_isdn_and_local_calls_on_analog_lines(
+        tmp_path):
+    """[[outbound_routes]]: numbers beginning 1 on the ISDN group, every
+    other on the sample's analog lines."""
+    centre = pri_centre(tmp_path, routes='\n[[outbound_routes]]\nname = "long_distance"\n'
+                        'prefix = "1"\ntrunk_groups = ["isdn"]\n\n[[outbound_routes]]\n'
+                        'name = "local"\nprefix = ""\ntrunk_groups = ["local"]\n')
     sim = admin(centre)
     client, events, phone = headset(centre)
     centre.call(client.call("MakeCall", number="12125550123"))
@@ -572,7 +583,7 @@ def findings(centre, rule):
 
 
 def test_the_doctor_finds_both_ends_network_from_libpri_s_own_words(tmp_path):
-    centre = Centre(pri_config(tmp_path, pri='node = "network"\n'))   # facing a PBX...
+    centre = started(pri_config(tmp_path, pri='node = "network"\n'))   # facing a PBX...
     sim = admin(centre)
     answer = centre.call(sim.call("SimDChannel", span=SPAN, node="network"))  # ...a telco
     assert (answer["node"], answer["switchtype"]) == ("network", "euroisdn_e1")

@@ -589,6 +589,17 @@ def _clear_connection_flow(centre, ex):
     ex.run(1000)                                  # nothing more comes
 
 
+@scenario("flows-reloaded")
+def _flows_reloaded(centre, ex):
+    login(ex, "ivr", "flow")
+    ex.do("RouteRegister")
+    ex.start()
+    centre.center.ivr.reloaded()                  # what a Reload taken does last
+    ex.event("FlowsReload")
+    ex.send()
+    ex.answer(5)
+
+
 # section 9
 @scenario("set-agent-state")
 def _set_agent_state(centre, ex):

@@ -210,28 +210,48 @@ def test_pri_b_channels_are_trunks_with_the_span_s_default_d_channel_settings(tm
             settings.overlap) == ("cpe", "national", "exclusive", False)
 
 
-def test_a_trunk_group_s_numbers_rank_calls_out(tmp_path):
-    text = BASE.replace('["dtiB1T1-24"]', '["dtiB1T1-24"]\nnumbers = ["00*", "0*", "5551234"]')
-    text = text.replace('direction = "in"', 'direction = "both"', 1)
-    group = load_server_config(write(tmp_path, text)).trunk_groups[0]
-    assert [group.takes(n) for n in ("0086123", "0123", "5551234", "5559999", "00,86")] == [
-        (1, 2), (1, 1), (2, 7), None, (1, 2)]
-
-
-def test_numbers_on_an_inbound_group_or_not_numbers_are_refused(tmp_path):
-    text = BASE.replace('["dtiB1T1-24"]', '["dtiB1T1-24"]\nnumbers = ["00*"]')
-    e = error(tmp_path, text)                         # pstn_in is inbound
-    assert e.key == "trunk_groups[0].numbers" and "direction \"in\"" in str(e)
-    text = BASE.replace('["dtiB1T1-24"]', '["dtiB1T1-24"]\nnumbers = ["9-1"]')
-    e = error(tmp_path, text.replace('direction = "in"', 'direction = "both"', 1))
-    assert e.key == "trunk_groups[0].numbers[0]"
-    assert "'9-1' is not a number or a prefix ending in '*'" in str(e)
-
-
 def test_pri_spans_must_name_an_isdn_span(tmp_path):
     e = error(tmp_path, BASE + '\n[[pri_spans]]\nspan = "dtiB1"\n')
     assert e.key == "pri_spans[0].span"
     assert "'dtiB1' is a T1 E&M span, with no D-channel" in str(e)
+
+
+def e1_r2(settings=""):
+    """The base configuration with its T1 an E1 CAS span, its trunk group
+    with these MFC/R2 settings."""
+    text = edit('type = "t1"\nsignalling = "em_wink"', 'type = "e1"\nsignalling = "cas"')
+    return text.replace('channels = ["dtiB1T1-24"]', 'channels = ["dtiB1T1-30"]\n' + settings)
+
+
+def test_an_e1_cas_trunk_group_runs_mfc_r2_with_its_settings(tmp_path):
+    config = load_server_config(write(tmp_path, e1_r2(
+        'r2_variant = "cn"\nr2_max_ani = 11\nr2_max_dnis = 8\nr2_charge = "no_charge"')))
+    pstn = config.trunk_groups[0]
+    assert len(pstn.channels) == 30 and set(pstn.signalling.values()) == {"cas"}
+    assert (pstn.r2.variant, pstn.r2.max_ani, pstn.r2.max_dnis, pstn.r2.category,
+            pstn.r2.charge) == ("cn", 11, 8, "national_subscriber", "no_charge")
+    assert config.trunk_groups[1].r2 is None
+    assert load_server_config(write(tmp_path, e1_r2())).trunk_groups[0].r2.variant == "itu"
+
+
+@pytest.mark.parametrize(("settings", "key", "message"), [
+    ('r2_variant = "de"', "r2_variant", "'de' is not one of 'itu', 'cn', 'mx', 'br', 'ar'"),
+    ("r2_max_dnis = 0", "r2_max_dnis", "expected an integer from 1 to 31, got integer 0"),
+    ('r2_category = "vip"', "r2_category", "'vip' is not one of 'national_subscriber'"),
+    ('r2_charge = "free"', "r2_charge", "'free' is not one of 'charge', 'no_charge'"),
+    ("r2_mf_timeout_ms = 100", "r2_mf_timeout_ms", "an integer from 500 to 30000"),
+])
+def test_bad_mfc_r2_settings_are_named(tmp_path, settings, key, message):
+    e = error(tmp_path, e1_r2(settings))
+    assert e.key == f"trunk_groups[0].{key}" and message in str(e), str(e)
+
+
+def test_an_mfc_r2_group_is_of_e1_cas_timeslots_only(tmp_path):
+    text = e1_r2().replace('channels = ["dxxxB1C1-4"]', 'channels = ["dxxxB1C1-4"]', 1)
+    text = text.replace('channels = ["dtiB1T1-30"]', 'channels = ["dtiB1T1-30", "dxxxB1C1"]')
+    text = text.replace('channels = ["dxxxB1C1-4"]', 'channels = ["dxxxB1C2-4"]')
+    e = error(tmp_path, text)
+    assert e.key == "trunk_groups[0].channels" and "mixes E1 CAS timeslots" in str(e), str(e)
 
 
 def test_an_e1_boards_line_settings_reach_the_simulated_span(tmp_path):
@@ -315,6 +335,17 @@ def test_paths_and_urls_relative_to_the_file(tmp_path):
     assert config.database == f"sqlite:///{tmp_path / 'db' / 'cti.sqlite'}"
     text = edit('[server]\n', '[server]\ndatabase = "postgresql://cti:pw@db/cti"\n')
     assert load_server_config(write(tmp_path, text)).database == "postgresql://cti:pw@db/cti"
+
+
+def test_dahdi_reads_system_conf_where_the_file_says(tmp_path):
+    """driver = "dahdi": DAHDI's own /etc/dahdi/system.conf, unless
+    system_conf names another (relative to the configuration file)."""
+    text = edit('driver = "sim"', 'driver = "dahdi"')
+    config = load_server_config(write(tmp_path, text))
+    assert (config.driver, config.system_conf) == ("dahdi", "/etc/dahdi/system.conf")
+    text = edit('driver = "sim"', 'driver = "dahdi"\nsystem_conf = "dahdi/system.conf"')
+    config = load_server_config(write(tmp_path, text))
+    assert config.system_conf == str(tmp_path / "dahdi" / "system.conf")
 
 
 def test_boards_from_another_file(tmp_path):
@@ -405,8 +436,8 @@ ERRORS = [
      "is not a database URL"),
     ("bad log level", ("[server]\n", '[server]\nlog_level = "loud"\n'), "server.log_level",
      "'loud' is not one of 'debug'"),
-    ("bad driver", ('driver = "sim"', 'driver = "dahdi"'), "driver",
-     "'dahdi' is not one of 'sim', 'r4'"),
+    ("bad driver", ('driver = "sim"', 'driver = "zaptel"'), "driver",
+     "'zaptel' is not one of 'sim', 'r4', 'dahdi'"),
     ("bad name", ('name = "floor"', 'name = "first floor"'), "station_groups[0].name",
      "'first floor' is not a name of letters"),
     # unknown keys
@@ -444,10 +475,10 @@ ERRORS = [
     ("framing on an e1", ('type = "t1"\nsignalling = "em_wink"',
                           'type = "e1"\nframing = "esf"'), "boards[1].framing",
      "unknown key (known keys here: clock, coding, crc4"),
-    ("e1 cas timeslots in a trunk group", ('type = "t1"\nsignalling = "em_wink"',
-                                           'type = "e1"'), "trunk_groups[0].channels[0]",
-     "dtiB1T1 is a timeslot of an E1 CAS span (boards[1]): trunk groups cannot use it "
-     "yet, the MFC/R2 signalling"),
+    ("r2 settings on a t1 group", ('channels = ["dtiB1T1-24"]',
+                                   'channels = ["dtiB1T1-24"]\nr2_variant = "cn"'),
+     "trunk_groups[0].r2_variant", "trunk group 'pstn_in' has no E1 CAS timeslot: MFC/R2 "
+     "settings belong to a group of E1 CAS timeslots"),
     ("channel 24 of a pri span", ('signalling = "em_wink"', 'signalling = "pri"'),
      "trunk_groups[0].channels[0]", "'dtiB1T1-24': dtiB1T24 is not on the boards (dtiB1 has "
      "T1..T23)"),
@@ -728,7 +759,7 @@ def test_every_key_is_documented():
             "wrap_up_s", "ring_timeout_s", "music", "id", "password_hash", "queues", "skills",
             "station", "team", "weight", "roles", "server", "user", "password", "password_file",
             "flows_dir", "prompts_dir", "span", "node", "switchtype", "channel_selection",
-            "overlap", "calling_number", "presentation", "numbers"]
+            "overlap", "calling_number", "presentation"]
     assert [k for k in keys if f"| `{k}` |" not in section] == []
 
 

@@ -6,7 +6,6 @@ import shutil
 from argparse import Namespace
 
 import pytest
-from twisted.python import usage
 
 from cti.server import twistd
 from cti.server.run import main, make_service
@@ -40,10 +39,7 @@ def test_a_wrong_configuration_is_refused_with_its_file_and_key(tmp_path, capsys
     assert main(Namespace(config=str(config), drain=None)) == 2
     err = capsys.readouterr().err
     assert str(config) in err and "heartbeat_s" in err
-    options = twistd.Options()
-    options.parseOptions(["-c", str(config)])
-    with pytest.raises(usage.UsageError, match="heartbeat_s"):
-        twistd.makeService(options)
+    # twistd cti: tests/test_twistd.py
 
 
 def test_twistd_finds_the_cti_plugin():
@@ -200,3 +196,37 @@ def test_check_opens_the_gsm_modem_s_port_and_looks_for_the_boxes(tmp_path):
     assert report["FAIL devices"].startswith("usb.core.find(reception): ")
     assert "no USB device feed:beef" in report["FAIL devices"] or "libusb" in report[
         "FAIL devices"]
+
+
+def test_a_second_cti_server_on_the_same_var_dir_is_one_line_and_no_traceback(tmp_path):
+    """Another server holds the var directory: `cti server` says so in one
+    line and exits 2, and its log has the same line, no traceback."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_twistd import free_port, site
+
+    first_config = site(tmp_path, free_port(), free_port())
+    log = tmp_path / "first.log"
+    with open(log, "w") as out:
+        first = subprocess.Popen([sys.executable, "-m", "cti", "server", "-c",
+                                  str(first_config), "--drain", "0"], stdout=out,
+                                 stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "cti server: listening on" not in log.read_text():
+            assert first.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        second_config = first_config.with_name("second.toml")       # the same var_dir
+        second_config.write_text(site(tmp_path, free_port(), free_port()).read_text())
+        done = subprocess.run([sys.executable, "-m", "cti", "server", "-c",
+                               str(second_config), "--drain", "0"], capture_output=True,
+                              text=True, timeout=120)
+    finally:
+        first.terminate()
+        first.wait(timeout=60)
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith("cti server: cannot start: ") and "same var_dir" in line
+    assert "Traceback" not in done.stdout and line in done.stdout

@@ -214,3 +214,46 @@ def test_linediag_sees_the_running_server_s_call_and_plays_audio_sent_in_pieces(
     assert done.returncode == 0, done.stderr
     assert "seconds=10.0" in done.stdout
     hang_up_everything(server)
+
+
+def test_cti_flow_reloads_its_flows_on_cti_reload_and_on_sighup(server, tmp_path):
+    """An operator edits a flow: `cti reload` has the running `cti flow`
+    take it; a wrong edit and SIGHUP to `cti flow`: refused, the file and
+    line said, the flows running stay; put right, SIGHUP takes it."""
+    import signal
+
+    menu = server["root"] / "etc" / "flows" / "main_menu.toml"
+    original = menu.read_text()
+    log = tmp_path / "flow.log"
+    with open(log, "w") as out:
+        flow = subprocess.Popen([sys.executable, "-m", "cti", "flow", "-c",
+                                 str(server["root"] / "etc" / "cti.toml")],
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        until("the flow tier registered", lambda: "flow tier serving" in log.read_text())
+        menu.write_text(original.replace('description = "Main menu', 'description = "Menu'))
+        done = cti(server, "reload")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[1] == ("  1 flow server told to reload the flow files "
+                                               "(their log and the server's say how it went)")
+        until("the flows reloaded", lambda: "flows reloaded (the CT server's reload): flow "
+              "main_menu changed; 3 flows" in log.read_text())
+        menu.write_text(original.replace('"1" = "to_sales"', '"1" = "to_salse"'))
+        os.kill(flow.pid, signal.SIGHUP)
+        line = next(n for n, text in enumerate(original.splitlines(), 1)
+                    if text.startswith("options = "))
+        refused = until("the reload refused", lambda: [
+            text for text in log.read_text().splitlines() if "flows not reloaded" in text])
+        assert "flows not reloaded (SIGHUP): 1 error in the flow files; nothing was " \
+               "reloaded, the flows running stay: " in refused[0]
+        assert f"main_menu.toml, line {line}: steps[4] (menu): options.1: no step named " \
+               "'to_salse'" in refused[0]
+        menu.write_text(original)
+        os.kill(flow.pid, signal.SIGHUP)
+        until("put right, taken", lambda: "flows reloaded (SIGHUP): flow main_menu changed"
+              in log.read_text())
+        assert flow.poll() is None
+    finally:
+        menu.write_text(original)
+        flow.terminate()
+        flow.wait(timeout=30)

@@ -46,6 +46,18 @@ def test_channels(centre):
     assert "dtiB1" not in rows                       # a span: cti show spans
 
 
+def test_an_idle_trunk_shows_no_numbers_of_its_last_call(centre):
+    """The calls end, the trunks go idle: no ani or dnis left from them."""
+    centre.sim.endpoint("dtiB1T1").hangup()
+    centre.sim.endpoint("dtiB1T2").hangup()
+    centre.run_until(lambda: not centre.center.calls, what="the calls end")
+    centre.run(2_000)
+    rows = table(centre, "channels")
+    for trunk in ("dtiB1T1", "dtiB1T2"):
+        assert rows[trunk][3] == "idle"
+        assert rows[trunk][5:7] == ["", ""], rows[trunk]
+
+
 def test_spans(centre):
     centre.sim.span_alarm("dtiB1", "red")
     centre.run(100)

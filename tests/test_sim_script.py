@@ -116,11 +116,41 @@ def test_an_action_the_server_refuses_fails_the_step(centre):
     ('step = [["call"]]\n', "step 1: expected a table"),
     ("[[step]]\nwait = nan\n", "step 1.wait: expected seconds"),
     ('[[step]]\nexpect_event = { event = "X" }\nsave = { a = 1 }\n', "step 1.save"),
+    ('[[step]]\nwait = 1\n[[step]]\nalarm = { span = "dtiB1", alarm = "purple" }\n',
+     "step 2.alarm.alarm: SimAlarm: field 'alarm' must be one of"),
+    ('[[step]]\nhandset = { station = "msiB1C5" }\n', "step 1.handset: give `action`"),
+    ('[[step]]\ncall = { target = "pstn_in", anni = "1" }\n',
+     "step 1.call.anni: no such field of SimCall"),
+    ('[[step]]\nbit_errors = { span = "dtiB1", ber = "lots" }\n',
+     "step 1.bit_errors.ber: SimBitErrors: field 'ber' must be a number"),
+    ('[[step]]\ndigits = { device = "$caller", digits = 5 }\n',
+     "step 1.digits.digits: SimDigits: field 'digits' must be a string"),
+    ('[[step]]\nplay = { file = "x.wav" }\n', "step 1.play: give `device`"),
 ])
 def test_a_wrong_script_is_refused_before_it_runs_naming_the_step(text, error):
     with pytest.raises(ScriptError) as caught:
         check(tomllib.loads(text), "scenario.toml")
     assert error in str(caught.value) and str(caught.value).startswith("scenario.toml")
+
+
+def test_cti_sim_script_refuses_a_wrong_field_before_it_connects(tmp_path, capsys):
+    """Step 3's field is wrong: exit 2 naming it, and no step runs (there
+    is no server to run them against either)."""
+    from argparse import Namespace
+
+    from cti.sim_script import run_file
+
+    script = tmp_path / "scenario.toml"
+    script.write_text('[[step]]\ncall = { target = "pstn_in" }\nas = "caller"\n'
+                      '[[step]]\nwait = 1\n'
+                      '[[step]]\nhangup = { device = "$caller", method = "slam" }\n')
+    args = Namespace(file=str(script), server="127.0.0.1:1", config=None, user="admin",
+                     password_file=None, quiet=False)
+    assert run_file(args) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"cti sim script: {script}: step 3.hangup.method: "
+                                   "SimHangup: field 'method' must be one of ")
 
 
 def test_a_name_used_before_it_is_defined_fails_the_step(centre):

@@ -4,6 +4,7 @@ time): span reports whose performance counters are what T1.231 predicts
 for injected errors, an alarm in the history with its duration, loop
 codes and loopbacks holding the span, and BERTs measuring the bit error
 rate injected."""
+import json
 import shutil
 from pathlib import Path
 
@@ -16,8 +17,8 @@ PASSWORD = "1234"
 
 
 
-def report(centre, client, span="dtiB1"):
-    [one] = centre.call(client.call("GetSpanReports", span=span))["spans"]
+def report(centre, client, span="dtiB1", intervals=0):
+    [one] = centre.call(client.call("GetSpanReports", span=span, intervals=intervals))["spans"]
     return one
 
 
@@ -288,7 +289,7 @@ def test_the_telco_s_errors_and_line_settings_from_outside(centre):
 @pytest.fixture
 def e1_centre(tmp_path):
     """The sample server with an E1 CAS span dtiB2 and an E1 CCS span dtiB3
-    added to its boards (no trunk group can use them yet)."""
+    added to its boards, in no trunk group."""
     etc = tmp_path / "etc"
     shutil.copytree(Path(__file__).resolve().parent.parent / "etc", etc)
     with open(etc / "boards.toml", "a") as boards:
@@ -315,9 +316,9 @@ def test_a_crc4_mismatch_on_an_e1_is_reported_and_diagnosed(e1_centre):
     assert {t["rxBits"] for t in span["timeslots"]} == {"1001"}
     assert len(span["timeslots"]) == 30
     findings = centre.call(client.call("Diagnose"))["findings"]
-    # dtiB3, E1 CCS, is in no trunk group: its B-channels could take calls
-    assert [(f["rule"], f["where"][:5]) for f in findings] == [("span.unused", "dtiB3"),
-                                                               ("crc4.mismatch", "dtiB2")]
+    # in no trunk group: dtiB2 (E1 CAS) and dtiB3 (E1 CCS); and dtiB2's CRC-4
+    assert [(f["rule"], f["where"][:5]) for f in findings] == [
+        ("span.unused", "dtiB2"), ("span.unused", "dtiB3"), ("crc4.mismatch", "dtiB2")]
     rows = {r["device"]: r for r in centre.call(client.call("GetLineStatus"))["devices"]}
     assert rows["dtiB3"]["dchannel"] == "dtiB3D" and rows["dtiB3D"]["kind"] == "dchannel"
     assert rows["dtiB2"]["type"] == "e1" and rows["dtiB2T30"]["tx_bits"] == "1001"
@@ -338,3 +339,67 @@ def test_the_telco_s_e1_settings_from_outside(e1_centre):
         error = refused(centre, client, "SimFarLine", span=span, **params)
         assert (error.code, error.body["field"]) == ("invalid_field", field), error
         assert span in str(error) or "T1 span" in str(error)
+
+
+def test_alarms_and_counters_outlive_a_restart_and_a_day_drops_the_intervals(tmp_path):
+    """A server on a var directory: errors and an alarm in the quarter
+    hour ending at `quarter_end` (virtual wall clock), then it stops.  The
+    next server on the same var directory, a minute after the quarter,
+    reports the same alarm (with its duration) and the completed interval
+    with its errored seconds, in the 24-hour total too; one started more
+    than a day later still has the alarm, but no interval of that day."""
+    from twisted.internet import task
+
+    def server_at(seconds):
+        clock = task.Clock()
+        clock.advance(seconds)
+        centre = Centre(var_dir=tmp_path, clock=clock)
+        centre.server.startService()
+        return centre, admin(centre)
+
+    def stop(centre):
+        centre.server.drain_s = 0
+        centre.call(centre.server.stopService())
+
+    quarter_end = 1_700_000_100 + 900
+    first, client = server_at(quarter_end - 30)
+    next_poll(first)
+    each_second(first, 5, crc=1)                         # 5 ES, 5 CV-P
+    first.call(client.call("SimAlarm", span="dtiB1", alarm="yellow"))
+    first.run(3000)
+    first.call(client.call("SimAlarm", span="dtiB1", alarm="yellow", on=False))
+    first.run(30_000)                                    # past the quarter: it completes
+    assert report(first, client, intervals=1)["performance"]["intervals"][0]["es"] == 5
+    stop(first)
+
+    second, client = server_at(quarter_end + 60)
+    span = report(second, client, intervals=4)
+    [alarm] = span["alarmHistory"]
+    assert alarm["alarm"] == "yellow" and alarm["durationS"] == pytest.approx(3.0, abs=0.2)
+    interval = span["performance"]["intervals"][0]
+    assert interval["start"] == quarter_end - 900
+    assert (interval["es"], interval["pcv"], interval["valid"]) == (5, 5, False)  # began late
+    assert span["performance"]["total24h"]["es"] == 5
+    stop(second)
+
+    third, client = server_at(quarter_end + 25 * 3600)
+    span = report(third, client, intervals=96)
+    assert [a["alarm"] for a in span["alarmHistory"]] == ["yellow"]
+    assert span["performance"]["intervals"] == []
+    assert span["performance"]["total24h"]["es"] == 0
+    stop(third)
+
+
+def test_a_history_file_that_cannot_be_understood_is_left_out(tmp_path):
+    """A torn or foreign file: the server starts without the last run's
+    history, and writes its own over it."""
+    (tmp_path / "span-history.json").write_text('{"at": 1, "spans": {"dtiB1": {"alarms": [{')
+    centre = Centre(var_dir=tmp_path)
+    centre.server.startService()
+    client = admin(centre)
+    next_poll(centre)
+    assert report(centre, client)["alarmHistory"] == []
+    centre.server.drain_s = 0
+    centre.call(centre.server.stopService())
+    saved = json.loads((tmp_path / "span-history.json").read_text())
+    assert saved["spans"]["dtiB1"]["alarms"] == []

@@ -10,6 +10,7 @@ from twisted.internet import task
 
 from cti.server.app import CTServer
 from cti.server.config import load_server_config
+from cti.storage.models import CallRecord
 from drivers import errors
 from drivers.r4 import R4Driver, binding
 from drivers.sim import Simulator
@@ -227,3 +228,27 @@ def test_the_server_on_the_vendors_calls_reports_spans_without_counters_refuses_
         assert "dt_setloopback" in str(caught.value)
     finally:
         centre.center.stop()
+
+
+def test_the_server_on_the_vendors_calls_clears_a_silent_hang_up_at_its_level():
+    """An analog group with silence (its level set through dx_setparm, a
+    vendor call): the caller who hangs up into silence is cleared."""
+    config = vendor_config(tones=True)
+    local = next(g for g in config.trunk_groups if g.name == "local")
+    groups = tuple(replace(g, disconnect=("silence",), silence_s=6, silence_dbm0=-45)
+                   if g is local else g for g in config.trunk_groups)
+    centre = Centre(replace(config, trunk_groups=groups), binding="vendor")
+    agent, events = agent_ready(centre, "1001", "msiB1C1")        # sales: flow_down
+    caller, phone = centre.sim.endpoint("dxxxB1C2"), centre.sim.endpoint("msiB1C1")
+    caller.call(ani="2125551234")
+    centre.run_until(lambda: phone.state == "ringing", within_ms=30_000,
+                     what="the phone rings")
+    phone.offhook()
+    centre.run_until(lambda: "Established" in names(events), what="Established")
+    caller.hangup("silence")
+    centre.run(5_000)
+    assert len(centre.center.calls) == 1                # not yet: 6 s
+    centre.run_until(lambda: not centre.center.calls, within_ms=2_000,
+                     what="cleared by silence")
+    [cdr] = centre.records.of(CallRecord)
+    assert cdr.cause == "far end cleared (silence for 6 s)"

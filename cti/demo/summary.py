@@ -27,8 +27,11 @@ are those of the calls that ended during the demo: `service_level` is
 the queue's own definition (cti.server.queueing.state.service_level);
 `asa_s` the mean wait of the answered calls; `aht_s` their mean talk
 time plus the queue's wrap-up.  Overall, also `calls` (every CDR: every
-caller who reached a trunk) and `ivr_only` (callers the IVR served to
-the end, without a queue; not those still in it when the demo ended).
+caller who reached a trunk), `ivr_only` (callers the IVR served to the
+end, without a queue) and `in_ivr_at_end` (callers still in the IVR,
+never queued, when the demo ended: its end cleared them).  Every caller
+is in one of offered, ivr_only, in_ivr_at_end, or (rarely) `other`: a
+call that failed, or went out of the centre, before any queue.
 """
 from cti.server.queueing.state import service_level
 
@@ -71,9 +74,13 @@ def figures(cdrs, config, in_progress):
 def summary(cdrs, config, in_progress=frozenset()):
     """The demo's summary: overall, then `queues` by name (every queue of
     the configuration); `in_progress`: the calls up when the demo ended."""
-    return {"calls": len(cdrs), **figures(cdrs, config, in_progress),
-            "ivr_only": sum(r.disposition == "ivr_only" and r.call_id not in in_progress
-                            for r in cdrs),
+    result = {"calls": len(cdrs), **figures(cdrs, config, in_progress)}
+    never_queued = [r for r in cdrs if r.queue is None]
+    result["in_ivr_at_end"] = sum(r.call_id in in_progress for r in never_queued)
+    result["ivr_only"] = sum(r.disposition == "ivr_only" and r.call_id not in in_progress
+                             for r in never_queued)
+    result["other"] = len(never_queued) - result["in_ivr_at_end"] - result["ivr_only"]
+    return {**result,
             "queues": {q.name: figures([r for r in cdrs if r.queue == q.name], config,
                                        in_progress)
                        for q in config.queues}}
@@ -82,13 +89,14 @@ def summary(cdrs, config, in_progress=frozenset()):
 def report(result):
     """The summary as a person reads it, a list of lines::
 
-        58 calls, 12 served by the IVR alone
+        58 calls = 46 offered + 10 served by the IVR alone + 2 in the IVR at the end + 0 other
         46 offered = 38 answered + 5 abandoned + 0 left + 3 cleared at end; service level ...
           sales    20 offered = 17 answered + 2 abandoned + 0 left + 1 cleared at end; ...
           support  ...
     """
-    lines = [f"{counted(result['calls'], 'call')}, {result['ivr_only']} served by the IVR alone",
-             _figures_line(result)]
+    lines = [f"{counted(result['calls'], 'call')} = {result['offered']} offered + "
+             f"{result['ivr_only']} served by the IVR alone + {result['in_ivr_at_end']} in the "
+             f"IVR at the end + {result['other']} other", _figures_line(result)]
     width = max(map(len, result["queues"]), default=0)
     lines += [f"  {name:<{width}}  {_figures_line(q)}" for name, q in result["queues"].items()]
     return lines

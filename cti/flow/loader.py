@@ -6,10 +6,10 @@
 file stem is the flow's name), checks each against the language
 (cti.flow.model, docs/flows.md), then checks the flows against each other,
 and returns them by name, or raises `FlowErrors` listing every problem
-found, one per line, each naming the file and the step::
+found, one per line, each naming the file, its line and the step::
 
-    etc/flows/main_menu.toml: steps[6] (account): next: no step named 'balanc'
-        (steps: answer, identify, welcome_back, ...; did you mean 'balance'?)
+    etc/flows/main_menu.toml, line 77: steps[6] (account): next: no step named
+        'balanc' (steps: answer, identify, welcome_back, ...; did you mean 'balance'?)
 
 What is checked: TOML syntax; unknown keys; unknown step types; the fields
 each type requires; duplicate step names; that every target names a step;
@@ -73,7 +73,10 @@ _DEFAULT_HOOKS = object()
 class FlowError(ConfigError):
     """One problem in a flow file: where (path, step index and name, field) and what.
 
-    str() reads ``PATH: steps[I] (NAME): FIELD: MESSAGE``.
+    str() reads ``PATH: steps[I] (NAME): FIELD: MESSAGE``; `located()`
+    adds the line of the file (that of the field, else of its step's
+    ``[[steps]]``, else of the TOML error): ``PATH, line 31: steps[2]
+    (menu): ...``, as a live reload's refusal says it.
     """
 
     def __init__(self, path, message, *, index=None, step=None, field=None):
@@ -88,16 +91,63 @@ class FlowError(ConfigError):
             where.append(field)
         super().__init__(str(path), ": ".join(where) or None, message)
 
+    @property
+    def line(self):
+        """The line of the file the problem is on (1 is the first), or None."""
+        return line_of(self.path, self.index, self.field, self.message)
+
+    def located(self):
+        line = self.line
+        if line is None:
+            return str(self)
+        return f"{self.path}, line {line}: " + str(self).removeprefix(f"{self.path}: ")
+
+
+_STEPS_HEADER = re.compile(r"\s*\[\[\s*steps\s*\]\]")
+_TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+
+
+def line_of(path, index=None, field=None, message=""):
+    """Where in a flow file a problem is: the line of the TOML error the
+    message quotes; else the line setting `field` (its first key) in step
+    `index` (or before the first step), else that step's ``[[steps]]``;
+    None when the file cannot be read or the key is not written there."""
+    quoted = _TOML_LINE.search(message)
+    if quoted:
+        return int(quoted[1])
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if "(at end of document)" in message:
+        return max(len(lines), 1)
+    headers = [number for number, text in enumerate(lines) if _STEPS_HEADER.match(text)]
+    if index is None:
+        block = range(0, headers[0] if headers else len(lines))
+    elif index < len(headers):
+        end = headers[index + 1] if index + 1 < len(headers) else len(lines)
+        block = range(headers[index], end)
+    else:
+        return None
+    if field:
+        key = re.split(r"[.\[]", field, maxsplit=1)[0]
+        setting = re.compile(rf"\s*\"?{re.escape(key)}\"?\s*=")
+        for number in block:
+            if setting.match(lines[number]):
+                return number + 1
+    return headers[index] + 1 if index is not None else None
+
 
 class FlowErrors(ConfigError):
     """Every problem found while loading flows; ``.errors`` and ``.warnings``
-    hold FlowError objects, str() lists the errors one per line."""
+    hold FlowError objects, str() lists the errors one per line, each with
+    its line in the file (FlowError.located)."""
 
     def __init__(self, directory, errors, warnings=()):
         self.errors = list(errors)
         self.warnings = list(warnings)
         count = len(self.errors)
-        lines = "\n".join(str(e) for e in self.errors)
+        lines = "\n".join(e.located() for e in self.errors)
         super().__init__(str(directory), None,
                          f"{count} error{'s' if count != 1 else ''} in flow files:\n{lines}")
 
@@ -670,9 +720,9 @@ def main(argv=None) -> int:
         print(e, file=sys.stderr)
         return 1
     for e in errors:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {e.located()}", file=sys.stderr)
     for w in warnings:
-        print(f"warning: {w}", file=sys.stderr)
+        print(f"warning: {w.located()}", file=sys.stderr)
     if not errors:
         total = sum(len(f.steps) for f in flows.values())
         print(f"{directory}: {len(flows)} flows, {total} steps, {len(warnings)} warnings")

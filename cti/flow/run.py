@@ -9,7 +9,12 @@ nothing starts), generates missing prompts with espeak-ng, connects, logs
 in with the flow role and serves RouteRequests until stopped.  When the
 connection drops it reconnects every few seconds; meanwhile the CT server
 gives calls for flows its default treatment (the flow_down queue).
+
+The flow files are reloaded live (cti.flow.library): on SIGHUP, and when
+the CT server reloads its configuration (its FlowsReload event); calls in
+a flow finish on the definitions they started on.
 """
+import signal
 import sys
 
 from twisted.internet import defer, task
@@ -43,8 +48,9 @@ def load(config_path):
 
 
 @defer.inlineCallbacks
-def serve(reactor, settings, flows, password):
-    """Connect, log in, RouteRegister; again after every disconnection."""
+def serve(reactor, settings, library, password):
+    """Connect, log in, RouteRegister; again after every disconnection.
+    The flows are the library's, the same across connections."""
     from cti.flow.tier import FlowTier
     from cti.protocol.client import connect
 
@@ -52,9 +58,9 @@ def serve(reactor, settings, flows, password):
         try:
             client = yield connect(reactor, settings.server)
             yield client.login(settings.user, password, "flow", client="cti-flow")
-            tier = FlowTier.from_settings(client, flows, settings.prompts_dir, reactor)
+            tier = FlowTier(client, library.runner, library)
             yield tier.register()
-            log.info("flow tier serving {n} flows for {server}", n=len(flows),
+            log.info("flow tier serving {n} flows for {server}", n=len(library.flows),
                      server=settings.server)
             yield client.closed
             log.warn("the CT server closed the connection")
@@ -63,10 +69,30 @@ def serve(reactor, settings, flows, password):
         yield task.deferLater(reactor, RECONNECT_S, lambda: None)
 
 
+def library_of(settings, flows, clock, in_thread=None):
+    """The FlowLibrary serving `flows` (loaded by `load`) from now on."""
+    from cti.flow.library import FlowLibrary
+    from cti.flow.runtime import FlowRunner
+
+    manifest = settings.prompts_dir / "prompts.toml"
+    return FlowLibrary(settings.flows_dir, manifest if manifest.exists() else None,
+                       FlowRunner(flows, settings.prompts_dir, clock), in_thread)
+
+
+def reload_on_hangup(reactor, library):
+    """SIGHUP reloads the flow files (a refusal is logged: the old flows run on)."""
+    from cti.flow.library import FlowsRefused
+
+    def reload():
+        library.reload("SIGHUP").addErrback(lambda f: f.trap(FlowsRefused))
+    signal.signal(signal.SIGHUP, lambda signum, frame: reactor.callFromThread(reload))
+
+
 def main(args):
     from twisted.internet import reactor
     from twisted.logger import globalLogBeginner, textFileLogObserver
 
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)     # until the flows are loaded
     try:
         config, settings, flows = load(args.config)
         password = settings.read_password()
@@ -75,6 +101,8 @@ def main(args):
         return 2
     globalLogBeginner.beginLoggingTo([logs.escaping(textFileLogObserver(sys.stdout))],
                                      redirectStandardIO=False)
-    reactor.callWhenRunning(serve, reactor, settings, flows, password)
+    library = library_of(settings, flows, reactor)
+    reload_on_hangup(reactor, library)
+    reactor.callWhenRunning(serve, reactor, settings, library, password)
     reactor.run()
     return 0

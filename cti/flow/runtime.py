@@ -116,8 +116,9 @@ class Outcome:
 class _Call:
     """One run: the call control, the flow it is in, its variables, its path."""
 
-    def __init__(self, control):
+    def __init__(self, control, flows):
         self.control = control
+        self.flows = flows                          # the definitions it started on, to its end
         self.flow: Flow | None = None
         self.digits = ""                            # $digits: the last menu key or entry
         self.data = dict(control.data or {})        # the attached data, as the flow set it
@@ -143,6 +144,10 @@ class FlowRunner:
     call control as absolute paths); clock: times hook calls out (the
     reactor, or task.Clock in tests); hooks: the registry lookup and
     collect steps call.
+
+    `flows` may be replaced while calls run (a live reload,
+    cti.flow.library): a call walks the flows it started on to its end,
+    gotos included; the calls after take the new ones.
     """
 
     def __init__(self, flows: Mapping[str, Flow], prompts_dir, clock,
@@ -159,11 +164,11 @@ class FlowRunner:
         it does not fail (an error is logged, the call released, and the
         outcome is ``failed``).
         """
-        return defer.ensureDeferred(self._run(_Call(control), flow_name, step))
+        return defer.ensureDeferred(self._run(_Call(control, self.flows), flow_name, step))
 
     async def _run(self, call, flow_name, step_name):
         try:
-            flow = self.flows.get(flow_name)
+            flow = call.flows.get(flow_name)
             if flow is None or (step_name is not None and step_name not in flow.steps):
                 log.error("call {call}: no flow {flow} (or no step {step} in it); releasing",
                           call=call.control.call_id, flow=flow_name, step=step_name or "-")
@@ -194,7 +199,7 @@ class FlowRunner:
             if isinstance(went, Outcome):
                 return went
             if isinstance(went, tuple):                      # goto: (flow, step or None)
-                call.flow = self.flows[went[0]]
+                call.flow = call.flows[went[0]]
                 step_name = went[1] or call.flow.first
             else:
                 step_name = went

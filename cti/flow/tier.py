@@ -21,7 +21,9 @@ needs into protocol requests::
 
 A `RouteEnd` event (the caller hung up, or the server took the call back)
 makes every later request of that call fail with `CallGone`, so the flow
-stops at once.  Prompt files are absolute paths: the CT server must be
+stops at once.  A `FlowsReload` event (the server's configuration was
+reloaded) reloads the flow files (cti.flow.library), answered with
+`FlowsReloaded`.  Prompt files are absolute paths: the CT server must be
 able to read them (same machine, or the same path on shared storage).
 """
 from collections import deque
@@ -29,6 +31,7 @@ from collections import deque
 from twisted.internet import defer
 from twisted.logger import Logger
 
+from cti.flow.library import FlowsRefused
 from cti.flow.runtime import CallGone, FlowRunner
 from cti.protocol.client import ConnectionClosed, RemoteError
 
@@ -129,11 +132,14 @@ class ProtocolCallControl:
 
 
 class FlowTier:
-    """Serves every RouteRequest of one connection with the loaded flows."""
+    """Serves every RouteRequest of one connection with the loaded flows.
+    With a `library` (cti.flow.library.FlowLibrary), the server's
+    FlowsReload reloads them and FlowsReloaded answers how it went."""
 
-    def __init__(self, client, runner):
+    def __init__(self, client, runner, library=None):
         self.client = client
         self.runner = runner
+        self.library = library
         self.calls = {}                   # call id -> ProtocolCallControl
         self.outcomes = deque(maxlen=OUTCOMES_KEPT)   # the last (call id, Outcome)s
         client.on_event(self._event)
@@ -143,12 +149,24 @@ class FlowTier:
         kwargs = {"hooks": hooks} if hooks is not None else {}
         return cls(client, FlowRunner(flows, prompts_dir, clock, **kwargs))
 
+    def _reload(self):
+        """The CT server reloaded its configuration: the flow files too."""
+        def refused(failure):
+            failure.trap(FlowsRefused)
+            return {"flows": sorted(self.runner.flows), "error": str(failure.value)}
+
+        d = self.library.reload("the CT server's reload").addErrback(refused)
+        d.addCallback(lambda answer: self.client.call("FlowsReloaded", **answer))
+        d.addErrback(lambda f: log.warn("FlowsReloaded not taken: {why}", why=f.value))
+
     def register(self):
         return self.client.call("RouteRegister")
 
     def _event(self, name, body, invoke_id):
         if name == "RouteRequest":
             self._start(body)
+        elif name == "FlowsReload" and self.library is not None:
+            self._reload()
         elif name == "RouteEnd":
             control = self.calls.get(body.get("call"))
             if control is not None:

@@ -45,6 +45,7 @@ what was wrong.
 """
 import argparse
 import json
+import shutil
 import sys
 import time
 
@@ -240,15 +241,16 @@ def _bert(args, source, out, sleep):
     return _out(args, out, answer, render.render_bert(answer))
 
 
-def _watch(args, source, out, sleep):
+def _watch(args, source, out, sleep, size=shutil.get_terminal_size):
     """Refresh spans, counters and bits every `--every` seconds, as
-    dahdi_tool does, until Ctrl-C."""
+    dahdi_tool does, until Ctrl-C: one screen fitted to the terminal's
+    `size()` at each refresh (render.render_watch), the state on top."""
     while True:
         reports = source.span_reports(args.span)
+        width, height = size()
+        title = f"linediag watch  {render.clock_time(time.time())}  (every {args.every:g} s)"
         out.write("\x1b[H\x1b[2J" if out.isatty() else "")
-        out.write(f"linediag watch  {render.clock_time(time.time())}\n\n"
-                  + render.render_spans(reports) + "\n" + render.render_counters(reports, 1)
-                  + "\n" + render.render_bits(reports))
+        out.write("\n".join(render.render_watch(reports, title, width, height)) + "\n")
         out.flush()
         sleep(args.every)
 

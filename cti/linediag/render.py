@@ -2,6 +2,8 @@
 # -*- test-case-name: tests.test_linediag -*-
 """linediag's readable tables: plain text (cti.tables), columns as wide
 as their widest cell, headings in capitals."""
+import time
+
 from cti.tables import table
 
 
@@ -52,8 +54,6 @@ def duration(seconds):
 
 
 def clock_time(at):
-    import time
-
     return "-" if at is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
 
 
@@ -193,3 +193,71 @@ def render_findings(findings, skipped=()):
 
 def _indent(text, by="  "):
     return "\n".join(by + line for line in text.splitlines())
+
+
+def render_watch(reports, title, width, height):
+    """One screen of `linediag watch` for a terminal of `width` x
+    `height`: the lines, never more than height - 1 (the cursor's line)
+    nor wider than `width`.  The spans' state comes first and always
+    shows (the state line and the alarms, the alarm history summed up as
+    its last alarm); then the counters (the current 15 minutes and 24
+    hours); then the bits, the full table (with their meanings) when it
+    fits, else a grid of every timeslot's rx/tx bits and channel state,
+    cut with "... N more" when even that does not fit."""
+    budget = max(height - 1, 1)
+    state = [title, ""] + [line for r in reports for line in _watch_state(r)]
+    counters = [line for r in reports for line in _watch_counters(r)]
+    full_bits = render_bits(reports).rstrip("\n").splitlines()
+    for bits in (full_bits, [line for r in reports for line in _bits_grid(r, width)]):
+        lines = state + counters + bits
+        if len(lines) <= budget:
+            break
+    if len(lines) > budget:                    # cut the bits (then the rest) to fit
+        lines = lines[:budget - 1] + [f"... {len(lines) - budget + 1} more lines: a taller "
+                                      "terminal, or linediag bits SPAN"]
+    return [line[:width] for line in lines]
+
+
+def _watch_state(r):
+    line = r["configured"]
+    history = r["alarmHistory"]
+    last = history[-1] if history else None
+    said = ("no alarm since the server started" if last is None else
+            f"{len(history)} in history, the last {last['alarm']} {duration(last['durationS'])}"
+            + (" (up)" if last["cleared"] is None else
+               f", cleared {time.strftime('%H:%M:%S', time.localtime(last['cleared']))}"))
+    return [f"SPAN {r['span']}  {r['state']}  {line['framing']}/{line['coding']}, clock "
+            f"{line['clock']}, {line['signalling']}, loopback {r['loopback']}"
+            + (f" ({r['loopCode']})" if r["loopCode"] else "")
+            + (f"; far end looped ({r['farLoop']})" if r.get("farLoop") else ""),
+            f"  alarms now: {', '.join(r['alarms']) or 'none'}; {said}"]
+
+
+def _watch_counters(r):
+    perf = r["performance"]
+    if perf is None:
+        return [f"  {r['span']}: no performance counters from this driver"]
+    rows = [{**perf["current"], "interval": f"now ({duration(perf['current']['elapsedS'])})"},
+            {**perf["total24h"], "interval": "24 h",
+             "valid": f"{perf['total24h']['intervals']} intervals"}]
+    columns = [c for c in COUNTER_COLUMNS if c not in FRAMING_COLUMNS or c in perf["current"]]
+    return ["", f"  {r['span']} counters, " + ("available" if perf["available"]
+                                                else "UNAVAILABLE"),
+            *_indent(table(rows, columns)).splitlines()]
+
+
+def _bits_grid(r, width):
+    """The timeslots' bits in as many columns as `width` holds: "T2
+    11/11 conn" (rx/tx, the channel's state cut to 4 letters; out of
+    service "oos")."""
+    cells = [f"{t['device'].removeprefix(r['span'])} {t['rxBits'] or '-'}/{t['txBits'] or '-'} "
+             f"{t['state'].replace('out_of_service', 'oos')[:4]}" + ("!" if t["held"] else "")
+             for t in r["timeslots"]]
+    if not cells:
+        return []
+    cell = max(map(len, cells)) + 2
+    per_line = max((width - 2) // cell, 1)
+    return ["", f"  {r['span']} bits rx/tx, channel ({r['configured']['signalling']}; "
+            "! held by a test)"] + [
+        "  " + "".join(c.ljust(cell) for c in cells[i:i + per_line]).rstrip()
+        for i in range(0, len(cells), per_line)]

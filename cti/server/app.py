@@ -59,6 +59,7 @@ from cti.server.lines.channels import (
     VoicePool,
 )
 from cti.server.lines.pri import PriSpan, PriSpans, PriTrunk, bchannel
+from cti.server.lines.r2 import R2Trunk, contexts_for
 from cti.server.lines.spans import Span
 from cti.server.lines.voice import VoicePorts
 from cti.server.listening import Listening
@@ -197,15 +198,26 @@ class CTServer(MultiService):
         return server_endpoint(reactor, port, self.tls, interface)
 
     def _boards(self, reactor):
-        """The driver of the configuration: the simulator on the wall clock, or R4."""
+        """The driver of the configuration: the simulator on the wall clock
+        (its clock thread started with the service: twistd forks between
+        making the service and starting it, and a thread does not survive
+        a fork), R4, or DAHDI (its system.conf, its channels named as the
+        boards)."""
         from drivers.r4 import R4Driver
 
+        if self.config.driver == "dahdi":
+            from cti.server.config import board_layout
+            from drivers import systemconf
+            from drivers.dahdi import DahdiDriver
+            from drivers.dahdidev import KernelDevices
+
+            return DahdiDriver(KernelDevices(), systemconf.read(self.config.system_conf),
+                               reactor, boards=board_layout(self.config.boards))
         if self.config.driver == "sim":
             from drivers.sim import Simulator
 
             self.sim = Simulator.from_config(self.config.boards, virtual_time=False,
                                              where=self.config.boards_where)
-            self.sim.run_clock(True)
         return R4Driver(clock=reactor, tone_channels=self.config.station_tones or None)
 
     def _caller_id_boxes(self, reactor, boxes):
@@ -240,19 +252,26 @@ class CTServer(MultiService):
         c, driver, clock, listener = self.config, self.driver, self.clock, self.center
         driver.inventory()
         pool = self.voice_pool
+        self.r2_contexts = contexts_for(c.trunk_groups)
         for group in c.trunk_groups:
             for name in group.channels:
                 signalling = group.signalling.get(name)
-                if signalling == "em_wink":
+                if signalling == "cas":
+                    ch = R2Trunk(name, driver, clock, listener, pool, self.bus, group.r2,
+                                 self.r2_contexts[group.name],
+                                 number=group.channels.index(name) + 1, group=group.name)
+                elif signalling == "em_wink":
                     ch = EmWinkTrunk(name, driver, clock, listener, pool, self.bus,
                                      register=group.address, group=group.name)
                 elif signalling == "loopstart":
-                    ch = LoopStartLine(name, driver, clock, listener, group=group.name)
+                    ch = LoopStartLine(name, driver, clock, listener, group=group.name,
+                                       supervision=group.supervision(signalling))
                 elif signalling in ("pri", "ccs"):
                     ch = self._pri_trunk(name, group.name)
                 else:                                  # fxs_loopstart: a T1 timeslot
                     ch = T1LoopStartTrunk(name, driver, clock, listener, pool, self.bus,
-                                          group=group.name)
+                                          group=group.name,
+                                          supervision=group.supervision(signalling))
                 self.channels.add(ch)
         for group in c.station_groups:
             for name in group.stations:
@@ -276,14 +295,26 @@ class CTServer(MultiService):
         dchannel.add(trunk)
         return trunk
 
+    def _close_r2(self):
+        """OpenR2's channels and contexts go with the server (their calls
+        were drained)."""
+        for channel in self.channels:
+            if isinstance(channel, R2Trunk):
+                channel.close()
+        for context in self.r2_contexts.values():
+            context.close()
+
     def startService(self):
         if self.hangup is not None:                # SIGHUP reloads from now on
             self.hangup.install()
+        if self.sim is not None and not self.sim.virtual_time:
+            self.sim.run_clock(True)
         super().startService()
         for channel in list(self.channels):
             if isinstance(channel, Span):
                 channel.start()
         self.center.start()
+        self.telco.start()
         self.span_watches.start()
         self.line_tests.start()
         self.lag.start()
@@ -298,8 +329,10 @@ class CTServer(MultiService):
         log.info("stopping: draining calls (up to {s} s)", s=self.drain_s)
         yield self.center.drain(self.drain_s)
         self.line_tests.stop()
+        self.telco.stop()
         self.span_watches.stop()
         self.center.stop()
+        self._close_r2()
         self.lag.stop()
         self.telco.stop()
         self.hub.close_all("server shutdown")

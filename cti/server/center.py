@@ -206,7 +206,8 @@ class CallCenter:
         (`layer.config`: the routes, the flows they name, the users), the
         supervisors' teams, the agents the presence watches.  What the new
         tables make possible is served right after (`_serve_reconfigured`),
-        once the server has swapped its logins too."""
+        once the server has swapped its logins too, and the flow servers
+        are told to reload their flows (FlowsReload)."""
         configuration = self.acd.configuration
         plan = configuration.plan(config.queues, config.agents, self.queueing.on_the_way())
         configuration.swap(plan)
@@ -228,6 +229,7 @@ class CallCenter:
                         self.hub.drop_monitors(kind, name, f"{kind} {name} was removed from "
                                                            "the configuration")
             self.acd.configuration.serve(plan)
+            self.ivr.reloaded()
         except Exception:
             log.failure("reload: serving what the new configuration makes possible failed")
 

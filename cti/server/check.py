@@ -4,7 +4,7 @@
 configuration?  Everything it needs, checked without starting it:
 
     configuration   the file and everything it names (ConfigError: file, key)
-    flows           every flow of [flow] flows_dir loads (errors: file, step)
+    flows           every flow of [flow] flows_dir loads (errors: file, line, step)
     prompts         every prompt of the manifest has its WAV file (queue music
                     and announcements are prompts: without them, silence)
     var directory   exists or can be made, and is writable
@@ -117,11 +117,28 @@ def _database(config):
 def _boards(config):
     from drivers.r4 import R4Driver
 
+    if config.driver == "dahdi":
+        from twisted.internet import task
+
+        from cti.server.config import board_layout
+        from drivers import systemconf
+        from drivers.dahdi import DahdiDriver
+        from drivers.dahdidev import KernelDevices
+
+        driver = DahdiDriver(KernelDevices(), systemconf.read(config.system_conf), task.Clock(),
+                             boards=board_layout(config.boards))
+        return _devices_found(config, driver)
     if config.driver == "sim":
         from drivers.sim import Simulator
 
         Simulator.from_config(config.boards, where=config.boards_where)
     driver = R4Driver(tone_channels=config.station_tones or None)
+    return _devices_found(config, driver)
+
+
+def _devices_found(config, driver):
+    """Every device the configuration names is on the boards; the phones
+    take their tones."""
     found = {device.name for device in driver.inventory()}
     stations = [n for g in config.station_groups for n in g.stations]
     wanted = [*(n for g in config.trunk_groups for n in g.channels), *stations,

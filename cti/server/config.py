@@ -37,6 +37,14 @@ from cti.auth import check_hash_format
 from cti.config import ConfigError, load
 from cti.protocol.gate import Limits
 from cti.protocol.services import ROLES  # flow, agent, supervisor, admin
+from cti.server.lines.disconnect import (
+    DEFAULT_SILENCE_S,
+    DEFAULTS,
+    MAX_SILENCE_S,
+    METHODS,
+    POSSIBLE,
+    Supervision,
+)
 from cti.server.outbound.dialing import (
     DAYS,
     DEFAULT_BARS,
@@ -45,14 +53,23 @@ from cti.server.outbound.dialing import (
     DialClass,
     DialingSettings,
 )
+from cti.server.outbound.routes import (
+    PREFIX,
+    PREPEND,
+    OutboundRoute,
+    PatternError,
+    compile_pattern,
+)
 from cti.server.scope import AGENT_AGENTS, AGENT_CALLS
 from drivers.gsm import MODES as SMS_MODES
 from drivers.gsm import GsmSettings
 from drivers.interface import (
+    DEFAULT_SILENCE_DBM0,
     DEFAULT_TONE_SETS,
     E1_CODINGS,
     E1_SIGNALLINGS,
     ISDN_SIGNALLINGS,
+    SILENCE_DBM0_RANGE,
     SPAN_CLOCKS,
     SPAN_CODINGS,
     SPAN_FRAMINGS,
@@ -62,6 +79,9 @@ from drivers.interface import (
 )
 from drivers.pri import NODES as PRI_NODES
 from drivers.pri import SWITCH_TYPES
+from drivers.r2 import CATEGORIES as R2_ALL_CATEGORIES
+from drivers.r2 import MAX_DIGITS as R2_MAX_DIGITS
+from drivers.r2 import VARIANTS as R2_VARIANTS
 
 __all__ = [
     "Agent", "CallerIdBox", "Device", "FlowSettings", "MonitoredLine", "Queue", "Route",
@@ -71,7 +91,9 @@ __all__ = [
     "STRATEGIES", "ROLES", "DIRECTIONS", "LOG_LEVELS", "DEFAULT_LISTEN",
 ]
 
-DRIVERS = ("sim", "r4")
+DRIVERS = ("sim", "r4", "dahdi")
+#: Where DAHDI keeps its span and channel configuration (driver = "dahdi").
+DEFAULT_SYSTEM_CONF = "/etc/dahdi/system.conf"
 DIRECTIONS = ("in", "out", "both")
 STRATEGIES = ("longest_idle", "fewest_calls", "least_talk_time", "round_robin", "linear",
               "ring_all", "random", "weighted_random")
@@ -103,13 +125,17 @@ SPAN_LINE = {"t1": (("framing", SPAN_FRAMINGS), ("coding", SPAN_CODINGS),
 #: A span's signalling as configured -> as the server names it, per span type.
 SIGNALLINGS = {"t1": {**{s: s for s in T1_SIGNALLINGS}, "loopstart": "fxs_loopstart"},
                "e1": {s: s for s in E1_SIGNALLINGS}}
+#: A trunk group's MFC/R2 keys (R2Settings), its E1 CAS timeslots'.
+R2_KEYS = ("r2_variant", "r2_max_ani", "r2_max_dnis", "r2_category", "r2_charge",
+           "r2_mf_timeout_ms")
+R2_CHARGES = ("charge", "no_charge")
+#: The categories our calls out may send (not "unknown": that is what a far end may send).
+R2_CATEGORIES = tuple(c for c in R2_ALL_CATEGORIES if c != "unknown")
+#: The compelled cycle's timeout, ms: lowest and highest.
+R2_MF_TIMEOUT_MS = (500, 30000)
 CHANNELS_PER_VOICE_BOARD = 4
 #: A span's timeslot devices: T1 24 (PRI 23, channel 24 its D-channel), E1 30.
 TIMESLOTS_PER_SPAN = {"t1": 24, "pri": 23, "e1": 30}
-#: Why the timeslots of a span of this signalling cannot be trunks yet.
-NOT_YET_TRUNKS = {
-    "cas": "the MFC/R2 signalling that will drive E1 CAS timeslots is not there yet",
-}
 #: ISDN spans ([[pri_spans]]): how B-channels are asked for, and the
 #: switch types that receive the called number in overlap (digit by digit).
 CHANNEL_SELECTIONS = ("exclusive", "preferred")
@@ -130,7 +156,6 @@ _DEVICE = re.compile(r"(dxxx|dti|msi|dcb)B([1-9][0-9]*)([CTD])([1-9][0-9]*)"
 _DEVICE_LETTER = {"dxxx": "C", "dti": "T", "msi": "C", "dcb": "D"}
 _DEVICE_EXAMPLES = "'dtiB1T1-24', 'dxxxB1C1-4', 'msiB1C1-8', 'dcbB1D1' ..."
 _REQUIRED = object()
-_OUT_NUMBER = re.compile(r"[0-9#*]{1,32}\Z")
 _CALLING_NUMBER = re.compile(r"[0-9]{1,20}\Z")
 _PHONE_NUMBER = re.compile(r"\+?[0-9]{3,20}\Z")
 _PIN = re.compile(r"[0-9]{4,8}\Z")
@@ -155,35 +180,45 @@ class Device:
 
 
 @dataclass(frozen=True)
+class R2Settings:
+    """MFC/R2 on a trunk group's E1 CAS timeslots (docs/configuration.md):
+    the variant (drivers.r2.VARIANTS), how many ANI and DNIS digits the
+    carrier's agreement fixes (the most taken; China's calling side sends
+    exactly max_ani or ends a shorter ANI with I-15), the calling category
+    of our calls out, how we accept calls in (charge or no_charge), and
+    the compelled cycle's timeout."""
+
+    variant: str = "itu"
+    max_ani: int = 10
+    max_dnis: int = 4
+    category: str = "national_subscriber"
+    charge: str = "charge"
+    mf_timeout_ms: int = 5000
+
+
+@dataclass(frozen=True)
 class TrunkGroup:
     """Lines or timeslots used alike.  `signalling` maps each channel to
-    its board's signalling (``em_wink``, ``fxs_loopstart``, ``loopstart``)."""
+    its board's signalling (``em_wink``, ``fxs_loopstart``, ``loopstart``,
+    ``cas``); `r2` is the MFC/R2 of its E1 CAS timeslots (None without)."""
 
     name: str
     direction: str                      # "in", "out" or "both"
     channels: tuple[str, ...]
     signalling: dict[str, str] = field(default_factory=dict, hash=False)
     address: str = "dtmf"               # E&M: the far end's ANI/DNIS, "dtmf" or "mf"
-    numbers: tuple[str, ...] = ()       # calls out it takes: "5551234", "00*"; () any
+    #: loop start: the disconnect methods its lines give (None: each kind of
+    #: line's default, cti.server.lines.disconnect.DEFAULTS), and silence's
+    disconnect: tuple[str, ...] | None = None
+    silence_s: float = DEFAULT_SILENCE_S
+    silence_dbm0: int = DEFAULT_SILENCE_DBM0
+    r2: R2Settings | None = None
 
-    def takes(self, number):
-        """How well the group fits a call out to `number` (its ',' pauses
-        aside): None if it does not take it; else a rank, the higher the
-        more specific: an exact number, then the longest prefix, then a
-        group that takes any number."""
-        if not self.numbers:
-            return (0, 0)
-        digits = number.replace(",", "")
-        best = None
-        for pattern in self.numbers:
-            if pattern.endswith("*") and digits.startswith(pattern[:-1]):
-                rank = (1, len(pattern) - 1)
-            elif pattern == digits:
-                rank = (2, len(pattern))
-            else:
-                continue
-            best = rank if best is None else max(best, rank)
-        return best
+    def supervision(self, signalling):
+        """The Supervision of its lines of `signalling` (``loopstart``,
+        ``fxs_loopstart``)."""
+        methods = self.disconnect if self.disconnect is not None else DEFAULTS[signalling]
+        return Supervision(frozenset(methods), self.silence_s, self.silence_dbm0)
 
 
 @dataclass(frozen=True)
@@ -396,10 +431,11 @@ class TLSSettings:
 @dataclass(frozen=True)
 class ServerConfig:
     path: str                            # the configuration file, as given
-    driver: str                          # "sim" or "r4"
+    driver: str                          # "sim", "r4" or "dahdi"
     boards: list = field(hash=False)     # [[boards]] tables, as Simulator.from_config takes
     boards_path: str                     # the file the boards came from
     devices: dict = field(hash=False, repr=False)   # name -> Device, in bus order
+    system_conf: str = DEFAULT_SYSTEM_CONF   # DAHDI's channels (driver = "dahdi")
     listen: tuple[str, ...] = DEFAULT_LISTEN
     http: str | None = None              # /metrics and /status (cti.server.monitoring)
     heartbeat_s: int = 10
@@ -418,6 +454,7 @@ class ServerConfig:
     conference_pool: tuple[str, ...] = ()
     station_tones: dict = field(default_factory=dict, hash=False)   # tone -> voice channel
     routes: tuple[Route, ...] = ()       # as declared
+    outbound_routes: tuple[OutboundRoute, ...] = ()   # calls out by number; () every group
     default_route: Route | None = None
     flow_down_queue: str = ""
     queues: tuple[Queue, ...] = ()
@@ -502,6 +539,15 @@ class ServerConfig:
 
 
 # -- devices from boards -------------------------------------------------
+def board_layout(boards):
+    """The boards as the DAHDI driver maps DAHDI's channels onto them:
+    drivers.dahdi.BoardLayout (type, and lines, channels or phones)."""
+    from drivers.dahdi import BoardLayout
+
+    return [BoardLayout(b["type"], b.get(BOARD_SIZE[b["type"]][0], BOARD_SIZE[b["type"]][1])
+                        if b["type"] in BOARD_SIZE else None) for b in boards]
+
+
 def board_devices(boards):
     """Every channel of a (checked) list of board tables, name -> Device,
     numbered as native/src/boards.c numbers them: per family in the order
@@ -753,25 +799,39 @@ _SPAN_TEXT = {"em_wink": "a T1 E&M", "fxs_loopstart": "a T1 loop-start",
               "pri": "a T1 ISDN PRI", "cas": "an E1 CAS", "ccs": "an E1 CCS (ISDN)"}
 
 
-def _not_yet_a_trunk(device):
-    """Why a timeslot cannot be in a trunk group yet, or None."""
-    reason = NOT_YET_TRUNKS.get(device.signalling)
-    if reason is None:
+def _r2_settings(reader, t, key, name, signalling):
+    """A trunk group's MFC/R2 settings: with E1 CAS timeslots, all of them
+    (defaults for those not given); without, none may be given."""
+    cas = [c for c, s in signalling.items() if s == "cas"]
+    given = [k for k in R2_KEYS if k in t]
+    if not cas:
+        if given:
+            reader.fail(f"{key}.{given[0]}", f"trunk group {name!r} has no E1 CAS timeslot: "
+                        "MFC/R2 settings belong to a group of E1 CAS timeslots (a [[boards]] "
+                        "table of type \"e1\", signalling \"cas\")")
         return None
-    return (f"{device.name} is a timeslot of {_SPAN_TEXT[device.signalling]} span "
-            f"(boards[{device.board}]): trunk groups cannot use it yet, {reason} (the span "
-            "is watched all the same: alarms, performance, linediag)")
+    if len(cas) != len(signalling):
+        other = next(c for c, s in signalling.items() if s != "cas")
+        reader.fail(f"{key}.channels", f"trunk group {name!r} mixes E1 CAS timeslots "
+                    f"({cas[0]}) with other channels ({other}): an MFC/R2 group is of E1 CAS "
+                    "timeslots only")
+    defaults = R2Settings()
+    return R2Settings(
+        variant=reader.string(t, key, "r2_variant", defaults.variant, choices=R2_VARIANTS),
+        max_ani=reader.integer(t, key, "r2_max_ani", defaults.max_ani, 1, R2_MAX_DIGITS),
+        max_dnis=reader.integer(t, key, "r2_max_dnis", defaults.max_dnis, 1, R2_MAX_DIGITS),
+        category=reader.string(t, key, "r2_category", defaults.category,
+                               choices=R2_CATEGORIES),
+        charge=reader.string(t, key, "r2_charge", defaults.charge, choices=R2_CHARGES),
+        mf_timeout_ms=reader.integer(t, key, "r2_mf_timeout_ms", defaults.mf_timeout_ms,
+                                     R2_MF_TIMEOUT_MS[0], R2_MF_TIMEOUT_MS[1]))
 
 
-def _channels(reader, entries, devices, kinds, what, owners, group, refuse=None):
-    """Expand a list of channel entries; a channel may belong to one group.
-    refuse(device): why it cannot be in this group, or None."""
+def _channels(reader, entries, devices, kinds, what, owners, group):
+    """Expand a list of channel entries; a channel may belong to one group."""
     names = []
     for item, key in entries:
         for name in _expand(reader, item, key, devices, kinds, what):
-            reason = refuse(devices[name]) if refuse else None
-            if reason:
-                reader.fail(key, f"{item!r}: {reason}")
             if name in owners:
                 other = owners[name]
                 reader.fail(key, f"{name} is already in {other}" if other != group
@@ -782,8 +842,9 @@ def _channels(reader, entries, devices, kinds, what, owners, group, refuse=None)
 
 
 # -- the whole file ------------------------------------------------------
-TOP_KEYS = ("driver", "boards", "server", "trunk_groups", "station_groups", "voice_pool",
-            "conference_pool", "station_tones", "routing", "routes", "queues", "acd",
+TOP_KEYS = ("driver", "system_conf", "boards", "server", "trunk_groups", "station_groups",
+            "voice_pool", "conference_pool", "station_tones", "routing", "routes",
+            "outbound_routes", "queues", "acd",
             "agents", "users", "flow", "dialing", "dial_classes", "visibility", "faults",
             "sms", "caller_id_boxes", "monitored_lines", "pri_spans")
 
@@ -795,6 +856,7 @@ def load_server_config(path):
     base = os.path.dirname(os.fspath(path))
     reader.table(data, "", TOP_KEYS)
     driver = reader.string(data, "", "driver", choices=DRIVERS)
+    system_conf = _absolute(base, reader.string(data, "", "system_conf", DEFAULT_SYSTEM_CONF))
     boards, boards_path = _load_boards(reader, data, base)
     devices = board_devices(boards)
 
@@ -839,12 +901,14 @@ def load_server_config(path):
         pri_spans=pri_spans,
         sms=_sms(reader, data), caller_id_boxes=boxes,
         monitored_lines=_monitored_lines(reader, data, boxes, devices),
-        path=str(path), driver=driver, boards=boards, boards_path=str(boards_path),
+        path=str(path), driver=driver, system_conf=str(system_conf), boards=boards,
+        boards_path=str(boards_path),
         devices=devices, listen=listen, http=http, heartbeat_s=heartbeat_s, var_dir=var_dir,
         database=database, log_level=log_level, record_hook=record_hook, gate=gate, tls=tls,
         trunk_groups=trunk_groups,
         station_groups=station_groups, voice_pool=voice_pool,
         conference_pool=conference_pool, station_tones=station_tones, routes=routes,
+        outbound_routes=_outbound_routes(reader, data, trunk_groups),
         default_route=default_route,
         flow_down_queue=flow_down, queues=queues, acd=acd, faults=faults, agents=agents,
         users=users,
@@ -853,6 +917,61 @@ def load_server_config(path):
                                    choices=AGENT_AGENTS),
         agent_calls=reader.string(visibility, "visibility", "agent_calls", "queues",
                                   choices=AGENT_CALLS))
+
+
+def _outbound_routes(reader, data, trunk_groups):
+    """[[outbound_routes]]: which trunk groups a call out takes by its
+    number (cti.server.outbound.routes)."""
+    groups = {g.name: g for g in trunk_groups}
+    routes, names, matches = [], {}, {}
+    for t, key in reader.tables(data, "outbound_routes", ("name", "prefix", "pattern",
+                                                          "trunk_groups", "strip", "prepend")):
+        name = reader.name(t, key)
+        reader.unique(names, name, f"{key}.name", "outbound route")
+        if ("prefix" in t) == ("pattern" in t):
+            reader.fail(key, "expected either prefix (\"91\"; \"\" for any number) or "
+                        "pattern (\"_91NXXNXXXXXX\"), " + ("not both" if "prefix" in t
+                                                             else "found neither"))
+        prefix = pattern = None
+        if "prefix" in t:
+            prefix = t["prefix"]
+            if not isinstance(prefix, str) or not PREFIX.match(prefix):
+                reader.fail(f"{key}.prefix", "expected digits, * and # (\"\" for any "
+                            f"number), got {_show(prefix)}")
+        else:
+            pattern = reader.string(t, key, "pattern", expected="an Asterisk pattern such as "
+                                    "\"_9NXXXXXX\"")
+            try:
+                compile_pattern(pattern)
+            except PatternError as e:
+                reader.fail(f"{key}.pattern", f"{pattern!r}: {e}")
+        match = ("prefix", prefix) if prefix is not None else ("pattern", pattern)
+        if match in matches:
+            reader.fail(f"{key}.{match[0]}", f"{match[0]} {match[1]!r} is routed already, by "
+                        f"{matches[match]}")
+        matches[match] = key
+        entries = reader.strings(t, key, "trunk_groups",
+                                 expected="a list of trunk groups to try in order, such as "
+                                 "[\"pstn_out\", \"local\"]")
+        if not entries:
+            reader.fail(f"{key}.trunk_groups", "expected at least one trunk group")
+        seen = {}
+        for group, where in entries:
+            reader.unique(seen, group, where, "trunk group")
+            if group not in groups:
+                reader.fail(where, f"trunk group {group!r} is not declared (trunk groups: "
+                            f"{', '.join(groups) or 'none'})")
+            if groups[group].direction == "in":
+                reader.fail(where, f"trunk group {group!r} is inbound only (direction "
+                            "\"in\"): calls out cannot use it")
+        strip = reader.integer(t, key, "strip", 0, 0, 31)
+        prepend = t.get("prepend", "")
+        if not isinstance(prepend, str) or not PREPEND.match(prepend):
+            reader.fail(f"{key}.prepend", "expected up to 16 digits, *, # and ',' (a pause), "
+                        f"got {_show(prepend)}")
+        routes.append(OutboundRoute(name, tuple(g for g, _ in entries), prefix, pattern,
+                                    strip, prepend, key))
+    return tuple(routes)
 
 
 def _faults(reader, data):
@@ -1152,7 +1271,8 @@ def _groups(reader, data, devices):
     owners = {}
     trunk_groups, names = [], {}
     for t, key in reader.tables(data, "trunk_groups",
-                                ("name", "direction", "channels", "address", "numbers")):
+                                ("name", "direction", "channels", "address", "disconnect",
+                                 "silence_s", "silence_dbm0", *R2_KEYS)):
         name = reader.name(t, key)
         reader.unique(names, name, f"{key}.name", "trunk group")
         direction = reader.string(t, key, "direction", choices=DIRECTIONS)
@@ -1160,15 +1280,15 @@ def _groups(reader, data, devices):
         entries = reader.strings(t, key, "channels",
                                  expected="a list of channels such as [\"dtiB1T1-24\"]")
         channels = _channels(reader, entries, devices, ("line", "timeslot"),
-                             "trunk groups take T1 and E1 timeslots or ISDN B-channels "
-                             "(dtiBnTm) or analog lines (dxxxBnCm of an analog board)",
-                             owners, f"trunk group {name!r}", refuse=_not_yet_a_trunk)
+                             "trunk groups take T1 or E1 timeslots or ISDN B-channels "
+                             "(dtiBnTm) or analog lines (dxxxBnCm of an analog board)", owners,
+                             f"trunk group {name!r}")
         if not channels:
             reader.fail(f"{key}.channels", "expected at least one channel")
-        numbers = _out_numbers(reader, t, key, direction, name)
-        trunk_groups.append(TrunkGroup(name, direction, channels,
-                                       {c: devices[c].signalling for c in channels}, address,
-                                       numbers))
+        signalling = {c: devices[c].signalling for c in channels}
+        trunk_groups.append(TrunkGroup(name, direction, channels, signalling, address,
+                                       *_disconnect(reader, t, key, name, signalling),
+                                       r2=_r2_settings(reader, t, key, name, signalling)))
 
     station_groups, names = [], {}
     for t, key in reader.tables(data, "station_groups", ("name", "stations")):
@@ -1207,19 +1327,52 @@ def _groups(reader, data, devices):
     return tuple(trunk_groups), tuple(station_groups), voice_pool, conference_pool, station_tones
 
 
-def _out_numbers(reader, t, key, direction, name):
-    """A trunk group's `numbers`: the calls out it takes (exact numbers, or
-    prefixes ending in '*')."""
-    entries = reader.strings(t, key, "numbers", [],
-                             expected="a list of numbers or prefixes such as [\"00*\"]")
-    if entries and direction == "in":
-        reader.fail(f"{key}.numbers", f"trunk group {name!r} is direction \"in\": numbers "
-                    "say which calls out it takes")
-    for item, where in entries:
-        if not _OUT_NUMBER.match(item):
-            reader.fail(where, f"{item!r} is not a number or a prefix ending in '*' (up to 32 "
-                        "of 0-9, '#' and '*')")
-    return tuple(item for item, _ in entries)
+_LINE_KINDS = {"loopstart": "an analog line", "fxs_loopstart": "a T1 loop-start timeslot"}
+
+
+def _disconnect(reader, t, key, name, signalling):
+    """(disconnect, silence_s, silence_dbm0) of a trunk group: how its
+    loop-start lines learn the far end left (cti.server.lines.disconnect)."""
+    given = [k for k in ("disconnect", "silence_s", "silence_dbm0") if k in t]
+    if not given:
+        return None, DEFAULT_SILENCE_S, DEFAULT_SILENCE_DBM0
+    other = next((c for c, s in signalling.items() if s not in POSSIBLE), None)
+    if other is not None:
+        reader.fail(f"{key}.{given[0]}", f"trunk group {name!r} has {other}, whose far end "
+                    "clears with its signalling bits: disconnect, silence_s and "
+                    "silence_dbm0 are for analog lines and T1 loop-start timeslots")
+    disconnect = None
+    if "disconnect" in t:
+        entries = reader.strings(t, key, "disconnect",
+                                 expected=f"a list of {', '.join(map(repr, METHODS))}")
+        if not entries:
+            reader.fail(f"{key}.disconnect", "expected at least one of "
+                        f"{', '.join(map(repr, METHODS))}")
+        seen = {}
+        for method, where in entries:
+            if method not in METHODS:
+                reader.fail(where, f"{method!r} is not one of {', '.join(map(repr, METHODS))}")
+            reader.unique(seen, method, where, "disconnect method")
+            for channel, kind in signalling.items():
+                if method not in POSSIBLE[kind]:
+                    reader.fail(where, f"{channel} is {_LINE_KINDS[kind]}, which gives only "
+                                f"{' and '.join(map(repr, POSSIBLE[kind]))}: no {method!r}")
+        disconnect = tuple(m for m, _ in entries)
+    silent = disconnect is not None and "silence" in disconnect
+    for k in ("silence_s", "silence_dbm0"):
+        if k in t and not silent:
+            reader.fail(f"{key}.{k}", 'applies only when disconnect includes "silence" '
+                        f"(it is {list(disconnect) if disconnect else 'the default, without'})")
+    silence_s = DEFAULT_SILENCE_S
+    if "silence_s" in t:
+        silence_s = t["silence_s"]
+        if not isinstance(silence_s, (int, float)) or isinstance(silence_s, bool) \
+                or not 0 < silence_s <= MAX_SILENCE_S:
+            reader.fail(f"{key}.silence_s", f"expected seconds, a number above 0 and at most "
+                        f"{MAX_SILENCE_S}, got {_show(silence_s)}")
+    low, high = SILENCE_DBM0_RANGE
+    silence_dbm0 = reader.integer(t, key, "silence_dbm0", DEFAULT_SILENCE_DBM0, low, high)
+    return disconnect, silence_s, silence_dbm0
 
 
 def _station_tones(reader, data, devices, owners):

@@ -33,6 +33,15 @@ class IOutsideParty(Interface):
         """The call is over: a trunk is released, an agent called freed
         and its phone hung up."""
 
+    def set_waiting(waiting):
+        """The call core says, at each change, whether the caller now waits
+        with no party to talk to (queued for an agent or offered to one,
+        held by its agent, a call placed for it: TrunkCall.waiting) or
+        talks again (an agent, a flow).  A loop-start trunk supervised by
+        silence (cti.server.lines.disconnect) times no silence while its
+        caller waits, and starts over from zero when it talks again; a
+        line forgets it when its call is over."""
+
 
 class IChannelListener(Interface):
     """What the channels (cti.server.lines.channels) tell the call layer."""

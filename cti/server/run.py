@@ -42,9 +42,16 @@ from cti.config import ConfigError
 from cti.server.config import load_server_config
 from cti.server.memory import give_back_memory
 from cti.server.reload.hangup import ignore_hangups
+from cti.storage.journal import JournalError
 from drivers.errors import DriverError
 
 log = Logger()
+
+#: What keeps a server from starting that its operator fixes (another
+#: server on the same var_dir, a directory it may not write, boards that
+#: refuse): said in one line, without a traceback.  Anything else is a
+#: fault of the server's, logged with its traceback too.
+START_FAILURES = (JournalError, OSError, DriverError)
 
 
 def start_logging(config, stream=None):
@@ -127,7 +134,8 @@ def main(args):
         try:
             service.startService()
         except Exception as e:          # a locked journal, an unreadable var directory...
-            log.failure("cti server: cannot start")
+            if not isinstance(e, START_FAILURES):
+                log.failure("cti server: cannot start")   # a fault of ours: its traceback
             cannot_start(e)
             return
         reactor.addSystemEventTrigger("before", "shutdown", stop)

@@ -1,5 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""dxxxlib.h: voice resources (play, record, digits, dial) and analog lines."""
+"""dxxxlib.h: voice resources (play, record, digits, dial) and analog lines.
+
+The silence threshold's channel parameter (DXCH_SILENCETHRESH, set with
+dx_setparm) may be missing from a vendor's SDK: HAS_SILENCE_THRESHOLD says
+whether the headers compiled in define it (without, the driver refuses to
+change the level: drivers.r4 `set_silence_level`)."""
 
 INCLUDES = "#include <dxxxlib.h>"
 
@@ -27,10 +32,11 @@ DATA_FORMAT_MULAW DATA_FORMAT_PCM DRT_8KHZ DX_CALLP DX_OPTEN DX_OPTDIS
 TN_SINGLE TN_DUAL
 MCLASS_DATETIME MCLASS_DN MCLASS_ABSENCE1 MCLASS_NAME MCLASS_ABSENCE2
 CLIDINFO_CMPLT CLIDINFO_GENERAL CLIDINFO_CALLID CLIDINFO_FRAMETYPE
-RLS_LCSENSE RLS_RING RLS_POLARITY
+RLS_LCSENSE RLS_RING RLS_POLARITY DXCH_SILENCETHRESH
 """
 
 TYPES = "".join(f"#define {name} ...\n" for name in _CONSTANTS.split()) + """
+static const int HAS_SILENCE_THRESHOLD;
 typedef struct { unsigned long sc_numts; long *sc_tsarrayp; ...; } SC_TSINFO;
 typedef struct {
     unsigned long ct_prodid;
@@ -108,6 +114,8 @@ int dx_bldtngen(TN_GEN *tngen, unsigned short freq1, unsigned short freq2,
 int dx_playtone(int ch, TN_GEN *tngen, DV_TPT *tpt, unsigned short mode);
 int dx_gtextcallid(int ch, int infotype, unsigned char *buf);
 int dx_getctinfo(int ch, CT_DEVINFO *info);
+int dx_setparm(int dev, unsigned long parm, void *valuep);
+int dx_getparm(int dev, unsigned long parm, void *valuep);
 long ATDX_TERMMSK(int ch);
 long ATDX_STATE(int ch);
 long ATDX_CPTERM(int ch);
@@ -122,4 +130,11 @@ int ag_listen(int ch, SC_TSINFO *ts);
 int ag_unlisten(int ch);
 """
 
-CUSTOMIZATIONS = ""
+CUSTOMIZATIONS = """
+#ifdef DXCH_SILENCETHRESH
+static const int HAS_SILENCE_THRESHOLD = 1;
+#else
+static const int HAS_SILENCE_THRESHOLD = 0;
+#define DXCH_SILENCETHRESH 0
+#endif
+"""

@@ -9,8 +9,9 @@ without CTI_VENDOR_ONLY:
 - dtilib.h: `ATDT_ALARMS`, a span's alarms now (without it the driver keeps
   them from the DTEV_T1ERRC events), span maintenance: counters, line
   state, loopbacks, loop codes, BERT, and an ISDN span's D-channel "dtiBnD"
-  (`dt_dchanwrite`, `dt_dchanread`, DTEV_DCHAN) (without them
-  DriverNotSupported);
+  (`dt_dchanwrite`, `dt_dchanread`, DTEV_DCHAN), and MFC/R2 register
+  signals on an E1 CAS timeslot (`dt_r2mfmode`, `dt_r2mfsend`, DTEV_R2MF)
+  (without them DriverNotSupported);
 - msilib.h: `ms_settone`, a tone from the station port itself (without it
   voice channels play the tones: drivers/stationtones.py).
 
@@ -31,6 +32,7 @@ DTCK_INTERNAL DTMFA_CRC4 DTMFA_CAS DTEV_DCHAN DT_DCHAN_MAX
 DTLB_NONE DTLB_LOCAL DTLB_LINE DTLB_PAYLOAD
 DTLC_NONE DTLC_LINEUP DTLC_LINEDOWN DTLC_PAYLOADUP DTLC_PAYLOADDOWN
 DTBT_QRSS DTBT_2E15 DTBT_2E20 DTBT_ALLONES
+DTR2_OFF DTR2_FORWARD DTR2_BACKWARD DTEV_R2MF
 """
 
 _STRUCTS = {
@@ -82,6 +84,8 @@ int dt_bertresults(int dev, DT_BERT *results);
 int dt_bertstop(int dev, DT_BERT *results);
 int dt_dchanwrite(int dev, const void *frame, int len);
 int dt_dchanread(int dev, void *frame, int max);
+int dt_r2mfmode(int dev, int mode);
+int dt_r2mfsend(int dev, int signal);
 int ms_settone(int dev, int tone);
 """
 

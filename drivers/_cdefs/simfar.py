@@ -8,6 +8,7 @@ SIMFAR_SLOTS SIMFAR_TICK_MS SIMFAR_TICK_SAMPLES SIMFAR_SIG_LOOPSTART
 SIMFAR_SIG_EM_WINK SIMFAR_SIG_PRI SIMFAR_SIG_CAS SIMFAR_SIG_CCS
 SIMFAR_AL_OOF SIMFAR_AL_LOS SIMFAR_AL_RED SIMFAR_AL_YELLOW SIMFAR_AL_BLUE
 SIMFAR_AL_RCL SIMFAR_AL_RLOS SIMFAR_AL_LMFA SIMFAR_AL_TS16_YELLOW
+SIMFAR_FAR_BITS SIMFAR_FAR_MF
 SIMFAR_TONES_NA SIMFAR_TONES_CN SIMFAR_DISC_LCDROP
 SIMFAR_DISC_POLARITY SIMFAR_DISC_BUSYTONE SIMFAR_DISC_SILENCE SIMFAR_OUT_ANSWER
 SIMFAR_OUT_BUSY SIMFAR_OUT_NOANSWER SIMFAR_OUT_SIT SIMFAR_OUT_FAX
@@ -56,6 +57,10 @@ int simfar_capture_read(int ep, int16_t *buf, int max);
 int simfar_dialled(int ep, char *buf, int max);
 int simfar_far_bits(int ep, int abcd);
 int simfar_far_heard_bits(int ep);
+int simfar_far_r2mf(int ep, int mode);
+int simfar_far_r2mf_send(int ep, int signal);
+int simfar_far_watch(int ep, int on);
+int simfar_far_events(int *out, int max);
 int simfar_span_alarm(const char *span, int alarm, int on);
 int simfar_hang_next(const char *devname);
 int simfar_hang_always(const char *devname, int on);

@@ -211,6 +211,15 @@
 /* The longest frame a D-channel carries (Q.921's 260 octets and more). */
 #define DT_DCHAN_MAX 512
 
+/* MFC/R2 register signals on an E1 CAS timeslot (dt_r2mfmode): the set
+ * the timeslot sends (it hears the other one), or off.  Each change of the
+ * signal heard is a DTEV_R2MF event, its data the signal (unsigned short,
+ * 1-15; 0: it stopped). */
+#define DTR2_OFF      0
+#define DTR2_FORWARD  1     /* the calling side: sends forward, hears backward */
+#define DTR2_BACKWARD 2     /* the called side: sends backward, hears forward */
+#define DTEV_R2MF 0x2061
+
 #pragma pack(push, 1)
 /* Raw counters of a span since it was opened, and its defects now. */
 typedef struct {
@@ -288,6 +297,13 @@ int dt_bertstop(int dev, DT_BERT *results);
  * (EDT_PARAMERR when it is longer than max: it stays). */
 int dt_dchanwrite(int dev, const void *frame, int len);
 int dt_dchanread(int dev, void *frame, int max);
+
+/* Simulator extension, MFC/R2 register signalling on an E1 CAS timeslot
+ * (see DTR2_ above): the board's R2 MF transceiver.  dt_r2mfsend sends
+ * signal 1-15 until told otherwise, 0 stops it; while a signal sounds it
+ * replaces what the timeslot sends on the line. */
+int dt_r2mfmode(int dev, int mode);
+int dt_r2mfsend(int dev, int signal);
 #endif
 
 #ifdef __cplusplus

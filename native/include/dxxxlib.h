@@ -260,6 +260,15 @@ typedef struct {
 #define TN_SINGLE 0
 #define TN_DUAL   1
 
+/* ---- channel parameters (dx_setparm / dx_getparm) -----------------------*/
+/* The level below which a voice channel hears silence (DE_SILON / DE_SILOF,
+ * DX_MAXSIL, DX_MAXNOSIL): an int in dBm0 from -60 to -20, -40 unless set.
+ * (check) the parameter's name in a vendor's SDK: drivers/_cdefs/dxxx.py
+ * builds without it and the driver then refuses to change the level. */
+#define DXCH_SILENCETHRESH 0x0E10
+#define DX_SILENCETHRESH_MIN (-60)
+#define DX_SILENCETHRESH_MAX (-20)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -290,6 +299,8 @@ int dx_gtextcallid(int ch, int infotype, unsigned char *buf);
 int dx_fileopen(const char *path, int flags, ...);
 int dx_fileclose(int fd);
 int dx_getctinfo(int ch, CT_DEVINFO *info);
+int dx_setparm(int dev, unsigned long parm, void *valuep);
+int dx_getparm(int dev, unsigned long parm, void *valuep);
 
 long ATDX_TERMMSK(int ch);
 long ATDX_STATE(int ch);

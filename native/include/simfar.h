@@ -56,7 +56,8 @@
 #define SIMFAR_TONES_NA 1
 #define SIMFAR_TONES_CN 2
 
-/* how the far end hangs up on an analog line */
+/* how the far end hangs up on an analog line (a T1 loop-start timeslot:
+ * SIMFAR_DISC_SILENCE, or else busy tone) */
 #define SIMFAR_DISC_LCDROP   1   /* loop current drops (for disc_ms) */
 #define SIMFAR_DISC_POLARITY 2   /* battery reversal */
 #define SIMFAR_DISC_BUSYTONE 3   /* busy / disconnect tone, forever */
@@ -133,7 +134,8 @@ int simfar_call(int ep, const char *ani, const char *name, const char *dnis,
                 int mf);
 /* The caller gives up before answer. */
 int simfar_abandon(int ep);
-/* Hang up a connected call (lines: by method; T1 and stations ignore it). */
+/* Hang up a connected call (lines and T1 loop-start timeslots: by method;
+ * E&M timeslots and stations ignore it). */
 int simfar_hangup(int ep, int method);
 /* Outbound calls placed on this endpoint: what happens next. */
 int simfar_set_outbound(int ep, int behaviour, int answer_rings);
@@ -164,12 +166,28 @@ int simfar_capture_read(int ep, int16_t *buf, int max);
 /* The number our side dialled on an outbound call so far. */
 int simfar_dialled(int ep, char *buf, int max);
 
-/* E1 CAS timeslots: no line signalling runs there yet (MFC/R2 will), so
- * the far end's ABCD bits (A = 0x1 ... D = 0x8) are set by hand, 0000
- * too (a far end misconfigured so); simfar_far_heard_bits reads ours as
- * the far end receives them. */
+/* E1 CAS timeslots: the far end's line signalling is played from outside
+ * (the telco's MFC/R2, below), so its ABCD bits (A = 0x1 ... D = 0x8)
+ * are set by whoever plays it, 0000 too (a far end misconfigured so);
+ * simfar_far_heard_bits reads ours as the far end receives them. */
 int simfar_far_bits(int ep, int abcd);
 int simfar_far_heard_bits(int ep);
+
+/* MFC/R2 at the far end of an E1 CAS timeslot (the telco's register
+ * signalling; our side's is dtilib.h's dt_r2mfmode): its R2 MF transceiver
+ * sends the set of `mode` (1 forward, 2 backward, 0 off: the values of
+ * DTR2_x) and hears the other; send signal 1-15, 0 for none.  A watched
+ * far end queues what it hears: each change of our bits (SIMFAR_FAR_BITS,
+ * the ABCD as simfar_far_heard_bits reads them) and of the R2 signal heard
+ * (SIMFAR_FAR_MF, 0 when it stops), taken in order by simfar_far_events as
+ * triples (ep, kind, value) into out, at most max of them; it returns how
+ * many. */
+#define SIMFAR_FAR_BITS 1
+#define SIMFAR_FAR_MF   2
+int simfar_far_r2mf(int ep, int mode);
+int simfar_far_r2mf_send(int ep, int signal);
+int simfar_far_watch(int ep, int on);
+int simfar_far_events(int *out, int max);
 
 /* ---- faults -------------------------------------------------------------*/
 /* Raise (on = 1) or clear an alarm (SIMFAR_AL_x) on span "dtiBn". */

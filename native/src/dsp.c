@@ -112,6 +112,27 @@ static float ms_dbm0(double ms)
     return ms < -99.0 ? -99.0f : (float)ms;
 }
 
+float cti_tone_share(const int16_t *x, int n)
+{
+    static const float freqs[] = {350, 440, 480, 620, 450, 914, 1371, 1777, 1100, 2100};
+    double total = 0, tone = 0;
+    int i, k;
+    for (i = 0; i < n; i++)
+        total += (double)x[i] * x[i];
+    if (total <= 0)
+        return 0;
+    for (k = 0; k < (int)(sizeof freqs / sizeof freqs[0]); k++) {
+        double w = 2 * M_PI * freqs[k] / 8000.0, c = 2 * cos(w), s0, s1 = 0, s2 = 0;
+        for (i = 0; i < n; i++) {
+            s0 = x[i] + c * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        tone += (s1 * s1 + s2 * s2 - c * s1 * s2) * 2.0 / n;
+    }
+    return (float)(tone / total);
+}
+
 float cti_power_dbm0(const int16_t *amp, int n)
 {
     double sum = 0.0;
@@ -1785,4 +1806,68 @@ int cti_cid_rx_feed(cti_cid_rx *rx, const int16_t *amp, int n, cti_callerid *out
     if (out)
         *out = rx->got;
     return 1;
+}
+
+/* ---- MFC/R2 register signals ------------------------------------------- */
+
+/* spandsp's alphabet: signal n is the n-th character. */
+static const char R2_SIGNALS[] = "1234567890BCDEF";
+
+struct cti_r2mf {
+    r2_mf_tx_state_t *tx;
+    r2_mf_rx_state_t *rx;
+    int sending;
+};
+
+cti_r2mf *cti_r2mf_new(int send_forward)
+{
+    cti_r2mf *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->tx = r2_mf_tx_init(NULL, send_forward);
+    m->rx = r2_mf_rx_init(NULL, !send_forward, NULL, NULL);
+    if (!m->tx || !m->rx) {
+        cti_r2mf_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void cti_r2mf_free(cti_r2mf *m)
+{
+    if (!m)
+        return;
+    if (m->tx)
+        r2_mf_tx_free(m->tx);
+    if (m->rx)
+        r2_mf_rx_free(m->rx);
+    free(m);
+}
+
+void cti_r2mf_send(cti_r2mf *m, int signal)
+{
+    m->sending = signal >= 1 && signal <= 15 ? signal : 0;
+    r2_mf_tx_put(m->tx, m->sending ? R2_SIGNALS[m->sending - 1] : 0);
+}
+
+int cti_r2mf_sending(const cti_r2mf *m)
+{
+    return m->sending;
+}
+
+void cti_r2mf_gen(cti_r2mf *m, int16_t *out, int n)
+{
+    int made = m->sending ? r2_mf_tx(m->tx, out, n) : 0;
+    if (made < n)
+        memset(out + made, 0, (size_t)(n - made) * sizeof *out);
+}
+
+int cti_r2mf_feed(cti_r2mf *m, const int16_t *amp, int n)
+{
+    const char *at;
+    int code;
+    r2_mf_rx(m->rx, amp, n);
+    code = r2_mf_rx_get(m->rx);
+    at = code > 0 ? strchr(R2_SIGNALS, code) : NULL;
+    return at ? (int)(at - R2_SIGNALS) + 1 : 0;
 }

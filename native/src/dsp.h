@@ -120,6 +120,10 @@ cti_tone_id cti_cpt_rx_current(const cti_cpt_rx *rx);
 
 /* Mean power of the block in dBm0 (-99 for digital silence). */
 float cti_power_dbm0(const int16_t *amp, int n);
+/* The share of the block's power at the call-progress tones' frequencies
+ * (NA and CN tones, SIT, fax): near 1 for a tone, low for a voice.  Call
+ * progress tells a voice answering from a tone with it. */
+float cti_tone_share(const int16_t *amp, int n);
 
 /* ---- caller ID: Bellcore Bell 202 FSK (SDMF and MDMF) ------------------ */
 
@@ -149,5 +153,22 @@ void cti_cid_rx_reset(cti_cid_rx *rx);
  * good checksum has been received; 0 otherwise. */
 int cti_cid_rx_feed(cti_cid_rx *rx, const int16_t *amp, int n,
                     cti_callerid *out);
+
+/* ---- MFC/R2 register signals (lines-real.md 3.5) --------------------------
+ * Two frequencies of six, compelled: forward signals (the calling side's,
+ * 1380-1980 Hz) and backward ones (the called side's, 1140-540 Hz), each
+ * numbered 1-15.  A transceiver sends the signals of one set and hears the
+ * other's (spandsp's r2_mf_tx and r2_mf_rx). */
+typedef struct cti_r2mf cti_r2mf;
+/* send_forward: it sends forward signals and hears backward ones. */
+cti_r2mf *cti_r2mf_new(int send_forward);
+void cti_r2mf_free(cti_r2mf *m);
+/* Send signal 1-15 until told otherwise; 0 stops. */
+void cti_r2mf_send(cti_r2mf *m, int signal);
+int cti_r2mf_sending(const cti_r2mf *m);
+/* Fill out with the signal sounding now (silence when none). */
+void cti_r2mf_gen(cti_r2mf *m, int16_t *out, int n);
+/* Hear n samples: the signal heard now, 0 for none. */
+int cti_r2mf_feed(cti_r2mf *m, const int16_t *amp, int n);
 
 #endif

@@ -382,7 +382,7 @@ int simfar_hangup(int ep, int method)
     if (fe->kind == SIMFAR_EP_LINE)
         r = line_fe_hangup(fe->dev->line, method);
     else if (fe->kind == SIMFAR_EP_T1)
-        r = tslot_fe_hangup(fe->dev->ts);
+        r = tslot_fe_hangup(fe->dev->ts, method);
     else
         r = station_fe_hook(fe->dev->station, 0);
     FE_EXIT();

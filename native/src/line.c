@@ -36,6 +36,7 @@ typedef struct line {
     cti_cid_rx *cidrx;
     cti_callerid cid;
     int cid_ready;
+    int onhook_audio;          /* the far end's audio reaches us on hook too */
 } line;
 
 struct line *line_new(device *d, device *vdev, int tones)
@@ -63,6 +64,7 @@ farend *line_farend(struct line *l) { return &l->fe; }
 int line_hook(const struct line *l) { return l->hook ? DX_OFFHOOK : DX_ONHOOK; }
 int line_loop_current(const struct line *l) { return l->lc; }
 int line_rings(const struct line *l) { return l->rings; }
+void line_pass_onhook_audio(struct line *l, int on) { l->onhook_audio = on; }
 
 int line_status_bits(const struct line *l)
 {
@@ -256,7 +258,7 @@ void line_tick(device *d)
     if (fe->state == SIMFAR_ST_RINGING) {
         farend_speak(fe, out);
         ring_tick(l, out);
-        if (!l->hook)
+        if (!l->hook && !l->onhook_audio)
             memset(out, 0, sizeof out);    /* on-hook: no talk path */
         linear_to_ulaw(out, sim_bus_out(d->txslot), TICK);
     } else if (l->hook) {

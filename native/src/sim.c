@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "sim.h"
+#include "dahdisim.h"
 
 sim *g_sim;
 static pthread_mutex_t g_lock;
@@ -140,6 +141,7 @@ static void sim_destroy(sim *s)
     free(s->awake);
     free(s->bus);
     free(s->q);
+    free(s->farq);
     if (s->evfd >= 0)
         close(s->evfd);
     free(s);
@@ -179,6 +181,7 @@ int simfar_reset(int virtual_time, unsigned int seed)
     stop_ticker();
     if (g_sim)
         release_waiters(g_sim);
+    dahdisim_reset();
     sim_destroy(g_sim);
     g_sim = NULL;
     s = sim_create(virtual_time, seed);
@@ -722,6 +725,7 @@ void sim_tick(void)
             let_callers_in();
         }
     }
+    dahdisim_tick();
     for (i = 0; i < SIMFAR_SLOTS; i++) {
         int16_t lin[TICK];
         if (!s->slot_capture[i])

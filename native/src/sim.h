@@ -210,6 +210,8 @@ typedef struct sim {
     sim_event current;
     int have_current;
     int evfd;                             /* eventfd, readable while qlen > 0 */
+    int *farq;                            /* far-end events (r2mf.c): ep, kind, value */
+    size_t farq_len, farq_cap;
     sim_handler handlers[64];
     int nhandlers;
     long srl_lasterr;
@@ -294,6 +296,11 @@ struct station *station_new(device *d);
 void station_free(struct station *s);
 void station_tick(device *d);
 farend *station_farend(struct station *s);
+/* DAHDI's personality (dahdisim.c): the phone's hook and its flashes so
+ * far; the port ringing it with a cadence until stopped (on_ms 0). */
+int station_phone_offhook(const struct station *s);
+int station_flashes(const struct station *s);
+void station_ring(struct station *s, int on_ms, int off_ms);
 struct dcb *dcb_new(device *d);
 void dcb_free(struct dcb *c);
 void dcb_tick(device *d);
@@ -316,6 +323,9 @@ int voice_has_line(const device *d);
 device *voice_line_dev(const device *voice_dev);
 int line_callerid(struct line *l, cti_callerid *out);
 int line_rings(const struct line *l);
+/* A port whose codec passes the line's audio on hook (DAHDI's FXO ports:
+ * the caller ID between the rings reaches userspace, dahdisim.c). */
+void line_pass_onhook_audio(struct line *l, int on);
 int line_status_bits(const struct line *l);
 
 int status_line(device *d, char *buf, int max);   /* simfar_device_status */
@@ -327,7 +337,7 @@ int line_fe_abandon(struct line *l);
 int line_fe_hangup(struct line *l, int method);
 int tslot_fe_call(struct tslot *t, const char *ani, const char *dnis, int mf);
 int tslot_fe_abandon(struct tslot *t);
-int tslot_fe_hangup(struct tslot *t);
+int tslot_fe_hangup(struct tslot *t, int method);
 int station_fe_hook(struct station *s, int offhook);
 int station_fe_flash(struct station *s);
 int span_alarm(device *span, int alarm, int on);

@@ -27,6 +27,7 @@ typedef struct station {
     unsigned short sigmask;
     cti_tone_tx *tone;
     int tone_id;
+    int flashes;               /* hook flashes so far */
 } station;
 
 struct station *station_new(device *d)
@@ -87,8 +88,30 @@ int station_fe_flash(struct station *s)
 {
     if (!s->offhook)
         return sim_fail("%s is on-hook: a flash needs the handset up", s->dev->name);
+    s->flashes++;
     post_sig(s, MSMM_HOOKFLASH);
     return 0;
+}
+
+int station_phone_offhook(const struct station *s) { return s->offhook; }
+int station_flashes(const struct station *s) { return s->flashes; }
+
+void station_ring(struct station *s, int on_ms, int off_ms)
+{
+    sim_wake(s->dev);
+    if (on_ms <= 0 || s->offhook) {
+        s->ring_cycles = 0;
+        if (!s->offhook)
+            s->fe.state = SIMFAR_ST_IDLE;
+        return;
+    }
+    s->ring_on_ms = on_ms;
+    s->ring_off_ms = off_ms;
+    s->ring_on2_ms = 0;
+    s->ring_cycles = 1 << 30;           /* until stopped */
+    s->ring_ms = 0;
+    s->ringing_async = 0;
+    s->fe.state = SIMFAR_ST_RINGING;
 }
 
 /* Idle: on-hook, not ringing, and the agent says nothing into the handset

@@ -23,9 +23,11 @@
  *
  * E1 CAS (lines-real.md 4.5): the four bits of each timeslot travel in
  * timeslot 16, all four carried; both ends start at 1001, the idle of
- * MFC/R2 (Q.421: A and B the line signals, C = 0 and D = 1 spare).  No
- * line signalling drives them yet (MFC/R2 will): the far end's bits are
- * set by hand (simfar_far_bits).  0000 is refused on our side: in the
+ * MFC/R2 (Q.421: A and B the line signals, C = 0 and D = 1 spare).  The
+ * MFC/R2 line signalling runs outside the board (OpenR2, cti's China
+ * state machines): the far end's bits are set by whoever plays it
+ * (simfar_far_bits), and the register signals are tones in the timeslot
+ * that r2mf.c sends and hears at both ends.  0000 is refused on our side: in the
  * first half of a timeslot-16 byte it would pass for the multiframe
  * alignment signal.  The bits get through only while both ends run CAS
  * in timeslot 16 (t1maint_cas_aligned).  ISDN spans (T1 PRI, E1 CCS)
@@ -143,6 +145,8 @@ void tslot_free(struct tslot *t)
     t->fe.drx = t->dtmf_rx;
     t->fe.mfrx = t->mf_rx;
     farend_free(&t->fe);
+    r2mf_free(t->r2);
+    r2mf_free(t->far_r2);
     free(t);
 }
 
@@ -429,7 +433,10 @@ int tslot_fe_abandon(struct tslot *t)
     return 0;
 }
 
-int tslot_fe_hangup(struct tslot *t)
+/* The far end hangs up: E&M with its bits (`method` does not apply);
+ * loop start, which has no disconnect bit, with busy tone, or into
+ * silence (SIMFAR_DISC_SILENCE: nothing at all on the timeslot). */
+int tslot_fe_hangup(struct tslot *t, int method)
 {
     farend *fe = &t->fe;
     if (fe->state != SIMFAR_ST_CONNECTED && fe->state != SIMFAR_ST_SEIZED)
@@ -439,7 +446,7 @@ int tslot_fe_hangup(struct tslot *t)
     set_receivers(t);
     if (t->signalling == SIMFAR_SIG_EM_WINK)
         far_bits(t, BITS_ONHOOK_EM);
-    else
+    else if (method != SIMFAR_DISC_SILENCE)
         farend_tone(fe, CTI_TONE_BUSY, -13);
     return 0;
 }
@@ -468,6 +475,12 @@ static void our_bits(tslot *t, unsigned char bits)
         far_end_sees(t, a_on_ms);
 }
 
+void tslot_send_bits(tslot *t, unsigned char bits)
+{
+    sim_wake(t->dev);
+    our_bits(t, bits);
+}
+
 /* Our bits reach the far end: what does it make of them (an E1 CAS far
  * end only hears them: simfar_far_heard_bits)?  a_on_ms: how long our A
  * bit held its previous value (a wink is 100-350 ms of off-hook). */
@@ -478,6 +491,7 @@ static void far_end_sees(tslot *t, int a_on_ms)
     if (t->seen == bits)
         return;
     t->seen = bits;
+    r2mf_far_sees_bits(t);
     if (t->signalling == SIMFAR_SIG_EM_WINK) {
         int a = bits & 0x1;
         if (fe->state == SIMFAR_ST_RINGING && fe->phase == 0 && !a &&
@@ -600,7 +614,8 @@ static void ls_tick(tslot *t)
 int tslot_idle(const struct tslot *t)
 {
     return farend_idle(&t->fe) && t->wink_ms <= 0 && t->receivers_for == t->fe.state &&
-           !t1maint_shapes(t->spandev->span->maint);
+           !t1maint_shapes(t->spandev->span->maint) && !r2mf_active(t->r2) &&
+           !r2mf_active(t->far_r2);
 }
 
 void tslot_slept(struct tslot *t, long ms)
@@ -647,12 +662,16 @@ static void to_bus(const tslot *t, const uint8_t *line, uint8_t *bus)
 static void maintained_tick(tslot *t, int down)
 {
     struct t1maint *m = t->spandev->span->maint;
-    uint8_t ours[TICK], theirs[TICK], to_us[TICK];
-    farend_hear_wire(&t->fe, t1maint_send(m, t->index, to_line(t, sim_bus_in(t->dev), ours),
-                                          down));
+    uint8_t ours[TICK], tone[TICK], theirs[TICK], to_us[TICK];
+    const uint8_t *sent = t1maint_send(m, t->index, r2mf_our_line(
+        t, to_line(t, sim_bus_in(t->dev), ours), tone), down);
+    farend_hear_wire(&t->fe, sent);
+    r2mf_far_hears(t, sent);
     signalling_tick(t, down);
     farend_speak_wire(&t->fe, theirs);
+    r2mf_far_line(t, theirs);
     t1maint_receive(m, t->index, theirs, down, to_us);
+    r2mf_we_hear(t, to_us);
     to_bus(t, to_us, sim_bus_out(t->dev->txslot));
 }
 
@@ -661,7 +680,8 @@ void tslot_tick(device *d)
     tslot *t = d->ts;
     struct t1maint *m = t->spandev->span->maint;
     int16_t out[TICK];
-    uint8_t line[TICK];
+    uint8_t line[TICK], tone[TICK];
+    const uint8_t *sent;
     int down = span_down(t);
     t->tx_a_ms += TICK_MS;
     t->rx_a_ms += TICK_MS;
@@ -674,14 +694,19 @@ void tslot_tick(device *d)
         maintained_tick(t, down);
         return;
     }
-    farend_hear_wire(&t->fe, d->listen >= 0 && !down ? to_line(t, sim_bus_in(d), line) : NULL);
+    sent = down ? NULL : r2mf_our_line(t, d->listen >= 0 ? to_line(t, sim_bus_in(d), line)
+                                                         : NULL, tone);
+    farend_hear_wire(&t->fe, sent);
+    r2mf_far_hears(t, sent);
     signalling_tick(t, down);
     if (down) {
         farend_speak(&t->fe, out);          /* the far end talks into a dead span */
         memset(sim_bus_out(d->txslot), IDLE_CODE, TICK);
     } else {
         farend_speak_wire(&t->fe, line);
+        r2mf_far_line(t, line);
         t1maint_received(m, t->index, line);
+        r2mf_we_hear(t, line);
         to_bus(t, line, sim_bus_out(d->txslot));
     }
 }

@@ -61,6 +61,9 @@ typedef struct tslot {
     cti_digit_rx *dtmf_rx;     /* the far end's receivers (see set_receivers) */
     cti_digit_rx *mf_rx;
     farend fe;
+    struct r2mf *r2;           /* our R2 MF transceiver (r2mf.c), once used */
+    struct r2mf *far_r2;       /* the far end's */
+    int far_watch;             /* queue far-end events (simfar_far_watch) */
 } tslot;
 
 /* Alarms that take the whole span down: no audio and no signalling get
@@ -74,6 +77,25 @@ int span_has_dchannel(int signalling);
 /* The line timeslot of bearer timeslot k (0-based): T1 channel k + 1; E1
  * timeslot 1-15, then 17-31. */
 int span_line_timeslot(const span *s, int k);
+
+/* Our bits change as if the application set them (A = 0x1 ... D = 0x8; a
+ * T1 carries A and B, repeated in C and D): DAHDI's personality
+ * (dahdisim.c), which keeps the kernel's own robbed-bit logic. */
+void tslot_send_bits(tslot *t, unsigned char bits);
+
+/* ---- r2mf.c: MFC/R2 register signals on a CAS timeslot --------------------*/
+void r2mf_free(struct r2mf *m);
+int r2mf_active(const struct r2mf *m);      /* switched on (not DTR2_OFF) */
+/* What we send on the line this tick: `line` (or NULL: nothing), or the
+ * signal our transceiver sends, made in buf. */
+const uint8_t *r2mf_our_line(tslot *t, const uint8_t *line, uint8_t *buf);
+/* What we receive from the line this tick (NULL: nothing). */
+void r2mf_we_hear(tslot *t, const uint8_t *line);
+/* The far end's side: its signal into what it sends, what it hears. */
+void r2mf_far_line(tslot *t, uint8_t *line);
+void r2mf_far_hears(tslot *t, const uint8_t *line);
+/* Our bits reached the far end (t->seen): queued if it is watched. */
+void r2mf_far_sees_bits(tslot *t);
 
 /* ---- t1maint.c: the line --------------------------------------------------*/
 struct t1maint *t1maint_new(span *s);
@@ -109,5 +131,9 @@ int t1maint_cas_aligned(const struct t1maint *m);
 enum { DCHAN_LOST, DCHAN_TO_FAR, DCHAN_TO_US };
 int t1maint_dchannel_route(const struct t1maint *m, int from_us);
 int t1maint_status(const struct t1maint *m, char *buf, int max);
+/* Our end's framing, coding and clock (DTFR_, DTCD_, DTCK_) and our
+ * loopback (DTLB_); setting a loopback as dt_setloopback does. */
+void t1maint_line(const struct t1maint *m, int *framing, int *coding, int *clock, int *loop);
+void t1maint_set_loopback(struct t1maint *m, int mode);
 
 #endif

@@ -872,6 +872,20 @@ int dt_getlinestate(int dev, DT_LINESTATE *ls)
     return r;
 }
 
+void t1maint_line(const struct t1maint *m, int *framing, int *coding, int *clock, int *loop)
+{
+    *framing = m->ours.framing;
+    *coding = m->ours.coding;
+    *clock = m->ours.clock;
+    *loop = m->our_loop;
+}
+
+void t1maint_set_loopback(struct t1maint *m, int mode)
+{
+    m->our_loop = mode;
+    wake_timeslots(m);
+}
+
 int dt_setloopback(int dev, int mode)
 {
     device *d;
@@ -883,8 +897,7 @@ int dt_setloopback(int dev, int mode)
         dev_err(d, EDT_PARAMERR, "loopback %d: DTLB_NONE, DTLB_LOCAL, DTLB_LINE or "
                 "DTLB_PAYLOAD", mode);
     } else if (d) {
-        d->span->maint->our_loop = mode;
-        wake_timeslots(d->span->maint);
+        t1maint_set_loopback(d->span->maint, mode);
         dev_ok(d);
         r = 0;
     }

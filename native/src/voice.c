@@ -27,7 +27,8 @@
 
 enum op { OP_NONE, OP_PLAY, OP_RECORD, OP_GETDIG, OP_DIAL, OP_TONE, OP_HOOK };
 
-#define SIL_DBM0 (-40.0f)
+/* The silence threshold until dx_setparm(DXCH_SILENCETHRESH) changes it. */
+#define SIL_DBM0 (-40)
 
 /* Termination conditions parsed from a DV_TPT table (times in ms, 0 = off). */
 typedef struct {
@@ -101,6 +102,7 @@ typedef struct voice {
     cti_tone_tx *tone;
     int cur_tone;             /* TID_ currently heard */
     int silent;               /* DE_SILON reported */
+    int sil_dbm0;             /* below this level (dBm0) is silence */
     long sil_run, nosil_run;
     /* results */
     long termmsk;
@@ -120,6 +122,7 @@ struct voice *voice_new(device *d)
     v->dev = d;
     v->state = CS_IDLE;
     v->digtypes = D_DTMF;
+    v->sil_dbm0 = SIL_DBM0;
     v->drx = cti_digit_rx_new(CTI_DIGITS_DTMF);
     v->dtx = cti_digit_tx_new(CTI_DIGITS_DTMF);
     v->mtx = cti_digit_tx_new(CTI_DIGITS_MF);
@@ -444,7 +447,7 @@ static void hear(voice *v, const int16_t *in, int listening)
     }
     if (v->op != OP_NONE || (v->evtmask & (DM_SILON | DM_SILOF))) {
         pw = cti_power_dbm0(in, TICK);
-        if (pw < SIL_DBM0) {
+        if (pw < (float)v->sil_dbm0) {
             v->sil_run += TICK_MS;
             v->nosil_run = 0;
         } else {
@@ -825,6 +828,51 @@ int dx_clrdigbuf(int ch)
     return r;
 }
 
+/* Channel parameters: DXCH_SILENCETHRESH alone, an int. */
+int dx_setparm(int dev, unsigned long parm, void *valuep)
+{
+    device *d;
+    int r = -1, level;
+    sim_lock();
+    d = sim_dev(dev);
+    if (d && d->kind == DEV_VOICE) {
+        if (parm != DXCH_SILENCETHRESH) {
+            r = dev_err(d, EDX_BADPARM, "parameter 0x%lx is not one this board knows", parm);
+        } else if (!valuep) {
+            r = dev_err(d, EDX_BADPARM, "no value for DXCH_SILENCETHRESH");
+        } else if ((level = *(const int *)valuep) < DX_SILENCETHRESH_MIN
+                   || level > DX_SILENCETHRESH_MAX) {
+            r = dev_err(d, EDX_BADPARM, "silence threshold %d dBm0 is not from %d to %d",
+                        level, DX_SILENCETHRESH_MIN, DX_SILENCETHRESH_MAX);
+        } else {
+            V(d)->sil_dbm0 = level;
+            dev_ok(d);
+            r = 0;
+        }
+    }
+    sim_unlock();
+    return r;
+}
+
+int dx_getparm(int dev, unsigned long parm, void *valuep)
+{
+    device *d;
+    int r = -1;
+    sim_lock();
+    d = sim_dev(dev);
+    if (d && d->kind == DEV_VOICE) {
+        if (parm != DXCH_SILENCETHRESH || !valuep) {
+            r = dev_err(d, EDX_BADPARM, "parameter 0x%lx is not one this board knows", parm);
+        } else {
+            *(int *)valuep = V(d)->sil_dbm0;
+            dev_ok(d);
+            r = 0;
+        }
+    }
+    sim_unlock();
+    return r;
+}
+
 int simfar_dtmf_abcd(const char *voice, int on)
 {
     device *d;
@@ -967,27 +1015,6 @@ out:
 }
 
 /* Share of the block's energy at call-progress tone frequencies (0..1). */
-static float tone_share(const int16_t *x, int n)
-{
-    static const float freqs[] = {350, 440, 480, 620, 450, 914, 1371, 1777, 1100, 2100};
-    double total = 0, tone = 0;
-    int i, k;
-    for (i = 0; i < n; i++)
-        total += (double)x[i] * x[i];
-    if (total <= 0)
-        return 0;
-    for (k = 0; k < (int)(sizeof freqs / sizeof freqs[0]); k++) {
-        double w = 2 * M_PI * freqs[k] / 8000.0, c = 2 * cos(w), s0, s1 = 0, s2 = 0;
-        for (i = 0; i < n; i++) {
-            s0 = x[i] + c * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
-        tone += (s1 * s1 + s2 * s2 - c * s1 * s2) * 2.0 / n;
-    }
-    return (float)(tone / total);
-}
-
 /* A signal that goes on this long without a break, and is neither voice nor
  * a known tone (dial tone still there after dialling, a howler), is no
  * ringback: the vendor's continuous non-silence limit, 6.5 s by default. */
@@ -1043,7 +1070,7 @@ static void callp_tick(voice *v, const int16_t *in)
             cp->in_burst = 1;
             cp->bursts++;
         }
-        if (tone_share(in, TICK) < 0.5f)
+        if (cti_tone_share(in, TICK) < 0.5f)
             cp->voice_ms += TICK_MS;
         else
             cp->voice_ms = 0;

@@ -26,6 +26,10 @@ Its phases are a declared table with a history, like every machine here::
 
 What the caller hears besides its party (a queue's music, an
 announcement, music on hold) is its media, a table of its own (MEDIA).
+From the two the call core knows when the caller waits with no party to
+talk to (`TrunkCall.waiting`: queued, offered to an agent, held, a call
+placed for it) and tells its outside party (IOutsideParty.set_waiting):
+a loop-start line supervised by silence times none meanwhile.
 """
 from __future__ import annotations
 
@@ -75,6 +79,10 @@ MEDIA = Table("media", initial="none", transitions=[
     ("none", "hold", "held"),                  # held by its agent, or a call placed for it
     ("held", "retrieve", "none"),
 ])
+
+#: The phases in which the caller waits for an agent (its queue's music,
+#: announcements, ringback while one is offered the call).
+WAITING_PHASES = frozenset({"queued", "ringing"})
 
 
 @dataclass(eq=False)
@@ -139,6 +147,12 @@ class TrunkCall:
     def held(self):
         """The caller hears music on hold."""
         return self.media.state == "held"
+
+    @property
+    def waiting(self):
+        """The caller waits with no party to talk to: for an agent, on
+        hold (its agent's, or while a call is placed for it)."""
+        return self.state in WAITING_PHASES or self.held
 
     @property
     def music(self):

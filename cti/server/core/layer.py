@@ -63,6 +63,7 @@ class CallLayer:
     def admit(self, trunk, ani, dnis):
         """A new inbound call on `trunk` (its digits heard from now on)."""
         call = self.model.new_call(trunk.name, ani=ani, dnis=dnis, trunk_group=trunk.group)
+        call.data.update(trunk.offer_data)
         handled = TrunkCall.start(self.clock, call, trunk, offered_at=self.clock.seconds())
         self.add(handled)
         self.totals["offered"] += 1
@@ -72,12 +73,24 @@ class CallLayer:
 
     def add(self, call):
         """Handle `call` from now on (its outside party's keys and hang-up too);
-        what a crash would leave of it is kept up to date from now on."""
+        what a crash would leave of it is kept up to date from now on, and
+        its outside party told whenever its caller starts or stops waiting."""
         self.calls[call.id] = call
         self.by_trunk[call.trunk.name] = call
         self.records.call_progress(call)
-        call.phase.on_change = lambda machine, transition: self.clock.callLater(
-            0, self.records.call_progress, call)     # once the phase's fields are set
+
+        def phase_changed(machine, transition):
+            self.clock.callLater(0, self.records.call_progress, call)  # once its fields are set
+            self._tell_waiting(call)
+        call.phase.on_change = phase_changed
+        call.media.on_change = lambda machine, transition: self._tell_waiting(call)
+
+    @staticmethod
+    def _tell_waiting(call):
+        """The outside party learns whether its caller waits (IOutsideParty.
+        set_waiting); a line released for a callback is another call's by now."""
+        if not call.line_released:
+            call.trunk.set_waiting(call.waiting)
 
     def call(self, call_id):
         call = self.calls.get(call_id)

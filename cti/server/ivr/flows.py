@@ -73,6 +73,34 @@ class Flows:
         the configuration name (a reload's from then on)."""
         return self.layer.config.routed_flows
 
+    def reloaded(self):
+        """The configuration was reloaded: every flow server is told
+        (FlowsReload) to load its flow files again, the flows calls may now
+        be sent to with it; each answers FlowsReloaded (`tier_reloaded`).
+        How many were told."""
+        live = [s for s in self.sessions if s in self.hub.sessions]
+        for session in live:
+            self.hub.send_event(session, "FlowsReload", {"flows": sorted(self.flow_names())})
+        if live:
+            log.info("reload: {n} flow servers told to reload their flows", n=len(live))
+        return len(live)
+
+    def tier_reloaded(self, session, flows, changes, error):
+        """A flow server's answer to FlowsReload, in the log: its changes,
+        or why it refused (it runs its old flows); and each flow calls may
+        be sent to that it does not have."""
+        who = f"flow server {session.user.name} (session {session.id})"
+        if error:
+            log.warn("{who}: flows not reloaded: {error}", who=who, error=error)
+        else:
+            log.info("{who}: flows reloaded: {changes}", who=who,
+                     changes=", ".join(changes) or "nothing changed")
+        missing = sorted(self.flow_names() - set(flows))
+        if missing:
+            log.warn("{who} has no flow {names}, which the routing names: its calls will "
+                     "be released", who=who, names=", ".join(missing))
+        return {"missing": missing}
+
     def session_closed(self, session):
         """A flow server left: its calls get the default treatment."""
         if session in self.sessions:

@@ -5,9 +5,10 @@ While one of a flow server's requests for a call is served, the call's
 watchdog stops (Flows.watched).  The checks of what a request asks for
 (ranges, keys) are made here, before the call is looked at.
 """
+from cti.protocol.bodies import MAX_STRING
 from cti.protocol.services import KEEP_CALL_MAX_S, Field, Service
 from cti.server.edge import serve
-from cti.server.errors import InvalidField
+from cti.server.errors import InvalidField, InvalidState
 
 DTMF_KEYS = "0123456789*#ABCD"
 #: The longest message a caller may leave in a flow (RecordMessage maxS), and
@@ -16,6 +17,8 @@ DTMF_KEYS = "0123456789*#ABCD"
 MESSAGE_MAX_S = 3600.0
 SILENCE_MAX_S = 600.0
 FLOW = {"flow"}
+#: The most flows a flow server's FlowsReloaded may list.
+MAX_FLOWS = 1000
 CALL = {"call": Field(str, doc="the call id from RouteRequest")}
 # What the handlers may answer besides services.COMMON_ERRORS: a call gone
 # or not this session's; a voice operation with no voice resource.
@@ -81,7 +84,24 @@ def register(hub, flows, operations):
         flows.keep(who, params["call"], params["timeoutS"])
         return {}
 
+    def flows_reloaded(request, params):
+        for name in ("flows", "changes"):
+            if not all(isinstance(item, str) for item in params[name]):
+                raise InvalidField(f"FlowsReloaded: {name} must be an array of strings",
+                                   field=name)
+        if request.session not in flows.sessions:
+            raise InvalidState("FlowsReloaded: this session has not sent RouteRegister")
+        return flows.tier_reloaded(request.session, params["flows"], params["changes"],
+                                   params["error"])
+
     add(Service("RouteRegister", FLOW, errors=()), route_register)
+    add(Service("FlowsReloaded", FLOW, fields={
+        "flows": Field(list, doc="the names of the flows it runs now", max_len=MAX_FLOWS),
+        "changes": Field(list, False, [], doc="what its reload changed",
+                         max_len=MAX_FLOWS),
+        "error": Field(str, False, "", doc="why it refused the reload",
+                       max_len=MAX_STRING)}, errors=("invalid_state",)),
+        flows_reloaded)
     add(Service("PlayMessage", FLOW, fields={
         **CALL, "prompts": Field(list), "bargeIn": Field(bool, False, True),
         "clearDigits": Field(bool, False, False)}, errors=VOICE_OP),

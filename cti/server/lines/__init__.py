@@ -4,6 +4,8 @@
 - `channels`: trunks (T1 E&M wink start, analog loop start) and stations
   (agents' phones), each a state table with a history, and the voice pool;
   the channels call their listener (cti.server.interfaces.IChannelListener).
+- `disconnect`: how a loop-start line learns the caller left (loop current,
+  reversal, tone, silence), per trunk group.
 - `voice`: play, collect digits, record and beep on a voice resource, as
   Deferreds.
 - `talk`: who hears whom on a call (a CT-Bus route while two talk, a

@@ -18,8 +18,10 @@ is our A bit on; either side clears with A off.
 
 Inbound analog loop start: the line rings; caller ID arrives between the
 first and second ring; we offer at the configured ring; answer is going
-off-hook; the far end's hang-up is seen by the supervision the line
-gives: loop-current drop, polarity reversal, or the exchange's busy tone.
+off-hook; the far end's hang-up is seen by the supervision its trunk
+group says the line gives (cti.server.lines.disconnect): loop-current
+drop, polarity reversal, the exchange's busy or reorder tone, or silence
+for the group's time.
 
 Outbound (`seize(number, no_answer_s)`, a Deferred of the connected channel or
 OutboundFailed with a reason).  T1 E&M: our A bit on, the far end winks,
@@ -44,9 +46,10 @@ from zope.interface import implementer
 from cti.logs import Logger
 from cti.server.errors import InvalidState, OutboundFailed
 from cti.server.interfaces import IOutsideParty
+from cti.server.lines.disconnect import DEFAULTS, SilenceWatch, Supervision
 from cti.statemachine import Table
 from drivers.errors import CallerIdUnavailable, DeviceBusy
-from drivers.interface import CallProgress
+from drivers.interface import DEFAULT_SILENCE_DBM0, CallProgress
 
 log = Logger()
 
@@ -172,6 +175,8 @@ class Channel:
         self.voice = None                 # the voice resource serving the call
         self.ani = self.dnis = ""
         self.cid_name = ""
+        self.offer_data = {}              # what the line told of a call in beyond its numbers
+                                          # (an R2 trunk's category): its attached data
         self._waiters = {}                # state -> [Deferred] (see `when`)
         self.outbound = None              # the Deferred of an outbound call placed
         self.number = ""                  # its number
@@ -186,6 +191,8 @@ class Channel:
 
     def _changed(self, machine, transition):
         log.debug("{channel}: {t}", channel=self.name, t=transition)
+        if transition.target == "idle":              # the numbers were the call's
+            self.ani = self.dnis = self.cid_name = ""
         for d in self._waiters.pop(transition.target, ()):
             d.callback(self)
         if transition.target == "idle" and self.span is not None and not self.span.in_service:
@@ -339,6 +346,7 @@ class OutsideLine:
     """What makes a trunk channel a call's outside party (IOutsideParty)."""
 
     called_agent = None                   # only an internal call has one
+    silence = None                        # its SilenceWatch, when its group heeds silence
 
     @property
     def answered(self):
@@ -353,6 +361,12 @@ class OutsideLine:
     def end_call(self, reason, released_by=None, cause=None):
         """The call on it is over: release the trunk."""
         self.release(reason)
+
+    def set_waiting(self, waiting):
+        """Its caller waits (queued, held) or talks again: silence, when
+        its group heeds it, is not timed meanwhile (SilenceWatch.set_waiting)."""
+        if self.silence is not None:
+            self.silence.set_waiting(waiting)
 
 
 class PooledVoice:
@@ -597,22 +611,61 @@ class EmWinkTrunk(OutsideLine, PooledVoice, Channel):
 
 
 class LoopStartLine(OutsideLine, Channel):
-    """An analog loop-start line (FXO) with its voice channel (inbound)."""
+    """An analog loop-start line (FXO) with its voice channel (inbound).
+    `supervision`: how its far end's hang-up shows (its trunk group's;
+    the analog default without)."""
 
     table = LOOP_START
 
-    def __init__(self, name, driver, clock, listener, offer_on_ring=2, group=None):
+    def __init__(self, name, driver, clock, listener, offer_on_ring=2, group=None,
+                 supervision=None):
         super().__init__(name, driver, clock, listener, group)
         self.offer_on_ring = offer_on_ring
         self.voice = name                 # the line's own voice channel
-        driver.enable_events(name, self.LINE_EVENTS)
+        self._supervise(supervision or Supervision(frozenset(DEFAULTS["loopstart"])))
+        if self.silence is not None:
+            driver.set_silence_level(name, self.supervision.silence_dbm0)
+        driver.enable_events(name, self.line_events)
 
     LINE_EVENTS = frozenset({"ring", "ring_stopped", "loop_current", "polarity_reversed",
                              "tone"})
     _on_hook_after_stop = False          # a clear-down waits for an operation to end
 
+    def _supervise(self, supervision):
+        """Heed the disconnect methods of `supervision`; with silence, its
+        voice resource reports silence too, timed while connected."""
+        self.supervision = supervision
+        self.silence = None
+        self.line_events = self.LINE_EVENTS
+        if supervision.heeds("silence"):
+            self.silence = SilenceWatch(self.clock, supervision.silence_s, self._silent)
+            self.line_events = self.LINE_EVENTS | {"silence"}
+
+    def _changed(self, machine, transition):
+        super()._changed(machine, transition)
+        if self.silence is not None:
+            if self.state == "connected":
+                self.silence.start()
+            else:
+                self.silence.stop()
+            if transition.target == "idle":      # the next call's caller waits for nothing yet
+                self.silence.set_waiting(False)
+
+    def _silent(self):
+        """The caller has been silent for the group's time: gone."""
+        self._far_cleared(self.supervision.silence_cause())
+
+    def _heed(self, method, how):
+        """A disconnect the line showed: the call clears if its group says
+        the line gives that method, else it is only logged."""
+        if self.supervision.heeds(method):
+            self._far_cleared(how)
+        elif self.state in ("connected", "answering"):
+            log.info("{channel}: {how}, which its trunk group does not take as a "
+                     "disconnect: the call goes on", channel=self.name, how=how)
+
     def report_digits(self, on):
-        self.driver.enable_events(self.name, self.LINE_EVENTS | ({"digit"} if on else set()))
+        self.driver.enable_events(self.name, self.line_events | ({"digit"} if on else set()))
 
     def _replace_voice(self, event):
         """A play, record, digits or tone of the line's own voice channel
@@ -651,12 +704,14 @@ class LoopStartLine(OutsideLine, Channel):
             elif not event.data.get("offhook") and self.state in ("clearing", "far_cleared"):
                 self.machine.fire("idle")
         elif kind == "loop_current" and not event.data.get("on"):
-            self._far_cleared("loop current drop")
+            self._heed("loop_current", "loop current drop")
         elif kind == "polarity_reversed":
-            self._far_cleared("polarity reversal")
+            self._heed("reversal", "polarity reversal")
         elif kind == "tone" and event.data.get("on") and event.data.get("tone") in (
                 "busy", "reorder"):
-            self._far_cleared(f"{event.data['tone']} tone")
+            self._heed("tone", f"{event.data['tone']} tone")
+        elif kind == "silence" and self.silence is not None:
+            self.silence.heard(event.data.get("on"))
         elif kind == "operation_failed":
             self._hung(event)
 
@@ -755,7 +810,7 @@ class T1LoopStartTrunk(PooledVoice, LoopStartLine):
     RING_GAP_S = 7.0       # the ring cadence is 6 s: no ring for longer, the caller gave up
 
     def __init__(self, name, driver, clock, listener, voice_pool, bus, offer_on_ring=1,
-                 group=None):
+                 group=None, supervision=None):
         Channel.__init__(self, name, driver, clock, listener, group)
         self.offer_on_ring = offer_on_ring
         self.voice_pool = voice_pool
@@ -763,10 +818,19 @@ class T1LoopStartTrunk(PooledVoice, LoopStartLine):
         self.voice = None
         self._rings = 0
         self._gap = None
+        self._supervise(supervision or Supervision(frozenset(DEFAULTS["fxs_loopstart"])))
         driver.enable_signalling_events(name)
 
     def report_digits(self, on):
         self._listen({"tone", "digit"} if on else {"tone"})
+
+    def _listen(self, kinds):
+        """The pooled resource's events, silence among them (at the group's
+        level) when the trunk watches for it."""
+        if self.silence is not None and self.voice is not None:
+            kinds = set(kinds) | {"silence"}
+            self.driver.set_silence_level(self.voice, self.supervision.silence_dbm0)
+        super()._listen(kinds)
 
     def handle(self, event):
         kind = event.kind
@@ -780,7 +844,9 @@ class T1LoopStartTrunk(PooledVoice, LoopStartLine):
                 self._ring()
         elif kind == "tone" and event.data.get("on") and event.data.get("tone") in (
                 "busy", "reorder"):
-            self._far_cleared(f"{event.data['tone']} tone")
+            self._heed("tone", f"{event.data['tone']} tone")
+        elif kind == "silence" and self.silence is not None and event.device == self.voice:
+            self.silence.heard(event.data.get("on"))
         elif kind == "operation_failed":
             self._hung(event)
 
@@ -862,6 +928,9 @@ class T1LoopStartTrunk(PooledVoice, LoopStartLine):
             voice, self.voice = self.voice, None
             self.driver.stop(voice)
             self.driver.enable_events(voice, set())
+            if self.silence is not None:            # the pool's next user: the default
+                self.silence.heard(False)
+                self.driver.set_silence_level(voice, DEFAULT_SILENCE_DBM0)
             self.bus.release(voice)
             self.voice_pool.give(voice)
         self.driver.set_bits(self.name, a=0, b=1)

@@ -243,6 +243,23 @@ class Interval:
         for name, amount in counts.items():
             self.counts[name] += sign * amount
 
+    def saved(self):
+        """As JSON-able data, for a restart (SpanPerformance.resume)."""
+        return {"start": self.start, "monitored": self.monitored,
+                "clockStepped": self.clock_stepped, "counts": dict(self.counts)}
+
+    @classmethod
+    def from_saved(cls, saved, parameters):
+        """An interval `saved` gave back; ValueError if it is not one of
+        these `parameters`."""
+        interval = cls(int(saved["start"]), parameters, int(saved["monitored"]),
+                       bool(saved["clockStepped"]))
+        if set(saved["counts"]) != set(parameters):
+            raise ValueError(f"an interval of {sorted(saved['counts'])}, not of "
+                             f"{sorted(parameters)}")
+        interval.counts.update({name: int(saved["counts"][name]) for name in parameters})
+        return interval
+
     def fully_monitored(self, elapsed):
         """Every one of its first `elapsed` seconds seen, on a steady clock:
         the DS1-MIB's valid data."""
@@ -339,6 +356,37 @@ class SpanPerformance:
             if start - following > DAY_S:          # only the last day's intervals are kept
                 following = start - DAY_S
             self._current = Interval(following, self.rules.parameters)
+
+    # -- across a restart -----------------------------------------------------
+    def export(self) -> dict:
+        """What a restart keeps (cti.server.maintenance.history): the
+        completed intervals, oldest first, and the current one."""
+        return {"framing": self.framing,
+                "intervals": [interval.saved() for interval in self._completed],
+                "current": self._current.saved()}
+
+    def resume(self, saved: dict, now_s: float) -> int:
+        """Take back what `export` gave before a restart, on a fresh
+        engine: the intervals of the last 24 h (the current one of then
+        completed, or current still if its quarter hour is now's), the
+        quarter hours the server was down added as intervals not
+        monitored (invalid).  Nothing when the framing changed since (its
+        parameters differ).  How many intervals were taken back;
+        ValueError (KeyError, TypeError) for saved data that is not an
+        export."""
+        if saved["framing"] != self.framing:
+            return 0
+        now_quarter = self._quarter(math.floor(now_s))
+        intervals = sorted((Interval.from_saved(s, self.rules.parameters)
+                            for s in [*saved["intervals"], saved["current"]]),
+                           key=lambda interval: interval.start)
+        intervals = [i for i in intervals if now_quarter - DAY_S <= i.start <= now_quarter]
+        if not intervals:
+            return 0
+        self._completed = deque(intervals[:-1], maxlen=INTERVALS_KEPT)
+        self._current = intervals[-1]
+        self._roll_to(now_quarter)
+        return len(intervals)
 
     # -- reports --------------------------------------------------------------
     def total_24h(self) -> dict:

@@ -22,7 +22,8 @@ answered and no call out is placed there.  The timeslots come back only
 once the span has stayed clear of alarms for `healthy_s` (a span that
 flaps stays out).  Every alarm is kept with when it was raised and
 cleared (`snapshot`), and the listener is told of each, for the audit and
-the supervisors.
+the supervisors.  The history outlives a restart
+(cti.server.maintenance.history, `restore_history`).
 """
 from dataclasses import dataclass
 
@@ -108,6 +109,13 @@ class Span:
             already = frozenset()
         for name in sorted(already):
             self._raised(name)
+
+    def restore_history(self, alarms):
+        """The alarms of the server's last run, put before this run's in
+        the history (oldest first): (name, raised_at, cleared_at) each.
+        Only the history: an alarm still up now was raised by `start`."""
+        self.history[:0] = [Alarm(name, raised, cleared) for name, raised, cleared in alarms]
+        del self.history[:-ALARM_HISTORY]
 
     def handle(self, event):
         if event.kind != "alarm":

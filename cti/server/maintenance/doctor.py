@@ -91,13 +91,13 @@ The rules (RULES; each check's docstring says how it decides):
                                    messages it cannot read (96, 100, 111)
 
 The D-channel is placed by the configuration (T1 channel 24, E1 timeslot
-16), so B-channels cannot overlap it.  Coming with MFC/R2: the R2 variant
-(country, ANI/DNIS order, CD bits).
+16), so B-channels cannot overlap it.  Coming with MFC/R2: OpenR2's
+protocol errors and the R2 variant (country, ANI/DNIS order, CD bits).
 """
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 
-from cti.server.config import NOT_YET_TRUNKS, ServerConfig
+from cti.server.config import ServerConfig
 from drivers.interface import DEFAULT_TONE_SETS, ISDN_SIGNALLINGS
 
 SEVERITIES = ("error", "warning", "info")
@@ -421,7 +421,7 @@ def signalling_mismatch(site: Site) -> Iterator[Symptom | Skip]:
         if report["alarms"]:
             continue
         signalling = site.setting(report, "signalling")
-        if signalling in NOT_YET_TRUNKS or signalling in ISDN_SIGNALLINGS:
+        if signalling == "cas" or signalling in ISDN_SIGNALLINGS:
             continue                   # E1 CAS: ts16.misuse; ISDN: no bits on B-channels
         expected = IDLE_RX_BITS.get(signalling)
         if expected is None:
@@ -531,11 +531,7 @@ def span_unused(site: Site) -> Iterator[Symptom | Skip]:
     offers on it are never answered.  A span the boards report but the
     configuration does not declare is unused too."""
     for span in site.configured_spans:
-        signalling = site.config.devices[span].signalling
-        if span in site.reports and signalling in NOT_YET_TRUNKS:
-            yield Skip(f"{span}: its timeslots cannot be trunks yet "
-                       f"({NOT_YET_TRUNKS[signalling]}): watched only")
-        elif span in site.reports and not site.groups_of(span):
+        if span in site.reports and not site.groups_of(span):
             yield Symptom(
                 f"{span} (trunk_groups in {site.config.path})",
                 f"none of {_ranges(site.timeslots_of(span))} is in a trunk group: calls "

@@ -41,11 +41,19 @@ So is every E1 CAS span, until the MFC/R2 signalling that drives its
 timeslots comes (the configuration keeps them out of trunk groups).
 """
 from dataclasses import replace
+from pathlib import Path
 
 from twisted.internet import task
 
 from cti.logs import Logger
 from cti.server.lines.performance import SpanPerformance, seconds_from_counters
+from cti.server.maintenance.history import (
+    HISTORY_FILE,
+    SAVE_EVERY_S,
+    SpanHistoryFile,
+    alarms_restored,
+    alarms_saved,
+)
 from drivers.errors import DriverNotSupported
 
 log = Logger()
@@ -91,6 +99,27 @@ class SpanWatch:
         except DriverNotSupported:
             return
         self.performance = SpanPerformance(self.line["framing"], self.clock.seconds())
+
+    def saved(self):
+        """What a restart keeps of the span (cti.server.maintenance.history)."""
+        return {"alarms": alarms_saved(self.span.history if self.span is not None else []),
+                "performance": None if self.performance is None
+                else self.performance.export()}
+
+    def changes(self):
+        """What, changed, makes the history worth saving at once: the
+        alarms raised and cleared, the intervals completed."""
+        alarms = self.span.history if self.span is not None else []
+        last = alarms[-1] if alarms else None
+        return (len(alarms), last and last.raised_at, last and last.cleared_at,
+                self.performance and self.performance.current.start)
+
+    def resume(self, saved, written_at, now):
+        """Take back the history of the last run (see history.py)."""
+        if self.span is not None and saved.get("alarms"):
+            self.span.restore_history(alarms_restored(saved["alarms"], written_at))
+        if self.performance is not None and saved.get("performance"):
+            self.performance.resume(saved["performance"], now)
 
     def poll(self, now):
         if self.performance is None:
@@ -164,6 +193,9 @@ class SpanWatches:
         self._poller = task.LoopingCall(self.poll)
         self._poller.clock = clock
         self._starting = None
+        self.history = SpanHistoryFile(Path(config.var_dir) / HISTORY_FILE)
+        self._saved = None                     # (changes, at) of the last save
+        self._started = False                  # the last run's history taken back
         trunks = list(channels)
         for device in (d for d in config.devices.values() if d.kind == "span"):
             span = channels.by_name.get(device.name)
@@ -177,8 +209,21 @@ class SpanWatches:
         return name in self.watches
 
     def start(self):
-        for watch in self.watches.values():
+        """Watch every span, its history of the last run taken back."""
+        written_at, saved = self.history.load()
+        now = self.clock.seconds()
+        for name, watch in self.watches.items():
             watch.start()
+            if name in saved:
+                try:
+                    watch.resume(saved[name], written_at, now)
+                except (ValueError, KeyError, TypeError) as e:
+                    log.warn("{span}: its history of the last run is not taken back: {e}",
+                             span=name, e=e)
+        self._started = True
+        if saved:
+            log.info("spans' alarms and performance intervals of the last run taken back "
+                     "from {path}", path=self.history.path)
         if self.watches:
             self._starting = self.clock.callLater((0.5 - self.clock.seconds()) % 1.0,
                                                   self._poller.start, POLL_S)
@@ -188,6 +233,20 @@ class SpanWatches:
             self._starting.cancel()
         if self._poller.running:
             self._poller.stop()
+        if self._started:                      # else the last run's history stays as it is
+            self.save(force=True)
+
+    def save(self, force=False):
+        """Write the history if an alarm or an interval changed since the
+        last write, SAVE_EVERY_S passed, or `force`."""
+        now = self.clock.seconds()
+        changes = {name: watch.changes() for name, watch in self.watches.items()}
+        if not force and self._saved is not None and self._saved[0] == changes \
+                and now - self._saved[1] < SAVE_EVERY_S:
+            return
+        if self.history.save(now, {name: watch.saved()
+                                   for name, watch in self.watches.items()}):
+            self._saved = (changes, now)
 
     def poll(self):
         now = self.clock.seconds()
@@ -203,6 +262,7 @@ class SpanWatches:
                 if watch.failing:
                     log.info("{span}: counters read again", span=watch.name)
                 watch.failing = False
+        self.save()
 
     def report(self, name, intervals=0):
         return self.watches[name].report(self.clock.seconds(), intervals)

@@ -2,11 +2,16 @@
 # -*- test-case-name: tests.test_outbound -*-
 """Calls out: on the trunk groups of direction "out" or "both".
 
-`Dialer.place(number)` takes the first idle trunk of those groups (in the
-order of the configuration) and seizes it (cti.server.lines.channels: E&M wink
-start on T1, loop start on analog lines); glare or a trunk that fails to
-seize moves on to the next; busy, no answer or an unobtainable number end
-it.  Three uses:
+`Dialer.place(number)` takes the first idle trunk of the groups the
+number's outbound route names, in its order, and seizes it with the
+number as the route rewrites it (cti.server.outbound.routes; with no
+route configured, of every "out" and "both" group in the order of the
+configuration, the number as dialled) (cti.server.lines.channels: E&M
+wink start on T1, loop start on analog lines); glare or a trunk that fails
+to seize moves on to the next, and a group whose trunks are all busy to
+the next group; busy, no answer or an unobtainable number end it.  A
+number no route matches is refused as the request comes in
+(`check_number`).  Three uses:
 
     MakeCall {number}                  an agent calls out from its phone
                                        (off-hook: a headset, or the handset
@@ -54,6 +59,7 @@ from cti.server.errors import (
 from cti.server.interfaces import ICallReleased, IHolds, IOutsideParty
 from cti.server.lines.channels import NO_ANSWER_S, VOICE_HUNG, Station
 from cti.server.outbound.dialing import Caller, DialGuard
+from cti.server.outbound.routes import no_route, route_for
 
 if TYPE_CHECKING:
     from twisted.internet.base import DelayedCall
@@ -147,6 +153,10 @@ class CalledAgent:
         if self.station.state == "talking":
             self.station.hang_up()
 
+    def set_waiting(self, waiting):
+        """Waiting or not, an agent called is not timed for silence: its
+        phone's hook says when it hangs up."""
+
 
 @implementer(ICallReleased, IHolds)
 class Dialer:
@@ -185,30 +195,62 @@ class Dialer:
             self.guard.check(caller, number, service)
         except Barred as e:
             raise Barred(e.reason, f"{service}: {e}", field="number") from None
+        routes = self.layer.config.outbound_routes
+        if routes:
+            route = route_for(routes, number)
+            if route is None:
+                raise InvalidField(f"{service}: {no_route(routes, number)}", field="number")
+            if not route.dialled(number):
+                raise InvalidField(f"{service}: outbound route {route.name} strips "
+                                   f"{route.strip} digits from {number}: nothing is left "
+                                   "to dial", field="number")
 
-    def trunks(self, number):
-        """Trunk channels that may carry a call out to `number`: those of
-        the groups whose `numbers` take it, the most specific first (an
-        exact number, the longest prefix, then the groups that take any),
-        in configuration order among equals."""
-        groups = [(group.takes(number), i, group)
-                  for i, group in enumerate(self.layer.config.trunk_groups)
-                  if group.direction in ("out", "both")]
-        for _, _, group in sorted((g for g in groups if g[0] is not None),
-                                     key=lambda g: (tuple(-r for r in g[0]), g[1])):
-            for name in group.channels:
-                channel = self.layer.channels.by_name.get(name)
-                if channel is not None and hasattr(channel, "seize"):
-                    yield channel
+    def route(self, number):
+        """(the outbound route `number` takes, the number to dial): (None,
+        number) with no route configured; OutboundFailed when none matches
+        (check_number refused it already when it came in a request)."""
+        routes = self.layer.config.outbound_routes
+        if not routes:
+            return None, number
+        route = route_for(routes, number)
+        dialled = route.dialled(number) if route is not None else ""
+        if not dialled:
+            raise OutboundFailed("-", no_route(routes, number) if route is None else
+                                 f"outbound route {route.name} leaves nothing of {number} "
+                                 "to dial")
+        return route, dialled
+
+    def trunks(self, route=None):
+        """Trunk channels that may carry calls out: those of `route`'s
+        groups in its order, or with no route, of every "out" and "both"
+        group in configuration order."""
+        groups = self.layer.config.trunk_groups
+        if route is not None:
+            by_name = {g.name: g for g in groups}
+            groups = [by_name[name] for name in route.trunk_groups if name in by_name]
+        for group in groups:
+            if group.direction in ("out", "both"):
+                for name in group.channels:
+                    channel = self.layer.channels.by_name.get(name)
+                    if channel is not None and hasattr(channel, "seize"):
+                        yield channel
 
     @defer.inlineCallbacks
     def place(self, number, caller, on_seized=None, no_answer_s=NO_ANSWER_S):
         """The connected trunk, or OutboundFailed (the last reason); the
         far end rings at most `no_answer_s`.  `caller` (checked already:
         check_number) is counted while the trunk is taken."""
-        reason = "no trunk free for calls out"
+        route, dialled = self.route(number)
+        if route is not None:
+            log.info("outbound {number}: route {route} ({groups}), dialled as {dialled}",
+                     number=number, route=route.name, groups=", ".join(route.trunk_groups),
+                     dialled=dialled)
+            reason = (f"no trunk free for calls out in {', '.join(route.trunk_groups)} "
+                      f"(outbound route {route.name})")
+        else:
+            reason = "no trunk free for calls out"
         tried = 0
-        for trunk in self.trunks(number):
+        for trunk in self.trunks(route):
             if trunk.state != "idle" or trunk.name in self.by_trunk:
                 continue
             self.by_trunk[trunk.name] = None             # taken
@@ -217,7 +259,7 @@ class Dialer:
             try:
                 if on_seized is not None:
                     on_seized(trunk)
-                trunk = yield trunk.seize(number, no_answer_s)
+                trunk = yield trunk.seize(dialled, no_answer_s)
                 return trunk
             except Exception as e:            # the trunk is not ours, whatever failed
                 self.by_trunk.pop(trunk.name, None)

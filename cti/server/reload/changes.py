@@ -8,7 +8,8 @@ field.  Every field is declared here once, in FIELDS, with the key of the
 file it comes from and how a change to it is taken:
 
     LIVE        a reload applies it, calls in progress untouched: the
-                queues, agents, users, routes and the flows they name
+                queues, agents, users, routes and the flows they name, the
+                outbound routes (the next call out takes them)
     RESTART     the server takes it at its start only (the boards, the
                 ports, the database...): a change refuses the whole reload
     FLOW_TIER   `cti flow` reads it, this server does not: none of its business
@@ -23,7 +24,8 @@ is compared key by key, so that a refusal names the key::
 
 A live change is one thing added, removed or changed: a queue (by name),
 an agent (by id), a user (by name), a route (by its match: "dnis
-5550199", "trunk_group pstn_in"), the routing's `default` or
+5550199", "trunk_group pstn_in"), an outbound route (by name), the
+routing's `default` or
 `flow_down`, or a flow calls may be sent to (one a route, the default or
 an overflow names).  A changed one says which of its keys changed.
 """
@@ -37,6 +39,7 @@ LIVE, RESTART, FLOW_TIER, DERIVED = "live", "restart", "flow tier", "derived"
 FIELDS = {
     "path": ("", DERIVED),                       # the file itself
     "driver": ("driver", RESTART),
+    "system_conf": ("system_conf", RESTART),     # DAHDI's channels, read at start
     "boards": ("boards", RESTART),
     "boards_path": ("boards", DERIVED),          # where the boards are: what they are counts
     "devices": ("boards", DERIVED),              # numbered from the boards
@@ -58,6 +61,7 @@ FIELDS = {
     "conference_pool": ("conference_pool", RESTART),
     "station_tones": ("station_tones", RESTART),
     "routes": ("routes", LIVE),
+    "outbound_routes": ("outbound_routes", LIVE),   # the Dialer reads them per call out
     "default_route": ("routing.default", LIVE),
     "flow_down_queue": ("routing.flow_down", LIVE),
     "queues": ("queues", LIVE),
@@ -91,7 +95,7 @@ SUBKEYS = {
 @dataclass(frozen=True)
 class Change:
     """One thing a reload changes: `kind` (queue, agent, user, route,
-    routing, flow), `name`, `change` (added, removed, changed) and, for a
+    outbound_route, routing, flow), `name`, `change` (added, removed, changed) and, for a
     change, the keys that changed."""
 
     kind: str
@@ -138,6 +142,8 @@ def live_changes(running, new):
         *_by_name("user", running.users, new.users, lambda u: u.name),
         *_by_name("route", running.routes, new.routes, lambda r: f"{r.match} {r.pattern}",
                   ignore=("key",)),     # where it is in the file: the match names it
+        *_by_name("outbound_route", running.outbound_routes, new.outbound_routes,
+                  lambda r: r.name, ignore=("key",)),
         *[Change("routing", name, "changed")
           for name, old, now in (("default", running.default_route.target,
                                   new.default_route.target),

@@ -9,7 +9,8 @@ def register(hub, reloader):
     def reload(who, params):
         changes = reloader.reload(who.user, "Reload")
         return {"path": str(reloader.center.config.path),
-                "changes": [change.as_dict() for change in changes]}
+                "changes": [change.as_dict() for change in changes],
+                "flowServers": reloader.center.ivr.servers()}
 
     hub.catalogue.add(Service("Reload", {"admin"}, errors=(
         "invalid_config", "needs_restart", "invalid_state")), serve(reload))

@@ -15,8 +15,8 @@ protocol (cti.server.simulation.telco), for administrators only.
     SimBitErrors   a random bit error rate on a span's line
     SimFarLine     the telco's framing, line code and clock on a span
     SimHang        a voice resource's operations hang
-    SimRestart     the telco restarts a B-channel, or an ISDN span's interface
-    SimDChannel    the telco's D-channel on an ISDN span falls silent, or comes back
+    SimRestart     the telco restarts a B-channel, or an ISDN span's channels
+    SimDChannel    the telco's D-channel on an ISDN span: silent or back, its side
 """
 from cti.protocol.bodies import MAX_STRING
 from cti.protocol.services import Field, Service
@@ -41,62 +41,81 @@ REFUSED = ("no_simulator", "no_such_object", "invalid_state")
 DEVICE = {"device": Field(str, doc="the far end's device: a line, timeslot or station")}
 
 
-def register(hub, telco):
-    def add(name, fields, method, errors=REFUSED):
-        hub.catalogue.add(Service(name, ADMIN, fields=fields, errors=errors), serve(method))
+def _service(name, fields, errors=REFUSED):
+    return Service(name, ADMIN, fields=fields, errors=errors)
 
-    add("SimCall", {
+
+SPAN = {"span": Field(str, doc="a T1 span")}
+ISDN = {"span": Field(str, doc="an ISDN span (T1 PRI, E1 CCS)")}
+#: The Sim* services, by name: what the server checks a request against,
+#: and what `cti sim script` checks each step against as it loads a script.
+SERVICES = {s.name: s for s in (
+    _service("SimCall", {
         "target": Field(str, doc="a trunk group, or one line or timeslot of one"),
         "ani": Field(str, False, "", doc="the caller's number"),
         "dnis": Field(str, False, "", doc="the number called (T1 E&M)"),
         "name": Field(str, False, "", doc="the caller's name (analog caller ID)"),
-        "mf": Field(bool, False, doc="E&M address in MF (default: the group's address)")},
-        lambda who, p: telco.call(who, p["target"], p["ani"], p["dnis"], p["name"], p["mf"]))
-    add("SimDigits", {**DEVICE, "digits": Field(str), "mf": Field(bool, False, False)},
-        lambda who, p: telco.digits(who, p["device"], p["digits"], p["mf"]))
-    add("SimTone", {**DEVICE, "tone": Field(str, choices=TONES)},
-        lambda who, p: telco.tone(who, p["device"], p["tone"]))
-    add("SimAudio", {**DEVICE, "wav": Field(str, doc="a WAV file, base64",
-                                            max_len=MAX_STRING)},
-        lambda who, p: telco.audio(who, p["device"], p["wav"]))
-    add("SimHangup", {**DEVICE, "method": Field(str, False, choices=HANGUP_METHODS),
-                      "cause": Field(int, False, doc="ISDN: the Q.850 cause (16)")},
-        lambda who, p: telco.hangup(who, p["device"], p["method"], p["cause"]))
-    add("SimHandset", {"station": Field(str), "action": Field(str, choices=HANDSET_ACTIONS)},
-        lambda who, p: telco.handset(who, p["station"], p["action"]))
-    add("SimAnswerMode", {"target": Field(str), "mode": Field(str, choices=ANSWER_MODES),
-                          "rings": Field(int, False, 2),
-                          "cause": Field(int, False, doc="ISDN: refuse with this cause")},
-        lambda who, p: telco.answer_mode(who, p["target"], p["mode"], p["rings"],
-                                         p["cause"]))
-    add("SimStatus", DEVICE, lambda who, p: telco.status(p["device"]),
-        errors=("no_simulator", "no_such_object"))
-    add("SimAlarm", {"span": Field(str), "alarm": Field(str, choices=ALARMS),
-                     "on": Field(bool, False, True)},
-        lambda who, p: telco.alarm(who, p["span"], p["alarm"], p["on"]))
-    span = {"span": Field(str, doc="a T1 span")}
-    add("SimLineErrors", {**span, "errors": Field(dict, doc="bpv, crc, fas, oof, slips: "
-                                                  "counts; ais: a boolean"),
-                          "seconds": Field(int, False, 1)},
-        lambda who, p: telco.line_errors(who, p["span"], p["errors"], p["seconds"]))
-    add("SimBitErrors", {**span, "ber": Field(float)},
-        lambda who, p: telco.bit_error_rate(who, p["span"], p["ber"]))
-    add("SimFarLine", {**span, "framing": Field(str, False, choices=FRAMINGS),
-                       "crc4": Field(bool, False), "signalling": Field(str, False,
-                                                                       choices=TS16_USES),
-                       "coding": Field(str, False, choices=ALL_CODINGS),
-                       "clock": Field(str, False, choices=CLOCKS),
-                       "ppm": Field(float, False)},
-        lambda who, p: telco.far_line(who, p["span"], p["framing"], p["coding"],
-                                      p["clock"], p["ppm"], p["crc4"], p["signalling"]))
-    isdn = {"span": Field(str, doc="an ISDN span (T1 PRI, E1 CCS)")}
-    add("SimRestart", {**isdn, "channel": Field(int, False, doc="a B-channel's Q.931 number; "
-                                                "none: the interface")},
-        lambda who, p: telco.restart(who, p["span"], p["channel"]))
-    add("SimDChannel", {**isdn, "on": Field(bool, False, True),
-                        "node": Field(str, False, choices=PRI_NODES),
-                        "switchtype": Field(str, False, choices=SWITCH_TYPES)},
-        lambda who, p: telco.dchannel(who, p["span"], p["on"], p["node"], p["switchtype"]))
-    add("SimHang", {"device": Field(str, doc="a voice resource"),
-                    "always": Field(bool, False, False), "on": Field(bool, False, True)},
-        lambda who, p: telco.hang(who, p["device"], p["always"], p["on"]))
+        "mf": Field(bool, False, doc="E&M address in MF (default: the group's address)"),
+        "category": Field(str, False, doc="MFC/R2 (E1 CAS): the calling category "
+                          "(national_subscriber unless told)")}),
+    _service("SimDigits", {**DEVICE, "digits": Field(str), "mf": Field(bool, False, False)}),
+    _service("SimTone", {**DEVICE, "tone": Field(str, choices=TONES)}),
+    _service("SimAudio", {**DEVICE, "wav": Field(str, doc="a WAV file, base64",
+                                                 max_len=MAX_STRING)}),
+    _service("SimHangup", {**DEVICE, "method": Field(str, False, choices=HANGUP_METHODS),
+                           "cause": Field(int, False, doc="ISDN: the Q.850 cause (16)")}),
+    _service("SimHandset", {"station": Field(str),
+                            "action": Field(str, choices=HANDSET_ACTIONS)}),
+    _service("SimAnswerMode", {"target": Field(str), "mode": Field(str, choices=ANSWER_MODES),
+                               "rings": Field(int, False, 2),
+                               "cause": Field(int, False,
+                                              doc="ISDN: refuse with this cause")}),
+    _service("SimStatus", DEVICE, errors=("no_simulator", "no_such_object")),
+    _service("SimAlarm", {"span": Field(str), "alarm": Field(str, choices=ALARMS),
+                          "on": Field(bool, False, True)}),
+    _service("SimLineErrors", {**SPAN, "errors": Field(dict, doc="bpv, crc, fas, oof, slips: "
+                                                       "counts; ais: a boolean"),
+                               "seconds": Field(int, False, 1)}),
+    _service("SimBitErrors", {**SPAN, "ber": Field(float)}),
+    _service("SimFarLine", {**SPAN, "framing": Field(str, False, choices=FRAMINGS),
+                            "crc4": Field(bool, False),
+                            "signalling": Field(str, False, choices=TS16_USES),
+                            "coding": Field(str, False, choices=ALL_CODINGS),
+                            "clock": Field(str, False, choices=CLOCKS),
+                            "ppm": Field(float, False)}),
+    _service("SimHang", {"device": Field(str, doc="a voice resource"),
+                         "always": Field(bool, False, False), "on": Field(bool, False, True)}),
+    _service("SimRestart", {**ISDN, "channel": Field(int, False, doc="a B-channel's Q.931 "
+                                                     "number; none: every one")}),
+    _service("SimDChannel", {**ISDN, "on": Field(bool, False, True),
+                             "node": Field(str, False, choices=PRI_NODES),
+                             "switchtype": Field(str, False, choices=SWITCH_TYPES)}),
+)}
+
+
+def register(hub, telco):
+    methods = {
+        "SimCall": lambda who, p: telco.call(who, p["target"], p["ani"], p["dnis"], p["name"],
+                                             p["mf"], p["category"]),
+        "SimDigits": lambda who, p: telco.digits(who, p["device"], p["digits"], p["mf"]),
+        "SimTone": lambda who, p: telco.tone(who, p["device"], p["tone"]),
+        "SimAudio": lambda who, p: telco.audio(who, p["device"], p["wav"]),
+        "SimHangup": lambda who, p: telco.hangup(who, p["device"], p["method"], p["cause"]),
+        "SimHandset": lambda who, p: telco.handset(who, p["station"], p["action"]),
+        "SimAnswerMode": lambda who, p: telco.answer_mode(who, p["target"], p["mode"],
+                                                          p["rings"], p["cause"]),
+        "SimStatus": lambda who, p: telco.status(p["device"]),
+        "SimAlarm": lambda who, p: telco.alarm(who, p["span"], p["alarm"], p["on"]),
+        "SimLineErrors": lambda who, p: telco.line_errors(who, p["span"], p["errors"],
+                                                          p["seconds"]),
+        "SimBitErrors": lambda who, p: telco.bit_error_rate(who, p["span"], p["ber"]),
+        "SimFarLine": lambda who, p: telco.far_line(who, p["span"], p["framing"], p["coding"],
+                                                    p["clock"], p["ppm"], p["crc4"],
+                                                    p["signalling"]),
+        "SimHang": lambda who, p: telco.hang(who, p["device"], p["always"], p["on"]),
+        "SimRestart": lambda who, p: telco.restart(who, p["span"], p["channel"]),
+        "SimDChannel": lambda who, p: telco.dchannel(who, p["span"], p["on"], p["node"],
+                                                     p["switchtype"]),
+    }
+    for name, service in SERVICES.items():
+        hub.catalogue.add(service, serve(methods[name]))

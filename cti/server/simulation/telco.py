@@ -16,9 +16,10 @@ person or a script can give a standalone server a call::
 
 What each far end can do follows its kind, as in the configuration:
 
-    trunk     a line or T1 timeslot of a [[trunk_groups]]: call, digits,
-              tone, audio, hangup (analog lines by any supervision method),
-              answer_mode (how it answers our calls out)
+    trunk     a line or T1 or E1 timeslot of a [[trunk_groups]]: call,
+              digits, tone, audio, hangup (analog lines by any supervision
+              method), answer_mode (how it answers our calls out); on an E1
+              CAS timeslot the telco's MFC/R2 (r2telco.py) signals the call
     station   a phone of a [[station_groups]]: handset (lift, hangup,
               flash), digits (dialled on its keypad), tone, audio
     B-channel a B-channel of an ISDN span (T1 PRI, E1 CCS) in a trunk
@@ -49,6 +50,7 @@ from twisted.logger import Logger
 
 from cti.server.errors import InvalidField, InvalidState, NoSimulator, NoSuchObject
 from cti.server.simulation.isdn import ISDN_ANSWER_MODES, POLL_S, FarSpan
+from cti.server.simulation.r2telco import R2Telco
 from drivers import errors as driver_errors
 from drivers.interface import (
     E1_CODINGS,
@@ -58,6 +60,7 @@ from drivers.interface import (
     SPAN_FRAMINGS,
 )
 from drivers.pri import CAUSE_NORMAL
+from drivers.r2 import CATEGORIES as R2_CATEGORIES
 from drivers.sim import ALARMS as SIM_ALARMS
 from drivers.sim import DISCONNECTS, OUTBOUND
 from drivers.sim import TONES as SIM_TONES
@@ -66,8 +69,10 @@ from drivers.wavinfo import WavFormatError, wav_format
 log = Logger()
 
 #: Supervision methods by which an analog line's far end hangs up; a T1
-#: timeslot drops its bits.
+#: loop-start timeslot's sends busy tone or goes silent (it has no loop
+#: current or battery to change), an E&M timeslot's drops its bits.
 HANGUP_METHODS = tuple(DISCONNECTS)
+T1_LOOPSTART_HANGUPS = ("busy_tone", "silence")
 #: What a station's handset does.
 HANDSET_ACTIONS = ("lift", "hangup", "flash")
 #: Tones a far end sends ("none" stops what it sends).
@@ -149,13 +154,14 @@ class SimulatedTelco:
         self.injecting = {}               # span -> the next second's errors (DelayedCall)
         self.isdn = {}                    # ISDN span -> its FarSpan (the telco's libpri)
         self.isdn_trunks = {}             # B-channel in a trunk group -> its span's FarSpan
-        self._poll = None
+        self._poll = None                 # the LoopingCall that reads their D-channels
+        #: the MFC/R2 far ends of the E1 CAS trunk groups (r2telco.py)
+        self.r2 = R2Telco(sim, config.trunk_groups, clock) if sim is not None else None
         if sim is not None:
             self._isdn(config)
 
     def _isdn(self, config):
-        """The telco's libpri on each ISDN span whose B-channels are trunks,
-        polled every POLL_S."""
+        """The telco's libpri on each ISDN span whose B-channels are trunks."""
         for name in self.trunks:
             device = config.devices[name]
             if device.signalling not in ("pri", "ccs"):
@@ -165,7 +171,13 @@ class SimulatedTelco:
                 self.isdn[span] = FarSpan(self.sim, span, config.pri_settings(span),
                                           self.span_types[span] == "e1", self.clock)
             self.isdn_trunks[name] = self.isdn[span]
-        if self.isdn:
+
+    def start(self):
+        """Play the far ends' MFC/R2, and read the ISDN D-channels every
+        POLL_S, from now on."""
+        if self.r2 is not None:
+            self.r2.start()
+        if self.isdn and self._poll is None:
             self._poll = task.LoopingCall(self._poll_isdn)
             self._poll.clock = self.clock
             self._poll.start(POLL_S, now=True)
@@ -178,20 +190,30 @@ class SimulatedTelco:
                 log.failure("sim: the telco's D-channel on {span}", span=far.span)
 
     def stop(self):
-        """Stop polling the D-channels (the server stops)."""
+        if self.r2 is not None:
+            self.r2.stop()
         if self._poll is not None and self._poll.running:
             self._poll.stop()
+        self._poll = None
 
     # -- the far end of a trunk ---------------------------------------------
-    def call(self, who, target, ani="", dnis="", name="", mf=None):
+    def call(self, who, target, ani="", dnis="", name="", mf=None, category=None):
         """The telco calls in on `target`: a trunk group (its first channel
         idle at both ends) or one line or timeslot.  E&M timeslots get the
         address in-band after our wink (MF or DTMF as the group's `address`
         says, unless `mf` says otherwise); analog lines ring with caller
-        ID.  Returns the device, its group and signalling."""
+        ID; E1 CAS timeslots are seized with MFC/R2, the ANI, the DNIS and
+        the calling `category` (national_subscriber unless told) in the
+        register signals.  Returns the device, its group and signalling."""
         self._need()
         _number(ani, "ani", instead=(PRIVATE, OUT_OF_AREA))
         _number(dnis, "dnis")
+        group = self.groups.get(target) or self.trunks.get(target)
+        if group is not None and group.r2 is not None:
+            return self._r2_call(who, target, group, ani, dnis, name, mf, category)
+        if category is not None:
+            raise InvalidField(f"category: {target} is not an MFC/R2 trunk (E1 CAS): a "
+                               "calling category is for those", field="category")
         if len(name) > NUMBER_MAX or not name.isascii() or not name.isprintable():
             raise InvalidField(f"name: {name!r} is not up to {NUMBER_MAX} printable ASCII "
                                "characters (what caller ID carries)", field="name")
@@ -247,11 +269,50 @@ class SimulatedTelco:
         return {"device": device, "group": group.name,
                 "signalling": group.signalling.get(device, "")}
 
+    def _r2_call(self, who, target, group, ani, dnis, name, mf, category):
+        """SimCall on an E1 CAS trunk: MFC/R2."""
+        category = category or "national_subscriber"
+        if category not in R2_CATEGORIES:
+            raise InvalidField(f"category: {category!r} is not one of "
+                               f"{', '.join(R2_CATEGORIES)}", field="category")
+        if name or mf is not None:
+            raise InvalidField(f"{'name' if name else 'mf'}: {target} is an MFC/R2 trunk: its "
+                               "calls carry an ANI, a DNIS and a category, in R2 signals",
+                               field="name" if name else "mf")
+        if ani in (PRIVATE, OUT_OF_AREA) or not dnis:
+            raise InvalidField("ani: digits for an MFC/R2 call" if dnis else
+                               "dnis: an MFC/R2 call needs the number called", field="dnis"
+                               if not dnis else "ani")
+        if group.direction == "out":
+            raise InvalidState(f"{target}: trunk group {group.name} is for calls out only "
+                               "(direction \"out\"): the telco cannot call in on it",
+                               object="trunk_group", id=group.name)
+        if target in self.groups:
+            device = next((d for d in group.channels if self._r2_idle(d)), None)
+            if device is None:
+                raise InvalidState(f"trunk group {target}: no channel is idle at both ends",
+                                   object="trunk_group", id=target)
+        elif not self._r2_idle(target):
+            raise InvalidState(f"{target}: a call is on it", object="device", id=target)
+        else:
+            device = target
+        self.r2.call(device, ani, dnis, category)
+        self._log(who, "calls in on {device} (MFC/R2 {variant}): ani {ani!r} dnis {dnis!r} "
+                  "category {category}", device=device, variant=group.r2.variant, ani=ani,
+                  dnis=dnis, category=category)
+        return {"device": device, "group": group.name, "signalling": "cas"}
+
+    def _r2_idle(self, device):
+        channel = self.channels.by_name.get(device)
+        return self.r2.idle(device) and (channel is None or channel.state == "idle")
+
     def hangup(self, who, device, method=None, cause=None):
         """The far end hangs up: an analog line by `method` (loop current
-        drop unless told), a T1 timeslot with its signalling bits, a
-        station by putting the handset down.  A caller not answered yet
-        gives up (its line stops ringing, its timeslot is released)."""
+        drop unless told), a T1 loop-start timeslot by busy tone or into
+        silence (busy tone unless told), an E&M timeslot with its
+        signalling bits, a station by putting the handset down.  A caller
+        not answered yet gives up (its line stops ringing, its timeslot is
+        released)."""
         self._need()
         if device in self.stations:
             if method is not None:
@@ -264,18 +325,36 @@ class SimulatedTelco:
         if cause is not None:
             raise InvalidField(f"{device} is no ISDN B-channel: a cause is for the "
                                "D-channel's clearing", field="cause")
-        analog = group.signalling.get(device) == "loopstart"
-        if method is not None and not analog:
+        if group.r2 is not None:
+            if method is not None:
+                raise InvalidField(f"{device} is an MFC/R2 timeslot: its far end clears "
+                                   "with its line signals; a hang-up method is for analog "
+                                   "lines", field="method")
+            if self.r2.idle(device):
+                raise InvalidState(f"{device}: no call on it to clear", object="device",
+                                   id=device)
+            self.r2.hangup(device)
+            self._log(who, "clears {device} (MFC/R2)", device=device)
+            return {"device": device}
+        kind = group.signalling.get(device)
+        if kind == "fxs_loopstart":
+            if method not in (None, *T1_LOOPSTART_HANGUPS):
+                raise InvalidField(f"{device} is a T1 loop-start timeslot: its far end hangs "
+                                   "up with busy tone or into silence (busy_tone, silence), "
+                                   f"not {method}", field="method")
+            method = method or T1_LOOPSTART_HANGUPS[0]
+        elif method is not None and kind != "loopstart":
             raise InvalidField(f"{device} is a T1 timeslot: its far end hangs up with its "
-                               "signalling bits; a hang-up method is for analog lines",
-                               field="method")
+                               "signalling bits; a hang-up method is for analog lines and "
+                               "T1 loop-start timeslots", field="method")
         far = self._far(device)
         if self._run(lambda: far.state) == "ringing":
             self._run(far.abandon)              # gone before the answer
         else:
             self._run(far.hangup, method or HANGUP_METHODS[0])
         self._log(who, "hangs up {device} ({method})", device=device,
-                  method=method or ("loop current drop" if analog else "bits on hook"))
+                  method=method or ("loop current drop" if kind == "loopstart"
+                                    else "bits on hook"))
         return {"device": device}
 
     def _isdn_hangup(self, who, device, method, cause):
@@ -334,6 +413,8 @@ class SimulatedTelco:
         for device in devices:
             if device in self.isdn_trunks:
                 self.isdn_trunks[device].answer_mode(device, mode, rings, cause)
+            elif device in self.r2:
+                self.r2.answer_mode(device, mode, rings)
             else:
                 self._run(self._far(device).set_outbound, mode, answer_rings=rings)
         self._log(who, "answers calls out on {target}: {mode}", target=target, mode=mode)

@@ -1,0 +1,1293 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# -*- test-case-name: tests.test_dahdi -*-
+"""The DAHDI driver: Digium, Sangoma, OpenVox cards through the DAHDI
+kernel's device nodes, behind `IBoardDriver`.
+
+Its channels are DAHDI's own, from system.conf (drivers.systemconf), each
+checked against what the kernel reports for it (DAHDI_GET_PARAMS on the
+control node) before anything else: a channel DAHDI does not have, or has
+with another signalling, stops the driver with an error naming the
+channel and the mismatch.  Devices are named by DAHDI's numbers: channel
+5 is "dahdiC5", span 1 "dahdiS1", pseudo channel n "dahdiPn"; or, given
+the boards the server's configuration describes (`boards`: BoardLayout),
+as the R4 boards name theirs, board by board (`board_names`), so one
+configuration serves both drivers.
+
+Every channel is opened as chan_dahdi opens it (/dev/dahdi/channel,
+O_NONBLOCK, DAHDI_SPECIFY, a block of BLOCK samples, 16-bit linear) and
+read block by block as the reactor wakes on `fileno()`.  A read or write
+failing with ELAST means an event waits: the driver takes it with
+DAHDI_GETEVENT and reads on.  DAHDI detects no tone: each block goes
+through our voice work in C (native/src/chanvoice.h: DTMF and MF
+receivers, call-progress tones, caller ID, silence, and the prompt, tone
+or digits to send back), one call per block, and the driver writes back
+the block it returns.  Operation times are counted in blocks: board time.
+
+Channels are of five kinds, by their system.conf keyword: FXO ports
+(fxsks, fxsls) are voice channels with a line; FXS ports (fxoks) are
+stations, the phone rung with DAHDI_SETCADENCE and DAHDI_HOOK RING, its
+earpiece tones ours; e&m channels (T1 robbed bit,
+DAHDI's E&M: the kernel sends 1111 off hook and 0000 on hook, winks, and
+debounces the far end's A bit), cas channels (the four bits raw, E1 CAS)
+and clear channels (bchan: an ISDN B-channel's audio) are timeslots, with
+the voice work on their audio too.  Spans ("span") report their alarms
+from DAHDI_SPANSTAT; each channel's ALARM / NOALARM says they changed.
+
+==================  ===============================================
+DAHDI event         driver event
+==================  ===============================================
+RINGOFFHOOK         FXO port: ring (count), caller ID looked for after
+                    the first; FXS port: station_answered while ringing,
+                    else station_hook offhook; e&m: signalling a_on b_on
+ONHOOK              FXO port off hook: loop_current on=False; FXS port:
+                    station_hook on hook; e&m: signalling a_off b_off
+WINKFLASH           FXS port: station_flash; e&m: signalling wink
+RINGERON            FXS port: a ring cycle begins (one past the last:
+                    DAHDI_HOOK RINGOFF and station_ring_done)
+HOOKCOMPLETE        e&m: wink_done (our wink ended)
+BITSCHANGED         cas: signalling, the bits read with GETRXBITS
+POLARITY            polarity_reversed
+ALARM, NOALARM      alarm raised / cleared on the span (from SPANSTAT)
+==================  ===============================================
+
+Pseudo channels (/dev/dahdi/pseudo) are the voice channels of voice
+boards.  The bus is DAHDI's conferencing: a channel's transmit slot is
+its channel number (what it receives: a caller, a far end, an agent; a
+pseudo channel, what its voice work writes); a voice channel listens by
+DAHDI_CONF_MONITOR (its reads are what that channel receives), a
+timeslot or a phone by DAHDI_CONF_DIGITALMON (its line is sent what that
+channel receives), so no sample goes through Python on the way.
+Conferences are DAHDI's (DAHDI_CONF_CONF with TALKER and LISTENER): a
+party joins with its own channel, so its output slot is its own.  Span
+maintenance is refused whole (DriverNotSupported): DAHDI_MAINT has no
+BERT per timeslot nor the counters the interface reports; nor does the
+driver run a D-channel (dchannel_send).
+"""
+from dataclasses import dataclass, field
+
+from zope.interface import implementer
+
+from drivers import _dahdi, errors
+from drivers.dahdidev import CHANNEL_PATH, CTL_PATH, PSEUDO_PATH
+from drivers.interface import (
+    DIGIT_BUFFER,
+    RING_GAP_S,
+    TONES,
+    CallerId,
+    DeviceInfo,
+    Event,
+    IBoardDriver,
+)
+from drivers.modemaudio import RECORD_FORMATS, prompt_samples, recording_file
+from drivers.systemconf import SIGNALLINGS
+from drivers.watchdog import deadline_ms, hung_data
+
+ffi, lib = _dahdi.ffi, _dahdi.lib
+
+#: Samples per block (20 ms at 8 kHz: chan_dahdi's READ_SIZE).
+BLOCK = 160
+BLOCK_MS = BLOCK // 8
+#: The most digits or tones one block can hold.
+PER_BLOCK = 16
+#: Channel signallings this driver drives, by the kind of channel each is.
+CHANNEL_KINDS = {"fxsks": "fxo", "fxsls": "fxo", "fxoks": "fxs", "e&m": "em", "cas": "cas",
+                 "bchan": "clear", "clear": "clear"}
+#: Each kind of channel as the inventory lists it (pseudo: the driver's
+#: voice channels, DAHDI pseudo channels).
+DEVICE_KIND = {"fxo": "voice", "fxs": "station", "em": "timeslot", "cas": "timeslot",
+               "clear": "timeslot", "pseudo": "voice"}
+#: The board the inventory puts pseudo channels on.
+PSEUDO_BOARD = "dahdiP"
+#: The conference device of DAHDI's own names, and the parties the driver
+#: lets one conference device hold (its "room", as a DSP's on the boards).
+CONFERENCE_DEVICE = "dahdiConf"
+CONFERENCE_PARTIES = 32
+#: Conference roles and DAHDI's flags for them (DAHDI_CONF_CONF): a
+#: listen-only party hears, a normal one talks too.  DAHDI has no whisper:
+#: coach and pupil are refused.
+CONFERENCE_FLAGS = {"normal": lib.DAHDI_CONF_TALKER | lib.DAHDI_CONF_LISTENER,
+                    "listen_only": lib.DAHDI_CONF_LISTENER}
+#: A phone's ring cadences (ring_station): DAHDI_SETCADENCE's ms on, off.
+RING_CADENCES = {"default": (2000, 4000), "short": (800, 400), "china": (1000, 4000)}
+#: Earpiece tones (station_tone): our generator's ids.
+STATION_TONE_IDS = {"dial": lib.CTI_TONE_DIAL, "ringback": lib.CTI_TONE_RINGBACK,
+                    "busy": lib.CTI_TONE_BUSY, "reorder": lib.CTI_TONE_REORDER}
+#: A timeslot's span signalling in the interface's words (status).
+SPAN_SIGNALLINGS = {"em": "em_wink", "cas": "cas", "clear": "pri"}
+#: SPANSTAT's alarm bits and the interface's names (a loopback is no alarm).
+ALARM_NAMES = {lib.DAHDI_ALARM_RED: "red", lib.DAHDI_ALARM_YELLOW: "yellow",
+               lib.DAHDI_ALARM_BLUE: "blue", lib.DAHDI_ALARM_RECOVER: "recovering",
+               lib.DAHDI_ALARM_NOTOPEN: "not_open", lib.DAHDI_ALARM_LOS: "los",
+               lib.DAHDI_ALARM_LFA: "oof", lib.DAHDI_ALARM_LMFA: "lmfa"}
+#: system.conf's framing and coding words and SPANSTAT's lineconfig bits.
+LINECONFIG = {"d4": lib.DAHDI_CONFIG_D4, "esf": lib.DAHDI_CONFIG_ESF,
+              "ami": lib.DAHDI_CONFIG_AMI, "b8zs": lib.DAHDI_CONFIG_B8ZS,
+              "hdb3": lib.DAHDI_CONFIG_HDB3}
+#: DAHDI's bits, A first.
+ABCD = (lib.DAHDI_ABIT, lib.DAHDI_BBIT, lib.DAHDI_CBIT, lib.DAHDI_DBIT)
+#: Dial strings: an optional mode (T DTMF, M MF), then its digits and ',' pauses.
+DIAL_MODES = {"T": 0, "M": 1}
+#: A dial's time per digit sent (100 ms tone, 100 ms gap, with room).
+DIAL_DIGIT_MS = 250
+#: Call progress where the CallProgress gives none (the boards' defaults).
+NO_SIGNAL_MS, NO_ANSWER_MS, RINGS_BEFORE_NO_ANSWER = 40_000, 30_000, 4
+#: Call-progress results and connection kinds in the interface's words.
+CP_RESULTS = {lib.CTI_CP_CONNECTED: "connected", lib.CTI_CP_BUSY: "busy",
+              lib.CTI_CP_NO_ANSWER: "no_answer", lib.CTI_CP_NO_RINGBACK: "no_ringback",
+              lib.CTI_CP_INTERCEPT: "operator_intercept",
+              lib.CTI_CP_NO_DIAL_TONE: "no_dial_tone", lib.CTI_CP_FAX: "fax"}
+CONNECT_TYPES = {lib.CTI_CONNECT_CADENCE: "cadence", lib.CTI_CONNECT_VOICE: "voice"}
+
+
+def _sig_value(keyword):
+    return getattr(lib, f"DAHDI_SIG_{SIGNALLINGS[keyword]}")
+
+
+@dataclass(frozen=True)
+class BoardLayout:
+    """One board of the server's configuration as the DAHDI driver maps it:
+    its type (analog, voice, t1, e1, stations, conference) and size (lines,
+    channels, phones; None for a span)."""
+
+    type: str
+    size: int | None = None
+
+
+#: Voice channels per R4 voice board (dxxxBn has C1-C4).
+CHANNELS_PER_VOICE_BOARD = 4
+
+
+@dataclass
+class _Operation:
+    kind: str                   # play, record, digits, dial, tone
+    done: str                   # its *_done event
+    termination: object = None
+    elapsed_ms: int = 0
+    since_digit_ms: int = 0
+    silence_ms: int = 0
+    sound_ms: int = 0
+    digits: str = ""
+    path: str | None = None
+    fmt: str | None = None
+    recorded: list = field(default_factory=list)
+    watchdog: object = None     # the IDelayedCall that ends it as hung
+
+
+@dataclass
+class _Channel:
+    name: str
+    channo: int
+    kind: str                   # fxo, fxs, em, cas, clear (CHANNEL_KINDS), pseudo
+    span: str
+    fd: int
+    voice: object               # cti_chanvoice *
+    offhook: bool = False
+    signalling_events: bool = False
+    rx_bits: int = 0            # cas: the far end's bits as last reported
+    winking: bool = False
+    station_events: bool = False
+    phone_offhook: bool = False
+    ring_cycles: int = 0        # cycles to ring the phone; 0: not ringing
+    bells: int = 0              # cycles begun
+    tone: str | None = None     # the earpiece tone
+    listen: int | None = None   # the channel whose received audio it sends
+    rings: int = 0
+    since_ring_ms: int | None = None
+    kinds: frozenset = frozenset()
+    typed: str = ""
+    op: _Operation | None = None
+
+
+@implementer(IBoardDriver)
+class DahdiDriver:
+    """A DAHDI box: `devices` (drivers.dahdidev), its system.conf
+    (drivers.systemconf.SystemConf), the clock the watchdogs run on, and
+    how many pseudo channels to open as voice channels ("dahdiP1"...)."""
+
+    family = "dahdi"
+    event_source = "descriptor"
+
+    def __init__(self, devices, conf, clock, voice_channels=0, boards=None):
+        self.devices, self.conf, self.clock = devices, conf, clock
+        self._subscribers = []
+        self._pending = []
+        self._channels = {}
+        self._rx = ffi.new(f"int16_t[{BLOCK}]")
+        self._tx = ffi.new(f"int16_t[{BLOCK}]")
+        self._digits = ffi.new(f"char[{PER_BLOCK}]")
+        self._tones = ffi.new(f"int[{PER_BLOCK}]")
+        self._ndigits, self._ntones = ffi.new("int *"), ffi.new("int *")
+        self._event = ffi.new("int *")
+        self._kinds = {}
+        self._alarm_spans = {}          # span -> its alarms as last reported
+        self._channel_numbers = {}      # a device's DAHDI channel, where renamed
+        self._span_numbers = {}
+        self._conferences = {}          # conference device -> {confno: {slot: role}}
+        self._inventory = self._check_configuration()
+        if boards is None:
+            for n in range(1, voice_channels + 1):
+                self._open_pseudo(f"{PSEUDO_BOARD}{n}", PSEUDO_BOARD)
+            self._add_conference_device(CONFERENCE_DEVICE, CONFERENCE_DEVICE)
+        else:
+            self._rename(board_names(self._inventory, self._kinds, self._span_types(), boards))
+
+    # -- configuration against the kernel --------------------------------
+    def _check_configuration(self):
+        """The inventory: every channel of system.conf as DAHDI reports it,
+        then each span (DeviceInfo kind "span")."""
+        ctl = self.devices.open(CTL_PATH)
+        try:
+            inventory, spans = [], {}
+            for channo, keyword in sorted(self.conf.channels.items()):
+                if keyword == "unused":
+                    continue
+                spanno = self._check_channel(ctl, channo, keyword)
+                spans.setdefault(spanno, []).append(channo)
+                kind = DEVICE_KIND[CHANNEL_KINDS[keyword]]
+                inventory.append(DeviceInfo(f"dahdiC{channo}", kind, f"dahdiS{spanno}",
+                                            slot=channo))
+                self._kinds[f"dahdiC{channo}"] = CHANNEL_KINDS[keyword]
+            for spanno, channels in sorted(spans.items()):
+                self._check_span(ctl, spanno, channels)
+                inventory.append(DeviceInfo(f"dahdiS{spanno}", "span", f"dahdiS{spanno}"))
+            return inventory
+        finally:
+            self.devices.close(ctl)
+
+    def _check_channel(self, ctl, channo, keyword):
+        params = ffi.new("struct dahdi_params *")
+        params.channo = channo
+        where = f"{self.conf.path}: channel {channo} ({keyword})"
+        device = f"dahdiC{channo}"
+        try:
+            self.devices.ioctl(ctl, lib.DAHDI_GET_PARAMS, params)
+        except OSError:
+            raise errors.NoSuchDevice(
+                f"{where}: DAHDI has no channel {channo} (is the card's module loaded and "
+                "dahdi_cfg run?)", function="DAHDI_GET_PARAMS", device=device) from None
+        if params.sigtype != _sig_value(keyword):
+            raise errors.BadParameter(
+                f"{where}: DAHDI reports signalling {params.sigtype:#x}, not {keyword} "
+                f"({_sig_value(keyword):#x}): run dahdi_cfg", function="DAHDI_GET_PARAMS",
+                device=device)
+        if keyword not in CHANNEL_KINDS:
+            raise errors.DriverNotSupported(
+                f"{where}: the driver drives {', '.join(CHANNEL_KINDS)} channels so far",
+                function="DAHDI_GET_PARAMS", device=device)
+        return params.spanno
+
+    def _check_span(self, ctl, spanno, channels):
+        info = self._spaninfo(ctl, spanno)
+        where = f"{self.conf.path}: span {spanno}"
+        device = f"dahdiS{spanno}"
+        if info.totalchans < len(channels):
+            raise errors.BadParameter(
+                f"{where} has {info.totalchans} channels in DAHDI, system.conf puts "
+                f"{len(channels)} on it", function="DAHDI_SPANSTAT", device=device)
+        kind = ffi.string(info.spantype).decode()
+        if not kind:
+            return                      # an analog span: no line to configure
+        span = self.conf.spans.get(spanno)
+        if span is None:
+            raise errors.BadParameter(
+                f"{where}: DAHDI has a {kind} span there, and system.conf has no span={spanno} "
+                f"line for it (channels {channels[0]}-{channels[-1]})",
+                function="DAHDI_SPANSTAT", device=device)
+        wanted = {span.coding} | ({span.framing} & {"d4", "esf"})
+        for word in sorted(wanted):
+            if not info.lineconfig & LINECONFIG[word]:
+                raise errors.BadParameter(
+                    f"{where}: system.conf says {word}, DAHDI's span runs lineconfig "
+                    f"{info.lineconfig:#x} without it: run dahdi_cfg",
+                    function="DAHDI_SPANSTAT", device=device)
+        checks = (("crc4", span.crc4, lib.DAHDI_CONFIG_CRC4),
+                  ("ccs", span.framing == "ccs", lib.DAHDI_CONFIG_CCS))
+        for word, want, bit in checks:
+            if want != bool(info.lineconfig & bit):
+                raise errors.BadParameter(
+                    f"{where}: system.conf {'says' if want else 'does not say'} {word}, "
+                    f"DAHDI's span {'does not run' if want else 'runs'} it (lineconfig "
+                    f"{info.lineconfig:#x}): run dahdi_cfg", function="DAHDI_SPANSTAT",
+                    device=device)
+
+    def _spaninfo(self, fd, spanno):
+        info = ffi.new("struct dahdi_spaninfo *")
+        info.spanno = spanno
+        self.devices.ioctl(fd, lib.DAHDI_SPANSTAT, info)
+        return info
+
+    # -- devices -----------------------------------------------------------
+    def inventory(self):
+        return list(self._inventory)
+
+    def _is_span(self, name):
+        return any(i.name == name and i.kind == "span" for i in self._inventory)
+
+    def _spanno(self, span):
+        return self._span_numbers.get(span) or int(span[len("dahdiS"):])
+
+    def _known(self, name, function):
+        if name not in {i.name for i in self._inventory}:
+            raise errors.NoSuchDevice(f"no DAHDI channel {name} in {self.conf.path}",
+                                      function=function, device=name)
+
+    def open(self, name):
+        self._known(name, "open")
+        if name in self._channels or self._is_span(name):
+            return
+        channo = self._channel_numbers.get(name) or int(name[len("dahdiC"):])
+        fd = self.devices.open(CHANNEL_PATH)
+        for request, value in ((lib.DAHDI_SPECIFY, channo), (lib.DAHDI_SET_BLOCKSIZE, BLOCK),
+                               (lib.DAHDI_SETLINEAR, 1)):
+            self.devices.ioctl(fd, request, ffi.new("int *", value))
+        voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
+        span = next(i.board for i in self._inventory if i.name == name)
+        ch = _Channel(name, channo, self._kinds[name], span, fd, voice)
+        self._channels[name] = ch
+        if ch.kind == "fxs":
+            ch.phone_offhook = bool(self._params(ch).rxisoffhook)
+
+    def _span_types(self):
+        """{span device: "t1", "e1" or "analog"} of the inventory's spans."""
+        ctl = self.devices.open(CTL_PATH)
+        try:
+            return {i.name: ffi.string(self._spaninfo(ctl, int(i.name[len("dahdiS"):]))
+                                       .spantype).decode().lower() or "analog"
+                    for i in self._inventory if i.kind == "span"}
+        finally:
+            self.devices.close(ctl)
+
+    def _rename(self, names):
+        """The inventory under the boards' names (board_names); pseudo
+        channels opened for the voice boards."""
+        inventory = []
+        for info in self._inventory:
+            if info.name not in names:
+                continue                # on no board of the configuration
+            name, board = names[info.name]
+            inventory.append(DeviceInfo(name, info.kind, board, slot=info.slot))
+            self._kinds[name] = self._kinds.pop(info.name, None)
+        self._inventory = inventory
+        self._channel_numbers = {n: int(d[len("dahdiC"):]) for d, (n, _) in names.items()
+                                 if d.startswith("dahdiC") and d[len("dahdiC"):].isdigit()}
+        self._span_numbers = {n: int(d[len("dahdiS"):]) for d, (n, _) in names.items()
+                              if d.startswith("dahdiS")}
+        for dahdi, (name, board) in names.items():
+            if dahdi.startswith(PSEUDO_BOARD):
+                self._open_pseudo(name, board)
+            elif dahdi.startswith(CONFERENCE_DEVICE):
+                self._add_conference_device(name, board)
+
+    def _add_conference_device(self, name, board):
+        self._conferences[name] = {}
+        self._inventory.append(DeviceInfo(name, "conference", board,
+                                          channels=CONFERENCE_PARTIES))
+
+    def _open_pseudo(self, name, board):
+        """A pseudo channel, kept open from start to end (its number is
+        DAHDI's choice, and goes with it when it closes)."""
+        fd = self.devices.open(PSEUDO_PATH)
+        channo = ffi.new("int *")
+        self.devices.ioctl(fd, lib.DAHDI_CHANNO, channo)
+        for request, value in ((lib.DAHDI_SET_BLOCKSIZE, BLOCK), (lib.DAHDI_SETLINEAR, 1)):
+            self.devices.ioctl(fd, request, ffi.new("int *", value))
+        voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
+        self._channels[name] = _Channel(name, channo[0], "pseudo", board, fd, voice)
+        self._kinds[name] = "pseudo"
+        self._inventory.append(DeviceInfo(name, "voice", board, slot=channo[0]))
+
+    def close(self, name):
+        ch = self._channels.get(name)
+        if ch is None:
+            return
+        if ch.kind == "pseudo":         # it stays open: it ends what it did
+            self._quiet(ch)
+            return
+        del self._channels[name]
+        self.devices.close(ch.fd)
+
+    def _quiet(self, ch):
+        """A pseudo channel closed: nothing running, heard or sent."""
+        if ch.op is not None:
+            if ch.op.watchdog.active():
+                ch.op.watchdog.cancel()
+            ch.op = None
+        lib.cti_chanvoice_stop(ch.voice)
+        lib.cti_chanvoice_record(ch.voice, 0)
+        if ch.listen is not None:
+            self._setconf(ch, 0, lib.DAHDI_CONF_NORMAL)
+            ch.listen = None
+
+    def reset(self, name):
+        old = self._channel(name, "reset")
+        if old.kind == "pseudo":
+            listen = old.listen
+            self._quiet(old)
+            if listen is not None:
+                self._monitor(old, listen)
+            return
+        self.close(name)
+        self.open(name)
+        new = self._channels[name]
+        new.kinds, new.signalling_events = old.kinds, old.signalling_events
+        new.station_events = old.station_events
+        if old.listen is not None:
+            self._connect(new, old.listen)
+
+    def _channel(self, name, function):
+        self._known(name, function)
+        if self._is_span(name):
+            raise errors.BadParameter(f"{name} is a span, not a channel", function=function,
+                                      device=name)
+        self.open(name)
+        return self._channels[name]
+
+    def status(self, name):
+        self._known(name, "status")
+        if self._is_span(name):
+            return self._span_status(name)
+        ch = self._channel(name, "status")
+        facts = {"state": ch.op.kind if ch.op else "idle", "listen": ch.listen,
+                 "busy_with": ch.op.kind if ch.op else None,
+                 "hook": "off" if ch.offhook else "on", "channo": ch.channo,
+                 "ringing": bool(ch.rings) and not ch.offhook}
+        if ch.kind in ("em", "cas"):
+            facts["tx_bits"], facts["rx_bits"] = self.abcd(name)
+        return facts
+
+    def _span_status(self, span):
+        info = self._span_info(span, "status")
+        kind = ffi.string(info.spantype).decode().lower() or "analog"
+        facts = {"alarms": sorted(_alarm_names(info.alarms)), "type": kind,
+                 "name": ffi.string(info.name).decode(),
+                 "description": ffi.string(info.desc).decode()}
+        if kind == "analog":
+            return facts
+        config = info.lineconfig
+        framing = ("esf" if config & lib.DAHDI_CONFIG_ESF else "d4") if kind == "t1" else (
+            "e1_crc4" if config & lib.DAHDI_CONFIG_CRC4 else "e1")
+        coding = next((w for w in ("b8zs", "hdb3") if config & LINECONFIG[w]), "ami")
+        kinds = {self._kinds[i.name] for i in self._inventory if i.board == span
+                 and i.kind == "timeslot"}
+        facts.update(framing=framing, coding=coding,
+                     clock="line" if info.syncsrc == self._spanno(span) else "internal",
+                     signalling=SPAN_SIGNALLINGS[min(kinds)] if kinds else None,
+                     dchannel=None, bpv=info.bpvcount,
+                     looped=bool(info.alarms & lib.DAHDI_ALARM_LOOPBACK))
+        return facts
+
+    def _span_info(self, span, function):
+        self._known(span, function)
+        if not self._is_span(span):
+            raise errors.BadParameter(f"{span} is a channel, not a span", function=function,
+                                      device=span)
+        ctl = self.devices.open(CTL_PATH)
+        try:
+            return self._spaninfo(ctl, self._spanno(span))
+        finally:
+            self.devices.close(ctl)
+
+    # -- events ------------------------------------------------------------
+    def fileno(self):
+        return self.devices.wakefd()
+
+    def subscribe(self, callback):
+        self._subscribers.append(callback)
+
+    def wait_events(self, timeout_ms):
+        raise errors.DriverNotSupported("events come through fileno() and poll()",
+                                        function="wait_events", device="dahdi")
+
+    def deliver(self, raw):
+        raise errors.DriverNotSupported("events come through fileno() and poll()",
+                                        function="deliver", device="dahdi")
+
+    def poll(self):
+        for ch in list(self._channels.values()):
+            self._service(ch)
+        events, self._pending = self._pending, []
+        for event in events:
+            for callback in list(self._subscribers):
+                callback(event)
+        return events
+
+    def _emit(self, ch, kind, **data):
+        self._pending.append(Event(ch.name, kind, data))
+
+    def _service(self, ch):
+        """Every event and whole block the channel has now."""
+        size = BLOCK * 2
+        while True:
+            try:
+                self.devices.read(ch.fd, self._rx, size)
+            except OSError as e:
+                if e.errno == lib.ELAST:
+                    self._take_event(ch)
+                    continue
+                if e.errno == lib.EAGAIN:
+                    return
+                raise
+            self._block(ch)
+            self._send(ch, size)
+
+    def _send(self, ch, size):
+        """Write back the block the voice work made.  Transmit buffers full
+        (EAGAIN) mean the reactor came late and the channel already has
+        more than it can send in time: that block is dropped."""
+        while True:
+            try:
+                self.devices.write(ch.fd, self._tx, size)
+                return
+            except OSError as e:
+                if e.errno == lib.EAGAIN:
+                    return
+                if e.errno != lib.ELAST:
+                    raise
+                self._take_event(ch)
+
+    def _take_event(self, ch):
+        self.devices.ioctl(ch.fd, lib.DAHDI_GETEVENT, self._event)
+        event = self._event[0]
+        if event in (lib.DAHDI_EVENT_ALARM, lib.DAHDI_EVENT_NOALARM):
+            self._span_alarms_changed(ch.span)
+        elif ch.kind == "fxs":
+            self._station_event(ch, event)
+        elif ch.kind != "fxo":
+            self._trunk_event(ch, event)
+        elif event == lib.DAHDI_EVENT_RINGOFFHOOK and not ch.offhook:
+            ch.rings += 1
+            ch.since_ring_ms = 0
+            if ch.rings == 1:
+                lib.cti_chanvoice_cid(ch.voice, 1)
+            if "ring" in ch.kinds:
+                self._emit(ch, "ring", count=ch.rings)
+        elif event == lib.DAHDI_EVENT_ONHOOK and ch.offhook:
+            if "loop_current" in ch.kinds:
+                self._emit(ch, "loop_current", on=False, ms=0)
+            self._end_if(ch, "loop_off", ch.op and ch.op.termination
+                         and ch.op.termination.loop_off_ms)
+        elif event == lib.DAHDI_EVENT_POLARITY and "polarity_reversed" in ch.kinds:
+            self._emit(ch, "polarity_reversed")
+
+    def _station_event(self, ch, event):
+        """An FXS port: the phone's hook and flashes, the bell's steps."""
+        if event == lib.DAHDI_EVENT_RINGOFFHOOK:
+            ch.phone_offhook = True
+            if ch.ring_cycles:
+                ch.ring_cycles = 0
+                self._emit(ch, "station_answered")
+            elif ch.station_events:
+                self._emit(ch, "station_hook", offhook=True)
+        elif event == lib.DAHDI_EVENT_ONHOOK:
+            ch.phone_offhook = False
+            self._earpiece(ch, None)
+            if ch.station_events:
+                self._emit(ch, "station_hook", offhook=False)
+        elif event == lib.DAHDI_EVENT_WINKFLASH and ch.station_events:
+            self._emit(ch, "station_flash")
+        elif event == lib.DAHDI_EVENT_RINGERON and ch.ring_cycles:
+            ch.bells += 1
+            if ch.bells > ch.ring_cycles:  # the last cycle's silence is over
+                self.stop_ring(ch.name)
+
+    def _trunk_event(self, ch, event):
+        if event == lib.DAHDI_EVENT_HOOKCOMPLETE and ch.winking:
+            ch.winking = False
+            self._emit(ch, "wink_done")
+            return
+        if event == lib.DAHDI_EVENT_BITSCHANGED:
+            bits = self._rx_bits(ch)
+            old, ch.rx_bits = ch.rx_bits, bits
+            changed = {f"{x}_{'on' if bits & bit else 'off'}"
+                       for x, bit in zip("abcd", ABCD, strict=True) if (old ^ bits) & bit}
+            self._signalling(ch, bits, changed)
+        elif event == lib.DAHDI_EVENT_RINGOFFHOOK:
+            self._signalling(ch, 0xF, {"a_on", "b_on"})
+        elif event == lib.DAHDI_EVENT_ONHOOK:
+            self._signalling(ch, 0, {"a_off", "b_off"})
+        elif event == lib.DAHDI_EVENT_WINKFLASH:
+            self._signalling(ch, 0, {"wink"})
+
+    def _signalling(self, ch, bits, changed):
+        if not ch.signalling_events:
+            return
+        letters = "abcd" if ch.kind == "cas" else "ab"
+        values = {x: int(bool(bits & bit)) for x, bit in zip(letters, ABCD, strict=False)}
+        self._emit(ch, "signalling", **values,
+                   changed=frozenset(c for c in changed if c[0] in letters or c == "wink"))
+
+    def _span_alarms_changed(self, span):
+        """A channel of the span was told its alarms changed: the span's
+        alarm events (once, whichever channel heard first)."""
+        if span not in self._alarm_spans:
+            return
+        now = _alarm_names(self._span_info(span, "DAHDI_SPANSTAT").alarms)
+        before, self._alarm_spans[span] = self._alarm_spans[span], now
+        for name in sorted(now - before):
+            self._pending.append(Event(span, "alarm", {"alarm": name, "raised": True}))
+        for name in sorted(before - now):
+            self._pending.append(Event(span, "alarm", {"alarm": name, "raised": False}))
+
+    def _block(self, ch):
+        flags = lib.cti_chanvoice_block(ch.voice, self._rx, self._tx, BLOCK, self._digits,
+                                        self._ndigits, self._tones, self._ntones, PER_BLOCK)
+        self._ringing_time(ch)
+        for digit in ffi.unpack(self._digits, self._ndigits[0]).decode():
+            self._digit(ch, digit)
+        for i in range(self._ntones[0]):
+            self._tone(ch, self._tones[i])
+        op = ch.op
+        if op is None:
+            return
+        op.elapsed_ms += BLOCK_MS
+        op.since_digit_ms += BLOCK_MS
+        silent = bool(flags & lib.CTI_CV_SILENT)
+        op.silence_ms = op.silence_ms + BLOCK_MS if silent else 0
+        op.sound_ms = 0 if silent else op.sound_ms + BLOCK_MS
+        if op.kind == "record":
+            self._keep_recording(ch)
+        if flags & lib.CTI_CV_SENT_ALL and op.kind in ("play", "dial", "tone"):
+            self._finish(ch, {"play": "end_of_data", "tone": "max_time"}.get(op.kind))
+            return
+        if flags & lib.CTI_CV_ANALYSED:
+            how = ffi.new("cti_cp_connect *")
+            result = lib.cti_chanvoice_result(ch.voice, how)
+            self._finish(ch, None, result=CP_RESULTS[result],
+                         connect_type=CONNECT_TYPES.get(how[0]))
+            return
+        t = op.termination
+        if t is None:
+            return
+        self._end_if(ch, "max_time", t.max_time_ms and op.elapsed_ms >= t.max_time_ms)
+        waited = op.elapsed_ms if (t.inter_digit_from_start and not op.digits) \
+            else op.since_digit_ms
+        self._end_if(ch, "inter_digit", t.inter_digit_ms and waited >= t.inter_digit_ms
+                     and (op.digits or t.inter_digit_from_start))
+        self._end_if(ch, "max_silence", t.max_silence_ms and op.silence_ms >= t.max_silence_ms)
+        self._end_if(ch, "max_nonsilence",
+                     t.max_nonsilence_ms and op.sound_ms >= t.max_nonsilence_ms)
+
+    def _ringing_time(self, ch):
+        if ch.since_ring_ms is None:
+            return
+        ch.since_ring_ms += BLOCK_MS
+        if ch.since_ring_ms >= RING_GAP_S * 1000 and not ch.offhook:
+            ch.since_ring_ms, ch.rings = None, 0
+            if "ring_stopped" in ch.kinds:
+                self._emit(ch, "ring_stopped")
+
+    def _digit(self, ch, digit):
+        if "digit" in ch.kinds:
+            self._emit(ch, "digit", digit=digit, type="dtmf")
+        op = ch.op
+        if op is not None and op.kind == "digits":
+            op.digits += digit
+            op.since_digit_ms = 0
+            self._end_if(ch, _digit_reason(op.termination, op.digits), True)
+            return
+        if len(ch.typed) < DIGIT_BUFFER:
+            ch.typed += digit
+        if op is not None and op.termination is not None:
+            self._end_if(ch, _digit_reason(op.termination, ch.typed), True)
+
+    def _tone(self, ch, code):
+        name = TONES[abs(code) - 1]
+        if "tone" in ch.kinds:
+            self._emit(ch, "tone", tone=name, on=code > 0)
+        op = ch.op
+        if op is not None and op.termination is not None and code > 0:
+            self._end_if(ch, "tone", op.termination.tone == name)
+
+    # -- operations --------------------------------------------------------
+    def _idle(self, name, function):
+        ch = self._channel(name, function)
+        if ch.op is not None:
+            raise errors.DeviceBusy(f"{name} is busy with {ch.op.kind}", function=function,
+                                    device=name)
+        return ch
+
+    def _start(self, ch, op, watchdog_ms, own_ms=None):
+        """Run `op`; if it has not ended by its deadline (the blocks stopped
+        coming: a card gone, a channel stuck), the channel is reopened and
+        the operation ends as hung.  It replaces a phone's earpiece tone."""
+        ch.op, ch.tone = op, None
+        deadline = deadline_ms(op.termination, watchdog_ms, own_ms)
+        op.watchdog = self.clock.callLater(deadline / 1000, self._hung, ch.name, op)
+
+    def _hung(self, name, op):
+        ch = self._channels.get(name)
+        if ch is None or ch.op is not op:
+            return
+        ch.op = None
+        self.reset(name)
+        self._pending.append(Event(name, op.done, hung_data(op.done)))
+
+    def _end_if(self, ch, reason, applies):
+        if reason and applies and ch.op is not None:
+            self._finish(ch, reason)
+
+    def _finish(self, ch, reason, **progress):
+        op, ch.op = ch.op, None
+        if op.watchdog.active():
+            op.watchdog.cancel()
+        lib.cti_chanvoice_stop(ch.voice)
+        data = {"reasons": frozenset({reason})} if reason else {}
+        if op.kind == "digits":
+            data["digits"] = op.digits
+        elif op.kind == "record":
+            lib.cti_chanvoice_record(ch.voice, 0)
+            self._keep_recording(ch)
+            with open(op.path, "wb") as f:
+                f.write(recording_file(b"".join(op.recorded), "pcm16", op.fmt))
+        elif op.kind == "dial":
+            data = progress or {"result": "stopped" if reason == "stopped" else None}
+        self._emit(ch, op.done, **data)
+
+    def _keep_recording(self, ch):
+        buf = ffi.new("int16_t[8000]")
+        while n := lib.cti_chanvoice_take(ch.voice, buf, 8000):
+            ch.op.recorded.append(bytes(ffi.buffer(buf, n * 2)))
+
+    def enable_events(self, name, kinds):
+        self._channel(name, "enable_events").kinds = frozenset(kinds)
+
+    def set_hook(self, name, offhook):
+        ch = self._channel(name, "set_hook")
+        self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new(
+            "int *", lib.DAHDI_OFFHOOK if offhook else lib.DAHDI_ONHOOK))
+        ch.offhook = bool(offhook)
+        if offhook:
+            ch.rings, ch.since_ring_ms = 0, None
+        self._emit(ch, "hook_done", offhook=bool(offhook))
+
+    def play(self, name, prompts, termination=None, watchdog_ms=None):
+        ch = self._idle(name, "play")
+        audio = b"".join(prompt_samples(p, "pcm16", name, "play") for p in prompts)
+        self._check_termination(name, "play", termination)
+        lib.cti_chanvoice_play(ch.voice, ffi.from_buffer("int16_t[]", audio), len(audio) // 2)
+        self._start(ch, _Operation("play", "play_done", termination), watchdog_ms,
+                    len(audio) // 16)
+        if termination is not None:
+            self._end_if(ch, _digit_reason(termination, ch.typed), True)
+
+    def record(self, name, path, fmt, termination, watchdog_ms=None):
+        ch = self._idle(name, "record")
+        if fmt not in RECORD_FORMATS:
+            raise errors.BadParameter(f"format {fmt!r} is not one of "
+                                      f"{', '.join(RECORD_FORMATS)}", function="record",
+                                      device=name)
+        self._check_termination(name, "record", termination)
+        lib.cti_chanvoice_record(ch.voice, 1)
+        self._start(ch, _Operation("record", "record_done", termination, path=path, fmt=fmt),
+                    watchdog_ms)
+
+    def collect_digits(self, name, termination, watchdog_ms=None):
+        ch = self._idle(name, "collect_digits")
+        if termination is None or termination.is_empty():
+            raise errors.BadParameter("collecting digits needs a termination",
+                                      function="collect_digits", device=name)
+        self._check_termination(name, "collect_digits", termination)
+        op = _Operation("digits", "digits_done", termination)
+        self._start(ch, op, watchdog_ms)
+        for digit in ch.typed:
+            op.digits += digit
+            if reason := _digit_reason(termination, op.digits):
+                ch.typed = ch.typed[len(op.digits):]
+                self._finish(ch, reason)
+                return
+        ch.typed = ""
+
+    def _check_termination(self, name, function, t):
+        if t is not None and t.max_digits is not None and not 0 < t.max_digits <= DIGIT_BUFFER:
+            raise errors.BadParameter(f"max_digits must be 1..{DIGIT_BUFFER}, not "
+                                      f"{t.max_digits}", function=function, device=name)
+        if t is not None and t.tone is not None and t.tone not in TONES:
+            raise errors.BadParameter(f"tone {t.tone!r} is not one of {', '.join(TONES)}",
+                                      function=function, device=name)
+
+    def clear_digits(self, name):
+        self._channel(name, "clear_digits").typed = ""
+
+    def set_digit_types(self, name, dtmf=True, mf=False):
+        lib.cti_chanvoice_digits(self._channel(name, "set_digit_types").voice, int(dtmf),
+                                 int(mf))
+
+    def dial(self, name, digits, call_progress=None, watchdog_ms=None):
+        ch = self._idle(name, "dial")
+        mode = 0
+        if digits[:1] in DIAL_MODES:
+            mode, digits = DIAL_MODES[digits[0]], digits[1:]
+        cp = call_progress
+        if cp is None:
+            rc = lib.cti_chanvoice_dial(ch.voice, digits.encode(), mode) if digits else -1
+        else:
+            rc = lib.cti_chanvoice_dial_progress(
+                ch.voice, digits.encode(), mode, cp.check_dial_tone_ms or 0,
+                cp.no_signal_ms or NO_SIGNAL_MS, cp.no_answer_ms or NO_ANSWER_MS,
+                cp.rings_before_no_answer or RINGS_BEFORE_NO_ANSWER) if digits else -1
+        if rc < 0:
+            raise errors.BadParameter(f"{digits!r} is not a dial string (T or M, then "
+                                      "digits and ',' pauses)", function="dial", device=name)
+        analysis = 0 if cp is None else (
+            (cp.check_dial_tone_ms or 0) + (cp.no_signal_ms or NO_SIGNAL_MS)
+            + (cp.no_answer_ms or NO_ANSWER_MS))
+        self._start(ch, _Operation("dial", "dial_done"), watchdog_ms,
+                    len(digits) * DIAL_DIGIT_MS + analysis)
+
+    def play_tone(self, name, freq1, freq2=0, level_db=-13, duration_ms=None,
+                  termination=None, watchdog_ms=None):
+        ch = self._idle(name, "play_tone")
+        self._check_termination(name, "play_tone", termination)
+        if lib.cti_chanvoice_tone(ch.voice, freq1, freq2, level_db, duration_ms or 0) < 0:
+            raise errors.BadParameter(f"no tone of {freq1} and {freq2} Hz at {level_db} dB",
+                                      function="play_tone", device=name)
+        self._start(ch, _Operation("tone", "tone_done", termination), watchdog_ms, duration_ms)
+
+    def stop(self, name):
+        ch = self._channel(name, "stop")
+        if ch.op is None:
+            self._emit(ch, "nothing_to_stop")
+            return
+        self._finish(ch, "stopped")
+
+    def busy(self, name):
+        return self._channel(name, "busy").op is not None
+
+    # -- the bus: channels' audio cross-connected by DAHDI_SETCONF ----------
+    def transmit_slot(self, name):
+        """A channel's slot is its DAHDI number: what it carries is what the
+        channel receives (a line's caller, a timeslot's far end, a phone's
+        agent; a pseudo channel, what its voice work plays)."""
+        return self._channel(name, "transmit_slot").channo
+
+    def listen(self, name, slot):
+        """A voice channel hears the slot (DAHDI_CONF_MONITOR: its reads are
+        what that channel receives); a timeslot or a phone sends it
+        (DAHDI_CONF_DIGITALMON: its line gets what that channel receives,
+        its own audio replaced meanwhile)."""
+        ch = self._channel(name, "listen")
+        self._check_listen(ch, slot, "listen")
+        self._connect(ch, slot)
+
+    def _check_listen(self, ch, slot, function):
+        if slot not in {i.slot for i in self._inventory if i.slot is not None}:
+            raise errors.BusMisuse(f"no channel transmits on slot {slot}", function=function,
+                                   device=ch.name)
+        if ch.listen is not None:
+            raise errors.BusMisuse(f"{ch.name} already listens to slot {ch.listen}: unlisten "
+                                   "first", function=function, device=ch.name)
+        if slot == ch.channo and not self._in_conference(ch):
+            raise errors.BusMisuse(f"{ch.name} cannot listen to itself", function=function,
+                                   device=ch.name)
+
+    def _connect(self, ch, slot):
+        if slot == ch.channo:           # a party hearing its conference: it does
+            ch.listen = slot
+            return
+        if DEVICE_KIND[ch.kind] == "voice":
+            self._monitor(ch, slot)
+        else:
+            self._setconf(ch, slot, lib.DAHDI_CONF_DIGITALMON)
+            ch.listen = slot
+
+    def _monitor(self, ch, slot):
+        self._setconf(ch, slot, lib.DAHDI_CONF_MONITOR)
+        ch.listen = slot
+
+    def _setconf(self, ch, confno, mode):
+        info = ffi.new("struct dahdi_confinfo *")
+        info.chan, info.confno, info.confmode = 0, confno, mode
+        self.devices.ioctl(ch.fd, lib.DAHDI_SETCONF, info)
+
+    def unlisten(self, name):
+        ch = self._channel(name, "unlisten")
+        self._setconf(ch, 0, lib.DAHDI_CONF_NORMAL)
+        ch.listen = None
+
+    # An FXO port is its line: its one slot is the caller's voice, and what
+    # the line sends the caller is set with line_listen (DIGITALMON).
+    def line_transmit_slot(self, name):
+        return self._fxo(name, "line_transmit_slot").channo
+
+    def line_listen(self, name, slot):
+        ch = self._fxo(name, "line_listen")
+        self._check_listen(ch, slot, "line_listen")
+        self._setconf(ch, slot, lib.DAHDI_CONF_DIGITALMON)
+        ch.listen = slot
+
+    def line_unlisten(self, name):
+        self.unlisten(self._fxo(name, "line_unlisten").name)
+
+    def _fxo(self, name, function):
+        ch = self._channel(name, function)
+        if ch.kind != "fxo":
+            raise errors.BadParameter(f"{name} has no line of its own (not an FXO port)",
+                                      function=function, device=name)
+        return ch
+
+    # -- T1 and E1 trunks ------------------------------------------------
+    def _timeslot(self, name, function, kinds=("em", "cas", "clear")):
+        ch = self._channel(name, function)
+        if ch.kind not in kinds:
+            what = {"fxo": "an FXO port (no robbed bits)",
+                    "clear": "a clear channel (an ISDN B-channel: no bits)",
+                    "cas": "a cas channel (raw bits: no wink)",
+                    "em": "an e&m channel"}[ch.kind]
+            raise errors.BadParameter(f"{name} is {what}", function=function, device=name)
+        return ch
+
+    def _params(self, ch):
+        params = ffi.new("struct dahdi_params *")
+        self.devices.ioctl(ch.fd, lib.DAHDI_GET_PARAMS, params)
+        return params
+
+    def _rx_bits(self, ch):
+        bits = ffi.new("int *")
+        self.devices.ioctl(ch.fd, lib.DAHDI_GETRXBITS, bits)
+        return bits[0]
+
+    def enable_signalling_events(self, name):
+        ch = self._timeslot(name, "enable_signalling_events", ("em", "cas"))
+        ch.signalling_events = True
+        if ch.kind == "cas":
+            ch.rx_bits = self._rx_bits(ch)
+
+    def set_bits(self, name, a, b, c=None, d=None):
+        ch = self._timeslot(name, "set_bits", ("em", "cas"))
+        if ch.kind == "em":
+            if not a == b == (a if c is None else c) == (b if d is None else d):
+                raise errors.BadParameter(
+                    f"{name} is an e&m channel: DAHDI sends ABCD 1111 off hook and 0000 on "
+                    "hook (configure it cas= in system.conf for other bits)",
+                    function="set_bits", device=name)
+            self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new(
+                "int *", lib.DAHDI_OFFHOOK if a else lib.DAHDI_ONHOOK))
+            return
+        tx = self._params(ch).txbits
+        e1 = self.status(ch.span)["type"] == "e1"
+        if c is None and not e1:
+            c, d = a, b                 # a T1 repeats A and B in C and D
+        bits = 0
+        for value, bit in zip((a, b, c, d), ABCD, strict=True):
+            keep = tx & bit if value is None else (bit if value else 0)
+            bits |= keep
+        if e1 and bits == 0:
+            raise errors.BadParameter("ABCD 0000 is forbidden on E1: it would mimic the "
+                                      "multiframe alignment signal (keep D = 1: idle 1001)",
+                                      function="set_bits", device=name)
+        self.devices.ioctl(ch.fd, lib.DAHDI_SETTXBITS, ffi.new("int *", bits))
+
+    def wink(self, name):
+        ch = self._timeslot(name, "wink", ("em",))
+        try:
+            self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new("int *", lib.DAHDI_WINK))
+        except OSError as e:
+            if e.errno == lib.EBUSY:
+                raise errors.DeviceBusy("cannot wink while off hook or winking",
+                                        function="wink", device=name) from None
+            if e.errno != lib.EINPROGRESS:  # non-blocking: HOOKCOMPLETE says when
+                raise
+        ch.winking = True
+
+    def _bit_strings(self, name, function):
+        ch = self._timeslot(name, function, ("em", "cas"))
+        params = self._params(ch)
+        return tuple("".join("1" if bits & bit else "0" for bit in ABCD)
+                     for bits in (params.txbits, params.rxbits))
+
+    def bits(self, name):
+        ours, theirs = self._bit_strings(name, "bits")
+        return (int(ours[0]), int(ours[1])), (int(theirs[0]), int(theirs[1]))
+
+    def abcd(self, name):
+        return self._bit_strings(name, "abcd")
+
+    def enable_alarm_events(self, span):
+        self._alarm_spans[span] = _alarm_names(self._span_info(
+            span, "enable_alarm_events").alarms)
+
+    def alarms(self, span):
+        return frozenset(_alarm_names(self._span_info(span, "alarms").alarms))
+
+    # -- stations (FXS ports) -------------------------------------------
+    def _station(self, name, function):
+        ch = self._channel(name, function)
+        if ch.kind != "fxs":
+            raise errors.BadParameter(f"{name} is not an FXS port (fxoks): no phone",
+                                      function=function, device=name)
+        return ch
+
+    def enable_station_events(self, name):
+        self._station(name, "enable_station_events").station_events = True
+
+    def ring_station(self, name, cycles, cadence="default"):
+        ch = self._station(name, "ring_station")
+        if cadence not in RING_CADENCES or cycles < 1:
+            raise errors.BadParameter(f"ring {cycles} cycles with cadence {cadence!r}: cycles "
+                                      f">= 1, cadence one of {', '.join(RING_CADENCES)}",
+                                      function="ring_station", device=name)
+        if ch.phone_offhook or ch.ring_cycles:
+            raise errors.DeviceBusy(f"{name} is {'off hook' if ch.phone_offhook else 'ringing'}",
+                                    function="ring_station", device=name)
+        steps = ffi.new("struct dahdi_ring_cadence *")
+        steps.ringcadence[0], steps.ringcadence[1] = RING_CADENCES[cadence]
+        self.devices.ioctl(ch.fd, lib.DAHDI_SETCADENCE, steps)
+        try:
+            self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new("int *", lib.DAHDI_RING))
+        except OSError as e:
+            if e.errno != lib.EINPROGRESS:  # non-blocking: it rings on
+                raise
+        ch.ring_cycles, ch.bells = cycles, 0
+
+    def stop_ring(self, name):
+        ch = self._station(name, "stop_ring")
+        self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new("int *", lib.DAHDI_RINGOFF))
+        if ch.ring_cycles:
+            ch.ring_cycles = 0
+            self._emit(ch, "station_ring_done")
+
+    def station_tone(self, name, tone):
+        ch = self._station(name, "station_tone")
+        if tone is not None and tone not in STATION_TONE_IDS:
+            raise errors.BadParameter(f"tone {tone!r} is not one of "
+                                      f"{', '.join(STATION_TONE_IDS)} or None",
+                                      function="station_tone", device=name)
+        if ch.op is not None:
+            raise errors.DeviceBusy(f"{name} is busy with {ch.op.kind}",
+                                    function="station_tone", device=name)
+        self._earpiece(ch, tone)
+
+    def _earpiece(self, ch, tone):
+        """What our generator sends the phone: a tone, or nothing."""
+        if tone is None:
+            if ch.tone is not None and ch.op is None:
+                lib.cti_chanvoice_stop(ch.voice)
+        else:
+            lib.cti_chanvoice_progress_tone(ch.voice, STATION_TONE_IDS[tone])
+        ch.tone = tone
+
+    def station_offhook(self, name):
+        return self._station(name, "station_offhook").phone_offhook
+
+    # -- conferences: DAHDI's own (DAHDI_SETCONF, DAHDI_CONF_CONF) --------
+    # A party joins with its channel: what it receives goes into the mix,
+    # and its line (a pseudo channel: its reads) gets everyone's but its
+    # own.  So its output is its own slot: listening to it, it hears the
+    # conference; unlistening takes it out.
+
+    def _conference_device(self, dsp, function):
+        if dsp not in self._conferences:
+            raise errors.NoSuchDevice(f"no conference device {dsp}", function=function,
+                                      device=dsp)
+        return self._conferences[dsp]
+
+    def _in_conference(self, ch):
+        return any(ch.channo in parties for confs in self._conferences.values()
+                   for parties in confs.values())
+
+    def _party(self, dsp, slot, function):
+        ch = next((c for c in self._channels.values() if c.channo == slot), None)
+        if ch is None:
+            info = next((i for i in self._inventory if i.slot == slot), None)
+            if info is None:
+                raise errors.ConferenceError(f"no channel transmits on slot {slot}",
+                                             function=function, device=dsp)
+            ch = self._channel(info.name, function)
+        return ch
+
+    def _flags(self, role, dsp, function):
+        if role not in CONFERENCE_FLAGS:
+            raise errors.ConferenceError(
+                f"role {role!r} is not one DAHDI's conferences have ({', '.join(CONFERENCE_FLAGS)}"
+                "; no whisper: coach and pupil)", function=function, device=dsp)
+        return CONFERENCE_FLAGS[role]
+
+    def _join(self, dsp, ch, confno, role, function):
+        if ch.listen is not None or self._in_conference(ch):
+            raise errors.ConferenceError(f"{ch.name} listens elsewhere or is in a conference",
+                                         function=function, device=dsp)
+        info = ffi.new("struct dahdi_confinfo *")
+        info.chan, info.confno = 0, confno
+        info.confmode = lib.DAHDI_CONF_CONF | self._flags(role, dsp, function)
+        self.devices.ioctl(ch.fd, lib.DAHDI_SETCONF, info)
+        return info.confno
+
+    def conference_room(self, dsp):
+        confs = self._conference_device(dsp, "conference_room")
+        return CONFERENCE_PARTIES - sum(len(p) for p in confs.values())
+
+    def conference_create(self, dsp, parties):
+        confs = self._conference_device(dsp, "conference_create")
+        if not parties:
+            raise errors.ConferenceError("a conference needs at least one party",
+                                         function="conference_create", device=dsp)
+        if len(parties) > self.conference_room(dsp):
+            raise errors.ConferenceError(f"{dsp} has room for {self.conference_room(dsp)} "
+                                         "more parties", function="conference_create",
+                                         device=dsp)
+        for _, role in parties:
+            self._flags(role, dsp, "conference_create")
+        members = [(self._party(dsp, slot, "conference_create"), role)
+                   for slot, role in parties]
+        confno, joined = -1, {}
+        try:
+            for ch, role in members:
+                confno = self._join(dsp, ch, confno, role, "conference_create")
+                joined[ch.channo] = role
+        except errors.DriverError:
+            for ch, _ in members:
+                if ch.channo in joined:
+                    self._setconf(ch, 0, lib.DAHDI_CONF_NORMAL)
+            raise
+        confs[confno] = joined
+        return confno, {slot: slot for slot in joined}
+
+    def _parties(self, dsp, conference, function):
+        confs = self._conference_device(dsp, function)
+        if conference not in confs:
+            raise errors.ConferenceError(f"no conference {conference} on {dsp}",
+                                         function=function, device=dsp)
+        return confs[conference]
+
+    def conference_add(self, dsp, conference, slot, role):
+        parties = self._parties(dsp, conference, "conference_add")
+        if self.conference_room(dsp) < 1:
+            raise errors.ConferenceError(f"{dsp} is full", function="conference_add",
+                                         device=dsp)
+        ch = self._party(dsp, slot, "conference_add")
+        self._join(dsp, ch, conference, role, "conference_add")
+        parties[slot] = role
+        return slot
+
+    def conference_remove(self, dsp, conference, slot):
+        parties = self._parties(dsp, conference, "conference_remove")
+        if slot not in parties:
+            raise errors.ConferenceError(f"slot {slot} is not in conference {conference}",
+                                         function="conference_remove", device=dsp)
+        ch = self._party(dsp, slot, "conference_remove")
+        del parties[slot]
+        self._setconf(ch, 0, lib.DAHDI_CONF_NORMAL)
+        if ch.listen == slot:
+            ch.listen = None
+        if not parties:                 # the last one out ends it
+            del self._conferences[dsp][conference]
+
+    def conference_delete(self, dsp, conference):
+        for slot in list(self._parties(dsp, conference, "conference_delete")):
+            self.conference_remove(dsp, conference, slot)
+
+    def conference_set_role(self, dsp, conference, slot, role):
+        parties = self._parties(dsp, conference, "conference_set_role")
+        if slot not in parties:
+            raise errors.ConferenceError(f"slot {slot} is not in conference {conference}",
+                                         function="conference_set_role", device=dsp)
+        ch = self._party(dsp, slot, "conference_set_role")
+        info = ffi.new("struct dahdi_confinfo *")
+        info.chan, info.confno = 0, conference
+        info.confmode = lib.DAHDI_CONF_CONF | self._flags(role, dsp, "conference_set_role")
+        self.devices.ioctl(ch.fd, lib.DAHDI_SETCONF, info)
+        parties[slot] = role
+
+    def caller_id(self, name):
+        ch = self._channel(name, "caller_id")
+        got = ffi.new("cti_callerid *")
+        if not lib.cti_chanvoice_callerid(ch.voice, got):
+            raise errors.CallerIdUnavailable("no caller ID received", function="caller_id",
+                                             device=name)
+        return CallerId(ffi.string(got.number).decode() or chr(got.number_absent or 32),
+                        ffi.string(got.name).decode(), ffi.string(got.datetime).decode(),
+                        "M" if got.mdmf else "S")
+
+
+def board_names(inventory, kinds, span_types, boards):
+    """{DAHDI device: (name, board)} for the boards of the server's
+    configuration (BoardLayout, in order), named as the R4 boards name
+    theirs: an analog board takes the next FXO ports (dxxxBnCm, four to a
+    voice board), a voice board as many pseudo channels (keys "dahdiP1"...),
+    a T1 or E1 board the next span of that type (dtiBn, its timeslots
+    dtiBnTm: an E1's line timeslots 1-15 and 17-31 as T1-T30), a station
+    board the next FXS ports (msiBnCm), a conference board its DSPs
+    (dcbBnDm: DAHDI conferences, keys "dahdiConf<board>.<dsp>").
+    BadParameter when DAHDI has too few."""
+    by_kind = {"fxo": [], "fxs": []}
+    spans = {"t1": [], "e1": []}
+    for info in inventory:
+        if info.kind == "span" and span_types[info.name] in spans:
+            spans[span_types[info.name]].append(info.name)
+        elif info.kind != "span" and kinds[info.name] in by_kind:
+            by_kind[kinds[info.name]].append(info.name)
+    names, voice, dti, msi, dcb, pseudo = {}, 0, 0, 0, 0, 0
+
+    def take(pool, n, what, index):
+        if len(pool) < n:
+            raise errors.BadParameter(
+                f"boards[{index}] ({what}) needs {n}, system.conf has {len(pool)} more",
+                function="boards", device=f"boards[{index}]")
+        taken, pool[:] = pool[:n], pool[n:]
+        return taken
+
+    for index, board in enumerate(boards):
+        if board.type in ("analog", "voice"):
+            if board.type == "analog":
+                devices = take(by_kind["fxo"], board.size, "FXO ports: fxsks", index)
+            else:
+                devices = [f"{PSEUDO_BOARD}{pseudo + k}" for k in range(1, board.size + 1)]
+                pseudo += board.size
+            for first in range(0, board.size, CHANNELS_PER_VOICE_BOARD):
+                voice += 1
+                for c, dahdi in enumerate(devices[first:first + CHANNELS_PER_VOICE_BOARD], 1):
+                    names[dahdi] = (f"dxxxB{voice}C{c}", f"dxxxB{voice}")
+        elif board.type in ("t1", "e1"):
+            dti += 1
+            span = take(spans[board.type], 1, f"a {board.type.upper()} span", index)[0]
+            names[span] = (f"dtiB{dti}", f"dtiB{dti}")
+            members = [i.name for i in inventory if i.board == span and i.kind != "span"]
+            for t, dahdi in enumerate(members, 1):
+                names[dahdi] = (f"dtiB{dti}T{t}", f"dtiB{dti}")
+        elif board.type == "conference":
+            for d in range(1, board.size + 1):
+                dcb_names = (f"dcbB{dcb + 1}D{d}", f"dcbB{dcb + 1}")
+                names[f"{CONFERENCE_DEVICE}{dcb + 1}.{d}"] = dcb_names
+            dcb += 1
+        elif board.type == "stations":
+            msi += 1
+            for c, dahdi in enumerate(take(by_kind["fxs"], board.size, "FXS ports: fxoks",
+                                           index), 1):
+                names[dahdi] = (f"msiB{msi}C{c}", f"msiB{msi}")
+    return names
+
+
+def _alarm_names(bits):
+    return {name for bit, name in ALARM_NAMES.items() if bits & bit}
+
+
+def _digit_reason(termination, digits):
+    """digits or terminator if `digits` meet the termination, else None."""
+    if termination is None or not digits:
+        return None
+    if termination.terminators and digits[-1] in termination.terminators:
+        return "terminator"
+    if termination.max_digits and len(digits) >= termination.max_digits:
+        return "digits"
+    return None
+
+
+def _refuse(function, capability):
+    def refused(self, name, *args, **kwargs):
+        raise errors.DriverNotSupported(
+            f"the DAHDI driver does not provide {capability}", function=function,
+            device=name)
+    refused.__name__ = function
+    refused.__doc__ = f"Refused: the DAHDI driver does not provide {capability}."
+    return refused
+
+
+_REFUSED = {
+    "a D-channel": ("dchannel_send",),
+    "an R2 MF transceiver (MFC/R2 register signals)": ("r2_mf_mode", "r2_mf_send"),
+    "span maintenance": ("span_counters", "span_loopback", "send_loop_code", "bert_start",
+                         "bert_results", "bert_stop"),
+}
+for _capability, _functions in _REFUSED.items():
+    for _function in _functions:
+        setattr(DahdiDriver, _function, _refuse(_function, _capability))

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * chanvoice.h - the voice work of a channel whose hardware does none: what
+ * a DAHDI channel needs in userspace (drivers.dahdi), over dsp.h.
+ *
+ * A driver reads a block of the channel's audio (16-bit linear), hands it
+ * to cti_chanvoice_block with room for the block to write back, and writes
+ * that: the block runs the detectors on what the channel heard (DTMF or MF
+ * digits, call-progress tones, caller ID, silence) and fills what it sends
+ * (a prompt, a tone, dialled digits, else silence), and records what it
+ * heard while recording.  Python sees one call per block, never a sample.
+ */
+#ifndef CTI_CHANVOICE_H
+#define CTI_CHANVOICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dsp.h"
+
+typedef struct cti_chanvoice cti_chanvoice;
+
+/* What a block did (cti_chanvoice_block's flags). */
+#define CTI_CV_SENT_ALL  0x01   /* the prompt, tone or dial string ended in it */
+#define CTI_CV_SILENT    0x02   /* what it heard was below the silence level */
+#define CTI_CV_ANALYSED  0x04   /* a dial's call progress has its result */
+
+/* Call-progress results (cti_chanvoice_result). */
+typedef enum {
+    CTI_CP_NONE = 0, CTI_CP_CONNECTED, CTI_CP_BUSY, CTI_CP_NO_ANSWER, CTI_CP_NO_RINGBACK,
+    CTI_CP_INTERCEPT, CTI_CP_NO_DIAL_TONE, CTI_CP_FAX
+} cti_cp_result;
+/* How a connection was recognised. */
+typedef enum { CTI_CONNECT_NONE = 0, CTI_CONNECT_CADENCE, CTI_CONNECT_VOICE } cti_cp_connect;
+
+cti_chanvoice *cti_chanvoice_new(cti_toneset tones);
+void cti_chanvoice_free(cti_chanvoice *cv);
+
+/* What the channel sends; each replaces what it was sending.  play copies
+ * the samples.  tone: f2 = 0 for one frequency, duration 0 until stopped.
+ * dial: DTMF (mf = 0) or MF digits and ',' pauses; -1 (and nothing sent) if
+ * a character is not a digit of that kind. */
+int cti_chanvoice_play(cti_chanvoice *cv, const int16_t *samples, size_t n);
+int cti_chanvoice_tone(cti_chanvoice *cv, int f1, int f2, int level_dbm0, int duration_ms);
+int cti_chanvoice_dial(cti_chanvoice *cv, const char *digits, int mf);
+/* A call-progress tone of the channel's set (dial, ringback, busy,
+ * reorder...) with its cadence, until stopped: a phone's earpiece tone. */
+int cti_chanvoice_progress_tone(cti_chanvoice *cv, cti_tone_id id);
+void cti_chanvoice_stop(cti_chanvoice *cv);     /* send silence from now on */
+
+/* A dial with call-progress analysis, as a board does it: wait up to
+ * dialtone_ms for dial tone (0: dial at once), send the digits, then
+ * listen: busy or reorder, SIT (an intercept), a fax tone, a voice
+ * answering (connected), ringback repeating more than `rings` times or
+ * going on noanswer_ms (no answer), nothing at all for nosignal_ms (no
+ * ringback).  The block that decides returns CTI_CV_ANALYSED. */
+int cti_chanvoice_dial_progress(cti_chanvoice *cv, const char *digits, int mf,
+                                int dialtone_ms, int nosignal_ms, int noanswer_ms,
+                                int rings);
+cti_cp_result cti_chanvoice_result(const cti_chanvoice *cv, cti_cp_connect *how);
+
+/* What the channel hears.  digits: which receivers run.  record: keep what
+ * it hears (on), or stop; take moves up to max recorded samples out and
+ * returns how many.  cid: look for a caller ID (FSK) until one is read. */
+void cti_chanvoice_digits(cti_chanvoice *cv, int dtmf, int mf);
+void cti_chanvoice_record(cti_chanvoice *cv, int on);
+size_t cti_chanvoice_take(cti_chanvoice *cv, int16_t *out, size_t max);
+void cti_chanvoice_cid(cti_chanvoice *cv, int on);
+int cti_chanvoice_callerid(cti_chanvoice *cv, cti_callerid *out);  /* 1 once read */
+
+/* One block: hear rx[0..n), fill tx[0..n).  Digits heard go to digits (at
+ * most max, their count in *ndigits), call-progress tones as +id/-id into
+ * tones (at most max, count in *ntones).  Returns CTI_CV_ flags. */
+int cti_chanvoice_block(cti_chanvoice *cv, const int16_t *rx, int16_t *tx, int n,
+                        char *digits, int *ndigits, int *tones, int *ntones, int max);
+
+#endif

@@ -1,0 +1,1213 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * dahdisim.c - the simulator's DAHDI personality (dahdisim.h says what it
+ * is for).  What it answers, and where the kernel's behaviour comes from
+ * (lines-real.md section 1):
+ *
+ *   open      "/dev/dahdi/channel" (then DAHDI_SPECIFY), "/dev/dahdi/ctl",
+ *             "/dev/dahdi/pseudo" (a pseudo channel of its own, numbered
+ *             above the real ones: CHANNO says which); anything else ENOENT
+ *   ioctl     SPECIFY, GET/SET_BLOCKSIZE (16..DAHDI_MAX_BLOCKSIZE), SETLINEAR,
+ *             SETLAW, GET_PARAMS (a channel's own; on ctl the one named by
+ *             channo), HOOK, GETEVENT, SPANSTAT (spanno 0 on a channel: its
+ *             span), CHANNO, FLUSH, GETCONF / SETCONF (DIGITALMON: a
+ *             channel sends what another receives; MONITOR; CONF with
+ *             TALKER / LISTENER: conferences), MAINT (a span's
+ *             loopbacks), GETRXBITS / SETTXBITS, SETCADENCE; an unknown
+ *             request ENOTTY; a request
+ *             the channel's signalling has no use for EINVAL (HOOK RING on an
+ *             FXS-signalled port, SETTXBITS on an analog line)
+ *   read      one block at most, in the channel's law or 16-bit linear;
+ *             EAGAIN until a block is whole; ELAST while an event waits
+ *   write     at most one block; EAGAIN when the transmit buffers are full;
+ *             ELAST while an event waits
+ *
+ * An FXO port (fxsks): the far end's ring burst gives RINGOFFHOOK once the
+ * ring trailer expires after it; the loop current dropping while we are off
+ * hook gives ONHOOK (the kewl-start disconnect); battery reversal POLARITY.
+ * Audio flows on hook too (caller ID between the rings reaches userspace,
+ * as a real card's codec passes it).
+ *
+ * An FXS port (fxoks: a station's phone): the phone lifted gives
+ * RINGOFFHOOK (ringing stops), put down ONHOOK, a flash WINKFLASH; HOOK
+ * RING rings it with the cadence SETCADENCE gave (2 s on, 4 s off by
+ * default) until RINGOFF or an answer, RINGERON / RINGEROFF at each step.
+ *
+ * T1 and E1 spans (lines-real.md 1.9, 1.10): a T1 E&M wink-start span's
+ * channels are e&m (DAHDI_SIG_EM): HOOK OFFHOOK / ONHOOK send ABCD 1111 /
+ * 0000, HOOK WINK sends 1111 for winktime then HOOKCOMPLETE; the far end's
+ * A bit held longer than rxwinktime gives RINGOFFHOOK, shorter WINKFLASH,
+ * dropped ONHOOK.  An E1 CAS span's channels are cas (DAHDI_SIG_CAS): the
+ * bits go as SETTXBITS sets them, and each change of the far end's gives
+ * BITSCHANGED (GETRXBITS reads them).  ISDN spans' B-channels are clear
+ * (DAHDI_SIG_CLEAR: audio, no bits, no hook); their D-channel position
+ * (T1 24, E1 16) has no channel here.  A span's alarms are SPANSTAT's
+ * (red, yellow, blue, loopback), and every open channel of the span gets
+ * ALARM / NOALARM as they rise and clear.
+ *
+ * Each tick runs after the devices' (sim.c): a channel takes what its line
+ * sent this tick, and puts what was written to it where the line hears it
+ * next tick (the paired voice channel's transmit slot, the board's power-on
+ * routing) - one tick of latency each way, as every hop in the simulator.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <dahdi/user.h>
+
+#include "t1.h"
+#include "dahdisim.h"
+
+#define MAX_FDS 1024
+#define MAX_PSEUDO 256           /* pseudo channels open at once */
+#define MAX_CONFS 128            /* conferences (numbers 1..MAX_CONFS) */
+#define RX_KEEP_BLOCKS 4         /* older audio is dropped, as an overrun would */
+#define TX_BLOCKS 4              /* write() refuses more than this many blocks */
+#define RING_TRAILER_MS 200      /* RINGOFFHOOK this long after a ring burst */
+#define FXO_SIGCAP (DAHDI_SIG_FXSLS | DAHDI_SIG_FXSGS | DAHDI_SIG_FXSKS)
+#define RBS_SIGCAP (DAHDI_SIG_EM | DAHDI_SIG_CAS | DAHDI_SIG_CLEAR | DAHDI_SIG_FXSLS | \
+                    DAHDI_SIG_FXSKS | DAHDI_SIG_FXOLS | DAHDI_SIG_FXOKS)
+#define WINK_MS 150              /* dahdi_params.winktime */
+#define RX_WINK_MS 300           /* rxwinktime: a longer A pulse is a seizure */
+#define EM_OFFHOOK (DAHDI_ABIT | DAHDI_BBIT | DAHDI_CBIT | DAHDI_DBIT)
+#define EM_ONHOOK 0
+
+struct dspan;
+
+typedef struct dchannel {
+    int channo, spanno, chanpos, sigtype;
+    struct dspan *span;
+    device *dev;                /* the analog line, or the span's timeslot */
+    int txslot;                 /* where the device hears what we send */
+    int opens;                  /* descriptors specified to it */
+    int events[DAHDI_MAX_EVENTSIZE];
+    int evhead, evlen;
+    sample_fifo rx, tx;
+    /* an FXO port */
+    int ringing;
+    long trailer_ms;
+    int lc, reversed;
+    /* a robbed-bit or CAS channel: the far end's bits as last seen (DAHDI's
+     * ABCD), E&M's debouncing of its A bit, our wink */
+    int rxbits;
+    long rx_a_ms;
+    int a_pending, seized;
+    long wink_ms;
+    int alarms;                 /* the span's, as this channel was told */
+    /* an FXS port: the phone's hook as last seen, its flashes, our ringing */
+    int phone_off, flashes;
+    int ring_on_ms, ring_off_ms, ringing_phone, bell;
+    long ring_ms;
+    /* DAHDI_SETCONF: the channel sends what another receives (DIGITALMON),
+     * or hears it (MONITOR) */
+    int confmode, confno;
+    /* a pseudo channel: in use; what was written to it this tick (what it
+     * "receives", for the channels that monitor it) */
+    int in_use;
+    int16_t sent[TICK];
+} dchannel;
+
+typedef enum { SPAN_FXO, SPAN_FXS, SPAN_TRUNK, SPAN_PSEUDO } span_kind;
+
+typedef struct dspan {
+    int spanno, board, count;
+    span_kind kind;
+    device *dev;                /* a T1/E1 span; NULL for analog boards */
+} dspan;
+
+typedef struct {
+    int used, ctl, nonblock;
+    dchannel *ch;               /* NULL until DAHDI_SPECIFY */
+    int blocksize, linear, law;
+} dfd;
+
+static struct {
+    sim *of;                    /* the simulation the map was made from */
+    dchannel *chans;
+    int nchans;
+    dspan *spans;
+    int nspans;
+    dfd fds[MAX_FDS];
+    dchannel pseudo[MAX_PSEUDO];        /* channels nchans + 1 ... */
+    dspan pseudo_span;                  /* theirs: span 0 */
+    int32_t mix[MAX_CONFS + 1][TICK];   /* each conference's talkers, this tick */
+    int conferencing;                   /* channels in a conference now */
+    int wakefd;
+} P = { .wakefd = -1 };
+
+/* ---- the map: spans and channels from the chassis ----------------------*/
+
+static void forget(void)
+{
+    int i;
+    for (i = 0; i < P.nchans; i++) {
+        fifo_free(&P.chans[i].rx);
+        fifo_free(&P.chans[i].tx);
+    }
+    for (i = 0; i < MAX_PSEUDO; i++) {
+        fifo_free(&P.pseudo[i].rx);
+        fifo_free(&P.pseudo[i].tx);
+    }
+    memset(P.pseudo, 0, sizeof P.pseudo);
+    free(P.chans);
+    free(P.spans);
+    P.chans = NULL;
+    P.spans = NULL;
+    P.nchans = P.nspans = 0;
+    memset(P.fds, 0, sizeof P.fds);
+    P.of = NULL;
+}
+
+void dahdisim_reset(void)
+{
+    forget();
+}
+
+static dspan *new_span(span_kind kind, int board, device *dev)
+{
+    dspan *s = &P.spans[P.nspans++];
+    s->spanno = P.nspans;
+    s->kind = kind;
+    s->board = board;
+    s->dev = dev;
+    return s;
+}
+
+/* The card's side of a device with no voice channel of its own (a T1
+ * timeslot, a station): a bus slot it hears. */
+static int card_slot(device *d, int spanno, int pos)
+{
+    char name[24];
+    device *ours;
+    snprintf(name, sizeof name, "dahdi%dP%d", spanno, pos);
+    if (!(ours = sim_add_device(DEV_BOARD, name, 0, 1)))
+        return -1;
+    d->listen = ours->txslot;
+    return ours->txslot;
+}
+
+static dchannel *new_channel(dspan *s, int chanpos, int sigtype, device *dev)
+{
+    dchannel *c = &P.chans[P.nchans++];
+    c->channo = P.nchans;
+    c->spanno = s->spanno;
+    c->span = s;
+    c->chanpos = chanpos;
+    c->sigtype = sigtype;
+    c->dev = dev;
+    s->count++;
+    return c;
+}
+
+/* A span's channels: every line timeslot has a channel number, as in
+ * DAHDI (T1 24, E1 31); the D-channel's and E1 CAS's timeslot 16 have no
+ * channel here (sigtype 0: GET_PARAMS says so, SPECIFY refuses them). */
+static int add_trunk_span(device *sd)
+{
+    span *sp = sd->span;
+    int k, pos, npos = sp->e1 ? 31 : 24, sigtype;
+    dspan *s = new_span(SPAN_TRUNK, sd->board, sd);
+    switch (sp->signalling) {
+    case SIMFAR_SIG_EM_WINK: sigtype = DAHDI_SIG_EM; break;
+    case SIMFAR_SIG_LOOPSTART: sigtype = DAHDI_SIG_FXSLS; break;
+    case SIMFAR_SIG_CAS: sigtype = DAHDI_SIG_CAS; break;
+    default: sigtype = DAHDI_SIG_CLEAR; break;
+    }
+    for (pos = 1; pos <= npos; pos++) {
+        device *td = NULL;
+        int slot;
+        for (k = 0; k < sp->nts; k++)
+            if (span_line_timeslot(sp, k) == pos)
+                td = sp->ts[k];
+        if (!td) {
+            new_channel(s, pos, DAHDI_SIG_NONE, NULL);
+            continue;
+        }
+        if ((slot = card_slot(td, s->spanno, pos)) < 0)
+            return -1;
+        new_channel(s, pos, sigtype, td)->txslot = slot;
+    }
+    return 0;
+}
+
+static int build(void)
+{
+    int i, board = -1, n = g_sim->ndevs;
+    device **devs;
+    if (P.of == g_sim && P.chans)
+        return 0;
+    forget();
+    /* the chassis as it is now: build adds the card's side of trunks */
+    devs = malloc(n * sizeof *devs + 1);
+    P.chans = calloc(n * 32 + 1, sizeof *P.chans);
+    P.spans = calloc(n + 1, sizeof *P.spans);
+    if (!devs || !P.chans || !P.spans) {
+        free(devs);
+        return -1;
+    }
+    memcpy(devs, g_sim->devs, n * sizeof *devs);
+    for (i = 0; i < n; i++) {
+        device *d = devs[i];
+        dchannel *c;
+        if (d->kind == DEV_SPAN) {
+            if (add_trunk_span(d) < 0) {
+                free(devs);
+                return -1;
+            }
+            board = -1;
+            continue;
+        }
+        if (d->kind != DEV_LINE && d->kind != DEV_STATION)
+            continue;
+        if (d->board != board || P.spans[P.nspans - 1].kind !=
+                                     (d->kind == DEV_LINE ? SPAN_FXO : SPAN_FXS)) {
+            board = d->board;
+            new_span(d->kind == DEV_LINE ? SPAN_FXO : SPAN_FXS, board, NULL);
+        }
+        if (d->kind == DEV_STATION) {
+            dspan *s = &P.spans[P.nspans - 1];
+            int slot = card_slot(d, s->spanno, s->count + 1);
+            if (slot < 0) {
+                free(devs);
+                return -1;
+            }
+            c = new_channel(s, s->count + 1, DAHDI_SIG_FXOKS, d);
+            c->txslot = slot;
+            c->ring_on_ms = 2000;
+            c->ring_off_ms = 4000;
+            continue;
+        }
+        c = new_channel(&P.spans[P.nspans - 1], P.spans[P.nspans - 1].count + 1,
+                        DAHDI_SIG_FXSKS, d);
+        c->txslot = d->listen;
+        line_pass_onhook_audio(d->line, 1);
+    }
+    free(devs);
+    if (P.wakefd < 0)
+        P.wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    P.of = g_sim;
+    return 0;
+}
+
+static dchannel *channel(int channo)
+{
+    int k = channo - P.nchans - 1;
+    if (channo >= 1 && channo <= P.nchans)
+        return P.chans[channo - 1].dev ? &P.chans[channo - 1] : NULL;
+    return k >= 0 && k < MAX_PSEUDO && P.pseudo[k].in_use ? &P.pseudo[k] : NULL;
+}
+
+/* A new pseudo channel: the first free number above the real channels. */
+static dchannel *new_pseudo(void)
+{
+    int k;
+    for (k = 0; k < MAX_PSEUDO && P.pseudo[k].in_use; k++)
+        ;
+    if (k == MAX_PSEUDO)
+        return NULL;
+    memset(&P.pseudo[k], 0, sizeof P.pseudo[k]);
+    P.pseudo[k].in_use = 1;
+    P.pseudo[k].channo = P.nchans + 1 + k;
+    P.pseudo[k].sigtype = DAHDI_SIG_CLEAR;
+    P.pseudo_span.kind = SPAN_PSEUDO;
+    P.pseudo[k].span = &P.pseudo_span;
+    return &P.pseudo[k];
+}
+
+static dspan *span_no(int spanno)
+{
+    return spanno >= 1 && spanno <= P.nspans ? &P.spans[spanno - 1] : NULL;
+}
+
+/* ---- events and the wake descriptor ------------------------------------*/
+
+static void queue_event(dchannel *c, int event)
+{
+    if (c->evlen == DAHDI_MAX_EVENTSIZE)
+        return;                 /* the kernel drops it too */
+    c->events[(c->evhead + c->evlen++) % DAHDI_MAX_EVENTSIZE] = event;
+}
+
+static int fail(int err);
+static void update_wakefd(void);
+
+int cti_dahdisim_queue_event(int channo, int event)
+{
+    dchannel *c;
+    int r = 0;
+    sim_lock();
+    if (sim_ensure() < 0 || build() < 0 || !(c = channel(channo)))
+        r = fail(ENXIO);
+    else if (c->evlen == DAHDI_MAX_EVENTSIZE)
+        r = fail(EBUSY);
+    else
+        queue_event(c, event);
+    update_wakefd();
+    sim_unlock();
+    return r;
+}
+
+static int readable(const dfd *f)
+{
+    return f->ch && (f->ch->evlen > 0 || (int)f->ch->rx.len >= f->blocksize);
+}
+
+/* The eventfd reads as poll() on the open channels would. */
+static void update_wakefd(void)
+{
+    uint64_t v = 1;
+    int i, saved = errno;        /* the call's own errno, not the eventfd's */
+    ssize_t moved;
+    for (i = 0; i < MAX_FDS && !(P.fds[i].used && readable(&P.fds[i])); i++)
+        ;
+    /* readable: the counter nonzero; else drained (EAGAIN if it was) */
+    moved = i < MAX_FDS ? write(P.wakefd, &v, sizeof v) : read(P.wakefd, &v, sizeof v);
+    (void)moved;                 /* the eventfd's state matters, not the count */
+    errno = saved;
+}
+
+int cti_dahdi_wakefd(void)
+{
+    int fd;
+    sim_lock();
+    fd = sim_ensure() < 0 || build() < 0 ? -1 : P.wakefd;
+    sim_unlock();
+    return fd;
+}
+
+/* ---- the tick ----------------------------------------------------------*/
+
+/* DAHDI's ABCD (A = 8) from the simulator's (A = 1) and back: the bit
+ * order reversed. */
+static int dahdi_bits(unsigned sim_bits)
+{
+    return (sim_bits & 1) << 3 | (sim_bits & 2) << 1 | (sim_bits & 4) >> 1 | (sim_bits & 8) >> 3;
+}
+
+static unsigned sim_bits(int abcd)
+{
+    return (unsigned)dahdi_bits((unsigned)abcd);
+}
+
+/* The span's alarms in DAHDI's words. */
+static int span_alarms(const dspan *s)
+{
+    unsigned a;
+    int out = 0;
+    if (!s->dev)
+        return 0;
+    a = s->dev->span->alarms;
+    if (a & (1u << SIMFAR_AL_LOS | 1u << SIMFAR_AL_OOF | 1u << SIMFAR_AL_RED |
+             1u << SIMFAR_AL_RLOS | 1u << SIMFAR_AL_LMFA))
+        out |= DAHDI_ALARM_RED;
+    if (a & (1u << SIMFAR_AL_YELLOW | 1u << SIMFAR_AL_TS16_YELLOW))
+        out |= DAHDI_ALARM_YELLOW;
+    if (a & 1u << SIMFAR_AL_BLUE)
+        out |= DAHDI_ALARM_BLUE;
+    return out;
+}
+
+/* What channel c receives this tick: its line's (or timeslot's, or
+ * phone's) audio; a pseudo channel, what was written to it. */
+static void received(const dchannel *c, int16_t *lin)
+{
+    if (c->span->kind == SPAN_PSEUDO)
+        memcpy(lin, c->sent, sizeof c->sent);
+    else
+        ulaw_to_linear(sim_bus_out(c->dev->txslot), lin, TICK);
+}
+
+static int in_conference(const dchannel *c, int flag)
+{
+    return (c->confmode & DAHDI_CONF_MODE_MASK) == DAHDI_CONF_CONF && (c->confmode & flag);
+}
+
+/* A conference party's share of the mix: everyone's talk but its own. */
+static void conference_out(const dchannel *c, int16_t *lin)
+{
+    int16_t own[TICK];
+    int i;
+    if (in_conference(c, DAHDI_CONF_TALKER))
+        received(c, own);
+    else
+        memset(own, 0, sizeof own);
+    for (i = 0; i < TICK; i++) {
+        int32_t v = P.mix[c->confno][i] - own[i];
+        lin[i] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
+    }
+}
+
+/* Every conference's mix this tick, from its talkers. */
+static void mix_conferences(void)
+{
+    int i, k;
+    if (!P.conferencing)
+        return;
+    memset(P.mix, 0, sizeof P.mix);
+    for (i = 0; i < P.nchans + MAX_PSEUDO; i++) {
+        const dchannel *c = i < P.nchans ? &P.chans[i] : &P.pseudo[i - P.nchans];
+        int16_t talk[TICK];
+        if ((i < P.nchans ? c->opens == 0 : !c->in_use) || !in_conference(c, DAHDI_CONF_TALKER))
+            continue;
+        received(c, talk);
+        for (k = 0; k < TICK; k++)
+            P.mix[c->confno][k] += talk[k];
+    }
+}
+
+static void audio_tick(dchannel *c)
+{
+    int16_t lin[TICK];
+    size_t n;
+    int mode = c->confmode & DAHDI_CONF_MODE_MASK;
+    int hears_conf = in_conference(c, DAHDI_CONF_LISTENER);
+    const dchannel *other = mode == DAHDI_CONF_MONITOR || mode == DAHDI_CONF_DIGITALMON
+                                ? channel(c->confno) : NULL;
+    /* what the fd reads: what the channel receives, or (MONITOR) another's,
+     * or a pseudo channel's share of its conference */
+    if (hears_conf && c->span->kind == SPAN_PSEUDO)
+        conference_out(c, lin);
+    else
+        received(mode == DAHDI_CONF_MONITOR && other ? other : c, lin);
+    fifo_push(&c->rx, lin, TICK);
+    while (c->rx.len > (size_t)RX_KEEP_BLOCKS * DAHDI_MAX_BLOCKSIZE / 8) {
+        int16_t drop[TICK];
+        fifo_pop(&c->rx, drop, TICK);
+    }
+    if (c->span->kind == SPAN_PSEUDO)
+        return;                 /* it sent what was written: pseudo_tick */
+    n = fifo_pop(&c->tx, lin, TICK);
+    memset(lin + n, 0, (TICK - n) * sizeof *lin);
+    if (mode == DAHDI_CONF_DIGITALMON && other) {
+        /* what the other channel receives: our writes are replaced, as the
+         * kernel's conference replaces them */
+        received(other, lin);
+        if (other->dev)
+            sim_wake(other->dev);
+    } else if (hears_conf) {
+        conference_out(c, lin);         /* the line hears the others */
+    }
+    if (c->confmode)
+        sim_wake(c->dev);
+    linear_to_ulaw(lin, sim_bus_out(c->txslot), TICK);
+}
+
+/* A pseudo channel's tick, before the others': what was written to it. */
+static void pseudo_tick(dchannel *c)
+{
+    size_t n = fifo_pop(&c->tx, c->sent, TICK);
+    memset(c->sent + n, 0, (TICK - n) * sizeof *c->sent);
+}
+
+/* E&M: the far end's A bit, debounced as the kernel does. */
+static void em_tick(dchannel *c, int rx)
+{
+    int a = !!(rx & DAHDI_ABIT), was = !!(c->rxbits & DAHDI_ABIT);
+    if (a != was) {
+        c->rx_a_ms = 0;
+        if (a)
+            c->a_pending = 1;
+        else if (c->seized) {
+            c->seized = 0;
+            queue_event(c, DAHDI_EVENT_ONHOOK);
+        } else if (c->a_pending) {
+            c->a_pending = 0;
+            queue_event(c, DAHDI_EVENT_WINKFLASH);
+        }
+    } else if ((c->rx_a_ms += TICK_MS) >= RX_WINK_MS && a && c->a_pending) {
+        c->a_pending = 0;
+        c->seized = 1;
+        queue_event(c, DAHDI_EVENT_RINGOFFHOOK);
+    }
+    if (c->wink_ms > 0 && (c->wink_ms -= TICK_MS) <= 0) {
+        tslot_send_bits(c->dev->ts, sim_bits(EM_ONHOOK));
+        queue_event(c, DAHDI_EVENT_HOOKCOMPLETE);
+    }
+}
+
+static void trunk_tick(dchannel *c)
+{
+    int rx = dahdi_bits(c->dev->ts->rx), alarms = span_alarms(c->span);
+    if (alarms != c->alarms) {
+        queue_event(c, alarms ? DAHDI_EVENT_ALARM : DAHDI_EVENT_NOALARM);
+        c->alarms = alarms;
+    }
+    if (c->sigtype == DAHDI_SIG_EM)
+        em_tick(c, rx);
+    else if (c->sigtype == DAHDI_SIG_CAS && rx != c->rxbits)
+        queue_event(c, DAHDI_EVENT_BITSCHANGED);
+    c->rxbits = rx;
+    audio_tick(c);
+}
+
+/* An FXS port: the phone's hook and flashes; the bell's cadence steps. */
+static void station_port_tick(dchannel *c)
+{
+    struct station *st = c->dev->station;
+    int off = station_phone_offhook(st), flashes = station_flashes(st);
+    if (off != c->phone_off) {
+        c->phone_off = off;
+        if (off && c->ringing_phone) {
+            c->ringing_phone = 0;       /* answered: the ringing stops */
+            station_ring(st, 0, 0);
+        }
+        queue_event(c, off ? DAHDI_EVENT_RINGOFFHOOK : DAHDI_EVENT_ONHOOK);
+    }
+    if (flashes != c->flashes) {
+        c->flashes = flashes;
+        queue_event(c, DAHDI_EVENT_WINKFLASH);
+    }
+    if (c->ringing_phone) {
+        int bell = c->ring_ms % (c->ring_on_ms + c->ring_off_ms) < c->ring_on_ms;
+        if (bell != c->bell)
+            queue_event(c, bell ? DAHDI_EVENT_RINGERON : DAHDI_EVENT_RINGEROFF);
+        c->bell = bell;
+        c->ring_ms += TICK_MS;
+    } else if (c->bell) {
+        c->bell = 0;
+        queue_event(c, DAHDI_EVENT_RINGEROFF);
+    }
+    audio_tick(c);
+}
+
+static void channel_tick(dchannel *c)
+{
+    device *d = c->dev;
+    int bits = line_status_bits(d->line), offhook = line_hook(d->line) == DX_OFFHOOK;
+    int ring = !!(bits & RLS_RING), lc = !!(bits & RLS_LCSENSE);
+    int reversed = !!(bits & RLS_POLARITY);
+    if (ring && !c->ringing)
+        c->trailer_ms = 0;
+    else if (!ring && c->ringing)
+        c->trailer_ms = RING_TRAILER_MS;
+    c->ringing = ring;
+    if (c->trailer_ms > 0 && (c->trailer_ms -= TICK_MS) <= 0 && !offhook)
+        queue_event(c, DAHDI_EVENT_RINGOFFHOOK);
+    if (offhook && c->lc && !lc)
+        queue_event(c, DAHDI_EVENT_ONHOOK);
+    if (reversed != c->reversed)
+        queue_event(c, DAHDI_EVENT_POLARITY);
+    c->lc = lc;
+    c->reversed = reversed;
+    audio_tick(c);
+}
+
+void dahdisim_tick(void)
+{
+    int i;
+    if (P.of != g_sim || !P.chans)
+        return;
+    for (i = 0; i < MAX_PSEUDO; i++)
+        if (P.pseudo[i].in_use)
+            pseudo_tick(&P.pseudo[i]);
+    mix_conferences();
+    for (i = 0; i < MAX_PSEUDO; i++)
+        if (P.pseudo[i].in_use)
+            audio_tick(&P.pseudo[i]);
+    for (i = 0; i < P.nchans; i++) {
+        dchannel *c = &P.chans[i];
+        if (c->opens == 0)
+            continue;
+        switch (c->span->kind) {
+        case SPAN_TRUNK: trunk_tick(c); break;
+        case SPAN_FXS: station_port_tick(c); break;
+        default: channel_tick(c); break;
+        }
+    }
+    update_wakefd();
+}
+
+/* ---- open and close ----------------------------------------------------*/
+
+static int fail(int err)
+{
+    errno = err;
+    return -1;
+}
+
+static dfd *fd_of(int fd)
+{
+    return fd >= 0 && fd < MAX_FDS && P.fds[fd].used ? &P.fds[fd] : NULL;
+}
+
+int cti_dahdi_open(const char *path, int flags)
+{
+    int ctl = strcmp(path, "/dev/dahdi/ctl") == 0, fd;
+    int pseudo = strcmp(path, "/dev/dahdi/pseudo") == 0;
+    if (!ctl && !pseudo && strcmp(path, "/dev/dahdi/channel") != 0)
+        return fail(ENOENT);
+    sim_lock();
+    if (sim_ensure() < 0 || build() < 0) {
+        sim_unlock();
+        return fail(ENOMEM);
+    }
+    for (fd = 0; fd < MAX_FDS && P.fds[fd].used; fd++)
+        ;
+    if (fd == MAX_FDS) {
+        sim_unlock();
+        return fail(EMFILE);
+    }
+    memset(&P.fds[fd], 0, sizeof P.fds[fd]);
+    P.fds[fd].used = 1;
+    P.fds[fd].ctl = ctl;
+    P.fds[fd].nonblock = !!(flags & O_NONBLOCK);
+    P.fds[fd].blocksize = DAHDI_DEFAULT_BLOCKSIZE;
+    if (pseudo) {
+        /* each open makes a pseudo channel of its own */
+        if (!(P.fds[fd].ch = new_pseudo())) {
+            P.fds[fd].used = 0;
+            sim_unlock();
+            return fail(EBUSY);
+        }
+        P.fds[fd].ch->opens = 1;
+    }
+    sim_unlock();
+    return fd;
+}
+
+static void count_conferencing(void)
+{
+    int k;
+    P.conferencing = 0;
+    for (k = 0; k < P.nchans + MAX_PSEUDO; k++) {
+        const dchannel *o = k < P.nchans ? &P.chans[k] : &P.pseudo[k - P.nchans];
+        P.conferencing += (o->confmode & DAHDI_CONF_MODE_MASK) == DAHDI_CONF_CONF;
+    }
+}
+
+static void release(dchannel *c)
+{
+    if (--c->opens > 0)
+        return;
+    /* the last close: the port goes on hook and forgets its buffers */
+    if (c->span->kind == SPAN_PSEUDO) {
+        fifo_clear(&c->rx);
+        fifo_clear(&c->tx);
+        c->in_use = 0;
+        c->confmode = c->confno = 0;
+        count_conferencing();
+        return;
+    }
+    if (c->span->kind == SPAN_TRUNK) {
+        if (c->sigtype == DAHDI_SIG_EM) {
+            c->wink_ms = 0;
+            tslot_send_bits(c->dev->ts, sim_bits(EM_ONHOOK));
+        }
+    } else if (c->span->kind == SPAN_FXS) {
+        c->ringing_phone = 0;
+        station_ring(c->dev->station, 0, 0);
+    } else {
+        line_set_hook(c->dev->line, 0);
+    }
+    c->confmode = c->confno = 0;
+    count_conferencing();
+    fifo_clear(&c->rx);
+    fifo_clear(&c->tx);
+    c->evlen = 0;
+}
+
+int cti_dahdi_close(int fd)
+{
+    dfd *f;
+    sim_lock();
+    if (!(f = fd_of(fd))) {
+        sim_unlock();
+        return fail(EBADF);
+    }
+    if (f->ch)
+        release(f->ch);
+    f->used = 0;
+    update_wakefd();
+    sim_unlock();
+    return 0;
+}
+
+/* ---- ioctl -------------------------------------------------------------*/
+
+static int has_bits(const dchannel *c)
+{
+    return c->span->kind == SPAN_TRUNK && (c->sigtype == DAHDI_SIG_EM ||
+           c->sigtype == DAHDI_SIG_CAS || c->sigtype == DAHDI_SIG_FXSLS);
+}
+
+static void fill_params(const dchannel *c, struct dahdi_params *p)
+{
+    int trunk = c->span->dev != NULL;
+    memset(p, 0, sizeof *p);
+    p->channo = c->channo;
+    p->spanno = c->spanno;
+    p->chanpos = c->chanpos;
+    p->sigtype = c->sigtype;
+    p->sigcap = trunk ? RBS_SIGCAP : FXO_SIGCAP;
+    if (c->span->kind == SPAN_PSEUDO) {
+        p->sigcap = DAHDI_SIG_CLEAR;
+        p->rxbits = p->txbits = p->rxhooksig = p->txhooksig = -1;
+        p->curlaw = DAHDI_LAW_MULAW;
+        snprintf(p->name, sizeof p->name, "Pseudo/%d", c->channo - P.nchans);
+        return;
+    }
+    if (trunk && has_bits(c)) {
+        p->rxbits = dahdi_bits(c->dev->ts->rx);
+        p->txbits = dahdi_bits(c->dev->ts->tx);
+        p->rxisoffhook = c->seized;
+        p->rxhooksig = p->txhooksig = -1;
+    } else if (trunk) {
+        p->rxbits = p->txbits = p->rxhooksig = p->txhooksig = -1;   /* clear */
+    } else if (c->span->kind == SPAN_FXS) {
+        p->sigcap = DAHDI_SIG_FXOLS | DAHDI_SIG_FXOGS | DAHDI_SIG_FXOKS;
+        p->rxisoffhook = station_phone_offhook(c->dev->station);
+        p->rxbits = p->txbits = -1;
+        p->rxhooksig = p->rxisoffhook;
+        p->txhooksig = c->ringing_phone;
+    } else {
+        p->rxisoffhook = c->ringing;
+        p->rxbits = p->txbits = -1;        /* no robbed bits on an analog span */
+        p->txhooksig = line_hook(c->dev->line) == DX_OFFHOOK;
+        p->rxhooksig = c->ringing;
+    }
+    p->curlaw = trunk && c->dev->ts->spandev->span->e1 ? DAHDI_LAW_ALAW : DAHDI_LAW_MULAW;
+    p->chan_alarms = (__u32)span_alarms(c->span);
+    snprintf(p->name, sizeof p->name, "%s/%d/%d", trunk ? "SIMTE" : "SIMAN", c->spanno,
+             c->chanpos);
+    p->prewinktime = 50;
+    p->preflashtime = 50;
+    p->winktime = WINK_MS;
+    p->flashtime = 750;
+    p->starttime = 1500;
+    p->rxwinktime = RX_WINK_MS;
+    p->rxflashtime = 1250;
+    p->debouncetime = 600;
+    p->pulsebreaktime = 50;
+    p->pulsemaketime = 50;
+    p->pulseaftertime = 750;
+}
+
+static int lineconfig(const span *sp, int *loop)
+{
+    int framing, coding, clock, config = 0;
+    t1maint_line(sp->maint, &framing, &coding, &clock, loop);
+    config |= framing == DTFR_D4 ? DAHDI_CONFIG_D4 : 0;
+    config |= framing == DTFR_ESF ? DAHDI_CONFIG_ESF : 0;
+    config |= framing == DTFR_E1_CRC4 ? DAHDI_CONFIG_CRC4 : 0;
+    config |= coding == DTCD_AMI ? DAHDI_CONFIG_AMI : 0;
+    config |= coding == DTCD_B8ZS ? DAHDI_CONFIG_B8ZS : 0;
+    config |= coding == DTCD_HDB3 ? DAHDI_CONFIG_HDB3 : 0;
+    config |= span_has_dchannel(sp->signalling) ? DAHDI_CONFIG_CCS : 0;
+    return config;
+}
+
+static void fill_spaninfo(const dspan *s, struct dahdi_spaninfo *si)
+{
+    memset(si, 0, sizeof *si);
+    si->spanno = s->spanno;
+    si->numchans = si->totalchans = s->count;
+    si->totalspans = P.nspans;
+    snprintf(si->location, sizeof si->location, "simulator");
+    snprintf(si->manufacturer, sizeof si->manufacturer, "cti");
+    if (s->dev) {
+        const span *sp = s->dev->span;
+        int loop, framing, coding, clock;
+        si->lineconfig = lineconfig(sp, &loop);
+        t1maint_line(sp->maint, &framing, &coding, &clock, &loop);
+        si->alarms = span_alarms(s) | (loop != DTLB_NONE ? DAHDI_ALARM_LOOPBACK : 0);
+        si->syncsrc = clock == DTCK_LINE ? s->spanno : 0;
+        snprintf(si->name, sizeof si->name, "SIMTE/%d", s->spanno);
+        snprintf(si->desc, sizeof si->desc, "cti simulator %s span %s",
+                 sp->e1 ? "E1" : "T1", s->dev->name);
+        snprintf(si->devicetype, sizeof si->devicetype, "simulated %s span",
+                 sp->e1 ? "E1" : "T1");
+        snprintf(si->spantype, sizeof si->spantype, "%s", sp->e1 ? "E1" : "T1");
+        si->linecompat = sp->e1 ? DAHDI_CONFIG_HDB3 | DAHDI_CONFIG_CRC4 | DAHDI_CONFIG_AMI
+                                : DAHDI_CONFIG_D4 | DAHDI_CONFIG_ESF | DAHDI_CONFIG_AMI |
+                                      DAHDI_CONFIG_B8ZS;
+    } else {
+        int fxs = s->kind == SPAN_FXS;
+        snprintf(si->name, sizeof si->name, "SIMAN/%d", s->spanno);
+        snprintf(si->desc, sizeof si->desc, "cti simulator %s board %d",
+                 fxs ? "station" : "analog", s->board);
+        snprintf(si->devicetype, sizeof si->devicetype, "simulated %s ports",
+                 fxs ? "FXS" : "FXO");
+    }
+}
+
+/* DAHDI_GETCONF, DAHDI_SETCONF on a channel (chan 0: this one): leaving
+ * ({0, NORMAL}), DIGITALMON (confno: the channel whose received audio
+ * this one sends; not on a pseudo channel), MONITOR (the fd reads what
+ * channel confno receives; a pseudo channel receives what was written to
+ * it), and CONF with TALKER and LISTENER (confno -1: the first free one,
+ * returned): a talker's received audio goes into the conference, a
+ * listener gets everyone's but its own (a real channel's line, a pseudo
+ * channel's reads).  A mode without a conference number, or the reverse,
+ * is EINVAL as in the kernel; conferences proper are not simulated
+ * (ENOSYS). */
+static int conf_request(dchannel *c, unsigned long request, struct dahdi_confinfo *ci);
+
+static int conf(dchannel *c, unsigned long request, struct dahdi_confinfo *ci)
+{
+    int r = conf_request(c, request, ci);
+    count_conferencing();
+    return r;
+}
+
+static int conf_request(dchannel *c, unsigned long request, struct dahdi_confinfo *ci)
+{
+    int mode = ci->confmode & DAHDI_CONF_MODE_MASK;
+    if (ci->chan != 0 && ci->chan != c->channo)
+        c = channel(ci->chan);
+    if (!c)
+        return fail(EINVAL);
+    if (request == DAHDI_GETCONF) {
+        ci->chan = c->channo;
+        ci->confno = c->confno;
+        ci->confmode = c->confmode;
+        return 0;
+    }
+    if ((mode == DAHDI_CONF_NORMAL) != (ci->confno == 0))
+        return fail(EINVAL);
+    if (mode == DAHDI_CONF_NORMAL) {
+        c->confmode = c->confno = 0;
+        return 0;
+    }
+    if (mode == DAHDI_CONF_CONF) {
+        if (ci->confno == -1) {             /* the first free conference */
+            int n, k, used[MAX_CONFS + 1] = {0};
+            for (k = 0; k < P.nchans + MAX_PSEUDO; k++) {
+                const dchannel *o = k < P.nchans ? &P.chans[k] : &P.pseudo[k - P.nchans];
+                if ((o->confmode & DAHDI_CONF_MODE_MASK) == DAHDI_CONF_CONF)
+                    used[o->confno] = 1;
+            }
+            for (n = 1; n <= MAX_CONFS && used[n]; n++)
+                ;
+            if (n > MAX_CONFS)
+                return fail(EBUSY);
+            ci->confno = n;
+        }
+        if (ci->confno < 1 || ci->confno > MAX_CONFS)
+            return fail(EINVAL);
+        c->confmode = ci->confmode;
+        c->confno = ci->confno;
+        return 0;
+    }
+    if (mode != DAHDI_CONF_DIGITALMON && mode != DAHDI_CONF_MONITOR)
+        return fail(ENOSYS);
+    if (!channel(ci->confno) || ci->confno == c->channo ||
+        (mode == DAHDI_CONF_DIGITALMON && c->span->kind == SPAN_PSEUDO))
+        return fail(EINVAL);
+    c->confmode = mode;
+    c->confno = ci->confno;
+    fifo_clear(&c->tx);
+    return 0;
+}
+
+/* DAHDI_MAINT: the loopbacks at our side of a T1/E1 span. */
+static int maint(const struct dahdi_maintinfo *mi)
+{
+    const dspan *s = span_no(mi->spanno);
+    if (!s)
+        return fail(EINVAL);
+    if (!s->dev)
+        return fail(ENOSYS);    /* "not supported by the device": an analog span */
+    switch (mi->command) {
+    case DAHDI_MAINT_NONE: t1maint_set_loopback(s->dev->span->maint, DTLB_NONE); return 0;
+    case DAHDI_MAINT_LOCALLOOP:
+        t1maint_set_loopback(s->dev->span->maint, DTLB_LOCAL);
+        return 0;
+    case DAHDI_MAINT_NETWORKLINELOOP:
+        t1maint_set_loopback(s->dev->span->maint, DTLB_LINE);
+        return 0;
+    case DAHDI_MAINT_NETWORKPAYLOADLOOP:
+        t1maint_set_loopback(s->dev->span->maint, DTLB_PAYLOAD);
+        return 0;
+    default:
+        return fail(ENOSYS);
+    }
+}
+
+static int fxo_hook(dchannel *c, int how)
+{
+    switch (how) {
+    case DAHDI_OFFHOOK:
+    case DAHDI_ONHOOK:
+        sim_wake(c->dev);
+        line_set_hook(c->dev->line, how == DAHDI_OFFHOOK);
+        c->lc = how == DAHDI_OFFHOOK;
+        return 0;
+    default:                    /* RING, WINK... are not for an FXO port */
+        return fail(EINVAL);
+    }
+}
+
+/* E&M: the kernel's robbed-bit hook (dahdi_rbs_sethook). */
+static int em_hook(dchannel *c, int how, int nonblock)
+{
+    switch (how) {
+    case DAHDI_OFFHOOK:
+    case DAHDI_ONHOOK:
+        c->wink_ms = 0;
+        tslot_send_bits(c->dev->ts, sim_bits(how == DAHDI_OFFHOOK ? EM_OFFHOOK : EM_ONHOOK));
+        return 0;
+    case DAHDI_WINK:
+        if (c->wink_ms > 0 || (c->dev->ts->tx & 1))
+            return fail(EBUSY);
+        c->wink_ms = WINK_MS;
+        tslot_send_bits(c->dev->ts, sim_bits(EM_OFFHOOK));
+        return nonblock ? fail(EINPROGRESS) : 0;
+    default:
+        return fail(EINVAL);
+    }
+}
+
+/* An FXS port (FXO signalling): RING runs the cadence until RINGOFF or
+ * the phone answers; OFFHOOK and ONHOOK only set the loop's battery. */
+static int fxs_hook(dchannel *c, int how, int nonblock)
+{
+    switch (how) {
+    case DAHDI_RING:
+        if (station_phone_offhook(c->dev->station) || c->ringing_phone)
+            return fail(EBUSY);
+        c->ringing_phone = 1;
+        c->ring_ms = 0;
+        station_ring(c->dev->station, c->ring_on_ms, c->ring_off_ms);
+        queue_event(c, DAHDI_EVENT_HOOKCOMPLETE);
+        return nonblock ? fail(EINPROGRESS) : 0;
+    case DAHDI_RINGOFF:
+        c->ringing_phone = 0;
+        station_ring(c->dev->station, 0, 0);
+        return 0;
+    case DAHDI_OFFHOOK:
+    case DAHDI_ONHOOK:
+        return 0;
+    default:
+        return fail(EINVAL);
+    }
+}
+
+static int hook(dfd *f, int how)
+{
+    dchannel *c = f->ch;
+    if (c->span->kind == SPAN_FXS)
+        return fxs_hook(c, how, f->nonblock);
+    if (c->span->kind == SPAN_FXO)
+        return fxo_hook(c, how);
+    if (c->sigtype == DAHDI_SIG_EM)
+        return em_hook(c, how, f->nonblock);
+    return fail(EINVAL);        /* clear and CAS channels: no hook (SETTXBITS) */
+}
+
+static int channel_ioctl(dfd *f, unsigned long request, void *arg)
+{
+    dchannel *c = f->ch;
+    int v = arg ? *(int *)arg : 0;
+    switch (request) {
+    case DAHDI_GET_BLOCKSIZE:
+        *(int *)arg = f->blocksize;
+        return 0;
+    case DAHDI_SET_BLOCKSIZE:
+        if (v < 16 || v > DAHDI_MAX_BLOCKSIZE)
+            return fail(EINVAL);
+        f->blocksize = v;
+        return 0;
+    case DAHDI_SETLINEAR:
+        f->linear = !!v;
+        return 0;
+    case DAHDI_SETLAW:
+        if (v < DAHDI_LAW_DEFAULT || v > DAHDI_LAW_ALAW)
+            return fail(EINVAL);
+        f->law = v;
+        return 0;
+    case DAHDI_CHANNO:
+        *(int *)arg = c->channo;
+        return 0;
+    case DAHDI_GET_PARAMS:
+        fill_params(c, arg);
+        return 0;
+    case DAHDI_SPANSTAT: {
+        struct dahdi_spaninfo *si = arg;
+        const dspan *s = span_no(si->spanno ? si->spanno : c->spanno);
+        if (!s)
+            return fail(EINVAL);
+        fill_spaninfo(s, si);
+        return 0;
+    }
+    case DAHDI_HOOK:
+        return hook(f, v);
+    case DAHDI_GETCONF:
+    case DAHDI_SETCONF:
+        return conf(c, request, arg);
+    case DAHDI_SETCADENCE: {
+        const struct dahdi_ring_cadence *rc = arg;
+        if (c->span->kind != SPAN_FXS || rc->ringcadence[0] <= 0 || rc->ringcadence[1] < 0)
+            return fail(EINVAL);
+        c->ring_on_ms = rc->ringcadence[0];
+        c->ring_off_ms = rc->ringcadence[1];
+        return 0;
+    }
+    case DAHDI_GETEVENT:
+        if (c->evlen == 0) {
+            *(int *)arg = DAHDI_EVENT_NONE;
+            return 0;
+        }
+        *(int *)arg = c->events[c->evhead];
+        c->evhead = (c->evhead + 1) % DAHDI_MAX_EVENTSIZE;
+        c->evlen--;
+        return 0;
+    case DAHDI_FLUSH:
+        if (v & DAHDI_FLUSH_READ)
+            fifo_clear(&c->rx);
+        if (v & DAHDI_FLUSH_WRITE)
+            fifo_clear(&c->tx);
+        if (v & DAHDI_FLUSH_EVENT)
+            c->evlen = 0;
+        return 0;
+    case DAHDI_GETRXBITS:
+        if (c->span->kind != SPAN_TRUNK || !has_bits(c))
+            return fail(EINVAL);        /* no bits on an analog port or a clear channel */
+        *(int *)arg = dahdi_bits(c->dev->ts->rx);
+        return 0;
+    case DAHDI_SETTXBITS:
+        if (c->sigtype != DAHDI_SIG_CAS)
+            return fail(EINVAL);        /* the kernel's own signalling owns the bits */
+        tslot_send_bits(c->dev->ts, sim_bits(v & 0xF));
+        return 0;
+    case DAHDI_MAINT:
+        return maint(arg);
+    default:
+        return fail(ENOTTY);
+    }
+}
+
+static int ctl_ioctl(unsigned long request, void *arg)
+{
+    switch (request) {
+    case DAHDI_SPANSTAT: {
+        struct dahdi_spaninfo *si = arg;
+        const dspan *s = span_no(si->spanno);
+        if (!s)
+            return fail(EINVAL);
+        fill_spaninfo(s, si);
+        return 0;
+    }
+    case DAHDI_GET_PARAMS: {
+        struct dahdi_params *p = arg;
+        const dchannel *c = channel(p->channo);
+        if (!c)
+            return fail(EINVAL);
+        fill_params(c, p);
+        return 0;
+    }
+    case DAHDI_MAINT:
+        return maint(arg);
+    default:
+        return fail(ENOTTY);
+    }
+}
+
+int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
+{
+    dfd *f;
+    int r;
+    sim_lock();
+    if (!(f = fd_of(fd)))
+        r = fail(EBADF);
+    else if (f->ctl)
+        r = ctl_ioctl(request, arg);
+    else if (request == DAHDI_SPECIFY) {
+        dchannel *c = channel(*(int *)arg);
+        if (f->ch)
+            r = fail(EINVAL);
+        else if (!c)
+            r = fail(ENXIO);
+        else {
+            f->ch = c;
+            c->opens++;
+            r = 0;
+        }
+    } else if (!f->ch)
+        r = fail(EINVAL);       /* not specified yet */
+    else
+        r = channel_ioctl(f, request, arg);
+    if (f)
+        update_wakefd();
+    sim_unlock();
+    return r;
+}
+
+/* ---- audio -------------------------------------------------------------*/
+
+static size_t sample_size(const dfd *f)
+{
+    return f->linear ? 2 : 1;
+}
+
+ssize_t cti_dahdi_read(int fd, void *buf, size_t n)
+{
+    dfd *f;
+    ssize_t r;
+    int16_t lin[DAHDI_MAX_BLOCKSIZE];
+    size_t want;
+    sim_lock();
+    if (!(f = fd_of(fd)) || !f->ch) {
+        sim_unlock();
+        return fail(f ? EINVAL : EBADF);
+    }
+    want = n / sample_size(f) < (size_t)f->blocksize ? n / sample_size(f)
+                                                     : (size_t)f->blocksize;
+    if (f->ch->evlen > 0)
+        r = fail(ELAST);
+    else if (f->ch->rx.len < (size_t)f->blocksize)
+        r = fail(EAGAIN);       /* blocking reads would wait: we never block */
+    else {
+        fifo_pop(&f->ch->rx, lin, want);
+        if (f->linear)
+            memcpy(buf, lin, want * 2);
+        else if (f->law == DAHDI_LAW_ALAW)
+            linear_to_alaw(lin, buf, (int)want);
+        else
+            linear_to_ulaw(lin, buf, (int)want);
+        r = (ssize_t)(want * sample_size(f));
+    }
+    update_wakefd();
+    sim_unlock();
+    return r;
+}
+
+ssize_t cti_dahdi_write(int fd, const void *buf, size_t n)
+{
+    dfd *f;
+    ssize_t r;
+    int16_t lin[DAHDI_MAX_BLOCKSIZE];
+    size_t count;
+    sim_lock();
+    if (!(f = fd_of(fd)) || !f->ch) {
+        sim_unlock();
+        return fail(f ? EINVAL : EBADF);
+    }
+    count = n / sample_size(f);
+    if (count > (size_t)f->blocksize)
+        count = f->blocksize;
+    if (f->ch->evlen > 0)
+        r = fail(ELAST);
+    else if (f->ch->tx.len + count > (size_t)TX_BLOCKS * f->blocksize)
+        r = fail(EAGAIN);
+    else {
+        if (f->linear)
+            memcpy(lin, buf, count * 2);
+        else if (f->law == DAHDI_LAW_ALAW)
+            alaw_to_linear(buf, lin, (int)count);
+        else
+            ulaw_to_linear(buf, lin, (int)count);
+        fifo_push(&f->ch->tx, lin, count);
+        if (f->ch->dev)
+            sim_wake(f->ch->dev);
+        r = (ssize_t)(count * sample_size(f));
+    }
+    sim_unlock();
+    return r;
+}

@@ -1,0 +1,487 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The DAHDI driver over the simulator's DAHDI personality: the driver
+issues exactly what it would issue to /dev/dahdi (drivers.dahdidev), and
+passes the conformance suites for what it provides; its channels come
+from system.conf, checked against what DAHDI reports."""
+from array import array
+
+import pytest
+from twisted.internet import task
+
+from drivers import errors, systemconf
+from drivers.dahdi import BoardLayout, DahdiDriver
+from drivers.dahdidev import SimulatedDevices, simulated_system_conf
+from drivers.interface import Prompt, Termination
+from drivers.sim import Simulator
+from drivers.wavinfo import wav_samples
+from tests.conformance import (
+    AnalogLineConformance,
+    BusConformance,
+    Chassis,
+    ConferenceConformance,
+    DriverConformance,
+    E1Conformance,
+    StationConformance,
+    TrunkConformance,
+    VoiceConformance,
+    tone_ulaw,
+)
+from tests.rig import hears, tone
+from tests.test_conformance import SimulatedFarLine
+
+STEP_MS = 10
+SYSTEM_CONF = """\
+# two analog boards of FXO ports: the personality's spans 1 and 2
+fxsks=1-4
+fxsks=5,6
+# a T1 E&M wink-start span and an E1 CAS span (timeslot 16: channel 46)
+span=3,1,0,esf,b8zs
+e&m=7-30
+span=4,2,0,cas,hdb3,crc4
+cas=31-45,47-61:1001
+# a station board's two phones (FXS ports)
+fxoks=62,63
+loadzone=us
+defaultzone=us
+"""
+
+
+class DahdiRig:
+    """The simulated chassis behind the personality, the driver on it, one
+    clock; `run` moves them together and polls the driver, as the reactor
+    would when the driver's descriptor wakes."""
+
+    def __init__(self, boards, conf_text=SYSTEM_CONF, voice_channels=4):
+        self.sim = Simulator.from_config(boards, seed=1)
+        self.clock = task.Clock()
+        conf = systemconf.parse(conf_text, "/etc/dahdi/system.conf")
+        self.driver = DahdiDriver(SimulatedDevices(), conf, clock=self.clock,
+                                  voice_channels=voice_channels)
+        self.events = []
+        self.driver.subscribe(self.events.append)
+
+    def run(self, ms):
+        for _ in range(0, ms, STEP_MS):
+            self.sim.advance(STEP_MS)
+            self.clock.advance(STEP_MS / 1000.0)
+            self.driver.poll()
+
+
+BOARDS = [{"type": "analog", "lines": 4}, {"type": "analog", "lines": 2},
+          {"type": "t1", "signalling": "em_wink"}, {"type": "e1", "signalling": "cas"},
+          {"type": "stations", "count": 2}]
+
+
+class TestDahdiDriverOnThePersonality(DriverConformance, VoiceConformance, BusConformance,
+                                      TrunkConformance, StationConformance,
+                                      ConferenceConformance):
+    """FXO ports, T1/E1 timeslots and FXS ports: voice work in userspace,
+    the bus by DAHDI's DIGITALMON, spans and their bits, phones; span
+    maintenance and conferences refused whole."""
+
+    @pytest.fixture
+    def chassis(self):
+        rig = DahdiRig(BOARDS)
+        return Chassis(driver=rig.driver, run=rig.run, voice="dahdiC1", voice2="dahdiC2",
+                       timeslot="dahdiC7", station="dahdiC62", dsp="dahdiConf",
+                       events=rig.events, advance_board_only=rig.sim.advance)
+
+
+class TestDahdiPseudoVoiceChannels(DriverConformance, VoiceConformance, BusConformance,
+                                   TrunkConformance, StationConformance,
+                                   ConferenceConformance):
+    """The driver's voice channels as the R4 boards have them: DAHDI pseudo
+    channels, hearing a slot by DAHDI_CONF_MONITOR."""
+
+    @pytest.fixture
+    def chassis(self):
+        rig = DahdiRig(BOARDS)
+        return Chassis(driver=rig.driver, run=rig.run, voice="dahdiP1", voice2="dahdiP2",
+                       timeslot="dahdiC7", station="dahdiC62", dsp="dahdiConf",
+                       events=rig.events, advance_board_only=rig.sim.advance)
+
+
+class TestDahdiFxoPort(AnalogLineConformance):
+    """An FXO port (fxsks) on the exchange's line: ring, caller ID read
+    from the channel's audio between the rings, hook, audio both ways,
+    keys, the far end's hang-up, a call out with call progress."""
+
+    @pytest.fixture
+    def chassis(self):
+        rig = DahdiRig(BOARDS)
+        return Chassis(driver=rig.driver, run=rig.run, voice="dahdiC1", voice2="dahdiC2",
+                       events=rig.events, line="dahdiC1",
+                       far=SimulatedFarLine(rig, "dxxxB1C1"))
+
+
+def test_an_operation_whose_blocks_stop_coming_ends_as_hung():
+    """The card stops delivering audio (the chassis's time stands still):
+    the watchdog on the driver's clock ends the prompt and reopens the
+    channel, which works again."""
+    rig = DahdiRig(BOARDS)
+    rig.driver.play("dahdiC1", [Prompt(b"\xff" * 8000, "ulaw")])
+    rig.clock.advance(10)
+    rig.driver.poll()
+    assert [e["reasons"] for e in rig.events if e.kind == "play_done"] == [{"hung"}]
+    rig.driver.play("dahdiC1", [Prompt(b"\xff" * 800, "ulaw")])
+    rig.run(200)
+    assert [e["reasons"] for e in rig.events if e.kind == "play_done"][-1] == {"end_of_data"}
+
+
+def test_channels_come_from_system_conf_with_dahdi_s_span_numbers():
+    rig = DahdiRig(BOARDS)
+    names = [(i.name, i.kind, i.board) for i in rig.driver.inventory()]
+    assert names[:6] == [("dahdiC1", "voice", "dahdiS1"), ("dahdiC2", "voice", "dahdiS1"),
+                         ("dahdiC3", "voice", "dahdiS1"), ("dahdiC4", "voice", "dahdiS1"),
+                         ("dahdiC5", "voice", "dahdiS2"), ("dahdiC6", "voice", "dahdiS2")]
+    assert ("dahdiC30", "timeslot", "dahdiS3") in names
+    assert ("dahdiC47", "timeslot", "dahdiS4") in names
+    assert "dahdiC46" not in {n for n, _, _ in names}       # the E1's timeslot 16
+    assert ("dahdiC62", "station", "dahdiS5") in names
+    assert names[-10:-5] == [(f"dahdiS{n}", "span", f"dahdiS{n}") for n in range(1, 6)]
+    assert names[-5:-1] == [(f"dahdiP{n}", "voice", "dahdiP") for n in range(1, 5)]
+    assert names[-1] == ("dahdiConf", "conference", "dahdiConf")
+    slots = [i.slot for i in rig.driver.inventory() if i.board == "dahdiP"]
+    assert slots == [64, 65, 66, 67]            # pseudo channels: above the real ones
+    t1, e1 = rig.driver.status("dahdiS3"), rig.driver.status("dahdiS4")
+    assert (t1["type"], t1["framing"], t1["coding"], t1["signalling"]) == (
+        "t1", "esf", "b8zs", "em_wink")
+    assert (e1["type"], e1["framing"], e1["coding"], e1["signalling"]) == (
+        "e1", "e1_crc4", "hdb3", "cas")
+
+
+def test_a_channel_dahdi_does_not_have_is_named():
+    with pytest.raises(errors.NoSuchDevice, match=r"system.conf: channel 99 \(fxsks\)"):
+        DahdiRig(BOARDS, "fxsks=1-4\nfxsks=99\n")
+
+
+@pytest.mark.parametrize("span_line, expected", [
+    ("", "span 3: DAHDI has a T1 span there, and system.conf has no span=3 line"),
+    ("span=3,1,0,d4,b8zs", "span 3: system.conf says d4, DAHDI's span runs lineconfig 0xa0"),
+    ("span=3,1,0,esf,ami", "span 3: system.conf says ami"),
+    ("span=3,1,0,esf,b8zs,crc4", "span 3: system.conf says crc4, DAHDI's span does not run"),
+])
+def test_a_span_unlike_dahdi_s_is_named_with_the_mismatch(span_line, expected):
+    with pytest.raises(errors.BadParameter, match=expected):
+        DahdiRig(BOARDS, f"{span_line}\ne&m=7-30\n")
+
+
+def test_a_signalling_other_than_dahdi_s_is_named_with_both():
+    with pytest.raises(errors.BadParameter) as caught:
+        DahdiRig(BOARDS, "fxsks=1-3\nfxoks=4\n")
+    assert "channel 4 (fxoks)" in str(caught.value)
+    assert "0x2004" in str(caught.value) and "0x1020" in str(caught.value)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("fxsks=1-4\nfxsks=3\n", "system.conf:2: channel 3 is already fxsks"),
+    ("fxsks=4-1\n", "system.conf:1: '4-1' is not a channel list"),
+    ("span=1,1,0,esf\n", "system.conf:1: span='1,1,0,esf': expected"),
+    ("span=1,1,0,esf,hdb4\n", "coding one of ami, b8zs, hdb3"),
+    ("fxs=1\n", "system.conf:1: unknown keyword 'fxs'"),
+    ("fxsks 1\n", "system.conf:1: 'fxsks 1' is not <keyword>=<value>"),
+])
+def test_system_conf_errors_name_the_file_line_and_what_was_expected(text, expected):
+    with pytest.raises(systemconf.SystemConfError, match=expected.replace("(", r"\(")):
+        systemconf.parse(text, "/etc/dahdi/system.conf")
+
+
+def test_system_conf_reads_spans_channels_and_zones():
+    conf = systemconf.parse("span=1,1,0,esf,b8zs\ne&m=1-24 ; trunk\n"
+                            "span=2,0,0,cas,hdb3,crc4\ncas=25-39,41-55:1101\n"
+                            "loadzone=us\nloadzone=cn\ndefaultzone=cn\n", "system.conf")
+    assert conf.spans[1] == systemconf.Span(1, 1, 0, "esf", "b8zs", False)
+    assert conf.spans[2].crc4 and conf.spans[2].coding == "hdb3"
+    assert conf.channels[24] == "e&m" and conf.channels[55] == "cas" and 40 not in conf.channels
+    assert (conf.zones, conf.default_zone) == (["us", "cn"], "cn")
+
+
+def test_an_em_wink_start_call_in_is_winked_addressed_answered_and_talks_both_ways(tmp_path):
+    """A T1 E&M wink-start call in, through DAHDI's E&M: the seizure (the
+    far end's 1111, held past rxwinktime) is reported, our wink (HOOK WINK,
+    HOOKCOMPLETE) brings the address in-band, our keys receiver reads it
+    from the timeslot's audio, off hook answers, and audio goes both ways
+    until the far end clears."""
+    rig = DahdiRig(BOARDS)
+    d, ts = rig.driver, "dahdiC7"
+    far = rig.sim.endpoint("dtiB1T1")
+    d.enable_signalling_events(ts)
+    d.enable_events(ts, {"digit"})
+    assert d.abcd(ts) == ("0000", "0000")
+    far.call(dnis="4001")
+    rig.run(600)
+    seizure = [e for e in rig.events if e.kind == "signalling"]
+    assert [(e["a"], e["b"], e["changed"]) for e in seizure] == [(1, 1, {"a_on", "b_on"})]
+    assert d.abcd(ts) == ("0000", "1111") and far.state == "ringing"
+    d.wink(ts)
+    rig.run(300)
+    assert [e.kind for e in rig.events if e.kind == "wink_done"] == ["wink_done"]
+    rig.run(1_500)
+    assert "".join(e["digit"] for e in rig.events if e.kind == "digit") == "4001"
+    d.collect_digits(ts, Termination(max_digits=4))
+    rig.run(100)
+    assert [e["digits"] for e in rig.events if e.kind == "digits_done"] == ["4001"]
+    d.set_bits(ts, 1, 1)
+    rig.run(500)
+    assert far.state == "connected" and d.abcd(ts) == ("1111", "1111")
+
+    far.capture(True)
+    d.play(ts, [Prompt(tone_ulaw(1000, 600), "ulaw")])
+    rig.run(800)
+    heard = far.read_capture()
+    assert hears(heard, 1000) and not hears(heard, 1800)
+    path = tmp_path / "caller.wav"
+    d.record(ts, str(path), "wav", Termination(max_time_ms=600))
+    far.send_audio(tone(1800, 1_000))
+    rig.run(800)
+    fmt, data = wav_samples(path.read_bytes())
+    samples = array("h", data)
+    assert hears(samples[len(samples) // 2:], 1800)
+
+    far.hangup()
+    rig.run(400)
+    last = [e for e in rig.events if e.kind == "signalling"][-1]
+    assert (last["a"], last["b"], last["changed"]) == (0, 0, {"a_off", "b_off"})
+    d.set_bits(ts, 0, 0)
+    rig.run(500)
+    assert d.abcd(ts) == ("0000", "0000")
+
+
+def test_e_and_m_bits_are_dahdi_s_and_cas_bits_are_ours():
+    """An e&m channel sends what DAHDI's E&M sends (0000 or 1111, so other
+    bits are refused, naming what to configure); a cas channel any ABCD
+    but E1's forbidden 0000, and its C and D are kept when not given."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    with pytest.raises(errors.BadParameter, match="configure it cas="):
+        d.set_bits("dahdiC7", 1, 0)
+    d.set_bits("dahdiC31", 1, 1, c=0, d=1)
+    rig.run(20)
+    assert d.abcd("dahdiC31")[0] == d.status("dahdiC31")["tx_bits"] == "1101"
+    d.set_bits("dahdiC31", 1, 0)
+    assert d.abcd("dahdiC31")[0] == "1001"
+    with pytest.raises(errors.BadParameter, match="0000 is forbidden on E1"):
+        d.set_bits("dahdiC31", 0, 0, c=0, d=0)
+    with pytest.raises(errors.BadParameter, match="no wink"):
+        d.wink("dahdiC31")
+    with pytest.raises(errors.BadParameter, match="FXO port"):
+        d.set_bits("dahdiC1", 1, 1)
+
+
+def test_cas_bits_from_the_far_end_are_signalled_with_what_changed():
+    rig = DahdiRig(BOARDS)
+    d, ts = rig.driver, "dahdiC31"
+    d.enable_signalling_events(ts)
+    far = rig.sim.endpoint("dtiB2T1")
+    far.send_bits("0001")
+    rig.run(100)
+    event = [e for e in rig.events if e.kind == "signalling"][-1]
+    assert (event["a"], event["b"], event["c"], event["d"]) == (0, 0, 0, 1)
+    assert event["changed"] == {"a_off"}
+    assert d.abcd(ts)[1] == "0001"
+
+
+def test_span_alarms_come_from_spanstat_and_are_reported_as_they_change():
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    d.enable_alarm_events("dahdiS3")
+    d.open("dahdiC7")
+    rig.sim.span_alarm("dtiB1", "red", True)
+    rig.run(100)
+    assert d.alarms("dahdiS3") == {"red"} and d.status("dahdiS3")["alarms"] == ["red"]
+    rig.sim.span_alarm("dtiB1", "red", False)
+    rig.run(100)
+    alarms = [(e.device, e["alarm"], e["raised"]) for e in rig.events if e.kind == "alarm"]
+    assert alarms == [("dahdiS3", "red", True), ("dahdiS3", "red", False)]
+    assert d.alarms("dahdiS3") == frozenset()
+
+
+def test_a_phone_rings_until_answered_hears_its_tone_and_flashes():
+    """An FXS port: the phone rings with the cadence asked (RINGERON and
+    RINGEROFF steps), the agent lifts it (station_answered), hears the tone
+    we put in its earpiece and our prompt, talks back, flashes and hangs
+    up."""
+    rig = DahdiRig(BOARDS)
+    d, st = rig.driver, "dahdiC62"
+    phone = rig.sim.endpoint("msiB1C1")
+    d.enable_station_events(st)
+    d.ring_station(st, 3)
+    rig.run(1_000)
+    assert phone.state == "ringing" and not d.station_offhook(st)
+    with pytest.raises(errors.DeviceBusy):
+        d.ring_station(st, 1)
+    phone.offhook()
+    rig.run(100)
+    assert [e.kind for e in rig.events] == ["station_answered"] and d.station_offhook(st)
+    phone.capture(True)
+    d.station_tone(st, "busy")
+    rig.run(1_500)
+    assert hears(phone.read_capture(), 620)
+    d.station_tone(st, None)
+    d.play(st, [Prompt(tone_ulaw(1000, 500), "ulaw")])
+    rig.run(700)
+    assert hears(phone.read_capture(), 1000)
+    d.enable_events(st, {"digit"})
+    phone.send_digits("5")
+    rig.run(500)
+    assert [e["digit"] for e in rig.events if e.kind == "digit"] == ["5"]
+    phone.flash()
+    rig.run(100)
+    phone.onhook()
+    rig.run(100)
+    assert [e.kind for e in rig.events if e.kind.startswith("station_")][-2:] == [
+        "station_flash", "station_hook"]
+    assert not d.station_offhook(st)
+
+
+def test_a_phone_not_answered_rings_its_cycles_and_stops():
+    rig = DahdiRig(BOARDS)
+    d, st = rig.driver, "dahdiC63"
+    d.ring_station(st, 2, cadence="china")
+    rig.run(9_000)
+    assert not [e for e in rig.events if e.kind == "station_ring_done"]
+    rig.run(2_000)
+    assert [e.kind for e in rig.events] == ["station_ring_done"]
+    assert rig.sim.endpoint("msiB1C2").state == "idle"
+
+
+def test_a_caller_on_a_trunk_and_an_agent_s_phone_talk_through_dahdi_s_cross_connect():
+    """The T1 caller and the agent's phone listen to each other (two
+    DIGITALMON conferences): each hears the other, and unlistening ends it."""
+    rig = DahdiRig(BOARDS)
+    d, ts, st = rig.driver, "dahdiC7", "dahdiC62"
+    caller, agent = rig.sim.endpoint("dtiB1T1"), rig.sim.endpoint("msiB1C1")
+    caller.call(dnis="4001")
+    rig.run(600)
+    d.set_bits(ts, 1, 1)
+    agent.offhook()
+    d.listen(ts, d.transmit_slot(st))
+    d.listen(st, d.transmit_slot(ts))
+    rig.run(200)
+    caller.capture(True)
+    agent.capture(True)
+    caller.send_audio(tone(1800, 600))
+    agent.send_audio(tone(1000, 600))
+    rig.run(800)
+    to_agent, to_caller = agent.read_capture(), caller.read_capture()
+    assert hears(to_agent, 1800) and not hears(to_agent, 1000)
+    assert hears(to_caller, 1000) and not hears(to_caller, 1800)
+    d.unlisten(ts)
+    d.unlisten(st)
+    caller.send_audio(tone(1800, 600))
+    rig.run(800)
+    assert not hears(agent.read_capture(), 1800)
+
+
+def test_a_trunk_caller_hears_a_pseudo_channel_s_prompt_and_keys_reach_it():
+    """The R4 boards' way on DAHDI: a voice channel (a pseudo channel) hears
+    the caller's timeslot (MONITOR) and the timeslot sends it (DIGITALMON):
+    the caller hears the prompt, the voice channel the caller's keys; then
+    the caller is put through to an agent's phone."""
+    rig = DahdiRig(BOARDS)
+    d, ts, voice, st = rig.driver, "dahdiC7", "dahdiP1", "dahdiC62"
+    caller, agent = rig.sim.endpoint("dtiB1T1"), rig.sim.endpoint("msiB1C1")
+    caller.call(dnis="4001")
+    rig.run(600)
+    d.set_bits(ts, 1, 1)
+    d.listen(voice, d.transmit_slot(ts))
+    d.listen(ts, d.transmit_slot(voice))
+    caller.capture(True)
+    d.play(voice, [Prompt(tone_ulaw(1000, 600), "ulaw")])
+    rig.run(800)
+    assert hears(caller.read_capture(), 1000)
+    d.enable_events(voice, {"digit"})
+    caller.send_digits("42")
+    rig.run(800)
+    assert [e["digit"] for e in rig.events if e.kind == "digit"] == ["4", "2"]
+    d.unlisten(ts)
+    d.unlisten(voice)
+    agent.offhook()
+    d.listen(ts, d.transmit_slot(st))
+    d.listen(st, d.transmit_slot(ts))
+    agent.capture(True)
+    caller.send_audio(tone(1800, 600))
+    rig.run(800)
+    assert hears(agent.read_capture(), 1800)
+
+
+#: The R4 suite's chassis: voice, T1 E&M, stations, a conference DSP, an E1
+#: CAS span and an E1 CCS span.
+R4_BOARDS = [
+    {"type": "voice", "channels": 4},
+    {"type": "t1", "signalling": "em_wink"},
+    {"type": "stations", "count": 2},
+    {"type": "conference", "dsps": 1},
+    {"type": "e1", "signalling": "cas"},
+    {"type": "e1", "signalling": "ccs"},
+]
+
+
+class TestDahdiDriverNamedAsTheBoards(DriverConformance, VoiceConformance, BusConformance,
+                                      TrunkConformance, StationConformance, E1Conformance,
+                                      ConferenceConformance):
+    """The R4 suite's chassis through DAHDI, named as its boards (as the
+    server names them): the same devices pass the same suites, an E1's
+    timeslots T1-T30, its D-channel refused whole (DAHDI's ISDN is not
+    driven yet)."""
+
+    @pytest.fixture
+    def chassis(self):
+        sim = Simulator.from_config(R4_BOARDS, seed=1)
+        clock = task.Clock()
+        conf = systemconf.parse(simulated_system_conf(R4_BOARDS), "simulated system.conf")
+        layout = [BoardLayout(b["type"], b.get("channels") or b.get("count") or b.get("dsps"))
+                  for b in R4_BOARDS]
+        driver = DahdiDriver(SimulatedDevices(), conf, clock, boards=layout)
+        events = []
+        driver.subscribe(events.append)
+
+        def run(ms):
+            for _ in range(0, ms, STEP_MS):
+                sim.advance(STEP_MS)
+                clock.advance(STEP_MS / 1000.0)
+                driver.poll()
+
+        return Chassis(driver=driver, run=run, voice="dxxxB1C1", voice2="dxxxB1C2",
+                       station="msiB1C1", timeslot="dtiB1T1", dsp="dcbB1D1", events=events,
+                       advance_board_only=sim.advance, e1_timeslot="dtiB2T1",
+                       dchannel="dtiB3D")
+
+
+def test_three_parties_in_a_dahdi_conference_each_hear_the_other_two():
+    """A caller, an agent and a supervisor (listen only) in one conference:
+    each hears the others and not itself; the listen-only party is not
+    heard; the last one out ends it."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    caller, agent, boss = (rig.sim.endpoint(n) for n in ("dtiB1T1", "msiB1C1", "msiB1C2"))
+    caller.call(dnis="4001")
+    rig.run(600)
+    d.set_bits("dahdiC7", 1, 1)
+    agent.offhook()
+    boss.offhook()
+    slots = {n: d.transmit_slot(n) for n in ("dahdiC7", "dahdiC62", "dahdiC63")}
+    room = d.conference_room("dahdiConf")
+    conference, outputs = d.conference_create("dahdiConf", [
+        (slots["dahdiC7"], "normal"), (slots["dahdiC62"], "normal"),
+        (slots["dahdiC63"], "listen_only")])
+    assert d.conference_room("dahdiConf") == room - 3
+    for name, slot in slots.items():
+        d.listen(name, outputs[slot])
+    rig.run(100)
+    for end in (caller, agent, boss):
+        end.capture(True)
+    caller.send_audio(tone(1000, 600))
+    agent.send_audio(tone(1800, 600))
+    boss.send_audio(tone(600, 600))
+    rig.run(800)
+    heard = {"caller": caller.read_capture(), "agent": agent.read_capture(),
+             "boss": boss.read_capture()}
+    assert hears(heard["caller"], 1800) and not hears(heard["caller"], 1000)
+    assert hears(heard["agent"], 1000) and not hears(heard["agent"], 1800)
+    assert hears(heard["boss"], 1000) and hears(heard["boss"], 1800)
+    assert not hears(heard["caller"], 600) and not hears(heard["agent"], 600)
+    with pytest.raises(errors.ConferenceError, match="no whisper"):
+        d.conference_set_role("dahdiConf", conference, slots["dahdiC63"], "coach")
+    d.conference_delete("dahdiConf", conference)
+    assert d.conference_room("dahdiConf") == room

@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The whole call centre on the DAHDI driver: etc/cti.toml's boards seen
+through the simulator's DAHDI personality (system.conf to match), the
+channels named as the boards, `driver = "dahdi"` as `cti server` would
+make it on /dev/dahdi.  A caller on the T1 goes through the IVR menu to
+the support queue and an agent's phone, with audio both ways."""
+from dataclasses import replace
+
+import pytest
+
+from cti.server.config import load_server_config
+from cti.storage.models import CallRecord, QueueLogEntry
+from drivers import errors, systemconf
+from drivers.dahdi import BoardLayout, DahdiDriver
+from drivers.dahdidev import SimulatedDevices, simulated_system_conf
+from drivers.sim import Simulator
+from tests.centre import Centre, flow_tier, tones_both_ways
+from tests.rig import hears
+from tests.test_callcenter import agent_ready, names, speech
+
+
+@pytest.fixture
+def centre():
+    config = replace(load_server_config("etc/cti.toml"), driver="dahdi")
+    return Centre(config, driver="dahdi")
+
+
+def test_the_dahdi_driver_names_its_channels_as_the_boards(centre):
+    found = {i.name for i in centre.driver.inventory()}
+    wanted = {n for g in centre.config.trunk_groups for n in g.channels}
+    wanted |= {n for g in centre.config.station_groups for n in g.stations}
+    wanted |= set(centre.config.voice_pool)
+    assert wanted <= found
+
+
+def test_ivr_menu_to_queue_to_agent_end_to_end_on_dahdi(centre):
+    """DNIS 5550100: the menu plays, 2 (support menu), 1 (internet), the
+    support queue, agent 1005 answers, tones both ways, the caller hangs up."""
+    tier = flow_tier(centre)
+    agent, events = agent_ready(centre, "1005", "msiB1C5")
+    caller = centre.sim.endpoint("dtiB1T7")
+    phone = centre.sim.endpoint("msiB1C5")
+    caller.call(ani="2125559876", dnis="5550100")
+    centre.run_until(lambda: caller.state == "connected", what="the IVR answers")
+    caller.capture(True)
+    centre.run(4000)
+    assert speech(caller.read_capture()) > 300            # the welcome and the menu
+    caller.send_digits("2")                                 # support (barge-in)
+    centre.run(3000)
+    caller.send_digits("1")                                 # internet problems
+    centre.run_until(lambda: "Delivered" in names(events), within_ms=20_000,
+                     what="the call reaches the agent")
+    delivered = dict(events)["Delivered"]
+    assert delivered["queue"] == "support" and delivered["data"]["topic"] == "internet"
+    [(call_id, outcome)] = tier.outcomes
+    assert outcome.how == "transferred" and outcome.target == ("queue", "support")
+
+    centre.run_until(lambda: phone.state == "ringing", what="the phone rings")
+    phone.offhook()
+    centre.run_until(lambda: "Established" in names(events), what="Established")
+    from_caller, from_phone = tones_both_ways(centre, caller, phone)
+    assert hears(from_caller, 1000) and not hears(from_caller, 1500)
+    assert hears(from_phone, 1500) and not hears(from_phone, 1000)
+    caller.hangup()
+    centre.run_until(lambda: call_id not in centre.center.calls, what="the call ends")
+    [cdr] = centre.records.of(CallRecord)
+    assert (cdr.disposition, cdr.released_by, cdr.flow, cdr.queue, cdr.agent) == (
+        "answered", "caller", "main_menu", "support", "1005")
+    assert [e.event for e in centre.records.of(QueueLogEntry, call_id=call_id)] == [
+        "ENTERQUEUE", "CONNECT", "COMPLETECALLER"]
+    assert centre.sim.misuse() == []
+
+
+def test_boards_the_dahdi_box_lacks_are_named():
+    """A configuration with more FXS ports than system.conf has."""
+    boards = [{"type": "stations", "count": 2}]
+    Simulator.from_config(boards)
+    conf = systemconf.parse(simulated_system_conf(boards), "system.conf")
+    with pytest.raises(errors.BadParameter, match=r"boards\[0\] \(FXS ports: fxoks\) needs 4"):
+        DahdiDriver(SimulatedDevices(), conf, None, boards=[BoardLayout("stations", 4)])

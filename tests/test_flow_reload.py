@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Flow files reloaded live: an operator edits a flow, the server's reload
+(or SIGHUP to `cti flow`) has the flow tier take it; a caller already in
+the flow finishes on the old definition, the next caller gets the new
+one; a wrong flow refuses the whole reload, naming the file, the line and
+the problem, and the flows that ran stay."""
+import shutil
+
+import pytest
+from twisted.internet import defer
+from twisted.logger import globalLogPublisher
+
+from cti.flow.library import FlowsRefused, flow_changes
+from cti.flow.run import library_of, load
+from cti.flow.tier import FlowTier
+from tests.centre import Centre, admin
+
+ROOT_ETC = "etc"
+
+
+@pytest.fixture
+def site(tmp_path):
+    """The sample configuration with its flows in a directory of the test's."""
+    etc = tmp_path / "etc"
+    shutil.copytree(ROOT_ETC, etc, ignore=shutil.ignore_patterns("*.wav"))
+    shutil.copytree(f"{ROOT_ETC}/prompts", etc / "prompts", dirs_exist_ok=True)
+    return etc
+
+
+def at_once(f, *args):
+    """The prompts made here and now (the reactor's threads do not run
+    under the test's clock)."""
+    return defer.maybeDeferred(f, *args)
+
+
+def started(site):
+    """The centre on `site`, and its flow tier serving a FlowLibrary."""
+    centre = Centre(str(site / "cti.toml"), var_dir=site.parent / "var")   # as the file says
+    centre.server.startService()
+    _, settings, flows = load(centre.config.path)
+    library = library_of(settings, flows, centre.clock, in_thread=at_once)
+    client = centre.client()
+    centre.call(client.login(settings.user, settings.read_password(), "flow"))
+    tier = FlowTier(client, library.runner, library)
+    centre.call(tier.register())
+    return centre, tier, library
+
+
+def at_the_menu(centre, trunk, dnis="5550100"):
+    caller = centre.sim.endpoint(trunk)
+    caller.call(ani="2125559876", dnis=dnis)
+    centre.run_until(lambda: caller.state == "connected", what="the IVR answers")
+    centre.run(3000)                                      # the welcome, the menu plays
+    return caller
+
+
+def edit(site, flow, old, new):
+    path = site / "flows" / f"{flow}.toml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def outcome_of(centre, tier, caller_count):
+    centre.run_until(lambda: len(tier.outcomes) == caller_count, within_ms=20_000,
+                     what="the caller leaves the IVR")
+    return tier.outcomes[-1][1]
+
+
+def test_the_server_s_reload_reloads_the_flows_calls_in_a_flow_keep_theirs(site):
+    centre, tier, _ = started(site)
+    lines = []
+    globalLogPublisher.addObserver(lines.append)
+    try:
+        first = at_the_menu(centre, "dtiB1T1")          # in main_menu, before the edit
+        edit(site, "main_menu", '"1" = "to_sales"', '"1" = "to_support"')
+        answer = centre.call(admin(centre).call("Reload"))
+        assert answer["changes"] == []                  # cti.toml is as it was
+        centre.run(100)                                 # FlowsReload, FlowsReloaded
+        first.send_digits("1")
+        assert outcome_of(centre, tier, 1).target == ("queue", "sales")     # the old menu
+        second = at_the_menu(centre, "dtiB1T2")
+        second.send_digits("1")                         # the new menu: the support menu
+        centre.run(3000)
+        second.send_digits("1")                         # its 1: internet problems
+        new = outcome_of(centre, tier, 2)
+        assert new.target == ("queue", "support") and ("support_menu", "menu") in new.path
+    finally:
+        globalLogPublisher.removeObserver(lines.append)
+        centre.center.stop()
+    said = [e.get("log_format", "").format(**e) for e in lines
+            if e.get("log_namespace", "").startswith(("cti.flow", "cti.server.ivr"))]
+    assert "flows reloaded (the CT server's reload): flow main_menu changed; 3 flows" in said
+    assert any(s.endswith("flows reloaded: flow main_menu changed") for s in said), said
+
+
+def test_a_wrong_flow_refuses_the_whole_reload_and_the_old_flows_run_on(site):
+    centre, tier, library = started(site)
+    lines = []
+    globalLogPublisher.addObserver(lines.append)
+    try:
+        edit(site, "main_menu", '"1" = "to_sales"', '"1" = "to_salse"')
+        edit(site, "support_menu", 'description = "Support menu', 'description = "Support')
+        centre.call(admin(centre).call("Reload"))
+        centre.run(100)
+        caller = at_the_menu(centre, "dtiB1T1")
+        caller.send_digits("1")
+        assert outcome_of(centre, tier, 1).target == ("queue", "sales")
+    finally:
+        globalLogPublisher.removeObserver(lines.append)
+        centre.center.stop()
+    warned = [e.get("error", "") for e in lines
+              if e.get("log_namespace") == "cti.server.ivr.flows" and "error" in e]
+    [error] = warned
+    menu_line = next(n for n, text in enumerate(
+        (site / "flows" / "main_menu.toml").read_text().splitlines(), 1)
+        if text.startswith("options = "))
+    assert error.startswith("1 error in the flow files; nothing was reloaded, the flows "
+                            f"running stay: {site / 'flows' / 'main_menu.toml'}, line "
+                            f"{menu_line}: steps[4] (menu): options.1: no step named "
+                            "'to_salse'")
+    assert library.flows["support_menu"].description.startswith("Support menu")  # not taken
+
+
+def test_sighup_s_reload_is_the_library_s_and_says_every_error(site):
+    """What `cti flow` does on SIGHUP (cti.flow.run.reload_on_hangup):
+    the library reloads; two wrong files, both said, each with its line."""
+    centre, _, library = started(site)
+    try:
+        (site / "flows" / "broken.toml").write_text('description = "x"\n[[steps]]\nname = \n')
+        edit(site, "support_menu", 'next = "welcome"', 'next = "welcom"')
+        with pytest.raises(FlowsRefused) as refused:
+            centre.call(library.reload("SIGHUP"))
+        message = str(refused.value)
+        assert message.startswith("2 errors in the flow files; nothing was reloaded")
+        assert f"{site / 'flows' / 'broken.toml'}, line 3: not valid TOML" in message
+        assert f"{site / 'flows' / 'support_menu.toml'}, line 23: steps[0] (answer): next: " \
+               "no step named 'welcom'" in message
+        (site / "flows" / "broken.toml").unlink()
+        edit(site, "support_menu", 'next = "welcom"', 'next = "welcome"')
+        shutil.copy(site / "flows" / "after_hours.toml", site / "flows" / "night.toml")
+        assert centre.call(library.reload("SIGHUP"))["changes"] == ["flow night added"]
+        assert "night" in library.runner.flows
+    finally:
+        centre.center.stop()
+
+
+def test_flow_changes_name_each_flow_added_changed_or_removed():
+    assert flow_changes({"a": 1, "b": 2, "c": 3}, {"a": 1, "b": 5, "d": 4}) == [
+        "flow b changed", "flow c removed", "flow d added"]
+
+
+def test_a_goto_after_the_reload_goes_into_the_old_definition_of_the_other_flow(site):
+    """A caller in main_menu since before the reload, whose 2 goes to
+    support_menu after it: the support menu it hears is the old one."""
+    centre, tier, _ = started(site)
+    try:
+        caller = at_the_menu(centre, "dtiB1T1")
+        edit(site, "support_menu", '"1" = "internet"', '"1" = "telephone"')
+        centre.call(admin(centre).call("Reload"))
+        centre.run(100)
+        caller.send_digits("2")                         # goto support_menu
+        centre.run(3000)
+        caller.send_digits("1")
+        old = outcome_of(centre, tier, 1)
+        assert ("support_menu", "internet") in old.path
+        assert ("support_menu", "telephone") not in old.path
+        newer = at_the_menu(centre, "dtiB1T2")
+        newer.send_digits("2")
+        centre.run(3000)
+        newer.send_digits("1")
+        assert ("support_menu", "telephone") in outcome_of(centre, tier, 2).path
+    finally:
+        centre.center.stop()
+
+
+def test_a_new_prompt_is_made_off_the_reactor_before_the_flows_are_taken(site):
+    """A flow naming a prompt new to the manifest: the prompt is made on
+    a thread (calls are served meanwhile), and only then are the flows
+    taken, its WAV there for the first caller."""
+    centre = Centre(str(site / "cti.toml"), var_dir=site.parent / "var")
+    _, settings, flows = load(centre.config.path)
+    waiting = []
+
+    def on_a_thread(f, *args):
+        d = defer.Deferred()
+        waiting.append((d, f, args))
+        return d
+
+    library = library_of(settings, flows, centre.clock, in_thread=on_a_thread)
+    manifest = site / "prompts" / "prompts.toml"
+    manifest.write_text(manifest.read_text().replace(
+        "[prompts]\n", '[prompts]\nnight_greeting = "We are closed for the night."\n', 1))
+    shutil.copy(site / "flows" / "after_hours.toml", site / "flows" / "night.toml")
+    edit(site, "night", 'prompt = [', 'prompt = ["night_greeting", ')
+    reloaded = library.reload("SIGHUP")
+    [(d, f, args)] = waiting
+    assert not reloaded.called and "night" not in library.flows      # not yet
+    d.callback(f(*args))
+    assert (site / "prompts" / "night_greeting.wav").exists()
+    assert reloaded.result["changes"] == ["flow night added"] and "night" in library.flows
