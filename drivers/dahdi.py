@@ -70,8 +70,10 @@ from zope.interface import implementer
 from drivers import _dahdi, errors
 from drivers.dahdidev import CHANNEL_PATH, CTL_PATH, PSEUDO_PATH
 from drivers.interface import (
+    DEFAULT_SILENCE_DBM0,
     DIGIT_BUFFER,
     RING_GAP_S,
+    SILENCE_DBM0_RANGE,
     TONES,
     CallerId,
     DeviceInfo,
@@ -194,6 +196,7 @@ class _Channel:
     rings: int = 0
     since_ring_ms: int | None = None
     kinds: frozenset = frozenset()
+    silence_dbm0: int = DEFAULT_SILENCE_DBM0
     typed: str = ""
     op: _Operation | None = None
 
@@ -431,6 +434,9 @@ class DahdiDriver:
         new = self._channels[name]
         new.kinds, new.signalling_events = old.kinds, old.signalling_events
         new.station_events = old.station_events
+        lib.cti_chanvoice_stop(old.voice)       # our voice work goes on with the new
+        lib.cti_chanvoice_record(old.voice, 0)  # descriptor, its settings as they were
+        new.voice, new.silence_dbm0 = old.voice, old.silence_dbm0
         if old.listen is not None:
             self._connect(new, old.listen)
 
@@ -632,6 +638,8 @@ class DahdiDriver:
         flags = lib.cti_chanvoice_block(ch.voice, self._rx, self._tx, BLOCK, self._digits,
                                         self._ndigits, self._tones, self._ntones, PER_BLOCK)
         self._ringing_time(ch)
+        if flags & (lib.CTI_CV_SILENCE_ON | lib.CTI_CV_SILENCE_OFF):
+            self._emit(ch, "silence", on=bool(flags & lib.CTI_CV_SILENCE_ON))
         for digit in ffi.unpack(self._digits, self._ndigits[0]).decode():
             self._digit(ch, digit)
         for i in range(self._ntones[0]):
@@ -749,7 +757,22 @@ class DahdiDriver:
             ch.op.recorded.append(bytes(ffi.buffer(buf, n * 2)))
 
     def enable_events(self, name, kinds):
-        self._channel(name, "enable_events").kinds = frozenset(kinds)
+        ch = self._channel(name, "enable_events")
+        before, ch.kinds = ch.kinds, frozenset(kinds)
+        if ("silence" in before) != ("silence" in ch.kinds):
+            lib.cti_chanvoice_silence_events(ch.voice, int("silence" in ch.kinds))
+
+    def set_silence_level(self, name, dbm0):
+        """Our voice work's level, per channel: below it is silence (its
+        events, max_silence, max_nonsilence)."""
+        ch = self._channel(name, "set_silence_level")
+        low, high = SILENCE_DBM0_RANGE
+        if not isinstance(dbm0, int) or isinstance(dbm0, bool) or not low <= dbm0 <= high:
+            raise errors.BadParameter(f"silence level {dbm0!r} dBm0 is not an integer from "
+                                      f"{low} to {high}", function="set_silence_level",
+                                      device=name)
+        ch.silence_dbm0 = dbm0
+        lib.cti_chanvoice_silence_level(ch.voice, dbm0)
 
     def set_hook(self, name, offhook):
         ch = self._channel(name, "set_hook")

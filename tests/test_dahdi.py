@@ -21,6 +21,7 @@ from tests.conformance import (
     ConferenceConformance,
     DriverConformance,
     E1Conformance,
+    SilenceLevelConformance,
     StationConformance,
     TrunkConformance,
     VoiceConformance,
@@ -74,22 +75,23 @@ BOARDS = [{"type": "analog", "lines": 4}, {"type": "analog", "lines": 2},
 
 class TestDahdiDriverOnThePersonality(DriverConformance, VoiceConformance, BusConformance,
                                       TrunkConformance, StationConformance,
-                                      ConferenceConformance):
+                                      ConferenceConformance, SilenceLevelConformance):
     """FXO ports, T1/E1 timeslots and FXS ports: voice work in userspace,
     the bus by DAHDI's DIGITALMON, spans and their bits, phones; span
-    maintenance and conferences refused whole."""
+    maintenance refused whole.  The other voice channel is a pseudo
+    channel: an FXO port's slot carries its caller, not its prompts."""
 
     @pytest.fixture
     def chassis(self):
         rig = DahdiRig(BOARDS)
-        return Chassis(driver=rig.driver, run=rig.run, voice="dahdiC1", voice2="dahdiC2",
+        return Chassis(driver=rig.driver, run=rig.run, voice="dahdiC1", voice2="dahdiP1",
                        timeslot="dahdiC7", station="dahdiC62", dsp="dahdiConf",
                        events=rig.events, advance_board_only=rig.sim.advance)
 
 
 class TestDahdiPseudoVoiceChannels(DriverConformance, VoiceConformance, BusConformance,
                                    TrunkConformance, StationConformance,
-                                   ConferenceConformance):
+                                   ConferenceConformance, SilenceLevelConformance):
     """The driver's voice channels as the R4 boards have them: DAHDI pseudo
     channels, hearing a slot by DAHDI_CONF_MONITOR."""
 
@@ -419,7 +421,7 @@ R4_BOARDS = [
 
 class TestDahdiDriverNamedAsTheBoards(DriverConformance, VoiceConformance, BusConformance,
                                       TrunkConformance, StationConformance, E1Conformance,
-                                      ConferenceConformance):
+                                      ConferenceConformance, SilenceLevelConformance):
     """The R4 suite's chassis through DAHDI, named as its boards (as the
     server names them): the same devices pass the same suites, an E1's
     timeslots T1-T30, its D-channel refused whole (DAHDI's ISDN is not
