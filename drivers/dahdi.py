@@ -24,7 +24,13 @@ or digits to send back), one call per block, and the driver writes back
 the block it returns.  Operation times are counted in blocks: board time.
 
 Channels are of five kinds, by their system.conf keyword: FXO ports
-(fxsks, fxsls) are voice channels with a line; FXS ports (fxoks) are
+(fxsks, fxsls) are voice channels with a line, as on an analog board:
+the line is the DAHDI channel (its slot the caller's voice, "dahdiC1/line"
+in the inventory), the voice a pseudo channel of its own, kept open (its
+slot what the voice sends); they start hearing each other (the voice
+MONITORs the line, the line DIGITALMONs the voice), and the bus can take
+either elsewhere, so an FXO port carries a call out to a consulted
+number, a transfer or a conference as a board's line does; FXS ports (fxoks) are
 stations, the phone rung with DAHDI_SETCADENCE and DAHDI_HOOK RING, its
 earpiece tones ours; e&m channels (T1 robbed bit,
 DAHDI's E&M: the kernel sends 1111 off hook and 0000 on hook, winks, and
@@ -100,6 +106,8 @@ DEVICE_KIND = {"fxo": "voice", "fxs": "station", "em": "timeslot", "cas": "times
                "clear": "timeslot", "pseudo": "voice"}
 #: The board the inventory puts pseudo channels on.
 PSEUDO_BOARD = "dahdiP"
+#: An FXO port's line in the inventory: its voice channel's name and this.
+LINE = "/line"
 #: The conference device of DAHDI's own names, and the parties the driver
 #: lets one conference device hold (its "room", as a DSP's on the boards).
 CONFERENCE_DEVICE = "dahdiConf"
@@ -181,8 +189,13 @@ class _Channel:
     channo: int
     kind: str                   # fxo, fxs, em, cas, clear (CHANNEL_KINDS), pseudo
     span: str
-    fd: int
+    fd: int                     # an FXO port's: its voice's pseudo channel
     voice: object               # cti_chanvoice *
+    line_channo: int | None = None      # an FXO port: its DAHDI channel (the line)
+    line_fd: int | None = None          # ... open from open() to close()
+    line_listen: int | None = None      # ... the slot its line sends the caller
+    loop_dropped: bool = False          # ... the far end's loop current dropped
+    reversed: bool = False              # ... the battery reversed (an odd count)
     offhook: bool = False
     signalling_events: bool = False
     rx_bits: int = 0            # cas: the far end's bits as last reported
@@ -199,6 +212,32 @@ class _Channel:
     silence_dbm0: int = DEFAULT_SILENCE_DBM0
     typed: str = ""
     op: _Operation | None = None
+
+
+@dataclass(frozen=True)
+class _Leg:
+    """What transmits on a slot and listens to one: a channel, or (`line`)
+    an FXO port's line."""
+
+    ch: _Channel
+    line: bool
+
+    @property
+    def fd(self):
+        return self.ch.line_fd if self.line else self.ch.fd
+
+    @property
+    def slot(self):
+        return self.ch.line_channo if self.line else self.ch.channo
+
+    def hears(self):
+        return self.ch.line_listen if self.line else self.ch.listen
+
+    def set_hears(self, slot):
+        if self.line:
+            self.ch.line_listen = slot
+        else:
+            self.ch.listen = slot
 
 
 @implementer(IBoardDriver)
@@ -229,10 +268,11 @@ class DahdiDriver:
         self._inventory = self._check_configuration()
         if boards is None:
             for n in range(1, voice_channels + 1):
-                self._open_pseudo(f"{PSEUDO_BOARD}{n}", PSEUDO_BOARD)
+                self._add_voice_channel(f"{PSEUDO_BOARD}{n}", PSEUDO_BOARD)
             self._add_conference_device(CONFERENCE_DEVICE, CONFERENCE_DEVICE)
         else:
             self._rename(board_names(self._inventory, self._kinds, self._span_types(), boards))
+        self._pair_fxo_ports()
 
     # -- configuration against the kernel --------------------------------
     def _check_configuration(self):
@@ -247,8 +287,13 @@ class DahdiDriver:
                 spanno = self._check_channel(ctl, channo, keyword)
                 spans.setdefault(spanno, []).append(channo)
                 kind = DEVICE_KIND[CHANNEL_KINDS[keyword]]
-                inventory.append(DeviceInfo(f"dahdiC{channo}", kind, f"dahdiS{spanno}",
-                                            slot=channo))
+                if CHANNEL_KINDS[keyword] == "fxo":     # its voice's slot: _pair_fxo_ports
+                    inventory.append(DeviceInfo(f"dahdiC{channo}", kind, f"dahdiS{spanno}"))
+                    inventory.append(DeviceInfo(f"dahdiC{channo}{LINE}", "line",
+                                                f"dahdiS{spanno}", slot=channo))
+                else:
+                    inventory.append(DeviceInfo(f"dahdiC{channo}", kind, f"dahdiS{spanno}",
+                                                slot=channo))
                 self._kinds[f"dahdiC{channo}"] = CHANNEL_KINDS[keyword]
             for spanno, channels in sorted(spans.items()):
                 self._check_span(ctl, spanno, channels)
@@ -334,21 +379,55 @@ class DahdiDriver:
             raise errors.NoSuchDevice(f"no DAHDI channel {name} in {self.conf.path}",
                                       function=function, device=name)
 
+    def _dahdi_channo(self, name):
+        return self._channel_numbers.get(name) or int(name[len("dahdiC"):])
+
     def open(self, name):
         self._known(name, "open")
-        if name in self._channels or self._is_span(name):
+        if self._is_span(name) or name.endswith(LINE):
             return
-        channo = self._channel_numbers.get(name) or int(name[len("dahdiC"):])
-        fd = self.devices.open(CHANNEL_PATH)
-        for request, value in ((lib.DAHDI_SPECIFY, channo), (lib.DAHDI_SET_BLOCKSIZE, BLOCK),
-                               (lib.DAHDI_SETLINEAR, 1)):
-            self.devices.ioctl(fd, request, ffi.new("int *", value))
+        ch = self._channels.get(name)
+        if ch is not None and ch.kind == "fxo" and ch.line_fd is None:
+            self._open_line(ch)
+        if ch is not None:
+            return
+        channo = self._dahdi_channo(name)
+        fd = self._open_channel(channo)
         voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
         span = next(i.board for i in self._inventory if i.name == name)
         ch = _Channel(name, channo, self._kinds[name], span, fd, voice)
         self._channels[name] = ch
         if ch.kind == "fxs":
             ch.phone_offhook = bool(self._params(ch).rxisoffhook)
+
+    def _open_channel(self, channo):
+        """A DAHDI channel as chan_dahdi opens it."""
+        fd = self.devices.open(CHANNEL_PATH)
+        for request, value in ((lib.DAHDI_SPECIFY, channo), (lib.DAHDI_SET_BLOCKSIZE, BLOCK),
+                               (lib.DAHDI_SETLINEAR, 1)):
+            self.devices.ioctl(fd, request, ffi.new("int *", value))
+        return fd
+
+    def _open_line(self, ch):
+        """An FXO port's line opened, with the board's power-on routes: its
+        voice hears the line (MONITOR), the line sends its voice (DIGITALMON)."""
+        ch.line_fd = self._open_channel(ch.line_channo)
+        ch.offhook = ch.loop_dropped = ch.reversed = False
+        self._setconf(ch.line_fd, ch.channo, lib.DAHDI_CONF_DIGITALMON)
+        ch.line_listen = ch.channo
+        if ch.listen is None:
+            self._monitor(ch, ch.line_channo)
+
+    def _pair_fxo_ports(self):
+        """Each FXO port's voice: a pseudo channel of its own, kept open from
+        start to end, whose slot carries what the voice sends (as a board's
+        voice channel has a slot apart from its line's)."""
+        for index, info in enumerate(self._inventory):
+            if info.kind == "voice" and self._kinds.get(info.name) == "fxo":
+                ch = self._open_pseudo(info.name, info.board, "fxo")
+                ch.line_channo = self._dahdi_channo(info.name)
+                self._inventory[index] = DeviceInfo(info.name, "voice", info.board,
+                                                    slot=ch.channo)
 
     def _span_types(self):
         """{span device: "t1", "e1" or "analog"} of the inventory's spans."""
@@ -361,13 +440,18 @@ class DahdiDriver:
             self.devices.close(ctl)
 
     def _rename(self, names):
-        """The inventory under the boards' names (board_names); pseudo
-        channels opened for the voice boards."""
+        """The inventory under the boards' names (board_names), an FXO port's
+        line as its voice's name and "/line"; pseudo channels opened for the
+        voice boards."""
         inventory = []
         for info in self._inventory:
-            if info.name not in names:
+            base = info.name.removesuffix(LINE)
+            if base not in names:
                 continue                # on no board of the configuration
-            name, board = names[info.name]
+            name, board = names[base]
+            if info.name != base:
+                inventory.append(DeviceInfo(name + LINE, info.kind, board, slot=info.slot))
+                continue
             inventory.append(DeviceInfo(name, info.kind, board, slot=info.slot))
             self._kinds[name] = self._kinds.pop(info.name, None)
         self._inventory = inventory
@@ -377,57 +461,66 @@ class DahdiDriver:
                               if d.startswith("dahdiS")}
         for dahdi, (name, board) in names.items():
             if dahdi.startswith(PSEUDO_BOARD):
-                self._open_pseudo(name, board)
+                self._add_voice_channel(name, board)
             elif dahdi.startswith(CONFERENCE_DEVICE):
                 self._add_conference_device(name, board)
+
+    def _add_voice_channel(self, name, board):
+        """A voice channel of a voice board: a pseudo channel."""
+        slot = self._open_pseudo(name, board).channo
+        self._inventory.append(DeviceInfo(name, "voice", board, slot=slot))
 
     def _add_conference_device(self, name, board):
         self._conferences[name] = {}
         self._inventory.append(DeviceInfo(name, "conference", board,
                                           channels=CONFERENCE_PARTIES))
 
-    def _open_pseudo(self, name, board):
+    def _open_pseudo(self, name, board, kind="pseudo"):
         """A pseudo channel, kept open from start to end (its number is
-        DAHDI's choice, and goes with it when it closes)."""
+        DAHDI's choice, and goes with it when it closes), with its voice
+        work: a voice channel of its own, or an FXO port's voice."""
         fd = self.devices.open(PSEUDO_PATH)
         channo = ffi.new("int *")
         self.devices.ioctl(fd, lib.DAHDI_CHANNO, channo)
         for request, value in ((lib.DAHDI_SET_BLOCKSIZE, BLOCK), (lib.DAHDI_SETLINEAR, 1)):
             self.devices.ioctl(fd, request, ffi.new("int *", value))
         voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
-        self._channels[name] = _Channel(name, channo[0], "pseudo", board, fd, voice)
-        self._kinds[name] = "pseudo"
-        self._inventory.append(DeviceInfo(name, "voice", board, slot=channo[0]))
+        ch = self._channels[name] = _Channel(name, channo[0], kind, board, fd, voice)
+        self._kinds[name] = kind
+        return ch
 
     def close(self, name):
         ch = self._channels.get(name)
         if ch is None:
             return
-        if ch.kind == "pseudo":         # it stays open: it ends what it did
+        if ch.kind == "fxo" and ch.line_fd is not None:     # the line: on hook
+            self.devices.close(ch.line_fd)
+            ch.line_fd = ch.line_listen = None
+            ch.offhook = False
+        if ch.kind in ("pseudo", "fxo"):    # the voice stays open: it ends what it did
             self._quiet(ch)
             return
         del self._channels[name]
         self.devices.close(ch.fd)
 
-    def _quiet(self, ch):
-        """A pseudo channel closed: nothing running, heard or sent."""
+    def _quiet(self, ch, keep_listen=False):
+        """A voice (pseudo channel) closed or reset: nothing running or sent;
+        nothing heard unless `keep_listen`."""
         if ch.op is not None:
             if ch.op.watchdog.active():
                 ch.op.watchdog.cancel()
             ch.op = None
         lib.cti_chanvoice_stop(ch.voice)
         lib.cti_chanvoice_record(ch.voice, 0)
-        if ch.listen is not None:
-            self._setconf(ch, 0, lib.DAHDI_CONF_NORMAL)
-            ch.listen = None
+        if ch.listen is not None and not keep_listen:
+            self._unlisten(_Leg(ch, line=False))
 
     def reset(self, name):
+        """A voice is quieted, what it hears and its line kept (hook, what
+        the line sends); another channel is reopened, what it sends kept."""
         old = self._channel(name, "reset")
-        if old.kind == "pseudo":
-            listen = old.listen
-            self._quiet(old)
-            if listen is not None:
-                self._monitor(old, listen)
+        if old.kind in ("pseudo", "fxo"):
+            self._quiet(old, keep_listen=True)
             return
         self.close(name)
         self.open(name)
@@ -438,12 +531,16 @@ class DahdiDriver:
         lib.cti_chanvoice_record(old.voice, 0)  # descriptor, its settings as they were
         new.voice, new.silence_dbm0 = old.voice, old.silence_dbm0
         if old.listen is not None:
-            self._connect(new, old.listen)
+            self._connect(_Leg(new, line=False), old.listen)
 
     def _channel(self, name, function):
         self._known(name, function)
         if self._is_span(name):
             raise errors.BadParameter(f"{name} is a span, not a channel", function=function,
+                                      device=name)
+        if name.endswith(LINE):
+            raise errors.BadParameter(f"{name} is an FXO port's line: name its voice channel "
+                                      f"{name.removesuffix(LINE)}", function=function,
                                       device=name)
         self.open(name)
         return self._channels[name]
@@ -459,6 +556,11 @@ class DahdiDriver:
                  "ringing": bool(ch.rings) and not ch.offhook}
         if ch.kind in ("em", "cas"):
             facts["tx_bits"], facts["rx_bits"] = self.abcd(name)
+        if ch.kind == "fxo":
+            facts.update(channo=ch.line_channo, voice_channo=ch.channo,
+                         line_listen=ch.line_listen,
+                         loop_current=ch.offhook and not ch.loop_dropped,
+                         polarity_reversed=ch.reversed)
         return facts
 
     def _span_status(self, span):
@@ -521,20 +623,29 @@ class DahdiDriver:
         self._pending.append(Event(ch.name, kind, data))
 
     def _service(self, ch):
-        """Every event and whole block the channel has now."""
-        size = BLOCK * 2
+        """Every event and whole block the channel has now (an FXO port's
+        line first: its events; its audio is its voice's to hear)."""
+        if ch.line_fd is not None:
+            while self._read(ch, ch.line_fd):
+                pass
+        while self._read(ch, ch.fd):
+            self._block(ch)
+            self._send(ch, BLOCK * 2)
+
+    def _read(self, ch, fd):
+        """A whole block into self._rx (True), its events taken on the way;
+        False once there is none."""
         while True:
             try:
-                self.devices.read(ch.fd, self._rx, size)
+                self.devices.read(fd, self._rx, BLOCK * 2)
+                return True
             except OSError as e:
                 if e.errno == lib.ELAST:
-                    self._take_event(ch)
+                    self._take_event(ch, fd)
                     continue
                 if e.errno == lib.EAGAIN:
-                    return
+                    return False
                 raise
-            self._block(ch)
-            self._send(ch, size)
 
     def _send(self, ch, size):
         """Write back the block the voice work made.  Transmit buffers full
@@ -549,10 +660,10 @@ class DahdiDriver:
                     return
                 if e.errno != lib.ELAST:
                     raise
-                self._take_event(ch)
+                self._take_event(ch, ch.fd)
 
-    def _take_event(self, ch):
-        self.devices.ioctl(ch.fd, lib.DAHDI_GETEVENT, self._event)
+    def _take_event(self, ch, fd):
+        self.devices.ioctl(fd, lib.DAHDI_GETEVENT, self._event)
         event = self._event[0]
         if event in (lib.DAHDI_EVENT_ALARM, lib.DAHDI_EVENT_NOALARM):
             self._span_alarms_changed(ch.span)
@@ -568,12 +679,15 @@ class DahdiDriver:
             if "ring" in ch.kinds:
                 self._emit(ch, "ring", count=ch.rings)
         elif event == lib.DAHDI_EVENT_ONHOOK and ch.offhook:
+            ch.loop_dropped = True
             if "loop_current" in ch.kinds:
                 self._emit(ch, "loop_current", on=False, ms=0)
             self._end_if(ch, "loop_off", ch.op and ch.op.termination
                          and ch.op.termination.loop_off_ms)
-        elif event == lib.DAHDI_EVENT_POLARITY and "polarity_reversed" in ch.kinds:
-            self._emit(ch, "polarity_reversed")
+        elif event == lib.DAHDI_EVENT_POLARITY:
+            ch.reversed = not ch.reversed
+            if "polarity_reversed" in ch.kinds:
+                self._emit(ch, "polarity_reversed")
 
     def _station_event(self, ch, event):
         """An FXS port: the phone's hook and flashes, the bell's steps."""
@@ -775,10 +889,10 @@ class DahdiDriver:
         lib.cti_chanvoice_silence_level(ch.voice, dbm0)
 
     def set_hook(self, name, offhook):
-        ch = self._channel(name, "set_hook")
-        self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new(
+        ch = self._fxo(name, "set_hook")
+        self.devices.ioctl(ch.line_fd, lib.DAHDI_HOOK, ffi.new(
             "int *", lib.DAHDI_OFFHOOK if offhook else lib.DAHDI_ONHOOK))
-        ch.offhook = bool(offhook)
+        ch.offhook, ch.loop_dropped = bool(offhook), False
         if offhook:
             ch.rings, ch.since_ring_ms = 0, None
         self._emit(ch, "hook_done", offhook=bool(offhook))
@@ -879,8 +993,9 @@ class DahdiDriver:
     # -- the bus: channels' audio cross-connected by DAHDI_SETCONF ----------
     def transmit_slot(self, name):
         """A channel's slot is its DAHDI number: what it carries is what the
-        channel receives (a line's caller, a timeslot's far end, a phone's
-        agent; a pseudo channel, what its voice work plays)."""
+        channel receives (a timeslot's far end, a phone's agent; a pseudo
+        channel, so a voice channel or an FXO port's voice, what its voice
+        work plays)."""
         return self._channel(name, "transmit_slot").channo
 
     def listen(self, name, slot):
@@ -888,58 +1003,60 @@ class DahdiDriver:
         what that channel receives); a timeslot or a phone sends it
         (DAHDI_CONF_DIGITALMON: its line gets what that channel receives,
         its own audio replaced meanwhile)."""
-        ch = self._channel(name, "listen")
-        self._check_listen(ch, slot, "listen")
-        self._connect(ch, slot)
+        leg = _Leg(self._channel(name, "listen"), line=False)
+        self._check_listen(leg, slot, "listen")
+        self._connect(leg, slot)
 
-    def _check_listen(self, ch, slot, function):
+    def _check_listen(self, leg, slot, function):
+        name = leg.ch.name + (LINE if leg.line else "")
         if slot not in {i.slot for i in self._inventory if i.slot is not None}:
             raise errors.BusMisuse(f"no channel transmits on slot {slot}", function=function,
-                                   device=ch.name)
-        if ch.listen is not None:
-            raise errors.BusMisuse(f"{ch.name} already listens to slot {ch.listen}: unlisten "
-                                   "first", function=function, device=ch.name)
-        if slot == ch.channo and not self._in_conference(ch):
-            raise errors.BusMisuse(f"{ch.name} cannot listen to itself", function=function,
-                                   device=ch.name)
+                                   device=name)
+        if leg.hears() is not None:
+            raise errors.BusMisuse(f"{name} already listens to slot {leg.hears()}: unlisten "
+                                   "first", function=function, device=name)
+        if slot == leg.slot and not self._in_conference(slot):
+            raise errors.BusMisuse(f"{name} cannot listen to itself", function=function,
+                                   device=name)
 
-    def _connect(self, ch, slot):
-        if slot == ch.channo:           # a party hearing its conference: it does
-            ch.listen = slot
-            return
-        if DEVICE_KIND[ch.kind] == "voice":
-            self._monitor(ch, slot)
+    def _connect(self, leg, slot):
+        if slot == leg.slot:            # a party hearing its conference: it does
+            leg.set_hears(slot)
+        elif not leg.line and DEVICE_KIND[leg.ch.kind] == "voice":
+            self._monitor(leg.ch, slot)
         else:
-            self._setconf(ch, slot, lib.DAHDI_CONF_DIGITALMON)
-            ch.listen = slot
+            self._setconf(leg.fd, slot, lib.DAHDI_CONF_DIGITALMON)
+            leg.set_hears(slot)
 
     def _monitor(self, ch, slot):
-        self._setconf(ch, slot, lib.DAHDI_CONF_MONITOR)
+        self._setconf(ch.fd, slot, lib.DAHDI_CONF_MONITOR)
         ch.listen = slot
 
-    def _setconf(self, ch, confno, mode):
+    def _setconf(self, fd, confno, mode):
         info = ffi.new("struct dahdi_confinfo *")
         info.chan, info.confno, info.confmode = 0, confno, mode
-        self.devices.ioctl(ch.fd, lib.DAHDI_SETCONF, info)
+        self.devices.ioctl(fd, lib.DAHDI_SETCONF, info)
+
+    def _unlisten(self, leg):
+        self._setconf(leg.fd, 0, lib.DAHDI_CONF_NORMAL)
+        leg.set_hears(None)
 
     def unlisten(self, name):
-        ch = self._channel(name, "unlisten")
-        self._setconf(ch, 0, lib.DAHDI_CONF_NORMAL)
-        ch.listen = None
+        self._unlisten(_Leg(self._channel(name, "unlisten"), line=False))
 
-    # An FXO port is its line: its one slot is the caller's voice, and what
-    # the line sends the caller is set with line_listen (DIGITALMON).
+    # An FXO port is a line and a voice: the line is the DAHDI channel, its
+    # slot the caller's voice, and what it sends the caller is set with
+    # line_listen (DIGITALMON); the voice is a pseudo channel of its own.
     def line_transmit_slot(self, name):
-        return self._fxo(name, "line_transmit_slot").channo
+        return self._fxo(name, "line_transmit_slot").line_channo
 
     def line_listen(self, name, slot):
-        ch = self._fxo(name, "line_listen")
-        self._check_listen(ch, slot, "line_listen")
-        self._setconf(ch, slot, lib.DAHDI_CONF_DIGITALMON)
-        ch.listen = slot
+        leg = _Leg(self._fxo(name, "line_listen"), line=True)
+        self._check_listen(leg, slot, "line_listen")
+        self._connect(leg, slot)
 
     def line_unlisten(self, name):
-        self.unlisten(self._fxo(name, "line_unlisten").name)
+        self._unlisten(_Leg(self._fxo(name, "line_unlisten"), line=True))
 
     def _fxo(self, name, function):
         ch = self._channel(name, function)
@@ -1093,10 +1210,11 @@ class DahdiDriver:
         return self._station(name, "station_offhook").phone_offhook
 
     # -- conferences: DAHDI's own (DAHDI_SETCONF, DAHDI_CONF_CONF) --------
-    # A party joins with its channel: what it receives goes into the mix,
-    # and its line (a pseudo channel: its reads) gets everyone's but its
-    # own.  So its output is its own slot: listening to it, it hears the
-    # conference; unlistening takes it out.
+    # A party joins with its channel (an FXO port's line, its DAHDI
+    # channel): what it receives goes into the mix, and its line (a pseudo
+    # channel: its reads) gets everyone's but its own.  So its output is its
+    # own slot: listening to it, it hears the conference; unlistening takes
+    # it out.
 
     def _conference_device(self, dsp, function):
         if dsp not in self._conferences:
@@ -1104,19 +1222,18 @@ class DahdiDriver:
                                       device=dsp)
         return self._conferences[dsp]
 
-    def _in_conference(self, ch):
-        return any(ch.channo in parties for confs in self._conferences.values()
+    def _in_conference(self, slot):
+        return any(slot in parties for confs in self._conferences.values()
                    for parties in confs.values())
 
     def _party(self, dsp, slot, function):
-        ch = next((c for c in self._channels.values() if c.channo == slot), None)
-        if ch is None:
-            info = next((i for i in self._inventory if i.slot == slot), None)
-            if info is None:
-                raise errors.ConferenceError(f"no channel transmits on slot {slot}",
-                                             function=function, device=dsp)
-            ch = self._channel(info.name, function)
-        return ch
+        """The leg transmitting on the slot: a channel, or an FXO port's line."""
+        info = next((i for i in self._inventory if i.slot == slot), None)
+        if info is None:
+            raise errors.ConferenceError(f"no channel transmits on slot {slot}",
+                                         function=function, device=dsp)
+        return _Leg(self._channel(info.name.removesuffix(LINE), function),
+                    line=info.kind == "line")
 
     def _flags(self, role, dsp, function):
         if role not in CONFERENCE_FLAGS:
@@ -1125,14 +1242,14 @@ class DahdiDriver:
                 "; no whisper: coach and pupil)", function=function, device=dsp)
         return CONFERENCE_FLAGS[role]
 
-    def _join(self, dsp, ch, confno, role, function):
-        if ch.listen is not None or self._in_conference(ch):
-            raise errors.ConferenceError(f"{ch.name} listens elsewhere or is in a conference",
-                                         function=function, device=dsp)
+    def _join(self, dsp, leg, confno, role, function):
+        if leg.hears() is not None or self._in_conference(leg.slot):
+            raise errors.ConferenceError(f"slot {leg.slot} listens elsewhere or is in a "
+                                         "conference", function=function, device=dsp)
         info = ffi.new("struct dahdi_confinfo *")
         info.chan, info.confno = 0, confno
         info.confmode = lib.DAHDI_CONF_CONF | self._flags(role, dsp, function)
-        self.devices.ioctl(ch.fd, lib.DAHDI_SETCONF, info)
+        self.devices.ioctl(leg.fd, lib.DAHDI_SETCONF, info)
         return info.confno
 
     def conference_room(self, dsp):
@@ -1154,13 +1271,13 @@ class DahdiDriver:
                    for slot, role in parties]
         confno, joined = -1, {}
         try:
-            for ch, role in members:
-                confno = self._join(dsp, ch, confno, role, "conference_create")
-                joined[ch.channo] = role
+            for leg, role in members:
+                confno = self._join(dsp, leg, confno, role, "conference_create")
+                joined[leg.slot] = role
         except errors.DriverError:
-            for ch, _ in members:
-                if ch.channo in joined:
-                    self._setconf(ch, 0, lib.DAHDI_CONF_NORMAL)
+            for leg, _ in members:
+                if leg.slot in joined:
+                    self._setconf(leg.fd, 0, lib.DAHDI_CONF_NORMAL)
             raise
         confs[confno] = joined
         return confno, {slot: slot for slot in joined}
@@ -1177,8 +1294,8 @@ class DahdiDriver:
         if self.conference_room(dsp) < 1:
             raise errors.ConferenceError(f"{dsp} is full", function="conference_add",
                                          device=dsp)
-        ch = self._party(dsp, slot, "conference_add")
-        self._join(dsp, ch, conference, role, "conference_add")
+        self._join(dsp, self._party(dsp, slot, "conference_add"), conference, role,
+                   "conference_add")
         parties[slot] = role
         return slot
 
@@ -1187,11 +1304,11 @@ class DahdiDriver:
         if slot not in parties:
             raise errors.ConferenceError(f"slot {slot} is not in conference {conference}",
                                          function="conference_remove", device=dsp)
-        ch = self._party(dsp, slot, "conference_remove")
+        leg = self._party(dsp, slot, "conference_remove")
         del parties[slot]
-        self._setconf(ch, 0, lib.DAHDI_CONF_NORMAL)
-        if ch.listen == slot:
-            ch.listen = None
+        self._setconf(leg.fd, 0, lib.DAHDI_CONF_NORMAL)
+        if leg.hears() == slot:
+            leg.set_hears(None)
         if not parties:                 # the last one out ends it
             del self._conferences[dsp][conference]
 
@@ -1204,11 +1321,11 @@ class DahdiDriver:
         if slot not in parties:
             raise errors.ConferenceError(f"slot {slot} is not in conference {conference}",
                                          function="conference_set_role", device=dsp)
-        ch = self._party(dsp, slot, "conference_set_role")
+        leg = self._party(dsp, slot, "conference_set_role")
         info = ffi.new("struct dahdi_confinfo *")
         info.chan, info.confno = 0, conference
         info.confmode = lib.DAHDI_CONF_CONF | self._flags(role, dsp, "conference_set_role")
-        self.devices.ioctl(ch.fd, lib.DAHDI_SETCONF, info)
+        self.devices.ioctl(leg.fd, lib.DAHDI_SETCONF, info)
         parties[slot] = role
 
     def caller_id(self, name):
@@ -1237,7 +1354,7 @@ def board_names(inventory, kinds, span_types, boards):
     for info in inventory:
         if info.kind == "span" and span_types[info.name] in spans:
             spans[span_types[info.name]].append(info.name)
-        elif info.kind != "span" and kinds[info.name] in by_kind:
+        elif info.kind not in ("span", "line") and kinds[info.name] in by_kind:
             by_kind[kinds[info.name]].append(info.name)
     names, voice, dti, msi, dcb, pseudo = {}, 0, 0, 0, 0, 0
 

@@ -76,15 +76,19 @@ BOARDS = [{"type": "analog", "lines": 4}, {"type": "analog", "lines": 2},
 class TestDahdiDriverOnThePersonality(DriverConformance, VoiceConformance, BusConformance,
                                       TrunkConformance, StationConformance,
                                       ConferenceConformance, SilenceLevelConformance):
-    """FXO ports, T1/E1 timeslots and FXS ports: voice work in userspace,
-    the bus by DAHDI's DIGITALMON, spans and their bits, phones; span
-    maintenance refused whole.  The other voice channel is a pseudo
-    channel: an FXO port's slot carries its caller, not its prompts."""
+    """FXO ports' voices, T1/E1 timeslots and FXS ports: voice work in
+    userspace, the bus by DAHDI's DIGITALMON and MONITOR, spans and their
+    bits, phones; span maintenance refused whole.  Each FXO port's voice
+    starts hearing its line, as on an analog board: the suites have them
+    free."""
 
     @pytest.fixture
     def chassis(self):
         rig = DahdiRig(BOARDS)
-        return Chassis(driver=rig.driver, run=rig.run, voice="dahdiC1", voice2="dahdiP1",
+        for voice in ("dahdiC1", "dahdiC2"):
+            assert rig.driver.status(voice)["listen"] == rig.driver.line_transmit_slot(voice)
+            rig.driver.unlisten(voice)
+        return Chassis(driver=rig.driver, run=rig.run, voice="dahdiC1", voice2="dahdiC2",
                        timeslot="dahdiC7", station="dahdiC62", dsp="dahdiConf",
                        events=rig.events, advance_board_only=rig.sim.advance)
 
@@ -133,9 +137,9 @@ def test_an_operation_whose_blocks_stop_coming_ends_as_hung():
 def test_channels_come_from_system_conf_with_dahdi_s_span_numbers():
     rig = DahdiRig(BOARDS)
     names = [(i.name, i.kind, i.board) for i in rig.driver.inventory()]
-    assert names[:6] == [("dahdiC1", "voice", "dahdiS1"), ("dahdiC2", "voice", "dahdiS1"),
-                         ("dahdiC3", "voice", "dahdiS1"), ("dahdiC4", "voice", "dahdiS1"),
-                         ("dahdiC5", "voice", "dahdiS2"), ("dahdiC6", "voice", "dahdiS2")]
+    assert names[:4] == [("dahdiC1", "voice", "dahdiS1"), ("dahdiC1/line", "line", "dahdiS1"),
+                         ("dahdiC2", "voice", "dahdiS1"), ("dahdiC2/line", "line", "dahdiS1")]
+    assert names[10:12] == [("dahdiC6", "voice", "dahdiS2"), ("dahdiC6/line", "line", "dahdiS2")]
     assert ("dahdiC30", "timeslot", "dahdiS3") in names
     assert ("dahdiC47", "timeslot", "dahdiS4") in names
     assert "dahdiC46" not in {n for n, _, _ in names}       # the E1's timeslot 16
@@ -145,6 +149,9 @@ def test_channels_come_from_system_conf_with_dahdi_s_span_numbers():
     assert names[-1] == ("dahdiConf", "conference", "dahdiConf")
     slots = [i.slot for i in rig.driver.inventory() if i.board == "dahdiP"]
     assert slots == [64, 65, 66, 67]            # pseudo channels: above the real ones
+    slots = {i.name: i.slot for i in rig.driver.inventory() if i.board == "dahdiS1"}
+    assert slots["dahdiC1/line"] == 1           # the port's line: its DAHDI channel
+    assert slots["dahdiC1"] == 68               # its voice: a pseudo channel of its own
     t1, e1 = rig.driver.status("dahdiS3"), rig.driver.status("dahdiS4")
     assert (t1["type"], t1["framing"], t1["coding"], t1["signalling"]) == (
         "t1", "esf", "b8zs", "em_wink")

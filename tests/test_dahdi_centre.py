@@ -14,9 +14,11 @@ from drivers import errors, systemconf
 from drivers.dahdi import BoardLayout, DahdiDriver
 from drivers.dahdidev import SimulatedDevices, simulated_system_conf
 from drivers.sim import Simulator
-from tests.centre import Centre, flow_tier, tones_both_ways
+from tests import test_consult as consult
+from tests.centre import Centre, admin, flow_tier, tones_both_ways
 from tests.rig import hears
 from tests.test_callcenter import agent_ready, names, speech
+from tests.test_disconnect import centre_with, cleared_cause, talking
 
 
 @pytest.fixture
@@ -69,6 +71,61 @@ def test_ivr_menu_to_queue_to_agent_end_to_end_on_dahdi(centre):
     assert [e.event for e in centre.records.of(QueueLogEntry, call_id=call_id)] == [
         "ENTERQUEUE", "CONNECT", "COMPLETECALLER"]
     assert centre.sim.misuse() == []
+
+
+def test_a_caller_gone_silent_on_an_fxo_port_is_cleared_with_silence_s_cause(tmp_path):
+    """Disconnect supervision by silence on DAHDI: the FXO port's voice
+    work hears silence below the group's level (-30 dBm0).  Talk above it
+    with pauses shorter than silence_s keeps the call; a silent hang-up
+    clears it with silence's cause in the CDR."""
+    centre = centre_with(tmp_path, 'disconnect = ["silence"]\nsilence_s = 5\n'
+                                   "silence_dbm0 = -30", driver="dahdi")
+    caller = talking(centre, "dxxxB1C2")
+    caller.send_tone_custom(440, 0, -25, on_ms=1_000, off_ms=3_000)   # talk, pauses of 3 s
+    centre.run(15_000)
+    caller.stop_sending()
+    assert len(centre.center.calls) == 1
+    caller.send_tone_custom(440, 0, -35, on_ms=6_000)                 # a murmur below -30
+    assert cleared_cause(centre, within_ms=8_000) == "far end cleared (silence for 5 s)"
+
+
+def test_a_silent_hang_up_on_an_fxo_port_clears_the_call(tmp_path):
+    centre = centre_with(tmp_path, 'disconnect = ["loop_current", "silence"]\nsilence_s = 8',
+                         driver="dahdi")
+    talking(centre, "dxxxB1C2")
+    centre.call(admin(centre).call("SimHangup", device="dxxxB1C2", method="silence"))
+    assert cleared_cause(centre, within_ms=11_000) == "far end cleared (silence for 8 s)"
+    centre.run(500)
+    assert centre.center.channels["dxxxB1C2"].state == "idle"
+
+
+#: The consultation suite's outside-party cases: the number consulted,
+#: transferred to or conferenced in answers on an FXO port (dxxxB1C1,
+#: dxxxB1C2), its line and its voice each on a slot of their own.
+OUTSIDE_PARTY_CASES = [
+    consult.test_consult_a_number_then_transfer,
+    consult.test_a_busy_number_brings_the_caller_back,
+    consult.test_a_conference_with_an_outside_party_outlives_the_agent,
+    consult.test_a_caller_sent_to_a_queue_from_a_conference_lets_the_outside_party_go,
+    consult.test_the_outside_party_leaving_a_conference_leaves_the_agent_and_caller,
+    consult.test_a_conference_grows_to_eight_parties_and_refuses_a_ninth,
+    consult.test_a_conference_with_two_outside_parties_lets_both_go_at_the_end,
+    consult.test_the_number_a_conference_was_sent_to_hanging_up_leaves_the_others_talking,
+]
+
+
+@pytest.mark.parametrize("case", OUTSIDE_PARTY_CASES, ids=lambda c: c.__name__[len("test_"):])
+def test_outside_parties_over_fxo_ports_on_dahdi(centre, case):
+    case(centre)
+
+
+def test_an_outside_party_consulted_hanging_up_frees_its_fxo_port_at_once(centre):
+    s = consult.Scene(centre)
+    outside, _ = s.consult_number(line="dxxxB1C1")
+    outside.hangup()
+    centre.run(3000)
+    assert centre.center.channels["dxxxB1C1"].state == "idle"
+    assert centre.center.sweep.run() == [] and centre.center.sweep.run() == []
 
 
 def test_boards_the_dahdi_box_lacks_are_named():
