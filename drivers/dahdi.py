@@ -65,9 +65,12 @@ timeslot or a phone by DAHDI_CONF_DIGITALMON (its line is sent what that
 channel receives), so no sample goes through Python on the way.
 Conferences are DAHDI's (DAHDI_CONF_CONF with TALKER and LISTENER): a
 party joins with its own channel, so its output slot is its own.  Span
-maintenance is refused whole (DriverNotSupported): DAHDI_MAINT has no
-BERT per timeslot nor the counters the interface reports; nor does the
-driver run a D-channel (dchannel_send).
+maintenance: the counters are DAHDI_SPANSTAT's counts (span_counters
+says which it has), loopbacks and a T1's in-band loop codes
+DAHDI_MAINT's commands.  A BERT is refused whole (DriverNotSupported):
+DAHDI_MAINT_PRBS has no pattern or timeslot to choose, and no card
+driver of DAHDI 2.11 runs it; nor does the driver run a D-channel
+(dchannel_send).
 """
 from dataclasses import dataclass, field
 
@@ -78,6 +81,7 @@ from drivers.dahdidev import CHANNEL_PATH, CTL_PATH, PSEUDO_PATH
 from drivers.interface import (
     DEFAULT_SILENCE_DBM0,
     DIGIT_BUFFER,
+    LOOP_CODES,
     RING_GAP_S,
     SILENCE_DBM0_RANGE,
     TONES,
@@ -129,6 +133,19 @@ ALARM_NAMES = {lib.DAHDI_ALARM_RED: "red", lib.DAHDI_ALARM_YELLOW: "yellow",
                lib.DAHDI_ALARM_BLUE: "blue", lib.DAHDI_ALARM_RECOVER: "recovering",
                lib.DAHDI_ALARM_NOTOPEN: "not_open", lib.DAHDI_ALARM_LOS: "los",
                lib.DAHDI_ALARM_LFA: "oof", lib.DAHDI_ALARM_LMFA: "lmfa"}
+#: Loopbacks at our side of a span and DAHDI_MAINT's commands for them.
+LOOPBACK_COMMANDS = {"none": lib.DAHDI_MAINT_NONE, "local": lib.DAHDI_MAINT_LOCALLOOP,
+                     "line": lib.DAHDI_MAINT_NETWORKLINELOOP,
+                     "payload": lib.DAHDI_MAINT_NETWORKPAYLOADLOOP}
+#: The loop codes DAHDI_MAINT sends: a T1's in-band ones.  DAHDI has no
+#: command for the ESF data link's (payload_up, payload_down).
+LOOP_CODE_COMMANDS = {"line_up": lib.DAHDI_MAINT_LOOPUP, "line_down": lib.DAHDI_MAINT_LOOPDOWN}
+#: How long the kernel sends a loop code (kernel.h's DAHDI_LOOPCODE_TIME).
+LOOP_CODE_S = 10.0
+#: SPANSTAT's alarm bits the span counters' defects read: AIS (blue), the
+#: frame lost now (red, LFA).
+AIS_ALARMS = lib.DAHDI_ALARM_BLUE
+OOF_ALARMS = lib.DAHDI_ALARM_RED | lib.DAHDI_ALARM_LFA
 #: system.conf's framing and coding words and SPANSTAT's lineconfig bits.
 LINECONFIG = {"d4": lib.DAHDI_CONFIG_D4, "esf": lib.DAHDI_CONFIG_ESF,
               "ami": lib.DAHDI_CONFIG_AMI, "b8zs": lib.DAHDI_CONFIG_B8ZS,
@@ -265,6 +282,9 @@ class DahdiDriver:
         self._channel_numbers = {}      # a device's DAHDI channel, where renamed
         self._span_numbers = {}
         self._conferences = {}          # conference device -> {confno: {slot: role}}
+        self._counting_since = {}       # span -> when its counters were first read
+        self._loopbacks = {}            # span -> the loopback we set (LOOPBACK_COMMANDS)
+        self._loop_codes = {}           # span -> (loop code, until when the kernel sends it)
         self._inventory = self._check_configuration()
         if boards is None:
             for n in range(1, voice_channels + 1):
@@ -554,8 +574,9 @@ class DahdiDriver:
                  "busy_with": ch.op.kind if ch.op else None,
                  "hook": "off" if ch.offhook else "on", "channo": ch.channo,
                  "ringing": bool(ch.rings) and not ch.offhook}
-        if ch.kind in ("em", "cas"):
-            facts["tx_bits"], facts["rx_bits"] = self.abcd(name)
+        if ch.kind in ("em", "cas"):          # a T1 carries A and B, an E1 all four
+            width = 4 if ffi.string(self._span_info(ch.span, "status").spantype) == b"E1" else 2
+            facts["tx_bits"], facts["rx_bits"] = (bits[:width] for bits in self.abcd(name))
         if ch.kind == "fxo":
             facts.update(channo=ch.line_channo, voice_channo=ch.channo,
                          line_listen=ch.line_listen,
@@ -580,8 +601,10 @@ class DahdiDriver:
         facts.update(framing=framing, coding=coding,
                      clock="line" if info.syncsrc == self._spanno(span) else "internal",
                      signalling=SPAN_SIGNALLINGS[min(kinds)] if kinds else None,
-                     dchannel=None, bpv=info.bpvcount,
-                     looped=bool(info.alarms & lib.DAHDI_ALARM_LOOPBACK))
+                     dchannel=None, bpv=info.bpvcount + info.cvcount,
+                     looped=bool(info.alarms & lib.DAHDI_ALARM_LOOPBACK),
+                     loopback=self._loopbacks.get(span, "none"),
+                     loop_code=self._loop_code_now(span))
         return facts
 
     def _span_info(self, span, function):
@@ -1149,6 +1172,82 @@ class DahdiDriver:
     def alarms(self, span):
         return frozenset(_alarm_names(self._span_info(span, "alarms").alarms))
 
+    # -- span maintenance: DAHDI_SPANSTAT's counts, DAHDI_MAINT ------------
+    def _line_span(self, span, function):
+        """SPANSTAT of a T1 or E1 span (an analog one has no line to test)."""
+        info = self._span_info(span, function)
+        if not ffi.string(info.spantype):
+            raise errors.BadParameter(f"{span} is an analog span: no T1/E1 line",
+                                      function=function, device=span)
+        return info
+
+    def span_counters(self, span):
+        """SPANSTAT's counts as the interface names them.  A card's driver
+        fills the framer's counters (code violations, framing errors: cv,
+        fe) or the older ones (bpv, fas), so each pair is added; DAHDI
+        counts excessive zeros within the code violations (exz 0), keeps
+        its slips to itself (SPANSTAT has no timingslips: slips 0) and
+        counts no out-of-frame events (oof 0: oof_now from the red or LFA
+        alarm).  seconds: on the driver's clock, since first read."""
+        info = self._line_span(span, "span_counters")
+        now = self.clock.seconds()
+        since = self._counting_since.setdefault(span, now)
+        alarms = info.alarms
+        return {"bpv": info.bpvcount + info.cvcount, "exz": 0, "crc": info.crc4count,
+                "fas": info.fascount + info.fecount, "oof": 0, "slips": 0,
+                "ebit": info.ebitcount, "seconds": int(now - since + 1e-6),
+                "los": bool(alarms & lib.DAHDI_ALARM_LOS), "ais": bool(alarms & AIS_ALARMS),
+                "oof_now": bool(alarms & OOF_ALARMS)}
+
+    def _maint(self, span, command, what, function):
+        maint = ffi.new("struct dahdi_maintinfo *")
+        maint.spanno, maint.command = self._spanno(span), command
+        ctl = self.devices.open(CTL_PATH)
+        try:
+            self.devices.ioctl(ctl, lib.DAHDI_MAINT, maint)
+        except OSError as e:
+            if e.errno == lib.ENOSYS:
+                raise errors.DriverNotSupported(
+                    f"{span}'s card does not do {what} (DAHDI_MAINT: ENOSYS)",
+                    function=function, device=span) from None
+            if e.errno == lib.EBUSY:
+                raise errors.DeviceBusy(f"{span} cannot {what} now (a test runs there)",
+                                        function=function, device=span) from None
+            raise
+        finally:
+            self.devices.close(ctl)
+
+    def span_loopback(self, span, mode):
+        self._line_span(span, "span_loopback")
+        if mode not in LOOPBACK_COMMANDS:
+            raise errors.BadParameter(f"loopback {mode!r} is not one of "
+                                      f"{', '.join(LOOPBACK_COMMANDS)}",
+                                      function="span_loopback", device=span)
+        self._maint(span, LOOPBACK_COMMANDS[mode], f"loopback {mode}", "span_loopback")
+        self._loopbacks[span] = mode
+
+    def send_loop_code(self, span, code):
+        info = self._line_span(span, "send_loop_code")
+        if code not in LOOP_CODES:
+            raise errors.BadParameter(f"loop code {code!r} is not one of "
+                                      f"{', '.join(LOOP_CODES)}", function="send_loop_code",
+                                      device=span)
+        if ffi.string(info.spantype).decode().lower() == "e1":
+            raise errors.BadParameter(f"{span} is an E1: it has no loop codes (in-band codes "
+                                      "and the ESF data link are T1's)",
+                                      function="send_loop_code", device=span)
+        if code not in LOOP_CODE_COMMANDS:
+            raise errors.DriverNotSupported(
+                f"DAHDI_MAINT sends only the in-band line codes (line_up, line_down), not "
+                f"{code} on the ESF data link", function="send_loop_code", device=span)
+        self._maint(span, LOOP_CODE_COMMANDS[code], f"send {code}", "send_loop_code")
+        self._loop_codes[span] = (code, self.clock.seconds() + LOOP_CODE_S)
+
+    def _loop_code_now(self, span):
+        """The loop code the kernel is sending (for LOOP_CODE_S), or None."""
+        code, until = self._loop_codes.get(span, (None, 0.0))
+        return code if code is not None and self.clock.seconds() < until else None
+
     # -- stations (FXS ports) -------------------------------------------
     def _station(self, name, function):
         ch = self._channel(name, function)
@@ -1424,8 +1523,9 @@ def _refuse(function, capability):
 
 _REFUSED = {
     "a D-channel": ("dchannel_send",),
-    "span maintenance": ("span_counters", "span_loopback", "send_loop_code", "bert_start",
-                         "bert_results", "bert_stop"),
+    "a BERT (DAHDI's only one, DAHDI_MAINT_PRBS, runs the framer's own pattern on a "
+    "whole span, with no choice of pattern or timeslot, and DAHDI 2.11's card drivers "
+    "answer it ENOSYS)": ("bert_start", "bert_results", "bert_stop"),
 }
 for _capability, _functions in _REFUSED.items():
     for _function in _functions:

@@ -22,6 +22,7 @@ from tests.conformance import (
     DriverConformance,
     E1Conformance,
     SilenceLevelConformance,
+    SpanMaintenanceConformance,
     StationConformance,
     TrunkConformance,
     VoiceConformance,
@@ -75,10 +76,12 @@ BOARDS = [{"type": "analog", "lines": 4}, {"type": "analog", "lines": 2},
 
 class TestDahdiDriverOnThePersonality(DriverConformance, VoiceConformance, BusConformance,
                                       TrunkConformance, StationConformance,
-                                      ConferenceConformance, SilenceLevelConformance):
+                                      ConferenceConformance, SilenceLevelConformance,
+                                      SpanMaintenanceConformance):
     """FXO ports' voices, T1/E1 timeslots and FXS ports: voice work in
     userspace, the bus by DAHDI's DIGITALMON and MONITOR, spans and their
-    bits, phones; span maintenance refused whole.  Each FXO port's voice
+    bits, phones; span counters, loopbacks and loop codes; a BERT refused
+    whole.  Each FXO port's voice
     starts hearing its line, as on an analog board: the suites have them
     free."""
 
@@ -95,7 +98,8 @@ class TestDahdiDriverOnThePersonality(DriverConformance, VoiceConformance, BusCo
 
 class TestDahdiPseudoVoiceChannels(DriverConformance, VoiceConformance, BusConformance,
                                    TrunkConformance, StationConformance,
-                                   ConferenceConformance, SilenceLevelConformance):
+                                   ConferenceConformance, SilenceLevelConformance,
+                                   SpanMaintenanceConformance):
     """The driver's voice channels as the R4 boards have them: DAHDI pseudo
     channels, hearing a slot by DAHDI_CONF_MONITOR."""
 
@@ -428,7 +432,8 @@ R4_BOARDS = [
 
 class TestDahdiDriverNamedAsTheBoards(DriverConformance, VoiceConformance, BusConformance,
                                       TrunkConformance, StationConformance, E1Conformance,
-                                      ConferenceConformance, SilenceLevelConformance):
+                                      ConferenceConformance, SilenceLevelConformance,
+                                   SpanMaintenanceConformance):
     """The R4 suite's chassis through DAHDI, named as its boards (as the
     server names them): the same devices pass the same suites, an E1's
     timeslots T1-T30, its D-channel refused whole (DAHDI's ISDN is not

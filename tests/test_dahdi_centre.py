@@ -4,10 +4,12 @@ through the simulator's DAHDI personality (system.conf to match), the
 channels named as the boards, `driver = "dahdi"` as `cti server` would
 make it on /dev/dahdi.  A caller on the T1 goes through the IVR menu to
 the support queue and an agent's phone, with audio both ways."""
+import json
 from dataclasses import replace
 
 import pytest
 
+from cti.linediag.source import Attached
 from cti.server.config import load_server_config
 from cti.storage.models import CallRecord, QueueLogEntry
 from drivers import errors, systemconf
@@ -15,10 +17,12 @@ from drivers.dahdi import BoardLayout, DahdiDriver
 from drivers.dahdidev import SimulatedDevices, simulated_system_conf
 from drivers.sim import Simulator
 from tests import test_consult as consult
-from tests.centre import Centre, admin, flow_tier, tones_both_ways
+from tests import test_span_reports as span_reports
+from tests.centre import Centre, admin, flow_tier, refused, tones_both_ways
 from tests.rig import hears
 from tests.test_callcenter import agent_ready, names, speech
 from tests.test_disconnect import centre_with, cleared_cause, talking
+from tests.test_linediag import Through, linediag_run
 
 
 @pytest.fixture
@@ -126,6 +130,54 @@ def test_an_outside_party_consulted_hanging_up_frees_its_fxo_port_at_once(centre
     centre.run(3000)
     assert centre.center.channels["dxxxB1C1"].state == "idle"
     assert centre.center.sweep.run() == [] and centre.center.sweep.run() == []
+
+
+@pytest.fixture
+def running(centre):
+    """The DAHDI centre's server started: its span watches poll each span's
+    DAHDI_SPANSTAT counts every second."""
+    centre.server.startService()
+    yield centre
+    centre.center.stop()
+
+
+#: The span reports' cases that hold on DAHDI as on the boards: the seconds
+#: T1.231 predicts from SPANSTAT's CRC counts, the line settings, bits and
+#: counters of a report, our loopback (DAHDI_MAINT) holding the span, a far
+#: loop (DAHDI_MAINT_LOOPUP) let go only once its loop-down was sent.
+SPAN_REPORT_CASES = [
+    span_reports.test_injected_errors_give_the_seconds_the_definitions_predict,
+    span_reports.test_a_report_has_the_line_settings_bits_and_counters,
+    span_reports.test_our_loopback_holds_the_span_until_it_is_taken_off,
+    span_reports.test_a_far_loop_is_let_go_only_by_its_own_loop_down_once_it_was_sent,
+]
+
+
+@pytest.mark.parametrize("case", SPAN_REPORT_CASES, ids=lambda c: c.__name__[len("test_"):])
+def test_span_reports_on_dahdi(running, case):
+    case(running)
+
+
+def test_linediag_reads_dahdi_spans_counters_and_loopbacks_and_hears_a_bert_refused(running):
+    """Code violations (SPANSTAT's cv count) are line errored seconds; DAHDI
+    gives no slips, so slips injected count nothing; our loopback shows in
+    the span's report; a BERT is refused naming why."""
+    client = admin(running)
+    source = Attached(Through(running, client))
+    span_reports.next_poll(running)
+    span_reports.each_second(running, 2, bpv=3)
+    span_reports.each_second(running, 2, slips=1)
+    counters = linediag_run(source, "counters", "dtiB1", "--json")
+    [report] = json.loads(counters)["spans"]
+    current = report["performance"]["current"]
+    assert (current["les"], current["lcv"], current["css"]) == (2, 6, 0)
+    assert report["counters"]["bpv"] == 6 and report["counters"]["slips"] == 0
+    assert "dtiB1: loopback local" in linediag_run(source, "loopback", "dtiB1", "local")
+    assert "loopback local" in linediag_run(source, "spans", "dtiB1")
+    linediag_run(source, "loopback", "dtiB1", "none")
+    error = refused(running, client, "StartBert", device="dtiB1T5")
+    assert "DAHDI_MAINT_PRBS" in str(error)
+    assert running.server.channels["dtiB1T5"].snapshot()["held"] == []
 
 
 def test_boards_the_dahdi_box_lacks_are_named():

@@ -10,10 +10,11 @@
  *   ioctl     SPECIFY, GET/SET_BLOCKSIZE (16..DAHDI_MAX_BLOCKSIZE), SETLINEAR,
  *             SETLAW, GET_PARAMS (a channel's own; on ctl the one named by
  *             channo), HOOK, GETEVENT, SPANSTAT (spanno 0 on a channel: its
- *             span), CHANNO, FLUSH, GETCONF / SETCONF (DIGITALMON: a
- *             channel sends what another receives; MONITOR; CONF with
- *             TALKER / LISTENER: conferences), MAINT (a span's
- *             loopbacks), GETRXBITS / SETTXBITS, SETCADENCE; an unknown
+ *             span; its counts as a framer card keeps them), CHANNO, FLUSH,
+ *             GETCONF / SETCONF (DIGITALMON: a channel sends what another
+ *             receives; MONITOR; CONF with TALKER / LISTENER: conferences),
+ *             MAINT (a span's loopbacks, a T1's in-band loop codes),
+ *             GETRXBITS / SETTXBITS, SETCADENCE; an unknown
  *             request ENOTTY; a request
  *             the channel's signalling has no use for EINVAL (HOOK RING on an
  *             FXS-signalled port, SETTXBITS on an analog line)
@@ -816,7 +817,16 @@ static void fill_spaninfo(const dspan *s, struct dahdi_spaninfo *si)
         int loop, framing, coding, clock;
         si->lineconfig = lineconfig(sp, &loop);
         t1maint_line(sp->maint, &framing, &coding, &clock, &loop);
+        t1maint_counts n;
         si->alarms = span_alarms(s) | (loop != DTLB_NONE ? DAHDI_ALARM_LOOPBACK : 0);
+        /* the counts as a framer card's driver keeps them (wct4xxp): code
+         * violations (bipolar violations and excessive zeros), framing
+         * errors, CRC errors, E-bits */
+        t1maint_counters(sp->maint, &n);
+        si->cvcount = (uint32_t)(n.bpv + n.exz);
+        si->fecount = (uint32_t)n.fas;
+        si->crc4count = (int)n.crc;
+        si->ebitcount = (int)n.ebit;
         si->syncsrc = clock == DTCK_LINE ? s->spanno : 0;
         snprintf(si->name, sizeof si->name, "SIMTE/%d", s->spanno);
         snprintf(si->desc, sizeof si->desc, "cti simulator %s span %s",
@@ -906,7 +916,8 @@ static int conf_request(dchannel *c, unsigned long request, struct dahdi_confinf
     return 0;
 }
 
-/* DAHDI_MAINT: the loopbacks at our side of a T1/E1 span. */
+/* DAHDI_MAINT: the loopbacks at our side of a T1/E1 span, and a T1's
+ * in-band loop codes (the kernel sends them for DAHDI_LOOPCODE_TIME). */
 static int maint(const struct dahdi_maintinfo *mi)
 {
     const dspan *s = span_no(mi->spanno);
@@ -924,6 +935,13 @@ static int maint(const struct dahdi_maintinfo *mi)
         return 0;
     case DAHDI_MAINT_NETWORKPAYLOADLOOP:
         t1maint_set_loopback(s->dev->span->maint, DTLB_PAYLOAD);
+        return 0;
+    case DAHDI_MAINT_LOOPUP:
+    case DAHDI_MAINT_LOOPDOWN:
+        /* the in-band codes; an E1 has none (wct4xxp: ENOSYS), and a BERT's
+         * pattern would be replaced */
+        if (t1maint_send_inband_code(s->dev->span->maint, mi->command == DAHDI_MAINT_LOOPUP) < 0)
+            return fail(s->dev->span->e1 ? ENOSYS : EBUSY);
         return 0;
     default:
         return fail(ENOSYS);
