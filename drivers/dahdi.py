@@ -23,7 +23,7 @@ receivers, call-progress tones, caller ID, silence, and the prompt, tone
 or digits to send back), one call per block, and the driver writes back
 the block it returns.  Operation times are counted in blocks: board time.
 
-Channels are of five kinds, by their system.conf keyword: FXO ports
+Channels are of six kinds, by their system.conf keyword: FXO ports
 (fxsks, fxsls) are voice channels with a line, as on an analog board:
 the line is the DAHDI channel (its slot the caller's voice, "dahdiC1/line"
 in the inventory), the voice a pseudo channel of its own, kept open (its
@@ -36,7 +36,13 @@ earpiece tones ours; e&m channels (T1 robbed bit,
 DAHDI's E&M: the kernel sends 1111 off hook and 0000 on hook, winks, and
 debounces the far end's A bit), cas channels (the four bits raw, E1 CAS)
 and clear channels (bchan: an ISDN B-channel's audio) are timeslots, with
-the voice work on their audio too.  Spans ("span") report their alarms
+the voice work on their audio too; hardhdlc and dchan channels are an
+ISDN span's D-channel ("dchannel"), opened at start and read and written
+in whole frames, each followed by the two bytes of its FCS, which the
+card (hardhdlc) or the kernel (dchan) makes and checks: the driver
+writes two placeholder bytes after each frame and drops the two it
+reads, as libpri does on DAHDI; a frame lost to a bad FCS, an abort or
+an overrun comes as an event, and is logged.  Spans ("span") report their alarms
 from DAHDI_SPANSTAT; each channel's ALARM / NOALARM says they changed.
 
 ==================  ===============================================
@@ -53,6 +59,8 @@ RINGERON            FXS port: a ring cycle begins (one past the last:
 HOOKCOMPLETE        e&m: wink_done (our wink ended)
 BITSCHANGED         cas: signalling, the bits read with GETRXBITS
 POLARITY            polarity_reversed
+BADFCS, ABORT,      D-channel: a frame lost (logged)
+OVERRUN
 ALARM, NOALARM      alarm raised / cleared on the span (from SPANSTAT)
 ==================  ===============================================
 
@@ -69,11 +77,11 @@ maintenance: the counters are DAHDI_SPANSTAT's counts (span_counters
 says which it has), loopbacks and a T1's in-band loop codes
 DAHDI_MAINT's commands.  A BERT is refused whole (DriverNotSupported):
 DAHDI_MAINT_PRBS has no pattern or timeslot to choose, and no card
-driver of DAHDI 2.11 runs it; nor does the driver run a D-channel
-(dchannel_send).
+driver of DAHDI 2.11 runs it.
 """
 from dataclasses import dataclass, field
 
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from drivers import _dahdi, errors
@@ -95,6 +103,7 @@ from drivers.systemconf import SIGNALLINGS
 from drivers.watchdog import deadline_ms, hung_data
 
 ffi, lib = _dahdi.ffi, _dahdi.lib
+log = Logger()
 
 #: Samples per block (20 ms at 8 kHz: chan_dahdi's READ_SIZE).
 BLOCK = 160
@@ -103,11 +112,21 @@ BLOCK_MS = BLOCK // 8
 PER_BLOCK = 16
 #: Channel signallings this driver drives, by the kind of channel each is.
 CHANNEL_KINDS = {"fxsks": "fxo", "fxsls": "fxo", "fxoks": "fxs", "e&m": "em", "cas": "cas",
-                 "bchan": "clear", "clear": "clear"}
+                 "bchan": "clear", "clear": "clear", "hardhdlc": "dchannel",
+                 "dchan": "dchannel"}
 #: Each kind of channel as the inventory lists it (pseudo: the driver's
 #: voice channels, DAHDI pseudo channels).
 DEVICE_KIND = {"fxo": "voice", "fxs": "station", "em": "timeslot", "cas": "timeslot",
-               "clear": "timeslot", "pseudo": "voice"}
+               "clear": "timeslot", "pseudo": "voice", "dchannel": "dchannel"}
+#: A D-channel's buffers (DAHDI_SET_BUFINFO, as chan_dahdi sets them): the
+#: longest frame read or written with its two FCS bytes, and how many.
+DCHANNEL_BUFSIZE, DCHANNEL_BUFFERS = 1024, 16
+#: The two bytes after a D-channel frame, where its FCS goes: written as
+#: placeholders (the card or the kernel makes it), read and dropped.
+FCS_BYTES = 2
+#: What the kernel says of a D-channel frame it lost (DAHDI_GETEVENT).
+FRAME_LOST = {lib.DAHDI_EVENT_BADFCS: "a bad FCS", lib.DAHDI_EVENT_ABORT: "an abort",
+              lib.DAHDI_EVENT_OVERRUN: "an overrun (longer than the buffer)"}
 #: The board the inventory puts pseudo channels on.
 PSEUDO_BOARD = "dahdiP"
 #: An FXO port's line in the inventory: its voice channel's name and this.
@@ -126,8 +145,10 @@ RING_CADENCES = {"default": (2000, 4000), "short": (800, 400), "china": (1000, 4
 #: Earpiece tones (station_tone): our generator's ids.
 STATION_TONE_IDS = {"dial": lib.CTI_TONE_DIAL, "ringback": lib.CTI_TONE_RINGBACK,
                     "busy": lib.CTI_TONE_BUSY, "reorder": lib.CTI_TONE_REORDER}
-#: A timeslot's span signalling in the interface's words (status).
+#: A timeslot's span signalling in the interface's words (status), by the
+#: span's type: an ISDN span's B-channels are clear channels.
 SPAN_SIGNALLINGS = {"em": "em_wink", "cas": "cas", "clear": "pri"}
+E1_SPAN_SIGNALLINGS = {**SPAN_SIGNALLINGS, "clear": "ccs"}
 #: SPANSTAT's alarm bits and the interface's names (a loopback is no alarm).
 ALARM_NAMES = {lib.DAHDI_ALARM_RED: "red", lib.DAHDI_ALARM_YELLOW: "yellow",
                lib.DAHDI_ALARM_BLUE: "blue", lib.DAHDI_ALARM_RECOVER: "recovering",
@@ -293,6 +314,9 @@ class DahdiDriver:
         else:
             self._rename(board_names(self._inventory, self._kinds, self._span_types(), boards))
         self._pair_fxo_ports()
+        for info in self._inventory:    # frames come from the start, as on the boards
+            if info.kind == "dchannel":
+                self.open(info.name)
 
     # -- configuration against the kernel --------------------------------
     def _check_configuration(self):
@@ -311,9 +335,9 @@ class DahdiDriver:
                     inventory.append(DeviceInfo(f"dahdiC{channo}", kind, f"dahdiS{spanno}"))
                     inventory.append(DeviceInfo(f"dahdiC{channo}{LINE}", "line",
                                                 f"dahdiS{spanno}", slot=channo))
-                else:
+                else:                                   # a D-channel has no slot
                     inventory.append(DeviceInfo(f"dahdiC{channo}", kind, f"dahdiS{spanno}",
-                                                slot=channo))
+                                                slot=None if kind == "dchannel" else channo))
                 self._kinds[f"dahdiC{channo}"] = CHANNEL_KINDS[keyword]
             for spanno, channels in sorted(spans.items()):
                 self._check_span(ctl, spanno, channels)
@@ -412,9 +436,13 @@ class DahdiDriver:
         if ch is not None:
             return
         channo = self._dahdi_channo(name)
+        span = next(i.board for i in self._inventory if i.name == name)
+        if self._kinds[name] == "dchannel":
+            self._channels[name] = _Channel(name, channo, "dchannel", span,
+                                            self._open_dchannel(channo), None)
+            return
         fd = self._open_channel(channo)
         voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
-        span = next(i.board for i in self._inventory if i.name == name)
         ch = _Channel(name, channo, self._kinds[name], span, fd, voice)
         self._channels[name] = ch
         if ch.kind == "fxs":
@@ -426,6 +454,17 @@ class DahdiDriver:
         for request, value in ((lib.DAHDI_SPECIFY, channo), (lib.DAHDI_SET_BLOCKSIZE, BLOCK),
                                (lib.DAHDI_SETLINEAR, 1)):
             self.devices.ioctl(fd, request, ffi.new("int *", value))
+        return fd
+
+    def _open_dchannel(self, channo):
+        """A D-channel as chan_dahdi opens it: whole frames, each in a
+        buffer of DCHANNEL_BUFSIZE bytes, sent as soon as written."""
+        fd = self.devices.open(CHANNEL_PATH)
+        self.devices.ioctl(fd, lib.DAHDI_SPECIFY, ffi.new("int *", channo))
+        buffers = ffi.new("struct dahdi_bufferinfo *")
+        buffers.txbufpolicy = buffers.rxbufpolicy = lib.DAHDI_POLICY_IMMEDIATE
+        buffers.numbufs, buffers.bufsize = DCHANNEL_BUFFERS, DCHANNEL_BUFSIZE
+        self.devices.ioctl(fd, lib.DAHDI_SET_BUFINFO, buffers)
         return fd
 
     def _open_line(self, ch):
@@ -562,6 +601,10 @@ class DahdiDriver:
             raise errors.BadParameter(f"{name} is an FXO port's line: name its voice channel "
                                       f"{name.removesuffix(LINE)}", function=function,
                                       device=name)
+        if self._kinds.get(name) == "dchannel":
+            raise errors.BadParameter(f"{name} is a D-channel: whole frames only "
+                                      "(dchannel_send, dchannel_frame events)",
+                                      function=function, device=name)
         self.open(name)
         return self._channels[name]
 
@@ -569,6 +612,9 @@ class DahdiDriver:
         self._known(name, "status")
         if self._is_span(name):
             return self._span_status(name)
+        if self._kinds.get(name) == "dchannel":
+            ch = self._channels[name]
+            return {"state": "open", "channo": ch.channo, "span": ch.span}
         ch = self._channel(name, "status")
         facts = {"state": ch.op.kind if ch.op else "idle", "listen": ch.listen,
                  "busy_with": ch.op.kind if ch.op else None,
@@ -598,10 +644,13 @@ class DahdiDriver:
         coding = next((w for w in ("b8zs", "hdb3") if config & LINECONFIG[w]), "ami")
         kinds = {self._kinds[i.name] for i in self._inventory if i.board == span
                  and i.kind == "timeslot"}
+        signallings = E1_SPAN_SIGNALLINGS if kind == "e1" else SPAN_SIGNALLINGS
+        dchannel = next((i.name for i in self._inventory if i.board == span
+                         and i.kind == "dchannel"), None)
         facts.update(framing=framing, coding=coding,
                      clock="line" if info.syncsrc == self._spanno(span) else "internal",
-                     signalling=SPAN_SIGNALLINGS[min(kinds)] if kinds else None,
-                     dchannel=None, bpv=info.bpvcount + info.cvcount,
+                     signalling=signallings[min(kinds)] if kinds else None,
+                     dchannel=dchannel, bpv=info.bpvcount + info.cvcount,
                      looped=bool(info.alarms & lib.DAHDI_ALARM_LOOPBACK),
                      loopback=self._loopbacks.get(span, "none"),
                      loop_code=self._loop_code_now(span))
@@ -647,7 +696,11 @@ class DahdiDriver:
 
     def _service(self, ch):
         """Every event and whole block the channel has now (an FXO port's
-        line first: its events; its audio is its voice's to hear)."""
+        line first: its events; its audio is its voice's to hear); a
+        D-channel's frames."""
+        if ch.kind == "dchannel":
+            self._frames(ch)
+            return
         if ch.line_fd is not None:
             while self._read(ch, ch.line_fd):
                 pass
@@ -670,6 +723,50 @@ class DahdiDriver:
                     return False
                 raise
 
+    def _frames(self, ch):
+        """Every frame the D-channel received: each read is one frame and
+        its FCS (checked by the card or the kernel: a bad one never comes
+        up, an event says it was lost)."""
+        buf = ffi.new(f"char[{DCHANNEL_BUFSIZE}]")
+        while True:
+            try:
+                n = self.devices.read(ch.fd, buf, DCHANNEL_BUFSIZE)
+            except OSError as e:
+                if e.errno == lib.ELAST:
+                    self._take_event(ch, ch.fd)
+                    continue
+                if e.errno == lib.EAGAIN:
+                    return
+                raise
+            if n > FCS_BYTES:
+                self._emit(ch, "dchannel_frame", frame=ffi.buffer(buf, n - FCS_BYTES)[:])
+
+    def dchannel_send(self, name, frame):
+        """One frame on the D-channel: written with two bytes more, where
+        the card puts its FCS (as libpri writes to DAHDI)."""
+        self._known(name, "dchannel_send")
+        if self._kinds.get(name) != "dchannel":
+            raise errors.BadParameter(f"{name} is not a D-channel (hardhdlc or dchan in "
+                                      "system.conf)", function="dchannel_send", device=name)
+        if not 0 < len(frame) <= DCHANNEL_BUFSIZE - FCS_BYTES:
+            raise errors.BadParameter(f"a frame is 1 to {DCHANNEL_BUFSIZE - FCS_BYTES} bytes, "
+                                      f"not {len(frame)}", function="dchannel_send",
+                                      device=name)
+        ch = self._channels[name]
+        data = bytes(frame) + bytes(FCS_BYTES)
+        while True:
+            try:
+                self.devices.write(ch.fd, ffi.from_buffer(data), len(data))
+                return
+            except OSError as e:
+                if e.errno == lib.EAGAIN:
+                    raise errors.DeviceBusy("DAHDI's transmit buffers are full: more frames "
+                                            "wait than the line sends in a second",
+                                            function="dchannel_send", device=name) from None
+                if e.errno != lib.ELAST:
+                    raise
+                self._take_event(ch, ch.fd)
+
     def _send(self, ch, size):
         """Write back the block the voice work made.  Transmit buffers full
         (EAGAIN) mean the reactor came late and the channel already has
@@ -690,6 +787,10 @@ class DahdiDriver:
         event = self._event[0]
         if event in (lib.DAHDI_EVENT_ALARM, lib.DAHDI_EVENT_NOALARM):
             self._span_alarms_changed(ch.span)
+        elif ch.kind == "dchannel":
+            if event in FRAME_LOST:
+                log.warn("{channel}: a frame was lost to {why}", channel=ch.name,
+                         why=FRAME_LOST[event])
         elif ch.kind == "fxs":
             self._station_event(ch, event)
         elif ch.kind != "fxo":
@@ -1444,7 +1545,8 @@ def board_names(inventory, kinds, span_types, boards):
     theirs: an analog board takes the next FXO ports (dxxxBnCm, four to a
     voice board), a voice board as many pseudo channels (keys "dahdiP1"...),
     a T1 or E1 board the next span of that type (dtiBn, its timeslots
-    dtiBnTm: an E1's line timeslots 1-15 and 17-31 as T1-T30), a station
+    dtiBnTm: an E1's line timeslots 1-15 and 17-31 as T1-T30; an ISDN
+    span's D-channel dtiBnD), a station
     board the next FXS ports (msiBnCm), a conference board its DSPs
     (dcbBnDm: DAHDI conferences, keys "dahdiConf<board>.<dsp>").
     BadParameter when DAHDI has too few."""
@@ -1480,9 +1582,11 @@ def board_names(inventory, kinds, span_types, boards):
             dti += 1
             span = take(spans[board.type], 1, f"a {board.type.upper()} span", index)[0]
             names[span] = (f"dtiB{dti}", f"dtiB{dti}")
-            members = [i.name for i in inventory if i.board == span and i.kind != "span"]
+            members = [i.name for i in inventory if i.board == span and i.kind == "timeslot"]
             for t, dahdi in enumerate(members, 1):
                 names[dahdi] = (f"dtiB{dti}T{t}", f"dtiB{dti}")
+            for dahdi in (i.name for i in inventory if i.board == span and i.kind == "dchannel"):
+                names[dahdi] = (f"dtiB{dti}D", f"dtiB{dti}")
         elif board.type == "conference":
             for d in range(1, board.size + 1):
                 dcb_names = (f"dcbB{dcb + 1}D{d}", f"dcbB{dcb + 1}")
@@ -1522,7 +1626,6 @@ def _refuse(function, capability):
 
 
 _REFUSED = {
-    "a D-channel": ("dchannel_send",),
     "a BERT (DAHDI's only one, DAHDI_MAINT_PRBS, runs the framer's own pattern on a "
     "whole span, with no choice of pattern or timeslot, and DAHDI 2.11's card drivers "
     "answer it ENOSYS)": ("bert_start", "bert_results", "bert_stop"),
