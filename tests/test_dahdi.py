@@ -7,8 +7,9 @@ from array import array
 
 import pytest
 from twisted.internet import task
+from twisted.logger import capturedLogs, formatEvent
 
-from drivers import errors, systemconf
+from drivers import _dahdi, errors, systemconf
 from drivers.dahdi import BoardLayout, DahdiDriver
 from drivers.dahdidev import SimulatedDevices, simulated_system_conf
 from drivers.interface import Prompt, Termination
@@ -553,6 +554,20 @@ def test_a_d_channel_carries_whole_frames_both_ways_its_fcs_the_card_s():
         d.dchannel_send("dtiB1D", b"")
     with pytest.raises(errors.BadParameter, match="D-channel: whole frames only"):
         d.play("dtiB1D", [Prompt(b"\xff" * 80, "ulaw")])
+
+
+def test_a_frame_the_card_lost_is_logged_and_the_next_ones_come():
+    """DAHDI tells of a frame lost to a bad FCS by an event where the frame
+    would be read (ELAST): the driver logs it and reads on."""
+    span = IsdnSpan()
+    channo = span.driver.status("dtiB1D")["channo"]
+    lib = _dahdi.lib
+    assert lib.cti_dahdisim_queue_event(channo, lib.DAHDI_EVENT_BADFCS) == 0
+    span.far.send(b"\x00\x01\x73")
+    with capturedLogs() as logged:
+        span.run(100)
+    assert "dtiB1D: a frame was lost to a bad FCS" in [formatEvent(e) for e in logged]
+    assert span.frames() == [b"\x00\x01\x73"]
 
 
 def test_a_d_channel_whose_frames_wait_a_second_is_busy():
