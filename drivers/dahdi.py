@@ -23,14 +23,26 @@ receivers, call-progress tones, caller ID, silence, and the prompt, tone
 or digits to send back), one call per block, and the driver writes back
 the block it returns.  Operation times are counted in blocks: board time.
 
-Channels are of five kinds, by their system.conf keyword: FXO ports
-(fxsks, fxsls) are voice channels with a line; FXS ports (fxoks) are
+Channels are of six kinds, by their system.conf keyword: FXO ports
+(fxsks, fxsls) are voice channels with a line, as on an analog board:
+the line is the DAHDI channel (its slot the caller's voice, "dahdiC1/line"
+in the inventory), the voice a pseudo channel of its own, kept open (its
+slot what the voice sends); they start hearing each other (the voice
+MONITORs the line, the line DIGITALMONs the voice), and the bus can take
+either elsewhere, so an FXO port carries a call out to a consulted
+number, a transfer or a conference as a board's line does; FXS ports (fxoks) are
 stations, the phone rung with DAHDI_SETCADENCE and DAHDI_HOOK RING, its
 earpiece tones ours; e&m channels (T1 robbed bit,
 DAHDI's E&M: the kernel sends 1111 off hook and 0000 on hook, winks, and
 debounces the far end's A bit), cas channels (the four bits raw, E1 CAS)
 and clear channels (bchan: an ISDN B-channel's audio) are timeslots, with
-the voice work on their audio too.  Spans ("span") report their alarms
+the voice work on their audio too; hardhdlc and dchan channels are an
+ISDN span's D-channel ("dchannel"), opened at start and read and written
+in whole frames, each followed by the two bytes of its FCS, which the
+card (hardhdlc) or the kernel (dchan) makes and checks: the driver
+writes two placeholder bytes after each frame and drops the two it
+reads, as libpri does on DAHDI; a frame lost to a bad FCS, an abort or
+an overrun comes as an event, and is logged.  Spans ("span") report their alarms
 from DAHDI_SPANSTAT; each channel's ALARM / NOALARM says they changed.
 
 ==================  ===============================================
@@ -47,6 +59,8 @@ RINGERON            FXS port: a ring cycle begins (one past the last:
 HOOKCOMPLETE        e&m: wink_done (our wink ended)
 BITSCHANGED         cas: signalling, the bits read with GETRXBITS
 POLARITY            polarity_reversed
+BADFCS, ABORT,      D-channel: a frame lost (logged)
+OVERRUN
 ALARM, NOALARM      alarm raised / cleared on the span (from SPANSTAT)
 ==================  ===============================================
 
@@ -59,19 +73,25 @@ timeslot or a phone by DAHDI_CONF_DIGITALMON (its line is sent what that
 channel receives), so no sample goes through Python on the way.
 Conferences are DAHDI's (DAHDI_CONF_CONF with TALKER and LISTENER): a
 party joins with its own channel, so its output slot is its own.  Span
-maintenance is refused whole (DriverNotSupported): DAHDI_MAINT has no
-BERT per timeslot nor the counters the interface reports; nor does the
-driver run a D-channel (dchannel_send).
+maintenance: the counters are DAHDI_SPANSTAT's counts (span_counters
+says which it has), loopbacks and a T1's in-band loop codes
+DAHDI_MAINT's commands.  A BERT is refused whole (DriverNotSupported):
+DAHDI_MAINT_PRBS has no pattern or timeslot to choose, and no card
+driver of DAHDI 2.11 runs it.
 """
 from dataclasses import dataclass, field
 
+from twisted.logger import Logger
 from zope.interface import implementer
 
 from drivers import _dahdi, errors
 from drivers.dahdidev import CHANNEL_PATH, CTL_PATH, PSEUDO_PATH
 from drivers.interface import (
+    DEFAULT_SILENCE_DBM0,
     DIGIT_BUFFER,
+    LOOP_CODES,
     RING_GAP_S,
+    SILENCE_DBM0_RANGE,
     TONES,
     CallerId,
     DeviceInfo,
@@ -83,6 +103,7 @@ from drivers.systemconf import SIGNALLINGS
 from drivers.watchdog import deadline_ms, hung_data
 
 ffi, lib = _dahdi.ffi, _dahdi.lib
+log = Logger()
 
 #: Samples per block (20 ms at 8 kHz: chan_dahdi's READ_SIZE).
 BLOCK = 160
@@ -91,13 +112,25 @@ BLOCK_MS = BLOCK // 8
 PER_BLOCK = 16
 #: Channel signallings this driver drives, by the kind of channel each is.
 CHANNEL_KINDS = {"fxsks": "fxo", "fxsls": "fxo", "fxoks": "fxs", "e&m": "em", "cas": "cas",
-                 "bchan": "clear", "clear": "clear"}
+                 "bchan": "clear", "clear": "clear", "hardhdlc": "dchannel",
+                 "dchan": "dchannel"}
 #: Each kind of channel as the inventory lists it (pseudo: the driver's
 #: voice channels, DAHDI pseudo channels).
 DEVICE_KIND = {"fxo": "voice", "fxs": "station", "em": "timeslot", "cas": "timeslot",
-               "clear": "timeslot", "pseudo": "voice"}
+               "clear": "timeslot", "pseudo": "voice", "dchannel": "dchannel"}
+#: A D-channel's buffers (DAHDI_SET_BUFINFO, as chan_dahdi sets them): the
+#: longest frame read or written with its two FCS bytes, and how many.
+DCHANNEL_BUFSIZE, DCHANNEL_BUFFERS = 1024, 16
+#: The two bytes after a D-channel frame, where its FCS goes: written as
+#: placeholders (the card or the kernel makes it), read and dropped.
+FCS_BYTES = 2
+#: What the kernel says of a D-channel frame it lost (DAHDI_GETEVENT).
+FRAME_LOST = {lib.DAHDI_EVENT_BADFCS: "a bad FCS", lib.DAHDI_EVENT_ABORT: "an abort",
+              lib.DAHDI_EVENT_OVERRUN: "an overrun (longer than the buffer)"}
 #: The board the inventory puts pseudo channels on.
 PSEUDO_BOARD = "dahdiP"
+#: An FXO port's line in the inventory: its voice channel's name and this.
+LINE = "/line"
 #: The conference device of DAHDI's own names, and the parties the driver
 #: lets one conference device hold (its "room", as a DSP's on the boards).
 CONFERENCE_DEVICE = "dahdiConf"
@@ -112,13 +145,28 @@ RING_CADENCES = {"default": (2000, 4000), "short": (800, 400), "china": (1000, 4
 #: Earpiece tones (station_tone): our generator's ids.
 STATION_TONE_IDS = {"dial": lib.CTI_TONE_DIAL, "ringback": lib.CTI_TONE_RINGBACK,
                     "busy": lib.CTI_TONE_BUSY, "reorder": lib.CTI_TONE_REORDER}
-#: A timeslot's span signalling in the interface's words (status).
+#: A timeslot's span signalling in the interface's words (status), by the
+#: span's type: an ISDN span's B-channels are clear channels.
 SPAN_SIGNALLINGS = {"em": "em_wink", "cas": "cas", "clear": "pri"}
+E1_SPAN_SIGNALLINGS = {**SPAN_SIGNALLINGS, "clear": "ccs"}
 #: SPANSTAT's alarm bits and the interface's names (a loopback is no alarm).
 ALARM_NAMES = {lib.DAHDI_ALARM_RED: "red", lib.DAHDI_ALARM_YELLOW: "yellow",
                lib.DAHDI_ALARM_BLUE: "blue", lib.DAHDI_ALARM_RECOVER: "recovering",
                lib.DAHDI_ALARM_NOTOPEN: "not_open", lib.DAHDI_ALARM_LOS: "los",
                lib.DAHDI_ALARM_LFA: "oof", lib.DAHDI_ALARM_LMFA: "lmfa"}
+#: Loopbacks at our side of a span and DAHDI_MAINT's commands for them.
+LOOPBACK_COMMANDS = {"none": lib.DAHDI_MAINT_NONE, "local": lib.DAHDI_MAINT_LOCALLOOP,
+                     "line": lib.DAHDI_MAINT_NETWORKLINELOOP,
+                     "payload": lib.DAHDI_MAINT_NETWORKPAYLOADLOOP}
+#: The loop codes DAHDI_MAINT sends: a T1's in-band ones.  DAHDI has no
+#: command for the ESF data link's (payload_up, payload_down).
+LOOP_CODE_COMMANDS = {"line_up": lib.DAHDI_MAINT_LOOPUP, "line_down": lib.DAHDI_MAINT_LOOPDOWN}
+#: How long the kernel sends a loop code (kernel.h's DAHDI_LOOPCODE_TIME).
+LOOP_CODE_S = 10.0
+#: SPANSTAT's alarm bits the span counters' defects read: AIS (blue), the
+#: frame lost now (red, LFA).
+AIS_ALARMS = lib.DAHDI_ALARM_BLUE
+OOF_ALARMS = lib.DAHDI_ALARM_RED | lib.DAHDI_ALARM_LFA
 #: system.conf's framing and coding words and SPANSTAT's lineconfig bits.
 LINECONFIG = {"d4": lib.DAHDI_CONFIG_D4, "esf": lib.DAHDI_CONFIG_ESF,
               "ami": lib.DAHDI_CONFIG_AMI, "b8zs": lib.DAHDI_CONFIG_B8ZS,
@@ -179,8 +227,13 @@ class _Channel:
     channo: int
     kind: str                   # fxo, fxs, em, cas, clear (CHANNEL_KINDS), pseudo
     span: str
-    fd: int
+    fd: int                     # an FXO port's: its voice's pseudo channel
     voice: object               # cti_chanvoice *
+    line_channo: int | None = None      # an FXO port: its DAHDI channel (the line)
+    line_fd: int | None = None          # ... open from open() to close()
+    line_listen: int | None = None      # ... the slot its line sends the caller
+    loop_dropped: bool = False          # ... the far end's loop current dropped
+    reversed: bool = False              # ... the battery reversed (an odd count)
     offhook: bool = False
     signalling_events: bool = False
     rx_bits: int = 0            # cas: the far end's bits as last reported
@@ -194,8 +247,35 @@ class _Channel:
     rings: int = 0
     since_ring_ms: int | None = None
     kinds: frozenset = frozenset()
+    silence_dbm0: int = DEFAULT_SILENCE_DBM0
     typed: str = ""
     op: _Operation | None = None
+
+
+@dataclass(frozen=True)
+class _Leg:
+    """What transmits on a slot and listens to one: a channel, or (`line`)
+    an FXO port's line."""
+
+    ch: _Channel
+    line: bool
+
+    @property
+    def fd(self):
+        return self.ch.line_fd if self.line else self.ch.fd
+
+    @property
+    def slot(self):
+        return self.ch.line_channo if self.line else self.ch.channo
+
+    def hears(self):
+        return self.ch.line_listen if self.line else self.ch.listen
+
+    def set_hears(self, slot):
+        if self.line:
+            self.ch.line_listen = slot
+        else:
+            self.ch.listen = slot
 
 
 @implementer(IBoardDriver)
@@ -223,13 +303,20 @@ class DahdiDriver:
         self._channel_numbers = {}      # a device's DAHDI channel, where renamed
         self._span_numbers = {}
         self._conferences = {}          # conference device -> {confno: {slot: role}}
+        self._counting_since = {}       # span -> when its counters were first read
+        self._loopbacks = {}            # span -> the loopback we set (LOOPBACK_COMMANDS)
+        self._loop_codes = {}           # span -> (loop code, until when the kernel sends it)
         self._inventory = self._check_configuration()
         if boards is None:
             for n in range(1, voice_channels + 1):
-                self._open_pseudo(f"{PSEUDO_BOARD}{n}", PSEUDO_BOARD)
+                self._add_voice_channel(f"{PSEUDO_BOARD}{n}", PSEUDO_BOARD)
             self._add_conference_device(CONFERENCE_DEVICE, CONFERENCE_DEVICE)
         else:
             self._rename(board_names(self._inventory, self._kinds, self._span_types(), boards))
+        self._pair_fxo_ports()
+        for info in self._inventory:    # frames come from the start, as on the boards
+            if info.kind == "dchannel":
+                self.open(info.name)
 
     # -- configuration against the kernel --------------------------------
     def _check_configuration(self):
@@ -244,8 +331,13 @@ class DahdiDriver:
                 spanno = self._check_channel(ctl, channo, keyword)
                 spans.setdefault(spanno, []).append(channo)
                 kind = DEVICE_KIND[CHANNEL_KINDS[keyword]]
-                inventory.append(DeviceInfo(f"dahdiC{channo}", kind, f"dahdiS{spanno}",
-                                            slot=channo))
+                if CHANNEL_KINDS[keyword] == "fxo":     # its voice's slot: _pair_fxo_ports
+                    inventory.append(DeviceInfo(f"dahdiC{channo}", kind, f"dahdiS{spanno}"))
+                    inventory.append(DeviceInfo(f"dahdiC{channo}{LINE}", "line",
+                                                f"dahdiS{spanno}", slot=channo))
+                else:                                   # a D-channel has no slot
+                    inventory.append(DeviceInfo(f"dahdiC{channo}", kind, f"dahdiS{spanno}",
+                                                slot=None if kind == "dchannel" else channo))
                 self._kinds[f"dahdiC{channo}"] = CHANNEL_KINDS[keyword]
             for spanno, channels in sorted(spans.items()):
                 self._check_span(ctl, spanno, channels)
@@ -331,21 +423,70 @@ class DahdiDriver:
             raise errors.NoSuchDevice(f"no DAHDI channel {name} in {self.conf.path}",
                                       function=function, device=name)
 
+    def _dahdi_channo(self, name):
+        return self._channel_numbers.get(name) or int(name[len("dahdiC"):])
+
     def open(self, name):
         self._known(name, "open")
-        if name in self._channels or self._is_span(name):
+        if self._is_span(name) or name.endswith(LINE):
             return
-        channo = self._channel_numbers.get(name) or int(name[len("dahdiC"):])
-        fd = self.devices.open(CHANNEL_PATH)
-        for request, value in ((lib.DAHDI_SPECIFY, channo), (lib.DAHDI_SET_BLOCKSIZE, BLOCK),
-                               (lib.DAHDI_SETLINEAR, 1)):
-            self.devices.ioctl(fd, request, ffi.new("int *", value))
-        voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
+        ch = self._channels.get(name)
+        if ch is not None and ch.kind == "fxo" and ch.line_fd is None:
+            self._open_line(ch)
+        if ch is not None:
+            return
+        channo = self._dahdi_channo(name)
         span = next(i.board for i in self._inventory if i.name == name)
+        if self._kinds[name] == "dchannel":
+            self._channels[name] = _Channel(name, channo, "dchannel", span,
+                                            self._open_dchannel(channo), None)
+            return
+        fd = self._open_channel(channo)
+        voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
         ch = _Channel(name, channo, self._kinds[name], span, fd, voice)
         self._channels[name] = ch
         if ch.kind == "fxs":
             ch.phone_offhook = bool(self._params(ch).rxisoffhook)
+
+    def _open_channel(self, channo):
+        """A DAHDI channel as chan_dahdi opens it."""
+        fd = self.devices.open(CHANNEL_PATH)
+        for request, value in ((lib.DAHDI_SPECIFY, channo), (lib.DAHDI_SET_BLOCKSIZE, BLOCK),
+                               (lib.DAHDI_SETLINEAR, 1)):
+            self.devices.ioctl(fd, request, ffi.new("int *", value))
+        return fd
+
+    def _open_dchannel(self, channo):
+        """A D-channel as chan_dahdi opens it: whole frames, each in a
+        buffer of DCHANNEL_BUFSIZE bytes, sent as soon as written."""
+        fd = self.devices.open(CHANNEL_PATH)
+        self.devices.ioctl(fd, lib.DAHDI_SPECIFY, ffi.new("int *", channo))
+        buffers = ffi.new("struct dahdi_bufferinfo *")
+        buffers.txbufpolicy = buffers.rxbufpolicy = lib.DAHDI_POLICY_IMMEDIATE
+        buffers.numbufs, buffers.bufsize = DCHANNEL_BUFFERS, DCHANNEL_BUFSIZE
+        self.devices.ioctl(fd, lib.DAHDI_SET_BUFINFO, buffers)
+        return fd
+
+    def _open_line(self, ch):
+        """An FXO port's line opened, with the board's power-on routes: its
+        voice hears the line (MONITOR), the line sends its voice (DIGITALMON)."""
+        ch.line_fd = self._open_channel(ch.line_channo)
+        ch.offhook = ch.loop_dropped = ch.reversed = False
+        self._setconf(ch.line_fd, ch.channo, lib.DAHDI_CONF_DIGITALMON)
+        ch.line_listen = ch.channo
+        if ch.listen is None:
+            self._monitor(ch, ch.line_channo)
+
+    def _pair_fxo_ports(self):
+        """Each FXO port's voice: a pseudo channel of its own, kept open from
+        start to end, whose slot carries what the voice sends (as a board's
+        voice channel has a slot apart from its line's)."""
+        for index, info in enumerate(self._inventory):
+            if info.kind == "voice" and self._kinds.get(info.name) == "fxo":
+                ch = self._open_pseudo(info.name, info.board, "fxo")
+                ch.line_channo = self._dahdi_channo(info.name)
+                self._inventory[index] = DeviceInfo(info.name, "voice", info.board,
+                                                    slot=ch.channo)
 
     def _span_types(self):
         """{span device: "t1", "e1" or "analog"} of the inventory's spans."""
@@ -358,13 +499,18 @@ class DahdiDriver:
             self.devices.close(ctl)
 
     def _rename(self, names):
-        """The inventory under the boards' names (board_names); pseudo
-        channels opened for the voice boards."""
+        """The inventory under the boards' names (board_names), an FXO port's
+        line as its voice's name and "/line"; pseudo channels opened for the
+        voice boards."""
         inventory = []
         for info in self._inventory:
-            if info.name not in names:
+            base = info.name.removesuffix(LINE)
+            if base not in names:
                 continue                # on no board of the configuration
-            name, board = names[info.name]
+            name, board = names[base]
+            if info.name != base:
+                inventory.append(DeviceInfo(name + LINE, info.kind, board, slot=info.slot))
+                continue
             inventory.append(DeviceInfo(name, info.kind, board, slot=info.slot))
             self._kinds[name] = self._kinds.pop(info.name, None)
         self._inventory = inventory
@@ -374,71 +520,91 @@ class DahdiDriver:
                               if d.startswith("dahdiS")}
         for dahdi, (name, board) in names.items():
             if dahdi.startswith(PSEUDO_BOARD):
-                self._open_pseudo(name, board)
+                self._add_voice_channel(name, board)
             elif dahdi.startswith(CONFERENCE_DEVICE):
                 self._add_conference_device(name, board)
+
+    def _add_voice_channel(self, name, board):
+        """A voice channel of a voice board: a pseudo channel."""
+        slot = self._open_pseudo(name, board).channo
+        self._inventory.append(DeviceInfo(name, "voice", board, slot=slot))
 
     def _add_conference_device(self, name, board):
         self._conferences[name] = {}
         self._inventory.append(DeviceInfo(name, "conference", board,
                                           channels=CONFERENCE_PARTIES))
 
-    def _open_pseudo(self, name, board):
+    def _open_pseudo(self, name, board, kind="pseudo"):
         """A pseudo channel, kept open from start to end (its number is
-        DAHDI's choice, and goes with it when it closes)."""
+        DAHDI's choice, and goes with it when it closes), with its voice
+        work: a voice channel of its own, or an FXO port's voice."""
         fd = self.devices.open(PSEUDO_PATH)
         channo = ffi.new("int *")
         self.devices.ioctl(fd, lib.DAHDI_CHANNO, channo)
         for request, value in ((lib.DAHDI_SET_BLOCKSIZE, BLOCK), (lib.DAHDI_SETLINEAR, 1)):
             self.devices.ioctl(fd, request, ffi.new("int *", value))
         voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
-        self._channels[name] = _Channel(name, channo[0], "pseudo", board, fd, voice)
-        self._kinds[name] = "pseudo"
-        self._inventory.append(DeviceInfo(name, "voice", board, slot=channo[0]))
+        ch = self._channels[name] = _Channel(name, channo[0], kind, board, fd, voice)
+        self._kinds[name] = kind
+        return ch
 
     def close(self, name):
         ch = self._channels.get(name)
         if ch is None:
             return
-        if ch.kind == "pseudo":         # it stays open: it ends what it did
+        if ch.kind == "fxo" and ch.line_fd is not None:     # the line: on hook
+            self.devices.close(ch.line_fd)
+            ch.line_fd = ch.line_listen = None
+            ch.offhook = False
+        if ch.kind in ("pseudo", "fxo"):    # the voice stays open: it ends what it did
             self._quiet(ch)
             return
         del self._channels[name]
         self.devices.close(ch.fd)
 
-    def _quiet(self, ch):
-        """A pseudo channel closed: nothing running, heard or sent."""
+    def _quiet(self, ch, keep_listen=False):
+        """A voice (pseudo channel) closed or reset: nothing running or sent;
+        nothing heard unless `keep_listen`."""
         if ch.op is not None:
             if ch.op.watchdog.active():
                 ch.op.watchdog.cancel()
             ch.op = None
         lib.cti_chanvoice_stop(ch.voice)
         lib.cti_chanvoice_record(ch.voice, 0)
-        if ch.listen is not None:
-            self._setconf(ch, 0, lib.DAHDI_CONF_NORMAL)
-            ch.listen = None
+        if ch.listen is not None and not keep_listen:
+            self._unlisten(_Leg(ch, line=False))
 
     def reset(self, name):
+        """A voice is quieted, what it hears and its line kept (hook, what
+        the line sends); another channel is reopened, what it sends kept."""
         old = self._channel(name, "reset")
-        if old.kind == "pseudo":
-            listen = old.listen
-            self._quiet(old)
-            if listen is not None:
-                self._monitor(old, listen)
+        if old.kind in ("pseudo", "fxo"):
+            self._quiet(old, keep_listen=True)
             return
         self.close(name)
         self.open(name)
         new = self._channels[name]
         new.kinds, new.signalling_events = old.kinds, old.signalling_events
         new.station_events = old.station_events
+        lib.cti_chanvoice_stop(old.voice)       # our voice work goes on with the new
+        lib.cti_chanvoice_record(old.voice, 0)  # descriptor, its settings as they were
+        new.voice, new.silence_dbm0 = old.voice, old.silence_dbm0
         if old.listen is not None:
-            self._connect(new, old.listen)
+            self._connect(_Leg(new, line=False), old.listen)
 
     def _channel(self, name, function):
         self._known(name, function)
         if self._is_span(name):
             raise errors.BadParameter(f"{name} is a span, not a channel", function=function,
                                       device=name)
+        if name.endswith(LINE):
+            raise errors.BadParameter(f"{name} is an FXO port's line: name its voice channel "
+                                      f"{name.removesuffix(LINE)}", function=function,
+                                      device=name)
+        if self._kinds.get(name) == "dchannel":
+            raise errors.BadParameter(f"{name} is a D-channel: whole frames only "
+                                      "(dchannel_send, dchannel_frame events)",
+                                      function=function, device=name)
         self.open(name)
         return self._channels[name]
 
@@ -446,13 +612,22 @@ class DahdiDriver:
         self._known(name, "status")
         if self._is_span(name):
             return self._span_status(name)
+        if self._kinds.get(name) == "dchannel":
+            ch = self._channels[name]
+            return {"state": "open", "channo": ch.channo, "span": ch.span}
         ch = self._channel(name, "status")
         facts = {"state": ch.op.kind if ch.op else "idle", "listen": ch.listen,
                  "busy_with": ch.op.kind if ch.op else None,
                  "hook": "off" if ch.offhook else "on", "channo": ch.channo,
                  "ringing": bool(ch.rings) and not ch.offhook}
-        if ch.kind in ("em", "cas"):
-            facts["tx_bits"], facts["rx_bits"] = self.abcd(name)
+        if ch.kind in ("em", "cas"):          # a T1 carries A and B, an E1 all four
+            width = 4 if ffi.string(self._span_info(ch.span, "status").spantype) == b"E1" else 2
+            facts["tx_bits"], facts["rx_bits"] = (bits[:width] for bits in self.abcd(name))
+        if ch.kind == "fxo":
+            facts.update(channo=ch.line_channo, voice_channo=ch.channo,
+                         line_listen=ch.line_listen,
+                         loop_current=ch.offhook and not ch.loop_dropped,
+                         polarity_reversed=ch.reversed)
         return facts
 
     def _span_status(self, span):
@@ -469,11 +644,16 @@ class DahdiDriver:
         coding = next((w for w in ("b8zs", "hdb3") if config & LINECONFIG[w]), "ami")
         kinds = {self._kinds[i.name] for i in self._inventory if i.board == span
                  and i.kind == "timeslot"}
+        signallings = E1_SPAN_SIGNALLINGS if kind == "e1" else SPAN_SIGNALLINGS
+        dchannel = next((i.name for i in self._inventory if i.board == span
+                         and i.kind == "dchannel"), None)
         facts.update(framing=framing, coding=coding,
                      clock="line" if info.syncsrc == self._spanno(span) else "internal",
-                     signalling=SPAN_SIGNALLINGS[min(kinds)] if kinds else None,
-                     dchannel=None, bpv=info.bpvcount,
-                     looped=bool(info.alarms & lib.DAHDI_ALARM_LOOPBACK))
+                     signalling=signallings[min(kinds)] if kinds else None,
+                     dchannel=dchannel, bpv=info.bpvcount + info.cvcount,
+                     looped=bool(info.alarms & lib.DAHDI_ALARM_LOOPBACK),
+                     loopback=self._loopbacks.get(span, "none"),
+                     loop_code=self._loop_code_now(span))
         return facts
 
     def _span_info(self, span, function):
@@ -515,20 +695,77 @@ class DahdiDriver:
         self._pending.append(Event(ch.name, kind, data))
 
     def _service(self, ch):
-        """Every event and whole block the channel has now."""
-        size = BLOCK * 2
+        """Every event and whole block the channel has now (an FXO port's
+        line first: its events; its audio is its voice's to hear); a
+        D-channel's frames."""
+        if ch.kind == "dchannel":
+            self._frames(ch)
+            return
+        if ch.line_fd is not None:
+            while self._read(ch, ch.line_fd):
+                pass
+        while self._read(ch, ch.fd):
+            self._block(ch)
+            self._send(ch, BLOCK * 2)
+
+    def _read(self, ch, fd):
+        """A whole block into self._rx (True), its events taken on the way;
+        False once there is none."""
         while True:
             try:
-                self.devices.read(ch.fd, self._rx, size)
+                self.devices.read(fd, self._rx, BLOCK * 2)
+                return True
             except OSError as e:
                 if e.errno == lib.ELAST:
-                    self._take_event(ch)
+                    self._take_event(ch, fd)
+                    continue
+                if e.errno == lib.EAGAIN:
+                    return False
+                raise
+
+    def _frames(self, ch):
+        """Every frame the D-channel received: each read is one frame and
+        its FCS (checked by the card or the kernel: a bad one never comes
+        up, an event says it was lost)."""
+        buf = ffi.new(f"char[{DCHANNEL_BUFSIZE}]")
+        while True:
+            try:
+                n = self.devices.read(ch.fd, buf, DCHANNEL_BUFSIZE)
+            except OSError as e:
+                if e.errno == lib.ELAST:
+                    self._take_event(ch, ch.fd)
                     continue
                 if e.errno == lib.EAGAIN:
                     return
                 raise
-            self._block(ch)
-            self._send(ch, size)
+            if n > FCS_BYTES:
+                self._emit(ch, "dchannel_frame", frame=ffi.buffer(buf, n - FCS_BYTES)[:])
+
+    def dchannel_send(self, name, frame):
+        """One frame on the D-channel: written with two bytes more, where
+        the card puts its FCS (as libpri writes to DAHDI)."""
+        self._known(name, "dchannel_send")
+        if self._kinds.get(name) != "dchannel":
+            raise errors.BadParameter(f"{name} is not a D-channel (hardhdlc or dchan in "
+                                      "system.conf)", function="dchannel_send", device=name)
+        if not 0 < len(frame) <= DCHANNEL_BUFSIZE - FCS_BYTES:
+            raise errors.BadParameter(f"a frame is 1 to {DCHANNEL_BUFSIZE - FCS_BYTES} bytes, "
+                                      f"not {len(frame)}", function="dchannel_send",
+                                      device=name)
+        ch = self._channels[name]
+        data = bytes(frame) + bytes(FCS_BYTES)
+        while True:
+            try:
+                self.devices.write(ch.fd, ffi.from_buffer(data), len(data))
+                return
+            except OSError as e:
+                if e.errno == lib.EAGAIN:
+                    raise errors.DeviceBusy("DAHDI's transmit buffers are full: more frames "
+                                            "wait than the line sends in a second",
+                                            function="dchannel_send", device=name) from None
+                if e.errno != lib.ELAST:
+                    raise
+                self._take_event(ch, ch.fd)
 
     def _send(self, ch, size):
         """Write back the block the voice work made.  Transmit buffers full
@@ -543,13 +780,17 @@ class DahdiDriver:
                     return
                 if e.errno != lib.ELAST:
                     raise
-                self._take_event(ch)
+                self._take_event(ch, ch.fd)
 
-    def _take_event(self, ch):
-        self.devices.ioctl(ch.fd, lib.DAHDI_GETEVENT, self._event)
+    def _take_event(self, ch, fd):
+        self.devices.ioctl(fd, lib.DAHDI_GETEVENT, self._event)
         event = self._event[0]
         if event in (lib.DAHDI_EVENT_ALARM, lib.DAHDI_EVENT_NOALARM):
             self._span_alarms_changed(ch.span)
+        elif ch.kind == "dchannel":
+            if event in FRAME_LOST:
+                log.warn("{channel}: a frame was lost to {why}", channel=ch.name,
+                         why=FRAME_LOST[event])
         elif ch.kind == "fxs":
             self._station_event(ch, event)
         elif ch.kind != "fxo":
@@ -562,12 +803,15 @@ class DahdiDriver:
             if "ring" in ch.kinds:
                 self._emit(ch, "ring", count=ch.rings)
         elif event == lib.DAHDI_EVENT_ONHOOK and ch.offhook:
+            ch.loop_dropped = True
             if "loop_current" in ch.kinds:
                 self._emit(ch, "loop_current", on=False, ms=0)
             self._end_if(ch, "loop_off", ch.op and ch.op.termination
                          and ch.op.termination.loop_off_ms)
-        elif event == lib.DAHDI_EVENT_POLARITY and "polarity_reversed" in ch.kinds:
-            self._emit(ch, "polarity_reversed")
+        elif event == lib.DAHDI_EVENT_POLARITY:
+            ch.reversed = not ch.reversed
+            if "polarity_reversed" in ch.kinds:
+                self._emit(ch, "polarity_reversed")
 
     def _station_event(self, ch, event):
         """An FXS port: the phone's hook and flashes, the bell's steps."""
@@ -632,6 +876,8 @@ class DahdiDriver:
         flags = lib.cti_chanvoice_block(ch.voice, self._rx, self._tx, BLOCK, self._digits,
                                         self._ndigits, self._tones, self._ntones, PER_BLOCK)
         self._ringing_time(ch)
+        if flags & (lib.CTI_CV_SILENCE_ON | lib.CTI_CV_SILENCE_OFF):
+            self._emit(ch, "silence", on=bool(flags & lib.CTI_CV_SILENCE_ON))
         for digit in ffi.unpack(self._digits, self._ndigits[0]).decode():
             self._digit(ch, digit)
         for i in range(self._ntones[0]):
@@ -749,13 +995,28 @@ class DahdiDriver:
             ch.op.recorded.append(bytes(ffi.buffer(buf, n * 2)))
 
     def enable_events(self, name, kinds):
-        self._channel(name, "enable_events").kinds = frozenset(kinds)
+        ch = self._channel(name, "enable_events")
+        before, ch.kinds = ch.kinds, frozenset(kinds)
+        if ("silence" in before) != ("silence" in ch.kinds):
+            lib.cti_chanvoice_silence_events(ch.voice, int("silence" in ch.kinds))
+
+    def set_silence_level(self, name, dbm0):
+        """Our voice work's level, per channel: below it is silence (its
+        events, max_silence, max_nonsilence)."""
+        ch = self._channel(name, "set_silence_level")
+        low, high = SILENCE_DBM0_RANGE
+        if not isinstance(dbm0, int) or isinstance(dbm0, bool) or not low <= dbm0 <= high:
+            raise errors.BadParameter(f"silence level {dbm0!r} dBm0 is not an integer from "
+                                      f"{low} to {high}", function="set_silence_level",
+                                      device=name)
+        ch.silence_dbm0 = dbm0
+        lib.cti_chanvoice_silence_level(ch.voice, dbm0)
 
     def set_hook(self, name, offhook):
-        ch = self._channel(name, "set_hook")
-        self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new(
+        ch = self._fxo(name, "set_hook")
+        self.devices.ioctl(ch.line_fd, lib.DAHDI_HOOK, ffi.new(
             "int *", lib.DAHDI_OFFHOOK if offhook else lib.DAHDI_ONHOOK))
-        ch.offhook = bool(offhook)
+        ch.offhook, ch.loop_dropped = bool(offhook), False
         if offhook:
             ch.rings, ch.since_ring_ms = 0, None
         self._emit(ch, "hook_done", offhook=bool(offhook))
@@ -856,8 +1117,9 @@ class DahdiDriver:
     # -- the bus: channels' audio cross-connected by DAHDI_SETCONF ----------
     def transmit_slot(self, name):
         """A channel's slot is its DAHDI number: what it carries is what the
-        channel receives (a line's caller, a timeslot's far end, a phone's
-        agent; a pseudo channel, what its voice work plays)."""
+        channel receives (a timeslot's far end, a phone's agent; a pseudo
+        channel, so a voice channel or an FXO port's voice, what its voice
+        work plays)."""
         return self._channel(name, "transmit_slot").channo
 
     def listen(self, name, slot):
@@ -865,58 +1127,60 @@ class DahdiDriver:
         what that channel receives); a timeslot or a phone sends it
         (DAHDI_CONF_DIGITALMON: its line gets what that channel receives,
         its own audio replaced meanwhile)."""
-        ch = self._channel(name, "listen")
-        self._check_listen(ch, slot, "listen")
-        self._connect(ch, slot)
+        leg = _Leg(self._channel(name, "listen"), line=False)
+        self._check_listen(leg, slot, "listen")
+        self._connect(leg, slot)
 
-    def _check_listen(self, ch, slot, function):
+    def _check_listen(self, leg, slot, function):
+        name = leg.ch.name + (LINE if leg.line else "")
         if slot not in {i.slot for i in self._inventory if i.slot is not None}:
             raise errors.BusMisuse(f"no channel transmits on slot {slot}", function=function,
-                                   device=ch.name)
-        if ch.listen is not None:
-            raise errors.BusMisuse(f"{ch.name} already listens to slot {ch.listen}: unlisten "
-                                   "first", function=function, device=ch.name)
-        if slot == ch.channo and not self._in_conference(ch):
-            raise errors.BusMisuse(f"{ch.name} cannot listen to itself", function=function,
-                                   device=ch.name)
+                                   device=name)
+        if leg.hears() is not None:
+            raise errors.BusMisuse(f"{name} already listens to slot {leg.hears()}: unlisten "
+                                   "first", function=function, device=name)
+        if slot == leg.slot and not self._in_conference(slot):
+            raise errors.BusMisuse(f"{name} cannot listen to itself", function=function,
+                                   device=name)
 
-    def _connect(self, ch, slot):
-        if slot == ch.channo:           # a party hearing its conference: it does
-            ch.listen = slot
-            return
-        if DEVICE_KIND[ch.kind] == "voice":
-            self._monitor(ch, slot)
+    def _connect(self, leg, slot):
+        if slot == leg.slot:            # a party hearing its conference: it does
+            leg.set_hears(slot)
+        elif not leg.line and DEVICE_KIND[leg.ch.kind] == "voice":
+            self._monitor(leg.ch, slot)
         else:
-            self._setconf(ch, slot, lib.DAHDI_CONF_DIGITALMON)
-            ch.listen = slot
+            self._setconf(leg.fd, slot, lib.DAHDI_CONF_DIGITALMON)
+            leg.set_hears(slot)
 
     def _monitor(self, ch, slot):
-        self._setconf(ch, slot, lib.DAHDI_CONF_MONITOR)
+        self._setconf(ch.fd, slot, lib.DAHDI_CONF_MONITOR)
         ch.listen = slot
 
-    def _setconf(self, ch, confno, mode):
+    def _setconf(self, fd, confno, mode):
         info = ffi.new("struct dahdi_confinfo *")
         info.chan, info.confno, info.confmode = 0, confno, mode
-        self.devices.ioctl(ch.fd, lib.DAHDI_SETCONF, info)
+        self.devices.ioctl(fd, lib.DAHDI_SETCONF, info)
+
+    def _unlisten(self, leg):
+        self._setconf(leg.fd, 0, lib.DAHDI_CONF_NORMAL)
+        leg.set_hears(None)
 
     def unlisten(self, name):
-        ch = self._channel(name, "unlisten")
-        self._setconf(ch, 0, lib.DAHDI_CONF_NORMAL)
-        ch.listen = None
+        self._unlisten(_Leg(self._channel(name, "unlisten"), line=False))
 
-    # An FXO port is its line: its one slot is the caller's voice, and what
-    # the line sends the caller is set with line_listen (DIGITALMON).
+    # An FXO port is a line and a voice: the line is the DAHDI channel, its
+    # slot the caller's voice, and what it sends the caller is set with
+    # line_listen (DIGITALMON); the voice is a pseudo channel of its own.
     def line_transmit_slot(self, name):
-        return self._fxo(name, "line_transmit_slot").channo
+        return self._fxo(name, "line_transmit_slot").line_channo
 
     def line_listen(self, name, slot):
-        ch = self._fxo(name, "line_listen")
-        self._check_listen(ch, slot, "line_listen")
-        self._setconf(ch, slot, lib.DAHDI_CONF_DIGITALMON)
-        ch.listen = slot
+        leg = _Leg(self._fxo(name, "line_listen"), line=True)
+        self._check_listen(leg, slot, "line_listen")
+        self._connect(leg, slot)
 
     def line_unlisten(self, name):
-        self.unlisten(self._fxo(name, "line_unlisten").name)
+        self._unlisten(_Leg(self._fxo(name, "line_unlisten"), line=True))
 
     def _fxo(self, name, function):
         ch = self._channel(name, function)
@@ -1009,6 +1273,82 @@ class DahdiDriver:
     def alarms(self, span):
         return frozenset(_alarm_names(self._span_info(span, "alarms").alarms))
 
+    # -- span maintenance: DAHDI_SPANSTAT's counts, DAHDI_MAINT ------------
+    def _line_span(self, span, function):
+        """SPANSTAT of a T1 or E1 span (an analog one has no line to test)."""
+        info = self._span_info(span, function)
+        if not ffi.string(info.spantype):
+            raise errors.BadParameter(f"{span} is an analog span: no T1/E1 line",
+                                      function=function, device=span)
+        return info
+
+    def span_counters(self, span):
+        """SPANSTAT's counts as the interface names them.  A card's driver
+        fills the framer's counters (code violations, framing errors: cv,
+        fe) or the older ones (bpv, fas), so each pair is added; DAHDI
+        counts excessive zeros within the code violations (exz 0), keeps
+        its slips to itself (SPANSTAT has no timingslips: slips 0) and
+        counts no out-of-frame events (oof 0: oof_now from the red or LFA
+        alarm).  seconds: on the driver's clock, since first read."""
+        info = self._line_span(span, "span_counters")
+        now = self.clock.seconds()
+        since = self._counting_since.setdefault(span, now)
+        alarms = info.alarms
+        return {"bpv": info.bpvcount + info.cvcount, "exz": 0, "crc": info.crc4count,
+                "fas": info.fascount + info.fecount, "oof": 0, "slips": 0,
+                "ebit": info.ebitcount, "seconds": int(now - since + 1e-6),
+                "los": bool(alarms & lib.DAHDI_ALARM_LOS), "ais": bool(alarms & AIS_ALARMS),
+                "oof_now": bool(alarms & OOF_ALARMS)}
+
+    def _maint(self, span, command, what, function):
+        maint = ffi.new("struct dahdi_maintinfo *")
+        maint.spanno, maint.command = self._spanno(span), command
+        ctl = self.devices.open(CTL_PATH)
+        try:
+            self.devices.ioctl(ctl, lib.DAHDI_MAINT, maint)
+        except OSError as e:
+            if e.errno == lib.ENOSYS:
+                raise errors.DriverNotSupported(
+                    f"{span}'s card does not do {what} (DAHDI_MAINT: ENOSYS)",
+                    function=function, device=span) from None
+            if e.errno == lib.EBUSY:
+                raise errors.DeviceBusy(f"{span} cannot {what} now (a test runs there)",
+                                        function=function, device=span) from None
+            raise
+        finally:
+            self.devices.close(ctl)
+
+    def span_loopback(self, span, mode):
+        self._line_span(span, "span_loopback")
+        if mode not in LOOPBACK_COMMANDS:
+            raise errors.BadParameter(f"loopback {mode!r} is not one of "
+                                      f"{', '.join(LOOPBACK_COMMANDS)}",
+                                      function="span_loopback", device=span)
+        self._maint(span, LOOPBACK_COMMANDS[mode], f"loopback {mode}", "span_loopback")
+        self._loopbacks[span] = mode
+
+    def send_loop_code(self, span, code):
+        info = self._line_span(span, "send_loop_code")
+        if code not in LOOP_CODES:
+            raise errors.BadParameter(f"loop code {code!r} is not one of "
+                                      f"{', '.join(LOOP_CODES)}", function="send_loop_code",
+                                      device=span)
+        if ffi.string(info.spantype).decode().lower() == "e1":
+            raise errors.BadParameter(f"{span} is an E1: it has no loop codes (in-band codes "
+                                      "and the ESF data link are T1's)",
+                                      function="send_loop_code", device=span)
+        if code not in LOOP_CODE_COMMANDS:
+            raise errors.DriverNotSupported(
+                f"DAHDI_MAINT sends only the in-band line codes (line_up, line_down), not "
+                f"{code} on the ESF data link", function="send_loop_code", device=span)
+        self._maint(span, LOOP_CODE_COMMANDS[code], f"send {code}", "send_loop_code")
+        self._loop_codes[span] = (code, self.clock.seconds() + LOOP_CODE_S)
+
+    def _loop_code_now(self, span):
+        """The loop code the kernel is sending (for LOOP_CODE_S), or None."""
+        code, until = self._loop_codes.get(span, (None, 0.0))
+        return code if code is not None and self.clock.seconds() < until else None
+
     # -- stations (FXS ports) -------------------------------------------
     def _station(self, name, function):
         ch = self._channel(name, function)
@@ -1070,10 +1410,11 @@ class DahdiDriver:
         return self._station(name, "station_offhook").phone_offhook
 
     # -- conferences: DAHDI's own (DAHDI_SETCONF, DAHDI_CONF_CONF) --------
-    # A party joins with its channel: what it receives goes into the mix,
-    # and its line (a pseudo channel: its reads) gets everyone's but its
-    # own.  So its output is its own slot: listening to it, it hears the
-    # conference; unlistening takes it out.
+    # A party joins with its channel (an FXO port's line, its DAHDI
+    # channel): what it receives goes into the mix, and its line (a pseudo
+    # channel: its reads) gets everyone's but its own.  So its output is its
+    # own slot: listening to it, it hears the conference; unlistening takes
+    # it out.
 
     def _conference_device(self, dsp, function):
         if dsp not in self._conferences:
@@ -1081,19 +1422,18 @@ class DahdiDriver:
                                       device=dsp)
         return self._conferences[dsp]
 
-    def _in_conference(self, ch):
-        return any(ch.channo in parties for confs in self._conferences.values()
+    def _in_conference(self, slot):
+        return any(slot in parties for confs in self._conferences.values()
                    for parties in confs.values())
 
     def _party(self, dsp, slot, function):
-        ch = next((c for c in self._channels.values() if c.channo == slot), None)
-        if ch is None:
-            info = next((i for i in self._inventory if i.slot == slot), None)
-            if info is None:
-                raise errors.ConferenceError(f"no channel transmits on slot {slot}",
-                                             function=function, device=dsp)
-            ch = self._channel(info.name, function)
-        return ch
+        """The leg transmitting on the slot: a channel, or an FXO port's line."""
+        info = next((i for i in self._inventory if i.slot == slot), None)
+        if info is None:
+            raise errors.ConferenceError(f"no channel transmits on slot {slot}",
+                                         function=function, device=dsp)
+        return _Leg(self._channel(info.name.removesuffix(LINE), function),
+                    line=info.kind == "line")
 
     def _flags(self, role, dsp, function):
         if role not in CONFERENCE_FLAGS:
@@ -1102,14 +1442,14 @@ class DahdiDriver:
                 "; no whisper: coach and pupil)", function=function, device=dsp)
         return CONFERENCE_FLAGS[role]
 
-    def _join(self, dsp, ch, confno, role, function):
-        if ch.listen is not None or self._in_conference(ch):
-            raise errors.ConferenceError(f"{ch.name} listens elsewhere or is in a conference",
-                                         function=function, device=dsp)
+    def _join(self, dsp, leg, confno, role, function):
+        if leg.hears() is not None or self._in_conference(leg.slot):
+            raise errors.ConferenceError(f"slot {leg.slot} listens elsewhere or is in a "
+                                         "conference", function=function, device=dsp)
         info = ffi.new("struct dahdi_confinfo *")
         info.chan, info.confno = 0, confno
         info.confmode = lib.DAHDI_CONF_CONF | self._flags(role, dsp, function)
-        self.devices.ioctl(ch.fd, lib.DAHDI_SETCONF, info)
+        self.devices.ioctl(leg.fd, lib.DAHDI_SETCONF, info)
         return info.confno
 
     def conference_room(self, dsp):
@@ -1131,13 +1471,13 @@ class DahdiDriver:
                    for slot, role in parties]
         confno, joined = -1, {}
         try:
-            for ch, role in members:
-                confno = self._join(dsp, ch, confno, role, "conference_create")
-                joined[ch.channo] = role
+            for leg, role in members:
+                confno = self._join(dsp, leg, confno, role, "conference_create")
+                joined[leg.slot] = role
         except errors.DriverError:
-            for ch, _ in members:
-                if ch.channo in joined:
-                    self._setconf(ch, 0, lib.DAHDI_CONF_NORMAL)
+            for leg, _ in members:
+                if leg.slot in joined:
+                    self._setconf(leg.fd, 0, lib.DAHDI_CONF_NORMAL)
             raise
         confs[confno] = joined
         return confno, {slot: slot for slot in joined}
@@ -1154,8 +1494,8 @@ class DahdiDriver:
         if self.conference_room(dsp) < 1:
             raise errors.ConferenceError(f"{dsp} is full", function="conference_add",
                                          device=dsp)
-        ch = self._party(dsp, slot, "conference_add")
-        self._join(dsp, ch, conference, role, "conference_add")
+        self._join(dsp, self._party(dsp, slot, "conference_add"), conference, role,
+                   "conference_add")
         parties[slot] = role
         return slot
 
@@ -1164,11 +1504,11 @@ class DahdiDriver:
         if slot not in parties:
             raise errors.ConferenceError(f"slot {slot} is not in conference {conference}",
                                          function="conference_remove", device=dsp)
-        ch = self._party(dsp, slot, "conference_remove")
+        leg = self._party(dsp, slot, "conference_remove")
         del parties[slot]
-        self._setconf(ch, 0, lib.DAHDI_CONF_NORMAL)
-        if ch.listen == slot:
-            ch.listen = None
+        self._setconf(leg.fd, 0, lib.DAHDI_CONF_NORMAL)
+        if leg.hears() == slot:
+            leg.set_hears(None)
         if not parties:                 # the last one out ends it
             del self._conferences[dsp][conference]
 
@@ -1181,11 +1521,11 @@ class DahdiDriver:
         if slot not in parties:
             raise errors.ConferenceError(f"slot {slot} is not in conference {conference}",
                                          function="conference_set_role", device=dsp)
-        ch = self._party(dsp, slot, "conference_set_role")
+        leg = self._party(dsp, slot, "conference_set_role")
         info = ffi.new("struct dahdi_confinfo *")
         info.chan, info.confno = 0, conference
         info.confmode = lib.DAHDI_CONF_CONF | self._flags(role, dsp, "conference_set_role")
-        self.devices.ioctl(ch.fd, lib.DAHDI_SETCONF, info)
+        self.devices.ioctl(leg.fd, lib.DAHDI_SETCONF, info)
         parties[slot] = role
 
     def caller_id(self, name):
@@ -1205,7 +1545,8 @@ def board_names(inventory, kinds, span_types, boards):
     theirs: an analog board takes the next FXO ports (dxxxBnCm, four to a
     voice board), a voice board as many pseudo channels (keys "dahdiP1"...),
     a T1 or E1 board the next span of that type (dtiBn, its timeslots
-    dtiBnTm: an E1's line timeslots 1-15 and 17-31 as T1-T30), a station
+    dtiBnTm: an E1's line timeslots 1-15 and 17-31 as T1-T30; an ISDN
+    span's D-channel dtiBnD), a station
     board the next FXS ports (msiBnCm), a conference board its DSPs
     (dcbBnDm: DAHDI conferences, keys "dahdiConf<board>.<dsp>").
     BadParameter when DAHDI has too few."""
@@ -1214,7 +1555,7 @@ def board_names(inventory, kinds, span_types, boards):
     for info in inventory:
         if info.kind == "span" and span_types[info.name] in spans:
             spans[span_types[info.name]].append(info.name)
-        elif info.kind != "span" and kinds[info.name] in by_kind:
+        elif info.kind not in ("span", "line") and kinds[info.name] in by_kind:
             by_kind[kinds[info.name]].append(info.name)
     names, voice, dti, msi, dcb, pseudo = {}, 0, 0, 0, 0, 0
 
@@ -1241,9 +1582,11 @@ def board_names(inventory, kinds, span_types, boards):
             dti += 1
             span = take(spans[board.type], 1, f"a {board.type.upper()} span", index)[0]
             names[span] = (f"dtiB{dti}", f"dtiB{dti}")
-            members = [i.name for i in inventory if i.board == span and i.kind != "span"]
+            members = [i.name for i in inventory if i.board == span and i.kind == "timeslot"]
             for t, dahdi in enumerate(members, 1):
                 names[dahdi] = (f"dtiB{dti}T{t}", f"dtiB{dti}")
+            for dahdi in (i.name for i in inventory if i.board == span and i.kind == "dchannel"):
+                names[dahdi] = (f"dtiB{dti}D", f"dtiB{dti}")
         elif board.type == "conference":
             for d in range(1, board.size + 1):
                 dcb_names = (f"dcbB{dcb + 1}D{d}", f"dcbB{dcb + 1}")
@@ -1283,10 +1626,10 @@ def _refuse(function, capability):
 
 
 _REFUSED = {
-    "a D-channel": ("dchannel_send",),
     "an R2 MF transceiver (MFC/R2 register signals)": ("r2_mf_mode", "r2_mf_send"),
-    "span maintenance": ("span_counters", "span_loopback", "send_loop_code", "bert_start",
-                         "bert_results", "bert_stop"),
+    "a BERT (DAHDI's only one, DAHDI_MAINT_PRBS, runs the framer's own pattern on a "
+    "whole span, with no choice of pattern or timeslot, and DAHDI 2.11's card drivers "
+    "answer it ENOSYS)": ("bert_start", "bert_results", "bert_stop"),
 }
 for _capability, _functions in _REFUSED.items():
     for _function in _functions:

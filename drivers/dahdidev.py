@@ -104,7 +104,7 @@ def simulated_system_conf(boards):
     chassis (boards as drivers.sim.Simulator.from_config takes them): its
     channels numbered as native/src/dahdisim.c numbers them, FXO ports
     fxsks, phones fxoks, a T1 E&M span e&m, an E1 CAS span cas, an ISDN
-    span's B-channels bchan; each T1/E1 span's span= line as its board's
+    span's B-channels bchan and its D-channel hardhdlc; each T1/E1 span's span= line as its board's
     framing and coding.  Voice and conference boards have no channels."""
     lines, channo, spanno = [], 0, 0
     for board in boards:
@@ -127,6 +127,8 @@ def simulated_system_conf(boards):
             keyword = keywords[signalling]
             last = 23 if signalling == "pri" else 24
             lines.append(f"{keyword}={channo + 1}-{channo + last}")
+            if signalling == "pri":
+                lines.append(f"hardhdlc={channo + 24}")
             channo += 24
         elif kind == "e1":
             spanno += 1
@@ -135,5 +137,7 @@ def simulated_system_conf(boards):
             lines.append(f"span={spanno},1,0,{'cas' if keyword == 'cas' else 'ccs'},"
                          f"{board.get('coding', 'hdb3')}{crc4}")
             lines.append(f"{keyword}={channo + 1}-{channo + 15},{channo + 17}-{channo + 31}")
+            if keyword == "bchan":
+                lines.append(f"hardhdlc={channo + 16}")
             channo += 31
     return "\n".join(lines) + "\n"

@@ -11,12 +11,13 @@ tests/test_voice_modem.py against the voice modem driver over our modem
 simulator.
 
 What a driver provides it provides whole, or refuses whole: each call of
-a capability (`CAPABILITIES`: the CT-Bus, T1 trunks, span maintenance,
-stations, conferences, the silence level) either works or raises
+a capability (`CAPABILITIES`: the CT-Bus, T1 trunks, span maintenance
+(counters, loopbacks, loop codes), bit error rate tests, stations,
+conferences, the silence level) either works or raises
 DriverNotSupported naming itself and its device.  `DriverConformance`, which every driver passes,
 checks that, and that each capability a driver provides is held to its
 own suite: a test class mixes in `BusConformance`, `TrunkConformance`,
-`SpanMaintenanceConformance`, `StationConformance`,
+`SpanMaintenanceConformance`, `BertConformance`, `StationConformance`,
 `ConferenceConformance`, `SilenceLevelConformance` for what its driver
 provides, and
 `VoiceConformance` (play, record, digits, dial, tones) and
@@ -141,10 +142,10 @@ def capability_calls(chassis):
                    ("alarms", lambda: d.alarms(span))],
         "span_maintenance": [("span_counters", lambda: d.span_counters(span)),
                              ("span_loopback", lambda: d.span_loopback(span, "local")),
-                             ("send_loop_code", lambda: d.send_loop_code(span, "line_up")),
-                             ("bert_start", lambda: d.bert_start(ts, "qrss")),
-                             ("bert_results", lambda: d.bert_results(ts)),
-                             ("bert_stop", lambda: d.bert_stop(ts))],
+                             ("send_loop_code", lambda: d.send_loop_code(span, "line_up"))],
+        "bert": [("bert_start", lambda: d.bert_start(ts, "qrss")),
+                 ("bert_results", lambda: d.bert_results(ts)),
+                 ("bert_stop", lambda: d.bert_stop(ts))],
         "stations": [("enable_station_events", lambda: d.enable_station_events(station)),
                      ("station_tone", lambda: d.station_tone(station, None)),
                      ("station_offhook", lambda: d.station_offhook(station)),
@@ -228,8 +229,8 @@ class DriverConformance:
             assert d.poll() == []
         assert done_events(chassis, chassis.voice, "play_done")
 
-    @pytest.mark.parametrize("capability", ["bus", "trunks", "span_maintenance", "stations",
-                                            "conferences", "silence_level"])
+    @pytest.mark.parametrize("capability", ["bus", "trunks", "span_maintenance", "bert",
+                                            "stations", "conferences", "silence_level"])
     def test_a_capability_is_provided_whole_or_refused_whole(self, chassis, capability):
         """Refused whole, each call naming itself; or provided whole, and
         then this test class holds it to its suite."""
@@ -439,6 +440,12 @@ class SpanMaintenanceConformance:
         assert d.status(span)["loop_code"] == "line_up"
         with pytest.raises(errors.BadParameter):
             d.send_loop_code(span, "jump")
+
+
+class BertConformance:
+    """For a driver that runs bit error rate tests: mix into a test class
+    with a `chassis` fixture of such a driver (span maintenance too: the
+    BERT runs through a local loopback)."""
 
     def test_a_bert_through_a_local_loop_syncs_error_free_and_stops_with_results(self, chassis):
         d, span = chassis.driver, span_of(chassis)
@@ -661,6 +668,6 @@ def tone_ulaw(freq, ms):
 #: Each capability's suite (DriverConformance holds a driver that provides
 #: one to it).
 CAPABILITIES = {"bus": BusConformance, "trunks": TrunkConformance,
-                "span_maintenance": SpanMaintenanceConformance,
+                "span_maintenance": SpanMaintenanceConformance, "bert": BertConformance,
                 "stations": StationConformance, "conferences": ConferenceConformance,
                 "silence_level": SilenceLevelConformance}

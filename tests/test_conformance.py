@@ -13,6 +13,7 @@ from drivers.interface import IBoardDriver
 from drivers.skeleton import SkeletonDriver
 from tests.conformance import (
     AnalogLineConformance,
+    BertConformance,
     BusConformance,
     Chassis,
     ConferenceConformance,
@@ -55,7 +56,7 @@ class R4Suites(DriverConformance, VoiceConformance, BusConformance, TrunkConform
     """What the R4 driver provides through either binding."""
 
 
-class TestR4DriverOverTheFullBinding(R4Suites, SpanMaintenanceConformance):
+class TestR4DriverOverTheFullBinding(R4Suites, SpanMaintenanceConformance, BertConformance):
     """The simulator's additions, span maintenance among them."""
 
     @pytest.fixture

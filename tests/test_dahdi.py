@@ -7,11 +7,13 @@ from array import array
 
 import pytest
 from twisted.internet import task
+from twisted.logger import capturedLogs, formatEvent
 
-from drivers import errors, systemconf
+from drivers import _dahdi, errors, systemconf
 from drivers.dahdi import BoardLayout, DahdiDriver
 from drivers.dahdidev import SimulatedDevices, simulated_system_conf
 from drivers.interface import Prompt, Termination
+from drivers.pri import PriLink
 from drivers.sim import Simulator
 from drivers.wavinfo import wav_samples
 from tests.conformance import (
@@ -21,6 +23,8 @@ from tests.conformance import (
     ConferenceConformance,
     DriverConformance,
     E1Conformance,
+    SilenceLevelConformance,
+    SpanMaintenanceConformance,
     StationConformance,
     TrunkConformance,
     VoiceConformance,
@@ -74,14 +78,21 @@ BOARDS = [{"type": "analog", "lines": 4}, {"type": "analog", "lines": 2},
 
 class TestDahdiDriverOnThePersonality(DriverConformance, VoiceConformance, BusConformance,
                                       TrunkConformance, StationConformance,
-                                      ConferenceConformance):
-    """FXO ports, T1/E1 timeslots and FXS ports: voice work in userspace,
-    the bus by DAHDI's DIGITALMON, spans and their bits, phones; span
-    maintenance and conferences refused whole."""
+                                      ConferenceConformance, SilenceLevelConformance,
+                                      SpanMaintenanceConformance):
+    """FXO ports' voices, T1/E1 timeslots and FXS ports: voice work in
+    userspace, the bus by DAHDI's DIGITALMON and MONITOR, spans and their
+    bits, phones; span counters, loopbacks and loop codes; a BERT refused
+    whole.  Each FXO port's voice
+    starts hearing its line, as on an analog board: the suites have them
+    free."""
 
     @pytest.fixture
     def chassis(self):
         rig = DahdiRig(BOARDS)
+        for voice in ("dahdiC1", "dahdiC2"):
+            assert rig.driver.status(voice)["listen"] == rig.driver.line_transmit_slot(voice)
+            rig.driver.unlisten(voice)
         return Chassis(driver=rig.driver, run=rig.run, voice="dahdiC1", voice2="dahdiC2",
                        timeslot="dahdiC7", station="dahdiC62", dsp="dahdiConf",
                        events=rig.events, advance_board_only=rig.sim.advance)
@@ -89,7 +100,8 @@ class TestDahdiDriverOnThePersonality(DriverConformance, VoiceConformance, BusCo
 
 class TestDahdiPseudoVoiceChannels(DriverConformance, VoiceConformance, BusConformance,
                                    TrunkConformance, StationConformance,
-                                   ConferenceConformance):
+                                   ConferenceConformance, SilenceLevelConformance,
+                                   SpanMaintenanceConformance):
     """The driver's voice channels as the R4 boards have them: DAHDI pseudo
     channels, hearing a slot by DAHDI_CONF_MONITOR."""
 
@@ -131,9 +143,9 @@ def test_an_operation_whose_blocks_stop_coming_ends_as_hung():
 def test_channels_come_from_system_conf_with_dahdi_s_span_numbers():
     rig = DahdiRig(BOARDS)
     names = [(i.name, i.kind, i.board) for i in rig.driver.inventory()]
-    assert names[:6] == [("dahdiC1", "voice", "dahdiS1"), ("dahdiC2", "voice", "dahdiS1"),
-                         ("dahdiC3", "voice", "dahdiS1"), ("dahdiC4", "voice", "dahdiS1"),
-                         ("dahdiC5", "voice", "dahdiS2"), ("dahdiC6", "voice", "dahdiS2")]
+    assert names[:4] == [("dahdiC1", "voice", "dahdiS1"), ("dahdiC1/line", "line", "dahdiS1"),
+                         ("dahdiC2", "voice", "dahdiS1"), ("dahdiC2/line", "line", "dahdiS1")]
+    assert names[10:12] == [("dahdiC6", "voice", "dahdiS2"), ("dahdiC6/line", "line", "dahdiS2")]
     assert ("dahdiC30", "timeslot", "dahdiS3") in names
     assert ("dahdiC47", "timeslot", "dahdiS4") in names
     assert "dahdiC46" not in {n for n, _, _ in names}       # the E1's timeslot 16
@@ -143,6 +155,9 @@ def test_channels_come_from_system_conf_with_dahdi_s_span_numbers():
     assert names[-1] == ("dahdiConf", "conference", "dahdiConf")
     slots = [i.slot for i in rig.driver.inventory() if i.board == "dahdiP"]
     assert slots == [64, 65, 66, 67]            # pseudo channels: above the real ones
+    slots = {i.name: i.slot for i in rig.driver.inventory() if i.board == "dahdiS1"}
+    assert slots["dahdiC1/line"] == 1           # the port's line: its DAHDI channel
+    assert slots["dahdiC1"] == 68               # its voice: a pseudo channel of its own
     t1, e1 = rig.driver.status("dahdiS3"), rig.driver.status("dahdiS4")
     assert (t1["type"], t1["framing"], t1["coding"], t1["signalling"]) == (
         "t1", "esf", "b8zs", "em_wink")
@@ -419,11 +434,12 @@ R4_BOARDS = [
 
 class TestDahdiDriverNamedAsTheBoards(DriverConformance, VoiceConformance, BusConformance,
                                       TrunkConformance, StationConformance, E1Conformance,
-                                      ConferenceConformance):
+                                      ConferenceConformance, SilenceLevelConformance,
+                                   SpanMaintenanceConformance):
     """The R4 suite's chassis through DAHDI, named as its boards (as the
     server names them): the same devices pass the same suites, an E1's
-    timeslots T1-T30, its D-channel refused whole (DAHDI's ISDN is not
-    driven yet)."""
+    timeslots T1-T30, the E1 CCS span's D-channel a hardhdlc channel
+    (dtiB3D)."""
 
     @pytest.fixture
     def chassis(self):
@@ -485,3 +501,107 @@ def test_three_parties_in_a_dahdi_conference_each_hear_the_other_two():
         d.conference_set_role("dahdiConf", conference, slots["dahdiC63"], "coach")
     d.conference_delete("dahdiConf", conference)
     assert d.conference_room("dahdiConf") == room
+
+
+class IsdnSpan:
+    """An E1 CCS span through DAHDI, named as the boards: its D-channel
+    (dtiB1D, a hardhdlc channel) and the far end's (the simulated telco's)."""
+
+    BOARDS = [{"type": "e1", "signalling": "ccs"}]
+
+    def __init__(self):
+        self.sim = Simulator.from_config(self.BOARDS, seed=1)
+        self.clock = task.Clock()
+        conf = systemconf.parse(simulated_system_conf(self.BOARDS), "simulated system.conf")
+        self.driver = DahdiDriver(SimulatedDevices(), conf, self.clock,
+                                  boards=[BoardLayout("e1")])
+        self.far = self.sim.dchannel("dtiB1")
+        self.events = []
+        self.driver.subscribe(self.events.append)
+        self.far_got = []
+
+    def run(self, ms):
+        for _ in range(0, ms, STEP_MS):
+            self.sim.advance(STEP_MS)
+            self.clock.advance(STEP_MS / 1000.0)
+            self.driver.poll()
+            while (frame := self.far.receive()) is not None:
+                self.far_got.append(frame)
+
+    def frames(self):
+        return [e["frame"] for e in self.events if e.kind == "dchannel_frame"]
+
+
+def test_a_d_channel_carries_whole_frames_both_ways_its_fcs_the_card_s():
+    """What we send reaches the far end as it was (the two bytes written
+    after it, where the card puts the FCS, never travel); what the far end
+    sends comes up as one dchannel_frame, its FCS dropped; the span says
+    which is its D-channel."""
+    span = IsdnSpan()
+    d = span.driver
+    assert ("dtiB1D", "dchannel", "dtiB1") in {(i.name, i.kind, i.board) for i in d.inventory()}
+    assert d.status("dtiB1")["dchannel"] == "dtiB1D"
+    assert d.status("dtiB1")["signalling"] == "ccs"
+    d.dchannel_send("dtiB1D", b"\x02\x01\x7f")
+    d.dchannel_send("dtiB1D", bytes(range(200)))
+    span.far.send(b"\x00\x01\x73")
+    span.run(100)
+    assert span.far_got == [b"\x02\x01\x7f", bytes(range(200))]
+    assert span.frames() == [b"\x00\x01\x73"]
+    with pytest.raises(errors.BadParameter, match="not a D-channel"):
+        d.dchannel_send("dtiB1T1", b"\x02\x01\x7f")
+    with pytest.raises(errors.BadParameter, match="1 to 1022 bytes"):
+        d.dchannel_send("dtiB1D", b"")
+    with pytest.raises(errors.BadParameter, match="D-channel: whole frames only"):
+        d.play("dtiB1D", [Prompt(b"\xff" * 80, "ulaw")])
+
+
+def test_a_frame_the_card_lost_is_logged_and_the_next_ones_come():
+    """DAHDI tells of a frame lost to a bad FCS by an event where the frame
+    would be read (ELAST): the driver logs it and reads on."""
+    span = IsdnSpan()
+    channo = span.driver.status("dtiB1D")["channo"]
+    lib = _dahdi.lib
+    assert lib.cti_dahdisim_queue_event(channo, lib.DAHDI_EVENT_BADFCS) == 0
+    span.far.send(b"\x00\x01\x73")
+    with capturedLogs() as logged:
+        span.run(100)
+    assert "dtiB1D: a frame was lost to a bad FCS" in [formatEvent(e) for e in logged]
+    assert span.frames() == [b"\x00\x01\x73"]
+
+
+def test_a_d_channel_whose_frames_wait_a_second_is_busy():
+    span = IsdnSpan()
+    with pytest.raises(errors.DeviceBusy, match="transmit buffers are full"):
+        for _ in range(40):
+            span.driver.dchannel_send("dtiB1D", bytes(500))
+
+
+def test_libpri_comes_up_on_a_dahdi_d_channel_and_a_call_is_offered():
+    """libpri as the CPE on the DAHDI D-channel, the telco's libpri as the
+    network on the far end: Q.921 comes up on both sides, and the network's
+    SETUP reaches us with its B-channel and numbers."""
+    span = IsdnSpan()
+    seen = {"net": [], "cpe": []}
+    cpe = PriLink("dtiB1D", "cpe", "euroisdn_e1", span.clock,
+                  send=lambda frame: span.driver.dchannel_send("dtiB1D", frame),
+                  on_event=seen["cpe"].append)
+    net = PriLink("telco", "network", "euroisdn_e1", span.clock, send=span.far.send,
+                  on_event=seen["net"].append)
+    span.driver.subscribe(lambda e: cpe.receive(e["frame"]) if e.kind == "dchannel_frame"
+                          else None)
+
+    def run(ms):
+        span.run(ms)
+        while span.far_got:
+            net.receive(span.far_got.pop(0))
+
+    for _ in range(30):
+        run(100)
+    assert [e.kind for e in seen["cpe"]][:1] == [e.kind for e in seen["net"]][:1] == [
+        "dchannel_up"]
+    net.setup(3, "8001", "13800138000", "Alice")
+    for _ in range(5):
+        run(100)
+    [ring] = [e for e in seen["cpe"] if e.kind == "setup"]
+    assert (ring.channel, ring.called, ring.calling) == (3, "8001", "13800138000")

@@ -4,19 +4,25 @@ through the simulator's DAHDI personality (system.conf to match), the
 channels named as the boards, `driver = "dahdi"` as `cti server` would
 make it on /dev/dahdi.  A caller on the T1 goes through the IVR menu to
 the support queue and an agent's phone, with audio both ways."""
+import json
 from dataclasses import replace
 
 import pytest
 
+from cti.linediag.source import Attached
 from cti.server.config import load_server_config
 from cti.storage.models import CallRecord, QueueLogEntry
 from drivers import errors, systemconf
 from drivers.dahdi import BoardLayout, DahdiDriver
 from drivers.dahdidev import SimulatedDevices, simulated_system_conf
 from drivers.sim import Simulator
-from tests.centre import Centre, flow_tier, tones_both_ways
+from tests import test_consult as consult
+from tests import test_span_reports as span_reports
+from tests.centre import Centre, admin, flow_tier, refused, tones_both_ways
 from tests.rig import hears
 from tests.test_callcenter import agent_ready, names, speech
+from tests.test_disconnect import centre_with, cleared_cause, talking
+from tests.test_linediag import Through, linediag_run
 
 
 @pytest.fixture
@@ -69,6 +75,109 @@ def test_ivr_menu_to_queue_to_agent_end_to_end_on_dahdi(centre):
     assert [e.event for e in centre.records.of(QueueLogEntry, call_id=call_id)] == [
         "ENTERQUEUE", "CONNECT", "COMPLETECALLER"]
     assert centre.sim.misuse() == []
+
+
+def test_a_caller_gone_silent_on_an_fxo_port_is_cleared_with_silence_s_cause(tmp_path):
+    """Disconnect supervision by silence on DAHDI: the FXO port's voice
+    work hears silence below the group's level (-30 dBm0).  Talk above it
+    with pauses shorter than silence_s keeps the call; a silent hang-up
+    clears it with silence's cause in the CDR."""
+    centre = centre_with(tmp_path, 'disconnect = ["silence"]\nsilence_s = 5\n'
+                                   "silence_dbm0 = -30", driver="dahdi")
+    caller = talking(centre, "dxxxB1C2")
+    caller.send_tone_custom(440, 0, -25, on_ms=1_000, off_ms=3_000)   # talk, pauses of 3 s
+    centre.run(15_000)
+    caller.stop_sending()
+    assert len(centre.center.calls) == 1
+    caller.send_tone_custom(440, 0, -35, on_ms=6_000)                 # a murmur below -30
+    assert cleared_cause(centre, within_ms=8_000) == "far end cleared (silence for 5 s)"
+
+
+def test_a_silent_hang_up_on_an_fxo_port_clears_the_call(tmp_path):
+    centre = centre_with(tmp_path, 'disconnect = ["loop_current", "silence"]\nsilence_s = 8',
+                         driver="dahdi")
+    talking(centre, "dxxxB1C2")
+    centre.call(admin(centre).call("SimHangup", device="dxxxB1C2", method="silence"))
+    assert cleared_cause(centre, within_ms=11_000) == "far end cleared (silence for 8 s)"
+    centre.run(500)
+    assert centre.center.channels["dxxxB1C2"].state == "idle"
+
+
+#: The consultation suite's outside-party cases: the number consulted,
+#: transferred to or conferenced in answers on an FXO port (dxxxB1C1,
+#: dxxxB1C2), its line and its voice each on a slot of their own.
+OUTSIDE_PARTY_CASES = [
+    consult.test_consult_a_number_then_transfer,
+    consult.test_a_busy_number_brings_the_caller_back,
+    consult.test_a_conference_with_an_outside_party_outlives_the_agent,
+    consult.test_a_caller_sent_to_a_queue_from_a_conference_lets_the_outside_party_go,
+    consult.test_the_outside_party_leaving_a_conference_leaves_the_agent_and_caller,
+    consult.test_a_conference_grows_to_eight_parties_and_refuses_a_ninth,
+    consult.test_a_conference_with_two_outside_parties_lets_both_go_at_the_end,
+    consult.test_the_number_a_conference_was_sent_to_hanging_up_leaves_the_others_talking,
+]
+
+
+@pytest.mark.parametrize("case", OUTSIDE_PARTY_CASES, ids=lambda c: c.__name__[len("test_"):])
+def test_outside_parties_over_fxo_ports_on_dahdi(centre, case):
+    case(centre)
+
+
+def test_an_outside_party_consulted_hanging_up_frees_its_fxo_port_at_once(centre):
+    s = consult.Scene(centre)
+    outside, _ = s.consult_number(line="dxxxB1C1")
+    outside.hangup()
+    centre.run(3000)
+    assert centre.center.channels["dxxxB1C1"].state == "idle"
+    assert centre.center.sweep.run() == [] and centre.center.sweep.run() == []
+
+
+@pytest.fixture
+def running(centre):
+    """The DAHDI centre's server started: its span watches poll each span's
+    DAHDI_SPANSTAT counts every second."""
+    centre.server.startService()
+    yield centre
+    centre.center.stop()
+
+
+#: The span reports' cases that hold on DAHDI as on the boards: the seconds
+#: T1.231 predicts from SPANSTAT's CRC counts, the line settings, bits and
+#: counters of a report, our loopback (DAHDI_MAINT) holding the span, a far
+#: loop (DAHDI_MAINT_LOOPUP) let go only once its loop-down was sent.
+SPAN_REPORT_CASES = [
+    span_reports.test_injected_errors_give_the_seconds_the_definitions_predict,
+    span_reports.test_a_report_has_the_line_settings_bits_and_counters,
+    span_reports.test_our_loopback_holds_the_span_until_it_is_taken_off,
+    span_reports.test_a_far_loop_is_let_go_only_by_its_own_loop_down_once_it_was_sent,
+]
+
+
+@pytest.mark.parametrize("case", SPAN_REPORT_CASES, ids=lambda c: c.__name__[len("test_"):])
+def test_span_reports_on_dahdi(running, case):
+    case(running)
+
+
+def test_linediag_reads_dahdi_spans_counters_and_loopbacks_and_hears_a_bert_refused(running):
+    """Code violations (SPANSTAT's cv count) are line errored seconds; DAHDI
+    gives no slips, so slips injected count nothing; our loopback shows in
+    the span's report; a BERT is refused naming why."""
+    client = admin(running)
+    source = Attached(Through(running, client))
+    span_reports.next_poll(running)
+    span_reports.each_second(running, 2, bpv=3)
+    span_reports.each_second(running, 2, slips=1)
+    counters = linediag_run(source, "counters", "dtiB1", "--json")
+    [report] = json.loads(counters)["spans"]
+    current = report["performance"]["current"]
+    assert (current["les"], current["lcv"], current["css"]) == (2, 6, 0)
+    assert report["counters"]["bpv"] == 6 and report["counters"]["slips"] == 0
+    assert "dtiB1: loopback local" in linediag_run(source, "loopback", "dtiB1", "local")
+    assert "loopback local" in linediag_run(source, "spans", "dtiB1")
+    linediag_run(source, "loopback", "dtiB1", "none")
+    error = refused(running, client, "StartBert", device="dtiB1T5")
+    assert "DAHDI_MAINT_PRBS" in str(error)
+    assert running.server.channels["dtiB1T5"].snapshot()["held"] == []
 
 
 def test_boards_the_dahdi_box_lacks_are_named():

@@ -9,6 +9,7 @@ nothing.  T1 loop-start timeslots likewise, by tone or silence.  A caller
 waiting quietly (in a queue, on hold) is not timed for silence: only once
 it has a party again, from zero."""
 import shutil
+from dataclasses import replace
 
 import pytest
 
@@ -23,10 +24,11 @@ SILENCE_S = 8
 ALL = '["loop_current", "reversal", "tone", "silence"]'
 
 
-def centre_with(tmp_path, group, t1_loopstart=False, sales=""):
+def centre_with(tmp_path, group, t1_loopstart=False, sales="", driver="r4"):
     """The sample centre, the trunk group of its analog lines ("local") or,
     with `t1_loopstart`, of its T1 span made loop start, given `group`
-    (TOML lines); its sales queue given `sales` too."""
+    (TOML lines); its sales queue given `sales` too; on `driver` (r4, or
+    dahdi: its analog lines FXO ports)."""
     shutil.copytree("etc", tmp_path / "etc")
     cti = tmp_path / "etc" / "cti.toml"
     text = cti.read_text()
@@ -40,7 +42,7 @@ def centre_with(tmp_path, group, t1_loopstart=False, sales=""):
     else:
         anchor = 'channels = ["dxxxB1C1-4"]\n'
     cti.write_text(text.replace(anchor, anchor + group + "\n", 1))
-    return Centre(load_server_config(cti))
+    return Centre(replace(load_server_config(cti), driver=driver), driver=driver)
 
 
 def talking(centre, line):

@@ -58,6 +58,8 @@ CONSTANT_GROUPS = {
               "DAHDI_EVENT_WRITE_UNDERRUN DAHDI_EVENT_PULSEDIGIT DAHDI_EVENT_DTMFDOWN "
               "DAHDI_EVENT_DTMFUP",
     "law": "DAHDI_LAW_DEFAULT DAHDI_LAW_MULAW DAHDI_LAW_ALAW",
+    "buffers": "DAHDI_POLICY_IMMEDIATE DAHDI_POLICY_WHEN_FULL DAHDI_POLICY_HALF_FULL "
+               "DAHDI_MAX_NUM_BUFS",
     "flush": "DAHDI_FLUSH_READ DAHDI_FLUSH_WRITE DAHDI_FLUSH_BOTH DAHDI_FLUSH_EVENT "
              "DAHDI_FLUSH_ALL",
     "signalling": "DAHDI_SIG_NONE DAHDI_SIG_FXSLS DAHDI_SIG_FXSGS DAHDI_SIG_FXSKS "
@@ -141,6 +143,8 @@ typedef struct cti_chanvoice cti_chanvoice;
 #define CTI_CV_SENT_ALL ...
 #define CTI_CV_SILENT ...
 #define CTI_CV_ANALYSED ...
+#define CTI_CV_SILENCE_ON ...
+#define CTI_CV_SILENCE_OFF ...
 typedef enum {
     CTI_CP_NONE = 0, CTI_CP_CONNECTED, CTI_CP_BUSY, CTI_CP_NO_ANSWER, CTI_CP_NO_RINGBACK,
     CTI_CP_INTERCEPT, CTI_CP_NO_DIAL_TONE, CTI_CP_FAX
@@ -180,6 +184,8 @@ void cti_chanvoice_record(cti_chanvoice *cv, int on);
 size_t cti_chanvoice_take(cti_chanvoice *cv, int16_t *out, size_t max);
 void cti_chanvoice_cid(cti_chanvoice *cv, int on);
 int cti_chanvoice_callerid(cti_chanvoice *cv, cti_callerid *out);
+void cti_chanvoice_silence_level(cti_chanvoice *cv, int dbm0);
+void cti_chanvoice_silence_events(cti_chanvoice *cv, int on);
 int cti_chanvoice_block(cti_chanvoice *cv, const int16_t *rx, int16_t *tx, int n,
                         char *digits, int *ndigits, int *tones, int *ntones, int max);
 """

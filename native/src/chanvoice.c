@@ -8,7 +8,9 @@
 
 #include "chanvoice.h"
 
-#define SILENCE_DBM0 (-40.0f)   /* the boards' silence threshold */
+#define SILENCE_DBM0 (-40)      /* the boards' silence level, until set */
+#define SILENCE_ON_MS 100       /* below the level this long: silence begins */
+#define SILENCE_OFF_MS 30       /* above it this long: silence ends */
 #define SIGNAL_DBM0 (-45.0f)    /* call progress: something is on the line */
 #define DIAL_TONE_MS 100        /* dial tone heard this long: dial */
 #define VOICE_MS 200            /* a voice this long: connected */
@@ -45,6 +47,9 @@ struct cti_chanvoice {
     cti_cid_rx *cid;
     int cid_on, cid_ready;
     cti_callerid callerid;
+    int silence_dbm0;           /* below this level (dBm0) is silence */
+    int silence_events, silent; /* reporting its changes; silent as last reported */
+    long quiet_ms, loud_ms;     /* below / above the level, unbroken */
     int recording;
     int16_t *rec;
     size_t rec_len, rec_cap;
@@ -65,6 +70,7 @@ cti_chanvoice *cti_chanvoice_new(cti_toneset tones)
     cv->cpt = cti_cpt_rx_new(tones);
     cv->cid = cti_cid_rx_new();
     cv->dtmf_on = 1;
+    cv->silence_dbm0 = SILENCE_DBM0;
     if (!cv->tone || !cv->dtmf_tx || !cv->mf_tx || !cv->dtmf_rx || !cv->mf_rx || !cv->cpt ||
         !cv->cid) {
         cti_chanvoice_free(cv);
@@ -301,6 +307,38 @@ int cti_chanvoice_callerid(cti_chanvoice *cv, cti_callerid *out)
     return 1;
 }
 
+void cti_chanvoice_silence_level(cti_chanvoice *cv, int dbm0)
+{
+    cv->silence_dbm0 = dbm0;
+}
+
+void cti_chanvoice_silence_events(cti_chanvoice *cv, int on)
+{
+    cv->silence_events = on;
+    cv->silent = 0;
+    cv->quiet_ms = cv->loud_ms = 0;
+}
+
+/* A block heard below the level (quiet) or not: CTI_CV_SILENCE_ON or _OFF
+ * when the silence began or ended with it, while reporting. */
+static int silence_changes(cti_chanvoice *cv, int quiet, int n)
+{
+    long ms = n / 8;
+    if (!cv->silence_events)
+        return 0;
+    cv->quiet_ms = quiet ? cv->quiet_ms + ms : 0;
+    cv->loud_ms = quiet ? 0 : cv->loud_ms + ms;
+    if (!cv->silent && cv->quiet_ms >= SILENCE_ON_MS) {
+        cv->silent = 1;
+        return CTI_CV_SILENCE_ON;
+    }
+    if (cv->silent && cv->loud_ms >= SILENCE_OFF_MS) {
+        cv->silent = 0;
+        return CTI_CV_SILENCE_OFF;
+    }
+    return 0;
+}
+
 static void keep(cti_chanvoice *cv, const int16_t *rx, int n)
 {
     if (cv->rec_len + n > cv->rec_cap) {
@@ -360,8 +398,9 @@ int cti_chanvoice_block(cti_chanvoice *cv, const int16_t *rx, int16_t *tx, int n
     *ntones = cti_cpt_rx_feed(cv->cpt, rx, n, tones, max);
     if (cv->cid_on && !cv->cid_ready && cti_cid_rx_feed(cv->cid, rx, n, &cv->callerid))
         cv->cid_ready = 1;
-    if (cti_power_dbm0(rx, n) < SILENCE_DBM0)
+    if (cti_power_dbm0(rx, n) < (float)cv->silence_dbm0)
         flags |= CTI_CV_SILENT;
+    flags |= silence_changes(cv, flags & CTI_CV_SILENT, n);
     if (cv->recording)
         keep(cv, rx, n);
     if (cv->cp.phase != CP_OFF)

@@ -24,6 +24,8 @@ typedef struct cti_chanvoice cti_chanvoice;
 #define CTI_CV_SENT_ALL  0x01   /* the prompt, tone or dial string ended in it */
 #define CTI_CV_SILENT    0x02   /* what it heard was below the silence level */
 #define CTI_CV_ANALYSED  0x04   /* a dial's call progress has its result */
+#define CTI_CV_SILENCE_ON  0x08 /* silence began: 100 ms below the level */
+#define CTI_CV_SILENCE_OFF 0x10 /* silence ended: 30 ms above it */
 
 /* Call-progress results (cti_chanvoice_result). */
 typedef enum {
@@ -67,6 +69,15 @@ void cti_chanvoice_record(cti_chanvoice *cv, int on);
 size_t cti_chanvoice_take(cti_chanvoice *cv, int16_t *out, size_t max);
 void cti_chanvoice_cid(cti_chanvoice *cv, int on);
 int cti_chanvoice_callerid(cti_chanvoice *cv, cti_callerid *out);  /* 1 once read */
+
+/* Silence: a block heard below the channel's level (dBm0; -40 until set,
+ * the boards' default) is CTI_CV_SILENT.  With silence events on, a block
+ * also says when silence began (CTI_CV_SILENCE_ON: 100 ms below the level)
+ * and ended (CTI_CV_SILENCE_OFF: 30 ms above it), as a board's voice
+ * channel reports them; turning them on starts from "not silent", so
+ * silence already there is reported once it has lasted 100 ms. */
+void cti_chanvoice_silence_level(cti_chanvoice *cv, int dbm0);
+void cti_chanvoice_silence_events(cti_chanvoice *cv, int on);
 
 /* One block: hear rx[0..n), fill tx[0..n).  Digits heard go to digits (at
  * most max, their count in *ndigits), call-progress tones as +id/-id into

@@ -10,10 +10,11 @@
  *   ioctl     SPECIFY, GET/SET_BLOCKSIZE (16..DAHDI_MAX_BLOCKSIZE), SETLINEAR,
  *             SETLAW, GET_PARAMS (a channel's own; on ctl the one named by
  *             channo), HOOK, GETEVENT, SPANSTAT (spanno 0 on a channel: its
- *             span), CHANNO, FLUSH, GETCONF / SETCONF (DIGITALMON: a
- *             channel sends what another receives; MONITOR; CONF with
- *             TALKER / LISTENER: conferences), MAINT (a span's
- *             loopbacks), GETRXBITS / SETTXBITS, SETCADENCE; an unknown
+ *             span; its counts as a framer card keeps them), CHANNO, FLUSH,
+ *             GETCONF / SETCONF (DIGITALMON: a channel sends what another
+ *             receives; MONITOR; CONF with TALKER / LISTENER: conferences),
+ *             MAINT (a span's loopbacks, a T1's in-band loop codes),
+ *             GETRXBITS / SETTXBITS, SETCADENCE; an unknown
  *             request ENOTTY; a request
  *             the channel's signalling has no use for EINVAL (HOOK RING on an
  *             FXS-signalled port, SETTXBITS on an analog line)
@@ -40,8 +41,14 @@
  * dropped ONHOOK.  An E1 CAS span's channels are cas (DAHDI_SIG_CAS): the
  * bits go as SETTXBITS sets them, and each change of the far end's gives
  * BITSCHANGED (GETRXBITS reads them).  ISDN spans' B-channels are clear
- * (DAHDI_SIG_CLEAR: audio, no bits, no hook); their D-channel position
- * (T1 24, E1 16) has no channel here.  A span's alarms are SPANSTAT's
+ * (DAHDI_SIG_CLEAR: audio, no bits, no hook); their D-channel (T1 24,
+ * E1 16) is a hardhdlc channel (DAHDI_SIG_HARDHDLC) read and written in
+ * whole frames as the kernel's hardhdlc does: a write is a frame and two
+ * bytes for its FCS, which the card makes (the two are dropped); a read
+ * is a frame and the two FCS bytes the card received; a frame longer than
+ * the channel's buffer (SET_BUFINFO's bufsize) is lost with an OVERRUN
+ * event.  The frames go through dchannel.c, as dt_dchanwrite's do; an E1
+ * CAS span's timeslot 16 has no channel.  A span's alarms are SPANSTAT's
  * (red, yellow, blue, loopback), and every open channel of the span gets
  * ALARM / NOALARM as they rise and clear.
  *
@@ -70,6 +77,7 @@
 #define MAX_CONFS 128            /* conferences (numbers 1..MAX_CONFS) */
 #define RX_KEEP_BLOCKS 4         /* older audio is dropped, as an overrun would */
 #define TX_BLOCKS 4              /* write() refuses more than this many blocks */
+#define NUM_BUFS 4               /* GET_BUFINFO: the buffers a channel has */
 #define RING_TRAILER_MS 200      /* RINGOFFHOOK this long after a ring burst */
 #define FXO_SIGCAP (DAHDI_SIG_FXSLS | DAHDI_SIG_FXSGS | DAHDI_SIG_FXSKS)
 #define RBS_SIGCAP (DAHDI_SIG_EM | DAHDI_SIG_CAS | DAHDI_SIG_CLEAR | DAHDI_SIG_FXSLS | \
@@ -207,8 +215,8 @@ static dchannel *new_channel(dspan *s, int chanpos, int sigtype, device *dev)
 }
 
 /* A span's channels: every line timeslot has a channel number, as in
- * DAHDI (T1 24, E1 31); the D-channel's and E1 CAS's timeslot 16 have no
- * channel here (sigtype 0: GET_PARAMS says so, SPECIFY refuses them). */
+ * DAHDI (T1 24, E1 31); the D-channel's is hardhdlc, E1 CAS's timeslot 16
+ * has no channel here (sigtype 0: GET_PARAMS says so, SPECIFY refuses it). */
 static int add_trunk_span(device *sd)
 {
     span *sp = sd->span;
@@ -226,6 +234,10 @@ static int add_trunk_span(device *sd)
         for (k = 0; k < sp->nts; k++)
             if (span_line_timeslot(sp, k) == pos)
                 td = sp->ts[k];
+        if (!td && sp->dchan && pos == (sp->e1 ? 16 : 24)) {
+            new_channel(s, pos, DAHDI_SIG_HARDHDLC, sp->dchan);
+            continue;
+        }
         if (!td) {
             new_channel(s, pos, DAHDI_SIG_NONE, NULL);
             continue;
@@ -356,6 +368,8 @@ int cti_dahdisim_queue_event(int channo, int event)
 
 static int readable(const dfd *f)
 {
+    if (f->ch && f->ch->sigtype == DAHDI_SIG_HARDHDLC)
+        return f->ch->evlen > 0 || dchan_unread(f->ch->dev->dchan) > 0;
     return f->ch && (f->ch->evlen > 0 || (int)f->ch->rx.len >= f->blocksize);
 }
 
@@ -534,11 +548,14 @@ static void em_tick(dchannel *c, int rx)
 
 static void trunk_tick(dchannel *c)
 {
-    int rx = dahdi_bits(c->dev->ts->rx), alarms = span_alarms(c->span);
+    int rx, alarms = span_alarms(c->span);
     if (alarms != c->alarms) {
         queue_event(c, alarms ? DAHDI_EVENT_ALARM : DAHDI_EVENT_NOALARM);
         c->alarms = alarms;
     }
+    if (c->sigtype == DAHDI_SIG_HARDHDLC)
+        return;                 /* frames, not audio: hdlc_read, hdlc_write */
+    rx = dahdi_bits(c->dev->ts->rx);
     if (c->sigtype == DAHDI_SIG_EM)
         em_tick(c, rx);
     else if (c->sigtype == DAHDI_SIG_CAS && rx != c->rxbits)
@@ -772,7 +789,7 @@ static void fill_params(const dchannel *c, struct dahdi_params *p)
         p->txhooksig = line_hook(c->dev->line) == DX_OFFHOOK;
         p->rxhooksig = c->ringing;
     }
-    p->curlaw = trunk && c->dev->ts->spandev->span->e1 ? DAHDI_LAW_ALAW : DAHDI_LAW_MULAW;
+    p->curlaw = trunk && c->span->dev->span->e1 ? DAHDI_LAW_ALAW : DAHDI_LAW_MULAW;
     p->chan_alarms = (__u32)span_alarms(c->span);
     snprintf(p->name, sizeof p->name, "%s/%d/%d", trunk ? "SIMTE" : "SIMAN", c->spanno,
              c->chanpos);
@@ -799,7 +816,7 @@ static int lineconfig(const span *sp, int *loop)
     config |= coding == DTCD_AMI ? DAHDI_CONFIG_AMI : 0;
     config |= coding == DTCD_B8ZS ? DAHDI_CONFIG_B8ZS : 0;
     config |= coding == DTCD_HDB3 ? DAHDI_CONFIG_HDB3 : 0;
-    config |= span_has_dchannel(sp->signalling) ? DAHDI_CONFIG_CCS : 0;
+    config |= sp->e1 && span_has_dchannel(sp->signalling) ? DAHDI_CONFIG_CCS : 0;
     return config;
 }
 
@@ -816,7 +833,16 @@ static void fill_spaninfo(const dspan *s, struct dahdi_spaninfo *si)
         int loop, framing, coding, clock;
         si->lineconfig = lineconfig(sp, &loop);
         t1maint_line(sp->maint, &framing, &coding, &clock, &loop);
+        t1maint_counts n;
         si->alarms = span_alarms(s) | (loop != DTLB_NONE ? DAHDI_ALARM_LOOPBACK : 0);
+        /* the counts as a framer card's driver keeps them (wct4xxp): code
+         * violations (bipolar violations and excessive zeros), framing
+         * errors, CRC errors, E-bits */
+        t1maint_counters(sp->maint, &n);
+        si->cvcount = (uint32_t)(n.bpv + n.exz);
+        si->fecount = (uint32_t)n.fas;
+        si->crc4count = (int)n.crc;
+        si->ebitcount = (int)n.ebit;
         si->syncsrc = clock == DTCK_LINE ? s->spanno : 0;
         snprintf(si->name, sizeof si->name, "SIMTE/%d", s->spanno);
         snprintf(si->desc, sizeof si->desc, "cti simulator %s span %s",
@@ -906,7 +932,8 @@ static int conf_request(dchannel *c, unsigned long request, struct dahdi_confinf
     return 0;
 }
 
-/* DAHDI_MAINT: the loopbacks at our side of a T1/E1 span. */
+/* DAHDI_MAINT: the loopbacks at our side of a T1/E1 span, and a T1's
+ * in-band loop codes (the kernel sends them for DAHDI_LOOPCODE_TIME). */
 static int maint(const struct dahdi_maintinfo *mi)
 {
     const dspan *s = span_no(mi->spanno);
@@ -924,6 +951,13 @@ static int maint(const struct dahdi_maintinfo *mi)
         return 0;
     case DAHDI_MAINT_NETWORKPAYLOADLOOP:
         t1maint_set_loopback(s->dev->span->maint, DTLB_PAYLOAD);
+        return 0;
+    case DAHDI_MAINT_LOOPUP:
+    case DAHDI_MAINT_LOOPDOWN:
+        /* the in-band codes; an E1 has none (wct4xxp: ENOSYS), and a BERT's
+         * pattern would be replaced */
+        if (t1maint_send_inband_code(s->dev->span->maint, mi->command == DAHDI_MAINT_LOOPUP) < 0)
+            return fail(s->dev->span->e1 ? ENOSYS : EBUSY);
         return 0;
     default:
         return fail(ENOSYS);
@@ -1017,6 +1051,23 @@ static int channel_ioctl(dfd *f, unsigned long request, void *arg)
     case DAHDI_SETLINEAR:
         f->linear = !!v;
         return 0;
+    case DAHDI_GET_BUFINFO: {
+        struct dahdi_bufferinfo *bi = arg;
+        memset(bi, 0, sizeof *bi);
+        bi->bufsize = f->blocksize;
+        bi->numbufs = NUM_BUFS;
+        return 0;
+    }
+    case DAHDI_SET_BUFINFO: {
+        /* the kernel's dahdi_reallocbufs: the buffers' size is the block
+         * size from now on (a D-channel's: the longest frame it takes) */
+        const struct dahdi_bufferinfo *bi = arg;
+        if (bi->bufsize < 16 || bi->bufsize > DAHDI_MAX_BLOCKSIZE || bi->numbufs < 2 ||
+            bi->numbufs > DAHDI_MAX_NUM_BUFS)
+            return fail(EINVAL);
+        f->blocksize = bi->bufsize;
+        return 0;
+    }
     case DAHDI_SETLAW:
         if (v < DAHDI_LAW_DEFAULT || v > DAHDI_LAW_ALAW)
             return fail(EINVAL);
@@ -1127,6 +1178,8 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
         else {
             f->ch = c;
             c->opens++;
+            if (c->sigtype == DAHDI_SIG_HARDHDLC)
+                dchan_opened(c->dev->dchan);    /* frames nobody read are gone */
             r = 0;
         }
     } else if (!f->ch)
@@ -1137,6 +1190,61 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
         update_wakefd();
     sim_unlock();
     return r;
+}
+
+/* ---- a hardhdlc channel's frames -----------------------------------------*/
+
+/* HDLC's frame check sequence (CRC-16 of X.25), as a card's HDLC controller
+ * appends it. */
+static uint16_t hdlc_fcs(const uint8_t *p, int n)
+{
+    uint16_t fcs = 0xFFFF;
+    int k;
+    while (n-- > 0) {
+        fcs ^= *p++;
+        for (k = 0; k < 8; k++)
+            fcs = fcs & 1 ? (uint16_t)((fcs >> 1) ^ 0x8408) : (uint16_t)(fcs >> 1);
+    }
+    return (uint16_t)~fcs;
+}
+
+/* The next frame that reached us and its FCS, cut to what the reader asked
+ * (the kernel's read of an HDLC channel); one longer than the buffer was
+ * lost on the way in (OVERRUN). */
+static ssize_t hdlc_read(dfd *f, void *buf, size_t n)
+{
+    uint8_t frame[DT_DCHAN_MAX + 2];
+    uint16_t fcs;
+    int len;
+    size_t amnt;
+    if (f->ch->evlen > 0)
+        return fail(ELAST);
+    if (!(len = dchan_read(f->ch->dev->dchan, frame, DT_DCHAN_MAX)))
+        return fail(EAGAIN);
+    if (len + 2 > f->blocksize) {
+        queue_event(f->ch, DAHDI_EVENT_OVERRUN);
+        return fail(ELAST);
+    }
+    fcs = hdlc_fcs(frame, len);
+    frame[len] = (uint8_t)(fcs & 0xFF);
+    frame[len + 1] = (uint8_t)(fcs >> 8);
+    amnt = (size_t)len + 2 < n ? (size_t)len + 2 : n;
+    memcpy(buf, frame, amnt);
+    return (ssize_t)amnt;
+}
+
+/* A frame and two bytes for its FCS (the kernel's write, cut to the block
+ * size; dahdi_hdlc_getbuf strips the two and the card makes the FCS). */
+static ssize_t hdlc_write(dfd *f, const void *buf, size_t n)
+{
+    int amnt = n < (size_t)f->blocksize ? (int)n : f->blocksize;
+    if (f->ch->evlen > 0)
+        return fail(ELAST);
+    if (amnt - 2 > DT_DCHAN_MAX)
+        return fail(EINVAL);    /* longer than the simulated line carries */
+    if (amnt > 2 && dchan_write(f->ch->dev->dchan, buf, amnt - 2) < 0)
+        return fail(EAGAIN);    /* a second of the line waits already */
+    return amnt;
 }
 
 /* ---- audio -------------------------------------------------------------*/
@@ -1159,7 +1267,9 @@ ssize_t cti_dahdi_read(int fd, void *buf, size_t n)
     }
     want = n / sample_size(f) < (size_t)f->blocksize ? n / sample_size(f)
                                                      : (size_t)f->blocksize;
-    if (f->ch->evlen > 0)
+    if (f->ch->sigtype == DAHDI_SIG_HARDHDLC)
+        r = hdlc_read(f, buf, n);
+    else if (f->ch->evlen > 0)
         r = fail(ELAST);
     else if (f->ch->rx.len < (size_t)f->blocksize)
         r = fail(EAGAIN);       /* blocking reads would wait: we never block */
@@ -1192,7 +1302,9 @@ ssize_t cti_dahdi_write(int fd, const void *buf, size_t n)
     count = n / sample_size(f);
     if (count > (size_t)f->blocksize)
         count = f->blocksize;
-    if (f->ch->evlen > 0)
+    if (f->ch->sigtype == DAHDI_SIG_HARDHDLC)
+        r = hdlc_write(f, buf, n);
+    else if (f->ch->evlen > 0)
         r = fail(ELAST);
     else if (f->ch->tx.len + count > (size_t)TX_BLOCKS * f->blocksize)
         r = fail(EAGAIN);

@@ -180,6 +180,33 @@ static int take_frame(struct dchan *c, frame_queue *q, void *out, int max)
     return f->len;
 }
 
+/* ---- DAHDI's personality: a hardhdlc channel (dahdisim.c) ----------------*/
+
+int dchan_write(struct dchan *c, const void *bytes, int len)
+{
+    if (send_frame(c, &c->to_far, bytes, len) < 0)
+        return -1;
+    c->sent++;
+    return 0;
+}
+
+int dchan_read(struct dchan *c, void *out, int max)
+{
+    const frame *f = queue_head(&c->at_us);
+    int len;
+    if (!f)
+        return 0;
+    len = f->len;
+    memcpy(out, f->bytes, (size_t)(len < max ? len : max));
+    queue_pop(&c->at_us);
+    return len;
+}
+
+int dchan_unread(const struct dchan *c)
+{
+    return c->at_us.count;
+}
+
 /* ---- the dt_ calls (our side) -----------------------------------------------*/
 
 static device *dchan_dev(int dev)

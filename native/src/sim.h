@@ -291,6 +291,12 @@ void dchan_tick(device *d);
 int dchan_idle(const struct dchan *c);
 void dchan_opened(struct dchan *c);       /* frames it had not read are gone */
 int dchan_status(device *d, char *buf, int max);
+/* DAHDI's personality: a frame our side wrote (-1: a second of the line
+ * waits already), the next frame that reached us (its whole length, the
+ * bytes cut to max; 0: none), how many wait to be read. */
+int dchan_write(struct dchan *c, const void *bytes, int len);
+int dchan_read(struct dchan *c, void *out, int max);
+int dchan_unread(const struct dchan *c);
 farend *tslot_farend(struct tslot *t);
 struct station *station_new(device *d);
 void station_free(struct station *s);

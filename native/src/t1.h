@@ -135,5 +135,13 @@ int t1maint_status(const struct t1maint *m, char *buf, int max);
  * loopback (DTLB_); setting a loopback as dt_setloopback does. */
 void t1maint_line(const struct t1maint *m, int *framing, int *coding, int *clock, int *loop);
 void t1maint_set_loopback(struct t1maint *m, int mode);
+/* Send the in-band line loop-up (up) or loop-down code as dt_sendloopcode
+ * does (DAHDI_MAINT_LOOPUP / LOOPDOWN): -1 on an E1 or while a BERT runs. */
+int t1maint_send_inband_code(struct t1maint *m, int up);
+/* The counters since the span was opened (DAHDI_SPANSTAT's counts). */
+typedef struct {
+    unsigned long bpv, exz, crc, fas, oof, slips, ebit;
+} t1maint_counts;
+void t1maint_counters(const struct t1maint *m, t1maint_counts *c);
 
 #endif

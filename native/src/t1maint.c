@@ -905,6 +905,21 @@ int dt_setloopback(int dev, int mode)
     return r;
 }
 
+/* Start sending a loop code (DTLC_x), replacing the one being sent. */
+static void start_code(struct t1maint *m, int code)
+{
+    if (inband(m->code))
+        m->pattern_on = 0;
+    m->code = code;
+    m->code_ms = 0;
+    if (inband(code)) {
+        /* the in-band codes: 00001 (loop up) or 001 (loop down), repeated */
+        cti_pattern_word(&m->gen, 1, code == DTLC_LINEUP ? 5 : 3);
+        m->pattern_on = 1;
+        wake_timeslots(m);
+    }
+}
+
 int dt_sendloopcode(int dev, int code)
 {
     device *d;
@@ -928,22 +943,32 @@ int dt_sendloopcode(int dev, int code)
         dev_err(d, EDT_BUSY, "a BERT runs on %s: an in-band code would replace its "
                 "pattern; stop it first", d->name);
     } else {
-        if (inband(m->code))
-            m->pattern_on = 0;
-        m->code = code;
-        m->code_ms = 0;
-        if (inband(code)) {
-            /* the in-band codes: 00001 (loop up) or 001 (loop down), repeated */
-            cti_pattern_word(&m->gen, 1, code == DTLC_LINEUP ? 5 : 3);
-            m->pattern_on = 1;
-            wake_timeslots(m);
-        }
+        start_code(m, code);
         dev_ok(d);
         r = 0;
     }
 out:
     sim_unlock();
     return r;
+}
+
+int t1maint_send_inband_code(struct t1maint *m, int up)
+{
+    if (m->s->e1 || m->bert_on || m->ts_berts > 0)
+        return -1;
+    start_code(m, up ? DTLC_LINEUP : DTLC_LINEDOWN);
+    return 0;
+}
+
+void t1maint_counters(const struct t1maint *m, t1maint_counts *c)
+{
+    c->bpv = m->bpv;
+    c->exz = m->exz;
+    c->crc = m->crc;
+    c->fas = m->fas;
+    c->oof = m->oof;
+    c->slips = m->slips;
+    c->ebit = m->ebit;
 }
 
 /* Whether a timeslot carries a call on the bus: it listens to something,
