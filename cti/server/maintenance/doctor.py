@@ -91,7 +91,7 @@ The rules (RULES; each check's docstring says how it decides):
                                    messages it cannot read (96, 100, 111)
 
 The D-channel is placed by the configuration (T1 channel 24, E1 timeslot
-16), so B-channels cannot overlap it.  Coming with MFC/R2: OpenR2's
+16), so B-channels cannot overlap it.  Not checked yet: OpenR2's
 protocol errors and the R2 variant (country, ANI/DNIS order, CD bits).
 """
 from collections.abc import Callable, Iterable, Iterator, Mapping

@@ -28,6 +28,7 @@ POLL_S on the server's clock.  How it takes the calls we place: `answer`
 from contextlib import suppress
 from dataclasses import dataclass
 
+from twisted.internet import task
 from twisted.logger import Logger
 
 from cti.server.lines.pri import (
@@ -241,3 +242,42 @@ class FarSpan:
             del self.calls[far.device]
         self.by_call.pop(far.call, None)
         self.pending_digits.pop(far.call, None)
+
+
+class IsdnFarEnds:
+    """The telco's side of every ISDN span whose B-channels are in trunk
+    groups (`trunk_names`): a FarSpan each (`spans`, by span; `trunks`, by
+    B-channel), their D-channels read every POLL_S once started."""
+
+    def __init__(self, sim, config, trunk_names, clock):
+        self.clock = clock
+        self.spans = {}
+        self.trunks = {}
+        self._poll = None
+        for name in trunk_names:
+            device = config.devices[name]
+            if device.signalling not in ("pri", "ccs"):
+                continue
+            span = name.rsplit("T", 1)[0]
+            if span not in self.spans:
+                e1 = config.boards[config.devices[span].board]["type"] == "e1"
+                self.spans[span] = FarSpan(sim, span, config.pri_settings(span), e1, clock)
+            self.trunks[name] = self.spans[span]
+
+    def start(self):
+        if self.spans and self._poll is None:
+            self._poll = task.LoopingCall(self._read)
+            self._poll.clock = self.clock
+            self._poll.start(POLL_S, now=True)
+
+    def stop(self):
+        if self._poll is not None and self._poll.running:
+            self._poll.stop()
+        self._poll = None
+
+    def _read(self):
+        for far in self.spans.values():
+            try:
+                far.poll()
+            except Exception:              # one span's trouble stops no other
+                log.failure("sim: the telco's D-channel on {span}", span=far.span)

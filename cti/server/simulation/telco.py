@@ -45,11 +45,10 @@ import base64
 import binascii
 from array import array
 
-from twisted.internet import task
 from twisted.logger import Logger
 
 from cti.server.errors import InvalidField, InvalidState, NoSimulator, NoSuchObject
-from cti.server.simulation.isdn import ISDN_ANSWER_MODES, POLL_S, FarSpan
+from cti.server.simulation.isdn import ISDN_ANSWER_MODES, IsdnFarEnds
 from cti.server.simulation.r2telco import R2Telco
 from drivers import errors as driver_errors
 from drivers.interface import (
@@ -152,49 +151,22 @@ class SimulatedTelco:
         self.heard = {}                   # device -> digits its far end heard, this call
         self.audio_until = {}             # device -> when the audio it was sent ends
         self.injecting = {}               # span -> the next second's errors (DelayedCall)
-        self.isdn = {}                    # ISDN span -> its FarSpan (the telco's libpri)
-        self.isdn_trunks = {}             # B-channel in a trunk group -> its span's FarSpan
-        self._poll = None                 # the LoopingCall that reads their D-channels
-        #: the MFC/R2 far ends of the E1 CAS trunk groups (r2telco.py)
+        #: the MFC/R2 far ends of the E1 CAS trunk groups (r2telco.py), and
+        #: the telco's libpri on the ISDN spans (isdn.py)
         self.r2 = R2Telco(sim, config.trunk_groups, clock) if sim is not None else None
-        if sim is not None:
-            self._isdn(config)
-
-    def _isdn(self, config):
-        """The telco's libpri on each ISDN span whose B-channels are trunks."""
-        for name in self.trunks:
-            device = config.devices[name]
-            if device.signalling not in ("pri", "ccs"):
-                continue
-            span = name.rsplit("T", 1)[0]
-            if span not in self.isdn:
-                self.isdn[span] = FarSpan(self.sim, span, config.pri_settings(span),
-                                          self.span_types[span] == "e1", self.clock)
-            self.isdn_trunks[name] = self.isdn[span]
+        self.isdn = IsdnFarEnds(sim, config, self.trunks, clock) if sim is not None else None
+        self.isdn_trunks = self.isdn.trunks if sim is not None else {}
 
     def start(self):
-        """Play the far ends' MFC/R2, and read the ISDN D-channels every
-        POLL_S, from now on."""
+        """Play the far ends' MFC/R2 and ISDN from now on."""
         if self.r2 is not None:
             self.r2.start()
-        if self.isdn and self._poll is None:
-            self._poll = task.LoopingCall(self._poll_isdn)
-            self._poll.clock = self.clock
-            self._poll.start(POLL_S, now=True)
-
-    def _poll_isdn(self):
-        for far in self.isdn.values():
-            try:
-                far.poll()
-            except Exception:              # one span's trouble stops no other
-                log.failure("sim: the telco's D-channel on {span}", span=far.span)
+            self.isdn.start()
 
     def stop(self):
         if self.r2 is not None:
             self.r2.stop()
-        if self._poll is not None and self._poll.running:
-            self._poll.stop()
-        self._poll = None
+            self.isdn.stop()
 
     # -- the far end of a trunk ---------------------------------------------
     def call(self, who, target, ani="", dnis="", name="", mf=None, category=None):
@@ -536,10 +508,10 @@ class SimulatedTelco:
         return {"span": span, "on": on, "node": far.node, "switchtype": far.switchtype}
 
     def _isdn_span(self, span):
-        far = self.isdn.get(span)
+        far = self.isdn.spans.get(span)
         if far is None:
             raise NoSuchObject(f"{span} is no ISDN span with B-channels in this server's "
-                               f"[[trunk_groups]] (ISDN spans: {_names(self.isdn)})",
+                               f"[[trunk_groups]] (ISDN spans: {_names(self.isdn.spans)})",
                                object="device", id=span)
         return far
 
