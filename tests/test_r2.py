@@ -502,3 +502,32 @@ def test_boards_without_an_r2_mf_transceiver_refuse_r2_trunks_at_start(tmp_path)
     with pytest.raises(DriverNotSupported) as refused:
         Centre(r2_config(tmp_path, "itu"), binding="vendor")
     assert refused.value.device == "dtiB2T1" and "no R2 MF transceiver" in str(refused.value)
+
+
+def test_a_china_call_out_whose_called_side_takes_a_shorter_ani_is_accepted():
+    """A called side that has enough of the ANI sends A3 (address complete)
+    while ours still has ANI digits to send: we go to group B, not astray."""
+    def short_ani(port, clock, on_event, max_ani, max_dnis):
+        return ChinaBackward(port, clock, on_event, 4, max_dnis)
+
+    pair = R2Pair("cn", max_ani=11, max_dnis=1, ours=ChinaForward, far=short_ani)
+    pair.ours.make_call("13800138000", "8", "national_priority")
+    offered = pair.until(pair.far_events, "offered")
+    assert (offered.ani, offered.dnis, offered.category) == ("1380", "8", "national_priority")
+    pair.far.accept("charge")
+    assert pair.until(pair.ours_events, "accepted").charge is True
+
+
+def test_a_china_call_out_whose_called_side_falls_silent_fails_in_30_s():
+    """Our DNIS is shorter than the called side's max_dnis and it never asks
+    again (nor ends the address with A3): our calling side gives up after
+    OpenR2's forward safety time and clears forward, its call failed."""
+    def slow(port, clock, on_event, max_ani, max_dnis):
+        return ChinaBackward(port, clock, on_event, max_ani, max_dnis, mf_timeout_ms=120_000)
+
+    pair = R2Pair("cn", max_ani=4, max_dnis=7, ours=ChinaForward, far=slow)
+    pair.ours.make_call("", "8001")
+    assert pair.until(pair.ours_events, "error", within_ms=40_000).error == \
+        "forward_safety_timeout"
+    pair.run(100)
+    assert pair.rig.sim.endpoint(TS).heard_bits() == "1011"              # clear-forward

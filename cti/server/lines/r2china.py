@@ -49,8 +49,10 @@ count the ANI against the trunk's max_ani, as the carrier's agreement
 fixes it.
 
 Timers run on the injected clock: the seize acknowledgement (8 s), each
-compelled cycle (mf_timeout_ms), the answer (60 s).  A timeout is a
-protocol error (`R2Event("error")`): the calling side clears forward.
+compelled cycle (mf_timeout_ms), the calling side's wait for the called
+side's next request when it has no digit left to send (30 s: the called
+side's own timeout ends it with A3 first), the answer (60 s).  A timeout
+is a protocol error (`R2Event("error")`): the calling side clears forward.
 """
 from twisted.logger import Logger
 
@@ -78,8 +80,10 @@ CATEGORY_SIGNALS = {"national_subscriber": 1, "national_priority": 2, "test_equi
                     "collect_call": 1, "unknown": 1}
 CATEGORY_NAMES = {1: "national_subscriber", 2: "national_priority", 3: "test_equipment",
                   7: "international_subscriber", 9: "international_priority"}
-#: Timers (ms): seize acknowledgement, answer, a pulsed A3 after no more DNIS.
-SEIZE_ACK_MS, ANSWER_MS, PULSE_MS = 8000, 60000, 150
+#: Timers (ms): seize acknowledgement, answer, a pulsed A3 after no more DNIS,
+#: and the calling side's wait with nothing left to send (OpenR2's
+#: mf_fwd_safety: lines-real.md 3.5).
+SEIZE_ACK_MS, ANSWER_MS, PULSE_MS, FORWARD_SAFETY_MS = 8000, 60000, 150, 30000
 MF_TIMEOUT_MS = 5000
 
 FORWARD = Table("r2_china_forward", initial="idle", transitions=[
@@ -91,6 +95,7 @@ FORWARD = Table("r2_china_forward", initial="idle", transitions=[
     ("dnis", "category_asked", "ani"),
     ("ani", "ani_done", "dnis"),
     ("dnis", "change_to_b", "group_b"),
+    ("ani", "change_to_b", "group_b"),          # address complete with the ANI cut short
     ("group_b", "accepted", "accepted"),
     ("accepted", "answer", "answered"),
     ("answered", "clear_back", "cleared_back"),
@@ -285,6 +290,8 @@ class ChinaForward(_Side):
         elif self._pending:
             self._send_next(self._pending)
             self._pending = 0
+        elif not self._sending:              # nothing left to send: the called side's turn
+            self._after(FORWARD_SAFETY_MS, "forward_safety_timeout")
 
     def _send_next(self, signal):
         self._send(signal)
