@@ -70,6 +70,21 @@ VARIANTS = ("itu", "cn", "mx", "br", "ar")
 #: Calling party categories (group II), in the words of the configuration.
 CATEGORIES = ("national_subscriber", "national_priority", "international_subscriber",
               "international_priority", "collect_call", "test_equipment", "unknown")
+#: The category only a far end sends (what OpenR2 reports for a signal
+#: it does not know): never one for our calls.
+UNKNOWN_CATEGORY = "unknown"
+#: A collect call has a group II signal in Brazil's variant only: OpenR2
+#: 1.3.3 has none elsewhere (a call with it dies in an MF timeout), and
+#: China's calling side (cti.server.lines.r2china) sends none either.
+COLLECT_CALL_VARIANTS = ("br",)
+
+
+def categories_sent(variant):
+    """The calling categories a call placed in `variant` can carry."""
+    return tuple(c for c in CATEGORIES if c != UNKNOWN_CATEGORY
+                 and (c != "collect_call" or variant in COLLECT_CALL_VARIANTS))
+
+
 #: How a call is accepted (the called exchange's B signal).
 CHARGES = ("charge", "no_charge", "special")
 #: Why a call is cleared or refused, in OpenR2's order of meaning.
@@ -263,7 +278,6 @@ class R2Channel:
         self._events = []               # OpenR2's callbacks, delivered after its call
         self._timer = None              # (due ms, DelayedCall)
         self._now_ms = 0                # OpenR2's time, as last set
-        self._busy = False              # inside a call into OpenR2
         _CHANNELS[self._fd] = self
         self._set_time()
         self._chan = lib.cti_r2_chan_new(context._context, self._fd)
@@ -289,8 +303,11 @@ class R2Channel:
     # -- call control -------------------------------------------------------
     def make_call(self, ani, dnis, category="national_subscriber"):
         """Seize and send the DNIS (and the ANI when asked): accepted, then
-        answered, or disconnect/error."""
-        code = _choice(_CATEGORY, category, "category", "openr2_chan_make_call", self.device)
+        answered, or disconnect/error.  The category: one of
+        categories_sent(the context's variant)."""
+        sent = {c: _CATEGORY[c] for c in categories_sent(self.context.variant)}
+        code = _choice(sent, category, f"category (variant {self.context.variant})",
+                       "openr2_chan_make_call", self.device)
         for name, number in (("ani", ani), ("dnis", dnis)):
             if not number.isdigit() and not (name == "ani" and number == ""):
                 raise R2Error(f"{name} {number!r}: digits 0-9",
@@ -417,7 +434,7 @@ if lib is not None:
     @ffi.def_extern()
     def cti_r2_on_call_offered(chan, ani, dnis, category):
         _channel(chan)._event("offered", ani=_string(ani), dnis=_string(dnis),
-                              category=_CATEGORY_NAME.get(category, "unknown"))
+                              category=_CATEGORY_NAME.get(category, UNKNOWN_CATEGORY))
 
     @ffi.def_extern()
     def cti_r2_on_call_accepted(chan, mode):

@@ -15,7 +15,7 @@ from cti.server.lines.r2china import ChinaBackward, ChinaForward
 from cti.storage.models import CallRecord
 from drivers.errors import DriverNotSupported
 from drivers.r2 import DriverPort, FarPort, R2Channel, R2Context
-from tests.centre import Centre, admin, flow_tier, tones_both_ways
+from tests.centre import Centre, admin, flow_tier, refused, tones_both_ways
 from tests.rig import Rig, hears, power_at
 
 SPAN, TS = "dtiB1", "dtiB1T1"
@@ -531,3 +531,17 @@ def test_a_china_call_out_whose_called_side_falls_silent_fails_in_30_s():
         "forward_safety_timeout"
     pair.run(100)
     assert pair.rig.sim.endpoint(TS).heard_bits() == "1011"              # clear-forward
+
+
+@pytest.mark.parametrize(("variant", "category"), [("itu", "collect_call"),
+                                                   ("cn", "collect_call"), ("cn", "unknown")])
+def test_the_telco_refuses_a_category_the_variant_cannot_send(tmp_path, variant, category):
+    """A SimCall category that the group's variant has no signal for is
+    refused by name (it reached the agent as a national subscriber, or
+    died in an MF timeout)."""
+    centre = r2_centre(tmp_path, variant)
+    e = refused(centre, admin(centre), "SimCall", target="pstn_r2", ani="13800138000",
+                dnis="5550199", category=category)
+    assert e.code == "invalid_field" and e.body["field"] == "category"
+    assert f"category: {category!r} is not one of" in str(e)
+    assert centre.server.telco.r2.idle("dtiB2T1")

@@ -57,7 +57,7 @@ is a protocol error (`R2Event("error")`): the calling side clears forward.
 from twisted.logger import Logger
 
 from cti.statemachine import Table
-from drivers.r2 import CATEGORIES, R2Error, R2Event
+from drivers.r2 import UNKNOWN_CATEGORY, R2Error, R2Event
 
 log = Logger()
 
@@ -74,12 +74,11 @@ A_BACK_STEPS = {A_N_1: 1, A_N_2: 2, A_N_3: 3}
 #: The called side's group B answers: accept with or without charge, refusals.
 ACCEPT_SIGNALS = {"charge": 1, "no_charge": 7, "special": 1}
 REFUSE_SIGNALS = {"busy": 2, "congestion": 4, "unallocated": 5, "out_of_order": 8}
-#: Group II calling categories (KA, KD), the ITU values OpenR2 keeps for China.
+#: Group II calling categories (KA, KD), the ITU values OpenR2 keeps for
+#: China (which has no collect-call signal: drivers.r2.categories_sent).
 CATEGORY_SIGNALS = {"national_subscriber": 1, "national_priority": 2, "test_equipment": 3,
-                    "international_subscriber": 7, "international_priority": 9,
-                    "collect_call": 1, "unknown": 1}
-CATEGORY_NAMES = {1: "national_subscriber", 2: "national_priority", 3: "test_equipment",
-                  7: "international_subscriber", 9: "international_priority"}
+                    "international_subscriber": 7, "international_priority": 9}
+CATEGORY_NAMES = {signal: name for name, signal in CATEGORY_SIGNALS.items()}
 #: Timers (ms): seize acknowledgement, answer, a pulsed A3 after no more DNIS,
 #: and the calling side's wait with nothing left to send (OpenR2's
 #: mf_fwd_safety: lines-real.md 3.5).
@@ -202,8 +201,8 @@ class ChinaForward(_Side):
 
     # -- call control -------------------------------------------------------
     def make_call(self, ani, dnis, category="national_subscriber"):
-        if category not in CATEGORIES:
-            raise R2Error(f"category {category!r} is not one of {', '.join(CATEGORIES)}",
+        if category not in CATEGORY_SIGNALS:
+            raise R2Error(f"category {category!r} is not one of {', '.join(CATEGORY_SIGNALS)}",
                           function="make_call", device=self.device)
         dnis_digits = _digits(dnis, "dnis")
         if not dnis_digits:
@@ -403,7 +402,7 @@ class ChinaBackward(_Side):
     def bits(self, abcd):
         if abcd == SEIZE and self.machine.state == "idle":
             self.machine.fire("seize")
-            self._ani, self._dnis, self._category = "", "", "unknown"
+            self._ani, self._dnis, self._category = "", "", UNKNOWN_CATEGORY
             self._mf("backward")
             self.port.send_bits(SEIZE_ACK)
             self._after(self.mf_timeout_ms, "mf_timeout")
@@ -443,7 +442,7 @@ class ChinaBackward(_Side):
             self.machine.fire("dnis_digit")
             return A_CATEGORY
         if state == "category":
-            self._category = CATEGORY_NAMES.get(signal, "unknown")
+            self._category = CATEGORY_NAMES.get(signal, UNKNOWN_CATEGORY)
             self.machine.fire("category")
             return A_NEXT
         if state == "ani":
