@@ -545,3 +545,18 @@ def test_the_telco_refuses_a_category_the_variant_cannot_send(tmp_path, variant,
     assert e.code == "invalid_field" and e.body["field"] == "category"
     assert f"category: {category!r} is not one of" in str(e)
     assert centre.server.telco.r2.idle("dtiB2T1")
+
+
+@pytest.mark.parametrize("variant", ["itu", "cn"])
+def test_a_silent_answer_mode_leaves_the_telcos_own_calls_in_alone(tmp_path, variant):
+    """SimAnswerMode silence is how the telco takes our calls out: its own
+    call in on that timeslot still signals (on OpenR2's variants one
+    channel plays both sides)."""
+    centre = r2_centre(tmp_path, variant)
+    admin_client = admin(centre)
+    centre.call(admin_client.call("SimAnswerMode", target="dtiB2T1", mode="silence"))
+    centre.call(admin_client.call("SimCall", target="dtiB2T1", ani="2125551234",
+                                  dnis="5550199"))
+    trunk = centre.server.channels["dtiB2T1"]
+    centre.run_until(lambda: trunk.state == "connected", what="the call in answered")
+    assert (trunk.ani, trunk.dnis) == ("2125551234", "5550199")
