@@ -291,6 +291,8 @@ def test_a_china_call_in_reaches_an_agent_with_its_ani_dnis_and_category(tmp_pat
     centre.call(admin_client.call("SimHangup", device=ts))             # clear-forward
     centre.run_until(lambda: call_id not in centre.center.calls, what="the call ends")
     centre.run_until(lambda: centre.server.channels[ts].state == "idle", what="idle")
+    snapshot = centre.server.channels[ts].snapshot()
+    assert (snapshot["ani"], snapshot["category"], snapshot["charge"]) == ("", "", None)
     [cdr] = centre.records.of(CallRecord)
     assert (cdr.ani, cdr.dnis, cdr.trunk, cdr.disposition, cdr.agent) == (
         "13800138000", "5550199", ts, "answered", "1005")

@@ -127,6 +127,11 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
     def snapshot(self):
         return {**super().snapshot(), "category": self.category, "charge": self.charge}
 
+    def _changed(self, machine, transition):
+        if transition.target == "idle":          # they were the call's, as its numbers
+            self.category, self.charge, self.offer_data = "", None, {}
+        super()._changed(machine, transition)
+
     # -- board events -----------------------------------------------------------
     def handle(self, event):
         kind = event.kind
