@@ -562,3 +562,21 @@ def test_a_silent_answer_mode_leaves_the_telcos_own_calls_in_alone(tmp_path, var
     trunk = centre.server.channels["dtiB2T1"]
     centre.run_until(lambda: trunk.state == "connected", what="the call in answered")
     assert (trunk.ani, trunk.dnis) == ("2125551234", "5550199")
+
+
+def test_glare_on_a_two_way_itu_trunk_fails_both_calls_and_leaves_it_idle(tmp_path):
+    """OpenR2 (the variants but China) settles no glare: both seizures go
+    unacknowledged, our call fails with its R2 protocol error, and the
+    trunk takes the next call in."""
+    centre = r2_centre(tmp_path, "itu")
+    trunk = centre.server.channels["dtiB2T1"]
+    failed = []
+    trunk.seize("5551234").addErrback(failed.append)
+    centre.server.telco.r2.call("dtiB2T1", "13800138000", "5550199")
+    centre.run_until(lambda: failed, within_ms=20_000, what="our call fails")
+    assert failed[0].value.reason == "R2 protocol error: seize_timeout"
+    centre.run_until(lambda: trunk.state == "idle" and centre.server.telco.r2.idle("dtiB2T1"),
+                     what="both ends idle")
+    centre.call(admin(centre).call("SimCall", target="dtiB2T1", ani="2125551234",
+                                   dnis="5550199"))
+    centre.run_until(lambda: trunk.state == "connected", what="the next call in answered")

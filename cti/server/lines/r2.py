@@ -35,9 +35,9 @@ out_of_order...); no answer within the ring time fails with no_answer.
 Glare on a two-way China trunk (the far end seizes as we do) is settled
 for the far end, as on a T1 E&M trunk: our call fails with "glare" (the
 dialler tries another trunk) and OpenR2 answers the incoming seizure.
-OpenR2's calling side (the other variants) takes the far end's seizure
-for invalid bits: the call fails with "R2 protocol error:
-invalid_cas_bits".
+OpenR2's calling side (the other variants) settles nothing: both
+seizures go unacknowledged, our call fails with an R2 protocol error
+("seize_timeout" when the seizures cross) and so does the far end's.
 
 A protocol error (an MF timeout, invalid bits...) ends what it
 interrupts: an incoming call not offered yet quietly; an offered or
