@@ -580,3 +580,19 @@ def test_glare_on_a_two_way_itu_trunk_fails_both_calls_and_leaves_it_idle(tmp_pa
     centre.call(admin(centre).call("SimCall", target="dtiB2T1", ani="2125551234",
                                    dnis="5550199"))
     centre.run_until(lambda: trunk.state == "connected", what="the next call in answered")
+
+
+def test_a_caller_who_clears_as_the_call_is_accepted_leaves_no_call_up(tmp_path):
+    """The telco clears forward in the very tick its China call in is
+    accepted (2.1 s after its seizure): OpenR2 reports both at once, the
+    call layer answers the first, and the clear still ends the call."""
+    centre = r2_centre(tmp_path, "cn")
+    trunk, telco = centre.server.channels["dtiB2T1"], centre.server.telco.r2
+    telco.call("dtiB2T1", "13800138000", "5550199")
+    centre.run(2100)
+    telco.hangup("dtiB2T1")
+    centre.run_until(lambda: trunk.state == "idle" and telco.idle("dtiB2T1"),
+                     what="both ends idle")
+    assert centre.center.calls == {}
+    [cdr] = centre.records.of(CallRecord)
+    assert (cdr.ani, cdr.cause) == ("13800138000", "far end cleared (clear-forward)")

@@ -185,7 +185,7 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
             self._incoming.disconnect("congestion")
             return
         self.machine.fire("accept", ani=self.ani, dnis=self.dnis, category=self.category)
-        self._incoming.accept(self.settings.charge)
+        self._request(self._incoming.accept, self.settings.charge)
 
     def _take_voice(self):
         self.voice = self.voice_pool.take(self)
@@ -238,7 +238,20 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
     # -- call control -------------------------------------------------------------
     def answer(self):
         self.machine.fire("answer")
-        self._incoming.answer()
+        self._request(self._incoming.answer)
+
+    def _request(self, request, *args):
+        """Accept or answer the call in.  OpenR2 reports what one moment on
+        the line brought together (the end of the compelled cycle, and the
+        caller's clear-forward) and refuses a request made in answer to the
+        first: the far end has gone, and its disconnect comes next, which
+        clears the call (an R2Error here would lose it and leave the call
+        up with nobody on the line)."""
+        try:
+            request(*args)
+        except R2Error as e:
+            log.info("{channel}: {error}: the far end has gone (its clear comes next)",
+                     channel=self.name, error=e)
 
     def seize(self, number, no_answer_s=NO_ANSWER_S):
         """Place a call out (see the module's docstring)."""
