@@ -596,3 +596,24 @@ def test_a_caller_who_clears_as_the_call_is_accepted_leaves_no_call_up(tmp_path)
     assert centre.center.calls == {}
     [cdr] = centre.records.of(CallRecord)
     assert (cdr.ani, cdr.cause) == ("13800138000", "far end cleared (clear-forward)")
+
+
+@pytest.mark.parametrize(("variant", "ringing"), [("cn", True), ("cn", False),
+                                                  ("itu", False)])
+def test_sim_hangup_on_our_unanswered_call_out_is_refused_by_name(tmp_path, variant, ringing):
+    """The far end of our call out clears back only once it answered (in
+    its register signalling or while it rings it has no line signal for
+    it): SimHangup says so, and the call goes on."""
+    centre = r2_centre(tmp_path, variant)
+    trunk = centre.server.channels["dtiB2T1"]
+    admin_client = admin(centre)
+    centre.call(admin_client.call("SimAnswerMode", target="dtiB2T1", mode="no_answer"))
+    trunk.seize("5551234", no_answer_s=30).addErrback(lambda f: None)
+    centre.run_until(lambda: trunk.state == ("alerting" if ringing else "seizing")
+                     and not centre.server.telco.r2.idle("dtiB2T1"), what="our call out")
+    e = refused(centre, admin_client, "SimHangup", device="dtiB2T1")
+    assert e.code == "invalid_state" and "cannot clear the call now" in str(e), str(e)
+    centre.run_until(lambda: trunk.state == "alerting", what="the call rings on")
+    trunk.release()
+    centre.run_until(lambda: trunk.state == "idle" and centre.server.telco.r2.idle("dtiB2T1"),
+                     what="both ends idle")

@@ -391,9 +391,13 @@ class ChinaBackward(_Side):
         elif self.machine.state == "offered":
             self.machine.fire("refuse", cause=cause)
             self._send(REFUSE_SIGNALS.get(cause, REFUSE_SIGNALS["congestion"]))
-        elif self.machine.state in ("accepted", "answered"):
+        elif self.machine.state == "answered":
             self.machine.fire("clear_back")
             self.port.send_bits(CLEAR_BACK)
+        elif self.machine.state in ("accepting", "accepted"):
+            raise R2Error("a call not answered has no clear-back (its bits are the seize "
+                          "acknowledgement's until the answer): the calling side clears it",
+                          function="disconnect", device=self.device)
         else:
             raise R2Error(f"no call to clear in state {self.machine.state}",
                           function="disconnect", device=self.device)

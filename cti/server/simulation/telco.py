@@ -262,7 +262,12 @@ class SimulatedTelco:
             if self.r2.idle(device):
                 raise InvalidState(f"{device}: no call on it to clear", object="device",
                                    id=device)
-            self.r2.hangup(device)
+            try:
+                self.r2.hangup(device)
+            except driver_errors.R2Error as e:
+                raise InvalidState(f"{device}: its far end cannot clear the call now: "
+                                   f"{e.message} (on our call out it clears back once it "
+                                   "has answered)", object="device", id=device) from None
             self._log(who, "clears {device} (MFC/R2)", device=device)
             return {"device": device}
         kind = group.signalling.get(device)
