@@ -617,3 +617,25 @@ def test_sim_hangup_on_our_unanswered_call_out_is_refused_by_name(tmp_path, vari
     trunk.release()
     centre.run_until(lambda: trunk.state == "idle" and centre.server.telco.r2.idle("dtiB2T1"),
                      what="both ends idle")
+
+
+@pytest.mark.parametrize("down_after_ms", [0, 2000])
+def test_a_span_alarm_as_an_itu_call_arrives_leaves_the_timeslot_usable(tmp_path,
+                                                                        down_after_ms):
+    """The span goes down as the telco's call in is seized (0 ms) or being
+    accepted (2 s), and comes back: OpenR2 finishes offering or accepting
+    a call the trunk gave up, which is cleared, so the next call gets in."""
+    centre = r2_centre(tmp_path, "itu")
+    trunk, telco = centre.server.channels["dtiB2T1"], centre.server.telco.r2
+    telco.call("dtiB2T1", "13800138000", "5550199")
+    centre.run(down_after_ms)
+    centre.sim.span_alarm("dtiB2", "los", True)
+    centre.run(3000)
+    centre.sim.span_alarm("dtiB2", "los", False)
+    centre.run_until(lambda: trunk.state == "idle" and telco.idle("dtiB2T1"),
+                     within_ms=60_000, what="both ends idle")
+    assert centre.sim.endpoint("dtiB2T1").heard_bits() == "1001"        # our idle
+    centre.call(admin(centre).call("SimCall", target="dtiB2T1", ani="2125551234",
+                                   dnis="5550100"))
+    centre.run_until(lambda: trunk.state == "connected", what="the next call in answered")
+    assert trunk.ani == "2125551234"

@@ -173,6 +173,20 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
             self.machine.fire("blocked")
         elif kind == "idle" and state == "blocked":
             self.machine.fire("unblocked")
+        elif kind in ("offered", "accepted"):
+            self._stray_call(kind)
+
+    def _stray_call(self, kind):
+        """The protocol offers, accepts or disconnects a call the trunk is
+        not taking: one it never saw arrive, or gave up while the protocol
+        could not clear it yet (its span went down meanwhile).  Cleared
+        now, or its timeslot would stay seized for good."""
+        log.info("{channel}: a call {kind} in state {state}: cleared", channel=self.name,
+                 kind=kind, state=self.state)
+        try:
+            self._protocol.disconnect("out_of_order" if kind == "offered" else "normal")
+        except R2Error as e:
+            log.warn("{channel}: {error}", channel=self.name, error=e)
 
     def _offered(self, event):
         self.ani, self.dnis, self.category = event.ani, event.dnis, event.category
@@ -205,6 +219,8 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
         elif state in ("receiving", "accepting"):       # it gave up before the offer
             self.machine.fire("far_clear", how="gave up before the offer")
             self._clear_down()
+        elif state in ("idle", "out_of_service"):       # a call it is not taking
+            self._stray_call("disconnect")
 
     def _glare(self):
         """Our China call out met the far end's seizure: the incoming call
