@@ -639,3 +639,22 @@ def test_a_span_alarm_as_an_itu_call_arrives_leaves_the_timeslot_usable(tmp_path
                                    dnis="5550100"))
     centre.run_until(lambda: trunk.state == "connected", what="the next call in answered")
     assert trunk.ani == "2125551234"
+
+
+def test_a_span_alarm_during_a_china_call_in_leaves_the_telco_able_to_call_again(tmp_path):
+    """The telco's China calling side fails its call in (an MF timeout: the
+    span is down) and clears forward while our side still acknowledges
+    the seizure: it hears our bits until we are idle, then calls again."""
+    centre = r2_centre(tmp_path, "cn")
+    trunk, telco = centre.server.channels["dtiB2T1"], centre.server.telco.r2
+    telco.call("dtiB2T1", "13800138000", "5550199")
+    centre.run(500)
+    centre.sim.span_alarm("dtiB2", "los", True)
+    centre.run(3000)
+    centre.sim.span_alarm("dtiB2", "los", False)
+    centre.run_until(lambda: trunk.state == "idle" and telco.idle("dtiB2T1"),
+                     within_ms=60_000, what="both ends idle")
+    centre.call(admin(centre).call("SimCall", target="dtiB2T1", ani="2125551234",
+                                   dnis="5550100"))
+    centre.run_until(lambda: trunk.state == "connected", what="the next call in answered")
+    assert trunk.ani == "2125551234"

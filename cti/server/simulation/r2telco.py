@@ -84,12 +84,18 @@ class _FarTimeslot:
             self._offered(event)
         elif kind == "disconnect":
             self.active.disconnect("normal")
-        elif kind in ("end", "error"):
+        elif kind == "end" or kind == "error" and not self._clearing_forward():
             if self._answer is not None and self._answer.active():
                 self._answer.cancel()
             self._answer = None
             self.active = self.called
             self.busy = self.calling_in = False
+
+    def _clearing_forward(self):
+        """China's calling side, after its error, clears forward until our
+        side is idle: it hears our bits until then (its end follows)."""
+        return (self.active is self.calling and self.calling is not self.called
+                and self.calling.machine.state == "clearing")
 
     def _offered(self, event):
         log.info("sim telco: {device} offered our call to {dnis} ({mode})",
