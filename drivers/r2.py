@@ -182,13 +182,11 @@ class R2Event:
 
 class R2Context:
     """OpenR2's settings for a group of channels: the variant, the longest
-    ANI and DNIS it takes, and its options: ani_first (ask the ANI before
-    the DNIS), immediate_accept (accept without offering: skip the
-    category), mf_back_timeout_ms (how long a backward signal waits for
-    the forward side, the "MF timeout"), double_answer."""
+    ANI and DNIS it takes, and mf_back_timeout_ms (how long a backward
+    signal waits for the forward side, the "MF timeout"; OpenR2's own
+    without it).  OpenR2's other options keep their defaults."""
 
-    def __init__(self, variant, max_ani=10, max_dnis=4, ani_first=None,
-                 immediate_accept=False, mf_back_timeout_ms=None, double_answer=False):
+    def __init__(self, variant, max_ani=10, max_dnis=4, mf_back_timeout_ms=None):
         _need_binding("openr2_context_new", variant)
         code = _choice(_VARIANT, variant, "variant", "openr2_context_new", variant)
         for name, value in (("max_ani", max_ani), ("max_dnis", max_dnis)):
@@ -201,10 +199,6 @@ class R2Context:
             raise R2Error("OpenR2 could not make the context", function="openr2_context_new",
                           device=variant)
         lib.openr2_context_set_log_level(self._context, _LOG_MASK)
-        if ani_first is not None:
-            lib.openr2_context_set_ani_first(self._context, int(ani_first))
-        lib.openr2_context_set_immediate_accept(self._context, int(immediate_accept))
-        lib.openr2_context_set_double_answer(self._context, int(double_answer))
         if mf_back_timeout_ms is not None:
             lib.openr2_context_set_mf_back_timeout(self._context, int(mf_back_timeout_ms))
 

@@ -83,11 +83,8 @@ void cti_r2_port_mf_off(int fd);
 openr2_chan_t *cti_r2_chan_new(openr2_context_t *ctx, int fd);
 
 void openr2_context_delete(openr2_context_t *r2context);
-void openr2_context_set_ani_first(openr2_context_t *r2context, int ani_first);
-void openr2_context_set_immediate_accept(openr2_context_t *r2context, int immediate_accept);
 void openr2_context_set_mf_back_timeout(openr2_context_t *r2context, int ms);
 void openr2_context_set_log_level(openr2_context_t *r2context, int level);
-void openr2_context_set_double_answer(openr2_context_t *r2context, int enable);
 int openr2_chan_process_event(openr2_chan_t *r2chan);
 int openr2_chan_get_time_to_next_event(openr2_chan_t *r2chan);
 int openr2_chan_get_fd(openr2_chan_t *r2chan);
