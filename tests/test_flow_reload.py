@@ -193,9 +193,38 @@ def test_a_new_prompt_is_made_off_the_reactor_before_the_flows_are_taken(site):
         "[prompts]\n", '[prompts]\nnight_greeting = "We are closed for the night."\n', 1))
     shutil.copy(site / "flows" / "after_hours.toml", site / "flows" / "night.toml")
     edit(site, "night", 'prompt = [', 'prompt = ["night_greeting", ')
-    reloaded = library.reload("SIGHUP")
+    answers = []
+    library.reload("SIGHUP").addCallback(answers.append)
     [(d, f, args)] = waiting
-    assert not reloaded.called and "night" not in library.flows      # not yet
+    assert not answers and "night" not in library.flows              # not yet
     d.callback(f(*args))
     assert (site / "prompts" / "night_greeting.wav").exists()
-    assert reloaded.result["changes"] == ["flow night added"] and "night" in library.flows
+    assert answers[0]["changes"] == ["flow night added"] and "night" in library.flows
+
+
+def test_two_reloads_at_once_end_with_the_files_as_they_are_last(site):
+    """A SIGHUP while the server's reload is still making prompts (two
+    operators, or a reload and a SIGHUP): the second reload reads the
+    files after the first has taken its flows, so whichever prompts end
+    first, the flows served are the files as they are last."""
+    centre = Centre(str(site / "cti.toml"), var_dir=site.parent / "var")
+    _, settings, flows = load(centre.config.path)
+    waiting = []
+
+    def on_a_thread(f, *args):
+        d = defer.Deferred()
+        waiting.append((d, f, args))
+        return d
+
+    library = library_of(settings, flows, centre.clock, in_thread=on_a_thread)
+    shutil.copy(site / "flows" / "after_hours.toml", site / "flows" / "night.toml")
+    answers = []
+    library.reload("the CT server's reload").addCallback(answers.append)
+    shutil.copy(site / "flows" / "after_hours.toml", site / "flows" / "weekend.toml")
+    library.reload("SIGHUP").addCallback(answers.append)
+    while waiting:                                     # the newest prompts end first
+        d, f, args = waiting.pop()
+        d.callback(f(*args))
+    assert [answer["changes"] for answer in answers] == [["flow night added"],
+                                                         ["flow weekend added"]]
+    assert {"night", "weekend"} <= set(library.flows)

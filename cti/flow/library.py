@@ -21,6 +21,9 @@ loads the directory again and takes it as a whole, or not at all::
 - Prompts the new flows need and the manifest describes are generated
   (espeak-ng), as at the start, on a thread (calls go on meanwhile),
   before the flows are taken; a prompt that cannot be made is a warning.
+- One at a time: a reload asked while another makes its prompts waits
+  for it, then reads the files, so the flows served are the files as
+  they were last, whichever prompts take longer.
 
 Not reloaded: the [flow] settings themselves (where the server is, the
 login, flows_dir, prompts_dir) and the site's hook modules, which `cti
@@ -53,6 +56,7 @@ class FlowLibrary:
         self.manifest = manifest
         self.runner = runner
         self.in_thread = in_thread or threads.deferToThread
+        self._one_at_a_time = defer.DeferredLock()
 
     @property
     def flows(self):
@@ -64,7 +68,12 @@ class FlowLibrary:
         ...]}, or failing with FlowsRefused (logged) and nothing changed
         when a flow is wrong.  Missing prompts are made first, then the
         flows taken.  `why`: what asked, for the log ("SIGHUP", "the CT
-        server's reload")."""
+        server's reload").  A reload asked while another makes its prompts
+        reads the files once that one has taken its flows: the last to
+        end is the last asked, the files as they are then."""
+        return self._one_at_a_time.run(self._reload, why)
+
+    def _reload(self, why):
         try:
             flows = load_flows(self.flows_dir, self.manifest)
         except FlowErrors as e:
