@@ -192,3 +192,27 @@ def test_two_routes_for_one_prefix_are_refused(tmp_path):
             '"local_calls"', '"again"').split("[[outbound_routes]]\nname = \"long")[0]))
     assert "outbound_routes[3].prefix: prefix '9' is routed already, by outbound_routes[0]" \
         in str(caught.value)
+
+
+def test_a_caller_whose_number_no_route_matches_is_not_offered_a_callback(tmp_path):
+    """Routes for 9... and 8... only: a caller from 2125550001 could never
+    be called back, so its key 5 does not release its line (it would wait
+    for a callback that never comes) and it stays on the line, queued."""
+    from dataclasses import replace
+
+    from cti.storage.models import QueueLogEntry
+
+    config = load_server_config(write_config(tmp_path))
+    centre = Centre(replace(config, queues=tuple(
+        replace(q, callback_key="5", announce_every_s=20, announce=("position",),
+                messages=()) if q.name == "support" else q for q in config.queues)))
+    caller = centre.sim.endpoint("dtiB1T1")
+    caller.call(ani="2125550001", dnis="5550199")
+    centre.run_until(lambda: centre.center.acd.entries and caller.state == "connected",
+                     what="waiting in support")
+    centre.run(2000)
+    caller.send_digits("5")
+    centre.run(10_000)
+    [ic] = centre.center.calls.values()
+    assert caller.state == "connected" and not ic.line_released and ic.state == "queued"
+    assert "CALLBACKREQ" not in [e.event for e in centre.records.of(QueueLogEntry)]

@@ -220,6 +220,16 @@ class Dialer:
                                  "to dial")
         return route, dialled
 
+    def can_route(self, number):
+        """Whether a call out to `number` has somewhere to go: always with
+        no route configured, else a route that matches it and leaves
+        something to dial (a callback offered only then)."""
+        try:
+            self.route(number)
+        except OutboundFailed:
+            return False
+        return True
+
     def trunks(self, route=None):
         """Trunk channels that may carry calls out: those of `route`'s
         groups in its order, or with no route, of every "out" and "both"
