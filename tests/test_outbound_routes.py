@@ -216,3 +216,19 @@ def test_a_caller_whose_number_no_route_matches_is_not_offered_a_callback(tmp_pa
     [ic] = centre.center.calls.values()
     assert caller.state == "connected" and not ic.line_released and ic.state == "queued"
     assert "CALLBACKREQ" not in [e.event for e in centre.records.of(QueueLogEntry)]
+
+
+def test_the_longest_fixed_beginning_wins_then_the_first_declared():
+    """The rule the module's example relies on: a pattern and a prefix
+    with the same fixed beginning ("91") go by their order."""
+    from cti.server.outbound.routes import OutboundRoute, route_for
+
+    mobiles = OutboundRoute("mobiles", ("gsm",), pattern="_91[3-9]XXXXXXXXX", strip=1)
+    long_distance = OutboundRoute("long_distance", ("pstn_out",), prefix="91", strip=1)
+    local = OutboundRoute("local", ("local",), prefix="9", strip=1)
+    routes = (local, mobiles, long_distance)
+    assert route_for(routes, "913125551234").name == "mobiles"
+    assert route_for(routes, "912125551234").name == "long_distance"   # 2: not a mobile
+    assert route_for(routes, "95551234").name == "local"
+    assert route_for((local, long_distance, mobiles), "913125551234").name == "long_distance"
+    assert mobiles.dialled("913125551234") == "13125551234"

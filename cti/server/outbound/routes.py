@@ -8,19 +8,22 @@ numbers by a prefix or a pattern, names the trunk groups to try in order,
 and rewrites the number for them::
 
     [[outbound_routes]]
+    name = "mobiles"                    # before long_distance: both begin with "91"
+    pattern = "_91[3-9]XXXXXXXXX"       # Asterisk notation: the whole number
+    trunk_groups = ["gsm"]
+    strip = 1
+
+    [[outbound_routes]]
     name = "long_distance"
     prefix = "91"                       # 9 for an outside line, then 1 ...
     trunk_groups = ["pstn_out", "local"]    # pstn_out first; local when it is full
     strip = 1                           # the 9 is ours, not the carrier's
     prepend = ""
 
-    [[outbound_routes]]
-    name = "mobiles"
-    pattern = "_91[3-9]XXXXXXXXX"       # Asterisk notation: the whole number
-
 A number takes the route with the longest fixed beginning that matches
 it (a prefix is fixed whole; a pattern up to its first wildcard), the one
-declared first among equals; a prefix of "" is a default route.  The
+declared first among equals (declared after long_distance, mobiles would
+never be taken); a prefix of "" is a default route.  The
 number dialled on the trunk is the number without its first `strip`
 digits, after `prepend`.  The groups are tried in their order: the next
 when every trunk of one is busy (or fails to seize: glare, no dial
