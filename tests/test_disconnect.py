@@ -308,3 +308,21 @@ def test_a_line_released_for_a_callback_while_waiting_times_its_next_call(tmp_pa
     [cdr] = centre.records.of(CallRecord, call_id=call_out)
     assert cdr.cause == f"far end cleared (silence for {SILENCE_S} s)"
     assert list(centre.center.calls) == [called_back]         # still waits for its agent
+
+
+def test_a_voice_resource_reports_the_silence_it_hears_once_told_to_watch_for_it():
+    """A pooled voice resource that last heard silence while playing for
+    another call (its silence events off) is lent to a loop-start trunk
+    that watches for silence: the caller is silent, so it says so, or a
+    caller who never made a sound would never be timed."""
+    from tests.rig import Rig
+
+    rig = Rig([{"type": "voice", "channels": 2}])
+    d = rig.driver
+    d.listen("dxxxB1C1", d.transmit_slot("dxxxB1C2"))        # hears an idle channel
+    d.play_tone("dxxxB1C1", 1000, 0, -20, duration_ms=1_000)  # another call's prompt
+    rig.run(1_500)
+    d.enable_events("dxxxB1C1", {"silence"})                 # the trunk's turn
+    rig.run(500)
+    assert [e["on"] for e in rig.events
+            if e.device == "dxxxB1C1" and e.kind == "silence"] == [True]
