@@ -232,3 +232,31 @@ def test_the_longest_fixed_beginning_wins_then_the_first_declared():
     assert route_for(routes, "95551234").name == "local"
     assert route_for((local, long_distance, mobiles), "913125551234").name == "long_distance"
     assert mobiles.dialled("913125551234") == "13125551234"
+
+
+@pytest.mark.parametrize("routes,far", [
+    (ROUTES, "dtiB1T1"),               # 911 begins with long_distance's 91: its groups
+    ('[[outbound_routes]]\nname = "eights"\nprefix = "8"\ntrunk_groups = ["local"]\n',
+     "dtiB1T1"),                       # no route for it: every group, in file order
+])
+def test_an_emergency_number_goes_out_as_dialled_whatever_the_routes(tmp_path, routes, far):
+    """[dialing] emergency numbers are never refused: a route's strip does
+    not make 911 into 11, and a site whose routes match no 911 still
+    places it (on the route's groups first, then every out and both group)."""
+    centre = routed_centre(tmp_path, routes)
+    client, events, phone = headset_agent(centre)
+    call_id, end = call_out(centre, client, events, "911", far)
+    assert end.dialled() == "911"
+    assert hang_up_and_cdr(centre, end, call_id).dnis == "911"
+
+
+def test_an_emergency_call_takes_another_group_when_its_route_s_are_busy(tmp_path):
+    centre = routed_centre(tmp_path, ROUTES.replace('trunk_groups = ["local", "pstn_in"]',
+                                                    'trunk_groups = ["local"]'))
+    client, events, phone = headset_agent(centre)
+    for line in ("dxxxB1C1", "dxxxB1C2", "dxxxB1C3", "dxxxB1C4"):   # callers on every line
+        centre.sim.endpoint(line).call(ani="2125550001")
+    centre.run_until(lambda: all(centre.center.channels[f"dxxxB1C{n}"].state != "idle"
+                                 for n in range(1, 5)), what="every analog line busy")
+    call_id, end = call_out(centre, client, events, "911", "dtiB1T1")
+    assert end.dialled() == "911"

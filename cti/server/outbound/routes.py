@@ -29,7 +29,9 @@ digits, after `prepend`.  The groups are tried in their order: the next
 when every trunk of one is busy (or fails to seize: glare, no dial
 tone...).  With no route configured, calls out take the first idle trunk
 of every "out" and "both" group in file order, as before routes existed;
-with routes, a number no route matches is refused, saying so.
+with routes, a number no route matches is refused, saying so, but for
+an emergency number ([dialing] emergency), which goes out as dialled on
+its route's groups, then every other (cti.server.outbound.dialer).
 
 Pattern notation (Asterisk's): ``_`` first, then ``X`` any digit, ``Z``
 1-9, ``N`` 2-9, ``[15-7]`` one of the digits listed or in the ranges,
