@@ -228,3 +228,28 @@ def test_two_reloads_at_once_end_with_the_files_as_they_are_last(site):
     assert [answer["changes"] for answer in answers] == [["flow night added"],
                                                          ["flow weekend added"]]
     assert {"night", "weekend"} <= set(library.flows)
+
+
+def test_a_prompt_that_cannot_be_written_is_a_warning_and_the_flows_are_taken(site):
+    """The prompts' disk full (or not ours to write): as a prompt espeak-ng
+    cannot make, a warning, and the flows are taken all the same (callers
+    hear silence where the prompt is missing), answered to the server."""
+    import errno
+
+    centre = Centre(str(site / "cti.toml"), var_dir=site.parent / "var")
+    _, settings, flows = load(centre.config.path)
+
+    def disk_full(f, *args):
+        return defer.fail(OSError(errno.ENOSPC, "No space left on device"))
+
+    library = library_of(settings, flows, centre.clock, in_thread=disk_full)
+    shutil.copy(site / "flows" / "after_hours.toml", site / "flows" / "night.toml")
+    lines = []
+    globalLogPublisher.addObserver(lines.append)
+    try:
+        answers = []
+        library.reload("SIGHUP").addCallback(answers.append)
+    finally:
+        globalLogPublisher.removeObserver(lines.append)
+    assert answers[0]["changes"] == ["flow night added"] and "night" in library.flows
+    assert any("No space left on device" in str(line.get("e", "")) for line in lines)

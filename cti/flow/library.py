@@ -20,7 +20,8 @@ loads the directory again and takes it as a whole, or not at all::
   (its gotos too: cti.flow.runtime); the calls after take the new ones.
 - Prompts the new flows need and the manifest describes are generated
   (espeak-ng), as at the start, on a thread (calls go on meanwhile),
-  before the flows are taken; a prompt that cannot be made is a warning.
+  before the flows are taken; a prompt that cannot be made (espeak-ng
+  failing, a prompts directory full or not writable) is a warning.
 - One at a time: a reload asked while another makes its prompts waits
   for it, then reads the files, so the flows served are the files as
   they were last, whichever prompts take longer.
@@ -87,8 +88,8 @@ class FlowLibrary:
             return defer.succeed(self._take(flows, why))
         made = self.in_thread(ensure_prompts, self.manifest.parent)
 
-        def no_prompts(failure):
-            failure.trap(PromptError)
+        def no_prompts(failure):                   # espeak-ng failed, or the disk
+            failure.trap(PromptError, OSError)
             log.warn("flows reloaded ({why}): {e}: callers hear silence where prompts are "
                      "missing", why=why, e=failure.value)
         return made.addErrback(no_prompts).addCallback(lambda _: self._take(flows, why))
