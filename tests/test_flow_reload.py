@@ -253,3 +253,46 @@ def test_a_prompt_that_cannot_be_written_is_a_warning_and_the_flows_are_taken(si
         globalLogPublisher.removeObserver(lines.append)
     assert answers[0]["changes"] == ["flow night added"] and "night" in library.flows
     assert any("No space left on device" in str(line.get("e", "")) for line in lines)
+
+
+def test_a_call_for_a_flow_on_its_way_waits_for_the_reload_not_released(site):
+    """A new flow and the route to it, then `cti reload`: the server
+    routes the next call to the flow at once, while the flow tier is still
+    making its prompts.  The call waits for the flows to be taken and
+    goes through the new flow; it is not released for a flow unknown."""
+    centre = Centre(str(site / "cti.toml"), var_dir=site.parent / "var")
+    centre.server.startService()
+    try:
+        _, settings, flows = load(centre.config.path)
+        waiting = []
+
+        def on_a_thread(f, *args):
+            d = defer.Deferred()
+            waiting.append((d, f, args))
+            return d
+
+        library = library_of(settings, flows, centre.clock, in_thread=on_a_thread)
+        client = centre.client()
+        centre.call(client.login(settings.user, settings.read_password(), "flow"))
+        tier = FlowTier(client, library.runner, library)
+        centre.call(tier.register())
+        shutil.copy(site / "flows" / "after_hours.toml", site / "flows" / "night.toml")
+        cti = site / "cti.toml"
+        cti.write_text(cti.read_text().replace(
+            "[[routes]]\n", '[[routes]]\ndnis = "5550777"\nflow = "night"\n\n[[routes]]\n', 1))
+        centre.call(admin(centre).call("Reload"))
+        centre.run(100)                                   # FlowsReload: prompts under way
+        assert waiting and "night" not in library.flows
+        caller = centre.sim.endpoint("dtiB1T1")
+        caller.call(ani="2125559876", dnis="5550777")
+        centre.run(5000)                                  # its RouteRequest meanwhile
+        assert caller.state == "ringing" and not tier.outcomes
+        d, f, args = waiting.pop()
+        d.callback(f(*args))                              # the prompts made: taken
+        centre.run_until(lambda: caller.state == "connected", what="the night flow answers")
+        centre.run(2000)
+        caller.hangup()
+        outcome = outcome_of(centre, tier, 1)
+        assert outcome.path[0] == ("night", "answer")
+    finally:
+        centre.center.stop()

@@ -25,6 +25,9 @@ loads the directory again and takes it as a whole, or not at all::
 - One at a time: a reload asked while another makes its prompts waits
   for it, then reads the files, so the flows served are the files as
   they were last, whichever prompts take longer.
+- A call for a flow the runner does not have, while a reload is under
+  way (the server routes to a new flow as soon as its own reload is
+  taken), waits for that reload, then runs (cti.flow.tier `settled`).
 
 Not reloaded: the [flow] settings themselves (where the server is, the
 login, flows_dir, prompts_dir) and the site's hook modules, which `cti
@@ -73,6 +76,12 @@ class FlowLibrary:
         reads the files once that one has taken its flows: the last to
         end is the last asked, the files as they are then."""
         return self._one_at_a_time.run(self._reload, why)
+
+    def settled(self):
+        """A Deferred that fires once no reload is under way (at once when
+        none is): a call for a flow the runner lacks waits for it, as the
+        reload under way may bring that flow."""
+        return self._one_at_a_time.run(lambda: None)
 
     def _reload(self, why):
         try:
