@@ -819,6 +819,10 @@ class T1LoopStartTrunk(PooledVoice, LoopStartLine):
         self._rings = 0
         self._gap = None
         self._supervise(supervision or Supervision(frozenset(DEFAULTS["fxs_loopstart"])))
+        if self.silence is not None and voice_pool.free:
+            # the level is set on the resource each call borrows: a driver
+            # that cannot set it refuses now, at the start, not at a call
+            driver.set_silence_level(voice_pool.free[0], DEFAULT_SILENCE_DBM0)
         driver.enable_signalling_events(name)
 
     def report_digits(self, on):
