@@ -927,6 +927,16 @@ class T1LoopStartTrunk(PooledVoice, LoopStartLine):
     def _busy_out(self, on):
         self.driver.set_bits(self.name, a=int(on), b=1)       # off-hook, or on-hook (idle)
 
+    def _replace_voice(self, event):
+        hung = self.voice
+        if not super()._replace_voice(event):
+            return False
+        if self.silence is not None:        # the new resource says its own silence;
+            self.silence.heard(False)       # the hung one, tested, goes back to the
+            self.driver.enable_events(hung, set())      # pool as _clear_down leaves one
+            self.driver.set_silence_level(hung, DEFAULT_SILENCE_DBM0)
+        return True
+
     def _clear_down(self):
         if self.voice is not None:
             voice, self.voice = self.voice, None
