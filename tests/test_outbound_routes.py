@@ -168,6 +168,8 @@ def test_a_reload_changes_the_routes_for_the_next_call(tmp_path):
      "'Q' at 2 is not a digit"),
     ('name = "x"\npattern = "_9[2-"\ntrunk_groups = ["local"]', "outbound_routes[0].pattern",
      "closed by ']'"),
+    ('name = "x"\npattern = "_9[9-2]XX"\ntrunk_groups = ["local"]',
+     "outbound_routes[0].pattern", "the range 9-2 runs backwards (write 2-9)"),
     ('name = "x"\nprefix = "9a"\ntrunk_groups = ["local"]', "outbound_routes[0].prefix",
      "expected digits, * and #"),
     ('name = "x"\nprefix = "9"\ntrunk_groups = []', "outbound_routes[0].trunk_groups",

@@ -71,6 +71,11 @@ def compile_pattern(pattern):
             if end < 0 or not inside or not re.fullmatch(r"([0-9](-[0-9])?)+", inside):
                 raise PatternError(f"'[' at {i + 1} is not a set of digits and ranges "
                                    "closed by ']', such as [2-9] or [135]")
+            backwards = next((r for r in re.findall(r"[0-9]-[0-9]", inside) if r[0] > r[2]),
+                             None)
+            if backwards is not None:
+                raise PatternError(f"'[{inside}]' at {i + 1}: the range {backwards} runs "
+                                   f"backwards (write {backwards[2]}-{backwards[0]})")
             out.append(f"[{inside}]")
             i = end
         elif c in ".!":
