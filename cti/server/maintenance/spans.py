@@ -115,7 +115,10 @@ class SpanWatch:
                 self.performance and self.performance.current.start)
 
     def resume(self, saved, written_at, now):
-        """Take back the history of the last run (see history.py)."""
+        """Take back the history of the last run (see history.py);
+        ValueError when `saved` is not a span's history."""
+        if not isinstance(saved, dict):
+            raise ValueError(f"expected a table of alarms and performance, got {saved!r:.40}")
         if self.span is not None and saved.get("alarms"):
             self.span.restore_history(alarms_restored(saved["alarms"], written_at))
         if self.performance is not None and saved.get("performance"):
