@@ -416,12 +416,12 @@ class PriLink:
         self._forget(call)
         self._after([])
 
-    def restart(self, channel=None):
-        """RESTART of one B-channel, or of every one (the interface)."""
-        if channel is None:
-            self._request("pri_restart")
-        else:
-            self._request("pri_reset", channel)
+    def restart(self, channel):
+        """RESTART of one B-channel.  libpri (1.6) sends none of a whole
+        interface: its pri_restart does nothing since the Q.921 rewrite,
+        so a span is restarted channel by channel.  One received (from a
+        switch that sends it) is a `restart` event of channel None."""
+        self._request("pri_reset", channel)
 
 
 def cause_text(cause):

@@ -286,6 +286,35 @@ def test_a_restart_of_a_channel_and_of_the_span_clears_the_calls_up(tmp_path):
     centre.run_until(lambda: trunk(centre, first).state == "connected", what="answered")
 
 
+def test_a_restart_of_the_whole_interface_from_a_switch_clears_every_call(tmp_path):
+    """A switch may RESTART the whole interface (restart class "all
+    interfaces", no channel identification), which libpri cannot send:
+    the frame is sent here as the telco's next I-frame."""
+    centre = pri_centre(tmp_path)
+    sim = admin(centre)
+    first, second = sim_call(centre, sim, "5550199"), sim_call(centre, sim, "5550199")
+    answered(centre, sim, first)
+    answered(centre, sim, second)
+    ours = dchannel(centre).link
+    frames = []
+    ours.trace = lambda frame, sent: frames.append((bytes(frame), sent))
+    centre.call(sim.call("SimRestart", span=SPAN, channel=bchannel(first, True)))
+    centre.run_until(lambda: trunk(centre, first).state == "idle", what="restarted")
+
+    def last_sequence(sent):
+        return [f[2] >> 1 for f, s in frames if s == sent and len(f) > 4 and not f[2] & 1][-1]
+    address = bytes([0x02, 0x01])                     # SAPI 0, a network command, TEI 0
+    control = bytes([(last_sequence(False) + 1) % 128 << 1, (last_sequence(True) + 1) % 128 << 1])
+    restart = bytes([0x08, 0x02, 0x00, 0x00, 0x46,    # global call reference, RESTART
+                     0x79, 0x01, 0x87])               # restart indicator: all interfaces
+    centre.server.telco.isdn.spans[SPAN].far.send(address + control + restart)
+    centre.run_until(lambda: trunk(centre, second).state == "idle", what="all restarted")
+    centre.run(500)
+    causes = sorted(r.cause for r in centre.records.of(CallRecord))
+    assert causes == ["restarted by the network (RESTART of channel 1)",
+                      "restarted by the network (RESTART of the interface)"]
+
+
 def test_a_d_channel_lost_keeps_the_call_up_then_clears_it_with_cause_27(tmp_path):
     centre = pri_centre(tmp_path)
     sim = admin(centre)

@@ -14,7 +14,7 @@ the span, as with a real switch::
     far.call("dtiB2T1", ani="2125551234", dnis="5550199")    # a SETUP for channel 1
     far.hangup("dtiB2T1", cause=16)                          # DISCONNECT
     far.answer_mode("dtiB2T3", "refuse", cause=34)           # our calls out there
-    far.restart(None)                                        # RESTART of the interface
+    far.restart(None)                                        # every channel's RESTART
     far.cut(True)                                            # its D-channel falls silent
 
 The audio of a B-channel is the simulator's far end of the timeslot, as
@@ -147,9 +147,8 @@ class FarSpan:
     def restart(self, channel):
         """RESTART of one channel (a number) or of the whole span (None):
         the telco's calls there are gone at once, ours too.  The span is
-        restarted channel by channel: libpri (1.6) tells its user of no
-        RESTART of the whole interface, so a CPE on libpri would never
-        learn its calls ended."""
+        restarted channel by channel: libpri (1.6) cannot send a RESTART
+        of the whole interface (drivers.pri.PriLink.restart)."""
         channels = [channel] if channel is not None else [
             bchannel(device, self.e1) for device in self._devices()]
         for far in list(self.calls.values()):
