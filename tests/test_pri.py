@@ -483,6 +483,28 @@ def test_a_call_out_carries_the_span_s_calling_number_presentation_and_channel_c
         2, False, "13800138000", "5550100", "restricted")
 
 
+def test_a_call_out_the_network_puts_on_another_channel_is_cleared_with_cause_6():
+    """Preferred: the network may answer on another channel than ours, one
+    this trunk is not: the call is cleared (channel unacceptable), not
+    left talking on a channel another trunk thinks is idle."""
+    wired = Wired(settings(channel_selection="preferred"))
+    failed = []
+    wired.trunk(1).seize("13800138000").addErrback(failed.append)
+    wired.pump()
+    ring = [e for e in wired.telco_events if e.kind == "setup"][-1]
+    ring.call.channel = 2                            # the network takes channel 2
+    wired.telco.proceeding(ring.call)
+    wired.pump()
+    assert failed[0].value.reason == "glare"            # the dialer tries the next trunk
+    assert [e.cause for e in wired.telco_events if e.kind in ("disconnect", "release")] \
+        == [6]
+    assert wired.trunk(1).state == "idle" and wired.trunk(1).call is None
+    assert wired.trunk(1).cause == 6
+    wired.telco.setup(2, "5550199", "2125551234")     # channel 2 free for a call in
+    wired.pump()
+    assert wired.listener.offered == [(f"{SPAN}T2", "2125551234", "5550199")]
+
+
 def test_a_preferred_channel_busy_gives_way_and_an_exclusive_one_is_refused_44():
     wired = Wired(settings())
     wired.telco.setup(1, "5550199", "1")

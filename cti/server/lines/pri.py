@@ -40,9 +40,13 @@ A call out (`seize`) is a SETUP on the trunk's own channel, exclusive or
 preferred as configured: CALL PROCEEDING, PROGRESS or ALERTING with the
 in-band indicator (early media: the far end's ringback or announcement
 is on the B-channel, and whoever is routed to the trunk hears it),
-CONNECT.  Cleared before the answer, it fails with a reason made of the
-cause (`outbound_reason`): "busy (cause 17: User busy)", "no_answer
-(cause 19: ...)", "refused (cause 34: ...)".
+CONNECT.  A preferred channel is a wish: should the network answer
+on another channel, one this trunk is not, the call is cleared with
+cause 6 (channel unacceptable) and fails as a glare (the dialer tries
+the next trunk), rather than talk on a channel another trunk holds idle.
+Cleared before the answer, it fails with a reason made of the cause
+(`outbound_reason`): "busy (cause 17: User busy)", "no_answer (cause 19:
+...)", "refused (cause 34: ...)".
 
 RESTART from the far end (of one channel, or of the whole interface)
 ends the calls on those channels at once with no clearing messages:
@@ -76,6 +80,7 @@ log = Logger()
 #: Q.850 causes the trunks give and read (besides drivers.pri's normal
 #: clearing and user busy).
 CAUSE_UNALLOCATED = 1
+CAUSE_CHANNEL_UNACCEPTABLE = 6
 CAUSE_NO_USER_RESPONDING = 18
 CAUSE_NO_ANSWER = 19
 CAUSE_REJECTED = 21
@@ -306,6 +311,13 @@ class PriTrunk(OutsideLine, PooledVoice, Channel):
         """CALL PROCEEDING, PROGRESS, ALERTING or CONNECT of our call out."""
         kind = event.kind
         if self.outbound is None:
+            return
+        if event.channel is not None and event.channel != self.bchannel:
+            log.info("{channel}: the network gave our call out channel {given}, not "
+                     "{ours}: cleared (cause 6), glare", channel=self.name,
+                     given=event.channel, ours=self.bchannel)
+            self.cause = CAUSE_CHANNEL_UNACCEPTABLE
+            self._outbound_failed("glare")
             return
         if kind == "connect":
             self._stop_timer()
