@@ -473,6 +473,22 @@ def test_the_trunk_machine_out_with_no_answer_on_the_clock():
     assert [e.cause for e in wired.telco_events if e.kind == "disconnect"] == [19]
 
 
+def test_a_call_out_our_caller_gives_up_is_cleared_with_normal_clearing():
+    """Cause 21 (call rejected) is the called side's; the caller hanging
+    up while the far end rings clears with 16, as Q.850 has it."""
+    wired = Wired(settings())
+    failed = []
+    wired.trunk(1).seize("5551234").addErrback(failed.append)
+    wired.pump()
+    ring = [e for e in wired.telco_events if e.kind == "setup"][-1]
+    wired.telco.alerting(ring.call, inband=True)
+    wired.pump()
+    wired.trunk(1).release("the agent hung up")
+    wired.pump()
+    assert [e.cause for e in wired.telco_events if e.kind == "disconnect"] == [16]
+    assert wired.trunk(1).state == "idle" and failed[0].value.reason == "the agent hung up"
+
+
 def test_a_call_out_carries_the_span_s_calling_number_presentation_and_channel_choice():
     wired = Wired(settings(channel_selection="preferred", calling_number="5550100",
                            presentation="restricted"))

@@ -121,15 +121,22 @@ def outbound_reason(cause):
     return f"{word} (cause {cause}: {cause_text(cause)})"
 
 
-def cause_for(reason, answered):
-    """The Q.850 cause we clear a call with, for the call layer's reason."""
+def cause_for(reason, answered, outbound=False):
+    """The Q.850 cause we clear a call with, for the call layer's reason:
+    a call in we do not take is refused (busy, no route, rejected); a
+    call out we give up ends with no answer (our ring time out) or, as
+    any answered call, with normal clearing (21 is the called side's)."""
+    if answered:
+        return CAUSE_NORMAL
+    if reason.startswith("no_answer"):
+        return CAUSE_NO_ANSWER
+    if outbound:
+        return CAUSE_NORMAL
     if reason.startswith("busy") or reason == "server stopping":
         return CAUSE_BUSY
     if reason == "no route for the call":
         return CAUSE_UNALLOCATED
-    if reason.startswith("no_answer"):
-        return CAUSE_NO_ANSWER
-    return CAUSE_NORMAL if answered else CAUSE_REJECTED
+    return CAUSE_REJECTED
 
 
 PRI_TRUNK = Table("pri_trunk", initial="idle", transitions=[
@@ -420,7 +427,7 @@ class PriTrunk(OutsideLine, PooledVoice, Channel):
     def _outbound_failed(self, reason):
         self._stop_timer()
         if self.cause is None:
-            self.cause = cause_for(reason, False)
+            self.cause = cause_for(reason, False, outbound=True)
         super()._outbound_failed(reason)
 
     def _stop_timer(self):
