@@ -608,6 +608,19 @@ def test_linediag_traces_a_call_to_a_pcap_that_tshark_reads_as_q931(tmp_path):
     assert f"D-channel {DCHANNEL} up (cpe, euroisdn_e1)" in spans.getvalue()
 
 
+def test_a_trace_ends_with_the_technician_s_session(tmp_path):
+    """linediag killed (no StopDChannelTrace): the session's end stops the
+    trace, nothing is left sending frames for nobody."""
+    centre = pri_centre(tmp_path)
+    technician = admin(centre)
+    centre.call(technician.call("StartDChannelTrace", device=DCHANNEL))
+    centre.run(1000)
+    assert len(dchannel(centre).tracers) == 1
+    technician.transport.loseConnection()
+    centre.run(100)
+    assert dchannel(centre).tracers == []
+
+
 def test_a_trace_of_what_is_no_d_channel_is_refused_naming_them(tmp_path):
     centre = pri_centre(tmp_path)
     error = refused(centre, admin(centre), "StartDChannelTrace", device="dtiB1D")
