@@ -647,6 +647,25 @@ def test_the_doctor_finds_both_ends_network_from_libpri_s_own_words(tmp_path):
     assert finding["fix"].startswith('Set node = "cpe"')
 
 
+def test_a_telco_provisioned_back_leaves_no_old_side_calling_on_the_d_channel(tmp_path):
+    """SimDChannel --node cpe, then --node network again: the D-channel is
+    up with only the new far end on it (the old one's SABMEs would be
+    libpri's configuration errors every second, forever)."""
+    centre = pri_centre(tmp_path)
+    sim = admin(centre)
+    centre.call(sim.call("SimDChannel", span=SPAN, node="cpe"))
+    centre.run_until(lambda: dchannel(centre).state == "down", what="both sides CPE")
+    centre.call(sim.call("SimDChannel", span=SPAN, node="network"))
+    centre.run_until(lambda: dchannel(centre).state == "up", what="provisioned back")
+    errors = list(dchannel(centre).config_errors)
+    received = []
+    dchannel(centre).tracers.append(lambda frame, sent: sent or received.append(frame))
+    centre.run(30_000)
+    assert dchannel(centre).config_errors == errors
+    assert not [f for f in received if f[2] & 0xEF == 0x6F]       # no SABME
+    assert dchannel(centre).state == "up"
+
+
 def test_the_doctor_finds_a_silent_d_channel_on_a_healthy_span(tmp_path):
     centre = pri_centre(tmp_path)
     sim = admin(centre)

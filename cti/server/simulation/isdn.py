@@ -95,6 +95,7 @@ class FarSpan:
         for far in list(self.calls.values()):
             self._stop(far)
             self._forget(far)
+        self.link.close()                 # the old one silent: no SABMEs of its own
         self.node = node or self.node
         self.switchtype = switchtype or self.switchtype
         self.link = self._link()
