@@ -521,6 +521,28 @@ def test_a_call_out_the_network_puts_on_another_channel_is_cleared_with_cause_6(
     assert wired.listener.offered == [(f"{SPAN}T2", "2125551234", "5550199")]
 
 
+def test_the_network_s_call_wins_a_glare_on_a_channel_we_seize():
+    """Our SETUP and the network's cross for channel 1: the network's call
+    is taken (Q.931 5.7: it clears ours with cause 44), ours fails as a
+    glare so that the dialer tries the next trunk; no caller is lost."""
+    wired = Wired(settings())
+    failed = []
+    wired.trunk(1).seize("13800138000").addErrback(failed.append)
+    wired.telco.setup(1, "5550199", "2125551234")        # crossing ours on the wire
+    wired.pump()
+    ours = [e for e in wired.telco_events if e.kind == "setup"][-1]
+    wired.telco.refuse(ours.call, 44)
+    wired.pump()
+    assert failed[0].value.reason == "glare"
+    assert wired.listener.offered == [(f"{SPAN}T1", "2125551234", "5550199")]
+    assert wired.trunk(1).state == "offered"
+    wired.trunk(1).answer()
+    wired.pump()
+    assert wired.trunk(1).state == "connected"
+    assert not [e for e in wired.telco_events if e.kind in ("disconnect", "release")
+                and e.call is not ours.call]
+
+
 def test_a_preferred_channel_busy_gives_way_and_an_exclusive_one_is_refused_44():
     wired = Wired(settings())
     wired.telco.setup(1, "5550199", "1")

@@ -19,7 +19,10 @@ timeslots 1-15 and T16..T30 are timeslots 17-31 (the D-channel is 16),
 and Q.931 numbers E1 channels by timeslot (`bchannel`, `bchannel_device`).
 
 An incoming SETUP names a channel, exclusive or preferred.  The channel
-taken is the one named when it is ours and idle; a preferred one busy
+taken is the one named when it is ours and idle (or, on the CPE side, when
+our own SETUP for it crossed theirs, unanswered: the network's call wins
+a glare, Q.931 5.7, and ours fails as a glare for the dialer to try the
+next trunk); a preferred one busy
 gives way to any idle one of ours; an exclusive one busy is refused
 with cause 44 (requested channel not available), and with none idle the
 call is refused with cause 34 (no circuit/channel available).  The
@@ -309,6 +312,17 @@ class PriTrunk(OutsideLine, PooledVoice, Channel):
         self._timer = self.clock.callLater(self.no_answer_s, self._no_answer)
         return d
 
+    def give_way(self):
+        """Our SETUP crossed the network's SETUP for this channel, not
+        answered yet: the network's call wins (Q.931 5.7: it clears ours
+        with cause 44), so ours is forgotten at once and fails as a glare
+        (the dialer tries the next trunk); the channel is idle for theirs."""
+        if self.call is not None:
+            self.dchannel.forget(self.call)
+            self.call = None
+        self.cause = CAUSE_CHANNEL_UNAVAILABLE
+        self._outbound_failed("glare")
+
     def _no_answer(self):
         self._timer = None
         if self.outbound is not None:
@@ -547,6 +561,8 @@ class PriSpan:
     def _channel_for(self, event):
         """The trunk an incoming SETUP takes, or the cause it is refused with."""
         wanted = self.trunks.get(event.channel) if event.channel is not None else None
+        if wanted is not None and wanted.state == "seizing" and self.settings.node == "cpe":
+            wanted.give_way()                   # a glare: the network's call wins
         if wanted is not None and wanted.state == "idle":
             return wanted
         if event.exclusive and event.channel is not None:
