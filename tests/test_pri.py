@@ -329,6 +329,17 @@ def test_overlap_on_a_switch_type_that_sends_en_bloc_is_refused(tmp_path):
         pri_config(tmp_path, "t1", "national", "overlap = true\n")
 
 
+def test_nothing_goes_out_on_the_d_channel_once_the_server_stopped(tmp_path):
+    centre = pri_centre(tmp_path)
+    sent = []
+    dchannel(centre).tracers.append(lambda frame, outgoing: outgoing and sent.append(frame))
+    centre.call(centre.server.stopService())
+    sent.clear()
+    centre.clock.advance(60)
+    assert sent == []
+    assert not [c for c in centre.clock.getDelayedCalls() if "PriLink" in repr(c.func)]
+
+
 # -- the trunk's machine on a task.Clock ----------------------------------------------
 class Listener:
     def __init__(self):
