@@ -641,6 +641,34 @@ def test_linediag_traces_a_call_to_a_pcap_that_tshark_reads_as_q931(tmp_path):
     assert f"D-channel {DCHANNEL} up (cpe, euroisdn_e1)" in spans.getvalue()
 
 
+@pytest.mark.parametrize("kind,device,channel", [("e1", "T15", "15"), ("e1", "T16", "17"),
+                                                 ("e1", "T30", "31"), ("t1", "T23", "23")])
+def test_the_trace_shows_a_b_channel_by_its_q931_number(tmp_path, kind, device, channel):
+    """E1: dtiBnT16..T30 are timeslots 17-31 (16 is the D-channel); T1:
+    channels 1-23 (24 is the D-channel); as tshark reads the SETUP and
+    our CALL PROCEEDING."""
+    import io
+
+    from cti import linediag
+    from cti.linediag.source import Attached
+
+    centre = pri_centre(tmp_path, kind)
+    sim = admin(centre)
+    source = Attached(Technician(centre, admin(centre)))
+    centre.clock.callLater(1, sim.call, "SimCall", target=SPAN + device, ani="2125551234",
+                           dnis="5550199")
+    pcap = tmp_path / "call.pcap"
+    args = linediag.parser().parse_args(["trace", DCHANNEL, "--output", str(pcap),
+                                         "--seconds", "3"])
+    assert linediag.run(args, source, io.StringIO(), now=centre.clock.seconds) == 0
+    assert trunk(centre, SPAN + device).state == "connected"
+    fields = subprocess.run(["tshark", "-r", str(pcap), "-Y", "q931", "-T", "fields", "-e",
+                             "q931.message_type", "-e", "q931.channel.number"],
+                            capture_output=True, text=True, check=True).stdout
+    rows = [line.split("\t") for line in fields.splitlines()]
+    assert rows[:2] == [["0x05", channel], ["0x02", channel]]
+
+
 def test_a_trace_ends_with_the_technician_s_session(tmp_path):
     """linediag killed (no StopDChannelTrace): the session's end stops the
     trace, nothing is left sending frames for nobody."""
