@@ -37,8 +37,6 @@ cti.server.maintenance.doctor reads)::
 
 A span none of whose timeslots is in a trunk group is watched too (its
 state "unused", its alarms as the driver tells them): the doctor says so.
-So is every E1 CAS span, until the MFC/R2 signalling that drives its
-timeslots comes (the configuration keeps them out of trunk groups).
 """
 from dataclasses import replace
 from pathlib import Path

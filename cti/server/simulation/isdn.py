@@ -95,6 +95,7 @@ class FarSpan:
         for far in list(self.calls.values()):
             self._stop(far)
             self._forget(far)
+        self.link.close()                 # the old one silent: no SABMEs of its own
         self.node = node or self.node
         self.switchtype = switchtype or self.switchtype
         self.link = self._link()
@@ -270,9 +271,13 @@ class IsdnFarEnds:
             self._poll.start(POLL_S, now=True)
 
     def stop(self):
+        """The telco's D-channels go silent with the server: no more
+        polling, and its libpri links close (no timer of theirs runs on)."""
         if self._poll is not None and self._poll.running:
             self._poll.stop()
         self._poll = None
+        for far in self.spans.values():
+            far.link.close()
 
     def _read(self):
         for far in self.spans.values():
