@@ -36,7 +36,9 @@ earpiece tones ours; e&m channels (T1 robbed bit,
 DAHDI's E&M: the kernel sends 1111 off hook and 0000 on hook, winks, and
 debounces the far end's A bit), cas channels (the four bits raw, E1 CAS)
 and clear channels (bchan: an ISDN B-channel's audio) are timeslots, with
-the voice work on their audio too; hardhdlc and dchan channels are an
+the voice work on their audio too (on a cas channel, MFC/R2's register
+signals: its R2 MF transceiver, whose signal replaces what the timeslot
+sends while it sounds); hardhdlc and dchan channels are an
 ISDN span's D-channel ("dchannel"), opened at start and read and written
 in whole frames, each followed by the two bytes of its FCS, which the
 card (hardhdlc) or the kernel (dchan) makes and checks: the driver
@@ -171,6 +173,9 @@ OOF_ALARMS = lib.DAHDI_ALARM_RED | lib.DAHDI_ALARM_LFA
 LINECONFIG = {"d4": lib.DAHDI_CONFIG_D4, "esf": lib.DAHDI_CONFIG_ESF,
               "ami": lib.DAHDI_CONFIG_AMI, "b8zs": lib.DAHDI_CONFIG_B8ZS,
               "hdb3": lib.DAHDI_CONFIG_HDB3}
+#: R2 MF transceiver modes (r2_mf_mode) and our voice work's.
+R2_MF_MODES = {None: lib.CTI_R2MF_OFF, "forward": lib.CTI_R2MF_FORWARD,
+               "backward": lib.CTI_R2MF_BACKWARD}
 #: DAHDI's bits, A first.
 ABCD = (lib.DAHDI_ABIT, lib.DAHDI_BBIT, lib.DAHDI_CBIT, lib.DAHDI_DBIT)
 #: Dial strings: an optional mode (T DTMF, M MF), then its digits and ',' pauses.
@@ -237,6 +242,8 @@ class _Channel:
     offhook: bool = False
     signalling_events: bool = False
     rx_bits: int = 0            # cas: the far end's bits as last reported
+    r2_mf: str | None = None    # ... its R2 MF transceiver's mode (R2_MF_MODES), None: off
+    r2_signal: int = 0          # ... the R2 signal it sounds, 0: none
     winking: bool = False
     station_events: bool = False
     phone_offhook: bool = False
@@ -586,6 +593,7 @@ class DahdiDriver:
         new = self._channels[name]
         new.kinds, new.signalling_events = old.kinds, old.signalling_events
         new.station_events = old.station_events
+        new.r2_mf, new.r2_signal = old.r2_mf, old.r2_signal
         lib.cti_chanvoice_stop(old.voice)       # our voice work goes on with the new
         lib.cti_chanvoice_record(old.voice, 0)  # descriptor, its settings as they were
         new.voice, new.silence_dbm0 = old.voice, old.silence_dbm0
@@ -878,6 +886,8 @@ class DahdiDriver:
         self._ringing_time(ch)
         if flags & (lib.CTI_CV_SILENCE_ON | lib.CTI_CV_SILENCE_OFF):
             self._emit(ch, "silence", on=bool(flags & lib.CTI_CV_SILENCE_ON))
+        if flags & lib.CTI_CV_R2MF:
+            self._emit(ch, "r2_mf", signal=lib.cti_chanvoice_r2mf_heard(ch.voice))
         for digit in ffi.unpack(self._digits, self._ndigits[0]).decode():
             self._digit(ch, digit)
         for i in range(self._ntones[0]):
@@ -1149,8 +1159,9 @@ class DahdiDriver:
         elif not leg.line and DEVICE_KIND[leg.ch.kind] == "voice":
             self._monitor(leg.ch, slot)
         else:
-            self._setconf(leg.fd, slot, lib.DAHDI_CONF_DIGITALMON)
             leg.set_hears(slot)
+            if leg.line or not leg.ch.r2_signal:    # an R2 signal sounding keeps the line
+                self._setconf(leg.fd, slot, lib.DAHDI_CONF_DIGITALMON)
 
     def _monitor(self, ch, slot):
         self._setconf(ch.fd, slot, lib.DAHDI_CONF_MONITOR)
@@ -1265,6 +1276,45 @@ class DahdiDriver:
 
     def abcd(self, name):
         return self._bit_strings(name, "abcd")
+
+    # -- MFC/R2 register signals -------------------------------------------
+    def r2_mf_mode(self, name, mode):
+        """The cas channel's R2 MF transceiver, in our voice work on its
+        audio (dsp.h's, over spandsp's r2_mf_tx and r2_mf_rx): block by
+        block it hears the far end's set and sounds ours."""
+        ch = self._timeslot(name, "r2_mf_mode", ("cas",))
+        if mode not in R2_MF_MODES:
+            raise errors.BadParameter(
+                f"R2 MF mode {mode!r}: 'forward' (the calling side), 'backward' "
+                "(the called side) or None (off)", function="r2_mf_mode", device=name)
+        if lib.cti_chanvoice_r2mf(ch.voice, R2_MF_MODES[mode]) < 0:
+            raise MemoryError(f"{name}: no memory for an R2 MF transceiver")
+        ch.r2_mf = mode
+        self._r2_sounds(ch, 0)
+
+    def r2_mf_send(self, name, signal):
+        ch = self._timeslot(name, "r2_mf_send", ("cas",))
+        if ch.r2_mf is None:
+            raise errors.BadParameter("R2 MF is off on this timeslot (r2_mf_mode first)",
+                                      function="r2_mf_send", device=name)
+        if not isinstance(signal, int) or not 0 <= signal <= 15:
+            raise errors.BadParameter(f"R2 signal {signal!r}: 1 to 15, or 0 to stop",
+                                      function="r2_mf_send", device=name)
+        lib.cti_chanvoice_r2mf_send(ch.voice, signal)
+        self._r2_sounds(ch, signal)
+
+    def _r2_sounds(self, ch, signal):
+        """A signal sounding replaces what the timeslot sends: DAHDI's
+        DIGITALMON would replace our block with the slot it listens to,
+        so the timeslot leaves it while a signal sounds and takes it back
+        after (the bus's route is kept meanwhile: status still lists it)."""
+        sounded, ch.r2_signal = ch.r2_signal, signal
+        if bool(sounded) == bool(signal) or ch.listen in (None, ch.channo):
+            return
+        if signal:
+            self._setconf(ch.fd, 0, lib.DAHDI_CONF_NORMAL)
+        else:
+            self._setconf(ch.fd, ch.listen, lib.DAHDI_CONF_DIGITALMON)
 
     def enable_alarm_events(self, span):
         self._alarm_spans[span] = _alarm_names(self._span_info(
@@ -1626,7 +1676,6 @@ def _refuse(function, capability):
 
 
 _REFUSED = {
-    "an R2 MF transceiver (MFC/R2 register signals)": ("r2_mf_mode", "r2_mf_send"),
     "a BERT (DAHDI's only one, DAHDI_MAINT_PRBS, runs the framer's own pattern on a "
     "whole span, with no choice of pattern or timeslot, and DAHDI 2.11's card drivers "
     "answer it ENOSYS)": ("bert_start", "bert_results", "bert_stop"),
