@@ -23,7 +23,7 @@ receivers, call-progress tones, caller ID, silence, and the prompt, tone
 or digits to send back), one call per block, and the driver writes back
 the block it returns.  Operation times are counted in blocks: board time.
 
-Channels are of six kinds, by their system.conf keyword: FXO ports
+Channels are of seven kinds, by their system.conf keyword: FXO ports
 (fxsks, fxsls) are voice channels with a line, as on an analog board:
 the line is the DAHDI channel (its slot the caller's voice, "dahdiC1/line"
 in the inventory), the voice a pseudo channel of its own, kept open (its
@@ -35,7 +35,10 @@ stations, the phone rung with DAHDI_SETCADENCE and DAHDI_HOOK RING, its
 earpiece tones ours; e&m channels (T1 robbed bit,
 DAHDI's E&M: the kernel sends 1111 off hook and 0000 on hook, winks, and
 debounces the far end's A bit), cas channels (the four bits raw, E1 CAS)
-and clear channels (bchan: an ISDN B-channel's audio) are timeslots, with
+and clear channels (bchan: an ISDN B-channel's audio) are timeslots, and so
+are fxsls channels on a T1 span (T1 loop start: the kernel sends 1111 off
+hook and 0101 on hook, and reports the far end's ring, its B bit off, once
+the burst is over; loop start has no disconnect bit), with
 the voice work on their audio too (on a cas channel, MFC/R2's register
 signals: its R2 MF transceiver, whose signal replaces what the timeslot
 sends while it sounds); hardhdlc and dchan channels are an
@@ -52,7 +55,8 @@ DAHDI event         driver event
 ==================  ===============================================
 RINGOFFHOOK         FXO port: ring (count), caller ID looked for after
                     the first; FXS port: station_answered while ringing,
-                    else station_hook offhook; e&m: signalling a_on b_on
+                    else station_hook offhook; e&m: signalling a_on b_on;
+                    T1 loop start: signalling b_off, then b_on (a ring)
 ONHOOK              FXO port off hook: loop_current on=False; FXS port:
                     station_hook on hook; e&m: signalling a_off b_off
 WINKFLASH           FXS port: station_flash; e&m: signalling wink
@@ -119,7 +123,11 @@ CHANNEL_KINDS = {"fxsks": "fxo", "fxsls": "fxo", "fxoks": "fxs", "e&m": "em", "c
 #: Each kind of channel as the inventory lists it (pseudo: the driver's
 #: voice channels, DAHDI pseudo channels).
 DEVICE_KIND = {"fxo": "voice", "fxs": "station", "em": "timeslot", "cas": "timeslot",
-               "clear": "timeslot", "pseudo": "voice", "dchannel": "dchannel"}
+               "clear": "timeslot", "ls": "timeslot", "pseudo": "voice",
+               "dchannel": "dchannel"}
+#: An fxsls channel on a T1 span is no FXO port but a loop-start timeslot
+#: (FXS loop start in robbed bits): this kind.
+T1_LOOP_START = "ls"
 #: A D-channel's buffers (DAHDI_SET_BUFINFO, as chan_dahdi sets them): the
 #: longest frame read or written with its two FCS bytes, and how many.
 DCHANNEL_BUFSIZE, DCHANNEL_BUFFERS = 1024, 16
@@ -149,7 +157,7 @@ STATION_TONE_IDS = {"dial": lib.CTI_TONE_DIAL, "ringback": lib.CTI_TONE_RINGBACK
                     "busy": lib.CTI_TONE_BUSY, "reorder": lib.CTI_TONE_REORDER}
 #: A timeslot's span signalling in the interface's words (status), by the
 #: span's type: an ISDN span's B-channels are clear channels.
-SPAN_SIGNALLINGS = {"em": "em_wink", "cas": "cas", "clear": "pri"}
+SPAN_SIGNALLINGS = {"em": "em_wink", "cas": "cas", "clear": "pri", "ls": "fxs_loopstart"}
 E1_SPAN_SIGNALLINGS = {**SPAN_SIGNALLINGS, "clear": "ccs"}
 #: SPANSTAT's alarm bits and the interface's names (a loopback is no alarm).
 ALARM_NAMES = {lib.DAHDI_ALARM_RED: "red", lib.DAHDI_ALARM_YELLOW: "yellow",
@@ -331,21 +339,27 @@ class DahdiDriver:
         then each span (DeviceInfo kind "span")."""
         ctl = self.devices.open(CTL_PATH)
         try:
-            inventory, spans = [], {}
+            inventory, spans, span_types = [], {}, {}
             for channo, keyword in sorted(self.conf.channels.items()):
                 if keyword == "unused":
                     continue
                 spanno = self._check_channel(ctl, channo, keyword)
                 spans.setdefault(spanno, []).append(channo)
-                kind = DEVICE_KIND[CHANNEL_KINDS[keyword]]
-                if CHANNEL_KINDS[keyword] == "fxo":     # its voice's slot: _pair_fxo_ports
-                    inventory.append(DeviceInfo(f"dahdiC{channo}", kind, f"dahdiS{spanno}"))
+                kind = CHANNEL_KINDS[keyword]
+                if kind == "fxo" and keyword == "fxsls":
+                    if spanno not in span_types:
+                        span_types[spanno] = ffi.string(self._spaninfo(ctl, spanno).spantype)
+                    if span_types[spanno] == b"T1":
+                        kind = T1_LOOP_START
+                self._kinds[f"dahdiC{channo}"] = kind
+                if kind == "fxo":                       # its voice's slot: _pair_fxo_ports
+                    inventory.append(DeviceInfo(f"dahdiC{channo}", "voice", f"dahdiS{spanno}"))
                     inventory.append(DeviceInfo(f"dahdiC{channo}{LINE}", "line",
                                                 f"dahdiS{spanno}", slot=channo))
                 else:                                   # a D-channel has no slot
-                    inventory.append(DeviceInfo(f"dahdiC{channo}", kind, f"dahdiS{spanno}",
+                    inventory.append(DeviceInfo(f"dahdiC{channo}", DEVICE_KIND[kind],
+                                                f"dahdiS{spanno}",
                                                 slot=None if kind == "dchannel" else channo))
-                self._kinds[f"dahdiC{channo}"] = CHANNEL_KINDS[keyword]
             for spanno, channels in sorted(spans.items()):
                 self._check_span(ctl, spanno, channels)
                 inventory.append(DeviceInfo(f"dahdiS{spanno}", "span", f"dahdiS{spanno}"))
@@ -628,7 +642,7 @@ class DahdiDriver:
                  "busy_with": ch.op.kind if ch.op else None,
                  "hook": "off" if ch.offhook else "on", "channo": ch.channo,
                  "ringing": bool(ch.rings) and not ch.offhook}
-        if ch.kind in ("em", "cas"):          # a T1 carries A and B, an E1 all four
+        if ch.kind in ("em", "cas", "ls"):    # a T1 carries A and B, an E1 all four
             width = 4 if ffi.string(self._span_info(ch.span, "status").spantype) == b"E1" else 2
             facts["tx_bits"], facts["rx_bits"] = (bits[:width] for bits in self.abcd(name))
         if ch.kind == "fxo":
@@ -843,6 +857,12 @@ class DahdiDriver:
                 self.stop_ring(ch.name)
 
     def _trunk_event(self, ch, event):
+        if ch.kind == T1_LOOP_START:
+            if event == lib.DAHDI_EVENT_RINGOFFHOOK:    # a ring burst, now over
+                a = self._rx_bits(ch) & lib.DAHDI_ABIT
+                self._signalling(ch, a, {"b_off"})
+                self._signalling(ch, a | lib.DAHDI_BBIT, {"b_on"})
+            return
         if event == lib.DAHDI_EVENT_HOOKCOMPLETE and ch.winking:
             ch.winking = False
             self._emit(ch, "wink_done")
@@ -1201,13 +1221,14 @@ class DahdiDriver:
         return ch
 
     # -- T1 and E1 trunks ------------------------------------------------
-    def _timeslot(self, name, function, kinds=("em", "cas", "clear")):
+    def _timeslot(self, name, function, kinds=("em", "cas", "clear", "ls")):
         ch = self._channel(name, function)
         if ch.kind not in kinds:
             what = {"fxo": "an FXO port (no robbed bits)",
                     "clear": "a clear channel (an ISDN B-channel: no bits)",
                     "cas": "a cas channel (raw bits: no wink)",
-                    "em": "an e&m channel"}[ch.kind]
+                    "em": "an e&m channel",
+                    "ls": "an fxsls channel (T1 loop start: off or on hook only)"}[ch.kind]
             raise errors.BadParameter(f"{name} is {what}", function=function, device=name)
         return ch
 
@@ -1222,13 +1243,22 @@ class DahdiDriver:
         return bits[0]
 
     def enable_signalling_events(self, name):
-        ch = self._timeslot(name, "enable_signalling_events", ("em", "cas"))
+        ch = self._timeslot(name, "enable_signalling_events", ("em", "cas", "ls"))
         ch.signalling_events = True
         if ch.kind == "cas":
             ch.rx_bits = self._rx_bits(ch)
 
     def set_bits(self, name, a, b, c=None, d=None):
-        ch = self._timeslot(name, "set_bits", ("em", "cas"))
+        ch = self._timeslot(name, "set_bits", ("em", "cas", "ls"))
+        if ch.kind == "ls":
+            if b != 1 or c not in (None, a) or d not in (None, 1):
+                raise errors.BadParameter(
+                    f"{name} is an fxsls channel (T1 loop start): DAHDI sends ABCD 1111 off "
+                    "hook and 0101 on hook (set_bits(1, 1) or (0, 1))",
+                    function="set_bits", device=name)
+            self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new(
+                "int *", lib.DAHDI_OFFHOOK if a else lib.DAHDI_ONHOOK))
+            return
         if ch.kind == "em":
             if not a == b == (a if c is None else c) == (b if d is None else d):
                 raise errors.BadParameter(
@@ -1265,7 +1295,7 @@ class DahdiDriver:
         ch.winking = True
 
     def _bit_strings(self, name, function):
-        ch = self._timeslot(name, function, ("em", "cas"))
+        ch = self._timeslot(name, function, ("em", "cas", "ls"))
         params = self._params(ch)
         return tuple("".join("1" if bits & bit else "0" for bit in ABCD)
                      for bits in (params.txbits, params.rxbits))

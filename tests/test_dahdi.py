@@ -296,6 +296,34 @@ def test_cas_bits_from_the_far_end_are_signalled_with_what_changed():
     assert d.abcd(ts)[1] == "0001"
 
 
+def test_a_t1_loop_start_channel_rings_answers_and_hangs_up_in_robbed_bits():
+    """fxsls on a T1 span: a timeslot, not an FXO port.  The far end's ring
+    (B bit off) is one b_off, b_on pair once the burst is over; off hook
+    sends 1111 (the caller is answered), on hook 0101; no other bits are
+    DAHDI's to send."""
+    boards = [{"type": "t1", "signalling": "fxs_loopstart"}, {"type": "voice", "channels": 2}]
+    rig = DahdiRig(boards, simulated_system_conf(boards))
+    d, far = rig.driver, rig.sim.endpoint("dtiB1T1")
+    assert {i.kind for i in d.inventory() if i.board == "dahdiS1"} == {"timeslot", "span"}
+    d.enable_signalling_events("dahdiC1")
+    assert d.status("dahdiS1")["signalling"] == "fxs_loopstart"
+    far.call()
+    rig.run(3000)                                        # a 2 s ring and its trailer
+    assert [sorted(e["changed"]) for e in rig.events if e.kind == "signalling"] == [
+        ["b_off"], ["b_on"]]
+    d.set_bits("dahdiC1", 1, 1)
+    rig.run(100)
+    assert d.abcd("dahdiC1")[0] == "1111" and far.state == "connected"
+    rig.run(6000)                                        # answered: no more rings
+    assert len([e for e in rig.events if e.kind == "signalling"]) == 2
+    d.set_bits("dahdiC1", 0, 1)
+    rig.run(100)
+    assert d.abcd("dahdiC1")[0] == "0101"
+    with pytest.raises(errors.BadParameter, match="0101 on hook"):
+        d.set_bits("dahdiC1", 1, 0)
+    with pytest.raises(errors.BadParameter, match="loop start"):
+        d.wink("dahdiC1")
+
 def r2_timeslot():
     """An E1 CAS timeslot with R2 MF on at both ends: ours the called side
     (backward), the telco's the calling side (forward)."""

@@ -5,6 +5,7 @@ channels named as the boards, `driver = "dahdi"` as `cti server` would
 make it on /dev/dahdi.  A caller on the T1 goes through the IVR menu to
 the support queue and an agent's phone, with audio both ways."""
 import json
+import shutil
 from dataclasses import replace
 
 import pytest
@@ -19,6 +20,7 @@ from drivers.sim import Simulator
 from tests import test_consult as consult
 from tests import test_r2 as r2
 from tests import test_span_reports as span_reports
+from tests import test_t1_loopstart as t1_loopstart
 from tests.centre import Centre, admin, flow_tier, refused, tones_both_ways
 from tests.rig import hears
 from tests.test_callcenter import agent_ready, flow_server, names, route_request, speech
@@ -210,6 +212,26 @@ def test_a_caller_hanging_up_as_an_fxo_port_answers_is_answered_then_cleared(run
     [cdr] = running.records.of(CallRecord)
     assert (cdr.released_by, cdr.cause) == ("caller", "far end cleared (loop current drop)")
 
+
+@pytest.fixture
+def loop_start(tmp_path):
+    """etc/ with its T1 span loop start (fxsls on DAHDI), as test_t1_loopstart
+    makes it, on the DAHDI driver."""
+    shutil.copytree("etc", tmp_path / "etc")
+    boards = tmp_path / "etc" / "boards.toml"
+    boards.write_text(boards.read_text().replace('signalling = "em_wink"',
+                                                 'signalling = "fxs_loopstart"', 1))
+    cti = tmp_path / "etc" / "cti.toml"
+    cti.write_text(cti.read_text().replace('direction = "in"', 'direction = "both"', 1))
+    return Centre(load_server_config(cti), driver="dahdi")
+
+
+@pytest.mark.parametrize("case", [
+    t1_loopstart.test_a_call_in_reaches_an_agent_and_the_far_end_hangs_up,
+    t1_loopstart.test_an_agent_calls_out_on_a_loop_start_timeslot,
+], ids=lambda c: c.__name__[len("test_"):])
+def test_t1_loop_start_trunks_on_dahdi(loop_start, case):
+    case(loop_start)
 
 def test_a_china_r2_call_in_reaches_an_agent_on_a_dahdi_e1_cas_span(tmp_path):
     """MFC/R2 on DAHDI cas channels: the register signals made and heard by
