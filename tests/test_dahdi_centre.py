@@ -20,6 +20,7 @@ from drivers.sim import Simulator
 from tests import test_consult as consult
 from tests import test_r2 as r2
 from tests import test_span_reports as span_reports
+from tests import test_supervision as supervision
 from tests import test_t1_loopstart as t1_loopstart
 from tests.centre import Centre, admin, flow_tier, refused, tones_both_ways
 from tests.rig import hears
@@ -259,6 +260,25 @@ def test_a_china_r2_call_in_reaches_an_agent_on_a_dahdi_e1_cas_span(tmp_path):
     [cdr] = centre.records.of(CallRecord)
     assert (cdr.ani, cdr.dnis, cdr.disposition) == ("13800138000", "5550199", "answered")
     centre.center.stop()
+
+def test_whisper_is_refused_on_dahdi_and_the_call_goes_on_as_it_was(centre):
+    """DAHDI's conferences cannot whisper (docs/dahdi.md says why): asked
+    for, it is refused naming that, the call as it was (no supervisor in
+    it, or its monitor kept); monitor and barge work."""
+    s = supervision.Scene(centre)
+    s.lift()
+    error = s.refused(s.sup, "Supervise", agent="1005", mode="whisper",
+                      station=supervision.SUP_STATION)
+    assert error.code == "resource_busy" and "no whisper" in error.body["message"]
+    assert s.listen() == {"caller": {supervision.AGENT_HZ},
+                          "agent": {supervision.CALLER_HZ}, "supervisor": set()}
+    s.ask(s.sup, "Supervise", agent="1005", mode="monitor", station=supervision.SUP_STATION)
+    assert "no whisper" in s.refused(s.sup, "Supervise", agent="1005",
+                                     mode="whisper").body["message"]
+    assert s.listen() == {"caller": {supervision.AGENT_HZ},
+                          "agent": {supervision.CALLER_HZ},
+                          "supervisor": {supervision.CALLER_HZ, supervision.AGENT_HZ}}
+    assert s.ask(s.sup, "Supervise", agent="1005", mode="barge")["mode"] == "barge"
 
 def test_boards_the_dahdi_box_lacks_are_named():
     """A configuration with more FXS ports than system.conf has."""
