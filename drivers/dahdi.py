@@ -921,7 +921,7 @@ class DahdiDriver:
         op.silence_ms = op.silence_ms + BLOCK_MS if silent else 0
         op.sound_ms = 0 if silent else op.sound_ms + BLOCK_MS
         if op.kind == "record":
-            self._keep_recording(ch)
+            self._keep_recording(ch, op)
         if flags & lib.CTI_CV_SENT_ALL and op.kind in ("play", "dial", "tone"):
             self._finish(ch, {"play": "end_of_data", "tone": "max_time"}.get(op.kind))
             return
@@ -1012,17 +1012,17 @@ class DahdiDriver:
             data["digits"] = op.digits
         elif op.kind == "record":
             lib.cti_chanvoice_record(ch.voice, 0)
-            self._keep_recording(ch)
+            self._keep_recording(ch, op)
             with open(op.path, "wb") as f:
                 f.write(recording_file(b"".join(op.recorded), "pcm16", op.fmt))
         elif op.kind == "dial":
             data = progress or {"result": "stopped" if reason == "stopped" else None}
         self._emit(ch, op.done, **data)
 
-    def _keep_recording(self, ch):
+    def _keep_recording(self, ch, op):
         buf = ffi.new("int16_t[8000]")
         while n := lib.cti_chanvoice_take(ch.voice, buf, 8000):
-            ch.op.recorded.append(bytes(ffi.buffer(buf, n * 2)))
+            op.recorded.append(bytes(ffi.buffer(buf, n * 2)))
 
     def enable_events(self, name, kinds):
         ch = self._channel(name, "enable_events")
@@ -1068,6 +1068,8 @@ class DahdiDriver:
                                       f"{', '.join(RECORD_FORMATS)}", function="record",
                                       device=name)
         self._check_termination(name, "record", termination)
+        with open(path, "wb") as f:     # there from the start, as on the boards; filled
+            f.write(recording_file(b"", "pcm16", fmt))      # when the recording ends
         lib.cti_chanvoice_record(ch.voice, 1)
         self._start(ch, _Operation("record", "record_done", termination, path=path, fmt=fmt),
                     watchdog_ms)

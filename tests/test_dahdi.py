@@ -252,6 +252,15 @@ def test_an_em_wink_start_call_in_is_winked_addressed_answered_and_talks_both_wa
     fmt, data = wav_samples(path.read_bytes())
     samples = array("h", data)
     assert hears(samples[len(samples) // 2:], 1800)
+    message = tmp_path / "message.wav"                 # ended by the caller's key
+    d.record(ts, str(message), "wav", Termination(terminators="#"))
+    assert wav_samples(message.read_bytes())[1] == b""  # there from the start
+    far.send_audio(tone(1800, 600))
+    rig.run(1000)
+    far.send_digits("#")
+    rig.run(500)
+    assert [e["reasons"] for e in rig.events if e.kind == "record_done"][-1] == {"terminator"}
+    assert hears(array("h", wav_samples(message.read_bytes())[1]), 1800)
 
     far.hangup()
     rig.run(400)
