@@ -38,6 +38,8 @@ through the protocol's Sim* services (administrators only)::
     cti sim dchannel SPAN on|off [--node network|cpe] [--switchtype T]
                                           the telco's D-channel falls silent, or comes
                                           back; its side and switch type
+    cti sim block DEVICE [--off]          the telco blocks an MFC/R2 timeslot (once the
+                                          call on it clears), or unblocks it
     cti sim script FILE.toml              a scripted scenario (cti.sim_script)
 
 Each prints the server's answer (JSON with --json) and exits 0, or prints
@@ -74,6 +76,7 @@ COMMANDS = {
         k: v for k, v in (("node", a.node), ("switchtype", a.switchtype)) if v}}),
     "status": ("SimStatus", lambda a: {"device": a.device}),
     "alarm": ("SimAlarm", lambda a: {"span": a.span, "alarm": a.alarm, "on": not a.clear}),
+    "block": ("SimBlock", lambda a: {"device": a.device, "on": not a.off}),
     "hang": ("SimHang", lambda a: {"device": a.device, "always": a.always, "on": not a.off}),
     "errors": ("SimLineErrors", lambda a: {"span": a.span, "seconds": a.seconds, "errors": {
         k: v for k, v in (("bpv", a.bpv), ("crc", a.crc), ("fas", a.fas), ("oof", a.oof),
@@ -166,6 +169,9 @@ def parser():
     p.add_argument("state", choices=("on", "off"))
     p.add_argument("--node", choices=("network", "cpe"), help="the telco's side")
     p.add_argument("--switchtype", help="the telco's switch type")
+    p = command("block", "the telco blocks an MFC/R2 timeslot (or --off: unblocks it)")
+    p.add_argument("device", help="an E1 CAS timeslot of an R2 trunk group")
+    p.add_argument("--off", action="store_true", help="unblock it")
     p = command("script", "run a scripted scenario (TOML)")
     p.add_argument("file")
     p.add_argument("--quiet", action="store_true", help="print only failures")

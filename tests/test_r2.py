@@ -658,3 +658,89 @@ def test_a_span_alarm_during_a_china_call_in_leaves_the_telco_able_to_call_again
                                    dnis="5550100"))
     centre.run_until(lambda: trunk.state == "connected", what="the next call in answered")
     assert trunk.ani == "2125551234"
+
+
+# ---- the telco blocks a timeslot (SimBlock) ---------------------------------------------
+
+def device_state(centre, client, device):
+    """The trunk's state word, as `Snapshot` (and `cti show channels`) shows it."""
+    return centre.call(client.call("Snapshot", object="device", id=device))["snapshot"]["state"]
+
+
+@pytest.mark.parametrize(("variant", "blocking_bits"), [("itu", "1101"), ("cn", "1111")])
+def test_a_timeslot_the_telco_blocks_takes_no_call_until_unblocked(tmp_path, variant,
+                                                                   blocking_bits):
+    centre = r2_first_for_calls_out(tmp_path, variant)
+    admin_client = admin(centre)
+    answer = centre.call(admin_client.call("SimBlock", device="dtiB2T1"))
+    assert answer == {"device": "dtiB2T1", "blocked": True, "pending": False}
+    centre.run(200)
+    assert device_state(centre, admin_client, "dtiB2T1") == "blocked"
+    assert centre.server.channels["dtiB2T1"].driver.abcd("dtiB2T1")[1] == blocking_bits
+
+    e = refused(centre, admin_client, "SimCall", target="dtiB2T1", ani="2125551234",
+                dnis="5550199")
+    assert e.code == "invalid_state" and "the telco blocks it" in str(e)
+    placed = centre.call(admin_client.call("SimCall", target="pstn_r2", ani="2125551234",
+                                           dnis="5550199"))
+    assert placed["device"] == "dtiB2T2"                     # the group's next timeslot
+
+    client, events, phone = headset_agent(centre)
+    call_id = centre.call(client.call("MakeCall", number="5551234"))["call"]
+    centre.run_until(lambda: "Established" in [n for n, _ in events], within_ms=20_000,
+                     what="the telco answers our call out")
+    offered = [e for e in centre.server.telco.r2.events("dtiB2T3") if e.kind == "offered"]
+    assert offered[0].dnis == "5551234"                      # T1 blocked, T2 busy: T3
+    assert not [e for e in centre.server.telco.r2.events("dtiB2T1") if e.kind == "offered"]
+    phone.onhook()
+    centre.run_until(lambda: centre.records.of(CallRecord, call_id=call_id),
+                     what="our call out cleared")
+
+    answer = centre.call(admin_client.call("SimBlock", device="dtiB2T1", on=False))
+    assert answer == {"device": "dtiB2T1", "blocked": False, "pending": False}
+    centre.run_until(lambda: device_state(centre, admin_client, "dtiB2T1") == "idle",
+                     what="the trunk back in service")
+    trunk = centre.server.channels["dtiB2T1"]
+    centre.call(admin_client.call("SimCall", target="dtiB2T1", ani="13800138000",
+                                  dnis="5550199"))
+    centre.run_until(lambda: trunk.ani == "13800138000", what="a call in once unblocked")
+
+
+def test_a_block_while_a_call_is_up_follows_once_it_clears(tmp_path):
+    """R2 blocks only an idle circuit: the call on the timeslot goes on,
+    the telco's block reaches our trunk once the call has cleared."""
+    centre = r2_centre(tmp_path, "itu")
+    admin_client = admin(centre)
+    centre.call(admin_client.call("SimCall", target="dtiB2T1", ani="2125551234",
+                                  dnis="5550199"))
+    trunk = centre.server.channels["dtiB2T1"]
+    centre.run_until(lambda: trunk.state == "connected", what="the queue answers")
+    answer = centre.call(admin_client.call("SimBlock", device="dtiB2T1"))
+    assert answer == {"device": "dtiB2T1", "blocked": False, "pending": True}
+    centre.run(2000)
+    assert device_state(centre, admin_client, "dtiB2T1") == "connected"   # the call goes on
+    centre.call(admin_client.call("SimHangup", device="dtiB2T1"))
+    centre.run_until(lambda: device_state(centre, admin_client, "dtiB2T1") == "blocked",
+                     what="blocked once the call cleared")
+    [cdr] = centre.records.of(CallRecord)
+    assert cdr.cause == "far end cleared (clear-forward)"
+    e = refused(centre, admin_client, "SimCall", target="dtiB2T1", ani="2125551234",
+                dnis="5550199")
+    assert e.code == "invalid_state"
+    centre.call(admin_client.call("SimBlock", device="dtiB2T1", on=False))
+    centre.run_until(lambda: device_state(centre, admin_client, "dtiB2T1") == "idle",
+                     what="back in service")
+
+
+def test_sim_block_is_for_r2_timeslots_and_cti_sim_block_asks_for_it(tmp_path):
+    from cti.sim_cli import COMMANDS, parser
+
+    centre = r2_centre(tmp_path, "itu")
+    admin_client = admin(centre)
+    e = refused(centre, admin_client, "SimBlock", device="dtiB1T1")     # a T1 E&M timeslot
+    assert e.code == "invalid_field" and "dtiB1T1 is no MFC/R2 timeslot" in str(e)
+    e = refused(centre, admin_client, "SimBlock", device="dtiB9T1")
+    assert e.code == "no_such_object"
+    service, fields = COMMANDS["block"]
+    args = parser().parse_args(["block", "dtiB2T4", "--off"])
+    assert (service, fields(args)) == ("SimBlock", {"device": "dtiB2T4", "on": False})

@@ -17,6 +17,7 @@ protocol (cti.server.simulation.telco), for administrators only.
     SimHang        a voice resource's operations hang
     SimRestart     the telco restarts a B-channel, or an ISDN span's channels
     SimDChannel    the telco's D-channel on an ISDN span: silent or back, its side
+    SimBlock       the telco blocks an MFC/R2 timeslot, or unblocks it
 """
 from cti.protocol.bodies import MAX_STRING
 from cti.protocol.services import Field, Service
@@ -90,6 +91,8 @@ SERVICES = {s.name: s for s in (
     _service("SimDChannel", {**ISDN, "on": Field(bool, False, True),
                              "node": Field(str, False, choices=PRI_NODES),
                              "switchtype": Field(str, False, choices=SWITCH_TYPES)}),
+    _service("SimBlock", {"device": Field(str, doc="an MFC/R2 (E1 CAS) timeslot"),
+                          "on": Field(bool, False, True)}),
 )}
 
 
@@ -116,6 +119,7 @@ def register(hub, telco):
         "SimRestart": lambda who, p: telco.restart(who, p["span"], p["channel"]),
         "SimDChannel": lambda who, p: telco.dchannel(who, p["span"], p["on"], p["node"],
                                                      p["switchtype"]),
+        "SimBlock": lambda who, p: telco.block(who, p["device"], p["on"]),
     }
     for name, service in SERVICES.items():
         hub.catalogue.add(service, serve(methods[name]))

@@ -265,6 +265,9 @@ class SimulatedTelco:
             if device is None:
                 raise InvalidState(f"trunk group {target}: no channel is idle at both ends",
                                    object="trunk_group", id=target)
+        elif self.r2.blocking(target)[0]:
+            raise InvalidState(f"{target}: the telco blocks it (SimBlock with on false "
+                               "first)", object="device", id=target)
         elif not self._r2_idle(target):
             raise InvalidState(f"{target}: a call is on it", object="device", id=target)
         else:
@@ -277,7 +280,24 @@ class SimulatedTelco:
 
     def _r2_idle(self, device):
         channel = self.channels.by_name.get(device)
-        return self.r2.idle(device) and (channel is None or channel.state == "idle")
+        return (self.r2.idle(device) and not self.r2.blocking(device)[0]
+                and (channel is None or channel.state == "idle"))
+
+    def block(self, who, device, on=True):
+        """The telco blocks an MFC/R2 timeslot (R2's blocking line signal),
+        or unblocks it.  A call on it goes on: the block follows once it
+        clears (`pending`)."""
+        self._need()
+        group = self._trunk(device, "device")
+        if group.r2 is None:
+            raise InvalidField(f"device: {device} is no MFC/R2 timeslot (E1 CAS with an "
+                               "r2_variant): blocking by the far end is an R2 line signal",
+                               field="device")
+        self.r2.block(device, on)
+        wanted, blocked = self.r2.blocking(device)
+        self._log(who, "{what} {device}{when}", what="blocks" if on else "unblocks",
+                  device=device, when="" if blocked == wanted else " once its call clears")
+        return {"device": device, "blocked": blocked, "pending": blocked != wanted}
 
     def hangup(self, who, device, method=None, cause=None):
         """The far end hangs up: an analog line by `method` (loop current
