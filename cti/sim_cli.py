@@ -31,7 +31,9 @@ through the protocol's Sim* services (administrators only)::
     cti sim ber SPAN RATE                 random bit errors (0 to 0.01; 0 stops them)
     cti sim far-line SPAN [--framing esf|d4 | --crc4|--no-crc4] [--ts16 cas|ccs]
                    [--coding b8zs|hdb3|ami] [--clock line|internal] [--ppm N]
-                                          the telco's line settings (a mismatch shows)
+                   [--variant itu|cn|mx|br|ar]
+                                          the telco's line settings, the MFC/R2 variant of
+                                          an E1 CAS span (a mismatch shows)
     cti sim hang VOICE [--always | --off] a voice resource's operations hang
     cti sim restart SPAN [--channel N]    the telco sends RESTART (an ISDN span's B-channel,
                                           or every one)
@@ -84,7 +86,8 @@ COMMANDS = {
     "ber": ("SimBitErrors", lambda a: {"span": a.span, "ber": a.rate}),
     "far-line": ("SimFarLine", lambda a: {"span": a.span, **{
         k: v for k, v in (("framing", a.framing), ("crc4", a.crc4), ("signalling", a.ts16),
-                          ("coding", a.coding), ("clock", a.clock), ("ppm", a.ppm))
+                          ("coding", a.coding), ("clock", a.clock), ("ppm", a.ppm),
+                          ("variant", a.variant))
         if v is not None}}),
 }
 def parser():
@@ -156,6 +159,8 @@ def parser():
     p.add_argument("--coding", choices=("b8zs", "hdb3", "ami"))
     p.add_argument("--clock", choices=("line", "internal"))
     p.add_argument("--ppm", type=float, help="its oscillator's offset from ours")
+    p.add_argument("--variant", choices=("itu", "cn", "mx", "br", "ar"),
+                   help="an E1 CAS span's MFC/R2 variant at the telco")
     p = command("hang", "a voice resource's next operation (or every one) hangs")
     p.add_argument("device")
     group = p.add_mutually_exclusive_group()

@@ -744,3 +744,52 @@ def test_sim_block_is_for_r2_timeslots_and_cti_sim_block_asks_for_it(tmp_path):
     service, fields = COMMANDS["block"]
     args = parser().parse_args(["block", "dtiB2T4", "--off"])
     assert (service, fields(args)) == ("SimBlock", {"device": "dtiB2T4", "on": False})
+
+
+# ---- the configuration doctor: r2.variant -----------------------------------------------
+
+def r2_findings(centre):
+    answer = centre.call(admin(centre).call("Diagnose"))
+    return [f for f in answer["findings"] if f["rule"] == "r2.variant"]
+
+
+def test_the_doctor_reads_a_china_far_end_in_the_idle_bits_of_an_itu_group(tmp_path):
+    centre = r2_centre(tmp_path, "itu")
+    assert r2_findings(centre) == []
+    centre.call(admin(centre).call("SimFarLine", span="dtiB2", variant="cn"))
+    centre.run(500)
+    [finding] = r2_findings(centre)
+    assert finding["where"].startswith("dtiB2 (trunk_groups[2].r2_variant in ")
+    assert "receive ABCD 1011 (4 of them), never 1001 (idle)" in finding["evidence"]
+    assert 'set r2_variant = "cn" in trunk group pstn_r2' in finding["fix"]
+
+
+def test_the_doctor_reads_a_mexican_far_end_in_the_errors_of_an_itu_group(tmp_path):
+    """Mexico's R2 idles as ITU's does: the calls out fail, and the trunks'
+    protocol errors are the evidence."""
+    centre = r2_centre(tmp_path, "itu")
+    admin_client = admin(centre)
+    centre.call(admin_client.call("SimFarLine", span="dtiB2", variant="mx"))
+    for device in ("dtiB2T1", "dtiB2T2", "dtiB2T3"):
+        failed = []
+        centre.server.channels[device].seize("5551234").addErrback(failed.append)
+        centre.run_until(lambda f=failed: f, within_ms=20_000, what="the call out fails")
+        assert failed[0].value.reason == "R2 protocol error: invalid_cas_bits"
+    trunks = [centre.server.channels[d] for d in ("dtiB2T1", "dtiB2T2", "dtiB2T3")]
+    centre.run_until(lambda: all(t.state == "idle" for t in trunks), what="idle again")
+    [report] = centre.call(admin_client.call("GetSpanReports", span="dtiB2"))["spans"]
+    assert report["r2Errors"] == {"invalid_cas_bits": 3}
+    [finding] = r2_findings(centre)
+    assert finding["evidence"].startswith("3 MFC/R2 protocol errors on the span's trunks "
+                                          "since the server started (3 invalid_cas_bits)")
+
+
+def test_sim_far_line_variant_is_for_r2_spans_with_no_call_up(tmp_path):
+    centre = r2_centre(tmp_path, "itu")
+    admin_client = admin(centre)
+    e = refused(centre, admin_client, "SimFarLine", span="dtiB1", variant="cn")
+    assert e.code == "invalid_field" and "dtiB1 has no MFC/R2 timeslot" in str(e)
+    centre.call(admin_client.call("SimCall", target="dtiB2T2", ani="2125551234",
+                                  dnis="5550199"))
+    e = refused(centre, admin_client, "SimFarLine", span="dtiB2", variant="cn")
+    assert e.code == "invalid_state" and "a call is on dtiB2T2" in str(e)

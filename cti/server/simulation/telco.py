@@ -608,15 +608,18 @@ class SimulatedTelco:
         return {"span": span, "ber": ber}
 
     def far_line(self, who, span, framing=None, coding=None, clock=None, ppm=None,
-                 crc4=None, signalling=None):
+                 crc4=None, signalling=None, variant=None):
         """The telco's own line settings on `span`: a T1's framing (esf,
         d4), an E1's CRC-4 (on or off) and use of timeslot 16 (cas, ccs),
-        the line code, the clock, and its oscillator's offset in ppm.  Set
-        unlike ours, the span shows what a real mismatch shows (alarms,
-        code violations, slips)."""
+        the line code, the clock, its oscillator's offset in ppm, and the
+        MFC/R2 variant of its E1 CAS timeslots.  Set unlike ours, the span
+        shows what a real mismatch shows (alarms, code violations, slips,
+        R2 calls failing)."""
         self._need()
         self._span(span)
         kind = self.span_types.get(span, "t1")
+        if variant is not None:
+            self._far_variant(span, variant)
         if kind == "t1" and (crc4 is not None or signalling is not None):
             key = "crc4" if crc4 is not None else "signalling"
             raise InvalidField(f"{key}: {span} is a T1 span: {key} is an E1's (a T1's "
@@ -633,9 +636,21 @@ class SimulatedTelco:
                   clock=clock, ppm=ppm, crc4=crc4, signalling=signalling)
         self._log(who, "sets the far end of {span}: {settings}", span=span, settings={
             k: v for k, v in (("framing", framing), ("crc4", crc4), ("signalling", signalling),
-                              ("coding", coding), ("clock", clock), ("ppm", ppm))
+                              ("coding", coding), ("clock", clock), ("ppm", ppm),
+                              ("variant", variant))
             if v is not None})
         return {"span": span}
+
+    def _far_variant(self, span, variant):
+        devices = [d for d in self.r2.timeslots if d.startswith(f"{span}T")]
+        if not devices:
+            raise InvalidField(f"variant: {span} has no MFC/R2 timeslot (E1 CAS in a trunk "
+                               "group with an r2_variant)", field="variant")
+        busy = [d for d in devices if not self.r2.idle(d)]
+        if busy:
+            raise InvalidState(f"{span}: a call is on {', '.join(busy)}: the telco changes "
+                               "its variant on idle timeslots only", object="device", id=span)
+        self.r2.variant(devices, variant)
 
     def hang(self, who, voice, always=False, on=True):
         """A voice resource's next operation never ends (or, `always`,
