@@ -20,7 +20,7 @@ called one otherwise::
     telco.hangup("dtiB1T1")                 # clear-forward (its call), clear-back (ours)
     telco.answer_mode("dtiB1T2", "busy")    # our calls out there are refused busy
     telco.block("dtiB1T3", True)            # the telco takes the timeslot out of service
-    telco.variant(["dtiB1T1", "dtiB1T2"], "itu")   # the carrier speaks another variant
+    telco.span_variant("dtiB1", "itu")      # the carrier speaks another variant there
 
 Blocking is R2's line signal from the idle far end (ITU 1101, China
 1111): our trunk shows it blocked and takes no call on it until the far
@@ -39,6 +39,7 @@ from dataclasses import replace
 from twisted.internet import task
 from twisted.logger import Logger
 
+from cti.server.errors import InvalidField, InvalidState
 from cti.server.lines.r2china import ChinaBackward, ChinaForward
 from drivers.r2 import FarPort, R2Channel
 from drivers.r2 import R2Context as _R2Context
@@ -206,10 +207,19 @@ class R2Telco:
         far = self.timeslots[device]
         far.mode, far.rings = mode, rings
 
-    def variant(self, devices, variant):
-        """The far ends of `devices` (idle) speak `variant` from now on,
-        whatever our trunk groups say: a carrier set to another variant
-        than ours (the configuration doctor's r2.variant)."""
+    def span_variant(self, span, variant):
+        """The far ends of the R2 timeslots of `span` (all idle) speak
+        `variant` from now on, whatever our trunk groups say: a carrier
+        set to another variant than ours (the configuration doctor's
+        r2.variant)."""
+        devices = [d for d in self.timeslots if d.startswith(f"{span}T")]
+        if not devices:
+            raise InvalidField(f"variant: {span} has no MFC/R2 timeslot (E1 CAS in a trunk "
+                               "group with an r2_variant)", field="variant")
+        busy = [d for d in devices if self.timeslots[d].busy]
+        if busy:
+            raise InvalidState(f"{span}: a call is on {', '.join(busy)}: the telco changes "
+                               "its variant on idle timeslots only", object="device", id=span)
         contexts = {}
         for device in devices:
             old = self.timeslots[device]

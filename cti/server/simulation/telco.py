@@ -131,6 +131,36 @@ def _names(names):
     return shown + (f" ... ({len(ordered)})" if len(ordered) > 4 else "")
 
 
+def _wav_samples(wav):
+    """The 16-bit samples of a base64 WAV file (SimAudio's `wav`)."""
+    try:
+        data = base64.b64decode(wav, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidField("wav: not base64 (RFC 4648, with no line breaks)",
+                           field="wav") from None
+    try:
+        fmt = wav_format(data[:4096], where="wav")
+    except WavFormatError as e:
+        raise InvalidField(str(e), field="wav") from None
+    pos, payload = 12, b""
+    while pos + 8 <= len(data):
+        chunk, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+        if chunk == b"data":
+            payload = data[pos + 8:pos + 8 + size]
+            break
+        pos += 8 + size + (size & 1)
+    if fmt == "pcm16":
+        samples = array("h", payload[:len(payload) // 2 * 2])
+    else:
+        from drivers.sim import alaw2linear, ulaw2linear
+
+        decode = ulaw2linear if fmt == "ulaw" else alaw2linear
+        samples = array("h", (decode(code) for code in payload))
+    if not samples:
+        raise InvalidField("wav: no audio (no data chunk, or an empty one)", field="wav")
+    return samples
+
+
 class SimulatedTelco:
     """The far ends of a simulated chassis, by configured device name.
     `sim` is the drivers.sim.Simulator the server runs on, or None (real
@@ -451,7 +481,7 @@ class SimulatedTelco:
         comes as several requests, played back to back."""
         self._need()
         self._endpoint(device)
-        samples = self._samples(wav)
+        samples = _wav_samples(wav)
         self._in_a_call(device)
         now = self.clock.seconds()
         until = max(now, self.audio_until.get(device, now)) + len(samples) / 8000
@@ -619,7 +649,7 @@ class SimulatedTelco:
         self._span(span)
         kind = self.span_types.get(span, "t1")
         if variant is not None:
-            self._far_variant(span, variant)
+            self.r2.span_variant(span, variant)
         if kind == "t1" and (crc4 is not None or signalling is not None):
             key = "crc4" if crc4 is not None else "signalling"
             raise InvalidField(f"{key}: {span} is a T1 span: {key} is an E1's (a T1's "
@@ -640,17 +670,6 @@ class SimulatedTelco:
                               ("variant", variant))
             if v is not None})
         return {"span": span}
-
-    def _far_variant(self, span, variant):
-        devices = [d for d in self.r2.timeslots if d.startswith(f"{span}T")]
-        if not devices:
-            raise InvalidField(f"variant: {span} has no MFC/R2 timeslot (E1 CAS in a trunk "
-                               "group with an r2_variant)", field="variant")
-        busy = [d for d in devices if not self.r2.idle(d)]
-        if busy:
-            raise InvalidState(f"{span}: a call is on {', '.join(busy)}: the telco changes "
-                               "its variant on idle timeslots only", object="device", id=span)
-        self.r2.variant(devices, variant)
 
     def hang(self, who, voice, always=False, on=True):
         """A voice resource's next operation never ends (or, `always`,
@@ -731,35 +750,6 @@ class SimulatedTelco:
             return function(*args, **kwargs)
         except driver_errors.SimulatorError as e:
             raise InvalidState(f"the simulator refused: {e}") from None
-
-    @staticmethod
-    def _samples(wav):
-        try:
-            data = base64.b64decode(wav, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidField("wav: not base64 (RFC 4648, with no line breaks)",
-                               field="wav") from None
-        try:
-            fmt = wav_format(data[:4096], where="wav")
-        except WavFormatError as e:
-            raise InvalidField(str(e), field="wav") from None
-        pos, payload = 12, b""
-        while pos + 8 <= len(data):
-            chunk, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
-            if chunk == b"data":
-                payload = data[pos + 8:pos + 8 + size]
-                break
-            pos += 8 + size + (size & 1)
-        if fmt == "pcm16":
-            samples = array("h", payload[:len(payload) // 2 * 2])
-        else:
-            from drivers.sim import alaw2linear, ulaw2linear
-
-            decode = ulaw2linear if fmt == "ulaw" else alaw2linear
-            samples = array("h", (decode(code) for code in payload))
-        if not samples:
-            raise InvalidField("wav: no audio (no data chunk, or an empty one)", field="wav")
-        return samples
 
     @staticmethod
     def _log(who, message, **fields):
