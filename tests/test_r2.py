@@ -706,10 +706,11 @@ def test_a_timeslot_the_telco_blocks_takes_no_call_until_unblocked(tmp_path, var
     centre.run_until(lambda: trunk.ani == "13800138000", what="a call in once unblocked")
 
 
-def test_a_block_while_a_call_is_up_follows_once_it_clears(tmp_path):
+@pytest.mark.parametrize("variant", ["itu", "cn"])
+def test_a_block_while_a_call_is_up_follows_once_it_clears(tmp_path, variant):
     """R2 blocks only an idle circuit: the call on the timeslot goes on,
     the telco's block reaches our trunk once the call has cleared."""
-    centre = r2_centre(tmp_path, "itu")
+    centre = r2_centre(tmp_path, variant)
     admin_client = admin(centre)
     centre.call(admin_client.call("SimCall", target="dtiB2T1", ani="2125551234",
                                   dnis="5550199"))
@@ -730,6 +731,20 @@ def test_a_block_while_a_call_is_up_follows_once_it_clears(tmp_path):
     centre.call(admin_client.call("SimBlock", device="dtiB2T1", on=False))
     centre.run_until(lambda: device_state(centre, admin_client, "dtiB2T1") == "idle",
                      what="back in service")
+
+
+@pytest.mark.parametrize("variant", ["itu", "cn"])
+def test_a_block_during_our_call_out_follows_our_clear_forward(tmp_path, variant):
+    centre = r2_centre(tmp_path, variant)
+    admin_client = admin(centre)
+    trunk, connected = centre.server.channels["dtiB2T2"], []
+    trunk.seize("5551234", no_answer_s=30).addCallback(connected.append)
+    centre.run_until(lambda: connected, what="the telco answers")
+    answer = centre.call(admin_client.call("SimBlock", device="dtiB2T2"))
+    assert answer == {"device": "dtiB2T2", "blocked": False, "pending": True}
+    trunk.release()                                              # our clear-forward
+    centre.run_until(lambda: device_state(centre, admin_client, "dtiB2T2") == "blocked",
+                     what="blocked once the call cleared")
 
 
 def test_sim_block_is_for_r2_timeslots_and_cti_sim_block_asks_for_it(tmp_path):
@@ -793,3 +808,32 @@ def test_sim_far_line_variant_is_for_r2_spans_with_no_call_up(tmp_path):
                                   dnis="5550199"))
     e = refused(centre, admin_client, "SimFarLine", span="dtiB2", variant="cn")
     assert e.code == "invalid_state" and "a call is on dtiB2T2" in str(e)
+
+
+def test_a_cti_sim_script_blocks_and_unblocks_a_timeslot(tmp_path):
+    """A `block` step is SimBlock's, as each script action is its service's
+    (a failed step raises StepFailed)."""
+    import io
+
+    from tests.test_sim_script import run
+
+    centre = r2_centre(tmp_path, "itu")
+    out = io.StringIO()
+    run(centre, """
+[[step]]
+block = { device = "dtiB2T1" }
+
+[[step]]
+expect_snapshot = { object = "device", id = "dtiB2T1", state = "blocked" }
+within = 5
+
+[[step]]
+block = { device = "dtiB2T1", on = false }
+
+[[step]]
+expect_snapshot = { object = "device", id = "dtiB2T1", state = "idle" }
+within = 5
+""", out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "step 1 (block): device=dtiB2T1 blocked=True pending=False"
+    assert len(lines) == 4

@@ -25,7 +25,10 @@ called one otherwise::
 Blocking is R2's line signal from the idle far end (ITU 1101, China
 1111): our trunk shows it blocked and takes no call on it until the far
 end sends idle again.  Asked while a call is on the timeslot, the block
-waits for the call to clear, as an exchange blocks a busy circuit.
+waits for the call to clear, as an exchange blocks a busy circuit: it
+follows BLOCK_AFTER_CLEAR_S after the release, once both ends are idle
+(sent in the same moment as the release, our side would never hear the
+far end go idle and stay clearing).
 
 How it answers our calls out follows the answer modes of the other
 trunks (drivers.sim.OUTBOUND): answer (after `rings` rings of RING_S
@@ -52,6 +55,9 @@ TICK_S = 0.01
 RING_S = 2.0
 #: The far end's last events kept per timeslot (R2Telco.events).
 EVENTS_KEPT = 64
+#: How long after a call clears the telco blocks the timeslot it was
+#: asked to block during the call.
+BLOCK_AFTER_CLEAR_S = 1.0
 #: Our calls out refused by answer mode, and the cause.
 REFUSALS = {"busy": "busy", "sit": "unallocated"}
 
@@ -78,10 +84,13 @@ class _FarTimeslot:
         self.block_wanted = False             # the telco takes it out of service
         self.blocked = False                  # its blocking signal is on the line
         self._answer = None
+        self._reblock = None                  # the block (or unblock) due after a call
 
     def close(self):
         if self._answer is not None and self._answer.active():
             self._answer.cancel()
+        if self._reblock is not None and self._reblock.active():
+            self._reblock.cancel()
         self.calling.close()
         if self.called is not self.calling:
             self.called.close()
@@ -101,13 +110,19 @@ class _FarTimeslot:
             self._answer = None
             self.active = self.called
             self.busy = self.calling_in = False
-            self.block(self.block_wanted)
+            if self.blocked != self.block_wanted:
+                self._reblock = self.telco.clock.callLater(BLOCK_AFTER_CLEAR_S,
+                                                           self._after_clear)
+
+    def _after_clear(self):
+        self._reblock = None
+        self.block(self.block_wanted)
 
     def block(self, on):
         """Block (or unblock) the timeslot: now when no call is on it,
         once the call clears otherwise."""
         self.block_wanted = on
-        if self.busy or self.blocked == on:
+        if self.busy or self.blocked == on or self._reblock is not None:
             return
         if on:
             self.called.block()
