@@ -151,7 +151,7 @@ def parser():
     p = command("ber", "a random bit error rate on a span's line (0 stops it)")
     p.add_argument("span")
     p.add_argument("rate", type=float)
-    p = command("far-line", "the telco's framing, line code and clock on a span")
+    p = command("far-line", "the telco's framing, line code, clock and R2 variant on a span")
     p.add_argument("span")
     p.add_argument("--framing", choices=("esf", "d4"), help="a T1's")
     p.add_argument("--crc4", action=argparse.BooleanOptionalAction, help="an E1's CRC-4")
