@@ -31,13 +31,17 @@ through the protocol's Sim* services (administrators only)::
     cti sim ber SPAN RATE                 random bit errors (0 to 0.01; 0 stops them)
     cti sim far-line SPAN [--framing esf|d4 | --crc4|--no-crc4] [--ts16 cas|ccs]
                    [--coding b8zs|hdb3|ami] [--clock line|internal] [--ppm N]
-                                          the telco's line settings (a mismatch shows)
+                   [--variant itu|cn|mx|br|ar]
+                                          the telco's line settings, the MFC/R2 variant of
+                                          an E1 CAS span (a mismatch shows)
     cti sim hang VOICE [--always | --off] a voice resource's operations hang
     cti sim restart SPAN [--channel N]    the telco sends RESTART (an ISDN span's B-channel,
                                           or every one)
     cti sim dchannel SPAN on|off [--node network|cpe] [--switchtype T]
                                           the telco's D-channel falls silent, or comes
                                           back; its side and switch type
+    cti sim block DEVICE [--off]          the telco blocks an MFC/R2 timeslot (once the
+                                          call on it clears), or unblocks it
     cti sim script FILE.toml              a scripted scenario (cti.sim_script)
 
 Each prints the server's answer (JSON with --json) and exits 0, or prints
@@ -74,6 +78,7 @@ COMMANDS = {
         k: v for k, v in (("node", a.node), ("switchtype", a.switchtype)) if v}}),
     "status": ("SimStatus", lambda a: {"device": a.device}),
     "alarm": ("SimAlarm", lambda a: {"span": a.span, "alarm": a.alarm, "on": not a.clear}),
+    "block": ("SimBlock", lambda a: {"device": a.device, "on": not a.off}),
     "hang": ("SimHang", lambda a: {"device": a.device, "always": a.always, "on": not a.off}),
     "errors": ("SimLineErrors", lambda a: {"span": a.span, "seconds": a.seconds, "errors": {
         k: v for k, v in (("bpv", a.bpv), ("crc", a.crc), ("fas", a.fas), ("oof", a.oof),
@@ -81,7 +86,8 @@ COMMANDS = {
     "ber": ("SimBitErrors", lambda a: {"span": a.span, "ber": a.rate}),
     "far-line": ("SimFarLine", lambda a: {"span": a.span, **{
         k: v for k, v in (("framing", a.framing), ("crc4", a.crc4), ("signalling", a.ts16),
-                          ("coding", a.coding), ("clock", a.clock), ("ppm", a.ppm))
+                          ("coding", a.coding), ("clock", a.clock), ("ppm", a.ppm),
+                          ("variant", a.variant))
         if v is not None}}),
 }
 def parser():
@@ -145,7 +151,7 @@ def parser():
     p = command("ber", "a random bit error rate on a span's line (0 stops it)")
     p.add_argument("span")
     p.add_argument("rate", type=float)
-    p = command("far-line", "the telco's framing, line code and clock on a span")
+    p = command("far-line", "the telco's framing, line code, clock and R2 variant on a span")
     p.add_argument("span")
     p.add_argument("--framing", choices=("esf", "d4"), help="a T1's")
     p.add_argument("--crc4", action=argparse.BooleanOptionalAction, help="an E1's CRC-4")
@@ -153,6 +159,8 @@ def parser():
     p.add_argument("--coding", choices=("b8zs", "hdb3", "ami"))
     p.add_argument("--clock", choices=("line", "internal"))
     p.add_argument("--ppm", type=float, help="its oscillator's offset from ours")
+    p.add_argument("--variant", choices=("itu", "cn", "mx", "br", "ar"),
+                   help="an E1 CAS span's MFC/R2 variant at the telco")
     p = command("hang", "a voice resource's next operation (or every one) hangs")
     p.add_argument("device")
     group = p.add_mutually_exclusive_group()
@@ -166,6 +174,9 @@ def parser():
     p.add_argument("state", choices=("on", "off"))
     p.add_argument("--node", choices=("network", "cpe"), help="the telco's side")
     p.add_argument("--switchtype", help="the telco's switch type")
+    p = command("block", "the telco blocks an MFC/R2 timeslot (or --off: unblocks it)")
+    p.add_argument("device", help="an E1 CAS timeslot of an R2 trunk group")
+    p.add_argument("--off", action="store_true", help="unblock it")
     p = command("script", "run a scripted scenario (TOML)")
     p.add_argument("file")
     p.add_argument("--quiet", action="store_true", help="print only failures")

@@ -43,7 +43,7 @@ the field):
 (SimHangup), `handset` (SimHandset), `answer` (SimAnswerMode), `alarm`
 (SimAlarm), `hang` (SimHang), `line_errors` (SimLineErrors), `bit_errors`
 (SimBitErrors), `far_line` (SimFarLine), `restart` (SimRestart),
-`dchannel` (SimDChannel), `play` (SimAudio, with `file` a
+`dchannel` (SimDChannel), `block` (SimBlock), `play` (SimAudio, with `file` a
 WAV path relative to the script instead of `wav`, sent in pieces as `cti
 sim play` sends it); `wait` (seconds).
 
@@ -82,7 +82,7 @@ ACTIONS = {"call": "SimCall", "digits": "SimDigits", "tone": "SimTone", "hangup"
            "handset": "SimHandset", "answer": "SimAnswerMode", "alarm": "SimAlarm",
            "hang": "SimHang", "play": "SimAudio", "line_errors": "SimLineErrors",
            "bit_errors": "SimBitErrors", "far_line": "SimFarLine", "restart": "SimRestart",
-           "dchannel": "SimDChannel"}
+           "dchannel": "SimDChannel", "block": "SimBlock"}
 EXPECTATIONS = ("expect_event", "expect_snapshot", "expect_far")
 #: keys a step may have besides its one action
 STEP_KEYS = {"as", "save", "within"}

@@ -67,6 +67,10 @@ log = Logger()
 #: Variants by the configuration's names.  China's outgoing side is ours
 #: (cti.server.lines.r2china); OpenR2 answers its calls in.
 VARIANTS = ("itu", "cn", "mx", "br", "ar")
+#: The idle and the blocking line signals (ABCD) of each variant: China
+#: sets C and D to 1 (cti.server.lines.r2china), the others send C 0, D 1.
+IDLE_BITS = {v: "1011" if v == "cn" else "1001" for v in VARIANTS}
+BLOCKED_BITS = {v: "1111" if v == "cn" else "1101" for v in VARIANTS}
 #: Calling party categories (group II), in the words of the configuration.
 CATEGORIES = ("national_subscriber", "national_priority", "international_subscriber",
               "international_priority", "collect_call", "test_equipment", "unknown")

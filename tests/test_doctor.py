@@ -360,3 +360,48 @@ def test_a_ccs_span_has_no_cas_to_misuse(tmp_path):
                          {"pstn": ["dtiB1T1-24"], "isdn": ["dtiB2T1-30"]})
     report = e1_report(signalling="ccs", idle_bits="0000")
     assert not diagnose(config, [healthy(), report])
+
+
+# -- MFC/R2 on E1 CAS: r2.variant ------------------------------------------------------
+def r2_span(idle_bits="1001", r2_errors=None, span="dtiB2"):
+    """The report of an E1 CAS span of four idle MFC/R2 trunks."""
+    return {"span": span, "configured": {"signalling": "cas"}, "alarms": [],
+            "timeslots": [{"device": f"{span}T{n}", "rxBits": idle_bits, "txBits": "1001",
+                           "state": "idle"} for n in range(1, 5)],
+            "loopback": "none", "r2Errors": r2_errors or {}}
+
+
+def r2_findings(config, report):
+    return [f for f in diagnose(config, [report]) if f.rule == "r2.variant"]
+
+
+def test_an_itu_r2_group_receiving_china_idle_bits_is_set_to_the_wrong_variant(tmp_path):
+    from tests.test_r2 import r2_config
+
+    config = r2_config(tmp_path, "itu")
+    [finding] = r2_findings(config, r2_span("1011"))
+    assert finding.severity == "error"
+    assert finding.where == f"dtiB2 (trunk_groups[2].r2_variant in {config.path})"
+    assert finding.evidence == ("4 idle timeslots (dtiB2T1-4) receive ABCD 1011 (4 of them), "
+                                "never 1001 (idle) or 1101 (blocked) of r2_variant itu: the "
+                                "idle of r2_variant cn")
+    assert 'set r2_variant = "cn" in trunk group pstn_r2 (it is itu now)' in finding.fix
+    [finding] = r2_findings(config, r2_span("1100"))
+    assert "no MFC/R2 variant's idle: the far end may not signal MFC/R2" in finding.evidence
+    assert not r2_findings(config, r2_span("1001"))
+    assert not r2_findings(config, r2_span("1101"))          # the far end blocks them
+
+
+def test_r2_protocol_errors_with_the_right_idle_bits_suspect_the_variant(tmp_path):
+    from tests.test_r2 import r2_config
+
+    config = r2_config(tmp_path, "itu")
+    errors = {"invalid_cas_bits": 2, "invalid_mf_tone": 1, "answer_timeout": 7}
+    [finding] = r2_findings(config, r2_span("1001", errors))
+    assert finding.evidence == ("3 MFC/R2 protocol errors on the span's trunks since the "
+                                "server started (2 invalid_cas_bits, 1 invalid_mf_tone), "
+                                "with the idle bits those of r2_variant itu")
+    assert "mx, br, ar have the same idle bits" in finding.fix
+    assert not r2_findings(config, r2_span("1001", {"invalid_cas_bits": 2,
+                                                    "answer_timeout": 7}))
+    assert not r2_findings(config, in_alarm(r2_span("1011", errors), "red"))

@@ -658,3 +658,182 @@ def test_a_span_alarm_during_a_china_call_in_leaves_the_telco_able_to_call_again
                                    dnis="5550100"))
     centre.run_until(lambda: trunk.state == "connected", what="the next call in answered")
     assert trunk.ani == "2125551234"
+
+
+# ---- the telco blocks a timeslot (SimBlock) ---------------------------------------------
+
+def device_state(centre, client, device):
+    """The trunk's state word, as `Snapshot` (and `cti show channels`) shows it."""
+    return centre.call(client.call("Snapshot", object="device", id=device))["snapshot"]["state"]
+
+
+@pytest.mark.parametrize(("variant", "blocking_bits"), [("itu", "1101"), ("cn", "1111")])
+def test_a_timeslot_the_telco_blocks_takes_no_call_until_unblocked(tmp_path, variant,
+                                                                   blocking_bits):
+    centre = r2_first_for_calls_out(tmp_path, variant)
+    admin_client = admin(centre)
+    answer = centre.call(admin_client.call("SimBlock", device="dtiB2T1"))
+    assert answer == {"device": "dtiB2T1", "blocked": True, "pending": False}
+    centre.run(200)
+    assert device_state(centre, admin_client, "dtiB2T1") == "blocked"
+    assert centre.server.channels["dtiB2T1"].driver.abcd("dtiB2T1")[1] == blocking_bits
+
+    e = refused(centre, admin_client, "SimCall", target="dtiB2T1", ani="2125551234",
+                dnis="5550199")
+    assert e.code == "invalid_state" and "the telco blocks it" in str(e)
+    placed = centre.call(admin_client.call("SimCall", target="pstn_r2", ani="2125551234",
+                                           dnis="5550199"))
+    assert placed["device"] == "dtiB2T2"                     # the group's next timeslot
+
+    client, events, phone = headset_agent(centre)
+    call_id = centre.call(client.call("MakeCall", number="5551234"))["call"]
+    centre.run_until(lambda: "Established" in [n for n, _ in events], within_ms=20_000,
+                     what="the telco answers our call out")
+    offered = [e for e in centre.server.telco.r2.events("dtiB2T3") if e.kind == "offered"]
+    assert offered[0].dnis == "5551234"                      # T1 blocked, T2 busy: T3
+    assert not [e for e in centre.server.telco.r2.events("dtiB2T1") if e.kind == "offered"]
+    phone.onhook()
+    centre.run_until(lambda: centre.records.of(CallRecord, call_id=call_id),
+                     what="our call out cleared")
+
+    answer = centre.call(admin_client.call("SimBlock", device="dtiB2T1", on=False))
+    assert answer == {"device": "dtiB2T1", "blocked": False, "pending": False}
+    centre.run_until(lambda: device_state(centre, admin_client, "dtiB2T1") == "idle",
+                     what="the trunk back in service")
+    trunk = centre.server.channels["dtiB2T1"]
+    centre.call(admin_client.call("SimCall", target="dtiB2T1", ani="13800138000",
+                                  dnis="5550199"))
+    centre.run_until(lambda: trunk.ani == "13800138000", what="a call in once unblocked")
+
+
+@pytest.mark.parametrize("variant", ["itu", "cn"])
+def test_a_block_while_a_call_is_up_follows_once_it_clears(tmp_path, variant):
+    """R2 blocks only an idle circuit: the call on the timeslot goes on,
+    the telco's block reaches our trunk once the call has cleared."""
+    centre = r2_centre(tmp_path, variant)
+    admin_client = admin(centre)
+    centre.call(admin_client.call("SimCall", target="dtiB2T1", ani="2125551234",
+                                  dnis="5550199"))
+    trunk = centre.server.channels["dtiB2T1"]
+    centre.run_until(lambda: trunk.state == "connected", what="the queue answers")
+    answer = centre.call(admin_client.call("SimBlock", device="dtiB2T1"))
+    assert answer == {"device": "dtiB2T1", "blocked": False, "pending": True}
+    centre.run(2000)
+    assert device_state(centre, admin_client, "dtiB2T1") == "connected"   # the call goes on
+    centre.call(admin_client.call("SimHangup", device="dtiB2T1"))
+    centre.run_until(lambda: device_state(centre, admin_client, "dtiB2T1") == "blocked",
+                     what="blocked once the call cleared")
+    [cdr] = centre.records.of(CallRecord)
+    assert cdr.cause == "far end cleared (clear-forward)"
+    e = refused(centre, admin_client, "SimCall", target="dtiB2T1", ani="2125551234",
+                dnis="5550199")
+    assert e.code == "invalid_state"
+    centre.call(admin_client.call("SimBlock", device="dtiB2T1", on=False))
+    centre.run_until(lambda: device_state(centre, admin_client, "dtiB2T1") == "idle",
+                     what="back in service")
+
+
+@pytest.mark.parametrize("variant", ["itu", "cn"])
+def test_a_block_during_our_call_out_follows_our_clear_forward(tmp_path, variant):
+    centre = r2_centre(tmp_path, variant)
+    admin_client = admin(centre)
+    trunk, connected = centre.server.channels["dtiB2T2"], []
+    trunk.seize("5551234", no_answer_s=30).addCallback(connected.append)
+    centre.run_until(lambda: connected, what="the telco answers")
+    answer = centre.call(admin_client.call("SimBlock", device="dtiB2T2"))
+    assert answer == {"device": "dtiB2T2", "blocked": False, "pending": True}
+    trunk.release()                                              # our clear-forward
+    centre.run_until(lambda: device_state(centre, admin_client, "dtiB2T2") == "blocked",
+                     what="blocked once the call cleared")
+
+
+def test_sim_block_is_for_r2_timeslots_and_cti_sim_block_asks_for_it(tmp_path):
+    from cti.sim_cli import COMMANDS, parser
+
+    centre = r2_centre(tmp_path, "itu")
+    admin_client = admin(centre)
+    e = refused(centre, admin_client, "SimBlock", device="dtiB1T1")     # a T1 E&M timeslot
+    assert e.code == "invalid_field" and "dtiB1T1 is no MFC/R2 timeslot" in str(e)
+    e = refused(centre, admin_client, "SimBlock", device="dtiB9T1")
+    assert e.code == "no_such_object"
+    service, fields = COMMANDS["block"]
+    args = parser().parse_args(["block", "dtiB2T4", "--off"])
+    assert (service, fields(args)) == ("SimBlock", {"device": "dtiB2T4", "on": False})
+
+
+# ---- the configuration doctor: r2.variant -----------------------------------------------
+
+def r2_findings(centre):
+    answer = centre.call(admin(centre).call("Diagnose"))
+    return [f for f in answer["findings"] if f["rule"] == "r2.variant"]
+
+
+def test_the_doctor_reads_a_china_far_end_in_the_idle_bits_of_an_itu_group(tmp_path):
+    centre = r2_centre(tmp_path, "itu")
+    assert r2_findings(centre) == []
+    centre.call(admin(centre).call("SimFarLine", span="dtiB2", variant="cn"))
+    centre.run(500)
+    [finding] = r2_findings(centre)
+    assert finding["where"].startswith("dtiB2 (trunk_groups[2].r2_variant in ")
+    assert "receive ABCD 1011 (4 of them), never 1001 (idle)" in finding["evidence"]
+    assert 'set r2_variant = "cn" in trunk group pstn_r2' in finding["fix"]
+
+
+def test_the_doctor_reads_a_mexican_far_end_in_the_errors_of_an_itu_group(tmp_path):
+    """Mexico's R2 idles as ITU's does: the calls out fail, and the trunks'
+    protocol errors are the evidence."""
+    centre = r2_centre(tmp_path, "itu")
+    admin_client = admin(centre)
+    centre.call(admin_client.call("SimFarLine", span="dtiB2", variant="mx"))
+    for device in ("dtiB2T1", "dtiB2T2", "dtiB2T3"):
+        failed = []
+        centre.server.channels[device].seize("5551234").addErrback(failed.append)
+        centre.run_until(lambda f=failed: f, within_ms=20_000, what="the call out fails")
+        assert failed[0].value.reason == "R2 protocol error: invalid_cas_bits"
+    trunks = [centre.server.channels[d] for d in ("dtiB2T1", "dtiB2T2", "dtiB2T3")]
+    centre.run_until(lambda: all(t.state == "idle" for t in trunks), what="idle again")
+    [report] = centre.call(admin_client.call("GetSpanReports", span="dtiB2"))["spans"]
+    assert report["r2Errors"] == {"invalid_cas_bits": 3}
+    [finding] = r2_findings(centre)
+    assert finding["evidence"].startswith("3 MFC/R2 protocol errors on the span's trunks "
+                                          "since the server started (3 invalid_cas_bits)")
+
+
+def test_sim_far_line_variant_is_for_r2_spans_with_no_call_up(tmp_path):
+    centre = r2_centre(tmp_path, "itu")
+    admin_client = admin(centre)
+    e = refused(centre, admin_client, "SimFarLine", span="dtiB1", variant="cn")
+    assert e.code == "invalid_field" and "dtiB1 has no MFC/R2 timeslot" in str(e)
+    centre.call(admin_client.call("SimCall", target="dtiB2T2", ani="2125551234",
+                                  dnis="5550199"))
+    e = refused(centre, admin_client, "SimFarLine", span="dtiB2", variant="cn")
+    assert e.code == "invalid_state" and "a call is on dtiB2T2" in str(e)
+
+
+def test_a_cti_sim_script_blocks_and_unblocks_a_timeslot(tmp_path):
+    """A `block` step is SimBlock's, as each script action is its service's
+    (a failed step raises StepFailed)."""
+    import io
+
+    from tests.test_sim_script import run
+
+    centre = r2_centre(tmp_path, "itu")
+    out = io.StringIO()
+    run(centre, """
+[[step]]
+block = { device = "dtiB2T1" }
+
+[[step]]
+expect_snapshot = { object = "device", id = "dtiB2T1", state = "blocked" }
+within = 5
+
+[[step]]
+block = { device = "dtiB2T1", on = false }
+
+[[step]]
+expect_snapshot = { object = "device", id = "dtiB2T1", state = "idle" }
+within = 5
+""", out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "step 1 (block): device=dtiB2T1 blocked=True pending=False"
+    assert len(lines) == 4

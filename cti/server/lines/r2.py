@@ -44,8 +44,13 @@ interrupts: an incoming call not offered yet quietly; an offered or
 connected call with `trunk_released("R2 protocol error: mf_timeout")`
 (the CDR's cause); a call out with OutboundFailed("R2 protocol error:
 ...").  A far end that blocks the line takes it out of service until it
-unblocks; a held channel is blocked toward the far end.
+unblocks; a held channel is blocked toward the far end.  The protocol
+errors are counted by kind (`protocol_errors`, since the server started):
+the span report carries them, and the configuration doctor reads a
+far end set to another variant in them (its rule r2.variant).
 """
+from collections import Counter
+
 from cti.logs import Logger
 from cti.server.errors import OutboundFailed
 from cti.server.lines.channels import NO_ANSWER_S, Channel, OutsideLine, PooledVoice
@@ -115,6 +120,7 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
         self.charge = None                # whether the call in is charged
         self.offer_data = {}
         self._timer = None                # a call out's ring time
+        self.protocol_errors = Counter()  # kind -> how many, since the server started
         driver.enable_signalling_events(name)
         driver.r2_mf_mode(name, None)     # off until a call; boards without one refuse here
         port = DriverPort(driver, name)
@@ -239,6 +245,7 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
         d.errback(OutboundFailed(self.name, "glare"))
 
     def _protocol_error(self, error):
+        self.protocol_errors[error] += 1
         reason = f"R2 protocol error: {error}"
         log.warn("{channel}: {reason} in state {state}", channel=self.name, reason=reason,
                  state=self.state)

@@ -124,6 +124,8 @@ BACKWARD = Table("r2_china_backward", initial="idle", transitions=[
     ("cleared_forward", "release", "idle"),
     ("*", "abandon", "idle"),                  # cleared before the call was accepted
     ("*", "error", "idle"),
+    ("idle", "block", "blocked"),              # the telco takes the circuit out of service
+    ("blocked", "unblock", "idle"),
 ])
 
 
@@ -363,7 +365,7 @@ class ChinaForward(_Side):
 class ChinaBackward(_Side):
     """The China called side the simulated telco answers our calls out with
     (module doc); the interface of drivers.r2.R2Channel: bits, mf, accept,
-    answer, disconnect, close."""
+    answer, disconnect, block, idle, close."""
 
     def __init__(self, port, clock, on_event, max_ani=10, max_dnis=4, mf_timeout_ms=None):
         super().__init__(BACKWARD, port, clock, on_event, max_ani, max_dnis, mf_timeout_ms)
@@ -381,6 +383,17 @@ class ChinaBackward(_Side):
     def answer(self):
         self.machine.fire("answer")
         self.port.send_bits(ANSWER)
+
+    def block(self):
+        """Take the idle circuit out of service: the blocking signal, as
+        OpenR2's called side sends it (drivers.r2.R2Channel.block)."""
+        self.machine.fire("block")
+        self.port.send_bits(BLOCKED)
+
+    def idle(self):
+        """Back in service: the idle signal."""
+        self.machine.fire("unblock")
+        self.port.send_bits(IDLE)
 
     def disconnect(self, cause="normal"):
         """Refuse an offered call with a cause, clear back an answered one,

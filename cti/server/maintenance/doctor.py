@@ -89,16 +89,20 @@ The rules (RULES; each check's docstring says how it decides):
                                    and no such error: the far end does not answer
     pri.switchtype        warning  ISDN: the far end clears calls with the causes of
                                    messages it cannot read (96, 100, 111)
+    r2.variant            error    E1 CAS, MFC/R2: idle timeslots receive another
+                                   variant's idle bits (or no R2 idle at all), or the
+                                   trunks count protocol errors a far end speaking
+                                   another variant brings (the report's r2Errors)
 
 The D-channel is placed by the configuration (T1 channel 24, E1 timeslot
-16), so B-channels cannot overlap it.  Not checked yet: OpenR2's
-protocol errors and the R2 variant (country, ANI/DNIS order, CD bits).
+16), so B-channels cannot overlap it.
 """
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 
 from cti.server.config import ServerConfig
 from drivers.interface import DEFAULT_TONE_SETS, ISDN_SIGNALLINGS
+from drivers.r2 import BLOCKED_BITS, IDLE_BITS
 
 SEVERITIES = ("error", "warning", "info")
 
@@ -128,6 +132,15 @@ SWITCHTYPE_MIN_CALLS = 3
 BOTH_NETWORK, BOTH_CPE = "network, too", "CPE too"
 #: Idle timeslots needed before their bits say anything about the far end.
 SIGNALLING_MIN_IDLE = 2
+#: MFC/R2 protocol errors a far end speaking another variant, or no R2,
+#: brings about: line signals or tones it should not send, signals it
+#: leaves unanswered (drivers.r2.ERRORS; not answer_timeout: a far end
+#: that does not answer is no mismatch).
+R2_MISMATCH_ERRORS = ("invalid_cas_bits", "invalid_mf_tone", "invalid_mf_group",
+                      "invalid_mf_state", "invalid_r2_state", "broken_mf_sequence",
+                      "mf_timeout", "seize_timeout")
+#: Such errors on a span before its variant is suspected.
+R2_MIN_ERRORS = 3
 
 #: The far end's A and B bits on an idle timeslot, by configured
 #: signalling: E&M idle is both off (channels.EmWinkTrunk takes A on as a
@@ -648,6 +661,71 @@ def ts16_misuse(site: Site) -> Iterator[Symptom | Skip]:
                 "idle pattern).")
 
 
+def r2_variant(site: Site) -> Iterator[Symptom | Skip]:
+    """MFC/R2 on an E1 CAS span (lines-real 4.8): the far end speaks
+    another variant, or no R2 at all.  Its idle bits say so first: idle
+    timeslots never receive the configured variant's idle (ITU 1001,
+    China 1011) nor its blocking, but another variant's, or no R2 idle
+    (0000 is ts16.misuse's).  Variants with the same idle bits (itu, mx,
+    br, ar) differ in their other line signals and register signals:
+    calls fail with protocol errors, which the trunks count
+    (R2_MISMATCH_ERRORS, at least R2_MIN_ERRORS since the server
+    started).  Only on a span without alarms, whose bits are live."""
+    for span, report in site.reports.items():
+        groups = [(i, g, mine) for i, g, mine in site.groups_of(span) if g.r2 is not None]
+        if not groups or report["alarms"]:
+            continue
+        errors = {kind: n for kind, n in sorted((report.get("r2Errors") or {}).items())
+                  if kind in R2_MISMATCH_ERRORS}
+        for n, (i, group, mine) in enumerate(groups):
+            variant = group.r2.variant
+            where = f"{span} (trunk_groups[{i}].r2_variant in {site.config.path})"
+            idle = [t for t in report.get("timeslots") or []
+                    if t["device"] in mine and t.get("state") == "idle" and t.get("rxBits")]
+            received = [t["rxBits"] for t in idle if t["rxBits"] != FORBIDDEN_ABCD]
+            expected = (IDLE_BITS[variant], BLOCKED_BITS[variant])
+            if len(received) >= SIGNALLING_MIN_IDLE and not set(expected) & set(received):
+                yield _r2_idle_symptom(where, group, variant, idle, received)
+            elif n == 0 and sum(errors.values()) >= R2_MIN_ERRORS:
+                yield _r2_errors_symptom(where, group, variant, errors)
+            elif len(received) < SIGNALLING_MIN_IDLE:
+                yield Skip(f"{span}: {len(received)} idle MFC/R2 timeslots of "
+                           f"{group.name}, {SIGNALLING_MIN_IDLE} needed")
+
+
+def _r2_idle_symptom(where, group, variant, idle, received):
+    pattern = max(set(received), key=received.count)
+    theirs = [v for v, bits in IDLE_BITS.items() if bits == pattern]
+    looks = (f"the idle of r2_variant {' / '.join(theirs)}" if theirs
+             else "no MFC/R2 variant's idle: the far end may not signal MFC/R2 at all")
+    evidence = (f"{len(idle)} idle timeslots ({_ranges([t['device'] for t in idle])}) receive "
+                f"ABCD {pattern} ({received.count(pattern)} of them), never {IDLE_BITS[variant]} "
+                f"(idle) or {BLOCKED_BITS[variant]} (blocked) of r2_variant {variant}: {looks}")
+    if theirs:
+        fix = (f"Ask the carrier which MFC/R2 variant the circuit uses; if it is "
+               f"{theirs[0]}, set r2_variant = \"{theirs[0]}\" in trunk group "
+               f"{group.name} (it is {variant} now).")
+    else:
+        fix = (f"Ask the carrier how the circuit signals (trunk group {group.name} expects "
+               f"MFC/R2, r2_variant {variant}); if it is not MFC/R2, these timeslots cannot "
+               "be R2 trunks.")
+    return Symptom(where, evidence, fix)
+
+
+def _r2_errors_symptom(where, group, variant, errors):
+    listing = ", ".join(f"{n} {kind}" for kind, n in errors.items())
+    same = [v for v, bits in IDLE_BITS.items() if bits == IDLE_BITS[variant] and v != variant]
+    evidence = (f"{sum(errors.values())} MFC/R2 protocol errors on the span's trunks since "
+                f"the server started ({listing}), with the idle bits those of r2_variant "
+                f"{variant}")
+    fix = (f"Ask the carrier which MFC/R2 variant the circuit uses: trunk group {group.name} "
+           f"is set to {variant}, and {', '.join(same)} have the same idle bits but other "
+           "line and register signals; set r2_variant to the carrier's.  If it is the same, "
+           "compare r2_max_ani and r2_max_dnis with the carrier's agreement (MF timeouts "
+           "follow digits one side waits for).")
+    return Symptom(where, evidence, fix)
+
+
 def _isdn(site):
     """(span, report, its D-channel section, its PriSettings) of each ISDN
     span reported with one."""
@@ -756,6 +834,7 @@ RULES = (
     Rule("pri.side", "error", pri_side),
     Rule("pri.dchannel", "error", pri_dchannel),
     Rule("pri.switchtype", "warning", pri_switchtype),
+    Rule("r2.variant", "error", r2_variant),
 )
 
 

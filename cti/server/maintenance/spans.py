@@ -33,11 +33,14 @@ cti.server.maintenance.doctor reads)::
                                                     # state, side, switch type, libpri's
                                                     # configuration errors, the far end's
                                                     # causes), when its B-channels are trunks
-     "multiframesLost": []}                         # E1: crc4, cas not found
+     "multiframesLost": [],                         # E1: crc4, cas not found
+     "r2Errors": {}}                                # E1 CAS: its MFC/R2 trunks' protocol
+                                                    # errors by kind, since the start
 
 A span none of whose timeslots is in a trunk group is watched too (its
 state "unused", its alarms as the driver tells them): the doctor says so.
 """
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -45,6 +48,7 @@ from twisted.internet import task
 
 from cti.logs import Logger
 from cti.server.lines.performance import SpanPerformance, seconds_from_counters
+from cti.server.lines.r2 import R2Trunk
 from cti.server.maintenance.history import (
     HISTORY_FILE,
     SAVE_EVERY_S,
@@ -168,6 +172,10 @@ class SpanWatch:
                               "txBits": bits.get("tx_bits"),
                               "state": channel.state if channel else "unused",
                               "held": sorted(channel.held) if channel else []})
+        r2_errors = Counter()
+        for channel in self.timeslots:
+            if isinstance(channel, R2Trunk):
+                r2_errors.update(channel.protocol_errors)
         performance = None
         if self.performance is not None:
             performance = self.performance.snapshot()
@@ -180,7 +188,8 @@ class SpanWatch:
                 "loopCode": status.get("loop_code"), "farLoop": self.far_loop,
                 "dchannel": status.get("dchannel"),
                 "isdn": self.isdn.snapshot() if self.isdn is not None else None,
-                "multiframesLost": status.get("multiframes_lost", [])}
+                "multiframesLost": status.get("multiframes_lost", []),
+                "r2Errors": dict(sorted(r2_errors.items()))}
 
 
 class SpanWatches:

@@ -17,6 +17,7 @@ protocol (cti.server.simulation.telco), for administrators only.
     SimHang        a voice resource's operations hang
     SimRestart     the telco restarts a B-channel, or an ISDN span's channels
     SimDChannel    the telco's D-channel on an ISDN span: silent or back, its side
+    SimBlock       the telco blocks an MFC/R2 timeslot, or unblocks it
 """
 from cti.protocol.bodies import MAX_STRING
 from cti.protocol.services import Field, Service
@@ -34,6 +35,7 @@ from cti.server.simulation.telco import (
 )
 from drivers.pri import NODES as PRI_NODES
 from drivers.pri import SWITCH_TYPES
+from drivers.r2 import VARIANTS as R2_VARIANTS
 
 ADMIN = frozenset({"admin"})
 #: Every Sim* service may be refused so, besides its own errors.
@@ -82,7 +84,9 @@ SERVICES = {s.name: s for s in (
                             "signalling": Field(str, False, choices=TS16_USES),
                             "coding": Field(str, False, choices=ALL_CODINGS),
                             "clock": Field(str, False, choices=CLOCKS),
-                            "ppm": Field(float, False)}),
+                            "ppm": Field(float, False),
+                            "variant": Field(str, False, choices=R2_VARIANTS,
+                                             doc="E1 CAS: the MFC/R2 variant of its timeslots")}),
     _service("SimHang", {"device": Field(str, doc="a voice resource"),
                          "always": Field(bool, False, False), "on": Field(bool, False, True)}),
     _service("SimRestart", {**ISDN, "channel": Field(int, False, doc="a B-channel's Q.931 "
@@ -90,6 +94,8 @@ SERVICES = {s.name: s for s in (
     _service("SimDChannel", {**ISDN, "on": Field(bool, False, True),
                              "node": Field(str, False, choices=PRI_NODES),
                              "switchtype": Field(str, False, choices=SWITCH_TYPES)}),
+    _service("SimBlock", {"device": Field(str, doc="an MFC/R2 (E1 CAS) timeslot"),
+                          "on": Field(bool, False, True)}),
 )}
 
 
@@ -111,11 +117,12 @@ def register(hub, telco):
         "SimBitErrors": lambda who, p: telco.bit_error_rate(who, p["span"], p["ber"]),
         "SimFarLine": lambda who, p: telco.far_line(who, p["span"], p["framing"], p["coding"],
                                                     p["clock"], p["ppm"], p["crc4"],
-                                                    p["signalling"]),
+                                                    p["signalling"], p["variant"]),
         "SimHang": lambda who, p: telco.hang(who, p["device"], p["always"], p["on"]),
         "SimRestart": lambda who, p: telco.restart(who, p["span"], p["channel"]),
         "SimDChannel": lambda who, p: telco.dchannel(who, p["span"], p["on"], p["node"],
                                                      p["switchtype"]),
+        "SimBlock": lambda who, p: telco.block(who, p["device"], p["on"]),
     }
     for name, service in SERVICES.items():
         hub.catalogue.add(service, serve(methods[name]))

@@ -19,6 +19,16 @@ called one otherwise::
     telco.call("dtiB1T1", ani="13800138000", dnis="8001", category="national_subscriber")
     telco.hangup("dtiB1T1")                 # clear-forward (its call), clear-back (ours)
     telco.answer_mode("dtiB1T2", "busy")    # our calls out there are refused busy
+    telco.block("dtiB1T3", True)            # the telco takes the timeslot out of service
+    telco.span_variant("dtiB1", "itu")      # the carrier speaks another variant there
+
+Blocking is R2's line signal from the idle far end (ITU 1101, China
+1111): our trunk shows it blocked and takes no call on it until the far
+end sends idle again.  Asked while a call is on the timeslot, the block
+waits for the call to clear, as an exchange blocks a busy circuit: it
+follows BLOCK_AFTER_CLEAR_S after the release, once both ends are idle
+(sent in the same moment as the release, our side would never hear the
+far end go idle and stay clearing).
 
 How it answers our calls out follows the answer modes of the other
 trunks (drivers.sim.OUTBOUND): answer (after `rings` rings of RING_S
@@ -27,10 +37,12 @@ number), silence (its register never answers a signal: our side's MF
 timeout), and the rest (fax, no_dial_tone) refuse with congestion.
 """
 from collections import deque
+from dataclasses import replace
 
 from twisted.internet import task
 from twisted.logger import Logger
 
+from cti.server.errors import InvalidField, InvalidState
 from cti.server.lines.r2china import ChinaBackward, ChinaForward
 from drivers.r2 import FarPort, R2Channel
 from drivers.r2 import R2Context as _R2Context
@@ -43,6 +55,9 @@ TICK_S = 0.01
 RING_S = 2.0
 #: The far end's last events kept per timeslot (R2Telco.events).
 EVENTS_KEPT = 64
+#: How long after a call clears the telco blocks the timeslot it was
+#: asked to block during the call.
+BLOCK_AFTER_CLEAR_S = 1.0
 #: Our calls out refused by answer mode, and the cause.
 REFUSALS = {"busy": "busy", "sit": "unallocated"}
 
@@ -51,7 +66,7 @@ class _FarTimeslot:
     """The telco's end of one R2 timeslot: its calling and called protocols."""
 
     def __init__(self, telco, device, settings, context, number):
-        self.telco, self.device, self.settings = telco, device, settings
+        self.telco, self.device, self.settings, self.number = telco, device, settings, number
         self.mode, self.rings = "answer", 2
         self.events = deque(maxlen=EVENTS_KEPT)   # what happened on it lately
         port = FarPort(telco.sim.endpoint(device))
@@ -66,11 +81,16 @@ class _FarTimeslot:
         self.active = self.called
         self.busy = False                     # a call on it, either way
         self.calling_in = False               # the call on it is the telco's own
+        self.block_wanted = False             # the telco takes it out of service
+        self.blocked = False                  # its blocking signal is on the line
         self._answer = None
+        self._reblock = None                  # the block (or unblock) due after a call
 
     def close(self):
         if self._answer is not None and self._answer.active():
             self._answer.cancel()
+        if self._reblock is not None and self._reblock.active():
+            self._reblock.cancel()
         self.calling.close()
         if self.called is not self.calling:
             self.called.close()
@@ -90,6 +110,25 @@ class _FarTimeslot:
             self._answer = None
             self.active = self.called
             self.busy = self.calling_in = False
+            if self.blocked != self.block_wanted:
+                self._reblock = self.telco.clock.callLater(BLOCK_AFTER_CLEAR_S,
+                                                           self._after_clear)
+
+    def _after_clear(self):
+        self._reblock = None
+        self.block(self.block_wanted)
+
+    def block(self, on):
+        """Block (or unblock) the timeslot: now when no call is on it,
+        once the call clears otherwise."""
+        self.block_wanted = on
+        if self.busy or self.blocked == on or self._reblock is not None:
+            return
+        if on:
+            self.called.block()
+        else:
+            self.called.idle()
+        self.blocked = on
 
     def _clearing_forward(self):
         """China's calling side, after its error, clears forward until our
@@ -122,17 +161,23 @@ class R2Telco:
         for group in trunk_groups:
             if group.r2 is None:
                 continue
-            s = group.r2
-            context = None if s.variant == "cn" else _R2Context(
-                s.variant, max_ani=s.max_ani, max_dnis=s.max_dnis,
-                mf_back_timeout_ms=s.mf_timeout_ms)
-            if context is not None:
-                self.contexts.append(context)
+            context = self._context(group.r2)
             for number, device in enumerate(group.channels, 1):
                 sim.watch_far_end(device)
-                self.timeslots[device] = _FarTimeslot(self, device, s, context, number)
+                self.timeslots[device] = _FarTimeslot(self, device, group.r2, context, number)
         self._loop = task.LoopingCall(self.tick)
         self._loop.clock = clock
+
+    def _context(self, settings):
+        """An OpenR2 context for far ends with `settings` (None for China,
+        whose far ends are cti's own)."""
+        if settings.variant == "cn":
+            return None
+        context = _R2Context(settings.variant, max_ani=settings.max_ani,
+                             max_dnis=settings.max_dnis,
+                             mf_back_timeout_ms=settings.mf_timeout_ms)
+        self.contexts.append(context)
+        return context
 
     def __contains__(self, device):
         return device in self.timeslots
@@ -176,6 +221,40 @@ class R2Telco:
     def answer_mode(self, device, mode, rings=2):
         far = self.timeslots[device]
         far.mode, far.rings = mode, rings
+
+    def span_variant(self, span, variant):
+        """The far ends of the R2 timeslots of `span` (all idle) speak
+        `variant` from now on, whatever our trunk groups say: a carrier
+        set to another variant than ours (the configuration doctor's
+        r2.variant)."""
+        devices = [d for d in self.timeslots if d.startswith(f"{span}T")]
+        if not devices:
+            raise InvalidField(f"variant: {span} has no MFC/R2 timeslot (E1 CAS in a trunk "
+                               "group with an r2_variant)", field="variant")
+        busy = [d for d in devices if self.timeslots[d].busy]
+        if busy:
+            raise InvalidState(f"{span}: a call is on {', '.join(busy)}: the telco changes "
+                               "its variant on idle timeslots only", object="device", id=span)
+        contexts = {}
+        for device in devices:
+            old = self.timeslots[device]
+            settings = replace(old.settings, variant=variant)
+            if settings not in contexts:
+                contexts[settings] = self._context(settings)
+            old.close()
+            self.timeslots[device] = _FarTimeslot(self, device, settings, contexts[settings],
+                                                  old.number)
+
+    def block(self, device, on=True):
+        """The telco blocks `device` (or, `on` False, unblocks it); see the
+        module's docstring."""
+        self.timeslots[device].block(on)
+
+    def blocking(self, device):
+        """(wanted, on the line): whether the telco blocks `device`, and
+        whether its blocking signal is on the line yet."""
+        far = self.timeslots[device]
+        return far.block_wanted, far.blocked
 
     def idle(self, device):
         """No call on the far end of `device`."""

@@ -131,6 +131,36 @@ def _names(names):
     return shown + (f" ... ({len(ordered)})" if len(ordered) > 4 else "")
 
 
+def _wav_samples(wav):
+    """The 16-bit samples of a base64 WAV file (SimAudio's `wav`)."""
+    try:
+        data = base64.b64decode(wav, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidField("wav: not base64 (RFC 4648, with no line breaks)",
+                           field="wav") from None
+    try:
+        fmt = wav_format(data[:4096], where="wav")
+    except WavFormatError as e:
+        raise InvalidField(str(e), field="wav") from None
+    pos, payload = 12, b""
+    while pos + 8 <= len(data):
+        chunk, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
+        if chunk == b"data":
+            payload = data[pos + 8:pos + 8 + size]
+            break
+        pos += 8 + size + (size & 1)
+    if fmt == "pcm16":
+        samples = array("h", payload[:len(payload) // 2 * 2])
+    else:
+        from drivers.sim import alaw2linear, ulaw2linear
+
+        decode = ulaw2linear if fmt == "ulaw" else alaw2linear
+        samples = array("h", (decode(code) for code in payload))
+    if not samples:
+        raise InvalidField("wav: no audio (no data chunk, or an empty one)", field="wav")
+    return samples
+
+
 class SimulatedTelco:
     """The far ends of a simulated chassis, by configured device name.
     `sim` is the drivers.sim.Simulator the server runs on, or None (real
@@ -265,6 +295,9 @@ class SimulatedTelco:
             if device is None:
                 raise InvalidState(f"trunk group {target}: no channel is idle at both ends",
                                    object="trunk_group", id=target)
+        elif self.r2.blocking(target)[0]:
+            raise InvalidState(f"{target}: the telco blocks it (SimBlock with on false "
+                               "first)", object="device", id=target)
         elif not self._r2_idle(target):
             raise InvalidState(f"{target}: a call is on it", object="device", id=target)
         else:
@@ -277,7 +310,24 @@ class SimulatedTelco:
 
     def _r2_idle(self, device):
         channel = self.channels.by_name.get(device)
-        return self.r2.idle(device) and (channel is None or channel.state == "idle")
+        return (self.r2.idle(device) and not self.r2.blocking(device)[0]
+                and (channel is None or channel.state == "idle"))
+
+    def block(self, who, device, on=True):
+        """The telco blocks an MFC/R2 timeslot (R2's blocking line signal),
+        or unblocks it.  A call on it goes on: the block follows once it
+        clears (`pending`)."""
+        self._need()
+        group = self._trunk(device, "device")
+        if group.r2 is None:
+            raise InvalidField(f"device: {device} is no MFC/R2 timeslot (E1 CAS with an "
+                               "r2_variant): blocking by the far end is an R2 line signal",
+                               field="device")
+        self.r2.block(device, on)
+        wanted, blocked = self.r2.blocking(device)
+        self._log(who, "{what} {device}{when}", what="blocks" if on else "unblocks",
+                  device=device, when="" if blocked == wanted else " once its call clears")
+        return {"device": device, "blocked": blocked, "pending": blocked != wanted}
 
     def hangup(self, who, device, method=None, cause=None):
         """The far end hangs up: an analog line by `method` (loop current
@@ -431,7 +481,7 @@ class SimulatedTelco:
         comes as several requests, played back to back."""
         self._need()
         self._endpoint(device)
-        samples = self._samples(wav)
+        samples = _wav_samples(wav)
         self._in_a_call(device)
         now = self.clock.seconds()
         until = max(now, self.audio_until.get(device, now)) + len(samples) / 8000
@@ -588,15 +638,18 @@ class SimulatedTelco:
         return {"span": span, "ber": ber}
 
     def far_line(self, who, span, framing=None, coding=None, clock=None, ppm=None,
-                 crc4=None, signalling=None):
+                 crc4=None, signalling=None, variant=None):
         """The telco's own line settings on `span`: a T1's framing (esf,
         d4), an E1's CRC-4 (on or off) and use of timeslot 16 (cas, ccs),
-        the line code, the clock, and its oscillator's offset in ppm.  Set
-        unlike ours, the span shows what a real mismatch shows (alarms,
-        code violations, slips)."""
+        the line code, the clock, its oscillator's offset in ppm, and the
+        MFC/R2 variant of its E1 CAS timeslots.  Set unlike ours, the span
+        shows what a real mismatch shows (alarms, code violations, slips,
+        R2 calls failing)."""
         self._need()
         self._span(span)
         kind = self.span_types.get(span, "t1")
+        if variant is not None:
+            self.r2.span_variant(span, variant)
         if kind == "t1" and (crc4 is not None or signalling is not None):
             key = "crc4" if crc4 is not None else "signalling"
             raise InvalidField(f"{key}: {span} is a T1 span: {key} is an E1's (a T1's "
@@ -613,7 +666,8 @@ class SimulatedTelco:
                   clock=clock, ppm=ppm, crc4=crc4, signalling=signalling)
         self._log(who, "sets the far end of {span}: {settings}", span=span, settings={
             k: v for k, v in (("framing", framing), ("crc4", crc4), ("signalling", signalling),
-                              ("coding", coding), ("clock", clock), ("ppm", ppm))
+                              ("coding", coding), ("clock", clock), ("ppm", ppm),
+                              ("variant", variant))
             if v is not None})
         return {"span": span}
 
@@ -696,35 +750,6 @@ class SimulatedTelco:
             return function(*args, **kwargs)
         except driver_errors.SimulatorError as e:
             raise InvalidState(f"the simulator refused: {e}") from None
-
-    @staticmethod
-    def _samples(wav):
-        try:
-            data = base64.b64decode(wav, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidField("wav: not base64 (RFC 4648, with no line breaks)",
-                               field="wav") from None
-        try:
-            fmt = wav_format(data[:4096], where="wav")
-        except WavFormatError as e:
-            raise InvalidField(str(e), field="wav") from None
-        pos, payload = 12, b""
-        while pos + 8 <= len(data):
-            chunk, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "little")
-            if chunk == b"data":
-                payload = data[pos + 8:pos + 8 + size]
-                break
-            pos += 8 + size + (size & 1)
-        if fmt == "pcm16":
-            samples = array("h", payload[:len(payload) // 2 * 2])
-        else:
-            from drivers.sim import alaw2linear, ulaw2linear
-
-            decode = ulaw2linear if fmt == "ulaw" else alaw2linear
-            samples = array("h", (decode(code) for code in payload))
-        if not samples:
-            raise InvalidField("wav: no audio (no data chunk, or an empty one)", field="wav")
-        return samples
 
     @staticmethod
     def _log(who, message, **fields):
