@@ -5,6 +5,7 @@ cleanly, under load too: every event it took delivered once, in order,
 before stop returns, none after, the rest left in the library."""
 import queue
 import threading
+import time
 
 from twisted.internet.testing import MemoryReactor
 from twisted.logger import capturedLogs, formatEvent
@@ -115,6 +116,8 @@ def test_the_thread_stops_under_load_losing_nothing_and_delivering_nothing_after
         thread.stopService()              # events still flowing into the library
         stopped_at = len(rig.events)
         assert producer.is_alive() and thread.thread is None
+        while len(produced) <= stopped_at + 100:      # some more, after the stop
+            time.sleep(0.001)
     finally:
         flowing.clear()
         producer.join()
