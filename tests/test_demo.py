@@ -41,6 +41,7 @@ from cti.demo.run import (
     printer,
     run_directory,
     storage_lines,
+    whole_writes,
 )
 from cti.demo.signals import ENDING, EndingSignals
 from cti.demo.summary import OUTCOMES, report, summary
@@ -431,6 +432,33 @@ def test_a_printer_looks_its_stream_up_as_each_line_comes(monkeypatch):
     say("the terminal is gone")
 
 
+def test_a_write_cut_short_is_finished():
+    """A slow terminal takes a drawing of the live view in pieces, and a
+    signal (Ctrl-C) returns a write with only a piece taken.  Python
+    unbuffered (PYTHONUNBUFFERED) writes standard output straight to the
+    file and drops the rest; the demo's standard output writes all of it,
+    so that the next drawing erases what the last one drew, not the
+    warnings above it."""
+    class SlowTerminal(io.RawIOBase):
+        def __init__(self):
+            self.shown = bytearray()
+
+        def writable(self):
+            return True
+
+        def write(self, data):
+            self.shown.extend(data[:7])            # the piece taken before the signal
+            return min(len(data), 7)
+
+    terminal = SlowTerminal()
+    unbuffered = io.TextIOWrapper(terminal, encoding="utf-8", write_through=True)
+    stdout = whole_writes(unbuffered)
+    drawing = "┏━━━━━━━━━━┓\n┃ queue    ┃\n┗━━━━━━━━━━┛\n"
+    stdout.write(drawing)
+    stdout.flush()
+    assert terminal.shown.decode() == drawing
+
+
 # -- how to attach ------------------------------------------------------------------------
 def test_the_attach_commands_start_as_the_demo_was_started():
     assert attach.program(".venv/bin/cti") == ".venv/bin/cti"
@@ -707,7 +735,13 @@ def test_on_a_terminal_the_warnings_stay_above_the_live_view_and_the_summary(tmp
     emulator): a span alarm raised with `cti sim` is printed as a warning,
     and the view's redrawing does not erase it; Ctrl-C, and the screen
     keeps the warning, "interrupted" and the summary saying how many
-    warnings there were, and no stale drawing of the view."""
+    warnings there were, and no stale drawing of the view.
+
+    Python unbuffered (PYTHONUNBUFFERED, as many a container sets it): a
+    drawing that Ctrl-C cut short while the terminal was slow to take it
+    (a loaded machine) once lost its end, and the next drawing, erasing as
+    many lines as a whole one has, erased the warnings above it
+    (test_a_write_cut_short_is_finished)."""
     import pty
 
     import pyte
@@ -718,20 +752,30 @@ def test_on_a_terminal_the_warnings_stay_above_the_live_view_and_the_summary(tmp
         fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         os.execve(sys.executable, [sys.executable, "-m", "cti", "demo", "--duration", "3600",
                                    "--run-dir", str(tmp_path / "run")],
-                  {**os.environ, "COLUMNS": str(columns), "LINES": str(rows)})
+                  {**os.environ, "COLUMNS": str(columns), "LINES": str(rows),
+                   "PYTHONUNBUFFERED": "1"})
     out = bytearray()
+
+    def read():
+        """What the terminal shows next; b"" once the demo ended (closed it)."""
+        ready, _, _ = select.select([fd], [], [], PATIENCE_S)
+        assert ready, f"nothing in {PATIENCE_S} s after {bytes(out[-2000:])!r}"
+        try:
+            return os.read(fd, 65536)
+        except OSError:                            # the terminal is closed
+            return b""
 
     def read_until(done, what):
         deadline = time.monotonic() + PATIENCE_S
         while not done():
-            ready, _, _ = select.select([fd], [], [], PATIENCE_S)
-            assert ready and time.monotonic() < deadline, \
+            assert time.monotonic() < deadline, \
                 f"{what} not in {PATIENCE_S} s: {bytes(out[-2000:])!r}"
-            try:
-                data = os.read(fd, 65536)
-            except OSError:                        # the demo ended: the terminal is closed
-                data = b""
+            data = read()
             assert data, f"{what} never came: {bytes(out[-2000:])!r}"
+            out.extend(data)
+
+    def read_to_the_end():
+        while data := read():
             out.extend(data)
 
     def seen(text):
@@ -748,7 +792,7 @@ def test_on_a_terminal_the_warnings_stay_above_the_live_view_and_the_summary(tmp
         drawn = out.count(b"longest wait")
         read_until(lambda: out.count(b"longest wait") >= drawn + 2, "two drawings more")
         os.kill(pid, signal.SIGINT)
-        read_until(seen("(printed above)"), "the summary")
+        read_to_the_end()                          # all the demo wrote, to its exit
     except BaseException:
         os.kill(pid, signal.SIGKILL)
         raise
@@ -761,7 +805,7 @@ def test_on_a_terminal_the_warnings_stay_above_the_live_view_and_the_summary(tmp
     text = "\n".join([*("".join(line[x].data for x in range(columns))
                         for line in screen.history.top),
                       *screen.display])
-    assert "cti demo: error: dtiB1: red alarm raised" in text
+    assert "cti demo: error: dtiB1: red alarm raised" in text, text
     assert "interrupted (SIGINT): ending the demo" in text
     warned = int(re.search(r"(\d+) warnings? \(printed above\)", text).group(1))
     assert len(re.findall(r"cti demo: (?:warn|error|critical):", text)) == warned

@@ -38,6 +38,7 @@ also printed as they come, one line each on standard error, and counted
 in the summary.  No run directory is started again: records the store
 could only leave in its journal are reported as not saved.
 """
+import io
 import itertools
 import json
 import sys
@@ -162,6 +163,21 @@ def printer(stream_name):
         except OSError:
             pass
     return show
+
+
+def whole_writes(stream):
+    """`stream` (sys.stdout, sys.stderr), or, if it writes its text
+    straight to the file (Python unbuffered: -u, PYTHONUNBUFFERED, as many
+    a container sets it), a line-buffered stream on the same file that
+    writes each text whole.  Unbuffered, a write that a signal cuts short
+    (Ctrl-C while a slow terminal takes a drawing of the live view) keeps
+    only its start and the rest is lost; the view's next drawing, which
+    erases as many lines as a whole one has, then erases the lines above
+    it: the warnings.  A buffered writer writes the rest after the signal."""
+    if not isinstance(getattr(stream, "buffer", None), io.RawIOBase):
+        return stream
+    return io.TextIOWrapper(io.BufferedWriter(stream.buffer), encoding=stream.encoding,
+                            errors=stream.errors, line_buffering=True)
 
 
 class Warnings:
@@ -401,6 +417,7 @@ def main(args, signals):
     installed by the caller before anything else."""
     from twisted.internet import reactor
 
+    sys.stdout, sys.stderr = whole_writes(sys.stdout), whole_writes(sys.stderr)
     warnings = Warnings(printer("stderr"))
     try:
         config, settings, flows, run_dir = prepare(args, time.time())
