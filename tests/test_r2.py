@@ -837,3 +837,24 @@ within = 5
     lines = out.getvalue().splitlines()
     assert lines[0] == "step 1 (block): device=dtiB2T1 blocked=True pending=False"
     assert len(lines) == 4
+
+
+@pytest.mark.parametrize("variant", ["itu", "cn"])
+def test_a_block_sent_with_the_release_of_our_clear_forward_is_heard(tmp_path, variant):
+    """A real exchange may block a timeslot in the moment it releases our
+    clear-forward: the blocking signal is the release too (the call
+    clears), the trunk shows it blocked, then idle once unblocked."""
+    centre = r2_centre(tmp_path, variant)
+    centre.server.telco.r2.block_after_clear_s = 0
+    admin_client = admin(centre)
+    trunk, connected = centre.server.channels["dtiB2T2"], []
+    trunk.seize("5551234", no_answer_s=30).addCallback(connected.append)
+    centre.run_until(lambda: connected, what="the telco answers")
+    centre.call(admin_client.call("SimBlock", device="dtiB2T2"))
+    released = trunk.release()                                   # our clear-forward
+    centre.run_until(lambda: device_state(centre, admin_client, "dtiB2T2") == "blocked",
+                     what="blocked once the call cleared")
+    assert released.called                                       # the call has cleared
+    centre.call(admin_client.call("SimBlock", device="dtiB2T2", on=False))
+    centre.run_until(lambda: device_state(centre, admin_client, "dtiB2T2") == "idle",
+                     what="back in service")

@@ -44,7 +44,8 @@ interrupts: an incoming call not offered yet quietly; an offered or
 connected call with `trunk_released("R2 protocol error: mf_timeout")`
 (the CDR's cause); a call out with OutboundFailed("R2 protocol error:
 ...").  A far end that blocks the line takes it out of service until it
-unblocks; a held channel is blocked toward the far end.  The protocol
+unblocks (a block in the moment it releases our clear is that release
+too); a held channel is blocked toward the far end.  The protocol
 errors are counted by kind (`protocol_errors`, since the server started):
 the span report carries them, and the configuration doctor reads a
 far end set to another variant in them (its rule r2.variant).
@@ -57,7 +58,7 @@ from cti.server.lines.channels import NO_ANSWER_S, Channel, OutsideLine, PooledV
 from cti.server.lines.r2china import ChinaForward
 from cti.statemachine import Table
 from drivers.errors import R2Error
-from drivers.r2 import DriverPort, R2Channel, R2Context
+from drivers.r2 import BLOCKED_BITS, DriverPort, R2Channel, R2Context
 
 log = Logger()
 
@@ -142,7 +143,11 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
     def handle(self, event):
         kind = event.kind
         if kind == "signalling":
-            self._protocol.bits("".join(str(event.data[x]) for x in "abcd"))
+            bits = "".join(str(event.data[x]) for x in "abcd")
+            if self.state == "clearing" and bits == BLOCKED_BITS[self.settings.variant]:
+                self._released_blocked(bits)
+            else:
+                self._protocol.bits(bits)
         elif kind == "r2_mf" and event.device == self.name:
             self._protocol.mf(event.data["signal"])
         elif kind == "operation_failed":
@@ -181,6 +186,20 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
             self.machine.fire("unblocked")
         elif kind in ("offered", "accepted"):
             self._stray_call(kind)
+
+    def _released_blocked(self, bits):
+        """The far end blocks the timeslot in the moment it releases our
+        clear (its idle and its blocking in one: we hear only the blocking,
+        and OpenR2, waiting for the idle, would wait for good).  The
+        blocking is the release: the call's protocol is set idle, the trunk
+        goes idle, and the bits, heard again by the protocol for calls in,
+        show it blocked (idle again once the far end unblocks)."""
+        log.info("{channel}: the far end blocks as it releases our clear: released",
+                 channel=self.name)
+        protocol, self._protocol = self._protocol, self._incoming
+        protocol.idle()
+        self.machine.fire("idle")
+        self._incoming.bits(bits)
 
     def _stray_call(self, kind):
         """The protocol offers, accepts or disconnects a call the trunk is

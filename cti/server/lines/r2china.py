@@ -102,6 +102,7 @@ FORWARD = Table("r2_china_forward", initial="idle", transitions=[
     ("*", "error", "clearing"),
     ("*", "disconnect", "clearing"),
     ("clearing", "released", "idle"),
+    ("*", "set_idle", "idle"),                  # the trunk took the far end's blocking
 ])
 
 BACKWARD = Table("r2_china_backward", initial="idle", transitions=[
@@ -227,6 +228,16 @@ class ChinaForward(_Side):
             raise R2Error(f"no call to clear in state {self.machine.state}",
                           function="disconnect", device=self.device)
         self._clear_forward("disconnect", cause=cause)
+
+    def idle(self):
+        """Idle at once, a clear-forward sent: the far end released it
+        and blocked the timeslot in one moment (cti.server.lines.r2), as
+        OpenR2's openr2_chan_set_idle (drivers.r2.R2Channel.idle)."""
+        self._cancel()
+        self._send(0)
+        self._mf(None)
+        self.machine.fire("set_idle")
+        self.port.send_bits(IDLE)
 
     def accept(self, charge="charge"):
         raise R2Error("the calling side accepts nothing", function="accept", device=self.device)

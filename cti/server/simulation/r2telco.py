@@ -26,9 +26,10 @@ Blocking is R2's line signal from the idle far end (ITU 1101, China
 1111): our trunk shows it blocked and takes no call on it until the far
 end sends idle again.  Asked while a call is on the timeslot, the block
 waits for the call to clear, as an exchange blocks a busy circuit: it
-follows BLOCK_AFTER_CLEAR_S after the release, once both ends are idle
-(sent in the same moment as the release, our side would never hear the
-far end go idle and stay clearing).
+follows BLOCK_AFTER_CLEAR_S after the release, once both ends are idle.
+`block_after_clear_s` 0 blocks in the same moment as the release, as a
+real exchange may: our trunk takes the blocking signal for the release
+too (cti.server.lines.r2).
 
 How it answers our calls out follows the answer modes of the other
 trunks (drivers.sim.OUTBOUND): answer (after `rings` rings of RING_S
@@ -110,9 +111,11 @@ class _FarTimeslot:
             self._answer = None
             self.active = self.called
             self.busy = self.calling_in = False
-            if self.blocked != self.block_wanted:
-                self._reblock = self.telco.clock.callLater(BLOCK_AFTER_CLEAR_S,
+            if self.blocked != self.block_wanted and self.telco.block_after_clear_s:
+                self._reblock = self.telco.clock.callLater(self.telco.block_after_clear_s,
                                                            self._after_clear)
+            elif self.blocked != self.block_wanted:
+                self.block(self.block_wanted)
 
     def _after_clear(self):
         self._reblock = None
@@ -154,8 +157,9 @@ class _FarTimeslot:
 class R2Telco:
     """The far ends of the E1 CAS timeslots of `trunk_groups` (module doc)."""
 
-    def __init__(self, sim, trunk_groups, clock):
+    def __init__(self, sim, trunk_groups, clock, block_after_clear_s=BLOCK_AFTER_CLEAR_S):
         self.sim, self.clock = sim, clock
+        self.block_after_clear_s = block_after_clear_s
         self.timeslots = {}
         self.contexts = []
         for group in trunk_groups:
