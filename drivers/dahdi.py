@@ -191,6 +191,18 @@ def _sig_value(keyword):
     return getattr(lib, f"DAHDI_SIG_{SIGNALLINGS[keyword]}")
 
 
+#: SPANSTAT's spantype (the kernel's dahdi_spantype2str() cut to 5
+#: characters) of the spans with a line: T1, E1 and J1 framers; BRI spans
+#: say TE or NT.  Every other word is an analog card's: "FXS" or "FXO"
+#: (xpp), "ANALO" (ANALOG_MIXED cut short: wctdm24xxp, wcaxx, opvxa1200).
+DIGITAL_SPAN_TYPES = {"T1": "t1", "E1": "e1", "J1": "j1", "TE": "bri", "NT": "bri"}
+
+
+def span_type(info):
+    """"t1", "e1", "j1", "bri" or "analog": a SPANSTAT's span type."""
+    return DIGITAL_SPAN_TYPES.get(ffi.string(info.spantype).decode().upper(), "analog")
+
+
 @dataclass(frozen=True)
 class BoardLayout:
     """One board of the server's configuration as the DAHDI driver maps it:
@@ -376,8 +388,8 @@ class DahdiDriver:
             raise errors.BadParameter(
                 f"{where} has {info.totalchans} channels in DAHDI, system.conf puts "
                 f"{len(channels)} on it", function="DAHDI_SPANSTAT", device=device)
-        kind = ffi.string(info.spantype).decode()
-        if not kind:
+        kind = span_type(info).upper()
+        if kind == "ANALOG":
             return                      # an analog span: no line to configure
         span = self.conf.spans.get(spanno)
         if span is None:
@@ -492,8 +504,7 @@ class DahdiDriver:
         """{span device: "t1", "e1" or "analog"} of the inventory's spans."""
         ctl = self.devices.open(CTL_PATH)
         try:
-            return {i.name: ffi.string(self._spaninfo(ctl, int(i.name[len("dahdiS"):]))
-                                       .spantype).decode().lower() or "analog"
+            return {i.name: span_type(self._spaninfo(ctl, int(i.name[len("dahdiS"):])))
                     for i in self._inventory if i.kind == "span"}
         finally:
             self.devices.close(ctl)
@@ -621,7 +632,7 @@ class DahdiDriver:
                  "hook": "off" if ch.offhook else "on", "channo": ch.channo,
                  "ringing": bool(ch.rings) and not ch.offhook}
         if ch.kind in ("em", "cas"):          # a T1 carries A and B, an E1 all four
-            width = 4 if ffi.string(self._span_info(ch.span, "status").spantype) == b"E1" else 2
+            width = 4 if span_type(self._span_info(ch.span, "status")) == "e1" else 2
             facts["tx_bits"], facts["rx_bits"] = (bits[:width] for bits in self.abcd(name))
         if ch.kind == "fxo":
             facts.update(channo=ch.line_channo, voice_channo=ch.channo,
@@ -632,14 +643,14 @@ class DahdiDriver:
 
     def _span_status(self, span):
         info = self._span_info(span, "status")
-        kind = ffi.string(info.spantype).decode().lower() or "analog"
+        kind = span_type(info)
         facts = {"alarms": sorted(_alarm_names(info.alarms)), "type": kind,
                  "name": ffi.string(info.name).decode(),
                  "description": ffi.string(info.desc).decode()}
         if kind == "analog":
             return facts
         config = info.lineconfig
-        framing = ("esf" if config & lib.DAHDI_CONFIG_ESF else "d4") if kind == "t1" else (
+        framing = ("esf" if config & lib.DAHDI_CONFIG_ESF else "d4") if kind in ("t1", "j1") else (
             "e1_crc4" if config & lib.DAHDI_CONFIG_CRC4 else "e1")
         coding = next((w for w in ("b8zs", "hdb3") if config & LINECONFIG[w]), "ami")
         kinds = {self._kinds[i.name] for i in self._inventory if i.board == span
@@ -1277,7 +1288,7 @@ class DahdiDriver:
     def _line_span(self, span, function):
         """SPANSTAT of a T1 or E1 span (an analog one has no line to test)."""
         info = self._span_info(span, function)
-        if not ffi.string(info.spantype):
+        if span_type(info) == "analog":
             raise errors.BadParameter(f"{span} is an analog span: no T1/E1 line",
                                       function=function, device=span)
         return info
@@ -1333,7 +1344,7 @@ class DahdiDriver:
             raise errors.BadParameter(f"loop code {code!r} is not one of "
                                       f"{', '.join(LOOP_CODES)}", function="send_loop_code",
                                       device=span)
-        if ffi.string(info.spantype).decode().lower() == "e1":
+        if span_type(info) == "e1":
             raise errors.BadParameter(f"{span} is an E1: it has no loop codes (in-band codes "
                                       "and the ESF data link are T1's)",
                                       function="send_loop_code", device=span)

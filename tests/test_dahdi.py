@@ -165,6 +165,21 @@ def test_channels_come_from_system_conf_with_dahdi_s_span_numbers():
         "e1", "e1_crc4", "hdb3", "cas")
 
 
+def test_analog_cards_start_whatever_word_their_spans_give_for_their_type():
+    """The kernel names an analog span's type ("ANALO": a mixed card such
+    as a wctdm24xxp, cut to SPANSTAT's 5 characters; "FXS" or "FXO": an
+    Astribank's module); only T1, E1 and J1 spans have a line."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    assert [d.status(f"dahdiS{n}")["type"] for n in (1, 5)] == ["analog", "analog"]
+    assert d.status("dahdiS1")["alarms"] == [] and "framing" not in d.status("dahdiS5")
+    with pytest.raises(errors.BadParameter, match="dahdiS1 is an analog span"):
+        d.span_loopback("dahdiS1", "local")
+    d.ring_station("dahdiC62", 1)
+    rig.run(500)
+    assert rig.sim.endpoint("msiB1C1").state == "ringing"
+
+
 def test_a_channel_dahdi_does_not_have_is_named():
     with pytest.raises(errors.NoSuchDevice, match=r"system.conf: channel 99 \(fxsks\)"):
         DahdiRig(BOARDS, "fxsks=1-4\nfxsks=99\n")

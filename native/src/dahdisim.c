@@ -860,6 +860,10 @@ static void fill_spaninfo(const dspan *s, struct dahdi_spaninfo *si)
                  fxs ? "station" : "analog", s->board);
         snprintf(si->devicetype, sizeof si->devicetype, "simulated %s ports",
                  fxs ? "FXS" : "FXO");
+        /* as the kernel names analog spans, cut to spantype's 5 characters:
+         * a station board as xpp's FXS module, an analog board's FXO ports
+         * as a mixed card (wctdm24xxp: ANALOG_MIXED, "ANALO") */
+        snprintf(si->spantype, sizeof si->spantype, "%s", fxs ? "FXS" : "ANALO");
     }
 }
 
