@@ -453,18 +453,21 @@ class DahdiDriver:
             self._channels[name] = _Channel(name, channo, "dchannel", span,
                                             self._open_dchannel(channo), None)
             return
-        fd = self._open_channel(channo)
+        fd = self._open_channel(channo, self._kinds[name])
         voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
         ch = _Channel(name, channo, self._kinds[name], span, fd, voice)
         self._channels[name] = ch
         if ch.kind == "fxs":
             ch.phone_offhook = bool(self._params(ch).rxisoffhook)
 
-    def _open_channel(self, channo):
-        """A DAHDI channel as chan_dahdi opens it."""
+    def _open_channel(self, channo, kind):
+        """A DAHDI channel as chan_dahdi opens it.  A clear channel (an
+        ISDN B-channel) opens without audio on the kernel: AUDIOMODE 1
+        first, else SETLINEAR and SETCONF are refused (EINVAL)."""
         fd = self.devices.open(CHANNEL_PATH)
-        for request, value in ((lib.DAHDI_SPECIFY, channo), (lib.DAHDI_SET_BLOCKSIZE, BLOCK),
-                               (lib.DAHDI_SETLINEAR, 1)):
+        audio = ((lib.DAHDI_AUDIOMODE, 1),) if kind == "clear" else ()
+        for request, value in ((lib.DAHDI_SPECIFY, channo), *audio,
+                               (lib.DAHDI_SET_BLOCKSIZE, BLOCK), (lib.DAHDI_SETLINEAR, 1)):
             self.devices.ioctl(fd, request, ffi.new("int *", value))
         return fd
 
@@ -482,7 +485,7 @@ class DahdiDriver:
     def _open_line(self, ch):
         """An FXO port's line opened, with the board's power-on routes: its
         voice hears the line (MONITOR), the line sends its voice (DIGITALMON)."""
-        ch.line_fd = self._open_channel(ch.line_channo)
+        ch.line_fd = self._open_channel(ch.line_channo, "fxo")
         ch.offhook = ch.loop_dropped = ch.reversed = False
         self._setconf(ch.line_fd, ch.channo, lib.DAHDI_CONF_DIGITALMON)
         ch.line_listen = ch.channo

@@ -592,6 +592,19 @@ def test_a_d_channel_whose_frames_wait_a_second_is_busy():
             span.driver.dchannel_send("dtiB1D", bytes(500))
 
 
+def test_an_isdn_b_channel_opens_and_carries_a_prompt_to_the_far_end():
+    """A B-channel (bchan: clear) opens without audio on the kernel: the
+    driver puts it in audio mode before asking for 16-bit linear, as
+    chan_dahdi does, and the far end hears what we play there."""
+    span = IsdnSpan()
+    far = span.sim.endpoint("dtiB1T1")
+    far.capture(True)
+    span.driver.play("dtiB1T1", [Prompt(tone_ulaw(1000, 600), "ulaw")])
+    span.run(800)
+    assert hears(far.read_capture(), 1000)
+    assert [e.kind for e in span.events if e.kind == "play_done"] == ["play_done"]
+
+
 def test_libpri_comes_up_on_a_dahdi_d_channel_and_a_call_is_offered():
     """libpri as the CPE on the DAHDI D-channel, the telco's libpri as the
     network on the far end: Q.921 comes up on both sides, and the network's

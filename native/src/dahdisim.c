@@ -8,6 +8,8 @@
  *             "/dev/dahdi/pseudo" (a pseudo channel of its own, numbered
  *             above the real ones: CHANNO says which); anything else ENOENT
  *   ioctl     SPECIFY, GET/SET_BLOCKSIZE (16..DAHDI_MAX_BLOCKSIZE), SETLINEAR,
+ *             AUDIOMODE (a clear channel opens without audio, as the
+ *             kernel's: SETLINEAR and SETCONF are EINVAL until AUDIOMODE 1),
  *             SETLAW, GET_PARAMS (a channel's own; on ctl the one named by
  *             channo), HOOK, GETEVENT, SPANSTAT (spanno 0 on a channel: its
  *             span; its counts as a framer card keeps them), CHANNO, FLUSH,
@@ -95,6 +97,8 @@ typedef struct dchannel {
     device *dev;                /* the analog line, or the span's timeslot */
     int txslot;                 /* where the device hears what we send */
     int opens;                  /* descriptors specified to it */
+    int audio;                  /* DAHDI_FLAG_AUDIO: cleared on each open of a clear
+                                 * or hardhdlc channel until DAHDI_AUDIOMODE 1 */
     int events[DAHDI_MAX_EVENTSIZE];
     int evhead, evlen;
     sample_fifo rx, tx;
@@ -326,6 +330,7 @@ static dchannel *new_pseudo(void)
         return NULL;
     memset(&P.pseudo[k], 0, sizeof P.pseudo[k]);
     P.pseudo[k].in_use = 1;
+    P.pseudo[k].audio = 1;              /* the kernel's pseudo channels: audio */
     P.pseudo[k].channo = P.nchans + 1 + k;
     P.pseudo[k].sigtype = DAHDI_SIG_CLEAR;
     P.pseudo_span.kind = SPAN_PSEUDO;
@@ -891,7 +896,7 @@ static int conf_request(dchannel *c, unsigned long request, struct dahdi_confinf
     int mode = ci->confmode & DAHDI_CONF_MODE_MASK;
     if (ci->chan != 0 && ci->chan != c->channo)
         c = channel(ci->chan);
-    if (!c)
+    if (!c || (request == DAHDI_SETCONF && !c->audio))
         return fail(EINVAL);
     if (request == DAHDI_GETCONF) {
         ci->chan = c->channo;
@@ -1053,7 +1058,14 @@ static int channel_ioctl(dfd *f, unsigned long request, void *arg)
         f->blocksize = v;
         return 0;
     case DAHDI_SETLINEAR:
+        if (!c->audio)
+            return fail(EINVAL);        /* "makes no sense on non-audio channels" */
         f->linear = !!v;
+        return 0;
+    case DAHDI_AUDIOMODE:
+        if (c->sigtype != DAHDI_SIG_CLEAR)
+            return fail(EINVAL);        /* only clear channels change mode */
+        c->audio = !!v;
         return 0;
     case DAHDI_GET_BUFINFO: {
         struct dahdi_bufferinfo *bi = arg;
@@ -1182,6 +1194,10 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
         else {
             f->ch = c;
             c->opens++;
+            /* the kernel's initialize_channel: a clear or hardhdlc channel
+             * opens without audio (chan_dahdi sends AUDIOMODE 1 for a
+             * B-channel); the others carry audio */
+            c->audio = c->sigtype != DAHDI_SIG_CLEAR && c->sigtype != DAHDI_SIG_HARDHDLC;
             if (c->sigtype == DAHDI_SIG_HARDHDLC)
                 dchan_opened(c->dev->dchan);    /* frames nobody read are gone */
             r = 0;
