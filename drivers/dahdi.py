@@ -54,8 +54,10 @@ RINGOFFHOOK         FXO port: ring (count), caller ID looked for after
 ONHOOK              FXO port off hook: loop_current on=False; FXS port:
                     station_hook on hook; e&m: signalling a_off b_off
 WINKFLASH           FXS port: station_flash; e&m: signalling wink
-RINGERON            FXS port: a ring cycle begins (one past the last:
-                    DAHDI_HOOK RINGOFF and station_ring_done)
+RINGEROFF           FXS port: a ring ended (the kernel sends none when
+                    HOOK RING starts, RINGERON only from the second
+                    ring); after the last, DAHDI_HOOK RINGOFF, and
+                    station_ring_done once its silence has passed
 HOOKCOMPLETE        e&m: wink_done (our wink ended)
 BITSCHANGED         cas: signalling, the bits read with GETRXBITS
 POLARITY            polarity_reversed
@@ -253,7 +255,9 @@ class _Channel:
     station_events: bool = False
     phone_offhook: bool = False
     ring_cycles: int = 0        # cycles to ring the phone; 0: not ringing
-    bells: int = 0              # cycles begun
+    bells: int = 0              # rings ended (RINGEROFF)
+    ring_off_ms: int = 0        # the cadence's silence
+    ring_done: object = None    # the IDelayedCall ending the last ring's silence
     tone: str | None = None     # the earpiece tone
     listen: int | None = None   # the channel whose received audio it sends
     rings: int = 0
@@ -833,6 +837,7 @@ class DahdiDriver:
             ch.phone_offhook = True
             if ch.ring_cycles:
                 ch.ring_cycles = 0
+                self._cancel_ring_done(ch)
                 self._emit(ch, "station_answered")
             elif ch.station_events:
                 self._emit(ch, "station_hook", offhook=True)
@@ -843,10 +848,11 @@ class DahdiDriver:
                 self._emit(ch, "station_hook", offhook=False)
         elif event == lib.DAHDI_EVENT_WINKFLASH and ch.station_events:
             self._emit(ch, "station_flash")
-        elif event == lib.DAHDI_EVENT_RINGERON and ch.ring_cycles:
+        elif event == lib.DAHDI_EVENT_RINGEROFF and ch.ring_cycles and ch.ring_done is None:
             ch.bells += 1
-            if ch.bells > ch.ring_cycles:  # the last cycle's silence is over
-                self.stop_ring(ch.name)
+            if ch.bells >= ch.ring_cycles:  # the last ring: no other starts
+                self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new("int *", lib.DAHDI_RINGOFF))
+                ch.ring_done = self.clock.callLater(ch.ring_off_ms / 1000, self._rung_out, ch)
 
     def _trunk_event(self, ch, event):
         if event == lib.DAHDI_EVENT_HOOKCOMPLETE and ch.winking:
@@ -1392,13 +1398,24 @@ class DahdiDriver:
             if e.errno != lib.EINPROGRESS:  # non-blocking: it rings on
                 raise
         ch.ring_cycles, ch.bells = cycles, 0
+        ch.ring_off_ms = RING_CADENCES[cadence][1]
 
     def stop_ring(self, name):
         ch = self._station(name, "stop_ring")
         self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new("int *", lib.DAHDI_RINGOFF))
+        self._rung_out(ch)
+
+    def _rung_out(self, ch):
+        """The ringing is over (stopped, or the last ring's silence passed)."""
+        self._cancel_ring_done(ch)
         if ch.ring_cycles:
             ch.ring_cycles = 0
             self._emit(ch, "station_ring_done")
+
+    def _cancel_ring_done(self, ch):
+        if ch.ring_done is not None and ch.ring_done.active():
+            ch.ring_done.cancel()
+        ch.ring_done = None
 
     def station_tone(self, name, tone):
         ch = self._station(name, "station_tone")

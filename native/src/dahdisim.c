@@ -34,7 +34,9 @@
  * An FXS port (fxoks: a station's phone): the phone lifted gives
  * RINGOFFHOOK (ringing stops), put down ONHOOK, a flash WINKFLASH; HOOK
  * RING rings it with the cadence SETCADENCE gave (2 s on, 4 s off by
- * default) until RINGOFF or an answer, RINGERON / RINGEROFF at each step.
+ * default) until RINGOFF or an answer, as the kernel's ring states do:
+ * no event when it starts, RINGEROFF as each ring ends, RINGERON as each
+ * ring from the second on begins.
  *
  * T1 and E1 spans (lines-real.md 1.9, 1.10): a T1 E&M wink-start span's
  * channels are e&m (DAHDI_SIG_EM): HOOK OFFHOOK / ONHOOK send ABCD 1111 /
@@ -592,9 +594,8 @@ static void station_port_tick(dchannel *c)
             queue_event(c, bell ? DAHDI_EVENT_RINGERON : DAHDI_EVENT_RINGEROFF);
         c->bell = bell;
         c->ring_ms += TICK_MS;
-    } else if (c->bell) {
-        c->bell = 0;
-        queue_event(c, DAHDI_EVENT_RINGEROFF);
+    } else {
+        c->bell = 0;            /* stopped or answered: the kernel says nothing */
     }
     audio_tick(c);
 }
@@ -1015,10 +1016,12 @@ static int fxs_hook(dchannel *c, int how, int nonblock)
     case DAHDI_RING:
         if (station_phone_offhook(c->dev->station) || c->ringing_phone)
             return fail(EBUSY);
+        /* no event now, as the kernel's: RINGEROFF when the first ring
+         * ends, RINGERON from the second on */
         c->ringing_phone = 1;
+        c->bell = 1;
         c->ring_ms = 0;
         station_ring(c->dev->station, c->ring_on_ms, c->ring_off_ms);
-        queue_event(c, DAHDI_EVENT_HOOKCOMPLETE);
         return nonblock ? fail(EINPROGRESS) : 0;
     case DAHDI_RINGOFF:
         c->ringing_phone = 0;
