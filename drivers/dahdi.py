@@ -298,12 +298,15 @@ class _Leg:
 class DahdiDriver:
     """A DAHDI box: `devices` (drivers.dahdidev), its system.conf
     (drivers.systemconf.SystemConf), the clock the watchdogs run on, and
-    how many pseudo channels to open as voice channels ("dahdiP1"...)."""
+    how many pseudo channels to open as voice channels ("dahdiP1"...).
+    `probe`: only check system.conf against the kernel (cti server
+    --check): no D-channel is opened at start, so a running server or
+    Asterisk keeps its channels."""
 
     family = "dahdi"
     event_source = "descriptor"
 
-    def __init__(self, devices, conf, clock, voice_channels=0, boards=None):
+    def __init__(self, devices, conf, clock, voice_channels=0, boards=None, probe=False):
         self.devices, self.conf, self.clock = devices, conf, clock
         self._subscribers = []
         self._pending = []
@@ -331,7 +334,7 @@ class DahdiDriver:
             self._rename(board_names(self._inventory, self._kinds, self._span_types(), boards))
         self._pair_fxo_ports()
         for info in self._inventory:    # frames come from the start, as on the boards
-            if info.kind == "dchannel":
+            if info.kind == "dchannel" and not probe:
                 self.open(info.name)
 
     # -- configuration against the kernel --------------------------------
@@ -468,18 +471,34 @@ class DahdiDriver:
         """A DAHDI channel as chan_dahdi opens it.  A clear channel (an
         ISDN B-channel) opens without audio on the kernel: AUDIOMODE 1
         first, else SETLINEAR and SETCONF are refused (EINVAL)."""
-        fd = self.devices.open(CHANNEL_PATH)
+        fd = self._specified(channo)
         audio = ((lib.DAHDI_AUDIOMODE, 1),) if kind == "clear" else ()
-        for request, value in ((lib.DAHDI_SPECIFY, channo), *audio,
-                               (lib.DAHDI_SET_BLOCKSIZE, BLOCK), (lib.DAHDI_SETLINEAR, 1)):
+        for request, value in (*audio, (lib.DAHDI_SET_BLOCKSIZE, BLOCK),
+                               (lib.DAHDI_SETLINEAR, 1)):
             self.devices.ioctl(fd, request, ffi.new("int *", value))
+        return fd
+
+    def _specified(self, channo):
+        """/dev/dahdi/channel made channel `channo` (DAHDI_SPECIFY).  The
+        kernel lets one descriptor have a channel: EBUSY says another
+        program holds it."""
+        fd = self.devices.open(CHANNEL_PATH)
+        try:
+            self.devices.ioctl(fd, lib.DAHDI_SPECIFY, ffi.new("int *", channo))
+        except OSError as e:
+            self.devices.close(fd)
+            if e.errno == lib.EBUSY:
+                raise errors.DeviceBusy(
+                    f"DAHDI channel {channo} is open elsewhere: Asterisk's chan_dahdi, "
+                    "another cti? (stop it, or take the channel out of its configuration)",
+                    function="DAHDI_SPECIFY", device=f"dahdiC{channo}") from None
+            raise
         return fd
 
     def _open_dchannel(self, channo):
         """A D-channel as chan_dahdi opens it: whole frames, each in a
         buffer of DCHANNEL_BUFSIZE bytes, sent as soon as written."""
-        fd = self.devices.open(CHANNEL_PATH)
-        self.devices.ioctl(fd, lib.DAHDI_SPECIFY, ffi.new("int *", channo))
+        fd = self._specified(channo)
         buffers = ffi.new("struct dahdi_bufferinfo *")
         buffers.txbufpolicy = buffers.rxbufpolicy = lib.DAHDI_POLICY_IMMEDIATE
         buffers.numbufs, buffers.bufsize = DCHANNEL_BUFFERS, DCHANNEL_BUFSIZE
@@ -630,6 +649,11 @@ class DahdiDriver:
         self._known(name, "status")
         if self._is_span(name):
             return self._span_status(name)
+        if name.endswith(LINE):
+            self._channel(name, "status")   # refused: its voice channel is named
+        if name not in self._channels:      # opening it here would take it from its user
+            span = next(i.board for i in self._inventory if i.name == name)
+            return {"state": "closed", "channo": self._dahdi_channo(name), "span": span}
         if self._kinds.get(name) == "dchannel":
             ch = self._channels[name]
             return {"state": "open", "channo": ch.channo, "span": ch.span}

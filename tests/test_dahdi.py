@@ -602,6 +602,26 @@ def test_a_d_channel_whose_frames_wait_a_second_is_busy():
             span.driver.dchannel_send("dtiB1D", bytes(500))
 
 
+def test_a_channel_held_elsewhere_is_busy_and_named_and_a_probe_takes_nothing():
+    """The kernel lets one program have a channel (EBUSY on a second
+    DAHDI_SPECIFY): a second cti, or Asterisk, is told which channel and
+    who may hold it.  A probe (cti server --check) and status() open
+    nothing, so they work beside a running server."""
+    span = IsdnSpan()
+    conf = systemconf.parse(simulated_system_conf(IsdnSpan.BOARDS), "system.conf")
+    with pytest.raises(errors.DeviceBusy, match=r"DAHDI channel 16 is open elsewhere: "
+                       r"Asterisk's chan_dahdi, another cti\?"):
+        DahdiDriver(SimulatedDevices(), conf, task.Clock(), boards=[BoardLayout("e1")])
+    probe = DahdiDriver(SimulatedDevices(), conf, task.Clock(), boards=[BoardLayout("e1")],
+                        probe=True)
+    assert probe.status("dtiB1T1")["state"] == "closed"
+    span.driver.open("dtiB1T1")
+    with pytest.raises(errors.DeviceBusy, match="DAHDI channel 1 is open elsewhere"):
+        probe.open("dtiB1T1")
+    assert probe.status("dtiB1T1")["state"] == "closed"
+    assert span.driver.status("dtiB1T1")["state"] == "idle"
+
+
 def test_an_isdn_b_channel_opens_and_carries_a_prompt_to_the_far_end():
     """A B-channel (bchan: clear) opens without audio on the kernel: the
     driver puts it in audio mode before asking for 16-bit linear, as

@@ -4,7 +4,8 @@
  * is for).  What it answers, and where the kernel's behaviour comes from
  * (lines-real.md section 1):
  *
- *   open      "/dev/dahdi/channel" (then DAHDI_SPECIFY), "/dev/dahdi/ctl",
+ *   open      "/dev/dahdi/channel" (then DAHDI_SPECIFY: EBUSY while another
+ *             descriptor has the channel, as the kernel's), "/dev/dahdi/ctl",
  *             "/dev/dahdi/pseudo" (a pseudo channel of its own, numbered
  *             above the real ones: CHANNO says which); anything else ENOENT
  *   ioctl     SPECIFY, GET/SET_BLOCKSIZE (16..DAHDI_MAX_BLOCKSIZE), SETLINEAR,
@@ -1194,6 +1195,8 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
             r = fail(EINVAL);
         else if (!c)
             r = fail(ENXIO);
+        else if (c->opens > 0)
+            r = fail(EBUSY);    /* DAHDI_FLAGBIT_OPEN: one descriptor at a time */
         else {
             f->ch = c;
             c->opens++;
