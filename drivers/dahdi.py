@@ -120,6 +120,8 @@ CHANNEL_KINDS = {"fxsks": "fxo", "fxsls": "fxo", "fxoks": "fxs", "e&m": "em", "c
 #: voice channels, DAHDI pseudo channels).
 DEVICE_KIND = {"fxo": "voice", "fxs": "station", "em": "timeslot", "cas": "timeslot",
                "clear": "timeslot", "pseudo": "voice", "dchannel": "dchannel"}
+#: system.conf's keywords of FXS ports (a phone's: FXO signalling).
+FXS_PORT_KEYWORDS = ("fxoks", "fxols", "fxogs")
 #: A D-channel's buffers (DAHDI_SET_BUFINFO, as chan_dahdi sets them): the
 #: longest frame read or written with its two FCS bytes, and how many.
 DCHANNEL_BUFSIZE, DCHANNEL_BUFFERS = 1024, 16
@@ -326,6 +328,7 @@ class DahdiDriver:
         self._loopbacks = {}            # span -> the loopback we set (LOOPBACK_COMMANDS)
         self._loop_codes = {}           # span -> (loop code, until when the kernel sends it)
         self._inventory = self._check_configuration()
+        self._check_tone_zone()
         if boards is None:
             for n in range(1, voice_channels + 1):
                 self._add_voice_channel(f"{PSEUDO_BOARD}{n}", PSEUDO_BOARD)
@@ -364,6 +367,17 @@ class DahdiDriver:
             return inventory
         finally:
             self.devices.close(ctl)
+
+    def _check_tone_zone(self):
+        """FXS ports ring their phones with the kernel's tone zone: without
+        one (loadzone=, defaultzone=) HOOK RING is refused (ENODATA)."""
+        ports = sorted(c for c, k in self.conf.channels.items() if k in FXS_PORT_KEYWORDS)
+        if ports and not (self.conf.zones or self.conf.default_zone):
+            raise errors.BadParameter(
+                f"{self.conf.path}: channels {_listed(ports)} are FXS ports, and DAHDI rings "
+                "a phone only with a tone zone loaded: add loadzone= and defaultzone= (such "
+                "as loadzone=us, defaultzone=us) and run dahdi_cfg",
+                function="system.conf", device=f"dahdiC{ports[0]}")
 
     def _check_channel(self, ctl, channo, keyword):
         params = ffi.new("struct dahdi_params *")
@@ -1419,6 +1433,11 @@ class DahdiDriver:
         try:
             self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new("int *", lib.DAHDI_RING))
         except OSError as e:
+            if e.errno == lib.ENODATA:
+                raise errors.BadParameter(
+                    f"{name}: DAHDI has no tone zone loaded, so it rings no phone: check "
+                    f"loadzone= and defaultzone= in {self.conf.path} and run dahdi_cfg",
+                    function="ring_station", device=name) from None
             if e.errno != lib.EINPROGRESS:  # non-blocking: it rings on
                 raise
         ch.ring_cycles, ch.bells = cycles, 0
@@ -1653,6 +1672,17 @@ def board_names(inventory, kinds, span_types, boards):
                                            index), 1):
                 names[dahdi] = (f"msiB{msi}C{c}", f"msiB{msi}")
     return names
+
+
+def _listed(numbers):
+    """[1, 2, 3, 7] -> "1-3,7" (system.conf's way)."""
+    runs = []
+    for n in numbers:
+        if runs and runs[-1][1] == n - 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def _alarm_names(bits):

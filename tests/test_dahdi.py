@@ -385,6 +385,23 @@ def test_a_phone_not_answered_rings_its_cycles_and_stops():
     assert phone.state == "idle"
 
 
+def test_phones_without_a_tone_zone_are_refused_at_start_and_ringing_says_why():
+    """The kernel rings a phone only with a tone zone loaded (HOOK RING:
+    ENODATA): a system.conf with FXS ports and no loadzone= is refused at
+    start, and a zone missing in the kernel all the same is named."""
+    no_zone = SYSTEM_CONF.replace("loadzone=us\ndefaultzone=us\n", "")
+    with pytest.raises(errors.BadParameter, match="channels 62-63 are FXS ports.*loadzone="):
+        DahdiRig(BOARDS, no_zone)
+    rig = DahdiRig(BOARDS)
+    _dahdi.lib.cti_dahdisim_tone_zone(0)
+    with pytest.raises(errors.BadParameter, match="dahdiC62: DAHDI has no tone zone loaded"):
+        rig.driver.ring_station("dahdiC62", 1)
+    _dahdi.lib.cti_dahdisim_tone_zone(1)
+    rig.driver.ring_station("dahdiC62", 1)
+    rig.run(500)
+    assert rig.sim.endpoint("msiB1C1").state == "ringing"
+
+
 def test_a_caller_on_a_trunk_and_an_agent_s_phone_talk_through_dahdi_s_cross_connect():
     """The T1 caller and the agent's phone listen to each other (two
     DIGITALMON conferences): each hears the other, and unlistening ends it."""

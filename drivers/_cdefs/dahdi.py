@@ -167,6 +167,7 @@ ssize_t cti_dahdi_read(int fd, void *buf, size_t n);
 ssize_t cti_dahdi_write(int fd, const void *buf, size_t n);
 int cti_dahdi_wakefd(void);
 int cti_dahdisim_queue_event(int channo, int event);
+void cti_dahdisim_tone_zone(int loaded);
 
 cti_chanvoice *cti_chanvoice_new(cti_toneset tones);
 void cti_chanvoice_free(cti_chanvoice *cv);

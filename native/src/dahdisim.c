@@ -154,6 +154,7 @@ static struct {
     dspan pseudo_span;                  /* theirs: span 0 */
     int32_t mix[MAX_CONFS + 1][TICK];   /* each conference's talkers, this tick */
     int conferencing;                   /* channels in a conference now */
+    int no_zone;                        /* no tone zone loaded (dahdi_cfg's) */
     int wakefd;
 } P = { .wakefd = -1 };
 
@@ -176,6 +177,7 @@ static void forget(void)
     P.chans = NULL;
     P.spans = NULL;
     P.nchans = P.nspans = 0;
+    P.no_zone = 0;
     memset(P.fds, 0, sizeof P.fds);
     P.of = NULL;
 }
@@ -357,6 +359,13 @@ static void queue_event(dchannel *c, int event)
 
 static int fail(int err);
 static void update_wakefd(void);
+
+void cti_dahdisim_tone_zone(int loaded)
+{
+    sim_lock();
+    P.no_zone = !loaded;
+    sim_unlock();
+}
 
 int cti_dahdisim_queue_event(int channo, int event)
 {
@@ -1015,6 +1024,8 @@ static int fxs_hook(dchannel *c, int how, int nonblock)
 {
     switch (how) {
     case DAHDI_RING:
+        if (P.no_zone)
+            return fail(ENODATA);       /* "Cannot start tone until a tone zone is loaded" */
         if (station_phone_offhook(c->dev->station) || c->ringing_phone)
             return fail(EBUSY);
         /* no event now, as the kernel's: RINGEROFF when the first ring

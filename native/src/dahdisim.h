@@ -37,6 +37,11 @@ int cti_dahdi_wakefd(void);
  * channel and EBUSY when its queue of DAHDI_MAX_EVENTSIZE is full). */
 int cti_dahdisim_queue_event(int channo, int event);
 
+/* Whether dahdi_cfg loaded a tone zone (loadzone=, defaultzone=; loaded
+ * until told otherwise): without one the kernel rings no phone (HOOK RING
+ * is ENODATA). */
+void cti_dahdisim_tone_zone(int loaded);
+
 /* The simulation's side (sim.c): one tick of every channel, and forgetting
  * every channel and descriptor when the simulation is reset. */
 void dahdisim_tick(void);
