@@ -81,6 +81,9 @@ DAHDI_MAINT's commands.  A BERT is refused whole (DriverNotSupported):
 DAHDI_MAINT_PRBS has no pattern or timeslot to choose, and no card
 driver of DAHDI 2.11 runs it.
 """
+import errno
+import grp
+import os
 from dataclasses import dataclass, field
 
 from twisted.logger import Logger
@@ -344,7 +347,7 @@ class DahdiDriver:
     def _check_configuration(self):
         """The inventory: every channel of system.conf as DAHDI reports it,
         then each span (DeviceInfo kind "span")."""
-        ctl = self.devices.open(CTL_PATH)
+        ctl = self._first_open()
         try:
             inventory, spans = [], {}
             for channo, keyword in sorted(self.conf.channels.items()):
@@ -367,6 +370,25 @@ class DahdiDriver:
             return inventory
         finally:
             self.devices.close(ctl)
+
+    def _first_open(self):
+        """The control node, the first DAHDI node the driver opens: a
+        module not loaded or a server not allowed is said here, with what
+        to check."""
+        try:
+            return self.devices.open(CTL_PATH)
+        except OSError as e:
+            if e.errno == errno.ENOENT:
+                raise errors.NoSuchDevice(
+                    f"{CTL_PATH} does not exist: is DAHDI's kernel module loaded (lsmod | grep "
+                    "dahdi; modprobe your card's driver) and udev's dahdi.rules installed?",
+                    function="open", device=CTL_PATH) from None
+            if e.errno in (errno.EACCES, errno.EPERM):
+                raise errors.BoardError(
+                    f"{CTL_PATH}: permission denied: the server's user must be in the group "
+                    f"owning /dev/dahdi ({_node_group()}; DAHDI's udev rules make the nodes "
+                    "asterisk:asterisk 0660)", function="open", device=CTL_PATH) from None
+            raise
 
     def _check_tone_zone(self):
         """FXS ports ring their phones with the kernel's tone zone: without
@@ -1672,6 +1694,14 @@ def board_names(inventory, kinds, span_types, boards):
                                            index), 1):
                 names[dahdi] = (f"msiB{msi}C{c}", f"msiB{msi}")
     return names
+
+
+def _node_group():
+    """The group owning /dev/dahdi, as the permission advice names it."""
+    try:
+        return f"group {grp.getgrgid(os.stat(os.path.dirname(CTL_PATH)).st_gid).gr_name}"
+    except (OSError, KeyError):
+        return "usually group asterisk"
 
 
 def _listed(numbers):

@@ -3,6 +3,7 @@
 issues exactly what it would issue to /dev/dahdi (drivers.dahdidev), and
 passes the conformance suites for what it provides; its channels come
 from system.conf, checked against what DAHDI reports."""
+import errno
 from array import array
 
 import pytest
@@ -11,7 +12,7 @@ from twisted.logger import capturedLogs, formatEvent
 
 from drivers import _dahdi, errors, systemconf
 from drivers.dahdi import BoardLayout, DahdiDriver
-from drivers.dahdidev import SimulatedDevices, simulated_system_conf
+from drivers.dahdidev import CHANNEL_FLAGS, SimulatedDevices, simulated_system_conf
 from drivers.interface import Prompt, Termination
 from drivers.pri import PriLink
 from drivers.sim import Simulator
@@ -178,6 +179,29 @@ def test_analog_cards_start_whatever_word_their_spans_give_for_their_type():
     d.ring_station("dahdiC62", 1)
     rig.run(500)
     assert rig.sim.endpoint("msiB1C1").state == "ringing"
+
+
+class RefusedDevices(SimulatedDevices):
+    """The personality behind a /dev/dahdi the server may not open."""
+
+    def __init__(self, code):
+        super().__init__()
+        self.code = code
+
+    def open(self, path, flags=CHANNEL_FLAGS):
+        raise OSError(self.code, f"open {path}")
+
+
+@pytest.mark.parametrize("code, expected", [
+    (errno.ENOENT, r"/dev/dahdi/ctl does not exist: is DAHDI's kernel module loaded "
+                   r"\(lsmod \| grep dahdi"),
+    (errno.EACCES, r"/dev/dahdi/ctl: permission denied: the server's user must be in the "
+                   r"group owning /dev/dahdi \(.*asterisk:asterisk 0660"),
+])
+def test_a_dahdi_the_server_cannot_open_says_what_to_check(code, expected):
+    conf = systemconf.parse(SYSTEM_CONF, "/etc/dahdi/system.conf")
+    with pytest.raises(errors.BoardError, match=expected):
+        DahdiDriver(RefusedDevices(code), conf, task.Clock())
 
 
 def test_a_channel_dahdi_does_not_have_is_named():
