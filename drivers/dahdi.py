@@ -63,7 +63,10 @@ BITSCHANGED         cas: signalling, the bits read with GETRXBITS
 POLARITY            polarity_reversed
 BADFCS, ABORT,      D-channel: a frame lost (logged)
 OVERRUN
-ALARM, NOALARM      alarm raised / cleared on the span (from SPANSTAT)
+ALARM, NOALARM      alarm raised / cleared on the span (from SPANSTAT);
+                    the kernel sends them only between no alarm and
+                    some, so SPANSTAT is also read every ALARM_READ_S
+                    as the driver polls (red becoming yellow)
 ==================  ===============================================
 
 Pseudo channels (/dev/dahdi/pseudo) are the voice channels of voice
@@ -161,6 +164,8 @@ ALARM_NAMES = {lib.DAHDI_ALARM_RED: "red", lib.DAHDI_ALARM_YELLOW: "yellow",
                lib.DAHDI_ALARM_BLUE: "blue", lib.DAHDI_ALARM_RECOVER: "recovering",
                lib.DAHDI_ALARM_NOTOPEN: "not_open", lib.DAHDI_ALARM_LOS: "los",
                lib.DAHDI_ALARM_LFA: "oof", lib.DAHDI_ALARM_LMFA: "lmfa"}
+#: How often the spans with alarm events have their SPANSTAT alarms read.
+ALARM_READ_S = 1.0
 #: Loopbacks at our side of a span and DAHDI_MAINT's commands for them.
 LOOPBACK_COMMANDS = {"none": lib.DAHDI_MAINT_NONE, "local": lib.DAHDI_MAINT_LOCALLOOP,
                      "line": lib.DAHDI_MAINT_NETWORKLINELOOP,
@@ -324,6 +329,7 @@ class DahdiDriver:
         self._event = ffi.new("int *")
         self._kinds = {}
         self._alarm_spans = {}          # span -> its alarms as last reported
+        self._next_alarm_read = 0.0     # when poll reads them again
         self._channel_numbers = {}      # a device's DAHDI channel, where renamed
         self._span_numbers = {}
         self._conferences = {}          # conference device -> {confno: {slot: role}}
@@ -763,6 +769,7 @@ class DahdiDriver:
     def poll(self):
         for ch in list(self._channels.values()):
             self._service(ch)
+        self._read_alarms()
         events, self._pending = self._pending, []
         for event in events:
             for callback in list(self._subscribers):
@@ -939,6 +946,16 @@ class DahdiDriver:
         values = {x: int(bool(bits & bit)) for x, bit in zip(letters, ABCD, strict=False)}
         self._emit(ch, "signalling", **values,
                    changed=frozenset(c for c in changed if c[0] in letters or c == "wink"))
+
+    def _read_alarms(self):
+        """Every ALARM_READ_S, each span's alarms from SPANSTAT: the kernel
+        says nothing when one alarm becomes another."""
+        now = self.clock.seconds()
+        if not self._alarm_spans or now < self._next_alarm_read:
+            return
+        self._next_alarm_read = now + ALARM_READ_S
+        for span in list(self._alarm_spans):
+            self._span_alarms_changed(span)
 
     def _span_alarms_changed(self, span):
         """A channel of the span was told its alarms changed: the span's

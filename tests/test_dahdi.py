@@ -350,6 +350,23 @@ def test_span_alarms_come_from_spanstat_and_are_reported_as_they_change():
     assert d.alarms("dahdiS3") == frozenset()
 
 
+def test_a_red_alarm_becoming_yellow_is_reported_though_the_kernel_says_nothing():
+    """ALARM and NOALARM come only between no alarm and some: a red alarm
+    turning yellow is read from SPANSTAT as the driver polls."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    d.enable_alarm_events("dahdiS3")
+    d.open("dahdiC7")
+    rig.sim.span_alarm("dtiB1", "red", True)
+    rig.run(1_500)
+    rig.sim.span_alarm("dtiB1", "yellow", True)
+    rig.sim.span_alarm("dtiB1", "red", False)
+    rig.run(1_500)
+    alarms = [(e["alarm"], e["raised"]) for e in rig.events if e.kind == "alarm"]
+    assert alarms == [("red", True), ("yellow", True), ("red", False)]
+    assert d.alarms("dahdiS3") == {"yellow"}
+
+
 def test_a_phone_rings_until_answered_hears_its_tone_and_flashes():
     """An FXS port: the phone rings with the cadence asked (RINGERON and
     RINGEROFF steps), the agent lifts it (station_answered), hears the tone

@@ -55,7 +55,8 @@
  * event.  The frames go through dchannel.c, as dt_dchanwrite's do; an E1
  * CAS span's timeslot 16 has no channel.  A span's alarms are SPANSTAT's
  * (red, yellow, blue, loopback), and every open channel of the span gets
- * ALARM / NOALARM as they rise and clear.
+ * ALARM as the first rises and NOALARM as the last clears (not when one
+ * alarm becomes another), as the kernel's dahdi_alarm_notify.
  *
  * Each tick runs after the devices' (sim.c): a channel takes what its line
  * sent this tick, and puts what was written to it where the line hears it
@@ -566,10 +567,11 @@ static void em_tick(dchannel *c, int rx)
 static void trunk_tick(dchannel *c)
 {
     int rx, alarms = span_alarms(c->span);
-    if (alarms != c->alarms) {
+    /* the kernel's dahdi_alarm_notify: an event only between no alarm and
+     * some alarm (red to yellow says nothing: SPANSTAT tells) */
+    if (!alarms != !c->alarms)
         queue_event(c, alarms ? DAHDI_EVENT_ALARM : DAHDI_EVENT_NOALARM);
-        c->alarms = alarms;
-    }
+    c->alarms = alarms;
     if (c->sigtype == DAHDI_SIG_HARDHDLC)
         return;                 /* frames, not audio: hdlc_read, hdlc_write */
     rx = dahdi_bits(c->dev->ts->rx);
