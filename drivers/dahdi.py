@@ -128,6 +128,9 @@ DEVICE_KIND = {"fxo": "voice", "fxs": "station", "em": "timeslot", "cas": "times
                "clear": "timeslot", "pseudo": "voice", "dchannel": "dchannel"}
 #: system.conf's keywords of FXS ports (a phone's: FXO signalling).
 FXS_PORT_KEYWORDS = ("fxoks", "fxols", "fxogs")
+#: An audio channel's buffers (DAHDI_SET_BUFINFO, as chan_dahdi sets them;
+#: the kernel's default is 2, 40 ms): blocks the reactor may come late by.
+AUDIO_BUFFERS = 4
 #: A D-channel's buffers (DAHDI_SET_BUFINFO, as chan_dahdi sets them): the
 #: longest frame read or written with its two FCS bytes, and how many.
 DCHANNEL_BUFSIZE, DCHANNEL_BUFFERS = 1024, 16
@@ -518,7 +521,17 @@ class DahdiDriver:
         for request, value in (*audio, (lib.DAHDI_SET_BLOCKSIZE, BLOCK),
                                (lib.DAHDI_SETLINEAR, 1)):
             self.devices.ioctl(fd, request, ffi.new("int *", value))
+        self._audio_buffers(fd)
         return fd
+
+    def _audio_buffers(self, fd):
+        """AUDIO_BUFFERS blocks each way, sent as soon as written (chan_dahdi's
+        numbufs and policy): 80 ms the reactor may be late by, not 40."""
+        buffers = ffi.new("struct dahdi_bufferinfo *")
+        self.devices.ioctl(fd, lib.DAHDI_GET_BUFINFO, buffers)
+        buffers.txbufpolicy = buffers.rxbufpolicy = lib.DAHDI_POLICY_IMMEDIATE
+        buffers.numbufs = AUDIO_BUFFERS
+        self.devices.ioctl(fd, lib.DAHDI_SET_BUFINFO, buffers)
 
     def _specified(self, channo):
         """/dev/dahdi/channel made channel `channo` (DAHDI_SPECIFY).  The
@@ -622,6 +635,7 @@ class DahdiDriver:
         self.devices.ioctl(fd, lib.DAHDI_CHANNO, channo)
         for request, value in ((lib.DAHDI_SET_BLOCKSIZE, BLOCK), (lib.DAHDI_SETLINEAR, 1)):
             self.devices.ioctl(fd, request, ffi.new("int *", value))
+        self._audio_buffers(fd)
         voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
         ch = self._channels[name] = _Channel(name, channo[0], kind, board, fd, voice)
         self._kinds[name] = kind

@@ -301,6 +301,30 @@ def test_an_em_wink_start_call_in_is_winked_addressed_answered_and_talks_both_wa
     assert d.abcd(ts) == ("0000", "0000")
 
 
+def test_a_caller_s_words_are_recorded_whole_when_the_reactor_comes_late(tmp_path):
+    """The driver gives every audio channel four buffers (chan_dahdi's
+    numbufs; the kernel's default is two, 40 ms): a reactor 60 ms late
+    each time still gets every block, so the caller's 600 ms tone is
+    recorded 600 ms long."""
+    rig = DahdiRig(BOARDS)
+    d, ts = rig.driver, "dahdiC7"
+    far = rig.sim.endpoint("dtiB1T1")
+    far.call(dnis="4001")
+    rig.run(600)
+    d.set_bits(ts, 1, 1)
+    rig.run(500)
+    path = tmp_path / "late.wav"
+    d.record(ts, str(path), "wav", Termination(max_time_ms=1_500))
+    far.send_audio(tone(1800, 600))
+    for _ in range(40):                 # the reactor wakes 60 ms late each time
+        rig.sim.advance(60)
+        rig.clock.advance(0.06)
+        d.poll()
+    samples = array("h", wav_samples(path.read_bytes())[1])
+    loud = [i for i, v in enumerate(samples) if abs(v) > 2_000]
+    assert 4_700 <= loud[-1] - loud[0] <= 4_900
+
+
 def test_e_and_m_bits_are_dahdi_s_and_cas_bits_are_ours():
     """An e&m channel sends what DAHDI's E&M sends (0000 or 1111, so other
     bits are refused, naming what to configure); a cas channel any ABCD

@@ -22,9 +22,11 @@
  *             the channel's signalling has no use for EINVAL (HOOK RING on an
  *             FXS-signalled port, SETTXBITS on an analog line)
  *   read      one block at most, in the channel's law or 16-bit linear;
- *             EAGAIN until a block is whole; ELAST while an event waits
- *   write     at most one block; EAGAIN when the transmit buffers are full;
- *             ELAST while an event waits
+ *             EAGAIN until a block is whole; ELAST while an event waits;
+ *             audio older than the channel's buffers (2 blocks, as the
+ *             kernel's default, or SET_BUFINFO's numbufs) is dropped
+ *   write     at most one block; EAGAIN when the transmit buffers are full
+ *             (numbufs blocks); ELAST while an event waits
  *
  * An FXO port (fxsks): the far end's ring burst gives RINGOFFHOOK once the
  * ring trailer expires after it; the loop current dropping while we are off
@@ -81,9 +83,6 @@
 #define MAX_FDS 1024
 #define MAX_PSEUDO 256           /* pseudo channels open at once */
 #define MAX_CONFS 128            /* conferences (numbers 1..MAX_CONFS) */
-#define RX_KEEP_BLOCKS 4         /* older audio is dropped, as an overrun would */
-#define TX_BLOCKS 4              /* write() refuses more than this many blocks */
-#define NUM_BUFS 4               /* GET_BUFINFO: the buffers a channel has */
 #define RING_TRAILER_MS 200      /* RINGOFFHOOK this long after a ring burst */
 #define FXO_SIGCAP (DAHDI_SIG_FXSLS | DAHDI_SIG_FXSGS | DAHDI_SIG_FXSKS)
 #define RBS_SIGCAP (DAHDI_SIG_EM | DAHDI_SIG_CAS | DAHDI_SIG_CLEAR | DAHDI_SIG_FXSLS | \
@@ -101,6 +100,8 @@ typedef struct dchannel {
     device *dev;                /* the analog line, or the span's timeslot */
     int txslot;                 /* where the device hears what we send */
     int opens;                  /* descriptors specified to it */
+    size_t keep;                /* its buffers' samples (numbufs blocks): older
+                                 * audio is dropped, as the kernel's overrun */
     int audio;                  /* DAHDI_FLAG_AUDIO: cleared on each open of a clear
                                  * or hardhdlc channel until DAHDI_AUDIOMODE 1 */
     int events[DAHDI_MAX_EVENTSIZE];
@@ -142,6 +143,7 @@ typedef struct {
     int used, ctl, nonblock;
     dchannel *ch;               /* NULL until DAHDI_SPECIFY */
     int blocksize, linear, law;
+    int numbufs;                /* DAHDI_DEFAULT_NUM_BUFS until SET_BUFINFO */
 } dfd;
 
 static struct {
@@ -509,7 +511,7 @@ static void audio_tick(dchannel *c)
     else
         received(mode == DAHDI_CONF_MONITOR && other ? other : c, lin);
     fifo_push(&c->rx, lin, TICK);
-    while (c->rx.len > (size_t)RX_KEEP_BLOCKS * DAHDI_MAX_BLOCKSIZE / 8) {
+    while (c->rx.len > c->keep) {
         int16_t drop[TICK];
         fifo_pop(&c->rx, drop, TICK);
     }
@@ -694,6 +696,7 @@ int cti_dahdi_open(const char *path, int flags)
     P.fds[fd].ctl = ctl;
     P.fds[fd].nonblock = !!(flags & O_NONBLOCK);
     P.fds[fd].blocksize = DAHDI_DEFAULT_BLOCKSIZE;
+    P.fds[fd].numbufs = DAHDI_DEFAULT_NUM_BUFS;
     if (pseudo) {
         /* each open makes a pseudo channel of its own */
         if (!(P.fds[fd].ch = new_pseudo())) {
@@ -702,6 +705,7 @@ int cti_dahdi_open(const char *path, int flags)
             return fail(EBUSY);
         }
         P.fds[fd].ch->opens = 1;
+        P.fds[fd].ch->keep = (size_t)DAHDI_DEFAULT_NUM_BUFS * DAHDI_DEFAULT_BLOCKSIZE;
     }
     sim_unlock();
     return fd;
@@ -1073,6 +1077,7 @@ static int channel_ioctl(dfd *f, unsigned long request, void *arg)
         if (v < 16 || v > DAHDI_MAX_BLOCKSIZE)
             return fail(EINVAL);
         f->blocksize = v;
+        c->keep = (size_t)f->numbufs * (size_t)v;
         return 0;
     case DAHDI_SETLINEAR:
         if (!c->audio)
@@ -1088,7 +1093,7 @@ static int channel_ioctl(dfd *f, unsigned long request, void *arg)
         struct dahdi_bufferinfo *bi = arg;
         memset(bi, 0, sizeof *bi);
         bi->bufsize = f->blocksize;
-        bi->numbufs = NUM_BUFS;
+        bi->numbufs = f->numbufs;
         return 0;
     }
     case DAHDI_SET_BUFINFO: {
@@ -1099,6 +1104,8 @@ static int channel_ioctl(dfd *f, unsigned long request, void *arg)
             bi->numbufs > DAHDI_MAX_NUM_BUFS)
             return fail(EINVAL);
         f->blocksize = bi->bufsize;
+        f->numbufs = bi->numbufs;
+        c->keep = (size_t)f->numbufs * (size_t)f->blocksize;
         return 0;
     }
     case DAHDI_SETLAW:
@@ -1213,6 +1220,7 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
         else {
             f->ch = c;
             c->opens++;
+            c->keep = (size_t)f->numbufs * (size_t)f->blocksize;
             /* the kernel's initialize_channel: a clear or hardhdlc channel
              * opens without audio (chan_dahdi sends AUDIOMODE 1 for a
              * B-channel); the others carry audio */
@@ -1345,7 +1353,7 @@ ssize_t cti_dahdi_write(int fd, const void *buf, size_t n)
         r = hdlc_write(f, buf, n);
     else if (f->ch->evlen > 0)
         r = fail(ELAST);
-    else if (f->ch->tx.len + count > (size_t)TX_BLOCKS * f->blocksize)
+    else if (f->ch->tx.len + count > (size_t)f->numbufs * (size_t)f->blocksize)
         r = fail(EAGAIN);
     else {
         if (f->linear)
