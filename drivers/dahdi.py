@@ -356,6 +356,10 @@ class DahdiDriver:
     def _check_configuration(self):
         """The inventory: every channel of system.conf as DAHDI reports it,
         then each span (DeviceInfo kind "span")."""
+        for keyword in sorted(set(self.conf.left_alone.values())):
+            log.info("{path}: channels {channels} ({keyword}) left to others",
+                     path=self.conf.path, keyword=keyword, channels=_listed(sorted(
+                         c for c, k in self.conf.left_alone.items() if k == keyword)))
         ctl = self._first_open()
         try:
             inventory, spans = [], {}

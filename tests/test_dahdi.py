@@ -234,14 +234,32 @@ def test_a_signalling_other_than_dahdi_s_is_named_with_both():
     ("span=1,1,0,esf,hdb4\n", "coding one of ami, b8zs, hdb3"),
     ("fxs=1\n", "system.conf:1: unknown keyword 'fxs'"),
     ("fxsks 1\n", "system.conf:1: 'fxsks 1' is not <keyword>=<value>"),
+    ("e&m=1-24 ; trunk\n", "system.conf:1: '1-24 ; trunk' is not a channel list"),
+    ("fxsks=0-4\n", "system.conf:1: '0-4': DAHDI's channels are 1 to 1023"),
+    ("fxsks=1-1000000000\n", "'1-1000000000': DAHDI's channels are 1 to 1023"),
+    ("span=0,1,0,esf,b8zs\n", "spans are 1 to 128, a timing priority 0 to 255"),
+    ("span=1,256,0,esf,b8zs\n", "spans are 1 to 128, a timing priority 0 to 255"),
+    ("cas=1-15:10x1\n", "the idle bits after ':' are four binary digits"),
+    ("dacs=1-4\n", "dacs='1-4': expected <channels>:<first channel"),
+    ("nethdlc=1-4\nbchan=4\n", "system.conf:2: channel 4 is already nethdlc"),
 ])
 def test_system_conf_errors_name_the_file_line_and_what_was_expected(text, expected):
     with pytest.raises(systemconf.SystemConfError, match=expected.replace("(", r"\(")):
         systemconf.parse(text, "/etc/dahdi/system.conf")
 
 
+def test_system_conf_reads_what_dahdi_cfg_takes_and_ignores_what_is_not_ours():
+    with capturedLogs() as logged:
+        conf = systemconf.parse("span=1,0,0,ccs,ami,nt,term\nalaw=1-2\ndeflaw=3\n"
+                                "fcshdlc=3\ndacs=5-6:7\nchannel=1\nbchan=1-2\n", "s.conf")
+    assert conf.channels == {1: "bchan", 2: "bchan"}
+    assert conf.left_alone == {3: "fcshdlc", 5: "dacs", 6: "dacs"}
+    said = " / ".join(formatEvent(e) for e in logged)
+    assert "s.conf:1: span 1: nt,term ignored" in said and "s.conf:2: alaw= ignored" in said
+
+
 def test_system_conf_reads_spans_channels_and_zones():
-    conf = systemconf.parse("span=1,1,0,esf,b8zs\ne&m=1-24 ; trunk\n"
+    conf = systemconf.parse("span=1,1,0,esf,b8zs\ne&m=1-24 # trunk\n"
                             "span=2,0,0,cas,hdb3,crc4\ncas=25-39,41-55:1101\n"
                             "loadzone=us\nloadzone=cn\ndefaultzone=cn\n", "system.conf")
     assert conf.spans[1] == systemconf.Span(1, 1, 0, "esf", "b8zs", False)
