@@ -14,7 +14,8 @@ as the R4 boards name theirs, board by board (`board_names`), so one
 configuration serves both drivers.
 
 Every channel is opened as chan_dahdi opens it (/dev/dahdi/channel,
-O_NONBLOCK, DAHDI_SPECIFY, a block of BLOCK samples, 16-bit linear) and
+O_NONBLOCK, DAHDI_SPECIFY, AUDIOMODE for a clear channel, a block of BLOCK
+samples, 16-bit linear, AUDIO_BUFFERS buffers) and
 read block by block as the reactor wakes on `fileno()`.  A read or write
 failing with ELAST means an event waits: the driver takes it with
 DAHDI_GETEVENT and reads on.  DAHDI detects no tone: each block goes
@@ -133,7 +134,7 @@ FXS_PORT_KEYWORDS = ("fxoks", "fxols", "fxogs")
 AUDIO_BUFFERS = 4
 #: A D-channel's buffers (DAHDI_SET_BUFINFO, as chan_dahdi sets them): the
 #: longest frame read or written with its two FCS bytes, and how many.
-DCHANNEL_BUFSIZE, DCHANNEL_BUFFERS = 1024, 16
+DCHANNEL_BUFSIZE, DCHANNEL_BUFFERS = 1024, 32
 #: The two bytes after a D-channel frame, where its FCS goes: written as
 #: placeholders (the card or the kernel makes it), read and dropped.
 FCS_BYTES = 2

@@ -155,10 +155,10 @@ def test_channels_come_from_system_conf_with_dahdi_s_span_numbers():
     assert names[-5:-1] == [(f"dahdiP{n}", "voice", "dahdiP") for n in range(1, 5)]
     assert names[-1] == ("dahdiConf", "conference", "dahdiConf")
     slots = [i.slot for i in rig.driver.inventory() if i.board == "dahdiP"]
-    assert slots == [64, 65, 66, 67]            # pseudo channels: above the real ones
+    assert slots == [32768, 32769, 32770, 32771]    # pseudo channels: the kernel's numbers
     slots = {i.name: i.slot for i in rig.driver.inventory() if i.board == "dahdiS1"}
     assert slots["dahdiC1/line"] == 1           # the port's line: its DAHDI channel
-    assert slots["dahdiC1"] == 68               # its voice: a pseudo channel of its own
+    assert slots["dahdiC1"] == 32772            # its voice: a pseudo channel of its own
     t1, e1 = rig.driver.status("dahdiS3"), rig.driver.status("dahdiS4")
     assert (t1["type"], t1["framing"], t1["coding"], t1["signalling"]) == (
         "t1", "esf", "b8zs", "em_wink")

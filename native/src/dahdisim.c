@@ -7,7 +7,7 @@
  *   open      "/dev/dahdi/channel" (then DAHDI_SPECIFY: EBUSY while another
  *             descriptor has the channel, as the kernel's), "/dev/dahdi/ctl",
  *             "/dev/dahdi/pseudo" (a pseudo channel of its own, numbered
- *             above the real ones: CHANNO says which); anything else ENOENT
+ *             from 32768 as the kernel's: CHANNO says which); anything else ENOENT
  *   ioctl     SPECIFY, GET/SET_BLOCKSIZE (16..DAHDI_MAX_BLOCKSIZE), SETLINEAR,
  *             AUDIOMODE (a clear channel opens without audio, as the
  *             kernel's: SETLINEAR and SETCONF are EINVAL until AUDIOMODE 1),
@@ -83,7 +83,10 @@
 #define MAX_FDS 1024
 #define MAX_PSEUDO 256           /* pseudo channels open at once */
 #define MAX_CONFS 128            /* conferences (numbers 1..MAX_CONFS) */
-#define RING_TRAILER_MS 200      /* RINGOFFHOOK this long after a ring burst */
+#define RING_TRAILER_MS 50       /* RINGOFFHOOK this long after a ring burst
+                                  * (kernel.h's DAHDI_RINGTRAILER) */
+#define FIRST_PSEUDO 0x8000      /* the kernel's FIRST_PSEUDO_CHANNEL */
+#define EVENT_ROOM (DAHDI_MAX_EVENTSIZE - 1)    /* the kernel's ring keeps one free */
 #define FXO_SIGCAP (DAHDI_SIG_FXSLS | DAHDI_SIG_FXSGS | DAHDI_SIG_FXSKS)
 #define RBS_SIGCAP (DAHDI_SIG_EM | DAHDI_SIG_CAS | DAHDI_SIG_CLEAR | DAHDI_SIG_FXSLS | \
                     DAHDI_SIG_FXSKS | DAHDI_SIG_FXOLS | DAHDI_SIG_FXOKS)
@@ -153,7 +156,7 @@ static struct {
     dspan *spans;
     int nspans;
     dfd fds[MAX_FDS];
-    dchannel pseudo[MAX_PSEUDO];        /* channels nchans + 1 ... */
+    dchannel pseudo[MAX_PSEUDO];        /* channels FIRST_PSEUDO ... */
     dspan pseudo_span;                  /* theirs: span 0 */
     int32_t mix[MAX_CONFS + 1][TICK];   /* each conference's talkers, this tick */
     int conferencing;                   /* channels in a conference now */
@@ -322,13 +325,14 @@ static int build(void)
 
 static dchannel *channel(int channo)
 {
-    int k = channo - P.nchans - 1;
+    int k = channo - FIRST_PSEUDO;
     if (channo >= 1 && channo <= P.nchans)
         return P.chans[channo - 1].dev ? &P.chans[channo - 1] : NULL;
     return k >= 0 && k < MAX_PSEUDO && P.pseudo[k].in_use ? &P.pseudo[k] : NULL;
 }
 
-/* A new pseudo channel: the first free number above the real channels. */
+/* A new pseudo channel: the first free number from FIRST_PSEUDO, as the
+ * kernel numbers them. */
 static dchannel *new_pseudo(void)
 {
     int k;
@@ -339,7 +343,7 @@ static dchannel *new_pseudo(void)
     memset(&P.pseudo[k], 0, sizeof P.pseudo[k]);
     P.pseudo[k].in_use = 1;
     P.pseudo[k].audio = 1;              /* the kernel's pseudo channels: audio */
-    P.pseudo[k].channo = P.nchans + 1 + k;
+    P.pseudo[k].channo = FIRST_PSEUDO + k;
     P.pseudo[k].sigtype = DAHDI_SIG_CLEAR;
     P.pseudo_span.kind = SPAN_PSEUDO;
     P.pseudo[k].span = &P.pseudo_span;
@@ -355,7 +359,7 @@ static dspan *span_no(int spanno)
 
 static void queue_event(dchannel *c, int event)
 {
-    if (c->evlen == DAHDI_MAX_EVENTSIZE)
+    if (c->evlen == EVENT_ROOM)
         return;                 /* the kernel drops it too */
     c->events[(c->evhead + c->evlen++) % DAHDI_MAX_EVENTSIZE] = event;
 }
@@ -377,7 +381,7 @@ int cti_dahdisim_queue_event(int channo, int event)
     sim_lock();
     if (sim_ensure() < 0 || build() < 0 || !(c = channel(channo)))
         r = fail(ENXIO);
-    else if (c->evlen == DAHDI_MAX_EVENTSIZE)
+    else if (c->evlen == EVENT_ROOM)
         r = fail(EBUSY);
     else
         queue_event(c, event);
@@ -789,7 +793,7 @@ static void fill_params(const dchannel *c, struct dahdi_params *p)
         p->sigcap = DAHDI_SIG_CLEAR;
         p->rxbits = p->txbits = p->rxhooksig = p->txhooksig = -1;
         p->curlaw = DAHDI_LAW_MULAW;
-        snprintf(p->name, sizeof p->name, "Pseudo/%d", c->channo - P.nchans);
+        snprintf(p->name, sizeof p->name, "Pseudo/%d", c->channo - FIRST_PSEUDO + 1);
         return;
     }
     if (trunk && has_bits(c)) {
