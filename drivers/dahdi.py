@@ -88,13 +88,14 @@ driver of DAHDI 2.11 runs it.
 import errno
 import grp
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from drivers import _dahdi, errors
 from drivers.dahdidev import CHANNEL_PATH, CTL_PATH, PSEUDO_PATH
+from drivers.dahdifiles import Recording, prompt_pcm16
 from drivers.interface import (
     DEFAULT_SILENCE_DBM0,
     DIGIT_BUFFER,
@@ -107,7 +108,7 @@ from drivers.interface import (
     Event,
     IBoardDriver,
 )
-from drivers.modemaudio import RECORD_FORMATS, prompt_samples, recording_file
+from drivers.modemaudio import RECORD_FORMATS
 from drivers.systemconf import SIGNALLINGS
 from drivers.watchdog import deadline_ms, hung_data
 
@@ -117,6 +118,8 @@ log = Logger()
 #: Samples per block (20 ms at 8 kHz: chan_dahdi's READ_SIZE).
 BLOCK = 160
 BLOCK_MS = BLOCK // 8
+#: The most recorded samples taken from the voice work at once (1 s).
+RECORD_CHUNK = 8000
 #: The most digits or tones one block can hold.
 PER_BLOCK = 16
 #: Channel signallings this driver drives, by the kind of channel each is.
@@ -243,9 +246,13 @@ class _Operation:
     silence_ms: int = 0
     sound_ms: int = 0
     digits: str = ""
-    path: str | None = None
-    fmt: str | None = None
-    recorded: list = field(default_factory=list)
+    recording: Recording | None = None  # a record's file, written as it grows
+
+    def abandon(self):
+        """Ended without finishing (hung, reset, closed): a recording's
+        file keeps what was recorded."""
+        if self.recording is not None:
+            self.recording.close()
     watchdog: object = None     # the IDelayedCall that ends it as hung
 
 
@@ -327,6 +334,7 @@ class DahdiDriver:
         self._channels = {}
         self._rx = ffi.new(f"int16_t[{BLOCK}]")
         self._tx = ffi.new(f"int16_t[{BLOCK}]")
+        self._recorded = ffi.new(f"int16_t[{RECORD_CHUNK}]")
         self._digits = ffi.new(f"char[{PER_BLOCK}]")
         self._tones = ffi.new(f"int[{PER_BLOCK}]")
         self._ndigits, self._ntones = ffi.new("int *"), ffi.new("int *")
@@ -657,6 +665,8 @@ class DahdiDriver:
         if ch.kind in ("pseudo", "fxo"):    # the voice stays open: it ends what it did
             self._quiet(ch)
             return
+        if ch.op is not None:
+            ch.op.abandon()
         del self._channels[name]
         self.devices.close(ch.fd)
 
@@ -666,6 +676,7 @@ class DahdiDriver:
         if ch.op is not None:
             if ch.op.watchdog.active():
                 ch.op.watchdog.cancel()
+            ch.op.abandon()
             ch.op = None
         lib.cti_chanvoice_stop(ch.voice)
         lib.cti_chanvoice_record(ch.voice, 0)
@@ -1081,6 +1092,7 @@ class DahdiDriver:
         if ch is None or ch.op is not op:
             return
         ch.op = None
+        op.abandon()
         self.reset(name)
         self._pending.append(Event(name, op.done, hung_data(op.done)))
 
@@ -1099,16 +1111,15 @@ class DahdiDriver:
         elif op.kind == "record":
             lib.cti_chanvoice_record(ch.voice, 0)
             self._keep_recording(ch)
-            with open(op.path, "wb") as f:
-                f.write(recording_file(b"".join(op.recorded), "pcm16", op.fmt))
+            op.recording.close()
         elif op.kind == "dial":
             data = progress or {"result": "stopped" if reason == "stopped" else None}
         self._emit(ch, op.done, **data)
 
     def _keep_recording(self, ch):
-        buf = ffi.new("int16_t[8000]")
-        while n := lib.cti_chanvoice_take(ch.voice, buf, 8000):
-            ch.op.recorded.append(bytes(ffi.buffer(buf, n * 2)))
+        """What the voice work recorded since, onto the recording's file."""
+        while n := lib.cti_chanvoice_take(ch.voice, self._recorded, RECORD_CHUNK):
+            ch.op.recording.write(self._recorded, n)
 
     def enable_events(self, name, kinds):
         ch = self._channel(name, "enable_events")
@@ -1139,7 +1150,7 @@ class DahdiDriver:
 
     def play(self, name, prompts, termination=None, watchdog_ms=None):
         ch = self._idle(name, "play")
-        audio = b"".join(prompt_samples(p, "pcm16", name, "play") for p in prompts)
+        audio = b"".join(prompt_pcm16(p, name, "play") for p in prompts)
         self._check_termination(name, "play", termination)
         lib.cti_chanvoice_play(ch.voice, ffi.from_buffer("int16_t[]", audio), len(audio) // 2)
         self._start(ch, _Operation("play", "play_done", termination), watchdog_ms,
@@ -1154,8 +1165,9 @@ class DahdiDriver:
                                       f"{', '.join(RECORD_FORMATS)}", function="record",
                                       device=name)
         self._check_termination(name, "record", termination)
+        recording = Recording(path, fmt, name)
         lib.cti_chanvoice_record(ch.voice, 1)
-        self._start(ch, _Operation("record", "record_done", termination, path=path, fmt=fmt),
+        self._start(ch, _Operation("record", "record_done", termination, recording=recording),
                     watchdog_ms)
 
     def collect_digits(self, name, termination, watchdog_ms=None):

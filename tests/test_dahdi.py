@@ -10,7 +10,7 @@ import pytest
 from twisted.internet import task
 from twisted.logger import capturedLogs, formatEvent
 
-from drivers import _dahdi, errors, systemconf
+from drivers import _dahdi, errors, g711, systemconf
 from drivers.dahdi import BoardLayout, DahdiDriver
 from drivers.dahdidev import CHANNEL_FLAGS, SimulatedDevices, simulated_system_conf
 from drivers.interface import Prompt, Termination
@@ -341,6 +341,36 @@ def test_a_caller_s_words_are_recorded_whole_when_the_reactor_comes_late(tmp_pat
     samples = array("h", wav_samples(path.read_bytes())[1])
     loud = [i for i, v in enumerate(samples) if abs(v) > 2_000]
     assert 4_700 <= loud[-1] - loud[0] <= 4_900
+
+
+@pytest.mark.parametrize("fmt, law", [("wav-alaw", "alaw"), ("ulaw", "ulaw")])
+def test_a_recording_grows_on_disk_and_holds_the_caller_s_tone(tmp_path, fmt, law):
+    """A recording is written to its file as it grows (not kept whole in
+    memory), coded to G.711 in C; a prompt in G.711 is decoded in C too."""
+    rig = DahdiRig(BOARDS)
+    d, ts = rig.driver, "dahdiC7"
+    far = rig.sim.endpoint("dtiB1T1")
+    far.call(dnis="4001")
+    rig.run(600)
+    d.set_bits(ts, 1, 1)
+    rig.run(500)
+    path = tmp_path / f"caller.{fmt}"
+    d.record(ts, str(path), fmt, Termination(max_time_ms=3_000))
+    far.send_audio(tone(1800, 3_000))
+    rig.run(1_500)
+    half = path.stat().st_size
+    assert half >= 8_000                    # a second of it on disk already
+    rig.run(2_000)
+    assert [e.kind for e in rig.events if e.kind == "record_done"] == ["record_done"]
+    blob = path.read_bytes()
+    found, coded = wav_samples(blob) if fmt.startswith("wav") else (law, blob)
+    assert found == law
+    assert 23_500 <= len(coded) <= 24_000 and len(blob) > half
+    assert hears(array("h", g711.decode(coded, law)), 1800)
+    far.capture(True)
+    d.play(ts, [Prompt(coded, law)])
+    rig.run(3_500)
+    assert hears(far.read_capture(), 1800)
 
 
 def test_e_and_m_bits_are_dahdi_s_and_cas_bits_are_ours():
