@@ -24,7 +24,7 @@ receivers, call-progress tones, caller ID, silence, and the prompt, tone
 or digits to send back), one call per block, and the driver writes back
 the block it returns.  Operation times are counted in blocks: board time.
 
-Channels are of six kinds, by their system.conf keyword: FXO ports
+Channels are of seven kinds, by their system.conf keyword: FXO ports
 (fxsks, fxsls) are voice channels with a line, as on an analog board:
 the line is the DAHDI channel (its slot the caller's voice, "dahdiC1/line"
 in the inventory), the voice a pseudo channel of its own, kept open (its
@@ -36,8 +36,13 @@ stations, the phone rung with DAHDI_SETCADENCE and DAHDI_HOOK RING, its
 earpiece tones ours; e&m channels (T1 robbed bit,
 DAHDI's E&M: the kernel sends 1111 off hook and 0000 on hook, winks, and
 debounces the far end's A bit), cas channels (the four bits raw, E1 CAS)
-and clear channels (bchan: an ISDN B-channel's audio) are timeslots, with
-the voice work on their audio too; hardhdlc and dchan channels are an
+and clear channels (bchan: an ISDN B-channel's audio) are timeslots, and so
+are fxsls channels on a T1 span (T1 loop start: the kernel sends 1111 off
+hook and 0101 on hook, and reports the far end's ring, its B bit off, once
+the burst is over; loop start has no disconnect bit), with
+the voice work on their audio too (on a cas channel, MFC/R2's register
+signals: its R2 MF transceiver, whose signal replaces what the timeslot
+sends while it sounds); hardhdlc and dchan channels are an
 ISDN span's D-channel ("dchannel"), opened at start and read and written
 in whole frames, each followed by the two bytes of its FCS, which the
 card (hardhdlc) or the kernel (dchan) makes and checks: the driver
@@ -51,7 +56,8 @@ DAHDI event         driver event
 ==================  ===============================================
 RINGOFFHOOK         FXO port: ring (count), caller ID looked for after
                     the first; FXS port: station_answered while ringing,
-                    else station_hook offhook; e&m: signalling a_on b_on
+                    else station_hook offhook; e&m: signalling a_on b_on;
+                    T1 loop start: signalling b_off, then b_on (a ring)
 ONHOOK              FXO port off hook: loop_current on=False; FXS port:
                     station_hook on hook; e&m: signalling a_off b_off
 WINKFLASH           FXS port: station_flash; e&m: signalling wink
@@ -129,7 +135,11 @@ CHANNEL_KINDS = {"fxsks": "fxo", "fxsls": "fxo", "fxoks": "fxs", "e&m": "em", "c
 #: Each kind of channel as the inventory lists it (pseudo: the driver's
 #: voice channels, DAHDI pseudo channels).
 DEVICE_KIND = {"fxo": "voice", "fxs": "station", "em": "timeslot", "cas": "timeslot",
-               "clear": "timeslot", "pseudo": "voice", "dchannel": "dchannel"}
+               "clear": "timeslot", "ls": "timeslot", "pseudo": "voice",
+               "dchannel": "dchannel"}
+#: An fxsls channel on a T1 span is no FXO port but a loop-start timeslot
+#: (FXS loop start in robbed bits): this kind.
+T1_LOOP_START = "ls"
 #: system.conf's keywords of FXS ports (a phone's: FXO signalling).
 FXS_PORT_KEYWORDS = ("fxoks", "fxols", "fxogs")
 #: An audio channel's buffers (DAHDI_SET_BUFINFO, as chan_dahdi sets them;
@@ -164,7 +174,7 @@ STATION_TONE_IDS = {"dial": lib.CTI_TONE_DIAL, "ringback": lib.CTI_TONE_RINGBACK
                     "busy": lib.CTI_TONE_BUSY, "reorder": lib.CTI_TONE_REORDER}
 #: A timeslot's span signalling in the interface's words (status), by the
 #: span's type: an ISDN span's B-channels are clear channels.
-SPAN_SIGNALLINGS = {"em": "em_wink", "cas": "cas", "clear": "pri"}
+SPAN_SIGNALLINGS = {"em": "em_wink", "cas": "cas", "clear": "pri", "ls": "fxs_loopstart"}
 E1_SPAN_SIGNALLINGS = {**SPAN_SIGNALLINGS, "clear": "ccs"}
 #: SPANSTAT's alarm bits and the interface's names (a loopback is no alarm).
 ALARM_NAMES = {lib.DAHDI_ALARM_RED: "red", lib.DAHDI_ALARM_YELLOW: "yellow",
@@ -190,6 +200,9 @@ OOF_ALARMS = lib.DAHDI_ALARM_RED | lib.DAHDI_ALARM_LFA
 LINECONFIG = {"d4": lib.DAHDI_CONFIG_D4, "esf": lib.DAHDI_CONFIG_ESF,
               "ami": lib.DAHDI_CONFIG_AMI, "b8zs": lib.DAHDI_CONFIG_B8ZS,
               "hdb3": lib.DAHDI_CONFIG_HDB3}
+#: R2 MF transceiver modes (r2_mf_mode) and our voice work's.
+R2_MF_MODES = {None: lib.CTI_R2MF_OFF, "forward": lib.CTI_R2MF_FORWARD,
+               "backward": lib.CTI_R2MF_BACKWARD}
 #: DAHDI's bits, A first.
 ABCD = (lib.DAHDI_ABIT, lib.DAHDI_BBIT, lib.DAHDI_CBIT, lib.DAHDI_DBIT)
 #: Dial strings: an optional mode (T DTMF, M MF), then its digits and ',' pauses.
@@ -272,6 +285,8 @@ class _Channel:
     offhook: bool = False
     signalling_events: bool = False
     rx_bits: int = 0            # cas: the far end's bits as last reported
+    r2_mf: str | None = None    # ... its R2 MF transceiver's mode (R2_MF_MODES), None: off
+    r2_signal: int = 0          # ... the R2 signal it sounds, 0: none
     winking: bool = False
     station_events: bool = False
     phone_offhook: bool = False
@@ -371,21 +386,27 @@ class DahdiDriver:
                          c for c, k in self.conf.left_alone.items() if k == keyword)))
         ctl = self._first_open()
         try:
-            inventory, spans = [], {}
+            inventory, spans, span_types = [], {}, {}
             for channo, keyword in sorted(self.conf.channels.items()):
                 if keyword == "unused":
                     continue
                 spanno = self._check_channel(ctl, channo, keyword)
                 spans.setdefault(spanno, []).append(channo)
-                kind = DEVICE_KIND[CHANNEL_KINDS[keyword]]
-                if CHANNEL_KINDS[keyword] == "fxo":     # its voice's slot: _pair_fxo_ports
-                    inventory.append(DeviceInfo(f"dahdiC{channo}", kind, f"dahdiS{spanno}"))
+                kind = CHANNEL_KINDS[keyword]
+                if kind == "fxo" and keyword == "fxsls":
+                    if spanno not in span_types:
+                        span_types[spanno] = span_type(self._spaninfo(ctl, spanno))
+                    if span_types[spanno] == "t1":
+                        kind = T1_LOOP_START
+                self._kinds[f"dahdiC{channo}"] = kind
+                if kind == "fxo":                       # its voice's slot: _pair_fxo_ports
+                    inventory.append(DeviceInfo(f"dahdiC{channo}", "voice", f"dahdiS{spanno}"))
                     inventory.append(DeviceInfo(f"dahdiC{channo}{LINE}", "line",
                                                 f"dahdiS{spanno}", slot=channo))
                 else:                                   # a D-channel has no slot
-                    inventory.append(DeviceInfo(f"dahdiC{channo}", kind, f"dahdiS{spanno}",
+                    inventory.append(DeviceInfo(f"dahdiC{channo}", DEVICE_KIND[kind],
+                                                f"dahdiS{spanno}",
                                                 slot=None if kind == "dchannel" else channo))
-                self._kinds[f"dahdiC{channo}"] = CHANNEL_KINDS[keyword]
             for spanno, channels in sorted(spans.items()):
                 self._check_span(ctl, spanno, channels)
                 inventory.append(DeviceInfo(f"dahdiS{spanno}", "span", f"dahdiS{spanno}"))
@@ -695,6 +716,7 @@ class DahdiDriver:
         new = self._channels[name]
         new.kinds, new.signalling_events = old.kinds, old.signalling_events
         new.station_events = old.station_events
+        new.r2_mf, new.r2_signal = old.r2_mf, old.r2_signal
         lib.cti_chanvoice_stop(old.voice)       # our voice work goes on with the new
         lib.cti_chanvoice_record(old.voice, 0)  # descriptor, its settings as they were
         new.voice, new.silence_dbm0 = old.voice, old.silence_dbm0
@@ -734,7 +756,7 @@ class DahdiDriver:
                  "busy_with": ch.op.kind if ch.op else None,
                  "hook": "off" if ch.offhook else "on", "channo": ch.channo,
                  "ringing": bool(ch.rings) and not ch.offhook}
-        if ch.kind in ("em", "cas"):          # a T1 carries A and B, an E1 all four
+        if ch.kind in ("em", "cas", "ls"):    # a T1 carries A and B, an E1 all four
             width = 4 if span_type(self._span_info(ch.span, "status")) == "e1" else 2
             facts["tx_bits"], facts["rx_bits"] = (bits[:width] for bits in self.abcd(name))
         if ch.kind == "fxo":
@@ -952,6 +974,12 @@ class DahdiDriver:
                 ch.ring_done = self.clock.callLater(ch.ring_off_ms / 1000, self._rung_out, ch)
 
     def _trunk_event(self, ch, event):
+        if ch.kind == T1_LOOP_START:
+            if event == lib.DAHDI_EVENT_RINGOFFHOOK:    # a ring burst, now over
+                a = self._rx_bits(ch) & lib.DAHDI_ABIT
+                self._signalling(ch, a, {"b_off"})
+                self._signalling(ch, a | lib.DAHDI_BBIT, {"b_on"})
+            return
         if event == lib.DAHDI_EVENT_HOOKCOMPLETE and ch.winking:
             ch.winking = False
             self._emit(ch, "wink_done")
@@ -1005,6 +1033,8 @@ class DahdiDriver:
         self._ringing_time(ch)
         if flags & (lib.CTI_CV_SILENCE_ON | lib.CTI_CV_SILENCE_OFF):
             self._emit(ch, "silence", on=bool(flags & lib.CTI_CV_SILENCE_ON))
+        if flags & lib.CTI_CV_R2MF:
+            self._emit(ch, "r2_mf", signal=lib.cti_chanvoice_r2mf_heard(ch.voice))
         for digit in ffi.unpack(self._digits, self._ndigits[0]).decode():
             self._digit(ch, digit)
         for i in range(self._ntones[0]):
@@ -1018,7 +1048,7 @@ class DahdiDriver:
         op.silence_ms = op.silence_ms + BLOCK_MS if silent else 0
         op.sound_ms = 0 if silent else op.sound_ms + BLOCK_MS
         if op.kind == "record":
-            self._keep_recording(ch)
+            self._keep_recording(ch, op)
         if flags & lib.CTI_CV_SENT_ALL and op.kind in ("play", "dial", "tone"):
             self._finish(ch, {"play": "end_of_data", "tone": "max_time"}.get(op.kind))
             return
@@ -1110,16 +1140,16 @@ class DahdiDriver:
             data["digits"] = op.digits
         elif op.kind == "record":
             lib.cti_chanvoice_record(ch.voice, 0)
-            self._keep_recording(ch)
+            self._keep_recording(ch, op)
             op.recording.close()
         elif op.kind == "dial":
             data = progress or {"result": "stopped" if reason == "stopped" else None}
         self._emit(ch, op.done, **data)
 
-    def _keep_recording(self, ch):
+    def _keep_recording(self, ch, op):
         """What the voice work recorded since, onto the recording's file."""
         while n := lib.cti_chanvoice_take(ch.voice, self._recorded, RECORD_CHUNK):
-            ch.op.recording.write(self._recorded, n)
+            op.recording.write(self._recorded, n)
 
     def enable_events(self, name, kinds):
         ch = self._channel(name, "enable_events")
@@ -1165,7 +1195,7 @@ class DahdiDriver:
                                       f"{', '.join(RECORD_FORMATS)}", function="record",
                                       device=name)
         self._check_termination(name, "record", termination)
-        recording = Recording(path, fmt, name)
+        recording = Recording(path, fmt, name)     # there from the start, as on the boards
         lib.cti_chanvoice_record(ch.voice, 1)
         self._start(ch, _Operation("record", "record_done", termination, recording=recording),
                     watchdog_ms)
@@ -1277,8 +1307,9 @@ class DahdiDriver:
         elif not leg.line and DEVICE_KIND[leg.ch.kind] == "voice":
             self._monitor(leg.ch, slot)
         else:
-            self._setconf(leg.fd, slot, lib.DAHDI_CONF_DIGITALMON)
             leg.set_hears(slot)
+            if leg.line or not leg.ch.r2_signal:    # an R2 signal sounding keeps the line
+                self._setconf(leg.fd, slot, lib.DAHDI_CONF_DIGITALMON)
 
     def _monitor(self, ch, slot):
         self._setconf(ch.fd, slot, lib.DAHDI_CONF_MONITOR)
@@ -1318,13 +1349,14 @@ class DahdiDriver:
         return ch
 
     # -- T1 and E1 trunks ------------------------------------------------
-    def _timeslot(self, name, function, kinds=("em", "cas", "clear")):
+    def _timeslot(self, name, function, kinds=("em", "cas", "clear", "ls")):
         ch = self._channel(name, function)
         if ch.kind not in kinds:
             what = {"fxo": "an FXO port (no robbed bits)",
                     "clear": "a clear channel (an ISDN B-channel: no bits)",
                     "cas": "a cas channel (raw bits: no wink)",
-                    "em": "an e&m channel"}[ch.kind]
+                    "em": "an e&m channel",
+                    "ls": "an fxsls channel (T1 loop start: off or on hook only)"}[ch.kind]
             raise errors.BadParameter(f"{name} is {what}", function=function, device=name)
         return ch
 
@@ -1339,13 +1371,22 @@ class DahdiDriver:
         return bits[0]
 
     def enable_signalling_events(self, name):
-        ch = self._timeslot(name, "enable_signalling_events", ("em", "cas"))
+        ch = self._timeslot(name, "enable_signalling_events", ("em", "cas", "ls"))
         ch.signalling_events = True
         if ch.kind == "cas":
             ch.rx_bits = self._rx_bits(ch)
 
     def set_bits(self, name, a, b, c=None, d=None):
-        ch = self._timeslot(name, "set_bits", ("em", "cas"))
+        ch = self._timeslot(name, "set_bits", ("em", "cas", "ls"))
+        if ch.kind == "ls":
+            if b != 1 or c not in (None, a) or d not in (None, 1):
+                raise errors.BadParameter(
+                    f"{name} is an fxsls channel (T1 loop start): DAHDI sends ABCD 1111 off "
+                    "hook and 0101 on hook (set_bits(1, 1) or (0, 1))",
+                    function="set_bits", device=name)
+            self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new(
+                "int *", lib.DAHDI_OFFHOOK if a else lib.DAHDI_ONHOOK))
+            return
         if ch.kind == "em":
             if not a == b == (a if c is None else c) == (b if d is None else d):
                 raise errors.BadParameter(
@@ -1382,7 +1423,7 @@ class DahdiDriver:
         ch.winking = True
 
     def _bit_strings(self, name, function):
-        ch = self._timeslot(name, function, ("em", "cas"))
+        ch = self._timeslot(name, function, ("em", "cas", "ls"))
         params = self._params(ch)
         return tuple("".join("1" if bits & bit else "0" for bit in ABCD)
                      for bits in (params.txbits, params.rxbits))
@@ -1393,6 +1434,45 @@ class DahdiDriver:
 
     def abcd(self, name):
         return self._bit_strings(name, "abcd")
+
+    # -- MFC/R2 register signals -------------------------------------------
+    def r2_mf_mode(self, name, mode):
+        """The cas channel's R2 MF transceiver, in our voice work on its
+        audio (dsp.h's, over spandsp's r2_mf_tx and r2_mf_rx): block by
+        block it hears the far end's set and sounds ours."""
+        ch = self._timeslot(name, "r2_mf_mode", ("cas",))
+        if mode not in R2_MF_MODES:
+            raise errors.BadParameter(
+                f"R2 MF mode {mode!r}: 'forward' (the calling side), 'backward' "
+                "(the called side) or None (off)", function="r2_mf_mode", device=name)
+        if lib.cti_chanvoice_r2mf(ch.voice, R2_MF_MODES[mode]) < 0:
+            raise MemoryError(f"{name}: no memory for an R2 MF transceiver")
+        ch.r2_mf = mode
+        self._r2_sounds(ch, 0)
+
+    def r2_mf_send(self, name, signal):
+        ch = self._timeslot(name, "r2_mf_send", ("cas",))
+        if ch.r2_mf is None:
+            raise errors.BadParameter("R2 MF is off on this timeslot (r2_mf_mode first)",
+                                      function="r2_mf_send", device=name)
+        if not isinstance(signal, int) or not 0 <= signal <= 15:
+            raise errors.BadParameter(f"R2 signal {signal!r}: 1 to 15, or 0 to stop",
+                                      function="r2_mf_send", device=name)
+        lib.cti_chanvoice_r2mf_send(ch.voice, signal)
+        self._r2_sounds(ch, signal)
+
+    def _r2_sounds(self, ch, signal):
+        """A signal sounding replaces what the timeslot sends: DAHDI's
+        DIGITALMON would replace our block with the slot it listens to,
+        so the timeslot leaves it while a signal sounds and takes it back
+        after (the bus's route is kept meanwhile: status still lists it)."""
+        sounded, ch.r2_signal = ch.r2_signal, signal
+        if bool(sounded) == bool(signal) or ch.listen in (None, ch.channo):
+            return
+        if signal:
+            self._setconf(ch.fd, 0, lib.DAHDI_CONF_NORMAL)
+        else:
+            self._setconf(ch.fd, ch.listen, lib.DAHDI_CONF_DIGITALMON)
 
     def enable_alarm_events(self, span):
         self._alarm_spans[span] = _alarm_names(self._span_info(
@@ -1789,7 +1869,6 @@ def _refuse(function, capability):
 
 
 _REFUSED = {
-    "an R2 MF transceiver (MFC/R2 register signals)": ("r2_mf_mode", "r2_mf_send"),
     "a BERT (DAHDI's only one, DAHDI_MAINT_PRBS, runs the framer's own pattern on a "
     "whole span, with no choice of pattern or timeslot, and DAHDI 2.11's card drivers "
     "answer it ENOSYS)": ("bert_start", "bert_results", "bert_stop"),

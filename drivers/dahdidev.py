@@ -103,7 +103,8 @@ def simulated_system_conf(boards):
     """The system.conf that matches the personality's view of a simulated
     chassis (boards as drivers.sim.Simulator.from_config takes them): its
     channels numbered as native/src/dahdisim.c numbers them, FXO ports
-    fxsks, phones fxoks, a T1 E&M span e&m, an E1 CAS span cas, an ISDN
+    fxsks, phones fxoks, a T1 E&M span e&m, a T1 loop-start span fxsls, an
+    E1 CAS span cas, an ISDN
     span's B-channels bchan and its D-channel hardhdlc; each T1/E1 span's span= line as its board's
     framing and coding; the us tone zone loaded.  Voice and conference
     boards have no channels."""
@@ -121,7 +122,7 @@ def simulated_system_conf(boards):
             signalling = board.get("signalling", "em_wink")
             lines.append(f"span={spanno},1,0,{board.get('framing', 'esf')},"
                          f"{board.get('coding', 'b8zs')}")
-            keywords = {"em_wink": "e&m", "pri": "bchan"}
+            keywords = {"em_wink": "e&m", "fxs_loopstart": "fxsls", "pri": "bchan"}
             if signalling not in keywords:
                 raise ValueError(f"a T1 {signalling} span has no channel kind the DAHDI "
                                  "driver drives")

@@ -47,8 +47,9 @@ class Recording:
         except OSError as e:
             raise errors.BadParameter(f"cannot write {path}: {e.strerror}", function="record",
                                       device=device) from None
-        if self.wav:
+        if self.wav:                    # a WAV file from the start, empty
             self.file.write(wav_header(self.fmt, 0))
+        self.file.flush()
 
     def write(self, samples, n):
         """n samples (int16_t *) appended, in the file's format."""
@@ -59,6 +60,7 @@ class Recording:
             lib.cti_g711_encode(samples, out, n, ALAW[self.fmt])
             data = ffi.buffer(out, n)
         self.file.write(data)
+        self.file.flush()               # on disk as it is recorded
         self.size += len(data)
 
     def close(self):

@@ -172,6 +172,7 @@ class PriLink:
         self.trace = None
         self.calls = {}               # q931_call address -> PriCall
         self.up = False               # layer 2 established
+        self.closed = False           # `close`d: silent, no timer
         self._inbox = None            # the frame pri_check_event reads
         self._outbox = []             # frames libpri wrote during the current call
         self._timer = None            # (libpri's time of its earliest timer, DelayedCall)
@@ -214,7 +215,7 @@ class PriLink:
         """After a call into libpri: its frames out, its earliest timer on
         the clock, then its events (whose handlers may call it again)."""
         frames, self._outbox = self._outbox, []
-        for frame in frames:
+        for frame in frames if not self.closed else ():
             if self.trace is not None:
                 self.trace(frame, True)
             self.send(frame)
@@ -223,7 +224,18 @@ class PriLink:
             if event is not None:
                 self.on_event(event)
 
+    def close(self):
+        """The link given up (a simulated far end provisioned anew): its
+        timers stop and it sends no more frames.  libpri (1.6) has no call
+        to free a controller, so it is kept, silent, with the process."""
+        self.closed = True
+        if self._timer is not None:
+            self._timer[1].cancel()
+            self._timer = None
+
     def _schedule(self):
+        if self.closed:
+            return
         tv = lib.pri_schedule_next(self._pri)
         due = None if tv == ffi.NULL else tv.tv_sec + tv.tv_usec / 1e6
         if self._timer is not None:
@@ -416,12 +428,12 @@ class PriLink:
         self._forget(call)
         self._after([])
 
-    def restart(self, channel=None):
-        """RESTART of one B-channel, or of every one (the interface)."""
-        if channel is None:
-            self._request("pri_restart")
-        else:
-            self._request("pri_reset", channel)
+    def restart(self, channel):
+        """RESTART of one B-channel.  libpri (1.6) sends none of a whole
+        interface: its pri_restart does nothing since the Q.921 rewrite,
+        so a span is restarted channel by channel.  One received (from a
+        switch that sends it) is a `restart` event of channel None."""
+        self._request("pri_reset", channel)
 
 
 def cause_text(cause):

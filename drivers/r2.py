@@ -70,6 +70,21 @@ VARIANTS = ("itu", "cn", "mx", "br", "ar")
 #: Calling party categories (group II), in the words of the configuration.
 CATEGORIES = ("national_subscriber", "national_priority", "international_subscriber",
               "international_priority", "collect_call", "test_equipment", "unknown")
+#: The category only a far end sends (what OpenR2 reports for a signal
+#: it does not know): never one for our calls.
+UNKNOWN_CATEGORY = "unknown"
+#: A collect call has a group II signal in Brazil's variant only: OpenR2
+#: 1.3.3 has none elsewhere (a call with it dies in an MF timeout), and
+#: China's calling side (cti.server.lines.r2china) sends none either.
+COLLECT_CALL_VARIANTS = ("br",)
+
+
+def categories_sent(variant):
+    """The calling categories a call placed in `variant` can carry."""
+    return tuple(c for c in CATEGORIES if c != UNKNOWN_CATEGORY
+                 and (c != "collect_call" or variant in COLLECT_CALL_VARIANTS))
+
+
 #: How a call is accepted (the called exchange's B signal).
 CHARGES = ("charge", "no_charge", "special")
 #: Why a call is cleared or refused, in OpenR2's order of meaning.
@@ -167,13 +182,11 @@ class R2Event:
 
 class R2Context:
     """OpenR2's settings for a group of channels: the variant, the longest
-    ANI and DNIS it takes, and its options: ani_first (ask the ANI before
-    the DNIS), immediate_accept (accept without offering: skip the
-    category), mf_back_timeout_ms (how long a backward signal waits for
-    the forward side, the "MF timeout"), double_answer."""
+    ANI and DNIS it takes, and mf_back_timeout_ms (how long a backward
+    signal waits for the forward side, the "MF timeout"; OpenR2's own
+    without it).  OpenR2's other options keep their defaults."""
 
-    def __init__(self, variant, max_ani=10, max_dnis=4, ani_first=None,
-                 immediate_accept=False, mf_back_timeout_ms=None, double_answer=False):
+    def __init__(self, variant, max_ani=10, max_dnis=4, mf_back_timeout_ms=None):
         _need_binding("openr2_context_new", variant)
         code = _choice(_VARIANT, variant, "variant", "openr2_context_new", variant)
         for name, value in (("max_ani", max_ani), ("max_dnis", max_dnis)):
@@ -186,10 +199,6 @@ class R2Context:
             raise R2Error("OpenR2 could not make the context", function="openr2_context_new",
                           device=variant)
         lib.openr2_context_set_log_level(self._context, _LOG_MASK)
-        if ani_first is not None:
-            lib.openr2_context_set_ani_first(self._context, int(ani_first))
-        lib.openr2_context_set_immediate_accept(self._context, int(immediate_accept))
-        lib.openr2_context_set_double_answer(self._context, int(double_answer))
         if mf_back_timeout_ms is not None:
             lib.openr2_context_set_mf_back_timeout(self._context, int(mf_back_timeout_ms))
 
@@ -263,7 +272,6 @@ class R2Channel:
         self._events = []               # OpenR2's callbacks, delivered after its call
         self._timer = None              # (due ms, DelayedCall)
         self._now_ms = 0                # OpenR2's time, as last set
-        self._busy = False              # inside a call into OpenR2
         _CHANNELS[self._fd] = self
         self._set_time()
         self._chan = lib.cti_r2_chan_new(context._context, self._fd)
@@ -289,8 +297,11 @@ class R2Channel:
     # -- call control -------------------------------------------------------
     def make_call(self, ani, dnis, category="national_subscriber"):
         """Seize and send the DNIS (and the ANI when asked): accepted, then
-        answered, or disconnect/error."""
-        code = _choice(_CATEGORY, category, "category", "openr2_chan_make_call", self.device)
+        answered, or disconnect/error.  The category: one of
+        categories_sent(the context's variant)."""
+        sent = {c: _CATEGORY[c] for c in categories_sent(self.context.variant)}
+        code = _choice(sent, category, f"category (variant {self.context.variant})",
+                       "openr2_chan_make_call", self.device)
         for name, number in (("ani", ani), ("dnis", dnis)):
             if not number.isdigit() and not (name == "ani" and number == ""):
                 raise R2Error(f"{name} {number!r}: digits 0-9",
@@ -417,7 +428,7 @@ if lib is not None:
     @ffi.def_extern()
     def cti_r2_on_call_offered(chan, ani, dnis, category):
         _channel(chan)._event("offered", ani=_string(ani), dnis=_string(dnis),
-                              category=_CATEGORY_NAME.get(category, "unknown"))
+                              category=_CATEGORY_NAME.get(category, UNKNOWN_CATEGORY))
 
     @ffi.def_extern()
     def cti_r2_on_call_accepted(chan, mode):

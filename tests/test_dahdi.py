@@ -309,6 +309,15 @@ def test_an_em_wink_start_call_in_is_winked_addressed_answered_and_talks_both_wa
     fmt, data = wav_samples(path.read_bytes())
     samples = array("h", data)
     assert hears(samples[len(samples) // 2:], 1800)
+    message = tmp_path / "message.wav"                 # ended by the caller's key
+    d.record(ts, str(message), "wav", Termination(terminators="#"))
+    assert wav_samples(message.read_bytes())[1] == b""  # there from the start
+    far.send_audio(tone(1800, 600))
+    rig.run(1000)
+    far.send_digits("#")
+    rig.run(500)
+    assert [e["reasons"] for e in rig.events if e.kind == "record_done"][-1] == {"terminator"}
+    assert hears(array("h", wav_samples(message.read_bytes())[1]), 1800)
 
     far.hangup()
     rig.run(400)
@@ -406,6 +415,96 @@ def test_cas_bits_from_the_far_end_are_signalled_with_what_changed():
     assert event["changed"] == {"a_off"}
     assert d.abcd(ts)[1] == "0001"
 
+
+def test_a_t1_loop_start_channel_rings_answers_and_hangs_up_in_robbed_bits():
+    """fxsls on a T1 span: a timeslot, not an FXO port.  The far end's ring
+    (B bit off) is one b_off, b_on pair once the burst is over; off hook
+    sends 1111 (the caller is answered), on hook 0101; no other bits are
+    DAHDI's to send."""
+    boards = [{"type": "t1", "signalling": "fxs_loopstart"}, {"type": "voice", "channels": 2}]
+    rig = DahdiRig(boards, simulated_system_conf(boards))
+    d, far = rig.driver, rig.sim.endpoint("dtiB1T1")
+    assert {i.kind for i in d.inventory() if i.board == "dahdiS1"} == {"timeslot", "span"}
+    d.enable_signalling_events("dahdiC1")
+    assert d.status("dahdiS1")["signalling"] == "fxs_loopstart"
+    far.call()
+    rig.run(3000)                                        # a 2 s ring and its trailer
+    assert [sorted(e["changed"]) for e in rig.events if e.kind == "signalling"] == [
+        ["b_off"], ["b_on"]]
+    d.set_bits("dahdiC1", 1, 1)
+    rig.run(100)
+    assert d.abcd("dahdiC1")[0] == "1111" and far.state == "connected"
+    rig.run(6000)                                        # answered: no more rings
+    assert len([e for e in rig.events if e.kind == "signalling"]) == 2
+    d.set_bits("dahdiC1", 0, 1)
+    rig.run(100)
+    assert d.abcd("dahdiC1")[0] == "0101"
+    with pytest.raises(errors.BadParameter, match="0101 on hook"):
+        d.set_bits("dahdiC1", 1, 0)
+    with pytest.raises(errors.BadParameter, match="loop start"):
+        d.wink("dahdiC1")
+
+def r2_timeslot():
+    """An E1 CAS timeslot with R2 MF on at both ends: ours the called side
+    (backward), the telco's the calling side (forward)."""
+    rig = DahdiRig(BOARDS)
+    rig.driver.open("dahdiC31")
+    rig.sim.watch_far_end("dtiB2T1")
+    rig.driver.r2_mf_mode("dahdiC31", "backward")
+    rig.sim.endpoint("dtiB2T1").r2_mf("forward")
+    return rig
+
+
+def test_r2_signals_are_heard_and_sent_by_our_voice_work_on_a_cas_channel():
+    """MFC/R2's register signals on DAHDI: spandsp's R2 MF receiver and
+    generator run on the cas channel's audio in our voice work, block by
+    block; the telco hears our backward signal, we hear its forward one,
+    each until it stops."""
+    rig = r2_timeslot()
+    far = rig.sim.endpoint("dtiB2T1")
+    far.r2_mf_send(5)
+    rig.run(200)
+    far.r2_mf_send(0)
+    rig.run(200)
+    assert [e["signal"] for e in rig.events if e.kind == "r2_mf"] == [5, 0]
+    rig.driver.r2_mf_send("dahdiC31", 3)
+    rig.run(200)
+    assert [(e.kind, e.value) for e in rig.sim.far_events()] == [("r2_mf", 3)]
+    rig.driver.r2_mf_send("dahdiC31", 0)
+    rig.run(200)
+    assert [(e.kind, e.value) for e in rig.sim.far_events()] == [("r2_mf", 0)]
+
+
+def test_an_r2_signal_reaches_the_telco_while_the_timeslot_sends_a_voice():
+    """A timeslot sending a voice channel's slot (DIGITALMON replaces what
+    we write) still sends its R2 signal while it sounds, as a board's
+    transceiver does; the voice's slot comes back after."""
+    rig = r2_timeslot()
+    d, far = rig.driver, rig.sim.endpoint("dtiB2T1")
+    d.listen("dahdiC31", d.transmit_slot("dahdiP1"))
+    d.play_tone("dahdiP1", 1000)
+    d.r2_mf_send("dahdiC31", 1)
+    rig.run(200)
+    assert [(e.kind, e.value) for e in rig.sim.far_events()] == [("r2_mf", 1)]
+    d.r2_mf_send("dahdiC31", 0)
+    rig.run(200)
+    far.capture(True)
+    rig.run(500)
+    assert d.status("dahdiC31")["listen"] == d.transmit_slot("dahdiP1")
+    assert hears(far.read_capture(), 1000)
+
+
+def test_r2_mf_is_for_cas_channels_and_checks_its_mode_and_signal():
+    d = DahdiRig(BOARDS).driver
+    with pytest.raises(errors.BadParameter, match="e&m"):
+        d.r2_mf_mode("dahdiC7", "forward")
+    with pytest.raises(errors.BadParameter, match="R2 MF is off"):
+        d.r2_mf_send("dahdiC31", 1)
+    with pytest.raises(errors.BadParameter, match="'sideways'"):
+        d.r2_mf_mode("dahdiC31", "sideways")
+    d.r2_mf_mode("dahdiC31", "forward")
+    with pytest.raises(errors.BadParameter, match="1 to 15"):
+        d.r2_mf_send("dahdiC31", 16)
 
 def test_span_alarms_come_from_spanstat_and_are_reported_as_they_change():
     rig = DahdiRig(BOARDS)

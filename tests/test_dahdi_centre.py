@@ -5,6 +5,7 @@ channels named as the boards, `driver = "dahdi"` as `cti server` would
 make it on /dev/dahdi.  A caller on the T1 goes through the IVR menu to
 the support queue and an agent's phone, with audio both ways."""
 import json
+import shutil
 from dataclasses import replace
 
 import pytest
@@ -17,10 +18,13 @@ from drivers.dahdi import BoardLayout, DahdiDriver
 from drivers.dahdidev import SimulatedDevices, simulated_system_conf
 from drivers.sim import Simulator
 from tests import test_consult as consult
+from tests import test_r2 as r2
 from tests import test_span_reports as span_reports
+from tests import test_supervision as supervision
+from tests import test_t1_loopstart as t1_loopstart
 from tests.centre import Centre, admin, flow_tier, refused, tones_both_ways
 from tests.rig import hears
-from tests.test_callcenter import agent_ready, names, speech
+from tests.test_callcenter import agent_ready, flow_server, names, route_request, speech
 from tests.test_disconnect import centre_with, cleared_cause, talking
 from tests.test_linediag import Through, linediag_run
 
@@ -179,6 +183,102 @@ def test_linediag_reads_dahdi_spans_counters_and_loopbacks_and_hears_a_bert_refu
     assert "DAHDI_MAINT_PRBS" in str(error)
     assert running.server.channels["dtiB1T5"].snapshot()["held"] == []
 
+
+def test_without_a_flow_server_a_t1_call_in_gets_the_default_queue_on_dahdi(running):
+    """As on the boards (test_callcenter), only later by DAHDI's seizure
+    debounce: the kernel reports an E&M seizure (RINGOFFHOOK) once the A
+    bit has held for rxwinktime (300 ms; a shorter pulse is a wink)."""
+    agent, events = agent_ready(running, "1001", "msiB1C1")
+    running.sim.endpoint("dtiB1T6").call(ani="2125550005", dnis="5550100")
+    running.run_until(lambda: "Delivered" in names(events),
+                      what="the call reaches the flow_down queue")
+    ic = running.center.calls[dict(events)["Delivered"]["call"]]
+    assert ic.queue == "sales" and ic.call.data["treatment"] == "no flow server"
+
+
+def test_a_caller_hanging_up_as_an_fxo_port_answers_is_answered_then_cleared(running):
+    """DAHDI_HOOK takes an FXO port off hook before it returns (the boards
+    report it a tick later, so there the answer fails with the call gone):
+    the answer succeeds, then the loop current drop clears the call, the
+    caller its releaser."""
+    client, seen = flow_server(running)
+    line = running.sim.endpoint("dxxxB1C3")
+    line.call(ani="2125550034")
+    call = route_request(running, seen)["call"]
+    answer = client.call("AnswerCall", call=call)
+    running.flush()                     # the port goes off hook
+    line.hangup()
+    running.call(answer)
+    running.run_until(lambda: call not in running.center.calls, what="the call clears")
+    [cdr] = running.records.of(CallRecord)
+    assert (cdr.released_by, cdr.cause) == ("caller", "far end cleared (loop current drop)")
+
+
+@pytest.fixture
+def loop_start(tmp_path):
+    """etc/ with its T1 span loop start (fxsls on DAHDI), as test_t1_loopstart
+    makes it, on the DAHDI driver."""
+    shutil.copytree("etc", tmp_path / "etc")
+    boards = tmp_path / "etc" / "boards.toml"
+    boards.write_text(boards.read_text().replace('signalling = "em_wink"',
+                                                 'signalling = "fxs_loopstart"', 1))
+    cti = tmp_path / "etc" / "cti.toml"
+    cti.write_text(cti.read_text().replace('direction = "in"', 'direction = "both"', 1))
+    return Centre(load_server_config(cti), driver="dahdi")
+
+
+@pytest.mark.parametrize("case", [
+    t1_loopstart.test_a_call_in_reaches_an_agent_and_the_far_end_hangs_up,
+    t1_loopstart.test_an_agent_calls_out_on_a_loop_start_timeslot,
+], ids=lambda c: c.__name__[len("test_"):])
+def test_t1_loop_start_trunks_on_dahdi(loop_start, case):
+    case(loop_start)
+
+def test_a_china_r2_call_in_reaches_an_agent_on_a_dahdi_e1_cas_span(tmp_path):
+    """MFC/R2 on DAHDI cas channels: the register signals made and heard by
+    our voice work (spandsp's R2 MF) on the timeslot's audio, the line
+    signals its CAS bits; ANI, DNIS and category reach the agent, who
+    talks with the caller both ways."""
+    centre = Centre(r2.r2_config(tmp_path, "cn"), driver="dahdi")
+    centre.server.startService()
+    _, events = r2.agent_ready(centre, "1005", "msiB1C5")
+    placed = centre.call(admin(centre).call("SimCall", target="pstn_r2", ani="13800138000",
+                                            dnis="5550199", category="national_priority"))
+    caller, phone = centre.sim.endpoint(placed["device"]), centre.sim.endpoint("msiB1C5")
+    centre.run_until(lambda: "Delivered" in names(events), what="the agent's offer")
+    delivered = dict(events)["Delivered"]
+    assert delivered["callingDevice"] == "13800138000"
+    assert delivered["data"]["r2_category"] == "national_priority"
+    centre.run_until(lambda: phone.state == "ringing", what="the phone rings")
+    phone.offhook()
+    centre.run_until(lambda: "Established" in names(events), what="Established")
+    assert caller.heard_bits() == "0111"                   # ANSWER, China's C and D
+    from_caller, from_phone = tones_both_ways(centre, caller, phone)
+    assert hears(from_caller, 1000) and hears(from_phone, 1500)
+    phone.onhook()
+    centre.run_until(lambda: delivered["call"] not in centre.center.calls, what="the end")
+    [cdr] = centre.records.of(CallRecord)
+    assert (cdr.ani, cdr.dnis, cdr.disposition) == ("13800138000", "5550199", "answered")
+    centre.center.stop()
+
+def test_whisper_is_refused_on_dahdi_and_the_call_goes_on_as_it_was(centre):
+    """DAHDI's conferences cannot whisper (docs/dahdi.md says why): asked
+    for, it is refused naming that, the call as it was (no supervisor in
+    it, or its monitor kept); monitor and barge work."""
+    s = supervision.Scene(centre)
+    s.lift()
+    error = s.refused(s.sup, "Supervise", agent="1005", mode="whisper",
+                      station=supervision.SUP_STATION)
+    assert error.code == "resource_busy" and "no whisper" in error.body["message"]
+    assert s.listen() == {"caller": {supervision.AGENT_HZ},
+                          "agent": {supervision.CALLER_HZ}, "supervisor": set()}
+    s.ask(s.sup, "Supervise", agent="1005", mode="monitor", station=supervision.SUP_STATION)
+    assert "no whisper" in s.refused(s.sup, "Supervise", agent="1005",
+                                     mode="whisper").body["message"]
+    assert s.listen() == {"caller": {supervision.AGENT_HZ},
+                          "agent": {supervision.CALLER_HZ},
+                          "supervisor": {supervision.CALLER_HZ, supervision.AGENT_HZ}}
+    assert s.ask(s.sup, "Supervise", agent="1005", mode="barge")["mode"] == "barge"
 
 def test_boards_the_dahdi_box_lacks_are_named():
     """A configuration with more FXS ports than system.conf has."""

@@ -310,3 +310,48 @@ def test_a_line_released_for_a_callback_while_waiting_times_its_next_call(tmp_pa
     [cdr] = centre.records.of(CallRecord, call_id=call_out)
     assert cdr.cause == f"far end cleared (silence for {SILENCE_S} s)"
     assert list(centre.center.calls) == [called_back]         # still waits for its agent
+
+
+def test_a_voice_resource_reports_the_silence_it_hears_once_told_to_watch_for_it():
+    """A pooled voice resource that last heard silence while playing for
+    another call (its silence events off) is lent to a loop-start trunk
+    that watches for silence: the caller is silent, so it says so, or a
+    caller who never made a sound would never be timed."""
+    from tests.rig import Rig
+
+    rig = Rig([{"type": "voice", "channels": 2}])
+    d = rig.driver
+    d.listen("dxxxB1C1", d.transmit_slot("dxxxB1C2"))        # hears an idle channel
+    d.play_tone("dxxxB1C1", 1000, 0, -20, duration_ms=1_000)  # another call's prompt
+    rig.run(1_500)
+    d.enable_events("dxxxB1C1", {"silence"})                 # the trunk's turn
+    rig.run(500)
+    assert [e["on"] for e in rig.events
+            if e.device == "dxxxB1C1" and e.kind == "silence"] == [True]
+
+
+def test_a_voice_resource_that_hung_on_a_silence_watching_trunk_goes_back_at_the_default_level(
+        tmp_path):
+    """A T1 loop-start group hearing silence below -25 dBm0: the voice
+    resource its caller's queue announcement hung on is replaced, tested
+    and lent again; the next to borrow it hears a -30 dBm0 talker as talk
+    (the default -40 dBm0), not as the group's silence."""
+    centre = centre_with(tmp_path, 'disconnect = ["tone", "silence"]\nsilence_dbm0 = -25',
+                         t1_loopstart=True, sales='announce_every_s = 10\nannounce = ["position"]')
+    pool = centre.server.voice_pool
+    hung = pool.free[0]                                  # the next lent: the caller's
+    centre.sim.hang_next(hung)
+    queued(centre, "dtiB1T4")                            # its announcement hangs
+    centre.run_until(lambda: hung in pool.free, within_ms=60_000,
+                     what="the hung resource replaced, tested and free again")
+    assert centre.center.channels["dtiB1T4"].voice != hung
+    d, talker = centre.driver, pool.free[-1] if pool.free[-1] != hung else pool.free[-2]
+    heard = []
+    d.subscribe(lambda e: heard.append(e["on"]) if e.device == hung and e.kind == "silence"
+                else None)
+    d.listen(hung, d.transmit_slot(talker))
+    d.enable_events(hung, {"silence"})
+    centre.run(500)
+    d.play_tone(talker, 1000, 0, -30, duration_ms=1_000)
+    centre.run(1_500)
+    assert heard == [True, False, True]                 # silence, the talker, silence

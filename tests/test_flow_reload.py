@@ -193,9 +193,106 @@ def test_a_new_prompt_is_made_off_the_reactor_before_the_flows_are_taken(site):
         "[prompts]\n", '[prompts]\nnight_greeting = "We are closed for the night."\n', 1))
     shutil.copy(site / "flows" / "after_hours.toml", site / "flows" / "night.toml")
     edit(site, "night", 'prompt = [', 'prompt = ["night_greeting", ')
-    reloaded = library.reload("SIGHUP")
+    answers = []
+    library.reload("SIGHUP").addCallback(answers.append)
     [(d, f, args)] = waiting
-    assert not reloaded.called and "night" not in library.flows      # not yet
+    assert not answers and "night" not in library.flows              # not yet
     d.callback(f(*args))
     assert (site / "prompts" / "night_greeting.wav").exists()
-    assert reloaded.result["changes"] == ["flow night added"] and "night" in library.flows
+    assert answers[0]["changes"] == ["flow night added"] and "night" in library.flows
+
+
+def test_two_reloads_at_once_end_with_the_files_as_they_are_last(site):
+    """A SIGHUP while the server's reload is still making prompts (two
+    operators, or a reload and a SIGHUP): the second reload reads the
+    files after the first has taken its flows, so whichever prompts end
+    first, the flows served are the files as they are last."""
+    centre = Centre(str(site / "cti.toml"), var_dir=site.parent / "var")
+    _, settings, flows = load(centre.config.path)
+    waiting = []
+
+    def on_a_thread(f, *args):
+        d = defer.Deferred()
+        waiting.append((d, f, args))
+        return d
+
+    library = library_of(settings, flows, centre.clock, in_thread=on_a_thread)
+    shutil.copy(site / "flows" / "after_hours.toml", site / "flows" / "night.toml")
+    answers = []
+    library.reload("the CT server's reload").addCallback(answers.append)
+    shutil.copy(site / "flows" / "after_hours.toml", site / "flows" / "weekend.toml")
+    library.reload("SIGHUP").addCallback(answers.append)
+    while waiting:                                     # the newest prompts end first
+        d, f, args = waiting.pop()
+        d.callback(f(*args))
+    assert [answer["changes"] for answer in answers] == [["flow night added"],
+                                                         ["flow weekend added"]]
+    assert {"night", "weekend"} <= set(library.flows)
+
+
+def test_a_prompt_that_cannot_be_written_is_a_warning_and_the_flows_are_taken(site):
+    """The prompts' disk full (or not ours to write): as a prompt espeak-ng
+    cannot make, a warning, and the flows are taken all the same (callers
+    hear silence where the prompt is missing), answered to the server."""
+    import errno
+
+    centre = Centre(str(site / "cti.toml"), var_dir=site.parent / "var")
+    _, settings, flows = load(centre.config.path)
+
+    def disk_full(f, *args):
+        return defer.fail(OSError(errno.ENOSPC, "No space left on device"))
+
+    library = library_of(settings, flows, centre.clock, in_thread=disk_full)
+    shutil.copy(site / "flows" / "after_hours.toml", site / "flows" / "night.toml")
+    lines = []
+    globalLogPublisher.addObserver(lines.append)
+    try:
+        answers = []
+        library.reload("SIGHUP").addCallback(answers.append)
+    finally:
+        globalLogPublisher.removeObserver(lines.append)
+    assert answers[0]["changes"] == ["flow night added"] and "night" in library.flows
+    assert any("No space left on device" in str(line.get("e", "")) for line in lines)
+
+
+def test_a_call_for_a_flow_on_its_way_waits_for_the_reload_not_released(site):
+    """A new flow and the route to it, then `cti reload`: the server
+    routes the next call to the flow at once, while the flow tier is still
+    making its prompts.  The call waits for the flows to be taken and
+    goes through the new flow; it is not released for a flow unknown."""
+    centre = Centre(str(site / "cti.toml"), var_dir=site.parent / "var")
+    centre.server.startService()
+    try:
+        _, settings, flows = load(centre.config.path)
+        waiting = []
+
+        def on_a_thread(f, *args):
+            d = defer.Deferred()
+            waiting.append((d, f, args))
+            return d
+
+        library = library_of(settings, flows, centre.clock, in_thread=on_a_thread)
+        client = centre.client()
+        centre.call(client.login(settings.user, settings.read_password(), "flow"))
+        tier = FlowTier(client, library.runner, library)
+        centre.call(tier.register())
+        shutil.copy(site / "flows" / "after_hours.toml", site / "flows" / "night.toml")
+        cti = site / "cti.toml"
+        cti.write_text(cti.read_text().replace(
+            "[[routes]]\n", '[[routes]]\ndnis = "5550777"\nflow = "night"\n\n[[routes]]\n', 1))
+        centre.call(admin(centre).call("Reload"))
+        centre.run(100)                                   # FlowsReload: prompts under way
+        assert waiting and "night" not in library.flows
+        caller = centre.sim.endpoint("dtiB1T1")
+        caller.call(ani="2125559876", dnis="5550777")
+        centre.run(5000)                                  # its RouteRequest meanwhile
+        assert caller.state == "ringing" and not tier.outcomes
+        d, f, args = waiting.pop()
+        d.callback(f(*args))                              # the prompts made: taken
+        centre.run_until(lambda: caller.state == "connected", what="the night flow answers")
+        centre.run(2000)
+        caller.hangup()
+        outcome = outcome_of(centre, tier, 1)
+        assert outcome.path[0] == ("night", "answer")
+    finally:
+        centre.center.stop()

@@ -168,6 +168,8 @@ def test_a_reload_changes_the_routes_for_the_next_call(tmp_path):
      "'Q' at 2 is not a digit"),
     ('name = "x"\npattern = "_9[2-"\ntrunk_groups = ["local"]', "outbound_routes[0].pattern",
      "closed by ']'"),
+    ('name = "x"\npattern = "_9[9-2]XX"\ntrunk_groups = ["local"]',
+     "outbound_routes[0].pattern", "the range 9-2 runs backwards (write 2-9)"),
     ('name = "x"\nprefix = "9a"\ntrunk_groups = ["local"]', "outbound_routes[0].prefix",
      "expected digits, * and #"),
     ('name = "x"\nprefix = "9"\ntrunk_groups = []', "outbound_routes[0].trunk_groups",
@@ -192,3 +194,71 @@ def test_two_routes_for_one_prefix_are_refused(tmp_path):
             '"local_calls"', '"again"').split("[[outbound_routes]]\nname = \"long")[0]))
     assert "outbound_routes[3].prefix: prefix '9' is routed already, by outbound_routes[0]" \
         in str(caught.value)
+
+
+def test_a_caller_whose_number_no_route_matches_is_not_offered_a_callback(tmp_path):
+    """Routes for 9... and 8... only: a caller from 2125550001 could never
+    be called back, so its key 5 does not release its line (it would wait
+    for a callback that never comes) and it stays on the line, queued."""
+    from dataclasses import replace
+
+    from cti.storage.models import QueueLogEntry
+
+    config = load_server_config(write_config(tmp_path))
+    centre = Centre(replace(config, queues=tuple(
+        replace(q, callback_key="5", announce_every_s=20, announce=("position",),
+                messages=()) if q.name == "support" else q for q in config.queues)))
+    caller = centre.sim.endpoint("dtiB1T1")
+    caller.call(ani="2125550001", dnis="5550199")
+    centre.run_until(lambda: centre.center.acd.entries and caller.state == "connected",
+                     what="waiting in support")
+    centre.run(2000)
+    caller.send_digits("5")
+    centre.run(10_000)
+    [ic] = centre.center.calls.values()
+    assert caller.state == "connected" and not ic.line_released and ic.state == "queued"
+    assert "CALLBACKREQ" not in [e.event for e in centre.records.of(QueueLogEntry)]
+
+
+def test_the_longest_fixed_beginning_wins_then_the_first_declared():
+    """The rule the module's example relies on: a pattern and a prefix
+    with the same fixed beginning ("91") go by their order."""
+    from cti.server.outbound.routes import OutboundRoute, route_for
+
+    mobiles = OutboundRoute("mobiles", ("gsm",), pattern="_91[3-9]XXXXXXXXX", strip=1)
+    long_distance = OutboundRoute("long_distance", ("pstn_out",), prefix="91", strip=1)
+    local = OutboundRoute("local", ("local",), prefix="9", strip=1)
+    routes = (local, mobiles, long_distance)
+    assert route_for(routes, "913125551234").name == "mobiles"
+    assert route_for(routes, "912125551234").name == "long_distance"   # 2: not a mobile
+    assert route_for(routes, "95551234").name == "local"
+    assert route_for((local, long_distance, mobiles), "913125551234").name == "long_distance"
+    assert mobiles.dialled("913125551234") == "13125551234"
+
+
+@pytest.mark.parametrize("routes,far", [
+    (ROUTES, "dtiB1T1"),               # 911 begins with long_distance's 91: its groups
+    ('[[outbound_routes]]\nname = "eights"\nprefix = "8"\ntrunk_groups = ["local"]\n',
+     "dtiB1T1"),                       # no route for it: every group, in file order
+])
+def test_an_emergency_number_goes_out_as_dialled_whatever_the_routes(tmp_path, routes, far):
+    """[dialing] emergency numbers are never refused: a route's strip does
+    not make 911 into 11, and a site whose routes match no 911 still
+    places it (on the route's groups first, then every out and both group)."""
+    centre = routed_centre(tmp_path, routes)
+    client, events, phone = headset_agent(centre)
+    call_id, end = call_out(centre, client, events, "911", far)
+    assert end.dialled() == "911"
+    assert hang_up_and_cdr(centre, end, call_id).dnis == "911"
+
+
+def test_an_emergency_call_takes_another_group_when_its_route_s_are_busy(tmp_path):
+    centre = routed_centre(tmp_path, ROUTES.replace('trunk_groups = ["local", "pstn_in"]',
+                                                    'trunk_groups = ["local"]'))
+    client, events, phone = headset_agent(centre)
+    for line in ("dxxxB1C1", "dxxxB1C2", "dxxxB1C3", "dxxxB1C4"):   # callers on every line
+        centre.sim.endpoint(line).call(ani="2125550001")
+    centre.run_until(lambda: all(centre.center.channels[f"dxxxB1C{n}"].state != "idle"
+                                 for n in range(1, 5)), what="every analog line busy")
+    call_id, end = call_out(centre, client, events, "911", "dtiB1T1")
+    assert end.dialled() == "911"

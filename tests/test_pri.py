@@ -286,6 +286,35 @@ def test_a_restart_of_a_channel_and_of_the_span_clears_the_calls_up(tmp_path):
     centre.run_until(lambda: trunk(centre, first).state == "connected", what="answered")
 
 
+def test_a_restart_of_the_whole_interface_from_a_switch_clears_every_call(tmp_path):
+    """A switch may RESTART the whole interface (restart class "all
+    interfaces", no channel identification), which libpri cannot send:
+    the frame is sent here as the telco's next I-frame."""
+    centre = pri_centre(tmp_path)
+    sim = admin(centre)
+    first, second = sim_call(centre, sim, "5550199"), sim_call(centre, sim, "5550199")
+    answered(centre, sim, first)
+    answered(centre, sim, second)
+    ours = dchannel(centre).link
+    frames = []
+    ours.trace = lambda frame, sent: frames.append((bytes(frame), sent))
+    centre.call(sim.call("SimRestart", span=SPAN, channel=bchannel(first, True)))
+    centre.run_until(lambda: trunk(centre, first).state == "idle", what="restarted")
+
+    def last_sequence(sent):
+        return [f[2] >> 1 for f, s in frames if s == sent and len(f) > 4 and not f[2] & 1][-1]
+    address = bytes([0x02, 0x01])                     # SAPI 0, a network command, TEI 0
+    control = bytes([(last_sequence(False) + 1) % 128 << 1, (last_sequence(True) + 1) % 128 << 1])
+    restart = bytes([0x08, 0x02, 0x00, 0x00, 0x46,    # global call reference, RESTART
+                     0x79, 0x01, 0x87])               # restart indicator: all interfaces
+    centre.server.telco.isdn.spans[SPAN].far.send(address + control + restart)
+    centre.run_until(lambda: trunk(centre, second).state == "idle", what="all restarted")
+    centre.run(500)
+    causes = sorted(r.cause for r in centre.records.of(CallRecord))
+    assert causes == ["restarted by the network (RESTART of channel 1)",
+                      "restarted by the network (RESTART of the interface)"]
+
+
 def test_a_d_channel_lost_keeps_the_call_up_then_clears_it_with_cause_27(tmp_path):
     centre = pri_centre(tmp_path)
     sim = admin(centre)
@@ -327,6 +356,17 @@ def test_overlap_on_a_switch_type_that_sends_en_bloc_is_refused(tmp_path):
 
     with pytest.raises(ConfigError, match=r"pri_spans\[0\]\.overlap.*en bloc"):
         pri_config(tmp_path, "t1", "national", "overlap = true\n")
+
+
+def test_nothing_goes_out_on_the_d_channel_once_the_server_stopped(tmp_path):
+    centre = pri_centre(tmp_path)
+    sent = []
+    dchannel(centre).tracers.append(lambda frame, outgoing: outgoing and sent.append(frame))
+    centre.call(centre.server.stopService())
+    sent.clear()
+    centre.clock.advance(60)
+    assert sent == []
+    assert not [c for c in centre.clock.getDelayedCalls() if "PriLink" in repr(c.func)]
 
 
 # -- the trunk's machine on a task.Clock ----------------------------------------------
@@ -473,6 +513,22 @@ def test_the_trunk_machine_out_with_no_answer_on_the_clock():
     assert [e.cause for e in wired.telco_events if e.kind == "disconnect"] == [19]
 
 
+def test_a_call_out_our_caller_gives_up_is_cleared_with_normal_clearing():
+    """Cause 21 (call rejected) is the called side's; the caller hanging
+    up while the far end rings clears with 16, as Q.850 has it."""
+    wired = Wired(settings())
+    failed = []
+    wired.trunk(1).seize("5551234").addErrback(failed.append)
+    wired.pump()
+    ring = [e for e in wired.telco_events if e.kind == "setup"][-1]
+    wired.telco.alerting(ring.call, inband=True)
+    wired.pump()
+    wired.trunk(1).release("the agent hung up")
+    wired.pump()
+    assert [e.cause for e in wired.telco_events if e.kind == "disconnect"] == [16]
+    assert wired.trunk(1).state == "idle" and failed[0].value.reason == "the agent hung up"
+
+
 def test_a_call_out_carries_the_span_s_calling_number_presentation_and_channel_choice():
     wired = Wired(settings(channel_selection="preferred", calling_number="5550100",
                            presentation="restricted"))
@@ -481,6 +537,50 @@ def test_a_call_out_carries_the_span_s_calling_number_presentation_and_channel_c
     ring = [e for e in wired.telco_events if e.kind == "setup"][-1]
     assert (ring.channel, ring.exclusive, ring.called, ring.calling, ring.presentation) == (
         2, False, "13800138000", "5550100", "restricted")
+
+
+def test_a_call_out_the_network_puts_on_another_channel_is_cleared_with_cause_6():
+    """Preferred: the network may answer on another channel than ours, one
+    this trunk is not: the call is cleared (channel unacceptable), not
+    left talking on a channel another trunk thinks is idle."""
+    wired = Wired(settings(channel_selection="preferred"))
+    failed = []
+    wired.trunk(1).seize("13800138000").addErrback(failed.append)
+    wired.pump()
+    ring = [e for e in wired.telco_events if e.kind == "setup"][-1]
+    ring.call.channel = 2                            # the network takes channel 2
+    wired.telco.proceeding(ring.call)
+    wired.pump()
+    assert failed[0].value.reason == "glare"            # the dialer tries the next trunk
+    assert [e.cause for e in wired.telco_events if e.kind in ("disconnect", "release")] \
+        == [6]
+    assert wired.trunk(1).state == "idle" and wired.trunk(1).call is None
+    assert wired.trunk(1).cause == 6
+    wired.telco.setup(2, "5550199", "2125551234")     # channel 2 free for a call in
+    wired.pump()
+    assert wired.listener.offered == [(f"{SPAN}T2", "2125551234", "5550199")]
+
+
+def test_the_network_s_call_wins_a_glare_on_a_channel_we_seize():
+    """Our SETUP and the network's cross for channel 1: the network's call
+    is taken (Q.931 5.7: it clears ours with cause 44), ours fails as a
+    glare so that the dialer tries the next trunk; no caller is lost."""
+    wired = Wired(settings())
+    failed = []
+    wired.trunk(1).seize("13800138000").addErrback(failed.append)
+    wired.telco.setup(1, "5550199", "2125551234")        # crossing ours on the wire
+    wired.pump()
+    ours = [e for e in wired.telco_events if e.kind == "setup"][-1]
+    wired.telco.refuse(ours.call, 44)
+    wired.pump()
+    assert failed[0].value.reason == "glare"
+    assert wired.listener.offered == [(f"{SPAN}T1", "2125551234", "5550199")]
+    assert wired.trunk(1).state == "offered"
+    wired.trunk(1).answer()
+    wired.pump()
+    assert wired.trunk(1).state == "connected"
+    assert not [e for e in wired.telco_events if e.kind in ("disconnect", "release")
+                and e.call is not ours.call]
 
 
 def test_a_preferred_channel_busy_gives_way_and_an_exclusive_one_is_refused_44():
@@ -570,6 +670,47 @@ def test_linediag_traces_a_call_to_a_pcap_that_tshark_reads_as_q931(tmp_path):
     assert f"D-channel {DCHANNEL} up (cpe, euroisdn_e1)" in spans.getvalue()
 
 
+@pytest.mark.parametrize("kind,device,channel", [("e1", "T15", "15"), ("e1", "T16", "17"),
+                                                 ("e1", "T30", "31"), ("t1", "T23", "23")])
+def test_the_trace_shows_a_b_channel_by_its_q931_number(tmp_path, kind, device, channel):
+    """E1: dtiBnT16..T30 are timeslots 17-31 (16 is the D-channel); T1:
+    channels 1-23 (24 is the D-channel); as tshark reads the SETUP and
+    our CALL PROCEEDING."""
+    import io
+
+    from cti import linediag
+    from cti.linediag.source import Attached
+
+    centre = pri_centre(tmp_path, kind)
+    sim = admin(centre)
+    source = Attached(Technician(centre, admin(centre)))
+    centre.clock.callLater(1, sim.call, "SimCall", target=SPAN + device, ani="2125551234",
+                           dnis="5550199")
+    pcap = tmp_path / "call.pcap"
+    args = linediag.parser().parse_args(["trace", DCHANNEL, "--output", str(pcap),
+                                         "--seconds", "3"])
+    assert linediag.run(args, source, io.StringIO(), now=centre.clock.seconds) == 0
+    assert trunk(centre, SPAN + device).state == "connected"
+    fields = subprocess.run(["tshark", "-r", str(pcap), "-Y", "q931", "-T", "fields", "-e",
+                             "q931.message_type", "-e", "q931.channel.number"],
+                            capture_output=True, text=True, check=True).stdout
+    rows = [line.split("\t") for line in fields.splitlines()]
+    assert rows[:2] == [["0x05", channel], ["0x02", channel]]
+
+
+def test_a_trace_ends_with_the_technician_s_session(tmp_path):
+    """linediag killed (no StopDChannelTrace): the session's end stops the
+    trace, nothing is left sending frames for nobody."""
+    centre = pri_centre(tmp_path)
+    technician = admin(centre)
+    centre.call(technician.call("StartDChannelTrace", device=DCHANNEL))
+    centre.run(1000)
+    assert len(dchannel(centre).tracers) == 1
+    technician.transport.loseConnection()
+    centre.run(100)
+    assert dchannel(centre).tracers == []
+
+
 def test_a_trace_of_what_is_no_d_channel_is_refused_naming_them(tmp_path):
     centre = pri_centre(tmp_path)
     error = refused(centre, admin(centre), "StartDChannelTrace", device="dtiB1D")
@@ -594,6 +735,25 @@ def test_the_doctor_finds_both_ends_network_from_libpri_s_own_words(tmp_path):
     assert finding["where"].startswith(f"{SPAN} (pri_spans[0].node in ")
     assert "they think they're the network, too" in finding["evidence"]
     assert finding["fix"].startswith('Set node = "cpe"')
+
+
+def test_a_telco_provisioned_back_leaves_no_old_side_calling_on_the_d_channel(tmp_path):
+    """SimDChannel --node cpe, then --node network again: the D-channel is
+    up with only the new far end on it (the old one's SABMEs would be
+    libpri's configuration errors every second, forever)."""
+    centre = pri_centre(tmp_path)
+    sim = admin(centre)
+    centre.call(sim.call("SimDChannel", span=SPAN, node="cpe"))
+    centre.run_until(lambda: dchannel(centre).state == "down", what="both sides CPE")
+    centre.call(sim.call("SimDChannel", span=SPAN, node="network"))
+    centre.run_until(lambda: dchannel(centre).state == "up", what="provisioned back")
+    errors = list(dchannel(centre).config_errors)
+    received = []
+    dchannel(centre).tracers.append(lambda frame, sent: sent or received.append(frame))
+    centre.run(30_000)
+    assert dchannel(centre).config_errors == errors
+    assert not [f for f in received if f[2] & 0xEF == 0x6F]       # no SABME
+    assert dchannel(centre).state == "up"
 
 
 def test_the_doctor_finds_a_silent_d_channel_on_a_healthy_span(tmp_path):

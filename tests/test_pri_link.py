@@ -114,15 +114,46 @@ def test_frames_lost_take_the_link_down_after_t200_times_n200_on_the_virtual_clo
     assert wire.kinds("cpe")[-1] == "dchannel_up" and wire.cpe.up
 
 
-def test_a_restart_of_a_channel_and_of_the_interface_is_told_and_acknowledged():
+def test_a_restart_of_a_channel_is_told_and_acknowledged():
     wire = Wire()
     wire.net.restart(5)
     wire.pump()
     assert wire.last("cpe", "restart").channel == 5
     assert wire.last("net", "restart_ack").channel == 5
-    wire.net.restart()
+
+
+def _sequence(frame):
+    """N(S) of an I-frame (control field's first octet, bit 0 clear), or None."""
+    return frame[2] >> 1 if len(frame) > 4 and not frame[2] & 1 else None
+
+
+def test_a_restart_of_the_whole_interface_from_a_switch_is_told_with_no_channel():
+    """libpri cannot send one (PriLink.restart restarts a channel), but a
+    switch may: a RESTART with the restart class "all interfaces" and no
+    channel identification.  Sent here as the network's next I-frame."""
+    wire = Wire()
+    sent = []
+
+    def pump():                             # Wire.pump, keeping every frame
+        while wire.queue:
+            sender, frame = wire.queue.pop(0)
+            sent.append((sender, frame))
+            (wire.cpe if sender == "net" else wire.net).receive(frame)
+    wire.pump = pump
+    wire.net.restart(5)                     # an I-frame each way: the sequence numbers
     wire.pump()
-    assert wire.kinds("net")[-1] == "restart_ack"
+    ours = [_sequence(f) for who, f in sent if who == "net" and _sequence(f) is not None]
+    theirs = [_sequence(f) for who, f in sent if who == "cpe" and _sequence(f) is not None]
+    address = bytes([0x02, 0x01])           # SAPI 0, C/R 1 (a network command), TEI 0
+    control = bytes([(ours[-1] + 1) % 128 << 1, (theirs[-1] + 1) % 128 << 1])
+    restart = bytes([0x08, 0x02, 0x00, 0x00,          # Q.931, the global call reference
+                     0x46,                            # RESTART
+                     0x79, 0x01, 0x87])               # restart indicator: all interfaces
+    wire.cpe.receive(address + control + restart)
+    wire.pump()
+    assert wire.last("cpe", "restart").channel is None
+    acknowledged = [f for who, f in sent if who == "cpe" and f[2:3] and not f[2] & 1]
+    assert acknowledged[-1][8] == 0x4E      # RESTART ACKNOWLEDGE (after 08 02 80 00)
 
 
 def test_an_unknown_switch_type_or_node_is_refused_naming_the_choices():

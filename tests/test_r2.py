@@ -15,7 +15,7 @@ from cti.server.lines.r2china import ChinaBackward, ChinaForward
 from cti.storage.models import CallRecord
 from drivers.errors import DriverNotSupported
 from drivers.r2 import DriverPort, FarPort, R2Channel, R2Context
-from tests.centre import Centre, admin, flow_tier, tones_both_ways
+from tests.centre import Centre, admin, flow_tier, refused, tones_both_ways
 from tests.rig import Rig, hears, power_at
 
 SPAN, TS = "dtiB1", "dtiB1T1"
@@ -291,6 +291,8 @@ def test_a_china_call_in_reaches_an_agent_with_its_ani_dnis_and_category(tmp_pat
     centre.call(admin_client.call("SimHangup", device=ts))             # clear-forward
     centre.run_until(lambda: call_id not in centre.center.calls, what="the call ends")
     centre.run_until(lambda: centre.server.channels[ts].state == "idle", what="idle")
+    snapshot = centre.server.channels[ts].snapshot()
+    assert (snapshot["ani"], snapshot["category"], snapshot["charge"]) == ("", "", None)
     [cdr] = centre.records.of(CallRecord)
     assert (cdr.ani, cdr.dnis, cdr.trunk, cdr.disposition, cdr.agent) == (
         "13800138000", "5550199", ts, "answered", "1005")
@@ -502,3 +504,157 @@ def test_boards_without_an_r2_mf_transceiver_refuse_r2_trunks_at_start(tmp_path)
     with pytest.raises(DriverNotSupported) as refused:
         Centre(r2_config(tmp_path, "itu"), binding="vendor")
     assert refused.value.device == "dtiB2T1" and "no R2 MF transceiver" in str(refused.value)
+
+
+def test_a_china_call_out_whose_called_side_takes_a_shorter_ani_is_accepted():
+    """A called side that has enough of the ANI sends A3 (address complete)
+    while ours still has ANI digits to send: we go to group B, not astray."""
+    def short_ani(port, clock, on_event, max_ani, max_dnis):
+        return ChinaBackward(port, clock, on_event, 4, max_dnis)
+
+    pair = R2Pair("cn", max_ani=11, max_dnis=1, ours=ChinaForward, far=short_ani)
+    pair.ours.make_call("13800138000", "8", "national_priority")
+    offered = pair.until(pair.far_events, "offered")
+    assert (offered.ani, offered.dnis, offered.category) == ("1380", "8", "national_priority")
+    pair.far.accept("charge")
+    assert pair.until(pair.ours_events, "accepted").charge is True
+
+
+def test_a_china_call_out_whose_called_side_falls_silent_fails_in_30_s():
+    """Our DNIS is shorter than the called side's max_dnis and it never asks
+    again (nor ends the address with A3): our calling side gives up after
+    OpenR2's forward safety time and clears forward, its call failed."""
+    def slow(port, clock, on_event, max_ani, max_dnis):
+        return ChinaBackward(port, clock, on_event, max_ani, max_dnis, mf_timeout_ms=120_000)
+
+    pair = R2Pair("cn", max_ani=4, max_dnis=7, ours=ChinaForward, far=slow)
+    pair.ours.make_call("", "8001")
+    assert pair.until(pair.ours_events, "error", within_ms=40_000).error == \
+        "forward_safety_timeout"
+    pair.run(100)
+    assert pair.rig.sim.endpoint(TS).heard_bits() == "1011"              # clear-forward
+
+
+@pytest.mark.parametrize(("variant", "category"), [("itu", "collect_call"),
+                                                   ("cn", "collect_call"), ("cn", "unknown")])
+def test_the_telco_refuses_a_category_the_variant_cannot_send(tmp_path, variant, category):
+    """A SimCall category that the group's variant has no signal for is
+    refused by name (it reached the agent as a national subscriber, or
+    died in an MF timeout)."""
+    centre = r2_centre(tmp_path, variant)
+    e = refused(centre, admin(centre), "SimCall", target="pstn_r2", ani="13800138000",
+                dnis="5550199", category=category)
+    assert e.code == "invalid_field" and e.body["field"] == "category"
+    assert f"category: {category!r} is not one of" in str(e)
+    assert centre.server.telco.r2.idle("dtiB2T1")
+
+
+@pytest.mark.parametrize("variant", ["itu", "cn"])
+def test_a_silent_answer_mode_leaves_the_telcos_own_calls_in_alone(tmp_path, variant):
+    """SimAnswerMode silence is how the telco takes our calls out: its own
+    call in on that timeslot still signals (on OpenR2's variants one
+    channel plays both sides)."""
+    centre = r2_centre(tmp_path, variant)
+    admin_client = admin(centre)
+    centre.call(admin_client.call("SimAnswerMode", target="dtiB2T1", mode="silence"))
+    centre.call(admin_client.call("SimCall", target="dtiB2T1", ani="2125551234",
+                                  dnis="5550199"))
+    trunk = centre.server.channels["dtiB2T1"]
+    centre.run_until(lambda: trunk.state == "connected", what="the call in answered")
+    assert (trunk.ani, trunk.dnis) == ("2125551234", "5550199")
+
+
+def test_glare_on_a_two_way_itu_trunk_fails_both_calls_and_leaves_it_idle(tmp_path):
+    """OpenR2 (the variants but China) settles no glare: both seizures go
+    unacknowledged, our call fails with its R2 protocol error, and the
+    trunk takes the next call in."""
+    centre = r2_centre(tmp_path, "itu")
+    trunk = centre.server.channels["dtiB2T1"]
+    failed = []
+    trunk.seize("5551234").addErrback(failed.append)
+    centre.server.telco.r2.call("dtiB2T1", "13800138000", "5550199")
+    centre.run_until(lambda: failed, within_ms=20_000, what="our call fails")
+    assert failed[0].value.reason == "R2 protocol error: seize_timeout"
+    centre.run_until(lambda: trunk.state == "idle" and centre.server.telco.r2.idle("dtiB2T1"),
+                     what="both ends idle")
+    centre.call(admin(centre).call("SimCall", target="dtiB2T1", ani="2125551234",
+                                   dnis="5550199"))
+    centre.run_until(lambda: trunk.state == "connected", what="the next call in answered")
+
+
+def test_a_caller_who_clears_as_the_call_is_accepted_leaves_no_call_up(tmp_path):
+    """The telco clears forward in the very tick its China call in is
+    accepted (2.1 s after its seizure): OpenR2 reports both at once, the
+    call layer answers the first, and the clear still ends the call."""
+    centre = r2_centre(tmp_path, "cn")
+    trunk, telco = centre.server.channels["dtiB2T1"], centre.server.telco.r2
+    telco.call("dtiB2T1", "13800138000", "5550199")
+    centre.run(2100)
+    telco.hangup("dtiB2T1")
+    centre.run_until(lambda: trunk.state == "idle" and telco.idle("dtiB2T1"),
+                     what="both ends idle")
+    assert centre.center.calls == {}
+    [cdr] = centre.records.of(CallRecord)
+    assert (cdr.ani, cdr.cause) == ("13800138000", "far end cleared (clear-forward)")
+
+
+@pytest.mark.parametrize(("variant", "ringing"), [("cn", True), ("cn", False),
+                                                  ("itu", False)])
+def test_sim_hangup_on_our_unanswered_call_out_is_refused_by_name(tmp_path, variant, ringing):
+    """The far end of our call out clears back only once it answered (in
+    its register signalling or while it rings it has no line signal for
+    it): SimHangup says so, and the call goes on."""
+    centre = r2_centre(tmp_path, variant)
+    trunk = centre.server.channels["dtiB2T1"]
+    admin_client = admin(centre)
+    centre.call(admin_client.call("SimAnswerMode", target="dtiB2T1", mode="no_answer"))
+    trunk.seize("5551234", no_answer_s=30).addErrback(lambda f: None)
+    centre.run_until(lambda: trunk.state == ("alerting" if ringing else "seizing")
+                     and not centre.server.telco.r2.idle("dtiB2T1"), what="our call out")
+    e = refused(centre, admin_client, "SimHangup", device="dtiB2T1")
+    assert e.code == "invalid_state" and "cannot clear the call now" in str(e), str(e)
+    centre.run_until(lambda: trunk.state == "alerting", what="the call rings on")
+    trunk.release()
+    centre.run_until(lambda: trunk.state == "idle" and centre.server.telco.r2.idle("dtiB2T1"),
+                     what="both ends idle")
+
+
+@pytest.mark.parametrize("down_after_ms", [0, 2000])
+def test_a_span_alarm_as_an_itu_call_arrives_leaves_the_timeslot_usable(tmp_path,
+                                                                        down_after_ms):
+    """The span goes down as the telco's call in is seized (0 ms) or being
+    accepted (2 s), and comes back: OpenR2 finishes offering or accepting
+    a call the trunk gave up, which is cleared, so the next call gets in."""
+    centre = r2_centre(tmp_path, "itu")
+    trunk, telco = centre.server.channels["dtiB2T1"], centre.server.telco.r2
+    telco.call("dtiB2T1", "13800138000", "5550199")
+    centre.run(down_after_ms)
+    centre.sim.span_alarm("dtiB2", "los", True)
+    centre.run(3000)
+    centre.sim.span_alarm("dtiB2", "los", False)
+    centre.run_until(lambda: trunk.state == "idle" and telco.idle("dtiB2T1"),
+                     within_ms=60_000, what="both ends idle")
+    assert centre.sim.endpoint("dtiB2T1").heard_bits() == "1001"        # our idle
+    centre.call(admin(centre).call("SimCall", target="dtiB2T1", ani="2125551234",
+                                   dnis="5550100"))
+    centre.run_until(lambda: trunk.state == "connected", what="the next call in answered")
+    assert trunk.ani == "2125551234"
+
+
+def test_a_span_alarm_during_a_china_call_in_leaves_the_telco_able_to_call_again(tmp_path):
+    """The telco's China calling side fails its call in (an MF timeout: the
+    span is down) and clears forward while our side still acknowledges
+    the seizure: it hears our bits until we are idle, then calls again."""
+    centre = r2_centre(tmp_path, "cn")
+    trunk, telco = centre.server.channels["dtiB2T1"], centre.server.telco.r2
+    telco.call("dtiB2T1", "13800138000", "5550199")
+    centre.run(500)
+    centre.sim.span_alarm("dtiB2", "los", True)
+    centre.run(3000)
+    centre.sim.span_alarm("dtiB2", "los", False)
+    centre.run_until(lambda: trunk.state == "idle" and telco.idle("dtiB2T1"),
+                     within_ms=60_000, what="both ends idle")
+    centre.call(admin(centre).call("SimCall", target="dtiB2T1", ani="2125551234",
+                                   dnis="5550100"))
+    centre.run_until(lambda: trunk.state == "connected", what="the next call in answered")
+    assert trunk.ani == "2125551234"

@@ -246,6 +246,19 @@ def test_bad_mfc_r2_settings_are_named(tmp_path, settings, key, message):
     assert e.key == f"trunk_groups[0].{key}" and message in str(e), str(e)
 
 
+@pytest.mark.parametrize("variant", ["itu", "cn", "mx", "ar"])
+def test_a_collect_call_category_is_refused_where_the_variant_has_no_signal_for_it(
+        tmp_path, variant):
+    """Only Brazil's variant has a collect-call signal: elsewhere every call
+    out would die in an MF timeout (OpenR2) or go out as another category."""
+    e = error(tmp_path, e1_r2(f'r2_variant = "{variant}"\nr2_category = "collect_call"'))
+    assert e.key == "trunk_groups[0].r2_category", str(e)
+    assert f"r2_variant '{variant}' has no collect-call category signal" in str(e), str(e)
+    config = load_server_config(write(tmp_path, e1_r2(
+        'r2_variant = "br"\nr2_category = "collect_call"')))
+    assert config.trunk_groups[0].r2.category == "collect_call"
+
+
 def test_an_mfc_r2_group_is_of_e1_cas_timeslots_only(tmp_path):
     text = e1_r2().replace('channels = ["dxxxB1C1-4"]', 'channels = ["dxxxB1C1-4"]', 1)
     text = text.replace('channels = ["dtiB1T1-30"]', 'channels = ["dtiB1T1-30", "dxxxB1C1"]')

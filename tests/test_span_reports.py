@@ -403,3 +403,20 @@ def test_a_history_file_that_cannot_be_understood_is_left_out(tmp_path):
     centre.call(centre.server.stopService())
     saved = json.loads((tmp_path / "span-history.json").read_text())
     assert saved["spans"]["dtiB1"]["alarms"] == []
+
+
+@pytest.mark.parametrize("spans", [
+    {"dtiB1": []},                                       # a span's history not a table
+    {"dtiB1": {"alarms": [], "performance": ["esf"]}},   # its performance not one either
+])
+def test_a_history_file_of_the_wrong_shape_is_left_out_and_the_server_starts(tmp_path,
+                                                                              spans):
+    """Valid JSON, not a history: the server starts without it."""
+    (tmp_path / "span-history.json").write_text(json.dumps({"at": 1, "spans": spans}))
+    centre = Centre(var_dir=tmp_path)
+    centre.server.startService()
+    client = admin(centre)
+    next_poll(centre)
+    assert report(centre, client)["alarmHistory"] == []
+    centre.server.drain_s = 0
+    centre.call(centre.server.stopService())

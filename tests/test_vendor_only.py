@@ -252,3 +252,36 @@ def test_the_server_on_the_vendors_calls_clears_a_silent_hang_up_at_its_level():
                      what="cleared by silence")
     [cdr] = centre.records.of(CallRecord)
     assert cdr.cause == "far end cleared (silence for 6 s)"
+
+
+@pytest.mark.parametrize("t1_loopstart", [False, True])
+def test_a_vendor_sdk_without_the_silence_parameter_refuses_to_start_silence(tmp_path,
+                                                                             t1_loopstart):
+    """Headers without DXCH_SILENCETHRESH: a group with "silence" stops
+    the server at its start, naming dx_setparm; a T1 loop-start group as
+    an analog one (not the first call on it, its voice resource lent)."""
+    import shutil
+
+    shutil.copytree("etc", tmp_path / "etc")
+    cti = tmp_path / "etc" / "cti.toml"
+    if t1_loopstart:
+        boards = tmp_path / "etc" / "boards.toml"
+        boards.write_text(boards.read_text().replace('signalling = "em_wink"',
+                                                     'signalling = "fxs_loopstart"', 1))
+        anchor = 'channels = ["dtiB1T1-24"]\n'
+    else:
+        anchor = 'channels = ["dxxxB1C1-4"]\n'
+    cti.write_text(cti.read_text().replace(
+        anchor, anchor + 'disconnect = ["tone", "silence"]\n', 1))
+    config = load_server_config(cti)
+    channels = dict(zip(TONE_PLAN, config.voice_pool[-4:], strict=True))
+    config = replace(config, station_tones=channels, voice_pool=tuple(
+        name for name in config.voice_pool if name not in channels.values()))
+    Simulator.from_config(config.boards)
+    clock = task.Clock()
+    headers_without = binding("vendor")
+    headers_without.has_silence_threshold = False
+    driver = R4Driver(clock=clock, binding=headers_without, tone_channels=channels)
+    with pytest.raises(errors.DriverNotSupported) as caught:
+        CTServer(config, reactor=clock, driver=driver, records=[], listen=[], http="")
+    assert "dx_setparm" in str(caught.value) and "DXCH_SILENCETHRESH" in str(caught.value)

@@ -20,7 +20,14 @@ loads the directory again and takes it as a whole, or not at all::
   (its gotos too: cti.flow.runtime); the calls after take the new ones.
 - Prompts the new flows need and the manifest describes are generated
   (espeak-ng), as at the start, on a thread (calls go on meanwhile),
-  before the flows are taken; a prompt that cannot be made is a warning.
+  before the flows are taken; a prompt that cannot be made (espeak-ng
+  failing, a prompts directory full or not writable) is a warning.
+- One at a time: a reload asked while another makes its prompts waits
+  for it, then reads the files, so the flows served are the files as
+  they were last, whichever prompts take longer.
+- A call for a flow the runner does not have, while a reload is under
+  way (the server routes to a new flow as soon as its own reload is
+  taken), waits for that reload, then runs (cti.flow.tier `settled`).
 
 Not reloaded: the [flow] settings themselves (where the server is, the
 login, flows_dir, prompts_dir) and the site's hook modules, which `cti
@@ -53,6 +60,7 @@ class FlowLibrary:
         self.manifest = manifest
         self.runner = runner
         self.in_thread = in_thread or threads.deferToThread
+        self._one_at_a_time = defer.DeferredLock()
 
     @property
     def flows(self):
@@ -64,7 +72,18 @@ class FlowLibrary:
         ...]}, or failing with FlowsRefused (logged) and nothing changed
         when a flow is wrong.  Missing prompts are made first, then the
         flows taken.  `why`: what asked, for the log ("SIGHUP", "the CT
-        server's reload")."""
+        server's reload").  A reload asked while another makes its prompts
+        reads the files once that one has taken its flows: the last to
+        end is the last asked, the files as they are then."""
+        return self._one_at_a_time.run(self._reload, why)
+
+    def settled(self):
+        """A Deferred that fires once no reload is under way (at once when
+        none is): a call for a flow the runner lacks waits for it, as the
+        reload under way may bring that flow."""
+        return self._one_at_a_time.run(lambda: None)
+
+    def _reload(self, why):
         try:
             flows = load_flows(self.flows_dir, self.manifest)
         except FlowErrors as e:
@@ -78,8 +97,8 @@ class FlowLibrary:
             return defer.succeed(self._take(flows, why))
         made = self.in_thread(ensure_prompts, self.manifest.parent)
 
-        def no_prompts(failure):
-            failure.trap(PromptError)
+        def no_prompts(failure):                   # espeak-ng failed, or the disk
+            failure.trap(PromptError, OSError)
             log.warn("flows reloaded ({why}): {e}: callers hear silence where prompts are "
                      "missing", why=why, e=failure.value)
         return made.addErrback(no_prompts).addCallback(lambda _: self._take(flows, why))

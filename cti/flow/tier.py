@@ -23,8 +23,10 @@ A `RouteEnd` event (the caller hung up, or the server took the call back)
 makes every later request of that call fail with `CallGone`, so the flow
 stops at once.  A `FlowsReload` event (the server's configuration was
 reloaded) reloads the flow files (cti.flow.library), answered with
-`FlowsReloaded`.  Prompt files are absolute paths: the CT server must be
-able to read them (same machine, or the same path on shared storage).
+`FlowsReloaded`; a RouteRequest for a flow not loaded meanwhile waits for
+that reload (the server may route to a new flow before it ends).
+Prompt files are absolute paths: the CT server must be able to read them
+(same machine, or the same path on shared storage).
 """
 from collections import deque
 
@@ -177,7 +179,12 @@ class FlowTier:
         self.calls[control.call_id] = control
         log.info("call {call}: flow {flow} for {ani} -> {dnis}", call=control.call_id,
                  flow=request.get("flow"), ani=control.ani or "-", dnis=control.dnis or "-")
-        d = self.runner.run(control, request["flow"], request.get("step"))
+        flow, step = request["flow"], request.get("step")
+        if self.library is not None and flow not in self.runner.flows:   # on its way?
+            d = self.library.settled().addCallback(
+                lambda _: self.runner.run(control, flow, step))
+        else:
+            d = self.runner.run(control, flow, step)
 
         def done(outcome):
             self.calls.pop(control.call_id, None)

@@ -304,6 +304,13 @@ class CTServer(MultiService):
         for context in self.r2_contexts.values():
             context.close()
 
+    def _close_pri(self):
+        """libpri's links on the ISDN D-channels go silent with the server
+        (their calls were drained): no timer of theirs runs on, no frame
+        goes out after the stop."""
+        for span in self.pri_spans:
+            span.link.close()
+
     def startService(self):
         if self.hangup is not None:                # SIGHUP reloads from now on
             self.hangup.install()
@@ -333,8 +340,8 @@ class CTServer(MultiService):
         self.span_watches.stop()
         self.center.stop()
         self._close_r2()
+        self._close_pri()
         self.lag.stop()
-        self.telco.stop()
         self.hub.close_all("server shutdown")
         yield defer.maybeDeferred(super().stopService)
         if self.sim is not None and not self.sim.virtual_time:

@@ -79,9 +79,9 @@ from drivers.interface import (
 )
 from drivers.pri import NODES as PRI_NODES
 from drivers.pri import SWITCH_TYPES
-from drivers.r2 import CATEGORIES as R2_ALL_CATEGORIES
 from drivers.r2 import MAX_DIGITS as R2_MAX_DIGITS
 from drivers.r2 import VARIANTS as R2_VARIANTS
+from drivers.r2 import categories_sent as r2_categories_sent
 
 __all__ = [
     "Agent", "CallerIdBox", "Device", "FlowSettings", "MonitoredLine", "Queue", "Route",
@@ -129,8 +129,6 @@ SIGNALLINGS = {"t1": {**{s: s for s in T1_SIGNALLINGS}, "loopstart": "fxs_loopst
 R2_KEYS = ("r2_variant", "r2_max_ani", "r2_max_dnis", "r2_category", "r2_charge",
            "r2_mf_timeout_ms")
 R2_CHARGES = ("charge", "no_charge")
-#: The categories our calls out may send (not "unknown": that is what a far end may send).
-R2_CATEGORIES = tuple(c for c in R2_ALL_CATEGORIES if c != "unknown")
 #: The compelled cycle's timeout, ms: lowest and highest.
 R2_MF_TIMEOUT_MS = (500, 30000)
 CHANNELS_PER_VOICE_BOARD = 4
@@ -816,12 +814,18 @@ def _r2_settings(reader, t, key, name, signalling):
                     f"({cas[0]}) with other channels ({other}): an MFC/R2 group is of E1 CAS "
                     "timeslots only")
     defaults = R2Settings()
+    variant = reader.string(t, key, "r2_variant", defaults.variant, choices=R2_VARIANTS)
+    if t.get("r2_category") == "collect_call" and "collect_call" not in r2_categories_sent(
+            variant):
+        reader.fail(f"{key}.r2_category", f"'collect_call': r2_variant {variant!r} has no "
+                    "collect-call category signal (Brazil's, \"br\", has): our calls out "
+                    "would fail")
     return R2Settings(
-        variant=reader.string(t, key, "r2_variant", defaults.variant, choices=R2_VARIANTS),
+        variant=variant,
         max_ani=reader.integer(t, key, "r2_max_ani", defaults.max_ani, 1, R2_MAX_DIGITS),
         max_dnis=reader.integer(t, key, "r2_max_dnis", defaults.max_dnis, 1, R2_MAX_DIGITS),
         category=reader.string(t, key, "r2_category", defaults.category,
-                               choices=R2_CATEGORIES),
+                               choices=r2_categories_sent(variant)),
         charge=reader.string(t, key, "r2_charge", defaults.charge, choices=R2_CHARGES),
         mf_timeout_ms=reader.integer(t, key, "r2_mf_timeout_ms", defaults.mf_timeout_ms,
                                      R2_MF_TIMEOUT_MS[0], R2_MF_TIMEOUT_MS[1]))

@@ -47,7 +47,7 @@ INCLUDES = """
 
 _CONSTANTS = """
 OR2_VAR_ARGENTINA OR2_VAR_BRAZIL OR2_VAR_CHINA OR2_VAR_ITU OR2_VAR_MEXICO
-OR2_CALL_WITH_CHARGE OR2_CALL_NO_CHARGE OR2_CALL_SPECIAL OR2_CALL_UNKNOWN
+OR2_CALL_WITH_CHARGE OR2_CALL_NO_CHARGE OR2_CALL_SPECIAL
 OR2_CAUSE_BUSY_NUMBER OR2_CAUSE_NETWORK_CONGESTION OR2_CAUSE_UNALLOCATED_NUMBER
 OR2_CAUSE_OUT_OF_ORDER OR2_CAUSE_UNSPECIFIED OR2_CAUSE_NO_ANSWER OR2_CAUSE_NORMAL_CLEARING
 OR2_CAUSE_COLLECT_CALL_REJECTED OR2_CAUSE_FORCED_RELEASE OR2_CAUSE_NUMBER_CHANGED
@@ -60,8 +60,8 @@ OR2_CALLING_PARTY_CATEGORY_INTERNATIONAL_SUBSCRIBER
 OR2_CALLING_PARTY_CATEGORY_INTERNATIONAL_PRIORITY_SUBSCRIBER
 OR2_CALLING_PARTY_CATEGORY_COLLECT_CALL OR2_CALLING_PARTY_CATEGORY_UNKNOWN
 OR2_CALLING_PARTY_CATEGORY_TEST_EQUIPMENT
-OR2_LOG_ERROR OR2_LOG_WARNING OR2_LOG_NOTICE OR2_LOG_DEBUG OR2_LOG_MF_TRACE OR2_LOG_CAS_TRACE
-CTI_R2_PORTS CTI_R2_MF_OFF CTI_R2_MF_FORWARD CTI_R2_MF_BACKWARD
+OR2_LOG_ERROR OR2_LOG_WARNING OR2_LOG_NOTICE
+CTI_R2_MF_OFF CTI_R2_MF_FORWARD CTI_R2_MF_BACKWARD
 """
 
 TYPES = "".join(f"#define {name} ...\n" for name in _CONSTANTS.split()) + """
@@ -83,12 +83,8 @@ void cti_r2_port_mf_off(int fd);
 openr2_chan_t *cti_r2_chan_new(openr2_context_t *ctx, int fd);
 
 void openr2_context_delete(openr2_context_t *r2context);
-void openr2_context_set_ani_first(openr2_context_t *r2context, int ani_first);
-void openr2_context_set_skip_category_request(openr2_context_t *r2context, int skip);
-void openr2_context_set_immediate_accept(openr2_context_t *r2context, int immediate_accept);
 void openr2_context_set_mf_back_timeout(openr2_context_t *r2context, int ms);
 void openr2_context_set_log_level(openr2_context_t *r2context, int level);
-void openr2_context_set_double_answer(openr2_context_t *r2context, int enable);
 int openr2_chan_process_event(openr2_chan_t *r2chan);
 int openr2_chan_get_time_to_next_event(openr2_chan_t *r2chan);
 int openr2_chan_get_fd(openr2_chan_t *r2chan);
@@ -100,10 +96,6 @@ int openr2_chan_answer_call(openr2_chan_t *r2chan);
 int openr2_chan_disconnect_call(openr2_chan_t *r2chan, int cause);
 void openr2_chan_delete(openr2_chan_t *r2chan);
 void openr2_context_remove_channel(openr2_context_t *r2context, openr2_chan_t *r2chan);
-void openr2_chan_set_log_level(openr2_chan_t *r2chan, int level);
-const char *openr2_proto_get_error(int reason);
-const char *openr2_proto_get_disconnect_string(int cause);
-const char *openr2_proto_get_category_string(int category);
 
 extern "Python" void cti_r2_on_call_init(openr2_chan_t *chan);
 extern "Python" void cti_r2_on_call_offered(openr2_chan_t *chan, const char *ani,

@@ -50,6 +50,8 @@ struct cti_chanvoice {
     int silence_dbm0;           /* below this level (dBm0) is silence */
     int silence_events, silent; /* reporting its changes; silent as last reported */
     long quiet_ms, loud_ms;     /* below / above the level, unbroken */
+    cti_r2mf *r2mf;             /* the R2 MF transceiver, while on */
+    int r2mf_heard;             /* the R2 signal it hears now, 0 for none */
     int recording;
     int16_t *rec;
     size_t rec_len, rec_cap;
@@ -92,6 +94,7 @@ void cti_chanvoice_free(cti_chanvoice *cv)
     cti_digit_rx_free(cv->mf_rx);
     cti_cpt_rx_free(cv->cpt);
     cti_cid_rx_free(cv->cid);
+    cti_r2mf_free(cv->r2mf);
     free(cv);
 }
 
@@ -319,6 +322,41 @@ void cti_chanvoice_silence_events(cti_chanvoice *cv, int on)
     cv->quiet_ms = cv->loud_ms = 0;
 }
 
+int cti_chanvoice_r2mf(cti_chanvoice *cv, int mode)
+{
+    cti_r2mf_free(cv->r2mf);
+    cv->r2mf = NULL;
+    cv->r2mf_heard = 0;
+    if (mode == CTI_R2MF_OFF)
+        return 0;
+    cv->r2mf = cti_r2mf_new(mode == CTI_R2MF_FORWARD);
+    return cv->r2mf ? 0 : -1;
+}
+
+void cti_chanvoice_r2mf_send(cti_chanvoice *cv, int signal)
+{
+    if (cv->r2mf)
+        cti_r2mf_send(cv->r2mf, signal);
+}
+
+int cti_chanvoice_r2mf_heard(const cti_chanvoice *cv)
+{
+    return cv->r2mf_heard;
+}
+
+/* Hear a block with the R2 MF transceiver, and sound its signal in tx in
+ * place of what the channel sends: CTI_CV_R2MF if the signal heard changed. */
+static int r2mf_block(cti_chanvoice *cv, const int16_t *rx, int16_t *tx, int n)
+{
+    int heard = cti_r2mf_feed(cv->r2mf, rx, n);
+    if (tx && cti_r2mf_sending(cv->r2mf))
+        cti_r2mf_gen(cv->r2mf, tx, n);
+    if (heard == cv->r2mf_heard)
+        return 0;
+    cv->r2mf_heard = heard;
+    return CTI_CV_R2MF;
+}
+
 /* A block heard below the level (quiet) or not: CTI_CV_SILENCE_ON or _OFF
  * when the silence began or ended with it, while reporting. */
 static int silence_changes(cti_chanvoice *cv, int quiet, int n)
@@ -404,8 +442,10 @@ int cti_chanvoice_block(cti_chanvoice *cv, const int16_t *rx, int16_t *tx, int n
     if (cv->recording)
         keep(cv, rx, n);
     if (cv->cp.phase != CP_OFF)
-        return flags | analyse(cv, rx, n, tx && send(cv, tx, n));
-    if (tx && send(cv, tx, n))
+        flags |= analyse(cv, rx, n, tx && send(cv, tx, n));
+    else if (tx && send(cv, tx, n))
         flags |= CTI_CV_SENT_ALL;
+    if (cv->r2mf)
+        flags |= r2mf_block(cv, rx, tx, n);
     return flags;
 }

@@ -7,8 +7,8 @@
  * to cti_chanvoice_block with room for the block to write back, and writes
  * that: the block runs the detectors on what the channel heard (DTMF or MF
  * digits, call-progress tones, caller ID, silence) and fills what it sends
- * (a prompt, a tone, dialled digits, else silence), and records what it
- * heard while recording.  Python sees one call per block, never a sample.
+ * (a prompt, a tone, dialled digits, else silence; an R2 signal over any of
+ * them), and records what it heard while recording.  Python sees one call per block, never a sample.
  */
 #ifndef CTI_CHANVOICE_H
 #define CTI_CHANVOICE_H
@@ -26,6 +26,7 @@ typedef struct cti_chanvoice cti_chanvoice;
 #define CTI_CV_ANALYSED  0x04   /* a dial's call progress has its result */
 #define CTI_CV_SILENCE_ON  0x08 /* silence began: 100 ms below the level */
 #define CTI_CV_SILENCE_OFF 0x10 /* silence ended: 30 ms above it */
+#define CTI_CV_R2MF      0x20   /* the R2 signal heard changed (cti_chanvoice_r2mf_heard) */
 
 /* Call-progress results (cti_chanvoice_result). */
 typedef enum {
@@ -78,6 +79,20 @@ int cti_chanvoice_callerid(cti_chanvoice *cv, cti_callerid *out);  /* 1 once rea
  * silence already there is reported once it has lasted 100 ms. */
 void cti_chanvoice_silence_level(cti_chanvoice *cv, int dbm0);
 void cti_chanvoice_silence_events(cti_chanvoice *cv, int on);
+
+/* MFC/R2 register signals (dsp.h's cti_r2mf, lines-real.md 3.5): the
+ * channel's R2 MF transceiver sends the forward set and hears the backward
+ * one (CTI_R2MF_FORWARD: the calling side), the other way round
+ * (CTI_R2MF_BACKWARD), or is off; -1 if it could not be made.  While on, a
+ * block whose signal heard changed returns CTI_CV_R2MF, and r2mf_heard says
+ * which it is now (0: none); r2mf_send sounds signal 1-15 until told
+ * otherwise (0 stops), in place of whatever else the channel sends. */
+#define CTI_R2MF_OFF 0
+#define CTI_R2MF_FORWARD 1
+#define CTI_R2MF_BACKWARD 2
+int cti_chanvoice_r2mf(cti_chanvoice *cv, int mode);
+void cti_chanvoice_r2mf_send(cti_chanvoice *cv, int signal);
+int cti_chanvoice_r2mf_heard(const cti_chanvoice *cv);
 
 /* One block: hear rx[0..n), fill tx[0..n).  Digits heard go to digits (at
  * most max, their count in *ndigits), call-progress tones as +id/-id into

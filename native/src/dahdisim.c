@@ -45,7 +45,11 @@
  * channels are e&m (DAHDI_SIG_EM): HOOK OFFHOOK / ONHOOK send ABCD 1111 /
  * 0000, HOOK WINK sends 1111 for winktime then HOOKCOMPLETE; the far end's
  * A bit held longer than rxwinktime gives RINGOFFHOOK, shorter WINKFLASH,
- * dropped ONHOOK.  An E1 CAS span's channels are cas (DAHDI_SIG_CAS): the
+ * dropped ONHOOK.  A T1 loop-start span's channels are fxsls
+ * (DAHDI_SIG_FXSLS, an FXO port in robbed bits): HOOK OFFHOOK / ONHOOK
+ * send 1111 / 0101; the far end ringing (its B bit 0) gives RINGOFFHOOK
+ * once the burst and the ring trailer are over, as an FXO port's ring
+ * (loop start has no disconnect: nothing else comes).  An E1 CAS span's channels are cas (DAHDI_SIG_CAS): the
  * bits go as SETTXBITS sets them, and each change of the far end's gives
  * BITSCHANGED (GETRXBITS reads them).  ISDN spans' B-channels are clear
  * (DAHDI_SIG_CLEAR: audio, no bits, no hook); their D-channel (T1 24,
@@ -94,6 +98,8 @@
 #define RX_WINK_MS 300           /* rxwinktime: a longer A pulse is a seizure */
 #define EM_OFFHOOK (DAHDI_ABIT | DAHDI_BBIT | DAHDI_CBIT | DAHDI_DBIT)
 #define EM_ONHOOK 0
+#define LS_OFFHOOK (DAHDI_ABIT | DAHDI_BBIT | DAHDI_CBIT | DAHDI_DBIT)
+#define LS_ONHOOK (DAHDI_BBIT | DAHDI_DBIT)
 
 struct dspan;
 
@@ -110,7 +116,7 @@ typedef struct dchannel {
     int events[DAHDI_MAX_EVENTSIZE];
     int evhead, evlen;
     sample_fifo rx, tx;
-    /* an FXO port */
+    /* an FXO port (and a T1 loop-start channel: ringing, trailer_ms) */
     int ringing;
     long trailer_ms;
     int lc, reversed;
@@ -119,6 +125,7 @@ typedef struct dchannel {
     int rxbits;
     long rx_a_ms;
     int a_pending, seized;
+    int ls_offhook;             /* loop start (fxsls): we are off hook */
     long wink_ms;
     int alarms;                 /* the span's, as this channel was told */
     /* an FXS port: the phone's hook as last seen, its flashes, our ringing */
@@ -570,6 +577,19 @@ static void em_tick(dchannel *c, int rx)
     }
 }
 
+/* FXS loop start in robbed bits: the far end's B bit off is ringing. */
+static void ls_tick(dchannel *c, int rx)
+{
+    int ring = !(rx & DAHDI_BBIT);
+    if (ring && !c->ringing)
+        c->trailer_ms = 0;
+    else if (!ring && c->ringing)
+        c->trailer_ms = RING_TRAILER_MS;
+    c->ringing = ring;
+    if (c->trailer_ms > 0 && (c->trailer_ms -= TICK_MS) <= 0 && !c->ls_offhook)
+        queue_event(c, DAHDI_EVENT_RINGOFFHOOK);
+}
+
 static void trunk_tick(dchannel *c)
 {
     int rx, alarms = span_alarms(c->span);
@@ -583,6 +603,8 @@ static void trunk_tick(dchannel *c)
     rx = dahdi_bits(c->dev->ts->rx);
     if (c->sigtype == DAHDI_SIG_EM)
         em_tick(c, rx);
+    else if (c->sigtype == DAHDI_SIG_FXSLS)
+        ls_tick(c, rx);
     else if (c->sigtype == DAHDI_SIG_CAS && rx != c->rxbits)
         queue_event(c, DAHDI_EVENT_BITSCHANGED);
     c->rxbits = rx;
@@ -742,6 +764,9 @@ static void release(dchannel *c)
         if (c->sigtype == DAHDI_SIG_EM) {
             c->wink_ms = 0;
             tslot_send_bits(c->dev->ts, sim_bits(EM_ONHOOK));
+        } else if (c->sigtype == DAHDI_SIG_FXSLS) {
+            c->ls_offhook = 0;
+            tslot_send_bits(c->dev->ts, sim_bits(LS_ONHOOK));
         }
     } else if (c->span->kind == SPAN_FXS) {
         c->ringing_phone = 0;
@@ -1028,6 +1053,17 @@ static int em_hook(dchannel *c, int how, int nonblock)
     }
 }
 
+/* FXS loop start on a T1: the kernel's robbed-bit hook for FXSLS (off
+ * hook: our seizure or answer). */
+static int ls_hook(dchannel *c, int how)
+{
+    if (how != DAHDI_OFFHOOK && how != DAHDI_ONHOOK)
+        return fail(EINVAL);
+    c->ls_offhook = how == DAHDI_OFFHOOK;
+    tslot_send_bits(c->dev->ts, sim_bits(c->ls_offhook ? LS_OFFHOOK : LS_ONHOOK));
+    return 0;
+}
+
 /* An FXS port (FXO signalling): RING runs the cadence until RINGOFF or
  * the phone answers; OFFHOOK and ONHOOK only set the loop's battery. */
 static int fxs_hook(dchannel *c, int how, int nonblock)
@@ -1066,6 +1102,8 @@ static int hook(dfd *f, int how)
         return fxo_hook(c, how);
     if (c->sigtype == DAHDI_SIG_EM)
         return em_hook(c, how, f->nonblock);
+    if (c->sigtype == DAHDI_SIG_FXSLS)
+        return ls_hook(c, how);
     return fail(EINVAL);        /* clear and CAS channels: no hook (SETTXBITS) */
 }
 

@@ -101,7 +101,7 @@ typedef struct voice {
     cti_digit_tx *dtx, *mtx;
     cti_tone_tx *tone;
     int cur_tone;             /* TID_ currently heard */
-    int silent;               /* DE_SILON reported */
+    int silent;               /* DE_SILON reported (silence events asked for) */
     int sil_dbm0;             /* below this level (dBm0) is silence */
     long sil_run, nosil_run;
     /* results */
@@ -454,7 +454,9 @@ static void hear(voice *v, const int16_t *in, int listening)
             v->nosil_run += TICK_MS;
             v->sil_run = 0;
         }
-        if (!v->silent && v->sil_run >= 100) {
+        if (!(v->evtmask & (DM_SILON | DM_SILOF))) {
+            /* nobody is told: `silent` stays what was last reported */
+        } else if (!v->silent && v->sil_run >= 100) {
             v->silent = 1;
             post_cst(v, DE_SILON, 0);
         } else if (v->silent && v->nosil_run >= 30) {
@@ -1404,6 +1406,12 @@ int dx_setevtmsk(int ch, unsigned int mask)
     sim_lock();
     d = sim_dev(ch);
     if (d && d->kind == DEV_VOICE) {
+        /* Silence events no longer asked for: what was reported is
+         * forgotten, so the next to ask (a pooled channel's next call) is
+         * told of silence already there after its 100 ms, as if it had
+         * just begun (`silent` follows only what is reported: hear()). */
+        if ((V(d)->evtmask & (DM_SILON | DM_SILOF)) && !(mask & (DM_SILON | DM_SILOF)))
+            V(d)->silent = 0;
         V(d)->evtmask = mask;
         dev_ok(d);
         r = 0;

@@ -819,6 +819,10 @@ class T1LoopStartTrunk(PooledVoice, LoopStartLine):
         self._rings = 0
         self._gap = None
         self._supervise(supervision or Supervision(frozenset(DEFAULTS["fxs_loopstart"])))
+        if self.silence is not None and voice_pool.free:
+            # the level is set on the resource each call borrows: a driver
+            # that cannot set it refuses now, at the start, not at a call
+            driver.set_silence_level(voice_pool.free[0], DEFAULT_SILENCE_DBM0)
         driver.enable_signalling_events(name)
 
     def report_digits(self, on):
@@ -922,6 +926,16 @@ class T1LoopStartTrunk(PooledVoice, LoopStartLine):
 
     def _busy_out(self, on):
         self.driver.set_bits(self.name, a=int(on), b=1)       # off-hook, or on-hook (idle)
+
+    def _replace_voice(self, event):
+        hung = self.voice
+        if not super()._replace_voice(event):
+            return False
+        if self.silence is not None:        # the new resource says its own silence;
+            self.silence.heard(False)       # the hung one, tested, goes back to the
+            self.driver.enable_events(hung, set())      # pool as _clear_down leaves one
+            self.driver.set_silence_level(hung, DEFAULT_SILENCE_DBM0)
+        return True
 
     def _clear_down(self):
         if self.voice is not None:

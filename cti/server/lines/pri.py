@@ -19,7 +19,10 @@ timeslots 1-15 and T16..T30 are timeslots 17-31 (the D-channel is 16),
 and Q.931 numbers E1 channels by timeslot (`bchannel`, `bchannel_device`).
 
 An incoming SETUP names a channel, exclusive or preferred.  The channel
-taken is the one named when it is ours and idle; a preferred one busy
+taken is the one named when it is ours and idle (or, on the CPE side, when
+our own SETUP for it crossed theirs, unanswered: the network's call wins
+a glare, Q.931 5.7, and ours fails as a glare for the dialer to try the
+next trunk); a preferred one busy
 gives way to any idle one of ours; an exclusive one busy is refused
 with cause 44 (requested channel not available), and with none idle the
 call is refused with cause 34 (no circuit/channel available).  The
@@ -40,9 +43,13 @@ A call out (`seize`) is a SETUP on the trunk's own channel, exclusive or
 preferred as configured: CALL PROCEEDING, PROGRESS or ALERTING with the
 in-band indicator (early media: the far end's ringback or announcement
 is on the B-channel, and whoever is routed to the trunk hears it),
-CONNECT.  Cleared before the answer, it fails with a reason made of the
-cause (`outbound_reason`): "busy (cause 17: User busy)", "no_answer
-(cause 19: ...)", "refused (cause 34: ...)".
+CONNECT.  A preferred channel is a wish: should the network answer
+on another channel, one this trunk is not, the call is cleared with
+cause 6 (channel unacceptable) and fails as a glare (the dialer tries
+the next trunk), rather than talk on a channel another trunk holds idle.
+Cleared before the answer, it fails with a reason made of the cause
+(`outbound_reason`): "busy (cause 17: User busy)", "no_answer (cause 19:
+...)", "refused (cause 34: ...)".
 
 RESTART from the far end (of one channel, or of the whole interface)
 ends the calls on those channels at once with no clearing messages:
@@ -76,6 +83,7 @@ log = Logger()
 #: Q.850 causes the trunks give and read (besides drivers.pri's normal
 #: clearing and user busy).
 CAUSE_UNALLOCATED = 1
+CAUSE_CHANNEL_UNACCEPTABLE = 6
 CAUSE_NO_USER_RESPONDING = 18
 CAUSE_NO_ANSWER = 19
 CAUSE_REJECTED = 21
@@ -116,15 +124,22 @@ def outbound_reason(cause):
     return f"{word} (cause {cause}: {cause_text(cause)})"
 
 
-def cause_for(reason, answered):
-    """The Q.850 cause we clear a call with, for the call layer's reason."""
+def cause_for(reason, answered, outbound=False):
+    """The Q.850 cause we clear a call with, for the call layer's reason:
+    a call in we do not take is refused (busy, no route, rejected); a
+    call out we give up ends with no answer (our ring time out) or, as
+    any answered call, with normal clearing (21 is the called side's)."""
+    if answered:
+        return CAUSE_NORMAL
+    if reason.startswith("no_answer"):
+        return CAUSE_NO_ANSWER
+    if outbound:
+        return CAUSE_NORMAL
     if reason.startswith("busy") or reason == "server stopping":
         return CAUSE_BUSY
     if reason == "no route for the call":
         return CAUSE_UNALLOCATED
-    if reason.startswith("no_answer"):
-        return CAUSE_NO_ANSWER
-    return CAUSE_NORMAL if answered else CAUSE_REJECTED
+    return CAUSE_REJECTED
 
 
 PRI_TRUNK = Table("pri_trunk", initial="idle", transitions=[
@@ -297,6 +312,17 @@ class PriTrunk(OutsideLine, PooledVoice, Channel):
         self._timer = self.clock.callLater(self.no_answer_s, self._no_answer)
         return d
 
+    def give_way(self):
+        """Our SETUP crossed the network's SETUP for this channel, not
+        answered yet: the network's call wins (Q.931 5.7: it clears ours
+        with cause 44), so ours is forgotten at once and fails as a glare
+        (the dialer tries the next trunk); the channel is idle for theirs."""
+        if self.call is not None:
+            self.dchannel.forget(self.call)
+            self.call = None
+        self.cause = CAUSE_CHANNEL_UNAVAILABLE
+        self._outbound_failed("glare")
+
     def _no_answer(self):
         self._timer = None
         if self.outbound is not None:
@@ -306,6 +332,13 @@ class PriTrunk(OutsideLine, PooledVoice, Channel):
         """CALL PROCEEDING, PROGRESS, ALERTING or CONNECT of our call out."""
         kind = event.kind
         if self.outbound is None:
+            return
+        if event.channel is not None and event.channel != self.bchannel:
+            log.info("{channel}: the network gave our call out channel {given}, not "
+                     "{ours}: cleared (cause 6), glare", channel=self.name,
+                     given=event.channel, ours=self.bchannel)
+            self.cause = CAUSE_CHANNEL_UNACCEPTABLE
+            self._outbound_failed("glare")
             return
         if kind == "connect":
             self._stop_timer()
@@ -408,7 +441,7 @@ class PriTrunk(OutsideLine, PooledVoice, Channel):
     def _outbound_failed(self, reason):
         self._stop_timer()
         if self.cause is None:
-            self.cause = cause_for(reason, False)
+            self.cause = cause_for(reason, False, outbound=True)
         super()._outbound_failed(reason)
 
     def _stop_timer(self):
@@ -528,6 +561,8 @@ class PriSpan:
     def _channel_for(self, event):
         """The trunk an incoming SETUP takes, or the cause it is refused with."""
         wanted = self.trunks.get(event.channel) if event.channel is not None else None
+        if wanted is not None and wanted.state == "seizing" and self.settings.node == "cpe":
+            wanted.give_way()                   # a glare: the network's call wins
         if wanted is not None and wanted.state == "idle":
             return wanted
         if event.exclusive and event.channel is not None:

@@ -35,9 +35,9 @@ out_of_order...); no answer within the ring time fails with no_answer.
 Glare on a two-way China trunk (the far end seizes as we do) is settled
 for the far end, as on a T1 E&M trunk: our call fails with "glare" (the
 dialler tries another trunk) and OpenR2 answers the incoming seizure.
-OpenR2's calling side (the other variants) takes the far end's seizure
-for invalid bits: the call fails with "R2 protocol error:
-invalid_cas_bits".
+OpenR2's calling side (the other variants) settles nothing: both
+seizures go unacknowledged, our call fails with an R2 protocol error
+("seize_timeout" when the seizures cross) and so does the far end's.
 
 A protocol error (an MF timeout, invalid bits...) ends what it
 interrupts: an incoming call not offered yet quietly; an offered or
@@ -127,6 +127,11 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
     def snapshot(self):
         return {**super().snapshot(), "category": self.category, "charge": self.charge}
 
+    def _changed(self, machine, transition):
+        if transition.target == "idle":          # they were the call's, as its numbers
+            self.category, self.charge, self.offer_data = "", None, {}
+        super()._changed(machine, transition)
+
     # -- board events -----------------------------------------------------------
     def handle(self, event):
         kind = event.kind
@@ -168,6 +173,20 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
             self.machine.fire("blocked")
         elif kind == "idle" and state == "blocked":
             self.machine.fire("unblocked")
+        elif kind in ("offered", "accepted"):
+            self._stray_call(kind)
+
+    def _stray_call(self, kind):
+        """The protocol offers, accepts or disconnects a call the trunk is
+        not taking: one it never saw arrive, or gave up while the protocol
+        could not clear it yet (its span went down meanwhile).  Cleared
+        now, or its timeslot would stay seized for good."""
+        log.info("{channel}: a call {kind} in state {state}: cleared", channel=self.name,
+                 kind=kind, state=self.state)
+        try:
+            self._protocol.disconnect("out_of_order" if kind == "offered" else "normal")
+        except R2Error as e:
+            log.warn("{channel}: {error}", channel=self.name, error=e)
 
     def _offered(self, event):
         self.ani, self.dnis, self.category = event.ani, event.dnis, event.category
@@ -180,7 +199,7 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
             self._incoming.disconnect("congestion")
             return
         self.machine.fire("accept", ani=self.ani, dnis=self.dnis, category=self.category)
-        self._incoming.accept(self.settings.charge)
+        self._request(self._incoming.accept, self.settings.charge)
 
     def _take_voice(self):
         self.voice = self.voice_pool.take(self)
@@ -200,6 +219,8 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
         elif state in ("receiving", "accepting"):       # it gave up before the offer
             self.machine.fire("far_clear", how="gave up before the offer")
             self._clear_down()
+        elif state in ("idle", "out_of_service"):       # a call it is not taking
+            self._stray_call("disconnect")
 
     def _glare(self):
         """Our China call out met the far end's seizure: the incoming call
@@ -233,7 +254,20 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
     # -- call control -------------------------------------------------------------
     def answer(self):
         self.machine.fire("answer")
-        self._incoming.answer()
+        self._request(self._incoming.answer)
+
+    def _request(self, request, *args):
+        """Accept or answer the call in.  OpenR2 reports what one moment on
+        the line brought together (the end of the compelled cycle, and the
+        caller's clear-forward) and refuses a request made in answer to the
+        first: the far end has gone, and its disconnect comes next, which
+        clears the call (an R2Error here would lose it and leave the call
+        up with nobody on the line)."""
+        try:
+            request(*args)
+        except R2Error as e:
+            log.info("{channel}: {error}: the far end has gone (its clear comes next)",
+                     channel=self.name, error=e)
 
     def seize(self, number, no_answer_s=NO_ANSWER_S):
         """Place a call out (see the module's docstring)."""

@@ -49,13 +49,15 @@ count the ANI against the trunk's max_ani, as the carrier's agreement
 fixes it.
 
 Timers run on the injected clock: the seize acknowledgement (8 s), each
-compelled cycle (mf_timeout_ms), the answer (60 s).  A timeout is a
-protocol error (`R2Event("error")`): the calling side clears forward.
+compelled cycle (mf_timeout_ms), the calling side's wait for the called
+side's next request when it has no digit left to send (30 s: the called
+side's own timeout ends it with A3 first), the answer (60 s).  A timeout
+is a protocol error (`R2Event("error")`): the calling side clears forward.
 """
 from twisted.logger import Logger
 
 from cti.statemachine import Table
-from drivers.r2 import CATEGORIES, R2Error, R2Event
+from drivers.r2 import UNKNOWN_CATEGORY, R2Error, R2Event
 
 log = Logger()
 
@@ -72,14 +74,15 @@ A_BACK_STEPS = {A_N_1: 1, A_N_2: 2, A_N_3: 3}
 #: The called side's group B answers: accept with or without charge, refusals.
 ACCEPT_SIGNALS = {"charge": 1, "no_charge": 7, "special": 1}
 REFUSE_SIGNALS = {"busy": 2, "congestion": 4, "unallocated": 5, "out_of_order": 8}
-#: Group II calling categories (KA, KD), the ITU values OpenR2 keeps for China.
+#: Group II calling categories (KA, KD), the ITU values OpenR2 keeps for
+#: China (which has no collect-call signal: drivers.r2.categories_sent).
 CATEGORY_SIGNALS = {"national_subscriber": 1, "national_priority": 2, "test_equipment": 3,
-                    "international_subscriber": 7, "international_priority": 9,
-                    "collect_call": 1, "unknown": 1}
-CATEGORY_NAMES = {1: "national_subscriber", 2: "national_priority", 3: "test_equipment",
-                  7: "international_subscriber", 9: "international_priority"}
-#: Timers (ms): seize acknowledgement, answer, a pulsed A3 after no more DNIS.
-SEIZE_ACK_MS, ANSWER_MS, PULSE_MS = 8000, 60000, 150
+                    "international_subscriber": 7, "international_priority": 9}
+CATEGORY_NAMES = {signal: name for name, signal in CATEGORY_SIGNALS.items()}
+#: Timers (ms): seize acknowledgement, answer, a pulsed A3 after no more DNIS,
+#: and the calling side's wait with nothing left to send (OpenR2's
+#: mf_fwd_safety: lines-real.md 3.5).
+SEIZE_ACK_MS, ANSWER_MS, PULSE_MS, FORWARD_SAFETY_MS = 8000, 60000, 150, 30000
 MF_TIMEOUT_MS = 5000
 
 FORWARD = Table("r2_china_forward", initial="idle", transitions=[
@@ -91,6 +94,7 @@ FORWARD = Table("r2_china_forward", initial="idle", transitions=[
     ("dnis", "category_asked", "ani"),
     ("ani", "ani_done", "dnis"),
     ("dnis", "change_to_b", "group_b"),
+    ("ani", "change_to_b", "group_b"),          # address complete with the ANI cut short
     ("group_b", "accepted", "accepted"),
     ("accepted", "answer", "answered"),
     ("answered", "clear_back", "cleared_back"),
@@ -197,8 +201,8 @@ class ChinaForward(_Side):
 
     # -- call control -------------------------------------------------------
     def make_call(self, ani, dnis, category="national_subscriber"):
-        if category not in CATEGORIES:
-            raise R2Error(f"category {category!r} is not one of {', '.join(CATEGORIES)}",
+        if category not in CATEGORY_SIGNALS:
+            raise R2Error(f"category {category!r} is not one of {', '.join(CATEGORY_SIGNALS)}",
                           function="make_call", device=self.device)
         dnis_digits = _digits(dnis, "dnis")
         if not dnis_digits:
@@ -285,6 +289,8 @@ class ChinaForward(_Side):
         elif self._pending:
             self._send_next(self._pending)
             self._pending = 0
+        elif not self._sending:              # nothing left to send: the called side's turn
+            self._after(FORWARD_SAFETY_MS, "forward_safety_timeout")
 
     def _send_next(self, signal):
         self._send(signal)
@@ -385,9 +391,13 @@ class ChinaBackward(_Side):
         elif self.machine.state == "offered":
             self.machine.fire("refuse", cause=cause)
             self._send(REFUSE_SIGNALS.get(cause, REFUSE_SIGNALS["congestion"]))
-        elif self.machine.state in ("accepted", "answered"):
+        elif self.machine.state == "answered":
             self.machine.fire("clear_back")
             self.port.send_bits(CLEAR_BACK)
+        elif self.machine.state in ("accepting", "accepted"):
+            raise R2Error("a call not answered has no clear-back (its bits are the seize "
+                          "acknowledgement's until the answer): the calling side clears it",
+                          function="disconnect", device=self.device)
         else:
             raise R2Error(f"no call to clear in state {self.machine.state}",
                           function="disconnect", device=self.device)
@@ -396,7 +406,7 @@ class ChinaBackward(_Side):
     def bits(self, abcd):
         if abcd == SEIZE and self.machine.state == "idle":
             self.machine.fire("seize")
-            self._ani, self._dnis, self._category = "", "", "unknown"
+            self._ani, self._dnis, self._category = "", "", UNKNOWN_CATEGORY
             self._mf("backward")
             self.port.send_bits(SEIZE_ACK)
             self._after(self.mf_timeout_ms, "mf_timeout")
@@ -436,7 +446,7 @@ class ChinaBackward(_Side):
             self.machine.fire("dnis_digit")
             return A_CATEGORY
         if state == "category":
-            self._category = CATEGORY_NAMES.get(signal, "unknown")
+            self._category = CATEGORY_NAMES.get(signal, UNKNOWN_CATEGORY)
             self.machine.fire("category")
             return A_NEXT
         if state == "ani":

@@ -33,7 +33,7 @@ from twisted.logger import Logger
 
 from ctbus.switching import BusError, Conference, Route
 from cti.server.errors import TalkError
-from drivers.errors import DriverError
+from drivers.errors import ConferenceError, DriverError
 
 log = Logger()
 
@@ -156,14 +156,25 @@ class Talk:
         return self.parties.get(endpoint)
 
     def set(self, endpoint, role):
-        """Add a party, or change its role."""
+        """Add a party, or change its role.  A role the boards' conferences
+        refuse (a driver's ConferenceError: DAHDI has no whisper) is a
+        TalkError, the arrangement left as it was."""
         if role not in TALK_ROLES:
             raise TalkError(f"role {role!r} is not one of {', '.join(TALK_ROLES)}")
         if role in ("coach", "pupil") and any(
                 r == role for e, r in self.parties.items() if e != endpoint):
             raise TalkError(f"a conference has one {role} at most")
+        before = self.parties.get(endpoint)
         self.parties[endpoint] = role
-        self._apply()
+        try:
+            self._apply()
+        except ConferenceError as e:
+            if before is None:
+                del self.parties[endpoint]
+            else:
+                self.parties[endpoint] = before
+            self._apply()
+            raise TalkError(f"the conference refuses {endpoint} as {role}: {e}") from None
 
     def drop(self, endpoint):
         if self.parties.pop(endpoint, None) is not None:

@@ -37,8 +37,6 @@ cti.server.maintenance.doctor reads)::
 
 A span none of whose timeslots is in a trunk group is watched too (its
 state "unused", its alarms as the driver tells them): the doctor says so.
-So is every E1 CAS span, until the MFC/R2 signalling that drives its
-timeslots comes (the configuration keeps them out of trunk groups).
 """
 from dataclasses import replace
 from pathlib import Path
@@ -115,7 +113,10 @@ class SpanWatch:
                 self.performance and self.performance.current.start)
 
     def resume(self, saved, written_at, now):
-        """Take back the history of the last run (see history.py)."""
+        """Take back the history of the last run (see history.py);
+        ValueError when `saved` is not a span's history."""
+        if not isinstance(saved, dict):
+            raise ValueError(f"expected a table of alarms and performance, got {saved!r:.40}")
         if self.span is not None and saved.get("alarms"):
             self.span.restore_history(alarms_restored(saved["alarms"], written_at))
         if self.performance is not None and saved.get("performance"):

@@ -196,7 +196,7 @@ class Dialer:
         except Barred as e:
             raise Barred(e.reason, f"{service}: {e}", field="number") from None
         routes = self.layer.config.outbound_routes
-        if routes:
+        if routes and not self.guard.is_emergency(number):     # never refused (route)
             route = route_for(routes, number)
             if route is None:
                 raise InvalidField(f"{service}: {no_route(routes, number)}", field="number")
@@ -208,11 +208,15 @@ class Dialer:
     def route(self, number):
         """(the outbound route `number` takes, the number to dial): (None,
         number) with no route configured; OutboundFailed when none matches
-        (check_number refused it already when it came in a request)."""
+        (check_number refused it already when it came in a request).  An
+        emergency number ([dialing] emergency) is dialled as it is, whether
+        a route matches it or none does (`trunks`: every group after)."""
         routes = self.layer.config.outbound_routes
         if not routes:
             return None, number
         route = route_for(routes, number)
+        if self.guard.is_emergency(number):
+            return route, number
         dialled = route.dialled(number) if route is not None else ""
         if not dialled:
             raise OutboundFailed("-", no_route(routes, number) if route is None else
@@ -220,14 +224,26 @@ class Dialer:
                                  "to dial")
         return route, dialled
 
-    def trunks(self, route=None):
+    def can_route(self, number):
+        """Whether a call out to `number` has somewhere to go: always with
+        no route configured, else a route that matches it and leaves
+        something to dial (a callback offered only then)."""
+        try:
+            self.route(number)
+        except OutboundFailed:
+            return False
+        return True
+
+    def trunks(self, route=None, everywhere=False):
         """Trunk channels that may carry calls out: those of `route`'s
         groups in its order, or with no route, of every "out" and "both"
-        group in configuration order."""
+        group in configuration order; `everywhere` (an emergency call),
+        the route's groups first, then every other group."""
         groups = self.layer.config.trunk_groups
         if route is not None:
             by_name = {g.name: g for g in groups}
-            groups = [by_name[name] for name in route.trunk_groups if name in by_name]
+            first = [by_name[name] for name in route.trunk_groups if name in by_name]
+            groups = first + ([g for g in groups if g not in first] if everywhere else [])
         for group in groups:
             if group.direction in ("out", "both"):
                 for name in group.channels:
@@ -241,7 +257,8 @@ class Dialer:
         far end rings at most `no_answer_s`.  `caller` (checked already:
         check_number) is counted while the trunk is taken."""
         route, dialled = self.route(number)
-        if route is not None:
+        emergency = self.guard.is_emergency(number)
+        if route is not None and not emergency:
             log.info("outbound {number}: route {route} ({groups}), dialled as {dialled}",
                      number=number, route=route.name, groups=", ".join(route.trunk_groups),
                      dialled=dialled)
@@ -250,7 +267,7 @@ class Dialer:
         else:
             reason = "no trunk free for calls out"
         tried = 0
-        for trunk in self.trunks(route):
+        for trunk in self.trunks(route, everywhere=emergency):
             if trunk.state != "idle" or trunk.name in self.by_trunk:
                 continue
             self.by_trunk[trunk.name] = None             # taken

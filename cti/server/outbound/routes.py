@@ -8,25 +8,30 @@ numbers by a prefix or a pattern, names the trunk groups to try in order,
 and rewrites the number for them::
 
     [[outbound_routes]]
+    name = "mobiles"                    # before long_distance: both begin with "91"
+    pattern = "_91[3-9]XXXXXXXXX"       # Asterisk notation: the whole number
+    trunk_groups = ["gsm"]
+    strip = 1
+
+    [[outbound_routes]]
     name = "long_distance"
     prefix = "91"                       # 9 for an outside line, then 1 ...
     trunk_groups = ["pstn_out", "local"]    # pstn_out first; local when it is full
     strip = 1                           # the 9 is ours, not the carrier's
     prepend = ""
 
-    [[outbound_routes]]
-    name = "mobiles"
-    pattern = "_91[3-9]XXXXXXXXX"       # Asterisk notation: the whole number
-
 A number takes the route with the longest fixed beginning that matches
 it (a prefix is fixed whole; a pattern up to its first wildcard), the one
-declared first among equals; a prefix of "" is a default route.  The
+declared first among equals (declared after long_distance, mobiles would
+never be taken); a prefix of "" is a default route.  The
 number dialled on the trunk is the number without its first `strip`
 digits, after `prepend`.  The groups are tried in their order: the next
 when every trunk of one is busy (or fails to seize: glare, no dial
 tone...).  With no route configured, calls out take the first idle trunk
 of every "out" and "both" group in file order, as before routes existed;
-with routes, a number no route matches is refused, saying so.
+with routes, a number no route matches is refused, saying so, but for
+an emergency number ([dialing] emergency), which goes out as dialled on
+its route's groups, then every other (cti.server.outbound.dialer).
 
 Pattern notation (Asterisk's): ``_`` first, then ``X`` any digit, ``Z``
 1-9, ``N`` 2-9, ``[15-7]`` one of the digits listed or in the ranges,
@@ -66,6 +71,11 @@ def compile_pattern(pattern):
             if end < 0 or not inside or not re.fullmatch(r"([0-9](-[0-9])?)+", inside):
                 raise PatternError(f"'[' at {i + 1} is not a set of digits and ranges "
                                    "closed by ']', such as [2-9] or [135]")
+            backwards = next((r for r in re.findall(r"[0-9]-[0-9]", inside) if r[0] > r[2]),
+                             None)
+            if backwards is not None:
+                raise PatternError(f"'[{inside}]' at {i + 1}: the range {backwards} runs "
+                                   f"backwards (write {backwards[2]}-{backwards[0]})")
             out.append(f"[{inside}]")
             i = end
         elif c in ".!":

@@ -14,7 +14,7 @@ the span, as with a real switch::
     far.call("dtiB2T1", ani="2125551234", dnis="5550199")    # a SETUP for channel 1
     far.hangup("dtiB2T1", cause=16)                          # DISCONNECT
     far.answer_mode("dtiB2T3", "refuse", cause=34)           # our calls out there
-    far.restart(None)                                        # RESTART of the interface
+    far.restart(None)                                        # every channel's RESTART
     far.cut(True)                                            # its D-channel falls silent
 
 The audio of a B-channel is the simulator's far end of the timeslot, as
@@ -95,6 +95,7 @@ class FarSpan:
         for far in list(self.calls.values()):
             self._stop(far)
             self._forget(far)
+        self.link.close()                 # the old one silent: no SABMEs of its own
         self.node = node or self.node
         self.switchtype = switchtype or self.switchtype
         self.link = self._link()
@@ -147,9 +148,8 @@ class FarSpan:
     def restart(self, channel):
         """RESTART of one channel (a number) or of the whole span (None):
         the telco's calls there are gone at once, ours too.  The span is
-        restarted channel by channel: libpri (1.6) tells its user of no
-        RESTART of the whole interface, so a CPE on libpri would never
-        learn its calls ended."""
+        restarted channel by channel: libpri (1.6) cannot send a RESTART
+        of the whole interface (drivers.pri.PriLink.restart)."""
         channels = [channel] if channel is not None else [
             bchannel(device, self.e1) for device in self._devices()]
         for far in list(self.calls.values()):
@@ -271,9 +271,13 @@ class IsdnFarEnds:
             self._poll.start(POLL_S, now=True)
 
     def stop(self):
+        """The telco's D-channels go silent with the server: no more
+        polling, and its libpri links close (no timer of theirs runs on)."""
         if self._poll is not None and self._poll.running:
             self._poll.stop()
         self._poll = None
+        for far in self.spans.values():
+            far.link.close()
 
     def _read(self):
         for far in self.spans.values():

@@ -65,6 +65,7 @@ class _FarTimeslot:
                                                    number)
         self.active = self.called
         self.busy = False                     # a call on it, either way
+        self.calling_in = False               # the call on it is the telco's own
         self._answer = None
 
     def close(self):
@@ -83,12 +84,18 @@ class _FarTimeslot:
             self._offered(event)
         elif kind == "disconnect":
             self.active.disconnect("normal")
-        elif kind in ("end", "error"):
+        elif kind == "end" or kind == "error" and not self._clearing_forward():
             if self._answer is not None and self._answer.active():
                 self._answer.cancel()
             self._answer = None
             self.active = self.called
-            self.busy = False
+            self.busy = self.calling_in = False
+
+    def _clearing_forward(self):
+        """China's calling side, after its error, clears forward until our
+        side is idle: it hears our bits until then (its end follows)."""
+        return (self.active is self.calling and self.calling is not self.called
+                and self.calling.machine.state == "clearing")
 
     def _offered(self, event):
         log.info("sim telco: {device} offered our call to {dnis} ({mode})",
@@ -152,14 +159,14 @@ class R2Telco:
                 continue
             if heard.kind == "bits":
                 far.active.bits(heard.value)
-            elif not (far.mode == "silence" and far.active is far.called):
+            elif not (far.mode == "silence" and not far.calling_in):
                 far.active.mf(heard.value)
 
     # -- what the telco does ------------------------------------------------------
     def call(self, device, ani, dnis, category="national_subscriber"):
         """The telco calls in on `device` (idle at its end)."""
         far = self.timeslots[device]
-        far.active, far.busy = far.calling, True
+        far.active, far.busy, far.calling_in = far.calling, True, True
         far.calling.make_call(ani, dnis, category)
 
     def hangup(self, device):

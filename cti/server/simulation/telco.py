@@ -59,7 +59,7 @@ from drivers.interface import (
     SPAN_FRAMINGS,
 )
 from drivers.pri import CAUSE_NORMAL
-from drivers.r2 import CATEGORIES as R2_CATEGORIES
+from drivers.r2 import categories_sent as r2_categories_sent
 from drivers.sim import ALARMS as SIM_ALARMS
 from drivers.sim import DISCONNECTS, OUTBOUND
 from drivers.sim import TONES as SIM_TONES
@@ -244,9 +244,10 @@ class SimulatedTelco:
     def _r2_call(self, who, target, group, ani, dnis, name, mf, category):
         """SimCall on an E1 CAS trunk: MFC/R2."""
         category = category or "national_subscriber"
-        if category not in R2_CATEGORIES:
-            raise InvalidField(f"category: {category!r} is not one of "
-                               f"{', '.join(R2_CATEGORIES)}", field="category")
+        categories = r2_categories_sent(group.r2.variant)
+        if category not in categories:
+            raise InvalidField(f"category: {category!r} is not one of {', '.join(categories)} "
+                               f"(r2_variant {group.r2.variant!r})", field="category")
         if name or mf is not None:
             raise InvalidField(f"{'name' if name else 'mf'}: {target} is an MFC/R2 trunk: its "
                                "calls carry an ANI, a DNIS and a category, in R2 signals",
@@ -305,7 +306,12 @@ class SimulatedTelco:
             if self.r2.idle(device):
                 raise InvalidState(f"{device}: no call on it to clear", object="device",
                                    id=device)
-            self.r2.hangup(device)
+            try:
+                self.r2.hangup(device)
+            except driver_errors.R2Error as e:
+                raise InvalidState(f"{device}: its far end cannot clear the call now: "
+                                   f"{e.message} (on our call out it clears back once it "
+                                   "has answered)", object="device", id=device) from None
             self._log(who, "clears {device} (MFC/R2)", device=device)
             return {"device": device}
         kind = group.signalling.get(device)

@@ -155,10 +155,16 @@ class Supervisors:
         if current is None:
             current = Supervision(actor.user, actor.session, agent.id, station.name,
                                   mode, call.id)
+            self._arrange(call, current)
             event = "SupervisionStarted"
         else:                   # its events now go to this session (a console reconnected)
-            current.mode, current.session, event = mode, actor.session, "SupervisionChanged"
-        self._arrange(call, current)
+            before, current.mode = current.mode, mode
+            try:
+                self._arrange(call, current, before)
+            except ResourceBusy:
+                current.mode = before
+                raise
+            current.session, event = actor.session, "SupervisionChanged"
         if station.state == "offhook":
             station.connect()
         self.by_agent[agent.id] = current
@@ -168,18 +174,31 @@ class Supervisors:
         self.hub.send_event(actor.session, event, body, actor.invoke_id)
         return body
 
-    def _arrange(self, call, supervision):
-        agent_role, supervisor_role = MODE_ROLES[supervision.mode]
+    def _arrange(self, call, supervision, before=None):
+        """The call's parties as the supervision's mode wants them.  One
+        that cannot be made (no conference room; a role the boards refuse:
+        DAHDI has no whisper) is ResourceBusy, the call as it was: the
+        supervisor out of it, or in its mode `before`."""
         try:
-            if agent_role == "talk":             # no pupil first, so a coach can go
-                call.talk.set(call.station.name, agent_role)
-                call.talk.set(supervision.station, supervisor_role)
-            else:
-                call.talk.set(supervision.station, "listen")
-                call.talk.set(call.station.name, agent_role)
-                call.talk.set(supervision.station, supervisor_role)
+            self._roles(call, supervision.station, supervision.mode)
         except TalkError as e:
+            if before is None:
+                call.talk.set(call.station.name, "talk")
+                call.talk.drop(supervision.station)
+            else:
+                self._roles(call, supervision.station, before)
             raise ResourceBusy(f"cannot join the call: {e}") from None
+
+    @staticmethod
+    def _roles(call, station, mode):
+        agent_role, supervisor_role = MODE_ROLES[mode]
+        if agent_role == "talk":             # no pupil first, so a coach can go
+            call.talk.set(call.station.name, agent_role)
+            call.talk.set(station, supervisor_role)
+        else:
+            call.talk.set(station, "listen")
+            call.talk.set(call.station.name, agent_role)
+            call.talk.set(station, supervisor_role)
 
     @staticmethod
     def _describe(s):
@@ -260,7 +279,13 @@ class Supervisors:
                 **self._describe(s), "why": f"station {s.station} is not off-hook"})
             return
         s.call = call.id
-        self._arrange(call, s)
+        try:
+            self._arrange(call, s)
+        except ResourceBusy as e:
+            del self.by_agent[call.agent.id]
+            self.hub.send_event(s.session, "SupervisionEnded", {
+                **self._describe(s), "why": str(e)})
+            return
         station.connect()
         self.hub.send_event(s.session, "SupervisionStarted", self._describe(s))
 
