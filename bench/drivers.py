@@ -24,7 +24,7 @@ carries, from the library's queue to a subscriber:
   drains each channel through its device layer as it would /dev/dahdi
   (read fails with ELAST, DAHDI_GETEVENT takes the event, read again), then
   translates each RINGOFFHOOK into a ring for its subscriber.  A channel
-  queues at most DAHDI_MAX_EVENTSIZE (64) events, as the kernel's does, so
+  queues at most 63 events (DAHDI_MAX_EVENTSIZE less one), as the kernel's does, so
   the personality's queues are filled in rounds, each filled before the
   clock runs and drained by the reactor while it runs:
 
@@ -105,9 +105,9 @@ def measure(reactor, path, events):
 
 def fill_dahdi(channels, wanted):
     """Queue up to `wanted` RINGOFFHOOK events over the channels (each holds
-    64): how many were queued."""
+    63, as the kernel's): how many were queued."""
     queued = 0
-    for _ in range(64):
+    for _ in range(_dahdi.lib.DAHDI_MAX_EVENTSIZE - 1):
         for channo in channels:
             if queued == wanted:
                 return queued

@@ -14,7 +14,8 @@ as the R4 boards name theirs, board by board (`board_names`), so one
 configuration serves both drivers.
 
 Every channel is opened as chan_dahdi opens it (/dev/dahdi/channel,
-O_NONBLOCK, DAHDI_SPECIFY, a block of BLOCK samples, 16-bit linear) and
+O_NONBLOCK, DAHDI_SPECIFY, AUDIOMODE for a clear channel, a block of BLOCK
+samples, 16-bit linear, AUDIO_BUFFERS buffers) and
 read block by block as the reactor wakes on `fileno()`.  A read or write
 failing with ELAST means an event waits: the driver takes it with
 DAHDI_GETEVENT and reads on.  DAHDI detects no tone: each block goes
@@ -60,14 +61,19 @@ RINGOFFHOOK         FXO port: ring (count), caller ID looked for after
 ONHOOK              FXO port off hook: loop_current on=False; FXS port:
                     station_hook on hook; e&m: signalling a_off b_off
 WINKFLASH           FXS port: station_flash; e&m: signalling wink
-RINGERON            FXS port: a ring cycle begins (one past the last:
-                    DAHDI_HOOK RINGOFF and station_ring_done)
+RINGEROFF           FXS port: a ring ended (the kernel sends none when
+                    HOOK RING starts, RINGERON only from the second
+                    ring); after the last, DAHDI_HOOK RINGOFF, and
+                    station_ring_done once its silence has passed
 HOOKCOMPLETE        e&m: wink_done (our wink ended)
 BITSCHANGED         cas: signalling, the bits read with GETRXBITS
 POLARITY            polarity_reversed
 BADFCS, ABORT,      D-channel: a frame lost (logged)
 OVERRUN
-ALARM, NOALARM      alarm raised / cleared on the span (from SPANSTAT)
+ALARM, NOALARM      alarm raised / cleared on the span (from SPANSTAT);
+                    the kernel sends them only between no alarm and
+                    some, so SPANSTAT is also read every ALARM_READ_S
+                    as the driver polls (red becoming yellow)
 ==================  ===============================================
 
 Pseudo channels (/dev/dahdi/pseudo) are the voice channels of voice
@@ -85,13 +91,17 @@ DAHDI_MAINT's commands.  A BERT is refused whole (DriverNotSupported):
 DAHDI_MAINT_PRBS has no pattern or timeslot to choose, and no card
 driver of DAHDI 2.11 runs it.
 """
-from dataclasses import dataclass, field
+import errno
+import grp
+import os
+from dataclasses import dataclass
 
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from drivers import _dahdi, errors
 from drivers.dahdidev import CHANNEL_PATH, CTL_PATH, PSEUDO_PATH
+from drivers.dahdifiles import Recording, prompt_pcm16
 from drivers.interface import (
     DEFAULT_SILENCE_DBM0,
     DIGIT_BUFFER,
@@ -104,7 +114,7 @@ from drivers.interface import (
     Event,
     IBoardDriver,
 )
-from drivers.modemaudio import RECORD_FORMATS, prompt_samples, recording_file
+from drivers.modemaudio import RECORD_FORMATS
 from drivers.systemconf import SIGNALLINGS
 from drivers.watchdog import deadline_ms, hung_data
 
@@ -114,6 +124,8 @@ log = Logger()
 #: Samples per block (20 ms at 8 kHz: chan_dahdi's READ_SIZE).
 BLOCK = 160
 BLOCK_MS = BLOCK // 8
+#: The most recorded samples taken from the voice work at once (1 s).
+RECORD_CHUNK = 8000
 #: The most digits or tones one block can hold.
 PER_BLOCK = 16
 #: Channel signallings this driver drives, by the kind of channel each is.
@@ -128,9 +140,14 @@ DEVICE_KIND = {"fxo": "voice", "fxs": "station", "em": "timeslot", "cas": "times
 #: An fxsls channel on a T1 span is no FXO port but a loop-start timeslot
 #: (FXS loop start in robbed bits): this kind.
 T1_LOOP_START = "ls"
+#: system.conf's keywords of FXS ports (a phone's: FXO signalling).
+FXS_PORT_KEYWORDS = ("fxoks", "fxols", "fxogs")
+#: An audio channel's buffers (DAHDI_SET_BUFINFO, as chan_dahdi sets them;
+#: the kernel's default is 2, 40 ms): blocks the reactor may come late by.
+AUDIO_BUFFERS = 4
 #: A D-channel's buffers (DAHDI_SET_BUFINFO, as chan_dahdi sets them): the
 #: longest frame read or written with its two FCS bytes, and how many.
-DCHANNEL_BUFSIZE, DCHANNEL_BUFFERS = 1024, 16
+DCHANNEL_BUFSIZE, DCHANNEL_BUFFERS = 1024, 32
 #: The two bytes after a D-channel frame, where its FCS goes: written as
 #: placeholders (the card or the kernel makes it), read and dropped.
 FCS_BYTES = 2
@@ -164,6 +181,8 @@ ALARM_NAMES = {lib.DAHDI_ALARM_RED: "red", lib.DAHDI_ALARM_YELLOW: "yellow",
                lib.DAHDI_ALARM_BLUE: "blue", lib.DAHDI_ALARM_RECOVER: "recovering",
                lib.DAHDI_ALARM_NOTOPEN: "not_open", lib.DAHDI_ALARM_LOS: "los",
                lib.DAHDI_ALARM_LFA: "oof", lib.DAHDI_ALARM_LMFA: "lmfa"}
+#: How often the spans with alarm events have their SPANSTAT alarms read.
+ALARM_READ_S = 1.0
 #: Loopbacks at our side of a span and DAHDI_MAINT's commands for them.
 LOOPBACK_COMMANDS = {"none": lib.DAHDI_MAINT_NONE, "local": lib.DAHDI_MAINT_LOCALLOOP,
                      "line": lib.DAHDI_MAINT_NETWORKLINELOOP,
@@ -204,6 +223,18 @@ def _sig_value(keyword):
     return getattr(lib, f"DAHDI_SIG_{SIGNALLINGS[keyword]}")
 
 
+#: SPANSTAT's spantype (the kernel's dahdi_spantype2str() cut to 5
+#: characters) of the spans with a line: T1, E1 and J1 framers; BRI spans
+#: say TE or NT.  Every other word is an analog card's: "FXS" or "FXO"
+#: (xpp), "ANALO" (ANALOG_MIXED cut short: wctdm24xxp, wcaxx, opvxa1200).
+DIGITAL_SPAN_TYPES = {"T1": "t1", "E1": "e1", "J1": "j1", "TE": "bri", "NT": "bri"}
+
+
+def span_type(info):
+    """"t1", "e1", "j1", "bri" or "analog": a SPANSTAT's span type."""
+    return DIGITAL_SPAN_TYPES.get(ffi.string(info.spantype).decode().upper(), "analog")
+
+
 @dataclass(frozen=True)
 class BoardLayout:
     """One board of the server's configuration as the DAHDI driver maps it:
@@ -228,9 +259,13 @@ class _Operation:
     silence_ms: int = 0
     sound_ms: int = 0
     digits: str = ""
-    path: str | None = None
-    fmt: str | None = None
-    recorded: list = field(default_factory=list)
+    recording: Recording | None = None  # a record's file, written as it grows
+
+    def abandon(self):
+        """Ended without finishing (hung, reset, closed): a recording's
+        file keeps what was recorded."""
+        if self.recording is not None:
+            self.recording.close()
     watchdog: object = None     # the IDelayedCall that ends it as hung
 
 
@@ -256,7 +291,9 @@ class _Channel:
     station_events: bool = False
     phone_offhook: bool = False
     ring_cycles: int = 0        # cycles to ring the phone; 0: not ringing
-    bells: int = 0              # cycles begun
+    bells: int = 0              # rings ended (RINGEROFF)
+    ring_off_ms: int = 0        # the cadence's silence
+    ring_done: object = None    # the IDelayedCall ending the last ring's silence
     tone: str | None = None     # the earpiece tone
     listen: int | None = None   # the channel whose received audio it sends
     rings: int = 0
@@ -297,24 +334,29 @@ class _Leg:
 class DahdiDriver:
     """A DAHDI box: `devices` (drivers.dahdidev), its system.conf
     (drivers.systemconf.SystemConf), the clock the watchdogs run on, and
-    how many pseudo channels to open as voice channels ("dahdiP1"...)."""
+    how many pseudo channels to open as voice channels ("dahdiP1"...).
+    `probe`: only check system.conf against the kernel (cti server
+    --check): no D-channel is opened at start, so a running server or
+    Asterisk keeps its channels."""
 
     family = "dahdi"
     event_source = "descriptor"
 
-    def __init__(self, devices, conf, clock, voice_channels=0, boards=None):
+    def __init__(self, devices, conf, clock, voice_channels=0, boards=None, probe=False):
         self.devices, self.conf, self.clock = devices, conf, clock
         self._subscribers = []
         self._pending = []
         self._channels = {}
         self._rx = ffi.new(f"int16_t[{BLOCK}]")
         self._tx = ffi.new(f"int16_t[{BLOCK}]")
+        self._recorded = ffi.new(f"int16_t[{RECORD_CHUNK}]")
         self._digits = ffi.new(f"char[{PER_BLOCK}]")
         self._tones = ffi.new(f"int[{PER_BLOCK}]")
         self._ndigits, self._ntones = ffi.new("int *"), ffi.new("int *")
         self._event = ffi.new("int *")
         self._kinds = {}
         self._alarm_spans = {}          # span -> its alarms as last reported
+        self._next_alarm_read = 0.0     # when poll reads them again
         self._channel_numbers = {}      # a device's DAHDI channel, where renamed
         self._span_numbers = {}
         self._conferences = {}          # conference device -> {confno: {slot: role}}
@@ -322,6 +364,7 @@ class DahdiDriver:
         self._loopbacks = {}            # span -> the loopback we set (LOOPBACK_COMMANDS)
         self._loop_codes = {}           # span -> (loop code, until when the kernel sends it)
         self._inventory = self._check_configuration()
+        self._check_tone_zone()
         if boards is None:
             for n in range(1, voice_channels + 1):
                 self._add_voice_channel(f"{PSEUDO_BOARD}{n}", PSEUDO_BOARD)
@@ -330,14 +373,18 @@ class DahdiDriver:
             self._rename(board_names(self._inventory, self._kinds, self._span_types(), boards))
         self._pair_fxo_ports()
         for info in self._inventory:    # frames come from the start, as on the boards
-            if info.kind == "dchannel":
+            if info.kind == "dchannel" and not probe:
                 self.open(info.name)
 
     # -- configuration against the kernel --------------------------------
     def _check_configuration(self):
         """The inventory: every channel of system.conf as DAHDI reports it,
         then each span (DeviceInfo kind "span")."""
-        ctl = self.devices.open(CTL_PATH)
+        for keyword in sorted(set(self.conf.left_alone.values())):
+            log.info("{path}: channels {channels} ({keyword}) left to others",
+                     path=self.conf.path, keyword=keyword, channels=_listed(sorted(
+                         c for c, k in self.conf.left_alone.items() if k == keyword)))
+        ctl = self._first_open()
         try:
             inventory, spans, span_types = [], {}, {}
             for channo, keyword in sorted(self.conf.channels.items()):
@@ -348,8 +395,8 @@ class DahdiDriver:
                 kind = CHANNEL_KINDS[keyword]
                 if kind == "fxo" and keyword == "fxsls":
                     if spanno not in span_types:
-                        span_types[spanno] = ffi.string(self._spaninfo(ctl, spanno).spantype)
-                    if span_types[spanno] == b"T1":
+                        span_types[spanno] = span_type(self._spaninfo(ctl, spanno))
+                    if span_types[spanno] == "t1":
                         kind = T1_LOOP_START
                 self._kinds[f"dahdiC{channo}"] = kind
                 if kind == "fxo":                       # its voice's slot: _pair_fxo_ports
@@ -366,6 +413,36 @@ class DahdiDriver:
             return inventory
         finally:
             self.devices.close(ctl)
+
+    def _first_open(self):
+        """The control node, the first DAHDI node the driver opens: a
+        module not loaded or a server not allowed is said here, with what
+        to check."""
+        try:
+            return self.devices.open(CTL_PATH)
+        except OSError as e:
+            if e.errno == errno.ENOENT:
+                raise errors.NoSuchDevice(
+                    f"{CTL_PATH} does not exist: is DAHDI's kernel module loaded (lsmod | grep "
+                    "dahdi; modprobe your card's driver) and udev's dahdi.rules installed?",
+                    function="open", device=CTL_PATH) from None
+            if e.errno in (errno.EACCES, errno.EPERM):
+                raise errors.BoardError(
+                    f"{CTL_PATH}: permission denied: the server's user must be in the group "
+                    f"owning /dev/dahdi ({_node_group()}; DAHDI's udev rules make the nodes "
+                    "asterisk:asterisk 0660)", function="open", device=CTL_PATH) from None
+            raise
+
+    def _check_tone_zone(self):
+        """FXS ports ring their phones with the kernel's tone zone: without
+        one (loadzone=, defaultzone=) HOOK RING is refused (ENODATA)."""
+        ports = sorted(c for c, k in self.conf.channels.items() if k in FXS_PORT_KEYWORDS)
+        if ports and not (self.conf.zones or self.conf.default_zone):
+            raise errors.BadParameter(
+                f"{self.conf.path}: channels {_listed(ports)} are FXS ports, and DAHDI rings "
+                "a phone only with a tone zone loaded: add loadzone= and defaultzone= (such "
+                "as loadzone=us, defaultzone=us) and run dahdi_cfg",
+                function="system.conf", device=f"dahdiC{ports[0]}")
 
     def _check_channel(self, ctl, channo, keyword):
         params = ffi.new("struct dahdi_params *")
@@ -397,8 +474,8 @@ class DahdiDriver:
             raise errors.BadParameter(
                 f"{where} has {info.totalchans} channels in DAHDI, system.conf puts "
                 f"{len(channels)} on it", function="DAHDI_SPANSTAT", device=device)
-        kind = ffi.string(info.spantype).decode()
-        if not kind:
+        kind = span_type(info).upper()
+        if kind == "ANALOG":
             return                      # an analog span: no line to configure
         span = self.conf.spans.get(spanno)
         if span is None:
@@ -462,26 +539,55 @@ class DahdiDriver:
             self._channels[name] = _Channel(name, channo, "dchannel", span,
                                             self._open_dchannel(channo), None)
             return
-        fd = self._open_channel(channo)
+        fd = self._open_channel(channo, self._kinds[name])
         voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
         ch = _Channel(name, channo, self._kinds[name], span, fd, voice)
         self._channels[name] = ch
         if ch.kind == "fxs":
             ch.phone_offhook = bool(self._params(ch).rxisoffhook)
 
-    def _open_channel(self, channo):
-        """A DAHDI channel as chan_dahdi opens it."""
-        fd = self.devices.open(CHANNEL_PATH)
-        for request, value in ((lib.DAHDI_SPECIFY, channo), (lib.DAHDI_SET_BLOCKSIZE, BLOCK),
+    def _open_channel(self, channo, kind):
+        """A DAHDI channel as chan_dahdi opens it.  A clear channel (an
+        ISDN B-channel) opens without audio on the kernel: AUDIOMODE 1
+        first, else SETLINEAR and SETCONF are refused (EINVAL)."""
+        fd = self._specified(channo)
+        audio = ((lib.DAHDI_AUDIOMODE, 1),) if kind == "clear" else ()
+        for request, value in (*audio, (lib.DAHDI_SET_BLOCKSIZE, BLOCK),
                                (lib.DAHDI_SETLINEAR, 1)):
             self.devices.ioctl(fd, request, ffi.new("int *", value))
+        self._audio_buffers(fd)
+        return fd
+
+    def _audio_buffers(self, fd):
+        """AUDIO_BUFFERS blocks each way, sent as soon as written (chan_dahdi's
+        numbufs and policy): 80 ms the reactor may be late by, not 40."""
+        buffers = ffi.new("struct dahdi_bufferinfo *")
+        self.devices.ioctl(fd, lib.DAHDI_GET_BUFINFO, buffers)
+        buffers.txbufpolicy = buffers.rxbufpolicy = lib.DAHDI_POLICY_IMMEDIATE
+        buffers.numbufs = AUDIO_BUFFERS
+        self.devices.ioctl(fd, lib.DAHDI_SET_BUFINFO, buffers)
+
+    def _specified(self, channo):
+        """/dev/dahdi/channel made channel `channo` (DAHDI_SPECIFY).  The
+        kernel lets one descriptor have a channel: EBUSY says another
+        program holds it."""
+        fd = self.devices.open(CHANNEL_PATH)
+        try:
+            self.devices.ioctl(fd, lib.DAHDI_SPECIFY, ffi.new("int *", channo))
+        except OSError as e:
+            self.devices.close(fd)
+            if e.errno == lib.EBUSY:
+                raise errors.DeviceBusy(
+                    f"DAHDI channel {channo} is open elsewhere: Asterisk's chan_dahdi, "
+                    "another cti? (stop it, or take the channel out of its configuration)",
+                    function="DAHDI_SPECIFY", device=f"dahdiC{channo}") from None
+            raise
         return fd
 
     def _open_dchannel(self, channo):
         """A D-channel as chan_dahdi opens it: whole frames, each in a
         buffer of DCHANNEL_BUFSIZE bytes, sent as soon as written."""
-        fd = self.devices.open(CHANNEL_PATH)
-        self.devices.ioctl(fd, lib.DAHDI_SPECIFY, ffi.new("int *", channo))
+        fd = self._specified(channo)
         buffers = ffi.new("struct dahdi_bufferinfo *")
         buffers.txbufpolicy = buffers.rxbufpolicy = lib.DAHDI_POLICY_IMMEDIATE
         buffers.numbufs, buffers.bufsize = DCHANNEL_BUFFERS, DCHANNEL_BUFSIZE
@@ -491,7 +597,7 @@ class DahdiDriver:
     def _open_line(self, ch):
         """An FXO port's line opened, with the board's power-on routes: its
         voice hears the line (MONITOR), the line sends its voice (DIGITALMON)."""
-        ch.line_fd = self._open_channel(ch.line_channo)
+        ch.line_fd = self._open_channel(ch.line_channo, "fxo")
         ch.offhook = ch.loop_dropped = ch.reversed = False
         self._setconf(ch.line_fd, ch.channo, lib.DAHDI_CONF_DIGITALMON)
         ch.line_listen = ch.channo
@@ -513,8 +619,7 @@ class DahdiDriver:
         """{span device: "t1", "e1" or "analog"} of the inventory's spans."""
         ctl = self.devices.open(CTL_PATH)
         try:
-            return {i.name: ffi.string(self._spaninfo(ctl, int(i.name[len("dahdiS"):]))
-                                       .spantype).decode().lower() or "analog"
+            return {i.name: span_type(self._spaninfo(ctl, int(i.name[len("dahdiS"):])))
                     for i in self._inventory if i.kind == "span"}
         finally:
             self.devices.close(ctl)
@@ -564,6 +669,7 @@ class DahdiDriver:
         self.devices.ioctl(fd, lib.DAHDI_CHANNO, channo)
         for request, value in ((lib.DAHDI_SET_BLOCKSIZE, BLOCK), (lib.DAHDI_SETLINEAR, 1)):
             self.devices.ioctl(fd, request, ffi.new("int *", value))
+        self._audio_buffers(fd)
         voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
         ch = self._channels[name] = _Channel(name, channo[0], kind, board, fd, voice)
         self._kinds[name] = kind
@@ -580,6 +686,8 @@ class DahdiDriver:
         if ch.kind in ("pseudo", "fxo"):    # the voice stays open: it ends what it did
             self._quiet(ch)
             return
+        if ch.op is not None:
+            ch.op.abandon()
         del self._channels[name]
         self.devices.close(ch.fd)
 
@@ -589,6 +697,7 @@ class DahdiDriver:
         if ch.op is not None:
             if ch.op.watchdog.active():
                 ch.op.watchdog.cancel()
+            ch.op.abandon()
             ch.op = None
         lib.cti_chanvoice_stop(ch.voice)
         lib.cti_chanvoice_record(ch.voice, 0)
@@ -634,6 +743,11 @@ class DahdiDriver:
         self._known(name, "status")
         if self._is_span(name):
             return self._span_status(name)
+        if name.endswith(LINE):
+            self._channel(name, "status")   # refused: its voice channel is named
+        if name not in self._channels:      # opening it here would take it from its user
+            span = next(i.board for i in self._inventory if i.name == name)
+            return {"state": "closed", "channo": self._dahdi_channo(name), "span": span}
         if self._kinds.get(name) == "dchannel":
             ch = self._channels[name]
             return {"state": "open", "channo": ch.channo, "span": ch.span}
@@ -643,7 +757,7 @@ class DahdiDriver:
                  "hook": "off" if ch.offhook else "on", "channo": ch.channo,
                  "ringing": bool(ch.rings) and not ch.offhook}
         if ch.kind in ("em", "cas", "ls"):    # a T1 carries A and B, an E1 all four
-            width = 4 if ffi.string(self._span_info(ch.span, "status").spantype) == b"E1" else 2
+            width = 4 if span_type(self._span_info(ch.span, "status")) == "e1" else 2
             facts["tx_bits"], facts["rx_bits"] = (bits[:width] for bits in self.abcd(name))
         if ch.kind == "fxo":
             facts.update(channo=ch.line_channo, voice_channo=ch.channo,
@@ -654,14 +768,14 @@ class DahdiDriver:
 
     def _span_status(self, span):
         info = self._span_info(span, "status")
-        kind = ffi.string(info.spantype).decode().lower() or "analog"
+        kind = span_type(info)
         facts = {"alarms": sorted(_alarm_names(info.alarms)), "type": kind,
                  "name": ffi.string(info.name).decode(),
                  "description": ffi.string(info.desc).decode()}
         if kind == "analog":
             return facts
         config = info.lineconfig
-        framing = ("esf" if config & lib.DAHDI_CONFIG_ESF else "d4") if kind == "t1" else (
+        framing = ("esf" if config & lib.DAHDI_CONFIG_ESF else "d4") if kind in ("t1", "j1") else (
             "e1_crc4" if config & lib.DAHDI_CONFIG_CRC4 else "e1")
         coding = next((w for w in ("b8zs", "hdb3") if config & LINECONFIG[w]), "ami")
         kinds = {self._kinds[i.name] for i in self._inventory if i.board == span
@@ -707,6 +821,7 @@ class DahdiDriver:
     def poll(self):
         for ch in list(self._channels.values()):
             self._service(ch)
+        self._read_alarms()
         events, self._pending = self._pending, []
         for event in events:
             for callback in list(self._subscribers):
@@ -841,6 +956,7 @@ class DahdiDriver:
             ch.phone_offhook = True
             if ch.ring_cycles:
                 ch.ring_cycles = 0
+                self._cancel_ring_done(ch)
                 self._emit(ch, "station_answered")
             elif ch.station_events:
                 self._emit(ch, "station_hook", offhook=True)
@@ -851,10 +967,11 @@ class DahdiDriver:
                 self._emit(ch, "station_hook", offhook=False)
         elif event == lib.DAHDI_EVENT_WINKFLASH and ch.station_events:
             self._emit(ch, "station_flash")
-        elif event == lib.DAHDI_EVENT_RINGERON and ch.ring_cycles:
+        elif event == lib.DAHDI_EVENT_RINGEROFF and ch.ring_cycles and ch.ring_done is None:
             ch.bells += 1
-            if ch.bells > ch.ring_cycles:  # the last cycle's silence is over
-                self.stop_ring(ch.name)
+            if ch.bells >= ch.ring_cycles:  # the last ring: no other starts
+                self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new("int *", lib.DAHDI_RINGOFF))
+                ch.ring_done = self.clock.callLater(ch.ring_off_ms / 1000, self._rung_out, ch)
 
     def _trunk_event(self, ch, event):
         if ch.kind == T1_LOOP_START:
@@ -887,6 +1004,16 @@ class DahdiDriver:
         values = {x: int(bool(bits & bit)) for x, bit in zip(letters, ABCD, strict=False)}
         self._emit(ch, "signalling", **values,
                    changed=frozenset(c for c in changed if c[0] in letters or c == "wink"))
+
+    def _read_alarms(self):
+        """Every ALARM_READ_S, each span's alarms from SPANSTAT: the kernel
+        says nothing when one alarm becomes another."""
+        now = self.clock.seconds()
+        if not self._alarm_spans or now < self._next_alarm_read:
+            return
+        self._next_alarm_read = now + ALARM_READ_S
+        for span in list(self._alarm_spans):
+            self._span_alarms_changed(span)
 
     def _span_alarms_changed(self, span):
         """A channel of the span was told its alarms changed: the span's
@@ -995,6 +1122,7 @@ class DahdiDriver:
         if ch is None or ch.op is not op:
             return
         ch.op = None
+        op.abandon()
         self.reset(name)
         self._pending.append(Event(name, op.done, hung_data(op.done)))
 
@@ -1013,16 +1141,15 @@ class DahdiDriver:
         elif op.kind == "record":
             lib.cti_chanvoice_record(ch.voice, 0)
             self._keep_recording(ch, op)
-            with open(op.path, "wb") as f:
-                f.write(recording_file(b"".join(op.recorded), "pcm16", op.fmt))
+            op.recording.close()
         elif op.kind == "dial":
             data = progress or {"result": "stopped" if reason == "stopped" else None}
         self._emit(ch, op.done, **data)
 
     def _keep_recording(self, ch, op):
-        buf = ffi.new("int16_t[8000]")
-        while n := lib.cti_chanvoice_take(ch.voice, buf, 8000):
-            op.recorded.append(bytes(ffi.buffer(buf, n * 2)))
+        """What the voice work recorded since, onto the recording's file."""
+        while n := lib.cti_chanvoice_take(ch.voice, self._recorded, RECORD_CHUNK):
+            op.recording.write(self._recorded, n)
 
     def enable_events(self, name, kinds):
         ch = self._channel(name, "enable_events")
@@ -1053,7 +1180,7 @@ class DahdiDriver:
 
     def play(self, name, prompts, termination=None, watchdog_ms=None):
         ch = self._idle(name, "play")
-        audio = b"".join(prompt_samples(p, "pcm16", name, "play") for p in prompts)
+        audio = b"".join(prompt_pcm16(p, name, "play") for p in prompts)
         self._check_termination(name, "play", termination)
         lib.cti_chanvoice_play(ch.voice, ffi.from_buffer("int16_t[]", audio), len(audio) // 2)
         self._start(ch, _Operation("play", "play_done", termination), watchdog_ms,
@@ -1068,10 +1195,9 @@ class DahdiDriver:
                                       f"{', '.join(RECORD_FORMATS)}", function="record",
                                       device=name)
         self._check_termination(name, "record", termination)
-        with open(path, "wb") as f:     # there from the start, as on the boards; filled
-            f.write(recording_file(b"", "pcm16", fmt))      # when the recording ends
+        recording = Recording(path, fmt, name)     # there from the start, as on the boards
         lib.cti_chanvoice_record(ch.voice, 1)
-        self._start(ch, _Operation("record", "record_done", termination, path=path, fmt=fmt),
+        self._start(ch, _Operation("record", "record_done", termination, recording=recording),
                     watchdog_ms)
 
     def collect_digits(self, name, termination, watchdog_ms=None):
@@ -1359,7 +1485,7 @@ class DahdiDriver:
     def _line_span(self, span, function):
         """SPANSTAT of a T1 or E1 span (an analog one has no line to test)."""
         info = self._span_info(span, function)
-        if not ffi.string(info.spantype):
+        if span_type(info) == "analog":
             raise errors.BadParameter(f"{span} is an analog span: no T1/E1 line",
                                       function=function, device=span)
         return info
@@ -1415,7 +1541,7 @@ class DahdiDriver:
             raise errors.BadParameter(f"loop code {code!r} is not one of "
                                       f"{', '.join(LOOP_CODES)}", function="send_loop_code",
                                       device=span)
-        if ffi.string(info.spantype).decode().lower() == "e1":
+        if span_type(info) == "e1":
             raise errors.BadParameter(f"{span} is an E1: it has no loop codes (in-band codes "
                                       "and the ESF data link are T1's)",
                                       function="send_loop_code", device=span)
@@ -1457,16 +1583,32 @@ class DahdiDriver:
         try:
             self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new("int *", lib.DAHDI_RING))
         except OSError as e:
+            if e.errno == lib.ENODATA:
+                raise errors.BadParameter(
+                    f"{name}: DAHDI has no tone zone loaded, so it rings no phone: check "
+                    f"loadzone= and defaultzone= in {self.conf.path} and run dahdi_cfg",
+                    function="ring_station", device=name) from None
             if e.errno != lib.EINPROGRESS:  # non-blocking: it rings on
                 raise
         ch.ring_cycles, ch.bells = cycles, 0
+        ch.ring_off_ms = RING_CADENCES[cadence][1]
 
     def stop_ring(self, name):
         ch = self._station(name, "stop_ring")
         self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new("int *", lib.DAHDI_RINGOFF))
+        self._rung_out(ch)
+
+    def _rung_out(self, ch):
+        """The ringing is over (stopped, or the last ring's silence passed)."""
+        self._cancel_ring_done(ch)
         if ch.ring_cycles:
             ch.ring_cycles = 0
             self._emit(ch, "station_ring_done")
+
+    def _cancel_ring_done(self, ch):
+        if ch.ring_done is not None and ch.ring_done.active():
+            ch.ring_done.cancel()
+        ch.ring_done = None
 
     def station_tone(self, name, tone):
         ch = self._station(name, "station_tone")
@@ -1680,6 +1822,25 @@ def board_names(inventory, kinds, span_types, boards):
                                            index), 1):
                 names[dahdi] = (f"msiB{msi}C{c}", f"msiB{msi}")
     return names
+
+
+def _node_group():
+    """The group owning /dev/dahdi, as the permission advice names it."""
+    try:
+        return f"group {grp.getgrgid(os.stat(os.path.dirname(CTL_PATH)).st_gid).gr_name}"
+    except (OSError, KeyError):
+        return "usually group asterisk"
+
+
+def _listed(numbers):
+    """[1, 2, 3, 7] -> "1-3,7" (system.conf's way)."""
+    runs = []
+    for n in numbers:
+        if runs and runs[-1][1] == n - 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def _alarm_names(bits):

@@ -106,7 +106,8 @@ def simulated_system_conf(boards):
     fxsks, phones fxoks, a T1 E&M span e&m, a T1 loop-start span fxsls, an
     E1 CAS span cas, an ISDN
     span's B-channels bchan and its D-channel hardhdlc; each T1/E1 span's span= line as its board's
-    framing and coding.  Voice and conference boards have no channels."""
+    framing and coding; the us tone zone loaded.  Voice and conference
+    boards have no channels."""
     lines, channo, spanno = [], 0, 0
     for board in boards:
         kind = board["type"]
@@ -141,4 +142,5 @@ def simulated_system_conf(boards):
             if keyword == "bchan":
                 lines.append(f"hardhdlc={channo + 16}")
             channo += 31
+    lines += ["loadzone=us", "defaultzone=us"]     # the phones' ring cadence and tones
     return "\n".join(lines) + "\n"

@@ -18,9 +18,16 @@ RECORD_FORMATS = ("wav", "wav-pcm16", "wav-ulaw", "wav-alaw", "ulaw", "alaw", "p
 
 def prompt_samples(prompt, law, device, function="AT+VTX") -> bytes:
     """A prompt's audio in the modem's law (BadParameter, BadAudioFile)."""
+    fmt, blob = prompt_audio(prompt, device, function)
+    return convert(blob, fmt, law)
+
+
+def prompt_audio(prompt, device, function) -> tuple[str, bytes]:
+    """(pcm16, ulaw or alaw; the samples) of a prompt, a WAV file's data
+    chunk (BadParameter, BadAudioFile)."""
     if prompt.fmt not in PROMPT_FORMATS:
         raise errors.BadParameter(f"format {prompt.fmt!r} is not one of "
-                                  f"{', '.join(PROMPT_FORMATS)} (a modem plays G.711)",
+                                  f"{', '.join(PROMPT_FORMATS)} (G.711 or 16-bit linear)",
                                   function=function, device=device)
     try:
         if isinstance(prompt.source, bytes):
@@ -36,7 +43,7 @@ def prompt_samples(prompt, law, device, function="AT+VTX") -> bytes:
                                   function=function, device=device) from None
     except WavFormatError as e:
         raise errors.BadAudioFile(str(e), function=function, device=device) from None
-    return convert(blob, fmt, law)
+    return fmt, blob
 
 
 def convert(samples: bytes, source: str, target: str) -> bytes:

@@ -57,10 +57,14 @@ def wav_samples(blob: bytes, where: str = "WAV data") -> tuple[str, bytes]:
 
 def wav_file(fmt: str, samples: bytes) -> bytes:
     """A WAV file holding `samples` in `fmt` (pcm16, ulaw or alaw), 8 kHz mono."""
+    return wav_header(fmt, len(samples)) + samples + b"\0" * (len(samples) & 1)
+
+
+def wav_header(fmt: str, size: int) -> bytes:
+    """The 44 bytes before `size` bytes of samples in `fmt` (a pad byte
+    follows an odd size), 8 kHz mono."""
     tag = next(t for t, name in FORMAT_TAGS.items() if name == fmt)
     bits = BITS[fmt]
-    block, pad = bits // 8, len(samples) & 1
-    header = struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + len(samples) + pad, b"WAVE",
-                         b"fmt ", 16, tag, 1, 8000, 8000 * block, block, bits, b"data",
-                         len(samples))
-    return header + samples + b"\0" * pad
+    block = bits // 8
+    return struct.pack("<4sI4s4sIHHIIHH4sI", b"RIFF", 36 + size + (size & 1), b"WAVE",
+                       b"fmt ", 16, tag, 1, 8000, 8000 * block, block, bits, b"data", size)

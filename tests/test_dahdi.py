@@ -3,15 +3,16 @@
 issues exactly what it would issue to /dev/dahdi (drivers.dahdidev), and
 passes the conformance suites for what it provides; its channels come
 from system.conf, checked against what DAHDI reports."""
+import errno
 from array import array
 
 import pytest
 from twisted.internet import task
 from twisted.logger import capturedLogs, formatEvent
 
-from drivers import _dahdi, errors, systemconf
+from drivers import _dahdi, errors, g711, systemconf
 from drivers.dahdi import BoardLayout, DahdiDriver
-from drivers.dahdidev import SimulatedDevices, simulated_system_conf
+from drivers.dahdidev import CHANNEL_FLAGS, SimulatedDevices, simulated_system_conf
 from drivers.interface import Prompt, Termination
 from drivers.pri import PriLink
 from drivers.sim import Simulator
@@ -154,15 +155,53 @@ def test_channels_come_from_system_conf_with_dahdi_s_span_numbers():
     assert names[-5:-1] == [(f"dahdiP{n}", "voice", "dahdiP") for n in range(1, 5)]
     assert names[-1] == ("dahdiConf", "conference", "dahdiConf")
     slots = [i.slot for i in rig.driver.inventory() if i.board == "dahdiP"]
-    assert slots == [64, 65, 66, 67]            # pseudo channels: above the real ones
+    assert slots == [32768, 32769, 32770, 32771]    # pseudo channels: the kernel's numbers
     slots = {i.name: i.slot for i in rig.driver.inventory() if i.board == "dahdiS1"}
     assert slots["dahdiC1/line"] == 1           # the port's line: its DAHDI channel
-    assert slots["dahdiC1"] == 68               # its voice: a pseudo channel of its own
+    assert slots["dahdiC1"] == 32772            # its voice: a pseudo channel of its own
     t1, e1 = rig.driver.status("dahdiS3"), rig.driver.status("dahdiS4")
     assert (t1["type"], t1["framing"], t1["coding"], t1["signalling"]) == (
         "t1", "esf", "b8zs", "em_wink")
     assert (e1["type"], e1["framing"], e1["coding"], e1["signalling"]) == (
         "e1", "e1_crc4", "hdb3", "cas")
+
+
+def test_analog_cards_start_whatever_word_their_spans_give_for_their_type():
+    """The kernel names an analog span's type ("ANALO": a mixed card such
+    as a wctdm24xxp, cut to SPANSTAT's 5 characters; "FXS" or "FXO": an
+    Astribank's module); only T1, E1 and J1 spans have a line."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    assert [d.status(f"dahdiS{n}")["type"] for n in (1, 5)] == ["analog", "analog"]
+    assert d.status("dahdiS1")["alarms"] == [] and "framing" not in d.status("dahdiS5")
+    with pytest.raises(errors.BadParameter, match="dahdiS1 is an analog span"):
+        d.span_loopback("dahdiS1", "local")
+    d.ring_station("dahdiC62", 1)
+    rig.run(500)
+    assert rig.sim.endpoint("msiB1C1").state == "ringing"
+
+
+class RefusedDevices(SimulatedDevices):
+    """The personality behind a /dev/dahdi the server may not open."""
+
+    def __init__(self, code):
+        super().__init__()
+        self.code = code
+
+    def open(self, path, flags=CHANNEL_FLAGS):
+        raise OSError(self.code, f"open {path}")
+
+
+@pytest.mark.parametrize("code, expected", [
+    (errno.ENOENT, r"/dev/dahdi/ctl does not exist: is DAHDI's kernel module loaded "
+                   r"\(lsmod \| grep dahdi"),
+    (errno.EACCES, r"/dev/dahdi/ctl: permission denied: the server's user must be in the "
+                   r"group owning /dev/dahdi \(.*asterisk:asterisk 0660"),
+])
+def test_a_dahdi_the_server_cannot_open_says_what_to_check(code, expected):
+    conf = systemconf.parse(SYSTEM_CONF, "/etc/dahdi/system.conf")
+    with pytest.raises(errors.BoardError, match=expected):
+        DahdiDriver(RefusedDevices(code), conf, task.Clock())
 
 
 def test_a_channel_dahdi_does_not_have_is_named():
@@ -195,14 +234,32 @@ def test_a_signalling_other_than_dahdi_s_is_named_with_both():
     ("span=1,1,0,esf,hdb4\n", "coding one of ami, b8zs, hdb3"),
     ("fxs=1\n", "system.conf:1: unknown keyword 'fxs'"),
     ("fxsks 1\n", "system.conf:1: 'fxsks 1' is not <keyword>=<value>"),
+    ("e&m=1-24 ; trunk\n", "system.conf:1: '1-24 ; trunk' is not a channel list"),
+    ("fxsks=0-4\n", "system.conf:1: '0-4': DAHDI's channels are 1 to 1023"),
+    ("fxsks=1-1000000000\n", "'1-1000000000': DAHDI's channels are 1 to 1023"),
+    ("span=0,1,0,esf,b8zs\n", "spans are 1 to 128, a timing priority 0 to 255"),
+    ("span=1,256,0,esf,b8zs\n", "spans are 1 to 128, a timing priority 0 to 255"),
+    ("cas=1-15:10x1\n", "the idle bits after ':' are four binary digits"),
+    ("dacs=1-4\n", "dacs='1-4': expected <channels>:<first channel"),
+    ("nethdlc=1-4\nbchan=4\n", "system.conf:2: channel 4 is already nethdlc"),
 ])
 def test_system_conf_errors_name_the_file_line_and_what_was_expected(text, expected):
     with pytest.raises(systemconf.SystemConfError, match=expected.replace("(", r"\(")):
         systemconf.parse(text, "/etc/dahdi/system.conf")
 
 
+def test_system_conf_reads_what_dahdi_cfg_takes_and_ignores_what_is_not_ours():
+    with capturedLogs() as logged:
+        conf = systemconf.parse("span=1,0,0,ccs,ami,nt,term\nalaw=1-2\ndeflaw=3\n"
+                                "fcshdlc=3\ndacs=5-6:7\nchannel=1\nbchan=1-2\n", "s.conf")
+    assert conf.channels == {1: "bchan", 2: "bchan"}
+    assert conf.left_alone == {3: "fcshdlc", 5: "dacs", 6: "dacs"}
+    said = " / ".join(formatEvent(e) for e in logged)
+    assert "s.conf:1: span 1: nt,term ignored" in said and "s.conf:2: alaw= ignored" in said
+
+
 def test_system_conf_reads_spans_channels_and_zones():
-    conf = systemconf.parse("span=1,1,0,esf,b8zs\ne&m=1-24 ; trunk\n"
+    conf = systemconf.parse("span=1,1,0,esf,b8zs\ne&m=1-24 # trunk\n"
                             "span=2,0,0,cas,hdb3,crc4\ncas=25-39,41-55:1101\n"
                             "loadzone=us\nloadzone=cn\ndefaultzone=cn\n", "system.conf")
     assert conf.spans[1] == systemconf.Span(1, 1, 0, "esf", "b8zs", False)
@@ -269,6 +326,60 @@ def test_an_em_wink_start_call_in_is_winked_addressed_answered_and_talks_both_wa
     d.set_bits(ts, 0, 0)
     rig.run(500)
     assert d.abcd(ts) == ("0000", "0000")
+
+
+def test_a_caller_s_words_are_recorded_whole_when_the_reactor_comes_late(tmp_path):
+    """The driver gives every audio channel four buffers (chan_dahdi's
+    numbufs; the kernel's default is two, 40 ms): a reactor 60 ms late
+    each time still gets every block, so the caller's 600 ms tone is
+    recorded 600 ms long."""
+    rig = DahdiRig(BOARDS)
+    d, ts = rig.driver, "dahdiC7"
+    far = rig.sim.endpoint("dtiB1T1")
+    far.call(dnis="4001")
+    rig.run(600)
+    d.set_bits(ts, 1, 1)
+    rig.run(500)
+    path = tmp_path / "late.wav"
+    d.record(ts, str(path), "wav", Termination(max_time_ms=1_500))
+    far.send_audio(tone(1800, 600))
+    for _ in range(40):                 # the reactor wakes 60 ms late each time
+        rig.sim.advance(60)
+        rig.clock.advance(0.06)
+        d.poll()
+    samples = array("h", wav_samples(path.read_bytes())[1])
+    loud = [i for i, v in enumerate(samples) if abs(v) > 2_000]
+    assert 4_700 <= loud[-1] - loud[0] <= 4_900
+
+
+@pytest.mark.parametrize("fmt, law", [("wav-alaw", "alaw"), ("ulaw", "ulaw")])
+def test_a_recording_grows_on_disk_and_holds_the_caller_s_tone(tmp_path, fmt, law):
+    """A recording is written to its file as it grows (not kept whole in
+    memory), coded to G.711 in C; a prompt in G.711 is decoded in C too."""
+    rig = DahdiRig(BOARDS)
+    d, ts = rig.driver, "dahdiC7"
+    far = rig.sim.endpoint("dtiB1T1")
+    far.call(dnis="4001")
+    rig.run(600)
+    d.set_bits(ts, 1, 1)
+    rig.run(500)
+    path = tmp_path / f"caller.{fmt}"
+    d.record(ts, str(path), fmt, Termination(max_time_ms=3_000))
+    far.send_audio(tone(1800, 3_000))
+    rig.run(1_500)
+    half = path.stat().st_size
+    assert half >= 8_000                    # a second of it on disk already
+    rig.run(2_000)
+    assert [e.kind for e in rig.events if e.kind == "record_done"] == ["record_done"]
+    blob = path.read_bytes()
+    found, coded = wav_samples(blob) if fmt.startswith("wav") else (law, blob)
+    assert found == law
+    assert 23_500 <= len(coded) <= 24_000 and len(blob) > half
+    assert hears(array("h", g711.decode(coded, law)), 1800)
+    far.capture(True)
+    d.play(ts, [Prompt(coded, law)])
+    rig.run(3_500)
+    assert hears(far.read_capture(), 1800)
 
 
 def test_e_and_m_bits_are_dahdi_s_and_cas_bits_are_ours():
@@ -410,6 +521,23 @@ def test_span_alarms_come_from_spanstat_and_are_reported_as_they_change():
     assert d.alarms("dahdiS3") == frozenset()
 
 
+def test_a_red_alarm_becoming_yellow_is_reported_though_the_kernel_says_nothing():
+    """ALARM and NOALARM come only between no alarm and some: a red alarm
+    turning yellow is read from SPANSTAT as the driver polls."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    d.enable_alarm_events("dahdiS3")
+    d.open("dahdiC7")
+    rig.sim.span_alarm("dtiB1", "red", True)
+    rig.run(1_500)
+    rig.sim.span_alarm("dtiB1", "yellow", True)
+    rig.sim.span_alarm("dtiB1", "red", False)
+    rig.run(1_500)
+    alarms = [(e["alarm"], e["raised"]) for e in rig.events if e.kind == "alarm"]
+    assert alarms == [("red", True), ("yellow", True), ("red", False)]
+    assert d.alarms("dahdiS3") == {"yellow"}
+
+
 def test_a_phone_rings_until_answered_hears_its_tone_and_flashes():
     """An FXS port: the phone rings with the cadence asked (RINGERON and
     RINGEROFF steps), the agent lifts it (station_answered), hears the tone
@@ -449,14 +577,41 @@ def test_a_phone_rings_until_answered_hears_its_tone_and_flashes():
 
 
 def test_a_phone_not_answered_rings_its_cycles_and_stops():
+    """Two rings asked, two heard (china: 1 s on, 4 s off): the kernel
+    says nothing as the first starts, so the driver counts the rings that
+    ended; ringing is done once the last one's silence has passed."""
     rig = DahdiRig(BOARDS)
     d, st = rig.driver, "dahdiC63"
+    phone = rig.sim.endpoint("msiB1C2")
     d.ring_station(st, 2, cadence="china")
-    rig.run(9_000)
-    assert not [e for e in rig.events if e.kind == "station_ring_done"]
-    rig.run(2_000)
+    heard, sounding = 0, False
+    for ms in range(0, 20_000, 100):
+        bell = phone.state == "ringing" and ms % 5_000 < 1_000
+        heard += bell and not sounding
+        sounding = bell
+        if ms == 9_000:
+            assert not [e for e in rig.events if e.kind == "station_ring_done"]
+        rig.run(100)
+    assert heard == 2
     assert [e.kind for e in rig.events] == ["station_ring_done"]
-    assert rig.sim.endpoint("msiB1C2").state == "idle"
+    assert phone.state == "idle"
+
+
+def test_phones_without_a_tone_zone_are_refused_at_start_and_ringing_says_why():
+    """The kernel rings a phone only with a tone zone loaded (HOOK RING:
+    ENODATA): a system.conf with FXS ports and no loadzone= is refused at
+    start, and a zone missing in the kernel all the same is named."""
+    no_zone = SYSTEM_CONF.replace("loadzone=us\ndefaultzone=us\n", "")
+    with pytest.raises(errors.BadParameter, match="channels 62-63 are FXS ports.*loadzone="):
+        DahdiRig(BOARDS, no_zone)
+    rig = DahdiRig(BOARDS)
+    _dahdi.lib.cti_dahdisim_tone_zone(0)
+    with pytest.raises(errors.BadParameter, match="dahdiC62: DAHDI has no tone zone loaded"):
+        rig.driver.ring_station("dahdiC62", 1)
+    _dahdi.lib.cti_dahdisim_tone_zone(1)
+    rig.driver.ring_station("dahdiC62", 1)
+    rig.run(500)
+    assert rig.sim.endpoint("msiB1C1").state == "ringing"
 
 
 def test_a_caller_on_a_trunk_and_an_agent_s_phone_talk_through_dahdi_s_cross_connect():
@@ -674,6 +829,39 @@ def test_a_d_channel_whose_frames_wait_a_second_is_busy():
     with pytest.raises(errors.DeviceBusy, match="transmit buffers are full"):
         for _ in range(40):
             span.driver.dchannel_send("dtiB1D", bytes(500))
+
+
+def test_a_channel_held_elsewhere_is_busy_and_named_and_a_probe_takes_nothing():
+    """The kernel lets one program have a channel (EBUSY on a second
+    DAHDI_SPECIFY): a second cti, or Asterisk, is told which channel and
+    who may hold it.  A probe (cti server --check) and status() open
+    nothing, so they work beside a running server."""
+    span = IsdnSpan()
+    conf = systemconf.parse(simulated_system_conf(IsdnSpan.BOARDS), "system.conf")
+    with pytest.raises(errors.DeviceBusy, match=r"DAHDI channel 16 is open elsewhere: "
+                       r"Asterisk's chan_dahdi, another cti\?"):
+        DahdiDriver(SimulatedDevices(), conf, task.Clock(), boards=[BoardLayout("e1")])
+    probe = DahdiDriver(SimulatedDevices(), conf, task.Clock(), boards=[BoardLayout("e1")],
+                        probe=True)
+    assert probe.status("dtiB1T1")["state"] == "closed"
+    span.driver.open("dtiB1T1")
+    with pytest.raises(errors.DeviceBusy, match="DAHDI channel 1 is open elsewhere"):
+        probe.open("dtiB1T1")
+    assert probe.status("dtiB1T1")["state"] == "closed"
+    assert span.driver.status("dtiB1T1")["state"] == "idle"
+
+
+def test_an_isdn_b_channel_opens_and_carries_a_prompt_to_the_far_end():
+    """A B-channel (bchan: clear) opens without audio on the kernel: the
+    driver puts it in audio mode before asking for 16-bit linear, as
+    chan_dahdi does, and the far end hears what we play there."""
+    span = IsdnSpan()
+    far = span.sim.endpoint("dtiB1T1")
+    far.capture(True)
+    span.driver.play("dtiB1T1", [Prompt(tone_ulaw(1000, 600), "ulaw")])
+    span.run(800)
+    assert hears(far.read_capture(), 1000)
+    assert [e.kind for e in span.events if e.kind == "play_done"] == ["play_done"]
 
 
 def test_libpri_comes_up_on_a_dahdi_d_channel_and_a_call_is_offered():

@@ -126,8 +126,8 @@ def _boards(config):
         from drivers.dahdidev import KernelDevices
 
         driver = DahdiDriver(KernelDevices(), systemconf.read(config.system_conf), task.Clock(),
-                             boards=board_layout(config.boards))
-        return _devices_found(config, driver)
+                             boards=board_layout(config.boards), probe=True)
+        return _devices_found(config, driver, open_stations=False)
     if config.driver == "sim":
         from drivers.sim import Simulator
 
@@ -136,9 +136,10 @@ def _boards(config):
     return _devices_found(config, driver)
 
 
-def _devices_found(config, driver):
+def _devices_found(config, driver, open_stations=True):
     """Every device the configuration names is on the boards; the phones
-    take their tones."""
+    take their tones (not on DAHDI: a channel opened here would be taken
+    from the server or Asterisk using it)."""
     found = {device.name for device in driver.inventory()}
     stations = [n for g in config.station_groups for n in g.stations]
     wanted = [*(n for g in config.trunk_groups for n in g.channels), *stations,
@@ -147,7 +148,7 @@ def _devices_found(config, driver):
     if missing:
         raise LookupError(f"the configuration names {len(missing)} devices the boards do not "
                           f"have: {', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}")
-    for name in stations:               # as the server starts them: tones and all
+    for name in stations if open_stations else ():  # as the server starts them
         driver.enable_station_events(name)
     return f"{config.driver}: {len(found)} devices, the {len(wanted)} configured among them"
 

@@ -28,6 +28,7 @@ INCLUDES = """
 #include <dahdi/user.h>
 #include "dahdisim.h"
 #include "chanvoice.h"
+#include "codec.h"
 """
 
 #: Every constant the driver and its tests use, by group.
@@ -171,6 +172,10 @@ ssize_t cti_dahdi_read(int fd, void *buf, size_t n);
 ssize_t cti_dahdi_write(int fd, const void *buf, size_t n);
 int cti_dahdi_wakefd(void);
 int cti_dahdisim_queue_event(int channo, int event);
+void cti_dahdisim_tone_zone(int loaded);
+
+void cti_g711_decode(const uint8_t *in, int16_t *out, size_t n, int alaw);
+void cti_g711_encode(const int16_t *in, uint8_t *out, size_t n, int alaw);
 
 cti_chanvoice *cti_chanvoice_new(cti_toneset tones);
 void cti_chanvoice_free(cti_chanvoice *cv);

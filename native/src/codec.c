@@ -90,6 +90,20 @@ uint8_t cti_linear2alaw(int16_t sample)
     return (uint8_t)(code ^ 0x55);
 }
 
+void cti_g711_decode(const uint8_t *in, int16_t *out, size_t n, int alaw)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        out[i] = alaw ? cti_alaw2linear(in[i]) : cti_ulaw2linear(in[i]);
+}
+
+void cti_g711_encode(const int16_t *in, uint8_t *out, size_t n, int alaw)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        out[i] = alaw ? cti_linear2alaw(in[i]) : cti_linear2ulaw(in[i]);
+}
+
 int16_t cti_alaw2linear(uint8_t code)
 {
     int bits = (code ^ 0x55) & 0x7F;

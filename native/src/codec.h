@@ -28,6 +28,11 @@ uint8_t cti_linear2ulaw(int16_t sample);
 int16_t cti_ulaw2linear(uint8_t code);
 uint8_t cti_linear2alaw(int16_t sample);
 int16_t cti_alaw2linear(uint8_t code);
+/* n samples at once, either way (alaw 0: mu-law), for drivers that keep
+ * files in G.711 and work in 16-bit linear (the DAHDI driver's prompts and
+ * recordings), so no sample goes through Python. */
+void cti_g711_decode(const uint8_t *in, int16_t *out, size_t n, int alaw);
+void cti_g711_encode(const int16_t *in, uint8_t *out, size_t n, int alaw);
 
 /* Dialogic VOX (OKI) ADPCM codec state. */
 typedef struct {

@@ -4,10 +4,13 @@
  * is for).  What it answers, and where the kernel's behaviour comes from
  * (lines-real.md section 1):
  *
- *   open      "/dev/dahdi/channel" (then DAHDI_SPECIFY), "/dev/dahdi/ctl",
+ *   open      "/dev/dahdi/channel" (then DAHDI_SPECIFY: EBUSY while another
+ *             descriptor has the channel, as the kernel's), "/dev/dahdi/ctl",
  *             "/dev/dahdi/pseudo" (a pseudo channel of its own, numbered
- *             above the real ones: CHANNO says which); anything else ENOENT
+ *             from 32768 as the kernel's: CHANNO says which); anything else ENOENT
  *   ioctl     SPECIFY, GET/SET_BLOCKSIZE (16..DAHDI_MAX_BLOCKSIZE), SETLINEAR,
+ *             AUDIOMODE (a clear channel opens without audio, as the
+ *             kernel's: SETLINEAR and SETCONF are EINVAL until AUDIOMODE 1),
  *             SETLAW, GET_PARAMS (a channel's own; on ctl the one named by
  *             channo), HOOK, GETEVENT, SPANSTAT (spanno 0 on a channel: its
  *             span; its counts as a framer card keeps them), CHANNO, FLUSH,
@@ -19,9 +22,11 @@
  *             the channel's signalling has no use for EINVAL (HOOK RING on an
  *             FXS-signalled port, SETTXBITS on an analog line)
  *   read      one block at most, in the channel's law or 16-bit linear;
- *             EAGAIN until a block is whole; ELAST while an event waits
- *   write     at most one block; EAGAIN when the transmit buffers are full;
- *             ELAST while an event waits
+ *             EAGAIN until a block is whole; ELAST while an event waits;
+ *             audio older than the channel's buffers (2 blocks, as the
+ *             kernel's default, or SET_BUFINFO's numbufs) is dropped
+ *   write     at most one block; EAGAIN when the transmit buffers are full
+ *             (numbufs blocks); ELAST while an event waits
  *
  * An FXO port (fxsks): the far end's ring burst gives RINGOFFHOOK once the
  * ring trailer expires after it; the loop current dropping while we are off
@@ -32,7 +37,9 @@
  * An FXS port (fxoks: a station's phone): the phone lifted gives
  * RINGOFFHOOK (ringing stops), put down ONHOOK, a flash WINKFLASH; HOOK
  * RING rings it with the cadence SETCADENCE gave (2 s on, 4 s off by
- * default) until RINGOFF or an answer, RINGERON / RINGEROFF at each step.
+ * default) until RINGOFF or an answer, as the kernel's ring states do:
+ * no event when it starts, RINGEROFF as each ring ends, RINGERON as each
+ * ring from the second on begins.
  *
  * T1 and E1 spans (lines-real.md 1.9, 1.10): a T1 E&M wink-start span's
  * channels are e&m (DAHDI_SIG_EM): HOOK OFFHOOK / ONHOOK send ABCD 1111 /
@@ -54,7 +61,8 @@
  * event.  The frames go through dchannel.c, as dt_dchanwrite's do; an E1
  * CAS span's timeslot 16 has no channel.  A span's alarms are SPANSTAT's
  * (red, yellow, blue, loopback), and every open channel of the span gets
- * ALARM / NOALARM as they rise and clear.
+ * ALARM as the first rises and NOALARM as the last clears (not when one
+ * alarm becomes another), as the kernel's dahdi_alarm_notify.
  *
  * Each tick runs after the devices' (sim.c): a channel takes what its line
  * sent this tick, and puts what was written to it where the line hears it
@@ -79,10 +87,10 @@
 #define MAX_FDS 1024
 #define MAX_PSEUDO 256           /* pseudo channels open at once */
 #define MAX_CONFS 128            /* conferences (numbers 1..MAX_CONFS) */
-#define RX_KEEP_BLOCKS 4         /* older audio is dropped, as an overrun would */
-#define TX_BLOCKS 4              /* write() refuses more than this many blocks */
-#define NUM_BUFS 4               /* GET_BUFINFO: the buffers a channel has */
-#define RING_TRAILER_MS 200      /* RINGOFFHOOK this long after a ring burst */
+#define RING_TRAILER_MS 50       /* RINGOFFHOOK this long after a ring burst
+                                  * (kernel.h's DAHDI_RINGTRAILER) */
+#define FIRST_PSEUDO 0x8000      /* the kernel's FIRST_PSEUDO_CHANNEL */
+#define EVENT_ROOM (DAHDI_MAX_EVENTSIZE - 1)    /* the kernel's ring keeps one free */
 #define FXO_SIGCAP (DAHDI_SIG_FXSLS | DAHDI_SIG_FXSGS | DAHDI_SIG_FXSKS)
 #define RBS_SIGCAP (DAHDI_SIG_EM | DAHDI_SIG_CAS | DAHDI_SIG_CLEAR | DAHDI_SIG_FXSLS | \
                     DAHDI_SIG_FXSKS | DAHDI_SIG_FXOLS | DAHDI_SIG_FXOKS)
@@ -101,6 +109,10 @@ typedef struct dchannel {
     device *dev;                /* the analog line, or the span's timeslot */
     int txslot;                 /* where the device hears what we send */
     int opens;                  /* descriptors specified to it */
+    size_t keep;                /* its buffers' samples (numbufs blocks): older
+                                 * audio is dropped, as the kernel's overrun */
+    int audio;                  /* DAHDI_FLAG_AUDIO: cleared on each open of a clear
+                                 * or hardhdlc channel until DAHDI_AUDIOMODE 1 */
     int events[DAHDI_MAX_EVENTSIZE];
     int evhead, evlen;
     sample_fifo rx, tx;
@@ -141,6 +153,7 @@ typedef struct {
     int used, ctl, nonblock;
     dchannel *ch;               /* NULL until DAHDI_SPECIFY */
     int blocksize, linear, law;
+    int numbufs;                /* DAHDI_DEFAULT_NUM_BUFS until SET_BUFINFO */
 } dfd;
 
 static struct {
@@ -150,10 +163,11 @@ static struct {
     dspan *spans;
     int nspans;
     dfd fds[MAX_FDS];
-    dchannel pseudo[MAX_PSEUDO];        /* channels nchans + 1 ... */
+    dchannel pseudo[MAX_PSEUDO];        /* channels FIRST_PSEUDO ... */
     dspan pseudo_span;                  /* theirs: span 0 */
     int32_t mix[MAX_CONFS + 1][TICK];   /* each conference's talkers, this tick */
     int conferencing;                   /* channels in a conference now */
+    int no_zone;                        /* no tone zone loaded (dahdi_cfg's) */
     int wakefd;
 } P = { .wakefd = -1 };
 
@@ -176,6 +190,7 @@ static void forget(void)
     P.chans = NULL;
     P.spans = NULL;
     P.nchans = P.nspans = 0;
+    P.no_zone = 0;
     memset(P.fds, 0, sizeof P.fds);
     P.of = NULL;
 }
@@ -317,13 +332,14 @@ static int build(void)
 
 static dchannel *channel(int channo)
 {
-    int k = channo - P.nchans - 1;
+    int k = channo - FIRST_PSEUDO;
     if (channo >= 1 && channo <= P.nchans)
         return P.chans[channo - 1].dev ? &P.chans[channo - 1] : NULL;
     return k >= 0 && k < MAX_PSEUDO && P.pseudo[k].in_use ? &P.pseudo[k] : NULL;
 }
 
-/* A new pseudo channel: the first free number above the real channels. */
+/* A new pseudo channel: the first free number from FIRST_PSEUDO, as the
+ * kernel numbers them. */
 static dchannel *new_pseudo(void)
 {
     int k;
@@ -333,7 +349,8 @@ static dchannel *new_pseudo(void)
         return NULL;
     memset(&P.pseudo[k], 0, sizeof P.pseudo[k]);
     P.pseudo[k].in_use = 1;
-    P.pseudo[k].channo = P.nchans + 1 + k;
+    P.pseudo[k].audio = 1;              /* the kernel's pseudo channels: audio */
+    P.pseudo[k].channo = FIRST_PSEUDO + k;
     P.pseudo[k].sigtype = DAHDI_SIG_CLEAR;
     P.pseudo_span.kind = SPAN_PSEUDO;
     P.pseudo[k].span = &P.pseudo_span;
@@ -349,13 +366,20 @@ static dspan *span_no(int spanno)
 
 static void queue_event(dchannel *c, int event)
 {
-    if (c->evlen == DAHDI_MAX_EVENTSIZE)
+    if (c->evlen == EVENT_ROOM)
         return;                 /* the kernel drops it too */
     c->events[(c->evhead + c->evlen++) % DAHDI_MAX_EVENTSIZE] = event;
 }
 
 static int fail(int err);
 static void update_wakefd(void);
+
+void cti_dahdisim_tone_zone(int loaded)
+{
+    sim_lock();
+    P.no_zone = !loaded;
+    sim_unlock();
+}
 
 int cti_dahdisim_queue_event(int channo, int event)
 {
@@ -364,7 +388,7 @@ int cti_dahdisim_queue_event(int channo, int event)
     sim_lock();
     if (sim_ensure() < 0 || build() < 0 || !(c = channel(channo)))
         r = fail(ENXIO);
-    else if (c->evlen == DAHDI_MAX_EVENTSIZE)
+    else if (c->evlen == EVENT_ROOM)
         r = fail(EBUSY);
     else
         queue_event(c, event);
@@ -498,7 +522,7 @@ static void audio_tick(dchannel *c)
     else
         received(mode == DAHDI_CONF_MONITOR && other ? other : c, lin);
     fifo_push(&c->rx, lin, TICK);
-    while (c->rx.len > (size_t)RX_KEEP_BLOCKS * DAHDI_MAX_BLOCKSIZE / 8) {
+    while (c->rx.len > c->keep) {
         int16_t drop[TICK];
         fifo_pop(&c->rx, drop, TICK);
     }
@@ -569,10 +593,11 @@ static void ls_tick(dchannel *c, int rx)
 static void trunk_tick(dchannel *c)
 {
     int rx, alarms = span_alarms(c->span);
-    if (alarms != c->alarms) {
+    /* the kernel's dahdi_alarm_notify: an event only between no alarm and
+     * some alarm (red to yellow says nothing: SPANSTAT tells) */
+    if (!alarms != !c->alarms)
         queue_event(c, alarms ? DAHDI_EVENT_ALARM : DAHDI_EVENT_NOALARM);
-        c->alarms = alarms;
-    }
+    c->alarms = alarms;
     if (c->sigtype == DAHDI_SIG_HARDHDLC)
         return;                 /* frames, not audio: hdlc_read, hdlc_write */
     rx = dahdi_bits(c->dev->ts->rx);
@@ -609,9 +634,8 @@ static void station_port_tick(dchannel *c)
             queue_event(c, bell ? DAHDI_EVENT_RINGERON : DAHDI_EVENT_RINGEROFF);
         c->bell = bell;
         c->ring_ms += TICK_MS;
-    } else if (c->bell) {
-        c->bell = 0;
-        queue_event(c, DAHDI_EVENT_RINGEROFF);
+    } else {
+        c->bell = 0;            /* stopped or answered: the kernel says nothing */
     }
     audio_tick(c);
 }
@@ -698,6 +722,7 @@ int cti_dahdi_open(const char *path, int flags)
     P.fds[fd].ctl = ctl;
     P.fds[fd].nonblock = !!(flags & O_NONBLOCK);
     P.fds[fd].blocksize = DAHDI_DEFAULT_BLOCKSIZE;
+    P.fds[fd].numbufs = DAHDI_DEFAULT_NUM_BUFS;
     if (pseudo) {
         /* each open makes a pseudo channel of its own */
         if (!(P.fds[fd].ch = new_pseudo())) {
@@ -706,6 +731,7 @@ int cti_dahdi_open(const char *path, int flags)
             return fail(EBUSY);
         }
         P.fds[fd].ch->opens = 1;
+        P.fds[fd].ch->keep = (size_t)DAHDI_DEFAULT_NUM_BUFS * DAHDI_DEFAULT_BLOCKSIZE;
     }
     sim_unlock();
     return fd;
@@ -792,7 +818,7 @@ static void fill_params(const dchannel *c, struct dahdi_params *p)
         p->sigcap = DAHDI_SIG_CLEAR;
         p->rxbits = p->txbits = p->rxhooksig = p->txhooksig = -1;
         p->curlaw = DAHDI_LAW_MULAW;
-        snprintf(p->name, sizeof p->name, "Pseudo/%d", c->channo - P.nchans);
+        snprintf(p->name, sizeof p->name, "Pseudo/%d", c->channo - FIRST_PSEUDO + 1);
         return;
     }
     if (trunk && has_bits(c)) {
@@ -885,6 +911,10 @@ static void fill_spaninfo(const dspan *s, struct dahdi_spaninfo *si)
                  fxs ? "station" : "analog", s->board);
         snprintf(si->devicetype, sizeof si->devicetype, "simulated %s ports",
                  fxs ? "FXS" : "FXO");
+        /* as the kernel names analog spans, cut to spantype's 5 characters:
+         * a station board as xpp's FXS module, an analog board's FXO ports
+         * as a mixed card (wctdm24xxp: ANALOG_MIXED, "ANALO") */
+        snprintf(si->spantype, sizeof si->spantype, "%s", fxs ? "FXS" : "ANALO");
     }
 }
 
@@ -912,7 +942,7 @@ static int conf_request(dchannel *c, unsigned long request, struct dahdi_confinf
     int mode = ci->confmode & DAHDI_CONF_MODE_MASK;
     if (ci->chan != 0 && ci->chan != c->channo)
         c = channel(ci->chan);
-    if (!c)
+    if (!c || (request == DAHDI_SETCONF && !c->audio))
         return fail(EINVAL);
     if (request == DAHDI_GETCONF) {
         ci->chan = c->channo;
@@ -1040,12 +1070,16 @@ static int fxs_hook(dchannel *c, int how, int nonblock)
 {
     switch (how) {
     case DAHDI_RING:
+        if (P.no_zone)
+            return fail(ENODATA);       /* "Cannot start tone until a tone zone is loaded" */
         if (station_phone_offhook(c->dev->station) || c->ringing_phone)
             return fail(EBUSY);
+        /* no event now, as the kernel's: RINGEROFF when the first ring
+         * ends, RINGERON from the second on */
         c->ringing_phone = 1;
+        c->bell = 1;
         c->ring_ms = 0;
         station_ring(c->dev->station, c->ring_on_ms, c->ring_off_ms);
-        queue_event(c, DAHDI_EVENT_HOOKCOMPLETE);
         return nonblock ? fail(EINPROGRESS) : 0;
     case DAHDI_RINGOFF:
         c->ringing_phone = 0;
@@ -1085,15 +1119,23 @@ static int channel_ioctl(dfd *f, unsigned long request, void *arg)
         if (v < 16 || v > DAHDI_MAX_BLOCKSIZE)
             return fail(EINVAL);
         f->blocksize = v;
+        c->keep = (size_t)f->numbufs * (size_t)v;
         return 0;
     case DAHDI_SETLINEAR:
+        if (!c->audio)
+            return fail(EINVAL);        /* "makes no sense on non-audio channels" */
         f->linear = !!v;
+        return 0;
+    case DAHDI_AUDIOMODE:
+        if (c->sigtype != DAHDI_SIG_CLEAR)
+            return fail(EINVAL);        /* only clear channels change mode */
+        c->audio = !!v;
         return 0;
     case DAHDI_GET_BUFINFO: {
         struct dahdi_bufferinfo *bi = arg;
         memset(bi, 0, sizeof *bi);
         bi->bufsize = f->blocksize;
-        bi->numbufs = NUM_BUFS;
+        bi->numbufs = f->numbufs;
         return 0;
     }
     case DAHDI_SET_BUFINFO: {
@@ -1104,6 +1146,8 @@ static int channel_ioctl(dfd *f, unsigned long request, void *arg)
             bi->numbufs > DAHDI_MAX_NUM_BUFS)
             return fail(EINVAL);
         f->blocksize = bi->bufsize;
+        f->numbufs = bi->numbufs;
+        c->keep = (size_t)f->numbufs * (size_t)f->blocksize;
         return 0;
     }
     case DAHDI_SETLAW:
@@ -1213,9 +1257,16 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
             r = fail(EINVAL);
         else if (!c)
             r = fail(ENXIO);
+        else if (c->opens > 0)
+            r = fail(EBUSY);    /* DAHDI_FLAGBIT_OPEN: one descriptor at a time */
         else {
             f->ch = c;
             c->opens++;
+            c->keep = (size_t)f->numbufs * (size_t)f->blocksize;
+            /* the kernel's initialize_channel: a clear or hardhdlc channel
+             * opens without audio (chan_dahdi sends AUDIOMODE 1 for a
+             * B-channel); the others carry audio */
+            c->audio = c->sigtype != DAHDI_SIG_CLEAR && c->sigtype != DAHDI_SIG_HARDHDLC;
             if (c->sigtype == DAHDI_SIG_HARDHDLC)
                 dchan_opened(c->dev->dchan);    /* frames nobody read are gone */
             r = 0;
@@ -1344,7 +1395,7 @@ ssize_t cti_dahdi_write(int fd, const void *buf, size_t n)
         r = hdlc_write(f, buf, n);
     else if (f->ch->evlen > 0)
         r = fail(ELAST);
-    else if (f->ch->tx.len + count > (size_t)TX_BLOCKS * f->blocksize)
+    else if (f->ch->tx.len + count > (size_t)f->numbufs * (size_t)f->blocksize)
         r = fail(EAGAIN);
     else {
         if (f->linear)

@@ -34,8 +34,14 @@ int cti_dahdi_wakefd(void);
 
 /* The far end's side, for tests and benchmarks: queue a DAHDI event on a
  * channel as its hardware would (0, or -1 with errno ENXIO for no such
- * channel and EBUSY when its queue of DAHDI_MAX_EVENTSIZE is full). */
+ * channel and EBUSY when its queue is full: DAHDI_MAX_EVENTSIZE - 1, 63 events,
+ * as the kernel's ring). */
 int cti_dahdisim_queue_event(int channo, int event);
+
+/* Whether dahdi_cfg loaded a tone zone (loadzone=, defaultzone=; loaded
+ * until told otherwise): without one the kernel rings no phone (HOOK RING
+ * is ENODATA). */
+void cti_dahdisim_tone_zone(int loaded);
 
 /* The simulation's side (sim.c): one tick of every channel, and forgetting
  * every channel and descriptor when the simulation is reset. */
