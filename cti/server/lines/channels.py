@@ -402,6 +402,15 @@ class PooledVoice:
         if self.voice is not None:
             self.bus.route(self.voice, self.name)
 
+    def _give_voice_back(self):
+        """The call is over: the voice resource stops whatever it was doing
+        (a no-op when idle), leaves the bus and goes back to the pool."""
+        if self.voice is not None:
+            voice, self.voice = self.voice, None
+            self.driver.stop(voice)
+            self.bus.release(voice)
+            self.voice_pool.give(voice)
+
 
 class EmWinkTrunk(OutsideLine, PooledVoice, Channel):
     """A T1 timeslot with E&M wink-start signalling (inbound)."""
@@ -599,11 +608,7 @@ class EmWinkTrunk(OutsideLine, PooledVoice, Channel):
             self._timer.cancel()
         if self._glare_at is not None and self._glare_at.active():
             self._glare_at.cancel()
-        if self.voice is not None:
-            voice, self.voice = self.voice, None
-            self.driver.stop(voice)          # whatever it was doing (a no-op when idle)
-            self.bus.release(voice)
-            self.voice_pool.give(voice)
+        self._give_voice_back()
         self.driver.set_bits(self.name, a=0, b=0)
         _, (far_a, _) = self.driver.bits(self.name)
         if not far_a and self.state in ("clearing", "far_cleared"):

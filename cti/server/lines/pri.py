@@ -411,11 +411,7 @@ class PriTrunk(OutsideLine, PooledVoice, Channel):
         DISCONNECT (or the RELEASE, or RELEASE COMPLETE, that answers the
         far end's); idle when libpri is done with the call."""
         self._stop_timer()
-        if self.voice is not None:
-            voice, self.voice = self.voice, None
-            self.driver.stop(voice)
-            self.bus.release(voice)
-            self.voice_pool.give(voice)
+        self._give_voice_back()
         call = self.call
         if call is not None:
             try:

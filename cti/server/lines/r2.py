@@ -323,11 +323,7 @@ class R2Trunk(OutsideLine, PooledVoice, Channel):
 
     def _clear_down(self):
         self._stop_timer()
-        if self.voice is not None:
-            voice, self.voice = self.voice, None
-            self.driver.stop(voice)
-            self.bus.release(voice)
-            self.voice_pool.give(voice)
+        self._give_voice_back()
         try:
             self._protocol.disconnect("normal")
         except R2Error:                          # it has no call left: it is idle already
