@@ -22,7 +22,6 @@ import importlib
 import os
 import subprocess
 import sys
-import tempfile
 
 from cffi import FFI
 
@@ -50,7 +49,9 @@ def static_libopenr2():
 
 def linkable_libopenr2():
     """A copy of libopenr2.a that a shared object can link (module doc)."""
-    copy = os.path.join(tempfile.mkdtemp(prefix="cti-openr2-"), "libopenr2.a")
+    folder = os.path.join(ROOT, "build", "openr2")       # remade by each build
+    os.makedirs(folder, exist_ok=True)
+    copy = os.path.join(folder, "libopenr2.a")
     renames = [arg for old, new in STREAMS.items() for arg in ("--redefine-sym", f"{old}={new}")]
     subprocess.run(["objcopy", *renames, static_libopenr2(), copy], check=True)
     return copy
