@@ -351,6 +351,31 @@ def test_overlap_receiving_takes_the_number_digit_by_digit(tmp_path):
     assert trunk(centre, device).dnis == "5550199"
 
 
+def test_overlap_receiving_offers_at_once_when_the_switch_says_sending_complete(tmp_path):
+    """An INFORMATION carrying Sending Complete (IE 0xA1) ends the number:
+    no wait for more digits.  libpri cannot send one, so the frame is sent
+    here as the telco's next I-frame on the call's reference."""
+    centre = pri_centre(tmp_path, pri="overlap = true\n")
+    sim = admin(centre)
+    frames = []
+    dchannel(centre).link.trace = lambda frame, sent: frames.append((bytes(frame), sent))
+    device = sim_call(centre, sim, "5550199")
+    centre.run_until(lambda: trunk(centre, device).dnis == "5550199", what="the digits")
+    assert trunk(centre, device).state == "overlap"       # waiting for more, or the end
+
+    def i_frames(sent):
+        return [f for f, s in frames if s == sent and len(f) > 8 and not f[2] & 1]
+    setup = next(f for f in i_frames(False) if f[8] == 0x05)
+    control = bytes([(i_frames(False)[-1][2] >> 1) + 1 << 1 & 0xFE,
+                     (i_frames(True)[-1][2] >> 1) + 1 << 1 & 0xFE])
+    information = bytes([0x08, 0x02, setup[6], setup[7],   # the call's reference, as sent
+                         0x7B, 0xA1])                      # INFORMATION, Sending Complete
+    centre.server.telco.isdn.spans[SPAN].far.send(bytes([0x02, 0x01]) + control + information)
+    centre.run(500)                                        # far less than the digit wait
+    assert trunk(centre, device).state != "overlap"
+    assert "offer" in [t.event for t in trunk(centre, device).machine.history]
+
+
 def test_overlap_on_a_switch_type_that_sends_en_bloc_is_refused(tmp_path):
     from cti.config import ConfigError
 

@@ -265,12 +265,16 @@ class PriTrunk(OutsideLine, PooledVoice, Channel):
         self._offer()
 
     def information(self, event):
-        """INFORMATION: more digits of the called number (overlap receiving)."""
+        """INFORMATION: more digits of the called number (overlap receiving);
+        with Sending Complete (IE 0xA1) the number is whole at once."""
         if self.state != "overlap":
             return
         self.dnis += event.called
         self.machine.fire("digits", dnis=self.dnis)
-        if self._timer is not None and self._timer.active():
+        if event.complete:
+            self._stop_timer()
+            self._number_complete()
+        elif self._timer is not None and self._timer.active():
             self._timer.reset(OVERLAP_DIGIT_S)
 
     def _number_complete(self):
