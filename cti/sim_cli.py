@@ -12,6 +12,7 @@ through the protocol's Sim* services (administrators only)::
     cti sim hangup dtiB1T1                                 # the caller hangs up
 
     cti sim call TARGET [--ani N] [--dnis N] [--name NAME] [--mf | --dtmf] [--category C]
+                        [--withheld]
     cti sim digits DEVICE DIGITS [--mf]
     cti sim tone DEVICE TONE              dial ringback busy reorder sit fax_cng fax_ced none
     cti sim play DEVICE FILE.wav          8 kHz mono WAV: PCM16, mu-law or A-law (sent
@@ -60,7 +61,8 @@ from cti.sim_audio import play, wav_pieces
 COMMANDS = {
     "call": ("SimCall", lambda a: {"target": a.target, "ani": a.ani, "dnis": a.dnis,
                                    "name": a.name, **({} if a.mf is None else {"mf": a.mf}),
-                                   **({"category": a.category} if a.category else {})}),
+                                   **({"category": a.category} if a.category else {}),
+                                   **({"presentation": "restricted"} if a.withheld else {})}),
     "digits": ("SimDigits", lambda a: {"device": a.device, "digits": a.digits, "mf": a.mf}),
     "tone": ("SimTone", lambda a: {"device": a.device, "tone": a.tone}),
     "play": ("SimAudio", None),
@@ -111,6 +113,8 @@ def parser():
                    help="E&M address in DTMF")
     p.add_argument("--category", help="MFC/R2 (E1 CAS): the calling category, e.g. "
                    "national_priority (default national_subscriber)")
+    p.add_argument("--withheld", action="store_true", help="ISDN: the calling number's "
+                   "presentation restricted (the caller withheld it)")
     p = command("digits", "a far end sends digits")
     p.add_argument("device")
     p.add_argument("digits")

@@ -61,6 +61,7 @@ class Owner:
 class Call:
     def __init__(self, n):
         self.id, self.ani = f"c{n}", f"55500{n:02}" if isinstance(n, int) else ""
+        self.presentation, self.shown_ani = "allowed", self.ani
 
 
 def agent(agent_id, queues=("q",), **skills):
@@ -1402,7 +1403,8 @@ def scripted():
 def test_queue_statistics_on_a_scripted_day():
     c = scripted()
     assert c.at_60["longestWaitS"] == 15
-    assert c.at_60["waiting"] == [{"call": "c3", "ani": "5550003", "waitS": 15,
+    assert c.at_60["waiting"] == [{"call": "c3", "ani": "5550003", "presentation": "allowed",
+                                   "waitS": 15,
                                    "firstWaitS": 15, "position": 1, "priority": 0,
                                    "agents": []}]
     queue = c.queue()

@@ -1491,6 +1491,30 @@ def test_a_caller_who_overflowed_joins_by_its_first_arrival():
     assert board.wait("support", "c3") == 0.0                  # in this queue
 
 
+def test_a_withheld_number_pops_the_screen_as_withheld():
+    fake = FakeClient(agent_answers(state="ready"))
+
+    async def scenario(pilot):
+        fake.emit("AgentReserved", **agent("reserved", "", call="c1"), previous="ready")
+        fake.emit("Delivered", **{**DELIVERED, "callingDevice": "dtiB2T1",
+                                  "presentation": "restricted"})
+        await pilot.pause()
+        info = text(pilot.app, "#call-info")
+        assert "Caller (ANI) withheld" in info and "dtiB2T1" not in info
+
+    run(desktop(fake), scenario)
+
+
+def test_a_withheld_number_shows_as_withheld_not_as_the_trunk():
+    desk = Desk("1005", "msiB1C5", lambda: NOW)
+    assert desk.apply({**DELIVERED, "event": "Delivered", "callingDevice": "dtiB2T1",
+                       "presentation": "restricted"})
+    assert (desk.call.ani, desk.call.withheld) == ("", True)
+    desk.show_call({"call": "c2", "ani": "", "presentation": "restricted", "dnis": "5550199",
+                    "connections": [{"device": "msiB1C5", "state": "connected"}]})
+    assert (desk.call.ani, desk.call.withheld, desk.call.state) == ("", True, "connected")
+
+
 def test_events_of_other_stations_and_agents_are_not_ours():
     desk = Desk("1005", "msiB1C5", lambda: NOW)
     assert not desk.apply({**DELIVERED, "event": "Delivered", "device": "msiB1C2"})

@@ -520,8 +520,8 @@ def test_route_select_data_is_announced_like_set_call_data(centre):
                        and name in ("AttachedDataChanged", "Queued"))
     assert changed == {"event": "AttachedDataChanged", "call": call, "device": "dtiB1T15",
                        "state": "connected", "callingDevice": "2125550016",
-                       "calledDevice": "5550100", "direction": "inbound",
-                       "data": {"reason": "support"},
+                       "calledDevice": "5550100", "presentation": "allowed",
+                       "direction": "inbound", "data": {"reason": "support"},
                        "monitor": changed["monitor"]}
     assert queued["data"] == {"reason": "support"}
     assert queued["priority"] == 0                       # the support queue's

@@ -155,6 +155,46 @@ def test_a_call_in_goes_through_the_ivr_and_the_queue_to_an_agent_with_audio_bot
     assert centre.server.voice_pool.busy == set()
 
 
+@pytest.mark.parametrize("presentation,shown", [("restricted", ""), ("allowed", "2125557777")])
+def test_a_withheld_number_reaches_the_cdr_but_never_the_agent(tmp_path, presentation, shown):
+    centre = pri_centre(tmp_path)
+    sim = admin(centre)
+    agent, events = agent_ready(centre, "1005", "msiB1C5")
+    device = centre.call(sim.call("SimCall", target="isdn", ani="2125557777", dnis="5550199",
+                                  presentation=presentation))["device"]
+    centre.run_until(lambda: "Delivered" in names(events), what="the call reaches the agent")
+    delivered = dict(events)["Delivered"]
+    assert (delivered["presentation"], delivered["callingDevice"]) == (
+        presentation, shown or device)                  # withheld: the trunk, as for no ANI
+    snap = centre.call(agent.call("Snapshot", object="call", id=delivered["call"]))["snapshot"]
+    assert (snap["ani"], snap["presentation"]) == (shown, presentation)
+    waiting = centre.call(agent.call("Snapshot", object="queue", id="support"))["snapshot"]
+    seen = str(events) + str(snap) + str(waiting)     # all the agent's desktop was told
+    assert ("2125557777" in seen) == (presentation == "allowed")
+    centre.call(sim.call("SimHangup", device=device))
+    centre.run_until(lambda: trunk(centre, device).state == "idle", what="cleared")
+    centre.run(500)
+    [cdr] = centre.records.of(CallRecord, trunk=device)
+    assert cdr.ani == "2125557777"                     # the operator's record keeps it
+
+
+def test_a_presentation_is_for_isdn_calls_only_and_cti_sim_call_withholds_one(tmp_path):
+    from cti.sim_cli import COMMANDS, parser
+
+    service, fields = COMMANDS["call"]
+    args = parser().parse_args(["call", "isdn", "--ani", "5551234", "--withheld"])
+    assert (service, fields(args)["presentation"]) == ("SimCall", "restricted")
+    assert "presentation" not in fields(parser().parse_args(["call", "isdn"]))
+    centre = pri_centre(tmp_path)
+    sim = admin(centre)
+    e = refused(centre, sim, "SimCall", target="local", ani="5551234",
+                presentation="restricted")
+    assert (e.code, e.body["field"]) == ("invalid_field", "presentation")
+    assert "analog caller ID" in e.body["message"]
+    e = refused(centre, sim, "SimCall", target="isdn", ani="5551234", presentation="hidden")
+    assert (e.code, e.body["field"]) == ("invalid_field", "presentation")
+
+
 @pytest.mark.parametrize("kind,switchtype", [("e1", "euroisdn_e1"), ("t1", "national")])
 def test_an_agent_calls_out_with_early_media_then_talks_both_ways(tmp_path, kind, switchtype):
     centre = pri_centre(tmp_path, kind, switchtype)
@@ -399,7 +439,7 @@ class Listener:
     def __init__(self):
         self.offered, self.released = [], []
 
-    def trunk_offered(self, trunk, ani, dnis):
+    def trunk_offered(self, trunk, ani, dnis, presentation="allowed"):
         self.offered.append((trunk.name, ani, dnis))
 
     def trunk_released(self, trunk, reason):

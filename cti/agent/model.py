@@ -75,7 +75,7 @@ class Call:
     "outbound" call that is not `outgoing`."""
 
     call: str
-    ani: str = ""
+    ani: str = ""                       # "" when withheld
     dnis: str = ""
     queue: str | None = None
     wait_s: float | None = None
@@ -90,6 +90,7 @@ class Call:
     monitor: int | None = None          # the desktop's monitor of the call, in a conference
     #: Listening parties who pressed a key to speak: device -> the key.
     speak: dict = field(default_factory=dict)
+    withheld: bool = False              # the caller withheld its number (ISDN)
 
     def set_role(self, device, role):
         self.parties[device] = role
@@ -166,6 +167,17 @@ class QueueBoard:
         return False
 
 
+def _withheld(body):
+    """A call event's or snapshot's: the caller withheld its number."""
+    return body.get("presentation") == "restricted"
+
+
+def _caller(body):
+    """The caller a call event names: `callingDevice`, or ``""`` when the
+    number is withheld (the event names the trunk then)."""
+    return "" if _withheld(body) else body.get("callingDevice", "")
+
+
 def _queue_of(device):
     return device[len("queue:"):] if device and device.startswith("queue:") else None
 
@@ -233,7 +245,7 @@ class Desk:
         queue = next((_queue_of(d) for d in here if _queue_of(d)), None)
         self.call = Call(snapshot["call"], snapshot.get("ani", ""), snapshot.get("dnis", ""),
                          queue, None, here.get(self.station, "alerting"),
-                         dict(snapshot.get("data", {})))
+                         dict(snapshot.get("data", {})), withheld=_withheld(snapshot))
 
     def apply(self, body):
         name = body.get("event")
@@ -256,21 +268,23 @@ class Desk:
         free = self.call is None or not self.call.live or self.call.call == body["call"]
         if name in ("Delivered", "Originated") and free:
             outgoing = name == "Originated"
-            self.call = Call(body["call"], body.get("callingDevice", ""),
+            self.call = Call(body["call"], _caller(body),
                              body.get("calledDevice", ""), body.get("queue"),
                              body.get("waitS"), "initiated" if outgoing else "alerting",
                              dict(body.get("data", {})), outgoing=outgoing,
-                             direction=body.get("direction", "inbound"))
+                             direction=body.get("direction", "inbound"),
+                             withheld=_withheld(body))
             return True
         if name == "Established" and free and (self.call is None
                                                or self.call.call != body["call"]):
             # A call handed to us already connected: the agent who consulted
             # us completed the transfer or made a conference, and ours (the
             # consultation) ended just before.
-            self.call = Call(body["call"], body.get("callingDevice", ""),
+            self.call = Call(body["call"], _caller(body),
                              body.get("calledDevice", ""), body.get("queue"), None,
                              "connected", dict(body.get("data", {})),
-                             direction=body.get("direction", "inbound"))
+                             direction=body.get("direction", "inbound"),
+                             withheld=_withheld(body))
             return True
         call = self.call
         if call is None or body["call"] not in (call.call, call.consult):

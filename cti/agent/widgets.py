@@ -170,7 +170,8 @@ class ScreenPop(Vertical):
                 lines += [f"Call out by agent {call.ani} to {call.dnis}",
                           f"Queue {call.queue or '-'}"]
             else:
-                lines += [f"Caller (ANI) {call.ani or '-'}    Dialled (DNIS) {call.dnis or '-'}",
+                caller = "withheld" if call.withheld else call.ani or "-"
+                lines += [f"Caller (ANI) {caller}    Dialled (DNIS) {call.dnis or '-'}",
                           f"Queue {call.queue or '-'}    waited {duration(call.wait_s) or '-'}"]
             if call.consult:
                 lines.append(f"Consulting on {call.consult}: c complete, f conference, "

@@ -238,8 +238,8 @@ class CallCenter:
         self.records.audit(action, user, **detail)
 
     # -- IChannelListener -------------------------------------------------------------
-    def trunk_offered(self, trunk, ani, dnis):
-        call = self.layer.admit(trunk, ani, dnis)
+    def trunk_offered(self, trunk, ani, dnis, presentation="allowed"):
+        call = self.layer.admit(trunk, ani, dnis, presentation)
         if not self.layer.accepting:          # draining: busy, unanswered, and a CDR
             log.info("call {call} on {trunk}: refused (busy), the server is stopping",
                      call=call.id, trunk=trunk.name)

@@ -46,8 +46,10 @@ class IOutsideParty(Interface):
 class IChannelListener(Interface):
     """What the channels (cti.server.lines.channels) tell the call layer."""
 
-    def trunk_offered(trunk, ani, dnis):
-        """A call came in on `trunk`, its address complete."""
+    def trunk_offered(trunk, ani, dnis, presentation="allowed"):
+        """A call came in on `trunk`, its address complete; `presentation`
+        ``restricted``: the caller withheld `ani` (ISDN), which routing and
+        the CDR use but no agent or client sees."""
 
     def trunk_released(trunk, reason):
         """The far end left (or the trunk failed)."""

@@ -61,11 +61,13 @@ class Callbacks:
 
     def can_call_back(self, call):
         """Not a call we placed (a call out, an internal call, a callback
-        already dialled), and the caller's number is known, not an
+        already dialled), and the caller's number is known (and not
+        withheld: the agent would see it in the callback's offer), not an
         emergency number (a forged ANI of 911 must not make us call it)
         and one the outbound routes can dial (else the caller would hang
         up for a callback that never comes)."""
-        return bool(call.call.ani) and not call.trunk_out and call.call.direction == "inbound" \
+        return bool(call.call.shown_ani) and not call.trunk_out \
+            and call.call.direction == "inbound" \
             and not self.dialer.guard.is_emergency(call.call.ani) \
             and self.dialer.can_route(call.call.ani)
 

@@ -60,9 +60,10 @@ class CallLayer:
         self.ivr = None                  # assembly (cti.server.center)
 
     # -- the calls -----------------------------------------------------------------
-    def admit(self, trunk, ani, dnis):
+    def admit(self, trunk, ani, dnis, presentation="allowed"):
         """A new inbound call on `trunk` (its digits heard from now on)."""
-        call = self.model.new_call(trunk.name, ani=ani, dnis=dnis, trunk_group=trunk.group)
+        call = self.model.new_call(trunk.name, ani=ani, dnis=dnis, trunk_group=trunk.group,
+                                   presentation=presentation)
         call.data.update(trunk.offer_data)
         handled = TrunkCall.start(self.clock, call, trunk, offered_at=self.clock.seconds())
         self.add(handled)

@@ -69,10 +69,13 @@ class Connection:
 
 
 class Call:
-    def __init__(self, call_id, origin, ani, dnis, direction, trunk_group, created):
+    def __init__(self, call_id, origin, ani, dnis, direction, trunk_group, created,
+                 presentation="allowed"):
         self.id = call_id
         self.origin = origin
-        self.ani = ani
+        self.ani = ani                # the caller's number as it came: the CDR's, routing's
+        self.presentation = presentation  # "restricted": the caller withheld the number
+                                          # (ISDN), kept for the CDR and routing only
         self.dnis = dnis
         self.direction = direction
         self.trunk_group = trunk_group
@@ -84,13 +87,20 @@ class Call:
         self.made_by = None           # the agent (or supervisor) who made it: a call out,
                                       # a consultation (who may see it: cti.server.scope)
 
+    @property
+    def shown_ani(self):
+        """The caller's number as agents, flows and clients see it: ``""``
+        when the caller withheld it."""
+        return "" if self.presentation == "restricted" else self.ani
+
     def state_at(self, device):
         c = self.connections.get(device)
         return c.state if c else "null"
 
     def snapshot(self):
         return {
-            "call": self.id, "ani": self.ani, "dnis": self.dnis, "direction": self.direction,
+            "call": self.id, "ani": self.shown_ani, "presentation": self.presentation,
+            "dnis": self.dnis, "direction": self.direction,
             "trunkGroup": self.trunk_group, "origin": self.origin, "created": self.created,
             "connections": [{"device": d, "state": c.state}
                             for d, c in sorted(self.connections.items())],
@@ -117,9 +127,10 @@ class CallModel:
     def calls_at(self, device):
         return [c for c in self.calls.values() if device in c.connections]
 
-    def new_call(self, origin, ani="", dnis="", direction="inbound", trunk_group=None):
+    def new_call(self, origin, ani="", dnis="", direction="inbound", trunk_group=None,
+                 presentation="allowed"):
         call = Call(f"c{next(self._ids)}", origin, ani, dnis, direction, trunk_group,
-                    self.clock.seconds())
+                    self.clock.seconds(), presentation)
         self.calls[call.id] = call
         log.info("call {call}: {direction} from {ani} to {dnis} on {origin}", call=call.id,
                  direction=direction, ani=ani or "-", dnis=dnis or "-", origin=origin)
@@ -181,8 +192,9 @@ class CallModel:
         if self.hub is None:
             return
         body = {"call": call.id, "device": device, "state": call.state_at(device),
-                "callingDevice": call.ani or call.origin, "calledDevice": call.dnis,
-                "direction": call.direction, "data": dict(call.data), **extra}
+                "callingDevice": call.shown_ani or call.origin, "calledDevice": call.dnis,
+                "presentation": call.presentation, "direction": call.direction,
+                "data": dict(call.data), **extra}
         self.hub.publish("call", call.id, event, body, cause=cause)
         kind, _, name = device.partition(":")
         if name and kind in ("queue", "agent"):

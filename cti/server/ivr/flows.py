@@ -132,7 +132,7 @@ class Flows:
     @staticmethod
     def _route_request(call):
         c = call.call
-        return {"call": c.id, "flow": call.flow, "ani": c.ani, "dnis": c.dnis,
+        return {"call": c.id, "flow": call.flow, "ani": c.shown_ani, "dnis": c.dnis,
                 "direction": c.direction, "trunkGroup": c.trunk_group,
                 "device": call.trunk.name, "data": dict(c.data)}
 

@@ -6,7 +6,8 @@ exactly as a T1 E&M trunk does.
 
     board events ("dtiB1D" dchannel_frame) ──> PriSpans ──> PriSpan.link (libpri)
         libpri's events ──> PriSpan ──> the PriTrunk of the B-channel they name
-                                        └──> listener.trunk_offered(trunk, ani, dnis)
+                                        └──> listener.trunk_offered(trunk, ani, dnis,
+                                                                    presentation)
     listener ──> trunk.answer() / release(reason) / seize(number) ──> Q.931 messages
 
 One `PriSpan` per ISDN span (a T1 PRI span, or an E1 with CCS) owns the
@@ -28,7 +29,10 @@ with cause 44 (requested channel not available), and with none idle the
 call is refused with cause 34 (no circuit/channel available).  The
 trunk takes a voice resource from the pool (the IVR's), answers CALL
 PROCEEDING naming its channel, and offers the call with the calling
-number as the ANI and the called number as the DNIS.  With overlap
+number as the ANI and the called number as the DNIS, and the calling
+number's presentation: ``restricted`` (the caller withheld it), the call
+layer routes on the number and keeps it for the CDR, but shows it to
+no agent or client (cti.server.core.model.Call.shown_ani).  With overlap
 receiving (the span's `overlap`, the ETSI custom), a SETUP without
 "sending complete" is answered SETUP ACKNOWLEDGE and the number grows
 with each INFORMATION until OVERLAP_DIGIT_S pass without a digit.
@@ -285,7 +289,7 @@ class PriTrunk(OutsideLine, PooledVoice, Channel):
 
     def _offer(self):
         self.machine.fire("offer", ani=self.ani, dnis=self.dnis)
-        self.listener.trunk_offered(self, self.ani, self.dnis)
+        self.listener.trunk_offered(self, self.ani, self.dnis, self.presentation)
 
     def answer(self):
         self.machine.fire("answer")

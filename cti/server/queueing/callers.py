@@ -205,7 +205,8 @@ class Callers:
         waiting = self.acd.waiting(queue.name)
         return {
             "queue": queue.name, "strategy": queue.strategy,
-            "waiting": [{"call": e.call.id, "ani": e.call.ani, "waitS": round(now - e.since, 3),
+            "waiting": [{"call": e.call.id, "ani": e.call.shown_ani,
+                         "presentation": e.call.presentation, "waitS": round(now - e.since, 3),
                          "firstWaitS": round(now - e.first_since, 3),
                          "position": i + 1, "priority": e.priority,
                          "agents": [a.id for a in e.ringing]}

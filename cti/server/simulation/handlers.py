@@ -21,6 +21,7 @@ protocol (cti.server.simulation.telco), for administrators only.
 """
 from cti.protocol.bodies import MAX_STRING
 from cti.protocol.services import Field, Service
+from cti.server.config import PRESENTATIONS
 from cti.server.edge import serve
 from cti.server.simulation.telco import (
     ALARMS,
@@ -59,7 +60,10 @@ SERVICES = {s.name: s for s in (
         "name": Field(str, False, "", doc="the caller's name (analog caller ID)"),
         "mf": Field(bool, False, doc="E&M address in MF (default: the group's address)"),
         "category": Field(str, False, doc="MFC/R2 (E1 CAS): the calling category "
-                          "(national_subscriber unless told)")}),
+                          "(national_subscriber unless told)"),
+        "presentation": Field(str, False, choices=PRESENTATIONS,
+                              doc="ISDN: the calling number's presentation (allowed unless "
+                              "told; restricted: the caller withheld it)")}),
     _service("SimDigits", {**DEVICE, "digits": Field(str), "mf": Field(bool, False, False)}),
     _service("SimTone", {**DEVICE, "tone": Field(str, choices=TONES)}),
     _service("SimAudio", {**DEVICE, "wav": Field(str, doc="a WAV file, base64",
@@ -102,7 +106,7 @@ SERVICES = {s.name: s for s in (
 def register(hub, telco):
     methods = {
         "SimCall": lambda who, p: telco.call(who, p["target"], p["ani"], p["dnis"], p["name"],
-                                             p["mf"], p["category"]),
+                                             p["mf"], p["category"], p["presentation"]),
         "SimDigits": lambda who, p: telco.digits(who, p["device"], p["digits"], p["mf"]),
         "SimTone": lambda who, p: telco.tone(who, p["device"], p["tone"]),
         "SimAudio": lambda who, p: telco.audio(who, p["device"], p["wav"]),

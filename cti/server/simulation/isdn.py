@@ -122,15 +122,16 @@ class FarSpan:
         return far.state if far is not None else "idle"
 
     # -- what an administrator makes it do -------------------------------------------
-    def call(self, device, ani, dnis, name=""):
+    def call(self, device, ani, dnis, name="", presentation="allowed"):
         """A SETUP for the channel of `device` (exclusive), with the calling
-        number `ani` and the called number `dnis`, both national; with
+        number `ani` (its `presentation` allowed or restricted) and the
+        called number `dnis`, both national; with
         overlap, the called number's first digit goes in the SETUP and the
         rest in INFORMATION once our side acknowledges."""
         first, rest = (dnis[:1], dnis[1:]) if self.overlap and len(dnis) > 1 else (dnis, "")
         call = self.link.setup(bchannel(device, self.e1), first, ani, name,
                                called_plan="national", calling_plan="national",
-                               alaw=self.e1, complete=not rest)
+                               presentation=presentation, alaw=self.e1, complete=not rest)
         self._track(FarCall(device, call, "ringing"))
         if rest:
             self.pending_digits[call] = rest

@@ -109,6 +109,16 @@ ALL_CODINGS = tuple(dict.fromkeys(SPAN_CODINGS + E1_CODINGS))
 TS16_USES = E1_SIGNALLINGS
 
 
+def _isdn_only(presentation, target):
+    """A calling number's presentation is ISDN's: InvalidField when one is
+    given for a call on any other trunk (analog caller ID withholds a
+    number with `P` as its ANI instead)."""
+    if presentation is not None:
+        raise InvalidField(f"presentation: {target} is not an ISDN B-channel: a calling "
+                           "number's presentation is for ISDN calls (analog caller ID "
+                           "withholds a number with ani \"P\")", field="presentation")
+
+
 def _number(value, field, instead=()):
     """A number a far end sends: up to NUMBER_MAX digits 0-9, or one of
     `instead`; InvalidField naming the field otherwise."""
@@ -199,19 +209,23 @@ class SimulatedTelco:
             self.isdn.stop()
 
     # -- the far end of a trunk ---------------------------------------------
-    def call(self, who, target, ani="", dnis="", name="", mf=None, category=None):
+    def call(self, who, target, ani="", dnis="", name="", mf=None, category=None,
+             presentation=None):
         """The telco calls in on `target`: a trunk group (its first channel
         idle at both ends) or one line or timeslot.  E&M timeslots get the
         address in-band after our wink (MF or DTMF as the group's `address`
         says, unless `mf` says otherwise); analog lines ring with caller
         ID; E1 CAS timeslots are seized with MFC/R2, the ANI, the DNIS and
         the calling `category` (national_subscriber unless told) in the
-        register signals.  Returns the device, its group and signalling."""
+        register signals; ISDN B-channels get a SETUP whose calling number
+        has the `presentation` (allowed unless told; ISDN only).  Returns
+        the device, its group and signalling."""
         self._need()
         _number(ani, "ani", instead=(PRIVATE, OUT_OF_AREA))
         _number(dnis, "dnis")
         group = self.groups.get(target) or self.trunks.get(target)
         if group is not None and group.r2 is not None:
+            _isdn_only(presentation, target)
             return self._r2_call(who, target, group, ani, dnis, name, mf, category)
         if category is not None:
             raise InvalidField(f"category: {target} is not an MFC/R2 trunk (E1 CAS): a "
@@ -236,7 +250,9 @@ class SimulatedTelco:
                 raise InvalidState(f"{device}: its far end is {state}, not idle",
                                    object="device", id=device)
         if device in self.isdn_trunks:
-            return self._isdn_call(who, device, group, ani, dnis, name)
+            return self._isdn_call(who, device, group, ani, dnis, name,
+                                   presentation or "allowed")
+        _isdn_only(presentation, device)
         if mf is None:
             mf = group.address == "mf"
         far = self._far(device)
@@ -251,7 +267,7 @@ class SimulatedTelco:
         return {"device": device, "group": group.name,
                 "signalling": group.signalling.get(device, "")}
 
-    def _isdn_call(self, who, device, group, ani, dnis, name):
+    def _isdn_call(self, who, device, group, ani, dnis, name, presentation):
         if ani in (PRIVATE, OUT_OF_AREA):
             raise InvalidField(f"ani: {ani!r} is analog caller ID's; an ISDN calling number "
                                "is digits", field="ani")
@@ -261,13 +277,14 @@ class SimulatedTelco:
         while self._run(far.heard_digits):
             pass
         try:
-            self.isdn_trunks[device].call(device, ani, dnis, name)
+            self.isdn_trunks[device].call(device, ani, dnis, name, presentation)
         except driver_errors.PriError as e:
             raise InvalidState(f"{device}: the telco's SETUP was refused: {e}",
                                object="device", id=device) from None
         self.heard[device] = ""
-        self._log(who, "calls in on {device} (SETUP): ani {ani!r} dnis {dnis!r}",
-                  device=device, ani=ani, dnis=dnis)
+        self._log(who, "calls in on {device} (SETUP): ani {ani!r} ({presentation}) "
+                  "dnis {dnis!r}", device=device, ani=ani, presentation=presentation,
+                  dnis=dnis)
         return {"device": device, "group": group.name,
                 "signalling": group.signalling.get(device, "")}
 
