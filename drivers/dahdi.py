@@ -1047,8 +1047,9 @@ class DahdiDriver:
         silent = bool(flags & lib.CTI_CV_SILENT)
         op.silence_ms = op.silence_ms + BLOCK_MS if silent else 0
         op.sound_ms = 0 if silent else op.sound_ms + BLOCK_MS
-        if op.kind == "record":
-            self._keep_recording(ch, op)
+        if op.kind == "record" and not self._keep_recording(ch, op):
+            self._finish(ch, "error")           # the file takes no more (a full disk)
+            return
         if flags & lib.CTI_CV_SENT_ALL and op.kind in ("play", "dial", "tone"):
             self._finish(ch, {"play": "end_of_data", "tone": "max_time"}.get(op.kind))
             return
@@ -1142,14 +1143,21 @@ class DahdiDriver:
             lib.cti_chanvoice_record(ch.voice, 0)
             self._keep_recording(ch, op)
             op.recording.close()
+            if op.recording.error is not None:
+                log.error("{device}: recording {path} ended early: {error}", device=ch.name,
+                          path=op.recording.path, error=op.recording.error)
+                data = {"reasons": frozenset({"error"})}
         elif op.kind == "dial":
             data = progress or {"result": "stopped" if reason == "stopped" else None}
         self._emit(ch, op.done, **data)
 
     def _keep_recording(self, ch, op):
-        """What the voice work recorded since, onto the recording's file."""
+        """What the voice work recorded since, onto the recording's file;
+        False when the file took no more."""
         while n := lib.cti_chanvoice_take(ch.voice, self._recorded, RECORD_CHUNK):
-            op.recording.write(self._recorded, n)
+            if not op.recording.write(self._recorded, n):
+                return False
+        return True
 
     def enable_events(self, name, kinds):
         ch = self._channel(name, "enable_events")

@@ -4,6 +4,7 @@ issues exactly what it would issue to /dev/dahdi (drivers.dahdidev), and
 passes the conformance suites for what it provides; its channels come
 from system.conf, checked against what DAHDI reports."""
 import errno
+import os
 from array import array
 
 import pytest
@@ -380,6 +381,36 @@ def test_a_recording_grows_on_disk_and_holds_the_caller_s_tone(tmp_path, fmt, la
     d.play(ts, [Prompt(coded, law)])
     rig.run(3_500)
     assert hears(far.read_capture(), 1800)
+
+
+def test_a_recording_whose_file_stops_taking_samples_ends_with_error(tmp_path):
+    """A recording's file that stops taking samples (here a pipe whose
+    reader left: EPIPE, as ENOSPC on a full disk) ends the record with the
+    reason error, its file closed; another channel's recording on the same
+    polls goes on to its end, and the channel is free for the next
+    operation.  A file that cannot be made at all is refused at once."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    for ts, far in (("dahdiC7", "dtiB1T1"), ("dahdiC8", "dtiB1T2")):
+        rig.sim.endpoint(far).call(dnis="4001")
+        rig.run(600)
+        d.set_bits(ts, 1, 1)
+    rig.run(500)
+    with pytest.raises(errors.BadParameter, match="cannot write"):
+        d.record("dahdiC7", str(tmp_path / "no" / "such.wav"), "wav", Termination())
+    pipe = tmp_path / "pipe.wav"
+    os.mkfifo(pipe)
+    reader = os.open(pipe, os.O_RDONLY | os.O_NONBLOCK)
+    d.record("dahdiC7", str(pipe), "wav", Termination(max_time_ms=1_000))
+    d.record("dahdiC8", str(tmp_path / "ok.ulaw"), "ulaw", Termination(max_time_ms=1_000))
+    os.close(reader)                        # the samples that come now go nowhere
+    rig.run(1_500)
+    done = {e.device: e.data["reasons"] for e in rig.events if e.kind == "record_done"}
+    assert done == {"dahdiC7": frozenset({"error"}), "dahdiC8": frozenset({"max_time"})}
+    assert 7_500 <= (tmp_path / "ok.ulaw").stat().st_size <= 8_200
+    d.play("dahdiC7", [Prompt(bytes(800), "ulaw")])
+    rig.run(300)
+    assert [e.kind for e in rig.events][-1] == "play_done"
 
 
 def test_e_and_m_bits_are_dahdi_s_and_cas_bits_are_ours():
