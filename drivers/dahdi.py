@@ -954,14 +954,16 @@ class DahdiDriver:
         """An FXS port: the phone's hook and flashes, the bell's steps."""
         if event == lib.DAHDI_EVENT_RINGOFFHOOK:
             ch.phone_offhook = True
-            if ch.ring_cycles:
+            if ch.ring_cycles:          # the kernel rings on until told (chan_dahdi too)
+                self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new("int *", lib.DAHDI_OFFHOOK))
                 ch.ring_cycles = 0
                 self._cancel_ring_done(ch)
                 self._emit(ch, "station_answered")
             elif ch.station_events:
                 self._emit(ch, "station_hook", offhook=True)
         elif event == lib.DAHDI_EVENT_ONHOOK:
-            ch.phone_offhook = False
+            ch.phone_offhook = False    # the port back on hook: RING works again
+            self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new("int *", lib.DAHDI_ONHOOK))
             self._earpiece(ch, None)
             if ch.station_events:
                 self._emit(ch, "station_hook", offhook=False)
@@ -1596,6 +1598,10 @@ class DahdiDriver:
                     f"{name}: DAHDI has no tone zone loaded, so it rings no phone: check "
                     f"loadzone= and defaultzone= in {self.conf.path} and run dahdi_cfg",
                     function="ring_station", device=name) from None
+            if e.errno == lib.EBUSY:
+                raise errors.DeviceBusy(f"{name}: DAHDI says the port is not on hook "
+                                        "(ringing, or off hook)", function="ring_station",
+                                        device=name) from None
             if e.errno != lib.EINPROGRESS:  # non-blocking: it rings on
                 raise
         ch.ring_cycles, ch.bells = cycles, 0

@@ -607,6 +607,28 @@ def test_a_phone_rings_until_answered_hears_its_tone_and_flashes():
     assert not d.station_offhook(st)
 
 
+def test_a_phone_answered_stops_ringing_and_rings_again_for_the_next_call():
+    """The kernel rings on through an answer until userspace says OFFHOOK
+    (chan_dahdi does: "make sure it stops ringing"), and refuses RING
+    (EBUSY) until the port is back ONHOOK: the agent who answered hears
+    no ring burst a cycle later, and the next call rings the phone."""
+    rig = DahdiRig(BOARDS)
+    d, st = rig.driver, "dahdiC62"
+    phone = rig.sim.endpoint("msiB1C1")
+    d.enable_station_events(st)
+    d.ring_station(st, 3)
+    rig.run(1_000)
+    phone.offhook()
+    rig.run(7_000)                          # past the next ring's start
+    assert phone.state != "ringing"
+    assert [e.kind for e in rig.events].count("station_answered") == 1
+    phone.onhook()
+    rig.run(200)
+    d.ring_station(st, 1)                   # the next call
+    rig.run(500)
+    assert phone.state == "ringing"
+
+
 def test_a_phone_not_answered_rings_its_cycles_and_stops():
     """Two rings asked, two heard (china: 1 s on, 4 s off): the kernel
     says nothing as the first starts, so the driver counts the rings that

@@ -131,6 +131,7 @@ typedef struct dchannel {
     /* an FXS port: the phone's hook as last seen, its flashes, our ringing */
     int phone_off, flashes;
     int ring_on_ms, ring_off_ms, ringing_phone, bell;
+    int tx_offhook;             /* HOOK OFFHOOK given (the kernel's TXSTATE_OFFHOOK) */
     long ring_ms;
     /* DAHDI_SETCONF: the channel sends what another receives (DIGITALMON),
      * or hears it (MONITOR) */
@@ -618,10 +619,9 @@ static void station_port_tick(dchannel *c)
     int off = station_phone_offhook(st), flashes = station_flashes(st);
     if (off != c->phone_off) {
         c->phone_off = off;
-        if (off && c->ringing_phone) {
-            c->ringing_phone = 0;       /* answered: the ringing stops */
-            station_ring(st, 0, 0);
-        }
+        if (off && c->ringing_phone)
+            station_ring(st, 0, 0);     /* the card trips the ring; the kernel's cadence goes
+                                         * on until userspace says OFFHOOK (or RINGOFF) */
         queue_event(c, off ? DAHDI_EVENT_RINGOFFHOOK : DAHDI_EVENT_ONHOOK);
     }
     if (flashes != c->flashes) {
@@ -630,8 +630,11 @@ static void station_port_tick(dchannel *c)
     }
     if (c->ringing_phone) {
         int bell = c->ring_ms % (c->ring_on_ms + c->ring_off_ms) < c->ring_on_ms;
-        if (bell != c->bell)
+        if (bell != c->bell) {
             queue_event(c, bell ? DAHDI_EVENT_RINGERON : DAHDI_EVENT_RINGEROFF);
+            if (bell && !c->phone_off)  /* each ring on puts the line back to ringing */
+                station_ring(st, c->ring_on_ms, c->ring_off_ms);
+        }
         c->bell = bell;
         c->ring_ms += TICK_MS;
     } else {
@@ -1064,15 +1067,17 @@ static int ls_hook(dchannel *c, int how)
     return 0;
 }
 
-/* An FXS port (FXO signalling): RING runs the cadence until RINGOFF or
- * the phone answers; OFFHOOK and ONHOOK only set the loop's battery. */
+/* An FXS port (FXO signalling): RING runs the cadence until RINGOFF,
+ * OFFHOOK or ONHOOK (the phone answering does not stop it: userspace
+ * says OFFHOOK then, as chan_dahdi does); RING is EBUSY unless the port
+ * is on hook (ONHOOK after an OFFHOOK), as the kernel's txstate has it. */
 static int fxs_hook(dchannel *c, int how, int nonblock)
 {
     switch (how) {
     case DAHDI_RING:
         if (P.no_zone)
             return fail(ENODATA);       /* "Cannot start tone until a tone zone is loaded" */
-        if (station_phone_offhook(c->dev->station) || c->ringing_phone)
+        if (c->ringing_phone || c->tx_offhook)
             return fail(EBUSY);
         /* no event now, as the kernel's: RINGEROFF when the first ring
          * ends, RINGERON from the second on */
@@ -1082,11 +1087,11 @@ static int fxs_hook(dchannel *c, int how, int nonblock)
         station_ring(c->dev->station, c->ring_on_ms, c->ring_off_ms);
         return nonblock ? fail(EINPROGRESS) : 0;
     case DAHDI_RINGOFF:
-        c->ringing_phone = 0;
-        station_ring(c->dev->station, 0, 0);
-        return 0;
     case DAHDI_OFFHOOK:
     case DAHDI_ONHOOK:
+        c->ringing_phone = 0;
+        station_ring(c->dev->station, 0, 0);
+        c->tx_offhook = how == DAHDI_OFFHOOK;
         return 0;
     default:
         return fail(EINVAL);
