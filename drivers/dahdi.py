@@ -705,23 +705,12 @@ class DahdiDriver:
             self._unlisten(_Leg(ch, line=False))
 
     def reset(self, name):
-        """A voice is quieted, what it hears and its line kept (hook, what
-        the line sends); another channel is reopened, what it sends kept."""
-        old = self._channel(name, "reset")
-        if old.kind in ("pseudo", "fxo"):
-            self._quiet(old, keep_listen=True)
-            return
-        self.close(name)
-        self.open(name)
-        new = self._channels[name]
-        new.kinds, new.signalling_events = old.kinds, old.signalling_events
-        new.station_events = old.station_events
-        new.r2_mf, new.r2_signal = old.r2_mf, old.r2_signal
-        lib.cti_chanvoice_stop(old.voice)       # our voice work goes on with the new
-        lib.cti_chanvoice_record(old.voice, 0)  # descriptor, its settings as they were
-        new.voice, new.silence_dbm0 = old.voice, old.silence_dbm0
-        if old.listen is not None:
-            self._connect(_Leg(new, line=False), old.listen)
+        """Our voice work on the channel quieted (what could hang is ours:
+        DAHDI runs no operation), what it hears, its hook and the bits its
+        line sends kept.  The descriptor is not reopened: closing a DAHDI
+        channel hangs its line up (dahdi_hangup: on hook, a CAS channel's
+        idle bits), which would end the call the watchdog recovers."""
+        self._quiet(self._channel(name, "reset"), keep_listen=True)
 
     def _channel(self, name, function):
         self._known(name, function)

@@ -413,6 +413,28 @@ def test_a_recording_whose_file_stops_taking_samples_ends_with_error(tmp_path):
     assert [e.kind for e in rig.events][-1] == "play_done"
 
 
+def test_a_timeslot_s_hung_operation_recovered_keeps_its_call_up():
+    """The watchdog's reset quiets our voice work on the timeslot; it does
+    not reopen the channel, which on a kernel hangs its line up (E&M on
+    hook, a CAS channel's idle bits) and would end the call."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    rig.sim.endpoint("dtiB1T1").call(dnis="4001")
+    rig.run(600)
+    d.set_bits("dahdiC7", 1, 1)                     # answered: 1111
+    d.set_bits("dahdiC31", 1, 1, c=0, d=1)          # an E1 CAS call up: 1101
+    rig.run(100)
+    d.record("dahdiC7", "/dev/null", "ulaw", Termination(max_time_ms=60_000))  # hangs
+    for ts in ("dahdiC7", "dahdiC31"):
+        d.reset(ts)
+    rig.run(100)
+    assert d.status("dahdiC7")["tx_bits"][:2] == "11"
+    assert d.abcd("dahdiC31")[0] == "1101"
+    d.play("dahdiC7", [Prompt(bytes(800), "ulaw")])  # the voice work is free again
+    rig.run(300)
+    assert [e.kind for e in rig.events][-1] == "play_done"
+
+
 def test_e_and_m_bits_are_dahdi_s_and_cas_bits_are_ours():
     """An e&m channel sends what DAHDI's E&M sends (0000 or 1111, so other
     bits are refused, naming what to configure); a cas channel any ABCD
