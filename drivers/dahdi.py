@@ -302,6 +302,7 @@ class _Channel:
     silence_dbm0: int = DEFAULT_SILENCE_DBM0
     typed: str = ""
     op: _Operation | None = None
+    removed: bool = False       # its board was unplugged (an FXO port: its line's)
 
 
 @dataclass(frozen=True)
@@ -529,7 +530,7 @@ class DahdiDriver:
         if self._is_span(name) or name.endswith(LINE):
             return
         ch = self._channels.get(name)
-        if ch is not None and ch.kind == "fxo" and ch.line_fd is None:
+        if ch is not None and ch.kind == "fxo" and ch.line_fd is None and not ch.removed:
             self._open_line(ch)
         if ch is not None:
             return
@@ -689,7 +690,8 @@ class DahdiDriver:
         if ch.op is not None:
             ch.op.abandon()
         del self._channels[name]
-        self.devices.close(ch.fd)
+        if not ch.removed:                  # else closed when its board went
+            self.devices.close(ch.fd)
 
     def _quiet(self, ch, keep_listen=False):
         """A voice (pseudo channel) closed or reset: nothing running or sent;
@@ -834,7 +836,9 @@ class DahdiDriver:
     def _service(self, ch):
         """Every event and whole block the channel has now (an FXO port's
         line first: its events; its audio is its voice's to hear); a
-        D-channel's frames."""
+        D-channel's frames.  Nothing from a channel whose board is gone."""
+        if ch.removed and ch.kind != "fxo":
+            return
         if ch.kind == "dchannel":
             self._frames(ch)
             return
@@ -855,8 +859,13 @@ class DahdiDriver:
             except OSError as e:
                 if e.errno == lib.ELAST:
                     self._take_event(ch, fd)
+                    if ch.removed:
+                        return False
                     continue
                 if e.errno == lib.EAGAIN:
+                    return False
+                if e.errno == lib.ENODEV:
+                    self._board_removed(ch)
                     return False
                 raise
 
@@ -871,8 +880,13 @@ class DahdiDriver:
             except OSError as e:
                 if e.errno == lib.ELAST:
                     self._take_event(ch, ch.fd)
+                    if ch.removed:
+                        return
                     continue
                 if e.errno == lib.EAGAIN:
+                    return
+                if e.errno == lib.ENODEV:
+                    self._board_removed(ch)
                     return
                 raise
             if n > FCS_BYTES:
@@ -915,14 +929,27 @@ class DahdiDriver:
             except OSError as e:
                 if e.errno == lib.EAGAIN:
                     return
+                if e.errno == lib.ENODEV:
+                    self._board_removed(ch)
+                    return
                 if e.errno != lib.ELAST:
                     raise
                 self._take_event(ch, ch.fd)
+                if ch.removed:
+                    return
 
     def _take_event(self, ch, fd):
-        self.devices.ioctl(fd, lib.DAHDI_GETEVENT, self._event)
+        try:
+            self.devices.ioctl(fd, lib.DAHDI_GETEVENT, self._event)
+        except OSError as e:
+            if e.errno != lib.ENODEV:
+                raise
+            self._board_removed(ch)
+            return
         event = self._event[0]
-        if event in (lib.DAHDI_EVENT_ALARM, lib.DAHDI_EVENT_NOALARM):
+        if event == lib.DAHDI_EVENT_REMOVED:
+            self._board_removed(ch)
+        elif event in (lib.DAHDI_EVENT_ALARM, lib.DAHDI_EVENT_NOALARM):
             self._span_alarms_changed(ch.span)
         elif ch.kind == "dchannel":
             if event in FRAME_LOST:
@@ -1004,6 +1031,27 @@ class DahdiDriver:
         values = {x: int(bool(bits & bit)) for x, bit in zip(letters, ABCD, strict=False)}
         self._emit(ch, "signalling", **values,
                    changed=frozenset(c for c in changed if c[0] in letters or c == "wink"))
+
+    def _board_removed(self, ch):
+        """The channel's board was unplugged (REMOVED, or ENODEV: an
+        Astribank or USB device gone): its DAHDI channel closed (an FXO
+        port keeps its voice: only its line went), an op on it ended, and
+        one alarm "removed" on it; every other channel goes on."""
+        if ch.removed:
+            return
+        ch.removed = True
+        log.error("{channel}: its board was removed (DAHDI channel {channo}, span {span}): "
+                  "out of service until it is plugged back and the server restarted",
+                  channel=ch.name, channo=ch.line_channo or ch.channo, span=ch.span)
+        if ch.kind == "fxo":
+            self.devices.close(ch.line_fd)
+            ch.line_fd = ch.line_listen = None
+            ch.offhook = False
+        else:
+            if ch.op is not None:
+                self._finish(ch, "error")
+            self.devices.close(ch.fd)
+        self._emit(ch, "alarm", alarm="removed", raised=True)
 
     def _read_alarms(self):
         """Every ALARM_READ_S, each span's alarms from SPANSTAT: the kernel
@@ -1171,6 +1219,12 @@ class DahdiDriver:
 
     def set_hook(self, name, offhook):
         ch = self._fxo(name, "set_hook")
+        if ch.removed:
+            if offhook:
+                raise errors.NoSuchDevice(f"{name}'s board was removed: its line is gone",
+                                          function="set_hook", device=name)
+            self._emit(ch, "hook_done", offhook=False)     # no line: no loop
+            return
         self.devices.ioctl(ch.line_fd, lib.DAHDI_HOOK, ffi.new(
             "int *", lib.DAHDI_OFFHOOK if offhook else lib.DAHDI_ONHOOK))
         ch.offhook, ch.loop_dropped = bool(offhook), False
@@ -1308,6 +1362,8 @@ class DahdiDriver:
             self._monitor(leg.ch, slot)
         else:
             leg.set_hears(slot)
+            if leg.fd is None:          # an unplugged FXO port's line: nothing to send on
+                return
             if leg.line or not leg.ch.r2_signal:    # an R2 signal sounding keeps the line
                 self._setconf(leg.fd, slot, lib.DAHDI_CONF_DIGITALMON)
 
@@ -1321,7 +1377,8 @@ class DahdiDriver:
         self.devices.ioctl(fd, lib.DAHDI_SETCONF, info)
 
     def _unlisten(self, leg):
-        self._setconf(leg.fd, 0, lib.DAHDI_CONF_NORMAL)
+        if leg.fd is not None:             # an unplugged FXO port's line hears nothing
+            self._setconf(leg.fd, 0, lib.DAHDI_CONF_NORMAL)
         leg.set_hears(None)
 
     def unlisten(self, name):

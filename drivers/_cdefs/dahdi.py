@@ -91,7 +91,7 @@ CONSTANT_GROUPS = {
     "tones": "DAHDI_TONE_STOP DAHDI_TONE_DIALTONE DAHDI_TONE_BUSY DAHDI_TONE_RINGTONE "
              "DAHDI_TONE_CONGESTION DAHDI_TONE_DTMF_BASE DAHDI_TONE_MFR1_BASE",
     "dial": "DAHDI_DIAL_OP_APPEND DAHDI_DIAL_OP_REPLACE DAHDI_DIAL_OP_CANCEL",
-    "libc": "O_RDWR O_NONBLOCK EAGAIN EINVAL EBUSY EINPROGRESS ENXIO ENOSYS ENODATA",
+    "libc": "O_RDWR O_NONBLOCK EAGAIN EINVAL EBUSY EINPROGRESS ENXIO ENOSYS ENODATA ENODEV",
 }
 CONSTANTS = [name for group in CONSTANT_GROUPS.values() for name in group.split()]
 
@@ -173,6 +173,7 @@ ssize_t cti_dahdi_write(int fd, const void *buf, size_t n);
 int cti_dahdi_wakefd(void);
 int cti_dahdisim_queue_event(int channo, int event);
 void cti_dahdisim_tone_zone(int loaded);
+int cti_dahdisim_unplug(int spanno);
 
 void cti_g711_decode(const uint8_t *in, int16_t *out, size_t n, int alaw);
 void cti_g711_encode(const int16_t *in, uint8_t *out, size_t n, int alaw);

@@ -128,6 +128,8 @@ typedef struct dchannel {
     int ls_offhook;             /* loop start (fxsls): we are off hook */
     long wink_ms;
     int alarms;                 /* the span's, as this channel was told */
+    int removed;                /* its board unplugged (cti_dahdisim_unplug): REMOVED
+                                 * queued, then ENODEV for everything */
     /* an FXS port: the phone's hook as last seen, its flashes, our ringing */
     int phone_off, flashes;
     int ring_on_ms, ring_off_ms, ringing_phone, bell;
@@ -381,6 +383,32 @@ void cti_dahdisim_tone_zone(int loaded)
     sim_unlock();
 }
 
+/* A board hot-unplugged (an Astribank's USB cable pulled), as the kernel's
+ * disable_span and the nodev file operations answer: each channel of span
+ * `spanno` gets DAHDI_EVENT_REMOVED, and once that is read every read,
+ * write and ioctl ENODEV (GETEVENT still says REMOVED).  -1 (ENXIO): no
+ * such span. */
+int cti_dahdisim_unplug(int spanno)
+{
+    int i, found = 0;
+    sim_lock();
+    if (sim_ensure() < 0 || build() < 0) {
+        sim_unlock();
+        return -1;
+    }
+    for (i = 0; i < P.nchans; i++) {
+        dchannel *c = &P.chans[i];
+        if (c->spanno != spanno || c->removed)
+            continue;
+        found = 1;
+        c->removed = 1;
+        queue_event(c, DAHDI_EVENT_REMOVED);
+    }
+    update_wakefd();
+    sim_unlock();
+    return found ? 0 : fail(ENXIO);
+}
+
 int cti_dahdisim_queue_event(int channo, int event)
 {
     dchannel *c;
@@ -401,7 +429,8 @@ static int readable(const dfd *f)
 {
     if (f->ch && f->ch->sigtype == DAHDI_SIG_HARDHDLC)
         return f->ch->evlen > 0 || dchan_unread(f->ch->dev->dchan) > 0;
-    return f->ch && (f->ch->evlen > 0 || (int)f->ch->rx.len >= f->blocksize);
+    return f->ch && (f->ch->evlen > 0 || f->ch->removed
+                     || (int)f->ch->rx.len >= f->blocksize);
 }
 
 /* The eventfd reads as poll() on the open channels would. */
@@ -1257,6 +1286,8 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
             r = fail(EINVAL);
         else if (!c)
             r = fail(ENXIO);
+        else if (c->removed)
+            r = fail(ENODEV);   /* its device node went with the board */
         else if (c->opens > 0)
             r = fail(EBUSY);    /* DAHDI_FLAGBIT_OPEN: one descriptor at a time */
         else {
@@ -1273,7 +1304,11 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
         }
     } else if (!f->ch)
         r = fail(EINVAL);       /* not specified yet */
-    else
+    else if (f->ch->removed && f->ch->evlen == 0) {
+        if (request == DAHDI_GETEVENT && arg)   /* nodev_unlocked_ioctl's hint */
+            *(int *)arg = DAHDI_EVENT_REMOVED;
+        r = fail(ENODEV);
+    } else
         r = channel_ioctl(f, request, arg);
     if (f)
         update_wakefd();
@@ -1356,7 +1391,9 @@ ssize_t cti_dahdi_read(int fd, void *buf, size_t n)
     }
     want = n / sample_size(f) < (size_t)f->blocksize ? n / sample_size(f)
                                                      : (size_t)f->blocksize;
-    if (f->ch->sigtype == DAHDI_SIG_HARDHDLC)
+    if (f->ch->removed)
+        r = fail(f->ch->evlen > 0 ? ELAST : ENODEV);
+    else if (f->ch->sigtype == DAHDI_SIG_HARDHDLC)
         r = hdlc_read(f, buf, n);
     else if (f->ch->evlen > 0)
         r = fail(ELAST);
@@ -1391,7 +1428,9 @@ ssize_t cti_dahdi_write(int fd, const void *buf, size_t n)
     count = n / sample_size(f);
     if (count > (size_t)f->blocksize)
         count = f->blocksize;
-    if (f->ch->sigtype == DAHDI_SIG_HARDHDLC)
+    if (f->ch->removed)
+        r = fail(f->ch->evlen > 0 ? ELAST : ENODEV);
+    else if (f->ch->sigtype == DAHDI_SIG_HARDHDLC)
         r = hdlc_write(f, buf, n);
     else if (f->ch->evlen > 0)
         r = fail(ELAST);

@@ -43,6 +43,11 @@ int cti_dahdisim_queue_event(int channo, int event);
  * is ENODATA). */
 void cti_dahdisim_tone_zone(int loaded);
 
+/* Hot-unplug span `spanno`'s board, as the kernel's disable_span: each of
+ * its channels gets DAHDI_EVENT_REMOVED, then ENODEV for every read, write
+ * and ioctl (0, or -1 with errno ENXIO: no such span). */
+int cti_dahdisim_unplug(int spanno);
+
 /* The simulation's side (sim.c): one tick of every channel, and forgetting
  * every channel and descriptor when the simulation is reset. */
 void dahdisim_tick(void);
