@@ -303,6 +303,7 @@ class _Channel:
     typed: str = ""
     op: _Operation | None = None
     removed: bool = False       # its board was unplugged (an FXO port: its line's)
+    no_battery: bool = False    # an FXO port: its line's chan_alarms RED
 
 
 @dataclass(frozen=True)
@@ -597,9 +598,11 @@ class DahdiDriver:
 
     def _open_line(self, ch):
         """An FXO port's line opened, with the board's power-on routes: its
-        voice hears the line (MONITOR), the line sends its voice (DIGITALMON)."""
+        voice hears the line (MONITOR), the line sends its voice (DIGITALMON);
+        a line with no battery already is reported at once."""
         ch.line_fd = self._open_channel(ch.line_channo, "fxo")
         ch.offhook = ch.loop_dropped = ch.reversed = False
+        self._line_alarms_changed(ch)
         self._setconf(ch.line_fd, ch.channo, lib.DAHDI_CONF_DIGITALMON)
         ch.line_listen = ch.channo
         if ch.listen is None:
@@ -950,7 +953,10 @@ class DahdiDriver:
         if event == lib.DAHDI_EVENT_REMOVED:
             self._board_removed(ch)
         elif event in (lib.DAHDI_EVENT_ALARM, lib.DAHDI_EVENT_NOALARM):
-            self._span_alarms_changed(ch.span)
+            if ch.kind == "fxo" and fd == ch.line_fd:
+                self._line_alarms_changed(ch)
+            else:
+                self._span_alarms_changed(ch.span)
         elif ch.kind == "dchannel":
             if event in FRAME_LOST:
                 log.warn("{channel}: a frame was lost to {why}", channel=ch.name,
@@ -1031,6 +1037,17 @@ class DahdiDriver:
         values = {x: int(bool(bits & bit)) for x, bit in zip(letters, ABCD, strict=False)}
         self._emit(ch, "signalling", **values,
                    changed=frozenset(c for c in changed if c[0] in letters or c == "wink"))
+
+    def _line_alarms_changed(self, ch):
+        """An FXO port's line was told its alarms changed: GET_PARAMS'
+        chan_alarms (chan_dahdi's get_alarms reads them first for an
+        analog port); RED is no battery on the line."""
+        params = ffi.new("struct dahdi_params *")
+        self.devices.ioctl(ch.line_fd, lib.DAHDI_GET_PARAMS, params)
+        red = bool(params.chan_alarms & lib.DAHDI_ALARM_RED)
+        if red != ch.no_battery:
+            ch.no_battery = red
+            self._emit(ch, "alarm", alarm="red", raised=red)
 
     def _board_removed(self, ch):
         """The channel's board was unplugged (REMOVED, or ENODEV: an

@@ -316,3 +316,20 @@ def test_an_unplugged_fxo_board_clears_its_call_and_the_t1_calls_go_on(tmp_path,
     centre.run(3000)
     assert speech(caller.read_capture()) > 300            # its prompts are heard
     assert centre.sim.misuse() == []
+
+
+def test_an_fxo_line_losing_battery_is_out_of_service_until_it_comes_back(tmp_path):
+    """An FXO card finding no battery on its line sets the channel's own
+    RED alarm (GET_PARAMS' chan_alarms, with ALARM; SPANSTAT says nothing
+    of it): the call up is cleared with that cause and the port is out of
+    service; NOALARM with the battery back brings it back in service."""
+    centre = centre_with(tmp_path, "", driver="dahdi")
+    talking(centre, "dxxxB1C2")
+    line = centre.center.channels["dxxxB1C2"]
+    channo = centre.driver.status("dxxxB1C2")["channo"]
+    assert _dahdi.lib.cti_dahdisim_line_alarm(channo, _dahdi.lib.DAHDI_ALARM_RED) == 0
+    assert cleared_cause(centre, within_ms=2_000) == "line out of service: no battery on the line"
+    assert line.state == "out_of_service"
+    assert _dahdi.lib.cti_dahdisim_line_alarm(channo, 0) == 0
+    centre.run_until(lambda: line.state == "idle", within_ms=1_000,
+                     what="the port back in service")

@@ -128,6 +128,7 @@ typedef struct dchannel {
     int ls_offhook;             /* loop start (fxsls): we are off hook */
     long wink_ms;
     int alarms;                 /* the span's, as this channel was told */
+    int chan_alarms;            /* its own (an FXO port with no battery: RED) */
     int removed;                /* its board unplugged (cti_dahdisim_unplug): REMOVED
                                  * queued, then ENODEV for everything */
     /* an FXS port: the phone's hook as last seen, its flashes, our ringing */
@@ -407,6 +408,26 @@ int cti_dahdisim_unplug(int spanno)
     update_wakefd();
     sim_unlock();
     return found ? 0 : fail(ENXIO);
+}
+
+/* A channel's own alarms, as a card's driver sets them with the kernel's
+ * dahdi_alarm_channel (an FXO port finding no battery on its line: RED):
+ * GET_PARAMS' chan_alarms, and ALARM or NOALARM queued when they change
+ * to some or to none. */
+int cti_dahdisim_line_alarm(int channo, int alarms)
+{
+    dchannel *c;
+    int r = 0;
+    sim_lock();
+    if (sim_ensure() < 0 || build() < 0 || !(c = channel(channo)))
+        r = fail(ENXIO);
+    else if (c->chan_alarms != alarms) {
+        c->chan_alarms = alarms;
+        queue_event(c, alarms ? DAHDI_EVENT_ALARM : DAHDI_EVENT_NOALARM);
+    }
+    update_wakefd();
+    sim_unlock();
+    return r;
 }
 
 int cti_dahdisim_queue_event(int channo, int event)
@@ -843,6 +864,7 @@ static void fill_params(const dchannel *c, struct dahdi_params *p)
     p->chanpos = c->chanpos;
     p->sigtype = c->sigtype;
     p->sigcap = trunk ? RBS_SIGCAP : FXO_SIGCAP;
+    p->chan_alarms = (unsigned)c->chan_alarms;
     if (c->span->kind == SPAN_PSEUDO) {
         p->sigcap = DAHDI_SIG_CLEAR;
         p->rxbits = p->txbits = p->rxhooksig = p->txhooksig = -1;
@@ -870,7 +892,6 @@ static void fill_params(const dchannel *c, struct dahdi_params *p)
         p->rxhooksig = c->ringing;
     }
     p->curlaw = trunk && c->span->dev->span->e1 ? DAHDI_LAW_ALAW : DAHDI_LAW_MULAW;
-    p->chan_alarms = (__u32)span_alarms(c->span);
     snprintf(p->name, sizeof p->name, "%s/%d/%d", trunk ? "SIMTE" : "SIMAN", c->spanno,
              c->chanpos);
     p->prewinktime = 50;

@@ -48,6 +48,12 @@ void cti_dahdisim_tone_zone(int loaded);
  * and ioctl (0, or -1 with errno ENXIO: no such span). */
 int cti_dahdisim_unplug(int spanno);
 
+/* A channel's own alarms (GET_PARAMS' chan_alarms), as a card's driver
+ * sets them (dahdi_alarm_channel): an FXO port with no battery is
+ * DAHDI_ALARM_RED; ALARM / NOALARM queued on a change to some / none (0,
+ * or -1 with errno ENXIO: no such channel). */
+int cti_dahdisim_line_alarm(int channo, int alarms);
+
 /* The simulation's side (sim.c): one tick of every channel, and forgetting
  * every channel and descriptor when the simulation is reset. */
 void dahdisim_tick(void);
