@@ -1212,9 +1212,13 @@ class DahdiDriver:
         self._emit(ch, op.done, **data)
 
     def _keep_recording(self, ch, op):
-        """What the voice work recorded since, onto the recording's file."""
+        """What the voice work recorded since, onto the recording's file;
+        audio it could not keep (out of memory) is logged, never lost silently."""
         while n := lib.cti_chanvoice_take(ch.voice, self._recorded, RECORD_CHUNK):
             op.recording.write(self._recorded, n)
+        if lost := lib.cti_chanvoice_lost(ch.voice):
+            log.error("{channel}: {ms} ms of the recording were lost: no memory to keep them",
+                      channel=ch.name, ms=lost // 8)
 
     def enable_events(self, name, kinds):
         ch = self._channel(name, "enable_events")
@@ -1253,7 +1257,10 @@ class DahdiDriver:
         ch = self._idle(name, "play")
         audio = b"".join(prompt_pcm16(p, name, "play") for p in prompts)
         self._check_termination(name, "play", termination)
-        lib.cti_chanvoice_play(ch.voice, ffi.from_buffer("int16_t[]", audio), len(audio) // 2)
+        if lib.cti_chanvoice_play(ch.voice, ffi.from_buffer("int16_t[]", audio),
+                                  len(audio) // 2) < 0:
+            raise errors.BoardError(f"no memory for {len(audio) // 16} ms of prompts",
+                                    function="play", device=name)
         self._start(ch, _Operation("play", "play_done", termination), watchdog_ms,
                     len(audio) // 16)
         if termination is not None:

@@ -1299,6 +1299,8 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
     sim_lock();
     if (!(f = fd_of(fd)))
         r = fail(EBADF);
+    else if (!arg)
+        r = fail(EFAULT);       /* copy_from_user / put_user of NULL, as the kernel */
     else if (f->ctl)
         r = ctl_ioctl(request, arg);
     else if (request == DAHDI_SPECIFY) {
