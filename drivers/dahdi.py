@@ -1839,7 +1839,10 @@ class DahdiDriver:
         if not lib.cti_chanvoice_callerid(ch.voice, got):
             raise errors.CallerIdUnavailable("no caller ID received", function="caller_id",
                                              device=name)
-        return CallerId(ffi.string(got.number).decode() or chr(got.number_absent or 32),
+        number = ffi.string(got.number).decode()
+        if not number and got.number_absent:        # "P" private, "O" out of area
+            number = chr(got.number_absent)
+        return CallerId(number,
                         ffi.string(got.name).decode(), ffi.string(got.datetime).decode(),
                         "M" if got.mdmf else "S")
 
