@@ -302,6 +302,8 @@ class _Channel:
     silence_dbm0: int = DEFAULT_SILENCE_DBM0
     typed: str = ""
     op: _Operation | None = None
+    removed: bool = False       # its board was unplugged (an FXO port: its line's)
+    no_battery: bool = False    # an FXO port: its line's chan_alarms RED
 
 
 @dataclass(frozen=True)
@@ -529,7 +531,7 @@ class DahdiDriver:
         if self._is_span(name) or name.endswith(LINE):
             return
         ch = self._channels.get(name)
-        if ch is not None and ch.kind == "fxo" and ch.line_fd is None:
+        if ch is not None and ch.kind == "fxo" and ch.line_fd is None and not ch.removed:
             self._open_line(ch)
         if ch is not None:
             return
@@ -596,9 +598,11 @@ class DahdiDriver:
 
     def _open_line(self, ch):
         """An FXO port's line opened, with the board's power-on routes: its
-        voice hears the line (MONITOR), the line sends its voice (DIGITALMON)."""
+        voice hears the line (MONITOR), the line sends its voice (DIGITALMON);
+        a line with no battery already is reported at once."""
         ch.line_fd = self._open_channel(ch.line_channo, "fxo")
         ch.offhook = ch.loop_dropped = ch.reversed = False
+        self._line_alarms_changed(ch)
         self._setconf(ch.line_fd, ch.channo, lib.DAHDI_CONF_DIGITALMON)
         ch.line_listen = ch.channo
         if ch.listen is None:
@@ -689,7 +693,8 @@ class DahdiDriver:
         if ch.op is not None:
             ch.op.abandon()
         del self._channels[name]
-        self.devices.close(ch.fd)
+        if not ch.removed:                  # else closed when its board went
+            self.devices.close(ch.fd)
 
     def _quiet(self, ch, keep_listen=False):
         """A voice (pseudo channel) closed or reset: nothing running or sent;
@@ -823,7 +828,9 @@ class DahdiDriver:
     def _service(self, ch):
         """Every event and whole block the channel has now (an FXO port's
         line first: its events; its audio is its voice's to hear); a
-        D-channel's frames."""
+        D-channel's frames.  Nothing from a channel whose board is gone."""
+        if ch.removed and ch.kind != "fxo":
+            return
         if ch.kind == "dchannel":
             self._frames(ch)
             return
@@ -844,8 +851,13 @@ class DahdiDriver:
             except OSError as e:
                 if e.errno == lib.ELAST:
                     self._take_event(ch, fd)
+                    if ch.removed:
+                        return False
                     continue
                 if e.errno == lib.EAGAIN:
+                    return False
+                if e.errno == lib.ENODEV:
+                    self._board_removed(ch)
                     return False
                 raise
 
@@ -860,8 +872,13 @@ class DahdiDriver:
             except OSError as e:
                 if e.errno == lib.ELAST:
                     self._take_event(ch, ch.fd)
+                    if ch.removed:
+                        return
                     continue
                 if e.errno == lib.EAGAIN:
+                    return
+                if e.errno == lib.ENODEV:
+                    self._board_removed(ch)
                     return
                 raise
             if n > FCS_BYTES:
@@ -904,15 +921,31 @@ class DahdiDriver:
             except OSError as e:
                 if e.errno == lib.EAGAIN:
                     return
+                if e.errno == lib.ENODEV:
+                    self._board_removed(ch)
+                    return
                 if e.errno != lib.ELAST:
                     raise
                 self._take_event(ch, ch.fd)
+                if ch.removed:
+                    return
 
     def _take_event(self, ch, fd):
-        self.devices.ioctl(fd, lib.DAHDI_GETEVENT, self._event)
+        try:
+            self.devices.ioctl(fd, lib.DAHDI_GETEVENT, self._event)
+        except OSError as e:
+            if e.errno != lib.ENODEV:
+                raise
+            self._board_removed(ch)
+            return
         event = self._event[0]
-        if event in (lib.DAHDI_EVENT_ALARM, lib.DAHDI_EVENT_NOALARM):
-            self._span_alarms_changed(ch.span)
+        if event == lib.DAHDI_EVENT_REMOVED:
+            self._board_removed(ch)
+        elif event in (lib.DAHDI_EVENT_ALARM, lib.DAHDI_EVENT_NOALARM):
+            if ch.kind == "fxo" and fd == ch.line_fd:
+                self._line_alarms_changed(ch)
+            else:
+                self._span_alarms_changed(ch.span)
         elif ch.kind == "dchannel":
             if event in FRAME_LOST:
                 log.warn("{channel}: a frame was lost to {why}", channel=ch.name,
@@ -995,6 +1028,38 @@ class DahdiDriver:
         values = {x: int(bool(bits & bit)) for x, bit in zip(letters, ABCD, strict=False)}
         self._emit(ch, "signalling", **values,
                    changed=frozenset(c for c in changed if c[0] in letters or c == "wink"))
+
+    def _line_alarms_changed(self, ch):
+        """An FXO port's line was told its alarms changed: GET_PARAMS'
+        chan_alarms (chan_dahdi's get_alarms reads them first for an
+        analog port); RED is no battery on the line."""
+        params = ffi.new("struct dahdi_params *")
+        self.devices.ioctl(ch.line_fd, lib.DAHDI_GET_PARAMS, params)
+        red = bool(params.chan_alarms & lib.DAHDI_ALARM_RED)
+        if red != ch.no_battery:
+            ch.no_battery = red
+            self._emit(ch, "alarm", alarm="red", raised=red)
+
+    def _board_removed(self, ch):
+        """The channel's board was unplugged (REMOVED, or ENODEV: an
+        Astribank or USB device gone): its DAHDI channel closed (an FXO
+        port keeps its voice: only its line went), an op on it ended, and
+        one alarm "removed" on it; every other channel goes on."""
+        if ch.removed:
+            return
+        ch.removed = True
+        log.error("{channel}: its board was removed (DAHDI channel {channo}, span {span}): "
+                  "out of service until it is plugged back and the server restarted",
+                  channel=ch.name, channo=ch.line_channo or ch.channo, span=ch.span)
+        if ch.kind == "fxo":
+            self.devices.close(ch.line_fd)
+            ch.line_fd = ch.line_listen = None
+            ch.offhook = False
+        else:
+            if ch.op is not None:
+                self._finish(ch, "error")
+            self.devices.close(ch.fd)
+        self._emit(ch, "alarm", alarm="removed", raised=True)
 
     def _read_alarms(self):
         """Every ALARM_READ_S, each span's alarms from SPANSTAT: the kernel
@@ -1144,7 +1209,11 @@ class DahdiDriver:
 
     def _keep_recording(self, ch, op):
         """What the voice work recorded since, onto the recording's file;
-        False when the file took no more."""
+        False when the file took no more; audio the voice work could not
+        keep (out of memory) is logged, never lost silently."""
+        if lost := lib.cti_chanvoice_lost(ch.voice):
+            log.error("{channel}: {ms} ms of the recording were lost: no memory to keep them",
+                      channel=ch.name, ms=lost // 8)
         while n := lib.cti_chanvoice_take(ch.voice, self._recorded, RECORD_CHUNK):
             if not op.recording.write(self._recorded, n):
                 return False
@@ -1170,6 +1239,12 @@ class DahdiDriver:
 
     def set_hook(self, name, offhook):
         ch = self._fxo(name, "set_hook")
+        if ch.removed:
+            if offhook:
+                raise errors.NoSuchDevice(f"{name}'s board was removed: its line is gone",
+                                          function="set_hook", device=name)
+            self._emit(ch, "hook_done", offhook=False)     # no line: no loop
+            return
         self.devices.ioctl(ch.line_fd, lib.DAHDI_HOOK, ffi.new(
             "int *", lib.DAHDI_OFFHOOK if offhook else lib.DAHDI_ONHOOK))
         ch.offhook, ch.loop_dropped = bool(offhook), False
@@ -1181,7 +1256,10 @@ class DahdiDriver:
         ch = self._idle(name, "play")
         audio = b"".join(prompt_pcm16(p, name, "play") for p in prompts)
         self._check_termination(name, "play", termination)
-        lib.cti_chanvoice_play(ch.voice, ffi.from_buffer("int16_t[]", audio), len(audio) // 2)
+        if lib.cti_chanvoice_play(ch.voice, ffi.from_buffer("int16_t[]", audio),
+                                  len(audio) // 2) < 0:
+            raise errors.BoardError(f"no memory for {len(audio) // 16} ms of prompts",
+                                    function="play", device=name)
         self._start(ch, _Operation("play", "play_done", termination), watchdog_ms,
                     len(audio) // 16)
         if termination is not None:
@@ -1307,6 +1385,8 @@ class DahdiDriver:
             self._monitor(leg.ch, slot)
         else:
             leg.set_hears(slot)
+            if leg.fd is None:          # an unplugged FXO port's line: nothing to send on
+                return
             if leg.line or not leg.ch.r2_signal:    # an R2 signal sounding keeps the line
                 self._setconf(leg.fd, slot, lib.DAHDI_CONF_DIGITALMON)
 
@@ -1320,7 +1400,8 @@ class DahdiDriver:
         self.devices.ioctl(fd, lib.DAHDI_SETCONF, info)
 
     def _unlisten(self, leg):
-        self._setconf(leg.fd, 0, lib.DAHDI_CONF_NORMAL)
+        if leg.fd is not None:             # an unplugged FXO port's line hears nothing
+            self._setconf(leg.fd, 0, lib.DAHDI_CONF_NORMAL)
         leg.set_hears(None)
 
     def unlisten(self, name):
@@ -1761,7 +1842,10 @@ class DahdiDriver:
         if not lib.cti_chanvoice_callerid(ch.voice, got):
             raise errors.CallerIdUnavailable("no caller ID received", function="caller_id",
                                              device=name)
-        return CallerId(ffi.string(got.number).decode() or chr(got.number_absent or 32),
+        number = ffi.string(got.number).decode()
+        if not number and got.number_absent:        # "P" private, "O" out of area
+            number = chr(got.number_absent)
+        return CallerId(number,
                         ffi.string(got.name).decode(), ffi.string(got.datetime).decode(),
                         "M" if got.mdmf else "S")
 

@@ -46,7 +46,10 @@ signalling             a, b: the far end's bits now (and c, d on an E1
                        frozenset of a_on, a_off, b_on, b_off, wink (and
                        c_on, c_off, d_on, d_off on E1)
 wink_done              our wink finished
-alarm                  alarm (los, red, yellow, blue, oof, ...), raised: bool
+alarm                  alarm (los, red, yellow, blue, oof, ...), raised: bool;
+                       on a span, or on an analog port's own name: removed
+                       (its board unplugged: the port is gone until the
+                       server restarts), red (an FXO line with no battery)
 station_hook           offhook: bool
 station_flash          -
 station_answered       the ringing station went off-hook

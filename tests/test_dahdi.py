@@ -13,7 +13,7 @@ from twisted.logger import capturedLogs, formatEvent
 
 from drivers import _dahdi, errors, g711, systemconf
 from drivers.dahdi import BoardLayout, DahdiDriver
-from drivers.dahdidev import CHANNEL_FLAGS, SimulatedDevices, simulated_system_conf
+from drivers.dahdidev import CHANNEL_FLAGS, CHANNEL_PATH, SimulatedDevices, simulated_system_conf
 from drivers.interface import Prompt, Termination
 from drivers.pri import PriLink
 from drivers.sim import Simulator
@@ -967,3 +967,26 @@ def test_libpri_comes_up_on_a_dahdi_d_channel_and_a_call_is_offered():
         run(100)
     [ring] = [e for e in seen["cpe"] if e.kind == "setup"]
     assert (ring.channel, ring.called, ring.calling) == (3, "8001", "13800138000")
+
+
+def test_an_empty_prompt_ends_at_once_and_an_ioctl_without_its_argument_is_efault():
+    """An empty prompt (no samples: no buffer at all) plays and ends with
+    end_of_data; a record taken before anything was heard is empty; an
+    ioctl given no argument is EFAULT, as the kernel's copy_from_user."""
+    rig = DahdiRig(BOARDS)
+    rig.driver.play("dahdiC1", [Prompt(b"", "ulaw")])
+    rig.run(100)
+    assert [e["reasons"] for e in rig.events if e.kind == "play_done"] == [{"end_of_data"}]
+    voice = _dahdi.ffi.gc(_dahdi.lib.cti_chanvoice_new(_dahdi.lib.CTI_TONESET_NA),
+                          _dahdi.lib.cti_chanvoice_free)
+    out = _dahdi.ffi.new("int16_t[8]")
+    assert _dahdi.lib.cti_chanvoice_take(voice, out, 8) == 0
+    assert _dahdi.lib.cti_chanvoice_lost(voice) == 0
+    devices = rig.driver.devices
+    fd = devices.open(CHANNEL_PATH)
+    try:
+        with pytest.raises(OSError) as refused:
+            devices.ioctl(fd, _dahdi.lib.DAHDI_SPECIFY, _dahdi.ffi.NULL)
+        assert refused.value.errno == _dahdi.lib.EFAULT
+    finally:
+        devices.close(fd)

@@ -9,11 +9,12 @@ import shutil
 from dataclasses import replace
 
 import pytest
+from twisted.logger import globalLogPublisher
 
 from cti.linediag.source import Attached
 from cti.server.config import load_server_config
 from cti.storage.models import CallRecord, QueueLogEntry
-from drivers import errors, systemconf
+from drivers import _dahdi, errors, systemconf
 from drivers.dahdi import BoardLayout, DahdiDriver
 from drivers.dahdidev import SimulatedDevices, simulated_system_conf
 from drivers.sim import Simulator
@@ -287,3 +288,48 @@ def test_boards_the_dahdi_box_lacks_are_named():
     conf = systemconf.parse(simulated_system_conf(boards), "system.conf")
     with pytest.raises(errors.BadParameter, match=r"boards\[0\] \(FXS ports: fxoks\) needs 4"):
         DahdiDriver(SimulatedDevices(), conf, None, boards=[BoardLayout("stations", 4)])
+
+
+def test_an_unplugged_fxo_board_clears_its_call_and_the_t1_calls_go_on(tmp_path, caplog):
+    """Hot-unplug (an Astribank's cable pulled): the kernel sends REMOVED
+    on each channel of the board, then ENODEV.  The call up on the FXO
+    port is cleared with the board's removal as its cause, the port is out
+    of service, the log names the channel that went, and a caller on the
+    T1 (another board) still gets through and talks."""
+    said = []
+    globalLogPublisher.addObserver(said.append)
+    centre = centre_with(tmp_path, "", driver="dahdi")
+    talking(centre, "dxxxB1C2")
+    try:
+        assert _dahdi.lib.cti_dahdisim_unplug(1) == 0       # the FXO board: DAHDI span 1
+        assert cleared_cause(centre, within_ms=2_000) == \
+            "line out of service: its board was removed"
+    finally:
+        globalLogPublisher.removeObserver(said.append)
+    assert centre.center.channels["dxxxB1C2"].state == "out_of_service"
+    assert any(e.get("channel") == "dxxxB1C2" and "board was removed" in e["log_format"]
+               for e in said)
+    caller = centre.sim.endpoint("dtiB1T7")
+    caller.call(ani="2125559876", dnis="5550100")
+    centre.run_until(lambda: caller.state == "connected", what="the T1 call is answered")
+    caller.capture(True)
+    centre.run(3000)
+    assert speech(caller.read_capture()) > 300            # its prompts are heard
+    assert centre.sim.misuse() == []
+
+
+def test_an_fxo_line_losing_battery_is_out_of_service_until_it_comes_back(tmp_path):
+    """An FXO card finding no battery on its line sets the channel's own
+    RED alarm (GET_PARAMS' chan_alarms, with ALARM; SPANSTAT says nothing
+    of it): the call up is cleared with that cause and the port is out of
+    service; NOALARM with the battery back brings it back in service."""
+    centre = centre_with(tmp_path, "", driver="dahdi")
+    talking(centre, "dxxxB1C2")
+    line = centre.center.channels["dxxxB1C2"]
+    channo = centre.driver.status("dxxxB1C2")["channo"]
+    assert _dahdi.lib.cti_dahdisim_line_alarm(channo, _dahdi.lib.DAHDI_ALARM_RED) == 0
+    assert cleared_cause(centre, within_ms=2_000) == "line out of service: no battery on the line"
+    assert line.state == "out_of_service"
+    assert _dahdi.lib.cti_dahdisim_line_alarm(channo, 0) == 0
+    centre.run_until(lambda: line.state == "idle", within_ms=1_000,
+                     what="the port back in service")

@@ -91,7 +91,8 @@ CONSTANT_GROUPS = {
     "tones": "DAHDI_TONE_STOP DAHDI_TONE_DIALTONE DAHDI_TONE_BUSY DAHDI_TONE_RINGTONE "
              "DAHDI_TONE_CONGESTION DAHDI_TONE_DTMF_BASE DAHDI_TONE_MFR1_BASE",
     "dial": "DAHDI_DIAL_OP_APPEND DAHDI_DIAL_OP_REPLACE DAHDI_DIAL_OP_CANCEL",
-    "libc": "O_RDWR O_NONBLOCK EAGAIN EINVAL EBUSY EINPROGRESS ENXIO ENOSYS ENODATA",
+    "libc": "O_RDWR O_NONBLOCK EAGAIN EINVAL EBUSY EINPROGRESS ENXIO ENOSYS ENODATA ENODEV "
+            "EFAULT",
 }
 CONSTANTS = [name for group in CONSTANT_GROUPS.values() for name in group.split()]
 
@@ -173,6 +174,8 @@ ssize_t cti_dahdi_write(int fd, const void *buf, size_t n);
 int cti_dahdi_wakefd(void);
 int cti_dahdisim_queue_event(int channo, int event);
 void cti_dahdisim_tone_zone(int loaded);
+int cti_dahdisim_unplug(int spanno);
+int cti_dahdisim_line_alarm(int channo, int alarms);
 
 void cti_g711_decode(const uint8_t *in, int16_t *out, size_t n, int alaw);
 void cti_g711_encode(const int16_t *in, uint8_t *out, size_t n, int alaw);
@@ -191,6 +194,7 @@ cti_cp_result cti_chanvoice_result(const cti_chanvoice *cv, cti_cp_connect *how)
 void cti_chanvoice_digits(cti_chanvoice *cv, int dtmf, int mf);
 void cti_chanvoice_record(cti_chanvoice *cv, int on);
 size_t cti_chanvoice_take(cti_chanvoice *cv, int16_t *out, size_t max);
+size_t cti_chanvoice_lost(cti_chanvoice *cv);
 void cti_chanvoice_cid(cti_chanvoice *cv, int on);
 int cti_chanvoice_callerid(cti_chanvoice *cv, cti_callerid *out);
 void cti_chanvoice_silence_level(cti_chanvoice *cv, int dbm0);

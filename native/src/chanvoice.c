@@ -55,6 +55,8 @@ struct cti_chanvoice {
     int recording;
     int16_t *rec;
     size_t rec_len, rec_cap;
+    size_t rec_lost;            /* samples heard while recording and not kept
+                                 * (no memory): cti_chanvoice_lost */
     progress cp;
 };
 
@@ -121,7 +123,8 @@ int cti_chanvoice_play(cti_chanvoice *cv, const int16_t *samples, size_t n)
     if (!copy)
         return -1;
     cti_chanvoice_stop(cv);
-    memcpy(copy, samples, n * sizeof *copy);
+    if (n)                      /* samples may be NULL for an empty prompt */
+        memcpy(copy, samples, n * sizeof *copy);
     cv->prompt = copy;
     cv->prompt_len = n;
     cv->what = SEND_PROMPT;
@@ -289,10 +292,19 @@ void cti_chanvoice_record(cti_chanvoice *cv, int on)
 size_t cti_chanvoice_take(cti_chanvoice *cv, int16_t *out, size_t max)
 {
     size_t n = cv->rec_len < max ? cv->rec_len : max;
+    if (!n)                     /* nothing kept yet: rec may be NULL */
+        return 0;
     memcpy(out, cv->rec, n * sizeof *out);
     memmove(cv->rec, cv->rec + n, (cv->rec_len - n) * sizeof *out);
     cv->rec_len -= n;
     return n;
+}
+
+size_t cti_chanvoice_lost(cti_chanvoice *cv)
+{
+    size_t lost = cv->rec_lost;
+    cv->rec_lost = 0;
+    return lost;
 }
 
 void cti_chanvoice_cid(cti_chanvoice *cv, int on)
@@ -384,8 +396,10 @@ static void keep(cti_chanvoice *cv, const int16_t *rx, int n)
         int16_t *b;
         while (cap < cv->rec_len + n)
             cap *= 2;
-        if (!(b = realloc(cv->rec, cap * sizeof *b)))
+        if (!(b = realloc(cv->rec, cap * sizeof *b))) {
+            cv->rec_lost += (size_t)n;      /* counted: the driver reports it */
             return;
+        }
         cv->rec = b;
         cv->rec_cap = cap;
     }

@@ -68,6 +68,9 @@ cti_cp_result cti_chanvoice_result(const cti_chanvoice *cv, cti_cp_connect *how)
 void cti_chanvoice_digits(cti_chanvoice *cv, int dtmf, int mf);
 void cti_chanvoice_record(cti_chanvoice *cv, int on);
 size_t cti_chanvoice_take(cti_chanvoice *cv, int16_t *out, size_t max);
+/* Samples heard while recording that could not be kept (no memory) since
+ * the last call: returned and reset to 0. */
+size_t cti_chanvoice_lost(cti_chanvoice *cv);
 void cti_chanvoice_cid(cti_chanvoice *cv, int on);
 int cti_chanvoice_callerid(cti_chanvoice *cv, cti_callerid *out);  /* 1 once read */
 

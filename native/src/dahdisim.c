@@ -128,6 +128,9 @@ typedef struct dchannel {
     int ls_offhook;             /* loop start (fxsls): we are off hook */
     long wink_ms;
     int alarms;                 /* the span's, as this channel was told */
+    int chan_alarms;            /* its own (an FXO port with no battery: RED) */
+    int removed;                /* its board unplugged (cti_dahdisim_unplug): REMOVED
+                                 * queued, then ENODEV for everything */
     /* an FXS port: the phone's hook as last seen, its flashes, our ringing */
     int phone_off, flashes;
     int ring_on_ms, ring_off_ms, ringing_phone, bell;
@@ -382,6 +385,52 @@ void cti_dahdisim_tone_zone(int loaded)
     sim_unlock();
 }
 
+/* A board hot-unplugged (an Astribank's USB cable pulled), as the kernel's
+ * disable_span and the nodev file operations answer: each channel of span
+ * `spanno` gets DAHDI_EVENT_REMOVED, and once that is read every read,
+ * write and ioctl ENODEV (GETEVENT still says REMOVED).  -1 (ENXIO): no
+ * such span. */
+int cti_dahdisim_unplug(int spanno)
+{
+    int i, found = 0;
+    sim_lock();
+    if (sim_ensure() < 0 || build() < 0) {
+        sim_unlock();
+        return -1;
+    }
+    for (i = 0; i < P.nchans; i++) {
+        dchannel *c = &P.chans[i];
+        if (c->spanno != spanno || c->removed)
+            continue;
+        found = 1;
+        c->removed = 1;
+        queue_event(c, DAHDI_EVENT_REMOVED);
+    }
+    update_wakefd();
+    sim_unlock();
+    return found ? 0 : fail(ENXIO);
+}
+
+/* A channel's own alarms, as a card's driver sets them with the kernel's
+ * dahdi_alarm_channel (an FXO port finding no battery on its line: RED):
+ * GET_PARAMS' chan_alarms, and ALARM or NOALARM queued when they change
+ * to some or to none. */
+int cti_dahdisim_line_alarm(int channo, int alarms)
+{
+    dchannel *c;
+    int r = 0;
+    sim_lock();
+    if (sim_ensure() < 0 || build() < 0 || !(c = channel(channo)))
+        r = fail(ENXIO);
+    else if (c->chan_alarms != alarms) {
+        c->chan_alarms = alarms;
+        queue_event(c, alarms ? DAHDI_EVENT_ALARM : DAHDI_EVENT_NOALARM);
+    }
+    update_wakefd();
+    sim_unlock();
+    return r;
+}
+
 int cti_dahdisim_queue_event(int channo, int event)
 {
     dchannel *c;
@@ -402,7 +451,8 @@ static int readable(const dfd *f)
 {
     if (f->ch && f->ch->sigtype == DAHDI_SIG_HARDHDLC)
         return f->ch->evlen > 0 || dchan_unread(f->ch->dev->dchan) > 0;
-    return f->ch && (f->ch->evlen > 0 || (int)f->ch->rx.len >= f->blocksize);
+    return f->ch && (f->ch->evlen > 0 || f->ch->removed
+                     || (int)f->ch->rx.len >= f->blocksize);
 }
 
 /* The eventfd reads as poll() on the open channels would. */
@@ -817,6 +867,7 @@ static void fill_params(const dchannel *c, struct dahdi_params *p)
     p->chanpos = c->chanpos;
     p->sigtype = c->sigtype;
     p->sigcap = trunk ? RBS_SIGCAP : FXO_SIGCAP;
+    p->chan_alarms = (unsigned)c->chan_alarms;
     if (c->span->kind == SPAN_PSEUDO) {
         p->sigcap = DAHDI_SIG_CLEAR;
         p->rxbits = p->txbits = p->rxhooksig = p->txhooksig = -1;
@@ -844,7 +895,6 @@ static void fill_params(const dchannel *c, struct dahdi_params *p)
         p->rxhooksig = c->ringing;
     }
     p->curlaw = trunk && c->span->dev->span->e1 ? DAHDI_LAW_ALAW : DAHDI_LAW_MULAW;
-    p->chan_alarms = (__u32)span_alarms(c->span);
     snprintf(p->name, sizeof p->name, "%s/%d/%d", trunk ? "SIMTE" : "SIMAN", c->spanno,
              c->chanpos);
     p->prewinktime = 50;
@@ -1254,6 +1304,8 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
     sim_lock();
     if (!(f = fd_of(fd)))
         r = fail(EBADF);
+    else if (!arg)
+        r = fail(EFAULT);       /* copy_from_user / put_user of NULL, as the kernel */
     else if (f->ctl)
         r = ctl_ioctl(request, arg);
     else if (request == DAHDI_SPECIFY) {
@@ -1262,6 +1314,8 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
             r = fail(EINVAL);
         else if (!c)
             r = fail(ENXIO);
+        else if (c->removed)
+            r = fail(ENODEV);   /* its device node went with the board */
         else if (c->opens > 0)
             r = fail(EBUSY);    /* DAHDI_FLAGBIT_OPEN: one descriptor at a time */
         else {
@@ -1278,7 +1332,11 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
         }
     } else if (!f->ch)
         r = fail(EINVAL);       /* not specified yet */
-    else
+    else if (f->ch->removed && f->ch->evlen == 0) {
+        if (request == DAHDI_GETEVENT && arg)   /* nodev_unlocked_ioctl's hint */
+            *(int *)arg = DAHDI_EVENT_REMOVED;
+        r = fail(ENODEV);
+    } else
         r = channel_ioctl(f, request, arg);
     if (f)
         update_wakefd();
@@ -1361,7 +1419,9 @@ ssize_t cti_dahdi_read(int fd, void *buf, size_t n)
     }
     want = n / sample_size(f) < (size_t)f->blocksize ? n / sample_size(f)
                                                      : (size_t)f->blocksize;
-    if (f->ch->sigtype == DAHDI_SIG_HARDHDLC)
+    if (f->ch->removed)
+        r = fail(f->ch->evlen > 0 ? ELAST : ENODEV);
+    else if (f->ch->sigtype == DAHDI_SIG_HARDHDLC)
         r = hdlc_read(f, buf, n);
     else if (f->ch->evlen > 0)
         r = fail(ELAST);
@@ -1396,7 +1456,9 @@ ssize_t cti_dahdi_write(int fd, const void *buf, size_t n)
     count = n / sample_size(f);
     if (count > (size_t)f->blocksize)
         count = f->blocksize;
-    if (f->ch->sigtype == DAHDI_SIG_HARDHDLC)
+    if (f->ch->removed)
+        r = fail(f->ch->evlen > 0 ? ELAST : ENODEV);
+    else if (f->ch->sigtype == DAHDI_SIG_HARDHDLC)
         r = hdlc_write(f, buf, n);
     else if (f->ch->evlen > 0)
         r = fail(ELAST);

@@ -43,6 +43,17 @@ int cti_dahdisim_queue_event(int channo, int event);
  * is ENODATA). */
 void cti_dahdisim_tone_zone(int loaded);
 
+/* Hot-unplug span `spanno`'s board, as the kernel's disable_span: each of
+ * its channels gets DAHDI_EVENT_REMOVED, then ENODEV for every read, write
+ * and ioctl (0, or -1 with errno ENXIO: no such span). */
+int cti_dahdisim_unplug(int spanno);
+
+/* A channel's own alarms (GET_PARAMS' chan_alarms), as a card's driver
+ * sets them (dahdi_alarm_channel): an FXO port with no battery is
+ * DAHDI_ALARM_RED; ALARM / NOALARM queued on a change to some / none (0,
+ * or -1 with errno ENXIO: no such channel). */
+int cti_dahdisim_line_alarm(int channo, int alarms);
+
 /* The simulation's side (sim.c): one tick of every channel, and forgetting
  * every channel and descriptor when the simulation is reset. */
 void dahdisim_tick(void);

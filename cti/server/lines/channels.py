@@ -66,6 +66,9 @@ GLARE_S = 0.4
 NO_ANSWER_S = 45.0
 #: Why a call out fails when the voice resource dialling it hung.
 VOICE_HUNG = "voice resource hung"
+#: An analog port's own alarms (the driver's "alarm" events on its name)
+#: as a line's out-of-service reason says them.
+LINE_ALARMS = {"removed": "its board was removed", "red": "no battery on the line"}
 #: In-band tones that end an outbound call, and the reason given.
 FAILING_TONES = {"busy": "busy", "reorder": "reorder", "sit": "number unobtainable"}
 
@@ -640,6 +643,7 @@ class LoopStartLine(OutsideLine, Channel):
         """Heed the disconnect methods of `supervision`; with silence, its
         voice resource reports silence too, timed while connected."""
         self.supervision = supervision
+        self.line_alarms = set()          # the port's own alarms (LINE_ALARMS)
         self.silence = None
         self.line_events = self.LINE_EVENTS
         if supervision.heeds("silence"):
@@ -648,6 +652,8 @@ class LoopStartLine(OutsideLine, Channel):
 
     def _changed(self, machine, transition):
         super()._changed(machine, transition)
+        if transition.target == "idle" and self.line_alarms:
+            self.machine.fire("out_of_service", reason=self._alarm_reason())
         if self.silence is not None:
             if self.state == "connected":
                 self.silence.start()
@@ -685,8 +691,39 @@ class LoopStartLine(OutsideLine, Channel):
         self.listener.voice_hung(self, self.name, op)
         return True
 
+    def _alarm_reason(self):
+        return "line out of service: " + ", ".join(
+            LINE_ALARMS.get(a, a) for a in sorted(self.line_alarms))
+
+    def _line_alarm(self, name, raised):
+        """An alarm of the port itself (a DAHDI FXO port: its board
+        removed, its battery gone): the call on it cleared with the reason
+        as its cause and the line out of service while any is up; back in
+        service once the last clears (unless a technician holds it)."""
+        if not raised:
+            if name in self.line_alarms:
+                self.line_alarms.discard(name)
+                log.warn("{channel}: {alarm} cleared", channel=self.name,
+                         alarm=LINE_ALARMS.get(name, name), alarm_kind="line")
+                if not self.line_alarms and not self.held:
+                    self.back_in_service()
+            return
+        first = not self.line_alarms
+        self.line_alarms.add(name)
+        reason = self._alarm_reason()
+        log.error("{channel}: {reason}", channel=self.name, reason=reason, alarm_kind="line")
+        if not first:
+            return
+        if self.state not in ("idle", "clearing", "far_cleared", "out_of_service") \
+                and self.outbound is None:
+            self.listener.trunk_released(self, reason)      # the call layer releases it
+        self.take_out_of_service(reason)
+
     def handle(self, event):
         kind = event.kind
+        if kind == "alarm" and event.device == self.name:
+            self._line_alarm(event.data["alarm"], event.data["raised"])
+            return
         if self.state in ("seizing", "dialing") and self._outbound_event(event):
             return
         self._operation_ended(event)
