@@ -209,7 +209,7 @@ class Refuser:
     def __init__(self):
         self.offered = 0
 
-    def trunk_offered(self, trunk, ani, dnis):
+    def trunk_offered(self, trunk, ani, dnis, presentation="allowed"):
         self.offered += 1
         trunk.release("no route for the call")
 
