@@ -290,8 +290,11 @@ class IBoardDriver(Interface):
         """Close a device, ending whatever it was doing without an event."""
 
     def reset(name):
-        """Recover a device: close and reopen it, restoring its listen slot
-        and event masks.  Used by the watchdog on a hung operation."""
+        """Recover a device whose operation hung: nothing runs on it any
+        more, its listen slot and event masks as they were.  The R4 driver
+        closes and reopens it; DAHDI quiets its own voice work and keeps
+        the channel open (closing one hangs its line up).  Used by the
+        watchdog on a hung operation."""
 
     def fileno():
         """A descriptor readable while events are pending, or None: then
