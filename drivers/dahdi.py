@@ -73,7 +73,8 @@ OVERRUN
 ALARM, NOALARM      alarm raised / cleared on the span (from SPANSTAT);
                     the kernel sends them only between no alarm and
                     some, so SPANSTAT is also read every ALARM_READ_S
-                    as the driver polls (red becoming yellow)
+                    on the driver's clock, whether or not anything
+                    wakes the reactor (red becoming yellow)
 ==================  ===============================================
 
 Pseudo channels (/dev/dahdi/pseudo) are the voice channels of voice
@@ -96,6 +97,7 @@ import grp
 import os
 from dataclasses import dataclass
 
+from twisted.internet import task
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -181,7 +183,8 @@ ALARM_NAMES = {lib.DAHDI_ALARM_RED: "red", lib.DAHDI_ALARM_YELLOW: "yellow",
                lib.DAHDI_ALARM_BLUE: "blue", lib.DAHDI_ALARM_RECOVER: "recovering",
                lib.DAHDI_ALARM_NOTOPEN: "not_open", lib.DAHDI_ALARM_LOS: "los",
                lib.DAHDI_ALARM_LFA: "oof", lib.DAHDI_ALARM_LMFA: "lmfa"}
-#: How often the spans with alarm events have their SPANSTAT alarms read.
+#: How often the spans with alarm events have their SPANSTAT alarms read
+#: (a timer on the driver's clock: dahdi_tool reads SPANSTAT once a second).
 ALARM_READ_S = 1.0
 #: Loopbacks at our side of a span and DAHDI_MAINT's commands for them.
 LOOPBACK_COMMANDS = {"none": lib.DAHDI_MAINT_NONE, "local": lib.DAHDI_MAINT_LOCALLOOP,
@@ -358,7 +361,6 @@ class DahdiDriver:
         self._event = ffi.new("int *")
         self._kinds = {}
         self._alarm_spans = {}          # span -> its alarms as last reported
-        self._next_alarm_read = 0.0     # when poll reads them again
         self._channel_numbers = {}      # a device's DAHDI channel, where renamed
         self._span_numbers = {}
         self._conferences = {}          # conference device -> {confno: {slot: role}}
@@ -377,6 +379,10 @@ class DahdiDriver:
         for info in self._inventory:    # frames come from the start, as on the boards
             if info.kind == "dchannel" and not probe:
                 self.open(info.name)
+        self._alarm_reads = task.LoopingCall(self._read_alarms)
+        self._alarm_reads.clock = clock
+        if not probe:                   # read on a quiet system too, not only as it polls
+            self._alarm_reads.start(ALARM_READ_S, now=False)
 
     # -- configuration against the kernel --------------------------------
     def _check_configuration(self):
@@ -815,7 +821,10 @@ class DahdiDriver:
     def poll(self):
         for ch in list(self._channels.values()):
             self._service(ch)
-        self._read_alarms()
+        return self._deliver()
+
+    def _deliver(self):
+        """The events gathered so far, to the subscribers."""
         events, self._pending = self._pending, []
         for event in events:
             for callback in list(self._subscribers):
@@ -1062,14 +1071,17 @@ class DahdiDriver:
         self._emit(ch, "alarm", alarm="removed", raised=True)
 
     def _read_alarms(self):
-        """Every ALARM_READ_S, each span's alarms from SPANSTAT: the kernel
-        says nothing when one alarm becomes another."""
-        now = self.clock.seconds()
-        if not self._alarm_spans or now < self._next_alarm_read:
-            return
-        self._next_alarm_read = now + ALARM_READ_S
-        for span in list(self._alarm_spans):
-            self._span_alarms_changed(span)
+        """Every ALARM_READ_S on the driver's clock, each span's alarms from
+        SPANSTAT, told at once: the kernel says nothing when one alarm
+        becomes another, and nothing at all on a span with no channel open
+        (nor does anything else wake the reactor on a quiet system).  A
+        read that fails is logged, and the next second reads again."""
+        try:
+            for span in list(self._alarm_spans):
+                self._span_alarms_changed(span)
+        except Exception:
+            log.failure("reading the spans' alarms (DAHDI_SPANSTAT) failed")
+        self._deliver()
 
     def _span_alarms_changed(self, span):
         """A channel of the span was told its alarms changed: the span's

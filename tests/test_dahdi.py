@@ -591,6 +591,23 @@ def test_a_red_alarm_becoming_yellow_is_reported_though_the_kernel_says_nothing(
     assert d.alarms("dahdiS3") == {"yellow"}
 
 
+def test_an_alarm_on_a_quiet_system_is_reported_as_the_clock_goes_on():
+    """No channel of the span open, no event, no audio to wake the
+    reactor: the driver's timer reads SPANSTAT each second on its clock."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    d.enable_alarm_events("dahdiS3")
+    rig.sim.span_alarm("dtiB1", "red", True)
+    rig.sim.advance(100)
+    rig.clock.advance(1.0)                          # nothing polls the driver
+    assert [(e.device, e["alarm"], e["raised"]) for e in rig.events
+            if e.kind == "alarm"] == [("dahdiS3", "red", True)]
+    rig.sim.span_alarm("dtiB1", "red", False)
+    rig.clock.advance(1.0)
+    assert [(e["alarm"], e["raised"]) for e in rig.events
+            if e.kind == "alarm"] == [("red", True), ("red", False)]
+
+
 def test_a_phone_rings_until_answered_hears_its_tone_and_flashes():
     """An FXS port: the phone rings with the cadence asked (RINGERON and
     RINGEROFF steps), the agent lifts it (station_answered), hears the tone
