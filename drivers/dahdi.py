@@ -128,6 +128,10 @@ BLOCK = 160
 BLOCK_MS = BLOCK // 8
 #: The most recorded samples taken from the voice work at once (1 s).
 RECORD_CHUNK = 8000
+#: A recording reaches its file this often (one write a second, not one
+#: each block), and whole when it ends, however it ends: a crash loses at
+#: most this much of it.
+RECORD_WRITE_MS = 1000
 #: The most digits or tones one block can hold.
 PER_BLOCK = 16
 #: Channel signallings this driver drives, by the kind of channel each is.
@@ -263,12 +267,7 @@ class _Operation:
     sound_ms: int = 0
     digits: str = ""
     recording: Recording | None = None  # a record's file, written as it grows
-
-    def abandon(self):
-        """Ended without finishing (hung, reset, closed): a recording's
-        file keeps what was recorded."""
-        if self.recording is not None:
-            self.recording.close()
+    unwritten_ms: int = 0       # ... recorded since its file was last written
     watchdog: object = None     # the IDelayedCall that ends it as hung
 
 
@@ -697,7 +696,7 @@ class DahdiDriver:
             self._quiet(ch)
             return
         if ch.op is not None:
-            ch.op.abandon()
+            self._abandon(ch, ch.op)
         del self._channels[name]
         if not ch.removed:                  # else closed when its board went
             self.devices.close(ch.fd)
@@ -708,7 +707,7 @@ class DahdiDriver:
         if ch.op is not None:
             if ch.op.watchdog.active():
                 ch.op.watchdog.cancel()
-            ch.op.abandon()
+            self._abandon(ch, ch.op)
             ch.op = None
         lib.cti_chanvoice_stop(ch.voice)
         lib.cti_chanvoice_record(ch.voice, 0)
@@ -1115,9 +1114,11 @@ class DahdiDriver:
         silent = bool(flags & lib.CTI_CV_SILENT)
         op.silence_ms = op.silence_ms + BLOCK_MS if silent else 0
         op.sound_ms = 0 if silent else op.sound_ms + BLOCK_MS
-        if op.kind == "record" and not self._keep_recording(ch, op):
-            self._finish(ch, "error")           # the file takes no more (a full disk)
-            return
+        if op.kind == "record":
+            op.unwritten_ms += BLOCK_MS
+            if op.unwritten_ms >= RECORD_WRITE_MS and not self._keep_recording(ch, op):
+                self._finish(ch, "error")       # the file takes no more (a full disk)
+                return
         if flags & lib.CTI_CV_SENT_ALL and op.kind in ("play", "dial", "tone"):
             self._finish(ch, {"play": "end_of_data", "tone": "max_time"}.get(op.kind))
             return
@@ -1191,7 +1192,7 @@ class DahdiDriver:
         if ch is None or ch.op is not op:
             return
         ch.op = None
-        op.abandon()
+        self._abandon(ch, op)
         self.reset(name)
         self._pending.append(Event(name, op.done, hung_data(op.done)))
 
@@ -1219,17 +1220,28 @@ class DahdiDriver:
             data = progress or {"result": "stopped" if reason == "stopped" else None}
         self._emit(ch, op.done, **data)
 
+    def _abandon(self, ch, op):
+        """An operation ended without finishing (hung, reset, closed): a
+        recording's file keeps all that was recorded (what the voice work
+        still held written first)."""
+        if op.recording is not None:
+            self._keep_recording(ch, op)
+            op.recording.close()
+
     def _keep_recording(self, ch, op):
-        """What the voice work recorded since, onto the recording's file;
-        False when the file took no more; audio the voice work could not
-        keep (out of memory) is logged, never lost silently."""
+        """What the voice work recorded since (RECORD_WRITE_MS of it, or
+        less at the end), onto the recording's file; False when the file
+        took no more (what the voice work held is dropped then, so the
+        next recording starts clean); audio the voice work could not keep
+        (out of memory) is logged, never lost silently."""
+        op.unwritten_ms = 0
         if lost := lib.cti_chanvoice_lost(ch.voice):
             log.error("{channel}: {ms} ms of the recording were lost: no memory to keep them",
                       channel=ch.name, ms=lost // 8)
+        written = True
         while n := lib.cti_chanvoice_take(ch.voice, self._recorded, RECORD_CHUNK):
-            if not op.recording.write(self._recorded, n):
-                return False
-        return True
+            written = written and op.recording.write(self._recorded, n)
+        return written
 
     def enable_events(self, name, kinds):
         ch = self._channel(name, "enable_events")

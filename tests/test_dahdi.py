@@ -383,6 +383,33 @@ def test_a_recording_grows_on_disk_and_holds_the_caller_s_tone(tmp_path, fmt, la
     assert hears(far.read_capture(), 1800)
 
 
+def test_a_recording_reaches_its_file_a_second_at_a_time_and_whole_however_it_ends(
+        tmp_path):
+    """One write a second per recording, not one each 20 ms block: a
+    second on disk after a second, the rest when it ends, whether it ends
+    by a stop or by a reset (the watchdog's recovery) mid-second."""
+    rig = DahdiRig(BOARDS)
+    d, ts = rig.driver, "dahdiC7"
+    rig.sim.endpoint("dtiB1T1").call(dnis="4001")
+    rig.run(600)
+    d.set_bits(ts, 1, 1)
+    rig.run(500)
+    stopped, reset = tmp_path / "stopped.ulaw", tmp_path / "reset.ulaw"
+    d.record(ts, str(stopped), "ulaw", Termination(max_time_ms=10_000))
+    rig.run(600)
+    assert stopped.stat().st_size == 0              # nothing written yet
+    rig.run(600)
+    assert 8_000 <= stopped.stat().st_size < 9_600  # its first second
+    d.stop(ts)
+    rig.run(100)
+    assert [e.kind for e in rig.events][-1] == "record_done"
+    assert 9_400 <= stopped.stat().st_size <= 9_800     # all 1.2 s of it
+    d.record(ts, str(reset), "ulaw", Termination(max_time_ms=10_000))
+    rig.run(700)
+    d.reset(ts)
+    assert 5_400 <= reset.stat().st_size <= 5_800       # its 0.7 s, closed
+
+
 def test_a_recording_whose_file_stops_taking_samples_ends_with_error(tmp_path):
     """A recording's file that stops taking samples (here a pipe whose
     reader left: EPIPE, as ENOSPC on a full disk) ends the record with the
