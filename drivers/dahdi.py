@@ -212,6 +212,15 @@ R2_MF_MODES = {None: lib.CTI_R2MF_OFF, "forward": lib.CTI_R2MF_FORWARD,
                "backward": lib.CTI_R2MF_BACKWARD}
 #: DAHDI's bits, A first.
 ABCD = (lib.DAHDI_ABIT, lib.DAHDI_BBIT, lib.DAHDI_CBIT, lib.DAHDI_DBIT)
+#: A cas channel's idle bits (system.conf's cas=<channels>:<ABCD>), which
+#: the kernel sends whenever no program has the channel (dahdi_hangup: the
+#: server stopped, the channel opened or closed): our cas channels carry
+#: MFC/R2, whose far end must read them as blocked (AB 11: 1101, China's
+#: 1111), as OpenR2's documentation configures them, or it seizes a
+#: channel nobody answers.  What R2 reads in the others' A and B.
+R2_IDLE_BITS = ("1101", "1111")
+R2_AB_MEANINGS = {"00": "a seizure (or a forced release)", "01": "an answer",
+                  "10": "idle, free to seize while nobody answers it"}
 #: Dial strings: an optional mode (T DTMF, M MF), then its digits and ',' pauses.
 DIAL_MODES = {"T": 0, "M": 1}
 #: A dial's time per digit sent (100 ms tone, 100 ms gap, with room).
@@ -471,7 +480,36 @@ class DahdiDriver:
             raise errors.DriverNotSupported(
                 f"{where}: the driver drives {', '.join(CHANNEL_KINDS)} channels so far",
                 function="DAHDI_GET_PARAMS", device=device)
+        if keyword == "cas":
+            self._check_idle_bits(channo, params.idlebits)
         return params.spanno
+
+    def _check_idle_bits(self, channo, idlebits):
+        """An MFC/R2 channel's idle bits: system.conf's right for R2, and
+        the kernel's the same (dahdi_cfg run since it was edited)."""
+        bits = self.conf.idle_bits.get(channo)
+        where, line = self.conf.lines.get(channo, (self.conf.path, "cas="))
+        device = f"dahdiC{channo}"
+        advice = (f"write {line.partition(':')[0]}:1101 (MFC/R2's blocked; China's 1111) and "
+                  "run dahdi_cfg: DAHDI sends the idle bits whenever no program has the "
+                  "channel, and the far end must leave it alone then")
+        if bits is None:
+            raise errors.BadParameter(
+                f"{where}: {line}: channel {channo} has no idle bits, so dahdi_cfg sets 0000, "
+                f"which an MFC/R2 far end reads as seized or faulty (and E1 forbids); {advice}",
+                function="system.conf", device=device)
+        if bits not in R2_IDLE_BITS:
+            meaning = R2_AB_MEANINGS.get(bits[:2], "blocked, with C and D unlike R2's")
+            raise errors.BadParameter(
+                f"{where}: {line}: channel {channo}'s idle bits {bits} are wrong for MFC/R2, "
+                f"which reads them as {meaning}; {advice}", function="system.conf",
+                device=device)
+        kernel = "".join("1" if idlebits & bit else "0" for bit in ABCD)
+        if kernel != bits:
+            raise errors.BadParameter(
+                f"{where}: {line}: DAHDI sends idle bits {kernel} on channel {channo}, "
+                f"system.conf says {bits}: run dahdi_cfg", function="DAHDI_GET_PARAMS",
+                device=device)
 
     def _check_span(self, ctl, spanno, channels):
         info = self._spaninfo(ctl, spanno)

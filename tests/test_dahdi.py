@@ -44,7 +44,7 @@ fxsks=5,6
 span=3,1,0,esf,b8zs
 e&m=7-30
 span=4,2,0,cas,hdb3,crc4
-cas=31-45,47-61:1001
+cas=31-45,47-61:1101
 # a station board's two phones (FXS ports)
 fxoks=62,63
 loadzone=us
@@ -228,6 +228,47 @@ def test_a_signalling_other_than_dahdi_s_is_named_with_both():
     assert "0x2004" in str(caught.value) and "0x1020" in str(caught.value)
 
 
+@pytest.mark.parametrize("cas_line, expected", [
+    ("cas=31-45,47-61", "system.conf:2: cas=31-45,47-61: channel 31 has no idle bits, so "
+                        "dahdi_cfg sets 0000, which an MFC/R2 far end reads as seized"),
+    ("cas=31-45,47-61:1001", "channel 31's idle bits 1001 are wrong for MFC/R2, which reads "
+                             "them as idle, free to seize while nobody answers it"),
+    ("cas=31-45,47-61:0001", "idle bits 0001 are wrong for MFC/R2, which reads them as a "
+                             "seizure"),
+])
+def test_an_r2_channel_without_r2_s_idle_bits_is_refused_saying_what_to_write(
+        cas_line, expected):
+    """DAHDI sends a cas channel's idle bits whenever no program has it:
+    an MFC/R2 far end must read them as blocked, not seized or idle."""
+    with pytest.raises(errors.BadParameter) as caught:
+        DahdiRig(BOARDS, f"span=4,2,0,cas,hdb3,crc4\n{cas_line}\n")
+    assert expected in str(caught.value)
+    assert "write cas=31-45,47-61:1101 (MFC/R2's blocked; China's 1111) and run dahdi_cfg" \
+        in str(caught.value)
+
+
+def test_idle_bits_dahdi_was_not_configured_with_are_refused_and_sent_while_idle():
+    """system.conf edited without rerunning dahdi_cfg: GET_PARAMS'
+    idlebits say what the kernel sends (here dahdi_cfg's 0000, from a
+    cas= line without them): refused.  As configured, the far end hears
+    them before the driver opens the channel and again once it closes."""
+    rig = DahdiRig(BOARDS)
+    far = rig.sim.endpoint("dtiB2T1")                   # DAHDI channel 31
+    assert far.heard_bits() == "1101"                   # the span started: blocked
+    rig.driver.set_bits("dahdiC31", 1, 0, c=0, d=1)     # R2's idle: calls welcome
+    rig.run(100)
+    assert far.heard_bits() == "1001"
+    rig.driver.close("dahdiC31")
+    rig.run(100)
+    assert far.heard_bits() == "1101"                   # closed: blocked again
+    assert _dahdi.lib.cti_dahdisim_idlebits(31, 0) == 0
+    with pytest.raises(errors.BadParameter, match=r"system.conf:8: cas=31-45,47-61:1101: "
+                       r"DAHDI sends idle bits 0000 on channel 31, system.conf says 1101: "
+                       r"run dahdi_cfg"):
+        DahdiDriver(SimulatedDevices(), systemconf.parse(SYSTEM_CONF, "/etc/dahdi/system.conf"),
+                    task.Clock())
+
+
 @pytest.mark.parametrize("text, expected", [
     ("fxsks=1-4\nfxsks=3\n", "system.conf:2: channel 3 is already fxsks"),
     ("fxsks=4-1\n", "system.conf:1: '4-1' is not a channel list"),
@@ -266,6 +307,8 @@ def test_system_conf_reads_spans_channels_and_zones():
     assert conf.spans[1] == systemconf.Span(1, 1, 0, "esf", "b8zs", False)
     assert conf.spans[2].crc4 and conf.spans[2].coding == "hdb3"
     assert conf.channels[24] == "e&m" and conf.channels[55] == "cas" and 40 not in conf.channels
+    assert conf.idle_bits[55] == "1101" and conf.lines[55] == ("system.conf:4",
+                                                               "cas=25-39,41-55:1101")
     assert (conf.zones, conf.default_zone) == (["us", "cn"], "cn")
 
 

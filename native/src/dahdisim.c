@@ -100,6 +100,9 @@
 #define EM_ONHOOK 0
 #define LS_OFFHOOK (DAHDI_ABIT | DAHDI_BBIT | DAHDI_CBIT | DAHDI_DBIT)
 #define LS_ONHOOK (DAHDI_BBIT | DAHDI_DBIT)
+/* A CAS channel's idle bits as dahdi_cfg set them from system.conf's
+ * cas=<channels>:1101 (simulated_system_conf's): MFC/R2's blocked */
+#define CAS_IDLEBITS (DAHDI_ABIT | DAHDI_BBIT | DAHDI_DBIT)
 
 struct dspan;
 
@@ -126,6 +129,8 @@ typedef struct dchannel {
     long rx_a_ms;
     int a_pending, seized;
     int ls_offhook;             /* loop start (fxsls): we are off hook */
+    int idlebits;               /* cas: DAHDI_CHANCONFIG's, sent whenever the kernel
+                                 * hangs the channel up (dahdi_hangup) */
     long wink_ms;
     int alarms;                 /* the span's, as this channel was told */
     int chan_alarms;            /* its own (an FXO port with no battery: RED) */
@@ -243,10 +248,13 @@ static dchannel *new_channel(dspan *s, int chanpos, int sigtype, device *dev)
 /* A span's channels: every line timeslot has a channel number, as in
  * DAHDI (T1 24, E1 31); the D-channel's is hardhdlc, E1 CAS's timeslot 16
  * has no channel here (sigtype 0: GET_PARAMS says so, SPECIFY refuses it). */
+static unsigned sim_bits(int abcd);
+
 static int add_trunk_span(device *sd)
 {
     span *sp = sd->span;
     int k, pos, npos = sp->e1 ? 31 : 24, sigtype;
+    dchannel *c;
     dspan *s = new_span(SPAN_TRUNK, sd->board, sd);
     switch (sp->signalling) {
     case SIMFAR_SIG_EM_WINK: sigtype = DAHDI_SIG_EM; break;
@@ -270,7 +278,14 @@ static int add_trunk_span(device *sd)
         }
         if ((slot = card_slot(td, s->spanno, pos)) < 0)
             return -1;
-        new_channel(s, pos, sigtype, td)->txslot = slot;
+        c = new_channel(s, pos, sigtype, td);
+        c->txslot = slot;
+        if (sigtype == DAHDI_SIG_CAS) {
+            /* the span started (DAHDI_STARTUP): dahdi_hangup on each channel,
+             * a CAS channel sending its idle bits */
+            c->idlebits = CAS_IDLEBITS;
+            tslot_send_bits(td->ts, sim_bits(c->idlebits));
+        }
     }
     return 0;
 }
@@ -427,6 +442,25 @@ int cti_dahdisim_line_alarm(int channo, int alarms)
         queue_event(c, alarms ? DAHDI_EVENT_ALARM : DAHDI_EVENT_NOALARM);
     }
     update_wakefd();
+    sim_unlock();
+    return r;
+}
+
+/* A CAS channel's idle bits as dahdi_cfg would set them (DAHDI_CHANCONFIG,
+ * which hangs the channel up: the bits sent at once). */
+int cti_dahdisim_idlebits(int channo, int bits)
+{
+    dchannel *c;
+    int r = 0;
+    sim_lock();
+    if (sim_ensure() < 0 || build() < 0 || !(c = channel(channo)))
+        r = fail(ENXIO);
+    else if (c->sigtype != DAHDI_SIG_CAS)
+        r = fail(EINVAL);
+    else {
+        c->idlebits = bits & 0xF;
+        tslot_send_bits(c->dev->ts, sim_bits(c->idlebits));
+    }
     sim_unlock();
     return r;
 }
@@ -820,6 +854,8 @@ static void release(dchannel *c)
         } else if (c->sigtype == DAHDI_SIG_FXSLS) {
             c->ls_offhook = 0;
             tslot_send_bits(c->dev->ts, sim_bits(LS_ONHOOK));
+        } else if (c->sigtype == DAHDI_SIG_CAS) {
+            tslot_send_bits(c->dev->ts, sim_bits(c->idlebits));  /* dahdi_hangup */
         }
     } else if (c->span->kind == SPAN_FXS) {
         c->ringing_phone = 0;
@@ -880,6 +916,8 @@ static void fill_params(const dchannel *c, struct dahdi_params *p)
         p->txbits = dahdi_bits(c->dev->ts->tx);
         p->rxisoffhook = c->seized;
         p->rxhooksig = p->txhooksig = -1;
+        p->idlebits = c->sigtype == DAHDI_SIG_CAS ? c->idlebits : 0;   /* the kernel's:
+                                                 * DAHDI_CHANCONFIG keeps a CAS channel's only */
     } else if (trunk) {
         p->rxbits = p->txbits = p->rxhooksig = p->txhooksig = -1;   /* clear */
     } else if (c->span->kind == SPAN_FXS) {
@@ -1328,6 +1366,8 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
             c->audio = c->sigtype != DAHDI_SIG_CLEAR && c->sigtype != DAHDI_SIG_HARDHDLC;
             if (c->sigtype == DAHDI_SIG_HARDHDLC)
                 dchan_opened(c->dev->dchan);    /* frames nobody read are gone */
+            if (c->sigtype == DAHDI_SIG_CAS)    /* initialize_channel's dahdi_hangup */
+                tslot_send_bits(c->dev->ts, sim_bits(c->idlebits));
             r = 0;
         }
     } else if (!f->ch)
