@@ -54,8 +54,10 @@ from DAHDI_SPANSTAT; each channel's ALARM / NOALARM says they changed.
 ==================  ===============================================
 DAHDI event         driver event
 ==================  ===============================================
-RINGOFFHOOK         FXO port: ring (count), caller ID looked for after
-                    the first; FXS port: station_answered while ringing,
+RINGOFFHOOK         FXO port: ring (count; its caller ID listened for
+                    while on hook, and a ring the kernel's 2 s ring
+                    debounce kept quiet counted from GET_PARAMS'
+                    rxhooksig: _watch_rings); FXS port: station_answered while ringing,
                     else station_hook offhook; e&m: signalling a_on b_on;
                     T1 loop start: signalling b_off, then b_on (a ring)
 ONHOOK              FXO port off hook: loop_current on=False; FXS port:
@@ -175,6 +177,18 @@ CONFERENCE_FLAGS = {"normal": lib.DAHDI_CONF_TALKER | lib.DAHDI_CONF_LISTENER,
                     "listen_only": lib.DAHDI_CONF_LISTENER}
 #: A phone's ring cadences (ring_station): DAHDI_SETCADENCE's ms on, off.
 RING_CADENCES = {"default": (2000, 4000), "short": (800, 400), "china": (1000, 4000)}
+#: The kernel's ring debounce (dahdi-base.c's ringdebtimer, kernel.h's
+#: RING_DEBOUNCE_TIME): an FXO port or a T1 loop-start channel reports no
+#: ring ending within this of its hang-up (DAHDI_HOOK ONHOOK, its open) or,
+#: fxsks, of the far end's disconnect; a ring is reported RING_TRAILER_MS
+#: after it ends (DAHDI_RINGTRAILER).  The driver watches the line itself
+#: (GET_PARAMS' rxhooksig) a little longer than the kernel's debounce: its
+#: count of the line's time may run ahead by the blocks buffered then.
+RING_DEBOUNCE_MS, RING_TRAILER_MS = 2000, 50
+RING_WATCH_MS = RING_DEBOUNCE_MS + 200
+#: GET_PARAMS' rxhooksig while the line rings (kernel.h's enum dahdi_rxsig,
+#: which user.h lacks: DAHDI_RXSIG_RING).
+RXSIG_RING = 3
 #: Earpiece tones (station_tone): our generator's ids.
 STATION_TONE_IDS = {"dial": lib.CTI_TONE_DIAL, "ringback": lib.CTI_TONE_RINGBACK,
                     "busy": lib.CTI_TONE_BUSY, "reorder": lib.CTI_TONE_REORDER}
@@ -309,6 +323,9 @@ class _Channel:
     listen: int | None = None   # the channel whose received audio it sends
     rings: int = 0
     since_ring_ms: int | None = None
+    ring_watch_ms: int = 0      # FXO port, T1 loop start: the kernel's ring debounce left
+    ring_heard: bool = False    # ... GET_PARAMS said it rang, at the last look
+    unreported_ms: int | None = None    # ... since a ring ended, its RINGOFFHOOK not come
     kinds: frozenset = frozenset()
     silence_dbm0: int = DEFAULT_SILENCE_DBM0
     typed: str = ""
@@ -588,6 +605,8 @@ class DahdiDriver:
         voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
         ch = _Channel(name, channo, self._kinds[name], span, fd, voice)
         self._channels[name] = ch
+        if ch.kind == T1_LOOP_START:
+            self._debounce_rings(ch)            # the kernel's open hangs it up
         if ch.kind == "fxs":
             ch.phone_offhook = bool(self._params(ch).rxisoffhook)
 
@@ -645,6 +664,8 @@ class DahdiDriver:
         a line with no battery already is reported at once."""
         ch.line_fd = self._open_channel(ch.line_channo, "fxo")
         ch.offhook = ch.loop_dropped = ch.reversed = False
+        self._debounce_rings(ch)                # the kernel's open hangs it up
+        lib.cti_chanvoice_cid(ch.voice, 1)      # on hook: caller ID may come
         self._line_alarms_changed(ch)
         self._setconf(ch.line_fd, ch.channo, lib.DAHDI_CONF_DIGITALMON)
         ch.line_listen = ch.channo
@@ -881,11 +902,17 @@ class DahdiDriver:
             self._frames(ch)
             return
         if ch.line_fd is not None:
+            blocks = 0
             while self._read(ch, ch.line_fd):
-                pass
+                blocks += 1
+            self._watch_rings(ch, ch.line_fd, blocks)
+        blocks = 0
         while self._read(ch, ch.fd):
             self._block(ch)
             self._send(ch, BLOCK * 2)
+            blocks += 1
+        if ch.kind == T1_LOOP_START:
+            self._watch_rings(ch, ch.fd, blocks)
 
     def _read(self, ch, fd):
         """A whole block into self._rx (True), its events taken on the way;
@@ -1001,13 +1028,10 @@ class DahdiDriver:
         elif ch.kind != "fxo":
             self._trunk_event(ch, event)
         elif event == lib.DAHDI_EVENT_RINGOFFHOOK and not ch.offhook:
-            ch.rings += 1
-            ch.since_ring_ms = 0
-            if ch.rings == 1:
-                lib.cti_chanvoice_cid(ch.voice, 1)
-            if "ring" in ch.kinds:
-                self._emit(ch, "ring", count=ch.rings)
+            self._rang(ch)
         elif event == lib.DAHDI_EVENT_ONHOOK and ch.offhook:
+            if self.conf.channels.get(ch.line_channo) == "fxsks":
+                self._debounce_rings(ch)        # __dahdi_hooksig_pvt's, for kewlstart
             ch.loop_dropped = True
             if "loop_current" in ch.kinds:
                 self._emit(ch, "loop_current", on=False, ms=0)
@@ -1043,12 +1067,54 @@ class DahdiDriver:
                 self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new("int *", lib.DAHDI_RINGOFF))
                 ch.ring_done = self.clock.callLater(ch.ring_off_ms / 1000, self._rung_out, ch)
 
+    def _rang(self, ch):
+        """A ring ended: RINGOFFHOOK, or one the kernel's debounce kept
+        quiet (_watch_rings).  An FXO port counts it (its caller ID, heard
+        whenever the port is on hook, waits for caller_id); a T1 loop-start
+        channel reports it as the far end's B bit off and on."""
+        ch.unreported_ms = None
+        if ch.kind == T1_LOOP_START:
+            a = self._rx_bits(ch) & lib.DAHDI_ABIT
+            self._signalling(ch, a, {"b_off"})
+            self._signalling(ch, a | lib.DAHDI_BBIT, {"b_on"})
+            return
+        ch.rings += 1
+        ch.since_ring_ms = 0
+        if "ring" in ch.kinds:
+            self._emit(ch, "ring", count=ch.rings)
+
+    def _debounce_rings(self, ch):
+        """The kernel's ring debounce starts (RING_DEBOUNCE_MS): watch the
+        line meanwhile."""
+        ch.ring_watch_ms, ch.ring_heard = RING_WATCH_MS, False
+
+    def _watch_rings(self, ch, fd, blocks):
+        """`blocks` of the line's time read.  While the kernel's ring debounce
+        runs, a ring's end is seen in GET_PARAMS' rxhooksig (RING, then not);
+        its RINGOFFHOOK should follow within the trailer: if none comes by
+        then (and two blocks of reading more), the kernel swallowed it, and
+        the driver reports it itself, so the count of rings (answer on ring
+        N) stays the caller's."""
+        if ch.unreported_ms is not None:
+            ch.unreported_ms += blocks * BLOCK_MS
+            if ch.unreported_ms >= RING_TRAILER_MS + 2 * BLOCK_MS:
+                ch.unreported_ms = None
+                if ch.kind == T1_LOOP_START or not ch.offhook:  # else answered meanwhile
+                    self._rang(ch)
+        if ch.ring_watch_ms <= 0 or ch.removed or fd is None:
+            return
+        ch.ring_watch_ms -= blocks * BLOCK_MS
+        params = ffi.new("struct dahdi_params *")
+        self.devices.ioctl(fd, lib.DAHDI_GET_PARAMS, params)
+        ringing = params.rxhooksig == RXSIG_RING
+        if ch.ring_heard and not ringing:
+            ch.unreported_ms = 0
+        ch.ring_heard = ringing
+
     def _trunk_event(self, ch, event):
         if ch.kind == T1_LOOP_START:
             if event == lib.DAHDI_EVENT_RINGOFFHOOK:    # a ring burst, now over
-                a = self._rx_bits(ch) & lib.DAHDI_ABIT
-                self._signalling(ch, a, {"b_off"})
-                self._signalling(ch, a | lib.DAHDI_BBIT, {"b_on"})
+                self._rang(ch)
             return
         if event == lib.DAHDI_EVENT_HOOKCOMPLETE and ch.winking:
             ch.winking = False
@@ -1184,6 +1250,7 @@ class DahdiDriver:
         ch.since_ring_ms += BLOCK_MS
         if ch.since_ring_ms >= RING_GAP_S * 1000 and not ch.offhook:
             ch.since_ring_ms, ch.rings = None, 0
+            lib.cti_chanvoice_cid(ch.voice, 1)  # the caller gave up: the next one's
             if "ring_stopped" in ch.kinds:
                 self._emit(ch, "ring_stopped")
 
@@ -1312,6 +1379,9 @@ class DahdiDriver:
         ch.offhook, ch.loop_dropped = bool(offhook), False
         if offhook:
             ch.rings, ch.since_ring_ms = 0, None
+        else:                               # the kernel's dahdi_hangup
+            self._debounce_rings(ch)
+            lib.cti_chanvoice_cid(ch.voice, 1)  # listening afresh for the next call
         self._emit(ch, "hook_done", offhook=bool(offhook))
 
     def play(self, name, prompts, termination=None, watchdog_ms=None):
@@ -1528,6 +1598,8 @@ class DahdiDriver:
                     function="set_bits", device=name)
             self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new(
                 "int *", lib.DAHDI_OFFHOOK if a else lib.DAHDI_ONHOOK))
+            if not a:                       # the kernel's dahdi_hangup
+                self._debounce_rings(ch)
             return
         if ch.kind == "em":
             if not a == b == (a if c is None else c) == (b if d is None else d):

@@ -567,6 +567,24 @@ def test_a_t1_loop_start_channel_rings_answers_and_hangs_up_in_robbed_bits():
     with pytest.raises(errors.BadParameter, match="loop start"):
         d.wink("dahdiC1")
 
+def test_a_t1_loop_start_ring_the_kernel_kept_quiet_is_reported():
+    """T1 loop start (fxsls) has the kernel's ring debounce too: a 1 s ring
+    (China's cadence) ending within 2 s of our hang-up gives no
+    RINGOFFHOOK; the driver sees it on the line and reports the far end's
+    B bit off and on as for any ring, so the trunk is offered on it."""
+    boards = [{"type": "t1", "signalling": "fxs_loopstart", "tones": "cn"}]
+    rig = DahdiRig(boards, simulated_system_conf(boards))
+    d, far = rig.driver, rig.sim.endpoint("dtiB1T1")
+    d.enable_signalling_events("dahdiC1")
+    d.set_bits("dahdiC1", 0, 1)                         # on hook: the kernel's hang-up
+    far.call()
+    rig.run(2_500)
+    assert [sorted(e["changed"]) for e in rig.events if e.kind == "signalling"] == [
+        ["b_off"], ["b_on"]]
+    rig.run(4_000)                                      # the next ring: the kernel's event
+    assert len([e for e in rig.events if e.kind == "signalling"]) == 4
+
+
 def r2_timeslot():
     """An E1 CAS timeslot with R2 MF on at both ends: ours the called side
     (backward), the telco's the calling side (forward)."""
@@ -659,6 +677,54 @@ def test_a_red_alarm_becoming_yellow_is_reported_though_the_kernel_says_nothing(
     alarms = [(e["alarm"], e["raised"]) for e in rig.events if e.kind == "alarm"]
     assert alarms == [("red", True), ("yellow", True), ("red", False)]
     assert d.alarms("dahdiS3") == {"yellow"}
+
+
+def test_the_personality_reports_no_ring_within_the_kernel_s_ring_debounce():
+    """As dahdi-base.c's ringdebtimer: for 2 s after an FXO port is hung up
+    (here by its open: initialize_channel's dahdi_hangup) a ring gives no
+    RINGBEGIN and, ending, no RINGOFFHOOK; GET_PARAMS' rxhooksig says RING
+    (3) while it rings all the same.  The next ring gives both."""
+    lib, ffi = _dahdi.lib, _dahdi.ffi
+    sim = Simulator.from_config([{"type": "analog", "lines": 1, "tones": "cn"}], seed=1)
+    devices = SimulatedDevices()
+    fd = devices.open(CHANNEL_PATH)
+    devices.ioctl(fd, lib.DAHDI_SPECIFY, ffi.new("int *", 1))
+    sim.endpoint("dxxxB1C1").call(ani="2125550077")   # China's cadence: 1 s rings
+    block, event, params = ffi.new("char[320]"), ffi.new("int *"), ffi.new(
+        "struct dahdi_params *")
+    events, hooksigs = [], set()
+    for ms in range(0, 7_000, 10):
+        sim.advance(10)
+        while True:
+            try:
+                devices.read(fd, block, 320)
+            except OSError as e:
+                if e.errno != lib.ELAST:
+                    break
+                devices.ioctl(fd, lib.DAHDI_GETEVENT, event)
+                events.append((ms // 1000, event[0]))
+        devices.ioctl(fd, lib.DAHDI_GET_PARAMS, params)
+        hooksigs.add((ms // 1000, params.rxhooksig))
+    devices.close(fd)
+    assert (0, 3) in hooksigs and (1, 1) in hooksigs       # the first ring, unreported
+    assert events == [(5, lib.DAHDI_EVENT_RINGBEGIN), (6, lib.DAHDI_EVENT_RINGOFFHOOK)]
+
+
+def test_a_ring_the_kernel_kept_quiet_is_counted_and_its_caller_id_read():
+    """An FXO port opened as a call rings in with 1 s rings: the kernel
+    reports no first ring, and the caller ID comes after it.  The driver
+    counts the ring it saw on the line (GET_PARAMS), and its caller-ID
+    receiver, listening whenever the port is on hook, has the number."""
+    rig = DahdiRig([{"type": "analog", "lines": 4, "tones": "cn"}], "fxsks=1-4\n")
+    d = rig.driver
+    far = rig.sim.endpoint("dxxxB1C1")
+    d.enable_events("dahdiC1", {"ring"})                 # opens the line: its hang-up
+    far.call(ani="2125550077", name="BOB")
+    rig.run(3_000)
+    assert [e["count"] for e in rig.events if e.kind == "ring"] == [1]
+    assert d.caller_id("dahdiC1").number == "2125550077"
+    rig.run(4_000)
+    assert [e["count"] for e in rig.events if e.kind == "ring"] == [1, 2]
 
 
 def test_an_alarm_on_a_quiet_system_is_reported_as_the_clock_goes_on():

@@ -89,6 +89,12 @@
 #define MAX_CONFS 128            /* conferences (numbers 1..MAX_CONFS) */
 #define RING_TRAILER_MS 50       /* RINGOFFHOOK this long after a ring burst
                                   * (kernel.h's DAHDI_RINGTRAILER) */
+#define RING_DEBOUNCE_MS 2000    /* no ring reported this long after a hang-up
+                                  * (kernel.h's RING_DEBOUNCE_TIME) */
+/* GET_PARAMS' rxhooksig: kernel.h's enum dahdi_rxsig, which user.h lacks */
+#define RXSIG_ONHOOK 0
+#define RXSIG_OFFHOOK 1
+#define RXSIG_RING 3
 #define FIRST_PSEUDO 0x8000      /* the kernel's FIRST_PSEUDO_CHANNEL */
 #define EVENT_ROOM (DAHDI_MAX_EVENTSIZE - 1)    /* the kernel's ring keeps one free */
 #define FXO_SIGCAP (DAHDI_SIG_FXSLS | DAHDI_SIG_FXSGS | DAHDI_SIG_FXSKS)
@@ -119,9 +125,10 @@ typedef struct dchannel {
     int events[DAHDI_MAX_EVENTSIZE];
     int evhead, evlen;
     sample_fifo rx, tx;
-    /* an FXO port (and a T1 loop-start channel: ringing, trailer_ms) */
+    /* an FXO port (and a T1 loop-start channel: ringing, trailer_ms,
+     * ringdeb_ms: the kernel's ringdebtimer, arm_ring_debounce) */
     int ringing;
-    long trailer_ms;
+    long trailer_ms, ringdeb_ms;
     int lc, reversed;
     /* a robbed-bit or CAS channel: the far end's bits as last seen (DAHDI's
      * ABCD), E&M's debouncing of its A bit, our wink */
@@ -662,17 +669,42 @@ static void em_tick(dchannel *c, int rx)
     }
 }
 
+/* The kernel's ring debounce (dahdi-base.c's ringdebtimer), armed for an
+ * FXS-signalled channel (fxsks, fxsls: an FXO port, T1 loop start) by
+ * dahdi_hangup (DAHDI_HOOK ONHOOK, the channel's open: initialize_channel)
+ * and, on fxsks, by the far end's disconnect (__dahdi_hooksig_pvt's
+ * DAHDI_RXSIG_ONHOOK off hook); close_channel clears it. */
+static void arm_ring_debounce(dchannel *c)
+{
+    if (c->sigtype == DAHDI_SIG_FXSKS || c->sigtype == DAHDI_SIG_FXSLS)
+        c->ringdeb_ms = RING_DEBOUNCE_MS;
+}
+
+/* A tick of an FXS-signalled channel's ring detection, as the kernel's
+ * receive path and __dahdi_hooksig_pvt do it: the ring debounce counts
+ * down first; a ring beginning gives RINGBEGIN (DAHDI's default
+ * dahdi_config.h defines RINGBEGIN), its trailer expiring RINGOFFHOOK -
+ * neither while the debounce runs: such a ring is never reported. */
+static void ring_detect_tick(dchannel *c, int ring, int offhook)
+{
+    if (c->ringdeb_ms > 0)
+        c->ringdeb_ms -= TICK_MS;
+    if (ring && !c->ringing) {
+        c->trailer_ms = 0;
+        if (c->ringdeb_ms <= 0)
+            queue_event(c, DAHDI_EVENT_RINGBEGIN);
+    } else if (!ring && c->ringing) {
+        c->trailer_ms = RING_TRAILER_MS;
+    }
+    c->ringing = ring;
+    if (c->trailer_ms > 0 && (c->trailer_ms -= TICK_MS) <= 0 && !offhook && c->ringdeb_ms <= 0)
+        queue_event(c, DAHDI_EVENT_RINGOFFHOOK);
+}
+
 /* FXS loop start in robbed bits: the far end's B bit off is ringing. */
 static void ls_tick(dchannel *c, int rx)
 {
-    int ring = !(rx & DAHDI_BBIT);
-    if (ring && !c->ringing)
-        c->trailer_ms = 0;
-    else if (!ring && c->ringing)
-        c->trailer_ms = RING_TRAILER_MS;
-    c->ringing = ring;
-    if (c->trailer_ms > 0 && (c->trailer_ms -= TICK_MS) <= 0 && !c->ls_offhook)
-        queue_event(c, DAHDI_EVENT_RINGOFFHOOK);
+    ring_detect_tick(c, !(rx & DAHDI_BBIT), c->ls_offhook);
 }
 
 static void trunk_tick(dchannel *c)
@@ -733,15 +765,11 @@ static void channel_tick(dchannel *c)
     int bits = line_status_bits(d->line), offhook = line_hook(d->line) == DX_OFFHOOK;
     int ring = !!(bits & RLS_RING), lc = !!(bits & RLS_LCSENSE);
     int reversed = !!(bits & RLS_POLARITY);
-    if (ring && !c->ringing)
-        c->trailer_ms = 0;
-    else if (!ring && c->ringing)
-        c->trailer_ms = RING_TRAILER_MS;
-    c->ringing = ring;
-    if (c->trailer_ms > 0 && (c->trailer_ms -= TICK_MS) <= 0 && !offhook)
-        queue_event(c, DAHDI_EVENT_RINGOFFHOOK);
-    if (offhook && c->lc && !lc)
+    ring_detect_tick(c, ring, offhook);
+    if (offhook && c->lc && !lc) {
+        arm_ring_debounce(c);           /* fxsks: the far end's disconnect */
         queue_event(c, DAHDI_EVENT_ONHOOK);
+    }
     if (reversed != c->reversed)
         queue_event(c, DAHDI_EVENT_POLARITY);
     c->lc = lc;
@@ -864,6 +892,7 @@ static void release(dchannel *c)
         line_set_hook(c->dev->line, 0);
     }
     c->confmode = c->confno = 0;
+    c->ringdeb_ms = 0;          /* close_channel's */
     count_conferencing();
     fifo_clear(&c->rx);
     fifo_clear(&c->tx);
@@ -916,6 +945,8 @@ static void fill_params(const dchannel *c, struct dahdi_params *p)
         p->txbits = dahdi_bits(c->dev->ts->tx);
         p->rxisoffhook = c->seized;
         p->rxhooksig = p->txhooksig = -1;
+        if (c->sigtype == DAHDI_SIG_FXSLS)      /* dahdi_rbsbits: B off rings */
+            p->rxhooksig = c->ringing ? RXSIG_RING : RXSIG_OFFHOOK;
         p->idlebits = c->sigtype == DAHDI_SIG_CAS ? c->idlebits : 0;   /* the kernel's:
                                                  * DAHDI_CHANCONFIG keeps a CAS channel's only */
     } else if (trunk) {
@@ -927,10 +958,16 @@ static void fill_params(const dchannel *c, struct dahdi_params *p)
         p->rxhooksig = p->rxisoffhook;
         p->txhooksig = c->ringing_phone;
     } else {
-        p->rxisoffhook = c->ringing;
+        /* the card's hooksig: ringing, the line's battery there (OFFHOOK) or
+         * gone (ONHOOK: no battery, the far end's disconnect); the kernel's
+         * rxisoffhook for a card without robbed bits: not ONHOOK */
+        int off = line_hook(c->dev->line) == DX_OFFHOOK;
+        p->rxhooksig = c->ringing ? RXSIG_RING
+                       : (c->chan_alarms & DAHDI_ALARM_RED) || (off && !c->lc)
+                           ? RXSIG_ONHOOK : RXSIG_OFFHOOK;
+        p->rxisoffhook = p->rxhooksig != RXSIG_ONHOOK;
         p->rxbits = p->txbits = -1;        /* no robbed bits on an analog span */
-        p->txhooksig = line_hook(c->dev->line) == DX_OFFHOOK;
-        p->rxhooksig = c->ringing;
+        p->txhooksig = off;
     }
     p->curlaw = trunk && c->span->dev->span->e1 ? DAHDI_LAW_ALAW : DAHDI_LAW_MULAW;
     snprintf(p->name, sizeof p->name, "%s/%d/%d", trunk ? "SIMTE" : "SIMAN", c->spanno,
@@ -1118,6 +1155,8 @@ static int fxo_hook(dchannel *c, int how)
         sim_wake(c->dev);
         line_set_hook(c->dev->line, how == DAHDI_OFFHOOK);
         c->lc = how == DAHDI_OFFHOOK;
+        if (how == DAHDI_ONHOOK)
+            arm_ring_debounce(c);       /* dahdi_hangup */
         return 0;
     default:                    /* RING, WINK... are not for an FXO port */
         return fail(EINVAL);
@@ -1152,6 +1191,8 @@ static int ls_hook(dchannel *c, int how)
         return fail(EINVAL);
     c->ls_offhook = how == DAHDI_OFFHOOK;
     tslot_send_bits(c->dev->ts, sim_bits(c->ls_offhook ? LS_OFFHOOK : LS_ONHOOK));
+    if (!c->ls_offhook)
+        arm_ring_debounce(c);           /* dahdi_hangup */
     return 0;
 }
 
@@ -1368,6 +1409,7 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
                 dchan_opened(c->dev->dchan);    /* frames nobody read are gone */
             if (c->sigtype == DAHDI_SIG_CAS)    /* initialize_channel's dahdi_hangup */
                 tslot_send_bits(c->dev->ts, sim_bits(c->idlebits));
+            arm_ring_debounce(c);               /* ... likewise */
             r = 0;
         }
     } else if (!f->ch)
