@@ -404,10 +404,9 @@ class DahdiDriver:
         for info in self._inventory:    # frames come from the start, as on the boards
             if info.kind == "dchannel" and not probe:
                 self.open(info.name)
+        # the watched spans' SPANSTAT, each second from the first enable_alarm_events
         self._alarm_reads = task.LoopingCall(self._read_alarms)
         self._alarm_reads.clock = clock
-        if not probe:                   # read on a quiet system too, not only as it polls
-            self._alarm_reads.start(ALARM_READ_S, now=False)
 
     # -- configuration against the kernel --------------------------------
     def _check_configuration(self):
@@ -1095,17 +1094,26 @@ class DahdiDriver:
         then (and two blocks of reading more), the kernel swallowed it, and
         the driver reports it itself, so the count of rings (answer on ring
         N) stays the caller's."""
+        if fd is None or ch.removed:        # closed (the kernel forgets it) or gone
+            ch.ring_watch_ms, ch.unreported_ms = 0, None
+            return
         if ch.unreported_ms is not None:
             ch.unreported_ms += blocks * BLOCK_MS
             if ch.unreported_ms >= RING_TRAILER_MS + 2 * BLOCK_MS:
                 ch.unreported_ms = None
                 if ch.kind == T1_LOOP_START or not ch.offhook:  # else answered meanwhile
                     self._rang(ch)
-        if ch.ring_watch_ms <= 0 or ch.removed or fd is None:
+        if ch.ring_watch_ms <= 0:
             return
         ch.ring_watch_ms -= blocks * BLOCK_MS
         params = ffi.new("struct dahdi_params *")
-        self.devices.ioctl(fd, lib.DAHDI_GET_PARAMS, params)
+        try:
+            self.devices.ioctl(fd, lib.DAHDI_GET_PARAMS, params)
+        except OSError as e:
+            if e.errno != lib.ENODEV:
+                raise
+            self._board_removed(ch)
+            return
         ringing = params.rxhooksig == RXSIG_RING
         if ch.ring_heard and not ringing:
             ch.unreported_ms = 0
@@ -1691,6 +1699,8 @@ class DahdiDriver:
     def enable_alarm_events(self, span):
         self._alarm_spans[span] = _alarm_names(self._span_info(
             span, "enable_alarm_events").alarms)
+        if not self._alarm_reads.running:
+            self._alarm_reads.start(ALARM_READ_S, now=False)
 
     def alarms(self, span):
         return frozenset(_alarm_names(self._span_info(span, "alarms").alarms))
