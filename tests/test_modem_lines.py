@@ -84,9 +84,9 @@ flow = "modem_menu"
 """
 
 
-def modem_config(tmp_path, extra=""):
-    """The sample configuration with MODEMS (and `extra`), its flows those of
-    etc/flows and the modem's menu."""
+def modem_config(tmp_path, extra="", modems=MODEMS):
+    """The sample configuration with `modems` (and `extra`), its flows those
+    of etc/flows and the modem's menu, its var directory in `tmp_path`."""
     etc = ROOT / "etc"
     flows = tmp_path / "flows"
     flows.mkdir()
@@ -95,11 +95,12 @@ def modem_config(tmp_path, extra=""):
     (flows / "modem_menu.toml").write_text(MODEM_MENU)
     text = (etc / "cti.toml").read_text()
     for old, new in (('boards = "boards.toml"', f'boards = "{etc / "boards.toml"}"'),
-                     ('prompts_dir = "prompts"', f'prompts_dir = "{etc / "prompts"}"')):
+                     ('prompts_dir = "prompts"', f'prompts_dir = "{etc / "prompts"}"'),
+                     ('var_dir = "../var"', 'var_dir = "var"')):
         assert old in text
         text = text.replace(old, new)
     path = tmp_path / "cti.toml"
-    path.write_text(text + MODEMS + extra)
+    path.write_text(text + modems + extra)
     return load_server_config(path)
 
 
@@ -321,3 +322,56 @@ def test_a_modem_is_no_station(tmp_path):
     with pytest.raises(ConfigError, match="mdmB1C1 is a voice modem; station groups take"):
         load_server_config(write(tmp_path, MODEM_BASE.replace(
             'stations = ["msiB1C1-4"]', 'stations = ["msiB1C1-4", "mdmB1C1"]')))
+
+
+def test_check_opens_each_modem_s_port_and_the_server_will_not_start_without_it(tmp_path):
+    """`cti server --check` says whether each modem's port opens (a pty's
+    here); one that cannot be opened fails the check, and `cti server`
+    refuses to start, in one line naming the port, exit status 2."""
+    import io
+    import os
+    import subprocess
+    import sys
+
+    from cti.server.check import run as check
+
+    master, slave = os.openpty()
+    try:
+        port = os.ttyname(slave)
+        config = modem_config(tmp_path, modems=MODEMS.replace("/dev/ttyACM0", port))
+        out = io.StringIO()
+        assert check(config.path, out) == 0, out.getvalue()
+        assert f"ok   devices: voice modem mdmB1C1's port {port} opens" in out.getvalue()
+    finally:
+        os.close(slave)
+        os.close(master)
+    (tmp_path / "flows").rename(tmp_path / "flows.1")
+    missing = str(tmp_path / "no-such-tty")
+    config = modem_config(tmp_path, modems=MODEMS.replace("/dev/ttyACM0", missing))
+    out = io.StringIO()
+    assert check(config.path, out) == 2
+    assert f"FAIL devices: [Errno 2] could not open port {missing}" in out.getvalue()
+    done = subprocess.run([sys.executable, "-m", "cti", "server", "-c", config.path,
+                           "--drain", "0"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    [line] = [x for x in done.stderr.splitlines() if x.startswith("cti server:")]
+    assert line.startswith(f"cti server: cannot start: open({missing}): cannot open the "
+                           "serial port"), line
+
+
+def test_the_sample_s_modem_loads_and_every_modem_key_is_documented(tmp_path):
+    """The commented [[modems]] sample of etc/cti.toml, uncommented, is a
+    configuration that loads; docs/configuration.md has every key."""
+    sample = (ROOT / "etc" / "cti.toml").read_text()
+    block = sample.split("# A voice modem on an analog line", 1)[1].split(
+        "# A USB caller-ID box", 1)[0]
+    lines = block.splitlines()
+    lines = lines[lines.index("# [[modems]]"):]
+    text = "\n".join(line[2:] for line in lines)
+    config = modem_config(tmp_path, modems="\n" + text + "\n")
+    assert config.trunk_group_of("mdmB1C1").name == "modem_lines"
+    assert config.route_for(trunk_group="modem_lines").flow == "after_hours"
+    docs = (ROOT / "docs" / "configuration.md").read_text()
+    section = docs.split("### `[[modems]]`", 1)[1].split("\n### ", 1)[0]
+    assert [k for k in ("port", "baud", "compression", "audio", "init")
+            if f"| `{k}` |" not in section] == []
