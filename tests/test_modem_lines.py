@@ -22,8 +22,9 @@ from drivers import g711
 from drivers.modem import ModemSettings
 from simulators.serialline import SerialLine
 from simulators.voicemodem import VoiceModemSimulator
-from tests.centre import Centre, admin, refused
+from tests.centre import STEP_MS, Centre, admin, refused
 from tests.rig import tone
+from tests.serialpty import PtyDevice, PtyReactor
 from tests.test_server_config import BASE, error, write
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,16 +106,42 @@ def modem_config(tmp_path, extra="", modems=MODEMS):
 
 
 class ModemCentre(Centre):
-    """The sample server with a voice modem, our simulator on its line."""
+    """The sample server with a voice modem (modem_config), our simulator
+    on its line: in memory, or with `pty` on the master of a real pty pair
+    whose slave the server opens itself, with Twisted's SerialPort
+    (tests/serialpty.py: its reactor, one the test moves, is the server's)."""
 
-    def __init__(self, config):
+    def __init__(self, tmp_path, extra="", pty=False):
         clock = task.Clock()
         self.modem = VoiceModemSimulator(clock)
-        super().__init__(config, clock=clock,
-                         serial=lambda settings, protocol: SerialLine(clock).connect(
-                             protocol, self.modem))
+        self.pty = None
+        if pty:
+            self.pty_reactor = PtyReactor(clock)
+            self.pty = PtyDevice(self.modem, self.pty_reactor)
+            config = modem_config(tmp_path, extra, MODEMS.replace("/dev/ttyACM0",
+                                                                  self.pty.path))
+            super().__init__(config, clock=self.pty_reactor)
+        else:
+            super().__init__(modem_config(tmp_path, extra), clock=clock,
+                             serial=lambda settings, protocol: SerialLine(clock).connect(
+                                 protocol, self.modem))
         self.server.startService()
         self.run(200)                      # the modem's set-up
+
+    def run(self, ms):
+        if self.pty is None:
+            return super().run(ms)
+        for _ in range(0, ms, STEP_MS):   # the clock moves with the bytes through the pty
+            self.sim.advance(STEP_MS)
+            self.pty_reactor.run(STEP_MS)
+            self._poll()
+            self.flush()
+        return None
+
+    def close(self):
+        self.center.stop()
+        if self.pty is not None:
+            self.pty.close()
 
     def flow_tier(self):
         settings = self.config.flow
@@ -136,16 +163,25 @@ class ModemCentre(Centre):
 
 @pytest.fixture
 def centre(tmp_path):
-    centre = ModemCentre(modem_config(tmp_path))
+    centre = ModemCentre(tmp_path)
     yield centre
-    centre.center.stop()
+    centre.close()
 
 
-def test_a_call_on_the_modem_is_answered_by_its_flow_and_leaves_a_message(centre):
+@pytest.fixture(params=["in memory", "over a pty"])
+def either(request, tmp_path):
+    centre = ModemCentre(tmp_path, pty=request.param == "over a pty")
+    yield centre
+    centre.close()
+
+
+def test_a_call_on_the_modem_is_answered_by_its_flow_and_leaves_a_message(either):
     """Ringing with caller ID, answered by the flow on its route, the
     menu heard, 9 pressed, a message left (ended with #), goodbye, the
     line back on hook; the CDR has the caller's number, the modem's line
-    and group, the flow, the message; the recording holds what was said."""
+    and group, the flow, the message; the recording holds what was said.
+    The same through the server's own serial port on a real pty."""
+    centre = either
     tier = centre.flow_tier()
     watcher = admin(centre)
     seen = centre.events(watcher)
@@ -219,14 +255,13 @@ def test_the_flow_s_transfer_to_a_queue_goes_on_at_its_on_failure(centre):
 def test_a_modem_call_routed_to_a_queue_by_its_number_ends_with_the_reason(tmp_path):
     """An ANI route to a queue matches the modem's caller: the call is not
     answered, and its CDR gives the reason."""
-    centre = ModemCentre(modem_config(tmp_path, '\n[[routes]]\nani = "5551234"\n'
-                                                'queue = "support"\n'))
+    centre = ModemCentre(tmp_path, '\n[[routes]]\nani = "5551234"\nqueue = "support"\n')
     centre.modem.call("5551234", "")
     centre.run_until(centre.cdr, within_ms=20_000, what="the CDR")
     cdr = centre.cdr()[0]
     assert (cdr.trunk, cdr.cause, cdr.queue) == (LINE, NO_BUS, None)
     assert not centre.modem.offhook
-    centre.center.stop()
+    centre.close()
 
 
 # ---- configuration ---------------------------------------------------------------------
