@@ -410,3 +410,15 @@ def test_the_sample_s_modem_loads_and_every_modem_key_is_documented(tmp_path):
     section = docs.split("### `[[modems]]`", 1)[1].split("\n### ", 1)[0]
     assert [k for k in ("port", "baud", "compression", "audio", "init")
             if f"| `{k}` |" not in section] == []
+
+
+def test_line_status_shows_the_modem_beside_the_boards(centre):
+    """GetLineStatus (linediag scan): the modem's board, voice and line,
+    off the bus, its port, and its line's hook."""
+    client = admin(centre)
+    rows = {r["device"]: r for r in centre.call(client.call("GetLineStatus"))["devices"]}
+    voice, line = rows[LINE], rows[LINE + "/line"]
+    assert (voice["kind"], voice["slot"], voice["port"], voice["ready"]) == (
+        "voice", None, "/dev/ttyACM0", True)
+    assert (line["hook"], line["ringing"], line["loop_current"]) == ("on", False, None)
+    assert rows["dxxxB1C1/line"]["slot"] is not None
