@@ -422,3 +422,28 @@ def test_line_status_shows_the_modem_beside_the_boards(centre):
         "voice", None, "/dev/ttyACM0", True)
     assert (line["hook"], line["ringing"], line["loop_current"]) == ("on", False, None)
     assert rows["dxxxB1C1/line"]["slot"] is not None
+
+
+def test_a_caller_who_hangs_up_while_leaving_a_message_is_cleared_whole(centre):
+    """The loop current drops in the middle of the recording: the modem
+    stops recording and goes on hook, the flow ends, the CDR says the
+    caller released, and the modem takes the next call."""
+    tier = centre.flow_tier()
+    centre.modem.call("5551234", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the flow answers")
+    centre.run(1_000)
+    centre.modem.press("9")
+    centre.run_until(lambda: centre.modem.mode == "vrx", what="the recording (AT+VRX)")
+    centre.modem.say(g711.encode(tone(440, 1_000).tobytes(), "ulaw"))
+    centre.run(500)
+    centre.modem.hang_up("loop")
+    centre.run_until(lambda: tier.outcomes, what="the flow ends")
+    centre.run_until(lambda: not centre.modem.offhook, what="the line hung up")
+    centre.run_until(centre.cdr, what="the CDR")
+    assert centre.cdr()[0].released_by == "caller"
+    assert centre.server.driver.status(LINE)["state"] == "idle"
+    centre.modem.call("5559876", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the next call")
+    centre.modem.hang_up("loop")
+    centre.run_until(lambda: len(centre.cdr()) == 2, what="the second CDR")
+    assert centre.cdr()[1].ani == "5559876"
