@@ -78,6 +78,7 @@ from drivers.interface import (
     T1_SIGNALLINGS,
     TONE_SETS,
 )
+from drivers.modem import AUDIO_LAWS as MODEM_AUDIO_LAWS
 from drivers.modem import ModemSettings
 from drivers.pri import NODES as PRI_NODES
 from drivers.pri import SWITCH_TYPES
@@ -163,7 +164,6 @@ _PIN = re.compile(r"[0-9]{4,8}\Z")
 _SERIAL_PORT = re.compile(r"/[^\s]+\Z")
 _COMPRESSION = re.compile(r"[0-9]{1,3},[0-9]{4,5}\Z")
 _AT_COMMAND = re.compile(r"AT[\x21-\x7e][\x20-\x7e]*\Z", re.IGNORECASE)
-MODEM_AUDIO = ("ulaw", "alaw")
 
 
 # -- the dataclasses -----------------------------------------------------
@@ -206,7 +206,8 @@ class R2Settings:
 class TrunkGroup:
     """Lines or timeslots used alike.  `signalling` maps each channel to
     its board's signalling (``em_wink``, ``fxs_loopstart``, ``loopstart``,
-    ``cas``); `r2` is the MFC/R2 of its E1 CAS timeslots (None without)."""
+    ``cas``; ``modem`` for a voice modem of [[modems]]); `r2` is the
+    MFC/R2 of its E1 CAS timeslots (None without)."""
 
     name: str
     direction: str                      # "in", "out" or "both"
@@ -1099,7 +1100,7 @@ def _modems(reader, data, devices):
                                       pattern=_COMPRESSION, expected="AT+VSM's argument, "
                                       "such as \"4,8000\" (G.711 mu-law) or \"5,8000\" "
                                       "(A-law): the modem's AT+VSM=? lists its own"),
-            audio=reader.string(t, key, "audio", defaults.audio, choices=MODEM_AUDIO),
+            audio=reader.string(t, key, "audio", defaults.audio, choices=MODEM_AUDIO_LAWS),
             init=init))
         name = f"mdmB{i + 1}C1"
         devices[name] = Device(name, "modem", i, "modem")
