@@ -447,3 +447,12 @@ def test_a_caller_who_hangs_up_while_leaving_a_message_is_cleared_whole(centre):
     centre.modem.hang_up("loop")
     centre.run_until(lambda: len(centre.cdr()) == 2, what="the second CDR")
     assert centre.cdr()[1].ani == "5559876"
+
+
+def test_with_no_flow_server_a_modem_call_ends_saying_why(centre):
+    """The default treatment ([routing] flow_down, a queue) cannot take a
+    modem's caller: the call ends unanswered, the CDR says both reasons."""
+    centre.modem.call("5551234", "")
+    centre.run_until(centre.cdr, within_ms=20_000, what="the CDR")
+    assert centre.cdr()[0].cause == f"no flow server; {NO_BUS}"
+    assert not centre.modem.offhook
