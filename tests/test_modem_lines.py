@@ -109,9 +109,10 @@ class ModemCentre(Centre):
     """The sample server with a voice modem (modem_config), our simulator
     on its line: in memory, or with `pty` on the master of a real pty pair
     whose slave the server opens itself, with Twisted's SerialPort
-    (tests/serialpty.py: its reactor, one the test moves, is the server's)."""
+    (tests/serialpty.py: its reactor, one the test moves, is the server's).
+    `driver`: the boards' (tests.centre.Centre)."""
 
-    def __init__(self, tmp_path, extra="", pty=False):
+    def __init__(self, tmp_path, extra="", pty=False, driver="r4"):
         clock = task.Clock()
         self.modem = VoiceModemSimulator(clock)
         self.pty = None
@@ -120,9 +121,9 @@ class ModemCentre(Centre):
             self.pty = PtyDevice(self.modem, self.pty_reactor)
             config = modem_config(tmp_path, extra, MODEMS.replace("/dev/ttyACM0",
                                                                   self.pty.path))
-            super().__init__(config, clock=self.pty_reactor)
+            super().__init__(config, clock=self.pty_reactor, driver=driver)
         else:
-            super().__init__(modem_config(tmp_path, extra), clock=clock,
+            super().__init__(modem_config(tmp_path, extra), clock=clock, driver=driver,
                              serial=lambda settings, protocol: SerialLine(clock).connect(
                                  protocol, self.modem))
         self.server.startService()
@@ -168,9 +169,10 @@ def centre(tmp_path):
     centre.close()
 
 
-@pytest.fixture(params=["in memory", "over a pty"])
+@pytest.fixture(params=["in memory", "over a pty", "beside DAHDI"])
 def either(request, tmp_path):
-    centre = ModemCentre(tmp_path, pty=request.param == "over a pty")
+    centre = ModemCentre(tmp_path, pty=request.param == "over a pty",
+                         driver="dahdi" if request.param == "beside DAHDI" else "r4")
     yield centre
     centre.close()
 
@@ -180,7 +182,8 @@ def test_a_call_on_the_modem_is_answered_by_its_flow_and_leaves_a_message(either
     menu heard, 9 pressed, a message left (ended with #), goodbye, the
     line back on hook; the CDR has the caller's number, the modem's line
     and group, the flow, the message; the recording holds what was said.
-    The same through the server's own serial port on a real pty."""
+    The same through the server's own serial port on a real pty, and
+    beside the boards of the DAHDI driver."""
     centre = either
     tier = centre.flow_tier()
     watcher = admin(centre)
