@@ -43,6 +43,8 @@ from drivers.voicemodem import VoiceModem
 
 #: Keys a dial string may hold (T: tone dialling, ',' a pause).
 DIAL_KEYS = set("0123456789*#ABCDTt,")
+#: The laws a modem's audio may be in (ModemSettings.audio).
+AUDIO_LAWS = ("ulaw", "alaw")
 #: What each kind of event enable_events may ask for.
 LINE_EVENTS = frozenset({"ring", "ring_stopped", "loop_current", "polarity_reversed", "digit",
                          "tone", "silence"})
@@ -123,7 +125,7 @@ class VoiceModemDriver:
         self._subscribers = []
         self._modems = {}
         for n, settings in enumerate(modems, 1):
-            if settings.audio not in ("ulaw", "alaw"):
+            if settings.audio not in AUDIO_LAWS:
                 raise errors.BadParameter(f"audio {settings.audio!r}: a modem's driver "
                                           "speaks ulaw or alaw", function="ModemSettings",
                                           device=settings.port)

@@ -201,9 +201,10 @@ class VoiceModem(protocol.Protocol):
             if self.op is not None and self.op.command is command:
                 return self._hang(self.op)        # the modem is not listening: reset it
         over = command.on_result(text) or text in ("TIMEOUT", "ERROR")
-        if over and self._current is command:
-            if command.timer.active():
-                command.timer.cancel()
+        if command.timer.active() and (over or self.op is not None and
+                                       self.op.command is command):
+            command.timer.cancel()        # over; or CONNECT: the operation's watchdog
+        if over and self._current is command:   # times its audio, however long
             self._current = None
             self._next()
 

@@ -375,3 +375,22 @@ def test_a_modem_that_stops_answering_is_reset_and_the_operation_is_hung(modems)
     assert sim.commands[commands:][-7:] == ["ATZ", "ATE0V1", "AT+FCLASS=8", "AT+VSM=4,8000",
                                             "AT+IFC=2,2", "AT+VCID=1", "AT+VLS=1"]
     assert modems.driver.status(LINE)["ready"]
+
+
+def test_a_prompt_and_a_recording_longer_than_a_command_s_time_run_whole(modems, tmp_path):
+    """Once the modem said CONNECT, the operation's own watchdog times its
+    audio (a prompt's length, a recording's max time), not the few seconds
+    a command has."""
+    sim = answered(modems)
+    prompt = tone_ulaw(1000, 12_000)
+    modems.driver.play(LINE, [Prompt(prompt, "ulaw")])
+    modems.run(13_000)
+    assert modems.of("play_done")[0]["reasons"] == {"end_of_data"}
+    assert bytes(sim.heard) == prompt
+    sim.say(tone_ulaw(800, 12_000))
+    modems.driver.record(LINE, str(tmp_path / "long.ulaw"), "ulaw",
+                         Termination(max_time_ms=10_000))
+    modems.run(11_000)
+    assert modems.of("record_done")[0]["reasons"] == {"max_time"}
+    assert modems.of("operation_failed") == []
+    assert 76_000 <= (tmp_path / "long.ulaw").stat().st_size <= 82_000

@@ -8,14 +8,17 @@
     │                        or EventThread (one thread in the vendor's wait), as
     │                        drivers.pump.board_events chooses and logs
     ├── caller-ID boxes      one EventThread each ([[caller_id_boxes]]: a USB read)
+    │                        (the voice modems of [[modems]] need none: their serial
+    │                        ports are the reactor's, drivers.combined)
     └── Listening            the [server] listen endpoints, and the status pages
                              (/metrics, /status) on [server] http: `ready` fires
                              once all are bound, or fails naming the one that
                              is not (cti.server.listening)
 
 plus the objects they serve: the driver (the simulator's or the real
-boards'), the CT-Bus switching map, the channels and stations, the call
-model, the ACD and the call centre that joins them; with [sms], the GSM
+boards', with [[modems]] the voice modems' beside them: drivers.combined),
+the CT-Bus switching map, the channels and stations, the call model, the
+ACD and the call centre that joins them; with [sms], the GSM
 modem and the short messages sent through it (cti.server.sms).  Built from a
 ServerConfig::
 
@@ -58,6 +61,7 @@ from cti.server.lines.channels import (
     T1LoopStartTrunk,
     VoicePool,
 )
+from cti.server.lines.modem import ModemLine
 from cti.server.lines.pri import PriSpan, PriSpans, PriTrunk, bchannel
 from cti.server.lines.r2 import R2Trunk, contexts_for
 from cti.server.lines.spans import Span
@@ -126,7 +130,7 @@ class CTServer(MultiService):
             from drivers.pump import board_events
 
             board_events(driver, reactor).setServiceParent(self)
-        self.driver = driver
+        self.driver = driver = self._with_modems(driver, reactor, serial)
         self.bus = SwitchingMap(driver, log=FastLogger(namespace="ctbus.switching"))
         self.tls = None                      # cti.protocol.tls.ServerTLS, for tls: listeners
         self.hub = Hub(reactor, hub_users(config), heartbeat_s=config.heartbeat_s,
@@ -220,6 +224,23 @@ class CTServer(MultiService):
                                              where=self.config.boards_where)
         return R4Driver(clock=reactor, tone_channels=self.config.station_tones or None)
 
+    def _with_modems(self, boards, reactor, serial):
+        """The boards' driver, and with [[modems]] the voice modems' beside
+        it (drivers.combined): each on its serial port, which `serial`
+        (settings, protocol) connects (a test's simulated line) or its own
+        (pyserial under Twisted).  Their events come from the ports, on
+        the reactor's thread: no service brings them."""
+        if not self.config.modems:
+            return boards
+        from drivers.combined import CombinedDriver
+        from drivers.modem import VoiceModemDriver, serial_ports
+
+        modems = VoiceModemDriver(self.config.modems, reactor, serial or serial_ports(reactor))
+        log.info("{n} voice modems beside the {family} boards: {names}",
+                 n=len(self.config.modems), family=boards.family,
+                 names=", ".join(i.name for i in modems.inventory() if i.kind == "voice"))
+        return CombinedDriver(boards, modems)
+
     def _caller_id_boxes(self, reactor, boxes):
         """The USB caller-ID boxes of [[caller_id_boxes]], each read by a
         thread of its own (drivers.pump.EventThread), their lines'
@@ -266,6 +287,9 @@ class CTServer(MultiService):
                 elif signalling == "loopstart":
                     ch = LoopStartLine(name, driver, clock, listener, group=group.name,
                                        supervision=group.supervision(signalling))
+                elif signalling == "modem":
+                    ch = ModemLine(name, driver, clock, listener, group=group.name,
+                                   supervision=group.supervision(signalling))
                 elif signalling in ("pri", "ccs"):
                     ch = self._pri_trunk(name, group.name)
                 else:                                  # fxs_loopstart: a T1 timeslot

@@ -11,8 +11,9 @@ configuration?  Everything it needs, checked without starting it:
     database        reachable within its connect timeout (SQLite: its file)
     boards          the driver opens them (the simulator builds its chassis),
                     and can drive the stations (their tones: [station_tones])
-    devices         the GSM modem's serial port of [sms] opens, and every
-                    USB caller-ID box of [[caller_id_boxes]] is there
+    devices         the GSM modem's serial port of [sms] and each voice
+                    modem's of [[modems]] open, and every USB caller-ID box
+                    of [[caller_id_boxes]] is there
 
 One line per check, "ok" or "FAIL" with what is wrong and where; the
 exit status is 0 when every check passed, else 2.  The flows' hook
@@ -142,7 +143,8 @@ def _devices_found(config, driver, open_stations=True):
     from the server or Asterisk using it)."""
     found = {device.name for device in driver.inventory()}
     stations = [n for g in config.station_groups for n in g.stations]
-    wanted = [*(n for g in config.trunk_groups for n in g.channels), *stations,
+    wanted = [*(n for g in config.trunk_groups for n in g.channels
+                if config.devices[n].kind != "modem"), *stations,
               *config.voice_pool, *config.conference_pool, *config.station_tones.values()]
     missing = [name for name in wanted if name not in found]
     if missing:
@@ -154,17 +156,20 @@ def _devices_found(config, driver, open_stations=True):
 
 
 def _devices(config):
+    import serial
+
     said = []
     if config.sms is not None:
-        import serial
-
         modem = config.sms.modem
         with serial.Serial(modem.port, modem.baud, timeout=0):
             said.append(f"the GSM modem's port {modem.port} opens")
+    for i, modem in enumerate(config.modems, 1):
+        with serial.Serial(modem.port, modem.baud, timeout=0):
+            said.append(f"voice modem mdmB{i}C1's port {modem.port} opens")
     if config.caller_id_boxes:
         from drivers.usbcid import find
 
         for box in config.caller_id_boxes:
             find(box.name, box.vendor_id, box.product_id)
         said.append(f"{len(config.caller_id_boxes)} caller-ID boxes found")
-    return "; ".join(said) or "no [sms] modem, no caller-ID box"
+    return "; ".join(said) or "no [sms] modem, no voice modem, no caller-ID box"

@@ -45,6 +45,7 @@ from cti.server.lines.disconnect import (
     POSSIBLE,
     Supervision,
 )
+from cti.server.lines.modem import NO_BUS
 from cti.server.outbound.dialing import (
     DAYS,
     DEFAULT_BARS,
@@ -77,6 +78,8 @@ from drivers.interface import (
     T1_SIGNALLINGS,
     TONE_SETS,
 )
+from drivers.modem import AUDIO_LAWS as MODEM_AUDIO_LAWS
+from drivers.modem import ModemSettings
 from drivers.pri import NODES as PRI_NODES
 from drivers.pri import SWITCH_TYPES
 from drivers.r2 import MAX_DIGITS as R2_MAX_DIGITS
@@ -149,14 +152,18 @@ _PROMPT = re.compile(r"[a-z0-9_]+\Z")      # as cti.flow.model.PROMPT_NAME
 _FLOW_NAME = re.compile(r"[A-Za-z0-9_-]+\Z")     # as cti.flow.model.FLOW_NAME: a file stem
 _FLOW_NAME_TEXT = ("a flow name (letters, digits, '_' and '-': the stem of a file in "
                    "the flows directory)")
-_DEVICE = re.compile(r"(dxxx|dti|msi|dcb)B([1-9][0-9]*)([CTD])([1-9][0-9]*)"
+_DEVICE = re.compile(r"(dxxx|dti|msi|dcb|mdm)B([1-9][0-9]*)([CTD])([1-9][0-9]*)"
                      r"(?:-([1-9][0-9]*))?\Z")
-_DEVICE_LETTER = {"dxxx": "C", "dti": "T", "msi": "C", "dcb": "D"}
+_DEVICE_LETTER = {"dxxx": "C", "dti": "T", "msi": "C", "dcb": "D", "mdm": "C"}
 _DEVICE_EXAMPLES = "'dtiB1T1-24', 'dxxxB1C1-4', 'msiB1C1-8', 'dcbB1D1' ..."
 _REQUIRED = object()
 _CALLING_NUMBER = re.compile(r"[0-9]{1,20}\Z")
 _PHONE_NUMBER = re.compile(r"\+?[0-9]{3,20}\Z")
 _PIN = re.compile(r"[0-9]{4,8}\Z")
+#: A voice modem's ([[modems]]) serial device, AT+VSM argument and commands.
+_SERIAL_PORT = re.compile(r"/[^\s]+\Z")
+_COMPRESSION = re.compile(r"[0-9]{1,3},[0-9]{4,5}\Z")
+_AT_COMMAND = re.compile(r"AT[\x21-\x7e][\x20-\x7e]*\Z", re.IGNORECASE)
 
 
 # -- the dataclasses -----------------------------------------------------
@@ -168,7 +175,8 @@ class Device:
     ``station`` or ``dsp``; `board` is the index of its [[boards]] table;
     `signalling` is ``em_wink``, ``fxs_loopstart`` or ``pri`` for T1 spans
     and their timeslots, ``cas`` or ``ccs`` for E1's, ``loopstart`` for
-    lines."""
+    lines.  A voice modem of [[modems]] (``mdmB<n>C1``) is kind ``modem``,
+    signalling ``modem``, `board` the index of its table there."""
 
     name: str
     kind: str
@@ -198,7 +206,8 @@ class R2Settings:
 class TrunkGroup:
     """Lines or timeslots used alike.  `signalling` maps each channel to
     its board's signalling (``em_wink``, ``fxs_loopstart``, ``loopstart``,
-    ``cas``); `r2` is the MFC/R2 of its E1 CAS timeslots (None without)."""
+    ``cas``; ``modem`` for a voice modem of [[modems]]); `r2` is the
+    MFC/R2 of its E1 CAS timeslots (None without)."""
 
     name: str
     direction: str                      # "in", "out" or "both"
@@ -463,6 +472,7 @@ class ServerConfig:
     flow: FlowSettings | None = None
     sms: SmsSettings | None = None       # [sms]: None, no GSM modem
     caller_id_boxes: tuple[CallerIdBox, ...] = ()
+    modems: tuple[ModemSettings, ...] = ()   # [[modems]]: mdmB1C1, mdmB2C1, ... in order
     monitored_lines: tuple[MonitoredLine, ...] = ()
     pri_spans: dict = field(default_factory=dict, hash=False)   # span -> PriSettings
 
@@ -766,6 +776,9 @@ def _expand(reader, item, key, devices, kinds, what):
         letter = _DEVICE_LETTER[whole.group(1)]
         reader.fail(key, f"{item!r} is a whole board or span; name its channels, e.g. "
                     f"'{item}{letter}1-4'")
+    if item.startswith("mdm") and not (m and m.group(4) == "1" and m.group(5) is None):
+        reader.fail(key, f"{item!r} is not a voice modem's name: a modem is one line, "
+                    "mdmB<n>C1, the n-th of [[modems]]")
     if not m or _DEVICE_LETTER[m.group(1)] != m.group(3):
         reader.fail(key, f"{item!r} is not a device name or range (expected e.g. "
                     f"{_DEVICE_EXAMPLES})")
@@ -778,6 +791,10 @@ def _expand(reader, item, key, devices, kinds, what):
     for n in range(first, last + 1):
         name = f"{family}B{board}{letter}{n}"
         device = devices.get(name)
+        if device is None and family == "mdm":
+            modems = [d for d in devices if d.startswith("mdm")]
+            reader.fail(key, f"{item!r} is not a declared voice modem ([[modems]] declares "
+                        f"{_listing(modems) if modems else 'none'})")
         if device is None:
             on_board = [d for d in devices if d.startswith(f"{family}B{board}{letter}")]
             have = (f"{family}B{board} has {letter}1..{letter}{len(on_board)}" if on_board
@@ -791,7 +808,8 @@ def _expand(reader, item, key, devices, kinds, what):
 
 _KIND_TEXT = {"line": "voice channel with an analog line", "voice": "voice resource without "
               "a line", "span": "span", "timeslot": "span's timeslot",
-              "dchannel": "D-channel", "station": "station", "dsp": "conference DSP"}
+              "dchannel": "D-channel", "station": "station", "dsp": "conference DSP",
+              "modem": "voice modem"}
 #: How a span of each signalling is named in messages.
 _SPAN_TEXT = {"em_wink": "a T1 E&M", "fxs_loopstart": "a T1 loop-start",
               "pri": "a T1 ISDN PRI", "cas": "an E1 CAS", "ccs": "an E1 CCS (ISDN)"}
@@ -850,7 +868,7 @@ TOP_KEYS = ("driver", "system_conf", "boards", "server", "trunk_groups", "statio
             "voice_pool", "conference_pool", "station_tones", "routing", "routes",
             "outbound_routes", "queues", "acd",
             "agents", "users", "flow", "dialing", "dial_classes", "visibility", "faults",
-            "sms", "caller_id_boxes", "monitored_lines", "pri_spans")
+            "sms", "caller_id_boxes", "monitored_lines", "pri_spans", "modems")
 
 
 def load_server_config(path):
@@ -863,6 +881,7 @@ def load_server_config(path):
     system_conf = _absolute(base, reader.string(data, "", "system_conf", DEFAULT_SYSTEM_CONF))
     boards, boards_path = _load_boards(reader, data, base)
     devices = board_devices(boards)
+    modems = _modems(reader, data, devices)
 
     server = reader.table(data.get("server", {}), "server",
                           ("listen", "heartbeat_s", "var_dir", "database", "log_level",
@@ -899,11 +918,14 @@ def load_server_config(path):
     overflows = [Route("overflow", "", q.overflow[1], None, 0, f"queues[{i}].overflow")
                  for i, q in enumerate(queues) if q.overflow and q.overflow[0] == "flow"]
     _check_route_flows(reader, (*routes, default_route, *overflows), flow.flows_dir)
+    _check_modem_routes(reader, trunk_groups, devices, routes, default_route)
+    sms = _sms(reader, data)
+    _check_ports(reader, modems, sms)
     boxes = _caller_id_boxes(reader, data)
     pri_spans = _pri_spans(reader, data, devices, boards)
     return ServerConfig(
         pri_spans=pri_spans,
-        sms=_sms(reader, data), caller_id_boxes=boxes,
+        sms=sms, caller_id_boxes=boxes, modems=modems,
         monitored_lines=_monitored_lines(reader, data, boxes, devices),
         path=str(path), driver=driver, system_conf=str(system_conf), boards=boards,
         boards_path=str(boards_path),
@@ -1050,6 +1072,69 @@ def _sms(reader, data):
         delivery_reports=reader.boolean(t, "sms", "delivery_reports", True))
     return SmsSettings(modem=modem, retries=reader.integer(t, "sms", "retries", 3, 0, 100),
                        retry_s=reader.integer(t, "sms", "retry_s", 60, 1, 86_400))
+
+
+def _modems(reader, data, devices):
+    """[[modems]]: each a ModemSettings, its line ``mdmB<n>C1`` added to
+    `devices` (kind and signalling ``modem``)."""
+    modems = []
+    defaults = ModemSettings("")
+    for i, (t, key) in enumerate(reader.tables(data, "modems", ("port", "baud", "compression",
+                                                                "audio", "init"))):
+        init = defaults.init
+        if "init" in t:
+            entries = reader.strings(t, key, "init", expected="a list of AT commands such as "
+                                     "[\"AT+IFC=2,2\", \"AT+VCID=1\"]")
+            for command, where in entries:
+                if not _AT_COMMAND.match(command):
+                    reader.fail(where, f"{command!r} is not an AT command (expected \"AT\" "
+                                "and the command, printable characters, such as "
+                                "\"AT+VCID=1\")")
+            init = tuple(command for command, _ in entries)
+        modems.append(ModemSettings(
+            port=reader.string(t, key, "port", pattern=_SERIAL_PORT,
+                               expected="the modem's serial device, such as \"/dev/ttyACM0\" "
+                               "or \"/dev/serial/by-id/...\""),
+            baud=reader.integer(t, key, "baud", defaults.baud, 300, 4_000_000),
+            compression=reader.string(t, key, "compression", defaults.compression,
+                                      pattern=_COMPRESSION, expected="AT+VSM's argument, "
+                                      "such as \"4,8000\" (G.711 mu-law) or \"5,8000\" "
+                                      "(A-law): the modem's AT+VSM=? lists its own"),
+            audio=reader.string(t, key, "audio", defaults.audio, choices=MODEM_AUDIO_LAWS),
+            init=init))
+        name = f"mdmB{i + 1}C1"
+        devices[name] = Device(name, "modem", i, "modem")
+    return tuple(modems)
+
+
+def _check_ports(reader, modems, sms):
+    """No two serial devices on one port: the modems', and [sms]'s."""
+    seen = {} if sms is None else {sms.modem.port: "sms.port"}
+    for i, modem in enumerate(modems):
+        reader.unique(seen, modem.port, f"modems[{i}].port", "serial port")
+
+
+def _check_modem_routes(reader, trunk_groups, devices, routes, default_route):
+    """Calls on a voice modem stay in the IVR: a route of a trunk group
+    with a modem goes to a flow, and so does the default route when such a
+    group has no route of its own.  (A DNIS or ANI route to a queue that a
+    modem's call matches is refused when the call comes:
+    cti.server.queueing.)"""
+    for group in trunk_groups:
+        modem = next((c for c in group.channels if devices[c].kind == "modem"), None)
+        if modem is None:
+            continue
+        own = [r for r in routes if r.match == "trunk_group" and r.pattern == group.name]
+        for route in own:
+            if route.queue is not None:
+                reader.fail(f"{route.key}.queue", f"{route.queue!r}: "
+                            f"{NO_BUS.format(line=modem)} (trunk group {group.name!r}): "
+                            "route it to a flow")
+        if not own and default_route.queue is not None:
+            reader.fail("routing.default.queue", f"{default_route.queue!r}: trunk group "
+                        f"{group.name!r} has no route of its own, and "
+                        f"{NO_BUS.format(line=modem)}: give it a route to a flow "
+                        f"([[routes]] trunk_group = \"{group.name}\", flow = ...)")
 
 
 def _caller_id_boxes(reader, data):
@@ -1283,12 +1368,17 @@ def _groups(reader, data, devices):
         address = reader.string(t, key, "address", "dtmf", choices=("dtmf", "mf"))
         entries = reader.strings(t, key, "channels",
                                  expected="a list of channels such as [\"dtiB1T1-24\"]")
-        channels = _channels(reader, entries, devices, ("line", "timeslot"),
+        channels = _channels(reader, entries, devices, ("line", "timeslot", "modem"),
                              "trunk groups take T1 or E1 timeslots or ISDN B-channels "
-                             "(dtiBnTm) or analog lines (dxxxBnCm of an analog board)", owners,
-                             f"trunk group {name!r}")
+                             "(dtiBnTm), analog lines (dxxxBnCm of an analog board) or voice "
+                             "modems (mdmBnC1)", owners, f"trunk group {name!r}")
         if not channels:
             reader.fail(f"{key}.channels", "expected at least one channel")
+        modem = next((c for c in channels if devices[c].kind == "modem"), None)
+        if modem is not None and direction != "in":
+            reader.fail(f"{key}.direction", f"{direction!r}: {NO_BUS.format(line=modem)}; "
+                        "calls out join an agent's phone or another line, so a group with "
+                        "a modem takes calls in only (expected \"in\")")
         signalling = {c: devices[c].signalling for c in channels}
         trunk_groups.append(TrunkGroup(name, direction, channels, signalling, address,
                                        *_disconnect(reader, t, key, name, signalling),
@@ -1331,7 +1421,8 @@ def _groups(reader, data, devices):
     return tuple(trunk_groups), tuple(station_groups), voice_pool, conference_pool, station_tones
 
 
-_LINE_KINDS = {"loopstart": "an analog line", "fxs_loopstart": "a T1 loop-start timeslot"}
+_LINE_KINDS = {"loopstart": "an analog line", "fxs_loopstart": "a T1 loop-start timeslot",
+               "modem": "a voice modem"}
 
 
 def _disconnect(reader, t, key, name, signalling):

@@ -28,6 +28,8 @@ class IOutsideParty(Interface):
     endpoint = Attribute("its CT-Bus endpoint: a timeslot, an analog line, a phone")
     answered = Attribute("whether it talks: a trunk connected, an agent called")
     called_agent = Attribute("the agent called (an internal call), or None for a trunk")
+    ivr_only = Attribute("why its calls cannot leave the IVR (a voice modem's line: no "
+                         "CT-Bus joins it to anyone), or None")
 
     def end_call(reason, released_by, cause):
         """The call is over: a trunk is released, an agent called freed

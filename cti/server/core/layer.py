@@ -162,8 +162,8 @@ class CallLayer:
         """The caller's voice resource hears the caller; and, duplex, the
         caller hears it (prompts).  Half duplex leaves the caller free to
         hear music or an agent."""
-        if call.voice is None:               # an agent called with none free
-            return
+        if call.voice is None or call.trunk.ivr_only:   # an agent called with none free;
+            return                                      # a modem's voice is its line's own
         caller = call.trunk.endpoint
         connection = self.bus.connection_of(call.voice)
         if connection is not None and getattr(connection, "duplex", None) is duplex \

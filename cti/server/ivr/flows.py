@@ -137,12 +137,16 @@ class Flows:
                 "device": call.trunk.name, "data": dict(c.data)}
 
     def flow_down(self, call, why):
-        """The default treatment: the flow_down queue (or a clear-down); a
-        caller an agent sent through a flow goes back to the agent."""
+        """The default treatment: the flow_down queue (or a clear-down, as
+        for a voice modem's caller, whose calls stay in the IVR); a caller
+        an agent sent through a flow goes back to the agent."""
         if call.state == "talking":              # a flow consultation
             self.consults.flow_over(call, why)
             return
         self.stop(call, why)
+        if call.trunk.ivr_only:                  # a voice modem's caller: no queue takes it
+            self.layer.finish(call, "system", f"{why}; {call.trunk.ivr_only}")
+            return
         queue = self.layer.config.flow_down_queue
         if not queue:
             self.layer.finish(call, "system", f"{why}, and no flow_down queue")

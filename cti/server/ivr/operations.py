@@ -153,6 +153,8 @@ class FlowOperations:
                                f"(got {', '.join(given) or 'none'})", field="queue")
         if call.op_busy:
             raise InvalidState(f"call {call.id}: an operation is still running")
+        if call.trunk.ivr_only:
+            raise CallFailed(f"RouteSelect: {call.trunk.ivr_only}", call.trunk.ivr_only)
         if call.state == "talking":
             raise InvalidState(f"call {call.id} was sent through this flow by an agent, who "
                                "gets it back when the flow releases it (ClearConnection)",

@@ -350,6 +350,9 @@ class OutsideLine:
 
     called_agent = None                   # only an internal call has one
     silence = None                        # its SilenceWatch, when its group heeds silence
+    #: Why its calls cannot leave the IVR (a voice modem's line, with no
+    #: CT-Bus: cti.server.lines.modem), or None.
+    ivr_only = None
 
     @property
     def answered(self):

@@ -44,10 +44,15 @@ from drivers.interface import DEFAULT_SILENCE_DBM0
 METHODS = ("loop_current", "reversal", "tone", "silence")
 #: What each kind of loop-start line can give: an analog line (``loopstart``)
 #: all four; a T1 loop-start timeslot (``fxs_loopstart``) has no loop
-#: current or battery to watch, only the audio.
-POSSIBLE = {"loopstart": METHODS, "fxs_loopstart": ("tone", "silence")}
+#: current or battery to watch, only the audio; a voice modem (``modem``)
+#: reports the loop current, a reversal and the tones (DLE l, L, b), but
+#: its silence report (AT+VSD) only while it records, at a sensitivity of
+#: its own, not a level in dBm0.
+POSSIBLE = {"loopstart": METHODS, "fxs_loopstart": ("tone", "silence"),
+            "modem": ("loop_current", "reversal", "tone")}
 #: What a group's lines give unless it says (today's behaviour: no silence).
-DEFAULTS = {"loopstart": ("loop_current", "reversal", "tone"), "fxs_loopstart": ("tone",)}
+DEFAULTS = {"loopstart": ("loop_current", "reversal", "tone"), "fxs_loopstart": ("tone",),
+            "modem": ("loop_current", "reversal", "tone")}
 #: Silence this long (seconds) clears the call, unless the group says.
 DEFAULT_SILENCE_S = 30
 #: The longest silence_s a group may set.

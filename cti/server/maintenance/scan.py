@@ -16,7 +16,10 @@ current and ringing of analog lines, signalling bits of T1 and E1
 timeslots (A and B; ABCD on an E1), alarms, type, framing and D-channel of
 spans (with a plain verdict), what a voice resource is busy with, free
 parties of a conference DSP, and `hears`, the bus timeslot it listens to.
-A D-channel ("dtiBnD") is a row of its own.
+A D-channel ("dtiBnD") is a row of its own.  A voice modem ([[modems]],
+"mdmBnC1") is a board, its voice and its line, off the bus (slot None),
+and tells what it can (its port, whether it is ready; of its line the
+hook and ringing: None where it cannot tell).
 """
 
 #: plain-language verdicts for span alarms, most severe first
@@ -50,8 +53,8 @@ def scan(driver):
             row["channels"] = info.channels
         elif info.kind == "line":
             status = driver.status(info.name[: -len("/line")])
-            row.update({k: status[k] for k in ("hook", "loop_current", "ringing",
-                                                "polarity_reversed")})
+            row.update({k: status.get(k) for k in ("hook", "loop_current", "ringing",
+                                                    "polarity_reversed")})   # None: unknown
             row["hears"] = status.get("line_listen")
         else:
             status = driver.status(info.name)

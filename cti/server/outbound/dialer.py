@@ -116,6 +116,7 @@ class CalledAgent:
 
     group = None                   # no trunk group
     answered = True                # it answered: that made it the call's party
+    ivr_only = None                # its phone is on the bus
 
     def __init__(self, layer, acd, agent, station):
         self.layer = layer

@@ -54,7 +54,14 @@ class Queueing:
     # -- into a queue -----------------------------------------------------------------
     def queue_call(self, call, queue, cause=None, priority=None, first_since=None):
         """Answer the trunk (if not yet) and queue the call (with the
-        queue's priority unless given); a full queue's treatment if full."""
+        queue's priority unless given); a full queue's treatment if full.
+        A call on a voice modem's line cannot wait for an agent (no CT-Bus
+        joins them): it ends, the reason its cause."""
+        if call.trunk.ivr_only:
+            log.error("call {call}: not queued to {queue}: {why}", call=call.id, queue=queue,
+                      why=call.trunk.ivr_only)
+            self.layer.finish(call, "system", call.trunk.ivr_only)
+            return
         if self.layer.config.queue(queue) is None:
             self._queue_gone(call, queue)
             return

@@ -74,6 +74,7 @@ FIELDS = {
     "caller_id_boxes": ("caller_id_boxes", RESTART),
     "monitored_lines": ("monitored_lines", RESTART),
     "pri_spans": ("pri_spans", RESTART),         # each D-channel's libpri is made at the start
+    "modems": ("modems", RESTART),               # each voice modem's port is opened at the start
 }
 
 #: [flow] (FlowSettings) field -> how a change is taken: this server reads

@@ -1,0 +1,461 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Voice modems as lines of the CT server ([[modems]], cti.server.lines.modem):
+the sample server with a modem beside its simulated boards, our V.253
+modem simulator on the modem's serial line.  A call in on the modem rings,
+gives its caller ID, is answered by its flow, hears the prompts, keys in,
+leaves a message and hangs up, and its CDR says so; what needs a CT-Bus
+(a queue, an agent) is refused with the reason while the caller stays in
+the flow, or, routed there, ends the call with the reason as its cause;
+and the configuration's errors name the file, the key and the value."""
+import textwrap
+from pathlib import Path
+
+import pytest
+from twisted.internet import task
+
+from cti.config import ConfigError
+from cti.flow.loader import load_flows
+from cti.flow.tier import FlowTier
+from cti.server.config import load_server_config
+from cti.storage.models import CallRecord
+from drivers import g711
+from drivers.modem import ModemSettings
+from simulators.serialline import SerialLine
+from simulators.voicemodem import VoiceModemSimulator
+from tests.centre import STEP_MS, Centre, admin, refused
+from tests.rig import tone
+from tests.serialpty import PtyDevice, PtyReactor
+from tests.test_server_config import BASE, error, write
+
+ROOT = Path(__file__).resolve().parent.parent
+LINE = "mdmB1C1"
+NO_BUS = "line mdmB1C1 is a voice modem: it has no CT-Bus, so its calls stay in the IVR"
+
+#: The modem's flow: a menu (1: sales, 9: a message), the message, goodbye.
+MODEM_MENU = """
+[[steps]]
+name = "answer"
+type = "answer"
+next = "menu"
+
+[[steps]]
+name = "menu"
+type = "menu"
+prompt = ["menu_options"]
+options = { "1" = "to_sales", "9" = "voicemail" }
+timeout_s = 5
+retries = 1
+on_failure = "bye"
+
+[[steps]]
+name = "to_sales"
+type = "transfer"
+queue = "sales"
+on_failure = "voicemail"
+
+[[steps]]
+name = "voicemail"
+type = "record"
+prompt = ["leave_message"]
+max_s = 30
+silence_s = 3
+terminator = "#"
+store = "message_file"
+next = "bye"
+
+[[steps]]
+name = "bye"
+type = "hangup"
+prompt = ["goodbye"]
+"""
+
+#: What the sample configuration gets: a modem, its trunk group, its route.
+MODEMS = """
+[[modems]]
+port = "/dev/ttyACM0"
+
+[[trunk_groups]]
+name = "modems"
+direction = "in"
+channels = ["mdmB1C1"]
+
+[[routes]]
+trunk_group = "modems"
+flow = "modem_menu"
+"""
+
+
+def modem_config(tmp_path, extra="", modems=MODEMS):
+    """The sample configuration with `modems` (and `extra`), its flows those
+    of etc/flows and the modem's menu, its var directory in `tmp_path`."""
+    etc = ROOT / "etc"
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    for flow in (etc / "flows").glob("*.toml"):
+        (flows / flow.name).write_text(flow.read_text())
+    (flows / "modem_menu.toml").write_text(MODEM_MENU)
+    text = (etc / "cti.toml").read_text()
+    for old, new in (('boards = "boards.toml"', f'boards = "{etc / "boards.toml"}"'),
+                     ('prompts_dir = "prompts"', f'prompts_dir = "{etc / "prompts"}"'),
+                     ('var_dir = "../var"', 'var_dir = "var"')):
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "cti.toml"
+    path.write_text(text + modems + extra)
+    return load_server_config(path)
+
+
+class ModemCentre(Centre):
+    """The sample server with a voice modem (modem_config), our simulator
+    on its line: in memory, or with `pty` on the master of a real pty pair
+    whose slave the server opens itself, with Twisted's SerialPort
+    (tests/serialpty.py: its reactor, one the test moves, is the server's).
+    `driver`: the boards' (tests.centre.Centre)."""
+
+    def __init__(self, tmp_path, extra="", pty=False, driver="r4"):
+        clock = task.Clock()
+        self.modem = VoiceModemSimulator(clock)
+        self.pty = None
+        if pty:
+            self.pty_reactor = PtyReactor(clock)
+            self.pty = PtyDevice(self.modem, self.pty_reactor)
+            config = modem_config(tmp_path, extra, MODEMS.replace("/dev/ttyACM0",
+                                                                  self.pty.path))
+            super().__init__(config, clock=self.pty_reactor, driver=driver)
+        else:
+            super().__init__(modem_config(tmp_path, extra), clock=clock, driver=driver,
+                             serial=lambda settings, protocol: SerialLine(clock).connect(
+                                 protocol, self.modem))
+        self.server.startService()
+        self.run(200)                      # the modem's set-up
+
+    def run(self, ms):
+        if self.pty is None:
+            return super().run(ms)
+        for _ in range(0, ms, STEP_MS):   # the clock moves with the bytes through the pty
+            self.sim.advance(STEP_MS)
+            self.pty_reactor.run(STEP_MS)
+            self._poll()
+            self.flush()
+        return None
+
+    def close(self):
+        self.center.stop()
+        if self.pty is not None:
+            self.pty.close()
+
+    def flow_tier(self):
+        settings = self.config.flow
+        flows = load_flows(settings.flows_dir, settings.prompts_dir / "prompts.toml")
+        client = self.client()
+        self.call(client.login(settings.user, settings.read_password(), "flow"))
+        tier = FlowTier.from_settings(client, flows, settings.prompts_dir, self.clock)
+        self.call(tier.register())
+        return tier
+
+    def cdr(self):
+        return self.records.of(CallRecord)
+
+    def heard(self, start):
+        """Whether the caller heard audio (not silence) in the prompts the
+        modem played whole since `start` bytes of what it played."""
+        return any(b not in (0xFF, 0x7F) for b in self.modem.heard[start:])
+
+
+@pytest.fixture
+def centre(tmp_path):
+    centre = ModemCentre(tmp_path)
+    yield centre
+    centre.close()
+
+
+@pytest.fixture(params=["in memory", "over a pty", "beside DAHDI"])
+def either(request, tmp_path):
+    centre = ModemCentre(tmp_path, pty=request.param == "over a pty",
+                         driver="dahdi" if request.param == "beside DAHDI" else "r4")
+    yield centre
+    centre.close()
+
+
+def test_a_call_on_the_modem_is_answered_by_its_flow_and_leaves_a_message(either):
+    """Ringing with caller ID, answered by the flow on its route, the
+    menu heard, 9 pressed, a message left (ended with #), goodbye, the
+    line back on hook; the CDR has the caller's number, the modem's line
+    and group, the flow, the message; the recording holds what was said.
+    The same through the server's own serial port on a real pty, and
+    beside the boards of the DAHDI driver."""
+    centre = either
+    tier = centre.flow_tier()
+    watcher = admin(centre)
+    seen = centre.events(watcher)
+    centre.call(watcher.call("MonitorStart", object="device", id=LINE))
+    centre.modem.call("5551234", "ALICE")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the flow answers")
+    centre.run_until(lambda: centre.heard(0), what="the menu plays")
+    centre.modem.press("9")
+    centre.run(4_000)                                       # leave_message, the beep
+    centre.modem.say(g711.encode(tone(440, 2_000).tobytes(), "ulaw"))
+    centre.run(2_500)
+    centre.modem.press("#")
+    centre.run_until(lambda: tier.outcomes, within_ms=20_000, what="the flow ends")
+    call_id, outcome = tier.outcomes[0]
+    assert outcome.how == "hung_up", outcome
+    centre.run_until(lambda: not centre.modem.offhook, what="the line hung up")
+    centre.run_until(centre.cdr, what="the CDR")
+    cdr = centre.cdr()[0]
+    assert (cdr.call_id, cdr.trunk, cdr.trunk_group, cdr.ani, cdr.flow, cdr.disposition) == (
+        call_id, LINE, "modems", "5551234", "modem_menu", "ivr_only")
+    message = Path(cdr.attached["message_file"])
+    assert message.stat().st_size > 8_000                   # a second and more, 8 kHz
+    delivered = [body for name, body in seen if name == "Delivered"]
+    assert delivered and delivered[0]["callingDevice"] == "5551234", seen
+
+
+def test_a_queue_is_refused_with_the_reason_and_the_caller_stays_in_the_flow(centre):
+    """RouteSelect to a queue fails (call_failed) saying why; the call is
+    still up and the flow plays to it; the flow's own transfer step takes
+    its on_failure."""
+    flow = centre.client()
+    centre.call(flow.login("ivr", "1234", "flow"))
+    requests = []
+    flow.on_event(lambda name, body, invoke_id: requests.append(body)
+                  if name == "RouteRequest" else None)
+    centre.call(flow.call("RouteRegister"))
+    centre.modem.call("5551234", "")
+    centre.run_until(lambda: requests, within_ms=20_000, what="the RouteRequest")
+    call_id = requests[0]["call"]
+    assert (requests[0]["device"], requests[0]["ani"]) == (LINE, "5551234")
+    centre.call(flow.call("AnswerCall", call=call_id))
+    e = refused(centre, flow, "RouteSelect", call=call_id, queue="sales")
+    assert e.code == "call_failed" and NO_BUS in str(e)
+    assert centre.modem.offhook                       # still up
+    mark = len(centre.modem.heard)
+    goodbye = str(centre.config.flow.prompts_dir / "goodbye.wav")
+    centre.call(flow.call("PlayMessage", call=call_id, prompts=[goodbye]))
+    assert centre.heard(mark) and centre.cdr() == []
+    centre.modem.hang_up("loop")
+    centre.run_until(centre.cdr, what="the CDR")
+    assert centre.cdr()[0].released_by == "caller"
+    assert not centre.modem.offhook
+
+
+def test_the_flow_s_transfer_to_a_queue_goes_on_at_its_on_failure(centre):
+    tier = centre.flow_tier()
+    centre.modem.call("5551234", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the flow answers")
+    centre.run(1_000)
+    centre.modem.press("1")
+    centre.run(500)
+    mark = len(centre.modem.heard)                          # the menu, stopped by the key
+    centre.run_until(lambda: centre.heard(mark), what="leave_message plays")
+    assert centre.modem.offhook
+    centre.modem.hang_up("loop")
+    centre.run_until(lambda: tier.outcomes, what="the flow ends")
+    centre.run_until(centre.cdr, what="the CDR")
+    assert centre.cdr()[0].queue is None
+
+
+def test_a_modem_call_routed_to_a_queue_by_its_number_ends_with_the_reason(tmp_path):
+    """An ANI route to a queue matches the modem's caller: the call is not
+    answered, and its CDR gives the reason."""
+    centre = ModemCentre(tmp_path, '\n[[routes]]\nani = "5551234"\nqueue = "support"\n')
+    centre.modem.call("5551234", "")
+    centre.run_until(centre.cdr, within_ms=20_000, what="the CDR")
+    cdr = centre.cdr()[0]
+    assert (cdr.trunk, cdr.cause, cdr.queue) == (LINE, NO_BUS, None)
+    assert not centre.modem.offhook
+    centre.close()
+
+
+# ---- configuration ---------------------------------------------------------------------
+
+MODEM_BASE = BASE + textwrap.dedent("""
+    [[modems]]
+    port = "/dev/ttyACM0"
+
+    [[modems]]
+    port = "/dev/ttyACM1"
+    compression = "132,8000"
+    audio = "alaw"
+    init = ["AT+IFC=2,2", "AT#CID=1"]
+    baud = 57600
+
+    [[trunk_groups]]
+    name = "modems"
+    direction = "in"
+    channels = ["mdmB1C1", "mdmB2C1"]
+    disconnect = ["loop_current", "tone"]
+
+    [[routes]]
+    trunk_group = "modems"
+    flow = "main_menu"
+""")
+
+
+def test_modems_are_lines_named_in_order_with_their_settings(tmp_path):
+    config = load_server_config(write(tmp_path, MODEM_BASE))
+    assert config.modems == (
+        ModemSettings("/dev/ttyACM0"),
+        ModemSettings("/dev/ttyACM1", 57600, "132,8000", "alaw", ("AT+IFC=2,2", "AT#CID=1")))
+    group = config.trunk_group_of("mdmB2C1")
+    assert (group.name, group.signalling) == ("modems", {"mdmB1C1": "modem",
+                                                         "mdmB2C1": "modem"})
+    assert group.supervision("modem").methods == {"loop_current", "tone"}
+    assert config.route_for(trunk_group="modems").flow == "main_menu"
+
+
+def modem_edit(old, new):
+    assert MODEM_BASE.count(old) >= 1, old
+    return MODEM_BASE.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(("change", "key", "message"), [
+    (('port = "/dev/ttyACM0"', 'port = "ttyACM0"'), "modems[0].port",
+     "'ttyACM0' is not the modem's serial device, such as \"/dev/ttyACM0\""),
+    (('port = "/dev/ttyACM1"', 'port = "/dev/ttyACM0"'), "modems[1].port",
+     "serial port '/dev/ttyACM0' is already declared at modems[0].port"),
+    (('port = "/dev/ttyACM0"', 'port = 3'), "modems[0].port", "got integer 3"),
+    (('audio = "alaw"', 'audio = "pcm"'), "modems[1].audio", "'pcm' is not one of 'ulaw', "
+     "'alaw'"),
+    (('compression = "132,8000"', 'compression = "ulaw"'), "modems[1].compression",
+     "'ulaw' is not AT+VSM's argument"),
+    (('"AT#CID=1"', '"VCID=1"'), "modems[1].init[1]", "'VCID=1' is not an AT command"),
+    (('baud = 57600', 'speed = 57600'), "modems[1].speed", "unknown key"),
+    (('channels = ["mdmB1C1", "mdmB2C1"]', 'channels = ["mdmB1C1", "mdmB3C1"]'),
+     "trunk_groups[2].channels[1]", "'mdmB3C1' is not a declared voice modem ([[modems]] "
+     "declares mdmB1C1, mdmB2C1)"),
+    (('channels = ["mdmB1C1", "mdmB2C1"]', 'channels = ["mdmB1C1-2"]'),
+     "trunk_groups[2].channels[0]", "'mdmB1C1-2' is not a voice modem's name"),
+    (('channels = ["mdmB1C1", "mdmB2C1"]', 'channels = ["mdmB1C2"]'),
+     "trunk_groups[2].channels[0]", "'mdmB1C2' is not a voice modem's name"),
+    (('name = "modems"\ndirection = "in"', 'name = "modems"\ndirection = "both"'),
+     "trunk_groups[2].direction", NO_BUS + "; calls out join an agent's phone"),
+    (('disconnect = ["loop_current", "tone"]', 'disconnect = ["silence"]'),
+     "trunk_groups[2].disconnect[0]", "mdmB1C1 is a voice modem, which gives only "
+     "'loop_current' and 'reversal' and 'tone': no 'silence'"),
+    (('trunk_group = "modems"\nflow = "main_menu"', 'trunk_group = "modems"\nqueue = "sales"'),
+     "routes[2].queue", f"'sales': {NO_BUS} (trunk group 'modems'): route it to a flow"),
+    (('[[routes]]\ntrunk_group = "modems"\nflow = "main_menu"', ''),
+     "routing.default.queue", None),
+], ids=["port", "port twice", "port not a string", "audio", "compression", "init",
+        "unknown key", "undeclared modem", "modem range", "second line", "calls out",
+        "silence", "route to a queue", "default route to a queue"])
+def test_modem_errors_name_file_key_and_value(tmp_path, change, key, message):
+    text = modem_edit(*change)
+    if message is None:                 # the default route a queue, the group without one
+        text = text.replace('default = {flow = "main_menu"}', 'default = {queue = "sales"}')
+        message = (f"'sales': trunk group 'modems' has no route of its own, and {NO_BUS}: "
+                   "give it a route to a flow")
+    e = error(tmp_path, text)
+    assert e.key == key, str(e)
+    assert message in str(e), str(e)
+
+
+def test_a_modem_s_port_is_not_the_sms_modem_s(tmp_path):
+    e = error(tmp_path, MODEM_BASE + '\n[sms]\nport = "/dev/ttyACM1"\n')
+    assert e.key == "modems[1].port" and "already declared at sms.port" in str(e)
+
+
+def test_a_modem_is_no_station(tmp_path):
+    with pytest.raises(ConfigError, match="mdmB1C1 is a voice modem; station groups take"):
+        load_server_config(write(tmp_path, MODEM_BASE.replace(
+            'stations = ["msiB1C1-4"]', 'stations = ["msiB1C1-4", "mdmB1C1"]')))
+
+
+def test_check_opens_each_modem_s_port_and_the_server_will_not_start_without_it(tmp_path):
+    """`cti server --check` says whether each modem's port opens (a pty's
+    here); one that cannot be opened fails the check, and `cti server`
+    refuses to start, in one line naming the port, exit status 2."""
+    import io
+    import os
+    import subprocess
+    import sys
+
+    from cti.server.check import run as check
+
+    master, slave = os.openpty()
+    try:
+        port = os.ttyname(slave)
+        config = modem_config(tmp_path, modems=MODEMS.replace("/dev/ttyACM0", port))
+        out = io.StringIO()
+        assert check(config.path, out) == 0, out.getvalue()
+        assert f"ok   devices: voice modem mdmB1C1's port {port} opens" in out.getvalue()
+    finally:
+        os.close(slave)
+        os.close(master)
+    (tmp_path / "flows").rename(tmp_path / "flows.1")
+    missing = str(tmp_path / "no-such-tty")
+    config = modem_config(tmp_path, modems=MODEMS.replace("/dev/ttyACM0", missing))
+    out = io.StringIO()
+    assert check(config.path, out) == 2
+    assert f"FAIL devices: [Errno 2] could not open port {missing}" in out.getvalue()
+    done = subprocess.run([sys.executable, "-m", "cti", "server", "-c", config.path,
+                           "--drain", "0"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    [line] = [x for x in done.stderr.splitlines() if x.startswith("cti server:")]
+    assert line.startswith(f"cti server: cannot start: open({missing}): cannot open the "
+                           "serial port"), line
+
+
+def test_the_sample_s_modem_loads_and_every_modem_key_is_documented(tmp_path):
+    """The commented [[modems]] sample of etc/cti.toml, uncommented, is a
+    configuration that loads; docs/configuration.md has every key."""
+    sample = (ROOT / "etc" / "cti.toml").read_text()
+    block = sample.split("# A voice modem on an analog line", 1)[1].split(
+        "# A USB caller-ID box", 1)[0]
+    lines = block.splitlines()
+    lines = lines[lines.index("# [[modems]]"):]
+    text = "\n".join(line[2:] for line in lines)
+    config = modem_config(tmp_path, modems="\n" + text + "\n")
+    assert config.trunk_group_of("mdmB1C1").name == "modem_lines"
+    assert config.route_for(trunk_group="modem_lines").flow == "after_hours"
+    docs = (ROOT / "docs" / "configuration.md").read_text()
+    section = docs.split("### `[[modems]]`", 1)[1].split("\n### ", 1)[0]
+    assert [k for k in ("port", "baud", "compression", "audio", "init")
+            if f"| `{k}` |" not in section] == []
+
+
+def test_line_status_shows_the_modem_beside_the_boards(centre):
+    """GetLineStatus (linediag scan): the modem's board, voice and line,
+    off the bus, its port, and its line's hook."""
+    client = admin(centre)
+    rows = {r["device"]: r for r in centre.call(client.call("GetLineStatus"))["devices"]}
+    voice, line = rows[LINE], rows[LINE + "/line"]
+    assert (voice["kind"], voice["slot"], voice["port"], voice["ready"]) == (
+        "voice", None, "/dev/ttyACM0", True)
+    assert (line["hook"], line["ringing"], line["loop_current"]) == ("on", False, None)
+    assert rows["dxxxB1C1/line"]["slot"] is not None
+
+
+def test_a_caller_who_hangs_up_while_leaving_a_message_is_cleared_whole(centre):
+    """The loop current drops in the middle of the recording: the modem
+    stops recording and goes on hook, the flow ends, the CDR says the
+    caller released, and the modem takes the next call."""
+    tier = centre.flow_tier()
+    centre.modem.call("5551234", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the flow answers")
+    centre.run(1_000)
+    centre.modem.press("9")
+    centre.run_until(lambda: centre.modem.mode == "vrx", what="the recording (AT+VRX)")
+    centre.modem.say(g711.encode(tone(440, 1_000).tobytes(), "ulaw"))
+    centre.run(500)
+    centre.modem.hang_up("loop")
+    centre.run_until(lambda: tier.outcomes, what="the flow ends")
+    centre.run_until(lambda: not centre.modem.offhook, what="the line hung up")
+    centre.run_until(centre.cdr, what="the CDR")
+    assert centre.cdr()[0].released_by == "caller"
+    assert centre.server.driver.status(LINE)["state"] == "idle"
+    centre.modem.call("5559876", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the next call")
+    centre.modem.hang_up("loop")
+    centre.run_until(lambda: len(centre.cdr()) == 2, what="the second CDR")
+    assert centre.cdr()[1].ani == "5559876"
+
+
+def test_with_no_flow_server_a_modem_call_ends_saying_why(centre):
+    """The default treatment ([routing] flow_down, a queue) cannot take a
+    modem's caller: the call ends unanswered, the CDR says both reasons."""
+    centre.modem.call("5551234", "")
+    centre.run_until(centre.cdr, within_ms=20_000, what="the CDR")
+    assert centre.cdr()[0].cause == f"no flow server; {NO_BUS}"
+    assert not centre.modem.offhook
