@@ -43,6 +43,10 @@ SIGNALLINGS = {
 LEFT_ALONE = ("fcshdlc", "rawhdlc", "nethdlc", "mtp2", "dacs", "dacsrbs", "indclear", "user")
 #: Keywords dahdi_cfg takes that the driver has no use for: checked, logged.
 LAWS = ("alaw", "mulaw", "deflaw")
+#: Keywords whose line makes its channels one bundle (dahdi_cfg's
+#: chanconfig): the first is the master, the others its slaves, which the
+#: kernel never opens on their own (DAHDI_SPECIFY: EBUSY).
+BUNDLES = ("clear", "rawhdlc", "nethdlc", "fcshdlc")
 FRAMINGS = ("d4", "esf", "cas", "ccs")
 CODINGS = ("ami", "b8zs", "hdb3")
 #: What may follow a span's coding: E1 CRC-4, sending yellow; a BRI
@@ -76,6 +80,8 @@ class SystemConf:
     zones: list = field(default_factory=list)      # loadzone= in order
     default_zone: str | None = None
     left_alone: dict = field(default_factory=dict)  # channo -> keyword (LEFT_ALONE)
+    lines: dict = field(default_factory=dict)       # channo -> its line's number
+    masters: dict = field(default_factory=dict)     # slave channo -> its master (BUNDLES)
 
 
 def _numbers(text, where):
@@ -149,11 +155,15 @@ def parse(text, path="system.conf"):
             conf.spans[span.number] = span
         elif key in SIGNALLINGS or key in LEFT_ALONE:
             kept = conf.channels if key in SIGNALLINGS else conf.left_alone
-            for channo in _channel_value(key, value, where):
+            numbers = _channel_value(key, value, where)
+            for channo in numbers:
                 if channo in conf.channels or channo in conf.left_alone:
                     raise SystemConfError(f"{where}: channel {channo} is already "
                                           f"{conf.channels.get(channo) or conf.left_alone[channo]}")
                 kept[channo] = key
+                conf.lines[channo] = n
+                if key in BUNDLES and channo != numbers[0]:
+                    conf.masters[channo] = numbers[0]
         elif key in LAWS:
             _numbers(value, where)
             log.info("{where}: {key}= ignored: the driver reads and writes 16-bit linear",

@@ -990,3 +990,102 @@ def test_an_empty_prompt_ends_at_once_and_an_ioctl_without_its_argument_is_efaul
         assert refused.value.errno == _dahdi.lib.EFAULT
     finally:
         devices.close(fd)
+
+
+def _bufinfo(devices, fd, numbufs, bufsize):
+    """SET_BUFINFO then GET_BUFINFO: the buffers the channel has now."""
+    buffers = _dahdi.ffi.new("struct dahdi_bufferinfo *")
+    buffers.txbufpolicy = buffers.rxbufpolicy = _dahdi.lib.DAHDI_POLICY_IMMEDIATE
+    buffers.numbufs, buffers.bufsize = numbufs, bufsize
+    devices.ioctl(fd, _dahdi.lib.DAHDI_SET_BUFINFO, buffers)
+    devices.ioctl(fd, _dahdi.lib.DAHDI_GET_BUFINFO, buffers)
+    return buffers.numbufs, buffers.bufsize
+
+
+def test_set_bufinfo_takes_what_the_kernel_takes_and_the_driver_asks_within_it():
+    """The kernel's DAHDI_SET_BUFINFO refuses (EINVAL) a buffer over
+    DAHDI_MAX_BLOCKSIZE or under 16 bytes and more than DAHDI_MAX_BUF_SPACE
+    bytes in all; more than DAHDI_MAX_NUM_BUFS buffers, or fewer than 2,
+    are taken as those (dahdi_reallocbufs).  A D-channel's 32 buffers of
+    1024 bytes are the most it takes, and the driver opens one."""
+    span = IsdnSpan()
+    assert span.driver.status("dtiB1D")["state"] == "open"
+    devices = SimulatedDevices()
+    fd = devices.open(CHANNEL_PATH)
+    try:
+        devices.ioctl(fd, _dahdi.lib.DAHDI_SPECIFY, _dahdi.ffi.new("int *", 1))
+        for numbufs, bufsize in ((32, 1025), (2, 8193), (4, 15), (5, 8192)):
+            with pytest.raises(OSError) as refused:
+                _bufinfo(devices, fd, numbufs, bufsize)
+            assert refused.value.errno == errno.EINVAL, (numbufs, bufsize)
+        assert _bufinfo(devices, fd, 32, 1024) == (32, 1024)
+        assert _bufinfo(devices, fd, 40, 16) == (32, 16)
+        assert _bufinfo(devices, fd, 1, 160) == (2, 160)
+    finally:
+        devices.close(fd)
+
+
+def test_buffers_the_kernel_refuses_are_an_error_naming_the_channel_and_the_values(
+        monkeypatch):
+    monkeypatch.setattr("drivers.dahdi.DCHANNEL_BUFSIZE", 2048)
+    with pytest.raises(errors.BadParameter, match=r"DAHDI channel 16 refused 32 buffers of "
+                       r"2048 bytes: the kernel takes 16 to 8192 bytes a buffer and 32768 "
+                       r"bytes in all") as refused:
+        IsdnSpan()
+    assert refused.value.function == "DAHDI_SET_BUFINFO"
+
+
+def _chanconfig(channo, sigtype, master=0, idlebits=0):
+    """DAHDI_CHANCONFIG on the control node, as dahdi_cfg sends it."""
+    devices = SimulatedDevices()
+    ctl = devices.open("/dev/dahdi/ctl")
+    try:
+        config = _dahdi.ffi.new("struct dahdi_chanconfig *")
+        config.chan, config.sigtype = channo, sigtype
+        config.master, config.idlebits = master, idlebits
+        devices.ioctl(ctl, _dahdi.lib.DAHDI_CHANCONFIG, config)
+    finally:
+        devices.close(ctl)
+
+
+def test_a_slave_of_a_clear_bundle_is_refused_naming_its_master_and_the_line():
+    """clear=1-15 makes one bundle of the channels (dahdi_cfg: 2-15 slaves
+    of 1, with 1's signalling, so GET_PARAMS says clear): the kernel
+    refuses to open a slave (EBUSY), said as such, not as a channel
+    another program has."""
+    class Bundled(IsdnSpan):
+        def __init__(self):
+            self.sim = Simulator.from_config(self.BOARDS, seed=1)
+            for channo in range(2, 16):
+                _chanconfig(channo, _dahdi.lib.DAHDI_SIG_SLAVE, master=1)
+            conf = systemconf.parse("span=1,1,0,ccs,hdb3,crc4\nclear=1-15\nbchan=17-31\n"
+                                    "hardhdlc=16\n", "/etc/dahdi/system.conf")
+            self.driver = DahdiDriver(SimulatedDevices(), conf, task.Clock())
+
+    span = Bundled()
+    span.driver.open("dahdiC1")
+    with pytest.raises(errors.DeviceBusy, match=r"system.conf:2: DAHDI channel 5 is a slave "
+                       r"of channel 1: a clear= line makes its channels one bundle"):
+        span.driver.open("dahdiC5")
+    span.driver.open("dahdiC17")
+
+
+def test_channels_the_kernel_will_not_open_are_refused_saying_why():
+    """DAHDI_SPECIFY as dahdi_specchan_open answers: a channel dahdi_cfg
+    made a dacs cross-connect since the driver started (EBUSY), one it left
+    unconfigured (ENXIO), one whose board went (EINVAL: unregistered) - each
+    named with its system.conf line and what to run."""
+    rig = DahdiRig(BOARDS)
+    _chanconfig(8, _dahdi.lib.DAHDI_SIG_DACS, idlebits=9)
+    with pytest.raises(errors.DeviceBusy, match=r"system.conf:6: DAHDI channel 8 is "
+                       r"cross-connected \(dacs\) in the kernel"):
+        rig.driver.open("dahdiC8")
+    _chanconfig(10, _dahdi.lib.DAHDI_SIG_NONE)
+    with pytest.raises(errors.NoSuchDevice, match=r"system.conf:6: DAHDI channel 10 is not "
+                       r"configured in the kernel: run dahdi_cfg -vv .* dahdi_scan"):
+        rig.driver.open("dahdiC10")
+    assert _dahdi.lib.cti_dahdisim_unplug(4) == 0          # the E1 CAS span
+    with pytest.raises(errors.NoSuchDevice, match=r"system.conf:8: DAHDI channel 31 is not "
+                       r"in the kernel \(a card missing, or its board removed\)"):
+        rig.driver.open("dahdiC31")
+    rig.driver.open("dahdiC7")                              # the others open as before

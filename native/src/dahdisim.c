@@ -131,6 +131,8 @@ typedef struct dchannel {
     int chan_alarms;            /* its own (an FXO port with no battery: RED) */
     int removed;                /* its board unplugged (cti_dahdisim_unplug): REMOVED
                                  * queued, then ENODEV for everything */
+    int master;                 /* DAHDI_CHANCONFIG's: the channel it is a slave of
+                                 * (0: none), or cross-connected to (dacs) */
     /* an FXS port: the phone's hook as last seen, its flashes, our ringing */
     int phone_off, flashes;
     int ring_on_ms, ring_off_ms, ringing_phone, bell;
@@ -149,6 +151,7 @@ typedef enum { SPAN_FXO, SPAN_FXS, SPAN_TRUNK, SPAN_PSEUDO } span_kind;
 
 typedef struct dspan {
     int spanno, board, count;
+    int removed;                /* its board unplugged: the kernel unregistered it */
     span_kind kind;
     device *dev;                /* a T1/E1 span; NULL for analog boards */
 } dspan;
@@ -361,9 +364,12 @@ static dchannel *new_pseudo(void)
     return &P.pseudo[k];
 }
 
+/* A span the kernel has (span_find_and_get): not one whose board was
+ * unplugged, which _dahdi_unassign_span took off its list. */
 static dspan *span_no(int spanno)
 {
-    return spanno >= 1 && spanno <= P.nspans ? &P.spans[spanno - 1] : NULL;
+    return spanno >= 1 && spanno <= P.nspans && !P.spans[spanno - 1].removed
+               ? &P.spans[spanno - 1] : NULL;
 }
 
 /* ---- events and the wake descriptor ------------------------------------*/
@@ -376,6 +382,7 @@ static void queue_event(dchannel *c, int event)
 }
 
 static int fail(int err);
+static int span_alarms(const dspan *s);
 static void update_wakefd(void);
 
 void cti_dahdisim_tone_zone(int loaded)
@@ -386,18 +393,23 @@ void cti_dahdisim_tone_zone(int loaded)
 }
 
 /* A board hot-unplugged (an Astribank's USB cable pulled), as the kernel's
- * disable_span and the nodev file operations answer: each channel of span
- * `spanno` gets DAHDI_EVENT_REMOVED, and once that is read every read,
- * write and ioctl ENODEV (GETEVENT still says REMOVED).  -1 (ENXIO): no
- * such span. */
+ * dahdi_unregister_device: disable_span queues DAHDI_EVENT_REMOVED on each
+ * channel of span `spanno`, and dahdi_alarm_notify ALARM if the span had
+ * no alarm (its alarms become NOTOPEN); once REMOVED is read every read,
+ * write and ioctl is ENODEV (the nodev file operations; GETEVENT still
+ * says REMOVED).  _dahdi_unassign_span then takes the span and its
+ * channels off the kernel's lists: SPANSTAT of the span, GET_PARAMS and
+ * SPECIFY of its channels are EINVAL.  -1 (ENXIO): no such span. */
 int cti_dahdisim_unplug(int spanno)
 {
-    int i, found = 0;
+    int i, found = 0, quiet;
+    dspan *s;
     sim_lock();
-    if (sim_ensure() < 0 || build() < 0) {
+    if (sim_ensure() < 0 || build() < 0 || !(s = span_no(spanno))) {
         sim_unlock();
-        return -1;
+        return fail(ENXIO);
     }
+    quiet = span_alarms(s) == 0;
     for (i = 0; i < P.nchans; i++) {
         dchannel *c = &P.chans[i];
         if (c->spanno != spanno || c->removed)
@@ -405,7 +417,10 @@ int cti_dahdisim_unplug(int spanno)
         found = 1;
         c->removed = 1;
         queue_event(c, DAHDI_EVENT_REMOVED);
+        if (quiet)
+            queue_event(c, DAHDI_EVENT_ALARM);
     }
+    s->removed = 1;
     update_wakefd();
     sim_unlock();
     return found ? 0 : fail(ENXIO);
@@ -729,8 +744,8 @@ void dahdisim_tick(void)
             audio_tick(&P.pseudo[i]);
     for (i = 0; i < P.nchans; i++) {
         dchannel *c = &P.chans[i];
-        if (c->opens == 0)
-            continue;
+        if (c->opens == 0 || c->removed)
+            continue;           /* nothing comes from a board unplugged */
         switch (c->span->kind) {
         case SPAN_TRUNK: trunk_tick(c); break;
         case SPAN_FXS: station_port_tick(c); break;
@@ -1194,14 +1209,19 @@ static int channel_ioctl(dfd *f, unsigned long request, void *arg)
         return 0;
     }
     case DAHDI_SET_BUFINFO: {
-        /* the kernel's dahdi_reallocbufs: the buffers' size is the block
-         * size from now on (a D-channel's: the longest frame it takes) */
+        /* dahdi_chan_ioctl's DAHDI_SET_BUFINFO: a buffer of 16 to
+         * DAHDI_MAX_BLOCKSIZE bytes, DAHDI_MAX_BUF_SPACE bytes in all, else
+         * EINVAL; then dahdi_reallocbufs takes numbufs within 2 ..
+         * DAHDI_MAX_NUM_BUFS (more or fewer are not refused: clamped).  The
+         * buffers' size is the block size from now on (a D-channel's: the
+         * longest frame it takes) */
         const struct dahdi_bufferinfo *bi = arg;
-        if (bi->bufsize < 16 || bi->bufsize > DAHDI_MAX_BLOCKSIZE || bi->numbufs < 2 ||
-            bi->numbufs > DAHDI_MAX_NUM_BUFS)
+        if (bi->bufsize > DAHDI_MAX_BLOCKSIZE || bi->bufsize < 16 ||
+            (long)bi->bufsize * bi->numbufs > DAHDI_MAX_BUF_SPACE)
             return fail(EINVAL);
         f->blocksize = bi->bufsize;
-        f->numbufs = bi->numbufs;
+        f->numbufs = bi->numbufs < 2 ? 2 : bi->numbufs > DAHDI_MAX_NUM_BUFS
+                         ? DAHDI_MAX_NUM_BUFS : bi->numbufs;
         c->keep = (size_t)f->numbufs * (size_t)f->blocksize;
         return 0;
     }
@@ -1271,6 +1291,46 @@ static int channel_ioctl(dfd *f, unsigned long request, void *arg)
     }
 }
 
+/* A channel of a span the kernel has (chan_from_num): configured or not
+ * (a channel with no device here has sigtype 0, as one dahdi_cfg left
+ * alone), not one whose board was unplugged.  NULL: none. */
+static dchannel *span_channel(int channo)
+{
+    if (channo < 1 || channo > P.nchans || P.chans[channo - 1].removed)
+        return NULL;
+    return &P.chans[channo - 1];
+}
+
+/* DAHDI_CHANCONFIG, as dahdi_cfg sends it for each channel line (the
+ * kernel's dahdi_ioctl_chanconfig, for what the personality models): a
+ * slave (DAHDI_SIG_SLAVE: the channels after the first of a clear,
+ * rawhdlc, nethdlc or fcshdlc line) takes its master's signalling and
+ * SPECIFY refuses it; a dacs channel is cross-connected to `idlebits`
+ * and SPECIFY refuses it too.  Only a channel with a device here can take
+ * another signalling (one without stays unconfigured).  EINVAL: no such
+ * channel, master or dacs partner, as the kernel's. */
+static int chanconfig(const struct dahdi_chanconfig *cc)
+{
+    dchannel *c = span_channel(cc->chan), *other = NULL;
+    if (!c || !c->dev)
+        return fail(EINVAL);
+    if (cc->sigtype == DAHDI_SIG_SLAVE) {
+        if (!(other = span_channel(cc->master)) || other == c)
+            return fail(EINVAL);        /* "slave channel without master" */
+        c->sigtype = other->sigtype;
+        c->master = other->channo;
+        return 0;
+    }
+    if ((cc->sigtype & __DAHDI_SIG_DACS) == __DAHDI_SIG_DACS) {
+        if (!(other = span_channel(cc->idlebits)))
+            return fail(EINVAL);        /* "dacs channel not found" */
+        c->master = other->channo;
+    } else
+        c->master = 0;
+    c->sigtype = cc->sigtype;
+    return 0;
+}
+
 static int ctl_ioctl(unsigned long request, void *arg)
 {
     switch (request) {
@@ -1285,11 +1345,13 @@ static int ctl_ioctl(unsigned long request, void *arg)
     case DAHDI_GET_PARAMS: {
         struct dahdi_params *p = arg;
         const dchannel *c = channel(p->channo);
-        if (!c)
-            return fail(EINVAL);
+        if (!c || c->removed)
+            return fail(EINVAL);        /* chan_from_num: none, or unregistered */
         fill_params(c, p);
         return 0;
     }
+    case DAHDI_CHANCONFIG:
+        return chanconfig(arg);
     case DAHDI_MAINT:
         return maint(arg);
     default:
@@ -1309,15 +1371,20 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
     else if (f->ctl)
         r = ctl_ioctl(request, arg);
     else if (request == DAHDI_SPECIFY) {
-        dchannel *c = channel(*(int *)arg);
-        if (f->ch)
+        /* dahdi_prechan_ioctl and dahdi_specchan_open: no such channel
+         * (none, or its board unplugged: unregistered) EINVAL; one not
+         * configured (sig 0: dahdi_cfg not run, or left unused) ENXIO; a
+         * slave of another, a dacs cross-connect or a channel another
+         * descriptor has (DAHDI_FLAGBIT_OPEN) EBUSY */
+        int channo = *(int *)arg;
+        dchannel *c = channo >= FIRST_PSEUDO ? channel(channo) : span_channel(channo);
+        if (f->ch || !c)
             r = fail(EINVAL);
-        else if (!c)
+        else if (c->sigtype == DAHDI_SIG_NONE)
             r = fail(ENXIO);
-        else if (c->removed)
-            r = fail(ENODEV);   /* its device node went with the board */
-        else if (c->opens > 0)
-            r = fail(EBUSY);    /* DAHDI_FLAGBIT_OPEN: one descriptor at a time */
+        else if (c->master || (c->sigtype & __DAHDI_SIG_DACS) == __DAHDI_SIG_DACS ||
+                 c->opens > 0)
+            r = fail(EBUSY);
         else {
             f->ch = c;
             c->opens++;
