@@ -158,7 +158,10 @@ FRAME_LOST = {lib.DAHDI_EVENT_BADFCS: "a bad FCS", lib.DAHDI_EVENT_ABORT: "an ab
 #: go of it (nothing to send on a line that is gone: done at once); every
 #: other is refused with DeviceRemoved.
 LETTING_GO = frozenset({"reset", "stop", "busy", "unlisten", "transmit_slot", "set_bits",
-                        "stop_ring", "station_tone", "station_offhook"})
+                        "bits", "abcd", "stop_ring", "station_tone", "station_offhook"})
+#: The bits of a timeslot whose board was removed: nothing sent, nothing
+#: received (so a clear-down waits for no far end).
+NO_BITS = "0000"
 #: A span's alarm while its board is removed (a hot-unplugged device): the
 #: kernel has unregistered it, so SPANSTAT has no more to say of it.
 REMOVED = "removed"
@@ -1194,6 +1197,8 @@ class DahdiDriver:
         else:
             if ch.op is not None:
                 self._finish(ch, "error")
+            self._cancel_ring_done(ch)      # a phone's bell went with it
+            ch.ring_cycles = 0
             self.devices.close(ch.fd)
         self._emit(ch, "alarm", alarm=REMOVED, raised=True)
         self._span_removed(ch.span)
@@ -1664,6 +1669,8 @@ class DahdiDriver:
 
     def _bit_strings(self, name, function):
         ch = self._timeslot(name, function, ("em", "cas", "ls"))
+        if ch.removed:
+            return NO_BITS, NO_BITS
         params = self._params(ch)
         return tuple("".join("1" if bits & bit else "0" for bit in ABCD)
                      for bits in (params.txbits, params.rxbits))

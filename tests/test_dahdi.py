@@ -1085,7 +1085,45 @@ def test_channels_the_kernel_will_not_open_are_refused_saying_why():
                        r"configured in the kernel: run dahdi_cfg -vv .* dahdi_scan"):
         rig.driver.open("dahdiC10")
     assert _dahdi.lib.cti_dahdisim_unplug(4) == 0          # the E1 CAS span
+    rig.run(1_000)                                          # the kernel unregisters it
     with pytest.raises(errors.NoSuchDevice, match=r"system.conf:8: DAHDI channel 31 is not "
                        r"in the kernel \(a card missing, or its board removed\)"):
         rig.driver.open("dahdiC31")
     rig.driver.open("dahdiC7")                              # the others open as before
+
+
+def test_enodev_from_an_operation_is_the_board_removed_said_as_such():
+    """The kernel unregisters a removed board's channels a second after
+    queueing REMOVED: from then every call on them is ENODEV, read or
+    not.  An operation meeting it first (an e&m seizure, an FXO port's
+    hook) gets DeviceRemoved naming the channel, and the channel is gone
+    as REMOVED would have made it: its alarm "removed" reported, its span's
+    too, nothing asked of it again; the other spans go on."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    d.open("dahdiC7")
+    d.open("dahdiC1")
+    d.enable_alarm_events("dahdiS3")
+    assert _dahdi.lib.cti_dahdisim_unplug(3) == 0          # the T1
+    assert _dahdi.lib.cti_dahdisim_unplug(1) == 0          # the first analog board
+    rig.sim.advance(1_100)                  # the reactor late: REMOVED unread
+    with pytest.raises(errors.DeviceRemoved, match=r"DAHDI_HOOK\(dahdiC7\): its board was "
+                       r"removed \(DAHDI channel 7, span dahdiS3\)"):
+        d.set_bits("dahdiC7", 1, 1)
+    with pytest.raises(errors.DeviceRemoved, match=r"DAHDI_HOOK\(dahdiC1\): its board was "
+                       r"removed \(DAHDI channel 1, span dahdiS1\)"):
+        d.set_hook("dahdiC1", True)
+    assert d.status("dahdiC7")["state"] == "removed"
+    assert d.abcd("dahdiC7") == ("0000", "0000")
+    d.set_bits("dahdiC7", 0, 0)                             # letting go: nothing to send
+    with pytest.raises(errors.DeviceRemoved):
+        d.play("dahdiC7", [])
+    assert d.alarms("dahdiS3") == {"removed"}
+    assert d.status("dahdiS3")["alarms"] == ["removed"]
+    rig.run(100)
+    alarms = {(e.device, e["alarm"], e["raised"]) for e in rig.events if e.kind == "alarm"}
+    assert {("dahdiC7", "removed", True), ("dahdiC1", "removed", True),
+            ("dahdiS3", "removed", True)} <= alarms
+    d.set_bits("dahdiC31", 1, 0, 0, 1)                      # the E1 goes on
+    rig.run(100)
+    assert d.abcd("dahdiC31")[0] == "1001"

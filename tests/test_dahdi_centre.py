@@ -333,3 +333,54 @@ def test_an_fxo_line_losing_battery_is_out_of_service_until_it_comes_back(tmp_pa
     assert _dahdi.lib.cti_dahdisim_line_alarm(channo, 0) == 0
     centre.run_until(lambda: line.state == "idle", within_ms=1_000,
                      what="the port back in service")
+
+
+def test_an_unplugged_t1_clears_its_call_and_the_other_spans_take_calls(tmp_path):
+    """A T1 board hot-unplugged with a call up: the kernel sends REMOVED on
+    each timeslot, then ENODEV, and unregisters the span.  The call on it
+    is cleared with the board's removal as its cause, the span is in
+    alarm ("removed": its status, linediag spans, the doctor), its
+    timeslots out of service; a caller on an FXO line still gets through."""
+    centre = centre_with(tmp_path, "", driver="dahdi")
+    centre.server.startService()                            # the spans watch their alarms
+    talking(centre, "dtiB1T7")
+    span = centre.driver.status("dtiB1")
+    assert span["alarms"] == []
+    spanno = centre.driver._span_numbers["dtiB1"]
+    assert _dahdi.lib.cti_dahdisim_unplug(spanno) == 0
+    centre.run_until(lambda: not centre.center.calls, within_ms=2_000, what="the call clears")
+    [cdr] = centre.records.of(CallRecord)
+    assert (cdr.released_by, cdr.cause) == ("network", "span dtiB1 down: its board was removed")
+    centre.run(1_500)
+    assert centre.driver.status("dtiB1")["alarms"] == ["removed"]
+    assert centre.driver.alarms("dtiB1") == {"removed"}
+    assert centre.center.channels["dtiB1"].snapshot()["alarms"] == ["removed"]
+    assert centre.center.channels["dtiB1T7"].state == "out_of_service"
+    assert centre.center.channels["dtiB1T8"].state == "out_of_service"
+    assert centre.driver.status("dtiB1T7")["state"] == "removed"
+    with pytest.raises(errors.DeviceRemoved, match="its board was removed"):
+        centre.driver.play("dtiB1T7", [])
+    caller = centre.sim.endpoint("dxxxB1C3")
+    caller.call(ani="2125559876")
+    centre.run_until(lambda: len(centre.center.calls) == 1, within_ms=30_000,
+                     what="a call on an FXO line is taken")
+    assert centre.sim.misuse() == []
+    centre.center.stop()
+
+
+def test_an_unplugged_station_board_clears_its_agent_s_call_and_is_out_of_service(tmp_path):
+    """The agents' phones' board unplugged while an agent talks: the call
+    ends with the phone's removal as its cause, the phone is out of
+    service, and the T1 goes on."""
+    centre = centre_with(tmp_path, "", driver="dahdi")
+    talking(centre, "dxxxB1C2")
+    station = centre.center.channels["msiB1C1"]
+    assert _dahdi.lib.cti_dahdisim_unplug(3) == 0            # the station board: span 3
+    centre.run_until(lambda: not centre.center.calls, within_ms=2_000, what="the call clears")
+    [cdr] = centre.records.of(CallRecord)
+    assert cdr.cause == "phone out of service: its board was removed"
+    assert station.state == "out_of_service"
+    assert station.snapshot()["state"] == "out_of_service"
+    caller = centre.sim.endpoint("dtiB1T9")
+    caller.call(ani="2125559876", dnis="5550100")
+    centre.run_until(lambda: caller.state == "connected", what="the T1 call is answered")

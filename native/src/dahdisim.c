@@ -90,6 +90,8 @@
 #define RING_TRAILER_MS 50       /* RINGOFFHOOK this long after a ring burst
                                   * (kernel.h's DAHDI_RINGTRAILER) */
 #define FIRST_PSEUDO 0x8000      /* the kernel's FIRST_PSEUDO_CHANNEL */
+#define UNREGISTER_MS 1000       /* dahdi_unregister_device's msleep: a removed
+                                  * board's channels keep their files this long */
 #define EVENT_ROOM (DAHDI_MAX_EVENTSIZE - 1)    /* the kernel's ring keeps one free */
 #define FXO_SIGCAP (DAHDI_SIG_FXSLS | DAHDI_SIG_FXSGS | DAHDI_SIG_FXSKS)
 #define RBS_SIGCAP (DAHDI_SIG_EM | DAHDI_SIG_CAS | DAHDI_SIG_CLEAR | DAHDI_SIG_FXSLS | \
@@ -151,7 +153,9 @@ typedef enum { SPAN_FXO, SPAN_FXS, SPAN_TRUNK, SPAN_PSEUDO } span_kind;
 
 typedef struct dspan {
     int spanno, board, count;
-    int removed;                /* its board unplugged: the kernel unregistered it */
+    int removed;                /* its board unplugged (disable_span: REMOVED queued) */
+    long unregister_ms;         /* ... until the kernel unregisters it */
+    int gone;                   /* ... unregistered: no span, no channels, nodev */
     span_kind kind;
     device *dev;                /* a T1/E1 span; NULL for analog boards */
 } dspan;
@@ -368,7 +372,7 @@ static dchannel *new_pseudo(void)
  * unplugged, which _dahdi_unassign_span took off its list. */
 static dspan *span_no(int spanno)
 {
-    return spanno >= 1 && spanno <= P.nspans && !P.spans[spanno - 1].removed
+    return spanno >= 1 && spanno <= P.nspans && !P.spans[spanno - 1].gone
                ? &P.spans[spanno - 1] : NULL;
 }
 
@@ -395,17 +399,19 @@ void cti_dahdisim_tone_zone(int loaded)
 /* A board hot-unplugged (an Astribank's USB cable pulled), as the kernel's
  * dahdi_unregister_device: disable_span queues DAHDI_EVENT_REMOVED on each
  * channel of span `spanno`, and dahdi_alarm_notify ALARM if the span had
- * no alarm (its alarms become NOTOPEN); once REMOVED is read every read,
- * write and ioctl is ENODEV (the nodev file operations; GETEVENT still
- * says REMOVED).  _dahdi_unassign_span then takes the span and its
- * channels off the kernel's lists: SPANSTAT of the span, GET_PARAMS and
- * SPECIFY of its channels are EINVAL.  -1 (ENXIO): no such span. */
+ * no alarm (its alarms become NOTOPEN); nothing comes from the board any
+ * more, and once REMOVED is read every read, write and ioctl is ENODEV.
+ * UNREGISTER_MS later _dahdi_unassign_span takes the span and its
+ * channels off the kernel's lists and dahdi_chan_unreg gives their open
+ * files the nodev file operations: ENODEV for everything, events read or
+ * not (GETEVENT still says REMOVED); SPANSTAT of the span, GET_PARAMS and
+ * SPECIFY of its channels EINVAL.  -1 (ENXIO): no such span. */
 int cti_dahdisim_unplug(int spanno)
 {
     int i, found = 0, quiet;
     dspan *s;
     sim_lock();
-    if (sim_ensure() < 0 || build() < 0 || !(s = span_no(spanno))) {
+    if (sim_ensure() < 0 || build() < 0 || !(s = span_no(spanno)) || s->removed) {
         sim_unlock();
         return fail(ENXIO);
     }
@@ -421,6 +427,7 @@ int cti_dahdisim_unplug(int spanno)
             queue_event(c, DAHDI_EVENT_ALARM);
     }
     s->removed = 1;
+    s->unregister_ms = UNREGISTER_MS;
     update_wakefd();
     sim_unlock();
     return found ? 0 : fail(ENXIO);
@@ -742,6 +749,11 @@ void dahdisim_tick(void)
     for (i = 0; i < MAX_PSEUDO; i++)
         if (P.pseudo[i].in_use)
             audio_tick(&P.pseudo[i]);
+    for (i = 0; i < P.nspans; i++) {
+        dspan *s = &P.spans[i];
+        if (s->removed && !s->gone && (s->unregister_ms -= TICK_MS) <= 0)
+            s->gone = 1;        /* _dahdi_unassign_span, dahdi_chan_unreg */
+    }
     for (i = 0; i < P.nchans; i++) {
         dchannel *c = &P.chans[i];
         if (c->opens == 0 || c->removed)
@@ -953,7 +965,8 @@ static void fill_spaninfo(const dspan *s, struct dahdi_spaninfo *si)
         si->lineconfig = lineconfig(sp, &loop);
         t1maint_line(sp->maint, &framing, &coding, &clock, &loop);
         t1maint_counts n;
-        si->alarms = span_alarms(s) | (loop != DTLB_NONE ? DAHDI_ALARM_LOOPBACK : 0);
+        si->alarms = s->removed ? DAHDI_ALARM_NOTOPEN     /* disable_span's */
+                     : span_alarms(s) | (loop != DTLB_NONE ? DAHDI_ALARM_LOOPBACK : 0);
         /* the counts as a framer card's driver keeps them (wct4xxp): code
          * violations (bipolar violations and excessive zeros), framing
          * errors, CRC errors, E-bits */
@@ -983,6 +996,7 @@ static void fill_spaninfo(const dspan *s, struct dahdi_spaninfo *si)
          * a station board as xpp's FXS module, an analog board's FXO ports
          * as a mixed card (wctdm24xxp: ANALOG_MIXED, "ANALO") */
         snprintf(si->spantype, sizeof si->spantype, "%s", fxs ? "FXS" : "ANALO");
+        si->alarms = s->removed ? DAHDI_ALARM_NOTOPEN : 0;
     }
 }
 
@@ -1296,7 +1310,7 @@ static int channel_ioctl(dfd *f, unsigned long request, void *arg)
  * alone), not one whose board was unplugged.  NULL: none. */
 static dchannel *span_channel(int channo)
 {
-    if (channo < 1 || channo > P.nchans || P.chans[channo - 1].removed)
+    if (channo < 1 || channo > P.nchans || P.chans[channo - 1].span->gone)
         return NULL;
     return &P.chans[channo - 1];
 }
@@ -1345,7 +1359,7 @@ static int ctl_ioctl(unsigned long request, void *arg)
     case DAHDI_GET_PARAMS: {
         struct dahdi_params *p = arg;
         const dchannel *c = channel(p->channo);
-        if (!c || c->removed)
+        if (!c || c->span->gone)
             return fail(EINVAL);        /* chan_from_num: none, or unregistered */
         fill_params(c, p);
         return 0;
@@ -1399,7 +1413,7 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
         }
     } else if (!f->ch)
         r = fail(EINVAL);       /* not specified yet */
-    else if (f->ch->removed && f->ch->evlen == 0) {
+    else if (f->ch->removed && (f->ch->evlen == 0 || f->ch->span->gone)) {
         if (request == DAHDI_GETEVENT && arg)   /* nodev_unlocked_ioctl's hint */
             *(int *)arg = DAHDI_EVENT_REMOVED;
         r = fail(ENODEV);
@@ -1487,7 +1501,7 @@ ssize_t cti_dahdi_read(int fd, void *buf, size_t n)
     want = n / sample_size(f) < (size_t)f->blocksize ? n / sample_size(f)
                                                      : (size_t)f->blocksize;
     if (f->ch->removed)
-        r = fail(f->ch->evlen > 0 ? ELAST : ENODEV);
+        r = fail(f->ch->evlen > 0 && !f->ch->span->gone ? ELAST : ENODEV);
     else if (f->ch->sigtype == DAHDI_SIG_HARDHDLC)
         r = hdlc_read(f, buf, n);
     else if (f->ch->evlen > 0)
@@ -1524,7 +1538,7 @@ ssize_t cti_dahdi_write(int fd, const void *buf, size_t n)
     if (count > (size_t)f->blocksize)
         count = f->blocksize;
     if (f->ch->removed)
-        r = fail(f->ch->evlen > 0 ? ELAST : ENODEV);
+        r = fail(f->ch->evlen > 0 && !f->ch->span->gone ? ELAST : ENODEV);
     else if (f->ch->sigtype == DAHDI_SIG_HARDHDLC)
         r = hdlc_write(f, buf, n);
     else if (f->ch->evlen > 0)
