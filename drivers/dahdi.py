@@ -1038,12 +1038,17 @@ class DahdiDriver:
                                       f"not {len(frame)}", function="dchannel_send",
                                       device=name)
         ch = self._channels[name]
+        if ch.removed:
+            raise self._gone(ch, "dchannel_send")
         data = bytes(frame) + bytes(FCS_BYTES)
         while True:
             try:
                 self.devices.write(ch.fd, ffi.from_buffer(data), len(data))
                 return
             except OSError as e:
+                if e.errno == lib.ENODEV:
+                    self._board_removed(ch)
+                    raise self._gone(ch, "dchannel_send") from None
                 if e.errno == lib.EAGAIN:
                     raise errors.DeviceBusy("DAHDI's transmit buffers are full: more frames "
                                             "wait than the line sends in a second",
@@ -1051,6 +1056,8 @@ class DahdiDriver:
                 if e.errno != lib.ELAST:
                     raise
                 self._take_event(ch, ch.fd)
+                if ch.removed:
+                    raise self._gone(ch, "dchannel_send") from None
 
     def _send(self, ch, size):
         """Write back the block the voice work made.  Transmit buffers full

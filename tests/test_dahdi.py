@@ -1127,3 +1127,23 @@ def test_enodev_from_an_operation_is_the_board_removed_said_as_such():
     d.set_bits("dahdiC31", 1, 0, 0, 1)                      # the E1 goes on
     rig.run(100)
     assert d.abcd("dahdiC31")[0] == "1001"
+
+
+def test_a_removed_isdn_span_s_d_channel_refuses_frames_saying_why():
+    """An E1 CCS board unplugged: its D-channel (read for frames from the
+    start) takes REMOVED, and a frame libpri sends then is refused with
+    DeviceRemoved, as is audio on its B-channels; the span's alarm is
+    "removed"."""
+    span = IsdnSpan()
+    span.driver.enable_alarm_events("dtiB1")
+    span.driver.open("dtiB1T1")
+    assert _dahdi.lib.cti_dahdisim_unplug(1) == 0
+    span.run(100)
+    assert span.driver.status("dtiB1D")["state"] == "removed"
+    with pytest.raises(errors.DeviceRemoved, match=r"dchannel_send\(dtiB1D\): its board was "
+                       r"removed \(DAHDI channel 16, span dtiB1\)"):
+        span.driver.dchannel_send("dtiB1D", b"\x00\x01\x7f")
+    with pytest.raises(errors.DeviceRemoved, match=r"play\(dtiB1T1\)"):
+        span.driver.play("dtiB1T1", [Prompt(tone_ulaw(1000, 100), "ulaw")])
+    assert [(e.device, e["alarm"], e["raised"]) for e in span.events
+            if e.kind == "alarm" and e.device == "dtiB1"] == [("dtiB1", "removed", True)]
