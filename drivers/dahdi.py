@@ -884,7 +884,8 @@ class DahdiDriver:
 
     def _span_status(self, span):
         if span in self._removed_spans:
-            return {"alarms": [REMOVED], "state": REMOVED}
+            return {"alarms": [REMOVED], "state": REMOVED, "loopback": "none",
+                    "loop_code": None}      # a loopback went with the board
         info = self._span_info(span, "status")
         kind = span_type(info)
         facts = {"alarms": sorted(_alarm_names(info.alarms)), "type": kind,

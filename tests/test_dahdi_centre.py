@@ -384,3 +384,16 @@ def test_an_unplugged_station_board_clears_its_agent_s_call_and_is_out_of_servic
     caller = centre.sim.endpoint("dtiB1T9")
     caller.call(ani="2125559876", dnis="5550100")
     centre.run_until(lambda: caller.state == "connected", what="the T1 call is answered")
+
+
+def test_linediag_and_the_span_report_show_a_t1_whose_board_was_removed(running):
+    """`linediag spans` shows the alarm `removed` of a T1 hot-unplugged;
+    its report (`--json`) says the span down, its timeslots out of service."""
+    source = Attached(Through(running, admin(running)))
+    assert _dahdi.lib.cti_dahdisim_unplug(running.driver._span_numbers["dtiB1"]) == 0
+    running.run(3_000)
+    text = linediag_run(source, "spans", "dtiB1")
+    assert "removed" in text
+    [report] = json.loads(linediag_run(source, "spans", "dtiB1", "--json"))["spans"]
+    assert (report["state"], report["alarms"]) == ("down", ["removed"])
+    assert {t["state"] for t in report["timeslots"]} == {"out_of_service"}
