@@ -100,6 +100,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from drivers import _dahdi, errors
+from drivers._cdefs.dahdi import CONSTANT_GROUPS
 from drivers.dahdidev import CHANNEL_PATH, CTL_PATH, PSEUDO_PATH
 from drivers.dahdifiles import Recording, prompt_pcm16
 from drivers.interface import (
@@ -368,13 +369,8 @@ class _RemovalAware:
             raise self._removed(fd, request) from None
 
 
-#: The driver's ioctl requests by number, to name one in an error.
-IOCTL_NAMES = {getattr(lib, n): n for n in dir(lib)
-               if n.startswith("DAHDI_") and n.isupper() and n in (
-                   "DAHDI_HOOK", "DAHDI_GETEVENT", "DAHDI_GET_PARAMS", "DAHDI_SETCONF",
-                   "DAHDI_GETRXBITS", "DAHDI_SETTXBITS", "DAHDI_SETCADENCE",
-                   "DAHDI_SET_BUFINFO", "DAHDI_GET_BUFINFO", "DAHDI_SET_BLOCKSIZE",
-                   "DAHDI_SETLINEAR", "DAHDI_AUDIOMODE", "DAHDI_SPANSTAT", "DAHDI_FLUSH")}
+#: The binding's ioctl requests by number, to name one in an error.
+IOCTL_NAMES = {getattr(lib, name): name for name in CONSTANT_GROUPS["ioctls"].split()}
 
 
 @implementer(IBoardDriver)
@@ -846,7 +842,7 @@ class DahdiDriver:
         (if still open) was removed; the DeviceRemoved for the caller."""
         function = IOCTL_NAMES.get(request, f"ioctl {request:#x}")
         ch = next((c for c in self._channels.values() if c.kind != "pseudo" and (
-            c.line_fd == fd or (c.kind != "fxo" and c.fd == fd))), None)
+            c.line_fd == fd or (c.kind != "fxo" and not c.removed and c.fd == fd))), None)
         if ch is None:
             return errors.DeviceRemoved("DAHDI's device is gone (ENODEV): its board was "
                                         "removed", function=function)
@@ -1730,7 +1726,6 @@ class DahdiDriver:
             self._setconf(ch.fd, ch.listen, lib.DAHDI_CONF_DIGITALMON)
 
     def enable_alarm_events(self, span):
-        self._known(span, "enable_alarm_events")
         self._alarm_spans[span] = self._alarms_now(span, "enable_alarm_events")
 
     def alarms(self, span):
