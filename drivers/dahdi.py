@@ -502,8 +502,8 @@ class DahdiDriver:
                 "dahdi_cfg run?)", function="DAHDI_GET_PARAMS", device=device) from None
         if params.sigtype != _sig_value(keyword):
             raise errors.BadParameter(
-                f"{where}: DAHDI reports signalling {params.sigtype:#x}, not {keyword} "
-                f"({_sig_value(keyword):#x}): run dahdi_cfg", function="DAHDI_GET_PARAMS",
+                f"{where}: {_kernel_signalling(params.sigtype)}, not {keyword} "
+                f"({_sig_value(keyword):#x}): run dahdi_cfg -vv", function="DAHDI_GET_PARAMS",
                 device=device)
         if keyword not in CHANNEL_KINDS:
             raise errors.DriverNotSupported(
@@ -674,7 +674,7 @@ class DahdiDriver:
             params.sigtype = 0
         finally:
             self.devices.close(ctl)
-        if params.sigtype & lib.DAHDI_SIG_DACS & ~lib.DAHDI_SIG_CLEAR:
+        if _kernel_signalling(params.sigtype).endswith("(dacs)"):
             return (f"DAHDI channel {channo} is cross-connected (dacs) in the kernel: was "
                     f"dahdi_cfg run with a system.conf other than {self.conf.path}?")
         return (f"DAHDI channel {channo} is open elsewhere: Asterisk's chan_dahdi, another "
@@ -2095,6 +2095,16 @@ def _node_group():
         return f"group {grp.getgrgid(os.stat(os.path.dirname(CTL_PATH)).st_gid).gr_name}"
     except (OSError, KeyError):
         return "usually group asterisk"
+
+
+def _kernel_signalling(sigtype):
+    """What GET_PARAMS' sigtype says of a channel, in words where the
+    kernel would refuse to open it (dahdi_specchan_open)."""
+    if sigtype == lib.DAHDI_SIG_NONE:
+        return "DAHDI has it unconfigured (dahdi_cfg not run, or unused)"
+    if sigtype & lib.DAHDI_SIG_DACS & ~lib.DAHDI_SIG_CLEAR:
+        return "DAHDI has it cross-connected (dacs)"
+    return f"DAHDI reports signalling {sigtype:#x}"
 
 
 def _listed(numbers):

@@ -1147,3 +1147,20 @@ def test_a_removed_isdn_span_s_d_channel_refuses_frames_saying_why():
         span.driver.play("dtiB1T1", [Prompt(tone_ulaw(1000, 100), "ulaw")])
     assert [(e.device, e["alarm"], e["raised"]) for e in span.events
             if e.kind == "alarm" and e.device == "dtiB1"] == [("dtiB1", "removed", True)]
+
+
+@pytest.mark.parametrize("sigtype, said", [
+    (_dahdi.lib.DAHDI_SIG_DACS, r"channel 8 \(e&m\): DAHDI has it cross-connected \(dacs\), "
+                                r"not e&m \(0x40\): run dahdi_cfg -vv"),
+    (_dahdi.lib.DAHDI_SIG_NONE, r"channel 8 \(e&m\): DAHDI has it unconfigured \(dahdi_cfg "
+                                r"not run, or unused\), not e&m"),
+])
+def test_a_channel_the_kernel_has_otherwise_stops_the_driver_saying_how(sigtype, said):
+    """At start, a system.conf channel the kernel has cross-connected or
+    unconfigured (dahdi_cfg run with another file, or not at all) is said
+    in words, with what to run."""
+    Simulator.from_config(BOARDS, seed=1)
+    _chanconfig(8, sigtype, idlebits=9)
+    with pytest.raises(errors.BadParameter, match=said):
+        DahdiDriver(SimulatedDevices(), systemconf.parse(SYSTEM_CONF, "system.conf"),
+                    task.Clock())
