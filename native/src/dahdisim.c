@@ -4,11 +4,15 @@
  * is for).  What it answers, and where the kernel's behaviour comes from
  * (lines-real.md section 1):
  *
- *   open      "/dev/dahdi/channel" (then DAHDI_SPECIFY: EBUSY while another
- *             descriptor has the channel, as the kernel's), "/dev/dahdi/ctl",
+ *   open      "/dev/dahdi/channel" (then DAHDI_SPECIFY as the kernel's
+ *             dahdi_specchan_open: EINVAL for no such channel, ENXIO for one
+ *             not configured, EBUSY for a slave, a dacs channel or one another
+ *             descriptor has), "/dev/dahdi/ctl" (DAHDI_CHANCONFIG as dahdi_cfg
+ *             sends it: signalling, slaves, dacs),
  *             "/dev/dahdi/pseudo" (a pseudo channel of its own, numbered
  *             from 32768 as the kernel's: CHANNO says which); anything else ENOENT
- *   ioctl     SPECIFY, GET/SET_BLOCKSIZE (16..DAHDI_MAX_BLOCKSIZE), SETLINEAR,
+ *   ioctl     SPECIFY, GET/SET_BLOCKSIZE (16..DAHDI_MAX_BLOCKSIZE), GET/SET_BUFINFO
+ *             (16..DAHDI_MAX_BLOCKSIZE a buffer, DAHDI_MAX_BUF_SPACE in all), SETLINEAR,
  *             AUDIOMODE (a clear channel opens without audio, as the
  *             kernel's: SETLINEAR and SETCONF are EINVAL until AUDIOMODE 1),
  *             SETLAW, GET_PARAMS (a channel's own; on ctl the one named by
