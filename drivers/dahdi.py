@@ -356,9 +356,8 @@ class _RemovalAware:
 
     def __init__(self, devices, removed):
         self._devices, self._removed = devices, removed
-
-    def __getattr__(self, name):
-        return getattr(self._devices, name)
+        self.open, self.close = devices.open, devices.close
+        self.read, self.write, self.wakefd = devices.read, devices.write, devices.wakefd
 
     def ioctl(self, fd, request, arg):
         try:
