@@ -346,8 +346,7 @@ def test_an_unplugged_t1_clears_its_call_and_the_other_spans_take_calls(tmp_path
     talking(centre, "dtiB1T7")
     span = centre.driver.status("dtiB1")
     assert span["alarms"] == []
-    spanno = centre.driver._span_numbers["dtiB1"]
-    assert _dahdi.lib.cti_dahdisim_unplug(spanno) == 0
+    assert _dahdi.lib.cti_dahdisim_unplug(2) == 0           # the T1: DAHDI span 2
     centre.run_until(lambda: not centre.center.calls, within_ms=2_000, what="the call clears")
     [cdr] = centre.records.of(CallRecord)
     assert (cdr.released_by, cdr.cause) == ("network", "span dtiB1 down: its board was removed")
@@ -360,10 +359,11 @@ def test_an_unplugged_t1_clears_its_call_and_the_other_spans_take_calls(tmp_path
     assert centre.driver.status("dtiB1T7")["state"] == "removed"
     with pytest.raises(errors.DeviceRemoved, match="its board was removed"):
         centre.driver.play("dtiB1T7", [])
-    caller = centre.sim.endpoint("dxxxB1C3")
+    caller, phone = centre.sim.endpoint("dxxxB1C3"), centre.sim.endpoint("msiB1C1")
+    phone.onhook()                                          # the agent hangs up too
     caller.call(ani="2125559876")
-    centre.run_until(lambda: len(centre.center.calls) == 1, within_ms=30_000,
-                     what="a call on an FXO line is taken")
+    centre.run_until(lambda: phone.state == "ringing", within_ms=60_000,
+                     what="a call on an FXO line reaches the agent's phone")
     assert centre.sim.misuse() == []
     centre.center.stop()
 
@@ -390,7 +390,7 @@ def test_linediag_and_the_span_report_show_a_t1_whose_board_was_removed(running)
     """`linediag spans` shows the alarm `removed` of a T1 hot-unplugged;
     its report (`--json`) says the span down, its timeslots out of service."""
     source = Attached(Through(running, admin(running)))
-    assert _dahdi.lib.cti_dahdisim_unplug(running.driver._span_numbers["dtiB1"]) == 0
+    assert _dahdi.lib.cti_dahdisim_unplug(2) == 0           # the T1: DAHDI span 2
     running.run(3_000)
     text = linediag_run(source, "spans", "dtiB1")
     assert "removed" in text
