@@ -19,34 +19,22 @@ from cffi import FFI
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 MODULE = "drivers._pri"
-#: Where Debian's libpri-dev puts the static library.
-LIBPRI_DIRS = ("/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
-               "/usr/local/lib")
 #: libpri's calls that the binding answers itself.
 WRAPPED = ("gettimeofday", "time")
-
-
-def static_libpri():
-    """The path of libpri.a (libpri-dev)."""
-    for directory in LIBPRI_DIRS:
-        path = os.path.join(directory, "libpri.a")
-        if os.path.exists(path):
-            return path
-    raise RuntimeError("libpri.a not found in " + ", ".join(LIBPRI_DIRS)
-                       + ": install libpri-dev (scripts/setup.sh)")
 
 
 def make_builder():
     if ROOT not in sys.path:            # cffi runs this file by its path
         sys.path.insert(0, ROOT)
     cdefs = importlib.import_module("drivers._cdefs.libpri")
+    static_library = importlib.import_module("drivers.staticlib").static_library
     ffi = FFI()
     ffi.cdef(cdefs.TYPES)
     ffi.cdef(cdefs.FUNCTIONS)
     ffi.set_source(MODULE, cdefs.INCLUDES + "\n" + cdefs.CUSTOMIZATIONS,
                    extra_compile_args=["-Werror=implicit-function-declaration"],
                    extra_link_args=[f"-Wl,--wrap={name}" for name in WRAPPED]
-                   + [static_libpri()])
+                   + [static_library("libpri.a", "libpri-dev")])
     return ffi
 
 

@@ -28,23 +28,10 @@ from cffi import FFI
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 MODULE = "drivers._r2"
-#: Where Debian's libopenr2-dev puts the static library.
-LIBRARY_DIRS = ("/usr/lib", "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu",
-                "/usr/local/lib")
 #: OpenR2's calls that the binding answers itself.
 WRAPPED = ("ioctl", "read", "write", "gettimeofday", "time")
 #: libc's streams as the archive's copy names them (drivers/_cdefs/openr2.py).
 STREAMS = {"stdout": "cti_r2_stdout", "stderr": "cti_r2_stderr"}
-
-
-def static_libopenr2():
-    """The path of libopenr2.a (libopenr2-dev)."""
-    for directory in LIBRARY_DIRS:
-        path = os.path.join(directory, "libopenr2.a")
-        if os.path.exists(path):
-            return path
-    raise RuntimeError("libopenr2.a not found in " + ", ".join(LIBRARY_DIRS)
-                       + ": install libopenr2-dev (scripts/setup.sh)")
 
 
 def linkable_libopenr2():
@@ -53,7 +40,9 @@ def linkable_libopenr2():
     os.makedirs(folder, exist_ok=True)
     copy = os.path.join(folder, "libopenr2.a")
     renames = [arg for old, new in STREAMS.items() for arg in ("--redefine-sym", f"{old}={new}")]
-    subprocess.run(["objcopy", *renames, static_libopenr2(), copy], check=True)
+    archive = importlib.import_module("drivers.staticlib").static_library(
+        "libopenr2.a", "libopenr2-dev")
+    subprocess.run(["objcopy", *renames, archive, copy], check=True)
     return copy
 
 

@@ -54,8 +54,10 @@ from DAHDI_SPANSTAT; each channel's ALARM / NOALARM says they changed.
 ==================  ===============================================
 DAHDI event         driver event
 ==================  ===============================================
-RINGOFFHOOK         FXO port: ring (count), caller ID looked for after
-                    the first; FXS port: station_answered while ringing,
+RINGOFFHOOK         FXO port: ring (count; its caller ID listened for
+                    while on hook, and a ring the kernel's 2 s ring
+                    debounce kept quiet counted from GET_PARAMS'
+                    rxhooksig: _watch_rings); FXS port: station_answered while ringing,
                     else station_hook offhook; e&m: signalling a_on b_on;
                     T1 loop start: signalling b_off, then b_on (a ring)
 ONHOOK              FXO port off hook: loop_current on=False; FXS port:
@@ -73,7 +75,8 @@ OVERRUN
 ALARM, NOALARM      alarm raised / cleared on the span (from SPANSTAT);
                     the kernel sends them only between no alarm and
                     some, so SPANSTAT is also read every ALARM_READ_S
-                    as the driver polls (red becoming yellow)
+                    on the driver's clock, whether or not anything
+                    wakes the reactor (red becoming yellow)
 ==================  ===============================================
 
 Pseudo channels (/dev/dahdi/pseudo) are the voice channels of voice
@@ -96,6 +99,7 @@ import grp
 import os
 from dataclasses import dataclass
 
+from twisted.internet import task
 from twisted.logger import Logger
 from zope.interface import implementer
 
@@ -127,6 +131,10 @@ BLOCK = 160
 BLOCK_MS = BLOCK // 8
 #: The most recorded samples taken from the voice work at once (1 s).
 RECORD_CHUNK = 8000
+#: A recording reaches its file this often (one write a second, not one
+#: each block), and whole when it ends, however it ends: a crash loses at
+#: most this much of it.
+RECORD_WRITE_MS = 1000
 #: The most digits or tones one block can hold.
 PER_BLOCK = 16
 #: Channel signallings this driver drives, by the kind of channel each is.
@@ -181,6 +189,18 @@ CONFERENCE_FLAGS = {"normal": lib.DAHDI_CONF_TALKER | lib.DAHDI_CONF_LISTENER,
                     "listen_only": lib.DAHDI_CONF_LISTENER}
 #: A phone's ring cadences (ring_station): DAHDI_SETCADENCE's ms on, off.
 RING_CADENCES = {"default": (2000, 4000), "short": (800, 400), "china": (1000, 4000)}
+#: The kernel's ring debounce (dahdi-base.c's ringdebtimer, kernel.h's
+#: RING_DEBOUNCE_TIME): an FXO port or a T1 loop-start channel reports no
+#: ring ending within this of its hang-up (DAHDI_HOOK ONHOOK, its open) or,
+#: fxsks, of the far end's disconnect; a ring is reported RING_TRAILER_MS
+#: after it ends (DAHDI_RINGTRAILER).  The driver watches the line itself
+#: (GET_PARAMS' rxhooksig) a little longer than the kernel's debounce: its
+#: count of the line's time may run ahead by the blocks buffered then.
+RING_DEBOUNCE_MS, RING_TRAILER_MS = 2000, 50
+RING_WATCH_MS = RING_DEBOUNCE_MS + 200
+#: GET_PARAMS' rxhooksig while the line rings (kernel.h's enum dahdi_rxsig,
+#: which user.h lacks: DAHDI_RXSIG_RING).
+RXSIG_RING = 3
 #: Earpiece tones (station_tone): our generator's ids.
 STATION_TONE_IDS = {"dial": lib.CTI_TONE_DIAL, "ringback": lib.CTI_TONE_RINGBACK,
                     "busy": lib.CTI_TONE_BUSY, "reorder": lib.CTI_TONE_REORDER}
@@ -193,7 +213,8 @@ ALARM_NAMES = {lib.DAHDI_ALARM_RED: "red", lib.DAHDI_ALARM_YELLOW: "yellow",
                lib.DAHDI_ALARM_BLUE: "blue", lib.DAHDI_ALARM_RECOVER: "recovering",
                lib.DAHDI_ALARM_NOTOPEN: "not_open", lib.DAHDI_ALARM_LOS: "los",
                lib.DAHDI_ALARM_LFA: "oof", lib.DAHDI_ALARM_LMFA: "lmfa"}
-#: How often the spans with alarm events have their SPANSTAT alarms read.
+#: How often the spans with alarm events have their SPANSTAT alarms read
+#: (a timer on the driver's clock: dahdi_tool reads SPANSTAT once a second).
 ALARM_READ_S = 1.0
 #: Loopbacks at our side of a span and DAHDI_MAINT's commands for them.
 LOOPBACK_COMMANDS = {"none": lib.DAHDI_MAINT_NONE, "local": lib.DAHDI_MAINT_LOCALLOOP,
@@ -217,6 +238,15 @@ R2_MF_MODES = {None: lib.CTI_R2MF_OFF, "forward": lib.CTI_R2MF_FORWARD,
                "backward": lib.CTI_R2MF_BACKWARD}
 #: DAHDI's bits, A first.
 ABCD = (lib.DAHDI_ABIT, lib.DAHDI_BBIT, lib.DAHDI_CBIT, lib.DAHDI_DBIT)
+#: A cas channel's idle bits (system.conf's cas=<channels>:<ABCD>), which
+#: the kernel sends whenever no program has the channel (dahdi_hangup: the
+#: server stopped, the channel opened or closed): our cas channels carry
+#: MFC/R2, whose far end must read them as blocked (AB 11: 1101, China's
+#: 1111), as OpenR2's documentation configures them, or it seizes a
+#: channel nobody answers.  What R2 reads in the others' A and B.
+R2_IDLE_BITS = ("1101", "1111")
+R2_AB_MEANINGS = {"00": "a seizure (or a forced release)", "01": "an answer",
+                  "10": "idle, free to seize while nobody answers it"}
 #: Dial strings: an optional mode (T DTMF, M MF), then its digits and ',' pauses.
 DIAL_MODES = {"T": 0, "M": 1}
 #: A dial's time per digit sent (100 ms tone, 100 ms gap, with room).
@@ -272,12 +302,7 @@ class _Operation:
     sound_ms: int = 0
     digits: str = ""
     recording: Recording | None = None  # a record's file, written as it grows
-
-    def abandon(self):
-        """Ended without finishing (hung, reset, closed): a recording's
-        file keeps what was recorded."""
-        if self.recording is not None:
-            self.recording.close()
+    unwritten_ms: int = 0       # ... recorded since its file was last written
     watchdog: object = None     # the IDelayedCall that ends it as hung
 
 
@@ -310,6 +335,9 @@ class _Channel:
     listen: int | None = None   # the channel whose received audio it sends
     rings: int = 0
     since_ring_ms: int | None = None
+    ring_watch_ms: int = 0      # FXO port, T1 loop start: the kernel's ring debounce left
+    ring_heard: bool = False    # ... GET_PARAMS said it rang, at the last look
+    unreported_ms: int | None = None    # ... since a ring ended, its RINGOFFHOOK not come
     kinds: frozenset = frozenset()
     silence_dbm0: int = DEFAULT_SILENCE_DBM0
     typed: str = ""
@@ -400,7 +428,6 @@ class DahdiDriver:
         self._kinds = {}
         self._alarm_spans = {}          # span -> its alarms as last reported
         self._removed_spans = set()     # spans whose board was removed (REMOVED)
-        self._next_alarm_read = 0.0     # when poll reads them again
         self._channel_numbers = {}      # a device's DAHDI channel, where renamed
         self._span_numbers = {}
         self._conferences = {}          # conference device -> {confno: {slot: role}}
@@ -419,6 +446,9 @@ class DahdiDriver:
         for info in self._inventory:    # frames come from the start, as on the boards
             if info.kind == "dchannel" and not probe:
                 self.open(info.name)
+        # the watched spans' SPANSTAT, each second from the first enable_alarm_events
+        self._alarm_reads = task.LoopingCall(self._read_alarms)
+        self._alarm_reads.clock = clock
 
     # -- configuration against the kernel --------------------------------
     def _check_configuration(self):
@@ -508,7 +538,36 @@ class DahdiDriver:
             raise errors.DriverNotSupported(
                 f"{where}: the driver drives {', '.join(CHANNEL_KINDS)} channels so far",
                 function="DAHDI_GET_PARAMS", device=device)
+        if keyword == "cas":
+            self._check_idle_bits(channo, params.idlebits)
         return params.spanno
+
+    def _check_idle_bits(self, channo, idlebits):
+        """An MFC/R2 channel's idle bits: system.conf's right for R2, and
+        the kernel's the same (dahdi_cfg run since it was edited)."""
+        bits = self.conf.idle_bits.get(channo)
+        where, line = self.conf.lines.get(channo, (self.conf.path, "cas="))
+        device = f"dahdiC{channo}"
+        advice = (f"write {line.partition(':')[0]}:1101 (MFC/R2's blocked; China's 1111) and "
+                  "run dahdi_cfg: DAHDI sends the idle bits whenever no program has the "
+                  "channel, and the far end must leave it alone then")
+        if bits is None:
+            raise errors.BadParameter(
+                f"{where}: {line}: channel {channo} has no idle bits, so dahdi_cfg sets 0000, "
+                f"which an MFC/R2 far end reads as seized or faulty (and E1 forbids); {advice}",
+                function="system.conf", device=device)
+        if bits not in R2_IDLE_BITS:
+            meaning = R2_AB_MEANINGS.get(bits[:2], "blocked, with C and D unlike R2's")
+            raise errors.BadParameter(
+                f"{where}: {line}: channel {channo}'s idle bits {bits} are wrong for MFC/R2, "
+                f"which reads them as {meaning}; {advice}", function="system.conf",
+                device=device)
+        kernel = "".join("1" if idlebits & bit else "0" for bit in ABCD)
+        if kernel != bits:
+            raise errors.BadParameter(
+                f"{where}: {line}: DAHDI sends idle bits {kernel} on channel {channo}, "
+                f"system.conf says {bits}: run dahdi_cfg", function="DAHDI_GET_PARAMS",
+                device=device)
 
     def _check_span(self, ctl, spanno, channels):
         info = self._spaninfo(ctl, spanno)
@@ -587,6 +646,8 @@ class DahdiDriver:
         voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
         ch = _Channel(name, channo, self._kinds[name], span, fd, voice)
         self._channels[name] = ch
+        if ch.kind == T1_LOOP_START:
+            self._debounce_rings(ch)            # the kernel's open hangs it up
         if ch.kind == "fxs":
             ch.phone_offhook = bool(self._params(ch).rxisoffhook)
 
@@ -637,8 +698,7 @@ class DahdiDriver:
         except OSError as e:
             self.devices.close(fd)
             device = f"dahdiC{channo}"
-            where = f"{self.conf.path}:{self.conf.lines[channo]}: " \
-                if channo in self.conf.lines else ""
+            where = f"{self.conf.lines[channo][0]}: " if channo in self.conf.lines else ""
             if e.errno == lib.EBUSY:
                 raise errors.DeviceBusy(f"{where}{self._busy_why(channo)}",
                                         function="DAHDI_SPECIFY", device=device) from None
@@ -695,6 +755,8 @@ class DahdiDriver:
         a line with no battery already is reported at once."""
         ch.line_fd = self._open_channel(ch.line_channo, "fxo")
         ch.offhook = ch.loop_dropped = ch.reversed = False
+        self._debounce_rings(ch)                # the kernel's open hangs it up
+        lib.cti_chanvoice_cid(ch.voice, 1)      # on hook: caller ID may come
         self._line_alarms_changed(ch)
         self._setconf(ch.line_fd, ch.channo, lib.DAHDI_CONF_DIGITALMON)
         ch.line_listen = ch.channo
@@ -784,7 +846,7 @@ class DahdiDriver:
             self._quiet(ch)
             return
         if ch.op is not None:
-            ch.op.abandon()
+            self._abandon(ch, ch.op)
         del self._channels[name]
         if not ch.removed:                  # else closed when its board went
             self.devices.close(ch.fd)
@@ -795,7 +857,7 @@ class DahdiDriver:
         if ch.op is not None:
             if ch.op.watchdog.active():
                 ch.op.watchdog.cancel()
-            ch.op.abandon()
+            self._abandon(ch, ch.op)
             ch.op = None
         lib.cti_chanvoice_stop(ch.voice)
         lib.cti_chanvoice_record(ch.voice, 0)
@@ -953,7 +1015,10 @@ class DahdiDriver:
                 self._service(ch)
             except errors.DeviceRemoved:
                 pass                    # its board went as it was serviced: reported
-        self._read_alarms()
+        return self._deliver()
+
+    def _deliver(self):
+        """The events gathered so far, to the subscribers."""
         events, self._pending = self._pending, []
         for event in events:
             for callback in list(self._subscribers):
@@ -973,11 +1038,17 @@ class DahdiDriver:
             self._frames(ch)
             return
         if ch.line_fd is not None:
+            blocks = 0
             while self._read(ch, ch.line_fd):
-                pass
+                blocks += 1
+            self._watch_rings(ch, ch.line_fd, blocks)
+        blocks = 0
         while self._read(ch, ch.fd):
             self._block(ch)
             self._send(ch, BLOCK * 2)
+            blocks += 1
+        if ch.kind == T1_LOOP_START:
+            self._watch_rings(ch, ch.fd, blocks)
 
     def _read(self, ch, fd):
         """A whole block into self._rx (True), its events taken on the way;
@@ -1097,13 +1168,10 @@ class DahdiDriver:
         elif ch.kind != "fxo":
             self._trunk_event(ch, event)
         elif event == lib.DAHDI_EVENT_RINGOFFHOOK and not ch.offhook:
-            ch.rings += 1
-            ch.since_ring_ms = 0
-            if ch.rings == 1:
-                lib.cti_chanvoice_cid(ch.voice, 1)
-            if "ring" in ch.kinds:
-                self._emit(ch, "ring", count=ch.rings)
+            self._rang(ch)
         elif event == lib.DAHDI_EVENT_ONHOOK and ch.offhook:
+            if self.conf.channels.get(ch.line_channo) == "fxsks":
+                self._debounce_rings(ch)        # __dahdi_hooksig_pvt's, for kewlstart
             ch.loop_dropped = True
             if "loop_current" in ch.kinds:
                 self._emit(ch, "loop_current", on=False, ms=0)
@@ -1139,12 +1207,60 @@ class DahdiDriver:
                 self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new("int *", lib.DAHDI_RINGOFF))
                 ch.ring_done = self.clock.callLater(ch.ring_off_ms / 1000, self._rung_out, ch)
 
+    def _rang(self, ch):
+        """A ring ended: RINGOFFHOOK, or one the kernel's debounce kept
+        quiet (_watch_rings).  An FXO port counts it (its caller ID, heard
+        whenever the port is on hook, waits for caller_id); a T1 loop-start
+        channel reports it as the far end's B bit off and on."""
+        ch.unreported_ms = None
+        if ch.kind == T1_LOOP_START:
+            a = self._rx_bits(ch) & lib.DAHDI_ABIT
+            self._signalling(ch, a, {"b_off"})
+            self._signalling(ch, a | lib.DAHDI_BBIT, {"b_on"})
+            return
+        ch.rings += 1
+        ch.since_ring_ms = 0
+        if "ring" in ch.kinds:
+            self._emit(ch, "ring", count=ch.rings)
+
+    def _debounce_rings(self, ch):
+        """The kernel's ring debounce starts (RING_DEBOUNCE_MS): watch the
+        line meanwhile."""
+        ch.ring_watch_ms, ch.ring_heard = RING_WATCH_MS, False
+
+    def _watch_rings(self, ch, fd, blocks):
+        """`blocks` of the line's time read.  While the kernel's ring debounce
+        runs, a ring's end is seen in GET_PARAMS' rxhooksig (RING, then not);
+        its RINGOFFHOOK should follow within the trailer: if none comes by
+        then (and two blocks of reading more), the kernel swallowed it, and
+        the driver reports it itself, so the count of rings (answer on ring
+        N) stays the caller's."""
+        if fd is None or ch.removed:        # closed (the kernel forgets it) or gone
+            ch.ring_watch_ms, ch.unreported_ms = 0, None
+            return
+        if ch.unreported_ms is not None:
+            ch.unreported_ms += blocks * BLOCK_MS
+            if ch.unreported_ms >= RING_TRAILER_MS + 2 * BLOCK_MS:
+                ch.unreported_ms = None
+                if ch.kind == T1_LOOP_START or not ch.offhook:  # else answered meanwhile
+                    self._rang(ch)
+        if ch.ring_watch_ms <= 0:
+            return
+        ch.ring_watch_ms -= blocks * BLOCK_MS
+        params = ffi.new("struct dahdi_params *")
+        try:
+            self.devices.ioctl(fd, lib.DAHDI_GET_PARAMS, params)
+        except errors.DeviceRemoved:        # the board went (_board_removed has said so)
+            return
+        ringing = params.rxhooksig == RXSIG_RING
+        if ch.ring_heard and not ringing:
+            ch.unreported_ms = 0
+        ch.ring_heard = ringing
+
     def _trunk_event(self, ch, event):
         if ch.kind == T1_LOOP_START:
             if event == lib.DAHDI_EVENT_RINGOFFHOOK:    # a ring burst, now over
-                a = self._rx_bits(ch) & lib.DAHDI_ABIT
-                self._signalling(ch, a, {"b_off"})
-                self._signalling(ch, a | lib.DAHDI_BBIT, {"b_on"})
+                self._rang(ch)
             return
         if event == lib.DAHDI_EVENT_HOOKCOMPLETE and ch.winking:
             ch.winking = False
@@ -1223,14 +1339,17 @@ class DahdiDriver:
             self._pending.append(Event(span, "alarm", {"alarm": name, "raised": False}))
 
     def _read_alarms(self):
-        """Every ALARM_READ_S, each span's alarms from SPANSTAT: the kernel
-        says nothing when one alarm becomes another."""
-        now = self.clock.seconds()
-        if not self._alarm_spans or now < self._next_alarm_read:
-            return
-        self._next_alarm_read = now + ALARM_READ_S
-        for span in list(self._alarm_spans):
-            self._span_alarms_changed(span)
+        """Every ALARM_READ_S on the driver's clock, each span's alarms from
+        SPANSTAT, told at once: the kernel says nothing when one alarm
+        becomes another, and nothing at all on a span with no channel open
+        (nor does anything else wake the reactor on a quiet system).  A
+        read that fails is logged, and the next second reads again."""
+        try:
+            for span in list(self._alarm_spans):
+                self._span_alarms_changed(span)
+        except Exception:
+            log.failure("reading the spans' alarms (DAHDI_SPANSTAT) failed")
+        self._deliver()
 
     def _span_alarms_changed(self, span):
         """A channel of the span was told its alarms changed: the span's
@@ -1267,9 +1386,11 @@ class DahdiDriver:
         silent = bool(flags & lib.CTI_CV_SILENT)
         op.silence_ms = op.silence_ms + BLOCK_MS if silent else 0
         op.sound_ms = 0 if silent else op.sound_ms + BLOCK_MS
-        if op.kind == "record" and not self._keep_recording(ch, op):
-            self._finish(ch, "error")           # the file takes no more (a full disk)
-            return
+        if op.kind == "record":
+            op.unwritten_ms += BLOCK_MS
+            if op.unwritten_ms >= RECORD_WRITE_MS and not self._keep_recording(ch, op):
+                self._finish(ch, "error")       # the file takes no more (a full disk)
+                return
         if flags & lib.CTI_CV_SENT_ALL and op.kind in ("play", "dial", "tone"):
             self._finish(ch, {"play": "end_of_data", "tone": "max_time"}.get(op.kind))
             return
@@ -1297,6 +1418,7 @@ class DahdiDriver:
         ch.since_ring_ms += BLOCK_MS
         if ch.since_ring_ms >= RING_GAP_S * 1000 and not ch.offhook:
             ch.since_ring_ms, ch.rings = None, 0
+            lib.cti_chanvoice_cid(ch.voice, 1)  # the caller gave up: the next one's
             if "ring_stopped" in ch.kinds:
                 self._emit(ch, "ring_stopped")
 
@@ -1343,7 +1465,7 @@ class DahdiDriver:
         if ch is None or ch.op is not op:
             return
         ch.op = None
-        op.abandon()
+        self._abandon(ch, op)
         self.reset(name)
         self._pending.append(Event(name, op.done, hung_data(op.done)))
 
@@ -1371,17 +1493,28 @@ class DahdiDriver:
             data = progress or {"result": "stopped" if reason == "stopped" else None}
         self._emit(ch, op.done, **data)
 
+    def _abandon(self, ch, op):
+        """An operation ended without finishing (hung, reset, closed): a
+        recording's file keeps all that was recorded (what the voice work
+        still held written first)."""
+        if op.recording is not None:
+            self._keep_recording(ch, op)
+            op.recording.close()
+
     def _keep_recording(self, ch, op):
-        """What the voice work recorded since, onto the recording's file;
-        False when the file took no more; audio the voice work could not
-        keep (out of memory) is logged, never lost silently."""
+        """What the voice work recorded since (RECORD_WRITE_MS of it, or
+        less at the end), onto the recording's file; False when the file
+        took no more (what the voice work held is dropped then, so the
+        next recording starts clean); audio the voice work could not keep
+        (out of memory) is logged, never lost silently."""
+        op.unwritten_ms = 0
         if lost := lib.cti_chanvoice_lost(ch.voice):
             log.error("{channel}: {ms} ms of the recording were lost: no memory to keep them",
                       channel=ch.name, ms=lost // 8)
+        written = True
         while n := lib.cti_chanvoice_take(ch.voice, self._recorded, RECORD_CHUNK):
-            if not op.recording.write(self._recorded, n):
-                return False
-        return True
+            written = written and op.recording.write(self._recorded, n)
+        return written
 
     def enable_events(self, name, kinds):
         ch = self._channel(name, "enable_events")
@@ -1414,6 +1547,9 @@ class DahdiDriver:
         ch.offhook, ch.loop_dropped = bool(offhook), False
         if offhook:
             ch.rings, ch.since_ring_ms = 0, None
+        else:                               # the kernel's dahdi_hangup
+            self._debounce_rings(ch)
+            lib.cti_chanvoice_cid(ch.voice, 1)  # listening afresh for the next call
         self._emit(ch, "hook_done", offhook=bool(offhook))
 
     def play(self, name, prompts, termination=None, watchdog_ms=None):
@@ -1634,6 +1770,8 @@ class DahdiDriver:
                     function="set_bits", device=name)
             self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new(
                 "int *", lib.DAHDI_OFFHOOK if a else lib.DAHDI_ONHOOK))
+            if not a:                       # the kernel's dahdi_hangup
+                self._debounce_rings(ch)
             return
         if ch.kind == "em":
             if not a == b == (a if c is None else c) == (b if d is None else d):
@@ -1726,6 +1864,8 @@ class DahdiDriver:
 
     def enable_alarm_events(self, span):
         self._alarm_spans[span] = self._alarms_now(span, "enable_alarm_events")
+        if not self._alarm_reads.running:
+            self._alarm_reads.start(ALARM_READ_S, now=False)
 
     def alarms(self, span):
         return frozenset(self._alarms_now(span, "alarms"))

@@ -104,7 +104,7 @@ def simulated_system_conf(boards):
     chassis (boards as drivers.sim.Simulator.from_config takes them): its
     channels numbered as native/src/dahdisim.c numbers them, FXO ports
     fxsks, phones fxoks, a T1 E&M span e&m, a T1 loop-start span fxsls, an
-    E1 CAS span cas, an ISDN
+    E1 CAS span cas with MFC/R2's idle bits (1101, blocked), an ISDN
     span's B-channels bchan and its D-channel hardhdlc; each T1/E1 span's span= line as its board's
     framing and coding; the us tone zone loaded.  Voice and conference
     boards have no channels."""
@@ -138,7 +138,9 @@ def simulated_system_conf(boards):
             keyword = "cas" if board.get("signalling", "cas") == "cas" else "bchan"
             lines.append(f"span={spanno},1,0,{'cas' if keyword == 'cas' else 'ccs'},"
                          f"{board.get('coding', 'hdb3')}{crc4}")
-            lines.append(f"{keyword}={channo + 1}-{channo + 15},{channo + 17}-{channo + 31}")
+            idle = ":1101" if keyword == "cas" else ""    # MFC/R2's blocked
+            lines.append(f"{keyword}={channo + 1}-{channo + 15},{channo + 17}-{channo + 31}"
+                         f"{idle}")
             if keyword == "bchan":
                 lines.append(f"hardhdlc={channo + 16}")
             channo += 31

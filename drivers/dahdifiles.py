@@ -6,7 +6,8 @@ linear samples its voice work (native/src/chanvoice.h) plays and records.
 G.711 is converted in C (native/src/codec.c, cti_g711_decode and
 cti_g711_encode: a call per prompt or per batch of samples), so no sample
 goes through Python on the reactor's thread; a recording is written to
-its file as it grows, never kept whole in memory::
+its file as it grows (the driver hands it a second of samples at a time,
+and the rest at the end), never kept whole in memory::
 
     audio = prompt_pcm16(prompt, "dahdiC7", "play")     # bytes, 2 a sample
     rec = Recording("/tmp/caller.wav", "wav-ulaw", "dahdiC7")

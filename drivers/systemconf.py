@@ -8,7 +8,7 @@ configuration of ours (lines-real.md 1.11):
     span=<num>,<timing>,<lbo>,<framing>,<coding>[,crc4][,yellow]
     fxsks=1-4            # the signalling each channel uses; lists and ranges
     e&m=5-28
-    cas=29-43:1101       # with the idle bits, ABCD
+    cas=29-43:1101       # with the idle bits, ABCD (MFC/R2's blocked)
     loadzone=us
     defaultzone=us
 
@@ -80,7 +80,8 @@ class SystemConf:
     zones: list = field(default_factory=list)      # loadzone= in order
     default_zone: str | None = None
     left_alone: dict = field(default_factory=dict)  # channo -> keyword (LEFT_ALONE)
-    lines: dict = field(default_factory=dict)       # channo -> its line's number
+    idle_bits: dict = field(default_factory=dict)   # cas channo -> "1101", or None: not given
+    lines: dict = field(default_factory=dict)       # channo -> ("path:n", its line's text)
     masters: dict = field(default_factory=dict)     # slave channo -> its master (BUNDLES)
 
 
@@ -101,9 +102,9 @@ def _numbers(text, where):
 
 
 def _channel_value(key, value, where):
-    """The channels of a channel line, its ':' part checked: a cas
-    channel's idle bits (ABCD, such as 1101), a dacs channel's first
-    channel it is cross-connected to."""
+    """The channels of a channel line and what follows its ':', checked: a
+    cas channel's idle bits (ABCD, such as 1101; None when not given), a
+    dacs channel's first channel it is cross-connected to."""
     channels, colon, extra = value.partition(":")
     if key == "cas" and colon and not re.fullmatch(r"[01]{4}", extra.strip()):
         raise SystemConfError(f"{where}: cas={value!r}: the idle bits after ':' are four "
@@ -111,7 +112,7 @@ def _channel_value(key, value, where):
     if key in ("dacs", "dacsrbs") and not (colon and extra.strip().isdigit()):
         raise SystemConfError(f"{where}: {key}={value!r}: expected <channels>:<first channel "
                               "it is cross-connected to>")
-    return _numbers(channels, where)
+    return _numbers(channels, where), (extra.strip() or None)
 
 
 def _span(value, where):
@@ -155,13 +156,15 @@ def parse(text, path="system.conf"):
             conf.spans[span.number] = span
         elif key in SIGNALLINGS or key in LEFT_ALONE:
             kept = conf.channels if key in SIGNALLINGS else conf.left_alone
-            numbers = _channel_value(key, value, where)
+            numbers, extra = _channel_value(key, value, where)
             for channo in numbers:
                 if channo in conf.channels or channo in conf.left_alone:
                     raise SystemConfError(f"{where}: channel {channo} is already "
                                           f"{conf.channels.get(channo) or conf.left_alone[channo]}")
                 kept[channo] = key
-                conf.lines[channo] = n
+                conf.lines[channo] = (where, line)
+                if key == "cas":
+                    conf.idle_bits[channo] = extra
                 if key in BUNDLES and channo != numbers[0]:
                     conf.masters[channo] = numbers[0]
         elif key in LAWS:

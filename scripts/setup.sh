@@ -24,7 +24,7 @@ if [ ! -x .venv/bin/python ]; then
     $PY -m venv .venv
 fi
 stamp=.venv/.cti-installed
-if [ ! -f "$stamp" ] || [ setup.py -nt "$stamp" ] || [ -n "$(find native drivers/_cdefs drivers/build_r4.py drivers/build_pri.py drivers/build_r2.py drivers/build_dahdi.py -newer "$stamp" -print -quit)" ]; then
+if [ ! -f "$stamp" ] || [ setup.py -nt "$stamp" ] || [ -n "$(find native drivers/_cdefs drivers/build_r4.py drivers/build_pri.py drivers/build_r2.py drivers/build_dahdi.py drivers/staticlib.py -newer "$stamp" -print -quit)" ]; then
     echo "setup: installing cti and its dependencies into .venv (compiles the native binding)"
     .venv/bin/pip install -q --upgrade pip
     .venv/bin/pip install -q -e '.[test]'

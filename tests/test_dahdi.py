@@ -44,7 +44,7 @@ fxsks=5,6
 span=3,1,0,esf,b8zs
 e&m=7-30
 span=4,2,0,cas,hdb3,crc4
-cas=31-45,47-61:1001
+cas=31-45,47-61:1101
 # a station board's two phones (FXS ports)
 fxoks=62,63
 loadzone=us
@@ -228,6 +228,47 @@ def test_a_signalling_other_than_dahdi_s_is_named_with_both():
     assert "0x2004" in str(caught.value) and "0x1020" in str(caught.value)
 
 
+@pytest.mark.parametrize("cas_line, expected", [
+    ("cas=31-45,47-61", "system.conf:2: cas=31-45,47-61: channel 31 has no idle bits, so "
+                        "dahdi_cfg sets 0000, which an MFC/R2 far end reads as seized"),
+    ("cas=31-45,47-61:1001", "channel 31's idle bits 1001 are wrong for MFC/R2, which reads "
+                             "them as idle, free to seize while nobody answers it"),
+    ("cas=31-45,47-61:0001", "idle bits 0001 are wrong for MFC/R2, which reads them as a "
+                             "seizure"),
+])
+def test_an_r2_channel_without_r2_s_idle_bits_is_refused_saying_what_to_write(
+        cas_line, expected):
+    """DAHDI sends a cas channel's idle bits whenever no program has it:
+    an MFC/R2 far end must read them as blocked, not seized or idle."""
+    with pytest.raises(errors.BadParameter) as caught:
+        DahdiRig(BOARDS, f"span=4,2,0,cas,hdb3,crc4\n{cas_line}\n")
+    assert expected in str(caught.value)
+    assert "write cas=31-45,47-61:1101 (MFC/R2's blocked; China's 1111) and run dahdi_cfg" \
+        in str(caught.value)
+
+
+def test_idle_bits_dahdi_was_not_configured_with_are_refused_and_sent_while_idle():
+    """system.conf edited without rerunning dahdi_cfg: GET_PARAMS'
+    idlebits say what the kernel sends (here dahdi_cfg's 0000, from a
+    cas= line without them): refused.  As configured, the far end hears
+    them before the driver opens the channel and again once it closes."""
+    rig = DahdiRig(BOARDS)
+    far = rig.sim.endpoint("dtiB2T1")                   # DAHDI channel 31
+    assert far.heard_bits() == "1101"                   # the span started: blocked
+    rig.driver.set_bits("dahdiC31", 1, 0, c=0, d=1)     # R2's idle: calls welcome
+    rig.run(100)
+    assert far.heard_bits() == "1001"
+    rig.driver.close("dahdiC31")
+    rig.run(100)
+    assert far.heard_bits() == "1101"                   # closed: blocked again
+    assert _dahdi.lib.cti_dahdisim_idlebits(31, 0) == 0
+    with pytest.raises(errors.BadParameter, match=r"system.conf:8: cas=31-45,47-61:1101: "
+                       r"DAHDI sends idle bits 0000 on channel 31, system.conf says 1101: "
+                       r"run dahdi_cfg"):
+        DahdiDriver(SimulatedDevices(), systemconf.parse(SYSTEM_CONF, "/etc/dahdi/system.conf"),
+                    task.Clock())
+
+
 @pytest.mark.parametrize("text, expected", [
     ("fxsks=1-4\nfxsks=3\n", "system.conf:2: channel 3 is already fxsks"),
     ("fxsks=4-1\n", "system.conf:1: '4-1' is not a channel list"),
@@ -266,6 +307,8 @@ def test_system_conf_reads_spans_channels_and_zones():
     assert conf.spans[1] == systemconf.Span(1, 1, 0, "esf", "b8zs", False)
     assert conf.spans[2].crc4 and conf.spans[2].coding == "hdb3"
     assert conf.channels[24] == "e&m" and conf.channels[55] == "cas" and 40 not in conf.channels
+    assert conf.idle_bits[55] == "1101" and conf.lines[55] == ("system.conf:4",
+                                                               "cas=25-39,41-55:1101")
     assert (conf.zones, conf.default_zone) == (["us", "cn"], "cn")
 
 
@@ -383,6 +426,33 @@ def test_a_recording_grows_on_disk_and_holds_the_caller_s_tone(tmp_path, fmt, la
     assert hears(far.read_capture(), 1800)
 
 
+def test_a_recording_reaches_its_file_a_second_at_a_time_and_whole_however_it_ends(
+        tmp_path):
+    """One write a second per recording, not one each 20 ms block: a
+    second on disk after a second, the rest when it ends, whether it ends
+    by a stop or by a reset (the watchdog's recovery) mid-second."""
+    rig = DahdiRig(BOARDS)
+    d, ts = rig.driver, "dahdiC7"
+    rig.sim.endpoint("dtiB1T1").call(dnis="4001")
+    rig.run(600)
+    d.set_bits(ts, 1, 1)
+    rig.run(500)
+    stopped, reset = tmp_path / "stopped.ulaw", tmp_path / "reset.ulaw"
+    d.record(ts, str(stopped), "ulaw", Termination(max_time_ms=10_000))
+    rig.run(600)
+    assert stopped.stat().st_size == 0              # nothing written yet
+    rig.run(600)
+    assert 8_000 <= stopped.stat().st_size < 9_600  # its first second
+    d.stop(ts)
+    rig.run(100)
+    assert [e.kind for e in rig.events][-1] == "record_done"
+    assert 9_400 <= stopped.stat().st_size <= 9_800     # all 1.2 s of it
+    d.record(ts, str(reset), "ulaw", Termination(max_time_ms=10_000))
+    rig.run(700)
+    d.reset(ts)
+    assert 5_400 <= reset.stat().st_size <= 5_800       # its 0.7 s, closed
+
+
 def test_a_recording_whose_file_stops_taking_samples_ends_with_error(tmp_path):
     """A recording's file that stops taking samples (here a pipe whose
     reader left: EPIPE, as ENOSPC on a full disk) ends the record with the
@@ -497,6 +567,24 @@ def test_a_t1_loop_start_channel_rings_answers_and_hangs_up_in_robbed_bits():
     with pytest.raises(errors.BadParameter, match="loop start"):
         d.wink("dahdiC1")
 
+def test_a_t1_loop_start_ring_the_kernel_kept_quiet_is_reported():
+    """T1 loop start (fxsls) has the kernel's ring debounce too: a 1 s ring
+    (China's cadence) ending within 2 s of our hang-up gives no
+    RINGOFFHOOK; the driver sees it on the line and reports the far end's
+    B bit off and on as for any ring, so the trunk is offered on it."""
+    boards = [{"type": "t1", "signalling": "fxs_loopstart", "tones": "cn"}]
+    rig = DahdiRig(boards, simulated_system_conf(boards))
+    d, far = rig.driver, rig.sim.endpoint("dtiB1T1")
+    d.enable_signalling_events("dahdiC1")
+    d.set_bits("dahdiC1", 0, 1)                         # on hook: the kernel's hang-up
+    far.call()
+    rig.run(2_500)
+    assert [sorted(e["changed"]) for e in rig.events if e.kind == "signalling"] == [
+        ["b_off"], ["b_on"]]
+    rig.run(4_000)                                      # the next ring: the kernel's event
+    assert len([e for e in rig.events if e.kind == "signalling"]) == 4
+
+
 def r2_timeslot():
     """An E1 CAS timeslot with R2 MF on at both ends: ours the called side
     (backward), the telco's the calling side (forward)."""
@@ -589,6 +677,71 @@ def test_a_red_alarm_becoming_yellow_is_reported_though_the_kernel_says_nothing(
     alarms = [(e["alarm"], e["raised"]) for e in rig.events if e.kind == "alarm"]
     assert alarms == [("red", True), ("yellow", True), ("red", False)]
     assert d.alarms("dahdiS3") == {"yellow"}
+
+
+def test_the_personality_reports_no_ring_within_the_kernel_s_ring_debounce():
+    """As dahdi-base.c's ringdebtimer: for 2 s after an FXO port is hung up
+    (here by its open: initialize_channel's dahdi_hangup) a ring gives no
+    RINGBEGIN and, ending, no RINGOFFHOOK; GET_PARAMS' rxhooksig says RING
+    (3) while it rings all the same.  The next ring gives both."""
+    lib, ffi = _dahdi.lib, _dahdi.ffi
+    sim = Simulator.from_config([{"type": "analog", "lines": 1, "tones": "cn"}], seed=1)
+    devices = SimulatedDevices()
+    fd = devices.open(CHANNEL_PATH)
+    devices.ioctl(fd, lib.DAHDI_SPECIFY, ffi.new("int *", 1))
+    sim.endpoint("dxxxB1C1").call(ani="2125550077")   # China's cadence: 1 s rings
+    block, event, params = ffi.new("char[320]"), ffi.new("int *"), ffi.new(
+        "struct dahdi_params *")
+    events, hooksigs = [], set()
+    for ms in range(0, 7_000, 10):
+        sim.advance(10)
+        while True:
+            try:
+                devices.read(fd, block, 320)
+            except OSError as e:
+                if e.errno != lib.ELAST:
+                    break
+                devices.ioctl(fd, lib.DAHDI_GETEVENT, event)
+                events.append((ms // 1000, event[0]))
+        devices.ioctl(fd, lib.DAHDI_GET_PARAMS, params)
+        hooksigs.add((ms // 1000, params.rxhooksig))
+    devices.close(fd)
+    assert (0, 3) in hooksigs and (1, 1) in hooksigs       # the first ring, unreported
+    assert events == [(5, lib.DAHDI_EVENT_RINGBEGIN), (6, lib.DAHDI_EVENT_RINGOFFHOOK)]
+
+
+def test_a_ring_the_kernel_kept_quiet_is_counted_and_its_caller_id_read():
+    """An FXO port opened as a call rings in with 1 s rings: the kernel
+    reports no first ring, and the caller ID comes after it.  The driver
+    counts the ring it saw on the line (GET_PARAMS), and its caller-ID
+    receiver, listening whenever the port is on hook, has the number."""
+    rig = DahdiRig([{"type": "analog", "lines": 4, "tones": "cn"}], "fxsks=1-4\n")
+    d = rig.driver
+    far = rig.sim.endpoint("dxxxB1C1")
+    d.enable_events("dahdiC1", {"ring"})                 # opens the line: its hang-up
+    far.call(ani="2125550077", name="BOB")
+    rig.run(3_000)
+    assert [e["count"] for e in rig.events if e.kind == "ring"] == [1]
+    assert d.caller_id("dahdiC1").number == "2125550077"
+    rig.run(4_000)
+    assert [e["count"] for e in rig.events if e.kind == "ring"] == [1, 2]
+
+
+def test_an_alarm_on_a_quiet_system_is_reported_as_the_clock_goes_on():
+    """No channel of the span open, no event, no audio to wake the
+    reactor: the driver's timer reads SPANSTAT each second on its clock."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    d.enable_alarm_events("dahdiS3")
+    rig.sim.span_alarm("dtiB1", "red", True)
+    rig.sim.advance(100)
+    rig.clock.advance(1.0)                          # nothing polls the driver
+    assert [(e.device, e["alarm"], e["raised"]) for e in rig.events
+            if e.kind == "alarm"] == [("dahdiS3", "red", True)]
+    rig.sim.span_alarm("dtiB1", "red", False)
+    rig.clock.advance(1.0)
+    assert [(e["alarm"], e["raised"]) for e in rig.events
+            if e.kind == "alarm"] == [("red", True), ("red", False)]
 
 
 def test_a_phone_rings_until_answered_hears_its_tone_and_flashes():

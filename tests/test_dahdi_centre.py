@@ -397,3 +397,38 @@ def test_linediag_and_the_span_report_show_a_t1_whose_board_was_removed(running)
     [report] = json.loads(linediag_run(source, "spans", "dtiB1", "--json"))["spans"]
     assert (report["state"], report["alarms"]) == ("down", ["removed"])
     assert {t["state"] for t in report["timeslots"]} == {"out_of_service"}
+
+
+#: China's ring cadence (the simulated exchange's with tones "cn"): 1 s on,
+#: 4 s off; the caller ID comes between the first two rings.
+CN_RING_CYCLE_S = 5.0
+
+
+def test_a_call_ringing_in_as_an_fxo_port_hangs_up_keeps_its_caller_id_and_ring_count(
+        tmp_path):
+    """The kernel reports no ring ending within 2 s of a port's hang-up
+    (its ring debounce), so a call ringing in at once with 1 s rings loses
+    its first ring's event, and the caller ID sent after that ring would be
+    lost with it.  The caller ID is listened for whenever the port is on
+    hook, and the driver sees the swallowed ring on the line (GET_PARAMS):
+    the call is offered on its second ring, as configured, with its caller
+    ID, and reaches the agent."""
+    shutil.copytree("etc", tmp_path / "etc")
+    boards = tmp_path / "etc" / "boards.toml"
+    boards.write_text(boards.read_text().replace('tones = "na"', 'tones = "cn"', 1))
+    centre = Centre(replace(load_server_config(tmp_path / "etc" / "cti.toml"), driver="dahdi"),
+                    driver="dahdi")
+    caller = talking(centre, "dxxxB1C2")
+    line = centre.center.channels["dxxxB1C2"]
+    caller.hangup()
+    centre.run_until(lambda: line.state == "idle" and caller.state == "idle",
+                     what="the port hung up")
+    called_at = centre.clock.seconds()
+    caller.call(ani="2125550077", name="BOB")           # rings at once
+    _, events = agent_ready(centre, "1002", "msiB1C2")
+    centre.run_until(lambda: "Delivered" in names(events), within_ms=20_000,
+                     what="the second call reaches an agent")
+    assert dict(events)["Delivered"]["callingDevice"] == "2125550077"
+    offer = next(t for t in reversed(line.machine.history) if t.event == "offer")
+    assert offer.detail == {"ani": "2125550077"}
+    assert offer.at - called_at < 2 * CN_RING_CYCLE_S   # before its third ring

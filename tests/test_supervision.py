@@ -9,8 +9,10 @@ neither hears the monitor") is a spectrum check, not a state check.
 """
 import pytest
 
+from ctbus.switching import BusError
 from cti.protocol.client import RemoteError
 from cti.storage.models import AuditEntry, CallRecord, QueueLogEntry
+from drivers.errors import ConferenceError
 from tests.centre import Centre
 from tests.rig import hears
 from tests.test_callcenter import PASSWORD, agent_ready, names
@@ -291,6 +293,105 @@ def supervisor_at_headset(centre):
     centre.run_until(lambda: centre.center.channels[SUP_STATION].state == "offhook",
                      what="the supervisor's station off-hook")
     return sup, sup_events, sup_phone
+
+
+def _boards_refuse(centre, monkeypatch, *functions):
+    """From now on the boards refuse these conference functions (a card
+    that lacks a role, or is being pulled out)."""
+    driver = centre.driver
+
+    def refuse(*args, **kwargs):
+        raise ConferenceError("the card refuses it")
+    for name in functions:
+        monkeypatch.setattr(driver, name, refuse)
+
+
+def test_a_mode_the_boards_refuse_keeps_the_supervision_as_it_was(centre, monkeypatch):
+    """Whisper refused half-way (the agent already a pupil, the coach
+    refused), and changing the conference back refused as well: the
+    conference is built again from nothing, the monitor goes on, and
+    nothing the caller and agent said is lost."""
+    s = Scene(centre)
+    s.lift()
+    s.ask(s.sup, "Supervise", agent="1005", mode="monitor", station=SUP_STATION)
+    _boards_refuse(centre, monkeypatch, "conference_set_role")
+    error = s.refused(s.sup, "Supervise", agent="1005", mode="whisper")
+    assert error.code == "resource_busy" and "the card refuses it" in error.body["message"]
+    assert s.listen() == {"caller": {AGENT_HZ}, "agent": {CALLER_HZ},
+                          "supervisor": {CALLER_HZ, AGENT_HZ}}
+    monkeypatch.undo()
+    s.ask(s.sup, "EndSupervision", agent="1005")
+    assert s.listen() == {"caller": {AGENT_HZ}, "agent": {CALLER_HZ}, "supervisor": set()}
+
+
+def test_a_card_failing_during_a_mode_change_keeps_the_call_whole(centre, monkeypatch):
+    """The card fails while a supervisor switches to whisper: the agent
+    became a pupil, then every conference change fails, the coach's and
+    the one putting the monitor back.  The refusal names both, the
+    supervisor still hears the call and nobody hears the supervisor; once
+    the boards work again the supervisor ends the supervision and the
+    caller and agent talk."""
+    s = Scene(centre)
+    s.lift()
+    s.ask(s.sup, "Supervise", agent="1005", mode="monitor", station=SUP_STATION)
+    set_role, changes = centre.driver.conference_set_role, []
+
+    def first_change_only(*args):
+        changes.append(args)
+        if len(changes) > 1:
+            raise ConferenceError("the card is gone")
+        return set_role(*args)
+    monkeypatch.setattr(centre.driver, "conference_set_role", first_change_only)
+    _boards_refuse(centre, monkeypatch, "conference_create", "conference_add")
+    error = s.refused(s.sup, "Supervise", agent="1005", mode="whisper")
+    assert error.code == "resource_busy"
+    assert "msiB1C8 as coach: driver: the card is gone" in error.body["message"]
+    assert s.listen() == {"caller": {AGENT_HZ}, "agent": {CALLER_HZ},
+                          "supervisor": {CALLER_HZ, AGENT_HZ}}
+    monkeypatch.undo()
+    s.ask(s.sup, "EndSupervision", agent="1005")
+    assert names(s.sup_events)[-1] == "SupervisionEnded"
+    assert s.listen() == {"caller": {AGENT_HZ}, "agent": {CALLER_HZ}, "supervisor": set()}
+
+
+def test_a_call_the_boards_cannot_put_back_is_said_and_hold_rebuilds_it(centre, monkeypatch):
+    """The card fails as a monitor starts: no conference for three, and
+    not even the caller's route to the agent can be made again.  The
+    refusal says the call's audio could not be put back (the log has it);
+    the call stays up, and once the boards work the agent's hold and
+    retrieve build it again."""
+    s = Scene(centre)
+    s.lift()
+    _boards_refuse(centre, monkeypatch, "conference_create")
+    bus = centre.center.calls[s.call_id].talk.bus
+
+    def no_route(*args, **kwargs):
+        raise BusError("the card is gone")
+    monkeypatch.setattr(bus, "route", no_route)
+    error = s.refused(s.sup, "Supervise", agent="1005", mode="monitor", station=SUP_STATION)
+    assert error.code == "resource_busy"
+    assert "could not be put back: the card is gone" in error.body["message"]
+    monkeypatch.undo()
+    assert centre.center.calls[s.call_id].state == "talking"
+    s.ask(s.agent, "HoldCall", call=s.call_id)
+    s.ask(s.agent, "RetrieveCall", call=s.call_id)
+    assert s.listen() == {"caller": {AGENT_HZ}, "agent": {CALLER_HZ}, "supervisor": set()}
+
+
+def test_an_intercept_the_boards_refuse_leaves_the_supervision(centre, monkeypatch):
+    """Intercepting a whispered call needs the conference changed; refused,
+    the supervisor still whispers and the agent still has the call."""
+    s = Scene(centre)
+    s.lift()
+    s.ask(s.sup, "Supervise", agent="1005", mode="whisper", station=SUP_STATION)
+    _boards_refuse(centre, monkeypatch, "conference_set_role")
+    error = s.refused(s.sup, "Intercept", agent="1005")
+    assert error.code == "resource_busy" and "cannot intercept" in error.body["message"]
+    assert centre.center.acd.agents["1005"].state == "busy"
+    assert s.listen() == {"caller": {AGENT_HZ}, "agent": {CALLER_HZ, SUPERVISOR_HZ},
+                          "supervisor": {CALLER_HZ, AGENT_HZ}}
+    monkeypatch.undo()
+    assert s.ask(s.sup, "Intercept", agent="1005")["station"] == SUP_STATION
 
 
 def test_monitor_next_call_starts_when_the_agent_answers(centre):

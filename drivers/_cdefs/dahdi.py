@@ -179,6 +179,7 @@ int cti_dahdisim_queue_event(int channo, int event);
 void cti_dahdisim_tone_zone(int loaded);
 int cti_dahdisim_unplug(int spanno);
 int cti_dahdisim_line_alarm(int channo, int alarms);
+int cti_dahdisim_idlebits(int channo, int bits);
 
 void cti_g711_decode(const uint8_t *in, int16_t *out, size_t n, int alaw);
 void cti_g711_encode(const int16_t *in, uint8_t *out, size_t n, int alaw);

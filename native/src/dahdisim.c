@@ -93,6 +93,12 @@
 #define MAX_CONFS 128            /* conferences (numbers 1..MAX_CONFS) */
 #define RING_TRAILER_MS 50       /* RINGOFFHOOK this long after a ring burst
                                   * (kernel.h's DAHDI_RINGTRAILER) */
+#define RING_DEBOUNCE_MS 2000    /* no ring reported this long after a hang-up
+                                  * (kernel.h's RING_DEBOUNCE_TIME) */
+/* GET_PARAMS' rxhooksig: kernel.h's enum dahdi_rxsig, which user.h lacks */
+#define RXSIG_ONHOOK 0
+#define RXSIG_OFFHOOK 1
+#define RXSIG_RING 3
 #define FIRST_PSEUDO 0x8000      /* the kernel's FIRST_PSEUDO_CHANNEL */
 #define UNREGISTER_MS 1000       /* dahdi_unregister_device's msleep: a removed
                                   * board's channels keep their files this long */
@@ -106,6 +112,9 @@
 #define EM_ONHOOK 0
 #define LS_OFFHOOK (DAHDI_ABIT | DAHDI_BBIT | DAHDI_CBIT | DAHDI_DBIT)
 #define LS_ONHOOK (DAHDI_BBIT | DAHDI_DBIT)
+/* A CAS channel's idle bits as dahdi_cfg set them from system.conf's
+ * cas=<channels>:1101 (simulated_system_conf's): MFC/R2's blocked */
+#define CAS_IDLEBITS (DAHDI_ABIT | DAHDI_BBIT | DAHDI_DBIT)
 
 struct dspan;
 
@@ -122,9 +131,10 @@ typedef struct dchannel {
     int events[DAHDI_MAX_EVENTSIZE];
     int evhead, evlen;
     sample_fifo rx, tx;
-    /* an FXO port (and a T1 loop-start channel: ringing, trailer_ms) */
+    /* an FXO port (and a T1 loop-start channel: ringing, trailer_ms,
+     * ringdeb_ms: the kernel's ringdebtimer, arm_ring_debounce) */
     int ringing;
-    long trailer_ms;
+    long trailer_ms, ringdeb_ms;
     int lc, reversed;
     /* a robbed-bit or CAS channel: the far end's bits as last seen (DAHDI's
      * ABCD), E&M's debouncing of its A bit, our wink */
@@ -132,6 +142,8 @@ typedef struct dchannel {
     long rx_a_ms;
     int a_pending, seized;
     int ls_offhook;             /* loop start (fxsls): we are off hook */
+    int idlebits;               /* cas: DAHDI_CHANCONFIG's, sent whenever the kernel
+                                 * hangs the channel up (dahdi_hangup) */
     long wink_ms;
     int alarms;                 /* the span's, as this channel was told */
     int chan_alarms;            /* its own (an FXO port with no battery: RED) */
@@ -254,10 +266,13 @@ static dchannel *new_channel(dspan *s, int chanpos, int sigtype, device *dev)
 /* A span's channels: every line timeslot has a channel number, as in
  * DAHDI (T1 24, E1 31); the D-channel's is hardhdlc, E1 CAS's timeslot 16
  * has no channel here (sigtype 0: GET_PARAMS says so, SPECIFY refuses it). */
+static unsigned sim_bits(int abcd);
+
 static int add_trunk_span(device *sd)
 {
     span *sp = sd->span;
     int k, pos, npos = sp->e1 ? 31 : 24, sigtype;
+    dchannel *c;
     dspan *s = new_span(SPAN_TRUNK, sd->board, sd);
     switch (sp->signalling) {
     case SIMFAR_SIG_EM_WINK: sigtype = DAHDI_SIG_EM; break;
@@ -281,7 +296,14 @@ static int add_trunk_span(device *sd)
         }
         if ((slot = card_slot(td, s->spanno, pos)) < 0)
             return -1;
-        new_channel(s, pos, sigtype, td)->txslot = slot;
+        c = new_channel(s, pos, sigtype, td);
+        c->txslot = slot;
+        if (sigtype == DAHDI_SIG_CAS) {
+            /* the span started (DAHDI_STARTUP): dahdi_hangup on each channel,
+             * a CAS channel sending its idle bits */
+            c->idlebits = CAS_IDLEBITS;
+            tslot_send_bits(td->ts, sim_bits(c->idlebits));
+        }
     }
     return 0;
 }
@@ -453,6 +475,25 @@ int cti_dahdisim_line_alarm(int channo, int alarms)
         queue_event(c, alarms ? DAHDI_EVENT_ALARM : DAHDI_EVENT_NOALARM);
     }
     update_wakefd();
+    sim_unlock();
+    return r;
+}
+
+/* A CAS channel's idle bits as dahdi_cfg would set them (DAHDI_CHANCONFIG,
+ * which hangs the channel up: the bits sent at once). */
+int cti_dahdisim_idlebits(int channo, int bits)
+{
+    dchannel *c;
+    int r = 0;
+    sim_lock();
+    if (sim_ensure() < 0 || build() < 0 || !(c = channel(channo)))
+        r = fail(ENXIO);
+    else if (c->sigtype != DAHDI_SIG_CAS)
+        r = fail(EINVAL);
+    else {
+        c->idlebits = bits & 0xF;
+        tslot_send_bits(c->dev->ts, sim_bits(c->idlebits));
+    }
     sim_unlock();
     return r;
 }
@@ -654,17 +695,42 @@ static void em_tick(dchannel *c, int rx)
     }
 }
 
+/* The kernel's ring debounce (dahdi-base.c's ringdebtimer), armed for an
+ * FXS-signalled channel (fxsks, fxsls: an FXO port, T1 loop start) by
+ * dahdi_hangup (DAHDI_HOOK ONHOOK, the channel's open: initialize_channel)
+ * and, on fxsks, by the far end's disconnect (__dahdi_hooksig_pvt's
+ * DAHDI_RXSIG_ONHOOK off hook); close_channel clears it. */
+static void arm_ring_debounce(dchannel *c)
+{
+    if (c->sigtype == DAHDI_SIG_FXSKS || c->sigtype == DAHDI_SIG_FXSLS)
+        c->ringdeb_ms = RING_DEBOUNCE_MS;
+}
+
+/* A tick of an FXS-signalled channel's ring detection, as the kernel's
+ * receive path and __dahdi_hooksig_pvt do it: the ring debounce counts
+ * down first; a ring beginning gives RINGBEGIN (DAHDI's default
+ * dahdi_config.h defines RINGBEGIN), its trailer expiring RINGOFFHOOK -
+ * neither while the debounce runs: such a ring is never reported. */
+static void ring_detect_tick(dchannel *c, int ring, int offhook)
+{
+    if (c->ringdeb_ms > 0)
+        c->ringdeb_ms -= TICK_MS;
+    if (ring && !c->ringing) {
+        c->trailer_ms = 0;
+        if (c->ringdeb_ms <= 0)
+            queue_event(c, DAHDI_EVENT_RINGBEGIN);
+    } else if (!ring && c->ringing) {
+        c->trailer_ms = RING_TRAILER_MS;
+    }
+    c->ringing = ring;
+    if (c->trailer_ms > 0 && (c->trailer_ms -= TICK_MS) <= 0 && !offhook && c->ringdeb_ms <= 0)
+        queue_event(c, DAHDI_EVENT_RINGOFFHOOK);
+}
+
 /* FXS loop start in robbed bits: the far end's B bit off is ringing. */
 static void ls_tick(dchannel *c, int rx)
 {
-    int ring = !(rx & DAHDI_BBIT);
-    if (ring && !c->ringing)
-        c->trailer_ms = 0;
-    else if (!ring && c->ringing)
-        c->trailer_ms = RING_TRAILER_MS;
-    c->ringing = ring;
-    if (c->trailer_ms > 0 && (c->trailer_ms -= TICK_MS) <= 0 && !c->ls_offhook)
-        queue_event(c, DAHDI_EVENT_RINGOFFHOOK);
+    ring_detect_tick(c, !(rx & DAHDI_BBIT), c->ls_offhook);
 }
 
 static void trunk_tick(dchannel *c)
@@ -725,15 +791,11 @@ static void channel_tick(dchannel *c)
     int bits = line_status_bits(d->line), offhook = line_hook(d->line) == DX_OFFHOOK;
     int ring = !!(bits & RLS_RING), lc = !!(bits & RLS_LCSENSE);
     int reversed = !!(bits & RLS_POLARITY);
-    if (ring && !c->ringing)
-        c->trailer_ms = 0;
-    else if (!ring && c->ringing)
-        c->trailer_ms = RING_TRAILER_MS;
-    c->ringing = ring;
-    if (c->trailer_ms > 0 && (c->trailer_ms -= TICK_MS) <= 0 && !offhook)
-        queue_event(c, DAHDI_EVENT_RINGOFFHOOK);
-    if (offhook && c->lc && !lc)
+    ring_detect_tick(c, ring, offhook);
+    if (offhook && c->lc && !lc) {
+        arm_ring_debounce(c);           /* fxsks: the far end's disconnect */
         queue_event(c, DAHDI_EVENT_ONHOOK);
+    }
     if (reversed != c->reversed)
         queue_event(c, DAHDI_EVENT_POLARITY);
     c->lc = lc;
@@ -851,6 +913,8 @@ static void release(dchannel *c)
         } else if (c->sigtype == DAHDI_SIG_FXSLS) {
             c->ls_offhook = 0;
             tslot_send_bits(c->dev->ts, sim_bits(LS_ONHOOK));
+        } else if (c->sigtype == DAHDI_SIG_CAS) {
+            tslot_send_bits(c->dev->ts, sim_bits(c->idlebits));  /* dahdi_hangup */
         }
     } else if (c->span->kind == SPAN_FXS) {
         c->ringing_phone = 0;
@@ -859,6 +923,7 @@ static void release(dchannel *c)
         line_set_hook(c->dev->line, 0);
     }
     c->confmode = c->confno = 0;
+    c->ringdeb_ms = 0;          /* close_channel's */
     count_conferencing();
     fifo_clear(&c->rx);
     fifo_clear(&c->tx);
@@ -911,6 +976,10 @@ static void fill_params(const dchannel *c, struct dahdi_params *p)
         p->txbits = dahdi_bits(c->dev->ts->tx);
         p->rxisoffhook = c->seized;
         p->rxhooksig = p->txhooksig = -1;
+        if (c->sigtype == DAHDI_SIG_FXSLS)      /* dahdi_rbsbits: B off rings */
+            p->rxhooksig = c->ringing ? RXSIG_RING : RXSIG_OFFHOOK;
+        p->idlebits = c->sigtype == DAHDI_SIG_CAS ? c->idlebits : 0;   /* the kernel's:
+                                                 * DAHDI_CHANCONFIG keeps a CAS channel's only */
     } else if (trunk) {
         p->rxbits = p->txbits = p->rxhooksig = p->txhooksig = -1;   /* clear */
     } else if (c->span->kind == SPAN_FXS) {
@@ -920,10 +989,16 @@ static void fill_params(const dchannel *c, struct dahdi_params *p)
         p->rxhooksig = p->rxisoffhook;
         p->txhooksig = c->ringing_phone;
     } else {
-        p->rxisoffhook = c->ringing;
+        /* the card's hooksig: ringing, the line's battery there (OFFHOOK) or
+         * gone (ONHOOK: no battery, the far end's disconnect); the kernel's
+         * rxisoffhook for a card without robbed bits: not ONHOOK */
+        int off = line_hook(c->dev->line) == DX_OFFHOOK;
+        p->rxhooksig = c->ringing ? RXSIG_RING
+                       : (c->chan_alarms & DAHDI_ALARM_RED) || (off && !c->lc)
+                           ? RXSIG_ONHOOK : RXSIG_OFFHOOK;
+        p->rxisoffhook = p->rxhooksig != RXSIG_ONHOOK;
         p->rxbits = p->txbits = -1;        /* no robbed bits on an analog span */
-        p->txhooksig = line_hook(c->dev->line) == DX_OFFHOOK;
-        p->rxhooksig = c->ringing;
+        p->txhooksig = off;
     }
     p->curlaw = trunk && c->span->dev->span->e1 ? DAHDI_LAW_ALAW : DAHDI_LAW_MULAW;
     snprintf(p->name, sizeof p->name, "%s/%d/%d", trunk ? "SIMTE" : "SIMAN", c->spanno,
@@ -1113,6 +1188,8 @@ static int fxo_hook(dchannel *c, int how)
         sim_wake(c->dev);
         line_set_hook(c->dev->line, how == DAHDI_OFFHOOK);
         c->lc = how == DAHDI_OFFHOOK;
+        if (how == DAHDI_ONHOOK)
+            arm_ring_debounce(c);       /* dahdi_hangup */
         return 0;
     default:                    /* RING, WINK... are not for an FXO port */
         return fail(EINVAL);
@@ -1147,6 +1224,8 @@ static int ls_hook(dchannel *c, int how)
         return fail(EINVAL);
     c->ls_offhook = how == DAHDI_OFFHOOK;
     tslot_send_bits(c->dev->ts, sim_bits(c->ls_offhook ? LS_OFFHOOK : LS_ONHOOK));
+    if (!c->ls_offhook)
+        arm_ring_debounce(c);           /* dahdi_hangup */
     return 0;
 }
 
@@ -1413,6 +1492,9 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
             c->audio = c->sigtype != DAHDI_SIG_CLEAR && c->sigtype != DAHDI_SIG_HARDHDLC;
             if (c->sigtype == DAHDI_SIG_HARDHDLC)
                 dchan_opened(c->dev->dchan);    /* frames nobody read are gone */
+            if (c->sigtype == DAHDI_SIG_CAS)    /* initialize_channel's dahdi_hangup */
+                tslot_send_bits(c->dev->ts, sim_bits(c->idlebits));
+            arm_ring_debounce(c);               /* ... likewise */
             r = 0;
         }
     } else if (!f->ch)

@@ -54,6 +54,13 @@ int cti_dahdisim_unplug(int spanno);
  * or -1 with errno ENXIO: no such channel). */
 int cti_dahdisim_line_alarm(int channo, int alarms);
 
+/* A CAS channel's idle bits (DAHDI's ABCD, A = 8), as dahdi_cfg would set
+ * them from system.conf's cas=<channels>:<ABCD> (1101 until told: what
+ * simulated_system_conf writes), sent at once as DAHDI_CHANCONFIG's
+ * hang-up does; GET_PARAMS reports them (0, or -1 with errno ENXIO: no
+ * such channel, EINVAL: not a cas channel). */
+int cti_dahdisim_idlebits(int channo, int bits);
+
 /* The simulation's side (sim.c): one tick of every channel, and forgetting
  * every channel and descriptor when the simulation is reset. */
 void dahdisim_tick(void);

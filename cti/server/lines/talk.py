@@ -157,8 +157,9 @@ class Talk:
 
     def set(self, endpoint, role):
         """Add a party, or change its role.  A role the boards' conferences
-        refuse (a driver's ConferenceError: DAHDI has no whisper) is a
-        TalkError, the arrangement left as it was."""
+        refuse (a driver's ConferenceError: DAHDI has no whisper), no
+        conference room, or a board failing is a TalkError, the arrangement
+        left as it was (see `_rearrange`)."""
         if role not in TALK_ROLES:
             raise TalkError(f"role {role!r} is not one of {', '.join(TALK_ROLES)}")
         if role in ("coach", "pupil") and any(
@@ -168,17 +169,39 @@ class Talk:
         self.parties[endpoint] = role
         try:
             self._apply()
-        except ConferenceError as e:
+        except (DriverError, BusError, TalkError) as e:
             if before is None:
                 del self.parties[endpoint]
             else:
                 self.parties[endpoint] = before
-            self._apply()
-            raise TalkError(f"the conference refuses {endpoint} as {role}: {e}") from None
+            why = (f"the conference refuses {endpoint} as {role}: {e}"
+                   if isinstance(e, ConferenceError) else str(e))
+            self._rearrange(why)
+            raise TalkError(why) from None
 
     def drop(self, endpoint):
+        """Take a party out; a TalkError only if the boards refuse even
+        the arrangement of those left (`_rearrange`)."""
         if self.parties.pop(endpoint, None) is not None:
+            self._rearrange(f"{endpoint} could not leave the call")
+
+    def _rearrange(self, why):
+        """The arrangement the parties ask for: changed in place or, when
+        the boards refuse that (a board gone meanwhile), built again from
+        nothing.  Both refused is a TalkError saying so (`why` first): the
+        parties are kept, but nobody hears anybody until the next change."""
+        try:
             self._apply()
+            return
+        except (DriverError, BusError, TalkError) as e:
+            log.warn("{why}: changing the call's arrangement failed ({error}), building "
+                     "it again", why=why, error=e)
+        try:
+            self._teardown()
+            self._apply()
+        except (DriverError, BusError, TalkError) as e:
+            self._teardown()
+            raise TalkError(f"{why}; and the call's audio could not be put back: {e}") from None
 
     def hold(self, path):
         """The caller hears the music; the others stay together."""

@@ -35,7 +35,7 @@ def register(hub, supervisors, auditor):
     add(Service("EndSupervision", SUPERVISORS, fields=agent, errors=ON_CALL),
         once("EndSupervision", lambda who, params: supervisors.end_supervision(
             who, params["agent"])))
-    add(Service("Intercept", SUPERVISORS, fields=agent, errors=ON_CALL),
+    add(Service("Intercept", SUPERVISORS, fields=agent, errors=BUSY),
         once("Intercept", lambda who, params: supervisors.intercept(who, params["agent"])))
     add(Service("MonitorNextCall", SUPERVISORS, fields={
         **agent, "mode": Field(str, False, "monitor", choices=MODES),

@@ -178,16 +178,30 @@ class Supervisors:
         """The call's parties as the supervision's mode wants them.  One
         that cannot be made (no conference room; a role the boards refuse:
         DAHDI has no whisper) is ResourceBusy, the call as it was: the
-        supervisor out of it, or in its mode `before`."""
+        supervisor out of it, or in its mode `before`.  Should the boards
+        refuse that too, the refusal says so and the log has it."""
         try:
             self._roles(call, supervision.station, supervision.mode)
         except TalkError as e:
-            if before is None:
-                call.talk.set(call.station.name, "talk")
-                call.talk.drop(supervision.station)
-            else:
-                self._roles(call, supervision.station, before)
-            raise ResourceBusy(f"cannot join the call: {e}") from None
+            refusal = f"cannot join the call: {e}"
+            try:
+                if before is None:
+                    self._leave(call, supervision.station)
+                else:
+                    self._roles(call, supervision.station, before)
+            except TalkError as undo:
+                log.error("supervision of agent {agent}: call {call} could not be put back "
+                          "as it was: {error}", agent=supervision.agent, call=call.id,
+                          error=undo)
+                refusal = f"{refusal}; {undo}"
+            raise ResourceBusy(refusal) from None
+
+    @staticmethod
+    def _leave(call, station):
+        """The supervisor's phone out of the call, its agent talking."""
+        if call.station is not None:
+            call.talk.set(call.station.name, "talk")
+        call.talk.drop(station)
 
     @staticmethod
     def _roles(call, station, mode):
@@ -220,9 +234,12 @@ class Supervisors:
             return
         call = self.layer.calls.get(s.call) if s.call else None
         if call is not None and call.talk is not None:
-            if call.station is not None:
-                call.talk.set(call.station.name, "talk")
-            call.talk.drop(s.station)
+            try:
+                self._leave(call, s.station)
+            except TalkError as e:
+                log.error("supervision of agent {agent} ended, but call {call} could not "
+                          "be put back as it was: {error}", agent=agent_id, call=call.id,
+                          error=e)
         station = self.layer.channels.by_name.get(s.station)
         if station is not None and station.state == "talking":
             station.hang_up()
@@ -236,12 +253,23 @@ class Supervisors:
             raise InvalidState(f"supervise agent {agent.id}'s call first "
                                "(Supervise), then intercept it", object="agent", id=agent.id)
         call = self._agents_call(agent)
-        del self.by_agent[agent.id]
         station = call.station
+        try:
+            call.talk.set(station.name, "talk")        # no pupil left behind
+            call.talk.set(s.station, "talk")
+            call.talk.drop(station.name)               # caller and supervisor: a route
+        except TalkError as e:
+            refusal = f"cannot intercept the call: {e}"
+            try:                                        # the agent as supervised before
+                call.talk.set(station.name, MODE_ROLES[s.mode][0])
+            except TalkError as undo:
+                log.error("intercepting agent {agent}'s call {call} failed and it could not "
+                          "be put back as it was: {error}", agent=agent.id, call=call.id,
+                          error=undo)
+                refusal = f"{refusal}; {undo}"
+            raise ResourceBusy(refusal) from None
+        del self.by_agent[agent.id]
         self.auditor.audit(actor, "Intercept", agent=agent.id, call=call.id)
-        call.talk.set(station.name, "talk")        # no pupil left behind
-        call.talk.set(s.station, "talk")
-        call.talk.drop(station.name)               # caller and supervisor: a route
         self.acd.call_ended(agent.id, "agent", cause=actor.cause)
         call.agent = None
         if station.state == "talking":
