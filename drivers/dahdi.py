@@ -104,6 +104,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from drivers import _dahdi, errors
+from drivers._cdefs.dahdi import CONSTANT_GROUPS
 from drivers.dahdidev import CHANNEL_PATH, CTL_PATH, PSEUDO_PATH
 from drivers.dahdifiles import Recording, prompt_pcm16
 from drivers.interface import (
@@ -162,6 +163,17 @@ FCS_BYTES = 2
 #: What the kernel says of a D-channel frame it lost (DAHDI_GETEVENT).
 FRAME_LOST = {lib.DAHDI_EVENT_BADFCS: "a bad FCS", lib.DAHDI_EVENT_ABORT: "an abort",
               lib.DAHDI_EVENT_OVERRUN: "an overrun (longer than the buffer)"}
+#: What an operation does on a channel whose board was removed: these let
+#: go of it (nothing to send on a line that is gone: done at once); every
+#: other is refused with DeviceRemoved.
+LETTING_GO = frozenset({"reset", "stop", "busy", "unlisten", "transmit_slot", "set_bits",
+                        "bits", "abcd", "stop_ring", "station_tone", "station_offhook"})
+#: The bits of a timeslot whose board was removed: nothing sent, nothing
+#: received (so a clear-down waits for no far end).
+NO_BITS = "0000"
+#: A span's alarm while its board is removed (a hot-unplugged device): the
+#: kernel has unregistered it, so SPANSTAT has no more to say of it.
+REMOVED = "removed"
 #: The board the inventory puts pseudo channels on.
 PSEUDO_BOARD = "dahdiP"
 #: An FXO port's line in the inventory: its voice channel's name and this.
@@ -344,7 +356,10 @@ class _Leg:
 
     @property
     def fd(self):
-        return self.ch.line_fd if self.line else self.ch.fd
+        """Its descriptor; None once its board was removed (nothing to send on)."""
+        if self.line:
+            return self.ch.line_fd
+        return None if self.ch.removed and self.ch.kind != "fxo" else self.ch.fd
 
     @property
     def slot(self):
@@ -360,6 +375,31 @@ class _Leg:
             self.ch.listen = slot
 
 
+class _RemovalAware:
+    """The device layer as the driver calls it, but for one thing: an
+    ioctl answered ENODEV (the kernel's nodev file operations: the board
+    was unplugged, its REMOVED event not read yet) is the board removed
+    (`removed(fd, request)` handles it as REMOVED would, and returns the
+    DeviceRemoved raised to the caller)."""
+
+    def __init__(self, devices, removed):
+        self._devices, self._removed = devices, removed
+        self.open, self.close = devices.open, devices.close
+        self.read, self.write, self.wakefd = devices.read, devices.write, devices.wakefd
+
+    def ioctl(self, fd, request, arg):
+        try:
+            return self._devices.ioctl(fd, request, arg)
+        except OSError as e:
+            if e.errno != errno.ENODEV:
+                raise
+            raise self._removed(fd, request) from None
+
+
+#: The binding's ioctl requests by number, to name one in an error.
+IOCTL_NAMES = {getattr(lib, name): name for name in CONSTANT_GROUPS["ioctls"].split()}
+
+
 @implementer(IBoardDriver)
 class DahdiDriver:
     """A DAHDI box: `devices` (drivers.dahdidev), its system.conf
@@ -373,7 +413,8 @@ class DahdiDriver:
     event_source = "descriptor"
 
     def __init__(self, devices, conf, clock, voice_channels=0, boards=None, probe=False):
-        self.devices, self.conf, self.clock = devices, conf, clock
+        self.devices = _RemovalAware(devices, self._removed_under)
+        self.conf, self.clock = conf, clock
         self._subscribers = []
         self._pending = []
         self._channels = {}
@@ -386,6 +427,7 @@ class DahdiDriver:
         self._event = ffi.new("int *")
         self._kinds = {}
         self._alarm_spans = {}          # span -> its alarms as last reported
+        self._removed_spans = set()     # spans whose board was removed (REMOVED)
         self._channel_numbers = {}      # a device's DAHDI channel, where renamed
         self._span_numbers = {}
         self._conferences = {}          # conference device -> {confno: {slot: role}}
@@ -489,8 +531,8 @@ class DahdiDriver:
                 "dahdi_cfg run?)", function="DAHDI_GET_PARAMS", device=device) from None
         if params.sigtype != _sig_value(keyword):
             raise errors.BadParameter(
-                f"{where}: DAHDI reports signalling {params.sigtype:#x}, not {keyword} "
-                f"({_sig_value(keyword):#x}): run dahdi_cfg", function="DAHDI_GET_PARAMS",
+                f"{where}: {_kernel_signalling(params.sigtype)}, not {keyword} "
+                f"({_sig_value(keyword):#x}): run dahdi_cfg -vv", function="DAHDI_GET_PARAMS",
                 device=device)
         if keyword not in CHANNEL_KINDS:
             raise errors.DriverNotSupported(
@@ -618,17 +660,33 @@ class DahdiDriver:
         for request, value in (*audio, (lib.DAHDI_SET_BLOCKSIZE, BLOCK),
                                (lib.DAHDI_SETLINEAR, 1)):
             self.devices.ioctl(fd, request, ffi.new("int *", value))
-        self._audio_buffers(fd)
+        self._audio_buffers(fd, channo)
         return fd
 
-    def _audio_buffers(self, fd):
+    def _audio_buffers(self, fd, channo):
         """AUDIO_BUFFERS blocks each way, sent as soon as written (chan_dahdi's
         numbufs and policy): 80 ms the reactor may be late by, not 40."""
         buffers = ffi.new("struct dahdi_bufferinfo *")
         self.devices.ioctl(fd, lib.DAHDI_GET_BUFINFO, buffers)
         buffers.txbufpolicy = buffers.rxbufpolicy = lib.DAHDI_POLICY_IMMEDIATE
         buffers.numbufs = AUDIO_BUFFERS
-        self.devices.ioctl(fd, lib.DAHDI_SET_BUFINFO, buffers)
+        self._set_buffers(fd, channo, buffers)
+
+    def _set_buffers(self, fd, channo, buffers):
+        """DAHDI_SET_BUFINFO; the kernel refuses (EINVAL) a buffer outside
+        16..DAHDI_MAX_BLOCKSIZE bytes or more than DAHDI_MAX_BUF_SPACE bytes
+        in all (dahdi_chan_ioctl): said naming the channel and the values."""
+        try:
+            self.devices.ioctl(fd, lib.DAHDI_SET_BUFINFO, buffers)
+        except OSError as e:
+            if e.errno != errno.EINVAL:
+                raise
+            self.devices.close(fd)
+            raise errors.BadParameter(
+                f"DAHDI channel {channo} refused {buffers.numbufs} buffers of "
+                f"{buffers.bufsize} bytes: the kernel takes 16 to {lib.DAHDI_MAX_BLOCKSIZE} "
+                f"bytes a buffer and {lib.DAHDI_MAX_BUF_SPACE} bytes in all",
+                function="DAHDI_SET_BUFINFO", device=f"dahdiC{channo}") from None
 
     def _specified(self, channo):
         """/dev/dahdi/channel made channel `channo` (DAHDI_SPECIFY).  The
@@ -639,13 +697,47 @@ class DahdiDriver:
             self.devices.ioctl(fd, lib.DAHDI_SPECIFY, ffi.new("int *", channo))
         except OSError as e:
             self.devices.close(fd)
+            device = f"dahdiC{channo}"
+            where = f"{self.conf.lines[channo][0]}: " if channo in self.conf.lines else ""
             if e.errno == lib.EBUSY:
-                raise errors.DeviceBusy(
-                    f"DAHDI channel {channo} is open elsewhere: Asterisk's chan_dahdi, "
-                    "another cti? (stop it, or take the channel out of its configuration)",
-                    function="DAHDI_SPECIFY", device=f"dahdiC{channo}") from None
+                raise errors.DeviceBusy(f"{where}{self._busy_why(channo)}",
+                                        function="DAHDI_SPECIFY", device=device) from None
+            if e.errno in (lib.ENXIO, lib.EINVAL):
+                what = ("is not configured in the kernel" if e.errno == lib.ENXIO
+                        else "is not in the kernel (a card missing, or its board removed)")
+                raise errors.NoSuchDevice(
+                    f"{where}DAHDI channel {channo} {what}: run dahdi_cfg -vv to configure "
+                    f"{self.conf.path}'s channels, and dahdi_scan to see the cards' channels",
+                    function="DAHDI_SPECIFY", device=device) from None
             raise
         return fd
+
+    def _busy_why(self, channo):
+        """Why the kernel refused channel `channo` (SPECIFY: EBUSY), in
+        words: it opens no slave of another channel (the channels after the
+        first of a clear, rawhdlc, nethdlc or fcshdlc line) and no dacs
+        cross-connect (dahdi_specchan_open), and a channel to one descriptor
+        at a time."""
+        master = self.conf.masters.get(channo)
+        if master is not None:
+            return (f"DAHDI channel {channo} is a slave of channel {master}: a "
+                    f"{self.conf.channels.get(master) or self.conf.left_alone.get(master)}= "
+                    "line makes its channels one bundle, opened as its first (write bchan= "
+                    "for channels of their own, and run dahdi_cfg)")
+        params = ffi.new("struct dahdi_params *")
+        params.channo = channo
+        ctl = self.devices.open(CTL_PATH)
+        try:
+            self.devices.ioctl(ctl, lib.DAHDI_GET_PARAMS, params)
+        except OSError:
+            params.sigtype = 0
+        finally:
+            self.devices.close(ctl)
+        if _kernel_signalling(params.sigtype).endswith("(dacs)"):
+            return (f"DAHDI channel {channo} is cross-connected (dacs) in the kernel: was "
+                    f"dahdi_cfg run with a system.conf other than {self.conf.path}?")
+        return (f"DAHDI channel {channo} is open elsewhere: Asterisk's chan_dahdi, another "
+                "cti? (stop it, or take the channel out of its configuration)")
 
     def _open_dchannel(self, channo):
         """A D-channel as chan_dahdi opens it: whole frames, each in a
@@ -654,7 +746,7 @@ class DahdiDriver:
         buffers = ffi.new("struct dahdi_bufferinfo *")
         buffers.txbufpolicy = buffers.rxbufpolicy = lib.DAHDI_POLICY_IMMEDIATE
         buffers.numbufs, buffers.bufsize = DCHANNEL_BUFFERS, DCHANNEL_BUFSIZE
-        self.devices.ioctl(fd, lib.DAHDI_SET_BUFINFO, buffers)
+        self._set_buffers(fd, channo, buffers)
         return fd
 
     def _open_line(self, ch):
@@ -736,7 +828,7 @@ class DahdiDriver:
         self.devices.ioctl(fd, lib.DAHDI_CHANNO, channo)
         for request, value in ((lib.DAHDI_SET_BLOCKSIZE, BLOCK), (lib.DAHDI_SETLINEAR, 1)):
             self.devices.ioctl(fd, request, ffi.new("int *", value))
-        self._audio_buffers(fd)
+        self._audio_buffers(fd, channo[0])
         voice = ffi.gc(lib.cti_chanvoice_new(lib.CTI_TONESET_NA), lib.cti_chanvoice_free)
         ch = self._channels[name] = _Channel(name, channo[0], kind, board, fd, voice)
         self._kinds[name] = kind
@@ -794,7 +886,29 @@ class DahdiDriver:
                                       "(dchannel_send, dchannel_frame events)",
                                       function=function, device=name)
         self.open(name)
-        return self._channels[name]
+        ch = self._channels[name]
+        if ch.removed and ch.kind != "fxo" and function not in LETTING_GO:
+            raise self._gone(ch, function)
+        return ch
+
+    def _gone(self, ch, function):
+        """DeviceRemoved for a call on a channel whose board was removed."""
+        return errors.DeviceRemoved(
+            f"its board was removed (DAHDI channel {ch.line_channo or ch.channo}, span "
+            f"{ch.span}): out of service until it is plugged back, dahdi_cfg run and the "
+            "server restarted", function=function, device=ch.name)
+
+    def _removed_under(self, fd, request):
+        """An ioctl on `fd` answered ENODEV: the board of the channel it is
+        (if still open) was removed; the DeviceRemoved for the caller."""
+        function = IOCTL_NAMES.get(request, f"ioctl {request:#x}")
+        ch = next((c for c in self._channels.values() if c.kind != "pseudo" and (
+            c.line_fd == fd or (c.kind != "fxo" and not c.removed and c.fd == fd))), None)
+        if ch is None:
+            return errors.DeviceRemoved("DAHDI's device is gone (ENODEV): its board was "
+                                        "removed", function=function)
+        self._board_removed(ch)
+        return self._gone(ch, function)
 
     def status(self, name):
         self._known(name, "status")
@@ -805,8 +919,10 @@ class DahdiDriver:
         if name not in self._channels:      # opening it here would take it from its user
             span = next(i.board for i in self._inventory if i.name == name)
             return {"state": "closed", "channo": self._dahdi_channo(name), "span": span}
+        ch = self._channels[name]
+        if ch.removed and ch.kind != "fxo":
+            return {"state": REMOVED, "channo": ch.channo, "span": ch.span}
         if self._kinds.get(name) == "dchannel":
-            ch = self._channels[name]
             return {"state": "open", "channo": ch.channo, "span": ch.span}
         ch = self._channel(name, "status")
         facts = {"state": ch.op.kind if ch.op else "idle", "listen": ch.listen,
@@ -824,6 +940,9 @@ class DahdiDriver:
         return facts
 
     def _span_status(self, span):
+        if span in self._removed_spans:
+            return {"alarms": [REMOVED], "state": REMOVED, "loopback": "none",
+                    "loop_code": None}      # a loopback went with the board
         info = self._span_info(span, "status")
         kind = span_type(info)
         facts = {"alarms": sorted(_alarm_names(info.alarms)), "type": kind,
@@ -850,15 +969,30 @@ class DahdiDriver:
         return facts
 
     def _span_info(self, span, function):
+        """SPANSTAT of `span`.  A span the kernel no longer has (EINVAL: its
+        board was unplugged and unregistered, perhaps with none of its
+        channels open to be told REMOVED) is a removed board's: DeviceRemoved."""
         self._known(span, function)
         if not self._is_span(span):
             raise errors.BadParameter(f"{span} is a channel, not a span", function=function,
                                       device=span)
+        if span in self._removed_spans:
+            raise self._span_gone(span, function)
         ctl = self.devices.open(CTL_PATH)
         try:
             return self._spaninfo(ctl, self._spanno(span))
+        except OSError as e:
+            if e.errno != errno.EINVAL:
+                raise
+            self._span_removed(span)
+            raise self._span_gone(span, function) from None
         finally:
             self.devices.close(ctl)
+
+    def _span_gone(self, span, function):
+        return errors.DeviceRemoved(
+            f"DAHDI no longer has span {self._spanno(span)}: its board was removed (plug it "
+            "back, run dahdi_cfg and restart the server)", function=function, device=span)
 
     # -- events ------------------------------------------------------------
     def fileno(self):
@@ -877,7 +1011,10 @@ class DahdiDriver:
 
     def poll(self):
         for ch in list(self._channels.values()):
-            self._service(ch)
+            try:
+                self._service(ch)
+            except errors.DeviceRemoved:
+                pass                    # its board went as it was serviced: reported
         return self._deliver()
 
     def _deliver(self):
@@ -968,12 +1105,17 @@ class DahdiDriver:
                                       f"not {len(frame)}", function="dchannel_send",
                                       device=name)
         ch = self._channels[name]
+        if ch.removed:
+            raise self._gone(ch, "dchannel_send")
         data = bytes(frame) + bytes(FCS_BYTES)
         while True:
             try:
                 self.devices.write(ch.fd, ffi.from_buffer(data), len(data))
                 return
             except OSError as e:
+                if e.errno == lib.ENODEV:
+                    self._board_removed(ch)
+                    raise self._gone(ch, "dchannel_send") from None
                 if e.errno == lib.EAGAIN:
                     raise errors.DeviceBusy("DAHDI's transmit buffers are full: more frames "
                                             "wait than the line sends in a second",
@@ -981,6 +1123,8 @@ class DahdiDriver:
                 if e.errno != lib.ELAST:
                     raise
                 self._take_event(ch, ch.fd)
+                if ch.removed:
+                    raise self._gone(ch, "dchannel_send") from None
 
     def _send(self, ch, size):
         """Write back the block the voice work made.  Transmit buffers full
@@ -1005,10 +1149,7 @@ class DahdiDriver:
     def _take_event(self, ch, fd):
         try:
             self.devices.ioctl(fd, lib.DAHDI_GETEVENT, self._event)
-        except OSError as e:
-            if e.errno != lib.ENODEV:
-                raise
-            self._board_removed(ch)
+        except errors.DeviceRemoved:    # the board went (_board_removed has said so)
             return
         event = self._event[0]
         if event == lib.DAHDI_EVENT_REMOVED:
@@ -1109,10 +1250,7 @@ class DahdiDriver:
         params = ffi.new("struct dahdi_params *")
         try:
             self.devices.ioctl(fd, lib.DAHDI_GET_PARAMS, params)
-        except OSError as e:
-            if e.errno != lib.ENODEV:
-                raise
-            self._board_removed(ch)
+        except errors.DeviceRemoved:        # the board went (_board_removed has said so)
             return
         ringing = params.rxhooksig == RXSIG_RING
         if ch.ring_heard and not ringing:
@@ -1178,8 +1316,27 @@ class DahdiDriver:
         else:
             if ch.op is not None:
                 self._finish(ch, "error")
+            self._cancel_ring_done(ch)      # a phone's bell went with it
+            ch.ring_cycles = 0
             self.devices.close(ch.fd)
-        self._emit(ch, "alarm", alarm="removed", raised=True)
+        self._emit(ch, "alarm", alarm=REMOVED, raised=True)
+        self._span_removed(ch.span)
+
+    def _span_removed(self, span):
+        """A span's board was removed: its alarms are "removed" alone from
+        now on (raised first, so it never looks clear; what it had cleared),
+        and SPANSTAT is not asked again (the kernel unregisters the span)."""
+        if span in self._removed_spans:
+            return
+        self._removed_spans.add(span)
+        log.error("{span}: its board was removed: every channel of it is out of service",
+                  span=span)
+        if span not in self._alarm_spans:
+            return
+        before, self._alarm_spans[span] = self._alarm_spans[span], {REMOVED}
+        self._pending.append(Event(span, "alarm", {"alarm": REMOVED, "raised": True}))
+        for name in sorted(before - {REMOVED}):
+            self._pending.append(Event(span, "alarm", {"alarm": name, "raised": False}))
 
     def _read_alarms(self):
         """Every ALARM_READ_S on the driver's clock, each span's alarms from
@@ -1197,9 +1354,12 @@ class DahdiDriver:
     def _span_alarms_changed(self, span):
         """A channel of the span was told its alarms changed: the span's
         alarm events (once, whichever channel heard first)."""
-        if span not in self._alarm_spans:
+        if span not in self._alarm_spans or span in self._removed_spans:
             return
-        now = _alarm_names(self._span_info(span, "DAHDI_SPANSTAT").alarms)
+        try:
+            now = _alarm_names(self._span_info(span, "DAHDI_SPANSTAT").alarms)
+        except errors.DeviceRemoved:    # the kernel no longer has it: reported
+            return
         before, self._alarm_spans[span] = self._alarm_spans[span], now
         for name in sorted(now - before):
             self._pending.append(Event(span, "alarm", {"alarm": name, "raised": True}))
@@ -1378,8 +1538,8 @@ class DahdiDriver:
         ch = self._fxo(name, "set_hook")
         if ch.removed:
             if offhook:
-                raise errors.NoSuchDevice(f"{name}'s board was removed: its line is gone",
-                                          function="set_hook", device=name)
+                raise errors.DeviceRemoved(f"{name}'s board was removed: its line is gone",
+                                           function="set_hook", device=name)
             self._emit(ch, "hook_done", offhook=False)     # no line: no loop
             return
         self.devices.ioctl(ch.line_fd, lib.DAHDI_HOOK, ffi.new(
@@ -1598,6 +1758,10 @@ class DahdiDriver:
 
     def set_bits(self, name, a, b, c=None, d=None):
         ch = self._timeslot(name, "set_bits", ("em", "cas", "ls"))
+        if ch.removed:                  # the line is gone: it sends nothing, on hook
+            if ch.kind != "cas" and a:
+                raise self._gone(ch, "set_bits")
+            return
         if ch.kind == "ls":
             if b != 1 or c not in (None, a) or d not in (None, 1):
                 raise errors.BadParameter(
@@ -1646,6 +1810,8 @@ class DahdiDriver:
 
     def _bit_strings(self, name, function):
         ch = self._timeslot(name, function, ("em", "cas", "ls"))
+        if ch.removed:
+            return NO_BITS, NO_BITS
         params = self._params(ch)
         return tuple("".join("1" if bits & bit else "0" for bit in ABCD)
                      for bits in (params.txbits, params.rxbits))
@@ -1697,13 +1863,19 @@ class DahdiDriver:
             self._setconf(ch.fd, ch.listen, lib.DAHDI_CONF_DIGITALMON)
 
     def enable_alarm_events(self, span):
-        self._alarm_spans[span] = _alarm_names(self._span_info(
-            span, "enable_alarm_events").alarms)
+        self._alarm_spans[span] = self._alarms_now(span, "enable_alarm_events")
         if not self._alarm_reads.running:
             self._alarm_reads.start(ALARM_READ_S, now=False)
 
     def alarms(self, span):
-        return frozenset(_alarm_names(self._span_info(span, "alarms").alarms))
+        return frozenset(self._alarms_now(span, "alarms"))
+
+    def _alarms_now(self, span, function):
+        """SPANSTAT's alarms, or "removed" alone for a span whose board went."""
+        try:
+            return _alarm_names(self._span_info(span, function).alarms)
+        except errors.DeviceRemoved:
+            return {REMOVED}
 
     # -- span maintenance: DAHDI_SPANSTAT's counts, DAHDI_MAINT ------------
     def _line_span(self, span, function):
@@ -1823,7 +1995,8 @@ class DahdiDriver:
 
     def stop_ring(self, name):
         ch = self._station(name, "stop_ring")
-        self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new("int *", lib.DAHDI_RINGOFF))
+        if not ch.removed:              # else its bell went with the board
+            self.devices.ioctl(ch.fd, lib.DAHDI_HOOK, ffi.new("int *", lib.DAHDI_RINGOFF))
         self._rung_out(ch)
 
     def _rung_out(self, ch):
@@ -2061,6 +2234,16 @@ def _node_group():
         return f"group {grp.getgrgid(os.stat(os.path.dirname(CTL_PATH)).st_gid).gr_name}"
     except (OSError, KeyError):
         return "usually group asterisk"
+
+
+def _kernel_signalling(sigtype):
+    """What GET_PARAMS' sigtype says of a channel, in words where the
+    kernel would refuse to open it (dahdi_specchan_open)."""
+    if sigtype == lib.DAHDI_SIG_NONE:
+        return "DAHDI has it unconfigured (dahdi_cfg not run, or unused)"
+    if sigtype & lib.DAHDI_SIG_DACS & ~lib.DAHDI_SIG_CLEAR:
+        return "DAHDI has it cross-connected (dacs)"
+    return f"DAHDI reports signalling {sigtype:#x}"
 
 
 def _listed(numbers):

@@ -41,6 +41,12 @@ class NoSuchDevice(BoardError):
     """The device name or handle is not on any board."""
 
 
+class DeviceRemoved(NoSuchDevice):
+    """The device's board was removed while in use (a DAHDI card's device
+    hot-unplugged: ENODEV): gone until plugged back and the server
+    restarted."""
+
+
 class DeviceBusy(BoardError):
     """The device is already doing something (one operation at a time)."""
 

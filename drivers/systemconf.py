@@ -43,6 +43,10 @@ SIGNALLINGS = {
 LEFT_ALONE = ("fcshdlc", "rawhdlc", "nethdlc", "mtp2", "dacs", "dacsrbs", "indclear", "user")
 #: Keywords dahdi_cfg takes that the driver has no use for: checked, logged.
 LAWS = ("alaw", "mulaw", "deflaw")
+#: Keywords whose line makes its channels one bundle (dahdi_cfg's
+#: chanconfig): the first is the master, the others its slaves, which the
+#: kernel never opens on their own (DAHDI_SPECIFY: EBUSY).
+BUNDLES = ("clear", "rawhdlc", "nethdlc", "fcshdlc")
 FRAMINGS = ("d4", "esf", "cas", "ccs")
 CODINGS = ("ami", "b8zs", "hdb3")
 #: What may follow a span's coding: E1 CRC-4, sending yellow; a BRI
@@ -78,6 +82,7 @@ class SystemConf:
     left_alone: dict = field(default_factory=dict)  # channo -> keyword (LEFT_ALONE)
     idle_bits: dict = field(default_factory=dict)   # cas channo -> "1101", or None: not given
     lines: dict = field(default_factory=dict)       # channo -> ("path:n", its line's text)
+    masters: dict = field(default_factory=dict)     # slave channo -> its master (BUNDLES)
 
 
 def _numbers(text, where):
@@ -160,6 +165,8 @@ def parse(text, path="system.conf"):
                 conf.lines[channo] = (where, line)
                 if key == "cas":
                     conf.idle_bits[channo] = extra
+                if key in BUNDLES and channo != numbers[0]:
+                    conf.masters[channo] = numbers[0]
         elif key in LAWS:
             _numbers(value, where)
             log.info("{where}: {key}= ignored: the driver reads and writes 16-bit linear",

@@ -1143,3 +1143,177 @@ def test_an_empty_prompt_ends_at_once_and_an_ioctl_without_its_argument_is_efaul
         assert refused.value.errno == _dahdi.lib.EFAULT
     finally:
         devices.close(fd)
+
+
+def _bufinfo(devices, fd, numbufs, bufsize):
+    """SET_BUFINFO then GET_BUFINFO: the buffers the channel has now."""
+    buffers = _dahdi.ffi.new("struct dahdi_bufferinfo *")
+    buffers.txbufpolicy = buffers.rxbufpolicy = _dahdi.lib.DAHDI_POLICY_IMMEDIATE
+    buffers.numbufs, buffers.bufsize = numbufs, bufsize
+    devices.ioctl(fd, _dahdi.lib.DAHDI_SET_BUFINFO, buffers)
+    devices.ioctl(fd, _dahdi.lib.DAHDI_GET_BUFINFO, buffers)
+    return buffers.numbufs, buffers.bufsize
+
+
+def test_set_bufinfo_takes_what_the_kernel_takes_and_the_driver_asks_within_it():
+    """The kernel's DAHDI_SET_BUFINFO refuses (EINVAL) a buffer over
+    DAHDI_MAX_BLOCKSIZE or under 16 bytes and more than DAHDI_MAX_BUF_SPACE
+    bytes in all; more than DAHDI_MAX_NUM_BUFS buffers, or fewer than 2,
+    are taken as those (dahdi_reallocbufs).  A D-channel's 32 buffers of
+    1024 bytes are the most it takes, and the driver opens one."""
+    span = IsdnSpan()
+    assert span.driver.status("dtiB1D")["state"] == "open"
+    devices = SimulatedDevices()
+    fd = devices.open(CHANNEL_PATH)
+    try:
+        devices.ioctl(fd, _dahdi.lib.DAHDI_SPECIFY, _dahdi.ffi.new("int *", 1))
+        for numbufs, bufsize in ((32, 1025), (2, 8193), (4, 15), (5, 8192)):
+            with pytest.raises(OSError) as refused:
+                _bufinfo(devices, fd, numbufs, bufsize)
+            assert refused.value.errno == errno.EINVAL, (numbufs, bufsize)
+        assert _bufinfo(devices, fd, 32, 1024) == (32, 1024)
+        assert _bufinfo(devices, fd, 40, 16) == (32, 16)
+        assert _bufinfo(devices, fd, 1, 160) == (2, 160)
+    finally:
+        devices.close(fd)
+
+
+def test_buffers_the_kernel_refuses_are_an_error_naming_the_channel_and_the_values(
+        monkeypatch):
+    monkeypatch.setattr("drivers.dahdi.DCHANNEL_BUFSIZE", 2048)
+    with pytest.raises(errors.BadParameter, match=r"DAHDI channel 16 refused 32 buffers of "
+                       r"2048 bytes: the kernel takes 16 to 8192 bytes a buffer and 32768 "
+                       r"bytes in all") as refused:
+        IsdnSpan()
+    assert refused.value.function == "DAHDI_SET_BUFINFO"
+
+
+def _chanconfig(channo, sigtype, master=0, idlebits=0):
+    """DAHDI_CHANCONFIG on the control node, as dahdi_cfg sends it."""
+    devices = SimulatedDevices()
+    ctl = devices.open("/dev/dahdi/ctl")
+    try:
+        config = _dahdi.ffi.new("struct dahdi_chanconfig *")
+        config.chan, config.sigtype = channo, sigtype
+        config.master, config.idlebits = master, idlebits
+        devices.ioctl(ctl, _dahdi.lib.DAHDI_CHANCONFIG, config)
+    finally:
+        devices.close(ctl)
+
+
+def test_a_slave_of_a_clear_bundle_is_refused_naming_its_master_and_the_line():
+    """clear=1-15 makes one bundle of the channels (dahdi_cfg: 2-15 slaves
+    of 1, with 1's signalling, so GET_PARAMS says clear): the kernel
+    refuses to open a slave (EBUSY), said as such, not as a channel
+    another program has."""
+    class Bundled(IsdnSpan):
+        def __init__(self):
+            self.sim = Simulator.from_config(self.BOARDS, seed=1)
+            for channo in range(2, 16):
+                _chanconfig(channo, _dahdi.lib.DAHDI_SIG_SLAVE, master=1)
+            conf = systemconf.parse("span=1,1,0,ccs,hdb3,crc4\nclear=1-15\nbchan=17-31\n"
+                                    "hardhdlc=16\n", "/etc/dahdi/system.conf")
+            self.driver = DahdiDriver(SimulatedDevices(), conf, task.Clock())
+
+    span = Bundled()
+    span.driver.open("dahdiC1")
+    with pytest.raises(errors.DeviceBusy, match=r"system.conf:2: DAHDI channel 5 is a slave "
+                       r"of channel 1: a clear= line makes its channels one bundle"):
+        span.driver.open("dahdiC5")
+    span.driver.open("dahdiC17")
+
+
+def test_channels_the_kernel_will_not_open_are_refused_saying_why():
+    """DAHDI_SPECIFY as dahdi_specchan_open answers: a channel dahdi_cfg
+    made a dacs cross-connect since the driver started (EBUSY), one it left
+    unconfigured (ENXIO), one whose board went (EINVAL: unregistered) - each
+    named with its system.conf line and what to run."""
+    rig = DahdiRig(BOARDS)
+    _chanconfig(8, _dahdi.lib.DAHDI_SIG_DACS, idlebits=9)
+    with pytest.raises(errors.DeviceBusy, match=r"system.conf:6: DAHDI channel 8 is "
+                       r"cross-connected \(dacs\) in the kernel"):
+        rig.driver.open("dahdiC8")
+    _chanconfig(10, _dahdi.lib.DAHDI_SIG_NONE)
+    with pytest.raises(errors.NoSuchDevice, match=r"system.conf:6: DAHDI channel 10 is not "
+                       r"configured in the kernel: run dahdi_cfg -vv .* dahdi_scan"):
+        rig.driver.open("dahdiC10")
+    assert _dahdi.lib.cti_dahdisim_unplug(4) == 0          # the E1 CAS span
+    rig.run(1_000)                                          # the kernel unregisters it
+    with pytest.raises(errors.NoSuchDevice, match=r"system.conf:8: DAHDI channel 31 is not "
+                       r"in the kernel \(a card missing, or its board removed\)"):
+        rig.driver.open("dahdiC31")
+    rig.driver.open("dahdiC7")                              # the others open as before
+
+
+def test_enodev_from_an_operation_is_the_board_removed_said_as_such():
+    """The kernel unregisters a removed board's channels a second after
+    queueing REMOVED: from then every call on them is ENODEV, read or
+    not.  An operation meeting it first (an e&m seizure, an FXO port's
+    hook) gets DeviceRemoved naming the channel, and the channel is gone
+    as REMOVED would have made it: its alarm "removed" reported, its span's
+    too, nothing asked of it again; the other spans go on."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    d.open("dahdiC7")
+    d.open("dahdiC1")
+    d.enable_alarm_events("dahdiS3")
+    assert _dahdi.lib.cti_dahdisim_unplug(3) == 0          # the T1
+    assert _dahdi.lib.cti_dahdisim_unplug(1) == 0          # the first analog board
+    rig.sim.advance(1_100)                  # the reactor late: REMOVED unread
+    with pytest.raises(errors.DeviceRemoved, match=r"DAHDI_HOOK\(dahdiC7\): its board was "
+                       r"removed \(DAHDI channel 7, span dahdiS3\)"):
+        d.set_bits("dahdiC7", 1, 1)
+    with pytest.raises(errors.DeviceRemoved, match=r"DAHDI_HOOK\(dahdiC1\): its board was "
+                       r"removed \(DAHDI channel 1, span dahdiS1\)"):
+        d.set_hook("dahdiC1", True)
+    assert d.status("dahdiC7")["state"] == "removed"
+    assert d.abcd("dahdiC7") == ("0000", "0000")
+    d.set_bits("dahdiC7", 0, 0)                             # letting go: nothing to send
+    with pytest.raises(errors.DeviceRemoved):
+        d.play("dahdiC7", [])
+    assert d.alarms("dahdiS3") == {"removed"}
+    assert d.status("dahdiS3")["alarms"] == ["removed"]
+    rig.run(100)
+    alarms = {(e.device, e["alarm"], e["raised"]) for e in rig.events if e.kind == "alarm"}
+    assert {("dahdiC7", "removed", True), ("dahdiC1", "removed", True),
+            ("dahdiS3", "removed", True)} <= alarms
+    d.set_bits("dahdiC31", 1, 0, 0, 1)                      # the E1 goes on
+    rig.run(100)
+    assert d.abcd("dahdiC31")[0] == "1001"
+
+
+def test_a_removed_isdn_span_s_d_channel_refuses_frames_saying_why():
+    """An E1 CCS board unplugged: its D-channel (read for frames from the
+    start) takes REMOVED, and a frame libpri sends then is refused with
+    DeviceRemoved, as is audio on its B-channels; the span's alarm is
+    "removed"."""
+    span = IsdnSpan()
+    span.driver.enable_alarm_events("dtiB1")
+    span.driver.open("dtiB1T1")
+    assert _dahdi.lib.cti_dahdisim_unplug(1) == 0
+    span.run(100)
+    assert span.driver.status("dtiB1D")["state"] == "removed"
+    with pytest.raises(errors.DeviceRemoved, match=r"dchannel_send\(dtiB1D\): its board was "
+                       r"removed \(DAHDI channel 16, span dtiB1\)"):
+        span.driver.dchannel_send("dtiB1D", b"\x00\x01\x7f")
+    with pytest.raises(errors.DeviceRemoved, match=r"play\(dtiB1T1\)"):
+        span.driver.play("dtiB1T1", [Prompt(tone_ulaw(1000, 100), "ulaw")])
+    assert [(e.device, e["alarm"], e["raised"]) for e in span.events
+            if e.kind == "alarm" and e.device == "dtiB1"] == [("dtiB1", "removed", True)]
+
+
+@pytest.mark.parametrize("sigtype, said", [
+    (_dahdi.lib.DAHDI_SIG_DACS, r"channel 8 \(e&m\): DAHDI has it cross-connected \(dacs\), "
+                                r"not e&m \(0x40\): run dahdi_cfg -vv"),
+    (_dahdi.lib.DAHDI_SIG_NONE, r"channel 8 \(e&m\): DAHDI has it unconfigured \(dahdi_cfg "
+                                r"not run, or unused\), not e&m"),
+])
+def test_a_channel_the_kernel_has_otherwise_stops_the_driver_saying_how(sigtype, said):
+    """At start, a system.conf channel the kernel has cross-connected or
+    unconfigured (dahdi_cfg run with another file, or not at all) is said
+    in words, with what to run."""
+    Simulator.from_config(BOARDS, seed=1)
+    _chanconfig(8, sigtype, idlebits=9)
+    with pytest.raises(errors.BadParameter, match=said):
+        DahdiDriver(SimulatedDevices(), systemconf.parse(SYSTEM_CONF, "system.conf"),
+                    task.Clock())

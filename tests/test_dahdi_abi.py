@@ -25,7 +25,8 @@ DOCUMENTED = {
     "DAHDI_SETLINEAR": 0x4004DA28, "DAHDI_SETCADENCE": 0x4040DA2A,
     "DAHDI_GETRXBITS": 0x8004DA2B, "DAHDI_SETTXBITS": 0x4004DA2B,
     "DAHDI_GETVERSION": 0x80A0DA39, "DAHDI_LOOPBACK": 0x4004DA3A,
-    "DAHDI_BUFFER_EVENTS": 0x4004DA69, "ELAST": 500,
+    "DAHDI_BUFFER_EVENTS": 0x4004DA69, "DAHDI_CHANCONFIG": 0x404CDA13, "ELAST": 500,
+    "DAHDI_MAX_BLOCKSIZE": 8192, "DAHDI_MAX_NUM_BUFS": 32, "DAHDI_MAX_BUF_SPACE": 32768,
     "DAHDI_EVENT_RINGOFFHOOK": 2, "DAHDI_EVENT_HOOKCOMPLETE": 12,
     "DAHDI_EVENT_BITSCHANGED": 13, "DAHDI_EVENT_WRITE_UNDERRUN": 30,
     "DAHDI_EVENT_PULSEDIGIT": 0x10000, "DAHDI_EVENT_DTMFDOWN": 0x20000,
@@ -41,7 +42,7 @@ DOCUMENTED_LAYOUT = {
     ("dahdi_params", None): 136, ("dahdi_gains", None): 516,
     ("dahdi_maintinfo", None): 8, ("dahdi_confinfo", None): 12,
     ("dahdi_dialoperation", None): 260, ("dahdi_bufferinfo", None): 24,
-    ("dahdi_versioninfo", None): 160,
+    ("dahdi_versioninfo", None): 160, ("dahdi_chanconfig", None): 76,
 }
 
 

@@ -335,6 +335,70 @@ def test_an_fxo_line_losing_battery_is_out_of_service_until_it_comes_back(tmp_pa
                      what="the port back in service")
 
 
+def test_an_unplugged_t1_clears_its_call_and_the_other_spans_take_calls(tmp_path):
+    """A T1 board hot-unplugged with a call up: the kernel sends REMOVED on
+    each timeslot, then ENODEV, and unregisters the span.  The call on it
+    is cleared with the board's removal as its cause, the span is in
+    alarm ("removed": its status, linediag spans, the doctor), its
+    timeslots out of service; a caller on an FXO line still gets through."""
+    centre = centre_with(tmp_path, "", driver="dahdi")
+    centre.server.startService()                            # the spans watch their alarms
+    talking(centre, "dtiB1T7")
+    span = centre.driver.status("dtiB1")
+    assert span["alarms"] == []
+    assert _dahdi.lib.cti_dahdisim_unplug(2) == 0           # the T1: DAHDI span 2
+    centre.run_until(lambda: not centre.center.calls, within_ms=2_000, what="the call clears")
+    [cdr] = centre.records.of(CallRecord)
+    assert (cdr.released_by, cdr.cause) == ("network", "span dtiB1 down: its board was removed")
+    centre.run(1_500)
+    assert centre.driver.status("dtiB1")["alarms"] == ["removed"]
+    assert centre.driver.alarms("dtiB1") == {"removed"}
+    assert centre.center.channels["dtiB1"].snapshot()["alarms"] == ["removed"]
+    assert centre.center.channels["dtiB1T7"].state == "out_of_service"
+    assert centre.center.channels["dtiB1T8"].state == "out_of_service"
+    assert centre.driver.status("dtiB1T7")["state"] == "removed"
+    with pytest.raises(errors.DeviceRemoved, match="its board was removed"):
+        centre.driver.play("dtiB1T7", [])
+    caller, phone = centre.sim.endpoint("dxxxB1C3"), centre.sim.endpoint("msiB1C1")
+    phone.onhook()                                          # the agent hangs up too
+    caller.call(ani="2125559876")
+    centre.run_until(lambda: phone.state == "ringing", within_ms=60_000,
+                     what="a call on an FXO line reaches the agent's phone")
+    assert centre.sim.misuse() == []
+    centre.center.stop()
+
+
+def test_an_unplugged_station_board_clears_its_agent_s_call_and_is_out_of_service(tmp_path):
+    """The agents' phones' board unplugged while an agent talks: the call
+    ends with the phone's removal as its cause, the phone is out of
+    service, and the T1 goes on."""
+    centre = centre_with(tmp_path, "", driver="dahdi")
+    talking(centre, "dxxxB1C2")
+    station = centre.center.channels["msiB1C1"]
+    assert _dahdi.lib.cti_dahdisim_unplug(3) == 0            # the station board: span 3
+    centre.run_until(lambda: not centre.center.calls, within_ms=2_000, what="the call clears")
+    [cdr] = centre.records.of(CallRecord)
+    assert cdr.cause == "phone out of service: its board was removed"
+    assert station.state == "out_of_service"
+    assert station.snapshot()["state"] == "out_of_service"
+    caller = centre.sim.endpoint("dtiB1T9")
+    caller.call(ani="2125559876", dnis="5550100")
+    centre.run_until(lambda: caller.state == "connected", what="the T1 call is answered")
+
+
+def test_linediag_and_the_span_report_show_a_t1_whose_board_was_removed(running):
+    """`linediag spans` shows the alarm `removed` of a T1 hot-unplugged;
+    its report (`--json`) says the span down, its timeslots out of service."""
+    source = Attached(Through(running, admin(running)))
+    assert _dahdi.lib.cti_dahdisim_unplug(2) == 0           # the T1: DAHDI span 2
+    running.run(3_000)
+    text = linediag_run(source, "spans", "dtiB1")
+    assert "removed" in text
+    [report] = json.loads(linediag_run(source, "spans", "dtiB1", "--json"))["spans"]
+    assert (report["state"], report["alarms"]) == ("down", ["removed"])
+    assert {t["state"] for t in report["timeslots"]} == {"out_of_service"}
+
+
 #: China's ring cadence (the simulated exchange's with tones "cn"): 1 s on,
 #: 4 s off; the caller ID comes between the first two rings.
 CN_RING_CYCLE_S = 5.0
@@ -368,4 +432,3 @@ def test_a_call_ringing_in_as_an_fxo_port_hangs_up_keeps_its_caller_id_and_ring_
     offer = next(t for t in reversed(line.machine.history) if t.event == "offer")
     assert offer.detail == {"ani": "2125550077"}
     assert offer.at - called_at < 2 * CN_RING_CYCLE_S   # before its third ring
-

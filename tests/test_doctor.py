@@ -405,3 +405,15 @@ def test_r2_protocol_errors_with_the_right_idle_bits_suspect_the_variant(tmp_pat
     assert not r2_findings(config, r2_span("1001", {"invalid_cas_bits": 2,
                                                     "answer_timeout": 7}))
     assert not r2_findings(config, in_alarm(r2_span("1011", errors), "red"))
+
+
+def test_a_removed_board_is_said_and_nothing_else_is_guessed_of_its_line():
+    """DAHDI's alarm "removed" (the board hot-unplugged): the doctor says
+    so and what to do; its line's other rules find nothing to say."""
+    report = in_alarm(healthy(), "removed", lasting=30)
+    for t in report["timeslots"]:
+        t.update(rxBits=None, txBits=None, state="out_of_service")
+    findings = diagnose(sample(), [report])
+    assert [f.rule for f in findings] == ["span.removed"]
+    assert "its board was removed for 30 s" in findings[0].evidence
+    assert "dahdi_cfg -vv and restart the server" in findings[0].fix

@@ -306,6 +306,17 @@ class CallCenter:
             if call.station is station and call.intercepted_by is not None:
                 self.desk.hung_up(call, None, station)
 
+    def station_removed(self, station, was, reason):
+        """A phone gone with its board: its agent's call ends (or it leaves
+        the conference) with `reason` as the cause; anything else as a
+        phone put down."""
+        agent = self.acd.agent_at(station.name)
+        call = self.agents.call_of(agent) if agent is not None else None
+        if was == "talking" and call is not None and call.state == "talking":
+            self.desk.hung_up(call, agent, station, reason=reason)
+            return
+        self.station_onhook(station, was)
+
     def span_down(self, span, reason):
         """Clear every call on the span's timeslots, with `reason` as the
         cause: a call whose outside party is there ends (released by the

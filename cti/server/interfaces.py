@@ -68,6 +68,11 @@ class IChannelListener(Interface):
     def station_onhook(station, was):
         """A phone put down; `was` its state before."""
 
+    def station_removed(station, was, reason):
+        """A phone's board was removed (hot-unplugged) while it was `was`
+        (talking, off hook): as if it were put down, `reason` the cause of
+        the call it ends."""
+
     def span_down(span, reason):
         """A span went into alarm (cti.server.lines.spans): every call on
         its timeslots is dead; `reason` names the span and its alarms."""

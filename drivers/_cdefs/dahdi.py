@@ -42,7 +42,8 @@ CONSTANT_GROUPS = {
               "DAHDI_GET_BUFINFO DAHDI_SET_BUFINFO DAHDI_DIAL DAHDI_AUDIOMODE "
               "DAHDI_ECHOCANCEL DAHDI_CHANNO DAHDI_DIALING DAHDI_SPECIFY DAHDI_SETLAW "
               "DAHDI_SETLINEAR DAHDI_SETCADENCE DAHDI_GETRXBITS DAHDI_SETTXBITS "
-              "DAHDI_GETVERSION DAHDI_LOOPBACK DAHDI_SETPOLARITY DAHDI_BUFFER_EVENTS",
+              "DAHDI_GETVERSION DAHDI_LOOPBACK DAHDI_SETPOLARITY DAHDI_BUFFER_EVENTS "
+              "DAHDI_CHANCONFIG",
     "hook": "DAHDI_ONHOOK DAHDI_OFFHOOK DAHDI_WINK DAHDI_FLASH DAHDI_START DAHDI_RING "
             "DAHDI_RINGOFF",
     "events": "DAHDI_EVENT_NONE DAHDI_EVENT_ONHOOK DAHDI_EVENT_RINGOFFHOOK "
@@ -60,7 +61,7 @@ CONSTANT_GROUPS = {
               "DAHDI_EVENT_DTMFUP",
     "law": "DAHDI_LAW_DEFAULT DAHDI_LAW_MULAW DAHDI_LAW_ALAW",
     "buffers": "DAHDI_POLICY_IMMEDIATE DAHDI_POLICY_WHEN_FULL DAHDI_POLICY_HALF_FULL "
-               "DAHDI_MAX_NUM_BUFS",
+               "DAHDI_MAX_NUM_BUFS DAHDI_MAX_BUF_SPACE",
     "flush": "DAHDI_FLUSH_READ DAHDI_FLUSH_WRITE DAHDI_FLUSH_BOTH DAHDI_FLUSH_EVENT "
              "DAHDI_FLUSH_ALL",
     "signalling": "DAHDI_SIG_NONE DAHDI_SIG_FXSLS DAHDI_SIG_FXSGS DAHDI_SIG_FXSKS "
@@ -114,6 +115,8 @@ STRUCTS = {
     "dahdi_dialoperation": "int op; char dialstr[256];",
     "dahdi_versioninfo": "char version[80]; char echo_canceller[80];",
     "dahdi_ring_cadence": "int ringcadence[16];",
+    "dahdi_chanconfig": "int chan; char name[40]; int sigtype; int deflaw; int master; "
+                        "int idlebits; char netdev_name[16];",
 }
 #: The kernel declares it __attribute__((packed)): cdef'd with packed=True.
 PACKED_STRUCTS = {

@@ -4,11 +4,15 @@
  * is for).  What it answers, and where the kernel's behaviour comes from
  * (lines-real.md section 1):
  *
- *   open      "/dev/dahdi/channel" (then DAHDI_SPECIFY: EBUSY while another
- *             descriptor has the channel, as the kernel's), "/dev/dahdi/ctl",
+ *   open      "/dev/dahdi/channel" (then DAHDI_SPECIFY as the kernel's
+ *             dahdi_specchan_open: EINVAL for no such channel, ENXIO for one
+ *             not configured, EBUSY for a slave, a dacs channel or one another
+ *             descriptor has), "/dev/dahdi/ctl" (DAHDI_CHANCONFIG as dahdi_cfg
+ *             sends it: signalling, slaves, dacs),
  *             "/dev/dahdi/pseudo" (a pseudo channel of its own, numbered
  *             from 32768 as the kernel's: CHANNO says which); anything else ENOENT
- *   ioctl     SPECIFY, GET/SET_BLOCKSIZE (16..DAHDI_MAX_BLOCKSIZE), SETLINEAR,
+ *   ioctl     SPECIFY, GET/SET_BLOCKSIZE (16..DAHDI_MAX_BLOCKSIZE), GET/SET_BUFINFO
+ *             (16..DAHDI_MAX_BLOCKSIZE a buffer, DAHDI_MAX_BUF_SPACE in all), SETLINEAR,
  *             AUDIOMODE (a clear channel opens without audio, as the
  *             kernel's: SETLINEAR and SETCONF are EINVAL until AUDIOMODE 1),
  *             SETLAW, GET_PARAMS (a channel's own; on ctl the one named by
@@ -96,6 +100,8 @@
 #define RXSIG_OFFHOOK 1
 #define RXSIG_RING 3
 #define FIRST_PSEUDO 0x8000      /* the kernel's FIRST_PSEUDO_CHANNEL */
+#define UNREGISTER_MS 1000       /* dahdi_unregister_device's msleep: a removed
+                                  * board's channels keep their files this long */
 #define EVENT_ROOM (DAHDI_MAX_EVENTSIZE - 1)    /* the kernel's ring keeps one free */
 #define FXO_SIGCAP (DAHDI_SIG_FXSLS | DAHDI_SIG_FXSGS | DAHDI_SIG_FXSKS)
 #define RBS_SIGCAP (DAHDI_SIG_EM | DAHDI_SIG_CAS | DAHDI_SIG_CLEAR | DAHDI_SIG_FXSLS | \
@@ -143,6 +149,8 @@ typedef struct dchannel {
     int chan_alarms;            /* its own (an FXO port with no battery: RED) */
     int removed;                /* its board unplugged (cti_dahdisim_unplug): REMOVED
                                  * queued, then ENODEV for everything */
+    int master;                 /* DAHDI_CHANCONFIG's: the channel it is a slave of
+                                 * (0: none), or cross-connected to (dacs) */
     /* an FXS port: the phone's hook as last seen, its flashes, our ringing */
     int phone_off, flashes;
     int ring_on_ms, ring_off_ms, ringing_phone, bell;
@@ -161,6 +169,9 @@ typedef enum { SPAN_FXO, SPAN_FXS, SPAN_TRUNK, SPAN_PSEUDO } span_kind;
 
 typedef struct dspan {
     int spanno, board, count;
+    int removed;                /* its board unplugged (disable_span: REMOVED queued) */
+    long unregister_ms;         /* ... until the kernel unregisters it */
+    int gone;                   /* ... unregistered: no span, no channels, nodev */
     span_kind kind;
     device *dev;                /* a T1/E1 span; NULL for analog boards */
 } dspan;
@@ -383,9 +394,12 @@ static dchannel *new_pseudo(void)
     return &P.pseudo[k];
 }
 
+/* A span the kernel has (span_find_and_get): not one whose board was
+ * unplugged, which _dahdi_unassign_span took off its list. */
 static dspan *span_no(int spanno)
 {
-    return spanno >= 1 && spanno <= P.nspans ? &P.spans[spanno - 1] : NULL;
+    return spanno >= 1 && spanno <= P.nspans && !P.spans[spanno - 1].gone
+               ? &P.spans[spanno - 1] : NULL;
 }
 
 /* ---- events and the wake descriptor ------------------------------------*/
@@ -398,6 +412,7 @@ static void queue_event(dchannel *c, int event)
 }
 
 static int fail(int err);
+static int span_alarms(const dspan *s);
 static void update_wakefd(void);
 
 void cti_dahdisim_tone_zone(int loaded)
@@ -408,18 +423,25 @@ void cti_dahdisim_tone_zone(int loaded)
 }
 
 /* A board hot-unplugged (an Astribank's USB cable pulled), as the kernel's
- * disable_span and the nodev file operations answer: each channel of span
- * `spanno` gets DAHDI_EVENT_REMOVED, and once that is read every read,
- * write and ioctl ENODEV (GETEVENT still says REMOVED).  -1 (ENXIO): no
- * such span. */
+ * dahdi_unregister_device: disable_span queues DAHDI_EVENT_REMOVED on each
+ * channel of span `spanno`, and dahdi_alarm_notify ALARM if the span had
+ * no alarm (its alarms become NOTOPEN); nothing comes from the board any
+ * more, and once REMOVED is read every read, write and ioctl is ENODEV.
+ * UNREGISTER_MS later _dahdi_unassign_span takes the span and its
+ * channels off the kernel's lists and dahdi_chan_unreg gives their open
+ * files the nodev file operations: ENODEV for everything, events read or
+ * not (GETEVENT still says REMOVED); SPANSTAT of the span, GET_PARAMS and
+ * SPECIFY of its channels EINVAL.  -1 (ENXIO): no such span. */
 int cti_dahdisim_unplug(int spanno)
 {
-    int i, found = 0;
+    int i, found = 0, quiet;
+    dspan *s;
     sim_lock();
-    if (sim_ensure() < 0 || build() < 0) {
+    if (sim_ensure() < 0 || build() < 0 || !(s = span_no(spanno)) || s->removed) {
         sim_unlock();
-        return -1;
+        return fail(ENXIO);
     }
+    quiet = span_alarms(s) == 0;
     for (i = 0; i < P.nchans; i++) {
         dchannel *c = &P.chans[i];
         if (c->spanno != spanno || c->removed)
@@ -427,7 +449,11 @@ int cti_dahdisim_unplug(int spanno)
         found = 1;
         c->removed = 1;
         queue_event(c, DAHDI_EVENT_REMOVED);
+        if (quiet)
+            queue_event(c, DAHDI_EVENT_ALARM);
     }
+    s->removed = 1;
+    s->unregister_ms = UNREGISTER_MS;
     update_wakefd();
     sim_unlock();
     return found ? 0 : fail(ENXIO);
@@ -789,10 +815,15 @@ void dahdisim_tick(void)
     for (i = 0; i < MAX_PSEUDO; i++)
         if (P.pseudo[i].in_use)
             audio_tick(&P.pseudo[i]);
+    for (i = 0; i < P.nspans; i++) {
+        dspan *s = &P.spans[i];
+        if (s->removed && !s->gone && (s->unregister_ms -= TICK_MS) <= 0)
+            s->gone = 1;        /* _dahdi_unassign_span, dahdi_chan_unreg */
+    }
     for (i = 0; i < P.nchans; i++) {
         dchannel *c = &P.chans[i];
-        if (c->opens == 0)
-            continue;
+        if (c->opens == 0 || c->removed)
+            continue;           /* nothing comes from a board unplugged */
         switch (c->span->kind) {
         case SPAN_TRUNK: trunk_tick(c); break;
         case SPAN_FXS: station_port_tick(c); break;
@@ -1013,7 +1044,8 @@ static void fill_spaninfo(const dspan *s, struct dahdi_spaninfo *si)
         si->lineconfig = lineconfig(sp, &loop);
         t1maint_line(sp->maint, &framing, &coding, &clock, &loop);
         t1maint_counts n;
-        si->alarms = span_alarms(s) | (loop != DTLB_NONE ? DAHDI_ALARM_LOOPBACK : 0);
+        si->alarms = s->removed ? DAHDI_ALARM_NOTOPEN     /* disable_span's */
+                     : span_alarms(s) | (loop != DTLB_NONE ? DAHDI_ALARM_LOOPBACK : 0);
         /* the counts as a framer card's driver keeps them (wct4xxp): code
          * violations (bipolar violations and excessive zeros), framing
          * errors, CRC errors, E-bits */
@@ -1043,6 +1075,7 @@ static void fill_spaninfo(const dspan *s, struct dahdi_spaninfo *si)
          * a station board as xpp's FXS module, an analog board's FXO ports
          * as a mixed card (wctdm24xxp: ANALOG_MIXED, "ANALO") */
         snprintf(si->spantype, sizeof si->spantype, "%s", fxs ? "FXS" : "ANALO");
+        si->alarms = s->removed ? DAHDI_ALARM_NOTOPEN : 0;
     }
 }
 
@@ -1273,14 +1306,19 @@ static int channel_ioctl(dfd *f, unsigned long request, void *arg)
         return 0;
     }
     case DAHDI_SET_BUFINFO: {
-        /* the kernel's dahdi_reallocbufs: the buffers' size is the block
-         * size from now on (a D-channel's: the longest frame it takes) */
+        /* dahdi_chan_ioctl's DAHDI_SET_BUFINFO: a buffer of 16 to
+         * DAHDI_MAX_BLOCKSIZE bytes, DAHDI_MAX_BUF_SPACE bytes in all, else
+         * EINVAL; then dahdi_reallocbufs takes numbufs within 2 ..
+         * DAHDI_MAX_NUM_BUFS (more or fewer are not refused: clamped).  The
+         * buffers' size is the block size from now on (a D-channel's: the
+         * longest frame it takes) */
         const struct dahdi_bufferinfo *bi = arg;
-        if (bi->bufsize < 16 || bi->bufsize > DAHDI_MAX_BLOCKSIZE || bi->numbufs < 2 ||
-            bi->numbufs > DAHDI_MAX_NUM_BUFS)
+        if (bi->bufsize > DAHDI_MAX_BLOCKSIZE || bi->bufsize < 16 ||
+            (long)bi->bufsize * bi->numbufs > DAHDI_MAX_BUF_SPACE)
             return fail(EINVAL);
         f->blocksize = bi->bufsize;
-        f->numbufs = bi->numbufs;
+        f->numbufs = bi->numbufs < 2 ? 2 : bi->numbufs > DAHDI_MAX_NUM_BUFS
+                         ? DAHDI_MAX_NUM_BUFS : bi->numbufs;
         c->keep = (size_t)f->numbufs * (size_t)f->blocksize;
         return 0;
     }
@@ -1350,6 +1388,46 @@ static int channel_ioctl(dfd *f, unsigned long request, void *arg)
     }
 }
 
+/* A channel of a span the kernel has (chan_from_num): configured or not
+ * (a channel with no device here has sigtype 0, as one dahdi_cfg left
+ * alone), not one whose board was unplugged.  NULL: none. */
+static dchannel *span_channel(int channo)
+{
+    if (channo < 1 || channo > P.nchans || P.chans[channo - 1].span->gone)
+        return NULL;
+    return &P.chans[channo - 1];
+}
+
+/* DAHDI_CHANCONFIG, as dahdi_cfg sends it for each channel line (the
+ * kernel's dahdi_ioctl_chanconfig, for what the personality models): a
+ * slave (DAHDI_SIG_SLAVE: the channels after the first of a clear,
+ * rawhdlc, nethdlc or fcshdlc line) takes its master's signalling and
+ * SPECIFY refuses it; a dacs channel is cross-connected to `idlebits`
+ * and SPECIFY refuses it too.  Only a channel with a device here can take
+ * another signalling (one without stays unconfigured).  EINVAL: no such
+ * channel, master or dacs partner, as the kernel's. */
+static int chanconfig(const struct dahdi_chanconfig *cc)
+{
+    dchannel *c = span_channel(cc->chan), *other = NULL;
+    if (!c || !c->dev)
+        return fail(EINVAL);
+    if (cc->sigtype == DAHDI_SIG_SLAVE) {
+        if (!(other = span_channel(cc->master)) || other == c)
+            return fail(EINVAL);        /* "slave channel without master" */
+        c->sigtype = other->sigtype;
+        c->master = other->channo;
+        return 0;
+    }
+    if ((cc->sigtype & __DAHDI_SIG_DACS) == __DAHDI_SIG_DACS) {
+        if (!(other = span_channel(cc->idlebits)))
+            return fail(EINVAL);        /* "dacs channel not found" */
+        c->master = other->channo;
+    } else
+        c->master = 0;
+    c->sigtype = cc->sigtype;
+    return 0;
+}
+
 static int ctl_ioctl(unsigned long request, void *arg)
 {
     switch (request) {
@@ -1364,11 +1442,13 @@ static int ctl_ioctl(unsigned long request, void *arg)
     case DAHDI_GET_PARAMS: {
         struct dahdi_params *p = arg;
         const dchannel *c = channel(p->channo);
-        if (!c)
-            return fail(EINVAL);
+        if (!c || c->span->gone)
+            return fail(EINVAL);        /* chan_from_num: none, or unregistered */
         fill_params(c, p);
         return 0;
     }
+    case DAHDI_CHANCONFIG:
+        return chanconfig(arg);
     case DAHDI_MAINT:
         return maint(arg);
     default:
@@ -1388,15 +1468,20 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
     else if (f->ctl)
         r = ctl_ioctl(request, arg);
     else if (request == DAHDI_SPECIFY) {
-        dchannel *c = channel(*(int *)arg);
-        if (f->ch)
+        /* dahdi_prechan_ioctl and dahdi_specchan_open: no such channel
+         * (none, or its board unplugged: unregistered) EINVAL; one not
+         * configured (sig 0: dahdi_cfg not run, or left unused) ENXIO; a
+         * slave of another, a dacs cross-connect or a channel another
+         * descriptor has (DAHDI_FLAGBIT_OPEN) EBUSY */
+        int channo = *(int *)arg;
+        dchannel *c = channo >= FIRST_PSEUDO ? channel(channo) : span_channel(channo);
+        if (f->ch || !c)
             r = fail(EINVAL);
-        else if (!c)
+        else if (c->sigtype == DAHDI_SIG_NONE)
             r = fail(ENXIO);
-        else if (c->removed)
-            r = fail(ENODEV);   /* its device node went with the board */
-        else if (c->opens > 0)
-            r = fail(EBUSY);    /* DAHDI_FLAGBIT_OPEN: one descriptor at a time */
+        else if (c->master || (c->sigtype & __DAHDI_SIG_DACS) == __DAHDI_SIG_DACS ||
+                 c->opens > 0)
+            r = fail(EBUSY);
         else {
             f->ch = c;
             c->opens++;
@@ -1414,7 +1499,7 @@ int cti_dahdi_ioctl(int fd, unsigned long request, void *arg)
         }
     } else if (!f->ch)
         r = fail(EINVAL);       /* not specified yet */
-    else if (f->ch->removed && f->ch->evlen == 0) {
+    else if (f->ch->removed && (f->ch->evlen == 0 || f->ch->span->gone)) {
         if (request == DAHDI_GETEVENT && arg)   /* nodev_unlocked_ioctl's hint */
             *(int *)arg = DAHDI_EVENT_REMOVED;
         r = fail(ENODEV);
@@ -1502,7 +1587,7 @@ ssize_t cti_dahdi_read(int fd, void *buf, size_t n)
     want = n / sample_size(f) < (size_t)f->blocksize ? n / sample_size(f)
                                                      : (size_t)f->blocksize;
     if (f->ch->removed)
-        r = fail(f->ch->evlen > 0 ? ELAST : ENODEV);
+        r = fail(f->ch->evlen > 0 && !f->ch->span->gone ? ELAST : ENODEV);
     else if (f->ch->sigtype == DAHDI_SIG_HARDHDLC)
         r = hdlc_read(f, buf, n);
     else if (f->ch->evlen > 0)
@@ -1539,7 +1624,7 @@ ssize_t cti_dahdi_write(int fd, const void *buf, size_t n)
     if (count > (size_t)f->blocksize)
         count = f->blocksize;
     if (f->ch->removed)
-        r = fail(f->ch->evlen > 0 ? ELAST : ENODEV);
+        r = fail(f->ch->evlen > 0 && !f->ch->span->gone ? ELAST : ENODEV);
     else if (f->ch->sigtype == DAHDI_SIG_HARDHDLC)
         r = hdlc_write(f, buf, n);
     else if (f->ch->evlen > 0)

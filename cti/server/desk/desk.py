@@ -152,18 +152,19 @@ class Desk:
         else:
             call.members[:] = [(a, s) for a, s in call.members if a is not agent]
 
-    def hung_up(self, call, agent, station, cause=None):
+    def hung_up(self, call, agent, station, cause=None, reason=None):
         """An agent on a connected call hung up (on-hook or ClearConnection);
         `agent` None: the supervisor who took the call over (Intercept).
-        In a conference it leaves the others talking."""
+        In a conference it leaves the others talking.  `reason`: why, when
+        not the agent's doing (its phone's board removed)."""
         who = "agent" if agent else f"supervisor {call.intercepted_by}"
+        reason = reason or f"{who} hung up"
         if call.members and (call.agent is agent or any(a is agent for a, _ in call.members)) \
                 or call.agent is agent and call.outside and call.talk is not None \
                 and len(call.talk.parties) > 2:        # the caller and an outside party stay
-            self.leave(call, agent, station, f"{who} hung up", cause)
+            self.leave(call, agent, station, reason, cause)
         elif call.agent is agent and call.station is station:
-            self.layer.finish(call, "agent" if agent else "supervisor", f"{who} hung up",
-                              cause)
+            self.layer.finish(call, "agent" if agent else "supervisor", reason, cause)
 
     def single_step_transfer(self, actor, call_id, kind, target):
         """The call to `target`, an agent, a queue, a flow or a number (`kind`)."""

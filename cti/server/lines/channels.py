@@ -69,6 +69,8 @@ VOICE_HUNG = "voice resource hung"
 #: An analog port's own alarms (the driver's "alarm" events on its name)
 #: as a line's out-of-service reason says them.
 LINE_ALARMS = {"removed": "its board was removed", "red": "no battery on the line"}
+#: The driver's alarm of a device (or a span) whose board was hot-unplugged.
+REMOVED = "removed"
 #: In-band tones that end an outbound call, and the reason given.
 FAILING_TONES = {"busy": "busy", "reorder": "reorder", "sit": "number unobtainable"}
 
@@ -149,6 +151,9 @@ STATION = Table("station", initial="onhook", transitions=[
     ("offhook", "onhook", "onhook"),
     ("talking", "flash", "="),
     ("offhook", "flash", "="),
+    # its board hot-unplugged (the driver's alarm "removed"): gone for good
+    ("*", "removed", "out_of_service"),
+    ("out_of_service", "removed", "="),
 ])
 
 
@@ -1016,7 +1021,9 @@ class Station(Channel):
 
     def handle(self, event):
         kind = event.kind
-        if kind == "station_answered" and self.state == "ringing":
+        if kind == "alarm" and event.data.get("alarm") == REMOVED and event.data["raised"]:
+            self._removed()
+        elif kind == "station_answered" and self.state == "ringing":
             self.machine.fire("answered")
             self.listener.station_answered(self)
         elif kind == "station_ring_done" and self._stopping:
@@ -1039,6 +1046,19 @@ class Station(Channel):
                 self.listener.station_onhook(self, was)
         elif kind == "station_flash":
             self.machine.fire_if("flash")
+
+    def _removed(self):
+        """Its board was removed: out of service for good (no ring, no
+        hook: a phone plugged back needs a restart); a ring it had rings
+        out, a call it had ends with the removal as its cause."""
+        was = self.state
+        reason = f"phone out of service: {LINE_ALARMS[REMOVED]}"
+        self.machine.fire("removed", reason=reason)
+        log.error("{station}: {reason}", station=self.name, reason=reason, alarm_kind="line")
+        if was == "ringing":
+            self.listener.station_no_answer(self)
+        elif was in ("talking", "offhook"):
+            self.listener.station_removed(self, was, reason)
 
     def ring(self, cycles=6):
         self.machine.fire("ring", cycles=cycles)

@@ -66,6 +66,7 @@ configuration gets them.
 
 The rules (RULES; each check's docstring says how it decides):
 
+    span.removed          error    DAHDI: the span's board was hot-unplugged
     alarm.los             error    no signal from the carrier
     alarm.blue            error    AIS: the fault is upstream, call the carrier
     framing.mismatch      error    red/OOF with a signal present
@@ -309,6 +310,20 @@ def _recent(performance):
 
 
 # -- the checks -----------------------------------------------------------------
+def board_removed(site: Site) -> Iterator[Symptom | Skip]:
+    """"removed" (DAHDI: the board hot-unplugged, the kernel's REMOVED):
+    nothing about the line can be told, and no other rule runs on it."""
+    for span, report in site.reports.items():
+        if "removed" in report["alarms"]:
+            yield Symptom(
+                site.where(span),
+                f"its board was removed{_lasting(report, 'removed')}: DAHDI no longer has "
+                "the span (an Astribank or USB device unplugged, or its power lost)",
+                "Plug the board back (its cable, its power), check it with dahdi_scan, run "
+                "dahdi_cfg -vv and restart the server: its timeslots stay out of service "
+                "until then.")
+
+
 def loss_of_signal(site: Site) -> Iterator[Symptom | Skip]:
     """LOS: no pulses arrive at all.  Not a setting: the cable, the jack,
     or the carrier's circuit."""
@@ -815,6 +830,7 @@ class Rule:
 
 #: Every rule, in the order findings are listed.
 RULES = (
+    Rule("span.removed", "error", board_removed),
     Rule("alarm.los", "error", loss_of_signal),
     Rule("alarm.blue", "error", upstream_ais),
     Rule("framing.mismatch", "error", framing_mismatch),
