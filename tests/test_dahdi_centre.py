@@ -371,7 +371,9 @@ def test_an_unplugged_t1_clears_its_call_and_the_other_spans_take_calls(tmp_path
 def test_an_unplugged_station_board_clears_its_agent_s_call_and_is_out_of_service(tmp_path):
     """The agents' phones' board unplugged while an agent talks: the call
     ends with the phone's removal as its cause, the phone is out of
-    service, and the T1 goes on."""
+    service, its agent goes not ready saying why once the call is wrapped
+    up (no call is offered to a phone that cannot ring), and the T1 goes
+    on."""
     centre = centre_with(tmp_path, "", driver="dahdi")
     talking(centre, "dxxxB1C2")
     station = centre.center.channels["msiB1C1"]
@@ -381,9 +383,32 @@ def test_an_unplugged_station_board_clears_its_agent_s_call_and_is_out_of_servic
     assert cdr.cause == "phone out of service: its board was removed"
     assert station.state == "out_of_service"
     assert station.snapshot()["state"] == "out_of_service"
+    agent = centre.center.acd.agents["1001"]
+    centre.run_until(lambda: agent.state == "notReady", within_ms=120_000,
+                     what="the agent not ready after its wrap-up")
+    assert agent.reason == "phone out of service: its board was removed"
     caller = centre.sim.endpoint("dtiB1T9")
     caller.call(ani="2125559876", dnis="5550100")
     centre.run_until(lambda: caller.state == "connected", what="the T1 call is answered")
+
+
+def test_an_idle_agent_whose_phone_board_is_removed_gets_no_calls(tmp_path):
+    """The board of a ready agent's phone unplugged: the agent is not
+    ready at once, saying why, and a caller for the queue waits instead of
+    being offered to a phone that cannot ring."""
+    centre = centre_with(tmp_path, "", driver="dahdi")
+    _, events = agent_ready(centre, "1001", "msiB1C1")
+    assert _dahdi.lib.cti_dahdisim_unplug(3) == 0            # the station board: span 3
+    agent = centre.center.acd.agents["1001"]
+    centre.run_until(lambda: agent.state == "notReady", within_ms=2_000,
+                     what="the agent not ready")
+    assert agent.reason == "phone out of service: its board was removed"
+    caller = centre.sim.endpoint("dxxxB1C2")
+    caller.call(ani="2125550042")
+    centre.run_until(lambda: centre.center.acd.entries, within_ms=10_000,
+                     what="the caller queued")
+    centre.run(5_000)
+    assert centre.center.acd.entries and "Offered" not in names(events)
 
 
 def test_linediag_and_the_span_report_show_a_t1_whose_board_was_removed(running):

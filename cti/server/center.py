@@ -307,15 +307,22 @@ class CallCenter:
                 self.desk.hung_up(call, None, station)
 
     def station_removed(self, station, was, reason):
-        """A phone gone with its board: its agent's call ends (or it leaves
-        the conference) with `reason` as the cause; anything else as a
-        phone put down."""
+        """A phone gone with its board: a ring it had as unanswered; its
+        agent's call ends (or it leaves the conference) with `reason` as
+        the cause; anything else as a phone put down.  Its agent goes not
+        ready with `reason` (after the call's wrap-up when on one), so no
+        call is offered to a phone that cannot ring."""
         agent = self.acd.agent_at(station.name)
         call = self.agents.call_of(agent) if agent is not None else None
-        if was == "talking" and call is not None and call.state == "talking":
+        if agent is not None and agent.state != "notReady":
+            self.acd.set_not_ready(agent.id, reason, force=True)
+            log.error("agent {agent}: not ready, {reason}", agent=agent.id, reason=reason)
+        if was == "ringing":
+            self.station_no_answer(station)
+        elif was == "talking" and call is not None and call.state == "talking":
             self.desk.hung_up(call, agent, station, reason=reason)
-            return
-        self.station_onhook(station, was)
+        elif was in ("talking", "offhook"):
+            self.station_onhook(station, was)
 
     def span_down(self, span, reason):
         """Clear every call on the span's timeslots, with `reason` as the

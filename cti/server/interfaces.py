@@ -69,9 +69,10 @@ class IChannelListener(Interface):
         """A phone put down; `was` its state before."""
 
     def station_removed(station, was, reason):
-        """A phone's board was removed (hot-unplugged) while it was `was`
-        (talking, off hook): as if it were put down, `reason` the cause of
-        the call it ends."""
+        """A phone's board was removed (hot-unplugged) while it was `was`:
+        a ring as unanswered, a call as if the phone were put down,
+        `reason` the cause of the call it ends; its agent, if any, goes
+        not ready with `reason` (after that call)."""
 
     def span_down(span, reason):
         """A span went into alarm (cti.server.lines.spans): every call on

@@ -1050,15 +1050,13 @@ class Station(Channel):
     def _removed(self):
         """Its board was removed: out of service for good (no ring, no
         hook: a phone plugged back needs a restart); a ring it had rings
-        out, a call it had ends with the removal as its cause."""
+        out, a call it had ends with the removal as its cause, and its
+        agent takes no more calls (ICallControl.station_removed)."""
         was = self.state
         reason = f"phone out of service: {LINE_ALARMS[REMOVED]}"
         self.machine.fire("removed", reason=reason)
         log.error("{station}: {reason}", station=self.name, reason=reason, alarm_kind="line")
-        if was == "ringing":
-            self.listener.station_no_answer(self)
-        elif was in ("talking", "offhook"):
-            self.listener.station_removed(self, was, reason)
+        self.listener.station_removed(self, was, reason)
 
     def ring(self, cycles=6):
         self.machine.fire("ring", cycles=cycles)
