@@ -1211,8 +1211,10 @@ class DahdiDriver:
         """A ring ended: RINGOFFHOOK, or one the kernel's debounce kept
         quiet (_watch_rings).  An FXO port counts it (its caller ID, heard
         whenever the port is on hook, waits for caller_id); a T1 loop-start
-        channel reports it as the far end's B bit off and on."""
-        ch.unreported_ms = None
+        channel reports it as the far end's B bit off and on.  The ring's
+        end, seen on the line, is done with too: the kernel's event for it
+        may come in the same poll that first sees rxhooksig leave RING."""
+        ch.unreported_ms, ch.ring_heard = None, False
         if ch.kind == T1_LOOP_START:
             a = self._rx_bits(ch) & lib.DAHDI_ABIT
             self._signalling(ch, a, {"b_off"})

@@ -65,12 +65,17 @@ class DahdiRig:
                                   voice_channels=voice_channels)
         self.events = []
         self.driver.subscribe(self.events.append)
+        self.ms = 0
 
-    def run(self, ms):
+    def run(self, ms, poll_ms=STEP_MS):
+        """`ms` of time, the driver polled every `poll_ms` of it (a busy
+        reactor wakes later than each block)."""
         for _ in range(0, ms, STEP_MS):
             self.sim.advance(STEP_MS)
             self.clock.advance(STEP_MS / 1000.0)
-            self.driver.poll()
+            self.ms += STEP_MS
+            if self.ms % poll_ms == 0:
+                self.driver.poll()
 
 
 BOARDS = [{"type": "analog", "lines": 4}, {"type": "analog", "lines": 2},
@@ -585,6 +590,24 @@ def test_a_t1_loop_start_ring_the_kernel_kept_quiet_is_reported():
     assert len([e for e in rig.events if e.kind == "signalling"]) == 4
 
 
+@pytest.mark.parametrize("delay_ms", [1_000, 1_080])
+def test_a_t1_loop_start_ring_ending_as_the_debounce_does_is_reported_once(delay_ms):
+    """A 1 s ring ending just after the kernel's 2 s debounce, the driver
+    polled only every 80 ms: the kernel's RINGOFFHOOK comes in the poll
+    that first sees the line stop ringing, and the ring is still one B
+    bit off and on."""
+    boards = [{"type": "t1", "signalling": "fxs_loopstart", "tones": "cn"}]
+    rig = DahdiRig(boards, simulated_system_conf(boards))
+    d, far = rig.driver, rig.sim.endpoint("dtiB1T1")
+    d.enable_signalling_events("dahdiC1")
+    d.set_bits("dahdiC1", 0, 1)                         # on hook: the kernel's hang-up
+    rig.run(delay_ms, poll_ms=80)
+    far.call()
+    rig.run(3_000, poll_ms=80)                          # before the next ring
+    assert [sorted(e["changed"]) for e in rig.events if e.kind == "signalling"] == [
+        ["b_off"], ["b_on"]]
+
+
 def r2_timeslot():
     """An E1 CAS timeslot with R2 MF on at both ends: ours the called side
     (backward), the telco's the calling side (forward)."""
@@ -725,6 +748,21 @@ def test_a_ring_the_kernel_kept_quiet_is_counted_and_its_caller_id_read():
     assert d.caller_id("dahdiC1").number == "2125550077"
     rig.run(4_000)
     assert [e["count"] for e in rig.events if e.kind == "ring"] == [1, 2]
+
+
+@pytest.mark.parametrize("delay_ms", [1_000, 1_040])
+def test_a_ring_ending_as_the_debounce_does_is_counted_once(delay_ms):
+    """A 1 s ring ending just after the kernel's 2 s debounce from the
+    port's open, the driver polled only every 100 ms: the kernel's
+    RINGOFFHOOK comes in the poll that first sees the line stop ringing,
+    and the ring is still ring 1, once."""
+    rig = DahdiRig([{"type": "analog", "lines": 4, "tones": "cn"}], "fxsks=1-4\n")
+    d = rig.driver
+    d.enable_events("dahdiC1", {"ring"})                 # opens the line: its hang-up
+    rig.run(delay_ms, poll_ms=100)
+    rig.sim.endpoint("dxxxB1C1").call(ani="2125550077")
+    rig.run(3_500, poll_ms=100)                          # before the next ring
+    assert [e["count"] for e in rig.events if e.kind == "ring"] == [1]
 
 
 def test_an_alarm_on_a_quiet_system_is_reported_as_the_clock_goes_on():
