@@ -194,8 +194,10 @@ RING_CADENCES = {"default": (2000, 4000), "short": (800, 400), "china": (1000, 4
 #: ring ending within this of its hang-up (DAHDI_HOOK ONHOOK, its open) or,
 #: fxsks, of the far end's disconnect; a ring is reported RING_TRAILER_MS
 #: after it ends (DAHDI_RINGTRAILER).  The driver watches the line itself
-#: (GET_PARAMS' rxhooksig) a little longer than the kernel's debounce: its
-#: count of the line's time may run ahead by the blocks buffered then.
+#: (GET_PARAMS' rxhooksig) a little longer than the kernel's debounce, on
+#: its clock: the reactor may wake late, and a late reactor finds only the
+#: kernel's last buffers (the older blocks dropped), so the blocks read
+#: are no measure of the time gone.
 RING_DEBOUNCE_MS, RING_TRAILER_MS = 2000, 50
 RING_WATCH_MS = RING_DEBOUNCE_MS + 200
 #: GET_PARAMS' rxhooksig while the line rings (kernel.h's enum dahdi_rxsig,
@@ -335,9 +337,9 @@ class _Channel:
     listen: int | None = None   # the channel whose received audio it sends
     rings: int = 0
     since_ring_ms: int | None = None
-    ring_watch_ms: int = 0      # FXO port, T1 loop start: the kernel's ring debounce left
+    ring_watch_until: float = 0.0   # FXO port, T1 loop start: the kernel's ring debounce
     ring_heard: bool = False    # ... GET_PARAMS said it rang, at the last look
-    unreported_ms: int | None = None    # ... since a ring ended, its RINGOFFHOOK not come
+    unreported_by: float | None = None  # ... a ring ended, its RINGOFFHOOK due by then
     kinds: frozenset = frozenset()
     silence_dbm0: int = DEFAULT_SILENCE_DBM0
     typed: str = ""
@@ -842,6 +844,7 @@ class DahdiDriver:
             self.devices.close(ch.line_fd)
             ch.line_fd = ch.line_listen = None
             ch.offhook = False
+            self._forget_rings(ch)          # the kernel forgets them with the descriptor
         if ch.kind in ("pseudo", "fxo"):    # the voice stays open: it ends what it did
             self._quiet(ch)
             return
@@ -1038,17 +1041,14 @@ class DahdiDriver:
             self._frames(ch)
             return
         if ch.line_fd is not None:
-            blocks = 0
             while self._read(ch, ch.line_fd):
-                blocks += 1
-            self._watch_rings(ch, ch.line_fd, blocks)
-        blocks = 0
+                pass
+            self._watch_rings(ch, ch.line_fd)
         while self._read(ch, ch.fd):
             self._block(ch)
             self._send(ch, BLOCK * 2)
-            blocks += 1
         if ch.kind == T1_LOOP_START:
-            self._watch_rings(ch, ch.fd, blocks)
+            self._watch_rings(ch, ch.fd)
 
     def _read(self, ch, fd):
         """A whole block into self._rx (True), its events taken on the way;
@@ -1214,7 +1214,7 @@ class DahdiDriver:
         channel reports it as the far end's B bit off and on.  The ring's
         end, seen on the line, is done with too: the kernel's event for it
         may come in the same poll that first sees rxhooksig leave RING."""
-        ch.unreported_ms, ch.ring_heard = None, False
+        ch.unreported_by, ch.ring_heard = None, False
         if ch.kind == T1_LOOP_START:
             a = self._rx_bits(ch) & lib.DAHDI_ABIT
             self._signalling(ch, a, {"b_off"})
@@ -1227,28 +1227,33 @@ class DahdiDriver:
 
     def _debounce_rings(self, ch):
         """The kernel's ring debounce starts (RING_DEBOUNCE_MS): watch the
-        line meanwhile."""
-        ch.ring_watch_ms, ch.ring_heard = RING_WATCH_MS, False
+        line meanwhile, a ring seen ending before done with (the line was
+        hung up, or reopened, since)."""
+        self._forget_rings(ch)
+        ch.ring_watch_until = self.clock.seconds() + RING_WATCH_MS / 1000
 
-    def _watch_rings(self, ch, fd, blocks):
-        """`blocks` of the line's time read.  While the kernel's ring debounce
-        runs, a ring's end is seen in GET_PARAMS' rxhooksig (RING, then not);
-        its RINGOFFHOOK should follow within the trailer: if none comes by
-        then (and two blocks of reading more), the kernel swallowed it, and
-        the driver reports it itself, so the count of rings (answer on ring
-        N) stays the caller's."""
-        if fd is None or ch.removed:        # closed (the kernel forgets it) or gone
-            ch.ring_watch_ms, ch.unreported_ms = 0, None
+    def _forget_rings(self, ch):
+        """No ring watched or waiting for its RINGOFFHOOK: the line closed
+        or hung up."""
+        ch.ring_watch_until, ch.ring_heard, ch.unreported_by = 0.0, False, None
+
+    def _watch_rings(self, ch, fd):
+        """The line's events read.  While the kernel's ring debounce runs
+        (on the driver's clock), a ring's end is seen in GET_PARAMS'
+        rxhooksig (RING, then not); its RINGOFFHOOK should follow within the
+        trailer: if none comes by then (and two blocks more), the kernel
+        swallowed it, and the driver reports it itself, so the count of
+        rings (answer on ring N) stays the caller's."""
+        if fd is None or ch.removed:        # gone as it was read (the kernel forgets it)
+            self._forget_rings(ch)
             return
-        if ch.unreported_ms is not None:
-            ch.unreported_ms += blocks * BLOCK_MS
-            if ch.unreported_ms >= RING_TRAILER_MS + 2 * BLOCK_MS:
-                ch.unreported_ms = None
-                if ch.kind == T1_LOOP_START or not ch.offhook:  # else answered meanwhile
-                    self._rang(ch)
-        if ch.ring_watch_ms <= 0:
+        now = self.clock.seconds()
+        if ch.unreported_by is not None and now >= ch.unreported_by:
+            ch.unreported_by = None
+            if ch.kind == T1_LOOP_START or not ch.offhook:  # else answered meanwhile
+                self._rang(ch)
+        if now >= ch.ring_watch_until:
             return
-        ch.ring_watch_ms -= blocks * BLOCK_MS
         params = ffi.new("struct dahdi_params *")
         try:
             self.devices.ioctl(fd, lib.DAHDI_GET_PARAMS, params)
@@ -1256,7 +1261,7 @@ class DahdiDriver:
             return
         ringing = params.rxhooksig == RXSIG_RING
         if ch.ring_heard and not ringing:
-            ch.unreported_ms = 0
+            ch.unreported_by = now + (RING_TRAILER_MS + 2 * BLOCK_MS) / 1000
         ch.ring_heard = ringing
 
     def _trunk_event(self, ch, event):

@@ -750,6 +750,38 @@ def test_a_ring_the_kernel_kept_quiet_is_counted_and_its_caller_id_read():
     assert [e["count"] for e in rig.events if e.kind == "ring"] == [1, 2]
 
 
+def test_a_ring_ending_as_the_port_closes_is_not_counted_when_it_reopens():
+    """A 1 s ring the kernel kept quiet has just ended, its RINGOFFHOOK not
+    come, when the port is closed and the caller gives up: reopened 3 s
+    later on a quiet line, the port reports no ring."""
+    rig = DahdiRig([{"type": "analog", "lines": 4, "tones": "cn"}], "fxsks=1-4\n")
+    d, far = rig.driver, rig.sim.endpoint("dxxxB1C1")
+    d.enable_events("dahdiC1", {"ring"})                 # opens the line: its hang-up
+    far.call(ani="2125550077")
+    rig.run(1_050)                                       # the ring over, not yet counted
+    far.abandon()
+    d.close("dahdiC1")
+    rig.run(3_000)
+    d.enable_events("dahdiC1", {"ring"})
+    rig.run(1_000)
+    assert [e for e in rig.events if e.kind == "ring"] == []
+
+
+def test_a_ring_the_kernel_kept_quiet_is_counted_at_the_first_poll_after_its_trailer():
+    """The reactor busy, the driver polled every 400 ms: the kernel keeps
+    only its last 80 ms of audio, yet the ring it kept quiet is counted by
+    the driver's clock, at the first poll after its trailer (the ring ends
+    1 s after the open, seen at the 1.2 s poll; counted at the 1.6 s one)."""
+    rig = DahdiRig([{"type": "analog", "lines": 4, "tones": "cn"}], "fxsks=1-4\n")
+    d = rig.driver
+    counted_at = []
+    d.subscribe(lambda e: counted_at.append(rig.ms) if e.kind == "ring" else None)
+    d.enable_events("dahdiC1", {"ring"})                 # opens the line: its hang-up
+    rig.sim.endpoint("dxxxB1C1").call(ani="2125550077")
+    rig.run(2_000, poll_ms=400)
+    assert counted_at == [1_600]
+
+
 @pytest.mark.parametrize("delay_ms", [1_000, 1_040])
 def test_a_ring_ending_as_the_debounce_does_is_counted_once(delay_ms):
     """A 1 s ring ending just after the kernel's 2 s debounce from the
