@@ -429,6 +429,7 @@ class DahdiDriver:
         self._event = ffi.new("int *")
         self._kinds = {}
         self._alarm_spans = {}          # span -> its alarms as last reported
+        self._alarm_read_errors = {}    # span -> why its SPANSTAT last failed (logged once)
         self._removed_spans = set()     # spans whose board was removed (REMOVED)
         self._channel_numbers = {}      # a device's DAHDI channel, where renamed
         self._span_numbers = {}
@@ -1021,11 +1022,17 @@ class DahdiDriver:
         return self._deliver()
 
     def _deliver(self):
-        """The events gathered so far, to the subscribers."""
+        """The events gathered so far, to the subscribers.  A subscriber
+        that raises is logged and the others, and the events after, are
+        still told: one bug above loses no event and stops no timer."""
         events, self._pending = self._pending, []
         for event in events:
             for callback in list(self._subscribers):
-                callback(event)
+                try:
+                    callback(event)
+                except Exception:
+                    log.failure("{device}: a subscriber failed on its {kind} event",
+                                device=event.device, kind=event.kind)
         return events
 
     def _emit(self, ch, kind, **data):
@@ -1350,12 +1357,22 @@ class DahdiDriver:
         SPANSTAT, told at once: the kernel says nothing when one alarm
         becomes another, and nothing at all on a span with no channel open
         (nor does anything else wake the reactor on a quiet system).  A
-        read that fails is logged, and the next second reads again."""
-        try:
-            for span in list(self._alarm_spans):
+        span whose read fails is logged when its failure starts or changes
+        (not each second), the other spans read all the same, and the next
+        second reads it again."""
+        for span in list(self._alarm_spans):
+            try:
                 self._span_alarms_changed(span)
-        except Exception:
-            log.failure("reading the spans' alarms (DAHDI_SPANSTAT) failed")
+            except Exception as e:
+                why = f"{type(e).__name__}: {e}"
+                if self._alarm_read_errors.get(span) != why:
+                    self._alarm_read_errors[span] = why
+                    log.failure("{span}: reading its alarms (DAHDI_SPANSTAT) failed; read "
+                                "again each second, logged again if the failure changes",
+                                span=span)
+            else:
+                if self._alarm_read_errors.pop(span, None) is not None:
+                    log.info("{span}: its alarms (DAHDI_SPANSTAT) are read again", span=span)
         self._deliver()
 
     def _span_alarms_changed(self, span):

@@ -814,6 +814,62 @@ def test_an_alarm_on_a_quiet_system_is_reported_as_the_clock_goes_on():
             if e.kind == "alarm"] == [("red", True), ("red", False)]
 
 
+def test_a_span_whose_alarms_cannot_be_read_is_logged_once_and_the_others_still_reported():
+    """One span's SPANSTAT fails with an errno the driver does not expect
+    (EIO): the spans after it are still read each second and their alarms
+    reported, the failure is logged once (not each second), and once the
+    span reads again its alarms are reported too."""
+    boards = [{"type": "t1", "signalling": "em_wink"}, {"type": "e1", "signalling": "cas"}]
+    rig = DahdiRig(boards, simulated_system_conf(boards))
+    d = rig.driver
+    d.enable_alarm_events("dahdiS1")
+    d.enable_alarm_events("dahdiS2")
+    ioctl = d.devices.ioctl
+
+    def failing(fd, request, arg):
+        if request == _dahdi.lib.DAHDI_SPANSTAT and arg.spanno == 1:
+            raise OSError(errno.EIO, "Input/output error")
+        return ioctl(fd, request, arg)
+
+    d.devices.ioctl = failing
+    rig.sim.span_alarm("dtiB1", "red", True)
+    rig.sim.span_alarm("dtiB2", "red", True)
+    rig.sim.advance(100)
+    with capturedLogs() as logged:
+        for _ in range(5):
+            rig.clock.advance(1.0)
+    assert [(e.device, e["alarm"]) for e in rig.events if e.kind == "alarm"] == [
+        ("dahdiS2", "red")]
+    assert len([e for e in logged if "log_failure" in e]) == 1
+    d.devices.ioctl = ioctl
+    rig.clock.advance(1.0)
+    assert [(e.device, e["alarm"]) for e in rig.events if e.kind == "alarm"] == [
+        ("dahdiS2", "red"), ("dahdiS1", "red")]
+
+
+def test_a_subscriber_that_raises_does_not_stop_the_alarm_reads():
+    """A subscriber's bug on an alarm event is logged; the timer reading
+    the alarms goes on, and the alarms after it are reported."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    d.enable_alarm_events("dahdiS3")
+
+    def buggy(event):
+        raise RuntimeError("a subscriber's bug")
+
+    d.subscribe(buggy)
+    rig.sim.span_alarm("dtiB1", "red", True)
+    rig.sim.advance(100)
+    with capturedLogs() as logged:
+        rig.clock.advance(1.0)
+    assert [e for e in logged if "log_failure" in e]
+    rig.sim.span_alarm("dtiB1", "red", False)
+    rig.sim.advance(100)
+    rig.clock.advance(1.0)
+    assert [(e["alarm"], e["raised"]) for e in rig.events if e.kind == "alarm"] == [
+        ("red", True), ("red", False)]
+
+
 def test_a_phone_rings_until_answered_hears_its_tone_and_flashes():
     """An FXS port: the phone rings with the cadence asked (RINGERON and
     RINGEROFF steps), the agent lifts it (station_answered), hears the tone
