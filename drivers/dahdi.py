@@ -243,9 +243,11 @@ ABCD = (lib.DAHDI_ABIT, lib.DAHDI_BBIT, lib.DAHDI_CBIT, lib.DAHDI_DBIT)
 #: A cas channel's idle bits (system.conf's cas=<channels>:<ABCD>), which
 #: the kernel sends whenever no program has the channel (dahdi_hangup: the
 #: server stopped, the channel opened or closed): our cas channels carry
-#: MFC/R2, whose far end must read them as blocked (AB 11: 1101, China's
-#: 1111), as OpenR2's documentation configures them, or it seizes a
-#: channel nobody answers.  What R2 reads in the others' A and B.
+#: MFC/R2 on an E1 span, whose far end must read them as blocked (AB 11:
+#: 1101, China's 1111), as OpenR2's documentation configures them, or it
+#: seizes a channel nobody answers.  What R2 reads in the others' A and B.
+#: (A T1 span's cas channel has robbed bits, no R2: its idle bits are its
+#: own business, only the kernel's checked against the file's.)
 R2_IDLE_BITS = ("1101", "1111")
 R2_AB_MEANINGS = {"00": "a seizure (or a forced release)", "01": "an answer",
                   "10": "idle, free to seize while nobody answers it"}
@@ -467,14 +469,17 @@ class DahdiDriver:
             for channo, keyword in sorted(self.conf.channels.items()):
                 if keyword == "unused":
                     continue
-                spanno = self._check_channel(ctl, channo, keyword)
+                params = self._check_channel(ctl, channo, keyword)
+                spanno = params.spanno
                 spans.setdefault(spanno, []).append(channo)
                 kind = CHANNEL_KINDS[keyword]
-                if kind == "fxo" and keyword == "fxsls":
-                    if spanno not in span_types:
-                        span_types[spanno] = span_type(self._spaninfo(ctl, spanno))
-                    if span_types[spanno] == "t1":
-                        kind = T1_LOOP_START
+                if keyword in ("fxsls", "cas") and spanno not in span_types:
+                    span_types[spanno] = span_type(self._spaninfo(ctl, spanno))
+                if keyword == "cas":
+                    self._check_idle_bits(channo, params.idlebits,
+                                          r2=span_types[spanno] == "e1")
+                if kind == "fxo" and keyword == "fxsls" and span_types[spanno] == "t1":
+                    kind = T1_LOOP_START
                 self._kinds[f"dahdiC{channo}"] = kind
                 if kind == "fxo":                       # its voice's slot: _pair_fxo_ports
                     inventory.append(DeviceInfo(f"dahdiC{channo}", "voice", f"dahdiS{spanno}"))
@@ -541,25 +546,28 @@ class DahdiDriver:
             raise errors.DriverNotSupported(
                 f"{where}: the driver drives {', '.join(CHANNEL_KINDS)} channels so far",
                 function="DAHDI_GET_PARAMS", device=device)
-        if keyword == "cas":
-            self._check_idle_bits(channo, params.idlebits)
-        return params.spanno
+        return params
 
-    def _check_idle_bits(self, channo, idlebits):
-        """An MFC/R2 channel's idle bits: system.conf's right for R2, and
-        the kernel's the same (dahdi_cfg run since it was edited)."""
+    def _check_idle_bits(self, channo, idlebits, r2):
+        """A cas channel's idle bits: given in system.conf (dahdi_cfg
+        refuses a cas= line without them), the kernel's the same (dahdi_cfg
+        run since the file was edited) and, `r2` (an E1 span's: MFC/R2),
+        R2's blocked.  Checked for every cas channel of system.conf, as
+        every channel's signalling is: the file is what dahdi_cfg sets."""
         bits = self.conf.idle_bits.get(channo)
         where, line = self.conf.lines.get(channo, (self.conf.path, "cas="))
         device = f"dahdiC{channo}"
-        advice = (f"write {line.partition(':')[0]}:1101 (MFC/R2's blocked; China's 1111) and "
-                  "run dahdi_cfg: DAHDI sends the idle bits whenever no program has the "
-                  "channel, and the far end must leave it alone then")
+        write = "1101 (MFC/R2's blocked; China's 1111)" if r2 else "the bits, ABCD"
+        advice = (f"write {line.partition(':')[0]}:{write} and run dahdi_cfg: DAHDI sends "
+                  "the idle bits whenever no program has the channel, and the far end must "
+                  "leave it alone then")
         if bits is None:
             raise errors.BadParameter(
-                f"{where}: {line}: channel {channo} has no idle bits, so dahdi_cfg sets 0000, "
-                f"which an MFC/R2 far end reads as seized or faulty (and E1 forbids); {advice}",
+                f"{where}: {line}: channel {channo} has no idle bits, and dahdi_cfg refuses "
+                "the file (\"CAS Signalling requires idle definition\"): the kernel still "
+                f"has the bits of the last dahdi_cfg that ran; {advice}",
                 function="system.conf", device=device)
-        if bits not in R2_IDLE_BITS:
+        if r2 and bits not in R2_IDLE_BITS:
             meaning = R2_AB_MEANINGS.get(bits[:2], "blocked, with C and D unlike R2's")
             raise errors.BadParameter(
                 f"{where}: {line}: channel {channo}'s idle bits {bits} are wrong for MFC/R2, "

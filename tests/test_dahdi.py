@@ -234,8 +234,9 @@ def test_a_signalling_other_than_dahdi_s_is_named_with_both():
 
 
 @pytest.mark.parametrize("cas_line, expected", [
-    ("cas=31-45,47-61", "system.conf:2: cas=31-45,47-61: channel 31 has no idle bits, so "
-                        "dahdi_cfg sets 0000, which an MFC/R2 far end reads as seized"),
+    ("cas=31-45,47-61", "system.conf:2: cas=31-45,47-61: channel 31 has no idle bits, and "
+                        "dahdi_cfg refuses the file (\"CAS Signalling requires idle "
+                        "definition\"): the kernel still has the bits of the last dahdi_cfg"),
     ("cas=31-45,47-61:1001", "channel 31's idle bits 1001 are wrong for MFC/R2, which reads "
                              "them as idle, free to seize while nobody answers it"),
     ("cas=31-45,47-61:0001", "idle bits 0001 are wrong for MFC/R2, which reads them as a "
@@ -252,10 +253,35 @@ def test_an_r2_channel_without_r2_s_idle_bits_is_refused_saying_what_to_write(
         in str(caught.value)
 
 
+def test_a_t1_cas_channel_needs_idle_bits_of_its_own_not_r2_s():
+    """MFC/R2 is E1's: a cas channel on a T1 span (robbed bits) may idle
+    with any bits dahdi_cfg set, as long as system.conf gives them (else
+    dahdi_cfg refuses the file) and the kernel has the same."""
+    sims = []                                    # the personality lives as long as its chassis
+
+    def driver_on_t1_cas(kernel_bits, cas_line):
+        sims.append(Simulator.from_config(BOARDS[2:3], seed=1))
+        for channo in range(1, 25):
+            _chanconfig(channo, _dahdi.lib.DAHDI_SIG_CAS)
+            assert _dahdi.lib.cti_dahdisim_idlebits(channo, kernel_bits) == 0
+        conf = systemconf.parse(f"span=1,1,0,esf,b8zs\n{cas_line}\n", "/etc/dahdi/system.conf")
+        return DahdiDriver(SimulatedDevices(), conf, task.Clock())
+
+    d = driver_on_t1_cas(0b0001, "cas=1-24:0001")
+    assert {i.kind for i in d.inventory() if i.board == "dahdiS1"} == {"timeslot", "span"}
+    with pytest.raises(errors.BadParameter, match=r"system.conf:2: cas=1-24: channel 1 has no "
+                       r"idle bits, and dahdi_cfg refuses the file .*; write cas=1-24:the "
+                       r"bits, ABCD and run dahdi_cfg"):
+        driver_on_t1_cas(0b0001, "cas=1-24")
+    with pytest.raises(errors.BadParameter, match=r"DAHDI sends idle bits 0001 on channel 1, "
+                       r"system.conf says 1001: run dahdi_cfg"):
+        driver_on_t1_cas(0b0001, "cas=1-24:1001")
+
+
 def test_idle_bits_dahdi_was_not_configured_with_are_refused_and_sent_while_idle():
     """system.conf edited without rerunning dahdi_cfg: GET_PARAMS'
-    idlebits say what the kernel sends (here dahdi_cfg's 0000, from a
-    cas= line without them): refused.  As configured, the far end hears
+    idlebits say what the kernel sends (here 0000, set by an earlier
+    dahdi_cfg): refused.  As configured, the far end hears
     them before the driver opens the channel and again once it closes."""
     rig = DahdiRig(BOARDS)
     far = rig.sim.endpoint("dtiB2T1")                   # DAHDI channel 31
