@@ -1240,6 +1240,21 @@ class DahdiDriver:
         if "ring" in ch.kinds:
             self._emit(ch, "ring", count=ch.rings)
 
+    def _caller_id_read(self, ch):
+        """An FXO port on hook read a caller ID (its voice's receiver
+        listens whenever the port is on hook).  A call's comes between its
+        first two rings, so one read after the count's second ring is the
+        next call's: its caller rang in within RING_GAP_S of the one before
+        giving up, and its first ring was counted as that call's.  The call
+        before stopped ringing (ring_stopped: a call offered is abandoned),
+        and the count is the new call's (1, its next ring 2), with its
+        caller ID, which replaced the one before."""
+        if ch.rings < 2:
+            return
+        ch.rings = 1
+        if "ring_stopped" in ch.kinds:
+            self._emit(ch, "ring_stopped")
+
     def _debounce_rings(self, ch):
         """The kernel's ring debounce starts (RING_DEBOUNCE_MS): watch the
         line meanwhile, a ring seen ending before done with (the line was
@@ -1406,6 +1421,8 @@ class DahdiDriver:
             self._emit(ch, "silence", on=bool(flags & lib.CTI_CV_SILENCE_ON))
         if flags & lib.CTI_CV_R2MF:
             self._emit(ch, "r2_mf", signal=lib.cti_chanvoice_r2mf_heard(ch.voice))
+        if flags & lib.CTI_CV_CALLERID:
+            self._caller_id_read(ch)
         for digit in ffi.unpack(self._digits, self._ndigits[0]).decode():
             self._digit(ch, digit)
         for i in range(self._ntones[0]):
@@ -1576,12 +1593,15 @@ class DahdiDriver:
             return
         self.devices.ioctl(ch.line_fd, lib.DAHDI_HOOK, ffi.new(
             "int *", lib.DAHDI_OFFHOOK if offhook else lib.DAHDI_ONHOOK))
+        hung_up = ch.offhook and not offhook
         ch.offhook, ch.loop_dropped = bool(offhook), False
         if offhook:
             ch.rings, ch.since_ring_ms = 0, None
+            lib.cti_chanvoice_cid_listen(ch.voice, 0)   # the far end's voice: no caller ID
         else:                               # the kernel's dahdi_hangup
             self._debounce_rings(ch)
-            lib.cti_chanvoice_cid(ch.voice, 1)  # listening afresh for the next call
+            if hung_up:                     # listening afresh for the next call; else
+                lib.cti_chanvoice_cid(ch.voice, 1)  # the ringing call's is kept
         self._emit(ch, "hook_done", offhook=bool(offhook))
 
     def play(self, name, prompts, termination=None, watchdog_ms=None):

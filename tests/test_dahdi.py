@@ -776,6 +776,56 @@ def test_a_ring_the_kernel_kept_quiet_is_counted_and_its_caller_id_read():
     assert [e["count"] for e in rig.events if e.kind == "ring"] == [1, 2]
 
 
+def test_a_call_ringing_in_as_the_one_before_gives_up_gets_its_own_caller_id_and_count():
+    """North American cadence (2 s on, 4 s off), the caller ID between the
+    first two rings.  A rings twice and gives up; B rings in 3 s later,
+    within the 8 s that would end A's ringing, from another number: once
+    B's caller ID is read, A's ringing is over (ring_stopped) and the
+    count is B's, with B's number."""
+    rig = DahdiRig([{"type": "analog", "lines": 4}], "fxsks=1-4\n")
+    d, far = rig.driver, rig.sim.endpoint("dxxxB1C1")
+    d.enable_events("dahdiC1", {"ring", "ring_stopped"})
+    rig.run(3_000)                                       # past the open's ring debounce
+    far.call(ani="2125550001")
+    rig.run(8_500)                                       # two rings and the caller ID
+    assert d.caller_id("dahdiC1").number == "2125550001"
+    far.abandon()
+    rig.run(3_000)
+    far.call(ani="2125550002")
+    rig.run(8_500)                                       # B's first two rings
+    heard = [(e.kind, e.data.get("count")) for e in rig.events]
+    assert heard == [("ring", 1), ("ring", 2), ("ring", 3), ("ring_stopped", None),
+                     ("ring", 2)]
+    assert d.caller_id("dahdiC1").number == "2125550002"
+
+
+def test_the_caller_id_receiver_rests_off_hook_and_keeps_the_call_s_number(tmp_path):
+    """The caller-ID receiver listens while the port is on hook only: off
+    hook, a caller-ID burst in the far end's voice (here one recorded from
+    another port's ringing) is not taken for the call's caller ID."""
+    rig = DahdiRig([{"type": "analog", "lines": 4}], "fxsks=1-4\n")
+    d = rig.driver
+    for port in ("dahdiC1", "dahdiC2"):
+        d.enable_events(port, {"ring"})
+    rig.run(3_000)                                       # past the open's ring debounce
+    other, caller = rig.sim.endpoint("dxxxB1C2"), rig.sim.endpoint("dxxxB1C1")
+    other.call(ani="2125550002")
+    rig.run(2_000)                                       # its first ring
+    burst = tmp_path / "burst.raw"
+    d.record("dahdiC2", str(burst), "pcm16", Termination(max_time_ms=2_500))
+    rig.run(3_000)                                       # its caller ID, recorded
+    assert d.caller_id("dahdiC2").number == "2125550002"
+    caller.call(ani="2125550001")
+    rig.run(8_500)
+    assert d.caller_id("dahdiC1").number == "2125550001"
+    d.set_hook("dahdiC1", True)
+    rig.run(500)
+    assert caller.state == "connected"
+    caller.send_audio(array("h", burst.read_bytes()))
+    rig.run(3_000)
+    assert d.caller_id("dahdiC1").number == "2125550001"
+
+
 def test_a_ring_ending_as_the_port_closes_is_not_counted_when_it_reopens():
     """A 1 s ring the kernel kept quiet has just ended, its RINGOFFHOOK not
     come, when the port is closed and the caller gives up: reopened 3 s
