@@ -26,7 +26,7 @@ from zope.interface.interface import Method
 from drivers.interface import IBoardDriver
 
 #: The interface's calls that name no device: the combined driver's own.
-UNNAMED = ("inventory", "fileno", "poll", "wait_events", "deliver", "subscribe")
+UNNAMED = ("inventory", "fileno", "poll", "wait_events", "deliver", "subscribe", "stop_events")
 
 
 @implementer(IBoardDriver)
@@ -62,6 +62,10 @@ class CombinedDriver:
     def subscribe(self, callback):
         self.boards.subscribe(callback)
         self.modems.subscribe(callback)
+
+    def stop_events(self):
+        self.boards.stop_events()
+        self.modems.stop_events()
 
 
 def _to_owner(name):

@@ -432,6 +432,7 @@ class DahdiDriver:
         self._kinds = {}
         self._alarm_spans = {}          # span -> its alarms as last reported
         self._alarm_read_errors = {}    # span -> why its SPANSTAT last failed (logged once)
+        self._stopped = False           # stop_events: no event delivered, no timer
         self._removed_spans = set()     # spans whose board was removed (REMOVED)
         self._channel_numbers = {}      # a device's DAHDI channel, where renamed
         self._span_numbers = {}
@@ -1013,6 +1014,19 @@ class DahdiDriver:
     def subscribe(self, callback):
         self._subscribers.append(callback)
 
+    def stop_events(self):
+        """The alarm reads, the operations' watchdogs and the phones' last
+        ring silences stopped; nothing is delivered after (poll reads
+        nothing: the reactor no longer watches the descriptor)."""
+        self._stopped = True
+        if self._alarm_reads.running:
+            self._alarm_reads.stop()
+        for ch in self._channels.values():
+            if ch.op is not None and ch.op.watchdog.active():
+                ch.op.watchdog.cancel()
+            self._cancel_ring_done(ch)
+        self._pending = []
+
     def wait_events(self, timeout_ms):
         raise errors.DriverNotSupported("events come through fileno() and poll()",
                                         function="wait_events", device="dahdi")
@@ -1022,6 +1036,8 @@ class DahdiDriver:
                                         function="deliver", device="dahdi")
 
     def poll(self):
+        if self._stopped:
+            return []
         for ch in list(self._channels.values()):
             try:
                 self._service(ch)
@@ -1034,6 +1050,8 @@ class DahdiDriver:
         that raises is logged and the others, and the events after, are
         still told: one bug above loses no event and stops no timer."""
         events, self._pending = self._pending, []
+        if self._stopped:
+            return []
         for event in events:
             for callback in list(self._subscribers):
                 try:
@@ -1916,7 +1934,7 @@ class DahdiDriver:
 
     def enable_alarm_events(self, span):
         self._alarm_spans[span] = self._alarms_now(span, "enable_alarm_events")
-        if not self._alarm_reads.running:
+        if not self._alarm_reads.running and not self._stopped:
             self._alarm_reads.start(ALARM_READ_S, now=False)
 
     def alarms(self, span):

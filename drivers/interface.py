@@ -317,6 +317,13 @@ class IBoardDriver(Interface):
     def subscribe(callback):
         """callback(event) for every event from now on."""
 
+    def stop_events():
+        """The server is stopping (CTServer.stopService calls it once,
+        after the service bringing the events has stopped): the driver's
+        own timers on its clock are stopped (an operation's watchdog, a
+        timer reading alarms, a modem's command time-out, a cadence) and
+        no event reaches a subscriber from then on."""
+
     def status(name):
         """Plain facts about a device as a dict (state, hook, alarms...)."""
 

@@ -88,6 +88,16 @@ class Chassis:
     dchannel: str | None = None         # the D-channel of an ISDN span (E1Conformance)
     line: str | None = None
     far: object = None
+    clocks: tuple = ()      # the task.Clocks the driver's timers run on
+
+
+def driver_timers(clocks):
+    """The calls pending on `clocks` that a driver made (a LoopingCall's by
+    the function it repeats), not a simulator's."""
+    def module(call):
+        return getattr(getattr(call.func, "f", call.func), "__module__", "") or ""
+    return [call for clock in clocks for call in clock.getDelayedCalls()
+            if module(call).startswith("drivers.")]
 
 
 class FarLine:
@@ -228,6 +238,21 @@ class DriverConformance:
             chassis.advance_board_only(100)            # nobody polls
             assert d.poll() == []
         assert done_events(chassis, chassis.voice, "play_done")
+
+    def test_stopped_events_leave_no_timer_and_reach_no_subscriber(self, chassis):
+        """The server stopping (stop_events): a prompt's watchdog is gone
+        from the clock, and neither the prompt's end nor anything else
+        reaches a subscriber after."""
+        d = chassis.driver
+        d.play(chassis.voice, [Prompt(b"\xff" * 4000, "ulaw")], watchdog_ms=60_000)
+        chassis.run(100)
+        assert driver_timers(chassis.clocks), "a playing prompt has its watchdog"
+        d.stop_events()
+        chassis.events.clear()
+        assert driver_timers(chassis.clocks) == []
+        chassis.run(1_000)                              # the prompt would have ended
+        assert chassis.events == []
+        assert driver_timers(chassis.clocks) == []
 
     @pytest.mark.parametrize("capability", ["bus", "trunks", "span_maintenance", "bert",
                                             "stations", "conferences", "silence_level"])

@@ -30,6 +30,7 @@ from tests.conformance import (
     StationConformance,
     TrunkConformance,
     VoiceConformance,
+    driver_timers,
     tone_ulaw,
 )
 from tests.rig import hears, tone
@@ -102,7 +103,8 @@ class TestDahdiDriverOnThePersonality(DriverConformance, VoiceConformance, BusCo
             rig.driver.unlisten(voice)
         return Chassis(driver=rig.driver, run=rig.run, voice="dahdiC1", voice2="dahdiC2",
                        timeslot="dahdiC7", station="dahdiC62", dsp="dahdiConf",
-                       events=rig.events, advance_board_only=rig.sim.advance)
+                       events=rig.events, advance_board_only=rig.sim.advance,
+                       clocks=(rig.clock,))
 
 
 class TestDahdiPseudoVoiceChannels(DriverConformance, VoiceConformance, BusConformance,
@@ -117,7 +119,8 @@ class TestDahdiPseudoVoiceChannels(DriverConformance, VoiceConformance, BusConfo
         rig = DahdiRig(BOARDS)
         return Chassis(driver=rig.driver, run=rig.run, voice="dahdiP1", voice2="dahdiP2",
                        timeslot="dahdiC7", station="dahdiC62", dsp="dahdiConf",
-                       events=rig.events, advance_board_only=rig.sim.advance)
+                       events=rig.events, advance_board_only=rig.sim.advance,
+                       clocks=(rig.clock,))
 
 
 class TestDahdiFxoPort(AnalogLineConformance):
@@ -946,6 +949,23 @@ def test_a_subscriber_that_raises_does_not_stop_the_alarm_reads():
         ("red", True), ("red", False)]
 
 
+def test_the_alarm_reads_stop_with_the_driver_s_events():
+    """stop_events (the server stopping): the once-a-second SPANSTAT reads
+    leave the clock, and an alarm raised after is told to nobody."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    d.enable_alarm_events("dahdiS3")
+    assert driver_timers((rig.clock,))
+    d.stop_events()
+    assert driver_timers((rig.clock,)) == []
+    rig.sim.span_alarm("dtiB1", "red", True)
+    rig.run(2_000)
+    d.enable_alarm_events("dahdiS4")
+    rig.run(2_000)
+    assert [e for e in rig.events if e.kind == "alarm"] == []
+    assert driver_timers((rig.clock,)) == []
+
+
 def test_a_phone_rings_until_answered_hears_its_tone_and_flashes():
     """An FXS port: the phone rings with the cadence asked (RINGERON and
     RINGEROFF steps), the agent lifts it (station_answered), hears the tone
@@ -1145,7 +1165,7 @@ class TestDahdiDriverNamedAsTheBoards(DriverConformance, VoiceConformance, BusCo
         return Chassis(driver=driver, run=run, voice="dxxxB1C1", voice2="dxxxB1C2",
                        station="msiB1C1", timeslot="dtiB1T1", dsp="dcbB1D1", events=events,
                        advance_board_only=sim.advance, e1_timeslot="dtiB2T1",
-                       dchannel="dtiB3D")
+                       dchannel="dtiB3D", clocks=(clock,))
 
 
 def test_three_parties_in_a_dahdi_conference_each_hear_the_other_two():

@@ -24,6 +24,7 @@ from tests import test_span_reports as span_reports
 from tests import test_supervision as supervision
 from tests import test_t1_loopstart as t1_loopstart
 from tests.centre import Centre, admin, flow_tier, refused, tones_both_ways
+from tests.conformance import driver_timers
 from tests.rig import hears
 from tests.test_callcenter import agent_ready, flow_server, names, route_request, speech
 from tests.test_disconnect import centre_with, cleared_cause, talking
@@ -457,3 +458,19 @@ def test_a_call_ringing_in_as_an_fxo_port_hangs_up_keeps_its_caller_id_and_ring_
     offer = next(t for t in reversed(line.machine.history) if t.event == "offer")
     assert offer.detail == {"ani": "2125550077"}
     assert offer.at - called_at < 2 * CN_RING_CYCLE_S   # before its third ring
+
+
+def test_the_server_stopping_stops_the_driver_s_timers_once(centre):
+    """CTServer.stopService, once the events' service has stopped, tells
+    the driver once (stop_events): DAHDI's alarm reads, watching every
+    span since the start, leave the clock."""
+    stops = []
+    stop_events = centre.driver.stop_events
+    centre.driver.stop_events = lambda: (stops.append(True), stop_events())
+    centre.server.startService()
+    centre.run(2_000)
+    assert driver_timers((centre.clock,))
+    centre.server.drain_s = 0
+    centre.call(centre.server.stopService())
+    assert stops == [True]
+    assert driver_timers((centre.clock,)) == []

@@ -28,7 +28,8 @@ ServerConfig::
 Stopping (SIGTERM) drains: no new call is taken, calls in progress get
 `drain_s` seconds to end, the rest are cleared with cause "server
 shutdown", agents are logged out, and the records are flushed before the
-store stops.
+store stops; then the driver stops its own timers (`stop_events`: a
+watchdog, DAHDI's alarm reads), so nothing of it runs after.
 
 A changed configuration file is taken live by `reloader`
 (cti.server.reload: the Reload service, and SIGHUP while the server runs
@@ -368,5 +369,6 @@ class CTServer(MultiService):
         self.lag.stop()
         self.hub.close_all("server shutdown")
         yield defer.maybeDeferred(super().stopService)
+        self.driver.stop_events()           # its events' service stopped: its timers too
         if self.sim is not None and not self.sim.virtual_time:
             self.sim.run_clock(False)
