@@ -1302,6 +1302,43 @@ def test_a_removed_isdn_span_s_d_channel_refuses_frames_saying_why():
             if e.kind == "alarm" and e.device == "dtiB1"] == [("dtiB1", "removed", True)]
 
 
+def test_a_conference_lets_go_of_parties_whose_boards_were_removed():
+    """A conference of an FXO port's line, a T1 timeslot and a phone: the
+    FXO board unplugged, its line is refused a new role or conference
+    (DeviceRemoved, as a removed phone is) and leaves without a word; the
+    T1 unplugged with its REMOVED not read yet (ENODEV on SETCONF), the
+    conference still ends whole and its room is back; the phone, on a
+    board still there, joins the next one."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    d.open("dahdiC1")
+    d.line_unlisten("dahdiC1")                              # it heard its voice
+    slots = {"line": d.line_transmit_slot("dahdiC1"), "timeslot": d.transmit_slot("dahdiC7"),
+             "phone": d.transmit_slot("dahdiC62")}
+    room = d.conference_room("dahdiConf")
+    conference, _ = d.conference_create("dahdiConf", [(slot, "normal")
+                                                      for slot in slots.values()])
+    assert _dahdi.lib.cti_dahdisim_unplug(1) == 0          # the first analog board
+    rig.run(100)
+    with pytest.raises(errors.DeviceRemoved, match=r"conference_set_role\(dahdiC1\): its "
+                       r"board was removed \(DAHDI channel 1, span dahdiS1\)"):
+        d.conference_set_role("dahdiConf", conference, slots["line"], "listen_only")
+    d.conference_remove("dahdiConf", conference, slots["line"])
+    with pytest.raises(errors.DeviceRemoved, match=r"conference_add\(dahdiC1\)"):
+        d.conference_add("dahdiConf", conference, slots["line"], "normal")
+    with pytest.raises(errors.DeviceRemoved, match=r"conference_create\(dahdiC1\)"):
+        d.conference_create("dahdiConf", [(slots["line"], "normal")])
+    assert _dahdi.lib.cti_dahdisim_unplug(3) == 0          # the T1
+    rig.sim.advance(1_100)                  # the reactor late: REMOVED unread, ENODEV
+    d.conference_delete("dahdiConf", conference)
+    assert d.conference_room("dahdiConf") == room
+    assert d.status("dahdiC7")["state"] == "removed"
+    again, _ = d.conference_create("dahdiConf", [(slots["phone"], "normal"),
+                                                 (d.transmit_slot("dahdiC63"), "normal")])
+    d.conference_delete("dahdiConf", again)
+    assert d.conference_room("dahdiConf") == room
+
+
 @pytest.mark.parametrize("sigtype, said", [
     (_dahdi.lib.DAHDI_SIG_DACS, r"channel 8 \(e&m\): DAHDI has it cross-connected \(dacs\), "
                                 r"not e&m \(0x40\): run dahdi_cfg -vv"),
