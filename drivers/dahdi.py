@@ -111,6 +111,7 @@ from drivers.interface import (
     DEFAULT_SILENCE_DBM0,
     DIGIT_BUFFER,
     LOOP_CODES,
+    REMOVED_ALARM,
     RING_GAP_S,
     SILENCE_DBM0_RANGE,
     TONES,
@@ -172,9 +173,6 @@ LETTING_GO = frozenset({"reset", "stop", "busy", "unlisten", "transmit_slot", "s
 #: The bits of a timeslot whose board was removed: nothing sent, nothing
 #: received (so a clear-down waits for no far end).
 NO_BITS = "0000"
-#: A span's alarm while its board is removed (a hot-unplugged device): the
-#: kernel has unregistered it, so SPANSTAT has no more to say of it.
-REMOVED = "removed"
 #: The board the inventory puts pseudo channels on.
 PSEUDO_BOARD = "dahdiP"
 #: An FXO port's line in the inventory: its voice channel's name and this.
@@ -926,7 +924,7 @@ class DahdiDriver:
             return {"state": "closed", "channo": self._dahdi_channo(name), "span": span}
         ch = self._channels[name]
         if ch.removed and ch.kind != "fxo":
-            return {"state": REMOVED, "channo": ch.channo, "span": ch.span}
+            return {"state": REMOVED_ALARM, "channo": ch.channo, "span": ch.span}
         if self._kinds.get(name) == "dchannel":
             return {"state": "open", "channo": ch.channo, "span": ch.span}
         ch = self._channel(name, "status")
@@ -946,7 +944,7 @@ class DahdiDriver:
 
     def _span_status(self, span):
         if span in self._removed_spans:
-            return {"alarms": [REMOVED], "state": REMOVED, "loopback": "none",
+            return {"alarms": [REMOVED_ALARM], "state": REMOVED_ALARM, "loopback": "none",
                     "loop_code": None}      # a loopback went with the board
         info = self._span_info(span, "status")
         kind = span_type(info)
@@ -1324,7 +1322,7 @@ class DahdiDriver:
             self._cancel_ring_done(ch)      # a phone's bell went with it
             ch.ring_cycles = 0
             self.devices.close(ch.fd)
-        self._emit(ch, "alarm", alarm=REMOVED, raised=True)
+        self._emit(ch, "alarm", alarm=REMOVED_ALARM, raised=True)
         self._span_removed(ch.span)
 
     def _span_removed(self, span):
@@ -1338,9 +1336,9 @@ class DahdiDriver:
                   span=span)
         if span not in self._alarm_spans:
             return
-        before, self._alarm_spans[span] = self._alarm_spans[span], {REMOVED}
-        self._pending.append(Event(span, "alarm", {"alarm": REMOVED, "raised": True}))
-        for name in sorted(before - {REMOVED}):
+        before, self._alarm_spans[span] = self._alarm_spans[span], {REMOVED_ALARM}
+        self._pending.append(Event(span, "alarm", {"alarm": REMOVED_ALARM, "raised": True}))
+        for name in sorted(before - {REMOVED_ALARM}):
             self._pending.append(Event(span, "alarm", {"alarm": name, "raised": False}))
 
     def _read_alarms(self):
@@ -1891,7 +1889,7 @@ class DahdiDriver:
         try:
             return _alarm_names(self._span_info(span, function).alarms)
         except errors.DeviceRemoved:
-            return {REMOVED}
+            return {REMOVED_ALARM}
 
     # -- span maintenance: DAHDI_SPANSTAT's counts, DAHDI_MAINT ------------
     def _line_span(self, span, function):
