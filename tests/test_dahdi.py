@@ -1282,6 +1282,27 @@ def test_enodev_from_an_operation_is_the_board_removed_said_as_such():
     assert d.abcd("dahdiC31")[0] == "1001"
 
 
+def test_a_board_unplugged_with_none_of_its_channels_open_is_gone_at_once():
+    """dahdi_unregister_device sleeps its second only for a span with a
+    channel open (someone to read REMOVED): the second analog board,
+    none of its channels open, is unregistered at once, so its span says
+    "removed" with no time passing and its channels are not in the
+    kernel any more; the first board, a line open, has its second."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    d.open("dahdiC1")
+    assert _dahdi.lib.cti_dahdisim_unplug(2) == 0          # the second analog board
+    assert d.alarms("dahdiS2") == {"removed"}
+    with pytest.raises(errors.NoSuchDevice, match=r"DAHDI channel 5 is not in the kernel"):
+        d.open("dahdiC5")
+    assert _dahdi.lib.cti_dahdisim_unplug(1) == 0          # the first: dahdiC1 open
+    assert d.alarms("dahdiS1") == {"not_open"}              # registered a second more
+    rig.sim.advance(500)
+    assert d.alarms("dahdiS1") == {"not_open"}
+    rig.sim.advance(600)
+    assert d.alarms("dahdiS1") == {"removed"}
+
+
 def test_a_removed_isdn_span_s_d_channel_refuses_frames_saying_why():
     """An E1 CCS board unplugged: its D-channel (read for frames from the
     start) takes REMOVED, and a frame libpri sends then is refused with
