@@ -111,6 +111,7 @@ from drivers.interface import (
     DEFAULT_SILENCE_DBM0,
     DIGIT_BUFFER,
     LOOP_CODES,
+    REMOVED_ALARM,
     RING_GAP_S,
     SILENCE_DBM0_RANGE,
     TONES,
@@ -167,13 +168,11 @@ FRAME_LOST = {lib.DAHDI_EVENT_BADFCS: "a bad FCS", lib.DAHDI_EVENT_ABORT: "an ab
 #: go of it (nothing to send on a line that is gone: done at once); every
 #: other is refused with DeviceRemoved.
 LETTING_GO = frozenset({"reset", "stop", "busy", "unlisten", "transmit_slot", "set_bits",
-                        "bits", "abcd", "stop_ring", "station_tone", "station_offhook"})
+                        "bits", "abcd", "stop_ring", "station_tone", "station_offhook",
+                        "conference_remove"})
 #: The bits of a timeslot whose board was removed: nothing sent, nothing
 #: received (so a clear-down waits for no far end).
 NO_BITS = "0000"
-#: A span's alarm while its board is removed (a hot-unplugged device): the
-#: kernel has unregistered it, so SPANSTAT has no more to say of it.
-REMOVED = "removed"
 #: The board the inventory puts pseudo channels on.
 PSEUDO_BOARD = "dahdiP"
 #: An FXO port's line in the inventory: its voice channel's name and this.
@@ -359,11 +358,15 @@ class _Leg:
     line: bool
 
     @property
+    def removed(self):
+        """Its board was unplugged: its descriptor closed, nothing to send
+        on (an FXO port's voice, a pseudo channel, stays when its line goes)."""
+        return self.ch.removed and (self.line or self.ch.kind != "fxo")
+
+    @property
     def fd(self):
-        """Its descriptor; None once its board was removed (nothing to send on)."""
-        if self.line:
-            return self.ch.line_fd
-        return None if self.ch.removed and self.ch.kind != "fxo" else self.ch.fd
+        """Its descriptor (while not `removed`)."""
+        return self.ch.line_fd if self.line else self.ch.fd
 
     @property
     def slot(self):
@@ -934,7 +937,7 @@ class DahdiDriver:
             return {"state": "closed", "channo": self._dahdi_channo(name), "span": span}
         ch = self._channels[name]
         if ch.removed and ch.kind != "fxo":
-            return {"state": REMOVED, "channo": ch.channo, "span": ch.span}
+            return {"state": REMOVED_ALARM, "channo": ch.channo, "span": ch.span}
         if self._kinds.get(name) == "dchannel":
             return {"state": "open", "channo": ch.channo, "span": ch.span}
         ch = self._channel(name, "status")
@@ -954,7 +957,7 @@ class DahdiDriver:
 
     def _span_status(self, span):
         if span in self._removed_spans:
-            return {"alarms": [REMOVED], "state": REMOVED, "loopback": "none",
+            return {"alarms": [REMOVED_ALARM], "state": REMOVED_ALARM, "loopback": "none",
                     "loop_code": None}      # a loopback went with the board
         info = self._span_info(span, "status")
         kind = span_type(info)
@@ -1374,7 +1377,7 @@ class DahdiDriver:
             self._cancel_ring_done(ch)      # a phone's bell went with it
             ch.ring_cycles = 0
             self.devices.close(ch.fd)
-        self._emit(ch, "alarm", alarm=REMOVED, raised=True)
+        self._emit(ch, "alarm", alarm=REMOVED_ALARM, raised=True)
         self._span_removed(ch.span)
 
     def _span_removed(self, span):
@@ -1388,9 +1391,9 @@ class DahdiDriver:
                   span=span)
         if span not in self._alarm_spans:
             return
-        before, self._alarm_spans[span] = self._alarm_spans[span], {REMOVED}
-        self._pending.append(Event(span, "alarm", {"alarm": REMOVED, "raised": True}))
-        for name in sorted(before - {REMOVED}):
+        before, self._alarm_spans[span] = self._alarm_spans[span], {REMOVED_ALARM}
+        self._pending.append(Event(span, "alarm", {"alarm": REMOVED_ALARM, "raised": True}))
+        for name in sorted(before - {REMOVED_ALARM}):
             self._pending.append(Event(span, "alarm", {"alarm": name, "raised": False}))
 
     def _read_alarms(self):
@@ -1755,7 +1758,7 @@ class DahdiDriver:
             self._monitor(leg.ch, slot)
         else:
             leg.set_hears(slot)
-            if leg.fd is None:          # an unplugged FXO port's line: nothing to send on
+            if leg.removed:             # an unplugged FXO port's line: nothing to send on
                 return
             if leg.line or not leg.ch.r2_signal:    # an R2 signal sounding keeps the line
                 self._setconf(leg.fd, slot, lib.DAHDI_CONF_DIGITALMON)
@@ -1770,9 +1773,20 @@ class DahdiDriver:
         self.devices.ioctl(fd, lib.DAHDI_SETCONF, info)
 
     def _unlisten(self, leg):
-        if leg.fd is not None:             # an unplugged FXO port's line hears nothing
-            self._setconf(leg.fd, 0, lib.DAHDI_CONF_NORMAL)
+        self._let_go(leg)
         leg.set_hears(None)
+
+    def _let_go(self, leg):
+        """The leg back to DAHDI_CONF_NORMAL (hearing nothing, in no
+        conference).  A removed leg has nothing to let go of, nor has one
+        whose ioctl finds its board just gone (ENODEV: now removed)."""
+        if leg.removed:
+            return
+        try:
+            self._setconf(leg.fd, 0, lib.DAHDI_CONF_NORMAL)
+        except errors.DeviceRemoved:
+            if not leg.removed:
+                raise
 
     def unlisten(self, name):
         self._unlisten(_Leg(self._channel(name, "unlisten"), line=False))
@@ -1945,7 +1959,7 @@ class DahdiDriver:
         try:
             return _alarm_names(self._span_info(span, function).alarms)
         except errors.DeviceRemoved:
-            return {REMOVED}
+            return {REMOVED_ALARM}
 
     # -- span maintenance: DAHDI_SPANSTAT's counts, DAHDI_MAINT ------------
     def _line_span(self, span, function):
@@ -2137,7 +2151,15 @@ class DahdiDriver:
                 "; no whisper: coach and pupil)", function=function, device=dsp)
         return CONFERENCE_FLAGS[role]
 
+    def _live(self, leg, function):
+        """The leg, if its board is still there (else DeviceRemoved: an
+        FXO port's line too, whose voice channel is not refused)."""
+        if leg.removed:
+            raise self._gone(leg.ch, function)
+        return leg
+
     def _join(self, dsp, leg, confno, role, function):
+        self._live(leg, function)
         if leg.hears() is not None or self._in_conference(leg.slot):
             raise errors.ConferenceError(f"slot {leg.slot} listens elsewhere or is in a "
                                          "conference", function=function, device=dsp)
@@ -2172,7 +2194,7 @@ class DahdiDriver:
         except errors.DriverError:
             for leg, _ in members:
                 if leg.slot in joined:
-                    self._setconf(leg.fd, 0, lib.DAHDI_CONF_NORMAL)
+                    self._let_go(leg)
             raise
         confs[confno] = joined
         return confno, {slot: slot for slot in joined}
@@ -2199,24 +2221,32 @@ class DahdiDriver:
         if slot not in parties:
             raise errors.ConferenceError(f"slot {slot} is not in conference {conference}",
                                          function="conference_remove", device=dsp)
-        leg = self._party(dsp, slot, "conference_remove")
-        del parties[slot]
-        self._setconf(leg.fd, 0, lib.DAHDI_CONF_NORMAL)
-        if leg.hears() == slot:
-            leg.set_hears(None)
+        del parties[slot]               # out first, whatever its channel says
         if not parties:                 # the last one out ends it
             del self._conferences[dsp][conference]
+        leg = self._party(dsp, slot, "conference_remove")
+        if leg.hears() == slot:
+            leg.set_hears(None)
+        self._let_go(leg)
 
     def conference_delete(self, dsp, conference):
+        """Every party out, each whatever another's channel says (the first
+        error raised once all are out): the conference and its room freed."""
+        failed = None
         for slot in list(self._parties(dsp, conference, "conference_delete")):
-            self.conference_remove(dsp, conference, slot)
+            try:
+                self.conference_remove(dsp, conference, slot)
+            except errors.DriverError as e:
+                failed = failed or e
+        if failed is not None:
+            raise failed
 
     def conference_set_role(self, dsp, conference, slot, role):
         parties = self._parties(dsp, conference, "conference_set_role")
         if slot not in parties:
             raise errors.ConferenceError(f"slot {slot} is not in conference {conference}",
                                          function="conference_set_role", device=dsp)
-        leg = self._party(dsp, slot, "conference_set_role")
+        leg = self._live(self._party(dsp, slot, "conference_set_role"), "conference_set_role")
         info = ffi.new("struct dahdi_confinfo *")
         info.chan, info.confno = 0, conference
         info.confmode = lib.DAHDI_CONF_CONF | self._flags(role, dsp, "conference_set_role")

@@ -173,6 +173,11 @@ E1_CODINGS = ("hdb3", "ami")
 #: Multiframes an E1 span may look for and not find (status: multiframes_lost).
 E1_MULTIFRAMES = ("crc4", "cas")
 
+#: The alarm of a device, and of its span, whose board was hot-unplugged
+#: (DAHDI's REMOVED): gone until the server restarts.  Drivers raise it,
+#: the server's lines, spans and doctor read it.
+REMOVED_ALARM = "removed"
+
 #: Keys of span_counters: cumulative counts, then the defects now.
 SPAN_COUNTERS = ("bpv", "exz", "crc", "fas", "oof", "slips", "ebit", "seconds")
 SPAN_DEFECTS = ("los", "ais", "oof_now")

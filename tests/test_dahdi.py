@@ -1504,6 +1504,27 @@ def test_enodev_from_an_operation_is_the_board_removed_said_as_such():
     assert d.abcd("dahdiC31")[0] == "1001"
 
 
+def test_a_board_unplugged_with_none_of_its_channels_open_is_gone_at_once():
+    """dahdi_unregister_device sleeps its second only for a span with a
+    channel open (someone to read REMOVED): the second analog board,
+    none of its channels open, is unregistered at once, so its span says
+    "removed" with no time passing and its channels are not in the
+    kernel any more; the first board, a line open, has its second."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    d.open("dahdiC1")
+    assert _dahdi.lib.cti_dahdisim_unplug(2) == 0          # the second analog board
+    assert d.alarms("dahdiS2") == {"removed"}
+    with pytest.raises(errors.NoSuchDevice, match=r"DAHDI channel 5 is not in the kernel"):
+        d.open("dahdiC5")
+    assert _dahdi.lib.cti_dahdisim_unplug(1) == 0          # the first: dahdiC1 open
+    assert d.alarms("dahdiS1") == {"not_open"}              # registered a second more
+    rig.sim.advance(500)
+    assert d.alarms("dahdiS1") == {"not_open"}
+    rig.sim.advance(600)
+    assert d.alarms("dahdiS1") == {"removed"}
+
+
 def test_a_removed_isdn_span_s_d_channel_refuses_frames_saying_why():
     """An E1 CCS board unplugged: its D-channel (read for frames from the
     start) takes REMOVED, and a frame libpri sends then is refused with
@@ -1522,6 +1543,43 @@ def test_a_removed_isdn_span_s_d_channel_refuses_frames_saying_why():
         span.driver.play("dtiB1T1", [Prompt(tone_ulaw(1000, 100), "ulaw")])
     assert [(e.device, e["alarm"], e["raised"]) for e in span.events
             if e.kind == "alarm" and e.device == "dtiB1"] == [("dtiB1", "removed", True)]
+
+
+def test_a_conference_lets_go_of_parties_whose_boards_were_removed():
+    """A conference of an FXO port's line, a T1 timeslot and a phone: the
+    FXO board unplugged, its line is refused a new role or conference
+    (DeviceRemoved, as a removed phone is) and leaves without a word; the
+    T1 unplugged with its REMOVED not read yet (ENODEV on SETCONF), the
+    conference still ends whole and its room is back; the phone, on a
+    board still there, joins the next one."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    d.open("dahdiC1")
+    d.line_unlisten("dahdiC1")                              # it heard its voice
+    slots = {"line": d.line_transmit_slot("dahdiC1"), "timeslot": d.transmit_slot("dahdiC7"),
+             "phone": d.transmit_slot("dahdiC62")}
+    room = d.conference_room("dahdiConf")
+    conference, _ = d.conference_create("dahdiConf", [(slot, "normal")
+                                                      for slot in slots.values()])
+    assert _dahdi.lib.cti_dahdisim_unplug(1) == 0          # the first analog board
+    rig.run(100)
+    with pytest.raises(errors.DeviceRemoved, match=r"conference_set_role\(dahdiC1\): its "
+                       r"board was removed \(DAHDI channel 1, span dahdiS1\)"):
+        d.conference_set_role("dahdiConf", conference, slots["line"], "listen_only")
+    d.conference_remove("dahdiConf", conference, slots["line"])
+    with pytest.raises(errors.DeviceRemoved, match=r"conference_add\(dahdiC1\)"):
+        d.conference_add("dahdiConf", conference, slots["line"], "normal")
+    with pytest.raises(errors.DeviceRemoved, match=r"conference_create\(dahdiC1\)"):
+        d.conference_create("dahdiConf", [(slots["line"], "normal")])
+    assert _dahdi.lib.cti_dahdisim_unplug(3) == 0          # the T1
+    rig.sim.advance(1_100)                  # the reactor late: REMOVED unread, ENODEV
+    d.conference_delete("dahdiConf", conference)
+    assert d.conference_room("dahdiConf") == room
+    assert d.status("dahdiC7")["state"] == "removed"
+    again, _ = d.conference_create("dahdiConf", [(slots["phone"], "normal"),
+                                                 (d.transmit_slot("dahdiC63"), "normal")])
+    d.conference_delete("dahdiConf", again)
+    assert d.conference_room("dahdiConf") == room
 
 
 @pytest.mark.parametrize("sigtype, said", [

@@ -49,7 +49,7 @@ from cti.server.interfaces import IOutsideParty
 from cti.server.lines.disconnect import DEFAULTS, SilenceWatch, Supervision
 from cti.statemachine import Table
 from drivers.errors import CallerIdUnavailable, DeviceBusy
-from drivers.interface import DEFAULT_SILENCE_DBM0, CallProgress
+from drivers.interface import DEFAULT_SILENCE_DBM0, REMOVED_ALARM, CallProgress
 
 log = Logger()
 
@@ -68,9 +68,7 @@ NO_ANSWER_S = 45.0
 VOICE_HUNG = "voice resource hung"
 #: An analog port's own alarms (the driver's "alarm" events on its name)
 #: as a line's out-of-service reason says them.
-LINE_ALARMS = {"removed": "its board was removed", "red": "no battery on the line"}
-#: The driver's alarm of a device (or a span) whose board was hot-unplugged.
-REMOVED = "removed"
+LINE_ALARMS = {REMOVED_ALARM: "its board was removed", "red": "no battery on the line"}
 #: In-band tones that end an outbound call, and the reason given.
 FAILING_TONES = {"busy": "busy", "reorder": "reorder", "sit": "number unobtainable"}
 
@@ -1021,7 +1019,7 @@ class Station(Channel):
 
     def handle(self, event):
         kind = event.kind
-        if kind == "alarm" and event.data.get("alarm") == REMOVED and event.data["raised"]:
+        if kind == "alarm" and event.data.get("alarm") == REMOVED_ALARM and event.data["raised"]:
             self._removed()
         elif kind == "station_answered" and self.state == "ringing":
             self.machine.fire("answered")
@@ -1053,7 +1051,7 @@ class Station(Channel):
         out, a call it had ends with the removal as its cause, and its
         agent takes no more calls (ICallControl.station_removed)."""
         was = self.state
-        reason = f"phone out of service: {LINE_ALARMS[REMOVED]}"
+        reason = f"phone out of service: {LINE_ALARMS[REMOVED_ALARM]}"
         self.machine.fire("removed", reason=reason)
         log.error("{station}: {reason}", station=self.name, reason=reason, alarm_kind="line")
         self.listener.station_removed(self, was, reason)
