@@ -425,7 +425,11 @@ class VoiceModem(protocol.Protocol):
         def on_result(result):
             if result == "OK":
                 self._hooked(offhook)
-            self._finish(op, offhook=self.offhook)
+                self._finish(op, offhook=self.offhook)
+            else:                             # ERROR: the hook stays as it was
+                log.error("{device}: the modem answered {result} to {command}",
+                          device=self.name, result=result, command=text)
+                self._finish(op, offhook=self.offhook, reasons=frozenset({"error"}))
             return True
         op.command = self._queue(text, on_result)
         self._start(op, deadline_ms(None, None, round(COMMAND_TIMEOUT_S * 1000)))

@@ -459,3 +459,52 @@ def test_with_no_flow_server_a_modem_call_ends_saying_why(centre):
     centre.run_until(centre.cdr, within_ms=20_000, what="the CDR")
     assert centre.cdr()[0].cause == f"no flow server; {NO_BUS}"
     assert not centre.modem.offhook
+
+
+def test_a_refused_modem_call_that_rings_on_makes_one_cdr(tmp_path):
+    """Routed to a queue, the call is refused at its offer; its caller
+    rings on for a minute more (ten rings): no ring offers it again, one
+    CDR; once the ringing stops the modem takes the next call."""
+    centre = ModemCentre(tmp_path, '\n[[routes]]\nani = "5551234"\nqueue = "support"\n')
+    centre.modem.call("5551234", "")
+    centre.run_until(centre.cdr, within_ms=20_000, what="the CDR")
+    centre.run(70_000)
+    assert [(c.ani, c.cause) for c in centre.cdr()] == [("5551234", NO_BUS)]
+    assert not centre.modem.offhook
+    centre.modem.hang_up("loop")                    # the caller gives up: no more rings
+    centre.run(10_000)
+    centre.modem.call("5559876", "")
+    centre.run_until(lambda: len(centre.cdr()) == 2, within_ms=20_000, what="the next CDR")
+    assert centre.cdr()[1].ani == "5559876"
+    centre.close()
+
+
+def test_with_no_flow_server_a_modem_call_that_rings_on_makes_one_cdr(centre):
+    centre.modem.call("5551234", "")
+    centre.run_until(centre.cdr, within_ms=20_000, what="the CDR")
+    centre.run(70_000)
+    assert [c.cause for c in centre.cdr()] == [f"no flow server; {NO_BUS}"]
+
+
+def test_a_modem_that_answers_error_to_the_off_hook_ends_the_call_saying_why(centre):
+    """AT+VLS=1 answered ERROR (the modem lost voice mode): the call ends
+    at once, its CDR says the line did not go off hook and why, the flow
+    ends, and the line takes the next call."""
+    tier = centre.flow_tier()
+    sim = centre.modem
+    answer = sim._hook
+
+    def refuse(offhook):
+        return sim._send("ERROR") if offhook else answer(offhook)
+    sim._hook = refuse
+    sim.call("5551234", "")
+    centre.run_until(centre.cdr, within_ms=30_000, what="the CDR")
+    assert centre.cdr()[0].cause == ("the line did not go off hook: the modem answered "
+                                     "ERROR")
+    centre.run_until(lambda: tier.outcomes, what="the flow ends")
+    assert not sim.offhook and centre.server.center.layer.calls == {}
+    sim._hook = answer
+    sim.hang_up("loop")
+    centre.run(10_000)
+    sim.call("5559876", "")
+    centre.run_until(lambda: sim.offhook, within_ms=20_000, what="the next call answered")
