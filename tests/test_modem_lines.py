@@ -19,6 +19,7 @@ from cti.flow.tier import FlowTier
 from cti.server.config import load_server_config
 from cti.storage.models import CallRecord
 from drivers import g711
+from drivers.errors import ModemError
 from drivers.modem import ModemSettings
 from simulators.serialline import SerialLine
 from simulators.voicemodem import VoiceModemSimulator
@@ -116,6 +117,7 @@ class ModemCentre(Centre):
         clock = task.Clock()
         self.modem = VoiceModemSimulator(clock)
         self.pty = None
+        self.plugged, self.lines = True, []
         if pty:
             self.pty_reactor = PtyReactor(clock)
             self.pty = PtyDevice(self.modem, self.pty_reactor)
@@ -124,10 +126,24 @@ class ModemCentre(Centre):
             super().__init__(config, clock=self.pty_reactor, driver=driver)
         else:
             super().__init__(modem_config(tmp_path, extra), clock=clock, driver=driver,
-                             serial=lambda settings, protocol: SerialLine(clock).connect(
-                                 protocol, self.modem))
+                             serial=self._plug)
         self.server.startService()
         self.run(200)                      # the modem's set-up
+
+    def _plug(self, settings, protocol):
+        """The server opens the modem's port: our line to the simulator, or
+        the error pyserial gives while the modem is unplugged."""
+        if not self.plugged:
+            raise ModemError(f"cannot open the serial port: [Errno 2] could not open port "
+                             f"{settings.port}", function="open", device=settings.port)
+        line = SerialLine(self.clock)
+        self.lines.append(line)
+        line.connect(protocol, self.modem)
+
+    def unplug(self):
+        """The USB modem is pulled out: its port closes under the server."""
+        self.plugged = False
+        self.lines[-1].transport.loseConnection()
 
     def run(self, ms):
         if self.pty is None:
@@ -508,3 +524,102 @@ def test_a_modem_that_answers_error_to_the_off_hook_ends_the_call_saying_why(cen
     centre.run(10_000)
     sim.call("5559876", "")
     centre.run_until(lambda: sim.offhook, within_ms=20_000, what="the next call answered")
+
+
+def test_a_modem_unplugged_mid_call_ends_it_at_once_and_comes_back_plugged_in(centre):
+    """The USB modem pulled out while its caller hears the menu: the call
+    ends at once, its CDR saying the line is out of service; the line is
+    out of service (GetLineStatus, an alarm logged) and offers nothing;
+    plugged back in, the server opens its port again, sets it up, and it
+    takes the next call."""
+    tier = centre.flow_tier()
+    client = admin(centre)
+    centre.modem.call("5551234", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the flow answers")
+    centre.run(1_000)
+    centre.unplug()
+    centre.run_until(centre.cdr, within_ms=1_000, what="the CDR at once")
+    assert centre.cdr()[0].cause == "line out of service: its board was removed"
+    centre.run_until(lambda: tier.outcomes, what="the flow ends")
+    centre.run(120_000)
+    rows = {r["device"]: r for r in centre.call(client.call("GetLineStatus"))["devices"]}
+    assert rows[LINE]["ready"] is False
+    assert centre.server.channels[LINE].state == "out_of_service"
+    assert len(centre.cdr()) == 1 and centre.server.center.layer.calls == {}
+
+    centre.plugged = True
+    centre.modem.power_on()
+    centre.run(10_000)
+    rows = {r["device"]: r for r in centre.call(client.call("GetLineStatus"))["devices"]}
+    assert rows[LINE]["ready"] is True
+    assert centre.server.channels[LINE].state == "idle"
+    centre.modem.call("5559876", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the next call")
+    centre.modem.hang_up("loop")
+    centre.run_until(lambda: len(centre.cdr()) == 2, what="the second CDR")
+    assert centre.cdr()[1].ani == "5559876"
+
+
+def test_a_modem_silent_at_start_is_out_of_service_until_it_answers(tmp_path):
+    """A modem that does not answer AT at start (not powered, the wrong
+    port): the line is out of service, a call ringing on it is not
+    answered and makes no CDR, the log says what to check; once it answers,
+    the next set-up takes it and the line takes calls."""
+    from twisted.logger import formatEvent, globalLogPublisher
+
+    logs = []
+    globalLogPublisher.addObserver(logs.append)
+    stall = VoiceModemSimulator.__init__
+
+    def stalled(self, *args, **kwargs):
+        stall(self, *args, **kwargs)
+        self.stalled = True
+    VoiceModemSimulator.__init__ = stalled
+    try:
+        centre = ModemCentre(tmp_path)
+        centre.run(10_000)
+    finally:
+        VoiceModemSimulator.__init__ = stall
+        globalLogPublisher.removeObserver(logs.append)
+    said = [formatEvent(e) for e in logs if e.get("log_level").name == "error"]
+    assert any("no answer on /dev/ttyACM0 to ATZ: is it the modem's AT port, is it powered?"
+               in line for line in said), said
+    assert centre.server.channels[LINE].state == "out_of_service"
+    centre.modem.recover()
+    centre.modem.call("5551234", "")
+    centre.run(20_000)
+    assert not centre.modem.offhook and centre.cdr() == []
+    centre.modem.abandon()
+    centre.run(40_000)                            # the next set-up
+    assert centre.server.channels[LINE].state == "idle"
+    centre.flow_tier()
+    centre.modem.call("5551234", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="answered")
+    centre.close()
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (('compression = "132,8000"', 'compression = "132,7200"'),
+     "'132,7200' is not AT+VSM's argument at 8000 samples a second"),
+    (('compression = "132,8000"', 'compression = "4,8000"'),
+     "'4,8000' is V.253's G.711 ulaw, but audio is 'alaw': make them agree"),
+], ids=["rate", "law"])
+def test_a_modem_s_compression_must_be_one_the_driver_can_play(tmp_path, change, message):
+    e = error(tmp_path, modem_edit(*change))
+    assert e.key == "modems[1].compression" and message in str(e), str(e)
+
+
+def test_a_port_named_twice_through_a_link_is_refused(tmp_path):
+    """/dev/serial/by-id/... is a link to /dev/ttyACM0: one modem."""
+    device = tmp_path / "ttyACM0"
+    device.write_text("")
+    link = tmp_path / "usb-modem-if00"
+    link.symlink_to(device)
+    text = modem_edit('port = "/dev/ttyACM0"', f'port = "{device}"').replace(
+        'port = "/dev/ttyACM1"', f'port = "{link}"')
+    e = error(tmp_path, text)
+    assert e.key == "modems[1].port", str(e)
+    assert f"serial port '{link}' is already declared at modems[0].port as '{device}'" in str(e)
+    e = error(tmp_path, text.replace(f'port = "{link}"', 'port = "/dev/ttyACM1"')
+              + f'\n[sms]\nport = "{link}"\n')
+    assert e.key == "modems[0].port" and "already declared at sms.port" in str(e), str(e)

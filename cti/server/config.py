@@ -79,7 +79,7 @@ from drivers.interface import (
     TONE_SETS,
 )
 from drivers.modem import AUDIO_LAWS as MODEM_AUDIO_LAWS
-from drivers.modem import ModemSettings
+from drivers.modem import ModemSettings, modem_name
 from drivers.pri import NODES as PRI_NODES
 from drivers.pri import SWITCH_TYPES
 from drivers.r2 import MAX_DIGITS as R2_MAX_DIGITS
@@ -162,7 +162,10 @@ _PHONE_NUMBER = re.compile(r"\+?[0-9]{3,20}\Z")
 _PIN = re.compile(r"[0-9]{4,8}\Z")
 #: A voice modem's ([[modems]]) serial device, AT+VSM argument and commands.
 _SERIAL_PORT = re.compile(r"/[^\s]+\Z")
-_COMPRESSION = re.compile(r"[0-9]{1,3},[0-9]{4,5}\Z")
+_COMPRESSION = re.compile(r"[0-9]{1,3},8000\Z")
+#: V.253's own G.711 compressions (AT+VSM) and the law each is; a maker's
+#: (above 127) cannot be checked.
+_VSM_LAWS = {"4": "ulaw", "5": "alaw"}
 _AT_COMMAND = re.compile(r"AT[\x21-\x7e][\x20-\x7e]*\Z", re.IGNORECASE)
 
 
@@ -1097,21 +1100,38 @@ def _modems(reader, data, devices):
                                "or \"/dev/serial/by-id/...\""),
             baud=reader.integer(t, key, "baud", defaults.baud, 300, 4_000_000),
             compression=reader.string(t, key, "compression", defaults.compression,
-                                      pattern=_COMPRESSION, expected="AT+VSM's argument, "
+                                      pattern=_COMPRESSION, expected="AT+VSM's argument at "
+                                      "8000 samples a second (the driver's G.711 rate), "
                                       "such as \"4,8000\" (G.711 mu-law) or \"5,8000\" "
                                       "(A-law): the modem's AT+VSM=? lists its own"),
             audio=reader.string(t, key, "audio", defaults.audio, choices=MODEM_AUDIO_LAWS),
             init=init))
-        name = f"mdmB{i + 1}C1"
+        law = _VSM_LAWS.get(modems[-1].compression.split(",")[0])
+        if law is not None and law != modems[-1].audio:
+            reader.fail(f"{key}.compression", f"{modems[-1].compression!r} is V.253's G.711 "
+                        f"{law}, but audio is {modems[-1].audio!r}: make them agree (4,8000 "
+                        "is ulaw, 5,8000 alaw)")
+        name = modem_name(i + 1)
         devices[name] = Device(name, "modem", i, "modem")
     return tuple(modems)
 
 
 def _check_ports(reader, modems, sms):
-    """No two serial devices on one port: the modems', and [sms]'s."""
-    seen = {} if sms is None else {sms.modem.port: "sms.port"}
+    """No two serial devices on one port: the modems', and [sms]'s; two
+    names of one device (a /dev/serial/by-id/ link and its /dev/ttyACM0)
+    are one port."""
+    def device(port):
+        return os.path.realpath(port) if os.path.exists(port) else port
+
+    seen = {} if sms is None else {device(sms.modem.port): ("sms.port", sms.modem.port)}
     for i, modem in enumerate(modems):
-        reader.unique(seen, modem.port, f"modems[{i}].port", "serial port")
+        key, real = f"modems[{i}].port", device(modem.port)
+        if real in seen:
+            where, named = seen[real]
+            same = "" if named == modem.port else f" as {named!r} (both are {real})"
+            reader.fail(key, f"serial port {modem.port!r} is already declared at "
+                        f"{where}{same}")
+        seen[real] = (key, modem.port)
 
 
 def _check_modem_routes(reader, trunk_groups, devices, routes, default_route):

@@ -68,7 +68,8 @@ NO_ANSWER_S = 45.0
 VOICE_HUNG = "voice resource hung"
 #: An analog port's own alarms (the driver's "alarm" events on its name)
 #: as a line's out-of-service reason says them.
-LINE_ALARMS = {"removed": "its board was removed", "red": "no battery on the line"}
+LINE_ALARMS = {"removed": "its board was removed", "red": "no battery on the line",
+               "not_ready": "its voice modem does not take its set-up (see the log)"}
 #: The driver's alarm of a device (or a span) whose board was hot-unplugged.
 REMOVED = "removed"
 #: In-band tones that end an outbound call, and the reason given.
