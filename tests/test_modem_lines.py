@@ -378,24 +378,50 @@ def test_a_modem_is_no_station(tmp_path):
             'stations = ["msiB1C1-4"]', 'stations = ["msiB1C1-4", "mdmB1C1"]')))
 
 
-def test_check_opens_each_modem_s_port_and_the_server_will_not_start_without_it(tmp_path):
-    """`cti server --check` says whether each modem's port opens (a pty's
-    here); one that cannot be opened fails the check, and `cti server`
+def answer_at(master):
+    """A modem on a pty's master that answers one AT with OK."""
+    import os
+
+    heard = b""
+    while b"AT\r" not in heard:
+        heard += os.read(master, 64)
+    os.write(master, b"AT\r\r\nOK\r\n")
+
+
+def test_check_asks_each_modem_for_ok_and_the_server_will_not_start_without_it(
+        tmp_path, monkeypatch):
+    """`cti server --check` sends AT on each modem's port (a pty's here)
+    and wants OK: nothing answering fails the check, saying what to
+    check; a port that cannot be opened fails it, and `cti server`
     refuses to start, in one line naming the port, exit status 2."""
     import io
     import os
     import subprocess
     import sys
+    import threading
 
+    import cti.server.check as check_module
     from cti.server.check import run as check
 
     master, slave = os.openpty()
     try:
         port = os.ttyname(slave)
         config = modem_config(tmp_path, modems=MODEMS.replace("/dev/ttyACM0", port))
+        monkeypatch.setattr(check_module, "AT_WAIT_S", 0.5)
+        out = io.StringIO()
+        assert check(config.path, out) == 2                  # nothing on the port answers
+        assert (f"FAIL devices: voice modem mdmB1C1 on {port}: no answer to AT within 0.5 s: "
+                "is it the modem's AT port, is it powered?") in out.getvalue()
+        monkeypatch.setattr(check_module, "AT_WAIT_S", 10.0)
+        os.set_blocking(master, False)
+        os.read(master, 1024)                                # the first check's AT
+        os.set_blocking(master, True)
+        answering = threading.Thread(target=answer_at, args=(master,), daemon=True)
+        answering.start()
         out = io.StringIO()
         assert check(config.path, out) == 0, out.getvalue()
-        assert f"ok   devices: voice modem mdmB1C1's port {port} opens" in out.getvalue()
+        assert f"ok   devices: voice modem mdmB1C1 answers AT on {port}" in out.getvalue()
+        answering.join()
     finally:
         os.close(slave)
         os.close(master)
