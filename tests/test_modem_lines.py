@@ -649,3 +649,20 @@ def test_a_port_named_twice_through_a_link_is_refused(tmp_path):
     e = error(tmp_path, text.replace(f'port = "{link}"', 'port = "/dev/ttyACM1"')
               + f'\n[sms]\nport = "{link}"\n')
     assert e.key == "modems[0].port" and "already declared at sms.port" in str(e), str(e)
+
+
+def test_the_server_stops_with_the_modem_s_line_on_hook(centre):
+    """Stopped (no drain time) while its caller hears the menu: the
+    server's stop ends once the modem is back on hook (a second after it
+    was told, here), not before."""
+    centre.server.drain_s = 0
+    centre.flow_tier()
+    centre.modem.call("5551234", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the flow answers")
+    centre.run(500)
+    hook = centre.modem._hook
+    centre.modem._hook = lambda offhook: centre.clock.callLater(1.0, hook, offhook)  # slow
+    stopped = []                                  # the modem's hook as the stop ends
+    centre.server.stopService().addBoth(lambda _: stopped.append(centre.modem.offhook))
+    centre.run_until(lambda: stopped, within_ms=10_000, what="the server stops")
+    assert stopped == [False] and centre.modem.commands[-1] == "AT+VLS=0"
