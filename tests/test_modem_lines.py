@@ -666,3 +666,16 @@ def test_the_server_stops_with_the_modem_s_line_on_hook(centre):
     centre.server.stopService().addBoth(lambda _: stopped.append(centre.modem.offhook))
     centre.run_until(lambda: stopped, within_ms=10_000, what="the server stops")
     assert stopped == [False] and centre.modem.commands[-1] == "AT+VLS=0"
+
+
+def test_a_modem_whose_prompt_hangs_ends_the_call_saying_so_alone(centre):
+    """The modem stops answering while its caller hears the menu: the
+    play's watchdog ends it, and the call ends with the fault as its cause,
+    no word of the CT-Bus (which is not why it ended)."""
+    centre.flow_tier()
+    centre.modem.call("5551234", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the flow answers")
+    centre.run(500)
+    centre.modem.stall()
+    centre.run_until(centre.cdr, within_ms=60_000, what="the CDR")
+    assert centre.cdr()[0].cause == "voice resource hung"
