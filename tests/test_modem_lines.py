@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LINE = "mdmB1C1"
 NO_BUS = "line mdmB1C1 is a voice modem: it has no CT-Bus, so its calls stay in the IVR"
 
-#: The modem's flow: a menu (1: sales, 9: a message), the message, goodbye.
+#: The modem's flow: a menu (9: a message), the message, goodbye.
 MODEM_MENU = """
 [[steps]]
 name = "answer"
@@ -43,16 +43,10 @@ next = "menu"
 name = "menu"
 type = "menu"
 prompt = ["menu_options"]
-options = { "1" = "to_sales", "9" = "voicemail" }
+options = { "9" = "voicemail" }
 timeout_s = 5
 retries = 1
 on_failure = "bye"
-
-[[steps]]
-name = "to_sales"
-type = "transfer"
-queue = "sales"
-on_failure = "voicemail"
 
 [[steps]]
 name = "voicemail"
@@ -68,6 +62,18 @@ next = "bye"
 name = "bye"
 type = "hangup"
 prompt = ["goodbye"]
+"""
+
+#: A flow for boards' callers too, with a transfer (1: sales) whose
+#: on_failure leaves a message: a modem's caller gets to it by an ANI
+#: route, which the configuration cannot tell from a board's.
+SALES_MENU = MODEM_MENU.replace('{ "9" = "voicemail" }',
+                                '{ "1" = "to_sales", "9" = "voicemail" }') + """
+[[steps]]
+name = "to_sales"
+type = "transfer"
+queue = "sales"
+on_failure = "voicemail"
 """
 
 #: What the sample configuration gets: a modem, its trunk group, its route.
@@ -95,6 +101,7 @@ def modem_config(tmp_path, extra="", modems=MODEMS):
     for flow in (etc / "flows").glob("*.toml"):
         (flows / flow.name).write_text(flow.read_text())
     (flows / "modem_menu.toml").write_text(MODEM_MENU)
+    (flows / "sales_menu.toml").write_text(SALES_MENU)
     text = (etc / "cti.toml").read_text()
     for old, new in (('boards = "boards.toml"', f'boards = "{etc / "boards.toml"}"'),
                      ('prompts_dir = "prompts"', f'prompts_dir = "{etc / "prompts"}"'),
@@ -255,7 +262,10 @@ def test_a_queue_is_refused_with_the_reason_and_the_caller_stays_in_the_flow(cen
     assert not centre.modem.offhook
 
 
-def test_the_flow_s_transfer_to_a_queue_goes_on_at_its_on_failure(centre):
+def test_the_flow_s_transfer_to_a_queue_goes_on_at_its_on_failure(tmp_path):
+    """A modem's caller routed by number to a flow with a transfer: the
+    transfer fails, the flow goes on at its on_failure."""
+    centre = ModemCentre(tmp_path, '\n[[routes]]\nani = "5551234"\nflow = "sales_menu"\n')
     tier = centre.flow_tier()
     centre.modem.call("5551234", "")
     centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the flow answers")
@@ -269,6 +279,8 @@ def test_the_flow_s_transfer_to_a_queue_goes_on_at_its_on_failure(centre):
     centre.run_until(lambda: tier.outcomes, what="the flow ends")
     centre.run_until(centre.cdr, what="the CDR")
     assert centre.cdr()[0].queue is None
+    assert centre.cdr()[0].flow == "sales_menu"
+    centre.close()
 
 
 def test_a_modem_call_routed_to_a_queue_by_its_number_ends_with_the_reason(tmp_path):
@@ -450,7 +462,7 @@ def test_the_sample_s_modem_loads_and_every_modem_key_is_documented(tmp_path):
     text = "\n".join(line[2:] for line in lines)
     config = modem_config(tmp_path, modems="\n" + text + "\n")
     assert config.trunk_group_of("mdmB1C1").name == "modem_lines"
-    assert config.route_for(trunk_group="modem_lines").flow == "after_hours"
+    assert config.route_for(trunk_group="modem_lines").flow == "messages"
     docs = (ROOT / "docs" / "configuration.md").read_text()
     section = docs.split("### `[[modems]]`", 1)[1].split("\n### ", 1)[0]
     assert [k for k in ("port", "baud", "compression", "audio", "init")
@@ -679,3 +691,35 @@ def test_a_modem_whose_prompt_hangs_ends_the_call_saying_so_alone(centre):
     centre.modem.stall()
     centre.run_until(centre.cdr, within_ms=60_000, what="the CDR")
     assert centre.cdr()[0].cause == "voice resource hung"
+
+
+@pytest.mark.parametrize(("flow", "message"), [
+    ('[[steps]]\nname = "answer"\ntype = "answer"\nnext = "emergency"\n\n'
+     '[[steps]]\nname = "emergency"\ntype = "transfer"\nnumber = "18005550911"\n',
+     "step 'emergency' is a transfer, but line mdmB1C1 is a voice modem"),
+    ('agent_key = "0"\nagent_queue = "sales"\n',
+     "has agent_key '0', which takes the caller to an agent, but line mdmB1C1 is a voice "
+     "modem"),
+], ids=["transfer", "agent_key"])
+def test_a_modem_group_s_flow_that_would_take_its_caller_out_is_refused(tmp_path, flow,
+                                                                          message):
+    """The flow a modem's trunk group is routed to can take none of its
+    callers to an agent or a number: the error names the route, the
+    flow's file and its step."""
+    path = write(tmp_path, MODEM_BASE)
+    (tmp_path / "flows" / "main_menu.toml").write_text(flow)
+    with pytest.raises(ConfigError) as info:
+        load_server_config(path)
+    e = info.value
+    assert e.key == "routes[2].flow", str(e)
+    assert f"'main_menu': {tmp_path / 'flows' / 'main_menu.toml'} " in str(e), str(e)
+    assert message in str(e) and "(trunk group 'modems')" in str(e), str(e)
+
+
+def test_the_sample_after_hours_flow_is_refused_for_a_modem(tmp_path):
+    """etc/flows/after_hours.toml's option 1 transfers to a number: not for
+    a modem's group (the sample routes it to messages.toml instead)."""
+    with pytest.raises(ConfigError, match="'after_hours': .*after_hours.toml step 'emergency' "
+                       "is a transfer"):
+        modem_config(tmp_path, modems=MODEMS.replace('flow = "modem_menu"',
+                                                     'flow = "after_hours"'))

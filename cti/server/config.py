@@ -921,7 +921,8 @@ def load_server_config(path):
     overflows = [Route("overflow", "", q.overflow[1], None, 0, f"queues[{i}].overflow")
                  for i, q in enumerate(queues) if q.overflow and q.overflow[0] == "flow"]
     _check_route_flows(reader, (*routes, default_route, *overflows), flow.flows_dir)
-    _check_modem_routes(reader, trunk_groups, devices, routes, default_route)
+    _check_modem_routes(reader, trunk_groups, devices, routes, default_route,
+                        flow.flows_dir if flow is not None else None)
     sms = _sms(reader, data)
     _check_ports(reader, modems, sms)
     boxes = _caller_id_boxes(reader, data)
@@ -1134,12 +1135,13 @@ def _check_ports(reader, modems, sms):
         seen[real] = (key, modem.port)
 
 
-def _check_modem_routes(reader, trunk_groups, devices, routes, default_route):
+def _check_modem_routes(reader, trunk_groups, devices, routes, default_route, flows_dir):
     """Calls on a voice modem stay in the IVR: a route of a trunk group
     with a modem goes to a flow, and so does the default route when such a
-    group has no route of its own.  (A DNIS or ANI route to a queue that a
-    modem's call matches is refused when the call comes:
-    cti.server.queueing.)"""
+    group has no route of its own; that flow has no transfer step and no
+    agent_key (`_check_modem_flow`).  (A DNIS or ANI route that a modem's
+    call matches is refused when the call comes: cti.server.queueing, a
+    flow's transfer going on at its on_failure.)"""
     for group in trunk_groups:
         modem = next((c for c in group.channels if devices[c].kind == "modem"), None)
         if modem is None:
@@ -1150,11 +1152,37 @@ def _check_modem_routes(reader, trunk_groups, devices, routes, default_route):
                 reader.fail(f"{route.key}.queue", f"{route.queue!r}: "
                             f"{NO_BUS.format(line=modem)} (trunk group {group.name!r}): "
                             "route it to a flow")
+            _check_modem_flow(reader, route, group.name, modem, flows_dir)
         if not own and default_route.queue is not None:
             reader.fail("routing.default.queue", f"{default_route.queue!r}: trunk group "
                         f"{group.name!r} has no route of its own, and "
                         f"{NO_BUS.format(line=modem)}: give it a route to a flow "
                         f"([[routes]] trunk_group = \"{group.name}\", flow = ...)")
+        if not own:
+            _check_modem_flow(reader, default_route, group.name, modem, flows_dir)
+
+
+def _check_modem_flow(reader, route, group, modem, flows_dir):
+    """The flow `route` gives a modem's calls takes none of them to an
+    agent or a number: no transfer step, no agent_key (its file read as
+    TOML; one that does not parse is the flow loader's to report)."""
+    if route.flow is None or flows_dir is None:
+        return
+    path = flows_dir / f"{route.flow}.toml"
+    try:
+        flow = load(str(path))
+    except ConfigError:
+        return
+    why = (f"{NO_BUS.format(line=modem)} (trunk group {group!r}): give the group a flow "
+           "that keeps its callers (messages, menus, recordings)")
+    if "agent_key" in flow:
+        reader.fail(f"{route.key}.flow", f"{route.flow!r}: {path} has agent_key "
+                    f"{flow['agent_key']!r}, which takes the caller to an agent, but {why}")
+    steps = flow.get("steps")
+    for step in steps if isinstance(steps, list) else ():
+        if isinstance(step, dict) and step.get("type") == "transfer":
+            reader.fail(f"{route.key}.flow", f"{route.flow!r}: {path} step "
+                        f"{step.get('name')!r} is a transfer, but {why}")
 
 
 def _caller_id_boxes(reader, data):
