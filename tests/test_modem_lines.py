@@ -723,3 +723,23 @@ def test_the_sample_after_hours_flow_is_refused_for_a_modem(tmp_path):
                        "is a transfer"):
         modem_config(tmp_path, modems=MODEMS.replace('flow = "modem_menu"',
                                                      'flow = "after_hours"'))
+
+
+def test_linediag_scan_shows_each_modem_s_port_and_readiness(tmp_path):
+    """`linediag scan`'s table has the modems, their ports, whether each
+    is ready and its alarms: one that does not answer shows no."""
+    from cti.linediag.render import render_scan
+
+    centre = ModemCentre(tmp_path)
+    client = admin(centre)
+    text = render_scan(centre.call(client.call("GetLineStatus"))["devices"])
+    section = text.split("VOICE MODEMS (1)\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert section[0].split() == ["DEVICE", "PORT", "READY", "ALARMS", "STATE", "HOOK"]
+    assert section[1].split() == ["mdmB1C1", "/dev/ttyACM0", "yes", "none", "idle", "on"]
+    centre.modem.stall()
+    centre.server.driver.reset(LINE)            # set up again: no answer now
+    centre.run(10_000)
+    text = render_scan(centre.call(client.call("GetLineStatus"))["devices"])
+    row = text.split("VOICE MODEMS (1)\n", 1)[1].splitlines()[1].split()
+    assert row[:4] == ["mdmB1C1", "/dev/ttyACM0", "no", "not_ready"]
+    centre.close()
