@@ -130,10 +130,12 @@ class ModemCentre(Centre):
             self.pty = PtyDevice(self.modem, self.pty_reactor)
             config = modem_config(tmp_path, extra, MODEMS.replace("/dev/ttyACM0",
                                                                   self.pty.path))
-            super().__init__(config, clock=self.pty_reactor, driver=driver)
+            super().__init__(config, clock=self.pty_reactor, driver=driver,
+                             var_dir=config.var_dir)
         else:
-            super().__init__(modem_config(tmp_path, extra), clock=clock, driver=driver,
-                             serial=self._plug)
+            config = modem_config(tmp_path, extra)
+            super().__init__(config, clock=clock, driver=driver, serial=self._plug,
+                             var_dir=config.var_dir)   # the file's: a reload changes none
         self.server.startService()
         self.run(200)                      # the modem's set-up
 
@@ -743,3 +745,25 @@ def test_linediag_scan_shows_each_modem_s_port_and_readiness(tmp_path):
     row = text.split("VOICE MODEMS (1)\n", 1)[1].splitlines()[1].split()
     assert row[:4] == ["mdmB1C1", "/dev/ttyACM0", "no", "not_ready"]
     centre.close()
+
+
+@pytest.mark.parametrize(("old", "new", "key"), [
+    ('[[modems]]\nport = "/dev/ttyACM0"\n',
+     '[[modems]]\nport = "/dev/ttyACM0"\n\n[[modems]]\nport = "/dev/ttyACM1"\n', "modems"),
+    ('name = "modems"\ndirection = "in"\n', 'name = "modems"\ndirection = "in"\n'
+     'disconnect = ["loop_current"]\n', "trunk_groups"),
+], ids=["a modem added", "its group changed"])
+def test_a_reload_that_changes_the_modems_is_refused_naming_the_key(centre, old, new, key):
+    """Modems and their trunk groups change only with a restart: Reload
+    says which key, and nothing changes (the modem still takes calls)."""
+    path = Path(centre.config.path)
+    text = path.read_text()
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new))
+    e = refused(centre, admin(centre), "Reload")
+    assert (e.code, e.body["keys"]) == ("needs_restart", [key])
+    assert str(e).endswith(f"{path}: {key}: this changes only with a restart of the server; "
+                           "nothing was reloaded"), str(e)
+    centre.flow_tier()
+    centre.modem.call("5551234", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the flow answers")
