@@ -34,6 +34,14 @@ hang-up (loop_off), a tone or the modem's silence report says so, or its
 time is up; `stop` does the same with reason stopped.  The watchdog
 (drivers.watchdog) ends an operation the modem never finishes: stop,
 then reset (ATZ and the set-up again, the hook as it was), reason hung.
+An operation the modem answers ERROR to ends with reason error (a hook
+too: hook_done with the hook as it was and reasons {error}).
+
+A modem that cannot work is an "alarm" event on its name, raised and
+cleared: removed while its port is gone (connectionLost: the operation
+running ends with reason error; the port is opened again every
+REOPEN_S), not_ready while its set-up goes unanswered or refused (tried
+again every SETUP_RETRY_S); both clear once it is set up.
 """
 from collections import deque
 from dataclasses import dataclass, field
