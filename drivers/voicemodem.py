@@ -194,7 +194,8 @@ class VoiceModem(protocol.Protocol):
             if op.finish_with is not None:
                 data = op.finish_with(data)
             self.emit(Event(self.name, op.done, data))
-        self._later(REOPEN_S, self._reopen)
+        if self.reopen is not None:
+            self._later(REOPEN_S, self._reopen)
 
     def _reopen(self):
         self._retry = None
@@ -209,9 +210,9 @@ class VoiceModem(protocol.Protocol):
                  device=self.name, port=self.settings.port)
 
     def _later(self, seconds, call):
+        """`call` (a set-up, a reopen) in `seconds`, instead of any pending."""
         self._cancel_retry()
-        if self.reopen is not None or call != self._reopen:
-            self._retry = self.clock.callLater(seconds, call)
+        self._retry = self.clock.callLater(seconds, call)
 
     def _cancel_retry(self):
         if self._retry is not None and self._retry.active():
