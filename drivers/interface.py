@@ -32,7 +32,8 @@ tone                   tone (dial, ringback, busy, reorder, sit, fax_cng,
 silence                on: bool (below the channel's silence level,
                        set_silence_level, for 100 ms on; above it for 30
                        ms off)
-hook_done              offhook: bool
+hook_done              offhook: bool (the hook now); reasons {"error"} when
+                       the line refused the change (a modem's ERROR)
 play_done              reasons: frozenset of termination reasons
 record_done            reasons
 digits_done            digits: str, reasons
@@ -49,7 +50,9 @@ wink_done              our wink finished
 alarm                  alarm (los, red, yellow, blue, oof, ...), raised: bool;
                        on a span, or on an analog port's own name: removed
                        (its board unplugged: the port is gone until the
-                       server restarts), red (an FXO line with no battery)
+                       server restarts; a voice modem's port until it is
+                       back), red (an FXO line with no battery), not_ready
+                       (a voice modem that does not take its set-up)
 station_hook           offhook: bool
 station_flash          -
 station_answered       the ringing station went off-hook
@@ -177,6 +180,9 @@ E1_MULTIFRAMES = ("crc4", "cas")
 #: (DAHDI's REMOVED): gone until the server restarts.  Drivers raise it,
 #: the server's lines, spans and doctor read it.
 REMOVED_ALARM = "removed"
+#: The alarm of a voice modem's line while the modem does not take its
+#: set-up (no answer on its port, or ERROR to a command).
+NOT_READY_ALARM = "not_ready"
 
 #: Keys of span_counters: cumulative counts, then the defects now.
 SPAN_COUNTERS = ("bpv", "exz", "crc", "fas", "oof", "slips", "ebit", "seconds")

@@ -68,6 +68,12 @@ class ModemSettings:
     init: tuple = ("AT+IFC=2,2", "AT+VCID=1")
 
 
+def modem_name(n):
+    """The name of the `n`-th modem of the list (from 1): its voice
+    channel, ``mdmB<n>C1`` (its board ``mdmB<n>``, its line ``.../line``)."""
+    return f"mdmB{n}C1"
+
+
 def serial_ports(reactor):
     """connect(settings, protocol) opening each modem's port with pyserial
     under Twisted, RTS/CTS flow control on (as AT+IFC=2,2 asks);
@@ -129,7 +135,8 @@ class VoiceModemDriver:
                 raise errors.BadParameter(f"audio {settings.audio!r}: a modem's driver "
                                           "speaks ulaw or alaw", function="ModemSettings",
                                           device=settings.port)
-            modem = VoiceModem(f"mdmB{n}C1", settings, clock, self._emit)
+            modem = VoiceModem(modem_name(n), settings, clock, self._emit)
+            modem.reopen = lambda settings=settings, modem=modem: connect(settings, modem)
             self._modems[modem.name] = modem
             connect(settings, modem)
 
