@@ -338,6 +338,7 @@ class _Channel:
     listen: int | None = None   # the channel whose received audio it sends
     rings: int = 0
     since_ring_ms: int | None = None
+    ringing_cid: bool = False   # FXO port: a caller ID read since this ringing began
     ring_watch_until: float = 0.0   # FXO port, T1 loop start: the kernel's ring debounce
     ring_heard: bool = False    # ... GET_PARAMS said it rang, at the last look
     unreported_by: float | None = None  # ... a ring ended, its RINGOFFHOOK due by then
@@ -1263,14 +1264,17 @@ class DahdiDriver:
 
     def _caller_id_read(self, ch):
         """An FXO port on hook read a caller ID (its voice's receiver
-        listens whenever the port is on hook).  A call's comes between its
-        first two rings, so one read after the count's second ring is the
-        next call's: its caller rang in within RING_GAP_S of the one before
-        giving up, and its first ring was counted as that call's.  The call
-        before stopped ringing (ring_stopped: a call offered is abandoned),
-        and the count is the new call's (1, its next ring 2), with its
-        caller ID, which replaced the one before."""
-        if ch.rings < 2:
+        listens whenever the port is on hook).  A call sends one, so a
+        second within the same ringing is the next call's: its caller rang
+        in within RING_GAP_S of the one before giving up, and its first
+        ring was counted as that call's.  The call before stopped ringing
+        (ring_stopped: a call offered is abandoned), and the count is the
+        new call's (1, its next ring 2), with its caller ID, which replaced
+        the one before.  Not the count: a distinctive ring's bursts (US
+        "ring-ring") are rings of their own, its caller ID after the
+        second."""
+        if not ch.ringing_cid:
+            ch.ringing_cid = True
             return
         ch.rings = 1
         if "ring_stopped" in ch.kinds:
@@ -1487,7 +1491,7 @@ class DahdiDriver:
             return
         ch.since_ring_ms += BLOCK_MS
         if ch.since_ring_ms >= RING_GAP_S * 1000 and not ch.offhook:
-            ch.since_ring_ms, ch.rings = None, 0
+            ch.since_ring_ms, ch.rings, ch.ringing_cid = None, 0, False
             lib.cti_chanvoice_cid(ch.voice, 1)  # the caller gave up: the next one's
             if "ring_stopped" in ch.kinds:
                 self._emit(ch, "ring_stopped")
@@ -1616,6 +1620,8 @@ class DahdiDriver:
             "int *", lib.DAHDI_OFFHOOK if offhook else lib.DAHDI_ONHOOK))
         hung_up = ch.offhook and not offhook
         ch.offhook, ch.loop_dropped = bool(offhook), False
+        if offhook or hung_up:              # answered, or hung up: the next ringing's
+            ch.ringing_cid = False
         if offhook:
             ch.rings, ch.since_ring_ms = 0, None
             lib.cti_chanvoice_cid_listen(ch.voice, 0)   # the far end's voice: no caller ID

@@ -802,6 +802,46 @@ def test_a_call_ringing_in_as_the_one_before_gives_up_gets_its_own_caller_id_and
     assert d.caller_id("dahdiC1").number == "2125550002"
 
 
+def test_a_distinctive_ring_s_caller_id_after_its_second_burst_is_the_same_call():
+    """A distinctive ring ("ring-ring": a short burst, then the usual one)
+    is two rings to DAHDI, one RINGOFFHOOK each, and the caller ID comes
+    after the second: it is this call's, not a next one's.  The count goes
+    on, nothing says the ringing stopped, and the number is the call's."""
+    rig = DahdiRig([{"type": "analog", "lines": 4}], "fxsks=1-4\n")
+    d, far = rig.driver, rig.sim.endpoint("dxxxB1C1")
+    d.enable_events("dahdiC1", {"ring", "ring_stopped"})
+    rig.run(3_000)                                       # past the open's ring debounce
+    lib = _dahdi.lib
+    assert lib.cti_dahdisim_queue_event(1, lib.DAHDI_EVENT_RINGOFFHOOK) == 0  # short burst
+    rig.run(400)
+    far.call(ani="2125550001")                          # the long one, then the caller ID
+    rig.run(8_500)
+    heard = [(e.kind, e.data.get("count")) for e in rig.events]
+    assert heard == [("ring", 1), ("ring", 2), ("ring", 3)]
+    assert d.caller_id("dahdiC1").number == "2125550001"
+
+
+def test_a_call_given_up_after_one_ring_then_the_next_one_s_caller_id_restarts_the_count():
+    """A rings once (its caller ID read) and gives up; B rings in 3 s
+    later: B's first ring is counted 2, as nothing on an analog line says
+    A gave up, but B's caller ID, a second in the same ringing, ends A's
+    ringing (ring_stopped) and the count is B's."""
+    rig = DahdiRig([{"type": "analog", "lines": 4}], "fxsks=1-4\n")
+    d, far = rig.driver, rig.sim.endpoint("dxxxB1C1")
+    d.enable_events("dahdiC1", {"ring", "ring_stopped"})
+    rig.run(3_000)
+    far.call(ani="2125550001")
+    rig.run(3_500)                                       # one ring and its caller ID
+    assert d.caller_id("dahdiC1").number == "2125550001"
+    far.abandon()
+    rig.run(3_000)
+    far.call(ani="2125550002")
+    rig.run(8_500)                                       # B's first two rings
+    heard = [(e.kind, e.data.get("count")) for e in rig.events]
+    assert heard == [("ring", 1), ("ring", 2), ("ring_stopped", None), ("ring", 2)]
+    assert d.caller_id("dahdiC1").number == "2125550002"
+
+
 def test_the_caller_id_receiver_rests_off_hook_and_keeps_the_call_s_number(tmp_path):
     """The caller-ID receiver listens while the port is on hook only: off
     hook, a caller-ID burst in the far end's voice (here one recorded from

@@ -64,6 +64,8 @@ def test_a_stopping_server_drains_then_clears_its_calls_and_closes_its_sessions(
     assert all(fe.state == "idle" for fe in (talking, queued, in_ivr))
     assert late.state == "ringing"                          # never answered: busy
     assert {centre.center.channels[f"dtiB1T{n}"].state for n in range(1, 4)} == {"idle"}
+    assert {centre.driver.status(f"dtiB1T{n}")["tx_bits"] for n in range(1, 5)} == {
+        "00"}                                               # every timeslot on hook, ours too
 
     cdrs = {c.call_id: c for c in centre.records.of(CallRecord)}
     [late_id] = set(cdrs) - {talking_id, queued_id, ivr_id}  # the refused seizure's

@@ -393,6 +393,9 @@ class CTServer(MultiService):
         self.lag.stop()
         self.hub.close_all("server shutdown")
         yield defer.maybeDeferred(super().stopService)
-        self.driver.stop_events()           # its events' service stopped: its timers too
+        try:
+            self.driver.stop_events()       # its events' service stopped: its timers too
+        except Exception:
+            log.failure("stopping the driver's timers failed")
         if self.sim is not None and not self.sim.virtual_time:
             self.sim.run_clock(False)
