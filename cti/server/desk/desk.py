@@ -283,7 +283,11 @@ class Desk:
         voice = pool.take(_Borrowed(call_id, pool))
         if voice is None:
             raise ResourceBusy("no voice resource free")
-        call.talk.feed(voice)
+        try:
+            call.talk.feed(voice)
+        except TalkError:
+            pool.give(voice)
+            raise
         try:
             d = self.layer.ports.dial(voice, digits)
         except Exception:

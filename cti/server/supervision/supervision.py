@@ -199,9 +199,11 @@ class Supervisors:
     @staticmethod
     def _leave(call, station):
         """The supervisor's phone out of the call, its agent talking."""
-        if call.station is not None:
-            call.talk.set(call.station.name, "talk")
-        call.talk.drop(station)
+        try:
+            if call.station is not None:
+                call.talk.set(call.station.name, "talk")
+        finally:                            # the supervisor leaves, whatever the agent's role
+            call.talk.drop(station)
 
     @staticmethod
     def _roles(call, station, mode):
@@ -260,8 +262,8 @@ class Supervisors:
             call.talk.drop(station.name)               # caller and supervisor: a route
         except TalkError as e:
             refusal = f"cannot intercept the call: {e}"
-            try:                                        # the agent as supervised before
-                call.talk.set(station.name, MODE_ROLES[s.mode][0])
+            try:                                        # both as they were supervised
+                self._roles(call, s.station, s.mode)
             except TalkError as undo:
                 log.error("intercepting agent {agent}'s call {call} failed and it could not "
                           "be put back as it was: {error}", agent=agent.id, call=call.id,
