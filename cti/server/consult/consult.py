@@ -591,7 +591,11 @@ class Consultations:
             self.layer.finish(call, released_by, ending or f"the far end cleared ({reason})")
             return
         call.outside.remove(trunk)
-        call.talk.drop(trunk.endpoint)
+        try:
+            call.talk.drop(trunk.endpoint)
+        except TalkError as e:              # a board gone meanwhile: its removal comes next
+            log.error("call {call}: {trunk} left, but the others' audio could not be put "
+                      "back: {error}", call=call.id, trunk=trunk.name, error=e)
         self.dialer.free(trunk, reason)
         self.layer.model.clear(call.call, trunk.name, f"far end cleared ({reason})")
 
@@ -674,7 +678,11 @@ class Consultations:
         the one who consulted; if it hung up meanwhile (to transfer on
         answer), with someone still on the call (a conference's member, an
         outside party) the caller is back with them; with nobody, the
-        transfer failed (Desk.transfer_failed)."""
+        transfer failed (Desk.transfer_failed).  The consulting phone gone
+        with its board ends the caller's call with that reason, as the
+        phone's removal does for any call it is on; one whose removal is
+        not read yet refuses the caller's audio (the call stays on hold)
+        and its removal, read next, ends the call so."""
         call = consult.caller_call
         if consult.blind or call.state != "talking" or call.talk is None:
             return
@@ -684,15 +692,25 @@ class Consultations:
             else:
                 self.desk.retrieve(call, cause, announce=False)
             return
-        call.talk.set(consult.by_station, "talk")
-        self.desk.retrieve(call, cause)
+        phone = self.layer.channels[consult.by_station]
+        why = phone.out_of_service_reason()
+        if why is not None:
+            self.layer.finish(call, "agent", f"phone out of service: {why}", cause)
+            return
+        try:
+            call.talk.set(consult.by_station, "talk")
+            self.desk.retrieve(call, cause)
+        except TalkError as e:
+            log.error("call {call}: the caller could not be put back with {station}, it "
+                      "stays on hold (RetrieveCall, or the phone's removal ends it): "
+                      "{error}", call=call.id, station=consult.by_station, error=e)
 
-    def hang_up(self, station, cause=None):
-        """A phone in a consultation hangs up (on-hook, or ClearConnection):
-        True if it was one."""
+    def hang_up(self, station, cause=None, reason=None):
+        """A phone in a consultation hangs up (on-hook, ClearConnection, or
+        gone with its board: `reason`): True if it was one."""
         consult = self.by_station.get(station.name)
         if consult is not None and consult.answered:       # the consulted: reconnect
-            self._end(consult, "consulted agent hung up", cause)
+            self._end(consult, reason or "consulted agent hung up", cause)
             self._back_to_caller(consult, cause)
             return True
         if consult is not None:                            # the consulted rejects it

@@ -1047,6 +1047,10 @@ class Station(Channel):
         elif kind == "station_flash":
             self.machine.fire_if("flash")
 
+    def out_of_service_reason(self):
+        """Why the phone is out of service (its board removed), or None."""
+        return LINE_ALARMS[REMOVED] if self.state == "out_of_service" else None
+
     def _removed(self):
         """Its board was removed: out of service for good (no ring, no
         hook: a phone plugged back needs a restart); a ring it had rings

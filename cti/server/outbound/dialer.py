@@ -502,11 +502,12 @@ class Dialer:
         call.talk.set(call.station.name, "talk")
         layer.model.connect(call.call, trunk.name, "connected", cause=cause)
 
-    def called_agent_hung_up(self, call, cause=None):
-        """The agent called on an internal call hung up, wherever the call
-        is (with the agent who has it, or sent on to a queue: abandoned)."""
+    def called_agent_hung_up(self, call, cause=None, reason=None):
+        """The agent called on an internal call hung up (or its phone is
+        gone: `reason`), wherever the call is (with the agent who has it,
+        or sent on to a queue: abandoned)."""
         self.layer.finish(call, "caller" if call.state in ("queued", "ringing") else "far_end",
-                          f"agent {call.called_agent.id} (called) hung up", cause)
+                          reason or f"agent {call.called_agent.id} (called) hung up", cause)
 
     def trunks_held(self):
         """The trunks of calls being placed: seized and not connected yet,
@@ -538,13 +539,14 @@ class Dialer:
         self._end_out(out, "no_answer")
         return True
 
-    def hang_up(self, station):
+    def hang_up(self, station, reason=None):
         """An agent hung up a call of its own not answered yet (or rejected
-        an internal call ringing at its phone): True if it was one."""
+        an internal call ringing at its phone; or its phone is gone:
+        `reason`): True if it was one."""
         out = self.outs.get(station.name)
         if out is None:
             return False
-        self._end_out(out, "agent hung up", "agent")
+        self._end_out(out, reason or "agent hung up", "agent")
         return True
 
     def _end_out(self, out, reason, released_by="system"):

@@ -233,8 +233,8 @@ class ACD:
         return self.offers.ring_s(agent, queue_name)
 
     @_serving
-    def no_answer(self, agent):
-        self.offers.no_answer(agent)
+    def no_answer(self, agent, pause=None):
+        self.offers.no_answer(agent, pause)
 
     @_serving
     def answered(self, agent_id):

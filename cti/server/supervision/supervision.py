@@ -319,11 +319,12 @@ class Supervisors:
         station.connect()
         self.hub.send_event(s.session, "SupervisionStarted", self._describe(s))
 
-    def station_onhook(self, station):
-        """A supervisor hung up: the supervision ends.  True if it was one."""
+    def station_onhook(self, station, why=None):
+        """A supervisor hung up (or its phone is gone: `why`): the
+        supervision ends.  True if it was one."""
         for s in list(self.by_agent.values()):
             if s.station == station.name and s.call is not None:
-                self.end_supervision_of(s.agent, "the supervisor hung up")
+                self.end_supervision_of(s.agent, why or "the supervisor hung up")
                 return True
         return False
 

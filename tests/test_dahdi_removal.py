@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""A board of agents' phones hot-unplugged in the middle of calls (the
+DAHDI driver with its simulated kernel): every phone of the board goes
+out of service, no call is left up or on hold for ever, the agents go
+not ready saying why, and a call that ends has the removal as its cause
+in the CDR.  The agents' phones: msiB1C1-8 (DAHDI span 3) and, in the
+two-board centre, msiB2C1-8 (span 4)."""
+import shutil
+from dataclasses import replace
+
+import pytest
+
+from cti.server.config import load_server_config
+from cti.storage.models import CallRecord
+from drivers import _dahdi
+from tests import test_consult as consult
+from tests.centre import Centre
+from tests.test_callcenter import agent_ready, names
+from tests.test_disconnect import talking
+from tests.test_r2 import headset_agent
+
+REMOVED = "phone out of service: its board was removed"
+FIRST_BOARD, SECOND_BOARD = 3, 4                  # DAHDI spans of the station boards
+
+
+@pytest.fixture
+def centre():
+    config = replace(load_server_config("etc/cti.toml"), driver="dahdi")
+    return Centre(config, driver="dahdi")
+
+
+@pytest.fixture
+def two_boards(tmp_path):
+    """The sample centre with a second board of phones, msiB2C1-8, agent
+    1003's phone msiB2C3."""
+    shutil.copytree("etc", tmp_path / "etc")
+    boards = tmp_path / "etc" / "boards.toml"
+    one = 'type = "stations"        # agents\' phones: msiB1C1..C8\ncount = 8\n'
+    boards.write_text(boards.read_text().replace(
+        one, one + '\n[[boards]]\ntype = "stations"        # msiB2C1..C8\ncount = 8\n', 1))
+    cti = tmp_path / "etc" / "cti.toml"
+    cti.write_text(cti.read_text().replace(
+        'stations = ["msiB1C1-8"]', 'stations = ["msiB1C1-8", "msiB2C1-8"]', 1).replace(
+        'station = "msiB1C3"\n', 'station = "msiB2C3"\n', 1))
+    return Centre(replace(load_server_config(cti), driver="dahdi"), driver="dahdi")
+
+
+class TwoBoards(consult.Scene):
+    """consult.Scene with agent 1003 at msiB2C3, on the second board."""
+
+    def __init__(self, centre):
+        self.centre = centre
+        self.first, self.first_events = agent_ready(centre, "1005", "msiB1C5")
+        self.caller = centre.sim.endpoint("dtiB1T1")
+        self.phone1 = centre.sim.endpoint("msiB1C5")
+        self.phone2 = centre.sim.endpoint("msiB2C3")
+        self.caller.call(ani="2125551234", dnis="5550199")
+        centre.run_until(lambda: self.phone1.state == "ringing", what="agent 1005 rings")
+        self.phone1.offhook()
+        centre.run_until(lambda: "Established" in names(self.first_events),
+                         what="the caller talks with agent 1005")
+        self.call_id = dict(self.first_events)["Established"]["call"]
+        self.second, self.second_events = agent_ready(centre, "1003", "msiB2C3")
+        self.acd = centre.center.acd
+
+
+def unplug(centre, span):
+    assert _dahdi.lib.cti_dahdisim_unplug(span) == 0
+    centre.run(2_000)
+
+
+def board_out_of_service(centre, board="msiB1"):
+    return {centre.center.channels[f"{board}C{n}"].state for n in range(1, 9)} \
+        == {"out_of_service"}
+
+
+def not_ready_once_wrapped_up(centre, *agents):
+    acd = centre.center.acd
+    for agent in (acd.agents[a] for a in agents):
+        centre.run_until(lambda agent=agent: agent.state == "notReady", within_ms=180_000,
+                         what=f"agent {agent.id} not ready after its wrap-up")
+        assert agent.reason == REMOVED
+
+
+@pytest.mark.parametrize("answered", [False, True], ids=["ringing", "answered"])
+def test_a_station_board_unplugged_during_a_consultation_ends_the_call(
+        centre, tracebacks, answered):
+    """Both agents' phones on the board unplugged while one consults the
+    other: the caller's call ends with the removal as its cause (not left
+    on hold), every phone of the board is out of service and both agents
+    go not ready saying why."""
+    s = consult.Scene(centre)
+    s.consult()
+    if answered:
+        s.answer()
+    unplug(centre, FIRST_BOARD)
+    assert centre.center.calls == {} and s.caller.state == "idle"
+    assert board_out_of_service(centre)
+    [cdr] = centre.records.of(CallRecord)
+    assert cdr.cause == REMOVED
+    not_ready_once_wrapped_up(centre, "1005", "1003")
+    assert tracebacks == []
+
+
+def test_a_station_board_unplugged_during_a_conference_of_three_ends_the_call(
+        centre, tracebacks):
+    s = consult.Scene(centre)
+    consult_call = s.consult()
+    s.answer()
+    s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=consult_call)
+    unplug(centre, FIRST_BOARD)
+    assert centre.center.calls == {} and s.caller.state == "idle"
+    assert board_out_of_service(centre)
+    [cdr] = centre.records.of(CallRecord)
+    assert cdr.cause == REMOVED
+    not_ready_once_wrapped_up(centre, "1005", "1003")
+    assert tracebacks == []
+
+
+def test_a_conference_member_s_board_unplugged_leaves_the_others_talking(
+        two_boards, tracebacks):
+    centre = two_boards
+    s = TwoBoards(centre)
+    consult_call = s.consult()
+    s.answer()
+    s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=consult_call)
+    unplug(centre, SECOND_BOARD)
+    assert board_out_of_service(centre, "msiB2")
+    heard = s.listen()
+    assert heard["caller"] == {"first"} and heard["first"] == {"caller"}
+    not_ready_once_wrapped_up(centre, "1003")
+    assert centre.center.acd.agents["1005"].state == "busy"
+    s.caller.hangup()
+    centre.run_until(lambda: not centre.center.calls, what="the call ends")
+    assert tracebacks == []
+
+
+def test_the_consulting_agent_s_board_unplugged_transfers_the_caller(two_boards, tracebacks):
+    """As when the consulting agent hangs up: the caller now talks with
+    the agent consulted."""
+    centre = two_boards
+    s = TwoBoards(centre)
+    s.consult()
+    s.answer()
+    unplug(centre, FIRST_BOARD)
+    assert board_out_of_service(centre, "msiB1")
+    [call] = centre.center.calls.values()
+    assert call.agent.id == "1003" and not call.held
+    assert s.caller.state == "connected"
+    heard = s.listen()
+    assert heard["caller"] == {"second"} and heard["second"] == {"caller"}
+    not_ready_once_wrapped_up(centre, "1005")
+    assert centre.center.acd.agents["1003"].state == "busy"
+    assert tracebacks == []
+
+
+def test_the_called_agent_s_phone_unplugged_ends_an_internal_call(two_boards, tracebacks):
+    centre = two_boards
+    caller, caller_events, _ = headset_agent(centre)               # 1005 at msiB1C5
+    _, callee_events = agent_ready(centre, "1003", "msiB2C3")
+    phone = centre.sim.endpoint("msiB2C3")
+    centre.call(caller.call("MakeCall", agent="1003"))
+    centre.run_until(lambda: phone.state == "ringing", what="1003's phone rings")
+    phone.offhook()
+    centre.run_until(lambda: "Established" in names(callee_events), what="1003 answers")
+    unplug(centre, SECOND_BOARD)
+    assert centre.center.calls == {}
+    [cdr] = centre.records.of(CallRecord)
+    assert cdr.cause == REMOVED
+    assert centre.center.channels["msiB1C5"].state == "offhook"     # the caller's headset
+    not_ready_once_wrapped_up(centre, "1003")
+    assert tracebacks == []
+
+
+def test_a_log_out_asked_during_the_call_is_kept_when_the_phone_goes(centre, tracebacks):
+    """An agent asked to log out at the end of the call (end of shift);
+    its phone's board unplugged meanwhile: it logs out, as asked."""
+    talking(centre, "dxxxB1C2")
+    acd = centre.center.acd
+    assert acd.logout("1001", "end of shift") == "pending"
+    unplug(centre, FIRST_BOARD)
+    agent = acd.agents["1001"]
+    assert agent.pending == ("loggedOff", "end of shift")
+    centre.run_until(lambda: agent.state == "loggedOff", within_ms=180_000,
+                     what="the agent logged out after its wrap-up")
+    assert agent.reason == "end of shift"
+    assert tracebacks == []
+
+
+def test_a_ringing_phone_unplugged_takes_its_agent_straight_to_not_ready(centre, tracebacks):
+    """Never ready in between: no call is offered to the dead phone."""
+    _, events = agent_ready(centre, "1001", "msiB1C1")
+    caller, phone = centre.sim.endpoint("dxxxB1C2"), centre.sim.endpoint("msiB1C1")
+    caller.call(ani="2125550042")
+    centre.run_until(lambda: phone.state == "ringing", within_ms=30_000, what="it rings")
+    unplug(centre, FIRST_BOARD)
+    agent = centre.center.acd.agents["1001"]
+    assert (agent.state, agent.reason) == ("notReady", REMOVED)
+    after = names(events)[names(events).index("AgentReserved"):]
+    assert "AgentReady" not in after
+    assert tracebacks == []
