@@ -14,8 +14,8 @@ from cti.server.config import load_server_config
 from cti.storage.models import CallRecord
 from drivers import _dahdi
 from tests import test_consult as consult
-from tests.centre import Centre
-from tests.test_callcenter import agent_ready, names
+from tests.centre import Centre, refused
+from tests.test_callcenter import PASSWORD, agent_ready, names
 from tests.test_disconnect import talking
 from tests.test_r2 import headset_agent
 
@@ -198,4 +198,31 @@ def test_a_ringing_phone_unplugged_takes_its_agent_straight_to_not_ready(centre,
     assert (agent.state, agent.reason) == ("notReady", REMOVED)
     after = names(events)[names(events).index("AgentReserved"):]
     assert "AgentReady" not in after
+    assert tracebacks == []
+
+
+def test_no_agent_goes_ready_or_logs_in_at_a_phone_whose_board_was_removed(
+        centre, tracebacks):
+    """An agent on a break when its phone's board is unplugged keeps its
+    reason, and neither it nor a supervisor's force makes it ready there;
+    logging in there is refused too, with the way out said."""
+    agent, _ = agent_ready(centre, "1001", "msiB1C1")
+    centre.call(agent.call("SetAgentState", state="notReady", reason="lunch"))
+    unplug(centre, FIRST_BOARD)
+    acd = centre.center.acd
+    assert (acd.agents["1001"].state, acd.agents["1001"].reason) == ("notReady", "lunch")
+    said = ("station msiB1C1 is out of service: its board was removed "
+            "(log in at another phone)")
+    error = refused(centre, agent, "SetAgentState", state="ready")
+    assert (error.code, error.body["message"]) == ("invalid_state", said)
+    sup = centre.client()
+    centre.call(sup.login("sup", PASSWORD, "supervisor"))
+    [forced] = centre.call(sup.call("ForceAgentState", agent="1001", state="ready"))["agents"]
+    assert (forced["result"], forced["code"], forced["message"]) == (
+        "refused", "invalid_state", said)
+    assert acd.agents["1001"].state == "notReady"
+    centre.call(agent.call("SetAgentState", state="loggedOff"))
+    error = refused(centre, agent, "SetAgentState", state="loggedOn", station="msiB1C1")
+    assert error.code == "invalid_state" and "log in at another phone" in error.body["message"]
+    assert acd.agents["1001"].state == "loggedOff"
     assert tracebacks == []

@@ -419,6 +419,10 @@ class Queueing:
     def call_alive(self, call):
         return self.layer.call_alive(call)
 
+    def station_out_of_service(self, station):
+        phone = self.layer.channels.by_name.get(station)
+        return phone.out_of_service_reason() if phone is not None else None
+
     def record_queue(self, call_id, queue, agent, event, *data):
         self.layer.records.queue(call_id, queue, agent, event, *data)
 
