@@ -226,3 +226,26 @@ def test_no_agent_goes_ready_or_logs_in_at_a_phone_whose_board_was_removed(
     assert error.code == "invalid_state" and "log in at another phone" in error.body["message"]
     assert acd.agents["1001"].state == "loggedOff"
     assert tracebacks == []
+
+
+def test_a_ring_meeting_the_unplug_before_its_event_is_read_is_the_removal(
+        centre, tracebacks):
+    """The board is pulled and, before the server reads REMOVED, an
+    agent goes ready and the waiting caller is offered to its phone: the
+    ring meets ENODEV.  The phone is out of service all the same, its
+    agent not ready saying why, and the caller waits for another agent."""
+    agent, events = agent_ready(centre, "1001", "msiB1C1")
+    centre.call(agent.call("SetAgentState", state="notReady", reason="break"))
+    caller = centre.sim.endpoint("dxxxB1C2")
+    caller.call(ani="2125550042")
+    acd = centre.center.acd
+    centre.run_until(lambda: acd.entries, within_ms=30_000, what="the caller queued")
+    assert _dahdi.lib.cti_dahdisim_unplug(FIRST_BOARD) == 0
+    centre.sim.advance(1_100)                  # the kernel has it gone; nothing read yet
+    assert acd.set_ready("1001") == "done"     # e.g. a request in the same batch
+    centre.run(2_000)
+    assert centre.center.channels["msiB1C1"].state == "out_of_service"
+    assert (acd.agents["1001"].state, acd.agents["1001"].reason) == ("notReady", REMOVED)
+    [call] = centre.center.calls.values()
+    assert call.state == "queued" and caller.state == "connected"
+    assert tracebacks == []
