@@ -249,3 +249,28 @@ def test_a_ring_meeting_the_unplug_before_its_event_is_read_is_the_removal(
     [call] = centre.center.calls.values()
     assert call.state == "queued" and caller.state == "connected"
     assert tracebacks == []
+
+
+def test_a_headset_offered_a_call_unplugged_sends_the_caller_on_at_once(
+        centre, tracebacks):
+    """A headset already off-hook hears ringback for an offer, no bell:
+    its board unplugged is the offer unanswered at once (the caller does
+    not wait for the ring timeout), the agent straight to not ready."""
+    _, events = agent_ready(centre, "1001", "msiB1C1")
+    centre.sim.endpoint("msiB1C1").offhook()
+    centre.run_until(lambda: centre.center.channels["msiB1C1"].state == "offhook",
+                     what="the headset on")
+    caller = centre.sim.endpoint("dxxxB1C2")
+    caller.call(ani="2125550042")
+    acd = centre.center.acd
+    centre.run_until(lambda: acd.agents["1001"].state == "reserved", within_ms=30_000,
+                     what="the call offered to the headset")
+    assert _dahdi.lib.cti_dahdisim_unplug(FIRST_BOARD) == 0
+    centre.run(1_500)
+    agent = acd.agents["1001"]
+    assert (agent.state, agent.reason) == ("notReady", REMOVED)
+    [call] = centre.center.calls.values()
+    assert call.state == "queued" and call.agent is None
+    after = names(events)[names(events).index("AgentReserved"):]
+    assert "AgentReady" not in after
+    assert tracebacks == []

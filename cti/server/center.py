@@ -319,8 +319,9 @@ class CallCenter:
                 self.desk.hung_up(call, None, station, reason=reason)
 
     def station_removed(self, station, was, reason):
-        """A phone gone with its board: a ring it had as unanswered (its
-        agent straight to not ready, never ready in between); a call it
+        """A phone gone with its board: a ring it had (or a headset's
+        ringback) as unanswered (its agent straight to not ready, never
+        ready in between); a call it
         was on as if put down, with `reason` as the cause where the call
         ends (a consulting agent's removal transfers the caller, as its
         hang-up does).  Its agent goes not ready with `reason` (after the
@@ -331,8 +332,8 @@ class CallCenter:
                 agent.pending is None or agent.pending[0] != "loggedOff"):
             self.acd.set_not_ready(agent.id, reason, force=True)
             log.error("agent {agent}: not ready, {reason}", agent=agent.id, reason=reason)
-        if was == "ringing":
-            self.station_no_answer(station, pause=reason)
+        if was == "ringing" or agent is not None and agent.state == "reserved":
+            self.station_no_answer(station, pause=reason)      # a headset's ringback too
         elif was == "talking":
             self._put_down(station, reason)
 

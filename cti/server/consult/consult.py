@@ -288,7 +288,7 @@ class Consultations:
         self.by_station[station.name] = consult
         self._begin(consult, cause)
         if by_station is not None:
-            self.layer.driver.station_tone(by_station, "ringback")
+            self.layer.channels[by_station].tone("ringback")
         self.layer.model.connect(ringing, station.name, "alerting", cause=cause, agent=target.id)
         self.queueing.ring(station, target)
         if ring_s is None:
@@ -469,7 +469,7 @@ class Consultations:
 
     def _answered(self, consult, station, cause=None):
         consult.stop_timer()
-        self.layer.driver.station_tone(station.name, None)
+        station.tone(None)
         if consult.queue is not None:                # the ACD's call: one agent has it now
             consult.to, consult.station = self.acd.agent_at(station.name), station
             self.acd.answered(consult.to.id, cause=cause)
@@ -488,7 +488,7 @@ class Consultations:
         if consult.by_station is None:               # its agent hung up: transfer on answer
             self._transfer(consult, cause)
             return
-        self.layer.driver.station_tone(consult.by_station, None)
+        self.layer.channels[consult.by_station].tone(None)
         consult.talk = self.layer.talk_with(consult.by_station)
         consult.talk.set(station.name, "talk")
         self.layer.model.connect(consult.call, consult.by_station, "connected", cause=cause)
@@ -656,13 +656,13 @@ class Consultations:
                 consult.station.hang_up()
         elif consult.to is not None:
             consult.station.stop_ring()
-            self.layer.driver.station_tone(consult.station.name, None)
+            consult.station.tone(None)
             self.acd.withdraw_direct(consult.to.id, why, cause=cause)
         if consult.trunk is not None and (answered or self.dialer.holds(consult.trunk)):
             self.dialer.free(consult.trunk, why)       # answered: ours, even once it cleared
         self._forget(consult)
         if consult.by_station is not None:
-            self.layer.driver.station_tone(consult.by_station, None)
+            self.layer.channels[consult.by_station].tone(None)
             if consult.trunk is not None and self.layer.bus.connection_of(consult.by_station):
                 self.layer.bus.release(consult.by_station)   # it heard the number ring
         if consult.blind:                            # the caller's call leaves the phone
@@ -729,7 +729,7 @@ class Consultations:
                         self.layer.moh.leave(station.name)
                     elif consult.trunk is not None and self.layer.bus.connection_of(station.name):
                         self.layer.bus.release(station.name)
-                    self.layer.driver.station_tone(station.name, None)
+                    station.tone(None)
                     self.desk.leave(consult.caller_call, consult.by, station, "transferred", cause)
                     consult.by = consult.by_station = None
                     self.layer.model.clear(consult.call, station.name, "transferred on answer")

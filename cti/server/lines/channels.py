@@ -1075,6 +1075,10 @@ class Station(Channel):
             log.warn("{station}: {error}", station=self.name, error=e)
             self.clock.callLater(0, self._removed)
 
+    def tone(self, tone):
+        """A tone in the earpiece: "dial", "ringback", "busy"..., None to stop."""
+        self._drive(self.driver.station_tone, tone)
+
     def ring(self, cycles=6):
         self.machine.fire("ring", cycles=cycles)
         if self._stopping:                 # the board ends the last ring first

@@ -413,11 +413,11 @@ class Dialer:
     def _ring(self, out):
         self.acd.offer_direct(out.to.id, out.call, cause=out.cause)
         self.outs[out.to_station.name] = out
-        self.layer.driver.station_tone(out.station.name, "ringback")
+        out.station.tone("ringback")
         if out.to_station.state == "onhook":
             out.to_station.ring()
         else:                                        # a headset: AnswerCall connects
-            self.layer.driver.station_tone(out.to_station.name, "ringback")
+            out.to_station.tone("ringback")
         self.layer.model.connect(out.call, out.to_station.name, "alerting", cause=out.cause,
                                  agent=out.to.id, direction="internal")
         out.timer = self.layer.clock.callLater(self.acd.ring_s(out.to) or INTERNAL_RING_S,
@@ -433,7 +433,7 @@ class Dialer:
         self.acd.answered_direct(out.to.id, cause=cause)
         if station.state == "offhook":
             station.connect()
-        self.layer.driver.station_tone(station.name, None)
+        station.tone(None)
         del self.outs[out.station.name], self.outs[station.name]
         self.take_call_out(out, CalledAgent(self.layer, self.acd, out.to, station), cause)
         return True
@@ -561,12 +561,12 @@ class Dialer:
             if out.timer is not None and out.timer.active():
                 out.timer.cancel()
         with unwind.step("the progress tone"):
-            self.layer.driver.station_tone(out.station.name, None)
+            out.station.tone(None)
         if out.to is not None:                       # the called agent is free again
             self.outs.pop(out.to_station.name, None)
             with unwind.step("the called phone"):
                 out.to_station.stop_ring()
-                self.layer.driver.station_tone(out.to_station.name, None)
+                out.to_station.tone(None)
             with unwind.step("the called agent"):
                 self.acd.withdraw_direct(out.to.id, reason)
         if out.trunk is not None:

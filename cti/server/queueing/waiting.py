@@ -357,7 +357,7 @@ class Queueing:
         if station.state == "onhook":
             station.ring()
         elif station.state == "offhook":
-            self.layer.driver.station_tone(station.name, "ringback")
+            station.tone("ringback")
         else:
             self.layer.clock.callLater(0, self.acd.no_answer, agent)
 
@@ -366,7 +366,7 @@ class Queueing:
         station = self.layer.channels[agent.station]
         station.stop_ring()
         if station.state == "offhook":
-            self.layer.driver.station_tone(station.name, None)
+            station.tone(None)
         if call is None:
             self.consults.withdrawn(entry, station)
             return
