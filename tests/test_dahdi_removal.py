@@ -196,8 +196,7 @@ def test_a_ringing_phone_unplugged_takes_its_agent_straight_to_not_ready(centre,
     unplug(centre, FIRST_BOARD)
     agent = centre.center.acd.agents["1001"]
     assert (agent.state, agent.reason) == ("notReady", REMOVED)
-    after = names(events)[names(events).index("AgentReserved"):]
-    assert "AgentReady" not in after
+    assert never_ready_after_the_offer(events)
     assert tracebacks == []
 
 
@@ -271,6 +270,47 @@ def test_a_headset_offered_a_call_unplugged_sends_the_caller_on_at_once(
     assert (agent.state, agent.reason) == ("notReady", REMOVED)
     [call] = centre.center.calls.values()
     assert call.state == "queued" and call.agent is None
-    after = names(events)[names(events).index("AgentReserved"):]
-    assert "AgentReady" not in after
+    assert never_ready_after_the_offer(events)
+    assert tracebacks == []
+
+
+def never_ready_after_the_offer(events):
+    after = [n for n in names(events) if n.startswith("Agent")]
+    after = after[after.index("AgentReserved"):]
+    return "AgentReady" not in after and after[-1] == "AgentNotReady"
+
+
+def test_a_consulted_phone_unplugged_while_ringing_brings_the_caller_back(
+        two_boards, tracebacks):
+    """As a consultation unanswered: the caller talks with the consulting
+    agent again; the consulted agent goes straight to not ready."""
+    centre = two_boards
+    s = TwoBoards(centre)
+    s.consult()
+    unplug(centre, SECOND_BOARD)
+    [call] = centre.center.calls.values()
+    assert call.agent.id == "1005" and not call.held
+    heard = s.listen()
+    assert heard["caller"] == {"first"} and heard["first"] == {"caller"}
+    agent = centre.center.acd.agents["1003"]
+    assert (agent.state, agent.reason) == ("notReady", REMOVED)
+    assert never_ready_after_the_offer(s.second_events)
+    assert tracebacks == []
+
+
+def test_an_internal_call_s_ringing_phone_unplugged_ends_it_unanswered(
+        two_boards, tracebacks):
+    centre = two_boards
+    caller, caller_events, _ = headset_agent(centre)               # 1005 at msiB1C5
+    _, callee_events = agent_ready(centre, "1003", "msiB2C3")
+    phone = centre.sim.endpoint("msiB2C3")
+    centre.call(caller.call("MakeCall", agent="1003"))
+    centre.run_until(lambda: phone.state == "ringing", what="1003's phone rings")
+    unplug(centre, SECOND_BOARD)
+    assert centre.center.calls == {}
+    assert "ConnectionCleared" in names(caller_events)
+    agent = centre.center.acd.agents["1003"]
+    assert (agent.state, agent.reason) == ("notReady", REMOVED)
+    assert never_ready_after_the_offer(callee_events)
+    assert centre.center.acd.agents["1005"].state == "ready"
     assert tracebacks == []

@@ -281,7 +281,8 @@ class CallCenter:
     def station_no_answer(self, station, pause=None):
         """A phone rang out; `pause`: its agent's not-ready reason instead
         of back in line (the phone gone with its board)."""
-        if self.consults.station_no_answer(station) or self.dialer.rang_out(station):
+        if self.consults.station_no_answer(station, pause) \
+                or self.dialer.rang_out(station, pause):
             return
         agent = self.acd.agent_at(station.name)
         if agent is not None:

@@ -493,22 +493,23 @@ class Consultations:
         consult.talk.set(station.name, "talk")
         self.layer.model.connect(consult.call, consult.by_station, "connected", cause=cause)
 
-    def station_no_answer(self, station):
-        """An agent's consulted phone rang out: True if it was one (a
+    def station_no_answer(self, station, pause=None):
+        """An agent's consulted phone rang out (`pause`: gone with its
+        board, the agent's not-ready reason): True if it was one (a
         queue's rings out through the ACD, which offers it to the next)."""
         consult = self.by_station.get(station.name)
         if consult is None or consult.answered or consult.queue is not None:
             return False
-        self._rang_out(consult)
+        self._rang_out(consult, pause)
         return True
 
-    def _rang_out(self, consult):
+    def _rang_out(self, consult, pause=None):
         """The consulted phone rang out: its own ring, or our ring timeout
         (the other one is stopped: the consultation ends once)."""
         consult.stop_timer()
         log.info("call {call}: agent {agent} did not answer the consultation",
                  call=consult.caller_call.id, agent=consult.to.id)
-        self._end(consult, "not answered", reason="no_answer")
+        self._end(consult, "not answered", reason="no_answer", pause=pause)
         self._back_to_caller(consult)
 
     # -- completing ------------------------------------------------------------------
@@ -633,9 +634,10 @@ class Consultations:
         return {"call": consult.caller_call.id}
 
     # -- ending -------------------------------------------------------------------
-    def _end(self, consult, why, cause=None, reason=None):
+    def _end(self, consult, why, cause=None, reason=None, pause=None):
         """The consultation is over without a transfer: the consulted party
-        is let go (a blind one's `done` fails with `reason`, else `why`)."""
+        is let go (a blind one's `done` fails with `reason`, else `why`;
+        a consulted agent whose phone rang is not ready for `pause`)."""
         answered = consult.answered
         consult.phase.fire("end", why=why)
         consult.why = reason or why
@@ -657,7 +659,7 @@ class Consultations:
         elif consult.to is not None:
             consult.station.stop_ring()
             consult.station.tone(None)
-            self.acd.withdraw_direct(consult.to.id, why, cause=cause)
+            self.acd.withdraw_direct(consult.to.id, why, pause, cause=cause)
         if consult.trunk is not None and (answered or self.dialer.holds(consult.trunk)):
             self.dialer.free(consult.trunk, why)       # answered: ours, even once it cleared
         self._forget(consult)

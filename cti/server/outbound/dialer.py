@@ -530,13 +530,14 @@ class Dialer:
             raise InvalidState(f"call {call_id} is not answered yet",
                                object="call", id=call_id)
 
-    def rang_out(self, station):
-        """The called agent's phone stopped ringing unanswered: True if it
+    def rang_out(self, station, pause=None):
+        """The called agent's phone stopped ringing unanswered (`pause`:
+        gone with its board, the agent's not-ready reason): True if it
         was an internal call's."""
         out = self.outs.get(station.name)
         if out is None or out.to_station is not station:
             return False
-        self._end_out(out, "no_answer")
+        self._end_out(out, "no_answer", pause=pause)
         return True
 
     def hang_up(self, station, reason=None):
@@ -549,9 +550,10 @@ class Dialer:
         self._end_out(out, reason or "agent hung up", "agent")
         return True
 
-    def _end_out(self, out, reason, released_by="system"):
-        """A call placed that was never answered ends: its CDR says why.
-        Each part is released on its own (cti.server.core.unwind)."""
+    def _end_out(self, out, reason, released_by="system", pause=None):
+        """A call placed that was never answered ends: its CDR says why
+        (the called agent not ready for `pause`, its phone gone).  Each
+        part is released on its own (cti.server.core.unwind)."""
         if out.ended:
             return
         out.ended, out.result = True, reason
@@ -568,7 +570,7 @@ class Dialer:
                 out.to_station.stop_ring()
                 out.to_station.tone(None)
             with unwind.step("the called agent"):
-                self.acd.withdraw_direct(out.to.id, reason)
+                self.acd.withdraw_direct(out.to.id, reason, pause)
         if out.trunk is not None:
             with unwind.step("the progress heard"):
                 if self.layer.bus.connection_of(out.station.name) is not None:

@@ -255,8 +255,8 @@ class ACD:
         self.agent_calls.answered_direct(agent_id)
 
     @_serving
-    def withdraw_direct(self, agent_id, why):
-        self.agent_calls.withdraw_direct(agent_id, why)
+    def withdraw_direct(self, agent_id, why, pause=None):
+        self.agent_calls.withdraw_direct(agent_id, why, pause)
 
     @_serving
     def dial_out(self, agent_id, call):
