@@ -14,6 +14,7 @@ from cti.server.config import load_server_config
 from cti.storage.models import CallRecord
 from drivers import _dahdi
 from tests import test_consult as consult
+from tests import test_supervision as supervision
 from tests.centre import Centre, refused
 from tests.test_callcenter import PASSWORD, agent_ready, names
 from tests.test_disconnect import talking
@@ -313,4 +314,45 @@ def test_an_internal_call_s_ringing_phone_unplugged_ends_it_unanswered(
     assert (agent.state, agent.reason) == ("notReady", REMOVED)
     assert never_ready_after_the_offer(callee_events)
     assert centre.center.acd.agents["1005"].state == "ready"
+    assert tracebacks == []
+
+
+class Supervised(supervision.Scene):
+    """supervision.Scene with the supervisor's headset on msiB2C8, on the
+    second board, off-hook."""
+
+    STATION = "msiB2C8"
+
+    def __init__(self, centre):
+        super().__init__(centre)
+        self.sup_phone = centre.sim.endpoint(self.STATION)
+        self.sup_phone.offhook()
+        station = centre.center.channels[self.STATION]
+        centre.run_until(lambda: station.state == "offhook", what="the headset on")
+
+
+def test_a_supervisor_s_phone_unplugged_ends_the_supervision_and_the_call_goes_on(
+        two_boards, tracebacks):
+    centre = two_boards
+    s = Supervised(centre)
+    s.ask(s.sup, "Supervise", agent="1005", mode="barge", station=s.STATION)
+    unplug(centre, SECOND_BOARD)
+    ended = dict(s.sup_events)["SupervisionEnded"]
+    assert ended["why"] == REMOVED
+    heard = s.listen()
+    assert heard["caller"] == {supervision.AGENT_HZ}
+    assert heard["agent"] == {supervision.CALLER_HZ}
+    assert tracebacks == []
+
+
+def test_a_call_a_supervisor_took_over_ends_when_its_phone_is_unplugged(
+        two_boards, tracebacks):
+    centre = two_boards
+    s = Supervised(centre)
+    s.ask(s.sup, "Supervise", agent="1005", mode="monitor", station=s.STATION)
+    s.ask(s.sup, "Intercept", agent="1005")
+    unplug(centre, SECOND_BOARD)
+    assert centre.center.calls == {} and s.caller.state == "idle"
+    [cdr] = centre.records.of(CallRecord)
+    assert cdr.cause == REMOVED
     assert tracebacks == []
