@@ -254,6 +254,33 @@ def test_a_caller_the_boards_cannot_bring_back_stays_on_hold_and_retrieve_does(
     assert tracebacks == []
 
 
+def test_a_transfer_the_boards_refuse_to_connect_leaves_the_caller_on_hold(
+        centre, monkeypatch, tracebacks):
+    """The consulting agent hangs up (a transfer) while the card refuses
+    every route and conference: the transfer is done all the same (the
+    consulting agent free, the consulted one has the call), the caller on
+    hold; once the card works the new agent's RetrieveCall connects them."""
+    from ctbus.switching import BusError
+    s = Scene(centre)
+    s.consult()
+    s.answer()
+    bus = centre.center.calls[s.call_id].talk.bus
+
+    def refused_by_the_card(*args, **kwargs):
+        raise BusError("the card is gone")
+    monkeypatch.setattr(bus, "route", refused_by_the_card)
+    monkeypatch.setattr(bus, "conference", refused_by_the_card)
+    s.phone1.onhook()                                    # the consulting agent hangs up
+    centre.run_until(lambda: s.acd.agents["1005"].state != "busy",
+                     what="1005 leaves the call")
+    monkeypatch.undo()
+    call = centre.center.calls[s.call_id]
+    assert call.agent.id == "1003" and call.held
+    s.ask(s.second, "RetrieveCall", call=s.call_id)
+    assert s.talk_only("caller", "second")
+    assert tracebacks == []
+
+
 def test_the_consulting_agent_hanging_up_transfers(centre):
     s = Scene(centre)
     s.consult()

@@ -552,22 +552,47 @@ class Consultations:
         if not consult.blind:
             self.layer.model.clear_call(consult.call, "transferred", cause=cause)
         by = consult.by_station
-        call.talk.set(self._join(consult), "talk")
-        self.desk.retrieve(call, cause, announce=False)
+        joined = self._join(consult)
+        try:
+            call.talk.set(joined, "talk")
+            self.desk.retrieve(call, cause, announce=False)
+        except TalkError as e:      # with the one who leaves out of it, once more below
+            refused = e
+        else:
+            refused = None
         if by is not None:
             self.desk.leave(call, consult.by, self.layer.channels[by], "transferred", cause)
+        if refused is not None:
+            self._transferred_audio(call, joined, refused, cause)
         if call.state != "placing":                    # a flow's caller was nobody's
             self.layer.model.event(call.call, by or consult.party, "Transferred", cause=cause,
                                    transferredTo=consult.target)
         if consult.to is not None:
             self.layer.model.connect(call.call, consult.station.name, "connected", cause=cause,
                                      agent=consult.to.id)
+            if call.held:                  # its audio refused: the caller on hold (Held)
+                self.layer.model.connect(call.call, consult.station.name, "hold", cause=cause)
             self.acd.take_call(consult.to.id, call.call, self.queueing.queue_of(call))
             if call.agent is None:
                 call.agent, call.station = consult.to, consult.station
                 call.answered_by = (consult.to.id, consult.station.name)
             else:                                    # a conference's member has it
                 call.members.append((consult.to, consult.station))
+
+    def _transferred_audio(self, call, joined, refused, cause):
+        """The boards refused the caller's audio with the party it is
+        transferred to (`refused`; a board failing, or the consulting
+        phone's gone meanwhile): tried again once the consulting agent
+        left; refused again, the transfer is done all the same, the caller
+        on hold until a RetrieveCall (the log says so)."""
+        try:
+            call.talk.set(joined, "talk")
+            if call.held:
+                self.desk.retrieve(call, cause, announce=False)
+        except TalkError as e:
+            log.error("call {call}: transferred to {joined}, but the caller's audio could "
+                      "not be made ({first}; {error}): it stays on hold until RetrieveCall",
+                      call=call.id, joined=joined, first=refused, error=e)
 
     def _join(self, consult):
         """The consulted party joins the caller's call: its bus endpoint.
