@@ -26,7 +26,7 @@ from zope.interface.interface import Method
 from drivers.interface import IBoardDriver
 
 #: The interface's calls that name no device: the combined driver's own.
-UNNAMED = ("inventory", "fileno", "poll", "wait_events", "deliver", "subscribe")
+UNNAMED = ("inventory", "fileno", "poll", "wait_events", "deliver", "subscribe", "stop_events")
 
 
 @implementer(IBoardDriver)
@@ -47,6 +47,11 @@ class CombinedDriver:
     def inventory(self):
         return self.boards.inventory() + self.modems.inventory()
 
+    def on_bus(self, name):
+        """Whether the device `name` is on the CT-Bus: the boards' are, the
+        modems' are not (their audio reaches only the computer)."""
+        return self.owner(name) is self.boards
+
     def fileno(self):
         return self.boards.fileno()
 
@@ -62,6 +67,10 @@ class CombinedDriver:
     def subscribe(self, callback):
         self.boards.subscribe(callback)
         self.modems.subscribe(callback)
+
+    def stop_events(self):
+        self.boards.stop_events()
+        self.modems.stop_events()
 
 
 def _to_owner(name):

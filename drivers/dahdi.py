@@ -111,6 +111,7 @@ from drivers.interface import (
     DEFAULT_SILENCE_DBM0,
     DIGIT_BUFFER,
     LOOP_CODES,
+    REMOVED_ALARM,
     RING_GAP_S,
     SILENCE_DBM0_RANGE,
     TONES,
@@ -167,13 +168,11 @@ FRAME_LOST = {lib.DAHDI_EVENT_BADFCS: "a bad FCS", lib.DAHDI_EVENT_ABORT: "an ab
 #: go of it (nothing to send on a line that is gone: done at once); every
 #: other is refused with DeviceRemoved.
 LETTING_GO = frozenset({"reset", "stop", "busy", "unlisten", "transmit_slot", "set_bits",
-                        "bits", "abcd", "stop_ring", "station_tone", "station_offhook"})
+                        "bits", "abcd", "stop_ring", "station_tone", "station_offhook",
+                        "conference_remove"})
 #: The bits of a timeslot whose board was removed: nothing sent, nothing
 #: received (so a clear-down waits for no far end).
 NO_BITS = "0000"
-#: A span's alarm while its board is removed (a hot-unplugged device): the
-#: kernel has unregistered it, so SPANSTAT has no more to say of it.
-REMOVED = "removed"
 #: The board the inventory puts pseudo channels on.
 PSEUDO_BOARD = "dahdiP"
 #: An FXO port's line in the inventory: its voice channel's name and this.
@@ -194,8 +193,10 @@ RING_CADENCES = {"default": (2000, 4000), "short": (800, 400), "china": (1000, 4
 #: ring ending within this of its hang-up (DAHDI_HOOK ONHOOK, its open) or,
 #: fxsks, of the far end's disconnect; a ring is reported RING_TRAILER_MS
 #: after it ends (DAHDI_RINGTRAILER).  The driver watches the line itself
-#: (GET_PARAMS' rxhooksig) a little longer than the kernel's debounce: its
-#: count of the line's time may run ahead by the blocks buffered then.
+#: (GET_PARAMS' rxhooksig) a little longer than the kernel's debounce, on
+#: its clock: the reactor may wake late, and a late reactor finds only the
+#: kernel's last buffers (the older blocks dropped), so the blocks read
+#: are no measure of the time gone.
 RING_DEBOUNCE_MS, RING_TRAILER_MS = 2000, 50
 RING_WATCH_MS = RING_DEBOUNCE_MS + 200
 #: GET_PARAMS' rxhooksig while the line rings (kernel.h's enum dahdi_rxsig,
@@ -241,9 +242,11 @@ ABCD = (lib.DAHDI_ABIT, lib.DAHDI_BBIT, lib.DAHDI_CBIT, lib.DAHDI_DBIT)
 #: A cas channel's idle bits (system.conf's cas=<channels>:<ABCD>), which
 #: the kernel sends whenever no program has the channel (dahdi_hangup: the
 #: server stopped, the channel opened or closed): our cas channels carry
-#: MFC/R2, whose far end must read them as blocked (AB 11: 1101, China's
-#: 1111), as OpenR2's documentation configures them, or it seizes a
-#: channel nobody answers.  What R2 reads in the others' A and B.
+#: MFC/R2 on an E1 span, whose far end must read them as blocked (AB 11:
+#: 1101, China's 1111), as OpenR2's documentation configures them, or it
+#: seizes a channel nobody answers.  What R2 reads in the others' A and B.
+#: (A T1 span's cas channel has robbed bits, no R2: its idle bits are its
+#: own business, only the kernel's checked against the file's.)
 R2_IDLE_BITS = ("1101", "1111")
 R2_AB_MEANINGS = {"00": "a seizure (or a forced release)", "01": "an answer",
                   "10": "idle, free to seize while nobody answers it"}
@@ -335,9 +338,9 @@ class _Channel:
     listen: int | None = None   # the channel whose received audio it sends
     rings: int = 0
     since_ring_ms: int | None = None
-    ring_watch_ms: int = 0      # FXO port, T1 loop start: the kernel's ring debounce left
+    ring_watch_until: float = 0.0   # FXO port, T1 loop start: the kernel's ring debounce
     ring_heard: bool = False    # ... GET_PARAMS said it rang, at the last look
-    unreported_ms: int | None = None    # ... since a ring ended, its RINGOFFHOOK not come
+    unreported_by: float | None = None  # ... a ring ended, its RINGOFFHOOK due by then
     kinds: frozenset = frozenset()
     silence_dbm0: int = DEFAULT_SILENCE_DBM0
     typed: str = ""
@@ -355,11 +358,15 @@ class _Leg:
     line: bool
 
     @property
+    def removed(self):
+        """Its board was unplugged: its descriptor closed, nothing to send
+        on (an FXO port's voice, a pseudo channel, stays when its line goes)."""
+        return self.ch.removed and (self.line or self.ch.kind != "fxo")
+
+    @property
     def fd(self):
-        """Its descriptor; None once its board was removed (nothing to send on)."""
-        if self.line:
-            return self.ch.line_fd
-        return None if self.ch.removed and self.ch.kind != "fxo" else self.ch.fd
+        """Its descriptor (while not `removed`)."""
+        return self.ch.line_fd if self.line else self.ch.fd
 
     @property
     def slot(self):
@@ -427,6 +434,8 @@ class DahdiDriver:
         self._event = ffi.new("int *")
         self._kinds = {}
         self._alarm_spans = {}          # span -> its alarms as last reported
+        self._alarm_read_errors = {}    # span -> why its SPANSTAT last failed (logged once)
+        self._stopped = False           # stop_events: no event delivered, no timer
         self._removed_spans = set()     # spans whose board was removed (REMOVED)
         self._channel_numbers = {}      # a device's DAHDI channel, where renamed
         self._span_numbers = {}
@@ -464,14 +473,17 @@ class DahdiDriver:
             for channo, keyword in sorted(self.conf.channels.items()):
                 if keyword == "unused":
                     continue
-                spanno = self._check_channel(ctl, channo, keyword)
+                params = self._check_channel(ctl, channo, keyword)
+                spanno = params.spanno
                 spans.setdefault(spanno, []).append(channo)
                 kind = CHANNEL_KINDS[keyword]
-                if kind == "fxo" and keyword == "fxsls":
-                    if spanno not in span_types:
-                        span_types[spanno] = span_type(self._spaninfo(ctl, spanno))
-                    if span_types[spanno] == "t1":
-                        kind = T1_LOOP_START
+                if keyword in ("fxsls", "cas") and spanno not in span_types:
+                    span_types[spanno] = span_type(self._spaninfo(ctl, spanno))
+                if keyword == "cas":
+                    self._check_idle_bits(channo, params.idlebits,
+                                          r2=span_types[spanno] == "e1")
+                if kind == "fxo" and keyword == "fxsls" and span_types[spanno] == "t1":
+                    kind = T1_LOOP_START
                 self._kinds[f"dahdiC{channo}"] = kind
                 if kind == "fxo":                       # its voice's slot: _pair_fxo_ports
                     inventory.append(DeviceInfo(f"dahdiC{channo}", "voice", f"dahdiS{spanno}"))
@@ -538,25 +550,28 @@ class DahdiDriver:
             raise errors.DriverNotSupported(
                 f"{where}: the driver drives {', '.join(CHANNEL_KINDS)} channels so far",
                 function="DAHDI_GET_PARAMS", device=device)
-        if keyword == "cas":
-            self._check_idle_bits(channo, params.idlebits)
-        return params.spanno
+        return params
 
-    def _check_idle_bits(self, channo, idlebits):
-        """An MFC/R2 channel's idle bits: system.conf's right for R2, and
-        the kernel's the same (dahdi_cfg run since it was edited)."""
+    def _check_idle_bits(self, channo, idlebits, r2):
+        """A cas channel's idle bits: given in system.conf (dahdi_cfg
+        refuses a cas= line without them), the kernel's the same (dahdi_cfg
+        run since the file was edited) and, `r2` (an E1 span's: MFC/R2),
+        R2's blocked.  Checked for every cas channel of system.conf, as
+        every channel's signalling is: the file is what dahdi_cfg sets."""
         bits = self.conf.idle_bits.get(channo)
         where, line = self.conf.lines.get(channo, (self.conf.path, "cas="))
         device = f"dahdiC{channo}"
-        advice = (f"write {line.partition(':')[0]}:1101 (MFC/R2's blocked; China's 1111) and "
-                  "run dahdi_cfg: DAHDI sends the idle bits whenever no program has the "
-                  "channel, and the far end must leave it alone then")
+        write = "1101 (MFC/R2's blocked; China's 1111)" if r2 else "the bits, ABCD"
+        advice = (f"write {line.partition(':')[0]}:{write} and run dahdi_cfg: DAHDI sends "
+                  "the idle bits whenever no program has the channel, and the far end must "
+                  "leave it alone then")
         if bits is None:
             raise errors.BadParameter(
-                f"{where}: {line}: channel {channo} has no idle bits, so dahdi_cfg sets 0000, "
-                f"which an MFC/R2 far end reads as seized or faulty (and E1 forbids); {advice}",
+                f"{where}: {line}: channel {channo} has no idle bits, and dahdi_cfg refuses "
+                "the file (\"CAS Signalling requires idle definition\"): the kernel still "
+                f"has the bits of the last dahdi_cfg that ran; {advice}",
                 function="system.conf", device=device)
-        if bits not in R2_IDLE_BITS:
+        if r2 and bits not in R2_IDLE_BITS:
             meaning = R2_AB_MEANINGS.get(bits[:2], "blocked, with C and D unlike R2's")
             raise errors.BadParameter(
                 f"{where}: {line}: channel {channo}'s idle bits {bits} are wrong for MFC/R2, "
@@ -842,6 +857,7 @@ class DahdiDriver:
             self.devices.close(ch.line_fd)
             ch.line_fd = ch.line_listen = None
             ch.offhook = False
+            self._forget_rings(ch)          # the kernel forgets them with the descriptor
         if ch.kind in ("pseudo", "fxo"):    # the voice stays open: it ends what it did
             self._quiet(ch)
             return
@@ -921,7 +937,7 @@ class DahdiDriver:
             return {"state": "closed", "channo": self._dahdi_channo(name), "span": span}
         ch = self._channels[name]
         if ch.removed and ch.kind != "fxo":
-            return {"state": REMOVED, "channo": ch.channo, "span": ch.span}
+            return {"state": REMOVED_ALARM, "channo": ch.channo, "span": ch.span}
         if self._kinds.get(name) == "dchannel":
             return {"state": "open", "channo": ch.channo, "span": ch.span}
         ch = self._channel(name, "status")
@@ -941,7 +957,7 @@ class DahdiDriver:
 
     def _span_status(self, span):
         if span in self._removed_spans:
-            return {"alarms": [REMOVED], "state": REMOVED, "loopback": "none",
+            return {"alarms": [REMOVED_ALARM], "state": REMOVED_ALARM, "loopback": "none",
                     "loop_code": None}      # a loopback went with the board
         info = self._span_info(span, "status")
         kind = span_type(info)
@@ -1001,6 +1017,19 @@ class DahdiDriver:
     def subscribe(self, callback):
         self._subscribers.append(callback)
 
+    def stop_events(self):
+        """The alarm reads, the operations' watchdogs and the phones' last
+        ring silences stopped; nothing is delivered after (poll reads
+        nothing: the reactor no longer watches the descriptor)."""
+        self._stopped = True
+        if self._alarm_reads.running:
+            self._alarm_reads.stop()
+        for ch in self._channels.values():
+            if ch.op is not None and ch.op.watchdog.active():
+                ch.op.watchdog.cancel()
+            self._cancel_ring_done(ch)
+        self._pending = []
+
     def wait_events(self, timeout_ms):
         raise errors.DriverNotSupported("events come through fileno() and poll()",
                                         function="wait_events", device="dahdi")
@@ -1010,6 +1039,8 @@ class DahdiDriver:
                                         function="deliver", device="dahdi")
 
     def poll(self):
+        if self._stopped:
+            return []
         for ch in list(self._channels.values()):
             try:
                 self._service(ch)
@@ -1018,11 +1049,19 @@ class DahdiDriver:
         return self._deliver()
 
     def _deliver(self):
-        """The events gathered so far, to the subscribers."""
+        """The events gathered so far, to the subscribers.  A subscriber
+        that raises is logged and the others, and the events after, are
+        still told: one bug above loses no event and stops no timer."""
         events, self._pending = self._pending, []
+        if self._stopped:
+            return []
         for event in events:
             for callback in list(self._subscribers):
-                callback(event)
+                try:
+                    callback(event)
+                except Exception:
+                    log.failure("{device}: a subscriber failed on its {kind} event",
+                                device=event.device, kind=event.kind)
         return events
 
     def _emit(self, ch, kind, **data):
@@ -1038,17 +1077,14 @@ class DahdiDriver:
             self._frames(ch)
             return
         if ch.line_fd is not None:
-            blocks = 0
             while self._read(ch, ch.line_fd):
-                blocks += 1
-            self._watch_rings(ch, ch.line_fd, blocks)
-        blocks = 0
+                pass
+            self._watch_rings(ch, ch.line_fd)
         while self._read(ch, ch.fd):
             self._block(ch)
             self._send(ch, BLOCK * 2)
-            blocks += 1
         if ch.kind == T1_LOOP_START:
-            self._watch_rings(ch, ch.fd, blocks)
+            self._watch_rings(ch, ch.fd)
 
     def _read(self, ch, fd):
         """A whole block into self._rx (True), its events taken on the way;
@@ -1211,8 +1247,10 @@ class DahdiDriver:
         """A ring ended: RINGOFFHOOK, or one the kernel's debounce kept
         quiet (_watch_rings).  An FXO port counts it (its caller ID, heard
         whenever the port is on hook, waits for caller_id); a T1 loop-start
-        channel reports it as the far end's B bit off and on."""
-        ch.unreported_ms = None
+        channel reports it as the far end's B bit off and on.  The ring's
+        end, seen on the line, is done with too: the kernel's event for it
+        may come in the same poll that first sees rxhooksig leave RING."""
+        ch.unreported_by, ch.ring_heard = None, False
         if ch.kind == T1_LOOP_START:
             a = self._rx_bits(ch) & lib.DAHDI_ABIT
             self._signalling(ch, a, {"b_off"})
@@ -1223,30 +1261,50 @@ class DahdiDriver:
         if "ring" in ch.kinds:
             self._emit(ch, "ring", count=ch.rings)
 
+    def _caller_id_read(self, ch):
+        """An FXO port on hook read a caller ID (its voice's receiver
+        listens whenever the port is on hook).  A call's comes between its
+        first two rings, so one read after the count's second ring is the
+        next call's: its caller rang in within RING_GAP_S of the one before
+        giving up, and its first ring was counted as that call's.  The call
+        before stopped ringing (ring_stopped: a call offered is abandoned),
+        and the count is the new call's (1, its next ring 2), with its
+        caller ID, which replaced the one before."""
+        if ch.rings < 2:
+            return
+        ch.rings = 1
+        if "ring_stopped" in ch.kinds:
+            self._emit(ch, "ring_stopped")
+
     def _debounce_rings(self, ch):
         """The kernel's ring debounce starts (RING_DEBOUNCE_MS): watch the
-        line meanwhile."""
-        ch.ring_watch_ms, ch.ring_heard = RING_WATCH_MS, False
+        line meanwhile, a ring seen ending before done with (the line was
+        hung up, or reopened, since)."""
+        self._forget_rings(ch)
+        ch.ring_watch_until = self.clock.seconds() + RING_WATCH_MS / 1000
 
-    def _watch_rings(self, ch, fd, blocks):
-        """`blocks` of the line's time read.  While the kernel's ring debounce
-        runs, a ring's end is seen in GET_PARAMS' rxhooksig (RING, then not);
-        its RINGOFFHOOK should follow within the trailer: if none comes by
-        then (and two blocks of reading more), the kernel swallowed it, and
-        the driver reports it itself, so the count of rings (answer on ring
-        N) stays the caller's."""
-        if fd is None or ch.removed:        # closed (the kernel forgets it) or gone
-            ch.ring_watch_ms, ch.unreported_ms = 0, None
+    def _forget_rings(self, ch):
+        """No ring watched or waiting for its RINGOFFHOOK: the line closed
+        or hung up."""
+        ch.ring_watch_until, ch.ring_heard, ch.unreported_by = 0.0, False, None
+
+    def _watch_rings(self, ch, fd):
+        """The line's events read.  While the kernel's ring debounce runs
+        (on the driver's clock), a ring's end is seen in GET_PARAMS'
+        rxhooksig (RING, then not); its RINGOFFHOOK should follow within the
+        trailer: if none comes by then (and two blocks more), the kernel
+        swallowed it, and the driver reports it itself, so the count of
+        rings (answer on ring N) stays the caller's."""
+        if fd is None or ch.removed:        # gone as it was read (the kernel forgets it)
+            self._forget_rings(ch)
             return
-        if ch.unreported_ms is not None:
-            ch.unreported_ms += blocks * BLOCK_MS
-            if ch.unreported_ms >= RING_TRAILER_MS + 2 * BLOCK_MS:
-                ch.unreported_ms = None
-                if ch.kind == T1_LOOP_START or not ch.offhook:  # else answered meanwhile
-                    self._rang(ch)
-        if ch.ring_watch_ms <= 0:
+        now = self.clock.seconds()
+        if ch.unreported_by is not None and now >= ch.unreported_by:
+            ch.unreported_by = None
+            if ch.kind == T1_LOOP_START or not ch.offhook:  # else answered meanwhile
+                self._rang(ch)
+        if now >= ch.ring_watch_until:
             return
-        ch.ring_watch_ms -= blocks * BLOCK_MS
         params = ffi.new("struct dahdi_params *")
         try:
             self.devices.ioctl(fd, lib.DAHDI_GET_PARAMS, params)
@@ -1254,7 +1312,7 @@ class DahdiDriver:
             return
         ringing = params.rxhooksig == RXSIG_RING
         if ch.ring_heard and not ringing:
-            ch.unreported_ms = 0
+            ch.unreported_by = now + (RING_TRAILER_MS + 2 * BLOCK_MS) / 1000
         ch.ring_heard = ringing
 
     def _trunk_event(self, ch, event):
@@ -1319,7 +1377,7 @@ class DahdiDriver:
             self._cancel_ring_done(ch)      # a phone's bell went with it
             ch.ring_cycles = 0
             self.devices.close(ch.fd)
-        self._emit(ch, "alarm", alarm=REMOVED, raised=True)
+        self._emit(ch, "alarm", alarm=REMOVED_ALARM, raised=True)
         self._span_removed(ch.span)
 
     def _span_removed(self, span):
@@ -1333,9 +1391,9 @@ class DahdiDriver:
                   span=span)
         if span not in self._alarm_spans:
             return
-        before, self._alarm_spans[span] = self._alarm_spans[span], {REMOVED}
-        self._pending.append(Event(span, "alarm", {"alarm": REMOVED, "raised": True}))
-        for name in sorted(before - {REMOVED}):
+        before, self._alarm_spans[span] = self._alarm_spans[span], {REMOVED_ALARM}
+        self._pending.append(Event(span, "alarm", {"alarm": REMOVED_ALARM, "raised": True}))
+        for name in sorted(before - {REMOVED_ALARM}):
             self._pending.append(Event(span, "alarm", {"alarm": name, "raised": False}))
 
     def _read_alarms(self):
@@ -1343,12 +1401,22 @@ class DahdiDriver:
         SPANSTAT, told at once: the kernel says nothing when one alarm
         becomes another, and nothing at all on a span with no channel open
         (nor does anything else wake the reactor on a quiet system).  A
-        read that fails is logged, and the next second reads again."""
-        try:
-            for span in list(self._alarm_spans):
+        span whose read fails is logged when its failure starts or changes
+        (not each second), the other spans read all the same, and the next
+        second reads it again."""
+        for span in list(self._alarm_spans):
+            try:
                 self._span_alarms_changed(span)
-        except Exception:
-            log.failure("reading the spans' alarms (DAHDI_SPANSTAT) failed")
+            except Exception as e:
+                why = f"{type(e).__name__}: {e}"
+                if self._alarm_read_errors.get(span) != why:
+                    self._alarm_read_errors[span] = why
+                    log.failure("{span}: reading its alarms (DAHDI_SPANSTAT) failed; read "
+                                "again each second, logged again if the failure changes",
+                                span=span)
+            else:
+                if self._alarm_read_errors.pop(span, None) is not None:
+                    log.info("{span}: its alarms (DAHDI_SPANSTAT) are read again", span=span)
         self._deliver()
 
     def _span_alarms_changed(self, span):
@@ -1374,6 +1442,8 @@ class DahdiDriver:
             self._emit(ch, "silence", on=bool(flags & lib.CTI_CV_SILENCE_ON))
         if flags & lib.CTI_CV_R2MF:
             self._emit(ch, "r2_mf", signal=lib.cti_chanvoice_r2mf_heard(ch.voice))
+        if flags & lib.CTI_CV_CALLERID:
+            self._caller_id_read(ch)
         for digit in ffi.unpack(self._digits, self._ndigits[0]).decode():
             self._digit(ch, digit)
         for i in range(self._ntones[0]):
@@ -1544,12 +1614,15 @@ class DahdiDriver:
             return
         self.devices.ioctl(ch.line_fd, lib.DAHDI_HOOK, ffi.new(
             "int *", lib.DAHDI_OFFHOOK if offhook else lib.DAHDI_ONHOOK))
+        hung_up = ch.offhook and not offhook
         ch.offhook, ch.loop_dropped = bool(offhook), False
         if offhook:
             ch.rings, ch.since_ring_ms = 0, None
+            lib.cti_chanvoice_cid_listen(ch.voice, 0)   # the far end's voice: no caller ID
         else:                               # the kernel's dahdi_hangup
             self._debounce_rings(ch)
-            lib.cti_chanvoice_cid(ch.voice, 1)  # listening afresh for the next call
+            if hung_up:                     # listening afresh for the next call; else
+                lib.cti_chanvoice_cid(ch.voice, 1)  # the ringing call's is kept
         self._emit(ch, "hook_done", offhook=bool(offhook))
 
     def play(self, name, prompts, termination=None, watchdog_ms=None):
@@ -1685,7 +1758,7 @@ class DahdiDriver:
             self._monitor(leg.ch, slot)
         else:
             leg.set_hears(slot)
-            if leg.fd is None:          # an unplugged FXO port's line: nothing to send on
+            if leg.removed:             # an unplugged FXO port's line: nothing to send on
                 return
             if leg.line or not leg.ch.r2_signal:    # an R2 signal sounding keeps the line
                 self._setconf(leg.fd, slot, lib.DAHDI_CONF_DIGITALMON)
@@ -1700,9 +1773,20 @@ class DahdiDriver:
         self.devices.ioctl(fd, lib.DAHDI_SETCONF, info)
 
     def _unlisten(self, leg):
-        if leg.fd is not None:             # an unplugged FXO port's line hears nothing
-            self._setconf(leg.fd, 0, lib.DAHDI_CONF_NORMAL)
+        self._let_go(leg)
         leg.set_hears(None)
+
+    def _let_go(self, leg):
+        """The leg back to DAHDI_CONF_NORMAL (hearing nothing, in no
+        conference).  A removed leg has nothing to let go of, nor has one
+        whose ioctl finds its board just gone (ENODEV: now removed)."""
+        if leg.removed:
+            return
+        try:
+            self._setconf(leg.fd, 0, lib.DAHDI_CONF_NORMAL)
+        except errors.DeviceRemoved:
+            if not leg.removed:
+                raise
 
     def unlisten(self, name):
         self._unlisten(_Leg(self._channel(name, "unlisten"), line=False))
@@ -1864,7 +1948,7 @@ class DahdiDriver:
 
     def enable_alarm_events(self, span):
         self._alarm_spans[span] = self._alarms_now(span, "enable_alarm_events")
-        if not self._alarm_reads.running:
+        if not self._alarm_reads.running and not self._stopped:
             self._alarm_reads.start(ALARM_READ_S, now=False)
 
     def alarms(self, span):
@@ -1875,7 +1959,7 @@ class DahdiDriver:
         try:
             return _alarm_names(self._span_info(span, function).alarms)
         except errors.DeviceRemoved:
-            return {REMOVED}
+            return {REMOVED_ALARM}
 
     # -- span maintenance: DAHDI_SPANSTAT's counts, DAHDI_MAINT ------------
     def _line_span(self, span, function):
@@ -2067,7 +2151,15 @@ class DahdiDriver:
                 "; no whisper: coach and pupil)", function=function, device=dsp)
         return CONFERENCE_FLAGS[role]
 
+    def _live(self, leg, function):
+        """The leg, if its board is still there (else DeviceRemoved: an
+        FXO port's line too, whose voice channel is not refused)."""
+        if leg.removed:
+            raise self._gone(leg.ch, function)
+        return leg
+
     def _join(self, dsp, leg, confno, role, function):
+        self._live(leg, function)
         if leg.hears() is not None or self._in_conference(leg.slot):
             raise errors.ConferenceError(f"slot {leg.slot} listens elsewhere or is in a "
                                          "conference", function=function, device=dsp)
@@ -2102,7 +2194,7 @@ class DahdiDriver:
         except errors.DriverError:
             for leg, _ in members:
                 if leg.slot in joined:
-                    self._setconf(leg.fd, 0, lib.DAHDI_CONF_NORMAL)
+                    self._let_go(leg)
             raise
         confs[confno] = joined
         return confno, {slot: slot for slot in joined}
@@ -2129,24 +2221,32 @@ class DahdiDriver:
         if slot not in parties:
             raise errors.ConferenceError(f"slot {slot} is not in conference {conference}",
                                          function="conference_remove", device=dsp)
-        leg = self._party(dsp, slot, "conference_remove")
-        del parties[slot]
-        self._setconf(leg.fd, 0, lib.DAHDI_CONF_NORMAL)
-        if leg.hears() == slot:
-            leg.set_hears(None)
+        del parties[slot]               # out first, whatever its channel says
         if not parties:                 # the last one out ends it
             del self._conferences[dsp][conference]
+        leg = self._party(dsp, slot, "conference_remove")
+        if leg.hears() == slot:
+            leg.set_hears(None)
+        self._let_go(leg)
 
     def conference_delete(self, dsp, conference):
+        """Every party out, each whatever another's channel says (the first
+        error raised once all are out): the conference and its room freed."""
+        failed = None
         for slot in list(self._parties(dsp, conference, "conference_delete")):
-            self.conference_remove(dsp, conference, slot)
+            try:
+                self.conference_remove(dsp, conference, slot)
+            except errors.DriverError as e:
+                failed = failed or e
+        if failed is not None:
+            raise failed
 
     def conference_set_role(self, dsp, conference, slot, role):
         parties = self._parties(dsp, conference, "conference_set_role")
         if slot not in parties:
             raise errors.ConferenceError(f"slot {slot} is not in conference {conference}",
                                          function="conference_set_role", device=dsp)
-        leg = self._party(dsp, slot, "conference_set_role")
+        leg = self._live(self._party(dsp, slot, "conference_set_role"), "conference_set_role")
         info = ffi.new("struct dahdi_confinfo *")
         info.chan, info.confno = 0, conference
         info.confmode = lib.DAHDI_CONF_CONF | self._flags(role, dsp, "conference_set_role")

@@ -32,7 +32,8 @@ tone                   tone (dial, ringback, busy, reorder, sit, fax_cng,
 silence                on: bool (below the channel's silence level,
                        set_silence_level, for 100 ms on; above it for 30
                        ms off)
-hook_done              offhook: bool
+hook_done              offhook: bool (the hook now); reasons {"error"} when
+                       the line refused the change (a modem's ERROR)
 play_done              reasons: frozenset of termination reasons
 record_done            reasons
 digits_done            digits: str, reasons
@@ -49,7 +50,9 @@ wink_done              our wink finished
 alarm                  alarm (los, red, yellow, blue, oof, ...), raised: bool;
                        on a span, or on an analog port's own name: removed
                        (its board unplugged: the port is gone until the
-                       server restarts), red (an FXO line with no battery)
+                       server restarts; a voice modem's port until it is
+                       back), red (an FXO line with no battery), not_ready
+                       (a voice modem that does not take its set-up)
 station_hook           offhook: bool
 station_flash          -
 station_answered       the ringing station went off-hook
@@ -172,6 +175,14 @@ E1_FRAMINGS = ("e1_crc4", "e1")
 E1_CODINGS = ("hdb3", "ami")
 #: Multiframes an E1 span may look for and not find (status: multiframes_lost).
 E1_MULTIFRAMES = ("crc4", "cas")
+
+#: The alarm of a device, and of its span, whose board was hot-unplugged
+#: (DAHDI's REMOVED): gone until the server restarts.  Drivers raise it,
+#: the server's lines, spans and doctor read it.
+REMOVED_ALARM = "removed"
+#: The alarm of a voice modem's line while the modem does not take its
+#: set-up (no answer on its port, or ERROR to a command).
+NOT_READY_ALARM = "not_ready"
 
 #: Keys of span_counters: cumulative counts, then the defects now.
 SPAN_COUNTERS = ("bpv", "exz", "crc", "fas", "oof", "slips", "ebit", "seconds")
@@ -316,6 +327,13 @@ class IBoardDriver(Interface):
 
     def subscribe(callback):
         """callback(event) for every event from now on."""
+
+    def stop_events():
+        """The server is stopping (CTServer.stopService calls it once,
+        after the service bringing the events has stopped): the driver's
+        own timers on its clock are stopped (an operation's watchdog, a
+        timer reading alarms, a modem's command time-out, a cadence) and
+        no event reaches a subscriber from then on."""
 
     def status(name):
         """Plain facts about a device as a dict (state, hook, alarms...)."""

@@ -68,6 +68,12 @@ class ModemSettings:
     init: tuple = ("AT+IFC=2,2", "AT+VCID=1")
 
 
+def modem_name(n):
+    """The name of the `n`-th modem of the list (from 1): its voice
+    channel, ``mdmB<n>C1`` (its board ``mdmB<n>``, its line ``.../line``)."""
+    return f"mdmB{n}C1"
+
+
 def serial_ports(reactor):
     """connect(settings, protocol) opening each modem's port with pyserial
     under Twisted, RTS/CTS flow control on (as AT+IFC=2,2 asks);
@@ -129,7 +135,8 @@ class VoiceModemDriver:
                 raise errors.BadParameter(f"audio {settings.audio!r}: a modem's driver "
                                           "speaks ulaw or alaw", function="ModemSettings",
                                           device=settings.port)
-            modem = VoiceModem(f"mdmB{n}C1", settings, clock, self._emit)
+            modem = VoiceModem(modem_name(n), settings, clock, self._emit)
+            modem.reopen = lambda settings=settings, modem=modem: connect(settings, modem)
             self._modems[modem.name] = modem
             connect(settings, modem)
 
@@ -173,6 +180,21 @@ class VoiceModemDriver:
 
     def subscribe(self, callback):
         self._subscribers.append(callback)
+
+    def stop_events(self):
+        """No subscriber told from now on, and each modem's timers
+        cancelled: its command's time-out, its operation's limits and
+        watchdog, the gap that ends its ringing."""
+        self._subscribers.clear()
+        for modem in self._modems.values():
+            op = modem.op
+            timers = [modem._ring_timer, *(c.timer for c in (modem._current, *modem._commands)
+                                           if c is not None)]
+            if op is not None:
+                timers += [*op.timers.values(), op.watchdog]
+            for timer in timers:
+                if timer is not None and timer.active():
+                    timer.cancel()
 
     def _emit(self, event):
         for callback in list(self._subscribers):

@@ -302,6 +302,7 @@ class R4Driver:
         self._line_listen = {}
         self._masks = {}         # name -> (function, args) to restore
         self._subscribers = []
+        self._stopped = False    # stop_events: no event delivered, no timer
         self._inventory = None
         self._open_handles = ()  # every open handle, replaced whole: the event thread's
         self._wait_array = ((), None)   # ... and its cffi copy (the event thread's own)
@@ -545,6 +546,17 @@ class R4Driver:
     def subscribe(self, callback):
         self._subscribers.append(callback)
 
+    def stop_events(self):
+        """The operations' watchdogs and the station tones' cadences
+        stopped; events still taken from the boards reach no subscriber."""
+        self._stopped = True
+        for op in self._ops.values():
+            if op.watchdog is not None and op.watchdog.active():
+                op.watchdog.cancel()
+            op.watchdog = None
+        if self._tones is not None:
+            self._tones.stop()
+
     def poll(self):
         raw = []
         while self._lib.sr_waitevt(0) != -1:
@@ -585,6 +597,8 @@ class R4Driver:
         return events
 
     def _emit(self, event):
+        if self._stopped:
+            return
         if self._tones is not None and self._tones.owns(event.device):
             self._tones.handle(event)       # a station tone's own cadence
             return

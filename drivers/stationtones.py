@@ -73,6 +73,14 @@ class ToneChannels:
     def owns(self, device):
         return device in self._tone_of
 
+    def stop(self):
+        """No burst after: the timers of the tones in their off time
+        cancelled (the driver stops its events)."""
+        for timer in self._timers.values():
+            if timer.active():
+                timer.cancel()
+        self._timers.clear()
+
     def slot(self, tone):
         """The timeslot on which `tone` plays, its cadence started if need be."""
         if tone not in self._slots:

@@ -34,6 +34,14 @@ hang-up (loop_off), a tone or the modem's silence report says so, or its
 time is up; `stop` does the same with reason stopped.  The watchdog
 (drivers.watchdog) ends an operation the modem never finishes: stop,
 then reset (ATZ and the set-up again, the hook as it was), reason hung.
+An operation the modem answers ERROR to ends with reason error (a hook
+too: hook_done with the hook as it was and reasons {error}).
+
+A modem that cannot work is an "alarm" event on its name, raised and
+cleared: removed while its port is gone (connectionLost: the operation
+running ends with reason error; the port is opened again every
+REOPEN_S), not_ready while its set-up goes unanswered or refused (tried
+again every SETUP_RETRY_S); both clear once it is set up.
 """
 from collections import deque
 from dataclasses import dataclass, field
@@ -43,7 +51,7 @@ from twisted.logger import Logger
 
 from drivers import errors
 from drivers.callerid import CallerIdLines
-from drivers.interface import DIGIT_BUFFER, RING_GAP_S, Event
+from drivers.interface import DIGIT_BUFFER, NOT_READY_ALARM, REMOVED_ALARM, RING_GAP_S, Event
 from drivers.modemstream import (
     ABORT_PLAY,
     DLE_EVENTS,
@@ -62,6 +70,10 @@ log = Logger()
 
 #: How long the modem may take over a command, and over a dial.
 COMMAND_TIMEOUT_S = 5.0
+#: A modem whose set-up failed is set up again this often; a port that
+#: went away (a USB modem unplugged) is opened again this often.
+SETUP_RETRY_S = 30.0
+REOPEN_S = 5.0
 DIAL_TIMEOUT_S = 120.0
 #: What ends a command: its final result codes (V.250, V.253).
 FINAL = ("OK", "ERROR", "CONNECT", "VCON", "BUSY", "NO ANSWER", "NO DIAL TONE", "NO CARRIER")
@@ -91,6 +103,7 @@ class _Command:
     timeout_s: float = COMMAND_TIMEOUT_S
     before_send: object = None
     timer: object = None
+    setup: bool = False               # part of the set-up, which says its own failure
 
 
 @dataclass
@@ -114,13 +127,26 @@ class _Operation:
 
 
 class VoiceModem(protocol.Protocol):
-    """One modem.  `emit(event)` hands each Event to the driver."""
+    """One modem.  `emit(event)` hands each Event to the driver;
+    `reopen()` opens its port again (after it went away), raising
+    ModemError if it cannot.
 
-    def __init__(self, name, settings, clock, emit):
+    The modem is a line alarm while it cannot work: REMOVED_ALARM from the
+    port's loss (the running operation ended with an error, nothing
+    written) until it is open and set up again, NOT_READY_ALARM while its
+    set-up goes unanswered or refused (tried again every SETUP_RETRY_S).
+    """
+
+    def __init__(self, name, settings, clock, emit, reopen=None):
         self.name = name
         self.settings = settings
         self.clock = clock
         self.emit = emit
+        self.reopen = reopen
+        self.port_open = False
+        self.alarms = set()               # REMOVED_ALARM, NOT_READY_ALARM while raised
+        self._retry = None                # the next set-up or reopen, on the clock
+        self._setup_failure = None        # what the last failed set-up said (logged once)
         self.stream = ModemStream()
         self.caller_ids = CallerIdLines()
         self.reported = frozenset()       # event kinds enable_events asked for
@@ -136,12 +162,68 @@ class VoiceModem(protocol.Protocol):
 
     # -- the serial port ------------------------------------------------------------
     def connectionMade(self):
+        self.port_open = True
+        self.stream = ModemStream()
         self._set_up()
 
     def connectionLost(self, reason=protocol.connectionDone):
-        log.error("{device}: serial port {port} closed: {reason}", device=self.name,
-                  port=self.settings.port, reason=reason.getErrorMessage())
-        self.ready = False
+        """The port went away (a USB modem unplugged): the commands waiting
+        dropped, the operation running ended with an error, the line alarm
+        REMOVED_ALARM raised, and the port opened again every REOPEN_S."""
+        if not self.port_open:
+            return
+        log.error("{device}: serial port {port} closed: {reason}; out of service, opening "
+                  "it again every {s:.0f} s", device=self.name, port=self.settings.port,
+                  reason=reason.getErrorMessage(), s=REOPEN_S, alarm_kind="line")
+        self.port_open = self.ready = False
+        self._drop_commands()
+        self._cancel_retry()
+        if self._ring_timer is not None and self._ring_timer.active():
+            self._ring_timer.cancel()
+        self.rings, self.offhook = 0, False
+        op, self.op = self.op, None
+        self._alarm(REMOVED_ALARM, True)
+        if op is not None:
+            self._cancel_timers(op)
+            data = {**hung_data(op.done), "reasons": frozenset({"error"})}
+            if op.done == "hook_done":
+                data["offhook"] = False
+            if op.finish_with is not None:
+                data = op.finish_with(data)
+            self.emit(Event(self.name, op.done, data))
+        if self.reopen is not None:
+            self._later(REOPEN_S, self._reopen)
+
+    def _reopen(self):
+        self._retry = None
+        try:
+            self.reopen()
+        except errors.ModemError as e:
+            log.debug("{device}: {port} not back yet: {e}", device=self.name,
+                      port=self.settings.port, e=e)
+            self._later(REOPEN_S, self._reopen)
+            return
+        log.info("{device}: serial port {port} open again: setting the modem up",
+                 device=self.name, port=self.settings.port)
+
+    def _later(self, seconds, call):
+        """`call` (a set-up, a reopen) in `seconds`, instead of any pending."""
+        self._cancel_retry()
+        self._retry = self.clock.callLater(seconds, call)
+
+    def _cancel_retry(self):
+        if self._retry is not None and self._retry.active():
+            self._retry.cancel()
+        self._retry = None
+
+    def _alarm(self, alarm, raised):
+        if (alarm in self.alarms) == raised:
+            return
+        if raised:
+            self.alarms.add(alarm)
+        else:
+            self.alarms.discard(alarm)
+        self.emit(Event(self.name, "alarm", {"alarm": alarm, "raised": raised}))
 
     def dataReceived(self, data):
         for item in self.stream.feed(data):
@@ -154,29 +236,53 @@ class VoiceModem(protocol.Protocol):
                 self._line(item.text)
 
     def _set_up(self):
+        """ATZ, SETUP, AT+VSM and the site's init, in order: ready after the
+        last; at the first that fails the rest are dropped, the line alarm
+        NOT_READY_ALARM raised and the set-up tried again in SETUP_RETRY_S."""
+        self._cancel_retry()
         s = self.settings
+        queued = []
 
         def step(text):
             def on_result(result):
                 if result != "OK":
-                    log.error("{device}: the modem answered {result} to {command}: check "
-                              "[[modems]] init and compression against its manual",
-                              device=self.name, result=result, command=text)
+                    for command in queued:
+                        self._unqueue(command)
+                    self._set_up_failed(text, result)
                 elif text == last:
                     self.ready = True
+                    self._setup_failure = None
                     log.info("{device}: voice modem on {port} ready", device=self.name,
                              port=s.port)
+                    self._alarm(NOT_READY_ALARM, False)
+                    self._alarm(REMOVED_ALARM, False)
                 return True
             return on_result
 
         commands = ["ATZ", *SETUP, f"AT+VSM={s.compression}", *s.init]
         last = commands[-1]
         for text in commands:
-            self._queue(text, step(text))
+            queued.append(self._queue(text, step(text), setup=True))
+
+    def _set_up_failed(self, command, result):
+        if result == "TIMEOUT":
+            why = (f"no answer on {self.settings.port} to {command}: is it the modem's AT "
+                   "port, is it powered?")
+        else:
+            why = (f"the modem on {self.settings.port} answered {result} to {command}: check "
+                   "[[modems]] init and compression against its manual")
+        if why != self._setup_failure:          # said once, not at every retry
+            self._setup_failure = why
+            log.error("{device}: {why} (out of service; set up again every {s:.0f} s)",
+                      device=self.name, why=why, s=SETUP_RETRY_S, alarm_kind="line")
+        self._alarm(NOT_READY_ALARM, True)
+        self._alarm(REMOVED_ALARM, False)
+        self._later(SETUP_RETRY_S, self._set_up)
 
     # -- commands -------------------------------------------------------------------
-    def _queue(self, text, on_result, timeout_s=COMMAND_TIMEOUT_S, before_send=None):
-        command = _Command(text, on_result, timeout_s, before_send)
+    def _queue(self, text, on_result, timeout_s=COMMAND_TIMEOUT_S, before_send=None,
+               setup=False):
+        command = _Command(text, on_result, timeout_s, before_send, setup=setup)
         self._commands.append(command)
         self._next()
         return command
@@ -195,7 +301,7 @@ class VoiceModem(protocol.Protocol):
         if command is None:
             log.debug("{device}: {text} with no command waiting", device=self.name, text=text)
             return
-        if text == "TIMEOUT":
+        if text == "TIMEOUT" and not command.setup:
             log.error("{device}: no answer to {command} within {s} s", device=self.name,
                       command=command.text, s=command.timeout_s)
             if self.op is not None and self.op.command is command:
@@ -207,6 +313,14 @@ class VoiceModem(protocol.Protocol):
         if over and self._current is command:   # times its audio, however long
             self._current = None
             self._next()
+
+    def _drop_commands(self):
+        """The commands sent and waiting forgotten, their time-outs off."""
+        for command in [self._current, *self._commands]:
+            if command is not None and command.timer is not None and command.timer.active():
+                command.timer.cancel()
+        self._commands.clear()
+        self._current = None
 
     def _unqueue(self, command):
         """Take back a command not sent yet: True if it was waiting."""
@@ -295,6 +409,10 @@ class VoiceModem(protocol.Protocol):
         return self.op is not None
 
     def check_idle(self, function):
+        if not self.port_open:
+            raise errors.DeviceRemoved(f"the modem's serial port {self.settings.port} is gone "
+                                       "(unplugged?): out of service until it is back",
+                                       function=function, device=self.name)
         if self.op is not None:
             raise errors.DeviceBusy(f"{self.op.kind} in progress", function=function,
                                     device=self.name)
@@ -347,18 +465,18 @@ class VoiceModem(protocol.Protocol):
         """The modem from scratch: whatever it was sending or receiving
         ended, the commands waiting dropped, ATZ and the set-up again, the
         hook put back as it was.  The operation running is dropped
-        without an event (the caller says how it ended)."""
+        without an event (the caller says how it ended).  A modem whose
+        port is gone is opened again on its own (`connectionLost`)."""
         if self.op is not None:
             self._cancel_timers(self.op)
+        if not self.port_open:
+            self.op = None
+            return
         if self.stream.receiving:
             self.transport.write(STOP_RECORD)
         elif self._current is not None and self._current.text == "AT+VTX":
             self.transport.write(ABORT_PLAY)
-        for command in [self._current, *self._commands]:
-            if command is not None and command.timer is not None and command.timer.active():
-                command.timer.cancel()
-        self._commands.clear()
-        self._current = None
+        self._drop_commands()
         self.stream = ModemStream()
         self.ready = False
         offhook = self.offhook
@@ -418,6 +536,9 @@ class VoiceModem(protocol.Protocol):
             self._stop_op(reason)
 
     def set_hook(self, offhook):
+        if not offhook and not self.port_open:   # no port, no line: on hook
+            self.clock.callLater(0, self.emit, Event(self.name, "hook_done", {"offhook": False}))
+            return
         self.check_idle("AT+VLS")
         op = _Operation("hook", "hook_done")
         text = "AT+VLS=1" if offhook else "AT+VLS=0"
@@ -425,7 +546,11 @@ class VoiceModem(protocol.Protocol):
         def on_result(result):
             if result == "OK":
                 self._hooked(offhook)
-            self._finish(op, offhook=self.offhook)
+                self._finish(op, offhook=self.offhook)
+            else:                             # ERROR: the hook stays as it was
+                log.error("{device}: the modem answered {result} to {command}",
+                          device=self.name, result=result, command=text)
+                self._finish(op, offhook=self.offhook, reasons=frozenset({"error"}))
             return True
         op.command = self._queue(text, on_result)
         self._start(op, deadline_ms(None, None, round(COMMAND_TIMEOUT_S * 1000)))
@@ -566,7 +691,8 @@ class VoiceModem(protocol.Protocol):
         return self.caller_ids.caller_id()
 
     def status(self):
-        return {"name": self.name, "open": True, "kind": "voice", "port": self.settings.port,
+        return {"name": self.name, "open": self.port_open, "kind": "voice",
+                "port": self.settings.port, "alarms": sorted(self.alarms),
                 "ready": self.ready,
                 "state": STATES.get(self.op.kind, "idle") if self.op else "idle",
                 "busy_with": self.op.kind if self.op else None,

@@ -142,6 +142,18 @@ class VoiceModemSimulator:
         self.line = "gone"
         self._send_code({"loop": "l", "polarity": "L", "busy": "b"}[signal])
 
+    def power_on(self):
+        """The modem plugged back in (or powered on): on hook, idle, its
+        settings the factory's, no caller on its line."""
+        for call in self._pending:
+            if call.active():
+                call.cancel()
+        self._pending = []
+        self._stop_ringing()
+        self._stop_recording()
+        self.stalled = False
+        self._reset()
+
     def stall(self):
         self.stalled = True
 

@@ -88,6 +88,16 @@ class Chassis:
     dchannel: str | None = None         # the D-channel of an ISDN span (E1Conformance)
     line: str | None = None
     far: object = None
+    clocks: tuple = ()      # the task.Clocks the driver's timers run on
+
+
+def driver_timers(clocks):
+    """The calls pending on `clocks` that a driver made (a LoopingCall's by
+    the function it repeats), not a simulator's."""
+    def module(call):
+        return getattr(getattr(call.func, "f", call.func), "__module__", "") or ""
+    return [call for clock in clocks for call in clock.getDelayedCalls()
+            if module(call).startswith("drivers.")]
 
 
 class FarLine:
@@ -229,6 +239,21 @@ class DriverConformance:
             assert d.poll() == []
         assert done_events(chassis, chassis.voice, "play_done")
 
+    def test_stopped_events_leave_no_timer_and_reach_no_subscriber(self, chassis):
+        """The server stopping (stop_events): a prompt's watchdog is gone
+        from the clock, and neither the prompt's end nor anything else
+        reaches a subscriber after."""
+        d = chassis.driver
+        d.play(chassis.voice, [Prompt(b"\xff" * 4000, "ulaw")], watchdog_ms=60_000)
+        chassis.run(100)
+        assert driver_timers(chassis.clocks), "a playing prompt has its watchdog"
+        d.stop_events()
+        chassis.events.clear()
+        assert driver_timers(chassis.clocks) == []
+        chassis.run(1_000)                              # the prompt would have ended
+        assert chassis.events == []
+        assert driver_timers(chassis.clocks) == []
+
     @pytest.mark.parametrize("capability", ["bus", "trunks", "span_maintenance", "bert",
                                             "stations", "conferences", "silence_level"])
     def test_a_capability_is_provided_whole_or_refused_whole(self, chassis, capability):
@@ -296,14 +321,19 @@ class BusConformance:
     """The CT-Bus: devices transmit on timeslots and listen to others."""
 
     def test_each_device_transmits_on_its_inventory_slot(self, chassis):
-        """...and one the inventory puts off the bus (slot None: a voice
-        modem beside the boards, drivers.combined) refuses to have one."""
+        """...and one its driver declares off the bus (a voice modem beside
+        the boards: drivers.combined's `on_bus`), its slot None, refuses
+        to have one."""
+        on_bus = getattr(chassis.driver, "on_bus", lambda name: True)
         for info in chassis.driver.inventory():
-            if info.kind in ("voice", "timeslot", "station") and info.slot is None:
+            if info.kind not in ("voice", "timeslot", "station"):
+                continue
+            if on_bus(info.name):
+                assert chassis.driver.transmit_slot(info.name) == info.slot
+            else:
+                assert info.slot is None
                 with pytest.raises(errors.DriverNotSupported):
                     chassis.driver.transmit_slot(info.name)
-            elif info.kind in ("voice", "timeslot", "station"):
-                assert chassis.driver.transmit_slot(info.name) == info.slot
 
     def test_listening_to_an_undriven_slot_is_bus_misuse(self, chassis):
         driven = {i.slot for i in chassis.driver.inventory() if i.slot is not None}

@@ -5,7 +5,14 @@ channel comes back to idle with its resources returned."""
 import pytest
 
 from ctbus import SwitchingMap
-from cti.server.lines.channels import Channels, EmWinkTrunk, LoopStartLine, Station, VoicePool
+from cti.server.lines.channels import (
+    Channels,
+    EmWinkTrunk,
+    LoopStartLine,
+    Station,
+    T1LoopStartTrunk,
+    VoicePool,
+)
 from tests.rig import Rig
 
 
@@ -205,6 +212,56 @@ def test_loop_start_we_clear_first(analog):
     assert d.called
     analog.rig.run(200)
     assert fe.state == "idle"
+
+
+def test_loop_start_call_refused_unanswered_is_offered_once_while_it_rings_on(analog):
+    """A call the call layer releases before answer (refused: no route,
+    the server stopping) stays on hook; the rest of its rings, a minute
+    more, offer nothing; once they stop the line takes the next call."""
+    ch = line(analog)
+    fe = analog.rig.sim.endpoint("dxxxB1C1")
+    fe.call(ani="2125551234")
+    analog.run_until(lambda: ch.state == "offered")
+    d = ch.release("no route for the call")
+    analog.rig.run(70_000)
+    assert analog.listener.seen == [("offered", "dxxxB1C1", "2125551234", "")]
+    assert ch.state == "refused" and fe.state == "ringing" and not d.called
+    fe.abandon()
+    analog.run_until(lambda: ch.state == "idle", within_ms=15_000, what="the rings stop")
+    assert d.called
+    fe.call(ani="2125559876")
+    analog.run_until(lambda: ch.state == "offered", what="the next call")
+    assert analog.listener.seen[-1] == ("offered", "dxxxB1C1", "2125559876", "")
+
+
+@pytest.fixture
+def t1_loopstart():
+    c = Chassis([{"type": "t1", "signalling": "fxs_loopstart"},
+                 {"type": "voice", "channels": 4}])
+    c.pool = c.channels.voice_pool = VoicePool([f"dxxxB1C{i}" for i in range(1, 5)])
+    return c
+
+
+def test_t1_loop_start_call_refused_unanswered_is_offered_once_while_it_rings_on(
+        t1_loopstart):
+    """The same on a T1 loop-start timeslot; its voice resource goes back
+    to the pool at the refusal."""
+    c = t1_loopstart
+    trunk = c.channels.add(T1LoopStartTrunk("dtiB1T1", c.rig.driver, c.rig.clock, c.listener,
+                                            c.pool, c.bus))
+    fe = c.rig.sim.endpoint("dtiB1T1")
+    fe.call()
+    c.run_until(lambda: trunk.state == "offered")
+    trunk.release("no route for the call")
+    assert c.pool.busy == set()
+    c.rig.run(70_000)
+    assert c.listener.seen == [("offered", "dtiB1T1", "", "")]
+    assert trunk.state == "refused" and c.pool.busy == set()
+    fe.abandon()
+    c.run_until(lambda: trunk.state == "idle", within_ms=15_000, what="the rings stop")
+    fe.call()
+    c.run_until(lambda: trunk.state == "offered", what="the next call")
+    assert len(c.listener.seen) == 2
 
 
 @pytest.fixture

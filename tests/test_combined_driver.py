@@ -50,7 +50,8 @@ class TestBoardsThroughTheCombinedDriver(R4Suites, SpanMaintenanceConformance,
         return Chassis(driver=both.driver, run=both.run, voice="dxxxB1C1", voice2="dxxxB1C2",
                        station="msiB1C1", timeslot="dtiB1T1", dsp="dcbB1D1",
                        events=both.events, advance_board_only=both.board_only,
-                       e1_timeslot="dtiB2T1", dchannel="dtiB3D")
+                       e1_timeslot="dtiB2T1", dchannel="dtiB3D",
+                       clocks=(both.rig.clock, both.modems.clock))
 
 
 def modem_chassis(both):

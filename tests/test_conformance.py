@@ -47,7 +47,7 @@ def chassis_of(rig):
     return Chassis(driver=rig.driver, run=rig.run, voice="dxxxB1C1", voice2="dxxxB1C2",
                    station="msiB1C1", timeslot="dtiB1T1", dsp="dcbB1D1",
                    events=rig.events, advance_board_only=rig.sim.advance,
-                   e1_timeslot="dtiB2T1", dchannel="dtiB3D")
+                   e1_timeslot="dtiB2T1", dchannel="dtiB3D", clocks=(rig.clock,))
 
 
 class R4Suites(DriverConformance, VoiceConformance, BusConformance, TrunkConformance,

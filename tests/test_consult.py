@@ -29,12 +29,15 @@ def centre():
 
 
 class Scene:
-    def __init__(self, centre):
+    """A caller on the T1 talking with agent 1005; agent 1003 ready at
+    `second_station` (its configured station)."""
+
+    def __init__(self, centre, second_station="msiB1C3"):
         self.centre = centre
         self.first, self.first_events = agent_ready(centre, "1005", "msiB1C5")
         self.caller = centre.sim.endpoint("dtiB1T1")
         self.phone1 = centre.sim.endpoint("msiB1C5")
-        self.phone2 = centre.sim.endpoint("msiB1C3")
+        self.phone2 = centre.sim.endpoint(second_station)
         self.caller.call(ani="2125551234", dnis="5550199")
         centre.run_until(lambda: self.phone1.state == "ringing", what="agent 1005 rings")
         self.phone1.offhook()
@@ -43,7 +46,7 @@ class Scene:
         centre.run_until(lambda: self.caller.state == "connected",
                          what="the caller hears the answer")
         self.call_id = dict(self.first_events)["Established"]["call"]
-        self.second, self.second_events = agent_ready(centre, "1003", "msiB1C3")
+        self.second, self.second_events = agent_ready(centre, "1003", second_station)
         self.acd = centre.center.acd
 
     def ask(self, client, service, **params):

@@ -30,6 +30,7 @@ from tests.conformance import (
     StationConformance,
     TrunkConformance,
     VoiceConformance,
+    driver_timers,
     tone_ulaw,
 )
 from tests.rig import hears, tone
@@ -65,12 +66,17 @@ class DahdiRig:
                                   voice_channels=voice_channels)
         self.events = []
         self.driver.subscribe(self.events.append)
+        self.ms = 0
 
-    def run(self, ms):
+    def run(self, ms, poll_ms=STEP_MS):
+        """`ms` of time, the driver polled every `poll_ms` of it (a busy
+        reactor wakes later than each block)."""
         for _ in range(0, ms, STEP_MS):
             self.sim.advance(STEP_MS)
             self.clock.advance(STEP_MS / 1000.0)
-            self.driver.poll()
+            self.ms += STEP_MS
+            if self.ms % poll_ms == 0:
+                self.driver.poll()
 
 
 BOARDS = [{"type": "analog", "lines": 4}, {"type": "analog", "lines": 2},
@@ -97,7 +103,8 @@ class TestDahdiDriverOnThePersonality(DriverConformance, VoiceConformance, BusCo
             rig.driver.unlisten(voice)
         return Chassis(driver=rig.driver, run=rig.run, voice="dahdiC1", voice2="dahdiC2",
                        timeslot="dahdiC7", station="dahdiC62", dsp="dahdiConf",
-                       events=rig.events, advance_board_only=rig.sim.advance)
+                       events=rig.events, advance_board_only=rig.sim.advance,
+                       clocks=(rig.clock,))
 
 
 class TestDahdiPseudoVoiceChannels(DriverConformance, VoiceConformance, BusConformance,
@@ -112,7 +119,8 @@ class TestDahdiPseudoVoiceChannels(DriverConformance, VoiceConformance, BusConfo
         rig = DahdiRig(BOARDS)
         return Chassis(driver=rig.driver, run=rig.run, voice="dahdiP1", voice2="dahdiP2",
                        timeslot="dahdiC7", station="dahdiC62", dsp="dahdiConf",
-                       events=rig.events, advance_board_only=rig.sim.advance)
+                       events=rig.events, advance_board_only=rig.sim.advance,
+                       clocks=(rig.clock,))
 
 
 class TestDahdiFxoPort(AnalogLineConformance):
@@ -229,8 +237,9 @@ def test_a_signalling_other_than_dahdi_s_is_named_with_both():
 
 
 @pytest.mark.parametrize("cas_line, expected", [
-    ("cas=31-45,47-61", "system.conf:2: cas=31-45,47-61: channel 31 has no idle bits, so "
-                        "dahdi_cfg sets 0000, which an MFC/R2 far end reads as seized"),
+    ("cas=31-45,47-61", "system.conf:2: cas=31-45,47-61: channel 31 has no idle bits, and "
+                        "dahdi_cfg refuses the file (\"CAS Signalling requires idle "
+                        "definition\"): the kernel still has the bits of the last dahdi_cfg"),
     ("cas=31-45,47-61:1001", "channel 31's idle bits 1001 are wrong for MFC/R2, which reads "
                              "them as idle, free to seize while nobody answers it"),
     ("cas=31-45,47-61:0001", "idle bits 0001 are wrong for MFC/R2, which reads them as a "
@@ -247,10 +256,35 @@ def test_an_r2_channel_without_r2_s_idle_bits_is_refused_saying_what_to_write(
         in str(caught.value)
 
 
+def test_a_t1_cas_channel_needs_idle_bits_of_its_own_not_r2_s():
+    """MFC/R2 is E1's: a cas channel on a T1 span (robbed bits) may idle
+    with any bits dahdi_cfg set, as long as system.conf gives them (else
+    dahdi_cfg refuses the file) and the kernel has the same."""
+    sims = []                                    # the personality lives as long as its chassis
+
+    def driver_on_t1_cas(kernel_bits, cas_line):
+        sims.append(Simulator.from_config(BOARDS[2:3], seed=1))
+        for channo in range(1, 25):
+            _chanconfig(channo, _dahdi.lib.DAHDI_SIG_CAS)
+            assert _dahdi.lib.cti_dahdisim_idlebits(channo, kernel_bits) == 0
+        conf = systemconf.parse(f"span=1,1,0,esf,b8zs\n{cas_line}\n", "/etc/dahdi/system.conf")
+        return DahdiDriver(SimulatedDevices(), conf, task.Clock())
+
+    d = driver_on_t1_cas(0b0001, "cas=1-24:0001")
+    assert {i.kind for i in d.inventory() if i.board == "dahdiS1"} == {"timeslot", "span"}
+    with pytest.raises(errors.BadParameter, match=r"system.conf:2: cas=1-24: channel 1 has no "
+                       r"idle bits, and dahdi_cfg refuses the file .*; write cas=1-24:the "
+                       r"bits, ABCD and run dahdi_cfg"):
+        driver_on_t1_cas(0b0001, "cas=1-24")
+    with pytest.raises(errors.BadParameter, match=r"DAHDI sends idle bits 0001 on channel 1, "
+                       r"system.conf says 1001: run dahdi_cfg"):
+        driver_on_t1_cas(0b0001, "cas=1-24:1001")
+
+
 def test_idle_bits_dahdi_was_not_configured_with_are_refused_and_sent_while_idle():
     """system.conf edited without rerunning dahdi_cfg: GET_PARAMS'
-    idlebits say what the kernel sends (here dahdi_cfg's 0000, from a
-    cas= line without them): refused.  As configured, the far end hears
+    idlebits say what the kernel sends (here 0000, set by an earlier
+    dahdi_cfg): refused.  As configured, the far end hears
     them before the driver opens the channel and again once it closes."""
     rig = DahdiRig(BOARDS)
     far = rig.sim.endpoint("dtiB2T1")                   # DAHDI channel 31
@@ -585,6 +619,24 @@ def test_a_t1_loop_start_ring_the_kernel_kept_quiet_is_reported():
     assert len([e for e in rig.events if e.kind == "signalling"]) == 4
 
 
+@pytest.mark.parametrize("delay_ms", [1_000, 1_080])
+def test_a_t1_loop_start_ring_ending_as_the_debounce_does_is_reported_once(delay_ms):
+    """A 1 s ring ending just after the kernel's 2 s debounce, the driver
+    polled only every 80 ms: the kernel's RINGOFFHOOK comes in the poll
+    that first sees the line stop ringing, and the ring is still one B
+    bit off and on."""
+    boards = [{"type": "t1", "signalling": "fxs_loopstart", "tones": "cn"}]
+    rig = DahdiRig(boards, simulated_system_conf(boards))
+    d, far = rig.driver, rig.sim.endpoint("dtiB1T1")
+    d.enable_signalling_events("dahdiC1")
+    d.set_bits("dahdiC1", 0, 1)                         # on hook: the kernel's hang-up
+    rig.run(delay_ms, poll_ms=80)
+    far.call()
+    rig.run(3_000, poll_ms=80)                          # before the next ring
+    assert [sorted(e["changed"]) for e in rig.events if e.kind == "signalling"] == [
+        ["b_off"], ["b_on"]]
+
+
 def r2_timeslot():
     """An E1 CAS timeslot with R2 MF on at both ends: ours the called side
     (backward), the telco's the calling side (forward)."""
@@ -727,6 +779,103 @@ def test_a_ring_the_kernel_kept_quiet_is_counted_and_its_caller_id_read():
     assert [e["count"] for e in rig.events if e.kind == "ring"] == [1, 2]
 
 
+def test_a_call_ringing_in_as_the_one_before_gives_up_gets_its_own_caller_id_and_count():
+    """North American cadence (2 s on, 4 s off), the caller ID between the
+    first two rings.  A rings twice and gives up; B rings in 3 s later,
+    within the 8 s that would end A's ringing, from another number: once
+    B's caller ID is read, A's ringing is over (ring_stopped) and the
+    count is B's, with B's number."""
+    rig = DahdiRig([{"type": "analog", "lines": 4}], "fxsks=1-4\n")
+    d, far = rig.driver, rig.sim.endpoint("dxxxB1C1")
+    d.enable_events("dahdiC1", {"ring", "ring_stopped"})
+    rig.run(3_000)                                       # past the open's ring debounce
+    far.call(ani="2125550001")
+    rig.run(8_500)                                       # two rings and the caller ID
+    assert d.caller_id("dahdiC1").number == "2125550001"
+    far.abandon()
+    rig.run(3_000)
+    far.call(ani="2125550002")
+    rig.run(8_500)                                       # B's first two rings
+    heard = [(e.kind, e.data.get("count")) for e in rig.events]
+    assert heard == [("ring", 1), ("ring", 2), ("ring", 3), ("ring_stopped", None),
+                     ("ring", 2)]
+    assert d.caller_id("dahdiC1").number == "2125550002"
+
+
+def test_the_caller_id_receiver_rests_off_hook_and_keeps_the_call_s_number(tmp_path):
+    """The caller-ID receiver listens while the port is on hook only: off
+    hook, a caller-ID burst in the far end's voice (here one recorded from
+    another port's ringing) is not taken for the call's caller ID."""
+    rig = DahdiRig([{"type": "analog", "lines": 4}], "fxsks=1-4\n")
+    d = rig.driver
+    for port in ("dahdiC1", "dahdiC2"):
+        d.enable_events(port, {"ring"})
+    rig.run(3_000)                                       # past the open's ring debounce
+    other, caller = rig.sim.endpoint("dxxxB1C2"), rig.sim.endpoint("dxxxB1C1")
+    other.call(ani="2125550002")
+    rig.run(2_000)                                       # its first ring
+    burst = tmp_path / "burst.raw"
+    d.record("dahdiC2", str(burst), "pcm16", Termination(max_time_ms=2_500))
+    rig.run(3_000)                                       # its caller ID, recorded
+    assert d.caller_id("dahdiC2").number == "2125550002"
+    caller.call(ani="2125550001")
+    rig.run(8_500)
+    assert d.caller_id("dahdiC1").number == "2125550001"
+    d.set_hook("dahdiC1", True)
+    rig.run(500)
+    assert caller.state == "connected"
+    caller.send_audio(array("h", burst.read_bytes()))
+    rig.run(3_000)
+    assert d.caller_id("dahdiC1").number == "2125550001"
+
+
+def test_a_ring_ending_as_the_port_closes_is_not_counted_when_it_reopens():
+    """A 1 s ring the kernel kept quiet has just ended, its RINGOFFHOOK not
+    come, when the port is closed and the caller gives up: reopened 3 s
+    later on a quiet line, the port reports no ring."""
+    rig = DahdiRig([{"type": "analog", "lines": 4, "tones": "cn"}], "fxsks=1-4\n")
+    d, far = rig.driver, rig.sim.endpoint("dxxxB1C1")
+    d.enable_events("dahdiC1", {"ring"})                 # opens the line: its hang-up
+    far.call(ani="2125550077")
+    rig.run(1_050)                                       # the ring over, not yet counted
+    far.abandon()
+    d.close("dahdiC1")
+    rig.run(3_000)
+    d.enable_events("dahdiC1", {"ring"})
+    rig.run(1_000)
+    assert [e for e in rig.events if e.kind == "ring"] == []
+
+
+def test_a_ring_the_kernel_kept_quiet_is_counted_at_the_first_poll_after_its_trailer():
+    """The reactor busy, the driver polled every 400 ms: the kernel keeps
+    only its last 80 ms of audio, yet the ring it kept quiet is counted by
+    the driver's clock, at the first poll after its trailer (the ring ends
+    1 s after the open, seen at the 1.2 s poll; counted at the 1.6 s one)."""
+    rig = DahdiRig([{"type": "analog", "lines": 4, "tones": "cn"}], "fxsks=1-4\n")
+    d = rig.driver
+    counted_at = []
+    d.subscribe(lambda e: counted_at.append(rig.ms) if e.kind == "ring" else None)
+    d.enable_events("dahdiC1", {"ring"})                 # opens the line: its hang-up
+    rig.sim.endpoint("dxxxB1C1").call(ani="2125550077")
+    rig.run(2_000, poll_ms=400)
+    assert counted_at == [1_600]
+
+
+@pytest.mark.parametrize("delay_ms", [1_000, 1_080])
+def test_a_ring_ending_as_the_debounce_does_is_counted_once(delay_ms):
+    """A 1 s ring ending just after the kernel's 2 s debounce from the
+    port's open, the driver polled only every 80 ms: the kernel's
+    RINGOFFHOOK comes in the poll that first sees the line stop ringing,
+    and the ring is still ring 1, once."""
+    rig = DahdiRig([{"type": "analog", "lines": 4, "tones": "cn"}], "fxsks=1-4\n")
+    d = rig.driver
+    d.enable_events("dahdiC1", {"ring"})                 # opens the line: its hang-up
+    rig.run(delay_ms, poll_ms=80)
+    rig.sim.endpoint("dxxxB1C1").call(ani="2125550077")
+    rig.run(3_500, poll_ms=80)                           # before the next ring
+    assert [e["count"] for e in rig.events if e.kind == "ring"] == [1]
+
+
 def test_an_alarm_on_a_quiet_system_is_reported_as_the_clock_goes_on():
     """No channel of the span open, no event, no audio to wake the
     reactor: the driver's timer reads SPANSTAT each second on its clock."""
@@ -742,6 +891,79 @@ def test_an_alarm_on_a_quiet_system_is_reported_as_the_clock_goes_on():
     rig.clock.advance(1.0)
     assert [(e["alarm"], e["raised"]) for e in rig.events
             if e.kind == "alarm"] == [("red", True), ("red", False)]
+
+
+def test_a_span_whose_alarms_cannot_be_read_is_logged_once_and_the_others_still_reported():
+    """One span's SPANSTAT fails with an errno the driver does not expect
+    (EIO): the spans after it are still read each second and their alarms
+    reported, the failure is logged once (not each second), and once the
+    span reads again its alarms are reported too."""
+    boards = [{"type": "t1", "signalling": "em_wink"}, {"type": "e1", "signalling": "cas"}]
+    rig = DahdiRig(boards, simulated_system_conf(boards))
+    d = rig.driver
+    d.enable_alarm_events("dahdiS1")
+    d.enable_alarm_events("dahdiS2")
+    ioctl = d.devices.ioctl
+
+    def failing(fd, request, arg):
+        if request == _dahdi.lib.DAHDI_SPANSTAT and arg.spanno == 1:
+            raise OSError(errno.EIO, "Input/output error")
+        return ioctl(fd, request, arg)
+
+    d.devices.ioctl = failing
+    rig.sim.span_alarm("dtiB1", "red", True)
+    rig.sim.span_alarm("dtiB2", "red", True)
+    rig.sim.advance(100)
+    with capturedLogs() as logged:
+        for _ in range(5):
+            rig.clock.advance(1.0)
+    assert [(e.device, e["alarm"]) for e in rig.events if e.kind == "alarm"] == [
+        ("dahdiS2", "red")]
+    assert len([e for e in logged if "log_failure" in e]) == 1
+    d.devices.ioctl = ioctl
+    rig.clock.advance(1.0)
+    assert [(e.device, e["alarm"]) for e in rig.events if e.kind == "alarm"] == [
+        ("dahdiS2", "red"), ("dahdiS1", "red")]
+
+
+def test_a_subscriber_that_raises_does_not_stop_the_alarm_reads():
+    """A subscriber's bug on an alarm event is logged; the timer reading
+    the alarms goes on, and the alarms after it are reported."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    d.enable_alarm_events("dahdiS3")
+
+    def buggy(event):
+        raise RuntimeError("a subscriber's bug")
+
+    d.subscribe(buggy)
+    rig.sim.span_alarm("dtiB1", "red", True)
+    rig.sim.advance(100)
+    with capturedLogs() as logged:
+        rig.clock.advance(1.0)
+    assert [e for e in logged if "log_failure" in e]
+    rig.sim.span_alarm("dtiB1", "red", False)
+    rig.sim.advance(100)
+    rig.clock.advance(1.0)
+    assert [(e["alarm"], e["raised"]) for e in rig.events if e.kind == "alarm"] == [
+        ("red", True), ("red", False)]
+
+
+def test_the_alarm_reads_stop_with_the_driver_s_events():
+    """stop_events (the server stopping): the once-a-second SPANSTAT reads
+    leave the clock, and an alarm raised after is told to nobody."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    d.enable_alarm_events("dahdiS3")
+    assert driver_timers((rig.clock,))
+    d.stop_events()
+    assert driver_timers((rig.clock,)) == []
+    rig.sim.span_alarm("dtiB1", "red", True)
+    rig.run(2_000)
+    d.enable_alarm_events("dahdiS4")
+    rig.run(2_000)
+    assert [e for e in rig.events if e.kind == "alarm"] == []
+    assert driver_timers((rig.clock,)) == []
 
 
 def test_a_phone_rings_until_answered_hears_its_tone_and_flashes():
@@ -943,7 +1165,7 @@ class TestDahdiDriverNamedAsTheBoards(DriverConformance, VoiceConformance, BusCo
         return Chassis(driver=driver, run=run, voice="dxxxB1C1", voice2="dxxxB1C2",
                        station="msiB1C1", timeslot="dtiB1T1", dsp="dcbB1D1", events=events,
                        advance_board_only=sim.advance, e1_timeslot="dtiB2T1",
-                       dchannel="dtiB3D")
+                       dchannel="dtiB3D", clocks=(clock,))
 
 
 def test_three_parties_in_a_dahdi_conference_each_hear_the_other_two():
@@ -1282,6 +1504,27 @@ def test_enodev_from_an_operation_is_the_board_removed_said_as_such():
     assert d.abcd("dahdiC31")[0] == "1001"
 
 
+def test_a_board_unplugged_with_none_of_its_channels_open_is_gone_at_once():
+    """dahdi_unregister_device sleeps its second only for a span with a
+    channel open (someone to read REMOVED): the second analog board,
+    none of its channels open, is unregistered at once, so its span says
+    "removed" with no time passing and its channels are not in the
+    kernel any more; the first board, a line open, has its second."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    d.open("dahdiC1")
+    assert _dahdi.lib.cti_dahdisim_unplug(2) == 0          # the second analog board
+    assert d.alarms("dahdiS2") == {"removed"}
+    with pytest.raises(errors.NoSuchDevice, match=r"DAHDI channel 5 is not in the kernel"):
+        d.open("dahdiC5")
+    assert _dahdi.lib.cti_dahdisim_unplug(1) == 0          # the first: dahdiC1 open
+    assert d.alarms("dahdiS1") == {"not_open"}              # registered a second more
+    rig.sim.advance(500)
+    assert d.alarms("dahdiS1") == {"not_open"}
+    rig.sim.advance(600)
+    assert d.alarms("dahdiS1") == {"removed"}
+
+
 def test_a_removed_isdn_span_s_d_channel_refuses_frames_saying_why():
     """An E1 CCS board unplugged: its D-channel (read for frames from the
     start) takes REMOVED, and a frame libpri sends then is refused with
@@ -1300,6 +1543,43 @@ def test_a_removed_isdn_span_s_d_channel_refuses_frames_saying_why():
         span.driver.play("dtiB1T1", [Prompt(tone_ulaw(1000, 100), "ulaw")])
     assert [(e.device, e["alarm"], e["raised"]) for e in span.events
             if e.kind == "alarm" and e.device == "dtiB1"] == [("dtiB1", "removed", True)]
+
+
+def test_a_conference_lets_go_of_parties_whose_boards_were_removed():
+    """A conference of an FXO port's line, a T1 timeslot and a phone: the
+    FXO board unplugged, its line is refused a new role or conference
+    (DeviceRemoved, as a removed phone is) and leaves without a word; the
+    T1 unplugged with its REMOVED not read yet (ENODEV on SETCONF), the
+    conference still ends whole and its room is back; the phone, on a
+    board still there, joins the next one."""
+    rig = DahdiRig(BOARDS)
+    d = rig.driver
+    d.open("dahdiC1")
+    d.line_unlisten("dahdiC1")                              # it heard its voice
+    slots = {"line": d.line_transmit_slot("dahdiC1"), "timeslot": d.transmit_slot("dahdiC7"),
+             "phone": d.transmit_slot("dahdiC62")}
+    room = d.conference_room("dahdiConf")
+    conference, _ = d.conference_create("dahdiConf", [(slot, "normal")
+                                                      for slot in slots.values()])
+    assert _dahdi.lib.cti_dahdisim_unplug(1) == 0          # the first analog board
+    rig.run(100)
+    with pytest.raises(errors.DeviceRemoved, match=r"conference_set_role\(dahdiC1\): its "
+                       r"board was removed \(DAHDI channel 1, span dahdiS1\)"):
+        d.conference_set_role("dahdiConf", conference, slots["line"], "listen_only")
+    d.conference_remove("dahdiConf", conference, slots["line"])
+    with pytest.raises(errors.DeviceRemoved, match=r"conference_add\(dahdiC1\)"):
+        d.conference_add("dahdiConf", conference, slots["line"], "normal")
+    with pytest.raises(errors.DeviceRemoved, match=r"conference_create\(dahdiC1\)"):
+        d.conference_create("dahdiConf", [(slots["line"], "normal")])
+    assert _dahdi.lib.cti_dahdisim_unplug(3) == 0          # the T1
+    rig.sim.advance(1_100)                  # the reactor late: REMOVED unread, ENODEV
+    d.conference_delete("dahdiConf", conference)
+    assert d.conference_room("dahdiConf") == room
+    assert d.status("dahdiC7")["state"] == "removed"
+    again, _ = d.conference_create("dahdiConf", [(slots["phone"], "normal"),
+                                                 (d.transmit_slot("dahdiC63"), "normal")])
+    d.conference_delete("dahdiConf", again)
+    assert d.conference_room("dahdiConf") == room
 
 
 @pytest.mark.parametrize("sigtype, said", [

@@ -24,8 +24,9 @@ from tests import test_span_reports as span_reports
 from tests import test_supervision as supervision
 from tests import test_t1_loopstart as t1_loopstart
 from tests.centre import Centre, admin, flow_tier, refused, tones_both_ways
+from tests.conformance import driver_timers
 from tests.rig import hears
-from tests.test_callcenter import agent_ready, flow_server, names, route_request, speech
+from tests.test_callcenter import PASSWORD, agent_ready, flow_server, names, route_request, speech
 from tests.test_disconnect import centre_with, cleared_cause, talking
 from tests.test_linediag import Through, linediag_run
 
@@ -457,3 +458,125 @@ def test_a_call_ringing_in_as_an_fxo_port_hangs_up_keeps_its_caller_id_and_ring_
     offer = next(t for t in reversed(line.machine.history) if t.event == "offer")
     assert offer.detail == {"ani": "2125550077"}
     assert offer.at - called_at < 2 * CN_RING_CYCLE_S   # before its third ring
+
+
+def test_the_server_stopping_stops_the_driver_s_timers_once(centre):
+    """CTServer.stopService, once the events' service has stopped, tells
+    the driver once (stop_events): DAHDI's alarm reads, watching every
+    span since the start, leave the clock."""
+    stops = []
+    stop_events = centre.driver.stop_events
+    centre.driver.stop_events = lambda: (stops.append(True), stop_events())
+    centre.server.startService()
+    centre.run(2_000)
+    assert driver_timers((centre.clock,))
+    centre.server.drain_s = 0
+    centre.call(centre.server.stopService())
+    assert stops == [True]
+    assert driver_timers((centre.clock,)) == []
+
+
+def test_an_fxo_board_unplugged_in_a_conference_leaves_the_others_talking(centre, tracebacks):
+    """Agent 1005 conferences a caller on the T1 with an outside party on
+    the FXO port dxxxB1C1; that board is unplugged: its lines are out of
+    service, the caller and the agent go on hearing each other, the agent
+    can conference again (another agent this time), and when the caller
+    hangs up no call is left.  Nothing fails on the way."""
+    s = consult.Scene(centre)
+    outside, consult_call = s.consult_number()
+    s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=consult_call)
+    assert s.listen(outside=outside)["caller"] == {"first", "outside"}
+    assert _dahdi.lib.cti_dahdisim_unplug(1) == 0           # the FXO board: DAHDI span 1
+    centre.run(2_000)
+    assert {centre.center.channels[f"dxxxB1C{n}"].state for n in range(1, 5)} == {
+        "out_of_service"}
+    assert s.talk_only("caller", "first")
+    second_call = s.consult()
+    s.answer()
+    s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=second_call)
+    assert s.listen() == {"caller": {"first", "second"}, "first": {"caller", "second"},
+                          "second": {"caller", "first"}}
+    s.caller.hangup()
+    centre.run_until(lambda: not centre.center.calls, what="the call ends")
+    assert tracebacks == []
+
+
+def test_an_fxo_board_unplugged_under_a_silent_monitor_ends_call_and_supervision(
+        tmp_path, tracebacks):
+    """A supervisor silently monitors agent 1001 talking with a caller on
+    the FXO port dxxxB1C2; the FXO board is unplugged: the call ends with
+    the board's removal as its cause, the supervision ends with it, the
+    lines are out of service, and the supervisor then monitors agent
+    1005's caller on the T1, hearing both.  Nothing fails on the way."""
+    centre = centre_with(tmp_path, "", driver="dahdi")
+    talking(centre, "dxxxB1C2")
+    s = supervision.Scene(centre)                           # agent 1005's caller on the T1
+    s.lift()
+    s.ask(s.sup, "Supervise", agent="1001", mode="monitor", station=supervision.SUP_STATION)
+    assert _dahdi.lib.cti_dahdisim_unplug(1) == 0           # the FXO board: DAHDI span 1
+    centre.run_until(lambda: len(centre.center.calls) == 1, within_ms=2_000,
+                     what="the FXO call clears")
+    cdr = centre.records.of(CallRecord, trunk="dxxxB1C2")[-1]
+    assert cdr.cause == "line out of service: its board was removed"
+    ended = [body for name, body in s.sup_events if name == "SupervisionEnded"]
+    assert [body["agent"] for body in ended] == ["1001"]
+    assert {centre.center.channels[f"dxxxB1C{n}"].state for n in range(1, 5)} == {
+        "out_of_service"}
+    s.ask(s.sup, "Supervise", agent="1005", mode="monitor", station=supervision.SUP_STATION)
+    assert s.listen() == {"caller": {supervision.AGENT_HZ}, "agent": {supervision.CALLER_HZ},
+                          "supervisor": {supervision.CALLER_HZ, supervision.AGENT_HZ}}
+    assert tracebacks == []
+
+
+def two_station_boards(tmp_path):
+    """The sample centre on DAHDI with a second station board (msiB2C1-8,
+    DAHDI span 4: the first's is 3), agent 1003's phone msiB2C3 on it."""
+    shutil.copytree("etc", tmp_path / "etc")
+    boards = tmp_path / "etc" / "boards.toml"
+    first = 'type = "stations"        # agents\' phones: msiB1C1..C8\ncount = 8\n'
+    text = boards.read_text()
+    assert first in text
+    boards.write_text(text.replace(first, first + '\n[[boards]]\ntype = "stations"\n'
+                                   'count = 8\n', 1))
+    cti = tmp_path / "etc" / "cti.toml"
+    text = cti.read_text()
+    for old, new in (('stations = ["msiB1C1-8"]', 'stations = ["msiB1C1-8", "msiB2C1-8"]'),
+                     ('station = "msiB1C3"\n', 'station = "msiB2C3"\n')):
+        assert old in text
+        text = text.replace(old, new, 1)
+    cti.write_text(text)
+    return Centre(replace(load_server_config(cti), driver="dahdi"), driver="dahdi")
+
+
+def test_a_station_board_unplugged_in_a_conference_frees_its_conference_room(
+        tmp_path, tracebacks):
+    """Agent 1005 (first station board) conferences a caller with agent
+    1003, whose phone is on a second station board; the first board is
+    unplugged: 1005's phone is out of service, the caller and 1003 go on
+    talking, and a supervisor on the second board can monitor 1003 (the
+    conference's room all free again, the caller's channel in none).
+    Nothing fails on the way."""
+    centre = two_station_boards(tmp_path)
+    s = consult.Scene(centre, second_station="msiB2C3")
+    consult_call = s.consult()
+    s.answer()
+    s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=consult_call)
+    assert s.listen()["caller"] == {"first", "second"}
+    assert _dahdi.lib.cti_dahdisim_unplug(3) == 0           # the first station board
+    centre.run(2_000)
+    assert centre.center.channels["msiB1C5"].state == "out_of_service"
+    assert s.talk_only("caller", "second")
+    sup = centre.client()
+    centre.call(sup.login("sup", PASSWORD, "supervisor"))
+    sup_phone = centre.sim.endpoint("msiB2C8")
+    sup_phone.offhook()
+    centre.run(500)
+    result = centre.call(sup.call("Supervise", agent="1003", mode="monitor",
+                                  station="msiB2C8"))
+    assert result["station"] == "msiB2C8"
+    heard = s.listen(more=(("supervisor", sup_phone, consult.MORE_AGENTS_HZ["1004"]),))
+    assert heard["supervisor"] == {"caller", "second"}
+    assert heard["caller"] == {"second"}
+    s.caller.hangup()
+    centre.run_until(lambda: not centre.center.calls, what="the call ends")
+    assert tracebacks == []

@@ -55,7 +55,7 @@ def prompts_used(flow):
 
 def test_sample_flows_load_clean():
     flows = load_flows(FLOWS)
-    assert sorted(flows) == ["after_hours", "main_menu", "support_menu"]
+    assert sorted(flows) == ["after_hours", "main_menu", "messages", "support_menu"]
     assert flows.warnings == []
     main = flows["main_menu"]
     assert main.first == "answer" and main.start.type == "answer"

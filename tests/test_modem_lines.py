@@ -19,6 +19,7 @@ from cti.flow.tier import FlowTier
 from cti.server.config import load_server_config
 from cti.storage.models import CallRecord
 from drivers import g711
+from drivers.errors import ModemError
 from drivers.modem import ModemSettings
 from simulators.serialline import SerialLine
 from simulators.voicemodem import VoiceModemSimulator
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LINE = "mdmB1C1"
 NO_BUS = "line mdmB1C1 is a voice modem: it has no CT-Bus, so its calls stay in the IVR"
 
-#: The modem's flow: a menu (1: sales, 9: a message), the message, goodbye.
+#: The modem's flow: a menu (9: a message), the message, goodbye.
 MODEM_MENU = """
 [[steps]]
 name = "answer"
@@ -42,16 +43,10 @@ next = "menu"
 name = "menu"
 type = "menu"
 prompt = ["menu_options"]
-options = { "1" = "to_sales", "9" = "voicemail" }
+options = { "9" = "voicemail" }
 timeout_s = 5
 retries = 1
 on_failure = "bye"
-
-[[steps]]
-name = "to_sales"
-type = "transfer"
-queue = "sales"
-on_failure = "voicemail"
 
 [[steps]]
 name = "voicemail"
@@ -67,6 +62,18 @@ next = "bye"
 name = "bye"
 type = "hangup"
 prompt = ["goodbye"]
+"""
+
+#: A flow for boards' callers too, with a transfer (1: sales) whose
+#: on_failure leaves a message: a modem's caller gets to it by an ANI
+#: route, which the configuration cannot tell from a board's.
+SALES_MENU = MODEM_MENU.replace('{ "9" = "voicemail" }',
+                                '{ "1" = "to_sales", "9" = "voicemail" }') + """
+[[steps]]
+name = "to_sales"
+type = "transfer"
+queue = "sales"
+on_failure = "voicemail"
 """
 
 #: What the sample configuration gets: a modem, its trunk group, its route.
@@ -94,6 +101,7 @@ def modem_config(tmp_path, extra="", modems=MODEMS):
     for flow in (etc / "flows").glob("*.toml"):
         (flows / flow.name).write_text(flow.read_text())
     (flows / "modem_menu.toml").write_text(MODEM_MENU)
+    (flows / "sales_menu.toml").write_text(SALES_MENU)
     text = (etc / "cti.toml").read_text()
     for old, new in (('boards = "boards.toml"', f'boards = "{etc / "boards.toml"}"'),
                      ('prompts_dir = "prompts"', f'prompts_dir = "{etc / "prompts"}"'),
@@ -116,18 +124,35 @@ class ModemCentre(Centre):
         clock = task.Clock()
         self.modem = VoiceModemSimulator(clock)
         self.pty = None
+        self.plugged, self.lines = True, []
         if pty:
             self.pty_reactor = PtyReactor(clock)
             self.pty = PtyDevice(self.modem, self.pty_reactor)
             config = modem_config(tmp_path, extra, MODEMS.replace("/dev/ttyACM0",
                                                                   self.pty.path))
-            super().__init__(config, clock=self.pty_reactor, driver=driver)
+            super().__init__(config, clock=self.pty_reactor, driver=driver,
+                             var_dir=config.var_dir)
         else:
-            super().__init__(modem_config(tmp_path, extra), clock=clock, driver=driver,
-                             serial=lambda settings, protocol: SerialLine(clock).connect(
-                                 protocol, self.modem))
+            config = modem_config(tmp_path, extra)
+            super().__init__(config, clock=clock, driver=driver, serial=self._plug,
+                             var_dir=config.var_dir)   # the file's: a reload changes none
         self.server.startService()
         self.run(200)                      # the modem's set-up
+
+    def _plug(self, settings, protocol):
+        """The server opens the modem's port: our line to the simulator, or
+        the error pyserial gives while the modem is unplugged."""
+        if not self.plugged:
+            raise ModemError(f"cannot open the serial port: [Errno 2] could not open port "
+                             f"{settings.port}", function="open", device=settings.port)
+        line = SerialLine(self.clock)
+        self.lines.append(line)
+        line.connect(protocol, self.modem)
+
+    def unplug(self):
+        """The USB modem is pulled out: its port closes under the server."""
+        self.plugged = False
+        self.lines[-1].transport.loseConnection()
 
     def run(self, ms):
         if self.pty is None:
@@ -239,7 +264,10 @@ def test_a_queue_is_refused_with_the_reason_and_the_caller_stays_in_the_flow(cen
     assert not centre.modem.offhook
 
 
-def test_the_flow_s_transfer_to_a_queue_goes_on_at_its_on_failure(centre):
+def test_the_flow_s_transfer_to_a_queue_goes_on_at_its_on_failure(tmp_path):
+    """A modem's caller routed by number to a flow with a transfer: the
+    transfer fails, the flow goes on at its on_failure."""
+    centre = ModemCentre(tmp_path, '\n[[routes]]\nani = "5551234"\nflow = "sales_menu"\n')
     tier = centre.flow_tier()
     centre.modem.call("5551234", "")
     centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the flow answers")
@@ -253,6 +281,8 @@ def test_the_flow_s_transfer_to_a_queue_goes_on_at_its_on_failure(centre):
     centre.run_until(lambda: tier.outcomes, what="the flow ends")
     centre.run_until(centre.cdr, what="the CDR")
     assert centre.cdr()[0].queue is None
+    assert centre.cdr()[0].flow == "sales_menu"
+    centre.close()
 
 
 def test_a_modem_call_routed_to_a_queue_by_its_number_ends_with_the_reason(tmp_path):
@@ -362,24 +392,50 @@ def test_a_modem_is_no_station(tmp_path):
             'stations = ["msiB1C1-4"]', 'stations = ["msiB1C1-4", "mdmB1C1"]')))
 
 
-def test_check_opens_each_modem_s_port_and_the_server_will_not_start_without_it(tmp_path):
-    """`cti server --check` says whether each modem's port opens (a pty's
-    here); one that cannot be opened fails the check, and `cti server`
+def answer_at(master):
+    """A modem on a pty's master that answers one AT with OK."""
+    import os
+
+    heard = b""
+    while b"AT\r" not in heard:
+        heard += os.read(master, 64)
+    os.write(master, b"AT\r\r\nOK\r\n")
+
+
+def test_check_asks_each_modem_for_ok_and_the_server_will_not_start_without_it(
+        tmp_path, monkeypatch):
+    """`cti server --check` sends AT on each modem's port (a pty's here)
+    and wants OK: nothing answering fails the check, saying what to
+    check; a port that cannot be opened fails it, and `cti server`
     refuses to start, in one line naming the port, exit status 2."""
     import io
     import os
     import subprocess
     import sys
+    import threading
 
+    import cti.server.check as check_module
     from cti.server.check import run as check
 
     master, slave = os.openpty()
     try:
         port = os.ttyname(slave)
         config = modem_config(tmp_path, modems=MODEMS.replace("/dev/ttyACM0", port))
+        monkeypatch.setattr(check_module, "AT_WAIT_S", 0.5)
+        out = io.StringIO()
+        assert check(config.path, out) == 2                  # nothing on the port answers
+        assert (f"FAIL devices: voice modem mdmB1C1 on {port}: no answer to AT within 0.5 s: "
+                "is it the modem's AT port, is it powered?") in out.getvalue()
+        monkeypatch.setattr(check_module, "AT_WAIT_S", 10.0)
+        os.set_blocking(master, False)
+        os.read(master, 1024)                                # the first check's AT
+        os.set_blocking(master, True)
+        answering = threading.Thread(target=answer_at, args=(master,), daemon=True)
+        answering.start()
         out = io.StringIO()
         assert check(config.path, out) == 0, out.getvalue()
-        assert f"ok   devices: voice modem mdmB1C1's port {port} opens" in out.getvalue()
+        assert f"ok   devices: voice modem mdmB1C1 answers AT on {port}" in out.getvalue()
+        answering.join()
     finally:
         os.close(slave)
         os.close(master)
@@ -408,7 +464,7 @@ def test_the_sample_s_modem_loads_and_every_modem_key_is_documented(tmp_path):
     text = "\n".join(line[2:] for line in lines)
     config = modem_config(tmp_path, modems="\n" + text + "\n")
     assert config.trunk_group_of("mdmB1C1").name == "modem_lines"
-    assert config.route_for(trunk_group="modem_lines").flow == "after_hours"
+    assert config.route_for(trunk_group="modem_lines").flow == "messages"
     docs = (ROOT / "docs" / "configuration.md").read_text()
     section = docs.split("### `[[modems]]`", 1)[1].split("\n### ", 1)[0]
     assert [k for k in ("port", "baud", "compression", "audio", "init")
@@ -459,3 +515,255 @@ def test_with_no_flow_server_a_modem_call_ends_saying_why(centre):
     centre.run_until(centre.cdr, within_ms=20_000, what="the CDR")
     assert centre.cdr()[0].cause == f"no flow server; {NO_BUS}"
     assert not centre.modem.offhook
+
+
+def test_a_refused_modem_call_that_rings_on_makes_one_cdr(tmp_path):
+    """Routed to a queue, the call is refused at its offer; its caller
+    rings on for a minute more (ten rings): no ring offers it again, one
+    CDR; once the ringing stops the modem takes the next call."""
+    centre = ModemCentre(tmp_path, '\n[[routes]]\nani = "5551234"\nqueue = "support"\n')
+    centre.modem.call("5551234", "")
+    centre.run_until(centre.cdr, within_ms=20_000, what="the CDR")
+    centre.run(70_000)
+    assert [(c.ani, c.cause) for c in centre.cdr()] == [("5551234", NO_BUS)]
+    assert not centre.modem.offhook
+    centre.modem.hang_up("loop")                    # the caller gives up: no more rings
+    centre.run(10_000)
+    centre.modem.call("5559876", "")
+    centre.run_until(lambda: len(centre.cdr()) == 2, within_ms=20_000, what="the next CDR")
+    assert centre.cdr()[1].ani == "5559876"
+    centre.close()
+
+
+def test_with_no_flow_server_a_modem_call_that_rings_on_makes_one_cdr(centre):
+    centre.modem.call("5551234", "")
+    centre.run_until(centre.cdr, within_ms=20_000, what="the CDR")
+    centre.run(70_000)
+    assert [c.cause for c in centre.cdr()] == [f"no flow server; {NO_BUS}"]
+
+
+def test_a_modem_that_answers_error_to_the_off_hook_ends_the_call_saying_why(centre):
+    """AT+VLS=1 answered ERROR (the modem lost voice mode): the call ends
+    at once, its CDR says the line did not go off hook and why, the flow
+    ends, and the line takes the next call."""
+    tier = centre.flow_tier()
+    sim = centre.modem
+    answer = sim._hook
+
+    def refuse(offhook):
+        return sim._send("ERROR") if offhook else answer(offhook)
+    sim._hook = refuse
+    sim.call("5551234", "")
+    centre.run_until(centre.cdr, within_ms=30_000, what="the CDR")
+    assert centre.cdr()[0].cause == ("the line did not go off hook: the modem answered "
+                                     "ERROR")
+    centre.run_until(lambda: tier.outcomes, what="the flow ends")
+    assert not sim.offhook and centre.server.center.layer.calls == {}
+    sim._hook = answer
+    sim.hang_up("loop")
+    centre.run(10_000)
+    sim.call("5559876", "")
+    centre.run_until(lambda: sim.offhook, within_ms=20_000, what="the next call answered")
+
+
+def test_a_modem_unplugged_mid_call_ends_it_at_once_and_comes_back_plugged_in(centre):
+    """The USB modem pulled out while its caller hears the menu: the call
+    ends at once, its CDR saying the line is out of service; the line is
+    out of service (GetLineStatus, an alarm logged) and offers nothing;
+    plugged back in, the server opens its port again, sets it up, and it
+    takes the next call."""
+    tier = centre.flow_tier()
+    client = admin(centre)
+    centre.modem.call("5551234", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the flow answers")
+    centre.run(1_000)
+    centre.unplug()
+    centre.run_until(centre.cdr, within_ms=1_000, what="the CDR at once")
+    assert centre.cdr()[0].cause == "line out of service: its board was removed"
+    centre.run_until(lambda: tier.outcomes, what="the flow ends")
+    centre.run(120_000)
+    rows = {r["device"]: r for r in centre.call(client.call("GetLineStatus"))["devices"]}
+    assert rows[LINE]["ready"] is False
+    assert centre.server.channels[LINE].state == "out_of_service"
+    assert len(centre.cdr()) == 1 and centre.server.center.layer.calls == {}
+
+    centre.plugged = True
+    centre.modem.power_on()
+    centre.run(10_000)
+    rows = {r["device"]: r for r in centre.call(client.call("GetLineStatus"))["devices"]}
+    assert rows[LINE]["ready"] is True
+    assert centre.server.channels[LINE].state == "idle"
+    centre.modem.call("5559876", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the next call")
+    centre.modem.hang_up("loop")
+    centre.run_until(lambda: len(centre.cdr()) == 2, what="the second CDR")
+    assert centre.cdr()[1].ani == "5559876"
+
+
+def test_a_modem_silent_at_start_is_out_of_service_until_it_answers(tmp_path):
+    """A modem that does not answer AT at start (not powered, the wrong
+    port): the line is out of service, a call ringing on it is not
+    answered and makes no CDR, the log says what to check; once it answers,
+    the next set-up takes it and the line takes calls."""
+    from twisted.logger import formatEvent, globalLogPublisher
+
+    logs = []
+    globalLogPublisher.addObserver(logs.append)
+    stall = VoiceModemSimulator.__init__
+
+    def stalled(self, *args, **kwargs):
+        stall(self, *args, **kwargs)
+        self.stalled = True
+    VoiceModemSimulator.__init__ = stalled
+    try:
+        centre = ModemCentre(tmp_path)
+        centre.run(10_000)
+    finally:
+        VoiceModemSimulator.__init__ = stall
+        globalLogPublisher.removeObserver(logs.append)
+    said = [formatEvent(e) for e in logs if e.get("log_level").name == "error"]
+    assert any("no answer on /dev/ttyACM0 to ATZ: is it the modem's AT port, is it powered?"
+               in line for line in said), said
+    assert centre.server.channels[LINE].state == "out_of_service"
+    centre.modem.recover()
+    centre.modem.call("5551234", "")
+    centre.run(20_000)
+    assert not centre.modem.offhook and centre.cdr() == []
+    centre.modem.abandon()
+    centre.run(40_000)                            # the next set-up
+    assert centre.server.channels[LINE].state == "idle"
+    centre.flow_tier()
+    centre.modem.call("5551234", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="answered")
+    centre.close()
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (('compression = "132,8000"', 'compression = "132,7200"'),
+     "'132,7200' is not AT+VSM's argument at 8000 samples a second"),
+    (('compression = "132,8000"', 'compression = "4,8000"'),
+     "'4,8000' is V.253's G.711 ulaw, but audio is 'alaw': make them agree"),
+], ids=["rate", "law"])
+def test_a_modem_s_compression_must_be_one_the_driver_can_play(tmp_path, change, message):
+    e = error(tmp_path, modem_edit(*change))
+    assert e.key == "modems[1].compression" and message in str(e), str(e)
+
+
+def test_a_port_named_twice_through_a_link_is_refused(tmp_path):
+    """/dev/serial/by-id/... is a link to /dev/ttyACM0: one modem."""
+    device = tmp_path / "ttyACM0"
+    device.write_text("")
+    link = tmp_path / "usb-modem-if00"
+    link.symlink_to(device)
+    text = modem_edit('port = "/dev/ttyACM0"', f'port = "{device}"').replace(
+        'port = "/dev/ttyACM1"', f'port = "{link}"')
+    e = error(tmp_path, text)
+    assert e.key == "modems[1].port", str(e)
+    assert f"serial port '{link}' is already declared at modems[0].port as '{device}'" in str(e)
+    e = error(tmp_path, text.replace(f'port = "{link}"', 'port = "/dev/ttyACM1"')
+              + f'\n[sms]\nport = "{link}"\n')
+    assert e.key == "modems[0].port" and "already declared at sms.port" in str(e), str(e)
+
+
+def test_the_server_stops_with_the_modem_s_line_on_hook(centre):
+    """Stopped (no drain time) while its caller hears the menu: the
+    server's stop ends once the modem is back on hook (a second after it
+    was told, here), not before."""
+    centre.server.drain_s = 0
+    centre.flow_tier()
+    centre.modem.call("5551234", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the flow answers")
+    centre.run(500)
+    hook = centre.modem._hook
+    centre.modem._hook = lambda offhook: centre.clock.callLater(1.0, hook, offhook)  # slow
+    stopped = []                                  # the modem's hook as the stop ends
+    centre.server.stopService().addBoth(lambda _: stopped.append(centre.modem.offhook))
+    centre.run_until(lambda: stopped, within_ms=10_000, what="the server stops")
+    assert stopped == [False] and centre.modem.commands[-1] == "AT+VLS=0"
+
+
+def test_a_modem_whose_prompt_hangs_ends_the_call_saying_so_alone(centre):
+    """The modem stops answering while its caller hears the menu: the
+    play's watchdog ends it, and the call ends with the fault as its cause,
+    no word of the CT-Bus (which is not why it ended)."""
+    centre.flow_tier()
+    centre.modem.call("5551234", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the flow answers")
+    centre.run(500)
+    centre.modem.stall()
+    centre.run_until(centre.cdr, within_ms=60_000, what="the CDR")
+    assert centre.cdr()[0].cause == "voice resource hung"
+
+
+@pytest.mark.parametrize(("flow", "message"), [
+    ('[[steps]]\nname = "answer"\ntype = "answer"\nnext = "emergency"\n\n'
+     '[[steps]]\nname = "emergency"\ntype = "transfer"\nnumber = "18005550911"\n',
+     "step 'emergency' is a transfer, but line mdmB1C1 is a voice modem"),
+    ('agent_key = "0"\nagent_queue = "sales"\n',
+     "has agent_key '0', which takes the caller to an agent, but line mdmB1C1 is a voice "
+     "modem"),
+], ids=["transfer", "agent_key"])
+def test_a_modem_group_s_flow_that_would_take_its_caller_out_is_refused(tmp_path, flow,
+                                                                          message):
+    """The flow a modem's trunk group is routed to can take none of its
+    callers to an agent or a number: the error names the route, the
+    flow's file and its step."""
+    path = write(tmp_path, MODEM_BASE)
+    (tmp_path / "flows" / "main_menu.toml").write_text(flow)
+    with pytest.raises(ConfigError) as info:
+        load_server_config(path)
+    e = info.value
+    assert e.key == "routes[2].flow", str(e)
+    assert f"'main_menu': {tmp_path / 'flows' / 'main_menu.toml'} " in str(e), str(e)
+    assert message in str(e) and "(trunk group 'modems')" in str(e), str(e)
+
+
+def test_the_sample_after_hours_flow_is_refused_for_a_modem(tmp_path):
+    """etc/flows/after_hours.toml's option 1 transfers to a number: not for
+    a modem's group (the sample routes it to messages.toml instead)."""
+    with pytest.raises(ConfigError, match="'after_hours': .*after_hours.toml step 'emergency' "
+                       "is a transfer"):
+        modem_config(tmp_path, modems=MODEMS.replace('flow = "modem_menu"',
+                                                     'flow = "after_hours"'))
+
+
+def test_linediag_scan_shows_each_modem_s_port_and_readiness(tmp_path):
+    """`linediag scan`'s table has the modems, their ports, whether each
+    is ready and its alarms: one that does not answer shows no."""
+    from cti.linediag.render import render_scan
+
+    centre = ModemCentre(tmp_path)
+    client = admin(centre)
+    text = render_scan(centre.call(client.call("GetLineStatus"))["devices"])
+    section = text.split("VOICE MODEMS (1)\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert section[0].split() == ["DEVICE", "PORT", "READY", "ALARMS", "STATE", "HOOK"]
+    assert section[1].split() == ["mdmB1C1", "/dev/ttyACM0", "yes", "none", "idle", "on"]
+    centre.modem.stall()
+    centre.server.driver.reset(LINE)            # set up again: no answer now
+    centre.run(10_000)
+    text = render_scan(centre.call(client.call("GetLineStatus"))["devices"])
+    row = text.split("VOICE MODEMS (1)\n", 1)[1].splitlines()[1].split()
+    assert row[:4] == ["mdmB1C1", "/dev/ttyACM0", "no", "not_ready"]
+    centre.close()
+
+
+@pytest.mark.parametrize(("old", "new", "key"), [
+    ('[[modems]]\nport = "/dev/ttyACM0"\n',
+     '[[modems]]\nport = "/dev/ttyACM0"\n\n[[modems]]\nport = "/dev/ttyACM1"\n', "modems"),
+    ('name = "modems"\ndirection = "in"\n', 'name = "modems"\ndirection = "in"\n'
+     'disconnect = ["loop_current"]\n', "trunk_groups"),
+], ids=["a modem added", "its group changed"])
+def test_a_reload_that_changes_the_modems_is_refused_naming_the_key(centre, old, new, key):
+    """Modems and their trunk groups change only with a restart: Reload
+    says which key, and nothing changes (the modem still takes calls)."""
+    path = Path(centre.config.path)
+    text = path.read_text()
+    assert text.count(old) == 1
+    path.write_text(text.replace(old, new))
+    e = refused(centre, admin(centre), "Reload")
+    assert (e.code, e.body["keys"]) == ("needs_restart", [key])
+    assert str(e).endswith(f"{path}: {key}: this changes only with a restart of the server; "
+                           "nothing was reloaded"), str(e)
+    centre.flow_tier()
+    centre.modem.call("5551234", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the flow answers")

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 from twisted.internet import task
+from twisted.logger import LogLevel, formatEvent, globalLogPublisher
 
 from cti.server.config import load_server_config
 from cti.server.lines.pri import PriSpan, PriTrunk, bchannel, bchannel_device
 from cti.storage.models import CallRecord
+from drivers import _dahdi
 from drivers.pri import PriLink
 from tests.centre import Centre, admin, flow_tier, refused, tones_both_ways
 from tests.rig import hears
@@ -377,6 +379,41 @@ def test_a_d_channel_lost_keeps_the_call_up_then_clears_it_with_cause_27(tmp_pat
                      what="layer 2 back")
     assert trunk(centre, device).state == "idle"
     assert sim_call(centre, sim, "5550199") == device
+
+
+def test_an_isdn_board_removed_takes_its_d_channel_down_at_once_said_once(tmp_path):
+    """On DAHDI, the E1's board hot-unplugged with a call up: the
+    D-channel is down at once (not when layer 2 times out), its history
+    saying why, the call cleared and every B-channel out of service; the
+    log says once that its board went, with no warning for each frame
+    libpri goes on trying to send."""
+    said = []
+    globalLogPublisher.addObserver(said.append)
+    try:
+        centre = Centre(pri_config(tmp_path), driver="dahdi")
+        centre.server.startService()
+        centre.run_until(lambda: dchannel(centre).state == "up", within_ms=30_000,
+                         what="the D-channel up")
+        device, _, _, _ = to_agent(centre, admin(centre))
+        said.clear()
+        assert _dahdi.lib.cti_dahdisim_unplug(4) == 0   # the E1 after etc's 3 boards
+        centre.run(200)
+        assert dchannel(centre).state == "down"
+        assert "D-channel down: its board was removed" in dchannel(centre).snapshot()[
+            "history"][-1]
+        centre.run_until(lambda: not centre.center.calls, within_ms=2_000,
+                         what="the call cleared")
+        [cdr] = centre.records.of(CallRecord, trunk=device)
+        assert cdr.cause == f"span {SPAN} down: its board was removed"
+        centre.run(60_000)
+        assert {trunk(centre, f"{SPAN}T{n}").state for n in (1, 2, 30)} == {"out_of_service"}
+    finally:
+        globalLogPublisher.removeObserver(said.append)
+    about = [formatEvent(e) for e in said if e.get("dchannel") == DCHANNEL
+             and e["log_level"] >= LogLevel.warn]
+    assert about == [f"{DCHANNEL}: D-channel down: its board was removed: no frame is sent "
+                     "on it until the board is plugged back and the server restarted"]
+    centre.center.stop()
 
 
 # -- overlap receiving ----------------------------------------------------------------

@@ -237,7 +237,7 @@ def test_cti_flow_reloads_its_flows_on_cti_reload_and_on_sighup(server, tmp_path
         assert done.stdout.splitlines()[1] == ("  1 flow server told to reload the flow files "
                                                "(their log and the server's say how it went)")
         until("the flows reloaded", lambda: "flows reloaded (the CT server's reload): flow "
-              "main_menu changed; 3 flows" in log.read_text())
+              "main_menu changed; 4 flows" in log.read_text())
         menu.write_text(original.replace('"1" = "to_sales"', '"1" = "to_salse"'))
         os.kill(flow.pid, signal.SIGHUP)
         line = next(n for n, text in enumerate(original.splitlines(), 1)

@@ -111,7 +111,7 @@ class ModemFarLine:
 def line_chassis(modems):
     return Chassis(driver=modems.driver, run=modems.run, voice=LINE, voice2=LINE2,
                    events=modems.events, advance_board_only=modems.run, line=LINE,
-                   far=ModemFarLine(modems.sims[0]))
+                   far=ModemFarLine(modems.sims[0]), clocks=(modems.clock,))
 
 
 class TestVoiceModemDriver(DriverConformance, VoiceConformance):

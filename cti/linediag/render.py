@@ -16,6 +16,10 @@ def render_scan(rows):
     boards = [r for r in rows if r["kind"] == "board"]
     if boards:
         out += ["BOARDS", table(boards, ["device", "channels"]), ""]
+    modems = [r for r in rows if r["kind"] == "voice" and "port" in r]
+    if modems:                      # a voice modem's voice: its port and whether it works
+        out += [f"VOICE MODEMS ({len(modems)})",
+                table(modems, ["device", "port", "ready", "alarms", "state", "hook"]), ""]
     for kind, title, cols in (
         ("line", "ANALOG LINES", ["device", "slot", "hook", "loop_current", "ringing",
                                   "polarity_reversed", "hears"]),

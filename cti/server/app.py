@@ -28,7 +28,8 @@ ServerConfig::
 Stopping (SIGTERM) drains: no new call is taken, calls in progress get
 `drain_s` seconds to end, the rest are cleared with cause "server
 shutdown", agents are logged out, and the records are flushed before the
-store stops.
+store stops; then the driver stops its own timers (`stop_events`: a
+watchdog, DAHDI's alarm reads), so nothing of it runs after.
 
 A changed configuration file is taken live by `reloader`
 (cti.server.reload: the Reload service, and SIGHUP while the server runs
@@ -88,6 +89,9 @@ log = Logger()
 
 #: How long a stopping server lets calls finish before clearing them.
 DRAIN_S = 30.0
+#: After the drain, how long the server waits for its voice modems' lines
+#: to be on hook (an AT+VLS=0 on its way) before it stops anyway.
+MODEM_ONHOOK_S = 10.0
 
 
 def hub_users(config):
@@ -328,6 +332,26 @@ class CTServer(MultiService):
         for context in self.r2_contexts.values():
             context.close()
 
+    def _modems_on_hook(self):
+        """A Deferred fired once every voice modem's line is on hook (their
+        calls were drained; the modem may still be answering AT+VLS=0), or
+        after MODEM_ONHOOK_S on the clock, with a warning naming those
+        left off hook: the server's stop must not leave a caller's line
+        held."""
+        busy = [ch for ch in self.channels if isinstance(ch, ModemLine)
+                and ch.state in ("answering", "connected", "far_cleared", "clearing")]
+        if not busy:
+            return defer.succeed(None)
+        done = defer.DeferredList([ch.when("idle") for ch in busy])
+        done.addTimeout(MODEM_ONHOOK_S, self.clock)
+
+        def late(failure):
+            failure.trap(defer.TimeoutError)
+            log.warn("stopping: voice modem lines {names} not on hook after {s:.0f} s",
+                     names=", ".join(ch.name for ch in busy if ch.state != "idle"),
+                     s=MODEM_ONHOOK_S)
+        return done.addCallbacks(lambda _: None, late)
+
     def _close_pri(self):
         """libpri's links on the ISDN D-channels go silent with the server
         (their calls were drained): no timer of theirs runs on, no frame
@@ -359,6 +383,7 @@ class CTServer(MultiService):
             self.hangup.uninstall()
         log.info("stopping: draining calls (up to {s} s)", s=self.drain_s)
         yield self.center.drain(self.drain_s)
+        yield self._modems_on_hook()
         self.line_tests.stop()
         self.telco.stop()
         self.span_watches.stop()
@@ -368,5 +393,6 @@ class CTServer(MultiService):
         self.lag.stop()
         self.hub.close_all("server shutdown")
         yield defer.maybeDeferred(super().stopService)
+        self.driver.stop_events()           # its events' service stopped: its timers too
         if self.sim is not None and not self.sim.virtual_time:
             self.sim.run_clock(False)

@@ -393,7 +393,7 @@ class CallCenter:
         if call.state == "ivr":
             log.warn("call {call}: {op} hung on {voice}: default treatment", call=call.id,
                      op=op, voice=hung)
-            self.ivr.flow_down(call, VOICE_HUNG)
+            self.ivr.flow_down(call, VOICE_HUNG, fault=True)
 
     def caller_digit(self, voice, digit):
         """A key the caller pressed (any time): a waiting caller's exit key

@@ -11,9 +11,10 @@ configuration?  Everything it needs, checked without starting it:
     database        reachable within its connect timeout (SQLite: its file)
     boards          the driver opens them (the simulator builds its chassis),
                     and can drive the stations (their tones: [station_tones])
-    devices         the GSM modem's serial port of [sms] and each voice
-                    modem's of [[modems]] open, and every USB caller-ID box
-                    of [[caller_id_boxes]] is there
+    devices         the GSM modem's serial port of [sms] opens, each voice
+                    modem of [[modems]] answers AT with OK on its port (within
+                    AT_WAIT_S), and every USB caller-ID box of
+                    [[caller_id_boxes]] is there
 
 One line per check, "ok" or "FAIL" with what is wrong and where; the
 exit status is 0 when every check passed, else 2.  The flows' hook
@@ -21,9 +22,14 @@ modules are imported, as `cti server` imports them.
 """
 import os
 import sys
+import time
 from pathlib import Path
 
 from cti.config import ConfigError
+from drivers.modem import modem_name
+
+#: How long `--check` waits for a voice modem's answer to AT.
+AT_WAIT_S = 3.0
 
 
 def run(config_path, out=None):
@@ -155,6 +161,21 @@ def _devices_found(config, driver, open_stations=True):
     return f"{config.driver}: {len(found)} devices, the {len(wanted)} configured among them"
 
 
+def _at(port):
+    """What the modem on `port` answers to AT (its final result: OK,
+    ERROR), or None if nothing within AT_WAIT_S."""
+    port.reset_input_buffer()
+    port.write(b"AT\r")
+    heard = b""
+    deadline = time.monotonic() + AT_WAIT_S
+    while time.monotonic() < deadline:
+        heard += port.read(64)
+        for line in heard.decode("latin-1").splitlines():
+            if line.strip() in ("OK", "ERROR"):
+                return line.strip()
+    return None
+
+
 def _devices(config):
     import serial
 
@@ -164,8 +185,14 @@ def _devices(config):
         with serial.Serial(modem.port, modem.baud, timeout=0):
             said.append(f"the GSM modem's port {modem.port} opens")
     for i, modem in enumerate(config.modems, 1):
-        with serial.Serial(modem.port, modem.baud, timeout=0):
-            said.append(f"voice modem mdmB{i}C1's port {modem.port} opens")
+        with serial.Serial(modem.port, modem.baud, timeout=0.1, rtscts=True) as port:
+            answer = _at(port)
+        if answer != "OK":
+            raise LookupError(f"voice modem {modem_name(i)} on {modem.port}: "
+                              + (f"no answer to AT within {AT_WAIT_S:g} s: is it the "
+                                 "modem's AT port, is it powered?" if answer is None else
+                                 f"it answered {answer} to AT"))
+        said.append(f"voice modem {modem_name(i)} answers AT on {modem.port}")
     if config.caller_id_boxes:
         from drivers.usbcid import find
 

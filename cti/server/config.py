@@ -79,7 +79,7 @@ from drivers.interface import (
     TONE_SETS,
 )
 from drivers.modem import AUDIO_LAWS as MODEM_AUDIO_LAWS
-from drivers.modem import ModemSettings
+from drivers.modem import ModemSettings, modem_name
 from drivers.pri import NODES as PRI_NODES
 from drivers.pri import SWITCH_TYPES
 from drivers.r2 import MAX_DIGITS as R2_MAX_DIGITS
@@ -162,7 +162,10 @@ _PHONE_NUMBER = re.compile(r"\+?[0-9]{3,20}\Z")
 _PIN = re.compile(r"[0-9]{4,8}\Z")
 #: A voice modem's ([[modems]]) serial device, AT+VSM argument and commands.
 _SERIAL_PORT = re.compile(r"/[^\s]+\Z")
-_COMPRESSION = re.compile(r"[0-9]{1,3},[0-9]{4,5}\Z")
+_COMPRESSION = re.compile(r"[0-9]{1,3},8000\Z")
+#: V.253's own G.711 compressions (AT+VSM) and the law each is; a maker's
+#: (above 127) cannot be checked.
+_VSM_LAWS = {"4": "ulaw", "5": "alaw"}
 _AT_COMMAND = re.compile(r"AT[\x21-\x7e][\x20-\x7e]*\Z", re.IGNORECASE)
 
 
@@ -918,7 +921,8 @@ def load_server_config(path):
     overflows = [Route("overflow", "", q.overflow[1], None, 0, f"queues[{i}].overflow")
                  for i, q in enumerate(queues) if q.overflow and q.overflow[0] == "flow"]
     _check_route_flows(reader, (*routes, default_route, *overflows), flow.flows_dir)
-    _check_modem_routes(reader, trunk_groups, devices, routes, default_route)
+    _check_modem_routes(reader, trunk_groups, devices, routes, default_route,
+                        flow.flows_dir if flow is not None else None)
     sms = _sms(reader, data)
     _check_ports(reader, modems, sms)
     boxes = _caller_id_boxes(reader, data)
@@ -1097,29 +1101,47 @@ def _modems(reader, data, devices):
                                "or \"/dev/serial/by-id/...\""),
             baud=reader.integer(t, key, "baud", defaults.baud, 300, 4_000_000),
             compression=reader.string(t, key, "compression", defaults.compression,
-                                      pattern=_COMPRESSION, expected="AT+VSM's argument, "
+                                      pattern=_COMPRESSION, expected="AT+VSM's argument at "
+                                      "8000 samples a second (the driver's G.711 rate), "
                                       "such as \"4,8000\" (G.711 mu-law) or \"5,8000\" "
                                       "(A-law): the modem's AT+VSM=? lists its own"),
             audio=reader.string(t, key, "audio", defaults.audio, choices=MODEM_AUDIO_LAWS),
             init=init))
-        name = f"mdmB{i + 1}C1"
+        law = _VSM_LAWS.get(modems[-1].compression.split(",")[0])
+        if law is not None and law != modems[-1].audio:
+            reader.fail(f"{key}.compression", f"{modems[-1].compression!r} is V.253's G.711 "
+                        f"{law}, but audio is {modems[-1].audio!r}: make them agree (4,8000 "
+                        "is ulaw, 5,8000 alaw)")
+        name = modem_name(i + 1)
         devices[name] = Device(name, "modem", i, "modem")
     return tuple(modems)
 
 
 def _check_ports(reader, modems, sms):
-    """No two serial devices on one port: the modems', and [sms]'s."""
-    seen = {} if sms is None else {sms.modem.port: "sms.port"}
+    """No two serial devices on one port: the modems', and [sms]'s; two
+    names of one device (a /dev/serial/by-id/ link and its /dev/ttyACM0)
+    are one port."""
+    def device(port):
+        return os.path.realpath(port) if os.path.exists(port) else port
+
+    seen = {} if sms is None else {device(sms.modem.port): ("sms.port", sms.modem.port)}
     for i, modem in enumerate(modems):
-        reader.unique(seen, modem.port, f"modems[{i}].port", "serial port")
+        key, real = f"modems[{i}].port", device(modem.port)
+        if real in seen:
+            where, named = seen[real]
+            same = "" if named == modem.port else f" as {named!r} (both are {real})"
+            reader.fail(key, f"serial port {modem.port!r} is already declared at "
+                        f"{where}{same}")
+        seen[real] = (key, modem.port)
 
 
-def _check_modem_routes(reader, trunk_groups, devices, routes, default_route):
+def _check_modem_routes(reader, trunk_groups, devices, routes, default_route, flows_dir):
     """Calls on a voice modem stay in the IVR: a route of a trunk group
     with a modem goes to a flow, and so does the default route when such a
-    group has no route of its own.  (A DNIS or ANI route to a queue that a
-    modem's call matches is refused when the call comes:
-    cti.server.queueing.)"""
+    group has no route of its own; that flow has no transfer step and no
+    agent_key (`_check_modem_flow`).  (A DNIS or ANI route that a modem's
+    call matches is refused when the call comes: cti.server.queueing, a
+    flow's transfer going on at its on_failure.)"""
     for group in trunk_groups:
         modem = next((c for c in group.channels if devices[c].kind == "modem"), None)
         if modem is None:
@@ -1130,11 +1152,37 @@ def _check_modem_routes(reader, trunk_groups, devices, routes, default_route):
                 reader.fail(f"{route.key}.queue", f"{route.queue!r}: "
                             f"{NO_BUS.format(line=modem)} (trunk group {group.name!r}): "
                             "route it to a flow")
+            _check_modem_flow(reader, route, group.name, modem, flows_dir)
         if not own and default_route.queue is not None:
             reader.fail("routing.default.queue", f"{default_route.queue!r}: trunk group "
                         f"{group.name!r} has no route of its own, and "
                         f"{NO_BUS.format(line=modem)}: give it a route to a flow "
                         f"([[routes]] trunk_group = \"{group.name}\", flow = ...)")
+        if not own:
+            _check_modem_flow(reader, default_route, group.name, modem, flows_dir)
+
+
+def _check_modem_flow(reader, route, group, modem, flows_dir):
+    """The flow `route` gives a modem's calls takes none of them to an
+    agent or a number: no transfer step, no agent_key (its file read as
+    TOML; one that does not parse is the flow loader's to report)."""
+    if route.flow is None or flows_dir is None:
+        return
+    path = flows_dir / f"{route.flow}.toml"
+    try:
+        flow = load(str(path))
+    except ConfigError:
+        return
+    why = (f"{NO_BUS.format(line=modem)} (trunk group {group!r}): give the group a flow "
+           "that keeps its callers (messages, menus, recordings)")
+    if "agent_key" in flow:
+        reader.fail(f"{route.key}.flow", f"{route.flow!r}: {path} has agent_key "
+                    f"{flow['agent_key']!r}, which takes the caller to an agent, but {why}")
+    steps = flow.get("steps")
+    for step in steps if isinstance(steps, list) else ():
+        if isinstance(step, dict) and step.get("type") == "transfer":
+            reader.fail(f"{route.key}.flow", f"{route.flow!r}: {path} step "
+                        f"{step.get('name')!r} is a transfer, but {why}")
 
 
 def _caller_id_boxes(reader, data):

@@ -45,7 +45,7 @@ struct cti_chanvoice {
     int dtmf_on, mf_on;
     cti_cpt_rx *cpt;
     cti_cid_rx *cid;
-    int cid_on, cid_ready;
+    int cid_listen, cid_ready;  /* feeding the receiver; callerid holds one read */
     cti_callerid callerid;
     int silence_dbm0;           /* below this level (dBm0) is silence */
     int silence_events, silent; /* reporting its changes; silent as last reported */
@@ -309,9 +309,16 @@ size_t cti_chanvoice_lost(cti_chanvoice *cv)
 
 void cti_chanvoice_cid(cti_chanvoice *cv, int on)
 {
-    cv->cid_on = on;
+    cv->cid_listen = on;
     cv->cid_ready = 0;
     cti_cid_rx_reset(cv->cid);
+}
+
+void cti_chanvoice_cid_listen(cti_chanvoice *cv, int on)
+{
+    if (on && !cv->cid_listen)
+        cti_cid_rx_reset(cv->cid);      /* nothing half heard before the pause */
+    cv->cid_listen = on;
 }
 
 int cti_chanvoice_callerid(cti_chanvoice *cv, cti_callerid *out)
@@ -448,8 +455,10 @@ int cti_chanvoice_block(cti_chanvoice *cv, const int16_t *rx, int16_t *tx, int n
     if (cv->mf_on)
         *ndigits += cti_digit_rx_feed(cv->mf_rx, rx, n, digits + *ndigits, max - *ndigits);
     *ntones = cti_cpt_rx_feed(cv->cpt, rx, n, tones, max);
-    if (cv->cid_on && !cv->cid_ready && cti_cid_rx_feed(cv->cid, rx, n, &cv->callerid))
+    if (cv->cid_listen && cti_cid_rx_feed(cv->cid, rx, n, &cv->callerid)) {
         cv->cid_ready = 1;
+        flags |= CTI_CV_CALLERID;
+    }
     if (cti_power_dbm0(rx, n) < (float)cv->silence_dbm0)
         flags |= CTI_CV_SILENT;
     flags |= silence_changes(cv, flags & CTI_CV_SILENT, n);

@@ -27,6 +27,7 @@ typedef struct cti_chanvoice cti_chanvoice;
 #define CTI_CV_SILENCE_ON  0x08 /* silence began: 100 ms below the level */
 #define CTI_CV_SILENCE_OFF 0x10 /* silence ended: 30 ms above it */
 #define CTI_CV_R2MF      0x20   /* the R2 signal heard changed (cti_chanvoice_r2mf_heard) */
+#define CTI_CV_CALLERID  0x40   /* a caller ID was read (cti_chanvoice_callerid has it) */
 
 /* Call-progress results (cti_chanvoice_result). */
 typedef enum {
@@ -64,7 +65,11 @@ cti_cp_result cti_chanvoice_result(const cti_chanvoice *cv, cti_cp_connect *how)
 
 /* What the channel hears.  digits: which receivers run.  record: keep what
  * it hears (on), or stop; take moves up to max recorded samples out and
- * returns how many.  cid: look for a caller ID (FSK) until one is read. */
+ * returns how many.  cid: afresh, the caller ID read forgotten, and listen
+ * for one (FSK) or not.  cid_listen: listen (on) or pause (an FXO port off
+ * hook: the far end's voice is no caller ID), keeping the one read.  While
+ * listening every caller ID read replaces the last (each block reading one
+ * returns CTI_CV_CALLERID): a next call's comes after the one before. */
 void cti_chanvoice_digits(cti_chanvoice *cv, int dtmf, int mf);
 void cti_chanvoice_record(cti_chanvoice *cv, int on);
 size_t cti_chanvoice_take(cti_chanvoice *cv, int16_t *out, size_t max);
@@ -72,6 +77,7 @@ size_t cti_chanvoice_take(cti_chanvoice *cv, int16_t *out, size_t max);
  * the last call: returned and reset to 0. */
 size_t cti_chanvoice_lost(cti_chanvoice *cv);
 void cti_chanvoice_cid(cti_chanvoice *cv, int on);
+void cti_chanvoice_cid_listen(cti_chanvoice *cv, int on);
 int cti_chanvoice_callerid(cti_chanvoice *cv, cti_callerid *out);  /* 1 once read */
 
 /* Silence: a block heard below the channel's level (dBm0; -40 until set,

@@ -72,6 +72,17 @@
  * sent this tick, and puts what was written to it where the line hears it
  * next tick (the paired voice channel's transmit slot, the board's power-on
  * routing) - one tick of latency each way, as every hop in the simulator.
+ *
+ * A board unplugged (cti_dahdisim_unplug) is unregistered as the kernel's
+ * dahdi_unregister_device does it: after 1 s (UNREGISTER_MS) if one of its
+ * channels is open, else at once.  Where it differs from the kernel (and
+ * docs/dahdi.md says so): a channel whose REMOVED event was read answers
+ * ENODEV at once to every read, write and ioctl, where the kernel's stays
+ * registered until dahdi_chan_unreg (its ioctls answered, nothing to read:
+ * EAGAIN) - the driver closes it on REMOVED, so it never asks in between;
+ * and DAHDI_CHANCONFIG of a channel with no device here (an E1 CAS span's
+ * timeslot 16) is EINVAL, where the kernel takes any signalling within
+ * the channel's sigcap.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -101,7 +112,8 @@
 #define RXSIG_RING 3
 #define FIRST_PSEUDO 0x8000      /* the kernel's FIRST_PSEUDO_CHANNEL */
 #define UNREGISTER_MS 1000       /* dahdi_unregister_device's msleep: a removed
-                                  * board's channels keep their files this long */
+                                  * board's channels keep their files this long,
+                                  * if one of them is open (else none at all) */
 #define EVENT_ROOM (DAHDI_MAX_EVENTSIZE - 1)    /* the kernel's ring keeps one free */
 #define FXO_SIGCAP (DAHDI_SIG_FXSLS | DAHDI_SIG_FXSGS | DAHDI_SIG_FXSKS)
 #define RBS_SIGCAP (DAHDI_SIG_EM | DAHDI_SIG_CAS | DAHDI_SIG_CLEAR | DAHDI_SIG_FXSLS | \
@@ -426,15 +438,18 @@ void cti_dahdisim_tone_zone(int loaded)
  * dahdi_unregister_device: disable_span queues DAHDI_EVENT_REMOVED on each
  * channel of span `spanno`, and dahdi_alarm_notify ALARM if the span had
  * no alarm (its alarms become NOTOPEN); nothing comes from the board any
- * more, and once REMOVED is read every read, write and ioctl is ENODEV.
- * UNREGISTER_MS later _dahdi_unassign_span takes the span and its
- * channels off the kernel's lists and dahdi_chan_unreg gives their open
- * files the nodev file operations: ENODEV for everything, events read or
- * not (GETEVENT still says REMOVED); SPANSTAT of the span, GET_PARAMS and
- * SPECIFY of its channels EINVAL.  -1 (ENXIO): no such span. */
+ * more, and once REMOVED is read every read, write and ioctl is ENODEV
+ * (earlier than the kernel's: its channel stays registered, its ioctls
+ * answered, until dahdi_chan_unreg).  UNREGISTER_MS later if one of its
+ * channels is open (the kernel's msleep), else at once,
+ * _dahdi_unassign_span takes the span and its channels off the kernel's
+ * lists and dahdi_chan_unreg gives their open files the nodev file
+ * operations: ENODEV for everything, events read or not (GETEVENT still
+ * says REMOVED); SPANSTAT of the span, GET_PARAMS and SPECIFY of its
+ * channels EINVAL.  -1 (ENXIO): no such span. */
 int cti_dahdisim_unplug(int spanno)
 {
-    int i, found = 0, quiet;
+    int i, found = 0, open = 0, quiet;
     dspan *s;
     sim_lock();
     if (sim_ensure() < 0 || build() < 0 || !(s = span_no(spanno)) || s->removed) {
@@ -447,13 +462,15 @@ int cti_dahdisim_unplug(int spanno)
         if (c->spanno != spanno || c->removed)
             continue;
         found = 1;
+        open += c->opens > 0;   /* open_channel_count */
         c->removed = 1;
         queue_event(c, DAHDI_EVENT_REMOVED);
         if (quiet)
             queue_event(c, DAHDI_EVENT_ALARM);
     }
     s->removed = 1;
-    s->unregister_ms = UNREGISTER_MS;
+    s->unregister_ms = open ? UNREGISTER_MS : 0;
+    s->gone = !open;            /* nobody to tell: no msleep */
     update_wakefd();
     sim_unlock();
     return found ? 0 : fail(ENXIO);
@@ -1404,8 +1421,9 @@ static dchannel *span_channel(int channo)
  * rawhdlc, nethdlc or fcshdlc line) takes its master's signalling and
  * SPECIFY refuses it; a dacs channel is cross-connected to `idlebits`
  * and SPECIFY refuses it too.  Only a channel with a device here can take
- * another signalling (one without stays unconfigured).  EINVAL: no such
- * channel, master or dacs partner, as the kernel's. */
+ * another signalling: one without is EINVAL (the kernel's takes one its
+ * sigcap allows) and stays unconfigured.  EINVAL: no such channel, master
+ * or dacs partner, as the kernel's. */
 static int chanconfig(const struct dahdi_chanconfig *cc)
 {
     dchannel *c = span_channel(cc->chan), *other = NULL;

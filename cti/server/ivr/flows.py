@@ -136,18 +136,22 @@ class Flows:
                 "direction": c.direction, "trunkGroup": c.trunk_group,
                 "device": call.trunk.name, "data": dict(c.data)}
 
-    def flow_down(self, call, why):
+    def flow_down(self, call, why, fault=False):
         """The default treatment: the flow_down queue (or a clear-down, as
         for a voice modem's caller, whose calls stay in the IVR); a caller
-        an agent sent through a flow goes back to the agent."""
+        an agent sent through a flow goes back to the agent.  `fault`: the
+        call's own trouble (its voice resource hung), not the flow
+        server's: a modem's call then ends with `why` alone as its cause;
+        else `why` and, where a queue would have taken the caller, why
+        none can."""
         if call.state == "talking":              # a flow consultation
             self.consults.flow_over(call, why)
             return
         self.stop(call, why)
-        if call.trunk.ivr_only:                  # a voice modem's caller: no queue takes it
-            self.layer.finish(call, "system", f"{why}; {call.trunk.ivr_only}")
-            return
         queue = self.layer.config.flow_down_queue
+        if call.trunk.ivr_only and (fault or queue):   # a voice modem's caller: no queue
+            self.layer.finish(call, "system", why if fault else f"{why}; {call.trunk.ivr_only}")
+            return
         if not queue:
             self.layer.finish(call, "system", f"{why}, and no flow_down queue")
             return

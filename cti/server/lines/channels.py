@@ -49,7 +49,12 @@ from cti.server.interfaces import IOutsideParty
 from cti.server.lines.disconnect import DEFAULTS, SilenceWatch, Supervision
 from cti.statemachine import Table
 from drivers.errors import CallerIdUnavailable, DeviceBusy, DeviceRemoved
-from drivers.interface import DEFAULT_SILENCE_DBM0, CallProgress
+from drivers.interface import (
+    DEFAULT_SILENCE_DBM0,
+    NOT_READY_ALARM,
+    REMOVED_ALARM,
+    CallProgress,
+)
 
 log = Logger()
 
@@ -68,9 +73,8 @@ NO_ANSWER_S = 45.0
 VOICE_HUNG = "voice resource hung"
 #: An analog port's own alarms (the driver's "alarm" events on its name)
 #: as a line's out-of-service reason says them.
-LINE_ALARMS = {"removed": "its board was removed", "red": "no battery on the line"}
-#: The driver's alarm of a device (or a span) whose board was hot-unplugged.
-REMOVED = "removed"
+LINE_ALARMS = {REMOVED_ALARM: "its board was removed", "red": "no battery on the line",
+               NOT_READY_ALARM: "its voice modem does not take its set-up (see the log)"}
 #: In-band tones that end an outbound call, and the reason given.
 FAILING_TONES = {"busy": "busy", "reorder": "reorder", "sit": "number unobtainable"}
 
@@ -115,7 +119,10 @@ LOOP_START = Table("loop_start", initial="idle", transitions=[
     ("offered", "abandoned", "far_cleared"),
     ("offered", "answer", "answering"),        # off-hook requested
     ("answering", "answered", "connected"),
-    ("offered", "release", "clearing"),
+    ("answering", "answer_failed", "clearing"),  # the line did not go off hook
+    # refused unanswered: on hook, the rest of its rings ignored until they stop
+    ("offered", "release", "refused"),
+    ("refused", "ring_stopped", "idle"),
     ("answering", "release", "clearing"),
     ("connected", "release", "clearing"),
     ("connected", "far_clear", "far_cleared"),
@@ -342,7 +349,7 @@ class Channel:
             return
         log.warn("{channel}: {op} never completed; the channel was reset", channel=self.name,
                  op=event.data.get("op"))
-        was_in_call = self.state not in ("idle", "clearing")
+        was_in_call = self.state not in ("idle", "clearing", "refused")
         self.machine.fire("hung", op=event.data.get("op"))
         if was_in_call:
             self.listener.trunk_released(self, "board operation hung")
@@ -646,6 +653,8 @@ class LoopStartLine(OutsideLine, Channel):
     LINE_EVENTS = frozenset({"ring", "ring_stopped", "loop_current", "polarity_reversed",
                              "tone"})
     _on_hook_after_stop = False          # a clear-down waits for an operation to end
+    #: What an off-hook that failed with an error says (`_answer_failed`).
+    OFFHOOK_ERROR = "the board reported an error"
 
     def _supervise(self, supervision):
         """Heed the disconnect methods of `supervision`; with silence, its
@@ -722,8 +731,8 @@ class LoopStartLine(OutsideLine, Channel):
         log.error("{channel}: {reason}", channel=self.name, reason=reason, alarm_kind="line")
         if not first:
             return
-        if self.state not in ("idle", "clearing", "far_cleared", "out_of_service") \
-                and self.outbound is None:
+        if self.state not in ("idle", "clearing", "far_cleared", "out_of_service",
+                              "refused") and self.outbound is None:
             self.listener.trunk_released(self, reason)      # the call layer releases it
         self.take_out_of_service(reason)
 
@@ -746,12 +755,17 @@ class LoopStartLine(OutsideLine, Channel):
             if self.state == "offered":
                 self.machine.fire("abandoned")
                 self.listener.trunk_released(self, "caller abandoned while ringing")
+            elif self.state == "refused":
+                self.machine.fire("ring_stopped")
             else:
                 self.machine.fire_if("abandoned")
-        elif kind == "hook_done":
-            if event.data.get("offhook") and self.state == "answering":
+        elif kind == "hook_done" and self.state == "answering":
+            if event.data.get("offhook"):
                 self.machine.fire("answered")
-            elif not event.data.get("offhook") and self.state in ("clearing", "far_cleared"):
+            elif "hung" not in event.data.get("reasons", ()):   # hung: operation_failed
+                self._answer_failed(event.data.get("reasons", ()))
+        elif kind == "hook_done":
+            if not event.data.get("offhook") and self.state in ("clearing", "far_cleared"):
                 self.machine.fire("idle")
         elif kind == "loop_current" and not event.data.get("on"):
             self._heed("loop_current", "loop current drop")
@@ -781,6 +795,17 @@ class LoopStartLine(OutsideLine, Channel):
     def answer(self):
         self.machine.fire("answer")
         self.driver.set_hook(self.name, True)
+
+    def _answer_failed(self, reasons):
+        """The off-hook of an answer did not take (a modem answered ERROR
+        to AT+VLS=1): the call is released with the reason as its cause,
+        the line put back on hook."""
+        why = self.OFFHOOK_ERROR if "error" in reasons else "the board left it on hook"
+        reason = f"the line did not go off hook: {why}"
+        log.error("{channel}: {reason}", channel=self.name, reason=reason)
+        self.machine.fire("answer_failed", reason=reason)
+        self.listener.trunk_released(self, reason)
+        self._clear_down()
 
     # -- outbound ------------------------------------------------------------
     def seize(self, number, no_answer_s=NO_ANSWER_S):
@@ -814,16 +839,16 @@ class LoopStartLine(OutsideLine, Channel):
         return kind in ("loop_current", "polarity_reversed", "tone", "ring_stopped")
 
     def release(self, reason="normal"):
-        if self.state in ("idle", "clearing"):
+        if self.state in ("idle", "clearing", "refused"):
             return self.wait_idle()
         if self.outbound is not None:           # a call out not connected yet: given up
             self.driver.stop(self.voice)
             self._outbound_failed(reason)
             return self.wait_idle()
         if self.state == "offered":
-            # not answered yet: stay on-hook and let the ringing run out
+            # not answered: it stays on hook, refused, the rest of its rings
+            # ignored until they stop (each would offer the call anew)
             self.machine.fire("release", reason=reason)
-            self.machine.fire("idle")
             return self.wait_idle()
         self.machine.fire("release", reason=reason)
         self._clear_down()
@@ -894,7 +919,7 @@ class T1LoopStartTrunk(PooledVoice, LoopStartLine):
             return
         if kind == "signalling":
             changed = event.data.get("changed", frozenset())
-            if "b_off" in changed and self.state in ("idle", "ringing", "offered"):
+            if "b_off" in changed and self.state in ("idle", "ringing", "offered", "refused"):
                 self._ring()
         elif kind == "tone" and event.data.get("on") and event.data.get("tone") in (
                 "busy", "reorder"):
@@ -909,8 +934,9 @@ class T1LoopStartTrunk(PooledVoice, LoopStartLine):
             if not self._take_voice():
                 return
             self._rings = 0
-        self._rings += 1
-        self.machine.fire("ring", count=self._rings)
+        if self.state != "refused":             # a refused call's rings are only timed
+            self._rings += 1
+            self.machine.fire("ring", count=self._rings)
         if self._gap is not None and self._gap.active():
             self._gap.reset(self.RING_GAP_S)
         else:
@@ -928,6 +954,8 @@ class T1LoopStartTrunk(PooledVoice, LoopStartLine):
         elif self.state == "ringing":
             self.machine.fire("abandoned")
             self._clear_down()
+        elif self.state == "refused":
+            self.machine.fire("ring_stopped")
 
     def _take_voice(self):
         voice = self.voice_pool.take(self)
@@ -962,11 +990,14 @@ class T1LoopStartTrunk(PooledVoice, LoopStartLine):
             super(LoopStartLine, self)._far_cleared(how)   # not the analog line's
 
     def release(self, reason="normal"):
-        self._stop_gap()
-        if self.state == "offered":
-            self.machine.fire("release", reason=reason)
-            self._clear_down()
+        if self.state in ("offered", "refused"):
+            # refused unanswered: on hook, its voice resource back; the gap
+            # timer goes on, so the rest of its rings offer nothing
+            if self.state == "offered":
+                self.machine.fire("release", reason=reason)
+                self._clear_down()
             return self.wait_idle()
+        self._stop_gap()
         return super().release(reason)
 
     def _stop_gap(self):
@@ -1021,7 +1052,7 @@ class Station(Channel):
 
     def handle(self, event):
         kind = event.kind
-        if kind == "alarm" and event.data.get("alarm") == REMOVED and event.data["raised"]:
+        if kind == "alarm" and event.data.get("alarm") == REMOVED_ALARM and event.data["raised"]:
             self._removed()
         elif kind == "station_answered" and self.state == "ringing":
             self.machine.fire("answered")
@@ -1049,7 +1080,7 @@ class Station(Channel):
 
     def out_of_service_reason(self):
         """Why the phone is out of service (its board removed), or None."""
-        return LINE_ALARMS[REMOVED] if self.state == "out_of_service" else None
+        return LINE_ALARMS[REMOVED_ALARM] if self.state == "out_of_service" else None
 
     def _removed(self):
         """Its board was removed: out of service for good (no ring, no
@@ -1059,7 +1090,7 @@ class Station(Channel):
         if self.state == "out_of_service":        # said already (an ENODEV met first)
             return
         was = self.state
-        reason = f"phone out of service: {LINE_ALARMS[REMOVED]}"
+        reason = f"phone out of service: {LINE_ALARMS[REMOVED_ALARM]}"
         self.machine.fire("removed", reason=reason)
         log.error("{station}: {reason}", station=self.name, reason=reason, alarm_kind="line")
         self.listener.station_removed(self, was, reason)

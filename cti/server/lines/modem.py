@@ -24,6 +24,8 @@ NO_BUS = "line {line} is a voice modem: it has no CT-Bus, so its calls stay in t
 class ModemLine(LoopStartLine):
     """A voice modem's line: a loop-start line whose calls stay in the IVR."""
 
+    OFFHOOK_ERROR = "the modem answered ERROR"
+
     def __init__(self, name, driver, clock, listener, group=None, supervision=None):
         super().__init__(name, driver, clock, listener, group=group, supervision=supervision)
         self.ivr_only = NO_BUS.format(line=name)

@@ -64,7 +64,11 @@ is not back when it expires the calls are released with cause 27
 (destination out of order); calls not yet answered are cleared at once.
 While it is down (and until it first comes up) the idle B-channels are
 out of service, as a span's in alarm: no call is placed on them, and
-calls out go to other trunks.
+calls out go to other trunks.  The D-channel's board removed (DAHDI
+hot-unplug: the driver's alarm "removed" on the D-channel) is such a
+loss at once and for good, said once in the log: down without waiting
+for layer 2 to time out, and no frame is handed to the driver again
+(libpri's retries go nowhere; its T309 runs as on any loss).
 Every trunk and every D-channel has a declared machine with its
 history; a D-channel's also counts libpri's configuration errors (both
 ends network, or both CPE: the doctor's pri.side rule) and the causes
@@ -77,9 +81,16 @@ Every frame either way can be traced (`PriSpan.tracers`: callables of
 from collections import Counter
 
 from cti.logs import Logger
-from cti.server.lines.channels import NO_ANSWER_S, Channel, OutsideLine, PooledVoice
+from cti.server.lines.channels import (
+    LINE_ALARMS,
+    NO_ANSWER_S,
+    Channel,
+    OutsideLine,
+    PooledVoice,
+)
 from cti.statemachine import Table
 from drivers.errors import PriError
+from drivers.interface import REMOVED_ALARM
 from drivers.pri import CAUSE_BUSY, CAUSE_NORMAL, PriLink, cause_text
 
 log = Logger()
@@ -193,6 +204,8 @@ DCHANNEL = Table("dchannel", initial="down", transitions=[
     ("down", "config_error", "="),             # libpri: the far end's role is ours too
     ("up", "restart", "="),                    # the far end restarted channels
     ("down", "restart", "="),
+    ("up", "removed", "down"),                 # its board unplugged: down for good
+    ("down", "removed", "="),
 ])
 
 
@@ -217,12 +230,12 @@ class PriTrunk(OutsideLine, PooledVoice, Channel):
         """Idle again while the D-channel is down: out of service until it
         is up (no call can be signalled on the channel meanwhile)."""
         super()._changed(machine, transition)
-        if transition.target == "idle" and self.state == "idle" and not self.dchannel.link.up:
+        if transition.target == "idle" and self.state == "idle" and not self.dchannel.up:
             self.machine.fire("out_of_service", reason="D-channel down")
 
     def back_in_service(self):
         """Its span healthy, or its D-channel up: idle again if both are."""
-        if self.dchannel.link.up:
+        if self.dchannel.up:
             super().back_in_service()
 
     def snapshot(self):
@@ -301,7 +314,7 @@ class PriTrunk(OutsideLine, PooledVoice, Channel):
         d = self._outbound_start(number, no_answer_s)
         span = self.dchannel
         self.cause = None
-        if not span.link.up:
+        if not span.up:
             self._outbound_failed("D-channel down")
             return d
         if not self._take_voice():
@@ -471,6 +484,7 @@ class PriSpan:
         self.tracers = []                 # callables(frame, outgoing): traces running
         self.config_errors = []           # libpri's texts (the last few)
         self.far_causes = Counter()       # Q.850 cause -> calls the far end cleared with it
+        self.removed = False              # its board unplugged: no frame sent again
         self.machine = DCHANNEL.machine(clock, device, on_change=self._changed)
         self.link = PriLink(device, settings.node, settings.switchtype, clock,
                             send=self._send, on_event=self._event, overlap=settings.overlap)
@@ -480,22 +494,52 @@ class PriSpan:
     def state(self):
         return self.machine.state
 
+    @property
+    def up(self):
+        """Calls can be signalled: layer 2 established, its board there."""
+        return self.state == "up"
+
     def add(self, trunk):
         """A B-channel of ours; out of service until the D-channel is up."""
         self.trunks[trunk.bchannel] = trunk
-        if not self.link.up:
+        if not self.up:
             trunk.machine.fire("out_of_service", reason="D-channel not up yet")
 
     def handle(self, event):
-        """A board event of the D-channel: a frame that arrived."""
+        """A board event of the D-channel: a frame that arrived, or its
+        board removed (the alarm "removed")."""
         if event.kind == "dchannel_frame":
             self.link.receive(event.data["frame"])
+        elif (event.kind == "alarm" and event.data["alarm"] == REMOVED_ALARM
+              and event.data["raised"]):
+            self._removed()
+
+    def _removed(self):
+        """The D-channel's board was unplugged: a D-channel lost for good,
+        said once.  It is down at once (idle B-channels out of service);
+        libpri, sending into nothing (frames dropped, not tried), finds
+        layer 2 lost and runs T309 for the active calls as on any loss."""
+        if self.removed:
+            return
+        self.removed = True
+        reason = f"D-channel down: {LINE_ALARMS[REMOVED_ALARM]}"
+        log.error("{dchannel}: {reason}: no frame is sent on it until the board is plugged "
+                  "back and the server restarted", dchannel=self.name, reason=reason)
+        self.machine.fire("removed", reason=reason)
+        self._out_of_service(reason)
+
+    def _out_of_service(self, reason):
+        for trunk in list(self.trunks.values()):
+            if trunk.state == "idle":
+                trunk.machine.fire("out_of_service", reason=reason)
 
     def forget(self, call):
         self.owner.pop(call, None)
         self.link.destroy(call)
 
     def _send(self, frame):
+        if self.removed:                # nowhere to send it
+            return
         try:
             self.driver.dchannel_send(self.name, frame)
         except Exception as e:           # a frame lost is what layer 2 recovers from
@@ -518,9 +562,7 @@ class PriSpan:
                     trunk.back_in_service()
         elif kind == "dchannel_down":
             self.machine.fire_if("down")
-            for trunk in list(self.trunks.values()):
-                if trunk.state == "idle":
-                    trunk.machine.fire("out_of_service", reason="D-channel down")
+            self._out_of_service("D-channel down")
         elif kind == "config_error":
             self.config_errors = (self.config_errors + [event.text])[-5:]
             self.machine.fire_if("config_error", text=event.text)

@@ -28,9 +28,10 @@ the supervisors.  The history outlives a restart
 from dataclasses import dataclass
 
 from cti.logs import Logger
-from cti.server.lines.channels import LINE_ALARMS, REMOVED
+from cti.server.lines.channels import LINE_ALARMS
 from cti.statemachine import Table
 from drivers.errors import DriverNotSupported
+from drivers.interface import REMOVED_ALARM
 
 log = Logger()
 
@@ -98,8 +99,8 @@ class Span:
         """Why the span is out of service, for causes and logs."""
         if not self.active:
             return f"span {self.name} recovering from an alarm"
-        if REMOVED in self.active:            # a hot-unplugged board: no line at all
-            return f"span {self.name} down: {LINE_ALARMS[REMOVED]}"
+        if REMOVED_ALARM in self.active:            # a hot-unplugged board: no line at all
+            return f"span {self.name} down: {LINE_ALARMS[REMOVED_ALARM]}"
         alarms = ", ".join(sorted(self.active))
         return f"span {self.name} down: {alarms} alarm" + ("s" if len(self.active) > 1 else "")
 

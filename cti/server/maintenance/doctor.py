@@ -102,7 +102,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 
 from cti.server.config import ServerConfig
-from drivers.interface import DEFAULT_TONE_SETS, ISDN_SIGNALLINGS
+from drivers.interface import DEFAULT_TONE_SETS, ISDN_SIGNALLINGS, REMOVED_ALARM
 from drivers.r2 import BLOCKED_BITS, IDLE_BITS
 
 SEVERITIES = ("error", "warning", "info")
@@ -314,10 +314,10 @@ def board_removed(site: Site) -> Iterator[Symptom | Skip]:
     """"removed" (DAHDI: the board hot-unplugged, the kernel's REMOVED):
     nothing about the line can be told, and no other rule runs on it."""
     for span, report in site.reports.items():
-        if "removed" in report["alarms"]:
+        if REMOVED_ALARM in report["alarms"]:
             yield Symptom(
                 site.where(span),
-                f"its board was removed{_lasting(report, 'removed')}: DAHDI no longer has "
+                f"its board was removed{_lasting(report, REMOVED_ALARM)}: DAHDI no longer has "
                 "the span (an Astribank or USB device unplugged, or its power lost)",
                 "Plug the board back (its cable, its power), check it with dahdi_scan, run "
                 "dahdi_cfg -vv and restart the server: its timeslots stay out of service "
