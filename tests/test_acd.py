@@ -41,6 +41,9 @@ class Owner:
     def call_alive(self, call):
         return call.id not in self.gone
 
+    def station_out_of_service(self, station):
+        return None
+
     def record_queue(self, *row):
         self.log.append(row)
 

@@ -15,7 +15,7 @@ from cti.protocol.client import RemoteError
 from cti.server.consult.consult import MAX_PARTIES
 from cti.statemachine import InvalidTransition
 from cti.storage.models import CallRecord
-from tests.centre import Centre
+from tests.centre import Centre, refused
 from tests.rig import hears
 from tests.test_callcenter import PASSWORD, agent_ready, names
 
@@ -225,6 +225,63 @@ def test_reconnect_and_the_consulted_hanging_up_bring_the_caller_back(centre):
     centre.run_until(lambda: s.acd.agents["1003"].state == "ready",
                      what="1003 is free again")
     assert s.talk_only("caller", "first")
+
+
+def test_a_caller_the_boards_cannot_bring_back_stays_on_hold_and_retrieve_does(
+        centre, monkeypatch, tracebacks):
+    """The consulted hangs up while the card refuses every route: the
+    consultation is over all the same, the caller stays on hold (said in
+    the log; RetrieveCall refused, resource_busy, while the card refuses),
+    and once the card works the agent's RetrieveCall brings it back."""
+    from ctbus.switching import BusError
+    s = Scene(centre)
+    s.consult()
+    s.answer()
+    bus = centre.center.calls[s.call_id].talk.bus
+
+    def no_route(*args, **kwargs):
+        raise BusError("the card is gone")
+    monkeypatch.setattr(bus, "route", no_route)
+    s.phone2.onhook()                                    # the consulted hangs up
+    centre.run_until(lambda: s.acd.agents["1003"].state == "ready",
+                     what="1003 is free again")
+    call = centre.center.calls[s.call_id]
+    assert call.held and call.state == "talking"
+    assert centre.center.consults.by_call == {}
+    error = refused(centre, s.first, "RetrieveCall", call=s.call_id)
+    assert error.code == "resource_busy" and "the card is gone" in error.body["message"]
+    assert call.held
+    monkeypatch.undo()
+    s.ask(s.first, "RetrieveCall", call=s.call_id)
+    assert s.talk_only("caller", "first")
+    assert tracebacks == []
+
+
+def test_a_transfer_the_boards_refuse_to_connect_leaves_the_caller_on_hold(
+        centre, monkeypatch, tracebacks):
+    """The consulting agent hangs up (a transfer) while the card refuses
+    every route and conference: the transfer is done all the same (the
+    consulting agent free, the consulted one has the call), the caller on
+    hold; once the card works the new agent's RetrieveCall connects them."""
+    from ctbus.switching import BusError
+    s = Scene(centre)
+    s.consult()
+    s.answer()
+    bus = centre.center.calls[s.call_id].talk.bus
+
+    def refused_by_the_card(*args, **kwargs):
+        raise BusError("the card is gone")
+    monkeypatch.setattr(bus, "route", refused_by_the_card)
+    monkeypatch.setattr(bus, "conference", refused_by_the_card)
+    s.phone1.onhook()                                    # the consulting agent hangs up
+    centre.run_until(lambda: s.acd.agents["1005"].state != "busy",
+                     what="1005 leaves the call")
+    monkeypatch.undo()
+    call = centre.center.calls[s.call_id]
+    assert call.agent.id == "1003" and call.held
+    s.ask(s.second, "RetrieveCall", call=s.call_id)
+    assert s.talk_only("caller", "second")
+    assert tracebacks == []
 
 
 def test_the_consulting_agent_hanging_up_transfers(centre):

@@ -98,6 +98,9 @@ class Shift:
     def call_alive(self, call):
         return True
 
+    def station_out_of_service(self, station):
+        return None
+
     def record_queue(self, *args):
         pass
 

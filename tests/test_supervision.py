@@ -394,6 +394,45 @@ def test_an_intercept_the_boards_refuse_leaves_the_supervision(centre, monkeypat
     assert s.ask(s.sup, "Intercept", agent="1005")["station"] == SUP_STATION
 
 
+def test_a_refused_intercept_of_a_monitor_keeps_the_supervisor_silent(centre, monkeypatch):
+    """Intercepting a silent monitor makes the supervisor a talker before
+    the agent leaves; the route for caller and supervisor refused, the
+    monitor goes on as it was: nobody hears the supervisor."""
+    s = Scene(centre)
+    s.lift()
+    s.ask(s.sup, "Supervise", agent="1005", mode="monitor", station=SUP_STATION)
+    bus = centre.center.calls[s.call_id].talk.bus
+
+    def no_route(*args, **kwargs):
+        raise BusError("the card is gone")
+    monkeypatch.setattr(bus, "route", no_route)
+    error = s.refused(s.sup, "Intercept", agent="1005")
+    assert error.code == "resource_busy" and "cannot intercept" in error.body["message"]
+    monkeypatch.undo()
+    assert centre.center.acd.agents["1005"].state == "busy"
+    assert s.listen() == {"caller": {AGENT_HZ}, "agent": {CALLER_HZ},
+                          "supervisor": {CALLER_HZ, AGENT_HZ}}
+    s.ask(s.sup, "EndSupervision", agent="1005")
+    assert s.listen() == {"caller": {AGENT_HZ}, "agent": {CALLER_HZ}, "supervisor": set()}
+
+
+def test_a_supervisor_leaves_even_when_the_agent_cannot_be_made_a_talker(centre, monkeypatch):
+    """Whisper ends while the card refuses every change: the supervisor's
+    phone is out of the call all the same (nobody hears it, it hears
+    nobody), and the call's audio is built again with the next change."""
+    s = Scene(centre)
+    s.lift()
+    s.ask(s.sup, "Supervise", agent="1005", mode="whisper", station=SUP_STATION)
+    _boards_refuse(centre, monkeypatch, "conference_set_role", "conference_create",
+                   "conference_add")
+    s.ask(s.sup, "EndSupervision", agent="1005")
+    talk = centre.center.calls[s.call_id].talk
+    assert SUP_STATION not in talk.parties
+    monkeypatch.undo()
+    assert s.listen()["supervisor"] == set()
+    assert SUPERVISOR_HZ not in s.listen()["caller"]
+
+
 def test_monitor_next_call_starts_when_the_agent_answers(centre):
     agent, events = agent_ready(centre, "1005", "msiB1C5")
     sup, sup_events, sup_phone = supervisor_at_headset(centre)

@@ -278,51 +278,65 @@ class CallCenter:
         call.agent, call.station = agent, station     # ring_all: the one who answered
         self.queueing.answered(call)
 
-    def station_no_answer(self, station):
-        if self.consults.station_no_answer(station) or self.dialer.rang_out(station):
+    def station_no_answer(self, station, pause=None):
+        """A phone rang out; `pause`: its agent's not-ready reason instead
+        of back in line (the phone gone with its board)."""
+        if self.consults.station_no_answer(station, pause) \
+                or self.dialer.rang_out(station, pause):
             return
         agent = self.acd.agent_at(station.name)
         if agent is not None:
-            self.acd.no_answer(agent)
+            self.acd.no_answer(agent, pause=pause)
 
     def station_offhook(self, station):
         """A phone lifted with no call: dial tone (calls are placed with MakeCall)."""
 
     def station_onhook(self, station, was):
-        if was != "talking" or self.supervisors.station_onhook(station) \
-                or self.consults.hang_up(station) or self.dialer.hang_up(station):
+        if was == "talking":
+            self._put_down(station)
+
+    def _put_down(self, station, reason=None):
+        """A phone on a call put down (or gone with its board: `reason`
+        says why, the cause where a call ends): whoever has a part in it
+        finds it, a supervisor's, a consultation's (the consulting one's
+        transfers the caller), a call being placed, the called agent's
+        of an internal call, an agent's, the one a supervisor took over."""
+        if self.supervisors.station_onhook(station, reason) \
+                or self.consults.hang_up(station, reason=reason) \
+                or self.dialer.hang_up(station, reason):
             return
         call = self.layer.by_trunk.get(station.name)
         if call is not None:                    # the agent called on an internal call
-            self.dialer.called_agent_hung_up(call)
+            self.dialer.called_agent_hung_up(call, reason=reason)
             return
         agent = self.acd.agent_at(station.name)
         if agent is not None:
             call = self.agents.call_of(agent)
             if call is not None and call.state == "talking":
-                self.desk.hung_up(call, agent, station)
+                self.desk.hung_up(call, agent, station, reason=reason)
             return
         for call in list(self.layer.calls.values()):   # a supervisor who took a call over
             if call.station is station and call.intercepted_by is not None:
-                self.desk.hung_up(call, None, station)
+                self.desk.hung_up(call, None, station, reason=reason)
 
     def station_removed(self, station, was, reason):
-        """A phone gone with its board: a ring it had as unanswered; its
-        agent's call ends (or it leaves the conference) with `reason` as
-        the cause; anything else as a phone put down.  Its agent goes not
-        ready with `reason` (after the call's wrap-up when on one), so no
-        call is offered to a phone that cannot ring."""
+        """A phone gone with its board: a ring it had (or a headset's
+        ringback) as unanswered (its agent straight to not ready, never
+        ready in between); a call it
+        was on as if put down, with `reason` as the cause where the call
+        ends (a consulting agent's removal transfers the caller, as its
+        hang-up does).  Its agent goes not ready with `reason` (after the
+        call's wrap-up when on one; a log-out asked meanwhile stays), so
+        no call is offered to a phone that cannot ring."""
         agent = self.acd.agent_at(station.name)
-        call = self.agents.call_of(agent) if agent is not None else None
-        if agent is not None and agent.state != "notReady":
+        if agent is not None and agent.state != "notReady" and (
+                agent.pending is None or agent.pending[0] != "loggedOff"):
             self.acd.set_not_ready(agent.id, reason, force=True)
             log.error("agent {agent}: not ready, {reason}", agent=agent.id, reason=reason)
-        if was == "ringing":
-            self.station_no_answer(station)
-        elif was == "talking" and call is not None and call.state == "talking":
-            self.desk.hung_up(call, agent, station, reason=reason)
-        elif was in ("talking", "offhook"):
-            self.station_onhook(station, was)
+        if was == "ringing" or agent is not None and agent.state == "reserved":
+            self.station_no_answer(station, pause=reason)      # a headset's ringback too
+        elif was == "talking":
+            self._put_down(station, reason)
 
     def span_down(self, span, reason):
         """Clear every call on the span's timeslots, with `reason` as the

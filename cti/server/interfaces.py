@@ -205,6 +205,9 @@ class IACDOwner(Interface):
     def call_alive(call):
         """The ACD's sweep asks whether the call is still up."""
 
+    def station_out_of_service(station):
+        """Why the phone cannot take calls (its board removed), or None."""
+
     def record_queue(call_id, queue, agent, event, *data):
         """A queue-log row."""
 

@@ -288,7 +288,7 @@ class Consultations:
         self.by_station[station.name] = consult
         self._begin(consult, cause)
         if by_station is not None:
-            self.layer.driver.station_tone(by_station, "ringback")
+            self.layer.channels[by_station].tone("ringback")
         self.layer.model.connect(ringing, station.name, "alerting", cause=cause, agent=target.id)
         self.queueing.ring(station, target)
         if ring_s is None:
@@ -469,7 +469,7 @@ class Consultations:
 
     def _answered(self, consult, station, cause=None):
         consult.stop_timer()
-        self.layer.driver.station_tone(station.name, None)
+        station.tone(None)
         if consult.queue is not None:                # the ACD's call: one agent has it now
             consult.to, consult.station = self.acd.agent_at(station.name), station
             self.acd.answered(consult.to.id, cause=cause)
@@ -488,27 +488,28 @@ class Consultations:
         if consult.by_station is None:               # its agent hung up: transfer on answer
             self._transfer(consult, cause)
             return
-        self.layer.driver.station_tone(consult.by_station, None)
+        self.layer.channels[consult.by_station].tone(None)
         consult.talk = self.layer.talk_with(consult.by_station)
         consult.talk.set(station.name, "talk")
         self.layer.model.connect(consult.call, consult.by_station, "connected", cause=cause)
 
-    def station_no_answer(self, station):
-        """An agent's consulted phone rang out: True if it was one (a
+    def station_no_answer(self, station, pause=None):
+        """An agent's consulted phone rang out (`pause`: gone with its
+        board, the agent's not-ready reason): True if it was one (a
         queue's rings out through the ACD, which offers it to the next)."""
         consult = self.by_station.get(station.name)
         if consult is None or consult.answered or consult.queue is not None:
             return False
-        self._rang_out(consult)
+        self._rang_out(consult, pause)
         return True
 
-    def _rang_out(self, consult):
+    def _rang_out(self, consult, pause=None):
         """The consulted phone rang out: its own ring, or our ring timeout
         (the other one is stopped: the consultation ends once)."""
         consult.stop_timer()
         log.info("call {call}: agent {agent} did not answer the consultation",
                  call=consult.caller_call.id, agent=consult.to.id)
-        self._end(consult, "not answered", reason="no_answer")
+        self._end(consult, "not answered", reason="no_answer", pause=pause)
         self._back_to_caller(consult)
 
     # -- completing ------------------------------------------------------------------
@@ -551,22 +552,47 @@ class Consultations:
         if not consult.blind:
             self.layer.model.clear_call(consult.call, "transferred", cause=cause)
         by = consult.by_station
-        call.talk.set(self._join(consult), "talk")
-        self.desk.retrieve(call, cause, announce=False)
+        joined = self._join(consult)
+        try:
+            call.talk.set(joined, "talk")
+            self.desk.retrieve(call, cause, announce=False)
+        except TalkError as e:      # with the one who leaves out of it, once more below
+            refused = e
+        else:
+            refused = None
         if by is not None:
             self.desk.leave(call, consult.by, self.layer.channels[by], "transferred", cause)
+        if refused is not None:
+            self._transferred_audio(call, joined, refused, cause)
         if call.state != "placing":                    # a flow's caller was nobody's
             self.layer.model.event(call.call, by or consult.party, "Transferred", cause=cause,
                                    transferredTo=consult.target)
         if consult.to is not None:
             self.layer.model.connect(call.call, consult.station.name, "connected", cause=cause,
                                      agent=consult.to.id)
+            if call.held:                  # its audio refused: the caller on hold (Held)
+                self.layer.model.connect(call.call, consult.station.name, "hold", cause=cause)
             self.acd.take_call(consult.to.id, call.call, self.queueing.queue_of(call))
             if call.agent is None:
                 call.agent, call.station = consult.to, consult.station
                 call.answered_by = (consult.to.id, consult.station.name)
             else:                                    # a conference's member has it
                 call.members.append((consult.to, consult.station))
+
+    def _transferred_audio(self, call, joined, refused, cause):
+        """The boards refused the caller's audio with the party it is
+        transferred to (`refused`; a board failing, or the consulting
+        phone's gone meanwhile): tried again once the consulting agent
+        left; refused again, the transfer is done all the same, the caller
+        on hold until a RetrieveCall (the log says so)."""
+        try:
+            call.talk.set(joined, "talk")
+            if call.held:
+                self.desk.retrieve(call, cause, announce=False)
+        except TalkError as e:
+            log.error("call {call}: transferred to {joined}, but the caller's audio could "
+                      "not be made ({first}; {error}): it stays on hold until RetrieveCall",
+                      call=call.id, joined=joined, first=refused, error=e)
 
     def _join(self, consult):
         """The consulted party joins the caller's call: its bus endpoint.
@@ -591,7 +617,11 @@ class Consultations:
             self.layer.finish(call, released_by, ending or f"the far end cleared ({reason})")
             return
         call.outside.remove(trunk)
-        call.talk.drop(trunk.endpoint)
+        try:
+            call.talk.drop(trunk.endpoint)
+        except TalkError as e:              # a board gone meanwhile: its removal comes next
+            log.error("call {call}: {trunk} left, but the others' audio could not be put "
+                      "back: {error}", call=call.id, trunk=trunk.name, error=e)
         self.dialer.free(trunk, reason)
         self.layer.model.clear(call.call, trunk.name, f"far end cleared ({reason})")
 
@@ -629,9 +659,10 @@ class Consultations:
         return {"call": consult.caller_call.id}
 
     # -- ending -------------------------------------------------------------------
-    def _end(self, consult, why, cause=None, reason=None):
+    def _end(self, consult, why, cause=None, reason=None, pause=None):
         """The consultation is over without a transfer: the consulted party
-        is let go (a blind one's `done` fails with `reason`, else `why`)."""
+        is let go (a blind one's `done` fails with `reason`, else `why`;
+        a consulted agent whose phone rang is not ready for `pause`)."""
         answered = consult.answered
         consult.phase.fire("end", why=why)
         consult.why = reason or why
@@ -652,13 +683,13 @@ class Consultations:
                 consult.station.hang_up()
         elif consult.to is not None:
             consult.station.stop_ring()
-            self.layer.driver.station_tone(consult.station.name, None)
-            self.acd.withdraw_direct(consult.to.id, why, cause=cause)
+            consult.station.tone(None)
+            self.acd.withdraw_direct(consult.to.id, why, pause, cause=cause)
         if consult.trunk is not None and (answered or self.dialer.holds(consult.trunk)):
             self.dialer.free(consult.trunk, why)       # answered: ours, even once it cleared
         self._forget(consult)
         if consult.by_station is not None:
-            self.layer.driver.station_tone(consult.by_station, None)
+            self.layer.channels[consult.by_station].tone(None)
             if consult.trunk is not None and self.layer.bus.connection_of(consult.by_station):
                 self.layer.bus.release(consult.by_station)   # it heard the number ring
         if consult.blind:                            # the caller's call leaves the phone
@@ -674,7 +705,11 @@ class Consultations:
         the one who consulted; if it hung up meanwhile (to transfer on
         answer), with someone still on the call (a conference's member, an
         outside party) the caller is back with them; with nobody, the
-        transfer failed (Desk.transfer_failed)."""
+        transfer failed (Desk.transfer_failed).  The consulting phone gone
+        with its board ends the caller's call with that reason, as the
+        phone's removal does for any call it is on; one whose removal is
+        not read yet refuses the caller's audio (the call stays on hold)
+        and its removal, read next, ends the call so."""
         call = consult.caller_call
         if consult.blind or call.state != "talking" or call.talk is None:
             return
@@ -684,15 +719,25 @@ class Consultations:
             else:
                 self.desk.retrieve(call, cause, announce=False)
             return
-        call.talk.set(consult.by_station, "talk")
-        self.desk.retrieve(call, cause)
+        phone = self.layer.channels[consult.by_station]
+        why = phone.out_of_service_reason()
+        if why is not None:
+            self.layer.finish(call, "agent", f"phone out of service: {why}", cause)
+            return
+        try:
+            call.talk.set(consult.by_station, "talk")
+            self.desk.retrieve(call, cause)
+        except TalkError as e:
+            log.error("call {call}: the caller could not be put back with {station}, it "
+                      "stays on hold (RetrieveCall, or the phone's removal ends it): "
+                      "{error}", call=call.id, station=consult.by_station, error=e)
 
-    def hang_up(self, station, cause=None):
-        """A phone in a consultation hangs up (on-hook, or ClearConnection):
-        True if it was one."""
+    def hang_up(self, station, cause=None, reason=None):
+        """A phone in a consultation hangs up (on-hook, ClearConnection, or
+        gone with its board: `reason`): True if it was one."""
         consult = self.by_station.get(station.name)
         if consult is not None and consult.answered:       # the consulted: reconnect
-            self._end(consult, "consulted agent hung up", cause)
+            self._end(consult, reason or "consulted agent hung up", cause)
             self._back_to_caller(consult, cause)
             return True
         if consult is not None:                            # the consulted rejects it
@@ -711,7 +756,7 @@ class Consultations:
                         self.layer.moh.leave(station.name)
                     elif consult.trunk is not None and self.layer.bus.connection_of(station.name):
                         self.layer.bus.release(station.name)
-                    self.layer.driver.station_tone(station.name, None)
+                    station.tone(None)
                     self.desk.leave(consult.caller_call, consult.by, station, "transferred", cause)
                     consult.by = consult.by_station = None
                     self.layer.model.clear(consult.call, station.name, "transferred on answer")

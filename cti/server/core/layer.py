@@ -193,7 +193,7 @@ class CallLayer:
     def bridge(self, call):
         """Caller and agent talk (a duplex route until someone else joins);
         the voice resource keeps hearing the caller."""
-        self.driver.station_tone(call.station.name, None)
+        call.station.tone(None)
         self.voice_hears_caller(call, duplex=False)
         call.talk = self.talk_with(call.trunk.endpoint)
         call.talk.set(call.station.name, "talk")

@@ -143,7 +143,11 @@ class Desk:
         else:
             call.intercepted_by = None
         if call.talk is not None:
-            call.talk.drop(station.name)
+            try:
+                call.talk.drop(station.name)
+            except TalkError as e:          # a board gone meanwhile: its removal comes next
+                log.error("call {call}: {station} left, but the others' audio could not be "
+                          "put back: {error}", call=call.id, station=station.name, error=e)
         if station.state == "talking":
             station.hang_up()
         self.layer.model.clear(call.call, station.name, reason, cause=cause)
@@ -283,7 +287,11 @@ class Desk:
         voice = pool.take(_Borrowed(call_id, pool))
         if voice is None:
             raise ResourceBusy("no voice resource free")
-        call.talk.feed(voice)
+        try:
+            call.talk.feed(voice)
+        except TalkError:
+            pool.give(voice)
+            raise
         try:
             d = self.layer.ports.dial(voice, digits)
         except Exception:

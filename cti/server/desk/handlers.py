@@ -24,9 +24,9 @@ def register(hub, desk, auditor):
                            ("agent", "queue", "flow", "number"), field="queue")
         return desk.single_step_transfer(who, params["call"], kind, params[kind])
 
-    add(Service("HoldCall", CALLERS, fields=CALL, errors=ON_CALL),
+    add(Service("HoldCall", CALLERS, fields=CALL, errors=BUSY),
         serve(audited("HoldCall", on_call(desk.hold_call))))
-    add(Service("RetrieveCall", CALLERS, fields=CALL, errors=ON_CALL),
+    add(Service("RetrieveCall", CALLERS, fields=CALL, errors=BUSY),
         serve(audited("RetrieveCall", on_call(desk.retrieve_call))))
     add(Service("SingleStepTransferCall", CALLERS, fields={
         **CALL, "agent": Field(str, False), "queue": Field(str, False),

@@ -48,7 +48,7 @@ from cti.server.errors import InvalidState, OutboundFailed
 from cti.server.interfaces import IOutsideParty
 from cti.server.lines.disconnect import DEFAULTS, SilenceWatch, Supervision
 from cti.statemachine import Table
-from drivers.errors import CallerIdUnavailable, DeviceBusy
+from drivers.errors import CallerIdUnavailable, DeviceBusy, DeviceRemoved
 from drivers.interface import (
     DEFAULT_SILENCE_DBM0,
     NOT_READY_ALARM,
@@ -1061,40 +1061,61 @@ class Station(Channel):
             self._stopping = False
             if self._ring_next is not None:
                 cycles, self._ring_next = self._ring_next, None
-                self.driver.ring_station(self.name, cycles)
+                self._drive(self.driver.ring_station, cycles)
         elif kind == "station_ring_done" and self.state == "ringing":
             self.machine.fire("no_answer")
             self.listener.station_no_answer(self)
         elif kind == "station_hook":
             if event.data.get("offhook") and self.state == "onhook":
                 self.machine.fire("offhook")
-                self.driver.station_tone(self.name, "dial")
+                self._drive(self.driver.station_tone, "dial")
                 self.listener.station_offhook(self)
             elif not event.data.get("offhook") and self.state in ("talking", "offhook"):
                 was = self.state
                 self.machine.fire("onhook")
-                self.driver.station_tone(self.name, None)
+                self._drive(self.driver.station_tone, None)
                 self.listener.station_onhook(self, was)
         elif kind == "station_flash":
             self.machine.fire_if("flash")
+
+    def out_of_service_reason(self):
+        """Why the phone is out of service (its board removed), or None."""
+        return LINE_ALARMS[REMOVED_ALARM] if self.state == "out_of_service" else None
 
     def _removed(self):
         """Its board was removed: out of service for good (no ring, no
         hook: a phone plugged back needs a restart); a ring it had rings
         out, a call it had ends with the removal as its cause, and its
         agent takes no more calls (ICallControl.station_removed)."""
+        if self.state == "out_of_service":        # said already (an ENODEV met first)
+            return
         was = self.state
         reason = f"phone out of service: {LINE_ALARMS[REMOVED_ALARM]}"
         self.machine.fire("removed", reason=reason)
         log.error("{station}: {reason}", station=self.name, reason=reason, alarm_kind="line")
         self.listener.station_removed(self, was, reason)
 
+    def _drive(self, function, *args):
+        """A driver call on this phone.  Its board gone before the REMOVED
+        event is read (ENODEV: DeviceRemoved) is the removal all the same,
+        said on the next turn of the reactor, so that whoever asked (an
+        offer ringing it) finishes first and then hears of it."""
+        try:
+            function(self.name, *args)
+        except DeviceRemoved as e:
+            log.warn("{station}: {error}", station=self.name, error=e)
+            self.clock.callLater(0, self._removed)
+
+    def tone(self, tone):
+        """A tone in the earpiece: "dial", "ringback", "busy"..., None to stop."""
+        self._drive(self.driver.station_tone, tone)
+
     def ring(self, cycles=6):
         self.machine.fire("ring", cycles=cycles)
         if self._stopping:                 # the board ends the last ring first
             self._ring_next = cycles
         else:
-            self.driver.ring_station(self.name, cycles)
+            self._drive(self.driver.ring_station, cycles)
 
     def stop_ring(self):
         """Stop ringing; the board confirms with station_ring_done, which
@@ -1105,16 +1126,16 @@ class Station(Channel):
                 self._ring_next = None
             else:
                 self._stopping = True
-                self.driver.stop_ring(self.name)
+                self._drive(self.driver.stop_ring)
 
     def hang_up(self):
         """The other party left while the phone is still off-hook."""
-        self.driver.station_tone(self.name, None)
+        self._drive(self.driver.station_tone, None)
         self.machine.fire("release")
 
     def connect(self):
         """An off-hook phone (auto-answer headset) joins a call."""
-        self.driver.station_tone(self.name, None)
+        self._drive(self.driver.station_tone, None)
         self.machine.fire("connect")
 
 

@@ -204,7 +204,15 @@ class Talk:
             raise TalkError(f"{why}; and the call's audio could not be put back: {e}") from None
 
     def hold(self, path):
-        """The caller hears the music; the others stay together."""
+        """The caller hears the music; the others stay together.  Like
+        every change of the arrangement (`retrieve`, `feed`, `unfeed`), one
+        the boards refuse is a TalkError, the call left as it was (`_change`)."""
+        def undo():
+            self.held, self.music_path = False, None
+            self.music.leave(self.caller)
+        self._change("the caller could not be put on hold", undo, self._hold, path)
+
+    def _hold(self, path):
         self._teardown()
         self.held = True
         self.music_path = path
@@ -213,6 +221,15 @@ class Talk:
         self._apply()
 
     def retrieve(self):
+        path = self.music_path
+
+        def undo():
+            self.held = True
+            if path is not None:
+                self.music.join(self.caller, path)
+        self._change("the caller could not be taken off hold", undo, self._retrieve)
+
+    def _retrieve(self):
         self.held = False
         self.music.leave(self.caller)
         self._apply()
@@ -220,28 +237,55 @@ class Talk:
     def feed(self, source):
         """For a moment the caller hears `source` only (keys sent to it), on
         a route of its own: tones pass unmixed; the others stay together."""
+        def undo():
+            self._unroute_fed()
+            if self.held and self.music_path is not None:
+                self.music.join(self.caller, self.music_path)
+        self._change(f"the caller could not hear {source}", undo, self._feed, source)
+
+    def _feed(self, source):
         self._teardown()
         self.music.leave(self.caller)
         self.fed = self.bus.route(self.caller, source, duplex=False)
         self._apply()
 
     def unfeed(self):
-        fed, self.fed = self.fed, None
-        if fed is not None and fed.id in self.bus.routes:
-            self.bus.disconnect(fed)
+        """The caller back from `feed`: with the others, or on hold again."""
+        self._change("the caller could not come back from what it heard", lambda: None,
+                     self._unfeed)
+
+    def _unfeed(self):
+        self._unroute_fed()
         if self.held:
             self._teardown()
             self.held = False
-            self.hold(self.music_path)
+            self._hold(self.music_path)
         else:
             self._apply()
+
+    def _unroute_fed(self):
+        fed, self.fed = self.fed, None
+        if fed is not None and fed.id in self.bus.routes:
+            self.bus.disconnect(fed)
+
+    def _change(self, why, undo, change, *args):
+        """Make a change; the boards refusing it (a board gone meanwhile)
+        is a TalkError saying `why`, after `undo` puts the parties' wishes
+        back and `_rearrange` the arrangement for them."""
+        try:
+            change(*args)
+        except (DriverError, BusError, TalkError) as e:
+            try:
+                undo()
+            except (DriverError, BusError) as also:
+                log.warn("{why}: undoing it failed too ({error})", why=why, error=also)
+            self._rearrange(why)
+            raise TalkError(f"{why}: {e}") from None
 
     def end(self):
         """Take the whole arrangement down (the call is over)."""
         self._teardown()
-        if self.fed is not None and self.fed.id in self.bus.routes:
-            self.bus.disconnect(self.fed)
-        self.fed = None
+        self._unroute_fed()
         self.music.leave(self.caller)
         self.parties = {}
 

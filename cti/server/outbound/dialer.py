@@ -413,11 +413,11 @@ class Dialer:
     def _ring(self, out):
         self.acd.offer_direct(out.to.id, out.call, cause=out.cause)
         self.outs[out.to_station.name] = out
-        self.layer.driver.station_tone(out.station.name, "ringback")
+        out.station.tone("ringback")
         if out.to_station.state == "onhook":
             out.to_station.ring()
         else:                                        # a headset: AnswerCall connects
-            self.layer.driver.station_tone(out.to_station.name, "ringback")
+            out.to_station.tone("ringback")
         self.layer.model.connect(out.call, out.to_station.name, "alerting", cause=out.cause,
                                  agent=out.to.id, direction="internal")
         out.timer = self.layer.clock.callLater(self.acd.ring_s(out.to) or INTERNAL_RING_S,
@@ -433,7 +433,7 @@ class Dialer:
         self.acd.answered_direct(out.to.id, cause=cause)
         if station.state == "offhook":
             station.connect()
-        self.layer.driver.station_tone(station.name, None)
+        station.tone(None)
         del self.outs[out.station.name], self.outs[station.name]
         self.take_call_out(out, CalledAgent(self.layer, self.acd, out.to, station), cause)
         return True
@@ -502,11 +502,12 @@ class Dialer:
         call.talk.set(call.station.name, "talk")
         layer.model.connect(call.call, trunk.name, "connected", cause=cause)
 
-    def called_agent_hung_up(self, call, cause=None):
-        """The agent called on an internal call hung up, wherever the call
-        is (with the agent who has it, or sent on to a queue: abandoned)."""
+    def called_agent_hung_up(self, call, cause=None, reason=None):
+        """The agent called on an internal call hung up (or its phone is
+        gone: `reason`), wherever the call is (with the agent who has it,
+        or sent on to a queue: abandoned)."""
         self.layer.finish(call, "caller" if call.state in ("queued", "ringing") else "far_end",
-                          f"agent {call.called_agent.id} (called) hung up", cause)
+                          reason or f"agent {call.called_agent.id} (called) hung up", cause)
 
     def trunks_held(self):
         """The trunks of calls being placed: seized and not connected yet,
@@ -529,27 +530,30 @@ class Dialer:
             raise InvalidState(f"call {call_id} is not answered yet",
                                object="call", id=call_id)
 
-    def rang_out(self, station):
-        """The called agent's phone stopped ringing unanswered: True if it
+    def rang_out(self, station, pause=None):
+        """The called agent's phone stopped ringing unanswered (`pause`:
+        gone with its board, the agent's not-ready reason): True if it
         was an internal call's."""
         out = self.outs.get(station.name)
         if out is None or out.to_station is not station:
             return False
-        self._end_out(out, "no_answer")
+        self._end_out(out, "no_answer", pause=pause)
         return True
 
-    def hang_up(self, station):
+    def hang_up(self, station, reason=None):
         """An agent hung up a call of its own not answered yet (or rejected
-        an internal call ringing at its phone): True if it was one."""
+        an internal call ringing at its phone; or its phone is gone:
+        `reason`): True if it was one."""
         out = self.outs.get(station.name)
         if out is None:
             return False
-        self._end_out(out, "agent hung up", "agent")
+        self._end_out(out, reason or "agent hung up", "agent")
         return True
 
-    def _end_out(self, out, reason, released_by="system"):
-        """A call placed that was never answered ends: its CDR says why.
-        Each part is released on its own (cti.server.core.unwind)."""
+    def _end_out(self, out, reason, released_by="system", pause=None):
+        """A call placed that was never answered ends: its CDR says why
+        (the called agent not ready for `pause`, its phone gone).  Each
+        part is released on its own (cti.server.core.unwind)."""
         if out.ended:
             return
         out.ended, out.result = True, reason
@@ -559,14 +563,14 @@ class Dialer:
             if out.timer is not None and out.timer.active():
                 out.timer.cancel()
         with unwind.step("the progress tone"):
-            self.layer.driver.station_tone(out.station.name, None)
+            out.station.tone(None)
         if out.to is not None:                       # the called agent is free again
             self.outs.pop(out.to_station.name, None)
             with unwind.step("the called phone"):
                 out.to_station.stop_ring()
-                self.layer.driver.station_tone(out.to_station.name, None)
+                out.to_station.tone(None)
             with unwind.step("the called agent"):
-                self.acd.withdraw_direct(out.to.id, reason)
+                self.acd.withdraw_direct(out.to.id, reason, pause)
         if out.trunk is not None:
             with unwind.step("the progress heard"):
                 if self.layer.bus.connection_of(out.station.name) is not None:

@@ -233,8 +233,8 @@ class ACD:
         return self.offers.ring_s(agent, queue_name)
 
     @_serving
-    def no_answer(self, agent):
-        self.offers.no_answer(agent)
+    def no_answer(self, agent, pause=None):
+        self.offers.no_answer(agent, pause)
 
     @_serving
     def answered(self, agent_id):
@@ -255,8 +255,8 @@ class ACD:
         self.agent_calls.answered_direct(agent_id)
 
     @_serving
-    def withdraw_direct(self, agent_id, why):
-        self.agent_calls.withdraw_direct(agent_id, why)
+    def withdraw_direct(self, agent_id, why, pause=None):
+        self.agent_calls.withdraw_direct(agent_id, why, pause)
 
     @_serving
     def dial_out(self, agent_id, call):

@@ -52,11 +52,17 @@ class AgentCalls:
         agent.calls_direct += 1
         self.acd.states.fire(agent, "answer", call=agent.call.id, why="direct")
 
-    def withdraw_direct(self, agent_id, why):
-        """A direct call stopped ringing unanswered (or its caller gave up)."""
+    def withdraw_direct(self, agent_id, why, pause=None):
+        """A direct call stopped ringing unanswered (or its caller gave up);
+        `pause`: the agent straight to not ready for this reason (its
+        phone gone), never ready in between."""
         agent = self.acd.agent(agent_id)
         if agent.state == "reserved" and agent.entry is None:
             call, agent.call = agent.call, None
+            if pause is not None:
+                self.acd.states.not_ready(agent, pause, "no_answer_pause",
+                                          call=call.id if call else None)
+                return
             self.acd.states.fire(agent, "withdrawn", call=call.id if call else None, why=why)
             self.acd.offers.free(agent)
 

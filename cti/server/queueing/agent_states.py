@@ -37,6 +37,7 @@ class AgentStates:
         other = self.acd.agent_at(station)
         if other is not None:
             raise ACDError("resource_busy", f"station {station} is in use by agent {other.id}")
+        self.check_station(station)
         agent.station = station
         self.acd.at_station[station] = agent
         agent.login_at = agent.idle_since = self.acd.clock.seconds()
@@ -83,6 +84,7 @@ class AgentStates:
         agent = self.acd.agent(agent_id)
         if agent.state == "ready":
             return "done"
+        self.check_station(agent.station)
         self.unlock(agent, lock, force)
         if agent.state in ("reserved", "busy"):
             if agent.pending is not None:        # "ready after this call": the pending is off
@@ -103,6 +105,14 @@ class AgentStates:
         if was_paused:
             self.acd.owner.record_queue("NONE", "NONE", agent.id, "UNPAUSE", paused_for)
         return "done"
+
+    def check_station(self, station):
+        """A phone out of service (its board removed) takes no calls: no
+        agent logs in or goes ready there, not even by a supervisor's force."""
+        why = self.acd.owner.station_out_of_service(station)
+        if why is not None:
+            raise ACDError("invalid_state", f"station {station} is out of service: {why} "
+                           "(log in at another phone)")
 
     def set_not_ready(self, agent_id, reason="", lock=None, force=False):
         """Not ready now, or after the call (returns "pending") when on one.

@@ -110,8 +110,9 @@ class Offers:
         else:
             self.serve_agent(agent)
 
-    def no_answer(self, agent):
-        """The agent's phone rang out (or the agent rejected the call)."""
+    def no_answer(self, agent, pause=None):
+        """The agent's phone rang out (or the agent rejected the call);
+        `pause`: straight to not ready for this reason (its phone gone)."""
         entry = agent.entry
         if entry is None or agent.state != "reserved":
             return
@@ -125,7 +126,9 @@ class Offers:
         self.acd.owner.record_queue(entry.call.id, entry.queue.name, agent.id, "RINGNOANSWER",
                                     ring_ms)
         limit = self.acd.settings.max_no_answer
-        if limit and agent.no_answers >= limit:
+        if pause is not None:
+            self.acd.states.not_ready(agent, pause, "no_answer_pause", call=entry.call.id)
+        elif limit and agent.no_answers >= limit:
             agent.no_answers = 0
             self.acd.states.not_ready(agent, "no answer", "no_answer_pause", call=entry.call.id)
         else:

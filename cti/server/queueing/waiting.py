@@ -357,7 +357,7 @@ class Queueing:
         if station.state == "onhook":
             station.ring()
         elif station.state == "offhook":
-            self.layer.driver.station_tone(station.name, "ringback")
+            station.tone("ringback")
         else:
             self.layer.clock.callLater(0, self.acd.no_answer, agent)
 
@@ -366,7 +366,7 @@ class Queueing:
         station = self.layer.channels[agent.station]
         station.stop_ring()
         if station.state == "offhook":
-            self.layer.driver.station_tone(station.name, None)
+            station.tone(None)
         if call is None:
             self.consults.withdrawn(entry, station)
             return
@@ -418,6 +418,10 @@ class Queueing:
 
     def call_alive(self, call):
         return self.layer.call_alive(call)
+
+    def station_out_of_service(self, station):
+        phone = self.layer.channels.by_name.get(station)
+        return phone.out_of_service_reason() if phone is not None else None
 
     def record_queue(self, call_id, queue, agent, event, *data):
         self.layer.records.queue(call_id, queue, agent, event, *data)

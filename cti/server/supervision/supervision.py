@@ -199,9 +199,11 @@ class Supervisors:
     @staticmethod
     def _leave(call, station):
         """The supervisor's phone out of the call, its agent talking."""
-        if call.station is not None:
-            call.talk.set(call.station.name, "talk")
-        call.talk.drop(station)
+        try:
+            if call.station is not None:
+                call.talk.set(call.station.name, "talk")
+        finally:                            # the supervisor leaves, whatever the agent's role
+            call.talk.drop(station)
 
     @staticmethod
     def _roles(call, station, mode):
@@ -260,8 +262,8 @@ class Supervisors:
             call.talk.drop(station.name)               # caller and supervisor: a route
         except TalkError as e:
             refusal = f"cannot intercept the call: {e}"
-            try:                                        # the agent as supervised before
-                call.talk.set(station.name, MODE_ROLES[s.mode][0])
+            try:                                        # both as they were supervised
+                self._roles(call, s.station, s.mode)
             except TalkError as undo:
                 log.error("intercepting agent {agent}'s call {call} failed and it could not "
                           "be put back as it was: {error}", agent=agent.id, call=call.id,
@@ -317,11 +319,12 @@ class Supervisors:
         station.connect()
         self.hub.send_event(s.session, "SupervisionStarted", self._describe(s))
 
-    def station_onhook(self, station):
-        """A supervisor hung up: the supervision ends.  True if it was one."""
+    def station_onhook(self, station, why=None):
+        """A supervisor hung up (or its phone is gone: `why`): the
+        supervision ends.  True if it was one."""
         for s in list(self.by_agent.values()):
             if s.station == station.name and s.call is not None:
-                self.end_supervision_of(s.agent, "the supervisor hung up")
+                self.end_supervision_of(s.agent, why or "the supervisor hung up")
                 return True
         return False
 
