@@ -284,6 +284,56 @@ def test_a_transfer_the_boards_refuse_to_connect_leaves_the_caller_on_hold(
     assert tracebacks == []
 
 
+def test_a_consultation_the_boards_refuse_to_begin_leaves_nothing_behind(
+        centre, monkeypatch, tracebacks):
+    """The card refuses the caller's hold as agent 1005 consults 1003:
+    ConsultationCall is refused saying why, 1003 is not reserved and its
+    phone does not ring, no consultation call is left, the caller still
+    talks with 1005; once the card works the consultation goes through."""
+    from cti.server.errors import TalkError
+    from cti.server.lines.talk import Talk
+    s = Scene(centre)
+
+    def refused_by_the_card(self, path):
+        raise TalkError("the card is gone")
+    monkeypatch.setattr(Talk, "hold", refused_by_the_card)
+    error = refused(centre, s.first, "ConsultationCall", call=s.call_id, agent="1003")
+    assert error.code == "resource_busy" and "the card is gone" in error.body["message"]
+    assert s.acd.agents["1003"].state == "ready"
+    centre.run(2_000)
+    assert s.phone2.state != "ringing"
+    assert centre.center.consults.by_call == {} and list(centre.center.calls) == [s.call_id]
+    assert not centre.center.calls[s.call_id].held
+    assert s.talk_only("caller", "first")
+    monkeypatch.undo()
+    s.consult()
+    s.answer()
+    assert s.talk_only("first", "second")
+    assert tracebacks == []
+
+
+def test_a_flow_consultation_the_boards_refuse_gives_the_caller_back(
+        centre, monkeypatch, tracebacks):
+    """The card refuses the caller's route to the flow's voice: the
+    consultation is refused saying why, no flow starts, and the caller
+    talks with the agent again."""
+    from cti.server.errors import TalkError
+    from cti.server.lines.talk import Talk
+    from tests.test_callcenter import flow_server
+    s = Scene(centre)
+    flow_server(centre)
+
+    def refused_by_the_card(self, source):
+        raise TalkError("the card is gone")
+    monkeypatch.setattr(Talk, "feed", refused_by_the_card)
+    error = refused(centre, s.first, "ConsultationCall", call=s.call_id, flow="main_menu")
+    assert error.code == "resource_busy" and "the card is gone" in error.body["message"]
+    assert centre.center.consults.by_call == {} and list(centre.center.calls) == [s.call_id]
+    assert not centre.center.calls[s.call_id].held
+    assert s.talk_only("caller", "first")
+    assert tracebacks == []
+
+
 def test_the_consulting_agent_hanging_up_transfers(centre):
     s = Scene(centre)
     s.consult()

@@ -252,14 +252,45 @@ class Consultations:
         return consult
 
     def _begin(self, consult, cause):
-        """The caller is held and the agent's phone is the consultation's."""
+        """The caller is held and the agent's phone is the consultation's.
+        The boards refusing that (a TalkError) refuse the consultation
+        whole (`_refused`)."""
         call = consult.caller_call
         self.by_call[call.id] = consult
-        if not call.held:
-            self.desk.hold(call, cause)
+        try:
+            if not call.held:
+                self.desk.hold(call, cause)
+            if consult.by_station is not None:
+                call.talk.drop(consult.by_station)
+        except TalkError as e:
+            self._refused(consult, e, cause)
         if consult.by_station is not None:
-            call.talk.drop(consult.by_station)
             self.layer.model.connect(consult.call, consult.by_station, "initiated", cause=cause)
+
+    def _refused(self, consult, error, cause):
+        """A consultation the boards refused as it began (the caller's
+        hold, or its route to the flow's voice): nothing of it is left (no
+        agent reserved, no call of its own, nothing queued) and the caller
+        is back as it was; ResourceBusy saying why."""
+        why = f"the boards refused the caller's audio: {error}"
+        consult.why = why
+        self._forget(consult)
+        if consult.to is not None:
+            self.acd.withdraw_direct(consult.to.id, why, None, cause=cause)
+        if not consult.blind:
+            self.layer.model.clear_call(consult.call, why, cause=cause)
+        call = consult.caller_call
+        if call.held or consult.flow is not None:
+            try:
+                if consult.flow is not None:
+                    call.talk.unfeed()
+                if consult.by_station is not None:
+                    call.talk.set(consult.by_station, "talk")
+                self.desk.retrieve(call, cause)
+            except TalkError as e:
+                log.error("call {call}: the caller could not be put back, it stays on hold "
+                          "(RetrieveCall): {error}", call=call.id, error=e)
+        raise ResourceBusy(f"cannot start the consultation: {why}")
 
     def start(self, call, agent_id, blind, cause=None, ring_s=None):
         """Ring `agent_id` about the call: a consultation, or (`blind`) a
@@ -348,7 +379,10 @@ class Consultations:
         consult = self._new_consultation("flow", call, self._new_call(call, f"routepoint:{flow}"),
                                      call.agent, call.station.name, flow=flow)
         self._begin(consult, cause)
-        call.talk.feed(call.voice)
+        try:
+            call.talk.feed(call.voice)
+        except TalkError as e:
+            self._refused(consult, e, cause)
         self.layer.moh.join(consult.by_station, self.queueing.hold_music(call))
         self.ivr.start(call, flow, session, cause)
         return consult
