@@ -183,18 +183,22 @@ class Supervisors:
         try:
             self._roles(call, supervision.station, supervision.mode)
         except TalkError as e:
-            refusal = f"cannot join the call: {e}"
-            try:
-                if before is None:
-                    self._leave(call, supervision.station)
-                else:
-                    self._roles(call, supervision.station, before)
-            except TalkError as undo:
-                log.error("supervision of agent {agent}: call {call} could not be put back "
-                          "as it was: {error}", agent=supervision.agent, call=call.id,
-                          error=undo)
-                refusal = f"{refusal}; {undo}"
-            raise ResourceBusy(refusal) from None
+            self._refuse(call, supervision, f"cannot join the call: {e}",
+                         lambda: self._leave(call, supervision.station) if before is None
+                         else self._roles(call, supervision.station, before))
+
+    @staticmethod
+    def _refuse(call, supervision, refusal, put_back):
+        """A change the boards refused: `put_back()` (the call as it was),
+        then ResourceBusy(`refusal`); put_back refused too is logged and
+        said as well."""
+        try:
+            put_back()
+        except TalkError as undo:
+            log.error("supervision of agent {agent}: call {call} could not be put back "
+                      "as it was: {error}", agent=supervision.agent, call=call.id, error=undo)
+            refusal = f"{refusal}; {undo}"
+        raise ResourceBusy(refusal) from None
 
     @staticmethod
     def _leave(call, station):
@@ -260,16 +264,9 @@ class Supervisors:
             call.talk.set(station.name, "talk")        # no pupil left behind
             call.talk.set(s.station, "talk")
             call.talk.drop(station.name)               # caller and supervisor: a route
-        except TalkError as e:
-            refusal = f"cannot intercept the call: {e}"
-            try:                                        # both as they were supervised
-                self._roles(call, s.station, s.mode)
-            except TalkError as undo:
-                log.error("intercepting agent {agent}'s call {call} failed and it could not "
-                          "be put back as it was: {error}", agent=agent.id, call=call.id,
-                          error=undo)
-                refusal = f"{refusal}; {undo}"
-            raise ResourceBusy(refusal) from None
+        except TalkError as e:                          # both as they were supervised
+            self._refuse(call, s, f"cannot intercept the call: {e}",
+                         lambda: self._roles(call, s.station, s.mode))
         del self.by_agent[agent.id]
         self.auditor.audit(actor, "Intercept", agent=agent.id, call=call.id)
         self.acd.call_ended(agent.id, "agent", cause=actor.cause)
