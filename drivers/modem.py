@@ -182,19 +182,12 @@ class VoiceModemDriver:
         self._subscribers.append(callback)
 
     def stop_events(self):
-        """No subscriber told from now on, and each modem's timers
-        cancelled: its command's time-out, its operation's limits and
-        watchdog, the gap that ends its ringing."""
+        """No subscriber told from now on, and each modem shut down
+        (VoiceModem.shut_down): none of its timers left, no port opened or
+        set-up tried again."""
         self._subscribers.clear()
         for modem in self._modems.values():
-            op = modem.op
-            timers = [modem._ring_timer, *(c.timer for c in (modem._current, *modem._commands)
-                                           if c is not None)]
-            if op is not None:
-                timers += [*op.timers.values(), op.watchdog]
-            for timer in timers:
-                if timer is not None and timer.active():
-                    timer.cancel()
+            modem.shut_down()
 
     def _emit(self, event):
         for callback in list(self._subscribers):

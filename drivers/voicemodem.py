@@ -159,6 +159,7 @@ class VoiceModem(protocol.Protocol):
         self._commands = deque()
         self._current = None
         self._ring_timer = None
+        self.shut = False                 # shut_down(): no timer, no reopen from now on
 
     # -- the serial port ------------------------------------------------------------
     def connectionMade(self):
@@ -191,7 +192,7 @@ class VoiceModem(protocol.Protocol):
             if op.finish_with is not None:
                 data = op.finish_with(data)
             self.emit(Event(self.name, op.done, data))
-        if self.reopen is not None:
+        if self.reopen is not None and not self.shut:
             self._later(REOPEN_S, self._reopen)
 
     def _reopen(self):
@@ -207,9 +208,26 @@ class VoiceModem(protocol.Protocol):
                  device=self.name, port=self.settings.port)
 
     def _later(self, seconds, call):
-        """`call` (a set-up, a reopen) in `seconds`, instead of any pending."""
+        """`call` (a set-up, a reopen) in `seconds`, instead of any pending;
+        nothing once shut down."""
         self._cancel_retry()
-        self._retry = self.clock.callLater(seconds, call)
+        if not self.shut:
+            self._retry = self.clock.callLater(seconds, call)
+
+    def shut_down(self):
+        """The server stops: every timer of the modem cancelled (its ring
+        gap, its commands' time-outs, its operation's limits and watchdog,
+        the next set-up or reopen), and none armed again: a port lost or a
+        set-up failing from now on is not retried, what the modem says is
+        ignored.  (`stop` is the operation's stop, of the driver's
+        interface.)"""
+        self.shut = True
+        self._cancel_retry()
+        if self._ring_timer is not None and self._ring_timer.active():
+            self._ring_timer.cancel()
+        self._drop_commands()
+        if self.op is not None:
+            self._cancel_timers(self.op)
 
     def _cancel_retry(self):
         if self._retry is not None and self._retry.active():
@@ -226,6 +244,8 @@ class VoiceModem(protocol.Protocol):
         self.emit(Event(self.name, "alarm", {"alarm": alarm, "raised": raised}))
 
     def dataReceived(self, data):
+        if self.shut:
+            return
         for item in self.stream.feed(data):
             if isinstance(item, Audio):
                 if self.op is not None and self.op.kind == "record":
@@ -288,7 +308,7 @@ class VoiceModem(protocol.Protocol):
         return command
 
     def _next(self):
-        if self._current is not None or not self._commands:
+        if self._current is not None or not self._commands or self.shut:
             return
         command = self._current = self._commands.popleft()
         if command.before_send is not None:

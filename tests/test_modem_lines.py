@@ -767,3 +767,37 @@ def test_a_reload_that_changes_the_modems_is_refused_naming_the_key(centre, old,
     centre.flow_tier()
     centre.modem.call("5551234", "")
     centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the flow answers")
+
+
+def test_a_stopped_server_opens_no_port_again_when_the_modem_is_plugged_back(tmp_path):
+    """The modem unplugged, then the server stopped: plugged back in, its
+    port is not opened again, and no timer of the modem is left."""
+    centre = ModemCentre(tmp_path)
+    centre.unplug()
+    centre.run(1_000)
+    stopped = []
+    centre.server.stopService().addBoth(stopped.append)
+    centre.run_until(lambda: stopped, within_ms=15_000, what="the server stops")
+    opened = len(centre.lines)
+    centre.plugged = True
+    centre.run(60_000)
+    assert len(centre.lines) == opened
+    assert centre.clock.getDelayedCalls() == []
+
+
+def test_a_stopped_server_sets_no_failing_modem_up_again(tmp_path):
+    """The modem stops answering and its set-up fails, then the server
+    stops: the modem, answering again, is sent nothing more."""
+    centre = ModemCentre(tmp_path)
+    centre.modem.stall()
+    centre.server.driver.reset(LINE)
+    centre.run(10_000)
+    assert centre.server.channels[LINE].state == "out_of_service"
+    stopped = []
+    centre.server.stopService().addBoth(stopped.append)
+    centre.run_until(lambda: stopped, within_ms=15_000, what="the server stops")
+    centre.modem.recover()
+    sent = len(centre.modem.commands)
+    centre.run(120_000)
+    assert centre.modem.commands[sent:] == []
+    assert centre.clock.getDelayedCalls() == []
