@@ -120,7 +120,9 @@ LOOP_START = Table("loop_start", initial="idle", transitions=[
     ("offered", "answer", "answering"),        # off-hook requested
     ("answering", "answered", "connected"),
     ("answering", "answer_failed", "clearing"),  # the line did not go off hook
-    # refused unanswered: on hook, the rest of its rings ignored until they stop
+    # refused unanswered: on hook, the rest of its rings ignored until they
+    # stop, or until a ring counted from 1 again shows a new call (the
+    # refused caller gave up and the next one rings: LoopStartLine.handle)
     ("offered", "release", "refused"),
     ("refused", "ring_stopped", "idle"),
     ("answering", "release", "clearing"),
@@ -653,6 +655,7 @@ class LoopStartLine(OutsideLine, Channel):
     LINE_EVENTS = frozenset({"ring", "ring_stopped", "loop_current", "polarity_reversed",
                              "tone"})
     _on_hook_after_stop = False          # a clear-down waits for an operation to end
+    _last_ring = None                    # the count of the last ring (`_new_call`)
     #: What an off-hook that failed with an error says (`_answer_failed`).
     OFFHOOK_ERROR = "the board reported an error"
 
@@ -745,10 +748,12 @@ class LoopStartLine(OutsideLine, Channel):
             return
         self._operation_ended(event)
         if kind == "ring":
-            if self.state == "idle":
-                self.machine.fire("ring", count=event.data.get("count"))
-            elif self.state in ("ringing", "offered"):
-                self.machine.fire("ring", count=event.data.get("count"))
+            count = event.data.get("count")
+            if self.state == "refused" and self._new_call(count):
+                self.machine.fire("ring_stopped", new_call=True)
+            if self.state in ("idle", "ringing", "offered"):
+                self.machine.fire("ring", count=count)
+            self._last_ring = count
             if self.state == "ringing" and event.data.get("count", 1) >= self.offer_on_ring:
                 self._offer()
         elif kind == "ring_stopped":
@@ -782,6 +787,17 @@ class LoopStartLine(OutsideLine, Channel):
     def _far_cleared(self, how):
         if self.state in ("connected", "answering"):
             super()._far_cleared(how)
+
+    def _new_call(self, count):
+        """Whether a ring on a refused line is a new call's: the driver
+        counts each call's rings from 1, so a count not above the last
+        ring's is a new caller (the refused one gave up, and the driver's
+        ring_stopped never came: R4 cancels it when the next call rings)."""
+        if count is None or self._last_ring is None or count > self._last_ring:
+            return False
+        log.info("{channel}: ring {count} after ring {last}: the refused caller gave up, a "
+                 "new call rings", channel=self.name, count=count, last=self._last_ring)
+        return True
 
     def _offer(self):
         try:
