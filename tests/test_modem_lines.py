@@ -801,3 +801,35 @@ def test_a_stopped_server_sets_no_failing_modem_up_again(tmp_path):
     centre.run(120_000)
     assert centre.modem.commands[sent:] == []
     assert centre.clock.getDelayedCalls() == []
+
+
+def test_a_seizure_whose_off_hook_the_modem_refuses_fails_saying_why(centre):
+    """A call out on the line (the channel's own seize: no route dials out
+    on a modem) whose AT+VLS=1 the modem answers ERROR: the seizure fails
+    with the reason, the line is idle again and takes the next call."""
+    from cti.server.errors import OutboundFailed
+
+    sim = centre.modem
+    answer = sim._hook
+    sim._hook = lambda offhook: sim._send("ERROR") if offhook else answer(offhook)
+    line = centre.server.channels[LINE]
+    failed = []
+    line.seize("5551234").addErrback(lambda f: failed.append(f.trap(OutboundFailed) and
+                                                             str(f.value)))
+    centre.run_until(lambda: failed, within_ms=10_000, what="the seizure fails")
+    assert "the line did not go off hook: the modem answered ERROR" in failed[0]
+    centre.run_until(lambda: line.state == "idle", within_ms=5_000, what="idle again")
+    sim._hook = answer
+    centre.flow_tier()
+    sim.call("5559876", "")
+    centre.run_until(lambda: sim.offhook, within_ms=20_000, what="the next call answered")
+
+
+def test_no_call_out_ever_takes_the_modem_s_line(centre):
+    """The modem's group is inbound only (the configuration demands it):
+    neither an ordinary call out nor an emergency one, which tries every
+    group, is ever placed on it."""
+    dialer = centre.server.center.dialer
+    for everywhere in (False, True):
+        names = [trunk.name for trunk in dialer.trunks(everywhere=everywhere)]
+        assert names and LINE not in names

@@ -816,12 +816,16 @@ class LoopStartLine(OutsideLine, Channel):
         """The off-hook of an answer did not take (a modem answered ERROR
         to AT+VLS=1): the call is released with the reason as its cause,
         the line put back on hook."""
-        why = self.OFFHOOK_ERROR if "error" in reasons else "the board left it on hook"
-        reason = f"the line did not go off hook: {why}"
+        reason = self._offhook_failure(reasons)
         log.error("{channel}: {reason}", channel=self.name, reason=reason)
         self.machine.fire("answer_failed", reason=reason)
         self.listener.trunk_released(self, reason)
         self._clear_down()
+
+    def _offhook_failure(self, reasons):
+        """What an off-hook that did not take (an answer's, a seizure's) says."""
+        why = self.OFFHOOK_ERROR if "error" in reasons else "the board left it on hook"
+        return f"the line did not go off hook: {why}"
 
     # -- outbound ------------------------------------------------------------
     def seize(self, number, no_answer_s=NO_ANSWER_S):
@@ -836,6 +840,13 @@ class LoopStartLine(OutsideLine, Channel):
             self.machine.fire("dial")
             self.driver.dial(self.name, self.number, call_progress=CallProgress(
                 check_dial_tone_ms=2000, no_answer_ms=round(self.no_answer_s * 1000)))
+            return True
+        if kind == "hook_done" and state == "seizing":     # the off-hook did not take
+            reasons = event.data.get("reasons", ())
+            if "hung" in reasons:                 # reset by the driver
+                self._outbound_failed(VOICE_HUNG)
+            else:
+                self._outbound_failed(self._offhook_failure(reasons))
             return True
         if kind == "dial_done" and "hung" in event.data.get("reasons", ()):
             if self.voice == self.name:           # an analog line's own: reset, given up
