@@ -833,3 +833,48 @@ def test_no_call_out_ever_takes_the_modem_s_line(centre):
     for everywhere in (False, True):
         names = [trunk.name for trunk in dialer.trunks(everywhere=everywhere)]
         assert names and LINE not in names
+
+
+def test_a_modem_unplugged_while_the_server_stops_ends_the_wait_for_its_hook(centre):
+    """Stopped while its caller hears the menu, the modem never answering
+    the on-hook, then unplugged: its line is out of service, so on hook;
+    the stop ends there, not after the ten seconds it waits for a hook,
+    and warns of no line left off hook."""
+    from twisted.logger import formatEvent, globalLogPublisher
+
+    centre.server.drain_s = 0
+    centre.flow_tier()
+    centre.modem.call("5551234", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the flow answers")
+    centre.run(500)
+    centre.modem._hook = lambda offhook: None          # AT+VLS=0 never answered
+    logs = []
+    globalLogPublisher.addObserver(logs.append)
+    try:
+        stopped = []
+        centre.server.stopService().addBoth(stopped.append)
+        centre.run(1_000)
+        assert not stopped
+        centre.unplug()
+        centre.run_until(lambda: stopped, within_ms=1_000, what="the server stops")
+    finally:
+        globalLogPublisher.removeObserver(logs.append)
+    assert centre.server.channels[LINE].state == "out_of_service"
+    assert not any("not on hook" in formatEvent(e) for e in logs)
+
+
+def test_the_server_s_stop_waits_for_a_line_dialling_out_to_be_on_hook(centre):
+    """The line off hook dialling (the channel's own seize): the stop
+    waits while it is, and ends once it is back on hook."""
+    centre.server.drain_s = 0
+    centre.modem.outbound = "no_answer"
+    line = centre.server.channels[LINE]
+    line.seize("5551234").addErrback(lambda f: None)
+    centre.run_until(lambda: line.state == "dialing", within_ms=5_000, what="dialling")
+    stopped = []
+    centre.server.stopService().addBoth(lambda _: stopped.append(centre.modem.offhook))
+    centre.run(3_000)
+    assert not stopped and centre.modem.offhook
+    line.release("the server stops")
+    centre.run_until(lambda: stopped, within_ms=5_000, what="the server stops")
+    assert stopped == [False]

@@ -148,6 +148,13 @@ LOOP_START = Table("loop_start", initial="idle", transitions=[
     ("out_of_service", "back_in_service", "idle"),
 ])
 
+#: The loop-start states in which the line is, or may be, off hook: an
+#: off-hook asked for (answering, seizing), a call on it, or its on-hook
+#: not confirmed yet (clearing).  In every other state it is on hook
+#: (LoopStartLine.when_on_hook).
+LOOP_START_OFF_HOOK = frozenset({"answering", "connected", "far_cleared", "clearing",
+                                 "seizing", "dialing"})
+
 STATION = Table("station", initial="onhook", transitions=[
     ("onhook", "ring", "ringing"),
     ("ringing", "answered", "talking"),
@@ -656,8 +663,19 @@ class LoopStartLine(OutsideLine, Channel):
                              "tone"})
     _on_hook_after_stop = False          # a clear-down waits for an operation to end
     _last_ring = None                    # the count of the last ring (`_new_call`)
+    _on_hook_waiters = ()                # when_on_hook's Deferreds, while off hook
     #: What an off-hook that failed with an error says (`_answer_failed`).
     OFFHOOK_ERROR = "the board reported an error"
+
+    def when_on_hook(self):
+        """A Deferred fired (with the line) once it is on hook: at once if it
+        is, else when it leaves LOOP_START_OFF_HOOK (idle, out of service)."""
+        d = defer.Deferred()
+        if self.state not in LOOP_START_OFF_HOOK:
+            d.callback(self)
+        else:
+            self._on_hook_waiters = [*self._on_hook_waiters, d]
+        return d
 
     def _supervise(self, supervision):
         """Heed the disconnect methods of `supervision`; with silence, its
@@ -672,6 +690,10 @@ class LoopStartLine(OutsideLine, Channel):
 
     def _changed(self, machine, transition):
         super()._changed(machine, transition)
+        if self._on_hook_waiters and transition.target not in LOOP_START_OFF_HOOK:
+            waiters, self._on_hook_waiters = self._on_hook_waiters, []
+            for d in waiters:
+                d.callback(self)
         if transition.target == "idle" and self.line_alarms:
             self.machine.fire("out_of_service", reason=self._alarm_reason())
         if self.silence is not None:
