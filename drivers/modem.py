@@ -74,19 +74,38 @@ def modem_name(n):
     return f"mdmB{n}C1"
 
 
-def serial_ports(reactor):
+def serial_ports(reactor, serial_factory=None):
     """connect(settings, protocol) opening each modem's port with pyserial
     under Twisted, RTS/CTS flow control on (as AT+IFC=2,2 asks);
-    ModemError naming the port if it cannot be opened."""
-    from serial import SerialException
+    ModemError naming the port if it cannot be opened, whatever failed
+    (pyserial's open; the flush after it, when a device re-plugged goes
+    away again mid-open: OSError, termios.error), the port it did open
+    closed again.  `serial_factory`: pyserial's Serial, or a test's."""
+    import termios
+
+    from serial import Serial
     from twisted.internet.serialport import SerialPort
 
+    opened = []                       # the pyserial object of the port being opened
+
+    class Port(SerialPort):
+        @staticmethod
+        def _serialFactory(*args, **kwargs):
+            port = (serial_factory or Serial)(*args, **kwargs)
+            opened.append(port)
+            return port
+
     def connect(settings, protocol):
+        opened.clear()
         try:
-            SerialPort(protocol, settings.port, reactor, baudrate=settings.baud, rtscts=True)
-        except SerialException as e:
+            Port(protocol, settings.port, reactor, baudrate=settings.baud, rtscts=True)
+        except (OSError, termios.error) as e:      # SerialException is an OSError
+            for port in opened:
+                port.close()
             raise errors.ModemError(f"cannot open the serial port: {e}", function="open",
                                     device=settings.port) from None
+        finally:
+            opened.clear()
     return connect
 
 
