@@ -444,7 +444,8 @@ def test_check_asks_each_modem_for_ok_and_the_server_will_not_start_without_it(
     config = modem_config(tmp_path, modems=MODEMS.replace("/dev/ttyACM0", missing))
     out = io.StringIO()
     assert check(config.path, out) == 2
-    assert f"FAIL devices: [Errno 2] could not open port {missing}" in out.getvalue()
+    assert (f"FAIL devices: voice modem mdmB1C1 on {missing}: [Errno 2] could not open port "
+            f"{missing}") in out.getvalue()
     done = subprocess.run([sys.executable, "-m", "cti", "server", "-c", config.path,
                            "--drain", "0"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
@@ -878,3 +879,33 @@ def test_the_server_s_stop_waits_for_a_line_dialling_out_to_be_on_hook(centre):
     line.release("the server stops")
     centre.run_until(lambda: stopped, within_ms=5_000, what="the server stops")
     assert stopped == [False]
+
+
+def test_check_names_every_modem_that_fails_not_only_the_first(tmp_path, monkeypatch):
+    """Two modems: the first silent on its port (a pty's), the second's
+    port missing: `cti server --check` names both in its devices line."""
+    import io
+    import os
+
+    import cti.server.check as check_module
+    from cti.server.check import run as check
+
+    master, slave = os.openpty()
+    try:
+        port = os.ttyname(slave)
+        missing = str(tmp_path / "no-such-tty")
+        modems = MODEMS.replace("/dev/ttyACM0", port).replace(
+            'channels = ["mdmB1C1"]', 'channels = ["mdmB1C1", "mdmB2C1"]').replace(
+            "\n[[trunk_groups]]", f'\n[[modems]]\nport = "{missing}"\n\n[[trunk_groups]]')
+        config = modem_config(tmp_path, modems=modems)
+        monkeypatch.setattr(check_module, "AT_WAIT_S", 0.3)
+        out = io.StringIO()
+        assert check(config.path, out) == 2
+    finally:
+        os.close(slave)
+        os.close(master)
+    [line] = [x for x in out.getvalue().splitlines() if x.startswith("FAIL devices")]
+    assert line == (f"FAIL devices: voice modem mdmB1C1 on {port}: no answer to AT within "
+                    "0.3 s: is it the modem's AT port, is it powered?; voice modem mdmB2C1 on "
+                    f"{missing}: [Errno 2] could not open port {missing}: [Errno 2] No such "
+                    f"file or directory: '{missing}'"), line
