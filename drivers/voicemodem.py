@@ -255,10 +255,12 @@ class VoiceModem(protocol.Protocol):
             else:
                 self._line(item.text)
 
-    def _set_up(self):
+    def _set_up(self, offhook=False):
         """ATZ, SETUP, AT+VSM and the site's init, in order: ready after the
-        last; at the first that fails the rest are dropped, the line alarm
-        NOT_READY_ALARM raised and the set-up tried again in SETUP_RETRY_S."""
+        last, and with `offhook` (a reset of a modem off hook) AT+VLS=1
+        after it; at the first that fails the rest are dropped (the hook
+        too), the line alarm NOT_READY_ALARM raised and the set-up tried
+        again in SETUP_RETRY_S."""
         self._cancel_retry()
         s = self.settings
         queued = []
@@ -283,6 +285,8 @@ class VoiceModem(protocol.Protocol):
         last = commands[-1]
         for text in commands:
             queued.append(self._queue(text, step(text), setup=True))
+        if offhook:
+            queued.append(self._queue("AT+VLS=1", lambda result: True))
 
     def _set_up_failed(self, command, result):
         if result == "TIMEOUT":
@@ -499,10 +503,7 @@ class VoiceModem(protocol.Protocol):
         self._drop_commands()
         self.stream = ModemStream()
         self.ready = False
-        offhook = self.offhook
-        self._set_up()
-        if offhook:
-            self._queue("AT+VLS=1", lambda result: True)
+        self._set_up(offhook=self.offhook)
         self.op = None
 
     def stop(self):

@@ -439,3 +439,23 @@ def test_a_port_that_fails_mid_open_is_closed_and_opened_again_later():
     finally:
         driver.stop_events()
         pty.close()
+
+
+def test_a_reset_whose_set_up_fails_does_not_take_the_line_off_hook(modems):
+    """A modem off hook is reset (as the watchdog does) and its set-up
+    goes unanswered: the off-hook that would have put the hook back is
+    dropped with the rest of the set-up, so the modem, answering again,
+    is not told to go off hook."""
+    from drivers.interface import NOT_READY_ALARM
+
+    sim = answered(modems)
+    assert sim.offhook
+    sim.stall()
+    modems.driver.reset(LINE)
+    modems.run(4_900)                 # ATZ unanswered: the set-up fails at 5 s
+    sim.recover()
+    sent = len(sim.commands)
+    modems.run(10_000)
+    assert "AT+VLS=1" not in sim.commands[sent:]
+    assert modems.driver.status(LINE)["alarms"] == [NOT_READY_ALARM]
+    modems.driver.stop_events()
