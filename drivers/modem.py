@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from zope.interface import implementer
 
 from drivers import errors
-from drivers.interface import DIGIT_BUFFER, DeviceInfo, IBoardDriver
+from drivers.interface import DIGIT_BUFFER, DeviceInfo, Event, IBoardDriver
 from drivers.modemaudio import RECORD_FORMATS, prompt_samples, recording_file
 from drivers.skeleton import refusal
 from drivers.voicemodem import VoiceModem
@@ -157,7 +157,10 @@ class VoiceModemDriver:
             modem = VoiceModem(modem_name(n), settings, clock, self._emit)
             modem.reopen = lambda settings=settings, modem=modem: connect(settings, modem)
             self._modems[modem.name] = modem
-            connect(settings, modem)
+            try:
+                connect(settings, modem)
+            except errors.ModemError as e:
+                modem.missing(e)
 
     # -- devices ------------------------------------------------------------------
     def inventory(self):
@@ -198,7 +201,13 @@ class VoiceModemDriver:
         return []                      # every event was handed over as it came
 
     def subscribe(self, callback):
+        """`callback(event)` for every event from now on; told at once of
+        each line alarm already raised (a modem whose port was missing at
+        the start), so it knows which lines are out of service."""
         self._subscribers.append(callback)
+        for modem in self._modems.values():
+            for alarm in sorted(modem.alarms):
+                callback(Event(modem.name, "alarm", {"alarm": alarm, "raised": True}))
 
     def stop_events(self):
         """No subscriber told from now on, and each modem shut down

@@ -195,6 +195,17 @@ class VoiceModem(protocol.Protocol):
         if self.reopen is not None and not self.shut:
             self._later(REOPEN_S, self._reopen)
 
+    def missing(self, error):
+        """The port could not be opened at the start (a USB modem not
+        plugged in): the line alarm REMOVED_ALARM raised (the driver tells
+        each subscriber of it as it subscribes), the port tried again
+        every REOPEN_S."""
+        log.error("{device}: serial port {port} cannot be opened: {e}; out of service, "
+                  "opening it again every {s:.0f} s", device=self.name, port=self.settings.port,
+                  e=error, s=REOPEN_S, alarm_kind="line")
+        self._alarm(REMOVED_ALARM, True)
+        self._later(REOPEN_S, self._reopen)
+
     def _reopen(self):
         self._retry = None
         try:

@@ -118,13 +118,14 @@ class ModemCentre(Centre):
     on its line: in memory, or with `pty` on the master of a real pty pair
     whose slave the server opens itself, with Twisted's SerialPort
     (tests/serialpty.py: its reactor, one the test moves, is the server's).
-    `driver`: the boards' (tests.centre.Centre)."""
+    `driver`: the boards' (tests.centre.Centre); `plugged`: the modem
+    plugged in at the start."""
 
-    def __init__(self, tmp_path, extra="", pty=False, driver="r4"):
+    def __init__(self, tmp_path, extra="", pty=False, driver="r4", plugged=True):
         clock = task.Clock()
         self.modem = VoiceModemSimulator(clock)
         self.pty = None
-        self.plugged, self.lines = True, []
+        self.plugged, self.lines = plugged, []
         if pty:
             self.pty_reactor = PtyReactor(clock)
             self.pty = PtyDevice(self.modem, self.pty_reactor)
@@ -402,16 +403,14 @@ def answer_at(master):
     os.write(master, b"AT\r\r\nOK\r\n")
 
 
-def test_check_asks_each_modem_for_ok_and_the_server_will_not_start_without_it(
+def test_check_asks_each_modem_for_ok_and_fails_on_a_port_that_cannot_open(
         tmp_path, monkeypatch):
     """`cti server --check` sends AT on each modem's port (a pty's here)
     and wants OK: nothing answering fails the check, saying what to
-    check; a port that cannot be opened fails it, and `cti server`
-    refuses to start, in one line naming the port, exit status 2."""
+    check; a port that cannot be opened fails it, exit status 2 (the
+    server itself starts, the line out of service: the next test)."""
     import io
     import os
-    import subprocess
-    import sys
     import threading
 
     import cti.server.check as check_module
@@ -446,12 +445,37 @@ def test_check_asks_each_modem_for_ok_and_the_server_will_not_start_without_it(
     assert check(config.path, out) == 2
     assert (f"FAIL devices: voice modem mdmB1C1 on {missing}: [Errno 2] could not open port "
             f"{missing}") in out.getvalue()
-    done = subprocess.run([sys.executable, "-m", "cti", "server", "-c", config.path,
-                           "--drain", "0"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2, done.stderr
-    [line] = [x for x in done.stderr.splitlines() if x.startswith("cti server:")]
-    assert line.startswith(f"cti server: cannot start: open({missing}): cannot open the "
-                           "serial port"), line
+
+
+def test_a_modem_missing_at_the_start_is_out_of_service_until_plugged_in(tmp_path):
+    """The server starts with the modem not plugged in: it serves, the
+    modem's line out of service (GetLineStatus: not ready; the log says
+    which port and that it is tried again), and plugged in, the line
+    takes calls."""
+    from twisted.logger import formatEvent, globalLogPublisher
+
+    logs = []
+    globalLogPublisher.addObserver(logs.append)
+    try:
+        centre = ModemCentre(tmp_path, plugged=False)
+    finally:
+        globalLogPublisher.removeObserver(logs.append)
+    said = [formatEvent(e) for e in logs if e.get("log_level").name == "error"]
+    assert any(f"{LINE}: serial port /dev/ttyACM0 cannot be opened" in line and
+               "out of service, opening it again every 5 s" in line for line in said), said
+    client = admin(centre)
+    rows = {r["device"]: r for r in centre.call(client.call("GetLineStatus"))["devices"]}
+    assert rows[LINE]["ready"] is False
+    assert centre.server.channels[LINE].state == "out_of_service"
+    centre.run(20_000)
+    assert centre.lines == []
+    centre.plugged = True
+    centre.run(6_000)
+    assert centre.server.channels[LINE].state == "idle"
+    centre.flow_tier()
+    centre.modem.call("5551234", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="answered")
+    centre.close()
 
 
 def test_the_sample_s_modem_loads_and_every_modem_key_is_documented(tmp_path):
