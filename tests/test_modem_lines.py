@@ -92,16 +92,19 @@ flow = "modem_menu"
 """
 
 
-def modem_config(tmp_path, extra="", modems=MODEMS):
+def modem_config(tmp_path, extra="", modems=MODEMS, flows=None):
     """The sample configuration with `modems` (and `extra`), its flows those
-    of etc/flows and the modem's menu, its var directory in `tmp_path`."""
+    of etc/flows, the modem's menu and `flows` (name: text), its var
+    directory in `tmp_path`."""
     etc = ROOT / "etc"
-    flows = tmp_path / "flows"
-    flows.mkdir()
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    directory = tmp_path / "flows"
+    directory.mkdir()
     for flow in (etc / "flows").glob("*.toml"):
-        (flows / flow.name).write_text(flow.read_text())
-    (flows / "modem_menu.toml").write_text(MODEM_MENU)
-    (flows / "sales_menu.toml").write_text(SALES_MENU)
+        (directory / flow.name).write_text(flow.read_text())
+    for name, text in {"modem_menu": MODEM_MENU, "sales_menu": SALES_MENU,
+                       **(flows or {})}.items():
+        (directory / f"{name}.toml").write_text(text)
     text = (etc / "cti.toml").read_text()
     for old, new in (('boards = "boards.toml"', f'boards = "{etc / "boards.toml"}"'),
                      ('prompts_dir = "prompts"', f'prompts_dir = "{etc / "prompts"}"'),
@@ -723,33 +726,55 @@ def test_a_modem_whose_prompt_hangs_ends_the_call_saying_so_alone(centre):
 @pytest.mark.parametrize(("flow", "message"), [
     ('[[steps]]\nname = "answer"\ntype = "answer"\nnext = "emergency"\n\n'
      '[[steps]]\nname = "emergency"\ntype = "transfer"\nnumber = "18005550911"\n',
-     "step 'emergency' is a transfer, but line mdmB1C1 is a voice modem"),
-    ('agent_key = "0"\nagent_queue = "sales"\n',
-     "has agent_key '0', which takes the caller to an agent, but line mdmB1C1 is a voice "
-     "modem"),
+     "step 'emergency' is a transfer with no on_failure (a modem's caller is never "
+     "transferred: refused, the call would be released), but line mdmB1C1 is a voice modem"),
+    ('agent_key = "0"\nagent_queue = "sales"\n\n[[steps]]\nname = "menu"\ntype = "menu"\n'
+     'prompt = ["menu_options"]\noptions = { "9" = "bye" }\non_failure = "bye"\n\n'
+     '[[steps]]\nname = "bye"\ntype = "hangup"\n',
+     "has agent_key '0' (step 'menu'), which takes the caller to an agent, but line mdmB1C1 "
+     "is a voice modem"),
 ], ids=["transfer", "agent_key"])
 def test_a_modem_group_s_flow_that_would_take_its_caller_out_is_refused(tmp_path, flow,
                                                                           message):
     """The flow a modem's trunk group is routed to can take none of its
     callers to an agent or a number: the error names the route, the
     flow's file and its step."""
-    path = write(tmp_path, MODEM_BASE)
-    (tmp_path / "flows" / "main_menu.toml").write_text(flow)
     with pytest.raises(ConfigError) as info:
-        load_server_config(path)
+        modem_config(tmp_path, flows={"modem_menu": flow})
     e = info.value
-    assert e.key == "routes[2].flow", str(e)
-    assert f"'main_menu': {tmp_path / 'flows' / 'main_menu.toml'} " in str(e), str(e)
+    assert e.key == "routes[6].flow", str(e)
+    assert f"'modem_menu': {tmp_path / 'flows' / 'modem_menu.toml'} " in str(e), str(e)
     assert message in str(e) and "(trunk group 'modems')" in str(e), str(e)
 
 
-def test_the_sample_after_hours_flow_is_refused_for_a_modem(tmp_path):
-    """etc/flows/after_hours.toml's option 1 transfers to a number: not for
-    a modem's group (the sample routes it to messages.toml instead)."""
-    with pytest.raises(ConfigError, match="'after_hours': .*after_hours.toml step 'emergency' "
-                       "is a transfer"):
-        modem_config(tmp_path, modems=MODEMS.replace('flow = "modem_menu"',
-                                                     'flow = "after_hours"'))
+def test_a_transfer_a_goto_reaches_is_refused_for_a_modem(tmp_path):
+    """A goto into another flow is followed: a transfer with no
+    on_failure there is refused, naming that flow's file."""
+    goto = MODEM_MENU.replace('options = { "9" = "voicemail" }',
+                              'options = { "1" = "out", "9" = "voicemail" }') + """
+[[steps]]
+name = "out"
+type = "goto"
+flow = "hand_over"
+"""
+    hand_over = ('[[steps]]\nname = "emergency"\ntype = "transfer"\n'
+                 'number = "18005550911"\n')
+    with pytest.raises(ConfigError) as info:
+        modem_config(tmp_path, flows={"modem_menu": goto, "hand_over": hand_over})
+    assert info.value.key == "routes[6].flow", str(info.value)
+    assert (f"'modem_menu': {tmp_path / 'flows' / 'hand_over.toml'} (reached by a goto) step "
+            "'emergency' is a transfer with no on_failure") in str(info.value), str(info.value)
+
+
+def test_a_transfer_with_on_failure_is_allowed_for_a_modem(tmp_path):
+    """A flow shared with the boards' callers may offer a transfer whose
+    on_failure keeps the caller: a modem's caller choosing it goes on at
+    on_failure (the sample's after_hours, its emergency option going to
+    goodbye; sales_menu, its sales option to a message)."""
+    for flow in ("after_hours", "sales_menu"):
+        config = modem_config(tmp_path / flow, modems=MODEMS.replace(
+            'flow = "modem_menu"', f'flow = "{flow}"'))
+        assert config.trunk_group_of(LINE).name == "modems"
 
 
 def test_linediag_scan_shows_each_modem_s_port_and_readiness(tmp_path):
