@@ -47,11 +47,6 @@ class CombinedDriver:
     def inventory(self):
         return self.boards.inventory() + self.modems.inventory()
 
-    def on_bus(self, name):
-        """Whether the device `name` is on the CT-Bus: the boards' are, the
-        modems' are not (their audio reaches only the computer)."""
-        return self.owner(name) is self.boards
-
     def fileno(self):
         return self.boards.fileno()
 

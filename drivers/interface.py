@@ -220,7 +220,9 @@ class Event:
 
 @dataclass(frozen=True)
 class DeviceInfo:
-    """One device of the inventory: its name, kind and bus transmit slot."""
+    """One device of the inventory: its name, kind and bus transmit slot
+    (None: off the CT-Bus, as a voice modem is; its transmit_slot is
+    DriverNotSupported)."""
 
     name: str
     kind: str

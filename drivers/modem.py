@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from zope.interface import implementer
 
 from drivers import errors
-from drivers.interface import DIGIT_BUFFER, DeviceInfo, IBoardDriver
+from drivers.interface import DIGIT_BUFFER, DeviceInfo, Event, IBoardDriver
 from drivers.modemaudio import RECORD_FORMATS, prompt_samples, recording_file
 from drivers.skeleton import refusal
 from drivers.voicemodem import VoiceModem
@@ -74,19 +74,38 @@ def modem_name(n):
     return f"mdmB{n}C1"
 
 
-def serial_ports(reactor):
+def serial_ports(reactor, serial_factory=None):
     """connect(settings, protocol) opening each modem's port with pyserial
     under Twisted, RTS/CTS flow control on (as AT+IFC=2,2 asks);
-    ModemError naming the port if it cannot be opened."""
-    from serial import SerialException
+    ModemError naming the port if it cannot be opened, whatever failed
+    (pyserial's open; the flush after it, when a device re-plugged goes
+    away again mid-open: OSError, termios.error), the port it did open
+    closed again.  `serial_factory`: pyserial's Serial, or a test's."""
+    import termios
+
+    from serial import Serial
     from twisted.internet.serialport import SerialPort
 
+    opened = []                       # the pyserial object of the port being opened
+
+    class Port(SerialPort):
+        @staticmethod
+        def _serialFactory(*args, **kwargs):
+            port = (serial_factory or Serial)(*args, **kwargs)
+            opened.append(port)
+            return port
+
     def connect(settings, protocol):
+        opened.clear()
         try:
-            SerialPort(protocol, settings.port, reactor, baudrate=settings.baud, rtscts=True)
-        except SerialException as e:
+            Port(protocol, settings.port, reactor, baudrate=settings.baud, rtscts=True)
+        except (OSError, termios.error) as e:      # SerialException is an OSError
+            for port in opened:
+                port.close()
             raise errors.ModemError(f"cannot open the serial port: {e}", function="open",
                                     device=settings.port) from None
+        finally:
+            opened.clear()
     return connect
 
 
@@ -138,7 +157,10 @@ class VoiceModemDriver:
             modem = VoiceModem(modem_name(n), settings, clock, self._emit)
             modem.reopen = lambda settings=settings, modem=modem: connect(settings, modem)
             self._modems[modem.name] = modem
-            connect(settings, modem)
+            try:
+                connect(settings, modem)
+            except errors.ModemError as e:
+                modem.missing(e)
 
     # -- devices ------------------------------------------------------------------
     def inventory(self):
@@ -179,22 +201,21 @@ class VoiceModemDriver:
         return []                      # every event was handed over as it came
 
     def subscribe(self, callback):
+        """`callback(event)` for every event from now on; told at once of
+        each line alarm already raised (a modem whose port was missing at
+        the start), so it knows which lines are out of service."""
         self._subscribers.append(callback)
+        for modem in self._modems.values():
+            for alarm in sorted(modem.alarms):
+                callback(Event(modem.name, "alarm", {"alarm": alarm, "raised": True}))
 
     def stop_events(self):
-        """No subscriber told from now on, and each modem's timers
-        cancelled: its command's time-out, its operation's limits and
-        watchdog, the gap that ends its ringing."""
+        """No subscriber told from now on, and each modem shut down
+        (VoiceModem.shut_down): none of its timers left, no port opened or
+        set-up tried again."""
         self._subscribers.clear()
         for modem in self._modems.values():
-            op = modem.op
-            timers = [modem._ring_timer, *(c.timer for c in (modem._current, *modem._commands)
-                                           if c is not None)]
-            if op is not None:
-                timers += [*op.timers.values(), op.watchdog]
-            for timer in timers:
-                if timer is not None and timer.active():
-                    timer.cancel()
+            modem.shut_down()
 
     def _emit(self, event):
         for callback in list(self._subscribers):

@@ -159,6 +159,7 @@ class VoiceModem(protocol.Protocol):
         self._commands = deque()
         self._current = None
         self._ring_timer = None
+        self.shut = False                 # shut_down(): no timer, no reopen from now on
 
     # -- the serial port ------------------------------------------------------------
     def connectionMade(self):
@@ -191,8 +192,19 @@ class VoiceModem(protocol.Protocol):
             if op.finish_with is not None:
                 data = op.finish_with(data)
             self.emit(Event(self.name, op.done, data))
-        if self.reopen is not None:
+        if self.reopen is not None and not self.shut:
             self._later(REOPEN_S, self._reopen)
+
+    def missing(self, error):
+        """The port could not be opened at the start (a USB modem not
+        plugged in): the line alarm REMOVED_ALARM raised (the driver tells
+        each subscriber of it as it subscribes), the port tried again
+        every REOPEN_S."""
+        log.error("{device}: serial port {port} cannot be opened: {e}; out of service, "
+                  "opening it again every {s:.0f} s", device=self.name, port=self.settings.port,
+                  e=error, s=REOPEN_S, alarm_kind="line")
+        self._alarm(REMOVED_ALARM, True)
+        self._later(REOPEN_S, self._reopen)
 
     def _reopen(self):
         self._retry = None
@@ -207,9 +219,26 @@ class VoiceModem(protocol.Protocol):
                  device=self.name, port=self.settings.port)
 
     def _later(self, seconds, call):
-        """`call` (a set-up, a reopen) in `seconds`, instead of any pending."""
+        """`call` (a set-up, a reopen) in `seconds`, instead of any pending;
+        nothing once shut down."""
         self._cancel_retry()
-        self._retry = self.clock.callLater(seconds, call)
+        if not self.shut:
+            self._retry = self.clock.callLater(seconds, call)
+
+    def shut_down(self):
+        """The server stops: every timer of the modem cancelled (its ring
+        gap, its commands' time-outs, its operation's limits and watchdog,
+        the next set-up or reopen), and none armed again: a port lost or a
+        set-up failing from now on is not retried, what the modem says is
+        ignored.  (`stop` is the operation's stop, of the driver's
+        interface.)"""
+        self.shut = True
+        self._cancel_retry()
+        if self._ring_timer is not None and self._ring_timer.active():
+            self._ring_timer.cancel()
+        self._drop_commands()
+        if self.op is not None:
+            self._cancel_timers(self.op)
 
     def _cancel_retry(self):
         if self._retry is not None and self._retry.active():
@@ -226,6 +255,8 @@ class VoiceModem(protocol.Protocol):
         self.emit(Event(self.name, "alarm", {"alarm": alarm, "raised": raised}))
 
     def dataReceived(self, data):
+        if self.shut:
+            return
         for item in self.stream.feed(data):
             if isinstance(item, Audio):
                 if self.op is not None and self.op.kind == "record":
@@ -235,10 +266,12 @@ class VoiceModem(protocol.Protocol):
             else:
                 self._line(item.text)
 
-    def _set_up(self):
+    def _set_up(self, offhook=False):
         """ATZ, SETUP, AT+VSM and the site's init, in order: ready after the
-        last; at the first that fails the rest are dropped, the line alarm
-        NOT_READY_ALARM raised and the set-up tried again in SETUP_RETRY_S."""
+        last, and with `offhook` (a reset of a modem off hook) AT+VLS=1
+        after it; at the first that fails the rest are dropped (the hook
+        too), the line alarm NOT_READY_ALARM raised and the set-up tried
+        again in SETUP_RETRY_S."""
         self._cancel_retry()
         s = self.settings
         queued = []
@@ -263,6 +296,8 @@ class VoiceModem(protocol.Protocol):
         last = commands[-1]
         for text in commands:
             queued.append(self._queue(text, step(text), setup=True))
+        if offhook:
+            queued.append(self._queue("AT+VLS=1", lambda result: True))
 
     def _set_up_failed(self, command, result):
         if result == "TIMEOUT":
@@ -288,7 +323,7 @@ class VoiceModem(protocol.Protocol):
         return command
 
     def _next(self):
-        if self._current is not None or not self._commands:
+        if self._current is not None or not self._commands or self.shut:
             return
         command = self._current = self._commands.popleft()
         if command.before_send is not None:
@@ -479,10 +514,7 @@ class VoiceModem(protocol.Protocol):
         self._drop_commands()
         self.stream = ModemStream()
         self.ready = False
-        offhook = self.offhook
-        self._set_up()
-        if offhook:
-            self._queue("AT+VLS=1", lambda result: True)
+        self._set_up(offhook=self.offhook)
         self.op = None
 
     def stop(self):

@@ -302,3 +302,22 @@ def test_station_lifted_hears_dial_tone(phones):
     fe.onhook()
     phones.run_until(lambda: st.state == "onhook")
     assert phones.listener.seen == [("offhook", "msiB1C1"), ("onhook", "msiB1C1", "offhook")]
+
+
+def test_a_new_caller_soon_after_a_refused_one_gave_up_is_offered(analog):
+    """The refused caller gives up and the next one rings a second later,
+    before the gap that ends the rings: the driver counts the new call's
+    rings from 1 again, so the line ends the refusal and offers it."""
+    ch = line(analog)
+    fe = analog.rig.sim.endpoint("dxxxB1C1")
+    fe.call(ani="2125551234")
+    analog.run_until(lambda: ch.state == "offered")
+    d = ch.release("no route for the call")
+    analog.rig.run(10_000)
+    fe.abandon()
+    analog.rig.run(1_000)
+    fe.call(ani="2125559876")
+    analog.run_until(lambda: ch.state == "offered", within_ms=30_000, what="the new call")
+    assert d.called
+    assert analog.listener.seen[-1] == ("offered", "dxxxB1C1", "2125559876", "")
+    assert len(analog.listener.seen) == 2

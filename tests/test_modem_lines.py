@@ -92,16 +92,19 @@ flow = "modem_menu"
 """
 
 
-def modem_config(tmp_path, extra="", modems=MODEMS):
+def modem_config(tmp_path, extra="", modems=MODEMS, flows=None):
     """The sample configuration with `modems` (and `extra`), its flows those
-    of etc/flows and the modem's menu, its var directory in `tmp_path`."""
+    of etc/flows, the modem's menu and `flows` (name: text), its var
+    directory in `tmp_path`."""
     etc = ROOT / "etc"
-    flows = tmp_path / "flows"
-    flows.mkdir()
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    directory = tmp_path / "flows"
+    directory.mkdir()
     for flow in (etc / "flows").glob("*.toml"):
-        (flows / flow.name).write_text(flow.read_text())
-    (flows / "modem_menu.toml").write_text(MODEM_MENU)
-    (flows / "sales_menu.toml").write_text(SALES_MENU)
+        (directory / flow.name).write_text(flow.read_text())
+    for name, text in {"modem_menu": MODEM_MENU, "sales_menu": SALES_MENU,
+                       **(flows or {})}.items():
+        (directory / f"{name}.toml").write_text(text)
     text = (etc / "cti.toml").read_text()
     for old, new in (('boards = "boards.toml"', f'boards = "{etc / "boards.toml"}"'),
                      ('prompts_dir = "prompts"', f'prompts_dir = "{etc / "prompts"}"'),
@@ -118,13 +121,14 @@ class ModemCentre(Centre):
     on its line: in memory, or with `pty` on the master of a real pty pair
     whose slave the server opens itself, with Twisted's SerialPort
     (tests/serialpty.py: its reactor, one the test moves, is the server's).
-    `driver`: the boards' (tests.centre.Centre)."""
+    `driver`: the boards' (tests.centre.Centre); `plugged`: the modem
+    plugged in at the start."""
 
-    def __init__(self, tmp_path, extra="", pty=False, driver="r4"):
+    def __init__(self, tmp_path, extra="", pty=False, driver="r4", plugged=True):
         clock = task.Clock()
         self.modem = VoiceModemSimulator(clock)
         self.pty = None
-        self.plugged, self.lines = True, []
+        self.plugged, self.lines = plugged, []
         if pty:
             self.pty_reactor = PtyReactor(clock)
             self.pty = PtyDevice(self.modem, self.pty_reactor)
@@ -402,16 +406,14 @@ def answer_at(master):
     os.write(master, b"AT\r\r\nOK\r\n")
 
 
-def test_check_asks_each_modem_for_ok_and_the_server_will_not_start_without_it(
+def test_check_asks_each_modem_for_ok_and_fails_on_a_port_that_cannot_open(
         tmp_path, monkeypatch):
     """`cti server --check` sends AT on each modem's port (a pty's here)
     and wants OK: nothing answering fails the check, saying what to
-    check; a port that cannot be opened fails it, and `cti server`
-    refuses to start, in one line naming the port, exit status 2."""
+    check; a port that cannot be opened fails it, exit status 2 (the
+    server itself starts, the line out of service: the next test)."""
     import io
     import os
-    import subprocess
-    import sys
     import threading
 
     import cti.server.check as check_module
@@ -444,13 +446,39 @@ def test_check_asks_each_modem_for_ok_and_the_server_will_not_start_without_it(
     config = modem_config(tmp_path, modems=MODEMS.replace("/dev/ttyACM0", missing))
     out = io.StringIO()
     assert check(config.path, out) == 2
-    assert f"FAIL devices: [Errno 2] could not open port {missing}" in out.getvalue()
-    done = subprocess.run([sys.executable, "-m", "cti", "server", "-c", config.path,
-                           "--drain", "0"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2, done.stderr
-    [line] = [x for x in done.stderr.splitlines() if x.startswith("cti server:")]
-    assert line.startswith(f"cti server: cannot start: open({missing}): cannot open the "
-                           "serial port"), line
+    assert (f"FAIL devices: voice modem mdmB1C1 on {missing}: [Errno 2] could not open port "
+            f"{missing}") in out.getvalue()
+
+
+def test_a_modem_missing_at_the_start_is_out_of_service_until_plugged_in(tmp_path):
+    """The server starts with the modem not plugged in: it serves, the
+    modem's line out of service (GetLineStatus: not ready; the log says
+    which port and that it is tried again), and plugged in, the line
+    takes calls."""
+    from twisted.logger import formatEvent, globalLogPublisher
+
+    logs = []
+    globalLogPublisher.addObserver(logs.append)
+    try:
+        centre = ModemCentre(tmp_path, plugged=False)
+    finally:
+        globalLogPublisher.removeObserver(logs.append)
+    said = [formatEvent(e) for e in logs if e.get("log_level").name == "error"]
+    assert any(f"{LINE}: serial port /dev/ttyACM0 cannot be opened" in line and
+               "out of service, opening it again every 5 s" in line for line in said), said
+    client = admin(centre)
+    rows = {r["device"]: r for r in centre.call(client.call("GetLineStatus"))["devices"]}
+    assert rows[LINE]["ready"] is False
+    assert centre.server.channels[LINE].state == "out_of_service"
+    centre.run(20_000)
+    assert centre.lines == []
+    centre.plugged = True
+    centre.run(6_000)
+    assert centre.server.channels[LINE].state == "idle"
+    centre.flow_tier()
+    centre.modem.call("5551234", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="answered")
+    centre.close()
 
 
 def test_the_sample_s_modem_loads_and_every_modem_key_is_documented(tmp_path):
@@ -698,33 +726,55 @@ def test_a_modem_whose_prompt_hangs_ends_the_call_saying_so_alone(centre):
 @pytest.mark.parametrize(("flow", "message"), [
     ('[[steps]]\nname = "answer"\ntype = "answer"\nnext = "emergency"\n\n'
      '[[steps]]\nname = "emergency"\ntype = "transfer"\nnumber = "18005550911"\n',
-     "step 'emergency' is a transfer, but line mdmB1C1 is a voice modem"),
-    ('agent_key = "0"\nagent_queue = "sales"\n',
-     "has agent_key '0', which takes the caller to an agent, but line mdmB1C1 is a voice "
-     "modem"),
+     "step 'emergency' is a transfer with no on_failure (a modem's caller is never "
+     "transferred: refused, the call would be released), but line mdmB1C1 is a voice modem"),
+    ('agent_key = "0"\nagent_queue = "sales"\n\n[[steps]]\nname = "menu"\ntype = "menu"\n'
+     'prompt = ["menu_options"]\noptions = { "9" = "bye" }\non_failure = "bye"\n\n'
+     '[[steps]]\nname = "bye"\ntype = "hangup"\n',
+     "has agent_key '0' (step 'menu'), which takes the caller to an agent, but line mdmB1C1 "
+     "is a voice modem"),
 ], ids=["transfer", "agent_key"])
 def test_a_modem_group_s_flow_that_would_take_its_caller_out_is_refused(tmp_path, flow,
                                                                           message):
     """The flow a modem's trunk group is routed to can take none of its
     callers to an agent or a number: the error names the route, the
     flow's file and its step."""
-    path = write(tmp_path, MODEM_BASE)
-    (tmp_path / "flows" / "main_menu.toml").write_text(flow)
     with pytest.raises(ConfigError) as info:
-        load_server_config(path)
+        modem_config(tmp_path, flows={"modem_menu": flow})
     e = info.value
-    assert e.key == "routes[2].flow", str(e)
-    assert f"'main_menu': {tmp_path / 'flows' / 'main_menu.toml'} " in str(e), str(e)
+    assert e.key == "routes[6].flow", str(e)
+    assert f"'modem_menu': {tmp_path / 'flows' / 'modem_menu.toml'} " in str(e), str(e)
     assert message in str(e) and "(trunk group 'modems')" in str(e), str(e)
 
 
-def test_the_sample_after_hours_flow_is_refused_for_a_modem(tmp_path):
-    """etc/flows/after_hours.toml's option 1 transfers to a number: not for
-    a modem's group (the sample routes it to messages.toml instead)."""
-    with pytest.raises(ConfigError, match="'after_hours': .*after_hours.toml step 'emergency' "
-                       "is a transfer"):
-        modem_config(tmp_path, modems=MODEMS.replace('flow = "modem_menu"',
-                                                     'flow = "after_hours"'))
+def test_a_transfer_a_goto_reaches_is_refused_for_a_modem(tmp_path):
+    """A goto into another flow is followed: a transfer with no
+    on_failure there is refused, naming that flow's file."""
+    goto = MODEM_MENU.replace('options = { "9" = "voicemail" }',
+                              'options = { "1" = "out", "9" = "voicemail" }') + """
+[[steps]]
+name = "out"
+type = "goto"
+flow = "hand_over"
+"""
+    hand_over = ('[[steps]]\nname = "emergency"\ntype = "transfer"\n'
+                 'number = "18005550911"\n')
+    with pytest.raises(ConfigError) as info:
+        modem_config(tmp_path, flows={"modem_menu": goto, "hand_over": hand_over})
+    assert info.value.key == "routes[6].flow", str(info.value)
+    assert (f"'modem_menu': {tmp_path / 'flows' / 'hand_over.toml'} (reached by a goto) step "
+            "'emergency' is a transfer with no on_failure") in str(info.value), str(info.value)
+
+
+def test_a_transfer_with_on_failure_is_allowed_for_a_modem(tmp_path):
+    """A flow shared with the boards' callers may offer a transfer whose
+    on_failure keeps the caller: a modem's caller choosing it goes on at
+    on_failure (the sample's after_hours, its emergency option going to
+    goodbye; sales_menu, its sales option to a message)."""
+    for flow in ("after_hours", "sales_menu"):
+        config = modem_config(tmp_path / flow, modems=MODEMS.replace(
+            'flow = "modem_menu"', f'flow = "{flow}"'))
+        assert config.trunk_group_of(LINE).name == "modems"
 
 
 def test_linediag_scan_shows_each_modem_s_port_and_readiness(tmp_path):
@@ -767,3 +817,144 @@ def test_a_reload_that_changes_the_modems_is_refused_naming_the_key(centre, old,
     centre.flow_tier()
     centre.modem.call("5551234", "")
     centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the flow answers")
+
+
+def test_a_stopped_server_opens_no_port_again_when_the_modem_is_plugged_back(tmp_path):
+    """The modem unplugged, then the server stopped: plugged back in, its
+    port is not opened again, and no timer of the modem is left."""
+    centre = ModemCentre(tmp_path)
+    centre.unplug()
+    centre.run(1_000)
+    stopped = []
+    centre.server.stopService().addBoth(stopped.append)
+    centre.run_until(lambda: stopped, within_ms=15_000, what="the server stops")
+    opened = len(centre.lines)
+    centre.plugged = True
+    centre.run(60_000)
+    assert len(centre.lines) == opened
+    assert centre.clock.getDelayedCalls() == []
+
+
+def test_a_stopped_server_sets_no_failing_modem_up_again(tmp_path):
+    """The modem stops answering and its set-up fails, then the server
+    stops: the modem, answering again, is sent nothing more."""
+    centre = ModemCentre(tmp_path)
+    centre.modem.stall()
+    centre.server.driver.reset(LINE)
+    centre.run(10_000)
+    assert centre.server.channels[LINE].state == "out_of_service"
+    stopped = []
+    centre.server.stopService().addBoth(stopped.append)
+    centre.run_until(lambda: stopped, within_ms=15_000, what="the server stops")
+    centre.modem.recover()
+    sent = len(centre.modem.commands)
+    centre.run(120_000)
+    assert centre.modem.commands[sent:] == []
+    assert centre.clock.getDelayedCalls() == []
+
+
+def test_a_seizure_whose_off_hook_the_modem_refuses_fails_saying_why(centre):
+    """A call out on the line (the channel's own seize: no route dials out
+    on a modem) whose AT+VLS=1 the modem answers ERROR: the seizure fails
+    with the reason, the line is idle again and takes the next call."""
+    from cti.server.errors import OutboundFailed
+
+    sim = centre.modem
+    answer = sim._hook
+    sim._hook = lambda offhook: sim._send("ERROR") if offhook else answer(offhook)
+    line = centre.server.channels[LINE]
+    failed = []
+    line.seize("5551234").addErrback(lambda f: failed.append(f.trap(OutboundFailed) and
+                                                             str(f.value)))
+    centre.run_until(lambda: failed, within_ms=10_000, what="the seizure fails")
+    assert "the line did not go off hook: the modem answered ERROR" in failed[0]
+    centre.run_until(lambda: line.state == "idle", within_ms=5_000, what="idle again")
+    sim._hook = answer
+    centre.flow_tier()
+    sim.call("5559876", "")
+    centre.run_until(lambda: sim.offhook, within_ms=20_000, what="the next call answered")
+
+
+def test_no_call_out_ever_takes_the_modem_s_line(centre):
+    """The modem's group is inbound only (the configuration demands it):
+    neither an ordinary call out nor an emergency one, which tries every
+    group, is ever placed on it."""
+    dialer = centre.server.center.dialer
+    for everywhere in (False, True):
+        names = [trunk.name for trunk in dialer.trunks(everywhere=everywhere)]
+        assert names and LINE not in names
+
+
+def test_a_modem_unplugged_while_the_server_stops_ends_the_wait_for_its_hook(centre):
+    """Stopped while its caller hears the menu, the modem never answering
+    the on-hook, then unplugged: its line is out of service, so on hook;
+    the stop ends there, not after the ten seconds it waits for a hook,
+    and warns of no line left off hook."""
+    from twisted.logger import formatEvent, globalLogPublisher
+
+    centre.server.drain_s = 0
+    centre.flow_tier()
+    centre.modem.call("5551234", "")
+    centre.run_until(lambda: centre.modem.offhook, within_ms=20_000, what="the flow answers")
+    centre.run(500)
+    centre.modem._hook = lambda offhook: None          # AT+VLS=0 never answered
+    logs = []
+    globalLogPublisher.addObserver(logs.append)
+    try:
+        stopped = []
+        centre.server.stopService().addBoth(stopped.append)
+        centre.run(1_000)
+        assert not stopped
+        centre.unplug()
+        centre.run_until(lambda: stopped, within_ms=1_000, what="the server stops")
+    finally:
+        globalLogPublisher.removeObserver(logs.append)
+    assert centre.server.channels[LINE].state == "out_of_service"
+    assert not any("not on hook" in formatEvent(e) for e in logs)
+
+
+def test_the_server_s_stop_waits_for_a_line_dialling_out_to_be_on_hook(centre):
+    """The line off hook dialling (the channel's own seize): the stop
+    waits while it is, and ends once it is back on hook."""
+    centre.server.drain_s = 0
+    centre.modem.outbound = "no_answer"
+    line = centre.server.channels[LINE]
+    line.seize("5551234").addErrback(lambda f: None)
+    centre.run_until(lambda: line.state == "dialing", within_ms=5_000, what="dialling")
+    stopped = []
+    centre.server.stopService().addBoth(lambda _: stopped.append(centre.modem.offhook))
+    centre.run(3_000)
+    assert not stopped and centre.modem.offhook
+    line.release("the server stops")
+    centre.run_until(lambda: stopped, within_ms=5_000, what="the server stops")
+    assert stopped == [False]
+
+
+def test_check_names_every_modem_that_fails_not_only_the_first(tmp_path, monkeypatch):
+    """Two modems: the first silent on its port (a pty's), the second's
+    port missing: `cti server --check` names both in its devices line."""
+    import io
+    import os
+
+    import cti.server.check as check_module
+    from cti.server.check import run as check
+
+    master, slave = os.openpty()
+    try:
+        port = os.ttyname(slave)
+        missing = str(tmp_path / "no-such-tty")
+        modems = MODEMS.replace("/dev/ttyACM0", port).replace(
+            'channels = ["mdmB1C1"]', 'channels = ["mdmB1C1", "mdmB2C1"]').replace(
+            "\n[[trunk_groups]]", f'\n[[modems]]\nport = "{missing}"\n\n[[trunk_groups]]')
+        config = modem_config(tmp_path, modems=modems)
+        monkeypatch.setattr(check_module, "AT_WAIT_S", 0.3)
+        out = io.StringIO()
+        assert check(config.path, out) == 2
+    finally:
+        os.close(slave)
+        os.close(master)
+    [line] = [x for x in out.getvalue().splitlines() if x.startswith("FAIL devices")]
+    assert line == (f"FAIL devices: voice modem mdmB1C1 on {port}: no answer to AT within "
+                    "0.3 s: is it the modem's AT port, is it powered?; voice modem mdmB2C1 on "
+                    f"{missing}: [Errno 2] could not open port {missing}: [Errno 2] No such "
+                    f"file or directory: '{missing}'"), line

@@ -394,3 +394,68 @@ def test_a_prompt_and_a_recording_longer_than_a_command_s_time_run_whole(modems,
     assert modems.of("record_done")[0]["reasons"] == {"max_time"}
     assert modems.of("operation_failed") == []
     assert 76_000 <= (tmp_path / "long.ulaw").stat().st_size <= 82_000
+
+
+def test_a_port_that_fails_mid_open_is_closed_and_opened_again_later():
+    """The USB modem unplugged, then re-plugged flakily: the first reopen
+    opens the port but it vanishes during the flush after (termios
+    error); that port is closed again, the modem stays out of service,
+    and the next reopen brings it back, set up."""
+    import termios
+
+    import serial
+
+    from drivers.interface import REMOVED_ALARM
+
+    made = []
+
+    class Vanishing(serial.Serial):
+        def reset_input_buffer(self):
+            raise termios.error(5, "Input/output error")
+
+    def factory(*args, **kwargs):
+        port = (Vanishing if len(made) == 1 else serial.Serial)(*args, **kwargs)
+        made.append(port)
+        return port
+
+    clock = task.Clock()
+    reactor = PtyReactor(clock)
+    pty = PtyDevice(VoiceModemSimulator(clock), reactor)
+    driver = VoiceModemDriver([ModemSettings(pty.path)], clock,
+                              serial_ports(reactor, serial_factory=factory))
+    events = []
+    driver.subscribe(events.append)
+    try:
+        reactor.run(200)
+        assert driver.status(LINE)["ready"]
+        driver.modem(LINE).transport.loseConnection()      # unplugged
+        reactor.run(6_000)                                  # the first reopen fails
+        assert len(made) == 2 and not made[1].is_open
+        assert REMOVED_ALARM in driver.status(LINE)["alarms"]
+        reactor.run(6_000)                                  # the next one takes
+        assert len(made) == 3 and driver.status(LINE)["ready"]
+        assert [e.data for e in events if e.kind == "alarm"] == [
+            {"alarm": REMOVED_ALARM, "raised": True}, {"alarm": REMOVED_ALARM, "raised": False}]
+    finally:
+        driver.stop_events()
+        pty.close()
+
+
+def test_a_reset_whose_set_up_fails_does_not_take_the_line_off_hook(modems):
+    """A modem off hook is reset (as the watchdog does) and its set-up
+    goes unanswered: the off-hook that would have put the hook back is
+    dropped with the rest of the set-up, so the modem, answering again,
+    is not told to go off hook."""
+    from drivers.interface import NOT_READY_ALARM
+
+    sim = answered(modems)
+    assert sim.offhook
+    sim.stall()
+    modems.driver.reset(LINE)
+    modems.run(4_900)                 # ATZ unanswered: the set-up fails at 5 s
+    sim.recover()
+    sent = len(sim.commands)
+    modems.run(10_000)
+    assert "AT+VLS=1" not in sim.commands[sent:]
+    assert modems.driver.status(LINE)["alarms"] == [NOT_READY_ALARM]
+    modems.driver.stop_events()

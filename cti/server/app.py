@@ -55,6 +55,7 @@ from cti.server.center import CallCenter
 from cti.server.config import tls_listen
 from cti.server.core.model import CallModel
 from cti.server.lines.channels import (
+    LOOP_START_OFF_HOOK,
     Channels,
     EmWinkTrunk,
     LoopStartLine,
@@ -334,22 +335,22 @@ class CTServer(MultiService):
 
     def _modems_on_hook(self):
         """A Deferred fired once every voice modem's line is on hook (their
-        calls were drained; the modem may still be answering AT+VLS=0), or
-        after MODEM_ONHOOK_S on the clock, with a warning naming those
-        left off hook: the server's stop must not leave a caller's line
-        held."""
-        busy = [ch for ch in self.channels if isinstance(ch, ModemLine)
-                and ch.state in ("answering", "connected", "far_cleared", "clearing")]
-        if not busy:
+        calls were drained; the modem may still be answering AT+VLS=0, or
+        its line be out of service, its port gone), or after MODEM_ONHOOK_S
+        on the clock, with a warning naming those left off hook: the
+        server's stop must not leave a caller's line held."""
+        modems = [ch for ch in self.channels if isinstance(ch, ModemLine)]
+        waits = [ch.when_on_hook() for ch in modems]
+        if all(d.called for d in waits):
             return defer.succeed(None)
-        done = defer.DeferredList([ch.when("idle") for ch in busy])
+        done = defer.DeferredList(waits, consumeErrors=True)
         done.addTimeout(MODEM_ONHOOK_S, self.clock)
 
         def late(failure):
             failure.trap(defer.TimeoutError)
             log.warn("stopping: voice modem lines {names} not on hook after {s:.0f} s",
-                     names=", ".join(ch.name for ch in busy if ch.state != "idle"),
-                     s=MODEM_ONHOOK_S)
+                     names=", ".join(ch.name for ch in modems
+                                     if ch.state in LOOP_START_OFF_HOOK), s=MODEM_ONHOOK_S)
         return done.addCallbacks(lambda _: None, late)
 
     def _close_pri(self):

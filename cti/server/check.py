@@ -22,6 +22,7 @@ modules are imported, as `cti server` imports them.
 """
 import os
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -176,6 +177,38 @@ def _at(port):
     return None
 
 
+def _ask_modem(n, modem):
+    """What is wrong with the `n`-th voice modem (from 1), or None if it
+    answers AT with OK.  The write gives up after AT_WAIT_S (a powered-off
+    modem holds CTS low, and flow control is on), and what was not sent is
+    dropped before the port closes, or the close would wait for it."""
+    import serial
+
+    where = f"voice modem {modem_name(n)} on {modem.port}"
+    try:
+        port = serial.Serial(modem.port, modem.baud, timeout=0.1, write_timeout=AT_WAIT_S,
+                             rtscts=True)
+    except (OSError, ValueError) as e:       # SerialException is an OSError
+        return f"{where}: {e}"
+    try:
+        answer = _at(port)
+    except serial.SerialTimeoutException:
+        return (f"{where}: AT could not be sent within {AT_WAIT_S:g} s (the modem holds "
+                "CTS off): is it powered, is its cable in?")
+    except serial.SerialException as e:      # the device went away
+        return f"{where}: {e}"
+    finally:
+        try:
+            port.reset_output_buffer()
+        except (OSError, termios.error):
+            pass                             # gone: nothing to wait for either
+        port.close()
+    if answer is None:
+        return (f"{where}: no answer to AT within {AT_WAIT_S:g} s: is it the modem's AT "
+                "port, is it powered?")
+    return None if answer == "OK" else f"{where}: it answered {answer} to AT"
+
+
 def _devices(config):
     import serial
 
@@ -184,15 +217,12 @@ def _devices(config):
         modem = config.sms.modem
         with serial.Serial(modem.port, modem.baud, timeout=0):
             said.append(f"the GSM modem's port {modem.port} opens")
-    for i, modem in enumerate(config.modems, 1):
-        with serial.Serial(modem.port, modem.baud, timeout=0.1, rtscts=True) as port:
-            answer = _at(port)
-        if answer != "OK":
-            raise LookupError(f"voice modem {modem_name(i)} on {modem.port}: "
-                              + (f"no answer to AT within {AT_WAIT_S:g} s: is it the "
-                                 "modem's AT port, is it powered?" if answer is None else
-                                 f"it answered {answer} to AT"))
-        said.append(f"voice modem {modem_name(i)} answers AT on {modem.port}")
+    wrong = [why for why in (_ask_modem(n, modem) for n, modem in enumerate(config.modems, 1))
+             if why is not None]
+    if wrong:
+        raise LookupError("; ".join(wrong))
+    said += [f"voice modem {modem_name(n)} answers AT on {modem.port}"
+             for n, modem in enumerate(config.modems, 1)]
     if config.caller_id_boxes:
         from drivers.usbcid import find
 

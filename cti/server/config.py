@@ -35,6 +35,9 @@ from pathlib import Path
 
 from cti.auth import check_hash_format
 from cti.config import ConfigError, load
+from cti.flow.loader import check_flows
+from cti.flow.model import GotoStep, TransferStep
+from cti.flow.prompts import MANIFEST
 from cti.protocol.gate import Limits
 from cti.protocol.services import ROLES  # flow, agent, supervisor, admin
 from cti.server.lines.disconnect import (
@@ -921,8 +924,7 @@ def load_server_config(path):
     overflows = [Route("overflow", "", q.overflow[1], None, 0, f"queues[{i}].overflow")
                  for i, q in enumerate(queues) if q.overflow and q.overflow[0] == "flow"]
     _check_route_flows(reader, (*routes, default_route, *overflows), flow.flows_dir)
-    _check_modem_routes(reader, trunk_groups, devices, routes, default_route,
-                        flow.flows_dir if flow is not None else None)
+    _check_modem_routes(reader, trunk_groups, devices, routes, default_route, flow)
     sms = _sms(reader, data)
     _check_ports(reader, modems, sms)
     boxes = _caller_id_boxes(reader, data)
@@ -1135,54 +1137,79 @@ def _check_ports(reader, modems, sms):
         seen[real] = (key, modem.port)
 
 
-def _check_modem_routes(reader, trunk_groups, devices, routes, default_route, flows_dir):
+def _check_modem_routes(reader, trunk_groups, devices, routes, default_route, flow):
     """Calls on a voice modem stay in the IVR: a route of a trunk group
     with a modem goes to a flow, and so does the default route when such a
-    group has no route of its own; that flow has no transfer step and no
-    agent_key (`_check_modem_flow`).  (A DNIS or ANI route that a modem's
-    call matches is refused when the call comes: cti.server.queueing, a
-    flow's transfer going on at its on_failure.)"""
+    group has no route of its own; that flow keeps its callers
+    (`_check_modem_flow`).  (A DNIS or ANI route that a modem's call
+    matches is refused when the call comes: cti.server.queueing, a flow's
+    transfer going on at its on_failure.)"""
+    flows = None                          # loaded once, for the first modem group
     for group in trunk_groups:
         modem = next((c for c in group.channels if devices[c].kind == "modem"), None)
         if modem is None:
             continue
+        if flows is None:
+            flows = _loaded_flows(flow)
         own = [r for r in routes if r.match == "trunk_group" and r.pattern == group.name]
         for route in own:
             if route.queue is not None:
                 reader.fail(f"{route.key}.queue", f"{route.queue!r}: "
                             f"{NO_BUS.format(line=modem)} (trunk group {group.name!r}): "
                             "route it to a flow")
-            _check_modem_flow(reader, route, group.name, modem, flows_dir)
+            _check_modem_flow(reader, route, group.name, modem, flows)
         if not own and default_route.queue is not None:
             reader.fail("routing.default.queue", f"{default_route.queue!r}: trunk group "
                         f"{group.name!r} has no route of its own, and "
                         f"{NO_BUS.format(line=modem)}: give it a route to a flow "
                         f"([[routes]] trunk_group = \"{group.name}\", flow = ...)")
         if not own:
-            _check_modem_flow(reader, default_route, group.name, modem, flows_dir)
+            _check_modem_flow(reader, default_route, group.name, modem, flows)
 
 
-def _check_modem_flow(reader, route, group, modem, flows_dir):
-    """The flow `route` gives a modem's calls takes none of them to an
-    agent or a number: no transfer step, no agent_key (its file read as
-    TOML; one that does not parse is the flow loader's to report)."""
-    if route.flow is None or flows_dir is None:
-        return
-    path = flows_dir / f"{route.flow}.toml"
+def _loaded_flows(flow):
+    """The flows of [flow] flows_dir as the flow loader loads them (those
+    without errors: the loader reports the rest; the site's hooks are not
+    imported here), or none without [flow] or its manifest."""
+    if flow is None:
+        return {}
     try:
-        flow = load(str(path))
+        flows, _, _ = check_flows(flow.flows_dir, flow.prompts_dir / MANIFEST, hooks=None)
     except ConfigError:
+        return {}
+    return flows
+
+
+def _check_modem_flow(reader, route, group, modem, flows):
+    """The flow `route` gives a modem's calls keeps its callers: no step
+    it reaches (following gotos into other flows) is a transfer without
+    on_failure (refused, it would hang up: with one the caller goes on
+    there, as the runtime does) or lets the caller press a flow's
+    agent_key (refused, the flow releases the call)."""
+    if route.flow is None or route.flow not in flows:
         return
     why = (f"{NO_BUS.format(line=modem)} (trunk group {group!r}): give the group a flow "
            "that keeps its callers (messages, menus, recordings)")
-    if "agent_key" in flow:
-        reader.fail(f"{route.key}.flow", f"{route.flow!r}: {path} has agent_key "
-                    f"{flow['agent_key']!r}, which takes the caller to an agent, but {why}")
-    steps = flow.get("steps")
-    for step in steps if isinstance(steps, list) else ():
-        if isinstance(step, dict) and step.get("type") == "transfer":
-            reader.fail(f"{route.key}.flow", f"{route.flow!r}: {path} step "
-                        f"{step.get('name')!r} is a transfer, but {why}")
+    seen, todo = set(), [(route.flow, flows[route.flow].first)]
+    while todo:
+        name, step_name = todo.pop()
+        flow = flows.get(name)
+        if (name, step_name) in seen or flow is None or step_name not in flow.steps:
+            continue                      # a flow with errors: the loader's to report
+        seen.add((name, step_name))
+        step = flow.steps[step_name]
+        where = f"{route.flow!r}: {flow.path}" + (
+            "" if name == route.flow else " (reached by a goto)")
+        if flow.agent_escape(step):
+            reader.fail(f"{route.key}.flow", f"{where} has agent_key {flow.agent_key!r} "
+                        f"(step {step.name!r}), which takes the caller to an agent, but {why}")
+        if isinstance(step, TransferStep) and step.on_failure is None:
+            reader.fail(f"{route.key}.flow", f"{where} step {step.name!r} is a transfer with "
+                        "no on_failure (a modem's caller is never transferred: refused, the "
+                        f"call would be released), but {why}; or give it an on_failure")
+        if isinstance(step, GotoStep) and step.flow in flows:
+            todo.append((step.flow, step.step or flows[step.flow].first))
+        todo += [(name, target) for _, target in step.targets()]
 
 
 def _caller_id_boxes(reader, data):

@@ -120,7 +120,9 @@ LOOP_START = Table("loop_start", initial="idle", transitions=[
     ("offered", "answer", "answering"),        # off-hook requested
     ("answering", "answered", "connected"),
     ("answering", "answer_failed", "clearing"),  # the line did not go off hook
-    # refused unanswered: on hook, the rest of its rings ignored until they stop
+    # refused unanswered: on hook, the rest of its rings ignored until they
+    # stop, or until a ring counted from 1 again shows a new call (the
+    # refused caller gave up and the next one rings: LoopStartLine.handle)
     ("offered", "release", "refused"),
     ("refused", "ring_stopped", "idle"),
     ("answering", "release", "clearing"),
@@ -145,6 +147,13 @@ LOOP_START = Table("loop_start", initial="idle", transitions=[
     ("out_of_service", "span_down", "="),
     ("out_of_service", "back_in_service", "idle"),
 ])
+
+#: The loop-start states in which the line is, or may be, off hook: an
+#: off-hook asked for (answering, seizing), a call on it, or its on-hook
+#: not confirmed yet (clearing).  In every other state it is on hook
+#: (LoopStartLine.when_on_hook).
+LOOP_START_OFF_HOOK = frozenset({"answering", "connected", "far_cleared", "clearing",
+                                 "seizing", "dialing"})
 
 STATION = Table("station", initial="onhook", transitions=[
     ("onhook", "ring", "ringing"),
@@ -653,8 +662,20 @@ class LoopStartLine(OutsideLine, Channel):
     LINE_EVENTS = frozenset({"ring", "ring_stopped", "loop_current", "polarity_reversed",
                              "tone"})
     _on_hook_after_stop = False          # a clear-down waits for an operation to end
+    _last_ring = None                    # the count of the last ring (`_new_call`)
+    _on_hook_waiters = ()                # when_on_hook's Deferreds, while off hook
     #: What an off-hook that failed with an error says (`_answer_failed`).
     OFFHOOK_ERROR = "the board reported an error"
+
+    def when_on_hook(self):
+        """A Deferred fired (with the line) once it is on hook: at once if it
+        is, else when it leaves LOOP_START_OFF_HOOK (idle, out of service)."""
+        d = defer.Deferred()
+        if self.state not in LOOP_START_OFF_HOOK:
+            d.callback(self)
+        else:
+            self._on_hook_waiters = [*self._on_hook_waiters, d]
+        return d
 
     def _supervise(self, supervision):
         """Heed the disconnect methods of `supervision`; with silence, its
@@ -669,6 +690,10 @@ class LoopStartLine(OutsideLine, Channel):
 
     def _changed(self, machine, transition):
         super()._changed(machine, transition)
+        if self._on_hook_waiters and transition.target not in LOOP_START_OFF_HOOK:
+            waiters, self._on_hook_waiters = self._on_hook_waiters, []
+            for d in waiters:
+                d.callback(self)
         if transition.target == "idle" and self.line_alarms:
             self.machine.fire("out_of_service", reason=self._alarm_reason())
         if self.silence is not None:
@@ -745,10 +770,12 @@ class LoopStartLine(OutsideLine, Channel):
             return
         self._operation_ended(event)
         if kind == "ring":
-            if self.state == "idle":
-                self.machine.fire("ring", count=event.data.get("count"))
-            elif self.state in ("ringing", "offered"):
-                self.machine.fire("ring", count=event.data.get("count"))
+            count = event.data.get("count")
+            if self.state == "refused" and self._new_call(count):
+                self.machine.fire("ring_stopped", new_call=True)
+            if self.state in ("idle", "ringing", "offered"):
+                self.machine.fire("ring", count=count)
+            self._last_ring = count
             if self.state == "ringing" and event.data.get("count", 1) >= self.offer_on_ring:
                 self._offer()
         elif kind == "ring_stopped":
@@ -783,6 +810,17 @@ class LoopStartLine(OutsideLine, Channel):
         if self.state in ("connected", "answering"):
             super()._far_cleared(how)
 
+    def _new_call(self, count):
+        """Whether a ring on a refused line is a new call's: the driver
+        counts each call's rings from 1, so a count not above the last
+        ring's is a new caller (the refused one gave up, and the driver's
+        ring_stopped never came: R4 cancels it when the next call rings)."""
+        if count is None or self._last_ring is None or count > self._last_ring:
+            return False
+        log.info("{channel}: ring {count} after ring {last}: the refused caller gave up, a "
+                 "new call rings", channel=self.name, count=count, last=self._last_ring)
+        return True
+
     def _offer(self):
         try:
             cid = self.driver.caller_id(self.name)
@@ -800,12 +838,16 @@ class LoopStartLine(OutsideLine, Channel):
         """The off-hook of an answer did not take (a modem answered ERROR
         to AT+VLS=1): the call is released with the reason as its cause,
         the line put back on hook."""
-        why = self.OFFHOOK_ERROR if "error" in reasons else "the board left it on hook"
-        reason = f"the line did not go off hook: {why}"
+        reason = self._offhook_failure(reasons)
         log.error("{channel}: {reason}", channel=self.name, reason=reason)
         self.machine.fire("answer_failed", reason=reason)
         self.listener.trunk_released(self, reason)
         self._clear_down()
+
+    def _offhook_failure(self, reasons):
+        """What an off-hook that did not take (an answer's, a seizure's) says."""
+        why = self.OFFHOOK_ERROR if "error" in reasons else "the board left it on hook"
+        return f"the line did not go off hook: {why}"
 
     # -- outbound ------------------------------------------------------------
     def seize(self, number, no_answer_s=NO_ANSWER_S):
@@ -820,6 +862,13 @@ class LoopStartLine(OutsideLine, Channel):
             self.machine.fire("dial")
             self.driver.dial(self.name, self.number, call_progress=CallProgress(
                 check_dial_tone_ms=2000, no_answer_ms=round(self.no_answer_s * 1000)))
+            return True
+        if kind == "hook_done" and state == "seizing":     # the off-hook did not take
+            reasons = event.data.get("reasons", ())
+            if "hung" in reasons:                 # reset by the driver
+                self._outbound_failed(VOICE_HUNG)
+            else:
+                self._outbound_failed(self._offhook_failure(reasons))
             return True
         if kind == "dial_done" and "hung" in event.data.get("reasons", ()):
             if self.voice == self.name:           # an analog line's own: reset, given up
