@@ -338,7 +338,7 @@ class _Channel:
     listen: int | None = None   # the channel whose received audio it sends
     rings: int = 0
     since_ring_ms: int | None = None
-    ringing_cid: bool = False   # FXO port: a caller ID read since this ringing began
+    ringing_cid: bool = False   # FXO port: a caller ID read since this ringing's first ring
     ring_watch_until: float = 0.0   # FXO port, T1 loop start: the kernel's ring debounce
     ring_heard: bool = False    # ... GET_PARAMS said it rang, at the last look
     unreported_by: float | None = None  # ... a ring ended, its RINGOFFHOOK due by then
@@ -1273,6 +1273,8 @@ class DahdiDriver:
         the one before.  Not the count: a distinctive ring's bursts (US
         "ring-ring") are rings of their own, its caller ID after the
         second."""
+        if ch.rings == 0:       # no ring yet: the coming call's (sent before its ring)
+            return
         if not ch.ringing_cid:
             ch.ringing_cid = True
             return

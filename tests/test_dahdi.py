@@ -821,6 +821,24 @@ def test_a_distinctive_ring_s_caller_id_after_its_second_burst_is_the_same_call(
     assert d.caller_id("dahdiC1").number == "2125550001"
 
 
+def test_a_caller_id_heard_with_no_ringing_is_not_taken_for_a_call_s():
+    """A caller ID heard on an idle port with no ring (one sent before a
+    ring whose caller gave up at once, or a false read): the next call's
+    own caller ID, after its first ring, is that call's, not a next
+    one's: no ring_stopped, the count goes on."""
+    rig = DahdiRig([{"type": "analog", "lines": 4}], "fxsks=1-4\n")
+    d, far = rig.driver, rig.sim.endpoint("dxxxB1C1")
+    d.enable_events("dahdiC1", {"ring", "ring_stopped"})
+    rig.run(3_000)
+    d._caller_id_read(d._channels["dahdiC1"])           # heard with no ring
+    rig.run(20_000)
+    far.call(ani="2125550001")
+    rig.run(8_500)
+    heard = [(e.kind, e.data.get("count")) for e in rig.events]
+    assert heard == [("ring", 1), ("ring", 2)]
+    assert d.caller_id("dahdiC1").number == "2125550001"
+
+
 def test_a_call_given_up_after_one_ring_then_the_next_one_s_caller_id_restarts_the_count():
     """A rings once (its caller ID read) and gives up; B rings in 3 s
     later: B's first ring is counted 2, as nothing on an analog line says
