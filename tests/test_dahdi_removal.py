@@ -345,6 +345,23 @@ def test_a_supervisor_s_phone_unplugged_ends_the_supervision_and_the_call_goes_o
     assert tracebacks == []
 
 
+def test_a_supervision_waiting_for_the_next_call_ends_when_its_phone_is_unplugged(
+        two_boards, tracebacks):
+    """MonitorNextCall from a headset whose board is then pulled: the
+    supervision ends at once saying why, and a new Supervise from that
+    phone is refused naming the removal, not the hook."""
+    centre = two_boards
+    s = Supervised(centre)
+    s.ask(s.sup, "MonitorNextCall", agent="1003", station=s.STATION)
+    unplug(centre, SECOND_BOARD)
+    ended = dict(s.sup_events)["SupervisionEnded"]
+    assert (ended["agent"], ended["why"]) == ("1003", REMOVED)
+    error = s.refused(s.sup, "Supervise", agent="1005", mode="monitor", station=s.STATION)
+    assert error.code == "invalid_state"
+    assert f"station {s.STATION} is out of service" in error.body["message"]
+    assert tracebacks == []
+
+
 def test_a_call_a_supervisor_took_over_ends_when_its_phone_is_unplugged(
         two_boards, tracebacks):
     centre = two_boards

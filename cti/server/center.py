@@ -337,6 +337,7 @@ class CallCenter:
             self.station_no_answer(station, pause=reason)      # a headset's ringback too
         elif was == "talking":
             self._put_down(station, reason)
+        self.supervisors.station_gone(station, reason)         # one waiting, or off hook
 
     def span_down(self, span, reason):
         """Clear every call on the span's timeslots, with `reason` as the

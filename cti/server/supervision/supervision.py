@@ -110,6 +110,10 @@ class Supervisors:
             if s.station == name and s is not supervision:
                 raise ResourceBusy(f"station {name} already supervises "
                                    f"agent {s.agent}", field="station")
+        why = station.out_of_service_reason()
+        if why is not None:
+            raise InvalidState(f"station {name} is out of service: {why} (supervise from "
+                               "another phone)", field="station")
         if supervision is None and station.state != "offhook":
             raise InvalidState(f"station {name} is {station.state}: lift "
                                "the handset (or put the headset on) first", field="station")
@@ -324,6 +328,14 @@ class Supervisors:
                 self.end_supervision_of(s.agent, why or "the supervisor hung up")
                 return True
         return False
+
+    def station_gone(self, station, why):
+        """A supervisor's phone gone with its board: every supervision from
+        it ends with `why`, one waiting for the agent's next call
+        (MonitorNextCall) too."""
+        for s in list(self.by_agent.values()):
+            if s.station == station.name:
+                self.end_supervision_of(s.agent, why)
 
     def session_closed(self, session):
         for s in list(self.by_agent.values()):
