@@ -22,7 +22,8 @@ reason "hung" and recovers the device).
 Events (`Event.kind`, with the keys of `Event.data`):
 
 =====================  =====================================================
-ring                   an analog line rings: count
+ring                   an analog line rings: count, 1, 2, ... for one call's
+                       rings, from 1 again for the next call's
 ring_stopped           ringing stopped before answer (caller gave up)
 loop_current           on: bool, ms: how long the previous state lasted
 polarity_reversed      battery reversal on an analog line

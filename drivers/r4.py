@@ -310,6 +310,7 @@ class R4Driver:
         self._e1_spans = set()   # spans that are E1s (dt_getctinfo)
         self._r2_timeslots = set()  # timeslots found fit for R2 MF (_r2_mf_check)
         self._station_tones = {}  # station -> the tone asked for it
+        self._rings = {}         # line -> rings of the call ringing now (_ring)
         self._tones = ToneChannels(self, tone_channels) if tone_channels else None
 
     # -- errors --------------------------------------------------------
@@ -616,6 +617,16 @@ class R4Driver:
         reasons = frozenset(r for bit, r in self._b.term_bits if mask & bit)
         return reasons or frozenset({"normal"})
 
+    def _ring(self, name, data):
+        """The count of a ring, 1, 2, ... for one call's rings, from 1 again
+        for the next call's (drivers/interface.py): the board's own in
+        cst_data where it gives one (ours does, from 1 for each call), else
+        counted here (SR 5.1.1 documents no count for DE_RINGS: 0), from 1
+        after a DE_RNGOFF or a hook change."""
+        count = data if data > 0 else self._rings.get(name, 0) + 1
+        self._rings[name] = count
+        return count
+
     def _translate(self, h, evtype, data):
         lib, ffi = self._lib, self._ffi
         name = self._names.get(h)
@@ -641,6 +652,7 @@ class R4Driver:
                                 connect_type=self._b.conntypes.get(lib.ATDX_CONNTYPE(h)))
         if evtype == lib.TDX_SETHOOK:
             cst = ffi.cast("DX_CST *", datap)
+            self._rings.pop(name, None)
             return self._finish(name, "hook_done", offhook=cst.cst_event == lib.DX_OFFHOOK)
         if evtype == lib.TDX_NOSTOP:
             return Event(name, "nothing_to_stop")
@@ -697,8 +709,9 @@ class R4Driver:
     def _cst_event(self, name, event, data):
         lib = self._lib
         if event == lib.DE_RINGS:
-            return Event(name, "ring", {"count": data})
+            return Event(name, "ring", {"count": self._ring(name, data)})
         if event == lib.DE_RNGOFF:
+            self._rings.pop(name, None)
             return Event(name, "ring_stopped")
         if event in (lib.DE_LCON, lib.DE_LCOF):
             return Event(name, "loop_current", {"on": event == lib.DE_LCON, "ms": data * 10})

@@ -304,6 +304,29 @@ def test_station_lifted_hears_dial_tone(phones):
     assert phones.listener.seen == [("offhook", "msiB1C1"), ("onhook", "msiB1C1", "offhook")]
 
 
+def test_an_offered_caller_who_gives_up_is_not_taken_for_the_next_one(analog):
+    """Caller A is offered and not answered yet; A gives up and caller B
+    rings a second later, before the gap that ends A's rings.  B's rings,
+    counted from 1, show a new call: A's call is released as abandoned,
+    and B is offered with B's own number, not answered as A."""
+    ch = line(analog)
+    fe = analog.rig.sim.endpoint("dxxxB1C1")
+    fe.call(ani="2125551234")
+    analog.run_until(lambda: ch.state == "offered")
+    analog.rig.run(6_000)
+    fe.abandon()
+    analog.rig.run(1_000)
+    fe.call(ani="2125559876")
+    analog.run_until(lambda: ("released", "dxxxB1C1", "caller abandoned while ringing")
+                     in analog.listener.seen, within_ms=20_000, what="A released")
+    ch.release("caller abandoned while ringing")          # as the call layer does
+    analog.run_until(lambda: ch.state == "offered", within_ms=30_000, what="B offered")
+    assert analog.listener.seen[-1] == ("offered", "dxxxB1C1", "2125559876", "")
+    ch.answer()
+    analog.run_until(lambda: ch.state == "connected")
+    assert ch.ani == "2125559876" and fe.state == "connected"
+
+
 def test_a_new_caller_soon_after_a_refused_one_gave_up_is_offered(analog):
     """The refused caller gives up and the next one rings a second later,
     before the gap that ends the rings: the driver counts the new call's

@@ -958,3 +958,32 @@ def test_check_names_every_modem_that_fails_not_only_the_first(tmp_path, monkeyp
                     "0.3 s: is it the modem's AT port, is it powered?; voice modem mdmB2C1 on "
                     f"{missing}: [Errno 2] could not open port {missing}: [Errno 2] No such "
                     f"file or directory: '{missing}'"), line
+
+
+def test_check_names_a_modem_whose_port_fails_as_it_opens(tmp_path, monkeypatch):
+    """A USB modem pulled as `--check` opens its port: pyserial's flush
+    fails with a termios error (not an OSError).  The devices line names
+    the modem and its port with the error, and the check goes on."""
+    import io
+    import os
+    import termios
+
+    import serial
+
+    from cti.server.check import run as check
+
+    def gone(self):
+        raise termios.error(5, "Input/output error")
+    monkeypatch.setattr(serial.Serial, "reset_input_buffer", gone)
+    master, slave = os.openpty()
+    try:
+        port = os.ttyname(slave)
+        config = modem_config(tmp_path, modems=MODEMS.replace("/dev/ttyACM0", port))
+        out = io.StringIO()
+        assert check(config.path, out) == 2
+    finally:
+        os.close(slave)
+        os.close(master)
+    [line] = [x for x in out.getvalue().splitlines() if x.startswith("FAIL devices")]
+    assert line.startswith(f"FAIL devices: voice modem mdmB1C1 on {port}: ")
+    assert "Input/output error" in line

@@ -285,3 +285,19 @@ def test_a_vendor_sdk_without_the_silence_parameter_refuses_to_start_silence(tmp
     with pytest.raises(errors.DriverNotSupported) as caught:
         CTServer(config, reactor=clock, driver=driver, records=[], listen=[], http="")
     assert "dx_setparm" in str(caught.value) and "DXCH_SILENCETHRESH" in str(caught.value)
+
+
+def test_rings_are_counted_per_call_when_the_board_gives_no_count():
+    """SR 5.1.1 documents no count in DE_RINGS' cst_data (0); the server
+    answers on a ring number all the same: the driver counts a call's
+    rings itself, from 1 again after DE_RNGOFF or a hook change.  A count
+    the board gives (ours: from 1 for each call) is taken as it is."""
+    driver = R4Driver(clock=task.Clock(), binding=binding("vendor"))
+    lib = driver._lib
+
+    def ring(data=0):
+        return driver._cst_event("dxxxB1C1", lib.DE_RINGS, data).data["count"]
+    assert [ring(), ring(), ring()] == [1, 2, 3]
+    assert driver._cst_event("dxxxB1C1", lib.DE_RNGOFF, 0).kind == "ring_stopped"
+    assert [ring(), ring()] == [1, 2]
+    assert [ring(1), ring(2), ring(1)] == [1, 2, 1]           # the board's own count

@@ -188,14 +188,14 @@ def _ask_modem(n, modem):
     try:
         port = serial.Serial(modem.port, modem.baud, timeout=0.1, write_timeout=AT_WAIT_S,
                              rtscts=True)
-    except (OSError, ValueError) as e:       # SerialException is an OSError
-        return f"{where}: {e}"
+    except (OSError, ValueError, termios.error) as e:   # SerialException is an OSError;
+        return f"{where}: {e}"                          # termios.error: a flush failed
     try:
         answer = _at(port)
     except serial.SerialTimeoutException:
         return (f"{where}: AT could not be sent within {AT_WAIT_S:g} s (the modem holds "
                 "CTS off): is it powered, is its cable in?")
-    except serial.SerialException as e:      # the device went away
+    except (serial.SerialException, termios.error) as e:      # the device went away
         return f"{where}: {e}"
     finally:
         try:

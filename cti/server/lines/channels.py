@@ -71,6 +71,9 @@ GLARE_S = 0.4
 NO_ANSWER_S = 45.0
 #: Why a call out fails when the voice resource dialling it hung.
 VOICE_HUNG = "voice resource hung"
+#: How an off-hook that did not take (an answer's, a seizure's) begins its
+#: reason; a call out tries the next line after it.
+NO_OFFHOOK = "the line did not go off hook"
 #: An analog port's own alarms (the driver's "alarm" events on its name)
 #: as a line's out-of-service reason says them.
 LINE_ALARMS = {REMOVED_ALARM: "its board was removed", "red": "no battery on the line",
@@ -122,7 +125,8 @@ LOOP_START = Table("loop_start", initial="idle", transitions=[
     ("answering", "answer_failed", "clearing"),  # the line did not go off hook
     # refused unanswered: on hook, the rest of its rings ignored until they
     # stop, or until a ring counted from 1 again shows a new call (the
-    # refused caller gave up and the next one rings: LoopStartLine.handle)
+    # refused caller gave up and the next one rings: LoopStartLine.handle;
+    # offered, such a ring is "abandoned" too)
     ("offered", "release", "refused"),
     ("refused", "ring_stopped", "idle"),
     ("answering", "release", "clearing"),
@@ -771,8 +775,12 @@ class LoopStartLine(OutsideLine, Channel):
         self._operation_ended(event)
         if kind == "ring":
             count = event.data.get("count")
-            if self.state == "refused" and self._new_call(count):
-                self.machine.fire("ring_stopped", new_call=True)
+            if self.state in ("refused", "offered") and self._new_call(count):
+                if self.state == "refused":
+                    self.machine.fire("ring_stopped", new_call=True)
+                else:                       # the offered caller gave up: released first
+                    self.machine.fire("abandoned", new_call=True)
+                    self.listener.trunk_released(self, "caller abandoned while ringing")
             if self.state in ("idle", "ringing", "offered"):
                 self.machine.fire("ring", count=count)
             self._last_ring = count
@@ -811,14 +819,17 @@ class LoopStartLine(OutsideLine, Channel):
             super()._far_cleared(how)
 
     def _new_call(self, count):
-        """Whether a ring on a refused line is a new call's: the driver
-        counts each call's rings from 1, so a count not above the last
-        ring's is a new caller (the refused one gave up, and the driver's
-        ring_stopped never came: R4 cancels it when the next call rings)."""
+        """Whether a ring on an offered or refused line is a new call's:
+        the driver counts each call's rings from 1 (drivers/interface.py),
+        so a count not above the last ring's is a new caller (the one
+        before gave up, and the driver's ring_stopped never came: R4
+        cancels it when the next call rings).  The caller before is
+        abandoned; the new one is offered once the line is idle again,
+        with its own caller ID, at its next ring."""
         if count is None or self._last_ring is None or count > self._last_ring:
             return False
-        log.info("{channel}: ring {count} after ring {last}: the refused caller gave up, a "
-                 "new call rings", channel=self.name, count=count, last=self._last_ring)
+        log.info("{channel}: ring {count} after ring {last}: the caller gave up, a new call "
+                 "rings", channel=self.name, count=count, last=self._last_ring)
         return True
 
     def _offer(self):
@@ -847,7 +858,7 @@ class LoopStartLine(OutsideLine, Channel):
     def _offhook_failure(self, reasons):
         """What an off-hook that did not take (an answer's, a seizure's) says."""
         why = self.OFFHOOK_ERROR if "error" in reasons else "the board left it on hook"
-        return f"the line did not go off hook: {why}"
+        return f"{NO_OFFHOOK}: {why}"
 
     # -- outbound ------------------------------------------------------------
     def seize(self, number, no_answer_s=NO_ANSWER_S):

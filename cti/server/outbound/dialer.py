@@ -57,7 +57,7 @@ from cti.server.errors import (
     OutboundFailed,
 )
 from cti.server.interfaces import ICallReleased, IHolds, IOutsideParty
-from cti.server.lines.channels import NO_ANSWER_S, VOICE_HUNG, Station
+from cti.server.lines.channels import NO_ANSWER_S, NO_OFFHOOK, VOICE_HUNG, Station
 from cti.server.outbound.dialing import Caller, DialGuard
 from cti.server.outbound.routes import no_route, route_for
 
@@ -292,7 +292,8 @@ class Dialer:
                 reason = e.reason
                 span_down = trunk.span is not None and not trunk.span.in_service
                 if e.reason not in ("glare", "no wink", "no voice resource free",
-                                    "no_dial_tone", VOICE_HUNG) and not span_down:
+                                    "no_dial_tone", VOICE_HUNG) and not span_down \
+                        and not e.reason.startswith(NO_OFFHOOK):
                     raise
                 log.info("outbound {number}: {trunk} {reason}; trying the next trunk",
                          number=number, trunk=trunk.name, reason=e.reason)
