@@ -607,7 +607,8 @@ def test_a_modem_unplugged_mid_call_ends_it_at_once_and_comes_back_plugged_in(ce
     centre.run(1_000)
     centre.unplug()
     centre.run_until(centre.cdr, within_ms=1_000, what="the CDR at once")
-    assert centre.cdr()[0].cause == "line out of service: its board was removed"
+    assert centre.cdr()[0].cause == (
+        "line out of service: its modem's port is gone (unplugged, or not there)")
     centre.run_until(lambda: tier.outcomes, what="the flow ends")
     centre.run(120_000)
     rows = {r["device"]: r for r in centre.call(client.call("GetLineStatus"))["devices"]}

@@ -737,9 +737,12 @@ class LoopStartLine(OutsideLine, Channel):
         self.listener.voice_hung(self, self.name, op)
         return True
 
+    #: What the port's own alarms say (a kind of line may say them its way).
+    ALARM_WORDS = LINE_ALARMS
+
     def _alarm_reason(self):
         return "line out of service: " + ", ".join(
-            LINE_ALARMS.get(a, a) for a in sorted(self.line_alarms))
+            self.ALARM_WORDS.get(a, a) for a in sorted(self.line_alarms))
 
     def _line_alarm(self, name, raised):
         """An alarm of the port itself (a DAHDI FXO port: its board

@@ -15,7 +15,8 @@ treatment to a queue ends the call with it as its cause).  Its voice and
 its line are always joined (the modem's own), so the IVR has nothing to
 switch.
 """
-from cti.server.lines.channels import LoopStartLine
+from cti.server.lines.channels import LINE_ALARMS, LoopStartLine
+from drivers.interface import REMOVED_ALARM
 
 #: Why a modem's caller cannot leave the IVR (the line's name in it).
 NO_BUS = "line {line} is a voice modem: it has no CT-Bus, so its calls stay in the IVR"
@@ -25,6 +26,8 @@ class ModemLine(LoopStartLine):
     """A voice modem's line: a loop-start line whose calls stay in the IVR."""
 
     OFFHOOK_ERROR = "the modem answered ERROR"
+    ALARM_WORDS = {**LINE_ALARMS,
+                   REMOVED_ALARM: "its modem's port is gone (unplugged, or not there)"}
 
     def __init__(self, name, driver, clock, listener, group=None, supervision=None):
         super().__init__(name, driver, clock, listener, group=group, supervision=supervision)
