@@ -139,6 +139,7 @@ class Consultation:
     done: defer.Deferred | None = None   # blind: fired on answer, failed
                                   # (OutboundFailed) when it will not be
     why: str = ""                 # why it ended without a transfer
+    held_here: bool = False       # it put the caller on hold (else it was already)
     phase: Machine | None = None  # a CONSULTATION machine
 
     @property
@@ -257,14 +258,15 @@ class Consultations:
         return consult
 
     def _begin(self, consult, cause):
-        """The caller is held and the agent's phone is the consultation's.
-        The boards refusing that (a TalkError) refuse the consultation
-        whole (`_refused`)."""
+        """The caller is held (unless it was already: `held_here` says) and
+        the agent's phone is the consultation's.  The boards refusing that
+        (a TalkError) refuse the consultation whole (`_refused`)."""
         call = consult.caller_call
         self.by_call[call.id] = consult
         try:
             if not call.held:
                 self.desk.hold(call, cause)
+                consult.held_here = True
             if consult.by_station is not None:
                 call.talk.drop(consult.by_station)
         except TalkError as e:
@@ -272,11 +274,12 @@ class Consultations:
         if consult.by_station is not None:
             self.layer.model.connect(consult.call, consult.by_station, "initiated", cause=cause)
 
-    def _refused(self, consult, error, cause):
+    def _refused(self, consult, error, cause, fed=False):
         """A consultation the boards refused as it began (the caller's
-        hold, or its route to the flow's voice): nothing of it is left (no
-        agent reserved, no call of its own, nothing queued) and the caller
-        is back as it was; ResourceBusy saying why."""
+        hold, the agent's phone taken out, or (`fed`) the caller's route to
+        the flow's voice): nothing of it is left (no agent reserved, no
+        call of its own, nothing queued) and the caller is back as it was,
+        with the agent, or still on hold if it was; ResourceBusy saying why."""
         why = f"the boards refused the caller's audio: {error}"
         consult.why = why
         self.forget(consult)
@@ -285,16 +288,16 @@ class Consultations:
         if not consult.blind:
             self.layer.model.clear_call(consult.call, why, cause=cause)
         call = consult.caller_call
-        if call.held or consult.flow is not None:
-            try:
-                if consult.flow is not None:
-                    call.talk.unfeed()
-                if consult.by_station is not None:
-                    call.talk.set(consult.by_station, "talk")
+        try:
+            if fed:
+                call.talk.unfeed()
+            if consult.by_station is not None and consult.by_station not in call.talk.parties:
+                call.talk.set(consult.by_station, "talk")
+            if consult.held_here:
                 self.desk.retrieve(call, cause)
-            except TalkError as e:
-                log.error("call {call}: the caller could not be put back, it stays on hold "
-                          "(RetrieveCall): {error}", call=call.id, error=e)
+        except TalkError as e:
+            log.error("call {call}: the caller could not be put back, it stays on hold "
+                      "(RetrieveCall): {error}", call=call.id, error=e)
         raise ResourceBusy(f"cannot start the consultation: {why}")
 
     def start(self, call, agent_id, blind, cause=None, ring_s=None):
@@ -387,7 +390,7 @@ class Consultations:
         try:
             call.talk.feed(call.voice)
         except TalkError as e:
-            self._refused(consult, e, cause)
+            self._refused(consult, e, cause, fed=True)
         self.layer.moh.join(consult.by_station, self.queueing.hold_music(call))
         self.ivr.start(call, flow, session, cause)
         return consult
@@ -585,7 +588,11 @@ class Consultations:
             consult.talk.end()
         if consult.flow is not None:                 # the flow lets go of the caller
             self.ivr.leave(consult.caller_call, why)
-            consult.caller_call.talk.unfeed()
+            try:
+                consult.caller_call.talk.unfeed()
+            except TalkError as e:                   # it ends all the same
+                log.error("call {call}: the caller could not be taken from the flow's "
+                          "voice: {error}", call=consult.caller_call.id, error=e)
             self.layer.moh.leave(consult.by_station)
         if consult.queue is not None and consult.to is None:
             self.acd.abandon(consult.call)              # its phones stop ringing

@@ -29,5 +29,5 @@ def register(hub, consults, auditor):
         serve(audited("TransferCall", on_both(consults.joining.transfer_call))))
     add(Service("ConferenceCall", CALLERS, fields=both, errors=(*ON_CALL, "resource_busy")),
         serve(audited("ConferenceCall", on_both(consults.joining.conference_call))))
-    add(Service("ReconnectCall", CALLERS, fields=both, errors=ON_CALL),
+    add(Service("ReconnectCall", CALLERS, fields=both, errors=(*ON_CALL, "resource_busy")),
         serve(audited("ReconnectCall", on_both(consults.reconnect_call))))
