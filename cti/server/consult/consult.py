@@ -140,6 +140,7 @@ class Consultation:
                                   # (OutboundFailed) when it will not be
     why: str = ""                 # why it ended without a transfer
     held_here: bool = False       # it put the caller on hold (else it was already)
+    left_removed: str = ""        # the consulting agent left as its phone went (the cause)
     phase: Machine | None = None  # a CONSULTATION machine
 
     @property
@@ -626,7 +627,9 @@ class Consultations:
         the one who consulted; if it hung up meanwhile (to transfer on
         answer), with someone still on the call (a conference's member, an
         outside party) the caller is back with them; with nobody, the
-        transfer failed (Desk.transfer_failed).  The consulting phone gone
+        transfer failed (Desk.transfer_failed), or, the consulting phone
+        gone with its board (`left_removed`), the call ends with that cause
+        whichever of the board's phones went first.  The consulting phone gone
         with its board ends the caller's call with that reason, as the
         phone's removal does for any call it is on; one whose removal is
         not read yet refuses the caller's audio (the call stays on hold)
@@ -635,7 +638,9 @@ class Consultations:
         if consult.blind or call.state != "talking" or call.talk is None:
             return
         if consult.by_station is None:
-            if call.station is None and not call.outside:
+            if call.station is None and not call.outside and consult.left_removed:
+                self.layer.finish(call, "agent", consult.left_removed, cause)
+            elif call.station is None and not call.outside:
                 self.desk.transfer_failed(call, consult.target, consult.why)
             else:
                 self.desk.retrieve(call, cause, announce=False)
@@ -680,6 +685,7 @@ class Consultations:
                     station.tone(None)
                     self.desk.leave(consult.caller_call, consult.by, station, "transferred", cause)
                     consult.by = consult.by_station = None
+                    consult.left_removed = reason or ""
                     self.layer.model.clear(consult.call, station.name, "transferred on answer")
                 return True
         return False
