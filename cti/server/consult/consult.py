@@ -646,9 +646,9 @@ class Consultations:
                 self.desk.retrieve(call, cause, announce=False)
             return
         phone = self.layer.channels[consult.by_station]
-        why = phone.out_of_service_reason()
-        if why is not None:
-            self.layer.finish(call, "agent", f"phone out of service: {why}", cause)
+        removed = phone.removal_cause()
+        if removed is not None:
+            self.layer.finish(call, "agent", removed, cause)
             return
         try:
             call.talk.set(consult.by_station, "talk")
