@@ -334,6 +334,105 @@ def test_a_flow_consultation_the_boards_refuse_gives_the_caller_back(
     assert tracebacks == []
 
 
+def test_a_consultation_refused_as_it_begins_leaves_a_held_caller_on_hold(
+        centre, monkeypatch, tracebacks):
+    """Agent 1005 holds its caller, then consults 1003; the card refuses
+    taking 1005's phone out of the call: ConsultationCall is refused
+    saying why and the caller is as it was, still on hold, until 1005's
+    RetrieveCall."""
+    from cti.server.errors import TalkError
+    from cti.server.lines.talk import Talk
+    s = Scene(centre)
+    s.ask(s.first, "HoldCall", call=s.call_id)
+
+    def refused_by_the_card(self, endpoint):
+        raise TalkError("the card is gone")
+    monkeypatch.setattr(Talk, "drop", refused_by_the_card)
+    error = refused(centre, s.first, "ConsultationCall", call=s.call_id, agent="1003")
+    assert error.code == "resource_busy" and "the card is gone" in error.body["message"]
+    monkeypatch.undo()
+    assert centre.center.calls[s.call_id].held
+    assert s.listen()["caller"] == set()                 # music, nobody else
+    assert s.acd.agents["1003"].state == "ready"
+    s.ask(s.first, "RetrieveCall", call=s.call_id)
+    assert s.talk_only("caller", "first")
+    assert tracebacks == []
+
+
+def test_a_flow_consultation_whose_hold_the_boards_refuse_is_refused(
+        centre, monkeypatch, tracebacks):
+    """The card refuses the caller's hold as 1005 sends it to a flow:
+    ConsultationCall is refused saying why (resource_busy), no flow
+    starts, and the caller still talks with the agent."""
+    from cti.server.errors import TalkError
+    from cti.server.lines.talk import Talk
+    from tests.test_callcenter import flow_server
+    s = Scene(centre)
+    client, seen = flow_server(centre)
+
+    def refused_by_the_card(self, path):
+        raise TalkError("the card is gone")
+    monkeypatch.setattr(Talk, "hold", refused_by_the_card)
+    error = refused(centre, s.first, "ConsultationCall", call=s.call_id, flow="main_menu")
+    assert error.code == "resource_busy" and "the card is gone" in error.body["message"]
+    monkeypatch.undo()
+    centre.run(1000)
+    assert not any(name == "RouteRequest" for name, _, _ in seen)
+    assert centre.center.consults.by_call == {} and list(centre.center.calls) == [s.call_id]
+    assert s.talk_only("caller", "first")
+    assert tracebacks == []
+
+
+def test_a_flow_consultation_whose_end_the_boards_refuse_still_ends(
+        centre, monkeypatch, tracebacks):
+    """The card refuses the caller's way back from the flow's voice as
+    agent 1005 takes it back: ReconnectCall ends the consultation all the
+    same (the flow server told, the agent's music stopped, nothing left
+    holding the caller), and 1005 hanging up ends the call and goes to
+    wrap-up, as on any call."""
+    from cti.server.errors import TalkError
+    from cti.server.lines.talk import Talk
+    s = Scene(centre)
+    client, seen, consult_call = flow_consult(s)
+
+    def refused_by_the_card(self):
+        raise TalkError("the card is gone")
+    monkeypatch.setattr(Talk, "unfeed", refused_by_the_card)
+    assert s.ask(s.first, "ReconnectCall", call=s.call_id,
+                 consultCall=consult_call) == {"call": s.call_id}
+    monkeypatch.undo()
+    centre.run_until(lambda: any(name == "RouteEnd" for name, _, _ in seen),
+                     what="the flow server is told")
+    assert [b["reason"] for n, _, b in seen if n == "RouteEnd"] == ["reconnected"]
+    assert centre.center.consults.by_call == {}
+    assert "msiB1C5" not in centre.center.moh.listening
+    s.phone1.onhook()
+    centre.run_until(lambda: s.call_id not in centre.center.calls, what="the call ends")
+    assert s.acd.agents["1005"].state == "workingAfterCall"
+    assert tracebacks == []
+
+
+def test_send_dtmf_whose_end_the_boards_refuse_gives_its_voice_back(
+        centre, monkeypatch, tracebacks):
+    """The card refuses the caller's way back from the keys 1005 sends:
+    SendDTMF says so (resource_busy), and its voice resource is back in
+    the pool all the same."""
+    from cti.server.errors import TalkError
+    from cti.server.lines.talk import Talk
+    s = Scene(centre)
+    busy = set(centre.server.voice_pool.busy)
+
+    def refused_by_the_card(self):
+        raise TalkError("the card is gone")
+    monkeypatch.setattr(Talk, "unfeed", refused_by_the_card)
+    error = refused(centre, s.first, "SendDTMF", call=s.call_id, digits="12#")
+    assert error.code == "resource_busy" and "the card is gone" in error.body["message"]
+    monkeypatch.undo()
+    centre.run(500)
+    assert centre.server.voice_pool.busy == busy
+    assert tracebacks == []
+
+
 def test_the_consulting_agent_hanging_up_transfers(centre):
     s = Scene(centre)
     s.consult()

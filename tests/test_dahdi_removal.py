@@ -103,6 +103,48 @@ def test_a_station_board_unplugged_during_a_consultation_ends_the_call(
     assert tracebacks == []
 
 
+class Reversed(consult.Scene):
+    """consult.Scene the other way round on one board: agent 1003
+    (msiB1C3) has the caller and consults agent 1005 (msiB1C5), so the
+    consulting phone is the first of the board to go."""
+
+    def __init__(self, centre):
+        self.centre = centre
+        self.first, self.first_events = agent_ready(centre, "1003", "msiB1C3")
+        self.caller = centre.sim.endpoint("dtiB1T1")
+        self.phone1 = centre.sim.endpoint("msiB1C3")
+        self.phone2 = centre.sim.endpoint("msiB1C5")
+        self.caller.call(ani="2125551234", dnis="5550199")
+        centre.run_until(lambda: self.phone1.state == "ringing", what="agent 1003 rings")
+        self.phone1.offhook()
+        centre.run_until(lambda: "Established" in names(self.first_events),
+                         what="the caller talks with agent 1003")
+        centre.run_until(lambda: self.caller.state == "connected",
+                         what="the caller hears the answer")
+        self.call_id = dict(self.first_events)["Established"]["call"]
+        self.second, self.second_events = agent_ready(centre, "1005", "msiB1C5")
+        self.acd = centre.center.acd
+
+
+@pytest.mark.parametrize("answered", [False, True], ids=["ringing", "answered"])
+def test_a_board_unplugged_under_a_consultation_ends_the_call_whichever_phone_goes_first(
+        centre, tracebacks, answered):
+    """As above with the consulting phone first of the board: the caller's
+    call ends all the same with the removal as its cause, not transferred
+    on answer to a phone that is going too, nor queued again."""
+    s = Reversed(centre)
+    s.consult("1005")
+    if answered:
+        s.answer("1005")
+    unplug(centre, FIRST_BOARD)
+    assert centre.center.calls == {} and s.caller.state == "idle"
+    assert board_out_of_service(centre)
+    [cdr] = centre.records.of(CallRecord)
+    assert cdr.cause == REMOVED
+    not_ready_once_wrapped_up(centre, "1005", "1003")
+    assert tracebacks == []
+
+
 def test_a_station_board_unplugged_during_a_conference_of_three_ends_the_call(
         centre, tracebacks):
     s = consult.Scene(centre)

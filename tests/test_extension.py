@@ -116,6 +116,28 @@ def test_an_agent_not_ready_fails_the_transfer_and_the_flow_has_the_caller_again
     assert queued == {"result": "queued", "queue": "support"}
 
 
+def test_a_ring_the_boards_refuse_fails_saying_so_not_busy(centre, monkeypatch, tracebacks):
+    """The boards refuse the caller's audio as agent 1005's extension is
+    to ring (ResourceBusy, as Consultations says a refusal): RouteSelect
+    fails with that refusal as its reason, not "busy", the agent stays
+    ready and the flow has the caller again."""
+    from cti.server.errors import ResourceBusy
+    agent_ready(centre, "1005", "msiB1C5")
+    client, seen, call, caller = in_the_ivr(centre)
+
+    def refused_by_the_card(*args, **kwargs):
+        raise ResourceBusy("cannot start the consultation: the boards refused the caller's "
+                           "audio: the card is gone")
+    monkeypatch.setattr(centre.center.consults, "start", refused_by_the_card)
+    box = route_to(centre, client, call, "1005")
+    centre.run_until(lambda: box, what="RouteSelect's response")
+    failed = refusal(box)
+    assert failed.code == "call_failed" and "the card is gone" in failed.body["reason"]
+    assert centre.center.calls[call].state == "ivr"
+    assert centre.center.acd.agents["1005"].state == "ready"
+    assert tracebacks == []
+
+
 def test_the_extension_rings_out_after_timeout_s(centre):
     agent_ready(centre, "1005", "msiB1C5")
     client, seen, call, caller = in_the_ivr(centre)

@@ -10,6 +10,9 @@ Asks of the call core: the call, its Talk, its end; of the desk, hold,
 retrieve and an agent leaving; of queueing, ringing a phone and music; of
 outbound, placing a call; of ivr, a flow.
 
-Services (handlers.py): ConsultationCall, TransferCall, ConferenceCall,
-ReconnectCall.
+Map: consult.py (Consultations: starting, the consulted phone, ending,
+ReconnectCall), joining.py (Joining: TransferCall and ConferenceCall, the
+consulted party taken into the caller's call), extension.py (a flow's
+caller rung at an agent's extension).  Services (handlers.py):
+ConsultationCall, TransferCall, ConferenceCall, ReconnectCall.
 """

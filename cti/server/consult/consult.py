@@ -52,6 +52,9 @@ the queue's wrap-up after it, as after any of the queue's calls.  In a
 conference, every agent but the one who owns the call is a member; a
 member hanging up leaves, the owner hanging up hands the call to the
 first member, and the caller hanging up ends it for everyone.
+
+Transferring and conferencing (the consulted party joining the caller's
+call) is cti.server.consult.joining (`Joining`, `Consultations.joining`).
 """
 from __future__ import annotations
 
@@ -62,6 +65,7 @@ from twisted.internet import defer
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from cti.server.consult.joining import Joining
 from cti.server.errors import (
     ACDError,
     InvalidField,
@@ -135,6 +139,8 @@ class Consultation:
     done: defer.Deferred | None = None   # blind: fired on answer, failed
                                   # (OutboundFailed) when it will not be
     why: str = ""                 # why it ended without a transfer
+    held_here: bool = False       # it put the caller on hold (else it was already)
+    left_removed: str = ""        # the consulting agent left as its phone went (the cause)
     phase: Machine | None = None  # a CONSULTATION machine
 
     @property
@@ -186,6 +192,7 @@ class Consultations:
         self.by_call = {}            # caller's call id -> Consultation
         self.by_station = {}         # consulted (or ringing) station -> Consultation
         self.queued = {}             # a queue consultation's call id -> Consultation
+        self.joining = Joining(self)  # TransferCall, ConferenceCall
 
     def _all(self):
         return {id(c): c for c in (*self.by_call.values(), *self.by_station.values(),
@@ -252,14 +259,15 @@ class Consultations:
         return consult
 
     def _begin(self, consult, cause):
-        """The caller is held and the agent's phone is the consultation's.
-        The boards refusing that (a TalkError) refuse the consultation
-        whole (`_refused`)."""
+        """The caller is held (unless it was already: `held_here` says) and
+        the agent's phone is the consultation's.  The boards refusing that
+        (a TalkError) refuse the consultation whole (`_refused`)."""
         call = consult.caller_call
         self.by_call[call.id] = consult
         try:
             if not call.held:
                 self.desk.hold(call, cause)
+                consult.held_here = True
             if consult.by_station is not None:
                 call.talk.drop(consult.by_station)
         except TalkError as e:
@@ -267,29 +275,30 @@ class Consultations:
         if consult.by_station is not None:
             self.layer.model.connect(consult.call, consult.by_station, "initiated", cause=cause)
 
-    def _refused(self, consult, error, cause):
+    def _refused(self, consult, error, cause, fed=False):
         """A consultation the boards refused as it began (the caller's
-        hold, or its route to the flow's voice): nothing of it is left (no
-        agent reserved, no call of its own, nothing queued) and the caller
-        is back as it was; ResourceBusy saying why."""
+        hold, the agent's phone taken out, or (`fed`) the caller's route to
+        the flow's voice): nothing of it is left (no agent reserved, no
+        call of its own, nothing queued) and the caller is back as it was,
+        with the agent, or still on hold if it was; ResourceBusy saying why."""
         why = f"the boards refused the caller's audio: {error}"
         consult.why = why
-        self._forget(consult)
+        self.forget(consult)
         if consult.to is not None:
             self.acd.withdraw_direct(consult.to.id, why, None, cause=cause)
         if not consult.blind:
             self.layer.model.clear_call(consult.call, why, cause=cause)
         call = consult.caller_call
-        if call.held or consult.flow is not None:
-            try:
-                if consult.flow is not None:
-                    call.talk.unfeed()
-                if consult.by_station is not None:
-                    call.talk.set(consult.by_station, "talk")
+        try:
+            if fed:
+                call.talk.unfeed()
+            if consult.by_station is not None and consult.by_station not in call.talk.parties:
+                call.talk.set(consult.by_station, "talk")
+            if consult.held_here:
                 self.desk.retrieve(call, cause)
-            except TalkError as e:
-                log.error("call {call}: the caller could not be put back, it stays on hold "
-                          "(RetrieveCall): {error}", call=call.id, error=e)
+        except TalkError as e:
+            log.error("call {call}: the caller could not be put back, it stays on hold "
+                      "(RetrieveCall): {error}", call=call.id, error=e)
         raise ResourceBusy(f"cannot start the consultation: {why}")
 
     def start(self, call, agent_id, blind, cause=None, ring_s=None):
@@ -382,7 +391,7 @@ class Consultations:
         try:
             call.talk.feed(call.voice)
         except TalkError as e:
-            self._refused(consult, e, cause)
+            self._refused(consult, e, cause, fed=True)
         self.layer.moh.join(consult.by_station, self.queueing.hold_music(call))
         self.ivr.start(call, flow, session, cause)
         return consult
@@ -394,19 +403,6 @@ class Consultations:
         if consult is not None:
             self._end(consult, why)
             self._back_to_caller(consult)
-
-    def _transfer_to_flow(self, consult, cause):
-        """The agent leaves; the caller stays in the flow, an IVR call again."""
-        call = consult.caller_call
-        self._forget(consult)
-        self.layer.moh.leave(consult.by_station)
-        self.layer.model.clear_call(consult.call, "transferred", cause=cause)
-        self.layer.model.event(call.call, consult.by_station, "Transferred", cause=cause,
-                               transferredTo=consult.target)
-        self.desk.release_caller(call, cause)
-        self.layer.voice_hears_caller(call, duplex=True)
-        call.phase.fire("transfer", to=consult.target)
-        call.phase.fire("to_flow", flow=consult.flow)
 
     @defer.inlineCallbacks
     def _dial(self, consult, cause, caller):
@@ -436,7 +432,7 @@ class Consultations:
         self.layer.model.connect(consult.call, trunk.name, "connected", cause=cause,
                                  number=consult.number)
         if consult.by_station is None:               # its agent hung up: transfer on answer
-            self._transfer(consult)
+            self.joining.transfer(consult)
             return
         self.layer.bus.release(consult.by_station)
         consult.talk = self.layer.talk_with(consult.by_station)
@@ -514,13 +510,13 @@ class Consultations:
             self.acd.answered_direct(consult.to.id, cause=cause)
         consult.phase.fire("answer", agent=consult.to.id)
         if consult.blind:                            # straight to the caller
-            self._transfer(consult, cause)
+            self.joining.transfer(consult, cause)
             consult.done.callback(consult)
             return
         self.layer.model.connect(consult.call, station.name, "connected", cause=cause,
                                  agent=consult.to.id)
         if consult.by_station is None:               # its agent hung up: transfer on answer
-            self._transfer(consult, cause)
+            self.joining.transfer(consult, cause)
             return
         self.layer.channels[consult.by_station].tone(None)
         consult.talk = self.layer.talk_with(consult.by_station)
@@ -547,98 +543,13 @@ class Consultations:
         self._back_to_caller(consult)
 
     # -- completing ------------------------------------------------------------------
-    def _lookup(self, actor, call_id, consult_call_id):
+    def lookup(self, actor, call_id, consult_call_id):
         call = self.desk.connected_call(actor, call_id)
         consult = self.by_call.get(call.id)
         if consult is None or consult.call.id != consult_call_id:
             raise NoSuchObject(f"no consultation {consult_call_id!r} on call {call.id}",
                                object="call", id=consult_call_id)
         return consult
-
-    def _consultation(self, actor, call_id, consult_call_id):
-        """The consultation named, answered: one to transfer or conference."""
-        consult = self._lookup(actor, call_id, consult_call_id)
-        if not consult.answered:
-            raise InvalidState(f"{consult.target} has not answered yet "
-                               "(hang up to transfer on answer)", object="call",
-                               id=consult.call.id)
-        return consult
-
-    def transfer_call(self, actor, call_id, consult_call_id):
-        consult = self._consultation(actor, call_id, consult_call_id)
-        self._transfer(consult, actor.cause)
-        if consult.flow is not None:
-            return {"call": consult.caller_call.id, "flow": consult.flow}
-        if consult.number is not None:
-            return {"call": consult.caller_call.id, "number": consult.number}
-        return {"call": consult.caller_call.id, "agent": consult.to.id}
-
-    def _transfer(self, consult, cause=None):
-        """The caller goes to the consulted party; the consulting agent leaves."""
-        consult.phase.fire("transfer")
-        if consult.flow is not None:
-            self._transfer_to_flow(consult, cause)
-            return
-        call = consult.caller_call
-        self._forget(consult)
-        if consult.talk is not None:
-            consult.talk.end()
-        if not consult.blind:
-            self.layer.model.clear_call(consult.call, "transferred", cause=cause)
-        by = consult.by_station
-        joined = self._join(consult)
-        try:
-            call.talk.set(joined, "talk")
-            self.desk.retrieve(call, cause, announce=False)
-        except TalkError as e:      # with the one who leaves out of it, once more below
-            refused = e
-        else:
-            refused = None
-        if by is not None:
-            self.desk.leave(call, consult.by, self.layer.channels[by], "transferred", cause)
-        if refused is not None:
-            self._transferred_audio(call, joined, refused, cause)
-        if call.state != "placing":                    # a flow's caller was nobody's
-            self.layer.model.event(call.call, by or consult.party, "Transferred", cause=cause,
-                                   transferredTo=consult.target)
-        if consult.to is not None:
-            self.layer.model.connect(call.call, consult.station.name, "connected", cause=cause,
-                                     agent=consult.to.id)
-            if call.held:                  # its audio refused: the caller on hold (Held)
-                self.layer.model.connect(call.call, consult.station.name, "hold", cause=cause)
-            self.acd.take_call(consult.to.id, call.call, self.queueing.queue_of(call))
-            if call.agent is None:
-                call.agent, call.station = consult.to, consult.station
-                call.answered_by = (consult.to.id, consult.station.name)
-            else:                                    # a conference's member has it
-                call.members.append((consult.to, consult.station))
-
-    def _transferred_audio(self, call, joined, refused, cause):
-        """The boards refused the caller's audio with the party it is
-        transferred to (`refused`; a board failing, or the consulting
-        phone's gone meanwhile): tried again once the consulting agent
-        left; refused again, the transfer is done all the same, the caller
-        on hold until a RetrieveCall (the log says so)."""
-        try:
-            call.talk.set(joined, "talk")
-            if call.held:
-                self.desk.retrieve(call, cause, announce=False)
-        except TalkError as e:
-            log.error("call {call}: transferred to {joined}, but the caller's audio could "
-                      "not be made ({first}; {error}): it stays on hold until RetrieveCall",
-                      call=call.id, joined=joined, first=refused, error=e)
-
-    def _join(self, consult):
-        """The consulted party joins the caller's call: its bus endpoint.
-        An outside party's trunk is the call's from now on: its clearing
-        ends the call, or (in a conference) takes it out."""
-        call = consult.caller_call
-        if consult.trunk is None:
-            return consult.station.name
-        trunk = consult.trunk
-        call.outside.append(trunk)
-        self.layer.model.connect(call.call, trunk.name, "connected", number=consult.number)
-        return self.dialer.connected(trunk, lambda reason: self.outside_left(call, trunk, reason))
 
     def outside_left(self, call, trunk, reason, ending=None, released_by="far_end"):
         """An outside party of a call (on `trunk`: a number conferenced in,
@@ -659,35 +570,8 @@ class Consultations:
         self.dialer.free(trunk, reason)
         self.layer.model.clear(call.call, trunk.name, f"far end cleared ({reason})")
 
-    def conference_call(self, actor, call_id, consult_call_id):
-        consult = self._consultation(actor, call_id, consult_call_id)
-        if consult.flow is not None:
-            raise InvalidState("a flow cannot join a conference: "
-                               "TransferCall leaves the caller in it", object="call",
-                               id=consult.call.id)
-        call = consult.caller_call
-        consult.phase.fire("conference")
-        self._forget(consult)
-        consult.talk.end()
-        self.layer.model.clear_call(consult.call, "conferenced", cause=actor.cause)
-        try:
-            call.talk.set(consult.by_station, "talk")
-            call.talk.set(self._join(consult), "talk")
-        except TalkError as e:
-            raise ResourceBusy(f"no conference: {e}") from None
-        self.desk.retrieve(call, actor.cause, announce=False)
-        self.layer.model.connect(call.call, consult.by_station, "connected", cause=actor.cause)
-        if consult.to is not None:
-            self.layer.model.connect(call.call, consult.station.name, "connected",
-                                     cause=actor.cause, agent=consult.to.id)
-            self.acd.take_call(consult.to.id, call.call, self.queueing.queue_of(call))
-            call.members.append((consult.to, consult.station))
-        self.layer.model.event(call.call, consult.by_station, "Conferenced", cause=actor.cause,
-                               added=consult.target)
-        return {"call": call.id, "parties": sorted(self.desk.parties(call))}
-
     def reconnect_call(self, actor, call_id, consult_call_id):
-        consult = self._lookup(actor, call_id, consult_call_id)
+        consult = self.lookup(actor, call_id, consult_call_id)
         self._end(consult, "reconnected", actor.cause)
         self._back_to_caller(consult, actor.cause)
         return {"call": consult.caller_call.id}
@@ -705,7 +589,11 @@ class Consultations:
             consult.talk.end()
         if consult.flow is not None:                 # the flow lets go of the caller
             self.ivr.leave(consult.caller_call, why)
-            consult.caller_call.talk.unfeed()
+            try:
+                consult.caller_call.talk.unfeed()
+            except TalkError as e:                   # it ends all the same
+                log.error("call {call}: the caller could not be taken from the flow's "
+                          "voice: {error}", call=consult.caller_call.id, error=e)
             self.layer.moh.leave(consult.by_station)
         if consult.queue is not None and consult.to is None:
             self.acd.abandon(consult.call)              # its phones stop ringing
@@ -721,7 +609,7 @@ class Consultations:
             self.acd.withdraw_direct(consult.to.id, why, pause, cause=cause)
         if consult.trunk is not None and (answered or self.dialer.holds(consult.trunk)):
             self.dialer.free(consult.trunk, why)       # answered: ours, even once it cleared
-        self._forget(consult)
+        self.forget(consult)
         if consult.by_station is not None:
             self.layer.channels[consult.by_station].tone(None)
             if consult.trunk is not None and self.layer.bus.connection_of(consult.by_station):
@@ -739,7 +627,9 @@ class Consultations:
         the one who consulted; if it hung up meanwhile (to transfer on
         answer), with someone still on the call (a conference's member, an
         outside party) the caller is back with them; with nobody, the
-        transfer failed (Desk.transfer_failed).  The consulting phone gone
+        transfer failed (Desk.transfer_failed), or, the consulting phone
+        gone with its board (`left_removed`), the call ends with that cause
+        whichever of the board's phones went first.  The consulting phone gone
         with its board ends the caller's call with that reason, as the
         phone's removal does for any call it is on; one whose removal is
         not read yet refuses the caller's audio (the call stays on hold)
@@ -748,15 +638,17 @@ class Consultations:
         if consult.blind or call.state != "talking" or call.talk is None:
             return
         if consult.by_station is None:
-            if call.station is None and not call.outside:
+            if call.station is None and not call.outside and consult.left_removed:
+                self.layer.finish(call, "agent", consult.left_removed, cause)
+            elif call.station is None and not call.outside:
                 self.desk.transfer_failed(call, consult.target, consult.why)
             else:
                 self.desk.retrieve(call, cause, announce=False)
             return
         phone = self.layer.channels[consult.by_station]
-        why = phone.out_of_service_reason()
-        if why is not None:
-            self.layer.finish(call, "agent", f"phone out of service: {why}", cause)
+        removed = phone.removal_cause()
+        if removed is not None:
+            self.layer.finish(call, "agent", removed, cause)
             return
         try:
             call.talk.set(consult.by_station, "talk")
@@ -784,7 +676,7 @@ class Consultations:
         for consult in list(self.by_call.values()):
             if consult.by_station == station.name:           # the consulting: transfer
                 if consult.answered:
-                    self._transfer(consult, cause)
+                    self.joining.transfer(consult, cause)
                 else:                                        # on answer
                     if consult.queue is not None:
                         self.layer.moh.leave(station.name)
@@ -793,6 +685,7 @@ class Consultations:
                     station.tone(None)
                     self.desk.leave(consult.caller_call, consult.by, station, "transferred", cause)
                     consult.by = consult.by_station = None
+                    consult.left_removed = reason or ""
                     self.layer.model.clear(consult.call, station.name, "transferred on answer")
                 return True
         return False
@@ -805,7 +698,7 @@ class Consultations:
             with unwind.step("the consultation"):
                 self._end(consult, "the caller hung up")
 
-    def _forget(self, consult):
+    def forget(self, consult):
         self.by_call.pop(consult.caller_call.id, None)
         self.queued.pop(consult.call.id, None)
         for name in [s for s, c in self.by_station.items() if c is consult]:

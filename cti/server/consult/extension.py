@@ -12,7 +12,14 @@ charged).
 from twisted.internet import defer
 from twisted.logger import Logger
 
-from cti.server.errors import CallError, CallFailed, InvalidField, OutboundFailed
+from cti.server.errors import (
+    ACDError,
+    CallError,
+    CallFailed,
+    InvalidField,
+    InvalidState,
+    OutboundFailed,
+)
 
 log = Logger()
 
@@ -42,13 +49,19 @@ class Extensions:
     def ring(self, call, agent_id, ring_s, cause=None):
         """Ring the agent for a flow's caller: a Deferred fired when the
         agent has the caller, or failing with OutboundFailed: the agent is
-        not free (reason `busy`, `not_ready`, `logged_off`), did not answer
-        within `ring_s` (`no_answer`), or the caller hung up."""
+        not free (reason `busy`, `not_ready`, `logged_off`), the ring is
+        refused for another cause (the boards refusing the caller's audio:
+        the refusal's own words), the agent did not answer within `ring_s`
+        (`no_answer`), or the caller hung up."""
         agent = self.acd.agent(agent_id)
         try:
             consult = self.consults.start(call, agent_id, blind=True, cause=cause, ring_s=ring_s)
-        except CallError as e:
+        except (ACDError, InvalidState) as e:            # the agent or its phone is taken
             log.info("call {call}: extension {agent} is not free: {why}", call=call.id,
                      agent=agent_id, why=e)
             return defer.fail(OutboundFailed(agent_id, not_free(agent)))
+        except CallError as e:                 # refused for another cause (the boards'): said
+            log.warn("call {call}: extension {agent} cannot be rung: {why}", call=call.id,
+                     agent=agent_id, why=e)
+            return defer.fail(OutboundFailed(agent_id, str(e)))
         return consult.done

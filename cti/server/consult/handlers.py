@@ -26,8 +26,8 @@ def register(hub, consults, auditor):
         errors=(*ON_CALL, "resource_busy", "queue_full", "queue_empty", "barred")),
         serve(audited("ConsultationCall", consultation)))
     add(Service("TransferCall", CALLERS, fields=both, errors=ON_CALL),
-        serve(audited("TransferCall", on_both(consults.transfer_call))))
+        serve(audited("TransferCall", on_both(consults.joining.transfer_call))))
     add(Service("ConferenceCall", CALLERS, fields=both, errors=(*ON_CALL, "resource_busy")),
-        serve(audited("ConferenceCall", on_both(consults.conference_call))))
-    add(Service("ReconnectCall", CALLERS, fields=both, errors=ON_CALL),
+        serve(audited("ConferenceCall", on_both(consults.joining.conference_call))))
+    add(Service("ReconnectCall", CALLERS, fields=both, errors=(*ON_CALL, "resource_busy")),
         serve(audited("ReconnectCall", on_both(consults.reconnect_call))))

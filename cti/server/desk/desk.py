@@ -301,10 +301,14 @@ class Desk:
                          or {"call": call_id, "digits": digits})
 
     def _sent(self, call, voice):
-        if call.talk is not None:
-            call.talk.unfeed()
-        self.layer.bus.release(voice)
-        self.layer.channels.voice_pool.give(voice)
+        """The digits are sent: the caller back from the voice resource,
+        which is given back even if the boards refuse that."""
+        try:
+            if call.talk is not None:
+                call.talk.unfeed()
+        finally:
+            self.layer.bus.release(voice)
+            self.layer.channels.voice_pool.give(voice)
 
     def set_party_role(self, actor, call_id, device, role):
         call = self.connected_call(actor, call_id)

@@ -78,6 +78,8 @@ NO_OFFHOOK = "the line did not go off hook"
 #: as a line's out-of-service reason says them.
 LINE_ALARMS = {REMOVED_ALARM: "its board was removed", "red": "no battery on the line",
                NOT_READY_ALARM: "its voice modem does not take its set-up (see the log)"}
+#: The cause of a call a phone was on as its board went (Station.removal_cause).
+PHONE_REMOVED = f"phone out of service: {LINE_ALARMS[REMOVED_ALARM]}"
 #: In-band tones that end an outbound call, and the reason given.
 FAILING_TONES = {"busy": "busy", "reorder": "reorder", "sit": "number unobtainable"}
 
@@ -1145,6 +1147,11 @@ class Station(Channel):
         """Why the phone is out of service (its board removed), or None."""
         return LINE_ALARMS[REMOVED_ALARM] if self.state == "out_of_service" else None
 
+    def removal_cause(self):
+        """The cause of a call that ends as the phone went with its board
+        (the CDR's, "phone out of service: ..."), or None while in service."""
+        return PHONE_REMOVED if self.state == "out_of_service" else None
+
     def _removed(self):
         """Its board was removed: out of service for good (no ring, no
         hook: a phone plugged back needs a restart); a ring it had rings
@@ -1153,7 +1160,7 @@ class Station(Channel):
         if self.state == "out_of_service":        # said already (an ENODEV met first)
             return
         was = self.state
-        reason = f"phone out of service: {LINE_ALARMS[REMOVED_ALARM]}"
+        reason = PHONE_REMOVED
         self.machine.fire("removed", reason=reason)
         log.error("{station}: {reason}", station=self.name, reason=reason, alarm_kind="line")
         self.listener.station_removed(self, was, reason)
