@@ -412,6 +412,32 @@ def test_a_flow_consultation_whose_end_the_boards_refuse_still_ends(
     assert tracebacks == []
 
 
+def test_a_feed_the_card_will_not_take_down_is_taken_down_by_the_next_retrieve(
+        centre, monkeypatch, tracebacks):
+    """The card refuses to take down the caller's route to the flow's
+    voice as agent 1005 takes the caller back: the consultation ends all
+    the same, the caller left on hold, and once the card works the agent's
+    RetrieveCall brings the caller back: they hear each other, the caller
+    no longer the flow's voice."""
+    from ctbus.switching import BusError
+    s = Scene(centre)
+    client, seen, consult_call = flow_consult(s)
+    bus = centre.center.calls[s.call_id].talk.bus
+
+    def refused_by_the_card(*args, **kwargs):
+        raise BusError("the card is gone")
+    monkeypatch.setattr(bus, "disconnect", refused_by_the_card)
+    s.ask(s.first, "ReconnectCall", call=s.call_id, consultCall=consult_call)
+    monkeypatch.undo()
+    assert centre.center.consults.by_call == {}
+    call = centre.center.calls[s.call_id]
+    assert call.held                                     # on hold, as the log says
+    s.ask(s.first, "RetrieveCall", call=s.call_id)
+    assert call.talk.fed is None
+    assert s.talk_only("caller", "first")
+    assert tracebacks == []
+
+
 def test_send_dtmf_whose_end_the_boards_refuse_gives_its_voice_back(
         centre, monkeypatch, tracebacks):
     """The card refuses the caller's way back from the keys 1005 sends:

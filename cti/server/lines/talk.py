@@ -221,6 +221,8 @@ class Talk:
         self._apply()
 
     def retrieve(self):
+        """The caller back with the others; a feed left over (its route the
+        boards refused to take down: `unfeed`) is taken down first."""
         path = self.music_path
 
         def undo():
@@ -230,6 +232,7 @@ class Talk:
         self._change("the caller could not be taken off hold", undo, self._retrieve)
 
     def _retrieve(self):
+        self._unroute_fed()
         self.held = False
         self.music.leave(self.caller)
         self._apply()
@@ -264,9 +267,11 @@ class Talk:
             self._apply()
 
     def _unroute_fed(self):
-        fed, self.fed = self.fed, None
-        if fed is not None and fed.id in self.bus.routes:
-            self.bus.disconnect(fed)
+        """The route feeding the caller taken down, then forgotten: one the
+        boards refuse to take down stays the caller's, to undo or retry."""
+        if self.fed is not None and self.fed.id in self.bus.routes:
+            self.bus.disconnect(self.fed)
+        self.fed = None
 
     def _change(self, why, undo, change, *args):
         """Make a change; the boards refusing it (a board gone meanwhile)
