@@ -1273,8 +1273,8 @@ class DahdiDriver:
         the one before.  Not the count: a distinctive ring's bursts (US
         "ring-ring") are rings of their own, its caller ID after the
         second."""
-        if ch.rings == 0:       # no ring yet: the coming call's (sent before its ring)
-            return
+        if ch.rings == 0:       # no ring yet: the coming call's (sent before its ring;
+            return              # a caller ID sent so would need this rule changed)
         if not ch.ringing_cid:
             ch.ringing_cid = True
             return

@@ -459,6 +459,29 @@ def test_send_dtmf_whose_end_the_boards_refuse_gives_its_voice_back(
     assert tracebacks == []
 
 
+def test_send_dtmf_whose_way_back_the_card_refuses_once_leaves_the_call_talking(
+        centre, monkeypatch, tracebacks):
+    """The card refuses once to take down the caller's route to the voice
+    that sent the keys: the voice released takes it down, the caller comes
+    back, SendDTMF answers as usual and the caller and agent talk."""
+    from ctbus.switching import BusError
+    s = Scene(centre)
+    bus = centre.center.calls[s.call_id].talk.bus
+    real, refusals = bus.disconnect, []
+
+    def refuse_the_first_one_way(connection):
+        if getattr(connection, "duplex", True) is False and not refusals:
+            refusals.append(connection)
+            raise BusError("the card refused once")
+        return real(connection)
+    monkeypatch.setattr(bus, "disconnect", refuse_the_first_one_way)
+    s.ask(s.first, "SendDTMF", call=s.call_id, digits="1")
+    centre.run(500)
+    assert refusals and centre.center.calls[s.call_id].talk.fed is None
+    assert s.talk_only("caller", "first")
+    assert tracebacks == []
+
+
 def test_the_consulting_agent_hanging_up_transfers(centre):
     s = Scene(centre)
     s.consult()

@@ -18,8 +18,14 @@ from tests.rig import Rig
 VOICE = [{"type": "voice", "channels": 4}]
 #: Not a timing claim: how long a broken thread may leave a test waiting.
 HANG_GUARD_S = 60
-#: DX_CST's cst_data is 16 bits: the injected events count modulo this.
-SEQUENCE = 1 << 16
+#: DX_CST's cst_data is 16 bits: the injected events are numbered 1 to
+#: 65535 over and over (a ring of count 0 is one the driver counts itself).
+SEQUENCE = (1 << 16) - 1
+
+
+def numbered(n):
+    """The count the n-th injected ring carries (from n = 0)."""
+    return n % SEQUENCE + 1
 
 
 class ThreadedReactor:
@@ -49,7 +55,7 @@ def handle_of(lib, ffi, name):
 
 
 def ring_injector(name):
-    """inject(n): a ring event numbered n (mod SEQUENCE) on the device, put
+    """inject(n): a ring event numbered `numbered(n)` on the device, put
     into the library's queue with sr_putevt as a board would send it."""
     vendor = binding("vendor")
     lib, ffi = vendor.lib, vendor.ffi
@@ -58,7 +64,7 @@ def ring_injector(name):
     cst.cst_event = lib.DE_RINGS
 
     def inject(n):
-        cst.cst_data = n % SEQUENCE
+        cst.cst_data = numbered(n)
         assert lib.sr_putevt(h, lib.TDX_CST, ffi.sizeof("DX_CST"), cst, 0) == 0
     return inject
 
@@ -126,7 +132,7 @@ def test_the_thread_stops_under_load_losing_nothing_and_delivering_nothing_after
     rig.driver.poll()                     # what it never took is still in the library
     counts = [e["count"] for e in rig.events]
     assert len(produced) > stopped_at
-    assert counts == [n % SEQUENCE for n in range(len(produced))]
+    assert counts == [numbered(n) for n in range(len(produced))]
 
 
 def test_a_stopped_thread_starts_again_and_stopping_twice_is_harmless():
@@ -140,4 +146,4 @@ def test_a_stopped_thread_starts_again_and_stopping_twice_is_harmless():
         reactor.run_until(lambda n=n: len(rig.events) == n + 1)
         thread.stopService()
         thread.stopService()
-    assert [e["count"] for e in rig.events] == [0, 1]
+    assert [e["count"] for e in rig.events] == [1, 2]

@@ -56,7 +56,7 @@ class Extensions:
         agent = self.acd.agent(agent_id)
         try:
             consult = self.consults.start(call, agent_id, blind=True, cause=cause, ring_s=ring_s)
-        except (ACDError, InvalidState) as e:            # the agent or its phone is taken
+        except (ACDError, InvalidState, InvalidField) as e:   # the agent, its phone taken
             log.info("call {call}: extension {agent} is not free: {why}", call=call.id,
                      agent=agent_id, why=e)
             return defer.fail(OutboundFailed(agent_id, not_free(agent)))

@@ -302,13 +302,23 @@ class Desk:
 
     def _sent(self, call, voice):
         """The digits are sent: the caller back from the voice resource,
-        which is given back even if the boards refuse that."""
-        try:
-            if call.talk is not None:
+        which is given back even if the boards refuse to take the caller's
+        route to it down; releasing the voice takes that route down, and
+        the caller is brought back once more (a TalkError if refused
+        again: the call as it is, RetrieveCall or hold to try again)."""
+        refused = None
+        if call.talk is not None:
+            try:
                 call.talk.unfeed()
-        finally:
-            self.layer.bus.release(voice)
-            self.layer.channels.voice_pool.give(voice)
+            except TalkError as e:
+                refused = e
+        self.layer.bus.release(voice)
+        self.layer.channels.voice_pool.give(voice)
+        if refused is not None:
+            log.warn("call {call}: the caller's way back from {voice} was refused ({error}); "
+                     "trying again with the voice released", call=call.id, voice=voice,
+                     error=refused)
+            call.talk.unfeed()
 
     def set_party_role(self, actor, call_id, device, role):
         call = self.connected_call(actor, call_id)
