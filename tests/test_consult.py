@@ -29,24 +29,27 @@ def centre():
 
 
 class Scene:
-    """A caller on the T1 talking with agent 1005; agent 1003 ready at
-    `second_station` (its configured station)."""
+    """A caller on the T1 talking with agent `first` (1005 at msiB1C5);
+    agent `second` (1003) ready at `second_station` (its configured
+    station)."""
 
-    def __init__(self, centre, second_station="msiB1C3"):
+    def __init__(self, centre, second_station="msiB1C3", first=("1005", "msiB1C5"),
+                 second="1003"):
         self.centre = centre
-        self.first, self.first_events = agent_ready(centre, "1005", "msiB1C5")
+        agent, station = first
+        self.first, self.first_events = agent_ready(centre, agent, station)
         self.caller = centre.sim.endpoint("dtiB1T1")
-        self.phone1 = centre.sim.endpoint("msiB1C5")
+        self.phone1 = centre.sim.endpoint(station)
         self.phone2 = centre.sim.endpoint(second_station)
         self.caller.call(ani="2125551234", dnis="5550199")
-        centre.run_until(lambda: self.phone1.state == "ringing", what="agent 1005 rings")
+        centre.run_until(lambda: self.phone1.state == "ringing", what=f"agent {agent} rings")
         self.phone1.offhook()
         centre.run_until(lambda: "Established" in names(self.first_events),
-                         what="the caller talks with agent 1005")
+                         what=f"the caller talks with agent {agent}")
         centre.run_until(lambda: self.caller.state == "connected",
                          what="the caller hears the answer")
         self.call_id = dict(self.first_events)["Established"]["call"]
-        self.second, self.second_events = agent_ready(centre, "1003", second_station)
+        self.second, self.second_events = agent_ready(centre, second, second_station)
         self.acd = centre.center.acd
 
     def ask(self, client, service, **params):

@@ -46,23 +46,9 @@ def two_boards(tmp_path):
     return Centre(replace(load_server_config(cti), driver="dahdi"), driver="dahdi")
 
 
-class TwoBoards(consult.Scene):
+def two_board_scene(centre):
     """consult.Scene with agent 1003 at msiB2C3, on the second board."""
-
-    def __init__(self, centre):
-        self.centre = centre
-        self.first, self.first_events = agent_ready(centre, "1005", "msiB1C5")
-        self.caller = centre.sim.endpoint("dtiB1T1")
-        self.phone1 = centre.sim.endpoint("msiB1C5")
-        self.phone2 = centre.sim.endpoint("msiB2C3")
-        self.caller.call(ani="2125551234", dnis="5550199")
-        centre.run_until(lambda: self.phone1.state == "ringing", what="agent 1005 rings")
-        self.phone1.offhook()
-        centre.run_until(lambda: "Established" in names(self.first_events),
-                         what="the caller talks with agent 1005")
-        self.call_id = dict(self.first_events)["Established"]["call"]
-        self.second, self.second_events = agent_ready(centre, "1003", "msiB2C3")
-        self.acd = centre.center.acd
+    return consult.Scene(centre, second_station="msiB2C3")
 
 
 def unplug(centre, span):
@@ -103,27 +89,12 @@ def test_a_station_board_unplugged_during_a_consultation_ends_the_call(
     assert tracebacks == []
 
 
-class Reversed(consult.Scene):
+def reversed_scene(centre):
     """consult.Scene the other way round on one board: agent 1003
     (msiB1C3) has the caller and consults agent 1005 (msiB1C5), so the
     consulting phone is the first of the board to go."""
-
-    def __init__(self, centre):
-        self.centre = centre
-        self.first, self.first_events = agent_ready(centre, "1003", "msiB1C3")
-        self.caller = centre.sim.endpoint("dtiB1T1")
-        self.phone1 = centre.sim.endpoint("msiB1C3")
-        self.phone2 = centre.sim.endpoint("msiB1C5")
-        self.caller.call(ani="2125551234", dnis="5550199")
-        centre.run_until(lambda: self.phone1.state == "ringing", what="agent 1003 rings")
-        self.phone1.offhook()
-        centre.run_until(lambda: "Established" in names(self.first_events),
-                         what="the caller talks with agent 1003")
-        centre.run_until(lambda: self.caller.state == "connected",
-                         what="the caller hears the answer")
-        self.call_id = dict(self.first_events)["Established"]["call"]
-        self.second, self.second_events = agent_ready(centre, "1005", "msiB1C5")
-        self.acd = centre.center.acd
+    return consult.Scene(centre, second_station="msiB1C5", first=("1003", "msiB1C3"),
+                         second="1005")
 
 
 @pytest.mark.parametrize("answered", [False, True], ids=["ringing", "answered"])
@@ -132,7 +103,7 @@ def test_a_board_unplugged_under_a_consultation_ends_the_call_whichever_phone_go
     """As above with the consulting phone first of the board: the caller's
     call ends all the same with the removal as its cause, not transferred
     on answer to a phone that is going too, nor queued again."""
-    s = Reversed(centre)
+    s = reversed_scene(centre)
     s.consult("1005")
     if answered:
         s.answer("1005")
@@ -163,7 +134,7 @@ def test_a_station_board_unplugged_during_a_conference_of_three_ends_the_call(
 def test_a_conference_member_s_board_unplugged_leaves_the_others_talking(
         two_boards, tracebacks):
     centre = two_boards
-    s = TwoBoards(centre)
+    s = two_board_scene(centre)
     consult_call = s.consult()
     s.answer()
     s.ask(s.first, "ConferenceCall", call=s.call_id, consultCall=consult_call)
@@ -182,7 +153,7 @@ def test_the_consulting_agent_s_board_unplugged_transfers_the_caller(two_boards,
     """As when the consulting agent hangs up: the caller now talks with
     the agent consulted."""
     centre = two_boards
-    s = TwoBoards(centre)
+    s = two_board_scene(centre)
     s.consult()
     s.answer()
     unplug(centre, FIRST_BOARD)
@@ -328,7 +299,7 @@ def test_a_consulted_phone_unplugged_while_ringing_brings_the_caller_back(
     """As a consultation unanswered: the caller talks with the consulting
     agent again; the consulted agent goes straight to not ready."""
     centre = two_boards
-    s = TwoBoards(centre)
+    s = two_board_scene(centre)
     s.consult()
     unplug(centre, SECOND_BOARD)
     [call] = centre.center.calls.values()
